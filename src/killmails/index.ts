@@ -1,0 +1,2 @@
+export { killmailFamily } from './partitioning.js';
+export * from './tables.js';

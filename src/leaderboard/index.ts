@@ -1,0 +1,3 @@
+export { leaderboardFamily } from './partitioning.js';
+export * from './tables.js';
+export * from './views.js';

@@ -1,0 +1,46 @@
+import { drizzle } from 'drizzle-orm/postgres-js';
+import postgres from 'postgres';
+import type { TestProject } from 'vitest/node';
+import { migrate } from '../../src/migrate.js';
+import { startTestServer } from './server.js';
+import { TEMPLATE_DATABASE, withDatabase } from './urls.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    adminUrl: string;
+    templateDatabase: string;
+  }
+}
+
+/**
+ * Starts (or connects to) the test server once, and builds a migrated template database that
+ * test files clone. Returns the teardown, which vitest runs even when tests fail.
+ */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const server = await startTestServer((line) => console.log(line));
+  try {
+    const admin = postgres(server.url, { max: 1, onnotice: () => {} });
+    const template = `${TEMPLATE_DATABASE}_${process.pid}`;
+    await admin.unsafe(`DROP DATABASE IF EXISTS "${template}"`);
+    await admin.unsafe(`CREATE DATABASE "${template}"`);
+    await admin.end();
+
+    const client = postgres(withDatabase(server.url, template), { max: 1, onnotice: () => {} });
+    await migrate(drizzle(client));
+    await client.end();
+
+    project.provide('adminUrl', server.url);
+    project.provide('templateDatabase', template);
+    return async () => {
+      if (process.env.DATABASE_URL) {
+        const cleanup = postgres(server.url, { max: 1, onnotice: () => {} });
+        await cleanup.unsafe(`DROP DATABASE IF EXISTS "${template}" WITH (FORCE)`);
+        await cleanup.end();
+      }
+      await server.stop();
+    };
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
+}
