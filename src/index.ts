@@ -1,4 +1,32 @@
 /** pgparts: the domain-free engine. Domains: `pgparts/leaderboard`, `pgparts/killmails`. */
+
+export {
+  type LockKey,
+  lockHolder,
+  MAINTENANCE_LOCK_KEY,
+} from './core/advisory-lock.js';
+export type { Anomaly } from './core/anomalies.js';
+export {
+  type ApplyEvent,
+  type ApplyOptions,
+  type ApplyResult,
+  apply,
+  type StepContext,
+  type StepExecutor,
+  type StepExecutors,
+  type StepResult,
+} from './core/apply.js';
+export {
+  type DefaultRows,
+  type FamilySnapshot,
+  type InspectOptions,
+  inspect,
+  type ParentInfo,
+  type PartitionInfo,
+  type Snapshot,
+  specMismatches,
+  type TableSnapshot,
+} from './core/catalog.js';
 export type { AnyPgDatabase } from './core/database.js';
 export {
   boundSpecSql,
@@ -6,6 +34,12 @@ export {
   familyMigrationSql,
   partitionByClause,
 } from './core/ddl.js';
+export {
+  assertMultiSession,
+  type DriverCapabilities,
+  type DriverName,
+  driverCapabilities,
+} from './core/driver-capabilities.js';
 export { identifierSchema, quoteIdent, quoteQualified } from './core/identifiers.js';
 export {
   addIntervals,
@@ -15,9 +49,25 @@ export {
   intervalStart,
   intervalSuffix,
 } from './core/intervals.js';
+export { DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_RETRIES } from './core/lock-timeout.js';
 export { isManagedComment, MANAGED_MARKER } from './core/marker.js';
 export { keyLabel, type PartitionKey, partitionName } from './core/partition-key.js';
-export { assertSupportedServer, MIN_SERVER_VERSION_NUM } from './core/server-version.js';
+export {
+  type Notice,
+  type Plan,
+  type PlanOptions,
+  plan,
+  SpecMismatchError,
+  type Step,
+  type StepKind,
+} from './core/plan.js';
+export {
+  assertSupportedServer,
+  MIN_SERVER_VERSION_NUM,
+  serverMajor,
+  serverVersionNum,
+  unsupportedServerReason,
+} from './core/server-version.js';
 export {
   type FamilySpec,
   type FamilySpecInput,
@@ -25,5 +75,7 @@ export {
   parseFamily,
   partitionFamily,
 } from './core/spec.js';
+export { type FamilyStatus, type StatusReport, status, type TableStatus } from './core/status.js';
 export { builtInFamilies } from './families.js';
+export { ensureSeasonPartitions, type MaintainOptions, maintain } from './maintain.js';
 export { MIGRATIONS_FOLDER, type MigrateOptions, migrate } from './migrate.js';

@@ -1,0 +1,116 @@
+import type { AnyPgDatabase } from './database.js';
+
+/**
+ * One database connection for the whole of a maintenance run.
+ *
+ * A Drizzle database is usually a pool: two statements may run on two connections. Maintenance
+ * needs one: a session-level advisory lock must be released by the connection that took it, and
+ * the lock_timeout it sets must hold for the statements after it. So `apply` pins a connection:
+ *
+ * - postgres.js (`drizzle(postgres(url))`): `sql.reserve()` takes one connection out of the pool
+ *   for the run. A reserved connection has no `begin`, so transactions on it are BEGIN/COMMIT
+ *   (and SAVEPOINTs) sent on that connection, which is what `begin` does.
+ * - node-postgres with a `Pool`: `pool.connect()` checks a client out for the run.
+ * - anything else (a node-postgres `Client`, PGlite, which is single-connection): the database
+ *   is one connection already and is used as given. A pooled driver that pgparts does not know
+ *   must be given over a single connection.
+ *
+ * The pinned connection goes back to its pool at the end; nothing pgparts set on it outlives the
+ * run (session settings are reset, the advisory lock released).
+ */
+export interface Session {
+  db: AnyPgDatabase;
+  /** How the connection was pinned. */
+  kind: 'postgres-js-reserved' | 'node-postgres-client' | 'as-given';
+  release(): Promise<void>;
+}
+
+interface PostgresJsClient {
+  reserve(): Promise<PostgresJsReserved>;
+  options: unknown;
+}
+
+interface PostgresJsReserved {
+  unsafe(query: string): Promise<unknown>;
+  release(): void;
+}
+
+interface NodePostgresPool {
+  connect(): Promise<{ release(destroy?: boolean): void }>;
+}
+
+function isPostgresJs(client: unknown): client is PostgresJsClient {
+  return (
+    typeof client === 'function' &&
+    typeof (client as { reserve?: unknown }).reserve === 'function' &&
+    typeof (client as { unsafe?: unknown }).unsafe === 'function'
+  );
+}
+
+function isNodePostgresPool(client: unknown): client is NodePostgresPool {
+  if (!client || typeof client !== 'object') return false;
+  const ctor = Object.getPrototypeOf(client)?.constructor?.name ?? '';
+  return typeof (client as { connect?: unknown }).connect === 'function' && ctor.includes('Pool');
+}
+
+/** A reserved postgres.js connection made to look like a client Drizzle can run transactions on. */
+function transactionalReserved(reserved: PostgresJsReserved, options: unknown): unknown {
+  let savepoints = 0;
+  const scoped = reserved as PostgresJsReserved & Record<string, unknown>;
+  const within = async <T>(
+    open: string,
+    commit: string,
+    rollback: string,
+    fn: (client: unknown) => Promise<T>,
+  ): Promise<T> => {
+    await reserved.unsafe(open);
+    try {
+      const result = await fn(scoped);
+      await reserved.unsafe(commit);
+      return result;
+    } catch (error) {
+      await reserved.unsafe(rollback).catch(() => {});
+      throw error;
+    }
+  };
+  scoped.options = options;
+  scoped.begin = (fn: (client: unknown) => Promise<unknown>) =>
+    within('BEGIN', 'COMMIT', 'ROLLBACK', fn);
+  scoped.savepoint = (fn: (client: unknown) => Promise<unknown>) => {
+    savepoints += 1;
+    const name = `pgparts_savepoint_${savepoints}`;
+    return within(
+      `SAVEPOINT ${name}`,
+      `RELEASE SAVEPOINT ${name}`,
+      `ROLLBACK TO SAVEPOINT ${name}`,
+      fn,
+    );
+  };
+  return scoped;
+}
+
+/** Pins one connection of `db` (see above). Always `release()` it, in a finally. */
+export async function openSession(db: AnyPgDatabase): Promise<Session> {
+  const client = (db as { $client?: unknown }).$client;
+  if (isPostgresJs(client)) {
+    const reserved = await client.reserve();
+    const { drizzle } = await import('drizzle-orm/postgres-js');
+    const pinned = drizzle(transactionalReserved(reserved, client.options) as never);
+    return {
+      db: pinned as unknown as AnyPgDatabase,
+      kind: 'postgres-js-reserved',
+      release: async () => reserved.release(),
+    };
+  }
+  if (isNodePostgresPool(client)) {
+    const checkedOut = await client.connect();
+    const { drizzle } = await import('drizzle-orm/node-postgres');
+    const pinned = drizzle(checkedOut as never);
+    return {
+      db: pinned as unknown as AnyPgDatabase,
+      kind: 'node-postgres-client',
+      release: async () => checkedOut.release(),
+    };
+  }
+  return { db, kind: 'as-given', release: async () => {} };
+}
