@@ -1,0 +1,98 @@
+import { entityKind } from 'drizzle-orm';
+import type { AnyPgDatabase } from './database.js';
+
+export type DriverName = 'postgres-js' | 'node-postgres' | 'pglite' | 'unknown';
+
+export interface DriverCapabilities {
+  driver: DriverName;
+  /** How many sessions the db can hold open at once; undefined when the driver does not say. */
+  maxSessions: number | undefined;
+  /**
+   * Whether two statements can run in two sessions at the same time: a lock held in one while
+   * the other waits, DETACH ... CONCURRENTLY beside a transaction, a capture beside a copy.
+   */
+  multiSession: boolean;
+  /** Why not, when multiSession is false: said in the errors of operations that need it. */
+  reason?: string;
+}
+
+interface DrizzleInternals {
+  session?: { client?: unknown; constructor: unknown };
+  constructor: unknown;
+}
+
+function kindOf(value: unknown): string {
+  const kind = (value as { [entityKind]?: unknown } | undefined)?.[entityKind];
+  return typeof kind === 'string' ? kind : '';
+}
+
+/** postgres.js keeps its pool size in `options.max` (default 10). */
+function postgresJsMax(client: unknown): number | undefined {
+  const max = (client as { options?: { max?: unknown } } | undefined)?.options?.max;
+  return typeof max === 'number' ? max : undefined;
+}
+
+/** A node-postgres Pool keeps `options.max` (default 10); a Client or PoolClient is one session. */
+function nodePostgresMax(client: unknown): number | undefined {
+  const c = client as { totalCount?: unknown; options?: { max?: unknown } } | undefined;
+  if (typeof c?.totalCount !== 'number') return 1;
+  return typeof c.options?.max === 'number' ? c.options.max : 10;
+}
+
+function single(driver: DriverName, reason: string, maxSessions = 1): DriverCapabilities {
+  return { driver, maxSessions, multiSession: false, reason };
+}
+
+/**
+ * What the Drizzle database behind `db` can do, read from the driver Drizzle wraps (without
+ * importing any driver: all three are optional peers).
+ */
+export function driverCapabilities(db: AnyPgDatabase): DriverCapabilities {
+  const internals = db as unknown as DrizzleInternals;
+  const sessionKind = kindOf(internals.session?.constructor);
+  const client = internals.session?.client;
+  const driver: DriverName = sessionKind.startsWith('Pglite')
+    ? 'pglite'
+    : sessionKind.startsWith('NodePg')
+      ? 'node-postgres'
+      : sessionKind.startsWith('PostgresJs')
+        ? 'postgres-js'
+        : 'unknown';
+
+  if (driver === 'pglite') {
+    return single(driver, 'PGlite runs one in-process session');
+  }
+  if (kindOf(internals.constructor).endsWith('Transaction')) {
+    return single(driver, 'a transaction is pinned to one session');
+  }
+  const maxSessions =
+    driver === 'postgres-js'
+      ? postgresJsMax(client)
+      : driver === 'node-postgres'
+        ? nodePostgresMax(client)
+        : undefined;
+  if (maxSessions === 1) {
+    const what = driver === 'node-postgres' ? 'a single pg Client' : 'a pool of max: 1';
+    return single(driver, `the database is ${what}`);
+  }
+  return { driver, maxSessions, multiSession: true };
+}
+
+/**
+ * Throws, naming the operation and the table, when `db` cannot hold two sessions at once.
+ * `instead` says what the caller can do (e.g. "pass { concurrently: false }").
+ */
+export function assertMultiSession(
+  db: AnyPgDatabase,
+  operation: string,
+  instead: string,
+): DriverCapabilities {
+  const capabilities = driverCapabilities(db);
+  if (!capabilities.multiSession) {
+    throw new Error(
+      `pgparts: ${operation} needs two database sessions at once, but ${capabilities.reason} ` +
+        `(driver ${capabilities.driver}); ${instead}`,
+    );
+  }
+  return capabilities;
+}

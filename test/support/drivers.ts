@@ -1,0 +1,151 @@
+/**
+ * One Drizzle database per driver pgparts supports, so a test body can run under each:
+ *
+ *   describe.each(driverFactories)('$name', (driver) => {
+ *     const t = useDriverDatabase(driver);
+ *     it('...', async () => { await someOperation(t.db); });
+ *   });
+ *
+ * postgres.js and node-postgres get a fresh database on the test server (cloned from the
+ * migrated template, or empty); PGlite gets a fresh in-process instance with pg_trgm.
+ */
+import { randomBytes } from 'node:crypto';
+import { PGlite } from '@electric-sql/pglite';
+import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
+import { drizzle as drizzleNodePostgres } from 'drizzle-orm/node-postgres';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import { drizzle as drizzlePostgresJs } from 'drizzle-orm/postgres-js';
+import pg from 'pg';
+import postgres from 'postgres';
+import { afterAll, beforeAll, inject } from 'vitest';
+import type { AnyPgDatabase } from '../../src/core/database.js';
+import type { DriverName } from '../../src/core/driver-capabilities.js';
+import { migrate } from '../../src/migrate.js';
+import { withDatabase } from './urls.js';
+
+export interface DriverDatabase {
+  db: AnyPgDatabase;
+  /** The database's URL on the test server; undefined for PGlite (in-process, no server). */
+  url: string | undefined;
+  close(): Promise<void>;
+}
+
+export interface DriverFactory {
+  name: Exclude<DriverName, 'unknown'>;
+  /** Whether the driver can hold two sessions at once (PGlite cannot). */
+  multiSession: boolean;
+  open(options?: { migrated?: boolean }): Promise<DriverDatabase>;
+}
+
+const quiet = { onnotice: () => {} };
+
+/** A database of its own on the test server; drop() removes it even with clients left open. */
+async function serverDatabase(migrated: boolean) {
+  const adminUrl = inject('adminUrl');
+  const template = inject('templateDatabase');
+  const name = `pgparts_d_${randomBytes(6).toString('hex')}`;
+  const admin = postgres(adminUrl, { max: 1, ...quiet });
+  try {
+    await admin.unsafe(`CREATE DATABASE "${name}"${migrated ? ` TEMPLATE "${template}"` : ''}`);
+  } finally {
+    await admin.end();
+  }
+  return {
+    url: withDatabase(adminUrl, name),
+    async drop() {
+      const cleanup = postgres(adminUrl, { max: 1, ...quiet });
+      try {
+        await cleanup.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      } finally {
+        await cleanup.end();
+      }
+    },
+  };
+}
+
+// Migrating a PGlite takes seconds; each test file migrates one and clones it per open().
+let pgliteTemplate: Promise<PGlite> | undefined;
+
+async function newPglite(migrated: boolean): Promise<PGlite> {
+  if (!migrated) return PGlite.create({ extensions: { pg_trgm } });
+  pgliteTemplate ??= (async () => {
+    const template = await PGlite.create({ extensions: { pg_trgm } });
+    await migrate(drizzlePglite(template));
+    return template;
+  })();
+  // clone() is typed as the interface; it returns a PGlite, which drizzle-orm/pglite wants.
+  return (await (await pgliteTemplate).clone()) as PGlite;
+}
+
+export const postgresJsDriver: DriverFactory = {
+  name: 'postgres-js',
+  multiSession: true,
+  async open({ migrated = true } = {}) {
+    const database = await serverDatabase(migrated);
+    const client = postgres(database.url, { max: 4, ...quiet });
+    return {
+      db: drizzlePostgresJs(client),
+      url: database.url,
+      async close() {
+        await client.end({ timeout: 5 });
+        await database.drop();
+      },
+    };
+  },
+};
+
+export const nodePostgresDriver: DriverFactory = {
+  name: 'node-postgres',
+  multiSession: true,
+  async open({ migrated = true } = {}) {
+    const database = await serverDatabase(migrated);
+    const pool = new pg.Pool({ connectionString: database.url, max: 4 });
+    return {
+      db: drizzleNodePostgres(pool),
+      url: database.url,
+      async close() {
+        await pool.end();
+        await database.drop();
+      },
+    };
+  },
+};
+
+export const pgliteDriver: DriverFactory = {
+  name: 'pglite',
+  multiSession: false,
+  async open({ migrated = true } = {}) {
+    const client = await newPglite(migrated);
+    return {
+      db: drizzlePglite(client),
+      url: undefined,
+      async close() {
+        await client.close();
+      },
+    };
+  },
+};
+
+export const driverFactories: readonly DriverFactory[] = [
+  postgresJsDriver,
+  nodePostgresDriver,
+  pgliteDriver,
+];
+
+/**
+ * Opens a database with `driver` before this describe block's tests and closes it after; read
+ * `.db` inside tests.
+ */
+export function useDriverDatabase(
+  driver: DriverFactory,
+  options: { migrated?: boolean } = {},
+): DriverDatabase {
+  const handle = {} as DriverDatabase;
+  beforeAll(async () => {
+    Object.assign(handle, await driver.open(options));
+  });
+  afterAll(async () => {
+    await handle.close?.();
+  });
+  return handle;
+}
