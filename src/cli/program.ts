@@ -1,12 +1,22 @@
 import { Command } from 'commander';
+import { registerApply } from './apply-command.js';
 import { registerMigrate } from './migrate-command.js';
+import { registerPlan } from './plan-command.js';
+import { registerStatus } from './status-command.js';
 
 /** The `pgparts` command. Each subcommand is a thin face over an exported function. */
 export function buildProgram(): Command {
   const program = new Command('pgparts')
     .description('keep PostgreSQL tables partitioned, correct and fast')
     .option('--database-url <url>', 'PostgreSQL URL (default: $DATABASE_URL)')
+    .option(
+      '--config <file>',
+      'partition specs to work on (.ts, .mjs, .js or .json exporting `families`); default: the leaderboard and killmail families',
+    )
     .showHelpAfterError();
   registerMigrate(program);
+  registerStatus(program);
+  registerPlan(program);
+  registerApply(program);
   return program;
 }

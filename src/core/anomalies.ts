@@ -32,7 +32,11 @@ export interface IndexOrderIssue {
   parentOption: string;
 }
 
-const iso = (d: Date) => d.toISOString().replace('.000Z', 'Z');
+/** `2026-11-01` at UTC midnight, the full ISO instant otherwise. */
+const iso = (d: Date) => {
+  const text = d.toISOString();
+  return text.endsWith('T00:00:00.000Z') ? text.slice(0, 10) : text;
+};
 
 function expectedName(family: FamilySpec, table: string, p: PartitionInfo): string | undefined {
   if (!p.key) return undefined;

@@ -1,0 +1,103 @@
+import { createInterface } from 'node:readline/promises';
+import type { Command } from 'commander';
+import { apply } from '../core/apply.js';
+import { inspect } from '../core/catalog.js';
+import { DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_RETRIES } from '../core/lock-timeout.js';
+import { plan, type Step } from '../core/plan.js';
+import { loadFamilies } from './config.js';
+import { connect } from './connection.js';
+import { formatPlan, formatStep, formatSummary } from './format.js';
+import { type GlobalOptions, wholeNumber } from './options.js';
+import { progressPrinter } from './progress.js';
+
+interface ApplyCommandOptions {
+  dryRun?: boolean;
+  yes?: boolean;
+  lockTimeout: number;
+  retries: number;
+}
+
+/** Asks on the terminal whether to run the destructive steps; false when there is no terminal. */
+async function confirm(steps: Step[]): Promise<boolean> {
+  if (!process.stdin.isTTY || !process.stdout.isTTY) return false;
+  console.log('These steps drop or detach partitions:');
+  steps.forEach((step, i) => {
+    console.log(formatStep(step, i).join('\n'));
+  });
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    const answer = await rl.question(`Run these ${steps.length} destructive step(s)? [y/N] `);
+    return /^y(es)?$/i.test(answer.trim());
+  } finally {
+    rl.close();
+  }
+}
+
+export function registerApply(program: Command): void {
+  program
+    .command('apply')
+    .description(
+      'run the plan: create missing partitions, drain DEFAULT, retention; one run per database ' +
+        'at a time, each step under a short lock_timeout with retries',
+    )
+    .option('--dry-run', 'print the exact SQL that would run, and run nothing')
+    .option('--yes', 'run destructive steps (drops, detaches) without asking')
+    .option(
+      '--lock-timeout <ms>',
+      'how long one statement may wait for a lock before it gives up and retries',
+      wholeNumber(1),
+      DEFAULT_LOCK_TIMEOUT_MS,
+    )
+    .option(
+      '--retries <n>',
+      'tries after the first when a step hits the lock timeout',
+      wholeNumber(0),
+      DEFAULT_RETRIES,
+    )
+    .action(async (options: ApplyCommandOptions) => {
+      const global = program.opts<GlobalOptions>();
+      const families = await loadFamilies(global.config);
+      const conn = connect(global.databaseUrl);
+      try {
+        if (options.dryRun) {
+          const snapshot = await inspect(conn.db, families, { lockTimeoutMs: options.lockTimeout });
+          const planned = plan(families, snapshot, snapshot.takenAt);
+          const heading = `pgparts apply --dry-run for ${conn.label} at ${planned.now.toISOString()} (nothing is run)`;
+          console.log(formatPlan(planned, heading).join('\n'));
+          return;
+        }
+        let allowDestructive: boolean | ((step: Step) => boolean) = options.yes === true;
+        if (!options.yes) {
+          // Ask about the destructive steps planned now; apply replans under its lock and runs
+          // only those approved here (by step id), never one that appeared since.
+          const snapshot = await inspect(conn.db, families, { lockTimeoutMs: options.lockTimeout });
+          const destructive = plan(families, snapshot, snapshot.takenAt).steps.filter(
+            (s) => s.destructive,
+          );
+          if (destructive.length > 0) {
+            const approved = (await confirm(destructive))
+              ? new Set(destructive.map((s) => s.id))
+              : new Set<string>();
+            if (approved.size === 0) {
+              console.log(
+                `${destructive.length} destructive step(s) will be skipped (pass --yes to run them)`,
+              );
+            }
+            allowDestructive = (step) => approved.has(step.id);
+          }
+        }
+        console.log(`pgparts apply on ${conn.label}`);
+        const result = await apply(conn.db, {
+          families,
+          allowDestructive,
+          lockTimeoutMs: options.lockTimeout,
+          retries: options.retries,
+          onProgress: progressPrinter(),
+        });
+        console.log(formatSummary(result).join('\n'));
+        if (!result.ok) process.exitCode = 1;
+      } finally {
+        await conn.close();
+      }
+    });
+}

@@ -1,0 +1,50 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { type FamilySpec, parseFamily } from '../core/spec.js';
+import { builtInFamilies } from '../families.js';
+
+/**
+ * `--config <file>`: the families the CLI works on instead of the package's own two. The file
+ * exports `families` (or a default export of `{ families }` or of the array): specs made with
+ * `partitionFamily` next to Drizzle tables, or plain objects. `.json`, `.js`/`.mjs` load as they
+ * are; `.ts`/`.mts` load through tsx when it is installed. Every spec is validated before the
+ * database is touched.
+ */
+export async function loadFamilies(file: string | undefined): Promise<FamilySpec[]> {
+  if (!file) return [...builtInFamilies];
+  const path = resolve(file);
+  if (!existsSync(path)) throw new Error(`pgparts: config file ${file} not found`);
+  let loaded: unknown;
+  if (path.endsWith('.json')) {
+    loaded = JSON.parse(readFileSync(path, 'utf8'));
+  } else if (/\.[cm]?ts$/.test(path)) {
+    let tsImport: (specifier: string, parent: string) => Promise<unknown>;
+    try {
+      ({ tsImport } = await import('tsx/esm/api'));
+    } catch {
+      throw new Error(
+        `pgparts: ${file} is TypeScript; loading it needs tsx (npm install -D tsx), or write the config as .mjs or .json`,
+      );
+    }
+    loaded = await tsImport(pathToFileURL(path).href, import.meta.url);
+  } else {
+    loaded = await import(pathToFileURL(path).href);
+  }
+  const families = pickFamilies(loaded);
+  if (!Array.isArray(families) || families.length === 0) {
+    throw new Error(
+      `pgparts: ${file} must export \`families\`: a non-empty array of partition specs`,
+    );
+  }
+  return families.map((family) => parseFamily(family));
+}
+
+function pickFamilies(loaded: unknown): unknown {
+  if (Array.isArray(loaded)) return loaded;
+  if (!loaded || typeof loaded !== 'object') return undefined;
+  const module = loaded as { families?: unknown; default?: unknown };
+  if (module.families !== undefined) return module.families;
+  if (module.default !== undefined) return pickFamilies(module.default);
+  return undefined;
+}

@@ -1,0 +1,159 @@
+import type { ApplyResult, StepResult } from '../core/apply.js';
+import type { PartitionInfo } from '../core/catalog.js';
+import { keyLabel } from '../core/partition-key.js';
+import type { Notice, Plan, Step } from '../core/plan.js';
+import type { StatusReport } from '../core/status.js';
+
+/** Text the CLI prints. Kept apart from the commands so tests can read it as a user would. */
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${unit === 0 ? value : value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+}
+
+export function formatMs(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** JSON with dates as ISO strings (what JSON.stringify does) and two-space indentation. */
+export function toJson(value: unknown): string {
+  return JSON.stringify(value, null, 2);
+}
+
+function table(rows: string[][], indent: string): string[] {
+  const widths: number[] = [];
+  for (const row of rows) {
+    row.forEach((cell, i) => {
+      widths[i] = Math.max(widths[i] ?? 0, cell.length);
+    });
+  }
+  return rows.map(
+    (row) =>
+      indent +
+      row
+        .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+        .join('  ')
+        .trimEnd(),
+  );
+}
+
+function stepTitle(step: Step): string {
+  const what =
+    step.kind === 'create'
+      ? `create ${step.partitions.join(', ')}`
+      : `${step.kind} ${step.family} ${step.label} (${step.partitions.join(', ')})`;
+  return step.destructive ? `${what}  [destructive]` : what;
+}
+
+export function formatStep(step: Step, index: number): string[] {
+  const lines = [`${index + 1}. ${stepTitle(step)}`, `   why: ${step.reason}`];
+  if (step.sql.length > 0) {
+    for (const statement of step.sql) lines.push(`   ${statement};`);
+  } else {
+    lines.push(
+      `   -- ${step.kind === 'drain' ? 'drainKey' : 'retireKey'} chooses its statements at run time`,
+    );
+  }
+  return lines;
+}
+
+export function formatNotices(notices: Notice[]): string[] {
+  if (notices.length === 0) return [];
+  return ['', 'notices:', ...notices.map((n) => `  [${n.severity}] ${n.family}: ${n.message}`)];
+}
+
+export function formatPlan(planned: Plan, heading: string): string[] {
+  const lines = [heading];
+  if (planned.steps.length === 0) {
+    lines.push('', 'nothing to do: every declared partition exists');
+  } else {
+    lines.push('', `${planned.steps.length} step(s), in order:`, '');
+    planned.steps.forEach((step, i) => {
+      lines.push(...formatStep(step, i));
+    });
+  }
+  lines.push(...formatNotices(planned.notices));
+  return lines;
+}
+
+function rowsCell(p: PartitionInfo): string {
+  if (p.defaultRows)
+    return `${p.defaultRows.total}${p.defaultRows.total > 0 ? '  <- not empty' : ''}`;
+  return p.estimatedRows === null ? '?' : `~${Math.round(p.estimatedRows)}`;
+}
+
+function holdsCell(p: PartitionInfo): string {
+  if (p.isDefault) return 'DEFAULT';
+  return p.key ? keyLabel(p.key) : p.bound;
+}
+
+export function formatStatus(report: StatusReport, heading: string): string[] {
+  const lines = [heading];
+  for (const family of report.families) {
+    lines.push('', `${family.family}: ${family.description}`);
+    for (const t of family.tables) {
+      lines.push(`  ${t.table}: ${t.partitions.length} partition(s), ${formatBytes(t.bytes)}`);
+      const rows = [['partition', 'holds', 'size', 'rows', '']];
+      for (const p of t.partitions) {
+        rows.push([
+          p.name,
+          holdsCell(p),
+          formatBytes(p.bytes),
+          rowsCell(p),
+          p.managed ? '' : '(not pgparts)',
+        ]);
+      }
+      lines.push(...table(rows, '    '));
+      if (t.firstUncovered)
+        lines.push(`    first uncovered interval: ${keyLabel(t.firstUncovered)}`);
+    }
+    if (family.pending.length > 0) {
+      lines.push(`  pending: ${family.pending.map((s) => stepTitle(s)).join('; ')}`);
+    }
+    if (family.retentionCandidates.length > 0) {
+      lines.push(
+        `  retention candidates: ${family.retentionCandidates
+          .map((s) => `${s.label} (${s.partitions.join(', ')})`)
+          .join('; ')}`,
+      );
+    }
+    for (const notice of family.notices) lines.push(`  [${notice.severity}] ${notice.message}`);
+  }
+  lines.push('');
+  if (report.attention.length === 0) {
+    lines.push('all well: nothing needs attention');
+  } else {
+    lines.push(`${report.attention.length} thing(s) need attention:`);
+    for (const item of report.attention) lines.push(`  - ${item}`);
+  }
+  return lines;
+}
+
+export function formatResult(result: StepResult): string {
+  const outcome =
+    result.outcome === 'done'
+      ? `done (${formatMs(result.ms)}${result.attempts > 1 ? `, ${result.attempts} attempts` : ''})`
+      : `${result.outcome}: ${result.message ?? ''}`;
+  return `${stepTitle(result.step)}: ${outcome}${result.outcome === 'done' && result.message ? ` ${result.message}` : ''}`;
+}
+
+export function formatSummary(result: ApplyResult): string[] {
+  if (result.status === 'locked') {
+    return [
+      `another pgparts run holds the maintenance lock${
+        result.lockHolderPid ? ` (backend pid ${result.lockHolderPid})` : ''
+      }; nothing done`,
+    ];
+  }
+  const lines = [
+    `${result.done} done, ${result.skipped} skipped, ${result.failed} failed in ${formatMs(result.elapsedMs)}`,
+  ];
+  for (const warning of result.warnings) lines.push(`warning: ${warning}`);
+  return lines;
+}

@@ -1,0 +1,33 @@
+import type { Command } from 'commander';
+import { inspect } from '../core/catalog.js';
+import { plan } from '../core/plan.js';
+import { loadFamilies } from './config.js';
+import { connect } from './connection.js';
+import { formatPlan, toJson } from './format.js';
+import type { GlobalOptions } from './options.js';
+
+export function registerPlan(program: Command): void {
+  program
+    .command('plan')
+    .description(
+      'show what apply would do, step by step, with the exact SQL and why; changes nothing',
+    )
+    .option('--json', 'print the plan as JSON')
+    .action(async (options: { json?: boolean }) => {
+      const global = program.opts<GlobalOptions>();
+      const families = await loadFamilies(global.config);
+      const conn = connect(global.databaseUrl);
+      try {
+        const snapshot = await inspect(conn.db, families);
+        const planned = plan(families, snapshot, snapshot.takenAt);
+        if (options.json) {
+          console.log(toJson({ database: conn.label, ...planned }));
+        } else {
+          const heading = `pgparts plan for ${conn.label} at ${planned.now.toISOString()}`;
+          console.log(formatPlan(planned, heading).join('\n'));
+        }
+      } finally {
+        await conn.close();
+      }
+    });
+}

@@ -1,0 +1,69 @@
+import type { ApplyEvent } from '../core/apply.js';
+import { formatMs, formatResult } from './format.js';
+
+/**
+ * What `pgparts apply` shows while it runs: one line per step as it ends, retries as they
+ * happen, and, on a terminal, a bar for steps that report progress (drains copying rows). No
+ * dependency: a carriage-return line is all a bar needs.
+ */
+export function progressPrinter(
+  out: NodeJS.WriteStream = process.stdout,
+): (event: ApplyEvent) => void {
+  const tty = out.isTTY === true;
+  let barShown = false;
+  let lastLoggedPercent = -1;
+  const clearBar = () => {
+    if (barShown) {
+      out.write('\r\x1b[K');
+      barShown = false;
+    }
+  };
+  return (event) => {
+    switch (event.type) {
+      case 'planned':
+        out.write(
+          event.plan.steps.length === 0
+            ? 'nothing to do: every declared partition exists\n'
+            : `${event.plan.steps.length} step(s) to run\n`,
+        );
+        break;
+      case 'step-start':
+        lastLoggedPercent = -1;
+        break;
+      case 'step-retry':
+        clearBar();
+        out.write(
+          `  ${event.step.partitions.join(', ')}: attempt ${event.attempt} gave up (${event.message}); retrying in ${formatMs(event.delayMs)}\n`,
+        );
+        break;
+      case 'step-progress': {
+        const { done, total, unit } = event;
+        const percent = total ? Math.min(100, Math.floor((done / total) * 100)) : null;
+        if (tty) {
+          const width = 30;
+          const filled = percent === null ? 0 : Math.round((percent / 100) * width);
+          const bar =
+            percent === null
+              ? ''
+              : `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${percent}% `;
+          out.write(
+            `\r\x1b[K  ${event.step.kind} ${event.step.label}: ${bar}${done}${total ? `/${total}` : ''} ${unit}`,
+          );
+          barShown = true;
+        } else if (percent !== null && percent >= lastLoggedPercent + 10) {
+          lastLoggedPercent = percent - (percent % 10);
+          out.write(
+            `  ${event.step.kind} ${event.step.label}: ${percent}% (${done}/${total} ${unit})\n`,
+          );
+        }
+        break;
+      }
+      case 'step-end':
+        clearBar();
+        out.write(`[${event.index + 1}/${event.total}] ${formatResult(event.result)}\n`);
+        break;
+      default:
+        break;
+    }
+  };
+}

@@ -1,0 +1,194 @@
+import { drizzle } from 'drizzle-orm/postgres-js';
+import { describe, expect, it } from 'vitest';
+import { apply } from '../../src/core/apply.js';
+import { inspect } from '../../src/core/catalog.js';
+import { addIntervals, intervalStart } from '../../src/core/intervals.js';
+import { keyLabel } from '../../src/core/partition-key.js';
+import { plan } from '../../src/core/plan.js';
+import { parseFamily } from '../../src/core/spec.js';
+import { killmailFamily } from '../../src/killmails/partitioning.js';
+import { leaderboardFamily } from '../../src/leaderboard/partitioning.js';
+import { useTestDatabase } from '../support/test-database.js';
+
+const t = useTestDatabase();
+
+const ZONES = ['America/New_York', 'Asia/Kolkata', 'Pacific/Chatham'];
+const thisMonth = () => intervalStart('month', new Date());
+
+/** Every killmail partition bound as a UTC session prints it. */
+async function boundsInUtc(): Promise<Record<string, string>> {
+  const utc = t.connect({ max: 1, connection: { TimeZone: 'UTC', DateStyle: 'ISO, YMD' } });
+  const rows = await utc<{ name: string; bound: string }[]>`
+    SELECT c.relname AS name, pg_get_expr(c.relpartbound, c.oid) AS bound
+    FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+    WHERE i.inhparent IN ('killmails_raw'::regclass, 'killmails_enriched'::regclass,
+                          'killmail_participants'::regclass)
+    ORDER BY 1`;
+  await utc.end();
+  return Object.fromEntries(rows.map((r) => [r.name, r.bound]));
+}
+
+describe('bounds do not depend on the session TimeZone or DateStyle', () => {
+  it.each(ZONES.map((zone, i) => [zone, i]))(
+    'apply from a %s session writes UTC-midnight bounds; inspect reads them back alike',
+    async (zone, i) => {
+      const session = t.connect({ max: 2, connection: { TimeZone: zone, DateStyle: 'SQL, DMY' } });
+      const db = drizzle(session);
+      // Each zone plans for a later month, so each one creates partitions of its own.
+      const now = addIntervals('month', thisMonth(), 4 + Number(i));
+      const result = await apply(db, { families: [killmailFamily], now, retention: false });
+      expect(result.ok).toBe(true);
+      const created = result.results.filter((r) => r.outcome === 'done');
+      expect(created.length).toBeGreaterThan(0);
+
+      const bounds = await boundsInUtc();
+      for (const r of created) {
+        if (r.step.key.kind !== 'range') throw new Error('range key expected');
+        const iso = (d: Date) => `${d.toISOString().slice(0, 10)} 00:00:00+00`;
+        expect(bounds[r.step.partitions[0] ?? '']).toBe(
+          `FOR VALUES FROM ('${iso(r.step.key.from)}') TO ('${iso(r.step.key.to)}')`,
+        );
+      }
+
+      // Read from this zone and from UTC: the same keys, and nothing left to plan.
+      const here = await inspect(db, [killmailFamily]);
+      const utcDb = drizzle(t.connect({ max: 1, connection: { TimeZone: 'UTC' } }));
+      const there = await inspect(utcDb, [killmailFamily]);
+      const keys = (s: typeof here) =>
+        s.families[0]?.tables.map((table) =>
+          table.partitions.map((p) => `${p.name}=${p.key ? keyLabel(p.key) : p.bound}`),
+        );
+      expect(keys(here)).toEqual(keys(there));
+      expect(here.families[0]?.tables[0]?.partitions.every((p) => p.key !== null)).toBe(true);
+      expect(plan([killmailFamily], here, now, { retention: false }).steps).toEqual([]);
+      await session.end();
+    },
+  );
+
+  it('counts DEFAULT rows per UTC interval, whatever the session zone', async () => {
+    await t.sql.unsafe(`
+      CREATE TABLE tz_events (at timestamptz NOT NULL, note text) PARTITION BY RANGE (at);
+      CREATE TABLE tz_events_default PARTITION OF tz_events DEFAULT;
+      INSERT INTO tz_events VALUES ('2026-06-01 02:00:00+00', 'june in UTC, may in New York'),
+                                   ('2026-05-31 23:00:00+00', 'may'),
+                                   ('2026-05-31 22:00:00+00', 'may');`);
+    const events = parseFamily({
+      name: 'tz_events',
+      tables: ['tz_events'],
+      partitionBy: { strategy: 'range', column: 'at', interval: 'month', premake: 0 },
+      defaultPartition: true,
+    });
+    const ny = drizzle(t.connect({ max: 1, connection: { TimeZone: 'America/New_York' } }));
+    const snapshot = await inspect(ny, [events]);
+    const rows = snapshot.families[0]?.tables[0]?.partitions[0]?.defaultRows;
+    expect(rows?.total).toBe(3);
+    expect(rows?.byKey.map((k) => [keyLabel(k.key), k.rows])).toEqual([
+      ['2026-05-01..2026-06-01', 2],
+      ['2026-06-01..2026-07-01', 1],
+    ]);
+    // Planned for June 2026: June needs a partition, but DEFAULT holds a June row: a drain.
+    const june = new Date('2026-06-15T00:00:00Z');
+    const planned = plan([events], snapshot, june);
+    expect(planned.steps.map((s) => [s.kind, s.label, s.rows])).toEqual([
+      ['drain', '2026-06-01..2026-07-01', 1],
+    ]);
+  });
+});
+
+describe('catalog snapshot', () => {
+  it("reads sizes, the marker, valuesFrom and the parents' actual keys", async () => {
+    await t.sql`INSERT INTO season (id, name) VALUES (21, 'a'), (22, 'b') ON CONFLICT DO NOTHING`;
+    const snapshot = await inspect(t.db, [leaderboardFamily, killmailFamily]);
+    const [leaderboard, killmails] = snapshot.families;
+    expect(leaderboard?.sourceValues).toEqual(expect.arrayContaining([21, 22]));
+    expect(leaderboard?.tables[0]?.parent).toMatchObject({
+      relkind: 'p',
+      strategy: 'list',
+      keyColumns: ['season_id'],
+      keyDefinition: 'LIST (season_id)',
+      keyType: 'integer',
+    });
+    expect(killmails?.tables[0]?.parent?.keyType).toBe('timestamp with time zone');
+    const first = killmails?.tables[0]?.partitions[0];
+    expect(first?.managed).toBe(true);
+    expect(first?.bytes).toBeGreaterThan(0);
+    expect(Math.abs(snapshot.takenAt.getTime() - Date.now())).toBeLessThan(60_000);
+    expect(snapshot.serverVersion).toBeGreaterThanOrEqual(140000);
+  });
+
+  it('reports a partition pgparts did not create, named its own way, with an index adopted in the wrong order', async () => {
+    // facts 17: an all-ASC index is adopted as the partition of the parent's DESC index.
+    await t.sql.unsafe(`
+      CREATE TABLE old_raw (LIKE killmails_raw INCLUDING DEFAULTS);
+      CREATE INDEX old_raw_time_asc ON old_raw (killmail_time);
+      ALTER TABLE killmails_raw ATTACH PARTITION old_raw
+        FOR VALUES FROM ('2020-01-01 00:00:00+00') TO ('2020-02-01 00:00:00+00');`);
+    const snapshot = await inspect(t.db, [killmailFamily]);
+    const anomalies =
+      snapshot.families[0]?.anomalies.filter((a) => a.partition === 'old_raw') ?? [];
+    expect(anomalies.map((a) => [a.kind, a.severity])).toEqual([
+      ['foreign-name', 'info'],
+      ['unmanaged', 'info'],
+      ['index-order', 'warning'],
+    ]);
+    expect(anomalies[0]?.message).toBe(
+      'old_raw holds 2020-01-01..2020-02-01; pgparts would name it killmails_raw_2020_01',
+    );
+    expect(anomalies[2]?.message).toMatch(
+      /index old_raw_time_asc of old_raw orders its columns differently from idx_killmails_raw_time/,
+    );
+    // Far outside retention, but not pgparts's: never a step, only a notice.
+    const planned = plan([killmailFamily], snapshot, snapshot.takenAt);
+    expect(planned.steps.some((s) => s.partitions.includes('old_raw'))).toBe(false);
+    expect(planned.notices.find((n) => n.kind === 'retention-skipped')?.message).toMatch(
+      /2020-01-01\.\.2020-02-01 is outside the retention window .* but old_raw was not created by pgparts: left alone/,
+    );
+    // facts 10: a referenced partition is detached before it can be dropped.
+    await t.sql.unsafe('ALTER TABLE killmails_raw DETACH PARTITION old_raw; DROP TABLE old_raw');
+  });
+
+  it('reports a gap between RANGE partitions', async () => {
+    const later = addIntervals('month', thisMonth(), 30);
+    await t.sql.unsafe(`CREATE TABLE killmails_raw_far PARTITION OF killmails_raw
+      FOR VALUES FROM ('${later.toISOString().slice(0, 10)} 00:00:00+00') TO ('${addIntervals('month', later, 1).toISOString().slice(0, 10)} 00:00:00+00')`);
+    const snapshot = await inspect(t.db, [killmailFamily]);
+    const gap = snapshot.families[0]?.anomalies.find((a) => a.kind === 'gap');
+    expect(gap?.severity).toBe('warning');
+    expect(gap?.message).toMatch(
+      /^killmails_raw has no partition for .* \(between killmails_raw_\d{4}_\d{2} and killmails_raw_far\)/,
+    );
+    await t.sql.unsafe(
+      'ALTER TABLE killmails_raw DETACH PARTITION killmails_raw_far; DROP TABLE killmails_raw_far',
+    );
+  });
+});
+
+describe('drain steps before drainKey exists', () => {
+  it('are reported as skipped, and the rest of the run goes on', async () => {
+    await t.sql`INSERT INTO season (id, name) VALUES (30, 'in DEFAULT'), (31, 'empty')`;
+    await t.sql`INSERT INTO leaderboard_run (run_guid, season_id)
+                SELECT gen_random_uuid(), 30 FROM generate_series(1, 7)`;
+    const result = await apply(t.db, { families: [leaderboardFamily] });
+    expect(result.ok).toBe(true);
+    const byKey = result.results.map((r) => [
+      r.step.kind,
+      r.step.label,
+      r.outcome,
+      r.message ?? '',
+    ]);
+    expect(byKey).toContainEqual([
+      'drain',
+      '30',
+      'skipped',
+      'drain not available in this version of pgparts',
+    ]);
+    expect(byKey).toContainEqual(['create', '31', 'done', '']);
+    const drain = result.plan?.steps.find((s) => s.kind === 'drain');
+    expect(drain?.rows).toBe(7);
+    // The rows are still there, in DEFAULT.
+    const [count] = await t.sql<
+      { n: number }[]
+    >`SELECT count(*)::int AS n FROM leaderboard_run_default WHERE season_id = 30`;
+    expect(count?.n).toBe(7);
+  });
+});

@@ -1,0 +1,112 @@
+import { drizzle } from 'drizzle-orm/postgres-js';
+import { describe, expect, it } from 'vitest';
+import { apply } from '../../src/core/apply.js';
+import { inspect } from '../../src/core/catalog.js';
+import { SpecMismatchError } from '../../src/core/plan.js';
+import { parseFamily } from '../../src/core/spec.js';
+import { killmailFamily } from '../../src/killmails/partitioning.js';
+import { leaderboardFamily } from '../../src/leaderboard/partitioning.js';
+import { useTestDatabase } from '../support/test-database.js';
+
+const t = useTestDatabase();
+
+/** A database handle that records every statement it sends. */
+function recording() {
+  const statements: string[] = [];
+  const client = t.connect({
+    max: 2,
+    debug: (_connection: number, query: string) => {
+      statements.push(query);
+    },
+  });
+  return { db: drizzle(client), statements };
+}
+
+/** Statements that change something: DDL and data changes. */
+const DDL = /^\s*(CREATE|ALTER|DROP|COMMENT\s+ON|TRUNCATE|INSERT|UPDATE|DELETE|DO)\b/i;
+
+describe('bad configuration fails with a clear message before any SQL runs', () => {
+  it.each([
+    [
+      'an unknown interval',
+      { partitionBy: { ...killmailFamily.partitionBy, interval: 'fortnight' } },
+      /partitionBy\.interval: unknown interval "fortnight": use one of day, week, month, year/,
+    ],
+    [
+      'premake below zero',
+      { partitionBy: { ...killmailFamily.partitionBy, premake: -1 } },
+      /partitionBy\.premake: premake must be 0 or more/,
+    ],
+    [
+      'a table name with a quote and a semicolon',
+      { tables: ['killmails_raw"; DROP TABLE season; --'] },
+      /tables\.0: an identifier must be lower-case letters/,
+    ],
+    [
+      'a schema with a semicolon',
+      { schema: 'public;' },
+      /schema: an identifier must be lower-case letters/,
+    ],
+  ])('%s: refused, nothing sent to the server', async (_what, change, message) => {
+    const { db, statements } = recording();
+    const bad = { ...killmailFamily, ...change } as unknown as typeof killmailFamily;
+    await expect(apply(db, { families: [bad] })).rejects.toThrow(message);
+    await expect(apply(db, { families: [bad] })).rejects.toThrow(
+      /invalid partition spec for family "killmails"/,
+    );
+    expect(statements).toEqual([]);
+  });
+
+  it('a column that is not the partition key: refused after reading the catalog, before any DDL', async () => {
+    const { db, statements } = recording();
+    const wrong = parseFamily({
+      ...killmailFamily,
+      partitionBy: { ...killmailFamily.partitionBy, column: 'inserted_at' },
+    });
+    const failure = await apply(db, { families: [wrong] }).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(SpecMismatchError);
+    expect((failure as SpecMismatchError).problems).toEqual([
+      'family killmails: table public.killmails_raw is partitioned by RANGE (killmail_time), but the spec says RANGE (inserted_at); fix partitionBy in family killmails',
+      'family killmails: table public.killmails_enriched is partitioned by RANGE (killmail_time), but the spec says RANGE (inserted_at); fix partitionBy in family killmails',
+      'family killmails: table public.killmail_participants is partitioned by RANGE (killmail_time), but the spec says RANGE (inserted_at); fix partitionBy in family killmails',
+    ]);
+    expect(statements.length).toBeGreaterThan(0);
+    expect(statements.filter((s) => DDL.test(s))).toEqual([]);
+  });
+
+  it('a LIST spec on a table that is not partitioned, and a missing valuesFrom table', async () => {
+    const { db, statements } = recording();
+    const wrong = parseFamily({
+      name: 'seasons',
+      tables: ['season'],
+      partitionBy: {
+        strategy: 'list',
+        column: 'id',
+        valuesFrom: { table: 'no_such_table', column: 'id' },
+      },
+    });
+    await expect(apply(db, { families: [wrong] })).rejects.toThrow(
+      /table public\.season is not partitioned; it must be LIST \(id\)[\s\S]*valuesFrom public\.no_such_table\.id does not exist/,
+    );
+    expect(statements.filter((s) => DDL.test(s))).toEqual([]);
+  });
+
+  it('(control) the recorder does see the DDL of a run that has work to do', async () => {
+    const { db, statements } = recording();
+    await t.sql`INSERT INTO season (id, name) VALUES (40, 'S40')`;
+    const result = await apply(db, { families: [leaderboardFamily] });
+    expect(result.done).toBe(2);
+    expect(statements.filter((s) => DDL.test(s))).toEqual([
+      'CREATE TABLE "public"."leaderboard_run_s40" PARTITION OF "public"."leaderboard_run" FOR VALUES IN (40)',
+      `COMMENT ON TABLE "public"."leaderboard_run_s40" IS 'pgparts:managed'`,
+      'CREATE TABLE "public"."run_group_member_s40" PARTITION OF "public"."run_group_member" FOR VALUES IN (40)',
+      `COMMENT ON TABLE "public"."run_group_member_s40" IS 'pgparts:managed'`,
+    ]);
+  });
+
+  it('inspect itself never changes anything', async () => {
+    const { db, statements } = recording();
+    await inspect(db, [leaderboardFamily, killmailFamily]);
+    expect(statements.filter((s) => DDL.test(s))).toEqual([]);
+  });
+});

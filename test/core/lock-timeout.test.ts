@@ -1,0 +1,129 @@
+import { drizzle } from 'drizzle-orm/postgres-js';
+import { describe, expect, it } from 'vitest';
+import { apply } from '../../src/core/apply.js';
+import { inspect } from '../../src/core/catalog.js';
+import { addIntervals, intervalStart } from '../../src/core/intervals.js';
+import { plan } from '../../src/core/plan.js';
+import { killmailFamily } from '../../src/killmails/partitioning.js';
+import { useTestDatabase } from '../support/test-database.js';
+
+const t = useTestDatabase();
+
+/** The configured bound; writers must never wait longer than this behind pgparts's DDL. */
+const LOCK_TIMEOUT_MS = 400;
+/**
+ * Time for the server to cancel the DDL's lock request once lock_timeout fires and wake the
+ * writer queued behind it: scheduling, not waiting. The writer's wait is measured by the server
+ * itself: clock_timestamp() - statement_timestamp() over the simple query protocol, where the
+ * statement's clock starts when the Query message arrives, before parsing and locking (with the
+ * extended protocol it restarts at Bind/Execute, after the lock wait).
+ */
+const WAKE_UP_MS = 150;
+
+/** Inserts into killmails_raw until stopped; returns each insert's wait as the server saw it. */
+function startWriter() {
+  const writer = t.connect({ max: 1 });
+  const waits: number[] = [];
+  let writing = true;
+  let id = 0;
+  const done = (async () => {
+    while (writing) {
+      id += 1;
+      const [row] = await writer
+        .unsafe<{ waited: number }[]>(
+          `INSERT INTO killmails_raw (killmail_id, killmail_time, system_id, ship_type_id, raw_payload)
+           VALUES (${id}, now(), 1, 1, '{}')
+           RETURNING (extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000)::float8 AS waited`,
+        )
+        .simple();
+      waits.push(Number(row?.waited));
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  })();
+  return {
+    waits,
+    stop: async () => {
+      writing = false;
+      await done;
+    },
+  };
+}
+
+/** A transaction that reads killmails_raw and keeps its ACCESS SHARE lock until released. */
+async function startLongReader() {
+  const reader = t.connect({ max: 1 });
+  let release: () => void = () => {};
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let started: () => void = () => {};
+  const running = new Promise<void>((resolve) => {
+    started = resolve;
+  });
+  const done = reader.begin(async (tx) => {
+    await tx`SELECT count(*) FROM killmails_raw`;
+    started();
+    await released;
+  });
+  await running;
+  return {
+    stop: async () => {
+      release();
+      await done;
+    },
+  };
+}
+
+describe('apply against a table another transaction has locked', () => {
+  it('gives up within lock_timeout, retries, reports it; writers are never blocked longer', async () => {
+    const later = addIntervals('month', intervalStart('month', new Date()), 1);
+    // CREATE ... PARTITION OF needs ACCESS EXCLUSIVE on the parent, so it queues behind the
+    // reader, and every writer queues behind the CREATE (facts 12) until lock_timeout ends it.
+    const reader = await startLongReader();
+    const writer = startWriter();
+    const retries: number[] = [];
+    let result: Awaited<ReturnType<typeof apply>>;
+    try {
+      result = await apply(drizzle(t.connect({ max: 2 })), {
+        families: [killmailFamily],
+        now: later,
+        retention: false,
+        lockTimeoutMs: LOCK_TIMEOUT_MS,
+        retries: 2,
+        backoffMs: 100,
+        onProgress: (event) => {
+          if (event.type === 'step-retry') retries.push(event.attempt);
+        },
+      });
+    } finally {
+      await writer.stop();
+      await reader.stop();
+    }
+
+    // The step on killmails_raw gave up three times (1 + 2 retries), on lock_timeout each time.
+    const raw = result.results.find((r) => r.step.tables[0] === 'killmails_raw');
+    expect(raw).toMatchObject({ outcome: 'failed', attempts: 3, lockTimeouts: 3 });
+    expect(raw?.message).toMatch(
+      /^gave up after 3 attempt\(s\): each waited lock_timeout \(400 ms\) for a lock on killmails_raw/,
+    );
+    expect(retries).toEqual([1, 2]);
+    // Its siblings for the same month are not created without it; the run reports, not throws.
+    const siblings = result.results.filter((r) => r.step.tables[0] !== 'killmails_raw');
+    expect(siblings.map((r) => r.outcome)).toEqual(['skipped', 'skipped']);
+    expect(result.ok).toBe(false);
+    expect(result.failed).toBe(1);
+
+    // Writers were held up behind the DDL (the test saw the queue), never past the bound.
+    expect(writer.waits.length).toBeGreaterThan(10);
+    const longest = Math.max(...writer.waits);
+    expect(longest).toBeGreaterThan(LOCK_TIMEOUT_MS / 2);
+    expect(longest).toBeLessThanOrEqual(LOCK_TIMEOUT_MS + WAKE_UP_MS);
+
+    // Once the reader is gone, the same apply goes through and leaves nothing to do.
+    const again = await apply(t.db, { families: [killmailFamily], now: later, retention: false });
+    expect(again.ok).toBe(true);
+    expect(again.done).toBe(3);
+    const snapshot = await inspect(t.db, [killmailFamily]);
+    expect(plan([killmailFamily], snapshot, later, { retention: false }).steps).toEqual([]);
+  });
+});

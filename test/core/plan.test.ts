@@ -1,0 +1,351 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { boundSpecSql } from '../../src/core/ddl.js';
+import { addIntervals, INTERVALS, type Interval, intervalStart } from '../../src/core/intervals.js';
+import { type PartitionKey, partitionName } from '../../src/core/partition-key.js';
+import { plan, SpecMismatchError, type Step } from '../../src/core/plan.js';
+import { parseFamily } from '../../src/core/spec.js';
+import { killmailFamily } from '../../src/killmails/partitioning.js';
+import { leaderboardFamily } from '../../src/leaderboard/partitioning.js';
+import { type FakePartition, fakeFamilySnapshot, fakeSnapshot } from './snapshot-fixture.js';
+
+const NOW = new Date('2026-11-21T05:44:00Z');
+const month = (y: number, m: number): PartitionKey => ({
+  kind: 'range',
+  from: new Date(Date.UTC(y, m - 1, 1)),
+  to: new Date(Date.UTC(y, m, 1)),
+});
+const season = (value: number): PartitionKey => ({ kind: 'list', value });
+const everywhere = (family: typeof leaderboardFamily, parts: FakePartition[]) =>
+  Object.fromEntries(family.tables.map((t) => [t, parts]));
+const summary = (steps: Step[]) => steps.map((s) => `${s.kind} ${s.partitions.join(',')}`);
+
+describe('plan: leaderboard (LIST from season)', () => {
+  const family = leaderboardFamily;
+
+  it('creates each season in both tables, referenced table first, seasons ascending', () => {
+    const snap = fakeFamilySnapshot(family, everywhere(family, [{ key: { kind: 'default' } }]), {
+      sourceValues: [3, 1, 2],
+    });
+    const planned = plan([family], fakeSnapshot(NOW, snap), NOW);
+    expect(summary(planned.steps)).toEqual([
+      'create leaderboard_run_s1',
+      'create run_group_member_s1',
+      'create leaderboard_run_s2',
+      'create run_group_member_s2',
+      'create leaderboard_run_s3',
+      'create run_group_member_s3',
+    ]);
+    const first = planned.steps[0];
+    expect(first?.sql).toEqual([
+      'CREATE TABLE "public"."leaderboard_run_s1" PARTITION OF "public"."leaderboard_run" FOR VALUES IN (1)',
+      `COMMENT ON TABLE "public"."leaderboard_run_s1" IS 'pgparts:managed'`,
+    ]);
+    expect(first?.reason).toMatch(/1 is in public\.season\.id/);
+    expect(planned.steps.every((s) => !s.destructive)).toBe(true);
+  });
+
+  it('plans a drain, not a CREATE that would fail, when DEFAULT holds rows for the key', () => {
+    const withRows: FakePartition = {
+      key: { kind: 'default' },
+      defaultRows: {
+        total: 70,
+        byKey: [
+          { key: season(12), rows: 20 },
+          { key: season(14), rows: 50 },
+        ],
+        other: 0,
+      },
+    };
+    const snap = fakeFamilySnapshot(
+      family,
+      {
+        leaderboard_run: [withRows, { key: season(13) }],
+        run_group_member: [{ key: { kind: 'default' } }, { key: season(13) }],
+      },
+      { sourceValues: [13, 14] },
+    );
+    const planned = plan([family], fakeSnapshot(NOW, snap), NOW);
+    expect(planned.steps).toHaveLength(1);
+    const drain = planned.steps[0];
+    expect(drain).toMatchObject({
+      kind: 'drain',
+      family: 'leaderboard',
+      tables: ['leaderboard_run', 'run_group_member'],
+      partitions: ['leaderboard_run_s14', 'run_group_member_s14'],
+      key: season(14),
+      sql: [],
+      rows: 50,
+      destructive: false,
+    });
+    expect(drain?.reason).toMatch(/leaderboard_run_default holds 50 row\(s\)/);
+    // Season 12's rows stay in DEFAULT: 12 is not a row of season, so it gets no partition.
+  });
+
+  it('creates the DEFAULT partition the spec declares when it is missing', () => {
+    const snap = fakeFamilySnapshot(family, {}, { sourceValues: [] });
+    expect(summary(plan([family], fakeSnapshot(NOW, snap), NOW).steps)).toEqual([
+      'create leaderboard_run_default',
+      'create run_group_member_default',
+    ]);
+  });
+
+  it('completes a season present in one table only (the family is co-partitioned)', () => {
+    const snap = fakeFamilySnapshot(
+      family,
+      {
+        leaderboard_run: [{ key: { kind: 'default' } }, { key: season(7) }],
+        run_group_member: [{ key: { kind: 'default' } }],
+      },
+      { sourceValues: [] },
+    );
+    const planned = plan([family], fakeSnapshot(NOW, snap), NOW);
+    expect(summary(planned.steps)).toEqual(['create run_group_member_s7']);
+    expect(planned.steps[0]?.reason).toMatch(/leaderboard_run has leaderboard_run_s7/);
+  });
+
+  it('LIST retention keeps the newest values and skips partitions pgparts did not create', () => {
+    const kept = parseFamily({ ...family, retention: { keep: 2 } });
+    const snap = fakeFamilySnapshot(
+      kept,
+      {
+        leaderboard_run: [
+          { key: season(1) },
+          { key: season(2), managed: false },
+          { key: season(3) },
+          { key: season(4) },
+        ],
+        run_group_member: [
+          { key: season(1) },
+          { key: season(2) },
+          { key: season(3) },
+          { key: season(4) },
+        ],
+      },
+      { sourceValues: [1, 2, 3, 4, 5] },
+    );
+    const planned = plan([kept], fakeSnapshot(NOW, snap), NOW, {});
+    expect(summary(planned.steps)).toEqual([
+      'create leaderboard_run_default',
+      'create run_group_member_default',
+      'create leaderboard_run_s5',
+      'create run_group_member_s5',
+      'retire run_group_member_s1,leaderboard_run_s1',
+      'retire run_group_member_s3,leaderboard_run_s3',
+    ]);
+    expect(planned.steps.filter((s) => s.kind === 'retire').every((s) => s.destructive)).toBe(true);
+    const skipped = planned.notices.filter((n) => n.kind === 'retention-skipped');
+    expect(skipped.map((n) => n.message)).toEqual([
+      '2 is outside the retention window (the newest 2 values), but leaderboard_run_s2 was not created by pgparts: left alone',
+    ]);
+    expect(
+      plan([kept], fakeSnapshot(NOW, snap), NOW, { retention: false }).steps.some(
+        (s) => s.kind === 'retire',
+      ),
+    ).toBe(false);
+  });
+});
+
+describe('plan: killmails (RANGE by month)', () => {
+  const family = killmailFamily;
+  const allTables = (keys: PartitionKey[]) =>
+    Object.fromEntries(family.tables.map((t) => [t, keys.map((key) => ({ key }))]));
+
+  it('creates the current month and 3 ahead, raw first, bounds in UTC with an explicit offset', () => {
+    const snap = fakeFamilySnapshot(family, {});
+    const planned = plan([family], fakeSnapshot(NOW, snap), NOW);
+    expect(summary(planned.steps).slice(0, 3)).toEqual([
+      'create killmails_raw_2026_11',
+      'create killmails_enriched_2026_11',
+      'create killmail_participants_2026_11',
+    ]);
+    expect(planned.steps).toHaveLength(12);
+    expect(planned.steps.at(-1)?.partitions).toEqual(['killmail_participants_2027_02']);
+    expect(planned.steps[0]?.sql[0]).toBe(
+      `CREATE TABLE "public"."killmails_raw_2026_11" PARTITION OF "public"."killmails_raw" FOR VALUES FROM ('2026-11-01 00:00:00+00') TO ('2026-12-01 00:00:00+00')`,
+    );
+    expect(planned.steps[0]?.reason).toBe('the current month has no partition');
+  });
+
+  it('retires months entirely before the window, referencing tables first; never the window', () => {
+    const keys = [month(2025, 9), month(2025, 10), month(2025, 11), month(2026, 11)];
+    const snap = fakeFamilySnapshot(family, allTables(keys));
+    const planned = plan([family], fakeSnapshot(NOW, snap), NOW);
+    const retire = planned.steps.filter((s) => s.kind === 'retire');
+    // keep 12: November 2025 (12 months before November 2026) stays, older months go.
+    expect(retire.map((s) => s.partitions)).toEqual([
+      ['killmail_participants_2025_09', 'killmails_enriched_2025_09', 'killmails_raw_2025_09'],
+      ['killmail_participants_2025_10', 'killmails_enriched_2025_10', 'killmails_raw_2025_10'],
+    ]);
+    expect(retire.every((s) => s.destructive && s.mode === 'drop' && s.sql.length === 0)).toBe(
+      true,
+    );
+    expect(retire[0]?.reason).toMatch(/from 2025-11-01/);
+    // Retire steps come after every create step.
+    const kinds = planned.steps.map((s) => s.kind);
+    expect(kinds.lastIndexOf('create')).toBeLessThan(kinds.indexOf('retire'));
+  });
+
+  it('reports, and plans around, a partition that overlaps a wanted month', () => {
+    const odd: FakePartition = {
+      key: month(2026, 12),
+      name: 'killmails_raw_odd',
+      bound: boundSpecSql({
+        kind: 'range',
+        from: new Date('2026-12-15T00:00:00Z'),
+        to: new Date('2027-01-15T00:00:00Z'),
+      }),
+      managed: false,
+    };
+    const snap = fakeFamilySnapshot(family, { killmails_raw: [odd] });
+    const planned = plan([family], fakeSnapshot(NOW, snap), NOW);
+    const created = planned.steps.flatMap((s) => s.partitions);
+    expect(created).not.toContain('killmails_raw_2026_12');
+    expect(created).not.toContain('killmails_raw_2027_01');
+    expect(created).toContain('killmails_enriched_2026_12');
+    const overlaps = planned.notices.filter((n) => n.kind === 'overlap');
+    expect(overlaps.map((n) => n.partition)).toEqual(['killmails_raw_odd', 'killmails_raw_odd']);
+    expect(
+      planned.notices.some((n) => n.kind === 'misaligned' && n.partition === 'killmails_raw_odd'),
+    ).toBe(true);
+  });
+
+  it('never plans a DEFAULT partition the spec does not declare', () => {
+    const snap = fakeFamilySnapshot(family, allTables([]));
+    expect(
+      plan([family], fakeSnapshot(NOW, snap), NOW).steps.some((s) => s.key.kind === 'default'),
+    ).toBe(false);
+  });
+});
+
+describe('plan: bad configuration fails before anything runs', () => {
+  it('refuses a spec whose column is not the partition key, naming the table and the key', () => {
+    const wrong = parseFamily({
+      ...killmailFamily,
+      partitionBy: { ...killmailFamily.partitionBy, column: 'inserted_at' },
+    });
+    const snap = fakeFamilySnapshot(wrong, {}, { keyColumn: 'killmail_time' });
+    expect(() => plan([wrong], fakeSnapshot(NOW, snap), NOW)).toThrow(SpecMismatchError);
+    expect(() => plan([wrong], fakeSnapshot(NOW, snap), NOW)).toThrow(
+      /table public\.killmails_raw is partitioned by RANGE \(killmail_time\), but the spec says RANGE \(inserted_at\)/,
+    );
+  });
+
+  it('refuses a LIST spec on a RANGE-partitioned table', () => {
+    const snap = fakeFamilySnapshot(leaderboardFamily, {}, { strategy: 'range' });
+    expect(() => plan([leaderboardFamily], fakeSnapshot(NOW, snap), NOW)).toThrow(
+      /but the spec says LIST \(season_id\)/,
+    );
+  });
+
+  it.each([
+    [{ interval: 'fortnight' }, /unknown interval "fortnight": use one of day, week, month, year/],
+    [{ premake: -1 }, /premake must be 0 or more/],
+    [
+      { column: 'killmail_time"; DROP TABLE x; --' },
+      /partitionBy\.column: an identifier must be lower-case/,
+    ],
+  ])('refuses %j in the spec itself', (change, message) => {
+    const bad = { ...killmailFamily, partitionBy: { ...killmailFamily.partitionBy, ...change } };
+    const snap = fakeFamilySnapshot(killmailFamily, {});
+    expect(() => plan([bad as typeof killmailFamily], fakeSnapshot(NOW, snap), NOW)).toThrow(
+      message,
+    );
+  });
+
+  it('refuses table names with quotes or semicolons', () => {
+    expect(() =>
+      parseFamily({ ...killmailFamily, tables: ['killmails_raw; DROP TABLE season'] }),
+    ).toThrow(/tables\.0: an identifier must be lower-case/);
+  });
+});
+
+describe('plan: properties of the RANGE window', () => {
+  const intervalArb = fc.constantFrom<Interval>(...INTERVALS);
+  const nowArb = fc
+    .integer({ min: Date.UTC(1971, 0, 1), max: Date.UTC(2199, 0, 1) })
+    .map((ms) => new Date(ms));
+
+  it('covers now and the premade intervals, contiguous, on UTC midnights, nothing else', () => {
+    fc.assert(
+      fc.property(
+        intervalArb,
+        nowArb,
+        fc.integer({ min: 0, max: 24 }),
+        (interval, now, premake) => {
+          const family = parseFamily({
+            name: 'events',
+            tables: ['events', 'event_tags'],
+            partitionBy: { strategy: 'range', column: 'at', interval, premake },
+          });
+          const planned = plan([family], fakeSnapshot(now, fakeFamilySnapshot(family, {})), now);
+          expect(planned.steps).toHaveLength(2 * (premake + 1));
+          const keys = planned.steps.filter((s) => s.tables[0] === 'events').map((s) => s.key);
+          let expectedFrom = intervalStart(interval, now);
+          for (const key of keys) {
+            if (key.kind !== 'range') throw new Error('not a range key');
+            expect(key.from).toEqual(expectedFrom);
+            expect(key.to).toEqual(addIntervals(interval, expectedFrom, 1));
+            expect(key.from.getUTCHours() + key.from.getUTCMinutes()).toBe(0);
+            expectedFrom = key.to;
+          }
+          const first = keys[0];
+          if (first?.kind !== 'range') throw new Error('no first key');
+          expect(first.from.getTime()).toBeLessThanOrEqual(now.getTime());
+          expect(now.getTime()).toBeLessThan(first.to.getTime());
+          for (const step of planned.steps)
+            expect(step.sql[0]).toMatch(/FROM \('[^']+\+00'\) TO \('[^']+\+00'\)$/);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('is idempotent: once its steps are done, the next plan is empty', () => {
+    const existingMonths = fc.uniqueArray(fc.integer({ min: -30, max: 10 }), { maxLength: 12 });
+    fc.assert(
+      fc.property(nowArb, existingMonths, fc.boolean(), (now, offsets, unmanagedFirst) => {
+        const family = killmailFamily;
+        const current = intervalStart('month', now);
+        const existing: FakePartition[] = offsets.map((o, i) => {
+          const from = addIntervals('month', current, o);
+          return {
+            key: { kind: 'range', from, to: addIntervals('month', from, 1) },
+            managed: !(unmanagedFirst && i === 0),
+          };
+        });
+        const parts = Object.fromEntries(family.tables.map((t) => [t, existing]));
+        const first = plan([family], fakeSnapshot(now, fakeFamilySnapshot(family, parts)), now);
+        // Do what the plan says: add what it creates, remove what it retires.
+        const after = Object.fromEntries(
+          family.tables.map((t) => {
+            const created = first.steps
+              .filter((s) => s.kind === 'create' && s.tables[0] === t)
+              .map((s) => ({ key: s.key }));
+            const retired = new Set(
+              first.steps
+                .filter((s) => s.kind === 'retire')
+                .map((s) => partitionName(family, t, s.key)),
+            );
+            return [
+              t,
+              [
+                ...existing.filter((p) => !retired.has(partitionName(family, t, p.key))),
+                ...created,
+              ],
+            ];
+          }),
+        );
+        const second = plan([family], fakeSnapshot(now, fakeFamilySnapshot(family, after)), now);
+        expect(second.steps).toEqual([]);
+        // Nothing inside the retention window or the premake window was retired.
+        const cutoff = addIntervals('month', current, -12).getTime();
+        for (const step of first.steps.filter((s) => s.kind === 'retire')) {
+          if (step.key.kind !== 'range') throw new Error('not a range key');
+          expect(step.key.to.getTime()).toBeLessThanOrEqual(cutoff);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
