@@ -1,0 +1,60 @@
+/**
+ * Keeping partitions from an app's start-up. Every instance calls `maintain(db)` before it
+ * serves: the first to take the maintenance lock (a PostgreSQL advisory lock) does the work, the
+ * others get `status: 'locked'` at once and start. When a season is announced, the app inserts
+ * it and calls `ensureSeasonPartitions(db)`, so its runs never land in DEFAULT.
+ *
+ *   DATABASE_URL=postgres://user:pass@host/db npx tsx examples/maintain-at-startup.ts
+ *
+ * Without DATABASE_URL it starts its own PostgreSQL, as `npm run demo` does.
+ */
+import { drizzle } from 'drizzle-orm/postgres-js';
+import postgres from 'postgres';
+// In an app: from 'pgparts' and 'pgparts/leaderboard'.
+import { type AnyPgDatabase, ensureSeasonPartitions, maintain } from '../src/index.js';
+import { season } from '../src/leaderboard/index.js';
+import { withExampleDatabase } from './support/example-database.js';
+
+/** What an app runs before it starts serving. Never throws for a step that failed. */
+export async function maintainPartitionsAtStartUp(db: AnyPgDatabase): Promise<void> {
+  const result = await maintain(db, { lockTimeoutMs: 2000, retries: 3 });
+  if (result.status === 'locked') {
+    console.log(`partitions: another instance (backend ${result.lockHolderPid}) is on it`);
+    return;
+  }
+  console.log(
+    `partitions: ${result.done} created, ${result.skipped} skipped, ${result.failed} failed ` +
+      `in ${Math.round(result.elapsedMs)} ms`,
+  );
+  for (const r of result.results) {
+    if (r.outcome !== 'done')
+      console.log(`  ${r.step.kind} ${r.step.label}: ${r.outcome}: ${r.message}`);
+  }
+  // A step that could not get its lock in time is retried by the next start or cron run; the
+  // premade window (3 months for killmails) leaves weeks of slack, so the app starts anyway.
+}
+
+/** Announcing a season: its partitions exist before the first run of it is inserted. */
+export async function announceSeason(db: AnyPgDatabase, id: number, name: string): Promise<void> {
+  await db.insert(season).values({ id, name }).onConflictDoNothing();
+  const result = await ensureSeasonPartitions(db);
+  const created = result.results
+    .filter((r) => r.outcome === 'done')
+    .flatMap((r) => r.step.partitions);
+  console.log(
+    `season ${id}: ${created.length > 0 ? `created ${created.join(', ')}` : 'partitions already there'}`,
+  );
+}
+
+await withExampleDatabase('startup_example', async (url) => {
+  const client = postgres(url, { max: 4, onnotice: () => {} });
+  try {
+    const db = drizzle(client);
+    // Three instances starting together: one does the work, the others find the lock taken
+    // (or, when it was quicker than they were, nothing left to do).
+    await Promise.all([1, 2, 3].map(() => maintainPartitionsAtStartUp(db)));
+    await announceSeason(db, 15, 'Season 15 (announced)');
+  } finally {
+    await client.end();
+  }
+});
