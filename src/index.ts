@@ -27,6 +27,30 @@ export {
   specMismatches,
   type TableSnapshot,
 } from './core/catalog.js';
+export {
+  type BatchOptions,
+  type BatchProgress,
+  builtInTargets,
+  type ConversionState,
+  type ConversionTarget,
+  conversionTarget,
+  convertBackfill,
+  convertCleanup,
+  convertFill,
+  convertPrep,
+  convertSwap,
+  convertUnswap,
+  convertVerify,
+  type FillResult,
+  formatVerifyReport,
+  type ProgressListener,
+  readConversionState,
+  type StepResult as ConvertStepResult,
+  type SwapOptions,
+  type SwitchResult,
+  type VerifyOptions,
+  type VerifyReport,
+} from './core/convert/index.js';
 export type { AnyPgDatabase } from './core/database.js';
 export {
   boundSpecSql,

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { registerApply } from './apply-command.js';
+import { registerConvert } from './convert-command.js';
 import { registerMigrate } from './migrate-command.js';
 import { registerPlan } from './plan-command.js';
 import { registerStatus } from './status-command.js';
@@ -18,5 +19,6 @@ export function buildProgram(): Command {
   registerStatus(program);
   registerPlan(program);
   registerApply(program);
+  registerConvert(program);
   return program;
 }

@@ -1,0 +1,199 @@
+import type { Command } from 'commander';
+import {
+  type BatchProgress,
+  builtInTarget,
+  type ConversionTarget,
+  convertBackfill,
+  convertCleanup,
+  convertFill,
+  convertPrep,
+  convertSwap,
+  convertUnswap,
+  convertVerify,
+  formatVerifyReport,
+} from '../core/convert/index.js';
+import type { AnyPgDatabase } from '../core/database.js';
+import { connect } from './connection.js';
+import { type GlobalOptions, wholeNumber } from './options.js';
+
+export const CONVERT_STEPS = [
+  'prep',
+  'backfill',
+  'fill',
+  'swap',
+  'verify',
+  'unswap',
+  'cleanup',
+] as const;
+type ConvertStep = (typeof CONVERT_STEPS)[number];
+/** What --all runs: everything up to a verified swap. Cleanup is never implied; unswap is a rollback. */
+export const ALL_STEPS: readonly ConvertStep[] = ['prep', 'backfill', 'fill', 'swap', 'verify'];
+
+interface ConvertOptions {
+  all?: boolean;
+  dryRun?: boolean;
+  batchSize: number;
+  sleepMs: number;
+  lockTimeoutMs: number;
+  attempts: number;
+  samples: number;
+}
+
+/** A one-line progress bar on stderr when it is a terminal; a line per 10% otherwise. */
+function progressBar(out: NodeJS.WriteStream = process.stderr) {
+  let last = '';
+  let lastTenth = -1;
+  return (p: BatchProgress) => {
+    const percent = p.total > 0 ? Math.min(100, Math.floor((p.done / p.total) * 100)) : 100;
+    const label = `${p.step} ${p.table}`;
+    if (out.isTTY) {
+      const filled = Math.round(percent / 5);
+      out.write(
+        `\r\x1b[K  ${label} [${'#'.repeat(filled)}${'-'.repeat(20 - filled)}] ${percent}% ${p.done} rows`,
+      );
+      last = label;
+    } else if (label !== last || percent >= lastTenth + 10) {
+      lastTenth = label !== last ? -1 : lastTenth;
+      last = label;
+      if (percent >= lastTenth + 10) lastTenth = percent - (percent % 10);
+      out.write(`  ${label}: ${p.done} rows (${percent}%)\n`);
+    }
+  };
+}
+
+/** Runs one step and prints what it did; returns false when verify found differences. */
+export async function runConvertStep(
+  db: AnyPgDatabase,
+  target: ConversionTarget,
+  step: ConvertStep,
+  o: ConvertOptions,
+  print: (line: string) => void = console.log,
+): Promise<boolean> {
+  const dryRun = o.dryRun === true;
+  const batch = { batchSize: o.batchSize, sleepMs: o.sleepMs, dryRun };
+  const swap = {
+    lockTimeoutMs: o.lockTimeoutMs,
+    attempts: o.attempts,
+    batchSize: o.batchSize,
+    dryRun,
+  };
+  const name = target.family.name;
+  switch (step) {
+    case 'prep': {
+      const r = await convertPrep(db, target, { dryRun, lockTimeoutMs: o.lockTimeoutMs });
+      print(
+        dryRun
+          ? r.sql
+          : `prep ${name}: ${r.partitionsCreated.length} partitions created` +
+              (r.needsBackfill.length > 0
+                ? `; backfill needed for ${r.needsBackfill.join(', ')}`
+                : ''),
+      );
+      return true;
+    }
+    case 'backfill': {
+      const r = await convertBackfill(db, target, { ...batch, onProgress: progressBar() });
+      print(
+        dryRun
+          ? r.sql
+          : `backfill ${name}: ${r.rowsUpdated} rows updated in ${Math.round(r.elapsedMs)} ms`,
+      );
+      return true;
+    }
+    case 'fill': {
+      const r = await convertFill(db, target, { ...batch, onProgress: progressBar() });
+      print(
+        dryRun
+          ? r.sql
+          : `fill ${name}: ${r.rowsCopied} rows copied, ${r.changesReplayed} logged changes replayed, in ${Math.round(r.elapsedMs)} ms`,
+      );
+      return true;
+    }
+    case 'swap':
+    case 'unswap': {
+      const r =
+        step === 'swap'
+          ? await convertSwap(db, target, swap)
+          : await convertUnswap(db, target, swap);
+      print(
+        dryRun
+          ? r.sql
+          : `${step} ${name}: tables locked for ${r.lockHoldMs.toFixed(1)} ms (attempt ${r.attempts}), ` +
+              `${r.replayedUnderLock} changes replayed under the lock; views ${r.views.join(', ') || '(none)'}; refreshed ${r.refreshed.join(', ') || '(none)'}`,
+      );
+      return true;
+    }
+    case 'verify': {
+      const r = await convertVerify(db, target, { samples: o.samples, dryRun });
+      print(dryRun ? r.sql : formatVerifyReport(r));
+      return r.ok;
+    }
+    case 'cleanup': {
+      const r = await convertCleanup(db, target, { dryRun });
+      print(dryRun ? r.sql : `cleanup ${name}: dropped ${r.dropped.join(', ')}`);
+      return true;
+    }
+  }
+}
+
+export function registerConvert(program: Command): void {
+  program
+    .command('convert')
+    .description(
+      'convert existing unpartitioned tables of a family to the partitioned schema, online: ' +
+        `${CONVERT_STEPS.join(', ')} (see docs/conversion.md)`,
+    )
+    .argument('<family>', 'the family to convert (leaderboard, killmails)')
+    .argument('[step]', `one of ${CONVERT_STEPS.join(', ')}`)
+    .option('--all', `run ${ALL_STEPS.join(', ')} in order (never cleanup)`)
+    .option('--dry-run', 'print the SQL the step would run, and run nothing')
+    .option(
+      '--batch-size <rows>',
+      'rows per batch (backfill, fill, replay)',
+      wholeNumber(1),
+      10_000,
+    )
+    .option('--sleep-ms <ms>', 'pause between batches (throttle)', wholeNumber(0), 0)
+    .option(
+      '--lock-timeout-ms <ms>',
+      'lock_timeout of the swap, unswap and DDL on live tables',
+      wholeNumber(1),
+      2_000,
+    )
+    .option('--attempts <n>', 'tries at taking the swap lock', wholeNumber(1), 5)
+    .option(
+      '--samples <n>',
+      'random rows verify compares, per table and direction',
+      wholeNumber(0),
+      200,
+    )
+    .action(async (familyName: string, step: string | undefined, options: ConvertOptions) => {
+      if (options.all && step) throw new Error('pgparts: convert: give a step or --all, not both');
+      if (!options.all && !step) {
+        throw new Error(`pgparts: convert: give a step (${CONVERT_STEPS.join(', ')}) or --all`);
+      }
+      if (step && !(CONVERT_STEPS as readonly string[]).includes(step)) {
+        throw new Error(
+          `pgparts: convert: unknown step ${JSON.stringify(step)}; use one of ${CONVERT_STEPS.join(', ')}`,
+        );
+      }
+      if (options.all && options.dryRun) {
+        throw new Error(
+          'pgparts: convert --all --dry-run: each step plans from what the previous one did; dry-run the steps one at a time',
+        );
+      }
+      const target = builtInTarget(familyName);
+      const conn = connect(program.opts<GlobalOptions>().databaseUrl);
+      try {
+        for (const s of options.all ? ALL_STEPS : [step as ConvertStep]) {
+          const ok = await runConvertStep(conn.db, target, s, options);
+          if (!ok) {
+            process.exitCode = 1;
+            return;
+          }
+        }
+      } finally {
+        await conn.close();
+      }
+    });
+}
