@@ -199,6 +199,9 @@ export function twinIndexSql(table: PgTable, schema: string): string[] {
   return config.indexes.map((index) => {
     const c = index.config;
     if (!c.name) throw new Error(`pgparts: ${config.name}: name every index`);
+    const method = c.method && c.method !== 'btree' ? c.method : 'btree';
+    // Only btree orders its entries: other methods refuse ASC/DESC and NULLS FIRST/LAST.
+    const ordered = method === 'btree';
     const columns = c.columns.map((column) => {
       if (is(column, SQL)) return `(${inlineSql(`index ${c.name}`, config.name, column)})`;
       const indexed = column as IndexedColumn;
@@ -206,11 +209,10 @@ export function twinIndexSql(table: PgTable, schema: string): string[] {
       return [
         quoteIdent(indexed.name ?? ''),
         opts.opClass ? ` ${quoteIdent(opts.opClass)}` : '',
-        opts.order === 'desc' ? ' DESC' : '',
-        opts.nulls ? ` NULLS ${opts.nulls === 'first' ? 'FIRST' : 'LAST'}` : '',
+        ordered && opts.order === 'desc' ? ' DESC' : '',
+        ordered && opts.nulls ? ` NULLS ${opts.nulls === 'first' ? 'FIRST' : 'LAST'}` : '',
       ].join('');
     });
-    const method = c.method && c.method !== 'btree' ? c.method : 'btree';
     const where = c.where ? ` WHERE ${inlineSql(`index ${c.name}`, config.name, c.where)}` : '';
     return (
       `CREATE ${c.unique ? 'UNIQUE ' : ''}INDEX ${quoteIdent(c.name)} ON ${quoteQualified(schema, config.name)} ` +

@@ -1,0 +1,74 @@
+import { drizzle } from 'drizzle-orm/postgres-js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  builtInTarget,
+  convertBackfill,
+  convertFill,
+  convertPrep,
+  convertVerify,
+  formatVerifyReport,
+  readConversionState,
+} from '../../src/core/convert/index.js';
+import { buildLegacyLeaderboard } from '../support/legacy-fixtures.js';
+import { useTestDatabase } from '../support/test-database.js';
+import { countAndChecksum, MEMBER_COLUMNS, RUN_COLUMNS } from './checksums.js';
+
+const t = useTestDatabase({ migrated: false });
+const target = builtInTarget('leaderboard');
+const RUNS = 3_000;
+const MEMBERS = RUNS * 5;
+
+beforeAll(async () => {
+  await buildLegacyLeaderboard(t.sql, { runs: RUNS, seasons: 3 });
+  await convertPrep(t.db, target);
+  await convertBackfill(t.db, target);
+});
+
+describe('a fill whose backend is killed', () => {
+  let copiedBeforeKill = 0;
+
+  it('fails, having committed only whole batches', async () => {
+    const filler = t.connect({
+      max: 1,
+      connection: { application_name: 'pgparts_fill_under_test' },
+    });
+    const killer = t.connect({ max: 1 });
+    let batches = 0;
+    const fill = convertFill(drizzle(filler), target, {
+      batchSize: 1_000,
+      onProgress: async (p) => {
+        if (p.step !== 'fill' || p.table !== 'run_group_member' || ++batches !== 4) return;
+        const killed = await killer`SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
+                                    WHERE application_name = 'pgparts_fill_under_test'`;
+        expect(killed.map((k) => k.ok)).toEqual([true]);
+      },
+    });
+    await expect(fill).rejects.toThrow();
+    const state = await readConversionState(t.db, target.family);
+    const progress = state?.progress['fill.run_group_member'] as { copied: number; done: boolean };
+    expect(progress.done).toBe(false);
+    expect(progress.copied).toBe(4_000);
+    copiedBeforeKill = progress.copied;
+    const [counts] = await t.sql`SELECT
+      (SELECT count(*)::int FROM pgparts_leaderboard_new.leaderboard_run) AS runs,
+      (SELECT count(*)::int FROM pgparts_leaderboard_new.run_group_member) AS members`;
+    expect(counts).toEqual({ runs: RUNS, members: copiedBeforeKill });
+  });
+
+  it('rerun continues where it stopped: no duplicates, no gaps, identical rows', async () => {
+    const rerun = await convertFill(t.db, target, { batchSize: 1_000 });
+    expect(rerun.rowsCopied).toBe(MEMBERS - copiedBeforeKill); // the runs were not copied twice
+    const [counts] = await t.sql`SELECT
+      (SELECT count(*)::int FROM pgparts_leaderboard_new.run_group_member) AS members,
+      (SELECT count(DISTINCT (run_guid, character_name))::int FROM pgparts_leaderboard_new.run_group_member) AS distinct_members`;
+    expect(counts).toEqual({ members: MEMBERS, distinct_members: MEMBERS });
+    expect(
+      await countAndChecksum(t.sql, 'pgparts_leaderboard_new.run_group_member', MEMBER_COLUMNS),
+    ).toEqual(await countAndChecksum(t.sql, 'public.run_group_member', MEMBER_COLUMNS));
+    expect(
+      await countAndChecksum(t.sql, 'pgparts_leaderboard_new.leaderboard_run', RUN_COLUMNS),
+    ).toEqual(await countAndChecksum(t.sql, 'public.leaderboard_run', RUN_COLUMNS));
+    const report = await convertVerify(t.db, target);
+    expect(report.ok, formatVerifyReport(report)).toBe(true);
+  });
+});
