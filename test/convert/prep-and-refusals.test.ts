@@ -1,0 +1,105 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  builtInTarget,
+  convertBackfill,
+  convertCleanup,
+  convertFill,
+  convertPrep,
+  convertSwap,
+  readConversionState,
+} from '../../src/core/convert/index.js';
+import { buildLegacyLeaderboard } from '../support/legacy-fixtures.js';
+import { useTestDatabase } from '../support/test-database.js';
+
+const legacy = useTestDatabase({ migrated: false });
+const migrated = useTestDatabase();
+const target = builtInTarget('leaderboard');
+
+beforeAll(async () => {
+  await buildLegacyLeaderboard(legacy.sql, { runs: 600, seasons: 2 });
+});
+
+/** Index and constraint definitions of a table, with its schema name taken out. */
+async function shape(sql: typeof legacy.sql, schema: string, table: string) {
+  const indexes = await sql`SELECT indexrelid::regclass::text AS name,
+      replace(replace(pg_get_indexdef(indexrelid), ${`${schema}.`}, ''), 'ON ONLY ', 'ON ') AS def
+    FROM pg_index WHERE indrelid = ${`${schema}.${table}`}::regclass ORDER BY 2`;
+  const constraints =
+    await sql`SELECT conname AS name, replace(pg_get_constraintdef(oid), ${`${schema}.`}, '') AS def
+    FROM pg_constraint WHERE conrelid = ${`${schema}.${table}`}::regclass AND conparentid = 0 ORDER BY 1`;
+  return {
+    indexes: indexes.map((i) => `${String(i.name).replace(`${schema}.`, '')}: ${i.def}`),
+    constraints: constraints.map((c) => `${c.name}: ${c.def}`),
+  };
+}
+
+describe('prep', () => {
+  it('--dry-run prints the SQL and changes nothing', async () => {
+    const dry = await convertPrep(legacy.db, target, { dryRun: true });
+    expect(dry.sql).toContain('PARTITION BY LIST ("season_id")');
+    expect(dry.sql).toContain(
+      'CREATE TABLE "public"."leaderboard_run_s1" PARTITION OF "pgparts_leaderboard_new"."leaderboard_run" FOR VALUES IN (1)',
+    );
+    expect(dry.sql).toContain(
+      'ALTER TABLE "public"."run_group_member" ADD COLUMN IF NOT EXISTS "season_id" integer',
+    );
+    expect(dry.sql).toContain('INCLUDE ("id")');
+    const [left] =
+      await legacy.sql`SELECT to_regnamespace('pgparts_convert') AS a, to_regnamespace('pgparts_leaderboard_new') AS b,
+      (SELECT count(*)::int FROM information_schema.columns WHERE table_name = 'run_group_member' AND column_name = 'season_id') AS c`;
+    expect(left).toEqual({ a: null, b: null, c: 0 });
+  });
+
+  it('builds twins with exactly the keys and indexes a fresh migration has', async () => {
+    await convertPrep(legacy.db, target);
+    for (const table of ['leaderboard_run', 'run_group_member']) {
+      expect(await shape(legacy.sql, 'pgparts_leaderboard_new', table)).toEqual(
+        await shape(migrated.sql, 'public', table),
+      );
+    }
+  });
+
+  it('is safe to run again, and adds partitions for keys that appeared since', async () => {
+    await legacy.sql`INSERT INTO season VALUES (7, 'Season 7')`;
+    const again = await convertPrep(legacy.db, target);
+    expect(again.partitionsCreated).toEqual(['leaderboard_run_s7', 'run_group_member_s7']);
+  });
+
+  it('refuses a family that is already partitioned', async () => {
+    await expect(convertPrep(migrated.db, target)).rejects.toThrow(
+      'pgparts: public.leaderboard_run is already partitioned; there is nothing to convert',
+    );
+  });
+});
+
+describe('steps out of order', () => {
+  it('fill refuses while legacy rows lack the partition column', async () => {
+    await expect(convertFill(legacy.db, target)).rejects.toThrow(
+      /600 rows|rows of public.run_group_member have no season_id yet; run backfill first/,
+    );
+  });
+
+  it('swap refuses before the fill finished, cleanup before the swap', async () => {
+    await expect(convertSwap(legacy.db, target)).rejects.toThrow(/run fill first/);
+    await expect(convertCleanup(legacy.db, target)).rejects.toThrow(/cleanup only follows a swap/);
+  });
+
+  it('a legacy view that only holds on the legacy key stops the swap before anything moves', async () => {
+    // Valid only because id alone is the legacy primary key (functional dependency, facts 1).
+    await legacy.sql`CREATE VIEW run_by_id AS SELECT r.id, r.score, count(m.*) AS members
+      FROM leaderboard_run r LEFT JOIN run_group_member m ON m.run_guid = r.run_guid GROUP BY r.id`;
+    await convertBackfill(legacy.db, target);
+    await convertFill(legacy.db, target);
+    await expect(convertSwap(legacy.db, target)).rejects.toThrow(
+      /does not hold on the partitioned ones[\s\S]*Nothing was switched/,
+    );
+    const [kind] =
+      await legacy.sql`SELECT relkind FROM pg_class WHERE oid = 'public.leaderboard_run'::regclass`;
+    expect(kind?.relkind).toBe('r');
+    expect((await readConversionState(legacy.db, target.family))?.step).toBe('filled');
+    // Fixed in the live database, the swap goes through.
+    await legacy.sql`DROP VIEW run_by_id`;
+    await convertSwap(legacy.db, target);
+    expect((await readConversionState(legacy.db, target.family))?.step).toBe('swapped');
+  });
+});
