@@ -1,11 +1,18 @@
 #!/usr/bin/env node
+import { pgErrorCode, pgErrorMessage } from '../core/pg-error.js';
 import { buildProgram } from './program.js';
 import { redactSecrets } from './redact.js';
 
 buildProgram()
   .parseAsync(process.argv)
   .catch((error: unknown) => {
-    const message = error instanceof Error ? error.message : String(error);
+    // A server error reads as the server wrote it (not Drizzle's "Failed query: ..." wrapper).
+    const code = pgErrorCode(error);
+    const message = code
+      ? `pgparts: ${pgErrorMessage(error)} (SQLSTATE ${code})`
+      : error instanceof Error
+        ? error.message
+        : String(error);
     console.error(redactSecrets(message));
     process.exitCode = 1;
   });

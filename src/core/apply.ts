@@ -38,6 +38,12 @@ import { type FamilySpec, parseFamily } from './spec.js';
 export interface StepContext {
   /** The run's pinned connection: not in a transaction, lock_timeout set for the session. */
   db: AnyPgDatabase;
+  /**
+   * The database `apply` was given (often a pool), for work that may use other connections
+   * (copying batches while the pinned connection holds the maintenance lock). Statements on it
+   * do not get the run's lock_timeout: set it where they need it.
+   */
+  pool: AnyPgDatabase;
   family: FamilySpec;
   lockTimeoutMs: number;
   /** Progress inside the step (rows copied, partitions detached...). */
@@ -208,6 +214,7 @@ export async function apply(db: AnyPgDatabase, options: ApplyOptions): Promise<A
         await emit({ type: 'planned', plan: planned });
         results = await runSteps(planned, {
           db: session.db,
+          pool: db,
           families,
           executors,
           lockTimeoutMs,
@@ -254,6 +261,7 @@ export async function apply(db: AnyPgDatabase, options: ApplyOptions): Promise<A
 
 interface RunContext {
   db: AnyPgDatabase;
+  pool: AnyPgDatabase;
   families: FamilySpec[];
   executors: StepExecutors;
   lockTimeoutMs: number;
@@ -313,8 +321,10 @@ async function runSteps(planned: Plan, ctx: RunContext): Promise<StepResult[]> {
                 db: ctx.db,
                 family,
                 lockTimeoutMs: ctx.lockTimeoutMs,
+                pool: ctx.pool,
                 progress: (done, of, unit) => {
-                  void ctx.emit({ type: 'step-progress', step, done, total: of, unit });
+                  // A failing progress callback must not fail the step or go unhandled.
+                  ctx.emit({ type: 'step-progress', step, done, total: of, unit }).catch(() => {});
                 },
               })
             : runCreate(step, ctx),

@@ -412,9 +412,10 @@ export async function inspect(
       await tx.execute(sql`SELECT (extract(epoch FROM now()) * 1000)::float8 AS ms,
                                   current_setting('server_version_num') AS version`),
     );
-    const parents = await readParents(tx, tables);
-    const partitionRows = await readPartitions(tx, tables);
-    const indexRows = await readIndexOrderIssues(tx, tables);
+    const none = tables.length === 0;
+    const parents = none ? new Map<string, ParentInfo>() : await readParents(tx, tables);
+    const partitionRows = none ? [] : await readPartitions(tx, tables);
+    const indexRows = none ? [] : await readIndexOrderIssues(tx, tables);
 
     const familySnapshots: FamilySnapshot[] = [];
     for (const family of specs) {

@@ -4,6 +4,7 @@ import { apply } from '../../src/core/apply.js';
 import { inspect } from '../../src/core/catalog.js';
 import { addIntervals, intervalStart } from '../../src/core/intervals.js';
 import { plan } from '../../src/core/plan.js';
+import { rowsOf } from '../../src/core/rows.js';
 import { builtInFamilies } from '../../src/families.js';
 import { killmailFamily } from '../../src/killmails/partitioning.js';
 import { leaderboardFamily } from '../../src/leaderboard/partitioning.js';
@@ -124,5 +125,59 @@ describe('apply on a fresh migrated database', () => {
     ]);
     const snapshot = await inspect(t.db, [leaderboardFamily]);
     expect(plan([leaderboardFamily], snapshot, snapshot.takenAt).steps).toEqual([]);
+  });
+
+  it('runs drain steps through an executor when one is given: pinned, retried, with progress', async () => {
+    await t.db.execute(sql`INSERT INTO season (id, name) VALUES (50, 'S50')`);
+    await t.db.execute(
+      sql`INSERT INTO leaderboard_run (run_guid, season_id) VALUES (gen_random_uuid(), 50)`,
+    );
+    const seen: { pid: number; family: string; tables: string[] }[] = [];
+    const progress: string[] = [];
+    const result = await apply(t.db, {
+      families: [leaderboardFamily],
+      backoffMs: 10,
+      executors: {
+        drain: async (step, ctx) => {
+          const [row] = rowsOf<{ pid: number }>(
+            await ctx.db.execute(sql`SELECT pg_backend_pid() AS pid`),
+          );
+          seen.push({ pid: Number(row?.pid), family: ctx.family.name, tables: step.tables });
+          if (seen.length === 1) {
+            throw Object.assign(new Error('canceling statement due to lock timeout'), {
+              code: '55P03',
+            });
+          }
+          ctx.progress(1, 1, 'rows');
+          return 'moved 1 row';
+        },
+      },
+      onProgress: (event) => {
+        if (event.type === 'step-progress')
+          progress.push(`${event.done}/${event.total} ${event.unit}`);
+      },
+    });
+    const drain = result.results.find((r) => r.step.kind === 'drain');
+    expect(drain).toMatchObject({
+      outcome: 'done',
+      attempts: 2,
+      lockTimeouts: 1,
+      message: 'moved 1 row',
+    });
+    expect(drain?.step.label).toBe('50');
+    // The executor ran on the connection that holds the maintenance lock.
+    expect(seen.map((s) => s.pid)).toEqual([result.lockHolderPid, result.lockHolderPid]);
+    expect(seen[0]).toMatchObject({
+      family: 'leaderboard',
+      tables: ['leaderboard_run', 'run_group_member'],
+    });
+    expect(progress).toEqual(['1/1 rows']);
+  });
+
+  it('inspects and applies an empty list of families without touching anything', async () => {
+    const snapshot = await inspect(t.db, []);
+    expect(snapshot.families).toEqual([]);
+    const result = await apply(t.db, { families: [] });
+    expect(result).toMatchObject({ status: 'applied', ok: true, results: [] });
   });
 });
