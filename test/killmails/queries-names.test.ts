@@ -1,0 +1,147 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { AnyPgDatabase } from '../../src/core/database.js';
+import {
+  escapeLike,
+  MAX_SUGGEST_QUERY_LENGTH,
+  type NameKind,
+  normaliseSuggestQuery,
+  suggestNames,
+  suggestNamesQuery,
+} from '../../src/killmails/queries/index.js';
+import { explainQuery, indexesUsed, scanTypes } from '../support/explain-plan.js';
+import { useTestDatabase } from '../support/test-database.js';
+
+const t = useTestDatabase();
+
+const TABLES: Record<NameKind, string> = {
+  character: 'characters',
+  corporation: 'corporations',
+  alliance: 'alliances',
+  system: 'systems',
+};
+
+/** Names with LIKE's wildcards, its escape character and quotes in them. */
+const TRICKY = [
+  [1, '100% Pure'],
+  [2, '100X Pure'],
+  [3, 'Under_Score'],
+  [4, 'UnderXScore'],
+  [5, 'Back\\Slash'],
+  [6, "O'Neil Holdings"],
+] as const;
+
+beforeAll(async () => {
+  const syllable = `(ARRAY['ka','ri','zo','mel','tor','vex','lyn','dra','sol','quin'])`;
+  const surname = `(ARRAY['Stone','Vale','Frost','Ash','Wren','Kade','Orr','Pike','Rook','Sable'])`;
+  const name = (n: string) =>
+    `initcap(${syllable}[1 + ${n} % 10] || ${syllable}[1 + (${n} / 10) % 10]) || ' ' || ${surname}[1 + (${n} / 100) % 10] || ' ' || ${n}`;
+  await t.sql.unsafe(
+    `INSERT INTO characters (id, name) SELECT 90000000 + n, ${name('n')} FROM generate_series(1, 60000) n`,
+  );
+  await t.sql.unsafe(
+    `INSERT INTO corporations (id, name) SELECT 98000000 + n, ${name('n')} || ' Corp' FROM generate_series(1, 20000) n`,
+  );
+  await t.sql.unsafe(
+    `INSERT INTO alliances (id, name) SELECT 99000000 + n, ${name('n')} || ' Alliance' FROM generate_series(1, 5000) n`,
+  );
+  await t.sql.unsafe(
+    `INSERT INTO systems (id, name) SELECT 30000000 + n, ${name('n')} FROM generate_series(1, 8000) n`,
+  );
+  await t.sql`INSERT INTO systems (id, name) VALUES (31000142, 'Jita'), (31002187, 'Amarr')`;
+  for (const [id, name] of TRICKY)
+    await t.sql`INSERT INTO corporations (id, name) VALUES (${id}, ${name})`;
+  await t.sql`VACUUM ANALYZE`;
+}, 180_000);
+
+/** The expected suggestions, computed here: contains (prefix under 3 characters), ranked. */
+async function expected(text: string, kinds: NameKind[], limit: number) {
+  const needle = text.toLowerCase();
+  const all: { kind: NameKind; id: number; name: string; prefix: boolean; sim: number }[] = [];
+  for (const kind of kinds) {
+    const rows = await t.sql.unsafe<{ id: number; name: string; sim: number }[]>(
+      `SELECT id::int, name, similarity(name, $1) AS sim FROM ${TABLES[kind]}`,
+      [text],
+    );
+    for (const r of rows) {
+      const lower = r.name.toLowerCase();
+      const prefix = lower.startsWith(needle);
+      if (needle.length < 3 ? prefix : lower.includes(needle)) all.push({ kind, ...r, prefix });
+    }
+  }
+  all.sort(
+    (a, b) =>
+      Number(b.prefix) - Number(a.prefix) ||
+      b.sim - a.sim ||
+      (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) ||
+      (a.kind < b.kind ? -1 : 1),
+  );
+  return all.slice(0, limit).map(({ kind, id, name }) => ({ kind, id, name }));
+}
+
+describe('suggestNames', () => {
+  it('ranks prefix matches first, then similarity, across the four tables', async () => {
+    const kinds: NameKind[] = ['character', 'corporation', 'alliance', 'system'];
+    for (const text of ['Rimel', 'kari', 'Frost 12', 'Ji', 'torz']) {
+      const rows = await suggestNames(t.db, { query: text, limit: 10 });
+      expect(rows, text).toEqual(await expected(text, kinds, 10));
+    }
+    const [first] = await suggestNames(t.db, { query: 'jita' });
+    expect(first).toEqual({ kind: 'system', id: 31000142, name: 'Jita' });
+  });
+
+  it('treats %, _ and backslash as themselves, and quotes as text', async () => {
+    const names = async (query: string) =>
+      (await suggestNames(t.db, { query, kinds: ['corporation'] })).map((r) => r.name);
+    expect(await names('100%')).toEqual(['100% Pure']);
+    expect(await names('Under_')).toEqual(['Under_Score']);
+    expect(await names('k\\s')).toEqual(['Back\\Slash']);
+    expect(await names("O'Neil")).toEqual(["O'Neil Holdings"]);
+    expect(await names('0%')).toEqual([]); // under 3 characters: prefixes only
+    expect(await names('%')).toEqual([]);
+    expect(await names('_')).toEqual([]);
+    expect(await names('0% P')).toEqual(['100% Pure']);
+    expect(await names('r_s')).toEqual(['Under_Score']);
+    expect(await names("'; DROP TABLE corporations; --")).toEqual([]);
+    expect(await t.sql`SELECT count(*)::int AS n FROM corporations`).toEqual([{ n: 20006 }]);
+  });
+
+  it('returns [] for empty or blank input without querying', async () => {
+    const refuse = new Proxy({} as AnyPgDatabase, {
+      get() {
+        throw new Error('the database was used');
+      },
+    });
+    expect(await suggestNames(refuse, { query: '' })).toEqual([]);
+    expect(await suggestNames(refuse, { query: '  \t\n ' })).toEqual([]);
+    expect(await suggestNames(refuse, { query: '\u0000' })).toEqual([]);
+  });
+
+  it('caps very long input, and drops control characters PostgreSQL would refuse', async () => {
+    expect(normaliseSuggestQuery('x'.repeat(100_000))).toHaveLength(MAX_SUGGEST_QUERY_LENGTH);
+    expect(await suggestNames(t.db, { query: `Kari${'z'.repeat(100_000)}` })).toEqual([]);
+    expect(await suggestNames(t.db, { query: 'Ji\u0000ta' })).toEqual([]);
+    const [jita] = await suggestNames(t.db, { query: '\u0000Jita\n' });
+    expect(jita?.name).toBe('Jita');
+    expect(escapeLike('a%b_c\\d')).toBe('a\\%b\\_c\\\\d');
+  });
+
+  it('refuses bad input', async () => {
+    await expect(suggestNames(t.db, { query: 'a', limit: 51 })).rejects.toThrow(/limit/);
+    await expect(suggestNames(t.db, { query: 'a', kinds: ['ship' as never] })).rejects.toThrow(
+      /kinds/,
+    );
+    await expect(suggestNames(t.db, { query: 5 as never })).rejects.toThrow(/query/);
+  });
+
+  it('reads every table through its trigram index, never a sequential scan', async () => {
+    for (const text of ['Frost 12', 'Ka']) {
+      const query = suggestNamesQuery(t.db, { query: text });
+      if (!query) throw new Error('expected a query');
+      const plan = await explainQuery(t.db, query);
+      for (const table of Object.values(TABLES)) {
+        expect(indexesUsed(plan, table), `${text} on ${table}`).toEqual([`idx_${table}_name_trgm`]);
+        expect(scanTypes(plan, table)).not.toContain('Seq Scan');
+      }
+    }
+  });
+});
