@@ -1,6 +1,6 @@
 import { type SQL, sql } from 'drizzle-orm';
 import { findAnomalies, type IndexOrderIssue } from './anomalies.js';
-import { boundKey, parseBound } from './bounds.js';
+import { boundKey, compareKeys, parseBound } from './bounds.js';
 import type { AnyPgDatabase } from './database.js';
 import { quoteIdent, quoteQualified } from './identifiers.js';
 import { addIntervals } from './intervals.js';
@@ -298,13 +298,7 @@ async function readDefaultRows(
     if (key) result.byKey.push({ key, rows: n });
     else result.other += n;
   }
-  result.byKey.sort((a, b) =>
-    a.key.kind === 'list' && b.key.kind === 'list'
-      ? a.key.value - b.key.value
-      : a.key.kind === 'range' && b.key.kind === 'range'
-        ? a.key.from.getTime() - b.key.from.getTime()
-        : 0,
-  );
+  result.byKey.sort((a, b) => compareKeys(a.key, b.key));
   return result;
 }
 
@@ -318,6 +312,17 @@ const RANGE_KEY_TYPES = new Set([
 /** `RANGE (killmail_time)` as the spec declares it, for messages. */
 function declaredKey(family: FamilySpec): string {
   return `${family.partitionBy.strategy.toUpperCase()} (${family.partitionBy.column})`;
+}
+
+/** True when the live table is partitioned exactly as the spec says (so its bounds can be read). */
+function matchesSpec(family: FamilySpec, parent: ParentInfo | null): boolean {
+  return (
+    !!parent &&
+    parent.relkind === 'p' &&
+    parent.strategy === family.partitionBy.strategy &&
+    parent.keyColumns.length === 1 &&
+    parent.keyColumns[0] === family.partitionBy.column
+  );
 }
 
 /**
@@ -338,12 +343,7 @@ export function specMismatches(family: FamilySpec, snapshot: FamilySnapshot): st
       problems.push(`table ${name} is not partitioned; it must be ${declaredKey(family)}`);
       continue;
     }
-    const matches =
-      parent.strategy === family.partitionBy.strategy &&
-      parent.keyColumns.length === 1 &&
-      parent.keyDefinition !== null &&
-      parent.keyColumns[0] === family.partitionBy.column;
-    if (!matches) {
+    if (!matchesSpec(family, parent)) {
       problems.push(
         `table ${name} is partitioned by ${parent.keyDefinition ?? parent.strategy.toUpperCase()}, ` +
           `but the spec says ${declaredKey(family)}; fix partitionBy in family ${family.name}`,
@@ -362,30 +362,12 @@ export function specMismatches(family: FamilySpec, snapshot: FamilySnapshot): st
   return problems;
 }
 
-/** True when the live table is partitioned exactly as the spec says (so its bounds can be read). */
-function matchesSpec(family: FamilySpec, table: TableSnapshot): boolean {
-  const p = table.parent;
-  return (
-    !!p &&
-    p.strategy === family.partitionBy.strategy &&
-    p.keyColumns.length === 1 &&
-    p.keyColumns[0] === family.partitionBy.column
-  );
-}
-
-/** Sort order of partitions: DEFAULT first, then by key, unparsed bounds last by name. */
+/** Sort order of partitions: DEFAULT first, then by key, unparsed bounds last; ties by name. */
 function partitionOrder(a: PartitionInfo, b: PartitionInfo): number {
-  const rank = (p: PartitionInfo) =>
-    p.isDefault
-      ? Number.NEGATIVE_INFINITY
-      : p.key?.kind === 'list'
-        ? p.key.value
-        : p.key?.kind === 'range'
-          ? p.key.from.getTime()
-          : Number.POSITIVE_INFINITY;
-  const ra = rank(a);
-  const rb = rank(b);
-  if (ra !== rb) return ra < rb ? -1 : 1;
+  const ka: PartitionKey | null = a.isDefault ? { kind: 'default' } : a.key;
+  const kb: PartitionKey | null = b.isDefault ? { kind: 'default' } : b.key;
+  const byKey = ka && kb ? compareKeys(ka, kb) : ka ? -1 : kb ? 1 : 0;
+  if (byKey !== 0) return byKey;
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }
 
@@ -427,7 +409,7 @@ export async function inspect(
           parent: parents.get(`${family.schema}.${name}`) ?? null,
           partitions: [],
         };
-        const readable = matchesSpec(family, table);
+        const readable = matchesSpec(family, table.parent);
         for (const row of partitionRows) {
           if (row.parent_schema !== family.schema || row.parent !== name) continue;
           const parsed = parseBound(row.bound);
