@@ -18,14 +18,22 @@ describe.each(driverFactories)('plan/apply through $name', (driver) => {
   const advisoryLocksHeld = async () =>
     Number(
       rowsOf<{ n: number | string }>(
+        // pg_locks is cluster-wide: other test files hold the same key in their own databases.
         await t.db.execute(sql`SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory'
+          AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
           AND classid = ${MAINTENANCE_LOCK_KEY[0]} AND objid = ${MAINTENANCE_LOCK_KEY[1]}`),
       )[0]?.n,
     );
 
   it('creates the partitions of a new season, under the maintenance lock, and releases it', async () => {
     await t.db.insert(season).values({ id: 7, name: 'Season 7' });
-    const result = await ensureSeasonPartitions(t.db);
+    let heldDuring = -1;
+    const result = await ensureSeasonPartitions(t.db, {
+      onProgress: async (event) => {
+        if (event.type === 'lock-acquired') heldDuring = await advisoryLocksHeld();
+      },
+    });
+    expect(heldDuring).toBe(1);
     expect(result).toMatchObject({ status: 'applied', ok: true, failed: 0 });
     expect(result.results.map((r) => `${r.outcome} ${r.step.partitions.join()}`)).toEqual([
       'done leaderboard_run_s7',
