@@ -78,16 +78,14 @@ describe.each(driverFactories)('hot-path queries through $name', (driver) => {
         ...levels.map((l, i) => run(guids[i] as string, 5, l)),
         run(otherDungeonGuid, 6, 9),
       ]);
-    await t.db
-      .insert(runGroupMember)
-      .values([
-        ...[...guids, otherDungeonGuid].map((g) => ({
-          seasonId: 1,
-          runGuid: g,
-          characterName: 'Alpha',
-        })),
-        ...guids.map((g, i) => ({ seasonId: 1, runGuid: g, characterName: `Mate${i}` })),
-      ]);
+    await t.db.insert(runGroupMember).values([
+      ...[...guids, otherDungeonGuid].map((g) => ({
+        seasonId: 1,
+        runGuid: g,
+        characterName: 'Alpha',
+      })),
+      ...guids.map((g, i) => ({ seasonId: 1, runGuid: g, characterName: `Mate${i}` })),
+    ]);
 
     await t.db.insert(systems).values([
       { id: JITA, name: 'Jita' },
@@ -148,16 +146,14 @@ describe.each(driverFactories)('hot-path queries through $name', (driver) => {
       .insert(surveillanceProfiles)
       .values({ userId: user?.id as number, name: 'Jita kills' })
       .returning();
-    await t.db
-      .insert(surveillanceFilters)
-      .values([
-        {
-          profileId: profile?.id as number,
-          orderIndex: 0,
-          filterType: 'system',
-          value: { ids: [JITA] },
-        },
-      ]);
+    await t.db.insert(surveillanceFilters).values([
+      {
+        profileId: profile?.id as number,
+        orderIndex: 0,
+        filterType: 'system',
+        value: { ids: [JITA] },
+      },
+    ]);
   });
 
   const ids = (rows: { killmailId: number }[]) => rows.map((r) => r.killmailId);
