@@ -8,7 +8,7 @@ import { cols, readLayouts, type TableLayout } from './layout.js';
 import { type Sides, sides } from './names.js';
 import { executePlan, formatPlan, type PlannedStatement } from './planned.js';
 import type { StepResult } from './prep.js';
-import { query, sleep } from './run-sql.js';
+import { query, sleep, sqlState } from './run-sql.js';
 import { lockFamily, reached, readState, setProgress, setStep } from './state.js';
 import {
   type BatchOptions,
@@ -16,7 +16,7 @@ import {
   type ConversionTarget,
   parseOptions,
 } from './target.js';
-import type { Derivation } from './twin-ddl.js';
+import { type Derivation, twinForeignKeySql } from './twin-ddl.js';
 
 interface FillProgress {
   /** the greatest legacy key when the fill started: rows beyond it arrived later and are logged */
@@ -34,25 +34,52 @@ export interface FillResult extends StepResult {
   elapsedMs: number;
 }
 
-/**
- * The batch copy. A row whose parent row (another family table) is not in the twins yet is left
- * to the replay: its parent arrived after the parent table's copy, hence after the capture
- * triggers, and so did the row itself, so both are in the log. Copying it now would break the
- * twins' foreign key (the legacy keys are uuids, not increasing: "after the snapshot" is not a
- * key range).
- */
+/** The batch copy (the range condition is appended). */
 function copySql(layout: TableLayout, s: Sides): string {
-  const guards = layout.parents.map((p) => {
-    const nullable = p.columns.map(([here]) => `s.${quoteIdent(here)} IS NULL`);
-    const match = p.columns.map(
-      ([here, there]) => `p.${quoteIdent(there)} = s.${quoteIdent(here)}`,
-    );
-    return ` AND (${[...nullable, `EXISTS (SELECT 1 FROM ${quoteQualified(s.partitioned, p.table)} p WHERE ${match.join(' AND ')})`].join(' OR ')})`;
-  });
   return (
     `INSERT INTO ${quoteQualified(s.partitioned, layout.name)} (${cols(layout.columns)}) ` +
-    `SELECT ${cols(layout.columns, 's')} FROM ${quoteQualified(s.legacy, layout.name)} s WHERE TRUE${guards.join('')}`
+    `SELECT ${cols(layout.columns, 's')} FROM ${quoteQualified(s.legacy, layout.name)} s WHERE TRUE`
   );
+}
+
+/**
+ * Adds the foreign keys between twins once the copy is done. A row copied before its parent
+ * reached the twins (the parent arrived after the capture began, so it waits in the log) would
+ * fail the check: catch up, then try again.
+ */
+async function addTwinForeignKeys(
+  db: AnyPgDatabase,
+  target: ConversionTarget,
+  layouts: readonly TableLayout[],
+  s: Sides,
+  batchSize: number,
+): Promise<number> {
+  let replayed = 0;
+  for (const layout of layouts) {
+    for (const fk of twinForeignKeySql(target.family, layout.drizzle, s.partitioned)) {
+      const exists = await query<{ ok: boolean }>(
+        db,
+        sql`SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = ${fk.name}
+              AND conrelid = ${quoteQualified(s.partitioned, layout.name)}::regclass) AS ok`,
+      );
+      if (exists[0]?.ok) continue;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await db.transaction(async (tx) => {
+            const t = tx as unknown as AnyPgDatabase;
+            await lockFamily(t, target.family);
+            await replayBatch(t, target.family, layouts, 'forward', s, batchSize);
+            await t.execute(sql.raw(fk.sql));
+          });
+          break;
+        } catch (error) {
+          if (sqlState(error) !== '23503' || attempt >= 5) throw error;
+          replayed += await catchUp(db, target, layouts, 'forward', s, batchSize);
+        }
+      }
+    }
+  }
+  return replayed;
 }
 
 /** Replays the log in batches, each its own transaction, until a batch comes back short. */
@@ -124,6 +151,11 @@ export async function convertFill(
       });
     }
     for (const l of layouts) {
+      shown.push(
+        ...twinForeignKeySql(family, l.drizzle, s.partitioned).map((fk) => ({ sql: fk.sql })),
+      );
+    }
+    for (const l of layouts) {
       const r = replaySql(l, 'forward', s);
       shown.push(
         { sql: '-- replay; $1 = the logged row images' },
@@ -184,15 +216,10 @@ export async function convertFill(
       if (opts.sleepMs > 0) await sleep(opts.sleepMs);
     }
   }
-  const changesReplayed = await catchUp(
-    db,
-    target,
-    layouts,
-    'forward',
-    s,
-    opts.batchSize,
-    onProgress,
-  );
+  const replay = () => catchUp(db, target, layouts, 'forward', s, opts.batchSize, onProgress);
+  let changesReplayed = await replay();
+  changesReplayed += await addTwinForeignKeys(db, target, layouts, s, opts.batchSize);
+  changesReplayed += await replay();
   if (state && state.step !== 'filled') await setStep(db, family, 'filled');
   return {
     family: family.name,

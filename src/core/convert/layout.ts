@@ -15,21 +15,6 @@ export interface TableLayout {
   partitionedKey: string[];
   /** Columns both sides have, in the Drizzle order: what is copied and checksummed. */
   columns: string[];
-  /** Declared foreign keys to other tables of the family: [column here, column there] pairs. */
-  parents: { table: string; columns: [string, string][] }[];
-}
-
-function familyParents(table: PgTable, family: readonly string[]) {
-  const config = getTableConfig(table);
-  return config.foreignKeys.flatMap((fk) => {
-    const ref = fk.reference();
-    const parent = getTableConfig(ref.foreignTable).name;
-    if (parent === config.name || !family.includes(parent)) return [];
-    const columns = ref.columns.map(
-      (c, i) => [c.name, ref.foreignColumns[i]?.name ?? ''] as [string, string],
-    );
-    return [{ table: parent, columns }];
-  });
 }
 
 export function declaredKey(table: PgTable): string[] {
@@ -70,7 +55,6 @@ export async function readLayouts(
       legacyKey: legacy.primaryKey,
       partitionedKey: declaredKey(table),
       columns: config.columns.map((c) => c.name).filter((c) => have.has(c)),
-      parents: familyParents(table, target.family.tables),
     });
   }
   return layouts;

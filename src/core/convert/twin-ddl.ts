@@ -1,5 +1,11 @@
 import { is, SQL } from 'drizzle-orm';
-import { getTableConfig, type IndexedColumn, PgDialect, type PgTable } from 'drizzle-orm/pg-core';
+import {
+  type ForeignKey,
+  getTableConfig,
+  type IndexedColumn,
+  PgDialect,
+  type PgTable,
+} from 'drizzle-orm/pg-core';
 import { partitionByClause } from '../ddl.js';
 import { quoteIdent, quoteQualified } from '../identifiers.js';
 import type { FamilySpec } from '../spec.js';
@@ -176,21 +182,47 @@ export function twinTableSql(
     );
   }
   for (const fk of config.foreignKeys) {
-    const ref = fk.reference();
-    const foreign = getTableConfig(ref.foreignTable);
-    // Foreign keys inside the family point at the other twins; the rest at the real tables.
-    const target = family.tables.includes(foreign.name)
-      ? quoteQualified(schema, foreign.name)
-      : quoteQualified(foreign.schema ?? family.schema, foreign.name);
-    const actions =
-      (fk.onDelete ? ` ON DELETE ${fk.onDelete.toUpperCase()}` : '') +
-      (fk.onUpdate ? ` ON UPDATE ${fk.onUpdate.toUpperCase()}` : '');
-    lines.push(
-      `  CONSTRAINT ${quoteIdent(fk.getName())} FOREIGN KEY (${columnList(ref.columns)}) ` +
-        `REFERENCES ${target} (${columnList(ref.foreignColumns)})${actions}`,
-    );
+    // Keys between the twins are added after the copy (twinForeignKeySql): checked row by row
+    // they would cost more than the copy itself.
+    if (family.tables.includes(getTableConfig(fk.reference().foreignTable).name)) continue;
+    lines.push(`  ${foreignKeyClause(family, fk, schema)}`);
   }
   return `CREATE TABLE ${quoteQualified(schema, config.name)} (\n${lines.join(',\n')}\n) ${partitionByClause(family)}`;
+}
+
+function foreignKeyClause(family: FamilySpec, fk: ForeignKey, schema: string): string {
+  const ref = fk.reference();
+  const foreign = getTableConfig(ref.foreignTable);
+  // Foreign keys inside the family point at the other twins; the rest at the real tables.
+  const target = family.tables.includes(foreign.name)
+    ? quoteQualified(schema, foreign.name)
+    : quoteQualified(foreign.schema ?? family.schema, foreign.name);
+  const actions =
+    (fk.onDelete ? ` ON DELETE ${fk.onDelete.toUpperCase()}` : '') +
+    (fk.onUpdate ? ` ON UPDATE ${fk.onUpdate.toUpperCase()}` : '');
+  return (
+    `CONSTRAINT ${quoteIdent(fk.getName())} FOREIGN KEY (${columnList(ref.columns)}) ` +
+    `REFERENCES ${target} (${columnList(ref.foreignColumns)})${actions}`
+  );
+}
+
+/**
+ * The declared foreign keys between twins, added once the copy is done: validating them is one
+ * join, where checking each copied row costs a query per row. (A partitioned table cannot take
+ * them NOT VALID, facts 5; the twins are not in service, so the validation blocks nobody.)
+ */
+export function twinForeignKeySql(
+  family: FamilySpec,
+  table: PgTable,
+  schema: string,
+): { name: string; sql: string }[] {
+  const config = getTableConfig(table);
+  return config.foreignKeys
+    .filter((fk) => family.tables.includes(getTableConfig(fk.reference().foreignTable).name))
+    .map((fk) => ({
+      name: fk.getName(),
+      sql: `ALTER TABLE ${quoteQualified(schema, config.name)} ADD ${foreignKeyClause(family, fk, schema)}`,
+    }));
 }
 
 /** The declared indexes, created on the twin parent so every partition gets them (facts 17). */
