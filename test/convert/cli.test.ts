@@ -52,7 +52,9 @@ describe('pgparts convert', () => {
   it('cleanup --dry-run prints its DROPs and drops nothing', async () => {
     const dry = await pgparts('convert', 'killmails', 'cleanup', '--dry-run');
     expect(dry.code).toBe(0);
-    expect(dry.stdout).toContain('DROP TABLE "pgparts_killmails_old"."killmail_participants";');
+    expect(dry.stdout).toContain(
+      'DROP TABLE IF EXISTS "pgparts_killmails_old"."killmail_participants";',
+    );
     expect(dry.stdout).not.toContain('CASCADE');
     const [old] = await t.sql`SELECT count(*)::int AS n FROM pgparts_killmails_old.killmails_raw`;
     expect(old?.n).toBe(400);

@@ -57,10 +57,17 @@ describe('prep', () => {
     expect(twins?.n).toBe(2);
   });
 
-  it('is safe to run again, and adds partitions for keys that appeared since', async () => {
+  it('is safe to run again: finishes what a killed run left, adds partitions for new keys', async () => {
     await legacy.sql`INSERT INTO season VALUES (7, 'Season 7')`;
+    // As if an earlier prep had been killed halfway: an index and the derive trigger missing.
+    await legacy.sql`DROP INDEX pgparts_leaderboard_new.idx_leaderboard_run_run_guid`;
+    await legacy.sql`DROP TRIGGER pgparts_derive_partition_key ON run_group_member`;
     const again = await convertPrep(legacy.db, target);
     expect(again.partitionsCreated).toEqual(['leaderboard_run_s7', 'run_group_member_s7']);
+    const [back] = await legacy.sql`SELECT
+      to_regclass('pgparts_leaderboard_new.idx_leaderboard_run_run_guid') IS NOT NULL AS index,
+      EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'pgparts_derive_partition_key') AS trigger`;
+    expect(back).toEqual({ index: true, trigger: true });
   });
 
   it('refuses a family that is already partitioned', async () => {

@@ -48,13 +48,19 @@ export async function convertCleanup(
   }
   const old = oldSchema(family);
   const plan: PlannedStatement[] = [
-    ...family.tables.map((t) => ({ sql: dropCaptureTriggerSql(family.schema, t, 'reverse') })),
+    // On live tables: a short lock_timeout, retried. Every statement is safe to run again.
+    ...family.tables.map((t) => ({
+      sql: dropCaptureTriggerSql(family.schema, t, 'reverse'),
+      lockTimeoutMs: 2_000,
+    })),
     ...(await viewsIn(db, old)).map((v) => ({ sql: dropViewSql(old, v) })),
-    ...[...family.tables].reverse().map((t) => ({ sql: `DROP TABLE ${quoteQualified(old, t)}` })),
+    ...[...family.tables]
+      .reverse()
+      .map((t) => ({ sql: `DROP TABLE IF EXISTS ${quoteQualified(old, t)}` })),
     ...((state.progress.derivations ?? []) as Derivation[]).map((d) => ({
       sql: `DROP FUNCTION IF EXISTS ${quoteQualified(CONVERT_SCHEMA, deriveFunction(family, d.table))}()`,
     })),
-    { sql: `DROP SCHEMA ${quoteIdent(old)}` },
+    { sql: `DROP SCHEMA IF EXISTS ${quoteIdent(old)}` },
     { sql: `DROP SCHEMA IF EXISTS ${quoteIdent(twinSchema(family))}` },
     { sql: `DELETE FROM ${changesTable} WHERE family = ${textLiteral(family.name)}` },
   ];

@@ -33,6 +33,14 @@ export interface StepResult {
   dryRun: boolean;
 }
 
+async function existsIn(db: AnyPgDatabase, schema: string, name: string): Promise<boolean> {
+  const rows = await query<{ ok: boolean }>(
+    db,
+    sql`SELECT to_regclass(${`${quoteIdent(schema)}.${quoteIdent(name)}`}) IS NOT NULL AS ok`,
+  );
+  return rows[0]?.ok === true;
+}
+
 /** The BEFORE trigger that fills the partition column of legacy rows from their parent row. */
 function deriveSql(
   target: ConversionTarget,
@@ -120,18 +128,22 @@ export async function convertPrep(
     else withColumn.push(name);
     if (!(await readTable(db, twin, name))) {
       plan.push({ sql: twinTableSql(family, table, legacy, twin) });
-      plan.push(...twinIndexSql(table, twin).map((s) => ({ sql: s })));
     }
+    // Each index on its own: a prep killed between two of them creates the rest when rerun.
+    for (const statement of twinIndexSql(table, twin)) {
+      if (!(await existsIn(db, twin, createdObject(statement).name))) plan.push({ sql: statement });
+    }
+  }
+  // Derivations found by an earlier run (the column exists now) are re-applied: all idempotent.
+  const recorded = (state?.progress.derivations ?? []) as Derivation[];
+  for (const d of recorded) {
+    if (!derivations.some((x) => x.table === d.table)) derivations.push(d);
   }
   // Index extras on the family tables (e.g. an INCLUDE index) go on the twins now.
   for (const extra of target.extras) {
     const object = createdObject(extra);
     if (object.kind !== 'index' || !object.on || !family.tables.includes(object.on)) continue;
-    const exists = await query<{ ok: boolean }>(
-      db,
-      sql`SELECT to_regclass(${`${twin}.${object.name}`}) IS NOT NULL AS ok`,
-    );
-    if (!exists[0]?.ok) {
+    if (!(await existsIn(db, twin, object.name))) {
       plan.push({ sql: extra, searchPath: `${quoteIdent(twin)}, ${quoteIdent(family.schema)}` });
     }
   }
@@ -150,16 +162,18 @@ export async function convertPrep(
       plan.push({ sql: `COMMENT ON TABLE ${qualified} IS ${textLiteral(MANAGED_MARKER)}` });
     }
   }
-  for (const d of derivations) plan.push(...deriveSql(target, d, opts.lockTimeoutMs));
+  const legacyDdl = derivations.flatMap((d) => deriveSql(target, d, opts.lockTimeoutMs));
   if (!opts.dryRun) {
     await executePlan(db, plan, `convert ${family.name} prep`);
+    // Recorded before the legacy tables change, so a rerun knows what to finish.
     if (!state) await setStep(db, family, 'prepped');
     if (derivations.length > 0) await setProgress(db, family, 'derivations', derivations);
+    await executePlan(db, legacyDdl, `convert ${family.name} prep`);
   }
   return {
     family: family.name,
     step: 'prep',
-    sql: formatPlan(plan),
+    sql: formatPlan([...plan, ...legacyDdl]),
     dryRun: opts.dryRun,
     partitionsCreated: created,
     needsBackfill: derivations.map((d) => d.table),
