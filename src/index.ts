@@ -64,6 +64,13 @@ export {
   type DriverName,
   driverCapabilities,
 } from './core/driver-capabilities.js';
+export {
+  type ExplainedQuery,
+  explainQuery,
+  type PlanNode,
+  type PlanScan,
+  planNodes,
+} from './core/explain.js';
 export { identifierSchema, quoteIdent, quoteQualified } from './core/identifiers.js';
 export {
   addIntervals,
