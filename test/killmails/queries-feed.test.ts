@@ -1,3 +1,4 @@
+import { drizzle } from 'drizzle-orm/postgres-js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { addIntervals, intervalStart } from '../../src/core/intervals.js';
 import {
@@ -335,6 +336,28 @@ describe('enrichment queries', () => {
     await expect(
       Promise.resolve().then(() => killsWithEnrichmentQuery(t.db, { fragment: 'solo' as never })),
     ).rejects.toThrow(/fragment/);
+  });
+});
+
+describe('a session far from UTC (facts 18)', () => {
+  it('gets the same rows and the same partitions: windows are sent as UTC instants', async () => {
+    const ny = drizzle(t.connect({ max: 1, connection: { TimeZone: 'America/New_York' } }));
+    for (const [db, label] of [
+      [t.db, 'UTC'],
+      [ny, 'New York'],
+    ] as const) {
+      const day = utcDay(NOW);
+      const rows = await killsOfShipTypeQuery(db, { shipTypeId: 600, limit: 500 }, NOW);
+      const expected = (await killmails('ship_type_id = $1', [600]))
+        .filter((k) => k.time >= day.from && k.time < day.to)
+        .sort(newest);
+      expect(
+        rows.map((r) => r.killmailId),
+        label,
+      ).toEqual(expected.map((k) => k.id));
+      const plan = await explainQuery(db, killsOfShipTypeQuery(db, { shipTypeId: 600 }, NOW));
+      expect(scannedPartitions(plan, RAW), label).toEqual(monthsOverlapping(RAW, day.from, day.to));
+    }
   });
 });
 
