@@ -18,7 +18,12 @@ import {
   surveillanceProfiles,
   users,
 } from '../../src/killmails/tables.js';
-import { explainQuery, indexesUsed, scannedPartitions } from '../support/explain-plan.js';
+import {
+  explainQuery,
+  indexesUsed,
+  scannedPartitions,
+  scanTypes,
+} from '../support/explain-plan.js';
 import { useTestDatabase } from '../support/test-database.js';
 import { monthsOverlapping } from './queries-support.js';
 
@@ -291,6 +296,9 @@ describe('matchSurveillanceProfiles', () => {
         }
       }
       expect(indexesUsed(plan, 'surveillance_filters')).toContain('idx_surveillance_filters_value');
+      for (const table of ['surveillance_filters', 'surveillance_profiles']) {
+        expect(scanTypes(plan, table), table).not.toContain('Seq Scan');
+      }
     }
   });
 
