@@ -1,0 +1,166 @@
+import { sql } from 'drizzle-orm';
+import type { AnyPgDatabase } from './database.js';
+import { boundSpecSql } from './ddl.js';
+import { keyPredicateSql } from './key-predicate.js';
+import { type PartitionKey, partitionName } from './partition-key.js';
+import { rowsOf } from './rows.js';
+import type { FamilySpec } from './spec.js';
+
+/** The comment a drain's staging table carries until it is attached. */
+export const STAGING_MARKER = 'pgparts:drain-staging';
+
+/** What the live database holds, for one table of a family, that a drain needs to know. */
+export interface DrainTableState {
+  table: string;
+  /** Its DEFAULT partition; null when it has none. */
+  defaultPartition: string | null;
+  /** The name the key's partition gets (and its staging table has meanwhile). */
+  target: string;
+  /** A table of that name exists: attached (done), staging (resume), or foreign (refuse). */
+  targetState: 'absent' | 'attached' | 'staging' | 'foreign';
+  /** Another attached partition already holds the key under another name. */
+  coveredBy: string | null;
+  columns: string[];
+  pkColumns: string[];
+  /** Foreign keys of this table to earlier tables of the family: name and definition. */
+  familyForeignKeys: { name: string; definition: string }[];
+  /** The family tables those foreign keys reference. */
+  referencedTables: string[];
+  /** The DEFAULT partition's rows of the key, counted. */
+  keyRowsInDefault: number;
+  /** The DEFAULT partition's size in pages, for copying it in block ranges. */
+  defaultPages: number;
+  captureInstalled: boolean;
+}
+
+export interface DrainState {
+  tables: DrainTableState[];
+  /** session_replication_role can be set: the move skips ON DELETE actions (fast path). */
+  canSkipTriggers: boolean;
+}
+
+interface Row {
+  [column: string]: unknown;
+}
+
+async function one<T extends Row>(db: AnyPgDatabase, query: ReturnType<typeof sql>): Promise<T[]> {
+  return rowsOf<T>(await db.execute(query));
+}
+
+/** Reads the state of every table of the family for draining `key`. Bounds are read in UTC. */
+export async function readDrainState(
+  db: AnyPgDatabase,
+  family: FamilySpec,
+  key: PartitionKey,
+): Promise<DrainState> {
+  return db.transaction(async (tx) => {
+    await tx.execute(sql`SET LOCAL TimeZone = 'UTC'`);
+    await tx.execute(sql`SET LOCAL DateStyle = 'ISO, YMD'`);
+    const tables: DrainTableState[] = [];
+    const wantedBound = boundSpecSql(key);
+    for (const table of family.tables) {
+      const parent = `${family.schema}.${table}`;
+      const target = partitionName(family, table, key);
+      const partitions = await one<{ name: string; bound: string; comment: string | null }>(
+        tx,
+        sql`SELECT c.relname AS name, pg_get_expr(c.relpartbound, c.oid) AS bound,
+                   obj_description(c.oid, 'pg_class') AS comment
+            FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+            WHERE i.inhparent = to_regclass(${parent})`,
+      );
+      if (partitions.length === 0) {
+        const exists = await one<{ p: string | null }>(
+          tx,
+          sql`SELECT to_regclass(${parent})::text AS p`,
+        );
+        if (!exists[0]?.p) {
+          throw new Error(`pgparts: drain: table ${parent} does not exist; run migrations first`);
+        }
+      }
+      const defaultPartition = partitions.find((p) => p.bound === 'DEFAULT')?.name ?? null;
+      const attachedTarget = partitions.find((p) => p.name === target);
+      const coveredBy =
+        partitions.find((p) => p.name !== target && p.bound === wantedBound)?.name ?? null;
+      const standalone = await one<{ comment: string | null }>(
+        tx,
+        sql`SELECT obj_description(c.oid, 'pg_class') AS comment FROM pg_class c
+            WHERE c.oid = to_regclass(${`${family.schema}.${target}`})`,
+      );
+      let targetState: DrainTableState['targetState'] = 'absent';
+      if (attachedTarget) targetState = 'attached';
+      else if (standalone.length > 0)
+        targetState = standalone[0]?.comment === STAGING_MARKER ? 'staging' : 'foreign';
+
+      const columns = await one<{ name: string }>(
+        tx,
+        sql`SELECT attname AS name FROM pg_attribute
+            WHERE attrelid = to_regclass(${parent}) AND attnum > 0 AND NOT attisdropped
+              AND attgenerated = '' ORDER BY attnum`,
+      );
+      const pk = await one<{ name: string }>(
+        tx,
+        sql`SELECT a.attname AS name FROM pg_index i
+            JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+            WHERE i.indrelid = to_regclass(${parent}) AND i.indisprimary
+            ORDER BY array_position(i.indkey::int2[], a.attnum)`,
+      );
+      const earlier = family.tables.slice(0, family.tables.indexOf(table));
+      const fks: { name: string; definition: string }[] = [];
+      const referencedTables: string[] = [];
+      for (const referenced of earlier) {
+        const found = await one<{ name: string; definition: string }>(
+          tx,
+          sql`SELECT conname AS name, pg_get_constraintdef(oid) AS definition FROM pg_constraint
+              WHERE conrelid = to_regclass(${parent}) AND contype = 'f' AND conparentid = 0
+                AND confrelid = to_regclass(${`${family.schema}.${referenced}`})`,
+        );
+        fks.push(...found);
+        if (found.length > 0) referencedTables.push(referenced);
+      }
+      let keyRowsInDefault = 0;
+      let defaultPages = 0;
+      let captureInstalled = false;
+      if (defaultPartition) {
+        const qualified = `${family.schema}.${defaultPartition}`;
+        const [stats] = await one<{ rows: number; pages: number; capture: boolean }>(
+          tx,
+          sql`SELECT (SELECT count(*)::int FROM ${sql.identifier(family.schema)}.${sql.identifier(defaultPartition)}
+                        WHERE ${sql.raw(keyPredicateSql(family, key))}) AS rows,
+                     (pg_relation_size(to_regclass(${qualified})) / current_setting('block_size')::int)::int AS pages,
+                     EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass(${qualified})
+                               AND tgname = 'pgparts_capture') AS capture`,
+        );
+        keyRowsInDefault = stats?.rows ?? 0;
+        defaultPages = stats?.pages ?? 0;
+        captureInstalled = stats?.capture ?? false;
+      }
+      tables.push({
+        table,
+        defaultPartition,
+        target,
+        targetState,
+        coveredBy,
+        columns: columns.map((c) => c.name),
+        pkColumns: pk.map((c) => c.name),
+        familyForeignKeys: fks,
+        referencedTables,
+        keyRowsInDefault,
+        defaultPages,
+        captureInstalled,
+      });
+    }
+    // has_parameter_privilege exists from PostgreSQL 15; before that only a superuser may skip.
+    const [version] = await one<{ v: number }>(
+      tx,
+      sql`SELECT current_setting('server_version_num')::int AS v`,
+    );
+    const [role] = await one<{ fast: boolean }>(
+      tx,
+      (version?.v ?? 0) >= 150000
+        ? sql`SELECT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
+                OR has_parameter_privilege('session_replication_role', 'SET') AS fast`
+        : sql`SELECT rolsuper AS fast FROM pg_roles WHERE rolname = current_user`,
+    );
+    return { tables, canSkipTriggers: role?.fast === true };
+  });
+}

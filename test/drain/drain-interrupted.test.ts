@@ -1,0 +1,99 @@
+import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
+import { drizzle } from 'drizzle-orm/postgres-js';
+import pg from 'pg';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type DrainOptions, drainKey } from '../../src/core/drain.js';
+import { leaderboardFamily } from '../../src/leaderboard/partitioning.js';
+import { useTestDatabase } from '../support/test-database.js';
+import { digests, insertRuns, rowsByPartition, setupSeasons } from './leaderboard-fixture.js';
+
+const t = useTestDatabase();
+
+type Point = NonNullable<Parameters<NonNullable<DrainOptions['onPhase']>>[0]>;
+
+beforeAll(async () => {
+  await setupSeasons(t.sql);
+  await t.sql`INSERT INTO season (id, name) VALUES (15, 'S15'), (16, 'S16')`;
+  for (const season of [14, 15, 16]) await insertRuns(t.sql, season, 400, season * 1000);
+  await insertRuns(t.sql, 12, 100, 90_000);
+});
+
+/**
+ * Takes a lock on `table` (resolves once held), then in the background waits until backend `pid`
+ * is blocked on it, terminates that backend and lets the lock go.
+ */
+async function killWhileWaiting(pid: number, table: string): Promise<void> {
+  const holder = t.connect({ max: 1 });
+  let markHeld = () => {};
+  const held = new Promise<void>((resolve) => {
+    markHeld = resolve;
+  });
+  void holder.begin(async (tx) => {
+    await tx.unsafe(`LOCK TABLE "${table}" IN ACCESS EXCLUSIVE MODE`);
+    markHeld();
+    for (let i = 0; i < 500; i++) {
+      const waiting =
+        await t.sql`SELECT 1 FROM pg_stat_activity WHERE pid = ${pid} AND wait_event_type = 'Lock'`;
+      if (waiting.length > 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await t.sql`SELECT pg_terminate_backend(${pid})`;
+  });
+  await held;
+}
+
+describe('drainKey interrupted by pg_terminate_backend', () => {
+  it.each([
+    ['after prepare', 14, 'prepared'],
+    ['after the online copy', 15, 'copied'],
+    ['inside the final transaction, holding its locks', 16, 'locked'],
+  ] as [string, number, Point][])(
+    '%s: a rerun finishes with nothing lost or duplicated',
+    async (_label, season, point) => {
+      const before = await digests(t.sql);
+      const key = { kind: 'list', value: season } as const;
+
+      // node-postgres for the connection that gets killed: postgres.js 3.4 throws an uncaught
+      // TypeError from its write queue when its backend dies inside a transaction.
+      const victim = new pg.Client({ connectionString: t.url });
+      victim.on('error', () => {});
+      await victim.connect();
+      const { rows } = await victim.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      const pid = rows[0]?.pid ?? 0;
+      const interrupted = drainKey(drizzlePg(victim), leaderboardFamily, key, {
+        onPhase: async (phase) => {
+          if (phase !== point) return;
+          // Between statements a pool just reconnects; so block the drain's next statement on a
+          // lock, and terminate its backend while that statement waits. After 'locked' that
+          // statement is inside the final transaction, which holds its locks on DEFAULT.
+          await killWhileWaiting(
+            pid,
+            phase === 'prepared' ? 'leaderboard_run_default' : 'pgparts_changes',
+          );
+        },
+      });
+      await expect(interrupted).rejects.toThrow();
+      // Its connection is gone; end() on it may never settle, so do not wait for it.
+      void victim.end().catch(() => {});
+
+      // Nothing half-done is visible: the key's rows are still all in DEFAULT, or (never) attached.
+      const attached = await t.sql`
+      SELECT 1 FROM pg_inherits WHERE inhrelid = to_regclass(${`leaderboard_run_s${season}`})`;
+      expect(attached).toHaveLength(0);
+      expect(await digests(t.sql)).toEqual(before);
+
+      const rerun = await drainKey(drizzle(t.connect({ max: 2 })), leaderboardFamily, key);
+      expect(rerun).toMatchObject({ status: 'drained', rowsMoved: 400 + 2000 });
+      expect(await digests(t.sql)).toEqual(before);
+      const parts = await rowsByPartition(t.sql);
+      expect(parts[`leaderboard_run_s${season}`]).toBe(400);
+      expect(parts[`run_group_member_s${season}`]).toBe(2000);
+    },
+  );
+
+  it('leaves season 12 alone in DEFAULT', async () => {
+    const parts = await rowsByPartition(t.sql);
+    expect(parts.leaderboard_run_default).toBe(100);
+    expect(parts.run_group_member_default).toBe(500);
+  });
+});
