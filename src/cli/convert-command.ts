@@ -12,6 +12,7 @@ import {
   convertVerify,
   formatVerifyReport,
 } from '../core/convert/index.js';
+import { DEFAULT_LOCK_TIMEOUT_MS } from '../core/convert/planned.js';
 import type { AnyPgDatabase } from '../core/database.js';
 import { connect } from './connection.js';
 import { type GlobalOptions, wholeNumber } from './options.js';
@@ -156,11 +157,11 @@ export function registerConvert(program: Command): void {
     .option('--sleep-ms <ms>', 'pause between batches (throttle)', wholeNumber(0), 0)
     .option(
       '--lock-timeout-ms <ms>',
-      'lock_timeout of the swap, unswap and DDL on live tables',
+      'lock_timeout of the swap, unswap and DDL on live tables; keep it below deadlock_timeout',
       wholeNumber(1),
-      2_000,
+      DEFAULT_LOCK_TIMEOUT_MS,
     )
-    .option('--attempts <n>', 'tries at taking the swap lock', wholeNumber(1), 5)
+    .option('--attempts <n>', 'tries at taking the swap lock', wholeNumber(1), 10)
     .option(
       '--samples <n>',
       'random rows verify compares, per table and direction',

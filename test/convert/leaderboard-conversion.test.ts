@@ -50,7 +50,7 @@ beforeAll(async () => {
   await convertFill(t.db, target, { batchSize: 500, sleepMs: 5 });
   await convertFill(t.db, target, { batchSize: 500 }); // catch up again, as an operator would
   idsBeforeSwap = Math.max(...app.writers.flatMap((w) => w.ids));
-  swap = await convertSwap(t.db, target, { lockTimeoutMs: 2_000, attempts: 10 });
+  swap = await convertSwap(t.db, target);
   swapped = true;
   // Let every writer commit a few more runs on the partitioned tables.
   const target20 = app.writers.map((w) => w.ids.length + 20);

@@ -6,7 +6,12 @@ import { dropCaptureTriggerSql } from './capture.js';
 import { viewsIn } from './legacy-catalog.js';
 import { dropViewSql } from './moves.js';
 import { CONVERT_SCHEMA, deriveFunction, oldSchema, twinSchema } from './names.js';
-import { executePlan, formatPlan, type PlannedStatement } from './planned.js';
+import {
+  DEFAULT_LOCK_TIMEOUT_MS,
+  executePlan,
+  formatPlan,
+  type PlannedStatement,
+} from './planned.js';
 import type { StepResult } from './prep.js';
 import { changesTable, readState, setStep } from './state.js';
 import type { ConversionTarget } from './target.js';
@@ -51,7 +56,7 @@ export async function convertCleanup(
     // On live tables: a short lock_timeout, retried. Every statement is safe to run again.
     ...family.tables.map((t) => ({
       sql: dropCaptureTriggerSql(family.schema, t, 'reverse'),
-      lockTimeoutMs: 2_000,
+      lockTimeoutMs: DEFAULT_LOCK_TIMEOUT_MS,
     })),
     ...(await viewsIn(db, old)).map((v) => ({ sql: dropViewSql(old, v) })),
     ...[...family.tables]

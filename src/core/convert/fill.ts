@@ -6,7 +6,12 @@ import { captureTriggerSql, replayBatch, replaySql } from './capture.js';
 import { batchEnd, inRange, maxKey } from './keyset.js';
 import { cols, readLayouts, type TableLayout } from './layout.js';
 import { type Sides, sides } from './names.js';
-import { executePlan, formatPlan, type PlannedStatement } from './planned.js';
+import {
+  DEFAULT_LOCK_TIMEOUT_MS,
+  executePlan,
+  formatPlan,
+  type PlannedStatement,
+} from './planned.js';
 import type { StepResult } from './prep.js';
 import { query, sleep, sqlState } from './run-sql.js';
 import { lockFamily, reached, readState, setProgress, setStep } from './state.js';
@@ -141,7 +146,7 @@ export async function convertFill(
   const layouts = await readLayouts(db, target, s);
   const triggers: PlannedStatement[] = layouts.map((l) => ({
     sql: captureTriggerSql(family, s.legacy, l.name, 'forward'),
-    lockTimeoutMs: 2_000,
+    lockTimeoutMs: DEFAULT_LOCK_TIMEOUT_MS,
   }));
   if (opts.dryRun) {
     const shown: PlannedStatement[] = [...triggers];

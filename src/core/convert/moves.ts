@@ -100,3 +100,20 @@ export const validateSql = (fk: ExternalForeignKey) =>
 
 export const refreshSql = (schema: string, view: DependentView) =>
   `REFRESH MATERIALIZED VIEW ${view.refreshConcurrently ? 'CONCURRENTLY ' : ''}${quoteQualified(schema, view.name)}`;
+
+/**
+ * The swap's lock: ordinary views first, then the tables, in the order a query through a view
+ * takes them (view, then its tables), so a reader of a view cannot deadlock with the swap.
+ * Materialized views are not locked here: their readers never touch the tables.
+ */
+export function lockSql(
+  schema: string,
+  tables: readonly string[],
+  views: readonly { name: string; materialized: boolean }[],
+): string {
+  const names = [
+    ...views.filter((v) => !v.materialized).map((v) => quoteQualified(schema, v.name)),
+    ...tables.map((t) => quoteQualified(schema, t)),
+  ];
+  return `LOCK TABLE ${names.join(', ')} IN ACCESS EXCLUSIVE MODE`;
+}

@@ -27,6 +27,15 @@ export function formatPlan(statements: readonly PlannedStatement[]): string {
 }
 
 const LOCK_NOT_AVAILABLE = '55P03';
+const DEADLOCK = '40P01';
+
+/**
+ * The lock_timeout conversion DDL uses by default. Below PostgreSQL's deadlock_timeout (1 s by
+ * default) on purpose: when the app takes two tables in one order (insert a run, then its
+ * members) and pgparts in the other, the app's deadlock check would fire first and abort the
+ * app's transaction; with the shorter lock_timeout pgparts gives up first and retries instead.
+ */
+export const DEFAULT_LOCK_TIMEOUT_MS = 500;
 
 /** Runs `fn` in a transaction with lock_timeout, retrying with growing pauses when it times out. */
 export async function withLockRetry<T>(
@@ -44,8 +53,10 @@ export async function withLockRetry<T>(
       });
       return { result, attempts: attempt };
     } catch (error) {
-      if (sqlState(error) !== LOCK_NOT_AVAILABLE || attempt >= attempts) {
-        if (sqlState(error) === LOCK_NOT_AVAILABLE) {
+      const state = sqlState(error);
+      const retryable = state === LOCK_NOT_AVAILABLE || state === DEADLOCK;
+      if (!retryable || attempt >= attempts) {
+        if (retryable) {
           throw new Error(
             `pgparts: ${what}: could not take the lock within ${lockTimeoutMs}ms in ${attempt} ` +
               'attempts (long transactions hold it); retry at a quieter time or raise --lock-timeout-ms',

@@ -11,7 +11,12 @@ import { assertSupportedServer } from '../server-version.js';
 import { partitionsOf, readTable } from './legacy-catalog.js';
 import { CONVERT_SCHEMA, DERIVE_TRIGGER, deriveFunction, twinSchema } from './names.js';
 import { partitionKeysFor } from './partition-keys.js';
-import { executePlan, formatPlan, type PlannedStatement } from './planned.js';
+import {
+  DEFAULT_LOCK_TIMEOUT_MS,
+  executePlan,
+  formatPlan,
+  type PlannedStatement,
+} from './planned.js';
 import { query } from './run-sql.js';
 import { reached, readState, setProgress, setStep, stateSchemaSql } from './state.js';
 import { type ConversionTarget, createdObject, parseOptions } from './target.js';
@@ -20,7 +25,7 @@ import { compareColumns, type Derivation, twinIndexSql, twinTableSql } from './t
 export const prepOptionsSchema = z
   .object({
     dryRun: z.boolean().default(false),
-    lockTimeoutMs: z.number().int().min(1).max(600_000).default(2_000),
+    lockTimeoutMs: z.number().int().min(1).max(600_000).default(DEFAULT_LOCK_TIMEOUT_MS),
   })
   .strict();
 export type PrepOptions = z.input<typeof prepOptionsSchema>;

@@ -14,6 +14,7 @@ import {
 } from './legacy-catalog.js';
 import {
   dropViewSql,
+  lockSql,
   moveTableSql,
   moveViewSql,
   ownedSequences,
@@ -140,7 +141,7 @@ export async function convertSwap(
   prepare.unshift({ sql: `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(old)}` });
   const twinViews = async () => (await viewsIn(db, before.partitioned)).reverse();
   const locked = (partitionedViews: { name: string; materialized: boolean }[]): string[] => [
-    `LOCK TABLE ${family.tables.map((t) => quoteQualified(family.schema, t)).join(', ')} IN ACCESS EXCLUSIVE MODE`,
+    lockSql(family.schema, family.tables, views),
     ...sequences.flatMap((s) => releaseSequenceSql(s, family.schema)),
     ...family.tables.map((t) => dropCaptureTriggerSql(family.schema, t, 'forward')),
     ...views.map((v) => moveViewSql(family.schema, v, old)),

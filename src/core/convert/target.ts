@@ -1,6 +1,7 @@
 import { getTableConfig, type PgTable } from 'drizzle-orm/pg-core';
 import { z } from 'zod';
 import type { FamilySpec } from '../spec.js';
+import { DEFAULT_LOCK_TIMEOUT_MS } from './planned.js';
 
 /**
  * What a conversion converts to: a family spec (names, partitioning) plus the Drizzle tables that
@@ -65,9 +66,9 @@ export const batchOptionsSchema = z
 export const swapOptionsSchema = z
   .object({
     /** lock_timeout for the swap's lock (facts 12): a blocked DDL would block every query. */
-    lockTimeoutMs: z.number().int().min(1).max(600_000).default(2_000),
+    lockTimeoutMs: z.number().int().min(1).max(600_000).default(DEFAULT_LOCK_TIMEOUT_MS),
     /** Attempts at taking the lock before giving up, with growing pauses between them. */
-    attempts: z.number().int().min(1).max(100).default(5),
+    attempts: z.number().int().min(1).max(100).default(10),
     batchSize: z.number().int().min(1).max(1_000_000).default(10_000),
     dryRun: z.boolean().default(false),
   })

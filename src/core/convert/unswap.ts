@@ -6,6 +6,7 @@ import { catchUp } from './fill.js';
 import { readLayouts } from './layout.js';
 import { dependentViews, type ExternalForeignKey, viewsIn } from './legacy-catalog.js';
 import {
+  lockSql,
   moveTableSql,
   moveViewSql,
   ownedSequences,
@@ -54,7 +55,7 @@ export async function convertUnswap(
   const sequences = await ownedSequences(db, family.schema, family.tables);
   const legacyViews = await viewsIn(db, old);
   const locked = (currentViews: { name: string; materialized: boolean }[]): string[] => [
-    `LOCK TABLE ${family.tables.map((t) => quoteQualified(family.schema, t)).join(', ')} IN ACCESS EXCLUSIVE MODE`,
+    lockSql(family.schema, family.tables, currentViews),
     // The legacy table now holds every id (the reverse replay ran first).
     ...sequences.flatMap((s) => releaseSequenceSql(s, old)),
     ...family.tables.map((t) => dropCaptureTriggerSql(family.schema, t, 'reverse')),
