@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { AnyPgDatabase } from '../database.js';
-import { quoteIdent, quoteQualified } from '../identifiers.js';
+import { quoteIdent } from '../identifiers.js';
 import { captureTriggerSql, dropCaptureTriggerSql, replayBatch } from './capture.js';
 import { catchUp } from './fill.js';
 import { readLayouts } from './layout.js';
