@@ -59,6 +59,13 @@ export {
   partitionByClause,
 } from './core/ddl.js';
 export {
+  type DrainOptions,
+  type DrainProgress,
+  type DrainResult,
+  type DrainTableResult,
+  drainKey,
+} from './core/drain.js';
+export {
   assertMultiSession,
   type DriverCapabilities,
   type DriverName,
@@ -92,6 +99,15 @@ export {
   type Step,
   type StepKind,
 } from './core/plan.js';
+export {
+  type ReattachResult,
+  type RetiredPartition,
+  type RetireMode,
+  type RetireOptions,
+  type RetireResult,
+  reattachKey,
+  retireKey,
+} from './core/retention.js';
 export {
   assertSupportedServer,
   MIN_SERVER_VERSION_NUM,

@@ -1,8 +1,10 @@
 import { Command } from 'commander';
 import { registerApply } from './apply-command.js';
 import { registerConvert } from './convert-command.js';
+import { registerDrain } from './drain-command.js';
 import { registerMigrate } from './migrate-command.js';
 import { registerPlan } from './plan-command.js';
+import { registerRetire } from './retire-command.js';
 import { registerStatus } from './status-command.js';
 
 /** The `pgparts` command. Each subcommand is a thin face over an exported function. */
@@ -19,6 +21,8 @@ export function buildProgram(): Command {
   registerStatus(program);
   registerPlan(program);
   registerApply(program);
+  registerDrain(program);
+  registerRetire(program);
   registerConvert(program);
   return program;
 }

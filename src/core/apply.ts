@@ -8,6 +8,7 @@ import {
 import { keyId } from './bounds.js';
 import { inspect } from './catalog.js';
 import type { AnyPgDatabase } from './database.js';
+import { drainKey } from './drain.js';
 import {
   DEFAULT_LOCK_TIMEOUT_MS,
   DEFAULT_RETRIES,
@@ -17,6 +18,7 @@ import {
 } from './lock-timeout.js';
 import { isLockNotAvailable, pgErrorMessage } from './pg-error.js';
 import { type Plan, plan, type Step } from './plan.js';
+import { retireKey } from './retention.js';
 import { rowsOf } from './rows.js';
 import { assertSupportedServer } from './server-version.js';
 import { openSession } from './session.js';
@@ -55,18 +57,25 @@ export type StepExecutor = (step: Step, context: StepContext) => Promise<string 
 
 export type StepExecutors = Partial<Record<'drain' | 'retire', StepExecutor>>;
 
-/**
- * The drain and retention steps pgparts runs itself. To wire them, once src/core/drain.ts and
- * src/core/retention.ts exist:
- *
- *   drain: (step, ctx) => drainKey(ctx.db, ctx.family, step.key, { lockTimeoutMs: ctx.lockTimeoutMs,
- *     onProgress: (p) => ctx.progress(p.done, p.total, 'rows') }).then(describe),
- *   retire: (step, ctx) => retireKey(ctx.db, ctx.family, step.key, { mode: step.mode ?? 'drop' })
- *     .then(describe),
- *
- * Until then such steps are reported as skipped and the run goes on.
- */
-const BUILT_IN_EXECUTORS: StepExecutors = {};
+/** The drain and retention steps pgparts runs itself; a lock timeout inside them is retried. */
+const BUILT_IN_EXECUTORS: StepExecutors = {
+  drain: async (step, ctx) => {
+    const result = await drainKey(ctx.db, ctx.family, step.key, {
+      lockTimeoutMs: ctx.lockTimeoutMs,
+      onProgress: (p) => ctx.progress(p.done, p.total, p.phase === 'copy' ? 'pages' : p.phase),
+    });
+    return `${result.rowsMoved} rows moved in ${Math.round(result.elapsedMs)} ms, writes to DEFAULT held ${Math.round(result.maxLockHoldMs)} ms`;
+  },
+  retire: async (step, ctx) => {
+    const result = await retireKey(ctx.db, ctx.family, step.key, {
+      mode: step.mode ?? 'drop',
+      lockTimeoutMs: ctx.lockTimeoutMs,
+      onProgress: (done, total) => ctx.progress(done, total, 'partitions'),
+    });
+    const what = result.mode === 'drop' ? 'dropped' : 'archived';
+    return `${result.partitions.length} partitions ${what} (DETACH ${result.detach === 'concurrently' ? 'CONCURRENTLY' : 'plain'}) in ${Math.round(result.elapsedMs)} ms`;
+  },
+};
 
 export type ApplyEvent =
   | { type: 'lock-acquired'; pid: number | null }

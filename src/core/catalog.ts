@@ -7,6 +7,7 @@ import { addIntervals } from './intervals.js';
 import { DEFAULT_LOCK_TIMEOUT_MS, lockTimeoutSql } from './lock-timeout.js';
 import { isManagedComment } from './marker.js';
 import type { PartitionKey } from './partition-key.js';
+import { RETIRED_KEYS_TABLE } from './retired-keys.js';
 import { rowsOf } from './rows.js';
 import { type FamilySpec, parseFamily } from './spec.js';
 
@@ -80,6 +81,8 @@ export interface FamilySnapshot {
   sourceValues: number[] | null;
   /** Why `valuesFrom` could not be read, when it could not. */
   sourceError: string | null;
+  /** Keys retired by retireKey (keyLabel form): the planner does not create them again. */
+  retiredKeys: string[];
   anomalies: Anomaly[];
 }
 
@@ -88,6 +91,22 @@ export interface Snapshot {
   takenAt: Date;
   serverVersion: number;
   families: FamilySnapshot[];
+}
+
+/** Keys retireKey recorded for the family; none when the table does not exist yet. */
+async function readRetiredKeys(db: AnyPgDatabase, family: FamilySpec): Promise<string[]> {
+  const table = `${family.schema}.${RETIRED_KEYS_TABLE}`;
+  const [exists] = rowsOf<{ t: string | null }>(
+    await db.execute(sql`SELECT to_regclass(${table})::text AS t`),
+  );
+  if (!exists?.t) return [];
+  const rows = rowsOf<{ key: string }>(
+    await db.execute(
+      sql`SELECT key FROM ${sql.identifier(family.schema)}.${sql.identifier(RETIRED_KEYS_TABLE)}
+          WHERE family = ${family.name} ORDER BY key`,
+    ),
+  );
+  return rows.map((r) => r.key);
 }
 
 export interface InspectOptions {
@@ -451,6 +470,7 @@ export async function inspect(
         tables: tableSnapshots,
         sourceValues: source.values,
         sourceError: source.error,
+        retiredKeys: await readRetiredKeys(tx, family),
         anomalies: findAnomalies(family, tableSnapshots, indexIssues),
       });
     }

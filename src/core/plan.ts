@@ -215,7 +215,9 @@ function planFamily(
     options.retention ?? true,
   );
 
-  for (const key of wanted) {
+  // Keys retired by hand or by retention stay retired: never re-created empty.
+  const retired = new Set(snapshot.retiredKeys);
+  for (const key of wanted.filter((k) => !retired.has(keyLabel(k)))) {
     const label = keyLabel(key);
     const missing: TableIndex[] = [];
     for (const table of tables) {
@@ -303,7 +305,11 @@ function planFamily(
       sql: [],
       reason:
         `${label} is outside the retention window (${cutoff}): ${mode === 'drop' ? 'drop' : `archive into ${family.retention?.archiveSchema}`} ` +
-        'its partitions, referencing tables first (retireKey)',
+        `its partitions, referencing tables first, with ${
+          family.defaultPartition
+            ? 'plain DETACH under lock_timeout (a DEFAULT partition forbids DETACH CONCURRENTLY: facts 9)'
+            : 'DETACH ... CONCURRENTLY'
+        } (retireKey)`,
       destructive: true,
       mode,
     });

@@ -1,4 +1,5 @@
 export { leaderboardFamily } from './partitioning.js';
 export * from './queries/index.js';
+export { drainSeason, dropSeason, reattachSeason } from './seasons.js';
 export * from './tables.js';
 export * from './views.js';

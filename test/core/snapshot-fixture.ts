@@ -67,6 +67,7 @@ export function fakeFamilySnapshot(
     tables,
     sourceValues: options.sourceValues ?? null,
     sourceError: null,
+    retiredKeys: [],
     anomalies: findAnomalies(family, tables, []),
   };
 }

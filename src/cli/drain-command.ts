@@ -1,0 +1,82 @@
+import type { Command } from 'commander';
+import { drainKey } from '../core/drain.js';
+import { DEFAULT_LOCK_TIMEOUT_MS } from '../core/lock-timeout.js';
+import { keyLabel } from '../core/partition-key.js';
+import { loadFamilies } from './config.js';
+import { connect } from './connection.js';
+import { formatMs, toJson } from './format.js';
+import { resolveKey } from './key-argument.js';
+import { type GlobalOptions, wholeNumber } from './options.js';
+
+interface DrainCommandOptions {
+  batchPages: number;
+  throttle: number;
+  lockTimeout: number;
+  json?: boolean;
+}
+
+export function registerDrain(program: Command): void {
+  program
+    .command('drain')
+    .description(
+      "move one key's rows out of DEFAULT into its own partitions, in every table of the family: " +
+        'online copy, then one short final transaction (apply does this by itself when needed)',
+    )
+    .argument('<table>', 'any table of the family, e.g. leaderboard_run')
+    .argument('<key>', 'the LIST value (14) or a date in the RANGE interval (2025-06)')
+    .option('--batch-pages <n>', 'DEFAULT pages (8 kB) copied per batch', wholeNumber(1), 512)
+    .option('--throttle <ms>', 'pause between batches', wholeNumber(0), 0)
+    .option(
+      '--lock-timeout <ms>',
+      'how long a lock may be waited for',
+      wholeNumber(1),
+      DEFAULT_LOCK_TIMEOUT_MS,
+    )
+    .option('--json', 'print the result as JSON')
+    .action(async (table: string, keyText: string, options: DrainCommandOptions) => {
+      const global = program.opts<GlobalOptions>();
+      const { family, key } = resolveKey(await loadFamilies(global.config), table, keyText);
+      const conn = connect(global.databaseUrl);
+      const tty = process.stdout.isTTY === true && !options.json;
+      try {
+        const result = await drainKey(conn.db, family, key, {
+          batchPages: options.batchPages,
+          throttleMs: options.throttle,
+          lockTimeoutMs: options.lockTimeout,
+          onProgress: (p) => {
+            if (!tty) return;
+            const where = p.table ? ` ${p.table}` : '';
+            const share = p.total ? ` ${Math.floor((100 * p.done) / p.total)}%` : '';
+            process.stdout.write(`\r\x1b[K  ${p.phase}${where}${share}`);
+          },
+          onRetry: (attempt, delayMs) => {
+            if (!options.json)
+              console.log(
+                `\n  lock timeout (attempt ${attempt}); retrying in ${formatMs(delayMs)}`,
+              );
+          },
+        });
+        if (tty) process.stdout.write('\r\x1b[K');
+        if (options.json) {
+          console.log(toJson(result));
+          return;
+        }
+        if (result.status === 'nothing-to-do') {
+          console.log(
+            `${family.name} ${keyLabel(key)}: already has its partitions; nothing to drain`,
+          );
+          return;
+        }
+        for (const t of result.tables) console.log(`  ${t.partition}: ${t.rowsMoved} rows moved`);
+        console.log(
+          `drained ${family.name} ${result.key}: ${result.rowsMoved} rows in ${formatMs(result.elapsedMs)}; ` +
+            `writes to DEFAULT held ${formatMs(result.maxLockHoldMs)}` +
+            (result.skippedTriggers
+              ? ''
+              : ' (without session_replication_role: ON DELETE triggers ran)'),
+        );
+      } finally {
+        await conn.close();
+      }
+    });
+}

@@ -1,0 +1,40 @@
+import { InvalidArgumentError } from 'commander';
+import { intervalContaining } from '../core/intervals.js';
+import type { PartitionKey } from '../core/partition-key.js';
+import type { FamilySpec } from '../core/spec.js';
+
+/**
+ * `<table> <key>` as the drain, retire and reattach commands take them: the table names its
+ * family; the key is a LIST value (`14`) or, for RANGE families, a date inside the interval
+ * (`2025-06`, `2025-06-15`, `2025`), read in UTC.
+ */
+export function resolveKey(
+  families: FamilySpec[],
+  table: string,
+  key: string,
+): { family: FamilySpec; key: PartitionKey } {
+  const family = families.find((f) => f.tables.includes(table));
+  if (!family) {
+    const known = families.flatMap((f) => f.tables).join(', ');
+    throw new InvalidArgumentError(`${table} is not a table of any declared family (${known})`);
+  }
+  const spec = family.partitionBy;
+  if (spec.strategy === 'list') {
+    if (!/^-?\d+$/.test(key) || !Number.isSafeInteger(Number(key))) {
+      throw new InvalidArgumentError(
+        `${table} is partitioned by a list of integers; ${JSON.stringify(key)} is not one`,
+      );
+    }
+    return { family, key: { kind: 'list', value: Number(key) } };
+  }
+  const match = /^(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?$/.exec(key);
+  const date = match
+    ? new Date(Date.UTC(Number(match[1]), Number(match[2] ?? 1) - 1, Number(match[3] ?? 1)))
+    : null;
+  if (!date || Number.isNaN(date.getTime()) || date.getUTCMonth() !== Number(match?.[2] ?? 1) - 1) {
+    throw new InvalidArgumentError(
+      `${table} is partitioned by ${spec.interval}; give a date in it as YYYY, YYYY-MM or YYYY-MM-DD, not ${JSON.stringify(key)}`,
+    );
+  }
+  return { family, key: { kind: 'range', ...intervalContaining(spec.interval, date) } };
+}

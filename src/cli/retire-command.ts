@@ -1,0 +1,126 @@
+import { createInterface } from 'node:readline/promises';
+import type { Command } from 'commander';
+import { DEFAULT_LOCK_TIMEOUT_MS } from '../core/lock-timeout.js';
+import { keyLabel, partitionName } from '../core/partition-key.js';
+import { reattachKey, retireKey } from '../core/retention.js';
+import { loadFamilies } from './config.js';
+import { connect } from './connection.js';
+import { formatMs, toJson } from './format.js';
+import { resolveKey } from './key-argument.js';
+import { type GlobalOptions, wholeNumber } from './options.js';
+
+interface RetireCommandOptions {
+  archive?: boolean;
+  archiveSchema?: string;
+  yes?: boolean;
+  dryRun?: boolean;
+  lockTimeout: number;
+  json?: boolean;
+}
+
+async function confirm(question: string): Promise<boolean> {
+  if (!process.stdin.isTTY || !process.stdout.isTTY) return false;
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
+  } finally {
+    rl.close();
+  }
+}
+
+export function registerRetire(program: Command): void {
+  program
+    .command('retire')
+    .description(
+      "drop (or archive) one key's partitions in every table of the family, referencing tables " +
+        'first; only partitions pgparts created; never CASCADE',
+    )
+    .argument('<table>', 'any table of the family, e.g. leaderboard_run')
+    .argument('<key>', 'the LIST value (13) or a date in the RANGE interval (2025-06)')
+    .option('--archive', 'detach into the archive schema instead of dropping')
+    .option(
+      '--archive-schema <name>',
+      "schema for --archive (default: the spec's, or pgparts_archive)",
+    )
+    .option('--dry-run', 'say what would be detached and dropped, and do nothing')
+    .option('--yes', 'do it without asking')
+    .option(
+      '--lock-timeout <ms>',
+      'how long a lock may be waited for',
+      wholeNumber(1),
+      DEFAULT_LOCK_TIMEOUT_MS,
+    )
+    .option('--json', 'print the result as JSON')
+    .action(async (table: string, keyText: string, options: RetireCommandOptions) => {
+      const global = program.opts<GlobalOptions>();
+      const { family, key } = resolveKey(await loadFamilies(global.config), table, keyText);
+      const mode = options.archive ? 'archive' : 'drop';
+      const partitions = [...family.tables].reverse().map((t) => partitionName(family, t, key));
+      const what = `${mode === 'drop' ? 'DROP' : 'archive'} ${partitions.join(', ')} (${family.name} ${keyLabel(key)})`;
+      if (options.dryRun) {
+        console.log(`would detach and ${what}, in this order; nothing was run`);
+        return;
+      }
+      if (!options.yes && !(await confirm(`${what}?`))) {
+        console.error('pgparts: not confirmed; pass --yes to retire without asking');
+        process.exitCode = 1;
+        return;
+      }
+      const conn = connect(global.databaseUrl);
+      try {
+        const result = await retireKey(conn.db, family, key, {
+          mode,
+          ...(options.archiveSchema ? { archiveSchema: options.archiveSchema } : {}),
+          lockTimeoutMs: options.lockTimeout,
+        });
+        if (options.json) {
+          console.log(toJson(result));
+          return;
+        }
+        if (result.status === 'nothing-to-do') {
+          console.log(`${family.name} ${result.key}: no partitions to retire`);
+          return;
+        }
+        for (const p of result.partitions) {
+          console.log(
+            `  ${p.partition}: ${p.archivedAs ? `archived as ${p.archivedAs}` : 'dropped'} (~${p.rows} rows)`,
+          );
+        }
+        console.log(
+          `retired ${family.name} ${result.key} in ${formatMs(result.elapsedMs)} with DETACH ${result.detach === 'concurrently' ? 'CONCURRENTLY' : `(plain: ${result.detachNote})`}`,
+        );
+      } finally {
+        await conn.close();
+      }
+    });
+
+  program
+    .command('reattach')
+    .description(
+      'attach an archived key back into every table of the family (a backfill, an audit)',
+    )
+    .argument('<table>', 'any table of the family')
+    .argument('<key>', 'the LIST value or a date in the RANGE interval')
+    .option(
+      '--archive-schema <name>',
+      "where it was archived (default: the spec's, or pgparts_archive)",
+    )
+    .action(async (table: string, keyText: string, options: { archiveSchema?: string }) => {
+      const global = program.opts<GlobalOptions>();
+      const { family, key } = resolveKey(await loadFamilies(global.config), table, keyText);
+      const conn = connect(global.databaseUrl);
+      try {
+        const result = await reattachKey(
+          conn.db,
+          family,
+          key,
+          options.archiveSchema ? { archiveSchema: options.archiveSchema } : {},
+        );
+        for (const p of result.partitions)
+          console.log(`  ${p.partition}: attached, ${p.rows} rows`);
+        console.log(`reattached ${family.name} ${result.key} in ${formatMs(result.elapsedMs)}`);
+      } finally {
+        await conn.close();
+      }
+    });
+}

@@ -1,0 +1,59 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  digests,
+  insertRuns,
+  rowsByPartition,
+  setupSeasons,
+} from '../drain/leaderboard-fixture.js';
+import { useTestDatabase } from '../support/test-database.js';
+import { pgparts } from './run-cli.js';
+
+const t = useTestDatabase();
+
+beforeAll(async () => {
+  await setupSeasons(t.sql);
+  await insertRuns(t.sql, 14, 50);
+});
+
+describe('pgparts drain / retire / reattach', () => {
+  it('drain moves a season out of DEFAULT and says how long writes waited', async () => {
+    const before = await digests(t.sql);
+    const run = await pgparts(t.url, 'drain', 'leaderboard_run', '14');
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('leaderboard_run_s14: 50 rows moved');
+    expect(run.stdout).toContain('run_group_member_s14: 250 rows moved');
+    expect(run.stdout).toMatch(/drained leaderboard 14: 300 rows in .*; writes to DEFAULT held/);
+    expect(await digests(t.sql)).toEqual(before);
+  });
+
+  it('refuses bad keys and unknown tables before connecting', async () => {
+    const bad = await pgparts(t.url, 'drain', 'leaderboard_run', '2025-06');
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('not one');
+    const unknown = await pgparts(t.url, 'retire', 'nope', '1', '--yes');
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr).toContain('not a table of any declared family');
+  });
+
+  it('retire --dry-run names what it would drop; without --yes and no terminal it refuses', async () => {
+    const dry = await pgparts(t.url, 'retire', 'leaderboard_run', '14', '--dry-run');
+    expect(dry.stdout).toContain('would detach and DROP run_group_member_s14, leaderboard_run_s14');
+    const refused = await pgparts(t.url, 'retire', 'leaderboard_run', '14');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('pass --yes');
+    expect((await rowsByPartition(t.sql)).leaderboard_run_s14).toBe(50);
+  });
+
+  it('retire --archive then reattach round-trips every row', async () => {
+    const before = await digests(t.sql);
+    const archived = await pgparts(t.url, 'retire', 'leaderboard_run', '14', '--archive', '--yes');
+    expect(archived.code).toBe(0);
+    expect(archived.stdout).toContain('archived as pgparts_archive.leaderboard_run_s14');
+    expect((await rowsByPartition(t.sql)).leaderboard_run_s14).toBeUndefined();
+    const back = await pgparts(t.url, 'reattach', 'run_group_member', '14');
+    expect(back.code).toBe(0);
+    expect(back.stdout).toContain('run_group_member_s14: attached, 250 rows');
+    expect(await digests(t.sql)).toEqual(before);
+  });
+});
