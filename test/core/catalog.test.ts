@@ -163,32 +163,43 @@ describe('catalog snapshot', () => {
   });
 });
 
-describe('drain steps before drainKey exists', () => {
-  it('are reported as skipped, and the rest of the run goes on', async () => {
+describe('drain steps in apply', () => {
+  it('run drainKey: the rows that arrived first move into the new partitions', async () => {
     await t.sql`INSERT INTO season (id, name) VALUES (30, 'in DEFAULT'), (31, 'empty')`;
     await t.sql`INSERT INTO leaderboard_run (run_guid, season_id)
                 SELECT gen_random_uuid(), 30 FROM generate_series(1, 7)`;
     const result = await apply(t.db, { families: [leaderboardFamily] });
     expect(result.ok).toBe(true);
-    const byKey = result.results.map((r) => [
-      r.step.kind,
-      r.step.label,
-      r.outcome,
-      r.message ?? '',
-    ]);
-    expect(byKey).toContainEqual([
-      'drain',
-      '30',
-      'skipped',
-      'drain not available in this version of pgparts',
-    ]);
-    expect(byKey).toContainEqual(['create', '31', 'done', '']);
-    const drain = result.plan?.steps.find((s) => s.kind === 'drain');
-    expect(drain?.rows).toBe(7);
-    // The rows are still there, in DEFAULT.
-    const [count] = await t.sql<
+    const byKey = result.results.map((r) => [r.step.kind, r.step.label, r.outcome]);
+    expect(byKey).toContainEqual(['drain', '30', 'done']);
+    expect(byKey).toContainEqual(['create', '31', 'done']);
+    const drain = result.results.find((r) => r.step.kind === 'drain');
+    expect(drain?.step.rows).toBe(7);
+    expect(drain?.message).toMatch(/^7 rows moved in \d+ ms/);
+    const [moved] = await t.sql<
       { n: number }[]
-    >`SELECT count(*)::int AS n FROM leaderboard_run_default WHERE season_id = 30`;
-    expect(count?.n).toBe(7);
+    >`SELECT count(*)::int AS n FROM leaderboard_run_s30`;
+    expect(moved?.n).toBe(7);
+  });
+
+  it('report a failing drain and go on with the rest of the run', async () => {
+    await t.sql`INSERT INTO season (id, name) VALUES (32, 'in DEFAULT'), (33, 'empty')`;
+    await t.sql`INSERT INTO leaderboard_run (run_guid, season_id)
+                SELECT gen_random_uuid(), 32 FROM generate_series(1, 3)`;
+    const result = await apply(t.db, {
+      families: [leaderboardFamily],
+      executors: {
+        drain: async () => {
+          throw new Error('drain failed on purpose');
+        },
+      },
+    });
+    expect(result.ok).toBe(false);
+    const byKey = result.results.map((r) => [r.step.kind, r.step.label, r.outcome]);
+    expect(byKey).toContainEqual(['drain', '32', 'failed']);
+    expect(byKey).toContainEqual(['create', '33', 'done']);
+    const [count] = await t.sql<{ n: number }[]>`
+      SELECT count(*)::int AS n FROM leaderboard_run_default WHERE season_id = 32`;
+    expect(count?.n).toBe(3);
   });
 });
