@@ -283,3 +283,44 @@ export async function viewsIn(
     .sort((a, b) => b.depth - a.depth || a.name.localeCompare(b.name))
     .map(({ name, materialized }) => ({ name, materialized }));
 }
+
+/**
+ * GRANT statements that give `toSchema.name` the privileges `fromSchema.name` has, for tables
+ * and views alike (a re-created view or a new table starts with none: the app's role would get
+ * "permission denied" after the swap). Rendered by the server (format %I), since role names are
+ * the database's own and may be anything.
+ */
+export async function copyGrantsSql(
+  db: AnyPgDatabase,
+  fromSchema: string,
+  toSchema: string,
+  names: readonly string[],
+): Promise<string[]> {
+  const rows = await query<{ statement: string }>(
+    db,
+    sql`SELECT format('GRANT %s ON %I.%I TO %s%s', a.privilege_type, ${toSchema}::text, c.relname,
+                      CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END,
+                      CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END) AS statement
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        CROSS JOIN LATERAL aclexplode(c.relacl) a
+        WHERE n.nspname = ${fromSchema} AND c.relname = ANY(${textArray(names)}) AND a.grantee <> c.relowner
+        ORDER BY c.relname, a.grantee, a.privilege_type`,
+  );
+  return rows.map((r) => r.statement);
+}
+
+/** Triggers of the app on the legacy tables (not pgparts's own, not internal FK triggers). */
+export async function appTriggers(
+  db: AnyPgDatabase,
+  schema: string,
+  tables: readonly string[],
+): Promise<{ table: string; name: string }[]> {
+  return query<{ table: string; name: string }>(
+    db,
+    sql`SELECT c.relname AS table, t.tgname AS name FROM pg_trigger t
+        JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = ${schema} AND c.relname = ANY(${textArray(tables)})
+          AND NOT t.tgisinternal AND t.tgname NOT LIKE 'pgparts\\_%'
+        ORDER BY 1, 2`,
+  );
+}

@@ -5,6 +5,8 @@ import { captureTriggerSql, dropCaptureTriggerSql, replayBatch } from './capture
 import { catchUp } from './fill.js';
 import { readLayouts } from './layout.js';
 import {
+  appTriggers,
+  copyGrantsSql,
   type DependentView,
   dependentViews,
   type ExternalForeignKey,
@@ -81,6 +83,26 @@ async function buildTwinViews(
   return plan;
 }
 
+/** An app trigger on a legacy table would silently stop firing after the swap: refuse. */
+async function checkTriggers(db: AnyPgDatabase, target: ConversionTarget): Promise<void> {
+  const family = target.family;
+  const twin = twinSchema(family);
+  const missing: string[] = [];
+  const onTwins = new Set(
+    (await appTriggers(db, twin, family.tables)).map((t) => `${t.table}.${t.name}`),
+  );
+  for (const t of await appTriggers(db, family.schema, family.tables)) {
+    if (!onTwins.has(`${t.table}.${t.name}`)) missing.push(`${t.name} on ${t.table}`);
+  }
+  if (missing.length > 0) {
+    throw new Error(
+      `pgparts: convert ${family.name} swap: the legacy tables have triggers the partitioned ones ` +
+        `lack: ${missing.join(', ')}. Create them (same name) on the tables in ${twin}, or drop ` +
+        'them, then run swap again; nothing was switched',
+    );
+  }
+}
+
 async function checkForeignKeys(
   db: AnyPgDatabase,
   target: ConversionTarget,
@@ -137,8 +159,14 @@ export async function convertSwap(
   await checkForeignKeys(db, target, fks);
   const sequences = await ownedSequences(db, family.schema, family.tables);
 
+  await checkTriggers(db, target);
   const prepare = await buildTwinViews(db, target, views);
   prepare.unshift({ sql: `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(old)}` });
+  // The app's privileges on the tables and views, given to their successors before they take over.
+  const objects = [...family.tables, ...views.map((v) => v.name)];
+  for (const grant of await copyGrantsSql(db, family.schema, before.partitioned, objects)) {
+    prepare.push({ sql: grant });
+  }
   const twinViews = async () => (await viewsIn(db, before.partitioned)).reverse();
   const locked = (partitionedViews: { name: string; materialized: boolean }[]): string[] => [
     lockSql(family.schema, family.tables, views),
