@@ -43,7 +43,7 @@ export async function loadLeaderboardSample(
     )
     .onConflictDoNothing();
   await db.insert(realm).values({ id: 1, name: 'Silvermoon', region: 'eu' }).onConflictDoNothing();
-  for (const s of seasons) {
+  for (const s of runsPerSeason > 0 ? seasons : []) {
     const runs = Array.from({ length: runsPerSeason }, (_, i) => ({
       runGuid: randomUUID(),
       region: 'eu',
