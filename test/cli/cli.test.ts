@@ -100,8 +100,11 @@ describe('pgparts CLI', () => {
     expect(applied.stdout).toContain('skipped: destructive: needs --yes (allowDestructive) to run');
     const yes = await pgparts(t.url, 'apply', '--yes');
     expect(yes.code).toBe(0);
-    // Approved, but this version has no retention executor yet: reported, not failed.
-    expect(yes.stdout).toContain('skipped: retire not available in this version of pgparts');
+    // Approved: retention drops the three partitions, referencing tables first.
+    expect(yes.stdout).toContain('3 partitions dropped (DETACH CONCURRENTLY)');
+    const [left] = await t.sql<{ n: number }[]>`
+      SELECT count(*)::int AS n FROM pg_class WHERE relname LIKE '%\_2020\_01'`;
+    expect(left?.n).toBe(0);
   });
 
   it('a second instance finds the maintenance lock taken and exits cleanly, doing nothing', async () => {
