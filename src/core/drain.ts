@@ -19,7 +19,12 @@ import {
 import { quoteIdent, quoteQualified } from './identifiers.js';
 import { keyCheckSql, keyPredicateSql } from './key-predicate.js';
 import { integerLiteral, textLiteral } from './literals.js';
-import { DEFAULT_LOCK_TIMEOUT_MS, lockTimeoutSql, retryOnLockTimeout } from './lock-timeout.js';
+import {
+  DEFAULT_LOCK_TIMEOUT_MS,
+  inShortTransaction,
+  lockTimeoutSql,
+  retryOnLockTimeout,
+} from './lock-timeout.js';
 import { MANAGED_MARKER } from './marker.js';
 import { keyLabel, type PartitionKey } from './partition-key.js';
 import { rowsOf } from './rows.js';
@@ -115,18 +120,9 @@ async function count(db: AnyPgDatabase, statement: string): Promise<number> {
 
 /** DDL on live tables: its own short transaction, lock_timeout, retried on lock timeouts. */
 async function ddl(db: AnyPgDatabase, statements: string[], options: DrainOptions): Promise<void> {
-  const outcome = await retryOnLockTimeout(
-    () =>
-      db.transaction(async (tx) => {
-        await run(
-          tx,
-          `SET LOCAL ${lockTimeoutSql(options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS)}`,
-        );
-        for (const statement of statements) await run(tx, statement);
-      }),
-    { retries: options.retries ?? 8, onRetry: options.onRetry },
-  );
-  if (outcome.error) throw outcome.error;
+  await inShortTransaction(db, { retries: 8, ...options }, async (tx) => {
+    for (const statement of statements) await run(tx, statement);
+  });
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,3 +1,5 @@
+import { sql } from 'drizzle-orm';
+import type { AnyPgDatabase } from './database.js';
 import { isLockNotAvailable, pgErrorMessage } from './pg-error.js';
 
 /**
@@ -79,4 +81,32 @@ export async function retryOnLockTimeout<T>(
       await sleep(delay);
     }
   }
+}
+
+export interface ShortTransactionOptions {
+  lockTimeoutMs?: number;
+  retries?: number;
+  onRetry?: RetryOptions['onRetry'];
+}
+
+/**
+ * DDL against live tables: one transaction with SET LOCAL lock_timeout, retried from the start
+ * when a statement gave up waiting for its lock. Throws the last error when retries run out.
+ */
+export async function inShortTransaction<T>(
+  db: AnyPgDatabase,
+  options: ShortTransactionOptions,
+  body: (tx: AnyPgDatabase) => Promise<T>,
+): Promise<T> {
+  const timeout = lockTimeoutSql(options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS);
+  const outcome = await retryOnLockTimeout(
+    () =>
+      db.transaction(async (tx) => {
+        await tx.execute(sql.raw(`SET LOCAL ${timeout}`));
+        return body(tx as unknown as AnyPgDatabase);
+      }),
+    { retries: options.retries ?? DEFAULT_RETRIES, onRetry: options.onRetry },
+  );
+  if (outcome.error) throw outcome.error;
+  return outcome.value as T;
 }

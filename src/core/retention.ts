@@ -4,7 +4,12 @@ import { boundSpecSql } from './ddl.js';
 import { identifierSchema, quoteIdent, quoteQualified } from './identifiers.js';
 import { keyCheckSql } from './key-predicate.js';
 import { textLiteral } from './literals.js';
-import { DEFAULT_LOCK_TIMEOUT_MS, lockTimeoutSql, retryOnLockTimeout } from './lock-timeout.js';
+import {
+  DEFAULT_LOCK_TIMEOUT_MS,
+  inShortTransaction,
+  lockTimeoutSql,
+  retryOnLockTimeout,
+} from './lock-timeout.js';
 import { isManagedComment, MANAGED_MARKER } from './marker.js';
 import { keyLabel, type PartitionKey, partitionName } from './partition-key.js';
 import { RETIRED_KEYS_TABLE, retiredKeysSetupSql } from './retired-keys.js';
@@ -339,35 +344,26 @@ export async function reattachKey(
     const name = partitionName(family, table, key);
     const archivedTable = quoteQualified(archiveSchema, name);
     const partition = quoteQualified(family.schema, name);
-    const outcome = await retryOnLockTimeout(
-      () =>
-        db.transaction(async (tx) => {
-          await run(
-            tx,
-            `SET LOCAL ${lockTimeoutSql(options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS)}`,
-          );
-          const links = await query<{ name: string }>(
-            tx,
-            sql`SELECT conname AS name FROM pg_constraint
-                WHERE conrelid = to_regclass(${`${archiveSchema}.${name}`}) AND contype = 'f' AND conname LIKE '%\_archived'`,
-          );
-          for (const link of links)
-            await run(tx, `ALTER TABLE ${archivedTable} DROP CONSTRAINT ${quoteIdent(link.name)}`);
-          await run(tx, `ALTER TABLE ${archivedTable} SET SCHEMA ${quoteIdent(family.schema)}`);
-          await run(
-            tx,
-            `ALTER TABLE ${partition} ADD CONSTRAINT "pgparts_partition_bound" CHECK (${keyCheckSql(family, key)})`,
-          );
-          await run(
-            tx,
-            `ALTER TABLE ${quoteQualified(family.schema, table)} ATTACH PARTITION ${partition} ${boundSpecSql(key)}`,
-          );
-          await run(tx, `ALTER TABLE ${partition} DROP CONSTRAINT "pgparts_partition_bound"`);
-          await run(tx, `COMMENT ON TABLE ${partition} IS ${textLiteral(MANAGED_MARKER)}`);
-        }),
-      { retries: options.retries ?? 8 },
-    );
-    if (outcome.error) throw outcome.error;
+    await inShortTransaction(db, { retries: 8, ...options }, async (tx) => {
+      const links = await query<{ name: string }>(
+        tx,
+        sql`SELECT conname AS name FROM pg_constraint
+            WHERE conrelid = to_regclass(${`${archiveSchema}.${name}`}) AND contype = 'f' AND conname LIKE '%\_archived'`,
+      );
+      for (const link of links)
+        await run(tx, `ALTER TABLE ${archivedTable} DROP CONSTRAINT ${quoteIdent(link.name)}`);
+      await run(tx, `ALTER TABLE ${archivedTable} SET SCHEMA ${quoteIdent(family.schema)}`);
+      await run(
+        tx,
+        `ALTER TABLE ${partition} ADD CONSTRAINT "pgparts_partition_bound" CHECK (${keyCheckSql(family, key)})`,
+      );
+      await run(
+        tx,
+        `ALTER TABLE ${quoteQualified(family.schema, table)} ATTACH PARTITION ${partition} ${boundSpecSql(key)}`,
+      );
+      await run(tx, `ALTER TABLE ${partition} DROP CONSTRAINT "pgparts_partition_bound"`);
+      await run(tx, `COMMENT ON TABLE ${partition} IS ${textLiteral(MANAGED_MARKER)}`);
+    });
     const [count] = await query<{ n: number }>(
       db,
       sql`SELECT count(*)::int AS n FROM ${sql.identifier(family.schema)}.${sql.identifier(name)}`,
