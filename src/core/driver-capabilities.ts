@@ -8,8 +8,9 @@ export interface DriverCapabilities {
   /** How many sessions the db can hold open at once; undefined when the driver does not say. */
   maxSessions: number | undefined;
   /**
-   * Whether two statements can run in two sessions at the same time: a lock held in one while
-   * the other waits, DETACH ... CONCURRENTLY beside a transaction, a capture beside a copy.
+   * Whether two statements can run in two sessions at the same time (a lock held in one while
+   * the other works or waits). pgparts's own operations need only one; this is for code that
+   * needs two, to refuse a single-session database clearly instead of waiting forever.
    */
   multiSession: boolean;
   /** Why not, when multiSession is false: said in the errors of operations that need it. */
@@ -80,7 +81,7 @@ export function driverCapabilities(db: AnyPgDatabase): DriverCapabilities {
 
 /**
  * Throws, naming the operation and the table, when `db` cannot hold two sessions at once.
- * `instead` says what the caller can do (e.g. "pass { concurrently: false }").
+ * `instead` says what the caller can do (e.g. "run it against a PostgreSQL server").
  */
 export function assertMultiSession(
   db: AnyPgDatabase,
