@@ -71,7 +71,7 @@ async function main(): Promise<void> {
     );
     const swap = await convertSwap(db, target);
     console.log(
-      `swap: tables locked for ${swap.lockHoldMs.toFixed(1)} ms; views rebuilt: ${swap.views.join(', ')}`,
+      `swap: tables locked for ${swap.lockHoldMs.toFixed(1)} ms (${swap.replayedUnderLock} changes replayed under the lock); views rebuilt: ${swap.views.join(', ')}`,
     );
     writing = false;
     await writer;

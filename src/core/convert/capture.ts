@@ -108,6 +108,11 @@ export async function replayBatch(
         RETURNING table_name, old_row::text AS old_row, new_row::text AS new_row`,
   );
   if (taken.length === 0) return 0;
+  // Each statement below is driven by a few hundred logged keys: index lookups into the big
+  // tables. A hash or merge join would read a whole table per batch (and under the swap's lock).
+  await tx.execute(
+    sql`SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)`,
+  );
   const images = new Map<string, { all: string[]; current: string[] }>();
   for (const change of taken) {
     const entry = images.get(change.table_name) ?? { all: [], current: [] };
