@@ -13,11 +13,14 @@ import { useTestDatabase } from '../support/test-database.js';
 const t = useTestDatabase({ migrated: false });
 const target = builtInTarget('leaderboard');
 
-/** Where a foreign key of `table` points, and whether it is validated. */
+/**
+ * Where the foreign key of `table` points, and whether it is validated. Only the key itself
+ * (conparentid = 0): PostgreSQL 14-17 also list a clone per partition of the referenced table.
+ */
 async function foreignKey(table: string) {
   const [fk] = await t.sql`SELECT c.confrelid::regclass::text AS target, t.relkind, c.convalidated
     FROM pg_constraint c JOIN pg_class t ON t.oid = c.confrelid
-    WHERE c.conrelid = ${table}::regclass AND c.contype = 'f'`;
+    WHERE c.conrelid = ${table}::regclass AND c.contype = 'f' AND c.conparentid = 0`;
   return fk;
 }
 
