@@ -47,7 +47,9 @@ describe('a fill whose backend is killed', () => {
     const state = await readConversionState(t.db, target.family);
     const progress = state?.progress['fill.run_group_member'] as { copied: number; done: boolean };
     expect(progress.done).toBe(false);
-    expect(progress.copied).toBe(4_000);
+    // Four batches of heap blocks (sized for about 1000 rows from the statistics).
+    expect(progress.copied).toBeGreaterThan(0);
+    expect(progress.copied).toBeLessThan(MEMBERS);
     copiedBeforeKill = progress.copied;
     const [counts] = await t.sql`SELECT
       (SELECT count(*)::int FROM pgparts_leaderboard_new.leaderboard_run) AS runs,

@@ -3,7 +3,6 @@ import type { AnyPgDatabase } from '../database.js';
 import { quoteIdent, quoteQualified } from '../identifiers.js';
 import { estimatedRows, type ProgressListener } from './backfill.js';
 import { captureTriggerSql, replayBatch, replaySql } from './capture.js';
-import { batchEnd, inRange, maxKey } from './keyset.js';
 import { cols, readLayouts, type TableLayout } from './layout.js';
 import { type Sides, sides } from './names.js';
 import {
@@ -24,9 +23,10 @@ import {
 import { type Derivation, twinForeignKeySql } from './twin-ddl.js';
 
 interface FillProgress {
-  /** the greatest legacy key when the fill started: rows beyond it arrived later and are logged */
-  upTo: string | null;
-  after: string | null;
+  /** the legacy table's size in blocks when the fill started: every row that existed then is below */
+  blocks: number;
+  /** blocks below this are copied */
+  after: number;
   copied: number;
   done: boolean;
 }
@@ -39,12 +39,39 @@ export interface FillResult extends StepResult {
   elapsedMs: number;
 }
 
-/** The batch copy (the range condition is appended). */
+/**
+ * The batch copy: the rows in a range of heap blocks, read in physical order by a TID range scan
+ * (PostgreSQL 14+), so a table keyed by uuids is read sequentially, not in key order. A row that
+ * changed since the capture began may be met twice (its new version in a later block): the
+ * conflict is skipped, since the change is logged and the replay writes its latest version.
+ */
 function copySql(layout: TableLayout, s: Sides): string {
   return (
     `INSERT INTO ${quoteQualified(s.partitioned, layout.name)} (${cols(layout.columns)}) ` +
-    `SELECT ${cols(layout.columns, 's')} FROM ${quoteQualified(s.legacy, layout.name)} s WHERE TRUE`
+    `SELECT ${cols(layout.columns, 's')} FROM ${quoteQualified(s.legacy, layout.name)} s ` +
+    `WHERE s.ctid >= format('(%s,0)', $1::bigint)::tid AND s.ctid < format('(%s,0)', $2::bigint)::tid ` +
+    'ON CONFLICT DO NOTHING'
   );
+}
+
+/** The copy statement with its two block numbers bound as parameters. */
+function bindBlocks(statement: string, from: number, to: number) {
+  const [head = '', rest = ''] = statement.split('$1::bigint');
+  const [middle = '', tail = ''] = rest.split('$2::bigint');
+  return sql.join(
+    [sql.raw(head), sql`${from}::bigint`, sql.raw(middle), sql`${to}::bigint`, sql.raw(tail)],
+    sql.raw(''),
+  );
+}
+
+/** Blocks per batch, for about `rows` rows (from the planner's statistics). */
+async function blocksPerBatch(db: AnyPgDatabase, table: string, rows: number): Promise<number> {
+  const stats = await query<{ per_block: number }>(
+    db,
+    sql`SELECT CASE WHEN relpages > 0 AND reltuples > 0 THEN reltuples / relpages ELSE 50 END::float8 AS per_block
+        FROM pg_class WHERE oid = ${table}::regclass`,
+  );
+  return Math.max(1, Math.round(rows / Math.max(1, Number(stats[0]?.per_block ?? 50))));
 }
 
 /**
@@ -112,9 +139,10 @@ export async function catchUp(
 
 /**
  * Step 3, fill: installs the change-capture triggers on the legacy tables, copies every row that
- * existed then in primary-key batches (each batch and its progress commit together, so a killed
- * fill resumes with no duplicate and no gap), then replays the changes logged meanwhile. Run it
- * again any time before the swap to catch up.
+ * existed then in batches of heap blocks (each batch and its progress commit together, so a
+ * killed fill resumes with no duplicate and no gap), then replays the changes logged meanwhile,
+ * adds the foreign keys between the twins and replays again. Run it again any time before the
+ * swap to catch up.
  */
 export async function convertFill(
   db: AnyPgDatabase,
@@ -151,9 +179,8 @@ export async function convertFill(
   if (opts.dryRun) {
     const shown: PlannedStatement[] = [...triggers];
     for (const l of layouts) {
-      shown.push({
-        sql: `${copySql(l, s)} AND (${cols(l.legacyKey, 's')}) > (<last key>) AND (${cols(l.legacyKey, 's')}) <= (<key ${opts.batchSize} rows on>)`,
-      });
+      shown.push({ sql: `-- $1, $2: a range of heap blocks holding about ${opts.batchSize} rows` });
+      shown.push({ sql: copySql(l, s) });
     }
     for (const l of layouts) {
       shown.push(
@@ -185,6 +212,7 @@ export async function convertFill(
   for (const layout of layouts) {
     const legacy = quoteQualified(s.legacy, layout.name);
     const total = await estimatedRows(db, legacy);
+    const step = await blocksPerBatch(db, legacy, opts.batchSize);
     for (;;) {
       const progress = await db.transaction(async (tx) => {
         const t = tx as unknown as AnyPgDatabase;
@@ -192,27 +220,30 @@ export async function convertFill(
         const key = `fill.${layout.name}`;
         let now = (await readState(t, family))?.progress[key] as FillProgress | undefined;
         if (!now) {
-          const upTo = await maxKey(t, legacy, layout.legacyKey);
-          now = { upTo, after: null, copied: 0, done: upTo === null };
+          const size = await query<{ blocks: string }>(
+            t,
+            sql`SELECT (pg_relation_size(${legacy}::regclass) / current_setting('block_size')::int)::text AS blocks`,
+          );
+          const blocks = Number(size[0]?.blocks ?? 0);
+          now = { blocks, after: 0, copied: 0, done: blocks === 0 };
           await setProgress(t, family, key, now);
         }
         if (now.done) return now;
-        const end =
-          (await batchEnd(
-            t,
-            legacy,
-            layout.legacyKey,
-            { after: now.after, upTo: now.upTo },
-            opts.batchSize,
-          )) ?? now.upTo;
+        const end = Math.min(now.blocks, now.after + step);
         const copied = await query<{ n: string }>(
           t,
-          sql`WITH c AS (${sql.raw(copySql(layout, s))} AND ${inRange(legacy, layout.legacyKey, { after: now.after, upTo: end })} RETURNING 1)
-              SELECT count(*)::text AS n FROM c`,
+          sql.join(
+            [
+              sql.raw('WITH c AS ('),
+              bindBlocks(copySql(layout, s), now.after, end),
+              sql.raw(' RETURNING 1) SELECT count(*)::text AS n FROM c'),
+            ],
+            sql.raw(''),
+          ),
         );
         const n = Number(copied[0]?.n ?? 0);
         rowsCopied += n;
-        const next = { ...now, after: end, copied: now.copied + n, done: end === now.upTo };
+        const next = { ...now, after: end, copied: now.copied + n, done: end >= now.blocks };
         await setProgress(t, family, key, next);
         return next;
       });

@@ -40,17 +40,3 @@ export async function batchEnd(
   );
   return rows[0]?.k ?? null;
 }
-
-/** The greatest key in the table now, or null when it is empty. */
-export async function maxKey(
-  db: AnyPgDatabase,
-  table: string,
-  key: readonly string[],
-): Promise<string | null> {
-  const desc = key.map((c) => `${cols([c], 's')} DESC`).join(', ');
-  const rows = await query<{ k: string }>(
-    db,
-    `SELECT to_jsonb(x)::text AS k FROM (SELECT ${cols(key, 's')} FROM ${table} s ORDER BY ${desc} LIMIT 1) x`,
-  );
-  return rows[0]?.k ?? null;
-}
