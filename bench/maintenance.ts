@@ -1,0 +1,242 @@
+import type postgres from 'postgres';
+import { apply } from '../src/core/apply.js';
+import type { AnyPgDatabase } from '../src/core/database.js';
+import { drainKey } from '../src/core/drain.js';
+import { quoteQualified } from '../src/core/identifiers.js';
+import type { PartitionKey } from '../src/core/partition-key.js';
+import type { FamilySpec } from '../src/core/spec.js';
+import { killmailFamily } from '../src/killmails/partitioning.js';
+import { leaderboardFamily } from '../src/leaderboard/partitioning.js';
+import { maintain } from '../src/maintain.js';
+import { utcMonth } from './generate/killmails.js';
+import { generateSeasonRuns } from './generate/leaderboard.js';
+import { createNameFunction, dropNameFunction } from './generate/names.js';
+import type { Scale } from './generate/scale.js';
+import { step } from './progress.js';
+import { median } from './stats.js';
+import { TWIN_SCHEMA } from './twin.js';
+
+export interface MaintenanceResult {
+  noopApplyMs: number | null;
+  noopApplyNote: string;
+  createMonthMs: number | null;
+  createMonthNote: string;
+  retention: {
+    available: boolean;
+    month: string;
+    retireDropMs: number | null;
+    rowsRemoved: number | null;
+    detach: string | null;
+    deleteMs: number | null;
+    deleteRows: number | null;
+    /** retire / DELETE */
+    ratio: number | null;
+    note: string;
+  };
+  drain: {
+    rowsInDefault: number;
+    rowsMoved: number;
+    elapsedMs: number;
+    rowsPerSecond: number;
+    maxLockHoldMs: number;
+    note: string;
+  } | null;
+}
+
+type RetireKey = (
+  db: AnyPgDatabase,
+  family: FamilySpec,
+  key: PartitionKey,
+  options: { mode: 'drop' | 'archive' },
+) => Promise<{
+  elapsedMs: number;
+  detach?: string;
+  partitions?: { rows: number }[];
+}>;
+
+/** retireKey from src/core/retention.ts, or null while it does not exist yet. */
+async function loadRetireKey(): Promise<RetireKey | null> {
+  const path = '../src/core/retention.js';
+  try {
+    const module = (await import(path)) as { retireKey?: RetireKey };
+    return typeof module.retireKey === 'function' ? module.retireKey : null;
+  } catch {
+    return null;
+  }
+}
+
+const round = (ms: number) => Math.round(ms * 10) / 10;
+
+/** The exclusive upper bound of the newest killmails_raw partition. */
+async function newestMonthEnd(sql: postgres.Sql): Promise<Date> {
+  const [row] = await sql<{ upper: Date }[]>`
+    SELECT max((regexp_match(pg_get_expr(c.relpartbound, c.oid), 'TO \\(''([^'']+)''\\)'))[1]::timestamptz) AS upper
+    FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+    WHERE i.inhparent = 'public.killmails_raw'::regclass`;
+  if (!row?.upper) throw new Error('bench: killmails_raw has no partitions');
+  return new Date(row.upper);
+}
+
+async function oldestMonthStart(sql: postgres.Sql): Promise<Date> {
+  const [row] = await sql<{ lower: Date }[]>`
+    SELECT min((regexp_match(pg_get_expr(c.relpartbound, c.oid), 'FROM \\(''([^'']+)''\\)'))[1]::timestamptz) AS lower
+    FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+    WHERE i.inhparent = 'public.killmails_raw'::regclass`;
+  if (!row?.lower) throw new Error('bench: killmails_raw has no partitions');
+  return new Date(row.lower);
+}
+
+/** A no-op apply: maintain() once to settle, then the median of 5 runs that find nothing to do. */
+async function noopApply(db: AnyPgDatabase): Promise<{ ms: number; note: string }> {
+  await maintain(db);
+  const times: number[] = [];
+  let note = '';
+  for (let i = 0; i < 5; i += 1) {
+    const started = performance.now();
+    const result = await maintain(db);
+    times.push(performance.now() - started);
+    note = `maintain(): ${result.plan?.steps.length ?? 0} steps planned, ${result.done} done, ${result.skipped} skipped (retention needs allowDestructive); median of 5`;
+  }
+  return { ms: median(times), note };
+}
+
+/** One more month (3 tables): apply() with a clock whose premake window reaches one month further. */
+async function createMonth(sql: postgres.Sql, db: AnyPgDatabase) {
+  const end = await newestMonthEnd(sql);
+  const now = new Date(utcMonth(end, -3).getTime() + 24 * 3_600_000);
+  const started = performance.now();
+  const result = await apply(db, { families: [killmailFamily], now, retention: false });
+  const ms = performance.now() - started;
+  const steps = result.plan?.steps ?? [];
+  const partitions = steps.flatMap((s) => s.partitions);
+  return {
+    ms: round(ms),
+    note: `apply() for ${end.toISOString().slice(0, 7)}: ${partitions.join(', ')} (${result.done} steps, wall time with inspect and plan)`,
+  };
+}
+
+/** retireKey(drop) of the oldest month vs DELETE of the same rows from the twin (one transaction). */
+async function retention(sql: postgres.Sql, db: AnyPgDatabase) {
+  const from = await oldestMonthStart(sql);
+  const to = utcMonth(from, 1);
+  const month = from.toISOString().slice(0, 7);
+  const twin = (t: string) => quoteQualified(TWIN_SCHEMA, t);
+  const started = performance.now();
+  const deleted = await sql.begin(async (tx) => {
+    let rows = 0;
+    for (const table of ['killmail_participants', 'killmails_enriched', 'killmails_raw']) {
+      const result = await tx.unsafe(
+        `DELETE FROM ${twin(table)} WHERE killmail_time >= $1::timestamptz AND killmail_time < $2::timestamptz`,
+        [from.toISOString(), to.toISOString()],
+      );
+      rows += result.count;
+    }
+    return rows;
+  });
+  const deleteMs = round(performance.now() - started);
+  const retireKey = await loadRetireKey();
+  if (!retireKey) {
+    return {
+      available: false,
+      month,
+      retireDropMs: null,
+      rowsRemoved: null,
+      detach: null,
+      deleteMs,
+      deleteRows: deleted,
+      ratio: null,
+      note: 'retireKey (src/core/retention.ts) not available yet',
+    };
+  }
+  const key: PartitionKey = { kind: 'range', from, to };
+  const result = await retireKey(db, killmailFamily, key, { mode: 'drop' });
+  const rows = (result.partitions ?? []).reduce((sum, p) => sum + Number(p.rows), 0);
+  return {
+    available: true,
+    month,
+    retireDropMs: round(result.elapsedMs),
+    rowsRemoved: rows,
+    detach: result.detach ?? null,
+    deleteMs,
+    deleteRows: deleted,
+    ratio: Math.round((result.elapsedMs / deleteMs) * 10_000) / 10_000,
+    note: `oldest month ${month}, 3 tables; DELETE from the three twin tables in one transaction (then commit)`,
+  };
+}
+
+/**
+ * A season that arrived before its partitions: its season row, runs/5 runs and 4 members each
+ * (1M rows at the default scale) inserted into DEFAULT, then drainKey moves them out.
+ */
+const DRAIN_CAP_MS = 8 * 60_000;
+
+async function drain(sql: postgres.Sql, db: AnyPgDatabase, s: Scale, watcher: postgres.Sql) {
+  const [last] = await sql<{ id: number }[]>`SELECT max(id) AS id FROM season`;
+  const id = Number(last?.id ?? 0) + 1;
+  await sql`INSERT INTO season (id, name, starts_at, ends_at)
+    SELECT ${id}, ${`Season ${id}`}, ends_at, ends_at + ${s.periodsPerSeason} * interval '1 week'
+    FROM season WHERE id = ${id - 1}`;
+  await sql`INSERT INTO period (id, season_id, starts_at, ends_at)
+    SELECT (${id} - 1) * ${s.periodsPerSeason} + k, ${id}, NULL, NULL
+    FROM generate_series(1, ${s.periodsPerSeason}::int) k`;
+  await createNameFunction(db);
+  await step(`season ${id} into DEFAULT`, () => generateSeasonRuns(sql, s, id, s.runs, 4));
+  await dropNameFunction(db);
+  await sql.unsafe('ANALYZE leaderboard_run_default, run_group_member_default');
+  const [counted] = await sql<{ n: string }[]>`
+    SELECT (SELECT count(*) FROM leaderboard_run_default) + (SELECT count(*) FROM run_group_member_default) AS n`;
+  // Capped: past the cap the drain's statement is cancelled and the statement it was in reported.
+  const [self] = await sql<{ pid: number }[]>`SELECT pg_backend_pid() AS pid`;
+  let stuckIn: string | null = null;
+  const timer = setTimeout(async () => {
+    const [running] = await watcher<{ query: string }[]>`
+      SELECT query FROM pg_stat_activity WHERE pid = ${self?.pid ?? 0}`;
+    stuckIn = running?.query ?? null;
+    await watcher`SELECT pg_cancel_backend(${self?.pid ?? 0})`;
+  }, DRAIN_CAP_MS);
+  let result: Awaited<ReturnType<typeof drainKey>>;
+  try {
+    result = await drainKey(db, leaderboardFamily, { kind: 'list', value: id });
+  } catch (error) {
+    if (!stuckIn) throw error;
+    return {
+      rowsInDefault: Number(counted?.n ?? 0),
+      rowsMoved: 0,
+      elapsedMs: DRAIN_CAP_MS,
+      rowsPerSecond: 0,
+      maxLockHoldMs: 0,
+      note: `season ${id}: not finished within ${DRAIN_CAP_MS / 60_000} min; cancelled in: ${String(stuckIn).slice(0, 200)}`,
+    };
+  } finally {
+    clearTimeout(timer);
+  }
+  return {
+    rowsInDefault: Number(counted?.n ?? 0),
+    rowsMoved: result.rowsMoved,
+    elapsedMs: round(result.elapsedMs),
+    rowsPerSecond: Math.round(result.rowsMoved / (result.elapsedMs / 1000)),
+    maxLockHoldMs: round(result.maxLockHoldMs),
+    note: `season ${id}: ${result.status}, final phase attempts ${result.finalAttempts}, triggers skipped ${result.skippedTriggers}`,
+  };
+}
+
+export async function runMaintenance(
+  sql: postgres.Sql,
+  db: AnyPgDatabase,
+  s: Scale,
+  /** A second client on the database, to watch and cancel a drain past its cap. */
+  watcher: postgres.Sql,
+): Promise<MaintenanceResult> {
+  const noop = await step('no-op apply', () => noopApply(db));
+  const month = await step('create one month (3 tables)', () => createMonth(sql, db));
+  const retired = await step('retention: retireKey vs DELETE', () => retention(sql, db));
+  const drained = await step('drain a season out of DEFAULT', () => drain(sql, db, s, watcher));
+  return {
+    noopApplyMs: noop.ms,
+    noopApplyNote: noop.note,
+    createMonthMs: month.ms,
+    createMonthNote: month.note,
+    retention: retired,
+    drain: drained,
+  };
+}

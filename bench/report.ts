@@ -1,0 +1,128 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ConversionResult } from './conversion.js';
+import type { Scale } from './generate/scale.js';
+import type { Machine } from './machine.js';
+import type { MaintenanceResult } from './maintenance.js';
+import type { QueryResult } from './run-queries.js';
+
+export interface BenchReport {
+  label: string;
+  startedAt: string;
+  finishedAt: string;
+  commit: string;
+  machine: Machine;
+  settings: Record<string, string | number> | string;
+  scale: Scale;
+  rows: Record<string, [number, number]>;
+  dataNow: string;
+  iterations: number;
+  timings: Record<string, number>;
+  queries: QueryResult[] | null;
+  maintenance: MaintenanceResult | null;
+  conversion: ConversionResult | null;
+  notes: string[];
+}
+
+const ms = (v: number | null | undefined) => (v === null || v === undefined ? 'n/a' : v.toFixed(2));
+const yes = (ok: boolean) => (ok ? 'yes' : '**no**');
+
+function queryTable(results: readonly QueryResult[]): string[] {
+  const lines = [
+    '| query | prunes | partitioned p50 / p95 / p99 ms | unpartitioned p50 / p95 / p99 ms | p95 ratio | p95 target | p95 met | ratio <= 1.0 |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const r of results) {
+    const p = r.partitioned;
+    const u = r.unpartitioned;
+    lines.push(
+      `| ${r.name} | ${r.prunes ? 'yes' : 'no'} | ${ms(p.p50)} / ${ms(p.p95)} / ${ms(p.p99)} | ${ms(u.p50)} / ${ms(u.p95)} / ${ms(u.p99)} | ${r.ratioP95.toFixed(2)} | ${r.targetMs} | ${yes(p.p95 <= r.targetMs)} | ${r.prunes ? yes(r.ratioP95 <= 1) : 'n/a'} |`,
+    );
+  }
+  return lines;
+}
+
+function maintenanceTable(m: MaintenanceResult): string[] {
+  const r = m.retention;
+  const lines = [
+    '| operation | figure | notes |',
+    '| --- | --- | --- |',
+    `| no-op apply | ${ms(m.noopApplyMs)} ms | ${m.noopApplyNote} |`,
+    `| create one month (3 tables) | ${ms(m.createMonthMs)} ms | ${m.createMonthNote} |`,
+    r.available
+      ? `| retention of one month: retireKey drop vs DELETE | ${ms(r.retireDropMs)} ms vs ${ms(r.deleteMs)} ms (ratio ${r.ratio}) | ${r.rowsRemoved} rows dropped (DETACH ${r.detach}), ${r.deleteRows} rows deleted; ${r.note} |`
+      : `| retention of one month: retireKey drop vs DELETE | not available vs ${ms(r.deleteMs)} ms | ${r.note}; ${r.deleteRows} rows deleted from the twin |`,
+  ];
+  if (m.drain) {
+    const d = m.drain;
+    lines.push(
+      `| drain ${d.rowsInDefault} rows out of DEFAULT | ${d.rowsPerSecond} rows/s, max lock hold ${ms(d.maxLockHoldMs)} ms | ${d.rowsMoved} rows moved in ${ms(d.elapsedMs)} ms; ${d.note} |`,
+    );
+  }
+  return lines;
+}
+
+function conversionTable(c: ConversionResult): string[] {
+  return [
+    '| operation | figure | notes |',
+    '| --- | --- | --- |',
+    `| naive INSERT ... SELECT (${c.runs} runs + ${c.members} members) | ${c.naiveRowsPerSecond} rows/s (${c.naiveCopyMs} ms) | one statement per table, one transaction |`,
+    `| convert fill | ${c.fillRowsPerSecond} rows/s (${c.fillRowsCopied} rows, ${c.fillMs} ms); ${c.fillVsNaive}x the naive rate | ${c.note} |`,
+    `| convert swap lock hold | ${ms(c.swapLockHoldMs)} ms | ${c.swapAttempts} attempt(s) |`,
+  ];
+}
+
+export function renderMarkdown(r: BenchReport): string {
+  const m = r.machine;
+  const settings =
+    typeof r.settings === 'string'
+      ? r.settings
+      : Object.entries(r.settings)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(', ');
+  const counts = Object.entries(r.rows)
+    .map(([t, [a]]) => `${t} ${a.toLocaleString('en-US')}`)
+    .join(', ');
+  const out = [
+    `# pgparts benchmark: ${r.label}`,
+    '',
+    `${r.finishedAt} (commit ${r.commit}). Node ${m.node}, PostgreSQL ${m.postgres}, ${m.cores} cores (${m.cpu}), ${m.ramGiB} GiB RAM, ${m.platform}.`,
+    `Server settings: ${settings}.`,
+    `Rows (same on both sides): ${counts}; ${r.scale.characters + r.scale.corporations + r.scale.alliances + r.scale.systems} lookup names; ${r.scale.profiles} surveillance profiles. Data clock: ${r.dataNow}.`,
+    '',
+  ];
+  if (r.queries) {
+    out.push(
+      `## Hot queries (${r.iterations} calls per query per side, app-side wall time through postgres.js)`,
+      '',
+      ...queryTable(r.queries),
+      '',
+    );
+  }
+  if (r.maintenance) out.push('## Maintenance', '', ...maintenanceTable(r.maintenance), '');
+  if (r.conversion)
+    out.push('## Conversion (leaderboard, online)', '', ...conversionTable(r.conversion), '');
+  out.push(
+    '## Phases',
+    '',
+    Object.entries(r.timings)
+      .map(([k, v]) => `${k} ${(v / 1000).toFixed(1)} s`)
+      .join('; '),
+    '',
+  );
+  if (r.notes.length > 0) out.push('## Notes', '', ...r.notes.map((n) => `- ${n}`), '');
+  return out.join('\n');
+}
+
+export function writeReport(dir: string, report: BenchReport, svg: string | null): string[] {
+  mkdirSync(dir, { recursive: true });
+  const files = [join(dir, `${report.label}.json`), join(dir, `${report.label}.md`)];
+  writeFileSync(files[0] as string, `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(files[1] as string, renderMarkdown(report));
+  if (svg) {
+    const file = join(dir, `${report.label}.svg`);
+    writeFileSync(file, svg);
+    files.push(file);
+  }
+  return files;
+}

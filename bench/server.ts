@@ -1,0 +1,92 @@
+import { resolve } from 'node:path';
+import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
+import postgres from 'postgres';
+import { startEmbeddedServer } from '../scripts/embedded-server.js';
+import { quoteIdent } from '../src/core/identifiers.js';
+
+/**
+ * Settings for the bench server on a 2-core, 24 GiB machine shared with other work. fsync,
+ * synchronous_commit and full_page_writes are off: the data is generated and thrown away, and
+ * durability costs are not what the bench measures. jit off: sub-10 ms reads do not pay for
+ * compilation. Reported with the results.
+ */
+export const BENCH_SETTINGS: Record<string, string | number> = {
+  shared_buffers: '4GB',
+  effective_cache_size: '16GB',
+  work_mem: '32MB',
+  maintenance_work_mem: '1GB',
+  max_wal_size: '16GB',
+  checkpoint_timeout: '30min',
+  random_page_cost: 1.1,
+  fsync: 'off',
+  synchronous_commit: 'off',
+  full_page_writes: 'off',
+  jit: 'off',
+  max_parallel_workers_per_gather: 2,
+  max_connections: 50,
+};
+
+export interface BenchServer {
+  adminUrl: string;
+  /** Which settings are in effect: ours, or "as configured" for DATABASE_URL. */
+  settings: Record<string, string | number> | 'server defaults (DATABASE_URL)';
+  stop(): Promise<void>;
+}
+
+export async function startBenchServer(label: string, keep: boolean): Promise<BenchServer> {
+  const external = process.env.DATABASE_URL;
+  if (external) {
+    return { adminUrl: external, settings: 'server defaults (DATABASE_URL)', stop: async () => {} };
+  }
+  const dataDir = keep ? resolve(import.meta.dirname, '..', '.pgparts', 'bench', label) : undefined;
+  const server = await startEmbeddedServer({
+    purpose: 'bench',
+    settings: BENCH_SETTINGS,
+    log: (line) => console.error(line),
+    ...(dataDir ? { dataDir } : {}),
+  });
+  return { adminUrl: server.url, settings: BENCH_SETTINGS, stop: () => server.stop() };
+}
+
+export function withDatabase(url: string, name: string): string {
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+export interface Connection {
+  sql: postgres.Sql;
+  db: PostgresJsDatabase;
+}
+
+/** A client on a database; `searchPath` points unqualified names at another schema first. */
+export function connect(url: string, options: { max?: number; searchPath?: string } = {}) {
+  const sql = postgres(url, {
+    max: options.max ?? 1,
+    onnotice: () => {},
+    ...(options.searchPath ? { connection: { search_path: options.searchPath } } : {}),
+  });
+  return { sql, db: drizzle(sql) } satisfies Connection;
+}
+
+/** Creates the database unless it exists; true when it was created. */
+export async function ensureDatabase(adminUrl: string, name: string): Promise<boolean> {
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  try {
+    const found = await admin`SELECT 1 FROM pg_database WHERE datname = ${name}`;
+    if (found.length > 0) return false;
+    await admin.unsafe(`CREATE DATABASE ${quoteIdent(name)}`);
+    return true;
+  } finally {
+    await admin.end();
+  }
+}
+
+export async function dropDatabase(adminUrl: string, name: string): Promise<void> {
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  try {
+    await admin.unsafe(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
+  } finally {
+    await admin.end();
+  }
+}

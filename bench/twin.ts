@@ -1,0 +1,84 @@
+import type postgres from 'postgres';
+import { quoteIdent, quoteQualified } from '../src/core/identifiers.js';
+import { TOP_KEYS_VIEWS, topKeysViewSql } from '../src/leaderboard/views.js';
+import { progressBar } from './progress.js';
+
+export const TWIN_SCHEMA = 'bench_twin';
+
+/** The partitioned tables, referenced ones first. */
+export const PARTITIONED_TABLES = [
+  'leaderboard_run',
+  'run_group_member',
+  'killmails_raw',
+  'killmails_enriched',
+  'killmail_participants',
+];
+
+/**
+ * The unpartitioned twin: in schema bench_twin, each partitioned parent as a plain table
+ * (CREATE TABLE ... LIKE the parent: same columns, defaults, NOT NULLs), filled with the same
+ * rows, then the parent's own indexes (pg_get_indexdef, retargeted), its primary and unique keys
+ * on those indexes, its foreign keys (pg_get_constraintdef, resolved under search_path
+ * bench_twin, public so in-family references point at the twin), and the top_keys views over the
+ * twin. A session with search_path bench_twin, public then runs the very same SQL on it.
+ */
+export async function buildTwin(sql: postgres.Sql): Promise<void> {
+  const twin = quoteIdent(TWIN_SCHEMA);
+  await sql.unsafe(`DROP SCHEMA IF EXISTS ${twin} CASCADE`);
+  await sql.unsafe(`CREATE SCHEMA ${twin}`);
+  await sql.unsafe('SET search_path = public');
+  const bar = progressBar('unpartitioned twin', PARTITIONED_TABLES.length * 2 + 1);
+  let done = 0;
+  const ddl: string[] = [];
+  for (const table of PARTITIONED_TABLES) {
+    const target = quoteQualified(TWIN_SCHEMA, table);
+    await sql.unsafe(
+      `CREATE TABLE ${target} (LIKE ${quoteQualified('public', table)} INCLUDING DEFAULTS INCLUDING STORAGE)`,
+    );
+    await sql.unsafe(`INSERT INTO ${target} SELECT * FROM ${quoteQualified('public', table)}`);
+    bar.tick(++done);
+    const indexes = await sql<{ name: string; def: string; contype: string | null }[]>`
+      SELECT c.relname AS name, pg_get_indexdef(i.indexrelid) AS def, k.contype::text AS contype
+      FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+      LEFT JOIN pg_constraint k ON k.conindid = i.indexrelid AND k.conrelid = i.indrelid
+      WHERE i.indrelid = ${`public.${table}`}::regclass ORDER BY c.relname`;
+    for (const index of indexes) {
+      const def = index.def.replace(/ ON (ONLY )?\S+ USING /, ` ON ${target} USING `);
+      await sql.unsafe(def);
+      if (index.contype === 'p' || index.contype === 'u') {
+        const kind = index.contype === 'p' ? 'PRIMARY KEY' : 'UNIQUE';
+        await sql.unsafe(
+          `ALTER TABLE ${target} ADD CONSTRAINT ${quoteIdent(index.name)} ${kind} USING INDEX ${quoteIdent(index.name)}`,
+        );
+      }
+    }
+    const fks = await sql<{ name: string; def: string }[]>`
+      SELECT conname AS name, pg_get_constraintdef(oid) AS def FROM pg_constraint
+      WHERE conrelid = ${`public.${table}`}::regclass AND contype = 'f' AND conparentid = 0
+      ORDER BY conname`;
+    for (const fk of fks) {
+      ddl.push(`ALTER TABLE ${target} ADD CONSTRAINT ${quoteIdent(fk.name)} ${fk.def}`);
+    }
+    bar.tick(++done);
+  }
+  await sql.unsafe(`SET search_path = ${twin}, public`);
+  for (const statement of ddl) await sql.unsafe(statement);
+  for (const view of TOP_KEYS_VIEWS) {
+    for (const statement of topKeysViewSql(view)) await sql.unsafe(statement);
+  }
+  await sql.unsafe('SET search_path = public');
+  bar.done();
+}
+
+/** Row counts of both sides, table by table: the twin must hold exactly the same rows. */
+export async function compareCounts(sql: postgres.Sql): Promise<Record<string, [number, number]>> {
+  const counts: Record<string, [number, number]> = {};
+  for (const table of PARTITIONED_TABLES) {
+    const [row] = await sql.unsafe<{ a: string; b: string }[]>(
+      `SELECT (SELECT count(*) FROM ${quoteQualified('public', table)}) AS a,
+              (SELECT count(*) FROM ${quoteQualified(TWIN_SCHEMA, table)}) AS b`,
+    );
+    counts[table] = [Number(row?.a), Number(row?.b)];
+  }
+  return counts;
+}
