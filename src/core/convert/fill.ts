@@ -3,6 +3,7 @@ import type { AnyPgDatabase } from '../database.js';
 import { quoteIdent, quoteQualified } from '../identifiers.js';
 import { estimatedRows, type ProgressListener } from './backfill.js';
 import { captureTriggerSql, replayBatch, replaySql } from './capture.js';
+import { blocksPerBatch, IN_BLOCKS_SHOWN, inBlocks, relationBlocks } from './heap-blocks.js';
 import { cols, readLayouts, type TableLayout } from './layout.js';
 import { type Sides, sides } from './names.js';
 import {
@@ -48,31 +49,11 @@ export interface FillResult extends StepResult {
 function copySql(layout: TableLayout, s: Sides): string {
   return (
     `INSERT INTO ${quoteQualified(s.partitioned, layout.name)} (${cols(layout.columns)}) ` +
-    `SELECT ${cols(layout.columns, 's')} FROM ${quoteQualified(s.legacy, layout.name)} s ` +
-    `WHERE s.ctid >= format('(%s,0)', $1::bigint)::tid AND s.ctid < format('(%s,0)', $2::bigint)::tid ` +
-    'ON CONFLICT DO NOTHING'
+    `SELECT ${cols(layout.columns, 's')} FROM ${quoteQualified(s.legacy, layout.name)} s WHERE `
   );
 }
 
-/** The copy statement with its two block numbers bound as parameters. */
-function bindBlocks(statement: string, from: number, to: number) {
-  const [head = '', rest = ''] = statement.split('$1::bigint');
-  const [middle = '', tail = ''] = rest.split('$2::bigint');
-  return sql.join(
-    [sql.raw(head), sql`${from}::bigint`, sql.raw(middle), sql`${to}::bigint`, sql.raw(tail)],
-    sql.raw(''),
-  );
-}
-
-/** Blocks per batch, for about `rows` rows (from the planner's statistics). */
-async function blocksPerBatch(db: AnyPgDatabase, table: string, rows: number): Promise<number> {
-  const stats = await query<{ per_block: number }>(
-    db,
-    sql`SELECT CASE WHEN relpages > 0 AND reltuples > 0 THEN reltuples / relpages ELSE 50 END::float8 AS per_block
-        FROM pg_class WHERE oid = ${table}::regclass`,
-  );
-  return Math.max(1, Math.round(rows / Math.max(1, Number(stats[0]?.per_block ?? 50))));
-}
+const ON_CONFLICT = ' ON CONFLICT DO NOTHING';
 
 /**
  * Adds the foreign keys between twins once the copy is done. A row copied before its parent
@@ -179,8 +160,8 @@ export async function convertFill(
   if (opts.dryRun) {
     const shown: PlannedStatement[] = [...triggers];
     for (const l of layouts) {
-      shown.push({ sql: `-- $1, $2: a range of heap blocks holding about ${opts.batchSize} rows` });
-      shown.push({ sql: copySql(l, s) });
+      shown.push({ sql: `-- one batch: the heap blocks holding about ${opts.batchSize} rows` });
+      shown.push({ sql: `${copySql(l, s)}${IN_BLOCKS_SHOWN}${ON_CONFLICT}` });
     }
     for (const l of layouts) {
       shown.push(
@@ -220,11 +201,7 @@ export async function convertFill(
         const key = `fill.${layout.name}`;
         let now = (await readState(t, family))?.progress[key] as FillProgress | undefined;
         if (!now) {
-          const size = await query<{ blocks: string }>(
-            t,
-            sql`SELECT (pg_relation_size(${legacy}::regclass) / current_setting('block_size')::int)::text AS blocks`,
-          );
-          const blocks = Number(size[0]?.blocks ?? 0);
+          const blocks = await relationBlocks(t, legacy);
           now = { blocks, after: 0, copied: 0, done: blocks === 0 };
           await setProgress(t, family, key, now);
         }
@@ -232,14 +209,8 @@ export async function convertFill(
         const end = Math.min(now.blocks, now.after + step);
         const copied = await query<{ n: string }>(
           t,
-          sql.join(
-            [
-              sql.raw('WITH c AS ('),
-              bindBlocks(copySql(layout, s), now.after, end),
-              sql.raw(' RETURNING 1) SELECT count(*)::text AS n FROM c'),
-            ],
-            sql.raw(''),
-          ),
+          sql`WITH c AS (${sql.raw(copySql(layout, s))}${inBlocks(now.after, end)}${sql.raw(ON_CONFLICT)} RETURNING 1)
+              SELECT count(*)::text AS n FROM c`,
         );
         const n = Number(copied[0]?.n ?? 0);
         rowsCopied += n;
