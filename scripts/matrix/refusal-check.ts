@@ -1,10 +1,11 @@
 /**
- * Starts a PostgreSQL older than 14 and checks that migrate() refuses it with the message
- * unsupportedServerReason gives, before changing anything.
+ * Starts a PostgreSQL older than 14 and checks that migrate() and maintain() (apply) refuse it
+ * with the message unsupportedServerReason gives, before changing anything.
  */
 import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import { unsupportedServerReason } from '../../src/core/server-version.js';
+import { maintain } from '../../src/maintain.js';
 import { migrate } from '../../src/migrate.js';
 import { startEmbeddedServer } from '../embedded-server.js';
 
@@ -21,20 +22,29 @@ export async function checkRefusal(packageDir: string): Promise<RefusalResult> {
     const [row] = await client<{ v: string }[]>`SELECT current_setting('server_version_num') AS v`;
     const versionNum = Number(row?.v);
     const expected = unsupportedServerReason(versionNum);
-    let message: string | undefined;
-    try {
-      await migrate(drizzle(client));
-    } catch (error) {
-      message = (error as Error).message;
-    }
+    const refusal = async (operation: () => Promise<unknown>) => {
+      try {
+        await operation();
+        return undefined;
+      } catch (error) {
+        return (error as Error).message;
+      }
+    };
+    const message = await refusal(() => migrate(drizzle(client)));
+    const applyMessage = await refusal(() => maintain(drizzle(client)));
+    // Nothing created: no schema besides the initial ones, no relation in public.
     const [created] = await client<{ n: number }[]>`
-      SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = 'drizzle'`;
-    const untouched = created?.n === 0;
-    const refused = expected !== undefined && message === expected && untouched;
+      SELECT (SELECT count(*) FROM pg_namespace
+               WHERE nspname NOT IN ('public', 'information_schema') AND nspname NOT LIKE 'pg\_%')
+           + (SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace) AS n`;
+    const untouched = Number(created?.n) === 0;
+    const refused =
+      expected !== undefined && message === expected && applyMessage === expected && untouched;
     const detail = refused
-      ? 'migrate() refused it and created nothing'
-      : `expected refusal ${JSON.stringify(expected)}, got ${JSON.stringify(message ?? 'success')}` +
-        (untouched ? '' : ' and the drizzle schema was created');
+      ? 'migrate() and maintain() refused it and created nothing'
+      : `expected refusal ${JSON.stringify(expected)}, got ${JSON.stringify(message ?? 'success')} ` +
+        `from migrate(), ${JSON.stringify(applyMessage ?? 'success')} from maintain()` +
+        (untouched ? '' : ', and something was created');
     return { versionNum, refused, detail };
   } finally {
     await client.end();
