@@ -130,7 +130,11 @@ async function hasDefaultPartition(
   return (rows[0]?.n ?? 0) > 0;
 }
 
-/** Foreign keys of `table` (a detached partition) that point at any table of the family. */
+/**
+ * Foreign keys of `table` that point at any table of the family: on a parent, the family's own
+ * keys; on a detached partition, what is left of them (PostgreSQL 14 drops them on detach,
+ * later versions keep them as standalone constraints).
+ */
 async function familyForeignKeys(
   db: AnyPgDatabase,
   family: FamilySpec,
@@ -253,10 +257,11 @@ export async function retireKey(
           rows: state.rows,
         });
       } else {
-        // Its foreign keys into the family now stand alone and would block the referenced detach.
-        const fks = await familyForeignKeys(s, family, state.name);
-        for (const fk of fks)
+        // Its foreign keys into the family, where they outlived the detach, now stand alone and
+        // would block the referenced detach. The archived link is made from the parent's keys.
+        for (const fk of await familyForeignKeys(s, family, state.name))
           await retry(`ALTER TABLE ${partition} DROP CONSTRAINT ${quoteIdent(fk.name)}`);
+        const fks = await familyForeignKeys(s, family, state.table);
         await retry(`ALTER TABLE ${partition} SET SCHEMA ${quoteIdent(archiveSchema)}`);
         await run(
           s,
