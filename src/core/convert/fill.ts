@@ -95,6 +95,27 @@ async function addTwinForeignKeys(
   return replayed;
 }
 
+/**
+ * Catches up until a whole round finds almost nothing left, so that the replay the swap does
+ * under its lock is only what arrives in the last moments (the lock hold grows with it).
+ */
+export async function catchUpClosely(
+  db: AnyPgDatabase,
+  target: ConversionTarget,
+  layouts: readonly TableLayout[],
+  direction: 'forward' | 'reverse',
+  s: Sides,
+  batchSize: number,
+): Promise<number> {
+  let total = 0;
+  for (let round = 0; round < 20; round++) {
+    const n = await catchUp(db, target, layouts, direction, s, batchSize);
+    total += n;
+    if (n <= 50) break;
+  }
+  return total;
+}
+
 /** Replays the log in batches, each its own transaction, until a batch comes back short. */
 export async function catchUp(
   db: AnyPgDatabase,

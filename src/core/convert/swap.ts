@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import type { AnyPgDatabase } from '../database.js';
 import { quoteIdent, quoteQualified } from '../identifiers.js';
 import { captureTriggerSql, dropCaptureTriggerSql, replayBatch } from './capture.js';
-import { catchUp } from './fill.js';
+import { catchUpClosely } from './fill.js';
 import { readLayouts } from './layout.js';
 import {
   appTriggers,
@@ -214,7 +214,7 @@ export async function convertSwap(
       { cause: error },
     );
   }
-  await catchUp(db, target, layouts, 'forward', before, opts.batchSize);
+  await catchUpClosely(db, target, layouts, 'forward', before, opts.batchSize);
   const partitionedViews = await twinViews();
   let lockHoldMs = 0;
   const { result: replayedUnderLock, attempts } = await withLockRetry(

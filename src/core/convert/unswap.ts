@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import type { AnyPgDatabase } from '../database.js';
 import { quoteIdent } from '../identifiers.js';
 import { captureTriggerSql, dropCaptureTriggerSql, replayBatch } from './capture.js';
-import { catchUp } from './fill.js';
+import { catchUpClosely } from './fill.js';
 import { readLayouts } from './layout.js';
 import { dependentViews, type ExternalForeignKey, viewsIn } from './legacy-catalog.js';
 import {
@@ -86,7 +86,7 @@ export async function convertUnswap(
       refreshed: [],
     };
   }
-  await catchUp(db, target, layouts, 'reverse', after, opts.batchSize);
+  await catchUpClosely(db, target, layouts, 'reverse', after, opts.batchSize);
   let lockHoldMs = 0;
   const { result: replayedUnderLock, attempts } = await withLockRetry(
     db,
