@@ -268,7 +268,8 @@ async function addStagingForeignKeys(
       );
     }
     // VALIDATE takes SHARE UPDATE EXCLUSIVE on the staging table only: writers are not blocked.
-    await run(db, `ALTER TABLE ${staging} VALIDATE CONSTRAINT ${quoteIdent(fk.name)}`);
+    // Under lock_timeout all the same: a lock held elsewhere must not leave it waiting forever.
+    await ddl(db, [`ALTER TABLE ${staging} VALIDATE CONSTRAINT ${quoteIdent(fk.name)}`], options);
   }
 }
 
@@ -402,7 +403,14 @@ export async function drainKey(
   await options.onPhase?.('copied');
   await replayAll(db, family, key, state, options);
   const skipTriggers = initial.canSkipTriggers;
-  if (skipTriggers) for (const t of state) await addStagingForeignKeys(db, family, t, options);
+  if (skipTriggers) {
+    // The validation joins the staged rows with the referenced parents: plan it on real
+    // statistics (autovacuum never analyzes a partitioned parent).
+    for (const table of new Set(state.flatMap((t) => t.referencedTables))) {
+      await run(db, `ANALYZE ${quoteQualified(family.schema, table)}`);
+    }
+    for (const t of state) await addStagingForeignKeys(db, family, t, options);
+  }
   await replayAll(db, family, key, state, options);
   await options.onPhase?.('replayed');
 
