@@ -1,7 +1,9 @@
 import { sql } from 'drizzle-orm';
 import type { AnyPgDatabase } from '../database.js';
 import { quoteIdent, quoteQualified } from '../identifiers.js';
-import { blocksPerBatch, IN_BLOCKS_SHOWN, inBlocks, relationBlocks } from './heap-blocks.js';
+import { batchEnd, inRange } from './keyset.js';
+import { cols } from './layout.js';
+import { readTable } from './legacy-catalog.js';
 import { formatPlan } from './planned.js';
 import type { StepResult } from './prep.js';
 import { query, sleep } from './run-sql.js';
@@ -34,10 +36,7 @@ export async function estimatedRows(db: AnyPgDatabase, table: string): Promise<n
 }
 
 interface BackfillProgress {
-  /** the table's size in blocks when the backfill started: every row lacking the value is below */
-  blocks: number;
-  /** blocks below this are done */
-  after: number;
+  after: string | null;
   updated: number;
   done: boolean;
 }
@@ -58,10 +57,8 @@ function updateSql(schema: string, d: Derivation) {
 
 /**
  * Step 2, backfill: sets the partition column on legacy rows that lack it (the members' season_id,
- * taken from their run), in batches of heap blocks with a short transaction each, instead of the
- * plan's single UPDATE of the whole table. Rows written since prep have it from the derive
- * trigger, and updated rows move to the end of the table: the blocks that existed when the
- * backfill began hold every row to fix. Resumable: each batch records where it stopped.
+ * taken from their run), in primary-key batches with a short transaction each, instead of the
+ * plan's single UPDATE of the whole table. Resumable: each batch records where it stopped.
  */
 export async function convertBackfill(
   db: AnyPgDatabase,
@@ -86,31 +83,32 @@ export async function convertBackfill(
   const shown: string[] = [];
   for (const d of derivations) {
     const { table, head } = updateSql(family.schema, d);
-    shown.push(`-- one batch: the heap blocks holding about ${opts.batchSize} rows`);
-    shown.push(`${head} AND ${IN_BLOCKS_SHOWN}`);
+    const legacy = await readTable(db, family.schema, d.table);
+    const key = legacy?.primaryKey ?? [];
+    shown.push(
+      `${head} AND (${cols(key, 's')}) > (<last key>) AND (${cols(key, 's')}) <= (<key ${opts.batchSize} rows on>)`,
+    );
     if (opts.dryRun) continue;
     const total = await estimatedRows(db, table);
-    const step = await blocksPerBatch(db, table, opts.batchSize);
     for (;;) {
       const progress = await db.transaction(async (tx) => {
         const t = tx as unknown as AnyPgDatabase;
         await lockFamily(t, family);
-        let now = (await readState(t, family))?.progress[`backfill.${d.table}`] as
-          | BackfillProgress
-          | undefined;
-        if (!now) {
-          const blocks = await relationBlocks(t, table);
-          now = { blocks, after: 0, updated: 0, done: blocks === 0 };
-        }
+        const now = ((await readState(t, family))?.progress[`backfill.${d.table}`] ?? {
+          after: null,
+          updated: 0,
+          done: false,
+        }) as BackfillProgress;
         if (now.done) return now;
-        const end = Math.min(now.blocks, now.after + step);
+        const end = await batchEnd(t, table, key, { after: now.after, upTo: null }, opts.batchSize);
+        const range = { after: now.after, upTo: end };
         const updated = await query<{ n: string }>(
           t,
-          sql`WITH u AS (${sql.raw(head)} AND ${inBlocks(now.after, end)} RETURNING 1) SELECT count(*)::text AS n FROM u`,
+          sql`WITH u AS (${sql.raw(head)} AND ${inRange(table, key, range)} RETURNING 1) SELECT count(*)::text AS n FROM u`,
         );
         const n = Number(updated[0]?.n ?? 0);
         rowsUpdated += n;
-        const next = { ...now, after: end, updated: now.updated + n, done: end >= now.blocks };
+        const next = { after: end, updated: now.updated + n, done: end === null };
         await setProgress(t, family, `backfill.${d.table}`, next);
         return next;
       });

@@ -3,7 +3,7 @@ import type { AnyPgDatabase } from '../database.js';
 import { quoteIdent, quoteQualified } from '../identifiers.js';
 import { estimatedRows, type ProgressListener } from './backfill.js';
 import { captureTriggerSql, replayBatch, replaySql } from './capture.js';
-import { blocksPerBatch, IN_BLOCKS_SHOWN, inBlocks, relationBlocks } from './heap-blocks.js';
+import { batchEnd, inRange, maxKey } from './keyset.js';
 import { cols, readLayouts, type TableLayout } from './layout.js';
 import { type Sides, sides } from './names.js';
 import {
@@ -24,10 +24,9 @@ import {
 import { type Derivation, twinForeignKeySql } from './twin-ddl.js';
 
 interface FillProgress {
-  /** the legacy table's size in blocks when the fill started: every row that existed then is below */
-  blocks: number;
-  /** blocks below this are copied */
-  after: number;
+  /** the greatest legacy key when the fill started: rows beyond it arrived later and are logged */
+  upTo: string | null;
+  after: string | null;
   copied: number;
   done: boolean;
 }
@@ -41,19 +40,17 @@ export interface FillResult extends StepResult {
 }
 
 /**
- * The batch copy: the rows in a range of heap blocks, read in physical order by a TID range scan
- * (PostgreSQL 14+), so a table keyed by uuids is read sequentially, not in key order. A row that
- * changed since the capture began may be met twice (its new version in a later block): the
- * conflict is skipped, since the change is logged and the replay writes its latest version.
+ * The batch copy (the range condition is appended). Batches walk the legacy primary key: the
+ * rows then reach the twin's primary key (which carries the same columns) in order, and index
+ * insertion in order is what makes the copy fast. Measured on 300k members (uuid keys): 5.2-5.8 s
+ * in key order, 6.8-8.2 s in physical order (TID range scans), although those read sequentially.
  */
 function copySql(layout: TableLayout, s: Sides): string {
   return (
     `INSERT INTO ${quoteQualified(s.partitioned, layout.name)} (${cols(layout.columns)}) ` +
-    `SELECT ${cols(layout.columns, 's')} FROM ${quoteQualified(s.legacy, layout.name)} s WHERE `
+    `SELECT ${cols(layout.columns, 's')} FROM ${quoteQualified(s.legacy, layout.name)} s WHERE TRUE`
   );
 }
-
-const ON_CONFLICT = ' ON CONFLICT DO NOTHING';
 
 /**
  * Adds the foreign keys between twins once the copy is done. A row copied before its parent
@@ -141,10 +138,9 @@ export async function catchUp(
 
 /**
  * Step 3, fill: installs the change-capture triggers on the legacy tables, copies every row that
- * existed then in batches of heap blocks (each batch and its progress commit together, so a
- * killed fill resumes with no duplicate and no gap), then replays the changes logged meanwhile,
- * adds the foreign keys between the twins and replays again. Run it again any time before the
- * swap to catch up.
+ * existed then in primary-key batches (each batch and its progress commit together, so a killed
+ * fill resumes with no duplicate and no gap), then replays the changes logged meanwhile. Run it
+ * again any time before the swap to catch up.
  */
 export async function convertFill(
   db: AnyPgDatabase,
@@ -181,8 +177,9 @@ export async function convertFill(
   if (opts.dryRun) {
     const shown: PlannedStatement[] = [...triggers];
     for (const l of layouts) {
-      shown.push({ sql: `-- one batch: the heap blocks holding about ${opts.batchSize} rows` });
-      shown.push({ sql: `${copySql(l, s)}${IN_BLOCKS_SHOWN}${ON_CONFLICT}` });
+      shown.push({
+        sql: `${copySql(l, s)} AND (${cols(l.legacyKey, 's')}) > (<last key>) AND (${cols(l.legacyKey, 's')}) <= (<key ${opts.batchSize} rows on>)`,
+      });
     }
     for (const l of layouts) {
       shown.push(
@@ -214,7 +211,6 @@ export async function convertFill(
   for (const layout of layouts) {
     const legacy = quoteQualified(s.legacy, layout.name);
     const total = await estimatedRows(db, legacy);
-    const step = await blocksPerBatch(db, legacy, opts.batchSize);
     for (;;) {
       const progress = await db.transaction(async (tx) => {
         const t = tx as unknown as AnyPgDatabase;
@@ -222,20 +218,27 @@ export async function convertFill(
         const key = `fill.${layout.name}`;
         let now = (await readState(t, family))?.progress[key] as FillProgress | undefined;
         if (!now) {
-          const blocks = await relationBlocks(t, legacy);
-          now = { blocks, after: 0, copied: 0, done: blocks === 0 };
+          const upTo = await maxKey(t, legacy, layout.legacyKey);
+          now = { upTo, after: null, copied: 0, done: upTo === null };
           await setProgress(t, family, key, now);
         }
         if (now.done) return now;
-        const end = Math.min(now.blocks, now.after + step);
+        const end =
+          (await batchEnd(
+            t,
+            legacy,
+            layout.legacyKey,
+            { after: now.after, upTo: now.upTo },
+            opts.batchSize,
+          )) ?? now.upTo;
         const copied = await query<{ n: string }>(
           t,
-          sql`WITH c AS (${sql.raw(copySql(layout, s))}${inBlocks(now.after, end)}${sql.raw(ON_CONFLICT)} RETURNING 1)
+          sql`WITH c AS (${sql.raw(copySql(layout, s))} AND ${inRange(legacy, layout.legacyKey, { after: now.after, upTo: end })} RETURNING 1)
               SELECT count(*)::text AS n FROM c`,
         );
         const n = Number(copied[0]?.n ?? 0);
         rowsCopied += n;
-        const next = { ...now, after: end, copied: now.copied + n, done: end >= now.blocks };
+        const next = { ...now, after: end, copied: now.copied + n, done: end === now.upTo };
         await setProgress(t, family, key, next);
         return next;
       });
