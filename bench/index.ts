@@ -5,6 +5,7 @@
  */
 import { execSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import type postgres from 'postgres';
 import { renderChart } from './chart.js';
@@ -98,6 +99,7 @@ async function main(): Promise<void> {
       const twin = connect(url, { max: 1, searchPath: `${TWIN_SCHEMA}, public` });
       clients.push(twin.sql);
       const params = await step('sample parameters', () => sampleParams(main.sql, dataNow));
+      const loadBefore = loadavg().map((v) => v.toFixed(2));
       const m = main;
       queries = await timed('queries', () =>
         runQueries(
@@ -106,6 +108,11 @@ async function main(): Promise<void> {
           params,
           options.iterations,
         ),
+      );
+      notes.push(
+        `Load average (1/5/15 min) before the query phase ${loadBefore.join(' / ')}, after ${loadavg()
+          .map((v) => v.toFixed(2))
+          .join(' / ')} on ${cpus().length} cores (other work shares the machine).`,
       );
       const mismatched = queries.filter((q) => q.rowMismatches > 0);
       if (mismatched.length > 0) {
