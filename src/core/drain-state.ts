@@ -1,9 +1,9 @@
 import { sql } from 'drizzle-orm';
 import type { AnyPgDatabase } from './database.js';
 import { boundSpecSql } from './ddl.js';
+import { query } from './execute.js';
 import { keyPredicateSql } from './key-predicate.js';
 import { type PartitionKey, partitionName } from './partition-key.js';
-import { rowsOf } from './rows.js';
 import type { FamilySpec } from './spec.js';
 
 /** The comment a drain's staging table carries until it is attached. */
@@ -39,14 +39,6 @@ export interface DrainState {
   canSkipTriggers: boolean;
 }
 
-interface Row {
-  [column: string]: unknown;
-}
-
-async function one<T extends Row>(db: AnyPgDatabase, query: ReturnType<typeof sql>): Promise<T[]> {
-  return rowsOf<T>(await db.execute(query));
-}
-
 /** Reads the state of every table of the family for draining `key`. Bounds are read in UTC. */
 export async function readDrainState(
   db: AnyPgDatabase,
@@ -61,7 +53,7 @@ export async function readDrainState(
     for (const table of family.tables) {
       const parent = `${family.schema}.${table}`;
       const target = partitionName(family, table, key);
-      const partitions = await one<{ name: string; bound: string; comment: string | null }>(
+      const partitions = await query<{ name: string; bound: string; comment: string | null }>(
         tx,
         sql`SELECT c.relname AS name, pg_get_expr(c.relpartbound, c.oid) AS bound,
                    obj_description(c.oid, 'pg_class') AS comment
@@ -69,7 +61,7 @@ export async function readDrainState(
             WHERE i.inhparent = to_regclass(${parent})`,
       );
       if (partitions.length === 0) {
-        const exists = await one<{ p: string | null }>(
+        const exists = await query<{ p: string | null }>(
           tx,
           sql`SELECT to_regclass(${parent})::text AS p`,
         );
@@ -81,7 +73,7 @@ export async function readDrainState(
       const attachedTarget = partitions.find((p) => p.name === target);
       const coveredBy =
         partitions.find((p) => p.name !== target && p.bound === wantedBound)?.name ?? null;
-      const standalone = await one<{ comment: string | null }>(
+      const standalone = await query<{ comment: string | null }>(
         tx,
         sql`SELECT obj_description(c.oid, 'pg_class') AS comment FROM pg_class c
             WHERE c.oid = to_regclass(${`${family.schema}.${target}`})`,
@@ -91,13 +83,13 @@ export async function readDrainState(
       else if (standalone.length > 0)
         targetState = standalone[0]?.comment === STAGING_MARKER ? 'staging' : 'foreign';
 
-      const columns = await one<{ name: string }>(
+      const columns = await query<{ name: string }>(
         tx,
         sql`SELECT attname AS name FROM pg_attribute
             WHERE attrelid = to_regclass(${parent}) AND attnum > 0 AND NOT attisdropped
               AND attgenerated = '' ORDER BY attnum`,
       );
-      const pk = await one<{ name: string }>(
+      const pk = await query<{ name: string }>(
         tx,
         sql`SELECT a.attname AS name FROM pg_index i
             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
@@ -108,7 +100,7 @@ export async function readDrainState(
       const fks: { name: string; definition: string }[] = [];
       const referencedTables: string[] = [];
       for (const referenced of earlier) {
-        const found = await one<{ name: string; definition: string }>(
+        const found = await query<{ name: string; definition: string }>(
           tx,
           sql`SELECT conname AS name, pg_get_constraintdef(oid) AS definition FROM pg_constraint
               WHERE conrelid = to_regclass(${parent}) AND contype = 'f' AND conparentid = 0
@@ -122,7 +114,7 @@ export async function readDrainState(
       let captureInstalled = false;
       if (defaultPartition) {
         const qualified = `${family.schema}.${defaultPartition}`;
-        const [stats] = await one<{ rows: number; pages: number; capture: boolean }>(
+        const [stats] = await query<{ rows: number; pages: number; capture: boolean }>(
           tx,
           sql`SELECT (SELECT count(*)::int FROM ${sql.identifier(family.schema)}.${sql.identifier(defaultPartition)}
                         WHERE ${sql.raw(keyPredicateSql(family, key))}) AS rows,
@@ -150,11 +142,11 @@ export async function readDrainState(
       });
     }
     // has_parameter_privilege exists from PostgreSQL 15; before that only a superuser may skip.
-    const [version] = await one<{ v: number }>(
+    const [version] = await query<{ v: number }>(
       tx,
       sql`SELECT current_setting('server_version_num')::int AS v`,
     );
-    const [role] = await one<{ fast: boolean }>(
+    const [role] = await query<{ fast: boolean }>(
       tx,
       (version?.v ?? 0) >= 150000
         ? sql`SELECT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)

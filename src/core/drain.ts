@@ -1,4 +1,3 @@
-import { sql } from 'drizzle-orm';
 import {
   CHANGE_LOG_TABLE,
   captureFunctionExistsSql,
@@ -16,6 +15,7 @@ import {
   readDrainState,
   STAGING_MARKER,
 } from './drain-state.js';
+import { query, run } from './execute.js';
 import { quoteIdent, quoteQualified } from './identifiers.js';
 import { keyCheckSql, keyPredicateSql } from './key-predicate.js';
 import { integerLiteral, textLiteral } from './literals.js';
@@ -27,7 +27,6 @@ import {
 } from './lock-timeout.js';
 import { MANAGED_MARKER } from './marker.js';
 import { keyLabel, type PartitionKey } from './partition-key.js';
-import { rowsOf } from './rows.js';
 import type { FamilySpec } from './spec.js';
 
 /**
@@ -109,12 +108,9 @@ export interface DrainResult {
 
 const STAGING_CHECK = 'pgparts_partition_bound';
 
-async function run(db: AnyPgDatabase, statement: string): Promise<void> {
-  await db.execute(sql.raw(statement));
-}
-
+/** The `n` column of a one-row query. */
 async function count(db: AnyPgDatabase, statement: string): Promise<number> {
-  const [row] = rowsOf<{ n: number | string }>(await db.execute(sql.raw(statement)));
+  const [row] = await query<{ n: number | string }>(db, statement);
   return Number(row?.n ?? 0);
 }
 

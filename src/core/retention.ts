@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { AnyPgDatabase } from './database.js';
 import { boundSpecSql } from './ddl.js';
+import { query, run } from './execute.js';
 import { identifierSchema, quoteIdent, quoteQualified } from './identifiers.js';
 import { keyCheckSql } from './key-predicate.js';
 import { textLiteral } from './literals.js';
@@ -13,7 +14,6 @@ import {
 import { isManagedComment, MANAGED_MARKER } from './marker.js';
 import { keyLabel, type PartitionKey, partitionName } from './partition-key.js';
 import { RETIRED_KEYS_TABLE, retiredKeysSetupSql } from './retired-keys.js';
-import { rowsOf } from './rows.js';
 import { openSession } from './session.js';
 import type { FamilySpec } from './spec.js';
 
@@ -75,14 +75,6 @@ interface PartitionState {
   detachPending: boolean;
   comment: string | null;
   rows: number;
-}
-
-async function query<T>(db: AnyPgDatabase, statement: ReturnType<typeof sql>): Promise<T[]> {
-  return rowsOf<T>(await db.execute(statement));
-}
-
-async function run(db: AnyPgDatabase, statement: string): Promise<void> {
-  await db.execute(sql.raw(statement));
 }
 
 async function partitionState(

@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { AnyPgDatabase } from '../database.js';
 import { quoteIdent, quoteQualified } from '../identifiers.js';
+import { pgErrorCode } from '../pg-error.js';
 import { estimatedRows, type ProgressListener } from './backfill.js';
 import { captureTriggerSql, replayBatch, replaySql } from './capture.js';
 import { batchEnd, inRange, maxKey } from './keyset.js';
@@ -13,7 +14,7 @@ import {
   type PlannedStatement,
 } from './planned.js';
 import type { StepResult } from './prep.js';
-import { query, sleep, sqlState } from './run-sql.js';
+import { query, sleep } from './run-sql.js';
 import { lockFamily, reached, readState, setProgress, setStep } from './state.js';
 import {
   type BatchOptions,
@@ -83,7 +84,7 @@ async function addTwinForeignKeys(
           });
           break;
         } catch (error) {
-          if (sqlState(error) !== '23503' || attempt >= 5) throw error;
+          if (pgErrorCode(error) !== '23503' || attempt >= 5) throw error;
           replayed += await catchUp(db, target, layouts, 'forward', s, batchSize);
         }
       }

@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { AnyPgDatabase } from '../database.js';
-import { serverMessage, sleep, sqlState } from './run-sql.js';
+import { pgErrorCode } from '../pg-error.js';
+import { serverMessage, sleep } from './run-sql.js';
 
 /**
  * One statement of a step's plan. `searchPath` runs it with that search_path (extras and views
@@ -53,7 +54,7 @@ export async function withLockRetry<T>(
       });
       return { result, attempts: attempt };
     } catch (error) {
-      const state = sqlState(error);
+      const state = pgErrorCode(error);
       const retryable = state === LOCK_NOT_AVAILABLE || state === DEADLOCK;
       if (!retryable || attempt >= attempts) {
         if (retryable) {
