@@ -1,9 +1,9 @@
-import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { apply } from '../core/apply.js';
 import { inspect } from '../core/catalog.js';
 import { DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_RETRIES } from '../core/lock-timeout.js';
 import { plan, type Step } from '../core/plan.js';
+import { askYesNo } from './ask.js';
 import { loadFamilies } from './config.js';
 import { connect } from './connection.js';
 import { formatPlan, formatStep, formatSummary } from './format.js';
@@ -24,13 +24,7 @@ async function confirm(steps: Step[]): Promise<boolean> {
   steps.forEach((step, i) => {
     console.log(formatStep(step, i).join('\n'));
   });
-  const rl = createInterface({ input: process.stdin, output: process.stdout });
-  try {
-    const answer = await rl.question(`Run these ${steps.length} destructive step(s)? [y/N] `);
-    return /^y(es)?$/i.test(answer.trim());
-  } finally {
-    rl.close();
-  }
+  return askYesNo(`Run these ${steps.length} destructive step(s)?`);
 }
 
 export function registerApply(program: Command): void {

@@ -1,8 +1,8 @@
-import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { DEFAULT_LOCK_TIMEOUT_MS } from '../core/lock-timeout.js';
 import { keyLabel, partitionName } from '../core/partition-key.js';
 import { reattachKey, retireKey } from '../core/retention.js';
+import { askYesNo } from './ask.js';
 import { loadFamilies } from './config.js';
 import { connect } from './connection.js';
 import { formatMs, toJson } from './format.js';
@@ -16,16 +16,6 @@ interface RetireCommandOptions {
   dryRun?: boolean;
   lockTimeout: number;
   json?: boolean;
-}
-
-async function confirm(question: string): Promise<boolean> {
-  if (!process.stdin.isTTY || !process.stdout.isTTY) return false;
-  const rl = createInterface({ input: process.stdin, output: process.stdout });
-  try {
-    return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
-  } finally {
-    rl.close();
-  }
 }
 
 export function registerRetire(program: Command): void {
@@ -61,7 +51,7 @@ export function registerRetire(program: Command): void {
         console.log(`would detach and ${what}, in this order; nothing was run`);
         return;
       }
-      if (!options.yes && !(await confirm(`${what}?`))) {
+      if (!options.yes && !(await askYesNo(`${what}?`))) {
         console.error('pgparts: not confirmed; pass --yes to retire without asking');
         process.exitCode = 1;
         return;
