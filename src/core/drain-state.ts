@@ -2,7 +2,6 @@ import { sql } from 'drizzle-orm';
 import type { AnyPgDatabase } from './database.js';
 import { boundSpecSql } from './ddl.js';
 import { query } from './execute.js';
-import { keyPredicateSql } from './key-predicate.js';
 import { type PartitionKey, partitionName } from './partition-key.js';
 import type { FamilySpec } from './spec.js';
 
@@ -26,8 +25,6 @@ export interface DrainTableState {
   familyForeignKeys: { name: string; definition: string }[];
   /** The family tables those foreign keys reference. */
   referencedTables: string[];
-  /** The DEFAULT partition's rows of the key, counted. */
-  keyRowsInDefault: number;
   /** The DEFAULT partition's size in pages, for copying it in block ranges. */
   defaultPages: number;
   captureInstalled: boolean;
@@ -109,20 +106,16 @@ export async function readDrainState(
         fks.push(...found);
         if (found.length > 0) referencedTables.push(referenced);
       }
-      let keyRowsInDefault = 0;
       let defaultPages = 0;
       let captureInstalled = false;
       if (defaultPartition) {
         const qualified = `${family.schema}.${defaultPartition}`;
-        const [stats] = await query<{ rows: number; pages: number; capture: boolean }>(
+        const [stats] = await query<{ pages: number; capture: boolean }>(
           tx,
-          sql`SELECT (SELECT count(*)::int FROM ${sql.identifier(family.schema)}.${sql.identifier(defaultPartition)}
-                        WHERE ${sql.raw(keyPredicateSql(family, key))}) AS rows,
-                     (pg_relation_size(to_regclass(${qualified})) / current_setting('block_size')::int)::int AS pages,
+          sql`SELECT (pg_relation_size(to_regclass(${qualified})) / current_setting('block_size')::int)::int AS pages,
                      EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass(${qualified})
                                AND tgname = 'pgparts_capture') AS capture`,
         );
-        keyRowsInDefault = stats?.rows ?? 0;
         defaultPages = stats?.pages ?? 0;
         captureInstalled = stats?.capture ?? false;
       }
@@ -136,7 +129,6 @@ export async function readDrainState(
         pkColumns: pk.map((c) => c.name),
         familyForeignKeys: fks,
         referencedTables,
-        keyRowsInDefault,
         defaultPages,
         captureInstalled,
       });
