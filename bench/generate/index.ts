@@ -4,6 +4,8 @@ import { refreshTopKeys } from '../../src/leaderboard/views.js';
 import { maintain } from '../../src/maintain.js';
 import { migrate } from '../../src/migrate.js';
 import { progressBar, step } from '../progress.js';
+import { PARTITIONED_TABLES } from '../twin.js';
+import { createSecondaryIndexes, dropSecondaryIndexes } from './deferred-indexes.js';
 import { generateKillmails } from './killmails.js';
 import { generateLeaderboard, generateSeasons } from './leaderboard.js';
 import { generateLookups } from './lookups.js';
@@ -13,7 +15,8 @@ import { generateSurveillance } from './surveillance.js';
 
 /**
  * The partitioned database: migrate(), seasons, maintain() (season partitions; the 13 months
- * exist from the migration), then every table filled set-based, the views refreshed. `now` is
+ * exist from the migration), then every table filled set-based (secondary indexes built after
+ * the load), the views refreshed. `now` is
  * the data's clock: the newest killmail is just before it.
  */
 export async function generateAll(
@@ -31,12 +34,18 @@ export async function generateAll(
   const lookups = progressBar('lookup names', 3);
   await generateLookups(sql, s, lookups);
   lookups.done(`${s.characters + s.corporations + s.alliances + s.systems} names`);
+  const deferred = await step('drop secondary indexes for the load', () =>
+    dropSecondaryIndexes(sql, PARTITIONED_TABLES),
+  );
   const runs = progressBar('leaderboard runs + members', s.seasons);
   await generateLeaderboard(sql, s, runs);
   runs.done(`${s.runs} runs, ${s.runs * s.membersPerRun} members`);
   const kills = progressBar('killmails + enrichment + participants', s.killmails);
   await generateKillmails(sql, s, now, kills);
   kills.done(`${s.killmails} killmails`);
+  await step(`build ${deferred.length} secondary indexes`, () =>
+    createSecondaryIndexes(sql, deferred),
+  );
   await step('surveillance profiles and filters', () => generateSurveillance(sql, s));
   await step('refresh top_keys views', () => refreshTopKeys(db, { concurrently: false }));
   await dropNameFunction(db);

@@ -8,7 +8,7 @@ import {
   suggestNames,
   suggestNamesQuery,
 } from '../../src/killmails/queries/index.js';
-import { explainQuery, indexesUsed, scanTypes } from '../support/explain-plan.js';
+import { explainQuery, indexesUsed, planNodes, scanTypes } from '../support/explain-plan.js';
 import { useTestDatabase } from '../support/test-database.js';
 
 const t = useTestDatabase();
@@ -53,35 +53,48 @@ beforeAll(async () => {
   await t.sql`VACUUM ANALYZE`;
 }, 180_000);
 
-/** The expected suggestions, computed here: contains (prefix under 3 characters), ranked. */
+/**
+ * The expected suggestions, computed here from every row: names starting with the text first
+ * (lower-case byte order), then, for 3 characters or more, names containing it by trigram
+ * distance; ties by lower-case name, kind, id.
+ */
 async function expected(text: string, kinds: NameKind[], limit: number) {
-  const needle = text.toLowerCase();
-  const all: { kind: NameKind; id: number; name: string; prefix: boolean; sim: number }[] = [];
+  const [{ needle } = { needle: '' }] = await t.sql<
+    { needle: string }[]
+  >`SELECT lower(${text}) AS needle`;
+  const all: {
+    kind: NameKind;
+    id: number;
+    name: string;
+    rank: number;
+    dist: number;
+    sort: string;
+  }[] = [];
   for (const kind of kinds) {
-    const rows = await t.sql.unsafe<{ id: number; name: string; sim: number }[]>(
-      `SELECT id::int, name, similarity(name, $1) AS sim FROM ${TABLES[kind]}`,
+    const rows = await t.sql.unsafe<{ id: number; name: string; sort: string; dist: number }[]>(
+      `SELECT id::int, name, lower(name) AS sort, name <-> $1 AS dist FROM ${TABLES[kind]}`,
       [text],
     );
     for (const r of rows) {
-      const lower = r.name.toLowerCase();
-      const prefix = lower.startsWith(needle);
-      if (needle.length < 3 ? prefix : lower.includes(needle)) all.push({ kind, ...r, prefix });
+      if (r.sort.startsWith(needle)) all.push({ kind, ...r, rank: 0, dist: 0 });
+      else if (needle.length >= 3 && r.sort.includes(needle)) all.push({ kind, ...r, rank: 1 });
     }
   }
   all.sort(
     (a, b) =>
-      Number(b.prefix) - Number(a.prefix) ||
-      b.sim - a.sim ||
-      (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) ||
-      (a.kind < b.kind ? -1 : 1),
+      a.rank - b.rank ||
+      a.dist - b.dist ||
+      Buffer.compare(Buffer.from(a.sort), Buffer.from(b.sort)) ||
+      (a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : 0) ||
+      a.id - b.id,
   );
   return all.slice(0, limit).map(({ kind, id, name }) => ({ kind, id, name }));
 }
 
 describe('suggestNames', () => {
-  it('ranks prefix matches first, then similarity, across the four tables', async () => {
+  it('ranks prefix matches first, then trigram distance, across the four tables', async () => {
     const kinds: NameKind[] = ['character', 'corporation', 'alliance', 'system'];
-    for (const text of ['Rimel', 'kari', 'Frost 12', 'Ji', 'torz']) {
+    for (const text of ['Rimel', 'kari', 'Frost 12', 'Ji', 'torz', 'k', 'ost', 'zo', 'vale 3']) {
       const rows = await suggestNames(t.db, { query: text, limit: 10 });
       expect(rows, text).toEqual(await expected(text, kinds, 10));
     }
@@ -133,15 +146,48 @@ describe('suggestNames', () => {
     await expect(suggestNames(t.db, { query: 5 as never })).rejects.toThrow(/query/);
   });
 
-  it('reads every table through its trigram index, never a sequential scan', async () => {
+  it('reads prefixes through the btree and fragments through the GiST index, in order', async () => {
     for (const text of ['Frost 12', 'Ka']) {
       const query = suggestNamesQuery(t.db, { query: text });
       if (!query) throw new Error('expected a query');
       const plan = await explainQuery(t.db, query);
       for (const table of Object.values(TABLES)) {
-        expect(indexesUsed(plan, table), `${text} on ${table}`).toEqual([`idx_${table}_name_trgm`]);
-        expect(scanTypes(plan, table)).not.toContain('Seq Scan');
+        const wanted = [`idx_${table}_name_prefix`];
+        if (text.length >= 3) wanted.push(`idx_${table}_name_trgm`);
+        expect(indexesUsed(plan, table), `${text} on ${table}`).toEqual(wanted.sort());
+        expect(scanTypes(plan, table), `${text} on ${table}`).not.toContain('Seq Scan');
       }
     }
+    // A fragment in a tenth of the names: read nearest first from GiST, stopped at the limit,
+    // not fetched whole and sorted (a rare one may be, cheaply: the planner's choice).
+    const common = suggestNamesQuery(t.db, { query: 'ost', kinds: ['character'] });
+    if (!common) throw new Error('expected a query');
+    const plan = await explainQuery(t.db, common, { analyze: true });
+    expect(scanTypes(plan, 'characters')).toEqual(['Index Scan']);
+    const knn = planNodes(plan.plan).find((n) => n['Index Name'] === 'idx_characters_name_trgm');
+    expect(knn?.['Order By']).toMatch(/<->/);
+    expect(knn?.['Actual Rows']).toBeLessThanOrEqual(20);
+  });
+
+  it('keeps both index reads under a generic plan (prepared, parameters unknown)', async () => {
+    const client = t.connect({ max: 1 });
+    await client`SET plan_cache_mode = force_generic_plan`;
+    const query = suggestNamesQuery(t.db, { query: 'Frost 12' })?.toSQL();
+    if (!query) throw new Error('expected a query');
+    await client.unsafe(`PREPARE suggest AS ${query.sql}`);
+    const params = query.params.map((p) =>
+      typeof p === 'number' ? String(p) : `'${String(p).replaceAll("'", "''")}'`,
+    );
+    const [row] = await client.unsafe(
+      `EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, FORMAT JSON) EXECUTE suggest(${params.join(', ')})`,
+    );
+    const text = JSON.stringify(row);
+    expect(text).not.toContain('Seq Scan');
+    expect(text).not.toContain('Bitmap');
+    for (const table of Object.values(TABLES)) {
+      expect(text).toContain(`"Index Name":"idx_${table}_name_prefix"`);
+      expect(text).toContain(`"Index Name":"idx_${table}_name_trgm"`);
+    }
+    await client.end();
   });
 });

@@ -1,4 +1,4 @@
-import { asc, desc, ilike, sql } from 'drizzle-orm';
+import { and, ilike, not, type SQL, sql } from 'drizzle-orm';
 import { unionAll } from 'drizzle-orm/pg-core';
 import { z } from 'zod';
 import type { AnyPgDatabase } from '../../core/database.js';
@@ -55,43 +55,61 @@ export function escapeLike(text: string): string {
   return text.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
+/** Past every character: `lower(name)` starting with p sorts below p || U+10FFFF under "C". */
+const LAST_CHARACTER = 0x10ffff;
+
 /**
- * The plan for a query, or null for empty input (nothing is run). One branch per kind: names
- * containing the text (prefix only for 1-2 characters), ranked prefix matches first, then by
- * pg_trgm similarity, then by name; each branch keeps its best `limit` and the union keeps the
- * overall best. Index: each table's GIN gin_trgm_ops index (`name ILIKE $1`). The lookup tables
- * are not partitioned: nothing to prune.
+ * The plan for a query, or null for empty input (nothing is run). Ranking: names starting with
+ * the text (case-insensitive) first, in lower-case byte order, so an exact match leads; then,
+ * for 3 characters or more, names containing it, nearest by pg_trgm distance (`<->`, 1 -
+ * similarity); ties by name, kind, id. Two branches per kind, each cut to `limit` by its index
+ * read in order, never by sorting every match:
+ * - prefix: a range on `lower(name) COLLATE "C"` (btree idx_<table>_name_prefix), bounds
+ *   computed in SQL from the bound parameter, so a generic plan keeps the index range;
+ * - contains: `name ILIKE '%text%'` with `%`, `_` and `\` escaped, ordered by `name <-> text`
+ *   (GiST idx_<table>_name_trgm: filter and order from one index).
+ * The lookup tables are not partitioned: nothing to prune.
  */
 export function suggestNamesQuery(db: AnyPgDatabase, input: SuggestNamesInput) {
   const i = parseQueryInput('suggestNames', suggestNamesInput, input);
   const text = normaliseSuggestQuery(i.query);
   if (text.length === 0) return null;
-  const prefix = `${escapeLike(text)}%`;
-  const pattern = text.length < MIN_CONTAINS_LENGTH ? prefix : `%${escapeLike(text)}%`;
-  const branches = [...new Set(i.kinds)].map((kind) => {
+  const contains = `%${escapeLike(text)}%`;
+  const branches = [...new Set(i.kinds)].flatMap((kind) => {
     const t = tables[kind];
-    const isPrefix = sql<boolean>`${t.name} ILIKE ${prefix}`;
-    const similarity = sql<number>`similarity(${t.name}, ${text})`;
-    return db
-      .select({
-        kind: sql<NameKind>`${kind}::text`.as('kind'),
-        id: t.id,
-        name: t.name,
-        isPrefix: isPrefix.as('is_prefix'),
-        similarity: similarity.as('similarity'),
-      })
+    const sortName = sql<string>`lower(${t.name}) COLLATE "C"`;
+    const low = sql`lower(${text}::text)`;
+    const isPrefix = sql`(${sortName} >= ${low} AND ${sortName} < ${low} || chr(${sql.raw(String(LAST_CHARACTER))}))`;
+    const columns = (rank: number, distance: SQL) => ({
+      kind: sql<NameKind>`${kind}::text`.as('kind'),
+      id: t.id,
+      name: t.name,
+      rank: sql<number>`${sql.raw(String(rank))}`.as('rank'),
+      distance: sql<number>`${distance}`.as('distance'),
+      sortName: sortName.as('sort_name'),
+    });
+    const prefix = db
+      .select(columns(0, sql`0::real`))
       .from(t)
-      .where(ilike(t.name, pattern))
-      .orderBy(desc(isPrefix), desc(similarity), asc(t.name))
+      .where(isPrefix)
+      .orderBy(sortName, t.id)
       .limit(i.limit);
+    if (text.length < MIN_CONTAINS_LENGTH) return [prefix];
+    const distance = sql`${t.name} <-> ${text}::text`;
+    const inside = db
+      .select(columns(1, distance))
+      .from(t)
+      .where(and(ilike(t.name, contains), not(isPrefix)))
+      .orderBy(distance, sortName, t.id)
+      .limit(i.limit);
+    return [prefix, inside];
   });
   const [first, ...rest] = branches;
   if (!first) return null;
-  const ranked = sql`is_prefix DESC, similarity DESC, name, kind`;
   if (rest.length === 0) return first;
   const [second, ...others] = rest;
   return unionAll(first, second as typeof first, ...others)
-    .orderBy(ranked)
+    .orderBy(sql`rank, distance, sort_name, kind, id`)
     .limit(i.limit);
 }
 
