@@ -99,3 +99,19 @@ BEGIN
   END LOOP;
 END
 $pgparts$;
+--> statement-breakpoint
+CREATE INDEX "idx_characters_name_prefix" ON "characters" USING btree (lower("name") COLLATE "C", "id") INCLUDE ("name");
+--> statement-breakpoint
+ALTER TABLE "characters" ALTER COLUMN "name" SET STATISTICS 1000;
+--> statement-breakpoint
+CREATE INDEX "idx_corporations_name_prefix" ON "corporations" USING btree (lower("name") COLLATE "C", "id") INCLUDE ("name");
+--> statement-breakpoint
+ALTER TABLE "corporations" ALTER COLUMN "name" SET STATISTICS 1000;
+--> statement-breakpoint
+CREATE INDEX "idx_alliances_name_prefix" ON "alliances" USING btree (lower("name") COLLATE "C", "id") INCLUDE ("name");
+--> statement-breakpoint
+ALTER TABLE "alliances" ALTER COLUMN "name" SET STATISTICS 1000;
+--> statement-breakpoint
+CREATE INDEX "idx_systems_name_prefix" ON "systems" USING btree (lower("name") COLLATE "C", "id") INCLUDE ("name");
+--> statement-breakpoint
+ALTER TABLE "systems" ALTER COLUMN "name" SET STATISTICS 1000;

@@ -3,7 +3,6 @@ import {
   bigint,
   bigserial,
   boolean,
-  type ExtraConfigColumn,
   foreignKey,
   index,
   integer,
@@ -120,26 +119,12 @@ export const killmailParticipants = pgTable(
   ],
 );
 
-// Lookup tables, keyed by the game's own ids; (corporation_id) and (alliance_id) serve a character
-// page. Names are searched by suggestNames through two indexes each (see nameIndexes).
-
-/**
- * A lookup table's name indexes. The original plan's GIN gin_trgm_ops filters `name ILIKE` but
- * cannot rank, so a search had to fetch and sort every match (tens of ms for a common fragment);
- * GiST gist_trgm_ops filters the same way and also returns matches nearest first
- * (`ORDER BY name <-> $text LIMIT n`). The C-collated lower(name) btree reads prefix matches in
- * order and stops at the limit. The extension comes from the first migration.
- */
-function nameIndexes(table: string, name: ExtraConfigColumn) {
-  return [
-    index(`idx_${table}_name_trgm`).using('gist', name.op('gist_trgm_ops')),
-    index(`idx_${table}_name_prefix`).on(sql`lower(${name}) COLLATE "C"`),
-  ];
-}
+// Lookup tables, keyed by the game's own ids. Names are searched with pg_trgm (the extension is
+// created by the first migration); (corporation_id) and (alliance_id) serve a character page.
 export const alliances = pgTable(
   'alliances',
   { id: gameId('id').primaryKey(), name: text('name').notNull(), ticker: text('ticker') },
-  (t) => nameIndexes('alliances', t.name),
+  (t) => [index('idx_alliances_name_trgm').using('gin', t.name.op('gin_trgm_ops'))],
 );
 
 export const corporations = pgTable(
@@ -150,7 +135,7 @@ export const corporations = pgTable(
     ticker: text('ticker'),
     allianceId: gameId('alliance_id'),
   },
-  (t) => nameIndexes('corporations', t.name),
+  (t) => [index('idx_corporations_name_trgm').using('gin', t.name.op('gin_trgm_ops'))],
 );
 
 export const characters = pgTable(
@@ -162,7 +147,7 @@ export const characters = pgTable(
     allianceId: gameId('alliance_id'),
   },
   (t) => [
-    ...nameIndexes('characters', t.name),
+    index('idx_characters_name_trgm').using('gin', t.name.op('gin_trgm_ops')),
     index('idx_characters_corporation').on(t.corporationId),
     index('idx_characters_alliance').on(t.allianceId),
   ],
@@ -176,7 +161,7 @@ export const systems = pgTable(
     securityStatus: real('security_status'),
     regionId: gameId('region_id'),
   },
-  (t) => nameIndexes('systems', t.name),
+  (t) => [index('idx_systems_name_trgm').using('gin', t.name.op('gin_trgm_ops'))],
 );
 
 export const users = pgTable('users', {

@@ -5,8 +5,10 @@ import {
   MAX_SUGGEST_QUERY_LENGTH,
   type NameKind,
   normaliseSuggestQuery,
+  SUGGEST_WALK,
   suggestNames,
   suggestNamesQuery,
+  suggestNamesRemainderQuery,
 } from '../../src/killmails/queries/index.js';
 import { explainQuery, indexesUsed, planNodes, scanTypes } from '../support/explain-plan.js';
 import { useTestDatabase } from '../support/test-database.js';
@@ -54,9 +56,9 @@ beforeAll(async () => {
 }, 180_000);
 
 /**
- * The expected suggestions, computed here from every row: names starting with the text first
- * (lower-case byte order), then, for 3 characters or more, names containing it by trigram
- * distance; ties by lower-case name, kind, id.
+ * The expected suggestions, computed here from every row: names starting with the text first,
+ * then, for 3 characters or more, names containing it; each group by lower-case name in byte
+ * order, then kind, then id.
  */
 async function expected(text: string, kinds: NameKind[], limit: number) {
   const [{ needle } = { needle: '' }] = await t.sql<
@@ -67,23 +69,20 @@ async function expected(text: string, kinds: NameKind[], limit: number) {
     id: number;
     name: string;
     rank: number;
-    dist: number;
     sort: string;
   }[] = [];
   for (const kind of kinds) {
-    const rows = await t.sql.unsafe<{ id: number; name: string; sort: string; dist: number }[]>(
-      `SELECT id::int, name, lower(name) AS sort, name <-> $1 AS dist FROM ${TABLES[kind]}`,
-      [text],
+    const rows = await t.sql.unsafe<{ id: number; name: string; sort: string }[]>(
+      `SELECT id::int, name, lower(name) AS sort FROM ${TABLES[kind]}`,
     );
     for (const r of rows) {
-      if (r.sort.startsWith(needle)) all.push({ kind, ...r, rank: 0, dist: 0 });
+      if (r.sort.startsWith(needle)) all.push({ kind, ...r, rank: 0 });
       else if (needle.length >= 3 && r.sort.includes(needle)) all.push({ kind, ...r, rank: 1 });
     }
   }
   all.sort(
     (a, b) =>
       a.rank - b.rank ||
-      a.dist - b.dist ||
       Buffer.compare(Buffer.from(a.sort), Buffer.from(b.sort)) ||
       (a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : 0) ||
       a.id - b.id,
@@ -92,7 +91,7 @@ async function expected(text: string, kinds: NameKind[], limit: number) {
 }
 
 describe('suggestNames', () => {
-  it('ranks prefix matches first, then trigram distance, across the four tables', async () => {
+  it('ranks prefix matches first, then names containing the text, across the four tables', async () => {
     const kinds: NameKind[] = ['character', 'corporation', 'alliance', 'system'];
     for (const text of ['Rimel', 'kari', 'Frost 12', 'Ji', 'torz', 'k', 'ost', 'zo', 'vale 3']) {
       const rows = await suggestNames(t.db, { query: text, limit: 10 });
@@ -146,48 +145,77 @@ describe('suggestNames', () => {
     await expect(suggestNames(t.db, { query: 5 as never })).rejects.toThrow(/query/);
   });
 
-  it('reads prefixes through the btree and fragments through the GiST index, in order', async () => {
-    for (const text of ['Frost 12', 'Ka']) {
-      const query = suggestNamesQuery(t.db, { query: text });
-      if (!query) throw new Error('expected a query');
-      const plan = await explainQuery(t.db, query);
-      for (const table of Object.values(TABLES)) {
-        const wanted = [`idx_${table}_name_prefix`];
-        if (text.length >= 3) wanted.push(`idx_${table}_name_trgm`);
-        expect(indexesUsed(plan, table), `${text} on ${table}`).toEqual(wanted.sort());
-        expect(scanTypes(plan, table), `${text} on ${table}`).not.toContain('Seq Scan');
-      }
+  it('answers a common fragment from the walk, a rare one from the GIN remainder', async () => {
+    const firstRound = async (query: string) => {
+      const q = suggestNamesQuery(t.db, { query, kinds: ['character'] });
+      if (!q) throw new Error('expected a query');
+      return (await q).filter((r) => r.rank === 1).length;
+    };
+    expect(await firstRound('ost')).toBe(10); // a tenth of the names: found within the walk
+    expect(await firstRound('rost 12')).toBeLessThan(10); // rare: the remainder finds the rest
+    for (const query of ['ost', 'rost 12', 'Stone 599']) {
+      expect(await suggestNames(t.db, { query, kinds: ['character'] }), query).toEqual(
+        await expected(query, ['character'], 10),
+      );
     }
-    // A fragment in a tenth of the names: read nearest first from GiST, stopped at the limit,
-    // not fetched whole and sorted (a rare one may be, cheaply: the planner's choice).
-    const common = suggestNamesQuery(t.db, { query: 'ost', kinds: ['character'] });
-    if (!common) throw new Error('expected a query');
-    const plan = await explainQuery(t.db, common, { analyze: true });
-    expect(scanTypes(plan, 'characters')).toEqual(['Index Scan']);
-    const knn = planNodes(plan.plan).find((n) => n['Index Name'] === 'idx_characters_name_trgm');
-    expect(knn?.['Order By']).toMatch(/<->/);
-    expect(knn?.['Actual Rows']).toBeLessThanOrEqual(20);
   });
 
-  it('keeps both index reads under a generic plan (prepared, parameters unknown)', async () => {
+  it('reads the first round from the prefix index only, in order, index-only, bounded', async () => {
+    for (const text of ['Ka', 'Frost 12', 'ost']) {
+      const query = suggestNamesQuery(t.db, { query: text });
+      if (!query) throw new Error('expected a query');
+      const plan = await explainQuery(t.db, query, { analyze: true });
+      for (const table of Object.values(TABLES)) {
+        expect(indexesUsed(plan, table), `${text} on ${table}`).toEqual([
+          `idx_${table}_name_prefix`,
+        ]);
+        expect(scanTypes(plan, table), `${text} on ${table}`).toEqual(['Index Only Scan']);
+      }
+      for (const node of planNodes(plan.plan).filter((n) => n['Node Type'] === 'Index Only Scan'))
+        expect(node['Actual Rows'], text).toBeLessThanOrEqual(SUGGEST_WALK);
+    }
+  });
+
+  it('reads the remainder through the GIN trigram index', async () => {
+    const query = suggestNamesRemainderQuery(t.db, { query: 'rost 12' }, [
+      { kind: 'character', sortName: 'kari', id: 0 },
+      { kind: 'system', sortName: 'kari', id: 0 },
+    ]);
+    if (!query) throw new Error('expected a query');
+    const plan = await explainQuery(t.db, query);
+    for (const table of ['characters', 'systems']) {
+      expect(indexesUsed(plan, table), table).toEqual([`idx_${table}_name_trgm`]);
+      expect(scanTypes(plan, table), table).not.toContain('Seq Scan');
+    }
+  });
+
+  it('keeps both rounds on their indexes under a generic plan (prepared, parameters unknown)', async () => {
     const client = t.connect({ max: 1 });
     await client`SET plan_cache_mode = force_generic_plan`;
-    const query = suggestNamesQuery(t.db, { query: 'Frost 12' })?.toSQL();
-    if (!query) throw new Error('expected a query');
-    await client.unsafe(`PREPARE suggest AS ${query.sql}`);
-    const params = query.params.map((p) =>
-      typeof p === 'number' ? String(p) : `'${String(p).replaceAll("'", "''")}'`,
-    );
-    const [row] = await client.unsafe(
-      `EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, FORMAT JSON) EXECUTE suggest(${params.join(', ')})`,
-    );
-    const text = JSON.stringify(row);
+    const explainPrepared = async (name: string, query: { sql: string; params: unknown[] }) => {
+      await client.unsafe(`PREPARE ${name} AS ${query.sql}`);
+      const params = query.params.map((p) =>
+        typeof p === 'number' ? String(p) : `'${String(p).replaceAll("'", "''")}'`,
+      );
+      const [row] = await client.unsafe(
+        `EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, FORMAT JSON) EXECUTE ${name}(${params.join(', ')})`,
+      );
+      return JSON.stringify(row);
+    };
+    const first = suggestNamesQuery(t.db, { query: 'zzq' })?.toSQL();
+    if (!first) throw new Error('expected a query');
+    const text = await explainPrepared('suggest_first', first);
     expect(text).not.toContain('Seq Scan');
     expect(text).not.toContain('Bitmap');
-    for (const table of Object.values(TABLES)) {
+    for (const table of Object.values(TABLES))
       expect(text).toContain(`"Index Name":"idx_${table}_name_prefix"`);
-      expect(text).toContain(`"Index Name":"idx_${table}_name_trgm"`);
-    }
+    const remainder = suggestNamesRemainderQuery(t.db, { query: 'zzq' }, [
+      { kind: 'character', sortName: 'a', id: 0 },
+    ])?.toSQL();
+    if (!remainder) throw new Error('expected a query');
+    const rest = await explainPrepared('suggest_rest', remainder);
+    expect(rest).not.toContain('Seq Scan');
+    expect(rest).toContain('"Index Name":"idx_characters_name_trgm"');
     await client.end();
   });
 });
