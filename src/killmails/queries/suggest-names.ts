@@ -1,4 +1,4 @@
-import { and, ilike, not, type SQL, type SQLWrapper, sql } from 'drizzle-orm';
+import { and, ilike, not, type SQL, sql } from 'drizzle-orm';
 import { unionAll } from 'drizzle-orm/pg-core';
 import { z } from 'zod';
 import type { AnyPgDatabase } from '../../core/database.js';
@@ -58,65 +58,33 @@ export function escapeLike(text: string): string {
 /** Past every character: `lower(name)` starting with p sorts below p || U+10FFFF under "C". */
 const LAST_CHARACTER = 0x10ffff;
 
-/**
- * Names read in order, per table, looking for a fragment before asking the GIN index instead:
- * a fragment that misses `limit` matches in this many names is rare, and GIN fetches its few
- * matches cheaply; a common one is found within the walk.
- */
-export const SUGGEST_WALK = 2000;
-
-/** Where a table's walk ended: its SUGGEST_WALK-th name in order, when it has that many. */
-export interface SuggestWalkEnd {
-  kind: NameKind;
-  id: number;
-  sortName: string;
-}
-
-/** A row of either round: rank 0 prefix match, 1 fragment match, 2 the end of a walk. */
-interface SuggestRow extends SuggestWalkEnd {
-  name: string;
-  rank: number;
-}
-
 /** `lower(name)` in byte order, as idx_<table>_name_prefix stores it. */
 function collated(expression: SQL): SQL<string> {
   return sql<string>`${expression} COLLATE "C"`;
 }
 
-/** `value` starts with lower(text): a range, so an index on `value` serves it, generic plan too. */
+/** `value` starts with lower(text): a range, so an index on `value` serves it. */
 function startsWith(value: SQL, text: string): SQL {
   const low = sql`lower(${text}::text)`;
   const end = sql`${low} || chr(${sql.raw(String(LAST_CHARACTER))})`;
   return sql`(${collated(value)} >= ${low} AND ${collated(value)} < ${end})`;
 }
 
-/** Every branch's columns, as plain SQL so the branches of a union share one type. */
-function shape(
-  kind: NameKind,
-  rank: number,
-  id: SQLWrapper,
-  name: SQLWrapper,
-  sortName: SQLWrapper,
-) {
-  return {
-    kind: sql<NameKind>`${kind}::text`.as('kind'),
-    rank: sql<number>`${sql.raw(String(rank))}`.as('rank'),
-    id: sql<number>`${id}`.mapWith(Number).as('id'),
-    name: sql<string>`${name}`.as('name'),
-    sortName: sql<string>`${sortName}`.as('sort_name'),
-  };
-}
-
 /**
- * The first round, or null for empty input (nothing is run). Per kind, each branch read from
- * idx_<table>_name_prefix, (lower(name) COLLATE "C", id) INCLUDE (name), in order and index-only:
- * - the first `limit` names starting with the text: a range whose bounds are computed in SQL
- *   from the bound parameter, so a generic (prepared) plan keeps it;
- * - for 3 characters or more, the first `limit` names containing it (`name ILIKE '%text%'`,
- *   `%`, `_` and `\` escaped) among the table's first SUGGEST_WALK names in order;
- * - the SUGGEST_WALK-th name, which tells suggestNames where the walk ended.
- * No branch has a plan that depends on how common the fragment is: a prepared statement cannot
- * fall into reading a whole index for a fragment nobody has.
+ * The query, or null for empty input (nothing is run). Ranking: names starting with the text
+ * (case-insensitive) first, then, for 3 characters or more, names containing it; each group by
+ * lower-case name in byte order (an exact match leads), then kind, then id. Per kind, two
+ * branches cut at `limit`, served by idx_<table>_name_prefix, (lower(name) COLLATE "C", id)
+ * INCLUDE (name), and the GIN trigram index:
+ * - prefix: a range on lower(name), read in order, index-only;
+ * - contains: `name ILIKE '%text%'` (`%`, `_` and `\` escaped). For a common fragment the
+ *   planner walks the btree in order, filtering the included name, and stops at the limit; for
+ *   a rare one it fetches the few matches through GIN and sorts them. It tells them apart by the
+ *   name column's statistics (target 1000, set by the partition migration), which needs the
+ *   text at plan time: Drizzle runs the query unprepared (only `.prepare(name)` makes a named
+ *   statement), so every call gets a plan for its own text. Prepared by hand under a generic
+ *   plan, a rare fragment could be walked through the whole index.
+ * The lookup tables are not partitioned: nothing to prune.
  */
 export function suggestNamesQuery(db: AnyPgDatabase, input: SuggestNamesInput) {
   const i = parseQueryInput('suggestNames', suggestNamesInput, input);
@@ -126,94 +94,42 @@ export function suggestNamesQuery(db: AnyPgDatabase, input: SuggestNamesInput) {
   const branches = [...new Set(i.kinds)].flatMap((kind) => {
     const t = tables[kind];
     const lowered = sql<string>`lower(${t.name})`;
+    const columns = (rank: number) => ({
+      kind: sql<NameKind>`${kind}::text`.as('kind'),
+      id: t.id,
+      name: t.name,
+      rank: sql<number>`${sql.raw(String(rank))}`.as('rank'),
+      sortName: collated(lowered).as('sort_name'),
+    });
     const prefix = db
-      .select(shape(kind, 0, t.id, t.name, lowered))
+      .select(columns(0))
       .from(t)
       .where(startsWith(lowered, text))
       .orderBy(collated(lowered), t.id)
       .limit(i.limit);
     if (text.length < MIN_CONTAINS_LENGTH) return [prefix];
-    const walk = db
-      .select({ id: t.id, name: t.name, sortName: lowered.as('sort_name') })
-      .from(t)
-      .orderBy(collated(lowered), t.id)
-      .limit(SUGGEST_WALK)
-      .as('walk');
-    const walked = sql<string>`${walk.sortName}`;
     const inside = db
-      .select(shape(kind, 1, walk.id, walk.name, walk.sortName))
-      .from(walk)
-      .where(and(ilike(walk.name, contains), not(startsWith(walked, text))))
-      .orderBy(collated(walked), walk.id)
-      .limit(i.limit);
-    const end = db
-      .select(shape(kind, 2, t.id, t.name, lowered))
+      .select(columns(1))
       .from(t)
+      .where(and(ilike(t.name, contains), not(startsWith(lowered, text))))
       .orderBy(collated(lowered), t.id)
-      .offset(SUGGEST_WALK - 1)
-      .limit(1);
-    // One selection shape: Drizzle's types only tell the FROM relations apart.
-    return [prefix, inside as unknown as typeof prefix, end as unknown as typeof prefix];
+      .limit(i.limit);
+    return [prefix, inside];
   });
   const [first, ...rest] = branches;
   if (!first) return null;
   if (rest.length === 0) return first;
   const [second, ...others] = rest;
-  return unionAll(first, second as typeof first, ...others);
+  return unionAll(first, second as typeof first, ...others)
+    .orderBy(sql`rank, sort_name, kind, id`)
+    .limit(i.limit);
 }
 
 /**
- * The second round, for the kinds whose walk ended before finding `limit` fragment matches:
- * every match past the walk's end, through the GIN trigram index (such a fragment is rare, so
- * few rows). No ORDER BY or LIMIT on purpose: with them a planner could again pick the ordered
- * walk; suggestNames sorts these few rows.
- */
-export function suggestNamesRemainderQuery(
-  db: AnyPgDatabase,
-  input: SuggestNamesInput,
-  after: SuggestWalkEnd[],
-) {
-  const i = parseQueryInput('suggestNames', suggestNamesInput, input);
-  const text = normaliseSuggestQuery(i.query);
-  const contains = `%${escapeLike(text)}%`;
-  const branches = after.map((end) => {
-    const t = tables[end.kind];
-    const lowered = sql<string>`lower(${t.name})`;
-    return db
-      .select(shape(end.kind, 1, t.id, t.name, lowered))
-      .from(t)
-      .where(
-        and(
-          ilike(t.name, contains),
-          not(startsWith(lowered, text)),
-          sql`(${collated(lowered)}, ${t.id}) > (${end.sortName}::text COLLATE "C", ${end.id}::bigint)`,
-        ),
-      );
-  });
-  const [first, ...rest] = branches;
-  if (!first) return null;
-  if (rest.length === 0) return first;
-  const [second, ...others] = rest;
-  return unionAll(first, second as typeof first, ...others);
-}
-
-/** Rank, then lower-case name in byte order (the "C" collation's), then kind, then id. */
-function bySuggestionOrder(a: SuggestRow, b: SuggestRow): number {
-  return (
-    a.rank - b.rank ||
-    Buffer.compare(Buffer.from(a.sortName), Buffer.from(b.sortName)) ||
-    (a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : 0) ||
-    a.id - b.id
-  );
-}
-
-/**
- * Name autosuggest over characters, corporations, alliances and systems. Ranking: names starting
- * with the text (case-insensitive) first, then, for 3 characters or more, names containing it;
- * each group by lower-case name in byte order (an exact match leads), then kind, then id. One
- * round trip, two when a fragment is rare in some table. Similarity ranking was measured and
- * dropped: ordering by pg_trgm distance scores every match (GIN) or walks a lossy GiST tree,
- * 40-60 ms p50 at 1M names, where this reads about SUGGEST_WALK index entries per table.
+ * Name autosuggest over characters, corporations, alliances and systems (see suggestNamesQuery
+ * for the ranking and the plans). Similarity ranking was measured and dropped: ordering by
+ * pg_trgm similarity scores every match (GIN) or walks a lossy GiST tree, p50 40-60 ms at 1M
+ * names, where this reads about `limit` index entries per branch.
  */
 export async function suggestNames(
   db: AnyPgDatabase,
@@ -221,17 +137,6 @@ export async function suggestNames(
 ): Promise<NameSuggestion[]> {
   const query = suggestNamesQuery(db, input);
   if (!query) return [];
-  const { limit } = parseQueryInput('suggestNames', suggestNamesInput, input);
-  const rows: SuggestRow[] = await query;
-  const ends = rows.filter((r) => r.rank === 2);
-  const unfinished = ends.filter(
-    (end) => rows.filter((r) => r.rank === 1 && r.kind === end.kind).length < limit,
-  );
-  const remainder = suggestNamesRemainderQuery(db, input, unfinished);
-  if (remainder) rows.push(...(await remainder));
-  return rows
-    .filter((r) => r.rank < 2)
-    .sort(bySuggestionOrder)
-    .slice(0, limit)
-    .map((r) => ({ kind: r.kind, id: r.id, name: r.name }));
+  const rows = await query;
+  return rows.map((r) => ({ kind: r.kind, id: r.id, name: r.name }));
 }
