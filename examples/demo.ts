@@ -27,7 +27,7 @@ import {
   killsWorthAtLeastQuery,
   latestKillmailsQuery,
   matchSurveillanceProfiles,
-  suggestNames,
+  suggestNamesQuery,
   surveillanceMatchesQuery,
 } from '../src/killmails/index.js';
 import {
@@ -215,16 +215,7 @@ async function main(): Promise<void> {
       'killsWithEnrichment {"fitted":3}, last 90 days',
       killsWithEnrichmentQuery(db, { fragment: { fitted: 3 }, from: month(-3) }),
     );
-    {
-      // One or two round trips (see suggestNames), so timed as the call, not one query.
-      const started = performance.now();
-      const names = await suggestNames(db, { query: 'pil', limit: 5 });
-      const ms = performance.now() - started;
-      console.log(
-        `\n - suggestNames 'pil': ${names.length} rows in ${ms.toFixed(1)} ms; read the name indexes of the four lookup tables (not partitioned)`,
-      );
-      console.log(preview(names));
-    }
+    await show(db, "suggestNames 'pil'", suggestNamesQuery(db, { query: 'pil', limit: 5 }));
     if (kill) {
       const input = {
         killmailId: Number(kill.killmail_id),
