@@ -37,21 +37,7 @@ export async function buildTwin(sql: postgres.Sql): Promise<void> {
     );
     await sql.unsafe(`INSERT INTO ${target} SELECT * FROM ${quoteQualified('public', table)}`);
     bar.tick(++done);
-    const indexes = await sql<{ name: string; def: string; contype: string | null }[]>`
-      SELECT c.relname AS name, pg_get_indexdef(i.indexrelid) AS def, k.contype::text AS contype
-      FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-      LEFT JOIN pg_constraint k ON k.conindid = i.indexrelid AND k.conrelid = i.indrelid
-      WHERE i.indrelid = ${`public.${table}`}::regclass ORDER BY c.relname`;
-    for (const index of indexes) {
-      const def = index.def.replace(/ ON (ONLY )?\S+ USING /, ` ON ${target} USING `);
-      await sql.unsafe(def);
-      if (index.contype === 'p' || index.contype === 'u') {
-        const kind = index.contype === 'p' ? 'PRIMARY KEY' : 'UNIQUE';
-        await sql.unsafe(
-          `ALTER TABLE ${target} ADD CONSTRAINT ${quoteIdent(index.name)} ${kind} USING INDEX ${quoteIdent(index.name)}`,
-        );
-      }
-    }
+    await createTwinIndexes(sql, table);
     const fks = await sql<{ name: string; def: string }[]>`
       SELECT conname AS name, pg_get_constraintdef(oid) AS def FROM pg_constraint
       WHERE conrelid = ${`public.${table}`}::regclass AND contype = 'f' AND conparentid = 0
@@ -81,4 +67,74 @@ export async function compareCounts(sql: postgres.Sql): Promise<Record<string, [
     counts[table] = [Number(row?.a), Number(row?.b)];
   }
   return counts;
+}
+
+interface ParentIndex {
+  name: string;
+  def: string;
+  contype: string | null;
+}
+
+const ON_TABLE = / ON (ONLY )?\S+ USING /;
+
+function withoutTable(def: string): string {
+  return def.replace(ON_TABLE, ' ON _ USING ');
+}
+
+/** The parent's own indexes, each definition retargeted at the twin table. */
+async function parentIndexes(sql: postgres.Sql, table: string): Promise<ParentIndex[]> {
+  const target = quoteQualified(TWIN_SCHEMA, table);
+  const indexes = await sql<ParentIndex[]>`
+    SELECT c.relname AS name, pg_get_indexdef(i.indexrelid) AS def, k.contype::text AS contype
+    FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+    LEFT JOIN pg_constraint k ON k.conindid = i.indexrelid AND k.conrelid = i.indrelid
+    WHERE i.indrelid = ${`public.${table}`}::regclass ORDER BY c.relname`;
+  return indexes.map((index) => ({
+    ...index,
+    def: index.def.replace(ON_TABLE, ` ON ${target} USING `),
+  }));
+}
+
+async function createTwinIndexes(sql: postgres.Sql, table: string): Promise<void> {
+  const target = quoteQualified(TWIN_SCHEMA, table);
+  for (const index of await parentIndexes(sql, table)) {
+    await sql.unsafe(index.def);
+    if (index.contype === 'p' || index.contype === 'u') {
+      const kind = index.contype === 'p' ? 'PRIMARY KEY' : 'UNIQUE';
+      await sql.unsafe(
+        `ALTER TABLE ${target} ADD CONSTRAINT ${quoteIdent(index.name)} ${kind} USING INDEX ${quoteIdent(index.name)}`,
+      );
+    }
+  }
+}
+
+/**
+ * For a kept data set after a migration changed indexes: the twin's secondary indexes made
+ * equal to its parents' again (missing ones built, changed or removed ones dropped), so both
+ * sides keep the same indexes. Keys are not touched (a key change needs a fresh data set).
+ */
+export async function syncTwinIndexes(sql: postgres.Sql): Promise<string[]> {
+  const changed: string[] = [];
+  for (const table of PARTITIONED_TABLES) {
+    const wanted = (await parentIndexes(sql, table)).filter((i) => i.contype === null);
+    const present = await sql<{ name: string; def: string }[]>`
+      SELECT c.relname AS name, pg_get_indexdef(i.indexrelid) AS def
+      FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+      WHERE i.indrelid = ${`${TWIN_SCHEMA}.${table}`}::regclass
+        AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)`;
+    // Compared without the table name, which one side prints quoted and the other not.
+    const same = (a: { name: string; def: string }, b: { name: string; def: string }) =>
+      a.name === b.name && withoutTable(a.def) === withoutTable(b.def);
+    for (const index of present) {
+      if (wanted.some((w) => same(w, index))) continue;
+      await sql.unsafe(`DROP INDEX ${quoteQualified(TWIN_SCHEMA, index.name)}`);
+      changed.push(`dropped ${index.name}`);
+    }
+    for (const index of wanted) {
+      if (present.some((p) => same(p, index))) continue;
+      await sql.unsafe(index.def);
+      changed.push(`built ${index.name}`);
+    }
+  }
+  return changed;
 }

@@ -68,7 +68,15 @@ export const killmailsEnriched = pgTable(
       foreignColumns: [killmailsRaw.killmailId, killmailsRaw.killmailTime],
     }).onDelete('cascade'),
     index('idx_killmails_enriched_enriched_at').on(t.enrichedAt.desc().nullsFirst()),
-    index('idx_killmails_enriched_isk_value').on(t.iskValue),
+    // killmail_time after isk_value: killsWorthAtLeast reads the values from the top down and
+    // checks its window in the index, fetching only the rows it returns.
+    index('idx_killmails_enriched_isk_value').on(t.iskValue, t.killmailTime),
+    // Newest first within a window: killsWithModuleTags / killsWithEnrichment walk it for a
+    // common tag or fragment and stop at the limit (GIN serves a rare one).
+    index('idx_killmails_enriched_time').on(
+      t.killmailTime.desc().nullsFirst(),
+      t.killmailId.desc().nullsFirst(),
+    ),
     index('idx_killmails_enriched_module_tags').using('gin', t.moduleTags),
     index('idx_killmails_enriched_blob').using('gin', t.enrichmentBlob.op('jsonb_path_ops')),
   ],

@@ -16,6 +16,7 @@ import {
   explainAnalyze,
   explainQuery,
   indexesUsed,
+  planNodes,
   scannedPartitions,
   scanTypes,
 } from '../support/explain-plan.js';
@@ -323,6 +324,51 @@ describe('enrichment queries', () => {
       monthsOverlapping(ENRICHED, week.from, week.to),
     );
     expect(indexesUsed(plan, ENRICHED)).toEqual(['idx_killmails_enriched_module_tags']);
+  });
+
+  it('a common tag or fragment walks the window newest first and stops at the limit', async () => {
+    const cases = [
+      [
+        'tag t0',
+        killsWithModuleTagsQuery(t.db, { tags: ['t0'], ...week, limit: 20 }),
+        'module_tags @> $1::text[]',
+        [['t0']],
+      ],
+      [
+        'fragment solo',
+        killsWithEnrichmentQuery(t.db, { fragment: { solo: true }, ...week, limit: 20 }),
+        'enrichment_blob @> $1::jsonb',
+        ['{"solo":true}'],
+      ],
+    ] as const;
+    for (const [label, query, where, params] of cases) {
+      const expected = (await enriched(where, [...params])).sort(newest).slice(0, 20);
+      expect(
+        (await query).map((r) => r.killmailId),
+        label,
+      ).toEqual(expected.map((e) => e.id));
+      const plan = await explainQuery(t.db, query, { analyze: true });
+      expect(indexesUsed(plan, ENRICHED), label).toEqual(['idx_killmails_enriched_time']);
+      // A fifth or a quarter of the rows match: about 100 read for 20, not the week's thousands.
+      const read = planNodes(plan.plan)
+        .filter((n) => n['Index Name']?.startsWith('killmails_enriched_'))
+        .reduce(
+          (sum, n) => sum + Number(n['Actual Rows']) + Number(n['Rows Removed by Filter'] ?? 0),
+          0,
+        );
+      expect(read, label).toBeLessThan(200);
+    }
+  });
+
+  it('killsWorthAtLeast checks the window inside the ISK index, fetching only what it returns', async () => {
+    const query = killsWorthAtLeastQuery(t.db, { minIsk: '1000000000', ...week, limit: 20 });
+    const plan = await explainQuery(t.db, query, { analyze: true });
+    const scans = planNodes(plan.plan).filter((n) => n['Node Type'] === 'Index Scan');
+    expect(scans.length).toBeGreaterThan(0);
+    for (const scan of scans) {
+      expect(String(scan['Index Cond'])).toMatch(/killmail_time/);
+      expect(scan['Rows Removed by Filter'] ?? 0).toBe(0);
+    }
   });
 
   it('killsWithEnrichment: JSON containment through the jsonb_path_ops index', async () => {

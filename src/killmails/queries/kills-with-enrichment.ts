@@ -21,8 +21,10 @@ export type KillsWithEnrichmentInput = z.input<typeof killsWithEnrichmentInput>;
 
 /**
  * Kills whose enrichment JSON contains `fragment` (`enrichment_blob @> $1::jsonb`), within
- * [from, to) (default: the last 24 hours), newest first. Prunes: the window's two bounds. Index:
- * the GIN idx_killmails_enriched_blob (jsonb_path_ops, which serves exactly @>).
+ * [from, to) (default: the last 24 hours), newest first. Prunes: the window's two bounds. Index,
+ * by the planner's estimate of the fragment: for a rare one the GIN idx_killmails_enriched_blob
+ * (jsonb_path_ops, which serves exactly @>); for a common one idx_killmails_enriched_time, the
+ * window read newest first until `limit` rows match.
  */
 export function killsWithEnrichmentQuery(
   db: AnyPgDatabase,

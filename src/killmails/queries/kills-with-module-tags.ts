@@ -18,8 +18,10 @@ export type KillsWithModuleTagsInput = z.input<typeof killsWithModuleTagsInput>;
 
 /**
  * Kills whose module_tags contain all the given tags, within [from, to) (default: the last 24
- * hours), newest first. Prunes: the window's two bounds. Index: the GIN
- * idx_killmails_enriched_module_tags (`module_tags @> $tags`), a bitmap scan per month kept.
+ * hours), newest first. Prunes: the window's two bounds. Index, by the planner's estimate of the
+ * tags: for rare tags the GIN idx_killmails_enriched_module_tags (`module_tags @> $tags`), a
+ * bitmap scan per month kept; for common ones idx_killmails_enriched_time, the window read
+ * newest first until `limit` rows match.
  */
 export function killsWithModuleTagsQuery(
   db: AnyPgDatabase,

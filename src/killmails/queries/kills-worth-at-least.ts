@@ -19,9 +19,9 @@ export type KillsWorthAtLeastInput = z.input<typeof killsWorthAtLeastInput>;
 
 /**
  * Kills worth at least `minIsk` within [from, to) (default: the last 24 hours), most valuable
- * first. Prunes: the window's two bounds. Index: idx_killmails_enriched_isk_value, read backwards
- * from the top value down to minIsk; the time bound is checked on each row, so a selective minIsk
- * is what keeps it short.
+ * first. Prunes: the window's two bounds. Index: idx_killmails_enriched_isk_value (isk_value,
+ * killmail_time), read backwards from the top value down to minIsk; the window is checked in the
+ * index, so only the rows returned are fetched.
  */
 export function killsWorthAtLeastQuery(
   db: AnyPgDatabase,
