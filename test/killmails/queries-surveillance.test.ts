@@ -289,10 +289,11 @@ describe('matchSurveillanceProfiles', () => {
         monthsOverlapping(table, k.time, new Date(k.time.getTime() + 1));
       for (const table of ['killmails_raw', 'killmails_enriched', 'killmail_participants']) {
         expect(scannedPartitions(plan, table), table).toEqual(month(table));
-        // One-row probes: the key (killmail_id, killmail_time), or for raw its time index, which
-        // pins the same row by killmail_time = $t; never a scan of the month.
+        // One-row probes: the key (killmail_id, killmail_time), or a time index, which pins the
+        // same row by killmail_time = $t (and for enriched killmail_id); never a scan of the month.
         for (const index of indexesUsed(plan, table)) {
-          expect([`${table}_pkey`, 'idx_killmails_raw_time'], table).toContain(index);
+          const probes = [`${table}_pkey`, 'idx_killmails_raw_time', 'idx_killmails_enriched_time'];
+          expect(probes, table).toContain(index);
         }
       }
       expect(indexesUsed(plan, 'surveillance_filters')).toContain('idx_surveillance_filters_value');
