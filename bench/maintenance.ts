@@ -220,7 +220,7 @@ async function drain(sql: postgres.Sql, db: AnyPgDatabase, s: Scale, watcher: po
     elapsedMs: round(result.elapsedMs),
     rowsPerSecond: Math.round(result.rowsMoved / (result.elapsedMs / 1000)),
     maxLockHoldMs: round(result.maxLockHoldMs),
-    note: `season ${id}: ${result.status}, final phase attempts ${result.finalAttempts}, triggers skipped ${result.skippedTriggers}`,
+    note: `season ${id}: ${result.status}, final phase attempts ${result.finalAttempts}, triggers skipped ${result.skippedTriggers}; lock hold = replay ${round(result.finalPhase.replayMs)} ms + delete from DEFAULT ${round(result.finalPhase.deleteMs)} ms + attach ${round(result.finalPhase.attachMs)} ms + other ${round(result.finalPhase.otherMs)} ms`,
   };
 }
 

@@ -15,7 +15,7 @@ export const BENCH_SETTINGS: Record<string, string | number> = {
   effective_cache_size: '16GB',
   work_mem: '32MB',
   maintenance_work_mem: '1GB',
-  max_wal_size: '8GB',
+  max_wal_size: '2GB',
   checkpoint_timeout: '30min',
   random_page_cost: 1.1,
   fsync: 'off',

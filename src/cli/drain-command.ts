@@ -70,7 +70,8 @@ export function registerDrain(program: Command): void {
         for (const t of result.tables) console.log(`  ${t.partition}: ${t.rowsMoved} rows moved`);
         console.log(
           `drained ${family.name} ${result.key}: ${result.rowsMoved} rows in ${formatMs(result.elapsedMs)}; ` +
-            `writes to DEFAULT held ${formatMs(result.maxLockHoldMs)}` +
+            `writes to DEFAULT held ${formatMs(result.maxLockHoldMs)} ` +
+            `(delete ${formatMs(result.finalPhase.deleteMs)}, attach ${formatMs(result.finalPhase.attachMs)})` +
             (result.skippedTriggers
               ? ''
               : ' (without session_replication_role: ON DELETE triggers ran)'),

@@ -101,10 +101,26 @@ export interface DrainResult {
   elapsedMs: number;
   /** The final phase: from taking the locks that block writes to DEFAULT until commit. */
   maxLockHoldMs: number;
+  /**
+   * Where the last final phase spent its lock hold: replaying the changes logged since the copy,
+   * deleting the moved rows from DEFAULT (grows with the rows moved), attaching (each ATTACH
+   * checks DEFAULT holds no row of the key: grows with DEFAULT's size) and the rest (dropping
+   * the triggers, the commit).
+   */
+  finalPhase: FinalPhaseTimes;
   finalAttempts: number;
   /** The deletes from DEFAULT skipped triggers (session_replication_role = replica). */
   skippedTriggers: boolean;
 }
+
+export interface FinalPhaseTimes {
+  replayMs: number;
+  deleteMs: number;
+  attachMs: number;
+  otherMs: number;
+}
+
+const NO_FINAL_PHASE: FinalPhaseTimes = { replayMs: 0, deleteMs: 0, attachMs: 0, otherMs: 0 };
 
 const STAGING_CHECK = 'pgparts_partition_bound';
 
@@ -284,6 +300,7 @@ async function addStagingForeignKeys(
 interface FinishOutcome {
   moved: Map<string, number>;
   lockHoldMs: number;
+  times: FinalPhaseTimes;
 }
 
 async function finish(
@@ -296,6 +313,7 @@ async function finish(
 ): Promise<FinishOutcome> {
   let lockedAt = 0;
   const moved = new Map<string, number>();
+  const times = { ...NO_FINAL_PHASE };
   await db.transaction(async (tx) => {
     await run(tx, `SET LOCAL ${lockTimeoutSql(options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS)}`);
     const guard = await count(
@@ -327,7 +345,15 @@ async function finish(
     }
     lockedAt = performance.now();
     await options.onPhase?.('locked');
+    let mark = performance.now();
+    const lap = () => {
+      const now = performance.now();
+      const ms = now - mark;
+      mark = now;
+      return ms;
+    };
     for (const t of defaults) while ((await replayOnce(tx, family, key, t)) > 0);
+    times.replayMs = lap();
 
     if (skipTriggers) await run(tx, `SET LOCAL session_replication_role = replica`);
     // Referencing tables first: without the replica role, the cascade from the referenced
@@ -341,6 +367,7 @@ async function finish(
       moved.set(t.table, n);
     }
     if (skipTriggers) await run(tx, `SET LOCAL session_replication_role = origin`);
+    times.deleteMs = lap();
 
     for (const t of tables) {
       const staging = quoteQualified(family.schema, t.target);
@@ -351,6 +378,7 @@ async function finish(
       await run(tx, `ALTER TABLE ${staging} DROP CONSTRAINT ${quoteIdent(STAGING_CHECK)}`);
       await run(tx, `COMMENT ON TABLE ${staging} IS ${textLiteral(MANAGED_MARKER)}`);
     }
+    times.attachMs = lap();
     for (const t of defaults) {
       await run(tx, dropCaptureTriggerSql(family.schema, t.defaultPartition as string));
       await run(
@@ -359,7 +387,9 @@ async function finish(
       );
     }
   });
-  return { moved, lockHoldMs: performance.now() - lockedAt };
+  const lockHoldMs = performance.now() - lockedAt;
+  times.otherMs = Math.max(0, lockHoldMs - times.replayMs - times.deleteMs - times.attachMs);
+  return { moved, lockHoldMs, times };
 }
 
 export async function drainKey(
@@ -381,6 +411,7 @@ export async function drainKey(
       rowsCopiedOnline: 0,
       elapsedMs: performance.now() - started,
       maxLockHoldMs: 0,
+      finalPhase: NO_FINAL_PHASE,
       finalAttempts: 0,
       skippedTriggers: false,
     };
@@ -425,12 +456,14 @@ export async function drainKey(
   // 3. finish: one short transaction, retried on lock timeouts.
   let lockHoldMs = 0;
   let moved = new Map<string, number>();
+  let finalPhase = NO_FINAL_PHASE;
   const outcome = await retryOnLockTimeout(
     async () => {
       await options.onPhase?.('finishing');
       const result = await finish(db, family, key, state, skipTriggers, options);
       lockHoldMs = Math.max(lockHoldMs, result.lockHoldMs);
       moved = result.moved;
+      finalPhase = result.times;
     },
     { retries: options.retries ?? 8, onRetry: options.onRetry },
   );
@@ -450,6 +483,7 @@ export async function drainKey(
     rowsCopiedOnline,
     elapsedMs: performance.now() - started,
     maxLockHoldMs: lockHoldMs,
+    finalPhase,
     finalAttempts: outcome.attempts,
     skippedTriggers: skipTriggers,
   };

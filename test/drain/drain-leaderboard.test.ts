@@ -36,6 +36,11 @@ describe('drainKey on the leaderboard (season 14 arrived before its partitions)'
       ],
     });
     expect(result.maxLockHoldMs).toBeGreaterThan(0);
+    // The lock hold, split: the deletes and the ATTACHes did work; the parts add up to it.
+    const { replayMs, deleteMs, attachMs, otherMs } = result.finalPhase;
+    expect(deleteMs).toBeGreaterThan(0);
+    expect(attachMs).toBeGreaterThan(0);
+    expect(replayMs + deleteMs + attachMs + otherMs).toBeCloseTo(result.maxLockHoldMs, 3);
     expect(await rowsByPartition(t.sql)).toEqual({
       leaderboard_run_default: 100,
       leaderboard_run_s13: 50,
