@@ -21,8 +21,9 @@ const WARMUP = 10;
 
 /**
  * Each query `iterations` times per side, the i-th call of both sides with the same parameters,
- * the side that goes first alternating. Latency is wall time in the app (postgres.js, prepared
- * statements, parsing of the rows included), measured with performance.now().
+ * the side that goes first alternating. Latency is wall time in the app (postgres.js through
+ * Drizzle, which sends each query unnamed; parsing of the rows included), measured with
+ * performance.now().
  */
 export async function runQueries(
   queries: readonly BenchQuery[],
