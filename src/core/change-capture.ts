@@ -74,29 +74,40 @@ export interface ReplayTarget {
   schema: string;
   /** The table whose changes were logged (the source). */
   source: string;
-  /** The table being kept equal to the source's rows of one key. */
-  target: string;
   /** The parent whose row type decodes the logged keys. */
   rowType: string;
   columns: string[];
   pkColumns: string[];
-  /** Only source rows matching this are copied (the key's predicate, on alias "d"). */
-  sourceFilter: string;
+  /**
+   * The tables kept equal to the source's rows, each to those matching its filter (a condition
+   * on alias "d"): a drain's staging table (the key's rows), and for a swap the rebuilt DEFAULT
+   * (every other row).
+   */
+  targets: { table: string; sourceFilter: string }[];
 }
 
 /** The temporary table that pins one batch of log entries for a replay transaction. */
 export const REPLAY_BATCH_TABLE = 'pgparts_replay_batch';
 
+/** One replay batch: pin, then per target a delete and an insert (each returns `n`), forget. */
+export interface ReplayStatements {
+  pin: string;
+  targets: { table: string; deleted: string; inserted: string }[];
+  forget: string;
+}
+
 /**
  * The statements that replay one batch of logged changes, in one transaction:
  * 1. pin the batch: the oldest `limit` entries visible now, into a temporary table;
- * 2. delete those keys from the target; 3. copy their current version from the source;
- * 4. forget exactly the pinned entries.
+ * 2. per target, delete those keys from it, then copy their current version from the source
+ *    where its filter holds (a row whose key moved it between targets lands in the right one);
+ * 3. forget exactly the pinned entries.
  * Each statement takes its own snapshot (READ COMMITTED); pinning the ids first is what makes
- * "forget" drop only entries whose change step 3 has certainly seen: an entry whose writer
- * commits later stays in the log, whatever its id.
+ * "forget" drop only entries whose change step 2 has certainly seen: an entry whose writer
+ * commits later stays in the log, whatever its id. Deletes and inserts report their row counts,
+ * so a drain knows how many rows its staging table holds without counting it.
  */
-export function replaySql(t: ReplayTarget, limit: number): string[] {
+export function replaySql(t: ReplayTarget, limit: number): ReplayStatements {
   const log = quoteQualified(t.schema, CHANGE_LOG_TABLE);
   const batch = quoteIdent(REPLAY_BATCH_TABLE);
   const pk = t.pkColumns.map(quoteIdent);
@@ -106,15 +117,23 @@ export function replaySql(t: ReplayTarget, limit: number): string[] {
     FROM ${batch} AS k, jsonb_populate_record(NULL::${quoteQualified(t.schema, t.rowType)}, k."pk") AS r) AS r`;
   const match = (alias: string) => pk.map((c) => `${alias}.${c} = r.${c}`).join(' AND ');
   const cols = t.columns.map(quoteIdent).join(', ');
-  return [
-    `CREATE TEMPORARY TABLE ${batch} ON COMMIT DROP AS
+  return {
+    pin: `CREATE TEMPORARY TABLE ${batch} ON COMMIT DROP AS
 SELECT "id", "pk" FROM ${log} WHERE "source_table" = ${textLiteral(t.source)} ORDER BY "id" LIMIT ${integerLiteral(limit)}`,
-    `DELETE FROM ${quoteQualified(t.schema, t.target)} AS s USING ${keys} WHERE ${match('s')}`,
-    `INSERT INTO ${quoteQualified(t.schema, t.target)} (${cols})
+    targets: t.targets.map((target) => {
+      const table = quoteQualified(t.schema, target.table);
+      return {
+        table: target.table,
+        deleted: `WITH gone AS (DELETE FROM ${table} AS s USING ${keys} WHERE ${match('s')} RETURNING 1)
+SELECT count(*) AS n FROM gone`,
+        inserted: `WITH copied AS (INSERT INTO ${table} (${cols})
 SELECT ${t.columns.map((c) => `d.${quoteIdent(c)}`).join(', ')}
 FROM ${quoteQualified(t.schema, t.source)} AS d, ${keys}
-WHERE ${match('d')} AND ${t.sourceFilter}
-ON CONFLICT DO NOTHING`,
-    `DELETE FROM ${log} WHERE "id" IN (SELECT "id" FROM ${batch})`,
-  ];
+WHERE ${match('d')} AND ${target.sourceFilter}
+ON CONFLICT DO NOTHING RETURNING 1)
+SELECT count(*) AS n FROM copied`,
+      };
+    }),
+    forget: `DELETE FROM ${log} WHERE "id" IN (SELECT "id" FROM ${batch})`,
+  };
 }

@@ -7,6 +7,12 @@ import type { FamilySpec } from './spec.js';
 
 /** The comment a drain's staging table carries until it is attached. */
 export const STAGING_MARKER = 'pgparts:drain-staging';
+/** The comment on the table a swap builds to become the new DEFAULT (the rows that stay). */
+export const NEXT_DEFAULT_MARKER = 'pgparts:drain-next-default';
+/** The table a swap builds to replace a DEFAULT partition. */
+export function nextDefaultName(defaultPartition: string): string {
+  return `${defaultPartition}_next`;
+}
 
 /** What the live database holds, for one table of a family, that a drain needs to know. */
 export interface DrainTableState {
@@ -25,13 +31,27 @@ export interface DrainTableState {
   familyForeignKeys: { name: string; definition: string }[];
   /** The family tables those foreign keys reference. */
   referencedTables: string[];
+  /** Foreign keys of this table to tables outside the family: name and definition. */
+  outsideForeignKeys: { name: string; definition: string }[];
+  /** The tables those reference, as regclass text (schema-qualified where needed). */
+  outsideReferencedTables: string[];
+  /** A table outside the family has a foreign key to this one. */
+  referencedFromOutside: boolean;
   /** The DEFAULT partition's size in pages, for copying it in block ranges. */
   defaultPages: number;
+  /** pg_get_partition_constraintdef of the DEFAULT partition, when there is one. */
+  defaultConstraint: string | null;
   captureInstalled: boolean;
+  /** For a swap: the table being built to replace DEFAULT, and what exists under its name. */
+  next: string | null;
+  nextState: 'absent' | 'staging' | 'foreign';
 }
 
 export interface DrainState {
   tables: DrainTableState[];
+  serverVersion: number;
+  /** Foreign keys between the family's tables left NOT VALID by a swap: to validate. */
+  unvalidatedForeignKeys: { table: string; name: string }[];
   /** session_replication_role can be set: the move skips ON DELETE actions (fast path). */
   canSkipTriggers: boolean;
 }
@@ -106,9 +126,43 @@ export async function readDrainState(
         fks.push(...found);
         if (found.length > 0) referencedTables.push(referenced);
       }
+      // The family's parents as a SQL list (a JS array would be sent as a row, not an array).
+      const familyParents = sql.join(
+        family.tables.map((name) => sql`to_regclass(${`${family.schema}.${name}`})`),
+        sql`, `,
+      );
+      const outside = await query<{ name: string; definition: string; referenced: string }>(
+        tx,
+        sql`SELECT conname AS name, pg_get_constraintdef(oid) AS definition,
+                   confrelid::regclass::text AS referenced FROM pg_constraint
+            WHERE conrelid = to_regclass(${parent}) AND contype = 'f' AND conparentid = 0
+              AND confrelid NOT IN (${familyParents})`,
+      );
+      const [inbound] = await query<{ n: number }>(
+        tx,
+        sql`SELECT count(*)::int AS n FROM pg_constraint
+            WHERE confrelid = to_regclass(${parent}) AND contype = 'f' AND conparentid = 0
+              AND conrelid NOT IN (${familyParents})`,
+      );
       let defaultPages = 0;
       let captureInstalled = false;
+      let defaultConstraint: string | null = null;
+      let next: string | null = null;
+      let nextState: DrainTableState['nextState'] = 'absent';
       if (defaultPartition) {
+        next = nextDefaultName(defaultPartition);
+        const [nextTable] = await query<{ comment: string | null }>(
+          tx,
+          sql`SELECT obj_description(c.oid, 'pg_class') AS comment FROM pg_class c
+              WHERE c.oid = to_regclass(${`${family.schema}.${next}`})`,
+        );
+        if (nextTable)
+          nextState = nextTable.comment === NEXT_DEFAULT_MARKER ? 'staging' : 'foreign';
+        const [constraint] = await query<{ c: string | null }>(
+          tx,
+          sql`SELECT pg_get_partition_constraintdef(to_regclass(${`${family.schema}.${defaultPartition}`})) AS c`,
+        );
+        defaultConstraint = constraint?.c ?? null;
         const qualified = `${family.schema}.${defaultPartition}`;
         const [stats] = await query<{ pages: number; capture: boolean }>(
           tx,
@@ -129,8 +183,14 @@ export async function readDrainState(
         pkColumns: pk.map((c) => c.name),
         familyForeignKeys: fks,
         referencedTables,
+        outsideForeignKeys: outside.map(({ name, definition }) => ({ name, definition })),
+        outsideReferencedTables: [...new Set(outside.map((o) => o.referenced))].sort(),
+        referencedFromOutside: (inbound?.n ?? 0) > 0,
         defaultPages,
+        defaultConstraint,
         captureInstalled,
+        next,
+        nextState,
       });
     }
     // has_parameter_privilege exists from PostgreSQL 15; before that only a superuser may skip.
@@ -145,6 +205,22 @@ export async function readDrainState(
                 OR has_parameter_privilege('session_replication_role', 'SET') AS fast`
         : sql`SELECT rolsuper AS fast FROM pg_roles WHERE rolname = current_user`,
     );
-    return { tables, canSkipTriggers: role?.fast === true };
+    const parents = sql.join(
+      family.tables.map((name) => sql`to_regclass(${`${family.schema}.${name}`})`),
+      sql`, `,
+    );
+    const unvalidated = await query<{ table: string; name: string }>(
+      tx,
+      sql`SELECT r.relname AS table, c.conname AS name FROM pg_constraint c
+          JOIN pg_class r ON r.oid = c.conrelid
+          WHERE c.contype = 'f' AND c.conparentid = 0 AND NOT c.convalidated
+            AND c.conrelid IN (${parents}) AND c.confrelid IN (${parents})`,
+    );
+    return {
+      tables,
+      canSkipTriggers: role?.fast === true,
+      serverVersion: version?.v ?? 0,
+      unvalidatedForeignKeys: unvalidated,
+    };
   });
 }

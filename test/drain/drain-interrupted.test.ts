@@ -13,8 +13,8 @@ type Point = NonNullable<Parameters<NonNullable<DrainOptions['onPhase']>>[0]>;
 
 beforeAll(async () => {
   await setupSeasons(t.sql);
-  await t.sql`INSERT INTO season (id, name) VALUES (15, 'S15'), (16, 'S16')`;
-  for (const season of [14, 15, 16]) await insertRuns(t.sql, season, 400, season * 1000);
+  await t.sql`INSERT INTO season (id, name) VALUES (15, 'S15'), (16, 'S16'), (17, 'S17')`;
+  for (const season of [14, 15, 16, 17]) await insertRuns(t.sql, season, 400, season * 1000);
   await insertRuns(t.sql, 12, 100, 90_000);
 });
 
@@ -90,6 +90,45 @@ describe('drainKey interrupted by pg_terminate_backend', () => {
       expect(parts[`run_group_member_s${season}`]).toBe(2000);
     },
   );
+
+  it('after a swap committed, while validating the foreign key: a rerun completes it', async () => {
+    const [version] = await t.sql<{ v: number }[]>`
+      SELECT current_setting('server_version_num')::int AS v`;
+    if ((version?.v ?? 0) < 180000) return; // no swap before PostgreSQL 18
+    const before = await digests(t.sql);
+    const key = { kind: 'list', value: 17 } as const;
+    const victim = new pg.Client({ connectionString: t.url });
+    victim.on('error', () => {});
+    await victim.connect();
+    const { rows } = await victim.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    const interrupted = drainKey(drizzlePg(victim), leaderboardFamily, key, {
+      onPhase: async (phase) => {
+        if (phase === 'validating') await killWhileWaiting(rows[0]?.pid ?? 0, 'run_group_member');
+      },
+    });
+    await expect(interrupted).rejects.toThrow();
+    void victim.end().catch(() => {});
+
+    // Committed: the rows are in their partitions; the key is NOT VALID yet, and still enforced.
+    expect(await digests(t.sql)).toEqual(before);
+    const parts = await rowsByPartition(t.sql);
+    expect(parts.leaderboard_run_s17).toBe(400);
+    expect(parts.run_group_member_s17).toBe(2000);
+    const valid = () => t.sql<{ v: boolean }[]>`SELECT convalidated AS v FROM pg_constraint
+      WHERE conrelid = 'run_group_member'::regclass AND contype = 'f' AND conparentid = 0`;
+    expect(await valid()).toEqual([{ v: false }]);
+    await expect(
+      t.sql`INSERT INTO run_group_member (season_id, run_guid, character_name)
+            VALUES (17, gen_random_uuid(), 'ghost')`,
+    ).rejects.toMatchObject({ code: '23503' });
+
+    const rerun = await drainKey(drizzle(t.connect({ max: 2 })), leaderboardFamily, key);
+    expect(rerun.status).toBe('completed');
+    expect(rerun.swap?.validated).toEqual([expect.stringMatching(/^run_group_member\./)]);
+    expect(await valid()).toEqual([{ v: true }]);
+    expect(await digests(t.sql)).toEqual(before);
+    expect((await drainKey(t.db, leaderboardFamily, key)).status).toBe('nothing-to-do');
+  });
 
   it('leaves season 12 alone in DEFAULT', async () => {
     const parts = await rowsByPartition(t.sql);
