@@ -105,7 +105,7 @@ async function main(): Promise<void> {
     const notes: string[] = [];
 
     let queries: BenchReport['queries'] = null;
-    if (options.only !== 'maintenance') {
+    if (options.only === 'all' || options.only === 'queries') {
       const twin = connect(url, { max: 1, searchPath: `${TWIN_SCHEMA}, public` });
       clients.push(twin.sql);
       const params = await step('sample parameters', () => sampleParams(main.sql, dataNow));
@@ -159,16 +159,14 @@ async function main(): Promise<void> {
 
     let maintenance: BenchReport['maintenance'] = null;
     let conversion: BenchReport['conversion'] = null;
-    if (options.only !== 'queries') {
+    if (options.only === 'all' || options.only === 'maintenance') {
       const m = main;
       const watcher = connect(url, { max: 1 }).sql;
       clients.push(watcher);
       maintenance = await timed('maintenance', () => runMaintenance(m.sql, m.db, scale, watcher));
-      await dropDatabase(server.adminUrl, convertName);
-      await ensureDatabase(server.adminUrl, convertName);
-      const conv = connect(withDatabase(server.adminUrl, convertName), { max: 4 });
-      clients.push(conv.sql);
       save({ maintenance, conversion: null });
+    }
+    if (options.only === 'all' || options.only === 'conversion') {
       // The legacy leaderboard is capped at 1M runs, the size the 1m scale already converts:
       // larger scales would repeat the same 20-minute measurement.
       if (scale.killmails > 1_000_000) {
@@ -176,15 +174,19 @@ async function main(): Promise<void> {
           `Conversion not repeated: its legacy leaderboard is capped at ${CONVERSION_RUNS} runs, the size the 1m run converts (bench/results/1m.md).`,
         );
       } else {
+        await dropDatabase(server.adminUrl, convertName);
+        await ensureDatabase(server.adminUrl, convertName);
+        const conv = connect(withDatabase(server.adminUrl, convertName), { max: 4 });
+        clients.push(conv.sql);
         conversion = await timed('conversion', () =>
           runConversion(conv.sql, conv.db, Math.min(CONVERSION_RUNS, scale.runs * 5)),
         ).catch((error: unknown) => {
           notes.push(`The conversion failed: ${String(error).slice(0, 300)}`);
           return null;
         });
+        await conv.sql.end();
+        if (!options.keep) await dropDatabase(server.adminUrl, convertName);
       }
-      await conv.sql.end();
-      if (!options.keep) await dropDatabase(server.adminUrl, convertName);
     }
 
     for (const file of save({ maintenance, conversion })) console.log(`wrote ${file}`);
@@ -200,16 +202,20 @@ async function main(): Promise<void> {
 /** A partial run (--only) keeps the other sections of the previous results for the scale. */
 function mergePrevious(report: BenchReport): void {
   const file = join(RESULTS_DIR, `${report.label}.json`);
-  if (!existsSync(file) || (report.queries && report.maintenance)) return;
+  if (!existsSync(file)) return;
   const previous = JSON.parse(readFileSync(file, 'utf8')) as BenchReport;
+  const when = `the run of ${previous.finishedAt}`;
   if (!report.queries && previous.queries) {
     report.queries = previous.queries;
-    report.notes.push(`Hot query figures from the run of ${previous.finishedAt}.`);
+    report.notes.push(`Hot query figures from ${when}.`);
   }
   if (!report.maintenance && previous.maintenance) {
     report.maintenance = previous.maintenance;
+    report.notes.push(`Maintenance figures from ${when}.`);
+  }
+  if (!report.conversion && previous.conversion) {
     report.conversion = previous.conversion;
-    report.notes.push(`Maintenance and conversion figures from the run of ${previous.finishedAt}.`);
+    report.notes.push(`Conversion figures from ${when}.`);
   }
 }
 

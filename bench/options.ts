@@ -4,12 +4,12 @@ export interface BenchOptions {
   /** Killmails to generate; the results are named after `label`. */
   killmails: number;
   label: string;
-  only: 'all' | 'queries' | 'maintenance';
+  only: 'all' | 'queries' | 'maintenance' | 'conversion';
   iterations: number;
   keep: boolean;
 }
 
-const USAGE = `npm run bench -- [--scale 1m|10m|<killmails>] [--only queries|maintenance]
+const USAGE = `npm run bench -- [--scale 1m|10m|<killmails>] [--only queries|maintenance|conversion]
                       [--iterations N] [--keep]`;
 
 /** "1m" -> 1_000_000, "10m" -> 10_000_000, "250k" -> 250_000, "40000" -> 40_000. */
@@ -39,8 +39,10 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
     process.exit(0);
   }
   const only = values.only ?? 'all';
-  if (only !== 'all' && only !== 'queries' && only !== 'maintenance') {
-    throw new Error(`bench: --only must be queries or maintenance, not "${only}"\n${USAGE}`);
+  if (only !== 'all' && only !== 'queries' && only !== 'maintenance' && only !== 'conversion') {
+    throw new Error(
+      `bench: --only must be queries, maintenance or conversion, not "${only}"\n${USAGE}`,
+    );
   }
   const iterations = Number(values.iterations);
   if (!Number.isSafeInteger(iterations) || iterations < 10) {
