@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { drainKey } from '../core/drain.js';
 import { DEFAULT_LOCK_TIMEOUT_MS } from '../core/lock-timeout.js';
 import { keyLabel } from '../core/partition-key.js';
@@ -9,6 +9,7 @@ import { resolveKey } from './key-argument.js';
 import { type GlobalOptions, wholeNumber } from './options.js';
 
 interface DrainCommandOptions {
+  strategy: 'auto' | 'swap' | 'delete';
   batchPages: number;
   throttle: number;
   lockTimeout: number;
@@ -24,6 +25,15 @@ export function registerDrain(program: Command): void {
     )
     .argument('<table>', 'any table of the family, e.g. leaderboard_run')
     .argument('<key>', 'the LIST value (14) or a date in the RANGE interval (2025-06)')
+    .addOption(
+      new Option(
+        '--strategy <how>',
+        'final phase: swap in a rebuilt DEFAULT (milliseconds of locks; PostgreSQL 18 for ' +
+          'families with foreign keys) or delete the rows from DEFAULT (as long as the rows moved)',
+      )
+        .choices(['auto', 'swap', 'delete'])
+        .default('auto'),
+    )
     .option('--batch-pages <n>', 'DEFAULT pages (8 kB) copied per batch', wholeNumber(1), 512)
     .option('--throttle <ms>', 'pause between batches', wholeNumber(0), 0)
     .option(
@@ -40,6 +50,7 @@ export function registerDrain(program: Command): void {
       const tty = process.stdout.isTTY === true && !options.json;
       try {
         const result = await drainKey(conn.db, family, key, {
+          strategy: options.strategy,
           batchPages: options.batchPages,
           throttleMs: options.throttle,
           lockTimeoutMs: options.lockTimeout,
@@ -67,14 +78,26 @@ export function registerDrain(program: Command): void {
           );
           return;
         }
+        if (result.status === 'completed') {
+          console.log(
+            `${family.name} ${keyLabel(key)}: already has its partitions; validated the foreign ` +
+              `keys an interrupted swap left NOT VALID (${result.swap?.validated.join(', ')}) in ` +
+              formatMs(result.swap?.validateMs ?? 0),
+          );
+          return;
+        }
         for (const t of result.tables) console.log(`  ${t.partition}: ${t.rowsMoved} rows moved`);
+        const held = result.finalPhase;
+        const how =
+          result.strategy === 'swap'
+            ? `DEFAULT swapped; foreign keys validated online after, in ${formatMs(result.swap?.validateMs ?? 0)}`
+            : `deleted from DEFAULT in ${formatMs(held.deleteMs)}` +
+              (result.skippedTriggers
+                ? ''
+                : ' (without session_replication_role: ON DELETE triggers ran)');
         console.log(
           `drained ${family.name} ${result.key}: ${result.rowsMoved} rows in ${formatMs(result.elapsedMs)}; ` +
-            `writes to DEFAULT held ${formatMs(result.maxLockHoldMs)} ` +
-            `(delete ${formatMs(result.finalPhase.deleteMs)}, attach ${formatMs(result.finalPhase.attachMs)})` +
-            (result.skippedTriggers
-              ? ''
-              : ' (without session_replication_role: ON DELETE triggers ran)'),
+            `locks held ${formatMs(result.maxLockHoldMs)} (${how})`,
         );
       } finally {
         await conn.close();

@@ -64,7 +64,7 @@ const BUILT_IN_EXECUTORS: StepExecutors = {
       lockTimeoutMs: ctx.lockTimeoutMs,
       onProgress: (p) => ctx.progress(p.done, p.total, p.phase === 'copy' ? 'pages' : p.phase),
     });
-    return `${result.rowsMoved} rows moved in ${Math.round(result.elapsedMs)} ms, writes to DEFAULT held ${Math.round(result.maxLockHoldMs)} ms`;
+    return `${result.rowsMoved} rows moved in ${Math.round(result.elapsedMs)} ms (${result.strategy ?? 'nothing to move'}), locks held ${Math.round(result.maxLockHoldMs)} ms`;
   },
   retire: async (step, ctx) => {
     const result = await retireKey(ctx.db, ctx.family, step.key, {
