@@ -33,14 +33,20 @@ export interface MaintenanceResult {
     ratio: number | null;
     note: string;
   };
-  drain: {
-    rowsInDefault: number;
-    rowsMoved: number;
-    elapsedMs: number;
-    rowsPerSecond: number;
-    maxLockHoldMs: number;
-    note: string;
-  } | null;
+  /** The drain with strategy auto (a swap on PostgreSQL 18). */
+  drain: DrainFigure | null;
+  /** The same drain with strategy delete, for comparison. */
+  drainDelete?: DrainFigure | null;
+}
+
+export interface DrainFigure {
+  strategy?: string;
+  rowsInDefault: number;
+  rowsMoved: number;
+  elapsedMs: number;
+  rowsPerSecond: number;
+  maxLockHoldMs: number;
+  note: string;
 }
 
 type RetireKey = (
@@ -172,7 +178,13 @@ async function retention(sql: postgres.Sql, db: AnyPgDatabase) {
 const DRAIN_CAP_MS = 8 * 60_000;
 const DRAIN_RUNS = 200_000;
 
-async function drain(sql: postgres.Sql, db: AnyPgDatabase, s: Scale, watcher: postgres.Sql) {
+async function drain(
+  sql: postgres.Sql,
+  db: AnyPgDatabase,
+  s: Scale,
+  watcher: postgres.Sql,
+  strategy: 'auto' | 'delete',
+): Promise<DrainFigure> {
   const [last] = await sql<{ id: number }[]>`SELECT max(id) AS id FROM season`;
   const id = Number(last?.id ?? 0) + 1;
   await sql`INSERT INTO season (id, name, starts_at, ends_at)
@@ -200,10 +212,11 @@ async function drain(sql: postgres.Sql, db: AnyPgDatabase, s: Scale, watcher: po
   }, DRAIN_CAP_MS);
   let result: Awaited<ReturnType<typeof drainKey>>;
   try {
-    result = await drainKey(db, leaderboardFamily, { kind: 'list', value: id });
+    result = await drainKey(db, leaderboardFamily, { kind: 'list', value: id }, { strategy });
   } catch (error) {
     if (!stuckIn) throw error;
     return {
+      strategy,
       rowsInDefault: Number(counted?.n ?? 0),
       rowsMoved: 0,
       elapsedMs: DRAIN_CAP_MS,
@@ -214,13 +227,18 @@ async function drain(sql: postgres.Sql, db: AnyPgDatabase, s: Scale, watcher: po
   } finally {
     clearTimeout(timer);
   }
+  const f = result.finalPhase;
+  const validated = result.swap
+    ? `; foreign keys validated online after: ${round(result.swap.validateMs)} ms`
+    : '';
   return {
+    strategy: result.strategy ?? strategy,
     rowsInDefault: Number(counted?.n ?? 0),
     rowsMoved: result.rowsMoved,
     elapsedMs: round(result.elapsedMs),
     rowsPerSecond: Math.round(result.rowsMoved / (result.elapsedMs / 1000)),
     maxLockHoldMs: round(result.maxLockHoldMs),
-    note: `season ${id}: ${result.status}, final phase attempts ${result.finalAttempts}, triggers skipped ${result.skippedTriggers}; lock hold = replay ${round(result.finalPhase.replayMs)} ms + delete from DEFAULT ${round(result.finalPhase.deleteMs)} ms + attach ${round(result.finalPhase.attachMs)} ms + other ${round(result.finalPhase.otherMs)} ms`,
+    note: `season ${id}: ${result.status} by ${result.strategy}, final phase attempts ${result.finalAttempts}, triggers skipped ${result.skippedTriggers}; lock hold = replay ${round(f.replayMs)} ms + delete from DEFAULT ${round(f.deleteMs)} ms + ${result.strategy === 'swap' ? 'swap (detach, drop, attach, keys NOT VALID)' : 'attach'} ${round(f.attachMs)} ms + other ${round(f.otherMs)} ms${validated}`,
   };
 }
 
@@ -234,7 +252,12 @@ export async function runMaintenance(
   const noop = await step('no-op apply', () => noopApply(db));
   const month = await step('create one month (3 tables)', () => createMonth(sql, db));
   const retired = await step('retention: retireKey vs DELETE', () => retention(sql, db));
-  const drained = await step('drain a season out of DEFAULT', () => drain(sql, db, s, watcher));
+  const drained = await step('drain a season out of DEFAULT (auto: swap on 18)', () =>
+    drain(sql, db, s, watcher, 'auto'),
+  );
+  const deleted = await step('drain a season out of DEFAULT (delete)', () =>
+    drain(sql, db, s, watcher, 'delete'),
+  );
   return {
     noopApplyMs: noop.ms,
     noopApplyNote: noop.note,
@@ -242,5 +265,6 @@ export async function runMaintenance(
     createMonthNote: month.note,
     retention: retired,
     drain: drained,
+    drainDelete: deleted,
   };
 }

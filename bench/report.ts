@@ -53,10 +53,11 @@ function maintenanceTable(m: MaintenanceResult): string[] {
       ? `| retention of one month: retireKey drop vs DELETE | ${ms(r.retireDropMs)} ms vs ${ms(r.deleteMs)} ms (ratio ${r.ratio}) | ${r.rowsRemoved} rows dropped (DETACH ${r.detach}), ${r.deleteRows} rows deleted; ${r.note} |`
       : `| retention of one month: retireKey drop vs DELETE | not available vs ${ms(r.deleteMs)} ms | ${r.note}; ${r.deleteRows} rows deleted from the twin |`,
   ];
-  if (m.drain) {
-    const d = m.drain;
+  for (const d of [m.drain, m.drainDelete]) {
+    if (!d) continue;
+    const how = d.strategy ? ` (${d.strategy})` : '';
     lines.push(
-      `| drain ${d.rowsInDefault} rows out of DEFAULT | ${d.rowsPerSecond} rows/s, max lock hold ${ms(d.maxLockHoldMs)} ms | ${d.rowsMoved} rows moved in ${ms(d.elapsedMs)} ms; ${d.note} |`,
+      `| drain ${d.rowsInDefault} rows out of DEFAULT${how} | ${d.rowsPerSecond} rows/s, max lock hold ${ms(d.maxLockHoldMs)} ms | ${d.rowsMoved} rows moved in ${ms(d.elapsedMs)} ms; ${d.note} |`,
     );
   }
   return lines;
