@@ -14,7 +14,7 @@ import { runConversion } from './conversion.js';
 import { generateAll } from './generate/index.js';
 import { scaleFor } from './generate/scale.js';
 import { describeMachine } from './machine.js';
-import { runMaintenance } from './maintenance.js';
+import { removeDrainSeasons, runMaintenance } from './maintenance.js';
 import { parseBenchOptions } from './options.js';
 import { sampleParams } from './params.js';
 import { step } from './progress.js';
@@ -92,6 +92,9 @@ async function main(): Promise<void> {
       // Migrations written since the data was generated (new indexes) apply to it first.
       const m = main;
       await step('migrate the kept data set', () => migrate(m.db));
+      await step('remove seasons left by an earlier drain measurement', () =>
+        removeDrainSeasons(m.sql, m.db, scale),
+      );
       const synced = await step('twin indexes equal to the parents', () => syncTwinIndexes(m.sql));
       if (synced.length > 0) {
         console.log(`  twin: ${synced.join(', ')}`);

@@ -4,6 +4,7 @@ import type { AnyPgDatabase } from '../src/core/database.js';
 import { drainKey } from '../src/core/drain.js';
 import { quoteQualified } from '../src/core/identifiers.js';
 import type { PartitionKey } from '../src/core/partition-key.js';
+import { retireKey as retire } from '../src/core/retention.js';
 import type { FamilySpec } from '../src/core/spec.js';
 import { killmailFamily } from '../src/killmails/partitioning.js';
 import { leaderboardFamily } from '../src/leaderboard/partitioning.js';
@@ -242,6 +243,27 @@ async function drain(
   };
 }
 
+/**
+ * Removes the seasons the drain measurements added (ids past the data set's seasons), so the
+ * partitioned side holds the twin's rows again: their partitions retired (drop), rows left in
+ * DEFAULT by a cancelled drain deleted, then their periods and season rows.
+ */
+export async function removeDrainSeasons(sql: postgres.Sql, db: AnyPgDatabase, s: Scale) {
+  const extra = await sql<
+    { id: number }[]
+  >`SELECT id FROM season WHERE id > ${s.seasons} ORDER BY id`;
+  for (const { id } of extra) {
+    const key = { kind: 'list', value: Number(id) } as const;
+    const [attached] = await sql<{ n: number }[]>`
+      SELECT count(*)::int AS n FROM pg_inherits WHERE inhrelid = to_regclass(${`leaderboard_run_s${id}`})`;
+    if ((attached?.n ?? 0) > 0) await retire(db, leaderboardFamily, key, { mode: 'drop' });
+    await sql`DELETE FROM leaderboard_run WHERE season_id = ${id}`;
+    await sql`DELETE FROM period WHERE season_id = ${id}`;
+    await sql`DELETE FROM season WHERE id = ${id}`;
+  }
+  return extra.length;
+}
+
 export async function runMaintenance(
   sql: postgres.Sql,
   db: AnyPgDatabase,
@@ -258,6 +280,7 @@ export async function runMaintenance(
   const deleted = await step('drain a season out of DEFAULT (delete)', () =>
     drain(sql, db, s, watcher, 'delete'),
   );
+  await step('remove the drained seasons', () => removeDrainSeasons(sql, db, s));
   return {
     noopApplyMs: noop.ms,
     noopApplyNote: noop.note,
