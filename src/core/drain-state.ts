@@ -9,9 +9,17 @@ import type { FamilySpec } from './spec.js';
 export const STAGING_MARKER = 'pgparts:drain-staging';
 /** The comment on the table a swap builds to become the new DEFAULT (the rows that stay). */
 export const NEXT_DEFAULT_MARKER = 'pgparts:drain-next-default';
+/** The comment on an old DEFAULT a swap detached, until it is dropped after the commit. */
+export const DRAINED_DEFAULT_MARKER = 'pgparts:drain-old-default';
+
 /** The table a swap builds to replace a DEFAULT partition. */
 export function nextDefaultName(defaultPartition: string): string {
   return `${defaultPartition}_next`;
+}
+
+/** The name an old DEFAULT gets once a swap detached it. */
+export function drainedDefaultName(defaultPartition: string): string {
+  return `${defaultPartition}_drained`;
 }
 
 /** What the live database holds, for one table of a family, that a drain needs to know. */
@@ -52,6 +60,8 @@ export interface DrainState {
   serverVersion: number;
   /** Foreign keys between the family's tables left NOT VALID by a swap: to validate. */
   unvalidatedForeignKeys: { table: string; name: string }[];
+  /** Old DEFAULT partitions a swap detached: to drop. */
+  drainedDefaults: string[];
   /** session_replication_role can be set: the move skips ON DELETE actions (fast path). */
   canSkipTriggers: boolean;
 }
@@ -216,11 +226,22 @@ export async function readDrainState(
           WHERE c.contype = 'f' AND c.conparentid = 0 AND NOT c.convalidated
             AND c.conrelid IN (${parents}) AND c.confrelid IN (${parents})`,
     );
+    const drained = await query<{ name: string }>(
+      tx,
+      sql`SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname = ${family.schema} AND c.relkind = 'r' AND NOT c.relispartition
+            AND obj_description(c.oid, 'pg_class') = ${DRAINED_DEFAULT_MARKER}
+            AND (${sql.join(
+              family.tables.map((name) => sql`starts_with(c.relname, ${`${name}_`})`),
+              sql` OR `,
+            )})`,
+    );
     return {
       tables,
       canSkipTriggers: role?.fast === true,
       serverVersion: version?.v ?? 0,
       unvalidatedForeignKeys: unvalidated,
+      drainedDefaults: drained.map((d) => d.name),
     };
   });
 }

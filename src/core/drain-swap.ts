@@ -1,6 +1,12 @@
 import type { AnyPgDatabase } from './database.js';
-import { type DrainState, type DrainTableState, NEXT_DEFAULT_MARKER } from './drain-state.js';
-import { run } from './execute.js';
+import {
+  DRAINED_DEFAULT_MARKER,
+  type DrainState,
+  type DrainTableState,
+  drainedDefaultName,
+  NEXT_DEFAULT_MARKER,
+} from './drain-state.js';
+import { query, run } from './execute.js';
 import { quoteIdent, quoteQualified } from './identifiers.js';
 import { keyCheckSql } from './key-predicate.js';
 import { textLiteral } from './literals.js';
@@ -12,17 +18,17 @@ import type { FamilySpec } from './spec.js';
  * The swap: how a drain leaves DEFAULT without deleting the moved rows from it. Beside the key's
  * staging tables, a drain builds for each DEFAULT its successor (`<default>_next`) holding every
  * other row of DEFAULT, copied and replayed online like the staging tables. The final
- * transaction then detaches and drops the old DEFAULT partitions (every row of theirs is now in
- * a staging table or a successor), attaches the successors as DEFAULT and the staging tables for
- * the key: catalog work, CHECK constraints sparing every ATTACH its scan, so the locks are held
- * for milliseconds whatever the number of rows moved.
+ * transaction then detaches the old DEFAULT partitions (every row of theirs is now in a staging
+ * table or a successor; they are dropped right after the commit), attaches the successors as
+ * DEFAULT and the staging tables for the key: catalog work, CHECK constraints sparing every
+ * ATTACH its scan, so the locks are held for milliseconds whatever the number of rows moved.
  *
  * Detaching a DEFAULT that a foreign key points into runs the key's removal check over the
  * referencing table (facts 10), as long as the rows moved; so the family's own foreign keys
  * are dropped in that transaction and added back NOT VALID, which PostgreSQL 18 allows on
  * partitioned tables. While NOT VALID they still reject every new orphan; they are validated
  * right after the commit, online (SHARE UPDATE EXCLUSIVE: writers go on). A drain interrupted
- * after the commit validates them on its next run.
+ * after the commit drops the old DEFAULT partitions and validates the keys on its next run.
  */
 
 export type DrainStrategy = 'swap' | 'delete';
@@ -75,11 +81,9 @@ export function nextDefaultSql(
 
 /**
  * The catalog part of the final transaction, run under its locks after the last replay:
- * family foreign keys dropped, old DEFAULT partitions detached (referencing first) and dropped,
- * successors attached as DEFAULT and the staging tables for the key (referenced first), the
- * foreign keys added back NOT VALID. Dropped here, not after the commit: dropping a table with
- * keys to season or dungeon locks those ACCESS EXCLUSIVE, which only this transaction's lock
- * order makes safe (a later DROP deadlocked with writers checking their runs' keys).
+ * family foreign keys dropped, old DEFAULT partitions detached (referencing first), stripped of
+ * their keys and renamed `<default>_drained`, successors attached as DEFAULT and the staging
+ * tables for the key (referenced first), the foreign keys added back NOT VALID.
  */
 export async function swapInTransaction(
   tx: AnyPgDatabase,
@@ -97,9 +101,24 @@ export async function swapInTransaction(
     if (!t.defaultPartition) continue;
     const old = quoteQualified(family.schema, t.defaultPartition);
     await run(tx, `ALTER TABLE ${parent(t)} DETACH PARTITION ${old}`);
-    // Plain DROP: it holds only rows copied to the staging table and the successor, and the
-    // capture trigger; anything else depending on it (a view) makes this fail and roll back.
-    await run(tx, `DROP TABLE ${old}`);
+    // Its keys to other tables go now, under this transaction's locks: dropping them locks the
+    // referenced tables ACCESS EXCLUSIVE, which a later DROP TABLE of it would do out of order
+    // (it deadlocked with writers checking their runs' season and dungeon). Then it is renamed
+    // and marked, and dropped after the commit: dropping a big table at commit costs its buffers'
+    // invalidation, which the locks need not wait for.
+    const keys = await query<{ name: string }>(
+      tx,
+      `SELECT conname AS name FROM pg_constraint WHERE conrelid = ${textLiteral(`${family.schema}.${t.defaultPartition}`)}::regclass AND contype = 'f'`,
+    );
+    for (const k of keys) await run(tx, `ALTER TABLE ${old} DROP CONSTRAINT ${quoteIdent(k.name)}`);
+    await run(
+      tx,
+      `ALTER TABLE ${old} RENAME TO ${quoteIdent(drainedDefaultName(t.defaultPartition))}`,
+    );
+    await run(
+      tx,
+      `COMMENT ON TABLE ${quoteQualified(family.schema, drainedDefaultName(t.defaultPartition))} IS ${textLiteral(DRAINED_DEFAULT_MARKER)}`,
+    );
   }
   for (const t of tables) {
     if (t.defaultPartition) {
@@ -127,6 +146,8 @@ export async function swapInTransaction(
 }
 
 export interface SwapCompletion {
+  /** Old DEFAULT partitions dropped after the commit. */
+  dropped: string[];
   /** Time spent validating the family's foreign keys, online, after the commit. */
   validateMs: number;
   /** The foreign keys validated, as table.constraint. */
@@ -134,15 +155,21 @@ export interface SwapCompletion {
 }
 
 /**
- * After a swap's commit (or on the next run, if it was interrupted): validates the family's
- * NOT VALID foreign keys, online.
+ * After a swap's commit (or on the next run, if it was interrupted): drops the old DEFAULT
+ * partitions (plain DROP TABLE; one that something still depends on stays, and the error says
+ * what), then validates the family's NOT VALID foreign keys, online.
  */
 export async function completeSwap(
   db: AnyPgDatabase,
   family: FamilySpec,
-  state: Pick<DrainState, 'unvalidatedForeignKeys'>,
+  state: Pick<DrainState, 'unvalidatedForeignKeys' | 'drainedDefaults'>,
   options: { lockTimeoutMs?: number; retries?: number },
 ): Promise<SwapCompletion> {
+  for (const name of state.drainedDefaults) {
+    await inShortTransaction(db, { retries: 8, ...options }, async (tx) => {
+      await run(tx, `DROP TABLE ${quoteQualified(family.schema, name)}`);
+    });
+  }
   const started = performance.now();
   for (const fk of state.unvalidatedForeignKeys) {
     const table = quoteQualified(family.schema, fk.table);
@@ -156,6 +183,7 @@ export async function completeSwap(
     });
   }
   return {
+    dropped: state.drainedDefaults,
     validateMs: performance.now() - started,
     validated: state.unvalidatedForeignKeys.map((fk) => `${fk.table}.${fk.name}`),
   };

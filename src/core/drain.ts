@@ -109,8 +109,8 @@ export interface DrainResult {
   family: string;
   key: string;
   /**
-   * drained: moved now; completed: the key's partitions were already attached, and the foreign
-   * keys an interrupted swap left NOT VALID were validated.
+   * drained: moved now; completed: the key's partitions were already attached, and what an
+   * interrupted swap left was finished (old DEFAULT partitions dropped, keys validated).
    */
   status: 'drained' | 'completed' | 'nothing-to-do';
   strategy: DrainStrategy | null;
@@ -131,7 +131,7 @@ export interface DrainResult {
   finalAttempts: number;
   /** The deletes from DEFAULT skipped triggers (session_replication_role = replica). */
   skippedTriggers: boolean;
-  /** A swap's work after its commit: the family's foreign keys validated online. */
+  /** A swap's work after its commit: old DEFAULT partitions dropped, foreign keys validated. */
   swap: SwapCompletion | null;
 }
 
@@ -602,14 +602,14 @@ export async function drainKey(
   const initial = await readDrainState(db, family, key);
   const pending = validate(family, key, initial);
   const base = { family: family.name, key: keyLabel(key) };
+  // A swap interrupted after its commit (this key's or another's) may have left work: finish it
+  // first; an old DEFAULT left under its `_drained` name would also be in the next swap's way.
+  const leftover =
+    initial.unvalidatedForeignKeys.length > 0 || initial.drainedDefaults.length > 0
+      ? await completeSwap(db, family, initial, options)
+      : null;
   if (pending.length === 0) {
-    // Done before; a swap interrupted after its commit may have left work: finish it.
-    if (initial.unvalidatedForeignKeys.length > 0) {
-      await options.onPhase?.('validating');
-      const swap = await completeSwap(db, family, initial, options);
-      return emptyResult(base, started, 'completed', swap);
-    }
-    return emptyResult(base, started, 'nothing-to-do', null);
+    return emptyResult(base, started, leftover ? 'completed' : 'nothing-to-do', leftover);
   }
   const where = `family ${family.name}, key ${keyLabel(key)}`;
   const strategy = chooseStrategy(initial, pending, options, where);

@@ -91,7 +91,7 @@ describe('drainKey interrupted by pg_terminate_backend', () => {
     },
   );
 
-  it('after a swap committed, while validating the foreign key: a rerun completes it', async () => {
+  it('after a swap committed, before its cleanup and validation: a rerun completes them', async () => {
     const [version] = await t.sql<{ v: number }[]>`
       SELECT current_setting('server_version_num')::int AS v`;
     const key = { kind: 'list', value: 17 } as const;
@@ -107,7 +107,9 @@ describe('drainKey interrupted by pg_terminate_backend', () => {
     const { rows } = await victim.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
     const interrupted = drainKey(drizzlePg(victim), leaderboardFamily, key, {
       onPhase: async (phase) => {
-        if (phase === 'validating') await killWhileWaiting(rows[0]?.pid ?? 0, 'run_group_member');
+        // The first statement after the commit drops the old DEFAULT partitions.
+        if (phase === 'validating')
+          await killWhileWaiting(rows[0]?.pid ?? 0, 'leaderboard_run_default_drained');
       },
     });
     await expect(interrupted).rejects.toThrow();
@@ -128,6 +130,7 @@ describe('drainKey interrupted by pg_terminate_backend', () => {
 
     const rerun = await drainKey(drizzle(t.connect({ max: 2 })), leaderboardFamily, key);
     expect(rerun.status).toBe('completed');
+    expect(rerun.swap?.dropped).toContain('leaderboard_run_default_drained');
     expect(rerun.swap?.validated).toEqual([expect.stringMatching(/^run_group_member\./)]);
     expect(await valid()).toEqual([{ v: true }]);
     expect(await digests(t.sql)).toEqual(before);

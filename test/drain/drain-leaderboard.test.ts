@@ -77,10 +77,10 @@ describe('drainKey on the leaderboard (season 14 arrived before its partitions)'
     expect(triggers).toHaveLength(0);
     const [log] = await t.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM pgparts_changes`;
     expect(log?.n).toBe(0);
-    // No successor table left; DEFAULT keeps its name and marker; the
+    // No successor or old DEFAULT left; DEFAULT keeps its name and marker; the
     // foreign key is validated again.
     const left = await t.sql`SELECT relname FROM pg_class WHERE relkind IN ('r', 'p')
-      AND relname LIKE '%\\_next'`;
+      AND (relname LIKE '%\\_next' OR relname LIKE '%\\_drained')`;
     expect(left).toEqual([]);
     const defaults = await t.sql<{ name: string; comment: string }[]>`
       SELECT c.relname AS name, obj_description(c.oid, 'pg_class') AS comment
