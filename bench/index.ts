@@ -19,7 +19,7 @@ import { parseBenchOptions } from './options.js';
 import { sampleParams } from './params.js';
 import { step } from './progress.js';
 import { QUERIES } from './queries.js';
-import { type BenchReport, writeReport } from './report.js';
+import { type BenchReport, type Section, writeReport } from './report.js';
 import { runQueries } from './run-queries.js';
 import { connect, dropDatabase, ensureDatabase, startBenchServer, withDatabase } from './server.js';
 import { buildTwin, compareCounts, syncTwinIndexes, TWIN_SCHEMA } from './twin.js';
@@ -135,6 +135,14 @@ async function main(): Promise<void> {
       }
     }
 
+    const measuredHere: NonNullable<BenchReport['measured']> = {};
+    const measure = (section: Section) => {
+      measuredHere[section] = {
+        at: new Date().toISOString(),
+        commit: commit(),
+        killmails: rows.killmails_raw?.[0] ?? 0,
+      };
+    };
     const save = (partial: Pick<BenchReport, 'maintenance' | 'conversion'>) => {
       const report: BenchReport = {
         label: options.label,
@@ -150,6 +158,7 @@ async function main(): Promise<void> {
         timings,
         queries,
         ...partial,
+        measured: { ...measuredHere },
         notes: [...notes],
       };
       mergePrevious(report);
@@ -158,7 +167,10 @@ async function main(): Promise<void> {
         : null;
       return writeReport(RESULTS_DIR, report, svg);
     };
-    if (queries) save({ maintenance: null, conversion: null });
+    if (queries) {
+      measure('queries');
+      save({ maintenance: null, conversion: null });
+    }
 
     let maintenance: BenchReport['maintenance'] = null;
     let conversion: BenchReport['conversion'] = null;
@@ -167,6 +179,7 @@ async function main(): Promise<void> {
       const watcher = connect(url, { max: 1 }).sql;
       clients.push(watcher);
       maintenance = await timed('maintenance', () => runMaintenance(m.sql, m.db, scale, watcher));
+      measure('maintenance');
       save({ maintenance, conversion: null });
     }
     if (options.only === 'all' || options.only === 'conversion') {
@@ -187,6 +200,7 @@ async function main(): Promise<void> {
           notes.push(`The conversion failed: ${String(error).slice(0, 300)}`);
           return null;
         });
+        if (conversion) measure('conversion');
         await conv.sql.end();
         if (!options.keep) await dropDatabase(server.adminUrl, convertName);
       }
@@ -207,18 +221,21 @@ function mergePrevious(report: BenchReport): void {
   const file = join(RESULTS_DIR, `${report.label}.json`);
   if (!existsSync(file)) return;
   const previous = JSON.parse(readFileSync(file, 'utf8')) as BenchReport;
-  const when = `the run of ${previous.finishedAt}`;
-  if (!report.queries && previous.queries) {
-    report.queries = previous.queries;
-    report.notes.push(`Hot query figures from ${when}.`);
-  }
-  if (!report.maintenance && previous.maintenance) {
-    report.maintenance = previous.maintenance;
-    report.notes.push(`Maintenance figures from ${when}.`);
-  }
-  if (!report.conversion && previous.conversion) {
-    report.conversion = previous.conversion;
-    report.notes.push(`Conversion figures from ${when}.`);
+  const names: Record<Section, string> = {
+    queries: 'Hot query',
+    maintenance: 'Maintenance',
+    conversion: 'Conversion',
+  };
+  for (const section of Object.keys(names) as Section[]) {
+    if (report[section] || !previous[section]) continue;
+    (report as unknown as Record<Section, unknown>)[section] = previous[section];
+    const when = previous.measured?.[section];
+    report.measured = { ...report.measured, ...(when ? { [section]: when } : {}) };
+    report.notes.push(
+      when
+        ? `${names[section]} figures kept from an earlier run: measured ${when.at} (commit ${when.commit}) on ${when.killmails.toLocaleString('en-US')} killmails.`
+        : `${names[section]} figures kept from the run of ${previous.finishedAt}.`,
+    );
   }
 }
 

@@ -21,8 +21,12 @@ export interface BenchReport {
   queries: QueryResult[] | null;
   maintenance: MaintenanceResult | null;
   conversion: ConversionResult | null;
+  /** When and on what each section was measured (a partial run keeps the others' records). */
+  measured?: Partial<Record<Section, { at: string; commit: string; killmails: number }>>;
   notes: string[];
 }
+
+export type Section = 'queries' | 'maintenance' | 'conversion';
 
 const ms = (v: number | null | undefined) => (v === null || v === undefined ? 'n/a' : v.toFixed(2));
 const yes = (ok: boolean) => (ok ? 'yes' : '**no**');
