@@ -13,6 +13,7 @@ import { textLiteral } from './literals.js';
 import { inShortTransaction } from './lock-timeout.js';
 import type { PartitionKey } from './partition-key.js';
 import type { FamilySpec } from './spec.js';
+import { validateForeignKey } from './validate-foreign-key.js';
 
 /**
  * The swap: how a drain leaves DEFAULT without deleting the moved rows from it. Beside the key's
@@ -174,13 +175,7 @@ export async function completeSwap(
   for (const fk of state.unvalidatedForeignKeys) {
     const table = quoteQualified(family.schema, fk.table);
     await run(db, `ANALYZE ${table}`);
-    // Hash joins only, as for the staged keys: a merge join on the partition key alone compares
-    // every row of a season with every row it could reference.
-    await inShortTransaction(db, { retries: 8, ...options }, async (tx) => {
-      await run(tx, 'SET LOCAL enable_mergejoin = off');
-      await run(tx, 'SET LOCAL enable_nestloop = off');
-      await run(tx, `ALTER TABLE ${table} VALIDATE CONSTRAINT ${quoteIdent(fk.name)}`);
-    });
+    await validateForeignKey(db, table, fk.name, options);
   }
   return {
     dropped: state.drainedDefaults,

@@ -36,6 +36,7 @@ import {
 import { MANAGED_MARKER } from './marker.js';
 import { keyLabel, type PartitionKey } from './partition-key.js';
 import type { FamilySpec } from './spec.js';
+import { validateForeignKey } from './validate-foreign-key.js';
 
 /**
  * drainKey: gives a key that landed in DEFAULT its own partitions, for every table of a family,
@@ -382,21 +383,7 @@ async function addForeignKeys(
         options,
       );
     }
-    // VALIDATE takes SHARE UPDATE EXCLUSIVE on the table being built only: writers are not
-    // blocked. Under lock_timeout all the same: a lock held elsewhere must not leave it waiting
-    // forever. Its check is one anti-join of the rows with the referenced table. All staged rows
-    // share the partition key, and PostgreSQL planned a merge join on that column alone (the rest
-    // a filter): every member compared with every run of the season, minutes at 1M rows. Hash
-    // joins only, for this one statement.
-    await ddl(
-      db,
-      [
-        'SET LOCAL enable_mergejoin = off',
-        'SET LOCAL enable_nestloop = off',
-        `ALTER TABLE ${target} VALIDATE CONSTRAINT ${quoteIdent(fk.name)}`,
-      ],
-      options,
-    );
+    await validateForeignKey(db, target, fk.name, options);
   }
 }
 
