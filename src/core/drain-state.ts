@@ -77,6 +77,11 @@ export async function readDrainState(
     await tx.execute(sql`SET LOCAL DateStyle = 'ISO, YMD'`);
     const tables: DrainTableState[] = [];
     const wantedBound = boundSpecSql(key);
+    // The family's parents as a SQL list (a JS array would be sent as a row, not an array).
+    const parents = sql.join(
+      family.tables.map((name) => sql`to_regclass(${`${family.schema}.${name}`})`),
+      sql`, `,
+    );
     for (const table of family.tables) {
       const parent = `${family.schema}.${table}`;
       const target = partitionName(family, table, key);
@@ -136,23 +141,18 @@ export async function readDrainState(
         fks.push(...found);
         if (found.length > 0) referencedTables.push(referenced);
       }
-      // The family's parents as a SQL list (a JS array would be sent as a row, not an array).
-      const familyParents = sql.join(
-        family.tables.map((name) => sql`to_regclass(${`${family.schema}.${name}`})`),
-        sql`, `,
-      );
       const outside = await query<{ name: string; definition: string; referenced: string }>(
         tx,
         sql`SELECT conname AS name, pg_get_constraintdef(oid) AS definition,
                    confrelid::regclass::text AS referenced FROM pg_constraint
             WHERE conrelid = to_regclass(${parent}) AND contype = 'f' AND conparentid = 0
-              AND confrelid NOT IN (${familyParents})`,
+              AND confrelid NOT IN (${parents})`,
       );
       const [inbound] = await query<{ n: number }>(
         tx,
         sql`SELECT count(*)::int AS n FROM pg_constraint
             WHERE confrelid = to_regclass(${parent}) AND contype = 'f' AND conparentid = 0
-              AND conrelid NOT IN (${familyParents})`,
+              AND conrelid NOT IN (${parents})`,
       );
       let defaultPages = 0;
       let captureInstalled = false;
@@ -214,10 +214,6 @@ export async function readDrainState(
         ? sql`SELECT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
                 OR has_parameter_privilege('session_replication_role', 'SET') AS fast`
         : sql`SELECT rolsuper AS fast FROM pg_roles WHERE rolname = current_user`,
-    );
-    const parents = sql.join(
-      family.tables.map((name) => sql`to_regclass(${`${family.schema}.${name}`})`),
-      sql`, `,
     );
     const unvalidated = await query<{ table: string; name: string }>(
       tx,
