@@ -5,7 +5,6 @@ import { drainKey } from '../src/core/drain.js';
 import { quoteQualified } from '../src/core/identifiers.js';
 import type { PartitionKey } from '../src/core/partition-key.js';
 import { retireKey as retire } from '../src/core/retention.js';
-import type { FamilySpec } from '../src/core/spec.js';
 import { killmailFamily } from '../src/killmails/partitioning.js';
 import { leaderboardFamily } from '../src/leaderboard/partitioning.js';
 import { maintain } from '../src/maintain.js';
@@ -23,15 +22,14 @@ export interface MaintenanceResult {
   createMonthMs: number | null;
   createMonthNote: string;
   retention: {
-    available: boolean;
     month: string;
-    retireDropMs: number | null;
-    rowsRemoved: number | null;
-    detach: string | null;
-    deleteMs: number | null;
-    deleteRows: number | null;
+    retireDropMs: number;
+    rowsRemoved: number;
+    detach: string;
+    deleteMs: number;
+    deleteRows: number;
     /** retire / DELETE */
-    ratio: number | null;
+    ratio: number;
     note: string;
   };
   /** The drain with strategy auto (a swap on PostgreSQL 18). */
@@ -48,28 +46,6 @@ export interface DrainFigure {
   rowsPerSecond: number;
   maxLockHoldMs: number;
   note: string;
-}
-
-type RetireKey = (
-  db: AnyPgDatabase,
-  family: FamilySpec,
-  key: PartitionKey,
-  options: { mode: 'drop' | 'archive' },
-) => Promise<{
-  elapsedMs: number;
-  detach?: string;
-  partitions?: { rows: number }[];
-}>;
-
-/** retireKey from src/core/retention.ts, or null while it does not exist yet. */
-async function loadRetireKey(): Promise<RetireKey | null> {
-  const path = '../src/core/retention.js';
-  try {
-    const module = (await import(path)) as { retireKey?: RetireKey };
-    return typeof module.retireKey === 'function' ? module.retireKey : null;
-  } catch {
-    return null;
-  }
 }
 
 const round = (ms: number) => Math.round(ms * 10) / 10;
@@ -141,29 +117,14 @@ async function retention(sql: postgres.Sql, db: AnyPgDatabase) {
     return rows;
   });
   const deleteMs = round(performance.now() - started);
-  const retireKey = await loadRetireKey();
-  if (!retireKey) {
-    return {
-      available: false,
-      month,
-      retireDropMs: null,
-      rowsRemoved: null,
-      detach: null,
-      deleteMs,
-      deleteRows: deleted,
-      ratio: null,
-      note: 'retireKey (src/core/retention.ts) not available yet',
-    };
-  }
   const key: PartitionKey = { kind: 'range', from, to };
-  const result = await retireKey(db, killmailFamily, key, { mode: 'drop' });
-  const rows = (result.partitions ?? []).reduce((sum, p) => sum + Number(p.rows), 0);
+  const result = await retire(db, killmailFamily, key, { mode: 'drop' });
+  const rows = result.partitions.reduce((sum, p) => sum + Number(p.rows), 0);
   return {
-    available: true,
     month,
     retireDropMs: round(result.elapsedMs),
     rowsRemoved: rows,
-    detach: result.detach ?? null,
+    detach: result.detach,
     deleteMs,
     deleteRows: deleted,
     ratio: Math.round((result.elapsedMs / deleteMs) * 10_000) / 10_000,
