@@ -1,31 +1,55 @@
 import { fileURLToPath } from 'node:url';
-import { readMigrationFiles } from 'drizzle-orm/migrator';
 import type { AnyPgDatabase } from './core/database.js';
-import { assertSupportedServer } from './core/server-version.js';
+import { DRIZZLE_RECORD, PACKAGE_RECORD } from './migrations/migration-record.js';
+import {
+  type MigrationSource,
+  type RunMigrationsOptions,
+  type RunMigrationsResult,
+  runMigrations,
+} from './migrations/runner.js';
 
 /** The migrations shipped with the package (drizzle/ at the package root). */
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../drizzle', import.meta.url));
 
-export interface MigrateOptions {
-  migrationsFolder?: string;
-  migrationsSchema?: string;
-  migrationsTable?: string;
+export interface MigrateOptions extends RunMigrationsOptions {
+  /** The app's migrations folder (its drizzle.config `out`), applied after pgparts's own. */
+  appFolder?: string;
+  /** Where the app's migrations are recorded; drizzle-kit's default: drizzle.__drizzle_migrations. */
+  appMigrationsSchema?: string;
+  appMigrationsTable?: string;
+  /**
+   * Apply pgparts's own migrations (the built-in leaderboard and killmail tables, recorded in
+   * pgparts.migrations). Default: true without `appFolder`, false with it.
+   */
+  packageMigrations?: boolean;
 }
 
 /**
- * Applies pgparts's migrations (the Drizzle tables plus the partition DDL) to any Drizzle
- * PostgreSQL database, as drizzle-kit migrate would: pending migrations in one transaction,
- * recorded in drizzle.__drizzle_migrations. Refuses PostgreSQL older than 14.
+ * Applies pending migrations, one by one under an advisory lock (runner.ts): pgparts's own folder
+ * and/or the app's. Refuses PostgreSQL older than 14. Resolves to what it applied.
  */
-export async function migrate(db: AnyPgDatabase, options: MigrateOptions = {}): Promise<void> {
-  await assertSupportedServer(db);
-  const config = { migrationsFolder: options.migrationsFolder ?? MIGRATIONS_FOLDER, ...options };
-  const migrations = readMigrationFiles(config);
-  // Every Drizzle PostgreSQL driver's migrator is this call; going through it directly lets one
-  // function serve postgres.js, node-postgres and PGlite alike.
-  const internals = db as unknown as {
-    dialect: { migrate(m: unknown, session: unknown, c: unknown): Promise<void> };
-    session: unknown;
-  };
-  await internals.dialect.migrate(migrations, internals.session, config);
+export async function migrate(
+  db: AnyPgDatabase,
+  options: MigrateOptions = {},
+): Promise<RunMigrationsResult> {
+  const sources: MigrationSource[] = [];
+  if (options.packageMigrations ?? options.appFolder === undefined) {
+    sources.push({
+      label: 'pgparts',
+      folder: MIGRATIONS_FOLDER,
+      record: PACKAGE_RECORD,
+      carryOverFromDrizzle: true,
+    });
+  }
+  if (options.appFolder !== undefined) {
+    sources.push({
+      label: 'app',
+      folder: options.appFolder,
+      record: {
+        schema: options.appMigrationsSchema ?? DRIZZLE_RECORD.schema,
+        table: options.appMigrationsTable ?? DRIZZLE_RECORD.table,
+      },
+    });
+  }
+  return runMigrations(db, sources, options);
 }

@@ -1,14 +1,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { type FamilySpec, parseFamily } from '../core/spec.js';
 import { builtInFamilies } from '../families.js';
+import { loadAppConfig } from '../migrations/app-config.js';
 
 /**
  * `--config <file>`: the families the CLI works on instead of the package's own two. The file
  * exports `families` (or a default export of `{ families }` or of the array): specs made with
- * `partitionFamily` next to Drizzle tables, or plain objects. `.json`, `.js`/`.mjs` load as they
- * are; `.ts`/`.mts` load through tsx when it is installed. Every spec is validated before the
+ * `partitionFamily` next to Drizzle tables, or plain objects. `.json` is read as it is;
+ * `.ts`/`.js`/`.mjs` load through jiti (migrations/load-module.ts). Every spec is validated before the
  * database is touched.
  */
 export async function loadFamilies(file: string | undefined): Promise<FamilySpec[]> {
@@ -18,18 +18,8 @@ export async function loadFamilies(file: string | undefined): Promise<FamilySpec
   let loaded: unknown;
   if (path.endsWith('.json')) {
     loaded = JSON.parse(readFileSync(path, 'utf8'));
-  } else if (/\.[cm]?ts$/.test(path)) {
-    let tsImport: (specifier: string, parent: string) => Promise<unknown>;
-    try {
-      ({ tsImport } = await import('tsx/esm/api'));
-    } catch {
-      throw new Error(
-        `pgparts: ${file} is TypeScript; loading it needs tsx (npm install -D tsx), or write the config as .mjs or .json`,
-      );
-    }
-    loaded = await tsImport(pathToFileURL(path).href, import.meta.url);
   } else {
-    loaded = await import(pathToFileURL(path).href);
+    return (await loadAppConfig(path)).families;
   }
   const families = pickFamilies(loaded);
   if (!Array.isArray(families) || families.length === 0) {

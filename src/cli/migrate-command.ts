@@ -1,16 +1,46 @@
+import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { migrate } from '../migrate.js';
+import { loadAppConfig } from '../migrations/app-config.js';
+import { loadDrizzleConfig } from '../migrations/drizzle-config.js';
 import { connect } from './connection.js';
+import type { GlobalOptions } from './options.js';
 
 export function registerMigrate(program: Command): void {
   program
     .command('migrate')
-    .description('apply pgparts migrations (tables, partitions, views) to the database')
-    .action(async () => {
-      const conn = connect(program.opts().databaseUrl);
+    .description(
+      "apply pending migrations: with --config, the app's drizzle.config `out` folder (and " +
+        "pgparts's own when the config sets packageMigrations); without, pgparts's own tables",
+    )
+    .option('--drizzle-config <file>', 'drizzle.config.ts (default: found as drizzle-kit finds it)')
+    .action(async (options: { drizzleConfig?: string }) => {
+      const global = program.opts<GlobalOptions>();
+      let appOptions = {};
+      if (global.config) {
+        const config = await loadAppConfig(resolve(global.config));
+        const cwd = options.drizzleConfig ? process.cwd() : dirname(resolve(global.config));
+        const drizzle = await loadDrizzleConfig(cwd, options.drizzleConfig);
+        appOptions = {
+          appFolder: drizzle.out,
+          appMigrationsSchema: drizzle.record.schema,
+          appMigrationsTable: drizzle.record.table,
+          packageMigrations: config.packageMigrations,
+        };
+      }
+      const conn = connect(global.databaseUrl);
       try {
-        await migrate(conn.db);
-        console.log(`migrated ${conn.label}`);
+        const result = await migrate(conn.db, {
+          ...appOptions,
+          onApplied: (m) => console.log(`applied ${m.source} ${m.name} (${m.ms} ms)`),
+        });
+        if (result.carriedOver.length > 0) {
+          console.log(
+            `carried over from drizzle.__drizzle_migrations: ${result.carriedOver.join(', ')}`,
+          );
+        }
+        if (result.applied.length === 0) console.log(`nothing pending on ${conn.label}`);
+        else console.log(`migrated ${conn.label}: ${result.applied.length} applied`);
       } finally {
         await conn.close();
       }

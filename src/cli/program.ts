@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { registerApply } from './apply-command.js';
 import { registerConvert } from './convert-command.js';
 import { registerDrain } from './drain-command.js';
+import { registerGenerate } from './generate-command.js';
 import { registerMigrate } from './migrate-command.js';
 import { registerPlan } from './plan-command.js';
 import { registerRetire } from './retire-command.js';
@@ -14,9 +15,10 @@ export function buildProgram(): Command {
     .option('--database-url <url>', 'PostgreSQL URL (default: $DATABASE_URL)')
     .option(
       '--config <file>',
-      'partition specs to work on (.ts, .mjs, .js or .json exporting `families`); default: the leaderboard and killmail families',
+      'pgparts.config (.ts, .mjs, .js or .json exporting `families`); default: the leaderboard and killmail families',
     )
     .showHelpAfterError();
+  registerGenerate(program);
   registerMigrate(program);
   registerStatus(program);
   registerPlan(program);

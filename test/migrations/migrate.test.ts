@@ -31,9 +31,9 @@ describe('migrate() on a fresh database', () => {
   });
 
   it('is idempotent: a second migrate applies nothing and changes nothing', async () => {
-    const before = await t.sql`SELECT count(*)::int AS n FROM drizzle.__drizzle_migrations`;
+    const before = await t.sql`SELECT count(*)::int AS n FROM pgparts.migrations`;
     await migrate(t.db);
-    const after = await t.sql`SELECT count(*)::int AS n FROM drizzle.__drizzle_migrations`;
+    const after = await t.sql`SELECT count(*)::int AS n FROM pgparts.migrations`;
     expect(after[0]?.n).toBe(before[0]?.n);
     expect(before[0]?.n).toBe(migrationCount());
   });

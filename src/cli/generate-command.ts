@@ -1,0 +1,42 @@
+import type { Command } from 'commander';
+import { generate } from '../migrations/generate.js';
+import type { GlobalOptions } from './options.js';
+
+export function registerGenerate(program: Command): void {
+  program
+    .command('generate')
+    .description(
+      "write new migrations into the drizzle.config `out` folder: drizzle-kit's for the schema, " +
+        'PARTITION BY on new partitioned tables, their first partitions, extensions and objects ' +
+        'Drizzle cannot declare; never edits a migration already in the journal',
+    )
+    .option('--drizzle-config <file>', 'drizzle.config.ts (default: found as drizzle-kit finds it)')
+    .option(
+      '--check',
+      'write nothing; exit 1 when the schema or the specs changed without a migration, or a journaled migration was edited',
+    )
+    .action(async (options: { drizzleConfig?: string; check?: boolean }) => {
+      const global = program.opts<GlobalOptions>();
+      const result = await generate({
+        config: global.config ?? 'pgparts.config.ts',
+        drizzleConfig: options.drizzleConfig,
+        check: options.check,
+      });
+      if (options.check) {
+        if (result.stale.length > 0) {
+          console.error(
+            `pgparts: ${result.out} is stale; run \`pgparts generate\` and commit. It would change:\n  ${result.stale.join('\n  ')}`,
+          );
+          process.exitCode = 1;
+          return;
+        }
+        console.log(`${result.out} is up to date with the schema and the partition specs`);
+        return;
+      }
+      console.log(
+        result.written.length > 0
+          ? `wrote ${result.written.map((t) => `${t}.sql`).join(', ')}`
+          : 'nothing to write: the migrations are up to date',
+      );
+    });
+}

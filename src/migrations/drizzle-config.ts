@@ -1,0 +1,65 @@
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { loadModule } from './load-module.js';
+import { DRIZZLE_RECORD, type MigrationRecord } from './migration-record.js';
+
+/** The file names drizzle-kit looks for when no --config is given, in its order. */
+export const DRIZZLE_CONFIG_NAMES = [
+  'drizzle.config.json',
+  'drizzle.config.js',
+  'drizzle.config.ts',
+  'drizzle.config.mjs',
+  'drizzle.config.mts',
+  'drizzle.config.cjs',
+  'drizzle.config.cts',
+];
+
+/** What pgparts needs from the app's drizzle.config: where migrations go and are recorded. */
+export interface AppDrizzleConfig {
+  /** Absolute path of the config file. */
+  path: string;
+  /** The folder drizzle-kit runs from (relative paths in the config are read from there). */
+  cwd: string;
+  /** Absolute migrations folder (`out`). */
+  out: string;
+  record: MigrationRecord;
+}
+
+/** The config named by `file`, or the first of drizzle-kit's default names in `cwd`. */
+export function findDrizzleConfig(cwd: string, file?: string): string {
+  if (file) {
+    const path = resolve(cwd, file);
+    if (!existsSync(path)) throw new Error(`pgparts: drizzle config ${file} not found`);
+    return path;
+  }
+  for (const name of DRIZZLE_CONFIG_NAMES) {
+    const path = resolve(cwd, name);
+    if (existsSync(path)) return path;
+  }
+  throw new Error(
+    `pgparts: no drizzle.config.(ts|js|mjs|json) in ${cwd}; name it with --drizzle-config`,
+  );
+}
+
+export async function loadDrizzleConfig(cwd: string, file?: string): Promise<AppDrizzleConfig> {
+  const path = findDrizzleConfig(cwd, file);
+  const loaded = await loadModule(path);
+  const config = (loaded.default ?? loaded) as {
+    dialect?: string;
+    out?: string;
+    migrations?: { table?: string; schema?: string };
+  };
+  if (config.dialect !== 'postgresql') {
+    throw new Error(`pgparts: ${path}: dialect must be 'postgresql', not ${config.dialect}`);
+  }
+  const runFrom = file ? cwd : dirname(path);
+  return {
+    path,
+    cwd: runFrom,
+    out: resolve(runFrom, config.out ?? 'drizzle'),
+    record: {
+      schema: config.migrations?.schema ?? DRIZZLE_RECORD.schema,
+      table: config.migrations?.table ?? DRIZZLE_RECORD.table,
+    },
+  };
+}

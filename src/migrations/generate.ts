@@ -1,0 +1,268 @@
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative, resolve } from 'node:path';
+import { quoteIdent } from '../core/identifiers.js';
+import { type LoadedConfig, loadAppConfig } from './app-config.js';
+import { loadDrizzleConfig } from './drizzle-config.js';
+import { runDrizzleKitGenerate } from './drizzle-kit.js';
+import {
+  adoptState,
+  editedMigrations,
+  familyShape,
+  type GeneratorState,
+  objectHash,
+  readState,
+  writeState,
+} from './generator-state.js';
+import { readJournal, readMigrations, STATEMENT_BREAKPOINT } from './journal.js';
+import { newPartitionsSql } from './new-partitions.js';
+import { addPartitionClause, createsTable } from './partition-clauses.js';
+
+/**
+ * `pgparts generate` and `generate()`: brings an app's migrations folder (its drizzle.config
+ * `out`) in step with its Drizzle schema and its pgparts.config, only ever by adding files:
+ *
+ *   1. extensions the config names for the first time, in a migration of their own (the tables
+ *      after it may need them);
+ *   2. `drizzle-kit generate` for the schema, and PARTITION BY on the CREATE TABLE of each
+ *      partitioned parent it created in this run;
+ *   3. a migration with the first partitions of those new parents (DEFAULT, LIST values, the RANGE
+ *      window) and the objects (INCLUDE indexes, materialized views, ...) named for the first time.
+ *
+ * A migration already in the journal is never touched: a database that applied it would never see
+ * the edit. out/pgparts.json keeps their hashes (`--check` fails on an edited one) and what has
+ * been written. Run again with nothing changed, it writes nothing.
+ */
+
+export interface GenerateOptions {
+  /** pgparts.config.ts (or .js/.mjs), relative to `cwd`. */
+  config: string;
+  /** drizzle.config.ts; by default the one drizzle-kit would find in `cwd`. */
+  drizzleConfig?: string;
+  /** The app folder; default: the current directory. */
+  cwd?: string;
+  /** Write nothing; report what a run would write (and edited migrations) in `stale`. */
+  check?: boolean;
+}
+
+export interface GenerateResult {
+  /** Tags of the migrations written (in check mode: that would be written). */
+  written: string[];
+  /** Files of `out` that differ from what generate would leave (check mode). */
+  stale: string[];
+  /** The migrations folder. */
+  out: string;
+}
+
+const HEADER = '-- pgparts: written by `pgparts generate` from pgparts.config. Do not edit.';
+
+export async function generate(options: GenerateOptions): Promise<GenerateResult> {
+  const cwd = resolve(options.cwd ?? process.cwd());
+  const config = await loadAppConfig(resolve(cwd, options.config));
+  const drizzle = await loadDrizzleConfig(cwd, options.drizzleConfig);
+  if (!options.check) {
+    const written = generateInto(drizzle.out, drizzle.path, drizzle.cwd, config);
+    return { written, stale: [], out: drizzle.out };
+  }
+  const scratch = mkdtempSync(join(tmpdir(), 'pgparts-check-'));
+  try {
+    const copy = join(scratch, 'out');
+    if (existsSync(drizzle.out)) cpSync(drizzle.out, copy, { recursive: true });
+    else mkdirSync(copy);
+    // drizzle-kit reads `out` relative to the folder it runs in, whatever its form.
+    const scratchConfig = join(scratch, 'drizzle.config.ts');
+    writeFileSync(
+      scratchConfig,
+      `import base from ${JSON.stringify(drizzle.path)};\nexport default { ...base, out: ${JSON.stringify(relative(drizzle.cwd, copy))} };\n`,
+    );
+    const written = generateInto(copy, scratchConfig, drizzle.cwd, config);
+    const stale = differences(listTree(drizzle.out), listTree(copy));
+    return { written, stale, out: drizzle.out };
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/** The run itself, on `out`; on any error the folder is put back as it was. */
+function generateInto(
+  out: string,
+  drizzleConfigPath: string,
+  cwd: string,
+  config: LoadedConfig,
+): string[] {
+  const before = listTree(out);
+  try {
+    return writeMigrations(out, drizzleConfigPath, cwd, config);
+  } catch (error) {
+    restoreTree(out, before);
+    throw error;
+  }
+}
+
+function writeMigrations(
+  out: string,
+  drizzleConfigPath: string,
+  cwd: string,
+  config: LoadedConfig,
+): string[] {
+  const journaled = readMigrations(out);
+  const state =
+    readState(out) ?? adoptState(journaled, config.families, config.extensions, config.objects);
+  const edited = editedMigrations(journaled, state);
+  if (edited.length > 0) {
+    throw new Error(
+      `pgparts: ${edited.join(', ')} changed after it was generated; a database that applied it ` +
+        'never sees the change. Restore it, and put the change in a new migration.',
+    );
+  }
+  checkFamilyShapes(config, state);
+  checkObjects(config, state);
+
+  const written: string[] = [];
+  const newExtensions = config.extensions.filter((e) => !state.extensions.includes(e));
+  if (newExtensions.length > 0) {
+    const tag = customMigration(out, drizzleConfigPath, cwd, 'extensions');
+    writeMigration(
+      out,
+      tag,
+      newExtensions.map((e) => `CREATE EXTENSION IF NOT EXISTS ${quoteIdent(e)}`),
+    );
+    written.push(tag);
+  }
+
+  const countBefore = readJournal(out).length;
+  runDrizzleKitGenerate(cwd, drizzleConfigPath);
+  const thisRun = readJournal(out)
+    .slice(countBefore)
+    .map((e) => e.tag);
+  written.push(...thisRun);
+  const earlier = journaled.map((f) => f.text);
+
+  const partitionSql: string[] = [];
+  for (const family of config.families) {
+    const known = new Set(state.families[family.name]?.tables ?? []);
+    const newTables = family.tables.filter((t) => !known.has(t));
+    for (const table of newTables) {
+      const file = thisRun.find((tag) => createsTable(readSql(out, tag), family.schema, table));
+      if (!file) {
+        const earlierFile = earlier.some((text) => createsTable(text, family.schema, table));
+        throw new Error(
+          earlierFile
+            ? `pgparts: family ${family.name}: ${family.schema}.${table} was created by an earlier ` +
+                'migration without PARTITION BY, and a table cannot be partitioned after it is ' +
+                'created; convert it online with `pgparts convert`, or give the family a new table'
+            : `pgparts: family ${family.name}: drizzle-kit did not create ${family.schema}.${table}; ` +
+                "is the table exported from the drizzle.config's schema files?",
+        );
+      }
+      writeFileSync(sqlPath(out, file), addPartitionClause(readSql(out, file), family, table));
+    }
+    if (newTables.length > 0) partitionSql.push(...newPartitionsSql(family, newTables));
+  }
+  for (const object of config.objects) {
+    if (state.objects[object.name] === undefined) partitionSql.push(...object.sql);
+  }
+  if (partitionSql.length > 0) {
+    const tag = customMigration(out, drizzleConfigPath, cwd, 'partitions');
+    writeMigration(out, tag, partitionSql);
+    written.push(tag);
+  }
+
+  writeState(out, nextState(out, state, config));
+  return written;
+}
+
+function checkFamilyShapes(config: LoadedConfig, state: GeneratorState): void {
+  for (const family of config.families) {
+    const known = state.families[family.name];
+    if (!known) continue;
+    const now = familyShape(family);
+    if (known.strategy !== now.strategy || known.column !== now.column) {
+      throw new Error(
+        `pgparts: family ${family.name} was migrated as ${known.strategy.toUpperCase()} (${known.column}); ` +
+          `the config says ${now.strategy.toUpperCase()} (${now.column}). A partition key cannot be ` +
+          'changed by a migration: declare a new family, or convert the tables with `pgparts convert`',
+      );
+    }
+  }
+}
+
+function checkObjects(config: LoadedConfig, state: GeneratorState): void {
+  for (const object of config.objects) {
+    const known = state.objects[object.name];
+    if (known !== undefined && known !== objectHash(object)) {
+      throw new Error(
+        `pgparts: object ${object.name} changed after it was written into a migration; objects ` +
+          'are written once. Declare the change as a new object (a new name), or a migration of your own.',
+      );
+    }
+  }
+}
+
+function nextState(out: string, state: GeneratorState, config: LoadedConfig): GeneratorState {
+  const migrations: Record<string, string> = {};
+  for (const file of readMigrations(out)) migrations[file.tag] = file.hash;
+  const families: GeneratorState['families'] = {};
+  for (const family of config.families) families[family.name] = familyShape(family);
+  const objects: Record<string, string> = { ...state.objects };
+  for (const object of config.objects) objects[object.name] = objectHash(object);
+  const extensions = [...state.extensions];
+  for (const e of config.extensions) if (!extensions.includes(e)) extensions.push(e);
+  return { version: 1, migrations, families, extensions, objects };
+}
+
+/** `drizzle-kit generate --custom`: an empty migration in the journal; returns its tag. */
+function customMigration(out: string, configPath: string, cwd: string, name: string): string {
+  const count = readJournal(out).length;
+  runDrizzleKitGenerate(cwd, configPath, ['--custom', '--name', name]);
+  const entries = readJournal(out);
+  const tag = entries.at(-1)?.tag;
+  if (entries.length !== count + 1 || !tag) {
+    throw new Error(`pgparts: drizzle-kit generate --custom did not add a migration to ${out}`);
+  }
+  return tag;
+}
+
+function writeMigration(out: string, tag: string, statements: readonly string[]): void {
+  writeFileSync(
+    sqlPath(out, tag),
+    `${HEADER}\n${statements.map((s) => s.replace(/;\s*$/, '')).join(`;\n${STATEMENT_BREAKPOINT}\n`)};\n`,
+  );
+}
+
+const sqlPath = (out: string, tag: string) => join(out, `${tag}.sql`);
+const readSql = (out: string, tag: string) => readFileSync(sqlPath(out, tag), 'utf8');
+
+function listTree(dir: string): Map<string, string> {
+  const files = new Map<string, string>();
+  const walk = (sub: string) => {
+    for (const entry of readdirSync(join(dir, sub), { withFileTypes: true })) {
+      const rel = join(sub, entry.name);
+      if (entry.isDirectory()) walk(rel);
+      else files.set(rel, readFileSync(join(dir, rel), 'utf8'));
+    }
+  };
+  if (existsSync(dir)) walk('');
+  return files;
+}
+
+function restoreTree(dir: string, before: Map<string, string>): void {
+  for (const [rel] of listTree(dir)) if (!before.has(rel)) rmSync(join(dir, rel));
+  for (const [rel, text] of before) writeFileSync(join(dir, rel), text);
+}
+
+function differences(committed: Map<string, string>, fresh: Map<string, string>): string[] {
+  const changed: string[] = [];
+  for (const [file, text] of fresh) if (committed.get(file) !== text) changed.push(file);
+  for (const file of committed.keys()) if (!fresh.has(file)) changed.push(file);
+  return changed.sort();
+}

@@ -1,0 +1,74 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/**
+ * A drizzle-kit migrations folder as pgparts reads it: `meta/_journal.json` lists the migrations
+ * in order, each `<tag>.sql` holds statements separated by `--> statement-breakpoint`. The hash is
+ * drizzle's own (sha256 of the file text), so records written by either tool compare equal.
+ */
+
+export const STATEMENT_BREAKPOINT = '--> statement-breakpoint';
+/** The first line of a migration whose statements must run one by one, outside a transaction. */
+export const ONLINE_MARKER = '-- pgparts:online';
+
+export interface JournalEntry {
+  idx: number;
+  version: string;
+  when: number;
+  tag: string;
+  breakpoints: boolean;
+}
+
+export interface MigrationFile {
+  tag: string;
+  /** The journal's `when`: what drizzle records as created_at. */
+  when: number;
+  hash: string;
+  text: string;
+  statements: string[];
+  /** Starts with `-- pgparts:online`: statements run outside a transaction (runner.ts). */
+  online: boolean;
+}
+
+export function journalPath(folder: string): string {
+  return join(folder, 'meta', '_journal.json');
+}
+
+/** The journal's entries; none when the folder has no journal yet. */
+export function readJournal(folder: string): JournalEntry[] {
+  const path = journalPath(folder);
+  if (!existsSync(path)) return [];
+  const parsed = JSON.parse(readFileSync(path, 'utf8')) as { entries?: JournalEntry[] };
+  return parsed.entries ?? [];
+}
+
+export function sqlHash(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+export function splitStatements(text: string): string[] {
+  return text
+    .split(STATEMENT_BREAKPOINT)
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}
+
+/** Every journaled migration of `folder`, in journal order. */
+export function readMigrations(folder: string): MigrationFile[] {
+  return readJournal(folder).map((entry) => {
+    const path = join(folder, `${entry.tag}.sql`);
+    if (!existsSync(path)) {
+      throw new Error(`pgparts: ${path} is in the journal but the file is missing`);
+    }
+    const text = readFileSync(path, 'utf8');
+    return {
+      tag: entry.tag,
+      when: entry.when,
+      hash: sqlHash(text),
+      text,
+      statements: splitStatements(text),
+      online: text.startsWith(ONLINE_MARKER),
+    };
+  });
+}

@@ -1,0 +1,28 @@
+import { createPartitionSql, familyMigrationSql, initialRangePartitionsSql } from '../core/ddl.js';
+import type { FamilySpec } from '../core/spec.js';
+
+/**
+ * The partitions a newly created parent starts with: its DEFAULT (when the family has one), the
+ * LIST `values` it always keeps, and for RANGE the window around the moment the migration runs
+ * (`past` back through `premake` ahead, computed by the database at migrate time). For a whole
+ * new family this is the family's migration SQL; for a table added to an existing family, the
+ * same for that table alone (the RANGE block only fills what is missing).
+ */
+export function newPartitionsSql(family: FamilySpec, tables: readonly string[]): string[] {
+  const whole = tables.length === family.tables.length;
+  const statements: string[] = [];
+  if (family.partitionBy.strategy === 'list') {
+    for (const table of tables) {
+      for (const value of family.partitionBy.values) {
+        statements.push(...createPartitionSql(family, table, { kind: 'list', value }));
+      }
+    }
+  }
+  if (whole) return [...statements, ...familyMigrationSql(family)];
+  if (family.defaultPartition) {
+    for (const table of tables)
+      statements.push(...createPartitionSql(family, table, { kind: 'default' }));
+  }
+  if (family.partitionBy.strategy === 'range') statements.push(initialRangePartitionsSql(family));
+  return statements;
+}

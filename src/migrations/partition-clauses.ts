@@ -1,0 +1,36 @@
+import { partitionByClause } from '../core/ddl.js';
+import type { FamilySpec } from '../core/spec.js';
+
+/**
+ * drizzle-kit writes a partitioned parent as a plain CREATE TABLE, and a table cannot be
+ * partitioned after it exists: the PARTITION BY clause goes on the CREATE TABLE drizzle-kit just
+ * wrote, before anything applied it.
+ */
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** drizzle-kit's `CREATE TABLE "schema"."table" (` (schema omitted for public), up to its `);`. */
+export function createTablePattern(schema: string, table: string): RegExp {
+  const qualified =
+    schema === 'public'
+      ? `(?:"public"\\.)?"${escapeRegExp(table)}"`
+      : `"${escapeRegExp(schema)}"\\."${escapeRegExp(table)}"`;
+  return new RegExp(
+    `(CREATE TABLE (?:IF NOT EXISTS )?${qualified} \\([\\s\\S]*?\\n\\))(\\s*PARTITION BY[^;]*)?;`,
+  );
+}
+
+/** Whether `migration` creates `table` (partitioned or not). */
+export function createsTable(migration: string, schema: string, table: string): boolean {
+  return createTablePattern(schema, table).test(migration);
+}
+
+/** Adds PARTITION BY to the CREATE TABLE of `table` in `migration`; unchanged when absent. */
+export function addPartitionClause(migration: string, family: FamilySpec, table: string): string {
+  return migration.replace(
+    createTablePattern(family.schema, table),
+    (whole, body: string, existing) => (existing ? whole : `${body} ${partitionByClause(family)};`),
+  );
+}

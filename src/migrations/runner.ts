@@ -1,0 +1,173 @@
+import { sql } from 'drizzle-orm';
+import type { AnyPgDatabase } from '../core/database.js';
+import { run } from '../core/execute.js';
+import {
+  DEFAULT_LOCK_TIMEOUT_MS,
+  DEFAULT_RETRIES,
+  inShortTransaction,
+  lockTimeoutSql,
+  retryOnLockTimeout,
+} from '../core/lock-timeout.js';
+import { assertSupportedServer } from '../core/server-version.js';
+import { openSession } from '../core/session.js';
+import { carryOverPackageRecords } from './carry-over.js';
+import { type MigrationFile, readMigrations } from './journal.js';
+import {
+  createRecordSql,
+  insertRecordSql,
+  type MigrationRecord,
+  recordedMigrations,
+} from './migration-record.js';
+import { runOnlineStatement } from './online-statements.js';
+
+/**
+ * The migration runner behind `pgparts migrate` and `migrate()`. For each source (pgparts's own
+ * folder, then the app's), the migrations not yet in its record run in journal order:
+ *
+ * - one at a time, under a session advisory lock, so two runners started together apply each
+ *   migration once (the second waits, then finds nothing pending);
+ * - an ordinary migration in one transaction with its record row, under lock_timeout, retried
+ *   from the start when a statement gave up waiting for its lock;
+ * - a `-- pgparts:online` migration statement by statement outside a transaction (each retried
+ *   alone), recorded only after all of them succeeded; its statements are idempotent, so a run
+ *   killed half-way is finished by the next one.
+ *
+ * The session runs with `pgparts.migrate = 'on'`: the guard that opens an online migration lets it
+ * through here and stops it, before it changed anything, under plain `drizzle-kit migrate`.
+ */
+
+/** 'pgpa' and 'migr' in ASCII: the migration lock, apart from the maintenance lock. */
+export const MIGRATION_LOCK_KEY: readonly [number, number] = [1885826145, 1835624306];
+
+export interface MigrationSource {
+  /** How reports name it: `pgparts` or `app`. */
+  label: string;
+  folder: string;
+  record: MigrationRecord;
+  /** Move this folder's rows out of drizzle.__drizzle_migrations first (pgparts's own folder). */
+  carryOverFromDrizzle?: boolean;
+}
+
+export interface AppliedMigration {
+  source: string;
+  name: string;
+  ms: number;
+}
+
+export interface RunMigrationsOptions {
+  lockTimeoutMs?: number;
+  retries?: number;
+  onApplied?: (migration: AppliedMigration) => void;
+}
+
+export interface RunMigrationsResult {
+  applied: AppliedMigration[];
+  /** pgparts migrations found in drizzle.__drizzle_migrations and moved to pgparts's record. */
+  carriedOver: string[];
+}
+
+export async function runMigrations(
+  db: AnyPgDatabase,
+  sources: readonly MigrationSource[],
+  options: RunMigrationsOptions = {},
+): Promise<RunMigrationsResult> {
+  await assertSupportedServer(db);
+  const perSource = sources.map((source) => ({ source, files: readMigrations(source.folder) }));
+  const session = await openSession(db);
+  const conn = session.db;
+  const result: RunMigrationsResult = { applied: [], carriedOver: [] };
+  await conn.execute(
+    sql`SELECT pg_advisory_lock(${MIGRATION_LOCK_KEY[0]}::int4, ${MIGRATION_LOCK_KEY[1]}::int4)`,
+  );
+  try {
+    await run(conn, `SET pgparts.migrate = 'on'`);
+    for (const { source, files } of perSource) {
+      await prepareRecord(conn, source, files, options, result);
+      const done = new Set((await recordedMigrations(conn, source.record)).map((r) => r.createdAt));
+      for (const file of files) {
+        if (done.has(file.when)) continue;
+        const started = performance.now();
+        if (file.online) await applyOnline(conn, source.record, file, options);
+        else await applyInTransaction(conn, source.record, file, options);
+        const applied = {
+          source: source.label,
+          name: file.tag,
+          ms: Math.round(performance.now() - started),
+        };
+        result.applied.push(applied);
+        options.onApplied?.(applied);
+      }
+    }
+  } finally {
+    await run(conn, 'RESET pgparts.migrate').catch(() => {});
+    await run(conn, 'RESET lock_timeout').catch(() => {});
+    await conn
+      .execute(
+        sql`SELECT pg_advisory_unlock(${MIGRATION_LOCK_KEY[0]}::int4, ${MIGRATION_LOCK_KEY[1]}::int4)`,
+      )
+      .catch(() => {});
+    await session.release();
+  }
+  return result;
+}
+
+async function prepareRecord(
+  conn: AnyPgDatabase,
+  source: MigrationSource,
+  files: readonly MigrationFile[],
+  options: RunMigrationsOptions,
+  result: RunMigrationsResult,
+): Promise<void> {
+  await inShortTransaction(conn, shortTx(options), async (tx) => {
+    for (const statement of createRecordSql(source.record)) await run(tx, statement);
+    if (source.carryOverFromDrizzle) {
+      result.carriedOver.push(...(await carryOverPackageRecords(tx, files, source.record)));
+    }
+  });
+}
+
+function shortTx(options: RunMigrationsOptions) {
+  return {
+    lockTimeoutMs: options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
+    retries: options.retries ?? DEFAULT_RETRIES,
+  };
+}
+
+async function applyInTransaction(
+  conn: AnyPgDatabase,
+  record: MigrationRecord,
+  file: MigrationFile,
+  options: RunMigrationsOptions,
+): Promise<void> {
+  const insert = insertRecordSql(record);
+  await inShortTransaction(conn, shortTx(options), async (tx) => {
+    for (const statement of file.statements) await run(tx, statement);
+    await tx.execute(insert(file.hash, file.when));
+  });
+}
+
+async function applyOnline(
+  conn: AnyPgDatabase,
+  record: MigrationRecord,
+  file: MigrationFile,
+  options: RunMigrationsOptions,
+): Promise<void> {
+  await run(conn, `SET ${lockTimeoutSql(options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS)}`);
+  for (const statement of file.statements) {
+    const outcome = await retryOnLockTimeout(() => runOnlineStatement(conn, statement), {
+      retries: options.retries ?? DEFAULT_RETRIES,
+    });
+    if (outcome.error) {
+      throw new Error(
+        `pgparts: migration ${file.tag} stopped at a statement (it is not recorded; its ` +
+          `statements are idempotent, so the next run starts it again): ${errorText(outcome.error)}`,
+        { cause: outcome.error },
+      );
+    }
+  }
+  await conn.execute(insertRecordSql(record)(file.hash, file.when));
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
