@@ -36,9 +36,7 @@ describe.each(driverFactories)('migrate() through $name', (driver) => {
     const tables = sql`SELECT count(*) AS n FROM pg_class WHERE relkind IN ('r', 'p', 'm', 'i', 'I')`;
     const before = await count(tables);
     await migrate(t.db);
-    expect(await count(sql`SELECT count(*) AS n FROM pgparts.migrations`)).toBe(
-      migrationCount(),
-    );
+    expect(await count(sql`SELECT count(*) AS n FROM pgparts.migrations`)).toBe(migrationCount());
     expect(await count(tables)).toBe(before);
   });
 });
