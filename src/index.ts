@@ -126,3 +126,15 @@ export { type FamilyStatus, type StatusReport, status, type TableStatus } from '
 export { builtInFamilies } from './families.js';
 export { ensureSeasonPartitions, type MaintainOptions, maintain } from './maintain.js';
 export { MIGRATIONS_FOLDER, type MigrateOptions, migrate } from './migrate.js';
+export {
+  definePgpartsConfig,
+  type PgpartsConfig,
+  type SqlObject,
+} from './migrations/app-config.js';
+export { type GenerateOptions, type GenerateResult, generate } from './migrations/generate.js';
+export type {
+  AppliedMigration,
+  RunMigrationsOptions,
+  RunMigrationsResult,
+} from './migrations/runner.js';
+export { pgpartsTablesFilter } from './migrations/tables-filter.js';

@@ -1,11 +1,11 @@
 import { InvalidArgumentError } from 'commander';
 import { intervalContaining } from '../core/intervals.js';
 import type { PartitionKey } from '../core/partition-key.js';
-import type { FamilySpec } from '../core/spec.js';
+import { type FamilySpec, listValueType } from '../core/spec.js';
 
 /**
  * `<table> <key>` as the drain, retire and reattach commands take them: the table names its
- * family; the key is a LIST value (`14`) or, for RANGE families, a date inside the interval
+ * family; the key is a LIST value (`14`, or `eu-west` for a text LIST) or, for RANGE families, a date inside the interval
  * (`2025-06`, `2025-06-15`, `2025`), read in UTC.
  */
 export function resolveKey(
@@ -19,6 +19,9 @@ export function resolveKey(
     throw new InvalidArgumentError(`${table} is not a table of any declared family (${known})`);
   }
   const spec = family.partitionBy;
+  if (spec.strategy === 'list' && listValueType(spec) === 'text') {
+    return { family, key: { kind: 'list', value: key } };
+  }
   if (spec.strategy === 'list') {
     if (!/^-?\d+$/.test(key) || !Number.isSafeInteger(Number(key))) {
       throw new InvalidArgumentError(

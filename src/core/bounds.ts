@@ -138,7 +138,8 @@ export function boundKey(bound: ParsedBound): PartitionKey | undefined {
       return { kind: 'default' };
     case 'list': {
       if (bound.values.length !== 1 || !bound.values[0]) return undefined;
-      const value = parseIntegerValue(bound.values[0]);
+      const item = bound.values[0];
+      const value = parseIntegerValue(item) ?? (item.kind === 'literal' ? item.text : undefined);
       return value === undefined ? undefined : { kind: 'list', value };
     }
     case 'range': {
@@ -177,17 +178,20 @@ export function keyId(key: PartitionKey): string {
   }
 }
 
-/** Orders keys: LIST by value, RANGE by start, DEFAULT first. */
+/** Orders keys: DEFAULT first, LIST by value (integers, then text), RANGE by start. */
 export function compareKeys(a: PartitionKey, b: PartitionKey): number {
-  const rank = (k: PartitionKey) =>
+  const rank = (k: PartitionKey): [number, number | string] =>
     k.kind === 'default'
-      ? Number.NEGATIVE_INFINITY
+      ? [0, 0]
       : k.kind === 'list'
-        ? k.value
-        : k.from.getTime();
-  const ra = rank(a);
-  const rb = rank(b);
-  return ra === rb ? 0 : ra < rb ? -1 : 1;
+        ? typeof k.value === 'number'
+          ? [1, k.value]
+          : [2, k.value]
+        : [3, k.from.getTime()];
+  const [ka, va] = rank(a);
+  const [kb, vb] = rank(b);
+  if (ka !== kb) return ka < kb ? -1 : 1;
+  return va === vb ? 0 : va < vb ? -1 : 1;
 }
 
 /**

@@ -6,10 +6,10 @@ import { quoteIdent, quoteQualified } from './identifiers.js';
 import { addIntervals } from './intervals.js';
 import { DEFAULT_LOCK_TIMEOUT_MS, lockTimeoutSql } from './lock-timeout.js';
 import { isManagedComment } from './marker.js';
-import type { PartitionKey } from './partition-key.js';
+import type { ListValue, PartitionKey } from './partition-key.js';
 import { RETIRED_KEYS_TABLE } from './retired-keys.js';
 import { rowsOf } from './rows.js';
-import { type FamilySpec, parseFamily } from './spec.js';
+import { type FamilySpec, listValueType, parseFamily } from './spec.js';
 
 export type { Anomaly } from './anomalies.js';
 
@@ -78,7 +78,7 @@ export interface FamilySnapshot {
   /** In the family's order: referenced first. */
   tables: TableSnapshot[];
   /** LIST: every value of `valuesFrom`, ascending; null when the spec has no `valuesFrom`. */
-  sourceValues: number[] | null;
+  sourceValues: ListValue[] | null;
   /** Why `valuesFrom` could not be read, when it could not. */
   sourceError: string | null;
   /** Keys retired by retireKey (keyLabel form): the planner does not create them again. */
@@ -235,11 +235,23 @@ async function readIndexOrderIssues(
   );
 }
 
+/**
+ * A partition's key as the family's spec reads it: a LIST value of the family's type (an integer
+ * family does not own a text-valued partition; in a text family, '14' is text), or null.
+ */
+function familyKey(family: FamilySpec, key: PartitionKey | undefined): PartitionKey | null {
+  if (!key) return null;
+  const p = family.partitionBy;
+  if (key.kind !== 'list' || p.strategy !== 'list') return key;
+  if (listValueType(p) === 'text') return { kind: 'list', value: String(key.value) };
+  return typeof key.value === 'number' ? key : null;
+}
+
 /** Every value of the spec's `valuesFrom` column, or why it cannot be read. */
 async function readSourceValues(
   db: AnyPgDatabase,
   family: FamilySpec,
-): Promise<{ values: number[] | null; error: string | null }> {
+): Promise<{ values: ListValue[] | null; error: string | null }> {
   const p = family.partitionBy;
   if (p.strategy !== 'list' || !p.valuesFrom) return { values: null, error: null };
   const source = p.valuesFrom;
@@ -264,6 +276,9 @@ async function readSourceValues(
       ),
     ),
   );
+  if (listValueType(p) === 'text') {
+    return { values: rows.map((r) => r.v).sort(), error: null };
+  }
   const values: number[] = [];
   for (const row of rows) {
     const value = Number(row.v);
@@ -305,7 +320,9 @@ async function readDefaultRows(
     const n = Number(row.n);
     result.total += n;
     let key: PartitionKey | undefined;
-    if (row.k !== null && p.strategy === 'list' && /^-?\d+$/.test(row.k)) {
+    if (row.k !== null && p.strategy === 'list' && listValueType(p) === 'text') {
+      key = { kind: 'list', value: row.k };
+    } else if (row.k !== null && p.strategy === 'list' && /^-?\d+$/.test(row.k)) {
       const value = Number(row.k);
       if (Number.isSafeInteger(value)) key = { kind: 'list', value };
     } else if (row.k !== null && p.strategy === 'range') {
@@ -432,7 +449,7 @@ export async function inspect(
         for (const row of partitionRows) {
           if (row.parent_schema !== family.schema || row.parent !== name) continue;
           const parsed = parseBound(row.bound);
-          const key = readable ? (boundKey(parsed) ?? null) : null;
+          const key = readable ? familyKey(family, boundKey(parsed)) : null;
           const isDefault = parsed.kind === 'default';
           const reltuples = Number(row.reltuples);
           table.partitions.push({

@@ -48,7 +48,12 @@ export function coverage(
   for (const p of table.irregular) {
     const bound = parseBound(p.bound);
     if (key.kind === 'list') {
-      if (listValues(bound).includes(key.value)) return { state: 'covered' };
+      const covered =
+        typeof key.value === 'number'
+          ? listValues(bound).includes(key.value)
+          : bound.kind === 'list' &&
+            bound.values.some((item) => item.kind === 'literal' && item.text === key.value);
+      if (covered) return { state: 'covered' };
     } else if (key.kind === 'range') {
       const span = rangeSpan(bound);
       if (!span) continue;

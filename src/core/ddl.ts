@@ -1,5 +1,5 @@
 import { quoteIdent, quoteQualified } from './identifiers.js';
-import { integerLiteral, textLiteral, utcTimestampLiteral } from './literals.js';
+import { listValueLiteral, textLiteral, utcTimestampLiteral } from './literals.js';
 import { MANAGED_MARKER } from './marker.js';
 import { type PartitionKey, partitionName } from './partition-key.js';
 import type { FamilySpec } from './spec.js';
@@ -10,7 +10,7 @@ export function boundSpecSql(key: PartitionKey): string {
     case 'default':
       return 'DEFAULT';
     case 'list':
-      return `FOR VALUES IN (${integerLiteral(key.value)})`;
+      return `FOR VALUES IN (${listValueLiteral(key.value)})`;
     case 'range':
       return `FOR VALUES FROM (${utcTimestampLiteral(key.from)}) TO (${utcTimestampLiteral(key.to)})`;
   }

@@ -4,18 +4,18 @@ import { z } from 'zod';
 export const MAX_IDENTIFIER_LENGTH = 63;
 
 /**
- * The identifiers pgparts accepts: lower-case, unquoted-style names. Anything else (quotes,
- * semicolons, spaces, upper case) is refused before any SQL is built, so a spec can never smuggle
- * SQL into DDL, and names read the same quoted or not.
+ * The identifiers pgparts accepts: any name PostgreSQL keeps as written, including the camelCase
+ * and mixed-case names Drizzle apps use ("occurredAt", "Events"). Every one reaches SQL quoted
+ * (quoteIdent), so a name can never be read as SQL; only what PostgreSQL itself cannot store is
+ * refused: empty names, NUL, and names longer than it keeps (it would silently cut them).
  */
 export const identifierSchema = z
   .string()
   .min(1, 'an identifier cannot be empty')
-  .max(MAX_IDENTIFIER_LENGTH, `an identifier is at most ${MAX_IDENTIFIER_LENGTH} characters`)
-  .regex(
-    /^[a-z_][a-z0-9_]*$/,
-    'an identifier must be lower-case letters, digits and underscores, not starting with a digit',
-  );
+  .refine((s) => Buffer.byteLength(s, 'utf8') <= MAX_IDENTIFIER_LENGTH, {
+    message: `an identifier is at most ${MAX_IDENTIFIER_LENGTH} bytes`,
+  })
+  .refine((s) => !s.includes('\0'), { message: 'an identifier cannot contain NUL' });
 
 /** The one function that turns a name into SQL. Every identifier in generated SQL goes through it. */
 export function quoteIdent(name: string): string {
@@ -25,7 +25,7 @@ export function quoteIdent(name: string): string {
       `pgparts: refusing identifier ${JSON.stringify(name)}: ${checked.error.issues[0]?.message}`,
     );
   }
-  return `"${name}"`;
+  return `"${name.replaceAll('"', '""')}"`;
 }
 
 /** schema.name, each part quoted. */

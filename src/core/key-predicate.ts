@@ -1,5 +1,5 @@
 import { quoteIdent } from './identifiers.js';
-import { integerLiteral, utcTimestampLiteral } from './literals.js';
+import { listValueLiteral, utcTimestampLiteral } from './literals.js';
 import type { PartitionKey } from './partition-key.js';
 import type { FamilySpec } from './spec.js';
 
@@ -11,7 +11,7 @@ export function keyPredicateSql(family: FamilySpec, key: PartitionKey, alias?: s
   const column = `${alias ? `${quoteIdent(alias)}.` : ''}${quoteIdent(family.partitionBy.column)}`;
   switch (key.kind) {
     case 'list':
-      return `${column} = ${integerLiteral(key.value)}`;
+      return `${column} = ${listValueLiteral(key.value)}`;
     case 'range':
       return `${column} >= ${utcTimestampLiteral(key.from)} AND ${column} < ${utcTimestampLiteral(key.to)}`;
     case 'default':

@@ -12,6 +12,11 @@ export function integerLiteral(value: number): string {
   return String(value);
 }
 
+/** A LIST partition value: integers as integers, text as a quoted string literal. */
+export function listValueLiteral(value: number | string): string {
+  return typeof value === 'number' ? integerLiteral(value) : textLiteral(value);
+}
+
 /**
  * A timestamptz literal with an explicit +00 offset, so the bound means the same instant whatever
  * the session TimeZone (a bound without offset is read in the session's zone).

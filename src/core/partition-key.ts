@@ -2,9 +2,22 @@ import { identifierSchema } from './identifiers.js';
 import { intervalSuffix } from './intervals.js';
 import type { FamilySpec } from './spec.js';
 
+/** A LIST value: an integer (season 14) or text (region 'eu-west'). */
+export type ListValue = number | string;
+
+/**
+ * The part of a partition name that stands for a LIST value: integers as digits (`m` for the
+ * minus sign), text lower-cased with every character other than a-z, 0-9 and _ turned into _.
+ * Two values can give one name ('EU' and 'eu'); the plan refuses such pairs (distinctNames).
+ */
+export function listValueSlug(value: ListValue): string {
+  if (typeof value === 'number') return value < 0 ? `m${-value}` : String(value);
+  return value.toLowerCase().replace(/[^a-z0-9_]/g, '_');
+}
+
 /** What one partition holds: one LIST value, one RANGE interval, or everything else (DEFAULT). */
 export type PartitionKey =
-  | { kind: 'list'; value: number }
+  | { kind: 'list'; value: ListValue }
   | { kind: 'range'; from: Date; to: Date }
   | { kind: 'default' };
 
@@ -30,7 +43,7 @@ export function partitionName(family: FamilySpec, table: string, key: PartitionK
       throw new Error('pgparts: LIST key on a RANGE family');
     name = family.partitionBy.naming
       .replaceAll('{table}', table)
-      .replaceAll('{value}', key.value < 0 ? `m${-key.value}` : String(key.value));
+      .replaceAll('{value}', listValueSlug(key.value));
   } else {
     if (family.partitionBy.strategy !== 'range')
       throw new Error('pgparts: RANGE key on a LIST family');
@@ -46,4 +59,29 @@ export function partitionName(family: FamilySpec, table: string, key: PartitionK
     );
   }
   return name;
+}
+
+/**
+ * Refuses keys of one family whose partitions would have the same name (text values that differ
+ * only in case or punctuation): PostgreSQL would refuse the second CREATE half-way through.
+ */
+export function assertDistinctPartitionNames(
+  family: FamilySpec,
+  keys: readonly PartitionKey[],
+): void {
+  const table = family.tables[0];
+  if (!table) return;
+  const seen = new Map<string, PartitionKey>();
+  for (const key of keys) {
+    const name = partitionName(family, table, key);
+    const other = seen.get(name);
+    if (other && keyLabel(other) !== keyLabel(key)) {
+      throw new Error(
+        `pgparts: family ${family.name}: LIST values ${JSON.stringify(keyLabel(other))} and ` +
+          `${JSON.stringify(keyLabel(key))} both give the partition name ${name}; ` +
+          'partition names are derived from the values, so they must differ in more than case and punctuation',
+      );
+    }
+    seen.set(name, key);
+  }
 }

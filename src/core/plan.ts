@@ -3,7 +3,13 @@ import { type FamilySnapshot, type Snapshot, specMismatches } from './catalog.js
 import { coverage, indexTable, type TableIndex } from './coverage.js';
 import { createPartitionSql } from './ddl.js';
 import { addIntervals, intervalStart } from './intervals.js';
-import { keyLabel, type PartitionKey, partitionName } from './partition-key.js';
+import {
+  assertDistinctPartitionNames,
+  keyLabel,
+  type ListValue,
+  type PartitionKey,
+  partitionName,
+} from './partition-key.js';
 import { type FamilySpec, parseFamily } from './spec.js';
 
 /**
@@ -111,7 +117,7 @@ function wantedKeys(
   const keep = retention ? family.retention?.keep : undefined;
 
   if (spec.strategy === 'list') {
-    const values = new Map<number, string>();
+    const values = new Map<ListValue, string>();
     for (const key of existing.values()) {
       if (key.kind === 'list') values.set(key.value, why.get(keyId(key)) ?? '');
     }
@@ -123,7 +129,9 @@ function wantedKeys(
         `${value} is in ${source?.schema}.${source?.table}.${source?.column} and has no partition`,
       );
     }
-    const sorted = [...values.keys()].sort((a, b) => b - a);
+    const sorted = [...values.keys()].sort((a, b) =>
+      compareKeys({ kind: 'list', value: b }, { kind: 'list', value: a }),
+    );
     const kept = new Set(keep === undefined ? sorted : sorted.slice(0, keep));
     const wanted: PartitionKey[] = [];
     const retire: PartitionKey[] = [];
@@ -133,21 +141,25 @@ function wantedKeys(
       if (kept.has(value)) wanted.push(key);
       else if (existing.has(keyId(key))) retire.push(key);
     }
+    assertDistinctPartitionNames(family, [...wanted, ...retire]);
     const cutoff = keep === undefined ? undefined : `the newest ${keep} values`;
     return { wanted, retire, why, cutoff };
   }
 
   const current = intervalStart(spec.interval, now);
   const window = new Map<string, PartitionKey>();
-  for (let i = 0; i <= spec.premake; i += 1) {
+  // `past` intervals of history, the current one, `premake` ahead: what a fresh install creates.
+  for (let i = -spec.past; i <= spec.premake; i += 1) {
     const from = addIntervals(spec.interval, current, i);
     const key: PartitionKey = { kind: 'range', from, to: addIntervals(spec.interval, from, 1) };
     window.set(keyId(key), key);
     why.set(
       keyId(key),
-      i === 0
-        ? `the current ${spec.interval} has no partition`
-        : `within the premake window (the current ${spec.interval} and ${spec.premake} ahead)`,
+      i < 0
+        ? `within the history window (past: ${spec.past} ${spec.interval}s before the current one)`
+        : i === 0
+          ? `the current ${spec.interval} has no partition`
+          : `within the premake window (the current ${spec.interval} and ${spec.premake} ahead)`,
     );
   }
   const cutoffDate = keep === undefined ? undefined : addIntervals(spec.interval, current, -keep);

@@ -32,8 +32,13 @@ const listSchema = z
       })
       .strict()
       .optional(),
+    /**
+     * `integer` (season ids, tenant numbers) or `text` (regions, tenant slugs). Default: text
+     * when `values` holds strings, integer otherwise.
+     */
+    valueType: z.enum(['integer', 'text']).optional(),
     /** Values that always get partitions, in addition to `valuesFrom`. */
-    values: z.array(z.number().int().safe()).default([]),
+    values: z.array(z.union([z.number().int().safe(), z.string().min(1)])).default([]),
     /** Partition name; `{table}` and `{value}` are replaced. */
     naming: z
       .string()
@@ -78,6 +83,34 @@ export const familySchema = z
   })
   .strict()
   .superRefine((family, ctx) => {
+    const p = family.partitionBy;
+    if (p.strategy === 'list') {
+      const type =
+        p.valueType ?? (p.values.some((v) => typeof v === 'string') ? 'text' : 'integer');
+      const wrong = p.values.filter((v) => (type === 'text') !== (typeof v === 'string'));
+      if (wrong.length > 0) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['partitionBy', 'values'],
+          message: `a ${type} LIST cannot hold ${wrong.map((v) => JSON.stringify(v)).join(', ')}`,
+        });
+      }
+      if (type === 'text' && family.retention) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['retention'],
+          message:
+            'retention keeps the newest values of an integer LIST; text values have no order',
+        });
+      }
+    }
+    if (p.strategy === 'range' && family.retention && p.past > family.retention.keep) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['partitionBy', 'past'],
+        message: `past (${p.past}) reaches back beyond retention.keep (${family.retention.keep}): apply would create what retention removes`,
+      });
+    }
     const seen = new Set<string>();
     for (const table of family.tables) {
       if (seen.has(table)) {
@@ -90,6 +123,11 @@ export const familySchema = z
 export type FamilySpecInput = z.input<typeof familySchema>;
 export type FamilySpec = z.output<typeof familySchema>;
 export type ListPartitioning = z.output<typeof listSchema>;
+
+/** A LIST family's value type: declared, or text when `values` holds strings, else integer. */
+export function listValueType(p: ListPartitioning): 'integer' | 'text' {
+  return p.valueType ?? (p.values.some((v) => typeof v === 'string') ? 'text' : 'integer');
+}
 export type RangePartitioning = z.output<typeof rangeSchema>;
 export type Retention = z.output<typeof retentionSchema>;
 

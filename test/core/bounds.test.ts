@@ -38,7 +38,7 @@ describe('parseBound', () => {
     expect(boundKey(parseBound('FOR VALUES IN (14)'))).toEqual({ kind: 'list', value: 14 });
     expect(boundKey(parseBound("FOR VALUES IN ('-2')"))).toEqual({ kind: 'list', value: -2 });
     expect(boundKey(parseBound('FOR VALUES IN (1, 2)'))).toBeUndefined();
-    expect(boundKey(parseBound("FOR VALUES IN ('abc')"))).toBeUndefined();
+    expect(boundKey(parseBound("FOR VALUES IN ('abc')"))).toEqual({ kind: 'list', value: 'abc' });
     expect(
       boundKey(parseBound("FOR VALUES FROM (MINVALUE) TO ('2026-11-01 00:00:00+00')")),
     ).toBeUndefined();

@@ -38,14 +38,9 @@ describe('bad configuration fails with a clear message before any SQL runs', () 
       /partitionBy\.premake: premake must be 0 or more/,
     ],
     [
-      'a table name with a quote and a semicolon',
-      { tables: ['killmails_raw"; DROP TABLE season; --'] },
-      /tables\.0: an identifier must be lower-case letters/,
-    ],
-    [
-      'a schema with a semicolon',
-      { schema: 'public;' },
-      /schema: an identifier must be lower-case letters/,
+      'a table name longer than PostgreSQL keeps',
+      { tables: ['k'.repeat(64)] },
+      /tables\.0: an identifier is at most 63 bytes/,
     ],
   ])('%s: refused, nothing sent to the server', async (_what, change, message) => {
     const { db, statements } = recording();
@@ -56,6 +51,27 @@ describe('bad configuration fails with a clear message before any SQL runs', () 
     );
     expect(statements).toEqual([]);
   });
+
+  it.each([
+    [
+      'a table name with a quote and a semicolon',
+      { tables: ['killmails_raw"; DROP TABLE season; --'] },
+    ],
+    ['a schema with a semicolon', { schema: 'public;' }],
+  ])(
+    '%s: a name, not SQL: refused as missing after reading the catalog, no DDL sent',
+    async (_what, change) => {
+      const { db, statements } = recording();
+      const odd = parseFamily({ ...killmailFamily, ...change });
+      await expect(apply(db, { families: [odd] })).rejects.toThrow(
+        /does not exist; create it first/,
+      );
+      expect(statements.filter((s) => DDL.test(s))).toEqual([]);
+      expect((await t.sql`SELECT to_regclass('public.season') IS NOT NULL AS ok`)[0]?.ok).toBe(
+        true,
+      );
+    },
+  );
 
   it('a column that is not the partition key: refused after reading the catalog, before any DDL', async () => {
     const { db, statements } = recording();

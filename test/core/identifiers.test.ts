@@ -8,17 +8,20 @@ describe('quoteIdent', () => {
     expect(quoteQualified('public', 'killmails_raw')).toBe('"public"."killmails_raw"');
   });
 
-  it.each([
-    ['a"; DROP TABLE x; --'],
-    ['with space'],
-    ['Upper'],
-    ['semi;colon'],
-    [''],
-    ['9starts_with_digit'],
-    ['x'.repeat(64)],
-  ])('refuses %j with a message naming it', (name) => {
-    expect(() => quoteIdent(name)).toThrow(/pgparts: refusing identifier/);
+  it('quotes any name PostgreSQL can store, doubling inner quotes', () => {
+    expect(quoteIdent('occurredAt')).toBe('"occurredAt"');
+    expect(quoteIdent('Events')).toBe('"Events"');
+    expect(quoteIdent('with space')).toBe('"with space"');
+    expect(quoteIdent('a"; DROP TABLE x; --')).toBe('"a""; DROP TABLE x; --"');
+    expect(quoteIdent('9starts_with_digit')).toBe('"9starts_with_digit"');
   });
+
+  it.each([[''], ['x'.repeat(64)], ['é'.repeat(32)], ['nul\0byte']])(
+    'refuses %j, which PostgreSQL cannot keep as written',
+    (name) => {
+      expect(() => quoteIdent(name)).toThrow(/pgparts: refusing identifier/);
+    },
+  );
 });
 
 describe('literals', () => {

@@ -4,7 +4,7 @@ import { quoteIdent, quoteQualified } from '../identifiers.js';
 import { addIntervals, intervalStart } from '../intervals.js';
 import { textLiteral } from '../literals.js';
 import type { PartitionKey } from '../partition-key.js';
-import type { FamilySpec } from '../spec.js';
+import { type FamilySpec, listValueType } from '../spec.js';
 import { query } from './run-sql.js';
 
 /**
@@ -22,7 +22,12 @@ export async function partitionKeysFor(
   const column = quoteIdent(p.column);
   const keys: PartitionKey[] = [];
   if (p.strategy === 'list') {
-    const values = new Set<number>(p.values);
+    if (listValueType(p) === 'text') {
+      throw new Error(
+        `pgparts: family ${family.name}: online conversion supports integer LIST and RANGE families, not text LIST`,
+      );
+    }
+    const values = new Set<number>(p.values.filter((v): v is number => typeof v === 'number'));
     const sources = legacyTables.map(
       (t) => `SELECT ${column}::bigint AS v FROM ${quoteQualified(family.schema, t)}`,
     );

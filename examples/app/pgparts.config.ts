@@ -1,0 +1,22 @@
+import { partitionFamily } from 'pgparts';
+import { appEvents, regionOrders } from './src/schema';
+
+/**
+ * What pgparts keeps partitioned. `pgparts generate` writes the migrations that create these
+ * tables partitioned with their first partitions; `pgparts apply` keeps them so (new days ahead,
+ * retention, new regions).
+ */
+export const families = [
+  partitionFamily({
+    name: 'app_events',
+    tables: [appEvents],
+    partitionBy: { strategy: 'range', column: 'occurredAt', interval: 'day', premake: 7, past: 3 },
+    retention: { keep: 30 },
+  }),
+  partitionFamily({
+    name: 'region_orders',
+    tables: [regionOrders],
+    partitionBy: { strategy: 'list', column: 'region', values: ['eu-west', 'us-east', 'ap-south'] },
+    defaultPartition: true,
+  }),
+];

@@ -1,0 +1,33 @@
+import type { FamilySpec } from '../core/spec.js';
+
+/**
+ * A `tablesFilter` for the app's drizzle.config.ts that keeps `drizzle-kit push` and `pull` away
+ * from pgparts's tables. drizzle-kit knows neither partitions nor partitioned parents: `pull`
+ * writes each partition as a table of its own, and `push` proposes to drop the partitions it did
+ * not create. The filter is a list of negated globs (drizzle-kit keeps a table when no `!` glob
+ * excludes it): each parent, its DEFAULT partition, and its partitions by the family's naming
+ * scheme (`{suffix}` starts with the year, `{value}` is anything). A plain table whose name fits a
+ * family's partition pattern is hidden too; `extra` adds globs of your own.
+ */
+export function pgpartsTablesFilter(
+  families: readonly Pick<FamilySpec, 'tables' | 'partitionBy'>[],
+  extra: readonly string[] = [],
+): string[] {
+  const globs: string[] = [];
+  for (const family of families) {
+    for (const table of family.tables) {
+      const name = escapeGlob(table);
+      const partitions = escapeGlob(family.partitionBy.naming)
+        .replaceAll(escapeGlob('{table}'), name)
+        .replaceAll(escapeGlob('{suffix}'), '[0-9]*')
+        .replaceAll(escapeGlob('{value}'), '*');
+      globs.push(`!${name}`, `!${name}_default`, `!${partitions}`);
+    }
+  }
+  return [...globs, ...extra];
+}
+
+/** Backslash before every glob character, so a name matches only itself. */
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]{}()!+@\\]/g, '\\$&');
+}
