@@ -16,7 +16,13 @@ export const families = [
   partitionFamily({
     name: 'region_orders',
     tables: [regionOrders],
-    partitionBy: { strategy: 'list', column: 'region', values: ['eu-west', 'us-east', 'ap-south'] },
+    partitionBy: {
+      strategy: 'list',
+      column: 'region',
+      values: ['eu-west', 'us-east', 'ap-south'],
+      // region_orders_eu_west: a text value becomes lower case, other characters _.
+      naming: '{table}_{value}',
+    },
     defaultPartition: true,
   }),
 ];

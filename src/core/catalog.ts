@@ -338,6 +338,8 @@ async function readDefaultRows(
   return result;
 }
 
+/** A text LIST (regions, tenant slugs): values compare as text. */
+const TEXT_LIST_KEY_TYPES = new Set(['text', 'character varying', 'character']);
 const LIST_KEY_TYPES = new Set(['smallint', 'integer', 'bigint']);
 const RANGE_KEY_TYPES = new Set([
   'timestamp with time zone',
@@ -386,7 +388,13 @@ export function specMismatches(family: FamilySpec, snapshot: FamilySnapshot): st
       );
       continue;
     }
-    const allowed = family.partitionBy.strategy === 'list' ? LIST_KEY_TYPES : RANGE_KEY_TYPES;
+    const p = family.partitionBy;
+    const allowed =
+      p.strategy === 'range'
+        ? RANGE_KEY_TYPES
+        : listValueType(p) === 'text'
+          ? TEXT_LIST_KEY_TYPES
+          : LIST_KEY_TYPES;
     if (parent.keyType && !allowed.has(parent.keyType)) {
       problems.push(
         `table ${name}: partition key ${family.partitionBy.column} is ${parent.keyType}; ` +

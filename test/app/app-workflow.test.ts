@@ -1,0 +1,191 @@
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { apply } from '../../src/core/apply.js';
+import { migrate } from '../../src/migrate.js';
+import { loadAppConfig } from '../../src/migrations/app-config.js';
+import { generate } from '../../src/migrations/generate.js';
+import { readJournal } from '../../src/migrations/journal.js';
+import { catalogShape } from '../support/catalog-shape.js';
+import { fixtureApp } from '../support/fixture-app.js';
+import { useTestDatabase } from '../support/test-database.js';
+
+/**
+ * examples/app end to end, as its developer would run it: generate -> migrate -> insert -> apply,
+ * then the schema evolves (a new column, a new LIST family) and generate only adds files; an
+ * already-migrated database and a fresh one end with the same catalog.
+ */
+const app = fixtureApp();
+afterAll(() => app.remove());
+const first = useTestDatabase({ migrated: false });
+const fresh = useTestDatabase({ migrated: false });
+const out = join(app.dir, 'drizzle');
+
+function folderText(): Map<string, string> {
+  const files = new Map<string, string>();
+  for (const dir of ['', 'meta']) {
+    for (const name of readdirSync(join(out, dir))) {
+      if (name === 'meta') continue;
+      files.set(join(dir, name), readFileSync(join(out, dir, name), 'utf8'));
+    }
+  }
+  return files;
+}
+
+const appOptions = () => ({ appFolder: out });
+
+describe('the example app', { timeout: 300_000 }, () => {
+  let before: Map<string, string>;
+
+  it('generate writes the schema migration with PARTITION BY and a partitions migration', async () => {
+    const result = await generate({ cwd: app.dir, config: 'pgparts.config.ts' });
+    expect(result.written).toHaveLength(2);
+    const [schemaTag, partitionsTag] = result.written;
+    const schemaSql = readFileSync(join(out, `${schemaTag}.sql`), 'utf8');
+    expect(schemaSql).toContain(') PARTITION BY RANGE ("occurredAt");');
+    expect(schemaSql).toContain(') PARTITION BY LIST ("region");');
+    expect(schemaSql).toMatch(/CREATE TABLE "accounts" \([^;]*\n\);/);
+    const partitionsSql = readFileSync(join(out, `${partitionsTag}.sql`), 'utf8');
+    expect(partitionsSql).toContain(
+      `CREATE TABLE "public"."region_orders_eu_west" PARTITION OF "public"."region_orders" FOR VALUES IN ('eu-west')`,
+    );
+    // The LIST family's DEFAULT comes after its CREATE TABLE: in a later migration.
+    expect(partitionsSql).toContain('"region_orders_default" PARTITION OF');
+    before = folderText();
+  });
+
+  it('a second generate writes nothing, and --check passes', async () => {
+    expect((await generate({ cwd: app.dir, config: 'pgparts.config.ts' })).written).toEqual([]);
+    expect(folderText()).toEqual(before);
+    const check = await generate({ cwd: app.dir, config: 'pgparts.config.ts', check: true });
+    expect(check.stale).toEqual([]);
+  });
+
+  it('migrate applies both, reports them, then nothing is pending', async () => {
+    const result = await migrate(first.db, appOptions());
+    expect(result.applied.map((a) => a.name)).toEqual(readJournal(out).map((e) => e.tag));
+    expect(result.applied.every((a) => a.source === 'app' && a.ms >= 0)).toBe(true);
+    expect((await migrate(first.db, appOptions())).applied).toEqual([]);
+    // Recorded where drizzle-kit records it; pgparts's own folder was not applied.
+    const [row] = await first.sql`SELECT count(*)::int AS n FROM drizzle.__drizzle_migrations`;
+    expect(row?.n).toBe(2);
+    const [own] = await first.sql`SELECT to_regclass('public.leaderboard_run') AS t`;
+    expect(own?.t).toBeNull();
+  });
+
+  it('takes rows, and apply keeps the families (past, premake, text LIST, DEFAULT)', async () => {
+    await first.sql`INSERT INTO accounts ("displayName") VALUES ('Ada')`;
+    await first.sql`
+      INSERT INTO app_events ("occurredAt", "accountId", kind)
+      SELECT now() - (i || ' hours')::interval, 1, 'login' FROM generate_series(0, 47) i`;
+    await first.sql`
+      INSERT INTO region_orders (region, "totalCents")
+      VALUES ('eu-west', 100), ('us-east', 200), ('mars', 300)`;
+    const { families } = await loadAppConfig(join(app.dir, 'pgparts.config.ts'));
+    const result = await apply(first.db, { families });
+    expect(result.ok).toBe(true);
+    const parts = await first.sql<{ parent: string; n: number }[]>`
+      SELECT parent.relname AS parent, count(*)::int AS n FROM pg_inherits i
+      JOIN pg_class parent ON parent.oid = i.inhparent GROUP BY 1 ORDER BY 1`;
+    // 3 days back, today, 7 ahead; three regions and DEFAULT.
+    expect(parts).toEqual([
+      { parent: 'app_events', n: 11 },
+      { parent: 'region_orders', n: 4 },
+    ]);
+    const [mars] = await first.sql`SELECT count(*)::int AS n FROM region_orders_default`;
+    expect(mars?.n).toBe(1);
+  });
+
+  it('evolves: a new column and a new LIST family give new migrations, earlier files untouched', async () => {
+    const schemaFile = join(app.dir, 'src', 'schema.ts');
+    writeFileSync(
+      schemaFile,
+      readFileSync(schemaFile, 'utf8')
+        .replace(
+          "    kind: text('kind').notNull(),",
+          "    kind: text('kind').notNull(),\n    source: text('source'),",
+        )
+        .concat(`
+export const auditLog = pgTable(
+  'audit_log',
+  {
+    id: bigserial('id', { mode: 'number' }).notNull(),
+    tenant: text('tenant').notNull(),
+    loggedAt: timestamp('loggedAt', { withTimezone: true }).defaultNow().notNull(),
+    entry: jsonb('entry').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenant, t.id] })],
+);
+`),
+    );
+    const configFile = join(app.dir, 'pgparts.config.ts');
+    writeFileSync(
+      configFile,
+      readFileSync(configFile, 'utf8')
+        .replace(
+          "import { appEvents, regionOrders } from './src/schema';",
+          "import { appEvents, auditLog, regionOrders } from './src/schema';",
+        )
+        .replace(
+          /\];\s*$/,
+          `  partitionFamily({
+    name: 'audit_log',
+    tables: [auditLog],
+    partitionBy: { strategy: 'list', column: 'tenant', values: ['Acme Corp'], naming: '{table}_{value}' },
+    defaultPartition: true,
+  }),
+];
+`,
+        ),
+    );
+    const check = await generate({ cwd: app.dir, config: 'pgparts.config.ts', check: true });
+    expect(check.stale.length).toBeGreaterThan(0);
+    expect(folderText()).toEqual(before);
+
+    const result = await generate({ cwd: app.dir, config: 'pgparts.config.ts' });
+    expect(result.written).toHaveLength(2);
+    const after = folderText();
+    for (const [file, text] of before) {
+      if (file !== 'pgparts.json' && file !== join('meta', '_journal.json')) {
+        expect(after.get(file), file).toBe(text);
+      }
+    }
+    const schemaSql = after.get(`${result.written[0]}.sql`) ?? '';
+    expect(schemaSql).toContain('ALTER TABLE "app_events" ADD COLUMN "source" text;');
+    expect(schemaSql).toContain(') PARTITION BY LIST ("tenant");');
+    const partitionsSql = after.get(`${result.written[1]}.sql`) ?? '';
+    expect(partitionsSql).toContain(
+      `"audit_log_acme_corp" PARTITION OF "public"."audit_log" FOR VALUES IN ('Acme Corp')`,
+    );
+    expect(partitionsSql).not.toContain('region_orders');
+    expect((await generate({ cwd: app.dir, config: 'pgparts.config.ts' })).written).toEqual([]);
+  });
+
+  it('the migrated database and a fresh one end with the same catalog', async () => {
+    expect((await migrate(first.db, appOptions())).applied).toHaveLength(2);
+    expect((await migrate(fresh.db, appOptions())).applied).toHaveLength(4);
+    const { families } = await loadAppConfig(join(app.dir, 'pgparts.config.ts'));
+    for (const db of [first.db, fresh.db]) expect((await apply(db, { families })).ok).toBe(true);
+    const a = await catalogShape(first.connect({ max: 1 }));
+    const b = await catalogShape(fresh.connect({ max: 1 }));
+    expect(a).toEqual(b);
+    expect(a.tables.map((t) => t.name)).toContain('public.audit_log_acme_corp');
+  });
+
+  it('--check and generate refuse a journaled migration that was edited', async () => {
+    const [firstTag] = readJournal(out).map((e) => e.tag);
+    const file = join(out, `${firstTag}.sql`);
+    const original = readFileSync(file, 'utf8');
+    writeFileSync(file, `${original}\n-- an afterthought`);
+    try {
+      await expect(
+        generate({ cwd: app.dir, config: 'pgparts.config.ts', check: true }),
+      ).rejects.toThrow(`pgparts: ${firstTag} changed after it was generated`);
+      await expect(generate({ cwd: app.dir, config: 'pgparts.config.ts' })).rejects.toThrow(
+        /changed after it was generated/,
+      );
+    } finally {
+      writeFileSync(file, original);
+    }
+  });
+});

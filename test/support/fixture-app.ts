@@ -1,0 +1,45 @@
+import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const root = resolve(import.meta.dirname, '..', '..');
+
+export interface FixtureApp {
+  dir: string;
+  remove(): void;
+}
+
+/**
+ * A copy of examples/app (without its drizzle/ folder, so generate starts from nothing) in a
+ * temporary folder, with node_modules as an install would give it: drizzle-orm, drizzle-kit and
+ * postgres linked from this repository's, and `pgparts` a package whose entry is this
+ * repository's src/index.ts (loaded as TypeScript by jiti and by drizzle-kit's loader). The packed
+ * install itself is test/packaging/packed-install.test.ts.
+ */
+export function fixtureApp(options: { withMigrations?: boolean } = {}): FixtureApp {
+  const dir = mkdtempSync(join(tmpdir(), 'pgparts-app-'));
+  const migrations = join(root, 'examples', 'app', 'drizzle');
+  cpSync(join(root, 'examples', 'app'), dir, {
+    recursive: true,
+    filter: (src) =>
+      !src.includes('node_modules') &&
+      (options.withMigrations || (src !== migrations && !src.startsWith(`${migrations}/`))),
+  });
+  const modules = join(dir, 'node_modules');
+  mkdirSync(join(modules, '.bin'), { recursive: true });
+  for (const dep of ['drizzle-orm', 'drizzle-kit', 'postgres']) {
+    symlinkSync(join(root, 'node_modules', dep), join(modules, dep));
+  }
+  symlinkSync(join(modules, 'drizzle-kit', 'bin.cjs'), join(modules, '.bin', 'drizzle-kit'));
+  const pgparts = join(modules, 'pgparts');
+  mkdirSync(pgparts);
+  writeFileSync(
+    join(pgparts, 'package.json'),
+    JSON.stringify({ name: 'pgparts', type: 'module', exports: { '.': './index.ts' } }),
+  );
+  writeFileSync(
+    join(pgparts, 'index.ts'),
+    `export * from ${JSON.stringify(join(root, 'src', 'index.ts'))};\n`,
+  );
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
