@@ -1,0 +1,132 @@
+import { drizzle } from 'drizzle-orm/postgres-js';
+import { migrate as drizzleMigrate } from 'drizzle-orm/postgres-js/migrator';
+import { describe, expect, it } from 'vitest';
+import { MIGRATIONS_FOLDER, migrate } from '../../src/migrate.js';
+import { ONLINE_MARKER, readJournal } from '../../src/migrations/journal.js';
+import { ONLINE_GUARD_SQL } from '../../src/migrations/online-statements.js';
+import { catalogShape } from '../support/catalog-shape.js';
+import { type FolderEntry, writeMigrationFolder } from '../support/migration-folder.js';
+import { type TestDatabase, useTestDatabase } from '../support/test-database.js';
+
+const PACKAGE_TAGS = readJournal(MIGRATIONS_FOLDER).map((e) => e.tag);
+const FIRST_PACKAGE_WHEN = readJournal(MIGRATIONS_FOLDER)[0]?.when ?? 0;
+const LAST_PACKAGE_WHEN = readJournal(MIGRATIONS_FOLDER).at(-1)?.when ?? 0;
+
+const appEntry = (tag: string, when: number): FolderEntry => ({
+  tag,
+  when,
+  sql: `CREATE TABLE "${tag}" (id int);`,
+});
+
+const upgraded = useTestDatabase({ migrated: false });
+const template = useTestDatabase();
+const ordered = useTestDatabase({ migrated: false });
+const concurrent = useTestDatabase({ migrated: false });
+const online = useTestDatabase({ migrated: false });
+
+const count = async (t: TestDatabase, table: string) =>
+  (await t.sql.unsafe<{ n: number }[]>(`SELECT count(*)::int AS n FROM ${table}`))[0]?.n;
+
+describe('a database migrated before pgparts kept its own record', () => {
+  it('is recognised: its rows move to pgparts.migrations, nothing is applied again', async () => {
+    // What today's users have: drizzle's migrator (drizzle-kit migrate) ran drizzle/.
+    await drizzleMigrate(upgraded.db, { migrationsFolder: MIGRATIONS_FOLDER });
+    expect(await count(upgraded, 'drizzle.__drizzle_migrations')).toBe(PACKAGE_TAGS.length);
+
+    const result = await migrate(upgraded.db);
+    expect(result.carriedOver).toEqual(PACKAGE_TAGS);
+    expect(result.applied).toEqual([]);
+    expect(await count(upgraded, 'pgparts.migrations')).toBe(PACKAGE_TAGS.length);
+    expect(await count(upgraded, 'drizzle.__drizzle_migrations')).toBe(0);
+    expect((await migrate(upgraded.db)).carriedOver).toEqual([]);
+  });
+
+  it('then equals a fresh install', async () => {
+    const a = await catalogShape(upgraded.connect({ max: 1 }));
+    const b = await catalogShape(template.connect({ max: 1 }));
+    expect(a).toEqual(b);
+  });
+});
+
+describe('app migrations before, after and between pgparts migrations', () => {
+  it('skip nothing, in any order, and drizzle-kit agrees on the app folder', async () => {
+    const early = appEntry('app_early', FIRST_PACKAGE_WHEN - 1000);
+    const late = appEntry('app_late', LAST_PACKAGE_WHEN + 1000);
+    const folder = writeMigrationFolder([early, late]);
+    // The app first: its migrations are newer than pgparts's oldest...
+    const app = await migrate(ordered.db, { appFolder: folder });
+    expect(app.applied.map((a) => a.name)).toEqual(['app_early', 'app_late']);
+    // ...and pgparts's are still all applied afterwards (one record could not tell them apart).
+    const own = await migrate(ordered.db);
+    expect(own.applied.map((a) => a.name)).toEqual(PACKAGE_TAGS);
+    // A later app migration, then both folders together: only it runs.
+    const later = appEntry('app_later', LAST_PACKAGE_WHEN + 5000);
+    writeMigrationFolder([early, late, later], folder);
+    const both = await migrate(ordered.db, { appFolder: folder, packageMigrations: true });
+    expect(both.applied.map((a) => `${a.source}:${a.name}`)).toEqual(['app:app_later']);
+    // drizzle-kit's migrator reads the same record and finds nothing to do.
+    await drizzleMigrate(ordered.db, { migrationsFolder: folder });
+    expect(await count(ordered, 'drizzle.__drizzle_migrations')).toBe(3);
+    expect(await count(ordered, 'pgparts.migrations')).toBe(PACKAGE_TAGS.length);
+  });
+});
+
+describe('two runners at once', () => {
+  it('apply each migration once', async () => {
+    const folder = writeMigrationFolder([appEntry('app_one', LAST_PACKAGE_WHEN + 1)]);
+    const options = { appFolder: folder, packageMigrations: true };
+    const [a, b] = await Promise.all([
+      migrate(drizzle(concurrent.connect({ max: 2 })), options),
+      migrate(drizzle(concurrent.connect({ max: 2 })), options),
+    ]);
+    const applied = [...(a?.applied ?? []), ...(b?.applied ?? [])].map((m) => m.name).sort();
+    expect(applied).toEqual([...PACKAGE_TAGS, 'app_one'].sort());
+    expect(await count(concurrent, 'pgparts.migrations')).toBe(PACKAGE_TAGS.length);
+    expect(await count(concurrent, 'drizzle.__drizzle_migrations')).toBe(1);
+  });
+});
+
+describe('an online migration (-- pgparts:online)', () => {
+  const step = (text: string) => `${text}\n--> statement-breakpoint\n`;
+  const onlineSql = `${ONLINE_MARKER}\n${step(ONLINE_GUARD_SQL)}CREATE TABLE IF NOT EXISTS "built_online" (id int);\n`;
+
+  it('fails under drizzle-kit migrate before changing anything, with the way out', async () => {
+    const folder = writeMigrationFolder([{ tag: 'online_one', when: 10, sql: onlineSql }]);
+    await expect(drizzleMigrate(online.db, { migrationsFolder: folder })).rejects.toThrow();
+    const failure = await drizzleMigrate(online.db, { migrationsFolder: folder }).catch(
+      (e: unknown) => e,
+    );
+    expect(String((failure as { cause?: unknown }).cause ?? failure)).toContain(
+      'run it with pgparts migrate',
+    );
+    const [row] = await online.sql`SELECT to_regclass('public.built_online') AS t`;
+    expect(row?.t).toBeNull();
+  });
+
+  it('runs under pgparts migrate, statement by statement, and is recorded once done', async () => {
+    const folder = writeMigrationFolder([{ tag: 'online_one', when: 10, sql: onlineSql }]);
+    const result = await migrate(online.db, { appFolder: folder });
+    expect(result.applied.map((a) => a.name)).toEqual(['online_one']);
+    const [row] = await online.sql`SELECT to_regclass('public.built_online') IS NOT NULL AS ok`;
+    expect(row?.ok).toBe(true);
+    // The session setting does not outlive the run.
+    const [setting] = await online.sql`SELECT current_setting('pgparts.migrate', true) AS v`;
+    expect(setting?.v ?? '').toBe('');
+  });
+
+  it('an online index step stops the migration unrecorded until the builder is available', async () => {
+    const indexStep = `${ONLINE_MARKER}\n${step(ONLINE_GUARD_SQL)}${step('CREATE TABLE IF NOT EXISTS "before_index" (id int)')}-- pgparts:create-index-online {"table":"built_online","name":"built_online_id","columns":["id"]}\n`;
+    const folder = writeMigrationFolder([
+      { tag: 'online_one', when: 10, sql: onlineSql },
+      { tag: 'online_two', when: 20, sql: indexStep },
+    ]);
+    for (let run = 0; run < 2; run += 1) {
+      await expect(migrate(online.db, { appFolder: folder })).rejects.toThrow(
+        /online_two stopped at a statement.*not available/s,
+      );
+    }
+    expect(await count(online, 'drizzle.__drizzle_migrations')).toBe(1);
+    const [row] = await online.sql`SELECT to_regclass('public.before_index') IS NOT NULL AS ok`;
+    expect(row?.ok).toBe(true);
+  });
+});
