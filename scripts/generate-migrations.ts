@@ -25,8 +25,8 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { partitionByClause } from '../src/core/ddl.js';
-import { builtInFamilies, partitionMigrationSql } from '../src/families.js';
+import { builtInFamilies, partitionMigrationSql } from '../src/domains/presets.js';
+import { partitionByClause } from '../src/sql/partition-ddl.js';
 
 const BREAKPOINT = '\n--> statement-breakpoint\n';
 const PARTITION_MIGRATION_HEADER =

@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { type FamilySpec, parseFamily } from '../core/spec.js';
-import { builtInFamilies } from '../families.js';
+import { type FamilySpec, parseFamily } from '../define/spec.js';
+import { builtInFamilies } from '../domains/presets.js';
 
 /**
  * `--config <file>`: the families the CLI works on instead of the package's own two. The file

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { migrate } from '../migrate.js';
+import { migrate } from '../migrations/migrate.js';
 import { connect } from './connection.js';
 
 export function registerMigrate(program: Command): void {

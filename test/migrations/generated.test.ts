@@ -2,8 +2,8 @@ import { getTableConfig, PgTable } from 'drizzle-orm/pg-core';
 import { describe, expect, it } from 'vitest';
 import { PLAIN_TABLES } from '../../drizzle.config.js';
 import { addPartitionClauses, staleMigrationFiles } from '../../scripts/generate-migrations.js';
-import { builtInFamilies } from '../../src/families.js';
-import * as schema from '../../src/schema.js';
+import { builtInFamilies } from '../../src/domains/presets.js';
+import * as schema from '../../src/domains/schema.js';
 
 describe('committed migrations', () => {
   it('are what `npm run db:generate` writes from the current schema and specs', () => {
