@@ -1,4 +1,4 @@
-import { builtInExtensions, builtInFamilies, builtInObjects } from './src/families.js';
+import { builtInExtensions, builtInFamilies, builtInObjects } from './src/domains/presets.js';
 
 /**
  * The package's own pgparts.config: `npm run db:generate` (pgparts generate) writes drizzle/ from

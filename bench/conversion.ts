@@ -1,14 +1,14 @@
 import type postgres from 'postgres';
-import { builtInTarget } from '../src/core/convert/built-in-targets.js';
+import { builtInTarget } from '../src/domains/presets.js';
 import {
   convertBackfill,
   convertFill,
   convertPrep,
   convertSwap,
-} from '../src/core/convert/index.js';
-import { twinSchema } from '../src/core/convert/names.js';
-import type { AnyPgDatabase } from '../src/core/database.js';
-import { quoteIdent, quoteQualified } from '../src/core/identifiers.js';
+} from '../src/ops/convert/index.js';
+import { twinSchema } from '../src/ops/convert/names.js';
+import type { AnyPgDatabase } from '../src/run/database.js';
+import { quoteIdent, quoteQualified } from '../src/sql/identifiers.js';
 import { buildLegacyLeaderboard } from '../test/support/legacy-fixtures.js';
 import { step } from './progress.js';
 

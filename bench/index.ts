@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import type postgres from 'postgres';
-import { migrate } from '../src/migrate.js';
+import { migrate } from '../src/migrations/migrate.js';
 import { renderChart } from './chart.js';
 import { runConversion } from './conversion.js';
 import { generateAll } from './generate/index.js';

@@ -1,13 +1,14 @@
 import type postgres from 'postgres';
-import { apply } from '../src/core/apply.js';
-import type { AnyPgDatabase } from '../src/core/database.js';
-import { drainKey } from '../src/core/drain.js';
-import { quoteQualified } from '../src/core/identifiers.js';
-import type { PartitionKey } from '../src/core/partition-key.js';
-import { retireKey as retire } from '../src/core/retention.js';
-import { killmailFamily } from '../src/killmails/partitioning.js';
-import { leaderboardFamily } from '../src/leaderboard/partitioning.js';
-import { maintain } from '../src/maintain.js';
+import type { PartitionKey } from '../src/define/partition-key.js';
+import { killmailFamily } from '../src/domains/killmails/partitioning.js';
+import { leaderboardFamily } from '../src/domains/leaderboard/partitioning.js';
+import { builtInFamilies } from '../src/domains/presets.js';
+import { drainKey } from '../src/ops/drain/drain.js';
+import { retireKey as retire } from '../src/ops/retention.js';
+import { apply } from '../src/run/apply.js';
+import type { AnyPgDatabase } from '../src/run/database.js';
+import { maintain } from '../src/run/maintain.js';
+import { quoteQualified } from '../src/sql/identifiers.js';
 import { utcMonth } from './generate/killmails.js';
 import { generateSeasonRuns } from './generate/leaderboard.js';
 import { createNameFunction, dropNameFunction } from './generate/names.js';
@@ -71,12 +72,12 @@ async function oldestMonthStart(sql: postgres.Sql): Promise<Date> {
 
 /** A no-op apply: maintain() once to settle, then the median of 5 runs that find nothing to do. */
 async function noopApply(db: AnyPgDatabase): Promise<{ ms: number; note: string }> {
-  await maintain(db);
+  await maintain(db, { families: builtInFamilies });
   const times: number[] = [];
   let note = '';
   for (let i = 0; i < 5; i += 1) {
     const started = performance.now();
-    const result = await maintain(db);
+    const result = await maintain(db, { families: builtInFamilies });
     times.push(performance.now() - started);
     note = `maintain(): ${result.plan?.steps.length ?? 0} steps planned, ${result.done} done, ${result.skipped} skipped (retention needs allowDestructive); median of 5`;
   }

@@ -1,5 +1,3 @@
-import type { AnyPgDatabase } from '../src/core/database.js';
-import { rowsOf } from '../src/core/rows.js';
 import {
   killsInSystem,
   killsInvolving,
@@ -11,14 +9,16 @@ import {
   matchSurveillanceProfiles,
   suggestNames,
   utcDay,
-} from '../src/killmails/index.js';
+} from '../src/domains/killmails/index.js';
 import {
   characterRuns,
   runWithMembers,
   topRuns,
   topRunsFromViews,
   trimRunsBatchQuery,
-} from '../src/leaderboard/index.js';
+} from '../src/domains/leaderboard/index.js';
+import type { AnyPgDatabase } from '../src/run/database.js';
+import { rowsOf } from '../src/run/rows.js';
 import { type Params, pick } from './params.js';
 
 /** A hot query: one call with the i-th parameters; returns how many rows it produced. */

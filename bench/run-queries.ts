@@ -1,4 +1,4 @@
-import type { AnyPgDatabase } from '../src/core/database.js';
+import type { AnyPgDatabase } from '../src/run/database.js';
 import type { Params } from './params.js';
 import { progressBar } from './progress.js';
 import type { BenchQuery } from './queries.js';

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import { startEmbeddedServer } from '../scripts/embedded-server.js';
-import { quoteIdent } from '../src/core/identifiers.js';
+import { quoteIdent } from '../src/sql/identifiers.js';
 
 /**
  * Settings for the bench server on a 2-core, 24 GiB machine shared with other work. fsync,

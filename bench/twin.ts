@@ -1,6 +1,6 @@
 import type postgres from 'postgres';
-import { quoteIdent, quoteQualified } from '../src/core/identifiers.js';
-import { TOP_KEYS_VIEWS, topKeysViewSql } from '../src/leaderboard/views.js';
+import { TOP_KEYS_VIEWS, topKeysViewSql } from '../src/domains/leaderboard/views.js';
+import { quoteIdent, quoteQualified } from '../src/sql/identifiers.js';
 import { progressBar } from './progress.js';
 
 export const TWIN_SCHEMA = 'bench_twin';

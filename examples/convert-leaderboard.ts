@@ -8,15 +8,15 @@ import { randomUUID } from 'node:crypto';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import { startEmbeddedServer } from '../scripts/embedded-server.js';
+import { builtInTarget } from '../src/domains/presets.js';
 import {
-  builtInTarget,
   convertBackfill,
   convertFill,
   convertPrep,
   convertSwap,
   convertVerify,
   formatVerifyReport,
-} from '../src/core/convert/index.js';
+} from '../src/ops/convert/index.js';
 import { buildLegacyLeaderboard } from '../test/support/legacy-fixtures.js';
 
 const DB = 'pgparts_convert_example';

@@ -11,11 +11,7 @@ import { type SQLWrapper, sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import { startEmbeddedServer } from '../scripts/embedded-server.js';
-import type { AnyPgDatabase } from '../src/core/database.js';
-import { createPartitionSql } from '../src/core/ddl.js';
-import { explainQuery } from '../src/core/explain.js';
-import { addIntervals, intervalStart } from '../src/core/intervals.js';
-import { rowsOf } from '../src/core/rows.js';
+import { addIntervals, intervalStart } from '../src/define/intervals.js';
 import {
   addSurveillanceFilter,
   killmailFamily,
@@ -29,7 +25,7 @@ import {
   matchSurveillanceProfiles,
   suggestNamesQuery,
   surveillanceMatchesQuery,
-} from '../src/killmails/index.js';
+} from '../src/domains/killmails/index.js';
 import {
   characterRunsQuery,
   refreshTopKeys,
@@ -37,9 +33,14 @@ import {
   topRunsFromViewsQuery,
   topRunsQuery,
   trimRuns,
-} from '../src/leaderboard/index.js';
-import { maintain } from '../src/maintain.js';
-import { migrate } from '../src/migrate.js';
+} from '../src/domains/leaderboard/index.js';
+import { builtInFamilies } from '../src/domains/presets.js';
+import { migrate } from '../src/migrations/migrate.js';
+import { explainQuery } from '../src/query/explain.js';
+import type { AnyPgDatabase } from '../src/run/database.js';
+import { maintain } from '../src/run/maintain.js';
+import { rowsOf } from '../src/run/rows.js';
+import { createPartitionSql } from '../src/sql/partition-ddl.js';
 import { printLayout } from './support/print-layout.js';
 import { loadKillmailSample, loadLeaderboardSample } from './support/sample-data.js';
 
@@ -112,7 +113,7 @@ async function main(): Promise<void> {
       '2. seasons 1 and 2 exist; maintain gives them partitions (and checks the premake window)',
     );
     await loadLeaderboardSample(db, [1, 2], 0);
-    summarise(await maintain(db));
+    summarise(await maintain(db, { families: builtInFamilies }));
 
     console.log('3. season 3 starts before anyone ran maintenance: its runs land in DEFAULT');
     await loadLeaderboardSample(db, [1, 2, 3], 40);
@@ -132,7 +133,7 @@ async function main(): Promise<void> {
     console.log(
       '\n4. maintain with retention allowed: drain season 3 out of DEFAULT, retire the month past 12',
     );
-    summarise(await maintain(db, { allowDestructive: true }));
+    summarise(await maintain(db, { families: builtInFamilies, allowDestructive: true }));
     await refreshTopKeys(db);
     await printLayout(db, ['leaderboard_run', 'killmails_raw']);
 

@@ -1,5 +1,5 @@
 /**
- * Keeping partitions from an app's start-up. Every instance calls `maintain(db)` before it
+ * Keeping partitions from an app's start-up. Every instance calls `maintain(db, { families })` before it
  * serves: the first to take the maintenance lock (a PostgreSQL advisory lock) does the work, the
  * others get `status: 'locked'` at once and start. When a season is announced, the app inserts
  * it and calls `ensureSeasonPartitions(db)`, so its runs never land in DEFAULT.
@@ -10,14 +10,15 @@
  */
 import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
-// In an app: from 'pgparts' and 'pgparts/leaderboard'.
-import { type AnyPgDatabase, ensureSeasonPartitions, maintain } from '../src/index.js';
-import { season } from '../src/leaderboard/index.js';
+// In an app: from 'pgparts', 'pgparts/leaderboard' and 'pgparts/presets'.
+import { ensureSeasonPartitions, season } from '../src/domains/leaderboard/index.js';
+import { builtInFamilies } from '../src/domains/presets.js';
+import { type AnyPgDatabase, maintain } from '../src/index.js';
 import { withExampleDatabase } from './support/example-database.js';
 
 /** What an app runs before it starts serving. Never throws for a step that failed. */
 export async function maintainPartitionsAtStartUp(db: AnyPgDatabase): Promise<void> {
-  const result = await maintain(db, { lockTimeoutMs: 2000, retries: 3 });
+  const result = await maintain(db, { families: builtInFamilies, lockTimeoutMs: 2000, retries: 3 });
   if (result.status === 'locked') {
     console.log(`partitions: another instance (backend ${result.lockHolderPid}) is on it`);
     return;

@@ -11,7 +11,8 @@
  */
 import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
-// In an app: from 'pgparts'.
+// In an app: from 'pgparts' and 'pgparts/presets'.
+import { builtInFamilies } from '../src/domains/presets.js';
 import { maintain } from '../src/index.js';
 import { withExampleDatabase } from './support/example-database.js';
 
@@ -21,6 +22,7 @@ await withExampleDatabase('cron_example', async (url) => {
   const client = postgres(url, { max: 2, onnotice: () => {} });
   try {
     const result = await maintain(drizzle(client), {
+      families: builtInFamilies,
       allowDestructive,
       lockTimeoutMs: 3000,
       onProgress: (event) => {

@@ -1,36 +1,70 @@
-/** pgparts: the domain-free engine. Domains: `pgparts/leaderboard`, `pgparts/killmails`. */
+/**
+ * pgparts: the engine. Declare families next to Drizzle tables, generate and run migrations,
+ * inspect, plan, apply, drain, retire and convert. The package's own domains are in
+ * `pgparts/leaderboard`, `pgparts/killmails` and `pgparts/presets`.
+ */
 
+// inspect
+export { type InspectOptions, inspect } from './catalog/inspect.js';
 export {
-  type LockKey,
-  lockHolder,
-  MAINTENANCE_LOCK_KEY,
-} from './core/advisory-lock.js';
-export type { Anomaly } from './core/anomalies.js';
+  assertSupportedServer,
+  MIN_SERVER_VERSION_NUM,
+  serverMajor,
+  serverVersionNum,
+  unsupportedServerReason,
+} from './catalog/server-version.js';
+export type {
+  Anomaly,
+  DefaultRows,
+  FamilySnapshot,
+  ParentInfo,
+  PartitionInfo,
+  Snapshot,
+  TableSnapshot,
+} from './catalog/snapshot.js';
+// declare
 export {
-  type ApplyEvent,
-  type ApplyOptions,
-  type ApplyResult,
-  apply,
-  type StepContext,
-  type StepExecutor,
-  type StepExecutors,
-  type StepResult,
-} from './core/apply.js';
+  addIntervals,
+  INTERVALS,
+  type Interval,
+  intervalContaining,
+  intervalStart,
+  intervalSuffix,
+} from './define/intervals.js';
+export { keyLabel, type PartitionKey, partitionName } from './define/partition-key.js';
 export {
-  type DefaultRows,
-  type FamilySnapshot,
-  type InspectOptions,
-  inspect,
-  type ParentInfo,
-  type PartitionInfo,
-  type Snapshot,
-  specMismatches,
-  type TableSnapshot,
-} from './core/catalog.js';
+  type FamilySpec,
+  type FamilySpecInput,
+  parseFamily,
+  partitionFamily,
+} from './define/spec.js';
+// errors
+export {
+  ERROR_CODES,
+  isPgpartsError,
+  PgpartsError,
+  type PgpartsErrorCode,
+  type PgpartsErrorDetails,
+} from './errors.js';
+// migrations
+export {
+  definePgpartsConfig,
+  type PgpartsConfig,
+  type SqlObject,
+} from './migrations/app-config.js';
+export { type GenerateOptions, type GenerateResult, generate } from './migrations/generate.js';
+// migrate
+export { MIGRATIONS_FOLDER, type MigrateOptions, migrate } from './migrations/migrate.js';
+export type {
+  AppliedMigration,
+  RunMigrationsOptions,
+  RunMigrationsResult,
+} from './migrations/runner.js';
+export { pgpartsTablesFilter } from './migrations/tables-filter.js';
+// operations
 export {
   type BatchOptions,
   type BatchProgress,
-  builtInTargets,
   type ConversionState,
   type ConversionTarget,
   conversionTarget,
@@ -50,55 +84,14 @@ export {
   type SwitchResult,
   type VerifyOptions,
   type VerifyReport,
-} from './core/convert/index.js';
-export type { AnyPgDatabase } from './core/database.js';
-export {
-  boundSpecSql,
-  createPartitionSql,
-  familyMigrationSql,
-  partitionByClause,
-} from './core/ddl.js';
+} from './ops/convert/index.js';
 export {
   type DrainOptions,
   type DrainProgress,
   type DrainResult,
   type DrainTableResult,
   drainKey,
-} from './core/drain.js';
-export {
-  assertMultiSession,
-  type DriverCapabilities,
-  type DriverName,
-  driverCapabilities,
-} from './core/driver-capabilities.js';
-export {
-  type ExplainedQuery,
-  explainQuery,
-  type PlanNode,
-  type PlanScan,
-  planNodes,
-} from './core/explain.js';
-export { identifierSchema, quoteIdent, quoteQualified } from './core/identifiers.js';
-export {
-  addIntervals,
-  INTERVALS,
-  type Interval,
-  intervalContaining,
-  intervalStart,
-  intervalSuffix,
-} from './core/intervals.js';
-export { DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_RETRIES } from './core/lock-timeout.js';
-export { isManagedComment, MANAGED_MARKER } from './core/marker.js';
-export { keyLabel, type PartitionKey, partitionName } from './core/partition-key.js';
-export {
-  type Notice,
-  type Plan,
-  type PlanOptions,
-  plan,
-  SpecMismatchError,
-  type Step,
-  type StepKind,
-} from './core/plan.js';
+} from './ops/drain/drain.js';
 export {
   type ReattachResult,
   type RetiredPartition,
@@ -107,34 +100,38 @@ export {
   type RetireResult,
   reattachKey,
   retireKey,
-} from './core/retention.js';
+} from './ops/retention.js';
+// plan
 export {
-  assertSupportedServer,
-  MIN_SERVER_VERSION_NUM,
-  serverMajor,
-  serverVersionNum,
-  unsupportedServerReason,
-} from './core/server-version.js';
+  type Notice,
+  type Plan,
+  type PlanOptions,
+  plan,
+  SpecMismatchError,
+  type Step,
+  type StepKind,
+} from './plan/plan.js';
+export { specMismatches } from './plan/spec-checks.js';
+export { type FamilyStatus, type StatusReport, status, type TableStatus } from './plan/status.js';
+// apply
+export { type LockKey, lockHolder, MAINTENANCE_LOCK_KEY } from './run/advisory-lock.js';
 export {
-  type FamilySpec,
-  type FamilySpecInput,
-  familySchema,
-  parseFamily,
-  partitionFamily,
-} from './core/spec.js';
-export { type FamilyStatus, type StatusReport, status, type TableStatus } from './core/status.js';
-export { builtInFamilies } from './families.js';
-export { ensureSeasonPartitions, type MaintainOptions, maintain } from './maintain.js';
-export { MIGRATIONS_FOLDER, type MigrateOptions, migrate } from './migrate.js';
+  type ApplyEvent,
+  type ApplyOptions,
+  type ApplyResult,
+  apply,
+  type StepContext,
+  type StepExecutor,
+  type StepExecutors,
+  type StepResult,
+} from './run/apply.js';
+export type { AnyPgDatabase } from './run/database.js';
+export { DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_RETRIES } from './run/lock-timeout.js';
+export { type MaintainOptions, maintain } from './run/maintain.js';
+// generate
 export {
-  definePgpartsConfig,
-  type PgpartsConfig,
-  type SqlObject,
-} from './migrations/app-config.js';
-export { type GenerateOptions, type GenerateResult, generate } from './migrations/generate.js';
-export type {
-  AppliedMigration,
-  RunMigrationsOptions,
-  RunMigrationsResult,
-} from './migrations/runner.js';
-export { pgpartsTablesFilter } from './migrations/tables-filter.js';
+  boundSpecSql,
+  createPartitionSql,
+  familyMigrationSql,
+  partitionByClause,
+} from './sql/partition-ddl.js';

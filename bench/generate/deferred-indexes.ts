@@ -1,5 +1,5 @@
 import type postgres from 'postgres';
-import { quoteQualified } from '../../src/core/identifiers.js';
+import { quoteQualified } from '../../src/sql/identifiers.js';
 
 interface SecondaryIndex {
   name: string;

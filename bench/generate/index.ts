@@ -1,8 +1,9 @@
 import type postgres from 'postgres';
-import type { AnyPgDatabase } from '../../src/core/database.js';
-import { refreshTopKeys } from '../../src/leaderboard/views.js';
-import { maintain } from '../../src/maintain.js';
-import { migrate } from '../../src/migrate.js';
+import { refreshTopKeys } from '../../src/domains/leaderboard/views.js';
+import { builtInFamilies } from '../../src/domains/presets.js';
+import { migrate } from '../../src/migrations/migrate.js';
+import type { AnyPgDatabase } from '../../src/run/database.js';
+import { maintain } from '../../src/run/maintain.js';
 import { progressBar, step } from '../progress.js';
 import { PARTITIONED_TABLES } from '../twin.js';
 import { createSecondaryIndexes, dropSecondaryIndexes } from './deferred-indexes.js';
@@ -28,7 +29,9 @@ export async function generateAll(
   await step('migrate', () => migrate(db));
   await createNameFunction(db);
   await generateSeasons(sql, s, now);
-  const maintained = await step('maintain (season partitions)', () => maintain(db));
+  const maintained = await step('maintain (season partitions)', () =>
+    maintain(db, { families: builtInFamilies }),
+  );
   if (!maintained.ok)
     throw new Error(`bench: maintain failed: ${JSON.stringify(maintained.results)}`);
   const lookups = progressBar('lookup names', 3);

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import type { AnyPgDatabase } from '../../src/core/database.js';
+import type { AnyPgDatabase } from '../../src/run/database.js';
 
 const SYLLABLES = [
   'ka',

@@ -1,7 +1,7 @@
 import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import { startEmbeddedServer } from '../../scripts/embedded-server.js';
-import { migrate } from '../../src/migrate.js';
+import { migrate } from '../../src/migrations/migrate.js';
 
 /**
  * Runs `body` with a database URL: $DATABASE_URL when set (a database you migrated), otherwise a

@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
-import type { AnyPgDatabase } from '../../src/core/database.js';
-import { rowsOf } from '../../src/core/rows.js';
+import type { AnyPgDatabase } from '../../src/run/database.js';
+import { rowsOf } from '../../src/run/rows.js';
 
 /** Prints each partitioned parent with its partitions, bounds (in UTC) and exact row counts. */
 export async function printLayout(db: AnyPgDatabase, parents: string[]): Promise<void> {

@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import type { AnyPgDatabase } from '../../src/core/database.js';
 import {
   characters,
   killmailParticipants,
   killmailsEnriched,
   killmailsRaw,
   systems,
-} from '../../src/killmails/tables.js';
+} from '../../src/domains/killmails/tables.js';
 import {
   dungeon,
   leaderboardRun,
@@ -14,7 +13,8 @@ import {
   realm,
   runGroupMember,
   season,
-} from '../../src/leaderboard/tables.js';
+} from '../../src/domains/leaderboard/tables.js';
+import type { AnyPgDatabase } from '../../src/run/database.js';
 
 const CLASSES = ['warrior', 'priest', 'mage', 'rogue', 'druid'];
 const ROLES = ['tank', 'healer', 'dps', 'dps', 'dps'];

@@ -4,9 +4,10 @@
  */
 import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
-import { unsupportedServerReason } from '../../src/core/server-version.js';
-import { maintain } from '../../src/maintain.js';
-import { migrate } from '../../src/migrate.js';
+import { unsupportedServerReason } from '../../src/catalog/server-version.js';
+import { builtInFamilies } from '../../src/domains/presets.js';
+import { migrate } from '../../src/migrations/migrate.js';
+import { maintain } from '../../src/run/maintain.js';
 import { startEmbeddedServer } from '../embedded-server.js';
 
 export interface RefusalResult {
@@ -31,7 +32,9 @@ export async function checkRefusal(packageDir: string): Promise<RefusalResult> {
       }
     };
     const message = await refusal(() => migrate(drizzle(client)));
-    const applyMessage = await refusal(() => maintain(drizzle(client)));
+    const applyMessage = await refusal(() =>
+      maintain(drizzle(client), { families: builtInFamilies }),
+    );
     // Nothing created: no schema besides the initial ones, no relation in public.
     const [created] = await client<{ n: number }[]>`
       SELECT (SELECT count(*) FROM pg_namespace

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import { apply } from '../core/apply.js';
-import { inspect } from '../core/catalog.js';
-import { DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_RETRIES } from '../core/lock-timeout.js';
-import { plan, type Step } from '../core/plan.js';
+import { inspect } from '../catalog/inspect.js';
+import { plan, type Step } from '../plan/plan.js';
+import { apply } from '../run/apply.js';
+import { DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_RETRIES } from '../run/lock-timeout.js';
 import { askYesNo } from './ask.js';
 import { loadFamilies } from './config.js';
 import { connect } from './connection.js';

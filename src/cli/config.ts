@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { type FamilySpec, parseFamily } from '../core/spec.js';
-import { builtInFamilies } from '../families.js';
+import { type FamilySpec, parseFamily } from '../define/spec.js';
+import { builtInFamilies } from '../domains/presets.js';
 import { loadAppConfig } from '../migrations/app-config.js';
 
 /**

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
+import { builtInTarget } from '../domains/presets.js';
 import {
   type BatchProgress,
-  builtInTarget,
   type ConversionTarget,
   convertBackfill,
   convertCleanup,
@@ -11,9 +11,9 @@ import {
   convertUnswap,
   convertVerify,
   formatVerifyReport,
-} from '../core/convert/index.js';
-import { DEFAULT_LOCK_TIMEOUT_MS } from '../core/convert/planned.js';
-import type { AnyPgDatabase } from '../core/database.js';
+} from '../ops/convert/index.js';
+import { DEFAULT_LOCK_TIMEOUT_MS } from '../ops/convert/planned.js';
+import type { AnyPgDatabase } from '../run/database.js';
 import { connect } from './connection.js';
 import { type GlobalOptions, wholeNumber } from './options.js';
 

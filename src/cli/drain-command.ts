@@ -1,7 +1,7 @@
 import { type Command, Option } from 'commander';
-import { drainKey } from '../core/drain.js';
-import { DEFAULT_LOCK_TIMEOUT_MS } from '../core/lock-timeout.js';
-import { keyLabel } from '../core/partition-key.js';
+import { keyLabel } from '../define/partition-key.js';
+import { drainKey } from '../ops/drain/drain.js';
+import { DEFAULT_LOCK_TIMEOUT_MS } from '../run/lock-timeout.js';
 import { loadFamilies } from './config.js';
 import { connect } from './connection.js';
 import { formatMs, toJson } from './format.js';

@@ -1,8 +1,8 @@
-import type { ApplyResult, StepResult } from '../core/apply.js';
-import type { PartitionInfo } from '../core/catalog.js';
-import { keyLabel } from '../core/partition-key.js';
-import type { Notice, Plan, Step } from '../core/plan.js';
-import type { StatusReport } from '../core/status.js';
+import type { PartitionInfo } from '../catalog/inspect.js';
+import { keyLabel } from '../define/partition-key.js';
+import type { Notice, Plan, Step } from '../plan/plan.js';
+import type { StatusReport } from '../plan/status.js';
+import type { ApplyResult, StepResult } from '../run/apply.js';
 
 /** Text the CLI prints. Kept apart from the commands so tests can read it as a user would. */
 

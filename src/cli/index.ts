@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { pgErrorCode, pgErrorMessage } from '../core/pg-error.js';
+import { pgErrorCode, pgErrorMessage } from '../run/pg-error.js';
 import { buildProgram } from './program.js';
 import { redactSecrets } from './redact.js';
 

@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from 'commander';
-import { intervalContaining } from '../core/intervals.js';
-import type { PartitionKey } from '../core/partition-key.js';
-import { type FamilySpec, listValueType } from '../core/spec.js';
+import { intervalContaining } from '../define/intervals.js';
+import type { PartitionKey } from '../define/partition-key.js';
+import { type FamilySpec, listValueType } from '../define/spec.js';
 
 /**
  * `<table> <key>` as the drain, retire and reattach commands take them: the table names its

@@ -1,8 +1,8 @@
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { migrate } from '../migrate.js';
 import { loadAppConfig } from '../migrations/app-config.js';
 import { loadDrizzleConfig } from '../migrations/drizzle-config.js';
+import { migrate } from '../migrations/migrate.js';
 import { connect } from './connection.js';
 import type { GlobalOptions } from './options.js';
 

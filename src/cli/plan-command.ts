@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { inspect } from '../core/catalog.js';
-import { plan } from '../core/plan.js';
+import { inspect } from '../catalog/inspect.js';
+import { plan } from '../plan/plan.js';
 import { loadFamilies } from './config.js';
 import { connect } from './connection.js';
 import { formatPlan, toJson } from './format.js';

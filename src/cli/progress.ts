@@ -1,4 +1,4 @@
-import type { ApplyEvent } from '../core/apply.js';
+import type { ApplyEvent } from '../run/apply.js';
 import { formatMs, formatResult } from './format.js';
 
 /**

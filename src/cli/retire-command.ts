@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { DEFAULT_LOCK_TIMEOUT_MS } from '../core/lock-timeout.js';
-import { keyLabel, partitionName } from '../core/partition-key.js';
-import { reattachKey, retireKey } from '../core/retention.js';
+import { keyLabel, partitionName } from '../define/partition-key.js';
+import { reattachKey, retireKey } from '../ops/retention.js';
+import { DEFAULT_LOCK_TIMEOUT_MS } from '../run/lock-timeout.js';
 import { askYesNo } from './ask.js';
 import { loadFamilies } from './config.js';
 import { connect } from './connection.js';

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { inspect } from '../core/catalog.js';
-import { status } from '../core/status.js';
+import { inspect } from '../catalog/inspect.js';
+import { status } from '../plan/status.js';
 import { loadFamilies } from './config.js';
 import { connect } from './connection.js';
 import { formatStatus, toJson } from './format.js';

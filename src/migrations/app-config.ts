@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { identifierSchema } from '../core/identifiers.js';
-import { type FamilySpec, parseFamily } from '../core/spec.js';
+import { type FamilySpec, parseFamily } from '../define/spec.js';
+import { identifierSchema } from '../sql/identifiers.js';
 import { loadModule } from './load-module.js';
 
 /**

@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
-import type { AnyPgDatabase } from '../core/database.js';
-import { rowsOf } from '../core/rows.js';
+import type { AnyPgDatabase } from '../run/database.js';
+import { rowsOf } from '../run/rows.js';
 import type { MigrationFile } from './journal.js';
 import {
   DRIZZLE_RECORD,

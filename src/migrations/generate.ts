@@ -10,7 +10,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
-import { quoteIdent } from '../core/identifiers.js';
+import { quoteIdent } from '../sql/identifiers.js';
 import { type LoadedConfig, loadAppConfig } from './app-config.js';
 import { loadDrizzleConfig } from './drizzle-config.js';
 import { runDrizzleKitGenerate } from './drizzle-kit.js';

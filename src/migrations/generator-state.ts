@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { familyMigrationSql } from '../core/ddl.js';
-import type { FamilySpec } from '../core/spec.js';
+import type { FamilySpec } from '../define/spec.js';
+import { familyMigrationSql } from '../sql/partition-ddl.js';
 import type { SqlObject } from './app-config.js';
 import { type MigrationFile, sqlHash } from './journal.js';
 

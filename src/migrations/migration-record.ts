@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
-import type { AnyPgDatabase } from '../core/database.js';
-import { quoteIdent, quoteQualified } from '../core/identifiers.js';
-import { rowsOf } from '../core/rows.js';
+import type { AnyPgDatabase } from '../run/database.js';
+import { rowsOf } from '../run/rows.js';
+import { quoteIdent, quoteQualified } from '../sql/identifiers.js';
 
 /**
  * Where applied migrations are recorded: a table of drizzle's own shape (id, hash, created_at).

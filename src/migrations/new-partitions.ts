@@ -1,5 +1,9 @@
-import { createPartitionSql, familyMigrationSql, initialRangePartitionsSql } from '../core/ddl.js';
-import type { FamilySpec } from '../core/spec.js';
+import type { FamilySpec } from '../define/spec.js';
+import {
+  createPartitionSql,
+  familyMigrationSql,
+  initialRangePartitionsSql,
+} from '../sql/partition-ddl.js';
 
 /**
  * The partitions a newly created parent starts with: its DEFAULT (when the family has one), the

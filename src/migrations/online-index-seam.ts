@@ -1,4 +1,4 @@
-import type { AnyPgDatabase } from '../core/database.js';
+import type { AnyPgDatabase } from '../run/database.js';
 
 /**
  * SEAM (issue 11): the online index build (`CREATE INDEX ON ONLY` the parent, `CONCURRENTLY` on

@@ -1,5 +1,5 @@
-import type { AnyPgDatabase } from '../core/database.js';
-import { run } from '../core/execute.js';
+import type { AnyPgDatabase } from '../run/database.js';
+import { run } from '../run/execute.js';
 import { buildIndexOnline } from './online-index-seam.js';
 
 /** A step of an online migration that is not SQL but an index to build online (runner.ts). */

@@ -1,5 +1,5 @@
-import { partitionByClause } from '../core/ddl.js';
-import type { FamilySpec } from '../core/spec.js';
+import type { FamilySpec } from '../define/spec.js';
+import { partitionByClause } from '../sql/partition-ddl.js';
 
 /**
  * drizzle-kit writes a partitioned parent as a plain CREATE TABLE, and a table cannot be

@@ -1,15 +1,15 @@
 import { sql } from 'drizzle-orm';
-import type { AnyPgDatabase } from '../core/database.js';
-import { run } from '../core/execute.js';
+import { assertSupportedServer } from '../catalog/server-version.js';
+import type { AnyPgDatabase } from '../run/database.js';
+import { run } from '../run/execute.js';
 import {
   DEFAULT_LOCK_TIMEOUT_MS,
   DEFAULT_RETRIES,
   inShortTransaction,
   lockTimeoutSql,
   retryOnLockTimeout,
-} from '../core/lock-timeout.js';
-import { assertSupportedServer } from '../core/server-version.js';
-import { openSession } from '../core/session.js';
+} from '../run/lock-timeout.js';
+import { openSession } from '../run/session.js';
 import { carryOverPackageRecords } from './carry-over.js';
 import { type MigrationFile, readMigrations } from './journal.js';
 import {

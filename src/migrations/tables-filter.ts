@@ -1,4 +1,4 @@
-import type { FamilySpec } from '../core/spec.js';
+import type { FamilySpec } from '../define/spec.js';
 
 /**
  * A `tablesFilter` for the app's drizzle.config.ts that keeps `drizzle-kit push` and `pull` away

@@ -1,11 +1,11 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { apply } from '../../src/core/apply.js';
-import { migrate } from '../../src/migrate.js';
 import { loadAppConfig } from '../../src/migrations/app-config.js';
 import { generate } from '../../src/migrations/generate.js';
 import { readJournal } from '../../src/migrations/journal.js';
+import { migrate } from '../../src/migrations/migrate.js';
+import { apply } from '../../src/run/apply.js';
 import { catalogShape } from '../support/catalog-shape.js';
 import { fixtureApp } from '../support/fixture-app.js';
 import { useTestDatabase } from '../support/test-database.js';

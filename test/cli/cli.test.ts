@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MAINTENANCE_LOCK_KEY } from '../../src/core/advisory-lock.js';
-import { addIntervals, intervalStart, intervalSuffix } from '../../src/core/intervals.js';
+import { addIntervals, intervalStart, intervalSuffix } from '../../src/define/intervals.js';
+import { MAINTENANCE_LOCK_KEY } from '../../src/run/advisory-lock.js';
 import { useTestDatabase } from '../support/test-database.js';
 import { pgparts } from './run-cli.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addIntervals, intervalStart, intervalSuffix } from '../../src/core/intervals.js';
+import { addIntervals, intervalStart, intervalSuffix } from '../../src/define/intervals.js';
 import { useTestDatabase } from '../support/test-database.js';
 import { runTs } from './run-cli.js';
 

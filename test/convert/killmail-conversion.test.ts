@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { builtInTarget } from '../../src/domains/presets.js';
 import {
-  builtInTarget,
   convertBackfill,
   convertCleanup,
   convertFill,
@@ -9,7 +9,7 @@ import {
   convertVerify,
   formatVerifyReport,
   type VerifyReport,
-} from '../../src/core/convert/index.js';
+} from '../../src/ops/convert/index.js';
 import { buildLegacyKillmails } from '../support/legacy-fixtures.js';
 import { useTestDatabase } from '../support/test-database.js';
 import { countAndChecksum } from './checksums.js';

@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { refreshTopKeys } from '../../src/domains/leaderboard/views.js';
+import { builtInTarget } from '../../src/domains/presets.js';
 import {
-  builtInTarget,
   convertBackfill,
   convertCleanup,
   convertFill,
@@ -11,8 +12,7 @@ import {
   readConversionState,
   type SwitchResult,
   type VerifyReport,
-} from '../../src/core/convert/index.js';
-import { refreshTopKeys } from '../../src/leaderboard/views.js';
+} from '../../src/ops/convert/index.js';
 import { buildLegacyLeaderboard } from '../support/legacy-fixtures.js';
 import { useTestDatabase } from '../support/test-database.js';
 import { countAndChecksum, MEMBER_COLUMNS, RUN_COLUMNS } from './checksums.js';

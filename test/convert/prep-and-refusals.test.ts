@@ -1,13 +1,13 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { builtInTarget } from '../../src/domains/presets.js';
 import {
-  builtInTarget,
   convertBackfill,
   convertCleanup,
   convertFill,
   convertPrep,
   convertSwap,
   readConversionState,
-} from '../../src/core/convert/index.js';
+} from '../../src/ops/convert/index.js';
 import { buildLegacyLeaderboard } from '../support/legacy-fixtures.js';
 import { useTestDatabase } from '../support/test-database.js';
 

@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { builtInTarget } from '../../src/domains/presets.js';
 import {
-  builtInTarget,
   convertBackfill,
   convertCleanup,
   convertFill,
@@ -10,7 +10,7 @@ import {
   convertSwap,
   convertVerify,
   formatVerifyReport,
-} from '../../src/core/convert/index.js';
+} from '../../src/ops/convert/index.js';
 import { buildLegacyLeaderboard } from '../support/legacy-fixtures.js';
 import { useTestDatabase } from '../support/test-database.js';
 

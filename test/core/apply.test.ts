@@ -1,14 +1,15 @@
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
-import { apply } from '../../src/core/apply.js';
-import { inspect } from '../../src/core/catalog.js';
-import { addIntervals, intervalStart } from '../../src/core/intervals.js';
-import { plan } from '../../src/core/plan.js';
-import { rowsOf } from '../../src/core/rows.js';
-import { builtInFamilies } from '../../src/families.js';
-import { killmailFamily } from '../../src/killmails/partitioning.js';
-import { leaderboardFamily } from '../../src/leaderboard/partitioning.js';
-import { ensureSeasonPartitions, maintain } from '../../src/maintain.js';
+import { inspect } from '../../src/catalog/inspect.js';
+import { addIntervals, intervalStart } from '../../src/define/intervals.js';
+import { killmailFamily } from '../../src/domains/killmails/partitioning.js';
+import { leaderboardFamily } from '../../src/domains/leaderboard/partitioning.js';
+import { ensureSeasonPartitions } from '../../src/domains/leaderboard/seasons.js';
+import { builtInFamilies } from '../../src/domains/presets.js';
+import { plan } from '../../src/plan/plan.js';
+import { apply } from '../../src/run/apply.js';
+import { maintain } from '../../src/run/maintain.js';
+import { rowsOf } from '../../src/run/rows.js';
 import { useTestDatabase } from '../support/test-database.js';
 
 const t = useTestDatabase();
@@ -26,7 +27,7 @@ const monthName = (table: string, d: Date) =>
 describe('apply on a fresh migrated database', () => {
   it('creates partitions for seasons 1-3 in both leaderboard tables, and the killmail window', async () => {
     await t.sql`INSERT INTO season (id, name) VALUES (1, 'S1'), (2, 'S2'), (3, 'S3 (announced)')`;
-    const result = await maintain(t.db);
+    const result = await maintain(t.db, { families: builtInFamilies });
     expect(result.status).toBe('applied');
     expect(result.ok).toBe(true);
     expect(result.failed).toBe(0);
@@ -72,7 +73,7 @@ describe('apply on a fresh migrated database', () => {
   it('leaves nothing to do: a second plan is empty and a second apply runs no step', async () => {
     const snapshot = await inspect(t.db, builtInFamilies);
     expect(plan(builtInFamilies, snapshot, snapshot.takenAt).steps).toEqual([]);
-    const again = await maintain(t.db);
+    const again = await maintain(t.db, { families: builtInFamilies });
     expect(again.status).toBe('applied');
     expect(again.results).toEqual([]);
   });

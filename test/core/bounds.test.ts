@@ -7,9 +7,9 @@ import {
   parseBound,
   parseTimestamp,
   rangeSpan,
-} from '../../src/core/bounds.js';
-import { boundSpecSql } from '../../src/core/ddl.js';
-import { addIntervals, INTERVALS, intervalStart } from '../../src/core/intervals.js';
+} from '../../src/define/bounds.js';
+import { addIntervals, INTERVALS, intervalStart } from '../../src/define/intervals.js';
+import { boundSpecSql } from '../../src/sql/partition-ddl.js';
 
 describe('parseBound', () => {
   it('reads what pg_get_expr prints', () => {

@@ -1,13 +1,13 @@
 import { drizzle } from 'drizzle-orm/postgres-js';
 import { describe, expect, it } from 'vitest';
-import { apply } from '../../src/core/apply.js';
-import { inspect } from '../../src/core/catalog.js';
-import { addIntervals, intervalStart } from '../../src/core/intervals.js';
-import { keyLabel } from '../../src/core/partition-key.js';
-import { plan } from '../../src/core/plan.js';
-import { parseFamily } from '../../src/core/spec.js';
-import { killmailFamily } from '../../src/killmails/partitioning.js';
-import { leaderboardFamily } from '../../src/leaderboard/partitioning.js';
+import { inspect } from '../../src/catalog/inspect.js';
+import { addIntervals, intervalStart } from '../../src/define/intervals.js';
+import { keyLabel } from '../../src/define/partition-key.js';
+import { parseFamily } from '../../src/define/spec.js';
+import { killmailFamily } from '../../src/domains/killmails/partitioning.js';
+import { leaderboardFamily } from '../../src/domains/leaderboard/partitioning.js';
+import { plan } from '../../src/plan/plan.js';
+import { apply } from '../../src/run/apply.js';
 import { useTestDatabase } from '../support/test-database.js';
 
 const t = useTestDatabase();

@@ -1,11 +1,11 @@
 import { drizzle } from 'drizzle-orm/postgres-js';
 import { describe, expect, it } from 'vitest';
-import { lockHolder } from '../../src/core/advisory-lock.js';
-import { type ApplyResult, apply } from '../../src/core/apply.js';
-import { inspect } from '../../src/core/catalog.js';
-import { addIntervals, intervalStart } from '../../src/core/intervals.js';
-import { plan } from '../../src/core/plan.js';
-import { builtInFamilies } from '../../src/families.js';
+import { inspect } from '../../src/catalog/inspect.js';
+import { addIntervals, intervalStart } from '../../src/define/intervals.js';
+import { builtInFamilies } from '../../src/domains/presets.js';
+import { plan } from '../../src/plan/plan.js';
+import { lockHolder } from '../../src/run/advisory-lock.js';
+import { type ApplyResult, apply } from '../../src/run/apply.js';
 import { useTestDatabase } from '../support/test-database.js';
 
 const t = useTestDatabase();

@@ -1,11 +1,11 @@
 import { drizzle } from 'drizzle-orm/postgres-js';
 import { describe, expect, it } from 'vitest';
-import { apply } from '../../src/core/apply.js';
-import { inspect } from '../../src/core/catalog.js';
-import { SpecMismatchError } from '../../src/core/plan.js';
-import { parseFamily } from '../../src/core/spec.js';
-import { killmailFamily } from '../../src/killmails/partitioning.js';
-import { leaderboardFamily } from '../../src/leaderboard/partitioning.js';
+import { inspect } from '../../src/catalog/inspect.js';
+import { parseFamily } from '../../src/define/spec.js';
+import { killmailFamily } from '../../src/domains/killmails/partitioning.js';
+import { leaderboardFamily } from '../../src/domains/leaderboard/partitioning.js';
+import { SpecMismatchError } from '../../src/plan/plan.js';
+import { apply } from '../../src/run/apply.js';
 import { useTestDatabase } from '../support/test-database.js';
 
 const t = useTestDatabase();

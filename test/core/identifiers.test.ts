@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { quoteIdent, quoteQualified } from '../../src/core/identifiers.js';
-import { integerLiteral, textLiteral, utcTimestampLiteral } from '../../src/core/literals.js';
+import { quoteIdent, quoteQualified } from '../../src/sql/identifiers.js';
+import { integerLiteral, textLiteral, utcTimestampLiteral } from '../../src/sql/literals.js';
 
 describe('quoteIdent', () => {
   it('quotes plain lower-case names', () => {

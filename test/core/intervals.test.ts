@@ -8,7 +8,7 @@ import {
   intervalStart,
   intervalSuffix,
   isoWeek,
-} from '../../src/core/intervals.js';
+} from '../../src/define/intervals.js';
 
 /** Instants from 1970 to 2200, to the millisecond. */
 const instant = fc.integer({ min: 0, max: Date.UTC(2200, 0, 1) }).map((ms) => new Date(ms));

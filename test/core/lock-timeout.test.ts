@@ -1,10 +1,10 @@
 import { drizzle } from 'drizzle-orm/postgres-js';
 import { describe, expect, it } from 'vitest';
-import { apply } from '../../src/core/apply.js';
-import { inspect } from '../../src/core/catalog.js';
-import { addIntervals, intervalStart } from '../../src/core/intervals.js';
-import { plan } from '../../src/core/plan.js';
-import { killmailFamily } from '../../src/killmails/partitioning.js';
+import { inspect } from '../../src/catalog/inspect.js';
+import { addIntervals, intervalStart } from '../../src/define/intervals.js';
+import { killmailFamily } from '../../src/domains/killmails/partitioning.js';
+import { plan } from '../../src/plan/plan.js';
+import { apply } from '../../src/run/apply.js';
 import { useTestDatabase } from '../support/test-database.js';
 
 const t = useTestDatabase();

@@ -1,12 +1,17 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { boundSpecSql } from '../../src/core/ddl.js';
-import { addIntervals, INTERVALS, type Interval, intervalStart } from '../../src/core/intervals.js';
-import { type PartitionKey, partitionName } from '../../src/core/partition-key.js';
-import { plan, SpecMismatchError, type Step } from '../../src/core/plan.js';
-import { parseFamily } from '../../src/core/spec.js';
-import { killmailFamily } from '../../src/killmails/partitioning.js';
-import { leaderboardFamily } from '../../src/leaderboard/partitioning.js';
+import {
+  addIntervals,
+  INTERVALS,
+  type Interval,
+  intervalStart,
+} from '../../src/define/intervals.js';
+import { type PartitionKey, partitionName } from '../../src/define/partition-key.js';
+import { parseFamily } from '../../src/define/spec.js';
+import { killmailFamily } from '../../src/domains/killmails/partitioning.js';
+import { leaderboardFamily } from '../../src/domains/leaderboard/partitioning.js';
+import { plan, SpecMismatchError, type Step } from '../../src/plan/plan.js';
+import { boundSpecSql } from '../../src/sql/partition-ddl.js';
 import { type FakePartition, fakeFamilySnapshot, fakeSnapshot } from './snapshot-fixture.js';
 
 const NOW = new Date('2026-11-21T05:44:00Z');

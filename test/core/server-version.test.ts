@@ -5,7 +5,7 @@ import {
   serverMajor,
   serverVersionNum,
   unsupportedServerReason,
-} from '../../src/core/server-version.js';
+} from '../../src/catalog/server-version.js';
 import { useTestDatabase } from '../support/test-database.js';
 
 // PostgreSQL 13 itself is refused by a real server in `npm run test:matrix` (it starts

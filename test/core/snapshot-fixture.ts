@@ -1,15 +1,15 @@
-import { findAnomalies } from '../../src/core/anomalies.js';
+import { findAnomalies } from '../../src/catalog/anomalies.js';
 import type {
   DefaultRows,
   FamilySnapshot,
   PartitionInfo,
   Snapshot,
   TableSnapshot,
-} from '../../src/core/catalog.js';
-import { boundSpecSql } from '../../src/core/ddl.js';
-import { MANAGED_MARKER } from '../../src/core/marker.js';
-import { type PartitionKey, partitionName } from '../../src/core/partition-key.js';
-import type { FamilySpec } from '../../src/core/spec.js';
+} from '../../src/catalog/inspect.js';
+import { MANAGED_MARKER } from '../../src/define/marker.js';
+import { type PartitionKey, partitionName } from '../../src/define/partition-key.js';
+import type { FamilySpec } from '../../src/define/spec.js';
+import { boundSpecSql } from '../../src/sql/partition-ddl.js';
 
 /**
  * Snapshots built in memory, as `inspect` would read them, for testing the planner without a

@@ -2,8 +2,8 @@ import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type DrainOptions, drainKey } from '../../src/core/drain.js';
-import { leaderboardFamily } from '../../src/leaderboard/partitioning.js';
+import { leaderboardFamily } from '../../src/domains/leaderboard/partitioning.js';
+import { type DrainOptions, drainKey } from '../../src/ops/drain/drain.js';
 import { useTestDatabase } from '../support/test-database.js';
 import { digests, insertRuns, rowsByPartition, setupSeasons } from './leaderboard-fixture.js';
 

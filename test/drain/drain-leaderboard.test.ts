@@ -1,7 +1,7 @@
 import { drizzle } from 'drizzle-orm/postgres-js';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { drainKey } from '../../src/core/drain.js';
-import { leaderboardFamily } from '../../src/leaderboard/partitioning.js';
+import { leaderboardFamily } from '../../src/domains/leaderboard/partitioning.js';
+import { drainKey } from '../../src/ops/drain/drain.js';
 import { useTestDatabase } from '../support/test-database.js';
 import { digests, insertRuns, rowsByPartition, setupSeasons } from './leaderboard-fixture.js';
 

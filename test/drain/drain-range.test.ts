@@ -1,7 +1,7 @@
 import { drizzle } from 'drizzle-orm/postgres-js';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { drainKey } from '../../src/core/drain.js';
-import { parseFamily } from '../../src/core/spec.js';
+import { parseFamily } from '../../src/define/spec.js';
+import { drainKey } from '../../src/ops/drain/drain.js';
 import { tableDigest } from '../support/table-checksum.js';
 import { useTestDatabase } from '../support/test-database.js';
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type postgres from 'postgres';
-import { createPartitionSql } from '../../src/core/ddl.js';
-import { leaderboardFamily } from '../../src/leaderboard/partitioning.js';
+import { leaderboardFamily } from '../../src/domains/leaderboard/partitioning.js';
+import { createPartitionSql } from '../../src/sql/partition-ddl.js';
 import { tableDigest } from '../support/table-checksum.js';
 
 /** Seasons 12, 13 and 14; only 13 has partitions, so 12 and 14 land in DEFAULT. */

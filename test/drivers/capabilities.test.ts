@@ -2,7 +2,7 @@ import { drizzle as drizzleNodePostgres } from 'drizzle-orm/node-postgres';
 import { drizzle as drizzlePostgresJs } from 'drizzle-orm/postgres-js';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { assertMultiSession, driverCapabilities } from '../../src/core/driver-capabilities.js';
+import { assertMultiSession, driverCapabilities } from '../../src/run/driver-capabilities.js';
 import { driverFactories, useDriverDatabase } from '../support/drivers.js';
 import { useTestDatabase } from '../support/test-database.js';
 

@@ -1,15 +1,15 @@
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
+import { builtInTarget } from '../../src/domains/presets.js';
 import {
-  builtInTarget,
   convertBackfill,
   convertFill,
   convertPrep,
   convertSwap,
   convertVerify,
-} from '../../src/core/convert/index.js';
-import type { AnyPgDatabase } from '../../src/core/database.js';
-import { rowsOf } from '../../src/core/rows.js';
+} from '../../src/ops/convert/index.js';
+import type { AnyPgDatabase } from '../../src/run/database.js';
+import { rowsOf } from '../../src/run/rows.js';
 import { driverFactories, useDriverDatabase } from '../support/drivers.js';
 import { buildLegacyLeaderboard } from '../support/legacy-fixtures.js';
 

@@ -1,16 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { type SQL, sql } from 'drizzle-orm';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createPartitionSql } from '../../src/core/ddl.js';
-import { drainKey } from '../../src/core/drain.js';
-import { quoteIdent } from '../../src/core/identifiers.js';
-import { addIntervals, intervalStart } from '../../src/core/intervals.js';
-import { retireKey } from '../../src/core/retention.js';
-import { rowsOf } from '../../src/core/rows.js';
-import { killmailFamily } from '../../src/killmails/partitioning.js';
-import { killmailParticipants, killmailsRaw } from '../../src/killmails/tables.js';
-import { leaderboardFamily } from '../../src/leaderboard/partitioning.js';
-import { leaderboardRun, runGroupMember, season } from '../../src/leaderboard/tables.js';
+import { addIntervals, intervalStart } from '../../src/define/intervals.js';
+import { killmailFamily } from '../../src/domains/killmails/partitioning.js';
+import { killmailParticipants, killmailsRaw } from '../../src/domains/killmails/tables.js';
+import { leaderboardFamily } from '../../src/domains/leaderboard/partitioning.js';
+import { leaderboardRun, runGroupMember, season } from '../../src/domains/leaderboard/tables.js';
+import { drainKey } from '../../src/ops/drain/drain.js';
+import { retireKey } from '../../src/ops/retention.js';
+import { rowsOf } from '../../src/run/rows.js';
+import { quoteIdent } from '../../src/sql/identifiers.js';
+import { createPartitionSql } from '../../src/sql/partition-ddl.js';
 import { driverFactories, useDriverDatabase } from '../support/drivers.js';
 
 const current = intervalStart('month', new Date());

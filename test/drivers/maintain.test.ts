@@ -1,9 +1,11 @@
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
-import { MAINTENANCE_LOCK_KEY } from '../../src/core/advisory-lock.js';
-import { rowsOf } from '../../src/core/rows.js';
-import { season } from '../../src/leaderboard/tables.js';
-import { ensureSeasonPartitions, maintain } from '../../src/maintain.js';
+import { ensureSeasonPartitions } from '../../src/domains/leaderboard/seasons.js';
+import { season } from '../../src/domains/leaderboard/tables.js';
+import { builtInFamilies } from '../../src/domains/presets.js';
+import { MAINTENANCE_LOCK_KEY } from '../../src/run/advisory-lock.js';
+import { maintain } from '../../src/run/maintain.js';
+import { rowsOf } from '../../src/run/rows.js';
 import { driverFactories, useDriverDatabase } from '../support/drivers.js';
 
 describe.each(driverFactories)('plan/apply through $name', (driver) => {
@@ -51,7 +53,7 @@ describe.each(driverFactories)('plan/apply through $name', (driver) => {
   });
 
   it('plans nothing to create on a second run, whatever the driver pinned', async () => {
-    const result = await maintain(t.db);
+    const result = await maintain(t.db, { families: builtInFamilies });
     expect(result).toMatchObject({ status: 'applied', ok: true, failed: 0 });
     expect(result.results.filter((r) => r.step.kind === 'create')).toEqual([]);
     expect(await advisoryLocksHeld()).toBe(0);

@@ -1,8 +1,8 @@
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
-import { rowsOf } from '../../src/core/rows.js';
-import { assertSupportedServer } from '../../src/core/server-version.js';
-import { migrate } from '../../src/migrate.js';
+import { assertSupportedServer } from '../../src/catalog/server-version.js';
+import { migrate } from '../../src/migrations/migrate.js';
+import { rowsOf } from '../../src/run/rows.js';
 import { driverFactories, useDriverDatabase } from '../support/drivers.js';
 import { migrationCount } from '../support/migration-count.js';
 

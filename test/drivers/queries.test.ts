@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { rowsOf } from '../../src/core/rows.js';
 import {
   killsInSystem,
   killsInvolving,
@@ -12,7 +11,7 @@ import {
   latestKillmails,
   matchSurveillanceProfiles,
   suggestNames,
-} from '../../src/killmails/queries/index.js';
+} from '../../src/domains/killmails/queries/index.js';
 import {
   characters,
   killmailParticipants,
@@ -22,23 +21,24 @@ import {
   surveillanceProfiles,
   systems,
   users,
-} from '../../src/killmails/tables.js';
+} from '../../src/domains/killmails/tables.js';
 import {
   characterRuns,
   runWithMembers,
   topRuns,
   topRunsFromViews,
   trimRuns,
-} from '../../src/leaderboard/queries/index.js';
+} from '../../src/domains/leaderboard/queries/index.js';
+import { ensureSeasonPartitions } from '../../src/domains/leaderboard/seasons.js';
 import {
   dungeon,
   leaderboardRun,
   period,
   runGroupMember,
   season,
-} from '../../src/leaderboard/tables.js';
-import { refreshTopKeys } from '../../src/leaderboard/views.js';
-import { ensureSeasonPartitions } from '../../src/maintain.js';
+} from '../../src/domains/leaderboard/tables.js';
+import { refreshTopKeys } from '../../src/domains/leaderboard/views.js';
+import { rowsOf } from '../../src/run/rows.js';
 import { driverFactories, useDriverDatabase } from '../support/drivers.js';
 
 // The same small data set under every driver; each query's answer is known in advance.

@@ -1,24 +1,24 @@
 import { randomUUID } from 'node:crypto';
 import { asc, eq, type SQL, sql } from 'drizzle-orm';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createPartitionSql } from '../../src/core/ddl.js';
-import { intervalStart, intervalSuffix } from '../../src/core/intervals.js';
-import { partitionName } from '../../src/core/partition-key.js';
-import { rowsOf } from '../../src/core/rows.js';
+import { intervalStart, intervalSuffix } from '../../src/define/intervals.js';
+import { partitionName } from '../../src/define/partition-key.js';
 import {
   killmailParticipants,
   killmailsEnriched,
   killmailsRaw,
-} from '../../src/killmails/tables.js';
-import { leaderboardFamily } from '../../src/leaderboard/partitioning.js';
+} from '../../src/domains/killmails/tables.js';
+import { leaderboardFamily } from '../../src/domains/leaderboard/partitioning.js';
 import {
   dungeon,
   leaderboardRun,
   period,
   runGroupMember,
   season,
-} from '../../src/leaderboard/tables.js';
-import { refreshTopKeys, topKeysGlobal } from '../../src/leaderboard/views.js';
+} from '../../src/domains/leaderboard/tables.js';
+import { refreshTopKeys, topKeysGlobal } from '../../src/domains/leaderboard/views.js';
+import { rowsOf } from '../../src/run/rows.js';
+import { createPartitionSql } from '../../src/sql/partition-ddl.js';
 import { driverFactories, useDriverDatabase } from '../support/drivers.js';
 import { serverError } from './query-error.js';
 

@@ -1,6 +1,6 @@
 import { drizzle } from 'drizzle-orm/postgres-js';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { addIntervals, intervalStart } from '../../src/core/intervals.js';
+import { addIntervals, intervalStart } from '../../src/define/intervals.js';
 import {
   killsInSystem,
   killsInSystemQuery,
@@ -11,7 +11,7 @@ import {
   killsWorthAtLeastQuery,
   latestKillmailsQuery,
   utcDay,
-} from '../../src/killmails/queries/index.js';
+} from '../../src/domains/killmails/queries/index.js';
 import {
   explainAnalyze,
   explainQuery,

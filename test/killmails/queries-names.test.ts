@@ -1,5 +1,4 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { AnyPgDatabase } from '../../src/core/database.js';
 import {
   escapeLike,
   MAX_SUGGEST_QUERY_LENGTH,
@@ -7,7 +6,8 @@ import {
   normaliseSuggestQuery,
   suggestNames,
   suggestNamesQuery,
-} from '../../src/killmails/queries/index.js';
+} from '../../src/domains/killmails/queries/index.js';
+import type { AnyPgDatabase } from '../../src/run/database.js';
 import { explainQuery, indexesUsed, planNodes, scanTypes } from '../support/explain-plan.js';
 import { useTestDatabase } from '../support/test-database.js';
 

@@ -1,4 +1,4 @@
-import { addIntervals, intervalStart, intervalSuffix } from '../../src/core/intervals.js';
+import { addIntervals, intervalStart, intervalSuffix } from '../../src/define/intervals.js';
 
 /** The monthly partitions of `table` that overlap [from, to): what a pruned plan must scan. */
 export function monthsOverlapping(table: string, from: Date, to: Date): string[] {

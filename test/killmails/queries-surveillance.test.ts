@@ -1,15 +1,15 @@
 import { sql } from 'drizzle-orm';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { addIntervals, intervalStart } from '../../src/core/intervals.js';
+import { addIntervals, intervalStart } from '../../src/define/intervals.js';
 import {
   matchSurveillanceProfiles,
   surveillanceMatchesQuery,
-} from '../../src/killmails/queries/index.js';
+} from '../../src/domains/killmails/queries/index.js';
 import {
   addSurveillanceFilter,
   type SurveillanceFilter,
   surveillanceFilterSchema,
-} from '../../src/killmails/surveillance-filter.js';
+} from '../../src/domains/killmails/surveillance-filter.js';
 import {
   killmailParticipants,
   killmailsEnriched,
@@ -17,7 +17,7 @@ import {
   surveillanceFilters,
   surveillanceProfiles,
   users,
-} from '../../src/killmails/tables.js';
+} from '../../src/domains/killmails/tables.js';
 import {
   explainQuery,
   indexesUsed,

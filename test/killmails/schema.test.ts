@@ -1,11 +1,11 @@
 import { drizzle } from 'drizzle-orm/postgres-js';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { intervalSuffix } from '../../src/core/intervals.js';
+import { intervalSuffix } from '../../src/define/intervals.js';
 import {
   killmailParticipants,
   killmailsEnriched,
   killmailsRaw,
-} from '../../src/killmails/tables.js';
+} from '../../src/domains/killmails/tables.js';
 import { useTestDatabase } from '../support/test-database.js';
 
 const t = useTestDatabase();

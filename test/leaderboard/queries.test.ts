@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createPartitionSql } from '../../src/core/ddl.js';
-import { leaderboardFamily } from '../../src/leaderboard/partitioning.js';
+import { leaderboardFamily } from '../../src/domains/leaderboard/partitioning.js';
 import {
   characterRuns,
   characterRunsQuery,
@@ -15,8 +14,9 @@ import {
   topRunsQuery,
   trimRuns,
   trimRunsBatchQuery,
-} from '../../src/leaderboard/queries/index.js';
-import { refreshTopKeys } from '../../src/leaderboard/views.js';
+} from '../../src/domains/leaderboard/queries/index.js';
+import { refreshTopKeys } from '../../src/domains/leaderboard/views.js';
+import { createPartitionSql } from '../../src/sql/partition-ddl.js';
 import {
   explainQuery,
   indexesUsed,

@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createPartitionSql } from '../../src/core/ddl.js';
-import { leaderboardFamily } from '../../src/leaderboard/partitioning.js';
+import { leaderboardFamily } from '../../src/domains/leaderboard/partitioning.js';
 import {
   dungeon,
   leaderboardRun,
@@ -10,7 +9,8 @@ import {
   realm,
   runGroupMember,
   season,
-} from '../../src/leaderboard/tables.js';
+} from '../../src/domains/leaderboard/tables.js';
+import { createPartitionSql } from '../../src/sql/partition-ddl.js';
 import { useTestDatabase } from '../support/test-database.js';
 
 const t = useTestDatabase();

@@ -1,7 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { and, asc, eq } from 'drizzle-orm';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { dungeon, leaderboardRun, period, realm, season } from '../../src/leaderboard/tables.js';
+import {
+  dungeon,
+  leaderboardRun,
+  period,
+  realm,
+  season,
+} from '../../src/domains/leaderboard/tables.js';
 import {
   refreshTopKeys,
   TOP_KEYS_LIMIT,
@@ -9,7 +15,7 @@ import {
   topKeysPerDungeon,
   topKeysPerGroup,
   topKeysPerPeriod,
-} from '../../src/leaderboard/views.js';
+} from '../../src/domains/leaderboard/views.js';
 import { useTestDatabase } from '../support/test-database.js';
 
 const t = useTestDatabase();

@@ -1,11 +1,11 @@
 import { getTableConfig, PgTable } from 'drizzle-orm/pg-core';
 import { describe, expect, it } from 'vitest';
 import { PLAIN_TABLES } from '../../drizzle.config.js';
-import { parseFamily } from '../../src/core/spec.js';
-import { builtInFamilies } from '../../src/families.js';
+import { parseFamily } from '../../src/define/spec.js';
+import { builtInFamilies } from '../../src/domains/presets.js';
+import * as schema from '../../src/domains/schema.js';
 import { generate } from '../../src/migrations/generate.js';
 import { addPartitionClause } from '../../src/migrations/partition-clauses.js';
-import * as schema from '../../src/schema.js';
 
 describe('committed migrations', () => {
   it('are what `npm run db:generate` (pgparts generate) writes from the current schema and specs', async () => {

@@ -1,14 +1,14 @@
 import { getTableConfig } from 'drizzle-orm/pg-core';
 import { describe, expect, it } from 'vitest';
-import { createPartitionSql } from '../../src/core/ddl.js';
-import { killmailFamily } from '../../src/killmails/partitioning.js';
+import { killmailFamily } from '../../src/domains/killmails/partitioning.js';
 import {
   killmailParticipants,
   killmailsEnriched,
   killmailsRaw,
-} from '../../src/killmails/tables.js';
-import { leaderboardFamily } from '../../src/leaderboard/partitioning.js';
-import { leaderboardRun, runGroupMember } from '../../src/leaderboard/tables.js';
+} from '../../src/domains/killmails/tables.js';
+import { leaderboardFamily } from '../../src/domains/leaderboard/partitioning.js';
+import { leaderboardRun, runGroupMember } from '../../src/domains/leaderboard/tables.js';
+import { createPartitionSql } from '../../src/sql/partition-ddl.js';
 import { useTestDatabase } from '../support/test-database.js';
 
 const t = useTestDatabase();

@@ -1,6 +1,6 @@
 import { drizzle } from 'drizzle-orm/postgres-js';
 import { describe, expect, it } from 'vitest';
-import { migrate } from '../../src/migrate.js';
+import { migrate } from '../../src/migrations/migrate.js';
 import { migrationCount } from '../support/migration-count.js';
 import { useTestDatabase } from '../support/test-database.js';
 

@@ -1,8 +1,8 @@
 import { drizzle } from 'drizzle-orm/postgres-js';
 import { migrate as drizzleMigrate } from 'drizzle-orm/postgres-js/migrator';
 import { describe, expect, it } from 'vitest';
-import { MIGRATIONS_FOLDER, migrate } from '../../src/migrate.js';
 import { ONLINE_MARKER, readJournal } from '../../src/migrations/journal.js';
+import { MIGRATIONS_FOLDER, migrate } from '../../src/migrations/migrate.js';
 import { ONLINE_GUARD_SQL } from '../../src/migrations/online-statements.js';
 import { catalogShape } from '../support/catalog-shape.js';
 import { type FolderEntry, writeMigrationFolder } from '../support/migration-folder.js';

@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { apply } from '../../src/core/apply.js';
-import { createPartitionSql } from '../../src/core/ddl.js';
-import { addIntervals, intervalStart, intervalSuffix } from '../../src/core/intervals.js';
-import { reattachKey, retireKey } from '../../src/core/retention.js';
-import { killmailFamily } from '../../src/killmails/partitioning.js';
+import { addIntervals, intervalStart, intervalSuffix } from '../../src/define/intervals.js';
+import { killmailFamily } from '../../src/domains/killmails/partitioning.js';
+import { reattachKey, retireKey } from '../../src/ops/retention.js';
+import { apply } from '../../src/run/apply.js';
+import { createPartitionSql } from '../../src/sql/partition-ddl.js';
 import { tableDigest } from '../support/table-checksum.js';
 import { useTestDatabase } from '../support/test-database.js';
 

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { apply } from '../../src/core/apply.js';
-import { leaderboardFamily } from '../../src/leaderboard/partitioning.js';
-import { dropSeason, reattachSeason } from '../../src/leaderboard/seasons.js';
+import { leaderboardFamily } from '../../src/domains/leaderboard/partitioning.js';
+import { dropSeason, reattachSeason } from '../../src/domains/leaderboard/seasons.js';
+import { apply } from '../../src/run/apply.js';
 import { digests, insertRuns, rowsByPartition } from '../drain/leaderboard-fixture.js';
 import { tableDigest } from '../support/table-checksum.js';
 import { useTestDatabase } from '../support/test-database.js';

@@ -18,9 +18,9 @@ import { drizzle as drizzlePostgresJs } from 'drizzle-orm/postgres-js';
 import pg from 'pg';
 import postgres from 'postgres';
 import { afterAll, beforeAll, inject } from 'vitest';
-import type { AnyPgDatabase } from '../../src/core/database.js';
-import type { DriverName } from '../../src/core/driver-capabilities.js';
-import { migrate } from '../../src/migrate.js';
+import { migrate } from '../../src/migrations/migrate.js';
+import type { AnyPgDatabase } from '../../src/run/database.js';
+import type { DriverName } from '../../src/run/driver-capabilities.js';
 import { withDatabase } from './urls.js';
 
 export interface DriverDatabase {

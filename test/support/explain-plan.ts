@@ -1,11 +1,11 @@
 import type { SQLWrapper } from 'drizzle-orm';
-import type { AnyPgDatabase } from '../../src/core/database.js';
 import {
   type ExplainedQuery,
   explainQuery,
   type PlanNode,
   planNodes,
-} from '../../src/core/explain.js';
+} from '../../src/query/explain.js';
+import type { AnyPgDatabase } from '../../src/run/database.js';
 
 export { explainQuery, planNodes };
 

@@ -1,7 +1,7 @@
 import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import type { TestProject } from 'vitest/node';
-import { migrate } from '../../src/migrate.js';
+import { migrate } from '../../src/migrations/migrate.js';
 import { startTestServer } from './server.js';
 import { TEMPLATE_DATABASE, withDatabase } from './urls.js';
 

@@ -1,5 +1,5 @@
 import type postgres from 'postgres';
-import { TOP_KEYS_VIEWS, topKeysViewSql } from '../../src/leaderboard/views.js';
+import { TOP_KEYS_VIEWS, topKeysViewSql } from '../../src/domains/leaderboard/views.js';
 
 /**
  * The unpartitioned schemas pgparts converts from, as an app has them before partitioning: built

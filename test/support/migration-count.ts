@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { MIGRATIONS_FOLDER } from '../../src/migrate.js';
+import { MIGRATIONS_FOLDER } from '../../src/migrations/migrate.js';
 
 /** How many migrations drizzle/ holds: what a migrated database must have recorded. */
 export function migrationCount(): number {

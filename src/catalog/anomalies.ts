@@ -1,0 +1,173 @@
+import { isAlignedRange } from '../define/bounds.js';
+import { keyLabel, partitionName } from '../define/partition-key.js';
+import type { FamilySpec } from '../define/spec.js';
+import type { Anomaly, PartitionInfo, TableSnapshot } from './snapshot.js';
+
+/** A partition's index whose indoption (ASC/DESC, NULLS) differs from its parent index's. */
+export interface IndexOrderIssue {
+  table: string;
+  partition: string;
+  index: string;
+  parentIndex: string;
+  option: string;
+  parentOption: string;
+}
+
+/** `2026-11-01` at UTC midnight, the full ISO instant otherwise. */
+const iso = (d: Date) => {
+  const text = d.toISOString();
+  return text.endsWith('T00:00:00.000Z') ? text.slice(0, 10) : text;
+};
+
+function expectedName(family: FamilySpec, table: string, p: PartitionInfo): string | undefined {
+  if (!p.key) return undefined;
+  try {
+    return partitionName(family, table, p.key);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Partitions whose bound is not one key of the spec's grid (several values, MINVALUE, ...). */
+function misaligned(family: FamilySpec, table: TableSnapshot): Anomaly[] {
+  const found: Anomaly[] = [];
+  const spec = family.partitionBy;
+  for (const p of table.partitions) {
+    if (p.isDefault) continue;
+    const aligned =
+      p.key !== null &&
+      (p.key.kind !== 'range' ||
+        (spec.strategy === 'range' && isAlignedRange(spec.interval, p.key)));
+    if (aligned) continue;
+    const what =
+      spec.strategy === 'range'
+        ? `one ${spec.interval} starting at a ${spec.interval} boundary`
+        : 'one integer value';
+    found.push({
+      kind: 'misaligned',
+      severity: 'warning',
+      table: table.name,
+      partition: p.name,
+      message: `${p.name} holds ${p.bound}, not ${what}; pgparts plans around it and never removes it`,
+    });
+  }
+  return found;
+}
+
+/** Holes between consecutive RANGE partitions of one table. */
+function gaps(table: TableSnapshot): Anomaly[] {
+  const found: Anomaly[] = [];
+  const ranges = table.partitions.flatMap((p) =>
+    p.key?.kind === 'range' ? [{ p, key: p.key }] : [],
+  );
+  for (let i = 1; i < ranges.length; i += 1) {
+    const before = ranges[i - 1];
+    const after = ranges[i];
+    if (!before || !after || before.key.to.getTime() >= after.key.from.getTime()) continue;
+    found.push({
+      kind: 'gap',
+      severity: 'warning',
+      table: table.name,
+      partition: after.p.name,
+      message:
+        `${table.name} has no partition for ${iso(before.key.to)}..${iso(after.key.from)} ` +
+        `(between ${before.p.name} and ${after.p.name}); rows there go to DEFAULT or fail`,
+    });
+  }
+  return found;
+}
+
+/** Partitions of two tables of the family that overlap without being equal (not co-partitioned). */
+function overlaps(tables: TableSnapshot[]): Anomaly[] {
+  const found: Anomaly[] = [];
+  for (let i = 0; i < tables.length; i += 1) {
+    for (let j = i + 1; j < tables.length; j += 1) {
+      const a = tables[i];
+      const b = tables[j];
+      if (!a || !b) continue;
+      for (const pa of a.partitions) {
+        for (const pb of b.partitions) {
+          if (!pa.key || !pb.key || pa.key.kind !== 'range' || pb.key.kind !== 'range') continue;
+          const intersects = pa.key.from < pb.key.to && pb.key.from < pa.key.to;
+          const equal =
+            pa.key.from.getTime() === pb.key.from.getTime() &&
+            pa.key.to.getTime() === pb.key.to.getTime();
+          if (!intersects || equal) continue;
+          found.push({
+            kind: 'overlap',
+            severity: 'warning',
+            table: b.name,
+            partition: pb.name,
+            message:
+              `${pb.name} (${keyLabel(pb.key)}) overlaps ${pa.name} (${keyLabel(pa.key)}) without ` +
+              `matching it: ${a.name} and ${b.name} are not partitioned alike`,
+          });
+        }
+      }
+    }
+  }
+  return found;
+}
+
+/**
+ * Everything in the catalog that does not match the spec: partitions not named as pgparts names
+ * them, partitions pgparts did not create, bounds off the spec's grid, gaps, tables of one family
+ * partitioned differently, an unexpected DEFAULT, and adopted indexes whose ASC/DESC differs from
+ * the parent index (facts 17: such a partition sorts instead of reading in order).
+ */
+export function findAnomalies(
+  family: FamilySpec,
+  tables: TableSnapshot[],
+  indexIssues: IndexOrderIssue[],
+): Anomaly[] {
+  const found: Anomaly[] = [];
+  for (const table of tables) {
+    for (const p of table.partitions) {
+      const expected = p.isDefault ? `${table.name}_default` : expectedName(family, table.name, p);
+      if (expected && expected !== p.name) {
+        found.push({
+          kind: 'foreign-name',
+          severity: 'info',
+          table: table.name,
+          partition: p.name,
+          message: `${p.name} holds ${p.key ? keyLabel(p.key) : p.bound}; pgparts would name it ${expected}`,
+        });
+      }
+      if (!p.managed) {
+        found.push({
+          kind: 'unmanaged',
+          severity: 'info',
+          table: table.name,
+          partition: p.name,
+          message: `${p.name} was not created by pgparts (no marker comment); it is never removed automatically`,
+        });
+      }
+      if (p.isDefault && !family.defaultPartition) {
+        found.push({
+          kind: 'unexpected-default',
+          severity: 'info',
+          table: table.name,
+          partition: p.name,
+          message: `${table.name} has a DEFAULT partition (${p.name}) that the spec does not declare`,
+        });
+      }
+    }
+    found.push(...misaligned(family, table));
+    if (family.partitionBy.strategy === 'range') found.push(...gaps(table));
+  }
+  if (family.partitionBy.strategy === 'range') found.push(...overlaps(tables));
+  for (const issue of indexIssues) {
+    found.push({
+      kind: 'index-order',
+      severity: 'warning',
+      table: issue.table,
+      partition: issue.partition,
+      message:
+        `index ${issue.index} of ${issue.partition} orders its columns differently from ` +
+        `${issue.parentIndex} (indoption ${issue.option} vs ${issue.parentOption}); queries on that ` +
+        `partition sort instead of reading in index order: recreate the index with the parent's ` +
+        `ASC/DESC and attach it (ALTER INDEX ${issue.parentIndex} ATTACH PARTITION ...)`,
+    });
+  }
+  return found;
+}

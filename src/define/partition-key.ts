@@ -1,0 +1,87 @@
+import { identifierSchema } from '../sql/identifiers.js';
+import { intervalSuffix } from './intervals.js';
+import type { FamilySpec } from './spec.js';
+
+/** A LIST value: an integer (season 14) or text (region 'eu-west'). */
+export type ListValue = number | string;
+
+/**
+ * The part of a partition name that stands for a LIST value: integers as digits (`m` for the
+ * minus sign), text lower-cased with every character other than a-z, 0-9 and _ turned into _.
+ * Two values can give one name ('EU' and 'eu'); the plan refuses such pairs (distinctNames).
+ */
+export function listValueSlug(value: ListValue): string {
+  if (typeof value === 'number') return value < 0 ? `m${-value}` : String(value);
+  return value.toLowerCase().replace(/[^a-z0-9_]/g, '_');
+}
+
+/** What one partition holds: one LIST value, one RANGE interval, or everything else (DEFAULT). */
+export type PartitionKey =
+  | { kind: 'list'; value: ListValue }
+  | { kind: 'range'; from: Date; to: Date }
+  | { kind: 'default' };
+
+/** A stable text form of a key, for maps, logs and the CLI (`14`, `2026-11-01..2026-12-01`). */
+export function keyLabel(key: PartitionKey): string {
+  switch (key.kind) {
+    case 'list':
+      return String(key.value);
+    case 'range':
+      return `${key.from.toISOString().slice(0, 10)}..${key.to.toISOString().slice(0, 10)}`;
+    case 'default':
+      return 'DEFAULT';
+  }
+}
+
+/** The name pgparts gives the partition of `table` that holds `key`. */
+export function partitionName(family: FamilySpec, table: string, key: PartitionKey): string {
+  let name: string;
+  if (key.kind === 'default') {
+    name = `${table}_default`;
+  } else if (key.kind === 'list') {
+    if (family.partitionBy.strategy !== 'list')
+      throw new Error('pgparts: LIST key on a RANGE family');
+    name = family.partitionBy.naming
+      .replaceAll('{table}', table)
+      .replaceAll('{value}', listValueSlug(key.value));
+  } else {
+    if (family.partitionBy.strategy !== 'range')
+      throw new Error('pgparts: RANGE key on a LIST family');
+    name = family.partitionBy.naming
+      .replaceAll('{table}', table)
+      .replaceAll('{suffix}', intervalSuffix(family.partitionBy.interval, key.from));
+  }
+  const checked = identifierSchema.safeParse(name);
+  if (!checked.success) {
+    throw new Error(
+      `pgparts: family ${family.name}: partition name ${JSON.stringify(name)} is not usable ` +
+        `(${checked.error.issues[0]?.message}); shorten the table name or change the naming scheme`,
+    );
+  }
+  return name;
+}
+
+/**
+ * Refuses keys of one family whose partitions would have the same name (text values that differ
+ * only in case or punctuation): PostgreSQL would refuse the second CREATE half-way through.
+ */
+export function assertDistinctPartitionNames(
+  family: FamilySpec,
+  keys: readonly PartitionKey[],
+): void {
+  const table = family.tables[0];
+  if (!table) return;
+  const seen = new Map<string, PartitionKey>();
+  for (const key of keys) {
+    const name = partitionName(family, table, key);
+    const other = seen.get(name);
+    if (other && keyLabel(other) !== keyLabel(key)) {
+      throw new Error(
+        `pgparts: family ${family.name}: LIST values ${JSON.stringify(keyLabel(other))} and ` +
+          `${JSON.stringify(keyLabel(key))} both give the partition name ${name}; ` +
+          'partition names are derived from the values, so they must differ in more than case and punctuation',
+      );
+    }
+    seen.set(name, key);
+  }
+}

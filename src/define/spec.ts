@@ -1,0 +1,184 @@
+import { getTableConfig, type PgTable } from 'drizzle-orm/pg-core';
+import { z } from 'zod';
+import { identifierSchema } from '../sql/identifiers.js';
+import { INTERVALS } from './intervals.js';
+
+/**
+ * Partition specs: what a family of tables should look like. A family is a set of tables that
+ * share the partition key and the same bounds and are linked by composite foreign keys; `tables`
+ * lists them referenced-first (the engine creates in that order and removes in reverse).
+ */
+
+const retentionSchema = z
+  .object({
+    /** How many intervals (RANGE) or newest list values (LIST) to keep; older ones are removed. */
+    keep: z.number().int().positive(),
+    /** drop the partitions, or detach them into `archiveSchema` and keep them. */
+    mode: z.enum(['drop', 'archive']).default('drop'),
+    archiveSchema: identifierSchema.default('pgparts_archive'),
+  })
+  .strict();
+
+const listSchema = z
+  .object({
+    strategy: z.literal('list'),
+    column: identifierSchema,
+    /** Where the values come from: every row of this table/column gets its partitions. */
+    valuesFrom: z
+      .object({
+        schema: identifierSchema.default('public'),
+        table: identifierSchema,
+        column: identifierSchema,
+      })
+      .strict()
+      .optional(),
+    /**
+     * `integer` (season ids, tenant numbers) or `text` (regions, tenant slugs). Default: text
+     * when `values` holds strings, integer otherwise.
+     */
+    valueType: z.enum(['integer', 'text']).optional(),
+    /** Values that always get partitions, in addition to `valuesFrom`. */
+    values: z.array(z.union([z.number().int().safe(), z.string().min(1)])).default([]),
+    /** Partition name; `{table}` and `{value}` are replaced. */
+    naming: z
+      .string()
+      .refine((s) => s.includes('{table}') && s.includes('{value}'), {
+        message: 'a LIST naming scheme must contain {table} and {value}',
+      })
+      .default('{table}_s{value}'),
+  })
+  .strict();
+
+const rangeSchema = z
+  .object({
+    strategy: z.literal('range'),
+    column: identifierSchema,
+    interval: z.enum(INTERVALS, {
+      error: (issue) =>
+        `unknown interval ${JSON.stringify(issue.input)}: use one of ${INTERVALS.join(', ')}`,
+    }),
+    /** Intervals to create ahead of the current one. */
+    premake: z.number().int().min(0, 'premake must be 0 or more').max(1000).default(3),
+    /** Intervals before the current one that a fresh install creates (history to backfill). */
+    past: z.number().int().min(0).max(1000).default(0),
+    /** Partition name; `{table}` and `{suffix}` (2026_11, 2026_w47, 2026_11_21, 2026) are replaced. */
+    naming: z
+      .string()
+      .refine((s) => s.includes('{table}') && s.includes('{suffix}'), {
+        message: 'a RANGE naming scheme must contain {table} and {suffix}',
+      })
+      .default('{table}_{suffix}'),
+  })
+  .strict();
+
+export const familySchema = z
+  .object({
+    name: identifierSchema,
+    schema: identifierSchema.default('public'),
+    /** Parent tables, referenced first. */
+    tables: z.array(identifierSchema).min(1, 'a family needs at least one table'),
+    partitionBy: z.discriminatedUnion('strategy', [listSchema, rangeSchema]),
+    defaultPartition: z.boolean().default(false),
+    retention: retentionSchema.optional(),
+  })
+  .strict()
+  .superRefine((family, ctx) => {
+    const p = family.partitionBy;
+    if (p.strategy === 'list') {
+      const type =
+        p.valueType ?? (p.values.some((v) => typeof v === 'string') ? 'text' : 'integer');
+      const wrong = p.values.filter((v) => (type === 'text') !== (typeof v === 'string'));
+      if (wrong.length > 0) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['partitionBy', 'values'],
+          message: `a ${type} LIST cannot hold ${wrong.map((v) => JSON.stringify(v)).join(', ')}`,
+        });
+      }
+      if (type === 'text' && family.retention) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['retention'],
+          message:
+            'retention keeps the newest values of an integer LIST; text values have no order',
+        });
+      }
+    }
+    if (p.strategy === 'range' && family.retention && p.past > family.retention.keep) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['partitionBy', 'past'],
+        message: `past (${p.past}) reaches back beyond retention.keep (${family.retention.keep}): apply would create what retention removes`,
+      });
+    }
+    const seen = new Set<string>();
+    for (const table of family.tables) {
+      if (seen.has(table)) {
+        ctx.addIssue({ code: 'custom', message: `table ${table} is listed twice` });
+      }
+      seen.add(table);
+    }
+  });
+
+export type FamilySpecInput = z.input<typeof familySchema>;
+export type FamilySpec = z.output<typeof familySchema>;
+export type ListPartitioning = z.output<typeof listSchema>;
+
+/** A LIST family's value type: declared, or text when `values` holds strings, else integer. */
+export function listValueType(p: ListPartitioning): 'integer' | 'text' {
+  return p.valueType ?? (p.values.some((v) => typeof v === 'string') ? 'text' : 'integer');
+}
+export type RangePartitioning = z.output<typeof rangeSchema>;
+export type Retention = z.output<typeof retentionSchema>;
+
+/** Turns zod's issues into one message that names the family and the offending field. */
+function describeIssues(what: string, error: z.ZodError): string {
+  const lines = error.issues.map((issue) => {
+    const path = issue.path.length > 0 ? issue.path.join('.') : '(spec)';
+    return `  - ${path}: ${issue.message}`;
+  });
+  return `pgparts: invalid partition spec for ${what}:\n${lines.join('\n')}`;
+}
+
+/** Validates a plain spec; throws one clear error listing every problem. */
+export function parseFamily(input: unknown): FamilySpec {
+  const result = familySchema.safeParse(input);
+  if (!result.success) {
+    const name =
+      typeof input === 'object' && input !== null && 'name' in input
+        ? JSON.stringify((input as { name: unknown }).name)
+        : 'a family';
+    throw new Error(describeIssues(`family ${name}`, result.error));
+  }
+  return result.data;
+}
+
+type FamilyWithTables = Omit<FamilySpecInput, 'tables'> & { tables: readonly PgTable[] };
+
+/**
+ * Declares a family from Drizzle tables, next to their definitions. Checks what only the Drizzle
+ * objects know: every table has the partition column and lives in the family's schema.
+ */
+export function partitionFamily(input: FamilyWithTables): FamilySpec {
+  const column = input.partitionBy.column;
+  const names: string[] = [];
+  for (const table of input.tables) {
+    const config = getTableConfig(table);
+    if (!config.columns.some((c) => c.name === column)) {
+      throw new Error(
+        `pgparts: family ${JSON.stringify(input.name)}: table ${config.name} has no column ` +
+          `${JSON.stringify(column)} to partition by; add it to the table (every table in a family ` +
+          `carries the partition key) or fix partitionBy.column`,
+      );
+    }
+    const schema = config.schema ?? 'public';
+    if (schema !== (input.schema ?? 'public')) {
+      throw new Error(
+        `pgparts: family ${JSON.stringify(input.name)}: table ${config.name} is in schema ` +
+          `${schema}, the family in ${input.schema ?? 'public'}`,
+      );
+    }
+    names.push(config.name);
+  }
+  return parseFamily({ ...input, tables: names });
+}

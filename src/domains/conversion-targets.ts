@@ -1,0 +1,34 @@
+import { type ConversionTarget, conversionTarget } from '../ops/convert/target.js';
+import { killmailFamily } from './killmails/partitioning.js';
+import { killmailParticipants, killmailsEnriched, killmailsRaw } from './killmails/tables.js';
+import { leaderboardMigrationSql } from './leaderboard/migration-sql.js';
+import { leaderboardFamily } from './leaderboard/partitioning.js';
+import { leaderboardRun, runGroupMember } from './leaderboard/tables.js';
+
+/** The statements of a migration that create indexes or views: what Drizzle cannot declare. */
+const creates = (statements: readonly string[]) =>
+  statements.filter((s) => /^\s*CREATE\s+(UNIQUE\s+)?(INDEX|MATERIALIZED\s+VIEW|VIEW)\b/i.test(s));
+
+/** The package's own families as conversion targets, for `pgparts convert <family>`. */
+export const builtInTargets: readonly ConversionTarget[] = [
+  conversionTarget({
+    family: leaderboardFamily,
+    tables: [leaderboardRun, runGroupMember],
+    // The INCLUDE cleanup index and the four top_keys_* views, exactly as the migration has them.
+    extras: creates(leaderboardMigrationSql()),
+  }),
+  conversionTarget({
+    family: killmailFamily,
+    tables: [killmailsRaw, killmailsEnriched, killmailParticipants],
+  }),
+];
+
+export function builtInTarget(name: string): ConversionTarget {
+  const target = builtInTargets.find((t) => t.family.name === name);
+  if (!target) {
+    throw new Error(
+      `pgparts: no family ${JSON.stringify(name)} to convert; known: ${builtInTargets.map((t) => t.family.name).join(', ')}`,
+    );
+  }
+  return target;
+}

@@ -1,0 +1,15 @@
+import { familyMigrationSql } from '../../sql/partition-ddl.js';
+import { leaderboardFamily } from './partitioning.js';
+import { TOP_KEYS_VIEWS, topKeysViewSql } from './views.js';
+
+/**
+ * The leaderboard's part of the partition migration: DEFAULT partitions, the cleanup index (its
+ * INCLUDE column is beyond Drizzle) and the four top_keys_* materialized views.
+ */
+export function leaderboardMigrationSql(): string[] {
+  return [
+    ...familyMigrationSql(leaderboardFamily),
+    `CREATE INDEX "idx_leaderboard_run_cleanup" ON "leaderboard_run" USING btree ("season_id", "period_id", "dungeon_id", "keystone_level" DESC, "score" DESC) INCLUDE ("id")`,
+    ...TOP_KEYS_VIEWS.flatMap(topKeysViewSql),
+  ];
+}

@@ -1,0 +1,48 @@
+import { and, eq, isNotNull } from 'drizzle-orm';
+import { z } from 'zod';
+import { parseQueryInput } from '../../../query/input.js';
+import type { AnyPgDatabase } from '../../../run/database.js';
+import { leaderboardRun } from '../tables.js';
+import { idSchema, limitSchema } from './inputs.js';
+import { rankedRunColumns, runRanking } from './ranked-run.js';
+
+export const topRunsInput = z
+  .object({
+    seasonId: idSchema,
+    dungeonId: idSchema,
+    /** Narrow to one weekly period of the season. */
+    periodId: idSchema.optional(),
+    limit: limitSchema(1000, 100),
+  })
+  .strict();
+export type TopRunsInput = z.input<typeof topRunsInput>;
+
+/**
+ * The best runs of a dungeon in a season (optionally one period), read from the tables.
+ * Prunes: season_id = $1 leaves one partition. Index: with a period,
+ * idx_leaderboard_run_season_period_dungeon (or the cleanup index, same keys) reads in rank
+ * order; without, idx_leaderboard_run_season_dungeon reads by level and sorts each level's runs
+ * by score (that index has score ASC, as the original plan declared it).
+ */
+export function topRunsQuery(db: AnyPgDatabase, input: TopRunsInput) {
+  const i = parseQueryInput('topRuns', topRunsInput, input);
+  const r = leaderboardRun;
+  return db
+    .select(rankedRunColumns)
+    .from(r)
+    .where(
+      and(
+        eq(r.seasonId, i.seasonId),
+        i.periodId === undefined ? undefined : eq(r.periodId, i.periodId),
+        eq(r.dungeonId, i.dungeonId),
+        isNotNull(r.keystoneLevel),
+        isNotNull(r.score),
+      ),
+    )
+    .orderBy(...runRanking)
+    .limit(i.limit);
+}
+
+export async function topRuns(db: AnyPgDatabase, input: TopRunsInput) {
+  return await topRunsQuery(db, input);
+}

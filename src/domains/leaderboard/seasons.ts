@@ -1,0 +1,53 @@
+import { type DrainOptions, type DrainResult, drainKey } from '../../ops/drain/drain.js';
+import {
+  type ReattachResult,
+  type RetireOptions,
+  type RetireResult,
+  reattachKey,
+  retireKey,
+} from '../../ops/retention.js';
+import { type ApplyOptions, type ApplyResult, apply } from '../../run/apply.js';
+import type { AnyPgDatabase } from '../../run/database.js';
+import { leaderboardFamily } from './partitioning.js';
+
+function season(n: number) {
+  if (!Number.isSafeInteger(n)) throw new Error(`pgparts: a season is an integer, not ${n}`);
+  return { kind: 'list', value: n } as const;
+}
+
+/**
+ * Removes a season's partitions from leaderboard_run and run_group_member (members first), or
+ * archives them (`mode: 'archive'`). Only partitions pgparts created; the foreign key stays.
+ */
+export function dropSeason(
+  db: AnyPgDatabase,
+  n: number,
+  options: RetireOptions = {},
+): Promise<RetireResult> {
+  return retireKey(db, leaderboardFamily, season(n), options);
+}
+
+/** Brings an archived season back into both tables. */
+export function reattachSeason(db: AnyPgDatabase, n: number): Promise<ReattachResult> {
+  return reattachKey(db, leaderboardFamily, season(n));
+}
+
+/** Moves a season that landed in DEFAULT into its own partitions, online. */
+export function drainSeason(
+  db: AnyPgDatabase,
+  n: number,
+  options: DrainOptions = {},
+): Promise<DrainResult> {
+  return drainKey(db, leaderboardFamily, season(n), options);
+}
+
+/**
+ * Gives every row of `season` (announced seasons too) its partitions in leaderboard_run and
+ * run_group_member; call it after inserting a season. Never removes anything.
+ */
+export function ensureSeasonPartitions(
+  db: AnyPgDatabase,
+  options: Omit<ApplyOptions, 'families' | 'retention' | 'allowDestructive'> = {},
+): Promise<ApplyResult> {
+  return apply(db, { ...options, families: [leaderboardFamily], retention: false });
+}

@@ -1,0 +1,83 @@
+/**
+ * The one error type pgparts throws. `code` is stable (match on it, never on the message); the
+ * message says what happened, to which table, and what to do next. `cause` keeps the server's
+ * error when there was one; `sqlState` is its SQLSTATE.
+ */
+
+/** Every code pgparts uses, by the kind of problem. */
+export const ERROR_CODES = [
+  /** A config file, a spec or an option failed validation. */
+  'invalid-config',
+  /** An argument (a key, a query input) failed validation; nothing was run. */
+  'invalid-input',
+  /** The live database does not match the spec (missing table, other partition key). */
+  'spec-mismatch',
+  /** The server is too old, or is a hot standby where a change was asked for. */
+  'unsupported-server',
+  /** A lock could not be had within lock_timeout after every retry. */
+  'lock-timeout',
+  /** The connection could not be made or was lost. */
+  'connection',
+  /** The role lacks a privilege the operation needs. */
+  'permission',
+  /** pgparts refuses: the operation could lose rows or touch what it does not own. */
+  'refused',
+  /** Another pgparts operation holds the key or the family. */
+  'busy',
+  /** A query failed on the server; `cause` holds the server's error. */
+  'query-failed',
+  /** A migration problem: an edited or missing file, a failed statement. */
+  'migration',
+  /** A conversion step found a state it cannot continue from. */
+  'conversion-state',
+  /** A bug: a state pgparts should never reach. */
+  'internal',
+] as const;
+
+export type PgpartsErrorCode = (typeof ERROR_CODES)[number];
+
+export interface PgpartsErrorDetails {
+  /** The table (schema-qualified) the error concerns. */
+  table?: string;
+  /** The step or operation that failed (`drain`, `retire`, `convert fill`, a step id). */
+  step?: string;
+  /** A page of docs/ that explains the PostgreSQL behaviour behind the error. */
+  docs?: string;
+  cause?: unknown;
+}
+
+export class PgpartsError extends Error {
+  readonly code: PgpartsErrorCode;
+  readonly table?: string;
+  readonly step?: string;
+  readonly docs?: string;
+  /** The server's SQLSTATE, when a server error caused this one. */
+  readonly sqlState?: string;
+
+  constructor(code: PgpartsErrorCode, message: string, details: PgpartsErrorDetails = {}) {
+    super(message.startsWith('pgparts: ') ? message : `pgparts: ${message}`, {
+      cause: details.cause,
+    });
+    this.name = 'PgpartsError';
+    this.code = code;
+    this.table = details.table;
+    this.step = details.step;
+    this.docs = details.docs;
+    this.sqlState = sqlStateOf(details.cause);
+  }
+}
+
+/** True for a PgpartsError, optionally of one code. */
+export function isPgpartsError(error: unknown, code?: PgpartsErrorCode): error is PgpartsError {
+  return error instanceof PgpartsError && (code === undefined || error.code === code);
+}
+
+export function sqlStateOf(cause: unknown): string | undefined {
+  let current: unknown = cause;
+  for (let depth = 0; depth < 5 && current && typeof current === 'object'; depth += 1) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}

@@ -1,5 +1,0 @@
-export { leaderboardFamily } from './partitioning.js';
-export * from './queries/index.js';
-export { drainSeason, dropSeason, reattachSeason } from './seasons.js';
-export * from './tables.js';
-export * from './views.js';

@@ -1,0 +1,55 @@
+import { fileURLToPath } from 'node:url';
+import type { AnyPgDatabase } from '../run/database.js';
+import { DRIZZLE_RECORD, PACKAGE_RECORD } from './migration-record.js';
+import {
+  type MigrationSource,
+  type RunMigrationsOptions,
+  type RunMigrationsResult,
+  runMigrations,
+} from './runner.js';
+
+/** The migrations shipped with the package (drizzle/ at the package root). */
+export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../drizzle', import.meta.url));
+
+export interface MigrateOptions extends RunMigrationsOptions {
+  /** The app's migrations folder (its drizzle.config `out`), applied after pgparts's own. */
+  appFolder?: string;
+  /** Where the app's migrations are recorded; drizzle-kit's default: drizzle.__drizzle_migrations. */
+  appMigrationsSchema?: string;
+  appMigrationsTable?: string;
+  /**
+   * Apply pgparts's own migrations (the built-in leaderboard and killmail tables, recorded in
+   * pgparts.migrations). Default: true without `appFolder`, false with it.
+   */
+  packageMigrations?: boolean;
+}
+
+/**
+ * Applies pending migrations, one by one under an advisory lock (runner.ts): pgparts's own folder
+ * and/or the app's. Refuses PostgreSQL older than 14. Resolves to what it applied.
+ */
+export async function migrate(
+  db: AnyPgDatabase,
+  options: MigrateOptions = {},
+): Promise<RunMigrationsResult> {
+  const sources: MigrationSource[] = [];
+  if (options.packageMigrations ?? options.appFolder === undefined) {
+    sources.push({
+      label: 'pgparts',
+      folder: MIGRATIONS_FOLDER,
+      record: PACKAGE_RECORD,
+      carryOverFromDrizzle: true,
+    });
+  }
+  if (options.appFolder !== undefined) {
+    sources.push({
+      label: 'app',
+      folder: options.appFolder,
+      record: {
+        schema: options.appMigrationsSchema ?? DRIZZLE_RECORD.schema,
+        table: options.appMigrationsTable ?? DRIZZLE_RECORD.table,
+      },
+    });
+  }
+  return runMigrations(db, sources, options);
+}

@@ -1,0 +1,265 @@
+import { sql } from 'drizzle-orm';
+import type { AnyPgDatabase } from '../../run/database.js';
+import { pgErrorCode } from '../../run/pg-error.js';
+import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
+import { estimatedRows, type ProgressListener } from './backfill.js';
+import { captureTriggerSql, replayBatch, replaySql } from './capture.js';
+import { batchEnd, inRange, maxKey } from './keyset.js';
+import { cols, readLayouts, type TableLayout } from './layout.js';
+import { type Sides, sides } from './names.js';
+import {
+  DEFAULT_LOCK_TIMEOUT_MS,
+  executePlan,
+  formatPlan,
+  type PlannedStatement,
+} from './planned.js';
+import type { StepResult } from './prep.js';
+import { query, sleep } from './run-sql.js';
+import { lockFamily, reached, readState, setProgress, setStep } from './state.js';
+import {
+  type BatchOptions,
+  batchOptionsSchema,
+  type ConversionTarget,
+  parseOptions,
+} from './target.js';
+import { type Derivation, twinForeignKeySql } from './twin-ddl.js';
+
+interface FillProgress {
+  /** the greatest legacy key when the fill started: rows beyond it arrived later and are logged */
+  upTo: string | null;
+  after: string | null;
+  copied: number;
+  done: boolean;
+}
+
+export interface FillResult extends StepResult {
+  /** rows this run copied in batches (a resumed fill counts only its own) */
+  rowsCopied: number;
+  /** logged changes replayed after the copy */
+  changesReplayed: number;
+  elapsedMs: number;
+}
+
+/**
+ * The batch copy (the range condition is appended). Batches walk the legacy primary key: the
+ * rows then reach the twin's primary key (which carries the same columns) in order, and index
+ * insertion in order is what makes the copy fast. Measured on 300k members (uuid keys): 5.2-5.8 s
+ * in key order, 6.8-8.2 s in physical order (TID range scans), although those read sequentially.
+ */
+function copySql(layout: TableLayout, s: Sides): string {
+  return (
+    `INSERT INTO ${quoteQualified(s.partitioned, layout.name)} (${cols(layout.columns)}) ` +
+    `SELECT ${cols(layout.columns, 's')} FROM ${quoteQualified(s.legacy, layout.name)} s WHERE TRUE`
+  );
+}
+
+/**
+ * Adds the foreign keys between twins once the copy is done. A row copied before its parent
+ * reached the twins (the parent arrived after the capture began, so it waits in the log) would
+ * fail the check: catch up, then try again.
+ */
+async function addTwinForeignKeys(
+  db: AnyPgDatabase,
+  target: ConversionTarget,
+  layouts: readonly TableLayout[],
+  s: Sides,
+  batchSize: number,
+): Promise<number> {
+  let replayed = 0;
+  for (const layout of layouts) {
+    for (const fk of twinForeignKeySql(target.family, layout.drizzle, s.partitioned)) {
+      const exists = await query<{ ok: boolean }>(
+        db,
+        sql`SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = ${fk.name}
+              AND conrelid = ${quoteQualified(s.partitioned, layout.name)}::regclass) AS ok`,
+      );
+      if (exists[0]?.ok) continue;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await db.transaction(async (tx) => {
+            const t = tx as unknown as AnyPgDatabase;
+            await lockFamily(t, target.family);
+            await replayBatch(t, target.family, layouts, 'forward', s, batchSize);
+            await t.execute(sql.raw(fk.sql));
+          });
+          break;
+        } catch (error) {
+          if (pgErrorCode(error) !== '23503' || attempt >= 5) throw error;
+          replayed += await catchUp(db, target, layouts, 'forward', s, batchSize);
+        }
+      }
+    }
+  }
+  return replayed;
+}
+
+/**
+ * Catches up until a whole round finds almost nothing left, so that the replay the swap does
+ * under its lock is only what arrives in the last moments (the lock hold grows with it).
+ */
+export async function catchUpClosely(
+  db: AnyPgDatabase,
+  target: ConversionTarget,
+  layouts: readonly TableLayout[],
+  direction: 'forward' | 'reverse',
+  s: Sides,
+  batchSize: number,
+): Promise<number> {
+  let total = 0;
+  for (let round = 0; round < 20; round++) {
+    const n = await catchUp(db, target, layouts, direction, s, batchSize);
+    total += n;
+    if (n <= 50) break;
+  }
+  return total;
+}
+
+/** Replays the log in batches, each its own transaction, until a batch comes back short. */
+export async function catchUp(
+  db: AnyPgDatabase,
+  target: ConversionTarget,
+  layouts: readonly TableLayout[],
+  direction: 'forward' | 'reverse',
+  s: Sides,
+  batchSize: number,
+  onProgress?: ProgressListener,
+): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const n = await db.transaction(async (tx) => {
+      const t = tx as unknown as AnyPgDatabase;
+      await lockFamily(t, target.family);
+      return replayBatch(t, target.family, layouts, direction, s, batchSize);
+    });
+    total += n;
+    await onProgress?.({ step: 'replay', table: '(change log)', done: total, total });
+    if (n < batchSize) return total;
+  }
+}
+
+/**
+ * Step 3, fill: installs the change-capture triggers on the legacy tables, copies every row that
+ * existed then in primary-key batches (each batch and its progress commit together, so a killed
+ * fill resumes with no duplicate and no gap), then replays the changes logged meanwhile. Run it
+ * again any time before the swap to catch up.
+ */
+export async function convertFill(
+  db: AnyPgDatabase,
+  target: ConversionTarget,
+  options: BatchOptions & { onProgress?: ProgressListener } = {},
+): Promise<FillResult> {
+  const { onProgress, ...rest } = options;
+  const opts = parseOptions(batchOptionsSchema, 'fill', rest);
+  const family = target.family;
+  const state = await readState(db, family);
+  if (!reached(state, 'prepped'))
+    throw new Error(`pgparts: convert ${family.name} fill: run prep first`);
+  if (reached(state, 'swapped')) {
+    throw new Error(`pgparts: convert ${family.name} fill: already swapped; nothing to fill`);
+  }
+  const s = sides(family, false);
+  for (const d of (state?.progress.derivations ?? []) as Derivation[]) {
+    const missing = await query<{ n: string }>(
+      db,
+      `SELECT count(*)::text AS n FROM ${quoteQualified(s.legacy, d.table)} WHERE ${quoteIdent(d.column)} IS NULL`,
+    );
+    if (Number(missing[0]?.n ?? 0) > 0) {
+      throw new Error(
+        `pgparts: convert ${family.name} fill: ${missing[0]?.n} rows of ${s.legacy}.${d.table} have no ` +
+          `${d.column} yet; run backfill first`,
+      );
+    }
+  }
+  const layouts = await readLayouts(db, target, s);
+  const triggers: PlannedStatement[] = layouts.map((l) => ({
+    sql: captureTriggerSql(family, s.legacy, l.name, 'forward'),
+    lockTimeoutMs: DEFAULT_LOCK_TIMEOUT_MS,
+  }));
+  if (opts.dryRun) {
+    const shown: PlannedStatement[] = [...triggers];
+    for (const l of layouts) {
+      shown.push({
+        sql: `${copySql(l, s)} AND (${cols(l.legacyKey, 's')}) > (<last key>) AND (${cols(l.legacyKey, 's')}) <= (<key ${opts.batchSize} rows on>)`,
+      });
+    }
+    for (const l of layouts) {
+      shown.push(
+        ...twinForeignKeySql(family, l.drizzle, s.partitioned).map((fk) => ({ sql: fk.sql })),
+      );
+    }
+    for (const l of layouts) {
+      const r = replaySql(l, 'forward', s);
+      shown.push(
+        { sql: '-- replay; $1 = the logged row images' },
+        { sql: r.remove },
+        { sql: r.upsert },
+      );
+    }
+    return {
+      family: family.name,
+      step: 'fill',
+      sql: formatPlan(shown),
+      dryRun: true,
+      rowsCopied: 0,
+      changesReplayed: 0,
+      elapsedMs: 0,
+    };
+  }
+  const started = performance.now();
+  // Triggers first: every change committed after this is logged, so the copy can be lazy.
+  await executePlan(db, triggers, `convert ${family.name} fill`);
+  let rowsCopied = 0;
+  for (const layout of layouts) {
+    const legacy = quoteQualified(s.legacy, layout.name);
+    const total = await estimatedRows(db, legacy);
+    for (;;) {
+      const progress = await db.transaction(async (tx) => {
+        const t = tx as unknown as AnyPgDatabase;
+        await lockFamily(t, family);
+        const key = `fill.${layout.name}`;
+        let now = (await readState(t, family))?.progress[key] as FillProgress | undefined;
+        if (!now) {
+          const upTo = await maxKey(t, legacy, layout.legacyKey);
+          now = { upTo, after: null, copied: 0, done: upTo === null };
+          await setProgress(t, family, key, now);
+        }
+        if (now.done) return now;
+        const end =
+          (await batchEnd(
+            t,
+            legacy,
+            layout.legacyKey,
+            { after: now.after, upTo: now.upTo },
+            opts.batchSize,
+          )) ?? now.upTo;
+        const copied = await query<{ n: string }>(
+          t,
+          sql`WITH c AS (${sql.raw(copySql(layout, s))} AND ${inRange(legacy, layout.legacyKey, { after: now.after, upTo: end })} RETURNING 1)
+              SELECT count(*)::text AS n FROM c`,
+        );
+        const n = Number(copied[0]?.n ?? 0);
+        rowsCopied += n;
+        const next = { ...now, after: end, copied: now.copied + n, done: end === now.upTo };
+        await setProgress(t, family, key, next);
+        return next;
+      });
+      await onProgress?.({ step: 'fill', table: layout.name, done: progress.copied, total });
+      if (progress.done) break;
+      if (opts.sleepMs > 0) await sleep(opts.sleepMs);
+    }
+  }
+  const replay = () => catchUp(db, target, layouts, 'forward', s, opts.batchSize, onProgress);
+  let changesReplayed = await replay();
+  changesReplayed += await addTwinForeignKeys(db, target, layouts, s, opts.batchSize);
+  changesReplayed += await replay();
+  if (state && state.step !== 'filled') await setStep(db, family, 'filled');
+  return {
+    family: family.name,
+    step: 'fill',
+    sql: '',
+    dryRun: false,
+    rowsCopied,
+    changesReplayed,
+    elapsedMs: performance.now() - started,
+  };
+}

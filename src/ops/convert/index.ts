@@ -1,0 +1,22 @@
+/** Online conversion of unpartitioned tables into a pgparts family: see docs/conversion.md. */
+export { type BatchProgress, convertBackfill, type ProgressListener } from './backfill.js';
+export { convertCleanup } from './cleanup.js';
+export { convertFill, type FillResult } from './fill.js';
+export { convertPrep, type PrepOptions, type StepResult } from './prep.js';
+export { type ConversionState, readState as readConversionState } from './state.js';
+export { convertSwap, type SwitchResult } from './swap.js';
+export {
+  type BatchOptions,
+  type ConversionTarget,
+  conversionTarget,
+  type SwapOptions,
+  type VerifyOptions,
+} from './target.js';
+export { convertUnswap } from './unswap.js';
+export {
+  convertVerify,
+  formatVerifyReport,
+  type GroupDifference,
+  type TableVerification,
+  type VerifyReport,
+} from './verify.js';

@@ -1,0 +1,157 @@
+import { sql } from 'drizzle-orm';
+import type { FamilySpec } from '../../define/spec.js';
+import type { AnyPgDatabase } from '../../run/database.js';
+import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
+import { CAPTURE_FUNCTION, CHANGES_TABLE, CONVERT_SCHEMA, STATE_TABLE } from './names.js';
+import { query } from './run-sql.js';
+
+/**
+ * The conversion's state, one row per family in pgparts_convert.conversion: which step is done
+ * and where each batch step stopped. Every batch commits its progress in the same transaction as
+ * its rows, so a killed step resumes exactly where it stopped.
+ */
+export const STEPS = ['prepped', 'backfilled', 'filled', 'swapped', 'cleaned'] as const;
+export type Step = (typeof STEPS)[number];
+
+export interface ConversionState {
+  step: Step;
+  progress: Record<string, unknown>;
+  swappedAt: Date | null;
+  verifiedAt: Date | null;
+  verifyOk: boolean | null;
+  lockHoldMs: number | null;
+}
+
+const stateTable = quoteQualified(CONVERT_SCHEMA, STATE_TABLE);
+export const changesTable = quoteQualified(CONVERT_SCHEMA, CHANGES_TABLE);
+export const captureFunction = quoteQualified(CONVERT_SCHEMA, CAPTURE_FUNCTION);
+
+/** The schema, state table, change log and capture function; safe to run again. */
+export function stateSchemaSql(): string[] {
+  return [
+    `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(CONVERT_SCHEMA)}`,
+    `CREATE TABLE IF NOT EXISTS ${stateTable} (
+  "family" text PRIMARY KEY,
+  "step" text NOT NULL,
+  "progress" jsonb NOT NULL DEFAULT '{}',
+  "swapped_at" timestamptz,
+  "verified_at" timestamptz,
+  "verify_ok" boolean,
+  "lock_hold_ms" double precision,
+  "updated_at" timestamptz NOT NULL DEFAULT now()
+)`,
+    `CREATE TABLE IF NOT EXISTS ${changesTable} (
+  "id" bigserial PRIMARY KEY,
+  "family" text NOT NULL,
+  "direction" text NOT NULL,
+  "table_name" text NOT NULL,
+  "old_row" jsonb,
+  "new_row" jsonb
+)`,
+    `CREATE INDEX IF NOT EXISTS "changes_family_direction_id" ON ${changesTable} ("family", "direction", "id")`,
+    // Records the whole old and new row: the replay takes each side's key columns from them.
+    `CREATE OR REPLACE FUNCTION ${captureFunction}() RETURNS trigger LANGUAGE plpgsql AS $pgparts$
+BEGIN
+  INSERT INTO ${changesTable} ("family", "direction", "table_name", "old_row", "new_row")
+  VALUES (TG_ARGV[0], TG_ARGV[1], TG_ARGV[2],
+          CASE WHEN TG_OP IN ('UPDATE', 'DELETE') THEN to_jsonb(OLD) END,
+          CASE WHEN TG_OP IN ('INSERT', 'UPDATE') THEN to_jsonb(NEW) END);
+  RETURN NULL;
+END
+$pgparts$`,
+  ];
+}
+
+export async function readState(
+  db: AnyPgDatabase,
+  family: FamilySpec,
+): Promise<ConversionState | null> {
+  const exists = await query<{ ok: boolean }>(
+    db,
+    sql`SELECT to_regclass(${`${CONVERT_SCHEMA}.${STATE_TABLE}`}) IS NOT NULL AS ok`,
+  );
+  if (!exists[0]?.ok) return null;
+  const rows = await query<{
+    step: Step;
+    progress: string;
+    swapped_at: string | null;
+    verified_at: string | null;
+    verify_ok: boolean | null;
+    lock_hold_ms: number | null;
+  }>(
+    db,
+    sql`SELECT step, progress::text AS progress, swapped_at::text, verified_at::text, verify_ok,
+               lock_hold_ms FROM ${sql.raw(stateTable)} WHERE family = ${family.name}`,
+  );
+  const row = rows[0];
+  if (!row) return null;
+  return {
+    step: row.step,
+    progress: JSON.parse(row.progress) as Record<string, unknown>,
+    swappedAt: row.swapped_at ? new Date(row.swapped_at) : null,
+    verifiedAt: row.verified_at ? new Date(row.verified_at) : null,
+    verifyOk: row.verify_ok,
+    lockHoldMs: row.lock_hold_ms === null ? null : Number(row.lock_hold_ms),
+  };
+}
+
+export async function setStep(db: AnyPgDatabase, family: FamilySpec, step: Step): Promise<void> {
+  await db.execute(
+    sql`INSERT INTO ${sql.raw(stateTable)} (family, step) VALUES (${family.name}, ${step})
+        ON CONFLICT (family) DO UPDATE SET step = EXCLUDED.step, updated_at = now()`,
+  );
+}
+
+/** Sets one top-level key of the progress document (e.g. `fill.leaderboard_run`). */
+export async function setProgress(
+  db: AnyPgDatabase,
+  family: FamilySpec,
+  key: string,
+  value: unknown,
+): Promise<void> {
+  await db.execute(
+    sql`UPDATE ${sql.raw(stateTable)}
+        SET progress = progress || jsonb_build_object(${key}::text, ${JSON.stringify(value)}::jsonb),
+            updated_at = now()
+        WHERE family = ${family.name}`,
+  );
+}
+
+export async function recordSwap(
+  db: AnyPgDatabase,
+  family: FamilySpec,
+  swapped: boolean,
+  lockHoldMs: number | null,
+): Promise<void> {
+  await db.execute(
+    sql`UPDATE ${sql.raw(stateTable)}
+        SET step = ${swapped ? 'swapped' : 'filled'},
+            swapped_at = CASE WHEN ${swapped} THEN now() END,
+            lock_hold_ms = ${lockHoldMs}, verified_at = NULL, verify_ok = NULL, updated_at = now()
+        WHERE family = ${family.name}`,
+  );
+}
+
+export async function recordVerify(
+  db: AnyPgDatabase,
+  family: FamilySpec,
+  ok: boolean,
+): Promise<void> {
+  await db.execute(
+    sql`UPDATE ${sql.raw(stateTable)} SET verified_at = clock_timestamp(), verify_ok = ${ok},
+        updated_at = now() WHERE family = ${family.name}`,
+  );
+}
+
+/** Serialises the conversion's own transactions for one family (batches, replays, the swap). */
+export async function lockFamily(tx: AnyPgDatabase, family: FamilySpec): Promise<void> {
+  await tx.execute(
+    sql`SELECT pg_advisory_xact_lock(hashtext(${`pgparts:convert:${family.name}`}))`,
+  );
+}
+
+const ORDER = new Map(STEPS.map((s, i) => [s, i]));
+/** Whether the recorded step is at least `step`. */
+export function reached(state: ConversionState | null, step: Step): boolean {
+  return state !== null && (ORDER.get(state.step) ?? -1) >= (ORDER.get(step) ?? 99);
+}

@@ -1,0 +1,131 @@
+import { sql } from 'drizzle-orm';
+import type { AnyPgDatabase } from '../../run/database.js';
+import { quoteIdent } from '../../sql/identifiers.js';
+import { captureTriggerSql, dropCaptureTriggerSql, replayBatch } from './capture.js';
+import { catchUpClosely } from './fill.js';
+import { readLayouts } from './layout.js';
+import { dependentViews, type ExternalForeignKey, viewsIn } from './legacy-catalog.js';
+import {
+  lockSql,
+  moveTableSql,
+  moveViewSql,
+  ownedSequences,
+  ownSequenceSql,
+  releaseSequenceSql,
+  repointSql,
+  validateSql,
+} from './moves.js';
+import { oldSchema, sides, twinSchema } from './names.js';
+import { formatPlan, withLockRetry } from './planned.js';
+import { runAll } from './run-sql.js';
+import { lockFamily, readState, recordSwap } from './state.js';
+import { refreshViews, type SwitchResult } from './swap.js';
+import {
+  type ConversionTarget,
+  parseOptions,
+  type SwapOptions,
+  swapOptionsSchema,
+} from './target.js';
+
+/**
+ * Step 6, unswap (rollback): the swap in reverse, under the same kind of short lock. The changes
+ * written to the partitioned tables since the swap (logged by the reverse triggers) are replayed
+ * into the legacy tables first, so no row is lost; the legacy tables and their views go back into
+ * place and the partitioned ones back to pgparts_<family>_new, where the forward log keeps them in
+ * step again: a later swap needs no new fill. The legacy materialized views are refreshed after.
+ */
+export async function convertUnswap(
+  db: AnyPgDatabase,
+  target: ConversionTarget,
+  options: SwapOptions = {},
+): Promise<SwitchResult> {
+  const opts = parseOptions(swapOptionsSchema, 'unswap', options);
+  const family = target.family;
+  const state = await readState(db, family);
+  if (state?.step !== 'swapped') {
+    throw new Error(
+      `pgparts: convert ${family.name} unswap: the step is ${state?.step ?? 'not started'}; only a swapped family can be unswapped`,
+    );
+  }
+  const after = sides(family, true);
+  const twin = twinSchema(family);
+  const old = oldSchema(family);
+  const layouts = await readLayouts(db, target, after);
+  const fks = (state.progress.repointed ?? []) as ExternalForeignKey[];
+  const sequences = await ownedSequences(db, family.schema, family.tables);
+  const legacyViews = await viewsIn(db, old);
+  const locked = (currentViews: { name: string; materialized: boolean }[]): string[] => [
+    lockSql(family.schema, family.tables, currentViews),
+    // The legacy table now holds every id (the reverse replay ran first).
+    ...sequences.flatMap((s) => releaseSequenceSql(s, old)),
+    ...family.tables.map((t) => dropCaptureTriggerSql(family.schema, t, 'reverse')),
+    ...currentViews.map((v) => moveViewSql(family.schema, v, twin)),
+    ...family.tables.map((t) => moveTableSql(family.schema, t, twin)),
+    ...family.tables.map((t) => moveTableSql(old, t, family.schema)),
+    ...legacyViews.map((v) => moveViewSql(old, v, family.schema)),
+    ...sequences.map((s) => ownSequenceSql(s, family.schema)),
+    ...fks.flatMap(repointSql),
+    ...family.tables.map((t) => captureTriggerSql(family, family.schema, t, 'forward')),
+  ];
+  const currentViews = await dependentViews(db, family.schema, family.tables);
+  if (opts.dryRun) {
+    return {
+      family: family.name,
+      step: 'unswap',
+      sql: formatPlan([
+        { sql: '-- replay the reverse change log in batches, then under the lock:' },
+        ...locked(currentViews).map((s, i) =>
+          i === 0 ? { sql: s, lockTimeoutMs: opts.lockTimeoutMs } : { sql: s },
+        ),
+      ]),
+      dryRun: true,
+      lockHoldMs: 0,
+      attempts: 0,
+      replayedUnderLock: 0,
+      views: legacyViews.map((v) => v.name),
+      refreshed: [],
+    };
+  }
+  await catchUpClosely(db, target, layouts, 'reverse', after, opts.batchSize);
+  let lockHoldMs = 0;
+  const { result: replayedUnderLock, attempts } = await withLockRetry(
+    db,
+    opts.lockTimeoutMs,
+    opts.attempts,
+    `convert ${family.name} unswap`,
+    async (tx) => {
+      await lockFamily(tx, family);
+      await tx.execute(sql`SELECT set_config('search_path', ${quoteIdent(family.schema)}, true)`);
+      const [lock, ...rest] = locked(await dependentViews(tx, family.schema, family.tables));
+      await tx.execute(sql.raw(lock ?? ''));
+      const lockedAt = performance.now();
+      let replayed = 0;
+      for (;;) {
+        const n = await replayBatch(tx, family, layouts, 'reverse', after, opts.batchSize);
+        replayed += n;
+        if (n === 0) break;
+      }
+      await runAll(tx, rest);
+      await recordSwap(tx, family, false, null);
+      lockHoldMs = performance.now() - lockedAt;
+      return replayed;
+    },
+  );
+  await runAll(db, fks.map(validateSql));
+  const refreshed = await refreshViews(
+    db,
+    family.schema,
+    legacyViews.filter((v) => v.materialized).map((v) => v.name),
+  );
+  return {
+    family: family.name,
+    step: 'unswap',
+    sql: '',
+    dryRun: false,
+    lockHoldMs,
+    attempts,
+    replayedUnderLock,
+    views: legacyViews.map((v) => v.name),
+    refreshed,
+  };
+}

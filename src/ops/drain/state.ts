@@ -1,0 +1,243 @@
+import { sql } from 'drizzle-orm';
+import { type PartitionKey, partitionName } from '../../define/partition-key.js';
+import type { FamilySpec } from '../../define/spec.js';
+import type { AnyPgDatabase } from '../../run/database.js';
+import { query } from '../../run/execute.js';
+import { boundSpecSql } from '../../sql/partition-ddl.js';
+
+/** The comment a drain's staging table carries until it is attached. */
+export const STAGING_MARKER = 'pgparts:drain-staging';
+/** The comment on the table a swap builds to become the new DEFAULT (the rows that stay). */
+export const NEXT_DEFAULT_MARKER = 'pgparts:drain-next-default';
+/** The comment on an old DEFAULT a swap detached, until it is dropped after the commit. */
+export const DRAINED_DEFAULT_MARKER = 'pgparts:drain-old-default';
+
+/** The table a swap builds to replace a DEFAULT partition. */
+export function nextDefaultName(defaultPartition: string): string {
+  return `${defaultPartition}_next`;
+}
+
+/** The name an old DEFAULT gets once a swap detached it. */
+export function drainedDefaultName(defaultPartition: string): string {
+  return `${defaultPartition}_drained`;
+}
+
+/** What the live database holds, for one table of a family, that a drain needs to know. */
+export interface DrainTableState {
+  table: string;
+  /** Its DEFAULT partition; null when it has none. */
+  defaultPartition: string | null;
+  /** The name the key's partition gets (and its staging table has meanwhile). */
+  target: string;
+  /** A table of that name exists: attached (done), staging (resume), or foreign (refuse). */
+  targetState: 'absent' | 'attached' | 'staging' | 'foreign';
+  /** Another attached partition already holds the key under another name. */
+  coveredBy: string | null;
+  columns: string[];
+  pkColumns: string[];
+  /** Foreign keys of this table to earlier tables of the family: name and definition. */
+  familyForeignKeys: { name: string; definition: string }[];
+  /** The family tables those foreign keys reference. */
+  referencedTables: string[];
+  /** Foreign keys of this table to tables outside the family: name and definition. */
+  outsideForeignKeys: { name: string; definition: string }[];
+  /** The tables those reference, as regclass text (schema-qualified where needed). */
+  outsideReferencedTables: string[];
+  /** A table outside the family has a foreign key to this one. */
+  referencedFromOutside: boolean;
+  /** The DEFAULT partition's size in pages, for copying it in block ranges. */
+  defaultPages: number;
+  /** pg_get_partition_constraintdef of the DEFAULT partition, when there is one. */
+  defaultConstraint: string | null;
+  captureInstalled: boolean;
+  /** For a swap: the table being built to replace DEFAULT, and what exists under its name. */
+  next: string | null;
+  nextState: 'absent' | 'staging' | 'foreign';
+}
+
+export interface DrainState {
+  tables: DrainTableState[];
+  serverVersion: number;
+  /** Foreign keys between the family's tables left NOT VALID by a swap: to validate. */
+  unvalidatedForeignKeys: { table: string; name: string }[];
+  /** Old DEFAULT partitions a swap detached: to drop. */
+  drainedDefaults: string[];
+  /** session_replication_role can be set: the move skips ON DELETE actions (fast path). */
+  canSkipTriggers: boolean;
+}
+
+/** Reads the state of every table of the family for draining `key`. Bounds are read in UTC. */
+export async function readDrainState(
+  db: AnyPgDatabase,
+  family: FamilySpec,
+  key: PartitionKey,
+): Promise<DrainState> {
+  return db.transaction(async (tx) => {
+    await tx.execute(sql`SET LOCAL TimeZone = 'UTC'`);
+    await tx.execute(sql`SET LOCAL DateStyle = 'ISO, YMD'`);
+    const tables: DrainTableState[] = [];
+    const wantedBound = boundSpecSql(key);
+    // The family's parents as a SQL list (a JS array would be sent as a row, not an array).
+    const parents = sql.join(
+      family.tables.map((name) => sql`to_regclass(${`${family.schema}.${name}`})`),
+      sql`, `,
+    );
+    for (const table of family.tables) {
+      const parent = `${family.schema}.${table}`;
+      const target = partitionName(family, table, key);
+      const partitions = await query<{ name: string; bound: string; comment: string | null }>(
+        tx,
+        sql`SELECT c.relname AS name, pg_get_expr(c.relpartbound, c.oid) AS bound,
+                   obj_description(c.oid, 'pg_class') AS comment
+            FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+            WHERE i.inhparent = to_regclass(${parent})`,
+      );
+      if (partitions.length === 0) {
+        const exists = await query<{ p: string | null }>(
+          tx,
+          sql`SELECT to_regclass(${parent})::text AS p`,
+        );
+        if (!exists[0]?.p) {
+          throw new Error(`pgparts: drain: table ${parent} does not exist; run migrations first`);
+        }
+      }
+      const defaultPartition = partitions.find((p) => p.bound === 'DEFAULT')?.name ?? null;
+      const attachedTarget = partitions.find((p) => p.name === target);
+      const coveredBy =
+        partitions.find((p) => p.name !== target && p.bound === wantedBound)?.name ?? null;
+      const standalone = await query<{ comment: string | null }>(
+        tx,
+        sql`SELECT obj_description(c.oid, 'pg_class') AS comment FROM pg_class c
+            WHERE c.oid = to_regclass(${`${family.schema}.${target}`})`,
+      );
+      let targetState: DrainTableState['targetState'] = 'absent';
+      if (attachedTarget) targetState = 'attached';
+      else if (standalone.length > 0)
+        targetState = standalone[0]?.comment === STAGING_MARKER ? 'staging' : 'foreign';
+
+      const columns = await query<{ name: string }>(
+        tx,
+        sql`SELECT attname AS name FROM pg_attribute
+            WHERE attrelid = to_regclass(${parent}) AND attnum > 0 AND NOT attisdropped
+              AND attgenerated = '' ORDER BY attnum`,
+      );
+      const pk = await query<{ name: string }>(
+        tx,
+        sql`SELECT a.attname AS name FROM pg_index i
+            JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+            WHERE i.indrelid = to_regclass(${parent}) AND i.indisprimary
+            ORDER BY array_position(i.indkey::int2[], a.attnum)`,
+      );
+      const earlier = family.tables.slice(0, family.tables.indexOf(table));
+      const fks: { name: string; definition: string }[] = [];
+      const referencedTables: string[] = [];
+      for (const referenced of earlier) {
+        const found = await query<{ name: string; definition: string }>(
+          tx,
+          sql`SELECT conname AS name, pg_get_constraintdef(oid) AS definition FROM pg_constraint
+              WHERE conrelid = to_regclass(${parent}) AND contype = 'f' AND conparentid = 0
+                AND confrelid = to_regclass(${`${family.schema}.${referenced}`})`,
+        );
+        fks.push(...found);
+        if (found.length > 0) referencedTables.push(referenced);
+      }
+      const outside = await query<{ name: string; definition: string; referenced: string }>(
+        tx,
+        sql`SELECT conname AS name, pg_get_constraintdef(oid) AS definition,
+                   confrelid::regclass::text AS referenced FROM pg_constraint
+            WHERE conrelid = to_regclass(${parent}) AND contype = 'f' AND conparentid = 0
+              AND confrelid NOT IN (${parents})`,
+      );
+      const [inbound] = await query<{ n: number }>(
+        tx,
+        sql`SELECT count(*)::int AS n FROM pg_constraint
+            WHERE confrelid = to_regclass(${parent}) AND contype = 'f' AND conparentid = 0
+              AND conrelid NOT IN (${parents})`,
+      );
+      let defaultPages = 0;
+      let captureInstalled = false;
+      let defaultConstraint: string | null = null;
+      let next: string | null = null;
+      let nextState: DrainTableState['nextState'] = 'absent';
+      if (defaultPartition) {
+        next = nextDefaultName(defaultPartition);
+        const [nextTable] = await query<{ comment: string | null }>(
+          tx,
+          sql`SELECT obj_description(c.oid, 'pg_class') AS comment FROM pg_class c
+              WHERE c.oid = to_regclass(${`${family.schema}.${next}`})`,
+        );
+        if (nextTable)
+          nextState = nextTable.comment === NEXT_DEFAULT_MARKER ? 'staging' : 'foreign';
+        const [constraint] = await query<{ c: string | null }>(
+          tx,
+          sql`SELECT pg_get_partition_constraintdef(to_regclass(${`${family.schema}.${defaultPartition}`})) AS c`,
+        );
+        defaultConstraint = constraint?.c ?? null;
+        const qualified = `${family.schema}.${defaultPartition}`;
+        const [stats] = await query<{ pages: number; capture: boolean }>(
+          tx,
+          sql`SELECT (pg_relation_size(to_regclass(${qualified})) / current_setting('block_size')::int)::int AS pages,
+                     EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass(${qualified})
+                               AND tgname = 'pgparts_capture') AS capture`,
+        );
+        defaultPages = stats?.pages ?? 0;
+        captureInstalled = stats?.capture ?? false;
+      }
+      tables.push({
+        table,
+        defaultPartition,
+        target,
+        targetState,
+        coveredBy,
+        columns: columns.map((c) => c.name),
+        pkColumns: pk.map((c) => c.name),
+        familyForeignKeys: fks,
+        referencedTables,
+        outsideForeignKeys: outside.map(({ name, definition }) => ({ name, definition })),
+        outsideReferencedTables: [...new Set(outside.map((o) => o.referenced))].sort(),
+        referencedFromOutside: (inbound?.n ?? 0) > 0,
+        defaultPages,
+        defaultConstraint,
+        captureInstalled,
+        next,
+        nextState,
+      });
+    }
+    // has_parameter_privilege exists from PostgreSQL 15; before that only a superuser may skip.
+    const [version] = await query<{ v: number }>(
+      tx,
+      sql`SELECT current_setting('server_version_num')::int AS v`,
+    );
+    const [role] = await query<{ fast: boolean }>(
+      tx,
+      (version?.v ?? 0) >= 150000
+        ? sql`SELECT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
+                OR has_parameter_privilege('session_replication_role', 'SET') AS fast`
+        : sql`SELECT rolsuper AS fast FROM pg_roles WHERE rolname = current_user`,
+    );
+    const unvalidated = await query<{ table: string; name: string }>(
+      tx,
+      sql`SELECT r.relname AS table, c.conname AS name FROM pg_constraint c
+          JOIN pg_class r ON r.oid = c.conrelid
+          WHERE c.contype = 'f' AND c.conparentid = 0 AND NOT c.convalidated
+            AND c.conrelid IN (${parents}) AND c.confrelid IN (${parents})`,
+    );
+    const drained = await query<{ name: string }>(
+      tx,
+      sql`SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname = ${family.schema} AND c.relkind = 'r' AND NOT c.relispartition
+            AND obj_description(c.oid, 'pg_class') = ${DRAINED_DEFAULT_MARKER}
+            AND (${sql.join(
+              family.tables.map((name) => sql`starts_with(c.relname, ${`${name}_`})`),
+              sql` OR `,
+            )})`,
+    );
+    return {
+      tables,
+      canSkipTriggers: role?.fast === true,
+      serverVersion: version?.v ?? 0,
+      unvalidatedForeignKeys: unvalidated,
+      drainedDefaults: drained.map((d) => d.name),
+    };
+  });
+}

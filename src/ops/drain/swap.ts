@@ -1,0 +1,185 @@
+import type { PartitionKey } from '../../define/partition-key.js';
+import type { FamilySpec } from '../../define/spec.js';
+import type { AnyPgDatabase } from '../../run/database.js';
+import { query, run } from '../../run/execute.js';
+import { inShortTransaction } from '../../run/lock-timeout.js';
+import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
+import { keyCheckSql } from '../../sql/key-predicate.js';
+import { textLiteral } from '../../sql/literals.js';
+import { validateForeignKey } from '../validate-foreign-key.js';
+import {
+  DRAINED_DEFAULT_MARKER,
+  type DrainState,
+  type DrainTableState,
+  drainedDefaultName,
+  NEXT_DEFAULT_MARKER,
+} from './state.js';
+
+/**
+ * The swap: how a drain leaves DEFAULT without deleting the moved rows from it. Beside the key's
+ * staging tables, a drain builds for each DEFAULT its successor (`<default>_next`) holding every
+ * other row of DEFAULT, copied and replayed online like the staging tables. The final
+ * transaction then detaches the old DEFAULT partitions (every row of theirs is now in a staging
+ * table or a successor; they are dropped right after the commit), attaches the successors as
+ * DEFAULT and the staging tables for the key: catalog work, CHECK constraints sparing every
+ * ATTACH its scan, so the locks are held for milliseconds whatever the number of rows moved.
+ *
+ * Detaching a DEFAULT that a foreign key points into runs the key's removal check over the
+ * referencing table (facts 10), as long as the rows moved; so the family's own foreign keys
+ * are dropped in that transaction and added back NOT VALID, which PostgreSQL 18 allows on
+ * partitioned tables. While NOT VALID they still reject every new orphan; they are validated
+ * right after the commit, online (SHARE UPDATE EXCLUSIVE: writers go on). A drain interrupted
+ * after the commit drops the old DEFAULT partitions and validates the keys on its next run.
+ */
+
+export type DrainStrategy = 'swap' | 'delete';
+
+/** CHECK names on the successor: the old DEFAULT's partition constraint, and "not the key". */
+const DEFAULT_BOUND_CHECK = 'pgparts_default_bound';
+const NOT_KEY_CHECK = 'pgparts_not_key';
+
+/** Why a swap cannot be used here; empty when it can. */
+export function swapObstacles(state: DrainState, tables: DrainTableState[]): string[] {
+  const obstacles: string[] = [];
+  const familyKeys = tables.some((t) => t.familyForeignKeys.length > 0);
+  if (familyKeys && state.serverVersion < 180000) {
+    obstacles.push(
+      'the family has foreign keys between its tables, and adding them back NOT VALID on a partitioned table needs PostgreSQL 18',
+    );
+  }
+  for (const t of tables) {
+    if (t.referencedFromOutside) {
+      obstacles.push(`a table outside the family has a foreign key to ${t.table}`);
+    }
+    if (t.defaultPartition && t.nextState === 'foreign') {
+      obstacles.push(`a table named ${t.next} exists and was not made by a drain`);
+    }
+  }
+  return obstacles;
+}
+
+/**
+ * The successor of one DEFAULT: LIKE the parent (columns, defaults, indexes, so ATTACH builds
+ * nothing), with CHECKs that prove it holds neither the key nor any other partition's rows.
+ */
+export function nextDefaultSql(
+  family: FamilySpec,
+  key: PartitionKey,
+  t: DrainTableState,
+): string[] {
+  const next = quoteQualified(family.schema, t.next as string);
+  // The server's own text for DEFAULT's constraint: ATTACH ... DEFAULT finds it implied. (None
+  // when DEFAULT is the only partition: then there is nothing to prove.)
+  const bound = t.defaultConstraint ?? 'true';
+  return [
+    `CREATE TABLE ${next} (LIKE ${quoteQualified(family.schema, t.table)} INCLUDING ALL EXCLUDING COMMENTS)`,
+    `ALTER TABLE ${next} ADD CONSTRAINT ${quoteIdent(DEFAULT_BOUND_CHECK)} CHECK (${bound})`,
+    // And ATTACH of the key's partition finds the new DEFAULT cannot hold the key.
+    `ALTER TABLE ${next} ADD CONSTRAINT ${quoteIdent(NOT_KEY_CHECK)} CHECK (NOT (${keyCheckSql(family, key)}))`,
+    `COMMENT ON TABLE ${next} IS ${textLiteral(NEXT_DEFAULT_MARKER)}`,
+  ];
+}
+
+/**
+ * The catalog part of the final transaction, run under its locks after the last replay:
+ * family foreign keys dropped, old DEFAULT partitions detached (referencing first), stripped of
+ * their keys and renamed `<default>_drained`, successors attached as DEFAULT and the staging
+ * tables for the key (referenced first), the foreign keys added back NOT VALID.
+ */
+export async function swapInTransaction(
+  tx: AnyPgDatabase,
+  family: FamilySpec,
+  tables: DrainTableState[],
+  attachKey: (t: DrainTableState) => Promise<void>,
+): Promise<void> {
+  const parent = (t: DrainTableState) => quoteQualified(family.schema, t.table);
+  for (const t of tables) {
+    for (const fk of t.familyForeignKeys) {
+      await run(tx, `ALTER TABLE ${parent(t)} DROP CONSTRAINT ${quoteIdent(fk.name)}`);
+    }
+  }
+  for (const t of [...tables].reverse()) {
+    if (!t.defaultPartition) continue;
+    const old = quoteQualified(family.schema, t.defaultPartition);
+    await run(tx, `ALTER TABLE ${parent(t)} DETACH PARTITION ${old}`);
+    // Its keys to other tables go now, under this transaction's locks: dropping them locks the
+    // referenced tables ACCESS EXCLUSIVE, which a later DROP TABLE of it would do out of order
+    // (it deadlocked with writers checking their runs' season and dungeon). Then it is renamed
+    // and marked, and dropped after the commit: dropping a big table at commit costs its buffers'
+    // invalidation, which the locks need not wait for.
+    const keys = await query<{ name: string }>(
+      tx,
+      `SELECT conname AS name FROM pg_constraint WHERE conrelid = ${textLiteral(`${family.schema}.${t.defaultPartition}`)}::regclass AND contype = 'f'`,
+    );
+    for (const k of keys) await run(tx, `ALTER TABLE ${old} DROP CONSTRAINT ${quoteIdent(k.name)}`);
+    await run(
+      tx,
+      `ALTER TABLE ${old} RENAME TO ${quoteIdent(drainedDefaultName(t.defaultPartition))}`,
+    );
+    await run(
+      tx,
+      `COMMENT ON TABLE ${quoteQualified(family.schema, drainedDefaultName(t.defaultPartition))} IS ${textLiteral(DRAINED_DEFAULT_MARKER)}`,
+    );
+  }
+  for (const t of tables) {
+    if (t.defaultPartition) {
+      const next = quoteQualified(family.schema, t.next as string);
+      await run(tx, `ALTER TABLE ${parent(t)} ATTACH PARTITION ${next} DEFAULT`);
+      await attachKey(t);
+      // Their work is done; left in place they would outlive the bounds they describe.
+      await run(
+        tx,
+        `ALTER TABLE ${next} DROP CONSTRAINT ${quoteIdent(DEFAULT_BOUND_CHECK)}, DROP CONSTRAINT ${quoteIdent(NOT_KEY_CHECK)}`,
+      );
+      await run(tx, `ALTER TABLE ${next} RENAME TO ${quoteIdent(t.defaultPartition)}`);
+    } else {
+      await attachKey(t);
+    }
+  }
+  for (const t of tables) {
+    for (const fk of t.familyForeignKeys) {
+      await run(
+        tx,
+        `ALTER TABLE ${parent(t)} ADD CONSTRAINT ${quoteIdent(fk.name)} ${fk.definition} NOT VALID`,
+      );
+    }
+  }
+}
+
+export interface SwapCompletion {
+  /** Old DEFAULT partitions dropped after the commit. */
+  dropped: string[];
+  /** Time spent validating the family's foreign keys, online, after the commit. */
+  validateMs: number;
+  /** The foreign keys validated, as table.constraint. */
+  validated: string[];
+}
+
+/**
+ * After a swap's commit (or on the next run, if it was interrupted): drops the old DEFAULT
+ * partitions (plain DROP TABLE; one that something still depends on stays, and the error says
+ * what), then validates the family's NOT VALID foreign keys, online.
+ */
+export async function completeSwap(
+  db: AnyPgDatabase,
+  family: FamilySpec,
+  state: Pick<DrainState, 'unvalidatedForeignKeys' | 'drainedDefaults'>,
+  options: { lockTimeoutMs?: number; retries?: number },
+): Promise<SwapCompletion> {
+  for (const name of state.drainedDefaults) {
+    await inShortTransaction(db, { retries: 8, ...options }, async (tx) => {
+      await run(tx, `DROP TABLE ${quoteQualified(family.schema, name)}`);
+    });
+  }
+  const started = performance.now();
+  for (const fk of state.unvalidatedForeignKeys) {
+    const table = quoteQualified(family.schema, fk.table);
+    await run(db, `ANALYZE ${table}`);
+    await validateForeignKey(db, table, fk.name, options);
+  }
+  return {
+    dropped: state.drainedDefaults,
+    validateMs: performance.now() - started,
+    validated: state.unvalidatedForeignKeys.map((fk) => `${fk.table}.${fk.name}`),
+  };
+}

@@ -1,0 +1,27 @@
+import type { AnyPgDatabase } from '../run/database.js';
+import { run } from '../run/execute.js';
+import { inShortTransaction, type ShortTransactionOptions } from '../run/lock-timeout.js';
+import { quoteIdent } from '../sql/identifiers.js';
+
+/**
+ * VALIDATE CONSTRAINT of a foreign key, in its own short transaction under lock_timeout and
+ * retried (8 tries unless told). It takes SHARE UPDATE EXCLUSIVE on the referencing table and
+ * ROW SHARE on the referenced one: writers are not blocked, but a lock held elsewhere must not
+ * leave it waiting forever. Its check is one anti-join of the rows with the referenced table.
+ * When the rows share the partition key, PostgreSQL planned a merge join on that column alone
+ * (the rest a filter): every member compared with every run of the season, minutes at 1M rows.
+ * So hash joins only, for this one statement.
+ */
+export async function validateForeignKey(
+  db: AnyPgDatabase,
+  /** The referencing table, already quoted (and qualified). */
+  table: string,
+  constraint: string,
+  options: ShortTransactionOptions = {},
+): Promise<void> {
+  await inShortTransaction(db, { retries: 8, ...options }, async (tx) => {
+    await run(tx, 'SET LOCAL enable_mergejoin = off');
+    await run(tx, 'SET LOCAL enable_nestloop = off');
+    await run(tx, `ALTER TABLE ${table} VALIDATE CONSTRAINT ${quoteIdent(constraint)}`);
+  });
+}

@@ -1,0 +1,393 @@
+import type { FamilySnapshot, Snapshot } from '../catalog/snapshot.js';
+import { compareKeys, keyId, parseBound, rangeSpan } from '../define/bounds.js';
+import { addIntervals, intervalStart } from '../define/intervals.js';
+import {
+  assertDistinctPartitionNames,
+  keyLabel,
+  type ListValue,
+  type PartitionKey,
+  partitionName,
+} from '../define/partition-key.js';
+import { type FamilySpec, parseFamily } from '../define/spec.js';
+import { createPartitionSql } from '../sql/partition-ddl.js';
+import { coverage, indexTable, type TableIndex } from './coverage.js';
+import { specMismatches } from './spec-checks.js';
+
+/**
+ * The planner: declared specs + a catalog snapshot + a clock -> the ordered steps that bring the
+ * database to what the specs declare, each with its SQL and a one-line reason. Pure: no I/O, no
+ * clock of its own, so it is tested without a database and `pgparts plan` shows exactly what
+ * `pgparts apply` will do.
+ */
+
+export type StepKind = 'create' | 'drain' | 'retire';
+
+export interface Step {
+  /** Stable across plans of the same state: kind, family, key and tables. */
+  id: string;
+  kind: StepKind;
+  family: string;
+  /** The parent tables it touches, in the order it touches them. */
+  tables: string[];
+  /** The partitions it creates (create, drain) or removes (retire), one per table. */
+  partitions: string[];
+  key: PartitionKey;
+  /** `14`, `2026-11-01..2026-12-01`, `DEFAULT`. */
+  label: string;
+  /**
+   * The exact statements (create). Empty for drain and retire steps: those run in several
+   * phases chosen at run time by drainKey / retireKey (see the reason).
+   */
+  sql: string[];
+  reason: string;
+  /** Drops or detaches partitions: runs only with allowDestructive / `--yes`. */
+  destructive: boolean;
+  /** drain: rows the DEFAULT partitions hold for the key. */
+  rows?: number;
+  /** retire: what retention does with the partitions. */
+  mode?: 'drop' | 'archive';
+}
+
+/** Something the plan will not do, and why; or something the catalog showed. */
+export interface Notice {
+  family: string;
+  severity: 'warning' | 'info';
+  kind: string;
+  table?: string;
+  partition?: string;
+  message: string;
+}
+
+export interface Plan {
+  /** The clock the plan was made for. */
+  now: Date;
+  steps: Step[];
+  notices: Notice[];
+}
+
+export interface PlanOptions {
+  /** Plan retention (retire) steps for families that declare `retention`. Default true. */
+  retention?: boolean;
+}
+
+/** The specs do not match the database: nothing was planned, nothing may run. */
+export class SpecMismatchError extends Error {
+  constructor(readonly problems: string[]) {
+    super(
+      `pgparts: the partition specs do not match the database; nothing was changed:\n${problems
+        .map((p) => `  - ${p}`)
+        .join('\n')}`,
+    );
+    this.name = 'SpecMismatchError';
+  }
+}
+
+function defaultRowsFor(table: TableIndex, key: PartitionKey): number {
+  const id = keyId(key);
+  return table.defaultPartition?.defaultRows?.byKey.find((k) => keyId(k.key) === id)?.rows ?? 0;
+}
+
+function stepId(kind: StepKind, family: string, key: PartitionKey, tables: string[]): string {
+  return `${kind}:${family}:${keyLabel(key)}:${tables.join('+')}`;
+}
+
+/** Why a key is wanted, per key: for the reasons of its create steps. */
+type Why = Map<string, string>;
+
+function wantedKeys(
+  family: FamilySpec,
+  snapshot: FamilySnapshot,
+  tables: TableIndex[],
+  now: Date,
+  retention: boolean,
+): { wanted: PartitionKey[]; retire: PartitionKey[]; why: Why; cutoff: string | undefined } {
+  const why: Why = new Map();
+  const existing = new Map<string, PartitionKey>();
+  for (const table of tables) {
+    for (const p of table.keyed.values()) {
+      if (p.key && !existing.has(keyId(p.key))) {
+        existing.set(keyId(p.key), p.key);
+        why.set(
+          keyId(p.key),
+          `${table.name} has ${p.name}; every table of the family is partitioned alike`,
+        );
+      }
+    }
+  }
+  const spec = family.partitionBy;
+  const keep = retention ? family.retention?.keep : undefined;
+
+  if (spec.strategy === 'list') {
+    const values = new Map<ListValue, string>();
+    for (const key of existing.values()) {
+      if (key.kind === 'list') values.set(key.value, why.get(keyId(key)) ?? '');
+    }
+    for (const value of spec.values) values.set(value, `${value} is listed in the spec's values`);
+    const source = spec.valuesFrom;
+    for (const value of snapshot.sourceValues ?? []) {
+      values.set(
+        value,
+        `${value} is in ${source?.schema}.${source?.table}.${source?.column} and has no partition`,
+      );
+    }
+    const sorted = [...values.keys()].sort((a, b) =>
+      compareKeys({ kind: 'list', value: b }, { kind: 'list', value: a }),
+    );
+    const kept = new Set(keep === undefined ? sorted : sorted.slice(0, keep));
+    const wanted: PartitionKey[] = [];
+    const retire: PartitionKey[] = [];
+    for (const value of sorted.reverse()) {
+      const key: PartitionKey = { kind: 'list', value };
+      why.set(keyId(key), values.get(value) ?? '');
+      if (kept.has(value)) wanted.push(key);
+      else if (existing.has(keyId(key))) retire.push(key);
+    }
+    assertDistinctPartitionNames(family, [...wanted, ...retire]);
+    const cutoff = keep === undefined ? undefined : `the newest ${keep} values`;
+    return { wanted, retire, why, cutoff };
+  }
+
+  const current = intervalStart(spec.interval, now);
+  const window = new Map<string, PartitionKey>();
+  // `past` intervals of history, the current one, `premake` ahead: what a fresh install creates.
+  for (let i = -spec.past; i <= spec.premake; i += 1) {
+    const from = addIntervals(spec.interval, current, i);
+    const key: PartitionKey = { kind: 'range', from, to: addIntervals(spec.interval, from, 1) };
+    window.set(keyId(key), key);
+    why.set(
+      keyId(key),
+      i < 0
+        ? `within the history window (past: ${spec.past} ${spec.interval}s before the current one)`
+        : i === 0
+          ? `the current ${spec.interval} has no partition`
+          : `within the premake window (the current ${spec.interval} and ${spec.premake} ahead)`,
+    );
+  }
+  const cutoffDate = keep === undefined ? undefined : addIntervals(spec.interval, current, -keep);
+  const retire: PartitionKey[] = [];
+  const wanted: PartitionKey[] = [...window.values()];
+  for (const [id, key] of existing) {
+    if (window.has(id) || key.kind !== 'range') continue;
+    if (cutoffDate && key.to.getTime() <= cutoffDate.getTime()) retire.push(key);
+    else wanted.push(key);
+  }
+  const cutoff = cutoffDate
+    ? `keep ${keep} ${spec.interval}s before the current one: from ${cutoffDate.toISOString().slice(0, 10)}`
+    : undefined;
+  return { wanted: wanted.sort(compareKeys), retire: retire.sort(compareKeys), why, cutoff };
+}
+
+function planFamily(
+  family: FamilySpec,
+  snapshot: FamilySnapshot,
+  now: Date,
+  options: PlanOptions,
+): { steps: Step[]; notices: Notice[] } {
+  const steps: Step[] = [];
+  const notices: Notice[] = snapshot.anomalies.map((a) => ({
+    family: family.name,
+    severity: a.severity,
+    kind: a.kind,
+    table: a.table,
+    ...(a.partition ? { partition: a.partition } : {}),
+    message: a.message,
+  }));
+  const tables = snapshot.tables.map((t) => indexTable(family, t));
+  const create = (table: TableIndex, key: PartitionKey, reason: string): Step => ({
+    id: stepId('create', family.name, key, [table.name]),
+    kind: 'create',
+    family: family.name,
+    tables: [table.name],
+    partitions: [partitionName(family, table.name, key)],
+    key,
+    label: keyLabel(key),
+    sql: createPartitionSql(family, table.name, key),
+    reason,
+    destructive: false,
+  });
+
+  if (family.defaultPartition) {
+    for (const table of tables) {
+      if (!table.defaultPartition) {
+        steps.push(
+          create(
+            table,
+            { kind: 'default' },
+            `the spec declares a DEFAULT partition for ${table.name}`,
+          ),
+        );
+      }
+    }
+  }
+
+  const { wanted, retire, why, cutoff } = wantedKeys(
+    family,
+    snapshot,
+    tables,
+    now,
+    options.retention ?? true,
+  );
+
+  // Keys retired by hand or by retention stay retired: never re-created empty.
+  const retired = new Set(snapshot.retiredKeys);
+  for (const key of wanted.filter((k) => !retired.has(keyLabel(k)))) {
+    const label = keyLabel(key);
+    const missing: TableIndex[] = [];
+    for (const table of tables) {
+      const found = coverage(table, key);
+      if (found.state === 'overlap') {
+        notices.push({
+          family: family.name,
+          severity: 'warning',
+          kind: 'overlap',
+          table: table.name,
+          partition: found.by.name,
+          message:
+            `cannot create ${partitionName(family, table.name, key)} (${label}): ${found.by.name} ` +
+            `(${found.by.bound}) overlaps it; split or replace that partition by hand`,
+        });
+      } else if (found.state === 'none') {
+        missing.push(table);
+      }
+    }
+    if (missing.length === 0) continue;
+    const held = missing
+      .map((table) => ({ table, rows: defaultRowsFor(table, key) }))
+      .filter((h) => h.rows > 0);
+    if (held.length > 0) {
+      const rows = held.reduce((sum, h) => sum + h.rows, 0);
+      const where = held
+        .map(
+          (h) => `${h.table.defaultPartition?.name ?? `${h.table.name}'s DEFAULT`} holds ${h.rows}`,
+        )
+        .join(', ');
+      steps.push({
+        id: stepId('drain', family.name, key, family.tables),
+        kind: 'drain',
+        family: family.name,
+        tables: [...family.tables],
+        partitions: family.tables.map((t) => partitionName(family, t, key)),
+        key,
+        label,
+        sql: [],
+        reason:
+          `${label} needs its own partitions but ${where} row(s) for it; a CREATE would fail ` +
+          `(facts 6): move the rows out of DEFAULT into new partitions (drainKey, in batches)`,
+        destructive: false,
+        rows,
+      });
+      continue;
+    }
+    for (const table of missing) steps.push(create(table, key, why.get(keyId(key)) ?? label));
+  }
+
+  for (const key of retire) {
+    const label = keyLabel(key);
+    const held = [...tables].reverse().flatMap((t) => {
+      const p = t.keyed.get(keyId(key));
+      return p ? [{ table: t.name, partition: p }] : [];
+    });
+    const foreign = held.filter((h) => !h.partition.managed);
+    if (foreign.length > 0) {
+      notices.push({
+        family: family.name,
+        severity: 'info',
+        kind: 'retention-skipped',
+        ...(foreign[0] ? { table: foreign[0].table, partition: foreign[0].partition.name } : {}),
+        message:
+          `${label} is outside the retention window (${cutoff}), but ` +
+          `${foreign.map((h) => h.partition.name).join(', ')} ${foreign.length === 1 ? 'was' : 'were'} ` +
+          'not created by pgparts: left alone',
+      });
+      continue;
+    }
+    const mode = family.retention?.mode ?? 'drop';
+    steps.push({
+      id: stepId(
+        'retire',
+        family.name,
+        key,
+        held.map((h) => h.table),
+      ),
+      kind: 'retire',
+      family: family.name,
+      tables: held.map((h) => h.table),
+      partitions: held.map((h) => h.partition.name),
+      key,
+      label,
+      sql: [],
+      reason:
+        `${label} is outside the retention window (${cutoff}): ${mode === 'drop' ? 'drop' : `archive into ${family.retention?.archiveSchema}`} ` +
+        `its partitions, referencing tables first, with ${
+          family.defaultPartition
+            ? 'plain DETACH under lock_timeout (a DEFAULT partition forbids DETACH CONCURRENTLY: facts 9)'
+            : 'DETACH ... CONCURRENTLY'
+        } (retireKey)`,
+      destructive: true,
+      mode,
+    });
+  }
+
+  // Partitions pgparts does not understand but that lie wholly before the retention cutoff.
+  const spec = family.partitionBy;
+  if ((options.retention ?? true) && family.retention && spec.strategy === 'range') {
+    const cutoffDate = addIntervals(
+      spec.interval,
+      intervalStart(spec.interval, now),
+      -family.retention.keep,
+    ).getTime();
+    for (const table of tables) {
+      for (const p of table.irregular) {
+        const span = rangeSpan(parseBound(p.bound));
+        if (span && span.to <= cutoffDate) {
+          notices.push({
+            family: family.name,
+            severity: 'info',
+            kind: 'retention-skipped',
+            table: table.name,
+            partition: p.name,
+            message: `${p.name} (${p.bound}) is outside the retention window (${cutoff}), but its bounds are not one ${spec.interval}: left alone`,
+          });
+        }
+      }
+    }
+  }
+  return { steps, notices };
+}
+
+/**
+ * Plans what `apply` should do for `families`, given the catalog `snapshot` and the clock `now`
+ * (use `snapshot.takenAt`, the server's clock, unless testing another moment). Steps come in the
+ * order they must run: DEFAULT partitions, then each key ascending (referenced tables' partitions
+ * first), then retention (referencing tables' partitions first). Throws SpecMismatchError, before
+ * anything runs, when the specs do not match the live tables.
+ */
+export function plan(
+  families: readonly FamilySpec[],
+  snapshot: Snapshot,
+  now: Date,
+  options: PlanOptions = {},
+): Plan {
+  if (Number.isNaN(now.getTime())) throw new Error('pgparts: plan needs a valid `now`');
+  const specs = families.map((f) => parseFamily(f));
+  const problems: string[] = [];
+  const pairs: [FamilySpec, FamilySnapshot][] = [];
+  for (const family of specs) {
+    const found = snapshot.families.find((f) => f.name === family.name);
+    if (!found) {
+      throw new Error(
+        `pgparts: the snapshot has no family ${family.name}; inspect with the families you plan for`,
+      );
+    }
+    problems.push(...specMismatches(family, found).map((m) => `family ${family.name}: ${m}`));
+    pairs.push([family, found]);
+  }
+  if (problems.length > 0) throw new SpecMismatchError(problems);
+  const result: Plan = { now, steps: [], notices: [] };
+  for (const [family, found] of pairs) {
+    const planned = planFamily(family, found, now, options);
+    result.steps.push(...planned.steps);
+    result.notices.push(...planned.notices);
+  }
+  return result;
+}

@@ -1,0 +1,60 @@
+import type { FamilySnapshot } from '../catalog/snapshot.js';
+import { matchesSpec } from '../catalog/snapshot.js';
+import { type FamilySpec, listValueType } from '../define/spec.js';
+
+const LIST_KEY_TYPES = new Set(['smallint', 'integer', 'bigint']);
+/** A text LIST (regions, tenant slugs): values compare as text. */
+const TEXT_LIST_KEY_TYPES = new Set(['text', 'character varying', 'character']);
+const RANGE_KEY_TYPES = new Set([
+  'timestamp with time zone',
+  'timestamp without time zone',
+  'date',
+]);
+
+/** `RANGE (killmail_time)` as the spec declares it, for messages. */
+function declaredKey(family: FamilySpec): string {
+  return `${family.partitionBy.strategy.toUpperCase()} (${family.partitionBy.column})`;
+}
+
+/**
+ * What makes a spec unusable against this database: a missing or unpartitioned table, a
+ * partition key other than the declared one, an unreadable `valuesFrom`. The planner refuses to
+ * plan (before any DDL) while there is any; each message names the table and what to do.
+ */
+export function specMismatches(family: FamilySpec, snapshot: FamilySnapshot): string[] {
+  const problems: string[] = [];
+  for (const table of snapshot.tables) {
+    const name = `${table.schema}.${table.name}`;
+    const parent = table.parent;
+    if (!parent) {
+      problems.push(`table ${name} does not exist; create it first (pgparts migrate)`);
+      continue;
+    }
+    if (parent.relkind !== 'p' || !parent.strategy) {
+      problems.push(`table ${name} is not partitioned; it must be ${declaredKey(family)}`);
+      continue;
+    }
+    if (!matchesSpec(family, parent)) {
+      problems.push(
+        `table ${name} is partitioned by ${parent.keyDefinition ?? parent.strategy.toUpperCase()}, ` +
+          `but the spec says ${declaredKey(family)}; fix partitionBy in family ${family.name}`,
+      );
+      continue;
+    }
+    const p = family.partitionBy;
+    const allowed =
+      p.strategy === 'range'
+        ? RANGE_KEY_TYPES
+        : listValueType(p) === 'text'
+          ? TEXT_LIST_KEY_TYPES
+          : LIST_KEY_TYPES;
+    if (parent.keyType && !allowed.has(parent.keyType)) {
+      problems.push(
+        `table ${name}: partition key ${family.partitionBy.column} is ${parent.keyType}; ` +
+          `${family.partitionBy.strategy.toUpperCase()} families need ${[...allowed].join(', ')}`,
+      );
+    }
+  }
+  if (snapshot.sourceError) problems.push(snapshot.sourceError);
+  return problems;
+}

@@ -1,0 +1,370 @@
+import { sql } from 'drizzle-orm';
+import { inspect } from '../catalog/inspect.js';
+import { assertSupportedServer } from '../catalog/server-version.js';
+import { keyId } from '../define/bounds.js';
+import { type FamilySpec, parseFamily } from '../define/spec.js';
+import { drainKey } from '../ops/drain/drain.js';
+import { retireKey } from '../ops/retention.js';
+import { type Plan, plan, type Step } from '../plan/plan.js';
+import {
+  type LockKey,
+  MAINTENANCE_LOCK_KEY,
+  releaseAdvisoryLock,
+  tryAdvisoryLock,
+} from './advisory-lock.js';
+import type { AnyPgDatabase } from './database.js';
+import {
+  DEFAULT_LOCK_TIMEOUT_MS,
+  DEFAULT_RETRIES,
+  lockTimeoutSql,
+  type RetryOptions,
+  retryOnLockTimeout,
+} from './lock-timeout.js';
+import { isLockNotAvailable, pgErrorMessage } from './pg-error.js';
+import { rowsOf } from './rows.js';
+import { openSession } from './session.js';
+
+/**
+ * apply: the only place pgparts runs DDL. One run per database at a time (advisory lock); under
+ * the lock it inspects, plans and runs each step with a short lock_timeout and bounded retries.
+ * Running it again right after leaves nothing to do.
+ *
+ * Connections: everything runs on one pinned connection (session.ts), never on the pool at
+ * large, so the lock and the session's lock_timeout belong to the statements they guard. Each
+ * create step is its own short transaction (CREATE ... PARTITION OF and its marker COMMENT
+ * commit together or not at all), so ACCESS EXCLUSIVE on a parent is held for one step only;
+ * the run as a whole is not one transaction. Drain and retire steps run outside any transaction
+ * pgparts opens: their executors choose their own (DETACH ... CONCURRENTLY cannot run in one).
+ */
+
+export interface StepContext {
+  /** The run's pinned connection: not in a transaction, lock_timeout set for the session. */
+  db: AnyPgDatabase;
+  /**
+   * The database `apply` was given (often a pool), for work that may use other connections
+   * (copying batches while the pinned connection holds the maintenance lock). Statements on it
+   * do not get the run's lock_timeout: set it where they need it.
+   */
+  pool: AnyPgDatabase;
+  family: FamilySpec;
+  lockTimeoutMs: number;
+  /** Progress inside the step (rows copied, partitions detached...). */
+  progress(done: number, total: number | null, unit: string): void;
+}
+
+/** Runs one drain or retire step; returns a line for the report (rows moved, lock held...). */
+export type StepExecutor = (step: Step, context: StepContext) => Promise<string | undefined>;
+
+export type StepExecutors = Partial<Record<'drain' | 'retire', StepExecutor>>;
+
+/** The drain and retention steps pgparts runs itself; a lock timeout inside them is retried. */
+const BUILT_IN_EXECUTORS: StepExecutors = {
+  drain: async (step, ctx) => {
+    const result = await drainKey(ctx.db, ctx.family, step.key, {
+      lockTimeoutMs: ctx.lockTimeoutMs,
+      onProgress: (p) => ctx.progress(p.done, p.total, p.phase === 'copy' ? 'pages' : p.phase),
+    });
+    return `${result.rowsMoved} rows moved in ${Math.round(result.elapsedMs)} ms (${result.strategy ?? 'nothing to move'}), locks held ${Math.round(result.maxLockHoldMs)} ms`;
+  },
+  retire: async (step, ctx) => {
+    const result = await retireKey(ctx.db, ctx.family, step.key, {
+      mode: step.mode ?? 'drop',
+      lockTimeoutMs: ctx.lockTimeoutMs,
+      onProgress: (done, total) => ctx.progress(done, total, 'partitions'),
+    });
+    const what = result.mode === 'drop' ? 'dropped' : 'archived';
+    return `${result.partitions.length} partitions ${what} (DETACH ${result.detach === 'concurrently' ? 'CONCURRENTLY' : 'plain'}) in ${Math.round(result.elapsedMs)} ms`;
+  },
+};
+
+export type ApplyEvent =
+  | { type: 'lock-acquired'; pid: number | null }
+  | { type: 'planned'; plan: Plan }
+  | { type: 'step-start'; step: Step; index: number; total: number }
+  | { type: 'step-retry'; step: Step; attempt: number; delayMs: number; message: string }
+  | { type: 'step-progress'; step: Step; done: number; total: number | null; unit: string }
+  | { type: 'step-end'; result: StepResult; index: number; total: number };
+
+export interface StepResult {
+  step: Step;
+  outcome: 'done' | 'skipped' | 'failed';
+  /** Why it was skipped or failed; what an executor reported when done. */
+  message?: string;
+  attempts: number;
+  /** Attempts that gave up on lock_timeout (55P03). */
+  lockTimeouts: number;
+  ms: number;
+}
+
+export interface ApplyOptions {
+  families: readonly FamilySpec[];
+  /** The clock to plan for; default the server's now(). */
+  now?: Date;
+  /** Run destructive (retire) steps: true, or a predicate approving individual steps. Default false. */
+  allowDestructive?: boolean | ((step: Step) => boolean);
+  /** lock_timeout for every statement of the run, ms. Default 3000. */
+  lockTimeoutMs?: number;
+  /** Tries after the first when a step hits the lock timeout. Default 4. */
+  retries?: number;
+  /** First pause between tries, ms (doubles each time, with jitter). Default 500. */
+  backoffMs?: number;
+  maxBackoffMs?: number;
+  /** Plan retention steps (default true); destructive ones still need allowDestructive. */
+  retention?: boolean;
+  /** The advisory lock key; default MAINTENANCE_LOCK_KEY. */
+  lockKey?: LockKey;
+  /** Told of each phase; awaited, so a slow callback slows the run. */
+  onProgress?: (event: ApplyEvent) => void | Promise<void>;
+  /** Replace or supply the drain / retire executors. */
+  executors?: StepExecutors;
+}
+
+export interface ApplyResult {
+  /** 'locked': another run holds the maintenance lock; this one did nothing. */
+  status: 'applied' | 'locked';
+  /** No step failed (a locked run is ok: the other run does the work). */
+  ok: boolean;
+  /** The backend pid holding the lock: this run's when applied, the other's when locked. */
+  lockHolderPid: number | null;
+  /** What was planned under the lock; null when locked. */
+  plan: Plan | null;
+  results: StepResult[];
+  done: number;
+  skipped: number;
+  failed: number;
+  elapsedMs: number;
+  /** Anything that went wrong around the steps (the lock not released, settings not restored). */
+  warnings: string[];
+}
+
+function checkRetries(value: number | undefined, name: string): void {
+  if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) {
+    throw new Error(`pgparts: ${name} must be a whole number of 0 or more, not ${value}`);
+  }
+}
+
+function failureMessage(
+  step: Step,
+  error: unknown,
+  attempts: number,
+  lockTimeoutMs: number,
+): string {
+  if (isLockNotAvailable(error)) {
+    return (
+      `gave up after ${attempts} attempt(s): each waited lock_timeout (${lockTimeoutMs} ms) for a ` +
+      `lock on ${step.tables.join(', ')} held by another session (a long query or transaction); ` +
+      'nothing was changed for this key: run again later, or raise the lock timeout'
+    );
+  }
+  return pgErrorMessage(error);
+}
+
+/**
+ * Brings the database to what `families` declare: takes the maintenance lock (or returns
+ * `status: 'locked'` at once, doing nothing, when another run holds it), inspects, plans, and
+ * runs the plan. Validates the specs before any SQL. Step failures are reported in the result,
+ * not thrown; the steps of other keys still run. Errors of the connection itself are thrown.
+ */
+export async function apply(db: AnyPgDatabase, options: ApplyOptions): Promise<ApplyResult> {
+  const started = performance.now();
+  const families = options.families.map((f) => parseFamily(f));
+  const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+  const setLockTimeout = lockTimeoutSql(lockTimeoutMs);
+  checkRetries(options.retries, 'retries');
+  checkRetries(options.backoffMs, 'backoffMs');
+  if (options.now && Number.isNaN(options.now.getTime())) throw new Error('pgparts: invalid `now`');
+  const executors: StepExecutors = { ...BUILT_IN_EXECUTORS, ...options.executors };
+  const emit = async (event: ApplyEvent) => {
+    await options.onProgress?.(event);
+  };
+  const warnings: string[] = [];
+  const key = options.lockKey ?? MAINTENANCE_LOCK_KEY;
+
+  const session = await openSession(db);
+  try {
+    const lock = await tryAdvisoryLock(session.db, key);
+    const base = { lockHolderPid: lock.holderPid, warnings };
+    if (!lock.acquired) {
+      return {
+        ...base,
+        status: 'locked',
+        ok: true,
+        plan: null,
+        results: [],
+        done: 0,
+        skipped: 0,
+        failed: 0,
+        elapsedMs: performance.now() - started,
+      };
+    }
+    let results: StepResult[] = [];
+    let planned: Plan | null = null;
+    try {
+      await emit({ type: 'lock-acquired', pid: lock.holderPid });
+      await assertSupportedServer(session.db);
+      const [previous] = rowsOf<{ value: string }>(
+        await session.db.execute(sql`SELECT current_setting('lock_timeout') AS value`),
+      );
+      await session.db.execute(sql.raw(`SET ${setLockTimeout}`));
+      try {
+        const retry: RetryOptions = {
+          retries: options.retries ?? DEFAULT_RETRIES,
+          ...(options.backoffMs !== undefined ? { backoffMs: options.backoffMs } : {}),
+          ...(options.maxBackoffMs !== undefined ? { maxBackoffMs: options.maxBackoffMs } : {}),
+        };
+        const read = await retryOnLockTimeout(
+          () => inspect(session.db, families, { lockTimeoutMs }),
+          retry,
+        );
+        if (!read.value) throw read.error;
+        planned = plan(families, read.value, options.now ?? read.value.takenAt, {
+          retention: options.retention ?? true,
+        });
+        await emit({ type: 'planned', plan: planned });
+        results = await runSteps(planned, {
+          db: session.db,
+          pool: db,
+          families,
+          executors,
+          lockTimeoutMs,
+          setLockTimeout,
+          retry,
+          allowDestructive: options.allowDestructive ?? false,
+          emit,
+        });
+      } finally {
+        await session.db
+          .execute(sql`SELECT set_config('lock_timeout', ${previous?.value ?? '0'}, false)`)
+          .catch((error: unknown) => {
+            warnings.push(`could not restore lock_timeout: ${pgErrorMessage(error)}`);
+          });
+      }
+    } finally {
+      const released = await releaseAdvisoryLock(session.db, key).catch((error: unknown) => {
+        warnings.push(`could not release the maintenance lock: ${pgErrorMessage(error)}`);
+        return true;
+      });
+      if (!released) {
+        warnings.push(
+          `the maintenance lock was not held by this connection at the end (pid ${lock.holderPid})`,
+        );
+      }
+    }
+    const count = (outcome: StepResult['outcome']) =>
+      results.filter((r) => r.outcome === outcome).length;
+    return {
+      ...base,
+      status: 'applied',
+      ok: count('failed') === 0,
+      plan: planned,
+      results,
+      done: count('done'),
+      skipped: count('skipped'),
+      failed: count('failed'),
+      elapsedMs: performance.now() - started,
+    };
+  } finally {
+    await session.release();
+  }
+}
+
+interface RunContext {
+  db: AnyPgDatabase;
+  pool: AnyPgDatabase;
+  families: FamilySpec[];
+  executors: StepExecutors;
+  lockTimeoutMs: number;
+  setLockTimeout: string;
+  retry: RetryOptions;
+  allowDestructive: boolean | ((step: Step) => boolean);
+  emit(event: ApplyEvent): Promise<void>;
+}
+
+/** Runs one create step: its statements in one transaction, under SET LOCAL lock_timeout. */
+async function runCreate(step: Step, ctx: RunContext): Promise<undefined> {
+  await ctx.db.transaction(async (tx) => {
+    await tx.execute(sql.raw(`SET LOCAL ${ctx.setLockTimeout}`));
+    for (const statement of step.sql) await tx.execute(sql.raw(statement));
+  });
+  return undefined;
+}
+
+async function runSteps(planned: Plan, ctx: RunContext): Promise<StepResult[]> {
+  const results: StepResult[] = [];
+  /** family|key of keys whose earlier step failed: their later steps are skipped. */
+  const failedKeys = new Set<string>();
+  const total = planned.steps.length;
+  for (const [index, step] of planned.steps.entries()) {
+    await ctx.emit({ type: 'step-start', step, index, total });
+    const started = performance.now();
+    const keyRef = `${step.family}|${keyId(step.key)}`;
+    const family = ctx.families.find((f) => f.name === step.family);
+    const executor = step.kind === 'create' ? undefined : ctx.executors[step.kind];
+    const allowed =
+      !step.destructive ||
+      (typeof ctx.allowDestructive === 'function'
+        ? ctx.allowDestructive(step)
+        : ctx.allowDestructive);
+    let result: StepResult;
+    const skip = (message: string): StepResult => ({
+      step,
+      outcome: 'skipped',
+      message,
+      attempts: 0,
+      lockTimeouts: 0,
+      ms: 0,
+    });
+    if (failedKeys.has(keyRef)) {
+      result = skip(`an earlier step for ${step.label} failed`);
+    } else if (!allowed) {
+      result = skip('destructive: needs --yes (allowDestructive) to run');
+    } else if (step.kind !== 'create' && !executor) {
+      result = skip(`${step.kind} not available in this version of pgparts`);
+    } else if (!family) {
+      result = skip(`family ${step.family} is not among the families given`);
+    } else {
+      const outcome = await retryOnLockTimeout<string | undefined>(
+        () =>
+          executor
+            ? executor(step, {
+                db: ctx.db,
+                family,
+                lockTimeoutMs: ctx.lockTimeoutMs,
+                pool: ctx.pool,
+                progress: (done, of, unit) => {
+                  // A failing progress callback must not fail the step or go unhandled.
+                  ctx.emit({ type: 'step-progress', step, done, total: of, unit }).catch(() => {});
+                },
+              })
+            : runCreate(step, ctx),
+        {
+          ...ctx.retry,
+          onRetry: (attempt, delayMs, error) =>
+            ctx.emit({
+              type: 'step-retry',
+              step,
+              attempt,
+              delayMs,
+              message: pgErrorMessage(error),
+            }),
+        },
+      );
+      const failed = 'error' in outcome && outcome.error !== undefined;
+      result = {
+        step,
+        outcome: failed ? 'failed' : 'done',
+        attempts: outcome.attempts,
+        lockTimeouts: outcome.lockTimeouts.length,
+        ms: performance.now() - started,
+      };
+      const message = failed
+        ? failureMessage(step, outcome.error, outcome.attempts, ctx.lockTimeoutMs)
+        : outcome.value;
+      if (message) result.message = message;
+      if (failed) failedKeys.add(keyRef);
+    }
+    results.push(result);
+    await ctx.emit({ type: 'step-end', result, index, total });
+  }
+  return results;
+}

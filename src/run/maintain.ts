@@ -1,0 +1,18 @@
+import type { FamilySpec } from '../define/spec.js';
+import { type ApplyOptions, type ApplyResult, apply } from './apply.js';
+import type { AnyPgDatabase } from './database.js';
+
+export interface MaintainOptions extends Omit<ApplyOptions, 'families'> {
+  /** The families to keep: the app's own, and any preset it uses (`pgparts/presets`). */
+  families: readonly FamilySpec[];
+}
+
+/**
+ * One call for an app's start-up or a cron job: creates what is missing (new LIST values, the
+ * premake window), drains DEFAULT where a key got its own partitions, and plans retention, all
+ * under the maintenance lock (a second instance returns `status: 'locked'` and does nothing).
+ * Retention runs only with `allowDestructive: true`. Returns what it did, step by step.
+ */
+export function maintain(db: AnyPgDatabase, options: MaintainOptions): Promise<ApplyResult> {
+  return apply(db, options);
+}
