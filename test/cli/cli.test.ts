@@ -13,6 +13,7 @@ describe('pgparts CLI', () => {
     const top = await pgparts(undefined, '--help');
     expect(top.code).toBe(0);
     for (const command of [
+      'generate',
       'migrate',
       'status',
       'plan',

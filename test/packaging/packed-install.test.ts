@@ -62,7 +62,13 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 describe('the packed package in an app', { timeout: 300_000 }, () => {
   it('loads every entry point through require() and import', () => {
-    for (const entry of ['pgparts', 'pgparts/schema', 'pgparts/leaderboard', 'pgparts/killmails']) {
+    for (const entry of [
+      'pgparts',
+      'pgparts/schema',
+      'pgparts/leaderboard',
+      'pgparts/killmails',
+      'pgparts/presets',
+    ]) {
       const required = run('node', ['-e', `require(${JSON.stringify(entry)})`]);
       expect(required, entry).toMatchObject({ code: 0 });
       const imported = run('node', [
