@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { type FamilySpec, parseFamily } from '../define/spec.js';
+import { PgpartsError } from '../errors.js';
 import { identifierSchema } from '../sql/identifiers.js';
 import { loadModule } from './load-module.js';
 
@@ -54,7 +55,8 @@ export function definePgpartsConfig(config: PgpartsConfig): PgpartsConfig {
 export function parseConfig(path: string, input: unknown): LoadedConfig {
   const families = (input as { families?: unknown } | undefined)?.families;
   if (!Array.isArray(families) || families.length === 0) {
-    throw new Error(
+    throw new PgpartsError(
+      'invalid-config',
       `pgparts: ${path} must export \`families\`: a non-empty array of partition specs`,
     );
   }
@@ -63,13 +65,19 @@ export function parseConfig(path: string, input: unknown): LoadedConfig {
     const lines = result.error.issues.map(
       (i) => `  - ${i.path.join('.') || '(config)'}: ${i.message}`,
     );
-    throw new Error(`pgparts: invalid config ${path}:\n${lines.join('\n')}`);
+    throw new PgpartsError(
+      'invalid-config',
+      `pgparts: invalid config ${path}:\n${lines.join('\n')}`,
+    );
   }
   const parsed = result.data.families.map((family) => parseFamily(family));
   const names = new Set<string>();
   for (const object of result.data.objects) {
     if (names.has(object.name))
-      throw new Error(`pgparts: ${path}: object ${object.name} is declared twice`);
+      throw new PgpartsError(
+        'invalid-config',
+        `pgparts: ${path}: object ${object.name} is declared twice`,
+      );
     names.add(object.name);
   }
   return { path, ...result.data, families: parsed };

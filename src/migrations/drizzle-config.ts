@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { PgpartsError } from '../errors.js';
 import { loadModule } from './load-module.js';
 import { DRIZZLE_RECORD, type MigrationRecord } from './migration-record.js';
 
@@ -29,14 +30,16 @@ export interface AppDrizzleConfig {
 export function findDrizzleConfig(cwd: string, file?: string): string {
   if (file) {
     const path = resolve(cwd, file);
-    if (!existsSync(path)) throw new Error(`pgparts: drizzle config ${file} not found`);
+    if (!existsSync(path))
+      throw new PgpartsError('invalid-config', `pgparts: drizzle config ${file} not found`);
     return path;
   }
   for (const name of DRIZZLE_CONFIG_NAMES) {
     const path = resolve(cwd, name);
     if (existsSync(path)) return path;
   }
-  throw new Error(
+  throw new PgpartsError(
+    'invalid-config',
     `pgparts: no drizzle.config.(ts|js|mjs|json) in ${cwd}; name it with --drizzle-config`,
   );
 }
@@ -50,7 +53,10 @@ export async function loadDrizzleConfig(cwd: string, file?: string): Promise<App
     migrations?: { table?: string; schema?: string };
   };
   if (config.dialect !== 'postgresql') {
-    throw new Error(`pgparts: ${path}: dialect must be 'postgresql', not ${config.dialect}`);
+    throw new PgpartsError(
+      'invalid-config',
+      `pgparts: ${path}: dialect must be 'postgresql', not ${config.dialect}`,
+    );
   }
   const runFrom = file ? cwd : dirname(path);
   return {

@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { PgpartsError } from '../errors.js';
 
 /**
  * drizzle-kit is the app's own dependency: its bin is found in the app's node_modules (walking up
@@ -14,7 +15,8 @@ export function drizzleKitBin(cwd: string): string {
     if (existsSync(bin)) return bin;
     if (dirname(dir) === dir) break;
   }
-  throw new Error(
+  throw new PgpartsError(
+    'migration',
     `pgparts: drizzle-kit is not installed in ${cwd} (npm install -D drizzle-kit); pgparts generate runs it`,
   );
 }
@@ -34,7 +36,8 @@ export function runDrizzleKitGenerate(
   const output = `${result.stdout ?? ''}${result.stderr ?? ''}`;
   if (result.status === 0 && /Your SQL migration file/.test(output)) return 'wrote';
   if (result.status === 0 && /No schema changes/.test(output)) return 'nothing';
-  throw new Error(
+  throw new PgpartsError(
+    'migration',
     `pgparts: drizzle-kit generate failed (exit ${result.status ?? result.signal}):\n${output.trim()}`,
   );
 }

@@ -10,6 +10,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
+import { PgpartsError } from '../errors.js';
 import { quoteIdent } from '../sql/identifiers.js';
 import { type LoadedConfig, loadAppConfig } from './app-config.js';
 import { loadDrizzleConfig } from './drizzle-config.js';
@@ -119,7 +120,8 @@ function writeMigrations(
     readState(out) ?? adoptState(journaled, config.families, config.extensions, config.objects);
   const edited = editedMigrations(journaled, state);
   if (edited.length > 0) {
-    throw new Error(
+    throw new PgpartsError(
+      'migration',
       `pgparts: ${edited.join(', ')} changed after it was generated; a database that applied it ` +
         'never sees the change. Restore it, and put the change in a new migration.',
     );
@@ -155,7 +157,8 @@ function writeMigrations(
       const file = thisRun.find((tag) => createsTable(readSql(out, tag), family.schema, table));
       if (!file) {
         const earlierFile = earlier.some((text) => createsTable(text, family.schema, table));
-        throw new Error(
+        throw new PgpartsError(
+          'migration',
           earlierFile
             ? `pgparts: family ${family.name}: ${family.schema}.${table} was created by an earlier ` +
                 'migration without PARTITION BY, and a table cannot be partitioned after it is ' +
@@ -187,7 +190,8 @@ function checkFamilyShapes(config: LoadedConfig, state: GeneratorState): void {
     if (!known) continue;
     const now = familyShape(family);
     if (known.strategy !== now.strategy || known.column !== now.column) {
-      throw new Error(
+      throw new PgpartsError(
+        'migration',
         `pgparts: family ${family.name} was migrated as ${known.strategy.toUpperCase()} (${known.column}); ` +
           `the config says ${now.strategy.toUpperCase()} (${now.column}). A partition key cannot be ` +
           'changed by a migration: declare a new family, or convert the tables with `pgparts convert`',
@@ -200,7 +204,8 @@ function checkObjects(config: LoadedConfig, state: GeneratorState): void {
   for (const object of config.objects) {
     const known = state.objects[object.name];
     if (known !== undefined && known !== objectHash(object)) {
-      throw new Error(
+      throw new PgpartsError(
+        'migration',
         `pgparts: object ${object.name} changed after it was written into a migration; objects ` +
           'are written once. Declare the change as a new object (a new name), or a migration of your own.',
       );
@@ -227,7 +232,10 @@ function customMigration(out: string, configPath: string, cwd: string, name: str
   const entries = readJournal(out);
   const tag = entries.at(-1)?.tag;
   if (entries.length !== count + 1 || !tag) {
-    throw new Error(`pgparts: drizzle-kit generate --custom did not add a migration to ${out}`);
+    throw new PgpartsError(
+      'migration',
+      `pgparts: drizzle-kit generate --custom did not add a migration to ${out}`,
+    );
   }
   return tag;
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PgpartsError } from '../errors.js';
 
 /**
  * A drizzle-kit migrations folder as pgparts reads it: `meta/_journal.json` lists the migrations
@@ -59,7 +60,10 @@ export function readMigrations(folder: string): MigrationFile[] {
   return readJournal(folder).map((entry) => {
     const path = join(folder, `${entry.tag}.sql`);
     if (!existsSync(path)) {
-      throw new Error(`pgparts: ${path} is in the journal but the file is missing`);
+      throw new PgpartsError(
+        'migration',
+        `pgparts: ${path} is in the journal but the file is missing`,
+      );
     }
     const text = readFileSync(path, 'utf8');
     return {

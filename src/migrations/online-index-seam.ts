@@ -1,3 +1,4 @@
+import { PgpartsError } from '../errors.js';
 import type { AnyPgDatabase } from '../run/database.js';
 
 /**
@@ -7,7 +8,8 @@ import type { AnyPgDatabase } from '../run/database.js';
  * for it; once it lands, this file becomes `export { buildIndexOnline } from '../ops/online-index.js'`.
  */
 export async function buildIndexOnline(_db: AnyPgDatabase, spec: unknown): Promise<void> {
-  throw new Error(
+  throw new PgpartsError(
+    'migration',
     `pgparts: online index builds are not available in this version (step ${JSON.stringify(spec)})`,
   );
 }

@@ -1,3 +1,4 @@
+import { PgpartsError } from '../errors.js';
 import type { AnyPgDatabase } from '../run/database.js';
 import { run } from '../run/execute.js';
 import { buildIndexOnline } from './online-index-seam.js';
@@ -17,7 +18,7 @@ export async function runOnlineStatement(db: AnyPgDatabase, statement: string): 
     try {
       spec = JSON.parse(json);
     } catch {
-      throw new Error(`pgparts: unreadable online index step: ${json}`);
+      throw new PgpartsError('migration', `pgparts: unreadable online index step: ${json}`);
     }
     await buildIndexOnline(db, spec);
     return;

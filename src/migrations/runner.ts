@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { assertSupportedServer } from '../catalog/server-version.js';
+import { PgpartsError } from '../errors.js';
 import type { AnyPgDatabase } from '../run/database.js';
 import { run } from '../run/execute.js';
 import {
@@ -158,10 +159,11 @@ async function applyOnline(
       retries: options.retries ?? DEFAULT_RETRIES,
     });
     if (outcome.error) {
-      throw new Error(
+      throw new PgpartsError(
+        'migration',
         `pgparts: migration ${file.tag} stopped at a statement (it is not recorded; its ` +
           `statements are idempotent, so the next run starts it again): ${errorText(outcome.error)}`,
-        { cause: outcome.error },
+        { cause: outcome.error, step: file.tag },
       );
     }
   }

@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import { addIntervals, intervalStart } from '../../define/intervals.js';
 import type { PartitionKey } from '../../define/partition-key.js';
 import { type FamilySpec, listValueType } from '../../define/spec.js';
+import { PgpartsError } from '../../errors.js';
 import type { AnyPgDatabase } from '../../run/database.js';
 import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
 import { textLiteral } from '../../sql/literals.js';
@@ -23,7 +24,8 @@ export async function partitionKeysFor(
   const keys: PartitionKey[] = [];
   if (p.strategy === 'list') {
     if (listValueType(p) === 'text') {
-      throw new Error(
+      throw new PgpartsError(
+        'refused',
         `pgparts: family ${family.name}: online conversion supports integer LIST and RANGE families, not text LIST`,
       );
     }
