@@ -138,6 +138,9 @@ describe('the packed package in an app', { timeout: 300_000 }, () => {
     expect(pulled.code).toBe(0);
     const schema = readFileSync(join(appDir, 'pulled', 'schema.ts'), 'utf8');
     expect(schema).toContain('pgTable("accounts"');
-    expect(schema).not.toMatch(/app_events|region_orders/);
+    // No parent and no partition is pulled as a table (the bigserial columns' sequences are
+    // listed apart from tables, and tablesFilter does not apply to them).
+    expect(schema).not.toMatch(/pgTable\("(app_events|region_orders)/);
+    expect(schema.match(/pgTable\(/g)).toHaveLength(1);
   });
 });
