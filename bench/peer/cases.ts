@@ -91,19 +91,19 @@ async function measured(
   return { tool, ...(variant ? { variant } : {}), ms, writers: figures, load, note: result };
 }
 
-/** The median of NOOP_CALLS timed calls after one that settles; writers on for each call. */
-async function noop(
-  ctx: PeerContext,
-  tool: Tool,
-  writers: WriterTarget[],
-  call: () => Promise<string>,
-): Promise<PeerRun> {
-  await call();
-  const runs: PeerRun[] = [];
-  for (let i = 0; i < NOOP_CALLS; i += 1) runs.push(await measured(ctx, tool, writers, call));
+interface NoopSide {
+  tool: Tool;
+  writers: WriterTarget[];
+  call: () => Promise<string>;
+}
+
+/** Many measured runs of one tool as one: the median time, the writers' worst. */
+function combine(runs: PeerRun[]): PeerRun {
   const samples = runs.map((r) => r.ms);
   const worst = (name: string, key: 'maxLatencyMs' | 'maxLockWaitMs') =>
     Math.max(...runs.map((r) => r.writers.find((w) => w.name === name)?.[key] ?? 0));
+  const sum = (name: string, key: 'statements' | 'errors') =>
+    runs.reduce((s, r) => s + (r.writers.find((w) => w.name === name)?.[key] ?? 0), 0);
   const first = runs[0] as PeerRun;
   return {
     ...first,
@@ -111,16 +111,28 @@ async function noop(
     samples,
     writers: first.writers.map((w) => ({
       ...w,
-      statements: runs.reduce(
-        (s, r) => s + (r.writers.find((x) => x.name === w.name)?.statements ?? 0),
-        0,
-      ),
-      errors: runs.reduce((s, r) => s + (r.writers.find((x) => x.name === w.name)?.errors ?? 0), 0),
+      statements: sum(w.name, 'statements'),
+      errors: sum(w.name, 'errors'),
       maxLatencyMs: worst(w.name, 'maxLatencyMs'),
       maxLockWaitMs: worst(w.name, 'maxLockWaitMs'),
     })),
-    note: `${first.note}; median of ${NOOP_CALLS} calls after one that settles`,
+    note: `${first.note}; median of ${NOOP_CALLS} calls (alternating with the other tool) after one that settles`,
   };
+}
+
+/**
+ * NOOP_CALLS timed calls per tool, the tools alternating call by call, after one call each that
+ * settles; writers on the measured side during each call.
+ */
+async function noop(ctx: PeerContext, sides: [NoopSide, NoopSide]): Promise<PeerRun[]> {
+  for (const side of sides) await side.call();
+  const runs: PeerRun[][] = sides.map(() => []);
+  for (let i = 0; i < NOOP_CALLS; i += 1) {
+    for (const [k, side] of sides.entries()) {
+      runs[k]?.push(await measured(ctx, side.tool, side.writers, side.call));
+    }
+  }
+  return runs.map(combine);
 }
 
 async function maintainNote(db: AnyPgDatabase, families: FamilySpec[], extra = {}) {
@@ -163,17 +175,25 @@ export async function setupMain(ctx: PeerContext): Promise<FamilySpec> {
 }
 
 export async function noopEmpty(ctx: PeerContext, family: FamilySpec): Promise<PeerCase> {
-  const pm = await noop(ctx, 'pg_partman', targets(ctx, 'pm', 'events', false), async () => {
-    await partman.runMaintenance(ctx.sql, 'pm.events');
-    return "run_maintenance('pm.events')";
-  });
-  const pp = await noop(ctx, 'pgparts', targets(ctx, 'pp', 'events', false), () =>
-    maintainNote(ctx.db, [family]),
-  );
+  const runs = await noop(ctx, [
+    {
+      tool: 'pg_partman',
+      writers: targets(ctx, 'pm', 'events', false),
+      call: async () => {
+        await partman.runMaintenance(ctx.sql, 'pm.events');
+        return "run_maintenance('pm.events')";
+      },
+    },
+    {
+      tool: 'pgparts',
+      writers: targets(ctx, 'pp', 'events', false),
+      call: () => maintainNote(ctx.db, [family]),
+    },
+  ]);
   return {
     id: 'noop-empty',
     title: 'no-op maintenance, one table, empty DEFAULT',
-    runs: [pm, pp],
+    runs,
     note: 'Only the existing-month writer runs: a DEFAULT writer would make DEFAULT non-empty.',
   };
 }
@@ -190,11 +210,17 @@ export async function addStrayRows(ctx: PeerContext): Promise<number> {
 
 export async function noopDefault(ctx: PeerContext, family: FamilySpec): Promise<PeerCase> {
   const before = await defaultRows(ctx.sql, 'pp', 'events');
-  const pm = await noop(ctx, 'pg_partman', targets(ctx, 'pm'), async () => {
-    await partman.runMaintenance(ctx.sql, 'pm.events');
-    return "run_maintenance('pm.events')";
-  });
-  const pp = await noop(ctx, 'pgparts', targets(ctx, 'pp'), () => maintainNote(ctx.db, [family]));
+  const runs = await noop(ctx, [
+    {
+      tool: 'pg_partman',
+      writers: targets(ctx, 'pm'),
+      call: async () => {
+        await partman.runMaintenance(ctx.sql, 'pm.events');
+        return "run_maintenance('pm.events')";
+      },
+    },
+    { tool: 'pgparts', writers: targets(ctx, 'pp'), call: () => maintainNote(ctx.db, [family]) },
+  ]);
   // Where pgparts's time goes: the catalog read (inspect, which counts DEFAULT's rows per key),
   // against a bare count of DEFAULT and pg_partman's own DEFAULT probe (max over its index).
   const inspectMs: number[] = [];
@@ -220,7 +246,7 @@ export async function noopDefault(ctx: PeerContext, family: FamilySpec): Promise
   return {
     id: 'noop-default',
     title: `no-op maintenance, ${before.rows} rows in DEFAULT`,
-    runs: [pm, pp],
+    runs,
     note:
       `Where pgparts's time goes (no writers): inspect() median ${median(inspectMs)} ms, plan+status (pure) ${median(statusMs)} ms; ` +
       `a bare count(*) of ${before.name} ${countMs} ms (${explained?.['QUERY PLAN'] ?? ''}); ` +
@@ -411,17 +437,25 @@ export async function noopSix(ctx: PeerContext): Promise<PeerCase> {
     families.push(family);
   }
   await partman.onlyMaintain(ctx.sql, 'pm6.%');
-  const pm = await noop(ctx, 'pg_partman', targets(ctx, 'pm6', 'events_1'), async () => {
-    await partman.runMaintenanceProc(ctx.sql);
-    return 'CALL run_maintenance_proc() (only the 6 sets have automatic_maintenance on)';
-  });
-  const pp = await noop(ctx, 'pgparts', targets(ctx, 'pp6', 'events_1'), () =>
-    maintainNote(ctx.db, families),
-  );
+  const runs = await noop(ctx, [
+    {
+      tool: 'pg_partman',
+      writers: targets(ctx, 'pm6', 'events_1'),
+      call: async () => {
+        await partman.runMaintenanceProc(ctx.sql);
+        return 'CALL run_maintenance_proc() (only the 6 sets have automatic_maintenance on)';
+      },
+    },
+    {
+      tool: 'pgparts',
+      writers: targets(ctx, 'pp6', 'events_1'),
+      call: () => maintainNote(ctx.db, families),
+    },
+  ]);
   return {
     id: 'noop-six',
     title: 'no-op maintenance over 6 tables',
-    runs: [pm, pp],
+    runs,
     note: 'Six monthly sets/families, partitions C-6..C+3 + DEFAULT; writers on events_1.',
   };
 }

@@ -38,6 +38,12 @@ export interface ScaleFigure {
   inspectMs: number;
   statusMs: number;
   queries: { name: string; prepared: Latency; literal: Latency }[];
+  /**
+   * Where the no-op's time can go, measured apart (ms, no pgparts code): every partition's size
+   * (pg_total_relation_size), every bound (pg_get_expr) with its comment, and the planning time
+   * of the hour-range query with its values inlined (EXPLAIN ANALYZE).
+   */
+  breakdown: { sizesMs: number; boundsMs: number; planningMs: number };
 }
 
 async function timed(work: () => Promise<unknown>): Promise<number> {
@@ -132,8 +138,34 @@ async function measure(url: string, sql: postgres.Sql, n: number): Promise<Scale
       }
       queries.push({ name: q.name, prepared: latency(prepared), literal: latency(literal) });
     }
+    const parent = `${quoteQualified(schema, 'events')}`;
+    const sizesMs = await timed(() =>
+      client.unsafe(
+        `SELECT sum(pg_total_relation_size(inhrelid)) FROM pg_inherits WHERE inhparent = $1::regclass`,
+        [parent],
+      ),
+    );
+    const boundsMs = await timed(() =>
+      client.unsafe(
+        `SELECT pg_get_expr(c.relpartbound, c.oid), obj_description(c.oid, 'pg_class')
+         FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = $1::regclass`,
+        [parent],
+      ),
+    );
+    const explained = await client.unsafe<{ 'QUERY PLAN': string }[]>(
+      `EXPLAIN (ANALYZE) ${inline(range, [(days[0] as Date).toISOString()])}`,
+    );
+    const planningLine = explained.find((r) => r['QUERY PLAN'].startsWith('Planning Time'));
+    const planningMs = Number(
+      /([\d.]+) ms/.exec(planningLine?.['QUERY PLAN'] ?? '')?.[1] ?? Number.NaN,
+    );
     await client.end();
     return {
+      breakdown: {
+        sizesMs: Math.round(sizesMs * 10) / 10,
+        boundsMs: Math.round(boundsMs * 10) / 10,
+        planningMs,
+      },
       partitions,
       rows,
       noopMaintainMs: median(noopSamples),
@@ -154,11 +186,11 @@ export function renderScale(figures: ScaleFigure[], header: string): string {
     '',
     header,
     '',
-    '| partitions | rows | no-op maintain() ms (median; samples) | inspect() ms | status() ms (pure) |',
-    '| --- | --- | --- | --- | --- |',
+    '| partitions | rows | no-op maintain() ms (median; samples) | inspect() ms | status() ms (pure) | apart: all sizes / bounds+comments / planning the inlined hour query, ms |',
+    '| --- | --- | --- | --- | --- | --- |',
     ...figures.map(
       (f) =>
-        `| ${f.partitions} | ${f.rows} | ${f.noopMaintainMs} (${f.noopSamples.join(', ')}) | ${Math.round(f.inspectMs * 10) / 10} | ${Math.round(f.statusMs * 100) / 100} |`,
+        `| ${f.partitions} | ${f.rows} | ${f.noopMaintainMs} (${f.noopSamples.join(', ')}) | ${Math.round(f.inspectMs * 10) / 10} | ${Math.round(f.statusMs * 100) / 100} | ${f.breakdown.sizesMs} / ${f.breakdown.boundsMs} / ${f.breakdown.planningMs} |`,
     ),
     '',
     '| partitions | query | prepared p50 / p95 / p99 ms | values inlined p50 / p95 / p99 ms |',
