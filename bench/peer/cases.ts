@@ -10,10 +10,9 @@ import {
   intervalStart,
   maintain,
   type PartitionKey,
-  quoteIdent,
-  quoteQualified,
   status,
 } from '../../src/index.js';
+import { quoteIdent, quoteQualified } from '../../src/sql/identifiers.js';
 import { step } from '../progress.js';
 import { median } from '../stats.js';
 import * as partman from './partman.js';

@@ -6,7 +6,7 @@
 import { loadavg } from 'node:os';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
-import { quoteIdent } from '../../src/index.js';
+import { quoteIdent } from '../../src/sql/identifiers.js';
 import { describeMachine } from '../machine.js';
 import { step } from '../progress.js';
 import * as cases from './cases.js';

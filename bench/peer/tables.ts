@@ -1,5 +1,5 @@
 import type postgres from 'postgres';
-import { quoteIdent, quoteQualified } from '../../src/index.js';
+import { quoteIdent, quoteQualified } from '../../src/sql/identifiers.js';
 
 /**
  * The tables both tools manage, created alike in each tool's schema: `events(id, occurred_at,

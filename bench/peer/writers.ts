@@ -1,5 +1,5 @@
 import postgres from 'postgres';
-import { quoteQualified } from '../../src/index.js';
+import { quoteQualified } from '../../src/sql/identifiers.js';
 
 /**
  * Application writers for the side-by-side: each on its own connection, one INSERT every 5 ms.

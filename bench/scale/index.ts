@@ -10,14 +10,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
-import {
-  addIntervals,
-  inspect,
-  intervalStart,
-  maintain,
-  quoteQualified,
-  status,
-} from '../../src/index.js';
+import { addIntervals, inspect, intervalStart, maintain, status } from '../../src/index.js';
+import { quoteQualified } from '../../src/sql/identifiers.js';
 import { eventsFamily, installFamily } from '../peer/pgparts-side.js';
 import { createEventsTable, fillEvents, partitionCount } from '../peer/tables.js';
 import { step } from '../progress.js';
