@@ -30,6 +30,16 @@ export function parseScale(text: string): number {
   return value;
 }
 
+function parsePeerRows(text: string): number {
+  try {
+    return parseScale(text);
+  } catch {
+    throw new Error(
+      `bench: --peer-rows must be like 1m, 20k or a number of 1000 or more, not "${text}"`,
+    );
+  }
+}
+
 export function parseBenchOptions(argv: string[]): BenchOptions {
   const { values } = parseArgs({
     args: argv,
@@ -70,7 +80,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
     iterations,
     keep: values.keep,
     peer: values.peer === 'pg_partman' ? 'pg_partman' : null,
-    peerRows: parseScale(peerRows),
+    peerRows: parsePeerRows(peerRows),
     peerLabel: peerRows,
   };
 }

@@ -78,5 +78,6 @@ describe('bench options', () => {
     expect(parseBenchOptions([]).peer).toBeNull();
     expect(() => parseBenchOptions(['--peer', 'pg_pathman'])).toThrow(/pg_partman only/);
     expect(parseBenchOptions(['--only', 'scale']).only).toBe('scale');
+    expect(() => parseBenchOptions(['--peer-rows', 'lots'])).toThrow(/--peer-rows/);
   });
 });
