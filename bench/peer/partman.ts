@@ -2,7 +2,7 @@ import type postgres from 'postgres';
 
 /**
  * pg_partman's side, through the calls its documentation recommends for native partitioning
- * (4.x): create_parent(p_type 'native'), run_maintenance(parent) for one set and
+ * (4.x; 5.x differs only in create_parent's p_type): create_parent(p_type 'native'), run_maintenance(parent) for one set and
  * run_maintenance_proc() for all, partition_data_proc to move rows out of DEFAULT, and
  * retention through part_config (retention, retention_keep_table = false). The extension lives
  * in its own schema `partman`, as the docs install it.
@@ -17,16 +17,23 @@ export async function installPartman(sql: postgres.Sql): Promise<string> {
   return row?.v ?? 'unknown';
 }
 
-/** Monthly native set with DEFAULT, partitions from `start` through `premake` months ahead. */
+/**
+ * Monthly native set with DEFAULT, partitions from `start` through `premake` months ahead. 4.x
+ * names native partitioning p_type 'native'; 5.x (native only) calls it 'range' and takes an
+ * interval value. Only 4.7.2 has been measured.
+ */
 export async function createParent(
   sql: postgres.Sql,
   parent: string,
   start: Date,
   premake: number,
 ): Promise<void> {
+  const [row] = await sql<{ v: string }[]>`
+    SELECT extversion AS v FROM pg_extension WHERE extname = 'pg_partman'`;
+  const v5 = Number.parseInt(row?.v ?? '4', 10) >= 5;
   await sql`SELECT partman.create_parent(
-    p_parent_table := ${parent}, p_control := 'occurred_at', p_type := 'native',
-    p_interval := 'monthly', p_premake := ${premake}::int,
+    p_parent_table := ${parent}, p_control := 'occurred_at', p_type := ${v5 ? 'range' : 'native'},
+    p_interval := ${v5 ? '1 month' : 'monthly'}, p_premake := ${premake}::int,
     p_start_partition := ${start.toISOString().slice(0, 19).replace('T', ' ')})`;
 }
 

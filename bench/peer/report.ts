@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { longestBlock, rowsLost, targetLines } from './targets.js';
+import { longestBlock, longestLatency, rowsLost, targetLines } from './targets.js';
 import type { PeerCase, PeerReport, PeerRun } from './types.js';
 
 const name = (r: PeerRun) => (r.variant ? `${r.tool} (${r.variant})` : r.tool);
@@ -51,7 +51,7 @@ function summary(r: PeerReport): string[] {
     for (const pp of c.runs.filter((x) => x.tool === 'pgparts')) {
       const cell = (x: PeerRun) => {
         const lost = x.integrity ? `, ${rowsLost(x)} rows lost` : '';
-        return `${x.ms} ms; longest writer block ${longestBlock(x)} ms${lost}`;
+        return `${x.ms} ms; writers' longest lock wait ${longestBlock(x)} ms (latency ${longestLatency(x)} ms)${lost}`;
       };
       const ratio = pm && pm.ms > 0 ? (pp.ms / pm.ms).toFixed(2) : 'n/a';
       lines.push(

