@@ -11,7 +11,7 @@ import { describeMachine } from '../machine.js';
 import { step } from '../progress.js';
 import * as cases from './cases.js';
 import { installPartman } from './partman.js';
-import { writePeerReport } from './report.js';
+import { renderPeerMarkdown, writePeerReport } from './report.js';
 import { startSystemServer } from './system-server.js';
 import type { PeerCase, PeerReport } from './types.js';
 
@@ -110,6 +110,8 @@ export async function runPeer(options: {
     save();
     done.push(await step('no-op, 6 tables', () => cases.noopSix(ctx)));
     done.push(await step('foreign key family', () => cases.foreignKey(ctx)));
+    // The summary and the targets on the terminal; every figure is in the files.
+    console.log(`\n${renderPeerMarkdown(report()).split('## Cases')[0]}`);
     return save();
   } finally {
     await Promise.all(clients.map((c) => c.end({ timeout: 5 }).catch(() => {})));

@@ -230,7 +230,9 @@ export async function runScale(options: {
         files[0] as string,
         `${JSON.stringify({ finishedAt: new Date().toISOString(), commit: options.commit, settings: server.settings, figures }, null, 2)}\n`,
       );
-      writeFileSync(files[1] as string, renderScale(figures, header));
+      const markdown = renderScale(figures, header);
+      writeFileSync(files[1] as string, markdown);
+      console.log(`\n${markdown}`);
       return files;
     } finally {
       await sql.end();
