@@ -138,6 +138,24 @@ function refuseTransaction(db: AnyPgDatabase): void {
 }
 
 const CONNECTION_STATES = /^(08|57P0)/;
+const CONNECTION_ERRORS = new Set([
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+]);
+
+/** The session is gone (terminated, server down, network): nothing more can be sent on it. */
+function connectionLost(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current && typeof current === 'object'; depth += 1) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && (CONNECTION_STATES.test(code) || CONNECTION_ERRORS.has(code))) {
+      return true;
+    }
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
+}
 
 function failure(spec: OnlineIndexSpec, statement: IndexBuildStatement, error: unknown) {
   const table = `${spec.table.schema}.${spec.table.name}`;
@@ -155,7 +173,7 @@ function failure(spec: OnlineIndexSpec, statement: IndexBuildStatement, error: u
   }
   const state = sqlStateOf(error) ?? '';
   return new PgpartsError(
-    CONNECTION_STATES.test(state) ? 'connection' : 'query-failed',
+    connectionLost(error) ? 'connection' : 'query-failed',
     `index ${spec.name}${where}: ${statement.kind} failed: ${pgErrorMessage(error)}${state === '23505' ? ' (the partition holds duplicate keys: remove them first)' : ''}; ${resume}`,
     { table, step: statement.kind, docs: DOCS, cause: error },
   );
@@ -186,12 +204,18 @@ export async function buildIndexOnline(
   let locked = false;
   let lockTimeoutSet = false;
   let round = 0;
+  let lost = false;
   let firstPlan: IndexBuildPlan | undefined;
 
   const send = async (kind: IndexBuildStatement['kind'], text: string) => {
     await emit({ kind: 'statement', round, statement: kind, sql: text });
     statements.push(text);
-    await run(session.db, text);
+    try {
+      await run(session.db, text);
+    } catch (error) {
+      lost ||= connectionLost(error);
+      throw error;
+    }
   };
 
   /** An INVALID index under this build's name for the partition, left by a failed try. */
@@ -263,9 +287,12 @@ export async function buildIndexOnline(
       for (const statement of plan.statements) await runStatement(statement);
     }
   } finally {
-    // The connection may be gone (that is how a build is interrupted); nothing to undo then.
-    if (lockTimeoutSet) await run(session.db, RESET_LOCK_TIMEOUT_SQL).catch(() => {});
-    if (locked) await releaseAdvisoryLock(session.db, key).catch(() => {});
+    // The connection may be gone (that is how a build is interrupted): the server then dropped
+    // its settings and its advisory lock, and nothing more may be sent on it.
+    if (!lost) {
+      if (lockTimeoutSet) await run(session.db, RESET_LOCK_TIMEOUT_SQL).catch(() => {});
+      if (locked) await releaseAdvisoryLock(session.db, key).catch(() => {});
+    }
     await session.release();
   }
   return {
