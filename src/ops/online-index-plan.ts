@@ -89,6 +89,7 @@ export type PartitionAction = 'build' | 'rebuild' | 'attach' | 'done';
 export interface IndexBuildPlan {
   spec: OnlineIndexSpec;
   lockTimeoutMs: number;
+  concurrentLockTimeoutMs: number;
   /** Exactly what will run, in order (empty when the index is complete). */
   statements: IndexBuildStatement[];
   conditional: ConditionalStatement[];
@@ -98,8 +99,19 @@ export interface IndexBuildPlan {
 }
 
 export interface IndexBuildPlanOptions {
+  /** For the statements that make writers wait while they wait: ON ONLY, ATTACH. */
   lockTimeoutMs?: number;
+  /**
+   * For CREATE / DROP INDEX CONCURRENTLY. Their waits (for the partition's SHARE UPDATE
+   * EXCLUSIVE lock, then for transactions older than the build to end) count against
+   * lock_timeout, but no writer queues behind them; a short timeout would only make them fail
+   * on a table with long transactions.
+   */
+  concurrentLockTimeoutMs?: number;
 }
+
+/** The default lock_timeout of CREATE / DROP INDEX CONCURRENTLY (see above). */
+export const DEFAULT_CONCURRENT_LOCK_TIMEOUT_MS = 60_000;
 
 const DOCS = 'docs/online-indexes.md';
 
@@ -253,11 +265,17 @@ export function planIndexBuild(
   checkParentIndex(spec, snapshot);
   checkNames(spec, snapshot);
   const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
-  const work: IndexBuildStatement[] = [];
+  const concurrentLockTimeoutMs =
+    options.concurrentLockTimeoutMs ?? Math.max(lockTimeoutMs, DEFAULT_CONCURRENT_LOCK_TIMEOUT_MS);
+  // Three groups, each under its lock_timeout: the parent's index, the partitions' builds, the
+  // attaches. Killed between groups, the next run starts from what the catalog shows.
+  const parentWork: IndexBuildStatement[] = [];
+  const builds: IndexBuildStatement[] = [];
+  const attaches: IndexBuildStatement[] = [];
   const partitions: IndexBuildPlan['partitions'] = [];
 
   if (!snapshot.parentIndex) {
-    work.push({
+    parentWork.push({
       kind: 'create-parent-index',
       sql: createParentIndexSql(spec, snapshot.partitions.length > 0),
     });
@@ -269,7 +287,7 @@ export function planIndexBuild(
     const own = partition.indexes.find((i) => i.name === index);
     const leftover = own && !own.valid && !own.attached;
     if (leftover) {
-      work.push({
+      builds.push({
         kind: 'drop-invalid-index',
         sql: dropInvalidIndexSql(partition.schema, index),
         partition: target,
@@ -289,13 +307,13 @@ export function planIndexBuild(
         );
       }
     } else {
-      work.push({
+      builds.push({
         kind: 'create-partition-index',
         sql: createPartitionIndexSql(spec, partition),
         partition: target,
       });
     }
-    work.push({
+    attaches.push({
       kind: 'attach-partition-index',
       sql: attachPartitionIndexSql(spec, partition.schema, index),
       partition: target,
@@ -308,23 +326,33 @@ export function planIndexBuild(
   const first = snapshot.partitions[0];
   const firstAttached = first?.indexes.find((i) => i.attached);
   if (allAttached && parentInvalid && first && firstAttached) {
-    work.push({
+    attaches.push({
       kind: 'revalidate-parent-index',
       sql: attachPartitionIndexSql(spec, first.schema, firstAttached.name),
     });
   }
 
-  const statements: IndexBuildStatement[] =
-    work.length === 0
-      ? []
-      : [
-          { kind: 'set-lock-timeout', sql: setLockTimeoutSql(lockTimeoutMs) },
-          ...work,
-          { kind: 'reset-lock-timeout', sql: RESET_LOCK_TIMEOUT_SQL },
-        ];
+  const statements: IndexBuildStatement[] = [];
+  let current: number | undefined;
+  for (const [group, timeout] of [
+    [parentWork, lockTimeoutMs],
+    [builds, concurrentLockTimeoutMs],
+    [attaches, lockTimeoutMs],
+  ] as const) {
+    if (group.length === 0) continue;
+    if (timeout !== current) {
+      statements.push({ kind: 'set-lock-timeout', sql: setLockTimeoutSql(timeout) });
+      current = timeout;
+    }
+    statements.push(...group);
+  }
+  if (statements.length > 0) {
+    statements.push({ kind: 'reset-lock-timeout', sql: RESET_LOCK_TIMEOUT_SQL });
+  }
   return {
     spec,
     lockTimeoutMs,
+    concurrentLockTimeoutMs,
     statements,
     conditional: conditionalStatements(spec),
     partitions,
@@ -339,7 +367,7 @@ export function formatIndexBuildPlan(plan: IndexBuildPlan): string {
     return `-- index ${plan.spec.table.schema}.${plan.spec.name} on ${table}: complete, nothing to run\n`;
   }
   const lines = [
-    `-- index ${plan.spec.table.schema}.${plan.spec.name} on ${table}, built online (no transaction; lock_timeout ${plan.lockTimeoutMs} ms, retried)`,
+    `-- index ${plan.spec.table.schema}.${plan.spec.name} on ${table}, built online (no transaction; each statement retried on lock_timeout)`,
     ...plan.statements.map((s) => `${s.sql};`),
     '-- run only when the build finds that they are needed:',
     ...plan.conditional.flatMap((c) => [`-- ${c.when}:`, `--   ${c.template};`]),

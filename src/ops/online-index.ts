@@ -81,8 +81,16 @@ export type IndexBuildEvent =
   | { kind: 'retry'; sql: string; attempt: number; delayMs: number; reason: string };
 
 export interface BuildIndexOptions {
-  /** How long each statement may wait for a lock; DEFAULT_LOCK_TIMEOUT_MS when not given. */
+  /**
+   * How long ON ONLY and each ATTACH may wait for a lock (writers queue behind them while they
+   * wait); DEFAULT_LOCK_TIMEOUT_MS when not given.
+   */
   lockTimeoutMs?: number;
+  /**
+   * How long CREATE / DROP INDEX CONCURRENTLY may wait (for their lock, and for transactions
+   * older than the build); no writer queues behind them. 60 s when not given.
+   */
+  concurrentLockTimeoutMs?: number;
   /** Tries after the first, per statement, when it gave up on lock_timeout. */
   retries?: number;
   /** Plan only: read the catalog, run nothing. */
@@ -185,13 +193,16 @@ export async function buildIndexOnline(
   options: BuildIndexOptions = {},
 ): Promise<IndexBuildResult> {
   const spec = parseOnlineIndexSpec(input);
-  const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+  const planOptions = {
+    lockTimeoutMs: options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
+    concurrentLockTimeoutMs: options.concurrentLockTimeoutMs,
+  };
   const started = Date.now();
   const table = `${spec.table.schema}.${spec.table.name}`;
   const emit = async (event: IndexBuildEvent) => options.onProgress?.(event);
 
   if (options.dryRun) {
-    const plan = planIndexBuild(spec, await inspectIndexBuild(db, spec), { lockTimeoutMs });
+    const plan = planIndexBuild(spec, await inspectIndexBuild(db, spec), planOptions);
     await emit({ kind: 'planned', round: 1, plan });
     return { plan, dryRun: true, statements: [], rounds: 1, lockTimeouts: 0, durationMs: 0 };
   }
@@ -271,9 +282,7 @@ export async function buildIndexOnline(
     const maxRounds = options.maxRounds ?? 5;
     for (;;) {
       round += 1;
-      const plan = planIndexBuild(spec, await inspectIndexBuild(session.db, spec), {
-        lockTimeoutMs,
-      });
+      const plan = planIndexBuild(spec, await inspectIndexBuild(session.db, spec), planOptions);
       firstPlan ??= plan;
       await emit({ kind: 'planned', round, plan });
       if (plan.complete) break;

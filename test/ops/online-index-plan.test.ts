@@ -71,7 +71,7 @@ describe('partition index names', () => {
 });
 
 describe('planIndexBuild', () => {
-  it('plans the parent index ON ONLY, then each partition concurrently and its attach', () => {
+  it('plans the parent index ON ONLY, each partition concurrently, then the attaches', () => {
     const plan = planIndexBuild(
       spec,
       snapshot([
@@ -85,9 +85,11 @@ describe('planIndexBuild', () => {
     expect(plan.statements.map((s) => s.sql)).toEqual([
       "SET lock_timeout = '500ms'",
       'CREATE INDEX IF NOT EXISTS "events_kind_idx" ON ONLY "public"."events" ("kind")',
+      "SET lock_timeout = '60000ms'",
       'CREATE INDEX CONCURRENTLY IF NOT EXISTS "events_1_kind_idx" ON "public"."events_1" ("kind")',
-      'ALTER INDEX "public"."events_kind_idx" ATTACH PARTITION "public"."events_1_kind_idx"',
       'CREATE INDEX CONCURRENTLY IF NOT EXISTS "events_default_kind_idx" ON "public"."events_default" ("kind")',
+      "SET lock_timeout = '500ms'",
+      'ALTER INDEX "public"."events_kind_idx" ATTACH PARTITION "public"."events_1_kind_idx"',
       'ALTER INDEX "public"."events_kind_idx" ATTACH PARTITION "public"."events_default_kind_idx"',
       'RESET lock_timeout',
     ]);
@@ -112,9 +114,10 @@ describe('planIndexBuild', () => {
       ['set-lock-timeout', undefined],
       ['drop-invalid-index', 'events_2'],
       ['create-partition-index', 'events_2'],
+      ['create-partition-index', 'events_4'],
+      ['set-lock-timeout', undefined],
       ['attach-partition-index', 'events_2'],
       ['attach-partition-index', 'events_3'],
-      ['create-partition-index', 'events_4'],
       ['attach-partition-index', 'events_4'],
       ['reset-lock-timeout', undefined],
     ]);

@@ -59,6 +59,10 @@ export interface LockWaitSampler {
   samples: number;
   waitingSamples: number;
   longestWaitMs: number;
+  /** What the writer waited behind at its longest wait (the blocking sessions' queries). */
+  longestWaitBehind: string;
+  /** The longest wait behind an index statement (CREATE / ALTER / DROP INDEX). */
+  longestWaitBehindIndexMs: number;
   stop(): Promise<void>;
 }
 
@@ -72,18 +76,31 @@ export function startLockWaitSampler(t: TestDatabase, pids: number[]): LockWaitS
     samples: 0,
     waitingSamples: 0,
     longestWaitMs: 0,
+    longestWaitBehind: '',
+    longestWaitBehindIndexMs: 0,
     stop: async () => {},
   };
   let sampling = true;
   const done = (async () => {
     while (sampling) {
-      const rows = await client<{ ms: number | null }[]>`
-        SELECT (extract(epoch FROM clock_timestamp() - waitstart) * 1000)::float8 AS ms
-        FROM pg_locks WHERE NOT granted AND pid = ANY(${pids}::int[])`;
+      const rows = await client<{ ms: number | null; behind: string | null }[]>`
+        SELECT (extract(epoch FROM clock_timestamp() - l.waitstart) * 1000)::float8 AS ms,
+               (SELECT string_agg(left(a.query, 70), ' | ') FROM pg_stat_activity a
+                 WHERE a.pid = ANY(pg_blocking_pids(l.pid))) AS behind
+        FROM pg_locks l WHERE NOT l.granted AND l.pid = ANY(${pids}::int[])`;
       sampler.samples += 1;
       if (rows.length > 0) sampler.waitingSamples += 1;
       for (const row of rows) {
-        sampler.longestWaitMs = Math.max(sampler.longestWaitMs, Number(row.ms ?? 0));
+        if (/\bINDEX\b/.test(row.behind ?? '')) {
+          sampler.longestWaitBehindIndexMs = Math.max(
+            sampler.longestWaitBehindIndexMs,
+            Number(row.ms ?? 0),
+          );
+        }
+        if (Number(row.ms ?? 0) > sampler.longestWaitMs) {
+          sampler.longestWaitMs = Number(row.ms ?? 0);
+          sampler.longestWaitBehind = row.behind ?? '';
+        }
       }
       await new Promise((resolve) => setTimeout(resolve, 10));
     }

@@ -64,9 +64,8 @@ describe('an online build killed half-way', () => {
     });
     await holding;
 
-    const build = buildIndexOnline(drizzle(t.connect({ max: 2 })), uniqueOrders, {
-      lockTimeoutMs: 30_000,
-    });
+    // CREATE INDEX CONCURRENTLY waits for it up to concurrentLockTimeoutMs (60 s by default).
+    const build = buildIndexOnline(drizzle(t.connect({ max: 2 })), uniqueOrders);
     const watcher = t.connect({ max: 1 });
     let killed = 0;
     for (let tries = 0; tries < 600 && killed === 0; tries += 1) {
@@ -90,13 +89,14 @@ describe('an online build killed half-way', () => {
     release();
     await blocking.catch(() => {});
 
-    // Half-way: orders_1 done, orders_2's index INVALID, the parent index invalid.
+    // Half-way: orders_1's index built (valid, not attached yet), orders_2's INVALID, the
+    // parent index invalid.
     const halfway = await indexStates(t.sql, 'orders', 'orders_region_order_key');
     expect(halfway.parentValid).toBe(false);
-    expect(halfway.partitions.find((p) => p.partition === 'orders_1')).toMatchObject({
-      attached: true,
-      valid: true,
-    });
+    const [built] = await t.sql<{ valid: boolean }[]>`
+      SELECT indisvalid AS valid FROM pg_index
+      WHERE indexrelid = 'public.orders_1_region_order_key'::regclass`;
+    expect(built?.valid).toBe(true);
     expect(halfway.invalid).toEqual(['orders_2_region_order_key']);
 
     // The dry run says what is left; the run does exactly that.
@@ -105,10 +105,12 @@ describe('an online build killed half-way', () => {
       ['set-lock-timeout', undefined],
       ['drop-invalid-index', 'orders_2'],
       ['create-partition-index', 'orders_2'],
-      ['attach-partition-index', 'orders_2'],
       ['create-partition-index', 'orders_3'],
-      ['attach-partition-index', 'orders_3'],
       ['create-partition-index', 'orders_default'],
+      ['set-lock-timeout', undefined],
+      ['attach-partition-index', 'orders_1'],
+      ['attach-partition-index', 'orders_2'],
+      ['attach-partition-index', 'orders_3'],
       ['attach-partition-index', 'orders_default'],
       ['reset-lock-timeout', undefined],
     ]);
@@ -150,6 +152,63 @@ describe('an online build killed half-way', () => {
     expect((error as Error).message).toMatch(/partition key column \(region_id\)/);
     const [row] = await t.sql`SELECT to_regclass('public.orders_order_key') AS index`;
     expect(row?.index).toBeNull();
+  });
+});
+
+describe('a CREATE INDEX CONCURRENTLY that gives up on lock_timeout', () => {
+  it('leaves an INVALID index, which the retry drops before building again', async () => {
+    await t.sql.unsafe(`
+      CREATE TABLE notes (shard int NOT NULL, body text) PARTITION BY LIST (shard);
+      CREATE TABLE notes_1 PARTITION OF notes FOR VALUES IN (1);
+      INSERT INTO notes SELECT 1, md5(g::text) FROM generate_series(1, 1000) g;`);
+    // An open transaction that wrote into notes_1: the concurrent build waits for it to end,
+    // and that wait is a lock wait, bounded by lock_timeout.
+    const blocker = t.connect({ max: 1 });
+    let release: () => void = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let inside: () => void = () => {};
+    const holding = new Promise<void>((resolve) => {
+      inside = resolve;
+    });
+    const blocking = blocker.begin(async (tx) => {
+      await tx`INSERT INTO notes_1 VALUES (1, 'held')`;
+      inside();
+      await released;
+    });
+    await holding;
+    const invalidAtRetry: string[] = [];
+    const result = await buildIndexOnline(
+      t.db,
+      { table: { name: 'notes' }, name: 'notes_body_idx', columns: [{ column: 'body' }] },
+      {
+        concurrentLockTimeoutMs: 200,
+        retries: 3,
+        onProgress: async (event) => {
+          if (event.kind === 'retry') {
+            const rows = await t.sql<{ name: string }[]>`
+              SELECT ic.relname AS name FROM pg_index x JOIN pg_class ic ON ic.oid = x.indexrelid
+              WHERE ic.relname = 'notes_1_body_idx' AND NOT x.indisvalid`;
+            invalidAtRetry.push(...rows.map((r) => r.name));
+            release();
+            await blocking;
+          }
+        },
+      },
+    );
+    expect(result.lockTimeouts).toBe(1);
+    expect(invalidAtRetry).toEqual(['notes_1_body_idx']);
+    const create =
+      'CREATE INDEX CONCURRENTLY IF NOT EXISTS "notes_1_body_idx" ON "public"."notes_1" ("body")';
+    expect(result.statements.slice(3, 6)).toEqual([
+      create,
+      'DROP INDEX CONCURRENTLY IF EXISTS "public"."notes_1_body_idx"',
+      create,
+    ]);
+    const states = await indexStates(t.sql, 'notes', 'notes_body_idx');
+    expect(states.parentValid).toBe(true);
+    expect(states.invalid).toEqual([]);
   });
 });
 
