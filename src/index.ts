@@ -97,6 +97,7 @@ export {
   type OnlineIndexSpecInput,
   onlineIndexSpecSchema,
   parseOnlineIndexMigration,
+  parseOnlineIndexSpec,
   planIndexBuild,
   renderOnlineIndexMigration,
 } from './ops/online-index.js';

@@ -1,6 +1,10 @@
 import { PgpartsError } from '../errors.js';
 import { DEFAULT_LOCK_TIMEOUT_MS } from '../run/lock-timeout.js';
-import type { OnlineIndexSpec } from './online-index-spec.js';
+import {
+  type OnlineIndexSpec,
+  type OnlineIndexSpecInput,
+  parseOnlineIndexSpec,
+} from './online-index-spec.js';
 import {
   attachPartitionIndexSql,
   attachPartitionIndexText,
@@ -257,10 +261,11 @@ function conditionalStatements(spec: OnlineIndexSpec): ConditionalStatement[] {
 }
 
 export function planIndexBuild(
-  spec: OnlineIndexSpec,
+  input: OnlineIndexSpec | OnlineIndexSpecInput,
   snapshot: IndexBuildSnapshot,
   options: IndexBuildPlanOptions = {},
 ): IndexBuildPlan {
+  const spec = parseOnlineIndexSpec(input);
   checkTable(spec, snapshot);
   checkParentIndex(spec, snapshot);
   checkNames(spec, snapshot);

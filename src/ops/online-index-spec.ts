@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PgpartsError } from '../errors.js';
 import { identifierSchema } from '../sql/identifiers.js';
 
 /**
@@ -68,3 +69,20 @@ export const onlineIndexSpecSchema = z
 export type OnlineIndexSpecInput = z.input<typeof onlineIndexSpecSchema>;
 export type OnlineIndexSpec = z.output<typeof onlineIndexSpecSchema>;
 export type IndexColumn = OnlineIndexSpec['columns'][number];
+
+const DOCS = 'docs/online-indexes.md';
+
+/** The spec, validated and with its defaults; a PgpartsError (invalid-config) otherwise. */
+export function parseOnlineIndexSpec(
+  input: OnlineIndexSpecInput | OnlineIndexSpec,
+): OnlineIndexSpec {
+  const parsed = onlineIndexSpecSchema.safeParse(input);
+  if (!parsed.success) {
+    throw new PgpartsError(
+      'invalid-config',
+      `online index spec: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(spec)'}: ${i.message}`).join('; ')}`,
+      { docs: DOCS },
+    );
+  }
+  return parsed.data;
+}

@@ -20,7 +20,7 @@ import {
 import {
   type OnlineIndexSpec,
   type OnlineIndexSpecInput,
-  onlineIndexSpecSchema,
+  parseOnlineIndexSpec,
 } from './online-index-spec.js';
 import {
   dropIndexSql,
@@ -70,6 +70,7 @@ export {
   type OnlineIndexSpec,
   type OnlineIndexSpecInput,
   onlineIndexSpecSchema,
+  parseOnlineIndexSpec,
 } from './online-index-spec.js';
 export { dropIndexSql, partitionIndexName } from './online-index-sql.js';
 export { inspectIndexBuild };
@@ -120,18 +121,6 @@ const INDEX_BUILD_LOCK_CLASS = 0x70676978;
 function buildLockKey(spec: OnlineIndexSpec): LockKey {
   const digest = createHash('sha256').update(`${spec.table.schema}.${spec.name}`).digest();
   return [INDEX_BUILD_LOCK_CLASS, digest.readInt32BE(0)];
-}
-
-export function parseOnlineIndexSpec(input: OnlineIndexSpecInput): OnlineIndexSpec {
-  const parsed = onlineIndexSpecSchema.safeParse(input);
-  if (!parsed.success) {
-    throw new PgpartsError(
-      'invalid-config',
-      `online index spec: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(spec)'}: ${i.message}`).join('; ')}`,
-      { docs: DOCS },
-    );
-  }
-  return parsed.data;
 }
 
 function refuseTransaction(db: AnyPgDatabase): void {
@@ -286,10 +275,17 @@ export async function buildIndexOnline(
       firstPlan ??= plan;
       await emit({ kind: 'planned', round, plan });
       if (plan.complete) break;
-      if (plan.statements.length === 0 || round > maxRounds) {
+      if (plan.statements.length === 0) {
         throw new PgpartsError(
-          'conversion-state',
-          `index ${spec.name} on ${table} is still not valid after ${round - 1} rounds (partitions changing under the build?); run the build again`,
+          'refused',
+          `index ${spec.name} on ${table} is invalid and has no partition index to attach (the table has no partitions now); drop it with dropIndex and build it again`,
+          { table, docs: DOCS },
+        );
+      }
+      if (round > maxRounds) {
+        throw new PgpartsError(
+          'busy',
+          `index ${spec.name} on ${table} is still not complete after ${maxRounds} rounds: partitions keep changing during the build; run it again when they do not`,
           { table, docs: DOCS },
         );
       }
