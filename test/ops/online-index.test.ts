@@ -1,4 +1,6 @@
+import { drizzle as drizzleNodePostgres } from 'drizzle-orm/node-postgres';
 import { drizzle } from 'drizzle-orm/postgres-js';
+import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { isPgpartsError } from '../../src/errors.js';
 import {
@@ -288,6 +290,89 @@ describe('the plan of an online build', () => {
     const [row] = await t.sql`SELECT count(*)::int AS n FROM pg_class
       WHERE relname LIKE 'metrics%name_day_idx'`;
     expect(row?.n).toBe(0);
+  });
+});
+
+describe('two builds of one index at once', () => {
+  it('refuses the second (busy) while the first runs; the first finishes', async () => {
+    await t.sql.unsafe(`
+      CREATE TABLE tasks (queue int NOT NULL, title text) PARTITION BY LIST (queue);
+      CREATE TABLE tasks_1 PARTITION OF tasks FOR VALUES IN (1);`);
+    const blocker = t.connect({ max: 1 });
+    let release: () => void = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let inside: () => void = () => {};
+    const holding = new Promise<void>((resolve) => {
+      inside = resolve;
+    });
+    const blocking = blocker.begin(async (tx) => {
+      await tx`INSERT INTO tasks_1 VALUES (1, 'held')`;
+      inside();
+      await released;
+    });
+    await holding;
+    const spec = {
+      table: { name: 'tasks' },
+      name: 'tasks_title_idx',
+      columns: [{ column: 'title' }],
+    };
+    let waiting: () => void = () => {};
+    const inBuild = new Promise<void>((resolve) => {
+      waiting = resolve;
+    });
+    const first = buildIndexOnline(drizzle(t.connect({ max: 2 })), spec, {
+      onProgress: (event) => {
+        if (event.kind === 'statement' && event.statement === 'create-partition-index') waiting();
+      },
+    });
+    await inBuild;
+    const second = await buildIndexOnline(t.db, spec).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isPgpartsError(second, 'busy')).toBe(true);
+    release();
+    await blocking;
+    await first;
+    const states = await indexStates(t.sql, 'tasks', 'tasks_title_idx');
+    expect(states.parentValid).toBe(true);
+  });
+});
+
+describe('under node-postgres', () => {
+  it('builds on a Pool (one checked-out client, outside any transaction)', async () => {
+    const pool = new pg.Pool({ connectionString: t.url, max: 2 });
+    try {
+      const result = await buildIndexOnline(drizzleNodePostgres(pool), {
+        table: { name: 'metrics' },
+        name: 'metrics_host_value_idx',
+        columns: [{ column: 'host' }, { column: 'value', order: 'desc', nulls: 'last' }],
+      });
+      expect(result.plan.partitions.map((p) => p.action)).toEqual(['build', 'build', 'build']);
+    } finally {
+      await pool.end();
+    }
+    const states = await indexStates(t.sql, 'metrics', 'metrics_host_value_idx');
+    expect(states.parentValid).toBe(true);
+    for (const p of states.partitions) expect(p).toMatchObject({ attached: true, valid: true });
+  });
+
+  it('refuses a transaction: CREATE INDEX CONCURRENTLY cannot run in one', async () => {
+    const error = await t.db
+      .transaction((tx) =>
+        buildIndexOnline(tx as never, {
+          table: { name: 'metrics' },
+          name: 'metrics_value_idx',
+          columns: [{ column: 'value' }],
+        }),
+      )
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(isPgpartsError(error, 'refused')).toBe(true);
   });
 });
 
