@@ -84,7 +84,7 @@ export async function inspectIndexBuild(
     name: string;
     relkind: string;
     is_default: boolean;
-    indexes: (IndexRow & { attached: boolean })[] | string;
+    indexes: (IndexRow & { attached: boolean; attached_elsewhere: boolean })[] | string;
   }>(
     db,
     sql`SELECT n.nspname AS schema, c.relname AS name, c.relkind::text AS relkind,
@@ -96,7 +96,10 @@ export async function inspectIndexBuild(
                     'partial', x.indpred IS NOT NULL,
                     'attached', EXISTS (SELECT 1 FROM pg_inherits h
                                          WHERE h.inhrelid = ic.oid
-                                           AND h.inhparent = ${parentIndexOid}::oid))
+                                           AND h.inhparent = ${parentIndexOid}::oid),
+                    'attached_elsewhere', EXISTS (SELECT 1 FROM pg_inherits h
+                                         WHERE h.inhrelid = ic.oid
+                                           AND h.inhparent <> ${parentIndexOid}::oid))
                   ORDER BY ic.relname), '[]')
              FROM pg_index x JOIN pg_class ic ON ic.oid = x.indexrelid
              JOIN pg_am am ON am.oid = ic.relam
@@ -113,8 +116,12 @@ export async function inspectIndexBuild(
       name: row.name,
       relkind: row.relkind,
       isDefault: row.is_default === true,
-      indexes: (indexes as (IndexRow & { attached: boolean })[]).map(
-        (index): PartitionIndexFacts => ({ ...indexFacts(index), attached: index.attached }),
+      indexes: (indexes as (IndexRow & { attached: boolean; attached_elsewhere: boolean })[]).map(
+        (index): PartitionIndexFacts => ({
+          ...indexFacts(index),
+          attached: index.attached,
+          attachedElsewhere: index.attached_elsewhere,
+        }),
       ),
     };
   });

@@ -42,6 +42,8 @@ export interface IndexFacts {
 export interface PartitionIndexFacts extends IndexFacts {
   /** Attached (pg_inherits) to the build's parent index. */
   attached: boolean;
+  /** Attached to another partitioned index. */
+  attachedElsewhere: boolean;
 }
 
 export interface PartitionFacts {
@@ -290,7 +292,26 @@ export function planIndexBuild(
     const target = { schema: partition.schema, name: partition.name, index };
     const attached = partition.indexes.find((i) => i.attached);
     const own = partition.indexes.find((i) => i.name === index);
-    const leftover = own && !own.valid && !own.attached;
+    if (own && !own.attached) {
+      // Only an index the build could have made is dropped, attached or built upon.
+      const where = `index ${partition.schema}.${index} on partition ${partition.name}`;
+      if (own.attachedElsewhere) {
+        throw new PgpartsError(
+          'refused',
+          `${where} belongs to another partitioned index; give the new index another name`,
+          { table: describe(spec), docs: DOCS },
+        );
+      }
+      const differences = indexDifferences(spec, own);
+      if (differences.length > 0) {
+        throw new PgpartsError(
+          'spec-mismatch',
+          `${where} exists${own.valid ? '' : ' (INVALID)'} but differs from the spec: ${differences.join('; ')}; it is not this build's: drop it (DROP INDEX CONCURRENTLY) or give the new index another name`,
+          { table: describe(spec), docs: DOCS },
+        );
+      }
+    }
+    const leftover = own !== undefined && !own.valid && !own.attached;
     if (leftover) {
       builds.push({
         kind: 'drop-invalid-index',
@@ -302,16 +323,7 @@ export function planIndexBuild(
       partitions.push({ ...target, index: attached.name, action: 'done' });
       continue;
     }
-    if (own && !leftover) {
-      const differences = indexDifferences(spec, own);
-      if (differences.length > 0) {
-        throw new PgpartsError(
-          'spec-mismatch',
-          `index ${partition.schema}.${index} on partition ${partition.name} exists but differs from the spec: ${differences.join('; ')}; drop it (DROP INDEX CONCURRENTLY) and build again`,
-          { table: describe(spec), docs: DOCS },
-        );
-      }
-    } else {
+    if (!own || leftover) {
       builds.push({
         kind: 'create-partition-index',
         sql: createPartitionIndexSql(spec, partition),

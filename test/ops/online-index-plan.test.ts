@@ -29,6 +29,7 @@ function index(name: string, extra: Partial<PartitionIndexFacts> = {}): Partitio
     indoption: [0],
     partial: false,
     attached: false,
+    attachedElsewhere: false,
     ...extra,
   };
 }
@@ -122,6 +123,20 @@ describe('planIndexBuild', () => {
       ['reset-lock-timeout', undefined],
     ]);
     expect(plan.partitions.map((p) => p.action)).toEqual(['done', 'rebuild', 'attach', 'build']);
+  });
+
+  it("refuses an index under the build's name that it could not have made", () => {
+    const other = (facts: Partial<PartitionIndexFacts>) =>
+      snapshot([['events_1', [index('events_1_kind_idx', facts)]]], true);
+    expect(() => planIndexBuild(spec, other({ valid: false, attachedElsewhere: true }))).toThrow(
+      /belongs to another partitioned index/,
+    );
+    expect(() => planIndexBuild(spec, other({ valid: false, unique: true }))).toThrow(
+      /\(INVALID\) but differs from the spec: unique is true/,
+    );
+    expect(() => planIndexBuild(spec, other({ indoption: [3] }))).toThrow(
+      /differs from the spec: column order/,
+    );
   });
 
   it('re-attaches one index when all are attached but the parent is still invalid', () => {
