@@ -22,28 +22,48 @@ const sqlFragmentSchema = z
 const orderSchema = z.enum(['asc', 'desc']);
 const nullsSchema = z.enum(['first', 'last']);
 
+const namedColumnSchema = z
+  .object({
+    column: identifierSchema,
+    order: orderSchema.optional(),
+    nulls: nullsSchema.optional(),
+  })
+  .strict();
+
+const expressionColumnSchema = z
+  .object({
+    expression: sqlFragmentSchema,
+    order: orderSchema.optional(),
+    nulls: nullsSchema.optional(),
+  })
+  .strict();
+
+/** A column, an expression, or a column's name alone (`"kind"` for `{ "column": "kind" }`). */
 const indexColumnSchema = z.union([
+  identifierSchema.transform((column) => ({ column })).pipe(namedColumnSchema),
+  namedColumnSchema,
+  expressionColumnSchema,
+]);
+
+const tableObjectSchema = z
+  .object({ schema: identifierSchema.default('public'), name: identifierSchema })
+  .strict();
+
+/** `{ schema, name }`, or `"name"` / `"schema.name"`. */
+const tableSchema = z.union([
   z
-    .object({
-      column: identifierSchema,
-      order: orderSchema.optional(),
-      nulls: nullsSchema.optional(),
+    .string()
+    .transform((text) => {
+      const parts = text.split('.');
+      return parts.length === 2 ? { schema: parts[0], name: parts[1] } : { name: text };
     })
-    .strict(),
-  z
-    .object({
-      expression: sqlFragmentSchema,
-      order: orderSchema.optional(),
-      nulls: nullsSchema.optional(),
-    })
-    .strict(),
+    .pipe(tableObjectSchema),
+  tableObjectSchema,
 ]);
 
 export const onlineIndexSpecSchema = z
   .object({
-    table: z
-      .object({ schema: identifierSchema.default('public'), name: identifierSchema })
-      .strict(),
+    table: tableSchema,
     /** The index on the partitioned parent; each partition's index gets a name derived from it. */
     name: identifierSchema,
     columns: z.array(indexColumnSchema).min(1, 'an index needs at least one column').max(32),
@@ -72,10 +92,11 @@ export type IndexColumn = OnlineIndexSpec['columns'][number];
 
 const DOCS = 'docs/online-indexes.md';
 
-/** The spec, validated and with its defaults; a PgpartsError (invalid-config) otherwise. */
-export function parseOnlineIndexSpec(
-  input: OnlineIndexSpecInput | OnlineIndexSpec,
-): OnlineIndexSpec {
+/**
+ * The spec, validated and with its defaults (from a typed spec, or JSON read from a migration);
+ * a PgpartsError (invalid-config) otherwise.
+ */
+export function parseOnlineIndexSpec(input: unknown): OnlineIndexSpec {
   const parsed = onlineIndexSpecSchema.safeParse(input);
   if (!parsed.success) {
     throw new PgpartsError(

@@ -187,6 +187,31 @@ describe('planIndexBuild', () => {
 });
 
 describe('onlineIndexSpecSchema', () => {
+  it('takes a table and columns by name alone', () => {
+    expect(
+      onlineIndexSpecSchema.parse({
+        table: 'app.orders',
+        name: 'i',
+        columns: ['a', { column: 'b' }],
+      }),
+    ).toEqual(
+      onlineIndexSpecSchema.parse({
+        table: { schema: 'app', name: 'orders' },
+        name: 'i',
+        columns: [{ column: 'a' }, { column: 'b' }],
+      }),
+    );
+    expect(
+      onlineIndexSpecSchema.parse({ table: 'orders', name: 'i', columns: ['a'] }).table,
+    ).toEqual({
+      schema: 'public',
+      name: 'orders',
+    });
+    expect(
+      onlineIndexSpecSchema.safeParse({ table: 'a.b.c', name: 'i', columns: ['a'] }).success,
+    ).toBe(false);
+  });
+
   it('refuses SQL that could end the statement, and UNIQUE with another method', () => {
     const base = { table: { name: 'events' }, name: 'i', columns: [{ column: 'kind' }] };
     expect(onlineIndexSpecSchema.safeParse({ ...base, where: 'true; DROP TABLE x' }).success).toBe(
