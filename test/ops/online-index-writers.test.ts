@@ -9,6 +9,8 @@ const t = useTestDatabase({ migrated: false });
 const ROWS = 200_000;
 const LOCK_TIMEOUT_MS = 500;
 const WRITERS = 4;
+/** Time for the server to cancel a lock request at lock_timeout and wake the writers behind it. */
+const WAKE_UP_MS = 150;
 
 beforeAll(async () => {
   await t.sql.unsafe(`
@@ -120,5 +122,74 @@ describe('buildIndexOnline while four connections insert', () => {
 
     const [rows] = await t.sql<{ count: number }[]>`SELECT count(*)::int AS count FROM events`;
     expect(rows?.count).toBe(ROWS + inserted);
+  });
+});
+
+describe('buildIndexOnline when its ON ONLY has to wait', () => {
+  it('gives up at lock_timeout, so writers queued behind it wait less than that, and retries', async () => {
+    // An open transaction that inserted into events: CREATE INDEX ... ON ONLY events needs a
+    // SHARE lock on the table, waits for it, and every writer arriving meanwhile queues behind.
+    const blocker = t.connect({ max: 1 });
+    let release: () => void = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let inside: () => void = () => {};
+    const holding = new Promise<void>((resolve) => {
+      inside = resolve;
+    });
+    const blocking = blocker.begin(async (tx) => {
+      await tx`INSERT INTO events (tenant_id, id, kind) VALUES (1, 1, 'held')`;
+      inside();
+      await released;
+    });
+    await holding;
+
+    const writerPids: number[] = [];
+    const writers = await Promise.all(
+      Array.from({ length: WRITERS }, async (_, n) => {
+        const writer = await startWriter(t, n + WRITERS);
+        writerPids.push(writer.pid);
+        return writer;
+      }),
+    );
+    const sampler = startLockWaitSampler(t, writerPids);
+    let result: Awaited<ReturnType<typeof buildIndexOnline>>;
+    try {
+      result = await buildIndexOnline(
+        drizzle(t.connect({ max: 2 })),
+        { table: { name: 'events' }, name: 'events_payload_idx', columns: [{ column: 'payload' }] },
+        {
+          lockTimeoutMs: LOCK_TIMEOUT_MS,
+          onProgress: async (event) => {
+            if (event.kind === 'retry') {
+              release();
+              await blocking;
+            }
+          },
+        },
+      );
+    } finally {
+      release();
+      await blocking.catch(() => {});
+      await Promise.all(writers.map((w) => w.stop()));
+      await sampler.stop();
+    }
+    for (const writer of writers) expect(writer.errors).toEqual([]);
+    expect(result.lockTimeouts).toBe(1);
+    // Writers did queue behind the waiting ON ONLY (the server showed it), and no longer than
+    // lock_timeout: they arrived after it began to wait, and it gave up at lock_timeout. The
+    // allowance is the server's time to cancel the request and wake them (scheduling on a
+    // loaded machine), as in test/core/lock-timeout.test.ts.
+    expect(sampler.longestWaitBehindIndexMs).toBeGreaterThan(LOCK_TIMEOUT_MS / 4);
+    expect(sampler.longestWaitBehindIndexMs).toBeLessThanOrEqual(LOCK_TIMEOUT_MS + WAKE_UP_MS);
+    console.log(
+      `ON ONLY behind an open transaction: 1 lock timeout retried, writers' longest wait behind it ` +
+        `${sampler.longestWaitBehindIndexMs.toFixed(1)} ms (lock_timeout ${LOCK_TIMEOUT_MS} ms), ` +
+        `${sampler.waitingSamples} of ${sampler.samples} samples with a writer waiting`,
+    );
+    const states = await indexStates(t.sql, 'events', 'events_payload_idx');
+    expect(states.parentValid).toBe(true);
+    for (const p of states.partitions) expect(p).toMatchObject({ attached: true, valid: true });
   });
 });
