@@ -17,10 +17,12 @@ import { describeMachine } from './machine.js';
 import { removeDrainSeasons, runMaintenance } from './maintenance.js';
 import { parseBenchOptions } from './options.js';
 import { sampleParams } from './params.js';
+import { runPeer } from './peer/index.js';
 import { step } from './progress.js';
 import { QUERIES } from './queries.js';
 import { type BenchReport, type Section, writeReport } from './report.js';
 import { runQueries } from './run-queries.js';
+import { runScale } from './scale/index.js';
 import { connect, dropDatabase, ensureDatabase, startBenchServer, withDatabase } from './server.js';
 import { buildTwin, compareCounts, syncTwinIndexes, TWIN_SCHEMA } from './twin.js';
 
@@ -46,6 +48,30 @@ async function readyData(sql: postgres.Sql, killmails: number): Promise<Date | n
 
 async function main(): Promise<void> {
   const options = parseBenchOptions(process.argv.slice(2));
+  // Sections with their own server and data: the side-by-side with pg_partman, the scale curve.
+  if (options.peer) {
+    const files = await runPeer({
+      rows: options.peerRows,
+      label: options.peerLabel,
+      resultsDir: RESULTS_DIR,
+      commit: commit(),
+    });
+    for (const file of files) console.log(`wrote ${file}`);
+    return;
+  }
+  if (options.only === 'scale') {
+    const files = await runScale({
+      resultsDir: RESULTS_DIR,
+      commit: commit(),
+      header: async (sql) => {
+        const m = await describeMachine(sql);
+        const l = loadavg().map((v) => v.toFixed(2));
+        return `${new Date().toISOString()} (commit ${commit()}). PostgreSQL ${m.postgres} (embedded, the bench settings: jit off), Node ${m.node}, ${m.cores} cores (${m.cpu}). Load average after: ${l.join(' / ')}. A daily family, one table + DEFAULT, 200 rows a day; ${'maintain()'} median of 5 after one that settles; 200 calls per query and form.`;
+      },
+    });
+    for (const file of files) console.log(`wrote ${file}`);
+    return;
+  }
   const scale = scaleFor(options.killmails);
   const startedAt = new Date().toISOString();
   const timings: Record<string, number> = {};

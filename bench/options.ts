@@ -4,13 +4,21 @@ export interface BenchOptions {
   /** Killmails to generate; the results are named after `label`. */
   killmails: number;
   label: string;
-  only: 'all' | 'queries' | 'maintenance' | 'conversion';
+  only: 'all' | 'queries' | 'maintenance' | 'conversion' | 'scale';
   iterations: number;
   keep: boolean;
+  /** --peer pg_partman: the side-by-side on the distribution's PostgreSQL, nothing else. */
+  peer: 'pg_partman' | null;
+  /** Rows the side-by-side moves out of DEFAULT (--peer-rows; history, stray rows scale with it). */
+  peerRows: number;
+  peerLabel: string;
 }
 
-const USAGE = `npm run bench -- [--scale 1m|10m|<killmails>] [--only queries|maintenance|conversion]
-                      [--iterations N] [--keep]`;
+const USAGE = `npm run bench -- [--scale 1m|10m|<killmails>] [--only queries|maintenance|conversion|scale]
+                      [--iterations N] [--keep]
+       npm run bench -- --peer pg_partman [--peer-rows 1m|20k|<rows>]`;
+
+const ONLY = ['all', 'queries', 'maintenance', 'conversion', 'scale'] as const;
 
 /** "1m" -> 1_000_000, "10m" -> 10_000_000, "250k" -> 250_000, "40000" -> 40_000. */
 export function parseScale(text: string): number {
@@ -22,6 +30,16 @@ export function parseScale(text: string): number {
   return value;
 }
 
+function parsePeerRows(text: string): number {
+  try {
+    return parseScale(text);
+  } catch {
+    throw new Error(
+      `bench: --peer-rows must be like 1m, 20k or a number of 1000 or more, not "${text}"`,
+    );
+  }
+}
+
 export function parseBenchOptions(argv: string[]): BenchOptions {
   const { values } = parseArgs({
     args: argv,
@@ -30,6 +48,8 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
       only: { type: 'string' },
       iterations: { type: 'string', default: '300' },
       keep: { type: 'boolean', default: false },
+      peer: { type: 'string' },
+      'peer-rows': { type: 'string', default: '1m' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -39,11 +59,15 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
     process.exit(0);
   }
   const only = values.only ?? 'all';
-  if (only !== 'all' && only !== 'queries' && only !== 'maintenance' && only !== 'conversion') {
+  if (!(ONLY as readonly string[]).includes(only)) {
     throw new Error(
-      `bench: --only must be queries, maintenance or conversion, not "${only}"\n${USAGE}`,
+      `bench: --only must be queries, maintenance, conversion or scale, not "${only}"\n${USAGE}`,
     );
   }
+  if (values.peer !== undefined && values.peer !== 'pg_partman') {
+    throw new Error(`bench: --peer knows pg_partman only, not "${values.peer}"\n${USAGE}`);
+  }
+  const peerRows = values['peer-rows'].toLowerCase();
   const iterations = Number(values.iterations);
   if (!Number.isSafeInteger(iterations) || iterations < 10) {
     throw new Error('bench: --iterations must be a whole number of 10 or more');
@@ -52,8 +76,11 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
   return {
     killmails: parseScale(scale),
     label: scale,
-    only,
+    only: only as BenchOptions['only'],
     iterations,
     keep: values.keep,
+    peer: values.peer === 'pg_partman' ? 'pg_partman' : null,
+    peerRows: parsePeerRows(peerRows),
+    peerLabel: peerRows,
   };
 }

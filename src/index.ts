@@ -93,6 +93,28 @@ export {
   drainKey,
 } from './ops/drain/drain.js';
 export {
+  type BuildIndexOptions,
+  buildIndexOnline,
+  CREATE_INDEX_ONLINE_DIRECTIVE,
+  type DropIndexOptions,
+  dropIndex,
+  dropIndexSql,
+  formatIndexBuildPlan,
+  type IndexBuildEvent,
+  type IndexBuildPlan,
+  type IndexBuildResult,
+  isOnlineMigration,
+  ONLINE_MIGRATION_GUARD_SQL,
+  ONLINE_MIGRATION_MARKER,
+  type OnlineIndexSpec,
+  type OnlineIndexSpecInput,
+  onlineIndexSpecSchema,
+  parseOnlineIndexMigration,
+  parseOnlineIndexSpec,
+  planIndexBuild,
+  renderOnlineIndexMigration,
+} from './ops/online-index.js';
+export {
   type ReattachResult,
   type RetiredPartition,
   type RetireMode,

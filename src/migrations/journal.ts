@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PgpartsError } from '../errors.js';
+import { isOnlineMigration } from '../ops/online-index-migration.js';
 
 /**
  * A drizzle-kit migrations folder as pgparts reads it: `meta/_journal.json` lists the migrations
@@ -10,8 +11,6 @@ import { PgpartsError } from '../errors.js';
  */
 
 export const STATEMENT_BREAKPOINT = '--> statement-breakpoint';
-/** The first line of a migration whose statements must run one by one, outside a transaction. */
-export const ONLINE_MARKER = '-- pgparts:online';
 
 export interface JournalEntry {
   idx: number;
@@ -28,7 +27,7 @@ export interface MigrationFile {
   hash: string;
   text: string;
   statements: string[];
-  /** Starts with `-- pgparts:online`: statements run outside a transaction (runner.ts). */
+  /** Starts with `-- pgparts:online`: indexes built online, outside a transaction (runner.ts). */
   online: boolean;
 }
 
@@ -72,7 +71,7 @@ export function readMigrations(folder: string): MigrationFile[] {
       hash: sqlHash(text),
       text,
       statements: splitStatements(text),
-      online: text.startsWith(ONLINE_MARKER),
+      online: isOnlineMigration(text),
     };
   });
 }

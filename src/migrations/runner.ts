@@ -1,14 +1,13 @@
 import { sql } from 'drizzle-orm';
 import { assertSupportedServer } from '../catalog/server-version.js';
-import { PgpartsError } from '../errors.js';
+import { buildIndexOnline } from '../ops/online-index.js';
+import { parseOnlineIndexMigration } from '../ops/online-index-migration.js';
 import type { AnyPgDatabase } from '../run/database.js';
 import { run } from '../run/execute.js';
 import {
   DEFAULT_LOCK_TIMEOUT_MS,
   DEFAULT_RETRIES,
   inShortTransaction,
-  lockTimeoutSql,
-  retryOnLockTimeout,
 } from '../run/lock-timeout.js';
 import { openSession } from '../run/session.js';
 import { carryOverPackageRecords } from './carry-over.js';
@@ -19,7 +18,6 @@ import {
   type MigrationRecord,
   recordedMigrations,
 } from './migration-record.js';
-import { runOnlineStatement } from './online-statements.js';
 
 /**
  * The migration runner behind `pgparts migrate` and `migrate()`. For each source (pgparts's own
@@ -29,9 +27,9 @@ import { runOnlineStatement } from './online-statements.js';
  *   migration once (the second waits, then finds nothing pending);
  * - an ordinary migration in one transaction with its record row, under lock_timeout, retried
  *   from the start when a statement gave up waiting for its lock;
- * - a `-- pgparts:online` migration statement by statement outside a transaction (each retried
- *   alone), recorded only after all of them succeeded; its statements are idempotent, so a run
- *   killed half-way is finished by the next one.
+ * - a `-- pgparts:online` migration (ops/online-index-migration.ts) index by index through
+ *   buildIndexOnline, outside any transaction, recorded only after every index is built; a run
+ *   killed half-way is resumed by the next one (the build finds and redoes its leftovers).
  *
  * The session runs with `pgparts.migrate = 'on'`: the guard that opens an online migration lets it
  * through here and stops it, before it changed anything, under plain `drizzle-kit migrate`.
@@ -153,23 +151,13 @@ async function applyOnline(
   file: MigrationFile,
   options: RunMigrationsOptions,
 ): Promise<void> {
-  await run(conn, `SET ${lockTimeoutSql(options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS)}`);
-  for (const statement of file.statements) {
-    const outcome = await retryOnLockTimeout(() => runOnlineStatement(conn, statement), {
+  // The file holds the guard and one directive per index (ops/online-index-migration.ts); its
+  // SQL is not run here: each index is built online, resumably, then the file is recorded.
+  for (const spec of parseOnlineIndexMigration(file.text, file.tag)) {
+    await buildIndexOnline(conn, spec, {
+      lockTimeoutMs: options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
       retries: options.retries ?? DEFAULT_RETRIES,
     });
-    if (outcome.error) {
-      throw new PgpartsError(
-        'migration',
-        `pgparts: migration ${file.tag} stopped at a statement (it is not recorded; its ` +
-          `statements are idempotent, so the next run starts it again): ${errorText(outcome.error)}`,
-        { cause: outcome.error, step: file.tag },
-      );
-    }
   }
   await conn.execute(insertRecordSql(record)(file.hash, file.when));
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

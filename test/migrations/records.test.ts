@@ -1,9 +1,9 @@
 import { drizzle } from 'drizzle-orm/postgres-js';
 import { migrate as drizzleMigrate } from 'drizzle-orm/postgres-js/migrator';
 import { describe, expect, it } from 'vitest';
-import { ONLINE_MARKER, readJournal } from '../../src/migrations/journal.js';
+import { readJournal } from '../../src/migrations/journal.js';
 import { MIGRATIONS_FOLDER, migrate } from '../../src/migrations/migrate.js';
-import { ONLINE_GUARD_SQL } from '../../src/migrations/online-statements.js';
+import { renderOnlineIndexMigration } from '../../src/ops/online-index-migration.js';
 import { catalogShape } from '../support/catalog-shape.js';
 import { type FolderEntry, writeMigrationFolder } from '../support/migration-folder.js';
 import { type TestDatabase, useTestDatabase } from '../support/test-database.js';
@@ -87,46 +87,57 @@ describe('two runners at once', () => {
 });
 
 describe('an online migration (-- pgparts:online)', () => {
-  const step = (text: string) => `${text}\n--> statement-breakpoint\n`;
-  const onlineSql = `${ONLINE_MARKER}\n${step(ONLINE_GUARD_SQL)}CREATE TABLE IF NOT EXISTS "built_online" (id int);\n`;
+  const tableSql = [
+    'CREATE TABLE "measures" ("id" int NOT NULL, "takenAt" timestamptz NOT NULL) PARTITION BY RANGE ("takenAt")',
+    `CREATE TABLE "measures_old" PARTITION OF "measures" FOR VALUES FROM ('2020-01-01') TO ('2025-01-01')`,
+    `CREATE TABLE "measures_new" PARTITION OF "measures" FOR VALUES FROM ('2025-01-01') TO ('2030-01-01')`,
+    `INSERT INTO "measures" SELECT i, timestamptz '2021-01-01' + i * interval '1 day' FROM generate_series(1, 2000) i`,
+  ].join(';\n--> statement-breakpoint\n');
+  const indexSql = renderOnlineIndexMigration([
+    {
+      table: 'measures',
+      name: 'measures_taken_idx',
+      columns: [{ column: 'takenAt', order: 'desc' }],
+    },
+  ]);
+  const entries = [
+    { tag: 'measures_table', when: 10, sql: `${tableSql};\n` },
+    { tag: 'measures_index', when: 20, sql: indexSql },
+  ];
 
   it('fails under drizzle-kit migrate before changing anything, with the way out', async () => {
-    const folder = writeMigrationFolder([{ tag: 'online_one', when: 10, sql: onlineSql }]);
-    await expect(drizzleMigrate(online.db, { migrationsFolder: folder })).rejects.toThrow();
+    const folder = writeMigrationFolder(entries);
     const failure = await drizzleMigrate(online.db, { migrationsFolder: folder }).catch(
       (e: unknown) => e,
     );
+    expect(failure).toBeInstanceOf(Error);
     expect(String((failure as { cause?: unknown }).cause ?? failure)).toContain(
       'run it with pgparts migrate',
     );
-    const [row] = await online.sql`SELECT to_regclass('public.built_online') AS t`;
+    // drizzle's migrator runs every pending migration in one transaction: nothing is left.
+    const [row] = await online.sql`SELECT to_regclass('public.measures') AS t`;
     expect(row?.t).toBeNull();
   });
 
-  it('runs under pgparts migrate, statement by statement, and is recorded once done', async () => {
-    const folder = writeMigrationFolder([{ tag: 'online_one', when: 10, sql: onlineSql }]);
+  it('builds the index online under pgparts migrate, valid on every partition, then records it', async () => {
+    const folder = writeMigrationFolder(entries);
     const result = await migrate(online.db, { appFolder: folder });
-    expect(result.applied.map((a) => a.name)).toEqual(['online_one']);
-    const [row] = await online.sql`SELECT to_regclass('public.built_online') IS NOT NULL AS ok`;
-    expect(row?.ok).toBe(true);
+    expect(result.applied.map((a) => a.name)).toEqual(['measures_table', 'measures_index']);
+    const indexes = await online.sql<{ table: string; valid: boolean; indoption: string }[]>`
+      SELECT c.relname AS table, x.indisvalid AS valid, x.indoption::text AS indoption
+      FROM pg_index x JOIN pg_class c ON c.oid = x.indrelid
+      WHERE c.relname IN ('measures', 'measures_old', 'measures_new')
+        AND pg_get_indexdef(x.indexrelid) LIKE '%"takenAt" DESC%'
+      ORDER BY 1`;
+    expect(indexes).toEqual([
+      { table: 'measures', valid: true, indoption: '3' },
+      { table: 'measures_new', valid: true, indoption: '3' },
+      { table: 'measures_old', valid: true, indoption: '3' },
+    ]);
+    expect(await count(online, 'drizzle.__drizzle_migrations')).toBe(2);
     // The session setting does not outlive the run.
     const [setting] = await online.sql`SELECT current_setting('pgparts.migrate', true) AS v`;
     expect(setting?.v ?? '').toBe('');
-  });
-
-  it('an online index step stops the migration unrecorded until the builder is available', async () => {
-    const indexStep = `${ONLINE_MARKER}\n${step(ONLINE_GUARD_SQL)}${step('CREATE TABLE IF NOT EXISTS "before_index" (id int)')}-- pgparts:create-index-online {"table":"built_online","name":"built_online_id","columns":["id"]}\n`;
-    const folder = writeMigrationFolder([
-      { tag: 'online_one', when: 10, sql: onlineSql },
-      { tag: 'online_two', when: 20, sql: indexStep },
-    ]);
-    for (let run = 0; run < 2; run += 1) {
-      await expect(migrate(online.db, { appFolder: folder })).rejects.toThrow(
-        /online_two stopped at a statement.*not available/s,
-      );
-    }
-    expect(await count(online, 'drizzle.__drizzle_migrations')).toBe(1);
-    const [row] = await online.sql`SELECT to_regclass('public.before_index') IS NOT NULL AS ok`;
-    expect(row?.ok).toBe(true);
+    expect((await migrate(online.db, { appFolder: folder })).applied).toEqual([]);
   });
 });
