@@ -18,15 +18,23 @@ export function registerStatus(program: Command): void {
     )
     .option('--json', 'print the report as JSON')
     .option(
+      '--exact',
+      "count DEFAULT's rows exactly, per key (reads all of DEFAULT; without it: whether it " +
+        'holds rows, of which keys, and the estimate)',
+    )
+    .option(
       '--check',
       `exit with code ${ATTENTION_EXIT_CODE} when something needs attention (for alerting)`,
     )
-    .action(async (options: { json?: boolean; check?: boolean }) => {
+    .action(async (options: { json?: boolean; check?: boolean; exact?: boolean }) => {
       const global = program.opts<GlobalOptions>();
       const families = await loadFamilies(global.config);
       const conn = connect(global.databaseUrl);
       try {
-        const snapshot = await inspect(conn.db, families);
+        const snapshot = await inspect(conn.db, families, {
+          sizes: true,
+          exactDefaultRows: options.exact ?? false,
+        });
         const report = status(families, snapshot);
         if (options.json) {
           console.log(toJson({ database: conn.label, ...report }));

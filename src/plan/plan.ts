@@ -42,7 +42,10 @@ export interface Step {
   reason: string;
   /** Drops or detaches partitions: runs only with allowDestructive / `--yes`. */
   destructive: boolean;
-  /** drain: rows the DEFAULT partitions hold for the key. */
+  /**
+   * drain: rows the DEFAULT partitions hold for the key, when inspect counted them exactly
+   * (`exactDefaultRows`); otherwise absent: the probe said only that there are some.
+   */
   rows?: number;
   /** retire: what retention does with the partitions. */
   mode?: 'drop' | 'archive';
@@ -82,9 +85,25 @@ export class SpecMismatchError extends Error {
   }
 }
 
-function defaultRowsFor(table: TableIndex, key: PartitionKey): number {
+/**
+ * Whether a table's DEFAULT holds rows of `key`, and how many when they were counted. A key the
+ * snapshot did not probe (planned for another clock than inspect's) and that a complete search
+ * of DEFAULT did not rule out counts as held: a drain of a key with no rows only creates its
+ * partitions, where a CREATE over rows would fail.
+ */
+function defaultHolds(table: TableIndex, key: PartitionKey): { held: boolean; rows?: number } {
+  const found = table.defaultPartition?.defaultRows;
+  if (!found) return { held: false };
   const id = keyId(key);
-  return table.defaultPartition?.defaultRows?.byKey.find((k) => keyId(k.key) === id)?.rows ?? 0;
+  if (found.exact) {
+    const rows = found.exact.byKey.find((k) => keyId(k.key) === id)?.rows ?? 0;
+    return { held: rows > 0, rows };
+  }
+  if (!found.hasRows) return { held: false };
+  const probe = found.probes.find((p) => keyId(p.key) === id);
+  if (probe) return { held: probe.hasRows };
+  if (found.foundAll) return { held: found.found.some((k) => keyId(k) === id) };
+  return { held: true };
 }
 
 function stepId(kind: StepKind, family: string, key: PartitionKey, tables: string[]): string {
@@ -252,13 +271,15 @@ function planFamily(
     }
     if (missing.length === 0) continue;
     const held = missing
-      .map((table) => ({ table, rows: defaultRowsFor(table, key) }))
-      .filter((h) => h.rows > 0);
+      .map((table) => ({ table, ...defaultHolds(table, key) }))
+      .filter((h) => h.held);
     if (held.length > 0) {
-      const rows = held.reduce((sum, h) => sum + h.rows, 0);
+      const counted = held.every((h) => h.rows !== undefined);
+      const rows = counted ? held.reduce((sum, h) => sum + (h.rows ?? 0), 0) : undefined;
       const where = held
         .map(
-          (h) => `${h.table.defaultPartition?.name ?? `${h.table.name}'s DEFAULT`} holds ${h.rows}`,
+          (h) =>
+            `${h.table.defaultPartition?.name ?? `${h.table.name}'s DEFAULT`} holds ${h.rows ?? 'some'}`,
         )
         .join(', ');
       steps.push({
@@ -274,7 +295,7 @@ function planFamily(
           `${label} needs its own partitions but ${where} row(s) for it; a CREATE would fail ` +
           `(facts 6): move the rows out of DEFAULT into new partitions (drainKey, in batches)`,
         destructive: false,
-        rows,
+        ...(rows !== undefined ? { rows } : {}),
       });
       continue;
     }

@@ -213,7 +213,8 @@ export async function apply(db: AnyPgDatabase, options: ApplyOptions): Promise<A
           ...(options.maxBackoffMs !== undefined ? { maxBackoffMs: options.maxBackoffMs } : {}),
         };
         const read = await retryOnLockTimeout(
-          () => inspect(session.db, families, { lockTimeoutMs }),
+          // DEFAULT is probed for the keys of the clock the plan is made for.
+          () => inspect(session.db, families, { lockTimeoutMs, now: options.now }),
           retry,
         );
         if (!read.value) throw read.error;

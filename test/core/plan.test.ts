@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import type { DefaultRows } from '../../src/catalog/snapshot.js';
 import {
   addIntervals,
   INTERVALS,
@@ -50,26 +51,25 @@ describe('plan: leaderboard (LIST from season)', () => {
     expect(planned.steps.every((s) => !s.destructive)).toBe(true);
   });
 
-  it('plans a drain, not a CREATE that would fail, when DEFAULT holds rows for the key', () => {
-    const withRows: FakePartition = {
-      key: { kind: 'default' },
-      defaultRows: {
-        total: 70,
-        byKey: [
-          { key: season(12), rows: 20 },
-          { key: season(14), rows: 50 },
-        ],
-        other: 0,
-      },
-    };
-    const snap = fakeFamilySnapshot(
+  const drainCase = (defaultRows: DefaultRows) =>
+    fakeFamilySnapshot(
       family,
       {
-        leaderboard_run: [withRows, { key: season(13) }],
+        leaderboard_run: [{ key: { kind: 'default' }, defaultRows }, { key: season(13) }],
         run_group_member: [{ key: { kind: 'default' } }, { key: season(13) }],
       },
       { sourceValues: [13, 14] },
     );
+
+  it('plans a drain, not a CREATE that would fail, when DEFAULT holds rows for the key', () => {
+    // What inspect probes: 14 (wanted, no partition) has rows; a search found 12 and 14.
+    const snap = drainCase({
+      hasRows: true,
+      probes: [{ key: season(14), hasRows: true }],
+      found: [season(12), season(14)],
+      foundAll: true,
+      exact: null,
+    });
     const planned = plan([family], fakeSnapshot(NOW, snap), NOW);
     expect(planned.steps).toHaveLength(1);
     const drain = planned.steps[0];
@@ -80,11 +80,58 @@ describe('plan: leaderboard (LIST from season)', () => {
       partitions: ['leaderboard_run_s14', 'run_group_member_s14'],
       key: season(14),
       sql: [],
-      rows: 50,
       destructive: false,
     });
-    expect(drain?.reason).toMatch(/leaderboard_run_default holds 50 row\(s\)/);
+    // Not counted: the probe says only that there are rows.
+    expect(drain?.rows).toBeUndefined();
+    expect(drain?.reason).toMatch(/leaderboard_run_default holds some row\(s\)/);
     // Season 12's rows stay in DEFAULT: 12 is not a row of season, so it gets no partition.
+  });
+
+  it('reports the rows a drain moves when DEFAULT was counted exactly', () => {
+    const snap = drainCase({
+      hasRows: true,
+      probes: [{ key: season(14), hasRows: true }],
+      found: [season(12), season(14)],
+      foundAll: true,
+      exact: {
+        total: 70,
+        byKey: [
+          { key: season(12), rows: 20 },
+          { key: season(14), rows: 50 },
+        ],
+        other: 0,
+      },
+    });
+    const drain = plan([family], fakeSnapshot(NOW, snap), NOW).steps[0];
+    expect(drain).toMatchObject({ kind: 'drain', key: season(14), rows: 50 });
+    expect(drain?.reason).toMatch(/leaderboard_run_default holds 50 row\(s\)/);
+  });
+
+  it('creates a key the probe found no rows of, whatever else DEFAULT holds', () => {
+    const snap = drainCase({
+      hasRows: true,
+      probes: [{ key: season(14), hasRows: false }],
+      found: [season(12)],
+      foundAll: false,
+      exact: null,
+    });
+    expect(summary(plan([family], fakeSnapshot(NOW, snap), NOW).steps)).toEqual([
+      'create leaderboard_run_s14',
+      'create run_group_member_s14',
+    ]);
+  });
+
+  it('for a key inspect did not probe: a complete search decides, else a drain (never a CREATE over rows)', () => {
+    const searched = (foundAll: boolean) =>
+      drainCase({ hasRows: true, probes: [], found: [season(12)], foundAll, exact: null });
+    expect(summary(plan([family], fakeSnapshot(NOW, searched(true)), NOW).steps)).toEqual([
+      'create leaderboard_run_s14',
+      'create run_group_member_s14',
+    ]);
+    expect(plan([family], fakeSnapshot(NOW, searched(false)), NOW).steps).toMatchObject([
+      { kind: 'drain', key: season(14) },
+    ]);
   });
 
   it('creates the DEFAULT partition the spec declares when it is missing', () => {
