@@ -51,7 +51,7 @@ export function registerApply(program: Command): void {
     .action(async (options: ApplyCommandOptions) => {
       const global = program.opts<GlobalOptions>();
       const families = await loadFamilies(global.config);
-      const conn = connect(global.databaseUrl);
+      const conn = connect(global);
       try {
         if (options.dryRun) {
           const snapshot = await inspect(conn.db, families, { lockTimeoutMs: options.lockTimeout });

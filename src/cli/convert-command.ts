@@ -184,7 +184,7 @@ export function registerConvert(program: Command): void {
         );
       }
       const target = builtInTarget(familyName);
-      const conn = connect(program.opts<GlobalOptions>().databaseUrl);
+      const conn = connect(program.opts<GlobalOptions>());
       try {
         for (const s of options.all ? ALL_STEPS : [step as ConvertStep]) {
           const ok = await runConvertStep(conn.db, target, s, options);

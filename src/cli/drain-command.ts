@@ -46,7 +46,7 @@ export function registerDrain(program: Command): void {
     .action(async (table: string, keyText: string, options: DrainCommandOptions) => {
       const global = program.opts<GlobalOptions>();
       const { family, key } = resolveKey(await loadFamilies(global.config), table, keyText);
-      const conn = connect(global.databaseUrl);
+      const conn = connect(global);
       const tty = process.stdout.isTTY === true && !options.json;
       try {
         const result = await drainKey(conn.db, family, key, {

@@ -28,7 +28,7 @@ export function registerMigrate(program: Command): void {
           packageMigrations: config.packageMigrations,
         };
       }
-      const conn = connect(global.databaseUrl);
+      const conn = connect(global);
       try {
         const result = await migrate(conn.db, {
           ...appOptions,

@@ -56,7 +56,7 @@ export function registerRetire(program: Command): void {
         process.exitCode = 1;
         return;
       }
-      const conn = connect(global.databaseUrl);
+      const conn = connect(global);
       try {
         const result = await retireKey(conn.db, family, key, {
           mode,
@@ -98,7 +98,7 @@ export function registerRetire(program: Command): void {
     .action(async (table: string, keyText: string, options: { archiveSchema?: string }) => {
       const global = program.opts<GlobalOptions>();
       const { family, key } = resolveKey(await loadFamilies(global.config), table, keyText);
-      const conn = connect(global.databaseUrl);
+      const conn = connect(global);
       try {
         const result = await reattachKey(
           conn.db,

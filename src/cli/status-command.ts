@@ -24,7 +24,7 @@ export function registerStatus(program: Command): void {
     .action(async (options: { json?: boolean; check?: boolean }) => {
       const global = program.opts<GlobalOptions>();
       const families = await loadFamilies(global.config);
-      const conn = connect(global.databaseUrl);
+      const conn = connect(global, { readOnly: true });
       try {
         const snapshot = await inspect(conn.db, families);
         const report = status(families, snapshot);
