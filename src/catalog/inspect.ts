@@ -63,6 +63,7 @@ interface PartitionRow {
   comment: string | null;
   bytes: number | string;
   reltuples: number | string;
+  detach_pending: boolean;
 }
 
 interface IndexRow {
@@ -129,7 +130,8 @@ async function readPartitions(
              pg_get_expr(c.relpartbound, c.oid) AS bound,
              obj_description(c.oid, 'pg_class') AS comment,
              pg_total_relation_size(c.oid)::float8 AS bytes,
-             c.reltuples::float8 AS reltuples
+             c.reltuples::float8 AS reltuples,
+             i.inhdetachpending AS detach_pending
       FROM pg_inherits i
       JOIN pg_class p ON p.oid = i.inhparent
       JOIN pg_namespace pn ON pn.oid = p.relnamespace
@@ -335,6 +337,7 @@ export async function inspect(
               isDefault && readable
                 ? await readDefaultRows(tx, family, row, family.partitionBy.column)
                 : null,
+            ...(row.detach_pending ? { detachPending: true } : {}),
           });
         }
         table.partitions.sort(partitionOrder);

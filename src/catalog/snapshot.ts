@@ -67,6 +67,11 @@ export interface PartitionInfo {
   estimatedRows: number | null;
   /** Exact counts, for DEFAULT partitions only. */
   defaultRows: DefaultRows | null;
+  /**
+   * A DETACH ... CONCURRENTLY began and did not finish (pg_inherits.inhdetachpending): new
+   * queries no longer see the partition, and the next apply finalizes the detach.
+   */
+  detachPending?: boolean;
 }
 
 export interface TableSnapshot {

@@ -289,6 +289,16 @@ async function runCreate(step: Step, ctx: RunContext): Promise<undefined> {
   return undefined;
 }
 
+/**
+ * Runs a step's statements one by one on the run's connection, outside any transaction (its
+ * session lock_timeout applies): DETACH ... FINALIZE waits for older snapshots like the detach
+ * it completes.
+ */
+async function runOutsideTransaction(step: Step, ctx: RunContext): Promise<undefined> {
+  for (const statement of step.sql) await ctx.db.execute(sql.raw(statement));
+  return undefined;
+}
+
 async function runSteps(planned: Plan, ctx: RunContext): Promise<StepResult[]> {
   const results: StepResult[] = [];
   /** family|key of keys whose earlier step failed: their later steps are skipped. */
@@ -299,7 +309,8 @@ async function runSteps(planned: Plan, ctx: RunContext): Promise<StepResult[]> {
     const started = performance.now();
     const keyRef = `${step.family}|${keyId(step.key)}`;
     const family = ctx.families.find((f) => f.name === step.family);
-    const executor = step.kind === 'create' ? undefined : ctx.executors[step.kind];
+    const executor =
+      step.kind === 'drain' || step.kind === 'retire' ? ctx.executors[step.kind] : undefined;
     const allowed =
       !step.destructive ||
       (typeof ctx.allowDestructive === 'function'
@@ -318,7 +329,7 @@ async function runSteps(planned: Plan, ctx: RunContext): Promise<StepResult[]> {
       result = skip(`an earlier step for ${step.label} failed`);
     } else if (!allowed) {
       result = skip('destructive: needs --yes (allowDestructive) to run');
-    } else if (step.kind !== 'create' && !executor) {
+    } else if ((step.kind === 'drain' || step.kind === 'retire') && !executor) {
       result = skip(`${step.kind} not available in this version of pgparts`);
     } else if (!family) {
       result = skip(`family ${step.family} is not among the families given`);
@@ -336,7 +347,9 @@ async function runSteps(planned: Plan, ctx: RunContext): Promise<StepResult[]> {
                   ctx.emit({ type: 'step-progress', step, done, total: of, unit }).catch(() => {});
                 },
               })
-            : runCreate(step, ctx),
+            : step.kind === 'finalize-detach'
+              ? runOutsideTransaction(step, ctx)
+              : runCreate(step, ctx),
         {
           ...ctx.retry,
           onRetry: (attempt, delayMs, error) =>
