@@ -1,9 +1,11 @@
 import type { Command } from 'commander';
 import { inspect } from '../catalog/inspect.js';
+import { readMaintenanceRuns } from '../catalog/maintenance-runs.js';
 import { status } from '../plan/status.js';
 import { loadFamilies } from './config.js';
 import { connect } from './connection.js';
 import { formatStatus, toJson } from './format.js';
+import { formatMaintenanceRuns } from './format-runs.js';
 import type { GlobalOptions } from './options.js';
 
 /** Exit code of `status --check` when something needs attention (1 is for errors). */
@@ -28,11 +30,13 @@ export function registerStatus(program: Command): void {
       try {
         const snapshot = await inspect(conn.db, families);
         const report = status(families, snapshot);
+        const maintenance = await readMaintenanceRuns(conn.db, families);
         if (options.json) {
-          console.log(toJson({ database: conn.label, ...report }));
+          console.log(toJson({ database: conn.label, ...report, maintenance }));
         } else {
           const heading = `pgparts status of ${conn.label} at ${report.now.toISOString()}`;
-          console.log(formatStatus(report, heading).join('\n'));
+          const lines = formatStatus(report, heading);
+          console.log([...lines, ...formatMaintenanceRuns(maintenance)].join('\n'));
         }
         if (options.check && report.attention.length > 0) process.exitCode = ATTENTION_EXIT_CODE;
       } finally {

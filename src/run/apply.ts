@@ -21,6 +21,7 @@ import {
   retryOnLockTimeout,
 } from './lock-timeout.js';
 import { isLockNotAvailable, pgErrorMessage } from './pg-error.js';
+import { recordMaintenanceRun } from './record-run.js';
 import { rowsOf } from './rows.js';
 import { openSession } from './session.js';
 
@@ -117,6 +118,11 @@ export interface ApplyOptions {
   onProgress?: (event: ApplyEvent) => void | Promise<void>;
   /** Replace or supply the drain / retire executors. */
   executors?: StepExecutors;
+  /**
+   * Record the run in pgparts_maintenance_runs (default true): what `status` shows as the last
+   * run and the metrics read as the last success.
+   */
+  recordRun?: boolean;
 }
 
 export interface ApplyResult {
@@ -167,6 +173,7 @@ function failureMessage(
  */
 export async function apply(db: AnyPgDatabase, options: ApplyOptions): Promise<ApplyResult> {
   const started = performance.now();
+  const startedAt = new Date();
   const families = options.families.map((f) => parseFamily(f));
   const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
   const setLockTimeout = lockTimeoutSql(lockTimeoutMs);
@@ -199,6 +206,7 @@ export async function apply(db: AnyPgDatabase, options: ApplyOptions): Promise<A
     }
     let results: StepResult[] = [];
     let planned: Plan | null = null;
+    let runError: unknown;
     try {
       await emit({ type: 'lock-acquired', pid: lock.holderPid });
       await assertSupportedServer(session.db);
@@ -239,7 +247,21 @@ export async function apply(db: AnyPgDatabase, options: ApplyOptions): Promise<A
             warnings.push(`could not restore lock_timeout: ${pgErrorMessage(error)}`);
           });
       }
+    } catch (error) {
+      runError = error;
+      throw error;
     } finally {
+      if (options.recordRun ?? true) {
+        // Under the lock, so records of concurrent runs cannot interleave.
+        await recordMaintenanceRun(session.db, families, {
+          startedAt,
+          durationMs: performance.now() - started,
+          results,
+          ...(runError !== undefined ? { error: pgErrorMessage(runError) } : {}),
+        }).catch((error: unknown) => {
+          warnings.push(`could not record the run: ${pgErrorMessage(error)}`);
+        });
+      }
       const released = await releaseAdvisoryLock(session.db, key).catch((error: unknown) => {
         warnings.push(`could not release the maintenance lock: ${pgErrorMessage(error)}`);
         return true;
