@@ -6,6 +6,13 @@
 
 // inspect
 export { type InspectOptions, inspect } from './catalog/inspect.js';
+// operations: recorded maintenance runs, unfinished operations, metrics
+export {
+  type FamilyRuns,
+  MAINTENANCE_RUNS_TABLE,
+  type MaintenanceRun,
+  readMaintenanceRuns,
+} from './catalog/maintenance-runs.js';
 export {
   assertSupportedServer,
   MIN_SERVER_VERSION_NUM,
@@ -22,6 +29,10 @@ export type {
   Snapshot,
   TableSnapshot,
 } from './catalog/snapshot.js';
+export {
+  readUnfinishedOperations,
+  type UnfinishedOperations,
+} from './catalog/unfinished-operations.js';
 // declare
 export {
   addIntervals,
@@ -46,6 +57,7 @@ export {
   type PgpartsErrorCode,
   type PgpartsErrorDetails,
 } from './errors.js';
+export { prometheusMetrics } from './metrics/collect.js';
 // migrations
 export {
   definePgpartsConfig,

@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { inspect } from '../catalog/inspect.js';
 import { readMaintenanceRuns } from '../catalog/maintenance-runs.js';
+import { PgpartsError } from '../errors.js';
+import { prometheusMetrics } from '../metrics/collect.js';
 import { status } from '../plan/status.js';
 import { loadFamilies } from './config.js';
 import { connect } from './connection.js';
@@ -20,18 +22,33 @@ export function registerStatus(program: Command): void {
     )
     .option('--json', 'print the report as JSON')
     .option(
+      '--format <format>',
+      'text (default), json, or prometheus: the metrics in the Prometheus text format (for the node exporter textfile collector)',
+      'text',
+    )
+    .option(
       '--check',
       `exit with code ${ATTENTION_EXIT_CODE} when something needs attention (for alerting)`,
     )
-    .action(async (options: { json?: boolean; check?: boolean }) => {
+    .action(async (options: { json?: boolean; check?: boolean; format: string }) => {
       const global = program.opts<GlobalOptions>();
+      if (!['text', 'json', 'prometheus'].includes(options.format)) {
+        throw new PgpartsError(
+          'invalid-input',
+          `status --format ${options.format}: use text, json or prometheus`,
+        );
+      }
       const families = await loadFamilies(global.config);
       const conn = connect(global, { readOnly: true });
       try {
+        if (options.format === 'prometheus') {
+          process.stdout.write(await prometheusMetrics(conn.db, families));
+          return;
+        }
         const snapshot = await inspect(conn.db, families);
         const report = status(families, snapshot);
         const maintenance = await readMaintenanceRuns(conn.db, families);
-        if (options.json) {
+        if (options.json || options.format === 'json') {
           console.log(toJson({ database: conn.label, ...report, maintenance }));
         } else {
           const heading = `pgparts status of ${conn.label} at ${report.now.toISOString()}`;
