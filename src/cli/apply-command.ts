@@ -9,6 +9,7 @@ import { connect } from './connection.js';
 import { formatPlan, formatStep, formatSummary } from './format.js';
 import { type GlobalOptions, wholeNumber } from './options.js';
 import { progressPrinter } from './progress.js';
+import { refuseOnStandby } from './standby.js';
 
 interface ApplyCommandOptions {
   dryRun?: boolean;
@@ -60,6 +61,7 @@ export function registerApply(program: Command): void {
           console.log(formatPlan(planned, heading).join('\n'));
           return;
         }
+        if (await refuseOnStandby(conn, 'apply')) return;
         let allowDestructive: boolean | ((step: Step) => boolean) = options.yes === true;
         if (!options.yes) {
           // Ask about the destructive steps planned now; apply replans under its lock and runs

@@ -7,6 +7,7 @@ import { connect } from './connection.js';
 import { formatMs, toJson } from './format.js';
 import { resolveKey } from './key-argument.js';
 import { type GlobalOptions, wholeNumber } from './options.js';
+import { refuseOnStandby } from './standby.js';
 
 interface DrainCommandOptions {
   strategy: 'auto' | 'swap' | 'delete';
@@ -49,6 +50,7 @@ export function registerDrain(program: Command): void {
       const conn = connect(global);
       const tty = process.stdout.isTTY === true && !options.json;
       try {
+        if (await refuseOnStandby(conn, 'drain')) return;
         const result = await drainKey(conn.db, family, key, {
           strategy: options.strategy,
           batchPages: options.batchPages,

@@ -5,6 +5,7 @@ import { loadDrizzleConfig } from '../migrations/drizzle-config.js';
 import { migrate } from '../migrations/migrate.js';
 import { connect } from './connection.js';
 import type { GlobalOptions } from './options.js';
+import { refuseOnStandby } from './standby.js';
 
 export function registerMigrate(program: Command): void {
   program
@@ -30,6 +31,7 @@ export function registerMigrate(program: Command): void {
       }
       const conn = connect(global);
       try {
+        if (await refuseOnStandby(conn, 'migrate')) return;
         const result = await migrate(conn.db, {
           ...appOptions,
           onApplied: (m) => console.log(`applied ${m.source} ${m.name} (${m.ms} ms)`),

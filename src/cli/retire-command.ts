@@ -8,6 +8,7 @@ import { connect } from './connection.js';
 import { formatMs, toJson } from './format.js';
 import { resolveKey } from './key-argument.js';
 import { type GlobalOptions, wholeNumber } from './options.js';
+import { refuseOnStandby } from './standby.js';
 
 interface RetireCommandOptions {
   archive?: boolean;
@@ -58,6 +59,7 @@ export function registerRetire(program: Command): void {
       }
       const conn = connect(global);
       try {
+        if (await refuseOnStandby(conn, 'retire')) return;
         const result = await retireKey(conn.db, family, key, {
           mode,
           ...(options.archiveSchema ? { archiveSchema: options.archiveSchema } : {}),
@@ -100,6 +102,7 @@ export function registerRetire(program: Command): void {
       const { family, key } = resolveKey(await loadFamilies(global.config), table, keyText);
       const conn = connect(global);
       try {
+        if (await refuseOnStandby(conn, 'reattach')) return;
         const result = await reattachKey(
           conn.db,
           family,

@@ -24,6 +24,7 @@ import { isLockNotAvailable, pgErrorMessage } from './pg-error.js';
 import { recordMaintenanceRun } from './record-run.js';
 import { rowsOf } from './rows.js';
 import { openSession } from './session.js';
+import { assertNotStandby } from './standby.js';
 
 /**
  * apply: the only place pgparts runs DDL. One run per database at a time (advisory lock); under
@@ -210,6 +211,7 @@ export async function apply(db: AnyPgDatabase, options: ApplyOptions): Promise<A
     try {
       await emit({ type: 'lock-acquired', pid: lock.holderPid });
       await assertSupportedServer(session.db);
+      await assertNotStandby(session.db, 'apply');
       const [previous] = rowsOf<{ value: string }>(
         await session.db.execute(sql`SELECT current_setting('lock_timeout') AS value`),
       );
