@@ -7,6 +7,7 @@ import { connect } from './connection.js';
 import { formatMs, toJson } from './format.js';
 import { resolveKey } from './key-argument.js';
 import { type GlobalOptions, wholeNumber } from './options.js';
+import { checkPrivileges } from './preflight.js';
 import { refuseOnStandby } from './standby.js';
 
 interface DrainCommandOptions {
@@ -51,6 +52,7 @@ export function registerDrain(program: Command): void {
       const tty = process.stdout.isTTY === true && !options.json;
       try {
         if (await refuseOnStandby(conn, 'drain')) return;
+        await checkPrivileges(conn, 'drain', [family]);
         const result = await drainKey(conn.db, family, key, {
           strategy: options.strategy,
           batchPages: options.batchPages,

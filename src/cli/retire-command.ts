@@ -8,6 +8,7 @@ import { connect } from './connection.js';
 import { formatMs, toJson } from './format.js';
 import { resolveKey } from './key-argument.js';
 import { type GlobalOptions, wholeNumber } from './options.js';
+import { checkPrivileges } from './preflight.js';
 import { refuseOnStandby } from './standby.js';
 
 interface RetireCommandOptions {
@@ -60,6 +61,14 @@ export function registerRetire(program: Command): void {
       const conn = connect(global);
       try {
         if (await refuseOnStandby(conn, 'retire')) return;
+        await checkPrivileges(conn, 'retire', [family], {
+          ...(mode === 'archive'
+            ? {
+                archiveSchema:
+                  options.archiveSchema ?? family.retention?.archiveSchema ?? 'pgparts_archive',
+              }
+            : {}),
+        });
         const result = await retireKey(conn.db, family, key, {
           mode,
           ...(options.archiveSchema ? { archiveSchema: options.archiveSchema } : {}),
@@ -103,6 +112,7 @@ export function registerRetire(program: Command): void {
       const conn = connect(global);
       try {
         if (await refuseOnStandby(conn, 'reattach')) return;
+        await checkPrivileges(conn, 'reattach', [family]);
         const result = await reattachKey(
           conn.db,
           family,
