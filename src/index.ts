@@ -162,6 +162,12 @@ export {
 export type { AnyPgDatabase } from './run/database.js';
 export { DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_RETRIES } from './run/lock-timeout.js';
 export { type MaintainOptions, maintain } from './run/maintain.js';
+export {
+  type MissingPrivilege,
+  missingPrivileges,
+  type PrivilegedCommand,
+} from './run/privileges.js';
+export { isHotStandby } from './run/standby.js';
 // generate
 export {
   boundSpecSql,

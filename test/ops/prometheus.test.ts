@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { describe, expect, it } from 'vitest';
 import { addIntervals, intervalStart } from '../../src/define/intervals.js';
@@ -117,6 +118,14 @@ describe('status --format prometheus', () => {
     );
     const parsed = parsePrometheusTextFormat(text) as Parsed[];
     expect(parsed.map((p) => p.name).every((n) => n.startsWith('pgparts_'))).toBe(true);
+    // The README's alerting rules use exactly these metrics, and promtool accepts them.
+    const rules = readFileSync('examples/prometheus-alerts.yml', 'utf8');
+    const used = [...new Set(rules.match(/pgparts_[a-z_]+/g))].sort();
+    expect(used).toEqual(parsed.map((p) => p.name).sort());
+    const checked = spawnSync('promtool', ['check', 'rules', 'examples/prometheus-alerts.yml'], {
+      encoding: 'utf8',
+    });
+    if (!checked.error) expect(checked.status, checked.stdout + checked.stderr).toBe(0);
     expect(parsed.every((p) => p.type === 'GAUGE' && p.help.length > 0)).toBe(true);
 
     // partitions ahead: lower bound after now, per the catalog.
