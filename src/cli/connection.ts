@@ -53,8 +53,10 @@ export function databaseUrlProblem(url: string): string | null {
   if (authority.includes('@') && authority.lastIndexOf('@') !== authority.indexOf('@')) {
     return 'the user name or password in the database URL contains "@"; percent-encode it as %40';
   }
-  const credentialsEnd = rest.indexOf('@');
-  if (credentialsEnd > authority.length) {
+  // `user:pass` cut short by a "/", "?" or "#" in the password: what is left of the authority
+  // has a colon followed by something that is not a port, and an "@" comes later.
+  const cutShort = !authority.includes('@') && /:(?!\d*$)/.test(authority) && rest.includes('@');
+  if (cutShort) {
     return (
       'the password (or user name) in the database URL contains "/", "?" or "#"; ' +
       'percent-encode them (%2F, %3F, %23)'

@@ -74,6 +74,8 @@ describe('connecting', () => {
     expect(
       databaseUrlProblem('postgres://app:p%40ss@h1:5432,h2:5433/db?sslmode=disable'),
     ).toBeNull();
+    expect(databaseUrlProblem('postgres://db:5432/x?options=a@b')).toBeNull();
+    expect(databaseUrlProblem(`postgres://app:${SECRET}/x@db/x`)).toMatch(/percent-encode/);
     const run = await pgparts(`postgres://app:${SECRET}@db:54x2/x`, 'status');
     expect(run.code).toBe(1);
     expect(run.stderr).toContain('port of the database URL is not a number');

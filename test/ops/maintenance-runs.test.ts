@@ -53,5 +53,5 @@ describe('maintenance runs', () => {
     );
     const json = JSON.parse((await pgparts(t.url, 'status', '--json')).stdout);
     expect(json.maintenance[0].lastRun.outcome).toBe('failed');
-  });
+  }, 180_000);
 });

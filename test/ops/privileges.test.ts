@@ -108,7 +108,7 @@ describe('least-privilege roles', () => {
     await t.sql.unsafe(`GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA drizzle TO ${OWNER}`);
     const migrated = await pgparts(urlAs(OWNER), 'migrate');
     expect(migrated.code, migrated.stderr).toBe(0);
-  });
+  }, 180_000);
 
   it('drain: SET on session_replication_role is reported as advisory, and no longer once granted', async () => {
     const owner = t.connect({ max: 1, username: OWNER, password: PASSWORD });

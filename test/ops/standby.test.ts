@@ -38,14 +38,20 @@ describe('on a hot standby', () => {
           SELECT count(*)::int AS n FROM pg_inherits WHERE inhparent = 'leaderboard_run'::regclass`
       )[0]?.n;
     const before = await partitionsOnPrimary();
-    const runs = {
-      migrate: await pgparts(url, 'migrate'),
-      apply: await pgparts(url, 'apply', '--yes'),
-      drain: await pgparts(url, 'drain', 'leaderboard_run', '1'),
-      retire: await pgparts(url, 'retire', 'leaderboard_run', '1', '--yes'),
-      reattach: await pgparts(url, 'reattach', 'leaderboard_run', '1'),
-      convert: await pgparts(url, 'convert', 'leaderboard', 'prep'),
+    // Six CLI processes at once: each spawns tsx, which takes seconds on a loaded machine.
+    const commands: Record<string, string[]> = {
+      migrate: ['migrate'],
+      apply: ['apply', '--yes'],
+      drain: ['drain', 'leaderboard_run', '1'],
+      retire: ['retire', 'leaderboard_run', '1', '--yes'],
+      reattach: ['reattach', 'leaderboard_run', '1'],
+      convert: ['convert', 'leaderboard', 'prep'],
     };
+    const runs = Object.fromEntries(
+      await Promise.all(
+        Object.entries(commands).map(async ([name, args]) => [name, await pgparts(url, ...args)]),
+      ),
+    ) as Record<string, Awaited<ReturnType<typeof pgparts>>>;
     for (const [command, run] of Object.entries(runs)) {
       expect(run.code, `${command}: ${run.stderr}`).toBe(STANDBY_EXIT_CODE);
       expect(run.stderr.trim()).toBe(
@@ -56,7 +62,7 @@ describe('on a hot standby', () => {
     expect(await partitionsOnPrimary()).toBe(before);
     const [stillInRecovery] = await replica<{ r: boolean }[]>`SELECT pg_is_in_recovery() AS r`;
     expect(stillInRecovery?.r).toBe(true);
-  });
+  }, 180_000);
 
   it('status, plan and apply --dry-run still work; the API refuses apply', async () => {
     const url = standby.url(t.name);
@@ -75,5 +81,5 @@ describe('on a hot standby', () => {
       (e: unknown) => e,
     );
     expect(isPgpartsError(error, 'unsupported-server')).toBe(true);
-  });
+  }, 180_000);
 });
