@@ -253,7 +253,10 @@ export async function apply(db: AnyPgDatabase, options: ApplyOptions): Promise<A
       runError = error;
       throw error;
     } finally {
-      if (options.recordRun ?? true) {
+      // Only a run that got as far as a plan is recorded: one refused before it (specs that do
+      // not match the database, a standby) writes nothing, and its staleness shows in
+      // seconds-since-last-success instead.
+      if ((options.recordRun ?? true) && planned) {
         // Under the lock, so records of concurrent runs cannot interleave.
         await recordMaintenanceRun(session.db, families, {
           startedAt,
