@@ -18,12 +18,15 @@ export async function loadFamilies(file: string | undefined): Promise<FamilySpec
     return await readFamilies(file);
   } catch (error) {
     // Every config error names the file, whatever part of loading it failed.
-    if (isPgpartsError(error) && error.message.includes(`config file ${file}`)) throw error;
     const reason = (error instanceof Error ? error.message : String(error)).replace(
       /^pgparts: /,
       '',
     );
-    throw new PgpartsError('invalid-config', `config file ${file}: ${reason}`, { cause: error });
+    const named = reason.includes(file) || reason.includes(resolve(file));
+    if (named && isPgpartsError(error)) throw error;
+    throw new PgpartsError('invalid-config', named ? reason : `config file ${file}: ${reason}`, {
+      cause: error,
+    });
   }
 }
 

@@ -75,7 +75,7 @@ describe('least-privilege roles', () => {
     const grant = `GRANT CREATE ON DATABASE "${t.name}" TO "${OWNER}";`;
     const migrate = await pgparts(urlAs(OWNER), 'migrate');
     expect(migrate.code).toBe(1);
-    expect(migrate.stderr).toContain('CREATE SCHEMA IF NOT EXISTS "drizzle"');
+    expect(migrate.stderr).toContain('CREATE SCHEMA IF NOT EXISTS "pgparts"');
     expect(migrate.stderr).toContain(grant);
 
     const before = await partitionCount();
@@ -103,9 +103,9 @@ describe('least-privilege roles', () => {
     );
     expect(retired.code, retired.stderr).toBe(0);
     expect(await partitionCount()).toBeLessThan(before);
-    // The migrations table belongs to the superuser that migrated the template.
-    await t.sql.unsafe(`GRANT USAGE, CREATE ON SCHEMA drizzle TO ${OWNER}`);
-    await t.sql.unsafe(`GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA drizzle TO ${OWNER}`);
+    // The migrations record belongs to the superuser that migrated the template.
+    await t.sql.unsafe(`GRANT USAGE, CREATE ON SCHEMA pgparts TO ${OWNER}`);
+    await t.sql.unsafe(`GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA pgparts TO ${OWNER}`);
     const migrated = await pgparts(urlAs(OWNER), 'migrate');
     expect(migrated.code, migrated.stderr).toBe(0);
   }, 180_000);
