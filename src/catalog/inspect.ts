@@ -76,6 +76,7 @@ interface PartitionRow {
   comment: string | null;
   bytes: number | string | null;
   reltuples: number | string;
+  detach_pending: boolean;
 }
 
 interface IndexRow {
@@ -144,7 +145,8 @@ async function readPartitions(
              pg_get_expr(c.relpartbound, c.oid) AS bound,
              obj_description(c.oid, 'pg_class') AS comment,
              ${bytes} AS bytes,
-             c.reltuples::float8 AS reltuples
+             c.reltuples::float8 AS reltuples,
+             i.inhdetachpending AS detach_pending
       FROM pg_inherits i
       JOIN pg_class p ON p.oid = i.inhparent
       JOIN pg_namespace pn ON pn.oid = p.relnamespace
@@ -304,6 +306,7 @@ export async function inspect(
             bytes: row.bytes === null ? null : Number(row.bytes),
             estimatedRows: reltuples >= 0 ? reltuples : null,
             defaultRows: null,
+            ...(row.detach_pending ? { detachPending: true } : {}),
           });
         }
         table.partitions.sort(partitionOrder);

@@ -86,6 +86,11 @@ export interface PartitionInfo {
   estimatedRows: number | null;
   /** What it holds, for DEFAULT partitions of a table partitioned as its spec says. */
   defaultRows: DefaultRows | null;
+  /**
+   * A DETACH ... CONCURRENTLY began and did not finish (pg_inherits.inhdetachpending): new
+   * queries no longer see the partition, and the next apply finalizes the detach.
+   */
+  detachPending?: boolean;
 }
 
 export interface TableSnapshot {

@@ -8,7 +8,9 @@ import { loadFamilies } from './config.js';
 import { connect } from './connection.js';
 import { formatPlan, formatStep, formatSummary } from './format.js';
 import { type GlobalOptions, wholeNumber } from './options.js';
+import { checkPrivileges } from './preflight.js';
 import { progressPrinter } from './progress.js';
+import { refuseOnStandby } from './standby.js';
 
 interface ApplyCommandOptions {
   dryRun?: boolean;
@@ -51,7 +53,7 @@ export function registerApply(program: Command): void {
     .action(async (options: ApplyCommandOptions) => {
       const global = program.opts<GlobalOptions>();
       const families = await loadFamilies(global.config);
-      const conn = connect(global.databaseUrl);
+      const conn = connect(global);
       try {
         if (options.dryRun) {
           const snapshot = await inspect(conn.db, families, { lockTimeoutMs: options.lockTimeout });
@@ -60,6 +62,8 @@ export function registerApply(program: Command): void {
           console.log(formatPlan(planned, heading).join('\n'));
           return;
         }
+        if (await refuseOnStandby(conn, 'apply')) return;
+        await checkPrivileges(conn, 'apply', families);
         let allowDestructive: boolean | ((step: Step) => boolean) = options.yes === true;
         if (!options.yes) {
           // Ask about the destructive steps planned now; apply replans under its lock and runs

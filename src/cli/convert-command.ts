@@ -16,6 +16,8 @@ import { DEFAULT_LOCK_TIMEOUT_MS } from '../ops/convert/planned.js';
 import type { AnyPgDatabase } from '../run/database.js';
 import { connect } from './connection.js';
 import { type GlobalOptions, wholeNumber } from './options.js';
+import { checkPrivileges } from './preflight.js';
+import { refuseOnStandby } from './standby.js';
 
 export const CONVERT_STEPS = [
   'prep',
@@ -184,8 +186,12 @@ export function registerConvert(program: Command): void {
         );
       }
       const target = builtInTarget(familyName);
-      const conn = connect(program.opts<GlobalOptions>().databaseUrl);
+      const conn = connect(program.opts<GlobalOptions>());
       try {
+        if (!options.dryRun) {
+          if (await refuseOnStandby(conn, 'convert')) return;
+          await checkPrivileges(conn, 'convert', [target.family]);
+        }
         for (const s of options.all ? ALL_STEPS : [step as ConvertStep]) {
           const ok = await runConvertStep(conn.db, target, s, options);
           if (!ok) {

@@ -7,6 +7,8 @@ import { connect } from './connection.js';
 import { formatMs, toJson } from './format.js';
 import { resolveKey } from './key-argument.js';
 import { type GlobalOptions, wholeNumber } from './options.js';
+import { checkPrivileges } from './preflight.js';
+import { refuseOnStandby } from './standby.js';
 
 interface DrainCommandOptions {
   strategy: 'auto' | 'swap' | 'delete';
@@ -46,9 +48,11 @@ export function registerDrain(program: Command): void {
     .action(async (table: string, keyText: string, options: DrainCommandOptions) => {
       const global = program.opts<GlobalOptions>();
       const { family, key } = resolveKey(await loadFamilies(global.config), table, keyText);
-      const conn = connect(global.databaseUrl);
+      const conn = connect(global);
       const tty = process.stdout.isTTY === true && !options.json;
       try {
+        if (await refuseOnStandby(conn, 'drain')) return;
+        await checkPrivileges(conn, 'drain', [family]);
         const result = await drainKey(conn.db, family, key, {
           strategy: options.strategy,
           batchPages: options.batchPages,

@@ -115,7 +115,9 @@ export function formatStatus(report: StatusReport, heading: string): string[] {
           holdsCell(p),
           sizeCell(p.bytes),
           rowsCell(p),
-          p.managed ? '' : '(not pgparts)',
+          [p.managed ? '' : '(not pgparts)', p.detachPending ? '(detach pending)' : '']
+            .filter(Boolean)
+            .join(' '),
         ]);
       }
       lines.push(...table(rows, '    '));

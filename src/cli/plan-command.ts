@@ -16,7 +16,7 @@ export function registerPlan(program: Command): void {
     .action(async (options: { json?: boolean }) => {
       const global = program.opts<GlobalOptions>();
       const families = await loadFamilies(global.config);
-      const conn = connect(global.databaseUrl);
+      const conn = connect(global, { readOnly: true });
       try {
         const snapshot = await inspect(conn.db, families);
         const planned = plan(families, snapshot, snapshot.takenAt);

@@ -8,6 +8,8 @@ import { connect } from './connection.js';
 import { formatMs, toJson } from './format.js';
 import { resolveKey } from './key-argument.js';
 import { type GlobalOptions, wholeNumber } from './options.js';
+import { checkPrivileges } from './preflight.js';
+import { refuseOnStandby } from './standby.js';
 
 interface RetireCommandOptions {
   archive?: boolean;
@@ -56,8 +58,17 @@ export function registerRetire(program: Command): void {
         process.exitCode = 1;
         return;
       }
-      const conn = connect(global.databaseUrl);
+      const conn = connect(global);
       try {
+        if (await refuseOnStandby(conn, 'retire')) return;
+        await checkPrivileges(conn, 'retire', [family], {
+          ...(mode === 'archive'
+            ? {
+                archiveSchema:
+                  options.archiveSchema ?? family.retention?.archiveSchema ?? 'pgparts_archive',
+              }
+            : {}),
+        });
         const result = await retireKey(conn.db, family, key, {
           mode,
           ...(options.archiveSchema ? { archiveSchema: options.archiveSchema } : {}),
@@ -98,8 +109,10 @@ export function registerRetire(program: Command): void {
     .action(async (table: string, keyText: string, options: { archiveSchema?: string }) => {
       const global = program.opts<GlobalOptions>();
       const { family, key } = resolveKey(await loadFamilies(global.config), table, keyText);
-      const conn = connect(global.databaseUrl);
+      const conn = connect(global);
       try {
+        if (await refuseOnStandby(conn, 'reattach')) return;
+        await checkPrivileges(conn, 'reattach', [family]);
         const result = await reattachKey(
           conn.db,
           family,

@@ -11,6 +11,7 @@ import {
 import { type FamilySpec, parseFamily } from '../define/spec.js';
 import { createPartitionSql } from '../sql/partition-ddl.js';
 import { coverage, indexTable, type TableIndex } from './coverage.js';
+import { finalizeDetachSql, pendingDetaches } from './pending-detach.js';
 import { specMismatches } from './spec-checks.js';
 
 /**
@@ -20,7 +21,7 @@ import { specMismatches } from './spec-checks.js';
  * `pgparts apply` will do.
  */
 
-export type StepKind = 'create' | 'drain' | 'retire';
+export type StepKind = 'create' | 'drain' | 'retire' | 'finalize-detach';
 
 export interface Step {
   /** Stable across plans of the same state: kind, family, key and tables. */
@@ -106,7 +107,12 @@ function defaultHolds(table: TableIndex, key: PartitionKey): { held: boolean; ro
   return { held: true };
 }
 
-function stepId(kind: StepKind, family: string, key: PartitionKey, tables: string[]): string {
+export function stepId(
+  kind: StepKind,
+  family: string,
+  key: PartitionKey,
+  tables: string[],
+): string {
   return `${kind}:${family}:${keyLabel(key)}:${tables.join('+')}`;
 }
 
@@ -377,6 +383,38 @@ function planFamily(
 }
 
 /**
+ * A step per partition left "detach pending", run before the family's other steps. Not
+ * destructive: finalizing completes what was begun and the table itself stays. A key a retire
+ * step of the same plan removes is left to that step (retireKey finalizes it too).
+ */
+function finalizeDetachSteps(
+  family: FamilySpec,
+  snapshot: FamilySnapshot,
+  planned: readonly Step[],
+): Step[] {
+  const retired = new Set(planned.filter((s) => s.kind === 'retire').map((s) => keyId(s.key)));
+  return pendingDetaches(snapshot)
+    .filter((p) => !(p.key && retired.has(keyId(p.key))))
+    .map((p) => {
+      const key: PartitionKey = p.key ?? { kind: 'default' };
+      return {
+        id: `${stepId('finalize-detach', family.name, key, [p.table])}:${p.partition}`,
+        kind: 'finalize-detach',
+        family: family.name,
+        tables: [p.table],
+        partitions: [p.partition],
+        key,
+        label: p.key ? keyLabel(p.key) : p.bound,
+        sql: [finalizeDetachSql(family.schema, p.table, p.partition)],
+        reason:
+          `${p.partition} was left "detach pending" by an interrupted DETACH ... CONCURRENTLY: ` +
+          'finish the detach (the table stays, no longer a partition)',
+        destructive: false,
+      };
+    });
+}
+
+/**
  * Plans what `apply` should do for `families`, given the catalog `snapshot` and the clock `now`
  * (use `snapshot.takenAt`, the server's clock, unless testing another moment). Steps come in the
  * order they must run: DEFAULT partitions, then each key ascending (referenced tables' partitions
@@ -407,7 +445,7 @@ export function plan(
   const result: Plan = { now, steps: [], notices: [] };
   for (const [family, found] of pairs) {
     const planned = planFamily(family, found, now, options);
-    result.steps.push(...planned.steps);
+    result.steps.push(...finalizeDetachSteps(family, found, planned.steps), ...planned.steps);
     result.notices.push(...planned.notices);
   }
   return result;

@@ -178,7 +178,9 @@ describe('pgparts CLI', () => {
       'plan',
     );
     expect(bad.code).toBe(1);
-    expect(bad.stderr).toContain('pgparts: invalid partition spec for family "events"');
+    expect(bad.stderr).toContain(
+      'pgparts: config file test/cli/bad-config.json: invalid partition spec for family "events"',
+    );
     expect(bad.stderr).toContain('partitionBy.interval: unknown interval "fortnight"');
     expect(bad.stderr).not.toContain('ECONNREFUSED');
   });

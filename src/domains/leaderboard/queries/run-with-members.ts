@@ -1,6 +1,6 @@
 import { and, asc, eq } from 'drizzle-orm';
 import { z } from 'zod';
-import { parseQueryInput } from '../../../query/input.js';
+import { parseQueryInput, runQuery } from '../../../query/input.js';
 import type { AnyPgDatabase } from '../../../run/database.js';
 import {
   type LeaderboardRun,
@@ -57,7 +57,7 @@ export async function runWithMembers(
   db: AnyPgDatabase,
   input: RunWithMembersInput,
 ): Promise<RunWithMembers | null> {
-  const runs = await runByGuidQuery(db, input);
+  const runs = await runQuery('runWithMembers', () => runByGuidQuery(db, input));
   const [run, other] = runs;
   if (!run) return null;
   if (other) {
@@ -66,5 +66,5 @@ export async function runWithMembers(
         `${other.seasonId} (it is unique per season only); pass seasonId to choose one`,
     );
   }
-  return { ...run, members: await runMembersQuery(db, run) };
+  return { ...run, members: await runQuery('runWithMembers', () => runMembersQuery(db, run)) };
 }
