@@ -12,7 +12,12 @@ import {
   retryOnLockTimeout,
 } from '../run/lock-timeout.js';
 import { openSession } from '../run/session.js';
-import { identifierSchema, quoteIdent, quoteQualified } from '../sql/identifiers.js';
+import {
+  identifierSchema,
+  quoteIdent,
+  quoteQualified,
+  truncateIdentifier,
+} from '../sql/identifiers.js';
 import { keyCheckSql } from '../sql/key-predicate.js';
 import { textLiteral } from '../sql/literals.js';
 import { boundSpecSql } from '../sql/partition-ddl.js';
@@ -35,6 +40,9 @@ import { boundSpecSql } from '../sql/partition-ddl.js';
  * - The key is recorded in pgparts_retired_keys, so maintenance does not create it again.
  * Interrupted, it can be run again: a detach left pending is finalized, finished tables skipped.
  */
+
+/** The CHECK equal to the key's bound that spares ATTACH its scan (the drain's name for it too). */
+const STAGING_CHECK = 'pgparts_partition_bound';
 
 export type RetireMode = 'drop' | 'archive';
 
@@ -84,7 +92,7 @@ async function partitionState(
   key: PartitionKey,
 ): Promise<PartitionState | null> {
   const name = partitionName(family, table, key);
-  const qualified = `${family.schema}.${name}`;
+  const qualified = quoteQualified(family.schema, name);
   const [row] = await query<{
     attached: boolean;
     pending: boolean;
@@ -95,7 +103,7 @@ async function partitionState(
     sql`SELECT i.inhrelid IS NOT NULL AS attached, coalesce(i.inhdetachpending, false) AS pending,
                obj_description(c.oid, 'pg_class') AS comment, greatest(c.reltuples, 0)::bigint::int AS rows
         FROM pg_class c
-        LEFT JOIN pg_inherits i ON i.inhrelid = c.oid AND i.inhparent = to_regclass(${`${family.schema}.${table}`})
+        LEFT JOIN pg_inherits i ON i.inhrelid = c.oid AND i.inhparent = to_regclass(${quoteQualified(family.schema, table)})
         WHERE c.oid = to_regclass(${qualified})`,
   );
   if (!row) return null;
@@ -117,7 +125,7 @@ async function hasDefaultPartition(
   const rows = await query<{ n: number }>(
     db,
     sql`SELECT count(*)::int AS n FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-        WHERE i.inhparent = to_regclass(${`${schema}.${table}`}) AND pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT'`,
+        WHERE i.inhparent = to_regclass(${quoteQualified(schema, table)}) AND pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT'`,
   );
   return (rows[0]?.n ?? 0) > 0;
 }
@@ -142,7 +150,7 @@ async function familyForeignKeys(
                r.relname AS referenced
         FROM pg_constraint c JOIN pg_class r ON r.oid = c.confrelid
         JOIN pg_namespace n ON n.oid = r.relnamespace
-        WHERE c.conrelid = to_regclass(${`${family.schema}.${table}`}) AND c.contype = 'f'
+        WHERE c.conrelid = to_regclass(${quoteQualified(family.schema, table)}) AND c.contype = 'f'
           AND c.conparentid = 0 AND n.nspname = ${family.schema}`,
   );
   return rows
@@ -277,19 +285,19 @@ export async function retireKey(
         const referenced = partitionName(family, fk.referenced, key);
         const exists = await query<{ n: number }>(
           s,
-          sql`SELECT count(*)::int AS n FROM pg_class WHERE oid = to_regclass(${`${archiveSchema}.${referenced}`})`,
+          sql`SELECT count(*)::int AS n FROM pg_class WHERE oid = to_regclass(${quoteQualified(archiveSchema, referenced)})`,
         );
         if ((exists[0]?.n ?? 0) === 0) continue;
         await run(
           s,
-          `ALTER TABLE ${quoteQualified(archiveSchema, link.table)} ADD CONSTRAINT ${quoteIdent(`${fk.name}_archived`.slice(0, 63))}
+          `ALTER TABLE ${quoteQualified(archiveSchema, link.table)} ADD CONSTRAINT ${quoteIdent(truncateIdentifier(`${fk.name}_archived`))}
   FOREIGN KEY (${fk.columns.map(quoteIdent).join(', ')}) REFERENCES ${quoteQualified(archiveSchema, referenced)} (${fk.referencedColumns.map(quoteIdent).join(', ')})`,
         );
       }
     }
     for (const statement of retiredKeysSetupSql(family.schema)) await run(s, statement);
     await s.execute(
-      sql`INSERT INTO ${sql.identifier(family.schema)}.${sql.identifier(RETIRED_KEYS_TABLE)} (family, key, mode, archive_schema)
+      sql`INSERT INTO ${sql.raw(quoteQualified(family.schema, RETIRED_KEYS_TABLE))} (family, key, mode, archive_schema)
           VALUES (${family.name}, ${keyLabel(key)}, ${mode}, ${mode === 'archive' ? archiveSchema : null})
           ON CONFLICT (family, key) DO UPDATE SET mode = EXCLUDED.mode, archive_schema = EXCLUDED.archive_schema, retired_at = now()`,
     );
@@ -329,7 +337,7 @@ export async function reattachKey(
     const archived = `${archiveSchema}.${name}`;
     const [found] = await query<{ rows: number }>(
       db,
-      sql`SELECT (SELECT count(*) FROM pg_class WHERE oid = to_regclass(${archived}))::int AS rows`,
+      sql`SELECT (SELECT count(*) FROM pg_class WHERE oid = to_regclass(${quoteQualified(archiveSchema, name)}))::int AS rows`,
     );
     if (!found?.rows) {
       throw new Error(
@@ -345,30 +353,30 @@ export async function reattachKey(
       const links = await query<{ name: string }>(
         tx,
         sql`SELECT conname AS name FROM pg_constraint
-            WHERE conrelid = to_regclass(${`${archiveSchema}.${name}`}) AND contype = 'f' AND conname LIKE '%\_archived'`,
+            WHERE conrelid = to_regclass(${quoteQualified(archiveSchema, name)}) AND contype = 'f' AND conname LIKE '%\_archived'`,
       );
       for (const link of links)
         await run(tx, `ALTER TABLE ${archivedTable} DROP CONSTRAINT ${quoteIdent(link.name)}`);
       await run(tx, `ALTER TABLE ${archivedTable} SET SCHEMA ${quoteIdent(family.schema)}`);
       await run(
         tx,
-        `ALTER TABLE ${partition} ADD CONSTRAINT "pgparts_partition_bound" CHECK (${keyCheckSql(family, key)})`,
+        `ALTER TABLE ${partition} ADD CONSTRAINT ${quoteIdent(STAGING_CHECK)} CHECK (${keyCheckSql(family, key)})`,
       );
       await run(
         tx,
         `ALTER TABLE ${quoteQualified(family.schema, table)} ATTACH PARTITION ${partition} ${boundSpecSql(key)}`,
       );
-      await run(tx, `ALTER TABLE ${partition} DROP CONSTRAINT "pgparts_partition_bound"`);
+      await run(tx, `ALTER TABLE ${partition} DROP CONSTRAINT ${quoteIdent(STAGING_CHECK)}`);
       await run(tx, `COMMENT ON TABLE ${partition} IS ${textLiteral(MANAGED_MARKER)}`);
     });
     const [count] = await query<{ n: number }>(
       db,
-      sql`SELECT count(*)::int AS n FROM ${sql.identifier(family.schema)}.${sql.identifier(name)}`,
+      sql`SELECT count(*)::int AS n FROM ${sql.raw(quoteQualified(family.schema, name))}`,
     );
     partitions.push({ table, partition: name, rows: count?.n ?? 0 });
   }
   await db.execute(
-    sql`DELETE FROM ${sql.identifier(family.schema)}.${sql.identifier(RETIRED_KEYS_TABLE)}
+    sql`DELETE FROM ${sql.raw(quoteQualified(family.schema, RETIRED_KEYS_TABLE))}
         WHERE family = ${family.name} AND key = ${keyLabel(key)}`,
   );
   return {

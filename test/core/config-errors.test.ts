@@ -42,6 +42,7 @@ describe('bad configuration fails with a clear message before any SQL runs', () 
       { tables: ['k'.repeat(64)] },
       /tables\.0: an identifier is at most 63 bytes/,
     ],
+    ['an empty schema name', { schema: '' }, /schema: an identifier cannot be empty/],
   ])('%s: refused, nothing sent to the server', async (_what, change, message) => {
     const { db, statements } = recording();
     const bad = { ...killmailFamily, ...change } as unknown as typeof killmailFamily;

@@ -271,6 +271,10 @@ describe('plan: bad configuration fails before anything runs', () => {
     [{ interval: 'fortnight' }, /unknown interval "fortnight": use one of day, week, month, year/],
     [{ premake: -1 }, /premake must be 0 or more/],
     [{ column: 'x'.repeat(64) }, /partitionBy\.column: an identifier is at most 63 bytes/],
+    [
+      { column: 'killmail_time\u0000' },
+      /partitionBy\.column: an identifier cannot contain a NUL character/,
+    ],
   ])('refuses %j in the spec itself', (change, message) => {
     const bad = { ...killmailFamily, partitionBy: { ...killmailFamily.partitionBy, ...change } };
     const snap = fakeFamilySnapshot(killmailFamily, {});
@@ -290,6 +294,19 @@ describe('plan: bad configuration fails before anything runs', () => {
     expect(first?.sql[0]).toBe(
       `CREATE TABLE "public"."Raw""; DROP TABLE season; --_2026_11" PARTITION OF "public"."Raw""; DROP TABLE season; --" FOR VALUES FROM ('2026-11-01 00:00:00+00') TO ('2026-12-01 00:00:00+00')`,
     );
+  });
+
+  it('refuses table names PostgreSQL would truncate; accepts any other name (it is quoted)', () => {
+    expect(() => parseFamily({ ...killmailFamily, tables: ['k'.repeat(64)] })).toThrow(
+      /tables\.0: an identifier is at most 63 bytes/,
+    );
+    // 32 two-byte characters: 32 characters, 64 bytes.
+    expect(() => parseFamily({ ...killmailFamily, tables: ['é'.repeat(32)] })).toThrow(
+      /tables\.0: an identifier is at most 63 bytes \(this one has 64/,
+    );
+    expect(
+      parseFamily({ ...killmailFamily, tables: ['killmails_raw; DROP TABLE season'] }).tables,
+    ).toEqual(['killmails_raw; DROP TABLE season']);
   });
 });
 

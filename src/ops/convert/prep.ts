@@ -41,7 +41,7 @@ export interface StepResult {
 async function existsIn(db: AnyPgDatabase, schema: string, name: string): Promise<boolean> {
   const rows = await query<{ ok: boolean }>(
     db,
-    sql`SELECT to_regclass(${`${quoteIdent(schema)}.${quoteIdent(name)}`}) IS NOT NULL AS ok`,
+    sql`SELECT to_regclass(${quoteQualified(schema, name)}) IS NOT NULL AS ok`,
   );
   return rows[0]?.ok === true;
 }

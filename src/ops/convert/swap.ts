@@ -277,7 +277,7 @@ export async function refreshViews(
   for (const name of names) {
     const unique = await query<{ ok: boolean }>(
       db,
-      sql`SELECT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = ${`${quoteIdent(schema)}.${quoteIdent(name)}`}::regclass
+      sql`SELECT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = ${quoteQualified(schema, name)}::regclass
             AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL) AS ok`,
     );
     await db.execute(

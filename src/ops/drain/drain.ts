@@ -367,7 +367,7 @@ async function addForeignKeys(
   for (const fk of keys) {
     const exists = await count(
       db,
-      `SELECT count(*) AS n FROM pg_constraint WHERE conrelid = ${textLiteral(`${family.schema}.${table}`)}::regclass
+      `SELECT count(*) AS n FROM pg_constraint WHERE conrelid = ${textLiteral(quoteQualified(family.schema, table))}::regclass
          AND conname = ${textLiteral(fk.name)}`,
     );
     if (exists === 0) {

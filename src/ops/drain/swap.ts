@@ -109,7 +109,7 @@ export async function swapInTransaction(
     // invalidation, which the locks need not wait for.
     const keys = await query<{ name: string }>(
       tx,
-      `SELECT conname AS name FROM pg_constraint WHERE conrelid = ${textLiteral(`${family.schema}.${t.defaultPartition}`)}::regclass AND contype = 'f'`,
+      `SELECT conname AS name FROM pg_constraint WHERE conrelid = ${textLiteral(quoteQualified(family.schema, t.defaultPartition))}::regclass AND contype = 'f'`,
     );
     for (const k of keys) await run(tx, `ALTER TABLE ${old} DROP CONSTRAINT ${quoteIdent(k.name)}`);
     await run(
