@@ -140,7 +140,7 @@ async function readPartitions(
   );
 }
 
-/** Partition indexes whose ASC/DESC flags differ from the parent index they belong to (facts 17). */
+/** Partition indexes whose ASC/DESC flags differ from the parent index they belong to (docs/postgres-behaviours.md#parent-indexes-and-sort-order). */
 async function readIndexOrderIssues(
   db: AnyPgDatabase,
   tables: { schema: string; name: string }[],

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { type FamilySpec, parseFamily } from '../define/spec.js';
 import { builtInFamilies } from '../domains/presets.js';
 import { loadAppConfig } from '../migrations/app-config.js';
+import { PgpartsError } from '../errors.js';
 
 /**
  * `--config <file>`: the families the CLI works on instead of the package's own two. The file
@@ -14,7 +15,8 @@ import { loadAppConfig } from '../migrations/app-config.js';
 export async function loadFamilies(file: string | undefined): Promise<FamilySpec[]> {
   if (!file) return [...builtInFamilies];
   const path = resolve(file);
-  if (!existsSync(path)) throw new Error(`pgparts: config file ${file} not found`);
+  if (!existsSync(path))
+    throw new PgpartsError('invalid-config', `pgparts: config file ${file} not found`);
   let loaded: unknown;
   if (path.endsWith('.json')) {
     loaded = JSON.parse(readFileSync(path, 'utf8'));
@@ -23,7 +25,8 @@ export async function loadFamilies(file: string | undefined): Promise<FamilySpec
   }
   const families = pickFamilies(loaded);
   if (!Array.isArray(families) || families.length === 0) {
-    throw new Error(
+    throw new PgpartsError(
+      'invalid-config',
       `pgparts: ${file} must export \`families\`: a non-empty array of partition specs`,
     );
   }

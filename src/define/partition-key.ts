@@ -1,3 +1,4 @@
+import { PgpartsError } from '../errors.js';
 import { identifierSchema } from '../sql/identifiers.js';
 import { intervalSuffix } from './intervals.js';
 import type { FamilySpec } from './spec.js';
@@ -40,20 +41,21 @@ export function partitionName(family: FamilySpec, table: string, key: PartitionK
     name = `${table}_default`;
   } else if (key.kind === 'list') {
     if (family.partitionBy.strategy !== 'list')
-      throw new Error('pgparts: LIST key on a RANGE family');
+      throw new PgpartsError('invalid-input', 'pgparts: LIST key on a RANGE family');
     name = family.partitionBy.naming
       .replaceAll('{table}', table)
       .replaceAll('{value}', listValueSlug(key.value));
   } else {
     if (family.partitionBy.strategy !== 'range')
-      throw new Error('pgparts: RANGE key on a LIST family');
+      throw new PgpartsError('invalid-input', 'pgparts: RANGE key on a LIST family');
     name = family.partitionBy.naming
       .replaceAll('{table}', table)
       .replaceAll('{suffix}', intervalSuffix(family.partitionBy.interval, key.from));
   }
   const checked = identifierSchema.safeParse(name);
   if (!checked.success) {
-    throw new Error(
+    throw new PgpartsError(
+      'invalid-config',
       `pgparts: family ${family.name}: partition name ${JSON.stringify(name)} is not usable ` +
         `(${checked.error.issues[0]?.message}); shorten the table name or change the naming scheme`,
     );

@@ -3,6 +3,7 @@ import { RETIRED_KEYS_TABLE, retiredKeysSetupSql } from '../catalog/retired-keys
 import { isManagedComment, MANAGED_MARKER } from '../define/marker.js';
 import { keyLabel, type PartitionKey, partitionName } from '../define/partition-key.js';
 import type { FamilySpec } from '../define/spec.js';
+import { PgpartsError } from '../errors.js';
 import type { AnyPgDatabase } from '../run/database.js';
 import { query, run } from '../run/execute.js';
 import {
@@ -13,7 +14,7 @@ import {
 } from '../run/lock-timeout.js';
 import { openSession } from '../run/session.js';
 import {
-  identifierSchema,
+  identifierProblem,
   quoteIdent,
   quoteQualified,
   truncateIdentifier,
@@ -24,12 +25,12 @@ import { boundSpecSql } from '../sql/partition-ddl.js';
 
 /**
  * retireKey: removes one key's partitions from every table of a family (retention, or an
- * explicit `pgparts retire`), in the order that works with foreign keys between them (facts 10):
+ * explicit `pgparts retire`), in the order that works with foreign keys between them (docs/postgres-behaviours.md#drop-order-with-foreign-keys):
  * referencing tables first, each partition detached and then dropped or archived; never
- * `DROP ... CASCADE` (facts 11), so the foreign keys stay in place and still reject orphans.
+ * `DROP ... CASCADE` (docs/postgres-behaviours.md#never-drop-cascade), so the foreign keys stay in place and still reject orphans.
  *
  * - DETACH ... CONCURRENTLY (PostgreSQL 14+) when the parent has no DEFAULT partition; with a
- *   DEFAULT partition PostgreSQL refuses it (facts 9), so a plain DETACH under a short
+ *   DEFAULT partition PostgreSQL refuses it (docs/postgres-behaviours.md#detach-concurrently-and-default), so a plain DETACH under a short
  *   lock_timeout with retries. The result says which.
  * - After its detach, a referencing partition's foreign keys to the family are dropped: they
  *   would otherwise stop the referenced partition's detach (its rows still point there).
@@ -43,6 +44,15 @@ import { boundSpecSql } from '../sql/partition-ddl.js';
 
 /** The CHECK equal to the key's bound that spares ATTACH its scan (the drain's name for it too). */
 const STAGING_CHECK = 'pgparts_partition_bound';
+
+/** The archive schema an option names: any valid identifier (it is quoted). */
+function checkedArchiveSchema(name: string): string {
+  const problem = identifierProblem(name);
+  if (problem) {
+    throw new PgpartsError('invalid-input', `archive schema ${JSON.stringify(name)}: ${problem}`);
+  }
+  return name;
+}
 
 export type RetireMode = 'drop' | 'archive';
 
@@ -171,11 +181,13 @@ export async function retireKey(
 ): Promise<RetireResult> {
   const started = performance.now();
   const mode = options.mode ?? family.retention?.mode ?? 'drop';
-  const archiveSchema = identifierSchema.parse(
+  const archiveSchema = checkedArchiveSchema(
     options.archiveSchema ?? family.retention?.archiveSchema ?? 'pgparts_archive',
   );
   if (key.kind === 'default')
-    throw new Error('pgparts: retire: the DEFAULT partition is not a key');
+    throw new PgpartsError('invalid-input', 'pgparts: retire: the DEFAULT partition is not a key', {
+      step: 'retire',
+    });
   const where = `family ${family.name}, key ${keyLabel(key)}`;
 
   const session = await openSession(db);
@@ -185,9 +197,15 @@ export async function retireKey(
     for (const table of [...family.tables].reverse()) {
       const state = await partitionState(s, family, table, key);
       if (state && !isManagedComment(state.comment) && !state.comment?.startsWith('pgparts:')) {
-        throw new Error(
+        throw new PgpartsError(
+          'refused',
           `pgparts: retire: ${where}: ${family.schema}.${state.name} was not created by pgparts ` +
             '(no pgparts:managed comment); pgparts removes only its own partitions. Drop or detach it yourself.',
+          {
+            step: 'retire',
+            table: `${family.schema}.${state.table}`,
+            docs: 'docs/postgres-behaviours.md#never-drop-cascade',
+          },
         );
       }
       states.push(state);
@@ -203,7 +221,7 @@ export async function retireKey(
       ? null
       : version < 140000
         ? 'PostgreSQL before 14 has no DETACH ... CONCURRENTLY'
-        : `${withDefault.join(', ')} ${withDefault.length === 1 ? 'has' : 'have'} a DEFAULT partition, which forbids DETACH ... CONCURRENTLY (facts 9): plain DETACH under lock_timeout`;
+        : `${withDefault.join(', ')} ${withDefault.length === 1 ? 'has' : 'have'} a DEFAULT partition, and PostgreSQL refuses DETACH ... CONCURRENTLY while one exists: plain DETACH under lock_timeout`;
 
     const base = {
       family: family.name,
@@ -318,7 +336,7 @@ export interface ReattachResult {
 /**
  * Brings an archived key back (a backfill, an audit): referenced tables first, each moved back
  * from the archive schema and attached. A CHECK equal to the bound is added first so ATTACH does
- * not scan the table again under its lock (facts 13), and dropped after.
+ * not scan the table again under its lock (docs/postgres-behaviours.md#attach-without-scan), and dropped after.
  */
 export async function reattachKey(
   db: AnyPgDatabase,
@@ -327,7 +345,7 @@ export async function reattachKey(
   options: { archiveSchema?: string; lockTimeoutMs?: number; retries?: number } = {},
 ): Promise<ReattachResult> {
   const started = performance.now();
-  const archiveSchema = identifierSchema.parse(
+  const archiveSchema = checkedArchiveSchema(
     options.archiveSchema ?? family.retention?.archiveSchema ?? 'pgparts_archive',
   );
   const where = `family ${family.name}, key ${keyLabel(key)}`;
@@ -340,8 +358,10 @@ export async function reattachKey(
       sql`SELECT (SELECT count(*) FROM pg_class WHERE oid = to_regclass(${quoteQualified(archiveSchema, name)}))::int AS rows`,
     );
     if (!found?.rows) {
-      throw new Error(
+      throw new PgpartsError(
+        'invalid-input',
         `pgparts: reattach: ${where}: ${archived} does not exist; nothing archived for this key`,
+        { step: 'reattach', table: `${family.schema}.${table}` },
       );
     }
   }

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { PgpartsError } from '../errors.js';
 
 /**
  * Parses a query's input with its zod schema. On bad input nothing runs: the error names the
@@ -15,5 +16,8 @@ export function parseQueryInput<S extends z.ZodType>(
     const path = issue.path.length > 0 ? issue.path.join('.') : '(input)';
     return `  - ${path}: ${issue.message}`;
   });
-  throw new Error(`pgparts: invalid input for ${query}:\n${lines.join('\n')}`);
+  throw new PgpartsError(
+    'invalid-input',
+    `pgparts: invalid input for ${query}:\n${lines.join('\n')}`,
+  );
 }

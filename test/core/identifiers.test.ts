@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { isPgpartsError } from '../../src/errors.js';
 import { quoteIdent, quoteQualified, truncateIdentifier } from '../../src/sql/identifiers.js';
 import { integerLiteral, textLiteral, utcTimestampLiteral } from '../../src/sql/literals.js';
+import { expectPgpartsError, thrown } from '../support/pgparts-error.js';
 
 describe('quoteIdent', () => {
   it('quotes plain lower-case names', () => {
@@ -71,8 +72,16 @@ describe('literals', () => {
   });
   it('refuses non-integers as LIST values', () => {
     expect(integerLiteral(14)).toBe('14');
-    expect(() => integerLiteral(1.5)).toThrow(/not an integer/);
-    expect(() => integerLiteral(Number.NaN)).toThrow(/not an integer/);
+    expectPgpartsError(
+      thrown(() => integerLiteral(1.5)),
+      'invalid-input',
+      { message: /not an integer/ },
+    );
+    expectPgpartsError(
+      thrown(() => integerLiteral(Number.NaN)),
+      'invalid-input',
+      { message: /not an integer/ },
+    );
   });
   it('doubles quotes in text literals', () => {
     expect(textLiteral("it's")).toBe("'it''s'");

@@ -1,4 +1,5 @@
 import { sql } from 'drizzle-orm';
+import { PgpartsError } from '../../errors.js';
 import type { AnyPgDatabase } from '../../run/database.js';
 import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
 import { batchEnd, inRange } from './keyset.js';
@@ -70,11 +71,17 @@ export async function convertBackfill(
   const family = target.family;
   const state = await readState(db, family);
   if (!reached(state, 'prepped')) {
-    throw new Error(`pgparts: convert ${family.name} backfill: run prep first`);
+    throw new PgpartsError(
+      'conversion-state',
+      `pgparts: convert ${family.name} backfill: run prep first`,
+      { step: 'convert backfill' },
+    );
   }
   if (reached(state, 'swapped')) {
-    throw new Error(
+    throw new PgpartsError(
+      'conversion-state',
       `pgparts: convert ${family.name} backfill: already swapped; nothing to backfill`,
+      { step: 'convert backfill' },
     );
   }
   const derivations = (state?.progress.derivations ?? []) as Derivation[];

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PgpartsError } from '../../errors.js';
 import type { AnyPgDatabase } from '../../run/database.js';
 import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
 import { textLiteral } from '../../sql/literals.js';
@@ -36,8 +37,10 @@ export async function convertCleanup(
   const family = target.family;
   const state = await readState(db, family);
   if (state?.step !== 'swapped') {
-    throw new Error(
+    throw new PgpartsError(
+      'conversion-state',
       `pgparts: convert ${family.name} cleanup: the step is ${state?.step ?? 'not started'}; cleanup only follows a swap`,
+      { step: 'convert cleanup' },
     );
   }
   if (
@@ -46,9 +49,11 @@ export async function convertCleanup(
     !state.swappedAt ||
     state.verifiedAt < state.swappedAt
   ) {
-    throw new Error(
+    throw new PgpartsError(
+      'refused',
       `pgparts: convert ${family.name} cleanup: refused, there is no passing verify since the swap ` +
         `(last verify: ${state.verifiedAt ? (state.verifyOk ? 'passed before the swap' : 'FAILED') : 'never'}); run verify first`,
+      { step: 'convert cleanup' },
     );
   }
   const old = oldSchema(family);

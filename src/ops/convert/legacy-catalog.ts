@@ -102,7 +102,7 @@ export interface DependentView {
   definition: string;
   /** CREATE INDEX statements of a materialized view, printed the same way. */
   indexes: string[];
-  /** Has a unique index without WHERE, so REFRESH ... CONCURRENTLY works (facts 15). */
+  /** Has a unique index without WHERE, so REFRESH ... CONCURRENTLY works (docs/postgres-behaviours.md#refresh-concurrently). */
   refreshConcurrently: boolean;
   /** schema.name as pg_get_indexdef prints it */
   printedName: string;
@@ -111,7 +111,7 @@ export interface DependentView {
 /**
  * Every view depending on `tables` (in `schema`), recursively, with its definition printed while
  * only `schema` is on the search_path: the definition names the tables unqualified, so re-creating
- * it with another schema first binds it to that schema's tables of the same names (facts 14).
+ * it with another schema first binds it to that schema's tables of the same names (docs/postgres-behaviours.md#views-bind-to-tables).
  */
 export async function dependentViews(
   db: AnyPgDatabase,

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { assertSupportedServer } from '../../catalog/server-version.js';
 import { MANAGED_MARKER } from '../../define/marker.js';
 import { partitionName } from '../../define/partition-key.js';
+import { PgpartsError } from '../../errors.js';
 import type { AnyPgDatabase } from '../../run/database.js';
 import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
 import { textLiteral } from '../../sql/literals.js';
@@ -105,9 +106,11 @@ export async function convertPrep(
   await assertSupportedServer(db);
   const state = await readState(db, family);
   if (reached(state, 'swapped')) {
-    throw new Error(
+    throw new PgpartsError(
+      'conversion-state',
       `pgparts: family ${family.name} is already swapped (step ${state?.step}); prep has nothing to do. ` +
         'Run verify, then cleanup, or unswap to go back',
+      { step: 'convert prep' },
     );
   }
   const twin = twinSchema(family);
@@ -119,13 +122,17 @@ export async function convertPrep(
     const name = getTableConfig(table).name;
     const legacy = await readTable(db, family.schema, name);
     if (!legacy) {
-      throw new Error(
+      throw new PgpartsError(
+        'spec-mismatch',
         `pgparts: family ${family.name}: there is no table ${family.schema}.${name} to convert`,
+        { step: 'convert prep', table: `${family.schema}.${name}` },
       );
     }
     if (legacy.kind === 'p') {
-      throw new Error(
+      throw new PgpartsError(
+        'spec-mismatch',
         `pgparts: ${family.schema}.${name} is already partitioned; there is nothing to convert`,
+        { step: 'convert prep', table: `${family.schema}.${name}` },
       );
     }
     const { derivation } = compareColumns(family, table, legacy);

@@ -1,4 +1,5 @@
 import type { FamilySpec } from '../../define/spec.js';
+import { PgpartsError } from '../../errors.js';
 import type { AnyPgDatabase } from '../../run/database.js';
 import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
 import { textLiteral } from '../../sql/literals.js';
@@ -103,8 +104,10 @@ export async function convertVerify(
   const family = target.family;
   const state = await readState(db, family);
   if (!reached(state, 'filled') || state?.step === 'cleaned') {
-    throw new Error(
+    throw new PgpartsError(
+      'conversion-state',
       `pgparts: convert ${family.name} verify: the step is ${state?.step ?? 'not started'}; verify compares after fill and before cleanup`,
+      { step: 'convert verify' },
     );
   }
   const s = sides(family, state?.step === 'swapped');

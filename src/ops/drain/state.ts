@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { type PartitionKey, partitionName } from '../../define/partition-key.js';
 import type { FamilySpec } from '../../define/spec.js';
+import { PgpartsError } from '../../errors.js';
 import type { AnyPgDatabase } from '../../run/database.js';
 import { query } from '../../run/execute.js';
 import { quoteQualified } from '../../sql/identifiers.js';
@@ -102,8 +103,10 @@ export async function readDrainState(
           sql`SELECT to_regclass(${parent})::text AS p`,
         );
         if (!exists[0]?.p) {
-          throw new Error(
+          throw new PgpartsError(
+            'spec-mismatch',
             `pgparts: drain: table ${family.schema}.${table} does not exist; run migrations first`,
+            { step: 'drain', table: `${family.schema}.${table}` },
           );
         }
       }

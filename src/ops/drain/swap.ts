@@ -25,7 +25,7 @@ import {
  * ATTACH its scan, so the locks are held for milliseconds whatever the number of rows moved.
  *
  * Detaching a DEFAULT that a foreign key points into runs the key's removal check over the
- * referencing table (facts 10), as long as the rows moved; so the family's own foreign keys
+ * referencing table (docs/postgres-behaviours.md#detach-referenced-default), as long as the rows moved; so the family's own foreign keys
  * are dropped in that transaction and added back NOT VALID, which PostgreSQL 18 allows on
  * partitioned tables. While NOT VALID they still reject every new orphan; they are validated
  * right after the commit, online (SHARE UPDATE EXCLUSIVE: writers go on). A drain interrupted
