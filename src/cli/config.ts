@@ -2,8 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { type FamilySpec, parseFamily } from '../define/spec.js';
 import { builtInFamilies } from '../domains/presets.js';
-import { loadAppConfig } from '../migrations/app-config.js';
 import { PgpartsError } from '../errors.js';
+import { loadAppConfig } from '../migrations/app-config.js';
 
 /**
  * `--config <file>`: the families the CLI works on instead of the package's own two. The file

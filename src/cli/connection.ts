@@ -1,5 +1,7 @@
 import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
+import { PgpartsError } from '../errors.js';
+import { cliIo } from './io.js';
 
 /** The URL with its password replaced, for anything printed. */
 export function redactUrl(url: string): string {
@@ -21,9 +23,12 @@ export interface CliConnection {
 
 /** Connects with --database-url or DATABASE_URL; a clear error when neither is given. */
 export function connect(databaseUrl: string | undefined): CliConnection {
-  const url = databaseUrl ?? process.env.DATABASE_URL;
+  const url = databaseUrl ?? cliIo().env.DATABASE_URL;
   if (!url) {
-    throw new Error('pgparts: no database given; pass --database-url or set DATABASE_URL');
+    throw new PgpartsError(
+      'invalid-config',
+      'pgparts: no database given; pass --database-url or set DATABASE_URL',
+    );
   }
   const sql = postgres(url, { max: 4, onnotice: () => {} });
   return {

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { builtInTarget } from '../domains/presets.js';
+import { PgpartsError } from '../errors.js';
 import {
   type BatchProgress,
   type ConversionTarget,
@@ -15,6 +16,7 @@ import {
 import { DEFAULT_LOCK_TIMEOUT_MS } from '../ops/convert/planned.js';
 import type { AnyPgDatabase } from '../run/database.js';
 import { connect } from './connection.js';
+import { type CliStream, cliIo, cliOut, setCliExitCode } from './io.js';
 import { type GlobalOptions, wholeNumber } from './options.js';
 
 export const CONVERT_STEPS = [
@@ -41,7 +43,7 @@ interface ConvertOptions {
 }
 
 /** A one-line progress bar on stderr when it is a terminal; a line per 10% otherwise. */
-function progressBar(out: NodeJS.WriteStream = process.stderr) {
+function progressBar(out: CliStream = cliIo().stderr) {
   let last = '';
   let lastTenth = -1;
   return (p: BatchProgress) => {
@@ -68,7 +70,7 @@ export async function runConvertStep(
   target: ConversionTarget,
   step: ConvertStep,
   o: ConvertOptions,
-  print: (line: string) => void = console.log,
+  print: (line: string) => void = cliOut,
 ): Promise<boolean> {
   const dryRun = o.dryRun === true;
   const batch = { batchSize: o.batchSize, sleepMs: o.sleepMs, dryRun };
@@ -169,17 +171,23 @@ export function registerConvert(program: Command): void {
       200,
     )
     .action(async (familyName: string, step: string | undefined, options: ConvertOptions) => {
-      if (options.all && step) throw new Error('pgparts: convert: give a step or --all, not both');
+      if (options.all && step)
+        throw new PgpartsError('invalid-input', 'pgparts: convert: give a step or --all, not both');
       if (!options.all && !step) {
-        throw new Error(`pgparts: convert: give a step (${CONVERT_STEPS.join(', ')}) or --all`);
+        throw new PgpartsError(
+          'invalid-input',
+          `pgparts: convert: give a step (${CONVERT_STEPS.join(', ')}) or --all`,
+        );
       }
       if (step && !(CONVERT_STEPS as readonly string[]).includes(step)) {
-        throw new Error(
+        throw new PgpartsError(
+          'invalid-input',
           `pgparts: convert: unknown step ${JSON.stringify(step)}; use one of ${CONVERT_STEPS.join(', ')}`,
         );
       }
       if (options.all && options.dryRun) {
-        throw new Error(
+        throw new PgpartsError(
+          'invalid-input',
           'pgparts: convert --all --dry-run: each step plans from what the previous one did; dry-run the steps one at a time',
         );
       }
@@ -189,7 +197,7 @@ export function registerConvert(program: Command): void {
         for (const s of options.all ? ALL_STEPS : [step as ConvertStep]) {
           const ok = await runConvertStep(conn.db, target, s, options);
           if (!ok) {
-            process.exitCode = 1;
+            setCliExitCode(1);
             return;
           }
         }

@@ -4,6 +4,7 @@ import { status } from '../plan/status.js';
 import { loadFamilies } from './config.js';
 import { connect } from './connection.js';
 import { formatStatus, toJson } from './format.js';
+import { cliOut, setCliExitCode } from './io.js';
 import type { GlobalOptions } from './options.js';
 
 /** Exit code of `status --check` when something needs attention (1 is for errors). */
@@ -29,12 +30,12 @@ export function registerStatus(program: Command): void {
         const snapshot = await inspect(conn.db, families);
         const report = status(families, snapshot);
         if (options.json) {
-          console.log(toJson({ database: conn.label, ...report }));
+          cliOut(toJson({ database: conn.label, ...report }));
         } else {
           const heading = `pgparts status of ${conn.label} at ${report.now.toISOString()}`;
-          console.log(formatStatus(report, heading).join('\n'));
+          cliOut(formatStatus(report, heading).join('\n'));
         }
-        if (options.check && report.attention.length > 0) process.exitCode = ATTENTION_EXIT_CODE;
+        if (options.check && report.attention.length > 0) setCliExitCode(ATTENTION_EXIT_CODE);
       } finally {
         await conn.close();
       }
