@@ -36,7 +36,7 @@ interface ConvertOptions {
   all?: boolean;
   dryRun?: boolean;
   batchSize: number;
-  sleepMs: number;
+  throttle: number;
   lockTimeoutMs: number;
   attempts: number;
   samples: number;
@@ -73,7 +73,7 @@ export async function runConvertStep(
   print: (line: string) => void = cliOut,
 ): Promise<boolean> {
   const dryRun = o.dryRun === true;
-  const batch = { batchSize: o.batchSize, sleepMs: o.sleepMs, dryRun };
+  const batch = { batchSize: o.batchSize, throttleMs: o.throttle, dryRun };
   const swap = {
     lockTimeoutMs: o.lockTimeoutMs,
     attempts: o.attempts,
@@ -156,7 +156,7 @@ export function registerConvert(program: Command): void {
       wholeNumber(1),
       10_000,
     )
-    .option('--sleep-ms <ms>', 'pause between batches (throttle)', wholeNumber(0), 0)
+    .option('--throttle <ms>', 'pause between batches', wholeNumber(0), 0)
     .option(
       '--lock-timeout-ms <ms>',
       'lock_timeout of the swap, unswap and DDL on live tables; keep it below deadlock_timeout',

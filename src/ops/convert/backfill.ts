@@ -6,7 +6,7 @@ import { batchEnd, inRange } from './keyset.js';
 import { cols } from './layout.js';
 import { readTable } from './legacy-catalog.js';
 import { formatPlan } from './planned.js';
-import type { StepResult } from './prep.js';
+import type { ConvertStepResult } from './prep.js';
 import { query, sleep } from './run-sql.js';
 import { lockFamily, reached, readState, setProgress, setStep } from './state.js';
 import {
@@ -65,7 +65,7 @@ export async function convertBackfill(
   db: AnyPgDatabase,
   target: ConversionTarget,
   options: BatchOptions & { onProgress?: ProgressListener } = {},
-): Promise<StepResult & { rowsUpdated: number; elapsedMs: number }> {
+): Promise<ConvertStepResult & { rowsUpdated: number; elapsedMs: number }> {
   const { onProgress, ...rest } = options;
   const opts = parseOptions(batchOptionsSchema, 'backfill', rest);
   const family = target.family;
@@ -121,7 +121,7 @@ export async function convertBackfill(
       });
       await onProgress?.({ step: 'backfill', table: d.table, done: progress.updated, total });
       if (progress.done) break;
-      if (opts.sleepMs > 0) await sleep(opts.sleepMs);
+      if (opts.throttleMs > 0) await sleep(opts.throttleMs);
     }
   }
   if (!opts.dryRun && state?.step === 'prepped') await setStep(db, family, 'backfilled');

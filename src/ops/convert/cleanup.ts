@@ -13,7 +13,7 @@ import {
   formatPlan,
   type PlannedStatement,
 } from './planned.js';
-import type { StepResult } from './prep.js';
+import type { ConvertStepResult } from './prep.js';
 import { changesTable, readState, setStep } from './state.js';
 import type { ConversionTarget } from './target.js';
 import { parseOptions } from './target.js';
@@ -32,7 +32,7 @@ export async function convertCleanup(
   db: AnyPgDatabase,
   target: ConversionTarget,
   options: { dryRun?: boolean } = {},
-): Promise<StepResult & { dropped: string[] }> {
+): Promise<ConvertStepResult & { dropped: string[] }> {
   const opts = parseOptions(cleanupOptionsSchema, 'cleanup', options);
   const family = target.family;
   const state = await readState(db, family);

@@ -14,7 +14,7 @@ import {
   formatPlan,
   type PlannedStatement,
 } from './planned.js';
-import type { StepResult } from './prep.js';
+import type { ConvertStepResult } from './prep.js';
 import { query, sleep } from './run-sql.js';
 import { lockFamily, reached, readState, setProgress, setStep } from './state.js';
 import {
@@ -33,7 +33,7 @@ interface FillProgress {
   done: boolean;
 }
 
-export interface FillResult extends StepResult {
+export interface FillResult extends ConvertStepResult {
   /** rows this run copied in batches (a resumed fill counts only its own) */
   rowsCopied: number;
   /** logged changes replayed after the copy */
@@ -256,7 +256,7 @@ export async function convertFill(
       });
       await onProgress?.({ step: 'fill', table: layout.name, done: progress.copied, total });
       if (progress.done) break;
-      if (opts.sleepMs > 0) await sleep(opts.sleepMs);
+      if (opts.throttleMs > 0) await sleep(opts.throttleMs);
     }
   }
   const replay = () => catchUp(db, target, layouts, 'forward', s, opts.batchSize, onProgress);

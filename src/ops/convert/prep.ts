@@ -31,7 +31,7 @@ export const prepOptionsSchema = z
   .strict();
 export type PrepOptions = z.input<typeof prepOptionsSchema>;
 
-export interface StepResult {
+export interface ConvertStepResult {
   family: string;
   step: string;
   /** The SQL the step ran (or, with dryRun, would run). */
@@ -100,7 +100,7 @@ export async function convertPrep(
   db: AnyPgDatabase,
   target: ConversionTarget,
   options: PrepOptions = {},
-): Promise<StepResult & { partitionsCreated: string[]; needsBackfill: string[] }> {
+): Promise<ConvertStepResult & { partitionsCreated: string[]; needsBackfill: string[] }> {
   const opts = parseOptions(prepOptionsSchema, 'prep', options);
   const family = target.family;
   await assertSupportedServer(db);

@@ -30,7 +30,7 @@ import {
 } from './moves.js';
 import { oldSchema, sides, twinSchema } from './names.js';
 import { executePlan, formatPlan, type PlannedStatement, withLockRetry } from './planned.js';
-import type { StepResult } from './prep.js';
+import type { ConvertStepResult } from './prep.js';
 import { query, runAll } from './run-sql.js';
 import { lockFamily, readState, recordSwap, setProgress } from './state.js';
 import {
@@ -41,7 +41,7 @@ import {
   swapOptionsSchema,
 } from './target.js';
 
-export interface SwitchResult extends StepResult {
+export interface SwitchResult extends ConvertStepResult {
   /** How long the tables were locked: from the lock being granted to the commit, in ms. */
   lockHoldMs: number;
   attempts: number;

@@ -61,7 +61,7 @@ export const batchOptionsSchema = z
   .object({
     batchSize: z.number().int().min(1).max(1_000_000).default(10_000),
     /** Pause between batches (throttle), in ms. */
-    sleepMs: z.number().int().min(0).max(600_000).default(0),
+    throttleMs: z.number().int().min(0).max(600_000).default(0),
     dryRun: z.boolean().default(false),
   })
   .strict();

@@ -6,7 +6,7 @@ import { textLiteral } from '../../sql/literals.js';
 import { cols, readLayouts, type TableLayout } from './layout.js';
 import { type Sides, sides } from './names.js';
 import { formatPlan } from './planned.js';
-import type { StepResult } from './prep.js';
+import type { ConvertStepResult } from './prep.js';
 import { query } from './run-sql.js';
 import { changesTable, reached, readState, recordVerify } from './state.js';
 import {
@@ -34,7 +34,7 @@ export interface TableVerification {
   sampleDifferences: string[];
 }
 
-export interface VerifyReport extends StepResult {
+export interface VerifyReport extends ConvertStepResult {
   ok: boolean;
   tables: TableVerification[];
 }
