@@ -7,6 +7,7 @@ import { reattachKey, retireKey } from '../../src/ops/retention.js';
 import { plan } from '../../src/plan/plan.js';
 import { apply } from '../../src/run/apply.js';
 import { identifierProblem, quoteIdent, quoteQualified } from '../../src/sql/identifiers.js';
+import { expectPgpartsError, rejection } from '../support/pgparts-error.js';
 import { tableDigest } from '../support/table-checksum.js';
 import { useTestDatabase } from '../support/test-database.js';
 
@@ -184,6 +185,39 @@ describe('a family whose tables, columns and constraints need quoting', () => {
     expect(await tableDigest(t.sql, `${SCHEMA}.Events_2026_03`, ['id', 'occurredAt'])).toEqual(
       kept,
     );
+  });
+});
+
+describe('a DEFAULT partition whose name leaves no room for the swap to derive its own', () => {
+  // 60 bytes: `<name>_drained` would be 68, which PostgreSQL would cut.
+  const longDefault = `Ledger ${'d'.repeat(53)}`;
+  const ledger = parseFamily({
+    name: 'Ledger',
+    schema: SCHEMA,
+    tables: ['Ledger'],
+    partitionBy: { strategy: 'range', column: 'bookedAt', interval: 'month', premake: 0 },
+    defaultPartition: true,
+  });
+
+  it('drains by deleting from DEFAULT instead, every row kept; an explicit swap is refused', async () => {
+    await t.sql.unsafe(`
+      CREATE TABLE ${quoteQualified(SCHEMA, 'Ledger')} (id bigint NOT NULL,
+        "bookedAt" timestamptz NOT NULL, PRIMARY KEY (id, "bookedAt")) PARTITION BY RANGE ("bookedAt");
+      CREATE TABLE ${quoteQualified(SCHEMA, longDefault)} PARTITION OF ${quoteQualified(SCHEMA, 'Ledger')} DEFAULT;
+      COMMENT ON TABLE ${quoteQualified(SCHEMA, longDefault)} IS 'pgparts:managed';
+      INSERT INTO ${quoteQualified(SCHEMA, 'Ledger')}
+        SELECT i, timestamptz '2026-01-01 00:00:00+00' + i * interval '1 hour' FROM generate_series(0, 999) i;`);
+    const before = await tableDigest(t.sql, `${SCHEMA}.Ledger`, ['id', 'bookedAt']);
+    expectPgpartsError(
+      await rejection(drainKey(t.db, ledger, january, { strategy: 'swap' })),
+      'refused',
+      { message: /too long to derive/, step: 'drain' },
+    );
+    const result = await drainKey(t.db, ledger, january);
+    expect(result.strategy).toBe('delete');
+    expect(result.rowsMoved).toBe(24 * 31);
+    expect(await tableDigest(t.sql, `${SCHEMA}.Ledger`, ['id', 'bookedAt'])).toEqual(before);
+    expect(await partitionsOf(SCHEMA, 'Ledger')).toEqual([longDefault, 'Ledger_2026_01']);
   });
 });
 

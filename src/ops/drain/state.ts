@@ -4,7 +4,7 @@ import type { FamilySpec } from '../../define/spec.js';
 import { PgpartsError } from '../../errors.js';
 import type { AnyPgDatabase } from '../../run/database.js';
 import { query } from '../../run/execute.js';
-import { quoteQualified } from '../../sql/identifiers.js';
+import { identifierProblem, quoteQualified } from '../../sql/identifiers.js';
 import { boundSpecSql } from '../../sql/partition-ddl.js';
 
 /** The comment a drain's staging table carries until it is attached. */
@@ -170,11 +170,14 @@ export async function readDrainState(
       let nextState: DrainTableState['nextState'] = 'absent';
       if (defaultPartition) {
         next = nextDefaultName(defaultPartition);
-        const [nextTable] = await query<{ comment: string | null }>(
-          tx,
-          sql`SELECT obj_description(c.oid, 'pg_class') AS comment FROM pg_class c
-              WHERE c.oid = to_regclass(${quoteQualified(family.schema, next)})`,
-        );
+        // A name too long to derive from is no table (the swap refuses it: swapObstacles).
+        const [nextTable] = identifierProblem(next)
+          ? []
+          : await query<{ comment: string | null }>(
+              tx,
+              sql`SELECT obj_description(c.oid, 'pg_class') AS comment FROM pg_class c
+                  WHERE c.oid = to_regclass(${quoteQualified(family.schema, next)})`,
+            );
         if (nextTable)
           nextState = nextTable.comment === NEXT_DEFAULT_MARKER ? 'staging' : 'foreign';
         const [constraint] = await query<{ c: string | null }>(

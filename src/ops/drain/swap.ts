@@ -3,7 +3,7 @@ import type { FamilySpec } from '../../define/spec.js';
 import type { AnyPgDatabase } from '../../run/database.js';
 import { query, run } from '../../run/execute.js';
 import { inShortTransaction } from '../../run/lock-timeout.js';
-import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
+import { identifierProblem, quoteIdent, quoteQualified } from '../../sql/identifiers.js';
 import { keyCheckSql } from '../../sql/key-predicate.js';
 import { textLiteral } from '../../sql/literals.js';
 import { validateForeignKey } from '../validate-foreign-key.js';
@@ -53,6 +53,13 @@ export function swapObstacles(state: DrainState, tables: DrainTableState[]): str
     }
     if (t.defaultPartition && t.nextState === 'foreign') {
       obstacles.push(`a table named ${t.next} exists and was not made by a drain`);
+    }
+    // The swap's working names append to DEFAULT's; PostgreSQL would cut a long one to 63 bytes.
+    const derived = t.defaultPartition ? drainedDefaultName(t.defaultPartition) : null;
+    if (derived && identifierProblem(derived)) {
+      obstacles.push(
+        `the name of ${t.defaultPartition} is too long to derive ${JSON.stringify(derived)} from it`,
+      );
     }
   }
   return obstacles;
