@@ -78,7 +78,8 @@ export function assertDistinctPartitionNames(
     const name = partitionName(family, table, key);
     const other = seen.get(name);
     if (other && keyLabel(other) !== keyLabel(key)) {
-      throw new Error(
+      throw new PgpartsError(
+        'invalid-config',
         `pgparts: family ${family.name}: LIST values ${JSON.stringify(keyLabel(other))} and ` +
           `${JSON.stringify(keyLabel(key))} both give the partition name ${name}; ` +
           'partition names are derived from the values, so they must differ in more than case and punctuation',
