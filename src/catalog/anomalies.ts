@@ -143,7 +143,7 @@ function overlaps(tables: TableSnapshot[]): Anomaly[] {
  * Everything in the catalog that does not match the spec: partitions not named as pgparts names
  * them, partitions pgparts did not create, bounds off the spec's grid, gaps, tables of one family
  * partitioned differently, an unexpected DEFAULT, and adopted indexes whose ASC/DESC differs from
- * the parent index (facts 17: such a partition sorts instead of reading in order).
+ * the parent index (docs/postgres-behaviours.md#parent-indexes-and-sort-order: such a partition sorts instead of reading in order).
  */
 export function findAnomalies(
   family: FamilySpec,

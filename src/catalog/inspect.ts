@@ -24,14 +24,14 @@ export type * from './snapshot.js';
 
 /** Keys retireKey recorded for the family; none when the table does not exist yet. */
 async function readRetiredKeys(db: AnyPgDatabase, family: FamilySpec): Promise<string[]> {
-  const table = `${family.schema}.${RETIRED_KEYS_TABLE}`;
+  const table = quoteQualified(family.schema, RETIRED_KEYS_TABLE);
   const [exists] = rowsOf<{ t: string | null }>(
     await db.execute(sql`SELECT to_regclass(${table})::text AS t`),
   );
   if (!exists?.t) return [];
   const rows = rowsOf<{ key: string }>(
     await db.execute(
-      sql`SELECT key FROM ${sql.identifier(family.schema)}.${sql.identifier(RETIRED_KEYS_TABLE)}
+      sql`SELECT key FROM ${sql.raw(table)}
           WHERE family = ${family.name} ORDER BY key`,
     ),
   );
@@ -157,7 +157,7 @@ async function readPartitions(
   );
 }
 
-/** Partition indexes whose ASC/DESC flags differ from the parent index they belong to (facts 17). */
+/** Partition indexes whose ASC/DESC flags differ from the parent index they belong to (docs/postgres-behaviours.md#parent-indexes-and-sort-order). */
 async function readIndexOrderIssues(
   db: AnyPgDatabase,
   tables: { schema: string; name: string }[],
@@ -267,6 +267,8 @@ export async function inspect(
   return db.transaction(async (tx) => {
     await tx.execute(sql`SET LOCAL TimeZone = 'UTC'`);
     await tx.execute(sql`SET LOCAL DateStyle = 'ISO, YMD'`);
+    // Catalog text (pg_get_partkeydef, pg_get_expr) then names what it names in full.
+    await tx.execute(sql`SET LOCAL search_path = pg_catalog`);
     await tx.execute(sql.raw(`SET LOCAL ${lockTimeout}`));
     const [clock] = rowsOf<{ ms: number | string; version: string }>(
       await tx.execute(sql`SELECT (extract(epoch FROM now()) * 1000)::float8 AS ms,

@@ -7,6 +7,7 @@ import { askYesNo } from './ask.js';
 import { loadFamilies } from './config.js';
 import { connect } from './connection.js';
 import { formatPlan, formatStep, formatSummary } from './format.js';
+import { cliIo, cliOut, setCliExitCode } from './io.js';
 import { type GlobalOptions, wholeNumber } from './options.js';
 import { checkPrivileges } from './preflight.js';
 import { progressPrinter } from './progress.js';
@@ -21,10 +22,10 @@ interface ApplyCommandOptions {
 
 /** Asks on the terminal whether to run the destructive steps; false when there is no terminal. */
 async function confirm(steps: Step[]): Promise<boolean> {
-  if (!process.stdin.isTTY || !process.stdout.isTTY) return false;
-  console.log('These steps drop or detach partitions:');
+  if (!process.stdin.isTTY || !cliIo().stdout.isTTY) return false;
+  cliOut('These steps drop or detach partitions:');
   steps.forEach((step, i) => {
-    console.log(formatStep(step, i).join('\n'));
+    cliOut(formatStep(step, i).join('\n'));
   });
   return askYesNo(`Run these ${steps.length} destructive step(s)?`);
 }
@@ -59,7 +60,7 @@ export function registerApply(program: Command): void {
           const snapshot = await inspect(conn.db, families, { lockTimeoutMs: options.lockTimeout });
           const planned = plan(families, snapshot, snapshot.takenAt);
           const heading = `pgparts apply --dry-run for ${conn.label} at ${planned.now.toISOString()} (nothing is run)`;
-          console.log(formatPlan(planned, heading).join('\n'));
+          cliOut(formatPlan(planned, heading).join('\n'));
           return;
         }
         if (await refuseOnStandby(conn, 'apply')) return;
@@ -77,14 +78,14 @@ export function registerApply(program: Command): void {
               ? new Set(destructive.map((s) => s.id))
               : new Set<string>();
             if (approved.size === 0) {
-              console.log(
+              cliOut(
                 `${destructive.length} destructive step(s) will be skipped (pass --yes to run them)`,
               );
             }
             allowDestructive = (step) => approved.has(step.id);
           }
         }
-        console.log(`pgparts apply on ${conn.label}`);
+        cliOut(`pgparts apply on ${conn.label}`);
         const result = await apply(conn.db, {
           families,
           allowDestructive,
@@ -92,8 +93,8 @@ export function registerApply(program: Command): void {
           retries: options.retries,
           onProgress: progressPrinter(),
         });
-        console.log(formatSummary(result).join('\n'));
-        if (!result.ok) process.exitCode = 1;
+        cliOut(formatSummary(result).join('\n'));
+        if (!result.ok) setCliExitCode(1);
       } finally {
         await conn.close();
       }

@@ -1,6 +1,7 @@
 import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import { PgpartsError } from '../errors.js';
+import { cliIo } from './io.js';
 
 /** The URL with its password replaced, for anything printed. */
 export function redactUrl(url: string): string {
@@ -109,7 +110,7 @@ export function connect(
   mode: { readOnly?: boolean } = {},
 ): CliConnection {
   const given = typeof options === 'object' ? options : { databaseUrl: options };
-  const url = given.databaseUrl ?? process.env.DATABASE_URL;
+  const url = given.databaseUrl ?? cliIo().env.DATABASE_URL;
   if (!url) {
     throw new PgpartsError(
       'invalid-config',

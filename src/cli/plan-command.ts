@@ -4,6 +4,7 @@ import { plan } from '../plan/plan.js';
 import { loadFamilies } from './config.js';
 import { connect } from './connection.js';
 import { formatPlan, toJson } from './format.js';
+import { cliOut } from './io.js';
 import type { GlobalOptions } from './options.js';
 
 export function registerPlan(program: Command): void {
@@ -21,10 +22,10 @@ export function registerPlan(program: Command): void {
         const snapshot = await inspect(conn.db, families);
         const planned = plan(families, snapshot, snapshot.takenAt);
         if (options.json) {
-          console.log(toJson({ database: conn.label, ...planned }));
+          cliOut(toJson({ database: conn.label, ...planned }));
         } else {
           const heading = `pgparts plan for ${conn.label} at ${planned.now.toISOString()}`;
-          console.log(formatPlan(planned, heading).join('\n'));
+          cliOut(formatPlan(planned, heading).join('\n'));
         }
       } finally {
         await conn.close();

@@ -6,6 +6,7 @@ import {
   type PrivilegedCommand,
 } from '../run/privileges.js';
 import type { CliConnection } from './connection.js';
+import { cliErr } from './io.js';
 
 /**
  * Before a command changes anything: every privilege it needs that the role lacks, with the
@@ -20,7 +21,7 @@ export async function checkPrivileges(
 ): Promise<void> {
   const missing = await missingPrivileges(conn.db, command, families, options);
   for (const m of missing.filter((x) => x.severity === 'advisory')) {
-    console.error(`pgparts: note: the role lacks ${m.needed}\n  ${m.grant}`);
+    cliErr(`pgparts: note: the role lacks ${m.needed}\n  ${m.grant}`);
   }
   assertPrivileges(command, missing);
 }

@@ -1,5 +1,6 @@
 import { isHotStandby, standbyMessage } from '../run/standby.js';
 import type { CliConnection } from './connection.js';
+import { cliErr, setCliExitCode } from './io.js';
 
 /**
  * Exit code of a command that would change something, run against a hot standby: it did
@@ -14,7 +15,7 @@ export const STANDBY_EXIT_CODE = 3;
  */
 export async function refuseOnStandby(conn: CliConnection, command: string): Promise<boolean> {
   if (!(await isHotStandby(conn.db))) return false;
-  console.error(`pgparts: ${standbyMessage(command)}`);
-  process.exitCode = STANDBY_EXIT_CODE;
+  cliErr(`pgparts: ${standbyMessage(command)}`);
+  setCliExitCode(STANDBY_EXIT_CODE);
   return true;
 }

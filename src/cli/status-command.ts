@@ -8,6 +8,7 @@ import { loadFamilies } from './config.js';
 import { connect } from './connection.js';
 import { formatStatus, toJson } from './format.js';
 import { formatMaintenanceRuns } from './format-runs.js';
+import { cliIo, cliOut, setCliExitCode } from './io.js';
 import type { GlobalOptions } from './options.js';
 
 /** Exit code of `status --check` when something needs attention (1 is for errors). */
@@ -48,7 +49,7 @@ export function registerStatus(program: Command): void {
         const conn = connect(global, { readOnly: true });
         try {
           if (options.format === 'prometheus') {
-            process.stdout.write(await prometheusMetrics(conn.db, families));
+            cliIo().stdout.write(await prometheusMetrics(conn.db, families));
             return;
           }
           const snapshot = await inspect(conn.db, families, {
@@ -58,13 +59,13 @@ export function registerStatus(program: Command): void {
           const report = status(families, snapshot);
           const maintenance = await readMaintenanceRuns(conn.db, families);
           if (options.json || options.format === 'json') {
-            console.log(toJson({ database: conn.label, ...report, maintenance }));
+            cliOut(toJson({ database: conn.label, ...report, maintenance }));
           } else {
             const heading = `pgparts status of ${conn.label} at ${report.now.toISOString()}`;
             const lines = formatStatus(report, heading);
-            console.log([...lines, ...formatMaintenanceRuns(maintenance)].join('\n'));
+            cliOut([...lines, ...formatMaintenanceRuns(maintenance)].join('\n'));
           }
-          if (options.check && report.attention.length > 0) process.exitCode = ATTENTION_EXIT_CODE;
+          if (options.check && report.attention.length > 0) setCliExitCode(ATTENTION_EXIT_CODE);
         } finally {
           await conn.close();
         }

@@ -9,6 +9,7 @@ import {
   partitionName,
 } from '../define/partition-key.js';
 import { type FamilySpec, parseFamily } from '../define/spec.js';
+import { PgpartsError } from '../errors.js';
 import { createPartitionSql } from '../sql/partition-ddl.js';
 import { coverage, indexTable, type TableIndex } from './coverage.js';
 import { finalizeDetachSql, pendingDetaches } from './pending-detach.js';
@@ -75,9 +76,10 @@ export interface PlanOptions {
 }
 
 /** The specs do not match the database: nothing was planned, nothing may run. */
-export class SpecMismatchError extends Error {
+export class SpecMismatchError extends PgpartsError {
   constructor(readonly problems: string[]) {
     super(
+      'spec-mismatch',
       `pgparts: the partition specs do not match the database; nothing was changed:\n${problems
         .map((p) => `  - ${p}`)
         .join('\n')}`,
@@ -299,7 +301,8 @@ function planFamily(
         sql: [],
         reason:
           `${label} needs its own partitions but ${where} row(s) for it; a CREATE would fail ` +
-          `(facts 6): move the rows out of DEFAULT into new partitions (drainKey, in batches)`,
+          '(a new partition must prove DEFAULT holds none of its rows, docs/postgres-behaviours.md#default-partition-and-new-partitions): ' +
+          'move the rows out of DEFAULT into new partitions (drainKey, in batches)',
         destructive: false,
         ...(rows !== undefined ? { rows } : {}),
       });
@@ -347,7 +350,7 @@ function planFamily(
         `${label} is outside the retention window (${cutoff}): ${mode === 'drop' ? 'drop' : `archive into ${family.retention?.archiveSchema}`} ` +
         `its partitions, referencing tables first, with ${
           family.defaultPartition
-            ? 'plain DETACH under lock_timeout (a DEFAULT partition forbids DETACH CONCURRENTLY: facts 9)'
+            ? 'plain DETACH under lock_timeout (PostgreSQL refuses DETACH CONCURRENTLY while a DEFAULT partition exists)'
             : 'DETACH ... CONCURRENTLY'
         } (retireKey)`,
       destructive: true,
@@ -427,14 +430,16 @@ export function plan(
   now: Date,
   options: PlanOptions = {},
 ): Plan {
-  if (Number.isNaN(now.getTime())) throw new Error('pgparts: plan needs a valid `now`');
+  if (Number.isNaN(now.getTime()))
+    throw new PgpartsError('invalid-input', 'pgparts: plan needs a valid `now`');
   const specs = families.map((f) => parseFamily(f));
   const problems: string[] = [];
   const pairs: [FamilySpec, FamilySnapshot][] = [];
   for (const family of specs) {
     const found = snapshot.families.find((f) => f.name === family.name);
     if (!found) {
-      throw new Error(
+      throw new PgpartsError(
+        'invalid-input',
         `pgparts: the snapshot has no family ${family.name}; inspect with the families you plan for`,
       );
     }

@@ -3,6 +3,7 @@ import { inspect } from '../catalog/inspect.js';
 import { assertSupportedServer } from '../catalog/server-version.js';
 import { keyId } from '../define/bounds.js';
 import { type FamilySpec, parseFamily } from '../define/spec.js';
+import { PgpartsError } from '../errors.js';
 import { drainKey } from '../ops/drain/drain.js';
 import { retireKey } from '../ops/retention.js';
 import { type Plan, plan, type Step } from '../plan/plan.js';
@@ -146,7 +147,10 @@ export interface ApplyResult {
 
 function checkRetries(value: number | undefined, name: string): void {
   if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) {
-    throw new Error(`pgparts: ${name} must be a whole number of 0 or more, not ${value}`);
+    throw new PgpartsError(
+      'invalid-input',
+      `pgparts: ${name} must be a whole number of 0 or more, not ${value}`,
+    );
   }
 }
 
@@ -180,7 +184,8 @@ export async function apply(db: AnyPgDatabase, options: ApplyOptions): Promise<A
   const setLockTimeout = lockTimeoutSql(lockTimeoutMs);
   checkRetries(options.retries, 'retries');
   checkRetries(options.backoffMs, 'backoffMs');
-  if (options.now && Number.isNaN(options.now.getTime())) throw new Error('pgparts: invalid `now`');
+  if (options.now && Number.isNaN(options.now.getTime()))
+    throw new PgpartsError('invalid-input', 'pgparts: invalid `now`');
   const executors: StepExecutors = { ...BUILT_IN_EXECUTORS, ...options.executors };
   const emit = async (event: ApplyEvent) => {
     await options.onProgress?.(event);

@@ -147,7 +147,7 @@ describe('catalog snapshot', () => {
   });
 
   it('reports a partition pgparts did not create, named its own way, with an index adopted in the wrong order', async () => {
-    // facts 17: an all-ASC index is adopted as the partition of the parent's DESC index.
+    // docs/postgres-behaviours.md#parent-indexes-and-sort-order: an all-ASC index is adopted as the partition of the parent's DESC index.
     await t.sql.unsafe(`
       CREATE TABLE old_raw (LIKE killmails_raw INCLUDING DEFAULTS);
       CREATE INDEX old_raw_time_asc ON old_raw (killmail_time);
@@ -173,7 +173,7 @@ describe('catalog snapshot', () => {
     expect(planned.notices.find((n) => n.kind === 'retention-skipped')?.message).toMatch(
       /2020-01-01\.\.2020-02-01 is outside the retention window .* but old_raw was not created by pgparts: left alone/,
     );
-    // facts 10: a referenced partition is detached before it can be dropped.
+    // docs/postgres-behaviours.md#drop-order-with-foreign-keys: a referenced partition is detached before it can be dropped.
     await t.sql.unsafe('ALTER TABLE killmails_raw DETACH PARTITION old_raw; DROP TABLE old_raw');
   });
 

@@ -13,6 +13,7 @@ import { killmailFamily } from '../../src/domains/killmails/partitioning.js';
 import { leaderboardFamily } from '../../src/domains/leaderboard/partitioning.js';
 import { plan, SpecMismatchError, type Step } from '../../src/plan/plan.js';
 import { boundSpecSql } from '../../src/sql/partition-ddl.js';
+import { expectPgpartsError, thrown } from '../support/pgparts-error.js';
 import { type FakePartition, fakeFamilySnapshot, fakeSnapshot } from './snapshot-fixture.js';
 
 const NOW = new Date('2026-11-21T05:44:00Z');
@@ -302,15 +303,22 @@ describe('plan: bad configuration fails before anything runs', () => {
     });
     const snap = fakeFamilySnapshot(wrong, {}, { keyColumn: 'killmail_time' });
     expect(() => plan([wrong], fakeSnapshot(NOW, snap), NOW)).toThrow(SpecMismatchError);
-    expect(() => plan([wrong], fakeSnapshot(NOW, snap), NOW)).toThrow(
-      /table public\.killmails_raw is partitioned by RANGE \(killmail_time\), but the spec says RANGE \(inserted_at\)/,
+    expectPgpartsError(
+      thrown(() => plan([wrong], fakeSnapshot(NOW, snap), NOW)),
+      'spec-mismatch',
+      {
+        message:
+          /table public\.killmails_raw is partitioned by RANGE \(killmail_time\), but the spec says RANGE \(inserted_at\)/,
+      },
     );
   });
 
   it('refuses a LIST spec on a RANGE-partitioned table', () => {
     const snap = fakeFamilySnapshot(leaderboardFamily, {}, { strategy: 'range' });
-    expect(() => plan([leaderboardFamily], fakeSnapshot(NOW, snap), NOW)).toThrow(
-      /but the spec says LIST \(season_id\)/,
+    expectPgpartsError(
+      thrown(() => plan([leaderboardFamily], fakeSnapshot(NOW, snap), NOW)),
+      'spec-mismatch',
+      { message: /but the spec says LIST \(season_id\)/ },
     );
   });
 
@@ -318,11 +326,17 @@ describe('plan: bad configuration fails before anything runs', () => {
     [{ interval: 'fortnight' }, /unknown interval "fortnight": use one of day, week, month, year/],
     [{ premake: -1 }, /premake must be 0 or more/],
     [{ column: 'x'.repeat(64) }, /partitionBy\.column: an identifier is at most 63 bytes/],
+    [
+      { column: 'killmail_time\u0000' },
+      /partitionBy\.column: an identifier cannot contain a NUL character/,
+    ],
   ])('refuses %j in the spec itself', (change, message) => {
     const bad = { ...killmailFamily, partitionBy: { ...killmailFamily.partitionBy, ...change } };
     const snap = fakeFamilySnapshot(killmailFamily, {});
-    expect(() => plan([bad as typeof killmailFamily], fakeSnapshot(NOW, snap), NOW)).toThrow(
-      message,
+    expectPgpartsError(
+      thrown(() => plan([bad as typeof killmailFamily], fakeSnapshot(NOW, snap), NOW)),
+      'invalid-config',
+      { message: message },
     );
   });
 
@@ -337,6 +351,23 @@ describe('plan: bad configuration fails before anything runs', () => {
     expect(first?.sql[0]).toBe(
       `CREATE TABLE "public"."Raw""; DROP TABLE season; --_2026_11" PARTITION OF "public"."Raw""; DROP TABLE season; --" FOR VALUES FROM ('2026-11-01 00:00:00+00') TO ('2026-12-01 00:00:00+00')`,
     );
+  });
+
+  it('refuses table names PostgreSQL would truncate; accepts any other name (it is quoted)', () => {
+    expectPgpartsError(
+      thrown(() => parseFamily({ ...killmailFamily, tables: ['k'.repeat(64)] })),
+      'invalid-config',
+      { message: /tables\.0: an identifier is at most 63 bytes/ },
+    );
+    // 32 two-byte characters: 32 characters, 64 bytes.
+    expectPgpartsError(
+      thrown(() => parseFamily({ ...killmailFamily, tables: ['é'.repeat(32)] })),
+      'invalid-config',
+      { message: /tables\.0: an identifier is at most 63 bytes \(this one has 64/ },
+    );
+    expect(
+      parseFamily({ ...killmailFamily, tables: ['killmails_raw; DROP TABLE season'] }).tables,
+    ).toEqual(['killmails_raw; DROP TABLE season']);
   });
 });
 

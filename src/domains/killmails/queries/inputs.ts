@@ -1,6 +1,7 @@
 import { and, eq, gte, lt, lte, or, type SQL } from 'drizzle-orm';
 import type { AnyPgColumn } from 'drizzle-orm/pg-core';
 import { z } from 'zod';
+import { PgpartsError } from '../../../errors.js';
 import { instantInRange } from '../../../query/input.js';
 
 /** A game id (killmail, system, type, character, ...): a positive safe integer. */
@@ -47,7 +48,8 @@ export function resolveWindow(
   const to = window.to ?? now;
   const from = window.from ?? new Date(to.getTime() - defaultSpanMs);
   if (from.getTime() >= to.getTime()) {
-    throw new Error(
+    throw new PgpartsError(
+      'invalid-input',
       `pgparts: invalid input for ${query}: the window is empty (from ${from.toISOString()} is not ` +
         `before to ${to.toISOString()}); pass from < to`,
     );
