@@ -265,6 +265,23 @@ export async function inspect(
   const tables = specs.flatMap((f) => f.tables.map((name) => ({ schema: f.schema, name })));
 
   return db.transaction(async (tx) => {
+    // Called inside a caller's transaction, this is a savepoint, and SET LOCAL would outlive it:
+    // the caller's settings are put back before returning.
+    const [saved] = rowsOf<{ tz: string; ds: string; sp: string; lt: string }>(
+      await tx.execute(sql`SELECT current_setting('TimeZone') AS tz, current_setting('DateStyle') AS ds,
+                                  current_setting('search_path') AS sp, current_setting('lock_timeout') AS lt`),
+    );
+    try {
+      return await readSnapshot(tx);
+    } finally {
+      if (saved) {
+        await tx.execute(sql`SELECT set_config('TimeZone', ${saved.tz}, true), set_config('DateStyle', ${saved.ds}, true),
+                                    set_config('search_path', ${saved.sp}, true), set_config('lock_timeout', ${saved.lt}, true)`);
+      }
+    }
+  });
+
+  async function readSnapshot(tx: AnyPgDatabase): Promise<Snapshot> {
     await tx.execute(sql`SET LOCAL TimeZone = 'UTC'`);
     await tx.execute(sql`SET LOCAL DateStyle = 'ISO, YMD'`);
     // Catalog text (pg_get_partkeydef, pg_get_expr) then names what it names in full.
@@ -350,5 +367,5 @@ export async function inspect(
       serverVersion: Number(clock?.version),
       families: familySnapshots,
     };
-  });
+  }
 }
