@@ -75,7 +75,8 @@ export function sweepLeftoverServers(log: (line: string) => void = () => {}): nu
   return swept;
 }
 
-async function freePort(): Promise<number> {
+/** A TCP port nothing listens on right now, on the loopback address. */
+export async function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const server = createServer();
     server.once('error', reject);

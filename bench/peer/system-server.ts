@@ -15,8 +15,8 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
+import { freePort } from '../../scripts/embedded-server.js';
 
 export interface SystemServer {
   /** postgres://postgres:...@127.0.0.1:PORT/postgres */
@@ -31,18 +31,6 @@ const PASSWORD = 'pgparts-peer';
 /** Where the distribution installs a major's binaries (Debian layout). */
 export function systemBinDir(major: number): string {
   return `/usr/lib/postgresql/${major}/bin`;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((done, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => done(port));
-    });
-  });
 }
 
 function asPostgres(command: string, args: string[]): string {
