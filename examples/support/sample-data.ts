@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { addIntervals, intervalStart } from '../../src/define/intervals.js';
 import {
   characters,
   killmailParticipants,
@@ -75,7 +76,10 @@ export async function loadLeaderboardSample(
   }
 }
 
-/** Lookup names and `count` killmails spread over the months before `now`. */
+/**
+ * Lookup names and `count` killmails spread from the start of the month `months` before `now`'s
+ * month up to `now`: always inside those calendar months, whatever the day of the month.
+ */
 export async function loadKillmailSample(
   db: AnyPgDatabase,
   now: Date,
@@ -100,7 +104,8 @@ export async function loadKillmailSample(
       })),
     )
     .onConflictDoNothing();
-  const spanMs = months * 30 * 86_400_000;
+  const spanMs =
+    now.getTime() - addIntervals('month', intervalStart('month', now), -months).getTime() - 120_000;
   for (let i = 0; i < count; i++) {
     const killmailTime = new Date(now.getTime() - Math.floor((spanMs * i) / count) - 60_000);
     const killmailId = 120_000_000 + i;
