@@ -21,6 +21,8 @@ export type {
   PartitionInfo,
   Snapshot,
   TableSnapshot,
+  UnfinishedOperation,
+  UnfinishedWork,
 } from './catalog/snapshot.js';
 // declare
 export {
@@ -35,6 +37,8 @@ export { keyLabel, type PartitionKey, partitionName } from './define/partition-k
 export {
   type FamilySpec,
   type FamilySpecInput,
+  familyIdentity,
+  parseFamilies,
   parseFamily,
   partitionFamily,
 } from './define/spec.js';
@@ -122,6 +126,7 @@ export {
   type RetireResult,
   reattachKey,
   retireKey,
+  unretireKey,
 } from './ops/retention.js';
 // plan
 export {

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { type FamilySpec, parseFamily } from '../define/spec.js';
+import { type FamilySpec, parseFamilies } from '../define/spec.js';
 import { builtInFamilies } from '../domains/presets.js';
 import { loadAppConfig } from '../migrations/app-config.js';
 
@@ -19,7 +19,7 @@ export async function loadFamilies(file: string | undefined): Promise<FamilySpec
   if (path.endsWith('.json')) {
     loaded = JSON.parse(readFileSync(path, 'utf8'));
   } else {
-    return (await loadAppConfig(path)).families;
+    return parseFamilies((await loadAppConfig(path)).families);
   }
   const families = pickFamilies(loaded);
   if (!Array.isArray(families) || families.length === 0) {
@@ -27,7 +27,7 @@ export async function loadFamilies(file: string | undefined): Promise<FamilySpec
       `pgparts: ${file} must export \`families\`: a non-empty array of partition specs`,
     );
   }
-  return families.map((family) => parseFamily(family));
+  return parseFamilies(families);
 }
 
 function pickFamilies(loaded: unknown): unknown {

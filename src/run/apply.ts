@@ -2,8 +2,9 @@ import { sql } from 'drizzle-orm';
 import { inspect } from '../catalog/inspect.js';
 import { assertSupportedServer } from '../catalog/server-version.js';
 import { keyId } from '../define/bounds.js';
-import { type FamilySpec, parseFamily } from '../define/spec.js';
+import { type FamilySpec, parseFamilies } from '../define/spec.js';
 import { drainKey } from '../ops/drain/drain.js';
+import { ensureOwnership } from '../ops/ownership.js';
 import { retireKey } from '../ops/retention.js';
 import { type Plan, plan, type Step } from '../plan/plan.js';
 import {
@@ -167,7 +168,7 @@ function failureMessage(
  */
 export async function apply(db: AnyPgDatabase, options: ApplyOptions): Promise<ApplyResult> {
   const started = performance.now();
-  const families = options.families.map((f) => parseFamily(f));
+  const families = parseFamilies(options.families);
   const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
   const setLockTimeout = lockTimeoutSql(lockTimeoutMs);
   checkRetries(options.retries, 'retries');
@@ -212,6 +213,8 @@ export async function apply(db: AnyPgDatabase, options: ApplyOptions): Promise<A
           ...(options.backoffMs !== undefined ? { backoffMs: options.backoffMs } : {}),
           ...(options.maxBackoffMs !== undefined ? { maxBackoffMs: options.maxBackoffMs } : {}),
         };
+        // pgparts's own records (ownership, carried over once per family) before the snapshot.
+        for (const family of families) await ensureOwnership(session.db, family);
         const read = await retryOnLockTimeout(
           () => inspect(session.db, families, { lockTimeoutMs }),
           retry,

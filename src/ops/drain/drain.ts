@@ -3,6 +3,7 @@ import { keyLabel, type PartitionKey } from '../../define/partition-key.js';
 import type { FamilySpec } from '../../define/spec.js';
 import type { AnyPgDatabase } from '../../run/database.js';
 import { query, run } from '../../run/execute.js';
+import { type KeyOperation, withKeyOperation } from '../../run/key-lock.js';
 import {
   DEFAULT_LOCK_TIMEOUT_MS,
   inShortTransaction,
@@ -12,7 +13,10 @@ import {
 import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
 import { keyCheckSql, keyPredicateSql } from '../../sql/key-predicate.js';
 import { integerLiteral, textLiteral } from '../../sql/literals.js';
+import { forgetOwnedSql, recordOwnedSql, setOwnedRoleSql } from '../../sql/ownership.js';
 import { boundSpecSql } from '../../sql/partition-ddl.js';
+import { checkKey } from '../key-validation.js';
+import { ensureOwnership } from '../ownership.js';
 import { validateForeignKey } from '../validate-foreign-key.js';
 import {
   CHANGE_LOG_TABLE,
@@ -191,6 +195,15 @@ function stagingSql(family: FamilySpec, key: PartitionKey, t: DrainTableState): 
     `CREATE TABLE ${staging} (LIKE ${quoteQualified(family.schema, t.table)} INCLUDING ALL EXCLUDING COMMENTS)`,
     `ALTER TABLE ${staging} ADD CONSTRAINT ${quoteIdent(STAGING_CHECK)} CHECK (${keyCheckSql(family, key)})`,
     `COMMENT ON TABLE ${staging} IS ${textLiteral(STAGING_MARKER)}`,
+    // pgparts's own from its first moment: a retire or a user's COMMENT cannot mistake it.
+    recordOwnedSql({
+      schema: family.schema,
+      family: family.name,
+      parent: t.table,
+      name: t.target,
+      key: keyLabel(key),
+      role: 'staging',
+    }),
   ];
 }
 
@@ -487,6 +500,7 @@ async function finish(
       );
       await run(tx, `ALTER TABLE ${staging} DROP CONSTRAINT ${quoteIdent(STAGING_CHECK)}`);
       await run(tx, `COMMENT ON TABLE ${staging} IS ${textLiteral(MANAGED_MARKER)}`);
+      await run(tx, setOwnedRoleSql(family.schema, family.schema, t.target, 'partition'));
     };
 
     if (strategy === 'swap') {
@@ -580,6 +594,30 @@ export async function drainKey(
   key: PartitionKey,
   options: DrainOptions = {},
 ): Promise<DrainResult> {
+  const label = key.kind === 'default' ? 'DEFAULT' : keyLabel(key);
+  // The key's lock and record first: a retire of this key waits for no drain, it is refused.
+  return withKeyOperation(db, family, label, 'drain', async (op) => {
+    // A typo changes nothing: the key is checked before the first change.
+    await checkKey(db, family, key, 'drain', { resuming: op.resuming !== null });
+    await ensureOwnership(db, family);
+    const onPhase = options.onPhase;
+    return drainUnderKeyLock(db, family, key, op, {
+      ...options,
+      onPhase: async (phase) => {
+        await op.phase(phase);
+        await onPhase?.(phase);
+      },
+    });
+  });
+}
+
+async function drainUnderKeyLock(
+  db: AnyPgDatabase,
+  family: FamilySpec,
+  key: PartitionKey,
+  op: KeyOperation,
+  options: DrainOptions,
+): Promise<DrainResult> {
   const started = performance.now();
   const initial = await readDrainState(db, family, key);
   const pending = validate(family, key, initial);
@@ -597,6 +635,7 @@ export async function drainKey(
   const strategy = chooseStrategy(initial, pending, options, where);
 
   // 1. prepare: capture first, so no write between the copy and the final phase goes unseen.
+  await op.begin('prepare');
   options.onProgress?.({ phase: 'prepare', done: 0, total: pending.length });
   const functionExists = (await count(db, captureFunctionExistsSql(family.schema))) > 0;
   for (const statement of changeCaptureSetupSql(family.schema, functionExists))
@@ -704,7 +743,14 @@ export async function drainKey(
   } else {
     // A successor DEFAULT left by an earlier swap attempt is no longer needed.
     for (const t of state.filter((t) => t.next && t.nextState === 'staging')) {
-      await ddl(db, [`DROP TABLE ${quoteQualified(family.schema, t.next as string)}`], options);
+      await ddl(
+        db,
+        [
+          forgetOwnedSql(family.schema, family.schema, t.next as string),
+          `DROP TABLE ${quoteQualified(family.schema, t.next as string)}`,
+        ],
+        options,
+      );
     }
   }
 
