@@ -213,8 +213,6 @@ export async function apply(db: AnyPgDatabase, options: ApplyOptions): Promise<A
           ...(options.backoffMs !== undefined ? { backoffMs: options.backoffMs } : {}),
           ...(options.maxBackoffMs !== undefined ? { maxBackoffMs: options.maxBackoffMs } : {}),
         };
-        // pgparts's own records (ownership, carried over once per family) before the snapshot.
-        for (const family of families) await ensureOwnership(session.db, family);
         const read = await retryOnLockTimeout(
           () => inspect(session.db, families, { lockTimeoutMs }),
           retry,
@@ -224,6 +222,12 @@ export async function apply(db: AnyPgDatabase, options: ApplyOptions): Promise<A
           retention: options.retention ?? true,
         });
         await emit({ type: 'planned', plan: planned });
+        // pgparts's ownership records (carried over once per family) before its first change;
+        // a run with nothing to do, or refused by the plan, writes nothing.
+        for (const family of families) {
+          if (planned.steps.some((s) => s.family === family.name))
+            await ensureOwnership(session.db, family);
+        }
         results = await runSteps(planned, {
           db: session.db,
           pool: db,
