@@ -315,7 +315,7 @@ export interface ReattachResult {
  * not scan the table again under its lock (facts 13), and dropped after.
  */
 export async function reattachKey(
-  db: AnyPgDatabase,
+  pool: AnyPgDatabase,
   family: FamilySpec,
   key: PartitionKey,
   options: { archiveSchema?: string; lockTimeoutMs?: number; retries?: number } = {},
@@ -325,82 +325,88 @@ export async function reattachKey(
     options.archiveSchema ?? family.retention?.archiveSchema ?? 'pgparts_archive',
   );
   const where = `family ${family.name}, key ${keyLabel(key)}`;
-  return withKeyOperation(db, family, keyLabel(key), 'reattach', async (op) => {
-    await checkKey(db, family, key, 'reattach', { resuming: op.resuming !== null });
-    await ensureOwnership(db, family);
-    const partitions: ReattachResult['partitions'] = [];
-    const pending: string[] = [];
-    for (const table of family.tables) {
-      const name = partitionName(family, table, key);
-      const [found] = await query<{ archived: boolean; back: boolean }>(
-        db,
-        sql`SELECT to_regclass(${`${archiveSchema}.${name}`}) IS NOT NULL AS archived,
+  const session = await openSession(pool);
+  const db = session.db;
+  try {
+    return await withKeyOperation(db, family, keyLabel(key), 'reattach', async (op) => {
+      await checkKey(db, family, key, 'reattach', { resuming: op.resuming !== null });
+      await ensureOwnership(db, family);
+      const partitions: ReattachResult['partitions'] = [];
+      const pending: string[] = [];
+      for (const table of family.tables) {
+        const name = partitionName(family, table, key);
+        const [found] = await query<{ archived: boolean; back: boolean }>(
+          db,
+          sql`SELECT to_regclass(${`${archiveSchema}.${name}`}) IS NOT NULL AS archived,
                    EXISTS (SELECT 1 FROM pg_inherits
                            WHERE inhrelid = to_regclass(${`${family.schema}.${name}`})
                              AND inhparent = to_regclass(${`${family.schema}.${table}`})) AS back`,
-      );
-      // An interrupted reattach may have brought some tables back already.
-      if (found?.back && op.resuming) continue;
-      if (!found?.archived) {
-        throw new PgpartsError(
-          'invalid-input',
-          `reattach: ${where}: ${archiveSchema}.${name} does not exist; nothing archived for this key; nothing was changed`,
-          { step: 'reattach', table: `${archiveSchema}.${name}` },
         );
+        // An interrupted reattach may have brought some tables back already.
+        if (found?.back && op.resuming) continue;
+        if (!found?.archived) {
+          throw new PgpartsError(
+            'invalid-input',
+            `reattach: ${where}: ${archiveSchema}.${name} does not exist; nothing archived for this key; nothing was changed`,
+            { step: 'reattach', table: `${archiveSchema}.${name}` },
+          );
+        }
+        pending.push(table);
       }
-      pending.push(table);
-    }
-    await op.begin('attach');
-    for (const table of pending) {
-      const name = partitionName(family, table, key);
-      const archivedTable = quoteQualified(archiveSchema, name);
-      const partition = quoteQualified(family.schema, name);
-      await op.phase(`attach ${name}`);
-      await inShortTransaction(db, { retries: 8, ...options }, async (tx) => {
-        const links = await query<{ name: string }>(
-          tx,
-          sql`SELECT conname AS name FROM pg_constraint
+      await op.begin('attach');
+      for (const table of pending) {
+        const name = partitionName(family, table, key);
+        const archivedTable = quoteQualified(archiveSchema, name);
+        const partition = quoteQualified(family.schema, name);
+        await op.phase(`attach ${name}`);
+        await inShortTransaction(db, { retries: 8, ...options }, async (tx) => {
+          const links = await query<{ name: string }>(
+            tx,
+            sql`SELECT conname AS name FROM pg_constraint
               WHERE conrelid = to_regclass(${`${archiveSchema}.${name}`}) AND contype = 'f' AND conname LIKE '%\_archived'`,
+          );
+          for (const link of links)
+            await run(tx, `ALTER TABLE ${archivedTable} DROP CONSTRAINT ${quoteIdent(link.name)}`);
+          await run(tx, `ALTER TABLE ${archivedTable} SET SCHEMA ${quoteIdent(family.schema)}`);
+          await run(
+            tx,
+            `ALTER TABLE ${partition} ADD CONSTRAINT "pgparts_partition_bound" CHECK (${keyCheckSql(family, key)})`,
+          );
+          await run(
+            tx,
+            `ALTER TABLE ${quoteQualified(family.schema, table)} ATTACH PARTITION ${partition} ${boundSpecSql(key)}`,
+          );
+          await run(tx, `ALTER TABLE ${partition} DROP CONSTRAINT "pgparts_partition_bound"`);
+          await run(tx, `COMMENT ON TABLE ${partition} IS ${textLiteral(MANAGED_MARKER)}`);
+          await run(
+            tx,
+            recordOwnedSql({
+              schema: family.schema,
+              family: family.name,
+              parent: table,
+              name,
+              key: keyLabel(key),
+              role: 'partition',
+            }),
+          );
+        });
+        const [count] = await query<{ n: number }>(
+          db,
+          sql`SELECT count(*)::int AS n FROM ${sql.identifier(family.schema)}.${sql.identifier(name)}`,
         );
-        for (const link of links)
-          await run(tx, `ALTER TABLE ${archivedTable} DROP CONSTRAINT ${quoteIdent(link.name)}`);
-        await run(tx, `ALTER TABLE ${archivedTable} SET SCHEMA ${quoteIdent(family.schema)}`);
-        await run(
-          tx,
-          `ALTER TABLE ${partition} ADD CONSTRAINT "pgparts_partition_bound" CHECK (${keyCheckSql(family, key)})`,
-        );
-        await run(
-          tx,
-          `ALTER TABLE ${quoteQualified(family.schema, table)} ATTACH PARTITION ${partition} ${boundSpecSql(key)}`,
-        );
-        await run(tx, `ALTER TABLE ${partition} DROP CONSTRAINT "pgparts_partition_bound"`);
-        await run(tx, `COMMENT ON TABLE ${partition} IS ${textLiteral(MANAGED_MARKER)}`);
-        await run(
-          tx,
-          recordOwnedSql({
-            schema: family.schema,
-            family: family.name,
-            parent: table,
-            name,
-            key: keyLabel(key),
-            role: 'partition',
-          }),
-        );
-      });
-      const [count] = await query<{ n: number }>(
-        db,
-        sql`SELECT count(*)::int AS n FROM ${sql.identifier(family.schema)}.${sql.identifier(name)}`,
-      );
-      partitions.push({ table, partition: name, rows: count?.n ?? 0 });
-    }
-    await forgetRetiredKey(db, family, key);
-    return {
-      family: family.name,
-      key: keyLabel(key),
-      partitions,
-      elapsedMs: performance.now() - started,
-    };
-  });
+        partitions.push({ table, partition: name, rows: count?.n ?? 0 });
+      }
+      await forgetRetiredKey(db, family, key);
+      return {
+        family: family.name,
+        key: keyLabel(key),
+        partitions,
+        elapsedMs: performance.now() - started,
+      };
+    });
+  } finally {
+    await session.release();
+  }
 }
 
 /** Deletes the key's retired record; true when there was one. */
@@ -432,8 +438,13 @@ export async function unretireKey(
   family: FamilySpec,
   key: PartitionKey,
 ): Promise<boolean> {
-  return withKeyOperation(db, family, keyLabel(key), 'reattach', async () => {
-    await checkKey(db, family, key, 'reattach');
-    return forgetRetiredKey(db, family, key);
-  });
+  const session = await openSession(db);
+  try {
+    return await withKeyOperation(session.db, family, keyLabel(key), 'reattach', async () => {
+      await checkKey(session.db, family, key, 'reattach');
+      return forgetRetiredKey(session.db, family, key);
+    });
+  } finally {
+    await session.release();
+  }
 }

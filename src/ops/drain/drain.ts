@@ -10,6 +10,7 @@ import {
   lockTimeoutSql,
   retryOnLockTimeout,
 } from '../../run/lock-timeout.js';
+import { openSession } from '../../run/session.js';
 import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
 import { keyCheckSql, keyPredicateSql } from '../../sql/key-predicate.js';
 import { integerLiteral, textLiteral } from '../../sql/literals.js';
@@ -595,20 +596,29 @@ export async function drainKey(
   options: DrainOptions = {},
 ): Promise<DrainResult> {
   const label = key.kind === 'default' ? 'DEFAULT' : keyLabel(key);
-  // The key's lock and record first: a retire of this key waits for no drain, it is refused.
-  return withKeyOperation(db, family, label, 'drain', async (op) => {
-    // A typo changes nothing: the key is checked before the first change.
-    await checkKey(db, family, key, 'drain', { resuming: op.resuming !== null });
-    await ensureOwnership(db, family);
-    const onPhase = options.onPhase;
-    return drainUnderKeyLock(db, family, key, op, {
-      ...options,
-      onPhase: async (phase) => {
-        await op.phase(phase);
-        await onPhase?.(phase);
-      },
+  // One connection for the key's lock and the work (a pool of one suffices, as for apply).
+  const session = await openSession(db);
+  const s = session.db;
+  try {
+    // The key's lock and record first: a retire of this key waits for no drain, it is refused.
+    return await withKeyOperation(s, family, label, 'drain', async (op) => {
+      // A typo changes nothing: the key is checked before the first change.
+      await checkKey(s, family, key, 'drain', { resuming: op.resuming !== null });
+      await ensureOwnership(s, family);
+      const onPhase = options.onPhase;
+      return drainUnderKeyLock(s, family, key, op, {
+        ...options,
+        onPhase: async (phase) => {
+          // 'locked' comes inside the final transaction: its record waits for the commit (on a
+          // single-connection driver, a statement beside that transaction would wait for it).
+          if (phase !== 'locked') await op.phase(phase);
+          await onPhase?.(phase);
+        },
+      });
     });
-  });
+  } finally {
+    await session.release();
+  }
 }
 
 async function drainUnderKeyLock(
