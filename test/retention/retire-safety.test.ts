@@ -132,3 +132,46 @@ describe('status --check sees the current month without a partition', () => {
     expect(before.map((s) => s.rows)).toEqual([40, 40, 120]);
   });
 });
+
+describe('an interrupted retire', () => {
+  it('is reported, blocks nothing else, and the next apply --yes finishes it in its mode', async () => {
+    const crash = new Error('simulated crash after the first partition');
+    const kept = await Promise.all(
+      TABLES.map((table) =>
+        tableDigest(t.sql, table, ORDER, `killmail_time >= '${month(-2).toISOString()}'`),
+      ),
+    );
+    await expect(
+      retireKey(t.db, family, key(-3), {
+        onProgress: (done) => {
+          if (done === 1) throw crash;
+        },
+      }),
+    ).rejects.toBe(crash);
+    expect((await monthState(-3)).map((s) => s.attached)).toEqual([true, true, false]);
+    const snapshot = await inspect(t.db, [family]);
+    expect(status([family], snapshot).attention.join('\n')).toMatch(
+      /interrupted retire of .* \(phase drop killmail_participants_/,
+    );
+    // Without --yes the half-retired month is left alone: nothing is created for it.
+    const planned = await apply(t.db, { families: [family] });
+    expect(planned.ok).toBe(true);
+    const steps = planned.results.filter((r) =>
+      r.step.label.startsWith(month(-3).toISOString().slice(0, 10)),
+    );
+    expect(steps.map((r) => [r.step.kind, r.outcome])).toEqual([['retire', 'skipped']]);
+    const finished = await apply(t.db, { families: [family], allowDestructive: true });
+    expect(finished.ok).toBe(true);
+    expect((await monthState(-3)).map((s) => s.attached)).toEqual([false, false, false]);
+    const [retired] = await t.sql<{ mode: string }[]>`
+      SELECT mode FROM pgparts_retired_keys WHERE key = ${`${month(-3).toISOString().slice(0, 10)}..${month(-2).toISOString().slice(0, 10)}`}`;
+    expect(retired?.mode).toBe('drop');
+    expect(await t.sql`SELECT * FROM pgparts_operations`).toHaveLength(0);
+    const after = await Promise.all(
+      TABLES.map((table) =>
+        tableDigest(t.sql, table, ORDER, `killmail_time >= '${month(-2).toISOString()}'`),
+      ),
+    );
+    expect(after).toEqual(kept);
+  });
+});
