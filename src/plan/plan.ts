@@ -150,7 +150,8 @@ function wantedKeys(
     for (const value of sorted.reverse()) {
       const key: PartitionKey = { kind: 'list', value };
       why.set(keyId(key), values.get(value) ?? '');
-      if (kept.has(value)) wanted.push(key);
+      // A value the spec lists always keeps its partitions (retireKey refuses it unless forced).
+      if (kept.has(value) || spec.values.includes(value)) wanted.push(key);
       else if (existing.has(keyId(key))) retire.push(key);
     }
     assertDistinctPartitionNames(family, [...wanted, ...retire]);
