@@ -37,9 +37,14 @@ import { retirePreflight } from './retire-preflight.js';
  * - archive: the detached tables move to the archive schema, readable and dumpable; the archived
  *   referencing table gets a foreign key to the archived referenced one. `reattachKey` brings
  *   them back.
- * - Only partitions carrying the pgparts marker are removed; anything else is refused.
+ * - Before the first change: the key is checked (never the current or a future interval, nor a
+ *   value the spec lists, unless forced) and the preflight (retire-preflight.ts) proves the last
+ *   step can succeed; only partitions pgparts owns (its ownership record) are removed.
+ * - It holds the key's lock and record (run/key-lock.ts): refused while a drain of the key runs
+ *   or an interrupted one is unfinished.
  * - The key is recorded in pgparts_retired_keys, so maintenance does not create it again.
- * Interrupted, it can be run again: a detach left pending is finalized, finished tables skipped.
+ * Interrupted, it can be run again (or `apply --yes` does it): its record keeps its mode, a
+ * detach left pending is finalized, finished tables skipped.
  */
 
 export type RetireMode = 'drop' | 'archive';

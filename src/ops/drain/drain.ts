@@ -64,6 +64,11 @@ import {
  * staging tables and triggers stay, and running drainKey again resumes: copies skip rows already
  * there (ON CONFLICT DO NOTHING) and the log brings changed rows up to date. A half-built
  * partition is never attached.
+ *
+ * The key is checked before anything is made (key-validation.ts), and the drain holds the key's
+ * lock and record (run/key-lock.ts) throughout: a retire of the key, or a second drain, is
+ * refused while it runs, and after a crash until a drain or apply has finished it. Its staging
+ * tables are pgparts's own from the transaction that creates them (sql/ownership.ts).
  */
 
 export interface DrainProgress {
