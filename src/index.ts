@@ -6,6 +6,13 @@
 
 // inspect
 export { type InspectOptions, inspect } from './catalog/inspect.js';
+// operations: recorded maintenance runs, unfinished operations, metrics
+export {
+  type FamilyRuns,
+  MAINTENANCE_RUNS_TABLE,
+  type MaintenanceRun,
+  readMaintenanceRuns,
+} from './catalog/maintenance-runs.js';
 export {
   assertSupportedServer,
   MIN_SERVER_VERSION_NUM,
@@ -24,6 +31,10 @@ export type {
   UnfinishedOperation,
   UnfinishedWork,
 } from './catalog/snapshot.js';
+export {
+  readUnfinishedOperations,
+  type UnfinishedOperations,
+} from './catalog/unfinished-operations.js';
 // declare
 export {
   addIntervals,
@@ -50,6 +61,7 @@ export {
   type PgpartsErrorCode,
   type PgpartsErrorDetails,
 } from './errors.js';
+export { prometheusMetrics } from './metrics/collect.js';
 // migrations
 export {
   definePgpartsConfig,
@@ -71,6 +83,7 @@ export {
   type BatchProgress,
   type ConversionState,
   type ConversionTarget,
+  type ConvertStepResult,
   conversionTarget,
   convertBackfill,
   convertCleanup,
@@ -83,7 +96,6 @@ export {
   formatVerifyReport,
   type ProgressListener,
   readConversionState,
-  type StepResult as ConvertStepResult,
   type SwapOptions,
   type SwitchResult,
   type VerifyOptions,
@@ -155,6 +167,12 @@ export {
 export type { AnyPgDatabase } from './run/database.js';
 export { DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_RETRIES } from './run/lock-timeout.js';
 export { type MaintainOptions, maintain } from './run/maintain.js';
+export {
+  type MissingPrivilege,
+  missingPrivileges,
+  type PrivilegedCommand,
+} from './run/privileges.js';
+export { isHotStandby } from './run/standby.js';
 // generate
 export {
   boundSpecSql,

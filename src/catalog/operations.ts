@@ -53,7 +53,9 @@ export async function readOperations(
   key?: string,
 ): Promise<RecordedOperation[]> {
   const [found] = rowsOf<{ t: string | null }>(
-    await db.execute(sql`SELECT to_regclass(${`${family.schema}.${OPERATIONS_TABLE}`})::text AS t`),
+    await db.execute(
+      sql`SELECT to_regclass(${quoteQualified(family.schema, OPERATIONS_TABLE)})::text AS t`,
+    ),
   );
   if (!found?.t) return [];
   const rows = rowsOf<{
@@ -75,7 +77,7 @@ export async function readOperations(
                            AND l.objid::bigint = (hashtext(key)::bigint & 4294967295)
                            AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
                        ) AS running
-          FROM ${sql.identifier(family.schema)}.${sql.identifier(OPERATIONS_TABLE)}
+          FROM ${sql.raw(quoteQualified(family.schema, OPERATIONS_TABLE))}
           WHERE family = ${family.name} AND (${key ?? null}::text IS NULL OR key = ${key ?? null}::text)
           ORDER BY started_at, key`,
     ),

@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { AnyPgDatabase } from '../run/database.js';
 import { rowsOf } from '../run/rows.js';
+import { quoteQualified } from '../sql/identifiers.js';
 import { OWNED_TABLES, OWNERSHIP_ADOPTED, type OwnedRole } from '../sql/ownership.js';
 
 /** Ownership as recorded in a family schema's ownership table (see sql/ownership.ts). */
@@ -13,7 +14,7 @@ export interface OwnershipRecords {
 
 async function exists(db: AnyPgDatabase, schema: string, table: string): Promise<boolean> {
   const [row] = rowsOf<{ t: string | null }>(
-    await db.execute(sql`SELECT to_regclass(${`${schema}.${table}`})::text AS t`),
+    await db.execute(sql`SELECT to_regclass(${quoteQualified(schema, table)})::text AS t`),
   );
   return !!row?.t;
 }
@@ -31,7 +32,7 @@ export async function readOwnership(db: AnyPgDatabase, schema: string): Promise<
   }>(
     await db.execute(
       sql`SELECT relid::text AS relid, schema, name, role, family
-          FROM ${sql.identifier(schema)}.${sql.identifier(OWNED_TABLES)}`,
+          FROM ${sql.raw(quoteQualified(schema, OWNED_TABLES))}`,
     ),
   );
   for (const row of owned) {
@@ -45,7 +46,7 @@ export async function readOwnership(db: AnyPgDatabase, schema: string): Promise<
   if (await exists(db, schema, OWNERSHIP_ADOPTED)) {
     const adopted = rowsOf<{ family: string }>(
       await db.execute(
-        sql`SELECT family FROM ${sql.identifier(schema)}.${sql.identifier(OWNERSHIP_ADOPTED)}`,
+        sql`SELECT family FROM ${sql.raw(quoteQualified(schema, OWNERSHIP_ADOPTED))}`,
       ),
     );
     for (const row of adopted) records.adopted.add(row.family);
@@ -66,9 +67,9 @@ export async function ownedRole(
   if (!(await exists(db, familySchema, OWNED_TABLES))) return null;
   const [row] = rowsOf<{ role: string }>(
     await db.execute(
-      sql`SELECT o.role FROM ${sql.identifier(familySchema)}.${sql.identifier(OWNED_TABLES)} o
+      sql`SELECT o.role FROM ${sql.raw(quoteQualified(familySchema, OWNED_TABLES))} o
           JOIN pg_class c ON c.oid = o.relid JOIN pg_namespace n ON n.oid = c.relnamespace
-          WHERE o.relid = to_regclass(${`${schema}.${name}`})
+          WHERE o.relid = to_regclass(${quoteQualified(schema, name)})
             AND n.nspname = o.schema AND c.relname = o.name`,
     ),
   );

@@ -4,13 +4,14 @@ import { CAPTURE_TRIGGER, CHANGE_LOG_TABLE } from '../ops/drain/change-capture.j
 import { DRAINED_DEFAULT_MARKER, NEXT_DEFAULT_MARKER, STAGING_MARKER } from '../ops/drain/state.js';
 import type { AnyPgDatabase } from '../run/database.js';
 import { rowsOf } from '../run/rows.js';
+import { quoteQualified } from '../sql/identifiers.js';
 import { OWNED_TABLES } from '../sql/ownership.js';
 import { readOperations } from './operations.js';
 import type { UnfinishedWork } from './snapshot.js';
 
 async function exists(db: AnyPgDatabase, schema: string, table: string): Promise<boolean> {
   const [row] = rowsOf<{ t: string | null }>(
-    await db.execute(sql`SELECT to_regclass(${`${schema}.${table}`})::text AS t`),
+    await db.execute(sql`SELECT to_regclass(${quoteQualified(schema, table)})::text AS t`),
   );
   return !!row?.t;
 }
@@ -31,7 +32,7 @@ export async function readUnfinished(
     sql` OR `,
   );
   const ownedRole = owned
-    ? sql`(SELECT o.role FROM ${sql.identifier(family.schema)}.${sql.identifier(OWNED_TABLES)} o
+    ? sql`(SELECT o.role FROM ${sql.raw(quoteQualified(family.schema, OWNED_TABLES))} o
            WHERE o.relid = c.oid AND o.name = c.relname AND o.family = ${family.name})`
     : sql`NULL::text`;
   const drainTables = rowsOf<{ name: string; role: string }>(
@@ -50,7 +51,7 @@ export async function readUnfinished(
       ORDER BY name`),
   );
   const parents = sql.join(
-    family.tables.map((t) => sql`to_regclass(${`${family.schema}.${t}`})`),
+    family.tables.map((t) => sql`to_regclass(${quoteQualified(family.schema, t)})`),
     sql`, `,
   );
   const triggers = rowsOf<{ name: string }>(
@@ -64,7 +65,7 @@ export async function readUnfinished(
   if (triggers.length > 0 && (await exists(db, family.schema, CHANGE_LOG_TABLE))) {
     const [row] = rowsOf<{ n: number | string }>(
       await db.execute(sql`
-        SELECT count(*)::float8 AS n FROM ${sql.identifier(family.schema)}.${sql.identifier(CHANGE_LOG_TABLE)}
+        SELECT count(*)::float8 AS n FROM ${sql.raw(quoteQualified(family.schema, CHANGE_LOG_TABLE))}
         WHERE source_table IN (${sql.join(
           triggers.map((t) => sql`${t.name}`),
           sql`, `,

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { builtInTarget } from '../domains/presets.js';
+import { PgpartsError } from '../errors.js';
 import {
   type BatchProgress,
   type ConversionTarget,
@@ -15,7 +16,10 @@ import {
 import { DEFAULT_LOCK_TIMEOUT_MS } from '../ops/convert/planned.js';
 import type { AnyPgDatabase } from '../run/database.js';
 import { connect } from './connection.js';
+import { type CliStream, cliIo, cliOut, setCliExitCode } from './io.js';
 import { type GlobalOptions, wholeNumber } from './options.js';
+import { checkPrivileges } from './preflight.js';
+import { refuseOnStandby } from './standby.js';
 
 export const CONVERT_STEPS = [
   'prep',
@@ -34,14 +38,14 @@ interface ConvertOptions {
   all?: boolean;
   dryRun?: boolean;
   batchSize: number;
-  sleepMs: number;
+  throttle: number;
   lockTimeoutMs: number;
   attempts: number;
   samples: number;
 }
 
 /** A one-line progress bar on stderr when it is a terminal; a line per 10% otherwise. */
-function progressBar(out: NodeJS.WriteStream = process.stderr) {
+function progressBar(out: CliStream = cliIo().stderr) {
   let last = '';
   let lastTenth = -1;
   return (p: BatchProgress) => {
@@ -68,10 +72,10 @@ export async function runConvertStep(
   target: ConversionTarget,
   step: ConvertStep,
   o: ConvertOptions,
-  print: (line: string) => void = console.log,
+  print: (line: string) => void = cliOut,
 ): Promise<boolean> {
   const dryRun = o.dryRun === true;
-  const batch = { batchSize: o.batchSize, sleepMs: o.sleepMs, dryRun };
+  const batch = { batchSize: o.batchSize, throttleMs: o.throttle, dryRun };
   const swap = {
     lockTimeoutMs: o.lockTimeoutMs,
     attempts: o.attempts,
@@ -154,7 +158,7 @@ export function registerConvert(program: Command): void {
       wholeNumber(1),
       10_000,
     )
-    .option('--sleep-ms <ms>', 'pause between batches (throttle)', wholeNumber(0), 0)
+    .option('--throttle <ms>', 'pause between batches', wholeNumber(0), 0)
     .option(
       '--lock-timeout-ms <ms>',
       'lock_timeout of the swap, unswap and DDL on live tables; keep it below deadlock_timeout',
@@ -169,27 +173,37 @@ export function registerConvert(program: Command): void {
       200,
     )
     .action(async (familyName: string, step: string | undefined, options: ConvertOptions) => {
-      if (options.all && step) throw new Error('pgparts: convert: give a step or --all, not both');
+      if (options.all && step)
+        throw new PgpartsError('invalid-input', 'pgparts: convert: give a step or --all, not both');
       if (!options.all && !step) {
-        throw new Error(`pgparts: convert: give a step (${CONVERT_STEPS.join(', ')}) or --all`);
+        throw new PgpartsError(
+          'invalid-input',
+          `pgparts: convert: give a step (${CONVERT_STEPS.join(', ')}) or --all`,
+        );
       }
       if (step && !(CONVERT_STEPS as readonly string[]).includes(step)) {
-        throw new Error(
+        throw new PgpartsError(
+          'invalid-input',
           `pgparts: convert: unknown step ${JSON.stringify(step)}; use one of ${CONVERT_STEPS.join(', ')}`,
         );
       }
       if (options.all && options.dryRun) {
-        throw new Error(
+        throw new PgpartsError(
+          'invalid-input',
           'pgparts: convert --all --dry-run: each step plans from what the previous one did; dry-run the steps one at a time',
         );
       }
       const target = builtInTarget(familyName);
-      const conn = connect(program.opts<GlobalOptions>().databaseUrl);
+      const conn = connect(program.opts<GlobalOptions>());
       try {
+        if (!options.dryRun) {
+          if (await refuseOnStandby(conn, 'convert')) return;
+          await checkPrivileges(conn, 'convert', [target.family]);
+        }
         for (const s of options.all ? ALL_STEPS : [step as ConvertStep]) {
           const ok = await runConvertStep(conn.db, target, s, options);
           if (!ok) {
-            process.exitCode = 1;
+            setCliExitCode(1);
             return;
           }
         }

@@ -1,18 +1,8 @@
 #!/usr/bin/env node
-import { pgErrorCode, pgErrorMessage } from '../run/pg-error.js';
-import { buildProgram } from './program.js';
-import { redactSecrets } from './redact.js';
+import { runCli } from './run-cli.js';
 
-buildProgram()
-  .parseAsync(process.argv)
-  .catch((error: unknown) => {
-    // A server error reads as the server wrote it (not Drizzle's "Failed query: ..." wrapper).
-    const code = pgErrorCode(error);
-    const message = code
-      ? `pgparts: ${pgErrorMessage(error)} (SQLSTATE ${code})`
-      : error instanceof Error
-        ? error.message
-        : String(error);
-    console.error(redactSecrets(message));
-    process.exitCode = 1;
-  });
+process.exitCode = await runCli(process.argv.slice(2), {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  env: process.env,
+});

@@ -61,7 +61,7 @@ export async function checkKey(
   const [column] = await query<{ type: string | null }>(
     db,
     sql`SELECT format_type(a.atttypid, a.atttypmod) AS type FROM pg_attribute a
-        WHERE a.attrelid = to_regclass(${first}) AND a.attname = ${family.partitionBy.column}
+        WHERE a.attrelid = to_regclass(${quoteQualified(family.schema, family.tables[0] ?? '')}) AND a.attname = ${family.partitionBy.column}
           AND NOT a.attisdropped`,
   );
   if (!column) {

@@ -5,6 +5,7 @@ import { keyLabel, partitionName } from '../define/partition-key.js';
 import type { FamilySpec } from '../define/spec.js';
 import type { AnyPgDatabase } from '../run/database.js';
 import { query, run } from '../run/execute.js';
+import { quoteQualified } from '../sql/identifiers.js';
 import {
   OWNERSHIP_ADOPTED,
   type OwnedRole,
@@ -29,7 +30,7 @@ export async function ensureOwnership(db: AnyPgDatabase, family: FamilySpec): Pr
     for (const statement of ownershipSetupSql(family.schema)) await run(tx, statement);
     const [done] = await query<{ n: number }>(
       tx,
-      sql`SELECT count(*)::int AS n FROM ${sql.identifier(family.schema)}.${sql.identifier(OWNERSHIP_ADOPTED)}
+      sql`SELECT count(*)::int AS n FROM ${sql.raw(quoteQualified(family.schema, OWNERSHIP_ADOPTED))}
           WHERE family = ${family.name}`,
     );
     if ((done?.n ?? 0) > 0) return 0;
@@ -43,7 +44,7 @@ export async function ensureOwnership(db: AnyPgDatabase, family: FamilySpec): Pr
                    obj_description(c.oid, 'pg_class') AS comment
             FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
             JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE i.inhparent = to_regclass(${`${family.schema}.${table}`}) AND n.nspname = ${family.schema}`,
+            WHERE i.inhparent = to_regclass(${quoteQualified(family.schema, table)}) AND n.nspname = ${family.schema}`,
       );
       for (const p of partitions) {
         if (!isManagedComment(p.comment)) continue;
@@ -103,7 +104,7 @@ export async function ensureOwnership(db: AnyPgDatabase, family: FamilySpec): Pr
     }
     for (const statement of statements) await run(tx, statement);
     await tx.execute(
-      sql`INSERT INTO ${sql.identifier(family.schema)}.${sql.identifier(OWNERSHIP_ADOPTED)} (family, tables)
+      sql`INSERT INTO ${sql.raw(quoteQualified(family.schema, OWNERSHIP_ADOPTED))} (family, tables)
           VALUES (${family.name}, ${statements.length}) ON CONFLICT (family) DO NOTHING`,
     );
     return statements.length;

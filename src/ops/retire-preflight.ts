@@ -5,6 +5,7 @@ import type { FamilySpec } from '../define/spec.js';
 import { PgpartsError } from '../errors.js';
 import type { AnyPgDatabase } from '../run/database.js';
 import { query } from '../run/execute.js';
+import { quoteQualified } from '../sql/identifiers.js';
 import { boundSpecSql } from '../sql/partition-ddl.js';
 
 /**
@@ -54,11 +55,11 @@ export async function retirePreflight(
     const missing: string[] = [];
     const bound = boundSpecSql(key);
     const parents = sql.join(
-      family.tables.map((name) => sql`to_regclass(${`${family.schema}.${name}`})`),
+      family.tables.map((name) => sql`to_regclass(${quoteQualified(family.schema, name)})`),
       sql`, `,
     );
     for (const table of [...family.tables].reverse()) {
-      const parent = `${family.schema}.${table}`;
+      const parent = quoteQualified(family.schema, table);
       const name = partitionName(family, table, key);
       const holders = await query<{ name: string; schema: string }>(
         tx,
@@ -86,7 +87,7 @@ export async function retirePreflight(
                    greatest(c.reltuples, 0)::bigint::int AS rows
             FROM pg_class c
             LEFT JOIN pg_inherits i ON i.inhrelid = c.oid AND i.inhparent = to_regclass(${parent})
-            WHERE c.oid = to_regclass(${`${family.schema}.${name}`})`,
+            WHERE c.oid = to_regclass(${quoteQualified(family.schema, name)})`,
       );
       if (!found) {
         missing.push(table);
@@ -141,7 +142,7 @@ export async function retirePreflight(
       if (options.mode === 'archive') {
         const [taken] = await query<{ t: string | null }>(
           tx,
-          sql`SELECT to_regclass(${`${options.archiveSchema}.${name}`})::text AS t`,
+          sql`SELECT to_regclass(${quoteQualified(options.archiveSchema, name)})::text AS t`,
         );
         if (taken?.t) {
           problems.push(`${options.archiveSchema}.${name} already exists: archive would collide`);

@@ -8,6 +8,7 @@ import {
 } from '../catalog/operations.js';
 import { familyIdentity } from '../define/spec.js';
 import { PgpartsError } from '../errors.js';
+import { quoteQualified } from '../sql/identifiers.js';
 import type { AnyPgDatabase } from './database.js';
 import { run } from './execute.js';
 import { rowsOf } from './rows.js';
@@ -108,7 +109,7 @@ export async function withKeyOperation<T>(
       );
     }
     let begun = recorded !== undefined;
-    const table = sql`${sql.identifier(family.schema)}.${sql.identifier(OPERATIONS_TABLE)}`;
+    const table = sql.raw(quoteQualified(family.schema, OPERATIONS_TABLE));
     const op: KeyOperation = {
       kind,
       resuming: recorded ?? null,

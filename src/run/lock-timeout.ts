@@ -1,9 +1,10 @@
 import { sql } from 'drizzle-orm';
+import { PgpartsError } from '../errors.js';
 import type { AnyPgDatabase } from './database.js';
 import { isLockNotAvailable, pgErrorMessage } from './pg-error.js';
 
 /**
- * Short lock waits and bounded retries for DDL against live tables (facts 12): a DDL statement
+ * Short lock waits and bounded retries for DDL against live tables (docs/postgres-behaviours.md#lock-levels): a DDL statement
  * waiting for its lock makes every later query on the table wait behind it, so it waits at most
  * `lock_timeout`, gives up (SQLSTATE 55P03), lets the queue drain, and tries again later.
  */
@@ -19,7 +20,10 @@ export const MAX_BACKOFF_MS = 15_000;
 /** `lock_timeout = '3000ms'` for SET / SET LOCAL; only a positive integer of milliseconds passes. */
 export function lockTimeoutSql(ms: number): string {
   if (!Number.isSafeInteger(ms) || ms <= 0) {
-    throw new Error(`pgparts: lock timeout must be a positive whole number of ms, not ${ms}`);
+    throw new PgpartsError(
+      'invalid-input',
+      `pgparts: lock timeout must be a positive whole number of ms, not ${ms}`,
+    );
   }
   return `lock_timeout = '${ms}ms'`;
 }

@@ -78,7 +78,7 @@ describe('apply against a table another transaction has locked', () => {
   it('gives up within lock_timeout, retries, reports it; writers are never blocked longer', async () => {
     const later = addIntervals('month', intervalStart('month', new Date()), 1);
     // CREATE ... PARTITION OF needs ACCESS EXCLUSIVE on the parent, so it queues behind the
-    // reader, and every writer queues behind the CREATE (facts 12) until lock_timeout ends it.
+    // reader, and every writer queues behind the CREATE (docs/postgres-behaviours.md#lock-levels) until lock_timeout ends it.
     const reader = await startLongReader();
     const writer = startWriter();
     const retries: number[] = [];

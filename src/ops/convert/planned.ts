@@ -1,4 +1,5 @@
 import { sql } from 'drizzle-orm';
+import { PgpartsError } from '../../errors.js';
 import type { AnyPgDatabase } from '../../run/database.js';
 import { pgErrorCode } from '../../run/pg-error.js';
 import { serverMessage, sleep } from './run-sql.js';
@@ -6,7 +7,7 @@ import { serverMessage, sleep } from './run-sql.js';
 /**
  * One statement of a step's plan. `searchPath` runs it with that search_path (extras and views
  * written against unqualified names); `lockTimeoutMs` marks DDL on a live table, which runs with
- * a short lock_timeout and is retried (facts 12).
+ * a short lock_timeout and is retried (docs/postgres-behaviours.md#lock-levels).
  */
 export interface PlannedStatement {
   sql: string;
@@ -58,9 +59,11 @@ export async function withLockRetry<T>(
       const retryable = state === LOCK_NOT_AVAILABLE || state === DEADLOCK;
       if (!retryable || attempt >= attempts) {
         if (retryable) {
-          throw new Error(
+          throw new PgpartsError(
+            'lock-timeout',
             `pgparts: ${what}: could not take the lock within ${lockTimeoutMs}ms in ${attempt} ` +
               'attempts (long transactions hold it); retry at a quieter time or raise --lock-timeout-ms',
+            { step: what, docs: 'docs/postgres-behaviours.md#lock-levels' },
           );
         }
         throw error;
@@ -89,9 +92,10 @@ export async function executePlan(
         await tx.execute(sql.raw(s.sql));
       });
     } catch (error) {
-      throw new Error(
+      throw new PgpartsError(
+        'query-failed',
         `pgparts: ${what} failed on:\n${s.sql.slice(0, 300)}\n${serverMessage(error)}`,
-        { cause: error },
+        { cause: error, step: what },
       );
     }
   }

@@ -1,0 +1,55 @@
+import { type Command, CommanderError } from 'commander';
+import { pgErrorCode, pgErrorMessage } from '../run/pg-error.js';
+import { connectionFailure } from './connection.js';
+import { type CliIo, cliErr, setCliExitCode, withCliIo } from './io.js';
+import { buildProgram } from './program.js';
+import { redactSecrets } from './redact.js';
+
+/** Every command of the tree, so each writes through the run's streams and never exits. */
+function allCommands(command: Command): Command[] {
+  return [command, ...command.commands.flatMap(allCommands)];
+}
+
+/**
+ * The pgparts command, run in-process: `argv` without the node and script paths. Output goes to
+ * `io`, the environment is `io.env`; returns the exit code (0 ok, 1 error, 2 `status --check`
+ * found something). The installed binary is this function over the process's streams.
+ */
+export function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  return withCliIo(io, async () => {
+    const program = buildProgram();
+    // What commander ended itself (help, a usage error it printed), as opposed to an error a
+    // command threw (an InvalidArgumentError from an action is one too, and is printed below).
+    const endedByCommander = new WeakSet<object>();
+    for (const command of allCommands(program)) {
+      command
+        .exitOverride((error) => {
+          endedByCommander.add(error);
+          throw error;
+        })
+        .configureOutput({
+          writeOut: (text) => io.stdout.write(text),
+          writeErr: (text) => io.stderr.write(text),
+        });
+    }
+    try {
+      await program.parseAsync([...argv], { from: 'user' });
+    } catch (thrown) {
+      if (thrown instanceof CommanderError && endedByCommander.has(thrown)) {
+        // --help and --version end here with 0; usage errors were printed by commander.
+        setCliExitCode(thrown.exitCode);
+        return;
+      }
+      const error = connectionFailure(thrown) ?? thrown;
+      // A server error reads as the server wrote it (not Drizzle's "Failed query: ..." wrapper).
+      const code = pgErrorCode(error);
+      const message = code
+        ? `pgparts: ${pgErrorMessage(error)} (SQLSTATE ${code})`
+        : error instanceof Error
+          ? error.message
+          : String(error);
+      cliErr(redactSecrets(message));
+      setCliExitCode(1);
+    }
+  });
+}
