@@ -28,6 +28,8 @@ export type {
   PartitionInfo,
   Snapshot,
   TableSnapshot,
+  UnfinishedOperation,
+  UnfinishedWork,
 } from './catalog/snapshot.js';
 export {
   readUnfinishedOperations,
@@ -46,6 +48,8 @@ export { keyLabel, type PartitionKey, partitionName } from './define/partition-k
 export {
   type FamilySpec,
   type FamilySpecInput,
+  familyIdentity,
+  parseFamilies,
   parseFamily,
   partitionFamily,
 } from './define/spec.js';
@@ -134,6 +138,7 @@ export {
   type RetireResult,
   reattachKey,
   retireKey,
+  unretireKey,
 } from './ops/retention.js';
 // plan
 export {

@@ -169,7 +169,7 @@ export function findAnomalies(
           severity: 'info',
           table: table.name,
           partition: p.name,
-          message: `${p.name} was not created by pgparts (no marker comment); it is never removed automatically`,
+          message: `${p.name} was not created by pgparts (not in its ownership record, whatever its comment says); it is never removed automatically`,
         });
       }
       if (p.isDefault && !family.defaultPartition) {

@@ -1,14 +1,15 @@
 import { type SQL, sql } from 'drizzle-orm';
 import { boundKey, compareKeys, parseBound } from '../define/bounds.js';
 import { isManagedComment } from '../define/marker.js';
-import type { ListValue, PartitionKey } from '../define/partition-key.js';
-import { type FamilySpec, listValueType, parseFamily } from '../define/spec.js';
+import { type ListValue, type PartitionKey, partitionName } from '../define/partition-key.js';
+import { type FamilySpec, listValueType, parseFamilies } from '../define/spec.js';
 import type { AnyPgDatabase } from '../run/database.js';
 import { DEFAULT_LOCK_TIMEOUT_MS, lockTimeoutSql } from '../run/lock-timeout.js';
 import { rowsOf } from '../run/rows.js';
 import { quoteIdent, quoteQualified } from '../sql/identifiers.js';
 import { findAnomalies, type IndexOrderIssue } from './anomalies.js';
 import { readDefaultRows } from './default-rows.js';
+import { type OwnershipRecords, readOwnership } from './ownership.js';
 import { probeKeys } from './probe-keys.js';
 import { RETIRED_KEYS_TABLE } from './retired-keys.js';
 import {
@@ -19,6 +20,7 @@ import {
   type Snapshot,
   type TableSnapshot,
 } from './snapshot.js';
+import { readUnfinished } from './unfinished.js';
 
 export type * from './snapshot.js';
 
@@ -70,6 +72,7 @@ interface ParentRow {
 interface PartitionRow {
   parent_schema: string;
   parent: string;
+  oid: string;
   schema: string;
   name: string;
   bound: string;
@@ -141,7 +144,8 @@ async function readPartitions(
   const bytes = sizes ? sql`pg_total_relation_size(c.oid)::float8` : sql`NULL::float8`;
   return rowsOf<PartitionRow>(
     await db.execute(sql`
-      SELECT pn.nspname AS parent_schema, p.relname AS parent, n.nspname AS schema, c.relname AS name,
+      SELECT pn.nspname AS parent_schema, p.relname AS parent, c.oid::text AS oid,
+             n.nspname AS schema, c.relname AS name,
              pg_get_expr(c.relpartbound, c.oid) AS bound,
              obj_description(c.oid, 'pg_class') AS comment,
              ${bytes} AS bytes,
@@ -239,6 +243,35 @@ async function readSourceValues(
   return { values: values.sort((a, b) => a - b), error: null };
 }
 
+/**
+ * pgparts owns a partition when its ownership table records it under its current oid, schema and
+ * name. Before a family was carried over (ops/ownership.ts), the old rule with the carry-over's
+ * extra condition: the marker comment, and the name pgparts derives for the bound.
+ */
+function isOwned(
+  family: FamilySpec,
+  table: string,
+  row: PartitionRow,
+  key: PartitionKey | null,
+  ownership: OwnershipRecords,
+): boolean {
+  if (ownership.adopted.has(family.name)) {
+    const record = ownership.byOid.get(row.oid);
+    return (
+      record?.role === 'partition' &&
+      record.family === family.name &&
+      record.schema === row.schema &&
+      record.name === row.name
+    );
+  }
+  if (!isManagedComment(row.comment) || !key) return false;
+  try {
+    return partitionName(family, table, key) === row.name;
+  } catch {
+    return false;
+  }
+}
+
 /** Sort order of partitions: DEFAULT first, then by key, unparsed bounds last; ties by name. */
 function partitionOrder(a: PartitionInfo, b: PartitionInfo): number {
   const ka: PartitionKey | null = a.isDefault ? { kind: 'default' } : a.key;
@@ -260,7 +293,7 @@ export async function inspect(
   families: readonly FamilySpec[],
   options: InspectOptions = {},
 ): Promise<Snapshot> {
-  const specs = families.map((f) => parseFamily(f));
+  const specs = parseFamilies(families);
   const lockTimeout = lockTimeoutSql(options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS);
   const tables = specs.flatMap((f) => f.tables.map((name) => ({ schema: f.schema, name })));
 
@@ -298,7 +331,13 @@ export async function inspect(
     const indexRows = none ? [] : await readIndexOrderIssues(tx, tables);
 
     const familySnapshots: FamilySnapshot[] = [];
+    const ownershipBySchema = new Map<string, OwnershipRecords>();
     for (const family of specs) {
+      let ownership = ownershipBySchema.get(family.schema);
+      if (!ownership) {
+        ownership = await readOwnership(tx, family.schema);
+        ownershipBySchema.set(family.schema, ownership);
+      }
       const tableSnapshots: TableSnapshot[] = [];
       for (const name of family.tables) {
         const table: TableSnapshot = {
@@ -320,7 +359,7 @@ export async function inspect(
             bound: row.bound,
             key,
             isDefault,
-            managed: isManagedComment(row.comment),
+            managed: isOwned(family, name, row, key, ownership),
             comment: row.comment,
             bytes: row.bytes === null ? null : Number(row.bytes),
             estimatedRows: reltuples >= 0 ? reltuples : null,
@@ -354,11 +393,13 @@ export async function inspect(
           parentOption: r.parent_option,
         }));
       familySnapshots.push({
+        schema: family.schema,
         name: family.name,
         tables: tableSnapshots,
         sourceValues: source.values,
         sourceError: source.error,
         retiredKeys: await readRetiredKeys(tx, family),
+        unfinished: await readUnfinished(tx, family),
         anomalies: findAnomalies(family, tableSnapshots, indexIssues),
       });
     }

@@ -77,7 +77,10 @@ export interface PartitionInfo {
   /** The key it holds, when it holds exactly one key the planner understands. */
   key: PartitionKey | null;
   isDefault: boolean;
-  /** Created by pgparts (carries the marker comment): the only ones ever removed automatically. */
+  /**
+   * Created by pgparts, as its ownership table records (by oid and name; see sql/ownership.ts):
+   * the only ones ever removed automatically. The comment is only a hint.
+   */
   managed: boolean;
   comment: string | null;
   /** pg_total_relation_size (table, indexes and TOAST); null unless inspect read sizes. */
@@ -103,6 +106,8 @@ export interface TableSnapshot {
 }
 
 export interface FamilySnapshot {
+  /** The family's identity is its schema and name. */
+  schema: string;
   name: string;
   /** In the family's order: referenced first. */
   tables: TableSnapshot[];
@@ -112,7 +117,33 @@ export interface FamilySnapshot {
   sourceError: string | null;
   /** Keys retired by retireKey (keyLabel form): the planner does not create them again. */
   retiredKeys: string[];
+  /** What interrupted drains, retires and reattaches left; all empty when nothing is under way. */
+  unfinished: UnfinishedWork;
   anomalies: Anomaly[];
+}
+
+/** An operation recorded on a key (catalog/operations.ts) and not finished (or still running). */
+export interface UnfinishedOperation {
+  key: string;
+  operation: 'drain' | 'retire' | 'reattach';
+  phase: string;
+  /** What the operation needs to be resumed alike (retire: its mode). */
+  detail: string | null;
+  startedAt: Date;
+  updatedAt: Date;
+  backendPid: number | null;
+  /** The key's lock is held: it is running now rather than interrupted. */
+  running: boolean;
+}
+
+export interface UnfinishedWork {
+  operations: UnfinishedOperation[];
+  /** Tables a drain builds, not partitions yet: staging, next-default, drained-default. */
+  drainTables: { name: string; role: string }[];
+  /** DEFAULT partitions whose change-capture trigger is still logging every write. */
+  captureTriggers: string[];
+  /** Rows of the change log written by those triggers and not replayed. */
+  changeLogRows: number;
 }
 
 export interface Snapshot {

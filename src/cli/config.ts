@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { type FamilySpec, parseFamily } from '../define/spec.js';
+import { type FamilySpec, parseFamilies } from '../define/spec.js';
 import { builtInFamilies } from '../domains/presets.js';
 import { isPgpartsError, PgpartsError } from '../errors.js';
 import { loadAppConfig } from '../migrations/app-config.js';
@@ -45,7 +45,7 @@ async function readFamilies(file: string): Promise<FamilySpec[]> {
       );
     }
   } else {
-    return (await loadAppConfig(path)).families;
+    return parseFamilies((await loadAppConfig(path)).families);
   }
   const families = pickFamilies(loaded);
   if (!Array.isArray(families) || families.length === 0) {
@@ -54,7 +54,7 @@ async function readFamilies(file: string): Promise<FamilySpec[]> {
       `config file ${file} must export \`families\`: a non-empty array of partition specs`,
     );
   }
-  return families.map((family) => parseFamily(family));
+  return parseFamilies(families);
 }
 
 function pickFamilies(loaded: unknown): unknown {

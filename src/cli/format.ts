@@ -134,6 +134,22 @@ export function formatStatus(report: StatusReport, heading: string): string[] {
           .join('; ')}`,
       );
     }
+    for (const op of family.unfinished.operations) {
+      lines.push(
+        `  operation: ${op.operation} of ${op.key}, phase ${op.phase}, started ${op.startedAt.toISOString()}` +
+          (op.running ? ' (running)' : ' (interrupted)'),
+      );
+    }
+    if (family.unfinished.captureTriggers.length > 0) {
+      lines.push(
+        `  capture triggers on ${family.unfinished.captureTriggers.join(', ')}; change log ${family.unfinished.changeLogRows} row(s)`,
+      );
+    }
+    if (family.unfinished.drainTables.length > 0) {
+      lines.push(
+        `  drain tables: ${family.unfinished.drainTables.map((t) => `${t.name} (${t.role})`).join(', ')}`,
+      );
+    }
     for (const notice of family.notices) lines.push(`  [${notice.severity}] ${notice.message}`);
   }
   lines.push('');

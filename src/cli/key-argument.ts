@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from 'commander';
 import { intervalContaining } from '../define/intervals.js';
+import { MAX_KEY_YEAR, MIN_KEY_YEAR } from '../define/key-checks.js';
 import type { PartitionKey } from '../define/partition-key.js';
 import { type FamilySpec, listValueType } from '../define/spec.js';
 
@@ -34,9 +35,20 @@ export function resolveKey(
   const date = match
     ? new Date(Date.UTC(Number(match[1]), Number(match[2] ?? 1) - 1, Number(match[3] ?? 1)))
     : null;
-  if (!date || Number.isNaN(date.getTime()) || date.getUTCMonth() !== Number(match?.[2] ?? 1) - 1) {
+  const year = Number(match?.[1]);
+  if (
+    !date ||
+    Number.isNaN(date.getTime()) ||
+    // Date.UTC reads years 0-99 as 1900-1999: `0026-11` must not become 1926-11.
+    year < MIN_KEY_YEAR ||
+    year > MAX_KEY_YEAR ||
+    date.getUTCFullYear() !== year ||
+    date.getUTCMonth() !== Number(match?.[2] ?? 1) - 1 ||
+    date.getUTCDate() !== Number(match?.[3] ?? 1)
+  ) {
     throw new InvalidArgumentError(
-      `${table} is partitioned by ${spec.interval}; give a date in it as YYYY, YYYY-MM or YYYY-MM-DD, not ${JSON.stringify(key)}`,
+      `${table} is partitioned by ${spec.interval}; give a date in it as YYYY, YYYY-MM or ` +
+        `YYYY-MM-DD with a year in ${MIN_KEY_YEAR}..${MAX_KEY_YEAR}, not ${JSON.stringify(key)}`,
     );
   }
   return { family, key: { kind: 'range', ...intervalContaining(spec.interval, date) } };

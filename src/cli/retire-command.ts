@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { keyLabel, partitionName } from '../define/partition-key.js';
-import { reattachKey, retireKey } from '../ops/retention.js';
+import { reattachKey, retireKey, unretireKey } from '../ops/retention.js';
 import { DEFAULT_LOCK_TIMEOUT_MS } from '../run/lock-timeout.js';
 import { askYesNo } from './ask.js';
 import { loadFamilies } from './config.js';
@@ -17,6 +17,7 @@ interface RetireCommandOptions {
   archiveSchema?: string;
   yes?: boolean;
   dryRun?: boolean;
+  force?: boolean;
   lockTimeout: number;
   json?: boolean;
 }
@@ -37,6 +38,10 @@ export function registerRetire(program: Command): void {
     )
     .option('--dry-run', 'say what would be detached and dropped, and do nothing')
     .option('--yes', 'do it without asking')
+    .option(
+      '--force',
+      'retire even the current or a future interval, or a value the spec lists in `values`',
+    )
     .option(
       '--lock-timeout <ms>',
       'how long a lock may be waited for',
@@ -72,6 +77,7 @@ export function registerRetire(program: Command): void {
         });
         const result = await retireKey(conn.db, family, key, {
           mode,
+          force: options.force === true,
           ...(options.archiveSchema ? { archiveSchema: options.archiveSchema } : {}),
           lockTimeoutMs: options.lockTimeout,
         });
@@ -122,6 +128,31 @@ export function registerRetire(program: Command): void {
         );
         for (const p of result.partitions) cliOut(`  ${p.partition}: attached, ${p.rows} rows`);
         cliOut(`reattached ${family.name} ${result.key} in ${formatMs(result.elapsedMs)}`);
+      } finally {
+        await conn.close();
+      }
+    });
+
+  program
+    .command('unretire')
+    .description(
+      'forget that a key was retired, so the next apply creates its partitions again (empty; an ' +
+        'archived key comes back with its rows through reattach instead)',
+    )
+    .argument('<table>', 'any table of the family')
+    .argument('<key>', 'the LIST value or a date in the RANGE interval')
+    .action(async (table: string, keyText: string) => {
+      const global = program.opts<GlobalOptions>();
+      const { family, key } = resolveKey(await loadFamilies(global.config), table, keyText);
+      const conn = connect(global);
+      try {
+        if (await refuseOnStandby(conn, 'unretire')) return;
+        const forgotten = await unretireKey(conn.db, family, key);
+        cliOut(
+          forgotten
+            ? `${family.name} ${keyLabel(key)}: no longer retired; the next apply creates its partitions`
+            : `${family.name} ${keyLabel(key)}: was not retired; nothing to do`,
+        );
       } finally {
         await conn.close();
       }

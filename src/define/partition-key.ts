@@ -88,3 +88,23 @@ export function assertDistinctPartitionNames(
     seen.set(name, key);
   }
 }
+
+/** The key `keyLabel` printed, read back for `family`; undefined when it is not one. */
+export function keyFromLabel(family: FamilySpec, label: string): PartitionKey | undefined {
+  const spec = family.partitionBy;
+  if (spec.strategy === 'list') {
+    // keyLabel prints a LIST value as String(value): text as it is, integers as digits.
+    const type =
+      spec.valueType ?? (spec.values.some((v) => typeof v === 'string') ? 'text' : 'integer');
+    if (type === 'text') return { kind: 'list', value: label };
+    if (!/^-?\d+$/.test(label)) return undefined;
+    const value = Number(label);
+    return Number.isSafeInteger(value) ? { kind: 'list', value } : undefined;
+  }
+  const m = /^(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})$/.exec(label);
+  if (!m) return undefined;
+  const from = new Date(`${m[1]}T00:00:00Z`);
+  const to = new Date(`${m[2]}T00:00:00Z`);
+  if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime()) || from >= to) return undefined;
+  return { kind: 'range', from, to };
+}

@@ -154,6 +154,51 @@ export function parseFamily(input: unknown): FamilySpec {
   return result.data;
 }
 
+/**
+ * A family's identity: its schema and name. pgparts's bookkeeping (retired keys, operations,
+ * ownership) lives in the family's schema, keyed by this.
+ */
+export function familyIdentity(family: { schema: string; name: string }): string {
+  return `${family.schema}.${family.name}`;
+}
+
+/**
+ * Validates every spec of a config and refuses two families with the same name (even in
+ * different schemas) or one table claimed by two families. Plans, reports and the CLI name a
+ * family by its name alone, so two `events` families would be told apart by nothing a person
+ * reads; and a step meant for one must never run against the other.
+ */
+export function parseFamilies(inputs: readonly unknown[]): FamilySpec[] {
+  const families = inputs.map((input) => parseFamily(input));
+  const byName = new Map<string, FamilySpec>();
+  const byTable = new Map<string, FamilySpec>();
+  for (const family of families) {
+    const other = byName.get(family.name);
+    if (other) {
+      throw new PgpartsError(
+        'invalid-config',
+        `two families are named ${JSON.stringify(family.name)} (in schemas ${other.schema} and ` +
+          `${family.schema}); family names must be unique across the config: rename one`,
+      );
+    }
+    byName.set(family.name, family);
+    for (const table of family.tables) {
+      const qualified = `${family.schema}.${table}`;
+      const owner = byTable.get(qualified);
+      if (owner) {
+        throw new PgpartsError(
+          'invalid-config',
+          `table ${qualified} is in two families (${owner.name} and ${family.name}); a table ` +
+            'belongs to one family',
+          { table: qualified },
+        );
+      }
+      byTable.set(qualified, family);
+    }
+  }
+  return families;
+}
+
 type FamilyWithTables = Omit<FamilySpecInput, 'tables'> & { tables: readonly PgTable[] };
 
 /**

@@ -1,11 +1,12 @@
 import { sql } from 'drizzle-orm';
 import { RETIRED_KEYS_TABLE, retiredKeysSetupSql } from '../catalog/retired-keys.js';
-import { isManagedComment, MANAGED_MARKER } from '../define/marker.js';
+import { MANAGED_MARKER } from '../define/marker.js';
 import { keyLabel, type PartitionKey, partitionName } from '../define/partition-key.js';
 import type { FamilySpec } from '../define/spec.js';
 import { PgpartsError } from '../errors.js';
 import type { AnyPgDatabase } from '../run/database.js';
 import { query, run } from '../run/execute.js';
+import { withKeyOperation } from '../run/key-lock.js';
 import {
   DEFAULT_LOCK_TIMEOUT_MS,
   inShortTransaction,
@@ -21,7 +22,11 @@ import {
 } from '../sql/identifiers.js';
 import { keyCheckSql } from '../sql/key-predicate.js';
 import { textLiteral } from '../sql/literals.js';
+import { forgetOwnedSql, moveOwnedSql, recordOwnedSql } from '../sql/ownership.js';
 import { boundSpecSql } from '../sql/partition-ddl.js';
+import { checkKey } from './key-validation.js';
+import { ensureOwnership } from './ownership.js';
+import { retirePreflight } from './retire-preflight.js';
 
 /**
  * retireKey: removes one key's partitions from every table of a family (retention, or an
@@ -37,9 +42,14 @@ import { boundSpecSql } from '../sql/partition-ddl.js';
  * - archive: the detached tables move to the archive schema, readable and dumpable; the archived
  *   referencing table gets a foreign key to the archived referenced one. `reattachKey` brings
  *   them back.
- * - Only partitions carrying the pgparts marker are removed; anything else is refused.
+ * - Before the first change: the key is checked (never the current or a future interval, nor a
+ *   value the spec lists, unless forced) and the preflight (retire-preflight.ts) proves the last
+ *   step can succeed; only partitions pgparts owns (its ownership record) are removed.
+ * - It holds the key's lock and record (run/key-lock.ts): refused while a drain of the key runs
+ *   or an interrupted one is unfinished.
  * - The key is recorded in pgparts_retired_keys, so maintenance does not create it again.
- * Interrupted, it can be run again: a detach left pending is finalized, finished tables skipped.
+ * Interrupted, it can be run again (or `apply --yes` does it): its record keeps its mode, a
+ * detach left pending is finalized, finished tables skipped.
  */
 
 /** The CHECK equal to the key's bound that spares ATTACH its scan (the drain's name for it too). */
@@ -64,6 +74,11 @@ export interface RetireOptions {
   retries?: number;
   onRetry?: (attempt: number, delayMs: number, error: unknown) => void;
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Retire even the current or a future interval, or a value the spec lists in `values`
+   * (refused otherwise: rows are being written there, or the spec asks for it).
+   */
+  force?: boolean;
 }
 
 export interface RetiredPartition {
@@ -84,47 +99,6 @@ export interface RetireResult {
   detachNote: string | null;
   partitions: RetiredPartition[];
   elapsedMs: number;
-}
-
-interface PartitionState {
-  table: string;
-  name: string;
-  attached: boolean;
-  detachPending: boolean;
-  comment: string | null;
-  rows: number;
-}
-
-async function partitionState(
-  db: AnyPgDatabase,
-  family: FamilySpec,
-  table: string,
-  key: PartitionKey,
-): Promise<PartitionState | null> {
-  const name = partitionName(family, table, key);
-  const qualified = quoteQualified(family.schema, name);
-  const [row] = await query<{
-    attached: boolean;
-    pending: boolean;
-    comment: string | null;
-    rows: number;
-  }>(
-    db,
-    sql`SELECT i.inhrelid IS NOT NULL AS attached, coalesce(i.inhdetachpending, false) AS pending,
-               obj_description(c.oid, 'pg_class') AS comment, greatest(c.reltuples, 0)::bigint::int AS rows
-        FROM pg_class c
-        LEFT JOIN pg_inherits i ON i.inhrelid = c.oid AND i.inhparent = to_regclass(${quoteQualified(family.schema, table)})
-        WHERE c.oid = to_regclass(${qualified})`,
-  );
-  if (!row) return null;
-  return {
-    table,
-    name,
-    attached: row.attached,
-    detachPending: row.pending,
-    comment: row.comment,
-    rows: row.rows,
-  };
 }
 
 async function hasDefaultPartition(
@@ -180,146 +154,170 @@ export async function retireKey(
   options: RetireOptions = {},
 ): Promise<RetireResult> {
   const started = performance.now();
-  const mode = options.mode ?? family.retention?.mode ?? 'drop';
   const archiveSchema = checkedArchiveSchema(
     options.archiveSchema ?? family.retention?.archiveSchema ?? 'pgparts_archive',
   );
-  if (key.kind === 'default')
-    throw new PgpartsError('invalid-input', 'pgparts: retire: the DEFAULT partition is not a key', {
+  if (key.kind === 'default') {
+    throw new PgpartsError('invalid-input', 'retire: the DEFAULT partition is not a key', {
       step: 'retire',
     });
-  const where = `family ${family.name}, key ${keyLabel(key)}`;
+  }
 
   const session = await openSession(db);
   const s = session.db;
   try {
-    const states = [];
-    for (const table of [...family.tables].reverse()) {
-      const state = await partitionState(s, family, table, key);
-      if (state && !isManagedComment(state.comment) && !state.comment?.startsWith('pgparts:')) {
-        throw new PgpartsError(
-          'refused',
-          `pgparts: retire: ${where}: ${family.schema}.${state.name} was not created by pgparts ` +
-            '(no pgparts:managed comment); pgparts removes only its own partitions. Drop or detach it yourself.',
+    return await withKeyOperation(s, family, keyLabel(key), 'retire', async (op) => {
+      const resuming = op.resuming !== null;
+      // An interrupted retire is finished as it began: the same mode.
+      const recordedMode = op.resuming?.detail;
+      const mode: RetireMode =
+        recordedMode === 'drop' || recordedMode === 'archive'
+          ? recordedMode
+          : (options.mode ?? family.retention?.mode ?? 'drop');
+      await checkKey(s, family, key, 'retire', { force: options.force === true, resuming });
+      await ensureOwnership(s, family);
+      // Everything that could stop it half-way is checked before the first change.
+      const present = await retirePreflight(s, family, key, { mode, archiveSchema, resuming });
+      const version = Number(
+        (await query<{ v: string }>(s, sql`SELECT current_setting('server_version_num') AS v`))[0]
+          ?.v,
+      );
+      const withDefault = [];
+      for (const table of family.tables)
+        if (await hasDefaultPartition(s, family.schema, table)) withDefault.push(table);
+      const concurrently = version >= 140000 && withDefault.length === 0;
+      const detachNote = concurrently
+        ? null
+        : version < 140000
+          ? 'PostgreSQL before 14 has no DETACH ... CONCURRENTLY'
+          : `${withDefault.join(', ')} ${withDefault.length === 1 ? 'has' : 'have'} a DEFAULT partition, and PostgreSQL refuses DETACH ... CONCURRENTLY while one exists: plain DETACH under lock_timeout`;
+
+      const base = {
+        family: family.name,
+        key: keyLabel(key),
+        mode,
+        detach: concurrently ? ('concurrently' as const) : ('plain' as const),
+        detachNote,
+      };
+      if (present.length === 0 && !resuming) {
+        return {
+          ...base,
+          status: 'nothing-to-do' as const,
+          partitions: [],
+          elapsedMs: performance.now() - started,
+        };
+      }
+
+      await op.begin('detach', mode);
+      await run(s, `SET ${lockTimeoutSql(options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS)}`);
+      const retry = async (statement: string) => {
+        const outcome = await retryOnLockTimeout(() => run(s, statement), {
+          retries: options.retries ?? 8,
+          onRetry: options.onRetry,
+        });
+        if (outcome.error) throw outcome.error;
+      };
+      /** Statements that must commit together (a table and its ownership row). */
+      const together = (statements: string[]) =>
+        inShortTransaction(
+          s,
           {
-            step: 'retire',
-            table: `${family.schema}.${state.table}`,
-            docs: 'docs/postgres-behaviours.md#never-drop-cascade',
+            retries: options.retries ?? 8,
+            ...(options.lockTimeoutMs ? { lockTimeoutMs: options.lockTimeoutMs } : {}),
+            ...(options.onRetry ? { onRetry: options.onRetry } : {}),
+          },
+          async (tx) => {
+            for (const statement of statements) await run(tx, statement);
           },
         );
-      }
-      states.push(state);
-    }
-    const version = Number(
-      (await query<{ v: string }>(s, sql`SELECT current_setting('server_version_num') AS v`))[0]?.v,
-    );
-    const withDefault = [];
-    for (const table of family.tables)
-      if (await hasDefaultPartition(s, family.schema, table)) withDefault.push(table);
-    const concurrently = version >= 140000 && withDefault.length === 0;
-    const detachNote = concurrently
-      ? null
-      : version < 140000
-        ? 'PostgreSQL before 14 has no DETACH ... CONCURRENTLY'
-        : `${withDefault.join(', ')} ${withDefault.length === 1 ? 'has' : 'have'} a DEFAULT partition, and PostgreSQL refuses DETACH ... CONCURRENTLY while one exists: plain DETACH under lock_timeout`;
 
-    const base = {
-      family: family.name,
-      key: keyLabel(key),
-      mode,
-      detach: concurrently ? ('concurrently' as const) : ('plain' as const),
-      detachNote,
-    };
-    const present = states.filter((x): x is PartitionState => x !== null);
-    if (present.length === 0) {
+      if (mode === 'archive')
+        await run(s, `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(archiveSchema)}`);
+      const done: RetiredPartition[] = [];
+      const archivedLinks: { table: string; fks: Awaited<ReturnType<typeof familyForeignKeys>> }[] =
+        [];
+      for (const [i, state] of present.entries()) {
+        const parent = quoteQualified(family.schema, state.table);
+        const partition = quoteQualified(family.schema, state.name);
+        await op.phase(`detach ${state.name}`);
+        if (state.detachPending) {
+          await retry(`ALTER TABLE ${parent} DETACH PARTITION ${partition} FINALIZE`);
+        } else if (state.attached) {
+          // CONCURRENTLY runs outside any transaction; the session's lock_timeout bounds its waits.
+          await retry(
+            `ALTER TABLE ${parent} DETACH PARTITION ${partition}${concurrently ? ' CONCURRENTLY' : ''}`,
+          );
+        }
+        if (mode === 'drop') {
+          // Dropping the detached table drops its own foreign keys with it; nothing else.
+          await op.phase(`drop ${state.name}`);
+          await together([
+            forgetOwnedSql(family.schema, family.schema, state.name),
+            `DROP TABLE ${partition}`,
+          ]);
+          done.push({
+            table: state.table,
+            partition: state.name,
+            archivedAs: null,
+            rows: state.rows,
+          });
+        } else {
+          // Its foreign keys into the family, where they outlived the detach, now stand alone and
+          // would block the referenced detach. The archived link is made from the parent's keys.
+          await op.phase(`archive ${state.name}`);
+          for (const fk of await familyForeignKeys(s, family, state.name))
+            await retry(`ALTER TABLE ${partition} DROP CONSTRAINT ${quoteIdent(fk.name)}`);
+          const fks = await familyForeignKeys(s, family, state.table);
+          await together([
+            `ALTER TABLE ${partition} SET SCHEMA ${quoteIdent(archiveSchema)}`,
+            moveOwnedSql(family.schema, archiveSchema, state.name),
+          ]);
+          await run(
+            s,
+            `COMMENT ON TABLE ${quoteQualified(archiveSchema, state.name)} IS ${textLiteral(
+              `pgparts:archived from ${family.schema}.${state.table} ${boundSpecSql(key)}`,
+            )}`,
+          );
+          archivedLinks.push({ table: state.name, fks });
+          done.push({
+            table: state.table,
+            partition: state.name,
+            archivedAs: `${archiveSchema}.${state.name}`,
+            rows: state.rows,
+          });
+        }
+        options.onProgress?.(i + 1, present.length);
+      }
+      // Archived tables keep their integrity: the referencing one points at the archived referenced one.
+      for (const link of archivedLinks) {
+        for (const fk of link.fks) {
+          const referenced = partitionName(family, fk.referenced, key);
+          const exists = await query<{ n: number }>(
+            s,
+            sql`SELECT count(*)::int AS n FROM pg_class WHERE oid = to_regclass(${quoteQualified(archiveSchema, referenced)})`,
+          );
+          if ((exists[0]?.n ?? 0) === 0) continue;
+          await run(
+            s,
+            `ALTER TABLE ${quoteQualified(archiveSchema, link.table)} ADD CONSTRAINT ${quoteIdent(truncateIdentifier(`${fk.name}_archived`))}
+  FOREIGN KEY (${fk.columns.map(quoteIdent).join(', ')}) REFERENCES ${quoteQualified(archiveSchema, referenced)} (${fk.referencedColumns.map(quoteIdent).join(', ')})`,
+          );
+        }
+      }
+      await op.phase('record');
+      for (const statement of retiredKeysSetupSql(family.schema)) await run(s, statement);
+      await s.execute(
+        sql`INSERT INTO ${sql.raw(quoteQualified(family.schema, RETIRED_KEYS_TABLE))} (family, key, mode, archive_schema)
+            VALUES (${family.name}, ${keyLabel(key)}, ${mode}, ${mode === 'archive' ? archiveSchema : null})
+            ON CONFLICT (family, key) DO UPDATE SET mode = EXCLUDED.mode, archive_schema = EXCLUDED.archive_schema, retired_at = now()`,
+      );
       return {
         ...base,
-        status: 'nothing-to-do',
-        partitions: [],
+        status: 'retired' as const,
+        partitions: done,
         elapsedMs: performance.now() - started,
       };
-    }
-
-    await run(s, `SET ${lockTimeoutSql(options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS)}`);
-    const retry = async (statement: string) => {
-      const outcome = await retryOnLockTimeout(() => run(s, statement), {
-        retries: options.retries ?? 8,
-        onRetry: options.onRetry,
-      });
-      if (outcome.error) throw outcome.error;
-    };
-
-    if (mode === 'archive')
-      await run(s, `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(archiveSchema)}`);
-    const done: RetiredPartition[] = [];
-    const archivedLinks: { table: string; fks: Awaited<ReturnType<typeof familyForeignKeys>> }[] =
-      [];
-    for (const [i, state] of present.entries()) {
-      const parent = quoteQualified(family.schema, state.table);
-      const partition = quoteQualified(family.schema, state.name);
-      if (state.detachPending) {
-        await retry(`ALTER TABLE ${parent} DETACH PARTITION ${partition} FINALIZE`);
-      } else if (state.attached) {
-        // CONCURRENTLY runs outside any transaction; the session's lock_timeout bounds its waits.
-        await retry(
-          `ALTER TABLE ${parent} DETACH PARTITION ${partition}${concurrently ? ' CONCURRENTLY' : ''}`,
-        );
-      }
-      if (mode === 'drop') {
-        // Dropping the detached table drops its own foreign keys with it; nothing else.
-        await retry(`DROP TABLE ${partition}`);
-        done.push({
-          table: state.table,
-          partition: state.name,
-          archivedAs: null,
-          rows: state.rows,
-        });
-      } else {
-        // Its foreign keys into the family, where they outlived the detach, now stand alone and
-        // would block the referenced detach. The archived link is made from the parent's keys.
-        for (const fk of await familyForeignKeys(s, family, state.name))
-          await retry(`ALTER TABLE ${partition} DROP CONSTRAINT ${quoteIdent(fk.name)}`);
-        const fks = await familyForeignKeys(s, family, state.table);
-        await retry(`ALTER TABLE ${partition} SET SCHEMA ${quoteIdent(archiveSchema)}`);
-        await run(
-          s,
-          `COMMENT ON TABLE ${quoteQualified(archiveSchema, state.name)} IS ${textLiteral(
-            `pgparts:archived from ${family.schema}.${state.table} ${boundSpecSql(key)}`,
-          )}`,
-        );
-        archivedLinks.push({ table: state.name, fks });
-        done.push({
-          table: state.table,
-          partition: state.name,
-          archivedAs: `${archiveSchema}.${state.name}`,
-          rows: state.rows,
-        });
-      }
-      options.onProgress?.(i + 1, present.length);
-    }
-    // Archived tables keep their integrity: the referencing one points at the archived referenced one.
-    for (const link of archivedLinks) {
-      for (const fk of link.fks) {
-        const referenced = partitionName(family, fk.referenced, key);
-        const exists = await query<{ n: number }>(
-          s,
-          sql`SELECT count(*)::int AS n FROM pg_class WHERE oid = to_regclass(${quoteQualified(archiveSchema, referenced)})`,
-        );
-        if ((exists[0]?.n ?? 0) === 0) continue;
-        await run(
-          s,
-          `ALTER TABLE ${quoteQualified(archiveSchema, link.table)} ADD CONSTRAINT ${quoteIdent(truncateIdentifier(`${fk.name}_archived`))}
-  FOREIGN KEY (${fk.columns.map(quoteIdent).join(', ')}) REFERENCES ${quoteQualified(archiveSchema, referenced)} (${fk.referencedColumns.map(quoteIdent).join(', ')})`,
-        );
-      }
-    }
-    for (const statement of retiredKeysSetupSql(family.schema)) await run(s, statement);
-    await s.execute(
-      sql`INSERT INTO ${sql.raw(quoteQualified(family.schema, RETIRED_KEYS_TABLE))} (family, key, mode, archive_schema)
-          VALUES (${family.name}, ${keyLabel(key)}, ${mode}, ${mode === 'archive' ? archiveSchema : null})
-          ON CONFLICT (family, key) DO UPDATE SET mode = EXCLUDED.mode, archive_schema = EXCLUDED.archive_schema, retired_at = now()`,
-    );
-    return { ...base, status: 'retired', partitions: done, elapsedMs: performance.now() - started };
+    });
   } finally {
     await run(s, 'RESET lock_timeout').catch(() => {});
     await session.release();
@@ -339,7 +337,7 @@ export interface ReattachResult {
  * not scan the table again under its lock (docs/postgres-behaviours.md#attach-without-scan), and dropped after.
  */
 export async function reattachKey(
-  db: AnyPgDatabase,
+  pool: AnyPgDatabase,
   family: FamilySpec,
   key: PartitionKey,
   options: { archiveSchema?: string; lockTimeoutMs?: number; retries?: number } = {},
@@ -349,60 +347,126 @@ export async function reattachKey(
     options.archiveSchema ?? family.retention?.archiveSchema ?? 'pgparts_archive',
   );
   const where = `family ${family.name}, key ${keyLabel(key)}`;
-  const partitions: ReattachResult['partitions'] = [];
-  for (const table of family.tables) {
-    const name = partitionName(family, table, key);
-    const archived = `${archiveSchema}.${name}`;
-    const [found] = await query<{ rows: number }>(
-      db,
-      sql`SELECT (SELECT count(*) FROM pg_class WHERE oid = to_regclass(${quoteQualified(archiveSchema, name)}))::int AS rows`,
-    );
-    if (!found?.rows) {
-      throw new PgpartsError(
-        'invalid-input',
-        `pgparts: reattach: ${where}: ${archived} does not exist; nothing archived for this key`,
-        { step: 'reattach', table: `${family.schema}.${table}` },
-      );
-    }
-  }
-  for (const table of family.tables) {
-    const name = partitionName(family, table, key);
-    const archivedTable = quoteQualified(archiveSchema, name);
-    const partition = quoteQualified(family.schema, name);
-    await inShortTransaction(db, { retries: 8, ...options }, async (tx) => {
-      const links = await query<{ name: string }>(
-        tx,
-        sql`SELECT conname AS name FROM pg_constraint
-            WHERE conrelid = to_regclass(${quoteQualified(archiveSchema, name)}) AND contype = 'f' AND conname LIKE '%\_archived'`,
-      );
-      for (const link of links)
-        await run(tx, `ALTER TABLE ${archivedTable} DROP CONSTRAINT ${quoteIdent(link.name)}`);
-      await run(tx, `ALTER TABLE ${archivedTable} SET SCHEMA ${quoteIdent(family.schema)}`);
-      await run(
-        tx,
-        `ALTER TABLE ${partition} ADD CONSTRAINT ${quoteIdent(STAGING_CHECK)} CHECK (${keyCheckSql(family, key)})`,
-      );
-      await run(
-        tx,
-        `ALTER TABLE ${quoteQualified(family.schema, table)} ATTACH PARTITION ${partition} ${boundSpecSql(key)}`,
-      );
-      await run(tx, `ALTER TABLE ${partition} DROP CONSTRAINT ${quoteIdent(STAGING_CHECK)}`);
-      await run(tx, `COMMENT ON TABLE ${partition} IS ${textLiteral(MANAGED_MARKER)}`);
+  const session = await openSession(pool);
+  const db = session.db;
+  try {
+    return await withKeyOperation(db, family, keyLabel(key), 'reattach', async (op) => {
+      await checkKey(db, family, key, 'reattach', { resuming: op.resuming !== null });
+      await ensureOwnership(db, family);
+      const partitions: ReattachResult['partitions'] = [];
+      const pending: string[] = [];
+      for (const table of family.tables) {
+        const name = partitionName(family, table, key);
+        const [found] = await query<{ archived: boolean; back: boolean }>(
+          db,
+          sql`SELECT to_regclass(${quoteQualified(archiveSchema, name)}) IS NOT NULL AS archived,
+                   EXISTS (SELECT 1 FROM pg_inherits
+                           WHERE inhrelid = to_regclass(${quoteQualified(family.schema, name)})
+                             AND inhparent = to_regclass(${quoteQualified(family.schema, table)})) AS back`,
+        );
+        // An interrupted reattach may have brought some tables back already.
+        if (found?.back && op.resuming) continue;
+        if (!found?.archived) {
+          throw new PgpartsError(
+            'invalid-input',
+            `reattach: ${where}: ${archiveSchema}.${name} does not exist; nothing archived for this key; nothing was changed`,
+            { step: 'reattach', table: `${archiveSchema}.${name}` },
+          );
+        }
+        pending.push(table);
+      }
+      await op.begin('attach');
+      for (const table of pending) {
+        const name = partitionName(family, table, key);
+        const archivedTable = quoteQualified(archiveSchema, name);
+        const partition = quoteQualified(family.schema, name);
+        await op.phase(`attach ${name}`);
+        await inShortTransaction(db, { retries: 8, ...options }, async (tx) => {
+          const links = await query<{ name: string }>(
+            tx,
+            sql`SELECT conname AS name FROM pg_constraint
+              WHERE conrelid = to_regclass(${quoteQualified(archiveSchema, name)}) AND contype = 'f' AND conname LIKE '%\_archived'`,
+          );
+          for (const link of links)
+            await run(tx, `ALTER TABLE ${archivedTable} DROP CONSTRAINT ${quoteIdent(link.name)}`);
+          await run(tx, `ALTER TABLE ${archivedTable} SET SCHEMA ${quoteIdent(family.schema)}`);
+          await run(
+            tx,
+            `ALTER TABLE ${partition} ADD CONSTRAINT ${quoteIdent(STAGING_CHECK)} CHECK (${keyCheckSql(family, key)})`,
+          );
+          await run(
+            tx,
+            `ALTER TABLE ${quoteQualified(family.schema, table)} ATTACH PARTITION ${partition} ${boundSpecSql(key)}`,
+          );
+          await run(tx, `ALTER TABLE ${partition} DROP CONSTRAINT ${quoteIdent(STAGING_CHECK)}`);
+          await run(tx, `COMMENT ON TABLE ${partition} IS ${textLiteral(MANAGED_MARKER)}`);
+          await run(
+            tx,
+            recordOwnedSql({
+              schema: family.schema,
+              family: family.name,
+              parent: table,
+              name,
+              key: keyLabel(key),
+              role: 'partition',
+            }),
+          );
+        });
+        const [count] = await query<{ n: number }>(
+          db,
+          sql`SELECT count(*)::int AS n FROM ${sql.raw(quoteQualified(family.schema, name))}`,
+        );
+        partitions.push({ table, partition: name, rows: count?.n ?? 0 });
+      }
+      await forgetRetiredKey(db, family, key);
+      return {
+        family: family.name,
+        key: keyLabel(key),
+        partitions,
+        elapsedMs: performance.now() - started,
+      };
     });
-    const [count] = await query<{ n: number }>(
-      db,
-      sql`SELECT count(*)::int AS n FROM ${sql.raw(quoteQualified(family.schema, name))}`,
-    );
-    partitions.push({ table, partition: name, rows: count?.n ?? 0 });
+  } finally {
+    await session.release();
   }
-  await db.execute(
-    sql`DELETE FROM ${sql.raw(quoteQualified(family.schema, RETIRED_KEYS_TABLE))}
-        WHERE family = ${family.name} AND key = ${keyLabel(key)}`,
+}
+
+/** Deletes the key's retired record; true when there was one. */
+async function forgetRetiredKey(
+  db: AnyPgDatabase,
+  family: FamilySpec,
+  key: PartitionKey,
+): Promise<boolean> {
+  const [exists] = await query<{ t: string | null }>(
+    db,
+    sql`SELECT to_regclass(${quoteQualified(family.schema, RETIRED_KEYS_TABLE)})::text AS t`,
   );
-  return {
-    family: family.name,
-    key: keyLabel(key),
-    partitions,
-    elapsedMs: performance.now() - started,
-  };
+  if (!exists?.t) return false;
+  const gone = await query<{ key: string }>(
+    db,
+    sql`DELETE FROM ${sql.raw(quoteQualified(family.schema, RETIRED_KEYS_TABLE))}
+        WHERE family = ${family.name} AND key = ${keyLabel(key)} RETURNING key`,
+  );
+  return gone.length > 0;
+}
+
+/**
+ * Brings a retired key back into the plan: the record that kept maintenance from creating it
+ * again is deleted, so the next `apply` creates its partitions (empty; an archived key's rows
+ * come back with `reattachKey` instead). Returns false when the key was not retired.
+ */
+export async function unretireKey(
+  db: AnyPgDatabase,
+  family: FamilySpec,
+  key: PartitionKey,
+): Promise<boolean> {
+  const session = await openSession(db);
+  try {
+    return await withKeyOperation(session.db, family, keyLabel(key), 'reattach', async () => {
+      await checkKey(session.db, family, key, 'reattach');
+      return forgetRetiredKey(session.db, family, key);
+    });
+  } finally {
+    await session.release();
+  }
 }

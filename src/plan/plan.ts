@@ -3,13 +3,15 @@ import { compareKeys, keyId, parseBound, rangeSpan } from '../define/bounds.js';
 import { addIntervals, intervalStart } from '../define/intervals.js';
 import {
   assertDistinctPartitionNames,
+  keyFromLabel,
   keyLabel,
   type ListValue,
   type PartitionKey,
   partitionName,
 } from '../define/partition-key.js';
-import { type FamilySpec, parseFamily } from '../define/spec.js';
+import { type FamilySpec, parseFamilies } from '../define/spec.js';
 import { PgpartsError } from '../errors.js';
+import { recordOwnedSql } from '../sql/ownership.js';
 import { createPartitionSql } from '../sql/partition-ddl.js';
 import { coverage, indexTable, type TableIndex } from './coverage.js';
 import { finalizeDetachSql, pendingDetaches } from './pending-detach.js';
@@ -86,6 +88,14 @@ export class SpecMismatchError extends PgpartsError {
     );
     this.name = 'SpecMismatchError';
   }
+}
+
+/** The snapshot of `family`, matched by its identity (schema and name), never by name alone. */
+export function findFamilySnapshot(
+  snapshot: Snapshot,
+  family: { schema: string; name: string },
+): FamilySnapshot | undefined {
+  return snapshot.families.find((f) => f.schema === family.schema && f.name === family.name);
 }
 
 /**
@@ -166,7 +176,8 @@ function wantedKeys(
     for (const value of sorted.reverse()) {
       const key: PartitionKey = { kind: 'list', value };
       why.set(keyId(key), values.get(value) ?? '');
-      if (kept.has(value)) wanted.push(key);
+      // A value the spec lists always keeps its partitions (retireKey refuses it unless forced).
+      if (kept.has(value) || spec.values.includes(value)) wanted.push(key);
       else if (existing.has(keyId(key))) retire.push(key);
     }
     assertDistinctPartitionNames(family, [...wanted, ...retire]);
@@ -204,6 +215,105 @@ function wantedKeys(
   return { wanted: wanted.sort(compareKeys), retire: retire.sort(compareKeys), why, cutoff };
 }
 
+function drainStep(
+  family: FamilySpec,
+  key: PartitionKey,
+  rows: number | undefined,
+  reason: string,
+): Step {
+  return {
+    id: stepId('drain', family.name, key, family.tables),
+    kind: 'drain',
+    family: family.name,
+    tables: [...family.tables],
+    partitions: family.tables.map((t) => partitionName(family, t, key)),
+    key,
+    label: keyLabel(key),
+    sql: [],
+    reason,
+    destructive: false,
+    ...(rows !== undefined ? { rows } : {}),
+  };
+}
+
+/**
+ * What an interrupted operation left is finished by the next apply: a drain is resumed (its
+ * staging tables and change log carry on), a retire is finished (destructive, so with --yes
+ * like any retire: it had been confirmed once already, but its partitions are still readable).
+ * An operation running right now (its key's lock is held) is left to it; a reattach is
+ * finished by `pgparts reattach`.
+ */
+function finishInterrupted(
+  family: FamilySpec,
+  snapshot: FamilySnapshot,
+  tables: TableIndex[],
+  notices: Notice[],
+): Step[] {
+  const steps: Step[] = [];
+  for (const op of snapshot.unfinished.operations) {
+    const key = keyFromLabel(family, op.key);
+    const since = op.startedAt.toISOString();
+    if (!key) continue;
+    if (op.running) {
+      notices.push({
+        family: family.name,
+        severity: 'info',
+        kind: 'operation-running',
+        message: `a ${op.operation} of ${op.key} is running (phase ${op.phase}, since ${since}): its key is left to it`,
+      });
+      continue;
+    }
+    const where = `an interrupted ${op.operation} of ${op.key} (phase ${op.phase}, since ${since})`;
+    if (op.operation === 'drain') {
+      // Rows are known only where DEFAULT was counted exactly; otherwise the drain counts them.
+      const holds = tables.map((t) => defaultHolds(t, key));
+      const rows = holds.every((h) => h.rows !== undefined)
+        ? holds.reduce((sum, h) => sum + (h.rows ?? 0), 0)
+        : undefined;
+      steps.push(
+        drainStep(
+          family,
+          key,
+          rows,
+          `${where} left work: resume it (its staging tables and change log carry on)`,
+        ),
+      );
+    } else if (op.operation === 'retire') {
+      const held = [...tables].reverse().flatMap((t) => {
+        const p = t.keyed.get(keyId(key));
+        return p ? [{ table: t.name, partition: p.name }] : [];
+      });
+      const mode = op.detail === 'archive' ? 'archive' : 'drop';
+      steps.push({
+        id: stepId(
+          'retire',
+          family.name,
+          key,
+          held.map((h) => h.table),
+        ),
+        kind: 'retire',
+        family: family.name,
+        tables: held.map((h) => h.table),
+        partitions: held.map((h) => h.partition),
+        key,
+        label: op.key,
+        sql: [],
+        reason: `${where}: finish it (${mode} the partitions it has not removed yet, then record the key retired)`,
+        destructive: true,
+        mode,
+      });
+    } else {
+      notices.push({
+        family: family.name,
+        severity: 'warning',
+        kind: 'operation-interrupted',
+        message: `${where}: finish it with pgparts reattach`,
+      });
+    }
+  }
+  return steps;
+}
+
 function planFamily(
   family: FamilySpec,
   snapshot: FamilySnapshot,
@@ -228,7 +338,17 @@ function planFamily(
     partitions: [partitionName(family, table.name, key)],
     key,
     label: keyLabel(key),
-    sql: createPartitionSql(family, table.name, key),
+    sql: [
+      ...createPartitionSql(family, table.name, key),
+      recordOwnedSql({
+        schema: family.schema,
+        family: family.name,
+        parent: table.name,
+        name: partitionName(family, table.name, key),
+        key: keyLabel(key),
+        role: 'partition',
+      }),
+    ],
     reason,
     destructive: false,
   });
@@ -257,8 +377,11 @@ function planFamily(
 
   // Keys retired by hand or by retention stay retired: never re-created empty.
   const retired = new Set(snapshot.retiredKeys);
+  // A key with an operation under way or interrupted belongs to that operation (below).
+  const operations = new Map(snapshot.unfinished.operations.map((op) => [op.key, op]));
   for (const key of wanted.filter((k) => !retired.has(keyLabel(k)))) {
     const label = keyLabel(key);
+    if (operations.has(label)) continue;
     const missing: TableIndex[] = [];
     for (const table of tables) {
       const found = coverage(table, key);
@@ -290,22 +413,16 @@ function planFamily(
             `${h.table.defaultPartition?.name ?? `${h.table.name}'s DEFAULT`} holds ${h.rows ?? 'some'}`,
         )
         .join(', ');
-      steps.push({
-        id: stepId('drain', family.name, key, family.tables),
-        kind: 'drain',
-        family: family.name,
-        tables: [...family.tables],
-        partitions: family.tables.map((t) => partitionName(family, t, key)),
-        key,
-        label,
-        sql: [],
-        reason:
+      steps.push(
+        drainStep(
+          family,
+          key,
+          rows,
           `${label} needs its own partitions but ${where} row(s) for it; a CREATE would fail ` +
-          '(a new partition must prove DEFAULT holds none of its rows, docs/postgres-behaviours.md#default-partition-and-new-partitions): ' +
-          'move the rows out of DEFAULT into new partitions (drainKey, in batches)',
-        destructive: false,
-        ...(rows !== undefined ? { rows } : {}),
-      });
+            '(a new partition must prove DEFAULT holds none of its rows, docs/postgres-behaviours.md#default-partition-and-new-partitions): ' +
+            'move the rows out of DEFAULT into new partitions (drainKey, in batches)',
+        ),
+      );
       continue;
     }
     for (const table of missing) steps.push(create(table, key, why.get(keyId(key)) ?? label));
@@ -313,6 +430,7 @@ function planFamily(
 
   for (const key of retire) {
     const label = keyLabel(key);
+    if (operations.has(label)) continue;
     const held = [...tables].reverse().flatMap((t) => {
       const p = t.keyed.get(keyId(key));
       return p ? [{ table: t.name, partition: p }] : [];
@@ -357,6 +475,8 @@ function planFamily(
       mode,
     });
   }
+
+  steps.push(...finishInterrupted(family, snapshot, tables, notices));
 
   // Partitions pgparts does not understand but that lie wholly before the retention cutoff.
   const spec = family.partitionBy;
@@ -432,15 +552,15 @@ export function plan(
 ): Plan {
   if (Number.isNaN(now.getTime()))
     throw new PgpartsError('invalid-input', 'pgparts: plan needs a valid `now`');
-  const specs = families.map((f) => parseFamily(f));
+  const specs = parseFamilies(families);
   const problems: string[] = [];
   const pairs: [FamilySpec, FamilySnapshot][] = [];
   for (const family of specs) {
-    const found = snapshot.families.find((f) => f.name === family.name);
+    const found = findFamilySnapshot(snapshot, family);
     if (!found) {
       throw new PgpartsError(
-        'invalid-input',
-        `pgparts: the snapshot has no family ${family.name}; inspect with the families you plan for`,
+        'internal',
+        `the snapshot has no family ${family.schema}.${family.name}; inspect with the families you plan for`,
       );
     }
     problems.push(...specMismatches(family, found).map((m) => `family ${family.name}: ${m}`));

@@ -1,10 +1,10 @@
-import type { DefaultRows, PartitionInfo, Snapshot } from '../catalog/snapshot.js';
+import type { DefaultRows, PartitionInfo, Snapshot, UnfinishedWork } from '../catalog/snapshot.js';
 import { compareKeys, keyId } from '../define/bounds.js';
 import { addIntervals, intervalStart } from '../define/intervals.js';
 import { keyLabel, type PartitionKey } from '../define/partition-key.js';
-import { type FamilySpec, parseFamily } from '../define/spec.js';
+import { type FamilySpec, parseFamilies } from '../define/spec.js';
 import { coverage, indexTable } from './coverage.js';
-import { type Notice, type Plan, plan, type Step } from './plan.js';
+import { findFamilySnapshot, type Notice, type Plan, plan, type Step } from './plan.js';
 
 /**
  * `pgparts status`: the snapshot and the plan, summed up per family and table, and the list of
@@ -39,6 +39,8 @@ export interface FamilyStatus {
   pending: Step[];
   /** Retire steps: partitions outside the retention window. */
   retentionCandidates: Step[];
+  /** What interrupted (or running) operations left on the family. */
+  unfinished: UnfinishedWork;
   notices: Notice[];
 }
 
@@ -93,6 +95,51 @@ function describe(family: FamilySpec): string {
   return `RANGE by ${p.column}, one ${p.interval} each, premake ${p.premake}${retention}`;
 }
 
+function age(since: Date, now: Date): string {
+  const s = Math.max(0, Math.round((now.getTime() - since.getTime()) / 1000));
+  if (s < 120) return `${s} s`;
+  if (s < 7200) return `${Math.round(s / 60)} min`;
+  return `${Math.round(s / 3600)} h`;
+}
+
+/**
+ * Every interrupted operation, with its age, and what it left (tables, triggers still logging
+ * every write, the change log's size). One that is running right now is not a problem.
+ */
+function unfinishedAttention(family: FamilySpec, work: UnfinishedWork, now: Date): string[] {
+  const lines: string[] = [];
+  const interrupted = work.operations.filter((op) => !op.running);
+  for (const op of interrupted) {
+    lines.push(
+      `family ${family.name}: an interrupted ${op.operation} of ${op.key} (phase ${op.phase}, ` +
+        `started ${age(op.startedAt, now)} ago at ${op.startedAt.toISOString()}); ` +
+        (op.operation === 'reattach'
+          ? 'finish it with pgparts reattach'
+          : `the next pgparts apply${op.operation === 'retire' ? ' --yes' : ''} finishes it`),
+    );
+  }
+  if (work.operations.some((op) => op.running)) return lines;
+  const left: string[] = [];
+  if (work.drainTables.length > 0) {
+    left.push(`drain tables ${work.drainTables.map((t) => `${t.name} (${t.role})`).join(', ')}`);
+  }
+  if (work.captureTriggers.length > 0) {
+    left.push(
+      `capture triggers logging every write on ${work.captureTriggers.join(', ')} ` +
+        `(change log: ${work.changeLogRows} row(s))`,
+    );
+  }
+  if (left.length > 0) {
+    lines.push(
+      `family ${family.name}: left by an interrupted drain: ${left.join('; ')}; ` +
+        (interrupted.length > 0
+          ? 'finished with it'
+          : 'no operation is recorded for them: pgparts drain <table> <key> of the key finishes them'),
+    );
+  }
+  return lines;
+}
+
 /** How far ahead a RANGE table is covered: stops looking after this many intervals. */
 const LOOKAHEAD_LIMIT = 10_000;
 
@@ -108,8 +155,8 @@ export function status(
 ): StatusReport {
   const attention: string[] = [];
   const result: FamilyStatus[] = [];
-  for (const family of families.map((f) => parseFamily(f))) {
-    const found = snapshot.families.find((f) => f.name === family.name);
+  for (const family of parseFamilies(families)) {
+    const found = findFamilySnapshot(snapshot, family);
     if (!found) continue;
     const p = family.partitionBy;
     const tables: TableStatus[] = found.tables.map((table) => {
@@ -125,6 +172,21 @@ export function status(
             break;
           }
           from = key.to;
+        }
+        const current = intervalStart(p.interval, now).getTime();
+        if (
+          firstUncovered &&
+          firstUncovered.kind === 'range' &&
+          firstUncovered.from.getTime() === current
+        ) {
+          const label = keyLabel(firstUncovered);
+          const retired = found.retiredKeys.includes(label)
+            ? `; ${label} is recorded as retired, so apply will not create it: pgparts unretire ${table.name} ${label.slice(0, 10)}, then pgparts apply`
+            : '; run pgparts apply';
+          attention.push(
+            `${table.name} has no partition for the current ${p.interval} (${label}): ` +
+              `rows written now ${family.defaultPartition ? 'go to DEFAULT' : 'fail'}${retired}`,
+          );
         }
       }
       const defaultPartition = index.defaultPartition;
@@ -151,6 +213,7 @@ export function status(
           : sizes.reduce<number>((sum, b) => sum + (b ?? 0), 0),
       };
     });
+    attention.push(...unfinishedAttention(family, found.unfinished, now));
     const steps = planned.steps.filter((s) => s.family === family.name);
     const pending = steps.filter((s) => !s.destructive);
     const notices = planned.notices.filter((n) => n.family === family.name);
@@ -169,6 +232,7 @@ export function status(
       tables,
       pending,
       retentionCandidates: steps.filter((s) => s.kind === 'retire'),
+      unfinished: found.unfinished,
       notices,
     });
   }

@@ -2,9 +2,10 @@ import { sql } from 'drizzle-orm';
 import { inspect } from '../catalog/inspect.js';
 import { assertSupportedServer } from '../catalog/server-version.js';
 import { keyId } from '../define/bounds.js';
-import { type FamilySpec, parseFamily } from '../define/spec.js';
+import { type FamilySpec, parseFamilies } from '../define/spec.js';
 import { PgpartsError } from '../errors.js';
 import { drainKey } from '../ops/drain/drain.js';
+import { ensureOwnership } from '../ops/ownership.js';
 import { retireKey } from '../ops/retention.js';
 import { type Plan, plan, type Step } from '../plan/plan.js';
 import {
@@ -179,7 +180,7 @@ function failureMessage(
 export async function apply(db: AnyPgDatabase, options: ApplyOptions): Promise<ApplyResult> {
   const started = performance.now();
   const startedAt = new Date();
-  const families = options.families.map((f) => parseFamily(f));
+  const families = parseFamilies(options.families);
   const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
   const setLockTimeout = lockTimeoutSql(lockTimeoutMs);
   checkRetries(options.retries, 'retries');
@@ -237,6 +238,12 @@ export async function apply(db: AnyPgDatabase, options: ApplyOptions): Promise<A
           retention: options.retention ?? true,
         });
         await emit({ type: 'planned', plan: planned });
+        // pgparts's ownership records (carried over once per family) before its first change;
+        // a run with nothing to do, or refused by the plan, writes nothing.
+        for (const family of families) {
+          if (planned.steps.some((s) => s.family === family.name))
+            await ensureOwnership(session.db, family);
+        }
         results = await runSteps(planned, {
           db: session.db,
           pool: db,

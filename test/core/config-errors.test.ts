@@ -117,15 +117,34 @@ describe('bad configuration fails with a clear message before any SQL runs', () 
     await t.sql`INSERT INTO season (id, name) VALUES (40, 'S40')`;
     const result = await apply(db, { families: [leaderboardFamily] });
     expect(result.done).toBe(2);
+    // pgparts's ownership tables (once), the carried-over partitions, then each new partition
+    // with its ownership row in the same transaction.
+    const owned = (table: string) =>
+      expect.stringMatching(
+        new RegExp(
+          `^INSERT INTO "public"\\."pgparts_owned_tables" .*'"public"\\."${table}"'::regclass`,
+          's',
+        ),
+      );
     // The run's own record (pgparts_maintenance_runs) follows the steps; the steps are these.
     const record = statements.findIndex((s) => s.includes('pgparts_maintenance_runs'));
     expect(record).toBeGreaterThan(0);
-    expect(statements.slice(0, record).filter((s) => DDL.test(s))).toEqual([
+    const changes = statements.slice(0, record).filter((s) => DDL.test(s));
+    expect(changes.slice(0, 2)).toEqual([
+      expect.stringMatching(/^CREATE TABLE IF NOT EXISTS "public"\."pgparts_owned_tables"/),
+      expect.stringMatching(/^CREATE TABLE IF NOT EXISTS "public"\."pgparts_ownership_adopted"/),
+    ]);
+    expect(changes.slice(-6)).toEqual([
       'CREATE TABLE "public"."leaderboard_run_s40" PARTITION OF "public"."leaderboard_run" FOR VALUES IN (40)',
       `COMMENT ON TABLE "public"."leaderboard_run_s40" IS 'pgparts:managed'`,
+      owned('leaderboard_run_s40'),
       'CREATE TABLE "public"."run_group_member_s40" PARTITION OF "public"."run_group_member" FOR VALUES IN (40)',
       `COMMENT ON TABLE "public"."run_group_member_s40" IS 'pgparts:managed'`,
+      owned('run_group_member_s40'),
     ]);
+    expect(
+      changes.slice(2, -6).every((s) => /pgparts_owned_tables|pgparts_ownership_adopted/.test(s)),
+    ).toBe(true);
   });
 
   it('inspect itself never changes anything', async () => {

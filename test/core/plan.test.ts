@@ -47,6 +47,9 @@ describe('plan: leaderboard (LIST from season)', () => {
     expect(first?.sql).toEqual([
       'CREATE TABLE "public"."leaderboard_run_s1" PARTITION OF "public"."leaderboard_run" FOR VALUES IN (1)',
       `COMMENT ON TABLE "public"."leaderboard_run_s1" IS 'pgparts:managed'`,
+      expect.stringMatching(
+        /^INSERT INTO "public"\."pgparts_owned_tables" .*'"public"\."leaderboard_run_s1"'::regclass, 'public', 'leaderboard_run_s1', 'leaderboard', 'leaderboard_run', '1', 'partition'/s,
+      ),
     ]);
     expect(first?.reason).toMatch(/1 is in public\.season\.id/);
     expect(planned.steps.every((s) => !s.destructive)).toBe(true);

@@ -72,11 +72,13 @@ export function fakeFamilySnapshot(
     partitions: (partitions[name] ?? []).map((p) => fakePartition(family, name, p)),
   }));
   return {
+    schema: family.schema,
     name: family.name,
     tables,
     sourceValues: options.sourceValues ?? null,
     sourceError: null,
     retiredKeys: [],
+    unfinished: { operations: [], drainTables: [], captureTriggers: [], changeLogRows: 0 },
     anomalies: findAnomalies(family, tables, []),
   };
 }

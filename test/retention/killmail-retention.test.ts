@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { inspect } from '../../src/catalog/inspect.js';
 import { addIntervals, intervalStart, intervalSuffix } from '../../src/define/intervals.js';
 import { killmailFamily } from '../../src/domains/killmails/partitioning.js';
 import { reattachKey, retireKey } from '../../src/ops/retention.js';
@@ -130,22 +131,48 @@ describe('killmail retention', () => {
     }
   });
 
-  it('skips a partition pgparts did not create, and says so', async () => {
-    const key = { kind: 'range', from: month(-12), to: month(-11) } as const;
+  it("keeps a partition whose COMMENT a user overwrote: ownership is pgparts's own record", async () => {
     await t.sql.unsafe(`COMMENT ON TABLE "killmails_raw_${suffix(-12)}" IS 'made by hand'`);
+    const snapshot = await inspect(t.db, [killmailFamily]);
+    const raw = snapshot.families[0]?.tables[0]?.partitions.find(
+      (p) => p.name === `killmails_raw_${suffix(-12)}`,
+    );
+    expect(raw).toMatchObject({ managed: true, comment: 'made by hand' });
     const planOnly = await apply(t.db, {
       families: [killmailFamily],
       allowDestructive: false,
       now: addIntervals('month', now, 1),
     });
-    const notice = planOnly.plan?.notices.find((n) => n.kind === 'retention-skipped');
-    expect(notice?.message).toContain(`killmails_raw_${suffix(-12)}`);
+    const retire = planOnly.plan?.steps.find((s) => s.kind === 'retire');
+    expect(retire?.partitions).toContain(`killmails_raw_${suffix(-12)}`);
+    expect(planOnly.results.find((r) => r.step.kind === 'retire')?.outcome).toBe('skipped');
+  });
+
+  it('does not own a hand-made partition that copied the marker comment', async () => {
+    const key = { kind: 'range', from: month(-14), to: month(-13) } as const;
+    for (const table of killmailFamily.tables) {
+      for (const s of createPartitionSql(killmailFamily, table, key)) await t.sql.unsafe(s);
+    }
+    const snapshot = await inspect(t.db, [killmailFamily]);
+    for (const table of snapshot.families[0]?.tables ?? []) {
+      const made = table.partitions.find((p) => p.name === `${table.name}_${suffix(-14)}`);
+      expect(made).toMatchObject({ managed: false, comment: 'pgparts:managed' });
+    }
+    const planOnly = await apply(t.db, {
+      families: [killmailFamily],
+      allowDestructive: false,
+      now: addIntervals('month', now, 1),
+    });
+    const notice = planOnly.plan?.notices.find(
+      (n) => n.kind === 'retention-skipped' && n.message.includes(suffix(-14)),
+    );
     expect(notice?.message).toContain('not created by pgparts');
-    expect(planOnly.plan?.steps.some((s) => s.kind === 'retire')).toBe(false);
+    expect(planOnly.plan?.steps.filter((s) => s.kind === 'retire').map((s) => s.label)).toEqual([
+      `${month(-12).toISOString().slice(0, 10)}..${month(-11).toISOString().slice(0, 10)}`,
+    ]);
     expectPgpartsError(await rejection(retireKey(t.db, killmailFamily, key)), 'refused', {
       message: /not created by pgparts/,
-      step: 'retire',
     });
-    expect(await months('killmails_raw')).toContain(`killmails_raw_${suffix(-12)}`);
+    expect(await months('killmails_raw')).toContain(`killmails_raw_${suffix(-14)}`);
   });
 });

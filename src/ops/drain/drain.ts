@@ -4,16 +4,21 @@ import type { FamilySpec } from '../../define/spec.js';
 import { PgpartsError } from '../../errors.js';
 import type { AnyPgDatabase } from '../../run/database.js';
 import { query, run } from '../../run/execute.js';
+import { type KeyOperation, withKeyOperation } from '../../run/key-lock.js';
 import {
   DEFAULT_LOCK_TIMEOUT_MS,
   inShortTransaction,
   lockTimeoutSql,
   retryOnLockTimeout,
 } from '../../run/lock-timeout.js';
+import { openSession } from '../../run/session.js';
 import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
 import { keyCheckSql, keyPredicateSql } from '../../sql/key-predicate.js';
 import { integerLiteral, textLiteral } from '../../sql/literals.js';
+import { forgetOwnedSql, recordOwnedSql, setOwnedRoleSql } from '../../sql/ownership.js';
 import { boundSpecSql } from '../../sql/partition-ddl.js';
+import { checkKey } from '../key-validation.js';
+import { ensureOwnership } from '../ownership.js';
 import { validateForeignKey } from '../validate-foreign-key.js';
 import {
   CHANGE_LOG_TABLE,
@@ -60,6 +65,11 @@ import {
  * staging tables and triggers stay, and running drainKey again resumes: copies skip rows already
  * there (ON CONFLICT DO NOTHING) and the log brings changed rows up to date. A half-built
  * partition is never attached.
+ *
+ * The key is checked before anything is made (key-validation.ts), and the drain holds the key's
+ * lock and record (run/key-lock.ts) throughout: a retire of the key, or a second drain, is
+ * refused while it runs, and after a crash until a drain or apply has finished it. Its staging
+ * tables are pgparts's own from the transaction that creates them (sql/ownership.ts).
  */
 
 export interface DrainProgress {
@@ -205,6 +215,15 @@ function stagingSql(family: FamilySpec, key: PartitionKey, t: DrainTableState): 
     `CREATE TABLE ${staging} (LIKE ${quoteQualified(family.schema, t.table)} INCLUDING ALL EXCLUDING COMMENTS)`,
     `ALTER TABLE ${staging} ADD CONSTRAINT ${quoteIdent(STAGING_CHECK)} CHECK (${keyCheckSql(family, key)})`,
     `COMMENT ON TABLE ${staging} IS ${textLiteral(STAGING_MARKER)}`,
+    // pgparts's own from its first moment: a retire or a user's COMMENT cannot mistake it.
+    recordOwnedSql({
+      schema: family.schema,
+      family: family.name,
+      parent: t.table,
+      name: t.target,
+      key: keyLabel(key),
+      role: 'staging',
+    }),
   ];
 }
 
@@ -503,6 +522,7 @@ async function finish(
       );
       await run(tx, `ALTER TABLE ${staging} DROP CONSTRAINT ${quoteIdent(STAGING_CHECK)}`);
       await run(tx, `COMMENT ON TABLE ${staging} IS ${textLiteral(MANAGED_MARKER)}`);
+      await run(tx, setOwnedRoleSql(family.schema, family.schema, t.target, 'partition'));
     };
 
     if (strategy === 'swap') {
@@ -600,6 +620,39 @@ export async function drainKey(
   key: PartitionKey,
   options: DrainOptions = {},
 ): Promise<DrainResult> {
+  const label = key.kind === 'default' ? 'DEFAULT' : keyLabel(key);
+  // One connection for the key's lock and the work (a pool of one suffices, as for apply).
+  const session = await openSession(db);
+  const s = session.db;
+  try {
+    // The key's lock and record first: a retire of this key waits for no drain, it is refused.
+    return await withKeyOperation(s, family, label, 'drain', async (op) => {
+      // A typo changes nothing: the key is checked before the first change.
+      await checkKey(s, family, key, 'drain', { resuming: op.resuming !== null });
+      await ensureOwnership(s, family);
+      const onPhase = options.onPhase;
+      return drainUnderKeyLock(s, family, key, op, {
+        ...options,
+        onPhase: async (phase) => {
+          // 'locked' comes inside the final transaction: its record waits for the commit (on a
+          // single-connection driver, a statement beside that transaction would wait for it).
+          if (phase !== 'locked') await op.phase(phase);
+          await onPhase?.(phase);
+        },
+      });
+    });
+  } finally {
+    await session.release();
+  }
+}
+
+async function drainUnderKeyLock(
+  db: AnyPgDatabase,
+  family: FamilySpec,
+  key: PartitionKey,
+  op: KeyOperation,
+  options: DrainOptions,
+): Promise<DrainResult> {
   const started = performance.now();
   const initial = await readDrainState(db, family, key);
   const pending = validate(family, key, initial);
@@ -617,6 +670,7 @@ export async function drainKey(
   const strategy = chooseStrategy(initial, pending, options, where);
 
   // 1. prepare: capture first, so no write between the copy and the final phase goes unseen.
+  await op.begin('prepare');
   options.onProgress?.({ phase: 'prepare', done: 0, total: pending.length });
   const functionExists = (await count(db, captureFunctionExistsSql(family.schema))) > 0;
   for (const statement of changeCaptureSetupSql(family.schema, functionExists))
@@ -724,7 +778,14 @@ export async function drainKey(
   } else {
     // A successor DEFAULT left by an earlier swap attempt is no longer needed.
     for (const t of state.filter((t) => t.next && t.nextState === 'staging')) {
-      await ddl(db, [`DROP TABLE ${quoteQualified(family.schema, t.next as string)}`], options);
+      await ddl(
+        db,
+        [
+          forgetOwnedSql(family.schema, family.schema, t.next as string),
+          `DROP TABLE ${quoteQualified(family.schema, t.next as string)}`,
+        ],
+        options,
+      );
     }
   }
 

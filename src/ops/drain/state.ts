@@ -1,4 +1,5 @@
 import { sql } from 'drizzle-orm';
+import { ownedRole } from '../../catalog/ownership.js';
 import { type PartitionKey, partitionName } from '../../define/partition-key.js';
 import type { FamilySpec } from '../../define/spec.js';
 import { PgpartsError } from '../../errors.js';
@@ -114,15 +115,19 @@ export async function readDrainState(
       const attachedTarget = partitions.find((p) => p.name === target);
       const coveredBy =
         partitions.find((p) => p.name !== target && p.bound === wantedBound)?.name ?? null;
-      const standalone = await query<{ comment: string | null }>(
+      const standalone = await query<{ oid: string }>(
         tx,
-        sql`SELECT obj_description(c.oid, 'pg_class') AS comment FROM pg_class c
+        sql`SELECT c.oid::text AS oid FROM pg_class c
             WHERE c.oid = to_regclass(${quoteQualified(family.schema, target)})`,
       );
       let targetState: DrainTableState['targetState'] = 'absent';
       if (attachedTarget) targetState = 'attached';
       else if (standalone.length > 0)
-        targetState = standalone[0]?.comment === STAGING_MARKER ? 'staging' : 'foreign';
+        // A staging table is one pgparts recorded as such; the comment alone proves nothing.
+        targetState =
+          (await ownedRole(tx, family.schema, family.schema, target)) === 'staging'
+            ? 'staging'
+            : 'foreign';
 
       const columns = await query<{ name: string }>(
         tx,
@@ -173,13 +178,16 @@ export async function readDrainState(
         // A name too long to derive from is no table (the swap refuses it: swapObstacles).
         const [nextTable] = identifierProblem(next)
           ? []
-          : await query<{ comment: string | null }>(
+          : await query<{ oid: string }>(
               tx,
-              sql`SELECT obj_description(c.oid, 'pg_class') AS comment FROM pg_class c
+              sql`SELECT c.oid::text AS oid FROM pg_class c
                   WHERE c.oid = to_regclass(${quoteQualified(family.schema, next)})`,
             );
         if (nextTable)
-          nextState = nextTable.comment === NEXT_DEFAULT_MARKER ? 'staging' : 'foreign';
+          nextState =
+            (await ownedRole(tx, family.schema, family.schema, next)) === 'next-default'
+              ? 'staging'
+              : 'foreign';
         const [constraint] = await query<{ c: string | null }>(
           tx,
           sql`SELECT pg_get_partition_constraintdef(to_regclass(${quoteQualified(family.schema, defaultPartition)})) AS c`,

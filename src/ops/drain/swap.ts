@@ -1,4 +1,5 @@
-import type { PartitionKey } from '../../define/partition-key.js';
+import { ownedRole } from '../../catalog/ownership.js';
+import { keyLabel, type PartitionKey } from '../../define/partition-key.js';
 import type { FamilySpec } from '../../define/spec.js';
 import type { AnyPgDatabase } from '../../run/database.js';
 import { query, run } from '../../run/execute.js';
@@ -6,6 +7,7 @@ import { inShortTransaction } from '../../run/lock-timeout.js';
 import { identifierProblem, quoteIdent, quoteQualified } from '../../sql/identifiers.js';
 import { keyCheckSql } from '../../sql/key-predicate.js';
 import { textLiteral } from '../../sql/literals.js';
+import { forgetOwnedSql, recordOwnedSql, setOwnedRoleSql } from '../../sql/ownership.js';
 import { validateForeignKey } from '../validate-foreign-key.js';
 import {
   DRAINED_DEFAULT_MARKER,
@@ -84,6 +86,14 @@ export function nextDefaultSql(
     // And ATTACH of the key's partition finds the new DEFAULT cannot hold the key.
     `ALTER TABLE ${next} ADD CONSTRAINT ${quoteIdent(NOT_KEY_CHECK)} CHECK (NOT (${keyCheckSql(family, key)}))`,
     `COMMENT ON TABLE ${next} IS ${textLiteral(NEXT_DEFAULT_MARKER)}`,
+    recordOwnedSql({
+      schema: family.schema,
+      family: family.name,
+      parent: t.table,
+      name: t.next as string,
+      key: keyLabel(key),
+      role: 'next-default',
+    }),
   ];
 }
 
@@ -127,6 +137,15 @@ export async function swapInTransaction(
       tx,
       `COMMENT ON TABLE ${quoteQualified(family.schema, drainedDefaultName(t.defaultPartition))} IS ${textLiteral(DRAINED_DEFAULT_MARKER)}`,
     );
+    await run(
+      tx,
+      setOwnedRoleSql(
+        family.schema,
+        family.schema,
+        drainedDefaultName(t.defaultPartition),
+        'drained-default',
+      ),
+    );
   }
   for (const t of tables) {
     if (t.defaultPartition) {
@@ -139,6 +158,7 @@ export async function swapInTransaction(
         `ALTER TABLE ${next} DROP CONSTRAINT ${quoteIdent(DEFAULT_BOUND_CHECK)}, DROP CONSTRAINT ${quoteIdent(NOT_KEY_CHECK)}`,
       );
       await run(tx, `ALTER TABLE ${next} RENAME TO ${quoteIdent(t.defaultPartition)}`);
+      await run(tx, setOwnedRoleSql(family.schema, family.schema, t.defaultPartition, 'partition'));
     } else {
       await attachKey(t);
     }
@@ -173,10 +193,15 @@ export async function completeSwap(
   state: Pick<DrainState, 'unvalidatedForeignKeys' | 'drainedDefaults'>,
   options: { lockTimeoutMs?: number; retries?: number },
 ): Promise<SwapCompletion> {
+  const dropped: string[] = [];
   for (const name of state.drainedDefaults) {
+    // Only an old DEFAULT pgparts recorded as such; a table that merely carries the comment stays.
+    if ((await ownedRole(db, family.schema, family.schema, name)) !== 'drained-default') continue;
     await inShortTransaction(db, { retries: 8, ...options }, async (tx) => {
+      await run(tx, forgetOwnedSql(family.schema, family.schema, name));
       await run(tx, `DROP TABLE ${quoteQualified(family.schema, name)}`);
     });
+    dropped.push(name);
   }
   const started = performance.now();
   for (const fk of state.unvalidatedForeignKeys) {
@@ -185,7 +210,7 @@ export async function completeSwap(
     await validateForeignKey(db, table, fk.name, options);
   }
   return {
-    dropped: state.drainedDefaults,
+    dropped,
     validateMs: performance.now() - started,
     validated: state.unvalidatedForeignKeys.map((fk) => `${fk.table}.${fk.name}`),
   };

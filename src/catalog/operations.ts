@@ -1,0 +1,95 @@
+import { sql } from 'drizzle-orm';
+import type { AnyPgDatabase } from '../run/database.js';
+import { rowsOf } from '../run/rows.js';
+import { quoteQualified } from '../sql/identifiers.js';
+
+/**
+ * pgparts's record of the operation in progress on each key: one row per (family, key) while a
+ * drain, retire or reattach is under way, deleted when it finishes. A row left by a crash says
+ * what was interrupted and where; the operation that owns it finishes it, every other one is
+ * refused (see run/key-lock.ts). The table lives in the family's schema, like the retired keys,
+ * so (schema, family, key) is the identity.
+ */
+export const OPERATIONS_TABLE = 'pgparts_operations';
+
+export const OPERATION_KINDS = ['drain', 'retire', 'reattach'] as const;
+export type OperationKind = (typeof OPERATION_KINDS)[number];
+
+export function operationsSetupSql(schema: string): string[] {
+  return [
+    `CREATE TABLE IF NOT EXISTS ${quoteQualified(schema, OPERATIONS_TABLE)} (
+  "family" text NOT NULL,
+  "key" text NOT NULL,
+  "operation" text NOT NULL,
+  "phase" text NOT NULL,
+  "detail" text,
+  "started_at" timestamptz NOT NULL DEFAULT now(),
+  "updated_at" timestamptz NOT NULL DEFAULT now(),
+  "backend_pid" integer,
+  PRIMARY KEY ("family", "key")
+)`,
+  ];
+}
+
+export interface RecordedOperation {
+  /** The key as keyLabel prints it. */
+  key: string;
+  operation: OperationKind;
+  phase: string;
+  /** What the operation needs to be resumed alike (retire: its mode). */
+  detail: string | null;
+  startedAt: Date;
+  updatedAt: Date;
+  /** The backend that recorded the last phase. */
+  backendPid: number | null;
+  /** The key's lock is held (run/key-lock.ts): the operation is running now, not interrupted. */
+  running: boolean;
+}
+
+/** The operations recorded for a family; none when the table does not exist yet. */
+export async function readOperations(
+  db: AnyPgDatabase,
+  family: { schema: string; name: string },
+  key?: string,
+): Promise<RecordedOperation[]> {
+  const [found] = rowsOf<{ t: string | null }>(
+    await db.execute(
+      sql`SELECT to_regclass(${quoteQualified(family.schema, OPERATIONS_TABLE)})::text AS t`,
+    ),
+  );
+  if (!found?.t) return [];
+  const rows = rowsOf<{
+    key: string;
+    operation: string;
+    phase: string;
+    detail: string | null;
+    started_ms: number | string;
+    updated_ms: number | string;
+    pid: number | null;
+    running: boolean;
+  }>(
+    await db.execute(
+      sql`SELECT key, operation, phase, detail, (extract(epoch FROM started_at) * 1000)::float8 AS started_ms,
+                 (extract(epoch FROM updated_at) * 1000)::float8 AS updated_ms, backend_pid AS pid,
+                 EXISTS (SELECT 1 FROM pg_locks l
+                         WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+                           AND l.classid::bigint = (hashtext(${`pgparts:key:${family.schema}.${family.name}`})::bigint & 4294967295)
+                           AND l.objid::bigint = (hashtext(key)::bigint & 4294967295)
+                           AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                       ) AS running
+          FROM ${sql.raw(quoteQualified(family.schema, OPERATIONS_TABLE))}
+          WHERE family = ${family.name} AND (${key ?? null}::text IS NULL OR key = ${key ?? null}::text)
+          ORDER BY started_at, key`,
+    ),
+  );
+  return rows.map((r) => ({
+    key: r.key,
+    operation: r.operation as OperationKind,
+    phase: r.phase,
+    detail: r.detail,
+    startedAt: new Date(Number(r.started_ms)),
+    updatedAt: new Date(Number(r.updated_ms)),
+    backendPid: r.pid === null ? null : Number(r.pid),
+    running: r.running === true,
+  }));
+}

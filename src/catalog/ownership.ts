@@ -1,0 +1,77 @@
+import { sql } from 'drizzle-orm';
+import type { AnyPgDatabase } from '../run/database.js';
+import { rowsOf } from '../run/rows.js';
+import { quoteQualified } from '../sql/identifiers.js';
+import { OWNED_TABLES, OWNERSHIP_ADOPTED, type OwnedRole } from '../sql/ownership.js';
+
+/** Ownership as recorded in a family schema's ownership table (see sql/ownership.ts). */
+export interface OwnershipRecords {
+  /** The families whose existing partitions were carried over; their comments no longer count. */
+  adopted: Set<string>;
+  /** By oid (text): the table's schema and name when recorded, and its role. */
+  byOid: Map<string, { schema: string; name: string; role: OwnedRole; family: string }>;
+}
+
+async function exists(db: AnyPgDatabase, schema: string, table: string): Promise<boolean> {
+  const [row] = rowsOf<{ t: string | null }>(
+    await db.execute(sql`SELECT to_regclass(${quoteQualified(schema, table)})::text AS t`),
+  );
+  return !!row?.t;
+}
+
+/** Reads the ownership table of `schema`; empty when pgparts has recorded nothing there yet. */
+export async function readOwnership(db: AnyPgDatabase, schema: string): Promise<OwnershipRecords> {
+  const records: OwnershipRecords = { adopted: new Set(), byOid: new Map() };
+  if (!(await exists(db, schema, OWNED_TABLES))) return records;
+  const owned = rowsOf<{
+    relid: string;
+    schema: string;
+    name: string;
+    role: string;
+    family: string;
+  }>(
+    await db.execute(
+      sql`SELECT relid::text AS relid, schema, name, role, family
+          FROM ${sql.raw(quoteQualified(schema, OWNED_TABLES))}`,
+    ),
+  );
+  for (const row of owned) {
+    records.byOid.set(row.relid, {
+      schema: row.schema,
+      name: row.name,
+      role: row.role as OwnedRole,
+      family: row.family,
+    });
+  }
+  if (await exists(db, schema, OWNERSHIP_ADOPTED)) {
+    const adopted = rowsOf<{ family: string }>(
+      await db.execute(
+        sql`SELECT family FROM ${sql.raw(quoteQualified(schema, OWNERSHIP_ADOPTED))}`,
+      ),
+    );
+    for (const row of adopted) records.adopted.add(row.family);
+  }
+  return records;
+}
+
+/**
+ * The role pgparts recorded for the table `schema.name` as it is now (oid, schema and name all
+ * match), read from the ownership table in `familySchema`; null when pgparts does not own it.
+ */
+export async function ownedRole(
+  db: AnyPgDatabase,
+  familySchema: string,
+  schema: string,
+  name: string,
+): Promise<OwnedRole | null> {
+  if (!(await exists(db, familySchema, OWNED_TABLES))) return null;
+  const [row] = rowsOf<{ role: string }>(
+    await db.execute(
+      sql`SELECT o.role FROM ${sql.raw(quoteQualified(familySchema, OWNED_TABLES))} o
+          JOIN pg_class c ON c.oid = o.relid JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE o.relid = to_regclass(${quoteQualified(schema, name)})
+            AND n.nspname = o.schema AND c.relname = o.name`,
+    ),
+  );
+  return (row?.role as OwnedRole | undefined) ?? null;
+}

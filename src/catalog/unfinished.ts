@@ -1,0 +1,82 @@
+import { sql } from 'drizzle-orm';
+import type { FamilySpec } from '../define/spec.js';
+import { CAPTURE_TRIGGER, CHANGE_LOG_TABLE } from '../ops/drain/change-capture.js';
+import { DRAINED_DEFAULT_MARKER, NEXT_DEFAULT_MARKER, STAGING_MARKER } from '../ops/drain/state.js';
+import type { AnyPgDatabase } from '../run/database.js';
+import { rowsOf } from '../run/rows.js';
+import { quoteQualified } from '../sql/identifiers.js';
+import { OWNED_TABLES } from '../sql/ownership.js';
+import { readOperations } from './operations.js';
+import type { UnfinishedWork } from './snapshot.js';
+
+async function exists(db: AnyPgDatabase, schema: string, table: string): Promise<boolean> {
+  const [row] = rowsOf<{ t: string | null }>(
+    await db.execute(sql`SELECT to_regclass(${quoteQualified(schema, table)})::text AS t`),
+  );
+  return !!row?.t;
+}
+
+/**
+ * What interrupted operations left on a family: their records (catalog/operations.ts), the
+ * tables a drain builds that are not partitions yet, capture triggers still logging on its
+ * DEFAULT partitions, and the change log's rows for them. Reads only.
+ */
+export async function readUnfinished(
+  db: AnyPgDatabase,
+  family: FamilySpec,
+): Promise<UnfinishedWork> {
+  const operations = await readOperations(db, family);
+  const owned = await exists(db, family.schema, OWNED_TABLES);
+  const prefixes = sql.join(
+    family.tables.map((t) => sql`starts_with(c.relname, ${`${t}_`})`),
+    sql` OR `,
+  );
+  const ownedRole = owned
+    ? sql`(SELECT o.role FROM ${sql.raw(quoteQualified(family.schema, OWNED_TABLES))} o
+           WHERE o.relid = c.oid AND o.name = c.relname AND o.family = ${family.name})`
+    : sql`NULL::text`;
+  const drainTables = rowsOf<{ name: string; role: string }>(
+    await db.execute(sql`
+      SELECT name, role FROM (
+        SELECT c.relname AS name,
+               coalesce(${ownedRole},
+                        CASE obj_description(c.oid, 'pg_class')
+                          WHEN ${STAGING_MARKER} THEN 'staging'
+                          WHEN ${NEXT_DEFAULT_MARKER} THEN 'next-default'
+                          WHEN ${DRAINED_DEFAULT_MARKER} THEN 'drained-default' END) AS role
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = ${family.schema} AND c.relkind = 'r' AND NOT c.relispartition
+          AND (${prefixes})) t
+      WHERE role IN ('staging', 'next-default', 'drained-default')
+      ORDER BY name`),
+  );
+  const parents = sql.join(
+    family.tables.map((t) => sql`to_regclass(${quoteQualified(family.schema, t)})`),
+    sql`, `,
+  );
+  const triggers = rowsOf<{ name: string }>(
+    await db.execute(sql`
+      SELECT DISTINCT c.relname AS name FROM pg_trigger tg
+      JOIN pg_class c ON c.oid = tg.tgrelid JOIN pg_inherits i ON i.inhrelid = c.oid
+      WHERE tg.tgname = ${CAPTURE_TRIGGER} AND i.inhparent IN (${parents})
+      ORDER BY 1`),
+  );
+  let changeLogRows = 0;
+  if (triggers.length > 0 && (await exists(db, family.schema, CHANGE_LOG_TABLE))) {
+    const [row] = rowsOf<{ n: number | string }>(
+      await db.execute(sql`
+        SELECT count(*)::float8 AS n FROM ${sql.raw(quoteQualified(family.schema, CHANGE_LOG_TABLE))}
+        WHERE source_table IN (${sql.join(
+          triggers.map((t) => sql`${t.name}`),
+          sql`, `,
+        )})`),
+    );
+    changeLogRows = Number(row?.n ?? 0);
+  }
+  return {
+    operations,
+    drainTables,
+    captureTriggers: triggers.map((t) => t.name),
+    changeLogRows,
+  };
+}

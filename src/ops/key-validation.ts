@@ -1,0 +1,162 @@
+import { sql } from 'drizzle-orm';
+import { addIntervals, intervalStart } from '../define/intervals.js';
+import {
+  integerTypeRange,
+  isCurrentOrFuture,
+  isDeclaredValue,
+  keyShapeProblem,
+} from '../define/key-checks.js';
+import { keyLabel, type PartitionKey, partitionName } from '../define/partition-key.js';
+import type { FamilySpec } from '../define/spec.js';
+import { PgpartsError } from '../errors.js';
+import type { AnyPgDatabase } from '../run/database.js';
+import { query } from '../run/execute.js';
+import { quoteQualified } from '../sql/identifiers.js';
+import { keyPredicateSql } from '../sql/key-predicate.js';
+import { textLiteral } from '../sql/literals.js';
+
+/**
+ * The checks every key operation runs before its first change, so a typo changes nothing:
+ * the key's shape (kind, sane year, aligned interval), the key column's integer range, and:
+ * - drain: the key is declared (`values`, a row of `valuesFrom`, RANGE: the premake window) or
+ *   some table of the family holds a row or a partition for it; otherwise a drain would only
+ *   create empty partitions for a value nobody asked for;
+ * - retire: never the current or a future interval, nor a value the spec lists, unless forced.
+ */
+
+export type KeyOperationKind = 'drain' | 'retire' | 'reattach';
+
+export interface KeyCheckOptions {
+  /** retire: allow the current and future intervals and declared values. */
+  force?: boolean;
+  /** An interrupted run of the same operation is being resumed: the key was accepted then. */
+  resuming?: boolean;
+}
+
+function refuse(
+  code: 'invalid-input' | 'refused',
+  operation: KeyOperationKind,
+  family: FamilySpec,
+  key: PartitionKey,
+  why: string,
+): PgpartsError {
+  const label = key.kind === 'range' && Number.isNaN(key.from.getTime()) ? '?' : keyLabel(key);
+  return new PgpartsError(
+    code,
+    `${operation}: family ${family.name}, key ${label}: ${why}; nothing was changed`,
+    { step: operation, table: `${family.schema}.${family.tables[0]}` },
+  );
+}
+
+export async function checkKey(
+  db: AnyPgDatabase,
+  family: FamilySpec,
+  key: PartitionKey,
+  operation: KeyOperationKind,
+  options: KeyCheckOptions = {},
+): Promise<void> {
+  const shape = keyShapeProblem(family, key);
+  if (shape) throw refuse('invalid-input', operation, family, key, shape);
+  const first = `${family.schema}.${family.tables[0]}`;
+  const [column] = await query<{ type: string | null }>(
+    db,
+    sql`SELECT format_type(a.atttypid, a.atttypmod) AS type FROM pg_attribute a
+        WHERE a.attrelid = to_regclass(${quoteQualified(family.schema, family.tables[0] ?? '')}) AND a.attname = ${family.partitionBy.column}
+          AND NOT a.attisdropped`,
+  );
+  if (!column) {
+    throw new PgpartsError(
+      'spec-mismatch',
+      `${operation}: table ${first} or its column ${family.partitionBy.column} does not exist; run migrations first`,
+      { step: operation, table: first },
+    );
+  }
+  const range = integerTypeRange(column.type);
+  if (key.kind === 'list' && typeof key.value === 'number' && range) {
+    const value = BigInt(key.value);
+    if (value < range.min || value > range.max) {
+      throw refuse(
+        'invalid-input',
+        operation,
+        family,
+        key,
+        `${family.partitionBy.column} is ${column.type}, which holds ${range.min}..${range.max}`,
+      );
+    }
+  }
+  if (options.resuming) return;
+  if (operation === 'drain') await checkDrainable(db, family, key);
+  if (operation === 'retire' && !options.force) {
+    const [clock] = await query<{ ms: number | string }>(
+      db,
+      sql`SELECT (extract(epoch FROM now()) * 1000)::float8 AS ms`,
+    );
+    const now = new Date(Number(clock?.ms));
+    if (isCurrentOrFuture(family, key, now)) {
+      throw refuse(
+        'refused',
+        'retire',
+        family,
+        key,
+        `it is the current or a future ${family.partitionBy.strategy === 'range' ? family.partitionBy.interval : 'interval'} ` +
+          `(the server's clock says ${now.toISOString()}); rows are being written there. Pass force: true ` +
+          '(--force) if this is really meant',
+      );
+    }
+    if (isDeclaredValue(family, key)) {
+      throw refuse(
+        'refused',
+        'retire',
+        family,
+        key,
+        'the spec lists it in `values`, so it always gets partitions; remove it from the spec or pass force: true (--force)',
+      );
+    }
+  }
+}
+
+/** A drain must have something to do: a declared key, or rows or partitions for it somewhere. */
+async function checkDrainable(db: AnyPgDatabase, family: FamilySpec, key: PartitionKey) {
+  const spec = family.partitionBy;
+  if (isDeclaredValue(family, key)) return;
+  if (key.kind === 'list' && spec.strategy === 'list' && spec.valuesFrom) {
+    const source = spec.valuesFrom;
+    const [found] = await query<{ ok: boolean }>(
+      db,
+      `SELECT EXISTS (SELECT 1 FROM ${quoteQualified(source.schema, source.table)} WHERE ${keyPredicateSql(
+        { ...family, partitionBy: { ...spec, column: source.column } },
+        key,
+      )}) AS ok`,
+    );
+    if (found?.ok) return;
+  }
+  if (key.kind === 'range' && spec.strategy === 'range') {
+    const [clock] = await query<{ ms: number | string }>(
+      db,
+      sql`SELECT (extract(epoch FROM now()) * 1000)::float8 AS ms`,
+    );
+    const current = intervalStart(spec.interval, new Date(Number(clock?.ms)));
+    const windowEnd = addIntervals(spec.interval, current, spec.premake + 1);
+    if (key.from >= current && key.to <= windowEnd) return;
+  }
+  for (const table of family.tables) {
+    const [row] = await query<{ ok: boolean; exists: boolean }>(
+      db,
+      `SELECT EXISTS (SELECT 1 FROM ${quoteQualified(family.schema, table)} WHERE ${keyPredicateSql(family, key)}) AS ok,
+              to_regclass(${textLiteral(quoteQualified(family.schema, partitionName(family, table, key)))}) IS NOT NULL AS exists`,
+    );
+    if (row?.ok || row?.exists) return;
+  }
+  const declared =
+    spec.strategy === 'list'
+      ? `not in the spec's values${spec.valuesFrom ? ` nor a row of ${spec.valuesFrom.schema}.${spec.valuesFrom.table}` : ''}`
+      : `outside the premake window`;
+  throw refuse(
+    'invalid-input',
+    'drain',
+    family,
+    key,
+    `it is ${declared}, and no table of the family holds a row or a partition for it: a drain would ` +
+      'only create empty partitions (a typo?)',
+  );
+}

@@ -1,0 +1,112 @@
+import { sql } from 'drizzle-orm';
+import { boundKey, parseBound } from '../define/bounds.js';
+import { isManagedComment } from '../define/marker.js';
+import { keyLabel, partitionName } from '../define/partition-key.js';
+import type { FamilySpec } from '../define/spec.js';
+import type { AnyPgDatabase } from '../run/database.js';
+import { query, run } from '../run/execute.js';
+import { quoteQualified } from '../sql/identifiers.js';
+import {
+  OWNERSHIP_ADOPTED,
+  type OwnedRole,
+  ownershipSetupSql,
+  recordOwnedSql,
+} from '../sql/ownership.js';
+import { DRAINED_DEFAULT_MARKER, NEXT_DEFAULT_MARKER, STAGING_MARKER } from './drain/state.js';
+
+/**
+ * Makes sure the family's schema has the ownership tables, and carries an existing install over
+ * once per family (the first pgparts operation that changes something after the upgrade):
+ * - an attached partition of a family table is adopted when it carries the `pgparts:managed`
+ *   comment AND its name is the name pgparts derives for its bound (`<table>_default` for
+ *   DEFAULT): a comment copied onto a hand-made partition under another name adopts nothing;
+ * - a standalone table named after a family table that carries a drain's marker (staging, next
+ *   DEFAULT, drained DEFAULT) is adopted in that role, so an interrupted drain can resume.
+ * From then on the recorded rows alone say what pgparts owns; comments are hints.
+ * Returns how many tables were adopted now (0 when the family was carried over before).
+ */
+export async function ensureOwnership(db: AnyPgDatabase, family: FamilySpec): Promise<number> {
+  return db.transaction(async (tx) => {
+    for (const statement of ownershipSetupSql(family.schema)) await run(tx, statement);
+    const [done] = await query<{ n: number }>(
+      tx,
+      sql`SELECT count(*)::int AS n FROM ${sql.raw(quoteQualified(family.schema, OWNERSHIP_ADOPTED))}
+          WHERE family = ${family.name}`,
+    );
+    if ((done?.n ?? 0) > 0) return 0;
+    await tx.execute(sql`SET LOCAL TimeZone = 'UTC'`);
+    await tx.execute(sql`SET LOCAL DateStyle = 'ISO, YMD'`);
+    const statements: string[] = [];
+    for (const table of family.tables) {
+      const partitions = await query<{ name: string; bound: string; comment: string | null }>(
+        tx,
+        sql`SELECT c.relname AS name, pg_get_expr(c.relpartbound, c.oid) AS bound,
+                   obj_description(c.oid, 'pg_class') AS comment
+            FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+            JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE i.inhparent = to_regclass(${quoteQualified(family.schema, table)}) AND n.nspname = ${family.schema}`,
+      );
+      for (const p of partitions) {
+        if (!isManagedComment(p.comment)) continue;
+        const key = boundKey(parseBound(p.bound));
+        if (!key) continue;
+        let expected: string;
+        try {
+          expected = partitionName(family, table, key);
+        } catch {
+          continue;
+        }
+        if (expected !== p.name) continue;
+        statements.push(
+          recordOwnedSql(
+            {
+              schema: family.schema,
+              family: family.name,
+              parent: table,
+              name: p.name,
+              key: keyLabel(key),
+              role: 'partition',
+            },
+            'adopted',
+          ),
+        );
+      }
+      const standalone = await query<{ name: string; comment: string }>(
+        tx,
+        sql`SELECT c.relname AS name, obj_description(c.oid, 'pg_class') AS comment
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = ${family.schema} AND c.relkind = 'r' AND NOT c.relispartition
+              AND starts_with(c.relname, ${`${table}_`})
+              AND obj_description(c.oid, 'pg_class') IN (${STAGING_MARKER}, ${NEXT_DEFAULT_MARKER}, ${DRAINED_DEFAULT_MARKER})`,
+      );
+      const roles: Record<string, OwnedRole> = {
+        [STAGING_MARKER]: 'staging',
+        [NEXT_DEFAULT_MARKER]: 'next-default',
+        [DRAINED_DEFAULT_MARKER]: 'drained-default',
+      };
+      for (const t of standalone) {
+        const role = roles[t.comment];
+        if (!role) continue;
+        statements.push(
+          recordOwnedSql(
+            {
+              schema: family.schema,
+              family: family.name,
+              parent: table,
+              name: t.name,
+              key: '',
+              role,
+            },
+            'adopted',
+          ),
+        );
+      }
+    }
+    for (const statement of statements) await run(tx, statement);
+    await tx.execute(
+      sql`INSERT INTO ${sql.raw(quoteQualified(family.schema, OWNERSHIP_ADOPTED))} (family, tables)
+          VALUES (${family.name}, ${statements.length}) ON CONFLICT (family) DO NOTHING`,
+    );
+    return statements.length;
+  });
+}

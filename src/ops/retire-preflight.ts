@@ -1,0 +1,178 @@
+import { sql } from 'drizzle-orm';
+import { ownedRole } from '../catalog/ownership.js';
+import { keyLabel, type PartitionKey, partitionName } from '../define/partition-key.js';
+import type { FamilySpec } from '../define/spec.js';
+import { PgpartsError } from '../errors.js';
+import type { AnyPgDatabase } from '../run/database.js';
+import { query } from '../run/execute.js';
+import { quoteQualified } from '../sql/identifiers.js';
+import { boundSpecSql } from '../sql/partition-ddl.js';
+
+/**
+ * What retire proves before its first change, so that it never stops half-way: a retire that
+ * dropped the members' partition and then failed on the runs' left the parent showing none of
+ * the month's rows, and every later run failing. It refuses ('refused'), changing nothing, when:
+ * - a table's partition for the key is not pgparts's own (not in its ownership record), holds
+ *   the key under another name, or is a drain's staging table;
+ * - a view or materialized view depends on one of the key's partitions (DROP would fail, DETACH
+ *   would leave the view reading a table that is no longer in the parent);
+ * - a table outside the family has a foreign key to the parent or the partition (the detach
+ *   would fail, or the drop orphan its rows);
+ * - some tables of the family have the key's partition and others do not (unless an interrupted
+ *   retire of this key is being finished: then that is expected);
+ * - archive: the archive schema already has a table of that name.
+ */
+
+export interface RetirePartitionState {
+  table: string;
+  name: string;
+  oid: string;
+  attached: boolean;
+  detachPending: boolean;
+  rows: number;
+}
+
+export interface RetirePreflightOptions {
+  mode: 'drop' | 'archive';
+  archiveSchema: string;
+  /** An interrupted retire of this key is being finished. */
+  resuming: boolean;
+}
+
+/** Returns the key's partitions, referencing tables first; throws 'refused' with every problem. */
+export async function retirePreflight(
+  db: AnyPgDatabase,
+  family: FamilySpec,
+  key: PartitionKey,
+  options: RetirePreflightOptions,
+): Promise<RetirePartitionState[]> {
+  return db.transaction(async (tx) => {
+    // Bounds print in the session's zone and style: read them as boundSpecSql writes them.
+    await tx.execute(sql`SET LOCAL TimeZone = 'UTC'`);
+    await tx.execute(sql`SET LOCAL DateStyle = 'ISO, YMD'`);
+    const problems: string[] = [];
+    const states: RetirePartitionState[] = [];
+    const missing: string[] = [];
+    const bound = boundSpecSql(key);
+    const parents = sql.join(
+      family.tables.map((name) => sql`to_regclass(${quoteQualified(family.schema, name)})`),
+      sql`, `,
+    );
+    for (const table of [...family.tables].reverse()) {
+      const parent = quoteQualified(family.schema, table);
+      const name = partitionName(family, table, key);
+      const holders = await query<{ name: string; schema: string }>(
+        tx,
+        sql`SELECT c.relname AS name, n.nspname AS schema FROM pg_inherits i
+            JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE i.inhparent = to_regclass(${parent})
+              AND pg_get_expr(c.relpartbound, c.oid) = ${bound}`,
+      );
+      for (const h of holders.filter((h) => h.name !== name || h.schema !== family.schema)) {
+        problems.push(
+          `${h.schema}.${h.name} holds ${keyLabel(key)} in ${table} under a name pgparts did not ` +
+            `give it (pgparts would name it ${name}); pgparts retires only its own partitions: ` +
+            'detach or drop it yourself',
+        );
+      }
+      const [found] = await query<{
+        oid: string;
+        attached: boolean;
+        pending: boolean;
+        rows: number;
+      }>(
+        tx,
+        sql`SELECT c.oid::text AS oid, i.inhrelid IS NOT NULL AS attached,
+                   coalesce(i.inhdetachpending, false) AS pending,
+                   greatest(c.reltuples, 0)::bigint::int AS rows
+            FROM pg_class c
+            LEFT JOIN pg_inherits i ON i.inhrelid = c.oid AND i.inhparent = to_regclass(${parent})
+            WHERE c.oid = to_regclass(${quoteQualified(family.schema, name)})`,
+      );
+      if (!found) {
+        missing.push(table);
+        continue;
+      }
+      const role = await ownedRole(tx, family.schema, family.schema, name);
+      if (role === 'staging' || role === 'next-default') {
+        problems.push(
+          `${family.schema}.${name} is a drain's ${role} table (an unfinished drain of this key): ` +
+            'finish it with `pgparts drain` or `pgparts apply` first',
+        );
+        continue;
+      }
+      if (role !== 'partition') {
+        problems.push(
+          `${family.schema}.${name} was not created by pgparts (not in its ownership record, ` +
+            'whatever its comment says); pgparts retires only its own partitions',
+        );
+        continue;
+      }
+      const views = await query<{ view: string }>(
+        tx,
+        sql`SELECT DISTINCT v.oid::regclass::text AS view FROM pg_depend d
+            JOIN pg_rewrite r ON r.oid = d.objid JOIN pg_class v ON v.oid = r.ev_class
+            WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass
+              AND d.refobjid = ${found.oid}::oid AND v.oid <> ${found.oid}::oid
+            ORDER BY 1`,
+      );
+      if (views.length > 0) {
+        problems.push(
+          `${views.map((v) => v.view).join(', ')} ${views.length === 1 ? 'depends' : 'depend'} on ` +
+            `${family.schema}.${name}: drop or redefine ${views.length === 1 ? 'it' : 'them'} ` +
+            '(on the parent table instead of the partition) first',
+        );
+      }
+      const foreign = await query<{ name: string; from: string }>(
+        tx,
+        sql`SELECT c.conname AS name, c.conrelid::regclass::text AS from FROM pg_constraint c
+            WHERE c.contype = 'f' AND c.confrelid IN (${found.oid}::oid, to_regclass(${parent}))
+              AND c.conrelid NOT IN (${parents})
+              AND NOT EXISTS (SELECT 1 FROM pg_inherits i
+                              WHERE i.inhrelid = c.conrelid AND i.inhparent IN (${parents}))
+            ORDER BY 2, 1`,
+      );
+      if (foreign.length > 0) {
+        problems.push(
+          `${foreign.map((f) => `${f.from} (${f.name})`).join(', ')} outside the family ` +
+            `reference${foreign.length === 1 ? 's' : ''} ${table}: retiring ${name} would fail ` +
+            'on its rows or orphan them; retire it by hand',
+        );
+      }
+      if (options.mode === 'archive') {
+        const [taken] = await query<{ t: string | null }>(
+          tx,
+          sql`SELECT to_regclass(${quoteQualified(options.archiveSchema, name)})::text AS t`,
+        );
+        if (taken?.t) {
+          problems.push(`${options.archiveSchema}.${name} already exists: archive would collide`);
+        }
+      }
+      states.push({
+        table,
+        name,
+        oid: found.oid,
+        attached: found.attached,
+        detachPending: found.pending,
+        rows: found.rows,
+      });
+    }
+    if (states.length > 0 && missing.length > 0 && !options.resuming) {
+      problems.push(
+        `${missing.join(', ')} ${missing.length === 1 ? 'has' : 'have'} no partition ${keyLabel(key)} ` +
+          `while ${states.map((s) => s.table).join(', ')} ${states.length === 1 ? 'has' : 'have'}: ` +
+          'the family is not partitioned alike for this key; look at it by hand',
+      );
+    }
+    if (problems.length > 0) {
+      throw new PgpartsError(
+        'refused',
+        `retire: family ${family.name}, key ${keyLabel(key)}: nothing was changed:\n${problems
+          .map((p) => `  - ${p}`)
+          .join('\n')}`,
+        { step: 'retire', table: `${family.schema}.${family.tables[0]}` },
+      );
+    }
+    return states;
+  });
+}

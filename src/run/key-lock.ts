@@ -1,0 +1,146 @@
+import { sql } from 'drizzle-orm';
+import {
+  OPERATIONS_TABLE,
+  type OperationKind,
+  operationsSetupSql,
+  type RecordedOperation,
+  readOperations,
+} from '../catalog/operations.js';
+import { familyIdentity } from '../define/spec.js';
+import { PgpartsError } from '../errors.js';
+import { quoteQualified } from '../sql/identifiers.js';
+import type { AnyPgDatabase } from './database.js';
+import { run } from './execute.js';
+import { rowsOf } from './rows.js';
+import { openSession } from './session.js';
+
+/**
+ * One operation per key at a time, and one state machine per key.
+ *
+ * - The key's lock: a session-level advisory lock on a connection pinned for the operation,
+ *   derived from the family's identity (schema.name) and the key. pg_try_advisory_lock never
+ *   waits: a second operation on the key is refused at once ('busy'). The server releases the
+ *   lock if the process or its connection dies.
+ * - The key's record (catalog/operations.ts): written before the operation's first change, its
+ *   phase updated as it goes, deleted when it finishes. A record left by a crash belongs to the
+ *   operation that wrote it: the same operation resumes it (a drain is finished by the next drain
+ *   or apply); any other operation is refused until then (a retire never drops a drain's tables).
+ *
+ * In pg_locks the key's lock is `locktype = 'advisory' AND objsubid = 2` with classid
+ * `hashtext('pgparts:key:' || <schema.family>)` and objid `hashtext(<key>)`.
+ */
+
+export interface KeyOperation {
+  kind: OperationKind;
+  /** A record of this same operation was left by an earlier, interrupted run: resume it. */
+  resuming: RecordedOperation | null;
+  /**
+   * Records the operation (before its first change); idempotent. `detail` is what a resume
+   * needs to do the same (retire: its mode).
+   */
+  begin(phase: string, detail?: string): Promise<void>;
+  /** Records the phase reached. */
+  phase(phase: string): Promise<void>;
+}
+
+function describe(op: RecordedOperation): string {
+  return `an unfinished ${op.operation} of key ${op.key} (phase ${op.phase}, started ${op.startedAt.toISOString()})`;
+}
+
+/** How to finish what another operation left on a key, for the 'busy' message. */
+function howToFinish(op: RecordedOperation): string {
+  switch (op.operation) {
+    case 'drain':
+      return 'finish it with `pgparts drain` or `pgparts apply`';
+    case 'retire':
+      return 'finish it with `pgparts retire` (or `pgparts apply --yes`)';
+    case 'reattach':
+      return 'finish it with `pgparts reattach`';
+  }
+}
+
+/**
+ * Runs `fn` holding the key's lock, as operation `kind`. Refuses with PgpartsError 'busy' when
+ * another session holds the key or another operation's record is on it. The record is deleted
+ * when `fn` returns; kept (with its last phase) when it throws after `begin`.
+ */
+export async function withKeyOperation<T>(
+  db: AnyPgDatabase,
+  family: { schema: string; name: string },
+  key: string,
+  kind: OperationKind,
+  fn: (op: KeyOperation) => Promise<T>,
+): Promise<T> {
+  const identity = familyIdentity(family);
+  const where = `family ${family.name}, key ${key}`;
+  const session = await openSession(db);
+  const s = session.db;
+  const lockArgs = sql`hashtext(${`pgparts:key:${identity}`}), hashtext(${key})`;
+  let locked = false;
+  try {
+    const [got] = rowsOf<{ ok: boolean }>(
+      await s.execute(sql`SELECT pg_try_advisory_lock(${lockArgs}) AS ok`),
+    );
+    if (!got?.ok) {
+      const [holder] = rowsOf<{ pid: number }>(
+        await s.execute(sql`
+          SELECT pid FROM pg_locks
+          WHERE locktype = 'advisory' AND granted AND objsubid = 2
+            AND classid::bigint = (hashtext(${`pgparts:key:${identity}`})::bigint & 4294967295)
+            AND objid::bigint = (hashtext(${key})::bigint & 4294967295)
+            AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+          LIMIT 1`),
+      );
+      throw new PgpartsError(
+        'busy',
+        `${kind}: ${where}: another pgparts operation is working on this key right now` +
+          `${holder ? ` (backend pid ${holder.pid})` : ''}; nothing was changed: try again when it is done`,
+        { step: kind },
+      );
+    }
+    locked = true;
+    const [recorded] = await readOperations(s, family, key);
+    if (recorded && recorded.operation !== kind) {
+      throw new PgpartsError(
+        'busy',
+        `${kind}: ${where}: ${describe(recorded)} holds this key; nothing was changed: ` +
+          `${howToFinish(recorded)} first`,
+        { step: kind },
+      );
+    }
+    let begun = recorded !== undefined;
+    const table = sql.raw(quoteQualified(family.schema, OPERATIONS_TABLE));
+    const op: KeyOperation = {
+      kind,
+      resuming: recorded ?? null,
+      begin: async (phase, detail) => {
+        for (const statement of operationsSetupSql(family.schema)) await run(s, statement);
+        await s.execute(
+          sql`INSERT INTO ${table} AS o (family, key, operation, phase, detail, backend_pid)
+              VALUES (${family.name}, ${key}, ${kind}, ${phase}, ${detail ?? null}, pg_backend_pid())
+              ON CONFLICT (family, key) DO UPDATE
+              SET phase = EXCLUDED.phase, updated_at = now(), backend_pid = EXCLUDED.backend_pid,
+                  detail = coalesce(o.detail, EXCLUDED.detail)`,
+        );
+        begun = true;
+      },
+      phase: async (phase) => {
+        if (!begun) return;
+        await s.execute(
+          sql`UPDATE ${table} SET phase = ${phase}, updated_at = now(), backend_pid = pg_backend_pid()
+              WHERE family = ${family.name} AND key = ${key} AND operation = ${kind}`,
+        );
+      },
+    };
+    const result = await fn(op);
+    if (begun) {
+      await s.execute(
+        sql`DELETE FROM ${table} WHERE family = ${family.name} AND key = ${key} AND operation = ${kind}`,
+      );
+    }
+    return result;
+  } finally {
+    if (locked) await s.execute(sql`SELECT pg_advisory_unlock(${lockArgs})`).catch(() => {});
+    await session.release();
+  }
+}

@@ -1,0 +1,91 @@
+import { quoteQualified } from './identifiers.js';
+import { textLiteral } from './literals.js';
+
+/**
+ * Which tables pgparts made, recorded where a user's DDL cannot erase it: a table of pgparts's
+ * own in the family's schema, keyed by the table's oid, with the name it had when pgparts made
+ * it (a table renamed since, or a new table that got a reused oid, no longer matches). The row
+ * is written in the transaction that creates the table and deleted in the one that drops it. The
+ * `pgparts:managed` comment is still written, as a hint for people; it proves nothing.
+ *
+ * Existing installs are carried over once per family (see ops/ownership.ts): a partition is
+ * adopted when it carries the marker comment and its name is the one pgparts derives for its
+ * bound; drain tables when they carry their drain marker. After that, comments are ignored.
+ */
+export const OWNED_TABLES = 'pgparts_owned_tables';
+/** Families whose existing partitions were carried over (the rule above runs once each). */
+export const OWNERSHIP_ADOPTED = 'pgparts_ownership_adopted';
+
+/**
+ * What an owned table is: an attached partition (DEFAULT included), or one of a drain's tables
+ * (staging: the key's partition being built; next-default: a swap's new DEFAULT; drained-default:
+ * the old DEFAULT a swap detached, dropped after its commit).
+ */
+export type OwnedRole = 'partition' | 'staging' | 'next-default' | 'drained-default';
+
+export function ownershipSetupSql(schema: string): string[] {
+  return [
+    `CREATE TABLE IF NOT EXISTS ${quoteQualified(schema, OWNED_TABLES)} (
+  "relid" oid PRIMARY KEY,
+  "schema" text NOT NULL,
+  "name" text NOT NULL,
+  "family" text NOT NULL,
+  "parent" text NOT NULL,
+  "key" text NOT NULL,
+  "role" text NOT NULL,
+  "how" text NOT NULL DEFAULT 'created',
+  "recorded_at" timestamptz NOT NULL DEFAULT now()
+)`,
+    `CREATE TABLE IF NOT EXISTS ${quoteQualified(schema, OWNERSHIP_ADOPTED)} (
+  "family" text PRIMARY KEY,
+  "adopted_at" timestamptz NOT NULL DEFAULT now(),
+  "tables" integer NOT NULL
+)`,
+  ];
+}
+
+export interface OwnedTable {
+  /** The family's schema: where the ownership table is. */
+  schema: string;
+  family: string;
+  parent: string;
+  /** The table's name (in `schema`, or in `tableSchema` when given). */
+  name: string;
+  tableSchema?: string;
+  key: string;
+  role: OwnedRole;
+}
+
+/** Records (or re-records) a table pgparts just made; run in the transaction that made it. */
+export function recordOwnedSql(t: OwnedTable, how: 'created' | 'adopted' = 'created'): string {
+  const where = t.tableSchema ?? t.schema;
+  return `INSERT INTO ${quoteQualified(t.schema, OWNED_TABLES)} ("relid", "schema", "name", "family", "parent", "key", "role", "how")
+VALUES (${textLiteral(quoteQualified(where, t.name))}::regclass, ${textLiteral(where)}, ${textLiteral(t.name)}, ${textLiteral(t.family)}, ${textLiteral(t.parent)}, ${textLiteral(t.key)}, ${textLiteral(t.role)}, ${textLiteral(how)})
+ON CONFLICT ("relid") DO UPDATE SET "schema" = EXCLUDED."schema", "name" = EXCLUDED."name", "family" = EXCLUDED."family", "parent" = EXCLUDED."parent", "key" = EXCLUDED."key", "role" = EXCLUDED."role", "how" = EXCLUDED."how", "recorded_at" = now()`;
+}
+
+/**
+ * A drain's table becomes what it was built for (a staging table is now the key's partition), by
+ * its current name: run after a RENAME, it records the new name.
+ */
+export function setOwnedRoleSql(
+  schema: string,
+  tableSchema: string,
+  name: string,
+  role: OwnedRole,
+): string {
+  return `UPDATE ${quoteQualified(schema, OWNED_TABLES)} SET "role" = ${textLiteral(role)}, "name" = ${textLiteral(name)}, "recorded_at" = now()
+WHERE "relid" = ${textLiteral(quoteQualified(tableSchema, name))}::regclass`;
+}
+
+/** After `ALTER TABLE ... SET SCHEMA`: the owned table now lives in `toSchema`. */
+export function moveOwnedSql(schema: string, toSchema: string, name: string): string {
+  return `UPDATE ${quoteQualified(schema, OWNED_TABLES)} SET "schema" = ${textLiteral(toSchema)}, "recorded_at" = now()
+WHERE "relid" = ${textLiteral(quoteQualified(toSchema, name))}::regclass`;
+}
+
+/** Before pgparts drops a table of its own: its row goes in the same transaction. */
+export function forgetOwnedSql(schema: string, tableSchema: string, name: string): string {
+  return `DELETE FROM ${quoteQualified(schema, OWNED_TABLES)}
+WHERE "relid" = ${textLiteral(quoteQualified(tableSchema, name))}::regclass`;
+}

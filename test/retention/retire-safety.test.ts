@@ -1,0 +1,177 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { inspect } from '../../src/catalog/inspect.js';
+import { resolveKey } from '../../src/cli/key-argument.js';
+import { addIntervals, intervalStart, intervalSuffix } from '../../src/define/intervals.js';
+import { killmailFamily } from '../../src/domains/killmails/partitioning.js';
+import { drainKey } from '../../src/ops/drain/drain.js';
+import { retireKey, unretireKey } from '../../src/ops/retention.js';
+import { plan } from '../../src/plan/plan.js';
+import { status } from '../../src/plan/status.js';
+import { apply } from '../../src/run/apply.js';
+import { tableDigest } from '../support/table-checksum.js';
+import { useTestDatabase } from '../support/test-database.js';
+
+const t = useTestDatabase();
+const family = killmailFamily;
+const ORDER = ['killmail_id', 'killmail_time'];
+const TABLES = ['killmails_raw', 'killmails_enriched', 'killmail_participants'] as const;
+const current = intervalStart('month', new Date());
+const month = (offset: number) => addIntervals('month', current, offset);
+const key = (offset: number) =>
+  ({ kind: 'range', from: month(offset), to: month(offset + 1) }) as const;
+const suffix = (offset: number) => intervalSuffix('month', month(offset));
+
+async function loadMonth(offset: number): Promise<void> {
+  const base = 5_000_000 + (offset + 20) * 1000;
+  await t.sql`
+    INSERT INTO killmails_raw (killmail_id, killmail_time, system_id, ship_type_id, raw_payload)
+    SELECT ${base} + i, ${month(offset).toISOString()}::timestamptz + i * interval '5 hours', 30000142, 587, '{}'::jsonb
+    FROM generate_series(1, 40) i`;
+  await t.sql`
+    INSERT INTO killmails_enriched (killmail_id, killmail_time, isk_value, module_tags, enrichment_blob)
+    SELECT killmail_id, killmail_time, 1000, ARRAY['x'], '{}'::jsonb FROM killmails_raw
+    WHERE killmail_id > ${base} AND killmail_id <= ${base + 40}`;
+  await t.sql`
+    INSERT INTO killmail_participants (killmail_id, killmail_time, position, is_victim, character_id)
+    SELECT killmail_id, killmail_time, p, p = 0, 9000 + p
+    FROM killmails_raw, generate_series(0, 2) p WHERE killmail_id > ${base} AND killmail_id <= ${base + 40}`;
+}
+
+/** Count and checksum of each table's rows in month `offset`, and whether its partition is attached. */
+async function monthState(offset: number) {
+  const where = `killmail_time >= '${month(offset).toISOString()}' AND killmail_time < '${month(offset + 1).toISOString()}'`;
+  return Promise.all(
+    TABLES.map(async (table) => {
+      const [attached] = await t.sql<{ ok: boolean }[]>`
+        SELECT EXISTS (SELECT 1 FROM pg_inherits WHERE inhparent = ${table}::regclass
+                         AND inhrelid = to_regclass(${`${table}_${suffix(offset)}`})) AS ok`;
+      return { table, attached: attached?.ok, ...(await tableDigest(t.sql, table, ORDER, where)) };
+    }),
+  );
+}
+
+beforeAll(async () => {
+  for (const offset of [-3, -2, -1, 0]) await loadMonth(offset);
+});
+
+describe('retire refuses before its first change', () => {
+  it('a view on one partition (killmails_enriched of a month): refused, all three tables intact', async () => {
+    await t.sql.unsafe(
+      `CREATE VIEW enriched_month AS SELECT * FROM "killmails_enriched_${suffix(-2)}"`,
+    );
+    const before = await monthState(-2);
+    expect(before.map((s) => s.rows)).toEqual([40, 40, 120]);
+    const refusal = await retireKey(t.db, family, key(-2)).catch((e: unknown) => e);
+    expect(refusal).toMatchObject({ name: 'PgpartsError', code: 'refused' });
+    expect((refusal as Error).message).toMatch(/enriched_month depends on/);
+    expect(await monthState(-2)).toEqual(before);
+    expect(before.every((s) => s.attached)).toBe(true);
+    // Without the view it goes through.
+    await t.sql.unsafe('DROP VIEW enriched_month');
+    expect(await retireKey(t.db, family, key(-2))).toMatchObject({ status: 'retired' });
+  });
+
+  it('the current and a premade month: refused unless forced', async () => {
+    for (const offset of [0, 2]) {
+      const before = await monthState(offset);
+      await expect(retireKey(t.db, family, key(offset))).rejects.toMatchObject({
+        code: 'refused',
+      });
+      expect(await monthState(offset)).toEqual(before);
+    }
+  });
+
+  it('RANGE keys with a year the date parser would reinterpret are refused', async () => {
+    expect(() => resolveKey([family], 'killmails_raw', '0026-11')).toThrow(/1900\.\.9999/);
+    expect(() => resolveKey([family], 'killmails_raw', '0099-01')).toThrow(/1900\.\.9999/);
+    expect(resolveKey([family], 'killmails_raw', '2026-11').key).toMatchObject({
+      from: new Date('2026-11-01T00:00:00Z'),
+    });
+    const year99 = {
+      kind: 'range',
+      from: new Date('1999-01-01T00:00:00Z'),
+      to: new Date('1999-02-01T00:00:00Z'),
+    } as const;
+    year99.from.setUTCFullYear(99);
+    const to = new Date(year99.from);
+    to.setUTCMonth(1);
+    await expect(drainKey(t.db, family, { ...year99, to })).rejects.toMatchObject({
+      code: 'invalid-input',
+    });
+    const names =
+      await t.sql`SELECT relname FROM pg_class WHERE relname LIKE 'killmails_raw_00%' OR relname LIKE 'killmails_raw_1999%'`;
+    expect(names).toHaveLength(0);
+  });
+});
+
+describe('status --check sees the current month without a partition', () => {
+  it('after a forced retire of the current month; unretire brings it back', async () => {
+    const before = await monthState(0);
+    const forced = await retireKey(t.db, family, key(0), { force: true });
+    expect(forced).toMatchObject({ status: 'retired' });
+    const snapshot = await inspect(t.db, [family]);
+    const report = status([family], snapshot);
+    expect(report.attention.join('\n')).toMatch(
+      /killmails_raw has no partition for the current month .*recorded as retired/,
+    );
+    // The planner does not bring a retired key back by itself...
+    expect(
+      plan([family], snapshot, snapshot.takenAt).steps.filter((s) => s.kind === 'create'),
+    ).toEqual([]);
+    // ...until it is unretired.
+    expect(await unretireKey(t.db, family, key(0))).toBe(true);
+    const result = await apply(t.db, { families: [family] });
+    expect(result.results.filter((r) => r.step.kind === 'create').map((r) => r.outcome)).toEqual([
+      'done',
+      'done',
+      'done',
+    ]);
+    const after = status([family], await inspect(t.db, [family]));
+    expect(after.attention.filter((a) => /current month/.test(a))).toEqual([]);
+    expect((await monthState(0)).map((s) => s.attached)).toEqual([true, true, true]);
+    expect(before.map((s) => s.rows)).toEqual([40, 40, 120]);
+  });
+});
+
+describe('an interrupted retire', () => {
+  it('is reported, blocks nothing else, and the next apply --yes finishes it in its mode', async () => {
+    const crash = new Error('simulated crash after the first partition');
+    const kept = await Promise.all(
+      TABLES.map((table) =>
+        tableDigest(t.sql, table, ORDER, `killmail_time >= '${month(-2).toISOString()}'`),
+      ),
+    );
+    await expect(
+      retireKey(t.db, family, key(-3), {
+        onProgress: (done) => {
+          if (done === 1) throw crash;
+        },
+      }),
+    ).rejects.toBe(crash);
+    expect((await monthState(-3)).map((s) => s.attached)).toEqual([true, true, false]);
+    const snapshot = await inspect(t.db, [family]);
+    expect(status([family], snapshot).attention.join('\n')).toMatch(
+      /interrupted retire of .* \(phase drop killmail_participants_/,
+    );
+    // Without --yes the half-retired month is left alone: nothing is created for it.
+    const planned = await apply(t.db, { families: [family] });
+    expect(planned.ok).toBe(true);
+    const steps = planned.results.filter((r) =>
+      r.step.label.startsWith(month(-3).toISOString().slice(0, 10)),
+    );
+    expect(steps.map((r) => [r.step.kind, r.outcome])).toEqual([['retire', 'skipped']]);
+    const finished = await apply(t.db, { families: [family], allowDestructive: true });
+    expect(finished.ok).toBe(true);
+    expect((await monthState(-3)).map((s) => s.attached)).toEqual([false, false, false]);
+    const [retired] = await t.sql<{ mode: string }[]>`
+      SELECT mode FROM pgparts_retired_keys WHERE key = ${`${month(-3).toISOString().slice(0, 10)}..${month(-2).toISOString().slice(0, 10)}`}`;
+    expect(retired?.mode).toBe('drop');
+    expect(await t.sql`SELECT * FROM pgparts_operations`).toHaveLength(0);
+    const after = await Promise.all(
+      TABLES.map((table) =>
+        tableDigest(t.sql, table, ORDER, `killmail_time >= '${month(-2).toISOString()}'`),
+      ),
+    );
+    expect(after).toEqual(kept);
+  });
+});
