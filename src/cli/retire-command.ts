@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { keyLabel, partitionName } from '../define/partition-key.js';
 import { reattachKey, retireKey } from '../ops/retention.js';
-import { DEFAULT_LOCK_TIMEOUT_MS } from '../run/lock-timeout.js';
+import { DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_RETRIES } from '../run/lock-timeout.js';
 import { askYesNo } from './ask.js';
 import { loadFamilies } from './config.js';
 import { connect } from './connection.js';
@@ -15,6 +15,7 @@ interface RetireCommandOptions {
   yes?: boolean;
   dryRun?: boolean;
   lockTimeout: number;
+  retries: number;
   json?: boolean;
 }
 
@@ -36,9 +37,15 @@ export function registerRetire(program: Command): void {
     .option('--yes', 'do it without asking')
     .option(
       '--lock-timeout <ms>',
-      'how long a lock may be waited for',
+      'how long one statement may wait for a lock before it gives up and retries',
       wholeNumber(1),
       DEFAULT_LOCK_TIMEOUT_MS,
+    )
+    .option(
+      '--retries <n>',
+      'tries after the first when a lock could not be had (timeout or deadlock)',
+      wholeNumber(0),
+      DEFAULT_RETRIES,
     )
     .option('--json', 'print the result as JSON')
     .action(async (table: string, keyText: string, options: RetireCommandOptions) => {
@@ -62,6 +69,7 @@ export function registerRetire(program: Command): void {
           mode,
           ...(options.archiveSchema ? { archiveSchema: options.archiveSchema } : {}),
           lockTimeoutMs: options.lockTimeout,
+          retries: options.retries,
         });
         if (options.json) {
           console.log(toJson(result));
@@ -95,22 +103,39 @@ export function registerRetire(program: Command): void {
       '--archive-schema <name>',
       "where it was archived (default: the spec's, or pgparts_archive)",
     )
-    .action(async (table: string, keyText: string, options: { archiveSchema?: string }) => {
-      const global = program.opts<GlobalOptions>();
-      const { family, key } = resolveKey(await loadFamilies(global.config), table, keyText);
-      const conn = connect(global.databaseUrl);
-      try {
-        const result = await reattachKey(
-          conn.db,
-          family,
-          key,
-          options.archiveSchema ? { archiveSchema: options.archiveSchema } : {},
-        );
-        for (const p of result.partitions)
-          console.log(`  ${p.partition}: attached, ${p.rows} rows`);
-        console.log(`reattached ${family.name} ${result.key} in ${formatMs(result.elapsedMs)}`);
-      } finally {
-        await conn.close();
-      }
-    });
+    .option(
+      '--lock-timeout <ms>',
+      'how long one statement may wait for a lock before it gives up and retries',
+      wholeNumber(1),
+      DEFAULT_LOCK_TIMEOUT_MS,
+    )
+    .option(
+      '--retries <n>',
+      'tries after the first when a lock could not be had (timeout or deadlock)',
+      wholeNumber(0),
+      DEFAULT_RETRIES,
+    )
+    .action(
+      async (
+        table: string,
+        keyText: string,
+        options: { archiveSchema?: string; lockTimeout: number; retries: number },
+      ) => {
+        const global = program.opts<GlobalOptions>();
+        const { family, key } = resolveKey(await loadFamilies(global.config), table, keyText);
+        const conn = connect(global.databaseUrl);
+        try {
+          const result = await reattachKey(conn.db, family, key, {
+            ...(options.archiveSchema ? { archiveSchema: options.archiveSchema } : {}),
+            lockTimeoutMs: options.lockTimeout,
+            retries: options.retries,
+          });
+          for (const p of result.partitions)
+            console.log(`  ${p.partition}: attached, ${p.rows} rows`);
+          console.log(`reattached ${family.name} ${result.key} in ${formatMs(result.elapsedMs)}`);
+        } finally {
+          await conn.close();
+        }
+      },
+    );
 }

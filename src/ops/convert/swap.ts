@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { AnyPgDatabase } from '../../run/database.js';
+import { inLockedTransaction } from '../../run/lock-timeout.js';
 import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
 import { captureTriggerSql, dropCaptureTriggerSql, replayBatch } from './capture.js';
 import { catchUpClosely } from './fill.js';
@@ -28,7 +29,7 @@ import {
   validateSql,
 } from './moves.js';
 import { oldSchema, sides, twinSchema } from './names.js';
-import { executePlan, formatPlan, type PlannedStatement, withLockRetry } from './planned.js';
+import { executePlan, formatPlan, type PlannedStatement } from './planned.js';
 import type { StepResult } from './prep.js';
 import { query, runAll } from './run-sql.js';
 import { lockFamily, readState, recordSwap, setProgress } from './state.js';
@@ -38,6 +39,7 @@ import {
   parseOptions,
   type SwapOptions,
   swapOptionsSchema,
+  swapRetries,
 } from './target.js';
 
 export interface SwitchResult extends StepResult {
@@ -217,11 +219,13 @@ export async function convertSwap(
   await catchUpClosely(db, target, layouts, 'forward', before, opts.batchSize);
   const partitionedViews = await twinViews();
   let lockHoldMs = 0;
-  const { result: replayedUnderLock, attempts } = await withLockRetry(
+  const { value: replayedUnderLock, attempts } = await inLockedTransaction(
     db,
-    opts.lockTimeoutMs,
-    opts.attempts,
-    `convert ${family.name} swap`,
+    {
+      lockTimeoutMs: opts.lockTimeoutMs,
+      retries: swapRetries(opts),
+      what: `convert ${family.name} swap`,
+    },
     async (tx) => {
       await lockFamily(tx, family);
       await tx.execute(sql`SELECT set_config('search_path', ${quoteIdent(family.schema)}, true)`);

@@ -167,9 +167,13 @@ export async function completeSwap(
   options: { lockTimeoutMs?: number; retries?: number },
 ): Promise<SwapCompletion> {
   for (const name of state.drainedDefaults) {
-    await inShortTransaction(db, { retries: 8, ...options }, async (tx) => {
-      await run(tx, `DROP TABLE ${quoteQualified(family.schema, name)}`);
-    });
+    await inShortTransaction(
+      db,
+      { ...options, what: 'drain (dropping the old DEFAULT)' },
+      async (tx) => {
+        await run(tx, `DROP TABLE ${quoteQualified(family.schema, name)}`);
+      },
+    );
   }
   const started = performance.now();
   for (const fk of state.unvalidatedForeignKeys) {
