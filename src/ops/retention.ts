@@ -8,10 +8,10 @@ import { query, run } from '../run/execute.js';
 import {
   DEFAULT_LOCK_TIMEOUT_MS,
   inShortTransaction,
-  lockTimeoutSql,
+  lockGiveUpError,
   retryOnLockTimeout,
 } from '../run/lock-timeout.js';
-import { openSession } from '../run/session.js';
+import { openSession, pgpartsSessionSettings } from '../run/session.js';
 import { identifierSchema, quoteIdent, quoteQualified } from '../sql/identifiers.js';
 import { keyCheckSql } from '../sql/key-predicate.js';
 import { textLiteral } from '../sql/literals.js';
@@ -170,7 +170,9 @@ export async function retireKey(
     throw new Error('pgparts: retire: the DEFAULT partition is not a key');
   const where = `family ${family.name}, key ${keyLabel(key)}`;
 
-  const session = await openSession(db);
+  // lock_timeout for the whole session: DETACH ... CONCURRENTLY cannot run in a transaction.
+  const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+  const session = await openSession(db, { settings: pgpartsSessionSettings(lockTimeoutMs) });
   const s = session.db;
   try {
     const states = [];
@@ -214,13 +216,15 @@ export async function retireKey(
       };
     }
 
-    await run(s, `SET ${lockTimeoutSql(options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS)}`);
     const retry = async (statement: string) => {
       const outcome = await retryOnLockTimeout(() => run(s, statement), {
-        retries: options.retries ?? 8,
+        retries: options.retries,
         onRetry: options.onRetry,
       });
-      if (outcome.error) throw outcome.error;
+      if (outcome.error === undefined) return;
+      throw outcome.lockTimeouts.length === outcome.attempts
+        ? lockGiveUpError(`retire ${where}`, outcome.attempts, lockTimeoutMs, outcome.error)
+        : outcome.error;
     };
 
     if (mode === 'archive')
@@ -295,7 +299,6 @@ export async function retireKey(
     );
     return { ...base, status: 'retired', partitions: done, elapsedMs: performance.now() - started };
   } finally {
-    await run(s, 'RESET lock_timeout').catch(() => {});
     await session.release();
   }
 }
@@ -341,7 +344,7 @@ export async function reattachKey(
     const name = partitionName(family, table, key);
     const archivedTable = quoteQualified(archiveSchema, name);
     const partition = quoteQualified(family.schema, name);
-    await inShortTransaction(db, { retries: 8, ...options }, async (tx) => {
+    await inShortTransaction(db, { ...options, what: `reattach ${where}` }, async (tx) => {
       const links = await query<{ name: string }>(
         tx,
         sql`SELECT conname AS name FROM pg_constraint

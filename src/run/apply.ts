@@ -3,6 +3,7 @@ import { inspect } from '../catalog/inspect.js';
 import { assertSupportedServer } from '../catalog/server-version.js';
 import { keyId } from '../define/bounds.js';
 import { type FamilySpec, parseFamily } from '../define/spec.js';
+import { isPgpartsError } from '../errors.js';
 import { drainKey } from '../ops/drain/drain.js';
 import { retireKey } from '../ops/retention.js';
 import { type Plan, plan, type Step } from '../plan/plan.js';
@@ -14,15 +15,16 @@ import {
 } from './advisory-lock.js';
 import type { AnyPgDatabase } from './database.js';
 import {
+  checkLockOptions,
   DEFAULT_LOCK_TIMEOUT_MS,
   DEFAULT_RETRIES,
-  lockTimeoutSql,
+  isLockConflict,
+  lockedTransactionSql,
   type RetryOptions,
   retryOnLockTimeout,
 } from './lock-timeout.js';
-import { isLockNotAvailable, pgErrorMessage } from './pg-error.js';
-import { rowsOf } from './rows.js';
-import { openSession } from './session.js';
+import { pgErrorMessage } from './pg-error.js';
+import { openSession, pgpartsSessionSettings } from './session.js';
 
 /**
  * apply: the only place pgparts runs DDL. One run per database at a time (advisory lock); under
@@ -48,6 +50,8 @@ export interface StepContext {
   pool: AnyPgDatabase;
   family: FamilySpec;
   lockTimeoutMs: number;
+  /** Tries after the first inside the step when it could not get its locks. */
+  retries: number;
   /** Progress inside the step (rows copied, partitions detached...). */
   progress(done: number, total: number | null, unit: string): void;
 }
@@ -62,6 +66,7 @@ const BUILT_IN_EXECUTORS: StepExecutors = {
   drain: async (step, ctx) => {
     const result = await drainKey(ctx.db, ctx.family, step.key, {
       lockTimeoutMs: ctx.lockTimeoutMs,
+      retries: ctx.retries,
       onProgress: (p) => ctx.progress(p.done, p.total, p.phase === 'copy' ? 'pages' : p.phase),
     });
     return `${result.rowsMoved} rows moved in ${Math.round(result.elapsedMs)} ms (${result.strategy ?? 'nothing to move'}), locks held ${Math.round(result.maxLockHoldMs)} ms`;
@@ -70,6 +75,7 @@ const BUILT_IN_EXECUTORS: StepExecutors = {
     const result = await retireKey(ctx.db, ctx.family, step.key, {
       mode: step.mode ?? 'drop',
       lockTimeoutMs: ctx.lockTimeoutMs,
+      retries: ctx.retries,
       onProgress: (done, total) => ctx.progress(done, total, 'partitions'),
     });
     const what = result.mode === 'drop' ? 'dropped' : 'archived';
@@ -91,7 +97,7 @@ export interface StepResult {
   /** Why it was skipped or failed; what an executor reported when done. */
   message?: string;
   attempts: number;
-  /** Attempts that gave up on lock_timeout (55P03). */
+  /** Attempts that could not get their locks (lock_timeout 55P03, deadlock 40P01). */
   lockTimeouts: number;
   ms: number;
 }
@@ -102,11 +108,11 @@ export interface ApplyOptions {
   now?: Date;
   /** Run destructive (retire) steps: true, or a predicate approving individual steps. Default false. */
   allowDestructive?: boolean | ((step: Step) => boolean);
-  /** lock_timeout for every statement of the run, ms. Default 3000. */
+  /** lock_timeout for every statement of the run, ms. Default 500 (DEFAULT_LOCK_TIMEOUT_MS). */
   lockTimeoutMs?: number;
-  /** Tries after the first when a step hits the lock timeout. Default 4. */
+  /** Tries after the first when a step could not get its locks (timeout, deadlock). Default 8. */
   retries?: number;
-  /** First pause between tries, ms (doubles each time, with jitter). Default 500. */
+  /** First pause between tries, ms (doubles each time, with jitter). Default 250. */
   backoffMs?: number;
   maxBackoffMs?: number;
   /** Plan retention steps (default true); destructive ones still need allowDestructive. */
@@ -149,7 +155,8 @@ function failureMessage(
   attempts: number,
   lockTimeoutMs: number,
 ): string {
-  if (isLockNotAvailable(error)) {
+  if (isPgpartsError(error, 'lock-timeout')) return error.message.replace(/^pgparts: /, '');
+  if (isLockConflict(error)) {
     return (
       `gave up after ${attempts} attempt(s): each waited lock_timeout (${lockTimeoutMs} ms) for a ` +
       `lock on ${step.tables.join(', ')} held by another session (a long query or transaction); ` +
@@ -169,8 +176,8 @@ export async function apply(db: AnyPgDatabase, options: ApplyOptions): Promise<A
   const started = performance.now();
   const families = options.families.map((f) => parseFamily(f));
   const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
-  const setLockTimeout = lockTimeoutSql(lockTimeoutMs);
-  checkRetries(options.retries, 'retries');
+  checkLockOptions(options, 'apply');
+  const retries = options.retries ?? DEFAULT_RETRIES;
   checkRetries(options.backoffMs, 'backoffMs');
   if (options.now && Number.isNaN(options.now.getTime())) throw new Error('pgparts: invalid `now`');
   const executors: StepExecutors = { ...BUILT_IN_EXECUTORS, ...options.executors };
@@ -180,7 +187,7 @@ export async function apply(db: AnyPgDatabase, options: ApplyOptions): Promise<A
   const warnings: string[] = [];
   const key = options.lockKey ?? MAINTENANCE_LOCK_KEY;
 
-  const session = await openSession(db);
+  const session = await openSession(db, { settings: pgpartsSessionSettings(lockTimeoutMs) });
   try {
     const lock = await tryAdvisoryLock(session.db, key);
     const base = { lockHolderPid: lock.holderPid, warnings };
@@ -202,13 +209,9 @@ export async function apply(db: AnyPgDatabase, options: ApplyOptions): Promise<A
     try {
       await emit({ type: 'lock-acquired', pid: lock.holderPid });
       await assertSupportedServer(session.db);
-      const [previous] = rowsOf<{ value: string }>(
-        await session.db.execute(sql`SELECT current_setting('lock_timeout') AS value`),
-      );
-      await session.db.execute(sql.raw(`SET ${setLockTimeout}`));
-      try {
+      {
         const retry: RetryOptions = {
-          retries: options.retries ?? DEFAULT_RETRIES,
+          retries,
           ...(options.backoffMs !== undefined ? { backoffMs: options.backoffMs } : {}),
           ...(options.maxBackoffMs !== undefined ? { maxBackoffMs: options.maxBackoffMs } : {}),
         };
@@ -227,17 +230,11 @@ export async function apply(db: AnyPgDatabase, options: ApplyOptions): Promise<A
           families,
           executors,
           lockTimeoutMs,
-          setLockTimeout,
+          retries,
           retry,
           allowDestructive: options.allowDestructive ?? false,
           emit,
         });
-      } finally {
-        await session.db
-          .execute(sql`SELECT set_config('lock_timeout', ${previous?.value ?? '0'}, false)`)
-          .catch((error: unknown) => {
-            warnings.push(`could not restore lock_timeout: ${pgErrorMessage(error)}`);
-          });
       }
     } finally {
       const released = await releaseAdvisoryLock(session.db, key).catch((error: unknown) => {
@@ -274,16 +271,21 @@ interface RunContext {
   families: FamilySpec[];
   executors: StepExecutors;
   lockTimeoutMs: number;
-  setLockTimeout: string;
+  retries: number;
   retry: RetryOptions;
   allowDestructive: boolean | ((step: Step) => boolean);
   emit(event: ApplyEvent): Promise<void>;
 }
 
-/** Runs one create step: its statements in one transaction, under SET LOCAL lock_timeout. */
+/**
+ * Runs one create step: its statements in one transaction, after the settings every locking
+ * transaction starts with (lock_timeout, no JIT). The loop in runSteps retries it.
+ */
 async function runCreate(step: Step, ctx: RunContext): Promise<undefined> {
   await ctx.db.transaction(async (tx) => {
-    await tx.execute(sql.raw(`SET LOCAL ${ctx.setLockTimeout}`));
+    for (const setting of lockedTransactionSql(ctx.lockTimeoutMs)) {
+      await tx.execute(sql.raw(setting));
+    }
     for (const statement of step.sql) await tx.execute(sql.raw(statement));
   });
   return undefined;
@@ -330,6 +332,7 @@ async function runSteps(planned: Plan, ctx: RunContext): Promise<StepResult[]> {
                 db: ctx.db,
                 family,
                 lockTimeoutMs: ctx.lockTimeoutMs,
+                retries: ctx.retries,
                 pool: ctx.pool,
                 progress: (done, of, unit) => {
                   // A failing progress callback must not fail the step or go unhandled.

@@ -1,4 +1,7 @@
+import { sql } from 'drizzle-orm';
 import type { AnyPgDatabase } from './database.js';
+import { lockTimeoutSql } from './lock-timeout.js';
+import { rowsOf } from './rows.js';
 
 /**
  * One database connection for the whole of a maintenance run.
@@ -17,6 +20,13 @@ import type { AnyPgDatabase } from './database.js';
  *
  * The pinned connection goes back to its pool at the end; nothing pgparts set on it outlives the
  * run (session settings are reset, the advisory lock released).
+ *
+ * Settings: a role or database may carry statement_timeout, idle_in_transaction_session_timeout
+ * or transaction_timeout meant for the app (300 ms, say). pgparts's own work is long on purpose
+ * (a copy of millions of rows) and bounded by its own means (lock_timeout, batches), so its
+ * session turns them off for its statements and gives the previous values back at release.
+ * JIT is off too: pgparts's statements are either short (under locks, where a compile would be
+ * held against every writer) or batches whose cost estimates do not pay a compile back.
  */
 export interface Session {
   db: AnyPgDatabase;
@@ -89,8 +99,77 @@ function transactionalReserved(reserved: PostgresJsReserved, options: unknown): 
   return scoped;
 }
 
+/** The settings pgparts's sessions run with; `lockTimeoutMs` adds lock_timeout for the session. */
+export function pgpartsSessionSettings(lockTimeoutMs?: number): Record<string, string> {
+  // lockTimeoutSql refuses anything but a positive whole number of ms.
+  if (lockTimeoutMs !== undefined) lockTimeoutSql(lockTimeoutMs);
+  return {
+    statement_timeout: '0',
+    idle_in_transaction_session_timeout: '0',
+    // PostgreSQL 17+; skipped where the server does not know it.
+    transaction_timeout: '0',
+    jit: 'off',
+    ...(lockTimeoutMs !== undefined ? { lock_timeout: `${lockTimeoutMs}ms` } : {}),
+  };
+}
+
+/**
+ * Sets `settings` for the session of `db` (one connection) and returns what gives the previous
+ * values back. Settings the server does not have are skipped.
+ */
+export async function applySessionSettings(
+  db: AnyPgDatabase,
+  settings: Record<string, string>,
+): Promise<() => Promise<void>> {
+  const names = Object.keys(settings);
+  const previous = rowsOf<{ name: string; value: string }>(
+    await db.execute(
+      sql`SELECT name, current_setting(name) AS value FROM pg_settings WHERE name IN (${sql.join(
+        names.map((n) => sql`${n}`),
+        sql`, `,
+      )})`,
+    ),
+  );
+  for (const { name } of previous) {
+    await db.execute(sql`SELECT set_config(${name}, ${settings[name] ?? ''}, false)`);
+  }
+  return async () => {
+    for (const { name, value } of previous) {
+      await db.execute(sql`SELECT set_config(${name}, ${value}, false)`);
+    }
+  };
+}
+
+export interface SessionOptions {
+  /** Session settings for the run (see pgpartsSessionSettings); restored at release. */
+  settings?: Record<string, string>;
+}
+
 /** Pins one connection of `db` (see above). Always `release()` it, in a finally. */
-export async function openSession(db: AnyPgDatabase): Promise<Session> {
+export async function openSession(
+  db: AnyPgDatabase,
+  options: SessionOptions = {},
+): Promise<Session> {
+  const session = await pin(db);
+  if (!options.settings) return session;
+  let restore: () => Promise<void>;
+  try {
+    restore = await applySessionSettings(session.db, options.settings);
+  } catch (error) {
+    await session.release();
+    throw error;
+  }
+  return {
+    ...session,
+    release: async () => {
+      // A lost connection cannot be restored, and is not given back to the pool as it was.
+      await restore().catch(() => {});
+      await session.release();
+    },
+  };
+}
+
+async function pin(db: AnyPgDatabase): Promise<Session> {
   const client = (db as { $client?: unknown }).$client;
   if (isPostgresJs(client)) {
     const reserved = await client.reserve();

@@ -4,11 +4,15 @@ import type { FamilySpec } from '../../define/spec.js';
 import type { AnyPgDatabase } from '../../run/database.js';
 import { query, run } from '../../run/execute.js';
 import {
+  checkLockOptions,
   DEFAULT_LOCK_TIMEOUT_MS,
   inShortTransaction,
-  lockTimeoutSql,
+  isLockConflict,
+  lockedTransactionSql,
+  lockGiveUpError,
   retryOnLockTimeout,
 } from '../../run/lock-timeout.js';
+import { openSession, pgpartsSessionSettings } from '../../run/session.js';
 import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
 import { keyCheckSql, keyPredicateSql } from '../../sql/key-predicate.js';
 import { integerLiteral, textLiteral } from '../../sql/literals.js';
@@ -75,7 +79,7 @@ export interface DrainOptions {
   throttleMs?: number;
   /** How long a DDL statement or the final phase waits for its locks. */
   lockTimeoutMs?: number;
-  /** Retries of a step that hit lock_timeout. Default 8. */
+  /** Tries after the first of a step that could not get its locks (timeout, deadlock). Default 8. */
   retries?: number;
   /** Replay rounds before the final phase. Default 3. */
   replayRounds?: number;
@@ -150,7 +154,7 @@ async function count(db: AnyPgDatabase, statement: string): Promise<number> {
 
 /** DDL on live tables: its own short transaction, lock_timeout, retried on lock timeouts. */
 async function ddl(db: AnyPgDatabase, statements: string[], options: DrainOptions): Promise<void> {
-  await inShortTransaction(db, { retries: 8, ...options }, async (tx) => {
+  await inShortTransaction(db, { ...options, what: 'drain' }, async (tx) => {
     for (const statement of statements) await run(tx, statement);
   });
 }
@@ -292,7 +296,10 @@ async function replayOnce(
     let stagedDelta = 0;
     if (entries > 0) {
       // Each logged key is looked up in DEFAULT by its primary key; no sequential scan per key
-      // (see replayAll on statistics).
+      // (see replayAll on statistics). Switching seqscans off inflates the estimates of any
+      // plan that keeps one (a table without a usable index) past jit_above_cost: no JIT here,
+      // inside the final phase's locks or not, so a replay never waits for a compiler.
+      await run(tx, 'SET LOCAL jit = off');
       await run(tx, 'SET LOCAL enable_seqscan = off');
       for (const target of statements.targets) {
         const deleted = await count(tx, target.deleted);
@@ -418,7 +425,8 @@ async function finish(
   const times = { ...NO_FINAL_PHASE };
   const tables = plans.map((p) => p.t);
   await db.transaction(async (tx) => {
-    await run(tx, `SET LOCAL ${lockTimeoutSql(options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS)}`);
+    for (const setting of lockedTransactionSql(options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS))
+      await run(tx, setting);
     const guard = await count(
       tx,
       `SELECT CASE WHEN pg_try_advisory_xact_lock(hashtext(${textLiteral(`pgparts:drain:${family.schema}.${family.name}`)})) THEN 1 ELSE 0 END AS n`,
@@ -574,11 +582,30 @@ function emptyResult(
   };
 }
 
+/**
+ * Drains `key` (see above) on one pinned connection whose session has pgparts's settings (no
+ * statement_timeout or idle timeout from the role or database, no JIT), restored at the end.
+ */
 export async function drainKey(
   db: AnyPgDatabase,
   family: FamilySpec,
   key: PartitionKey,
   options: DrainOptions = {},
+): Promise<DrainResult> {
+  checkLockOptions(options, 'drain');
+  const session = await openSession(db, { settings: pgpartsSessionSettings() });
+  try {
+    return await drainOnSession(session.db, family, key, options);
+  } finally {
+    await session.release();
+  }
+}
+
+async function drainOnSession(
+  db: AnyPgDatabase,
+  family: FamilySpec,
+  key: PartitionKey,
+  options: DrainOptions,
 ): Promise<DrainResult> {
   const started = performance.now();
   const initial = await readDrainState(db, family, key);
@@ -692,9 +719,18 @@ export async function drainKey(
       moved = result.moved;
       finalPhase = result.times;
     },
-    { retries: options.retries ?? 8, onRetry: options.onRetry },
+    { retries: options.retries, onRetry: options.onRetry },
   );
-  if (outcome.error) throw outcome.error;
+  if (outcome.error !== undefined) {
+    throw isLockConflict(outcome.error)
+      ? lockGiveUpError(
+          `drain ${where} (final phase)`,
+          outcome.attempts,
+          options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
+          outcome.error,
+        )
+      : outcome.error;
+  }
   options.onProgress?.({ phase: 'finish', done: 1, total: 1 });
 
   let swap: SwapCompletion | null = null;
