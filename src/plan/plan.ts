@@ -193,6 +193,7 @@ function planFamily(
     message: a.message,
   }));
   const tables = snapshot.tables.map((t) => indexTable(family, t));
+  const parents = new Map(snapshot.tables.map((t) => [t.name, t.parent]));
   const create = (table: TableIndex, key: PartitionKey, reason: string): Step => ({
     id: stepId('create', family.name, key, [table.name]),
     kind: 'create',
@@ -201,7 +202,11 @@ function planFamily(
     partitions: [partitionName(family, table.name, key)],
     key,
     label: keyLabel(key),
-    sql: createPartitionSql(family, table.name, key),
+    sql: createPartitionSql(family, table.name, key, {
+      defaultPartition: key.kind === 'default' ? null : (table.defaultPartition ?? null),
+      referencedTables: parents.get(table.name)?.referencedTables ?? [],
+      referencingTables: parents.get(table.name)?.referencingTables ?? [],
+    }),
     reason,
     destructive: false,
   });
