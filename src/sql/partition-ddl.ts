@@ -41,9 +41,13 @@ export const ATTACH_BOUND_CHECK = 'pgparts_partition_bound';
 /**
  * The locks a create step takes before its DDL, in the one order every pgparts operation uses
  * (docs/locking.md): tables its foreign keys reference (SHARE ROW EXCLUSIVE, with their
- * partitions), then the parent (SHARE UPDATE EXCLUSIVE: writers go on), its DEFAULT partition
- * (ACCESS EXCLUSIVE: ATTACH proves DEFAULT holds no row of the new bound), then the tables
- * whose foreign keys reference the parent (SHARE ROW EXCLUSIVE on the parent table only).
+ * partitions), the parent (SHARE UPDATE EXCLUSIVE: writers go on), the tables whose foreign
+ * keys reference the parent (SHARE ROW EXCLUSIVE, that table only), and last its DEFAULT
+ * partition (ACCESS EXCLUSIVE: ATTACH proves DEFAULT holds no row of the new bound). DEFAULT
+ * comes last because it is the lock writers contend for most: every foreign key check into the
+ * family reads it, so holding it while waiting for the next lock is what made attempts collide.
+ * Each lock waits at most lock_timeout, shorter than deadlock_timeout, so when an app
+ * transaction and this step wait on each other the step gives up first and retries.
  */
 export function createLocksSql(family: FamilySpec, table: string, locks: CreateLocks): string[] {
   const statements: string[] = [];
@@ -53,14 +57,14 @@ export function createLocksSql(family: FamilySpec, table: string, locks: CreateL
   statements.push(
     `LOCK TABLE ONLY ${quoteQualified(family.schema, table)} IN SHARE UPDATE EXCLUSIVE MODE`,
   );
-  if (locks.defaultPartition) {
-    const d = locks.defaultPartition;
-    statements.push(`LOCK TABLE ${quoteQualified(d.schema, d.name)} IN ACCESS EXCLUSIVE MODE`);
-  }
   for (const t of locks.referencingTables ?? []) {
     statements.push(
       `LOCK TABLE ONLY ${quoteQualified(t.schema, t.name)} IN SHARE ROW EXCLUSIVE MODE`,
     );
+  }
+  if (locks.defaultPartition) {
+    const d = locks.defaultPartition;
+    statements.push(`LOCK TABLE ${quoteQualified(d.schema, d.name)} IN ACCESS EXCLUSIVE MODE`);
   }
   return statements;
 }
