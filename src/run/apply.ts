@@ -3,7 +3,7 @@ import { inspect } from '../catalog/inspect.js';
 import { assertSupportedServer } from '../catalog/server-version.js';
 import { keyId } from '../define/bounds.js';
 import { type FamilySpec, parseFamily } from '../define/spec.js';
-import { isPgpartsError } from '../errors.js';
+import { isPgpartsError, PgpartsError } from '../errors.js';
 import { drainKey } from '../ops/drain/drain.js';
 import { retireKey } from '../ops/retention.js';
 import { type Plan, plan, type Step } from '../plan/plan.js';
@@ -23,7 +23,7 @@ import {
   type RetryOptions,
   retryOnLockTimeout,
 } from './lock-timeout.js';
-import { pgErrorMessage } from './pg-error.js';
+import { isConnectionLoss, pgErrorMessage } from './pg-error.js';
 import { openSession, pgpartsSessionSettings } from './session.js';
 
 /**
@@ -353,6 +353,16 @@ async function runSteps(planned: Plan, ctx: RunContext): Promise<StepResult[]> {
         },
       );
       const failed = 'error' in outcome && outcome.error !== undefined;
+      if (failed && isConnectionLoss(outcome.error)) {
+        // Nothing more can run on this connection, and what the step did is unknown until the
+        // next run reads the catalog: the run stops here and says so.
+        throw new PgpartsError(
+          'connection',
+          `the connection to the database was lost during step ${index + 1} of ${total} ` +
+            `(${step.id}): ${pgErrorMessage(outcome.error)}; run apply again to finish`,
+          { step: step.id, cause: outcome.error },
+        );
+      }
       result = {
         step,
         outcome: failed ? 'failed' : 'done',

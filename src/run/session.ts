@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { AnyPgDatabase } from './database.js';
 import { lockTimeoutSql } from './lock-timeout.js';
+import { isConnectionLoss } from './pg-error.js';
 import { rowsOf } from './rows.js';
 
 /**
@@ -46,7 +47,11 @@ interface PostgresJsReserved {
 }
 
 interface NodePostgresPool {
-  connect(): Promise<{ release(destroy?: boolean): void }>;
+  connect(): Promise<{
+    release(destroy?: boolean): void;
+    on?(event: 'error', listener: (error: unknown) => void): void;
+    removeListener?(event: 'error', listener: (error: unknown) => void): void;
+  }>;
 }
 
 function isPostgresJs(client: unknown): client is PostgresJsClient {
@@ -63,23 +68,51 @@ function isNodePostgresPool(client: unknown): client is NodePostgresPool {
   return typeof (client as { connect?: unknown }).connect === 'function' && ctor.includes('Pool');
 }
 
-/** A reserved postgres.js connection made to look like a client Drizzle can run transactions on. */
+/** A postgres.js query that failed before it was sent; Drizzle may call `.values()` on it. */
+function failedQuery(error: unknown): Promise<never> {
+  const failed = Promise.reject(error) as Promise<never> & Record<string, unknown>;
+  for (const method of ['values', 'raw', 'simple', 'execute', 'describe']) {
+    failed[method] = () => failed;
+  }
+  return failed;
+}
+
+/**
+ * A reserved postgres.js connection made to look like a client Drizzle can run transactions on.
+ *
+ * Once its connection is lost, nothing more is sent on it: postgres.js (3.4) would write to the
+ * closed socket from a timer and throw an uncaught TypeError that no caller can catch (a
+ * ROLLBACK after a killed backend, the advisory lock's release, settings restored at the end).
+ * Every later query fails at once with the error that ended the connection.
+ */
 function transactionalReserved(reserved: PostgresJsReserved, options: unknown): unknown {
   let savepoints = 0;
+  let lost: unknown;
   const scoped = reserved as PostgresJsReserved & Record<string, unknown>;
+  const unsafe = reserved.unsafe.bind(reserved) as (...args: unknown[]) => Promise<unknown>;
+  scoped.unsafe = (...args: unknown[]) => {
+    if (lost !== undefined) return failedQuery(lost);
+    const pending = unsafe(...args);
+    // A handler of its own (postgres.js runs the query on the next tick, after Drizzle has set
+    // `.values()`); the caller still gets the rejection.
+    pending.catch((error: unknown) => {
+      if (isConnectionLoss(error)) lost = error;
+    });
+    return pending;
+  };
   const within = async <T>(
     open: string,
     commit: string,
     rollback: string,
     fn: (client: unknown) => Promise<T>,
   ): Promise<T> => {
-    await reserved.unsafe(open);
+    await scoped.unsafe(open);
     try {
       const result = await fn(scoped);
-      await reserved.unsafe(commit);
+      await scoped.unsafe(commit);
       return result;
     } catch (error) {
-      await reserved.unsafe(rollback).catch(() => {});
+      if (!isConnectionLoss(error)) await scoped.unsafe(rollback).catch(() => {});
       throw error;
     }
   };
@@ -183,12 +216,23 @@ async function pin(db: AnyPgDatabase): Promise<Session> {
   }
   if (isNodePostgresPool(client)) {
     const checkedOut = await client.connect();
+    // A checked-out node-postgres client whose backend dies emits 'error'; with no listener
+    // that is an uncaught exception. The query that was running rejects with it anyway.
+    let lost: unknown;
+    const onError = (error: unknown) => {
+      lost = error;
+    };
+    checkedOut.on?.('error', onError);
     const { drizzle } = await import('drizzle-orm/node-postgres');
     const pinned = drizzle(checkedOut as never);
     return {
       db: pinned as unknown as AnyPgDatabase,
       kind: 'node-postgres-client',
-      release: async () => checkedOut.release(),
+      release: async () => {
+        checkedOut.removeListener?.('error', onError);
+        // A client whose connection broke is destroyed, not given back to the pool.
+        checkedOut.release(lost !== undefined ? true : undefined);
+      },
     };
   }
   return { db, kind: 'as-given', release: async () => {} };
