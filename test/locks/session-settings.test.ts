@@ -95,8 +95,8 @@ describe('settings of the statements pgparts runs under its locks', () => {
     const underLocks = seen.filter((s) => s.locks_writers);
     console.log(
       `jit available: ${available}; ${seen.length} statements recorded, ${underLocks.length} under ` +
-        `locks that block writers; drain hold with jit forced on: swap ${Math.round(swap.maxLockHoldMs)} ms ` +
-        `(replay ${Math.round(swap.finalPhase.replayMs)} ms), delete ${Math.round(del.maxLockHoldMs)} ms ` +
+        `locks that block writers; drain hold with jit forced on: ${swap.strategy} ${Math.round(swap.maxLockHoldMs)} ms ` +
+        `(replay ${Math.round(swap.finalPhase.replayMs)} ms), ${del.strategy} ${Math.round(del.maxLockHoldMs)} ms ` +
         `(replay ${Math.round(del.finalPhase.replayMs)} ms, delete ${Math.round(del.finalPhase.deleteMs)} ms)`,
     );
     // The drains' final phases, the create steps and the retire all ran statements under locks.
