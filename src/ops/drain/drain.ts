@@ -10,6 +10,7 @@ import {
   isLockConflict,
   lockedTransactionSql,
   lockGiveUpError,
+  lockTimeoutSql,
   retryOnLockTimeout,
 } from '../../run/lock-timeout.js';
 import { openSession, pgpartsSessionSettings } from '../../run/session.js';
@@ -462,20 +463,41 @@ async function finish(
       // front, so a writer holding a run and waiting for its members cannot deadlock with the
       // ATTACH. Attaching a referencing partition needs SHARE ROW EXCLUSIVE on the referenced
       // parent: writes to that parent wait for the rest of this transaction; reads go on.
+      // Every lock the ATTACHes will take is taken here, none later (docs/locking.md): an
+      // ATTACH asking for a stronger lock after the replay and delete held the others for their
+      // whole length, and a writer waiting on them hit its deadlock check (3 app transactions
+      // aborted with 40P01 in the writers test). The referencing parents get SHARE ROW
+      // EXCLUSIVE (attaching a referenced partition adds its share of their keys); DEFAULT
+      // ACCESS EXCLUSIVE, last (ATTACH proves DEFAULT holds none of the key). All the waits
+      // together stay within lock_timeout, each lock getting its share of it, so a writer
+      // queued behind them is released before deadlock_timeout.
       const referenced = new Set(tables.flatMap((t) => t.referencedTables));
-      for (const table of family.tables.filter((name) => referenced.has(name))) {
-        await run(
-          tx,
-          `LOCK TABLE ${quoteQualified(family.schema, table)} IN SHARE ROW EXCLUSIVE MODE`,
-        );
-      }
-      if (defaults.length > 0) {
-        // EXCLUSIVE: reads of DEFAULT go on; writes to DEFAULT wait; other partitions untouched.
-        await run(
-          tx,
-          `LOCK TABLE ${defaults.map((t) => quoteQualified(family.schema, t.defaultPartition as string)).join(', ')} IN EXCLUSIVE MODE`,
-        );
-      }
+      const locks = [
+        ...family.tables
+          .filter((name) => referenced.has(name))
+          .map(
+            (name) =>
+              `LOCK TABLE ${quoteQualified(family.schema, name)} IN SHARE ROW EXCLUSIVE MODE`,
+          ),
+        ...family.tables
+          .filter((name) => !referenced.has(name))
+          .map(
+            (name) =>
+              `LOCK TABLE ONLY ${quoteQualified(family.schema, name)} IN SHARE ROW EXCLUSIVE MODE`,
+          ),
+        ...(defaults.length > 0
+          ? [
+              `LOCK TABLE ${defaults.map((t) => quoteQualified(family.schema, t.defaultPartition as string)).join(', ')} IN ACCESS EXCLUSIVE MODE`,
+            ]
+          : []),
+      ];
+      const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+      await run(
+        tx,
+        `SET LOCAL ${lockTimeoutSql(Math.max(1, Math.floor(lockTimeoutMs / locks.length)))}`,
+      );
+      for (const statement of locks) await run(tx, statement);
+      await run(tx, `SET LOCAL ${lockTimeoutSql(lockTimeoutMs)}`);
     }
     lockedAt = performance.now();
     await options.onPhase?.('locked');
