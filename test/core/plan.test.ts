@@ -294,9 +294,14 @@ describe('plan: bad configuration fails before anything runs', () => {
     });
     const snap = fakeFamilySnapshot(odd, {});
     const [first] = plan([odd], fakeSnapshot(NOW, snap), NOW).steps;
-    expect(first?.sql[0]).toBe(
-      `CREATE TABLE "public"."Raw""; DROP TABLE season; --_2026_11" PARTITION OF "public"."Raw""; DROP TABLE season; --" FOR VALUES FROM ('2026-11-01 00:00:00+00') TO ('2026-12-01 00:00:00+00')`,
-    );
+    expect(first?.sql).toEqual([
+      `LOCK TABLE ONLY "public"."Raw""; DROP TABLE season; --" IN SHARE UPDATE EXCLUSIVE MODE`,
+      `CREATE TABLE "public"."Raw""; DROP TABLE season; --_2026_11" (LIKE "public"."Raw""; DROP TABLE season; --" INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMPRESSION)`,
+      `ALTER TABLE "public"."Raw""; DROP TABLE season; --_2026_11" ADD CONSTRAINT "pgparts_partition_bound" CHECK ("killmail_time" IS NOT NULL AND "killmail_time" >= '2026-11-01 00:00:00+00' AND "killmail_time" < '2026-12-01 00:00:00+00')`,
+      `ALTER TABLE "public"."Raw""; DROP TABLE season; --" ATTACH PARTITION "public"."Raw""; DROP TABLE season; --_2026_11" FOR VALUES FROM ('2026-11-01 00:00:00+00') TO ('2026-12-01 00:00:00+00')`,
+      `ALTER TABLE "public"."Raw""; DROP TABLE season; --_2026_11" DROP CONSTRAINT "pgparts_partition_bound"`,
+      `COMMENT ON TABLE "public"."Raw""; DROP TABLE season; --_2026_11" IS 'pgparts:managed'`,
+    ]);
   });
 });
 
