@@ -16,6 +16,8 @@ export const ERROR_CODES = [
   'unsupported-server',
   /** A lock could not be had within lock_timeout after every retry. */
   'lock-timeout',
+  /** The database driver cannot do what the operation needs (e.g. two sessions at once). */
+  'unsupported-driver',
   /** The connection could not be made or was lost. */
   'connection',
   /** The role lacks a privilege the operation needs. */

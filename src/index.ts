@@ -6,6 +6,13 @@
 
 // inspect
 export { type InspectOptions, inspect } from './catalog/inspect.js';
+// operations: recorded maintenance runs, unfinished operations, metrics
+export {
+  type FamilyRuns,
+  MAINTENANCE_RUNS_TABLE,
+  type MaintenanceRun,
+  readMaintenanceRuns,
+} from './catalog/maintenance-runs.js';
 export {
   assertSupportedServer,
   MIN_SERVER_VERSION_NUM,
@@ -22,6 +29,10 @@ export type {
   Snapshot,
   TableSnapshot,
 } from './catalog/snapshot.js';
+export {
+  readUnfinishedOperations,
+  type UnfinishedOperations,
+} from './catalog/unfinished-operations.js';
 // declare
 export {
   addIntervals,
@@ -46,6 +57,7 @@ export {
   type PgpartsErrorCode,
   type PgpartsErrorDetails,
 } from './errors.js';
+export { prometheusMetrics } from './metrics/collect.js';
 // migrations
 export {
   definePgpartsConfig,
@@ -67,6 +79,7 @@ export {
   type BatchProgress,
   type ConversionState,
   type ConversionTarget,
+  type ConvertStepResult,
   conversionTarget,
   convertBackfill,
   convertCleanup,
@@ -79,7 +92,6 @@ export {
   formatVerifyReport,
   type ProgressListener,
   readConversionState,
-  type StepResult as ConvertStepResult,
   type SwapOptions,
   type SwitchResult,
   type VerifyOptions,
@@ -150,6 +162,12 @@ export {
 export type { AnyPgDatabase } from './run/database.js';
 export { DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_RETRIES } from './run/lock-timeout.js';
 export { type MaintainOptions, maintain } from './run/maintain.js';
+export {
+  type MissingPrivilege,
+  missingPrivileges,
+  type PrivilegedCommand,
+} from './run/privileges.js';
+export { isHotStandby } from './run/standby.js';
 // generate
 export {
   boundSpecSql,

@@ -77,29 +77,59 @@ function gaps(table: TableSnapshot): Anomaly[] {
   return found;
 }
 
-/** Partitions of two tables of the family that overlap without being equal (not co-partitioned). */
+interface RangePartition {
+  partition: PartitionInfo;
+  label: string;
+  from: number;
+  to: number;
+}
+
+/** A table's RANGE partitions by start; they never overlap each other (PostgreSQL refuses). */
+function rangesOf(table: TableSnapshot): RangePartition[] {
+  return table.partitions
+    .flatMap((p) =>
+      p.key?.kind === 'range'
+        ? [
+            {
+              partition: p,
+              label: keyLabel(p.key),
+              from: p.key.from.getTime(),
+              to: p.key.to.getTime(),
+            },
+          ]
+        : [],
+    )
+    .sort((x, y) => x.from - y.from);
+}
+
+/**
+ * Partitions of two tables of the family that overlap without being equal (not co-partitioned).
+ * One sweep over both tables' sorted ranges per pair: linear, not partitions squared.
+ */
 function overlaps(tables: TableSnapshot[]): Anomaly[] {
   const found: Anomaly[] = [];
+  const ranges = tables.map(rangesOf);
   for (let i = 0; i < tables.length; i += 1) {
     for (let j = i + 1; j < tables.length; j += 1) {
       const a = tables[i];
       const b = tables[j];
+      const ra = ranges[i] ?? [];
+      const rb = ranges[j] ?? [];
       if (!a || !b) continue;
-      for (const pa of a.partitions) {
-        for (const pb of b.partitions) {
-          if (!pa.key || !pb.key || pa.key.kind !== 'range' || pb.key.kind !== 'range') continue;
-          const intersects = pa.key.from < pb.key.to && pb.key.from < pa.key.to;
-          const equal =
-            pa.key.from.getTime() === pb.key.from.getTime() &&
-            pa.key.to.getTime() === pb.key.to.getTime();
-          if (!intersects || equal) continue;
+      let first = 0;
+      for (const pa of ra) {
+        while (first < rb.length && (rb[first]?.to ?? 0) <= pa.from) first += 1;
+        for (let k = first; k < rb.length; k += 1) {
+          const pb = rb[k];
+          if (!pb || pb.from >= pa.to) break;
+          if (pb.to <= pa.from || (pa.from === pb.from && pa.to === pb.to)) continue;
           found.push({
             kind: 'overlap',
             severity: 'warning',
             table: b.name,
-            partition: pb.name,
+            partition: pb.partition.name,
             message:
-              `${pb.name} (${keyLabel(pb.key)}) overlaps ${pa.name} (${keyLabel(pa.key)}) without ` +
+              `${pb.partition.name} (${pb.label}) overlaps ${pa.partition.name} (${pa.label}) without ` +
               `matching it: ${a.name} and ${b.name} are not partitioned alike`,
           });
         }
@@ -113,7 +143,7 @@ function overlaps(tables: TableSnapshot[]): Anomaly[] {
  * Everything in the catalog that does not match the spec: partitions not named as pgparts names
  * them, partitions pgparts did not create, bounds off the spec's grid, gaps, tables of one family
  * partitioned differently, an unexpected DEFAULT, and adopted indexes whose ASC/DESC differs from
- * the parent index (facts 17: such a partition sorts instead of reading in order).
+ * the parent index (docs/postgres-behaviours.md#parent-indexes-and-sort-order: such a partition sorts instead of reading in order).
  */
 export function findAnomalies(
   family: FamilySpec,

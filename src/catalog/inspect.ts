@@ -1,6 +1,5 @@
 import { type SQL, sql } from 'drizzle-orm';
 import { boundKey, compareKeys, parseBound } from '../define/bounds.js';
-import { addIntervals } from '../define/intervals.js';
 import { isManagedComment } from '../define/marker.js';
 import type { ListValue, PartitionKey } from '../define/partition-key.js';
 import { type FamilySpec, listValueType, parseFamily } from '../define/spec.js';
@@ -9,9 +8,10 @@ import { DEFAULT_LOCK_TIMEOUT_MS, lockTimeoutSql } from '../run/lock-timeout.js'
 import { rowsOf } from '../run/rows.js';
 import { quoteIdent, quoteQualified } from '../sql/identifiers.js';
 import { findAnomalies, type IndexOrderIssue } from './anomalies.js';
+import { readDefaultRows } from './default-rows.js';
+import { probeKeys } from './probe-keys.js';
 import { RETIRED_KEYS_TABLE } from './retired-keys.js';
 import {
-  type DefaultRows,
   type FamilySnapshot,
   matchesSpec,
   type ParentInfo,
@@ -24,14 +24,14 @@ export type * from './snapshot.js';
 
 /** Keys retireKey recorded for the family; none when the table does not exist yet. */
 async function readRetiredKeys(db: AnyPgDatabase, family: FamilySpec): Promise<string[]> {
-  const table = `${family.schema}.${RETIRED_KEYS_TABLE}`;
+  const table = quoteQualified(family.schema, RETIRED_KEYS_TABLE);
   const [exists] = rowsOf<{ t: string | null }>(
     await db.execute(sql`SELECT to_regclass(${table})::text AS t`),
   );
   if (!exists?.t) return [];
   const rows = rowsOf<{ key: string }>(
     await db.execute(
-      sql`SELECT key FROM ${sql.identifier(family.schema)}.${sql.identifier(RETIRED_KEYS_TABLE)}
+      sql`SELECT key FROM ${sql.raw(table)}
           WHERE family = ${family.name} ORDER BY key`,
     ),
   );
@@ -39,8 +39,21 @@ async function readRetiredKeys(db: AnyPgDatabase, family: FamilySpec): Promise<s
 }
 
 export interface InspectOptions {
-  /** lock_timeout for the catalog reads (sizes and DEFAULT counts take ACCESS SHARE locks). */
+  /** lock_timeout for the catalog reads (sizes and DEFAULT probes take ACCESS SHARE locks). */
   lockTimeoutMs?: number;
+  /**
+   * Read every partition's pg_total_relation_size (for `status`). Off by default: maintenance
+   * needs no sizes, and they cost a file-system call per relation (hundreds of ms at 1,000
+   * partitions).
+   */
+  sizes?: boolean;
+  /** Count DEFAULT's rows exactly, per key (`status --exact`): reads all of DEFAULT. */
+  exactDefaultRows?: boolean;
+  /**
+   * The clock the snapshot will be planned for (its premake window is what DEFAULT is probed
+   * for); the server's now() by default. apply passes its `now`.
+   */
+  now?: Date;
 }
 
 interface ParentRow {
@@ -69,8 +82,9 @@ interface PartitionRow {
   name: string;
   bound: string;
   comment: string | null;
-  bytes: number | string;
+  bytes: number | string | null;
   reltuples: number | string;
+  detach_pending: boolean;
 }
 
 interface IndexRow {
@@ -140,14 +154,17 @@ async function readParents(
 async function readPartitions(
   db: AnyPgDatabase,
   tables: { schema: string; name: string }[],
+  sizes: boolean,
 ): Promise<PartitionRow[]> {
+  const bytes = sizes ? sql`pg_total_relation_size(c.oid)::float8` : sql`NULL::float8`;
   return rowsOf<PartitionRow>(
     await db.execute(sql`
       SELECT pn.nspname AS parent_schema, p.relname AS parent, n.nspname AS schema, c.relname AS name,
              pg_get_expr(c.relpartbound, c.oid) AS bound,
              obj_description(c.oid, 'pg_class') AS comment,
-             pg_total_relation_size(c.oid)::float8 AS bytes,
-             c.reltuples::float8 AS reltuples
+             ${bytes} AS bytes,
+             c.reltuples::float8 AS reltuples,
+             i.inhdetachpending AS detach_pending
       FROM pg_inherits i
       JOIN pg_class p ON p.oid = i.inhparent
       JOIN pg_namespace pn ON pn.oid = p.relnamespace
@@ -158,7 +175,7 @@ async function readPartitions(
   );
 }
 
-/** Partition indexes whose ASC/DESC flags differ from the parent index they belong to (facts 17). */
+/** Partition indexes whose ASC/DESC flags differ from the parent index they belong to (docs/postgres-behaviours.md#parent-indexes-and-sort-order). */
 async function readIndexOrderIssues(
   db: AnyPgDatabase,
   tables: { schema: string; name: string }[],
@@ -240,51 +257,6 @@ async function readSourceValues(
   return { values: values.sort((a, b) => a - b), error: null };
 }
 
-/** Exact row counts of a DEFAULT partition, grouped by LIST value or by the spec's interval. */
-async function readDefaultRows(
-  db: AnyPgDatabase,
-  family: FamilySpec,
-  partition: { schema: string; name: string },
-  keyColumn: string,
-): Promise<DefaultRows> {
-  const p = family.partitionBy;
-  const column = quoteIdent(keyColumn);
-  // With TimeZone UTC set, ::timestamp turns a timestamptz into its UTC wall time; date and
-  // timestamp keys are zone-free already. date_trunc('week') starts on Monday, like the spec.
-  const bucket =
-    p.strategy === 'list'
-      ? `${column}::text`
-      : `to_char(date_trunc('${p.interval}', ${column}::timestamp), 'YYYY-MM-DD"T"HH24:MI:SS"Z"')`;
-  const rows = rowsOf<{ k: string | null; n: number | string }>(
-    await db.execute(
-      sql.raw(
-        `SELECT ${bucket} AS k, count(*)::float8 AS n FROM ${quoteQualified(partition.schema, partition.name)} GROUP BY 1`,
-      ),
-    ),
-  );
-  const result: DefaultRows = { total: 0, byKey: [], other: 0 };
-  for (const row of rows) {
-    const n = Number(row.n);
-    result.total += n;
-    let key: PartitionKey | undefined;
-    if (row.k !== null && p.strategy === 'list' && listValueType(p) === 'text') {
-      key = { kind: 'list', value: row.k };
-    } else if (row.k !== null && p.strategy === 'list' && /^-?\d+$/.test(row.k)) {
-      const value = Number(row.k);
-      if (Number.isSafeInteger(value)) key = { kind: 'list', value };
-    } else if (row.k !== null && p.strategy === 'range') {
-      const from = new Date(row.k);
-      if (!Number.isNaN(from.getTime())) {
-        key = { kind: 'range', from, to: addIntervals(p.interval, from, 1) };
-      }
-    }
-    if (key) result.byKey.push({ key, rows: n });
-    else result.other += n;
-  }
-  result.byKey.sort((a, b) => compareKeys(a.key, b.key));
-  return result;
-}
-
 /** Sort order of partitions: DEFAULT first, then by key, unparsed bounds last; ties by name. */
 function partitionOrder(a: PartitionInfo, b: PartitionInfo): number {
   const ka: PartitionKey | null = a.isDefault ? { kind: 'default' } : a.key;
@@ -296,8 +268,9 @@ function partitionOrder(a: PartitionInfo, b: PartitionInfo): number {
 
 /**
  * Reads the snapshot of `families` from the live database: every partition of every declared
- * parent with its parsed bounds, DEFAULT row counts, sizes, the pgparts marker, the parents'
- * actual partition keys, `valuesFrom` values, and anomalies. Reads only; runs in one
+ * parent with its parsed bounds, what DEFAULT holds (probed per key the planner may create; see
+ * default-rows.ts), the pgparts marker, the parents' actual partition keys, `valuesFrom` values,
+ * and anomalies; sizes and exact DEFAULT counts only when asked. Reads only; runs in one
  * transaction, on one connection.
  */
 export async function inspect(
@@ -310,8 +283,27 @@ export async function inspect(
   const tables = specs.flatMap((f) => f.tables.map((name) => ({ schema: f.schema, name })));
 
   return db.transaction(async (tx) => {
+    // Called inside a caller's transaction, this is a savepoint, and SET LOCAL would outlive it:
+    // the caller's settings are put back before returning.
+    const [saved] = rowsOf<{ tz: string; ds: string; sp: string; lt: string }>(
+      await tx.execute(sql`SELECT current_setting('TimeZone') AS tz, current_setting('DateStyle') AS ds,
+                                  current_setting('search_path') AS sp, current_setting('lock_timeout') AS lt`),
+    );
+    try {
+      return await readSnapshot(tx);
+    } finally {
+      if (saved) {
+        await tx.execute(sql`SELECT set_config('TimeZone', ${saved.tz}, true), set_config('DateStyle', ${saved.ds}, true),
+                                    set_config('search_path', ${saved.sp}, true), set_config('lock_timeout', ${saved.lt}, true)`);
+      }
+    }
+  });
+
+  async function readSnapshot(tx: AnyPgDatabase): Promise<Snapshot> {
     await tx.execute(sql`SET LOCAL TimeZone = 'UTC'`);
     await tx.execute(sql`SET LOCAL DateStyle = 'ISO, YMD'`);
+    // Catalog text (pg_get_partkeydef, pg_get_expr) then names what it names in full.
+    await tx.execute(sql`SET LOCAL search_path = pg_catalog`);
     await tx.execute(sql.raw(`SET LOCAL ${lockTimeout}`));
     const [clock] = rowsOf<{ ms: number | string; version: string }>(
       await tx.execute(sql`SELECT (extract(epoch FROM now()) * 1000)::float8 AS ms,
@@ -319,7 +311,8 @@ export async function inspect(
     );
     const none = tables.length === 0;
     const parents = none ? new Map<string, ParentInfo>() : await readParents(tx, tables);
-    const partitionRows = none ? [] : await readPartitions(tx, tables);
+    const partitionRows = none ? [] : await readPartitions(tx, tables, options.sizes ?? false);
+    const now = options.now ?? new Date(Number(clock?.ms));
     const indexRows = none ? [] : await readIndexOrderIssues(tx, tables);
 
     const familySnapshots: FamilySnapshot[] = [];
@@ -347,18 +340,27 @@ export async function inspect(
             isDefault,
             managed: isManagedComment(row.comment),
             comment: row.comment,
-            bytes: Number(row.bytes),
+            bytes: row.bytes === null ? null : Number(row.bytes),
             estimatedRows: reltuples >= 0 ? reltuples : null,
-            defaultRows:
-              isDefault && readable
-                ? await readDefaultRows(tx, family, row, family.partitionBy.column)
-                : null,
+            defaultRows: null,
+            ...(row.detach_pending ? { detachPending: true } : {}),
           });
         }
         table.partitions.sort(partitionOrder);
         tableSnapshots.push(table);
       }
       const source = await readSourceValues(tx, family);
+      // DEFAULT is probed for the keys the planner may create, once every table is read.
+      const keys = probeKeys(family, tableSnapshots, source.values, now);
+      for (const table of tableSnapshots) {
+        if (!matchesSpec(family, table.parent)) continue;
+        for (const p of table.partitions) {
+          if (!p.isDefault) continue;
+          p.defaultRows = await readDefaultRows(tx, family, p, keys, {
+            exact: options.exactDefaultRows ?? false,
+          });
+        }
+      }
       const indexIssues: IndexOrderIssue[] = indexRows
         .filter((r) => r.parent_schema === family.schema && family.tables.includes(r.parent))
         .map((r) => ({
@@ -383,5 +385,5 @@ export async function inspect(
       serverVersion: Number(clock?.version),
       families: familySnapshots,
     };
-  });
+  }
 }

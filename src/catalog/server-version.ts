@@ -1,4 +1,5 @@
 import { sql } from 'drizzle-orm';
+import { PgpartsError } from '../errors.js';
 import type { AnyPgDatabase } from '../run/database.js';
 import { rowsOf } from '../run/rows.js';
 
@@ -45,6 +46,6 @@ export async function serverVersionNum(db: AnyPgDatabase): Promise<number> {
 export async function assertSupportedServer(db: AnyPgDatabase): Promise<number> {
   const version = await serverVersionNum(db);
   const reason = unsupportedServerReason(version);
-  if (reason) throw new Error(reason);
+  if (reason) throw new PgpartsError('unsupported-server', reason);
   return version;
 }

@@ -46,12 +46,31 @@ export interface ParentInfo {
 }
 
 /** The rows of a DEFAULT partition, counted exactly and grouped by the key they belong to. */
-export interface DefaultRows {
+export interface ExactDefaultRows {
   total: number;
   /** Per LIST value, or per interval of the spec (RANGE); ascending. */
   byKey: { key: PartitionKey; rows: number }[];
   /** Rows whose key is none of the above (NULL, a non-integer value). */
   other: number;
+}
+
+/**
+ * What a DEFAULT partition holds, read from what is cheap: whether it holds any row (one
+ * EXISTS), whether it holds a row of each key the planner may create (an EXISTS per key, served
+ * by an index on the key where there is one), and the keys a bounded search found in it. Exact
+ * counts only when inspect was asked for them: counting reads every row, and no plan needs it.
+ */
+export interface DefaultRows {
+  /** False when DEFAULT holds no row at all. */
+  hasRows: boolean;
+  /** The keys the planner may create (missing in some table of the family), ascending. */
+  probes: { key: PartitionKey; hasRows: boolean }[];
+  /** Keys DEFAULT holds rows of, found by a bounded search; ascending. */
+  found: PartitionKey[];
+  /** True when `found` is every key DEFAULT holds (rows of no key, e.g. NULL, aside). */
+  foundAll: boolean;
+  /** Exact counts per key: only with `inspect(..., { exactDefaultRows: true })`. */
+  exact: ExactDefaultRows | null;
 }
 
 export interface PartitionInfo {
@@ -65,12 +84,17 @@ export interface PartitionInfo {
   /** Created by pgparts (carries the marker comment): the only ones ever removed automatically. */
   managed: boolean;
   comment: string | null;
-  /** pg_total_relation_size: table, indexes and TOAST. */
-  bytes: number;
+  /** pg_total_relation_size (table, indexes and TOAST); null unless inspect read sizes. */
+  bytes: number | null;
   /** pg_class.reltuples; null before the first ANALYZE. */
   estimatedRows: number | null;
-  /** Exact counts, for DEFAULT partitions only. */
+  /** What it holds, for DEFAULT partitions of a table partitioned as its spec says. */
   defaultRows: DefaultRows | null;
+  /**
+   * A DETACH ... CONCURRENTLY began and did not finish (pg_inherits.inhdetachpending): new
+   * queries no longer see the partition, and the next apply finalizes the detach.
+   */
+  detachPending?: boolean;
 }
 
 export interface TableSnapshot {

@@ -7,8 +7,11 @@ import { askYesNo } from './ask.js';
 import { loadFamilies } from './config.js';
 import { connect } from './connection.js';
 import { formatPlan, formatStep, formatSummary } from './format.js';
+import { cliIo, cliOut, setCliExitCode } from './io.js';
 import { type GlobalOptions, wholeNumber } from './options.js';
+import { checkPrivileges } from './preflight.js';
 import { progressPrinter } from './progress.js';
+import { refuseOnStandby } from './standby.js';
 
 interface ApplyCommandOptions {
   dryRun?: boolean;
@@ -19,10 +22,10 @@ interface ApplyCommandOptions {
 
 /** Asks on the terminal whether to run the destructive steps; false when there is no terminal. */
 async function confirm(steps: Step[]): Promise<boolean> {
-  if (!process.stdin.isTTY || !process.stdout.isTTY) return false;
-  console.log('These steps drop or detach partitions:');
+  if (!process.stdin.isTTY || !cliIo().stdout.isTTY) return false;
+  cliOut('These steps drop or detach partitions:');
   steps.forEach((step, i) => {
-    console.log(formatStep(step, i).join('\n'));
+    cliOut(formatStep(step, i).join('\n'));
   });
   return askYesNo(`Run these ${steps.length} destructive step(s)?`);
 }
@@ -51,15 +54,17 @@ export function registerApply(program: Command): void {
     .action(async (options: ApplyCommandOptions) => {
       const global = program.opts<GlobalOptions>();
       const families = await loadFamilies(global.config);
-      const conn = connect(global.databaseUrl);
+      const conn = connect(global);
       try {
         if (options.dryRun) {
           const snapshot = await inspect(conn.db, families, { lockTimeoutMs: options.lockTimeout });
           const planned = plan(families, snapshot, snapshot.takenAt);
           const heading = `pgparts apply --dry-run for ${conn.label} at ${planned.now.toISOString()} (nothing is run)`;
-          console.log(formatPlan(planned, heading).join('\n'));
+          cliOut(formatPlan(planned, heading).join('\n'));
           return;
         }
+        if (await refuseOnStandby(conn, 'apply')) return;
+        await checkPrivileges(conn, 'apply', families);
         let allowDestructive: boolean | ((step: Step) => boolean) = options.yes === true;
         if (!options.yes) {
           // Ask about the destructive steps planned now; apply replans under its lock and runs
@@ -73,14 +78,14 @@ export function registerApply(program: Command): void {
               ? new Set(destructive.map((s) => s.id))
               : new Set<string>();
             if (approved.size === 0) {
-              console.log(
+              cliOut(
                 `${destructive.length} destructive step(s) will be skipped (pass --yes to run them)`,
               );
             }
             allowDestructive = (step) => approved.has(step.id);
           }
         }
-        console.log(`pgparts apply on ${conn.label}`);
+        cliOut(`pgparts apply on ${conn.label}`);
         const result = await apply(conn.db, {
           families,
           allowDestructive,
@@ -88,8 +93,8 @@ export function registerApply(program: Command): void {
           retries: options.retries,
           onProgress: progressPrinter(),
         });
-        console.log(formatSummary(result).join('\n'));
-        if (!result.ok) process.exitCode = 1;
+        cliOut(formatSummary(result).join('\n'));
+        if (!result.ok) setCliExitCode(1);
       } finally {
         await conn.close();
       }

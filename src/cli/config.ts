@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { type FamilySpec, parseFamily } from '../define/spec.js';
 import { builtInFamilies } from '../domains/presets.js';
+import { isPgpartsError, PgpartsError } from '../errors.js';
 import { loadAppConfig } from '../migrations/app-config.js';
 
 /**
@@ -13,18 +14,44 @@ import { loadAppConfig } from '../migrations/app-config.js';
  */
 export async function loadFamilies(file: string | undefined): Promise<FamilySpec[]> {
   if (!file) return [...builtInFamilies];
+  try {
+    return await readFamilies(file);
+  } catch (error) {
+    // Every config error names the file, whatever part of loading it failed.
+    const reason = (error instanceof Error ? error.message : String(error)).replace(
+      /^pgparts: /,
+      '',
+    );
+    const named = reason.includes(file) || reason.includes(resolve(file));
+    if (named && isPgpartsError(error)) throw error;
+    throw new PgpartsError('invalid-config', named ? reason : `config file ${file}: ${reason}`, {
+      cause: error,
+    });
+  }
+}
+
+async function readFamilies(file: string): Promise<FamilySpec[]> {
   const path = resolve(file);
-  if (!existsSync(path)) throw new Error(`pgparts: config file ${file} not found`);
+  if (!existsSync(path)) throw new PgpartsError('invalid-config', `config file ${file} not found`);
   let loaded: unknown;
   if (path.endsWith('.json')) {
-    loaded = JSON.parse(readFileSync(path, 'utf8'));
+    try {
+      loaded = JSON.parse(readFileSync(path, 'utf8'));
+    } catch (error) {
+      throw new PgpartsError(
+        'invalid-config',
+        `config file ${file} is not valid JSON: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
   } else {
     return (await loadAppConfig(path)).families;
   }
   const families = pickFamilies(loaded);
   if (!Array.isArray(families) || families.length === 0) {
-    throw new Error(
-      `pgparts: ${file} must export \`families\`: a non-empty array of partition specs`,
+    throw new PgpartsError(
+      'invalid-config',
+      `config file ${file} must export \`families\`: a non-empty array of partition specs`,
     );
   }
   return families.map((family) => parseFamily(family));

@@ -1,5 +1,7 @@
 import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
+import { PgpartsError } from '../errors.js';
+import { cliIo } from './io.js';
 
 /** The URL with its password replaced, for anything printed. */
 export function redactUrl(url: string): string {
@@ -12,6 +14,22 @@ export function redactUrl(url: string): string {
   }
 }
 
+/** How long the CLI waits for a server to finish the startup handshake, seconds. */
+export const DEFAULT_CONNECT_TIMEOUT_S = 10;
+/**
+ * statement_timeout of the commands that only read (status, plan), seconds: a catalog read
+ * that takes longer is stuck behind a lock, and an alerting job should hear about it.
+ */
+export const DEFAULT_READ_QUERY_TIMEOUT_S = 60;
+
+export interface ConnectOptions {
+  databaseUrl?: string | undefined;
+  /** Seconds to wait for the server to answer the connection; default 10. */
+  connectTimeout?: number | undefined;
+  /** statement_timeout in seconds; 0 for none. Default: 60 for read-only commands, none otherwise. */
+  queryTimeout?: number | undefined;
+}
+
 export interface CliConnection {
   db: PostgresJsDatabase;
   sql: postgres.Sql;
@@ -19,17 +37,149 @@ export interface CliConnection {
   close(): Promise<void>;
 }
 
-/** Connects with --database-url or DATABASE_URL; a clear error when neither is given. */
-export function connect(databaseUrl: string | undefined): CliConnection {
-  const url = databaseUrl ?? process.env.DATABASE_URL;
-  if (!url) {
-    throw new Error('pgparts: no database given; pass --database-url or set DATABASE_URL');
+/**
+ * Why `url` is not a connection URL postgres.js can read, in words that say what to fix; null
+ * when it is fine. Never echoes the password: only the scheme, the port and the host are named.
+ */
+export function databaseUrlProblem(url: string): string | null {
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1];
+  if (!scheme) {
+    return 'the database URL must look like postgres://user:password@host:5432/database';
   }
-  const sql = postgres(url, { max: 4, onnotice: () => {} });
+  if (!/^postgres(ql)?$/i.test(scheme)) {
+    return `the database URL starts with ${scheme}://; use postgres:// or postgresql://`;
+  }
+  const rest = url.slice(scheme.length + 3);
+  const authority = rest.split(/[/?#]/)[0] ?? '';
+  if (authority.includes('@') && authority.lastIndexOf('@') !== authority.indexOf('@')) {
+    return 'the user name or password in the database URL contains "@"; percent-encode it as %40';
+  }
+  // `user:pass` cut short by a "/", "?" or "#" in the password: what is left of the authority
+  // has a colon followed by something that is not a port, and an "@" comes later.
+  const cutShort = !authority.includes('@') && /:(?!\d*$)/.test(authority) && rest.includes('@');
+  if (cutShort) {
+    return (
+      'the password (or user name) in the database URL contains "/", "?" or "#"; ' +
+      'percent-encode them (%2F, %3F, %23)'
+    );
+  }
+  const hosts = authority.slice(authority.indexOf('@') + 1);
+  for (const host of hosts.split(',')) {
+    const port = /^(?:\[[^\]]*\]|[^:]*)(?::(.*))?$/.exec(host)?.[1];
+    if (port !== undefined && !/^\d{1,5}$/.test(port)) {
+      return `the port of the database URL is not a number (host ${host.replace(/:.*$/, '')})`;
+    }
+  }
+  const firstHost = hosts.split(',')[0] ?? '';
+  try {
+    new URL(url.replace(hosts, firstHost));
+  } catch {
+    return (
+      'the database URL cannot be parsed; percent-encode special characters ' +
+      '(% @ : / ? #) in the user name and password'
+    );
+  }
+  try {
+    decodeURIComponent(authority);
+  } catch {
+    return 'the database URL holds a "%" that starts no percent-encoding; write it as %25';
+  }
+  return null;
+}
+
+/** A whole number of seconds from an option, or the fallback; refuses anything else. */
+function seconds(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new PgpartsError(
+      'invalid-input',
+      `${name} must be a whole number of seconds, not ${value}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Connects with --database-url or DATABASE_URL; a clear error when neither is given or the URL
+ * is malformed. The startup handshake must finish within the connect timeout (a server that
+ * accepts TCP but never answers fails the first query with a `connection` error instead of
+ * hanging); `readOnly` commands get a statement_timeout by default.
+ */
+export function connect(
+  options: ConnectOptions | string | undefined,
+  mode: { readOnly?: boolean } = {},
+): CliConnection {
+  const given = typeof options === 'object' ? options : { databaseUrl: options };
+  const url = given.databaseUrl ?? cliIo().env.DATABASE_URL;
+  if (!url) {
+    throw new PgpartsError(
+      'invalid-config',
+      'no database given; pass --database-url or set DATABASE_URL',
+    );
+  }
+  const problem = databaseUrlProblem(url);
+  if (problem) throw new PgpartsError('invalid-config', problem);
+  const connectTimeout = seconds(
+    '--connect-timeout',
+    given.connectTimeout,
+    DEFAULT_CONNECT_TIMEOUT_S,
+  );
+  const queryTimeout = seconds(
+    '--query-timeout',
+    given.queryTimeout,
+    mode.readOnly ? DEFAULT_READ_QUERY_TIMEOUT_S : 0,
+  );
+  const label = redactUrl(url);
+  const sql = postgres(url, {
+    max: 4,
+    onnotice: () => {},
+    connect_timeout: connectTimeout,
+    ...(queryTimeout > 0 ? { connection: { statement_timeout: queryTimeout * 1000 } } : {}),
+  });
   return {
     db: drizzle(sql),
     sql,
-    label: redactUrl(url),
+    label,
     close: () => sql.end({ timeout: 5 }),
   };
+}
+
+/** postgres.js's codes for a connection that could not be made or was lost. */
+const CONNECTION_ERROR_CODES: Record<string, string> = {
+  CONNECT_TIMEOUT: 'the server did not answer the connection within the connect timeout',
+  CONNECTION_CLOSED: 'the server closed the connection',
+  CONNECTION_ENDED: 'the connection was ended',
+  CONNECTION_DESTROYED: 'the connection was destroyed',
+  ECONNREFUSED: 'the connection was refused (is the server running on that host and port?)',
+  ECONNRESET: 'the server reset the connection',
+  ENOTFOUND: 'the host name does not resolve',
+  EAI_AGAIN: 'the host name could not be resolved (DNS)',
+  EHOSTUNREACH: 'the host is unreachable',
+  ENETUNREACH: 'the network is unreachable',
+  ETIMEDOUT: 'the connection timed out',
+};
+
+/**
+ * A driver error about the connection itself, as one `connection` PgpartsError that says what
+ * happened and where; undefined for any other error.
+ */
+export function connectionFailure(error: unknown): PgpartsError | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current && typeof current === 'object'; depth += 1) {
+    const { code, address, port } = current as {
+      code?: unknown;
+      address?: unknown;
+      port?: unknown;
+    };
+    if (typeof code === 'string' && code in CONNECTION_ERROR_CODES) {
+      const where = typeof address === 'string' ? ` (${address}${port ? `:${port}` : ''})` : '';
+      return new PgpartsError(
+        'connection',
+        `cannot reach the database${where}: ${CONNECTION_ERROR_CODES[code]} [${code}]`,
+        { cause: error },
+      );
+    }
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
 }

@@ -1,5 +1,6 @@
 import { type Command, Option } from 'commander';
 import { builtInTarget } from '../domains/presets.js';
+import { PgpartsError } from '../errors.js';
 import {
   type BatchProgress,
   type ConversionTarget,
@@ -15,7 +16,10 @@ import {
 import type { AnyPgDatabase } from '../run/database.js';
 import { DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_RETRIES } from '../run/lock-timeout.js';
 import { connect } from './connection.js';
+import { type CliStream, cliIo, cliOut, setCliExitCode } from './io.js';
 import { type GlobalOptions, wholeNumber } from './options.js';
+import { checkPrivileges } from './preflight.js';
+import { refuseOnStandby } from './standby.js';
 
 export const CONVERT_STEPS = [
   'prep',
@@ -34,7 +38,7 @@ interface ConvertOptions {
   all?: boolean;
   dryRun?: boolean;
   batchSize: number;
-  sleepMs: number;
+  throttle: number;
   lockTimeout: number;
   retries: number;
   /** Deprecated spellings: --lock-timeout-ms, --attempts (tries in all). */
@@ -44,7 +48,7 @@ interface ConvertOptions {
 }
 
 /** A one-line progress bar on stderr when it is a terminal; a line per 10% otherwise. */
-function progressBar(out: NodeJS.WriteStream = process.stderr) {
+function progressBar(out: CliStream = cliIo().stderr) {
   let last = '';
   let lastTenth = -1;
   return (p: BatchProgress) => {
@@ -71,10 +75,10 @@ export async function runConvertStep(
   target: ConversionTarget,
   step: ConvertStep,
   o: ConvertOptions,
-  print: (line: string) => void = console.log,
+  print: (line: string) => void = cliOut,
 ): Promise<boolean> {
   const dryRun = o.dryRun === true;
-  const batch = { batchSize: o.batchSize, sleepMs: o.sleepMs, dryRun };
+  const batch = { batchSize: o.batchSize, throttleMs: o.throttle, dryRun };
   const lockTimeoutMs = o.lockTimeoutMs ?? o.lockTimeout;
   const swap = {
     lockTimeoutMs,
@@ -158,7 +162,7 @@ export function registerConvert(program: Command): void {
       wholeNumber(1),
       10_000,
     )
-    .option('--sleep-ms <ms>', 'pause between batches (throttle)', wholeNumber(0), 0)
+    .option('--throttle <ms>', 'pause between batches', wholeNumber(0), 0)
     .option(
       '--lock-timeout <ms>',
       'how long one statement may wait for a lock on a live table before it gives up and retries',
@@ -188,27 +192,37 @@ export function registerConvert(program: Command): void {
       200,
     )
     .action(async (familyName: string, step: string | undefined, options: ConvertOptions) => {
-      if (options.all && step) throw new Error('pgparts: convert: give a step or --all, not both');
+      if (options.all && step)
+        throw new PgpartsError('invalid-input', 'pgparts: convert: give a step or --all, not both');
       if (!options.all && !step) {
-        throw new Error(`pgparts: convert: give a step (${CONVERT_STEPS.join(', ')}) or --all`);
+        throw new PgpartsError(
+          'invalid-input',
+          `pgparts: convert: give a step (${CONVERT_STEPS.join(', ')}) or --all`,
+        );
       }
       if (step && !(CONVERT_STEPS as readonly string[]).includes(step)) {
-        throw new Error(
+        throw new PgpartsError(
+          'invalid-input',
           `pgparts: convert: unknown step ${JSON.stringify(step)}; use one of ${CONVERT_STEPS.join(', ')}`,
         );
       }
       if (options.all && options.dryRun) {
-        throw new Error(
+        throw new PgpartsError(
+          'invalid-input',
           'pgparts: convert --all --dry-run: each step plans from what the previous one did; dry-run the steps one at a time',
         );
       }
       const target = builtInTarget(familyName);
-      const conn = connect(program.opts<GlobalOptions>().databaseUrl);
+      const conn = connect(program.opts<GlobalOptions>());
       try {
+        if (!options.dryRun) {
+          if (await refuseOnStandby(conn, 'convert')) return;
+          await checkPrivileges(conn, 'convert', [target.family]);
+        }
         for (const s of options.all ? ALL_STEPS : [step as ConvertStep]) {
           const ok = await runConvertStep(conn.db, target, s, options);
           if (!ok) {
-            process.exitCode = 1;
+            setCliExitCode(1);
             return;
           }
         }

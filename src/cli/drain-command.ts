@@ -5,8 +5,11 @@ import { DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_RETRIES } from '../run/lock-timeout.js
 import { loadFamilies } from './config.js';
 import { connect } from './connection.js';
 import { formatMs, toJson } from './format.js';
+import { cliIo, cliOut } from './io.js';
 import { resolveKey } from './key-argument.js';
 import { type GlobalOptions, wholeNumber } from './options.js';
+import { checkPrivileges } from './preflight.js';
+import { refuseOnStandby } from './standby.js';
 
 interface DrainCommandOptions {
   strategy: 'auto' | 'swap' | 'delete';
@@ -53,9 +56,11 @@ export function registerDrain(program: Command): void {
     .action(async (table: string, keyText: string, options: DrainCommandOptions) => {
       const global = program.opts<GlobalOptions>();
       const { family, key } = resolveKey(await loadFamilies(global.config), table, keyText);
-      const conn = connect(global.databaseUrl);
-      const tty = process.stdout.isTTY === true && !options.json;
+      const conn = connect(global);
+      const tty = cliIo().stdout.isTTY === true && !options.json;
       try {
+        if (await refuseOnStandby(conn, 'drain')) return;
+        await checkPrivileges(conn, 'drain', [family]);
         const result = await drainKey(conn.db, family, key, {
           strategy: options.strategy,
           batchPages: options.batchPages,
@@ -66,35 +71,31 @@ export function registerDrain(program: Command): void {
             if (!tty) return;
             const where = p.table ? ` ${p.table}` : '';
             const share = p.total ? ` ${Math.floor((100 * p.done) / p.total)}%` : '';
-            process.stdout.write(`\r\x1b[K  ${p.phase}${where}${share}`);
+            cliIo().stdout.write(`\r\x1b[K  ${p.phase}${where}${share}`);
           },
           onRetry: (attempt, delayMs) => {
             if (!options.json)
-              console.log(
-                `\n  lock timeout (attempt ${attempt}); retrying in ${formatMs(delayMs)}`,
-              );
+              cliOut(`\n  lock timeout (attempt ${attempt}); retrying in ${formatMs(delayMs)}`);
           },
         });
-        if (tty) process.stdout.write('\r\x1b[K');
+        if (tty) cliIo().stdout.write('\r\x1b[K');
         if (options.json) {
-          console.log(toJson(result));
+          cliOut(toJson(result));
           return;
         }
         if (result.status === 'nothing-to-do') {
-          console.log(
-            `${family.name} ${keyLabel(key)}: already has its partitions; nothing to drain`,
-          );
+          cliOut(`${family.name} ${keyLabel(key)}: already has its partitions; nothing to drain`);
           return;
         }
         if (result.status === 'completed') {
-          console.log(
+          cliOut(
             `${family.name} ${keyLabel(key)}: already has its partitions; validated the foreign ` +
               `keys an interrupted swap left NOT VALID (${result.swap?.validated.join(', ')}) in ` +
               formatMs(result.swap?.validateMs ?? 0),
           );
           return;
         }
-        for (const t of result.tables) console.log(`  ${t.partition}: ${t.rowsMoved} rows moved`);
+        for (const t of result.tables) cliOut(`  ${t.partition}: ${t.rowsMoved} rows moved`);
         const held = result.finalPhase;
         const how =
           result.strategy === 'swap'
@@ -103,7 +104,7 @@ export function registerDrain(program: Command): void {
               (result.skippedTriggers
                 ? ''
                 : ' (without session_replication_role: ON DELETE triggers ran)');
-        console.log(
+        cliOut(
           `drained ${family.name} ${result.key}: ${result.rowsMoved} rows in ${formatMs(result.elapsedMs)}; ` +
             `locks held ${formatMs(result.maxLockHoldMs)} (${how})`,
         );

@@ -83,9 +83,17 @@ export function formatPlan(planned: Plan, heading: string): string[] {
 }
 
 function rowsCell(p: PartitionInfo): string {
-  if (p.defaultRows)
-    return `${p.defaultRows.total}${p.defaultRows.total > 0 ? '  <- not empty' : ''}`;
-  return p.estimatedRows === null ? '?' : `~${Math.round(p.estimatedRows)}`;
+  const estimate = p.estimatedRows === null ? '?' : `~${Math.round(p.estimatedRows)}`;
+  if (!p.defaultRows) return estimate;
+  if (p.defaultRows.exact) {
+    const total = p.defaultRows.exact.total;
+    return `${total}${total > 0 ? '  <- not empty' : ''}`;
+  }
+  return p.defaultRows.hasRows ? `${estimate}  <- not empty` : '0';
+}
+
+function sizeCell(bytes: number | null): string {
+  return bytes === null ? '?' : formatBytes(bytes);
 }
 
 function holdsCell(p: PartitionInfo): string {
@@ -98,15 +106,18 @@ export function formatStatus(report: StatusReport, heading: string): string[] {
   for (const family of report.families) {
     lines.push('', `${family.family}: ${family.description}`);
     for (const t of family.tables) {
-      lines.push(`  ${t.table}: ${t.partitions.length} partition(s), ${formatBytes(t.bytes)}`);
+      const size = t.bytes === null ? '' : `, ${formatBytes(t.bytes)}`;
+      lines.push(`  ${t.table}: ${t.partitions.length} partition(s)${size}`);
       const rows = [['partition', 'holds', 'size', 'rows', '']];
       for (const p of t.partitions) {
         rows.push([
           p.name,
           holdsCell(p),
-          formatBytes(p.bytes),
+          sizeCell(p.bytes),
           rowsCell(p),
-          p.managed ? '' : '(not pgparts)',
+          [p.managed ? '' : '(not pgparts)', p.detachPending ? '(detach pending)' : '']
+            .filter(Boolean)
+            .join(' '),
         ]);
       }
       lines.push(...table(rows, '    '));

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { generate } from '../migrations/generate.js';
+import { cliErr, cliOut, setCliExitCode } from './io.js';
 import type { GlobalOptions } from './options.js';
 
 export function registerGenerate(program: Command): void {
@@ -24,16 +25,16 @@ export function registerGenerate(program: Command): void {
       });
       if (options.check) {
         if (result.stale.length > 0) {
-          console.error(
+          cliErr(
             `pgparts: ${result.out} is stale; run \`pgparts generate\` and commit. It would change:\n  ${result.stale.join('\n  ')}`,
           );
-          process.exitCode = 1;
+          setCliExitCode(1);
           return;
         }
-        console.log(`${result.out} is up to date with the schema and the partition specs`);
+        cliOut(`${result.out} is up to date with the schema and the partition specs`);
         return;
       }
-      console.log(
+      cliOut(
         result.written.length > 0
           ? `wrote ${result.written.map((t) => `${t}.sql`).join(', ')}`
           : 'nothing to write: the migrations are up to date',

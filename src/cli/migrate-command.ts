@@ -3,8 +3,12 @@ import type { Command } from 'commander';
 import { loadAppConfig } from '../migrations/app-config.js';
 import { loadDrizzleConfig } from '../migrations/drizzle-config.js';
 import { migrate } from '../migrations/migrate.js';
+import { PACKAGE_RECORD } from '../migrations/migration-record.js';
 import { connect } from './connection.js';
+import { cliOut } from './io.js';
 import type { GlobalOptions } from './options.js';
+import { checkPrivileges } from './preflight.js';
+import { refuseOnStandby } from './standby.js';
 
 export function registerMigrate(program: Command): void {
   program
@@ -28,19 +32,28 @@ export function registerMigrate(program: Command): void {
           packageMigrations: config.packageMigrations,
         };
       }
-      const conn = connect(global.databaseUrl);
+      const conn = connect(global);
       try {
+        if (await refuseOnStandby(conn, 'migrate')) return;
+        await checkPrivileges(conn, 'migrate', [], {
+          migrationsSchemas: [
+            PACKAGE_RECORD.schema,
+            ...('appMigrationsSchema' in appOptions
+              ? [(appOptions as { appMigrationsSchema: string }).appMigrationsSchema]
+              : []),
+          ],
+        });
         const result = await migrate(conn.db, {
           ...appOptions,
-          onApplied: (m) => console.log(`applied ${m.source} ${m.name} (${m.ms} ms)`),
+          onApplied: (m) => cliOut(`applied ${m.source} ${m.name} (${m.ms} ms)`),
         });
         if (result.carriedOver.length > 0) {
-          console.log(
+          cliOut(
             `carried over from drizzle.__drizzle_migrations: ${result.carriedOver.join(', ')}`,
           );
         }
-        if (result.applied.length === 0) console.log(`nothing pending on ${conn.label}`);
-        else console.log(`migrated ${conn.label}: ${result.applied.length} applied`);
+        if (result.applied.length === 0) cliOut(`nothing pending on ${conn.label}`);
+        else cliOut(`migrated ${conn.label}: ${result.applied.length} applied`);
       } finally {
         await conn.close();
       }

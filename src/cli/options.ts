@@ -15,4 +15,7 @@ export function wholeNumber(min: number): (value: string) => number {
 export interface GlobalOptions {
   databaseUrl?: string;
   config?: string;
+  /** Seconds; see connection.ts. */
+  connectTimeout?: number;
+  queryTimeout?: number;
 }

@@ -4,6 +4,7 @@ import { plan } from '../plan/plan.js';
 import { loadFamilies } from './config.js';
 import { connect } from './connection.js';
 import { formatPlan, toJson } from './format.js';
+import { cliOut } from './io.js';
 import type { GlobalOptions } from './options.js';
 
 export function registerPlan(program: Command): void {
@@ -16,15 +17,15 @@ export function registerPlan(program: Command): void {
     .action(async (options: { json?: boolean }) => {
       const global = program.opts<GlobalOptions>();
       const families = await loadFamilies(global.config);
-      const conn = connect(global.databaseUrl);
+      const conn = connect(global, { readOnly: true });
       try {
         const snapshot = await inspect(conn.db, families);
         const planned = plan(families, snapshot, snapshot.takenAt);
         if (options.json) {
-          console.log(toJson({ database: conn.label, ...planned }));
+          cliOut(toJson({ database: conn.label, ...planned }));
         } else {
           const heading = `pgparts plan for ${conn.label} at ${planned.now.toISOString()}`;
-          console.log(formatPlan(planned, heading).join('\n'));
+          cliOut(formatPlan(planned, heading).join('\n'));
         }
       } finally {
         await conn.close();

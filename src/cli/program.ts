@@ -1,9 +1,11 @@
 import { Command } from 'commander';
 import { registerApply } from './apply-command.js';
+import { DEFAULT_CONNECT_TIMEOUT_S, DEFAULT_READ_QUERY_TIMEOUT_S } from './connection.js';
 import { registerConvert } from './convert-command.js';
 import { registerDrain } from './drain-command.js';
 import { registerGenerate } from './generate-command.js';
 import { registerMigrate } from './migrate-command.js';
+import { wholeNumber } from './options.js';
 import { registerPlan } from './plan-command.js';
 import { registerRetire } from './retire-command.js';
 import { registerStatus } from './status-command.js';
@@ -16,6 +18,17 @@ export function buildProgram(): Command {
     .option(
       '--config <file>',
       'pgparts.config (.ts, .mjs, .js or .json exporting `families`); default: the leaderboard and killmail families',
+    )
+    .option(
+      '--connect-timeout <s>',
+      'seconds to wait for the server to answer the connection',
+      wholeNumber(1),
+      DEFAULT_CONNECT_TIMEOUT_S,
+    )
+    .option(
+      '--query-timeout <s>',
+      `statement_timeout in seconds, 0 for none (default: ${DEFAULT_READ_QUERY_TIMEOUT_S} for status and plan, none for commands that change)`,
+      wholeNumber(0),
     )
     .showHelpAfterError();
   registerGenerate(program);

@@ -1,14 +1,13 @@
 import type { ApplyEvent } from '../run/apply.js';
 import { formatMs, formatResult } from './format.js';
+import { type CliStream, cliIo } from './io.js';
 
 /**
  * What `pgparts apply` shows while it runs: one line per step as it ends, retries as they
  * happen, and, on a terminal, a bar for steps that report progress (drains copying rows). No
  * dependency: a carriage-return line is all a bar needs.
  */
-export function progressPrinter(
-  out: NodeJS.WriteStream = process.stdout,
-): (event: ApplyEvent) => void {
+export function progressPrinter(out: CliStream = cliIo().stdout): (event: ApplyEvent) => void {
   const tty = out.isTTY === true;
   let barShown = false;
   let lastLoggedPercent = -1;

@@ -6,8 +6,11 @@ import { askYesNo } from './ask.js';
 import { loadFamilies } from './config.js';
 import { connect } from './connection.js';
 import { formatMs, toJson } from './format.js';
+import { cliErr, cliOut, setCliExitCode } from './io.js';
 import { resolveKey } from './key-argument.js';
 import { type GlobalOptions, wholeNumber } from './options.js';
+import { checkPrivileges } from './preflight.js';
+import { refuseOnStandby } from './standby.js';
 
 interface RetireCommandOptions {
   archive?: boolean;
@@ -55,16 +58,25 @@ export function registerRetire(program: Command): void {
       const partitions = [...family.tables].reverse().map((t) => partitionName(family, t, key));
       const what = `${mode === 'drop' ? 'DROP' : 'archive'} ${partitions.join(', ')} (${family.name} ${keyLabel(key)})`;
       if (options.dryRun) {
-        console.log(`would detach and ${what}, in this order; nothing was run`);
+        cliOut(`would detach and ${what}, in this order; nothing was run`);
         return;
       }
       if (!options.yes && !(await askYesNo(`${what}?`))) {
-        console.error('pgparts: not confirmed; pass --yes to retire without asking');
-        process.exitCode = 1;
+        cliErr('pgparts: not confirmed; pass --yes to retire without asking');
+        setCliExitCode(1);
         return;
       }
-      const conn = connect(global.databaseUrl);
+      const conn = connect(global);
       try {
+        if (await refuseOnStandby(conn, 'retire')) return;
+        await checkPrivileges(conn, 'retire', [family], {
+          ...(mode === 'archive'
+            ? {
+                archiveSchema:
+                  options.archiveSchema ?? family.retention?.archiveSchema ?? 'pgparts_archive',
+              }
+            : {}),
+        });
         const result = await retireKey(conn.db, family, key, {
           mode,
           ...(options.archiveSchema ? { archiveSchema: options.archiveSchema } : {}),
@@ -72,19 +84,19 @@ export function registerRetire(program: Command): void {
           retries: options.retries,
         });
         if (options.json) {
-          console.log(toJson(result));
+          cliOut(toJson(result));
           return;
         }
         if (result.status === 'nothing-to-do') {
-          console.log(`${family.name} ${result.key}: no partitions to retire`);
+          cliOut(`${family.name} ${result.key}: no partitions to retire`);
           return;
         }
         for (const p of result.partitions) {
-          console.log(
+          cliOut(
             `  ${p.partition}: ${p.archivedAs ? `archived as ${p.archivedAs}` : 'dropped'} (~${p.rows} rows)`,
           );
         }
-        console.log(
+        cliOut(
           `retired ${family.name} ${result.key} in ${formatMs(result.elapsedMs)} with DETACH ${result.detach === 'concurrently' ? 'CONCURRENTLY' : `(plain: ${result.detachNote})`}`,
         );
       } finally {
@@ -123,16 +135,17 @@ export function registerRetire(program: Command): void {
       ) => {
         const global = program.opts<GlobalOptions>();
         const { family, key } = resolveKey(await loadFamilies(global.config), table, keyText);
-        const conn = connect(global.databaseUrl);
+        const conn = connect(global);
         try {
+          if (await refuseOnStandby(conn, 'reattach')) return;
+          await checkPrivileges(conn, 'reattach', [family]);
           const result = await reattachKey(conn.db, family, key, {
             ...(options.archiveSchema ? { archiveSchema: options.archiveSchema } : {}),
             lockTimeoutMs: options.lockTimeout,
             retries: options.retries,
           });
-          for (const p of result.partitions)
-            console.log(`  ${p.partition}: attached, ${p.rows} rows`);
-          console.log(`reattached ${family.name} ${result.key} in ${formatMs(result.elapsedMs)}`);
+          for (const p of result.partitions) cliOut(`  ${p.partition}: attached, ${p.rows} rows`);
+          cliOut(`reattached ${family.name} ${result.key} in ${formatMs(result.elapsedMs)}`);
         } finally {
           await conn.close();
         }

@@ -1,9 +1,14 @@
 import type { Command } from 'commander';
 import { inspect } from '../catalog/inspect.js';
+import { readMaintenanceRuns } from '../catalog/maintenance-runs.js';
+import { PgpartsError } from '../errors.js';
+import { prometheusMetrics } from '../metrics/collect.js';
 import { status } from '../plan/status.js';
 import { loadFamilies } from './config.js';
 import { connect } from './connection.js';
 import { formatStatus, toJson } from './format.js';
+import { formatMaintenanceRuns } from './format-runs.js';
+import { cliIo, cliOut, setCliExitCode } from './io.js';
 import type { GlobalOptions } from './options.js';
 
 /** Exit code of `status --check` when something needs attention (1 is for errors). */
@@ -18,25 +23,52 @@ export function registerStatus(program: Command): void {
     )
     .option('--json', 'print the report as JSON')
     .option(
+      '--exact',
+      "count DEFAULT's rows exactly, per key (reads all of DEFAULT; without it: whether it " +
+        'holds rows, of which keys, and the estimate)',
+    )
+    .option(
+      '--format <format>',
+      'text (default), json, or prometheus: the metrics in the Prometheus text format (for the node exporter textfile collector)',
+      'text',
+    )
+    .option(
       '--check',
       `exit with code ${ATTENTION_EXIT_CODE} when something needs attention (for alerting)`,
     )
-    .action(async (options: { json?: boolean; check?: boolean }) => {
-      const global = program.opts<GlobalOptions>();
-      const families = await loadFamilies(global.config);
-      const conn = connect(global.databaseUrl);
-      try {
-        const snapshot = await inspect(conn.db, families);
-        const report = status(families, snapshot);
-        if (options.json) {
-          console.log(toJson({ database: conn.label, ...report }));
-        } else {
-          const heading = `pgparts status of ${conn.label} at ${report.now.toISOString()}`;
-          console.log(formatStatus(report, heading).join('\n'));
+    .action(
+      async (options: { json?: boolean; check?: boolean; exact?: boolean; format: string }) => {
+        const global = program.opts<GlobalOptions>();
+        if (!['text', 'json', 'prometheus'].includes(options.format)) {
+          throw new PgpartsError(
+            'invalid-input',
+            `status --format ${options.format}: use text, json or prometheus`,
+          );
         }
-        if (options.check && report.attention.length > 0) process.exitCode = ATTENTION_EXIT_CODE;
-      } finally {
-        await conn.close();
-      }
-    });
+        const families = await loadFamilies(global.config);
+        const conn = connect(global, { readOnly: true });
+        try {
+          if (options.format === 'prometheus') {
+            cliIo().stdout.write(await prometheusMetrics(conn.db, families));
+            return;
+          }
+          const snapshot = await inspect(conn.db, families, {
+            sizes: true,
+            exactDefaultRows: options.exact ?? false,
+          });
+          const report = status(families, snapshot);
+          const maintenance = await readMaintenanceRuns(conn.db, families);
+          if (options.json || options.format === 'json') {
+            cliOut(toJson({ database: conn.label, ...report, maintenance }));
+          } else {
+            const heading = `pgparts status of ${conn.label} at ${report.now.toISOString()}`;
+            const lines = formatStatus(report, heading);
+            cliOut([...lines, ...formatMaintenanceRuns(maintenance)].join('\n'));
+          }
+          if (options.check && report.attention.length > 0) setCliExitCode(ATTENTION_EXIT_CODE);
+        } finally {
+          await conn.close();
+        }
+      },
+    );
 }

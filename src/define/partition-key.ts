@@ -1,3 +1,4 @@
+import { PgpartsError } from '../errors.js';
 import { identifierSchema } from '../sql/identifiers.js';
 import { intervalSuffix } from './intervals.js';
 import type { FamilySpec } from './spec.js';
@@ -40,20 +41,21 @@ export function partitionName(family: FamilySpec, table: string, key: PartitionK
     name = `${table}_default`;
   } else if (key.kind === 'list') {
     if (family.partitionBy.strategy !== 'list')
-      throw new Error('pgparts: LIST key on a RANGE family');
+      throw new PgpartsError('invalid-input', 'pgparts: LIST key on a RANGE family');
     name = family.partitionBy.naming
       .replaceAll('{table}', table)
       .replaceAll('{value}', listValueSlug(key.value));
   } else {
     if (family.partitionBy.strategy !== 'range')
-      throw new Error('pgparts: RANGE key on a LIST family');
+      throw new PgpartsError('invalid-input', 'pgparts: RANGE key on a LIST family');
     name = family.partitionBy.naming
       .replaceAll('{table}', table)
       .replaceAll('{suffix}', intervalSuffix(family.partitionBy.interval, key.from));
   }
   const checked = identifierSchema.safeParse(name);
   if (!checked.success) {
-    throw new Error(
+    throw new PgpartsError(
+      'invalid-config',
       `pgparts: family ${family.name}: partition name ${JSON.stringify(name)} is not usable ` +
         `(${checked.error.issues[0]?.message}); shorten the table name or change the naming scheme`,
     );
@@ -76,7 +78,8 @@ export function assertDistinctPartitionNames(
     const name = partitionName(family, table, key);
     const other = seen.get(name);
     if (other && keyLabel(other) !== keyLabel(key)) {
-      throw new Error(
+      throw new PgpartsError(
+        'invalid-config',
         `pgparts: family ${family.name}: LIST values ${JSON.stringify(keyLabel(other))} and ` +
           `${JSON.stringify(keyLabel(key))} both give the partition name ${name}; ` +
           'partition names are derived from the values, so they must differ in more than case and punctuation',

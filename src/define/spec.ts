@@ -1,5 +1,6 @@
 import { getTableConfig, type PgTable } from 'drizzle-orm/pg-core';
 import { z } from 'zod';
+import { PgpartsError } from '../errors.js';
 import { identifierSchema } from '../sql/identifiers.js';
 import { INTERVALS } from './intervals.js';
 
@@ -148,7 +149,7 @@ export function parseFamily(input: unknown): FamilySpec {
       typeof input === 'object' && input !== null && 'name' in input
         ? JSON.stringify((input as { name: unknown }).name)
         : 'a family';
-    throw new Error(describeIssues(`family ${name}`, result.error));
+    throw new PgpartsError('invalid-config', describeIssues(`family ${name}`, result.error));
   }
   return result.data;
 }
@@ -165,7 +166,8 @@ export function partitionFamily(input: FamilyWithTables): FamilySpec {
   for (const table of input.tables) {
     const config = getTableConfig(table);
     if (!config.columns.some((c) => c.name === column)) {
-      throw new Error(
+      throw new PgpartsError(
+        'invalid-config',
         `pgparts: family ${JSON.stringify(input.name)}: table ${config.name} has no column ` +
           `${JSON.stringify(column)} to partition by; add it to the table (every table in a family ` +
           `carries the partition key) or fix partitionBy.column`,
@@ -173,7 +175,8 @@ export function partitionFamily(input: FamilyWithTables): FamilySpec {
     }
     const schema = config.schema ?? 'public';
     if (schema !== (input.schema ?? 'public')) {
-      throw new Error(
+      throw new PgpartsError(
+        'invalid-config',
         `pgparts: family ${JSON.stringify(input.name)}: table ${config.name} is in schema ` +
           `${schema}, the family in ${input.schema ?? 'public'}`,
       );

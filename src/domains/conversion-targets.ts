@@ -1,3 +1,4 @@
+import { PgpartsError } from '../errors.js';
 import { type ConversionTarget, conversionTarget } from '../ops/convert/target.js';
 import { killmailFamily } from './killmails/partitioning.js';
 import { killmailParticipants, killmailsEnriched, killmailsRaw } from './killmails/tables.js';
@@ -26,7 +27,8 @@ export const builtInTargets: readonly ConversionTarget[] = [
 export function builtInTarget(name: string): ConversionTarget {
   const target = builtInTargets.find((t) => t.family.name === name);
   if (!target) {
-    throw new Error(
+    throw new PgpartsError(
+      'invalid-input',
       `pgparts: no family ${JSON.stringify(name)} to convert; known: ${builtInTargets.map((t) => t.family.name).join(', ')}`,
     );
   }

@@ -53,6 +53,11 @@ const tableObjectSchema = z
 const tableSchema = z.union([
   z
     .string()
+    // Any identifier may hold a dot; as text, only "name" or "schema.name" is unambiguous.
+    .refine((text) => text.split('.').length <= 2, {
+      message:
+        'a table as text is "name" or "schema.name"; give { schema, name } for names with dots',
+    })
     .transform((text) => {
       const parts = text.split('.');
       return parts.length === 2 ? { schema: parts[0], name: parts[1] } : { name: text };

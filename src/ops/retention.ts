@@ -3,6 +3,7 @@ import { RETIRED_KEYS_TABLE, retiredKeysSetupSql } from '../catalog/retired-keys
 import { isManagedComment, MANAGED_MARKER } from '../define/marker.js';
 import { keyLabel, type PartitionKey, partitionName } from '../define/partition-key.js';
 import type { FamilySpec } from '../define/spec.js';
+import { PgpartsError } from '../errors.js';
 import type { AnyPgDatabase } from '../run/database.js';
 import { query, run } from '../run/execute.js';
 import {
@@ -12,19 +13,24 @@ import {
   retryOnLockTimeout,
 } from '../run/lock-timeout.js';
 import { openSession, pgpartsSessionSettings } from '../run/session.js';
-import { identifierSchema, quoteIdent, quoteQualified } from '../sql/identifiers.js';
+import {
+  identifierProblem,
+  quoteIdent,
+  quoteQualified,
+  truncateIdentifier,
+} from '../sql/identifiers.js';
 import { keyCheckSql } from '../sql/key-predicate.js';
 import { textLiteral } from '../sql/literals.js';
 import { boundSpecSql } from '../sql/partition-ddl.js';
 
 /**
  * retireKey: removes one key's partitions from every table of a family (retention, or an
- * explicit `pgparts retire`), in the order that works with foreign keys between them (facts 10):
+ * explicit `pgparts retire`), in the order that works with foreign keys between them (docs/postgres-behaviours.md#drop-order-with-foreign-keys):
  * referencing tables first, each partition detached and then dropped or archived; never
- * `DROP ... CASCADE` (facts 11), so the foreign keys stay in place and still reject orphans.
+ * `DROP ... CASCADE` (docs/postgres-behaviours.md#never-drop-cascade), so the foreign keys stay in place and still reject orphans.
  *
  * - DETACH ... CONCURRENTLY (PostgreSQL 14+) when the parent has no DEFAULT partition; with a
- *   DEFAULT partition PostgreSQL refuses it (facts 9), so a plain DETACH under a short
+ *   DEFAULT partition PostgreSQL refuses it (docs/postgres-behaviours.md#detach-concurrently-and-default), so a plain DETACH under a short
  *   lock_timeout with retries. The result says which.
  * - After its detach, a referencing partition's foreign keys to the family are dropped: they
  *   would otherwise stop the referenced partition's detach (its rows still point there).
@@ -35,6 +41,18 @@ import { boundSpecSql } from '../sql/partition-ddl.js';
  * - The key is recorded in pgparts_retired_keys, so maintenance does not create it again.
  * Interrupted, it can be run again: a detach left pending is finalized, finished tables skipped.
  */
+
+/** The CHECK equal to the key's bound that spares ATTACH its scan (the drain's name for it too). */
+const STAGING_CHECK = 'pgparts_partition_bound';
+
+/** The archive schema an option names: any valid identifier (it is quoted). */
+function checkedArchiveSchema(name: string): string {
+  const problem = identifierProblem(name);
+  if (problem) {
+    throw new PgpartsError('invalid-input', `archive schema ${JSON.stringify(name)}: ${problem}`);
+  }
+  return name;
+}
 
 export type RetireMode = 'drop' | 'archive';
 
@@ -84,7 +102,7 @@ async function partitionState(
   key: PartitionKey,
 ): Promise<PartitionState | null> {
   const name = partitionName(family, table, key);
-  const qualified = `${family.schema}.${name}`;
+  const qualified = quoteQualified(family.schema, name);
   const [row] = await query<{
     attached: boolean;
     pending: boolean;
@@ -95,7 +113,7 @@ async function partitionState(
     sql`SELECT i.inhrelid IS NOT NULL AS attached, coalesce(i.inhdetachpending, false) AS pending,
                obj_description(c.oid, 'pg_class') AS comment, greatest(c.reltuples, 0)::bigint::int AS rows
         FROM pg_class c
-        LEFT JOIN pg_inherits i ON i.inhrelid = c.oid AND i.inhparent = to_regclass(${`${family.schema}.${table}`})
+        LEFT JOIN pg_inherits i ON i.inhrelid = c.oid AND i.inhparent = to_regclass(${quoteQualified(family.schema, table)})
         WHERE c.oid = to_regclass(${qualified})`,
   );
   if (!row) return null;
@@ -117,7 +135,7 @@ async function hasDefaultPartition(
   const rows = await query<{ n: number }>(
     db,
     sql`SELECT count(*)::int AS n FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-        WHERE i.inhparent = to_regclass(${`${schema}.${table}`}) AND pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT'`,
+        WHERE i.inhparent = to_regclass(${quoteQualified(schema, table)}) AND pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT'`,
   );
   return (rows[0]?.n ?? 0) > 0;
 }
@@ -142,7 +160,7 @@ async function familyForeignKeys(
                r.relname AS referenced
         FROM pg_constraint c JOIN pg_class r ON r.oid = c.confrelid
         JOIN pg_namespace n ON n.oid = r.relnamespace
-        WHERE c.conrelid = to_regclass(${`${family.schema}.${table}`}) AND c.contype = 'f'
+        WHERE c.conrelid = to_regclass(${quoteQualified(family.schema, table)}) AND c.contype = 'f'
           AND c.conparentid = 0 AND n.nspname = ${family.schema}`,
   );
   return rows
@@ -163,11 +181,13 @@ export async function retireKey(
 ): Promise<RetireResult> {
   const started = performance.now();
   const mode = options.mode ?? family.retention?.mode ?? 'drop';
-  const archiveSchema = identifierSchema.parse(
+  const archiveSchema = checkedArchiveSchema(
     options.archiveSchema ?? family.retention?.archiveSchema ?? 'pgparts_archive',
   );
   if (key.kind === 'default')
-    throw new Error('pgparts: retire: the DEFAULT partition is not a key');
+    throw new PgpartsError('invalid-input', 'pgparts: retire: the DEFAULT partition is not a key', {
+      step: 'retire',
+    });
   const where = `family ${family.name}, key ${keyLabel(key)}`;
 
   // lock_timeout for the whole session: DETACH ... CONCURRENTLY cannot run in a transaction.
@@ -179,9 +199,15 @@ export async function retireKey(
     for (const table of [...family.tables].reverse()) {
       const state = await partitionState(s, family, table, key);
       if (state && !isManagedComment(state.comment) && !state.comment?.startsWith('pgparts:')) {
-        throw new Error(
+        throw new PgpartsError(
+          'refused',
           `pgparts: retire: ${where}: ${family.schema}.${state.name} was not created by pgparts ` +
             '(no pgparts:managed comment); pgparts removes only its own partitions. Drop or detach it yourself.',
+          {
+            step: 'retire',
+            table: `${family.schema}.${state.table}`,
+            docs: 'docs/postgres-behaviours.md#never-drop-cascade',
+          },
         );
       }
       states.push(state);
@@ -197,7 +223,7 @@ export async function retireKey(
       ? null
       : version < 140000
         ? 'PostgreSQL before 14 has no DETACH ... CONCURRENTLY'
-        : `${withDefault.join(', ')} ${withDefault.length === 1 ? 'has' : 'have'} a DEFAULT partition, which forbids DETACH ... CONCURRENTLY (facts 9): plain DETACH under lock_timeout`;
+        : `${withDefault.join(', ')} ${withDefault.length === 1 ? 'has' : 'have'} a DEFAULT partition, and PostgreSQL refuses DETACH ... CONCURRENTLY while one exists: plain DETACH under lock_timeout`;
 
     const base = {
       family: family.name,
@@ -281,19 +307,19 @@ export async function retireKey(
         const referenced = partitionName(family, fk.referenced, key);
         const exists = await query<{ n: number }>(
           s,
-          sql`SELECT count(*)::int AS n FROM pg_class WHERE oid = to_regclass(${`${archiveSchema}.${referenced}`})`,
+          sql`SELECT count(*)::int AS n FROM pg_class WHERE oid = to_regclass(${quoteQualified(archiveSchema, referenced)})`,
         );
         if ((exists[0]?.n ?? 0) === 0) continue;
         await run(
           s,
-          `ALTER TABLE ${quoteQualified(archiveSchema, link.table)} ADD CONSTRAINT ${quoteIdent(`${fk.name}_archived`.slice(0, 63))}
+          `ALTER TABLE ${quoteQualified(archiveSchema, link.table)} ADD CONSTRAINT ${quoteIdent(truncateIdentifier(`${fk.name}_archived`))}
   FOREIGN KEY (${fk.columns.map(quoteIdent).join(', ')}) REFERENCES ${quoteQualified(archiveSchema, referenced)} (${fk.referencedColumns.map(quoteIdent).join(', ')})`,
         );
       }
     }
     for (const statement of retiredKeysSetupSql(family.schema)) await run(s, statement);
     await s.execute(
-      sql`INSERT INTO ${sql.identifier(family.schema)}.${sql.identifier(RETIRED_KEYS_TABLE)} (family, key, mode, archive_schema)
+      sql`INSERT INTO ${sql.raw(quoteQualified(family.schema, RETIRED_KEYS_TABLE))} (family, key, mode, archive_schema)
           VALUES (${family.name}, ${keyLabel(key)}, ${mode}, ${mode === 'archive' ? archiveSchema : null})
           ON CONFLICT (family, key) DO UPDATE SET mode = EXCLUDED.mode, archive_schema = EXCLUDED.archive_schema, retired_at = now()`,
     );
@@ -313,7 +339,7 @@ export interface ReattachResult {
 /**
  * Brings an archived key back (a backfill, an audit): referenced tables first, each moved back
  * from the archive schema and attached. A CHECK equal to the bound is added first so ATTACH does
- * not scan the table again under its lock (facts 13), and dropped after.
+ * not scan the table again under its lock (docs/postgres-behaviours.md#attach-without-scan), and dropped after.
  */
 export async function reattachKey(
   db: AnyPgDatabase,
@@ -322,7 +348,7 @@ export async function reattachKey(
   options: { archiveSchema?: string; lockTimeoutMs?: number; retries?: number } = {},
 ): Promise<ReattachResult> {
   const started = performance.now();
-  const archiveSchema = identifierSchema.parse(
+  const archiveSchema = checkedArchiveSchema(
     options.archiveSchema ?? family.retention?.archiveSchema ?? 'pgparts_archive',
   );
   const where = `family ${family.name}, key ${keyLabel(key)}`;
@@ -332,11 +358,13 @@ export async function reattachKey(
     const archived = `${archiveSchema}.${name}`;
     const [found] = await query<{ rows: number }>(
       db,
-      sql`SELECT (SELECT count(*) FROM pg_class WHERE oid = to_regclass(${archived}))::int AS rows`,
+      sql`SELECT (SELECT count(*) FROM pg_class WHERE oid = to_regclass(${quoteQualified(archiveSchema, name)}))::int AS rows`,
     );
     if (!found?.rows) {
-      throw new Error(
+      throw new PgpartsError(
+        'invalid-input',
         `pgparts: reattach: ${where}: ${archived} does not exist; nothing archived for this key`,
+        { step: 'reattach', table: `${family.schema}.${table}` },
       );
     }
   }
@@ -348,30 +376,30 @@ export async function reattachKey(
       const links = await query<{ name: string }>(
         tx,
         sql`SELECT conname AS name FROM pg_constraint
-            WHERE conrelid = to_regclass(${`${archiveSchema}.${name}`}) AND contype = 'f' AND conname LIKE '%\_archived'`,
+            WHERE conrelid = to_regclass(${quoteQualified(archiveSchema, name)}) AND contype = 'f' AND conname LIKE '%\_archived'`,
       );
       for (const link of links)
         await run(tx, `ALTER TABLE ${archivedTable} DROP CONSTRAINT ${quoteIdent(link.name)}`);
       await run(tx, `ALTER TABLE ${archivedTable} SET SCHEMA ${quoteIdent(family.schema)}`);
       await run(
         tx,
-        `ALTER TABLE ${partition} ADD CONSTRAINT "pgparts_partition_bound" CHECK (${keyCheckSql(family, key)})`,
+        `ALTER TABLE ${partition} ADD CONSTRAINT ${quoteIdent(STAGING_CHECK)} CHECK (${keyCheckSql(family, key)})`,
       );
       await run(
         tx,
         `ALTER TABLE ${quoteQualified(family.schema, table)} ATTACH PARTITION ${partition} ${boundSpecSql(key)}`,
       );
-      await run(tx, `ALTER TABLE ${partition} DROP CONSTRAINT "pgparts_partition_bound"`);
+      await run(tx, `ALTER TABLE ${partition} DROP CONSTRAINT ${quoteIdent(STAGING_CHECK)}`);
       await run(tx, `COMMENT ON TABLE ${partition} IS ${textLiteral(MANAGED_MARKER)}`);
     });
     const [count] = await query<{ n: number }>(
       db,
-      sql`SELECT count(*)::int AS n FROM ${sql.identifier(family.schema)}.${sql.identifier(name)}`,
+      sql`SELECT count(*)::int AS n FROM ${sql.raw(quoteQualified(family.schema, name))}`,
     );
     partitions.push({ table, partition: name, rows: count?.n ?? 0 });
   }
   await db.execute(
-    sql`DELETE FROM ${sql.identifier(family.schema)}.${sql.identifier(RETIRED_KEYS_TABLE)}
+    sql`DELETE FROM ${sql.raw(quoteQualified(family.schema, RETIRED_KEYS_TABLE))}
         WHERE family = ${family.name} AND key = ${keyLabel(key)}`,
   );
   return {

@@ -9,8 +9,10 @@ import {
   partitionName,
 } from '../define/partition-key.js';
 import { type FamilySpec, parseFamily } from '../define/spec.js';
+import { PgpartsError } from '../errors.js';
 import { createPartitionSql } from '../sql/partition-ddl.js';
 import { coverage, indexTable, type TableIndex } from './coverage.js';
+import { finalizeDetachSql, pendingDetaches } from './pending-detach.js';
 import { specMismatches } from './spec-checks.js';
 
 /**
@@ -20,7 +22,7 @@ import { specMismatches } from './spec-checks.js';
  * `pgparts apply` will do.
  */
 
-export type StepKind = 'create' | 'drain' | 'retire';
+export type StepKind = 'create' | 'drain' | 'retire' | 'finalize-detach';
 
 export interface Step {
   /** Stable across plans of the same state: kind, family, key and tables. */
@@ -42,7 +44,10 @@ export interface Step {
   reason: string;
   /** Drops or detaches partitions: runs only with allowDestructive / `--yes`. */
   destructive: boolean;
-  /** drain: rows the DEFAULT partitions hold for the key. */
+  /**
+   * drain: rows the DEFAULT partitions hold for the key, when inspect counted them exactly
+   * (`exactDefaultRows`); otherwise absent: the probe said only that there are some.
+   */
   rows?: number;
   /** retire: what retention does with the partitions. */
   mode?: 'drop' | 'archive';
@@ -71,9 +76,10 @@ export interface PlanOptions {
 }
 
 /** The specs do not match the database: nothing was planned, nothing may run. */
-export class SpecMismatchError extends Error {
+export class SpecMismatchError extends PgpartsError {
   constructor(readonly problems: string[]) {
     super(
+      'spec-mismatch',
       `pgparts: the partition specs do not match the database; nothing was changed:\n${problems
         .map((p) => `  - ${p}`)
         .join('\n')}`,
@@ -82,12 +88,33 @@ export class SpecMismatchError extends Error {
   }
 }
 
-function defaultRowsFor(table: TableIndex, key: PartitionKey): number {
+/**
+ * Whether a table's DEFAULT holds rows of `key`, and how many when they were counted. A key the
+ * snapshot did not probe (planned for another clock than inspect's) and that a complete search
+ * of DEFAULT did not rule out counts as held: a drain of a key with no rows only creates its
+ * partitions, where a CREATE over rows would fail.
+ */
+function defaultHolds(table: TableIndex, key: PartitionKey): { held: boolean; rows?: number } {
+  const found = table.defaultPartition?.defaultRows;
+  if (!found) return { held: false };
   const id = keyId(key);
-  return table.defaultPartition?.defaultRows?.byKey.find((k) => keyId(k.key) === id)?.rows ?? 0;
+  if (found.exact) {
+    const rows = found.exact.byKey.find((k) => keyId(k.key) === id)?.rows ?? 0;
+    return { held: rows > 0, rows };
+  }
+  if (!found.hasRows) return { held: false };
+  const probe = found.probes.find((p) => keyId(p.key) === id);
+  if (probe) return { held: probe.hasRows };
+  if (found.foundAll) return { held: found.found.some((k) => keyId(k) === id) };
+  return { held: true };
 }
 
-function stepId(kind: StepKind, family: string, key: PartitionKey, tables: string[]): string {
+export function stepId(
+  kind: StepKind,
+  family: string,
+  key: PartitionKey,
+  tables: string[],
+): string {
   return `${kind}:${family}:${keyLabel(key)}:${tables.join('+')}`;
 }
 
@@ -257,13 +284,15 @@ function planFamily(
     }
     if (missing.length === 0) continue;
     const held = missing
-      .map((table) => ({ table, rows: defaultRowsFor(table, key) }))
-      .filter((h) => h.rows > 0);
+      .map((table) => ({ table, ...defaultHolds(table, key) }))
+      .filter((h) => h.held);
     if (held.length > 0) {
-      const rows = held.reduce((sum, h) => sum + h.rows, 0);
+      const counted = held.every((h) => h.rows !== undefined);
+      const rows = counted ? held.reduce((sum, h) => sum + (h.rows ?? 0), 0) : undefined;
       const where = held
         .map(
-          (h) => `${h.table.defaultPartition?.name ?? `${h.table.name}'s DEFAULT`} holds ${h.rows}`,
+          (h) =>
+            `${h.table.defaultPartition?.name ?? `${h.table.name}'s DEFAULT`} holds ${h.rows ?? 'some'}`,
         )
         .join(', ');
       steps.push({
@@ -277,9 +306,10 @@ function planFamily(
         sql: [],
         reason:
           `${label} needs its own partitions but ${where} row(s) for it; a CREATE would fail ` +
-          `(facts 6): move the rows out of DEFAULT into new partitions (drainKey, in batches)`,
+          '(a new partition must prove DEFAULT holds none of its rows, docs/postgres-behaviours.md#default-partition-and-new-partitions): ' +
+          'move the rows out of DEFAULT into new partitions (drainKey, in batches)',
         destructive: false,
-        rows,
+        ...(rows !== undefined ? { rows } : {}),
       });
       continue;
     }
@@ -325,7 +355,7 @@ function planFamily(
         `${label} is outside the retention window (${cutoff}): ${mode === 'drop' ? 'drop' : `archive into ${family.retention?.archiveSchema}`} ` +
         `its partitions, referencing tables first, with ${
           family.defaultPartition
-            ? 'plain DETACH under lock_timeout (a DEFAULT partition forbids DETACH CONCURRENTLY: facts 9)'
+            ? 'plain DETACH under lock_timeout (PostgreSQL refuses DETACH CONCURRENTLY while a DEFAULT partition exists)'
             : 'DETACH ... CONCURRENTLY'
         } (retireKey)`,
       destructive: true,
@@ -361,6 +391,38 @@ function planFamily(
 }
 
 /**
+ * A step per partition left "detach pending", run before the family's other steps. Not
+ * destructive: finalizing completes what was begun and the table itself stays. A key a retire
+ * step of the same plan removes is left to that step (retireKey finalizes it too).
+ */
+function finalizeDetachSteps(
+  family: FamilySpec,
+  snapshot: FamilySnapshot,
+  planned: readonly Step[],
+): Step[] {
+  const retired = new Set(planned.filter((s) => s.kind === 'retire').map((s) => keyId(s.key)));
+  return pendingDetaches(snapshot)
+    .filter((p) => !(p.key && retired.has(keyId(p.key))))
+    .map((p) => {
+      const key: PartitionKey = p.key ?? { kind: 'default' };
+      return {
+        id: `${stepId('finalize-detach', family.name, key, [p.table])}:${p.partition}`,
+        kind: 'finalize-detach',
+        family: family.name,
+        tables: [p.table],
+        partitions: [p.partition],
+        key,
+        label: p.key ? keyLabel(p.key) : p.bound,
+        sql: [finalizeDetachSql(family.schema, p.table, p.partition)],
+        reason:
+          `${p.partition} was left "detach pending" by an interrupted DETACH ... CONCURRENTLY: ` +
+          'finish the detach (the table stays, no longer a partition)',
+        destructive: false,
+      };
+    });
+}
+
+/**
  * Plans what `apply` should do for `families`, given the catalog `snapshot` and the clock `now`
  * (use `snapshot.takenAt`, the server's clock, unless testing another moment). Steps come in the
  * order they must run: DEFAULT partitions, then each key ascending (referenced tables' partitions
@@ -373,14 +435,16 @@ export function plan(
   now: Date,
   options: PlanOptions = {},
 ): Plan {
-  if (Number.isNaN(now.getTime())) throw new Error('pgparts: plan needs a valid `now`');
+  if (Number.isNaN(now.getTime()))
+    throw new PgpartsError('invalid-input', 'pgparts: plan needs a valid `now`');
   const specs = families.map((f) => parseFamily(f));
   const problems: string[] = [];
   const pairs: [FamilySpec, FamilySnapshot][] = [];
   for (const family of specs) {
     const found = snapshot.families.find((f) => f.name === family.name);
     if (!found) {
-      throw new Error(
+      throw new PgpartsError(
+        'invalid-input',
         `pgparts: the snapshot has no family ${family.name}; inspect with the families you plan for`,
       );
     }
@@ -391,7 +455,7 @@ export function plan(
   const result: Plan = { now, steps: [], notices: [] };
   for (const [family, found] of pairs) {
     const planned = planFamily(family, found, now, options);
-    result.steps.push(...planned.steps);
+    result.steps.push(...finalizeDetachSteps(family, found, planned.steps), ...planned.steps);
     result.notices.push(...planned.notices);
   }
   return result;

@@ -1,4 +1,5 @@
-import type { PartitionInfo, Snapshot } from '../catalog/snapshot.js';
+import type { DefaultRows, PartitionInfo, Snapshot } from '../catalog/snapshot.js';
+import { compareKeys, keyId } from '../define/bounds.js';
 import { addIntervals, intervalStart } from '../define/intervals.js';
 import { keyLabel, type PartitionKey } from '../define/partition-key.js';
 import { type FamilySpec, parseFamily } from '../define/spec.js';
@@ -13,13 +14,20 @@ import { type Notice, type Plan, plan, type Step } from './plan.js';
 export interface TableStatus {
   table: string;
   partitions: PartitionInfo[];
-  /** The DEFAULT partition's name and exact row count; null when there is none. */
+  /** The DEFAULT partition's name; null when there is none. */
   defaultPartition: string | null;
+  /** Whether DEFAULT holds any row; null when there is no DEFAULT (or its table is not read). */
+  defaultHasRows: boolean | null;
+  /** DEFAULT's exact row count, when inspect counted it (`exactDefaultRows`); else null. */
   defaultRows: number | null;
+  /** Keys DEFAULT holds rows of (probed and found), ascending. */
+  defaultKeys: PartitionKey[];
+  /** False when DEFAULT may hold rows of more keys than `defaultKeys` (the search's bound). */
+  defaultKeysAll: boolean;
   /** RANGE: the first interval, from the current one on, with no partition in this table. */
   firstUncovered: PartitionKey | null;
-  /** Bytes of every partition together. */
-  bytes: number;
+  /** Bytes of every partition together; null when inspect did not read sizes. */
+  bytes: number | null;
 }
 
 export interface FamilyStatus {
@@ -40,6 +48,34 @@ export interface StatusReport {
   families: FamilyStatus[];
   /** What needs attention; empty when all is well. `pgparts status --check` fails on any. */
   attention: string[];
+}
+
+/** The keys DEFAULT holds rows of: the probes that found some, and the bounded search. */
+function defaultKeys(held: DefaultRows): { keys: PartitionKey[]; all: boolean } {
+  if (held.exact) return { keys: held.exact.byKey.map((k) => k.key), all: true };
+  const keys = new Map<string, PartitionKey>();
+  for (const key of held.found) keys.set(keyId(key), key);
+  for (const p of held.probes) if (p.hasRows) keys.set(keyId(p.key), p.key);
+  return { keys: [...keys.values()].sort(compareKeys), all: held.foundAll };
+}
+
+/** `120 row(s) (2026-05-01..2026-06-01: 120)`, or `rows (~300000 estimated) of 14, 15`. */
+function describeDefault(
+  partition: PartitionInfo,
+  found: { keys: PartitionKey[]; all: boolean },
+): string {
+  const exact = partition.defaultRows?.exact;
+  if (exact) {
+    const keys = exact.byKey.map((k) => `${keyLabel(k.key)}: ${k.rows}`).join(', ');
+    return `${exact.total} row(s)${keys ? ` (${keys})` : ''}`;
+  }
+  const estimate =
+    partition.estimatedRows && partition.estimatedRows > 0
+      ? ` (~${Math.round(partition.estimatedRows)} estimated)`
+      : '';
+  const labels = found.keys.map((k) => keyLabel(k)).join(', ');
+  const more = found.all ? '' : ' and more';
+  return `rows${estimate}${labels ? ` of ${labels}${more}` : ' with no key of the spec'}`;
 }
 
 function describe(family: FamilySpec): string {
@@ -92,23 +128,27 @@ export function status(
         }
       }
       const defaultPartition = index.defaultPartition;
-      const defaultRows = defaultPartition?.defaultRows?.total ?? null;
-      if (defaultPartition && defaultRows) {
-        const keys = defaultPartition.defaultRows?.byKey
-          .map((k) => `${keyLabel(k.key)}: ${k.rows}`)
-          .join(', ');
+      const held = defaultPartition?.defaultRows ?? null;
+      const keys = held ? defaultKeys(held) : { keys: [], all: true };
+      if (defaultPartition && held?.hasRows) {
         attention.push(
-          `${defaultPartition.name} holds ${defaultRows} row(s)${keys ? ` (${keys})` : ''}; ` +
+          `${defaultPartition.name} holds ${describeDefault(defaultPartition, keys)}; ` +
             'they belong in their own partitions (pgparts plan shows the drain)',
         );
       }
+      const sizes = table.partitions.map((part) => part.bytes);
       return {
         table: table.name,
         partitions: table.partitions,
         defaultPartition: defaultPartition?.name ?? null,
-        defaultRows,
+        defaultHasRows: held?.hasRows ?? null,
+        defaultRows: held?.exact?.total ?? null,
+        defaultKeys: keys.keys,
+        defaultKeysAll: keys.all,
         firstUncovered,
-        bytes: table.partitions.reduce((sum, part) => sum + part.bytes, 0),
+        bytes: sizes.some((b) => b === null)
+          ? null
+          : sizes.reduce<number>((sum, b) => sum + (b ?? 0), 0),
       };
     });
     const steps = planned.steps.filter((s) => s.family === family.name);

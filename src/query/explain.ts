@@ -1,4 +1,5 @@
 import { type SQLWrapper, sql } from 'drizzle-orm';
+import { PgpartsError } from '../errors.js';
 import type { AnyPgDatabase } from '../run/database.js';
 import { rowsOf } from '../run/rows.js';
 
@@ -69,7 +70,7 @@ export async function explainQuery(
   const raw = row?.['QUERY PLAN'];
   const parsed = (typeof raw === 'string' ? JSON.parse(raw) : raw) as { Plan: PlanNode }[];
   const plan = parsed[0]?.Plan;
-  if (!plan) throw new Error('pgparts: EXPLAIN returned no plan');
+  if (!plan) throw new PgpartsError('internal', 'pgparts: EXPLAIN returned no plan');
   const nodes = planNodes(plan);
   const found = nodes.filter((n) => SCAN_NODES.has(n['Node Type']));
   const names = [

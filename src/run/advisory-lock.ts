@@ -1,4 +1,5 @@
 import { sql } from 'drizzle-orm';
+import { PgpartsError } from '../errors.js';
 import type { AnyPgDatabase } from './database.js';
 import { rowsOf } from './rows.js';
 
@@ -17,7 +18,8 @@ export type LockKey = readonly [number, number];
 
 function checkKey(key: LockKey): void {
   if (!key.every((k) => Number.isInteger(k) && k >= -2147483648 && k <= 2147483647)) {
-    throw new Error(
+    throw new PgpartsError(
+      'invalid-input',
       `pgparts: an advisory lock key is two 32-bit integers, not ${JSON.stringify(key)}`,
     );
   }

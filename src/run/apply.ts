@@ -24,7 +24,9 @@ import {
   retryOnLockTimeout,
 } from './lock-timeout.js';
 import { isConnectionLoss, pgErrorMessage } from './pg-error.js';
+import { recordMaintenanceRun } from './record-run.js';
 import { openSession, pgpartsSessionSettings } from './session.js';
+import { assertNotStandby } from './standby.js';
 
 /**
  * apply: the only place pgparts runs DDL. One run per database at a time (advisory lock); under
@@ -123,6 +125,11 @@ export interface ApplyOptions {
   onProgress?: (event: ApplyEvent) => void | Promise<void>;
   /** Replace or supply the drain / retire executors. */
   executors?: StepExecutors;
+  /**
+   * Record the run in pgparts_maintenance_runs (default true): what `status` shows as the last
+   * run and the metrics read as the last success.
+   */
+  recordRun?: boolean;
 }
 
 export interface ApplyResult {
@@ -145,7 +152,10 @@ export interface ApplyResult {
 
 function checkRetries(value: number | undefined, name: string): void {
   if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) {
-    throw new Error(`pgparts: ${name} must be a whole number of 0 or more, not ${value}`);
+    throw new PgpartsError(
+      'invalid-input',
+      `pgparts: ${name} must be a whole number of 0 or more, not ${value}`,
+    );
   }
 }
 
@@ -174,12 +184,14 @@ function failureMessage(
  */
 export async function apply(db: AnyPgDatabase, options: ApplyOptions): Promise<ApplyResult> {
   const started = performance.now();
+  const startedAt = new Date();
   const families = options.families.map((f) => parseFamily(f));
   const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
   checkLockOptions(options, 'apply');
   const retries = options.retries ?? DEFAULT_RETRIES;
   checkRetries(options.backoffMs, 'backoffMs');
-  if (options.now && Number.isNaN(options.now.getTime())) throw new Error('pgparts: invalid `now`');
+  if (options.now && Number.isNaN(options.now.getTime()))
+    throw new PgpartsError('invalid-input', 'pgparts: invalid `now`');
   const executors: StepExecutors = { ...BUILT_IN_EXECUTORS, ...options.executors };
   const emit = async (event: ApplyEvent) => {
     await options.onProgress?.(event);
@@ -206,9 +218,12 @@ export async function apply(db: AnyPgDatabase, options: ApplyOptions): Promise<A
     }
     let results: StepResult[] = [];
     let planned: Plan | null = null;
+    let runError: unknown;
     try {
       await emit({ type: 'lock-acquired', pid: lock.holderPid });
       await assertSupportedServer(session.db);
+      await assertNotStandby(session.db, 'apply');
+      // lock_timeout is one of the session settings: set at openSession, restored at release.
       {
         const retry: RetryOptions = {
           retries,
@@ -216,7 +231,8 @@ export async function apply(db: AnyPgDatabase, options: ApplyOptions): Promise<A
           ...(options.maxBackoffMs !== undefined ? { maxBackoffMs: options.maxBackoffMs } : {}),
         };
         const read = await retryOnLockTimeout(
-          () => inspect(session.db, families, { lockTimeoutMs }),
+          // DEFAULT is probed for the keys of the clock the plan is made for.
+          () => inspect(session.db, families, { lockTimeoutMs, now: options.now }),
           retry,
         );
         if (!read.value) throw read.error;
@@ -236,7 +252,24 @@ export async function apply(db: AnyPgDatabase, options: ApplyOptions): Promise<A
           emit,
         });
       }
+    } catch (error) {
+      runError = error;
+      throw error;
     } finally {
+      // Only a run that got as far as a plan is recorded: one refused before it (specs that do
+      // not match the database, a standby) writes nothing, and its staleness shows in
+      // seconds-since-last-success instead.
+      if ((options.recordRun ?? true) && planned) {
+        // Under the lock, so records of concurrent runs cannot interleave.
+        await recordMaintenanceRun(session.db, families, {
+          startedAt,
+          durationMs: performance.now() - started,
+          results,
+          ...(runError !== undefined ? { error: pgErrorMessage(runError) } : {}),
+        }).catch((error: unknown) => {
+          warnings.push(`could not record the run: ${pgErrorMessage(error)}`);
+        });
+      }
       const released = await releaseAdvisoryLock(session.db, key).catch((error: unknown) => {
         warnings.push(`could not release the maintenance lock: ${pgErrorMessage(error)}`);
         return true;
@@ -291,6 +324,16 @@ async function runCreate(step: Step, ctx: RunContext): Promise<undefined> {
   return undefined;
 }
 
+/**
+ * Runs a step's statements one by one on the run's connection, outside any transaction (its
+ * session lock_timeout applies): DETACH ... FINALIZE waits for older snapshots like the detach
+ * it completes.
+ */
+async function runOutsideTransaction(step: Step, ctx: RunContext): Promise<undefined> {
+  for (const statement of step.sql) await ctx.db.execute(sql.raw(statement));
+  return undefined;
+}
+
 async function runSteps(planned: Plan, ctx: RunContext): Promise<StepResult[]> {
   const results: StepResult[] = [];
   /** family|key of keys whose earlier step failed: their later steps are skipped. */
@@ -301,7 +344,8 @@ async function runSteps(planned: Plan, ctx: RunContext): Promise<StepResult[]> {
     const started = performance.now();
     const keyRef = `${step.family}|${keyId(step.key)}`;
     const family = ctx.families.find((f) => f.name === step.family);
-    const executor = step.kind === 'create' ? undefined : ctx.executors[step.kind];
+    const executor =
+      step.kind === 'drain' || step.kind === 'retire' ? ctx.executors[step.kind] : undefined;
     const allowed =
       !step.destructive ||
       (typeof ctx.allowDestructive === 'function'
@@ -320,7 +364,7 @@ async function runSteps(planned: Plan, ctx: RunContext): Promise<StepResult[]> {
       result = skip(`an earlier step for ${step.label} failed`);
     } else if (!allowed) {
       result = skip('destructive: needs --yes (allowDestructive) to run');
-    } else if (step.kind !== 'create' && !executor) {
+    } else if ((step.kind === 'drain' || step.kind === 'retire') && !executor) {
       result = skip(`${step.kind} not available in this version of pgparts`);
     } else if (!family) {
       result = skip(`family ${step.family} is not among the families given`);
@@ -339,7 +383,9 @@ async function runSteps(planned: Plan, ctx: RunContext): Promise<StepResult[]> {
                   ctx.emit({ type: 'step-progress', step, done, total: of, unit }).catch(() => {});
                 },
               })
-            : runCreate(step, ctx),
+            : step.kind === 'finalize-detach'
+              ? runOutsideTransaction(step, ctx)
+              : runCreate(step, ctx),
         {
           ...ctx.retry,
           onRetry: (attempt, delayMs, error) =>

@@ -1,4 +1,5 @@
 import { entityKind } from 'drizzle-orm';
+import { PgpartsError } from '../errors.js';
 import type { AnyPgDatabase } from './database.js';
 
 export type DriverName = 'postgres-js' | 'node-postgres' | 'pglite' | 'unknown';
@@ -90,7 +91,8 @@ export function assertMultiSession(
 ): DriverCapabilities {
   const capabilities = driverCapabilities(db);
   if (!capabilities.multiSession) {
-    throw new Error(
+    throw new PgpartsError(
+      'unsupported-driver',
       `pgparts: ${operation} needs two database sessions at once, but ${capabilities.reason} ` +
         `(driver ${capabilities.driver}); ${instead}`,
     );

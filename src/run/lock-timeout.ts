@@ -16,7 +16,7 @@ import { pgErrorCode, pgErrorMessage } from './pg-error.js';
  * The default stays below PostgreSQL's deadlock_timeout (1 s by default) on purpose: when an
  * app transaction and pgparts wait on each other, pgparts's lock_timeout fires before the
  * app's deadlock check would, so pgparts gives up and the app's transaction is never the one
- * aborted.
+ * aborted (docs/postgres-behaviours.md#lock-levels).
  */
 
 /** How long one statement may wait for a lock, by default: the longest a writer queues behind it. */

@@ -1,5 +1,6 @@
 import type { PartitionKey } from '../define/partition-key.js';
 import type { FamilySpec } from '../define/spec.js';
+import { PgpartsError } from '../errors.js';
 import { quoteIdent } from './identifiers.js';
 import { listValueLiteral, utcTimestampLiteral } from './literals.js';
 
@@ -15,13 +16,16 @@ export function keyPredicateSql(family: FamilySpec, key: PartitionKey, alias?: s
     case 'range':
       return `${column} >= ${utcTimestampLiteral(key.from)} AND ${column} < ${utcTimestampLiteral(key.to)}`;
     case 'default':
-      throw new Error('pgparts: the DEFAULT partition has no key predicate');
+      throw new PgpartsError(
+        'invalid-input',
+        'pgparts: the DEFAULT partition has no key predicate',
+      );
   }
 }
 
 /**
  * A CHECK expression equal to the partition constraint PostgreSQL derives for the key. A table
- * carrying it as a valid constraint is attached without a validation scan (facts 13).
+ * carrying it as a valid constraint is attached without a validation scan (docs/postgres-behaviours.md#attach-without-scan).
  */
 export function keyCheckSql(family: FamilySpec, key: PartitionKey): string {
   const column = quoteIdent(family.partitionBy.column);

@@ -1,3 +1,4 @@
+import { PgpartsError } from '../errors.js';
 /**
  * Literals that must appear inside DDL, where PostgreSQL accepts no bind parameters
  * (partition bounds, comments). Values are typed (integers, UTC instants, fixed strings), never
@@ -7,7 +8,7 @@
 /** A partition bound for a LIST of integers: only safe integers pass. */
 export function integerLiteral(value: number): string {
   if (!Number.isSafeInteger(value)) {
-    throw new Error(`pgparts: ${value} is not an integer partition value`);
+    throw new PgpartsError('invalid-input', `pgparts: ${value} is not an integer partition value`);
   }
   return String(value);
 }
@@ -23,7 +24,7 @@ export function listValueLiteral(value: number | string): string {
  */
 export function utcTimestampLiteral(instant: Date): string {
   if (Number.isNaN(instant.getTime()))
-    throw new Error('pgparts: invalid date in a partition bound');
+    throw new PgpartsError('invalid-input', 'pgparts: invalid date in a partition bound');
   const iso = instant.toISOString(); // 2026-11-01T00:00:00.000Z
   return `'${iso.slice(0, 10)} ${iso.slice(11, 19)}+00'`;
 }

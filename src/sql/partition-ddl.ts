@@ -1,6 +1,7 @@
 import { MANAGED_MARKER } from '../define/marker.js';
 import { type PartitionKey, partitionName } from '../define/partition-key.js';
 import type { FamilySpec } from '../define/spec.js';
+import { PgpartsError } from '../errors.js';
 import { quoteIdent, quoteQualified } from './identifiers.js';
 import { keyCheckSql } from './key-predicate.js';
 import { listValueLiteral, textLiteral, utcTimestampLiteral } from './literals.js';
@@ -142,9 +143,13 @@ const SUFFIX_PATTERN = {
  */
 export function initialRangePartitionsSql(family: FamilySpec): string {
   const p = family.partitionBy;
-  if (p.strategy !== 'range') throw new Error('pgparts: initial range partitions on a LIST family');
+  if (p.strategy !== 'range')
+    throw new PgpartsError('internal', 'pgparts: initial range partitions on a LIST family');
   if (!p.naming.startsWith('{table}') || p.naming.split('{suffix}').length !== 2) {
-    throw new Error('pgparts: migrate-time partitions need a naming scheme like {table}..{suffix}');
+    throw new PgpartsError(
+      'invalid-config',
+      'pgparts: migrate-time partitions need a naming scheme like {table}..{suffix}',
+    );
   }
   const [prefix = '', after = ''] = p.naming.replace('{table}', '').split('{suffix}');
   const tables = family.tables.map((t) => textLiteral(t)).join(', ');

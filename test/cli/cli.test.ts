@@ -2,15 +2,17 @@ import { describe, expect, it } from 'vitest';
 import { addIntervals, intervalStart, intervalSuffix } from '../../src/define/intervals.js';
 import { MAINTENANCE_LOCK_KEY } from '../../src/run/advisory-lock.js';
 import { useTestDatabase } from '../support/test-database.js';
-import { pgparts } from './run-cli.js';
+import { pgparts, pgpartsProcess } from './run-cli.js';
 
 const t = useTestDatabase();
 
 const SECRET = 'Sup3r-Secret-Pw';
 
 describe('pgparts CLI', () => {
-  it('--help lists the subcommands and their options', async () => {
-    const top = await pgparts(undefined, '--help');
+  // Three launches of the real binary (help, a migrate and a status, a failing exit code); every
+  // other test runs the same runCli in this process.
+  it('--help lists the subcommands and their options (a separate process)', async () => {
+    const top = await pgpartsProcess(undefined, '--help');
     expect(top.code).toBe(0);
     for (const command of [
       'generate',
@@ -24,9 +26,26 @@ describe('pgparts CLI', () => {
       expect(top.stdout).toContain(command);
     }
     const apply = await pgparts(undefined, 'apply', '--help');
+    expect(apply.code).toBe(0);
     for (const option of ['--dry-run', '--yes', '--lock-timeout <ms>', '--retries <n>']) {
       expect(apply.stdout).toContain(option);
     }
+  });
+
+  it("an unknown command: commander's message on stderr, exit 1, in-process too", async () => {
+    const run = await pgparts(undefined, 'frobnicate');
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain("unknown command 'frobnicate'");
+  });
+
+  it('migrate and status run as a separate process, exit 0', async () => {
+    const migrated = await pgpartsProcess(t.url, 'migrate');
+    expect(migrated.stderr).toBe('');
+    expect(migrated.code).toBe(0);
+    expect(migrated.stdout).toMatch(/nothing pending on |migrated /);
+    const status = await pgpartsProcess(t.url, 'status');
+    expect(status.code).toBe(0);
+    expect(status.stdout).toContain('pgparts status of ');
   });
 
   it('status --check alerts (exit 2) on a season without partitions; plan shows the SQL; apply --dry-run runs nothing', async () => {
@@ -170,7 +189,7 @@ describe('pgparts CLI', () => {
   });
 
   it('refuses a bad --config before connecting, naming the problem', async () => {
-    const missing = await pgparts(t.url, '--config', 'no-such-file.ts', 'plan');
+    const missing = await pgpartsProcess(t.url, '--config', 'no-such-file.ts', 'plan');
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('pgparts: config file no-such-file.ts not found');
     const bad = await pgparts(
@@ -180,7 +199,9 @@ describe('pgparts CLI', () => {
       'plan',
     );
     expect(bad.code).toBe(1);
-    expect(bad.stderr).toContain('pgparts: invalid partition spec for family "events"');
+    expect(bad.stderr).toContain(
+      'pgparts: config file test/cli/bad-config.json: invalid partition spec for family "events"',
+    );
     expect(bad.stderr).toContain('partitionBy.interval: unknown interval "fortnight"');
     expect(bad.stderr).not.toContain('ECONNREFUSED');
   });

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningServer, startEmbeddedServer } from '../../scripts/embedded-server.js';
 import { useTestDatabase } from '../support/test-database.js';
 import { withDatabase } from '../support/urls.js';
-import { type CliRun, pgparts } from './run-cli.js';
+import { type CliRun, pgparts, pgpartsProcess } from './run-cli.js';
 
 const t = useTestDatabase();
 
@@ -67,7 +67,7 @@ describe('the connection is lost in the middle of apply', () => {
     const holder = t.connect({ max: 1 });
     const release = await holdDefault(holder);
     try {
-      const cli = pgparts(t.url, 'apply', '--lock-timeout', '60000');
+      const cli = pgpartsProcess(t.url, 'apply', '--lock-timeout', '60000');
       const pid = await waitingBackend(t.sql);
       await t.sql`SELECT pg_terminate_backend(${pid})`;
       const run = await cli;
@@ -107,7 +107,7 @@ describe('the server stops in the middle of apply', () => {
     );
     const holder = postgres(url, { max: 1, ...quiet });
     const release = await holdDefault(holder);
-    const cli = pgparts(url, 'apply', '--lock-timeout', '60000');
+    const cli = pgpartsProcess(url, 'apply', '--lock-timeout', '60000');
     await waitingBackend(admin);
     process.kill(postmaster, 'SIGKILL');
     const run = await cli;

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
+import { runCli } from '../../src/cli/run-cli.js';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
 
@@ -34,7 +35,22 @@ export function runTs(
   });
 }
 
-/** `pgparts <args>` with DATABASE_URL set to `url`. */
-export function pgparts(url: string | undefined, ...args: string[]): Promise<CliRun> {
+/**
+ * `pgparts <args>` with DATABASE_URL set to `url`, in this process: the same runCli the binary
+ * runs, its output captured (not a terminal). Paths resolve from the repository root.
+ */
+export async function pgparts(url: string | undefined, ...args: string[]): Promise<CliRun> {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(args, {
+    stdout: { write: (text: string) => (stdout += text), isTTY: false },
+    stderr: { write: (text: string) => (stderr += text), isTTY: false },
+    env: { ...process.env, DATABASE_URL: url },
+  });
+  return { code, stdout, stderr };
+}
+
+/** `pgparts <args>` as a separate process, through the real entry point (smoke tests only). */
+export function pgpartsProcess(url: string | undefined, ...args: string[]): Promise<CliRun> {
   return runTs('src/cli/index.ts', args, { DATABASE_URL: url });
 }

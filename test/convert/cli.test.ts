@@ -1,22 +1,13 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { pgparts as runPgparts } from '../cli/run-cli.js';
 import { buildLegacyKillmails } from '../support/legacy-fixtures.js';
 import { useTestDatabase } from '../support/test-database.js';
 
 const t = useTestDatabase({ migrated: false });
-const exec = promisify(execFile);
 
-/** Runs the pgparts command against this file's database; never throws. */
-async function pgparts(...args: string[]) {
-  return exec(
-    process.execPath,
-    ['--import', 'tsx', 'src/cli/index.ts', '--database-url', t.url, ...args],
-    { cwd: process.cwd() },
-  ).then(
-    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-    (e: { code: number; stdout: string; stderr: string }) => e,
-  );
+/** Runs the pgparts command against this file's database, in-process; never throws. */
+function pgparts(...args: string[]) {
+  return runPgparts(undefined, '--database-url', t.url, ...args);
 }
 
 beforeAll(async () => {

@@ -7,6 +7,7 @@ import {
   convertSwap,
 } from '../../src/ops/convert/index.js';
 import { buildLegacyLeaderboard } from '../support/legacy-fixtures.js';
+import { expectPgpartsError, rejection } from '../support/pgparts-error.js';
 import { useTestDatabase } from '../support/test-database.js';
 
 const t = useTestDatabase({ migrated: false });
@@ -33,9 +34,11 @@ afterAll(async () => {
 
 describe('what the swap must not lose', () => {
   it('an app trigger on a legacy table stops the swap until the twin has it', async () => {
-    await expect(convertSwap(t.db, target)).rejects.toThrow(
-      /triggers the partitioned ones lack: app_rank on leaderboard_run[\s\S]*nothing was switched/,
-    );
+    expectPgpartsError(await rejection(convertSwap(t.db, target)), 'refused', {
+      message:
+        /triggers the partitioned ones lack: app_rank on leaderboard_run[\s\S]*nothing was switched/,
+      step: 'convert swap',
+    });
     await t.sql`CREATE TRIGGER app_rank BEFORE INSERT ON pgparts_leaderboard_new.leaderboard_run
                 FOR EACH ROW EXECUTE FUNCTION touch_run()`;
     await convertSwap(t.db, target);

@@ -60,7 +60,7 @@ beforeAll(async () => {
     await sql.end({ timeout: 5 });
   });
   await convertBackfill(t.db, target, { batchSize: 300 });
-  await convertFill(t.db, target, { batchSize: 300, sleepMs: 5 });
+  await convertFill(t.db, target, { batchSize: 300, throttleMs: 5 });
   await convertSwap(t.db, target);
   const after = written.length + 20;
   while (written.length < after && writerErrors.length === 0)

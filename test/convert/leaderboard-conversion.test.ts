@@ -46,8 +46,8 @@ beforeAll(async () => {
     () => swapped,
   );
   // Small batches with a pause, so the writers interleave with the copy.
-  await convertBackfill(t.db, target, { batchSize: 2_000, sleepMs: 5 });
-  await convertFill(t.db, target, { batchSize: 500, sleepMs: 5 });
+  await convertBackfill(t.db, target, { batchSize: 2_000, throttleMs: 5 });
+  await convertFill(t.db, target, { batchSize: 500, throttleMs: 5 });
   await convertFill(t.db, target, { batchSize: 500 }); // catch up again, as an operator would
   idsBeforeSwap = Math.max(...app.writers.flatMap((w) => w.ids));
   swap = await convertSwap(t.db, target);

@@ -9,6 +9,7 @@ import {
   readConversionState,
 } from '../../src/ops/convert/index.js';
 import { buildLegacyLeaderboard } from '../support/legacy-fixtures.js';
+import { expectPgpartsError, rejection } from '../support/pgparts-error.js';
 import { useTestDatabase } from '../support/test-database.js';
 
 const legacy = useTestDatabase({ migrated: false });
@@ -71,33 +72,45 @@ describe('prep', () => {
   });
 
   it('refuses a family that is already partitioned', async () => {
-    await expect(convertPrep(migrated.db, target)).rejects.toThrow(
-      'pgparts: public.leaderboard_run is already partitioned; there is nothing to convert',
-    );
+    expectPgpartsError(await rejection(convertPrep(migrated.db, target)), 'spec-mismatch', {
+      message:
+        'pgparts: public.leaderboard_run is already partitioned; there is nothing to convert',
+      table: 'public.leaderboard_run',
+      step: 'convert prep',
+    });
   });
 });
 
 describe('steps out of order', () => {
   it('fill refuses while legacy rows lack the partition column', async () => {
-    await expect(convertFill(legacy.db, target)).rejects.toThrow(
-      /600 rows|rows of public.run_group_member have no season_id yet; run backfill first/,
-    );
+    expectPgpartsError(await rejection(convertFill(legacy.db, target)), 'conversion-state', {
+      message: /600 rows|rows of public.run_group_member have no season_id yet; run backfill first/,
+      table: 'public.run_group_member',
+      step: 'convert fill',
+    });
   });
 
   it('swap refuses before the fill finished, cleanup before the swap', async () => {
-    await expect(convertSwap(legacy.db, target)).rejects.toThrow(/run fill first/);
-    await expect(convertCleanup(legacy.db, target)).rejects.toThrow(/cleanup only follows a swap/);
+    expectPgpartsError(await rejection(convertSwap(legacy.db, target)), 'conversion-state', {
+      message: /run fill first/,
+      step: 'convert swap',
+    });
+    expectPgpartsError(await rejection(convertCleanup(legacy.db, target)), 'conversion-state', {
+      message: /cleanup only follows a swap/,
+      step: 'convert cleanup',
+    });
   });
 
   it('a legacy view that only holds on the legacy key stops the swap before anything moves', async () => {
-    // Valid only because id alone is the legacy primary key (functional dependency, facts 1).
+    // Valid only because id alone is the legacy primary key (functional dependency, docs/postgres-behaviours.md#unique-keys-include-the-partition-key).
     await legacy.sql`CREATE VIEW run_by_id AS SELECT r.id, r.score, count(m.*) AS members
       FROM leaderboard_run r LEFT JOIN run_group_member m ON m.run_guid = r.run_guid GROUP BY r.id`;
     await convertBackfill(legacy.db, target);
     await convertFill(legacy.db, target);
-    await expect(convertSwap(legacy.db, target)).rejects.toThrow(
-      /does not hold on the partitioned ones[\s\S]*Nothing was switched/,
-    );
+    expectPgpartsError(await rejection(convertSwap(legacy.db, target)), 'refused', {
+      message: /does not hold on the partitioned ones[\s\S]*Nothing was switched/,
+      step: 'convert swap',
+    });
     const [kind] =
       await legacy.sql`SELECT relkind FROM pg_class WHERE oid = 'public.leaderboard_run'::regclass`;
     expect(kind?.relkind).toBe('r');

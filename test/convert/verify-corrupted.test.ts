@@ -12,6 +12,7 @@ import {
   formatVerifyReport,
 } from '../../src/ops/convert/index.js';
 import { buildLegacyLeaderboard } from '../support/legacy-fixtures.js';
+import { expectPgpartsError, rejection } from '../support/pgparts-error.js';
 import { useTestDatabase } from '../support/test-database.js';
 
 const t = useTestDatabase({ migrated: false });
@@ -91,7 +92,10 @@ describe('verify', () => {
   it('cleanup refuses without a passing verify after the swap, and keeps the legacy tables', async () => {
     await convertSwap(t.db, target);
     expect((await convertVerify(t.db, target)).ok).toBe(false);
-    await expect(convertCleanup(t.db, target)).rejects.toThrow(/no passing verify since the swap/);
+    expectPgpartsError(await rejection(convertCleanup(t.db, target)), 'refused', {
+      message: /no passing verify since the swap/,
+      step: 'convert cleanup',
+    });
     const [kept] =
       await t.sql`SELECT count(*)::int AS n FROM pgparts_leaderboard_old.leaderboard_run`;
     expect(kept?.n).toBe(1_500);

@@ -1,13 +1,18 @@
+import { sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import { describe, expect, it } from 'vitest';
+import { defaultRowsSql } from '../../src/catalog/default-rows.js';
 import { inspect } from '../../src/catalog/inspect.js';
+import { probeKeys } from '../../src/catalog/probe-keys.js';
 import { addIntervals, intervalStart } from '../../src/define/intervals.js';
 import { keyLabel } from '../../src/define/partition-key.js';
 import { parseFamily } from '../../src/define/spec.js';
 import { killmailFamily } from '../../src/domains/killmails/partitioning.js';
 import { leaderboardFamily } from '../../src/domains/leaderboard/partitioning.js';
 import { plan } from '../../src/plan/plan.js';
+import { status } from '../../src/plan/status.js';
 import { apply } from '../../src/run/apply.js';
+import { rowsOf } from '../../src/run/rows.js';
 import { useTestDatabase } from '../support/test-database.js';
 
 const t = useTestDatabase();
@@ -79,17 +84,42 @@ describe('bounds do not depend on the session TimeZone or DateStyle', () => {
       defaultPartition: true,
     });
     const ny = drizzle(t.connect({ max: 1, connection: { TimeZone: 'America/New_York' } }));
-    const snapshot = await inspect(ny, [events]);
-    const rows = snapshot.families[0]?.tables[0]?.partitions[0]?.defaultRows;
-    expect(rows?.total).toBe(3);
-    expect(rows?.byKey.map((k) => [keyLabel(k.key), k.rows])).toEqual([
+    const june = new Date('2026-06-15T00:00:00Z');
+    const defaultOf = (s: Awaited<ReturnType<typeof inspect>>) =>
+      s.families[0]?.tables[0]?.partitions[0]?.defaultRows;
+
+    // Probed for June 2026 (the clock it will be planned for): June holds a row, in UTC.
+    const probed = await inspect(ny, [events], { now: june });
+    const rows = defaultOf(probed);
+    expect(rows?.hasRows).toBe(true);
+    expect(rows?.probes.map((p) => [keyLabel(p.key), p.hasRows])).toEqual([
+      ['2026-06-01..2026-07-01', true],
+    ]);
+    expect(rows?.found.map((k) => keyLabel(k))).toEqual([
+      '2026-05-01..2026-06-01',
+      '2026-06-01..2026-07-01',
+    ]);
+    expect(rows?.foundAll).toBe(true);
+    expect(rows?.exact).toBeNull();
+    // Planned for June 2026: June needs a partition, but DEFAULT holds a June row: a drain.
+    expect(plan([events], probed, june).steps.map((s) => [s.kind, s.label, s.rows])).toEqual([
+      ['drain', '2026-06-01..2026-07-01', undefined],
+    ]);
+    // Inspected for today's clock, planned for June: the complete search of DEFAULT decides.
+    const today = await inspect(ny, [events]);
+    expect(plan([events], today, june).steps.map((s) => [s.kind, s.label])).toEqual([
+      ['drain', '2026-06-01..2026-07-01'],
+    ]);
+
+    // Counted exactly when asked: per UTC interval, and the drain says how many rows it moves.
+    const counted = await inspect(ny, [events], { now: june, exactDefaultRows: true });
+    const exact = defaultOf(counted)?.exact;
+    expect(exact?.total).toBe(3);
+    expect(exact?.byKey.map((k) => [keyLabel(k.key), k.rows])).toEqual([
       ['2026-05-01..2026-06-01', 2],
       ['2026-06-01..2026-07-01', 1],
     ]);
-    // Planned for June 2026: June needs a partition, but DEFAULT holds a June row: a drain.
-    const june = new Date('2026-06-15T00:00:00Z');
-    const planned = plan([events], snapshot, june);
-    expect(planned.steps.map((s) => [s.kind, s.label, s.rows])).toEqual([
+    expect(plan([events], counted, june).steps.map((s) => [s.kind, s.label, s.rows])).toEqual([
       ['drain', '2026-06-01..2026-07-01', 1],
     ]);
   });
@@ -98,7 +128,7 @@ describe('bounds do not depend on the session TimeZone or DateStyle', () => {
 describe('catalog snapshot', () => {
   it("reads sizes, the marker, valuesFrom and the parents' actual keys", async () => {
     await t.sql`INSERT INTO season (id, name) VALUES (21, 'a'), (22, 'b') ON CONFLICT DO NOTHING`;
-    const snapshot = await inspect(t.db, [leaderboardFamily, killmailFamily]);
+    const snapshot = await inspect(t.db, [leaderboardFamily, killmailFamily], { sizes: true });
     const [leaderboard, killmails] = snapshot.families;
     expect(leaderboard?.sourceValues).toEqual(expect.arrayContaining([21, 22]));
     expect(leaderboard?.tables[0]?.parent).toMatchObject({
@@ -117,7 +147,7 @@ describe('catalog snapshot', () => {
   });
 
   it('reports a partition pgparts did not create, named its own way, with an index adopted in the wrong order', async () => {
-    // facts 17: an all-ASC index is adopted as the partition of the parent's DESC index.
+    // docs/postgres-behaviours.md#parent-indexes-and-sort-order: an all-ASC index is adopted as the partition of the parent's DESC index.
     await t.sql.unsafe(`
       CREATE TABLE old_raw (LIKE killmails_raw INCLUDING DEFAULTS);
       CREATE INDEX old_raw_time_asc ON old_raw (killmail_time);
@@ -143,7 +173,7 @@ describe('catalog snapshot', () => {
     expect(planned.notices.find((n) => n.kind === 'retention-skipped')?.message).toMatch(
       /2020-01-01\.\.2020-02-01 is outside the retention window .* but old_raw was not created by pgparts: left alone/,
     );
-    // facts 10: a referenced partition is detached before it can be dropped.
+    // docs/postgres-behaviours.md#drop-order-with-foreign-keys: a referenced partition is detached before it can be dropped.
     await t.sql.unsafe('ALTER TABLE killmails_raw DETACH PARTITION old_raw; DROP TABLE old_raw');
   });
 
@@ -174,7 +204,8 @@ describe('drain steps in apply', () => {
     expect(byKey).toContainEqual(['drain', '30', 'done']);
     expect(byKey).toContainEqual(['create', '31', 'done']);
     const drain = result.results.find((r) => r.step.kind === 'drain');
-    expect(drain?.step.rows).toBe(7);
+    // The plan knows DEFAULT holds rows of 30 (a probe, not a count); the drain counts what it moved.
+    expect(drain?.step.reason).toMatch(/leaderboard_run_default holds some row\(s\) for it/);
     expect(drain?.message).toMatch(/^7 rows moved in \d+ ms/);
     const [moved] = await t.sql<
       { n: number }[]
@@ -201,5 +232,111 @@ describe('drain steps in apply', () => {
     const [count] = await t.sql<{ n: number }[]>`
       SELECT count(*)::int AS n FROM leaderboard_run_default WHERE season_id = 32`;
     expect(count?.n).toBe(3);
+  });
+});
+
+describe("DEFAULT's occupancy is probed, not counted", () => {
+  const events = parseFamily({
+    name: 'probe_events',
+    tables: ['probe_events'],
+    partitionBy: { strategy: 'range', column: 'at', interval: 'month', premake: 2 },
+    defaultPartition: true,
+  });
+  // Installed with premake 1: inspecting with premake 2 asks about the month after (a create).
+  const installed = parseFamily({
+    ...events,
+    partitionBy: { ...events.partitionBy, premake: 1 },
+  });
+  const month = (offset: number) => addIntervals('month', thisMonth(), offset).toISOString();
+
+  /** Scans of DEFAULT in this transaction so far, as the server counts them. */
+  async function scansOfDefault(tx: { execute: typeof t.db.execute }) {
+    const [row] = rowsOf<{ seq: number; seqRead: number; idx: number; idxFetch: number }>(
+      await tx.execute(sql`
+        SELECT coalesce(seq_scan, 0)::int AS seq, coalesce(seq_tup_read, 0)::int AS "seqRead",
+               coalesce(idx_scan, 0)::int AS idx, coalesce(idx_tup_fetch, 0)::int AS "idxFetch"
+        FROM pg_stat_xact_user_tables WHERE relid = 'probe_events_default'::regclass`),
+    );
+    return row;
+  }
+
+  it('a no-op inspect reads a handful of index entries of DEFAULT, not its 20,000 rows', async () => {
+    await t.sql.unsafe(`
+      CREATE TABLE probe_events (at timestamptz NOT NULL, note text) PARTITION BY RANGE (at);
+      CREATE INDEX ON probe_events (at);
+      CREATE TABLE probe_events_default PARTITION OF probe_events DEFAULT;`);
+    const apply0 = await apply(t.db, { families: [installed] });
+    expect(apply0.ok).toBe(true);
+    // 20,000 stray rows of a month a year back: no key the planner asks about.
+    await t.sql.unsafe(`
+      INSERT INTO probe_events SELECT '${month(-12)}'::timestamptz + i * interval '1 minute', 'stray'
+      FROM generate_series(1, 20000) i;`);
+    await t.sql.unsafe('VACUUM ANALYZE probe_events');
+
+    // pg_stat_xact_user_tables counts this transaction's scans: inspect runs inside it.
+    const seen = await t.db.transaction(async (tx) => {
+      const before = await scansOfDefault(tx);
+      const snapshot = await inspect(tx, [events]);
+      const after = await scansOfDefault(tx);
+      return { snapshot, before, after };
+    });
+    const rows = seen.snapshot.families[0]?.tables[0]?.partitions[0]?.defaultRows;
+    expect(rows?.hasRows).toBe(true);
+    expect(
+      rows?.probes.map((p) => [p.key.kind === 'range' && p.key.from.toISOString(), p.hasRows]),
+    ).toEqual([[month(2), false]]);
+    expect(rows?.found.map((k) => keyLabel(k))).toEqual([
+      `${month(-12).slice(0, 10)}..${month(-11).slice(0, 10)}`,
+    ]);
+    const read = (s: typeof seen.after) => (s?.seqRead ?? 0) + (s?.idxFetch ?? 0);
+    // One EXISTS reads the first row; the probes and the search go through the index.
+    expect((seen.after?.idx ?? 0) - (seen.before?.idx ?? 0)).toBeGreaterThan(0);
+    expect(read(seen.after) - read(seen.before)).toBeLessThan(20);
+    expect(
+      plan([events], seen.snapshot, seen.snapshot.takenAt).steps.map((s) => [s.kind, s.label]),
+    ).toEqual([['create', `${month(2).slice(0, 10)}..${month(3).slice(0, 10)}`]]);
+
+    // The same measure sees the whole DEFAULT read when the exact count is asked for.
+    const counted = await t.db.transaction(async (tx) => {
+      const before = await scansOfDefault(tx);
+      await inspect(tx, [events], { exactDefaultRows: true });
+      return read(await scansOfDefault(tx)) - read(before);
+    });
+    expect(counted).toBeGreaterThanOrEqual(20000);
+  });
+
+  it('the probes are index scans where an index leads with the key', async () => {
+    const snapshot = await inspect(t.db, [events]);
+    const keys = probeKeys(events, snapshot.families[0]?.tables ?? [], null, snapshot.takenAt);
+    expect(keys).toHaveLength(1);
+    const statements = defaultRowsSql(
+      events,
+      { schema: 'public', name: 'probe_events_default' },
+      keys,
+    );
+    for (const text of [statements.probes, statements.skipScan]) {
+      const plan = (await t.sql.unsafe(`EXPLAIN ${text}`)).map((r) => String(r['QUERY PLAN']));
+      expect(plan.join('\n')).toMatch(/Index (Only )?Scan/);
+      expect(plan.join('\n')).not.toMatch(/Seq Scan on probe_events_default/);
+    }
+  });
+
+  it('status names the keys DEFAULT holds and its estimate; sizes only when asked', async () => {
+    const plain = await inspect(t.db, [events]);
+    expect(plain.families[0]?.tables[0]?.partitions.every((p) => p.bytes === null)).toBe(true);
+    const sized = await inspect(t.db, [events], { sizes: true });
+    expect(sized.families[0]?.tables[0]?.partitions.every((p) => (p.bytes ?? 0) > 0)).toBe(true);
+    const report = status([events], sized);
+    const table = report.families[0]?.tables[0];
+    expect(table).toMatchObject({ defaultHasRows: true, defaultRows: null, defaultKeysAll: true });
+    expect(table?.defaultKeys.map((k) => keyLabel(k))).toEqual([
+      `${month(-12).slice(0, 10)}..${month(-11).slice(0, 10)}`,
+    ]);
+    expect(table?.bytes).toBeGreaterThan(0);
+    expect(report.attention[0]).toMatch(
+      new RegExp(
+        `^probe_events_default holds rows \\(~20000 estimated\\) of ${month(-12).slice(0, 10)}\\.\\.`,
+      ),
+    );
   });
 });

@@ -92,7 +92,7 @@ describe('apply against a table another transaction has locked', () => {
     const later = addIntervals('month', intervalStart('month', new Date()), 1);
     // The create step locks killmails_enriched (SHARE ROW EXCLUSIVE) before it attaches, so it
     // queues behind the open transaction, and every writer of killmails_enriched queues behind
-    // the create until lock_timeout ends it.
+    // the create until lock_timeout ends it (docs/postgres-behaviours.md#lock-levels).
     const holder = await startLongWriter();
     const writer = startWriter();
     const retries: number[] = [];

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import type { DefaultRows } from '../../src/catalog/snapshot.js';
 import {
   addIntervals,
   INTERVALS,
@@ -12,6 +13,7 @@ import { killmailFamily } from '../../src/domains/killmails/partitioning.js';
 import { leaderboardFamily } from '../../src/domains/leaderboard/partitioning.js';
 import { plan, SpecMismatchError, type Step } from '../../src/plan/plan.js';
 import { boundSpecSql } from '../../src/sql/partition-ddl.js';
+import { expectPgpartsError, thrown } from '../support/pgparts-error.js';
 import { type FakePartition, fakeFamilySnapshot, fakeSnapshot } from './snapshot-fixture.js';
 
 const NOW = new Date('2026-11-21T05:44:00Z');
@@ -57,26 +59,25 @@ describe('plan: leaderboard (LIST from season)', () => {
     expect(planned.steps.every((s) => !s.destructive)).toBe(true);
   });
 
-  it('plans a drain, not a CREATE that would fail, when DEFAULT holds rows for the key', () => {
-    const withRows: FakePartition = {
-      key: { kind: 'default' },
-      defaultRows: {
-        total: 70,
-        byKey: [
-          { key: season(12), rows: 20 },
-          { key: season(14), rows: 50 },
-        ],
-        other: 0,
-      },
-    };
-    const snap = fakeFamilySnapshot(
+  const drainCase = (defaultRows: DefaultRows) =>
+    fakeFamilySnapshot(
       family,
       {
-        leaderboard_run: [withRows, { key: season(13) }],
+        leaderboard_run: [{ key: { kind: 'default' }, defaultRows }, { key: season(13) }],
         run_group_member: [{ key: { kind: 'default' } }, { key: season(13) }],
       },
       { sourceValues: [13, 14] },
     );
+
+  it('plans a drain, not a CREATE that would fail, when DEFAULT holds rows for the key', () => {
+    // What inspect probes: 14 (wanted, no partition) has rows; a search found 12 and 14.
+    const snap = drainCase({
+      hasRows: true,
+      probes: [{ key: season(14), hasRows: true }],
+      found: [season(12), season(14)],
+      foundAll: true,
+      exact: null,
+    });
     const planned = plan([family], fakeSnapshot(NOW, snap), NOW);
     expect(planned.steps).toHaveLength(1);
     const drain = planned.steps[0];
@@ -87,11 +88,58 @@ describe('plan: leaderboard (LIST from season)', () => {
       partitions: ['leaderboard_run_s14', 'run_group_member_s14'],
       key: season(14),
       sql: [],
-      rows: 50,
       destructive: false,
     });
-    expect(drain?.reason).toMatch(/leaderboard_run_default holds 50 row\(s\)/);
+    // Not counted: the probe says only that there are rows.
+    expect(drain?.rows).toBeUndefined();
+    expect(drain?.reason).toMatch(/leaderboard_run_default holds some row\(s\)/);
     // Season 12's rows stay in DEFAULT: 12 is not a row of season, so it gets no partition.
+  });
+
+  it('reports the rows a drain moves when DEFAULT was counted exactly', () => {
+    const snap = drainCase({
+      hasRows: true,
+      probes: [{ key: season(14), hasRows: true }],
+      found: [season(12), season(14)],
+      foundAll: true,
+      exact: {
+        total: 70,
+        byKey: [
+          { key: season(12), rows: 20 },
+          { key: season(14), rows: 50 },
+        ],
+        other: 0,
+      },
+    });
+    const drain = plan([family], fakeSnapshot(NOW, snap), NOW).steps[0];
+    expect(drain).toMatchObject({ kind: 'drain', key: season(14), rows: 50 });
+    expect(drain?.reason).toMatch(/leaderboard_run_default holds 50 row\(s\)/);
+  });
+
+  it('creates a key the probe found no rows of, whatever else DEFAULT holds', () => {
+    const snap = drainCase({
+      hasRows: true,
+      probes: [{ key: season(14), hasRows: false }],
+      found: [season(12)],
+      foundAll: false,
+      exact: null,
+    });
+    expect(summary(plan([family], fakeSnapshot(NOW, snap), NOW).steps)).toEqual([
+      'create leaderboard_run_s14',
+      'create run_group_member_s14',
+    ]);
+  });
+
+  it('for a key inspect did not probe: a complete search decides, else a drain (never a CREATE over rows)', () => {
+    const searched = (foundAll: boolean) =>
+      drainCase({ hasRows: true, probes: [], found: [season(12)], foundAll, exact: null });
+    expect(summary(plan([family], fakeSnapshot(NOW, searched(true)), NOW).steps)).toEqual([
+      'create leaderboard_run_s14',
+      'create run_group_member_s14',
+    ]);
+    expect(plan([family], fakeSnapshot(NOW, searched(false)), NOW).steps).toMatchObject([
+      { kind: 'drain', key: season(14) },
+    ]);
   });
 
   it('creates the DEFAULT partition the spec declares when it is missing', () => {
@@ -262,15 +310,22 @@ describe('plan: bad configuration fails before anything runs', () => {
     });
     const snap = fakeFamilySnapshot(wrong, {}, { keyColumn: 'killmail_time' });
     expect(() => plan([wrong], fakeSnapshot(NOW, snap), NOW)).toThrow(SpecMismatchError);
-    expect(() => plan([wrong], fakeSnapshot(NOW, snap), NOW)).toThrow(
-      /table public\.killmails_raw is partitioned by RANGE \(killmail_time\), but the spec says RANGE \(inserted_at\)/,
+    expectPgpartsError(
+      thrown(() => plan([wrong], fakeSnapshot(NOW, snap), NOW)),
+      'spec-mismatch',
+      {
+        message:
+          /table public\.killmails_raw is partitioned by RANGE \(killmail_time\), but the spec says RANGE \(inserted_at\)/,
+      },
     );
   });
 
   it('refuses a LIST spec on a RANGE-partitioned table', () => {
     const snap = fakeFamilySnapshot(leaderboardFamily, {}, { strategy: 'range' });
-    expect(() => plan([leaderboardFamily], fakeSnapshot(NOW, snap), NOW)).toThrow(
-      /but the spec says LIST \(season_id\)/,
+    expectPgpartsError(
+      thrown(() => plan([leaderboardFamily], fakeSnapshot(NOW, snap), NOW)),
+      'spec-mismatch',
+      { message: /but the spec says LIST \(season_id\)/ },
     );
   });
 
@@ -278,11 +333,17 @@ describe('plan: bad configuration fails before anything runs', () => {
     [{ interval: 'fortnight' }, /unknown interval "fortnight": use one of day, week, month, year/],
     [{ premake: -1 }, /premake must be 0 or more/],
     [{ column: 'x'.repeat(64) }, /partitionBy\.column: an identifier is at most 63 bytes/],
+    [
+      { column: 'killmail_time\u0000' },
+      /partitionBy\.column: an identifier cannot contain a NUL character/,
+    ],
   ])('refuses %j in the spec itself', (change, message) => {
     const bad = { ...killmailFamily, partitionBy: { ...killmailFamily.partitionBy, ...change } };
     const snap = fakeFamilySnapshot(killmailFamily, {});
-    expect(() => plan([bad as typeof killmailFamily], fakeSnapshot(NOW, snap), NOW)).toThrow(
-      message,
+    expectPgpartsError(
+      thrown(() => plan([bad as typeof killmailFamily], fakeSnapshot(NOW, snap), NOW)),
+      'invalid-config',
+      { message: message },
     );
   });
 
@@ -302,6 +363,23 @@ describe('plan: bad configuration fails before anything runs', () => {
       `ALTER TABLE "public"."Raw""; DROP TABLE season; --_2026_11" DROP CONSTRAINT "pgparts_partition_bound"`,
       `COMMENT ON TABLE "public"."Raw""; DROP TABLE season; --_2026_11" IS 'pgparts:managed'`,
     ]);
+  });
+
+  it('refuses table names PostgreSQL would truncate; accepts any other name (it is quoted)', () => {
+    expectPgpartsError(
+      thrown(() => parseFamily({ ...killmailFamily, tables: ['k'.repeat(64)] })),
+      'invalid-config',
+      { message: /tables\.0: an identifier is at most 63 bytes/ },
+    );
+    // 32 two-byte characters: 32 characters, 64 bytes.
+    expectPgpartsError(
+      thrown(() => parseFamily({ ...killmailFamily, tables: ['é'.repeat(32)] })),
+      'invalid-config',
+      { message: /tables\.0: an identifier is at most 63 bytes \(this one has 64/ },
+    );
+    expect(
+      parseFamily({ ...killmailFamily, tables: ['killmails_raw; DROP TABLE season'] }).tables,
+    ).toEqual(['killmails_raw; DROP TABLE season']);
   });
 });
 

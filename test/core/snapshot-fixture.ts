@@ -27,6 +27,15 @@ export interface FakePartition {
   defaultRows?: DefaultRows;
 }
 
+/** A DEFAULT that holds no row: what inspect reads after one EXISTS. */
+export const EMPTY_DEFAULT: DefaultRows = {
+  hasRows: false,
+  probes: [],
+  found: [],
+  foundAll: true,
+  exact: null,
+};
+
 export function fakePartition(family: FamilySpec, table: string, p: FakePartition): PartitionInfo {
   const managed = p.managed ?? true;
   const isDefault = p.key.kind === 'default';
@@ -40,7 +49,7 @@ export function fakePartition(family: FamilySpec, table: string, p: FakePartitio
     comment: managed ? MANAGED_MARKER : null,
     bytes: 8192,
     estimatedRows: 0,
-    defaultRows: isDefault ? (p.defaultRows ?? { total: 0, byKey: [], other: 0 }) : null,
+    defaultRows: isDefault ? (p.defaultRows ?? EMPTY_DEFAULT) : null,
   };
 }
 

@@ -40,7 +40,7 @@ describe('drainKey on a RANGE family (a month that landed in DEFAULT)', () => {
       from: new Date('2026-03-01T00:00:00Z'),
       to: new Date('2026-04-01T00:00:00Z'),
     } as const;
-    // Drained from a session far from UTC: the bounds must not shift (facts 18).
+    // Drained from a session far from UTC: the bounds must not shift (docs/postgres-behaviours.md#bounds-and-time-zones).
     const ny = drizzle(t.connect({ max: 2, connection: { TimeZone: 'America/New_York' } }));
     const result = await drainKey(ny, events, march);
     expect(result.tables).toEqual([

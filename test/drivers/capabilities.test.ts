@@ -4,6 +4,7 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { assertMultiSession, driverCapabilities } from '../../src/run/driver-capabilities.js';
 import { driverFactories, useDriverDatabase } from '../support/drivers.js';
+import { expectPgpartsError, thrown } from '../support/pgparts-error.js';
 import { useTestDatabase } from '../support/test-database.js';
 
 describe.each(driverFactories)('driverCapabilities through $name', (driver) => {
@@ -31,10 +32,11 @@ describe.each(driverFactories)('driverCapabilities through $name', (driver) => {
     if (driver.multiSession) {
       expect(check().multiSession).toBe(true);
     } else {
-      expect(check).toThrow(
-        'pgparts: watching the maintenance lock from a second session needs two database sessions at once, ' +
+      expectPgpartsError(thrown(check), 'unsupported-driver', {
+        message:
+          'pgparts: watching the maintenance lock from a second session needs two database sessions at once, ' +
           'but PGlite runs one in-process session (driver pglite); run it against a PostgreSQL server',
-      );
+      });
     }
   });
 });

@@ -121,7 +121,7 @@ describe.each(driverFactories)('drain and retention through $name', (driver) => 
       to: month(-12),
     });
     expect(result.status).toBe('retired');
-    // No DEFAULT partition on the killmail tables: DETACH ... CONCURRENTLY (facts 9).
+    // No DEFAULT partition on the killmail tables: DETACH ... CONCURRENTLY (docs/postgres-behaviours.md#detach-concurrently-and-default).
     expect(result.detach).toBe('concurrently');
     // (p.rows is pg_class.reltuples, an estimate: not asserted.)
     const suffix = month(-13).toISOString().slice(0, 7).replace('-', '_');

@@ -20,6 +20,7 @@ import {
   scannedPartitions,
   scanTypes,
 } from '../support/explain-plan.js';
+import { expectPgpartsError, rejection } from '../support/pgparts-error.js';
 import { useTestDatabase } from '../support/test-database.js';
 import { allMonths, DAY, HOUR, monthsOverlapping } from './queries-support.js';
 
@@ -182,13 +183,19 @@ describe('killsInSystem', () => {
   });
 
   it('refuses an empty window and malformed input, before any query', async () => {
-    await expect(killsInSystem(t.db, { systemId: JITA, from: NOW, to: NOW })).rejects.toThrow(
-      /invalid input for killsInSystem: the window is empty/,
+    expectPgpartsError(
+      await rejection(killsInSystem(t.db, { systemId: JITA, from: NOW, to: NOW })),
+      'invalid-input',
+      { message: /invalid input for killsInSystem: the window is empty/ },
     );
-    await expect(killsInSystem(t.db, { systemId: -1 })).rejects.toThrow(/systemId/);
-    await expect(
-      killsInSystem(t.db, { systemId: JITA, from: '2026-01-01 00:00' as never }),
-    ).rejects.toThrow(/from/);
+    expectPgpartsError(await rejection(killsInSystem(t.db, { systemId: -1 })), 'invalid-input', {
+      message: /systemId/,
+    });
+    expectPgpartsError(
+      await rejection(killsInSystem(t.db, { systemId: JITA, from: '2026-01-01 00:00' as never })),
+      'invalid-input',
+      { message: /from/ },
+    );
   });
 });
 
@@ -384,13 +391,17 @@ describe('enrichment queries', () => {
       monthsOverlapping(ENRICHED, week.from, week.to),
     );
     expect(indexesUsed(plan, ENRICHED)).toEqual(['idx_killmails_enriched_blob']);
-    await expect(
-      Promise.resolve().then(() => killsWithEnrichmentQuery(t.db, { fragment: 'solo' as never })),
-    ).rejects.toThrow(/fragment/);
+    expectPgpartsError(
+      await rejection(
+        Promise.resolve().then(() => killsWithEnrichmentQuery(t.db, { fragment: 'solo' as never })),
+      ),
+      'invalid-input',
+      { message: /fragment/ },
+    );
   });
 });
 
-describe('a session far from UTC (facts 18)', () => {
+describe('a session far from UTC (docs/postgres-behaviours.md#bounds-and-time-zones)', () => {
   it('gets the same rows and the same partitions: windows are sent as UTC instants', async () => {
     const ny = drizzle(t.connect({ max: 1, connection: { TimeZone: 'America/New_York' } }));
     for (const [db, label] of [

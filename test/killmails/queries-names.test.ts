@@ -9,6 +9,7 @@ import {
 } from '../../src/domains/killmails/queries/index.js';
 import type { AnyPgDatabase } from '../../src/run/database.js';
 import { explainQuery, indexesUsed, planNodes, scanTypes } from '../support/explain-plan.js';
+import { expectPgpartsError, rejection } from '../support/pgparts-error.js';
 import { useTestDatabase } from '../support/test-database.js';
 
 const t = useTestDatabase();
@@ -136,11 +137,21 @@ describe('suggestNames', () => {
   });
 
   it('refuses bad input', async () => {
-    await expect(suggestNames(t.db, { query: 'a', limit: 51 })).rejects.toThrow(/limit/);
-    await expect(suggestNames(t.db, { query: 'a', kinds: ['ship' as never] })).rejects.toThrow(
-      /kinds/,
+    expectPgpartsError(
+      await rejection(suggestNames(t.db, { query: 'a', limit: 51 })),
+      'invalid-input',
+      { message: /limit/ },
     );
-    await expect(suggestNames(t.db, { query: 5 as never })).rejects.toThrow(/query/);
+    expectPgpartsError(
+      await rejection(suggestNames(t.db, { query: 'a', kinds: ['ship' as never] })),
+      'invalid-input',
+      { message: /kinds/ },
+    );
+    expectPgpartsError(
+      await rejection(suggestNames(t.db, { query: 5 as never })),
+      'invalid-input',
+      { message: /query/ },
+    );
   });
 
   it('reads prefixes as an index range, index-only, in every table', async () => {

@@ -24,6 +24,7 @@ import {
   scannedPartitions,
   scanTypes,
 } from '../support/explain-plan.js';
+import { expectPgpartsError, rejection } from '../support/pgparts-error.js';
 import { useTestDatabase } from '../support/test-database.js';
 import { monthsOverlapping } from './queries-support.js';
 
@@ -326,9 +327,11 @@ describe('addSurveillanceFilter', () => {
       { type: 'faction', value: { ids: [1] } },
     ];
     for (const filter of bad) {
-      await expect(
-        addSurveillanceFilter(t.db, { profileId: 1, filter: filter as never }),
-      ).rejects.toThrow(/invalid input for addSurveillanceFilter:\n {2}- filter/);
+      expectPgpartsError(
+        await rejection(addSurveillanceFilter(t.db, { profileId: 1, filter: filter as never })),
+        'invalid-input',
+        { message: /invalid input for addSurveillanceFilter:\n {2}- filter/ },
+      );
     }
     expect(await count()).toBe(before);
   });
@@ -340,18 +343,26 @@ describe('addSurveillanceFilter', () => {
     });
     expect(row.value).toEqual({ ids: [3, 5] });
     expect(row.orderIndex).toBe(profiles.get(1)?.length);
-    await expect(
-      addSurveillanceFilter(t.db, {
-        profileId: 999_999,
-        filter: { type: 'system', value: { ids: [1] } },
-      }),
-    ).rejects.toThrow(/surveillance profile 999999 does not exist; create the profile first/);
-    await expect(
-      addSurveillanceFilter(t.db, {
-        profileId: 1,
-        orderIndex: 0,
-        filter: { type: 'system', value: { ids: [1] } },
-      }),
-    ).rejects.toThrow(/already has a filter at orderIndex 0/);
+    expectPgpartsError(
+      await rejection(
+        addSurveillanceFilter(t.db, {
+          profileId: 999_999,
+          filter: { type: 'system', value: { ids: [1] } },
+        }),
+      ),
+      'invalid-input',
+      { message: /surveillance profile 999999 does not exist; create the profile first/ },
+    );
+    expectPgpartsError(
+      await rejection(
+        addSurveillanceFilter(t.db, {
+          profileId: 1,
+          orderIndex: 0,
+          filter: { type: 'system', value: { ids: [1] } },
+        }),
+      ),
+      'invalid-input',
+      { message: /already has a filter at orderIndex 0/ },
+    );
   });
 });

@@ -17,7 +17,7 @@ const halfPastMidnight = new Date(firstOfMonth.getTime() + 30 * 60_000);
 let newYork: ReturnType<typeof drizzle>;
 beforeAll(() => {
   // Under America/New_York a bound written without an offset would start at 04:00 or 05:00 UTC
-  // and this killmail would land in the previous month (facts 18).
+  // and this killmail would land in the previous month (docs/postgres-behaviours.md#bounds-and-time-zones).
   newYork = drizzle(t.connect({ max: 1, connection: { TimeZone: 'America/New_York' } }));
 });
 

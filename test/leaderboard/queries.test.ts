@@ -23,6 +23,7 @@ import {
   scannedPartitions,
   scanTypes,
 } from '../support/explain-plan.js';
+import { expectPgpartsError, rejection, thrown } from '../support/pgparts-error.js';
 import { useTestDatabase } from '../support/test-database.js';
 
 const t = useTestDatabase();
@@ -170,14 +171,20 @@ describe('topRuns (tables)', () => {
   });
 
   it('refuses bad input before running anything', async () => {
-    await expect(topRuns(t.db, { seasonId: 2, dungeonId: 1, limit: 0 })).rejects.toThrow(
-      /invalid input for topRuns:\n {2}- limit:/,
+    expectPgpartsError(
+      await rejection(topRuns(t.db, { seasonId: 2, dungeonId: 1, limit: 0 })),
+      'invalid-input',
+      { message: /invalid input for topRuns:\n {2}- limit:/ },
     );
-    await expect(topRuns(t.db, { seasonId: 1.5, dungeonId: 1 } as never)).rejects.toThrow(
-      /seasonId/,
+    expectPgpartsError(
+      await rejection(topRuns(t.db, { seasonId: 1.5, dungeonId: 1 } as never)),
+      'invalid-input',
+      { message: /seasonId/ },
     );
-    expect(() => topRunsQuery(t.db, { seasonId: 2, dungeonId: 1, extra: 1 } as never)).toThrow(
-      /Unrecognized key/,
+    expectPgpartsError(
+      thrown(() => topRunsQuery(t.db, { seasonId: 2, dungeonId: 1, extra: 1 } as never)),
+      'invalid-input',
+      { message: /Unrecognized key/ },
     );
   });
 });
@@ -212,8 +219,10 @@ describe('topRunsFromViews', () => {
   });
 
   it('refuses a limit beyond what the views keep', async () => {
-    await expect(topRunsFromViews(t.db, { seasonId: 1, dungeonId: 2, limit: 101 })).rejects.toThrow(
-      /limit/,
+    expectPgpartsError(
+      await rejection(topRunsFromViews(t.db, { seasonId: 1, dungeonId: 2, limit: 101 })),
+      'invalid-input',
+      { message: /limit/ },
     );
   });
 });
@@ -272,11 +281,15 @@ describe('runWithMembers', () => {
     await t.sql`
       INSERT INTO leaderboard_run (run_guid, region, season_id, period_id, dungeon_id, realm_id, keystone_level, score)
       VALUES (${guid}, 'eu', 4, 401, 1, 1, 2, 1)`;
-    await expect(runWithMembers(t.db, { runGuid: guid })).rejects.toThrow(
-      /exists in leaderboard_run for seasons \d and \d .*pass seasonId/,
-    );
+    expectPgpartsError(await rejection(runWithMembers(t.db, { runGuid: guid })), 'invalid-input', {
+      message: /exists in leaderboard_run for seasons \d and \d .*pass seasonId/,
+    });
     expect((await runWithMembers(t.db, { runGuid: guid, seasonId: 4 }))?.members).toEqual([]);
-    await expect(runWithMembers(t.db, { runGuid: "x' OR 1=1 --" })).rejects.toThrow(/runGuid/);
+    expectPgpartsError(
+      await rejection(runWithMembers(t.db, { runGuid: "x' OR 1=1 --" })),
+      'invalid-input',
+      { message: /runGuid/ },
+    );
   });
 });
 
@@ -374,9 +387,9 @@ describe('trimRuns', () => {
   });
 
   it('refuses a trim without a season', async () => {
-    await expect(trimRuns(t.db, { keep: 10 } as never)).rejects.toThrow(
-      /invalid input for trimRuns:\n {2}- seasonId:/,
-    );
+    expectPgpartsError(await rejection(trimRuns(t.db, { keep: 10 } as never)), 'invalid-input', {
+      message: /invalid input for trimRuns:\n {2}- seasonId:/,
+    });
   });
 });
 

@@ -82,7 +82,7 @@ beforeAll(async () => {
 describe('top_keys_* materialized views', () => {
   it('refresh concurrently and rank the expected runs', async () => {
     expect(await t.db.$count(topKeysGlobal)).toBe(0); // created WITH DATA on empty tables
-    await refreshTopKeys(t.db); // CONCURRENTLY: fails without the unique index (facts 15)
+    await refreshTopKeys(t.db); // CONCURRENTLY: fails without the unique index (docs/postgres-behaviours.md#refresh-concurrently)
 
     const group = await t.db
       .select({ runId: topKeysPerGroup.runId })

@@ -17,7 +17,7 @@ const PARTITIONED = {
 
 describe('migrate() on a fresh database', () => {
   it('creates every partitioned parent with its strategy and key', async () => {
-    // Migrated from a session far from UTC: the partition bounds must not shift (facts 18).
+    // Migrated from a session far from UTC: the partition bounds must not shift (docs/postgres-behaviours.md#bounds-and-time-zones).
     await migrate(drizzle(t.connect({ max: 1, connection: { TimeZone: 'America/New_York' } })));
     const rows = await t.sql<{ table: string; strategy: string; key: string }[]>`
       SELECT c.relname AS table, p.partstrat AS strategy,

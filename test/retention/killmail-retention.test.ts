@@ -4,6 +4,7 @@ import { killmailFamily } from '../../src/domains/killmails/partitioning.js';
 import { reattachKey, retireKey } from '../../src/ops/retention.js';
 import { apply } from '../../src/run/apply.js';
 import { createPartitionSql } from '../../src/sql/partition-ddl.js';
+import { expectPgpartsError, rejection } from '../support/pgparts-error.js';
 import { tableDigest } from '../support/table-checksum.js';
 import { useTestDatabase } from '../support/test-database.js';
 
@@ -141,7 +142,10 @@ describe('killmail retention', () => {
     expect(notice?.message).toContain(`killmails_raw_${suffix(-12)}`);
     expect(notice?.message).toContain('not created by pgparts');
     expect(planOnly.plan?.steps.some((s) => s.kind === 'retire')).toBe(false);
-    await expect(retireKey(t.db, killmailFamily, key)).rejects.toThrow(/not created by pgparts/);
+    expectPgpartsError(await rejection(retireKey(t.db, killmailFamily, key)), 'refused', {
+      message: /not created by pgparts/,
+      step: 'retire',
+    });
     expect(await months('killmails_raw')).toContain(`killmails_raw_${suffix(-12)}`);
   });
 });

@@ -7,7 +7,8 @@
  *   });
  *
  * postgres.js and node-postgres get a fresh database on the test server (cloned from the
- * migrated template, or empty); PGlite gets a fresh in-process instance with pg_trgm.
+ * migrated template, or empty); PGlite gets an in-process instance with pg_trgm, one per test
+ * file.
  */
 import { randomBytes } from 'node:crypto';
 import { PGlite } from '@electric-sql/pglite';
@@ -63,18 +64,38 @@ async function serverDatabase(migrated: boolean) {
   };
 }
 
-// Migrating a PGlite takes seconds; each test file migrates one and clones it per open().
+// Creating and migrating a PGlite takes seconds (a clone is a dump and a restore): a test file
+// gets one migrated instance, the first suite that asks uses it as is, and only a second suite
+// in the same file gets a clone of it.
 let pgliteTemplate: Promise<PGlite> | undefined;
+let templateInUse = false;
 
-async function newPglite(migrated: boolean): Promise<PGlite> {
-  if (!migrated) return PGlite.create({ extensions: { pg_trgm } });
+async function newPglite(migrated: boolean): Promise<{ client: PGlite; close(): Promise<void> }> {
+  if (!migrated) {
+    const client = await PGlite.create({ extensions: { pg_trgm } });
+    return { client, close: () => client.close() };
+  }
   pgliteTemplate ??= (async () => {
     const template = await PGlite.create({ extensions: { pg_trgm } });
     await migrate(drizzlePglite(template));
     return template;
   })();
+  const template = await pgliteTemplate;
+  if (!templateInUse) {
+    templateInUse = true;
+    return {
+      client: template,
+      async close() {
+        // Closed with its user; a later suite of the file migrates a new one.
+        pgliteTemplate = undefined;
+        templateInUse = false;
+        await template.close();
+      },
+    };
+  }
   // clone() is typed as the interface; it returns a PGlite, which drizzle-orm/pglite wants.
-  return (await (await pgliteTemplate).clone()) as PGlite;
+  const client = (await template.clone()) as PGlite;
+  return { client, close: () => client.close() };
 }
 
 export const postgresJsDriver: DriverFactory = {
@@ -115,14 +136,8 @@ export const pgliteDriver: DriverFactory = {
   name: 'pglite',
   multiSession: false,
   async open({ migrated = true } = {}) {
-    const client = await newPglite(migrated);
-    return {
-      db: drizzlePglite(client),
-      url: undefined,
-      async close() {
-        await client.close();
-      },
-    };
+    const instance = await newPglite(migrated);
+    return { db: drizzlePglite(instance.client), url: undefined, close: instance.close };
   },
 };
 

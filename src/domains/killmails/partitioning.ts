@@ -5,9 +5,9 @@ import { killmailParticipants, killmailsEnriched, killmailsRaw } from './tables.
  * raw, enriched and participants: RANGE by killmail_time, one partition per UTC month, the same
  * bounds for all three. No DEFAULT partition, on purpose:
  * - months are known in advance, so premaking 3 ahead covers every live insert;
- * - a DEFAULT partition makes every new partition scan it under lock (facts 6) and forbids
- *   DETACH ... CONCURRENTLY, which retention wants (facts 9);
- * - an insert for a month nobody created fails loudly (facts 19) instead of piling up in DEFAULT,
+ * - a DEFAULT partition makes every new partition scan it under lock (docs/postgres-behaviours.md#default-partition-and-new-partitions) and forbids
+ *   DETACH ... CONCURRENTLY, which retention wants (docs/postgres-behaviours.md#detach-concurrently-and-default);
+ * - an insert for a month nobody created fails loudly (docs/postgres-behaviours.md#no-partition-for-row) instead of piling up in DEFAULT,
  *   and `pgparts status --check` alerts well before the premade window runs out.
  * A fresh install also creates the 12 past months, so a year of history can be backfilled.
  */

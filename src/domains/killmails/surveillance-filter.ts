@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { z } from 'zod';
+import { PgpartsError } from '../../errors.js';
 import { parseQueryInput } from '../../query/input.js';
 import type { AnyPgDatabase } from '../../run/database.js';
 import { surveillanceFilters } from './tables.js';
@@ -74,21 +75,23 @@ export async function addSurveillanceFilter(db: AnyPgDatabase, input: AddSurveil
         value: i.filter.value,
       })
       .returning();
-    if (!row) throw new Error('pgparts: addSurveillanceFilter inserted no row');
+    if (!row) throw new PgpartsError('internal', 'pgparts: addSurveillanceFilter inserted no row');
     return row;
   } catch (error) {
     const code =
       (error as { code?: string; cause?: { code?: string } }).cause?.code ??
       (error as { code?: string }).code;
     if (code === '23503') {
-      throw new Error(
+      throw new PgpartsError(
+        'invalid-input',
         `pgparts: addSurveillanceFilter: surveillance profile ${i.profileId} does not exist; ` +
           'create the profile first',
         { cause: error },
       );
     }
     if (code === '23505') {
-      throw new Error(
+      throw new PgpartsError(
+        'invalid-input',
         `pgparts: addSurveillanceFilter: profile ${i.profileId} already has a filter at ` +
           `orderIndex ${i.orderIndex ?? '(next)'}; pick another orderIndex or retry`,
         { cause: error },

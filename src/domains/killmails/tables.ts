@@ -21,7 +21,7 @@ import {
 /**
  * The killmail feed of the original plan. The plan's `timestamp` column is named `killmail_time`
  * here (a column named after a type reads badly in SQL). raw, enriched and participants are
- * co-partitioned by killmail_time with the same monthly bounds (facts 3-4); every key that
+ * co-partitioned by killmail_time with the same monthly bounds (docs/postgres-behaviours.md#unique-keys-include-the-partition-key, docs/postgres-behaviours.md#co-partitioning); every key that
  * references raw carries killmail_time. Partitioning is added by the migration: see
  * src/domains/killmails/partitioning.ts.
  */
@@ -40,7 +40,7 @@ export const killmailsRaw = pgTable(
     insertedAt: instant('inserted_at').notNull().defaultNow(),
   },
   (t) => [
-    // The plan's PRIMARY KEY (killmail_id) cannot exist on a table partitioned by time (facts 3).
+    // The plan's PRIMARY KEY (killmail_id) cannot exist on a table partitioned by time (docs/postgres-behaviours.md#unique-keys-include-the-partition-key).
     // The plan's extra index on (killmail_id) is dropped: this key leads with it.
     primaryKey({ name: 'killmails_raw_pkey', columns: [t.killmailId, t.killmailTime] }),
     index('idx_killmails_raw_time').on(t.killmailTime.desc().nullsFirst()),
@@ -53,7 +53,7 @@ export const killmailsEnriched = pgTable(
   'killmails_enriched',
   {
     killmailId: gameId('killmail_id').notNull(),
-    // Partitioned by the killmail's own time, like raw: not by enriched_at (facts 4).
+    // Partitioned by the killmail's own time, like raw: not by enriched_at (docs/postgres-behaviours.md#co-partitioning).
     killmailTime: instant('killmail_time').notNull(),
     iskValue: numeric('isk_value').notNull(),
     moduleTags: text('module_tags').array().notNull(),

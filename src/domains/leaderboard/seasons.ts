@@ -1,3 +1,4 @@
+import { PgpartsError } from '../../errors.js';
 import { type DrainOptions, type DrainResult, drainKey } from '../../ops/drain/drain.js';
 import {
   type ReattachResult,
@@ -11,7 +12,8 @@ import type { AnyPgDatabase } from '../../run/database.js';
 import { leaderboardFamily } from './partitioning.js';
 
 function season(n: number) {
-  if (!Number.isSafeInteger(n)) throw new Error(`pgparts: a season is an integer, not ${n}`);
+  if (!Number.isSafeInteger(n))
+    throw new PgpartsError('invalid-input', `pgparts: a season is an integer, not ${n}`);
   return { kind: 'list', value: n } as const;
 }
 

@@ -15,7 +15,7 @@ import {
 
 /**
  * The leaderboard schema of the original plan, with the keys corrected for LIST partitioning by
- * season_id (postgres-facts 1-2). Both big tables are partitioned in the migration, which
+ * season_id (docs/postgres-behaviours.md#unique-keys-include-the-partition-key, docs/postgres-behaviours.md#foreign-keys-reference-the-partition-key). Both big tables are partitioned in the migration, which
  * drizzle-kit cannot express; see src/domains/leaderboard/partitioning.ts.
  */
 
@@ -63,7 +63,7 @@ export const leaderboardRun = pgTable(
     rank: integer('rank'),
   },
   (t) => [
-    // A key on a partitioned table must contain the partition column (facts 1).
+    // A key on a partitioned table must contain the partition column (docs/postgres-behaviours.md#unique-keys-include-the-partition-key).
     primaryKey({ name: 'leaderboard_run_pkey', columns: [t.seasonId, t.id] }),
     // run_guid is unique per season; a lookup by run_guid alone uses the index below.
     unique('leaderboard_run_season_id_run_guid_key').on(t.seasonId, t.runGuid),
@@ -111,7 +111,7 @@ export const runGroupMember = pgTable(
       name: 'run_group_member_pkey',
       columns: [t.seasonId, t.runGuid, t.characterName],
     }),
-    // Composite FK: a unique key on run_guid alone cannot exist on a partitioned table (facts 2);
+    // Composite FK: a unique key on run_guid alone cannot exist on a partitioned table (docs/postgres-behaviours.md#foreign-keys-reference-the-partition-key);
     // this one also rejects a member whose run lives in another season.
     foreignKey({
       name: 'run_group_member_run_fkey',

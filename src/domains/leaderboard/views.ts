@@ -28,7 +28,7 @@ export const TOP_KEYS_VIEWS = Object.keys(VIEW_GROUPS) as TopKeysViewName[];
 /**
  * The views' SQL. Each ranks by keystone_level DESC, score DESC (ties: lower id first) and keeps
  * the best TOP_KEYS_LIMIT per group. The unique index on (season_id, run_id) is what REFRESH ...
- * CONCURRENTLY needs (facts 15); the second index serves reads by group in rank order.
+ * CONCURRENTLY needs (docs/postgres-behaviours.md#refresh-concurrently); the second index serves reads by group in rank order.
  */
 export function topKeysViewSql(view: TopKeysViewName): string[] {
   const groups = VIEW_GROUPS[view].map(quoteIdent).join(', ');

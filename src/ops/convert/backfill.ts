@@ -1,11 +1,12 @@
 import { sql } from 'drizzle-orm';
+import { PgpartsError } from '../../errors.js';
 import type { AnyPgDatabase } from '../../run/database.js';
 import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
 import { batchEnd, inRange } from './keyset.js';
 import { cols } from './layout.js';
 import { readTable } from './legacy-catalog.js';
 import { formatPlan } from './planned.js';
-import type { StepResult } from './prep.js';
+import type { ConvertStepResult } from './prep.js';
 import { query, sleep } from './run-sql.js';
 import { lockFamily, reached, readState, setProgress, setStep } from './state.js';
 import {
@@ -64,17 +65,23 @@ export async function convertBackfill(
   db: AnyPgDatabase,
   target: ConversionTarget,
   options: BatchOptions & { onProgress?: ProgressListener } = {},
-): Promise<StepResult & { rowsUpdated: number; elapsedMs: number }> {
+): Promise<ConvertStepResult & { rowsUpdated: number; elapsedMs: number }> {
   const { onProgress, ...rest } = options;
   const opts = parseOptions(batchOptionsSchema, 'backfill', rest);
   const family = target.family;
   const state = await readState(db, family);
   if (!reached(state, 'prepped')) {
-    throw new Error(`pgparts: convert ${family.name} backfill: run prep first`);
+    throw new PgpartsError(
+      'conversion-state',
+      `pgparts: convert ${family.name} backfill: run prep first`,
+      { step: 'convert backfill' },
+    );
   }
   if (reached(state, 'swapped')) {
-    throw new Error(
+    throw new PgpartsError(
+      'conversion-state',
       `pgparts: convert ${family.name} backfill: already swapped; nothing to backfill`,
+      { step: 'convert backfill' },
     );
   }
   const derivations = (state?.progress.derivations ?? []) as Derivation[];
@@ -114,7 +121,7 @@ export async function convertBackfill(
       });
       await onProgress?.({ step: 'backfill', table: d.table, done: progress.updated, total });
       if (progress.done) break;
-      if (opts.sleepMs > 0) await sleep(opts.sleepMs);
+      if (opts.throttleMs > 0) await sleep(opts.throttleMs);
     }
   }
   if (!opts.dryRun && state?.step === 'prepped') await setStep(db, family, 'backfilled');

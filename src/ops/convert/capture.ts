@@ -63,7 +63,7 @@ const keysFromImages = (key: readonly string[], rowType: string) =>
  * `remove` deletes destination rows whose key the source no longer has; `upsert` writes the
  * source rows as they are now. Never delete-then-reinsert a row that still exists: the delete
  * would cascade into the referencing table (ON DELETE CASCADE) and take rows that were never
- * logged with it (the trap of facts 7, in another form).
+ * logged with it (the cascade trap of docs/postgres-behaviours.md#cascade-on-move, in another form).
  */
 export function replaySql(layout: TableLayout, direction: Direction, sides: Sides) {
   const f = flow(layout, direction, sides);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PgpartsError } from '../../errors.js';
 import type { AnyPgDatabase } from '../../run/database.js';
 import { DEFAULT_LOCK_TIMEOUT_MS } from '../../run/lock-timeout.js';
 import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
@@ -8,7 +9,7 @@ import { viewsIn } from './legacy-catalog.js';
 import { dropViewSql } from './moves.js';
 import { CONVERT_SCHEMA, deriveFunction, oldSchema, twinSchema } from './names.js';
 import { executePlan, formatPlan, type PlannedStatement } from './planned.js';
-import type { StepResult } from './prep.js';
+import type { ConvertStepResult } from './prep.js';
 import { changesTable, readState, setStep } from './state.js';
 import type { ConversionTarget } from './target.js';
 import { parseOptions } from './target.js';
@@ -27,13 +28,15 @@ export async function convertCleanup(
   db: AnyPgDatabase,
   target: ConversionTarget,
   options: { dryRun?: boolean } = {},
-): Promise<StepResult & { dropped: string[] }> {
+): Promise<ConvertStepResult & { dropped: string[] }> {
   const opts = parseOptions(cleanupOptionsSchema, 'cleanup', options);
   const family = target.family;
   const state = await readState(db, family);
   if (state?.step !== 'swapped') {
-    throw new Error(
+    throw new PgpartsError(
+      'conversion-state',
       `pgparts: convert ${family.name} cleanup: the step is ${state?.step ?? 'not started'}; cleanup only follows a swap`,
+      { step: 'convert cleanup' },
     );
   }
   if (
@@ -42,9 +45,11 @@ export async function convertCleanup(
     !state.swappedAt ||
     state.verifiedAt < state.swappedAt
   ) {
-    throw new Error(
+    throw new PgpartsError(
+      'refused',
       `pgparts: convert ${family.name} cleanup: refused, there is no passing verify since the swap ` +
         `(last verify: ${state.verifiedAt ? (state.verifyOk ? 'passed before the swap' : 'FAILED') : 'never'}); run verify first`,
+      { step: 'convert cleanup' },
     );
   }
   const old = oldSchema(family);

@@ -1,4 +1,5 @@
 import { sql } from 'drizzle-orm';
+import { PgpartsError } from '../../errors.js';
 import type { AnyPgDatabase } from '../../run/database.js';
 import { DEFAULT_LOCK_TIMEOUT_MS } from '../../run/lock-timeout.js';
 import { pgErrorCode } from '../../run/pg-error.js';
@@ -9,7 +10,7 @@ import { batchEnd, inRange, maxKey } from './keyset.js';
 import { cols, readLayouts, type TableLayout } from './layout.js';
 import { type Sides, sides } from './names.js';
 import { executePlan, formatPlan, type PlannedStatement } from './planned.js';
-import type { StepResult } from './prep.js';
+import type { ConvertStepResult } from './prep.js';
 import { query, sleep } from './run-sql.js';
 import { lockFamily, reached, readState, setProgress, setStep } from './state.js';
 import {
@@ -28,7 +29,7 @@ interface FillProgress {
   done: boolean;
 }
 
-export interface FillResult extends StepResult {
+export interface FillResult extends ConvertStepResult {
   /** rows this run copied in batches (a resumed fill counts only its own) */
   rowsCopied: number;
   /** logged changes replayed after the copy */
@@ -149,9 +150,17 @@ export async function convertFill(
   const family = target.family;
   const state = await readState(db, family);
   if (!reached(state, 'prepped'))
-    throw new Error(`pgparts: convert ${family.name} fill: run prep first`);
+    throw new PgpartsError(
+      'conversion-state',
+      `pgparts: convert ${family.name} fill: run prep first`,
+      { step: 'convert fill' },
+    );
   if (reached(state, 'swapped')) {
-    throw new Error(`pgparts: convert ${family.name} fill: already swapped; nothing to fill`);
+    throw new PgpartsError(
+      'conversion-state',
+      `pgparts: convert ${family.name} fill: already swapped; nothing to fill`,
+      { step: 'convert fill' },
+    );
   }
   const s = sides(family, false);
   for (const d of (state?.progress.derivations ?? []) as Derivation[]) {
@@ -160,9 +169,11 @@ export async function convertFill(
       `SELECT count(*)::text AS n FROM ${quoteQualified(s.legacy, d.table)} WHERE ${quoteIdent(d.column)} IS NULL`,
     );
     if (Number(missing[0]?.n ?? 0) > 0) {
-      throw new Error(
+      throw new PgpartsError(
+        'conversion-state',
         `pgparts: convert ${family.name} fill: ${missing[0]?.n} rows of ${s.legacy}.${d.table} have no ` +
           `${d.column} yet; run backfill first`,
+        { step: 'convert fill', table: `${s.legacy}.${d.table}` },
       );
     }
   }
@@ -241,7 +252,7 @@ export async function convertFill(
       });
       await onProgress?.({ step: 'fill', table: layout.name, done: progress.copied, total });
       if (progress.done) break;
-      if (opts.sleepMs > 0) await sleep(opts.sleepMs);
+      if (opts.throttleMs > 0) await sleep(opts.throttleMs);
     }
   }
   const replay = () => catchUp(db, target, layouts, 'forward', s, opts.batchSize, onProgress);

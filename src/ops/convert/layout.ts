@@ -1,4 +1,5 @@
 import { getTableConfig, type PgTable } from 'drizzle-orm/pg-core';
+import { PgpartsError } from '../../errors.js';
 import type { AnyPgDatabase } from '../../run/database.js';
 import { quoteIdent } from '../../sql/identifiers.js';
 import { readTable } from './legacy-catalog.js';
@@ -23,7 +24,10 @@ export function declaredKey(table: PgTable): string[] {
   if (pk) return pk.columns.map((c) => c.name);
   const inline = config.columns.filter((c) => c.primary).map((c) => c.name);
   if (inline.length === 0) {
-    throw new Error(`pgparts: the Drizzle table ${config.name} declares no primary key`);
+    throw new PgpartsError(
+      'invalid-config',
+      `pgparts: the Drizzle table ${config.name} declares no primary key`,
+    );
   }
   return inline;
 }
@@ -38,14 +42,18 @@ export async function readLayouts(
     const config = getTableConfig(table);
     const legacy = await readTable(db, sides.legacy, config.name);
     if (!legacy) {
-      throw new Error(
+      throw new PgpartsError(
+        'spec-mismatch',
         `pgparts: the legacy table ${sides.legacy}.${config.name} is missing; was it dropped or renamed?`,
+        { table: `${sides.legacy}.${config.name}` },
       );
     }
     if (legacy.primaryKey.length === 0) {
-      throw new Error(
+      throw new PgpartsError(
+        'spec-mismatch',
         `pgparts: the legacy table ${sides.legacy}.${config.name} has no primary key; conversion ` +
           'copies and replays rows by it. Add one first',
+        { table: `${sides.legacy}.${config.name}` },
       );
     }
     const have = new Set(legacy.columns.map((c) => c.name));

@@ -1,6 +1,6 @@
 import { type SQL, sql } from 'drizzle-orm';
 import type { AnyPgDatabase } from '../../run/database.js';
-import { quoteIdent } from '../../sql/identifiers.js';
+import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
 import { query, withSearchPath } from './run-sql.js';
 
 /** A text[] parameter (drizzle would expand a JS array into a row). */
@@ -69,7 +69,7 @@ export async function readTable(
     const sequences = await query<{ column: string; sequence: string }>(
       tx,
       sql`SELECT a.attname AS column, s.seq AS sequence FROM pg_attribute a
-          CROSS JOIN LATERAL (SELECT pg_get_serial_sequence(${`${quoteIdent(schema)}.${quoteIdent(name)}`}, a.attname) AS seq) s
+          CROSS JOIN LATERAL (SELECT pg_get_serial_sequence(${quoteQualified(schema, name)}, a.attname) AS seq) s
           WHERE a.attrelid = ${table.oid}::oid AND a.attnum > 0 AND NOT a.attisdropped
             AND s.seq IS NOT NULL`,
     );
@@ -102,7 +102,7 @@ export interface DependentView {
   definition: string;
   /** CREATE INDEX statements of a materialized view, printed the same way. */
   indexes: string[];
-  /** Has a unique index without WHERE, so REFRESH ... CONCURRENTLY works (facts 15). */
+  /** Has a unique index without WHERE, so REFRESH ... CONCURRENTLY works (docs/postgres-behaviours.md#refresh-concurrently). */
   refreshConcurrently: boolean;
   /** schema.name as pg_get_indexdef prints it */
   printedName: string;
@@ -111,7 +111,7 @@ export interface DependentView {
 /**
  * Every view depending on `tables` (in `schema`), recursively, with its definition printed while
  * only `schema` is on the search_path: the definition names the tables unqualified, so re-creating
- * it with another schema first binds it to that schema's tables of the same names (facts 14).
+ * it with another schema first binds it to that schema's tables of the same names (docs/postgres-behaviours.md#views-bind-to-tables).
  */
 export async function dependentViews(
   db: AnyPgDatabase,
@@ -206,7 +206,7 @@ export async function externalForeignKeys(
           ORDER BY 1, 2, 3`,
     );
     return rows.map((r) => ({
-      table: `${quoteIdent(r.from_schema)}.${quoteIdent(r.from_table)}`,
+      table: quoteQualified(r.from_schema, r.from_table),
       name: r.name,
       definition: r.definition,
       referenced: r.referenced,

@@ -1,4 +1,5 @@
 import { sql } from 'drizzle-orm';
+import { PgpartsError } from '../../errors.js';
 import type { AnyPgDatabase } from '../../run/database.js';
 import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
 import { textLiteral } from '../../sql/literals.js';
@@ -33,7 +34,10 @@ export function recreateViewSql(view: DependentView, schema: string): string[] {
   const indexes = view.indexes.map((def) => {
     const head = ` ON ${view.printedName} USING `;
     if (!def.includes(head)) {
-      throw new Error(`pgparts: cannot re-target the index of ${view.name}: ${def}`);
+      throw new PgpartsError(
+        'internal',
+        `pgparts: cannot re-target the index of ${view.name}: ${def}`,
+      );
     }
     return def.replace(head, ` ON ${quoteQualified(schema, view.name)} USING `);
   });
@@ -70,7 +74,7 @@ export async function ownedSequences(
 }
 
 /**
- * Moves the sequence past every id in `source` (facts 16) and detaches it, so it stays put while
+ * Moves the sequence past every id in `source` (docs/postgres-behaviours.md#sequences-after-copy) and detaches it, so it stays put while
  * the tables move; `ownSequenceSql` then hands it to the table now in service.
  */
 export function releaseSequenceSql(seq: OwnedSequence, source: string): string[] {
@@ -85,7 +89,7 @@ export const ownSequenceSql = (seq: OwnedSequence, schema: string) =>
   `ALTER SEQUENCE ${quoteQualified(seq.schema, seq.name)} OWNED BY ${quoteQualified(schema, seq.table)}.${quoteIdent(seq.column)}`;
 
 /**
- * Re-points a foreign key from another table to whatever table now has the name (facts 14: it
+ * Re-points a foreign key from another table to whatever table now has the name (docs/postgres-behaviours.md#views-bind-to-tables: it
  * stayed on the moved table's OID). NOT VALID keeps the swap short; VALIDATE runs after it.
  */
 export function repointSql(fk: ExternalForeignKey): string[] {

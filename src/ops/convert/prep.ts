@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { assertSupportedServer } from '../../catalog/server-version.js';
 import { MANAGED_MARKER } from '../../define/marker.js';
 import { partitionName } from '../../define/partition-key.js';
+import { PgpartsError } from '../../errors.js';
 import type { AnyPgDatabase } from '../../run/database.js';
 import { DEFAULT_LOCK_TIMEOUT_MS } from '../../run/lock-timeout.js';
 import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
@@ -26,7 +27,7 @@ export const prepOptionsSchema = z
   .strict();
 export type PrepOptions = z.input<typeof prepOptionsSchema>;
 
-export interface StepResult {
+export interface ConvertStepResult {
   family: string;
   step: string;
   /** The SQL the step ran (or, with dryRun, would run). */
@@ -37,7 +38,7 @@ export interface StepResult {
 async function existsIn(db: AnyPgDatabase, schema: string, name: string): Promise<boolean> {
   const rows = await query<{ ok: boolean }>(
     db,
-    sql`SELECT to_regclass(${`${quoteIdent(schema)}.${quoteIdent(name)}`}) IS NOT NULL AS ok`,
+    sql`SELECT to_regclass(${quoteQualified(schema, name)}) IS NOT NULL AS ok`,
   );
   return rows[0]?.ok === true;
 }
@@ -95,15 +96,17 @@ export async function convertPrep(
   db: AnyPgDatabase,
   target: ConversionTarget,
   options: PrepOptions = {},
-): Promise<StepResult & { partitionsCreated: string[]; needsBackfill: string[] }> {
+): Promise<ConvertStepResult & { partitionsCreated: string[]; needsBackfill: string[] }> {
   const opts = parseOptions(prepOptionsSchema, 'prep', options);
   const family = target.family;
   await assertSupportedServer(db);
   const state = await readState(db, family);
   if (reached(state, 'swapped')) {
-    throw new Error(
+    throw new PgpartsError(
+      'conversion-state',
       `pgparts: family ${family.name} is already swapped (step ${state?.step}); prep has nothing to do. ` +
         'Run verify, then cleanup, or unswap to go back',
+      { step: 'convert prep' },
     );
   }
   const twin = twinSchema(family);
@@ -115,13 +118,17 @@ export async function convertPrep(
     const name = getTableConfig(table).name;
     const legacy = await readTable(db, family.schema, name);
     if (!legacy) {
-      throw new Error(
+      throw new PgpartsError(
+        'spec-mismatch',
         `pgparts: family ${family.name}: there is no table ${family.schema}.${name} to convert`,
+        { step: 'convert prep', table: `${family.schema}.${name}` },
       );
     }
     if (legacy.kind === 'p') {
-      throw new Error(
+      throw new PgpartsError(
+        'spec-mismatch',
         `pgparts: ${family.schema}.${name} is already partitioned; there is nothing to convert`,
+        { step: 'convert prep', table: `${family.schema}.${name}` },
       );
     }
     const { derivation } = compareColumns(family, table, legacy);

@@ -68,7 +68,7 @@ export async function readState(
 ): Promise<ConversionState | null> {
   const exists = await query<{ ok: boolean }>(
     db,
-    sql`SELECT to_regclass(${`${CONVERT_SCHEMA}.${STATE_TABLE}`}) IS NOT NULL AS ok`,
+    sql`SELECT to_regclass(${quoteQualified(CONVERT_SCHEMA, STATE_TABLE)}) IS NOT NULL AS ok`,
   );
   if (!exists[0]?.ok) return null;
   const rows = await query<{

@@ -1,4 +1,5 @@
 import { sql } from 'drizzle-orm';
+import { PgpartsError } from '../../errors.js';
 import type { AnyPgDatabase } from '../../run/database.js';
 import { inLockedTransaction } from '../../run/lock-timeout.js';
 import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
@@ -30,7 +31,7 @@ import {
 } from './moves.js';
 import { oldSchema, sides, twinSchema } from './names.js';
 import { executePlan, formatPlan, type PlannedStatement } from './planned.js';
-import type { StepResult } from './prep.js';
+import type { ConvertStepResult } from './prep.js';
 import { query, runAll } from './run-sql.js';
 import { lockFamily, readState, recordSwap, setProgress } from './state.js';
 import {
@@ -42,7 +43,7 @@ import {
   swapRetries,
 } from './target.js';
 
-export interface SwitchResult extends StepResult {
+export interface SwitchResult extends ConvertStepResult {
   /** How long the tables were locked: from the lock being granted to the commit, in ms. */
   lockHoldMs: number;
   attempts: number;
@@ -97,10 +98,12 @@ async function checkTriggers(db: AnyPgDatabase, target: ConversionTarget): Promi
     if (!onTwins.has(`${t.table}.${t.name}`)) missing.push(`${t.name} on ${t.table}`);
   }
   if (missing.length > 0) {
-    throw new Error(
+    throw new PgpartsError(
+      'refused',
       `pgparts: convert ${family.name} swap: the legacy tables have triggers the partitioned ones ` +
         `lack: ${missing.join(', ')}. Create them (same name) on the tables in ${twin}, or drop ` +
         'them, then run swap again; nothing was switched',
+      { step: 'convert swap' },
     );
   }
 }
@@ -114,11 +117,18 @@ async function checkForeignKeys(
     if (
       !(await hasUniqueKeyOn(db, twinSchema(target.family), fk.referenced, fk.referencedColumns))
     ) {
-      throw new Error(
+      throw new PgpartsError(
+        'spec-mismatch',
         `pgparts: ${fk.table} references ${fk.referenced} (${fk.referencedColumns.join(', ')}) through ` +
           `${fk.name}, but the partitioned ${fk.referenced} has no unique key on those columns ` +
-          `(facts 1-2). Add ${target.family.partitionBy.column} to ${fk.table} and reference a key that ` +
+          '(a foreign key needs a unique key, and on a partitioned table every unique key contains the partition key). ' +
+          `Add ${target.family.partitionBy.column} to ${fk.table} and reference a key that ` +
           'contains it, then swap',
+        {
+          step: 'convert swap',
+          table: fk.table,
+          docs: 'docs/postgres-behaviours.md#foreign-keys-reference-the-partition-key',
+        },
       );
     }
   }
@@ -141,9 +151,11 @@ export async function convertSwap(
   const family = target.family;
   const state = await readState(db, family);
   if (state?.step !== 'filled') {
-    throw new Error(
+    throw new PgpartsError(
+      'conversion-state',
       `pgparts: convert ${family.name} swap: the step is ${state?.step ?? 'not started'}; ` +
         (state?.step === 'swapped' ? 'already swapped' : 'run fill first (it must finish)'),
+      { step: 'convert swap' },
     );
   }
   const before = sides(family, false);
@@ -152,9 +164,11 @@ export async function convertSwap(
   const views = await dependentViews(db, family.schema, family.tables);
   const elsewhere = views.filter((v) => v.schema !== family.schema);
   if (elsewhere.length > 0) {
-    throw new Error(
+    throw new PgpartsError(
+      'refused',
       `pgparts: views outside schema ${family.schema} read the tables of ${family.name}: ` +
         `${elsewhere.map((v) => `${v.schema}.${v.name}`).join(', ')}; drop them and re-create them after the swap`,
+      { step: 'convert swap', docs: 'docs/postgres-behaviours.md#views-bind-to-tables' },
     );
   }
   const fks = await externalForeignKeys(db, family.schema, family.tables);
@@ -209,11 +223,16 @@ export async function convertSwap(
   try {
     await executePlan(db, prepare, `convert ${family.name} swap (building views on the twins)`);
   } catch (error) {
-    throw new Error(
+    throw new PgpartsError(
+      'refused',
       `${error instanceof Error ? error.message : String(error)}\nA view on the legacy tables does not ` +
-        'hold on the partitioned ones (e.g. it groups by the legacy primary key alone, facts 1). ' +
+        'hold on the partitioned ones (e.g. it groups by the legacy primary key alone, which is no longer a key there). ' +
         'Nothing was switched: change the view in the live database, then run swap again',
-      { cause: error },
+      {
+        cause: error,
+        step: 'convert swap',
+        docs: 'docs/postgres-behaviours.md#unique-keys-include-the-partition-key',
+      },
     );
   }
   await catchUpClosely(db, target, layouts, 'forward', before, opts.batchSize);
@@ -240,9 +259,11 @@ export async function convertSwap(
       }
       const now = await dependentViews(tx, family.schema, family.tables);
       if (now.map((v) => v.name).join() !== views.map((v) => v.name).join()) {
-        throw new Error(
+        throw new PgpartsError(
+          'conversion-state',
           `pgparts: convert ${family.name} swap: the views on the legacy tables changed while the ` +
             'swap prepared; run swap again',
+          { step: 'convert swap' },
         );
       }
       await runAll(tx, rest);
@@ -272,7 +293,7 @@ export async function convertSwap(
   };
 }
 
-/** Refreshes materialized views: CONCURRENTLY where a unique index allows (facts 15). */
+/** Refreshes materialized views: CONCURRENTLY where a unique index allows (docs/postgres-behaviours.md#refresh-concurrently). */
 export async function refreshViews(
   db: AnyPgDatabase,
   schema: string,
@@ -281,7 +302,7 @@ export async function refreshViews(
   for (const name of names) {
     const unique = await query<{ ok: boolean }>(
       db,
-      sql`SELECT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = ${`${quoteIdent(schema)}.${quoteIdent(name)}`}::regclass
+      sql`SELECT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = ${quoteQualified(schema, name)}::regclass
             AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL) AS ok`,
     );
     await db.execute(

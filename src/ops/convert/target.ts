@@ -1,6 +1,7 @@
 import { getTableConfig, type PgTable } from 'drizzle-orm/pg-core';
 import { z } from 'zod';
 import type { FamilySpec } from '../../define/spec.js';
+import { PgpartsError } from '../../errors.js';
 import { DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_RETRIES } from '../../run/lock-timeout.js';
 
 /**
@@ -23,7 +24,8 @@ export function conversionTarget(input: {
 }): ConversionTarget {
   const names = input.tables.map((t) => getTableConfig(t).name);
   if (names.join(',') !== input.family.tables.join(',')) {
-    throw new Error(
+    throw new PgpartsError(
+      'invalid-config',
       `pgparts: conversion of family ${input.family.name}: the Drizzle tables (${names.join(', ')}) ` +
         `must be the family's tables in its order (${input.family.tables.join(', ')})`,
     );
@@ -43,7 +45,8 @@ export function createdObject(statement: string): {
 } {
   const m = CREATES.exec(statement);
   if (!m?.[3]) {
-    throw new Error(
+    throw new PgpartsError(
+      'invalid-config',
       `pgparts: a conversion extra must be one CREATE INDEX, CREATE VIEW or CREATE MATERIALIZED ` +
         `VIEW statement with an unqualified name; got: ${statement.slice(0, 80)}`,
     );
@@ -58,14 +61,14 @@ export const batchOptionsSchema = z
   .object({
     batchSize: z.number().int().min(1).max(1_000_000).default(10_000),
     /** Pause between batches (throttle), in ms. */
-    sleepMs: z.number().int().min(0).max(600_000).default(0),
+    throttleMs: z.number().int().min(0).max(600_000).default(0),
     dryRun: z.boolean().default(false),
   })
   .strict();
 
 export const swapOptionsSchema = z
   .object({
-    /** lock_timeout for the swap's lock (facts 12): a blocked DDL would block every query. */
+    /** lock_timeout for the swap's lock (docs/postgres-behaviours.md#lock-levels): a blocked DDL would block every query. */
     lockTimeoutMs: z.number().int().min(1).max(600_000).default(DEFAULT_LOCK_TIMEOUT_MS),
     /** Tries after the first at taking the lock, with growing, jittered pauses between them. */
     retries: z.number().int().min(0).max(1_000).optional(),
@@ -104,7 +107,11 @@ export function parseOptions<T extends z.ZodType>(
     const issues = result.error.issues.map(
       (i) => `${i.path.join('.') || '(options)'}: ${i.message}`,
     );
-    throw new Error(`pgparts: convert ${step}: invalid options: ${issues.join('; ')}`);
+    throw new PgpartsError(
+      'invalid-input',
+      `pgparts: convert ${step}: invalid options: ${issues.join('; ')}`,
+      { step: `convert ${step}` },
+    );
   }
   return result.data;
 }

@@ -7,6 +7,7 @@ import {
   type PgTable,
 } from 'drizzle-orm/pg-core';
 import type { FamilySpec } from '../../define/spec.js';
+import { PgpartsError } from '../../errors.js';
 import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
 import { partitionByClause } from '../../sql/partition-ddl.js';
 import type { CatalogTable } from './legacy-catalog.js';
@@ -16,10 +17,10 @@ import type { CatalogTable } from './legacy-catalog.js';
  *
  * Why rendered from Drizzle and not `CREATE TABLE ... (LIKE legacy)`: the target shape is the
  * Drizzle table (the legacy members table has no season_id, its keys are the broken ones of
- * facts 1-2), and keys, foreign keys and indexes must be the declared ones. Column *defaults* are
+ * docs/postgres-behaviours.md#unique-keys-include-the-partition-key, docs/postgres-behaviours.md#foreign-keys-reference-the-partition-key), and keys, foreign keys and indexes must be the declared ones. Column *defaults* are
  * the exception: they are copied from the legacy column as the server prints them
  * (pg_get_expr), so a serial column keeps drawing from the legacy sequence, which the swap then
- * moves past max(id) and hands to the new column (facts 16), and no value is ever rendered here.
+ * moves past max(id) and hands to the new column (docs/postgres-behaviours.md#sequences-after-copy), and no value is ever rendered here.
  */
 
 const dialect = new PgDialect();
@@ -42,7 +43,8 @@ export interface Derivation {
 function inlineSql(what: string, table: string, value: SQL): string {
   const rendered = dialect.sqlToQuery(value, 'indexes');
   if (rendered.params.length > 0) {
-    throw new Error(
+    throw new PgpartsError(
+      'invalid-config',
       `pgparts: ${table}: the ${what} has bound parameters; write it with sql.raw or literals`,
     );
   }
@@ -60,13 +62,15 @@ export function compareColumns(
   const where = `${legacy.schema}.${legacy.name}`;
   for (const column of legacy.columns) {
     if (!declared.has(column.name)) {
-      throw new Error(
+      throw new PgpartsError(
+        'spec-mismatch',
         `pgparts: ${where} has column ${column.name}, which the Drizzle table ${config.name} does ` +
           'not declare; the copy would lose it. Declare it in the Drizzle table or drop it first',
       );
     }
     if (column.identity || column.generated) {
-      throw new Error(
+      throw new PgpartsError(
+        'spec-mismatch',
         `pgparts: ${where}.${column.name} is an identity or generated column, which conversion ` +
           'does not handle yet; turn it into a plain column with a default first',
       );
@@ -81,13 +85,15 @@ export function compareColumns(
       continue;
     }
     if (column.notNull && !column.hasDefault) {
-      throw new Error(
+      throw new PgpartsError(
+        'spec-mismatch',
         `pgparts: ${where} lacks column ${column.name}, which is NOT NULL without a default in ` +
           `the Drizzle table ${config.name}; add it to the legacy table (or give it a default) first`,
       );
     }
     if (column.hasDefault && !is(column.default, SQL)) {
-      throw new Error(
+      throw new PgpartsError(
+        'spec-mismatch',
         `pgparts: ${where} lacks column ${column.name}; add it to the legacy table with its ` +
           'default first (pgparts copies defaults from the legacy table and renders no values)',
       );
@@ -116,7 +122,8 @@ function deriveFrom(family: FamilySpec, table: PgTable, column: string): Derivat
       return { table: config.name, column, parent, parentColumn: key[1], join };
     }
   }
-  throw new Error(
+  throw new PgpartsError(
+    'spec-mismatch',
     `pgparts: the legacy ${config.name} has no ${column} and no declared foreign key to another ` +
       `table of family ${family.name} says where to take it from; add ${column} to the legacy table first`,
   );
@@ -135,7 +142,8 @@ function columnSql(table: PgTable, legacy: CatalogTable): string[] {
       defaultSql = inlineSql(`default of ${column.name}`, config.name, column.default);
     }
     if (serial && !defaultSql) {
-      throw new Error(
+      throw new PgpartsError(
+        'spec-mismatch',
         `pgparts: ${config.name}.${column.name} is ${declaredType} in Drizzle but the legacy ` +
           'column has no sequence default; give the legacy column one first',
       );
@@ -172,7 +180,11 @@ export function twinTableSql(
   }
   for (const unique of config.uniqueConstraints) {
     const name = unique.getName();
-    if (!name) throw new Error(`pgparts: ${config.name}: name every unique constraint`);
+    if (!name)
+      throw new PgpartsError(
+        'invalid-config',
+        `pgparts: ${config.name}: name every unique constraint`,
+      );
     const nulls = unique.nullsNotDistinct ? ' NULLS NOT DISTINCT' : '';
     lines.push(`  CONSTRAINT ${quoteIdent(name)} UNIQUE${nulls} (${columnList(unique.columns)})`);
   }
@@ -209,7 +221,7 @@ function foreignKeyClause(family: FamilySpec, fk: ForeignKey, schema: string): s
 /**
  * The declared foreign keys between twins, added once the copy is done: validating them is one
  * join, where checking each copied row costs a query per row. (A partitioned table cannot take
- * them NOT VALID, facts 5; the twins are not in service, so the validation blocks nobody.)
+ * them NOT VALID, docs/postgres-behaviours.md#not-valid-foreign-keys; the twins are not in service, so the validation blocks nobody.)
  */
 export function twinForeignKeySql(
   family: FamilySpec,
@@ -225,12 +237,13 @@ export function twinForeignKeySql(
     }));
 }
 
-/** The declared indexes, created on the twin parent so every partition gets them (facts 17). */
+/** The declared indexes, created on the twin parent so every partition gets them (docs/postgres-behaviours.md#parent-indexes-and-sort-order). */
 export function twinIndexSql(table: PgTable, schema: string): string[] {
   const config = getTableConfig(table);
   return config.indexes.map((index) => {
     const c = index.config;
-    if (!c.name) throw new Error(`pgparts: ${config.name}: name every index`);
+    if (!c.name)
+      throw new PgpartsError('invalid-config', `pgparts: ${config.name}: name every index`);
     const method = c.method && c.method !== 'btree' ? c.method : 'btree';
     // Only btree orders its entries: other methods refuse ASC/DESC and NULLS FIRST/LAST.
     const ordered = method === 'btree';

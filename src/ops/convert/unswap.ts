@@ -1,4 +1,5 @@
 import { sql } from 'drizzle-orm';
+import { PgpartsError } from '../../errors.js';
 import type { AnyPgDatabase } from '../../run/database.js';
 import { inLockedTransaction } from '../../run/lock-timeout.js';
 import { quoteIdent } from '../../sql/identifiers.js';
@@ -45,8 +46,10 @@ export async function convertUnswap(
   const family = target.family;
   const state = await readState(db, family);
   if (state?.step !== 'swapped') {
-    throw new Error(
+    throw new PgpartsError(
+      'conversion-state',
       `pgparts: convert ${family.name} unswap: the step is ${state?.step ?? 'not started'}; only a swapped family can be unswapped`,
+      { step: 'convert unswap' },
     );
   }
   const after = sides(family, true);

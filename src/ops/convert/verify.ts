@@ -1,11 +1,12 @@
 import type { FamilySpec } from '../../define/spec.js';
+import { PgpartsError } from '../../errors.js';
 import type { AnyPgDatabase } from '../../run/database.js';
 import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
 import { textLiteral } from '../../sql/literals.js';
 import { cols, readLayouts, type TableLayout } from './layout.js';
 import { type Sides, sides } from './names.js';
 import { formatPlan } from './planned.js';
-import type { StepResult } from './prep.js';
+import type { ConvertStepResult } from './prep.js';
 import { query } from './run-sql.js';
 import { changesTable, reached, readState, recordVerify } from './state.js';
 import {
@@ -33,7 +34,7 @@ export interface TableVerification {
   sampleDifferences: string[];
 }
 
-export interface VerifyReport extends StepResult {
+export interface VerifyReport extends ConvertStepResult {
   ok: boolean;
   tables: TableVerification[];
 }
@@ -103,8 +104,10 @@ export async function convertVerify(
   const family = target.family;
   const state = await readState(db, family);
   if (!reached(state, 'filled') || state?.step === 'cleaned') {
-    throw new Error(
+    throw new PgpartsError(
+      'conversion-state',
       `pgparts: convert ${family.name} verify: the step is ${state?.step ?? 'not started'}; verify compares after fill and before cleanup`,
+      { step: 'convert verify' },
     );
   }
   const s = sides(family, state?.step === 'swapped');

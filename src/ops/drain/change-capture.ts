@@ -1,4 +1,4 @@
-import { identifierSchema, quoteIdent, quoteQualified } from '../../sql/identifiers.js';
+import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
 import { integerLiteral, textLiteral } from '../../sql/literals.js';
 
 /**
@@ -55,13 +55,13 @@ $pgparts$`;
 /** Whether the capture function exists in the schema. */
 export function captureFunctionExistsSql(schema: string): string {
   return `SELECT count(*) AS n FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-WHERE n.nspname = ${textLiteral(identifierSchema.parse(schema))} AND p.proname = ${textLiteral(CAPTURE_FUNCTION)}`;
+WHERE n.nspname = ${textLiteral(schema)} AND p.proname = ${textLiteral(CAPTURE_FUNCTION)}`;
 }
 
 /** The trigger on one source table, given its primary key columns. */
 export function captureTriggerSql(schema: string, table: string, pkColumns: string[]): string {
-  // Trigger arguments are string literals; each is a validated identifier.
-  const args = pkColumns.map((c) => textLiteral(identifierSchema.parse(c))).join(', ');
+  // Trigger arguments are string literals: the column names as the catalog spells them.
+  const args = pkColumns.map((c) => textLiteral(c)).join(', ');
   return `CREATE TRIGGER ${quoteIdent(CAPTURE_TRIGGER)} AFTER INSERT OR UPDATE OR DELETE ON ${quoteQualified(schema, table)}
 FOR EACH ROW EXECUTE FUNCTION ${quoteQualified(schema, CAPTURE_FUNCTION)}(${args})`;
 }

@@ -1,6 +1,7 @@
 import { MANAGED_MARKER } from '../../define/marker.js';
 import { keyLabel, type PartitionKey } from '../../define/partition-key.js';
 import type { FamilySpec } from '../../define/spec.js';
+import { PgpartsError } from '../../errors.js';
 import type { AnyPgDatabase } from '../../run/database.js';
 import { query, run } from '../../run/execute.js';
 import {
@@ -44,7 +45,7 @@ import {
  *
  * 1. prepare: a change-capture trigger on each DEFAULT partition (every later write to it is
  *    logged), then a staging table per family table, shaped LIKE the parent and carrying a CHECK
- *    equal to the key's partition bound (so ATTACH skips its validation scan, facts 13).
+ *    equal to the key's partition bound (so ATTACH skips its validation scan, docs/postgres-behaviours.md#attach-without-scan).
  * 2. copy: the key's rows from each DEFAULT into its staging table in block ranges (TID range
  *    scans), while writers keep writing; then replay the logged changes, a few rounds.
  * 3. finish, one short transaction under lock_timeout with retries: block writes to the DEFAULT
@@ -52,7 +53,7 @@ import {
  *    left, delete the key's rows from DEFAULT, ATTACH the staging tables referenced first,
  *    drop the triggers. Rows are in DEFAULT before the commit and in the new partitions after it.
  *
- * The cascade trap (facts 7): deleting the key's runs from DEFAULT would fire ON DELETE CASCADE
+ * The cascade trap (docs/postgres-behaviours.md#cascade-on-move): deleting the key's runs from DEFAULT would fire ON DELETE CASCADE
  * into the members. When the role may set session_replication_role, the deletes run with it set
  * to `replica`, which skips every trigger including the cascade: a move is not a deletion. The
  * referencing staging tables then carry the family's foreign key, validated online before the
@@ -164,27 +165,40 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function validate(family: FamilySpec, key: PartitionKey, state: DrainState): DrainTableState[] {
   const where = `family ${family.name}, key ${keyLabel(key)}`;
-  if (key.kind === 'default') throw new Error(`pgparts: drain: ${where}: DEFAULT is not a key`);
+  if (key.kind === 'default')
+    throw new PgpartsError('invalid-input', `pgparts: drain: ${where}: DEFAULT is not a key`, {
+      step: 'drain',
+    });
   if (key.kind !== family.partitionBy.strategy) {
-    throw new Error(
+    throw new PgpartsError(
+      'invalid-input',
       `pgparts: drain: ${where}: a ${key.kind} key on a ${family.partitionBy.strategy} family`,
+      { step: 'drain' },
     );
   }
   for (const t of state.tables) {
     if (t.coveredBy) {
-      throw new Error(
+      throw new PgpartsError(
+        'refused',
         `pgparts: drain: ${where}: ${t.table} already has partition ${t.coveredBy} for this key ` +
           `under another name; rename it to ${t.target} or leave this key alone`,
+        { step: 'drain', table: `${family.schema}.${t.table}` },
       );
     }
     if (t.targetState === 'foreign') {
-      throw new Error(
+      throw new PgpartsError(
+        'refused',
         `pgparts: drain: ${where}: a table named ${t.target} exists and was not made by a drain; ` +
           'rename or drop it before draining',
+        { step: 'drain', table: `${family.schema}.${t.target}` },
       );
     }
     if (t.pkColumns.length === 0 && t.targetState !== 'attached') {
-      throw new Error(`pgparts: drain: ${where}: ${t.table} has no primary key; a drain needs one`);
+      throw new PgpartsError(
+        'refused',
+        `pgparts: drain: ${where}: ${t.table} has no primary key; a drain needs one`,
+        { step: 'drain', table: `${family.schema}.${t.table}` },
+      );
     }
   }
   return state.tables.filter((t) => t.targetState !== 'attached');
@@ -375,7 +389,7 @@ async function addForeignKeys(
   for (const fk of keys) {
     const exists = await count(
       db,
-      `SELECT count(*) AS n FROM pg_constraint WHERE conrelid = ${textLiteral(`${family.schema}.${table}`)}::regclass
+      `SELECT count(*) AS n FROM pg_constraint WHERE conrelid = ${textLiteral(quoteQualified(family.schema, table))}::regclass
          AND conname = ${textLiteral(fk.name)}`,
     );
     if (exists === 0) {
@@ -433,8 +447,10 @@ async function finish(
       `SELECT CASE WHEN pg_try_advisory_xact_lock(hashtext(${textLiteral(`pgparts:drain:${family.schema}.${family.name}`)})) THEN 1 ELSE 0 END AS n`,
     );
     if (guard === 0)
-      throw new Error(
+      throw new PgpartsError(
+        'busy',
         `pgparts: drain: another drain of family ${family.name} is finishing; try again`,
+        { step: 'drain' },
       );
     const defaults = tables.filter((t) => t.defaultPartition);
     if (strategy === 'swap') {
@@ -576,7 +592,11 @@ function chooseStrategy(
   const obstacles = swapObstacles(state, tables);
   if (wanted === 'swap') {
     if (obstacles.length > 0)
-      throw new Error(`pgparts: drain: ${where}: cannot swap: ${obstacles.join('; ')}`);
+      throw new PgpartsError(
+        'refused',
+        `pgparts: drain: ${where}: cannot swap: ${obstacles.join('; ')}`,
+        { step: 'drain', docs: 'docs/postgres-behaviours.md#not-valid-foreign-keys' },
+      );
     return 'swap';
   }
   return state.serverVersion >= 180000 && obstacles.length === 0 ? 'swap' : 'delete';

@@ -1,8 +1,10 @@
 import { sql } from 'drizzle-orm';
 import { type PartitionKey, partitionName } from '../../define/partition-key.js';
 import type { FamilySpec } from '../../define/spec.js';
+import { PgpartsError } from '../../errors.js';
 import type { AnyPgDatabase } from '../../run/database.js';
 import { query } from '../../run/execute.js';
+import { identifierProblem, quoteQualified } from '../../sql/identifiers.js';
 import { boundSpecSql } from '../../sql/partition-ddl.js';
 
 /** The comment a drain's staging table carries until it is attached. */
@@ -75,15 +77,18 @@ export async function readDrainState(
   return db.transaction(async (tx) => {
     await tx.execute(sql`SET LOCAL TimeZone = 'UTC'`);
     await tx.execute(sql`SET LOCAL DateStyle = 'ISO, YMD'`);
+    // pg_get_constraintdef and regclass text then name every table with its schema: the
+    // definitions are pasted into DDL that runs under the caller's search_path.
+    await tx.execute(sql`SET LOCAL search_path = pg_catalog`);
     const tables: DrainTableState[] = [];
     const wantedBound = boundSpecSql(key);
     // The family's parents as a SQL list (a JS array would be sent as a row, not an array).
     const parents = sql.join(
-      family.tables.map((name) => sql`to_regclass(${`${family.schema}.${name}`})`),
+      family.tables.map((name) => sql`to_regclass(${quoteQualified(family.schema, name)})`),
       sql`, `,
     );
     for (const table of family.tables) {
-      const parent = `${family.schema}.${table}`;
+      const parent = quoteQualified(family.schema, table);
       const target = partitionName(family, table, key);
       const partitions = await query<{ name: string; bound: string; comment: string | null }>(
         tx,
@@ -98,7 +103,11 @@ export async function readDrainState(
           sql`SELECT to_regclass(${parent})::text AS p`,
         );
         if (!exists[0]?.p) {
-          throw new Error(`pgparts: drain: table ${parent} does not exist; run migrations first`);
+          throw new PgpartsError(
+            'spec-mismatch',
+            `pgparts: drain: table ${family.schema}.${table} does not exist; run migrations first`,
+            { step: 'drain', table: `${family.schema}.${table}` },
+          );
         }
       }
       const defaultPartition = partitions.find((p) => p.bound === 'DEFAULT')?.name ?? null;
@@ -108,7 +117,7 @@ export async function readDrainState(
       const standalone = await query<{ comment: string | null }>(
         tx,
         sql`SELECT obj_description(c.oid, 'pg_class') AS comment FROM pg_class c
-            WHERE c.oid = to_regclass(${`${family.schema}.${target}`})`,
+            WHERE c.oid = to_regclass(${quoteQualified(family.schema, target)})`,
       );
       let targetState: DrainTableState['targetState'] = 'absent';
       if (attachedTarget) targetState = 'attached';
@@ -136,7 +145,7 @@ export async function readDrainState(
           tx,
           sql`SELECT conname AS name, pg_get_constraintdef(oid) AS definition FROM pg_constraint
               WHERE conrelid = to_regclass(${parent}) AND contype = 'f' AND conparentid = 0
-                AND confrelid = to_regclass(${`${family.schema}.${referenced}`})`,
+                AND confrelid = to_regclass(${quoteQualified(family.schema, referenced)})`,
         );
         fks.push(...found);
         if (found.length > 0) referencedTables.push(referenced);
@@ -161,19 +170,22 @@ export async function readDrainState(
       let nextState: DrainTableState['nextState'] = 'absent';
       if (defaultPartition) {
         next = nextDefaultName(defaultPartition);
-        const [nextTable] = await query<{ comment: string | null }>(
-          tx,
-          sql`SELECT obj_description(c.oid, 'pg_class') AS comment FROM pg_class c
-              WHERE c.oid = to_regclass(${`${family.schema}.${next}`})`,
-        );
+        // A name too long to derive from is no table (the swap refuses it: swapObstacles).
+        const [nextTable] = identifierProblem(next)
+          ? []
+          : await query<{ comment: string | null }>(
+              tx,
+              sql`SELECT obj_description(c.oid, 'pg_class') AS comment FROM pg_class c
+                  WHERE c.oid = to_regclass(${quoteQualified(family.schema, next)})`,
+            );
         if (nextTable)
           nextState = nextTable.comment === NEXT_DEFAULT_MARKER ? 'staging' : 'foreign';
         const [constraint] = await query<{ c: string | null }>(
           tx,
-          sql`SELECT pg_get_partition_constraintdef(to_regclass(${`${family.schema}.${defaultPartition}`})) AS c`,
+          sql`SELECT pg_get_partition_constraintdef(to_regclass(${quoteQualified(family.schema, defaultPartition)})) AS c`,
         );
         defaultConstraint = constraint?.c ?? null;
-        const qualified = `${family.schema}.${defaultPartition}`;
+        const qualified = quoteQualified(family.schema, defaultPartition);
         const [stats] = await query<{ pages: number; capture: boolean }>(
           tx,
           sql`SELECT (pg_relation_size(to_regclass(${qualified})) / current_setting('block_size')::int)::int AS pages,

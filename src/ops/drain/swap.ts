@@ -3,7 +3,7 @@ import type { FamilySpec } from '../../define/spec.js';
 import type { AnyPgDatabase } from '../../run/database.js';
 import { query, run } from '../../run/execute.js';
 import { inShortTransaction } from '../../run/lock-timeout.js';
-import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
+import { identifierProblem, quoteIdent, quoteQualified } from '../../sql/identifiers.js';
 import { keyCheckSql } from '../../sql/key-predicate.js';
 import { textLiteral } from '../../sql/literals.js';
 import { validateForeignKey } from '../validate-foreign-key.js';
@@ -25,7 +25,7 @@ import {
  * ATTACH its scan, so the locks are held for milliseconds whatever the number of rows moved.
  *
  * Detaching a DEFAULT that a foreign key points into runs the key's removal check over the
- * referencing table (facts 10), as long as the rows moved; so the family's own foreign keys
+ * referencing table (docs/postgres-behaviours.md#detach-referenced-default), as long as the rows moved; so the family's own foreign keys
  * are dropped in that transaction and added back NOT VALID, which PostgreSQL 18 allows on
  * partitioned tables. While NOT VALID they still reject every new orphan; they are validated
  * right after the commit, online (SHARE UPDATE EXCLUSIVE: writers go on). A drain interrupted
@@ -53,6 +53,13 @@ export function swapObstacles(state: DrainState, tables: DrainTableState[]): str
     }
     if (t.defaultPartition && t.nextState === 'foreign') {
       obstacles.push(`a table named ${t.next} exists and was not made by a drain`);
+    }
+    // The swap's working names append to DEFAULT's; PostgreSQL would cut a long one to 63 bytes.
+    const derived = t.defaultPartition ? drainedDefaultName(t.defaultPartition) : null;
+    if (derived && identifierProblem(derived)) {
+      obstacles.push(
+        `the name of ${t.defaultPartition} is too long to derive ${JSON.stringify(derived)} from it`,
+      );
     }
   }
   return obstacles;
@@ -109,7 +116,7 @@ export async function swapInTransaction(
     // invalidation, which the locks need not wait for.
     const keys = await query<{ name: string }>(
       tx,
-      `SELECT conname AS name FROM pg_constraint WHERE conrelid = ${textLiteral(`${family.schema}.${t.defaultPartition}`)}::regclass AND contype = 'f'`,
+      `SELECT conname AS name FROM pg_constraint WHERE conrelid = ${textLiteral(quoteQualified(family.schema, t.defaultPartition))}::regclass AND contype = 'f'`,
     );
     for (const k of keys) await run(tx, `ALTER TABLE ${old} DROP CONSTRAINT ${quoteIdent(k.name)}`);
     await run(

@@ -1,6 +1,8 @@
 import { and, eq, gte, lt, lte, or, type SQL } from 'drizzle-orm';
 import type { AnyPgColumn } from 'drizzle-orm/pg-core';
 import { z } from 'zod';
+import { PgpartsError } from '../../../errors.js';
+import { instantInRange } from '../../../query/input.js';
 
 /** A game id (killmail, system, type, character, ...): a positive safe integer. */
 export const gameIdSchema = z.number().int().positive().safe();
@@ -9,7 +11,8 @@ export const gameIdSchema = z.number().int().positive().safe();
 export const instantSchema = z
   .union([z.date(), z.iso.datetime({ offset: true })])
   .transform((value) => new Date(value))
-  .refine((date) => !Number.isNaN(date.getTime()), 'not a valid date');
+  .refine((date) => !Number.isNaN(date.getTime()), 'not a valid date')
+  .refine(instantInRange, 'outside the years 1 to 9999 a timestamp parameter can carry');
 
 export const limitSchema = (max: number, fallback: number) =>
   z.number().int().min(1).max(max).default(fallback);
@@ -45,7 +48,8 @@ export function resolveWindow(
   const to = window.to ?? now;
   const from = window.from ?? new Date(to.getTime() - defaultSpanMs);
   if (from.getTime() >= to.getTime()) {
-    throw new Error(
+    throw new PgpartsError(
+      'invalid-input',
       `pgparts: invalid input for ${query}: the window is empty (from ${from.toISOString()} is not ` +
         `before to ${to.toISOString()}); pass from < to`,
     );

@@ -1,6 +1,6 @@
 import { and, eq } from 'drizzle-orm';
 import { z } from 'zod';
-import { parseQueryInput } from '../../../query/input.js';
+import { parseQueryInput, runQuery } from '../../../query/input.js';
 import type { AnyPgDatabase } from '../../../run/database.js';
 import { killmailsRaw } from '../tables.js';
 import { feedColumns, newestFirst } from './feed-columns.js';
@@ -49,5 +49,5 @@ export function killsInSystemQuery(db: AnyPgDatabase, input: KillsInSystemInput,
 }
 
 export async function killsInSystem(db: AnyPgDatabase, input: KillsInSystemInput) {
-  return await killsInSystemQuery(db, input);
+  return await runQuery('killsInSystem', () => killsInSystemQuery(db, input));
 }

@@ -1,6 +1,6 @@
 import { and, count, desc, eq, gte, lt, lte, or, type SQL, sql } from 'drizzle-orm';
 import { z } from 'zod';
-import { parseQueryInput } from '../../../query/input.js';
+import { parseQueryInput, runQuery } from '../../../query/input.js';
 import type { AnyPgDatabase } from '../../../run/database.js';
 import { killmailParticipants } from '../tables.js';
 import { cursorSchema, gameIdSchema, instantSchema, limitSchema } from './inputs.js';
@@ -63,5 +63,5 @@ export function killsInvolvingQuery(db: AnyPgDatabase, input: KillsInvolvingInpu
 }
 
 export async function killsInvolving(db: AnyPgDatabase, input: KillsInvolvingInput) {
-  return await killsInvolvingQuery(db, input);
+  return await runQuery('killsInvolving', () => killsInvolvingQuery(db, input));
 }

@@ -1,6 +1,6 @@
 import { and, eq } from 'drizzle-orm';
 import { z } from 'zod';
-import { parseQueryInput } from '../../../query/input.js';
+import { parseQueryInput, runQuery } from '../../../query/input.js';
 import type { AnyPgDatabase } from '../../../run/database.js';
 import { killmailsRaw } from '../tables.js';
 import { feedColumns, newestFirst } from './feed-columns.js';
@@ -61,5 +61,5 @@ export function killsOfShipTypeQuery(db: AnyPgDatabase, input: KillsOfShipTypeIn
 }
 
 export async function killsOfShipType(db: AnyPgDatabase, input: KillsOfShipTypeInput) {
-  return await killsOfShipTypeQuery(db, input);
+  return await runQuery('killsOfShipType', () => killsOfShipTypeQuery(db, input));
 }

@@ -1,18 +1,19 @@
 import { and, sql } from 'drizzle-orm';
 import { z } from 'zod';
-import { parseQueryInput } from '../../../query/input.js';
+import { boundedJsonSchema, parseQueryInput, runQuery } from '../../../query/input.js';
 import type { AnyPgDatabase } from '../../../run/database.js';
 import { killmailsEnriched } from '../tables.js';
 import { enrichedColumns, enrichedNewestFirst } from './enriched-columns.js';
 import { DAY_MS, limitSchema, resolveWindow, windowFields, withinWindow } from './inputs.js';
 
-/** A JSON object or array to look for; bounded so a caller cannot send megabytes of it. */
-const fragmentSchema = z
-  .union([z.record(z.string(), z.json()), z.array(z.json())])
-  .refine(
-    (value) => JSON.stringify(value).length <= 10_000,
-    'the fragment is over 10000 characters',
-  );
+/**
+ * A JSON object or array to look for; bounded (depth, values, characters) so a caller cannot
+ * send megabytes of it or nest it deep enough to exhaust the stack.
+ */
+const fragmentSchema = boundedJsonSchema({ maxDepth: 32, maxNodes: 2_000 }).refine(
+  (value) => JSON.stringify(value).length <= 10_000,
+  'the fragment is over 10000 characters',
+);
 
 export const killsWithEnrichmentInput = z
   .object({ fragment: fragmentSchema, ...windowFields, limit: limitSchema(500, 50) })
@@ -48,5 +49,5 @@ export function killsWithEnrichmentQuery(
 }
 
 export async function killsWithEnrichment(db: AnyPgDatabase, input: KillsWithEnrichmentInput) {
-  return await killsWithEnrichmentQuery(db, input);
+  return await runQuery('killsWithEnrichment', () => killsWithEnrichmentQuery(db, input));
 }

@@ -1,6 +1,6 @@
 import { and, arrayContains } from 'drizzle-orm';
 import { z } from 'zod';
-import { parseQueryInput } from '../../../query/input.js';
+import { parseQueryInput, runQuery } from '../../../query/input.js';
 import type { AnyPgDatabase } from '../../../run/database.js';
 import { killmailsEnriched } from '../tables.js';
 import { enrichedColumns, enrichedNewestFirst } from './enriched-columns.js';
@@ -40,5 +40,5 @@ export function killsWithModuleTagsQuery(
 }
 
 export async function killsWithModuleTags(db: AnyPgDatabase, input: KillsWithModuleTagsInput) {
-  return await killsWithModuleTagsQuery(db, input);
+  return await runQuery('killsWithModuleTags', () => killsWithModuleTagsQuery(db, input));
 }

@@ -1,6 +1,6 @@
 import { and, desc, gte } from 'drizzle-orm';
 import { z } from 'zod';
-import { parseQueryInput } from '../../../query/input.js';
+import { parseQueryInput, runQuery } from '../../../query/input.js';
 import type { AnyPgDatabase } from '../../../run/database.js';
 import { killmailsEnriched } from '../tables.js';
 import { enrichedColumns } from './enriched-columns.js';
@@ -40,5 +40,5 @@ export function killsWorthAtLeastQuery(
 }
 
 export async function killsWorthAtLeast(db: AnyPgDatabase, input: KillsWorthAtLeastInput) {
-  return await killsWorthAtLeastQuery(db, input);
+  return await runQuery('killsWorthAtLeast', () => killsWorthAtLeastQuery(db, input));
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseQueryInput } from '../../../query/input.js';
+import { parseQueryInput, runQuery } from '../../../query/input.js';
 import type { AnyPgDatabase } from '../../../run/database.js';
 import { killmailsRaw } from '../tables.js';
 import { feedColumns, newestFirst } from './feed-columns.js';
@@ -28,5 +28,5 @@ export function latestKillmailsQuery(db: AnyPgDatabase, input: LatestKillmailsIn
 }
 
 export async function latestKillmails(db: AnyPgDatabase, input: LatestKillmailsInput = {}) {
-  return await latestKillmailsQuery(db, input);
+  return await runQuery('latestKillmails', () => latestKillmailsQuery(db, input));
 }

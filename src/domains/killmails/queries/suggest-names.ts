@@ -1,7 +1,7 @@
 import { and, ilike, not, type SQL, sql } from 'drizzle-orm';
 import { unionAll } from 'drizzle-orm/pg-core';
 import { z } from 'zod';
-import { parseQueryInput } from '../../../query/input.js';
+import { parseQueryInput, runQuery } from '../../../query/input.js';
 import type { AnyPgDatabase } from '../../../run/database.js';
 import { alliances, characters, corporations, systems } from '../tables.js';
 import { limitSchema } from './inputs.js';
@@ -137,6 +137,6 @@ export async function suggestNames(
 ): Promise<NameSuggestion[]> {
   const query = suggestNamesQuery(db, input);
   if (!query) return [];
-  const rows = await query;
+  const rows = await runQuery('suggestNames', () => query);
   return rows.map((r) => ({ kind: r.kind, id: r.id, name: r.name }));
 }

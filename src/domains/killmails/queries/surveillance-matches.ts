@@ -1,6 +1,6 @@
 import { type SQL, sql } from 'drizzle-orm';
 import { z } from 'zod';
-import { parseQueryInput } from '../../../query/input.js';
+import { parseQueryInput, runQuery } from '../../../query/input.js';
 import type { AnyPgDatabase } from '../../../run/database.js';
 import { rowsOf } from '../../../run/rows.js';
 import { quoteIdent } from '../../../sql/identifiers.js';
@@ -81,7 +81,7 @@ export async function matchSurveillanceProfiles(
   input: SurveillanceMatchesInput,
 ): Promise<SurveillanceMatch[]> {
   const rows = rowsOf<{ profileId: string | number; userId: string | number; name: string }>(
-    await db.execute(surveillanceMatchesQuery(input)),
+    await runQuery('matchSurveillanceProfiles', () => db.execute(surveillanceMatchesQuery(input))),
   );
   return rows.map((r) => ({
     profileId: Number(r.profileId),

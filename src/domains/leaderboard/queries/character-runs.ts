@@ -1,6 +1,6 @@
 import { and, desc, eq } from 'drizzle-orm';
 import { z } from 'zod';
-import { parseQueryInput } from '../../../query/input.js';
+import { parseQueryInput, runQuery } from '../../../query/input.js';
 import type { AnyPgDatabase } from '../../../run/database.js';
 import { leaderboardRun, runGroupMember } from '../tables.js';
 import { idSchema, limitSchema } from './inputs.js';
@@ -40,5 +40,5 @@ export function characterRunsQuery(db: AnyPgDatabase, input: CharacterRunsInput)
 }
 
 export async function characterRuns(db: AnyPgDatabase, input: CharacterRunsInput) {
-  return await characterRunsQuery(db, input);
+  return await runQuery('characterRuns', () => characterRunsQuery(db, input));
 }

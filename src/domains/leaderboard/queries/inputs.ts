@@ -1,7 +1,8 @@
 import { z } from 'zod';
+import { int4Schema } from '../../../query/input.js';
 
-/** Ids of seasons, periods and dungeons: integers the way the tables store them. */
-export const idSchema = z.number().int().safe();
+/** Ids of seasons, periods and dungeons: `integer` columns, so the int4 range. */
+export const idSchema = int4Schema;
 
 /** How many rows a read may return: bounded, so a bad caller cannot ask for a whole season. */
 export const limitSchema = (max: number, fallback: number) =>

@@ -1,6 +1,7 @@
 import { and, asc, eq } from 'drizzle-orm';
 import { z } from 'zod';
-import { parseQueryInput } from '../../../query/input.js';
+import { PgpartsError } from '../../../errors.js';
+import { parseQueryInput, runQuery } from '../../../query/input.js';
 import type { AnyPgDatabase } from '../../../run/database.js';
 import {
   type LeaderboardRun,
@@ -25,7 +26,7 @@ export type RunWithMembers = LeaderboardRun & { members: RunGroupMember[] };
  * The run lookup. With a season: season_id = $1 prunes to one partition and the unique key
  * (season_id, run_guid) finds the row. Without: nothing to prune by, so
  * idx_leaderboard_run_run_guid is probed in each partition (one index probe each); run_guid is
- * unique per season only (facts 1), so up to two rows are read to detect an ambiguous guid.
+ * unique per season only (docs/postgres-behaviours.md#unique-keys-include-the-partition-key), so up to two rows are read to detect an ambiguous guid.
  */
 export function runByGuidQuery(db: AnyPgDatabase, input: RunWithMembersInput) {
   const i = parseQueryInput('runWithMembers', runWithMembersInput, input);
@@ -57,14 +58,16 @@ export async function runWithMembers(
   db: AnyPgDatabase,
   input: RunWithMembersInput,
 ): Promise<RunWithMembers | null> {
-  const runs = await runByGuidQuery(db, input);
+  const runs = await runQuery('runWithMembers', () => runByGuidQuery(db, input));
   const [run, other] = runs;
   if (!run) return null;
   if (other) {
-    throw new Error(
+    throw new PgpartsError(
+      'invalid-input',
       `pgparts: run_guid ${run.runGuid} exists in leaderboard_run for seasons ${run.seasonId} and ` +
         `${other.seasonId} (it is unique per season only); pass seasonId to choose one`,
+      { docs: 'docs/postgres-behaviours.md#unique-keys-include-the-partition-key' },
     );
   }
-  return { ...run, members: await runMembersQuery(db, run) };
+  return { ...run, members: await runQuery('runWithMembers', () => runMembersQuery(db, run)) };
 }

@@ -1,6 +1,6 @@
 import { and, asc, eq } from 'drizzle-orm';
 import { z } from 'zod';
-import { parseQueryInput } from '../../../query/input.js';
+import { parseQueryInput, runQuery } from '../../../query/input.js';
 import type { AnyPgDatabase } from '../../../run/database.js';
 import { TOP_KEYS_LIMIT, topKeysPerDungeon, topKeysPerGroup } from '../views.js';
 import { idSchema, limitSchema } from './inputs.js';
@@ -44,5 +44,5 @@ export function topRunsFromViewsQuery(db: AnyPgDatabase, input: TopRunsFromViews
 }
 
 export async function topRunsFromViews(db: AnyPgDatabase, input: TopRunsFromViewsInput) {
-  return await topRunsFromViewsQuery(db, input);
+  return await runQuery('topRunsFromViews', () => topRunsFromViewsQuery(db, input));
 }

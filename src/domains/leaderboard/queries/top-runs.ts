@@ -1,6 +1,6 @@
 import { and, eq, isNotNull } from 'drizzle-orm';
 import { z } from 'zod';
-import { parseQueryInput } from '../../../query/input.js';
+import { parseQueryInput, runQuery } from '../../../query/input.js';
 import type { AnyPgDatabase } from '../../../run/database.js';
 import { leaderboardRun } from '../tables.js';
 import { idSchema, limitSchema } from './inputs.js';
@@ -44,5 +44,5 @@ export function topRunsQuery(db: AnyPgDatabase, input: TopRunsInput) {
 }
 
 export async function topRuns(db: AnyPgDatabase, input: TopRunsInput) {
-  return await topRunsQuery(db, input);
+  return await runQuery('topRuns', () => topRunsQuery(db, input));
 }

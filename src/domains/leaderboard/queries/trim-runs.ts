@@ -1,6 +1,6 @@
 import { type SQL, sql } from 'drizzle-orm';
 import { z } from 'zod';
-import { parseQueryInput } from '../../../query/input.js';
+import { parseQueryInput, runQuery } from '../../../query/input.js';
 import type { AnyPgDatabase } from '../../../run/database.js';
 import { rowsOf } from '../../../run/rows.js';
 import { quoteIdent } from '../../../sql/identifiers.js';
@@ -78,7 +78,7 @@ export async function trimRuns(db: AnyPgDatabase, input: TrimRunsInput): Promise
   const result: TrimRunsResult = { runsDeleted: 0, membersDeleted: 0, batches: 0 };
   for (;;) {
     const [row] = rowsOf<{ runs: number; members: number }>(
-      await db.execute(trimRunsBatchQuery(i)),
+      await runQuery('trimRuns', () => db.execute(trimRunsBatchQuery(i))),
     );
     const runs = Number(row?.runs ?? 0);
     result.batches += 1;

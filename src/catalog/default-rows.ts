@@ -1,0 +1,174 @@
+import { sql } from 'drizzle-orm';
+import { compareKeys, keyId } from '../define/bounds.js';
+import { addIntervals } from '../define/intervals.js';
+import type { PartitionKey } from '../define/partition-key.js';
+import { type FamilySpec, listValueType } from '../define/spec.js';
+import type { AnyPgDatabase } from '../run/database.js';
+import { rowsOf } from '../run/rows.js';
+import { quoteIdent, quoteQualified } from '../sql/identifiers.js';
+import { keyPredicateSql } from '../sql/key-predicate.js';
+import { textLiteral } from '../sql/literals.js';
+import type { DefaultRows, ExactDefaultRows } from './snapshot.js';
+
+/**
+ * What a DEFAULT partition holds, without reading all of it. Maintenance runs on every call:
+ * its cost must not grow with DEFAULT's rows. So: one EXISTS (does it hold anything?), then,
+ * only when it does, an EXISTS per key the planner may create (an index range scan where an
+ * index leads with the key column) and a bounded search for the keys it holds: with such an
+ * index a skip scan (one index lookup per key found), without one a single scan of DEFAULT
+ * (what the probes would cost at least, once instead of once per key). Reads run with TimeZone
+ * UTC set by the caller, so intervals are cut in UTC, like the planner's.
+ */
+
+/** How many keys the search lists at most; more are reported as "and others". */
+export const DEFAULT_KEYS_LIMIT = 100;
+
+/** The text of a key's bucket, as the search returns it: `14`, `2026-06-01T00:00:00Z`. */
+function bucketSql(family: FamilySpec, column: string): string {
+  const p = family.partitionBy;
+  // With TimeZone UTC set, ::timestamp turns a timestamptz into its UTC wall time; date and
+  // timestamp keys are zone-free already. date_trunc('week') starts on Monday, like the spec.
+  return p.strategy === 'list'
+    ? `${column}::text`
+    : `to_char(date_trunc(${textLiteral(p.interval)}, ${column}::timestamp), 'YYYY-MM-DD"T"HH24:MI:SS"Z"')`;
+}
+
+function keyFromBucket(family: FamilySpec, text: string | null): PartitionKey | undefined {
+  const p = family.partitionBy;
+  if (text === null) return undefined;
+  if (p.strategy === 'list') {
+    if (listValueType(p) === 'text') return { kind: 'list', value: text };
+    if (!/^-?\d+$/.test(text)) return undefined;
+    const value = Number(text);
+    return Number.isSafeInteger(value) ? { kind: 'list', value } : undefined;
+  }
+  const from = new Date(text);
+  if (Number.isNaN(from.getTime())) return undefined;
+  return { kind: 'range', from, to: addIntervals(p.interval, from, 1) };
+}
+
+/**
+ * The keys DEFAULT holds, ascending, one index lookup each: from the smallest key value, the
+ * next one at or past the end of the current bucket. PostgreSQL evaluates a recursive query
+ * only as far as the outer LIMIT reads it.
+ */
+function skipScanSql(family: FamilySpec, table: string, column: string, limit: number): string {
+  const p = family.partitionBy;
+  const next =
+    p.strategy === 'list'
+      ? `${column} > found.at`
+      : `${column} >= date_trunc(${textLiteral(p.interval)}, found.at::timestamp) + interval ${textLiteral(`1 ${p.interval}`)}`;
+  return (
+    `WITH RECURSIVE found(at) AS (` +
+    `(SELECT ${column} FROM ${table} WHERE ${column} IS NOT NULL ORDER BY ${column} LIMIT 1) ` +
+    `UNION ALL SELECT (SELECT ${column} FROM ${table} WHERE ${next} ORDER BY ${column} LIMIT 1) ` +
+    `FROM found WHERE found.at IS NOT NULL) ` +
+    `SELECT ${bucketSql(family, 'at')} FROM found WHERE at IS NOT NULL LIMIT ${limit}`
+  );
+}
+
+/** The keys DEFAULT holds, in one scan of it (no index to skip through). */
+function distinctSql(family: FamilySpec, table: string, column: string, limit: number): string {
+  return `SELECT DISTINCT ${bucketSql(family, column)} FROM ${table} WHERE ${column} IS NOT NULL LIMIT ${limit}`;
+}
+
+/**
+ * The statements `readDefaultRows` runs for one DEFAULT partition, in order; the later ones only
+ * when the earlier answers ask for them. Exported for the tests, which EXPLAIN them.
+ */
+export function defaultRowsSql(
+  family: FamilySpec,
+  partition: { schema: string; name: string },
+  keys: readonly PartitionKey[],
+  limit = DEFAULT_KEYS_LIMIT,
+): { occupied: string; probes: string; skipScan: string; distinct: string } {
+  const table = quoteQualified(partition.schema, partition.name);
+  const column = quoteIdent(family.partitionBy.column);
+  const probes = keys.map(
+    (key, i) => `EXISTS (SELECT 1 FROM ${table} WHERE ${keyPredicateSql(family, key)}) AS p${i}`,
+  );
+  // A valid, unconditional btree index whose first column is the key column: it serves both the
+  // probes and the skip scan.
+  const indexed =
+    'EXISTS (SELECT 1 FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid ' +
+    'JOIN pg_am am ON am.oid = i.relam ' +
+    'JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = x.indkey[0] ' +
+    `WHERE x.indrelid = ${textLiteral(table)}::regclass AND x.indisvalid AND x.indpred IS NULL ` +
+    `AND am.amname = 'btree' AND a.attname = ${textLiteral(family.partitionBy.column)})`;
+  return {
+    occupied: `SELECT EXISTS (SELECT 1 FROM ${table}) AS occupied, ${indexed} AS indexed`,
+    probes: `SELECT ${probes.length > 0 ? probes.join(', ') : 'true AS none'}`,
+    skipScan: skipScanSql(family, table, column, limit + 1),
+    distinct: distinctSql(family, table, column, limit + 1),
+  };
+}
+
+/** What one DEFAULT partition holds: see the top of this file. */
+export async function readDefaultRows(
+  db: AnyPgDatabase,
+  family: FamilySpec,
+  partition: { schema: string; name: string },
+  keys: readonly PartitionKey[],
+  options: { exact?: boolean } = {},
+): Promise<DefaultRows> {
+  const statements = defaultRowsSql(family, partition, keys);
+  const [first] = rowsOf<{ occupied: boolean; indexed: boolean }>(
+    await db.execute(sql.raw(statements.occupied)),
+  );
+  const exact = options.exact ? await readExactDefaultRows(db, family, partition) : null;
+  if (!first?.occupied) {
+    return {
+      hasRows: false,
+      probes: keys.map((key) => ({ key, hasRows: false })),
+      found: [],
+      foundAll: true,
+      exact,
+    };
+  }
+  const search = rowsOf<{ k: string | null }>(
+    await db.execute(
+      sql.raw(`SELECT k FROM (${first.indexed ? statements.skipScan : statements.distinct}) s(k)`),
+    ),
+  );
+  const found = search
+    .slice(0, DEFAULT_KEYS_LIMIT)
+    .flatMap((row) => keyFromBucket(family, row.k) ?? [])
+    .sort(compareKeys);
+  const foundAll = search.length <= DEFAULT_KEYS_LIMIT;
+  let probes: DefaultRows['probes'];
+  if (!first.indexed && foundAll) {
+    // The scan listed every key: it answers every probe.
+    const ids = new Set(found.map(keyId));
+    probes = keys.map((key) => ({ key, hasRows: ids.has(keyId(key)) }));
+  } else {
+    const [answers] = rowsOf<Record<string, boolean>>(await db.execute(sql.raw(statements.probes)));
+    probes = keys.map((key, i) => ({ key, hasRows: answers?.[`p${i}`] === true }));
+  }
+  return { hasRows: true, probes, found, foundAll, exact };
+}
+
+/** Exact row counts of a DEFAULT partition, grouped by LIST value or by the spec's interval. */
+export async function readExactDefaultRows(
+  db: AnyPgDatabase,
+  family: FamilySpec,
+  partition: { schema: string; name: string },
+): Promise<ExactDefaultRows> {
+  const bucket = bucketSql(family, quoteIdent(family.partitionBy.column));
+  const rows = rowsOf<{ k: string | null; n: number | string }>(
+    await db.execute(
+      sql.raw(
+        `SELECT ${bucket} AS k, count(*)::float8 AS n FROM ${quoteQualified(partition.schema, partition.name)} GROUP BY 1`,
+      ),
+    ),
+  );
+  const result: ExactDefaultRows = { total: 0, byKey: [], other: 0 };
+  for (const row of rows) {
+    const n = Number(row.n);
+    result.total += n;
+    const key = keyFromBucket(family, row.k);
+    if (key) result.byKey.push({ key, rows: n });
+    else result.other += n;
+  }
+  result.byKey.sort((a, b) => compareKeys(a.key, b.key));
+  return result;
+}

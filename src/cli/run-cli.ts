@@ -1,0 +1,69 @@
+import { type Command, CommanderError } from 'commander';
+import { isPgpartsError } from '../errors.js';
+import { isConnectionLoss, pgErrorCode, pgErrorMessage } from '../run/pg-error.js';
+import { connectionFailure } from './connection.js';
+import { type CliIo, cliErr, setCliExitCode, withCliIo } from './io.js';
+import { buildProgram } from './program.js';
+import { redactSecrets } from './redact.js';
+
+/** Every command of the tree, so each writes through the run's streams and never exits. */
+function allCommands(command: Command): Command[] {
+  return [command, ...command.commands.flatMap(allCommands)];
+}
+
+/** One line for an error: the server's own words, or pgparts's. */
+export function describeCliError(error: unknown): string {
+  if (isConnectionLoss(error) && !isPgpartsError(error, 'connection')) {
+    return `pgparts: the connection to the database was lost: ${oneLine(pgErrorMessage(error))}`;
+  }
+  if (isPgpartsError(error)) return error.message;
+  // A server error reads as the server wrote it (not Drizzle's "Failed query: ..." wrapper).
+  const code = pgErrorCode(error);
+  if (code) return `pgparts: ${pgErrorMessage(error)} (SQLSTATE ${code})`;
+  const message = error instanceof Error ? error.message : String(error);
+  return message.startsWith('pgparts: ') ? message : `pgparts: ${message}`;
+}
+
+export function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, ' ').trim();
+}
+
+/**
+ * The pgparts command, run in-process: `argv` without the node and script paths. Output goes to
+ * `io`, the environment is `io.env`; returns the exit code (0 ok, 1 error, 2 `status --check`
+ * found something). The installed binary is this function over the process's streams.
+ */
+export function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  return withCliIo(io, async () => {
+    const program = buildProgram();
+    // What commander ended itself (help, a usage error it printed), as opposed to an error a
+    // command threw (an InvalidArgumentError from an action is one too, and is printed below).
+    const endedByCommander = new WeakSet<object>();
+    for (const command of allCommands(program)) {
+      command
+        .exitOverride((error) => {
+          endedByCommander.add(error);
+          throw error;
+        })
+        .configureOutput({
+          writeOut: (text) => io.stdout.write(text),
+          writeErr: (text) => io.stderr.write(text),
+        });
+    }
+    try {
+      await program.parseAsync([...argv], { from: 'user' });
+    } catch (thrown) {
+      if (thrown instanceof CommanderError && endedByCommander.has(thrown)) {
+        // --help and --version end here with 0; usage errors were printed by commander.
+        setCliExitCode(thrown.exitCode);
+        return;
+      }
+      const error = connectionFailure(thrown) ?? thrown;
+      // Every failure ends with exit 1 and its message, no stack trace; a lost connection in one
+      // line (the driver's multi-line detail adds nothing cron can act on).
+      const message = redactSecrets(describeCliError(error));
+      cliErr(isConnectionLoss(error) ? oneLine(message) : message);
+      setCliExitCode(1);
+    }
+  });
+}

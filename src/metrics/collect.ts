@@ -1,0 +1,56 @@
+import { sql } from 'drizzle-orm';
+import { inspect } from '../catalog/inspect.js';
+import { readMaintenanceRuns } from '../catalog/maintenance-runs.js';
+import { readUnfinishedOperations } from '../catalog/unfinished-operations.js';
+import { type FamilySpec, parseFamily } from '../define/spec.js';
+import { status } from '../plan/status.js';
+import type { AnyPgDatabase } from '../run/database.js';
+import { rowsOf } from '../run/rows.js';
+import { quoteQualified } from '../sql/identifiers.js';
+import { renderExposition } from './exposition.js';
+import { buildMetrics } from './metrics.js';
+
+/** Invalid indexes on each family table and its partitions, by `schema.table`. */
+async function readInvalidIndexes(
+  db: AnyPgDatabase,
+  families: readonly FamilySpec[],
+): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  for (const family of families) {
+    for (const table of family.tables) {
+      const [row] = rowsOf<{ n: number }>(
+        await db.execute(sql`
+          SELECT count(*)::int AS n
+          FROM pg_partition_tree(to_regclass(${quoteQualified(family.schema, table)})) t
+          JOIN pg_index x ON x.indrelid = t.relid
+          WHERE NOT x.indisvalid`),
+      );
+      counts.set(`${family.schema}.${table}`, Number(row?.n ?? 0));
+    }
+  }
+  return counts;
+}
+
+/**
+ * pgparts's metrics for `families`, in the Prometheus text exposition format: what
+ * `pgparts status --format prometheus` prints, for the node exporter's textfile collector or a
+ * scrape endpoint. Reads only.
+ */
+export async function prometheusMetrics(
+  db: AnyPgDatabase,
+  families: readonly FamilySpec[],
+): Promise<string> {
+  const specs = families.map((f) => parseFamily(f));
+  const snapshot = await inspect(db, specs);
+  const report = status(specs, snapshot);
+  return renderExposition(
+    buildMetrics({
+      families: specs,
+      snapshot,
+      report,
+      runs: await readMaintenanceRuns(db, specs),
+      unfinished: await readUnfinishedOperations(db, specs),
+      invalidIndexes: await readInvalidIndexes(db, specs),
+    }),
+  );
+}

@@ -1,0 +1,116 @@
+import type { FamilyRuns } from '../catalog/maintenance-runs.js';
+import type { Snapshot } from '../catalog/snapshot.js';
+import type { UnfinishedOperations } from '../catalog/unfinished-operations.js';
+import type { FamilySpec } from '../define/spec.js';
+import type { StatusReport } from '../plan/status.js';
+import type { MetricFamily, Sample } from './exposition.js';
+
+/** What the metrics are computed from: one snapshot and what was read next to it. */
+export interface MetricInputs {
+  families: readonly FamilySpec[];
+  snapshot: Snapshot;
+  report: StatusReport;
+  runs: readonly FamilyRuns[];
+  unfinished: readonly UnfinishedOperations[];
+  /** Invalid indexes on each parent and its partitions, by `schema.table`. */
+  invalidIndexes: ReadonlyMap<string, number>;
+}
+
+/**
+ * pgparts's metrics for `pgparts status --format prometheus`: gauges per family and table, all
+ * prefixed `pgparts_`. Pure: the numbers come from the snapshot, the status report, the
+ * recorded runs and the catalog reads the caller made.
+ */
+export function buildMetrics(input: MetricInputs): MetricFamily[] {
+  const now = input.report.now.getTime();
+  const ahead: Sample[] = [];
+  const defaultRows: Sample[] = [];
+  const backlog: Sample[] = [];
+  const invalid: Sample[] = [];
+  const pending: Sample[] = [];
+  const unfinished: Sample[] = [];
+  const sinceSuccess: Sample[] = [];
+  for (const family of input.families) {
+    const found = input.snapshot.families.find((f) => f.name === family.name);
+    const status = input.report.families.find((f) => f.family === family.name);
+    if (!found || !status) continue;
+    for (const table of found.tables) {
+      const labels = { family: family.name, schema: family.schema, table: table.name };
+      if (family.partitionBy.strategy === 'range') {
+        const count = table.partitions.filter(
+          (p) => p.key?.kind === 'range' && p.key.from.getTime() > now,
+        ).length;
+        ahead.push({ labels, value: count });
+      }
+      const defaultPartition = table.partitions.find((p) => p.isDefault);
+      if (defaultPartition) {
+        defaultRows.push({ labels, value: defaultPartition.estimatedRows ?? Number.NaN });
+      }
+      const retiring = status.retentionCandidates.reduce(
+        (sum, step) => sum + step.tables.filter((t) => t === table.name).length,
+        0,
+      );
+      backlog.push({ labels, value: retiring });
+      invalid.push({
+        labels,
+        value: input.invalidIndexes.get(`${family.schema}.${table.name}`) ?? 0,
+      });
+      pending.push({ labels, value: table.partitions.filter((p) => p.detachPending).length });
+    }
+    const familyLabels = { family: family.name, schema: family.schema };
+    unfinished.push({
+      labels: familyLabels,
+      value: input.unfinished.find((u) => u.family === family.name)?.count ?? 0,
+    });
+    const success = input.runs.find((r) => r.family === family.name)?.lastSuccess;
+    sinceSuccess.push({
+      labels: familyLabels,
+      value: success
+        ? Math.max(0, (now - success.finishedAt.getTime()) / 1000)
+        : Number.POSITIVE_INFINITY,
+    });
+  }
+  const gauge = (name: string, help: string, samples: Sample[]): MetricFamily => ({
+    name,
+    help,
+    type: 'gauge',
+    samples,
+  });
+  return [
+    gauge(
+      'pgparts_partitions_ahead',
+      'RANGE partitions whose lower bound is after now (the premake window still ahead).',
+      ahead,
+    ),
+    gauge(
+      'pgparts_default_partition_rows',
+      'Rows in the DEFAULT partition, estimated from pg_class.reltuples (NaN before the first ANALYZE).',
+      defaultRows,
+    ),
+    gauge(
+      'pgparts_unfinished_operations',
+      'Operations begun and not finished (tables an interrupted drain left behind); pgparts apply finishes them.',
+      unfinished,
+    ),
+    gauge(
+      'pgparts_seconds_since_last_successful_maintenance',
+      'Seconds since the last maintenance run (apply/maintain) that ended without a failed step; +Inf when none is recorded.',
+      sinceSuccess,
+    ),
+    gauge(
+      'pgparts_retention_backlog_partitions',
+      'Partitions outside the retention window, still attached (retire steps pending).',
+      backlog,
+    ),
+    gauge(
+      'pgparts_invalid_indexes',
+      'Invalid indexes (pg_index.indisvalid false) on the parent table and its partitions.',
+      invalid,
+    ),
+    gauge(
+      'pgparts_pending_detaches',
+      'Partitions left "detach pending" by an interrupted DETACH ... CONCURRENTLY; the next apply finalizes them.',
+      pending,
+    ),
+  ];
+}

@@ -1,0 +1,85 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_CONNECT_TIMEOUT_S, databaseUrlProblem } from '../../src/cli/connection.js';
+import { pgparts } from '../cli/run-cli.js';
+
+const SECRET = 'N0t-For-Logs';
+
+/** A TCP listener that accepts every connection and never writes a byte. */
+let silent: Server;
+let port = 0;
+const sockets: Socket[] = [];
+
+beforeAll(async () => {
+  silent = createServer((socket) => {
+    sockets.push(socket);
+    socket.on('error', () => {});
+  });
+  await new Promise<void>((done) => silent.listen(0, '127.0.0.1', done));
+  const address = silent.address();
+  port = typeof address === 'object' && address ? address.port : 0;
+});
+
+afterAll(async () => {
+  for (const socket of sockets) socket.destroy();
+  await new Promise((done) => silent.close(done));
+});
+
+describe('connecting', () => {
+  it('defaults to a connect timeout of at most 10 s', () => {
+    expect(DEFAULT_CONNECT_TIMEOUT_S).toBeLessThanOrEqual(10);
+  });
+
+  it('status against a server that accepts TCP and never answers exits 1 with one line', async () => {
+    const url = `postgres://app:${SECRET}@127.0.0.1:${port}/db`;
+    const run = await pgparts(url, '--connect-timeout', '1', 'status');
+    expect(run.code).toBe(1);
+    const lines = run.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain('cannot reach the database');
+    expect(lines[0]).toContain('CONNECT_TIMEOUT');
+    expect(run.stderr).not.toContain(SECRET);
+    // It did reach the listener: the timeout is the startup handshake's, not a refused TCP.
+    expect(sockets.length).toBeGreaterThan(0);
+  });
+
+  it('a refused connection is one line too', async () => {
+    // A port nothing listens on: close a listener and reuse its port.
+    const probe = createServer();
+    await new Promise<void>((done) => probe.listen(0, '127.0.0.1', done));
+    const address = probe.address();
+    const closedPort = typeof address === 'object' && address ? address.port : 0;
+    await new Promise((done) => probe.close(done));
+    const run = await pgparts(`postgres://app:${SECRET}@127.0.0.1:${closedPort}/db`, 'plan');
+    expect(run.code).toBe(1);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(run.stderr).toContain('ECONNREFUSED');
+    expect(run.stderr).not.toContain(SECRET);
+  });
+
+  it('a malformed URL names the problem and never prints the password', async () => {
+    const cases: [string, RegExp][] = [
+      [`postgres://app:${SECRET}#x@db:5432/x`, /percent-encode/],
+      [`postgres://app:${SECRET}@x@db:5432/x`, /contains "@"/],
+      [`postgres://app:${SECRET}@db:54x2/x`, /port .* not a number/],
+      [`mysql://app:${SECRET}@db/x`, /use postgres:\/\//],
+      [`app:${SECRET}@db/x`, /must look like postgres:\/\//],
+      [`postgres://app:${SECRET}%zz@db/x`, /%25/],
+    ];
+    for (const [url, expected] of cases) {
+      const problem = databaseUrlProblem(url);
+      expect(problem, url).toMatch(expected);
+      expect(problem).not.toContain(SECRET);
+    }
+    expect(
+      databaseUrlProblem('postgres://app:p%40ss@h1:5432,h2:5433/db?sslmode=disable'),
+    ).toBeNull();
+    expect(databaseUrlProblem('postgres://db:5432/x?options=a@b')).toBeNull();
+    expect(databaseUrlProblem(`postgres://app:${SECRET}/x@db/x`)).toMatch(/percent-encode/);
+    const run = await pgparts(`postgres://app:${SECRET}@db:54x2/x`, 'status');
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('port of the database URL is not a number');
+    expect(run.stderr).not.toContain('Invalid URL');
+    expect(run.stderr).not.toContain(SECRET);
+  });
+});

@@ -1,0 +1,111 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { drizzle } from 'drizzle-orm/postgres-js';
+import { describe, expect, it } from 'vitest';
+import { loadFamilies } from '../../src/cli/config.js';
+import { killsWithEnrichment, latestKillmails } from '../../src/domains/killmails/index.js';
+import { topRuns } from '../../src/domains/leaderboard/index.js';
+import { isPgpartsError, PgpartsError } from '../../src/errors.js';
+import { jsonBoundsProblem } from '../../src/query/input.js';
+import { pgparts } from '../cli/run-cli.js';
+import { useTestDatabase } from '../support/test-database.js';
+
+const t = useTestDatabase();
+
+/** The error a promise rejects with; fails the test when it resolves. */
+async function rejection(promise: Promise<unknown>): Promise<PgpartsError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof PgpartsError) return error;
+    throw new Error(`expected a PgpartsError, got ${String(error)}`);
+  }
+  throw new Error('expected a rejection');
+}
+
+function nested(depth: number): Record<string, unknown> {
+  let value: Record<string, unknown> = { leaf: 1 };
+  for (let i = 0; i < depth; i += 1) value = { a: value };
+  return value;
+}
+
+describe('config errors name the config file', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pgparts-config-'));
+
+  it('a JSON syntax error', async () => {
+    const file = join(dir, 'broken.json');
+    writeFileSync(file, '{ "families": [ { "name": "x", } ] }');
+    const error = await rejection(loadFamilies(file));
+    expect(error.code).toBe('invalid-config');
+    expect(error.message).toContain(`config file ${file} is not valid JSON`);
+    const run = await pgparts('postgres://nobody@127.0.0.1:1/none', '--config', file, 'plan');
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`config file ${file} is not valid JSON`);
+  });
+
+  it('an invalid spec, a module that throws, and a missing export', async () => {
+    const spec = join(dir, 'spec.json');
+    writeFileSync(spec, JSON.stringify({ families: [{ name: 'e', tables: [] }] }));
+    const invalid = await rejection(loadFamilies(spec));
+    expect(invalid.code).toBe('invalid-config');
+    expect(invalid.message).toMatch(new RegExp(`^pgparts: config file ${spec}: `));
+
+    const throwing = join(dir, 'throws.mjs');
+    writeFileSync(throwing, 'throw new Error("boom at load");');
+    const thrown = await rejection(loadFamilies(throwing));
+    expect(thrown.message).toBe(`pgparts: config file ${throwing}: boom at load`);
+
+    const empty = join(dir, 'empty.mjs');
+    writeFileSync(empty, 'export const other = 1;');
+    expect((await rejection(loadFamilies(empty))).message).toContain(`${empty} must export`);
+  });
+});
+
+describe('query inputs are bounded by their columns before any SQL', () => {
+  it('topRuns refuses a season id an integer column cannot hold', async () => {
+    const error = await rejection(topRuns(t.db, { seasonId: 2 ** 40, dungeonId: 1 }));
+    expect(error.code).toBe('invalid-input');
+    expect(error.message).toContain('seasonId: must fit an integer column');
+    expect(await topRuns(t.db, { seasonId: 2 ** 31 - 1, dungeonId: 1 })).toEqual([]);
+  });
+
+  it('latestKillmails refuses a cursor in year 10000', async () => {
+    const error = await rejection(
+      latestKillmails(t.db, {
+        before: { killmailTime: new Date(Date.UTC(10000, 0, 1)), killmailId: 1 },
+      }),
+    );
+    expect(error.code).toBe('invalid-input');
+    expect(error.message).toContain('before.killmailTime');
+    expect(
+      await latestKillmails(t.db, {
+        before: { killmailTime: new Date(Date.UTC(9999, 11, 31)), killmailId: 1 },
+      }),
+    ).toEqual([]);
+  });
+
+  it('killsWithEnrichment refuses a fragment nested 5,000 levels deep, or too large', async () => {
+    const deep = await rejection(killsWithEnrichment(t.db, { fragment: nested(5_000) }));
+    expect(deep.code).toBe('invalid-input');
+    expect(deep.message).toContain('fragment: nested more than 32 levels deep');
+    const wide = await rejection(
+      killsWithEnrichment(t.db, { fragment: Array.from({ length: 5_000 }, (_, i) => i) }),
+    );
+    expect(wide.message).toContain('more than 2000 values');
+    expect(await killsWithEnrichment(t.db, { fragment: nested(30) })).toEqual([]);
+    expect(jsonBoundsProblem(nested(100_000), { maxDepth: 32, maxNodes: 10 })).not.toBeNull();
+  });
+});
+
+describe('hot-path query failures', () => {
+  it("surface as 'query-failed' with the server's reason and the driver error as cause", async () => {
+    // A search_path without the tables: the server refuses the statement.
+    const elsewhere = drizzle(t.connect({ max: 1, connection: { search_path: 'pg_catalog' } }));
+    const error = await rejection(topRuns(elsewhere, { seasonId: 1, dungeonId: 1 }));
+    expect(isPgpartsError(error, 'query-failed')).toBe(true);
+    expect(error.message).toContain('topRuns failed: relation "leaderboard_run" does not exist');
+    expect(error.sqlState).toBe('42P01');
+    expect(error.cause).toBeInstanceOf(Error);
+  });
+});

@@ -1,0 +1,122 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import postgres from 'postgres';
+
+export interface Standby {
+  /** The admin URL's credentials, on the standby's port. */
+  url(database: string): string;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((done) => probe.listen(0, '127.0.0.1', done));
+  const address = probe.address();
+  await new Promise((done) => probe.close(done));
+  return typeof address === 'object' && address ? address.port : 0;
+}
+
+/** uid/gid of the `postgres` user when running as root (PostgreSQL refuses to run as root). */
+function runAs(): { uid?: number; gid?: number } {
+  if (process.getuid?.() !== 0) return {};
+  const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres']).toString().trim());
+  return { uid: id('-u'), gid: id('-g') };
+}
+
+/**
+ * A hot standby of the server at `adminUrl`, started from a base backup taken with the low-level
+ * API (pg_backup_start/stop on 15+, pg_start_backup/pg_stop_backup on 14) and a copy of the data
+ * directory, streaming from the primary. The embedded servers have no pg_basebackup.
+ */
+export async function startStandby(adminUrl: string): Promise<Standby> {
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  const dir = mkdtempSync(join(tmpdir(), 'pgparts-standby-'));
+  const data = join(dir, 'data');
+  let child: ChildProcess | undefined;
+  try {
+    const [info] = await admin<{ data: string; bin: string; version: number }[]>`
+      SELECT current_setting('data_directory') AS data,
+             (SELECT setting FROM pg_config WHERE name = 'BINDIR') AS bin,
+             current_setting('server_version_num')::int AS version`;
+    if (!info) throw new Error('no server info');
+    const modern = info.version >= 150000;
+    await admin.unsafe(
+      modern
+        ? `SELECT pg_backup_start('pgparts-standby', true)`
+        : `SELECT pg_start_backup('pgparts-standby', true, false)`,
+    );
+    cpSync(info.data, data, {
+      recursive: true,
+      filter: (source) => !/postmaster\.(pid|opts)$/.test(source),
+    });
+    const [stop] = await admin.unsafe<{ labelfile: string }[]>(
+      modern
+        ? 'SELECT labelfile FROM pg_backup_stop(true)'
+        : 'SELECT labelfile FROM pg_stop_backup(false, true)',
+    );
+    writeFileSync(join(data, 'backup_label'), stop?.labelfile ?? '');
+    const primary = new URL(adminUrl);
+    const port = await freePort();
+    writeFileSync(join(data, 'standby.signal'), '');
+    writeFileSync(
+      join(data, 'postgresql.auto.conf'),
+      `primary_conninfo = 'host=${primary.hostname} port=${primary.port} user=${decodeURIComponent(primary.username)} password=${decodeURIComponent(primary.password)}'\nhot_standby = on\n`,
+      { flag: 'a' },
+    );
+    // A standby needs these at least as high as the primary's (the primary runs with its own -c).
+    const settings = await admin<{ name: string; setting: string }[]>`
+      SELECT name, setting FROM pg_settings
+      WHERE name IN ('max_connections', 'max_worker_processes', 'max_wal_senders',
+                     'max_prepared_transactions', 'max_locks_per_transaction', 'fsync')`;
+    const ids = runAs();
+    if (ids.uid !== undefined) execFileSync('chown', ['-R', `${ids.uid}:${ids.gid}`, dir]);
+    execFileSync('chmod', ['700', data]);
+    const started = spawn(
+      join(info.bin, 'postgres'),
+      [
+        '-D',
+        data,
+        '-p',
+        String(port),
+        ...settings.flatMap((x) => ['-c', `${x.name}=${x.setting}`]),
+      ],
+      {
+        ...ids,
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
+    child = started;
+    await new Promise<void>((ready, fail) => {
+      let log = '';
+      started.stderr?.on('data', (chunk) => {
+        log += chunk;
+        if (log.includes('ready to accept read-only connections')) ready();
+      });
+      started.on('close', (code) => fail(new Error(`standby exited (${code}): ${log}`)));
+    });
+    const url = (database: string) => {
+      const u = new URL(adminUrl);
+      u.port = String(port);
+      u.pathname = `/${database}`;
+      return u.toString();
+    };
+    return {
+      url,
+      stop: async () => {
+        const closed = new Promise((done) => started.on('close', done));
+        started.kill('SIGINT');
+        await closed;
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    child?.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  } finally {
+    await admin.end();
+  }
+}
