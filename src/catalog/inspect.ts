@@ -67,6 +67,14 @@ interface ParentRow {
   keydef: string | null;
   key_columns: string | null;
   key_type: string | null;
+  referenced: { schema: string; name: string }[] | string | null;
+  referencing: { schema: string; name: string }[] | string | null;
+}
+
+/** A json column as the driver gives it: parsed already (postgres.js) or as text. */
+function jsonList(value: ParentRow['referenced']): { schema: string; name: string }[] {
+  if (!value) return [];
+  return typeof value === 'string' ? JSON.parse(value) : value;
 }
 
 interface PartitionRow {
@@ -114,7 +122,15 @@ async function readParents(
                 FROM unnest(pt.partattrs::int2[]) WITH ORDINALITY k(attnum, ord)
                 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum) AS key_columns,
              (SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
-               WHERE a.attrelid = c.oid AND a.attnum = pt.partattrs[0]) AS key_type
+               WHERE a.attrelid = c.oid AND a.attnum = pt.partattrs[0]) AS key_type,
+             (SELECT json_agg(json_build_object('schema', rn.nspname, 'name', r.relname) ORDER BY rn.nspname, r.relname)
+                FROM (SELECT DISTINCT k.confrelid FROM pg_constraint k
+                      WHERE k.conrelid = c.oid AND k.contype = 'f' AND k.confrelid <> c.oid) f
+                JOIN pg_class r ON r.oid = f.confrelid JOIN pg_namespace rn ON rn.oid = r.relnamespace) AS referenced,
+             (SELECT json_agg(json_build_object('schema', rn.nspname, 'name', r.relname) ORDER BY rn.nspname, r.relname)
+                FROM (SELECT DISTINCT k.conrelid FROM pg_constraint k
+                      WHERE k.confrelid = c.oid AND k.contype = 'f' AND k.conparentid = 0 AND k.conrelid <> c.oid) f
+                JOIN pg_class r ON r.oid = f.conrelid JOIN pg_namespace rn ON rn.oid = r.relnamespace) AS referencing
       FROM pg_class c
       JOIN pg_namespace n ON n.oid = c.relnamespace
       LEFT JOIN pg_partitioned_table pt ON pt.partrelid = c.oid
@@ -131,6 +147,8 @@ async function readParents(
       keyColumns: columns,
       keyDefinition: row.keydef,
       keyType: row.key_type,
+      referencedTables: jsonList(row.referenced),
+      referencingTables: jsonList(row.referencing),
     });
   }
   return parents;

@@ -39,6 +39,10 @@ export interface ParentInfo {
   keyDefinition: string | null;
   /** The type of the first key column, as format_type prints it. */
   keyType: string | null;
+  /** Tables this one's foreign keys reference (ATTACH of a partition locks them). */
+  referencedTables?: { schema: string; name: string }[];
+  /** Tables whose foreign keys reference this one (ATTACH of a partition locks them too). */
+  referencingTables?: { schema: string; name: string }[];
 }
 
 /** The rows of a DEFAULT partition, counted exactly and grouped by the key they belong to. */

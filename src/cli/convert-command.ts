@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { builtInTarget } from '../domains/presets.js';
 import { PgpartsError } from '../errors.js';
 import {
@@ -13,8 +13,8 @@ import {
   convertVerify,
   formatVerifyReport,
 } from '../ops/convert/index.js';
-import { DEFAULT_LOCK_TIMEOUT_MS } from '../ops/convert/planned.js';
 import type { AnyPgDatabase } from '../run/database.js';
+import { DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_RETRIES } from '../run/lock-timeout.js';
 import { connect } from './connection.js';
 import { type CliStream, cliIo, cliOut, setCliExitCode } from './io.js';
 import { type GlobalOptions, wholeNumber } from './options.js';
@@ -39,8 +39,11 @@ interface ConvertOptions {
   dryRun?: boolean;
   batchSize: number;
   throttle: number;
-  lockTimeoutMs: number;
-  attempts: number;
+  lockTimeout: number;
+  retries: number;
+  /** Deprecated spellings: --lock-timeout-ms, --attempts (tries in all). */
+  lockTimeoutMs?: number;
+  attempts?: number;
   samples: number;
 }
 
@@ -76,16 +79,17 @@ export async function runConvertStep(
 ): Promise<boolean> {
   const dryRun = o.dryRun === true;
   const batch = { batchSize: o.batchSize, throttleMs: o.throttle, dryRun };
+  const lockTimeoutMs = o.lockTimeoutMs ?? o.lockTimeout;
   const swap = {
-    lockTimeoutMs: o.lockTimeoutMs,
-    attempts: o.attempts,
+    lockTimeoutMs,
+    retries: o.attempts !== undefined ? o.attempts - 1 : o.retries,
     batchSize: o.batchSize,
     dryRun,
   };
   const name = target.family.name;
   switch (step) {
     case 'prep': {
-      const r = await convertPrep(db, target, { dryRun, lockTimeoutMs: o.lockTimeoutMs });
+      const r = await convertPrep(db, target, { dryRun, lockTimeoutMs });
       print(
         dryRun
           ? r.sql
@@ -160,12 +164,27 @@ export function registerConvert(program: Command): void {
     )
     .option('--throttle <ms>', 'pause between batches', wholeNumber(0), 0)
     .option(
-      '--lock-timeout-ms <ms>',
-      'lock_timeout of the swap, unswap and DDL on live tables; keep it below deadlock_timeout',
+      '--lock-timeout <ms>',
+      'how long one statement may wait for a lock on a live table before it gives up and retries',
       wholeNumber(1),
       DEFAULT_LOCK_TIMEOUT_MS,
     )
-    .option('--attempts <n>', 'tries at taking the swap lock', wholeNumber(1), 10)
+    .option(
+      '--retries <n>',
+      'tries after the first when the swap or a DDL statement could not get its locks',
+      wholeNumber(0),
+      DEFAULT_RETRIES,
+    )
+    .addOption(
+      new Option('--lock-timeout-ms <ms>', 'deprecated: --lock-timeout')
+        .argParser(wholeNumber(1))
+        .hideHelp(),
+    )
+    .addOption(
+      new Option('--attempts <n>', 'deprecated: --retries (tries in all, not after the first)')
+        .argParser(wholeNumber(1))
+        .hideHelp(),
+    )
     .option(
       '--samples <n>',
       'random rows verify compares, per table and direction',

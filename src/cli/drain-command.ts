@@ -1,7 +1,7 @@
 import { type Command, Option } from 'commander';
 import { keyLabel } from '../define/partition-key.js';
 import { drainKey } from '../ops/drain/drain.js';
-import { DEFAULT_LOCK_TIMEOUT_MS } from '../run/lock-timeout.js';
+import { DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_RETRIES } from '../run/lock-timeout.js';
 import { loadFamilies } from './config.js';
 import { connect } from './connection.js';
 import { formatMs, toJson } from './format.js';
@@ -16,6 +16,7 @@ interface DrainCommandOptions {
   batchPages: number;
   throttle: number;
   lockTimeout: number;
+  retries: number;
   json?: boolean;
 }
 
@@ -41,9 +42,15 @@ export function registerDrain(program: Command): void {
     .option('--throttle <ms>', 'pause between batches', wholeNumber(0), 0)
     .option(
       '--lock-timeout <ms>',
-      'how long a lock may be waited for',
+      'how long one statement may wait for a lock before it gives up and retries',
       wholeNumber(1),
       DEFAULT_LOCK_TIMEOUT_MS,
+    )
+    .option(
+      '--retries <n>',
+      'tries after the first when a lock could not be had (timeout or deadlock)',
+      wholeNumber(0),
+      DEFAULT_RETRIES,
     )
     .option('--json', 'print the result as JSON')
     .action(async (table: string, keyText: string, options: DrainCommandOptions) => {
@@ -59,6 +66,7 @@ export function registerDrain(program: Command): void {
           batchPages: options.batchPages,
           throttleMs: options.throttle,
           lockTimeoutMs: options.lockTimeout,
+          retries: options.retries,
           onProgress: (p) => {
             if (!tty) return;
             const where = p.table ? ` ${p.table}` : '';

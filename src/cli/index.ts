@@ -1,8 +1,52 @@
 #!/usr/bin/env node
-import { runCli } from './run-cli.js';
+import { PgpartsError } from '../errors.js';
+import { redactSecrets } from './redact.js';
+import { describeCliError, oneLine, runCli } from './run-cli.js';
 
-process.exitCode = await runCli(process.argv.slice(2), {
+/**
+ * The installed binary: runCli over the process's streams. runCli turns every error a command
+ * throws into one message and exit 1; here the process-level failures end the same way, with
+ * one line on stderr and exit 1: a connection lost outside any awaited promise (the driver
+ * throwing from a timer), and a command whose work stopped without finishing (its connection
+ * gone, the event loop empty): cron must never read success there.
+ */
+
+let finished = false;
+let failed = false;
+
+function fail(error: unknown): void {
+  if (failed) return;
+  failed = true;
+  process.stderr.write(`${oneLine(redactSecrets(describeCliError(error)))}\n`);
+  process.exitCode = 1;
+}
+
+// Errors thrown outside any promise a command awaits (postgres.js writing to a closed socket
+// from a timer, a node-postgres client's 'error' event): one line, and the process ends.
+process.on('uncaughtException', (error) => {
+  fail(error);
+  process.exit(1);
+});
+process.on('unhandledRejection', (error) => {
+  fail(error);
+  process.exit(1);
+});
+// The event loop emptied while a command was still awaiting: a query whose connection died
+// without settling it. Node would exit 0 here.
+process.on('beforeExit', () => {
+  if (finished || failed) return;
+  fail(
+    new PgpartsError(
+      'connection',
+      'the command stopped before it finished (the database connection was lost)',
+    ),
+  );
+});
+
+const exitCode = await runCli(process.argv.slice(2), {
   stdout: process.stdout,
   stderr: process.stderr,
   env: process.env,
 });
+finished = true;
+if (!failed) process.exitCode = exitCode;

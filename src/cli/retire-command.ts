@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { keyLabel, partitionName } from '../define/partition-key.js';
 import { reattachKey, retireKey, unretireKey } from '../ops/retention.js';
-import { DEFAULT_LOCK_TIMEOUT_MS } from '../run/lock-timeout.js';
+import { DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_RETRIES } from '../run/lock-timeout.js';
 import { askYesNo } from './ask.js';
 import { loadFamilies } from './config.js';
 import { connect } from './connection.js';
@@ -19,6 +19,7 @@ interface RetireCommandOptions {
   dryRun?: boolean;
   force?: boolean;
   lockTimeout: number;
+  retries: number;
   json?: boolean;
 }
 
@@ -44,9 +45,15 @@ export function registerRetire(program: Command): void {
     )
     .option(
       '--lock-timeout <ms>',
-      'how long a lock may be waited for',
+      'how long one statement may wait for a lock before it gives up and retries',
       wholeNumber(1),
       DEFAULT_LOCK_TIMEOUT_MS,
+    )
+    .option(
+      '--retries <n>',
+      'tries after the first when a lock could not be had (timeout or deadlock)',
+      wholeNumber(0),
+      DEFAULT_RETRIES,
     )
     .option('--json', 'print the result as JSON')
     .action(async (table: string, keyText: string, options: RetireCommandOptions) => {
@@ -80,6 +87,7 @@ export function registerRetire(program: Command): void {
           force: options.force === true,
           ...(options.archiveSchema ? { archiveSchema: options.archiveSchema } : {}),
           lockTimeoutMs: options.lockTimeout,
+          retries: options.retries,
         });
         if (options.json) {
           cliOut(toJson(result));
@@ -113,25 +121,42 @@ export function registerRetire(program: Command): void {
       '--archive-schema <name>',
       "where it was archived (default: the spec's, or pgparts_archive)",
     )
-    .action(async (table: string, keyText: string, options: { archiveSchema?: string }) => {
-      const global = program.opts<GlobalOptions>();
-      const { family, key } = resolveKey(await loadFamilies(global.config), table, keyText);
-      const conn = connect(global);
-      try {
-        if (await refuseOnStandby(conn, 'reattach')) return;
-        await checkPrivileges(conn, 'reattach', [family]);
-        const result = await reattachKey(
-          conn.db,
-          family,
-          key,
-          options.archiveSchema ? { archiveSchema: options.archiveSchema } : {},
-        );
-        for (const p of result.partitions) cliOut(`  ${p.partition}: attached, ${p.rows} rows`);
-        cliOut(`reattached ${family.name} ${result.key} in ${formatMs(result.elapsedMs)}`);
-      } finally {
-        await conn.close();
-      }
-    });
+    .option(
+      '--lock-timeout <ms>',
+      'how long one statement may wait for a lock before it gives up and retries',
+      wholeNumber(1),
+      DEFAULT_LOCK_TIMEOUT_MS,
+    )
+    .option(
+      '--retries <n>',
+      'tries after the first when a lock could not be had (timeout or deadlock)',
+      wholeNumber(0),
+      DEFAULT_RETRIES,
+    )
+    .action(
+      async (
+        table: string,
+        keyText: string,
+        options: { archiveSchema?: string; lockTimeout: number; retries: number },
+      ) => {
+        const global = program.opts<GlobalOptions>();
+        const { family, key } = resolveKey(await loadFamilies(global.config), table, keyText);
+        const conn = connect(global);
+        try {
+          if (await refuseOnStandby(conn, 'reattach')) return;
+          await checkPrivileges(conn, 'reattach', [family]);
+          const result = await reattachKey(conn.db, family, key, {
+            ...(options.archiveSchema ? { archiveSchema: options.archiveSchema } : {}),
+            lockTimeoutMs: options.lockTimeout,
+            retries: options.retries,
+          });
+          for (const p of result.partitions) cliOut(`  ${p.partition}: attached, ${p.rows} rows`);
+          cliOut(`reattached ${family.name} ${result.key} in ${formatMs(result.elapsedMs)}`);
+        } finally {
+          await conn.close();
+        }
+      },
+    );
 
   program
     .command('unretire')

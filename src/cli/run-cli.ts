@@ -1,5 +1,6 @@
 import { type Command, CommanderError } from 'commander';
-import { pgErrorCode, pgErrorMessage } from '../run/pg-error.js';
+import { isPgpartsError } from '../errors.js';
+import { isConnectionLoss, pgErrorCode, pgErrorMessage } from '../run/pg-error.js';
 import { connectionFailure } from './connection.js';
 import { type CliIo, cliErr, setCliExitCode, withCliIo } from './io.js';
 import { buildProgram } from './program.js';
@@ -8,6 +9,23 @@ import { redactSecrets } from './redact.js';
 /** Every command of the tree, so each writes through the run's streams and never exits. */
 function allCommands(command: Command): Command[] {
   return [command, ...command.commands.flatMap(allCommands)];
+}
+
+/** One line for an error: the server's own words, or pgparts's. */
+export function describeCliError(error: unknown): string {
+  if (isConnectionLoss(error) && !isPgpartsError(error, 'connection')) {
+    return `pgparts: the connection to the database was lost: ${oneLine(pgErrorMessage(error))}`;
+  }
+  if (isPgpartsError(error)) return error.message;
+  // A server error reads as the server wrote it (not Drizzle's "Failed query: ..." wrapper).
+  const code = pgErrorCode(error);
+  if (code) return `pgparts: ${pgErrorMessage(error)} (SQLSTATE ${code})`;
+  const message = error instanceof Error ? error.message : String(error);
+  return message.startsWith('pgparts: ') ? message : `pgparts: ${message}`;
+}
+
+export function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, ' ').trim();
 }
 
 /**
@@ -41,14 +59,10 @@ export function runCli(argv: readonly string[], io: CliIo): Promise<number> {
         return;
       }
       const error = connectionFailure(thrown) ?? thrown;
-      // A server error reads as the server wrote it (not Drizzle's "Failed query: ..." wrapper).
-      const code = pgErrorCode(error);
-      const message = code
-        ? `pgparts: ${pgErrorMessage(error)} (SQLSTATE ${code})`
-        : error instanceof Error
-          ? error.message
-          : String(error);
-      cliErr(redactSecrets(message));
+      // Every failure ends with exit 1 and its message, no stack trace; a lost connection in one
+      // line (the driver's multi-line detail adds nothing cron can act on).
+      const message = redactSecrets(describeCliError(error));
+      cliErr(isConnectionLoss(error) ? oneLine(message) : message);
       setCliExitCode(1);
     }
   });

@@ -10,10 +10,10 @@ import { withKeyOperation } from '../run/key-lock.js';
 import {
   DEFAULT_LOCK_TIMEOUT_MS,
   inShortTransaction,
-  lockTimeoutSql,
+  lockGiveUpError,
   retryOnLockTimeout,
 } from '../run/lock-timeout.js';
-import { openSession } from '../run/session.js';
+import { openSession, pgpartsSessionSettings } from '../run/session.js';
 import {
   identifierProblem,
   quoteIdent,
@@ -163,7 +163,10 @@ export async function retireKey(
     });
   }
 
-  const session = await openSession(db);
+  const where = `family ${family.name}, key ${keyLabel(key)}`;
+  // lock_timeout for the whole session: DETACH ... CONCURRENTLY cannot run in a transaction.
+  const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+  const session = await openSession(db, { settings: pgpartsSessionSettings(lockTimeoutMs) });
   const s = session.db;
   try {
     return await withKeyOperation(s, family, keyLabel(key), 'retire', async (op) => {
@@ -209,13 +212,15 @@ export async function retireKey(
       }
 
       await op.begin('detach', mode);
-      await run(s, `SET ${lockTimeoutSql(options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS)}`);
       const retry = async (statement: string) => {
         const outcome = await retryOnLockTimeout(() => run(s, statement), {
-          retries: options.retries ?? 8,
+          retries: options.retries,
           onRetry: options.onRetry,
         });
-        if (outcome.error) throw outcome.error;
+        if (outcome.error === undefined) return;
+        throw outcome.lockTimeouts.length === outcome.attempts
+          ? lockGiveUpError(`retire ${where}`, outcome.attempts, lockTimeoutMs, outcome.error)
+          : outcome.error;
       };
       /** Statements that must commit together (a table and its ownership row). */
       const together = (statements: string[]) =>
@@ -319,7 +324,6 @@ export async function retireKey(
       };
     });
   } finally {
-    await run(s, 'RESET lock_timeout').catch(() => {});
     await session.release();
   }
 }
@@ -381,7 +385,7 @@ export async function reattachKey(
         const archivedTable = quoteQualified(archiveSchema, name);
         const partition = quoteQualified(family.schema, name);
         await op.phase(`attach ${name}`);
-        await inShortTransaction(db, { retries: 8, ...options }, async (tx) => {
+        await inShortTransaction(db, { ...options, what: `reattach ${where}` }, async (tx) => {
           const links = await query<{ name: string }>(
             tx,
             sql`SELECT conname AS name FROM pg_constraint

@@ -5,7 +5,7 @@ import { quoteIdent } from '../sql/identifiers.js';
 
 /**
  * VALIDATE CONSTRAINT of a foreign key, in its own short transaction under lock_timeout and
- * retried (8 tries unless told). It takes SHARE UPDATE EXCLUSIVE on the referencing table and
+ * retried (run/lock-timeout.ts). It takes SHARE UPDATE EXCLUSIVE on the referencing table and
  * ROW SHARE on the referenced one: writers are not blocked, but a lock held elsewhere must not
  * leave it waiting forever. Its check is one anti-join of the rows with the referenced table.
  * When the rows share the partition key, PostgreSQL planned a merge join on that column alone
@@ -19,7 +19,7 @@ export async function validateForeignKey(
   constraint: string,
   options: ShortTransactionOptions = {},
 ): Promise<void> {
-  await inShortTransaction(db, { retries: 8, ...options }, async (tx) => {
+  await inShortTransaction(db, { what: `validate ${constraint}`, ...options }, async (tx) => {
     await run(tx, 'SET LOCAL enable_mergejoin = off');
     await run(tx, 'SET LOCAL enable_nestloop = off');
     await run(tx, `ALTER TABLE ${table} VALIDATE CONSTRAINT ${quoteIdent(constraint)}`);

@@ -330,6 +330,7 @@ function planFamily(
     message: a.message,
   }));
   const tables = snapshot.tables.map((t) => indexTable(family, t));
+  const parents = new Map(snapshot.tables.map((t) => [t.name, t.parent]));
   const create = (table: TableIndex, key: PartitionKey, reason: string): Step => ({
     id: stepId('create', family.name, key, [table.name]),
     kind: 'create',
@@ -339,7 +340,11 @@ function planFamily(
     key,
     label: keyLabel(key),
     sql: [
-      ...createPartitionSql(family, table.name, key),
+      ...createPartitionSql(family, table.name, key, {
+        defaultPartition: key.kind === 'default' ? null : (table.defaultPartition ?? null),
+        referencedTables: parents.get(table.name)?.referencedTables ?? [],
+        referencingTables: parents.get(table.name)?.referencingTables ?? [],
+      }),
       recordOwnedSql({
         schema: family.schema,
         family: family.name,

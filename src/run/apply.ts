@@ -3,7 +3,7 @@ import { inspect } from '../catalog/inspect.js';
 import { assertSupportedServer } from '../catalog/server-version.js';
 import { keyId } from '../define/bounds.js';
 import { type FamilySpec, parseFamilies } from '../define/spec.js';
-import { PgpartsError } from '../errors.js';
+import { isPgpartsError, PgpartsError } from '../errors.js';
 import { drainKey } from '../ops/drain/drain.js';
 import { ensureOwnership } from '../ops/ownership.js';
 import { retireKey } from '../ops/retention.js';
@@ -16,16 +16,17 @@ import {
 } from './advisory-lock.js';
 import type { AnyPgDatabase } from './database.js';
 import {
+  checkLockOptions,
   DEFAULT_LOCK_TIMEOUT_MS,
   DEFAULT_RETRIES,
-  lockTimeoutSql,
+  isLockConflict,
+  lockedTransactionSql,
   type RetryOptions,
   retryOnLockTimeout,
 } from './lock-timeout.js';
-import { isLockNotAvailable, pgErrorMessage } from './pg-error.js';
+import { isConnectionLoss, pgErrorMessage } from './pg-error.js';
 import { recordMaintenanceRun } from './record-run.js';
-import { rowsOf } from './rows.js';
-import { openSession } from './session.js';
+import { openSession, pgpartsSessionSettings } from './session.js';
 import { assertNotStandby } from './standby.js';
 
 /**
@@ -52,6 +53,8 @@ export interface StepContext {
   pool: AnyPgDatabase;
   family: FamilySpec;
   lockTimeoutMs: number;
+  /** Tries after the first inside the step when it could not get its locks. */
+  retries: number;
   /** Progress inside the step (rows copied, partitions detached...). */
   progress(done: number, total: number | null, unit: string): void;
 }
@@ -66,6 +69,7 @@ const BUILT_IN_EXECUTORS: StepExecutors = {
   drain: async (step, ctx) => {
     const result = await drainKey(ctx.db, ctx.family, step.key, {
       lockTimeoutMs: ctx.lockTimeoutMs,
+      retries: ctx.retries,
       onProgress: (p) => ctx.progress(p.done, p.total, p.phase === 'copy' ? 'pages' : p.phase),
     });
     return `${result.rowsMoved} rows moved in ${Math.round(result.elapsedMs)} ms (${result.strategy ?? 'nothing to move'}), locks held ${Math.round(result.maxLockHoldMs)} ms`;
@@ -74,6 +78,7 @@ const BUILT_IN_EXECUTORS: StepExecutors = {
     const result = await retireKey(ctx.db, ctx.family, step.key, {
       mode: step.mode ?? 'drop',
       lockTimeoutMs: ctx.lockTimeoutMs,
+      retries: ctx.retries,
       onProgress: (done, total) => ctx.progress(done, total, 'partitions'),
     });
     const what = result.mode === 'drop' ? 'dropped' : 'archived';
@@ -95,7 +100,7 @@ export interface StepResult {
   /** Why it was skipped or failed; what an executor reported when done. */
   message?: string;
   attempts: number;
-  /** Attempts that gave up on lock_timeout (55P03). */
+  /** Attempts that could not get their locks (lock_timeout 55P03, deadlock 40P01). */
   lockTimeouts: number;
   ms: number;
 }
@@ -106,11 +111,11 @@ export interface ApplyOptions {
   now?: Date;
   /** Run destructive (retire) steps: true, or a predicate approving individual steps. Default false. */
   allowDestructive?: boolean | ((step: Step) => boolean);
-  /** lock_timeout for every statement of the run, ms. Default 3000. */
+  /** lock_timeout for every statement of the run, ms. Default 500 (DEFAULT_LOCK_TIMEOUT_MS). */
   lockTimeoutMs?: number;
-  /** Tries after the first when a step hits the lock timeout. Default 4. */
+  /** Tries after the first when a step could not get its locks (timeout, deadlock). Default 8. */
   retries?: number;
-  /** First pause between tries, ms (doubles each time, with jitter). Default 500. */
+  /** First pause between tries, ms (doubles each time, with jitter). Default 250. */
   backoffMs?: number;
   maxBackoffMs?: number;
   /** Plan retention steps (default true); destructive ones still need allowDestructive. */
@@ -161,7 +166,8 @@ function failureMessage(
   attempts: number,
   lockTimeoutMs: number,
 ): string {
-  if (isLockNotAvailable(error)) {
+  if (isPgpartsError(error, 'lock-timeout')) return error.message.replace(/^pgparts: /, '');
+  if (isLockConflict(error)) {
     return (
       `gave up after ${attempts} attempt(s): each waited lock_timeout (${lockTimeoutMs} ms) for a ` +
       `lock on ${step.tables.join(', ')} held by another session (a long query or transaction); ` +
@@ -182,8 +188,8 @@ export async function apply(db: AnyPgDatabase, options: ApplyOptions): Promise<A
   const startedAt = new Date();
   const families = parseFamilies(options.families);
   const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
-  const setLockTimeout = lockTimeoutSql(lockTimeoutMs);
-  checkRetries(options.retries, 'retries');
+  checkLockOptions(options, 'apply');
+  const retries = options.retries ?? DEFAULT_RETRIES;
   checkRetries(options.backoffMs, 'backoffMs');
   if (options.now && Number.isNaN(options.now.getTime()))
     throw new PgpartsError('invalid-input', 'pgparts: invalid `now`');
@@ -194,7 +200,7 @@ export async function apply(db: AnyPgDatabase, options: ApplyOptions): Promise<A
   const warnings: string[] = [];
   const key = options.lockKey ?? MAINTENANCE_LOCK_KEY;
 
-  const session = await openSession(db);
+  const session = await openSession(db, { settings: pgpartsSessionSettings(lockTimeoutMs) });
   try {
     const lock = await tryAdvisoryLock(session.db, key);
     const base = { lockHolderPid: lock.holderPid, warnings };
@@ -218,13 +224,10 @@ export async function apply(db: AnyPgDatabase, options: ApplyOptions): Promise<A
       await emit({ type: 'lock-acquired', pid: lock.holderPid });
       await assertSupportedServer(session.db);
       await assertNotStandby(session.db, 'apply');
-      const [previous] = rowsOf<{ value: string }>(
-        await session.db.execute(sql`SELECT current_setting('lock_timeout') AS value`),
-      );
-      await session.db.execute(sql.raw(`SET ${setLockTimeout}`));
-      try {
+      // lock_timeout is one of the session settings: set at openSession, restored at release.
+      {
         const retry: RetryOptions = {
-          retries: options.retries ?? DEFAULT_RETRIES,
+          retries,
           ...(options.backoffMs !== undefined ? { backoffMs: options.backoffMs } : {}),
           ...(options.maxBackoffMs !== undefined ? { maxBackoffMs: options.maxBackoffMs } : {}),
         };
@@ -250,17 +253,11 @@ export async function apply(db: AnyPgDatabase, options: ApplyOptions): Promise<A
           families,
           executors,
           lockTimeoutMs,
-          setLockTimeout,
+          retries,
           retry,
           allowDestructive: options.allowDestructive ?? false,
           emit,
         });
-      } finally {
-        await session.db
-          .execute(sql`SELECT set_config('lock_timeout', ${previous?.value ?? '0'}, false)`)
-          .catch((error: unknown) => {
-            warnings.push(`could not restore lock_timeout: ${pgErrorMessage(error)}`);
-          });
       }
     } catch (error) {
       runError = error;
@@ -314,16 +311,21 @@ interface RunContext {
   families: FamilySpec[];
   executors: StepExecutors;
   lockTimeoutMs: number;
-  setLockTimeout: string;
+  retries: number;
   retry: RetryOptions;
   allowDestructive: boolean | ((step: Step) => boolean);
   emit(event: ApplyEvent): Promise<void>;
 }
 
-/** Runs one create step: its statements in one transaction, under SET LOCAL lock_timeout. */
+/**
+ * Runs one create step: its statements in one transaction, after the settings every locking
+ * transaction starts with (lock_timeout, no JIT). The loop in runSteps retries it.
+ */
 async function runCreate(step: Step, ctx: RunContext): Promise<undefined> {
   await ctx.db.transaction(async (tx) => {
-    await tx.execute(sql.raw(`SET LOCAL ${ctx.setLockTimeout}`));
+    for (const setting of lockedTransactionSql(ctx.lockTimeoutMs)) {
+      await tx.execute(sql.raw(setting));
+    }
     for (const statement of step.sql) await tx.execute(sql.raw(statement));
   });
   return undefined;
@@ -381,6 +383,7 @@ async function runSteps(planned: Plan, ctx: RunContext): Promise<StepResult[]> {
                 db: ctx.db,
                 family,
                 lockTimeoutMs: ctx.lockTimeoutMs,
+                retries: ctx.retries,
                 pool: ctx.pool,
                 progress: (done, of, unit) => {
                   // A failing progress callback must not fail the step or go unhandled.
@@ -403,6 +406,16 @@ async function runSteps(planned: Plan, ctx: RunContext): Promise<StepResult[]> {
         },
       );
       const failed = 'error' in outcome && outcome.error !== undefined;
+      if (failed && isConnectionLoss(outcome.error)) {
+        // Nothing more can run on this connection, and what the step did is unknown until the
+        // next run reads the catalog: the run stops here and says so.
+        throw new PgpartsError(
+          'connection',
+          `the connection to the database was lost during step ${index + 1} of ${total} ` +
+            `(${step.id}): ${pgErrorMessage(outcome.error)}; run apply again to finish`,
+          { step: step.id, cause: outcome.error },
+        );
+      }
       result = {
         step,
         outcome: failed ? 'failed' : 'done',

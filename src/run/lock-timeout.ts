@@ -1,31 +1,90 @@
 import { sql } from 'drizzle-orm';
+import { z } from 'zod';
 import { PgpartsError } from '../errors.js';
 import type { AnyPgDatabase } from './database.js';
-import { isLockNotAvailable, pgErrorMessage } from './pg-error.js';
+import { pgErrorCode, pgErrorMessage } from './pg-error.js';
 
 /**
- * Short lock waits and bounded retries for DDL against live tables (docs/postgres-behaviours.md#lock-levels): a DDL statement
- * waiting for its lock makes every later query on the table wait behind it, so it waits at most
- * `lock_timeout`, gives up (SQLSTATE 55P03), lets the queue drain, and tries again later.
+ * The one retry loop for work that takes locks on live tables. A statement waiting for a lock
+ * makes every later query on that table queue behind it, so pgparts waits at most
+ * `lock_timeout` (500 ms by default), gives up, lets the queue drain, pauses (exponential, with
+ * jitter so two runs never retry in step) and tries again. Retried: lock_not_available (55P03,
+ * our own lock_timeout) and deadlock_detected (40P01: the server chose pgparts's transaction
+ * as the victim; the app's went on). Anything else ends the retries at once. When the retries
+ * run out the work gives up cleanly (its transaction rolled back) with a `lock-timeout` error.
+ *
+ * The default stays below PostgreSQL's deadlock_timeout (1 s by default) on purpose: when an
+ * app transaction and pgparts wait on each other, pgparts's lock_timeout fires before the
+ * app's deadlock check would, so pgparts gives up and the app's transaction is never the one
+ * aborted (docs/postgres-behaviours.md#lock-levels).
  */
 
-/** How long one DDL statement may wait for a lock, by default. */
-export const DEFAULT_LOCK_TIMEOUT_MS = 3000;
+/** How long one statement may wait for a lock, by default: the longest a writer queues behind it. */
+export const DEFAULT_LOCK_TIMEOUT_MS = 500;
 /** Tries after the first, by default. */
-export const DEFAULT_RETRIES = 4;
+export const DEFAULT_RETRIES = 8;
 /** The first pause between tries; it doubles each time up to MAX_BACKOFF_MS. */
-export const DEFAULT_BACKOFF_MS = 500;
-export const MAX_BACKOFF_MS = 15_000;
+export const DEFAULT_BACKOFF_MS = 250;
+export const MAX_BACKOFF_MS = 8_000;
 
-/** `lock_timeout = '3000ms'` for SET / SET LOCAL; only a positive integer of milliseconds passes. */
+/** lock_not_available: a statement gave up waiting for a lock (lock_timeout). */
+const LOCK_NOT_AVAILABLE = '55P03';
+/** deadlock_detected: the server aborted this transaction to break a lock cycle. */
+const DEADLOCK_DETECTED = '40P01';
+
+/** The options every operation that takes locks accepts, under these names. */
+export const lockOptionsSchema = z.object({
+  /** lock_timeout of each statement that takes a lock on a live table, ms. */
+  lockTimeoutMs: z.number().int().min(1).max(600_000).optional(),
+  /** Tries after the first when the lock could not be had (timeout or deadlock). */
+  retries: z.number().int().min(0).max(1_000).optional(),
+});
+
+export type LockOptions = z.infer<typeof lockOptionsSchema>;
+
+/** The lock options, validated: a clear `invalid-config` error naming the bad one. */
+export function checkLockOptions(options: LockOptions, step?: string): void {
+  const parsed = lockOptionsSchema.safeParse({
+    lockTimeoutMs: options.lockTimeoutMs,
+    retries: options.retries,
+  });
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new PgpartsError('invalid-config', `invalid lock options: ${issues.join('; ')}`, {
+      ...(step ? { step } : {}),
+    });
+  }
+}
+
+/** `lock_timeout = '500ms'` for SET / SET LOCAL; only a positive integer of milliseconds passes. */
 export function lockTimeoutSql(ms: number): string {
   if (!Number.isSafeInteger(ms) || ms <= 0) {
     throw new PgpartsError(
-      'invalid-input',
-      `pgparts: lock timeout must be a positive whole number of ms, not ${ms}`,
+      'invalid-config',
+      `lock timeout must be a positive whole number of ms, not ${ms}`,
     );
   }
   return `lock_timeout = '${ms}ms'`;
+}
+
+/**
+ * What every transaction that locks live tables runs first: the short lock_timeout, and no JIT.
+ * Under PostgreSQL's default `jit = on` a statement whose estimated cost passes jit_above_cost
+ * is compiled before it runs (tens to hundreds of ms), and the locks are held while it compiles;
+ * pgparts's statements under locks are small, so compiling never pays for itself there.
+ */
+export function lockedTransactionSql(lockTimeoutMs: number): string[] {
+  return [`SET LOCAL ${lockTimeoutSql(lockTimeoutMs)}`, 'SET LOCAL jit = off'];
+}
+
+/**
+ * True for the errors the loop retries: lock_timeout (55P03) and deadlock (40P01). Not for a
+ * `lock-timeout` PgpartsError: that is work which already retried and gave up.
+ */
+export function isLockConflict(error: unknown): boolean {
+  if (error instanceof PgpartsError) return false;
+  const code = pgErrorCode(error);
+  return code === LOCK_NOT_AVAILABLE || code === DEADLOCK_DETECTED;
 }
 
 export interface RetryOptions {
@@ -41,27 +100,27 @@ export interface RetryOptions {
 
 export interface RetryOutcome<T> {
   value?: T;
-  /** Each failed attempt's message (lock timeouts only; other errors end the retries). */
+  /** Each failed attempt's message (lock timeouts and deadlocks; other errors end the retries). */
   lockTimeouts: string[];
   attempts: number;
-  /** Set when every attempt hit the lock timeout, or another error ended it. */
+  /** Set when every attempt hit a lock conflict, or another error ended it. */
   error?: unknown;
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
- * The pause before retry number `attempt` (1-based): exponential from `backoffMs`, capped, with
- * up to 25% jitter so two instances do not retry in step.
+ * The pause before retry number `attempt` (1-based): exponential from `backoffMs`, capped, then
+ * jittered between half and all of it, so runs that collided once do not collide again.
  */
 export function backoffDelay(attempt: number, backoffMs: number, maxBackoffMs: number): number {
   const base = Math.min(maxBackoffMs, backoffMs * 2 ** (attempt - 1));
-  return Math.round(base * (0.75 + Math.random() * 0.25));
+  return Math.round(base * (0.5 + Math.random() * 0.5));
 }
 
 /**
- * Runs `action` until it succeeds, retrying only when it failed on lock_timeout (55P03), at most
- * `retries` more times. Never throws: the outcome says what happened.
+ * Runs `action` until it succeeds, retrying only when it failed on a lock conflict (55P03 or
+ * 40P01), at most `retries` more times. Never throws: the outcome says what happened.
  */
 export async function retryOnLockTimeout<T>(
   action: (attempt: number) => Promise<T>,
@@ -77,7 +136,7 @@ export async function retryOnLockTimeout<T>(
       const value = await action(attempt);
       return { value, lockTimeouts, attempts: attempt };
     } catch (error) {
-      if (!isLockNotAvailable(error)) return { lockTimeouts, attempts: attempt, error };
+      if (!isLockConflict(error)) return { lockTimeouts, attempts: attempt, error };
       lockTimeouts.push(pgErrorMessage(error));
       if (attempt > retries) return { lockTimeouts, attempts: attempt, error };
       const delay = backoffDelay(attempt, backoffMs, maxBackoffMs);
@@ -87,30 +146,79 @@ export async function retryOnLockTimeout<T>(
   }
 }
 
-export interface ShortTransactionOptions {
+/**
+ * The error for work that never got its locks: which, how often, and what to do. Keeps the
+ * server's error as `cause` (so its SQLSTATE stays readable).
+ */
+export function lockGiveUpError(
+  what: string,
+  attempts: number,
+  lockTimeoutMs: number,
+  cause: unknown,
+): PgpartsError {
+  const deadlock = pgErrorCode(cause) === DEADLOCK_DETECTED;
+  return new PgpartsError(
+    'lock-timeout',
+    `${what}: gave up after ${attempt(attempts)}: ` +
+      (deadlock
+        ? 'the last one was chosen as a deadlock victim'
+        : `each waited lock_timeout (${lockTimeoutMs} ms)`) +
+      ' for a lock another session holds (a long query or transaction); nothing was changed by ' +
+      'the attempts: run again at a quieter time, or raise --lock-timeout / --retries',
+    { step: what, docs: 'docs/locking.md', cause },
+  );
+}
+
+function attempt(n: number): string {
+  return n === 1 ? '1 attempt' : `${n} attempts`;
+}
+
+export interface ShortTransactionOptions extends RetryOptions {
   lockTimeoutMs?: number;
-  retries?: number;
-  onRetry?: RetryOptions['onRetry'];
+  /** What the work is, for the error when it gives up. */
+  what?: string;
 }
 
 /**
- * DDL against live tables: one transaction with SET LOCAL lock_timeout, retried from the start
- * when a statement gave up waiting for its lock. Throws the last error when retries run out.
+ * Work on live tables: one transaction that starts with `lockedTransactionSql` (lock_timeout,
+ * no JIT), retried from the start when it could not get its locks. Returns the body's value and
+ * the attempts it took; throws a `lock-timeout` PgpartsError when the retries run out, and any
+ * other error as it came.
  */
+export async function inLockedTransaction<T>(
+  db: AnyPgDatabase,
+  options: ShortTransactionOptions,
+  body: (tx: AnyPgDatabase, attempt: number) => Promise<T>,
+): Promise<{ value: T; attempts: number }> {
+  const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+  const settings = lockedTransactionSql(lockTimeoutMs);
+  const outcome = await retryOnLockTimeout(
+    (n) =>
+      db.transaction(async (tx) => {
+        for (const statement of settings) await tx.execute(sql.raw(statement));
+        return body(tx as unknown as AnyPgDatabase, n);
+      }),
+    options,
+  );
+  if (outcome.error !== undefined) {
+    if (isLockConflict(outcome.error)) {
+      throw lockGiveUpError(
+        options.what ?? 'taking locks',
+        outcome.attempts,
+        lockTimeoutMs,
+        outcome.error,
+      );
+    }
+    throw outcome.error;
+  }
+  return { value: outcome.value as T, attempts: outcome.attempts };
+}
+
+/** `inLockedTransaction` for callers that need the value only. */
 export async function inShortTransaction<T>(
   db: AnyPgDatabase,
   options: ShortTransactionOptions,
   body: (tx: AnyPgDatabase) => Promise<T>,
 ): Promise<T> {
-  const timeout = lockTimeoutSql(options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS);
-  const outcome = await retryOnLockTimeout(
-    () =>
-      db.transaction(async (tx) => {
-        await tx.execute(sql.raw(`SET LOCAL ${timeout}`));
-        return body(tx as unknown as AnyPgDatabase);
-      }),
-    { retries: options.retries ?? DEFAULT_RETRIES, onRetry: options.onRetry },
-  );
-  if (outcome.error) throw outcome.error;
-  return outcome.value as T;
+  return (await inLockedTransaction(db, options, (tx) => body(tx))).value;
 }

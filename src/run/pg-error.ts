@@ -28,3 +28,42 @@ export function pgErrorMessage(error: unknown): string {
 export function isLockNotAvailable(error: unknown): boolean {
   return pgErrorCode(error) === LOCK_NOT_AVAILABLE;
 }
+
+/** Driver and socket codes that mean the connection is gone (postgres.js, Node's net). */
+const LOST_CONNECTION_CODES = new Set([
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  'CONNECT_TIMEOUT',
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ENOTCONN',
+]);
+
+/**
+ * SQLSTATEs of a connection the server ended: class 08 (connection exception), and
+ * admin_shutdown / crash_shutdown / cannot_connect_now (a backend terminated, a server stopping
+ * or restarting).
+ */
+function lostConnectionState(code: string): boolean {
+  return code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03';
+}
+
+/**
+ * True when `error` (or any error in its cause chain) says the connection to the server was
+ * lost: whatever ran on it may or may not have committed, and nothing more can run on it.
+ */
+export function isConnectionLoss(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < 6 && current && typeof current === 'object'; depth += 1) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && (LOST_CONNECTION_CODES.has(code) || lostConnectionState(code)))
+      return true;
+    // node-postgres says it in words only.
+    if (current instanceof Error && /^Connection terminated/.test(current.message)) return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
+}

@@ -1,4 +1,8 @@
+import { sql } from 'drizzle-orm';
 import type { AnyPgDatabase } from './database.js';
+import { lockTimeoutSql } from './lock-timeout.js';
+import { isConnectionLoss } from './pg-error.js';
+import { rowsOf } from './rows.js';
 
 /**
  * One database connection for the whole of a maintenance run.
@@ -17,6 +21,13 @@ import type { AnyPgDatabase } from './database.js';
  *
  * The pinned connection goes back to its pool at the end; nothing pgparts set on it outlives the
  * run (session settings are reset, the advisory lock released).
+ *
+ * Settings: a role or database may carry statement_timeout, idle_in_transaction_session_timeout
+ * or transaction_timeout meant for the app (300 ms, say). pgparts's own work is long on purpose
+ * (a copy of millions of rows) and bounded by its own means (lock_timeout, batches), so its
+ * session turns them off for its statements and gives the previous values back at release.
+ * JIT is off too: pgparts's statements are either short (under locks, where a compile would be
+ * held against every writer) or batches whose cost estimates do not pay a compile back.
  */
 export interface Session {
   db: AnyPgDatabase;
@@ -36,7 +47,11 @@ interface PostgresJsReserved {
 }
 
 interface NodePostgresPool {
-  connect(): Promise<{ release(destroy?: boolean): void }>;
+  connect(): Promise<{
+    release(destroy?: boolean): void;
+    on?(event: 'error', listener: (error: unknown) => void): void;
+    removeListener?(event: 'error', listener: (error: unknown) => void): void;
+  }>;
 }
 
 function isPostgresJs(client: unknown): client is PostgresJsClient {
@@ -53,23 +68,51 @@ function isNodePostgresPool(client: unknown): client is NodePostgresPool {
   return typeof (client as { connect?: unknown }).connect === 'function' && ctor.includes('Pool');
 }
 
-/** A reserved postgres.js connection made to look like a client Drizzle can run transactions on. */
+/** A postgres.js query that failed before it was sent; Drizzle may call `.values()` on it. */
+function failedQuery(error: unknown): Promise<never> {
+  const failed = Promise.reject(error) as Promise<never> & Record<string, unknown>;
+  for (const method of ['values', 'raw', 'simple', 'execute', 'describe']) {
+    failed[method] = () => failed;
+  }
+  return failed;
+}
+
+/**
+ * A reserved postgres.js connection made to look like a client Drizzle can run transactions on.
+ *
+ * Once its connection is lost, nothing more is sent on it: postgres.js (3.4) would write to the
+ * closed socket from a timer and throw an uncaught TypeError that no caller can catch (a
+ * ROLLBACK after a killed backend, the advisory lock's release, settings restored at the end).
+ * Every later query fails at once with the error that ended the connection.
+ */
 function transactionalReserved(reserved: PostgresJsReserved, options: unknown): unknown {
   let savepoints = 0;
+  let lost: unknown;
   const scoped = reserved as PostgresJsReserved & Record<string, unknown>;
+  const unsafe = reserved.unsafe.bind(reserved) as (...args: unknown[]) => Promise<unknown>;
+  scoped.unsafe = (...args: unknown[]) => {
+    if (lost !== undefined) return failedQuery(lost);
+    const pending = unsafe(...args);
+    // A handler of its own (postgres.js runs the query on the next tick, after Drizzle has set
+    // `.values()`); the caller still gets the rejection.
+    pending.catch((error: unknown) => {
+      if (isConnectionLoss(error)) lost = error;
+    });
+    return pending;
+  };
   const within = async <T>(
     open: string,
     commit: string,
     rollback: string,
     fn: (client: unknown) => Promise<T>,
   ): Promise<T> => {
-    await reserved.unsafe(open);
+    await scoped.unsafe(open);
     try {
       const result = await fn(scoped);
-      await reserved.unsafe(commit);
+      await scoped.unsafe(commit);
       return result;
     } catch (error) {
-      await reserved.unsafe(rollback).catch(() => {});
+      if (!isConnectionLoss(error)) await scoped.unsafe(rollback).catch(() => {});
       throw error;
     }
   };
@@ -89,8 +132,77 @@ function transactionalReserved(reserved: PostgresJsReserved, options: unknown): 
   return scoped;
 }
 
+/** The settings pgparts's sessions run with; `lockTimeoutMs` adds lock_timeout for the session. */
+export function pgpartsSessionSettings(lockTimeoutMs?: number): Record<string, string> {
+  // lockTimeoutSql refuses anything but a positive whole number of ms.
+  if (lockTimeoutMs !== undefined) lockTimeoutSql(lockTimeoutMs);
+  return {
+    statement_timeout: '0',
+    idle_in_transaction_session_timeout: '0',
+    // PostgreSQL 17+; skipped where the server does not know it.
+    transaction_timeout: '0',
+    jit: 'off',
+    ...(lockTimeoutMs !== undefined ? { lock_timeout: `${lockTimeoutMs}ms` } : {}),
+  };
+}
+
+/**
+ * Sets `settings` for the session of `db` (one connection) and returns what gives the previous
+ * values back. Settings the server does not have are skipped.
+ */
+export async function applySessionSettings(
+  db: AnyPgDatabase,
+  settings: Record<string, string>,
+): Promise<() => Promise<void>> {
+  const names = Object.keys(settings);
+  const previous = rowsOf<{ name: string; value: string }>(
+    await db.execute(
+      sql`SELECT name, current_setting(name) AS value FROM pg_settings WHERE name IN (${sql.join(
+        names.map((n) => sql`${n}`),
+        sql`, `,
+      )})`,
+    ),
+  );
+  for (const { name } of previous) {
+    await db.execute(sql`SELECT set_config(${name}, ${settings[name] ?? ''}, false)`);
+  }
+  return async () => {
+    for (const { name, value } of previous) {
+      await db.execute(sql`SELECT set_config(${name}, ${value}, false)`);
+    }
+  };
+}
+
+export interface SessionOptions {
+  /** Session settings for the run (see pgpartsSessionSettings); restored at release. */
+  settings?: Record<string, string>;
+}
+
 /** Pins one connection of `db` (see above). Always `release()` it, in a finally. */
-export async function openSession(db: AnyPgDatabase): Promise<Session> {
+export async function openSession(
+  db: AnyPgDatabase,
+  options: SessionOptions = {},
+): Promise<Session> {
+  const session = await pin(db);
+  if (!options.settings) return session;
+  let restore: () => Promise<void>;
+  try {
+    restore = await applySessionSettings(session.db, options.settings);
+  } catch (error) {
+    await session.release();
+    throw error;
+  }
+  return {
+    ...session,
+    release: async () => {
+      // A lost connection cannot be restored, and is not given back to the pool as it was.
+      await restore().catch(() => {});
+      await session.release();
+    },
+  };
+}
+
+async function pin(db: AnyPgDatabase): Promise<Session> {
   const client = (db as { $client?: unknown }).$client;
   if (isPostgresJs(client)) {
     const reserved = await client.reserve();
@@ -104,12 +216,23 @@ export async function openSession(db: AnyPgDatabase): Promise<Session> {
   }
   if (isNodePostgresPool(client)) {
     const checkedOut = await client.connect();
+    // A checked-out node-postgres client whose backend dies emits 'error'; with no listener
+    // that is an uncaught exception. The query that was running rejects with it anyway.
+    let lost: unknown;
+    const onError = (error: unknown) => {
+      lost = error;
+    };
+    checkedOut.on?.('error', onError);
     const { drizzle } = await import('drizzle-orm/node-postgres');
     const pinned = drizzle(checkedOut as never);
     return {
       db: pinned as unknown as AnyPgDatabase,
       kind: 'node-postgres-client',
-      release: async () => checkedOut.release(),
+      release: async () => {
+        checkedOut.removeListener?.('error', onError);
+        // A client whose connection broke is destroyed, not given back to the pool.
+        checkedOut.release(lost !== undefined ? true : undefined);
+      },
     };
   }
   return { db, kind: 'as-given', release: async () => {} };

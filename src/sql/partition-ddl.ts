@@ -3,6 +3,7 @@ import { type PartitionKey, partitionName } from '../define/partition-key.js';
 import type { FamilySpec } from '../define/spec.js';
 import { PgpartsError } from '../errors.js';
 import { quoteIdent, quoteQualified } from './identifiers.js';
+import { keyCheckSql } from './key-predicate.js';
 import { listValueLiteral, textLiteral, utcTimestampLiteral } from './literals.js';
 
 /** `FOR VALUES ...` / `DEFAULT` for a key; RANGE bounds always carry an explicit UTC offset. */
@@ -17,8 +18,101 @@ export function boundSpecSql(key: PartitionKey): string {
   }
 }
 
-/** The statements that create one partition of one table and mark it as pgparts's own. */
-export function createPartitionSql(family: FamilySpec, table: string, key: PartitionKey): string[] {
+/** A table by schema and name, unquoted. */
+export interface TableName {
+  schema: string;
+  name: string;
+}
+
+/**
+ * What the live database says about the neighbours of the table a partition is created for:
+ * its DEFAULT partition, the tables its foreign keys reference, and the tables whose foreign
+ * keys reference it. ATTACH locks all of them; the create step takes those locks itself, first,
+ * in the documented order (docs/locking.md).
+ */
+export interface CreateLocks {
+  defaultPartition?: TableName | null;
+  referencedTables?: readonly TableName[];
+  referencingTables?: readonly TableName[];
+}
+
+/** The CHECK a new partition carries until it is attached: ATTACH finds it and skips its scan. */
+export const ATTACH_BOUND_CHECK = 'pgparts_partition_bound';
+
+/**
+ * The locks a create step takes before its DDL, in the one order every pgparts operation uses
+ * (docs/locking.md): tables its foreign keys reference (SHARE ROW EXCLUSIVE, with their
+ * partitions), the parent (SHARE UPDATE EXCLUSIVE: writers go on), the tables whose foreign
+ * keys reference the parent (SHARE ROW EXCLUSIVE, that table only), and last its DEFAULT
+ * partition (ACCESS EXCLUSIVE: ATTACH proves DEFAULT holds no row of the new bound). DEFAULT
+ * comes last because it is the lock writers contend for most: every foreign key check into the
+ * family reads it, so holding it while waiting for the next lock is what made attempts collide.
+ * Each lock waits at most lock_timeout, shorter than deadlock_timeout, so when an app
+ * transaction and this step wait on each other the step gives up first and retries.
+ */
+export function createLocksSql(family: FamilySpec, table: string, locks: CreateLocks): string[] {
+  const statements: string[] = [];
+  for (const t of locks.referencedTables ?? []) {
+    statements.push(`LOCK TABLE ${quoteQualified(t.schema, t.name)} IN SHARE ROW EXCLUSIVE MODE`);
+  }
+  statements.push(
+    `LOCK TABLE ONLY ${quoteQualified(family.schema, table)} IN SHARE UPDATE EXCLUSIVE MODE`,
+  );
+  for (const t of locks.referencingTables ?? []) {
+    statements.push(
+      `LOCK TABLE ONLY ${quoteQualified(t.schema, t.name)} IN SHARE ROW EXCLUSIVE MODE`,
+    );
+  }
+  if (locks.defaultPartition) {
+    const d = locks.defaultPartition;
+    statements.push(`LOCK TABLE ${quoteQualified(d.schema, d.name)} IN ACCESS EXCLUSIVE MODE`);
+  }
+  return statements;
+}
+
+/**
+ * The statements that create one partition of one table and mark it as pgparts's own, without
+ * ever taking ACCESS EXCLUSIVE on the parent (which CREATE TABLE ... PARTITION OF does, blocking
+ * writers of every partition and, with foreign keys between parents, deadlocking with them):
+ * the table is created standalone, shaped like the parent; a CHECK equal to the bound spares
+ * ATTACH its scan of it; ATTACH PARTITION (SHARE UPDATE EXCLUSIVE on the parent) then builds
+ * its indexes and foreign keys as PARTITION OF would, and turns its columns and constraints
+ * into inherited ones; the CHECK goes. With `locks`, the step first takes every lock ATTACH
+ * needs, in the documented order. The result is catalog-identical to a PARTITION OF.
+ */
+export function createPartitionSql(
+  family: FamilySpec,
+  table: string,
+  key: PartitionKey,
+  locks?: CreateLocks,
+): string[] {
+  const name = partitionName(family, table, key);
+  const qualified = quoteQualified(family.schema, name);
+  const parent = quoteQualified(family.schema, table);
+  const check = quoteIdent(ATTACH_BOUND_CHECK);
+  // DEFAULT has no bound to state as a CHECK; attaching an empty DEFAULT scans nothing anyway.
+  const bounded = key.kind !== 'default';
+  return [
+    ...(locks ? createLocksSql(family, table, locks) : []),
+    `CREATE TABLE ${qualified} (LIKE ${parent} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMPRESSION)`,
+    ...(bounded
+      ? [`ALTER TABLE ${qualified} ADD CONSTRAINT ${check} CHECK (${keyCheckSql(family, key)})`]
+      : []),
+    `ALTER TABLE ${parent} ATTACH PARTITION ${qualified} ${boundSpecSql(key)}`,
+    ...(bounded ? [`ALTER TABLE ${qualified} DROP CONSTRAINT ${check}`] : []),
+    `COMMENT ON TABLE ${qualified} IS ${textLiteral(MANAGED_MARKER)}`,
+  ];
+}
+
+/**
+ * CREATE TABLE ... PARTITION OF, for migrations only: they run before the app writes (and their
+ * text is fixed once generated), where the parent's ACCESS EXCLUSIVE lock harms nobody.
+ */
+export function createPartitionOfSql(
+  family: FamilySpec,
+  table: string,
+  key: PartitionKey,
+): string[] {
   const name = partitionName(family, table, key);
   const qualified = quoteQualified(family.schema, name);
   return [
@@ -92,7 +186,7 @@ export function familyMigrationSql(family: FamilySpec): string[] {
   const statements: string[] = [];
   if (family.defaultPartition) {
     for (const table of family.tables) {
-      statements.push(...createPartitionSql(family, table, { kind: 'default' }));
+      statements.push(...createPartitionOfSql(family, table, { kind: 'default' }));
     }
   }
   if (family.partitionBy.strategy === 'range') statements.push(initialRangePartitionsSql(family));

@@ -60,7 +60,7 @@ describe('pgparts CLI', () => {
     const planned = await pgparts(t.url, 'plan');
     expect(planned.code).toBe(0);
     expect(planned.stdout).toContain(
-      'CREATE TABLE "public"."leaderboard_run_s1" PARTITION OF "public"."leaderboard_run" FOR VALUES IN (1);',
+      'ALTER TABLE "public"."leaderboard_run" ATTACH PARTITION "public"."leaderboard_run_s1" FOR VALUES IN (1);',
     );
     expect(planned.stdout).toContain('why: 1 is in public.season.id and has no partition');
 
@@ -73,7 +73,9 @@ describe('pgparts CLI', () => {
     const dry = await pgparts(t.url, 'apply', '--dry-run');
     expect(dry.code).toBe(0);
     expect(dry.stdout).toContain('(nothing is run)');
-    expect(dry.stdout).toContain('PARTITION OF "public"."run_group_member" FOR VALUES IN (1);');
+    expect(dry.stdout).toContain(
+      'ATTACH PARTITION "public"."run_group_member_s1" FOR VALUES IN (1);',
+    );
     const [still] = await t.sql<
       { n: number }[]
     >`SELECT count(*)::int AS n FROM pg_class WHERE relname = 'leaderboard_run_s1'`;

@@ -20,7 +20,10 @@ const LOCK_TIMEOUT_MS = 400;
  */
 const WAKE_UP_MS = 150;
 
-/** Inserts into killmails_raw until stopped; returns each insert's wait as the server saw it. */
+/**
+ * Inserts a killmail and its enrichment (one statement) until stopped; returns each insert's wait
+ * as the server saw it.
+ */
 function startWriter() {
   const writer = t.connect({ max: 1 });
   const waits: number[] = [];
@@ -31,8 +34,11 @@ function startWriter() {
       id += 1;
       const [row] = await writer
         .unsafe<{ waited: number }[]>(
-          `INSERT INTO killmails_raw (killmail_id, killmail_time, system_id, ship_type_id, raw_payload)
-           VALUES (${id}, now(), 1, 1, '{}')
+          `WITH raw AS (
+             INSERT INTO killmails_raw (killmail_id, killmail_time, system_id, ship_type_id, raw_payload)
+             VALUES (${id}, now(), 1, 1, '{}') RETURNING killmail_id, killmail_time)
+           INSERT INTO killmails_enriched (killmail_id, killmail_time, isk_value, module_tags, enrichment_blob)
+           SELECT killmail_id, killmail_time, 1, '{}', '{}' FROM raw
            RETURNING (extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000)::float8 AS waited`,
         )
         .simple();
@@ -49,9 +55,13 @@ function startWriter() {
   };
 }
 
-/** A transaction that reads killmails_raw and keeps its ACCESS SHARE lock until released. */
-async function startLongReader() {
-  const reader = t.connect({ max: 1 });
+/**
+ * An app transaction left open after writing a killmail and its enrichment: it holds ROW
+ * EXCLUSIVE on killmails_enriched until released. Creating a killmails_raw partition attaches it
+ * to a table killmails_enriched references, which needs SHARE ROW EXCLUSIVE on killmails_enriched.
+ */
+async function startLongWriter() {
+  const holder = t.connect({ max: 1 });
   let release: () => void = () => {};
   const released = new Promise<void>((resolve) => {
     release = resolve;
@@ -60,8 +70,11 @@ async function startLongReader() {
   const running = new Promise<void>((resolve) => {
     started = resolve;
   });
-  const done = reader.begin(async (tx) => {
-    await tx`SELECT count(*) FROM killmails_raw`;
+  const done = holder.begin(async (tx) => {
+    await tx`INSERT INTO killmails_raw (killmail_id, killmail_time, system_id, ship_type_id, raw_payload)
+             VALUES (-1, now(), 1, 1, '{}')`;
+    await tx`INSERT INTO killmails_enriched (killmail_id, killmail_time, isk_value, module_tags, enrichment_blob)
+             SELECT killmail_id, killmail_time, 1, '{}', '{}' FROM killmails_raw WHERE killmail_id = -1`;
     started();
     await released;
   });
@@ -77,9 +90,10 @@ async function startLongReader() {
 describe('apply against a table another transaction has locked', () => {
   it('gives up within lock_timeout, retries, reports it; writers are never blocked longer', async () => {
     const later = addIntervals('month', intervalStart('month', new Date()), 1);
-    // CREATE ... PARTITION OF needs ACCESS EXCLUSIVE on the parent, so it queues behind the
-    // reader, and every writer queues behind the CREATE (docs/postgres-behaviours.md#lock-levels) until lock_timeout ends it.
-    const reader = await startLongReader();
+    // The create step locks killmails_enriched (SHARE ROW EXCLUSIVE) before it attaches, so it
+    // queues behind the open transaction, and every writer of killmails_enriched queues behind
+    // the create until lock_timeout ends it (docs/postgres-behaviours.md#lock-levels).
+    const holder = await startLongWriter();
     const writer = startWriter();
     const retries: number[] = [];
     let result: Awaited<ReturnType<typeof apply>>;
@@ -97,7 +111,7 @@ describe('apply against a table another transaction has locked', () => {
       });
     } finally {
       await writer.stop();
-      await reader.stop();
+      await holder.stop();
     }
 
     // The step on killmails_raw gave up three times (1 + 2 retries), on lock_timeout each time.
@@ -119,7 +133,7 @@ describe('apply against a table another transaction has locked', () => {
     expect(longest).toBeGreaterThan(LOCK_TIMEOUT_MS / 2);
     expect(longest).toBeLessThanOrEqual(LOCK_TIMEOUT_MS + WAKE_UP_MS);
 
-    // Once the reader is gone, the same apply goes through and leaves nothing to do.
+    // Once the open transaction is gone, the same apply goes through and leaves nothing to do.
     const again = await apply(t.db, { families: [killmailFamily], now: later, retention: false });
     expect(again.ok).toBe(true);
     expect(again.done).toBe(3);

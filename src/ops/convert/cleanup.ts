@@ -1,18 +1,14 @@
 import { z } from 'zod';
 import { PgpartsError } from '../../errors.js';
 import type { AnyPgDatabase } from '../../run/database.js';
+import { DEFAULT_LOCK_TIMEOUT_MS } from '../../run/lock-timeout.js';
 import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
 import { textLiteral } from '../../sql/literals.js';
 import { dropCaptureTriggerSql } from './capture.js';
 import { viewsIn } from './legacy-catalog.js';
 import { dropViewSql } from './moves.js';
 import { CONVERT_SCHEMA, deriveFunction, oldSchema, twinSchema } from './names.js';
-import {
-  DEFAULT_LOCK_TIMEOUT_MS,
-  executePlan,
-  formatPlan,
-  type PlannedStatement,
-} from './planned.js';
+import { executePlan, formatPlan, type PlannedStatement } from './planned.js';
 import type { ConvertStepResult } from './prep.js';
 import { changesTable, readState, setStep } from './state.js';
 import type { ConversionTarget } from './target.js';

@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { PgpartsError } from '../../errors.js';
 import type { AnyPgDatabase } from '../../run/database.js';
+import { DEFAULT_LOCK_TIMEOUT_MS } from '../../run/lock-timeout.js';
 import { pgErrorCode } from '../../run/pg-error.js';
 import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
 import { estimatedRows, type ProgressListener } from './backfill.js';
@@ -8,12 +9,7 @@ import { captureTriggerSql, replayBatch, replaySql } from './capture.js';
 import { batchEnd, inRange, maxKey } from './keyset.js';
 import { cols, readLayouts, type TableLayout } from './layout.js';
 import { type Sides, sides } from './names.js';
-import {
-  DEFAULT_LOCK_TIMEOUT_MS,
-  executePlan,
-  formatPlan,
-  type PlannedStatement,
-} from './planned.js';
+import { executePlan, formatPlan, type PlannedStatement } from './planned.js';
 import type { ConvertStepResult } from './prep.js';
 import { query, sleep } from './run-sql.js';
 import { lockFamily, reached, readState, setProgress, setStep } from './state.js';

@@ -6,18 +6,14 @@ import { MANAGED_MARKER } from '../../define/marker.js';
 import { partitionName } from '../../define/partition-key.js';
 import { PgpartsError } from '../../errors.js';
 import type { AnyPgDatabase } from '../../run/database.js';
+import { DEFAULT_LOCK_TIMEOUT_MS } from '../../run/lock-timeout.js';
 import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
 import { textLiteral } from '../../sql/literals.js';
 import { boundSpecSql } from '../../sql/partition-ddl.js';
 import { partitionsOf, readTable } from './legacy-catalog.js';
 import { CONVERT_SCHEMA, DERIVE_TRIGGER, deriveFunction, twinSchema } from './names.js';
 import { partitionKeysFor } from './partition-keys.js';
-import {
-  DEFAULT_LOCK_TIMEOUT_MS,
-  executePlan,
-  formatPlan,
-  type PlannedStatement,
-} from './planned.js';
+import { executePlan, formatPlan, type PlannedStatement } from './planned.js';
 import { query } from './run-sql.js';
 import { reached, readState, setProgress, setStep, stateSchemaSql } from './state.js';
 import { type ConversionTarget, createdObject, parseOptions } from './target.js';

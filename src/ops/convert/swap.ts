@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { PgpartsError } from '../../errors.js';
 import type { AnyPgDatabase } from '../../run/database.js';
+import { inLockedTransaction } from '../../run/lock-timeout.js';
 import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
 import { captureTriggerSql, dropCaptureTriggerSql, replayBatch } from './capture.js';
 import { catchUpClosely } from './fill.js';
@@ -29,7 +30,7 @@ import {
   validateSql,
 } from './moves.js';
 import { oldSchema, sides, twinSchema } from './names.js';
-import { executePlan, formatPlan, type PlannedStatement, withLockRetry } from './planned.js';
+import { executePlan, formatPlan, type PlannedStatement } from './planned.js';
 import type { ConvertStepResult } from './prep.js';
 import { query, runAll } from './run-sql.js';
 import { lockFamily, readState, recordSwap, setProgress } from './state.js';
@@ -39,6 +40,7 @@ import {
   parseOptions,
   type SwapOptions,
   swapOptionsSchema,
+  swapRetries,
 } from './target.js';
 
 export interface SwitchResult extends ConvertStepResult {
@@ -236,11 +238,13 @@ export async function convertSwap(
   await catchUpClosely(db, target, layouts, 'forward', before, opts.batchSize);
   const partitionedViews = await twinViews();
   let lockHoldMs = 0;
-  const { result: replayedUnderLock, attempts } = await withLockRetry(
+  const { value: replayedUnderLock, attempts } = await inLockedTransaction(
     db,
-    opts.lockTimeoutMs,
-    opts.attempts,
-    `convert ${family.name} swap`,
+    {
+      lockTimeoutMs: opts.lockTimeoutMs,
+      retries: swapRetries(opts),
+      what: `convert ${family.name} swap`,
+    },
     async (tx) => {
       await lockFamily(tx, family);
       await tx.execute(sql`SELECT set_config('search_path', ${quoteIdent(family.schema)}, true)`);

@@ -2,7 +2,7 @@ import { getTableConfig, type PgTable } from 'drizzle-orm/pg-core';
 import { z } from 'zod';
 import type { FamilySpec } from '../../define/spec.js';
 import { PgpartsError } from '../../errors.js';
-import { DEFAULT_LOCK_TIMEOUT_MS } from './planned.js';
+import { DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_RETRIES } from '../../run/lock-timeout.js';
 
 /**
  * What a conversion converts to: a family spec (names, partitioning) plus the Drizzle tables that
@@ -70,12 +70,19 @@ export const swapOptionsSchema = z
   .object({
     /** lock_timeout for the swap's lock (docs/postgres-behaviours.md#lock-levels): a blocked DDL would block every query. */
     lockTimeoutMs: z.number().int().min(1).max(600_000).default(DEFAULT_LOCK_TIMEOUT_MS),
-    /** Attempts at taking the lock before giving up, with growing pauses between them. */
-    attempts: z.number().int().min(1).max(100).default(10),
+    /** Tries after the first at taking the lock, with growing, jittered pauses between them. */
+    retries: z.number().int().min(0).max(1_000).optional(),
+    /** Deprecated: total tries (`retries` + 1); `retries` wins when both are given. */
+    attempts: z.number().int().min(1).max(1_001).optional(),
     batchSize: z.number().int().min(1).max(1_000_000).default(10_000),
     dryRun: z.boolean().default(false),
   })
   .strict();
+
+/** Tries after the first: `retries`, else the deprecated `attempts` less one, else the default. */
+export function swapRetries(opts: { retries?: number; attempts?: number }): number {
+  return opts.retries ?? (opts.attempts !== undefined ? opts.attempts - 1 : DEFAULT_RETRIES);
+}
 
 export const verifyOptionsSchema = z
   .object({

@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { PgpartsError } from '../../errors.js';
 import type { AnyPgDatabase } from '../../run/database.js';
+import { inLockedTransaction } from '../../run/lock-timeout.js';
 import { quoteIdent } from '../../sql/identifiers.js';
 import { captureTriggerSql, dropCaptureTriggerSql, replayBatch } from './capture.js';
 import { catchUpClosely } from './fill.js';
@@ -17,7 +18,7 @@ import {
   validateSql,
 } from './moves.js';
 import { oldSchema, sides, twinSchema } from './names.js';
-import { formatPlan, withLockRetry } from './planned.js';
+import { formatPlan } from './planned.js';
 import { runAll } from './run-sql.js';
 import { lockFamily, readState, recordSwap } from './state.js';
 import { refreshViews, type SwitchResult } from './swap.js';
@@ -26,6 +27,7 @@ import {
   parseOptions,
   type SwapOptions,
   swapOptionsSchema,
+  swapRetries,
 } from './target.js';
 
 /**
@@ -91,11 +93,13 @@ export async function convertUnswap(
   }
   await catchUpClosely(db, target, layouts, 'reverse', after, opts.batchSize);
   let lockHoldMs = 0;
-  const { result: replayedUnderLock, attempts } = await withLockRetry(
+  const { value: replayedUnderLock, attempts } = await inLockedTransaction(
     db,
-    opts.lockTimeoutMs,
-    opts.attempts,
-    `convert ${family.name} unswap`,
+    {
+      lockTimeoutMs: opts.lockTimeoutMs,
+      retries: swapRetries(opts),
+      what: `convert ${family.name} unswap`,
+    },
     async (tx) => {
       await lockFamily(tx, family);
       await tx.execute(sql`SELECT set_config('search_path', ${quoteIdent(family.schema)}, true)`);

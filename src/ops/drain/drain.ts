@@ -6,12 +6,16 @@ import type { AnyPgDatabase } from '../../run/database.js';
 import { query, run } from '../../run/execute.js';
 import { type KeyOperation, withKeyOperation } from '../../run/key-lock.js';
 import {
+  checkLockOptions,
   DEFAULT_LOCK_TIMEOUT_MS,
   inShortTransaction,
+  isLockConflict,
+  lockedTransactionSql,
+  lockGiveUpError,
   lockTimeoutSql,
   retryOnLockTimeout,
 } from '../../run/lock-timeout.js';
-import { openSession } from '../../run/session.js';
+import { openSession, pgpartsSessionSettings } from '../../run/session.js';
 import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
 import { keyCheckSql, keyPredicateSql } from '../../sql/key-predicate.js';
 import { integerLiteral, textLiteral } from '../../sql/literals.js';
@@ -86,7 +90,7 @@ export interface DrainOptions {
   throttleMs?: number;
   /** How long a DDL statement or the final phase waits for its locks. */
   lockTimeoutMs?: number;
-  /** Retries of a step that hit lock_timeout. Default 8. */
+  /** Tries after the first of a step that could not get its locks (timeout, deadlock). Default 8. */
   retries?: number;
   /** Replay rounds before the final phase. Default 3. */
   replayRounds?: number;
@@ -161,7 +165,7 @@ async function count(db: AnyPgDatabase, statement: string): Promise<number> {
 
 /** DDL on live tables: its own short transaction, lock_timeout, retried on lock timeouts. */
 async function ddl(db: AnyPgDatabase, statements: string[], options: DrainOptions): Promise<void> {
-  await inShortTransaction(db, { retries: 8, ...options }, async (tx) => {
+  await inShortTransaction(db, { ...options, what: 'drain' }, async (tx) => {
     for (const statement of statements) await run(tx, statement);
   });
 }
@@ -325,7 +329,10 @@ async function replayOnce(
     let stagedDelta = 0;
     if (entries > 0) {
       // Each logged key is looked up in DEFAULT by its primary key; no sequential scan per key
-      // (see replayAll on statistics).
+      // (see replayAll on statistics). Switching seqscans off inflates the estimates of any
+      // plan that keeps one (a table without a usable index) past jit_above_cost: no JIT here,
+      // inside the final phase's locks or not, so a replay never waits for a compiler.
+      await run(tx, 'SET LOCAL jit = off');
       await run(tx, 'SET LOCAL enable_seqscan = off');
       for (const target of statements.targets) {
         const deleted = await count(tx, target.deleted);
@@ -451,7 +458,8 @@ async function finish(
   const times = { ...NO_FINAL_PHASE };
   const tables = plans.map((p) => p.t);
   await db.transaction(async (tx) => {
-    await run(tx, `SET LOCAL ${lockTimeoutSql(options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS)}`);
+    for (const setting of lockedTransactionSql(options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS))
+      await run(tx, setting);
     const guard = await count(
       tx,
       `SELECT CASE WHEN pg_try_advisory_xact_lock(hashtext(${textLiteral(`pgparts:drain:${family.schema}.${family.name}`)})) THEN 1 ELSE 0 END AS n`,
@@ -489,20 +497,41 @@ async function finish(
       // front, so a writer holding a run and waiting for its members cannot deadlock with the
       // ATTACH. Attaching a referencing partition needs SHARE ROW EXCLUSIVE on the referenced
       // parent: writes to that parent wait for the rest of this transaction; reads go on.
+      // Every lock the ATTACHes will take is taken here, none later (docs/locking.md): an
+      // ATTACH asking for a stronger lock after the replay and delete held the others for their
+      // whole length, and a writer waiting on them hit its deadlock check (3 app transactions
+      // aborted with 40P01 in the writers test). The referencing parents get SHARE ROW
+      // EXCLUSIVE (attaching a referenced partition adds its share of their keys); DEFAULT
+      // ACCESS EXCLUSIVE, last (ATTACH proves DEFAULT holds none of the key). All the waits
+      // together stay within lock_timeout, each lock getting its share of it, so a writer
+      // queued behind them is released before deadlock_timeout.
       const referenced = new Set(tables.flatMap((t) => t.referencedTables));
-      for (const table of family.tables.filter((name) => referenced.has(name))) {
-        await run(
-          tx,
-          `LOCK TABLE ${quoteQualified(family.schema, table)} IN SHARE ROW EXCLUSIVE MODE`,
-        );
-      }
-      if (defaults.length > 0) {
-        // EXCLUSIVE: reads of DEFAULT go on; writes to DEFAULT wait; other partitions untouched.
-        await run(
-          tx,
-          `LOCK TABLE ${defaults.map((t) => quoteQualified(family.schema, t.defaultPartition as string)).join(', ')} IN EXCLUSIVE MODE`,
-        );
-      }
+      const locks = [
+        ...family.tables
+          .filter((name) => referenced.has(name))
+          .map(
+            (name) =>
+              `LOCK TABLE ${quoteQualified(family.schema, name)} IN SHARE ROW EXCLUSIVE MODE`,
+          ),
+        ...family.tables
+          .filter((name) => !referenced.has(name))
+          .map(
+            (name) =>
+              `LOCK TABLE ONLY ${quoteQualified(family.schema, name)} IN SHARE ROW EXCLUSIVE MODE`,
+          ),
+        ...(defaults.length > 0
+          ? [
+              `LOCK TABLE ${defaults.map((t) => quoteQualified(family.schema, t.defaultPartition as string)).join(', ')} IN ACCESS EXCLUSIVE MODE`,
+            ]
+          : []),
+      ];
+      const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+      await run(
+        tx,
+        `SET LOCAL ${lockTimeoutSql(Math.max(1, Math.floor(lockTimeoutMs / locks.length)))}`,
+      );
+      for (const statement of locks) await run(tx, statement);
+      await run(tx, `SET LOCAL ${lockTimeoutSql(lockTimeoutMs)}`);
     }
     lockedAt = performance.now();
     await options.onPhase?.('locked');
@@ -614,6 +643,10 @@ function emptyResult(
   };
 }
 
+/**
+ * Drains `key` (see above) on one pinned connection whose session has pgparts's settings (no
+ * statement_timeout or idle timeout from the role or database, no JIT), restored at the end.
+ */
 export async function drainKey(
   db: AnyPgDatabase,
   family: FamilySpec,
@@ -622,7 +655,8 @@ export async function drainKey(
 ): Promise<DrainResult> {
   const label = key.kind === 'default' ? 'DEFAULT' : keyLabel(key);
   // One connection for the key's lock and the work (a pool of one suffices, as for apply).
-  const session = await openSession(db);
+  checkLockOptions(options, 'drain');
+  const session = await openSession(db, { settings: pgpartsSessionSettings() });
   const s = session.db;
   try {
     // The key's lock and record first: a retire of this key waits for no drain, it is refused.
@@ -766,9 +800,18 @@ async function drainUnderKeyLock(
       moved = result.moved;
       finalPhase = result.times;
     },
-    { retries: options.retries ?? 8, onRetry: options.onRetry },
+    { retries: options.retries, onRetry: options.onRetry },
   );
-  if (outcome.error) throw outcome.error;
+  if (outcome.error !== undefined) {
+    throw isLockConflict(outcome.error)
+      ? lockGiveUpError(
+          `drain ${where} (final phase)`,
+          outcome.attempts,
+          options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
+          outcome.error,
+        )
+      : outcome.error;
+  }
   options.onProgress?.({ phase: 'finish', done: 1, total: 1 });
 
   let swap: SwapCompletion | null = null;

@@ -197,10 +197,14 @@ export async function completeSwap(
   for (const name of state.drainedDefaults) {
     // Only an old DEFAULT pgparts recorded as such; a table that merely carries the comment stays.
     if ((await ownedRole(db, family.schema, family.schema, name)) !== 'drained-default') continue;
-    await inShortTransaction(db, { retries: 8, ...options }, async (tx) => {
-      await run(tx, forgetOwnedSql(family.schema, family.schema, name));
-      await run(tx, `DROP TABLE ${quoteQualified(family.schema, name)}`);
-    });
+    await inShortTransaction(
+      db,
+      { ...options, what: 'drain (dropping the old DEFAULT)' },
+      async (tx) => {
+        await run(tx, forgetOwnedSql(family.schema, family.schema, name));
+        await run(tx, `DROP TABLE ${quoteQualified(family.schema, name)}`);
+      },
+    );
     dropped.push(name);
   }
   const started = performance.now();
