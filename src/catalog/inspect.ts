@@ -109,6 +109,16 @@ function tupleList(tables: { schema: string; name: string }[]): SQL {
   );
 }
 
+/**
+ * LOCK TABLE in SHARE ROW EXCLUSIVE mode needs UPDATE, DELETE or TRUNCATE on the table (or
+ * owning it), while ATTACH takes the same lock on a neighbour without asking. A neighbour the
+ * role may not lock is left out of the create step's up-front locks: ATTACH still takes its
+ * lock, later and under the same short lock_timeout (docs/locking.md, docs/privileges.md).
+ */
+const mayLock = sql.raw(
+  `(has_table_privilege(r.oid, 'UPDATE') OR has_table_privilege(r.oid, 'DELETE') OR has_table_privilege(r.oid, 'TRUNCATE'))`,
+);
+
 async function readParents(
   db: AnyPgDatabase,
   tables: { schema: string; name: string }[],
@@ -126,11 +136,13 @@ async function readParents(
              (SELECT json_agg(json_build_object('schema', rn.nspname, 'name', r.relname) ORDER BY rn.nspname, r.relname)
                 FROM (SELECT DISTINCT k.confrelid FROM pg_constraint k
                       WHERE k.conrelid = c.oid AND k.contype = 'f' AND k.confrelid <> c.oid) f
-                JOIN pg_class r ON r.oid = f.confrelid JOIN pg_namespace rn ON rn.oid = r.relnamespace) AS referenced,
+                JOIN pg_class r ON r.oid = f.confrelid JOIN pg_namespace rn ON rn.oid = r.relnamespace
+               WHERE ${mayLock}) AS referenced,
              (SELECT json_agg(json_build_object('schema', rn.nspname, 'name', r.relname) ORDER BY rn.nspname, r.relname)
                 FROM (SELECT DISTINCT k.conrelid FROM pg_constraint k
                       WHERE k.confrelid = c.oid AND k.contype = 'f' AND k.conparentid = 0 AND k.conrelid <> c.oid) f
-                JOIN pg_class r ON r.oid = f.conrelid JOIN pg_namespace rn ON rn.oid = r.relnamespace) AS referencing
+                JOIN pg_class r ON r.oid = f.conrelid JOIN pg_namespace rn ON rn.oid = r.relnamespace
+               WHERE ${mayLock}) AS referencing
       FROM pg_class c
       JOIN pg_namespace n ON n.oid = c.relnamespace
       LEFT JOIN pg_partitioned_table pt ON pt.partrelid = c.oid

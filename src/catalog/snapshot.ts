@@ -39,9 +39,9 @@ export interface ParentInfo {
   keyDefinition: string | null;
   /** The type of the first key column, as format_type prints it. */
   keyType: string | null;
-  /** Tables this one's foreign keys reference (ATTACH of a partition locks them). */
+  /** Tables this one's foreign keys reference that the role may LOCK (ATTACH locks them). */
   referencedTables?: { schema: string; name: string }[];
-  /** Tables whose foreign keys reference this one (ATTACH of a partition locks them too). */
+  /** Tables whose foreign keys reference this one that the role may LOCK (ATTACH locks them). */
   referencingTables?: { schema: string; name: string }[];
 }
 

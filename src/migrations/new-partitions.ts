@@ -1,6 +1,6 @@
 import type { FamilySpec } from '../define/spec.js';
 import {
-  createPartitionSql,
+  createPartitionOfSql,
   familyMigrationSql,
   initialRangePartitionsSql,
 } from '../sql/partition-ddl.js';
@@ -18,14 +18,14 @@ export function newPartitionsSql(family: FamilySpec, tables: readonly string[]):
   if (family.partitionBy.strategy === 'list') {
     for (const table of tables) {
       for (const value of family.partitionBy.values) {
-        statements.push(...createPartitionSql(family, table, { kind: 'list', value }));
+        statements.push(...createPartitionOfSql(family, table, { kind: 'list', value }));
       }
     }
   }
   if (whole) return [...statements, ...familyMigrationSql(family)];
   if (family.defaultPartition) {
     for (const table of tables)
-      statements.push(...createPartitionSql(family, table, { kind: 'default' }));
+      statements.push(...createPartitionOfSql(family, table, { kind: 'default' }));
   }
   if (family.partitionBy.strategy === 'range') statements.push(initialRangePartitionsSql(family));
   return statements;

@@ -143,8 +143,8 @@ describe('bad configuration fails with a clear message before any SQL runs', () 
       `COMMENT ON TABLE "public"."leaderboard_run_s40" IS 'pgparts:managed'`,
       `COMMENT ON TABLE "public"."run_group_member_s40" IS 'pgparts:managed'`,
     ]);
-    expect(changes).toContain(owned('leaderboard_run_s40'));
-    expect(changes).toContain(owned('run_group_member_s40'));
+    expect(changes).toContainEqual(owned('leaderboard_run_s40'));
+    expect(changes).toContainEqual(owned('run_group_member_s40'));
   });
 
   it('inspect itself never changes anything', async () => {

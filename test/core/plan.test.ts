@@ -365,6 +365,9 @@ describe('plan: bad configuration fails before anything runs', () => {
       `ALTER TABLE "public"."Raw""; DROP TABLE season; --" ATTACH PARTITION "public"."Raw""; DROP TABLE season; --_2026_11" FOR VALUES FROM ('2026-11-01 00:00:00+00') TO ('2026-12-01 00:00:00+00')`,
       `ALTER TABLE "public"."Raw""; DROP TABLE season; --_2026_11" DROP CONSTRAINT "pgparts_partition_bound"`,
       `COMMENT ON TABLE "public"."Raw""; DROP TABLE season; --_2026_11" IS 'pgparts:managed'`,
+      expect.stringMatching(
+        /^INSERT INTO "public"\."pgparts_owned_tables" .*'"public"\."Raw""; DROP TABLE season; --_2026_11"'::regclass, 'public', 'Raw"; DROP TABLE season; --_2026_11'/s,
+      ),
     ]);
   });
 

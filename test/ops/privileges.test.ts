@@ -55,7 +55,7 @@ afterAll(async () => {
 describe('least-privilege roles', () => {
   it('apply: a role that owns the tables and may create in their schema runs it', async () => {
     const run = await pgparts(urlAs(OWNER), 'apply');
-    expect(run.code, run.stderr).toBe(0);
+    expect(run.code, run.stderr + run.stdout).toBe(0);
     expect(await partitionCount()).toBeGreaterThan(0);
   });
 
