@@ -42,7 +42,8 @@ export interface EmbeddedServerOptions {
 const SERVERS_DIR = resolve(import.meta.dirname, '..', '.pgparts', 'servers');
 const PASSWORD = 'pgparts';
 
-function isAlive(pid: number): boolean {
+/** True when a process with this pid exists (EPERM: it exists, owned by another user). */
+export function isAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);

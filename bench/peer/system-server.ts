@@ -16,7 +16,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { freePort } from '../../scripts/embedded-server.js';
+import { freePort, isAlive } from '../../scripts/embedded-server.js';
 
 export interface SystemServer {
   /** postgres://postgres:...@127.0.0.1:PORT/postgres */
@@ -38,16 +38,6 @@ function asPostgres(command: string, args: string[]): string {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-}
-
-function isAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Starts a fresh server of `major`; throws with the install command when it is missing. */

@@ -236,6 +236,35 @@ function drainStep(
   };
 }
 
+/** A retire step over the partitions of `key` that `held` names, referencing tables first. */
+function retireStep(
+  family: FamilySpec,
+  key: PartitionKey,
+  label: string,
+  held: readonly { table: string; partition: string }[],
+  mode: 'drop' | 'archive',
+  reason: string,
+): Step {
+  return {
+    id: stepId(
+      'retire',
+      family.name,
+      key,
+      held.map((h) => h.table),
+    ),
+    kind: 'retire',
+    family: family.name,
+    tables: held.map((h) => h.table),
+    partitions: held.map((h) => h.partition),
+    key,
+    label,
+    sql: [],
+    reason,
+    destructive: true,
+    mode,
+  };
+}
+
 /**
  * What an interrupted operation left is finished by the next apply: a drain is resumed (its
  * staging tables and change log carry on), a retire is finished (destructive, so with --yes
@@ -284,24 +313,16 @@ function finishInterrupted(
         return p ? [{ table: t.name, partition: p.name }] : [];
       });
       const mode = op.detail === 'archive' ? 'archive' : 'drop';
-      steps.push({
-        id: stepId(
-          'retire',
-          family.name,
+      steps.push(
+        retireStep(
+          family,
           key,
-          held.map((h) => h.table),
+          op.key,
+          held,
+          mode,
+          `${where}: finish it (${mode} the partitions it has not removed yet, then record the key retired)`,
         ),
-        kind: 'retire',
-        family: family.name,
-        tables: held.map((h) => h.table),
-        partitions: held.map((h) => h.partition),
-        key,
-        label: op.key,
-        sql: [],
-        reason: `${where}: finish it (${mode} the partitions it has not removed yet, then record the key retired)`,
-        destructive: true,
-        mode,
-      });
+      );
     } else {
       notices.push({
         family: family.name,
@@ -455,30 +476,21 @@ function planFamily(
       continue;
     }
     const mode = family.retention?.mode ?? 'drop';
-    steps.push({
-      id: stepId(
-        'retire',
-        family.name,
+    steps.push(
+      retireStep(
+        family,
         key,
-        held.map((h) => h.table),
-      ),
-      kind: 'retire',
-      family: family.name,
-      tables: held.map((h) => h.table),
-      partitions: held.map((h) => h.partition.name),
-      key,
-      label,
-      sql: [],
-      reason:
+        label,
+        held.map((h) => ({ table: h.table, partition: h.partition.name })),
+        mode,
         `${label} is outside the retention window (${cutoff}): ${mode === 'drop' ? 'drop' : `archive into ${family.retention?.archiveSchema}`} ` +
-        `its partitions, referencing tables first, with ${
-          family.defaultPartition
-            ? 'plain DETACH under lock_timeout (PostgreSQL refuses DETACH CONCURRENTLY while a DEFAULT partition exists)'
-            : 'DETACH ... CONCURRENTLY'
-        } (retireKey)`,
-      destructive: true,
-      mode,
-    });
+          `its partitions, referencing tables first, with ${
+            family.defaultPartition
+              ? 'plain DETACH under lock_timeout (PostgreSQL refuses DETACH CONCURRENTLY while a DEFAULT partition exists)'
+              : 'DETACH ... CONCURRENTLY'
+          } (retireKey)`,
+      ),
+    );
   }
 
   steps.push(...finishInterrupted(family, snapshot, tables, notices));
