@@ -71,7 +71,9 @@ describe('on a hot standby', () => {
     expect(status.stdout).toContain('leaderboard');
     const plan = await pgparts(url, 'plan');
     expect(plan.code, plan.stderr).toBe(0);
-    expect(plan.stdout).toContain('PARTITION OF "public"."leaderboard_run" FOR VALUES IN (1)');
+    expect(plan.stdout).toContain(
+      'ALTER TABLE "public"."leaderboard_run" ATTACH PARTITION "public"."leaderboard_run_s1" FOR VALUES IN (1)',
+    );
     const dry = await pgparts(url, 'apply', '--dry-run');
     expect(dry.code, dry.stderr).toBe(0);
     const metrics = await pgparts(url, 'status', '--format', 'prometheus');
