@@ -1,6 +1,7 @@
 import { isAlignedRange } from '../define/bounds.js';
 import { keyLabel, partitionName } from '../define/partition-key.js';
 import type { FamilySpec } from '../define/spec.js';
+import { DEFAULT_EXCLUDES_CHECK } from '../sql/partition-ddl.js';
 import type { Anomaly, PartitionInfo, TableSnapshot } from './snapshot.js';
 
 /** A partition's index whose indoption (ASC/DESC, NULLS) differs from its parent index's. */
@@ -170,6 +171,18 @@ export function findAnomalies(
           table: table.name,
           partition: p.name,
           message: `${p.name} was not created by pgparts (not in its ownership record, whatever its comment says); it is never removed automatically`,
+        });
+      }
+      if (p.isDefault && p.excludesCheck) {
+        found.push({
+          kind: 'leftover-default-check',
+          severity: 'warning',
+          table: table.name,
+          partition: p.name,
+          message:
+            `${p.name} carries the CHECK ${DEFAULT_EXCLUDES_CHECK} of a partition create that did not finish: ` +
+            `rows of the key it excludes are refused until it goes; the next create on ${table.name} replaces ` +
+            `and drops it (or: ALTER TABLE ... DROP CONSTRAINT ${DEFAULT_EXCLUDES_CHECK})`,
         });
       }
       if (p.isDefault && !family.defaultPartition) {

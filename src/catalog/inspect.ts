@@ -7,6 +7,7 @@ import type { AnyPgDatabase } from '../run/database.js';
 import { DEFAULT_LOCK_TIMEOUT_MS, lockTimeoutSql } from '../run/lock-timeout.js';
 import { rowsOf } from '../run/rows.js';
 import { quoteIdent, quoteQualified } from '../sql/identifiers.js';
+import { DEFAULT_EXCLUDES_CHECK } from '../sql/partition-ddl.js';
 import { findAnomalies, type IndexOrderIssue } from './anomalies.js';
 import { readDefaultRows } from './default-rows.js';
 import { type OwnershipRecords, readOwnership } from './ownership.js';
@@ -88,6 +89,7 @@ interface PartitionRow {
   bytes: number | string | null;
   reltuples: number | string;
   detach_pending: boolean;
+  excludes_check: boolean;
 }
 
 interface IndexRow {
@@ -180,7 +182,9 @@ async function readPartitions(
              obj_description(c.oid, 'pg_class') AS comment,
              ${bytes} AS bytes,
              c.reltuples::float8 AS reltuples,
-             i.inhdetachpending AS detach_pending
+             i.inhdetachpending AS detach_pending,
+             EXISTS (SELECT 1 FROM pg_constraint k
+                     WHERE k.conrelid = c.oid AND k.conname = ${DEFAULT_EXCLUDES_CHECK}) AS excludes_check
       FROM pg_inherits i
       JOIN pg_class p ON p.oid = i.inhparent
       JOIN pg_namespace pn ON pn.oid = p.relnamespace
@@ -395,6 +399,7 @@ export async function inspect(
             estimatedRows: reltuples >= 0 ? reltuples : null,
             defaultRows: null,
             ...(row.detach_pending ? { detachPending: true } : {}),
+            ...(isDefault && row.excludes_check ? { excludesCheck: true } : {}),
           });
         }
         table.partitions.sort(partitionOrder);

@@ -20,7 +20,8 @@ export interface Anomaly {
     | 'gap'
     | 'overlap'
     | 'index-order'
-    | 'unexpected-default';
+    | 'unexpected-default'
+    | 'leftover-default-check';
   severity: 'warning' | 'info';
   table: string;
   partition?: string;
@@ -98,6 +99,11 @@ export interface PartitionInfo {
    * queries no longer see the partition, and the next apply finalizes the detach.
    */
   detachPending?: boolean;
+  /**
+   * DEFAULT only: it carries the CHECK a create adds to spare ATTACH its scan
+   * (DEFAULT_EXCLUDES_CHECK), left by a create that did not finish.
+   */
+  excludesCheck?: boolean;
 }
 
 export interface TableSnapshot {

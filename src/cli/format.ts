@@ -54,7 +54,12 @@ function stepTitle(step: Step): string {
 export function formatStep(step: Step, index: number): string[] {
   const lines = [`${index + 1}. ${stepTitle(step)}`, `   why: ${step.reason}`];
   if (step.sql.length > 0) {
+    for (const statement of step.prepare ?? []) {
+      lines.push(`   ${statement};  -- its own transaction`);
+    }
     for (const statement of step.sql) lines.push(`   ${statement};`);
+    for (const statement of step.cleanup ?? [])
+      lines.push(`   -- if the step fails: ${statement};`);
   } else {
     lines.push(
       `   -- ${step.kind === 'drain' ? 'drainKey' : 'retireKey'} chooses its statements at run time`,

@@ -12,7 +12,7 @@ import {
 import { type FamilySpec, parseFamilies } from '../define/spec.js';
 import { PgpartsError } from '../errors.js';
 import { recordOwnedSql } from '../sql/ownership.js';
-import { createPartitionSql } from '../sql/partition-ddl.js';
+import { createPartitionSql, defaultExclusionSql } from '../sql/partition-ddl.js';
 import { coverage, indexTable, type TableIndex } from './coverage.js';
 import { finalizeDetachSql, pendingDetaches } from './pending-detach.js';
 import { specMismatches } from './spec-checks.js';
@@ -43,6 +43,14 @@ export interface Step {
    * phases chosen at run time by drainKey / retireKey (see the reason).
    */
   sql: string[];
+  /**
+   * create: statements run before `sql`, each in its own short transaction (with the same
+   * lock_timeout and no JIT): they add and validate the CHECK on a DEFAULT partition that holds
+   * rows, so that the ATTACH in `sql` does not scan DEFAULT under its lock.
+   */
+  prepare?: string[];
+  /** create: run (each in its own transaction) when the step fails after `prepare` ran. */
+  cleanup?: string[];
   reason: string;
   /** Drops or detaches partitions: runs only with allowDestructive / `--yes`. */
   destructive: boolean;
@@ -352,32 +360,45 @@ function planFamily(
   }));
   const tables = snapshot.tables.map((t) => indexTable(family, t));
   const parents = new Map(snapshot.tables.map((t) => [t.name, t.parent]));
-  const create = (table: TableIndex, key: PartitionKey, reason: string): Step => ({
-    id: stepId('create', family.name, key, [table.name]),
-    kind: 'create',
-    family: family.name,
-    tables: [table.name],
-    partitions: [partitionName(family, table.name, key)],
-    key,
-    label: keyLabel(key),
-    sql: [
-      ...createPartitionSql(family, table.name, key, {
-        defaultPartition: key.kind === 'default' ? null : (table.defaultPartition ?? null),
-        referencedTables: parents.get(table.name)?.referencedTables ?? [],
-        referencingTables: parents.get(table.name)?.referencingTables ?? [],
-      }),
-      recordOwnedSql({
-        schema: family.schema,
-        family: family.name,
-        parent: table.name,
-        name: partitionName(family, table.name, key),
-        key: keyLabel(key),
-        role: 'partition',
-      }),
-    ],
-    reason,
-    destructive: false,
-  });
+  const create = (table: TableIndex, key: PartitionKey, reason: string): Step => {
+    const defaultPartition = key.kind === 'default' ? null : (table.defaultPartition ?? null);
+    // An empty DEFAULT costs ATTACH no scan: only one that holds rows gets the CHECK first (and
+    // one that still carries it from a create that did not finish, which this one replaces).
+    const exclusion =
+      defaultPartition &&
+      (defaultPartition.defaultRows?.hasRows !== false || defaultPartition.excludesCheck)
+        ? defaultExclusionSql(family, key, defaultPartition)
+        : null;
+    return {
+      id: stepId('create', family.name, key, [table.name]),
+      kind: 'create',
+      family: family.name,
+      tables: [table.name],
+      partitions: [partitionName(family, table.name, key)],
+      key,
+      label: keyLabel(key),
+      ...(exclusion ? { prepare: exclusion.prepare } : {}),
+      sql: [
+        ...createPartitionSql(family, table.name, key, {
+          defaultPartition,
+          referencedTables: parents.get(table.name)?.referencedTables ?? [],
+          referencingTables: parents.get(table.name)?.referencingTables ?? [],
+        }),
+        ...(exclusion ? [exclusion.drop] : []),
+        recordOwnedSql({
+          schema: family.schema,
+          family: family.name,
+          parent: table.name,
+          name: partitionName(family, table.name, key),
+          key: keyLabel(key),
+          role: 'partition',
+        }),
+      ],
+      ...(exclusion ? { cleanup: [exclusion.cleanup] } : {}),
+      reason,
+      destructive: false,
+    };
+  };
 
   if (family.defaultPartition) {
     for (const table of tables) {

@@ -14,13 +14,13 @@ import {
   releaseAdvisoryLock,
   tryAdvisoryLock,
 } from './advisory-lock.js';
+import { runCreateStep } from './create-step.js';
 import type { AnyPgDatabase } from './database.js';
 import {
   checkLockOptions,
   DEFAULT_LOCK_TIMEOUT_MS,
   DEFAULT_RETRIES,
   isLockConflict,
-  lockedTransactionSql,
   type RetryOptions,
   retryOnLockTimeout,
 } from './lock-timeout.js';
@@ -318,20 +318,6 @@ interface RunContext {
 }
 
 /**
- * Runs one create step: its statements in one transaction, after the settings every locking
- * transaction starts with (lock_timeout, no JIT). The loop in runSteps retries it.
- */
-async function runCreate(step: Step, ctx: RunContext): Promise<undefined> {
-  await ctx.db.transaction(async (tx) => {
-    for (const setting of lockedTransactionSql(ctx.lockTimeoutMs)) {
-      await tx.execute(sql.raw(setting));
-    }
-    for (const statement of step.sql) await tx.execute(sql.raw(statement));
-  });
-  return undefined;
-}
-
-/**
  * Runs a step's statements one by one on the run's connection, outside any transaction (its
  * session lock_timeout applies): DETACH ... FINALIZE waits for older snapshots like the detach
  * it completes.
@@ -392,7 +378,7 @@ async function runSteps(planned: Plan, ctx: RunContext): Promise<StepResult[]> {
               })
             : step.kind === 'finalize-detach'
               ? runOutsideTransaction(step, ctx)
-              : runCreate(step, ctx),
+              : runCreateStep(ctx.db, step, ctx.lockTimeoutMs),
         {
           ...ctx.retry,
           onRetry: (attempt, delayMs, error) =>

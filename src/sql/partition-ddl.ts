@@ -104,6 +104,38 @@ export function createPartitionSql(
   ];
 }
 
+/** The CHECK a DEFAULT partition carries while a partition is created: ATTACH skips its scan. */
+export const DEFAULT_EXCLUDES_CHECK = 'pgparts_default_excludes_new_key';
+
+/**
+ * The statements that spare ATTACH its scan of a DEFAULT partition that holds rows. ATTACH must
+ * prove DEFAULT holds no row of the new bound; it skips its scan when DEFAULT carries a valid
+ * CHECK that excludes the bound, and otherwise scans DEFAULT while holding ACCESS EXCLUSIVE on
+ * it, so every writer into DEFAULT waits for the whole scan. So, before the create's
+ * transaction, each in its own short transaction: the CHECK is added NOT VALID (catalog only,
+ * a moment of ACCESS EXCLUSIVE; it replaces one an interrupted create left), then validated
+ * (the scan, under SHARE UPDATE EXCLUSIVE: writers go on). The create's transaction drops it
+ * after its ATTACH (`drop`); `cleanup` drops it when the step fails. While it exists, a row of
+ * the new key written through the parent fails instead of landing in DEFAULT, where it would
+ * have made the ATTACH fail (docs/locking.md).
+ */
+export function defaultExclusionSql(
+  family: FamilySpec,
+  key: PartitionKey,
+  defaultPartition: TableName,
+): { prepare: string[]; drop: string; cleanup: string } {
+  const target = quoteQualified(defaultPartition.schema, defaultPartition.name);
+  const check = quoteIdent(DEFAULT_EXCLUDES_CHECK);
+  return {
+    prepare: [
+      `ALTER TABLE ${target} DROP CONSTRAINT IF EXISTS ${check}, ADD CONSTRAINT ${check} CHECK (NOT (${keyCheckSql(family, key)})) NOT VALID`,
+      `ALTER TABLE ${target} VALIDATE CONSTRAINT ${check}`,
+    ],
+    drop: `ALTER TABLE ${target} DROP CONSTRAINT ${check}`,
+    cleanup: `ALTER TABLE ${target} DROP CONSTRAINT IF EXISTS ${check}`,
+  };
+}
+
 /**
  * CREATE TABLE ... PARTITION OF, for migrations only: they run before the app writes (and their
  * text is fixed once generated), where the parent's ACCESS EXCLUSIVE lock harms nobody.

@@ -1,0 +1,35 @@
+import { sql } from 'drizzle-orm';
+import type { Step } from '../plan/plan.js';
+import type { AnyPgDatabase } from './database.js';
+import { lockedTransactionSql } from './lock-timeout.js';
+
+/**
+ * Runs one create step on `db` (a pinned connection, not in a transaction): its `prepare`
+ * statements each in a short transaction of its own, then its `sql` in one transaction, each
+ * transaction starting with the settings every locking transaction starts with (lock_timeout, no
+ * JIT). When anything fails after `prepare` began, its `cleanup` runs (best effort, same
+ * settings) and the error is thrown as it came: apply's loop retries the whole step.
+ */
+export async function runCreateStep(
+  db: AnyPgDatabase,
+  step: Pick<Step, 'prepare' | 'sql' | 'cleanup'>,
+  lockTimeoutMs: number,
+): Promise<undefined> {
+  const settings = lockedTransactionSql(lockTimeoutMs);
+  const inTransaction = (statements: readonly string[]) =>
+    db.transaction(async (tx) => {
+      for (const statement of [...settings, ...statements]) await tx.execute(sql.raw(statement));
+    });
+  try {
+    for (const statement of step.prepare ?? []) await inTransaction([statement]);
+    await inTransaction(step.sql);
+    return undefined;
+  } catch (error) {
+    for (const statement of step.cleanup ?? []) {
+      // A connection that is gone or a lock not had leaves the CHECK: the next run's create of
+      // the key replaces it, and the catalog read reports it meanwhile.
+      await inTransaction([statement]).catch(() => {});
+    }
+    throw error;
+  }
+}
