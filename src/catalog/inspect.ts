@@ -168,38 +168,44 @@ async function readParents(
   return parents;
 }
 
+/**
+ * The parents' partitions, found by the parents' oids (read just before, in the same
+ * transaction): an index lookup in pg_inherits, where matching names would scan. The comment
+ * and the leftover CHECK are joined, not looked up per row.
+ */
 async function readPartitions(
   db: AnyPgDatabase,
-  tables: { schema: string; name: string }[],
+  parentOids: string[],
   sizes: boolean,
 ): Promise<PartitionRow[]> {
+  if (parentOids.length === 0) return [];
   const bytes = sizes ? sql`pg_total_relation_size(c.oid)::float8` : sql`NULL::float8`;
   return rowsOf<PartitionRow>(
     await db.execute(sql`
       SELECT pn.nspname AS parent_schema, p.relname AS parent, c.oid::text AS oid,
              n.nspname AS schema, c.relname AS name,
              pg_get_expr(c.relpartbound, c.oid) AS bound,
-             obj_description(c.oid, 'pg_class') AS comment,
+             d.description AS comment,
              ${bytes} AS bytes,
              c.reltuples::float8 AS reltuples,
              i.inhdetachpending AS detach_pending,
-             EXISTS (SELECT 1 FROM pg_constraint k
-                     WHERE k.conrelid = c.oid AND k.conname = ${DEFAULT_EXCLUDES_CHECK}) AS excludes_check
+             k.oid IS NOT NULL AS excludes_check
       FROM pg_inherits i
       JOIN pg_class p ON p.oid = i.inhparent
       JOIN pg_namespace pn ON pn.oid = p.relnamespace
       JOIN pg_class c ON c.oid = i.inhrelid
       JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE p.relkind = 'p' AND (pn.nspname::text, p.relname::text) IN (${tupleList(tables)})
+      LEFT JOIN pg_description d
+        ON d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0
+      LEFT JOIN pg_constraint k ON k.conrelid = c.oid AND k.conname = ${DEFAULT_EXCLUDES_CHECK}
+      WHERE i.inhparent = ANY (${`{${parentOids.join(',')}}`}::oid[]) AND p.relkind = 'p'
       ORDER BY c.relname`),
   );
 }
 
 /** Partition indexes whose ASC/DESC flags differ from the parent index they belong to (docs/postgres-behaviours.md#parent-indexes-and-sort-order). */
-async function readIndexOrderIssues(
-  db: AnyPgDatabase,
-  tables: { schema: string; name: string }[],
-): Promise<IndexRow[]> {
+async function readIndexOrderIssues(db: AnyPgDatabase, parentOids: string[]): Promise<IndexRow[]> {
+  if (parentOids.length === 0) return [];
   return rowsOf<IndexRow>(
     await db.execute(sql`
       SELECT pn.nspname AS parent_schema, p.relname AS parent, c.relname AS partition,
@@ -213,7 +219,7 @@ async function readIndexOrderIssues(
       JOIN pg_index x ON x.indexrelid = ii.inhrelid
       JOIN pg_class ic ON ic.oid = x.indexrelid
       JOIN pg_class c ON c.oid = x.indrelid
-      WHERE (pn.nspname::text, p.relname::text) IN (${tupleList(tables)})
+      WHERE px.indrelid = ANY (${`{${parentOids.join(',')}}`}::oid[])
         AND x.indoption::text <> px.indoption::text
       ORDER BY c.relname, ic.relname`),
   );
@@ -328,18 +334,37 @@ export async function inspect(
   options: InspectOptions = {},
 ): Promise<Snapshot> {
   const specs = parseFamilies(families);
-  const lockTimeout = lockTimeoutSql(options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS);
   const tables = specs.flatMap((f) => f.tables.map((name) => ({ schema: f.schema, name })));
 
+  const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+  lockTimeoutSql(lockTimeoutMs); // refuses anything but a positive whole number of ms
+
   return db.transaction(async (tx) => {
-    // Called inside a caller's transaction, this is a savepoint, and SET LOCAL would outlive it:
-    // the caller's settings are put back before returning.
-    const [saved] = rowsOf<{ tz: string; ds: string; sp: string; lt: string }>(
-      await tx.execute(sql`SELECT current_setting('TimeZone') AS tz, current_setting('DateStyle') AS ds,
-                                  current_setting('search_path') AS sp, current_setting('lock_timeout') AS lt`),
+    // Called inside a caller's transaction, this is a savepoint, and a local setting would
+    // outlive it: the caller's settings are read first (the subquery runs before the
+    // set_config calls) and put back before returning. One round trip for all of it: catalog
+    // text (pg_get_partkeydef, pg_get_expr) then names what it names in full, times in UTC.
+    const [saved] = rowsOf<{
+      tz: string;
+      ds: string;
+      sp: string;
+      lt: string;
+      ms: number | string;
+      version: string;
+    }>(
+      await tx.execute(sql`
+        SELECT s.tz, s.ds, s.sp, s.lt, s.ms, s.version,
+               set_config('TimeZone', 'UTC', true), set_config('DateStyle', 'ISO, YMD', true),
+               set_config('search_path', 'pg_catalog', true),
+               set_config('lock_timeout', ${`${lockTimeoutMs}ms`}, true)
+        FROM (SELECT current_setting('TimeZone') AS tz, current_setting('DateStyle') AS ds,
+                     current_setting('search_path') AS sp, current_setting('lock_timeout') AS lt,
+                     (extract(epoch FROM now()) * 1000)::float8 AS ms,
+                     current_setting('server_version_num') AS version
+              OFFSET 0) s`),
     );
     try {
-      return await readSnapshot(tx);
+      return await readSnapshot(tx, saved);
     } finally {
       if (saved) {
         await tx.execute(sql`SELECT set_config('TimeZone', ${saved.tz}, true), set_config('DateStyle', ${saved.ds}, true),
@@ -348,21 +373,16 @@ export async function inspect(
     }
   });
 
-  async function readSnapshot(tx: AnyPgDatabase): Promise<Snapshot> {
-    await tx.execute(sql`SET LOCAL TimeZone = 'UTC'`);
-    await tx.execute(sql`SET LOCAL DateStyle = 'ISO, YMD'`);
-    // Catalog text (pg_get_partkeydef, pg_get_expr) then names what it names in full.
-    await tx.execute(sql`SET LOCAL search_path = pg_catalog`);
-    await tx.execute(sql.raw(`SET LOCAL ${lockTimeout}`));
-    const [clock] = rowsOf<{ ms: number | string; version: string }>(
-      await tx.execute(sql`SELECT (extract(epoch FROM now()) * 1000)::float8 AS ms,
-                                  current_setting('server_version_num') AS version`),
-    );
+  async function readSnapshot(
+    tx: AnyPgDatabase,
+    clock: { ms: number | string; version: string } | undefined,
+  ): Promise<Snapshot> {
     const none = tables.length === 0;
     const parents = none ? new Map<string, ParentInfo>() : await readParents(tx, tables);
-    const partitionRows = none ? [] : await readPartitions(tx, tables, options.sizes ?? false);
+    const parentOids = [...parents.values()].filter((p) => p.relkind === 'p').map((p) => p.oid);
+    const partitionRows = await readPartitions(tx, parentOids, options.sizes ?? false);
     const now = options.now ?? new Date(Number(clock?.ms));
-    const indexRows = none ? [] : await readIndexOrderIssues(tx, tables);
+    const indexRows = await readIndexOrderIssues(tx, parentOids);
 
     const familySnapshots: FamilySnapshot[] = [];
     const ownershipBySchema = new Map<string, OwnershipRecords>();

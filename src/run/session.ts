@@ -155,21 +155,30 @@ export async function applySessionSettings(
   settings: Record<string, string>,
 ): Promise<() => Promise<void>> {
   const names = Object.keys(settings);
+  if (names.length === 0) return async () => {};
+  // One round trip: each setting's value is read (the materialized subquery) before it is set.
   const previous = rowsOf<{ name: string; value: string }>(
     await db.execute(
-      sql`SELECT name, current_setting(name) AS value FROM pg_settings WHERE name IN (${sql.join(
-        names.map((n) => sql`${n}`),
-        sql`, `,
-      )})`,
+      sql`WITH prev AS MATERIALIZED (
+            SELECT name, current_setting(name) AS value FROM pg_settings WHERE name IN (${sql.join(
+              names.map((n) => sql`${n}`),
+              sql`, `,
+            )}))
+          SELECT prev.name, prev.value, set_config(prev.name, v.value, false) AS set
+          FROM prev JOIN (VALUES ${sql.join(
+            names.map((n) => sql`(${n}::text, ${settings[n] ?? ''}::text)`),
+            sql`, `,
+          )}) v(name, value) ON v.name = prev.name`,
     ),
   );
-  for (const { name } of previous) {
-    await db.execute(sql`SELECT set_config(${name}, ${settings[name] ?? ''}, false)`);
-  }
   return async () => {
-    for (const { name, value } of previous) {
-      await db.execute(sql`SELECT set_config(${name}, ${value}, false)`);
-    }
+    if (previous.length === 0) return;
+    await db.execute(
+      sql`SELECT set_config(v.name, v.value, false) FROM (VALUES ${sql.join(
+        previous.map((p) => sql`(${p.name}::text, ${p.value}::text)`),
+        sql`, `,
+      )}) v(name, value)`,
+    );
   };
 }
 
