@@ -1,5 +1,5 @@
 import { isAlignedRange } from '../define/bounds.js';
-import { keyLabel, partitionName } from '../define/partition-key.js';
+import { keyLabel, type PartitionKey, partitionName } from '../define/partition-key.js';
 import type { FamilySpec } from '../define/spec.js';
 import { DEFAULT_EXCLUDES_CHECK } from '../sql/partition-ddl.js';
 import type { Anomaly, PartitionInfo, TableSnapshot } from './snapshot.js';
@@ -80,7 +80,7 @@ function gaps(table: TableSnapshot): Anomaly[] {
 
 interface RangePartition {
   partition: PartitionInfo;
-  label: string;
+  key: PartitionKey;
   from: number;
   to: number;
 }
@@ -93,7 +93,7 @@ function rangesOf(table: TableSnapshot): RangePartition[] {
         ? [
             {
               partition: p,
-              label: keyLabel(p.key),
+              key: p.key,
               from: p.key.from.getTime(),
               to: p.key.to.getTime(),
             },
@@ -130,7 +130,7 @@ function overlaps(tables: TableSnapshot[]): Anomaly[] {
             table: b.name,
             partition: pb.partition.name,
             message:
-              `${pb.partition.name} (${pb.label}) overlaps ${pa.partition.name} (${pa.label}) without ` +
+              `${pb.partition.name} (${keyLabel(pb.key)}) overlaps ${pa.partition.name} (${keyLabel(pa.key)}) without ` +
               `matching it: ${a.name} and ${b.name} are not partitioned alike`,
           });
         }

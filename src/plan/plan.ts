@@ -426,9 +426,9 @@ function planFamily(
   const retired = new Set(snapshot.retiredKeys);
   // A key with an operation under way or interrupted belongs to that operation (below).
   const operations = new Map(snapshot.unfinished.operations.map((op) => [op.key, op]));
-  for (const key of wanted.filter((k) => !retired.has(keyLabel(k)))) {
+  for (const key of wanted) {
     const label = keyLabel(key);
-    if (operations.has(label)) continue;
+    if (retired.has(label) || operations.has(label)) continue;
     const missing: TableIndex[] = [];
     for (const table of tables) {
       const found = coverage(table, key);
