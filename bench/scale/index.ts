@@ -7,6 +7,7 @@
  * on every call). Writes bench/results/scale.{json,md}.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
@@ -31,6 +32,10 @@ export interface ScaleFigure {
   noopSamples: number[];
   inspectMs: number;
   statusMs: number;
+  /** What `pgparts status` reads: inspect with every partition's size, then status(); median. */
+  statusWithSizesMs: number;
+  /** os.loadavg() (1, 5, 15 min) when this size was measured: the machine is shared. */
+  load: number[];
   queries: { name: string; prepared: Latency; literal: Latency }[];
   /**
    * Where the no-op's time can go, measured apart (ms, no pgparts code): every partition's size
@@ -89,6 +94,12 @@ async function measure(url: string, sql: postgres.Sql, n: number): Promise<Scale
         await timed(async () => {
           status([family], snapshot as unknown as Awaited<ReturnType<typeof inspect>>);
         }),
+      );
+    }
+    const statusWithSizesMs: number[] = [];
+    for (let i = 0; i < CALLS; i += 1) {
+      statusWithSizesMs.push(
+        await timed(async () => status([family], await inspect(db, [family], { sizes: true }))),
       );
     }
     // Hot queries on one connection, on days spread over the whole range.
@@ -166,6 +177,8 @@ async function measure(url: string, sql: postgres.Sql, n: number): Promise<Scale
       noopSamples,
       inspectMs: median(inspectMs),
       statusMs: median(statusMs),
+      statusWithSizesMs: median(statusWithSizesMs),
+      load: loadavg().map((l) => Math.round(l * 100) / 100),
       queries,
     };
   } finally {
@@ -180,11 +193,11 @@ export function renderScale(figures: ScaleFigure[], header: string): string {
     '',
     header,
     '',
-    '| partitions | rows | no-op maintain() ms (median; samples) | inspect() ms | status() ms (pure) | apart: all sizes / bounds+comments / planning the inlined hour query, ms |',
-    '| --- | --- | --- | --- | --- | --- |',
+    '| partitions | rows | no-op maintain() ms (median; samples) | inspect() ms | status() ms (pure) | `pgparts status` reads: inspect with sizes + status() ms | apart: all sizes / bounds+comments / planning the inlined hour query, ms | load average (1/5/15 min) |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
     ...figures.map(
       (f) =>
-        `| ${f.partitions} | ${f.rows} | ${f.noopMaintainMs} (${f.noopSamples.join(', ')}) | ${Math.round(f.inspectMs * 10) / 10} | ${Math.round(f.statusMs * 100) / 100} | ${f.breakdown.sizesMs} / ${f.breakdown.boundsMs} / ${f.breakdown.planningMs} |`,
+        `| ${f.partitions} | ${f.rows} | ${f.noopMaintainMs} (${f.noopSamples.join(', ')}) | ${Math.round(f.inspectMs * 10) / 10} | ${Math.round(f.statusMs * 100) / 100} | ${Math.round(f.statusWithSizesMs * 10) / 10} | ${f.breakdown.sizesMs} / ${f.breakdown.boundsMs} / ${f.breakdown.planningMs} | ${f.load.join(' / ')} |`,
     ),
     '',
     '| partitions | query | prepared p50 / p95 / p99 ms | values inlined p50 / p95 / p99 ms |',
