@@ -57,6 +57,7 @@ export function formatStep(step: Step, index: number): string[] {
     for (const statement of step.prepare ?? []) {
       lines.push(`   ${statement};  -- its own transaction`);
     }
+    if (step.prepare?.length) lines.push('   -- then, in one transaction:');
     for (const statement of step.sql) lines.push(`   ${statement};`);
     for (const statement of step.cleanup ?? [])
       lines.push(`   -- if the step fails: ${statement};`);
