@@ -273,7 +273,7 @@ export async function createNext(ctx: PeerContext, family: FamilySpec): Promise<
     id: 'create-next',
     title: `create next month, ${rows} stray rows in DEFAULT`,
     runs: [pm, pp],
-    note: `Partitions after: pg_partman ${created[0]}, pgparts ${created[1]}. Creating a partition checks DEFAULT holds none of its rows: a scan of DEFAULT under the lock.`,
+    note: `Partitions after: pg_partman ${created[0]}, pgparts ${created[1]}. Creating a partition must prove DEFAULT holds none of its rows: pg_partman's ATTACH scans DEFAULT under its ACCESS EXCLUSIVE lock; pgparts validates a CHECK on DEFAULT first (the same scan, under SHARE UPDATE EXCLUSIVE: writers go on), so its ATTACH holds DEFAULT for catalog work only.`,
   };
 }
 
