@@ -5,6 +5,7 @@ import { loadAppConfig } from '../../src/migrations/app-config.js';
 import { generate } from '../../src/migrations/generate.js';
 import { readJournal } from '../../src/migrations/journal.js';
 import { migrate } from '../../src/migrations/migrate.js';
+import { parseOnlineIndexMigration } from '../../src/ops/online-index-migration.js';
 import { apply } from '../../src/run/apply.js';
 import { catalogShape } from '../support/catalog-shape.js';
 import { fixtureApp } from '../support/fixture-app.js';
@@ -12,7 +13,8 @@ import { useTestDatabase } from '../support/test-database.js';
 
 /**
  * examples/app end to end, as its developer would run it: generate -> migrate -> insert -> apply,
- * then the schema evolves (a new column, a new LIST family) and generate only adds files; an
+ * then the schema evolves (a new index, a new column, a new LIST family) and generate only adds
+ * files, the index on the partitioned table as an online build; an
  * already-migrated database and a fresh one end with the same catalog.
  */
 const app = fixtureApp();
@@ -97,7 +99,7 @@ describe('the example app', { timeout: 300_000 }, () => {
     expect(mars?.n).toBe(1);
   });
 
-  it('evolves: a new column and a new LIST family give new migrations, earlier files untouched', async () => {
+  it('evolves: a new index, a new column and a new LIST family give new migrations, earlier files untouched', async () => {
     const schemaFile = join(app.dir, 'src', 'schema.ts');
     writeFileSync(
       schemaFile,
@@ -105,6 +107,10 @@ describe('the example app', { timeout: 300_000 }, () => {
         .replace(
           "    kind: text('kind').notNull(),",
           "    kind: text('kind').notNull(),\n    source: text('source'),",
+        )
+        .replace(
+          "    index('app_events_account_idx').on(t.accountId, t.occurredAt),",
+          "    index('app_events_account_idx').on(t.accountId, t.occurredAt),\n    index('app_events_source_idx').on(t.source, t.occurredAt.desc()),",
         )
         .concat(`
 export const auditLog = pgTable(
@@ -144,7 +150,8 @@ export const auditLog = pgTable(
     expect(folderText()).toEqual(before);
 
     const result = await generate({ cwd: app.dir, config: 'pgparts.config.ts' });
-    expect(result.written).toHaveLength(2);
+    // drizzle-kit's (column, new family), the new family's partitions, the online index build.
+    expect(result.written).toHaveLength(3);
     const after = folderText();
     for (const [file, text] of before) {
       if (file !== 'pgparts.json' && file !== join('meta', '_journal.json')) {
@@ -154,17 +161,57 @@ export const auditLog = pgTable(
     const schemaSql = after.get(`${result.written[0]}.sql`) ?? '';
     expect(schemaSql).toContain('ALTER TABLE "app_events" ADD COLUMN "source" text;');
     expect(schemaSql).toContain(') PARTITION BY LIST ("tenant");');
+    // The plain CREATE INDEX on the partitioned parent would block writers for the whole build.
+    expect(schemaSql).not.toContain('app_events_source_idx');
     const partitionsSql = after.get(`${result.written[1]}.sql`) ?? '';
     expect(partitionsSql).toContain(
       `"audit_log_acme_corp" PARTITION OF "public"."audit_log" FOR VALUES IN ('Acme Corp')`,
     );
     expect(partitionsSql).not.toContain('region_orders');
+    const onlineSql = after.get(`${result.written[2]}.sql`) ?? '';
+    expect(parseOnlineIndexMigration(onlineSql)).toEqual([
+      {
+        table: { schema: 'public', name: 'app_events' },
+        name: 'app_events_source_idx',
+        columns: [{ column: 'source' }, { column: 'occurredAt', order: 'desc', nulls: 'last' }],
+        unique: false,
+        include: [],
+      },
+    ]);
     expect((await generate({ cwd: app.dir, config: 'pgparts.config.ts' })).written).toEqual([]);
   });
 
   it('the migrated database and a fresh one end with the same catalog', async () => {
-    expect((await migrate(first.db, appOptions())).applied).toHaveLength(2);
-    expect((await migrate(fresh.db, appOptions())).applied).toHaveLength(4);
+    const partitionsBefore = await first.sql<{ name: string }[]>`
+      SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+      WHERE i.inhparent = 'app_events'::regclass ORDER BY 1`;
+    expect((await migrate(first.db, appOptions())).applied).toHaveLength(3);
+    // Built online: every partition's index under the build's name (PostgreSQL's own CREATE
+    // INDEX on the parent would have named them app_events_..._source_occurredAt_idx),
+    // attached, valid, with Drizzle's .desc() on "occurredAt" (indoption 1: DESC NULLS LAST).
+    const built = await first.sql<
+      { partition: string; index: string; valid: boolean; indoption: string }[]
+    >`
+      SELECT c.relname AS partition, ic.relname AS index, x.indisvalid AS valid,
+             x.indoption::text AS indoption
+      FROM pg_inherits pi JOIN pg_class ic ON ic.oid = pi.inhrelid
+      JOIN pg_index x ON x.indexrelid = ic.oid JOIN pg_class c ON c.oid = x.indrelid
+      WHERE pi.inhparent = 'app_events_source_idx'::regclass ORDER BY 1`;
+    expect(built).toEqual(
+      partitionsBefore.map((p) => ({
+        partition: p.name,
+        index:
+          p.name === 'app_events_default'
+            ? 'app_events_default_source_idx'
+            : `${p.name}_source_idx`,
+        valid: true,
+        indoption: '0 1',
+      })),
+    );
+    const [parent] = await first.sql`
+      SELECT indisvalid AS valid FROM pg_index WHERE indexrelid = 'app_events_source_idx'::regclass`;
+    expect(parent?.valid).toBe(true);
+    expect((await migrate(fresh.db, appOptions())).applied).toHaveLength(5);
     const { families } = await loadAppConfig(join(app.dir, 'pgparts.config.ts'));
     for (const db of [first.db, fresh.db]) expect((await apply(db, { families })).ok).toBe(true);
     const a = await catalogShape(first.connect({ max: 1 }));
