@@ -6,14 +6,16 @@ import type { FamilySpec } from '../define/spec.js';
  * writes each partition as a table of its own, and `push` proposes to drop the partitions it did
  * not create. The filter is a list of negated globs (drizzle-kit keeps a table when no `!` glob
  * excludes it): each parent, its DEFAULT partition, and its partitions by the family's naming
- * scheme (`{suffix}` starts with the year, `{value}` is anything). A plain table whose name fits a
- * family's partition pattern is hidden too; `extra` adds globs of your own.
+ * scheme (`{suffix}` starts with the year, `{value}` is anything), and pgparts's own bookkeeping
+ * tables (`pgparts_*`: operations, ownership, maintenance runs, retired keys, kept in the families'
+ * schemas; push would propose to drop them, as tables missing from the app's schema). A plain
+ * table whose name fits a family's partition pattern is hidden too; `extra` adds globs of your own.
  */
 export function pgpartsTablesFilter(
   families: readonly Pick<FamilySpec, 'tables' | 'partitionBy'>[],
   extra: readonly string[] = [],
 ): string[] {
-  const globs: string[] = [];
+  const globs: string[] = ['!pgparts_*'];
   for (const family of families) {
     for (const table of family.tables) {
       const name = escapeGlob(table);
