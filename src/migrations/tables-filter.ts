@@ -15,7 +15,8 @@ import type { FamilySpec } from '../define/spec.js';
  * reads from the database, not to the app's schema, and drizzle-kit never reads a partitioned
  * parent, so push always proposes to create the parents again (refused: they exist) and to drop
  * their serial sequences. With the filter it stops there having changed nothing; without it,
- * it would also list every partition to drop (README: which drizzle-kit commands are safe).
+ * every partition also looks to it like a table gone from the schema (README: which
+ * drizzle-kit commands are safe).
  */
 export function pgpartsTablesFilter(
   families: readonly Pick<FamilySpec, 'tables' | 'partitionBy'>[],
