@@ -116,9 +116,20 @@ export function onlineSpecOf({ schema, table, index }: TableIndex): OnlineIndexS
     name: index.name,
     columns,
     unique: index.isUnique,
-    ...(index.where ? { where: index.where } : {}),
+    ...(index.where ? { where: unqualified(index.where, schema, table) } : {}),
     ...(method !== 'btree' ? { using: method } : {}),
   };
+}
+
+/**
+ * drizzle-kit writes a WHERE's columns qualified by the parent's name (`"events"."kind"`), which
+ * a partition's index cannot use (it is on another table): the qualification is dropped.
+ */
+function unqualified(where: string, schema: string, table: string): string {
+  const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
+  return where
+    .replaceAll(`${quote(schema)}.${quote(table)}.`, '')
+    .replaceAll(`${quote(table)}.`, '');
 }
 
 function escapeRegExp(text: string): string {

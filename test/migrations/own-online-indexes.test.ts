@@ -43,6 +43,8 @@ describe("pgparts's own index changes", { timeout: 300_000 }, () => {
         "    index('idx_killmails_raw_ship_type_time')",
         "    index('idx_killmails_raw_inserted_at').on(t.insertedAt),\n" +
           "    index('idx_killmails_raw_payload').using('gin', t.rawPayload.op('jsonb_path_ops')),\n" +
+          "    index('idx_killmails_raw_big_systems').on(t.systemId).where(sql`$" +
+          '{t.systemId} > 30000000`),\n' +
           "    index('idx_killmails_raw_ship_type_time')",
       )
       .replace(
@@ -78,6 +80,14 @@ describe("pgparts's own index changes", { timeout: 300_000 }, () => {
         unique: false,
         include: [],
         using: 'gin',
+      },
+      {
+        table: { schema: 'public', name: 'killmails_raw' },
+        name: 'idx_killmails_raw_big_systems',
+        columns: [{ column: 'system_id' }],
+        unique: false,
+        include: [],
+        where: '"system_id" > 30000000',
       },
       {
         table: { schema: 'public', name: 'killmails_enriched' },
