@@ -364,9 +364,11 @@ function planFamily(
     const defaultPartition = key.kind === 'default' ? null : (table.defaultPartition ?? null);
     // An empty DEFAULT costs ATTACH no scan: only one that holds rows gets the CHECK first (and
     // one that still carries it from a create that did not finish, which this one replaces).
+    // A DEFAULT pgparts does not own is never altered: its ATTACH scans it, as PostgreSQL does.
     const exclusion =
       defaultPartition &&
-      (defaultPartition.defaultRows?.hasRows !== false || defaultPartition.excludesCheck)
+      ((defaultPartition.managed && defaultPartition.defaultRows?.hasRows !== false) ||
+        defaultPartition.excludesCheck)
         ? defaultExclusionSql(family, key, defaultPartition)
         : null;
     return {

@@ -154,4 +154,15 @@ describe('creating a partition next to a DEFAULT that holds rows', () => {
     expect(result.results.filter((r) => r.outcome === 'failed')).toEqual([]);
     expect(await leftoverChecks()).toEqual([]);
   });
+
+  it('leaves a DEFAULT pgparts does not own as it is: its ATTACH scans it', async () => {
+    await t.sql`INSERT INTO season (id, name) VALUES (305, 'S305')`;
+    await ensureOwnership(t.db, leaderboardFamily);
+    await t.sql`DELETE FROM pgparts_owned_tables WHERE name = 'leaderboard_run_default'`;
+    const steps = await createSteps(305);
+    const byTable = new Map(steps.map((s) => [s.tables[0], s]));
+    expect(byTable.get('leaderboard_run')?.prepare).toBeUndefined();
+    expect(byTable.get('leaderboard_run')?.sql.join('\n')).not.toContain(DEFAULT_EXCLUDES_CHECK);
+    expect(byTable.get('run_group_member')?.prepare).toHaveLength(2);
+  });
 });
