@@ -1,3 +1,4 @@
+import { readOperations } from '../../catalog/operations.js';
 import { keyLabel, type PartitionKey } from '../../define/partition-key.js';
 import type { FamilySpec } from '../../define/spec.js';
 import { PgpartsError } from '../../errors.js';
@@ -484,6 +485,29 @@ function buildDrain(
     }),
     leftover,
   };
+}
+
+/**
+ * What drainKey would run, without running it (`pgparts drain --dry-run`): the key is checked
+ * and the state read as for a drain; nothing is written.
+ */
+export async function drainDryRun(
+  db: AnyPgDatabase,
+  family: FamilySpec,
+  key: PartitionKey,
+  options: DrainOptions = {},
+): Promise<{ preview: DrainPreview; statements: string[] }> {
+  checkLockOptions(options, 'drain');
+  const session = await openSession(db, { settings: pgpartsSessionSettings() });
+  try {
+    const s = session.db;
+    const [unfinished] = await readOperations(s, family, keyLabel(key));
+    await checkKey(s, family, key, 'drain', { resuming: unfinished?.operation === 'drain' });
+    const { preview } = await previewDrain(s, family, key, options);
+    return { preview, statements: drainPreviewSql(family, preview, options) };
+  } finally {
+    await session.release();
+  }
 }
 
 /** The statements of a preview in the order they run (templates say so), for a dry run. */
