@@ -57,6 +57,10 @@ import { completeSwap, type DrainStrategy, type SwapCompletion, swapObstacles } 
  * there (ON CONFLICT DO NOTHING) and the log brings changed rows up to date. A half-built
  * partition is never attached.
  *
+ * Every statement is built before the first one runs (statements.ts), from the state read at
+ * the start; `pgparts drain --dry-run` and `plan` print the same list (copy and replay batches,
+ * whose text depends on what the copy finds, as templates).
+ *
  * The key is checked before anything is made (key-validation.ts), and the drain holds the key's
  * lock and record (run/key-lock.ts) throughout: a retire of the key, or a second drain, is
  * refused while it runs, and after a crash until a drain or apply has finished it. Its staging

@@ -265,17 +265,39 @@ function finishLocks(
 ): string[] {
   const defaults = tables.filter((t) => t.defaultPartition);
   if (strategy === 'swap') {
+    // DETACH needs ACCESS EXCLUSIVE on each parent: reads and writes of the family wait for
+    // this transaction, which does only catalog work. Taken in two rounds, each in the
+    // family's order (referenced first, as writers take theirs). SHARE ROW EXCLUSIVE first:
+    // it stops new writes but not the foreign key checks (ROW SHARE) of a writer already
+    // inside its transaction, which can finish. Then ACCESS EXCLUSIVE, waiting on readers
+    // only. Taking ACCESS EXCLUSIVE at once deadlocks: a writer holding the runs parent and
+    // wanting the members parent, while its member's key check waits on the locked runs.
     const locks: string[] = [];
     for (const mode of ['SHARE ROW EXCLUSIVE', 'ACCESS EXCLUSIVE']) {
       for (const table of family.tables) {
         locks.push(`LOCK TABLE ${quoteQualified(family.schema, table)} IN ${mode} MODE`);
       }
     }
+    // DETACH turns the DEFAULT's inherited keys to other tables (season, dungeon...) into
+    // its own, which locks those tables ACCESS EXCLUSIVE. Taken here, after the parents: a
+    // writer checking its run's season while holding the dungeon deadlocked with the DETACH.
     // (regclass text is already quoted as needed.)
     const outside = [...new Set(tables.flatMap((t) => t.outsideReferencedTables))].sort();
     if (outside.length > 0) locks.push(`LOCK TABLE ${outside.join(', ')} IN ACCESS EXCLUSIVE MODE`);
     return locks;
   }
+  // Locks in the order writers take them (referenced table before referencing), all up
+  // front, so a writer holding a run and waiting for its members cannot deadlock with the
+  // ATTACH. Attaching a referencing partition needs SHARE ROW EXCLUSIVE on the referenced
+  // parent: writes to that parent wait for the rest of this transaction; reads go on.
+  // Every lock the ATTACHes will take is taken here, none later (docs/locking.md): an
+  // ATTACH asking for a stronger lock after the replay and delete held the others for their
+  // whole length, and a writer waiting on them hit its deadlock check (3 app transactions
+  // aborted with 40P01 in the writers test). The referencing parents get SHARE ROW
+  // EXCLUSIVE (attaching a referenced partition adds its share of their keys); DEFAULT
+  // ACCESS EXCLUSIVE, last (ATTACH proves DEFAULT holds none of the key). All the waits
+  // together stay within lock_timeout, each lock getting its share of it, so a writer
+  // queued behind them is released before deadlock_timeout.
   const referenced = new Set(tables.flatMap((t) => t.referencedTables));
   const locks = [
     ...family.tables
@@ -295,7 +317,6 @@ function finishLocks(
         ]
       : []),
   ];
-  // All the waits together stay within lock_timeout, each lock getting its share of it.
   return [
     `SET LOCAL ${lockTimeoutSql(Math.max(1, Math.floor(lockTimeoutMs / locks.length)))}`,
     ...locks,
