@@ -7,7 +7,7 @@ import { previewRetire, retirePreviewSql } from '../ops/retention.js';
 import { findFamilySnapshot, type Plan, plan, type Step } from '../plan/plan.js';
 import type { AnyPgDatabase } from './database.js';
 import { DEFAULT_LOCK_TIMEOUT_MS } from './lock-timeout.js';
-import { pgErrorMessage } from './pg-error.js';
+import { isConnectionLoss, pgErrorMessage } from './pg-error.js';
 
 /**
  * The statements of drain and retire steps. The planner sees only the snapshot, which does not
@@ -54,6 +54,9 @@ async function statementsOf(
     return retirePreviewSql(preview);
   } catch (error) {
     if (isPgpartsError(error)) return refusal(step, error);
+    // The step itself meets the same error when it runs, and reports it as its failure.
+    if (!isConnectionLoss(error))
+      return [`-- could not read what ${step.kind} needs: ${pgErrorMessage(error)}`];
     throw error;
   }
 }
