@@ -2,6 +2,8 @@ import { drizzle } from 'drizzle-orm/postgres-js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { formatPlan } from '../../src/cli/format.js';
 import { parseFamily } from '../../src/define/spec.js';
+import { drainDryRun, drainKey } from '../../src/ops/drain/drain.js';
+import { retireDryRun, retireKey, retirePreviewSql } from '../../src/ops/retention.js';
 import { apply } from '../../src/run/apply.js';
 import { planStatements } from '../../src/run/step-statements.js';
 import { quoteIdent, quoteQualified } from '../../src/sql/identifiers.js';
@@ -66,6 +68,31 @@ function matcher(printed: string): { template: boolean; test: (sent: string) => 
   return { template: true, test: (sent) => pattern.test(sent) };
 }
 
+/**
+ * Checks that every statement `sent` that changes something was printed in `listed` (exactly or
+ * by its template), never earlier in the list than the one before it, and that every exact
+ * printed statement was sent. Returns the statements compared.
+ */
+function expectSentAsPrinted(listed: string[], all: string[]): string[] {
+  const matchers = listed.map(matcher);
+  const sent = all.filter((s) => CHANGE.test(s) && !BOOKKEEPING.test(s));
+  let at = 0;
+  const unprinted: string[] = [];
+  for (const statement of sent) {
+    const found = matchers.findIndex((m, i) => i >= at && m.test(statement));
+    if (found < 0) {
+      // A template may repeat (a second batch, a second replay round): look back for it.
+      if (!matchers.some((m) => m.template && m.test(statement))) unprinted.push(statement);
+      continue;
+    }
+    at = matchers[found]?.template ? found : found + 1;
+  }
+  expect(unprinted).toEqual([]);
+  const exact = listed.filter((s, i) => !matchers[i]?.template && CHANGE.test(s));
+  expect(exact.filter((s) => !sent.includes(s))).toEqual([]);
+  return sent;
+}
+
 beforeAll(async () => {
   await t.sql.unsafe(`
     CREATE SCHEMA ${quoteIdent(SCHEMA)};
@@ -121,9 +148,10 @@ describe('apply --dry-run prints every statement apply then runs', () => {
     // The run's own plan carries the same statements the dry run printed.
     expect(result.plan?.steps.map((s) => s.sql)).toEqual(dry.steps.map((s) => s.sql));
 
-    const listed = dry.steps.flatMap((s) => s.sql);
-    const matchers = listed.map(matcher);
-    const sent = rec.statements.filter((s) => CHANGE.test(s) && !BOOKKEEPING.test(s));
+    const sent = expectSentAsPrinted(
+      dry.steps.flatMap((s) => s.sql),
+      rec.statements,
+    );
     expect(sent.length).toBeGreaterThan(20);
     // The run copied in batches (templates), swapped DEFAULT, and detached January.
     expect(sent.some((s) => s.startsWith('WITH copied AS ('))).toBe(true);
@@ -133,23 +161,6 @@ describe('apply --dry-run prints every statement apply then runs', () => {
     expect(sent).toContain(
       'ALTER TABLE "Dry Run"."EventNotes" DETACH PARTITION "Dry Run"."EventNotes_2026_01"',
     );
-    // Every statement sent is one printed (exactly, or by its template), never earlier in the
-    // list than the one before it.
-    let at = 0;
-    const unprinted: string[] = [];
-    for (const statement of sent) {
-      const found = matchers.findIndex((m, i) => i >= at && m.test(statement));
-      if (found < 0) {
-        // A template may repeat (a second batch, a second replay round): look back for it.
-        if (!matchers.some((m) => m.template && m.test(statement))) unprinted.push(statement);
-        continue;
-      }
-      at = matchers[found]?.template ? found : found + 1;
-    }
-    expect(unprinted).toEqual([]);
-    // And every exact statement printed that changes something was sent.
-    const exact = listed.filter((s, i) => !matchers[i]?.template && CHANGE.test(s));
-    expect(exact.filter((s) => !sent.includes(s))).toEqual([]);
 
     // The run did what it printed: March has its partitions, January is archived, no row lost.
     expect(await digests()).toEqual(before);
@@ -159,5 +170,49 @@ describe('apply --dry-run prints every statement apply then runs', () => {
     const [march] = await t.sql<{ n: number }[]>`
       SELECT count(*)::int AS n FROM ${t.sql(`${SCHEMA}.Events_2026_03`)}`;
     expect(march?.n).toBe(400);
+  });
+
+  it('drain --dry-run with the delete strategy and retire --dry-run (drop): the runs send what was printed', async () => {
+    // August has no partition (premake 1 from April): its rows land in DEFAULT.
+    await t.sql.unsafe(`
+      INSERT INTO ${EVENTS} SELECT 1000 + g, timestamptz '2026-08-03' + g * interval '1 minute', 'aug' FROM generate_series(1, 200) g;
+      INSERT INTO ${NOTES} SELECT id, "occurredAt", 'n' FROM ${EVENTS} WHERE "occurredAt" >= '2026-08-01';`);
+    const august = {
+      kind: 'range',
+      from: new Date('2026-08-01T00:00:00Z'),
+      to: new Date('2026-09-01T00:00:00Z'),
+    } as const;
+    const drainDry = await drainDryRun(t.db, family, august, { strategy: 'delete' });
+    expect(drainDry.preview.strategy).toBe('delete');
+    const before = await tableDigest(t.sql, `${SCHEMA}.EventNotes`, ['id', 'occurredAt', 'Note']);
+    const drained = recording();
+    const result = await drainKey(drained.db, family, august, { strategy: 'delete' });
+    await drained.close();
+    expect(result).toMatchObject({ status: 'drained', strategy: 'delete', rowsMoved: 400 });
+    const sent = expectSentAsPrinted(drainDry.statements, drained.statements);
+    expect(
+      sent.some((s) => s.startsWith('WITH gone AS (DELETE FROM "Dry Run"."EventNotes_default"')),
+    ).toBe(true);
+    expect(await tableDigest(t.sql, `${SCHEMA}.EventNotes`, ['id', 'occurredAt', 'Note'])).toEqual(
+      before,
+    );
+
+    const retireDry = await retireDryRun(t.db, family, august, { mode: 'drop', force: true });
+    const printed = retirePreviewSql(retireDry);
+    expect(printed).toContain('DROP TABLE "Dry Run"."EventNotes_2026_08"');
+    const retired = recording();
+    await retireKey(retired.db, family, august, { mode: 'drop', force: true });
+    await retired.close();
+    expectSentAsPrinted(printed, retired.statements);
+    expect(
+      (
+        await tableDigest(
+          t.sql,
+          `${SCHEMA}.Events`,
+          ['id', 'occurredAt'],
+          `"occurredAt" >= '2026-08-01'`,
+        )
+      ).rows,
+    ).toBe(0);
   });
 });
