@@ -148,10 +148,14 @@ describe('apply --dry-run prints every statement apply then runs', () => {
     // The run's own plan carries the same statements the dry run printed.
     expect(result.plan?.steps.map((s) => s.sql)).toEqual(dry.steps.map((s) => s.sql));
 
+    // A create next to a DEFAULT that holds rows prints its own transactions first (prepare).
     const sent = expectSentAsPrinted(
-      dry.steps.flatMap((s) => s.sql),
+      dry.steps.flatMap((s) => [...(s.prepare ?? []), ...s.sql]),
       rec.statements,
     );
+    expect(
+      sent.some((s) => s.includes('VALIDATE CONSTRAINT "pgparts_default_excludes_new_key"')),
+    ).toBe(true);
     expect(sent.length).toBeGreaterThan(20);
     // The run copied in batches (templates), swapped DEFAULT, and detached January.
     expect(sent.some((s) => s.startsWith('WITH copied AS ('))).toBe(true);
