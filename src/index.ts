@@ -31,10 +31,6 @@ export type {
   UnfinishedOperation,
   UnfinishedWork,
 } from './catalog/snapshot.js';
-export {
-  readUnfinishedOperations,
-  type UnfinishedOperations,
-} from './catalog/unfinished-operations.js';
 // declare
 export {
   addIntervals,
@@ -151,7 +147,14 @@ export {
   type StepKind,
 } from './plan/plan.js';
 export { specMismatches } from './plan/spec-checks.js';
-export { type FamilyStatus, type StatusReport, status, type TableStatus } from './plan/status.js';
+export {
+  type FamilyStatus,
+  type StatusReport,
+  status,
+  type TableStatus,
+  type UnfinishedCounts,
+  unfinishedCounts,
+} from './plan/status.js';
 // apply
 export { type LockKey, lockHolder, MAINTENANCE_LOCK_KEY } from './run/advisory-lock.js';
 export {
