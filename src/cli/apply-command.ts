@@ -9,7 +9,6 @@ import { connect } from './connection.js';
 import { formatPlan, formatStep, formatSummary } from './format.js';
 import { cliIo, cliOut, setCliExitCode } from './io.js';
 import { type GlobalOptions, wholeNumber } from './options.js';
-import { checkPrivileges } from './preflight.js';
 import { progressPrinter } from './progress.js';
 import { refuseOnStandby } from './standby.js';
 
@@ -64,7 +63,6 @@ export function registerApply(program: Command): void {
           return;
         }
         if (await refuseOnStandby(conn, 'apply')) return;
-        await checkPrivileges(conn, 'apply', families);
         let allowDestructive: boolean | ((step: Step) => boolean) = options.yes === true;
         if (!options.yes) {
           // Ask about the destructive steps planned now; apply replans under its lock and runs

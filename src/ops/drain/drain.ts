@@ -15,6 +15,7 @@ import {
   lockTimeoutSql,
   retryOnLockTimeout,
 } from '../../run/lock-timeout.js';
+import { preflightPrivileges } from '../../run/privileges.js';
 import { openSession, pgpartsSessionSettings } from '../../run/session.js';
 import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
 import { keyCheckSql, keyPredicateSql } from '../../sql/key-predicate.js';
@@ -656,6 +657,7 @@ export async function drainKey(
   const label = key.kind === 'default' ? 'DEFAULT' : keyLabel(key);
   // One connection for the key's lock and the work (a pool of one suffices, as for apply).
   checkLockOptions(options, 'drain');
+  await preflightPrivileges(db, 'drain', [family]);
   const session = await openSession(db, { settings: pgpartsSessionSettings() });
   const s = session.db;
   try {
