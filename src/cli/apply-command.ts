@@ -9,6 +9,7 @@ import { connect } from './connection.js';
 import { formatPlan, formatStep, formatSummary } from './format.js';
 import { cliIo, cliOut, setCliExitCode } from './io.js';
 import { type GlobalOptions, wholeNumber } from './options.js';
+import { checkPrivileges } from './preflight.js';
 import { progressPrinter } from './progress.js';
 import { refuseOnStandby } from './standby.js';
 
@@ -65,6 +66,9 @@ export function registerApply(program: Command): void {
         if (await refuseOnStandby(conn, 'apply')) return;
         let allowDestructive: boolean | ((step: Step) => boolean) = options.yes === true;
         if (!options.yes) {
+          // A role that cannot run apply is told so before it is asked anything (apply checks
+          // again under its lock).
+          await checkPrivileges(conn, 'apply', families);
           // Ask about the destructive steps planned now; apply replans under its lock and runs
           // only those approved here (by step id), never one that appeared since.
           const snapshot = await inspect(conn.db, families, { lockTimeoutMs: options.lockTimeout });
