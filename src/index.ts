@@ -173,8 +173,15 @@ export { type MaintainOptions, maintain } from './run/maintain.js';
 export {
   type MissingPrivilege,
   missingPrivileges,
+  type PrivilegeCheckOptions,
   type PrivilegedCommand,
+  preflightPrivileges,
 } from './run/privileges.js';
+export {
+  DEFAULT_REPLY_TIMEOUT_S,
+  type ReplyWatchdogOptions,
+  replyWatchdog,
+} from './run/reply-watchdog.js';
 export { isHotStandby } from './run/standby.js';
 // generate
 export {
