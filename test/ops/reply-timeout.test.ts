@@ -90,17 +90,17 @@ describe('a server that stops answering after the handshake', () => {
     const running = pgparts(viaProxy(), '--reply-timeout', '1', 'status').finally(() => {
       settled = true;
     });
-    // While it waits: the server shows the connection, idle, without a query ever run on it.
+    // While it waits: the server shows the connection idle since the driver's type query;
+    // pgparts's own statement never arrived. (Polled until so, or until the command ended.)
+    const idleAfterTypes = (b: Backend) =>
+      b.state === 'idle' && b.query.includes('pg_catalog.pg_type');
     let seen: Backend[] = [];
-    while (seen.length === 0 && !settled) {
+    while (!settled && !(seen.length > 0 && seen.every(idleAfterTypes))) {
+      await t.sql`SELECT pg_sleep(0.05)`;
       seen = (await pgpartsBackends()).filter((b) => !b.name.endsWith(' probe'));
-      if (seen.length === 0) await t.sql`SELECT pg_sleep(0.05)`;
     }
     expect(seen.length).toBeGreaterThan(0);
-    // Idle since the driver's type query: pgparts's own statement never arrived.
-    expect(seen.every((b) => b.state === 'idle' && b.query.includes('pg_catalog.pg_type'))).toBe(
-      true,
-    );
+    expect(seen.every(idleAfterTypes)).toBe(true);
     const run = await running;
     expect(run.code).toBe(1);
     const lines = run.stderr.trim().split('\n');
