@@ -10,8 +10,8 @@ import { cliErr } from './io.js';
 /**
  * The API's own privilege check (run/privileges.ts), run by the CLI where it adds something:
  * the advisory notes (a slower path) printed, one check before a series of API calls
- * (convert's steps, migrate), or before apply asks about destructive steps. A missing required
- * privilege stops the command (a `permission` error, exit 1). apply, drain, retire, reattach,
+ * (convert's steps), or before apply asks about destructive steps. A missing required privilege
+ * stops the command (a `permission` error, exit 1). migrate, apply, drain, retire, reattach,
  * unretire and convert prep run it themselves, in the API.
  */
 export async function checkPrivileges(
