@@ -141,6 +141,8 @@ export function connect(
   const label = redactUrl(url);
   // A name of this run's own, so a late reply can be checked against pg_stat_activity.
   const applicationName = `pgparts ${randomBytes(6).toString('hex')}`;
+  // A server that stopped answering is not waited for at close either.
+  let stalled = false;
   // postgres.js takes `socket` (a factory) though its types do not declare it.
   const driverOptions: postgres.Options<Record<string, postgres.PostgresType>> & {
     socket: unknown;
@@ -154,6 +156,9 @@ export function connect(
     },
     socket: replyWatchdog({
       replyTimeoutS: replyTimeout,
+      onGiveUp: () => {
+        stalled = true;
+      },
       stillRunning: () =>
         statementRunning(url, applicationName, Math.min(replyTimeout, connectTimeout)),
     }),
@@ -163,7 +168,7 @@ export function connect(
     db: drizzle(sql),
     sql,
     label,
-    close: () => sql.end({ timeout: 5 }),
+    close: () => sql.end({ timeout: stalled ? 0 : 5 }),
   };
 }
 

@@ -32,6 +32,8 @@ export interface ReplyWatchdogOptions {
    * give up (false) within `replyTimeoutS`. Without it a late reply ends the connection.
    */
   stillRunning?: () => Promise<boolean>;
+  /** Told once when a late reply ends a connection; later connections of the client then fail at once. */
+  onGiveUp?: (error: Error) => void;
 }
 
 /** The error a late reply ends the statement with; `code` REPLY_TIMEOUT, like the driver's codes. */
@@ -54,6 +56,7 @@ class WatchedSocket extends Duplex {
   constructor(
     private readonly inner: Socket,
     private readonly options: ReplyWatchdogOptions,
+    private readonly gaveUp: (error: Error) => void,
   ) {
     super();
     inner.on('data', (chunk: Buffer) => {
@@ -143,7 +146,9 @@ class WatchedSocket extends Duplex {
       this.arm();
       return;
     }
-    this.destroy(replyTimeoutError(this.host, this.port, this.options.replyTimeoutS));
+    const error = replyTimeoutError(this.host, this.port, this.options.replyTimeoutS);
+    this.gaveUp(error);
+    this.destroy(error);
   }
 }
 
@@ -168,13 +173,22 @@ export function replyWatchdog(
     );
   }
   let next = 0;
+  // Once the server stopped answering, a reconnect would only wait again: it fails at once.
+  let stopped: Error | null = null;
+  const gaveUp = (error: Error) => {
+    if (stopped) return;
+    stopped = error;
+    options.onGiveUp?.(error);
+  };
   return (connection) => {
     const index = next % Math.max(1, connection.host.length);
     next += 1;
     const host = connection.host[index] ?? 'localhost';
     const port = connection.port[index] ?? connection.port[0] ?? 5432;
     const inner = connection.path ? netConnect(connection.path) : netConnect(port, host);
-    const watched = new WatchedSocket(inner, options);
+    const watched = new WatchedSocket(inner, options, gaveUp);
+    const failed = stopped;
+    if (failed) process.nextTick(() => watched.destroy(failed));
     watched.host = connection.path ? connection.path : host;
     watched.port = connection.path ? undefined : port;
     return watched;
