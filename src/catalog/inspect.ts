@@ -334,14 +334,14 @@ export async function inspect(
       await tx.execute(sql`SELECT current_setting('TimeZone') AS tz, current_setting('DateStyle') AS ds,
                                   current_setting('search_path') AS sp, current_setting('lock_timeout') AS lt`),
     );
-    try {
-      return await readSnapshot(tx);
-    } finally {
-      if (saved) {
-        await tx.execute(sql`SELECT set_config('TimeZone', ${saved.tz}, true), set_config('DateStyle', ${saved.ds}, true),
-                                    set_config('search_path', ${saved.sp}, true), set_config('lock_timeout', ${saved.lt}, true)`);
-      }
+    // Put back after a read that succeeded; a failed one is rolled back (its SET LOCALs with
+    // it), and a statement after the failure would only hide its error behind 25P02.
+    const snapshot = await readSnapshot(tx);
+    if (saved) {
+      await tx.execute(sql`SELECT set_config('TimeZone', ${saved.tz}, true), set_config('DateStyle', ${saved.ds}, true),
+                                  set_config('search_path', ${saved.sp}, true), set_config('lock_timeout', ${saved.lt}, true)`);
     }
+    return snapshot;
   });
 
   async function readSnapshot(tx: AnyPgDatabase): Promise<Snapshot> {

@@ -14,6 +14,7 @@ import {
   lockGiveUpError,
   retryOnLockTimeout,
 } from '../run/lock-timeout.js';
+import { preflightPrivileges } from '../run/privileges.js';
 import { openSession, pgpartsSessionSettings } from '../run/session.js';
 import { identifierProblem, quoteIdent, quoteQualified } from '../sql/identifiers.js';
 import { keyCheckSql } from '../sql/key-predicate.js';
@@ -283,6 +284,9 @@ export async function retireKey(
     });
   }
 
+  await preflightPrivileges(db, 'retire', [family], {
+    ...((options.mode ?? family.retention?.mode) === 'archive' ? { archiveSchema } : {}),
+  });
   const where = `family ${family.name}, key ${keyLabel(key)}`;
   // lock_timeout for the whole session: DETACH ... CONCURRENTLY cannot run in a transaction.
   const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
@@ -386,6 +390,7 @@ export async function reattachKey(
   const archiveSchema = checkedArchiveSchema(
     options.archiveSchema ?? family.retention?.archiveSchema ?? 'pgparts_archive',
   );
+  await preflightPrivileges(pool, 'reattach', [family], { archiveSchema });
   const where = `family ${family.name}, key ${keyLabel(key)}`;
   const session = await openSession(pool);
   const db = session.db;
@@ -500,6 +505,7 @@ export async function unretireKey(
   family: FamilySpec,
   key: PartitionKey,
 ): Promise<boolean> {
+  await preflightPrivileges(db, 'unretire', [family]);
   const session = await openSession(db);
   try {
     return await withKeyOperation(session.db, family, keyLabel(key), 'reattach', async () => {
