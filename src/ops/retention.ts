@@ -21,6 +21,7 @@ import { keyCheckSql } from '../sql/key-predicate.js';
 import { textLiteral } from '../sql/literals.js';
 import { recordOwnedSql } from '../sql/ownership.js';
 import { boundSpecSql } from '../sql/partition-ddl.js';
+import { archivedColumnStatements } from './archived-columns.js';
 import { checkKey } from './key-validation.js';
 import { ensureOwnership } from './ownership.js';
 import { retirePreflight } from './retire-preflight.js';
@@ -400,6 +401,7 @@ export async function reattachKey(
       await ensureOwnership(db, family);
       const partitions: ReattachResult['partitions'] = [];
       const pending: string[] = [];
+      const addColumns = new Map<string, string[]>();
       for (const table of family.tables) {
         const name = partitionName(family, table, key);
         const [found] = await query<{ archived: boolean; back: boolean }>(
@@ -418,6 +420,21 @@ export async function reattachKey(
             { step: 'reattach', table: `${archiveSchema}.${name}` },
           );
         }
+        const [held] = await query<{ n: number }>(
+          db,
+          sql`SELECT count(*)::int AS n FROM ${sql.raw(quoteQualified(archiveSchema, name))}`,
+        );
+        // The parent may have gained columns while the key was archived: they are added to
+        // the archived table first, or the reattach is refused here, before any change.
+        addColumns.set(
+          table,
+          await archivedColumnStatements(
+            db,
+            { schema: family.schema, name: table },
+            { schema: archiveSchema, name },
+            held?.n ?? 0,
+          ),
+        );
         pending.push(table);
       }
       await op.begin('attach');
@@ -434,6 +451,7 @@ export async function reattachKey(
           );
           for (const link of links)
             await run(tx, `ALTER TABLE ${archivedTable} DROP CONSTRAINT ${quoteIdent(link.name)}`);
+          for (const statement of addColumns.get(table) ?? []) await run(tx, statement);
           await run(tx, `ALTER TABLE ${archivedTable} SET SCHEMA ${quoteIdent(family.schema)}`);
           await run(
             tx,
