@@ -31,10 +31,6 @@ export type {
   UnfinishedOperation,
   UnfinishedWork,
 } from './catalog/snapshot.js';
-export {
-  readUnfinishedOperations,
-  type UnfinishedOperations,
-} from './catalog/unfinished-operations.js';
 // declare
 export {
   addIntervals,
@@ -155,7 +151,14 @@ export {
   type StepKind,
 } from './plan/plan.js';
 export { specMismatches } from './plan/spec-checks.js';
-export { type FamilyStatus, type StatusReport, status, type TableStatus } from './plan/status.js';
+export {
+  type FamilyStatus,
+  type StatusReport,
+  status,
+  type TableStatus,
+  type UnfinishedCounts,
+  unfinishedCounts,
+} from './plan/status.js';
 // apply
 export { type LockKey, lockHolder, MAINTENANCE_LOCK_KEY } from './run/advisory-lock.js';
 export {
@@ -174,8 +177,15 @@ export { type MaintainOptions, maintain } from './run/maintain.js';
 export {
   type MissingPrivilege,
   missingPrivileges,
+  type PrivilegeCheckOptions,
   type PrivilegedCommand,
+  preflightPrivileges,
 } from './run/privileges.js';
+export {
+  DEFAULT_REPLY_TIMEOUT_S,
+  type ReplyWatchdogOptions,
+  replyWatchdog,
+} from './run/reply-watchdog.js';
 export { isHotStandby } from './run/standby.js';
 // plan
 export {

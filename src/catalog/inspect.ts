@@ -363,14 +363,14 @@ export async function inspect(
                      current_setting('server_version_num') AS version
               OFFSET 0) s`),
     );
-    try {
-      return await readSnapshot(tx, saved);
-    } finally {
-      if (saved) {
-        await tx.execute(sql`SELECT set_config('TimeZone', ${saved.tz}, true), set_config('DateStyle', ${saved.ds}, true),
-                                    set_config('search_path', ${saved.sp}, true), set_config('lock_timeout', ${saved.lt}, true)`);
-      }
+    // Put back after a read that succeeded; a failed one is rolled back (its SET LOCALs with
+    // it), and a statement after the failure would only hide its error behind 25P02.
+    const snapshot = await readSnapshot(tx, saved);
+    if (saved) {
+      await tx.execute(sql`SELECT set_config('TimeZone', ${saved.tz}, true), set_config('DateStyle', ${saved.ds}, true),
+                                  set_config('search_path', ${saved.sp}, true), set_config('lock_timeout', ${saved.lt}, true)`);
     }
+    return snapshot;
   });
 
   async function readSnapshot(

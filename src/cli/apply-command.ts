@@ -66,9 +66,11 @@ export function registerApply(program: Command): void {
           return;
         }
         if (await refuseOnStandby(conn, 'apply')) return;
-        await checkPrivileges(conn, 'apply', families);
         let allowDestructive: boolean | ((step: Step) => boolean) = options.yes === true;
         if (!options.yes) {
+          // A role that cannot run apply is told so before it is asked anything (apply checks
+          // again under its lock).
+          await checkPrivileges(conn, 'apply', families);
           // Ask about the destructive steps planned now; apply replans under its lock and runs
           // only those approved here (by step id), never one that appeared since.
           const snapshot = await inspect(conn.db, families, { lockTimeoutMs: options.lockTimeout });

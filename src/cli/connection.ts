@@ -1,6 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import { PgpartsError } from '../errors.js';
+import { DEFAULT_REPLY_TIMEOUT_S, replyWatchdog } from '../run/reply-watchdog.js';
 import { cliIo } from './io.js';
 
 /** The URL with its password replaced, for anything printed. */
@@ -28,6 +30,12 @@ export interface ConnectOptions {
   connectTimeout?: number | undefined;
   /** statement_timeout in seconds; 0 for none. Default: 60 for read-only commands, none otherwise. */
   queryTimeout?: number | undefined;
+  /**
+   * Seconds a statement may go without a reply before the server is asked (over a new
+   * connection) whether it still runs it; not running, or no answer: the command fails
+   * (run/reply-watchdog.ts). Default $PGPARTS_REPLY_TIMEOUT, else 30.
+   */
+  replyTimeout?: number | undefined;
 }
 
 export interface CliConnection {
@@ -129,24 +137,97 @@ export function connect(
     given.queryTimeout,
     mode.readOnly ? DEFAULT_READ_QUERY_TIMEOUT_S : 0,
   );
+  const replyTimeout = replyTimeoutSeconds(given.replyTimeout);
   const label = redactUrl(url);
-  const sql = postgres(url, {
+  // A name of this run's own, so a late reply can be checked against pg_stat_activity.
+  const applicationName = `pgparts ${randomBytes(6).toString('hex')}`;
+  // A server that stopped answering is not waited for at close either.
+  let stalled = false;
+  // postgres.js takes `socket` (a factory) though its types do not declare it.
+  const driverOptions: postgres.Options<Record<string, postgres.PostgresType>> & {
+    socket: unknown;
+  } = {
     max: 4,
     onnotice: () => {},
     connect_timeout: connectTimeout,
-    ...(queryTimeout > 0 ? { connection: { statement_timeout: queryTimeout * 1000 } } : {}),
-  });
+    connection: {
+      application_name: applicationName,
+      ...(queryTimeout > 0 ? { statement_timeout: queryTimeout * 1000 } : {}),
+    },
+    socket: replyWatchdog({
+      replyTimeoutS: replyTimeout,
+      onGiveUp: () => {
+        stalled = true;
+      },
+      stillRunning: () =>
+        statementRunning(url, applicationName, Math.min(replyTimeout, connectTimeout)),
+    }),
+  };
+  const sql = postgres(url, driverOptions);
   return {
     db: drizzle(sql),
     sql,
     label,
-    close: () => sql.end({ timeout: 5 }),
+    close: () => sql.end({ timeout: stalled ? 0 : 5 }),
   };
+}
+
+/** --reply-timeout, else $PGPARTS_REPLY_TIMEOUT, else the default; whole seconds of 1 or more. */
+function replyTimeoutSeconds(given: number | undefined): number {
+  const env = cliIo().env.PGPARTS_REPLY_TIMEOUT;
+  if (given === undefined && env !== undefined && env !== '') {
+    if (!/^\d+$/.test(env.trim()) || Number(env) < 1) {
+      throw new PgpartsError(
+        'invalid-config',
+        `PGPARTS_REPLY_TIMEOUT must be a whole number of seconds of 1 or more, not ${JSON.stringify(env)}`,
+      );
+    }
+    return Number(env);
+  }
+  return seconds('--reply-timeout', given, DEFAULT_REPLY_TIMEOUT_S);
+}
+
+/**
+ * Whether the server shows a statement of this run (its application_name) running, asked over
+ * a connection of its own; false when it cannot say so within `withinS` seconds.
+ */
+async function statementRunning(
+  url: string,
+  applicationName: string,
+  withinS: number,
+): Promise<boolean> {
+  const probe = postgres(url, {
+    max: 1,
+    onnotice: () => {},
+    connect_timeout: withinS,
+    // One query of ints: no array types to read first (one round trip less to wait for).
+    fetch_types: false,
+    connection: { application_name: `${applicationName} probe` },
+  });
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const asked = probe<{ n: number }[]>`
+      SELECT count(*)::int AS n FROM pg_stat_activity
+      WHERE application_name = ${applicationName} AND state = 'active'`;
+    const gaveUp = new Promise<null>((done) => {
+      timer = setTimeout(() => done(null), withinS * 1000);
+    });
+    const rows = await Promise.race([asked, gaveUp]);
+    asked.catch(() => {});
+    return (rows?.[0]?.n ?? 0) > 0;
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+    await probe.end({ timeout: 0 }).catch(() => {});
+  }
 }
 
 /** postgres.js's codes for a connection that could not be made or was lost. */
 const CONNECTION_ERROR_CODES: Record<string, string> = {
   CONNECT_TIMEOUT: 'the server did not answer the connection within the connect timeout',
+  REPLY_TIMEOUT:
+    'the server stopped answering: no reply to a statement within the reply timeout (--reply-timeout), and it does not show the statement running',
   CONNECTION_CLOSED: 'the server closed the connection',
   CONNECTION_ENDED: 'the connection was ended',
   CONNECTION_DESTROYED: 'the connection was destroyed',

@@ -3,11 +3,9 @@ import type { Command } from 'commander';
 import { loadAppConfig } from '../migrations/app-config.js';
 import { loadDrizzleConfig } from '../migrations/drizzle-config.js';
 import { migrate } from '../migrations/migrate.js';
-import { PACKAGE_RECORD } from '../migrations/migration-record.js';
 import { connect } from './connection.js';
 import { cliOut } from './io.js';
 import type { GlobalOptions } from './options.js';
-import { checkPrivileges } from './preflight.js';
 import { refuseOnStandby } from './standby.js';
 
 export function registerMigrate(program: Command): void {
@@ -35,14 +33,7 @@ export function registerMigrate(program: Command): void {
       const conn = connect(global);
       try {
         if (await refuseOnStandby(conn, 'migrate')) return;
-        await checkPrivileges(conn, 'migrate', [], {
-          migrationsSchemas: [
-            PACKAGE_RECORD.schema,
-            ...('appMigrationsSchema' in appOptions
-              ? [(appOptions as { appMigrationsSchema: string }).appMigrationsSchema]
-              : []),
-          ],
-        });
+        // migrate() checks the grants the records and the migrations need first.
         const result = await migrate(conn.db, {
           ...appOptions,
           onApplied: (m) => cliOut(`applied ${m.source} ${m.name} (${m.ms} ms)`),

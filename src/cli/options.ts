@@ -18,4 +18,5 @@ export interface GlobalOptions {
   /** Seconds; see connection.ts. */
   connectTimeout?: number;
   queryTimeout?: number;
+  replyTimeout?: number;
 }

@@ -1,17 +1,18 @@
 import type { FamilySpec } from '../define/spec.js';
 import {
-  assertPrivileges,
-  missingPrivileges,
   type PreflightOptions,
   type PrivilegedCommand,
+  preflightPrivileges,
 } from '../run/privileges.js';
 import type { CliConnection } from './connection.js';
 import { cliErr } from './io.js';
 
 /**
- * Before a command changes anything: every privilege it needs that the role lacks, with the
- * GRANT that fixes it. A missing required one stops the command (a `permission` error, exit 1);
- * an advisory one (a slower path) is printed and the command runs.
+ * The API's own privilege check (run/privileges.ts), run by the CLI where it adds something:
+ * the advisory notes (a slower path) printed, one check before a series of API calls
+ * (convert's steps), or before apply asks about destructive steps. A missing required privilege
+ * stops the command (a `permission` error, exit 1). migrate, apply, drain, retire, reattach,
+ * unretire and convert prep run it themselves, in the API.
  */
 export async function checkPrivileges(
   conn: CliConnection,
@@ -19,9 +20,8 @@ export async function checkPrivileges(
   families: readonly FamilySpec[],
   options: PreflightOptions = {},
 ): Promise<void> {
-  const missing = await missingPrivileges(conn.db, command, families, options);
-  for (const m of missing.filter((x) => x.severity === 'advisory')) {
-    cliErr(`pgparts: note: the role lacks ${m.needed}\n  ${m.grant}`);
-  }
-  assertPrivileges(command, missing);
+  await preflightPrivileges(conn.db, command, families, {
+    ...options,
+    onNote: (m) => cliErr(`pgparts: note: the role lacks ${m.needed}\n  ${m.grant}`),
+  });
 }

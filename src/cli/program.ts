@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { DEFAULT_REPLY_TIMEOUT_S } from '../run/reply-watchdog.js';
 import { registerApply } from './apply-command.js';
 import { DEFAULT_CONNECT_TIMEOUT_S, DEFAULT_READ_QUERY_TIMEOUT_S } from './connection.js';
 import { registerConvert } from './convert-command.js';
@@ -29,6 +30,11 @@ export function buildProgram(): Command {
       '--query-timeout <s>',
       `statement_timeout in seconds, 0 for none (default: ${DEFAULT_READ_QUERY_TIMEOUT_S} for status and plan, none for commands that change)`,
       wholeNumber(0),
+    )
+    .option(
+      '--reply-timeout <s>',
+      `seconds a statement may go without a reply before pgparts asks the server (over a new connection) whether it still runs it; if not, or no answer, the command fails (default: $PGPARTS_REPLY_TIMEOUT, else ${DEFAULT_REPLY_TIMEOUT_S})`,
+      wholeNumber(1),
     )
     .showHelpAfterError();
   registerGenerate(program);

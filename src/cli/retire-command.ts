@@ -15,7 +15,6 @@ import { formatMs, formatStatements, toJson } from './format.js';
 import { cliErr, cliOut, setCliExitCode } from './io.js';
 import { resolveKey } from './key-argument.js';
 import { type GlobalOptions, wholeNumber } from './options.js';
-import { checkPrivileges } from './preflight.js';
 import { refuseOnStandby } from './standby.js';
 
 interface RetireCommandOptions {
@@ -100,14 +99,6 @@ export function registerRetire(program: Command): void {
       const conn = connect(global);
       try {
         if (await refuseOnStandby(conn, 'retire')) return;
-        await checkPrivileges(conn, 'retire', [family], {
-          ...(mode === 'archive'
-            ? {
-                archiveSchema:
-                  options.archiveSchema ?? family.retention?.archiveSchema ?? 'pgparts_archive',
-              }
-            : {}),
-        });
         const result = await retireKey(conn.db, family, key, {
           mode,
           force: options.force === true,
@@ -170,7 +161,6 @@ export function registerRetire(program: Command): void {
         const conn = connect(global);
         try {
           if (await refuseOnStandby(conn, 'reattach')) return;
-          await checkPrivileges(conn, 'reattach', [family]);
           const result = await reattachKey(conn.db, family, key, {
             ...(options.archiveSchema ? { archiveSchema: options.archiveSchema } : {}),
             lockTimeoutMs: options.lockTimeout,

@@ -1,7 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { inspect } from '../catalog/inspect.js';
 import { readMaintenanceRuns } from '../catalog/maintenance-runs.js';
-import { readUnfinishedOperations } from '../catalog/unfinished-operations.js';
 import { type FamilySpec, parseFamily } from '../define/spec.js';
 import { status } from '../plan/status.js';
 import type { AnyPgDatabase } from '../run/database.js';
@@ -49,7 +48,6 @@ export async function prometheusMetrics(
       snapshot,
       report,
       runs: await readMaintenanceRuns(db, specs),
-      unfinished: await readUnfinishedOperations(db, specs),
       invalidIndexes: await readInvalidIndexes(db, specs),
     }),
   );

@@ -1,8 +1,7 @@
 import type { FamilyRuns } from '../catalog/maintenance-runs.js';
 import type { Snapshot } from '../catalog/snapshot.js';
-import type { UnfinishedOperations } from '../catalog/unfinished-operations.js';
 import type { FamilySpec } from '../define/spec.js';
-import type { StatusReport } from '../plan/status.js';
+import { type StatusReport, unfinishedCounts } from '../plan/status.js';
 import type { MetricFamily, Sample } from './exposition.js';
 
 /** What the metrics are computed from: one snapshot and what was read next to it. */
@@ -11,7 +10,6 @@ export interface MetricInputs {
   snapshot: Snapshot;
   report: StatusReport;
   runs: readonly FamilyRuns[];
-  unfinished: readonly UnfinishedOperations[];
   /** Invalid indexes on each parent and its partitions, by `schema.table`. */
   invalidIndexes: ReadonlyMap<string, number>;
 }
@@ -58,10 +56,11 @@ export function buildMetrics(input: MetricInputs): MetricFamily[] {
       pending.push({ labels, value: table.partitions.filter((p) => p.detachPending).length });
     }
     const familyLabels = { family: family.name, schema: family.schema };
-    unfinished.push({
-      labels: familyLabels,
-      value: input.unfinished.find((u) => u.family === family.name)?.count ?? 0,
-    });
+    // The operations record (pgparts_operations), read once by inspect for status too.
+    const counts = unfinishedCounts(status.unfinished);
+    for (const state of ['interrupted', 'running', 'unrecorded'] as const) {
+      unfinished.push({ labels: { ...familyLabels, state }, value: counts[state] });
+    }
     const success = input.runs.find((r) => r.family === family.name)?.lastSuccess;
     sinceSuccess.push({
       labels: familyLabels,
@@ -89,7 +88,7 @@ export function buildMetrics(input: MetricInputs): MetricFamily[] {
     ),
     gauge(
       'pgparts_unfinished_operations',
-      'Operations begun and not finished (tables an interrupted drain left behind); pgparts apply finishes them.',
+      'Operations on a key begun and not finished (pgparts_operations), by state: interrupted (no one runs it; pgparts apply, or reattach, finishes it), running (its key lock is held), unrecorded (1 when a drain left tables or capture triggers and no operation is recorded; pgparts drain of the key finishes them).',
       unfinished,
     ),
     gauge(

@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import type { AnyPgDatabase } from '../run/database.js';
+import { preflightPrivileges } from '../run/privileges.js';
 import { DRIZZLE_RECORD, PACKAGE_RECORD } from './migration-record.js';
 import {
   type MigrationSource,
@@ -51,5 +52,9 @@ export async function migrate(
       },
     });
   }
+  // The grants the records and the migrations need, before the first change.
+  await preflightPrivileges(db, 'migrate', [], {
+    migrationsSchemas: sources.map((source) => source.record.schema),
+  });
   return runMigrations(db, sources, options);
 }

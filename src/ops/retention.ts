@@ -14,12 +14,14 @@ import {
   lockGiveUpError,
   retryOnLockTimeout,
 } from '../run/lock-timeout.js';
+import { preflightPrivileges } from '../run/privileges.js';
 import { openSession, pgpartsSessionSettings } from '../run/session.js';
 import { identifierProblem, quoteIdent, quoteQualified } from '../sql/identifiers.js';
 import { keyCheckSql } from '../sql/key-predicate.js';
 import { textLiteral } from '../sql/literals.js';
 import { recordOwnedSql } from '../sql/ownership.js';
 import { boundSpecSql } from '../sql/partition-ddl.js';
+import { archivedColumnStatements } from './archived-columns.js';
 import { checkKey } from './key-validation.js';
 import { ensureOwnership } from './ownership.js';
 import { retirePreflight } from './retire-preflight.js';
@@ -283,6 +285,9 @@ export async function retireKey(
     });
   }
 
+  await preflightPrivileges(db, 'retire', [family], {
+    ...((options.mode ?? family.retention?.mode) === 'archive' ? { archiveSchema } : {}),
+  });
   const where = `family ${family.name}, key ${keyLabel(key)}`;
   // lock_timeout for the whole session: DETACH ... CONCURRENTLY cannot run in a transaction.
   const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
@@ -386,6 +391,7 @@ export async function reattachKey(
   const archiveSchema = checkedArchiveSchema(
     options.archiveSchema ?? family.retention?.archiveSchema ?? 'pgparts_archive',
   );
+  await preflightPrivileges(pool, 'reattach', [family], { archiveSchema });
   const where = `family ${family.name}, key ${keyLabel(key)}`;
   const session = await openSession(pool);
   const db = session.db;
@@ -395,6 +401,7 @@ export async function reattachKey(
       await ensureOwnership(db, family);
       const partitions: ReattachResult['partitions'] = [];
       const pending: string[] = [];
+      const addColumns = new Map<string, string[]>();
       for (const table of family.tables) {
         const name = partitionName(family, table, key);
         const [found] = await query<{ archived: boolean; back: boolean }>(
@@ -413,6 +420,21 @@ export async function reattachKey(
             { step: 'reattach', table: `${archiveSchema}.${name}` },
           );
         }
+        const [held] = await query<{ n: number }>(
+          db,
+          sql`SELECT count(*)::int AS n FROM ${sql.raw(quoteQualified(archiveSchema, name))}`,
+        );
+        // The parent may have gained columns while the key was archived: they are added to
+        // the archived table first, or the reattach is refused here, before any change.
+        addColumns.set(
+          table,
+          await archivedColumnStatements(
+            db,
+            { schema: family.schema, name: table },
+            { schema: archiveSchema, name },
+            held?.n ?? 0,
+          ),
+        );
         pending.push(table);
       }
       await op.begin('attach');
@@ -429,6 +451,7 @@ export async function reattachKey(
           );
           for (const link of links)
             await run(tx, `ALTER TABLE ${archivedTable} DROP CONSTRAINT ${quoteIdent(link.name)}`);
+          for (const statement of addColumns.get(table) ?? []) await run(tx, statement);
           await run(tx, `ALTER TABLE ${archivedTable} SET SCHEMA ${quoteIdent(family.schema)}`);
           await run(
             tx,
@@ -500,6 +523,7 @@ export async function unretireKey(
   family: FamilySpec,
   key: PartitionKey,
 ): Promise<boolean> {
+  await preflightPrivileges(db, 'unretire', [family]);
   const session = await openSession(db);
   try {
     return await withKeyOperation(session.db, family, keyLabel(key), 'reattach', async () => {

@@ -102,12 +102,34 @@ function age(since: Date, now: Date): string {
   return `${Math.round(s / 3600)} h`;
 }
 
+/** How many operations of a family are unfinished, as status reads them (and the metric counts). */
+export interface UnfinishedCounts {
+  /** Recorded, and the key's lock is held: running right now. */
+  running: number;
+  /** Recorded, and no one holds the key's lock: a crash or a kill stopped it. */
+  interrupted: number;
+  /**
+   * 1 when a drain's tables or capture triggers are left and no operation is recorded for the
+   * family at all (a drain of a release before the record), else 0.
+   */
+  unrecorded: number;
+}
+
+/** The counts behind status's lines about unfinished work; one reading for status and metrics. */
+export function unfinishedCounts(work: UnfinishedWork): UnfinishedCounts {
+  const running = work.operations.filter((op) => op.running).length;
+  const interrupted = work.operations.length - running;
+  const leftovers = work.drainTables.length > 0 || work.captureTriggers.length > 0;
+  return { running, interrupted, unrecorded: leftovers && work.operations.length === 0 ? 1 : 0 };
+}
+
 /**
  * Every interrupted operation, with its age, and what it left (tables, triggers still logging
  * every write, the change log's size). One that is running right now is not a problem.
  */
 function unfinishedAttention(family: FamilySpec, work: UnfinishedWork, now: Date): string[] {
   const lines: string[] = [];
+  const counts = unfinishedCounts(work);
   const interrupted = work.operations.filter((op) => !op.running);
   for (const op of interrupted) {
     lines.push(
@@ -118,7 +140,7 @@ function unfinishedAttention(family: FamilySpec, work: UnfinishedWork, now: Date
           : `the next pgparts apply${op.operation === 'retire' ? ' --yes' : ''} finishes it`),
     );
   }
-  if (work.operations.some((op) => op.running)) return lines;
+  if (counts.running > 0) return lines;
   const left: string[] = [];
   if (work.drainTables.length > 0) {
     left.push(`drain tables ${work.drainTables.map((t) => `${t.name} (${t.role})`).join(', ')}`);

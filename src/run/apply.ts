@@ -25,6 +25,7 @@ import {
   retryOnLockTimeout,
 } from './lock-timeout.js';
 import { isConnectionLoss, pgErrorMessage } from './pg-error.js';
+import { preflightPrivileges } from './privileges.js';
 import { recordMaintenanceRun } from './record-run.js';
 import { openSession, pgpartsSessionSettings } from './session.js';
 import { assertNotStandby } from './standby.js';
@@ -225,6 +226,8 @@ export async function apply(db: AnyPgDatabase, options: ApplyOptions): Promise<A
       await emit({ type: 'lock-acquired', pid: lock.holderPid });
       await assertSupportedServer(session.db);
       await assertNotStandby(session.db, 'apply');
+      // The grants it needs, before its first change (the ownership records below).
+      await preflightPrivileges(session.db, 'apply', families);
       // lock_timeout is one of the session settings: set at openSession, restored at release.
       {
         const retry: RetryOptions = {

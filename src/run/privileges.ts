@@ -1,13 +1,40 @@
 import { sql } from 'drizzle-orm';
+import { MAINTENANCE_RUNS_TABLE } from '../catalog/maintenance-runs.js';
+import { OPERATIONS_TABLE } from '../catalog/operations.js';
+import { RETIRED_KEYS_TABLE } from '../catalog/retired-keys.js';
 import type { FamilySpec } from '../define/spec.js';
 import { PgpartsError } from '../errors.js';
 import { CONVERT_SCHEMA, oldSchema, twinSchema } from '../ops/convert/names.js';
+import { CHANGE_LOG_TABLE } from '../ops/drain/change-capture.js';
 import { quoteIdent, quoteQualified } from '../sql/identifiers.js';
+import { OWNED_TABLES, OWNERSHIP_ADOPTED } from '../sql/ownership.js';
 import type { AnyPgDatabase } from './database.js';
 import { rowsOf } from './rows.js';
 
 /** The commands whose privileges are checked before they change anything. */
-export type PrivilegedCommand = 'migrate' | 'apply' | 'drain' | 'retire' | 'reattach' | 'convert';
+export type PrivilegedCommand =
+  | 'migrate'
+  | 'apply'
+  | 'drain'
+  | 'retire'
+  | 'reattach'
+  | 'unretire'
+  | 'convert';
+
+/**
+ * pgparts's own tables in a family's schema: made by whichever role ran first (CREATE TABLE IF
+ * NOT EXISTS), read and written by every later run. One made by another role (a superuser's
+ * first run) needs these grants before a least-privileged role can use it.
+ */
+const OWN_TABLES = [
+  OPERATIONS_TABLE,
+  RETIRED_KEYS_TABLE,
+  OWNED_TABLES,
+  OWNERSHIP_ADOPTED,
+  MAINTENANCE_RUNS_TABLE,
+  CHANGE_LOG_TABLE,
+] as const;
+const OWN_TABLE_PRIVILEGES = ['SELECT', 'INSERT', 'UPDATE', 'DELETE'] as const;
 
 export interface MissingPrivilege {
   /** What the role cannot do, in words. */
@@ -104,6 +131,65 @@ export async function missingPrivileges(
     }
   };
 
+  /**
+   * convert moves the views (and materialized views) over the tables to the new ones, drop and
+   * create: they need their owner too, views over those views included.
+   */
+  const ownsDependentViews = async (family: FamilySpec) => {
+    const parents = sql.join(
+      family.tables.map((t) => sql`to_regclass(${quoteQualified(family.schema, t)})`),
+      sql`, `,
+    );
+    const rows = rowsOf<{ name: string; owner: string }>(
+      await db.execute(sql`
+        WITH RECURSIVE deps(oid, depth) AS (
+          SELECT DISTINCT r.ev_class, 1 FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid
+          WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass
+            AND d.refobjid IN (${parents}) AND r.ev_class <> d.refobjid
+          UNION
+          SELECT r.ev_class, deps.depth + 1 FROM deps
+          JOIN pg_depend d ON d.refobjid = deps.oid AND d.classid = 'pg_rewrite'::regclass
+            AND d.refclassid = 'pg_class'::regclass
+          JOIN pg_rewrite r ON r.oid = d.objid AND r.ev_class <> deps.oid
+          WHERE deps.depth < 50)
+        SELECT DISTINCT c.oid::regclass::text AS name, pg_get_userbyid(c.relowner) AS owner
+        FROM deps JOIN pg_class c ON c.oid = deps.oid
+        WHERE NOT pg_has_role(current_user, c.relowner, 'USAGE')
+        ORDER BY 1`),
+    );
+    for (const row of rows) {
+      missing.push({
+        needed: `ownership of the view ${row.name} (owned by ${row.owner}; convert moves it to the new tables)`,
+        grant: `GRANT ${quoteIdent(row.owner)} TO ${role}; -- or: ALTER VIEW ${row.name} OWNER TO ${role};`,
+        severity: 'required',
+      });
+    }
+  };
+
+  /** Reads and writes pgparts's own tables of the family's schema that exist already. */
+  const canWriteOwnTables = async (family: FamilySpec) => {
+    for (const table of OWN_TABLES) {
+      const qualified = quoteQualified(family.schema, table);
+      const [row] = rowsOf<{ lacking: string[] | null }>(
+        await db.execute(sql`
+          SELECT CASE WHEN to_regclass(${qualified}) IS NOT NULL THEN ARRAY(
+                   SELECT p FROM unnest(ARRAY[${sql.join(
+                     OWN_TABLE_PRIVILEGES.map((p) => sql`${p}`),
+                     sql`, `,
+                   )}]::text[]) p
+                   WHERE NOT has_table_privilege(to_regclass(${qualified}), p)) END AS lacking`),
+      );
+      const lacking = row?.lacking ?? [];
+      if (lacking.length > 0) {
+        missing.push({
+          needed: `${lacking.join(', ')} on ${family.schema}.${table} (pgparts's own record, made by another role)`,
+          grant: `GRANT ${OWN_TABLE_PRIVILEGES.join(', ')} ON ${qualified} TO ${role};`,
+          severity: 'required',
+        });
+      }
+    }
+  };
+
   if (command === 'migrate') {
     for (const schema of options.migrationsSchemas ?? ['pgparts']) {
       await canCreateSchema(schema, 'the migrations record');
@@ -113,14 +199,18 @@ export async function missingPrivileges(
   }
   for (const family of families) {
     await ownsFamily(family);
+    await canWriteOwnTables(family);
     if (command === 'apply' || command === 'drain' || command === 'convert') {
       await canCreateIn(family.schema, 'new partitions and pgparts_maintenance_runs');
     }
-    if (command === 'retire' && options.archiveSchema) {
+    if ((command === 'retire' || command === 'reattach') && options.archiveSchema) {
       await canCreateSchema(options.archiveSchema, 'the archive');
     }
-    if (command === 'retire') await canCreateIn(family.schema, 'pgparts_retired_keys');
+    if (command === 'retire' || command === 'reattach' || command === 'unretire') {
+      await canCreateIn(family.schema, 'pgparts_retired_keys and pgparts_operations');
+    }
     if (command === 'convert') {
+      await ownsDependentViews(family);
       for (const schema of [CONVERT_SCHEMA, twinSchema(family), oldSchema(family)]) {
         await canCreateSchema(schema, 'the conversion');
       }
@@ -160,6 +250,29 @@ export async function missingPrivileges(
       });
     }
   }
+  return missing;
+}
+
+export interface PrivilegeCheckOptions extends PreflightOptions {
+  /** Told of each advisory privilege missing (the command runs, on a slower path). */
+  onNote?: (note: MissingPrivilege) => void;
+}
+
+/**
+ * The check every command that changes something runs before its first change, from the CLI
+ * and from the API alike: throws a `permission` PgpartsError listing each required privilege
+ * the role lacks with the GRANT that fixes it; advisory ones go to `onNote`.
+ */
+export async function preflightPrivileges(
+  db: AnyPgDatabase,
+  command: PrivilegedCommand,
+  families: readonly FamilySpec[],
+  options: PrivilegeCheckOptions = {},
+): Promise<MissingPrivilege[]> {
+  const { onNote, ...preflight } = options;
+  const missing = await missingPrivileges(db, command, families, preflight);
+  for (const note of missing.filter((m) => m.severity === 'advisory')) onNote?.(note);
+  assertPrivileges(command, missing);
   return missing;
 }
 

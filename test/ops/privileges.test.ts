@@ -1,9 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { leaderboardFamily } from '../../src/domains/leaderboard/index.js';
 import { builtInFamilies } from '../../src/domains/presets.js';
+import { drainKey } from '../../src/ops/drain/drain.js';
+import { retireKey, unretireKey } from '../../src/ops/retention.js';
+import { apply } from '../../src/run/apply.js';
 import { missingPrivileges } from '../../src/run/privileges.js';
 import { pgparts } from '../cli/run-cli.js';
+import { expectPgpartsError, rejection } from '../support/pgparts-error.js';
 import { useTestDatabase } from '../support/test-database.js';
 
 const t = useTestDatabase();
@@ -130,5 +135,78 @@ describe('least-privilege roles', () => {
     if ((version?.v ?? 0) >= 150000) {
       expect(await missingPrivileges(drizzle(owner), 'drain', [...builtInFamilies])).toEqual([]);
     }
+  });
+
+  it('the exported API runs the same check before its first change', async () => {
+    const reader = t.connect({ max: 2, username: READER, password: PASSWORD });
+    const db = drizzle(reader);
+    const before = await partitionCount();
+    const runs = await t.sql<
+      { n: number }[]
+    >`SELECT count(*)::int AS n FROM pgparts_maintenance_runs`;
+    const applied = await rejection(apply(db, { families: [...builtInFamilies] }));
+    expectPgpartsError(applied, 'permission');
+    expect((applied as Error).message).toContain(`GRANT "${OWNER}" TO "${READER}";`);
+    const season = { kind: 'list', value: 1 } as const;
+    for (const attempt of [
+      () => drainKey(db, leaderboardFamily, season),
+      () => retireKey(db, leaderboardFamily, season, { mode: 'drop' }),
+      () => unretireKey(db, leaderboardFamily, season),
+    ]) {
+      const error = await rejection(attempt());
+      expectPgpartsError(error, 'permission');
+      expect((error as Error).message).toContain('nothing was changed');
+    }
+    expect(await partitionCount()).toBe(before);
+    // Refused before the run began: no run recorded, no operation on a key.
+    const after = await t.sql<
+      { n: number }[]
+    >`SELECT count(*)::int AS n FROM pgparts_maintenance_runs`;
+    expect(after[0]?.n).toBe(runs[0]?.n);
+    const ops = await t.sql<{ n: number }[]>`
+      SELECT count(*)::int AS n FROM pgparts_operations`.catch(() => [{ n: 0 }]);
+    expect(ops[0]?.n).toBe(0);
+  });
+
+  it('reattach: the archived key comes back only for a role that may do it', async () => {
+    // Key 1 was archived by the owner above (retire --archive).
+    const archived = await t.sql<{ n: number }[]>`
+      SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'pgparts_archive'`;
+    expect(archived[0]?.n).toBeGreaterThan(0);
+    const before = await partitionCount();
+    const refused = await pgparts(urlAs(READER), 'reattach', 'leaderboard_run', '1');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('reattach: the role lacks');
+    expect(refused.stderr).toContain(`ownership of leaderboard_run (owned by ${OWNER}`);
+    expect(refused.stderr).toContain(`GRANT CREATE ON DATABASE "${t.name}" TO "${READER}";`);
+    expect(await partitionCount()).toBe(before);
+    const done = await pgparts(urlAs(OWNER), 'reattach', 'leaderboard_run', '1');
+    expect(done.code, done.stderr).toBe(0);
+    expect(await partitionCount()).toBeGreaterThan(before);
+  });
+
+  it('unretire: a role that owns nothing is stopped; the owner forgets the key', async () => {
+    // Season 2's partitions (made now, by the owner), then its retire records the key.
+    const applied = await pgparts(urlAs(OWNER), 'apply');
+    expect(applied.code, applied.stderr).toBe(0);
+    const drop = await pgparts(urlAs(OWNER), 'retire', 'leaderboard_run', '2', '--yes');
+    expect(drop.code, drop.stderr).toBe(0);
+    const retired = async () =>
+      (
+        await t.sql<{ n: number }[]>`
+          SELECT count(*)::int AS n FROM pgparts_retired_keys WHERE family = 'leaderboard' AND key = '2'`
+      )[0]?.n;
+    expect(await retired()).toBe(1);
+    const refused = await pgparts(urlAs(READER), 'unretire', 'leaderboard_run', '2');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('unretire: the role lacks');
+    // pgparts's own records were made by the owner: the reader may not write them.
+    expect(refused.stderr).toContain(
+      `GRANT SELECT, INSERT, UPDATE, DELETE ON "public"."pgparts_retired_keys" TO "${READER}";`,
+    );
+    expect(await retired()).toBe(1);
+    const done = await pgparts(urlAs(OWNER), 'unretire', 'leaderboard_run', '2');
+    expect(done.code, done.stderr).toBe(0);
+    expect(await retired()).toBe(0);
   });
 });

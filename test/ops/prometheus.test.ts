@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { describe, expect, it } from 'vitest';
+import { operationsSetupSql } from '../../src/catalog/operations.js';
 import { addIntervals, intervalStart } from '../../src/define/intervals.js';
 import { builtInFamilies } from '../../src/domains/presets.js';
 import { prometheusMetrics } from '../../src/metrics/collect.js';
@@ -160,8 +161,15 @@ describe('status --format prometheus', () => {
     expect(value(parsed, 'pgparts_invalid_indexes', { table: 'leaderboard_run' })).toBe(1);
     expect(value(parsed, 'pgparts_invalid_indexes', { table: 'killmails_raw' })).toBe(0);
     expect(value(parsed, 'pgparts_pending_detaches', { table: 'leaderboard_run' })).toBe(0);
-    expect(value(parsed, 'pgparts_unfinished_operations', { family: 'killmails' })).toBe(1);
-    expect(value(parsed, 'pgparts_unfinished_operations', { family: 'leaderboard' })).toBe(0);
+    // A drain's table left with no operation recorded: the one "unrecorded" leftover status names.
+    expect(
+      value(parsed, 'pgparts_unfinished_operations', { family: 'killmails', state: 'unrecorded' }),
+    ).toBe(1);
+    for (const state of ['interrupted', 'running', 'unrecorded']) {
+      expect(value(parsed, 'pgparts_unfinished_operations', { family: 'leaderboard', state })).toBe(
+        0,
+      );
+    }
     // seconds since the last success: at most the server's now minus the recorded finish.
     const [since] = await t.sql<{ s: number }[]>`
       SELECT extract(epoch FROM now() - max(finished_at))::float8 AS s
@@ -171,6 +179,71 @@ describe('status --format prometheus', () => {
     });
     expect(seconds).toBeGreaterThanOrEqual(0);
     expect(seconds).toBeLessThanOrEqual(since?.s ?? -1);
+  });
+
+  it('counts the operations recorded in pgparts_operations, as status shows them', async () => {
+    for (const statement of operationsSetupSql('public')) await t.sql.unsafe(statement);
+    await t.sql`DELETE FROM pgparts_operations`;
+    await t.sql`
+      INSERT INTO pgparts_operations (family, key, operation, phase, detail) VALUES
+        ('leaderboard', '7', 'drain', 'copied', NULL),
+        ('leaderboard', '8', 'retire', 'detached', 'drop'),
+        ('leaderboard', '9', 'reattach', 'moved', NULL),
+        ('killmails', '2020-01', 'retire', 'detached', 'archive')`;
+    // Key 9's lock held by another session: that operation is running, not interrupted.
+    const holder = t.connect({ max: 1 });
+    await holder`SELECT pg_advisory_lock(hashtext('pgparts:key:public.leaderboard'), hashtext('9'))`;
+    try {
+      const run = await pgparts(t.url, 'status', '--format', 'prometheus');
+      expect(run.code, run.stderr).toBe(0);
+      expect(strictCheck(run.stdout)).toEqual([]);
+      const parsed = parsePrometheusTextFormat(run.stdout) as Parsed[];
+      const json = await pgparts(t.url, 'status', '--json');
+      const report = JSON.parse(json.stdout) as {
+        families: {
+          family: string;
+          unfinished: { operations: { key: string; running: boolean }[] };
+        }[];
+      };
+      // The catalog, read here by hand, against both outputs.
+      const rows = await t.sql<{ family: string; running: boolean }[]>`
+        SELECT o.family, EXISTS (
+                 SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+                   AND l.classid::bigint = (hashtext('pgparts:key:public.' || o.family)::bigint & 4294967295)
+                   AND l.objid::bigint = (hashtext(o.key)::bigint & 4294967295)) AS running
+        FROM pgparts_operations o`;
+      for (const family of ['leaderboard', 'killmails']) {
+        const mine = rows.filter((r) => r.family === family);
+        const running = mine.filter((r) => r.running).length;
+        const shown = report.families.find((f) => f.family === family)?.unfinished.operations;
+        expect(shown?.length).toBe(mine.length);
+        expect(shown?.filter((op) => op.running).length).toBe(running);
+        expect(value(parsed, 'pgparts_unfinished_operations', { family, state: 'running' })).toBe(
+          running,
+        );
+        expect(
+          value(parsed, 'pgparts_unfinished_operations', { family, state: 'interrupted' }),
+        ).toBe(mine.length - running);
+        // Recorded operations: the drain's leftover table is theirs, not "unrecorded".
+        expect(
+          value(parsed, 'pgparts_unfinished_operations', { family, state: 'unrecorded' }),
+        ).toBe(0);
+      }
+      expect(
+        value(parsed, 'pgparts_unfinished_operations', {
+          family: 'leaderboard',
+          state: 'interrupted',
+        }),
+      ).toBe(2);
+      expect(
+        value(parsed, 'pgparts_unfinished_operations', { family: 'leaderboard', state: 'running' }),
+      ).toBe(1);
+      const text = await pgparts(t.url, 'status');
+      expect(text.stdout).toContain('operation: reattach of 9, phase moved, started');
+      expect(text.stdout).toContain('an interrupted retire of 8 (phase detached');
+    } finally {
+      await holder.end();
+    }
   });
 });
 

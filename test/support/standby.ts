@@ -1,5 +1,13 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  type Dirent,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +34,41 @@ function runAs(): { uid?: number; gid?: number } {
   return { uid: id('-u'), gid: id('-g') };
 }
 
+/** True for "no such file": a file the running server removed while it was being copied. */
+function vanished(error: unknown): boolean {
+  return (error as { code?: unknown }).code === 'ENOENT';
+}
+
+/**
+ * The data directory of a running server, copied as a base backup is: a file removed while the
+ * copy runs (a database dropped by another test file) is skipped, as pg_basebackup skips it; WAL
+ * replay from the backup's start makes the copy consistent.
+ */
+function copyLiveDirectory(from: string, to: string): void {
+  mkdirSync(to, { recursive: true });
+  let entries: Dirent[];
+  try {
+    entries = readdirSync(from, { withFileTypes: true });
+  } catch (error) {
+    if (vanished(error)) return;
+    throw error;
+  }
+  for (const entry of entries) {
+    if (/^postmaster\.(pid|opts)$/.test(entry.name)) continue;
+    const source = join(from, entry.name);
+    const target = join(to, entry.name);
+    if (entry.isDirectory()) {
+      copyLiveDirectory(source, target);
+      continue;
+    }
+    try {
+      copyFileSync(source, target);
+    } catch (error) {
+      if (!vanished(error)) throw error;
+    }
+  }
+}
+
 /**
  * A hot standby of the server at `adminUrl`, started from a base backup taken with the low-level
  * API (pg_backup_start/stop on 15+, pg_start_backup/pg_stop_backup on 14) and a copy of the data
@@ -48,10 +91,7 @@ export async function startStandby(adminUrl: string): Promise<Standby> {
         ? `SELECT pg_backup_start('pgparts-standby', true)`
         : `SELECT pg_start_backup('pgparts-standby', true, false)`,
     );
-    cpSync(info.data, data, {
-      recursive: true,
-      filter: (source) => !/postmaster\.(pid|opts)$/.test(source),
-    });
+    copyLiveDirectory(info.data, data);
     const [stop] = await admin.unsafe<{ labelfile: string }[]>(
       modern
         ? 'SELECT labelfile FROM pg_backup_stop(true)'

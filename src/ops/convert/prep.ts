@@ -7,6 +7,7 @@ import { partitionName } from '../../define/partition-key.js';
 import { PgpartsError } from '../../errors.js';
 import type { AnyPgDatabase } from '../../run/database.js';
 import { DEFAULT_LOCK_TIMEOUT_MS } from '../../run/lock-timeout.js';
+import { preflightPrivileges } from '../../run/privileges.js';
 import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
 import { textLiteral } from '../../sql/literals.js';
 import { boundSpecSql } from '../../sql/partition-ddl.js';
@@ -100,6 +101,7 @@ export async function convertPrep(
   const opts = parseOptions(prepOptionsSchema, 'prep', options);
   const family = target.family;
   await assertSupportedServer(db);
+  if (!opts.dryRun) await preflightPrivileges(db, 'convert', [family]);
   const state = await readState(db, family);
   if (reached(state, 'swapped')) {
     throw new PgpartsError(

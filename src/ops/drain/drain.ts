@@ -13,6 +13,7 @@ import {
   lockGiveUpError,
   retryOnLockTimeout,
 } from '../../run/lock-timeout.js';
+import { preflightPrivileges } from '../../run/privileges.js';
 import { openSession, pgpartsSessionSettings } from '../../run/session.js';
 import { checkKey } from '../key-validation.js';
 import { ensureOwnership } from '../ownership.js';
@@ -422,6 +423,7 @@ export async function drainKey(
   const label = key.kind === 'default' ? 'DEFAULT' : keyLabel(key);
   // One connection for the key's lock and the work (a pool of one suffices, as for apply).
   checkLockOptions(options, 'drain');
+  await preflightPrivileges(db, 'drain', [family]);
   const session = await openSession(db, { settings: pgpartsSessionSettings() });
   const s = session.db;
   try {

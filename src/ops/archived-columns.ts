@@ -1,0 +1,106 @@
+import { sql } from 'drizzle-orm';
+import { PgpartsError } from '../errors.js';
+import type { AnyPgDatabase } from '../run/database.js';
+import { query } from '../run/execute.js';
+import { quoteIdent, quoteQualified } from '../sql/identifiers.js';
+
+/** One column as the catalog describes it, its type and default printed fully qualified. */
+interface ColumnRow {
+  name: string;
+  type: string;
+  not_null: boolean;
+  default_expr: string | null;
+  generated: string;
+  identity: string;
+}
+
+/**
+ * Columns of `table`, read with only pg_catalog on the search_path so the printed type and
+ * default name every schema: the text is pasted into DDL that runs under another search_path.
+ */
+async function readColumns(db: AnyPgDatabase, schema: string, table: string): Promise<ColumnRow[]> {
+  return db.transaction(async (tx) => {
+    await tx.execute(sql`SET LOCAL search_path = pg_catalog`);
+    return query<ColumnRow>(
+      tx as unknown as AnyPgDatabase,
+      sql`SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
+                 a.attnotnull AS not_null, pg_get_expr(d.adbin, d.adrelid) AS default_expr,
+                 a.attgenerated::text AS generated, a.attidentity::text AS identity
+            FROM pg_attribute a
+            LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+           WHERE a.attrelid = to_regclass(${quoteQualified(schema, table)})
+             AND a.attnum > 0 AND NOT a.attisdropped
+           ORDER BY a.attnum`,
+    );
+  });
+}
+
+/**
+ * What an archived partition needs before it can be attached again to a parent whose columns
+ * changed while it was away (a migration added a column): the ADD COLUMN statements that give
+ * it the parent's new columns, as the parent got them (type, default, NOT NULL, generated).
+ * Refuses, naming the table, the column and the way out, what ATTACH would refuse later: a
+ * column the parent no longer has, a column of another type, or a NOT NULL column with no
+ * default while the archived table holds rows (there is no value to give them).
+ */
+export async function archivedColumnStatements(
+  db: AnyPgDatabase,
+  parent: { schema: string; name: string },
+  archived: { schema: string; name: string },
+  archivedRows: number,
+): Promise<string[]> {
+  // One after the other: `db` may be a single pinned connection.
+  const wanted = await readColumns(db, parent.schema, parent.name);
+  const held = await readColumns(db, archived.schema, archived.name);
+  const heldByName = new Map(held.map((c) => [c.name, c]));
+  const wantedNames = new Set(wanted.map((c) => c.name));
+  const table = `${archived.schema}.${archived.name}`;
+  const problems: string[] = [];
+  for (const extra of held.filter((c) => !wantedNames.has(c.name))) {
+    problems.push(
+      `column ${quoteIdent(extra.name)} is not on ${parent.schema}.${parent.name} any more (drop it from the archived table, or add it back to the parent)`,
+    );
+  }
+  const statements: string[] = [];
+  for (const column of wanted) {
+    const have = heldByName.get(column.name);
+    if (have) {
+      if (have.type !== column.type) {
+        problems.push(
+          `column ${quoteIdent(column.name)} is ${have.type} here and ${column.type} on the parent (ALTER COLUMN ... TYPE on the archived table first)`,
+        );
+      }
+      continue;
+    }
+    if (column.identity !== '') {
+      problems.push(
+        `column ${quoteIdent(column.name)} is an identity column on the parent; add it to the archived table by hand`,
+      );
+      continue;
+    }
+    const generated = column.generated === 's';
+    if (column.not_null && column.default_expr === null && !generated && archivedRows > 0) {
+      problems.push(
+        `column ${quoteIdent(column.name)} is NOT NULL with no default on the parent, and the archived table holds ${archivedRows} row(s) with no value for it (ALTER TABLE ${quoteQualified(archived.schema, archived.name)} ADD COLUMN ${quoteIdent(column.name)} ${column.type} DEFAULT <value> NOT NULL, then reattach)`,
+      );
+      continue;
+    }
+    const value =
+      column.default_expr === null
+        ? ''
+        : generated
+          ? ` GENERATED ALWAYS AS (${column.default_expr}) STORED`
+          : ` DEFAULT ${column.default_expr}`;
+    statements.push(
+      `ALTER TABLE ${quoteQualified(archived.schema, archived.name)} ADD COLUMN ${quoteIdent(column.name)} ${column.type}${value}${column.not_null ? ' NOT NULL' : ''}`,
+    );
+  }
+  if (problems.length > 0) {
+    throw new PgpartsError(
+      'invalid-input',
+      `reattach: ${table} cannot be attached to ${parent.schema}.${parent.name}; nothing was changed:\n  - ${problems.join('\n  - ')}`,
+      { step: 'reattach', table },
+    );
+  }
+  return statements;
+}
