@@ -2,14 +2,13 @@ import type { Command } from 'commander';
 import { inspect } from '../catalog/inspect.js';
 import { plan, type Step } from '../plan/plan.js';
 import { apply } from '../run/apply.js';
-import { DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_RETRIES } from '../run/lock-timeout.js';
 import { planStatements } from '../run/step-statements.js';
 import { askYesNo } from './ask.js';
 import { loadFamilies } from './config.js';
 import { connect } from './connection.js';
 import { formatPlan, formatStep, formatSummary } from './format.js';
 import { cliIo, cliOut, setCliExitCode } from './io.js';
-import { type GlobalOptions, wholeNumber } from './options.js';
+import { addLockOptions, type GlobalOptions } from './options.js';
 import { checkPrivileges } from './preflight.js';
 import { progressPrinter } from './progress.js';
 import { refuseOnStandby } from './standby.js';
@@ -32,26 +31,13 @@ async function confirm(steps: Step[]): Promise<boolean> {
 }
 
 export function registerApply(program: Command): void {
-  program
-    .command('apply')
+  addLockOptions(program.command('apply'))
     .description(
       'run the plan: create missing partitions, drain DEFAULT, retention; one run per database ' +
         'at a time, each step under a short lock_timeout with retries',
     )
     .option('--dry-run', 'print the exact SQL that would run, and run nothing')
     .option('--yes', 'run destructive steps (drops, detaches) without asking')
-    .option(
-      '--lock-timeout <ms>',
-      'how long one statement may wait for a lock before it gives up and retries',
-      wholeNumber(1),
-      DEFAULT_LOCK_TIMEOUT_MS,
-    )
-    .option(
-      '--retries <n>',
-      'tries after the first when a step hits the lock timeout',
-      wholeNumber(0),
-      DEFAULT_RETRIES,
-    )
     .action(async (options: ApplyCommandOptions) => {
       const global = program.opts<GlobalOptions>();
       const families = await loadFamilies(global.config);

@@ -1,13 +1,12 @@
 import { type Command, Option } from 'commander';
 import { keyLabel } from '../define/partition-key.js';
 import { drainDryRun, drainKey } from '../ops/drain/drain.js';
-import { DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_RETRIES } from '../run/lock-timeout.js';
 import { loadFamilies } from './config.js';
 import { connect } from './connection.js';
 import { formatMs, formatStatements, toJson } from './format.js';
 import { cliIo, cliOut } from './io.js';
 import { resolveKey } from './key-argument.js';
-import { type GlobalOptions, wholeNumber } from './options.js';
+import { addLockOptions, type GlobalOptions, wholeNumber } from './options.js';
 import { checkPrivileges } from './preflight.js';
 import { refuseOnStandby } from './standby.js';
 
@@ -22,8 +21,7 @@ interface DrainCommandOptions {
 }
 
 export function registerDrain(program: Command): void {
-  program
-    .command('drain')
+  addLockOptions(program.command('drain'))
     .description(
       "move one key's rows out of DEFAULT into its own partitions, in every table of the family: " +
         'online copy, then one short final transaction (apply does this by itself when needed)',
@@ -41,18 +39,6 @@ export function registerDrain(program: Command): void {
     )
     .option('--batch-pages <n>', 'DEFAULT pages (8 kB) copied per batch', wholeNumber(1), 512)
     .option('--throttle <ms>', 'pause between batches', wholeNumber(0), 0)
-    .option(
-      '--lock-timeout <ms>',
-      'how long one statement may wait for a lock before it gives up and retries',
-      wholeNumber(1),
-      DEFAULT_LOCK_TIMEOUT_MS,
-    )
-    .option(
-      '--retries <n>',
-      'tries after the first when a lock could not be had (timeout or deadlock)',
-      wholeNumber(0),
-      DEFAULT_RETRIES,
-    )
     .option('--json', 'print the result as JSON')
     .option(
       '--dry-run',

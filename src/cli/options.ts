@@ -1,4 +1,5 @@
-import { InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
+import { DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_RETRIES } from '../run/lock-timeout.js';
 
 /** A commander argument parser for a whole number of at least `min`. */
 export function wholeNumber(min: number): (value: string) => number {
@@ -19,4 +20,27 @@ export interface GlobalOptions {
   connectTimeout?: number;
   queryTimeout?: number;
   replyTimeout?: number;
+}
+
+/** The options of the one retry loop, spelled and defaulted the same by every command that locks. */
+export interface LockOptions {
+  lockTimeout: number;
+  retries: number;
+}
+
+/** Adds `--lock-timeout <ms>` and `--retries <n>` (see run/lock-timeout.ts) to `command`. */
+export function addLockOptions(command: Command): Command {
+  return command
+    .option(
+      '--lock-timeout <ms>',
+      'how long one statement may wait for a lock before it gives up and retries',
+      wholeNumber(1),
+      DEFAULT_LOCK_TIMEOUT_MS,
+    )
+    .option(
+      '--retries <n>',
+      'tries after the first when a lock could not be had (timeout or deadlock)',
+      wholeNumber(0),
+      DEFAULT_RETRIES,
+    );
 }

@@ -7,14 +7,13 @@ import {
   retirePreviewSql,
   unretireKey,
 } from '../ops/retention.js';
-import { DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_RETRIES } from '../run/lock-timeout.js';
 import { askYesNo } from './ask.js';
 import { loadFamilies } from './config.js';
 import { connect } from './connection.js';
 import { formatMs, formatStatements, toJson } from './format.js';
 import { cliErr, cliOut, setCliExitCode } from './io.js';
 import { resolveKey } from './key-argument.js';
-import { type GlobalOptions, wholeNumber } from './options.js';
+import { addLockOptions, type GlobalOptions } from './options.js';
 import { refuseOnStandby } from './standby.js';
 
 interface RetireCommandOptions {
@@ -29,8 +28,7 @@ interface RetireCommandOptions {
 }
 
 export function registerRetire(program: Command): void {
-  program
-    .command('retire')
+  addLockOptions(program.command('retire'))
     .description(
       "drop (or archive) one key's partitions in every table of the family, referencing tables " +
         'first; only partitions pgparts created; never CASCADE',
@@ -47,18 +45,6 @@ export function registerRetire(program: Command): void {
     .option(
       '--force',
       'retire even the current or a future interval, or a value the spec lists in `values`',
-    )
-    .option(
-      '--lock-timeout <ms>',
-      'how long one statement may wait for a lock before it gives up and retries',
-      wholeNumber(1),
-      DEFAULT_LOCK_TIMEOUT_MS,
-    )
-    .option(
-      '--retries <n>',
-      'tries after the first when a lock could not be had (timeout or deadlock)',
-      wholeNumber(0),
-      DEFAULT_RETRIES,
     )
     .option('--json', 'print the result as JSON')
     .action(async (table: string, keyText: string, options: RetireCommandOptions) => {
@@ -127,8 +113,7 @@ export function registerRetire(program: Command): void {
       }
     });
 
-  program
-    .command('reattach')
+  addLockOptions(program.command('reattach'))
     .description(
       'attach an archived key back into every table of the family (a backfill, an audit)',
     )
@@ -137,18 +122,6 @@ export function registerRetire(program: Command): void {
     .option(
       '--archive-schema <name>',
       "where it was archived (default: the spec's, or pgparts_archive)",
-    )
-    .option(
-      '--lock-timeout <ms>',
-      'how long one statement may wait for a lock before it gives up and retries',
-      wholeNumber(1),
-      DEFAULT_LOCK_TIMEOUT_MS,
-    )
-    .option(
-      '--retries <n>',
-      'tries after the first when a lock could not be had (timeout or deadlock)',
-      wholeNumber(0),
-      DEFAULT_RETRIES,
     )
     .action(
       async (
