@@ -1,6 +1,8 @@
 import { sql } from 'drizzle-orm';
+import type { z } from 'zod';
 import { PgpartsError } from '../../errors.js';
 import type { AnyPgDatabase } from '../../run/database.js';
+import type { KeyOperation } from '../../run/key-lock.js';
 import { DEFAULT_LOCK_TIMEOUT_MS } from '../../run/lock-timeout.js';
 import { pgErrorCode } from '../../run/pg-error.js';
 import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
@@ -9,7 +11,9 @@ import { captureTriggerSql, replayBatch, replaySql } from './capture.js';
 import { batchEnd, inRange, maxKey } from './keyset.js';
 import { cols, readLayouts, type TableLayout } from './layout.js';
 import { type Sides, sides } from './names.js';
+import { conversionStep, recordPhase } from './operation.js';
 import { executePlan, formatPlan, type PlannedStatement } from './planned.js';
+import { finishAfterSwitch, pendingAfterSwitch } from './post-switch.js';
 import type { ConvertStepResult } from './prep.js';
 import { query, sleep } from './run-sql.js';
 import { lockFamily, reached, readState, setProgress, setStep } from './state.js';
@@ -147,6 +151,18 @@ export async function convertFill(
 ): Promise<FillResult> {
   const { onProgress, ...rest } = options;
   const opts = parseOptions(batchOptionsSchema, 'fill', rest);
+  return conversionStep(db, target.family, opts.dryRun, (s, op) =>
+    fillOn(s, target, opts, op, onProgress),
+  );
+}
+
+async function fillOn(
+  db: AnyPgDatabase,
+  target: ConversionTarget,
+  opts: z.output<typeof batchOptionsSchema>,
+  op: KeyOperation | null,
+  onProgress: ProgressListener | undefined,
+): Promise<FillResult> {
   const family = target.family;
   const state = await readState(db, family);
   if (!reached(state, 'prepped'))
@@ -212,6 +228,9 @@ export async function convertFill(
       elapsedMs: 0,
     };
   }
+  await recordPhase(op, 'fill');
+  // An unswap's unfinished work (its views, its foreign keys) first.
+  if (pendingAfterSwitch(state)) await finishAfterSwitch(db, family);
   const started = performance.now();
   // Triggers first: every change committed after this is logged, so the copy can be lazy.
   await executePlan(db, triggers, `convert ${family.name} fill`);
@@ -260,6 +279,7 @@ export async function convertFill(
   changesReplayed += await addTwinForeignKeys(db, target, layouts, s, opts.batchSize);
   changesReplayed += await replay();
   if (state && state.step !== 'filled') await setStep(db, family, 'filled');
+  await recordPhase(op, 'filled');
   return {
     family: family.name,
     step: 'fill',
