@@ -54,6 +54,14 @@ function progressBar(out: CliStream = cliIo().stderr) {
   let last = '';
   let lastTenth = -1;
   return (p: BatchProgress) => {
+    if (p.step === 'replay') {
+      // The log grows while it is replayed: no percentage, the rows behind and the rate.
+      const line = `replay: ${p.done} changes replayed, ${p.behind ?? 0} behind, ${Math.round(p.ratePerSecond ?? 0)}/s`;
+      if (out.isTTY) out.write(`\r\x1b[K  ${line}`);
+      else out.write(`  ${line}\n`);
+      last = 'replay';
+      return;
+    }
     const percent = p.total > 0 ? Math.min(100, Math.floor((p.done / p.total) * 100)) : 100;
     const label = `${p.step} ${p.table}`;
     if (out.isTTY) {

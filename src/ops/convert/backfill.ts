@@ -25,8 +25,12 @@ export interface BatchProgress {
   table: string;
   /** rows done so far in this table (all runs of the step) */
   done: number;
-  /** estimate of the table's rows (pg_class.reltuples), for a progress bar */
+  /** estimate of the table's rows (pg_class.reltuples), for a progress bar; replay: done + behind */
   total: number;
+  /** replay: changes still in the log (writers keep adding to it) */
+  behind?: number;
+  /** replay: changes replayed per second so far */
+  ratePerSecond?: number;
 }
 
 export type ProgressListener = (p: BatchProgress) => void | Promise<void>;

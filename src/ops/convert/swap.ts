@@ -5,7 +5,7 @@ import type { KeyOperation } from '../../run/key-lock.js';
 import { inLockedTransaction } from '../../run/lock-timeout.js';
 import { quoteIdent } from '../../sql/identifiers.js';
 import { captureTriggerSql, dropCaptureTriggerSql, replayBatch } from './capture.js';
-import { catchUpClosely } from './fill.js';
+import { addTwinForeignKeys, catchUpClosely } from './fill.js';
 import { readLayouts } from './layout.js';
 import { copyGrantsSql, dependentViews, viewsIn } from './legacy-catalog.js';
 import {
@@ -39,6 +39,7 @@ import {
   swapOptionsSchema,
   swapRetries,
 } from './target.js';
+import { twinForeignKeySql } from './twin-ddl.js';
 
 export interface SwitchResult extends ConvertStepResult {
   /** How long the tables were locked: from the lock being granted to the commit, in ms. */
@@ -135,7 +136,11 @@ async function swapOn(
   if (opts.dryRun) {
     const shown: PlannedStatement[] = [
       ...prepare,
-      { sql: '-- replay the change log in batches, then under the lock:' },
+      { sql: '-- replay the change log in batches; the foreign keys between the twins:' },
+      ...layouts.flatMap((l) =>
+        twinForeignKeySql(family, l.drizzle, before.partitioned).map((fk) => ({ sql: fk.sql })),
+      ),
+      { sql: '-- replay again, then under the lock:' },
       ...locked(views).map((s, i) =>
         i === 0 ? { sql: s, lockTimeoutMs: opts.lockTimeoutMs } : { sql: s },
       ),
@@ -165,6 +170,8 @@ async function swapOn(
     throw viewRefusal(error, 'convert swap', 'Nothing was switched');
   }
   await catchUpClosely(db, target, layouts, 'forward', before, opts.batchSize);
+  await addTwinForeignKeys(db, target, layouts, before, opts.batchSize);
+  await catchUpClosely(db, target, layouts, 'forward', before, opts.batchSize);
   const partitionedViews = await twinViews();
   let lockHoldMs = 0;
   const { value: replayedUnderLock, attempts } = await inLockedTransaction(
@@ -181,10 +188,14 @@ async function swapOn(
       await tx.execute(sql.raw(lock ?? ''));
       const lockedAt = performance.now();
       let replayed = 0;
+      let last: string | null = null;
       for (;;) {
-        const n = await replayBatch(tx, family, layouts, 'forward', before, opts.batchSize);
-        replayed += n;
-        if (n === 0) break;
+        const batch = await replayBatch(tx, family, layouts, 'forward', before, opts.batchSize, {
+          after: last,
+        });
+        replayed += batch.taken;
+        last = batch.lastId;
+        if (batch.taken === 0) break;
       }
       const now = await dependentViews(tx, family.schema, family.tables);
       if (now.map((v) => v.name).join() !== views.map((v) => v.name).join()) {

@@ -121,10 +121,14 @@ async function unswapOn(
       await tx.execute(sql.raw(lock ?? ''));
       const lockedAt = performance.now();
       let replayed = 0;
+      let last: string | null = null;
       for (;;) {
-        const n = await replayBatch(tx, family, layouts, 'reverse', after, opts.batchSize);
-        replayed += n;
-        if (n === 0) break;
+        const batch = await replayBatch(tx, family, layouts, 'reverse', after, opts.batchSize, {
+          after: last,
+        });
+        replayed += batch.taken;
+        last = batch.lastId;
+        if (batch.taken === 0) break;
       }
       await runAll(tx, rest);
       await recordSwap(tx, family, false, null);
