@@ -1,10 +1,11 @@
 import { MANAGED_MARKER } from '../define/marker.js';
-import { type PartitionKey, partitionName } from '../define/partition-key.js';
+import { keyLabel, type PartitionKey, partitionName } from '../define/partition-key.js';
 import type { FamilySpec } from '../define/spec.js';
 import { PgpartsError } from '../errors.js';
 import { quoteIdent, quoteQualified } from './identifiers.js';
 import { keyCheckSql } from './key-predicate.js';
 import { listValueLiteral, textLiteral, utcTimestampLiteral } from './literals.js';
+import { OWNED_TABLES, recordOwnedSql } from './ownership.js';
 
 /** `FOR VALUES ...` / `DEFAULT` for a key; RANGE bounds always carry an explicit UTC offset. */
 export function boundSpecSql(key: PartitionKey): string {
@@ -115,9 +116,22 @@ export function createPartitionOfSql(
 ): string[] {
   const name = partitionName(family, table, key);
   const qualified = quoteQualified(family.schema, name);
+  const record = recordOwnedSql({
+    schema: family.schema,
+    family: family.name,
+    parent: table,
+    name,
+    key: keyLabel(key),
+    role: 'partition',
+  });
   return [
     `CREATE TABLE ${qualified} PARTITION OF ${quoteQualified(family.schema, table)} ${boundSpecSql(key)}`,
     `COMMENT ON TABLE ${qualified} IS ${textLiteral(MANAGED_MARKER)}`,
+    // Recorded as pgparts's own where the family was carried over already (the record exists);
+    // before that, the carry-over adopts it by its comment and name like every other partition.
+    `DO $pgparts$ BEGIN IF to_regclass(${textLiteral(quoteQualified(family.schema, OWNED_TABLES))}) IS NOT NULL THEN
+${record};
+END IF; END $pgparts$`,
   ];
 }
 
