@@ -116,23 +116,31 @@ export function createPartitionOfSql(
 ): string[] {
   const name = partitionName(family, table, key);
   const qualified = quoteQualified(family.schema, name);
+  return [
+    `CREATE TABLE ${qualified} PARTITION OF ${quoteQualified(family.schema, table)} ${boundSpecSql(key)}`,
+    `COMMENT ON TABLE ${qualified} IS ${textLiteral(MANAGED_MARKER)}`,
+  ];
+}
+
+/**
+ * Records a partition a migration just created as pgparts's own, where the family's schema has
+ * the ownership record already (the family was carried over: its comment no longer adopts it).
+ * Before that, the carry-over adopts it by its comment and name like every other partition.
+ */
+export function recordMigratedPartitionSql(
+  family: FamilySpec,
+  table: string,
+  key: PartitionKey,
+): string {
   const record = recordOwnedSql({
     schema: family.schema,
     family: family.name,
     parent: table,
-    name,
+    name: partitionName(family, table, key),
     key: keyLabel(key),
     role: 'partition',
   });
-  return [
-    `CREATE TABLE ${qualified} PARTITION OF ${quoteQualified(family.schema, table)} ${boundSpecSql(key)}`,
-    `COMMENT ON TABLE ${qualified} IS ${textLiteral(MANAGED_MARKER)}`,
-    // Recorded as pgparts's own where the family was carried over already (the record exists);
-    // before that, the carry-over adopts it by its comment and name like every other partition.
-    `DO $pgparts$ BEGIN IF to_regclass(${textLiteral(quoteQualified(family.schema, OWNED_TABLES))}) IS NOT NULL THEN
-${record};
-END IF; END $pgparts$`,
-  ];
+  return `DO $pgparts$ BEGIN IF to_regclass(${textLiteral(quoteQualified(family.schema, OWNED_TABLES))}) IS NOT NULL THEN\n${record};\nEND IF; END $pgparts$`;
 }
 
 /** `PARTITION BY LIST ("season_id")`, the clause drizzle-kit cannot write. */
