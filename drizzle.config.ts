@@ -2,8 +2,9 @@ import { defineConfig } from 'drizzle-kit';
 
 /**
  * drizzle-kit sees partitions as ordinary tables and does not see partitioned parents at all
- * (facts 22). `generate` and `migrate` are supported; `push` and `pull` are limited to this
- * allowlist of non-partitioned tables so they never propose dropping or recreating a partition.
+ * (docs/postgres-behaviours.md, "drizzle-kit does not know partitioning"). `generate` and
+ * `migrate` are supported; `push` and `pull` are limited to this allowlist of non-partitioned
+ * tables so they never propose dropping or recreating a partition.
  * test/migrations/drizzle-config.test.ts keeps the list in step with src/domains/schema.ts.
  */
 export const PLAIN_TABLES = [

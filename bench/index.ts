@@ -9,6 +9,7 @@ import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import type postgres from 'postgres';
 import { migrate } from '../src/migrations/migrate.js';
+import { BenchError } from './bench-error.js';
 import { renderChart } from './chart.js';
 import { runConversion } from './conversion.js';
 import { generateAll } from './generate/index.js';
@@ -129,7 +130,7 @@ async function main(): Promise<void> {
     }
     const rows = await compareCounts(main.sql);
     const unequal = Object.entries(rows).filter(([, [a, b]]) => a !== b);
-    if (unequal.length > 0) throw new Error(`bench: twin differs: ${JSON.stringify(unequal)}`);
+    if (unequal.length > 0) throw new BenchError(`bench: twin differs: ${JSON.stringify(unequal)}`);
     const machine = await describeMachine(main.sql);
     const notes: string[] = [];
 

@@ -9,6 +9,7 @@ import { apply } from '../src/run/apply.js';
 import type { AnyPgDatabase } from '../src/run/database.js';
 import { maintain } from '../src/run/maintain.js';
 import { quoteQualified } from '../src/sql/identifiers.js';
+import { BenchError } from './bench-error.js';
 import { utcMonth } from './generate/killmails.js';
 import { generateSeasonRuns } from './generate/leaderboard.js';
 import { createNameFunction, dropNameFunction } from './generate/names.js';
@@ -57,7 +58,7 @@ async function newestMonthEnd(sql: postgres.Sql): Promise<Date> {
     SELECT max((regexp_match(pg_get_expr(c.relpartbound, c.oid), 'TO \\(''([^'']+)''\\)'))[1]::timestamptz) AS upper
     FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
     WHERE i.inhparent = 'public.killmails_raw'::regclass`;
-  if (!row?.upper) throw new Error('bench: killmails_raw has no partitions');
+  if (!row?.upper) throw new BenchError('bench: killmails_raw has no partitions');
   return new Date(row.upper);
 }
 
@@ -66,7 +67,7 @@ async function oldestMonthStart(sql: postgres.Sql): Promise<Date> {
     SELECT min((regexp_match(pg_get_expr(c.relpartbound, c.oid), 'FROM \\(''([^'']+)''\\)'))[1]::timestamptz) AS lower
     FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
     WHERE i.inhparent = 'public.killmails_raw'::regclass`;
-  if (!row?.lower) throw new Error('bench: killmails_raw has no partitions');
+  if (!row?.lower) throw new BenchError('bench: killmails_raw has no partitions');
   return new Date(row.lower);
 }
 

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { BenchError } from './bench-error.js';
 
 export interface BenchOptions {
   /** Killmails to generate; the results are named after `label`. */
@@ -23,10 +24,11 @@ const ONLY = ['all', 'queries', 'maintenance', 'conversion', 'scale'] as const;
 /** "1m" -> 1_000_000, "10m" -> 10_000_000, "250k" -> 250_000, "40000" -> 40_000. */
 export function parseScale(text: string): number {
   const match = /^(\d+(?:\.\d+)?)([km]?)$/i.exec(text.trim());
-  if (!match) throw new Error(`bench: --scale must be like 1m, 10m or a number, not "${text}"`);
+  if (!match)
+    throw new BenchError(`bench: --scale must be like 1m, 10m or a number, not "${text}"`);
   const factor = { '': 1, k: 1_000, m: 1_000_000 }[(match[2] ?? '').toLowerCase()] ?? 1;
   const value = Math.round(Number(match[1]) * factor);
-  if (value < 1_000) throw new Error('bench: --scale must be at least 1000 killmails');
+  if (value < 1_000) throw new BenchError('bench: --scale must be at least 1000 killmails');
   return value;
 }
 
@@ -34,7 +36,7 @@ function parsePeerRows(text: string): number {
   try {
     return parseScale(text);
   } catch {
-    throw new Error(
+    throw new BenchError(
       `bench: --peer-rows must be like 1m, 20k or a number of 1000 or more, not "${text}"`,
     );
   }
@@ -60,17 +62,17 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
   }
   const only = values.only ?? 'all';
   if (!(ONLY as readonly string[]).includes(only)) {
-    throw new Error(
+    throw new BenchError(
       `bench: --only must be queries, maintenance, conversion or scale, not "${only}"\n${USAGE}`,
     );
   }
   if (values.peer !== undefined && values.peer !== 'pg_partman') {
-    throw new Error(`bench: --peer knows pg_partman only, not "${values.peer}"\n${USAGE}`);
+    throw new BenchError(`bench: --peer knows pg_partman only, not "${values.peer}"\n${USAGE}`);
   }
   const peerRows = values['peer-rows'].toLowerCase();
   const iterations = Number(values.iterations);
   if (!Number.isSafeInteger(iterations) || iterations < 10) {
-    throw new Error('bench: --iterations must be a whole number of 10 or more');
+    throw new BenchError('bench: --iterations must be a whole number of 10 or more');
   }
   const scale = values.scale.toLowerCase();
   return {

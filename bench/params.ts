@@ -1,4 +1,5 @@
 import type postgres from 'postgres';
+import { BenchError } from './bench-error.js';
 import { MODULE_TAGS, SECURITY, SHIP_GROUPS } from './generate/scale.js';
 
 /**
@@ -122,6 +123,7 @@ export async function sampleParams(sql: postgres.Sql, now: Date): Promise<Params
 /** The i-th element, cycling. */
 export function pick<T>(items: readonly T[], i: number): T {
   const item = items[i % items.length];
-  if (item === undefined) throw new Error('bench: no parameters sampled (is the data set empty?)');
+  if (item === undefined)
+    throw new BenchError('bench: no parameters sampled (is the data set empty?)');
   return item;
 }

@@ -19,6 +19,7 @@ import {
 } from '../src/domains/leaderboard/index.js';
 import type { AnyPgDatabase } from '../src/run/database.js';
 import { rowsOf } from '../src/run/rows.js';
+import { BenchError } from './bench-error.js';
 import { type Params, pick } from './params.js';
 
 /** A hot query: one call with the i-th parameters; returns how many rows it produced. */
@@ -43,7 +44,7 @@ function window(p: Params, i: number, spanMs: number) {
   return { from: new Date(k.getTime() - spanMs / 2), to: new Date(k.getTime() + spanMs / 2) };
 }
 
-const ROLLBACK = new Error('bench: rollback');
+const ROLLBACK = new BenchError('bench: rollback');
 
 export const QUERIES: BenchQuery[] = [
   {

@@ -103,9 +103,11 @@ export {
 } from './ops/convert/index.js';
 export {
   type DrainOptions,
+  type DrainPreview,
   type DrainProgress,
   type DrainResult,
   type DrainTableResult,
+  drainDryRun,
   drainKey,
 } from './ops/drain/drain.js';
 export {
@@ -135,12 +137,14 @@ export {
   type RetiredPartition,
   type RetireMode,
   type RetireOptions,
+  type RetirePreview,
   type RetireResult,
   reattachKey,
+  retireDryRun,
   retireKey,
+  retirePreviewSql,
   unretireKey,
 } from './ops/retention.js';
-// plan
 export {
   type Notice,
   type Plan,
@@ -173,6 +177,12 @@ export {
   type PrivilegedCommand,
 } from './run/privileges.js';
 export { isHotStandby } from './run/standby.js';
+// plan
+export {
+  type PlanStatementsOptions,
+  planStatements,
+  withStepStatements,
+} from './run/step-statements.js';
 // generate
 export {
   boundSpecSql,

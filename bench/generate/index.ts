@@ -4,6 +4,7 @@ import { builtInFamilies } from '../../src/domains/presets.js';
 import { migrate } from '../../src/migrations/migrate.js';
 import type { AnyPgDatabase } from '../../src/run/database.js';
 import { maintain } from '../../src/run/maintain.js';
+import { BenchError } from '../bench-error.js';
 import { progressBar, step } from '../progress.js';
 import { PARTITIONED_TABLES } from '../twin.js';
 import { createSecondaryIndexes, dropSecondaryIndexes } from './deferred-indexes.js';
@@ -33,7 +34,7 @@ export async function generateAll(
     maintain(db, { families: builtInFamilies }),
   );
   if (!maintained.ok)
-    throw new Error(`bench: maintain failed: ${JSON.stringify(maintained.results)}`);
+    throw new BenchError(`bench: maintain failed: ${JSON.stringify(maintained.results)}`);
   const lookups = progressBar('lookup names', 3);
   await generateLookups(sql, s, lookups);
   lookups.done(`${s.characters + s.corporations + s.alliances + s.systems} names`);

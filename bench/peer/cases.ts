@@ -13,6 +13,7 @@ import {
   status,
 } from '../../src/index.js';
 import { quoteIdent, quoteQualified } from '../../src/sql/identifiers.js';
+import { BenchError } from '../bench-error.js';
 import { step } from '../progress.js';
 import { median } from '../stats.js';
 import * as partman from './partman.js';
@@ -137,7 +138,7 @@ async function noop(ctx: PeerContext, sides: [NoopSide, NoopSide]): Promise<Peer
 async function maintainNote(db: AnyPgDatabase, families: FamilySpec[], extra = {}) {
   const result = await maintain(db, { families, ...extra });
   if (!result.ok) {
-    throw new Error(
+    throw new BenchError(
       `bench --peer: maintain failed: ${result.results.map((r) => r.message).join('; ')}`,
     );
   }

@@ -17,6 +17,7 @@ import {
 } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { freePort, isAlive } from '../../scripts/embedded-server.js';
+import { BenchError } from '../bench-error.js';
 
 export interface SystemServer {
   /** postgres://postgres:...@127.0.0.1:PORT/postgres */
@@ -44,7 +45,7 @@ function asPostgres(command: string, args: string[]): string {
 export async function startSystemServer(major: number): Promise<SystemServer> {
   const binDir = systemBinDir(major);
   if (!existsSync(join(binDir, 'pg_ctl'))) {
-    throw new Error(
+    throw new BenchError(
       `bench --peer: no PostgreSQL ${major} at ${binDir}; install the distribution's packages: ` +
         `apt-get install -y postgresql-${major} postgresql-${major}-partman`,
     );

@@ -7,6 +7,7 @@ export default defineConfig({
   schema: './src/schema.ts',
   out: './drizzle',
   dbCredentials: { url: process.env.DATABASE_URL ?? 'postgres://localhost/app' },
-  // push and pull must not see partitions or partitioned parents (pgparts keeps those).
+  // pull must not see partitions, parents or pgparts's own tables (pgparts keeps those); push is
+  // not for an app with partitioned tables: use pgparts generate and migrate.
   tablesFilter: pgpartsTablesFilter(families),
 });

@@ -3,6 +3,7 @@ import { inspect } from '../catalog/inspect.js';
 import { plan, type Step } from '../plan/plan.js';
 import { apply } from '../run/apply.js';
 import { DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_RETRIES } from '../run/lock-timeout.js';
+import { planStatements } from '../run/step-statements.js';
 import { askYesNo } from './ask.js';
 import { loadFamilies } from './config.js';
 import { connect } from './connection.js';
@@ -57,8 +58,9 @@ export function registerApply(program: Command): void {
       const conn = connect(global);
       try {
         if (options.dryRun) {
-          const snapshot = await inspect(conn.db, families, { lockTimeoutMs: options.lockTimeout });
-          const planned = plan(families, snapshot, snapshot.takenAt);
+          const planned = await planStatements(conn.db, families, {
+            lockTimeoutMs: options.lockTimeout,
+          });
           const heading = `pgparts apply --dry-run for ${conn.label} at ${planned.now.toISOString()} (nothing is run)`;
           cliOut(formatPlan(planned, heading).join('\n'));
           return;

@@ -1,10 +1,10 @@
 import { type Command, Option } from 'commander';
 import { keyLabel } from '../define/partition-key.js';
-import { drainKey } from '../ops/drain/drain.js';
+import { drainDryRun, drainKey } from '../ops/drain/drain.js';
 import { DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_RETRIES } from '../run/lock-timeout.js';
 import { loadFamilies } from './config.js';
 import { connect } from './connection.js';
-import { formatMs, toJson } from './format.js';
+import { formatMs, formatStatements, toJson } from './format.js';
 import { cliIo, cliOut } from './io.js';
 import { resolveKey } from './key-argument.js';
 import { type GlobalOptions, wholeNumber } from './options.js';
@@ -18,6 +18,7 @@ interface DrainCommandOptions {
   lockTimeout: number;
   retries: number;
   json?: boolean;
+  dryRun?: boolean;
 }
 
 export function registerDrain(program: Command): void {
@@ -53,20 +54,40 @@ export function registerDrain(program: Command): void {
       DEFAULT_RETRIES,
     )
     .option('--json', 'print the result as JSON')
+    .option(
+      '--dry-run',
+      'print the exact SQL the drain would run (batches as templates); run nothing',
+    )
     .action(async (table: string, keyText: string, options: DrainCommandOptions) => {
       const global = program.opts<GlobalOptions>();
       const { family, key } = resolveKey(await loadFamilies(global.config), table, keyText);
       const conn = connect(global);
       const tty = cliIo().stdout.isTTY === true && !options.json;
       try {
-        if (await refuseOnStandby(conn, 'drain')) return;
-        await checkPrivileges(conn, 'drain', [family]);
-        const result = await drainKey(conn.db, family, key, {
+        const drainOptions = {
           strategy: options.strategy,
           batchPages: options.batchPages,
           throttleMs: options.throttle,
           lockTimeoutMs: options.lockTimeout,
           retries: options.retries,
+        };
+        if (options.dryRun) {
+          const { preview, statements } = await drainDryRun(conn.db, family, key, drainOptions);
+          if (options.json) {
+            cliOut(toJson({ strategy: preview.strategy, statements }));
+            return;
+          }
+          cliOut(
+            `pgparts drain --dry-run ${family.name} ${keyLabel(key)} on ${conn.label} (nothing is run)` +
+              (preview.strategy ? `; final phase: ${preview.strategy}` : '; nothing to drain'),
+          );
+          cliOut(formatStatements(statements, '  ').join('\n'));
+          return;
+        }
+        if (await refuseOnStandby(conn, 'drain')) return;
+        await checkPrivileges(conn, 'drain', [family]);
+        const result = await drainKey(conn.db, family, key, {
+          ...drainOptions,
           onProgress: (p) => {
             if (!tty) return;
             const where = p.table ? ` ${p.table}` : '';

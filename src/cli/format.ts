@@ -51,15 +51,18 @@ function stepTitle(step: Step): string {
   return step.destructive ? `${what}  [destructive]` : what;
 }
 
+/** Statements as SQL text, each ended by `;`; one that is only a comment (a refusal) gets none. */
+export function formatStatements(statements: readonly string[], indent: string): string[] {
+  return statements.map((statement) =>
+    statement.split('\n').every((line) => line.startsWith('--'))
+      ? `${indent}${statement}`
+      : `${indent}${statement};`,
+  );
+}
+
 export function formatStep(step: Step, index: number): string[] {
   const lines = [`${index + 1}. ${stepTitle(step)}`, `   why: ${step.reason}`];
-  if (step.sql.length > 0) {
-    for (const statement of step.sql) lines.push(`   ${statement};`);
-  } else {
-    lines.push(
-      `   -- ${step.kind === 'drain' ? 'drainKey' : 'retireKey'} chooses its statements at run time`,
-    );
-  }
+  lines.push(...formatStatements(step.sql, '   '));
   return lines;
 }
 

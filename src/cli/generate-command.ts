@@ -9,7 +9,8 @@ export function registerGenerate(program: Command): void {
     .description(
       "write new migrations into the drizzle.config `out` folder: drizzle-kit's for the schema, " +
         'PARTITION BY on new partitioned tables, their first partitions, extensions and objects ' +
-        'Drizzle cannot declare; never edits a migration already in the journal',
+        'Drizzle cannot declare, and new indexes on existing partitioned tables as online builds ' +
+        '(-- pgparts:online, built by pgparts migrate); never edits a migration already in the journal',
     )
     .option('--drizzle-config <file>', 'drizzle.config.ts (default: found as drizzle-kit finds it)')
     .option(

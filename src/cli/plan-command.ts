@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { inspect } from '../catalog/inspect.js';
-import { plan } from '../plan/plan.js';
+import { planStatements } from '../run/step-statements.js';
 import { loadFamilies } from './config.js';
 import { connect } from './connection.js';
 import { formatPlan, toJson } from './format.js';
@@ -19,8 +18,7 @@ export function registerPlan(program: Command): void {
       const families = await loadFamilies(global.config);
       const conn = connect(global, { readOnly: true });
       try {
-        const snapshot = await inspect(conn.db, families);
-        const planned = plan(families, snapshot, snapshot.takenAt);
+        const planned = await planStatements(conn.db, families);
         if (options.json) {
           cliOut(toJson({ database: conn.label, ...planned }));
         } else {

@@ -1,11 +1,17 @@
 import type { Command } from 'commander';
 import { keyLabel, partitionName } from '../define/partition-key.js';
-import { reattachKey, retireKey, unretireKey } from '../ops/retention.js';
+import {
+  reattachKey,
+  retireDryRun,
+  retireKey,
+  retirePreviewSql,
+  unretireKey,
+} from '../ops/retention.js';
 import { DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_RETRIES } from '../run/lock-timeout.js';
 import { askYesNo } from './ask.js';
 import { loadFamilies } from './config.js';
 import { connect } from './connection.js';
-import { formatMs, toJson } from './format.js';
+import { formatMs, formatStatements, toJson } from './format.js';
 import { cliErr, cliOut, setCliExitCode } from './io.js';
 import { resolveKey } from './key-argument.js';
 import { type GlobalOptions, wholeNumber } from './options.js';
@@ -37,7 +43,7 @@ export function registerRetire(program: Command): void {
       '--archive-schema <name>',
       "schema for --archive (default: the spec's, or pgparts_archive)",
     )
-    .option('--dry-run', 'say what would be detached and dropped, and do nothing')
+    .option('--dry-run', 'print the exact SQL the retire would run; run nothing')
     .option('--yes', 'do it without asking')
     .option(
       '--force',
@@ -63,7 +69,27 @@ export function registerRetire(program: Command): void {
       const partitions = [...family.tables].reverse().map((t) => partitionName(family, t, key));
       const what = `${mode === 'drop' ? 'DROP' : 'archive'} ${partitions.join(', ')} (${family.name} ${keyLabel(key)})`;
       if (options.dryRun) {
-        cliOut(`would detach and ${what}, in this order; nothing was run`);
+        const conn = connect(global);
+        try {
+          const preview = await retireDryRun(conn.db, family, key, {
+            mode,
+            force: options.force === true,
+            ...(options.archiveSchema ? { archiveSchema: options.archiveSchema } : {}),
+          });
+          const statements = retirePreviewSql(preview);
+          if (options.json) {
+            cliOut(toJson({ mode: preview.mode, statements }));
+            return;
+          }
+          cliOut(
+            preview.facts.present.length === 0
+              ? `${family.name} ${keyLabel(key)}: no partitions to retire (nothing is run)`
+              : `would detach and ${what}, in this order (nothing is run):`,
+          );
+          cliOut(formatStatements(statements, '  ').join('\n'));
+        } finally {
+          await conn.close();
+        }
         return;
       }
       if (!options.yes && !(await askYesNo(`${what}?`))) {

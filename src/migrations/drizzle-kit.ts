@@ -21,6 +21,22 @@ export function drizzleKitBin(cwd: string): string {
   );
 }
 
+/**
+ * drizzle-kit asks, in a terminal, whether a column, table or schema that disappeared while
+ * another appeared was renamed or is new; pgparts runs it without a terminal (its output is read),
+ * so it cannot ask, and prints an error instead (exit 0). Nothing was written.
+ */
+function renamePromptError(): PgpartsError {
+  return new PgpartsError(
+    'migration',
+    'pgparts: drizzle-kit needs to ask whether something was renamed (a column, table or schema ' +
+      'gone while another appeared), and it can only ask in a terminal; nothing was written. ' +
+      'Answer it by running `npx drizzle-kit generate` yourself in a terminal, with the rename as ' +
+      'the only change to the schema, then run `pgparts generate` again for the rest (a new ' +
+      'partitioned table must come through pgparts generate, which adds its PARTITION BY).',
+  );
+}
+
 export type DrizzleKitOutcome = 'wrote' | 'nothing';
 
 export function runDrizzleKitGenerate(
@@ -36,6 +52,7 @@ export function runDrizzleKitGenerate(
   const output = `${result.stdout ?? ''}${result.stderr ?? ''}`;
   if (result.status === 0 && /Your SQL migration file/.test(output)) return 'wrote';
   if (result.status === 0 && /No schema changes/.test(output)) return 'nothing';
+  if (/Interactive prompts require a TTY/.test(output)) throw renamePromptError();
   throw new PgpartsError(
     'migration',
     `pgparts: drizzle-kit generate failed (exit ${result.status ?? result.signal}):\n${output.trim()}`,

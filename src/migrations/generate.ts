@@ -11,6 +11,8 @@ import {
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { PgpartsError } from '../errors.js';
+import { renderOnlineIndexMigration } from '../ops/online-index-migration.js';
+import type { OnlineIndexSpecInput } from '../ops/online-index-spec.js';
 import { quoteIdent } from '../sql/identifiers.js';
 import { type LoadedConfig, loadAppConfig } from './app-config.js';
 import { loadDrizzleConfig } from './drizzle-config.js';
@@ -26,6 +28,12 @@ import {
 } from './generator-state.js';
 import { readJournal, readMigrations, STATEMENT_BREAKPOINT } from './journal.js';
 import { newPartitionsSql } from './new-partitions.js';
+import {
+  changedIndexes,
+  onlineSpecOf,
+  readSnapshot,
+  withoutCreateIndexes,
+} from './online-indexes.js';
 import { addPartitionClause, createsTable } from './partition-clauses.js';
 
 /**
@@ -37,7 +45,10 @@ import { addPartitionClause, createsTable } from './partition-clauses.js';
  *   2. `drizzle-kit generate` for the schema, and PARTITION BY on the CREATE TABLE of each
  *      partitioned parent it created in this run;
  *   3. a migration with the first partitions of those new parents (DEFAULT, LIST values, the RANGE
- *      window) and the objects (INCLUDE indexes, materialized views, ...) named for the first time.
+ *      window) and the objects (INCLUDE indexes, materialized views, ...) named for the first time;
+ *   4. a `-- pgparts:online` migration for the indexes drizzle-kit added (or changed) on tables
+ *      partitioned by an earlier migration, taken out of drizzle-kit's file (online-indexes.ts):
+ *      `pgparts migrate` builds them without blocking writers.
  *
  * A migration already in the journal is never touched: a database that applied it would never see
  * the edit. out/pgparts.json keeps their hashes (`--check` fails on an edited one) and what has
@@ -148,6 +159,7 @@ function writeMigrations(
     .map((e) => e.tag);
   written.push(...thisRun);
   const earlier = journaled.map((f) => f.text);
+  const onlineIndexes = takeOnlineIndexes(out, countBefore, thisRun, config, state);
 
   const partitionSql: string[] = [];
   for (const family of config.families) {
@@ -180,8 +192,55 @@ function writeMigrations(
     written.push(tag);
   }
 
+  if (onlineIndexes.length > 0) {
+    const tag = customMigration(out, drizzleConfigPath, cwd, 'online_indexes');
+    writeFileSync(sqlPath(out, tag), renderOnlineIndexMigration(onlineIndexes));
+    written.push(tag);
+  }
+
   writeState(out, nextState(out, state, config));
   return written;
+}
+
+/**
+ * The indexes drizzle-kit's file of this run adds or changes on tables partitioned by an earlier
+ * migration, taken out of that file. When nothing else is left in it, the file itself becomes
+ * the online migration and none are returned; otherwise they are returned for a migration of
+ * their own after the others (an online migration holds nothing else).
+ */
+function takeOnlineIndexes(
+  out: string,
+  countBefore: number,
+  thisRun: readonly string[],
+  config: LoadedConfig,
+  state: GeneratorState,
+): OnlineIndexSpecInput[] {
+  const file = thisRun[0];
+  const entries = readJournal(out);
+  const entry = entries[countBefore];
+  if (!file || !entry) return [];
+  const after = readSnapshot(out, entry.idx);
+  const previous = entries[countBefore - 1];
+  if (!after || !previous) return [];
+  const partitioned = config.families.flatMap((family) => {
+    const known = new Set(state.families[family.name]?.tables ?? []);
+    return family.tables
+      .filter((t) => known.has(t))
+      .map((name) => ({ schema: family.schema, name }));
+  });
+  const changed = changedIndexes(readSnapshot(out, previous.idx), after, partitioned);
+  if (changed.length === 0) return [];
+  const specs = changed.map(onlineSpecOf);
+  const rest = withoutCreateIndexes(
+    readSql(out, file),
+    changed.map((c) => c.index.name),
+  );
+  if (rest !== '') {
+    writeFileSync(sqlPath(out, file), rest);
+    return specs;
+  }
+  writeFileSync(sqlPath(out, file), renderOnlineIndexMigration(specs));
+  return [];
 }
 
 function checkFamilyShapes(config: LoadedConfig, state: GeneratorState): void {

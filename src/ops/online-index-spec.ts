@@ -22,11 +22,15 @@ const sqlFragmentSchema = z
 const orderSchema = z.enum(['asc', 'desc']);
 const nullsSchema = z.enum(['first', 'last']);
 
+/** An operator class (`jsonb_path_ops`, `gin_trgm_ops`), quoted as an identifier. */
+const opclassSchema = identifierSchema;
+
 const namedColumnSchema = z
   .object({
     column: identifierSchema,
     order: orderSchema.optional(),
     nulls: nullsSchema.optional(),
+    opclass: opclassSchema.optional(),
   })
   .strict();
 
@@ -35,6 +39,7 @@ const expressionColumnSchema = z
     expression: sqlFragmentSchema,
     order: orderSchema.optional(),
     nulls: nullsSchema.optional(),
+    opclass: opclassSchema.optional(),
   })
   .strict();
 

@@ -40,9 +40,10 @@ export function partitionIndexName(spec: OnlineIndexSpec, partition: string): st
 
 function columnSql(column: IndexColumn): string {
   const target = 'column' in column ? quoteIdent(column.column) : `(${column.expression})`;
+  const opclass = column.opclass ? ` ${quoteIdent(column.opclass)}` : '';
   const order = column.order ? ` ${column.order.toUpperCase()}` : '';
   const nulls = column.nulls ? ` NULLS ${column.nulls.toUpperCase()}` : '';
-  return `${target}${order}${nulls}`;
+  return `${target}${opclass}${order}${nulls}`;
 }
 
 /** `USING m (columns) INCLUDE (...) WHERE (...)`: what follows the table in CREATE INDEX. */

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
-import { RETIRED_KEYS_TABLE, retiredKeysSetupSql } from '../catalog/retired-keys.js';
+import { readOperations } from '../catalog/operations.js';
+import { RETIRED_KEYS_TABLE } from '../catalog/retired-keys.js';
 import { MANAGED_MARKER } from '../define/marker.js';
 import { keyLabel, type PartitionKey, partitionName } from '../define/partition-key.js';
 import type { FamilySpec } from '../define/spec.js';
@@ -14,19 +15,15 @@ import {
   retryOnLockTimeout,
 } from '../run/lock-timeout.js';
 import { openSession, pgpartsSessionSettings } from '../run/session.js';
-import {
-  identifierProblem,
-  quoteIdent,
-  quoteQualified,
-  truncateIdentifier,
-} from '../sql/identifiers.js';
+import { identifierProblem, quoteIdent, quoteQualified } from '../sql/identifiers.js';
 import { keyCheckSql } from '../sql/key-predicate.js';
 import { textLiteral } from '../sql/literals.js';
-import { forgetOwnedSql, moveOwnedSql, recordOwnedSql } from '../sql/ownership.js';
+import { recordOwnedSql } from '../sql/ownership.js';
 import { boundSpecSql } from '../sql/partition-ddl.js';
 import { checkKey } from './key-validation.js';
 import { ensureOwnership } from './ownership.js';
 import { retirePreflight } from './retire-preflight.js';
+import { type RetireFacts, type RetireUnit, retireStatements } from './retire-statements.js';
 
 /**
  * retireKey: removes one key's partitions from every table of a family (retention, or an
@@ -147,6 +144,129 @@ async function familyForeignKeys(
     }));
 }
 
+/** Foreign keys of a partition into the family's parents (inherited, or standing alone). */
+async function partitionForeignKeys(
+  db: AnyPgDatabase,
+  family: FamilySpec,
+  partition: string,
+): Promise<string[]> {
+  const parents = sql.join(
+    family.tables.map((name) => sql`to_regclass(${quoteQualified(family.schema, name)})`),
+    sql`, `,
+  );
+  const rows = await query<{ name: string }>(
+    db,
+    sql`SELECT conname AS name FROM pg_constraint
+        WHERE conrelid = to_regclass(${quoteQualified(family.schema, partition)}) AND contype = 'f'
+          AND confrelid IN (${parents}) ORDER BY conname`,
+  );
+  return rows.map((r) => r.name);
+}
+
+export interface RetirePreview {
+  mode: RetireMode;
+  archiveSchema: string;
+  facts: RetireFacts;
+  units: RetireUnit[];
+}
+
+/**
+ * Reads what a retire of `key` needs (the preflight proves it can finish; it refuses otherwise)
+ * and builds its statements: what retireKey runs, and what a dry run prints.
+ */
+export async function previewRetire(
+  db: AnyPgDatabase,
+  family: FamilySpec,
+  key: PartitionKey,
+  options: { mode: RetireMode; archiveSchema: string; resuming: boolean },
+): Promise<RetirePreview> {
+  const { mode, archiveSchema } = options;
+  // Everything that could stop it half-way is checked before the first change.
+  const present = await retirePreflight(db, family, key, options);
+  const version = Number(
+    (await query<{ v: string }>(db, sql`SELECT current_setting('server_version_num') AS v`))[0]?.v,
+  );
+  const withDefault = [];
+  for (const table of family.tables)
+    if (await hasDefaultPartition(db, family.schema, table)) withDefault.push(table);
+  const concurrently = version >= 140000 && withDefault.length === 0;
+  const detachNote = concurrently
+    ? null
+    : version < 140000
+      ? 'PostgreSQL before 14 has no DETACH ... CONCURRENTLY'
+      : `${withDefault.join(', ')} ${withDefault.length === 1 ? 'has' : 'have'} a DEFAULT partition, and PostgreSQL refuses DETACH ... CONCURRENTLY while one exists: plain DETACH under lock_timeout`;
+  const facts: RetireFacts = {
+    present,
+    concurrently,
+    detachNote,
+    partitionForeignKeys: {},
+    parentForeignKeys: {},
+    archived: [],
+  };
+  if (mode === 'archive') {
+    for (const state of present) {
+      facts.partitionForeignKeys[state.name] = await partitionForeignKeys(db, family, state.name);
+      facts.parentForeignKeys[state.table] = await familyForeignKeys(db, family, state.table);
+    }
+    for (const table of family.tables) {
+      const name = partitionName(family, table, key);
+      const [found] = await query<{ t: string | null }>(
+        db,
+        sql`SELECT to_regclass(${quoteQualified(archiveSchema, name)})::text AS t`,
+      );
+      if (found?.t) facts.archived.push(name);
+    }
+  }
+  return { mode, archiveSchema, facts, units: retireStatements(family, key, facts, options) };
+}
+
+/** The mode a retire runs in: an interrupted one's recorded mode, else the option or spec. */
+function retireMode(
+  family: FamilySpec,
+  recorded: string | null | undefined,
+  options: RetireOptions,
+): RetireMode {
+  return recorded === 'drop' || recorded === 'archive'
+    ? recorded
+    : (options.mode ?? family.retention?.mode ?? 'drop');
+}
+
+/**
+ * What retireKey would run, without running it (`pgparts retire --dry-run`): the key is checked
+ * and the preflight run as for a retire, nothing is written.
+ */
+export async function retireDryRun(
+  db: AnyPgDatabase,
+  family: FamilySpec,
+  key: PartitionKey,
+  options: RetireOptions = {},
+): Promise<RetirePreview> {
+  if (key.kind === 'default') {
+    throw new PgpartsError('invalid-input', 'retire: the DEFAULT partition is not a key', {
+      step: 'retire',
+    });
+  }
+  const archiveSchema = checkedArchiveSchema(
+    options.archiveSchema ?? family.retention?.archiveSchema ?? 'pgparts_archive',
+  );
+  const session = await openSession(db, { settings: pgpartsSessionSettings() });
+  try {
+    const s = session.db;
+    const [unfinished] = await readOperations(s, family, keyLabel(key));
+    const resuming = unfinished?.operation === 'retire';
+    await checkKey(s, family, key, 'retire', { force: options.force === true, resuming });
+    const mode = retireMode(family, resuming ? unfinished?.detail : undefined, options);
+    return await previewRetire(s, family, key, { mode, archiveSchema, resuming });
+  } finally {
+    await session.release();
+  }
+}
+
+/** The statements of a preview in the order they run. */
+export function retirePreviewSql(preview: RetirePreview): string[] {
+  return preview.units.flatMap((u) => u.statements);
+}
+
 export async function retireKey(
   db: AnyPgDatabase,
   family: FamilySpec,
@@ -172,29 +292,12 @@ export async function retireKey(
     return await withKeyOperation(s, family, keyLabel(key), 'retire', async (op) => {
       const resuming = op.resuming !== null;
       // An interrupted retire is finished as it began: the same mode.
-      const recordedMode = op.resuming?.detail;
-      const mode: RetireMode =
-        recordedMode === 'drop' || recordedMode === 'archive'
-          ? recordedMode
-          : (options.mode ?? family.retention?.mode ?? 'drop');
+      const mode: RetireMode = retireMode(family, op.resuming?.detail, options);
       await checkKey(s, family, key, 'retire', { force: options.force === true, resuming });
       await ensureOwnership(s, family);
-      // Everything that could stop it half-way is checked before the first change.
-      const present = await retirePreflight(s, family, key, { mode, archiveSchema, resuming });
-      const version = Number(
-        (await query<{ v: string }>(s, sql`SELECT current_setting('server_version_num') AS v`))[0]
-          ?.v,
-      );
-      const withDefault = [];
-      for (const table of family.tables)
-        if (await hasDefaultPartition(s, family.schema, table)) withDefault.push(table);
-      const concurrently = version >= 140000 && withDefault.length === 0;
-      const detachNote = concurrently
-        ? null
-        : version < 140000
-          ? 'PostgreSQL before 14 has no DETACH ... CONCURRENTLY'
-          : `${withDefault.join(', ')} ${withDefault.length === 1 ? 'has' : 'have'} a DEFAULT partition, and PostgreSQL refuses DETACH ... CONCURRENTLY while one exists: plain DETACH under lock_timeout`;
-
+      // Every statement is built here, after the preflight, before the first change.
+      const preview = await previewRetire(s, family, key, { mode, archiveSchema, resuming });
+      const { present, concurrently, detachNote } = preview.facts;
       const base = {
         family: family.name,
         key: keyLabel(key),
@@ -235,87 +338,20 @@ export async function retireKey(
             for (const statement of statements) await run(tx, statement);
           },
         );
-
-      if (mode === 'archive')
-        await run(s, `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(archiveSchema)}`);
-      const done: RetiredPartition[] = [];
-      const archivedLinks: { table: string; fks: Awaited<ReturnType<typeof familyForeignKeys>> }[] =
-        [];
-      for (const [i, state] of present.entries()) {
-        const parent = quoteQualified(family.schema, state.table);
-        const partition = quoteQualified(family.schema, state.name);
-        await op.phase(`detach ${state.name}`);
-        if (state.detachPending) {
-          await retry(`ALTER TABLE ${parent} DETACH PARTITION ${partition} FINALIZE`);
-        } else if (state.attached) {
-          // CONCURRENTLY runs outside any transaction; the session's lock_timeout bounds its waits.
-          await retry(
-            `ALTER TABLE ${parent} DETACH PARTITION ${partition}${concurrently ? ' CONCURRENTLY' : ''}`,
-          );
-        }
-        if (mode === 'drop') {
-          // Dropping the detached table drops its own foreign keys with it; nothing else.
-          await op.phase(`drop ${state.name}`);
-          await together([
-            forgetOwnedSql(family.schema, family.schema, state.name),
-            `DROP TABLE ${partition}`,
-          ]);
-          done.push({
-            table: state.table,
-            partition: state.name,
-            archivedAs: null,
-            rows: state.rows,
-          });
-        } else {
-          // Its foreign keys into the family, where they outlived the detach, now stand alone and
-          // would block the referenced detach. The archived link is made from the parent's keys.
-          await op.phase(`archive ${state.name}`);
-          for (const fk of await familyForeignKeys(s, family, state.name))
-            await retry(`ALTER TABLE ${partition} DROP CONSTRAINT ${quoteIdent(fk.name)}`);
-          const fks = await familyForeignKeys(s, family, state.table);
-          await together([
-            `ALTER TABLE ${partition} SET SCHEMA ${quoteIdent(archiveSchema)}`,
-            moveOwnedSql(family.schema, archiveSchema, state.name),
-          ]);
-          await run(
-            s,
-            `COMMENT ON TABLE ${quoteQualified(archiveSchema, state.name)} IS ${textLiteral(
-              `pgparts:archived from ${family.schema}.${state.table} ${boundSpecSql(key)}`,
-            )}`,
-          );
-          archivedLinks.push({ table: state.name, fks });
-          done.push({
-            table: state.table,
-            partition: state.name,
-            archivedAs: `${archiveSchema}.${state.name}`,
-            rows: state.rows,
-          });
-        }
-        options.onProgress?.(i + 1, present.length);
+      for (const unit of preview.units) {
+        if (unit.phase) await op.phase(unit.phase);
+        if (unit.how === 'together') await together(unit.statements);
+        else if (unit.how === 'retry')
+          for (const statement of unit.statements) await retry(statement);
+        else for (const statement of unit.statements) await run(s, statement);
+        if (unit.done !== undefined) options.onProgress?.(unit.done, present.length);
       }
-      // Archived tables keep their integrity: the referencing one points at the archived referenced one.
-      for (const link of archivedLinks) {
-        for (const fk of link.fks) {
-          const referenced = partitionName(family, fk.referenced, key);
-          const exists = await query<{ n: number }>(
-            s,
-            sql`SELECT count(*)::int AS n FROM pg_class WHERE oid = to_regclass(${quoteQualified(archiveSchema, referenced)})`,
-          );
-          if ((exists[0]?.n ?? 0) === 0) continue;
-          await run(
-            s,
-            `ALTER TABLE ${quoteQualified(archiveSchema, link.table)} ADD CONSTRAINT ${quoteIdent(truncateIdentifier(`${fk.name}_archived`))}
-  FOREIGN KEY (${fk.columns.map(quoteIdent).join(', ')}) REFERENCES ${quoteQualified(archiveSchema, referenced)} (${fk.referencedColumns.map(quoteIdent).join(', ')})`,
-          );
-        }
-      }
-      await op.phase('record');
-      for (const statement of retiredKeysSetupSql(family.schema)) await run(s, statement);
-      await s.execute(
-        sql`INSERT INTO ${sql.raw(quoteQualified(family.schema, RETIRED_KEYS_TABLE))} (family, key, mode, archive_schema)
-            VALUES (${family.name}, ${keyLabel(key)}, ${mode}, ${mode === 'archive' ? archiveSchema : null})
-            ON CONFLICT (family, key) DO UPDATE SET mode = EXCLUDED.mode, archive_schema = EXCLUDED.archive_schema, retired_at = now()`,
-      );
+      const done: RetiredPartition[] = present.map((state) => ({
+        table: state.table,
+        partition: state.name,
+        archivedAs: mode === 'archive' ? `${archiveSchema}.${state.name}` : null,
+        rows: state.rows,
+      }));
       return {
         ...base,
         status: 'retired' as const,

@@ -20,8 +20,15 @@ export async function validateForeignKey(
   options: ShortTransactionOptions = {},
 ): Promise<void> {
   await inShortTransaction(db, { what: `validate ${constraint}`, ...options }, async (tx) => {
-    await run(tx, 'SET LOCAL enable_mergejoin = off');
-    await run(tx, 'SET LOCAL enable_nestloop = off');
-    await run(tx, `ALTER TABLE ${table} VALIDATE CONSTRAINT ${quoteIdent(constraint)}`);
+    for (const statement of validateForeignKeySql(table, constraint)) await run(tx, statement);
   });
+}
+
+/** The statements of validateForeignKey's transaction. */
+export function validateForeignKeySql(table: string, constraint: string): string[] {
+  return [
+    'SET LOCAL enable_mergejoin = off',
+    'SET LOCAL enable_nestloop = off',
+    `ALTER TABLE ${table} VALIDATE CONSTRAINT ${quoteIdent(constraint)}`,
+  ];
 }

@@ -39,8 +39,12 @@ export interface Step {
   /** `14`, `2026-11-01..2026-12-01`, `DEFAULT`. */
   label: string;
   /**
-   * The exact statements (create). Empty for drain and retire steps: those run in several
-   * phases chosen at run time by drainKey / retireKey (see the reason).
+   * The exact statements, in order. The planner fills them for create and finalize-detach
+   * steps; a drain's or retire's need facts the snapshot does not hold, and withStepStatements
+   * (run/step-statements.ts) fills them from the catalog with the builders drainKey and
+   * retireKey run. A statement whose text depends on what a copy finds (a copy or replay
+   * batch) is a template: its first line is a comment saying so, and «...» marks what is
+   * filled in at run time.
    */
   sql: string[];
   reason: string;

@@ -28,6 +28,7 @@ import { isConnectionLoss, pgErrorMessage } from './pg-error.js';
 import { recordMaintenanceRun } from './record-run.js';
 import { openSession, pgpartsSessionSettings } from './session.js';
 import { assertNotStandby } from './standby.js';
+import { withStepStatements } from './step-statements.js';
 
 /**
  * apply: the only place pgparts runs DDL. One run per database at a time (advisory lock); under
@@ -237,9 +238,16 @@ export async function apply(db: AnyPgDatabase, options: ApplyOptions): Promise<A
           retry,
         );
         if (!read.value) throw read.error;
-        planned = plan(families, read.value, options.now ?? read.value.takenAt, {
-          retention: options.retention ?? true,
-        });
+        // Drain and retire steps get their statements too: what a dry run printed, run now.
+        planned = await withStepStatements(
+          session.db,
+          families,
+          plan(families, read.value, options.now ?? read.value.takenAt, {
+            retention: options.retention ?? true,
+          }),
+          read.value,
+          { lockTimeoutMs },
+        );
         await emit({ type: 'planned', plan: planned });
         // pgparts's ownership records (carried over once per family) before its first change;
         // a run with nothing to do, or refused by the plan, writes nothing.

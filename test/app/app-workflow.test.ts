@@ -5,20 +5,26 @@ import { loadAppConfig } from '../../src/migrations/app-config.js';
 import { generate } from '../../src/migrations/generate.js';
 import { readJournal } from '../../src/migrations/journal.js';
 import { migrate } from '../../src/migrations/migrate.js';
+import { parseOnlineIndexMigration } from '../../src/ops/online-index-migration.js';
 import { apply } from '../../src/run/apply.js';
+import { pgparts } from '../cli/run-cli.js';
 import { catalogShape } from '../support/catalog-shape.js';
 import { fixtureApp } from '../support/fixture-app.js';
+import type { TableDigest } from '../support/table-checksum.js';
 import { useTestDatabase } from '../support/test-database.js';
 
 /**
  * examples/app end to end, as its developer would run it: generate -> migrate -> insert -> apply,
- * then the schema evolves (a new column, a new LIST family) and generate only adds files; an
+ * then the schema evolves (a new index, a new column, a new LIST family) and generate only adds
+ * files, the index on the partitioned table as an online build; an
  * already-migrated database and a fresh one end with the same catalog.
  */
 const app = fixtureApp();
 afterAll(() => app.remove());
 const first = useTestDatabase({ migrated: false });
 const fresh = useTestDatabase({ migrated: false });
+/** Migrated before the schema evolves, its yesterday archived, reattached after. */
+const archive = useTestDatabase({ migrated: false });
 const out = join(app.dir, 'drizzle');
 
 function folderText(): Map<string, string> {
@@ -33,6 +39,23 @@ function folderText(): Map<string, string> {
 }
 
 const appOptions = () => ({ appFolder: out });
+const configPath = () => join(app.dir, 'pgparts.config.ts');
+// Yesterday (UTC): a day with rows, neither current nor future, so retire takes it.
+const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+let archived: TableDigest;
+let archivedTable = '';
+
+/** Count and checksum of yesterday's rows over the columns they had before `source` was added. */
+async function yesterdayDigest(table: string): Promise<TableDigest> {
+  const [row] = await archive.sql<{ rows: number; checksum: string }[]>`
+    SELECT count(*)::int AS rows,
+           md5(coalesce(string_agg(concat_ws('|', id, "occurredAt", "accountId", kind, payload),
+                                   E'\n' ORDER BY id, "occurredAt"), '')) AS checksum
+    FROM ${archive.sql.unsafe(table)}
+    WHERE "occurredAt" >= ${`${yesterday}T00:00:00Z`}::timestamptz
+      AND "occurredAt" < ${`${yesterday}T00:00:00Z`}::timestamptz + interval '1 day'`;
+  return { rows: row?.rows ?? 0, checksum: row?.checksum ?? '' };
+}
 
 describe('the example app', { timeout: 300_000 }, () => {
   let before: Map<string, string>;
@@ -97,7 +120,37 @@ describe('the example app', { timeout: 300_000 }, () => {
     expect(mars?.n).toBe(1);
   });
 
-  it('evolves: a new column and a new LIST family give new migrations, earlier files untouched', async () => {
+  it("archives yesterday's partition (retire --archive)", async () => {
+    expect((await migrate(archive.db, appOptions())).applied).toHaveLength(2);
+    await archive.sql`
+      INSERT INTO app_events ("occurredAt", "accountId", kind)
+      SELECT ${`${yesterday}T00:00:00Z`}::timestamptz + (i || ' minutes')::interval, i, 'login'
+      FROM generate_series(0, 1439, 7) i`;
+    const { families } = await loadAppConfig(configPath());
+    expect((await apply(archive.db, { families })).ok).toBe(true);
+    archived = await yesterdayDigest('app_events');
+    expect(archived.rows).toBeGreaterThan(0);
+    const retired = await pgparts(
+      archive.url,
+      '--config',
+      configPath(),
+      'retire',
+      'app_events',
+      yesterday,
+      '--archive',
+      '--yes',
+    );
+    expect(retired, retired.stderr).toMatchObject({ code: 0 });
+    const moved = await archive.sql<{ name: string }[]>`
+      SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = 'pgparts_archive' AND c.relkind = 'r' AND c.relname LIKE 'app_events%'`;
+    expect(moved).toHaveLength(1);
+    archivedTable = `pgparts_archive.${moved[0]?.name}`;
+    expect(await yesterdayDigest(archivedTable)).toEqual(archived);
+    expect((await yesterdayDigest('app_events')).rows).toBe(0);
+  });
+
+  it('evolves: a new index, a new column and a new LIST family give new migrations, earlier files untouched', async () => {
     const schemaFile = join(app.dir, 'src', 'schema.ts');
     writeFileSync(
       schemaFile,
@@ -105,6 +158,10 @@ describe('the example app', { timeout: 300_000 }, () => {
         .replace(
           "    kind: text('kind').notNull(),",
           "    kind: text('kind').notNull(),\n    source: text('source'),",
+        )
+        .replace(
+          "    index('app_events_account_idx').on(t.accountId, t.occurredAt),",
+          "    index('app_events_account_idx').on(t.accountId, t.occurredAt),\n    index('app_events_source_idx').on(t.source, t.occurredAt.desc()),",
         )
         .concat(`
 export const auditLog = pgTable(
@@ -144,7 +201,8 @@ export const auditLog = pgTable(
     expect(folderText()).toEqual(before);
 
     const result = await generate({ cwd: app.dir, config: 'pgparts.config.ts' });
-    expect(result.written).toHaveLength(2);
+    // drizzle-kit's (column, new family), the new family's partitions, the online index build.
+    expect(result.written).toHaveLength(3);
     const after = folderText();
     for (const [file, text] of before) {
       if (file !== 'pgparts.json' && file !== join('meta', '_journal.json')) {
@@ -154,17 +212,96 @@ export const auditLog = pgTable(
     const schemaSql = after.get(`${result.written[0]}.sql`) ?? '';
     expect(schemaSql).toContain('ALTER TABLE "app_events" ADD COLUMN "source" text;');
     expect(schemaSql).toContain(') PARTITION BY LIST ("tenant");');
+    // The plain CREATE INDEX on the partitioned parent would block writers for the whole build.
+    expect(schemaSql).not.toContain('app_events_source_idx');
     const partitionsSql = after.get(`${result.written[1]}.sql`) ?? '';
     expect(partitionsSql).toContain(
       `"audit_log_acme_corp" PARTITION OF "public"."audit_log" FOR VALUES IN ('Acme Corp')`,
     );
     expect(partitionsSql).not.toContain('region_orders');
+    const onlineSql = after.get(`${result.written[2]}.sql`) ?? '';
+    expect(parseOnlineIndexMigration(onlineSql)).toEqual([
+      {
+        table: { schema: 'public', name: 'app_events' },
+        name: 'app_events_source_idx',
+        columns: [{ column: 'source' }, { column: 'occurredAt', order: 'desc', nulls: 'last' }],
+        unique: false,
+        include: [],
+      },
+    ]);
     expect((await generate({ cwd: app.dir, config: 'pgparts.config.ts' })).written).toEqual([]);
   });
 
+  it('migrate builds the new index online, on every partition', async () => {
+    const partitionsBefore = await first.sql<{ name: string }[]>`
+      SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+      WHERE i.inhparent = 'app_events'::regclass ORDER BY 1`;
+    expect((await migrate(first.db, appOptions())).applied).toHaveLength(3);
+    // Built online: every partition's index under the build's name (PostgreSQL's own CREATE
+    // INDEX on the parent would have named them app_events_..._source_occurredAt_idx),
+    // attached, valid, with Drizzle's .desc() on "occurredAt" (indoption 1: DESC NULLS LAST).
+    const built = await first.sql<
+      { partition: string; index: string; valid: boolean; indoption: string }[]
+    >`
+      SELECT c.relname AS partition, ic.relname AS index, x.indisvalid AS valid,
+             x.indoption::text AS indoption
+      FROM pg_inherits pi JOIN pg_class ic ON ic.oid = pi.inhrelid
+      JOIN pg_index x ON x.indexrelid = ic.oid JOIN pg_class c ON c.oid = x.indrelid
+      WHERE pi.inhparent = 'app_events_source_idx'::regclass ORDER BY 1`;
+    expect(built).toEqual(
+      partitionsBefore.map((p) => ({
+        partition: p.name,
+        index:
+          p.name === 'app_events_default'
+            ? 'app_events_default_source_idx'
+            : `${p.name}_source_idx`,
+        valid: true,
+        indoption: '0 1',
+      })),
+    );
+    const [parent] = await first.sql`
+      SELECT indisvalid AS valid FROM pg_index WHERE indexrelid = 'app_events_source_idx'::regclass`;
+    expect(parent?.valid).toBe(true);
+  });
+
+  it('reattaching the day archived before the new column is refused, nothing lost; with the column added it works', async () => {
+    expect((await migrate(archive.db, appOptions())).applied).toHaveLength(3);
+    const refused = await pgparts(
+      archive.url,
+      '--config',
+      configPath(),
+      'reattach',
+      'app_events',
+      yesterday,
+    );
+    // ATTACH PARTITION requires the table to have every column of the parent; the whole
+    // reattach step is one transaction, so the table stays archived as it was.
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('missing column "source"');
+    expect(await yesterdayDigest(archivedTable)).toEqual(archived);
+    expect((await yesterdayDigest('app_events')).rows).toBe(0);
+
+    // The way back: give the archived table the new column (as the migration gave the parent).
+    await archive.sql.unsafe(`ALTER TABLE ${archivedTable} ADD COLUMN source text`);
+    const result = await pgparts(
+      archive.url,
+      '--config',
+      configPath(),
+      'reattach',
+      'app_events',
+      yesterday,
+    );
+    expect(result, result.stderr).toMatchObject({ code: 0 });
+    expect(await yesterdayDigest('app_events')).toEqual(archived);
+    // The reattached partition has the online-built index too (PostgreSQL builds it on ATTACH).
+    const [attached] = await archive.sql`
+      SELECT count(*)::int AS n FROM pg_inherits pi JOIN pg_index x ON x.indexrelid = pi.inhrelid
+      WHERE pi.inhparent = 'app_events_source_idx'::regclass AND x.indrelid = ${archivedTable.replace('pgparts_archive.', 'public.')}::regclass`;
+    expect(attached?.n).toBe(1);
+  });
+
   it('the migrated database and a fresh one end with the same catalog', async () => {
-    expect((await migrate(first.db, appOptions())).applied).toHaveLength(2);
-    expect((await migrate(fresh.db, appOptions())).applied).toHaveLength(4);
+    expect((await migrate(fresh.db, appOptions())).applied).toHaveLength(5);
     const { families } = await loadAppConfig(join(app.dir, 'pgparts.config.ts'));
     for (const db of [first.db, fresh.db]) expect((await apply(db, { families })).ok).toBe(true);
     const a = await catalogShape(first.connect({ max: 1 }));

@@ -189,7 +189,7 @@ describe('pgparts CLI', () => {
   });
 
   it('refuses a bad --config before connecting, naming the problem', async () => {
-    const missing = await pgpartsProcess(t.url, '--config', 'no-such-file.ts', 'plan');
+    const missing = await pgparts(t.url, '--config', 'no-such-file.ts', 'plan');
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('pgparts: config file no-such-file.ts not found');
     const bad = await pgparts(

@@ -16,6 +16,27 @@ beforeAll(async () => {
 });
 
 describe('pgparts drain / retire / reattach', () => {
+  it('drain --dry-run prints the statements the drain would run (batches as templates), runs nothing', async () => {
+    const before = await rowsByPartition(t.sql);
+    const dry = await pgparts(t.url, 'drain', 'leaderboard_run', '14', '--dry-run');
+    expect(dry.stderr).toBe('');
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toMatch(
+      /pgparts drain --dry-run leaderboard 14 .*\(nothing is run\); final phase: (swap|delete)/,
+    );
+    expect(dry.stdout).toContain(
+      'CREATE TABLE "public"."leaderboard_run_s14" (LIKE "public"."leaderboard_run" INCLUDING ALL EXCLUDING COMMENTS);',
+    );
+    expect(dry.stdout).toContain('-- copy batch: one per 512 pages of leaderboard_run_default');
+    expect(dry.stdout).toContain("ctid >= '(«first page»,0)'::tid");
+    expect(dry.stdout).toMatch(
+      /ALTER TABLE "public"."leaderboard_run" ATTACH PARTITION "public"."leaderboard_run_s14" FOR VALUES IN \(14\);/,
+    );
+    expect(await rowsByPartition(t.sql)).toEqual(before);
+    const staging = await t.sql`SELECT to_regclass('public.leaderboard_run_s14') AS t`;
+    expect(staging[0]?.t).toBeNull();
+  });
+
   it('drain moves a season out of DEFAULT and says how long writes waited', async () => {
     const before = await digests(t.sql);
     const run = await pgparts(t.url, 'drain', 'leaderboard_run', '14');
@@ -41,6 +62,17 @@ describe('pgparts drain / retire / reattach', () => {
   it('retire --dry-run names what it would drop; without --yes and no terminal it refuses', async () => {
     const dry = await pgparts(t.url, 'retire', 'leaderboard_run', '14', '--dry-run');
     expect(dry.stdout).toContain('would detach and DROP run_group_member_s14, leaderboard_run_s14');
+    // The exact statements, referencing table first, each DETACH before its DROP.
+    const detach = dry.stdout.indexOf(
+      'ALTER TABLE "public"."run_group_member" DETACH PARTITION "public"."run_group_member_s14"',
+    );
+    const drop = dry.stdout.indexOf('DROP TABLE "public"."run_group_member_s14";');
+    const runs = dry.stdout.indexOf(
+      'ALTER TABLE "public"."leaderboard_run" DETACH PARTITION "public"."leaderboard_run_s14"',
+    );
+    expect(detach).toBeGreaterThan(0);
+    expect(drop).toBeGreaterThan(detach);
+    expect(runs).toBeGreaterThan(drop);
     const refused = await pgparts(t.url, 'retire', 'leaderboard_run', '14');
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('pass --yes');

@@ -1,8 +1,11 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MIGRATION_LOCK_KEY } from '../../src/migrations/runner.js';
+import { catalogShape } from '../support/catalog-shape.js';
+import { tableDigest } from '../support/table-checksum.js';
 import { useTestDatabase } from '../support/test-database.js';
 
 /**
@@ -15,6 +18,8 @@ const repoPackage = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
 const scratch = mkdtempSync(join(tmpdir(), 'pgparts-pack-'));
 const appDir = join(scratch, 'app');
 const db = useTestDatabase({ migrated: false });
+/** Migrated by two `pgparts migrate` processes at once. */
+const raced = useTestDatabase({ migrated: false });
 
 function run(command: string, args: string[], env: Record<string, string> = {}) {
   const result = spawnSync(command, args, {
@@ -26,6 +31,26 @@ function run(command: string, args: string[], env: Record<string, string> = {}) 
   return { code: result.status, out: `${result.stdout}${result.stderr}` };
 }
 const bin = (name: string) => join(appDir, 'node_modules', '.bin', name);
+
+/** The same as `run`, as a child process running alongside the test. */
+function start(command: string, args: string[], env: Record<string, string> = {}) {
+  return new Promise<{ code: number | null; out: string }>((done, fail) => {
+    const child = spawn(command, args, {
+      cwd: appDir,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+    });
+    child.stderr.on('data', (chunk) => {
+      out += chunk;
+    });
+    child.on('error', fail);
+    child.on('close', (code) => done({ code, out }));
+  });
+}
 
 beforeAll(() => {
   const pack = spawnSync('npm', ['pack', '--pack-destination', scratch], {
@@ -142,5 +167,127 @@ describe('the packed package in an app', { timeout: 300_000 }, () => {
     // listed apart from tables, and tablesFilter does not apply to them).
     expect(schema).not.toMatch(/pgTable\("(app_events|region_orders)/);
     expect(schema.match(/pgTable\(/g)).toHaveLength(1);
+  });
+
+  it('two pgparts migrate processes started at once apply each migration once', async () => {
+    const env = { DATABASE_URL: raced.url };
+    const [k1, k2] = MIGRATION_LOCK_KEY;
+    // The test holds the migration lock until both processes wait for it (seen in pg_locks),
+    // so they really start their migrations together.
+    const holder = raced.connect({ max: 1 });
+    await holder`SELECT pg_advisory_lock(${k1}::int4, ${k2}::int4)`;
+    const runs = [0, 1].map(() =>
+      start(bin('pgparts'), ['migrate', '--config', 'pgparts.config.ts'], env),
+    );
+    let waiting = 0;
+    for (let i = 0; i < 1200 && waiting < 2; i++) {
+      const [row] = await holder<{ n: number }[]>`
+        SELECT count(*)::int AS n FROM pg_locks
+        WHERE locktype = 'advisory' AND NOT granted AND classid = ${k1}::int4::oid
+          AND objid = ${k2}::int4::oid AND objsubid = 2
+          AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`;
+      waiting = row?.n ?? 0;
+      if (waiting < 2) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(waiting).toBe(2);
+    await holder`SELECT pg_advisory_unlock(${k1}::int4, ${k2}::int4)`;
+    const results = await Promise.all(runs);
+    await holder.end();
+    for (const result of results) expect(result, result.out).toMatchObject({ code: 0 });
+    const tags = readdirSync(join(appDir, 'drizzle')).filter((f) => f.endsWith('.sql'));
+    const applied = results.flatMap((r) =>
+      [...r.out.matchAll(/applied app (\S+) \(/g)].map((m) => m[1]),
+    );
+    expect(applied.sort()).toEqual(tags.map((f) => f.replace(/\.sql$/, '')).sort());
+    expect(results.filter((r) => r.out.includes('nothing pending'))).toHaveLength(1);
+    const rows = await raced.sql<{ n: number; hashes: number }[]>`
+      SELECT count(*)::int AS n, count(DISTINCT hash)::int AS hashes FROM drizzle.__drizzle_migrations`;
+    expect(rows[0]).toEqual({ n: tags.length, hashes: tags.length });
+  });
+
+  it('drizzle-kit push with the tablesFilter does not touch partitions, parents or their rows', async () => {
+    const env = { DATABASE_URL: db.url };
+    expect(run(bin('pgparts'), ['apply', '--config', 'pgparts.config.ts', '--yes'], env).code).toBe(
+      0,
+    );
+    await db.sql`
+      INSERT INTO app_events ("occurredAt", "accountId", kind)
+      SELECT now() - (i || ' hours')::interval, i, 'login' FROM generate_series(0, 47) i`;
+    await db.sql`INSERT INTO region_orders (region, "totalCents") VALUES ('eu-west', 1), ('mars', 2)`;
+    const digests = async () => ({
+      events: await tableDigest(db.sql, 'app_events', ['id', 'occurredAt']),
+      orders: await tableDigest(db.sql, 'region_orders', ['region', 'id']),
+    });
+    const before = { catalog: await catalogShape(db.connect({ max: 1 })), rows: await digests() };
+
+    // A change push would make: a column on the plain table.
+    const schema = join(appDir, 'src', 'schema.ts');
+    const text = readFileSync(schema, 'utf8');
+    writeFileSync(
+      schema,
+      text.replace(
+        "displayName: text('displayName').notNull(),",
+        "displayName: text('displayName').notNull(),\n  email: text('email'),",
+      ),
+    );
+    try {
+      const pushed = run(bin('drizzle-kit'), ['push', '--force', '--verbose'], env);
+      // drizzle-kit never reads partitioned parents (it lists plain tables only), so it proposes
+      // to create them, which the server refuses: push stops there, having changed nothing.
+      // Without the filter it would also take every partition for a table of its own to drop.
+      expect(pushed.out).toContain('relation "app_events" already exists');
+      expect(pushed.out).not.toMatch(/DROP TABLE/);
+    } finally {
+      writeFileSync(schema, text);
+    }
+    expect({ catalog: await catalogShape(db.connect({ max: 1 })), rows: await digests() }).toEqual(
+      before,
+    );
+    expect(before.rows.events.rows).toBe(48);
+  });
+
+  it('a new index on a partitioned table: generate writes an online build, drizzle-kit migrate refuses it, pgparts migrate builds it', async () => {
+    const env = { DATABASE_URL: db.url };
+    const schema = join(appDir, 'src', 'schema.ts');
+    writeFileSync(
+      schema,
+      readFileSync(schema, 'utf8').replace(
+        "    index('app_events_account_idx').on(t.accountId, t.occurredAt),",
+        "    index('app_events_account_idx').on(t.accountId, t.occurredAt),\n    index('app_events_kind_idx').on(t.kind),",
+      ),
+    );
+    const generated = run(bin('pgparts'), ['generate', '--config', 'pgparts.config.ts']);
+    expect(generated, generated.out).toMatchObject({ code: 0 });
+    const file = /wrote (\d{4}_\w+\.sql)$/m.exec(generated.out)?.[1] ?? '';
+    expect(readFileSync(join(appDir, 'drizzle', file), 'utf8')).toMatch(
+      /^-- pgparts:online\n[^\n]*\n-- pgparts:create-index-online \{"table":\{"schema":"public","name":"app_events"\},"name":"app_events_kind_idx"/,
+    );
+
+    // The file's guard stops drizzle-kit's migrator before anything changed (drizzle-kit 0.31
+    // exits 1 without printing the server's message: "this migration builds indexes online;
+    // run it with pgparts migrate").
+    const recorded = async () =>
+      (await db.sql`SELECT count(*)::int AS n FROM drizzle.__drizzle_migrations`)[0]?.n;
+    const recordedBefore = await recorded();
+    const plain = run(bin('drizzle-kit'), ['migrate'], env);
+    expect(plain.code).toBe(1);
+    expect(await recorded()).toBe(recordedBefore);
+    const [none] = await db.sql`SELECT to_regclass('app_events_kind_idx') AS i`;
+    expect(none?.i).toBeNull();
+
+    const migrated = run(bin('pgparts'), ['migrate', '--config', 'pgparts.config.ts'], env);
+    expect(migrated, migrated.out).toMatchObject({ code: 0 });
+    expect(migrated.out).toContain(`applied app ${file.replace(/\.sql$/, '')}`);
+    const [parent] = await db.sql`
+      SELECT x.indisvalid AS valid,
+             (SELECT count(*)::int FROM pg_inherits WHERE inhparent = x.indexrelid) AS attached,
+             (SELECT count(*)::int FROM pg_inherits WHERE inhparent = 'app_events'::regclass) AS partitions
+      FROM pg_index x WHERE x.indexrelid = 'app_events_kind_idx'::regclass`;
+    expect(parent).toEqual({
+      valid: true,
+      attached: parent?.partitions,
+      partitions: expect.any(Number),
+    });
+    expect(parent?.partitions).toBeGreaterThan(10);
   });
 });

@@ -1,4 +1,4 @@
-import { MANAGED_MARKER } from '../../define/marker.js';
+import { readOperations } from '../../catalog/operations.js';
 import { keyLabel, type PartitionKey } from '../../define/partition-key.js';
 import type { FamilySpec } from '../../define/spec.js';
 import { PgpartsError } from '../../errors.js';
@@ -10,38 +10,25 @@ import {
   DEFAULT_LOCK_TIMEOUT_MS,
   inShortTransaction,
   isLockConflict,
-  lockedTransactionSql,
   lockGiveUpError,
-  lockTimeoutSql,
   retryOnLockTimeout,
 } from '../../run/lock-timeout.js';
 import { openSession, pgpartsSessionSettings } from '../../run/session.js';
-import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
-import { keyCheckSql, keyPredicateSql } from '../../sql/key-predicate.js';
-import { integerLiteral, textLiteral } from '../../sql/literals.js';
-import { forgetOwnedSql, recordOwnedSql, setOwnedRoleSql } from '../../sql/ownership.js';
-import { boundSpecSql } from '../../sql/partition-ddl.js';
 import { checkKey } from '../key-validation.js';
 import { ensureOwnership } from '../ownership.js';
-import { validateForeignKey } from '../validate-foreign-key.js';
+import { type DrainState, type DrainTableState, readDrainState } from './state.js';
 import {
-  CHANGE_LOG_TABLE,
-  captureFunctionExistsSql,
-  captureTriggerSql,
-  changeCaptureSetupSql,
-  dropCaptureTriggerSql,
-  REPLAY_BATCH_TABLE,
-  replaySql,
-} from './change-capture.js';
-import { type DrainState, type DrainTableState, readDrainState, STAGING_MARKER } from './state.js';
-import {
-  completeSwap,
-  type DrainStrategy,
-  nextDefaultSql,
-  type SwapCompletion,
-  swapInTransaction,
-  swapObstacles,
-} from './swap.js';
+  type CopyTarget,
+  completeSwapUnits,
+  copyBatchAt,
+  type DrainStatements,
+  type DrainUnit,
+  drainStatements,
+  listDrainStatements,
+  replayTransactionSql,
+  type TablePlan,
+} from './statements.js';
+import { completeSwap, type DrainStrategy, type SwapCompletion, swapObstacles } from './swap.js';
 
 /**
  * drainKey: gives a key that landed in DEFAULT its own partitions, for every table of a family,
@@ -69,6 +56,10 @@ import {
  * staging tables and triggers stay, and running drainKey again resumes: copies skip rows already
  * there (ON CONFLICT DO NOTHING) and the log brings changed rows up to date. A half-built
  * partition is never attached.
+ *
+ * Every statement is built before the first one runs (statements.ts), from the state read at
+ * the start; `pgparts drain --dry-run` and `plan` print the same list (copy and replay batches,
+ * whose text depends on what the copy finds, as templates).
  *
  * The key is checked before anything is made (key-validation.ts), and the drain holds the key's
  * lock and record (run/key-lock.ts) throughout: a retire of the key, or a second drain, is
@@ -155,8 +146,6 @@ export interface FinalPhaseTimes {
 
 const NO_FINAL_PHASE: FinalPhaseTimes = { replayMs: 0, deleteMs: 0, attachMs: 0, otherMs: 0 };
 
-const STAGING_CHECK = 'pgparts_partition_bound';
-
 /** The `n` column of a one-row query. */
 async function count(db: AnyPgDatabase, statement: string): Promise<number> {
   const [row] = await query<{ n: number | string }>(db, statement);
@@ -213,48 +202,16 @@ function validate(family: FamilySpec, key: PartitionKey, state: DrainState): Dra
   return state.tables.filter((t) => t.targetState !== 'attached');
 }
 
-function stagingSql(family: FamilySpec, key: PartitionKey, t: DrainTableState): string[] {
-  const staging = quoteQualified(family.schema, t.target);
-  return [
-    `CREATE TABLE ${staging} (LIKE ${quoteQualified(family.schema, t.table)} INCLUDING ALL EXCLUDING COMMENTS)`,
-    `ALTER TABLE ${staging} ADD CONSTRAINT ${quoteIdent(STAGING_CHECK)} CHECK (${keyCheckSql(family, key)})`,
-    `COMMENT ON TABLE ${staging} IS ${textLiteral(STAGING_MARKER)}`,
-    // pgparts's own from its first moment: a retire or a user's COMMENT cannot mistake it.
-    recordOwnedSql({
-      schema: family.schema,
-      family: family.name,
-      parent: t.table,
-      name: t.target,
-      key: keyLabel(key),
-      role: 'staging',
-    }),
-  ];
-}
-
-/** Where a table's rows from DEFAULT go: the key's to staging; for a swap the rest to `next`. */
-interface CopyTarget {
-  table: string;
-  /** A condition on the DEFAULT row (alias "d" when `alias` is given). */
-  filter: (alias?: string) => string;
-}
-
-function copyTargets(
-  family: FamilySpec,
-  key: PartitionKey,
-  t: DrainTableState,
-  strategy: DrainStrategy,
-): CopyTarget[] {
-  const targets: CopyTarget[] = [
-    { table: t.target, filter: (alias) => keyPredicateSql(family, key, alias) },
-  ];
-  if (strategy === 'swap' && t.next) {
-    // IS NOT TRUE: a row whose key column is NULL is not the key's, and stays in DEFAULT.
-    targets.push({
-      table: t.next,
-      filter: (alias) => `(${keyPredicateSql(family, key, alias)}) IS NOT TRUE`,
-    });
+/** Runs drain units: each in its own short transaction under lock_timeout, or one by one. */
+async function runUnits(
+  db: AnyPgDatabase,
+  units: DrainUnit[],
+  options: DrainOptions,
+): Promise<void> {
+  for (const unit of units) {
+    if (unit.transaction) await ddl(db, unit.statements, options);
+    else for (const statement of unit.statements) await run(db, statement);
   }
-  return targets;
 }
 
 async function copyBlocks(
@@ -266,21 +223,10 @@ async function copyBlocks(
 ): Promise<number> {
   if (!t.defaultPartition || t.defaultPages === 0) return 0;
   const batch = options.batchPages ?? 512;
-  const cols = t.columns.map(quoteIdent).join(', ');
   let copied = 0;
   for (let page = 0; page < t.defaultPages; page += batch) {
     for (const target of targets) {
-      // TID range scan (PostgreSQL 14+): reads just these blocks, whatever the table's size.
-      copied += await count(
-        db,
-        `WITH copied AS (
-  INSERT INTO ${quoteQualified(family.schema, target.table)} (${cols})
-  SELECT ${cols} FROM ${quoteQualified(family.schema, t.defaultPartition)}
-  WHERE ctid >= '(${integerLiteral(page)},0)'::tid AND ctid < '(${integerLiteral(page + batch)},0)'::tid
-    AND ${target.filter()}
-  ON CONFLICT DO NOTHING RETURNING 1)
-SELECT count(*) AS n FROM copied`,
-      );
+      copied += await count(db, copyBatchAt(family, t, target, page, batch));
     }
     options.onProgress?.({
       phase: 'copy',
@@ -293,8 +239,6 @@ SELECT count(*) AS n FROM copied`,
   return copied;
 }
 
-const REPLAY_BATCH = 20_000;
-
 interface Replayed {
   /** Log entries replayed. */
   entries: number;
@@ -303,59 +247,34 @@ interface Replayed {
 }
 
 /** Replays one batch of logged changes of a DEFAULT partition into its copy targets. */
-async function replayOnce(
-  db: AnyPgDatabase,
-  family: FamilySpec,
-  t: DrainTableState,
-  targets: CopyTarget[],
-): Promise<Replayed> {
-  if (!t.defaultPartition) return { entries: 0, stagedDelta: 0 };
-  const statements = replaySql(
-    {
-      schema: family.schema,
-      source: t.defaultPartition,
-      rowType: t.table,
-      columns: t.columns,
-      pkColumns: t.pkColumns,
-      targets: targets.map((target) => ({ table: target.table, sourceFilter: target.filter('d') })),
-    },
-    REPLAY_BATCH,
-  );
+async function replayOnce(db: AnyPgDatabase, p: TablePlan): Promise<Replayed> {
+  if (!p.replay) return { entries: 0, stagedDelta: 0 };
+  const replay = p.replay;
+  const statements = replayTransactionSql(replay);
   return db.transaction(async (tx) => {
-    // ON COMMIT DROP does not help several batches inside the final transaction.
-    await run(tx, `DROP TABLE IF EXISTS pg_temp.${quoteIdent(REPLAY_BATCH_TABLE)}`);
-    await run(tx, statements.pin);
-    const entries = await count(tx, `SELECT count(*) AS n FROM ${quoteIdent(REPLAY_BATCH_TABLE)}`);
+    for (const statement of statements.start) await run(tx, statement);
+    const entries = await count(tx, statements.count);
     let stagedDelta = 0;
     if (entries > 0) {
-      // Each logged key is looked up in DEFAULT by its primary key; no sequential scan per key
-      // (see replayAll on statistics). Switching seqscans off inflates the estimates of any
-      // plan that keeps one (a table without a usable index) past jit_above_cost: no JIT here,
-      // inside the final phase's locks or not, so a replay never waits for a compiler.
-      await run(tx, 'SET LOCAL jit = off');
-      await run(tx, 'SET LOCAL enable_seqscan = off');
-      for (const target of statements.targets) {
+      // (see replayAll on statistics)
+      for (const statement of statements.plan) await run(tx, statement);
+      for (const target of replay.targets) {
         const deleted = await count(tx, target.deleted);
         const inserted = await count(tx, target.inserted);
-        if (target.table === t.target) stagedDelta += inserted - deleted;
+        if (target.table === p.t.target) stagedDelta += inserted - deleted;
       }
-      await run(tx, statements.forget);
-      await run(tx, 'SET LOCAL enable_seqscan = on');
+      for (const statement of statements.end) await run(tx, statement);
     }
     return { entries, stagedDelta };
   });
 }
 
 /** Replays until the log of every DEFAULT is empty (in the final phase, under its locks). */
-async function replayToEmpty(
-  db: AnyPgDatabase,
-  family: FamilySpec,
-  plans: TablePlan[],
-): Promise<Map<string, number>> {
+async function replayToEmpty(db: AnyPgDatabase, plans: TablePlan[]): Promise<Map<string, number>> {
   const deltas = new Map<string, number>();
   for (const p of plans) {
     for (;;) {
-      const r = await replayOnce(db, family, p.t, p.targets);
+      const r = await replayOnce(db, p);
       deltas.set(p.t.table, (deltas.get(p.t.table) ?? 0) + r.stagedDelta);
       if (r.entries === 0) break;
     }
@@ -365,8 +284,7 @@ async function replayToEmpty(
 
 async function replayAll(
   db: AnyPgDatabase,
-  family: FamilySpec,
-  plans: TablePlan[],
+  ds: DrainStatements,
   options: DrainOptions,
 ): Promise<void> {
   for (let round = 0; round < (options.replayRounds ?? 3); round++) {
@@ -375,50 +293,11 @@ async function replayAll(
     // read thousands of rows per key: 1 ms a row, 86 s for 11k keys in the 8-writer test.
     // Fresh statistics each round (a sample: cheap at any size), which the final replay's plans
     // use too.
-    for (const p of plans) {
-      if (p.t.defaultPartition)
-        await run(db, `ANALYZE ${quoteQualified(family.schema, p.t.defaultPartition)}`);
-    }
+    for (const statement of ds.analyzeDefaults) await run(db, statement);
     let replayed = 0;
-    for (const p of plans) replayed += (await replayOnce(db, family, p.t, p.targets)).entries;
+    for (const p of ds.tables) replayed += (await replayOnce(db, p)).entries;
     options.onProgress?.({ phase: 'replay', done: round + 1, total: options.replayRounds ?? 3 });
     if (replayed === 0) return;
-  }
-}
-
-/** One table of the drain with where its DEFAULT rows go. */
-interface TablePlan {
-  t: DrainTableState;
-  targets: CopyTarget[];
-}
-
-/**
- * Adds foreign keys to a table being built (staging or a successor DEFAULT), NOT VALID then
- * validated, so that ATTACH adopts them instead of validating them under its locks.
- */
-async function addForeignKeys(
-  db: AnyPgDatabase,
-  family: FamilySpec,
-  table: string,
-  keys: { name: string; definition: string }[],
-  options: DrainOptions,
-): Promise<void> {
-  const target = quoteQualified(family.schema, table);
-  for (const fk of keys) {
-    const exists = await count(
-      db,
-      `SELECT count(*) AS n FROM pg_constraint WHERE conrelid = ${textLiteral(quoteQualified(family.schema, table))}::regclass
-         AND conname = ${textLiteral(fk.name)}`,
-    );
-    if (exists === 0) {
-      // The definition is the server's own text for the parent's constraint (pg_get_constraintdef).
-      await ddl(
-        db,
-        [`ALTER TABLE ${target} ADD CONSTRAINT ${quoteIdent(fk.name)} ${fk.definition} NOT VALID`],
-        options,
-      );
-    }
-    await validateForeignKey(db, target, fk.name, options);
   }
 }
 
@@ -440,158 +319,45 @@ function stopwatch() {
 }
 
 /**
- * The final transaction: lock_timeout, one drain of the family at a time, the locks, then the
- * strategy's work. Returns when committed.
+ * The final transaction (statements.ts builds it: lock_timeout, one drain of the family at a
+ * time, the locks, then the strategy's work). Returns when committed.
  */
 async function finish(
   db: AnyPgDatabase,
   family: FamilySpec,
-  key: PartitionKey,
-  plans: TablePlan[],
-  strategy: DrainStrategy,
-  skipTriggers: boolean,
+  ds: DrainStatements,
   staged: Map<string, number>,
   options: DrainOptions,
 ): Promise<FinishOutcome> {
   let lockedAt = 0;
-  let moved = new Map<string, number>();
+  const moved = new Map<string, number>();
   const times = { ...NO_FINAL_PHASE };
-  const tables = plans.map((p) => p.t);
   await db.transaction(async (tx) => {
-    for (const setting of lockedTransactionSql(options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS))
-      await run(tx, setting);
-    const guard = await count(
-      tx,
-      `SELECT CASE WHEN pg_try_advisory_xact_lock(hashtext(${textLiteral(`pgparts:drain:${family.schema}.${family.name}`)})) THEN 1 ELSE 0 END AS n`,
-    );
-    if (guard === 0)
-      throw new PgpartsError(
-        'busy',
-        `pgparts: drain: another drain of family ${family.name} is finishing; try again`,
-        { step: 'drain' },
-      );
-    const defaults = tables.filter((t) => t.defaultPartition);
-    if (strategy === 'swap') {
-      // DETACH needs ACCESS EXCLUSIVE on each parent: reads and writes of the family wait for
-      // this transaction, which does only catalog work. Taken in two rounds, each in the
-      // family's order (referenced first, as writers take theirs). SHARE ROW EXCLUSIVE first:
-      // it stops new writes but not the foreign key checks (ROW SHARE) of a writer already
-      // inside its transaction, which can finish. Then ACCESS EXCLUSIVE, waiting on readers
-      // only. Taking ACCESS EXCLUSIVE at once deadlocks: a writer holding the runs parent and
-      // wanting the members parent, while its member's key check waits on the locked runs.
-      for (const mode of ['SHARE ROW EXCLUSIVE', 'ACCESS EXCLUSIVE']) {
-        for (const table of family.tables) {
-          await run(tx, `LOCK TABLE ${quoteQualified(family.schema, table)} IN ${mode} MODE`);
-        }
-      }
-      // DETACH turns the DEFAULT's inherited keys to other tables (season, dungeon...) into
-      // its own, which locks those tables ACCESS EXCLUSIVE. Taken here, after the parents: a
-      // writer checking its run's season while holding the dungeon deadlocked with the DETACH.
-      // (regclass text is already quoted as needed.)
-      const outside = [...new Set(tables.flatMap((t) => t.outsideReferencedTables))].sort();
-      if (outside.length > 0) {
-        await run(tx, `LOCK TABLE ${outside.join(', ')} IN ACCESS EXCLUSIVE MODE`);
-      }
-    } else {
-      // Locks in the order writers take them (referenced table before referencing), all up
-      // front, so a writer holding a run and waiting for its members cannot deadlock with the
-      // ATTACH. Attaching a referencing partition needs SHARE ROW EXCLUSIVE on the referenced
-      // parent: writes to that parent wait for the rest of this transaction; reads go on.
-      // Every lock the ATTACHes will take is taken here, none later (docs/locking.md): an
-      // ATTACH asking for a stronger lock after the replay and delete held the others for their
-      // whole length, and a writer waiting on them hit its deadlock check (3 app transactions
-      // aborted with 40P01 in the writers test). The referencing parents get SHARE ROW
-      // EXCLUSIVE (attaching a referenced partition adds its share of their keys); DEFAULT
-      // ACCESS EXCLUSIVE, last (ATTACH proves DEFAULT holds none of the key). All the waits
-      // together stay within lock_timeout, each lock getting its share of it, so a writer
-      // queued behind them is released before deadlock_timeout.
-      const referenced = new Set(tables.flatMap((t) => t.referencedTables));
-      const locks = [
-        ...family.tables
-          .filter((name) => referenced.has(name))
-          .map(
-            (name) =>
-              `LOCK TABLE ${quoteQualified(family.schema, name)} IN SHARE ROW EXCLUSIVE MODE`,
-          ),
-        ...family.tables
-          .filter((name) => !referenced.has(name))
-          .map(
-            (name) =>
-              `LOCK TABLE ONLY ${quoteQualified(family.schema, name)} IN SHARE ROW EXCLUSIVE MODE`,
-          ),
-        ...(defaults.length > 0
-          ? [
-              `LOCK TABLE ${defaults.map((t) => quoteQualified(family.schema, t.defaultPartition as string)).join(', ')} IN ACCESS EXCLUSIVE MODE`,
-            ]
-          : []),
-      ];
-      const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
-      await run(
-        tx,
-        `SET LOCAL ${lockTimeoutSql(Math.max(1, Math.floor(lockTimeoutMs / locks.length)))}`,
-      );
-      for (const statement of locks) await run(tx, statement);
-      await run(tx, `SET LOCAL ${lockTimeoutSql(lockTimeoutMs)}`);
+    let lap = stopwatch();
+    let deltas = new Map<string, number>();
+    for (const item of ds.finish) {
+      if (item.kind === 'run') await run(tx, item.sql);
+      else if (item.kind === 'guard') {
+        if ((await count(tx, item.sql)) === 0)
+          throw new PgpartsError(
+            'busy',
+            `pgparts: drain: another drain of family ${family.name} is finishing; try again`,
+            { step: 'drain' },
+          );
+      } else if (item.kind === 'delete') moved.set(item.table, await count(tx, item.sql));
+      else if (item.kind === 'replay') deltas = await replayToEmpty(tx, ds.tables);
+      else if (item.mark === 'locked') {
+        lockedAt = performance.now();
+        await options.onPhase?.('locked');
+        lap = stopwatch();
+      } else if (item.mark === 'replayed') times.replayMs = lap();
+      else if (item.mark === 'deleted') times.deleteMs = lap();
+      else times.attachMs = lap();
     }
-    lockedAt = performance.now();
-    await options.onPhase?.('locked');
-    const lap = stopwatch();
-    const deltas = await replayToEmpty(
-      tx,
-      family,
-      plans.filter((p) => p.t.defaultPartition),
-    );
-    times.replayMs = lap();
-
-    const attachKey = async (t: DrainTableState) => {
-      const staging = quoteQualified(family.schema, t.target);
-      await run(
-        tx,
-        `ALTER TABLE ${quoteQualified(family.schema, t.table)} ATTACH PARTITION ${staging} ${boundSpecSql(key)}`,
-      );
-      await run(tx, `ALTER TABLE ${staging} DROP CONSTRAINT ${quoteIdent(STAGING_CHECK)}`);
-      await run(tx, `COMMENT ON TABLE ${staging} IS ${textLiteral(MANAGED_MARKER)}`);
-      await run(tx, setOwnedRoleSql(family.schema, family.schema, t.target, 'partition'));
-    };
-
-    if (strategy === 'swap') {
-      // Nothing is deleted: the staging tables hold exactly the key's rows of DEFAULT.
-      moved = new Map(
-        tables.map((t) => [t.table, (staged.get(t.table) ?? 0) + (deltas.get(t.table) ?? 0)]),
-      );
-      await swapInTransaction(tx, family, tables, attachKey);
-      times.attachMs = lap();
-      for (const t of tables.filter((t) => t.defaultPartition)) {
-        await run(
-          tx,
-          `COMMENT ON TABLE ${quoteQualified(family.schema, t.defaultPartition as string)} IS ${textLiteral(MANAGED_MARKER)}`,
-        );
-      }
-    } else {
-      if (skipTriggers) await run(tx, `SET LOCAL session_replication_role = replica`);
-      // Referencing tables first: without the replica role, the cascade from the referenced
-      // DEFAULT then has nothing left to delete, and the staged rows have no foreign key to reach.
-      for (const t of [...defaults].reverse()) {
-        const n = await count(
-          tx,
-          `WITH gone AS (DELETE FROM ${quoteQualified(family.schema, t.defaultPartition as string)}
-  WHERE ${keyPredicateSql(family, key)} RETURNING 1) SELECT count(*) AS n FROM gone`,
-        );
-        moved.set(t.table, n);
-      }
-      if (skipTriggers) await run(tx, `SET LOCAL session_replication_role = origin`);
-      times.deleteMs = lap();
-      for (const t of tables) await attachKey(t);
-      times.attachMs = lap();
-      for (const t of defaults) {
-        await run(tx, dropCaptureTriggerSql(family.schema, t.defaultPartition as string));
-      }
-    }
-    for (const t of defaults) {
-      await run(
-        tx,
-        `DELETE FROM ${quoteQualified(family.schema, CHANGE_LOG_TABLE)} WHERE source_table = ${textLiteral(t.defaultPartition as string)}`,
-      );
+    if (ds.strategy === 'swap') {
+      // Nothing was deleted: the staging tables hold exactly the key's rows of DEFAULT.
+      for (const p of ds.tables)
+        moved.set(p.t.table, (staged.get(p.t.table) ?? 0) + (deltas.get(p.t.table) ?? 0));
     }
   });
   const lockHoldMs = performance.now() - lockedAt;
@@ -680,6 +446,84 @@ export async function drainKey(
   }
 }
 
+/** What drainKey will do for `key`, read from the database and built before anything runs. */
+export interface DrainPreview {
+  /** Tables still to drain; empty when the key has its partitions already. */
+  pending: DrainTableState[];
+  strategy: DrainStrategy | null;
+  statements: DrainStatements | null;
+  /** What an interrupted swap left, finished first. */
+  leftover: DrainUnit[];
+}
+
+/** Reads the drain's state and builds its statements: what drainKey runs, and a dry run prints. */
+export async function previewDrain(
+  db: AnyPgDatabase,
+  family: FamilySpec,
+  key: PartitionKey,
+  options: DrainOptions = {},
+): Promise<{ state: DrainState; preview: DrainPreview }> {
+  const state = await readDrainState(db, family, key);
+  return { state, preview: buildDrain(family, key, state, options) };
+}
+
+function buildDrain(
+  family: FamilySpec,
+  key: PartitionKey,
+  state: DrainState,
+  options: DrainOptions,
+): DrainPreview {
+  const pending = validate(family, key, state);
+  const leftover =
+    state.unvalidatedForeignKeys.length > 0 || state.drainedDefaults.length > 0
+      ? completeSwapUnits(family, state.drainedDefaults, state.unvalidatedForeignKeys)
+      : [];
+  if (pending.length === 0) return { pending, strategy: null, statements: null, leftover };
+  const where = `family ${family.name}, key ${keyLabel(key)}`;
+  const strategy = chooseStrategy(state, pending, options, where);
+  return {
+    pending,
+    strategy,
+    statements: drainStatements(family, key, state, pending, strategy, {
+      lockTimeoutMs: options.lockTimeoutMs,
+    }),
+    leftover,
+  };
+}
+
+/**
+ * What drainKey would run, without running it (`pgparts drain --dry-run`): the key is checked
+ * and the state read as for a drain; nothing is written.
+ */
+export async function drainDryRun(
+  db: AnyPgDatabase,
+  family: FamilySpec,
+  key: PartitionKey,
+  options: DrainOptions = {},
+): Promise<{ preview: DrainPreview; statements: string[] }> {
+  checkLockOptions(options, 'drain');
+  const session = await openSession(db, { settings: pgpartsSessionSettings() });
+  try {
+    const s = session.db;
+    const [unfinished] = await readOperations(s, family, keyLabel(key));
+    await checkKey(s, family, key, 'drain', { resuming: unfinished?.operation === 'drain' });
+    const { preview } = await previewDrain(s, family, key, options);
+    return { preview, statements: drainPreviewSql(family, preview, options) };
+  } finally {
+    await session.release();
+  }
+}
+
+/** The statements of a preview in the order they run (templates say so), for a dry run. */
+export function drainPreviewSql(
+  family: FamilySpec,
+  preview: DrainPreview,
+  options: DrainOptions = {},
+): string[] {
+  if (!preview.statements) return preview.leftover.flatMap((u) => u.statements);
+  return listDrainStatements(preview.statements, family, options);
+}
+
 async function drainUnderKeyLock(
   db: AnyPgDatabase,
   family: FamilySpec,
@@ -689,104 +533,58 @@ async function drainUnderKeyLock(
 ): Promise<DrainResult> {
   const started = performance.now();
   const initial = await readDrainState(db, family, key);
-  const pending = validate(family, key, initial);
+  // Every statement is built here, from what was read, before the first one runs.
+  const built = buildDrain(family, key, initial, options);
   const base = { family: family.name, key: keyLabel(key) };
   // A swap interrupted after its commit (this key's or another's) may have left work: finish it
   // first; an old DEFAULT left under its `_drained` name would also be in the next swap's way.
   const leftover =
-    initial.unvalidatedForeignKeys.length > 0 || initial.drainedDefaults.length > 0
-      ? await completeSwap(db, family, initial, options)
+    built.leftover.length > 0
+      ? await completeSwap(db, family, initial, built.leftover, options)
       : null;
-  if (pending.length === 0) {
+  const ds = built.statements;
+  if (!ds) {
     return emptyResult(base, started, leftover ? 'completed' : 'nothing-to-do', leftover);
   }
   const where = `family ${family.name}, key ${keyLabel(key)}`;
-  const strategy = chooseStrategy(initial, pending, options, where);
+  const strategy = ds.strategy;
 
   // 1. prepare: capture first, so no write between the copy and the final phase goes unseen.
   await op.begin('prepare');
-  options.onProgress?.({ phase: 'prepare', done: 0, total: pending.length });
-  const functionExists = (await count(db, captureFunctionExistsSql(family.schema))) > 0;
-  for (const statement of changeCaptureSetupSql(family.schema, functionExists))
-    await run(db, statement);
-  for (const t of pending) {
-    if (t.defaultPartition && !t.captureInstalled) {
-      await ddl(db, [captureTriggerSql(family.schema, t.defaultPartition, t.pkColumns)], options);
-      // A table built without the trigger in place may have missed changes: start it afresh.
-      if (t.targetState === 'staging')
-        await run(db, `TRUNCATE ${quoteQualified(family.schema, t.target)}`);
-      if (t.nextState === 'staging' && t.next)
-        await run(db, `TRUNCATE ${quoteQualified(family.schema, t.next)}`);
-    }
-    if (t.targetState === 'absent') await ddl(db, stagingSql(family, key, t), options);
-    if (strategy === 'swap') {
-      if (t.defaultPartition && t.nextState === 'absent')
-        await ddl(db, nextDefaultSql(family, key, t), options);
-      // A run begun by the delete strategy may have given the staging table the family's keys;
-      // they reach into the DEFAULT the swap detaches, so they go (the swap adds them back).
-      for (const fk of t.familyForeignKeys) {
-        await ddl(
-          db,
-          [
-            `ALTER TABLE ${quoteQualified(family.schema, t.target)} DROP CONSTRAINT IF EXISTS ${quoteIdent(fk.name)}`,
-          ],
-          options,
-        );
-      }
-    }
-  }
+  options.onProgress?.({ phase: 'prepare', done: 0, total: built.pending.length });
+  await runUnits(db, ds.prepare, options);
   await options.onPhase?.('prepared');
 
   // 2. copy and replay, online. Pages are re-read now: the trigger sees everything after this.
-  const state = validate(family, key, await readDrainState(db, family, key));
-  const plans: TablePlan[] = state.map((t) => ({
-    t,
-    targets: copyTargets(family, key, t, strategy),
-  }));
+  const pages = new Map(
+    validate(family, key, await readDrainState(db, family, key)).map((t) => [
+      t.table,
+      t.defaultPages,
+    ]),
+  );
   let rowsCopiedOnline = 0;
-  for (const p of plans) rowsCopiedOnline += await copyBlocks(db, family, p.t, p.targets, options);
+  for (const p of ds.tables) {
+    const t = { ...p.t, defaultPages: pages.get(p.t.table) ?? p.t.defaultPages };
+    rowsCopiedOnline += await copyBlocks(db, family, t, p.targets, options);
+  }
   // Fresh statistics on the staging tables, so replays and the FK validation plan with the real
   // row counts. Not on a successor DEFAULT: often empty, it would go live analyzed as empty, and
   // a season loaded into DEFAULT right after had every foreign key check of its members planned
   // as a sequential scan of the runs there (a 45 s load still running after 6 min). Never
   // analyzed, the planner sizes it from its pages until autovacuum does.
-  for (const p of plans) {
-    await run(db, `ANALYZE ${quoteQualified(family.schema, p.t.target)}`);
-  }
+  for (const statement of ds.analyzeStaging) await run(db, statement);
   await options.onPhase?.('copied');
-  await replayAll(db, family, plans, options);
-  const skipTriggers = strategy === 'delete' && initial.canSkipTriggers;
-  if (skipTriggers || strategy === 'swap') {
-    // The validation joins the staged rows with the referenced tables: plan it on real
-    // statistics (autovacuum never analyzes a partitioned parent).
-    const referenced = new Set(state.flatMap((t) => t.referencedTables));
-    for (const table of referenced) {
-      await run(db, `ANALYZE ${quoteQualified(family.schema, table)}`);
-    }
-  }
-  for (const p of plans) {
-    if (strategy === 'swap') {
-      // The family's own keys are dropped and added back by the swap; the keys to other tables
-      // are validated now, online, so that ATTACH adopts them.
-      for (const target of p.targets)
-        await addForeignKeys(db, family, target.table, p.t.outsideForeignKeys, options);
-    } else if (skipTriggers) {
-      await addForeignKeys(db, family, p.t.target, p.t.familyForeignKeys, options);
-    }
-  }
-  await replayAll(db, family, plans, options);
+  await replayAll(db, ds, options);
+  // The validation joins the staged rows with the referenced tables: plan it on real
+  // statistics (autovacuum never analyzes a partitioned parent).
+  for (const statement of ds.analyzeReferenced) await run(db, statement);
+  await runUnits(db, ds.foreignKeys, options);
+  await replayAll(db, ds, options);
   await options.onPhase?.('replayed');
   // The staging tables change only through this drain: counted now, they give the rows moved
   // (plus what the final replay adds) without counting under the locks.
   const staged = new Map<string, number>();
-  if (strategy === 'swap') {
-    for (const t of state) {
-      staged.set(
-        t.table,
-        await count(db, `SELECT count(*) AS n FROM ${quoteQualified(family.schema, t.target)}`),
-      );
-    }
-  }
+  for (const c of ds.stagedCounts) staged.set(c.table, await count(db, c.sql));
 
   // 3. finish: one short transaction, retried on lock timeouts.
   let lockHoldMs = 0;
@@ -795,7 +593,7 @@ async function drainUnderKeyLock(
   const outcome = await retryOnLockTimeout(
     async () => {
       await options.onPhase?.('finishing');
-      const result = await finish(db, family, key, plans, strategy, skipTriggers, staged, options);
+      const result = await finish(db, family, ds, staged, options);
       lockHoldMs = Math.max(lockHoldMs, result.lockHoldMs);
       moved = result.moved;
       finalPhase = result.times;
@@ -815,24 +613,15 @@ async function drainUnderKeyLock(
   options.onProgress?.({ phase: 'finish', done: 1, total: 1 });
 
   let swap: SwapCompletion | null = null;
-  if (strategy === 'swap') {
+  if (strategy === 'swap' && ds.completion) {
     await options.onPhase?.('validating');
-    swap = await completeSwap(db, family, await readDrainState(db, family, key), options);
+    swap = await completeSwap(db, family, ds.completion, ds.after, options);
   } else {
     // A successor DEFAULT left by an earlier swap attempt is no longer needed.
-    for (const t of state.filter((t) => t.next && t.nextState === 'staging')) {
-      await ddl(
-        db,
-        [
-          forgetOwnedSql(family.schema, family.schema, t.next as string),
-          `DROP TABLE ${quoteQualified(family.schema, t.next as string)}`,
-        ],
-        options,
-      );
-    }
+    await runUnits(db, ds.after, options);
   }
 
-  const tables = state.map((t) => ({
+  const tables = built.pending.map((t) => ({
     table: t.table,
     partition: t.target,
     rowsMoved: moved.get(t.table) ?? 0,
@@ -848,7 +637,7 @@ async function drainUnderKeyLock(
     maxLockHoldMs: lockHoldMs,
     finalPhase,
     finalAttempts: outcome.attempts,
-    skippedTriggers: skipTriggers,
+    skippedTriggers: ds.skipTriggers,
     swap,
   };
 }

@@ -7,6 +7,7 @@ import type { AnyPgDatabase } from '../../run/database.js';
 import { query } from '../../run/execute.js';
 import { identifierProblem, quoteQualified } from '../../sql/identifiers.js';
 import { boundSpecSql } from '../../sql/partition-ddl.js';
+import { captureFunctionExistsSql } from './change-capture.js';
 
 /** The comment a drain's staging table carries until it is attached. */
 export const STAGING_MARKER = 'pgparts:drain-staging';
@@ -53,6 +54,12 @@ export interface DrainTableState {
   /** pg_get_partition_constraintdef of the DEFAULT partition, when there is one. */
   defaultConstraint: string | null;
   captureInstalled: boolean;
+  /** Foreign keys the DEFAULT partition carries to tables outside the family (a swap drops them). */
+  defaultForeignKeys: string[];
+  /** Foreign keys a staging table of this key already has (an interrupted drain added them). */
+  targetForeignKeys: string[];
+  /** Foreign keys the successor DEFAULT already has (an interrupted swap added them). */
+  nextForeignKeys: string[];
   /** For a swap: the table being built to replace DEFAULT, and what exists under its name. */
   next: string | null;
   nextState: 'absent' | 'staging' | 'foreign';
@@ -67,6 +74,23 @@ export interface DrainState {
   drainedDefaults: string[];
   /** session_replication_role can be set: the move skips ON DELETE actions (fast path). */
   canSkipTriggers: boolean;
+  /** The change-capture function exists in the family's schema (created only where missing). */
+  captureFunctionExists: boolean;
+}
+
+/** The names of the foreign keys a table has (none when it does not exist). */
+async function foreignKeyNames(
+  tx: AnyPgDatabase,
+  schema: string,
+  table: string,
+): Promise<string[]> {
+  if (identifierProblem(table)) return [];
+  const rows = await query<{ name: string }>(
+    tx,
+    sql`SELECT conname AS name FROM pg_constraint
+        WHERE conrelid = to_regclass(${quoteQualified(schema, table)}) AND contype = 'f' ORDER BY conname`,
+  );
+  return rows.map((r) => r.name);
 }
 
 /** Reads the state of every table of the family for draining `key`. Bounds are read in UTC. */
@@ -170,6 +194,7 @@ export async function readDrainState(
       );
       let defaultPages = 0;
       let captureInstalled = false;
+      let defaultForeignKeys: string[] = [];
       let defaultConstraint: string | null = null;
       let next: string | null = null;
       let nextState: DrainTableState['nextState'] = 'absent';
@@ -202,6 +227,15 @@ export async function readDrainState(
         );
         defaultPages = stats?.pages ?? 0;
         captureInstalled = stats?.capture ?? false;
+        // What it keeps after a swap detaches it: its keys to tables outside the family (the
+        // family's own are dropped from the parents before).
+        const kept = await query<{ name: string }>(
+          tx,
+          sql`SELECT conname AS name FROM pg_constraint
+              WHERE conrelid = to_regclass(${qualified}) AND contype = 'f'
+                AND confrelid NOT IN (${parents}) ORDER BY conname`,
+        );
+        defaultForeignKeys = kept.map((k) => k.name);
       }
       tables.push({
         table,
@@ -219,6 +253,11 @@ export async function readDrainState(
         defaultPages,
         defaultConstraint,
         captureInstalled,
+        defaultForeignKeys,
+        targetForeignKeys:
+          targetState === 'staging' ? await foreignKeyNames(tx, family.schema, target) : [],
+        nextForeignKeys:
+          next && nextState === 'staging' ? await foreignKeyNames(tx, family.schema, next) : [],
         next,
         nextState,
       });
@@ -252,8 +291,13 @@ export async function readDrainState(
               sql` OR `,
             )})`,
     );
+    const [capture] = await query<{ n: number | string }>(
+      tx,
+      captureFunctionExistsSql(family.schema),
+    );
     return {
       tables,
+      captureFunctionExists: Number(capture?.n ?? 0) > 0,
       canSkipTriggers: role?.fast === true,
       serverVersion: version?.v ?? 0,
       unvalidatedForeignKeys: unvalidated,

@@ -2,13 +2,12 @@ import { ownedRole } from '../../catalog/ownership.js';
 import { keyLabel, type PartitionKey } from '../../define/partition-key.js';
 import type { FamilySpec } from '../../define/spec.js';
 import type { AnyPgDatabase } from '../../run/database.js';
-import { query, run } from '../../run/execute.js';
+import { run } from '../../run/execute.js';
 import { inShortTransaction } from '../../run/lock-timeout.js';
 import { identifierProblem, quoteIdent, quoteQualified } from '../../sql/identifiers.js';
 import { keyCheckSql } from '../../sql/key-predicate.js';
 import { textLiteral } from '../../sql/literals.js';
-import { forgetOwnedSql, recordOwnedSql, setOwnedRoleSql } from '../../sql/ownership.js';
-import { validateForeignKey } from '../validate-foreign-key.js';
+import { recordOwnedSql, setOwnedRoleSql } from '../../sql/ownership.js';
 import {
   DRAINED_DEFAULT_MARKER,
   type DrainState,
@@ -103,42 +102,33 @@ export function nextDefaultSql(
  * their keys and renamed `<default>_drained`, successors attached as DEFAULT and the staging
  * tables for the key (referenced first), the foreign keys added back NOT VALID.
  */
-export async function swapInTransaction(
-  tx: AnyPgDatabase,
+export function swapSql(
   family: FamilySpec,
   tables: DrainTableState[],
-  attachKey: (t: DrainTableState) => Promise<void>,
-): Promise<void> {
+  attachKey: (t: DrainTableState) => string[],
+): string[] {
   const parent = (t: DrainTableState) => quoteQualified(family.schema, t.table);
+  const out: string[] = [];
   for (const t of tables) {
     for (const fk of t.familyForeignKeys) {
-      await run(tx, `ALTER TABLE ${parent(t)} DROP CONSTRAINT ${quoteIdent(fk.name)}`);
+      out.push(`ALTER TABLE ${parent(t)} DROP CONSTRAINT ${quoteIdent(fk.name)}`);
     }
   }
   for (const t of [...tables].reverse()) {
     if (!t.defaultPartition) continue;
     const old = quoteQualified(family.schema, t.defaultPartition);
-    await run(tx, `ALTER TABLE ${parent(t)} DETACH PARTITION ${old}`);
+    out.push(`ALTER TABLE ${parent(t)} DETACH PARTITION ${old}`);
     // Its keys to other tables go now, under this transaction's locks: dropping them locks the
     // referenced tables ACCESS EXCLUSIVE, which a later DROP TABLE of it would do out of order
     // (it deadlocked with writers checking their runs' season and dungeon). Then it is renamed
     // and marked, and dropped after the commit: dropping a big table at commit costs its buffers'
-    // invalidation, which the locks need not wait for.
-    const keys = await query<{ name: string }>(
-      tx,
-      `SELECT conname AS name FROM pg_constraint WHERE conrelid = ${textLiteral(quoteQualified(family.schema, t.defaultPartition))}::regclass AND contype = 'f'`,
-    );
-    for (const k of keys) await run(tx, `ALTER TABLE ${old} DROP CONSTRAINT ${quoteIdent(k.name)}`);
-    await run(
-      tx,
+    // invalidation, which the locks need not wait for. Detached, it keeps the keys it had as a
+    // partition to tables outside the family (read before the drain: defaultForeignKeys).
+    for (const name of t.defaultForeignKeys)
+      out.push(`ALTER TABLE ${old} DROP CONSTRAINT ${quoteIdent(name)}`);
+    out.push(
       `ALTER TABLE ${old} RENAME TO ${quoteIdent(drainedDefaultName(t.defaultPartition))}`,
-    );
-    await run(
-      tx,
       `COMMENT ON TABLE ${quoteQualified(family.schema, drainedDefaultName(t.defaultPartition))} IS ${textLiteral(DRAINED_DEFAULT_MARKER)}`,
-    );
-    await run(
-      tx,
       setOwnedRoleSql(
         family.schema,
         family.schema,
@@ -150,27 +140,26 @@ export async function swapInTransaction(
   for (const t of tables) {
     if (t.defaultPartition) {
       const next = quoteQualified(family.schema, t.next as string);
-      await run(tx, `ALTER TABLE ${parent(t)} ATTACH PARTITION ${next} DEFAULT`);
-      await attachKey(t);
-      // Their work is done; left in place they would outlive the bounds they describe.
-      await run(
-        tx,
+      out.push(
+        `ALTER TABLE ${parent(t)} ATTACH PARTITION ${next} DEFAULT`,
+        ...attachKey(t),
+        // Their work is done; left in place they would outlive the bounds they describe.
         `ALTER TABLE ${next} DROP CONSTRAINT ${quoteIdent(DEFAULT_BOUND_CHECK)}, DROP CONSTRAINT ${quoteIdent(NOT_KEY_CHECK)}`,
+        `ALTER TABLE ${next} RENAME TO ${quoteIdent(t.defaultPartition)}`,
+        setOwnedRoleSql(family.schema, family.schema, t.defaultPartition, 'partition'),
       );
-      await run(tx, `ALTER TABLE ${next} RENAME TO ${quoteIdent(t.defaultPartition)}`);
-      await run(tx, setOwnedRoleSql(family.schema, family.schema, t.defaultPartition, 'partition'));
     } else {
-      await attachKey(t);
+      out.push(...attachKey(t));
     }
   }
   for (const t of tables) {
     for (const fk of t.familyForeignKeys) {
-      await run(
-        tx,
+      out.push(
         `ALTER TABLE ${parent(t)} ADD CONSTRAINT ${quoteIdent(fk.name)} ${fk.definition} NOT VALID`,
       );
     }
   }
+  return out;
 }
 
 export interface SwapCompletion {
@@ -185,33 +174,43 @@ export interface SwapCompletion {
 /**
  * After a swap's commit (or on the next run, if it was interrupted): drops the old DEFAULT
  * partitions (plain DROP TABLE; one that something still depends on stays, and the error says
- * what), then validates the family's NOT VALID foreign keys, online.
+ * what), then validates the family's NOT VALID foreign keys, online. `units` are the
+ * statements completeSwapUnits built for `state`.
  */
 export async function completeSwap(
   db: AnyPgDatabase,
   family: FamilySpec,
   state: Pick<DrainState, 'unvalidatedForeignKeys' | 'drainedDefaults'>,
+  units: { statements: string[]; transaction: boolean }[],
   options: { lockTimeoutMs?: number; retries?: number },
 ): Promise<SwapCompletion> {
   const dropped: string[] = [];
-  for (const name of state.drainedDefaults) {
+  const drops = units.slice(0, state.drainedDefaults.length);
+  for (const [i, name] of state.drainedDefaults.entries()) {
     // Only an old DEFAULT pgparts recorded as such; a table that merely carries the comment stays.
     if ((await ownedRole(db, family.schema, family.schema, name)) !== 'drained-default') continue;
     await inShortTransaction(
       db,
       { ...options, what: 'drain (dropping the old DEFAULT)' },
       async (tx) => {
-        await run(tx, forgetOwnedSql(family.schema, family.schema, name));
-        await run(tx, `DROP TABLE ${quoteQualified(family.schema, name)}`);
+        for (const statement of drops[i]?.statements ?? []) await run(tx, statement);
       },
     );
     dropped.push(name);
   }
   const started = performance.now();
-  for (const fk of state.unvalidatedForeignKeys) {
-    const table = quoteQualified(family.schema, fk.table);
-    await run(db, `ANALYZE ${table}`);
-    await validateForeignKey(db, table, fk.name, options);
+  for (const unit of units.slice(state.drainedDefaults.length)) {
+    if (unit.transaction) {
+      await inShortTransaction(
+        db,
+        { ...options, what: 'drain (validating a foreign key)' },
+        async (tx) => {
+          for (const statement of unit.statements) await run(tx, statement);
+        },
+      );
+    } else {
+      for (const statement of unit.statements) await run(db, statement);
+    }
   }
   return {
     dropped,

@@ -1,0 +1,165 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PgpartsError } from '../errors.js';
+import type { OnlineIndexSpecInput } from '../ops/online-index-spec.js';
+import { STATEMENT_BREAKPOINT } from './journal.js';
+
+/**
+ * New indexes on partitioned tables that already hold rows are built online. drizzle-kit writes
+ * them as a plain `CREATE INDEX` on the parent, which builds every partition's index inside one
+ * statement while holding a SHARE lock on each partition (writers wait for the whole build). So
+ * `pgparts generate` takes those statements out of the file drizzle-kit just wrote and puts the
+ * indexes, read from drizzle-kit's snapshot, into a `-- pgparts:online` migration of their own
+ * (ops/online-index-migration.ts), which `pgparts migrate` builds partition by partition.
+ *
+ * "New" is an index of the after-snapshot whose entry is absent from, or differs from, the
+ * before-snapshot's (a changed index is dropped by drizzle-kit's file, not online, and built again
+ * online). Only tables partitioned by an earlier migration count: a table created in the same run
+ * is empty, and its plain CREATE INDEX is instant.
+ */
+
+interface SnapshotIndexColumn {
+  expression: string;
+  isExpression: boolean;
+  asc: boolean;
+  nulls?: string;
+  opclass?: string;
+}
+
+export interface SnapshotIndex {
+  name: string;
+  columns: SnapshotIndexColumn[];
+  isUnique: boolean;
+  method?: string;
+  where?: string;
+  with?: Record<string, unknown>;
+}
+
+interface Snapshot {
+  tables: Record<string, { name: string; schema: string; indexes?: Record<string, SnapshotIndex> }>;
+}
+
+/** drizzle-kit's snapshot of journal entry `idx` (meta/0003_snapshot.json). */
+export function readSnapshot(out: string, idx: number): Snapshot | undefined {
+  const path = join(out, 'meta', `${String(idx).padStart(4, '0')}_snapshot.json`);
+  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as Snapshot) : undefined;
+}
+
+export interface TableIndex {
+  schema: string;
+  table: string;
+  index: SnapshotIndex;
+}
+
+/** Indexes of `tables` in `after` that `before` lacks or has with another definition. */
+export function changedIndexes(
+  before: Snapshot | undefined,
+  after: Snapshot,
+  tables: readonly { schema: string; name: string }[],
+): TableIndex[] {
+  const changed: TableIndex[] = [];
+  for (const { schema, name } of tables) {
+    const key = `${schema}.${name}`;
+    const old = before?.tables[key]?.indexes ?? {};
+    for (const index of Object.values(after.tables[key]?.indexes ?? {})) {
+      const previous = old[index.name];
+      if (previous && sameJson(previous, index)) continue;
+      changed.push({ schema, table: name, index });
+    }
+  }
+  return changed;
+}
+
+/** Equal as JSON whatever the order of keys (drizzle-kit's custom migrations reorder them). */
+function sameJson(a: unknown, b: unknown): boolean {
+  const sorted = (value: unknown): unknown =>
+    Array.isArray(value)
+      ? value.map(sorted)
+      : value && typeof value === 'object'
+        ? Object.fromEntries(
+            Object.entries(value)
+              .sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))
+              .map(([k, v]) => [k, sorted(v)]),
+          )
+        : value;
+  return JSON.stringify(sorted(a)) === JSON.stringify(sorted(b));
+}
+
+/** The online build's spec for an index as drizzle-kit's snapshot describes it. */
+export function onlineSpecOf({ schema, table, index }: TableIndex): OnlineIndexSpecInput {
+  if (index.with && Object.keys(index.with).length > 0) {
+    throw new PgpartsError(
+      'migration',
+      `pgparts: index ${index.name} on partitioned ${schema}.${table} has storage parameters ` +
+        '(.with()), which an online build does not take; drop them from the schema, or build the ' +
+        'index in a migration of your own',
+    );
+  }
+  const method = index.method ?? 'btree';
+  const columns = index.columns.map((column) => {
+    const target = column.isExpression
+      ? { expression: column.expression }
+      : { column: column.expression };
+    const opclass = column.opclass ? { opclass: column.opclass } : {};
+    if (method !== 'btree') return { ...target, ...opclass };
+    // Written only when not the default for the order (ASC: NULLS LAST, DESC: NULLS FIRST).
+    const order = column.asc ? {} : { order: 'desc' as const };
+    const nullsDefault = column.asc ? 'last' : 'first';
+    const nulls =
+      column.nulls && column.nulls !== nullsDefault
+        ? { nulls: column.nulls as 'first' | 'last' }
+        : {};
+    return { ...target, ...opclass, ...order, ...nulls };
+  });
+  return {
+    table: { schema, name: table },
+    name: index.name,
+    columns,
+    unique: index.isUnique,
+    ...(index.where ? { where: unqualified(index.where, schema, table) } : {}),
+    ...(method !== 'btree' ? { using: method } : {}),
+  };
+}
+
+/**
+ * drizzle-kit writes a WHERE's columns qualified by the parent's name (`"events"."kind"`), which
+ * a partition's index cannot use (it is on another table): the qualification is dropped.
+ */
+function unqualified(where: string, schema: string, table: string): string {
+  const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
+  return where
+    .replaceAll(`${quote(schema)}.${quote(table)}.`, '')
+    .replaceAll(`${quote(table)}.`, '');
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** drizzle-kit's `CREATE [UNIQUE] INDEX [CONCURRENTLY] [IF NOT EXISTS] "name" ON ...`. */
+function createIndexPattern(name: string): RegExp {
+  return new RegExp(
+    `^CREATE (?:UNIQUE )?INDEX (?:CONCURRENTLY )?(?:IF NOT EXISTS )?"${escapeRegExp(name.replaceAll('"', '""'))}" ON `,
+  );
+}
+
+/**
+ * `migration` (drizzle-kit's file of this run) without the CREATE INDEX statements of `names`;
+ * refuses when one is not there (drizzle-kit wrote it some other way).
+ */
+export function withoutCreateIndexes(migration: string, names: readonly string[]): string {
+  const statements = migration
+    .split(STATEMENT_BREAKPOINT)
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  const kept = statements.filter((s) => !names.some((name) => createIndexPattern(name).test(s)));
+  for (const name of names) {
+    if (!statements.some((s) => createIndexPattern(name).test(s))) {
+      throw new PgpartsError(
+        'migration',
+        `pgparts: drizzle-kit's migration has no CREATE INDEX "${name}" to build online instead`,
+      );
+    }
+  }
+  return kept.length > 0 ? `${kept.join(`${STATEMENT_BREAKPOINT}\n`)}\n` : '';
+}

@@ -1,0 +1,611 @@
+import { MANAGED_MARKER } from '../../define/marker.js';
+import { keyLabel, type PartitionKey } from '../../define/partition-key.js';
+import type { FamilySpec } from '../../define/spec.js';
+import {
+  DEFAULT_LOCK_TIMEOUT_MS,
+  lockedTransactionSql,
+  lockTimeoutSql,
+} from '../../run/lock-timeout.js';
+import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
+import { keyCheckSql, keyPredicateSql } from '../../sql/key-predicate.js';
+import { integerLiteral, textLiteral } from '../../sql/literals.js';
+import { forgetOwnedSql, recordOwnedSql, setOwnedRoleSql } from '../../sql/ownership.js';
+import { boundSpecSql } from '../../sql/partition-ddl.js';
+import { validateForeignKeySql } from '../validate-foreign-key.js';
+import {
+  CHANGE_LOG_TABLE,
+  captureTriggerSql,
+  changeCaptureSetupSql,
+  dropCaptureTriggerSql,
+  REPLAY_BATCH_TABLE,
+  type ReplayStatements,
+  replaySql,
+} from './change-capture.js';
+import {
+  type DrainState,
+  type DrainTableState,
+  drainedDefaultName,
+  STAGING_MARKER,
+} from './state.js';
+import { type DrainStrategy, nextDefaultSql, swapSql } from './swap.js';
+
+/**
+ * Every statement of a drain, built from the state read before it starts (readDrainState) and
+ * nothing else: drainKey runs these and only these, and `--dry-run` / `plan` print them. Two
+ * kinds of statement have text that depends on what the copy finds: a copy batch (one per block
+ * range of DEFAULT, as many as DEFAULT has pages when the copy starts) and a replay batch (run
+ * until the change log is empty); they are printed as templates and say so.
+ */
+
+/** Statements run together: in one short transaction under lock_timeout, retried, or one by one. */
+export interface DrainUnit {
+  statements: string[];
+  transaction: boolean;
+}
+
+/** Where a table's rows from DEFAULT go: the key's to staging; for a swap the rest to `next`. */
+export interface CopyTarget {
+  table: string;
+  /** A condition on the DEFAULT row (alias "d" when `alias` is given). */
+  filter: (alias?: string) => string;
+}
+
+/** One table of the drain with where its DEFAULT rows go. */
+export interface TablePlan {
+  t: DrainTableState;
+  targets: CopyTarget[];
+  /** The replay batch of its DEFAULT's change log; null without a DEFAULT. */
+  replay: ReplayStatements | null;
+}
+
+/** A statement of the final transaction, with what the executor does with its result. */
+export type FinishItem =
+  | { kind: 'run'; sql: string }
+  /** Returns n = 1 when this drain may finish (one drain of the family at a time). */
+  | { kind: 'guard'; sql: string }
+  /** Deletes the key's rows of `table` from its DEFAULT, returning the count as n. */
+  | { kind: 'delete'; table: string; sql: string }
+  /** Replays every DEFAULT's change log until it is empty. */
+  | { kind: 'replay' }
+  /** Where the laps of the final phase are measured. */
+  | { kind: 'mark'; mark: 'locked' | 'replayed' | 'deleted' | 'attached' };
+
+export interface DrainStatements {
+  strategy: DrainStrategy;
+  skipTriggers: boolean;
+  /** What an interrupted swap left (old DEFAULT partitions, NOT VALID keys): finished first. */
+  leftover: DrainUnit[];
+  prepare: DrainUnit[];
+  tables: TablePlan[];
+  /** ANALYZE of the staging tables after the copy. */
+  analyzeStaging: string[];
+  /** ANALYZE of the DEFAULT partitions before each replay round. */
+  analyzeDefaults: string[];
+  /** ANALYZE of the referenced parents before the foreign keys are validated. */
+  analyzeReferenced: string[];
+  /** Foreign keys added NOT VALID to the tables being built, then validated online. */
+  foreignKeys: DrainUnit[];
+  /** swap: the staging tables counted before the final phase (their rows moved so far). */
+  stagedCounts: { table: string; sql: string }[];
+  finish: FinishItem[];
+  /** After the commit: a swap's old DEFAULT partitions dropped and keys validated; or cleanup. */
+  after: DrainUnit[];
+  /** swap: what `after` completes (the old DEFAULT partitions, the NOT VALID keys). */
+  completion: Pick<DrainState, 'drainedDefaults' | 'unvalidatedForeignKeys'> | null;
+}
+
+const STAGING_CHECK = 'pgparts_partition_bound';
+
+/** Rows of the change log replayed per transaction. */
+export const REPLAY_BATCH = 20_000;
+
+/** A placeholder in a template statement: text the executor fills in at run time. */
+export function placeholder(name: string): string {
+  return `«${name}»`;
+}
+
+function stagingSql(family: FamilySpec, key: PartitionKey, t: DrainTableState): string[] {
+  const staging = quoteQualified(family.schema, t.target);
+  return [
+    `CREATE TABLE ${staging} (LIKE ${quoteQualified(family.schema, t.table)} INCLUDING ALL EXCLUDING COMMENTS)`,
+    `ALTER TABLE ${staging} ADD CONSTRAINT ${quoteIdent(STAGING_CHECK)} CHECK (${keyCheckSql(family, key)})`,
+    `COMMENT ON TABLE ${staging} IS ${textLiteral(STAGING_MARKER)}`,
+    // pgparts's own from its first moment: a retire or a user's COMMENT cannot mistake it.
+    recordOwnedSql({
+      schema: family.schema,
+      family: family.name,
+      parent: t.table,
+      name: t.target,
+      key: keyLabel(key),
+      role: 'staging',
+    }),
+  ];
+}
+
+function copyTargets(
+  family: FamilySpec,
+  key: PartitionKey,
+  t: DrainTableState,
+  strategy: DrainStrategy,
+): CopyTarget[] {
+  const targets: CopyTarget[] = [
+    { table: t.target, filter: (alias) => keyPredicateSql(family, key, alias) },
+  ];
+  if (strategy === 'swap' && t.next) {
+    // IS NOT TRUE: a row whose key column is NULL is not the key's, and stays in DEFAULT.
+    targets.push({
+      table: t.next,
+      filter: (alias) => `(${keyPredicateSql(family, key, alias)}) IS NOT TRUE`,
+    });
+  }
+  return targets;
+}
+
+/**
+ * One copy batch: the rows of DEFAULT in pages [from, to) matching the target's filter, by a
+ * TID range scan (PostgreSQL 14+) that reads just these blocks, whatever the table's size.
+ * `from` and `to` are page numbers, or placeholders for the template.
+ */
+export function copyBatchSql(
+  family: FamilySpec,
+  t: DrainTableState,
+  target: CopyTarget,
+  from: string,
+  to: string,
+): string {
+  const cols = t.columns.map(quoteIdent).join(', ');
+  return `WITH copied AS (
+  INSERT INTO ${quoteQualified(family.schema, target.table)} (${cols})
+  SELECT ${cols} FROM ${quoteQualified(family.schema, t.defaultPartition as string)}
+  WHERE ctid >= '(${from},0)'::tid AND ctid < '(${to},0)'::tid
+    AND ${target.filter()}
+  ON CONFLICT DO NOTHING RETURNING 1)
+SELECT count(*) AS n FROM copied`;
+}
+
+/** The copy batch for pages [page, page + batch). */
+export function copyBatchAt(
+  family: FamilySpec,
+  t: DrainTableState,
+  target: CopyTarget,
+  page: number,
+  batch: number,
+): string {
+  return copyBatchSql(family, t, target, integerLiteral(page), integerLiteral(page + batch));
+}
+
+/** The statements of one replay transaction, in the order replayOnce runs them. */
+export function replayTransactionSql(replay: ReplayStatements): {
+  start: string[];
+  count: string;
+  plan: string[];
+  end: string[];
+} {
+  return {
+    // ON COMMIT DROP does not help several batches inside the final transaction.
+    start: [`DROP TABLE IF EXISTS pg_temp.${quoteIdent(REPLAY_BATCH_TABLE)}`, replay.pin],
+    count: `SELECT count(*) AS n FROM ${quoteIdent(REPLAY_BATCH_TABLE)}`,
+    // Each logged key is looked up in DEFAULT by its primary key; no sequential scan per key.
+    // Switching seqscans off inflates the estimates of any plan that keeps one past
+    // jit_above_cost: no JIT here, so a replay never waits for a compiler.
+    plan: ['SET LOCAL jit = off', 'SET LOCAL enable_seqscan = off'],
+    end: [replay.forget, 'SET LOCAL enable_seqscan = on'],
+  };
+}
+
+/**
+ * Foreign keys added to a table being built (staging or a successor DEFAULT), NOT VALID then
+ * validated, so that ATTACH adopts them instead of validating them under its locks. A key the
+ * table already has (an interrupted drain added it) is only validated.
+ */
+function foreignKeyUnits(
+  family: FamilySpec,
+  table: string,
+  keys: { name: string; definition: string }[],
+  existing: readonly string[],
+): DrainUnit[] {
+  const target = quoteQualified(family.schema, table);
+  return keys.flatMap((fk) => [
+    ...(existing.includes(fk.name)
+      ? []
+      : [
+          {
+            // The definition is the server's own text for the parent's constraint.
+            statements: [
+              `ALTER TABLE ${target} ADD CONSTRAINT ${quoteIdent(fk.name)} ${fk.definition} NOT VALID`,
+            ],
+            transaction: true,
+          },
+        ]),
+    { statements: validateForeignKeySql(target, fk.name), transaction: true },
+  ]);
+}
+
+/** After a swap's commit (or an interrupted one's): old DEFAULTs dropped, keys validated. */
+export function completeSwapUnits(
+  family: FamilySpec,
+  drainedDefaults: readonly string[],
+  unvalidated: readonly { table: string; name: string }[],
+): DrainUnit[] {
+  return [
+    ...drainedDefaults.map((name) => ({
+      statements: [
+        forgetOwnedSql(family.schema, family.schema, name),
+        `DROP TABLE ${quoteQualified(family.schema, name)}`,
+      ],
+      transaction: true,
+    })),
+    ...unvalidated.flatMap((fk) => {
+      const table = quoteQualified(family.schema, fk.table);
+      return [
+        { statements: [`ANALYZE ${table}`], transaction: false },
+        { statements: validateForeignKeySql(table, fk.name), transaction: true },
+      ];
+    }),
+  ];
+}
+
+/** ATTACH of one staging table as the key's partition, and what makes it an ordinary one. */
+function attachKeySql(family: FamilySpec, key: PartitionKey, t: DrainTableState): string[] {
+  const staging = quoteQualified(family.schema, t.target);
+  return [
+    `ALTER TABLE ${quoteQualified(family.schema, t.table)} ATTACH PARTITION ${staging} ${boundSpecSql(key)}`,
+    `ALTER TABLE ${staging} DROP CONSTRAINT ${quoteIdent(STAGING_CHECK)}`,
+    `COMMENT ON TABLE ${staging} IS ${textLiteral(MANAGED_MARKER)}`,
+    setOwnedRoleSql(family.schema, family.schema, t.target, 'partition'),
+  ];
+}
+
+/** The final transaction's locks (see drain.ts on their order and timeouts). */
+function finishLocks(
+  family: FamilySpec,
+  tables: DrainTableState[],
+  strategy: DrainStrategy,
+  lockTimeoutMs: number,
+): string[] {
+  const defaults = tables.filter((t) => t.defaultPartition);
+  if (strategy === 'swap') {
+    // DETACH needs ACCESS EXCLUSIVE on each parent: reads and writes of the family wait for
+    // this transaction, which does only catalog work. Taken in two rounds, each in the
+    // family's order (referenced first, as writers take theirs). SHARE ROW EXCLUSIVE first:
+    // it stops new writes but not the foreign key checks (ROW SHARE) of a writer already
+    // inside its transaction, which can finish. Then ACCESS EXCLUSIVE, waiting on readers
+    // only. Taking ACCESS EXCLUSIVE at once deadlocks: a writer holding the runs parent and
+    // wanting the members parent, while its member's key check waits on the locked runs.
+    const locks: string[] = [];
+    for (const mode of ['SHARE ROW EXCLUSIVE', 'ACCESS EXCLUSIVE']) {
+      for (const table of family.tables) {
+        locks.push(`LOCK TABLE ${quoteQualified(family.schema, table)} IN ${mode} MODE`);
+      }
+    }
+    // DETACH turns the DEFAULT's inherited keys to other tables (season, dungeon...) into
+    // its own, which locks those tables ACCESS EXCLUSIVE. Taken here, after the parents: a
+    // writer checking its run's season while holding the dungeon deadlocked with the DETACH.
+    // (regclass text is already quoted as needed.)
+    const outside = [...new Set(tables.flatMap((t) => t.outsideReferencedTables))].sort();
+    if (outside.length > 0) locks.push(`LOCK TABLE ${outside.join(', ')} IN ACCESS EXCLUSIVE MODE`);
+    return locks;
+  }
+  // Locks in the order writers take them (referenced table before referencing), all up
+  // front, so a writer holding a run and waiting for its members cannot deadlock with the
+  // ATTACH. Attaching a referencing partition needs SHARE ROW EXCLUSIVE on the referenced
+  // parent: writes to that parent wait for the rest of this transaction; reads go on.
+  // Every lock the ATTACHes will take is taken here, none later (docs/locking.md): an
+  // ATTACH asking for a stronger lock after the replay and delete held the others for their
+  // whole length, and a writer waiting on them hit its deadlock check (3 app transactions
+  // aborted with 40P01 in the writers test). The referencing parents get SHARE ROW
+  // EXCLUSIVE (attaching a referenced partition adds its share of their keys); DEFAULT
+  // ACCESS EXCLUSIVE, last (ATTACH proves DEFAULT holds none of the key). All the waits
+  // together stay within lock_timeout, each lock getting its share of it, so a writer
+  // queued behind them is released before deadlock_timeout.
+  const referenced = new Set(tables.flatMap((t) => t.referencedTables));
+  const locks = [
+    ...family.tables
+      .filter((name) => referenced.has(name))
+      .map(
+        (name) => `LOCK TABLE ${quoteQualified(family.schema, name)} IN SHARE ROW EXCLUSIVE MODE`,
+      ),
+    ...family.tables
+      .filter((name) => !referenced.has(name))
+      .map(
+        (name) =>
+          `LOCK TABLE ONLY ${quoteQualified(family.schema, name)} IN SHARE ROW EXCLUSIVE MODE`,
+      ),
+    ...(defaults.length > 0
+      ? [
+          `LOCK TABLE ${defaults.map((t) => quoteQualified(family.schema, t.defaultPartition as string)).join(', ')} IN ACCESS EXCLUSIVE MODE`,
+        ]
+      : []),
+  ];
+  return [
+    `SET LOCAL ${lockTimeoutSql(Math.max(1, Math.floor(lockTimeoutMs / locks.length)))}`,
+    ...locks,
+    `SET LOCAL ${lockTimeoutSql(lockTimeoutMs)}`,
+  ];
+}
+
+export interface DrainStatementOptions {
+  lockTimeoutMs?: number | undefined;
+}
+
+/**
+ * The drain of `key`, given the state read before it starts, the tables still to drain and the
+ * final phase chosen. Pure: the same state gives the same statements.
+ */
+export function drainStatements(
+  family: FamilySpec,
+  key: PartitionKey,
+  state: DrainState,
+  pending: DrainTableState[],
+  strategy: DrainStrategy,
+  options: DrainStatementOptions = {},
+): DrainStatements {
+  const schema = family.schema;
+  const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+  const leftover =
+    state.unvalidatedForeignKeys.length > 0 || state.drainedDefaults.length > 0
+      ? completeSwapUnits(family, state.drainedDefaults, state.unvalidatedForeignKeys)
+      : [];
+
+  // 1. prepare: capture first, so no write between the copy and the final phase goes unseen.
+  const prepare: DrainUnit[] = [
+    { statements: changeCaptureSetupSql(schema, state.captureFunctionExists), transaction: false },
+  ];
+  for (const t of pending) {
+    if (t.defaultPartition && !t.captureInstalled) {
+      prepare.push({
+        statements: [captureTriggerSql(schema, t.defaultPartition, t.pkColumns)],
+        transaction: true,
+      });
+      // A table built without the trigger in place may have missed changes: start it afresh.
+      const restart = [
+        ...(t.targetState === 'staging' ? [t.target] : []),
+        ...(t.nextState === 'staging' && t.next ? [t.next] : []),
+      ];
+      for (const table of restart)
+        prepare.push({
+          statements: [`TRUNCATE ${quoteQualified(schema, table)}`],
+          transaction: false,
+        });
+    }
+    if (t.targetState === 'absent')
+      prepare.push({ statements: stagingSql(family, key, t), transaction: true });
+    if (strategy === 'swap') {
+      if (t.defaultPartition && t.nextState === 'absent')
+        prepare.push({ statements: nextDefaultSql(family, key, t), transaction: true });
+      // A run begun by the delete strategy may have given the staging table the family's keys;
+      // they reach into the DEFAULT the swap detaches, so they go (the swap adds them back).
+      for (const fk of t.familyForeignKeys) {
+        prepare.push({
+          statements: [
+            `ALTER TABLE ${quoteQualified(schema, t.target)} DROP CONSTRAINT IF EXISTS ${quoteIdent(fk.name)}`,
+          ],
+          transaction: true,
+        });
+      }
+    }
+  }
+
+  // 2. copy and replay, online.
+  const tables: TablePlan[] = pending.map((t) => {
+    const targets = copyTargets(family, key, t, strategy);
+    return {
+      t,
+      targets,
+      replay: t.defaultPartition
+        ? replaySql(
+            {
+              schema,
+              source: t.defaultPartition,
+              rowType: t.table,
+              columns: t.columns,
+              pkColumns: t.pkColumns,
+              targets: targets.map((target) => ({
+                table: target.table,
+                sourceFilter: target.filter('d'),
+              })),
+            },
+            REPLAY_BATCH,
+          )
+        : null,
+    };
+  });
+  const skipTriggers = strategy === 'delete' && state.canSkipTriggers;
+  const foreignKeys: DrainUnit[] = [];
+  for (const p of tables) {
+    if (strategy === 'swap') {
+      // The family's own keys are dropped and added back by the swap; the keys to other tables
+      // are validated now, online, so that ATTACH adopts them.
+      for (const target of p.targets) {
+        const existing = target.table === p.t.target ? p.t.targetForeignKeys : p.t.nextForeignKeys;
+        // The family's keys were dropped from the staging table above.
+        const kept = existing.filter((name) => !p.t.familyForeignKeys.some((f) => f.name === name));
+        foreignKeys.push(...foreignKeyUnits(family, target.table, p.t.outsideForeignKeys, kept));
+      }
+    } else if (skipTriggers) {
+      foreignKeys.push(
+        ...foreignKeyUnits(family, p.t.target, p.t.familyForeignKeys, p.t.targetForeignKeys),
+      );
+    }
+  }
+
+  // 3. finish: one short transaction, retried on lock timeouts.
+  const defaults = pending.filter((t) => t.defaultPartition);
+  const finish: FinishItem[] = [
+    ...lockedTransactionSql(lockTimeoutMs).map((s): FinishItem => ({ kind: 'run', sql: s })),
+    {
+      kind: 'guard',
+      sql: `SELECT CASE WHEN pg_try_advisory_xact_lock(hashtext(${textLiteral(`pgparts:drain:${schema}.${family.name}`)})) THEN 1 ELSE 0 END AS n`,
+    },
+    ...finishLocks(family, pending, strategy, lockTimeoutMs).map(
+      (s): FinishItem => ({ kind: 'run', sql: s }),
+    ),
+    { kind: 'mark', mark: 'locked' },
+    { kind: 'replay' },
+    { kind: 'mark', mark: 'replayed' },
+  ];
+  const runAll = (statements: string[]) =>
+    statements.map((s): FinishItem => ({ kind: 'run', sql: s }));
+  if (strategy === 'swap') {
+    // Nothing is deleted: the staging tables hold exactly the key's rows of DEFAULT.
+    finish.push(
+      ...runAll(swapSql(family, pending, (t) => attachKeySql(family, key, t))),
+      { kind: 'mark', mark: 'attached' },
+      ...runAll(
+        defaults.map(
+          (t) =>
+            `COMMENT ON TABLE ${quoteQualified(schema, t.defaultPartition as string)} IS ${textLiteral(MANAGED_MARKER)}`,
+        ),
+      ),
+    );
+  } else {
+    if (skipTriggers)
+      finish.push({ kind: 'run', sql: 'SET LOCAL session_replication_role = replica' });
+    // Referencing tables first: without the replica role, the cascade from the referenced
+    // DEFAULT then has nothing left to delete, and the staged rows have no foreign key to reach.
+    for (const t of [...defaults].reverse()) {
+      finish.push({
+        kind: 'delete',
+        table: t.table,
+        sql: `WITH gone AS (DELETE FROM ${quoteQualified(schema, t.defaultPartition as string)}
+  WHERE ${keyPredicateSql(family, key)} RETURNING 1) SELECT count(*) AS n FROM gone`,
+      });
+    }
+    if (skipTriggers)
+      finish.push({ kind: 'run', sql: 'SET LOCAL session_replication_role = origin' });
+    finish.push(
+      { kind: 'mark', mark: 'deleted' },
+      ...runAll(pending.flatMap((t) => attachKeySql(family, key, t))),
+      { kind: 'mark', mark: 'attached' },
+      ...runAll(defaults.map((t) => dropCaptureTriggerSql(schema, t.defaultPartition as string))),
+    );
+  }
+  finish.push(
+    ...runAll(
+      defaults.map(
+        (t) =>
+          `DELETE FROM ${quoteQualified(schema, CHANGE_LOG_TABLE)} WHERE source_table = ${textLiteral(t.defaultPartition as string)}`,
+      ),
+    ),
+  );
+
+  const completion =
+    strategy === 'swap'
+      ? {
+          drainedDefaults: defaults.map((t) => drainedDefaultName(t.defaultPartition as string)),
+          unvalidatedForeignKeys: pending.flatMap((t) =>
+            t.familyForeignKeys.map((fk) => ({ table: t.table, name: fk.name })),
+          ),
+        }
+      : null;
+  const after = completion
+    ? completeSwapUnits(family, completion.drainedDefaults, completion.unvalidatedForeignKeys)
+    : // A successor DEFAULT left by an earlier swap attempt is no longer needed.
+      pending
+        .filter((t) => t.next && t.nextState === 'staging')
+        .map((t) => ({
+          statements: [
+            forgetOwnedSql(schema, schema, t.next as string),
+            `DROP TABLE ${quoteQualified(schema, t.next as string)}`,
+          ],
+          transaction: true,
+        }));
+
+  const referenced = new Set(pending.flatMap((t) => t.referencedTables));
+  return {
+    strategy,
+    skipTriggers,
+    leftover,
+    prepare,
+    tables,
+    analyzeStaging: tables.map((p) => `ANALYZE ${quoteQualified(schema, p.t.target)}`),
+    analyzeDefaults: defaults.map(
+      (t) => `ANALYZE ${quoteQualified(schema, t.defaultPartition as string)}`,
+    ),
+    analyzeReferenced:
+      skipTriggers || strategy === 'swap'
+        ? [...referenced].map((table) => `ANALYZE ${quoteQualified(schema, table)}`)
+        : [],
+    foreignKeys,
+    stagedCounts:
+      strategy === 'swap'
+        ? pending.map((t) => ({
+            table: t.table,
+            sql: `SELECT count(*) AS n FROM ${quoteQualified(schema, t.target)}`,
+          }))
+        : [],
+    finish,
+    after,
+    completion,
+  };
+}
+
+/** What a template stands for, as its first line (a SQL comment). */
+function template(note: string, statement: string): string {
+  return `-- ${note}\n${statement}`;
+}
+
+/**
+ * The drain's statements in the order they run, for a dry run or a plan. Copy and replay batches
+ * are templates: a leading comment says how often they run, and «...» marks text filled in then.
+ */
+export function listDrainStatements(
+  ds: DrainStatements,
+  family: FamilySpec,
+  options: { batchPages?: number | undefined; replayRounds?: number | undefined } = {},
+): string[] {
+  const batch = options.batchPages ?? 512;
+  const rounds = options.replayRounds ?? 3;
+  const units = (list: DrainUnit[]) => list.flatMap((u) => u.statements);
+  const replays = (when: string) =>
+    ds.tables.flatMap((p) => {
+      if (!p.replay) return [];
+      const r = replayTransactionSql(p.replay);
+      const note = `replay batch of ${p.t.defaultPartition}'s change log (${REPLAY_BATCH} entries at most), ${when}`;
+      return [
+        ...[...r.start, r.count].map((s) => template(note, s)),
+        ...[...r.plan, ...p.replay.targets.flatMap((t) => [t.deleted, t.inserted]), ...r.end].map(
+          (s) => template(`${note}; when the batch is not empty`, s),
+        ),
+      ];
+    });
+  // Rounds of replay, until one finds nothing (at most `rounds`); run twice, around the keys.
+  const replayRounds = [
+    ...ds.analyzeDefaults.map((s) => template(`before each replay round (${rounds} at most)`, s)),
+    ...replays(`each round (${rounds} at most) until a round finds the logs empty`),
+  ];
+  const lines: string[] = [
+    ...units(ds.leftover),
+    ...units(ds.prepare),
+    ...ds.tables.flatMap((p) =>
+      p.t.defaultPartition
+        ? p.targets.map((target) =>
+            template(
+              `copy batch: one per ${batch} pages of ${p.t.defaultPartition} (${p.t.defaultPages} pages now; counted again when the copy starts)`,
+              copyBatchSql(
+                family,
+                p.t,
+                target,
+                placeholder('first page'),
+                placeholder('first page + batch'),
+              ),
+            ),
+          )
+        : [],
+    ),
+    ...ds.analyzeStaging,
+    ...replayRounds,
+    ...ds.analyzeReferenced,
+    ...units(ds.foreignKeys),
+    ...replayRounds,
+    ...ds.stagedCounts.map((c) => c.sql),
+  ];
+  for (const item of ds.finish) {
+    if (item.kind === 'run' || item.kind === 'guard' || item.kind === 'delete')
+      lines.push(item.sql);
+    else if (item.kind === 'replay')
+      lines.push(...replays('under the locks until the logs are empty'));
+  }
+  lines.push(...units(ds.after));
+  return lines;
+}

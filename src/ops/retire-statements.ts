@@ -1,0 +1,165 @@
+import { RETIRED_KEYS_TABLE, retiredKeysSetupSql } from '../catalog/retired-keys.js';
+import { keyLabel, type PartitionKey, partitionName } from '../define/partition-key.js';
+import type { FamilySpec } from '../define/spec.js';
+import { quoteIdent, quoteQualified, truncateIdentifier } from '../sql/identifiers.js';
+import { textLiteral } from '../sql/literals.js';
+import { forgetOwnedSql, moveOwnedSql } from '../sql/ownership.js';
+import { boundSpecSql } from '../sql/partition-ddl.js';
+import type { RetirePartitionState } from './retire-preflight.js';
+
+/**
+ * Every statement of a retire, built from what was read before it starts (retireFacts) and
+ * nothing else: retireKey runs these and only these, and `--dry-run` / `plan` print them.
+ */
+
+/** A foreign key of a family table to another table of the family, by column. */
+export interface FamilyForeignKey {
+  name: string;
+  columns: string[];
+  referencedColumns: string[];
+  referenced: string;
+}
+
+/** What a retire needs to know of the database, read before its first change. */
+export interface RetireFacts {
+  /** The key's partitions, referencing tables first (retirePreflight). */
+  present: RetirePartitionState[];
+  /** DETACH ... CONCURRENTLY (no DEFAULT partition, PostgreSQL 14+), else plain. */
+  concurrently: boolean;
+  /** Why not CONCURRENTLY, when plain. */
+  detachNote: string | null;
+  /** Per partition: its foreign keys into the family (they outlive a detach and stand alone). */
+  partitionForeignKeys: Record<string, string[]>;
+  /** Per parent table: its foreign keys into the family (the archived link is made of them). */
+  parentForeignKeys: Record<string, FamilyForeignKey[]>;
+  /** archive: the key's tables already in the archive schema (an interrupted retire moved them). */
+  archived: string[];
+}
+
+/**
+ * How a unit runs: `retry` one statement retried on lock timeouts, outside any transaction
+ * (DETACH ... CONCURRENTLY cannot run in one); `together` in one short transaction; `plain`
+ * one by one.
+ */
+export interface RetireUnit {
+  /** The operation record's phase while it runs (none: the previous one). */
+  phase?: string;
+  how: 'retry' | 'together' | 'plain';
+  statements: string[];
+  /** Partitions retired once this unit ran (progress). */
+  done?: number;
+}
+
+export interface RetireStatementOptions {
+  mode: 'drop' | 'archive';
+  archiveSchema: string;
+}
+
+export function retireStatements(
+  family: FamilySpec,
+  key: PartitionKey,
+  facts: RetireFacts,
+  options: RetireStatementOptions,
+): RetireUnit[] {
+  const { mode, archiveSchema } = options;
+  const units: RetireUnit[] = [];
+  if (mode === 'archive')
+    units.push({
+      how: 'plain',
+      statements: [`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(archiveSchema)}`],
+    });
+  const archivedHere = new Set<string>(facts.archived);
+  const links: { table: string; fks: FamilyForeignKey[] }[] = [];
+  for (const [i, state] of facts.present.entries()) {
+    const parent = quoteQualified(family.schema, state.table);
+    const partition = quoteQualified(family.schema, state.name);
+    if (state.detachPending) {
+      units.push({
+        phase: `detach ${state.name}`,
+        how: 'retry',
+        statements: [`ALTER TABLE ${parent} DETACH PARTITION ${partition} FINALIZE`],
+      });
+    } else if (state.attached) {
+      // CONCURRENTLY runs outside any transaction; the session's lock_timeout bounds its waits.
+      units.push({
+        phase: `detach ${state.name}`,
+        how: 'retry',
+        statements: [
+          `ALTER TABLE ${parent} DETACH PARTITION ${partition}${facts.concurrently ? ' CONCURRENTLY' : ''}`,
+        ],
+      });
+    } else {
+      units.push({ phase: `detach ${state.name}`, how: 'plain', statements: [] });
+    }
+    if (mode === 'drop') {
+      // Dropping the detached table drops its own foreign keys with it; nothing else.
+      units.push({
+        phase: `drop ${state.name}`,
+        how: 'together',
+        statements: [
+          forgetOwnedSql(family.schema, family.schema, state.name),
+          `DROP TABLE ${partition}`,
+        ],
+        done: i + 1,
+      });
+      continue;
+    }
+    // Its foreign keys into the family, where they outlived the detach, now stand alone and
+    // would block the referenced detach (PostgreSQL 14 drops them on detach: IF EXISTS). The
+    // archived link is made from the parent's keys.
+    const own = facts.partitionForeignKeys[state.name] ?? [];
+    units.push(
+      ...own.map(
+        (name, j): RetireUnit => ({
+          ...(j === 0 ? { phase: `archive ${state.name}` } : {}),
+          how: 'retry',
+          statements: [`ALTER TABLE ${partition} DROP CONSTRAINT IF EXISTS ${quoteIdent(name)}`],
+        }),
+      ),
+      {
+        ...(own.length === 0 ? { phase: `archive ${state.name}` } : {}),
+        how: 'together',
+        statements: [
+          `ALTER TABLE ${partition} SET SCHEMA ${quoteIdent(archiveSchema)}`,
+          moveOwnedSql(family.schema, archiveSchema, state.name),
+        ],
+      },
+      {
+        how: 'plain',
+        statements: [
+          `COMMENT ON TABLE ${quoteQualified(archiveSchema, state.name)} IS ${textLiteral(
+            `pgparts:archived from ${family.schema}.${state.table} ${boundSpecSql(key)}`,
+          )}`,
+        ],
+        done: i + 1,
+      },
+    );
+    archivedHere.add(state.name);
+    links.push({ table: state.name, fks: facts.parentForeignKeys[state.table] ?? [] });
+  }
+  // Archived tables keep their integrity: the referencing one points at the archived referenced one.
+  for (const link of links) {
+    for (const fk of link.fks) {
+      const referenced = partitionName(family, fk.referenced, key);
+      if (!archivedHere.has(referenced)) continue;
+      units.push({
+        how: 'plain',
+        statements: [
+          `ALTER TABLE ${quoteQualified(archiveSchema, link.table)} ADD CONSTRAINT ${quoteIdent(truncateIdentifier(`${fk.name}_archived`))}
+  FOREIGN KEY (${fk.columns.map(quoteIdent).join(', ')}) REFERENCES ${quoteQualified(archiveSchema, referenced)} (${fk.referencedColumns.map(quoteIdent).join(', ')})`,
+        ],
+      });
+    }
+  }
+  units.push({
+    phase: 'record',
+    how: 'plain',
+    statements: [
+      ...retiredKeysSetupSql(family.schema),
+      `INSERT INTO ${quoteQualified(family.schema, RETIRED_KEYS_TABLE)} (family, key, mode, archive_schema)
+VALUES (${textLiteral(family.name)}, ${textLiteral(keyLabel(key))}, ${textLiteral(mode)}, ${mode === 'archive' ? textLiteral(archiveSchema) : 'NULL'})
+ON CONFLICT (family, key) DO UPDATE SET mode = EXCLUDED.mode, archive_schema = EXCLUDED.archive_schema, retired_at = now()`,
+    ],
+  });
+  return units;
+}

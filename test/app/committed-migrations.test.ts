@@ -1,0 +1,69 @@
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { generate } from '../../src/migrations/generate.js';
+import { readJournal } from '../../src/migrations/journal.js';
+import { migrate } from '../../src/migrations/migrate.js';
+import { fixtureApp } from '../support/fixture-app.js';
+import { expectPgpartsError, rejection } from '../support/pgparts-error.js';
+import { useTestDatabase } from '../support/test-database.js';
+
+/**
+ * examples/app/drizzle is committed, as an app's repository would have it: `pgparts generate
+ * --check` (the app's `db:check`, its CI guard) passes on it, and it migrates a fresh database.
+ * After a change to examples/app's schema or specs: `npm run db:generate` there (or in a copy
+ * with node_modules) and commit the new files.
+ */
+const app = fixtureApp({ withMigrations: true });
+afterAll(() => app.remove());
+const db = useTestDatabase({ migrated: false });
+
+describe('examples/app/drizzle', { timeout: 300_000 }, () => {
+  it('is what pgparts generate writes from the example schema and specs', async () => {
+    const check = await generate({ cwd: app.dir, config: 'pgparts.config.ts', check: true });
+    expect(check.stale).toEqual([]);
+    expect(check.written).toEqual([]);
+  });
+
+  it('migrates a fresh database', async () => {
+    const out = `${app.dir}/drizzle`;
+    const result = await migrate(db.db, { appFolder: out });
+    expect(result.applied.map((a) => a.name)).toEqual(readJournal(out).map((e) => e.tag));
+    const [parents] = await db.sql`
+      SELECT count(*)::int AS n FROM pg_partitioned_table p JOIN pg_class c ON c.oid = p.partrelid
+      WHERE c.relname IN ('app_events', 'region_orders')`;
+    expect(parents?.n).toBe(2);
+  });
+
+  it('a renamed column: generate stops with what to do (drizzle-kit cannot ask), writes nothing', async () => {
+    const schema = join(app.dir, 'src', 'schema.ts');
+    const text = readFileSync(schema, 'utf8');
+    const folder = () => {
+      const out = join(app.dir, 'drizzle');
+      return readdirSync(out, { recursive: true, encoding: 'utf8' })
+        .sort()
+        .map((f) => [
+          f,
+          f.endsWith('.json') || f.endsWith('.sql') ? readFileSync(join(out, f), 'utf8') : '',
+        ]);
+    };
+    const before = folder();
+    writeFileSync(
+      schema,
+      text.replace("displayName: text('displayName')", "fullName: text('fullName')"),
+    );
+    try {
+      expectPgpartsError(
+        await rejection(generate({ cwd: app.dir, config: 'pgparts.config.ts' })),
+        'migration',
+        {
+          message:
+            /drizzle-kit needs to ask whether something was renamed .* only ask in a terminal; nothing was written/,
+        },
+      );
+      expect(folder()).toEqual(before);
+    } finally {
+      writeFileSync(schema, text);
+    }
+  });
+});
