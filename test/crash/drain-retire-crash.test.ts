@@ -7,7 +7,7 @@ import { type TableDigest, tableDigest } from '../support/table-checksum.js';
 
 /**
  * Drain and retire survive their server being killed (SIGKILL of the postmaster): during the
- * drain's online copy, inside its final transaction after the DELETE and the first ATTACH (the
+ * drain's online copy, inside its final transaction after its first ATTACH (the
  * transaction is held open by a row lock on pgparts's ownership record), and during a retire.
  * The killed command exits non-zero; after the restart the rerun finishes; counts and checksums
  * of every row are as before (0 lost, 0 duplicated).
