@@ -1,5 +1,5 @@
 /**
- * `npx tsx bench/replay-rate.ts [--seconds N] [--writers 1,2,3,4,6]`: the sustained write rate
+ * `npm run bench:replay -- [--seconds N] [--writers 1,2,3,4] [--runs-per-transaction 20]`: the sustained write rate
  * the conversion's replay keeps up with. A legacy leaderboard is prepped, backfilled and filled
  * (capture triggers on); then, for each number of writers (each inserts a run and two members
  * per transaction, rewrites a score every 5th and deletes a run every 7th: the writers of
