@@ -5,14 +5,16 @@ import { quoteQualified } from '../sql/identifiers.js';
 
 /**
  * pgparts's record of the operation in progress on each key: one row per (family, key) while a
- * drain, retire or reattach is under way, deleted when it finishes. A row left by a crash says
+ * drain, retire or reattach is under way, deleted when it finishes; a conversion's row (key
+ * WHOLE_FAMILY_KEY) lasts from its prep to its cleanup. A row left by a crash says
  * what was interrupted and where; the operation that owns it finishes it, every other one is
  * refused (see run/key-lock.ts). The table lives in the family's schema, like the retired keys,
  * so (schema, family, key) is the identity.
  */
 export const OPERATIONS_TABLE = 'pgparts_operations';
 
-export const OPERATION_KINDS = ['drain', 'retire', 'reattach'] as const;
+/** `convert` is family-wide: recorded under run/key-lock.ts's WHOLE_FAMILY_KEY, from prep to cleanup. */
+export const OPERATION_KINDS = ['drain', 'retire', 'reattach', 'convert'] as const;
 export type OperationKind = (typeof OPERATION_KINDS)[number];
 
 export function operationsSetupSql(schema: string): string[] {
@@ -73,6 +75,7 @@ export async function readOperations(
                  (extract(epoch FROM updated_at) * 1000)::float8 AS updated_ms, backend_pid AS pid,
                  EXISTS (SELECT 1 FROM pg_locks l
                          WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+                           AND l.mode = 'ExclusiveLock'
                            AND l.classid::bigint = (hashtext(${`pgparts:key:${family.schema}.${family.name}`})::bigint & 4294967295)
                            AND l.objid::bigint = (hashtext(key)::bigint & 4294967295)
                            AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())

@@ -135,7 +135,7 @@ export interface FamilySnapshot {
 /** An operation recorded on a key (catalog/operations.ts) and not finished (or still running). */
 export interface UnfinishedOperation {
   key: string;
-  operation: 'drain' | 'retire' | 'reattach';
+  operation: 'drain' | 'retire' | 'reattach' | 'convert';
   phase: string;
   /** What the operation needs to be resumed alike (retire: its mode). */
   detail: string | null;

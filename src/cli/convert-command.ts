@@ -12,6 +12,8 @@ import {
   convertUnswap,
   convertVerify,
   formatVerifyReport,
+  pendingAfterSwitch,
+  readConversionState,
 } from '../ops/convert/index.js';
 import type { AnyPgDatabase } from '../run/database.js';
 import { DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_RETRIES } from '../run/lock-timeout.js';
@@ -52,6 +54,14 @@ function progressBar(out: CliStream = cliIo().stderr) {
   let last = '';
   let lastTenth = -1;
   return (p: BatchProgress) => {
+    if (p.step === 'replay') {
+      // The log grows while it is replayed: no percentage, the rows behind and the rate.
+      const line = `replay: ${p.done} changes replayed, ${p.behind ?? 0} behind, ${Math.round(p.ratePerSecond ?? 0)}/s`;
+      if (out.isTTY) out.write(`\r\x1b[K  ${line}`);
+      else out.write(`  ${line}\n`);
+      last = 'replay';
+      return;
+    }
     const percent = p.total > 0 ? Math.min(100, Math.floor((p.done / p.total) * 100)) : 100;
     const label = `${p.step} ${p.table}`;
     if (out.isTTY) {
@@ -127,7 +137,9 @@ export async function runConvertStep(
       print(
         dryRun
           ? r.sql
-          : `${step} ${name}: tables locked for ${r.lockHoldMs.toFixed(1)} ms (attempt ${r.attempts}), ` +
+          : r.resumed
+            ? `${step} ${name}: finished the work left after an interrupted switch; refreshed ${r.refreshed.join(', ') || '(none)'}`
+            : `${step} ${name}: tables locked for ${r.lockHoldMs.toFixed(1)} ms (attempt ${r.attempts}), ` +
               `${r.replayedUnderLock} changes replayed under the lock; views ${r.views.join(', ') || '(none)'}; refreshed ${r.refreshed.join(', ') || '(none)'}`,
       );
       return true;
@@ -143,6 +155,18 @@ export async function runConvertStep(
       return true;
     }
   }
+}
+
+/**
+ * What --all still has to run. Before the swap every step is safe to run again (each carries on
+ * where it stopped); once swapped, only the swap's work after its commit (when a crash left
+ * some) and verify; after cleanup, nothing.
+ */
+async function stepsLeft(db: AnyPgDatabase, target: ConversionTarget): Promise<ConvertStep[]> {
+  const state = await readConversionState(db, target.family);
+  if (state?.step === 'cleaned') return [];
+  if (state?.step !== 'swapped') return [...ALL_STEPS];
+  return pendingAfterSwitch(state) ? ['swap', 'verify'] : ['verify'];
 }
 
 export function registerConvert(program: Command): void {
@@ -219,7 +243,8 @@ export function registerConvert(program: Command): void {
           if (await refuseOnStandby(conn, 'convert')) return;
           await checkPrivileges(conn, 'convert', [target.family]);
         }
-        for (const s of options.all ? ALL_STEPS : [step as ConvertStep]) {
+        const steps = options.all ? await stepsLeft(conn.db, target) : [step as ConvertStep];
+        for (const s of steps) {
           const ok = await runConvertStep(conn.db, target, s, options);
           if (!ok) {
             setCliExitCode(1);

@@ -1,8 +1,10 @@
+import type { PartitionKey } from '../define/partition-key.js';
 import type { FamilySpec } from '../define/spec.js';
 import {
   createPartitionOfSql,
   familyMigrationSql,
   initialRangePartitionsSql,
+  recordMigratedPartitionSql,
 } from '../sql/partition-ddl.js';
 
 /**
@@ -14,18 +16,26 @@ import {
  */
 export function newPartitionsSql(family: FamilySpec, tables: readonly string[]): string[] {
   const whole = tables.length === family.tables.length;
+  // A table added to an existing family: its partitions are recorded as owned (the family may
+  // have been carried over already). A whole new family is adopted by its first carry-over.
+  const create = (table: string, key: PartitionKey) =>
+    whole
+      ? createPartitionOfSql(family, table, key)
+      : [
+          ...createPartitionOfSql(family, table, key),
+          recordMigratedPartitionSql(family, table, key),
+        ];
   const statements: string[] = [];
   if (family.partitionBy.strategy === 'list') {
     for (const table of tables) {
       for (const value of family.partitionBy.values) {
-        statements.push(...createPartitionOfSql(family, table, { kind: 'list', value }));
+        statements.push(...create(table, { kind: 'list', value }));
       }
     }
   }
   if (whole) return [...statements, ...familyMigrationSql(family)];
   if (family.defaultPartition) {
-    for (const table of tables)
-      statements.push(...createPartitionOfSql(family, table, { kind: 'default' }));
+    for (const table of tables) statements.push(...create(table, { kind: 'default' }));
   }
   if (family.partitionBy.strategy === 'range') statements.push(initialRangePartitionsSql(family));
   return statements;

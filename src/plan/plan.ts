@@ -292,8 +292,18 @@ function finishInterrupted(
 ): Step[] {
   const steps: Step[] = [];
   for (const op of snapshot.unfinished.operations) {
-    const key = keyFromLabel(family, op.key);
     const since = op.startedAt.toISOString();
+    if (op.operation === 'convert') {
+      // A conversion is the family's, not a key's: apply leaves it to `pgparts convert`.
+      notices.push({
+        family: family.name,
+        severity: 'warning',
+        kind: op.running ? 'operation-running' : 'operation-interrupted',
+        message: `a conversion of the family is unfinished (phase ${op.phase}, since ${since}): continue it with pgparts convert ${family.name} --all`,
+      });
+      continue;
+    }
+    const key = keyFromLabel(family, op.key);
     if (!key) continue;
     if (op.running) {
       notices.push({

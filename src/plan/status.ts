@@ -137,7 +137,9 @@ function unfinishedAttention(family: FamilySpec, work: UnfinishedWork, now: Date
         `started ${age(op.startedAt, now)} ago at ${op.startedAt.toISOString()}); ` +
         (op.operation === 'reattach'
           ? 'finish it with pgparts reattach'
-          : `the next pgparts apply${op.operation === 'retire' ? ' --yes' : ''} finishes it`),
+          : op.operation === 'convert'
+            ? `continue it with pgparts convert ${family.name} --all (cleanup ends it)`
+            : `the next pgparts apply${op.operation === 'retire' ? ' --yes' : ''} finishes it`),
     );
   }
   if (counts.running > 0) return lines;

@@ -41,7 +41,20 @@ export interface KeyOperation {
   begin(phase: string, detail?: string): Promise<void>;
   /** Records the phase reached. */
   phase(phase: string): Promise<void>;
+  /**
+   * Deletes the record now: the operation is complete. Only operations that span several runs
+   * (`spansRuns`) need it; the others' records are deleted when their function returns.
+   */
+  end(): Promise<void>;
 }
+
+/**
+ * The key a family-wide operation (a conversion) is recorded and locked under. It is no key's
+ * label (labels are numbers, strings and dates), so it never meets a drain's or retire's key.
+ * Every key operation holds this lock shared while it runs; a family-wide one holds it
+ * exclusively, so neither starts while the other runs.
+ */
+export const WHOLE_FAMILY_KEY = '(whole family)';
 
 function describe(op: RecordedOperation): string {
   return `an unfinished ${op.operation} of key ${op.key} (phase ${op.phase}, started ${op.startedAt.toISOString()})`;
@@ -56,13 +69,17 @@ function howToFinish(op: RecordedOperation): string {
       return 'finish it with `pgparts retire` (or `pgparts apply --yes`)';
     case 'reattach':
       return 'finish it with `pgparts reattach`';
+    case 'convert':
+      return 'finish the conversion with `pgparts convert <family> --all` (then cleanup)';
   }
 }
 
 /**
  * Runs `fn` holding the key's lock, as operation `kind`. Refuses with PgpartsError 'busy' when
- * another session holds the key or another operation's record is on it. The record is deleted
- * when `fn` returns; kept (with its last phase) when it throws after `begin`.
+ * another session holds the key or another operation's record is on it (for a key: its own
+ * record or the family's; for WHOLE_FAMILY_KEY: any record of the family). The record is deleted
+ * when `fn` returns, unless `spansRuns` (then by `op.end()`); kept (with its last phase) when it
+ * throws after `begin`.
  */
 export async function withKeyOperation<T>(
   db: AnyPgDatabase,
@@ -70,14 +87,32 @@ export async function withKeyOperation<T>(
   key: string,
   kind: OperationKind,
   fn: (op: KeyOperation) => Promise<T>,
+  options: { spansRuns?: boolean } = {},
 ): Promise<T> {
   const identity = familyIdentity(family);
-  const where = `family ${family.name}, key ${key}`;
+  const wholeFamily = key === WHOLE_FAMILY_KEY;
+  const where = wholeFamily ? `family ${family.name}` : `family ${family.name}, key ${key}`;
   const session = await openSession(db);
   const s = session.db;
   const lockArgs = sql`hashtext(${`pgparts:key:${identity}`}), hashtext(${key})`;
+  const familyLockArgs = sql`hashtext(${`pgparts:key:${identity}`}), hashtext(${WHOLE_FAMILY_KEY})`;
   let locked = false;
+  let familyShared = false;
   try {
+    if (!wholeFamily) {
+      const [shared] = rowsOf<{ ok: boolean }>(
+        await s.execute(sql`SELECT pg_try_advisory_lock_shared(${familyLockArgs}) AS ok`),
+      );
+      if (!shared?.ok) {
+        throw new PgpartsError(
+          'busy',
+          `${kind}: ${where}: a pgparts operation on the whole family (a conversion step) is ` +
+            'running right now; nothing was changed: try again when it is done',
+          { step: kind },
+        );
+      }
+      familyShared = true;
+    }
     const [got] = rowsOf<{ ok: boolean }>(
       await s.execute(sql`SELECT pg_try_advisory_lock(${lockArgs}) AS ok`),
     );
@@ -100,6 +135,17 @@ export async function withKeyOperation<T>(
     }
     locked = true;
     const [recorded] = await readOperations(s, family, key);
+    const [blocking] = wholeFamily
+      ? (await readOperations(s, family)).filter((o) => o.key !== WHOLE_FAMILY_KEY)
+      : await readOperations(s, family, WHOLE_FAMILY_KEY);
+    if (blocking && blocking.operation !== kind) {
+      throw new PgpartsError(
+        'busy',
+        `${kind}: ${where}: ${describe(blocking)} is on this family; nothing was changed: ` +
+          `${howToFinish(blocking)} first`,
+        { step: kind },
+      );
+    }
     if (recorded && recorded.operation !== kind) {
       throw new PgpartsError(
         'busy',
@@ -131,16 +177,22 @@ export async function withKeyOperation<T>(
               WHERE family = ${family.name} AND key = ${key} AND operation = ${kind}`,
         );
       },
+      end: async () => {
+        if (!begun) return;
+        await s.execute(
+          sql`DELETE FROM ${table} WHERE family = ${family.name} AND key = ${key} AND operation = ${kind}`,
+        );
+        begun = false;
+      },
     };
     const result = await fn(op);
-    if (begun) {
-      await s.execute(
-        sql`DELETE FROM ${table} WHERE family = ${family.name} AND key = ${key} AND operation = ${kind}`,
-      );
-    }
+    if (!options.spansRuns) await op.end();
     return result;
   } finally {
     if (locked) await s.execute(sql`SELECT pg_advisory_unlock(${lockArgs})`).catch(() => {});
+    if (familyShared) {
+      await s.execute(sql`SELECT pg_advisory_unlock_shared(${familyLockArgs})`).catch(() => {});
+    }
     await session.release();
   }
 }

@@ -1,10 +1,11 @@
 import { MANAGED_MARKER } from '../define/marker.js';
-import { type PartitionKey, partitionName } from '../define/partition-key.js';
+import { keyLabel, type PartitionKey, partitionName } from '../define/partition-key.js';
 import type { FamilySpec } from '../define/spec.js';
 import { PgpartsError } from '../errors.js';
 import { quoteIdent, quoteQualified } from './identifiers.js';
 import { keyCheckSql } from './key-predicate.js';
 import { listValueLiteral, textLiteral, utcTimestampLiteral } from './literals.js';
+import { OWNED_TABLES, recordOwnedSql } from './ownership.js';
 
 /** `FOR VALUES ...` / `DEFAULT` for a key; RANGE bounds always carry an explicit UTC offset. */
 export function boundSpecSql(key: PartitionKey): string {
@@ -151,6 +152,27 @@ export function createPartitionOfSql(
     `CREATE TABLE ${qualified} PARTITION OF ${quoteQualified(family.schema, table)} ${boundSpecSql(key)}`,
     `COMMENT ON TABLE ${qualified} IS ${textLiteral(MANAGED_MARKER)}`,
   ];
+}
+
+/**
+ * Records a partition a migration just created as pgparts's own, where the family's schema has
+ * the ownership record already (the family was carried over: its comment no longer adopts it).
+ * Before that, the carry-over adopts it by its comment and name like every other partition.
+ */
+export function recordMigratedPartitionSql(
+  family: FamilySpec,
+  table: string,
+  key: PartitionKey,
+): string {
+  const record = recordOwnedSql({
+    schema: family.schema,
+    family: family.name,
+    parent: table,
+    name: partitionName(family, table, key),
+    key: keyLabel(key),
+    role: 'partition',
+  });
+  return `DO $pgparts$ BEGIN IF to_regclass(${textLiteral(quoteQualified(family.schema, OWNED_TABLES))}) IS NOT NULL THEN\n${record};\nEND IF; END $pgparts$`;
 }
 
 /** `PARTITION BY LIST ("season_id")`, the clause drizzle-kit cannot write. */

@@ -34,24 +34,35 @@ beforeAll(async () => {
       FOREIGN KEY (season_id, run_guid) REFERENCES leaderboard_run (season_id, run_guid));
     INSERT INTO run_video (season_id, run_guid, url) SELECT season_id, run_guid, 'v' FROM leaderboard_run LIMIT 10;
     CREATE TABLE run_comment (id serial PRIMARY KEY, run_guid uuid REFERENCES leaderboard_run (run_guid), body text);`);
-  await convertPrep(t.db, target);
-  await convertBackfill(t.db, target);
-  await convertFill(t.db, target);
 });
 
 describe('foreign keys from other tables (docs/postgres-behaviours.md#views-bind-to-tables)', () => {
-  it('a key the partitioned table cannot have stops the swap with what to do', async () => {
-    expectPgpartsError(await rejection(convertSwap(t.db, target)), 'spec-mismatch', {
+  it('a key the partitioned table cannot have is refused at prep, before any change', async () => {
+    const before = await t.sql`SELECT n.nspname, c.relname FROM pg_class c
+      JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname NOT LIKE 'pg\_%'
+      AND n.nspname <> 'information_schema' ORDER BY 1, 2`;
+    expectPgpartsError(await rejection(convertPrep(t.db, target)), 'spec-mismatch', {
       message:
         /"public"."run_comment" references leaderboard_run \(run_guid\)[\s\S]*Add season_id to "public"."run_comment"/,
       table: '"public"."run_comment"',
-      step: 'convert swap',
+      step: 'convert prep',
     });
+    // Nothing was created: no twins, no state, no operations record, no new column.
+    const after = await t.sql`SELECT n.nspname, c.relname FROM pg_class c
+      JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname NOT LIKE 'pg\_%'
+      AND n.nspname <> 'information_schema' ORDER BY 1, 2`;
+    expect(after).toEqual(before);
+    const [column] = await t.sql`SELECT count(*)::int AS n FROM pg_attribute
+      WHERE attrelid = 'run_group_member'::regclass AND attname = 'season_id'`;
+    expect(column?.n).toBe(0);
     expect((await foreignKey('run_comment'))?.relkind).toBe('r');
   });
 
   it('are re-pointed to the partitioned table by the swap, validated, and enforced', async () => {
     await t.sql`DROP TABLE run_comment`;
+    await convertPrep(t.db, target);
+    await convertBackfill(t.db, target);
+    await convertFill(t.db, target);
     await convertSwap(t.db, target);
     expect(await foreignKey('run_video')).toEqual({
       target: 'leaderboard_run',

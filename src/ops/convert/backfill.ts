@@ -1,10 +1,13 @@
 import { sql } from 'drizzle-orm';
+import type { z } from 'zod';
 import { PgpartsError } from '../../errors.js';
 import type { AnyPgDatabase } from '../../run/database.js';
+import type { KeyOperation } from '../../run/key-lock.js';
 import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
 import { batchEnd, inRange } from './keyset.js';
 import { cols } from './layout.js';
 import { readTable } from './legacy-catalog.js';
+import { conversionStep, recordPhase } from './operation.js';
 import { formatPlan } from './planned.js';
 import type { ConvertStepResult } from './prep.js';
 import { query, sleep } from './run-sql.js';
@@ -22,8 +25,12 @@ export interface BatchProgress {
   table: string;
   /** rows done so far in this table (all runs of the step) */
   done: number;
-  /** estimate of the table's rows (pg_class.reltuples), for a progress bar */
+  /** estimate of the table's rows (pg_class.reltuples), for a progress bar; replay: done + behind */
   total: number;
+  /** replay: changes still in the log (writers keep adding to it) */
+  behind?: number;
+  /** replay: changes replayed per second so far */
+  ratePerSecond?: number;
 }
 
 export type ProgressListener = (p: BatchProgress) => void | Promise<void>;
@@ -68,6 +75,18 @@ export async function convertBackfill(
 ): Promise<ConvertStepResult & { rowsUpdated: number; elapsedMs: number }> {
   const { onProgress, ...rest } = options;
   const opts = parseOptions(batchOptionsSchema, 'backfill', rest);
+  return conversionStep(db, target.family, opts.dryRun, (s, op) =>
+    backfillOn(s, target, opts, op, onProgress),
+  );
+}
+
+async function backfillOn(
+  db: AnyPgDatabase,
+  target: ConversionTarget,
+  opts: z.output<typeof batchOptionsSchema>,
+  op: KeyOperation | null,
+  onProgress: ProgressListener | undefined,
+): Promise<ConvertStepResult & { rowsUpdated: number; elapsedMs: number }> {
   const family = target.family;
   const state = await readState(db, family);
   if (!reached(state, 'prepped')) {
@@ -85,6 +104,7 @@ export async function convertBackfill(
     );
   }
   const derivations = (state?.progress.derivations ?? []) as Derivation[];
+  if (!opts.dryRun) await recordPhase(op, 'backfill');
   const started = performance.now();
   let rowsUpdated = 0;
   const shown: string[] = [];

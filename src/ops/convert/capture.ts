@@ -90,7 +90,8 @@ export function replaySql(layout: TableLayout, direction: Direction, sides: Side
  * Replays up to `limit` logged changes in the caller's transaction: takes them off the log, then
  * per table removes the destination rows the source no longer has under a logged key (referencing
  * tables first) and upserts the source rows as they are now (referenced tables first).
- * Idempotent: replaying a key twice leaves the same rows. Returns how many changes it took.
+ * Idempotent: replaying a key twice leaves the same rows. Returns how many changes it took and
+ * the greatest id among them.
  */
 export async function replayBatch(
   tx: AnyPgDatabase,
@@ -99,15 +100,34 @@ export async function replayBatch(
   direction: Direction,
   sides: Sides,
   limit: number,
-): Promise<number> {
-  const taken = await query<{ table_name: string; old_row: string | null; new_row: string | null }>(
+  /**
+   * Only changes after `after` (the last id the previous batch of a catch-up took: the index
+   * scan then starts there instead of stepping over every entry the batches before deleted,
+   * which no vacuum has removed yet) and up to `upTo` (the end of the log when it began).
+   */
+  range: { after?: string | null; upTo?: string | null } = {},
+): Promise<{ taken: number; lastId: string | null }> {
+  const after = range.after ?? null;
+  const upTo = range.upTo ?? null;
+  const taken = await query<{
+    id: string;
+    table_name: string;
+    old_row: string | null;
+    new_row: string | null;
+  }>(
     tx,
     sql`DELETE FROM ${sql.raw(changesTable)} WHERE id IN (
           SELECT id FROM ${sql.raw(changesTable)} WHERE family = ${family.name} AND direction = ${direction}
+            AND (${after}::bigint IS NULL OR id > ${after}::bigint)
+            AND (${upTo}::bigint IS NULL OR id <= ${upTo}::bigint)
           ORDER BY id LIMIT ${limit})
-        RETURNING table_name, old_row::text AS old_row, new_row::text AS new_row`,
+        RETURNING id::text AS id, table_name, old_row::text AS old_row, new_row::text AS new_row`,
   );
-  if (taken.length === 0) return 0;
+  if (taken.length === 0) return { taken: 0, lastId: after };
+  const lastId = taken.reduce(
+    (m, c) => (BigInt(c.id) > BigInt(m) ? c.id : m),
+    taken[0]?.id as string,
+  );
   // Each statement below is driven by a few hundred logged keys: index lookups into the big
   // tables. A hash or merge join would read a whole table per batch (and under the swap's lock).
   await tx.execute(
@@ -136,7 +156,7 @@ export async function replayBatch(
       await tx.execute(withImages(statements.get(layout.name)?.upsert ?? '', entry.current));
     }
   }
-  return taken.length;
+  return { taken: taken.length, lastId };
 }
 
 /** Binds the images (JSON text, never parsed in JS: bigints stay exact) as $1. */

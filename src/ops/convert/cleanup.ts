@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { PgpartsError } from '../../errors.js';
 import type { AnyPgDatabase } from '../../run/database.js';
+import type { KeyOperation } from '../../run/key-lock.js';
 import { DEFAULT_LOCK_TIMEOUT_MS } from '../../run/lock-timeout.js';
 import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
 import { textLiteral } from '../../sql/literals.js';
@@ -8,6 +9,7 @@ import { dropCaptureTriggerSql } from './capture.js';
 import { viewsIn } from './legacy-catalog.js';
 import { dropViewSql } from './moves.js';
 import { CONVERT_SCHEMA, deriveFunction, oldSchema, twinSchema } from './names.js';
+import { conversionStep, recordPhase } from './operation.js';
 import { executePlan, formatPlan, type PlannedStatement } from './planned.js';
 import type { ConvertStepResult } from './prep.js';
 import { changesTable, readState, setStep } from './state.js';
@@ -30,6 +32,15 @@ export async function convertCleanup(
   options: { dryRun?: boolean } = {},
 ): Promise<ConvertStepResult & { dropped: string[] }> {
   const opts = parseOptions(cleanupOptionsSchema, 'cleanup', options);
+  return conversionStep(db, target.family, opts.dryRun, (s, op) => cleanupOn(s, target, opts, op));
+}
+
+async function cleanupOn(
+  db: AnyPgDatabase,
+  target: ConversionTarget,
+  opts: z.output<typeof cleanupOptionsSchema>,
+  op: KeyOperation | null,
+): Promise<ConvertStepResult & { dropped: string[] }> {
   const family = target.family;
   const state = await readState(db, family);
   if (state?.step !== 'swapped') {
@@ -71,8 +82,11 @@ export async function convertCleanup(
     { sql: `DELETE FROM ${changesTable} WHERE family = ${textLiteral(family.name)}` },
   ];
   if (!opts.dryRun) {
+    await recordPhase(op, 'cleanup');
     await executePlan(db, plan, `convert ${family.name} cleanup`);
     await setStep(db, family, 'cleaned');
+    // The conversion is complete: its record goes, and the family's keys are free again.
+    await op?.end();
   }
   return {
     family: family.name,

@@ -6,6 +6,7 @@ import { MANAGED_MARKER } from '../../define/marker.js';
 import { partitionName } from '../../define/partition-key.js';
 import { PgpartsError } from '../../errors.js';
 import type { AnyPgDatabase } from '../../run/database.js';
+import type { KeyOperation } from '../../run/key-lock.js';
 import { DEFAULT_LOCK_TIMEOUT_MS } from '../../run/lock-timeout.js';
 import { preflightPrivileges } from '../../run/privileges.js';
 import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
@@ -13,8 +14,10 @@ import { textLiteral } from '../../sql/literals.js';
 import { boundSpecSql } from '../../sql/partition-ddl.js';
 import { partitionsOf, readTable } from './legacy-catalog.js';
 import { CONVERT_SCHEMA, DERIVE_TRIGGER, deriveFunction, twinSchema } from './names.js';
+import { conversionStep, recordPhase } from './operation.js';
 import { partitionKeysFor } from './partition-keys.js';
 import { executePlan, formatPlan, type PlannedStatement } from './planned.js';
+import { swapInputs, trialSwap } from './preflight.js';
 import { query } from './run-sql.js';
 import { reached, readState, setProgress, setStep, stateSchemaSql } from './state.js';
 import { type ConversionTarget, createdObject, parseOptions } from './target.js';
@@ -99,6 +102,15 @@ export async function convertPrep(
   options: PrepOptions = {},
 ): Promise<ConvertStepResult & { partitionsCreated: string[]; needsBackfill: string[] }> {
   const opts = parseOptions(prepOptionsSchema, 'prep', options);
+  return conversionStep(db, target.family, opts.dryRun, (s, op) => prepOn(s, target, opts, op));
+}
+
+async function prepOn(
+  db: AnyPgDatabase,
+  target: ConversionTarget,
+  opts: z.output<typeof prepOptionsSchema>,
+  op: KeyOperation | null,
+): Promise<ConvertStepResult & { partitionsCreated: string[]; needsBackfill: string[] }> {
   const family = target.family;
   await assertSupportedServer(db);
   if (!opts.dryRun) await preflightPrivileges(db, 'convert', [family]);
@@ -157,6 +169,10 @@ export async function convertPrep(
       plan.push({ sql: extra, searchPath: `${quoteIdent(twin)}, ${quoteIdent(family.schema)}` });
     }
   }
+  // The swap's preconditions, proven before the first change: a conversion that cannot finish
+  // is refused here, not after the hours a fill can take (see preflight.ts).
+  const twinDdl = plan.slice(stateSchemaSql().length);
+  await trialSwap(db, target, twinDdl, await swapInputs(db, target, 'convert prep'));
   const keys = await partitionKeysFor(db, family, withColumn);
   const created: string[] = [];
   for (const table of family.tables) {
@@ -174,11 +190,13 @@ export async function convertPrep(
   }
   const legacyDdl = derivations.flatMap((d) => deriveSql(target, d, opts.lockTimeoutMs));
   if (!opts.dryRun) {
+    await recordPhase(op, 'prep');
     await executePlan(db, plan, `convert ${family.name} prep`);
     // Recorded before the legacy tables change, so a rerun knows what to finish.
     if (!state) await setStep(db, family, 'prepped');
     if (derivations.length > 0) await setProgress(db, family, 'derivations', derivations);
     await executePlan(db, legacyDdl, `convert ${family.name} prep`);
+    if (!reached(state, 'backfilled')) await recordPhase(op, 'prepped');
   }
   return {
     family: family.name,

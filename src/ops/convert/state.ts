@@ -22,6 +22,13 @@ export interface ConversionState {
   lockHoldMs: number | null;
 }
 
+/**
+ * The progress key of the work that follows a swap's or unswap's commit (validating re-pointed
+ * foreign keys, refreshing materialized views): written in the switching transaction, each item
+ * removed once done, so a crash in between is finished by the next run (see post-switch.ts).
+ */
+export const AFTER_SWITCH = 'afterSwitch';
+
 const stateTable = quoteQualified(CONVERT_SCHEMA, STATE_TABLE);
 export const changesTable = quoteQualified(CONVERT_SCHEMA, CHANGES_TABLE);
 export const captureFunction = quoteQualified(CONVERT_SCHEMA, CAPTURE_FUNCTION);

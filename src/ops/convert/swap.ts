@@ -1,47 +1,45 @@
 import { sql } from 'drizzle-orm';
 import { PgpartsError } from '../../errors.js';
 import type { AnyPgDatabase } from '../../run/database.js';
+import type { KeyOperation } from '../../run/key-lock.js';
 import { inLockedTransaction } from '../../run/lock-timeout.js';
-import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
+import { quoteIdent } from '../../sql/identifiers.js';
 import { captureTriggerSql, dropCaptureTriggerSql, replayBatch } from './capture.js';
-import { catchUpClosely } from './fill.js';
+import { addTwinForeignKeys, catchUpClosely } from './fill.js';
 import { readLayouts } from './layout.js';
+import { copyGrantsSql, dependentViews, viewsIn } from './legacy-catalog.js';
 import {
-  appTriggers,
-  copyGrantsSql,
-  type DependentView,
-  dependentViews,
-  type ExternalForeignKey,
-  externalForeignKeys,
-  hasUniqueKeyOn,
-  viewsIn,
-} from './legacy-catalog.js';
-import {
-  dropViewSql,
   lockSql,
   moveTableSql,
   moveViewSql,
-  ownedSequences,
   ownSequenceSql,
-  recreateViewSql,
   refreshSql,
   releaseSequenceSql,
   repointSql,
   validateSql,
 } from './moves.js';
-import { oldSchema, sides, twinSchema } from './names.js';
+import { oldSchema, sides } from './names.js';
+import { conversionStep, recordPhase } from './operation.js';
 import { executePlan, formatPlan, type PlannedStatement } from './planned.js';
+import { afterSwitchPlan, finishAfterSwitch, pendingAfterSwitch } from './post-switch.js';
+import {
+  buildTwinViews,
+  checkForeignKeys,
+  checkTriggers,
+  swapInputs,
+  viewRefusal,
+} from './preflight.js';
 import type { ConvertStepResult } from './prep.js';
 import { query, runAll } from './run-sql.js';
-import { lockFamily, readState, recordSwap, setProgress } from './state.js';
+import { AFTER_SWITCH, lockFamily, readState, recordSwap, setProgress } from './state.js';
 import {
   type ConversionTarget,
-  createdObject,
   parseOptions,
   type SwapOptions,
   swapOptionsSchema,
   swapRetries,
 } from './target.js';
+import { twinForeignKeySql } from './twin-ddl.js';
 
 export interface SwitchResult extends ConvertStepResult {
   /** How long the tables were locked: from the lock being granted to the commit, in ms. */
@@ -51,87 +49,8 @@ export interface SwitchResult extends ConvertStepResult {
   replayedUnderLock: number;
   views: string[];
   refreshed: string[];
-}
-
-/** Views into the twin schema: the legacy ones re-created against the twins, then the extras. */
-async function buildTwinViews(
-  db: AnyPgDatabase,
-  target: ConversionTarget,
-  views: readonly DependentView[],
-): Promise<PlannedStatement[]> {
-  const family = target.family;
-  const twin = twinSchema(family);
-  const path = `${quoteIdent(twin)}, ${quoteIdent(family.schema)}`;
-  // Left over from an earlier attempt: ours, rebuilt from the current definitions.
-  const plan: PlannedStatement[] = (await viewsIn(db, twin)).map((v) => ({
-    sql: dropViewSql(twin, v),
-  }));
-  const names = new Set<string>();
-  for (const view of views) {
-    names.add(view.name);
-    for (const statement of recreateViewSql(view, twin))
-      plan.push({ sql: statement, searchPath: path });
-  }
-  for (const extra of target.extras) {
-    const object = createdObject(extra);
-    if (object.kind === 'index' && object.on && family.tables.includes(object.on)) continue; // prep's
-    if (names.has(object.name)) continue;
-    if (object.kind === 'index' && object.on && names.has(object.on)) {
-      // An index of a view the legacy database already had: keep the legacy view's own indexes.
-      continue;
-    }
-    names.add(object.name);
-    plan.push({ sql: extra, searchPath: path });
-  }
-  return plan;
-}
-
-/** An app trigger on a legacy table would silently stop firing after the swap: refuse. */
-async function checkTriggers(db: AnyPgDatabase, target: ConversionTarget): Promise<void> {
-  const family = target.family;
-  const twin = twinSchema(family);
-  const missing: string[] = [];
-  const onTwins = new Set(
-    (await appTriggers(db, twin, family.tables)).map((t) => `${t.table}.${t.name}`),
-  );
-  for (const t of await appTriggers(db, family.schema, family.tables)) {
-    if (!onTwins.has(`${t.table}.${t.name}`)) missing.push(`${t.name} on ${t.table}`);
-  }
-  if (missing.length > 0) {
-    throw new PgpartsError(
-      'refused',
-      `pgparts: convert ${family.name} swap: the legacy tables have triggers the partitioned ones ` +
-        `lack: ${missing.join(', ')}. Create them (same name) on the tables in ${twin}, or drop ` +
-        'them, then run swap again; nothing was switched',
-      { step: 'convert swap' },
-    );
-  }
-}
-
-async function checkForeignKeys(
-  db: AnyPgDatabase,
-  target: ConversionTarget,
-  fks: readonly ExternalForeignKey[],
-): Promise<void> {
-  for (const fk of fks) {
-    if (
-      !(await hasUniqueKeyOn(db, twinSchema(target.family), fk.referenced, fk.referencedColumns))
-    ) {
-      throw new PgpartsError(
-        'spec-mismatch',
-        `pgparts: ${fk.table} references ${fk.referenced} (${fk.referencedColumns.join(', ')}) through ` +
-          `${fk.name}, but the partitioned ${fk.referenced} has no unique key on those columns ` +
-          '(a foreign key needs a unique key, and on a partitioned table every unique key contains the partition key). ' +
-          `Add ${target.family.partitionBy.column} to ${fk.table} and reference a key that ` +
-          'contains it, then swap',
-        {
-          step: 'convert swap',
-          table: fk.table,
-          docs: 'docs/postgres-behaviours.md#foreign-keys-reference-the-partition-key',
-        },
-      );
-    }
-  }
+  /** The run only finished the work after the commit of an earlier, interrupted one. */
+  resumed?: boolean;
 }
 
 /**
@@ -148,8 +67,36 @@ export async function convertSwap(
   options: SwapOptions = {},
 ): Promise<SwitchResult> {
   const opts = parseOptions(swapOptionsSchema, 'swap', options);
+  return conversionStep(db, target.family, opts.dryRun, (s, op) => swapOn(s, target, opts, op));
+}
+
+async function swapOn(
+  db: AnyPgDatabase,
+  target: ConversionTarget,
+  opts: ReturnType<typeof swapOptionsSchema.parse>,
+  op: KeyOperation | null,
+): Promise<SwitchResult> {
   const family = target.family;
   const state = await readState(db, family);
+  const pending = pendingAfterSwitch(state);
+  if (state?.step === 'swapped' && pending && !opts.dryRun) {
+    // A swap interrupted after its commit (while validating or refreshing): finish it.
+    await recordPhase(op, 'swap: after the switch');
+    const done = await finishAfterSwitch(db, family);
+    await recordPhase(op, 'swapped');
+    return {
+      family: family.name,
+      step: 'swap',
+      sql: '',
+      dryRun: false,
+      lockHoldMs: state.lockHoldMs ?? 0,
+      attempts: 0,
+      replayedUnderLock: 0,
+      views: pending.refresh,
+      refreshed: done.refreshed,
+      resumed: true,
+    };
+  }
   if (state?.step !== 'filled') {
     throw new PgpartsError(
       'conversion-state',
@@ -158,22 +105,12 @@ export async function convertSwap(
       { step: 'convert swap' },
     );
   }
+  if (pending && !opts.dryRun) await finishAfterSwitch(db, family); // an unswap's
   const before = sides(family, false);
   const old = oldSchema(family);
   const layouts = await readLayouts(db, target, before);
-  const views = await dependentViews(db, family.schema, family.tables);
-  const elsewhere = views.filter((v) => v.schema !== family.schema);
-  if (elsewhere.length > 0) {
-    throw new PgpartsError(
-      'refused',
-      `pgparts: views outside schema ${family.schema} read the tables of ${family.name}: ` +
-        `${elsewhere.map((v) => `${v.schema}.${v.name}`).join(', ')}; drop them and re-create them after the swap`,
-      { step: 'convert swap', docs: 'docs/postgres-behaviours.md#views-bind-to-tables' },
-    );
-  }
-  const fks = await externalForeignKeys(db, family.schema, family.tables);
-  await checkForeignKeys(db, target, fks);
-  const sequences = await ownedSequences(db, family.schema, family.tables);
+  const { views, fks, sequences } = await swapInputs(db, target, 'convert swap');
+  await checkForeignKeys(db, target, fks, before.partitioned, 'convert swap');
 
   await checkTriggers(db, target);
   const prepare = await buildTwinViews(db, target, views);
@@ -199,11 +136,17 @@ export async function convertSwap(
   if (opts.dryRun) {
     const shown: PlannedStatement[] = [
       ...prepare,
-      { sql: '-- replay the change log in batches, then under the lock:' },
+      { sql: '-- replay the change log in batches; the foreign keys between the twins:' },
+      ...layouts.flatMap((l) =>
+        twinForeignKeySql(family, l.drizzle, before.partitioned).map((fk) => ({ sql: fk.sql })),
+      ),
+      { sql: '-- replay again, then under the lock:' },
       ...locked(views).map((s, i) =>
         i === 0 ? { sql: s, lockTimeoutMs: opts.lockTimeoutMs } : { sql: s },
       ),
-      { sql: '-- after the commit:' },
+      {
+        sql: '-- after the commit (each recorded, so a rerun of swap finishes what a crash left):',
+      },
       ...fks.map((fk) => ({ sql: validateSql(fk) })),
       ...views.filter((v) => v.materialized).map((v) => ({ sql: refreshSql(family.schema, v) })),
     ];
@@ -220,21 +163,14 @@ export async function convertSwap(
     };
   }
 
+  await recordPhase(op, 'swap');
   try {
     await executePlan(db, prepare, `convert ${family.name} swap (building views on the twins)`);
   } catch (error) {
-    throw new PgpartsError(
-      'refused',
-      `${error instanceof Error ? error.message : String(error)}\nA view on the legacy tables does not ` +
-        'hold on the partitioned ones (e.g. it groups by the legacy primary key alone, which is no longer a key there). ' +
-        'Nothing was switched: change the view in the live database, then run swap again',
-      {
-        cause: error,
-        step: 'convert swap',
-        docs: 'docs/postgres-behaviours.md#unique-keys-include-the-partition-key',
-      },
-    );
+    throw viewRefusal(error, 'convert swap', 'Nothing was switched');
   }
+  await catchUpClosely(db, target, layouts, 'forward', before, opts.batchSize);
+  await addTwinForeignKeys(db, target, layouts, before, opts.batchSize);
   await catchUpClosely(db, target, layouts, 'forward', before, opts.batchSize);
   const partitionedViews = await twinViews();
   let lockHoldMs = 0;
@@ -252,10 +188,14 @@ export async function convertSwap(
       await tx.execute(sql.raw(lock ?? ''));
       const lockedAt = performance.now();
       let replayed = 0;
+      let last: string | null = null;
       for (;;) {
-        const n = await replayBatch(tx, family, layouts, 'forward', before, opts.batchSize);
-        replayed += n;
-        if (n === 0) break;
+        const batch = await replayBatch(tx, family, layouts, 'forward', before, opts.batchSize, {
+          after: last,
+        });
+        replayed += batch.taken;
+        last = batch.lastId;
+        if (batch.taken === 0) break;
       }
       const now = await dependentViews(tx, family.schema, family.tables);
       if (now.map((v) => v.name).join() !== views.map((v) => v.name).join()) {
@@ -269,6 +209,14 @@ export async function convertSwap(
       await runAll(tx, rest);
       await recordSwap(tx, family, true, null);
       await setProgress(tx, family, 'repointed', fks);
+      // What follows the commit, recorded with it: a crash there is finished by the next swap.
+      const materialized = partitionedViews.filter((v) => v.materialized).map((v) => v.name);
+      await setProgress(
+        tx,
+        family,
+        AFTER_SWITCH,
+        afterSwitchPlan(family.schema, fks, materialized),
+      );
       lockHoldMs = performance.now() - lockedAt; // commit follows at once
       return replayed;
     },
@@ -277,9 +225,9 @@ export async function convertSwap(
     db,
     sql`UPDATE pgparts_convert.conversion SET lock_hold_ms = ${lockHoldMs} WHERE family = ${family.name}`,
   );
-  await runAll(db, fks.map(validateSql));
-  const materialized = partitionedViews.filter((v) => v.materialized).map((v) => v.name);
-  const refreshed = await refreshViews(db, family.schema, materialized);
+  await recordPhase(op, 'swap: after the switch');
+  const done = await finishAfterSwitch(db, family);
+  await recordPhase(op, 'swapped');
   return {
     family: family.name,
     step: 'swap',
@@ -289,27 +237,6 @@ export async function convertSwap(
     attempts,
     replayedUnderLock,
     views: partitionedViews.map((v) => v.name),
-    refreshed,
+    refreshed: done.refreshed,
   };
-}
-
-/** Refreshes materialized views: CONCURRENTLY where a unique index allows (docs/postgres-behaviours.md#refresh-concurrently). */
-export async function refreshViews(
-  db: AnyPgDatabase,
-  schema: string,
-  names: readonly string[],
-): Promise<string[]> {
-  for (const name of names) {
-    const unique = await query<{ ok: boolean }>(
-      db,
-      sql`SELECT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = ${quoteQualified(schema, name)}::regclass
-            AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL) AS ok`,
-    );
-    await db.execute(
-      sql.raw(
-        `REFRESH MATERIALIZED VIEW ${unique[0]?.ok ? 'CONCURRENTLY ' : ''}${quoteQualified(schema, name)}`,
-      ),
-    );
-  }
-  return [...names];
 }

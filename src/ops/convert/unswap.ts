@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { PgpartsError } from '../../errors.js';
 import type { AnyPgDatabase } from '../../run/database.js';
+import type { KeyOperation } from '../../run/key-lock.js';
 import { inLockedTransaction } from '../../run/lock-timeout.js';
 import { quoteIdent } from '../../sql/identifiers.js';
 import { captureTriggerSql, dropCaptureTriggerSql, replayBatch } from './capture.js';
@@ -15,13 +16,14 @@ import {
   ownSequenceSql,
   releaseSequenceSql,
   repointSql,
-  validateSql,
 } from './moves.js';
 import { oldSchema, sides, twinSchema } from './names.js';
+import { conversionStep, recordPhase } from './operation.js';
 import { formatPlan } from './planned.js';
+import { afterSwitchPlan, finishAfterSwitch, pendingAfterSwitch } from './post-switch.js';
 import { runAll } from './run-sql.js';
-import { lockFamily, readState, recordSwap } from './state.js';
-import { refreshViews, type SwitchResult } from './swap.js';
+import { AFTER_SWITCH, lockFamily, readState, recordSwap, setProgress } from './state.js';
+import type { SwitchResult } from './swap.js';
 import {
   type ConversionTarget,
   parseOptions,
@@ -43,6 +45,15 @@ export async function convertUnswap(
   options: SwapOptions = {},
 ): Promise<SwitchResult> {
   const opts = parseOptions(swapOptionsSchema, 'unswap', options);
+  return conversionStep(db, target.family, opts.dryRun, (s, op) => unswapOn(s, target, opts, op));
+}
+
+async function unswapOn(
+  db: AnyPgDatabase,
+  target: ConversionTarget,
+  opts: ReturnType<typeof swapOptionsSchema.parse>,
+  op: KeyOperation | null,
+): Promise<SwitchResult> {
   const family = target.family;
   const state = await readState(db, family);
   if (state?.step !== 'swapped') {
@@ -91,6 +102,9 @@ export async function convertUnswap(
       refreshed: [],
     };
   }
+  await recordPhase(op, 'unswap');
+  // A swap's unfinished work first: its foreign keys are re-pointed back by the switch below.
+  if (pendingAfterSwitch(state)) await finishAfterSwitch(db, family);
   await catchUpClosely(db, target, layouts, 'reverse', after, opts.batchSize);
   let lockHoldMs = 0;
   const { value: replayedUnderLock, attempts } = await inLockedTransaction(
@@ -107,23 +121,31 @@ export async function convertUnswap(
       await tx.execute(sql.raw(lock ?? ''));
       const lockedAt = performance.now();
       let replayed = 0;
+      let last: string | null = null;
       for (;;) {
-        const n = await replayBatch(tx, family, layouts, 'reverse', after, opts.batchSize);
-        replayed += n;
-        if (n === 0) break;
+        const batch = await replayBatch(tx, family, layouts, 'reverse', after, opts.batchSize, {
+          after: last,
+        });
+        replayed += batch.taken;
+        last = batch.lastId;
+        if (batch.taken === 0) break;
       }
       await runAll(tx, rest);
       await recordSwap(tx, family, false, null);
+      const materialized = legacyViews.filter((v) => v.materialized).map((v) => v.name);
+      await setProgress(
+        tx,
+        family,
+        AFTER_SWITCH,
+        afterSwitchPlan(family.schema, fks, materialized),
+      );
       lockHoldMs = performance.now() - lockedAt;
       return replayed;
     },
   );
-  await runAll(db, fks.map(validateSql));
-  const refreshed = await refreshViews(
-    db,
-    family.schema,
-    legacyViews.filter((v) => v.materialized).map((v) => v.name),
-  );
+  await recordPhase(op, 'unswap: after the switch');
+  const { refreshed } = await finishAfterSwitch(db, family);
+  await recordPhase(op, 'unswapped');
   return {
     family: family.name,
     step: 'unswap',

@@ -6,6 +6,7 @@ import { textLiteral } from '../../sql/literals.js';
 import { cols, readLayouts, type TableLayout } from './layout.js';
 import { type Sides, sides } from './names.js';
 import { formatPlan } from './planned.js';
+import { describeAfterSwitch, pendingAfterSwitch } from './post-switch.js';
 import type { ConvertStepResult } from './prep.js';
 import { query } from './run-sql.js';
 import { changesTable, reached, readState, recordVerify } from './state.js';
@@ -37,6 +38,8 @@ export interface TableVerification {
 export interface VerifyReport extends ConvertStepResult {
   ok: boolean;
   tables: TableVerification[];
+  /** Work a swap or unswap left after its commit (never OK while there is some). */
+  unfinished: string | null;
 }
 
 function groupExpression(family: FamilySpec): string {
@@ -130,6 +133,7 @@ export async function convertVerify(
       dryRun: true,
       ok: true,
       tables: [],
+      unfinished: null,
     };
   }
   const tables = await db.transaction(
@@ -181,14 +185,24 @@ export async function convertVerify(
     },
     { isolationLevel: 'repeatable read', accessMode: 'read only' },
   );
-  const ok = tables.every((t) => t.differences.length === 0 && t.sampleDifferences.length === 0);
+  const pending = pendingAfterSwitch(state);
+  const unfinished = pending ? describeAfterSwitch(pending) : null;
+  const ok =
+    unfinished === null &&
+    tables.every((t) => t.differences.length === 0 && t.sampleDifferences.length === 0);
   await recordVerify(db, family, ok);
-  return { family: family.name, step: 'verify', sql: '', dryRun: false, ok, tables };
+  return { family: family.name, step: 'verify', sql: '', dryRun: false, ok, tables, unfinished };
 }
 
 /** The report as the CLI prints it: one line per table, then every difference. */
 export function formatVerifyReport(report: VerifyReport): string {
-  const lines = [`verify ${report.family}: ${report.ok ? 'OK' : 'DIFFERENCES FOUND'}`];
+  const verdict = report.ok ? 'OK' : report.unfinished ? 'NOT FINISHED' : 'DIFFERENCES FOUND';
+  const lines = [`verify ${report.family}: ${verdict}`];
+  if (report.unfinished) {
+    lines.push(
+      `  the switch's work after its commit is unfinished: ${report.unfinished}; run convert ${report.family} swap (or --all) to finish it`,
+    );
+  }
   for (const t of report.tables) {
     lines.push(
       `  ${t.table}: ${t.legacyRows} legacy rows, ${t.partitionedRows} partitioned rows, ${t.groups} keys, ` +
@@ -201,7 +215,7 @@ export function formatVerifyReport(report: VerifyReport): string {
     }
     for (const k of t.sampleDifferences) lines.push(`    sampled row ${k} differs or is missing`);
   }
-  if (!report.ok) {
+  if (!report.ok && !report.unfinished) {
     lines.push(
       'Do not clean up. Inspect the rows above; unswap restores the legacy tables if needed.',
     );

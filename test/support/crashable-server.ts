@@ -1,0 +1,66 @@
+import { readFileSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import postgres from 'postgres';
+import { isAlive, startEmbeddedServer } from '../../scripts/embedded-server.js';
+import { withDatabase } from './urls.js';
+
+/**
+ * A PostgreSQL of a test file's own, to crash: `crash()` SIGKILLs its postmaster (as a power
+ * cut or the OOM killer would; the backends die with it), `restart()` starts a new postmaster
+ * on the same data directory, which runs crash recovery. Other test files never see it.
+ */
+export interface CrashableServer {
+  /** The url of the current postmaster's `postgres` database (the port changes on restart). */
+  url(): string;
+  crash(): Promise<void>;
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function startCrashableServer(purpose: string): Promise<CrashableServer> {
+  // Under the servers directory, with the owner's pid: a killed test run's leftovers are swept.
+  const dir = resolve(
+    import.meta.dirname,
+    '..',
+    '..',
+    '.pgparts',
+    'servers',
+    `${purpose}-${process.pid}`,
+  );
+  const start = () =>
+    startEmbeddedServer({ purpose, dataDir: dir, settings: { max_connections: 60 } });
+  let server = await start();
+  const postmasterPid = () =>
+    Number(readFileSync(join(dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
+  return {
+    url: () => withDatabase(server.url, 'postgres'),
+    async crash() {
+      const pid = postmasterPid();
+      process.kill(pid, 'SIGKILL');
+      while (isAlive(pid)) await sleep(20);
+    },
+    async restart() {
+      // Backends notice their postmaster is gone and exit; a new one starts once they have.
+      let lastError: unknown;
+      for (let attempt = 0; attempt < 20; attempt++) {
+        try {
+          server = await start();
+          const probe = postgres(server.url, { max: 1, onnotice: () => {} });
+          await probe`SELECT 1`;
+          await probe.end();
+          return;
+        } catch (error) {
+          lastError = error;
+          await sleep(500);
+        }
+      }
+      throw lastError;
+    },
+    async stop() {
+      await Promise.race([server.stop().catch(() => {}), sleep(10_000)]);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
