@@ -379,9 +379,13 @@ function planFamily(
     // An empty DEFAULT costs ATTACH no scan: only one that holds rows gets the CHECK first (and
     // one that still carries it from a create that did not finish, which this one replaces).
     // A DEFAULT pgparts does not own is never altered: its ATTACH scans it, as PostgreSQL does.
+    // Only for an interval that has not begun: while the CHECK is there, an app insert of the
+    // new key through the parent is refused (23514) instead of landing in DEFAULT, and rows of
+    // a LIST value or of a started interval may arrive at any moment; a future one's should not.
+    const notBegun = key.kind === 'range' && key.from.getTime() > now.getTime();
     const exclusion =
       defaultPartition &&
-      ((defaultPartition.managed && defaultPartition.defaultRows?.hasRows !== false) ||
+      ((defaultPartition.managed && defaultPartition.defaultRows?.hasRows !== false && notBegun) ||
         defaultPartition.excludesCheck)
         ? defaultExclusionSql(family, key, defaultPartition)
         : null;
