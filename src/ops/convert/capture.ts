@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
 import type { FamilySpec } from '../../define/spec.js';
 import type { AnyPgDatabase } from '../../run/database.js';
 import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
@@ -53,45 +53,102 @@ function flow(layout: TableLayout, direction: Direction, sides: Sides) {
       };
 }
 
-/** Keys of `rowType` read from a JSON array of row images ($1). */
-const keysFromImages = (key: readonly string[], rowType: string) =>
-  `SELECT DISTINCT ${cols(key, 'k')} FROM jsonb_array_elements($1::jsonb) e ` +
-  `CROSS JOIN LATERAL jsonb_populate_record(NULL::${rowType}, e.value) k`;
+/**
+ * A statement whose values are bound at run time: text chunks, and the 1-based numbers of the
+ * parameters between them. Built before it runs: the dry run prints it with $n placeholders.
+ */
+export type Template = readonly (string | number)[];
+
+/** The statement as --dry-run shows it. */
+export function templateText(template: Template): string {
+  return template.map((c) => (typeof c === 'number' ? `$${c}` : c)).join('');
+}
+
+function bind(template: Template, values: readonly unknown[]): SQL {
+  return sql.join(
+    template.map((c) => (typeof c === 'number' ? sql`${values[c - 1]}` : sql.raw(c))),
+    sql.raw(''),
+  );
+}
+
+/** The meaning of the replay's parameters, for --dry-run. */
+export const REPLAY_PARAMETERS =
+  '$1 family, $2 direction, $3 after id (exclusive, NULL: from the start), $4 up to id (inclusive, ' +
+  'NULL: to the end), $5 batch size, $6.. the table names';
 
 /**
- * The statements of one replay, with $1 standing for the images (for --dry-run).
- * `remove` deletes destination rows whose key the source no longer has; `upsert` writes the
- * source rows as they are now. Never delete-then-reinsert a row that still exists: the delete
- * would cascade into the referencing table (ON DELETE CASCADE) and take rows that were never
- * logged with it (the cascade trap of docs/postgres-behaviours.md#cascade-on-move, in another form).
+ * One replay batch as ONE statement, run on the server (no row image leaves it): take up to $5
+ * changes off the log in id order, then per table keep the last change of each destination key
+ * (the latest log id; within one update, the new image over the old) and apply it: DELETE ...
+ * USING for keys whose last change removed them, INSERT ... ON CONFLICT DO UPDATE of the last
+ * image for the others. An update that moves a row to another key is a removal of the old key
+ * and an image of the new. Per key, log order is commit order: a second change of a row waits
+ * for the first one's transaction (row lock or unique index) before its trigger logs it.
+ *
+ * One statement, so the changes taken and the rows written commit or fail together and read one
+ * snapshot; each key gets one action, so no row is touched twice, and no row that still exists
+ * is deleted and inserted again (the delete would cascade into the referencing table and take
+ * rows that were never logged with it: the cascade trap of docs/postgres-behaviours.md#cascade-on-move,
+ * in another form). Foreign keys between the twins are checked at the statement's end, when
+ * every table's part is applied, so the order of the parts does not matter.
  */
-export function replaySql(layout: TableLayout, direction: Direction, sides: Sides) {
-  const f = flow(layout, direction, sides);
-  const both = [...new Set([...f.dstKey, ...f.srcKey])];
-  const match = f.dstKey.map((c) => `t.${quoteIdent(c)} = x.${quoteIdent(c)}`);
-  const stillThere = both.map((c) => `s.${quoteIdent(c)} = x.${quoteIdent(c)}`);
-  const rest = layout.columns.filter((c) => !f.dstKey.includes(c));
-  const onConflict =
-    rest.length > 0
-      ? `DO UPDATE SET ${rest.map((c) => `${quoteIdent(c)} = EXCLUDED.${quoteIdent(c)}`).join(', ')}`
-      : 'DO NOTHING';
-  return {
-    remove:
-      `DELETE FROM ${f.dst} t USING (${keysFromImages(both, f.dst)}) x WHERE ${match.join(' AND ')} ` +
-      `AND NOT EXISTS (SELECT 1 FROM ${f.src} s WHERE ${stillThere.join(' AND ')})`,
-    upsert:
-      `INSERT INTO ${f.dst} (${cols(layout.columns)}) SELECT ${cols(layout.columns, 's')} FROM ${f.src} s ` +
-      `WHERE (${cols(f.srcKey, 's')}) IN (${keysFromImages(f.srcKey, f.src)}) ` +
-      `ON CONFLICT (${cols(f.dstKey)}) ${onConflict}`,
-  };
+export function replaySql(
+  layouts: readonly TableLayout[],
+  direction: Direction,
+  sides: Sides,
+): Template {
+  const parts: Template[] = [
+    [
+      `WITH taken AS (DELETE FROM ${changesTable} WHERE id IN (SELECT id FROM ${changesTable} ` +
+        'WHERE family = ',
+      1,
+      '::text AND direction = ',
+      2,
+      '::text AND (',
+      3,
+      '::bigint IS NULL OR id > ',
+      3,
+      '::bigint) AND (',
+      4,
+      '::bigint IS NULL OR id <= ',
+      4,
+      '::bigint) ORDER BY id LIMIT ',
+      5,
+      '::int) RETURNING id, table_name, old_row, new_row)',
+    ],
+  ];
+  layouts.forEach((layout, i) => {
+    const f = flow(layout, direction, sides);
+    const last = quoteIdent(`last_${i}`);
+    const key = f.dstKey.map((c) => `k.${quoteIdent(c)}`).join(', ');
+    const match = f.dstKey.map((c) => `t.${quoteIdent(c)} = (x.r).${quoteIdent(c)}`);
+    const rest = layout.columns.filter((c) => !f.dstKey.includes(c));
+    const onConflict =
+      rest.length > 0
+        ? `DO UPDATE SET ${rest.map((c) => `${quoteIdent(c)} = EXCLUDED.${quoteIdent(c)}`).join(', ')}`
+        : 'DO NOTHING';
+    parts.push([
+      `, ${last} AS (SELECT DISTINCT ON (${key}) e.live, k AS r FROM taken c ` +
+        'CROSS JOIN LATERAL (VALUES (0, c.old_row, false), (1, c.new_row, true)) e(side, image, live) ' +
+        `CROSS JOIN LATERAL jsonb_populate_record(NULL::${f.dst}, e.image) k ` +
+        'WHERE c.table_name = ',
+      6 + i,
+      `::text AND e.image IS NOT NULL ORDER BY ${key}, c.id DESC, e.side DESC)`,
+      `, ${quoteIdent(`removed_${i}`)} AS (DELETE FROM ${f.dst} t USING ${last} x ` +
+        `WHERE NOT x.live AND ${match.join(' AND ')})`,
+      `, ${quoteIdent(`written_${i}`)} AS (INSERT INTO ${f.dst} (${cols(layout.columns)}) ` +
+        `SELECT ${layout.columns.map((c) => `(x.r).${quoteIdent(c)}`).join(', ')} FROM ${last} x ` +
+        `WHERE x.live ON CONFLICT (${cols(f.dstKey)}) ${onConflict})`,
+    ]);
+  });
+  parts.push([' SELECT count(*)::int AS taken, max(id)::text AS last_id FROM taken']);
+  return parts.flat();
 }
 
 /**
- * Replays up to `limit` logged changes in the caller's transaction: takes them off the log, then
- * per table removes the destination rows the source no longer has under a logged key (referencing
- * tables first) and upserts the source rows as they are now (referenced tables first).
- * Idempotent: replaying a key twice leaves the same rows. Returns how many changes it took and
- * the greatest id among them.
+ * Replays up to `limit` logged changes in the caller's transaction, in one statement (replaySql).
+ * Idempotent: replaying a key's last image twice leaves the same row. Returns how many changes
+ * it took and the greatest id among them.
  */
 export async function replayBatch(
   tx: AnyPgDatabase,
@@ -108,65 +165,24 @@ export async function replayBatch(
   range: { after?: string | null; upTo?: string | null } = {},
 ): Promise<{ taken: number; lastId: string | null }> {
   const after = range.after ?? null;
-  const upTo = range.upTo ?? null;
-  const taken = await query<{
-    id: string;
-    table_name: string;
-    old_row: string | null;
-    new_row: string | null;
-  }>(
-    tx,
-    sql`DELETE FROM ${sql.raw(changesTable)} WHERE id IN (
-          SELECT id FROM ${sql.raw(changesTable)} WHERE family = ${family.name} AND direction = ${direction}
-            AND (${after}::bigint IS NULL OR id > ${after}::bigint)
-            AND (${upTo}::bigint IS NULL OR id <= ${upTo}::bigint)
-          ORDER BY id LIMIT ${limit})
-        RETURNING id::text AS id, table_name, old_row::text AS old_row, new_row::text AS new_row`,
-  );
-  if (taken.length === 0) return { taken: 0, lastId: after };
-  const lastId = taken.reduce(
-    (m, c) => (BigInt(c.id) > BigInt(m) ? c.id : m),
-    taken[0]?.id as string,
-  );
-  // Each statement below is driven by a few hundred logged keys: index lookups into the big
-  // tables. A hash or merge join would read a whole table per batch (and under the swap's lock).
+  // The removals join a batch's keys to the big tables: index lookups. A hash or merge join
+  // would read a whole table per batch (and under the swap's lock).
   await tx.execute(
     sql`SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)`,
   );
-  const images = new Map<string, { all: string[]; current: string[] }>();
-  for (const change of taken) {
-    const entry = images.get(change.table_name) ?? { all: [], current: [] };
-    if (change.old_row) entry.all.push(change.old_row);
-    if (change.new_row) {
-      entry.all.push(change.new_row);
-      entry.current.push(change.new_row);
-    }
-    images.set(change.table_name, entry);
-  }
-  const statements = new Map(layouts.map((l) => [l.name, replaySql(l, direction, sides)]));
-  for (const layout of [...layouts].reverse()) {
-    const entry = images.get(layout.name);
-    if (entry && entry.all.length > 0) {
-      await tx.execute(withImages(statements.get(layout.name)?.remove ?? '', entry.all));
-    }
-  }
-  for (const layout of layouts) {
-    const entry = images.get(layout.name);
-    if (entry && entry.current.length > 0) {
-      await tx.execute(withImages(statements.get(layout.name)?.upsert ?? '', entry.current));
-    }
-  }
-  return { taken: taken.length, lastId };
-}
-
-/** Binds the images (JSON text, never parsed in JS: bigints stay exact) as $1. */
-function withImages(statement: string, images: string[]) {
-  const parts = statement.split('$1::jsonb');
-  const chunks = [sql.raw(parts[0] ?? '')];
-  for (let i = 1; i < parts.length; i++) {
-    chunks.push(sql`${`[${images.join(',')}]`}::jsonb`, sql.raw(parts[i] ?? ''));
-  }
-  return sql.join(chunks, sql.raw(''));
+  const rows = await query<{ taken: number; last_id: string | null }>(
+    tx,
+    bind(replaySql(layouts, direction, sides), [
+      family.name,
+      direction,
+      after,
+      range.upTo ?? null,
+      limit,
+      ...layouts.map((l) => l.name),
+    ]),
+  );
+  const taken = Number(rows[0]?.taken ?? 0);
+  return { taken, lastId: taken > 0 ? (rows[0]?.last_id ?? after) : after };
 }
 
 /** Changes waiting to be replayed in one direction. */

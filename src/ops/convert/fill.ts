@@ -7,7 +7,14 @@ import { DEFAULT_LOCK_TIMEOUT_MS } from '../../run/lock-timeout.js';
 import { pgErrorCode } from '../../run/pg-error.js';
 import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
 import { estimatedRows, type ProgressListener } from './backfill.js';
-import { captureTriggerSql, pendingChanges, replayBatch, replaySql } from './capture.js';
+import {
+  captureTriggerSql,
+  pendingChanges,
+  REPLAY_PARAMETERS,
+  replayBatch,
+  replaySql,
+  templateText,
+} from './capture.js';
 import { batchEnd, inRange, maxKey } from './keyset.js';
 import { cols, readLayouts, type TableLayout } from './layout.js';
 import { type Sides, sides } from './names.js';
@@ -249,14 +256,10 @@ async function fillOn(
         sql: `${copySql(l, s)} AND (${cols(l.legacyKey, 's')}) > (<last key>) AND (${cols(l.legacyKey, 's')}) <= (<key ${opts.batchSize} rows on>)`,
       });
     }
-    for (const l of layouts) {
-      const r = replaySql(l, 'forward', s);
-      shown.push(
-        { sql: '-- replay; $1 = the logged row images' },
-        { sql: r.remove },
-        { sql: r.upsert },
-      );
-    }
+    shown.push(
+      { sql: `-- replay, one statement per batch; ${REPLAY_PARAMETERS}` },
+      { sql: templateText(replaySql(layouts, 'forward', s)) },
+    );
     return {
       family: family.name,
       step: 'fill',
