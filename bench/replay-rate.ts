@@ -6,8 +6,11 @@
  * test/convert/writers.ts), the writers run for N seconds while the fill's catch-up runs in a
  * loop. Reported per level: rows written per second, changes replayed per second, and the
  * change log's size at the start and end of the window. The replay keeps up when the log does
- * not grow over the window (within one batch). Figures only; nothing here is asserted.
+ * not grow over the window (within one batch). The load average is printed with each level: on a
+ * shared machine the replay competes with other work for the same cores. Figures only; nothing
+ * here is asserted.
  */
+import { loadavg } from 'node:os';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import { startEmbeddedServer } from '../scripts/embedded-server.js';
@@ -121,7 +124,10 @@ try {
     const line =
       `${writers} writer(s): ${Math.round(written)} rows written/s, ${Math.round(replayed / elapsed)} changes replayed/s, ` +
       `log ${logStart} -> ${logEnd} over ${elapsed.toFixed(1)} s: ${kept ? 'kept up' : 'FELL BEHIND'}` +
-      (errors > 0 ? ` (${errors} writer errors)` : '');
+      (errors > 0 ? ` (${errors} writer errors)` : '') +
+      ` (load average ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')}: the machine is shared)`;
     console.log(line);
     rows.push(line);
   }
