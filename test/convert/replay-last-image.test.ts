@@ -29,14 +29,16 @@ beforeAll(async () => {
   await t.sql`UPDATE leaderboard_run SET score = 3, rank = 7 WHERE id = 10`;
   // A member removed and added again under the same key: it must be there, as added.
   const [m] = await t.sql`SELECT run_guid, character_name FROM run_group_member
-                          ORDER BY run_guid, character_name LIMIT 1`;
+                          WHERE run_guid = (SELECT run_guid FROM leaderboard_run WHERE id = 11)
+                          ORDER BY character_name LIMIT 1`;
   await t.sql`DELETE FROM run_group_member WHERE run_guid = ${m?.run_guid} AND character_name = ${m?.character_name}`;
   await t.sql`INSERT INTO run_group_member (run_guid, character_name, class_id, spec_id, role)
               VALUES (${m?.run_guid}, ${m?.character_name}, 9, 9, 'again')`;
   // A key renamed: the old key goes, the new one comes.
   await t.sql`UPDATE run_group_member SET character_name = 'renamed'
               WHERE (run_guid, character_name) = (SELECT run_guid, character_name FROM run_group_member
-                                                  ORDER BY run_guid DESC, character_name LIMIT 1)`;
+                WHERE run_guid = (SELECT run_guid FROM leaderboard_run WHERE id = 12)
+                ORDER BY character_name LIMIT 1)`;
   // A run with members that is born and removed between two replays: it must never appear.
   await t.sql.begin(async (tx) => {
     await tx`INSERT INTO leaderboard_run (id, run_guid, region, season_id, completed_at, score)
@@ -51,6 +53,7 @@ beforeAll(async () => {
   await t.sql`DELETE FROM run_group_member WHERE run_guid = (SELECT run_guid FROM leaderboard_run WHERE id = 20)`;
   await t.sql`DELETE FROM leaderboard_run WHERE id = 20`;
   const [n] = await t.sql`SELECT count(*)::int AS n FROM pgparts_convert.changes`;
+  // (runs 11 and 12 keep their members: run 20 and its members go)
   logged = n?.n ?? 0;
   // Batches of 3: the changes of one key fall into different batches.
   replayed = (await convertFill(t.db, target, { batchSize: 3 })).changesReplayed;
