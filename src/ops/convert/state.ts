@@ -57,7 +57,11 @@ export function stateSchemaSql(): string[] {
 )`,
     `CREATE INDEX IF NOT EXISTS "changes_family_direction_id" ON ${changesTable} ("family", "direction", "id")`,
     // Records the whole old and new row: the replay takes each side's key columns from them.
-    `CREATE OR REPLACE FUNCTION ${captureFunction}() RETURNS trigger LANGUAGE plpgsql AS $pgparts$
+    // to_jsonb prints floats with the writer's extra_float_digits; at 0 or below it rounds, and
+    // the replay would write the rounded value. The function pins the setting that prints them
+    // exactly, whatever the writer's session says.
+    `CREATE OR REPLACE FUNCTION ${captureFunction}() RETURNS trigger LANGUAGE plpgsql
+SET extra_float_digits = 3 AS $pgparts$
 BEGIN
   INSERT INTO ${changesTable} ("family", "direction", "table_name", "old_row", "new_row")
   VALUES (TG_ARGV[0], TG_ARGV[1], TG_ARGV[2],
