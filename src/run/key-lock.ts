@@ -4,7 +4,7 @@ import {
   type OperationKind,
   operationsSetupSql,
   type RecordedOperation,
-  readOperations,
+  readOperationsTable,
 } from '../catalog/operations.js';
 import { familyIdentity } from '../define/spec.js';
 import { PgpartsError } from '../errors.js';
@@ -134,10 +134,14 @@ export async function withKeyOperation<T>(
       );
     }
     locked = true;
-    const [recorded] = await readOperations(s, family, key);
+    // The family's records in one read: this key's, and what blocks it (the whole family's
+    // operation for a key; any key's for the whole family).
+    const read = await readOperationsTable(s, family);
+    let tableExists = read.exists;
+    const recorded = read.operations.find((o) => o.key === key);
     const [blocking] = wholeFamily
-      ? (await readOperations(s, family)).filter((o) => o.key !== WHOLE_FAMILY_KEY)
-      : await readOperations(s, family, WHOLE_FAMILY_KEY);
+      ? read.operations.filter((o) => o.key !== WHOLE_FAMILY_KEY)
+      : read.operations.filter((o) => o.key === WHOLE_FAMILY_KEY);
     if (blocking && blocking.operation !== kind) {
       throw new PgpartsError(
         'busy',
@@ -160,7 +164,11 @@ export async function withKeyOperation<T>(
       kind,
       resuming: recorded ?? null,
       begin: async (phase, detail) => {
-        for (const statement of operationsSetupSql(family.schema)) await run(s, statement);
+        // The record's table: created on first use, left alone once it exists.
+        if (!tableExists) {
+          for (const statement of operationsSetupSql(family.schema)) await run(s, statement);
+          tableExists = true;
+        }
         await s.execute(
           sql`INSERT INTO ${table} AS o (family, key, operation, phase, detail, backend_pid)
               VALUES (${family.name}, ${key}, ${kind}, ${phase}, ${detail ?? null}, pg_backend_pid())
