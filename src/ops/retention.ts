@@ -358,76 +358,85 @@ async function retireOnSession(
 ): Promise<RetireResult> {
   const where = `family ${family.name}, key ${keyLabel(key)}`;
   const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
-  return await withKeyOperation(s, family, keyLabel(key), 'retire', async (op) => {
-    const resuming = op.resuming !== null;
-    // An interrupted retire is finished as it began: the same mode.
-    const mode: RetireMode = retireMode(family, op.resuming?.detail, options);
-    await checkKey(s, family, key, 'retire', { force: options.force === true, resuming });
-    if (carryOverOwnership) await ensureOwnership(s, family);
-    // Every statement is built here, after the preflight, before the first change.
-    const preview = await previewRetire(s, family, key, { mode, archiveSchema, resuming });
-    const { present, concurrently, detachNote } = preview.facts;
-    const base = {
-      family: family.name,
-      key: keyLabel(key),
-      mode,
-      detach: concurrently ? ('concurrently' as const) : ('plain' as const),
-      detachNote,
-    };
-    if (present.length === 0 && !resuming) {
+  // Its record's writes need not wait for the WAL flush: each is followed by the DETACH, DROP
+  // or record of retired keys, whose commit flushes them (withKeyOperation).
+  return await withKeyOperation(
+    s,
+    family,
+    keyLabel(key),
+    'retire',
+    async (op) => {
+      const resuming = op.resuming !== null;
+      // An interrupted retire is finished as it began: the same mode.
+      const mode: RetireMode = retireMode(family, op.resuming?.detail, options);
+      await checkKey(s, family, key, 'retire', { force: options.force === true, resuming });
+      if (carryOverOwnership) await ensureOwnership(s, family);
+      // Every statement is built here, after the preflight, before the first change.
+      const preview = await previewRetire(s, family, key, { mode, archiveSchema, resuming });
+      const { present, concurrently, detachNote } = preview.facts;
+      const base = {
+        family: family.name,
+        key: keyLabel(key),
+        mode,
+        detach: concurrently ? ('concurrently' as const) : ('plain' as const),
+        detachNote,
+      };
+      if (present.length === 0 && !resuming) {
+        return {
+          ...base,
+          status: 'nothing-to-do' as const,
+          partitions: [],
+          elapsedMs: performance.now() - started,
+        };
+      }
+
+      await op.begin('detach', mode);
+      const retry = async (statement: string) => {
+        const outcome = await retryOnLockTimeout(() => run(s, statement), {
+          retries: options.retries,
+          onRetry: options.onRetry,
+        });
+        if (outcome.error === undefined) return;
+        throw outcome.lockTimeouts.length === outcome.attempts
+          ? lockGiveUpError(`retire ${where}`, outcome.attempts, lockTimeoutMs, outcome.error)
+          : outcome.error;
+      };
+      /** Statements that must commit together (a table and its ownership row). */
+      const together = (statements: string[]) =>
+        inShortTransaction(
+          s,
+          {
+            retries: options.retries ?? 8,
+            ...(options.lockTimeoutMs ? { lockTimeoutMs: options.lockTimeoutMs } : {}),
+            ...(options.onRetry ? { onRetry: options.onRetry } : {}),
+          },
+          async (tx) => {
+            for (const statement of statements) await run(tx, statement);
+          },
+        );
+      for (const unit of preview.units) {
+        if (unit.phase) await op.phase(unit.phase);
+        if (unit.how === 'together') await together(unit.statements);
+        else if (unit.how === 'retry')
+          for (const statement of unit.statements) await retry(statement);
+        else for (const statement of unit.statements) await run(s, statement);
+        if (unit.done !== undefined) options.onProgress?.(unit.done, present.length);
+      }
+      const done: RetiredPartition[] = present.map((state) => ({
+        table: state.table,
+        partition: state.name,
+        archivedAs: mode === 'archive' ? `${archiveSchema}.${state.name}` : null,
+        rows: state.rows,
+      }));
       return {
         ...base,
-        status: 'nothing-to-do' as const,
-        partitions: [],
+        status: 'retired' as const,
+        partitions: done,
         elapsedMs: performance.now() - started,
       };
-    }
-
-    await op.begin('detach', mode);
-    const retry = async (statement: string) => {
-      const outcome = await retryOnLockTimeout(() => run(s, statement), {
-        retries: options.retries,
-        onRetry: options.onRetry,
-      });
-      if (outcome.error === undefined) return;
-      throw outcome.lockTimeouts.length === outcome.attempts
-        ? lockGiveUpError(`retire ${where}`, outcome.attempts, lockTimeoutMs, outcome.error)
-        : outcome.error;
-    };
-    /** Statements that must commit together (a table and its ownership row). */
-    const together = (statements: string[]) =>
-      inShortTransaction(
-        s,
-        {
-          retries: options.retries ?? 8,
-          ...(options.lockTimeoutMs ? { lockTimeoutMs: options.lockTimeoutMs } : {}),
-          ...(options.onRetry ? { onRetry: options.onRetry } : {}),
-        },
-        async (tx) => {
-          for (const statement of statements) await run(tx, statement);
-        },
-      );
-    for (const unit of preview.units) {
-      if (unit.phase) await op.phase(unit.phase);
-      if (unit.how === 'together') await together(unit.statements);
-      else if (unit.how === 'retry')
-        for (const statement of unit.statements) await retry(statement);
-      else for (const statement of unit.statements) await run(s, statement);
-      if (unit.done !== undefined) options.onProgress?.(unit.done, present.length);
-    }
-    const done: RetiredPartition[] = present.map((state) => ({
-      table: state.table,
-      partition: state.name,
-      archivedAs: mode === 'archive' ? `${archiveSchema}.${state.name}` : null,
-      rows: state.rows,
-    }));
-    return {
-      ...base,
-      status: 'retired' as const,
-      partitions: done,
-      elapsedMs: performance.now() - started,
-    };
-  });
+    },
+    { recordWithoutFlushWait: true },
+  );
 }
 
 export interface ReattachResult {
