@@ -54,12 +54,21 @@ export async function readOperations(
   family: { schema: string; name: string },
   key?: string,
 ): Promise<RecordedOperation[]> {
+  return (await readOperationsTable(db, family, key)).operations;
+}
+
+/** readOperations, and whether the record's table exists (its CREATE can be left out then). */
+export async function readOperationsTable(
+  db: AnyPgDatabase,
+  family: { schema: string; name: string },
+  key?: string,
+): Promise<{ exists: boolean; operations: RecordedOperation[] }> {
   const [found] = rowsOf<{ t: string | null }>(
     await db.execute(
       sql`SELECT to_regclass(${quoteQualified(family.schema, OPERATIONS_TABLE)})::text AS t`,
     ),
   );
-  if (!found?.t) return [];
+  if (!found?.t) return { exists: false, operations: [] };
   const rows = rowsOf<{
     key: string;
     operation: string;
@@ -85,7 +94,7 @@ export async function readOperations(
           ORDER BY started_at, key`,
     ),
   );
-  return rows.map((r) => ({
+  const operations = rows.map((r) => ({
     key: r.key,
     operation: r.operation as OperationKind,
     phase: r.phase,
@@ -95,4 +104,5 @@ export async function readOperations(
     backendPid: r.pid === null ? null : Number(r.pid),
     running: r.running === true,
   }));
+  return { exists: true, operations };
 }

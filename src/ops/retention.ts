@@ -100,17 +100,37 @@ export interface RetireResult {
   elapsedMs: number;
 }
 
-async function hasDefaultPartition(
+/**
+ * What the statements depend on beyond the preflight, in one read: the server's version, which
+ * of the family's parents have a DEFAULT partition (no DETACH ... CONCURRENTLY then), and
+ * whether the retired-keys record exists (its CREATE is left out when it does).
+ */
+async function detachFacts(
   db: AnyPgDatabase,
-  schema: string,
-  table: string,
-): Promise<boolean> {
-  const rows = await query<{ n: number }>(
-    db,
-    sql`SELECT count(*)::int AS n FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-        WHERE i.inhparent = to_regclass(${quoteQualified(schema, table)}) AND pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT'`,
+  family: FamilySpec,
+): Promise<{ version: number; withDefault: string[]; retiredKeysTable: boolean }> {
+  const parents = sql.join(
+    family.tables.map(
+      (table, i) => sql`(${i}::int, to_regclass(${quoteQualified(family.schema, table)}))`,
+    ),
+    sql`, `,
   );
-  return (rows[0]?.n ?? 0) > 0;
+  const [row] = await query<{ v: string; defaults: number[] | null; retired: boolean }>(
+    db,
+    sql`SELECT current_setting('server_version_num') AS v,
+               to_regclass(${quoteQualified(family.schema, RETIRED_KEYS_TABLE)}) IS NOT NULL AS retired,
+               ARRAY(SELECT p.i FROM (VALUES ${parents}) p(i, parent)
+                     WHERE EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                                   WHERE i.inhparent = p.parent AND c.relispartition
+                                     AND pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT')
+                     ORDER BY p.i) AS defaults`,
+  );
+  const defaults = new Set((row?.defaults ?? []).map(Number));
+  return {
+    version: Number(row?.v),
+    withDefault: family.tables.filter((_, i) => defaults.has(i)),
+    retiredKeysTable: row?.retired === true,
+  };
 }
 
 /**
@@ -185,12 +205,7 @@ export async function previewRetire(
   const { mode, archiveSchema } = options;
   // Everything that could stop it half-way is checked before the first change.
   const present = await retirePreflight(db, family, key, options);
-  const version = Number(
-    (await query<{ v: string }>(db, sql`SELECT current_setting('server_version_num') AS v`))[0]?.v,
-  );
-  const withDefault = [];
-  for (const table of family.tables)
-    if (await hasDefaultPartition(db, family.schema, table)) withDefault.push(table);
+  const { version, withDefault, retiredKeysTable } = await detachFacts(db, family);
   const concurrently = version >= 140000 && withDefault.length === 0;
   const detachNote = concurrently
     ? null
@@ -204,6 +219,7 @@ export async function previewRetire(
     partitionForeignKeys: {},
     parentForeignKeys: {},
     archived: [],
+    retiredKeysTable,
   };
   if (mode === 'archive') {
     for (const state of present) {
@@ -288,18 +304,73 @@ export async function retireKey(
   await preflightPrivileges(db, 'retire', [family], {
     ...((options.mode ?? family.retention?.mode) === 'archive' ? { archiveSchema } : {}),
   });
-  const where = `family ${family.name}, key ${keyLabel(key)}`;
   // lock_timeout for the whole session: DETACH ... CONCURRENTLY cannot run in a transaction.
   const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
   const session = await openSession(db, { settings: pgpartsSessionSettings(lockTimeoutMs) });
-  const s = session.db;
   try {
-    return await withKeyOperation(s, family, keyLabel(key), 'retire', async (op) => {
+    return await retireOnSession(session.db, family, key, options, archiveSchema, started, true);
+  } finally {
+    await session.release();
+  }
+}
+
+/**
+ * retireKey as a step of `apply`, on the run's pinned connection (`run`: its session settings
+ * and lock_timeout are the run's). What the run already did for every step is not done again:
+ * its privileges preflight covers a retire that drops (an archive still checks the archive
+ * schema here), and it carried the family's ownership records over before its first step.
+ * Everything else (the key check, the key's lock and record, the retire preflight, ownership
+ * by oid) runs as in retireKey.
+ */
+export async function retireKeyInRun(
+  run: AnyPgDatabase,
+  family: FamilySpec,
+  key: PartitionKey,
+  options: RetireOptions & { lockTimeoutMs: number },
+): Promise<RetireResult> {
+  const started = performance.now();
+  const archiveSchema = checkedArchiveSchema(
+    options.archiveSchema ?? family.retention?.archiveSchema ?? 'pgparts_archive',
+  );
+  if (key.kind === 'default') {
+    throw new PgpartsError('invalid-input', 'retire: the DEFAULT partition is not a key', {
+      step: 'retire',
+    });
+  }
+  if ((options.mode ?? family.retention?.mode) === 'archive')
+    await preflightPrivileges(run, 'retire', [family], { archiveSchema });
+  return retireOnSession(run, family, key, options, archiveSchema, started, false);
+}
+
+/**
+ * The retire itself, on one connection whose session lock_timeout is set, after the privileges
+ * preflight; `carryOverOwnership`: the family's ownership records are carried over first
+ * (apply did it already for its run).
+ */
+async function retireOnSession(
+  s: AnyPgDatabase,
+  family: FamilySpec,
+  key: PartitionKey,
+  options: RetireOptions,
+  archiveSchema: string,
+  started: number,
+  carryOverOwnership: boolean,
+): Promise<RetireResult> {
+  const where = `family ${family.name}, key ${keyLabel(key)}`;
+  const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+  // Its record's writes need not wait for the WAL flush: each is followed by the DETACH, DROP
+  // or record of retired keys, whose commit flushes them (withKeyOperation).
+  return await withKeyOperation(
+    s,
+    family,
+    keyLabel(key),
+    'retire',
+    async (op) => {
       const resuming = op.resuming !== null;
       // An interrupted retire is finished as it began: the same mode.
       const mode: RetireMode = retireMode(family, op.resuming?.detail, options);
       await checkKey(s, family, key, 'retire', { force: options.force === true, resuming });
-      await ensureOwnership(s, family);
+      if (carryOverOwnership) await ensureOwnership(s, family);
       // Every statement is built here, after the preflight, before the first change.
       const preview = await previewRetire(s, family, key, { mode, archiveSchema, resuming });
       const { present, concurrently, detachNote } = preview.facts;
@@ -363,10 +434,9 @@ export async function retireKey(
         partitions: done,
         elapsedMs: performance.now() - started,
       };
-    });
-  } finally {
-    await session.release();
-  }
+    },
+    { recordWithoutFlushWait: true },
+  );
 }
 
 export interface ReattachResult {

@@ -48,8 +48,9 @@ export async function retirePreflight(
 ): Promise<RetirePartitionState[]> {
   return db.transaction(async (tx) => {
     // Bounds print in the session's zone and style: read them as boundSpecSql writes them.
-    await tx.execute(sql`SET LOCAL TimeZone = 'UTC'`);
-    await tx.execute(sql`SET LOCAL DateStyle = 'ISO, YMD'`);
+    await tx.execute(
+      sql`SELECT set_config('TimeZone', 'UTC', true), set_config('DateStyle', 'ISO, YMD', true)`,
+    );
     const problems: string[] = [];
     const states: RetirePartitionState[] = [];
     const missing: string[] = [];
@@ -61,13 +62,31 @@ export async function retirePreflight(
     for (const table of [...family.tables].reverse()) {
       const parent = quoteQualified(family.schema, table);
       const name = partitionName(family, table, key);
-      const holders = await query<{ name: string; schema: string }>(
+      // The partitions holding the key's bound, and the key's own table: one read.
+      const [read] = await query<{
+        holders: { name: string; schema: string }[] | string;
+        oid: string | null;
+        attached: boolean;
+        pending: boolean;
+        rows: number;
+      }>(
         tx,
-        sql`SELECT c.relname AS name, n.nspname AS schema FROM pg_inherits i
-            JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE i.inhparent = to_regclass(${parent})
-              AND pg_get_expr(c.relpartbound, c.oid) = ${bound}`,
+        sql`SELECT (SELECT coalesce(json_agg(json_build_object('name', c.relname, 'schema', n.nspname)), '[]')
+                    FROM pg_inherits i
+                    JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                    WHERE i.inhparent = to_regclass(${parent})
+                      AND pg_get_expr(c.relpartbound, c.oid) = ${bound}) AS holders,
+                   t.oid, t.attached, t.pending, t.rows
+            FROM (SELECT 1) one LEFT JOIN (
+              SELECT c.oid::text AS oid, i.inhrelid IS NOT NULL AS attached,
+                     coalesce(i.inhdetachpending, false) AS pending,
+                     greatest(c.reltuples, 0)::bigint::int AS rows
+              FROM pg_class c
+              LEFT JOIN pg_inherits i ON i.inhrelid = c.oid AND i.inhparent = to_regclass(${parent})
+              WHERE c.oid = to_regclass(${quoteQualified(family.schema, name)})) t ON true`,
       );
+      const holders: { name: string; schema: string }[] =
+        typeof read?.holders === 'string' ? JSON.parse(read.holders) : (read?.holders ?? []);
       for (const h of holders.filter((h) => h.name !== name || h.schema !== family.schema)) {
         problems.push(
           `${h.schema}.${h.name} holds ${keyLabel(key)} in ${table} under a name pgparts did not ` +
@@ -75,20 +94,9 @@ export async function retirePreflight(
             'detach or drop it yourself',
         );
       }
-      const [found] = await query<{
-        oid: string;
-        attached: boolean;
-        pending: boolean;
-        rows: number;
-      }>(
-        tx,
-        sql`SELECT c.oid::text AS oid, i.inhrelid IS NOT NULL AS attached,
-                   coalesce(i.inhdetachpending, false) AS pending,
-                   greatest(c.reltuples, 0)::bigint::int AS rows
-            FROM pg_class c
-            LEFT JOIN pg_inherits i ON i.inhrelid = c.oid AND i.inhparent = to_regclass(${parent})
-            WHERE c.oid = to_regclass(${quoteQualified(family.schema, name)})`,
-      );
+      const found = read?.oid
+        ? { oid: read.oid, attached: read.attached, pending: read.pending, rows: read.rows }
+        : undefined;
       if (!found) {
         missing.push(table);
         continue;
@@ -108,14 +116,25 @@ export async function retirePreflight(
         );
         continue;
       }
-      const views = await query<{ view: string }>(
+      // Views on the partition, and foreign keys from outside the family into it: one read.
+      const dependents = await query<{ kind: 'view' | 'fk'; name: string; from: string }>(
         tx,
-        sql`SELECT DISTINCT v.oid::regclass::text AS view FROM pg_depend d
-            JOIN pg_rewrite r ON r.oid = d.objid JOIN pg_class v ON v.oid = r.ev_class
-            WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass
-              AND d.refobjid = ${found.oid}::oid AND v.oid <> ${found.oid}::oid
-            ORDER BY 1`,
+        sql`SELECT * FROM (
+              SELECT DISTINCT 'view' AS kind, v.oid::regclass::text AS name, '' AS from
+              FROM pg_depend d
+              JOIN pg_rewrite r ON r.oid = d.objid JOIN pg_class v ON v.oid = r.ev_class
+              WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass
+                AND d.refobjid = ${found.oid}::oid AND v.oid <> ${found.oid}::oid
+              UNION ALL
+              SELECT 'fk', c.conname, c.conrelid::regclass::text FROM pg_constraint c
+              WHERE c.contype = 'f' AND c.confrelid IN (${found.oid}::oid, to_regclass(${parent}))
+                AND c.conrelid NOT IN (${parents})
+                AND NOT EXISTS (SELECT 1 FROM pg_inherits i
+                                WHERE i.inhrelid = c.conrelid AND i.inhparent IN (${parents}))) d
+            ORDER BY kind DESC, "from", name`,
       );
+      const views = dependents.filter((d) => d.kind === 'view').map((d) => ({ view: d.name }));
+      const foreign = dependents.filter((d) => d.kind === 'fk');
       if (views.length > 0) {
         problems.push(
           `${views.map((v) => v.view).join(', ')} ${views.length === 1 ? 'depends' : 'depend'} on ` +
@@ -123,15 +142,6 @@ export async function retirePreflight(
             '(on the parent table instead of the partition) first',
         );
       }
-      const foreign = await query<{ name: string; from: string }>(
-        tx,
-        sql`SELECT c.conname AS name, c.conrelid::regclass::text AS from FROM pg_constraint c
-            WHERE c.contype = 'f' AND c.confrelid IN (${found.oid}::oid, to_regclass(${parent}))
-              AND c.conrelid NOT IN (${parents})
-              AND NOT EXISTS (SELECT 1 FROM pg_inherits i
-                              WHERE i.inhrelid = c.conrelid AND i.inhparent IN (${parents}))
-            ORDER BY 2, 1`,
-      );
       if (foreign.length > 0) {
         problems.push(
           `${foreign.map((f) => `${f.from} (${f.name})`).join(', ')} outside the family ` +

@@ -34,6 +34,8 @@ export interface RetireFacts {
   parentForeignKeys: Record<string, FamilyForeignKey[]>;
   /** archive: the key's tables already in the archive schema (an interrupted retire moved them). */
   archived: string[];
+  /** pgparts_retired_keys exists already: its CREATE TABLE IF NOT EXISTS is left out. */
+  retiredKeysTable?: boolean;
 }
 
 /**
@@ -155,7 +157,7 @@ export function retireStatements(
     phase: 'record',
     how: 'plain',
     statements: [
-      ...retiredKeysSetupSql(family.schema),
+      ...(facts.retiredKeysTable ? [] : retiredKeysSetupSql(family.schema)),
       `INSERT INTO ${quoteQualified(family.schema, RETIRED_KEYS_TABLE)} (family, key, mode, archive_schema)
 VALUES (${textLiteral(family.name)}, ${textLiteral(keyLabel(key))}, ${textLiteral(mode)}, ${mode === 'archive' ? textLiteral(archiveSchema) : 'NULL'})
 ON CONFLICT (family, key) DO UPDATE SET mode = EXCLUDED.mode, archive_schema = EXCLUDED.archive_schema, retired_at = now()`,

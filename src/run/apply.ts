@@ -1,12 +1,12 @@
 import { sql } from 'drizzle-orm';
 import { inspect } from '../catalog/inspect.js';
-import { assertSupportedServer } from '../catalog/server-version.js';
+import { unsupportedServerReason } from '../catalog/server-version.js';
 import { keyId } from '../define/bounds.js';
 import { type FamilySpec, parseFamilies } from '../define/spec.js';
 import { isPgpartsError, PgpartsError } from '../errors.js';
 import { drainKey } from '../ops/drain/drain.js';
 import { ensureOwnership } from '../ops/ownership.js';
-import { retireKey } from '../ops/retention.js';
+import { retireKeyInRun } from '../ops/retention.js';
 import { type Plan, plan, type Step } from '../plan/plan.js';
 import {
   type LockKey,
@@ -25,10 +25,10 @@ import {
   retryOnLockTimeout,
 } from './lock-timeout.js';
 import { isConnectionLoss, pgErrorMessage } from './pg-error.js';
-import { preflightPrivileges } from './privileges.js';
+import { preflightPrivileges, readSessionFacts } from './privileges.js';
 import { recordMaintenanceRun } from './record-run.js';
 import { openSession, pgpartsSessionSettings } from './session.js';
-import { assertNotStandby } from './standby.js';
+import { standbyMessage } from './standby.js';
 import { withStepStatements } from './step-statements.js';
 
 /**
@@ -77,7 +77,8 @@ const BUILT_IN_EXECUTORS: StepExecutors = {
     return `${result.rowsMoved} rows moved in ${Math.round(result.elapsedMs)} ms (${result.strategy ?? 'nothing to move'}), locks held ${Math.round(result.maxLockHoldMs)} ms`;
   },
   retire: async (step, ctx) => {
-    const result = await retireKey(ctx.db, ctx.family, step.key, {
+    // On the run's connection: its settings, privileges preflight and ownership records serve.
+    const result = await retireKeyInRun(ctx.db, ctx.family, step.key, {
       mode: step.mode ?? 'drop',
       lockTimeoutMs: ctx.lockTimeoutMs,
       retries: ctx.retries,
@@ -224,10 +225,15 @@ export async function apply(db: AnyPgDatabase, options: ApplyOptions): Promise<A
     let runError: unknown;
     try {
       await emit({ type: 'lock-acquired', pid: lock.holderPid });
-      await assertSupportedServer(session.db);
-      await assertNotStandby(session.db, 'apply');
-      // The grants it needs, before its first change (the ownership records below).
-      await preflightPrivileges(session.db, 'apply', families);
+      // The server's version, not a standby, and the grants it needs (one read for the three),
+      // before its first change (the ownership records below).
+      const facts = await readSessionFacts(session.db);
+      const unsupported = unsupportedServerReason(facts.version);
+      if (unsupported) throw new PgpartsError('unsupported-server', unsupported);
+      if (facts.standby) {
+        throw new PgpartsError('unsupported-server', standbyMessage('apply'), { step: 'apply' });
+      }
+      await preflightPrivileges(session.db, 'apply', families, { facts });
       // lock_timeout is one of the session settings: set at openSession, restored at release.
       {
         const retry: RetryOptions = {

@@ -4,7 +4,7 @@ import {
   type OperationKind,
   operationsSetupSql,
   type RecordedOperation,
-  readOperations,
+  readOperationsTable,
 } from '../catalog/operations.js';
 import { familyIdentity } from '../define/spec.js';
 import { PgpartsError } from '../errors.js';
@@ -87,7 +87,18 @@ export async function withKeyOperation<T>(
   key: string,
   kind: OperationKind,
   fn: (op: KeyOperation) => Promise<T>,
-  options: { spansRuns?: boolean } = {},
+  options: {
+    spansRuns?: boolean;
+    /**
+     * The record's writes (begin, phase, end) commit without waiting for the WAL flush; only
+     * for an operation that runs them outside any transaction of its own and whose every change
+     * commits durably after them. The WAL is written in order, so that change's flush makes the
+     * records before it durable too; a crash can lose only records written after the last
+     * durable change: the record then shows an earlier phase or an operation already finished,
+     * and the next run resumes from what the catalog shows (a finished step is skipped).
+     */
+    recordWithoutFlushWait?: boolean;
+  } = {},
 ): Promise<T> {
   const identity = familyIdentity(family);
   const wholeFamily = key === WHOLE_FAMILY_KEY;
@@ -134,10 +145,14 @@ export async function withKeyOperation<T>(
       );
     }
     locked = true;
-    const [recorded] = await readOperations(s, family, key);
+    // The family's records in one read: this key's, and what blocks it (the whole family's
+    // operation for a key; any key's for the whole family).
+    const read = await readOperationsTable(s, family);
+    let tableExists = read.exists;
+    const recorded = read.operations.find((o) => o.key === key);
     const [blocking] = wholeFamily
-      ? (await readOperations(s, family)).filter((o) => o.key !== WHOLE_FAMILY_KEY)
-      : await readOperations(s, family, WHOLE_FAMILY_KEY);
+      ? read.operations.filter((o) => o.key !== WHOLE_FAMILY_KEY)
+      : read.operations.filter((o) => o.key === WHOLE_FAMILY_KEY);
     if (blocking && blocking.operation !== kind) {
       throw new PgpartsError(
         'busy',
@@ -156,14 +171,24 @@ export async function withKeyOperation<T>(
     }
     let begun = recorded !== undefined;
     const table = sql.raw(quoteQualified(family.schema, OPERATIONS_TABLE));
+    // recordWithoutFlushWait: each record statement is its own transaction whose commit does not
+    // wait for the WAL flush (set_config local to it, joined in so that it is evaluated).
+    const noFlushWait = options.recordWithoutFlushWait
+      ? sql`WITH no_flush_wait AS (SELECT set_config('synchronous_commit', 'off', true) AS v) `
+      : sql``;
+    const fromNoFlushWait = options.recordWithoutFlushWait ? sql` FROM no_flush_wait` : sql``;
     const op: KeyOperation = {
       kind,
       resuming: recorded ?? null,
       begin: async (phase, detail) => {
-        for (const statement of operationsSetupSql(family.schema)) await run(s, statement);
+        // The record's table: created on first use, left alone once it exists.
+        if (!tableExists) {
+          for (const statement of operationsSetupSql(family.schema)) await run(s, statement);
+          tableExists = true;
+        }
         await s.execute(
-          sql`INSERT INTO ${table} AS o (family, key, operation, phase, detail, backend_pid)
-              VALUES (${family.name}, ${key}, ${kind}, ${phase}, ${detail ?? null}, pg_backend_pid())
+          sql`${noFlushWait}INSERT INTO ${table} AS o (family, key, operation, phase, detail, backend_pid)
+              SELECT ${family.name}, ${key}, ${kind}, ${phase}, ${detail ?? null}, pg_backend_pid()${fromNoFlushWait}
               ON CONFLICT (family, key) DO UPDATE
               SET phase = EXCLUDED.phase, updated_at = now(), backend_pid = EXCLUDED.backend_pid,
                   detail = coalesce(o.detail, EXCLUDED.detail)`,
@@ -173,14 +198,14 @@ export async function withKeyOperation<T>(
       phase: async (phase) => {
         if (!begun) return;
         await s.execute(
-          sql`UPDATE ${table} SET phase = ${phase}, updated_at = now(), backend_pid = pg_backend_pid()
+          sql`${noFlushWait}UPDATE ${table} SET phase = ${phase}, updated_at = now(), backend_pid = pg_backend_pid()${fromNoFlushWait}
               WHERE family = ${family.name} AND key = ${key} AND operation = ${kind}`,
         );
       },
       end: async () => {
         if (!begun) return;
         await s.execute(
-          sql`DELETE FROM ${table} WHERE family = ${family.name} AND key = ${key} AND operation = ${kind}`,
+          sql`${noFlushWait}DELETE FROM ${table}${options.recordWithoutFlushWait ? sql` USING no_flush_wait` : sql``} WHERE family = ${family.name} AND key = ${key} AND operation = ${kind}`,
         );
         begun = false;
       },

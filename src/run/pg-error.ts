@@ -8,6 +8,9 @@ import { sqlStateOf } from '../errors.js';
 /** lock_not_available: a statement gave up waiting for a lock (lock_timeout). */
 export const LOCK_NOT_AVAILABLE = '55P03';
 
+/** undefined_table: a statement names a table that does not exist (pgparts's records before first use). */
+export const UNDEFINED_TABLE = '42P01';
+
 /** The SQLSTATE of an error or of any error in its `cause` chain; undefined when there is none. */
 export const pgErrorCode = sqlStateOf;
 

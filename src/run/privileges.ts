@@ -50,6 +50,34 @@ export interface PreflightOptions {
   archiveSchema?: string;
   /** migrate: the schemas of the migration records (default pgparts, the package's record). */
   migrationsSchemas?: readonly string[];
+  /** Who is connected, already read (readSessionFacts): saves the preflight its first read. */
+  facts?: SessionFacts;
+}
+
+/** Who is connected, to what, and whether the server is a standby: one read for all three. */
+export interface SessionFacts {
+  role: string;
+  database: string;
+  superuser: boolean;
+  /** server_version_num */
+  version: number;
+  /** pg_is_in_recovery() */
+  standby: boolean;
+}
+
+/**
+ * One statement for what apply checks before anything else: the server's version, whether it is
+ * a standby, and the role the privileges preflight starts from.
+ */
+export async function readSessionFacts(db: AnyPgDatabase): Promise<SessionFacts> {
+  const row = await one<Omit<SessionFacts, 'version'> & { version: number | string }>(
+    db,
+    sql`SELECT current_user AS role, current_database() AS database,
+               (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser,
+               current_setting('server_version_num')::int AS version,
+               pg_is_in_recovery() AS standby`,
+  );
+  return { ...row, version: Number(row.version), standby: row.standby === true };
 }
 
 async function one<T>(db: AnyPgDatabase, query: ReturnType<typeof sql>): Promise<T> {
@@ -67,12 +95,7 @@ export async function missingPrivileges(
   families: readonly FamilySpec[],
   options: PreflightOptions = {},
 ): Promise<MissingPrivilege[]> {
-  const who = await one<{ role: string; database: string; superuser: boolean; version: number }>(
-    db,
-    sql`SELECT current_user AS role, current_database() AS database,
-               (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser,
-               current_setting('server_version_num')::int AS version`,
-  );
+  const who = options.facts ?? (await readSessionFacts(db));
   if (who.superuser) return [];
   const role = quoteIdent(who.role);
   const missing: MissingPrivilege[] = [];

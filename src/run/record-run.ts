@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
 import {
   MAINTENANCE_RUNS_KEPT,
   MAINTENANCE_RUNS_TABLE,
@@ -7,6 +7,7 @@ import {
 } from '../catalog/maintenance-runs.js';
 import type { FamilySpec } from '../define/spec.js';
 import type { AnyPgDatabase } from './database.js';
+import { pgErrorCode, UNDEFINED_TABLE } from './pg-error.js';
 
 /** The part of apply's StepResult a record keeps. */
 export interface RecordedStep {
@@ -24,45 +25,64 @@ export interface RunRecord {
 }
 
 /**
- * Records one maintenance run: a row per family, with that family's steps. Creates the table on
- * first use and keeps the newest MAINTENANCE_RUNS_KEPT rows per family. One transaction, so a
- * run is recorded for every family or for none. The commit does not wait for the WAL flush.
+ * The one statement that records a run: a row per family, with that family's steps, and the
+ * family's rows beyond the newest MAINTENANCE_RUNS_KEPT deleted. One statement is one
+ * transaction, so a run is recorded for every family or for none. Its commit does not wait for
+ * the WAL flush (set_config local to the statement's own transaction, read at its commit): a
+ * record of what ran, not data, and on a busy disk the flush is most of a no-op run's time; a
+ * server crash can lose the last records only.
+ */
+export function recordRunSql(families: readonly FamilySpec[], record: RunRecord): SQL {
+  const parts = families.map((family, i) => {
+    const results = record.results.filter((r) => r.step.family === family.name);
+    const count = (outcome: RecordedStep['outcome']) =>
+      results.filter((r) => r.outcome === outcome).length;
+    const outcome: RunOutcome = record.error ? 'error' : count('failed') > 0 ? 'failed' : 'ok';
+    const steps = results.map((r) => ({
+      kind: r.step.kind,
+      label: r.step.label,
+      outcome: r.outcome,
+      ...(r.outcome !== 'done' && r.message ? { message: r.message } : {}),
+    }));
+    const table = sql`${sql.identifier(family.schema)}.${sql.identifier(MAINTENANCE_RUNS_TABLE)}`;
+    // The DELETE sees the rows from before the INSERT (one snapshot for the statement): keeping
+    // MAINTENANCE_RUNS_KEPT - 1 of them keeps MAINTENANCE_RUNS_KEPT with the new one.
+    return sql`, ${sql.raw(`added_${i}`)} AS (
+        INSERT INTO ${table} (family, started_at, outcome, steps_done, steps_failed, steps_skipped, duration_ms, steps, error)
+        VALUES (${family.name}, ${record.startedAt.toISOString()}::timestamptz, ${outcome},
+                ${count('done')}, ${count('failed')}, ${count('skipped')},
+                ${Math.round(record.durationMs)}, ${JSON.stringify(steps)}::jsonb, ${record.error ?? null})
+        RETURNING id),
+      ${sql.raw(`trimmed_${i}`)} AS (
+        DELETE FROM ${table} WHERE family = ${family.name} AND id <= (
+          SELECT id FROM ${table} WHERE family = ${family.name}
+          ORDER BY id DESC OFFSET ${MAINTENANCE_RUNS_KEPT - 1} LIMIT 1)
+        RETURNING id)`;
+  });
+  return sql`WITH no_flush_wait AS (SELECT set_config('synchronous_commit', 'off', true) AS v)${sql.join(parts, sql``)}
+    SELECT (SELECT count(*) FROM no_flush_wait)::int AS settings`;
+}
+
+/**
+ * Records one maintenance run (recordRunSql): one round trip once the record's table exists.
+ * The table is created on first use: when the statement finds it missing (the first run in a
+ * schema), it is created and the statement runs again.
  */
 export async function recordMaintenanceRun(
   db: AnyPgDatabase,
   families: readonly FamilySpec[],
   record: RunRecord,
 ): Promise<void> {
-  await db.transaction(async (tx) => {
-    // A record of what ran, not data: its commit need not wait for the WAL flush, which on a
-    // busy disk is most of a no-op run's time. A server crash can lose the last records only.
-    await tx.execute(sql`SET LOCAL synchronous_commit = off`);
-    for (const schema of new Set(families.map((f) => f.schema))) {
-      for (const statement of maintenanceRunsSetupSql(schema)) await tx.execute(sql.raw(statement));
-    }
-    for (const family of families) {
-      const results = record.results.filter((r) => r.step.family === family.name);
-      const count = (outcome: RecordedStep['outcome']) =>
-        results.filter((r) => r.outcome === outcome).length;
-      const outcome: RunOutcome = record.error ? 'error' : count('failed') > 0 ? 'failed' : 'ok';
-      const steps = results.map((r) => ({
-        kind: r.step.kind,
-        label: r.step.label,
-        outcome: r.outcome,
-        ...(r.outcome !== 'done' && r.message ? { message: r.message } : {}),
-      }));
-      const table = sql`${sql.identifier(family.schema)}.${sql.identifier(MAINTENANCE_RUNS_TABLE)}`;
-      await tx.execute(
-        sql`INSERT INTO ${table} (family, started_at, outcome, steps_done, steps_failed, steps_skipped, duration_ms, steps, error)
-            VALUES (${family.name}, ${record.startedAt.toISOString()}::timestamptz, ${outcome},
-                    ${count('done')}, ${count('failed')}, ${count('skipped')},
-                    ${Math.round(record.durationMs)}, ${JSON.stringify(steps)}::jsonb, ${record.error ?? null})`,
-      );
-      await tx.execute(
-        sql`DELETE FROM ${table} WHERE family = ${family.name} AND id <= (
-              SELECT id FROM ${table} WHERE family = ${family.name}
-              ORDER BY id DESC OFFSET ${MAINTENANCE_RUNS_KEPT} LIMIT 1)`,
-      );
-    }
-  });
+  if (families.length === 0) return;
+  const statement = recordRunSql(families, record);
+  try {
+    await db.execute(statement);
+    return;
+  } catch (error) {
+    if (pgErrorCode(error) !== UNDEFINED_TABLE) throw error;
+  }
+  for (const schema of new Set(families.map((f) => f.schema))) {
+    for (const setup of maintenanceRunsSetupSql(schema)) await db.execute(sql.raw(setup));
+  }
+  await db.execute(statement);
 }
