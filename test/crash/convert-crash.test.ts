@@ -2,7 +2,11 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pgparts, pgpartsProcess } from '../cli/run-cli.js';
 import { countAndChecksum, MEMBER_COLUMNS, RUN_COLUMNS } from '../convert/checksums.js';
-import { type CrashableServer, startCrashableServer } from '../support/crashable-server.js';
+import {
+  type CrashableServer,
+  crashWhen,
+  startCrashableServer,
+} from '../support/crashable-server.js';
 import { buildLegacyLeaderboard } from '../support/legacy-fixtures.js';
 
 /**
@@ -15,7 +19,6 @@ import { buildLegacyLeaderboard } from '../support/legacy-fixtures.js';
 let server: CrashableServer;
 let sql: postgres.Sql;
 const quiet = { onnotice: () => {} };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let before: { runs: unknown; members: unknown };
 
 const connect = () => {
@@ -30,29 +33,9 @@ async function digests(runs: string, members: string) {
   };
 }
 
-/** Polls (through its own connection) until `query` returns a row; the server says when. */
-async function until(query: string): Promise<void> {
-  const probe = postgres(server.url(), { max: 1, ...quiet });
-  try {
-    for (let i = 0; i < 3_000; i++) {
-      // A table the command has not created yet is not an error: not yet.
-      const rows = await probe.unsafe(query).catch(() => []);
-      if (rows.length > 0) return;
-      await sleep(10);
-    }
-    throw new Error(`never true: ${query}`);
-  } finally {
-    await probe.end({ timeout: 1 }).catch(() => {});
-  }
-}
-
-/** Kills the server under a running command; restarts it; returns the command's run. */
+/** Kills the server under a running command once `when` returns a row; restarts it. */
 async function crashDuring(run: Promise<{ code: number | null; stderr: string }>, when: string) {
-  await until(when);
-  await sql.end({ timeout: 1 }).catch(() => {});
-  await server.crash();
-  const killed = await run;
-  await server.restart();
+  const killed = await crashWhen(server, run, when, () => sql.end({ timeout: 1 }));
   connect();
   return killed;
 }

@@ -2,7 +2,12 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pgparts, pgpartsProcess } from '../cli/run-cli.js';
 import { insertRuns, setupSeasons } from '../drain/leaderboard-fixture.js';
-import { type CrashableServer, startCrashableServer } from '../support/crashable-server.js';
+import {
+  type CrashableServer,
+  crashWhen,
+  startCrashableServer,
+  untilServerSays,
+} from '../support/crashable-server.js';
 import { type TableDigest, tableDigest } from '../support/table-checksum.js';
 
 /**
@@ -15,7 +20,6 @@ import { type TableDigest, tableDigest } from '../support/table-checksum.js';
 let server: CrashableServer;
 let sql: postgres.Sql;
 const quiet = { onnotice: () => {} };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const connect = () => {
   sql = postgres(server.url(), { max: 3, ...quiet });
@@ -29,27 +33,9 @@ async function digests(where = 'true'): Promise<{ runs: TableDigest; members: Ta
   };
 }
 
-async function until(query: string): Promise<void> {
-  const probe = postgres(server.url(), { max: 1, ...quiet });
-  try {
-    for (let i = 0; i < 6_000; i++) {
-      // A table the command has not created yet is not an error: not yet.
-      const rows = await probe.unsafe(query).catch(() => []);
-      if (rows.length > 0) return;
-      await sleep(10);
-    }
-    throw new Error(`never true: ${query}`);
-  } finally {
-    await probe.end({ timeout: 1 }).catch(() => {});
-  }
-}
-
-async function crashWhen(run: Promise<{ code: number | null; stderr: string }>, when: string) {
-  await until(when);
-  await sql.end({ timeout: 1 }).catch(() => {});
-  await server.crash();
-  const killed = await run;
-  await server.restart();
+/** Kills the server under a running command once `when` returns a row; restarts it. */
+async function crashDuring(run: Promise<{ code: number | null; stderr: string }>, when: string) {
+  const killed = await crashWhen(server, run, when, () => sql.end({ timeout: 1 }));
   connect();
   return killed;
 }
@@ -102,7 +88,7 @@ describe('the server is killed during a drain', () => {
       '--throttle',
       '10',
     );
-    const killed = await crashWhen(
+    const killed = await crashDuring(
       drain,
       `SELECT 1 FROM pgparts_operations WHERE key = '12' AND phase = 'prepared'`,
     );
@@ -135,9 +121,12 @@ describe('the server is killed during a drain', () => {
       '10',
     );
     // Taken during the online copy, which never touches these rows.
-    await until(`SELECT 1 FROM pgparts_operations WHERE key = '14' AND phase = 'prepared'`);
+    await untilServerSays(
+      server,
+      `SELECT 1 FROM pgparts_operations WHERE key = '14' AND phase = 'prepared'`,
+    );
     await hold(`SELECT 1 FROM pgparts_owned_tables WHERE role = 'staging' FOR UPDATE`);
-    const killed = await crashWhen(
+    const killed = await crashDuring(
       drain,
       `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE%pgparts_owned_tables%'`,
     );
@@ -170,7 +159,7 @@ describe('the server is killed during a retire', () => {
       '--lock-timeout',
       '60000',
     );
-    const killed = await crashWhen(
+    const killed = await crashDuring(
       retire,
       `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND backend_type = 'client backend'`,
     );

@@ -64,3 +64,41 @@ export async function startCrashableServer(purpose: string): Promise<CrashableSe
     },
   };
 }
+
+/**
+ * Polls `server` through a connection of its own until `query` returns a row: the server says
+ * when a command reached a phase. A query on a table the command has not created yet is "not
+ * yet", not an error.
+ */
+export async function untilServerSays(server: CrashableServer, query: string): Promise<void> {
+  const probe = postgres(server.url(), { max: 1, onnotice: () => {} });
+  try {
+    for (let i = 0; i < 6_000; i++) {
+      const rows = await probe.unsafe(query).catch(() => []);
+      if (rows.length > 0) return;
+      await sleep(10);
+    }
+    throw new Error(`never true: ${query}`);
+  } finally {
+    await probe.end({ timeout: 1 }).catch(() => {});
+  }
+}
+
+/**
+ * Kills `server` under a running command once `when` returns a row, waits for the command to
+ * end, and restarts the server. `close` ends the test's own pool first (its connections die with
+ * the server); reconnect after. Returns the killed command's run.
+ */
+export async function crashWhen<T>(
+  server: CrashableServer,
+  run: Promise<T>,
+  when: string,
+  close: () => Promise<unknown>,
+): Promise<T> {
+  await untilServerSays(server, when);
+  await close().catch(() => {});
+  await server.crash();
+  const killed = await run;
+  await server.restart();
+  return killed;
+}
