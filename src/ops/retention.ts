@@ -285,6 +285,22 @@ export function retirePreviewSql(preview: RetirePreview): string[] {
   return preview.units.flatMap((u) => u.statements);
 }
 
+/** The archive schema a retire of `key` uses; refuses DEFAULT, which is not a key. */
+function retireArchiveSchema(
+  family: FamilySpec,
+  key: PartitionKey,
+  options: RetireOptions,
+): string {
+  if (key.kind === 'default') {
+    throw new PgpartsError('invalid-input', 'retire: the DEFAULT partition is not a key', {
+      step: 'retire',
+    });
+  }
+  return checkedArchiveSchema(
+    options.archiveSchema ?? family.retention?.archiveSchema ?? 'pgparts_archive',
+  );
+}
+
 export async function retireKey(
   db: AnyPgDatabase,
   family: FamilySpec,
@@ -292,14 +308,7 @@ export async function retireKey(
   options: RetireOptions = {},
 ): Promise<RetireResult> {
   const started = performance.now();
-  const archiveSchema = checkedArchiveSchema(
-    options.archiveSchema ?? family.retention?.archiveSchema ?? 'pgparts_archive',
-  );
-  if (key.kind === 'default') {
-    throw new PgpartsError('invalid-input', 'retire: the DEFAULT partition is not a key', {
-      step: 'retire',
-    });
-  }
+  const archiveSchema = retireArchiveSchema(family, key, options);
 
   await preflightPrivileges(db, 'retire', [family], {
     ...((options.mode ?? family.retention?.mode) === 'archive' ? { archiveSchema } : {}),
@@ -329,14 +338,7 @@ export async function retireKeyInRun(
   options: RetireOptions & { lockTimeoutMs: number },
 ): Promise<RetireResult> {
   const started = performance.now();
-  const archiveSchema = checkedArchiveSchema(
-    options.archiveSchema ?? family.retention?.archiveSchema ?? 'pgparts_archive',
-  );
-  if (key.kind === 'default') {
-    throw new PgpartsError('invalid-input', 'retire: the DEFAULT partition is not a key', {
-      step: 'retire',
-    });
-  }
+  const archiveSchema = retireArchiveSchema(family, key, options);
   if ((options.mode ?? family.retention?.mode) === 'archive')
     await preflightPrivileges(run, 'retire', [family], { archiveSchema });
   return retireOnSession(run, family, key, options, archiveSchema, started, false);
