@@ -13,8 +13,8 @@
  *   ) PARTITION BY RANGE (occurred_at);
  *
  * pgparts then creates a partition per UTC day, a week ahead, and (apply --yes) drops those
- * older than 30 days. The file may be .ts (loaded through jiti, bundled with pgparts), .mjs/.js, or .json with plain
- * specs; it exports `families`.
+ * older than 30 days. The file may be .ts (loaded through jiti, bundled with pgparts), .mjs/.js,
+ * or .json with plain specs; it exports `families`.
  */
 import { bigserial, jsonb, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
 // In an app: from 'pgparts'.
