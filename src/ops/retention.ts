@@ -108,16 +108,31 @@ export interface RetireResult {
 async function detachFacts(
   db: AnyPgDatabase,
   family: FamilySpec,
-): Promise<{ version: number; withDefault: string[]; retiredKeysTable: boolean }> {
+): Promise<{
+  version: number;
+  withDefault: string[];
+  retiredKeysTable: boolean;
+  links: { referencing: string; referenced: string }[];
+}> {
   const parents = sql.join(
     family.tables.map(
       (table, i) => sql`(${i}::int, to_regclass(${quoteQualified(family.schema, table)}))`,
     ),
     sql`, `,
   );
-  const [row] = await query<{ v: string; defaults: number[] | null; retired: boolean }>(
+  const [row] = await query<{
+    v: string;
+    defaults: number[] | null;
+    retired: boolean;
+    links: [number, number][] | string | null;
+  }>(
     db,
     sql`SELECT current_setting('server_version_num') AS v,
+               (SELECT json_agg(json_build_array(a.i, b.i) ORDER BY a.i, b.i)
+                  FROM (VALUES ${parents}) a(i, parent), (VALUES ${parents}) b(i, parent)
+                 WHERE a.i <> b.i AND EXISTS (
+                   SELECT 1 FROM pg_constraint k WHERE k.contype = 'f' AND k.conparentid = 0
+                     AND k.conrelid = a.parent AND k.confrelid = b.parent)) AS links,
                to_regclass(${quoteQualified(family.schema, RETIRED_KEYS_TABLE)}) IS NOT NULL AS retired,
                ARRAY(SELECT p.i FROM (VALUES ${parents}) p(i, parent)
                      WHERE EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
@@ -130,6 +145,12 @@ async function detachFacts(
     version: Number(row?.v),
     withDefault: family.tables.filter((_, i) => defaults.has(i)),
     retiredKeysTable: row?.retired === true,
+    links: (typeof row?.links === 'string' ? JSON.parse(row.links) : (row?.links ?? [])).map(
+      ([a, b]: [number, number]) => ({
+        referencing: family.tables[a] as string,
+        referenced: family.tables[b] as string,
+      }),
+    ),
   };
 }
 
@@ -205,7 +226,7 @@ export async function previewRetire(
   const { mode, archiveSchema } = options;
   // Everything that could stop it half-way is checked before the first change.
   const present = await retirePreflight(db, family, key, options);
-  const { version, withDefault, retiredKeysTable } = await detachFacts(db, family);
+  const { version, withDefault, retiredKeysTable, links } = await detachFacts(db, family);
   const concurrently = version >= 140000 && withDefault.length === 0;
   const detachNote = concurrently
     ? null
@@ -220,6 +241,7 @@ export async function previewRetire(
     parentForeignKeys: {},
     archived: [],
     retiredKeysTable,
+    familyLinks: links,
   };
   if (mode === 'archive') {
     for (const state of present) {

@@ -32,6 +32,8 @@ export interface RetireFacts {
   partitionForeignKeys: Record<string, string[]>;
   /** Per parent table: its foreign keys into the family (the archived link is made of them). */
   parentForeignKeys: Record<string, FamilyForeignKey[]>;
+  /** Foreign keys between the family's parents (which references which), for the lock order. */
+  familyLinks?: { referencing: string; referenced: string }[];
   /** archive: the key's tables already in the archive schema (an interrupted retire moved them). */
   archived: string[];
   /** pgparts_retired_keys exists already: its CREATE TABLE IF NOT EXISTS is left out. */
@@ -80,6 +82,31 @@ export function retireStatements(
         phase: `detach ${state.name}`,
         how: 'retry',
         statements: [`ALTER TABLE ${parent} DETACH PARTITION ${partition} FINALIZE`],
+      });
+    } else if (state.attached && !facts.concurrently && (facts.familyLinks ?? []).length > 0) {
+      // A plain DETACH in a family whose tables reference each other takes ACCESS EXCLUSIVE on
+      // its parent and locks the other end of each foreign key, in an order that waits in a
+      // cycle with app writers (one inserting a run and then its members holds the first lock
+      // the detach wants next; one inserting members only queues behind it holding the other).
+      // So, in one short transaction: the referenced parents in SHARE ROW EXCLUSIVE first
+      // (writers of those tables finish and new ones wait holding nothing; foreign key checks
+      // into them go on), then the referencing parents in ACCESS EXCLUSIVE, then the DETACH.
+      const links = facts.familyLinks ?? [];
+      const referenced = [...new Set(links.map((l) => l.referenced))];
+      const referencing = [...new Set(links.map((l) => l.referencing))];
+      units.push({
+        phase: `detach ${state.name}`,
+        how: 'together',
+        statements: [
+          ...referenced.map(
+            (t) =>
+              `LOCK TABLE ONLY ${quoteQualified(family.schema, t)} IN SHARE ROW EXCLUSIVE MODE`,
+          ),
+          ...referencing.map(
+            (t) => `LOCK TABLE ONLY ${quoteQualified(family.schema, t)} IN ACCESS EXCLUSIVE MODE`,
+          ),
+          `ALTER TABLE ${parent} DETACH PARTITION ${partition}`,
+        ],
       });
     } else if (state.attached) {
       // CONCURRENTLY runs outside any transaction; the session's lock_timeout bounds its waits.
