@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningServer, startEmbeddedServer } from '../../scripts/embedded-server.js';
+import { openTransaction } from '../support/open-transaction.js';
 import { useTestDatabase } from '../support/test-database.js';
 import { withDatabase } from '../support/urls.js';
 import { type CliRun, pgparts, pgpartsProcess } from './run-cli.js';
@@ -17,26 +18,10 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * create step (which locks DEFAULT ACCESS EXCLUSIVE) waits: a step that is surely mid-way.
  */
 async function holdDefault(sql: postgres.Sql): Promise<() => Promise<void>> {
-  let release: () => void = () => {};
-  const released = new Promise<void>((resolve) => {
-    release = resolve;
-  });
-  let holding: () => void = () => {};
-  const held = new Promise<void>((resolve) => {
-    holding = resolve;
-  });
-  const done = sql
-    .begin(async (tx) => {
-      await tx`LOCK TABLE leaderboard_run_default IN ACCESS SHARE MODE`;
-      holding();
-      await released;
-    })
-    .catch(() => {});
-  await held;
-  return async () => {
-    release();
-    await done;
-  };
+  const open = await openTransaction(sql, [
+    'LOCK TABLE leaderboard_run_default IN ACCESS SHARE MODE',
+  ]);
+  return () => open.commit().catch(() => {});
 }
 
 /** The pid of the backend waiting for a lock on behalf of `pgparts apply`, once it waits. */

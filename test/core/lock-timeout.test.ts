@@ -5,6 +5,7 @@ import { addIntervals, intervalStart } from '../../src/define/intervals.js';
 import { killmailFamily } from '../../src/domains/killmails/partitioning.js';
 import { plan } from '../../src/plan/plan.js';
 import { apply } from '../../src/run/apply.js';
+import { openTransaction } from '../support/open-transaction.js';
 import { useTestDatabase } from '../support/test-database.js';
 
 const t = useTestDatabase();
@@ -61,30 +62,13 @@ function startWriter() {
  * to a table killmails_enriched references, which needs SHARE ROW EXCLUSIVE on killmails_enriched.
  */
 async function startLongWriter() {
-  const holder = t.connect({ max: 1 });
-  let release: () => void = () => {};
-  const released = new Promise<void>((resolve) => {
-    release = resolve;
-  });
-  let started: () => void = () => {};
-  const running = new Promise<void>((resolve) => {
-    started = resolve;
-  });
-  const done = holder.begin(async (tx) => {
-    await tx`INSERT INTO killmails_raw (killmail_id, killmail_time, system_id, ship_type_id, raw_payload)
-             VALUES (-1, now(), 1, 1, '{}')`;
-    await tx`INSERT INTO killmails_enriched (killmail_id, killmail_time, isk_value, module_tags, enrichment_blob)
-             SELECT killmail_id, killmail_time, 1, '{}', '{}' FROM killmails_raw WHERE killmail_id = -1`;
-    started();
-    await released;
-  });
-  await running;
-  return {
-    stop: async () => {
-      release();
-      await done;
-    },
-  };
+  const open = await openTransaction(t.connect({ max: 1 }), [
+    `INSERT INTO killmails_raw (killmail_id, killmail_time, system_id, ship_type_id, raw_payload)
+     VALUES (-1, now(), 1, 1, '{}')`,
+    `INSERT INTO killmails_enriched (killmail_id, killmail_time, isk_value, module_tags, enrichment_blob)
+     SELECT killmail_id, killmail_time, 1, '{}', '{}' FROM killmails_raw WHERE killmail_id = -1`,
+  ]);
+  return { stop: open.commit };
 }
 
 describe('apply against a table another transaction has locked', () => {

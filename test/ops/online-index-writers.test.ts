@@ -1,6 +1,7 @@
 import { drizzle } from 'drizzle-orm/postgres-js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildIndexOnline } from '../../src/ops/online-index.js';
+import { openTransaction } from '../support/open-transaction.js';
 import { useTestDatabase } from '../support/test-database.js';
 import { indexStates, startLockWaitSampler, startWriter } from './online-index-support.js';
 
@@ -129,21 +130,9 @@ describe('buildIndexOnline when its ON ONLY has to wait', () => {
   it('gives up at lock_timeout, so writers queued behind it wait less than that, and retries', async () => {
     // An open transaction that inserted into events: CREATE INDEX ... ON ONLY events needs a
     // SHARE lock on the table, waits for it, and every writer arriving meanwhile queues behind.
-    const blocker = t.connect({ max: 1 });
-    let release: () => void = () => {};
-    const released = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let inside: () => void = () => {};
-    const holding = new Promise<void>((resolve) => {
-      inside = resolve;
-    });
-    const blocking = blocker.begin(async (tx) => {
-      await tx`INSERT INTO events (tenant_id, id, kind) VALUES (1, 1, 'held')`;
-      inside();
-      await released;
-    });
-    await holding;
+    const blocking = await openTransaction(t.connect({ max: 1 }), [
+      `INSERT INTO events (tenant_id, id, kind) VALUES (1, 1, 'held')`,
+    ]);
 
     const writerPids: number[] = [];
     const writers = await Promise.all(
@@ -163,15 +152,13 @@ describe('buildIndexOnline when its ON ONLY has to wait', () => {
           lockTimeoutMs: LOCK_TIMEOUT_MS,
           onProgress: async (event) => {
             if (event.kind === 'retry') {
-              release();
-              await blocking;
+              await blocking.commit();
             }
           },
         },
       );
     } finally {
-      release();
-      await blocking.catch(() => {});
+      await blocking.commit().catch(() => {});
       await Promise.all(writers.map((w) => w.stop()));
       await sampler.stop();
     }

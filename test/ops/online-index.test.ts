@@ -10,6 +10,7 @@ import {
   type OnlineIndexSpecInput,
   renderOnlineIndexMigration,
 } from '../../src/ops/online-index.js';
+import { openTransaction } from '../support/open-transaction.js';
 import { useTestDatabase } from '../support/test-database.js';
 import { indexStates } from './online-index-support.js';
 
@@ -49,22 +50,9 @@ describe('an online build killed half-way', () => {
   it('leaves an INVALID index that the next run drops and builds again; UNIQUE is enforced after', async () => {
     // A transaction that wrote into orders_2 and stays open: CREATE INDEX CONCURRENTLY on
     // orders_2 has created its (invalid) index and waits for it, so the build is half-way.
-    const blocker = t.connect({ max: 1 });
-    let release: () => void = () => {};
-    const released = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let inside: () => void = () => {};
-    const holding = new Promise<void>((resolve) => {
-      inside = resolve;
-    });
-    const blocking = blocker.begin(async (tx) => {
-      await tx`INSERT INTO orders_2 VALUES (2, 900001, 'open', 1)`;
-      inside();
-      await released;
-      throw new Error('rolled back on purpose');
-    });
-    await holding;
+    const blocking = await openTransaction(t.connect({ max: 1 }), [
+      `INSERT INTO orders_2 VALUES (2, 900001, 'open', 1)`,
+    ]);
 
     // CREATE INDEX CONCURRENTLY waits for it up to concurrentLockTimeoutMs (60 s by default).
     const build = buildIndexOnline(drizzle(t.connect({ max: 2 })), uniqueOrders);
@@ -88,8 +76,7 @@ describe('an online build killed half-way', () => {
       (e: unknown) => e,
     );
     expect(isPgpartsError(error, 'connection')).toBe(true);
-    release();
-    await blocking.catch(() => {});
+    await blocking.rollback().catch(() => {});
 
     // Half-way: orders_1's index built (valid, not attached yet), orders_2's INVALID, the
     // parent index invalid.
@@ -165,21 +152,9 @@ describe('a CREATE INDEX CONCURRENTLY that gives up on lock_timeout', () => {
       INSERT INTO notes SELECT 1, md5(g::text) FROM generate_series(1, 1000) g;`);
     // An open transaction that wrote into notes_1: the concurrent build waits for it to end,
     // and that wait is a lock wait, bounded by lock_timeout.
-    const blocker = t.connect({ max: 1 });
-    let release: () => void = () => {};
-    const released = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let inside: () => void = () => {};
-    const holding = new Promise<void>((resolve) => {
-      inside = resolve;
-    });
-    const blocking = blocker.begin(async (tx) => {
-      await tx`INSERT INTO notes_1 VALUES (1, 'held')`;
-      inside();
-      await released;
-    });
-    await holding;
+    const blocking = await openTransaction(t.connect({ max: 1 }), [
+      `INSERT INTO notes_1 VALUES (1, 'held')`,
+    ]);
     const invalidAtRetry: string[] = [];
     const result = await buildIndexOnline(
       t.db,
@@ -193,8 +168,7 @@ describe('a CREATE INDEX CONCURRENTLY that gives up on lock_timeout', () => {
               SELECT ic.relname AS name FROM pg_index x JOIN pg_class ic ON ic.oid = x.indexrelid
               WHERE ic.relname = 'notes_1_body_idx' AND NOT x.indisvalid`;
             invalidAtRetry.push(...rows.map((r) => r.name));
-            release();
-            await blocking;
+            await blocking.commit();
           }
         },
       },
@@ -298,21 +272,9 @@ describe('two builds of one index at once', () => {
     await t.sql.unsafe(`
       CREATE TABLE tasks (queue int NOT NULL, title text) PARTITION BY LIST (queue);
       CREATE TABLE tasks_1 PARTITION OF tasks FOR VALUES IN (1);`);
-    const blocker = t.connect({ max: 1 });
-    let release: () => void = () => {};
-    const released = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let inside: () => void = () => {};
-    const holding = new Promise<void>((resolve) => {
-      inside = resolve;
-    });
-    const blocking = blocker.begin(async (tx) => {
-      await tx`INSERT INTO tasks_1 VALUES (1, 'held')`;
-      inside();
-      await released;
-    });
-    await holding;
+    const blocking = await openTransaction(t.connect({ max: 1 }), [
+      `INSERT INTO tasks_1 VALUES (1, 'held')`,
+    ]);
     const spec = {
       table: { name: 'tasks' },
       name: 'tasks_title_idx',
@@ -333,8 +295,7 @@ describe('two builds of one index at once', () => {
       (e: unknown) => e,
     );
     expect(isPgpartsError(second, 'busy')).toBe(true);
-    release();
-    await blocking;
+    await blocking.commit();
     await first;
     const states = await indexStates(t.sql, 'tasks', 'tasks_title_idx');
     expect(states.parentValid).toBe(true);
