@@ -37,6 +37,11 @@ export function newPartitionsSql(family: FamilySpec, tables: readonly string[]):
   if (family.defaultPartition) {
     for (const table of tables) statements.push(...create(table, { kind: 'default' }));
   }
-  if (family.partitionBy.strategy === 'range') statements.push(initialRangePartitionsSql(family));
+  if (family.partitionBy.strategy === 'range') {
+    // Only the added tables: the others' windows are the engine's to keep (a past month retention
+    // retired must not come back), and their partitions are already recorded.
+    const added = family.tables.filter((t) => tables.includes(t));
+    statements.push(initialRangePartitionsSql(family, { tables: added, recordOwned: true }));
+  }
   return statements;
 }

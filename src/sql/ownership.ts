@@ -59,8 +59,37 @@ export interface OwnedTable {
 /** Records (or re-records) a table pgparts just made; run in the transaction that made it. */
 export function recordOwnedSql(t: OwnedTable, how: 'created' | 'adopted' = 'created'): string {
   const where = t.tableSchema ?? t.schema;
-  return `INSERT INTO ${quoteQualified(t.schema, OWNED_TABLES)} ("relid", "schema", "name", "family", "parent", "key", "role", "how")
-VALUES (${textLiteral(quoteQualified(where, t.name))}::regclass, ${textLiteral(where)}, ${textLiteral(t.name)}, ${textLiteral(t.family)}, ${textLiteral(t.parent)}, ${textLiteral(t.key)}, ${textLiteral(t.role)}, ${textLiteral(how)})
+  return recordOwnedRowSql(t.schema, {
+    relid: `${textLiteral(quoteQualified(where, t.name))}::regclass`,
+    schema: textLiteral(where),
+    name: textLiteral(t.name),
+    family: textLiteral(t.family),
+    parent: textLiteral(t.parent),
+    key: textLiteral(t.key),
+    role: textLiteral(t.role),
+    how: textLiteral(how),
+  });
+}
+
+/** The ownership row's columns, each as an SQL expression (a literal, or a PL/pgSQL variable). */
+export interface OwnedRowExpressions {
+  relid: string;
+  schema: string;
+  name: string;
+  family: string;
+  parent: string;
+  key: string;
+  role: string;
+  how: string;
+}
+
+/**
+ * The one INSERT that records ownership, from expressions: literals when the table's name is
+ * known when the statement is built, PL/pgSQL variables when a migration's DO block computes it.
+ */
+export function recordOwnedRowSql(schema: string, row: OwnedRowExpressions): string {
+  return `INSERT INTO ${quoteQualified(schema, OWNED_TABLES)} ("relid", "schema", "name", "family", "parent", "key", "role", "how")
+VALUES (${row.relid}, ${row.schema}, ${row.name}, ${row.family}, ${row.parent}, ${row.key}, ${row.role}, ${row.how})
 ON CONFLICT ("relid") DO UPDATE SET "schema" = EXCLUDED."schema", "name" = EXCLUDED."name", "family" = EXCLUDED."family", "parent" = EXCLUDED."parent", "key" = EXCLUDED."key", "role" = EXCLUDED."role", "how" = EXCLUDED."how", "recorded_at" = now()`;
 }
 

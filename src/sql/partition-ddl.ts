@@ -5,7 +5,7 @@ import { PgpartsError } from '../errors.js';
 import { quoteIdent, quoteQualified } from './identifiers.js';
 import { keyCheckSql } from './key-predicate.js';
 import { listValueLiteral, textLiteral, utcTimestampLiteral } from './literals.js';
-import { OWNED_TABLES, recordOwnedSql } from './ownership.js';
+import { OWNED_TABLES, recordOwnedRowSql, recordOwnedSql } from './ownership.js';
 
 /** `FOR VALUES ...` / `DEFAULT` for a key; RANGE bounds always carry an explicit UTC offset. */
 export function boundSpecSql(key: PartitionKey): string {
@@ -191,11 +191,17 @@ const SUFFIX_PATTERN = {
 
 /**
  * A DO block that creates the RANGE partitions around the moment the migration runs: `past`
- * intervals back through `premake` ahead, every table of the family, referenced first. The
- * bounds are computed in UTC and written with an explicit offset, so the block means the same in
- * any session TimeZone. It only fills what is missing; the engine keeps the window rolling.
+ * intervals back through `premake` ahead, every table of the family (or only `tables`),
+ * referenced first. The bounds are computed in UTC and written with an explicit offset, so the
+ * block means the same in any session TimeZone. It only fills what is missing; the engine keeps
+ * the window rolling. With `recordOwned`, each partition it creates is also recorded as
+ * pgparts-owned when the family's ownership table exists (a table added to a family whose
+ * partitions were already carried over: no later carry-over would adopt them).
  */
-export function initialRangePartitionsSql(family: FamilySpec): string {
+export function initialRangePartitionsSql(
+  family: FamilySpec,
+  options: { tables?: readonly string[]; recordOwned?: boolean } = {},
+): string {
   const p = family.partitionBy;
   if (p.strategy !== 'range')
     throw new PgpartsError('internal', 'pgparts: initial range partitions on a LIST family');
@@ -206,8 +212,25 @@ export function initialRangePartitionsSql(family: FamilySpec): string {
     );
   }
   const [prefix = '', after = ''] = p.naming.replace('{table}', '').split('{suffix}');
-  const tables = family.tables.map((t) => textLiteral(t)).join(', ');
+  const tables = (options.tables ?? family.tables).map((t) => textLiteral(t)).join(', ');
   const unit = `1 ${p.interval}`;
+  const owned = textLiteral(quoteQualified(family.schema, OWNED_TABLES));
+  // The key label is the one keyLabel gives a RANGE key: its UTC dates, `from..to`.
+  const record = options.recordOwned
+    ? `
+        IF to_regclass(${owned}) IS NOT NULL THEN
+          ${recordOwnedRowSql(family.schema, {
+            relid: `format('%I.%I', ${textLiteral(family.schema)}, part)::regclass`,
+            schema: textLiteral(family.schema),
+            name: 'part',
+            family: textLiteral(family.name),
+            parent: 'parent',
+            key: `to_char(start_at, 'YYYY-MM-DD') || '..' || to_char(start_at + interval ${textLiteral(unit)}, 'YYYY-MM-DD')`,
+            role: textLiteral('partition'),
+            how: textLiteral('created'),
+          }).replaceAll('\n', '\n          ')};
+        END IF;`
+    : '';
   return `DO $pgparts$
 DECLARE
   parent text;
@@ -224,7 +247,7 @@ BEGIN
           ${textLiteral(family.schema)}, part, ${textLiteral(family.schema)}, parent,
           to_char(start_at, 'YYYY-MM-DD HH24:MI:SS') || '+00',
           to_char(start_at + interval ${textLiteral(unit)}, 'YYYY-MM-DD HH24:MI:SS') || '+00');
-        EXECUTE format('COMMENT ON TABLE %I.%I IS %L', ${textLiteral(family.schema)}, part, ${textLiteral(MANAGED_MARKER)});
+        EXECUTE format('COMMENT ON TABLE %I.%I IS %L', ${textLiteral(family.schema)}, part, ${textLiteral(MANAGED_MARKER)});${record}
       END IF;
     END LOOP;
   END LOOP;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { FamilySpec } from '../../src/define/spec.js';
+import { killmailFamily } from '../../src/domains/killmails/partitioning.js';
 import { leaderboardFamily } from '../../src/domains/leaderboard/partitioning.js';
 import { newPartitionsSql } from '../../src/migrations/new-partitions.js';
 import { ensureOwnership } from '../../src/ops/ownership.js';
@@ -28,6 +29,53 @@ describe('partitions a migration creates after the ownership carry-over', () => 
     expect(owned).toEqual([
       { name: 'run_note_default', parent: 'run_note', role: 'partition', same_oid: true },
     ]);
+  });
+
+  it('RANGE: the migrate-time partitions of an added table are recorded, and only its own are made', async () => {
+    const killmails: FamilySpec = {
+      ...killmailFamily,
+      tables: [...killmailFamily.tables, 'killmail_note'],
+    };
+    expect(await ensureOwnership(t.db, killmailFamily)).toBeGreaterThan(0); // carried over
+    const partitionsOf = async (parent: string) => {
+      const [row] = await t.sql`SELECT count(*)::int AS n FROM pg_inherits
+        WHERE inhparent = ${parent}::regclass`;
+      return row?.n;
+    };
+    // A month the engine retired from an existing table must not come back with the new table.
+    const [oldest] =
+      await t.sql`SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+      WHERE i.inhparent = 'killmails_raw'::regclass AND c.relname <> 'killmails_raw_default'
+      ORDER BY c.relname LIMIT 1`;
+    await t.sql`ALTER TABLE killmails_raw DETACH PARTITION ${t.sql(String(oldest?.relname))}`;
+    await t.sql`DROP TABLE ${t.sql(String(oldest?.relname))}`;
+    const rawBefore = await partitionsOf('killmails_raw');
+    await t.sql`CREATE TABLE killmail_note (killmail_id bigint NOT NULL,
+                killmail_time timestamptz NOT NULL, note text) PARTITION BY RANGE (killmail_time)`;
+    await t.sql.begin(async (tx) => {
+      for (const statement of newPartitionsSql(killmails, ['killmail_note']))
+        await tx.unsafe(statement);
+    });
+    expect(await partitionsOf('killmails_raw')).toBe(rawBefore);
+    // Every partition of the new table is recorded, by oid, with the key label the engine uses.
+    const rows = await t.sql`SELECT c.relname AS name, o.key, o.role,
+        pg_get_expr(c.relpartbound, c.oid) AS bound
+      FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+      LEFT JOIN pgparts_owned_tables o ON o.relid = c.oid
+      WHERE i.inhparent = 'killmail_note'::regclass ORDER BY c.relname`;
+    const p = killmailFamily.partitionBy;
+    const expected = p.strategy === 'range' ? p.past + p.premake + 1 : 0;
+    expect(rows.filter((r) => r.name !== 'killmail_note_default')).toHaveLength(expected);
+    for (const r of rows) {
+      expect(r.role, String(r.name)).toBe('partition');
+      if (r.name === 'killmail_note_default') {
+        expect(r.key).toBe('DEFAULT');
+        continue;
+      }
+      const [, from, to] =
+        /FROM \('(\d{4}-\d{2}-\d{2})[^)]*\) TO \('(\d{4}-\d{2}-\d{2})/.exec(String(r.bound)) ?? [];
+      expect(r.key, String(r.name)).toBe(`${from}..${to}`);
+    }
   });
 
   it('before any carry-over they record nothing; the carry-over adopts them', async () => {
