@@ -12,7 +12,7 @@ import { cliErr } from './io.js';
  * the advisory notes (a slower path) printed, one check before a series of API calls
  * (convert's steps), or before apply asks about destructive steps. A missing required privilege
  * stops the command (a `permission` error, exit 1). migrate, apply, drain, retire, reattach,
- * unretire and convert prep run it themselves, in the API.
+ * unretire and every convert step run it themselves, in the API.
  */
 export async function checkPrivileges(
   conn: CliConnection,

@@ -2,7 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { builtInTarget } from '../../src/domains/conversion-targets.js';
+import { convertFill } from '../../src/ops/convert/fill.js';
 import { convertPrep } from '../../src/ops/convert/prep.js';
+import { convertSwap } from '../../src/ops/convert/swap.js';
 import { pgparts } from '../cli/run-cli.js';
 import { buildLegacyKillmails } from '../support/legacy-fixtures.js';
 import { expectPgpartsError, rejection } from '../support/pgparts-error.js';
@@ -69,6 +71,11 @@ describe('least privilege: convert', () => {
     expect((error as Error).message).toContain(
       `GRANT CREATE ON DATABASE "${t.name}" TO "${OWNER}";`,
     );
+    // Every later step called alone checks too: refused for privileges, not for state.
+    for (const step of [convertFill, convertSwap]) {
+      const refused = await rejection(step(drizzle(owner), builtInTarget('killmails')));
+      expectPgpartsError(refused, 'permission');
+    }
     for (const schema of ['pgparts_convert', 'pgparts_killmails_new']) {
       expect(await schemaExists(schema)).toBe(false);
     }

@@ -1,6 +1,7 @@
 import type { FamilySpec } from '../../define/spec.js';
 import type { AnyPgDatabase } from '../../run/database.js';
 import { type KeyOperation, WHOLE_FAMILY_KEY, withKeyOperation } from '../../run/key-lock.js';
+import { preflightPrivileges } from '../../run/privileges.js';
 import { openSession, pgpartsSessionSettings } from '../../run/session.js';
 
 /**
@@ -11,7 +12,9 @@ import { openSession, pgpartsSessionSettings } from '../../run/session.js';
  *
  * Each step runs on one pinned connection (pgparts's session settings: no statement_timeout or
  * idle timeout from the role, no JIT) holding the family's lock, so two steps never overlap.
- * A dry run takes no lock and records nothing.
+ * Every step that changes something first checks the role's privileges (the same check as the
+ * CLI's), so a step called from the API alone is refused before its first change too. A dry run
+ * takes no lock, records nothing and checks nothing.
  */
 export async function conversionStep<T>(
   db: AnyPgDatabase,
@@ -20,6 +23,7 @@ export async function conversionStep<T>(
   fn: (s: AnyPgDatabase, op: KeyOperation | null) => Promise<T>,
 ): Promise<T> {
   if (dryRun) return fn(db, null);
+  await preflightPrivileges(db, 'convert', [family]);
   const session = await openSession(db, { settings: pgpartsSessionSettings() });
   try {
     return await withKeyOperation(

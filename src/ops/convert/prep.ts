@@ -8,7 +8,6 @@ import { PgpartsError } from '../../errors.js';
 import type { AnyPgDatabase } from '../../run/database.js';
 import type { KeyOperation } from '../../run/key-lock.js';
 import { DEFAULT_LOCK_TIMEOUT_MS } from '../../run/lock-timeout.js';
-import { preflightPrivileges } from '../../run/privileges.js';
 import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
 import { textLiteral } from '../../sql/literals.js';
 import { boundSpecSql } from '../../sql/partition-ddl.js';
@@ -113,7 +112,6 @@ async function prepOn(
 ): Promise<ConvertStepResult & { partitionsCreated: string[]; needsBackfill: string[] }> {
   const family = target.family;
   await assertSupportedServer(db);
-  if (!opts.dryRun) await preflightPrivileges(db, 'convert', [family]);
   const state = await readState(db, family);
   if (reached(state, 'swapped')) {
     throw new PgpartsError(
