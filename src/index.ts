@@ -75,12 +75,14 @@ export type {
 export { pgpartsTablesFilter } from './migrations/tables-filter.js';
 // operations
 export {
+  type AbandonOptions,
   type BatchOptions,
   type BatchProgress,
   type ConversionState,
   type ConversionTarget,
   type ConvertStepResult,
   conversionTarget,
+  convertAbandon,
   convertBackfill,
   convertCleanup,
   convertFill,

@@ -4,6 +4,7 @@ import { PgpartsError } from '../errors.js';
 import {
   type BatchProgress,
   type ConversionTarget,
+  convertAbandon,
   convertBackfill,
   convertCleanup,
   convertFill,
@@ -31,9 +32,13 @@ export const CONVERT_STEPS = [
   'verify',
   'unswap',
   'cleanup',
+  'abandon',
 ] as const;
 type ConvertStep = (typeof CONVERT_STEPS)[number];
-/** What --all runs: everything up to a verified swap. Cleanup is never implied; unswap is a rollback. */
+/**
+ * What --all runs: everything up to a verified swap. Cleanup is never implied; unswap is a
+ * rollback; abandon throws the unswapped conversion away.
+ */
 export const ALL_STEPS: readonly ConvertStep[] = ['prep', 'backfill', 'fill', 'swap', 'verify'];
 
 interface ConvertOptions {
@@ -152,6 +157,19 @@ export async function runConvertStep(
     case 'cleanup': {
       const r = await convertCleanup(db, target, { dryRun });
       print(dryRun ? r.sql : `cleanup ${name}: dropped ${r.dropped.join(', ')}`);
+      return true;
+    }
+    case 'abandon': {
+      const r = await convertAbandon(db, target, { dryRun, lockTimeoutMs });
+      print(
+        dryRun
+          ? r.sql
+          : `abandon ${name}: dropped ${r.dropped.join(', ')}` +
+              (r.droppedColumns.length > 0
+                ? `; dropped the columns prep added: ${r.droppedColumns.join(', ')}`
+                : '') +
+              '; the legacy tables are as they were before prep',
+      );
       return true;
     }
   }

@@ -1,4 +1,5 @@
 /** Online conversion of unpartitioned tables into a pgparts family: see docs/conversion.md. */
+export { type AbandonOptions, convertAbandon } from './abandon.js';
 export { type BatchProgress, convertBackfill, type ProgressListener } from './backfill.js';
 export { convertCleanup } from './cleanup.js';
 export { convertFill, type FillResult } from './fill.js';
