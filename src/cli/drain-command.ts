@@ -32,7 +32,8 @@ export function registerDrain(program: Command): void {
       new Option(
         '--strategy <how>',
         'final phase: swap in a rebuilt DEFAULT (milliseconds of locks; PostgreSQL 18 for ' +
-          'families with foreign keys) or delete the rows from DEFAULT (as long as the rows moved)',
+          'families with foreign keys) or delete the rows from DEFAULT (as long as the rows moved); ' +
+          'auto swaps whenever it can',
       )
         .choices(['auto', 'swap', 'delete'])
         .default('auto'),

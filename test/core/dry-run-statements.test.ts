@@ -157,11 +157,21 @@ describe('apply --dry-run prints every statement apply then runs', () => {
       sent.some((s) => s.includes('VALIDATE CONSTRAINT "pgparts_default_excludes_new_key"')),
     ).toBe(true);
     expect(sent.length).toBeGreaterThan(20);
-    // The run copied in batches (templates), swapped DEFAULT, and detached January.
+    // The run copied in batches (templates), took March out of DEFAULT, and detached January:
+    // by swapping DEFAULT on PostgreSQL 18, by deleting from it before (the family's foreign
+    // key needs 18 to be added back NOT VALID).
     expect(sent.some((s) => s.startsWith('WITH copied AS ('))).toBe(true);
-    expect(sent).toContain(
-      'ALTER TABLE "Dry Run"."Events" DETACH PARTITION "Dry Run"."Events_default"',
-    );
+    const [version] = await t.sql<{ v: number }[]>`
+      SELECT current_setting('server_version_num')::int AS v`;
+    if ((version?.v ?? 0) >= 180000) {
+      expect(sent).toContain(
+        'ALTER TABLE "Dry Run"."Events" DETACH PARTITION "Dry Run"."Events_default"',
+      );
+    } else {
+      expect(
+        sent.some((s) => s.startsWith('WITH gone AS (DELETE FROM "Dry Run"."Events_default"')),
+      ).toBe(true);
+    }
     expect(sent).toContain(
       'ALTER TABLE "Dry Run"."EventNotes" DETACH PARTITION "Dry Run"."EventNotes_2026_01"',
     );

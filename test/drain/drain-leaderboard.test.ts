@@ -1,11 +1,24 @@
+import { randomBytes } from 'node:crypto';
 import { drizzle } from 'drizzle-orm/postgres-js';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { leaderboardFamily } from '../../src/domains/leaderboard/partitioning.js';
 import { drainKey } from '../../src/ops/drain/drain.js';
 import { useTestDatabase } from '../support/test-database.js';
 import { digests, insertRuns, rowsByPartition, setupSeasons } from './leaderboard-fixture.js';
 
+/** A role of this file's own (roles are shared by every database of the server). */
+const APP = `pgparts_app_${randomBytes(4).toString('hex')}`;
+
 const t = useTestDatabase();
+
+afterAll(async () => {
+  const [role] = await t.sql`SELECT 1 FROM pg_roles WHERE rolname = ${APP}`;
+  if (!role) return;
+  await t.sql.unsafe(`REASSIGN OWNED BY ${APP} TO CURRENT_USER`);
+  await t.sql.unsafe(`DROP OWNED BY ${APP}`);
+  await t.sql.unsafe(`DROP ROLE ${APP}`);
+});
+
 const S14 = { kind: 'list', value: 14 } as const;
 
 describe('drainKey on the leaderboard (season 14 arrived before its partitions)', () => {
@@ -118,23 +131,23 @@ describe('drainKey on the leaderboard (season 14 arrived before its partitions)'
 
   it('drains the slow way too, when the role may not skip triggers', async () => {
     // A role that is not superuser and lacks SET on session_replication_role.
-    await t.sql.unsafe(`CREATE ROLE pgparts_app LOGIN PASSWORD 'app'`);
-    await t.sql.unsafe(`GRANT ALL ON SCHEMA public TO pgparts_app`);
-    await t.sql.unsafe(`ALTER TABLE leaderboard_run OWNER TO pgparts_app`);
-    await t.sql.unsafe(`ALTER TABLE run_group_member OWNER TO pgparts_app`);
-    await t.sql.unsafe(`GRANT ALL ON ALL TABLES IN SCHEMA public TO pgparts_app`);
-    await t.sql.unsafe(`GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO pgparts_app`);
-    await t.sql.unsafe(`ALTER TABLE pgparts_changes OWNER TO pgparts_app`);
+    await t.sql.unsafe(`CREATE ROLE ${APP} LOGIN PASSWORD 'app'`);
+    await t.sql.unsafe(`GRANT ALL ON SCHEMA public TO ${APP}`);
+    await t.sql.unsafe(`ALTER TABLE leaderboard_run OWNER TO ${APP}`);
+    await t.sql.unsafe(`ALTER TABLE run_group_member OWNER TO ${APP}`);
+    await t.sql.unsafe(`GRANT ALL ON ALL TABLES IN SCHEMA public TO ${APP}`);
+    await t.sql.unsafe(`GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO ${APP}`);
+    await t.sql.unsafe(`ALTER TABLE pgparts_changes OWNER TO ${APP}`);
     for (const table of ['leaderboard_run', 'run_group_member']) {
       const parts = await t.sql<{ name: string }[]>`
         SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
         WHERE i.inhparent = ${table}::regclass`;
-      for (const p of parts) await t.sql.unsafe(`ALTER TABLE "${p.name}" OWNER TO pgparts_app`);
+      for (const p of parts) await t.sql.unsafe(`ALTER TABLE "${p.name}" OWNER TO ${APP}`);
     }
     await t.sql`DELETE FROM leaderboard_run WHERE season_id = 12`;
     await insertRuns(t.sql, 12, 40, 20000);
     const beforeSlow = await digests(t.sql);
-    const appDb = drizzle(t.connect({ max: 2, username: 'pgparts_app', password: 'app' }));
+    const appDb = drizzle(t.connect({ max: 2, username: APP, password: 'app' }));
     const result = await drainKey(
       appDb,
       leaderboardFamily,

@@ -62,3 +62,39 @@ describe('drainKey on a RANGE family (a month that landed in DEFAULT)', () => {
     expect(left?.n).toBe(0);
   });
 });
+
+/** A family of one table: nothing needs PostgreSQL 18's NOT VALID keys, so `auto` swaps. */
+const logs = parseFamily({
+  name: 'logs',
+  tables: ['app_log'],
+  partitionBy: { strategy: 'range', column: 'at', interval: 'month', premake: 1 },
+  defaultPartition: true,
+});
+
+describe('drainKey of a single-table family, strategy auto', () => {
+  it('swaps on every supported version: the hold is catalog work, every row kept', async () => {
+    await t.sql.unsafe(`
+      CREATE TABLE app_log (id bigint NOT NULL, at timestamptz NOT NULL, line text,
+        PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+      CREATE TABLE app_log_default PARTITION OF app_log DEFAULT;
+      INSERT INTO app_log SELECT i, timestamptz '2026-05-01 00:00:00+00' + i * interval '1 hour', 'l' || i
+        FROM generate_series(0, 24 * 61 - 1) i;          -- May and June 2026, all in DEFAULT`);
+    const before = await tableDigest(t.sql, 'app_log', ['id', 'at', 'line']);
+    const may = {
+      kind: 'range',
+      from: new Date('2026-05-01T00:00:00Z'),
+      to: new Date('2026-06-01T00:00:00Z'),
+    } as const;
+    const result = await drainKey(t.db, logs, may);
+    expect(result).toMatchObject({ status: 'drained', strategy: 'swap', rowsMoved: 31 * 24 });
+    // Nothing deleted under the locks: the rows left DEFAULT by swapping in its successor.
+    expect(result.finalPhase.deleteMs).toBe(0);
+    expect(await tableDigest(t.sql, 'app_log', ['id', 'at', 'line'])).toEqual(before);
+    const parts = await t.sql<{ name: string; n: number }[]>`
+      SELECT tableoid::regclass::text AS name, count(*)::int AS n FROM app_log GROUP BY 1 ORDER BY 1`;
+    expect(parts).toEqual([
+      { name: 'app_log_2026_05', n: 31 * 24 },
+      { name: 'app_log_default', n: 30 * 24 },
+    ]);
+  });
+});

@@ -90,7 +90,8 @@ export interface DrainOptions {
    * How the final phase takes the rows out of DEFAULT: `swap` (a rebuilt DEFAULT swapped in,
    * milliseconds of locks whatever the size; PostgreSQL 18 when the family has foreign keys
    * between its tables), `delete` (the key's rows deleted from DEFAULT under the locks, as long
-   * as the rows moved), or `auto` (default): swap on PostgreSQL 18+ when nothing prevents it.
+   * as the rows moved), or `auto` (default): swap whenever nothing prevents it (foreign keys
+   * between the family's tables need PostgreSQL 18; a table outside the family referencing it).
    */
   strategy?: 'auto' | DrainStrategy;
   onProgress?: (progress: DrainProgress) => void;
@@ -366,7 +367,10 @@ async function finish(
   return { moved, lockHoldMs, times };
 }
 
-/** Which final phase to run: the option, or for `auto` a swap on PostgreSQL 18+ if it can. */
+/**
+ * Which final phase to run: the option, or for `auto` a swap whenever nothing prevents it (on
+ * PostgreSQL 14-17 that means no foreign keys between the family's tables: see swapObstacles).
+ */
 function chooseStrategy(
   state: DrainState,
   tables: DrainTableState[],
@@ -385,7 +389,7 @@ function chooseStrategy(
       );
     return 'swap';
   }
-  return state.serverVersion >= 180000 && obstacles.length === 0 ? 'swap' : 'delete';
+  return obstacles.length === 0 ? 'swap' : 'delete';
 }
 
 function emptyResult(
