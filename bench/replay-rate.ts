@@ -15,7 +15,7 @@ import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import { startEmbeddedServer } from '../scripts/embedded-server.js';
 import { builtInTarget } from '../src/domains/presets.js';
-import { pendingChanges } from '../src/ops/convert/capture.js';
+import { pendingChanges } from '../src/ops/convert/online-copy.js';
 import { catchUp } from '../src/ops/convert/fill.js';
 import { convertBackfill, convertFill, convertPrep } from '../src/ops/convert/index.js';
 import { readLayouts } from '../src/ops/convert/layout.js';
