@@ -61,7 +61,7 @@ export interface ReplayTarget {
   table: string;
   /** A condition on alias `d` (the row) a row meets to belong here; absent: every row does. */
   filter?: (alias: string) => string;
-  /** Also return the rows it gained, as `gained_<flow>_<target>`. */
+  /** Also return the rows it gained (column gainedColumn(flow, target)). */
   counted?: boolean;
 }
 
@@ -93,8 +93,11 @@ export interface ReplaySpec {
 const cols = (columns: readonly string[], prefix = '') =>
   columns.map((c) => `${prefix}${quoteIdent(c)}`).join(', ');
 
-/** The log's own columns a batch carries, by shape. */
-const ENTRY_COLUMNS = { keys: '"pk"', rows: 'old_row, new_row' } as const;
+/**
+ * The log's own columns a batch carries, by shape. The log's column names (here, `tableColumn`
+ * and the scope's) are pgparts's fixed lowercase names, written as they are.
+ */
+const ENTRY_COLUMNS = { keys: 'pk', rows: 'old_row, new_row' } as const;
 
 /** `name`-th target's column that says whether a row of the batch belongs to it. */
 const into = (j: number) => quoteIdent(`into_${j}`);
@@ -112,7 +115,7 @@ function currentVersion(spec: ReplaySpec, flow: ReplayFlow, i: number): Template
       `, ${last} AS (SELECT DISTINCT ON (${keyD}) e.live, d AS k, d AS r${intos('e.live')} FROM taken c ` +
         'CROSS JOIN LATERAL (VALUES (0, c.old_row, false), (1, c.new_row, true)) e(side, image, live) ' +
         `CROSS JOIN LATERAL jsonb_populate_record(NULL::${flow.current.image}, e.image) d ` +
-        `WHERE c.${quoteIdent(tableColumn)} = `,
+        `WHERE c.${tableColumn} = `,
       flow.logged,
       `::text AND e.image IS NOT NULL ORDER BY ${keyD}, c.id DESC, e.side DESC)`,
     ];
@@ -123,8 +126,8 @@ function currentVersion(spec: ReplaySpec, flow: ReplayFlow, i: number): Template
     // The logged keys decoded into typed columns: plain equalities on them let the planner use
     // the primary key indexes of the source and the targets.
     `, ${keys} AS (SELECT DISTINCT ${cols(flow.key, 'k.')} FROM taken c ` +
-      `CROSS JOIN LATERAL jsonb_populate_record(NULL::${flow.current.keyType}, c."pk") k ` +
-      `WHERE c.${quoteIdent(tableColumn)} = `,
+      `CROSS JOIN LATERAL jsonb_populate_record(NULL::${flow.current.keyType}, c.pk) k ` +
+      `WHERE c.${tableColumn} = `,
     flow.logged,
     '::text)',
     `, ${last} AS (SELECT ${live} AS live, k, d AS r${intos(live)} FROM ${keys} k ` +
@@ -132,11 +135,14 @@ function currentVersion(spec: ReplaySpec, flow: ReplayFlow, i: number): Template
   ];
 }
 
+/** The column of a replay's result with the rows a counted target (flow i, target j) gained. */
+export const gainedColumn = (i: number, j: number) => `gained_${i}_${j}`;
+
 /** The replay statement (see above). Returns one row: taken, last_id, gained_<i>_<j>. */
 export function replaySql(spec: ReplaySpec): Template {
   const log = spec.log.table;
   const where: Template = spec.scope.flatMap(
-    ([column, value]): Template => [`${quoteIdent(column)} = `, value, '::text AND '],
+    ([column, value]): Template => [`${column} = `, value, '::text AND '],
   );
   const range: Template = spec.range
     ? [
@@ -156,7 +162,7 @@ export function replaySql(spec: ReplaySpec): Template {
     where,
     range,
     [' ORDER BY id LIMIT ', spec.limit, '::int) '],
-    [`RETURNING id, ${quoteIdent(spec.log.tableColumn)}, ${ENTRY_COLUMNS[spec.log.shape]})`],
+    [`RETURNING id, ${spec.log.tableColumn}, ${ENTRY_COLUMNS[spec.log.shape]})`],
   ];
   const counts: string[] = [];
   spec.flows.forEach((flow, i) => {
@@ -180,7 +186,7 @@ export function replaySql(spec: ReplaySpec): Template {
       if (target.counted) {
         counts.push(
           `, (SELECT count(*) FROM ${last} x WHERE ${belongs})::int - ` +
-            `(SELECT count(*) FROM ${target.table} t JOIN ${last} x ON ${match})::int AS ${quoteIdent(`gained_${i}_${j}`)}`,
+            `(SELECT count(*) FROM ${target.table} t JOIN ${last} x ON ${match})::int AS ${quoteIdent(gainedColumn(i, j))}`,
         );
       }
     });
@@ -217,7 +223,7 @@ export interface ReplayBatch {
   taken: number;
   /** The greatest id among them (null: none, or the `after` given). */
   lastId: string | null;
-  /** Per counted target (`gained_<flow>_<target>`): rows it gained. */
+  /** Per counted target, by gainedColumn(flow, target): rows it gained. */
   gained: Record<string, number>;
 }
 
@@ -232,7 +238,7 @@ export async function replayBatch(
   for (const statement of REPLAY_SETTINGS.after) await run(tx, statement);
   const gained: Record<string, number> = {};
   for (const [name, value] of Object.entries(row ?? {})) {
-    if (name.startsWith('gained_')) gained[name] = Number(value ?? 0);
+    if (name !== 'taken' && name !== 'last_id') gained[name] = Number(value ?? 0);
   }
   const taken = Number(row?.taken ?? 0);
   return { taken, lastId: taken > 0 ? ((row?.last_id as string | null) ?? null) : null, gained };
