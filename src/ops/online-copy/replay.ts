@@ -99,7 +99,7 @@ const cols = (columns: readonly string[], prefix = '') =>
  */
 const ENTRY_COLUMNS = { keys: 'pk', rows: 'old_row, new_row' } as const;
 
-/** `name`-th target's column that says whether a row of the batch belongs to it. */
+/** The column of target j that says whether a key's current row belongs to it (its filter holds). */
 const into = (j: number) => quoteIdent(`into_${j}`);
 
 function currentVersion(spec: ReplaySpec, flow: ReplayFlow, i: number): Template {
