@@ -25,6 +25,10 @@ async function writeAfterCopy(): Promise<void> {
               SELECT gen_random_uuid(), 'kr', 12, 1, now(), 7000000 + i, 5, 1 FROM generate_series(1, 15) i`;
   await t.sql`UPDATE leaderboard_run SET season_id = 14 WHERE region = 'kr' AND duration_ms <= 7000010`;
   await t.sql`UPDATE leaderboard_run SET season_id = 12 WHERE region = 'kr' AND duration_ms <= 7000003`;
+  // Copied under the key and moved out of it; copied elsewhere (a swap: into the rebuilt
+  // DEFAULT) and moved into it.
+  await t.sql`UPDATE leaderboard_run SET season_id = 12 WHERE region = 'solo' AND duration_ms BETWEEN 6000001 AND 6000004`;
+  await t.sql`UPDATE leaderboard_run SET season_id = 14 WHERE region = 'solo' AND duration_ms BETWEEN 5800001 AND 5800005`;
   // Deleted: the cascade removes their members from DEFAULT too; both are logged.
   await t.sql`DELETE FROM leaderboard_run
               WHERE id IN (SELECT id FROM leaderboard_run WHERE season_id = 14 ORDER BY id OFFSET 50 LIMIT 7)`;
@@ -39,6 +43,11 @@ beforeAll(async () => {
   await insertRuns(t.sql, 14, 200);
   await insertRuns(t.sql, 12, 100, 5000);
   await insertRuns(t.sql, 15, 150, 20_000);
+  // Runs without members (a run's season changes only without them: their key follows it),
+  // copied with the rest, to move out of and into the key after the copy.
+  await t.sql`INSERT INTO leaderboard_run (run_guid, region, season_id, dungeon_id, completed_at, duration_ms, keystone_level, score)
+              SELECT gen_random_uuid(), 'solo', s, 1, now(), 6000000 + (s - 14) * 100000 + i, 5, 1
+              FROM generate_series(1, 12) i, (VALUES (12), (14), (15)) v(s)`;
 });
 
 describe('a drain replays updates, moves between keys and deletes logged after its copy', () => {
@@ -66,6 +75,8 @@ describe('a drain replays updates, moves between keys and deletes logged after i
               await t.sql`DELETE FROM leaderboard_run
                           WHERE id IN (SELECT id FROM leaderboard_run WHERE season_id = 15 ORDER BY id OFFSET 50 LIMIT 5)`;
               await insertRuns(t.sql, 15, 6, 8_500_000);
+              await t.sql`UPDATE leaderboard_run SET season_id = 12 WHERE region = 'solo' AND duration_ms BETWEEN 6100001 AND 6100003`;
+              await t.sql`UPDATE leaderboard_run SET season_id = 15 WHERE region = 'solo' AND duration_ms BETWEEN 5800006 AND 5800007`;
             } else {
               await writeAfterCopy();
             }
@@ -99,9 +110,10 @@ describe('a drain replays updates, moves between keys and deletes logged after i
           rowsMoved: moved?.members,
         },
       ]);
-      // What the writes left: 7 (or 5) deleted, 11 (or 6) inserted, 10 (or 6) moved in, 3 (or 2) out again.
-      if (season === 14) expect(moved?.runs).toBe(200 - 7 + 11 + 10 - 3);
-      else expect(moved?.runs).toBe(150 - 5 + 6 + 6 - 2);
+      // What the writes left: 12 solo runs, 7 (or 5) deleted, 11 (or 6) inserted, 10 (or 6) moved
+      // in and 3 (or 2) out again, 4 (or 3) copied solo runs moved out, 5 (or 2) moved in.
+      if (season === 14) expect(moved?.runs).toBe(200 + 12 - 7 + 11 + 10 - 3 - 4 + 5);
+      else expect(moved?.runs).toBe(150 + 12 - 5 + 6 + 6 - 2 - 3 + 2);
     });
   }
 });
