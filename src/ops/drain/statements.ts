@@ -207,7 +207,7 @@ function drainReplaySql(schema: string, t: DrainTableState, targets: CopyTarget[
         columns: t.columns,
         targets: targets.map((target, j) => ({
           table: quoteQualified(schema, target.table),
-          filter: (alias: string) => target.filter(alias),
+          filter: target.filter,
           counted: j === 0,
         })),
       },
