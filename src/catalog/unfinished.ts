@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { FamilySpec } from '../define/spec.js';
-import { CAPTURE_TRIGGER, CHANGE_LOG_TABLE } from '../ops/drain/change-capture.js';
 import { DRAINED_DEFAULT_MARKER, NEXT_DEFAULT_MARKER, STAGING_MARKER } from '../ops/drain/state.js';
+import { CAPTURE_TRIGGER, CHANGE_LOG_TABLE } from '../ops/online-copy/capture.js';
 import type { AnyPgDatabase } from '../run/database.js';
 import { rowsOf } from '../run/rows.js';
 import { quoteQualified } from '../sql/identifiers.js';

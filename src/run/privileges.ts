@@ -5,7 +5,7 @@ import { RETIRED_KEYS_TABLE } from '../catalog/retired-keys.js';
 import type { FamilySpec } from '../define/spec.js';
 import { PgpartsError } from '../errors.js';
 import { CONVERT_SCHEMA, oldSchema, twinSchema } from '../ops/convert/names.js';
-import { CHANGE_LOG_TABLE } from '../ops/drain/change-capture.js';
+import { CHANGE_LOG_TABLE } from '../ops/online-copy/capture.js';
 import { quoteIdent, quoteQualified } from '../sql/identifiers.js';
 import { OWNED_TABLES, OWNERSHIP_ADOPTED } from '../sql/ownership.js';
 import type { AnyPgDatabase } from './database.js';

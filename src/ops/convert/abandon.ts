@@ -6,7 +6,6 @@ import type { KeyOperation } from '../../run/key-lock.js';
 import { DEFAULT_LOCK_TIMEOUT_MS } from '../../run/lock-timeout.js';
 import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
 import { textLiteral } from '../../sql/literals.js';
-import { dropCaptureTriggerSql } from './capture.js';
 import { viewsIn } from './legacy-catalog.js';
 import { dropViewSql } from './moves.js';
 import {
@@ -16,6 +15,7 @@ import {
   STATE_TABLE,
   twinSchema,
 } from './names.js';
+import { dropConversionTriggerSql } from './online-copy.js';
 import { conversionStep } from './operation.js';
 import { executePlan, formatPlan, type PlannedStatement } from './planned.js';
 import type { ConvertStepResult } from './prep.js';
@@ -93,8 +93,8 @@ async function abandonOn(
   });
   const plan: PlannedStatement[] = [
     ...family.tables.flatMap((t) => [
-      live(dropCaptureTriggerSql(family.schema, t, 'forward')),
-      live(dropCaptureTriggerSql(family.schema, t, 'reverse')),
+      live(dropConversionTriggerSql(family.schema, t, 'forward')),
+      live(dropConversionTriggerSql(family.schema, t, 'reverse')),
     ]),
     ...derivations.flatMap((d) => [
       live(

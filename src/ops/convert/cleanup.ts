@@ -5,10 +5,10 @@ import type { KeyOperation } from '../../run/key-lock.js';
 import { DEFAULT_LOCK_TIMEOUT_MS } from '../../run/lock-timeout.js';
 import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
 import { textLiteral } from '../../sql/literals.js';
-import { dropCaptureTriggerSql } from './capture.js';
 import { viewsIn } from './legacy-catalog.js';
 import { dropViewSql } from './moves.js';
 import { CONVERT_SCHEMA, deriveFunction, oldSchema, twinSchema } from './names.js';
+import { dropConversionTriggerSql } from './online-copy.js';
 import { conversionStep, recordPhase } from './operation.js';
 import { executePlan, formatPlan, type PlannedStatement } from './planned.js';
 import type { ConvertStepResult } from './prep.js';
@@ -67,7 +67,7 @@ async function cleanupOn(
   const plan: PlannedStatement[] = [
     // On live tables: a short lock_timeout, retried. Every statement is safe to run again.
     ...family.tables.map((t) => ({
-      sql: dropCaptureTriggerSql(family.schema, t, 'reverse'),
+      sql: dropConversionTriggerSql(family.schema, t, 'reverse'),
       lockTimeoutMs: DEFAULT_LOCK_TIMEOUT_MS,
     })),
     ...(await viewsIn(db, old)).map((v) => ({ sql: dropViewSql(old, v) })),

@@ -6,18 +6,18 @@ import type { KeyOperation } from '../../run/key-lock.js';
 import { DEFAULT_LOCK_TIMEOUT_MS } from '../../run/lock-timeout.js';
 import { pgErrorCode } from '../../run/pg-error.js';
 import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
+import { templateText } from '../online-copy/replay.js';
 import { estimatedRows, type ProgressListener } from './backfill.js';
-import {
-  captureTriggerSql,
-  pendingChanges,
-  REPLAY_PARAMETERS,
-  replayBatch,
-  replaySql,
-  templateText,
-} from './capture.js';
 import { batchEnd, inRange, maxKey } from './keyset.js';
 import { cols, readLayouts, type TableLayout } from './layout.js';
 import { type Sides, sides } from './names.js';
+import {
+  conversionReplaySql,
+  conversionTriggerSql,
+  pendingChanges,
+  REPLAY_PARAMETERS,
+  replayConversionBatch,
+} from './online-copy.js';
 import { conversionStep, recordPhase } from './operation.js';
 import { executePlan, formatPlan, type PlannedStatement } from './planned.js';
 import { finishAfterSwitch, pendingAfterSwitch } from './post-switch.js';
@@ -88,7 +88,7 @@ export async function addTwinForeignKeys(
           await db.transaction(async (tx) => {
             const t = tx as unknown as AnyPgDatabase;
             await lockFamily(t, target.family);
-            await replayBatch(t, target.family, layouts, 'forward', s, batchSize);
+            await replayConversionBatch(t, target.family, layouts, 'forward', s, batchSize);
             await t.execute(sql.raw(fk.sql));
           });
           break;
@@ -151,7 +151,7 @@ export async function catchUp(
     const batch = await db.transaction(async (tx) => {
       const t = tx as unknown as AnyPgDatabase;
       await lockFamily(t, target.family);
-      return replayBatch(t, target.family, layouts, direction, s, batchSize, {
+      return replayConversionBatch(t, target.family, layouts, direction, s, batchSize, {
         after,
         upTo: mark,
       });
@@ -246,7 +246,7 @@ async function fillOn(
   }
   const layouts = await readLayouts(db, target, s);
   const triggers: PlannedStatement[] = layouts.map((l) => ({
-    sql: captureTriggerSql(family, s.legacy, l.name, 'forward'),
+    sql: conversionTriggerSql(family, s.legacy, l.name, 'forward'),
     lockTimeoutMs: DEFAULT_LOCK_TIMEOUT_MS,
   }));
   if (opts.dryRun) {
@@ -258,7 +258,7 @@ async function fillOn(
     }
     shown.push(
       { sql: `-- replay, one statement per batch; ${REPLAY_PARAMETERS}` },
-      { sql: templateText(replaySql(layouts, 'forward', s)) },
+      { sql: templateText(conversionReplaySql(layouts, 'forward', s)) },
     );
     return {
       family: family.name,

@@ -10,10 +10,8 @@ import type { FamilySpec } from '../../define/spec.js';
  *   twins by name when created with this schema first on the search_path;
  * - `pgparts_<family>_old`: the legacy tables and views after the swap, until cleanup.
  */
-export const CONVERT_SCHEMA = 'pgparts_convert';
+export { CONVERT_SCHEMA } from '../online-copy/capture.js';
 export const STATE_TABLE = 'conversion';
-export const CHANGES_TABLE = 'changes';
-export const CAPTURE_FUNCTION = 'capture_change';
 
 export const twinSchema = (family: FamilySpec) => `pgparts_${family.name}_new`;
 export const oldSchema = (family: FamilySpec) => `pgparts_${family.name}_old`;

@@ -2,7 +2,8 @@ import { sql } from 'drizzle-orm';
 import type { FamilySpec } from '../../define/spec.js';
 import type { AnyPgDatabase } from '../../run/database.js';
 import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
-import { CAPTURE_FUNCTION, CHANGES_TABLE, CONVERT_SCHEMA, STATE_TABLE } from './names.js';
+import { rowLog, rowLogSetupSql } from '../online-copy/capture.js';
+import { CONVERT_SCHEMA, STATE_TABLE } from './names.js';
 import { query } from './run-sql.js';
 
 /**
@@ -30,8 +31,8 @@ export interface ConversionState {
 export const AFTER_SWITCH = 'afterSwitch';
 
 const stateTable = quoteQualified(CONVERT_SCHEMA, STATE_TABLE);
-export const changesTable = quoteQualified(CONVERT_SCHEMA, CHANGES_TABLE);
-export const captureFunction = quoteQualified(CONVERT_SCHEMA, CAPTURE_FUNCTION);
+export const changesTable = rowLog.table;
+export const captureFunction = rowLog.function;
 
 /** The schema, state table, change log and capture function; safe to run again. */
 export function stateSchemaSql(): string[] {
@@ -47,29 +48,8 @@ export function stateSchemaSql(): string[] {
   "lock_hold_ms" double precision,
   "updated_at" timestamptz NOT NULL DEFAULT now()
 )`,
-    `CREATE TABLE IF NOT EXISTS ${changesTable} (
-  "id" bigserial PRIMARY KEY,
-  "family" text NOT NULL,
-  "direction" text NOT NULL,
-  "table_name" text NOT NULL,
-  "old_row" jsonb,
-  "new_row" jsonb
-)`,
-    `CREATE INDEX IF NOT EXISTS "changes_family_direction_id" ON ${changesTable} ("family", "direction", "id")`,
-    // Records the whole old and new row: the replay takes each side's key columns from them.
-    // to_jsonb prints floats with the writer's extra_float_digits; at 0 or below it rounds, and
-    // the replay would write the rounded value. The function pins the setting that prints them
-    // exactly, whatever the writer's session says.
-    `CREATE OR REPLACE FUNCTION ${captureFunction}() RETURNS trigger LANGUAGE plpgsql
-SET extra_float_digits = 3 AS $pgparts$
-BEGIN
-  INSERT INTO ${changesTable} ("family", "direction", "table_name", "old_row", "new_row")
-  VALUES (TG_ARGV[0], TG_ARGV[1], TG_ARGV[2],
-          CASE WHEN TG_OP IN ('UPDATE', 'DELETE') THEN to_jsonb(OLD) END,
-          CASE WHEN TG_OP IN ('INSERT', 'UPDATE') THEN to_jsonb(NEW) END);
-  RETURN NULL;
-END
-$pgparts$`,
+    // The change log and its capture function (src/ops/online-copy/capture.ts).
+    ...rowLogSetupSql(),
   ];
 }
 

@@ -4,7 +4,7 @@ import type { AnyPgDatabase } from '../../run/database.js';
 import type { KeyOperation } from '../../run/key-lock.js';
 import { inLockedTransaction } from '../../run/lock-timeout.js';
 import { quoteIdent } from '../../sql/identifiers.js';
-import { captureTriggerSql, dropCaptureTriggerSql, replayBatch } from './capture.js';
+import { replayUntilEmpty } from '../online-copy/replay.js';
 import { addTwinForeignKeys, catchUpClosely } from './fill.js';
 import { readLayouts } from './layout.js';
 import { copyGrantsSql, dependentViews, viewsIn } from './legacy-catalog.js';
@@ -19,6 +19,11 @@ import {
   validateSql,
 } from './moves.js';
 import { oldSchema, sides } from './names.js';
+import {
+  conversionTriggerSql,
+  dropConversionTriggerSql,
+  replayConversionBatch,
+} from './online-copy.js';
 import { conversionStep, recordPhase } from './operation.js';
 import { executePlan, formatPlan, type PlannedStatement } from './planned.js';
 import { afterSwitchPlan, finishAfterSwitch, pendingAfterSwitch } from './post-switch.js';
@@ -124,14 +129,14 @@ async function swapOn(
   const locked = (partitionedViews: { name: string; materialized: boolean }[]): string[] => [
     lockSql(family.schema, family.tables, views),
     ...sequences.flatMap((s) => releaseSequenceSql(s, family.schema)),
-    ...family.tables.map((t) => dropCaptureTriggerSql(family.schema, t, 'forward')),
+    ...family.tables.map((t) => dropConversionTriggerSql(family.schema, t, 'forward')),
     ...views.map((v) => moveViewSql(family.schema, v, old)),
     ...family.tables.map((t) => moveTableSql(family.schema, t, old)),
     ...family.tables.map((t) => moveTableSql(before.partitioned, t, family.schema)),
     ...partitionedViews.map((v) => moveViewSql(before.partitioned, v, family.schema)),
     ...sequences.map((s) => ownSequenceSql(s, family.schema)),
     ...fks.flatMap(repointSql),
-    ...family.tables.map((t) => captureTriggerSql(family, family.schema, t, 'reverse')),
+    ...family.tables.map((t) => conversionTriggerSql(family, family.schema, t, 'reverse')),
   ];
   if (opts.dryRun) {
     const shown: PlannedStatement[] = [
@@ -187,16 +192,11 @@ async function swapOn(
       const [lock, ...rest] = locked(partitionedViews);
       await tx.execute(sql.raw(lock ?? ''));
       const lockedAt = performance.now();
-      let replayed = 0;
-      let last: string | null = null;
-      for (;;) {
-        const batch = await replayBatch(tx, family, layouts, 'forward', before, opts.batchSize, {
+      const { taken: replayed } = await replayUntilEmpty((last) =>
+        replayConversionBatch(tx, family, layouts, 'forward', before, opts.batchSize, {
           after: last,
-        });
-        replayed += batch.taken;
-        last = batch.lastId;
-        if (batch.taken === 0) break;
-      }
+        }),
+      );
       const now = await dependentViews(tx, family.schema, family.tables);
       if (now.map((v) => v.name).join() !== views.map((v) => v.name).join()) {
         throw new PgpartsError(

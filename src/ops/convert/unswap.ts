@@ -4,7 +4,7 @@ import type { AnyPgDatabase } from '../../run/database.js';
 import type { KeyOperation } from '../../run/key-lock.js';
 import { inLockedTransaction } from '../../run/lock-timeout.js';
 import { quoteIdent } from '../../sql/identifiers.js';
-import { captureTriggerSql, dropCaptureTriggerSql, replayBatch } from './capture.js';
+import { replayUntilEmpty } from '../online-copy/replay.js';
 import { catchUpClosely } from './fill.js';
 import { readLayouts } from './layout.js';
 import { dependentViews, type ExternalForeignKey, viewsIn } from './legacy-catalog.js';
@@ -18,6 +18,11 @@ import {
   repointSql,
 } from './moves.js';
 import { oldSchema, sides, twinSchema } from './names.js';
+import {
+  conversionTriggerSql,
+  dropConversionTriggerSql,
+  replayConversionBatch,
+} from './online-copy.js';
 import { conversionStep, recordPhase } from './operation.js';
 import { formatPlan } from './planned.js';
 import { afterSwitchPlan, finishAfterSwitch, pendingAfterSwitch } from './post-switch.js';
@@ -74,14 +79,14 @@ async function unswapOn(
     lockSql(family.schema, family.tables, currentViews),
     // The legacy table now holds every id (the reverse replay ran first).
     ...sequences.flatMap((s) => releaseSequenceSql(s, old)),
-    ...family.tables.map((t) => dropCaptureTriggerSql(family.schema, t, 'reverse')),
+    ...family.tables.map((t) => dropConversionTriggerSql(family.schema, t, 'reverse')),
     ...currentViews.map((v) => moveViewSql(family.schema, v, twin)),
     ...family.tables.map((t) => moveTableSql(family.schema, t, twin)),
     ...family.tables.map((t) => moveTableSql(old, t, family.schema)),
     ...legacyViews.map((v) => moveViewSql(old, v, family.schema)),
     ...sequences.map((s) => ownSequenceSql(s, family.schema)),
     ...fks.flatMap(repointSql),
-    ...family.tables.map((t) => captureTriggerSql(family, family.schema, t, 'forward')),
+    ...family.tables.map((t) => conversionTriggerSql(family, family.schema, t, 'forward')),
   ];
   const currentViews = await dependentViews(db, family.schema, family.tables);
   if (opts.dryRun) {
@@ -120,16 +125,11 @@ async function unswapOn(
       const [lock, ...rest] = locked(await dependentViews(tx, family.schema, family.tables));
       await tx.execute(sql.raw(lock ?? ''));
       const lockedAt = performance.now();
-      let replayed = 0;
-      let last: string | null = null;
-      for (;;) {
-        const batch = await replayBatch(tx, family, layouts, 'reverse', after, opts.batchSize, {
+      const { taken: replayed } = await replayUntilEmpty((last) =>
+        replayConversionBatch(tx, family, layouts, 'reverse', after, opts.batchSize, {
           after: last,
-        });
-        replayed += batch.taken;
-        last = batch.lastId;
-        if (batch.taken === 0) break;
-      }
+        }),
+      );
       await runAll(tx, rest);
       await recordSwap(tx, family, false, null);
       const materialized = legacyViews.filter((v) => v.materialized).map((v) => v.name);

@@ -16,6 +16,7 @@ import {
 import { preflightPrivileges } from '../../run/privileges.js';
 import { openSession, pgpartsSessionSettings } from '../../run/session.js';
 import { checkKey } from '../key-validation.js';
+import { replayBatch, replayUntilEmpty } from '../online-copy/replay.js';
 import { ensureOwnership } from '../ownership.js';
 import { type DrainState, type DrainTableState, readDrainState } from './state.js';
 import {
@@ -26,7 +27,7 @@ import {
   type DrainUnit,
   drainStatements,
   listDrainStatements,
-  replayTransactionSql,
+  STAGED_GAIN,
   type TablePlan,
 } from './statements.js';
 import { completeSwap, type DrainStrategy, type SwapCompletion, swapObstacles } from './swap.js';
@@ -244,30 +245,17 @@ async function copyBlocks(
 interface Replayed {
   /** Log entries replayed. */
   entries: number;
-  /** Rows the staging table gained (inserted minus deleted). */
+  /** Rows the staging table gained (the replay counts them). */
   stagedDelta: number;
 }
 
 /** Replays one batch of logged changes of a DEFAULT partition into its copy targets. */
 async function replayOnce(db: AnyPgDatabase, p: TablePlan): Promise<Replayed> {
-  if (!p.replay) return { entries: 0, stagedDelta: 0 };
   const replay = p.replay;
-  const statements = replayTransactionSql(replay);
+  if (!replay) return { entries: 0, stagedDelta: 0 };
   return db.transaction(async (tx) => {
-    for (const statement of statements.start) await run(tx, statement);
-    const entries = await count(tx, statements.count);
-    let stagedDelta = 0;
-    if (entries > 0) {
-      // (see replayAll on statistics)
-      for (const statement of statements.plan) await run(tx, statement);
-      for (const target of replay.targets) {
-        const deleted = await count(tx, target.deleted);
-        const inserted = await count(tx, target.inserted);
-        if (target.table === p.t.target) stagedDelta += inserted - deleted;
-      }
-      for (const statement of statements.end) await run(tx, statement);
-    }
-    return { entries, stagedDelta };
+    const batch = await replayBatch(tx, replay);
+    return { entries: batch.taken, stagedDelta: batch.gained[STAGED_GAIN] ?? 0 };
   });
 }
 
@@ -275,11 +263,10 @@ async function replayOnce(db: AnyPgDatabase, p: TablePlan): Promise<Replayed> {
 async function replayToEmpty(db: AnyPgDatabase, plans: TablePlan[]): Promise<Map<string, number>> {
   const deltas = new Map<string, number>();
   for (const p of plans) {
-    for (;;) {
-      const r = await replayOnce(db, p);
-      deltas.set(p.t.table, (deltas.get(p.t.table) ?? 0) + r.stagedDelta);
-      if (r.entries === 0) break;
-    }
+    const replay = p.replay;
+    if (!replay) continue;
+    const done = await replayUntilEmpty(() => replayBatch(db, replay));
+    deltas.set(p.t.table, (deltas.get(p.t.table) ?? 0) + (done.gained[STAGED_GAIN] ?? 0));
   }
   return deltas;
 }

@@ -7,7 +7,7 @@ import type { AnyPgDatabase } from '../../run/database.js';
 import { query } from '../../run/execute.js';
 import { identifierProblem, quoteQualified } from '../../sql/identifiers.js';
 import { boundSpecSql } from '../../sql/partition-ddl.js';
-import { captureFunctionExistsSql } from './change-capture.js';
+import { CAPTURE_TRIGGER, keyLogFunctionExistsSql } from '../online-copy/capture.js';
 
 /** The comment a drain's staging table carries until it is attached. */
 export const STAGING_MARKER = 'pgparts:drain-staging';
@@ -223,7 +223,7 @@ export async function readDrainState(
           tx,
           sql`SELECT (pg_relation_size(to_regclass(${qualified})) / current_setting('block_size')::int)::int AS pages,
                      EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass(${qualified})
-                               AND tgname = 'pgparts_capture') AS capture`,
+                               AND tgname = ${CAPTURE_TRIGGER}) AS capture`,
         );
         defaultPages = stats?.pages ?? 0;
         captureInstalled = stats?.capture ?? false;
@@ -293,7 +293,7 @@ export async function readDrainState(
     );
     const [capture] = await query<{ n: number | string }>(
       tx,
-      captureFunctionExistsSql(family.schema),
+      keyLogFunctionExistsSql(family.schema),
     );
     return {
       tables,

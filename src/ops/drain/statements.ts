@@ -11,16 +11,21 @@ import { keyCheckSql, keyPredicateSql } from '../../sql/key-predicate.js';
 import { integerLiteral, textLiteral } from '../../sql/literals.js';
 import { forgetOwnedSql, recordOwnedSql, setOwnedRoleSql } from '../../sql/ownership.js';
 import { boundSpecSql } from '../../sql/partition-ddl.js';
-import { validateForeignKeySql } from '../validate-foreign-key.js';
 import {
-  CHANGE_LOG_TABLE,
+  CAPTURE_TRIGGER,
   captureTriggerSql,
-  changeCaptureSetupSql,
   dropCaptureTriggerSql,
-  REPLAY_BATCH_TABLE,
-  type ReplayStatements,
+  keyLog,
+  keyLogSetupSql,
+} from '../online-copy/capture.js';
+import {
+  gainedColumn,
+  REPLAY_SETTINGS,
   replaySql,
-} from './change-capture.js';
+  type Template,
+  templateText,
+} from '../online-copy/replay.js';
+import { validateForeignKeySql } from '../validate-foreign-key.js';
 import {
   type DrainState,
   type DrainTableState,
@@ -54,8 +59,11 @@ export interface CopyTarget {
 export interface TablePlan {
   t: DrainTableState;
   targets: CopyTarget[];
-  /** The replay batch of its DEFAULT's change log; null without a DEFAULT. */
-  replay: ReplayStatements | null;
+  /**
+   * The replay batch of its DEFAULT's change log (online-copy/replay.ts; no parameters: run as
+   * printed); null without a DEFAULT. Its staging table's gain is the column `STAGED_GAIN`.
+   */
+  replay: Template | null;
 }
 
 /** A statement of the final transaction, with what the executor does with its result. */
@@ -98,6 +106,9 @@ const STAGING_CHECK = 'pgparts_partition_bound';
 
 /** Rows of the change log replayed per transaction. */
 export const REPLAY_BATCH = 20_000;
+
+/** The replay's column with the rows the staging table (the first target) gained. */
+export const STAGED_GAIN = gainedColumn(0, 0);
 
 /** A placeholder in a template statement: text the executor fills in at run time. */
 export function placeholder(name: string): string {
@@ -174,23 +185,34 @@ export function copyBatchAt(
   return copyBatchSql(family, t, target, integerLiteral(page), integerLiteral(page + batch));
 }
 
-/** The statements of one replay transaction, in the order replayOnce runs them. */
-export function replayTransactionSql(replay: ReplayStatements): {
-  start: string[];
-  count: string;
-  plan: string[];
-  end: string[];
-} {
-  return {
-    // ON COMMIT DROP does not help several batches inside the final transaction.
-    start: [`DROP TABLE IF EXISTS pg_temp.${quoteIdent(REPLAY_BATCH_TABLE)}`, replay.pin],
-    count: `SELECT count(*) AS n FROM ${quoteIdent(REPLAY_BATCH_TABLE)}`,
-    // Each logged key is looked up in DEFAULT by its primary key; no sequential scan per key.
-    // Switching seqscans off inflates the estimates of any plan that keeps one past
-    // jit_above_cost: no JIT here, so a replay never waits for a compiler.
-    plan: ['SET LOCAL jit = off', 'SET LOCAL enable_seqscan = off'],
-    end: [replay.forget, 'SET LOCAL enable_seqscan = on'],
-  };
+/**
+ * One replay batch of a DEFAULT's change log (a keys log: the current row is read from DEFAULT
+ * by each logged key) into its copy targets, each keeping the rows its filter admits: the
+ * staging table the key's, a rebuilt DEFAULT the others. The staging table is counted.
+ */
+function drainReplaySql(schema: string, t: DrainTableState, targets: CopyTarget[]): Template {
+  const source = t.defaultPartition as string;
+  return replaySql({
+    log: keyLog(schema),
+    scope: [['source_table', textLiteral(source)]],
+    limit: integerLiteral(REPLAY_BATCH),
+    flows: [
+      {
+        logged: textLiteral(source),
+        current: {
+          source: quoteQualified(schema, source),
+          keyType: quoteQualified(schema, t.table),
+        },
+        key: t.pkColumns,
+        columns: t.columns,
+        targets: targets.map((target, j) => ({
+          table: quoteQualified(schema, target.table),
+          filter: target.filter,
+          counted: j === 0,
+        })),
+      },
+    ],
+  });
 }
 
 /**
@@ -349,12 +371,20 @@ export function drainStatements(
 
   // 1. prepare: capture first, so no write between the copy and the final phase goes unseen.
   const prepare: DrainUnit[] = [
-    { statements: changeCaptureSetupSql(schema, state.captureFunctionExists), transaction: false },
+    { statements: keyLogSetupSql(schema, state.captureFunctionExists), transaction: false },
   ];
   for (const t of pending) {
     if (t.defaultPartition && !t.captureInstalled) {
       prepare.push({
-        statements: [captureTriggerSql(schema, t.defaultPartition, t.pkColumns)],
+        statements: [
+          captureTriggerSql(
+            keyLog(schema),
+            CAPTURE_TRIGGER,
+            schema,
+            t.defaultPartition,
+            t.pkColumns,
+          ),
+        ],
         transaction: true,
       });
       // A table built without the trigger in place may have missed changes: start it afresh.
@@ -392,22 +422,7 @@ export function drainStatements(
     return {
       t,
       targets,
-      replay: t.defaultPartition
-        ? replaySql(
-            {
-              schema,
-              source: t.defaultPartition,
-              rowType: t.table,
-              columns: t.columns,
-              pkColumns: t.pkColumns,
-              targets: targets.map((target) => ({
-                table: target.table,
-                sourceFilter: target.filter('d'),
-              })),
-            },
-            REPLAY_BATCH,
-          )
-        : null,
+      replay: t.defaultPartition ? drainReplaySql(schema, t, targets) : null,
     };
   });
   const skipTriggers = strategy === 'delete' && state.canSkipTriggers;
@@ -477,14 +492,18 @@ export function drainStatements(
       { kind: 'mark', mark: 'deleted' },
       ...runAll(pending.flatMap((t) => attachKeySql(family, key, t))),
       { kind: 'mark', mark: 'attached' },
-      ...runAll(defaults.map((t) => dropCaptureTriggerSql(schema, t.defaultPartition as string))),
+      ...runAll(
+        defaults.map((t) =>
+          dropCaptureTriggerSql(CAPTURE_TRIGGER, schema, t.defaultPartition as string),
+        ),
+      ),
     );
   }
   finish.push(
     ...runAll(
       defaults.map(
         (t) =>
-          `DELETE FROM ${quoteQualified(schema, CHANGE_LOG_TABLE)} WHERE source_table = ${textLiteral(t.defaultPartition as string)}`,
+          `DELETE FROM ${keyLog(schema).table} WHERE source_table = ${textLiteral(t.defaultPartition as string)}`,
       ),
     ),
   );
@@ -560,14 +579,10 @@ export function listDrainStatements(
   const replays = (when: string) =>
     ds.tables.flatMap((p) => {
       if (!p.replay) return [];
-      const r = replayTransactionSql(p.replay);
       const note = `replay batch of ${p.t.defaultPartition}'s change log (${REPLAY_BATCH} entries at most), ${when}`;
-      return [
-        ...[...r.start, r.count].map((s) => template(note, s)),
-        ...[...r.plan, ...p.replay.targets.flatMap((t) => [t.deleted, t.inserted]), ...r.end].map(
-          (s) => template(`${note}; when the batch is not empty`, s),
-        ),
-      ];
+      return [...REPLAY_SETTINGS.before, templateText(p.replay), ...REPLAY_SETTINGS.after].map(
+        (s) => template(note, s),
+      );
     });
   // Rounds of replay, until one finds nothing (at most `rounds`); run twice, around the keys.
   const replayRounds = [

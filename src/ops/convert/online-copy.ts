@@ -1,0 +1,131 @@
+import { sql } from 'drizzle-orm';
+import type { FamilySpec } from '../../define/spec.js';
+import type { AnyPgDatabase } from '../../run/database.js';
+import { quoteQualified } from '../../sql/identifiers.js';
+import { captureTriggerSql, dropCaptureTriggerSql, rowLog } from '../online-copy/capture.js';
+import { type ReplayBatch, replayBatch, replaySql, type Template } from '../online-copy/replay.js';
+import type { TableLayout } from './layout.js';
+import { captureTrigger, type Direction, type Sides } from './names.js';
+import { query } from './run-sql.js';
+
+/**
+ * The conversion's use of the online-copy machinery (src/ops/online-copy): while the fill runs,
+ * the capture triggers on the legacy tables log every change (whole old and new rows, the `rows`
+ * log) in pgparts_convert.changes, and the replay makes the twins' rows for those keys equal to
+ * the legacy rows as they are now. After the swap the same triggers run the other way, on the
+ * partitioned tables, so an unswap loses nothing. What is the conversion's own: the trigger's
+ * arguments (family, direction, table), which side is source and which target per direction,
+ * and the replay's parameters.
+ *
+ * pgslice's approach (copy, then copy again whatever has a higher id) assumes append-only tables:
+ * it never sees an update or a delete of a row it already copied, nor an insert with an explicit
+ * lower id. The leaderboard rewrites ranks and deletes runs, so every change has to be captured.
+ */
+
+export function conversionTriggerSql(
+  family: FamilySpec,
+  schema: string,
+  table: string,
+  direction: Direction,
+): string {
+  return captureTriggerSql(rowLog, captureTrigger(direction), schema, table, [
+    family.name,
+    direction,
+    table,
+  ]);
+}
+
+export function dropConversionTriggerSql(
+  schema: string,
+  table: string,
+  direction: Direction,
+): string {
+  return dropCaptureTriggerSql(captureTrigger(direction), schema, table);
+}
+
+/** The side rows flow into in each direction, and the key it is addressed by. */
+function destination(layout: TableLayout, direction: Direction, sides: Sides) {
+  return direction === 'forward'
+    ? { table: quoteQualified(sides.partitioned, layout.name), key: layout.partitionedKey }
+    : { table: quoteQualified(sides.legacy, layout.name), key: layout.legacyKey };
+}
+
+/** The meaning of the replay's parameters, for --dry-run. */
+export const REPLAY_PARAMETERS =
+  '$1 family, $2 direction, $3 after id (exclusive, NULL: from the start), $4 up to id (inclusive, ' +
+  'NULL: to the end), $5 batch size, $6.. the table names';
+
+/**
+ * One replay batch of the family's tables in one direction (online-copy/replay.ts): each
+ * destination key gets its last logged image. An update that moves a row to another key is a
+ * removal of the old key and an image of the new.
+ */
+export function conversionReplaySql(
+  layouts: readonly TableLayout[],
+  direction: Direction,
+  sides: Sides,
+): Template {
+  return replaySql({
+    log: rowLog,
+    scope: [
+      ['family', 1],
+      ['direction', 2],
+    ],
+    range: { after: 3, upTo: 4 },
+    limit: 5,
+    flows: layouts.map((layout, i) => {
+      const to = destination(layout, direction, sides);
+      return {
+        logged: 6 + i,
+        current: { image: to.table },
+        key: to.key,
+        columns: layout.columns,
+        targets: [{ table: to.table }],
+      };
+    }),
+  });
+}
+
+/**
+ * Replays up to `limit` logged changes in the caller's transaction, in one statement.
+ * Idempotent. Returns how many changes it took and the greatest id among them.
+ */
+export async function replayConversionBatch(
+  tx: AnyPgDatabase,
+  family: FamilySpec,
+  layouts: readonly TableLayout[],
+  direction: Direction,
+  sides: Sides,
+  limit: number,
+  /**
+   * Only changes after `after` (the last id the previous batch of a catch-up took: the index
+   * scan then starts there instead of stepping over every entry the batches before deleted,
+   * which no vacuum has removed yet) and up to `upTo` (the end of the log when it began).
+   */
+  range: { after?: string | null; upTo?: string | null } = {},
+): Promise<ReplayBatch> {
+  const after = range.after ?? null;
+  const batch = await replayBatch(tx, conversionReplaySql(layouts, direction, sides), [
+    family.name,
+    direction,
+    after,
+    range.upTo ?? null,
+    limit,
+    ...layouts.map((l) => l.name),
+  ]);
+  return { ...batch, lastId: batch.lastId ?? after };
+}
+
+/** Changes waiting to be replayed in one direction. */
+export async function pendingChanges(
+  db: AnyPgDatabase,
+  family: FamilySpec,
+  direction: Direction,
+): Promise<number> {
+  const rows = await query<{ n: string }>(
+    db,
+    sql`SELECT count(*)::text AS n FROM ${sql.raw(rowLog.table)}
+        WHERE family = ${family.name} AND direction = ${direction}`,
+  );
+  return Number(rows[0]?.n ?? 0);
+}

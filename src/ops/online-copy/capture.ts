@@ -1,0 +1,158 @@
+import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
+import { textLiteral } from '../../sql/literals.js';
+
+/**
+ * Change capture for online copies, the one machinery behind a drain (DEFAULT -> staging and a
+ * rebuilt DEFAULT) and a conversion (legacy <-> partitioned twins): an AFTER ROW trigger on each
+ * table copied from logs every insert, update and delete into a log table pgparts made for this
+ * one purpose; a replay (replay.ts) then makes the copies equal to what was logged, so a copy
+ * made in batches while writers keep writing converges on its source. TRUNCATE is not captured.
+ *
+ * One difference is kept, and named: what a log entry holds.
+ * - `keys` (a drain's `<schema>.pgparts_changes`): the primary key of the row changed (old and
+ *   new key of an update). The copy and its source have the same columns and key, so the replay
+ *   reads the current row from the source by that key. A small log on the hot table's writes.
+ * - `rows` (a conversion's `pgparts_convert.changes`): the whole old and new row image. The two
+ *   sides are addressed by different keys (the legacy id, the partitioned (id, season)), and
+ *   after the swap the source is the other side: the replay applies each key's last image and
+ *   needs no lookup in a source whose key may not match.
+ * Both shapes, names and trigger functions are those of the databases already running them (a
+ * drain or a conversion half-done before an upgrade resumes on them): only the code is one.
+ */
+
+export type LogShape = 'keys' | 'rows';
+
+export interface ChangeLog {
+  shape: LogShape;
+  /** The log table, qualified. */
+  table: string;
+  /** The column naming the table a change was logged on. */
+  tableColumn: string;
+  /** The trigger function, qualified. */
+  function: string;
+}
+
+/** A drain's log, in the family's schema: keys, one trigger per DEFAULT partition. */
+export const CHANGE_LOG_TABLE = 'pgparts_changes';
+export const CAPTURE_FUNCTION = 'pgparts_capture_change';
+export const CAPTURE_TRIGGER = 'pgparts_capture';
+
+/** A conversion's log, shared by every family: row images, by family and direction. */
+export const CONVERT_SCHEMA = 'pgparts_convert';
+export const CONVERT_CHANGES_TABLE = 'changes';
+export const CONVERT_CAPTURE_FUNCTION = 'capture_change';
+
+export function keyLog(schema: string): ChangeLog {
+  return {
+    shape: 'keys',
+    table: quoteQualified(schema, CHANGE_LOG_TABLE),
+    tableColumn: 'source_table',
+    function: quoteQualified(schema, CAPTURE_FUNCTION),
+  };
+}
+
+export const rowLog: ChangeLog = {
+  shape: 'rows',
+  table: quoteQualified(CONVERT_SCHEMA, CONVERT_CHANGES_TABLE),
+  tableColumn: 'table_name',
+  function: quoteQualified(CONVERT_SCHEMA, CONVERT_CAPTURE_FUNCTION),
+};
+
+/**
+ * The keys log and its function, in a family's schema; safe to run again. The function is
+ * created only where it is missing (another role may own it). TG_ARGV holds the primary key's
+ * column names; each key is logged as a JSON object.
+ */
+export function keyLogSetupSql(schema: string, functionExists: boolean): string[] {
+  const log = keyLog(schema);
+  return [
+    `CREATE TABLE IF NOT EXISTS ${log.table} (
+  "id" bigserial PRIMARY KEY,
+  "source_table" text NOT NULL,
+  "pk" jsonb NOT NULL
+)`,
+    `COMMENT ON TABLE ${log.table} IS 'pgparts: change log for online copies (drain, convert); rows are removed once replayed'`,
+    `CREATE INDEX IF NOT EXISTS ${quoteIdent(`${CHANGE_LOG_TABLE}_source_idx`)} ON ${log.table} ("source_table", "id")`,
+    ...(functionExists
+      ? []
+      : [
+          `CREATE OR REPLACE FUNCTION ${log.function}() RETURNS trigger
+LANGUAGE plpgsql AS $pgparts$
+DECLARE
+  r jsonb;
+BEGIN
+  IF TG_OP IN ('UPDATE', 'DELETE') THEN
+    r := to_jsonb(OLD);
+    INSERT INTO ${log.table} ("source_table", "pk")
+      SELECT TG_TABLE_NAME, jsonb_object_agg(c, r -> c) FROM unnest(TG_ARGV) AS c;
+  END IF;
+  IF TG_OP IN ('UPDATE', 'INSERT') THEN
+    r := to_jsonb(NEW);
+    INSERT INTO ${log.table} ("source_table", "pk")
+      SELECT TG_TABLE_NAME, jsonb_object_agg(c, r -> c) FROM unnest(TG_ARGV) AS c;
+  END IF;
+  RETURN NULL;
+END
+$pgparts$`,
+        ]),
+  ];
+}
+
+/** Whether the keys log's function exists in the schema. */
+export function keyLogFunctionExistsSql(schema: string): string {
+  return `SELECT count(*) AS n FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE n.nspname = ${textLiteral(schema)} AND p.proname = ${textLiteral(CAPTURE_FUNCTION)}`;
+}
+
+/**
+ * The rows log and its function (in pgparts_convert, which the caller creates); safe to run
+ * again. TG_ARGV: family, direction, table. to_jsonb prints floats with the writer's
+ * extra_float_digits; at 0 or below it rounds, and the replay would write the rounded value.
+ * The function pins the setting that prints them exactly, whatever the writer's session says.
+ */
+export function rowLogSetupSql(): string[] {
+  const log = rowLog;
+  return [
+    `CREATE TABLE IF NOT EXISTS ${log.table} (
+  "id" bigserial PRIMARY KEY,
+  "family" text NOT NULL,
+  "direction" text NOT NULL,
+  "table_name" text NOT NULL,
+  "old_row" jsonb,
+  "new_row" jsonb
+)`,
+    `CREATE INDEX IF NOT EXISTS "changes_family_direction_id" ON ${log.table} ("family", "direction", "id")`,
+    `CREATE OR REPLACE FUNCTION ${log.function}() RETURNS trigger LANGUAGE plpgsql
+SET extra_float_digits = 3 AS $pgparts$
+BEGIN
+  INSERT INTO ${log.table} ("family", "direction", "table_name", "old_row", "new_row")
+  VALUES (TG_ARGV[0], TG_ARGV[1], TG_ARGV[2],
+          CASE WHEN TG_OP IN ('UPDATE', 'DELETE') THEN to_jsonb(OLD) END,
+          CASE WHEN TG_OP IN ('INSERT', 'UPDATE') THEN to_jsonb(NEW) END);
+  RETURN NULL;
+END
+$pgparts$`,
+  ];
+}
+
+/**
+ * The capture trigger on one table: every row written is logged by the log's function, with
+ * `args` (string literals: for a keys log the key's column names as the catalog spells them;
+ * for a rows log the family, direction and table).
+ */
+export function captureTriggerSql(
+  log: ChangeLog,
+  trigger: string,
+  schema: string,
+  table: string,
+  args: readonly string[],
+): string {
+  return (
+    `CREATE OR REPLACE TRIGGER ${quoteIdent(trigger)} AFTER INSERT OR UPDATE OR DELETE ` +
+    `ON ${quoteQualified(schema, table)} FOR EACH ROW EXECUTE FUNCTION ${log.function}(${args.map(textLiteral).join(', ')})`
+  );
+}
+
+export function dropCaptureTriggerSql(trigger: string, schema: string, table: string): string {
+  return `DROP TRIGGER IF EXISTS ${quoteIdent(trigger)} ON ${quoteQualified(schema, table)}`;
+}
