@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseQueryInput, runQuery } from '../../../query/input.js';
+import { parseQueryOptions, type QueryOptions, sendQuery } from '../../../query/prepared.js';
 import type { AnyPgDatabase } from '../../../run/database.js';
 import { killmailsRaw } from '../tables.js';
 import { feedColumns, newestFirst } from './feed-columns.js';
@@ -27,6 +28,13 @@ export function latestKillmailsQuery(db: AnyPgDatabase, input: LatestKillmailsIn
     .limit(i.limit);
 }
 
-export async function latestKillmails(db: AnyPgDatabase, input: LatestKillmailsInput = {}) {
-  return await runQuery('latestKillmails', () => latestKillmailsQuery(db, input));
+export async function latestKillmails(
+  db: AnyPgDatabase,
+  input: LatestKillmailsInput = {},
+  options?: QueryOptions,
+) {
+  const o = parseQueryOptions('latestKillmails', options);
+  return await runQuery('latestKillmails', () =>
+    sendQuery('latestKillmails', latestKillmailsQuery(db, input), o),
+  );
 }
