@@ -450,3 +450,38 @@ describe('pruning under a generic plan (prepared statement, parameters unknown a
     await client.end();
   });
 });
+
+describe('the prepared path ({ prepare: true }) on a session with generic plans', () => {
+  it('returns the same rows as the unnamed query, from one generic plan pruned at executor start', async () => {
+    const client = t.connect({ max: 1, connection: { plan_cache_mode: 'force_generic_plan' } });
+    const db = drizzle(client);
+    const hours = [1, 30, 24 * 40, 24 * 200];
+    for (const h of hours) {
+      const input = { systemId: JITA, to: new Date(NOW.getTime() - (h - 1) * HOUR), limit: 5 };
+      const window = { ...input, from: new Date(input.to.getTime() - HOUR) };
+      const prepared = await killsInSystem(db, window, { prepare: true });
+      expect(prepared).toEqual(await killsInSystem(t.db, window));
+      // The last hour has JITA's burst; older hours, rows or none, must agree all the same.
+      if (h === 1) expect(prepared.length).toBeGreaterThan(0);
+    }
+    // One named statement, planned once (generically) and reused by every call.
+    const text = killsInSystemQuery(db, { systemId: JITA, limit: 5 }, NOW).toSQL();
+    const [statement] = await client<{ name: string; generic: number; custom: number }[]>`
+      SELECT name, generic_plans::int AS generic, custom_plans::int AS custom
+      FROM pg_prepared_statements WHERE statement = ${text.sql}`;
+    expect(statement).toMatchObject({ generic: hours.length, custom: 0 });
+    // The same statement, EXPLAINed with values: the other months go when it starts running.
+    const params = text.params.map((p) =>
+      typeof p === 'number' ? String(p) : `'${String(p).replaceAll("'", "''")}'`,
+    );
+    const [row] = await client.unsafe(
+      `EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, FORMAT JSON) EXECUTE "${statement?.name}"(${params.join(', ')})`,
+    );
+    const plan = JSON.stringify(row);
+    const expected = monthsOverlapping(RAW, new Date(NOW.getTime() - HOUR), NOW);
+    expect(plan).toContain(`"Subplans Removed":${16 - expected.length}`);
+    const relations = [...plan.matchAll(/"Relation Name":"(\w+)"/g)].map((m) => m[1]);
+    expect([...new Set(relations)].sort()).toEqual(expected);
+    await client.end();
+  });
+});
