@@ -9,6 +9,8 @@ import {
   killsWithEnrichmentQuery,
   killsWithModuleTagsQuery,
   killsWorthAtLeastQuery,
+  LATEST_FIRST_TRY_MS,
+  latestKillmails,
   latestKillmailsQuery,
   utcDay,
 } from '../../src/domains/killmails/queries/index.js';
@@ -136,6 +138,37 @@ describe('latestKillmails', () => {
     );
     expect(scannedPartitions(plan, RAW)).toEqual([...current, ...future].sort());
     expect(indexesUsed(plan, RAW)).toEqual(['idx_killmails_raw_time']);
+  });
+
+  it('tries the day before the cursor first, and reads all time when that day is short', async () => {
+    // The spread holds ~150 killmails a day: a day before the cursor fills a page of 50 (the
+    // first try answers), not one of 500 (the rest comes from before that day).
+    const cursor = { killmailTime: new Date(FIRST_MONTH.getTime() + 100 * DAY), killmailId: 1 };
+    const before = (
+      await killmails('killmail_time <= $1', [cursor.killmailTime.toISOString()])
+    ).sort(newest);
+    for (const limit of [50, 500]) {
+      const page = await latestKillmails(t.db, { limit, before: cursor });
+      expect(page.map((r) => r.killmailId)).toEqual(before.slice(0, limit).map((r) => r.id));
+      const oldest = page.at(-1)?.killmailTime.getTime() ?? 0;
+      expect(cursor.killmailTime.getTime() - oldest > DAY, `limit ${limit}`).toBe(limit === 500);
+    }
+    // The first try's plan keeps the cursor's month and the one before it at most.
+    const plan = await explainQuery(
+      t.db,
+      latestKillmailsQuery(
+        t.db,
+        { before: cursor },
+        new Date(cursor.killmailTime.getTime() - LATEST_FIRST_TRY_MS),
+      ),
+    );
+    expect(scannedPartitions(plan, RAW)).toEqual(
+      monthsOverlapping(
+        RAW,
+        new Date(cursor.killmailTime.getTime() - DAY),
+        new Date(cursor.killmailTime.getTime() + 1),
+      ),
+    );
   });
 
   it('with a cursor in the past, prunes every newer month at plan time', async () => {
