@@ -125,7 +125,8 @@ export const QUERIES: BenchQuery[] = [
     name: 'trimRuns batch (rolled back)',
     prunes: true,
     targetMs: 10,
-    run: async (db, p, i, o) => {
+    // No prepare option: the batch sets plan_cache_mode for its cascade itself (trim-runs.ts).
+    run: async (db, p, i) => {
       const pr = pick(p.periods, i);
       let ms = 0;
       let rows = 0;
