@@ -135,26 +135,41 @@ async function main(): Promise<void> {
     const notes: string[] = [];
 
     let queries: BenchReport['queries'] = null;
+    let genericQueries: BenchReport['genericQueries'] = null;
     if (options.only === 'all' || options.only === 'queries') {
-      const twin = connect(url, { max: 1, searchPath: `${TWIN_SCHEMA}, public` });
-      clients.push(twin.sql);
       const params = await step('sample parameters', () => sampleParams(main.sql, dataNow));
       const loadBefore = loadavg().map((v) => v.toFixed(2));
-      const m = main;
-      queries = await timed('queries', () =>
-        runQueries(
-          QUERIES,
-          { partitioned: m.db, unpartitioned: twin.db },
-          params,
-          options.iterations,
-        ),
-      );
+      const sides = (genericPlans: boolean) => {
+        const partitioned = connect(url, { max: 1, genericPlans });
+        const twin = connect(url, { max: 1, searchPath: `${TWIN_SCHEMA}, public`, genericPlans });
+        clients.push(partitioned.sql, twin.sql);
+        return { partitioned: partitioned.db, unpartitioned: twin.db };
+      };
+      if (options.plans !== 'generic') {
+        queries = await timed('queries', () =>
+          runQueries(QUERIES, sides(false), params, options.iterations),
+        );
+      }
+      if (options.plans !== 'custom') {
+        genericQueries = await timed('queries, generic plans', () =>
+          runQueries(
+            QUERIES,
+            sides(true),
+            params,
+            options.iterations,
+            { prepare: true },
+            'hot queries, prepared, generic plans',
+          ),
+        );
+      }
       notes.push(
         `Load average (1/5/15 min) before the query phase ${loadBefore.join(' / ')}, after ${loadavg()
           .map((v) => v.toFixed(2))
           .join(' / ')} on ${cpus().length} cores (other work shares the machine).`,
       );
-      const mismatched = queries.filter((q) => q.rowMismatches > 0);
+      const mismatched = [...(queries ?? []), ...(genericQueries ?? [])].filter(
+        (q) => q.rowMismatches > 0,
+      );
       if (mismatched.length > 0) {
         notes.push(
           `Row counts differed between the sides for: ${mismatched.map((q) => `${q.name} (${q.rowMismatches} calls)`).join(', ')}.`,
@@ -184,6 +199,7 @@ async function main(): Promise<void> {
         iterations: options.iterations,
         timings,
         queries,
+        genericQueries,
         ...partial,
         measured: { ...measuredHere },
         notes: [...notes],
@@ -194,7 +210,7 @@ async function main(): Promise<void> {
         : null;
       return writeReport(RESULTS_DIR, report, svg);
     };
-    if (queries) {
+    if (queries || genericQueries) {
       measure('queries');
       save({ maintenance: null, conversion: null });
     }
@@ -253,6 +269,10 @@ function mergePrevious(report: BenchReport): void {
     maintenance: 'Maintenance',
     conversion: 'Conversion',
   };
+  // Generic-plan figures belong to the query section: kept with it when it was not run.
+  if (!report.queries && !report.genericQueries && previous.genericQueries) {
+    report.genericQueries = previous.genericQueries;
+  }
   for (const section of Object.keys(names) as Section[]) {
     if (report[section] || !previous[section]) continue;
     (report as unknown as Record<Section, unknown>)[section] = previous[section];

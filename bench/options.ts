@@ -7,6 +7,12 @@ export interface BenchOptions {
   label: string;
   only: 'all' | 'queries' | 'maintenance' | 'conversion' | 'scale';
   iterations: number;
+  /**
+   * How the hot queries are sent: unnamed, planned on every call with their values (custom, what
+   * Drizzle does), prepared with generic plans (`prepare: true` on connections with
+   * plan_cache_mode = force_generic_plan), or both, one after the other.
+   */
+  plans: 'custom' | 'generic' | 'both';
   keep: boolean;
   /** --peer pg_partman: the side-by-side on the distribution's PostgreSQL, nothing else. */
   peer: 'pg_partman' | null;
@@ -16,8 +22,10 @@ export interface BenchOptions {
 }
 
 const USAGE = `npm run bench -- [--scale 1m|10m|<killmails>] [--only queries|maintenance|conversion|scale]
-                      [--iterations N] [--keep]
+                      [--iterations N] [--plans both|custom|generic] [--keep]
        npm run bench -- --peer pg_partman [--peer-rows 1m|20k|<rows>]`;
+
+const PLANS = ['both', 'custom', 'generic'] as const;
 
 const ONLY = ['all', 'queries', 'maintenance', 'conversion', 'scale'] as const;
 
@@ -49,6 +57,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
       scale: { type: 'string', default: '1m' },
       only: { type: 'string' },
       iterations: { type: 'string', default: '300' },
+      plans: { type: 'string', default: 'both' },
       keep: { type: 'boolean', default: false },
       peer: { type: 'string' },
       'peer-rows': { type: 'string', default: '1m' },
@@ -69,6 +78,11 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
   if (values.peer !== undefined && values.peer !== 'pg_partman') {
     throw new BenchError(`bench: --peer knows pg_partman only, not "${values.peer}"\n${USAGE}`);
   }
+  if (!(PLANS as readonly string[]).includes(values.plans)) {
+    throw new BenchError(
+      `bench: --plans must be both, custom or generic, not "${values.plans}"\n${USAGE}`,
+    );
+  }
   const peerRows = values['peer-rows'].toLowerCase();
   const iterations = Number(values.iterations);
   if (!Number.isSafeInteger(iterations) || iterations < 10) {
@@ -80,6 +94,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
     label: scale,
     only: only as BenchOptions['only'],
     iterations,
+    plans: values.plans as BenchOptions['plans'],
     keep: values.keep,
     peer: values.peer === 'pg_partman' ? 'pg_partman' : null,
     peerRows: parsePeerRows(peerRows),

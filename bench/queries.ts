@@ -17,6 +17,7 @@ import {
   topRunsFromViews,
   trimRunsBatchQuery,
 } from '../src/domains/leaderboard/index.js';
+import type { QueryOptions } from '../src/query/prepared.js';
 import type { AnyPgDatabase } from '../src/run/database.js';
 import { rowsOf } from '../src/run/rows.js';
 import { BenchError } from './bench-error.js';
@@ -29,8 +30,16 @@ export interface BenchQuery {
   prunes: boolean;
   /** p95 target in ms. */
   targetMs: number;
-  /** Times only part of the call (the trim statement, not its rollback); else undefined. */
-  run(db: AnyPgDatabase, p: Params, i: number): Promise<{ rows: number; ms?: number }>;
+  /**
+   * One call, sent as `o` says (unnamed, or a named prepared statement). Times only part of the
+   * call (the trim statement, not its rollback); else undefined.
+   */
+  run(
+    db: AnyPgDatabase,
+    p: Params,
+    i: number,
+    o: QueryOptions,
+  ): Promise<{ rows: number; ms?: number }>;
 }
 
 const HOUR = 3_600_000;
@@ -51,15 +60,19 @@ export const QUERIES: BenchQuery[] = [
     name: 'topRuns (season, dungeon[, period])',
     prunes: true,
     targetMs: 10,
-    run: async (db, p, i) => {
+    run: async (db, p, i, o) => {
       const pr = pick(p.periods, i);
       return count(
-        await topRuns(db, {
-          seasonId: pr.seasonId,
-          dungeonId: pick(p.dungeons, i * 7),
-          ...(i % 2 === 0 ? { periodId: pr.periodId } : {}),
-          limit: 100,
-        }),
+        await topRuns(
+          db,
+          {
+            seasonId: pr.seasonId,
+            dungeonId: pick(p.dungeons, i * 7),
+            ...(i % 2 === 0 ? { periodId: pr.periodId } : {}),
+            limit: 100,
+          },
+          o,
+        ),
       );
     },
   },
@@ -67,14 +80,18 @@ export const QUERIES: BenchQuery[] = [
     name: 'topRunsFromViews',
     prunes: true,
     targetMs: 10,
-    run: async (db, p, i) => {
+    run: async (db, p, i, o) => {
       const pr = pick(p.periods, i);
       return count(
-        await topRunsFromViews(db, {
-          seasonId: pr.seasonId,
-          dungeonId: pick(p.dungeons, i * 7),
-          ...(i % 2 === 0 ? { periodId: pr.periodId } : {}),
-        }),
+        await topRunsFromViews(
+          db,
+          {
+            seasonId: pr.seasonId,
+            dungeonId: pick(p.dungeons, i * 7),
+            ...(i % 2 === 0 ? { periodId: pr.periodId } : {}),
+          },
+          o,
+        ),
       );
     },
   },
@@ -82,9 +99,9 @@ export const QUERIES: BenchQuery[] = [
     name: 'runWithMembers (with season)',
     prunes: true,
     targetMs: 10,
-    run: async (db, p, i) => {
+    run: async (db, p, i, o) => {
       const r = pick(p.runs, i);
-      const run = await runWithMembers(db, { runGuid: r.runGuid, seasonId: r.seasonId });
+      const run = await runWithMembers(db, { runGuid: r.runGuid, seasonId: r.seasonId }, o);
       return { rows: run ? 1 + run.members.length : 0 };
     },
   },
@@ -92,8 +109,8 @@ export const QUERIES: BenchQuery[] = [
     name: 'runWithMembers (guid only)',
     prunes: false,
     targetMs: 10,
-    run: async (db, p, i) => {
-      const run = await runWithMembers(db, { runGuid: pick(p.runs, i).runGuid });
+    run: async (db, p, i, o) => {
+      const run = await runWithMembers(db, { runGuid: pick(p.runs, i).runGuid }, o);
       return { rows: run ? 1 + run.members.length : 0 };
     },
   },
@@ -101,12 +118,14 @@ export const QUERIES: BenchQuery[] = [
     name: 'characterRuns',
     prunes: true,
     targetMs: 10,
-    run: async (db, p, i) => count(await characterRuns(db, { ...pick(p.players, i), limit: 100 })),
+    run: async (db, p, i, o) =>
+      count(await characterRuns(db, { ...pick(p.players, i), limit: 100 }, o)),
   },
   {
     name: 'trimRuns batch (rolled back)',
     prunes: true,
     targetMs: 10,
+    // No prepare option: the batch sets plan_cache_mode for its cascade itself (trim-runs.ts).
     run: async (db, p, i) => {
       const pr = pick(p.periods, i);
       let ms = 0;
@@ -137,69 +156,69 @@ export const QUERIES: BenchQuery[] = [
     name: 'latestKillmails (first page / cursor)',
     prunes: true,
     targetMs: 10,
-    run: async (db, p, i) => {
+    run: async (db, p, i, o) => {
       const k = pick(p.killmails, i);
-      return count(await latestKillmails(db, i % 2 === 0 ? {} : { before: k }));
+      return count(await latestKillmails(db, i % 2 === 0 ? {} : { before: k }, o));
     },
   },
   {
     name: 'killsInSystem (last hour / a past hour)',
     prunes: true,
     targetMs: 10,
-    run: async (db, p, i) =>
-      count(await killsInSystem(db, { systemId: pick(p.systems, i), ...window(p, i, HOUR) })),
+    run: async (db, p, i, o) =>
+      count(await killsInSystem(db, { systemId: pick(p.systems, i), ...window(p, i, HOUR) }, o)),
   },
   {
     name: 'killsOfShipType (today / a past day)',
     prunes: true,
     targetMs: 10,
-    run: async (db, p, i) => {
+    run: async (db, p, i, o) => {
       const w = i % 2 === 0 ? utcDay(p.now) : window(p, i, DAY);
-      return count(await killsOfShipType(db, { shipTypeId: pick(p.shipTypes, i), ...w }));
+      return count(await killsOfShipType(db, { shipTypeId: pick(p.shipTypes, i), ...w }, o));
     },
   },
   {
     name: 'killsInvolving character',
     prunes: false,
     targetMs: 10,
-    run: async (db, p, i) =>
-      count(await killsInvolving(db, { kind: 'character', id: pick(p.characters, i) })),
+    run: async (db, p, i, o) =>
+      count(await killsInvolving(db, { kind: 'character', id: pick(p.characters, i) }, o)),
   },
   {
     name: 'killsInvolving corporation',
     prunes: false,
     targetMs: 10,
-    run: async (db, p, i) =>
-      count(await killsInvolving(db, { kind: 'corporation', id: pick(p.corporations, i) })),
+    run: async (db, p, i, o) =>
+      count(await killsInvolving(db, { kind: 'corporation', id: pick(p.corporations, i) }, o)),
   },
   {
     name: 'killsInvolving alliance',
     prunes: false,
     targetMs: 10,
-    run: async (db, p, i) =>
-      count(await killsInvolving(db, { kind: 'alliance', id: pick(p.alliances, i) })),
+    run: async (db, p, i, o) =>
+      count(await killsInvolving(db, { kind: 'alliance', id: pick(p.alliances, i) }, o)),
   },
   {
     name: 'killsWorthAtLeast (24 h)',
     prunes: true,
     targetMs: 10,
-    run: async (db, p, i) =>
-      count(await killsWorthAtLeast(db, { minIsk: pick(p.minIsk, i), ...window(p, i, DAY) })),
+    run: async (db, p, i, o) =>
+      count(await killsWorthAtLeast(db, { minIsk: pick(p.minIsk, i), ...window(p, i, DAY) }, o)),
   },
   {
     name: 'killsWithModuleTags (24 h)',
     prunes: true,
     targetMs: 10,
-    run: async (db, p, i) =>
-      count(await killsWithModuleTags(db, { tags: pick(p.tags, i), ...window(p, i, DAY) })),
+    run: async (db, p, i, o) =>
+      count(await killsWithModuleTags(db, { tags: pick(p.tags, i), ...window(p, i, DAY) }, o)),
   },
   {
     name: 'killsWithEnrichment (24 h)',
     prunes: true,
     targetMs: 10,
-    run: async (db, p, i) =>
+    run: async (db, p, i, o) =>
       count(
-        await killsWithEnrichment(db, { fragment: pick(p.fragments, i), ...window(p, i, DAY) }),
+        await killsWithEnrichment(db, { fragment: pick(p.fragments, i), ...window(p, i, DAY) }, o),
       ),
   },
   {
@@ -212,6 +231,6 @@ export const QUERIES: BenchQuery[] = [
     name: 'matchSurveillanceProfiles',
     prunes: true,
     targetMs: 10,
-    run: async (db, p, i) => count(await matchSurveillanceProfiles(db, pick(p.killmails, i))),
+    run: async (db, p, i, o) => count(await matchSurveillanceProfiles(db, pick(p.killmails, i), o)),
   },
 ];

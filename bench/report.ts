@@ -18,7 +18,10 @@ export interface BenchReport {
   dataNow: string;
   iterations: number;
   timings: Record<string, number>;
+  /** The custom-plan calls (unnamed statements, as Drizzle sends them). */
   queries: QueryResult[] | null;
+  /** The same calls prepared (`prepare: true`), sessions on plan_cache_mode = force_generic_plan. */
+  genericQueries?: QueryResult[] | null;
   maintenance: MaintenanceResult | null;
   conversion: ConversionResult | null;
   /** When and on what each section was measured (a partial run keeps the others' records). */
@@ -41,6 +44,31 @@ function queryTable(results: readonly QueryResult[]): string[] {
     const u = r.unpartitioned;
     lines.push(
       `| ${r.name} | ${r.prunes ? 'yes' : 'no'} | ${ms(p.p50)} / ${ms(p.p95)} / ${ms(p.p99)} | ${ms(u.p50)} / ${ms(u.p95)} / ${ms(u.p99)} | ${r.ratioP95.toFixed(2)} | ${r.targetMs} | ${yes(p.p95 <= r.targetMs)} | ${r.prunes ? yes(r.ratioP95 <= 1) : 'n/a'} |`,
+    );
+  }
+  return lines;
+}
+
+/**
+ * Both ways side by side: each side's p95 under custom and generic plans, the ratio of each way,
+ * and the partitioned side's better way against the unpartitioned side's better way.
+ */
+function planComparisonTable(
+  custom: readonly QueryResult[],
+  generic: readonly QueryResult[],
+): string[] {
+  const lines = [
+    '| query | prunes | partitioned p95 custom / generic ms | unpartitioned p95 custom / generic ms | ratio custom | ratio generic | ratio, each side its better way | ratio <= 1.0 (better ways) |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const c of custom) {
+    const g = generic.find((r) => r.name === c.name);
+    if (!g) continue;
+    const best = Math.min(c.partitioned.p95, g.partitioned.p95);
+    const bestTwin = Math.min(c.unpartitioned.p95, g.unpartitioned.p95);
+    const ratio = Math.round((best / bestTwin) * 100) / 100;
+    lines.push(
+      `| ${c.name} | ${c.prunes ? 'yes' : 'no'} | ${ms(c.partitioned.p95)} / ${ms(g.partitioned.p95)} | ${ms(c.unpartitioned.p95)} / ${ms(g.unpartitioned.p95)} | ${c.ratioP95.toFixed(2)} | ${g.ratioP95.toFixed(2)} | ${ratio.toFixed(2)} | ${c.prunes ? yes(ratio <= 1) : 'n/a'} |`,
     );
   }
   return lines;
@@ -101,6 +129,24 @@ export function renderMarkdown(r: BenchReport): string {
       ...queryTable(r.queries),
       '',
     );
+  }
+  if (r.genericQueries) {
+    out.push(
+      '## Hot queries, prepared with generic plans',
+      '',
+      `The same calls with \`{ prepare: true }\` (named prepared statements) on sessions started with plan_cache_mode = force_generic_plan: planned once per session, partitions pruned when each call starts (trimRuns: see its notes).`,
+      '',
+      ...queryTable(r.genericQueries),
+      '',
+    );
+    if (r.queries) {
+      out.push(
+        '### Custom and generic plans compared',
+        '',
+        ...planComparisonTable(r.queries, r.genericQueries),
+        '',
+      );
+    }
   }
   if (r.maintenance) out.push('## Maintenance', '', ...maintenanceTable(r.maintenance), '');
   if (r.conversion)

@@ -1,3 +1,4 @@
+import type { QueryOptions } from '../src/query/prepared.js';
 import type { AnyPgDatabase } from '../src/run/database.js';
 import type { Params } from './params.js';
 import { progressBar } from './progress.js';
@@ -22,17 +23,19 @@ const WARMUP = 10;
 /**
  * Each query `iterations` times per side, the i-th call of both sides with the same parameters,
  * the side that goes first alternating. Latency is wall time in the app (postgres.js through
- * Drizzle, which sends each query unnamed; parsing of the rows included), measured with
- * performance.now().
+ * Drizzle, which sends each query unnamed unless `options.prepare`; parsing of the rows
+ * included), measured with performance.now().
  */
 export async function runQueries(
   queries: readonly BenchQuery[],
   sides: { partitioned: AnyPgDatabase; unpartitioned: AnyPgDatabase },
   params: Params,
   iterations: number,
+  options: QueryOptions = {},
+  title = 'hot queries, both sides',
 ): Promise<QueryResult[]> {
   const results: QueryResult[] = [];
-  const bar = progressBar('hot queries, both sides', queries.length * (iterations + WARMUP));
+  const bar = progressBar(title, queries.length * (iterations + WARMUP));
   let done = 0;
   for (const query of queries) {
     const samples = { partitioned: [] as number[], unpartitioned: [] as number[] };
@@ -46,7 +49,7 @@ export async function runQueries(
       const counts: Record<string, number> = {};
       for (const side of order) {
         const started = performance.now();
-        const outcome = await query.run(sides[side], params, i);
+        const outcome = await query.run(sides[side], params, i, options);
         const ms = outcome.ms ?? performance.now() - started;
         if (i >= WARMUP) samples[side].push(ms);
         counts[side] = outcome.rows;

@@ -59,13 +59,18 @@ export interface Connection {
   db: PostgresJsDatabase;
 }
 
-/** A client on a database; `searchPath` points unqualified names at another schema first. */
-export function connect(url: string, options: { max?: number; searchPath?: string } = {}) {
-  const sql = postgres(url, {
-    max: options.max ?? 1,
-    onnotice: () => {},
-    ...(options.searchPath ? { connection: { search_path: options.searchPath } } : {}),
-  });
+/**
+ * A client on a database; `searchPath` points unqualified names at another schema first,
+ * `genericPlans` starts its sessions with plan_cache_mode = force_generic_plan.
+ */
+export function connect(
+  url: string,
+  options: { max?: number; searchPath?: string; genericPlans?: boolean } = {},
+) {
+  const connection: Record<string, string> = {};
+  if (options.searchPath) connection.search_path = options.searchPath;
+  if (options.genericPlans) connection.plan_cache_mode = 'force_generic_plan';
+  const sql = postgres(url, { max: options.max ?? 1, onnotice: () => {}, connection });
   return { sql, db: drizzle(sql) } satisfies Connection;
 }
 

@@ -45,6 +45,11 @@ function single(driver: DriverName, reason: string, maxSessions = 1): DriverCapa
   return { driver, maxSessions, multiSession: false, reason };
 }
 
+/** Whether `db` is a Drizzle transaction: its statements run inside the caller's transaction. */
+export function isDrizzleTransaction(db: AnyPgDatabase): boolean {
+  return kindOf((db as unknown as DrizzleInternals).constructor).endsWith('Transaction');
+}
+
 /**
  * What the Drizzle database behind `db` can do, read from the driver Drizzle wraps (without
  * importing any driver: all three are optional peers).
@@ -64,7 +69,7 @@ export function driverCapabilities(db: AnyPgDatabase): DriverCapabilities {
   if (driver === 'pglite') {
     return single(driver, 'PGlite runs one in-process session');
   }
-  if (kindOf(internals.constructor).endsWith('Transaction')) {
+  if (isDrizzleTransaction(db)) {
     return single(driver, 'a transaction is pinned to one session');
   }
   const maxSessions =

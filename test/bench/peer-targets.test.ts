@@ -83,4 +83,11 @@ describe('bench options', () => {
     expect(parseBenchOptions(['--only', 'scale']).only).toBe('scale');
     expect(() => parseBenchOptions(['--peer-rows', 'lots'])).toThrow(/--peer-rows/);
   });
+
+  it('parses --plans: both by default, custom or generic, nothing else', () => {
+    expect(parseBenchOptions([]).plans).toBe('both');
+    expect(parseBenchOptions(['--plans', 'generic']).plans).toBe('generic');
+    expect(parseBenchOptions(['--plans', 'custom']).plans).toBe('custom');
+    expect(() => parseBenchOptions(['--plans', 'auto'])).toThrow(/--plans must be/);
+  });
 });

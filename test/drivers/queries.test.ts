@@ -209,6 +209,39 @@ describe.each(driverFactories)('hot-path queries through $name', (driver) => {
     expect(withoutSeason?.id).toBe(found?.id);
   });
 
+  it('returns the same rows prepared (named statements, reused across calls)', async () => {
+    const prepare = { prepare: true };
+    const before = { killmailTime: minutesAgo(15), killmailId: 1 };
+    for (let call = 0; call < 2; call += 1) {
+      expect(await latestKillmails(t.db, { limit: 10 }, prepare)).toEqual(
+        await latestKillmails(t.db, { limit: 10 }),
+      );
+      expect(await latestKillmails(t.db, { before }, prepare)).toEqual(
+        await latestKillmails(t.db, { before }),
+      );
+      expect(await killsInSystem(t.db, { systemId: JITA, ...window }, prepare)).toEqual(
+        await killsInSystem(t.db, { systemId: JITA, ...window }),
+      );
+      expect(await killsWithModuleTags(t.db, { tags: ['T2 Guns'], ...window }, prepare)).toEqual(
+        await killsWithModuleTags(t.db, { tags: ['T2 Guns'], ...window }),
+      );
+      const fragment = { fragment: { faction: 'Serpentis' }, ...window };
+      expect(await killsWithEnrichment(t.db, fragment, prepare)).toEqual(
+        await killsWithEnrichment(t.db, fragment),
+      );
+      const kill = { killmailId: 101, killmailTime: minutesAgo(30) };
+      const matches = await matchSurveillanceProfiles(t.db, kill, prepare);
+      expect(matches.map((m) => m.name)).toEqual(['Jita kills']);
+      expect(matches).toEqual(await matchSurveillanceProfiles(t.db, kill));
+      const top = { seasonId: 1, dungeonId: 5, limit: 3 };
+      expect(await topRuns(t.db, top, prepare)).toEqual(await topRuns(t.db, top));
+      const alpha = { seasonId: 1, characterName: 'Alpha' };
+      expect(await characterRuns(t.db, alpha, prepare)).toEqual(await characterRuns(t.db, alpha));
+      const run = { runGuid: guids[0] as string, seasonId: 1 };
+      expect(await runWithMembers(t.db, run, prepare)).toEqual(await runWithMembers(t.db, run));
+    }
+  });
+
   it('trims a season to the best N per (period, dungeon), members included', async () => {
     const result = await trimRuns(t.db, { seasonId: 1, keep: 2 });
     expect(result).toMatchObject({ runsDeleted: 4, membersDeleted: 8 });

@@ -16,6 +16,7 @@ import {
   trimRunsBatchQuery,
 } from '../../src/domains/leaderboard/queries/index.js';
 import { refreshTopKeys } from '../../src/domains/leaderboard/views.js';
+import { rowsOf } from '../../src/run/rows.js';
 import { createPartitionSql } from '../../src/sql/partition-ddl.js';
 import {
   explainQuery,
@@ -384,6 +385,26 @@ describe('trimRuns', () => {
 
     const again = await trimRuns(t.db, { seasonId: 3, keep });
     expect(again).toEqual({ runsDeleted: 0, membersDeleted: 0, batches: 1 });
+  });
+
+  it("inside a caller's transaction, leaves the session's plan_cache_mode as it found it", async () => {
+    const before = await fingerprint('leaderboard_run', sql`season_id = 2`);
+    const seen = await t.db
+      .transaction(async (tx) => {
+        await tx.execute(sql`SET LOCAL plan_cache_mode = force_custom_plan`);
+        const result = await trimRuns(tx, { seasonId: 2, keep: 5, batchSize: 50 });
+        const [row] = rowsOf<{ mode: string }>(
+          await tx.execute(sql`SELECT current_setting('plan_cache_mode') AS mode`),
+        );
+        throw Object.assign(new Error('roll back'), { result, mode: row?.mode });
+      })
+      .catch(
+        (error: { result?: { runsDeleted: number; batches: number }; mode?: string }) => error,
+      );
+    expect(seen.mode).toBe('force_custom_plan');
+    expect(seen.result?.runsDeleted).toBeGreaterThan(50);
+    expect(seen.result?.batches).toBeGreaterThan(1);
+    expect(await fingerprint('leaderboard_run', sql`season_id = 2`)).toEqual(before);
   });
 
   it('refuses a trim without a season', async () => {

@@ -1,6 +1,7 @@
 import { and, eq } from 'drizzle-orm';
 import { z } from 'zod';
 import { parseQueryInput, runQuery } from '../../../query/input.js';
+import { parseQueryOptions, type QueryOptions, sendQuery } from '../../../query/prepared.js';
 import type { AnyPgDatabase } from '../../../run/database.js';
 import { killmailsRaw } from '../tables.js';
 import { feedColumns, newestFirst } from './feed-columns.js';
@@ -48,6 +49,13 @@ export function killsInSystemQuery(db: AnyPgDatabase, input: KillsInSystemInput,
     .limit(i.limit);
 }
 
-export async function killsInSystem(db: AnyPgDatabase, input: KillsInSystemInput) {
-  return await runQuery('killsInSystem', () => killsInSystemQuery(db, input));
+export async function killsInSystem(
+  db: AnyPgDatabase,
+  input: KillsInSystemInput,
+  options?: QueryOptions,
+) {
+  const o = parseQueryOptions('killsInSystem', options);
+  return await runQuery('killsInSystem', () =>
+    sendQuery('killsInSystem', killsInSystemQuery(db, input), o),
+  );
 }

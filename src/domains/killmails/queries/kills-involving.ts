@@ -1,6 +1,7 @@
 import { and, count, desc, eq, gte, lt, lte, or, type SQL, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { parseQueryInput, runQuery } from '../../../query/input.js';
+import { parseQueryOptions, type QueryOptions, sendQuery } from '../../../query/prepared.js';
 import type { AnyPgDatabase } from '../../../run/database.js';
 import { killmailParticipants } from '../tables.js';
 import { cursorSchema, gameIdSchema, instantSchema, limitSchema } from './inputs.js';
@@ -62,6 +63,13 @@ export function killsInvolvingQuery(db: AnyPgDatabase, input: KillsInvolvingInpu
     .limit(i.limit);
 }
 
-export async function killsInvolving(db: AnyPgDatabase, input: KillsInvolvingInput) {
-  return await runQuery('killsInvolving', () => killsInvolvingQuery(db, input));
+export async function killsInvolving(
+  db: AnyPgDatabase,
+  input: KillsInvolvingInput,
+  options?: QueryOptions,
+) {
+  const o = parseQueryOptions('killsInvolving', options);
+  return await runQuery('killsInvolving', () =>
+    sendQuery('killsInvolving', killsInvolvingQuery(db, input), o),
+  );
 }

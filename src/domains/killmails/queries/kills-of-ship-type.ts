@@ -1,6 +1,7 @@
 import { and, eq } from 'drizzle-orm';
 import { z } from 'zod';
 import { parseQueryInput, runQuery } from '../../../query/input.js';
+import { parseQueryOptions, type QueryOptions, sendQuery } from '../../../query/prepared.js';
 import type { AnyPgDatabase } from '../../../run/database.js';
 import { killmailsRaw } from '../tables.js';
 import { feedColumns, newestFirst } from './feed-columns.js';
@@ -60,6 +61,13 @@ export function killsOfShipTypeQuery(db: AnyPgDatabase, input: KillsOfShipTypeIn
     .limit(i.limit);
 }
 
-export async function killsOfShipType(db: AnyPgDatabase, input: KillsOfShipTypeInput) {
-  return await runQuery('killsOfShipType', () => killsOfShipTypeQuery(db, input));
+export async function killsOfShipType(
+  db: AnyPgDatabase,
+  input: KillsOfShipTypeInput,
+  options?: QueryOptions,
+) {
+  const o = parseQueryOptions('killsOfShipType', options);
+  return await runQuery('killsOfShipType', () =>
+    sendQuery('killsOfShipType', killsOfShipTypeQuery(db, input), o),
+  );
 }

@@ -1,6 +1,7 @@
 import { and, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { boundedJsonSchema, parseQueryInput, runQuery } from '../../../query/input.js';
+import { parseQueryOptions, type QueryOptions, sendQuery } from '../../../query/prepared.js';
 import type { AnyPgDatabase } from '../../../run/database.js';
 import { killmailsEnriched } from '../tables.js';
 import { enrichedColumns, enrichedNewestFirst } from './enriched-columns.js';
@@ -48,6 +49,13 @@ export function killsWithEnrichmentQuery(
     .limit(i.limit);
 }
 
-export async function killsWithEnrichment(db: AnyPgDatabase, input: KillsWithEnrichmentInput) {
-  return await runQuery('killsWithEnrichment', () => killsWithEnrichmentQuery(db, input));
+export async function killsWithEnrichment(
+  db: AnyPgDatabase,
+  input: KillsWithEnrichmentInput,
+  options?: QueryOptions,
+) {
+  const o = parseQueryOptions('killsWithEnrichment', options);
+  return await runQuery('killsWithEnrichment', () =>
+    sendQuery('killsWithEnrichment', killsWithEnrichmentQuery(db, input), o),
+  );
 }

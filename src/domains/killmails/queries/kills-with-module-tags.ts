@@ -1,6 +1,7 @@
 import { and, arrayContains } from 'drizzle-orm';
 import { z } from 'zod';
 import { parseQueryInput, runQuery } from '../../../query/input.js';
+import { parseQueryOptions, type QueryOptions, sendQuery } from '../../../query/prepared.js';
 import type { AnyPgDatabase } from '../../../run/database.js';
 import { killmailsEnriched } from '../tables.js';
 import { enrichedColumns, enrichedNewestFirst } from './enriched-columns.js';
@@ -39,6 +40,13 @@ export function killsWithModuleTagsQuery(
     .limit(i.limit);
 }
 
-export async function killsWithModuleTags(db: AnyPgDatabase, input: KillsWithModuleTagsInput) {
-  return await runQuery('killsWithModuleTags', () => killsWithModuleTagsQuery(db, input));
+export async function killsWithModuleTags(
+  db: AnyPgDatabase,
+  input: KillsWithModuleTagsInput,
+  options?: QueryOptions,
+) {
+  const o = parseQueryOptions('killsWithModuleTags', options);
+  return await runQuery('killsWithModuleTags', () =>
+    sendQuery('killsWithModuleTags', killsWithModuleTagsQuery(db, input), o),
+  );
 }

@@ -1,6 +1,7 @@
 import { and, desc, gte } from 'drizzle-orm';
 import { z } from 'zod';
 import { parseQueryInput, runQuery } from '../../../query/input.js';
+import { parseQueryOptions, type QueryOptions, sendQuery } from '../../../query/prepared.js';
 import type { AnyPgDatabase } from '../../../run/database.js';
 import { killmailsEnriched } from '../tables.js';
 import { enrichedColumns } from './enriched-columns.js';
@@ -39,6 +40,13 @@ export function killsWorthAtLeastQuery(
     .limit(i.limit);
 }
 
-export async function killsWorthAtLeast(db: AnyPgDatabase, input: KillsWorthAtLeastInput) {
-  return await runQuery('killsWorthAtLeast', () => killsWorthAtLeastQuery(db, input));
+export async function killsWorthAtLeast(
+  db: AnyPgDatabase,
+  input: KillsWorthAtLeastInput,
+  options?: QueryOptions,
+) {
+  const o = parseQueryOptions('killsWorthAtLeast', options);
+  return await runQuery('killsWorthAtLeast', () =>
+    sendQuery('killsWorthAtLeast', killsWorthAtLeastQuery(db, input), o),
+  );
 }

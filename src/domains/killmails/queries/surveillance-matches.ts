@@ -1,6 +1,7 @@
 import { type SQL, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { parseQueryInput, runQuery } from '../../../query/input.js';
+import { parseQueryOptions, type QueryOptions, sendSql } from '../../../query/prepared.js';
 import type { AnyPgDatabase } from '../../../run/database.js';
 import { rowsOf } from '../../../run/rows.js';
 import { quoteIdent } from '../../../sql/identifiers.js';
@@ -79,9 +80,13 @@ ORDER BY sp.${q('id')}`;
 export async function matchSurveillanceProfiles(
   db: AnyPgDatabase,
   input: SurveillanceMatchesInput,
+  options?: QueryOptions,
 ): Promise<SurveillanceMatch[]> {
+  const o = parseQueryOptions('matchSurveillanceProfiles', options);
   const rows = rowsOf<{ profileId: string | number; userId: string | number; name: string }>(
-    await runQuery('matchSurveillanceProfiles', () => db.execute(surveillanceMatchesQuery(input))),
+    await runQuery('matchSurveillanceProfiles', () =>
+      sendSql(db, 'matchSurveillanceProfiles', surveillanceMatchesQuery(input), o),
+    ),
   );
   return rows.map((r) => ({
     profileId: Number(r.profileId),

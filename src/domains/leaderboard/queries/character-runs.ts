@@ -1,6 +1,7 @@
 import { and, desc, eq } from 'drizzle-orm';
 import { z } from 'zod';
 import { parseQueryInput, runQuery } from '../../../query/input.js';
+import { parseQueryOptions, type QueryOptions, sendQuery } from '../../../query/prepared.js';
 import type { AnyPgDatabase } from '../../../run/database.js';
 import { leaderboardRun, runGroupMember } from '../tables.js';
 import { idSchema, limitSchema } from './inputs.js';
@@ -39,6 +40,13 @@ export function characterRunsQuery(db: AnyPgDatabase, input: CharacterRunsInput)
     .limit(i.limit);
 }
 
-export async function characterRuns(db: AnyPgDatabase, input: CharacterRunsInput) {
-  return await runQuery('characterRuns', () => characterRunsQuery(db, input));
+export async function characterRuns(
+  db: AnyPgDatabase,
+  input: CharacterRunsInput,
+  options?: QueryOptions,
+) {
+  const o = parseQueryOptions('characterRuns', options);
+  return await runQuery('characterRuns', () =>
+    sendQuery('characterRuns', characterRunsQuery(db, input), o),
+  );
 }

@@ -2,6 +2,7 @@ import { and, asc, eq } from 'drizzle-orm';
 import { z } from 'zod';
 import { PgpartsError } from '../../../errors.js';
 import { parseQueryInput, runQuery } from '../../../query/input.js';
+import { parseQueryOptions, type QueryOptions, sendQuery } from '../../../query/prepared.js';
 import type { AnyPgDatabase } from '../../../run/database.js';
 import {
   type LeaderboardRun,
@@ -57,8 +58,12 @@ export function runMembersQuery(db: AnyPgDatabase, run: { seasonId: number; runG
 export async function runWithMembers(
   db: AnyPgDatabase,
   input: RunWithMembersInput,
+  options?: QueryOptions,
 ): Promise<RunWithMembers | null> {
-  const runs = await runQuery('runWithMembers', () => runByGuidQuery(db, input));
+  const o = parseQueryOptions('runWithMembers', options);
+  const runs = await runQuery('runWithMembers', () =>
+    sendQuery('runWithMembers', runByGuidQuery(db, input), o),
+  );
   const [run, other] = runs;
   if (!run) return null;
   if (other) {
@@ -69,5 +74,8 @@ export async function runWithMembers(
       { docs: 'docs/postgres-behaviours.md#unique-keys-include-the-partition-key' },
     );
   }
-  return { ...run, members: await runQuery('runWithMembers', () => runMembersQuery(db, run)) };
+  const members = await runQuery('runWithMembers', () =>
+    sendQuery('runWithMembers', runMembersQuery(db, run), o),
+  );
+  return { ...run, members };
 }

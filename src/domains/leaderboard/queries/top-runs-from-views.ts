@@ -1,6 +1,7 @@
 import { and, asc, eq } from 'drizzle-orm';
 import { z } from 'zod';
 import { parseQueryInput, runQuery } from '../../../query/input.js';
+import { parseQueryOptions, type QueryOptions, sendQuery } from '../../../query/prepared.js';
 import type { AnyPgDatabase } from '../../../run/database.js';
 import { TOP_KEYS_LIMIT, topKeysPerDungeon, topKeysPerGroup } from '../views.js';
 import { idSchema, limitSchema } from './inputs.js';
@@ -43,6 +44,13 @@ export function topRunsFromViewsQuery(db: AnyPgDatabase, input: TopRunsFromViews
     .limit(i.limit);
 }
 
-export async function topRunsFromViews(db: AnyPgDatabase, input: TopRunsFromViewsInput) {
-  return await runQuery('topRunsFromViews', () => topRunsFromViewsQuery(db, input));
+export async function topRunsFromViews(
+  db: AnyPgDatabase,
+  input: TopRunsFromViewsInput,
+  options?: QueryOptions,
+) {
+  const o = parseQueryOptions('topRunsFromViews', options);
+  return await runQuery('topRunsFromViews', () =>
+    sendQuery('topRunsFromViews', topRunsFromViewsQuery(db, input), o),
+  );
 }

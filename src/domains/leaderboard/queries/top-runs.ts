@@ -1,6 +1,7 @@
 import { and, eq, isNotNull } from 'drizzle-orm';
 import { z } from 'zod';
 import { parseQueryInput, runQuery } from '../../../query/input.js';
+import { parseQueryOptions, type QueryOptions, sendQuery } from '../../../query/prepared.js';
 import type { AnyPgDatabase } from '../../../run/database.js';
 import { leaderboardRun } from '../tables.js';
 import { idSchema, limitSchema } from './inputs.js';
@@ -43,6 +44,7 @@ export function topRunsQuery(db: AnyPgDatabase, input: TopRunsInput) {
     .limit(i.limit);
 }
 
-export async function topRuns(db: AnyPgDatabase, input: TopRunsInput) {
-  return await runQuery('topRuns', () => topRunsQuery(db, input));
+export async function topRuns(db: AnyPgDatabase, input: TopRunsInput, options?: QueryOptions) {
+  const o = parseQueryOptions('topRuns', options);
+  return await runQuery('topRuns', () => sendQuery('topRuns', topRunsQuery(db, input), o));
 }

@@ -2,6 +2,7 @@ import { type SQL, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { parseQueryInput, runQuery } from '../../../query/input.js';
 import type { AnyPgDatabase } from '../../../run/database.js';
+import { isDrizzleTransaction } from '../../../run/driver-capabilities.js';
 import { rowsOf } from '../../../run/rows.js';
 import { quoteIdent } from '../../../sql/identifiers.js';
 import { idSchema } from './inputs.js';
@@ -31,6 +32,9 @@ const q = (name: string) => sql.raw(quoteIdent(name));
 const run = q('leaderboard_run');
 const member = q('run_group_member');
 
+/** The column of a batch's row that carries the session's plan_cache_mode from before it. */
+export const PREVIOUS_PLAN_CACHE_MODE = 'previous_plan_cache_mode';
+
 /**
  * One batch: ranks the season's runs per (period, dungeon) in idx_leaderboard_run_cleanup's order
  * (season_id, period_id, dungeon_id, keystone_level DESC, score DESC, INCLUDE id: an index-only
@@ -39,6 +43,16 @@ const member = q('run_group_member');
  * finds them through the primary key rather than joining the whole partition. Runs without a level or score are not ranked and
  * never deleted. Members go by the cascade; they are counted from the statement's snapshot,
  * which the cascade (run at the end of the statement) has not touched yet.
+ *
+ * The cascade runs one DELETE on run_group_member per deleted run, after the statement. Under
+ * PostgreSQL's default plan_cache_mode (auto) that DELETE is planned anew for every run, over
+ * every season's partition, because its generic plan (pruned when it starts) looks dearer than
+ * the custom ones: on a partitioned run_group_member that planning doubled the cascade's time.
+ * The statement therefore sets plan_cache_mode = force_generic_plan for the rest of its
+ * transaction (`set_config(..., true)`, once it has been planned itself, so the statement keeps
+ * its own custom plan): the cascade plans its DELETE once per session and prunes each call to one
+ * partition. On its own (autocommit) the setting ends with the statement; inside a caller's
+ * transaction trimRuns puts the previous value back after each batch.
  */
 export function trimRunsBatchQuery(input: TrimRunsInput): SQL {
   const i = parseQueryInput('trimRuns', trimRunsInput, input);
@@ -65,7 +79,10 @@ export function trimRunsBatchQuery(input: TrimRunsInput): SQL {
 SELECT (SELECT count(*) FROM gone)::int AS runs,
        (SELECT count(*) FROM ${member} m
          WHERE m.${q('season_id')} = ${i.seasonId}
-           AND m.${q('run_guid')} IN (SELECT ${q('run_guid')} FROM gone))::int AS members`;
+           AND m.${q('run_guid')} IN (SELECT ${q('run_guid')} FROM gone))::int AS members,
+       setting.previous AS ${q(PREVIOUS_PLAN_CACHE_MODE)},
+       set_config('plan_cache_mode', 'force_generic_plan', true) AS ${q('plan_cache_mode')}
+FROM (SELECT current_setting('plan_cache_mode') AS previous) setting`;
 }
 
 /**
@@ -76,10 +93,17 @@ SELECT (SELECT count(*) FROM gone)::int AS runs,
 export async function trimRuns(db: AnyPgDatabase, input: TrimRunsInput): Promise<TrimRunsResult> {
   const i = parseQueryInput('trimRuns', trimRunsInput, input);
   const result: TrimRunsResult = { runsDeleted: 0, membersDeleted: 0, batches: 0 };
+  const inTransaction = isDrizzleTransaction(db);
   for (;;) {
-    const [row] = rowsOf<{ runs: number; members: number }>(
+    const [row] = rowsOf<{ runs: number; members: number; [PREVIOUS_PLAN_CACHE_MODE]: string }>(
       await runQuery('trimRuns', () => db.execute(trimRunsBatchQuery(i))),
     );
+    const previous = row?.[PREVIOUS_PLAN_CACHE_MODE];
+    if (inTransaction && previous !== undefined) {
+      await runQuery('trimRuns', () =>
+        db.execute(sql`SELECT set_config('plan_cache_mode', ${previous}, true)`),
+      );
+    }
     const runs = Number(row?.runs ?? 0);
     result.batches += 1;
     result.runsDeleted += runs;
