@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
+import { inject } from 'vitest';
 import { runCli } from '../../src/cli/run-cli.js';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
@@ -10,14 +11,18 @@ export interface CliRun {
   stderr: string;
 }
 
-/** Runs a TypeScript entry point of this repository (the CLI, an example) as a user would. */
+/** Runs a TypeScript entry point of this repository (an example) as a user would. */
 export function runTs(
   entry: string,
   args: string[],
   env: Record<string, string | undefined>,
 ): Promise<CliRun> {
+  return runNode(['--import', 'tsx', entry, ...args], env);
+}
+
+function runNode(args: string[], env: Record<string, string | undefined>): Promise<CliRun> {
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
+    const child = spawn(process.execPath, args, {
       cwd: REPO_ROOT,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -50,7 +55,10 @@ export async function pgparts(url: string | undefined, ...args: string[]): Promi
   return { code, stdout, stderr };
 }
 
-/** `pgparts <args>` as a separate process, through the real entry point (smoke tests only). */
+/**
+ * `pgparts <args>` as a separate process, through the real entry point (smoke tests only):
+ * src/cli/index.ts as the global setup bundled it (see cli-bundle.ts), run by plain node.
+ */
 export function pgpartsProcess(url: string | undefined, ...args: string[]): Promise<CliRun> {
-  return runTs('src/cli/index.ts', args, { DATABASE_URL: url });
+  return runNode([inject('cliBundle'), ...args], { DATABASE_URL: url });
 }

@@ -2,6 +2,7 @@ import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import type { TestProject } from 'vitest/node';
 import { migrate } from '../../src/migrations/migrate.js';
+import { bundleCli } from './cli-bundle.js';
 import { startTestServer } from './server.js';
 import { TEMPLATE_DATABASE, withDatabase } from './urls.js';
 
@@ -9,14 +10,17 @@ declare module 'vitest' {
   export interface ProvidedContext {
     adminUrl: string;
     templateDatabase: string;
+    /** The CLI as one bundled file, for the tests that run it as a separate process. */
+    cliBundle: string;
   }
 }
 
 /**
  * Starts (or connects to) the test server once, and builds a migrated template database that
- * test files clone. Returns the teardown, which vitest runs even when tests fail.
+ * test files clone, and bundles the CLI for the tests that launch it. Returns the teardown, which vitest runs even when tests fail.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  project.provide('cliBundle', bundleCli());
   const server = await startTestServer((line) => console.log(line));
   try {
     const admin = postgres(server.url, { max: 1, onnotice: () => {} });
