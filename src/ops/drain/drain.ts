@@ -13,6 +13,7 @@ import {
   lockGiveUpError,
   retryOnLockTimeout,
 } from '../../run/lock-timeout.js';
+import { pgErrorCode } from '../../run/pg-error.js';
 import { preflightPrivileges } from '../../run/privileges.js';
 import { openSession, pgpartsSessionSettings } from '../../run/session.js';
 import { checkKey } from '../key-validation.js';
@@ -100,7 +101,7 @@ export interface DrainOptions {
   onRetry?: (attempt: number, delayMs: number, error: unknown) => void;
   /** For tests: called between phases, to interrupt the drain at a chosen point. */
   onPhase?: (
-    phase: 'prepared' | 'copied' | 'replayed' | 'finishing' | 'locked' | 'validating',
+    phase: 'prepared' | 'copied' | 'keys' | 'replayed' | 'finishing' | 'locked' | 'validating',
   ) => Promise<void> | void;
 }
 
@@ -214,6 +215,38 @@ async function runUnits(
   for (const unit of units) {
     if (unit.transaction) await ddl(db, unit.statements, options);
     else for (const statement of unit.statements) await run(db, statement);
+  }
+}
+
+/** foreign_key_violation: a row's referenced row is missing. */
+const FOREIGN_KEY_VIOLATION = '23503';
+/** Validations of one staged key tried after a replay, before the drain gives up. */
+const VALIDATION_TRIES = 4;
+
+/**
+ * The staged tables' foreign keys, added NOT VALID and validated online. A writer that deletes a
+ * referenced row after the last replay and before the key is added leaves a staged row whose
+ * own deletion is still in the log (the cascade removed it from DEFAULT, not from staging): the
+ * validation then finds an orphan that is not one. From the moment the key exists the cascade
+ * reaches the staged rows too, so a replay removes what is left and the validation is tried
+ * again; a real orphan still fails after the last try, with the server's error.
+ */
+async function addStagedForeignKeys(
+  db: AnyPgDatabase,
+  ds: DrainStatements,
+  options: DrainOptions,
+): Promise<void> {
+  for (const unit of ds.foreignKeys) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await runUnits(db, [unit], options);
+        break;
+      } catch (error) {
+        if (pgErrorCode(error) !== FOREIGN_KEY_VIOLATION || attempt >= VALIDATION_TRIES)
+          throw error;
+        await replayAll(db, ds, options);
+      }
+    }
   }
 }
 
@@ -571,7 +604,8 @@ async function drainUnderKeyLock(
   // The validation joins the staged rows with the referenced tables: plan it on real
   // statistics (autovacuum never analyzes a partitioned parent).
   for (const statement of ds.analyzeReferenced) await run(db, statement);
-  await runUnits(db, ds.foreignKeys, options);
+  await options.onPhase?.('keys');
+  await addStagedForeignKeys(db, ds, options);
   await replayAll(db, ds, options);
   await options.onPhase?.('replayed');
   // The staging tables change only through this drain: counted now, they give the rows moved
