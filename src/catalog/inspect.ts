@@ -51,7 +51,7 @@ const BOOKKEEPING_TABLES = [
 ] as const;
 
 /** Which of BOOKKEEPING_TABLES exist in `schemas`: rows (schema, name, present). */
-export function bookkeepingPresentSql(schemas: readonly string[]): SQL {
+function bookkeepingPresentSql(schemas: readonly string[]): SQL {
   const rows = schemas.flatMap((schema) =>
     BOOKKEEPING_TABLES.map(
       (name) => sql`(${schema}::text, ${name}::text, ${quoteQualified(schema, name)}::text)`,
@@ -141,7 +141,7 @@ const mayLock = sql.raw(
   `(has_table_privilege(r.oid, 'UPDATE') OR has_table_privilege(r.oid, 'DELETE') OR has_table_privilege(r.oid, 'TRUNCATE'))`,
 );
 
-export function parentsSql(tables: { schema: string; name: string }[]): SQL {
+function parentsSql(tables: { schema: string; name: string }[]): SQL {
   return sql`
       SELECT n.nspname AS schema, c.relname AS name, c.oid::text AS oid, c.relkind::text AS relkind,
              pt.partstrat::text AS strategy,
@@ -197,7 +197,7 @@ function parentsFromRows(rows: readonly ParentRow[]): Map<string, ParentInfo> {
 }
 
 /** The parents' partitions; the comment and the leftover CHECK are joined, not looked up per row. */
-export function partitionsSql(tables: { schema: string; name: string }[], sizes: boolean): SQL {
+function partitionsSql(tables: { schema: string; name: string }[], sizes: boolean): SQL {
   const bytes = sizes ? sql`pg_total_relation_size(c.oid)::float8` : sql`NULL::float8`;
   return sql`
       SELECT pn.nspname AS parent_schema, p.relname AS parent, c.oid::text AS oid,
@@ -221,7 +221,7 @@ export function partitionsSql(tables: { schema: string; name: string }[], sizes:
 }
 
 /** Partition indexes whose ASC/DESC flags differ from the parent index they belong to (docs/postgres-behaviours.md#parent-indexes-and-sort-order). */
-export function indexOrderIssuesSql(tables: { schema: string; name: string }[]): SQL {
+function indexOrderIssuesSql(tables: { schema: string; name: string }[]): SQL {
   // Names by scalar subqueries, not joins: five relations to join instead of eight keep the
   // planner's search short (with eight, planning took longer than running it).
   return sql`
