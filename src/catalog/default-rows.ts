@@ -8,6 +8,7 @@ import { rowsOf } from '../run/rows.js';
 import { quoteIdent, quoteQualified } from '../sql/identifiers.js';
 import { keyPredicateSql } from '../sql/key-predicate.js';
 import { textLiteral } from '../sql/literals.js';
+import { readBatch } from './batch.js';
 import type { DefaultRows, ExactDefaultRows } from './snapshot.js';
 
 /**
@@ -103,18 +104,27 @@ export function defaultRowsSql(
   };
 }
 
-/** What one DEFAULT partition holds: see the top of this file. */
+/** What `occupied` of defaultRowsSql answered: inspect reads it for every DEFAULT at once. */
+export interface DefaultOccupancy {
+  occupied: boolean;
+  indexed: boolean;
+}
+
+/**
+ * What one DEFAULT partition holds: see the top of this file. `occupancy`, when the caller read
+ * it already (defaultRowsSql's `occupied`), saves the first statement.
+ */
 export async function readDefaultRows(
   db: AnyPgDatabase,
   family: FamilySpec,
   partition: { schema: string; name: string },
   keys: readonly PartitionKey[],
-  options: { exact?: boolean } = {},
+  options: { exact?: boolean; occupancy?: DefaultOccupancy } = {},
 ): Promise<DefaultRows> {
   const statements = defaultRowsSql(family, partition, keys);
-  const [first] = rowsOf<{ occupied: boolean; indexed: boolean }>(
-    await db.execute(sql.raw(statements.occupied)),
-  );
+  const first =
+    options.occupancy ??
+    rowsOf<DefaultOccupancy>(await db.execute(sql.raw(statements.occupied)))[0];
   const exact = options.exact ? await readExactDefaultRows(db, family, partition) : null;
   if (!first?.occupied) {
     return {
@@ -125,23 +135,26 @@ export async function readDefaultRows(
       exact,
     };
   }
-  const search = rowsOf<{ k: string | null }>(
-    await db.execute(
-      sql.raw(`SELECT k FROM (${first.indexed ? statements.skipScan : statements.distinct}) s(k)`),
-    ),
+  const search = sql.raw(
+    `SELECT k FROM (${first.indexed ? statements.skipScan : statements.distinct}) s(k)`,
   );
-  const found = search
+  // With an index the probes are needed whatever the search finds: both in one round trip.
+  const [searchRows = [], probeRows] = first.indexed
+    ? await readBatch(db, [search, sql.raw(statements.probes)])
+    : [rowsOf<Record<string, unknown>>(await db.execute(search))];
+  const found = searchRows
     .slice(0, DEFAULT_KEYS_LIMIT)
-    .flatMap((row) => keyFromBucket(family, row.k) ?? [])
+    .flatMap((row) => keyFromBucket(family, row.k === null ? null : String(row.k)) ?? [])
     .sort(compareKeys);
-  const foundAll = search.length <= DEFAULT_KEYS_LIMIT;
+  const foundAll = searchRows.length <= DEFAULT_KEYS_LIMIT;
   let probes: DefaultRows['probes'];
   if (!first.indexed && foundAll) {
     // The scan listed every key: it answers every probe.
     const ids = new Set(found.map(keyId));
     probes = keys.map((key) => ({ key, hasRows: ids.has(keyId(key)) }));
   } else {
-    const [answers] = rowsOf<Record<string, boolean>>(await db.execute(sql.raw(statements.probes)));
+    const [answers] =
+      probeRows ?? rowsOf<Record<string, boolean>>(await db.execute(sql.raw(statements.probes)));
     probes = keys.map((key, i) => ({ key, hasRows: answers?.[`p${i}`] === true }));
   }
   return { hasRows: true, probes, found, foundAll, exact };

@@ -1,16 +1,26 @@
-import { type SQL, sql } from 'drizzle-orm';
+import { is, type SQL, sql } from 'drizzle-orm';
+import { PgTransaction } from 'drizzle-orm/pg-core';
 import { boundKey, compareKeys, parseBound } from '../define/bounds.js';
 import { isManagedComment } from '../define/marker.js';
 import { type ListValue, type PartitionKey, partitionName } from '../define/partition-key.js';
 import { type FamilySpec, listValueType, parseFamilies } from '../define/spec.js';
+import { CHANGE_LOG_TABLE } from '../ops/drain/change-capture.js';
 import type { AnyPgDatabase } from '../run/database.js';
 import { DEFAULT_LOCK_TIMEOUT_MS, lockTimeoutSql } from '../run/lock-timeout.js';
 import { rowsOf } from '../run/rows.js';
 import { quoteIdent, quoteQualified } from '../sql/identifiers.js';
+import { OWNED_TABLES, OWNERSHIP_ADOPTED } from '../sql/ownership.js';
 import { DEFAULT_EXCLUDES_CHECK } from '../sql/partition-ddl.js';
 import { findAnomalies, type IndexOrderIssue } from './anomalies.js';
-import { readDefaultRows } from './default-rows.js';
-import { type OwnershipRecords, readOwnership } from './ownership.js';
+import { readBatch } from './batch.js';
+import { defaultRowsSql, readDefaultRows } from './default-rows.js';
+import { OPERATIONS_TABLE, operationsFromRows, operationsSql } from './operations.js';
+import {
+  adoptedRowsSql,
+  type OwnershipRecords,
+  ownedRowsSql,
+  ownershipFromRows,
+} from './ownership.js';
 import { probeKeys } from './probe-keys.js';
 import { RETIRED_KEYS_TABLE } from './retired-keys.js';
 import {
@@ -21,24 +31,34 @@ import {
   type Snapshot,
   type TableSnapshot,
 } from './snapshot.js';
-import { readUnfinished } from './unfinished.js';
+import { captureTriggersSql, changeLogRowsSql, drainTablesSql } from './unfinished.js';
 
 export type * from './snapshot.js';
 
-/** Keys retireKey recorded for the family; none when the table does not exist yet. */
-async function readRetiredKeys(db: AnyPgDatabase, family: FamilySpec): Promise<string[]> {
-  const table = quoteQualified(family.schema, RETIRED_KEYS_TABLE);
-  const [exists] = rowsOf<{ t: string | null }>(
-    await db.execute(sql`SELECT to_regclass(${table})::text AS t`),
-  );
-  if (!exists?.t) return [];
-  const rows = rowsOf<{ key: string }>(
-    await db.execute(
-      sql`SELECT key FROM ${sql.raw(table)}
-          WHERE family = ${family.name} ORDER BY key`,
+/** Keys retireKey recorded for the family (the table must exist). */
+function retiredKeysSql(family: FamilySpec): SQL {
+  return sql`SELECT key FROM ${sql.raw(quoteQualified(family.schema, RETIRED_KEYS_TABLE))}
+             WHERE family = ${family.name} ORDER BY key`;
+}
+
+/** pgparts's own tables inspect reads, in each family's schema, when they exist. */
+const BOOKKEEPING_TABLES = [
+  OWNED_TABLES,
+  OWNERSHIP_ADOPTED,
+  RETIRED_KEYS_TABLE,
+  OPERATIONS_TABLE,
+  CHANGE_LOG_TABLE,
+] as const;
+
+/** Which of BOOKKEEPING_TABLES exist in `schemas`: rows (schema, name, present). */
+function bookkeepingPresentSql(schemas: readonly string[]): SQL {
+  const rows = schemas.flatMap((schema) =>
+    BOOKKEEPING_TABLES.map(
+      (name) => sql`(${schema}::text, ${name}::text, ${quoteQualified(schema, name)}::text)`,
     ),
   );
-  return rows.map((r) => r.key);
+  return sql`SELECT v.schema, v.name, to_regclass(v.q) IS NOT NULL AS present
+             FROM (VALUES ${sql.join(rows, sql`, `)}) v(schema, name, q)`;
 }
 
 export interface InspectOptions {
@@ -121,12 +141,8 @@ const mayLock = sql.raw(
   `(has_table_privilege(r.oid, 'UPDATE') OR has_table_privilege(r.oid, 'DELETE') OR has_table_privilege(r.oid, 'TRUNCATE'))`,
 );
 
-async function readParents(
-  db: AnyPgDatabase,
-  tables: { schema: string; name: string }[],
-): Promise<Map<string, ParentInfo>> {
-  const rows = rowsOf<ParentRow>(
-    await db.execute(sql`
+function parentsSql(tables: { schema: string; name: string }[]): SQL {
+  return sql`
       SELECT n.nspname AS schema, c.relname AS name, c.oid::text AS oid, c.relkind::text AS relkind,
              pt.partstrat::text AS strategy,
              CASE WHEN pt.partrelid IS NOT NULL THEN pg_get_partkeydef(c.oid) END AS keydef,
@@ -148,8 +164,20 @@ async function readParents(
       FROM pg_class c
       JOIN pg_namespace n ON n.oid = c.relnamespace
       LEFT JOIN pg_partitioned_table pt ON pt.partrelid = c.oid
-      WHERE c.relkind IN ('r', 'p') AND (n.nspname::text, c.relname::text) IN (${tupleList(tables)})`),
-  );
+      WHERE c.relkind IN ('r', 'p') AND (n.nspname::text, c.relname::text) IN (${tupleList(tables)})`;
+}
+
+/**
+ * The oids of the declared parents that are partitioned: the partitions and their indexes are
+ * found by them (an index lookup in pg_inherits, where matching names would scan). Read once,
+ * as an array (ARRAY(...) runs once; an IN would be planned as a join and matched per row).
+ */
+function parentOidsSql(tables: { schema: string; name: string }[]): SQL {
+  return sql`SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE c.relkind = 'p' AND (n.nspname::text, c.relname::text) IN (${tupleList(tables)})`;
+}
+
+function parentsFromRows(rows: readonly ParentRow[]): Map<string, ParentInfo> {
   const parents = new Map<string, ParentInfo>();
   for (const row of rows) {
     // An expression in the key (attnum 0) has no column: keyColumns stays shorter than the key.
@@ -168,20 +196,10 @@ async function readParents(
   return parents;
 }
 
-/**
- * The parents' partitions, found by the parents' oids (read just before, in the same
- * transaction): an index lookup in pg_inherits, where matching names would scan. The comment
- * and the leftover CHECK are joined, not looked up per row.
- */
-async function readPartitions(
-  db: AnyPgDatabase,
-  parentOids: string[],
-  sizes: boolean,
-): Promise<PartitionRow[]> {
-  if (parentOids.length === 0) return [];
+/** The parents' partitions; the comment and the leftover CHECK are joined, not looked up per row. */
+function partitionsSql(tables: { schema: string; name: string }[], sizes: boolean): SQL {
   const bytes = sizes ? sql`pg_total_relation_size(c.oid)::float8` : sql`NULL::float8`;
-  return rowsOf<PartitionRow>(
-    await db.execute(sql`
+  return sql`
       SELECT pn.nspname AS parent_schema, p.relname AS parent, c.oid::text AS oid,
              n.nspname AS schema, c.relname AS name,
              pg_get_expr(c.relpartbound, c.oid) AS bound,
@@ -198,31 +216,28 @@ async function readPartitions(
       LEFT JOIN pg_description d
         ON d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0
       LEFT JOIN pg_constraint k ON k.conrelid = c.oid AND k.conname = ${DEFAULT_EXCLUDES_CHECK}
-      WHERE i.inhparent = ANY (${`{${parentOids.join(',')}}`}::oid[]) AND p.relkind = 'p'
-      ORDER BY c.relname`),
-  );
+      WHERE i.inhparent = ANY (ARRAY(${parentOidsSql(tables)})) AND p.relkind = 'p'
+      ORDER BY c.relname`;
 }
 
 /** Partition indexes whose ASC/DESC flags differ from the parent index they belong to (docs/postgres-behaviours.md#parent-indexes-and-sort-order). */
-async function readIndexOrderIssues(db: AnyPgDatabase, parentOids: string[]): Promise<IndexRow[]> {
-  if (parentOids.length === 0) return [];
-  return rowsOf<IndexRow>(
-    await db.execute(sql`
-      SELECT pn.nspname AS parent_schema, p.relname AS parent, c.relname AS partition,
-             ic.relname AS index, pic.relname AS parent_index,
+function indexOrderIssuesSql(tables: { schema: string; name: string }[]): SQL {
+  // Names by scalar subqueries, not joins: five relations to join instead of eight keep the
+  // planner's search short (with eight, planning took longer than running it).
+  return sql`
+      SELECT pn.nspname AS parent_schema, p.relname AS parent,
+             (SELECT relname FROM pg_class WHERE oid = x.indrelid) AS partition,
+             (SELECT relname FROM pg_class WHERE oid = x.indexrelid) AS index,
+             (SELECT relname FROM pg_class WHERE oid = px.indexrelid) AS parent_index,
              x.indoption::text AS option, px.indoption::text AS parent_option
       FROM pg_index px
       JOIN pg_class p ON p.oid = px.indrelid
       JOIN pg_namespace pn ON pn.oid = p.relnamespace
-      JOIN pg_class pic ON pic.oid = px.indexrelid
       JOIN pg_inherits ii ON ii.inhparent = px.indexrelid
       JOIN pg_index x ON x.indexrelid = ii.inhrelid
-      JOIN pg_class ic ON ic.oid = x.indexrelid
-      JOIN pg_class c ON c.oid = x.indrelid
-      WHERE px.indrelid = ANY (${`{${parentOids.join(',')}}`}::oid[])
+      WHERE px.indrelid = ANY (ARRAY(${parentOidsSql(tables)}))
         AND x.indoption::text <> px.indoption::text
-      ORDER BY c.relname, ic.relname`),
-  );
+      ORDER BY 3, 4`;
 }
 
 /**
@@ -339,26 +354,32 @@ export async function inspect(
   const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
   lockTimeoutSql(lockTimeoutMs); // refuses anything but a positive whole number of ms
 
+  // Inside a caller's transaction, inspect's is a savepoint, and a local setting would outlive
+  // it: the caller's settings are put back before returning. In a transaction of its own, its
+  // COMMIT ends them.
+  const nested = is(db, PgTransaction);
   return db.transaction(async (tx) => {
-    // Called inside a caller's transaction, this is a savepoint, and a local setting would
-    // outlive it: the caller's settings are read first (the subquery runs before the
-    // set_config calls) and put back before returning. One round trip for all of it: catalog
-    // text (pg_get_partkeydef, pg_get_expr) then names what it names in full, times in UTC.
+    // The caller's settings are read first (the subquery runs before the set_config calls). One
+    // round trip for all of it: catalog text (pg_get_partkeydef, pg_get_expr) then names what it
+    // names in full, times in UTC. JIT off: the reads are short, a compile would only add to them.
     const [saved] = rowsOf<{
       tz: string;
       ds: string;
       sp: string;
       lt: string;
+      jit: string;
       ms: number | string;
       version: string;
     }>(
       await tx.execute(sql`
-        SELECT s.tz, s.ds, s.sp, s.lt, s.ms, s.version,
+        SELECT s.tz, s.ds, s.sp, s.lt, s.jit, s.ms, s.version,
                set_config('TimeZone', 'UTC', true), set_config('DateStyle', 'ISO, YMD', true),
                set_config('search_path', 'pg_catalog', true),
-               set_config('lock_timeout', ${`${lockTimeoutMs}ms`}, true)
+               set_config('lock_timeout', ${`${lockTimeoutMs}ms`}, true),
+               set_config('jit', 'off', true)
         FROM (SELECT current_setting('TimeZone') AS tz, current_setting('DateStyle') AS ds,
                      current_setting('search_path') AS sp, current_setting('lock_timeout') AS lt,
+                     current_setting('jit') AS jit,
                      (extract(epoch FROM now()) * 1000)::float8 AS ms,
                      current_setting('server_version_num') AS version
               OFFSET 0) s`),
@@ -366,32 +387,86 @@ export async function inspect(
     // Put back after a read that succeeded; a failed one is rolled back (its SET LOCALs with
     // it), and a statement after the failure would only hide its error behind 25P02.
     const snapshot = await readSnapshot(tx, saved);
-    if (saved) {
+    if (saved && nested) {
       await tx.execute(sql`SELECT set_config('TimeZone', ${saved.tz}, true), set_config('DateStyle', ${saved.ds}, true),
-                                  set_config('search_path', ${saved.sp}, true), set_config('lock_timeout', ${saved.lt}, true)`);
+                                  set_config('search_path', ${saved.sp}, true), set_config('lock_timeout', ${saved.lt}, true),
+                                  set_config('jit', ${saved.jit}, true)`);
     }
     return snapshot;
   });
 
+  /**
+   * The reads, batched (batch.ts) so their number does not grow with the families: the catalog
+   * and which of pgparts's own tables exist; then those tables' records and whether each DEFAULT
+   * holds anything; then, only for a DEFAULT that does, what it holds.
+   */
   async function readSnapshot(
     tx: AnyPgDatabase,
     clock: { ms: number | string; version: string } | undefined,
   ): Promise<Snapshot> {
-    const none = tables.length === 0;
-    const parents = none ? new Map<string, ParentInfo>() : await readParents(tx, tables);
-    const parentOids = [...parents.values()].filter((p) => p.relkind === 'p').map((p) => p.oid);
-    const partitionRows = await readPartitions(tx, parentOids, options.sizes ?? false);
     const now = options.now ?? new Date(Number(clock?.ms));
-    const indexRows = await readIndexOrderIssues(tx, parentOids);
+    const schemas = [...new Set(specs.map((f) => f.schema))];
+    const [parentRows = [], partitionRows = [], indexRows = [], presentRows = []] =
+      tables.length === 0
+        ? []
+        : await readBatch(tx, [
+            parentsSql(tables),
+            partitionsSql(tables, options.sizes ?? false),
+            indexOrderIssuesSql(tables),
+            bookkeepingPresentSql(schemas),
+          ]);
+    const parents = parentsFromRows(parentRows as unknown as ParentRow[]);
+    const present = new Set(
+      presentRows.filter((r) => r.present === true).map((r) => `${r.schema}.${r.name}`),
+    );
+    const has = (schema: string, table: string) => present.has(`${schema}.${table}`);
+
+    // Second round trip: every family's records, and the first probe of every DEFAULT.
+    const reads: SQL[] = [];
+    const slot = (read: SQL): number => reads.push(read) - 1;
+    const ownershipSlots = new Map<string, { owned: number; adopted: number }>();
+    for (const schema of schemas) {
+      if (!has(schema, OWNED_TABLES)) continue;
+      ownershipSlots.set(schema, {
+        owned: slot(ownedRowsSql(schema)),
+        adopted: has(schema, OWNERSHIP_ADOPTED) ? slot(adoptedRowsSql(schema)) : -1,
+      });
+    }
+    const defaults = (partitionRows as unknown as PartitionRow[]).filter((row) => {
+      if (parseBound(row.bound).kind !== 'default') return false;
+      const family = specs.find(
+        (f) => f.schema === row.parent_schema && f.tables.includes(row.parent),
+      );
+      return (
+        !!family && matchesSpec(family, parents.get(`${row.parent_schema}.${row.parent}`) ?? null)
+      );
+    });
+    const occupancySlots = new Map<string, number>();
+    for (const row of defaults) {
+      const family = specs.find(
+        (f) => f.schema === row.parent_schema && f.tables.includes(row.parent),
+      );
+      if (!family) continue;
+      occupancySlots.set(
+        `${row.schema}.${row.name}`,
+        slot(sql.raw(defaultRowsSql(family, row, []).occupied)),
+      );
+    }
+    const familySlots = specs.map((family) => ({
+      retired: has(family.schema, RETIRED_KEYS_TABLE) ? slot(retiredKeysSql(family)) : -1,
+      operations: has(family.schema, OPERATIONS_TABLE) ? slot(operationsSql(family)) : -1,
+      drainTables: slot(drainTablesSql(family, has(family.schema, OWNED_TABLES))),
+      triggers: slot(captureTriggersSql(family)),
+    }));
+    const records = await readBatch(tx, reads);
+    const at = (i: number) => (i >= 0 ? (records[i] ?? []) : []);
 
     const familySnapshots: FamilySnapshot[] = [];
-    const ownershipBySchema = new Map<string, OwnershipRecords>();
-    for (const family of specs) {
-      let ownership = ownershipBySchema.get(family.schema);
-      if (!ownership) {
-        ownership = await readOwnership(tx, family.schema);
-        ownershipBySchema.set(family.schema, ownership);
-      }
+    for (const [f, family] of specs.entries()) {
+      const slots = ownershipSlots.get(family.schema);
+      const ownership = slots
+        ? ownershipFromRows(at(slots.owned), at(slots.adopted))
+        : ownershipFromRows([], []);
       const tableSnapshots: TableSnapshot[] = [];
       for (const name of family.tables) {
         const table: TableSnapshot = {
@@ -401,7 +476,7 @@ export async function inspect(
           partitions: [],
         };
         const readable = matchesSpec(family, table.parent);
-        for (const row of partitionRows) {
+        for (const row of partitionRows as unknown as PartitionRow[]) {
           if (row.parent_schema !== family.schema || row.parent !== name) continue;
           const parsed = parseBound(row.bound);
           const key = readable ? familyKey(family, boundKey(parsed)) : null;
@@ -432,12 +507,19 @@ export async function inspect(
         if (!matchesSpec(family, table.parent)) continue;
         for (const p of table.partitions) {
           if (!p.isDefault) continue;
+          const occupancy = occupancySlots.get(`${p.schema}.${p.name}`);
+          const [first] = occupancy === undefined ? [] : at(occupancy);
           p.defaultRows = await readDefaultRows(tx, family, p, keys, {
             exact: options.exactDefaultRows ?? false,
+            ...(first
+              ? {
+                  occupancy: { occupied: first.occupied === true, indexed: first.indexed === true },
+                }
+              : {}),
           });
         }
       }
-      const indexIssues: IndexOrderIssue[] = indexRows
+      const indexIssues: IndexOrderIssue[] = (indexRows as unknown as IndexRow[])
         .filter((r) => r.parent_schema === family.schema && family.tables.includes(r.parent))
         .map((r) => ({
           table: r.parent,
@@ -447,14 +529,30 @@ export async function inspect(
           option: r.option,
           parentOption: r.parent_option,
         }));
+      const slots2 = familySlots[f];
+      const triggers = slots2 ? at(slots2.triggers).map((r) => String(r.name)) : [];
+      let changeLogRows = 0;
+      if (triggers.length > 0 && has(family.schema, CHANGE_LOG_TABLE)) {
+        const [row] = rowsOf<{ n: number | string }>(
+          await tx.execute(changeLogRowsSql(family, triggers)),
+        );
+        changeLogRows = Number(row?.n ?? 0);
+      }
       familySnapshots.push({
         schema: family.schema,
         name: family.name,
         tables: tableSnapshots,
         sourceValues: source.values,
         sourceError: source.error,
-        retiredKeys: await readRetiredKeys(tx, family),
-        unfinished: await readUnfinished(tx, family),
+        retiredKeys: slots2 ? at(slots2.retired).map((r) => String(r.key)) : [],
+        unfinished: {
+          operations: slots2 ? operationsFromRows(at(slots2.operations)) : [],
+          drainTables: slots2
+            ? at(slots2.drainTables).map((r) => ({ name: String(r.name), role: String(r.role) }))
+            : [],
+          captureTriggers: triggers,
+          changeLogRows,
+        },
         anomalies: findAnomalies(family, tableSnapshots, indexIssues),
       });
     }

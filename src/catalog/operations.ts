@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
 import type { AnyPgDatabase } from '../run/database.js';
 import { rowsOf } from '../run/rows.js';
 import { quoteQualified } from '../sql/identifiers.js';
@@ -69,18 +69,14 @@ export async function readOperationsTable(
     ),
   );
   if (!found?.t) return { exists: false, operations: [] };
-  const rows = rowsOf<{
-    key: string;
-    operation: string;
-    phase: string;
-    detail: string | null;
-    started_ms: number | string;
-    updated_ms: number | string;
-    pid: number | null;
-    running: boolean;
-  }>(
-    await db.execute(
-      sql`SELECT key, operation, phase, detail, (extract(epoch FROM started_at) * 1000)::float8 AS started_ms,
+  const rows = rowsOf<Record<string, unknown>>(await db.execute(operationsSql(family, key)));
+  const operations = operationsFromRows(rows);
+  return { exists: true, operations };
+}
+
+/** The rows of a family's operations record (the table must exist), `key`'s only when given. */
+export function operationsSql(family: { schema: string; name: string }, key?: string): SQL {
+  return sql`SELECT key, operation, phase, detail, (extract(epoch FROM started_at) * 1000)::float8 AS started_ms,
                  (extract(epoch FROM updated_at) * 1000)::float8 AS updated_ms, backend_pid AS pid,
                  EXISTS (SELECT 1 FROM pg_locks l
                          WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
@@ -91,18 +87,19 @@ export async function readOperationsTable(
                        ) AS running
           FROM ${sql.raw(quoteQualified(family.schema, OPERATIONS_TABLE))}
           WHERE family = ${family.name} AND (${key ?? null}::text IS NULL OR key = ${key ?? null}::text)
-          ORDER BY started_at, key`,
-    ),
-  );
-  const operations = rows.map((r) => ({
-    key: r.key,
+          ORDER BY started_at, key`;
+}
+
+/** RecordedOperations from the rows of operationsSql. */
+export function operationsFromRows(rows: readonly Record<string, unknown>[]): RecordedOperation[] {
+  return rows.map((r) => ({
+    key: String(r.key),
     operation: r.operation as OperationKind,
-    phase: r.phase,
-    detail: r.detail,
+    phase: String(r.phase),
+    detail: r.detail === null || r.detail === undefined ? null : String(r.detail),
     startedAt: new Date(Number(r.started_ms)),
     updatedAt: new Date(Number(r.updated_ms)),
-    backendPid: r.pid === null ? null : Number(r.pid),
+    backendPid: r.pid === null || r.pid === undefined ? null : Number(r.pid),
     running: r.running === true,
   }));
-  return { exists: true, operations };
 }

@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
 import type { AnyPgDatabase } from '../run/database.js';
 import { rowsOf } from '../run/rows.js';
 import { quoteQualified } from '../sql/identifiers.js';
@@ -19,38 +19,32 @@ async function exists(db: AnyPgDatabase, schema: string, table: string): Promise
   return !!row?.t;
 }
 
-/** Reads the ownership table of `schema`; empty when pgparts has recorded nothing there yet. */
-export async function readOwnership(db: AnyPgDatabase, schema: string): Promise<OwnershipRecords> {
+/** The rows of a schema's ownership table (it must exist). */
+export function ownedRowsSql(schema: string): SQL {
+  return sql`SELECT relid::text AS relid, schema, name, role, family
+             FROM ${sql.raw(quoteQualified(schema, OWNED_TABLES))}`;
+}
+
+/** The families of a schema whose partitions were carried over (the table must exist). */
+export function adoptedRowsSql(schema: string): SQL {
+  return sql`SELECT family FROM ${sql.raw(quoteQualified(schema, OWNERSHIP_ADOPTED))}`;
+}
+
+/** OwnershipRecords from the rows of ownedRowsSql and adoptedRowsSql. */
+export function ownershipFromRows(
+  owned: readonly Record<string, unknown>[],
+  adopted: readonly Record<string, unknown>[],
+): OwnershipRecords {
   const records: OwnershipRecords = { adopted: new Set(), byOid: new Map() };
-  if (!(await exists(db, schema, OWNED_TABLES))) return records;
-  const owned = rowsOf<{
-    relid: string;
-    schema: string;
-    name: string;
-    role: string;
-    family: string;
-  }>(
-    await db.execute(
-      sql`SELECT relid::text AS relid, schema, name, role, family
-          FROM ${sql.raw(quoteQualified(schema, OWNED_TABLES))}`,
-    ),
-  );
   for (const row of owned) {
-    records.byOid.set(row.relid, {
-      schema: row.schema,
-      name: row.name,
+    records.byOid.set(String(row.relid), {
+      schema: String(row.schema),
+      name: String(row.name),
       role: row.role as OwnedRole,
-      family: row.family,
+      family: String(row.family),
     });
   }
-  if (await exists(db, schema, OWNERSHIP_ADOPTED)) {
-    const adopted = rowsOf<{ family: string }>(
-      await db.execute(
-        sql`SELECT family FROM ${sql.raw(quoteQualified(schema, OWNERSHIP_ADOPTED))}`,
-      ),
-    );
-    for (const row of adopted) records.adopted.add(row.family);
-  }
+  for (const row of adopted) records.adopted.add(String(row.family));
   return records;
 }
 

@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
 import type { FamilySpec } from '../define/spec.js';
 import { DRAINED_DEFAULT_MARKER, NEXT_DEFAULT_MARKER, STAGING_MARKER } from '../ops/drain/state.js';
 import { CAPTURE_TRIGGER, CHANGE_LOG_TABLE } from '../ops/online-copy/capture.js';
@@ -16,27 +16,17 @@ async function exists(db: AnyPgDatabase, schema: string, table: string): Promise
   return !!row?.t;
 }
 
-/**
- * What interrupted operations left on a family: their records (catalog/operations.ts), the
- * tables a drain builds that are not partitions yet, capture triggers still logging on its
- * DEFAULT partitions, and the change log's rows for them. Reads only.
- */
-export async function readUnfinished(
-  db: AnyPgDatabase,
-  family: FamilySpec,
-): Promise<UnfinishedWork> {
-  const operations = await readOperations(db, family);
-  const owned = await exists(db, family.schema, OWNED_TABLES);
+/** The tables a drain builds that are not partitions yet, by their role (staging...). */
+export function drainTablesSql(family: FamilySpec, ownedTableExists: boolean): SQL {
   const prefixes = sql.join(
     family.tables.map((t) => sql`starts_with(c.relname, ${`${t}_`})`),
     sql` OR `,
   );
-  const ownedRole = owned
+  const ownedRole = ownedTableExists
     ? sql`(SELECT o.role FROM ${sql.raw(quoteQualified(family.schema, OWNED_TABLES))} o
            WHERE o.relid = c.oid AND o.name = c.relname AND o.family = ${family.name})`
     : sql`NULL::text`;
-  const drainTables = rowsOf<{ name: string; role: string }>(
-    await db.execute(sql`
+  return sql`
       SELECT name, role FROM (
         SELECT c.relname AS name,
                coalesce(${ownedRole},
@@ -48,28 +38,57 @@ export async function readUnfinished(
         WHERE n.nspname = ${family.schema} AND c.relkind = 'r' AND NOT c.relispartition
           AND (${prefixes})) t
       WHERE role IN ('staging', 'next-default', 'drained-default')
-      ORDER BY name`),
-  );
+      ORDER BY name`;
+}
+
+/** The family's partitions that still carry a drain's capture trigger. */
+export function captureTriggersSql(family: FamilySpec): SQL {
   const parents = sql.join(
     family.tables.map((t) => sql`to_regclass(${quoteQualified(family.schema, t)})`),
     sql`, `,
   );
-  const triggers = rowsOf<{ name: string }>(
-    await db.execute(sql`
+  return sql`
       SELECT DISTINCT c.relname AS name FROM pg_trigger tg
       JOIN pg_class c ON c.oid = tg.tgrelid JOIN pg_inherits i ON i.inhrelid = c.oid
       WHERE tg.tgname = ${CAPTURE_TRIGGER} AND i.inhparent IN (${parents})
-      ORDER BY 1`),
+      ORDER BY 1`;
+}
+
+/** The change log's rows for `tables` (the log must exist). */
+export function changeLogRowsSql(family: FamilySpec, tables: readonly string[]): SQL {
+  return sql`
+        SELECT count(*)::float8 AS n FROM ${sql.raw(quoteQualified(family.schema, CHANGE_LOG_TABLE))}
+        WHERE source_table IN (${sql.join(
+          tables.map((t) => sql`${t}`),
+          sql`, `,
+        )})`;
+}
+
+/**
+ * What interrupted operations left on a family: their records (catalog/operations.ts), the
+ * tables a drain builds that are not partitions yet, capture triggers still logging on its
+ * DEFAULT partitions, and the change log's rows for them. Reads only. (inspect reads the same
+ * with the statements above, batched for all families.)
+ */
+export async function readUnfinished(
+  db: AnyPgDatabase,
+  family: FamilySpec,
+): Promise<UnfinishedWork> {
+  const operations = await readOperations(db, family);
+  const owned = await exists(db, family.schema, OWNED_TABLES);
+  const drainTables = rowsOf<{ name: string; role: string }>(
+    await db.execute(drainTablesSql(family, owned)),
   );
+  const triggers = rowsOf<{ name: string }>(await db.execute(captureTriggersSql(family)));
   let changeLogRows = 0;
   if (triggers.length > 0 && (await exists(db, family.schema, CHANGE_LOG_TABLE))) {
     const [row] = rowsOf<{ n: number | string }>(
-      await db.execute(sql`
-        SELECT count(*)::float8 AS n FROM ${sql.raw(quoteQualified(family.schema, CHANGE_LOG_TABLE))}
-        WHERE source_table IN (${sql.join(
-          triggers.map((t) => sql`${t.name}`),
-          sql`, `,
-        )})`),
+      await db.execute(
+        changeLogRowsSql(
+          family,
+          triggers.map((t) => t.name),
+        ),
+      ),
     );
     changeLogRows = Number(row?.n ?? 0);
   }

@@ -1,5 +1,5 @@
 import { PgpartsError } from '../errors.js';
-import { identifierSchema } from '../sql/identifiers.js';
+import { identifierProblem } from '../sql/identifiers.js';
 import { intervalSuffix } from './intervals.js';
 import type { FamilySpec } from './spec.js';
 
@@ -52,12 +52,13 @@ export function partitionName(family: FamilySpec, table: string, key: PartitionK
       .replaceAll('{table}', table)
       .replaceAll('{suffix}', intervalSuffix(family.partitionBy.interval, key.from));
   }
-  const checked = identifierSchema.safeParse(name);
-  if (!checked.success) {
+  // identifierSchema's own check, called directly: this runs for every partition of every read.
+  const problem = identifierProblem(name);
+  if (problem) {
     throw new PgpartsError(
       'invalid-config',
       `pgparts: family ${family.name}: partition name ${JSON.stringify(name)} is not usable ` +
-        `(${checked.error.issues[0]?.message}); shorten the table name or change the naming scheme`,
+        `(${problem}); shorten the table name or change the naming scheme`,
     );
   }
   return name;

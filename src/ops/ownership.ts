@@ -9,8 +9,9 @@ import { quoteQualified } from '../sql/identifiers.js';
 import {
   OWNERSHIP_ADOPTED,
   type OwnedRole,
+  type OwnedTable,
   ownershipSetupSql,
-  recordOwnedSql,
+  recordOwnedRowsSql,
 } from '../sql/ownership.js';
 import { DRAINED_DEFAULT_MARKER, NEXT_DEFAULT_MARKER, STAGING_MARKER } from './drain/state.js';
 
@@ -34,9 +35,10 @@ export async function ensureOwnership(db: AnyPgDatabase, family: FamilySpec): Pr
           WHERE family = ${family.name}`,
     );
     if ((done?.n ?? 0) > 0) return 0;
-    await tx.execute(sql`SET LOCAL TimeZone = 'UTC'`);
-    await tx.execute(sql`SET LOCAL DateStyle = 'ISO, YMD'`);
-    const statements: string[] = [];
+    await tx.execute(
+      sql`SELECT set_config('TimeZone', 'UTC', true), set_config('DateStyle', 'ISO, YMD', true)`,
+    );
+    const adopted: OwnedTable[] = [];
     for (const table of family.tables) {
       const partitions = await query<{ name: string; bound: string; comment: string | null }>(
         tx,
@@ -57,19 +59,14 @@ export async function ensureOwnership(db: AnyPgDatabase, family: FamilySpec): Pr
           continue;
         }
         if (expected !== p.name) continue;
-        statements.push(
-          recordOwnedSql(
-            {
-              schema: family.schema,
-              family: family.name,
-              parent: table,
-              name: p.name,
-              key: keyLabel(key),
-              role: 'partition',
-            },
-            'adopted',
-          ),
-        );
+        adopted.push({
+          schema: family.schema,
+          family: family.name,
+          parent: table,
+          name: p.name,
+          key: keyLabel(key),
+          role: 'partition',
+        });
       }
       const standalone = await query<{ name: string; comment: string }>(
         tx,
@@ -87,26 +84,25 @@ export async function ensureOwnership(db: AnyPgDatabase, family: FamilySpec): Pr
       for (const t of standalone) {
         const role = roles[t.comment];
         if (!role) continue;
-        statements.push(
-          recordOwnedSql(
-            {
-              schema: family.schema,
-              family: family.name,
-              parent: table,
-              name: t.name,
-              key: '',
-              role,
-            },
-            'adopted',
-          ),
-        );
+        adopted.push({
+          schema: family.schema,
+          family: family.name,
+          parent: table,
+          name: t.name,
+          key: '',
+          role,
+        });
       }
     }
-    for (const statement of statements) await run(tx, statement);
+    // One INSERT for all of them. A standalone table can match two family tables' prefixes
+    // (`events_` and `events_notes_`): one row per table, the last match as before (where each
+    // match was an upsert of its own).
+    const rows = [...new Map(adopted.map((t) => [t.name, t])).values()];
+    if (rows.length > 0) await run(tx, recordOwnedRowsSql(rows, 'adopted'));
     await tx.execute(
       sql`INSERT INTO ${sql.raw(quoteQualified(family.schema, OWNERSHIP_ADOPTED))} (family, tables)
-          VALUES (${family.name}, ${statements.length}) ON CONFLICT (family) DO NOTHING`,
+          VALUES (${family.name}, ${adopted.length}) ON CONFLICT (family) DO NOTHING`,
     );
-    return statements.length;
+    return adopted.length;
   });
 }

@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
 import { PgpartsError } from '../errors.js';
 import type { AnyPgDatabase } from './database.js';
 import { rowsOf } from './rows.js';
@@ -31,19 +31,23 @@ export interface LockAttempt {
   holderPid: number | null;
 }
 
-/** Tries to take the lock on this connection, without waiting. */
+/**
+ * Tries to take the lock on this connection, without waiting. `alongside`, a SELECT of one row,
+ * is read in the same statement (one round trip): its columns come back in `row`.
+ */
 export async function tryAdvisoryLock(
   db: AnyPgDatabase,
   key: LockKey = MAINTENANCE_LOCK_KEY,
-): Promise<LockAttempt> {
+  alongside?: SQL,
+): Promise<LockAttempt & { row: Record<string, unknown> }> {
   checkKey(key);
-  const [row] = rowsOf<{ acquired: boolean; pid: number }>(
-    await db.execute(
-      sql`SELECT pg_try_advisory_lock(${key[0]}::int4, ${key[1]}::int4) AS acquired, pg_backend_pid() AS pid`,
-    ),
+  const attempt = sql`SELECT pg_try_advisory_lock(${key[0]}::int4, ${key[1]}::int4) AS acquired, pg_backend_pid() AS pid`;
+  const [row] = rowsOf<Record<string, unknown>>(
+    await db.execute(alongside ? sql`SELECT * FROM (${attempt}) l, (${alongside}) a` : attempt),
   );
-  if (row?.acquired) return { acquired: true, holderPid: Number(row.pid) };
-  return { acquired: false, holderPid: await lockHolder(db, key) };
+  const read = row ?? {};
+  if (read.acquired === true) return { acquired: true, holderPid: Number(read.pid), row: read };
+  return { acquired: false, holderPid: await lockHolder(db, key), row: read };
 }
 
 /** The backend pid holding the lock in this database, or null when nobody does. */

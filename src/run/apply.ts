@@ -25,7 +25,7 @@ import {
   retryOnLockTimeout,
 } from './lock-timeout.js';
 import { isConnectionLoss, pgErrorMessage } from './pg-error.js';
-import { preflightPrivileges, readSessionFacts } from './privileges.js';
+import { preflightPrivileges, sessionFactsFromRow, sessionFactsSql } from './privileges.js';
 import { recordMaintenanceRun } from './record-run.js';
 import { openSession, pgpartsSessionSettings } from './session.js';
 import { standbyMessage } from './standby.js';
@@ -205,7 +205,8 @@ export async function apply(db: AnyPgDatabase, options: ApplyOptions): Promise<A
 
   const session = await openSession(db, { settings: pgpartsSessionSettings(lockTimeoutMs) });
   try {
-    const lock = await tryAdvisoryLock(session.db, key);
+    // Who is connected is read in the lock attempt's statement: one round trip for both.
+    const lock = await tryAdvisoryLock(session.db, key, sessionFactsSql());
     const base = { lockHolderPid: lock.holderPid, warnings };
     if (!lock.acquired) {
       return {
@@ -225,9 +226,9 @@ export async function apply(db: AnyPgDatabase, options: ApplyOptions): Promise<A
     let runError: unknown;
     try {
       await emit({ type: 'lock-acquired', pid: lock.holderPid });
-      // The server's version, not a standby, and the grants it needs (one read for the three),
-      // before its first change (the ownership records below).
-      const facts = await readSessionFacts(session.db);
+      // The server's version, not a standby, and the grants it needs (read with the lock), before
+      // its first change (the ownership records below).
+      const facts = sessionFactsFromRow(lock.row);
       const unsupported = unsupportedServerReason(facts.version);
       if (unsupported) throw new PgpartsError('unsupported-server', unsupported);
       if (facts.standby) {

@@ -4,11 +4,14 @@ import type { AnyPgDatabase } from './database.js';
 import { lockedTransactionSql } from './lock-timeout.js';
 
 /**
- * Runs one create step on `db` (a pinned connection, not in a transaction): its `prepare`
- * statements each in a short transaction of its own, then its `sql` in one transaction, each
- * transaction starting with the settings every locking transaction starts with (lock_timeout, no
- * JIT). When anything fails after `prepare` began, its `cleanup` runs (best effort, same
- * settings) and the error is thrown as it came: apply's loop retries the whole step.
+ * Runs one create step on `db` (apply's pinned connection, not in a transaction, its session
+ * set up by pgpartsSessionSettings(lockTimeoutMs): that lock_timeout, no JIT): its `prepare`
+ * statements each as a transaction of its own, then its `sql` in one transaction that starts
+ * with the settings every locking transaction starts with. A statement sent on its own is its
+ * own transaction, under the session's settings, which are the same: one round trip instead of
+ * BEGIN, settings, statement and COMMIT. When anything fails after `prepare` began, its
+ * `cleanup` runs (best effort, alike) and the error is thrown as it came: apply's loop retries
+ * the whole step.
  */
 export async function runCreateStep(
   db: AnyPgDatabase,
@@ -20,15 +23,16 @@ export async function runCreateStep(
     db.transaction(async (tx) => {
       for (const statement of [...settings, ...statements]) await tx.execute(sql.raw(statement));
     });
+  const alone = (statement: string) => db.execute(sql.raw(statement));
   try {
-    for (const statement of step.prepare ?? []) await inTransaction([statement]);
+    for (const statement of step.prepare ?? []) await alone(statement);
     await inTransaction(step.sql);
     return undefined;
   } catch (error) {
     for (const statement of step.cleanup ?? []) {
       // A connection that is gone or a lock not had leaves the CHECK: the next run's create of
       // the key replaces it, and the catalog read reports it meanwhile.
-      await inTransaction([statement]).catch(() => {});
+      await alone(statement).catch(() => {});
     }
     throw error;
   }

@@ -68,13 +68,18 @@ export function lockTimeoutSql(ms: number): string {
 }
 
 /**
- * What every transaction that locks live tables runs first: the short lock_timeout, and no JIT.
+ * What every transaction that locks live tables runs first: the short lock_timeout, and no JIT
+ * (SET LOCAL both, as one statement).
  * Under PostgreSQL's default `jit = on` a statement whose estimated cost passes jit_above_cost
  * is compiled before it runs (tens to hundreds of ms), and the locks are held while it compiles;
  * pgparts's statements under locks are small, so compiling never pays for itself there.
  */
 export function lockedTransactionSql(lockTimeoutMs: number): string[] {
-  return [`SET LOCAL ${lockTimeoutSql(lockTimeoutMs)}`, 'SET LOCAL jit = off'];
+  lockTimeoutSql(lockTimeoutMs); // refuses anything but a positive whole number of ms
+  // Both in one statement (one round trip): set_config(..., true) is SET LOCAL.
+  return [
+    `SELECT set_config('lock_timeout', '${lockTimeoutMs}ms', true), set_config('jit', 'off', true)`,
+  ];
 }
 
 /**

@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
 import { MAINTENANCE_RUNS_TABLE } from '../catalog/maintenance-runs.js';
 import { OPERATIONS_TABLE } from '../catalog/operations.js';
 import { RETIRED_KEYS_TABLE } from '../catalog/retired-keys.js';
@@ -70,14 +70,26 @@ export interface SessionFacts {
  * a standby, and the role the privileges preflight starts from.
  */
 export async function readSessionFacts(db: AnyPgDatabase): Promise<SessionFacts> {
-  const row = await one<Omit<SessionFacts, 'version'> & { version: number | string }>(
-    db,
-    sql`SELECT current_user AS role, current_database() AS database,
+  return sessionFactsFromRow(await one<Record<string, unknown>>(db, sessionFactsSql()));
+}
+
+/** The statement readSessionFacts runs (apply reads it alongside its lock attempt). */
+export function sessionFactsSql(): SQL {
+  return sql`SELECT current_user AS role, current_database() AS database,
                (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser,
                current_setting('server_version_num')::int AS version,
-               pg_is_in_recovery() AS standby`,
-  );
-  return { ...row, version: Number(row.version), standby: row.standby === true };
+               pg_is_in_recovery() AS standby`;
+}
+
+/** SessionFacts from a row of sessionFactsSql. */
+export function sessionFactsFromRow(row: Record<string, unknown>): SessionFacts {
+  return {
+    role: String(row.role),
+    database: String(row.database),
+    superuser: row.superuser === true,
+    version: Number(row.version),
+    standby: row.standby === true,
+  };
 }
 
 async function one<T>(db: AnyPgDatabase, query: ReturnType<typeof sql>): Promise<T> {

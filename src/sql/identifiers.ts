@@ -15,6 +15,8 @@ export function identifierProblem(name: string): string | null {
   if (name.includes('\0')) return 'an identifier cannot contain a NUL character';
   // A lone UTF-16 surrogate has no UTF-8 form: the server would receive a replacement character.
   if (/\p{Cs}/u.test(name)) return 'an identifier must be valid Unicode';
+  // A UTF-16 code unit is at most 3 bytes of UTF-8: a name of 21 units or fewer always fits.
+  if (name.length * 3 <= MAX_IDENTIFIER_LENGTH) return null;
   const bytes = utf8.encode(name).length;
   if (bytes > MAX_IDENTIFIER_LENGTH) {
     return `an identifier is at most ${MAX_IDENTIFIER_LENGTH} bytes (this one has ${bytes}; PostgreSQL would truncate it)`;

@@ -1,3 +1,4 @@
+import { PgpartsError } from '../errors.js';
 import { quoteQualified } from './identifiers.js';
 import { textLiteral } from './literals.js';
 
@@ -58,8 +59,25 @@ export interface OwnedTable {
 
 /** Records (or re-records) a table pgparts just made; run in the transaction that made it. */
 export function recordOwnedSql(t: OwnedTable, how: 'created' | 'adopted' = 'created'): string {
+  return recordOwnedRowSql(t.schema, ownedRowLiterals(t, how));
+}
+
+/** recordOwnedSql for several tables (distinct ones) in one statement. */
+export function recordOwnedRowsSql(
+  tables: readonly OwnedTable[],
+  how: 'created' | 'adopted' = 'created',
+): string {
+  const first = tables[0];
+  if (!first) throw new PgpartsError('internal', 'pgparts: recordOwnedRowsSql needs a table');
+  return insertOwnedSql(
+    first.schema,
+    tables.map((t) => ownedRowLiterals(t, how)),
+  );
+}
+
+function ownedRowLiterals(t: OwnedTable, how: 'created' | 'adopted'): OwnedRowExpressions {
   const where = t.tableSchema ?? t.schema;
-  return recordOwnedRowSql(t.schema, {
+  return {
     relid: `${textLiteral(quoteQualified(where, t.name))}::regclass`,
     schema: textLiteral(where),
     name: textLiteral(t.name),
@@ -68,7 +86,7 @@ export function recordOwnedSql(t: OwnedTable, how: 'created' | 'adopted' = 'crea
     key: textLiteral(t.key),
     role: textLiteral(t.role),
     how: textLiteral(how),
-  });
+  };
 }
 
 /** The ownership row's columns, each as an SQL expression (a literal, or a PL/pgSQL variable). */
@@ -88,8 +106,16 @@ export interface OwnedRowExpressions {
  * known when the statement is built, PL/pgSQL variables when a migration's DO block computes it.
  */
 export function recordOwnedRowSql(schema: string, row: OwnedRowExpressions): string {
+  return insertOwnedSql(schema, [row]);
+}
+
+function insertOwnedSql(schema: string, rows: readonly OwnedRowExpressions[]): string {
+  const values = rows.map(
+    (row) =>
+      `(${row.relid}, ${row.schema}, ${row.name}, ${row.family}, ${row.parent}, ${row.key}, ${row.role}, ${row.how})`,
+  );
   return `INSERT INTO ${quoteQualified(schema, OWNED_TABLES)} ("relid", "schema", "name", "family", "parent", "key", "role", "how")
-VALUES (${row.relid}, ${row.schema}, ${row.name}, ${row.family}, ${row.parent}, ${row.key}, ${row.role}, ${row.how})
+VALUES ${values.join(',\n       ')}
 ON CONFLICT ("relid") DO UPDATE SET "schema" = EXCLUDED."schema", "name" = EXCLUDED."name", "family" = EXCLUDED."family", "parent" = EXCLUDED."parent", "key" = EXCLUDED."key", "role" = EXCLUDED."role", "how" = EXCLUDED."how", "recorded_at" = now()`;
 }
 

@@ -1,0 +1,34 @@
+import { type SQL, sql } from 'drizzle-orm';
+import type { AnyPgDatabase } from '../run/database.js';
+import { rowsOf } from '../run/rows.js';
+
+/**
+ * Several independent catalog reads in one statement, so one round trip: each read's rows come
+ * back as a json array in a column of its own (`r0`, `r1`, ...). A read of `SELECT ... ORDER BY`
+ * keeps its order (json_agg takes the rows as the sorted subquery gives them). Values come back
+ * as json gives them: text, numbers, booleans, null; the readers read them with Number() or as
+ * text already. Each read must be a plain SELECT that returns rows.
+ */
+export function batchSql(reads: readonly SQL[]): SQL {
+  const columns = reads.map(
+    (read, i) =>
+      sql`(SELECT coalesce(json_agg(q), '[]'::json) FROM (${read}) q) AS ${sql.raw(`r${i}`)}`,
+  );
+  return sql`SELECT ${sql.join(columns, sql`, `)}`;
+}
+
+/** json as the driver gives it: parsed already (postgres.js) or as text (node-postgres: no). */
+function jsonRows<T>(value: unknown): T[] {
+  if (value === null || value === undefined) return [];
+  return (typeof value === 'string' ? JSON.parse(value) : value) as T[];
+}
+
+/** Runs `reads` in one round trip (batchSql); their rows in the same order. */
+export async function readBatch(
+  db: AnyPgDatabase,
+  reads: readonly SQL[],
+): Promise<Record<string, unknown>[][]> {
+  if (reads.length === 0) return [];
+  const [row] = rowsOf<Record<string, unknown>>(await db.execute(batchSql(reads)));
+  return reads.map((_, i) => jsonRows<Record<string, unknown>>(row?.[`r${i}`]));
+}
