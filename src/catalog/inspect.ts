@@ -4,7 +4,7 @@ import { boundKey, compareKeys, parseBound } from '../define/bounds.js';
 import { isManagedComment } from '../define/marker.js';
 import { type ListValue, type PartitionKey, partitionName } from '../define/partition-key.js';
 import { type FamilySpec, listValueType, parseFamilies } from '../define/spec.js';
-import { CHANGE_LOG_TABLE } from '../ops/drain/change-capture.js';
+import { CHANGE_LOG_TABLE } from '../ops/online-copy/capture.js';
 import type { AnyPgDatabase } from '../run/database.js';
 import { DEFAULT_LOCK_TIMEOUT_MS, lockTimeoutSql } from '../run/lock-timeout.js';
 import { rowsOf } from '../run/rows.js';
