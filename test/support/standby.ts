@@ -131,11 +131,22 @@ export async function startStandby(adminUrl: string): Promise<Standby> {
     child = started;
     await new Promise<void>((ready, fail) => {
       let log = '';
+      // Not ready in 90 s: fail with what the standby said, instead of the hook's bare timeout.
+      const stuck = setTimeout(
+        () => fail(new Error(`standby not ready after 90 s; its log:\n${log}`)),
+        90_000,
+      );
       started.stderr?.on('data', (chunk) => {
         log += chunk;
-        if (log.includes('ready to accept read-only connections')) ready();
+        if (log.includes('ready to accept read-only connections')) {
+          clearTimeout(stuck);
+          ready();
+        }
       });
-      started.on('close', (code) => fail(new Error(`standby exited (${code}): ${log}`)));
+      started.on('close', (code) => {
+        clearTimeout(stuck);
+        fail(new Error(`standby exited (${code}): ${log}`));
+      });
     });
     const url = (database: string) => {
       const u = new URL(adminUrl);
