@@ -16,7 +16,7 @@ import {
   twinSchema,
 } from './names.js';
 import { dropConversionTriggerSql } from './online-copy.js';
-import { conversionStep } from './operation.js';
+import { conversionStep, recordPhase } from './operation.js';
 import { executePlan, formatPlan, type PlannedStatement } from './planned.js';
 import type { ConvertStepResult } from './prep.js';
 import { query } from './run-sql.js';
@@ -78,8 +78,8 @@ async function abandonOn(
       { step: 'convert abandon' },
     );
   }
-  const twinTables = await viewsAndTables(db, twin);
-  if (!state && !twinTables.exists) {
+  const twinViews = await twinSchemaViews(db, twin);
+  if (!state && !twinViews.exists) {
     throw new PgpartsError(
       'conversion-state',
       `pgparts: convert ${family.name} abandon: no conversion of ${family.name} was started; nothing to abandon`,
@@ -107,7 +107,7 @@ async function abandonOn(
         sql: `DROP FUNCTION IF EXISTS ${quoteQualified(CONVERT_SCHEMA, deriveFunction(family, d.table))}()`,
       },
     ]),
-    ...twinTables.views.map((v) => ({ sql: dropViewSql(twin, v) })),
+    ...twinViews.views.map((v) => ({ sql: dropViewSql(twin, v) })),
     ...[...family.tables]
       .reverse()
       .map((t) => ({ sql: `DROP TABLE IF EXISTS ${quoteQualified(twin, t)}` })),
@@ -122,7 +122,7 @@ async function abandonOn(
     );
   }
   if (!opts.dryRun) {
-    await op?.begin('abandon');
+    await recordPhase(op, 'abandon');
     await executePlan(db, plan, `convert ${family.name} abandon`);
     // Nothing of the conversion is left: its record goes, and the family's keys are free again.
     await op?.end();
@@ -138,7 +138,7 @@ async function abandonOn(
 }
 
 /** Whether the twin schema exists, and the views in it (dropped before the twins). */
-async function viewsAndTables(
+async function twinSchemaViews(
   db: AnyPgDatabase,
   twin: string,
 ): Promise<{ exists: boolean; views: { name: string; materialized: boolean }[] }> {

@@ -1,9 +1,11 @@
 import { sql } from 'drizzle-orm';
 import type { FamilySpec } from '../../define/spec.js';
 import type { AnyPgDatabase } from '../../run/database.js';
+import type { KeyOperation } from '../../run/key-lock.js';
 import { quoteQualified } from '../../sql/identifiers.js';
 import type { ExternalForeignKey } from './legacy-catalog.js';
 import { validateSql } from './moves.js';
+import { recordPhase } from './operation.js';
 import { query } from './run-sql.js';
 import { AFTER_SWITCH, type ConversionState, readState, setProgress } from './state.js';
 
@@ -68,6 +70,22 @@ export async function finishAfterSwitch(
     await setProgress(db, family, AFTER_SWITCH, left);
   }
   await setProgress(db, family, AFTER_SWITCH, null);
+  return done;
+}
+
+/**
+ * The end of a swap or unswap, after its commit: the phase says the work after the switch is
+ * running (so `status` shows it if a crash interrupts it), then that it is done.
+ */
+export async function finishSwitch(
+  db: AnyPgDatabase,
+  family: FamilySpec,
+  op: KeyOperation | null,
+  step: 'swap' | 'unswap',
+): Promise<{ validated: string[]; refreshed: string[] }> {
+  await recordPhase(op, `${step}: after the switch`);
+  const done = await finishAfterSwitch(db, family);
+  await recordPhase(op, step === 'swap' ? 'swapped' : 'unswapped');
   return done;
 }
 

@@ -26,7 +26,12 @@ import {
 } from './online-copy.js';
 import { conversionStep, recordPhase } from './operation.js';
 import { executePlan, formatPlan, type PlannedStatement } from './planned.js';
-import { afterSwitchPlan, finishAfterSwitch, pendingAfterSwitch } from './post-switch.js';
+import {
+  afterSwitchPlan,
+  finishAfterSwitch,
+  finishSwitch,
+  pendingAfterSwitch,
+} from './post-switch.js';
 import {
   buildTwinViews,
   checkForeignKeys,
@@ -86,9 +91,7 @@ async function swapOn(
   const pending = pendingAfterSwitch(state);
   if (state?.step === 'swapped' && pending && !opts.dryRun) {
     // A swap interrupted after its commit (while validating or refreshing): finish it.
-    await recordPhase(op, 'swap: after the switch');
-    const done = await finishAfterSwitch(db, family);
-    await recordPhase(op, 'swapped');
+    const done = await finishSwitch(db, family, op, 'swap');
     return {
       family: family.name,
       step: 'swap',
@@ -225,9 +228,7 @@ async function swapOn(
     db,
     sql`UPDATE pgparts_convert.conversion SET lock_hold_ms = ${lockHoldMs} WHERE family = ${family.name}`,
   );
-  await recordPhase(op, 'swap: after the switch');
-  const done = await finishAfterSwitch(db, family);
-  await recordPhase(op, 'swapped');
+  const done = await finishSwitch(db, family, op, 'swap');
   return {
     family: family.name,
     step: 'swap',

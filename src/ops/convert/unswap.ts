@@ -25,7 +25,12 @@ import {
 } from './online-copy.js';
 import { conversionStep, recordPhase } from './operation.js';
 import { formatPlan } from './planned.js';
-import { afterSwitchPlan, finishAfterSwitch, pendingAfterSwitch } from './post-switch.js';
+import {
+  afterSwitchPlan,
+  finishAfterSwitch,
+  finishSwitch,
+  pendingAfterSwitch,
+} from './post-switch.js';
 import { runAll } from './run-sql.js';
 import { AFTER_SWITCH, lockFamily, readState, recordSwap, setProgress } from './state.js';
 import type { SwitchResult } from './swap.js';
@@ -143,9 +148,7 @@ async function unswapOn(
       return replayed;
     },
   );
-  await recordPhase(op, 'unswap: after the switch');
-  const { refreshed } = await finishAfterSwitch(db, family);
-  await recordPhase(op, 'unswapped');
+  const { refreshed } = await finishSwitch(db, family, op, 'unswap');
   return {
     family: family.name,
     step: 'unswap',
