@@ -1,4 +1,3 @@
-import { drizzle } from 'drizzle-orm/postgres-js';
 import { describe, expect, it } from 'vitest';
 import { inspect } from '../../src/catalog/inspect.js';
 import { parseFamily } from '../../src/define/spec.js';
@@ -7,21 +6,10 @@ import { leaderboardFamily } from '../../src/domains/leaderboard/partitioning.js
 import { SpecMismatchError } from '../../src/plan/plan.js';
 import { apply } from '../../src/run/apply.js';
 import { expectPgpartsError, rejection } from '../support/pgparts-error.js';
+import { recordingDatabase } from '../support/recording.js';
 import { useTestDatabase } from '../support/test-database.js';
 
 const t = useTestDatabase();
-
-/** A database handle that records every statement it sends. */
-function recording() {
-  const statements: string[] = [];
-  const client = t.connect({
-    max: 2,
-    debug: (_connection: number, query: string) => {
-      statements.push(query);
-    },
-  });
-  return { db: drizzle(client), statements };
-}
 
 /** Statements that change something: DDL and data changes. */
 const DDL = /^\s*(CREATE|ALTER|DROP|COMMENT\s+ON|TRUNCATE|INSERT|UPDATE|DELETE|DO)\b/i;
@@ -45,7 +33,7 @@ describe('bad configuration fails with a clear message before any SQL runs', () 
     ],
     ['an empty schema name', { schema: '' }, /schema: an identifier cannot be empty/],
   ])('%s: refused, nothing sent to the server', async (_what, change, message) => {
-    const { db, statements } = recording();
+    const { db, statements } = recordingDatabase(t);
     const bad = { ...killmailFamily, ...change } as unknown as typeof killmailFamily;
     expectPgpartsError(await rejection(apply(db, { families: [bad] })), 'invalid-config', {
       message: message,
@@ -65,7 +53,7 @@ describe('bad configuration fails with a clear message before any SQL runs', () 
   ])(
     '%s: a name, not SQL: refused as missing after reading the catalog, no DDL sent',
     async (_what, change) => {
-      const { db, statements } = recording();
+      const { db, statements } = recordingDatabase(t);
       const odd = parseFamily({ ...killmailFamily, ...change });
       await expect(apply(db, { families: [odd] })).rejects.toThrow(
         /does not exist; create it first/,
@@ -78,7 +66,7 @@ describe('bad configuration fails with a clear message before any SQL runs', () 
   );
 
   it('a column that is not the partition key: refused after reading the catalog, before any DDL', async () => {
-    const { db, statements } = recording();
+    const { db, statements } = recordingDatabase(t);
     const wrong = parseFamily({
       ...killmailFamily,
       partitionBy: { ...killmailFamily.partitionBy, column: 'inserted_at' },
@@ -95,7 +83,7 @@ describe('bad configuration fails with a clear message before any SQL runs', () 
   });
 
   it('a LIST spec on a table that is not partitioned, and a missing valuesFrom table', async () => {
-    const { db, statements } = recording();
+    const { db, statements } = recordingDatabase(t);
     const wrong = parseFamily({
       name: 'seasons',
       tables: ['season'],
@@ -113,7 +101,7 @@ describe('bad configuration fails with a clear message before any SQL runs', () 
   });
 
   it('(control) the recorder does see the DDL of a run that has work to do', async () => {
-    const { db, statements } = recording();
+    const { db, statements } = recordingDatabase(t);
     await t.sql`INSERT INTO season (id, name) VALUES (40, 'S40')`;
     const result = await apply(db, { families: [leaderboardFamily] });
     expect(result.done).toBe(2);
@@ -148,7 +136,7 @@ describe('bad configuration fails with a clear message before any SQL runs', () 
   });
 
   it('inspect itself never changes anything', async () => {
-    const { db, statements } = recording();
+    const { db, statements } = recordingDatabase(t);
     await inspect(db, [leaderboardFamily, killmailFamily]);
     expect(statements.filter((s) => DDL.test(s))).toEqual([]);
   });

@@ -1,4 +1,3 @@
-import { drizzle } from 'drizzle-orm/postgres-js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { formatPlan } from '../../src/cli/format.js';
 import { parseFamily } from '../../src/define/spec.js';
@@ -7,6 +6,7 @@ import { retireDryRun, retireKey, retirePreviewSql } from '../../src/ops/retenti
 import { apply } from '../../src/run/apply.js';
 import { planStatements } from '../../src/run/step-statements.js';
 import { quoteIdent, quoteQualified } from '../../src/sql/identifiers.js';
+import { recordingDatabase } from '../support/recording.js';
 import { tableDigest } from '../support/table-checksum.js';
 import { useTestDatabase } from '../support/test-database.js';
 
@@ -43,17 +43,6 @@ const CHANGE =
   /^\s*(CREATE|ALTER|DROP|COMMENT\s+ON|TRUNCATE|INSERT|UPDATE|DELETE|LOCK|ANALYZE|WITH\s+\w+\s+AS\s+\(\s*(INSERT|DELETE))\b/i;
 const BOOKKEEPING =
   /pgparts_operations|pgparts_maintenance_runs|^CREATE TABLE IF NOT EXISTS [^(]+\."pgparts_(owned_tables|ownership_adopted)"/;
-
-function recording() {
-  const statements: string[] = [];
-  const client = t.connect({
-    max: 2,
-    debug: (_connection: number, query: string) => {
-      statements.push(query);
-    },
-  });
-  return { db: drizzle(client), statements, close: () => client.end() };
-}
 
 /** A printed statement as a matcher: exact text, or a template's body with «...» as numbers. */
 function matcher(printed: string): { template: boolean; test: (sent: string) => boolean } {
@@ -140,7 +129,7 @@ describe('apply --dry-run prints every statement apply then runs', () => {
       `NOT (${FROM_FEBRUARY})`,
     );
     expect(january.rows).toBe(300);
-    const rec = recording();
+    const rec = recordingDatabase(t);
     const result = await apply(rec.db, { families: [family], now: runNow, allowDestructive: true });
     await rec.close();
     expect(result.failed).toBe(0);
@@ -199,7 +188,7 @@ describe('apply --dry-run prints every statement apply then runs', () => {
     const drainDry = await drainDryRun(t.db, family, august, { strategy: 'delete' });
     expect(drainDry.preview.strategy).toBe('delete');
     const before = await tableDigest(t.sql, `${SCHEMA}.EventNotes`, ['id', 'occurredAt', 'Note']);
-    const drained = recording();
+    const drained = recordingDatabase(t);
     const result = await drainKey(drained.db, family, august, { strategy: 'delete' });
     await drained.close();
     expect(result).toMatchObject({ status: 'drained', strategy: 'delete', rowsMoved: 400 });
@@ -214,7 +203,7 @@ describe('apply --dry-run prints every statement apply then runs', () => {
     const retireDry = await retireDryRun(t.db, family, august, { mode: 'drop', force: true });
     const printed = retirePreviewSql(retireDry);
     expect(printed).toContain('DROP TABLE "Dry Run"."EventNotes_2026_08"');
-    const retired = recording();
+    const retired = recordingDatabase(t);
     await retireKey(retired.db, family, august, { mode: 'drop', force: true });
     await retired.close();
     expectSentAsPrinted(printed, retired.statements);
