@@ -1,5 +1,6 @@
 import { type SQL, sql } from 'drizzle-orm';
 import type { AnyPgDatabase } from '../run/database.js';
+import { sendSql } from '../run/prepared-statement.js';
 import { rowsOf } from '../run/rows.js';
 
 /**
@@ -23,12 +24,18 @@ function jsonRows<T>(value: unknown): T[] {
   return (typeof value === 'string' ? JSON.parse(value) : value) as T[];
 }
 
-/** Runs `reads` in one round trip (batchSql); their rows in the same order. */
+/**
+ * Runs `reads` in one round trip (batchSql); their rows in the same order. As a named prepared
+ * statement (run/prepared-statement.ts): planning the batch costs more than running it, and a
+ * connection that runs maintenance again keeps the statement (inspect plans it generically).
+ */
 export async function readBatch(
   db: AnyPgDatabase,
   reads: readonly SQL[],
 ): Promise<Record<string, unknown>[][]> {
   if (reads.length === 0) return [];
-  const [row] = rowsOf<Record<string, unknown>>(await db.execute(batchSql(reads)));
+  const [row] = rowsOf<Record<string, unknown>>(
+    await sendSql(db, 'catalog', batchSql(reads), { prepare: true }),
+  );
   return reads.map((_, i) => jsonRows<Record<string, unknown>>(row?.[`r${i}`]));
 }

@@ -362,24 +362,28 @@ export async function inspect(
     // The caller's settings are read first (the subquery runs before the set_config calls). One
     // round trip for all of it: catalog text (pg_get_partkeydef, pg_get_expr) then names what it
     // names in full, times in UTC. JIT off: the reads are short, a compile would only add to them.
+    // Generic plans: the catalog batches are named statements (batch.ts), planned once per
+    // connection instead of on every run (planning them costs more than running them).
     const [saved] = rowsOf<{
       tz: string;
       ds: string;
       sp: string;
       lt: string;
       jit: string;
+      pcm: string;
       ms: number | string;
       version: string;
     }>(
       await tx.execute(sql`
-        SELECT s.tz, s.ds, s.sp, s.lt, s.jit, s.ms, s.version,
+        SELECT s.tz, s.ds, s.sp, s.lt, s.jit, s.pcm, s.ms, s.version,
                set_config('TimeZone', 'UTC', true), set_config('DateStyle', 'ISO, YMD', true),
                set_config('search_path', 'pg_catalog', true),
                set_config('lock_timeout', ${`${lockTimeoutMs}ms`}, true),
-               set_config('jit', 'off', true)
+               set_config('jit', 'off', true),
+               set_config('plan_cache_mode', 'force_generic_plan', true)
         FROM (SELECT current_setting('TimeZone') AS tz, current_setting('DateStyle') AS ds,
                      current_setting('search_path') AS sp, current_setting('lock_timeout') AS lt,
-                     current_setting('jit') AS jit,
+                     current_setting('jit') AS jit, current_setting('plan_cache_mode') AS pcm,
                      (extract(epoch FROM now()) * 1000)::float8 AS ms,
                      current_setting('server_version_num') AS version
               OFFSET 0) s`),
@@ -390,7 +394,7 @@ export async function inspect(
     if (saved && nested) {
       await tx.execute(sql`SELECT set_config('TimeZone', ${saved.tz}, true), set_config('DateStyle', ${saved.ds}, true),
                                   set_config('search_path', ${saved.sp}, true), set_config('lock_timeout', ${saved.lt}, true),
-                                  set_config('jit', ${saved.jit}, true)`);
+                                  set_config('jit', ${saved.jit}, true), set_config('plan_cache_mode', ${saved.pcm}, true)`);
     }
     return snapshot;
   });
@@ -554,6 +558,7 @@ export async function inspect(
           changeLogRows,
         },
         anomalies: findAnomalies(family, tableSnapshots, indexIssues),
+        ownershipRecorded: ownership.adopted.has(family.name),
       });
     }
     return {

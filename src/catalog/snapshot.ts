@@ -130,6 +130,11 @@ export interface FamilySnapshot {
   /** What interrupted drains, retires and reattaches left; all empty when nothing is under way. */
   unfinished: UnfinishedWork;
   anomalies: Anomaly[];
+  /**
+   * pgparts's ownership records exist and this family was carried over to them
+   * (ops/ownership.ts): a change needs no setup first. Absent is read as false.
+   */
+  ownershipRecorded?: boolean;
 }
 
 /** An operation recorded on a key (catalog/operations.ts) and not finished (or still running). */

@@ -1,8 +1,5 @@
-import { createHash } from 'node:crypto';
-import type { SQL } from 'drizzle-orm';
-import type { PgDialect } from 'drizzle-orm/pg-core';
 import { z } from 'zod';
-import type { AnyPgDatabase } from '../run/database.js';
+import { preparedStatementName, sendSql } from '../run/prepared-statement.js';
 import { parseQueryInput } from './input.js';
 
 /** How a hot query is sent to the server (the optional last argument of each hot query). */
@@ -25,15 +22,6 @@ export function parseQueryOptions(query: string, options: QueryOptions | undefin
   return parseQueryInput(query, queryOptionsSchema, options ?? {});
 }
 
-/**
- * The statement's name: the query's and a hash of its text, so node-postgres (which refuses one
- * name for two texts on a connection) gets one name per shape, e.g. with and without a cursor.
- * postgres.js names its statements itself and ignores it.
- */
-export function preparedStatementName(query: string, text: string): string {
-  return `pgparts_${query}_${createHash('sha256').update(text).digest('hex').slice(0, 16)}`;
-}
-
 /** A Drizzle query builder: awaited, it runs unnamed; `prepare(name)` makes a named statement. */
 interface PreparableQuery<T> extends PromiseLike<T> {
   toSQL(): { sql: string };
@@ -50,35 +38,4 @@ export function sendQuery<T>(
   return builder.prepare(preparedStatementName(query, builder.toSQL().sql)).execute();
 }
 
-interface DrizzleSessionInternals {
-  dialect: PgDialect;
-  _: {
-    session: {
-      prepareQuery(
-        query: { sql: string; params: unknown[] },
-        fields: undefined,
-        name: string,
-        isResponseInArrayMode: boolean,
-      ): { execute(): Promise<unknown> };
-    };
-  };
-}
-
-/**
- * `db.execute(statement)`, or with `prepare` the same statement as a named prepared statement:
- * Drizzle's `execute` has no name to give, so this goes through the session Drizzle itself
- * prepares builders with; the result has the shape `db.execute` returns on that driver.
- */
-export function sendSql(
-  db: AnyPgDatabase,
-  query: string,
-  statement: SQL,
-  options: { prepare: boolean },
-): PromiseLike<unknown> {
-  if (!options.prepare) return db.execute(statement);
-  const internals = db as unknown as DrizzleSessionInternals;
-  const built = internals.dialect.sqlToQuery(statement);
-  return internals._.session
-    .prepareQuery(built, undefined, preparedStatementName(query, built.sql), false)
-    .execute();
-}
+export { sendSql };

@@ -248,6 +248,7 @@ export async function apply(db: AnyPgDatabase, options: ApplyOptions): Promise<A
           retry,
         );
         if (!read.value) throw read.error;
+        const snapshot = read.value;
         // Drain and retire steps get their statements too: what a dry run printed, run now.
         planned = await withStepStatements(
           session.db,
@@ -260,9 +261,13 @@ export async function apply(db: AnyPgDatabase, options: ApplyOptions): Promise<A
         );
         await emit({ type: 'planned', plan: planned });
         // pgparts's ownership records (carried over once per family) before its first change;
-        // a run with nothing to do, or refused by the plan, writes nothing.
+        // a run with nothing to do, or refused by the plan, writes nothing, and neither does one
+        // whose read found the family carried over already.
         for (const family of families) {
-          if (planned.steps.some((s) => s.family === family.name))
+          const read = snapshot.families.find(
+            (f) => f.schema === family.schema && f.name === family.name,
+          );
+          if (planned.steps.some((s) => s.family === family.name) && !read?.ownershipRecorded)
             await ensureOwnership(session.db, family);
         }
         results = await runSteps(planned, {

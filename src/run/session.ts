@@ -78,6 +78,20 @@ function failedQuery(error: unknown): Promise<never> {
 }
 
 /**
+ * A statement with parameters is sent named (prepared-statement.ts): the connection keeps it, so
+ * the next run skips postgres.js's round trip that asks for the parameter types and the server's
+ * parse. Only where the caller chose nothing; a client made with `prepare: false` (behind a
+ * transaction-mode pooler) still sends it unnamed. pgparts's statements with parameters return
+ * fixed columns (catalog facts, counts), so a table changed since cannot change what a kept
+ * statement returns.
+ */
+function named(args: unknown[]): unknown[] {
+  const [text, parameters, options] = args;
+  if (args.length !== 2 || !Array.isArray(parameters) || parameters.length === 0) return args;
+  return [text, parameters, { ...(options as object | undefined), prepare: true }];
+}
+
+/**
  * A reserved postgres.js connection made to look like a client Drizzle can run transactions on.
  *
  * Once its connection is lost, nothing more is sent on it: postgres.js (3.4) would write to the
@@ -92,7 +106,7 @@ function transactionalReserved(reserved: PostgresJsReserved, options: unknown): 
   const unsafe = reserved.unsafe.bind(reserved) as (...args: unknown[]) => Promise<unknown>;
   scoped.unsafe = (...args: unknown[]) => {
     if (lost !== undefined) return failedQuery(lost);
-    const pending = unsafe(...args);
+    const pending = unsafe(...named(args));
     // A handler of its own (postgres.js runs the query on the next tick, after Drizzle has set
     // `.values()`); the caller still gets the rejection.
     pending.catch((error: unknown) => {
@@ -106,14 +120,24 @@ function transactionalReserved(reserved: PostgresJsReserved, options: unknown): 
     rollback: string,
     fn: (client: unknown) => Promise<T>,
   ): Promise<T> => {
-    await scoped.unsafe(open);
+    // Sent with the transaction's first statement, not a round trip of its own: the connection
+    // runs what it is sent in order. BEGIN and SAVEPOINT fail only with the connection, and then
+    // so does the statement after them.
+    const opened = scoped.unsafe(open);
+    opened.catch(() => {});
     try {
       const result = await fn(scoped);
+      await opened;
       await scoped.unsafe(commit);
       return result;
     } catch (error) {
-      if (!isConnectionLoss(error)) await scoped.unsafe(rollback).catch(() => {});
-      throw error;
+      // When BEGIN itself failed (the connection was lost before it), that is the cause to report.
+      const cause = await opened.then(
+        () => error,
+        (failed: unknown) => failed,
+      );
+      if (!isConnectionLoss(cause)) await scoped.unsafe(rollback).catch(() => {});
+      throw cause;
     }
   };
   scoped.options = options;
