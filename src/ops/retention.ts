@@ -6,7 +6,7 @@ import { keyLabel, type PartitionKey, partitionName } from '../define/partition-
 import type { FamilySpec } from '../define/spec.js';
 import { PgpartsError } from '../errors.js';
 import type { AnyPgDatabase } from '../run/database.js';
-import { query, run } from '../run/execute.js';
+import { query, run, runInTransaction } from '../run/execute.js';
 import { withKeyOperation } from '../run/key-lock.js';
 import {
   DEFAULT_LOCK_TIMEOUT_MS,
@@ -434,9 +434,7 @@ async function retireOnSession(
             ...(options.lockTimeoutMs ? { lockTimeoutMs: options.lockTimeoutMs } : {}),
             ...(options.onRetry ? { onRetry: options.onRetry } : {}),
           },
-          async (tx) => {
-            for (const statement of statements) await run(tx, statement);
-          },
+          (tx) => runInTransaction(tx, statements),
         );
       for (const unit of preview.units) {
         if (unit.phase) await op.phase(unit.phase);

@@ -1,5 +1,5 @@
 import type { AnyPgDatabase } from '../run/database.js';
-import { run } from '../run/execute.js';
+import { runInTransaction } from '../run/execute.js';
 import { inShortTransaction, type ShortTransactionOptions } from '../run/lock-timeout.js';
 import { quoteIdent } from '../sql/identifiers.js';
 
@@ -20,7 +20,7 @@ export async function validateForeignKey(
   options: ShortTransactionOptions = {},
 ): Promise<void> {
   await inShortTransaction(db, { what: `validate ${constraint}`, ...options }, async (tx) => {
-    for (const statement of validateForeignKeySql(table, constraint)) await run(tx, statement);
+    await runInTransaction(tx, validateForeignKeySql(table, constraint));
   });
 }
 

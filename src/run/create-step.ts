@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { Step } from '../plan/plan.js';
 import type { AnyPgDatabase } from './database.js';
+import { runInTransaction } from './execute.js';
 import { lockedTransactionSql } from './lock-timeout.js';
 
 /**
@@ -20,9 +21,7 @@ export async function runCreateStep(
 ): Promise<undefined> {
   const settings = lockedTransactionSql(lockTimeoutMs);
   const inTransaction = (statements: readonly string[]) =>
-    db.transaction(async (tx) => {
-      for (const statement of [...settings, ...statements]) await tx.execute(sql.raw(statement));
-    });
+    db.transaction((tx) => runInTransaction(tx, [...settings, ...statements]));
   const alone = (statement: string) => db.execute(sql.raw(statement));
   try {
     for (const statement of step.prepare ?? []) await alone(statement);

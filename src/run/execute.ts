@@ -1,4 +1,5 @@
-import { type SQL, sql } from 'drizzle-orm';
+import { is, type SQL, sql } from 'drizzle-orm';
+import { PgTransaction } from 'drizzle-orm/pg-core';
 import type { AnyPgDatabase } from './database.js';
 import { rowsOf } from './rows.js';
 
@@ -17,4 +18,20 @@ export async function run(db: AnyPgDatabase, statement: string): Promise<void> {
 /** Runs statements one after the other (DDL built from quoted identifiers only). */
 export async function runAll(db: AnyPgDatabase, statements: readonly string[]): Promise<void> {
   for (const statement of statements) await run(db, statement);
+}
+
+/**
+ * Runs the statements of an open transaction sent together, not one round trip each: the
+ * connection runs them in order, and once one fails the server refuses every later one (the
+ * transaction is aborted), so nothing after a failure takes effect; the first failure is what
+ * is thrown. On postgres.js this is one round trip, which also shortens how long the
+ * transaction's locks are held; other drivers send them one after the other. Outside a
+ * transaction a statement after a failed one would still run, so there they run one by one.
+ */
+export async function runInTransaction(
+  tx: AnyPgDatabase,
+  statements: readonly string[],
+): Promise<void> {
+  if (!is(tx, PgTransaction)) return runAll(tx, statements);
+  await Promise.all(statements.map((statement) => tx.execute(sql.raw(statement))));
 }

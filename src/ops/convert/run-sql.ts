@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { AnyPgDatabase } from '../../run/database.js';
 
-export { query, runAll } from '../../run/execute.js';
+export { query, runInTransaction } from '../../run/execute.js';
 
 /** A transaction whose search_path is `path` (schemas, already quoted) until it ends. */
 export async function withSearchPath<T>(

@@ -40,7 +40,7 @@ import {
   viewRefusal,
 } from './preflight.js';
 import type { ConvertStepResult } from './prep.js';
-import { query, runAll } from './run-sql.js';
+import { query, runInTransaction } from './run-sql.js';
 import { AFTER_SWITCH, lockFamily, readState, recordSwap, setProgress } from './state.js';
 import {
   type ConversionTarget,
@@ -209,7 +209,7 @@ async function swapOn(
           { step: 'convert swap' },
         );
       }
-      await runAll(tx, rest);
+      await runInTransaction(tx, rest);
       await recordSwap(tx, family, true, null);
       await setProgress(tx, family, 'repointed', fks);
       // What follows the commit, recorded with it: a crash there is finished by the next swap.

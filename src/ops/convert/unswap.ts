@@ -31,7 +31,7 @@ import {
   finishSwitch,
   pendingAfterSwitch,
 } from './post-switch.js';
-import { runAll } from './run-sql.js';
+import { runInTransaction } from './run-sql.js';
 import { AFTER_SWITCH, lockFamily, readState, recordSwap, setProgress } from './state.js';
 import type { SwitchResult } from './swap.js';
 import {
@@ -135,7 +135,7 @@ async function unswapOn(
           after: last,
         }),
       );
-      await runAll(tx, rest);
+      await runInTransaction(tx, rest);
       await recordSwap(tx, family, false, null);
       const materialized = legacyViews.filter((v) => v.materialized).map((v) => v.name);
       await setProgress(

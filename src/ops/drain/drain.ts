@@ -3,7 +3,7 @@ import { keyLabel, type PartitionKey } from '../../define/partition-key.js';
 import type { FamilySpec } from '../../define/spec.js';
 import { PgpartsError } from '../../errors.js';
 import type { AnyPgDatabase } from '../../run/database.js';
-import { query, run } from '../../run/execute.js';
+import { query, run, runInTransaction } from '../../run/execute.js';
 import { type KeyOperation, withKeyOperation } from '../../run/key-lock.js';
 import {
   checkLockOptions,
@@ -158,9 +158,9 @@ async function count(db: AnyPgDatabase, statement: string): Promise<number> {
 
 /** DDL on live tables: its own short transaction, lock_timeout, retried on lock timeouts. */
 async function ddl(db: AnyPgDatabase, statements: string[], options: DrainOptions): Promise<void> {
-  await inShortTransaction(db, { ...options, what: 'drain' }, async (tx) => {
-    for (const statement of statements) await run(tx, statement);
-  });
+  await inShortTransaction(db, { ...options, what: 'drain' }, (tx) =>
+    runInTransaction(tx, statements),
+  );
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
