@@ -80,14 +80,16 @@ function failedQuery(error: unknown): Promise<never> {
 /**
  * A statement with parameters is sent named (prepared-statement.ts): the connection keeps it, so
  * the next run skips postgres.js's round trip that asks for the parameter types and the server's
- * parse. Only where the caller chose nothing; a client made with `prepare: false` (behind a
- * transaction-mode pooler) still sends it unnamed. pgparts's statements with parameters return
- * fixed columns (catalog facts, counts), so a table changed since cannot change what a kept
- * statement returns.
+ * parse. Drizzle asks for an unnamed statement whenever it has no name to give; on pgparts's own
+ * connection that is overridden. A client made with `prepare: false` (behind a transaction-mode
+ * pooler) still sends everything unnamed: postgres.js lets the client's setting win. The texts
+ * are pgparts's own and few (they name families and tables, values go as parameters), and they
+ * return fixed columns (catalog facts, counts), so a table changed since cannot change what a
+ * kept statement returns.
  */
 function named(args: unknown[]): unknown[] {
   const [text, parameters, options] = args;
-  if (args.length !== 2 || !Array.isArray(parameters) || parameters.length === 0) return args;
+  if (!Array.isArray(parameters) || parameters.length === 0) return args;
   return [text, parameters, { ...(options as object | undefined), prepare: true }];
 }
 
