@@ -101,7 +101,15 @@ export interface DrainOptions {
   onRetry?: (attempt: number, delayMs: number, error: unknown) => void;
   /** For tests: called between phases, to interrupt the drain at a chosen point. */
   onPhase?: (
-    phase: 'prepared' | 'copied' | 'keys' | 'replayed' | 'finishing' | 'locked' | 'validating',
+    phase:
+      | 'prepared'
+      | 'copied'
+      | 'indexed'
+      | 'keys'
+      | 'replayed'
+      | 'finishing'
+      | 'locked'
+      | 'validating',
   ) => Promise<void> | void;
 }
 
@@ -220,6 +228,31 @@ async function runUnits(
 
 /** foreign_key_violation: a row's referenced row is missing. */
 const FOREIGN_KEY_VIOLATION = '23503';
+/** unique_violation: an index build found a key twice. */
+const UNIQUE_VIOLATION = '23505';
+
+/**
+ * The parent's indexes on the tables just copied into (indexes.ts), each table's in one
+ * transaction. A key found twice is a row an update moved to a block copied later: its key is
+ * in the change log, so the rows of the logged keys are removed (the replay writes each back as
+ * DEFAULT holds it) and the build runs again; what is left is rows as DEFAULT holds them, whose
+ * keys are unique.
+ */
+async function buildIndexes(
+  db: AnyPgDatabase,
+  ds: DrainStatements,
+  options: DrainOptions,
+): Promise<void> {
+  for (const b of ds.indexBuilds) {
+    try {
+      await runUnits(db, [b.build], options);
+    } catch (error) {
+      if (pgErrorCode(error) !== UNIQUE_VIOLATION || !b.duplicates) throw error;
+      await run(db, b.duplicates);
+      await runUnits(db, [b.build], options);
+    }
+  }
+}
 /** Validations of one staged key tried after a replay, before the drain gives up. */
 const VALIDATION_TRIES = 4;
 
@@ -313,9 +346,9 @@ async function replayAll(
     // Writers grow DEFAULT faster than autovacuum's statistics follow. Planned on stale ones,
     // the lookup of each logged key went through a narrower index than the primary key and
     // read thousands of rows per key: 1 ms a row, 86 s for 11k keys in the 8-writer test.
-    // Fresh statistics each round (a sample: cheap at any size), which the final replay's plans
-    // use too.
-    for (const statement of ds.analyzeDefaults) await run(db, statement);
+    // Fresh statistics before each pass (a sample, but of up to 30,000 pages: 100-200 ms for
+    // a million rows, so not every round), which the final replay's plans use too.
+    if (round === 0) for (const statement of ds.analyzeDefaults) await run(db, statement);
     let replayed = 0;
     for (const p of ds.tables) replayed += (await replayOnce(db, p)).entries;
     options.onProgress?.({ phase: 'replay', done: round + 1, total: options.replayRounds ?? 3 });
@@ -593,20 +626,26 @@ async function drainUnderKeyLock(
     const t = { ...p.t, defaultPages: pages.get(p.t.table) ?? p.t.defaultPages };
     rowsCopiedOnline += await copyBlocks(db, family, t, p.targets, options);
   }
-  // Fresh statistics on the staging tables, so replays and the FK validation plan with the real
-  // row counts. Not on a successor DEFAULT: often empty, it would go live analyzed as empty, and
-  // a season loaded into DEFAULT right after had every foreign key check of its members planned
-  // as a sequential scan of the runs there (a 45 s load still running after 6 min). Never
-  // analyzed, the planner sizes it from its pages until autovacuum does.
-  for (const statement of ds.analyzeStaging) await run(db, statement);
   await options.onPhase?.('copied');
+  // The indexes, built now that the rows are in (the replays' upserts need the primary key).
+  await buildIndexes(db, ds, options);
+  await options.onPhase?.('indexed');
+  // Fresh statistics on the staging tables when foreign keys are validated on them, so that
+  // the validation plans with real row counts. Not on a successor DEFAULT: often empty, it would
+  // go live analyzed as empty, and a season loaded into DEFAULT right after had every foreign
+  // key check of its members planned as a sequential scan of the runs there (a 45 s load still
+  // running after 6 min). Never analyzed, the planner sizes it from its pages until autovacuum
+  // does.
+  for (const statement of ds.analyzeStaging) await run(db, statement);
   await replayAll(db, ds, options);
   // The validation joins the staged rows with the referenced tables: plan it on real
   // statistics (autovacuum never analyzes a partitioned parent).
   for (const statement of ds.analyzeReferenced) await run(db, statement);
   await options.onPhase?.('keys');
   await addStagedForeignKeys(db, ds, options);
-  await replayAll(db, ds, options);
+  // What was logged while the keys were validated; without keys the final phase's replay is the
+  // next one.
+  if (ds.foreignKeys.length > 0) await replayAll(db, ds, options);
   await options.onPhase?.('replayed');
   // The staging tables change only through this drain: counted now, they give the rows moved
   // (plus what the final replay adds) without counting under the locks.
