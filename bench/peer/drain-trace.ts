@@ -89,6 +89,15 @@ async function main() {
         .map((f) => `${f.name}: lock wait ${f.maxLockWaitMs} ms, errors ${f.errors}`)
         .join('; '),
     );
+    const kinds = new Map<string, { n: number; ms: number }>();
+    for (const l of lines) {
+      const kind = l.text.replace(/^(parse|bind|execute) \S+: /, '$1: ').slice(0, 60);
+      const k = kinds.get(kind) ?? { n: 0, ms: 0 };
+      kinds.set(kind, { n: k.n + 1, ms: k.ms + l.ms });
+    }
+    console.log('by kind (count, ms):');
+    for (const [kind, k] of [...kinds].sort((a, b) => b[1].ms - a[1].ms).slice(0, 25))
+      console.log(`${String(k.n).padStart(5)} ${k.ms.toFixed(1).padStart(9)}  ${kind}`);
     for (const l of lines.filter((l) => l.ms >= 2))
       console.log(`${l.ms.toFixed(1).padStart(9)}  ${l.text.slice(0, 150)}`);
     await pool.end();
