@@ -38,10 +38,13 @@ import { completeSwap, type DrainStrategy, type SwapCompletion, swapObstacles } 
  * online and without losing a row.
  *
  * 1. prepare: a change-capture trigger on each DEFAULT partition (every later write to it is
- *    logged), then a staging table per family table, shaped LIKE the parent and carrying a CHECK
- *    equal to the key's partition bound (so ATTACH skips its validation scan, docs/postgres-behaviours.md#attach-without-scan).
+ *    logged), then a staging table per family table, shaped LIKE the parent but without its
+ *    indexes, and carrying a CHECK equal to the key's partition bound (so ATTACH skips its
+ *    validation scan, docs/postgres-behaviours.md#attach-without-scan).
  * 2. copy: the key's rows from each DEFAULT into its staging table in block ranges (TID range
- *    scans), while writers keep writing; then replay the logged changes, a few rounds.
+ *    scans), while writers keep writing; then the parent's indexes built on it (indexes.ts:
+ *    cheaper than a btree insertion per row copied, and ATTACH adopts them); then replay the
+ *    logged changes, a few rounds.
  * 3. finish, one short transaction under lock_timeout with retries: block writes to the DEFAULT
  *    partitions only (EXCLUSIVE: reads go on, other partitions are untouched), replay what is
  *    left, delete the key's rows from DEFAULT, ATTACH the staging tables referenced first,
@@ -56,9 +59,10 @@ import { completeSwap, type DrainStrategy, type SwapCompletion, swapObstacles } 
  * foreign key, and ATTACH validates it: correct, but the final phase costs more.
  *
  * Interrupted anywhere (process or backend killed), the final transaction rolls back whole; the
- * staging tables and triggers stay, and running drainKey again resumes: copies skip rows already
- * there (ON CONFLICT DO NOTHING) and the log brings changed rows up to date. A half-built
- * partition is never attached.
+ * staging tables and triggers stay, and running drainKey again resumes: a staging table that
+ * lacks any of its indexes (the copy may not have ended) is emptied and copied again, one that
+ * has them all is copied over (ON CONFLICT DO NOTHING skips rows already there), and the log
+ * brings changed rows up to date. A half-built partition is never attached.
  *
  * Every statement is built before the first one runs (statements.ts), from the state read at
  * the start; `pgparts drain --dry-run` and `plan` print the same list (copy and replay batches,
