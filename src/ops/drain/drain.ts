@@ -3,7 +3,7 @@ import { keyLabel, type PartitionKey } from '../../define/partition-key.js';
 import type { FamilySpec } from '../../define/spec.js';
 import { PgpartsError } from '../../errors.js';
 import type { AnyPgDatabase } from '../../run/database.js';
-import { query, run, runInTransaction } from '../../run/execute.js';
+import { query, run, runCounted, runInTransaction } from '../../run/execute.js';
 import { type KeyOperation, withKeyOperation } from '../../run/key-lock.js';
 import {
   checkLockOptions,
@@ -299,7 +299,7 @@ async function copyBlocks(
   let copied = 0;
   for (let page = 0; page < t.defaultPages; page += batch) {
     for (const target of targets) {
-      copied += await count(db, copyBatchAt(family, t, target, page, batch));
+      copied += await runCounted(db, copyBatchAt(family, t, target, page, batch));
     }
     options.onProgress?.({
       phase: 'copy',

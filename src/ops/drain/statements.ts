@@ -175,7 +175,9 @@ function copyTargets(
 /**
  * One copy batch: the rows of DEFAULT in pages [from, to) matching the target's filter, by a
  * TID range scan (PostgreSQL 14+) that reads just these blocks, whatever the table's size.
- * `from` and `to` are page numbers, or placeholders for the template.
+ * `from` and `to` are page numbers, or placeholders for the template. Its count is the
+ * command's (no RETURNING: the rows returned cost a fifth of the copy's time). `ON CONFLICT DO
+ * NOTHING` skips rows a resumed copy finds there; with no unique index yet it is a plain insert.
  */
 export function copyBatchSql(
   family: FamilySpec,
@@ -185,13 +187,11 @@ export function copyBatchSql(
   to: string,
 ): string {
   const cols = t.columns.map(quoteIdent).join(', ');
-  return `WITH copied AS (
-  INSERT INTO ${quoteQualified(family.schema, target.table)} (${cols})
-  SELECT ${cols} FROM ${quoteQualified(family.schema, t.defaultPartition as string)}
-  WHERE ctid >= '(${from},0)'::tid AND ctid < '(${to},0)'::tid
-    AND ${target.filter()}
-  ON CONFLICT DO NOTHING RETURNING 1)
-SELECT count(*) AS n FROM copied`;
+  return `INSERT INTO ${quoteQualified(family.schema, target.table)} (${cols})
+SELECT ${cols} FROM ${quoteQualified(family.schema, t.defaultPartition as string)}
+WHERE ctid >= '(${from},0)'::tid AND ctid < '(${to},0)'::tid
+  AND ${target.filter()}
+ON CONFLICT DO NOTHING`;
 }
 
 /** The copy batch for pages [page, page + batch). */
