@@ -232,15 +232,16 @@ async function runUnits(
 
 /** foreign_key_violation: a row's referenced row is missing. */
 const FOREIGN_KEY_VIOLATION = '23503';
-/** unique_violation: an index build found a key twice. */
-const UNIQUE_VIOLATION = '23505';
+/** unique_violation, exclusion_violation: an index build found two rows that may not coexist. */
+const BUILD_FOUND_TWICE = new Set(['23505', '23P01']);
 
 /**
  * The parent's indexes on the tables just copied into (indexes.ts), each table's in one
- * transaction. A key found twice is a row an update moved to a block copied later: its key is
- * in the change log, so the rows of the logged keys are removed (the replay writes each back as
- * DEFAULT holds it) and the build runs again; what is left is rows as DEFAULT holds them, whose
- * keys are unique.
+ * transaction. A key found twice (or two rows an exclusion constraint refuses) is a row an
+ * update moved to a block copied later, copied in both versions: its key is in the change log,
+ * so the rows of the logged keys are removed (the replay writes each back as DEFAULT holds it)
+ * and the build runs again; what is left is rows as DEFAULT holds them, which its own indexes
+ * already accept together.
  */
 async function buildIndexes(
   db: AnyPgDatabase,
@@ -251,7 +252,7 @@ async function buildIndexes(
     try {
       await runUnits(db, [b.build], options);
     } catch (error) {
-      if (pgErrorCode(error) !== UNIQUE_VIOLATION || !b.duplicates) throw error;
+      if (!BUILD_FOUND_TWICE.has(pgErrorCode(error) ?? '') || !b.duplicates) throw error;
       await run(db, b.duplicates);
       await runUnits(db, [b.build], options);
     }
