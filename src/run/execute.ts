@@ -1,7 +1,7 @@
 import { is, type SQL, sql } from 'drizzle-orm';
 import { PgTransaction } from 'drizzle-orm/pg-core';
 import type { AnyPgDatabase } from './database.js';
-import { rowsOf } from './rows.js';
+import { affectedRowsOf, rowsOf } from './rows.js';
 
 /** Runs a query and reads its rows, whatever the driver. */
 export async function query<T>(db: AnyPgDatabase, statement: SQL | string): Promise<T[]> {
@@ -13,6 +13,11 @@ export async function query<T>(db: AnyPgDatabase, statement: SQL | string): Prom
 /** Runs one statement built from quoted identifiers and DDL literals only. */
 export async function run(db: AnyPgDatabase, statement: string): Promise<void> {
   await db.execute(sql.raw(statement));
+}
+
+/** Runs one statement (quoted identifiers and literals only) and returns the rows it wrote. */
+export async function runCounted(db: AnyPgDatabase, statement: string): Promise<number> {
+  return affectedRowsOf(await db.execute(sql.raw(statement)));
 }
 
 /** Runs statements one after the other (DDL built from quoted identifiers only). */

@@ -10,3 +10,17 @@ export function rowsOf<T>(result: unknown): T[] {
   }
   throw new PgpartsError('internal', 'pgparts: unrecognised result from db.execute');
 }
+
+/**
+ * The rows a statement wrote (INSERT, UPDATE, DELETE without RETURNING), whatever the driver:
+ * `count` on postgres.js's result, `rowCount` on node-postgres's, `affectedRows` on PGlite's.
+ */
+export function affectedRowsOf(result: unknown): number {
+  if (result && typeof result === 'object') {
+    for (const field of ['count', 'rowCount', 'affectedRows'] as const) {
+      const value = (result as Record<string, unknown>)[field];
+      if (typeof value === 'number') return value;
+    }
+  }
+  throw new PgpartsError('internal', 'pgparts: db.execute returned no count of rows written');
+}

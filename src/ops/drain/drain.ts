@@ -3,7 +3,7 @@ import { keyLabel, type PartitionKey } from '../../define/partition-key.js';
 import type { FamilySpec } from '../../define/spec.js';
 import { PgpartsError } from '../../errors.js';
 import type { AnyPgDatabase } from '../../run/database.js';
-import { query, run, runInTransaction } from '../../run/execute.js';
+import { query, run, runCounted, runInTransaction } from '../../run/execute.js';
 import { type KeyOperation, withKeyOperation } from '../../run/key-lock.js';
 import {
   checkLockOptions,
@@ -38,10 +38,13 @@ import { completeSwap, type DrainStrategy, type SwapCompletion, swapObstacles } 
  * online and without losing a row.
  *
  * 1. prepare: a change-capture trigger on each DEFAULT partition (every later write to it is
- *    logged), then a staging table per family table, shaped LIKE the parent and carrying a CHECK
- *    equal to the key's partition bound (so ATTACH skips its validation scan, docs/postgres-behaviours.md#attach-without-scan).
+ *    logged), then a staging table per family table, shaped LIKE the parent but without its
+ *    indexes, and carrying a CHECK equal to the key's partition bound (so ATTACH skips its
+ *    validation scan, docs/postgres-behaviours.md#attach-without-scan).
  * 2. copy: the key's rows from each DEFAULT into its staging table in block ranges (TID range
- *    scans), while writers keep writing; then replay the logged changes, a few rounds.
+ *    scans), while writers keep writing; then the parent's indexes built on it (indexes.ts:
+ *    cheaper than a btree insertion per row copied, and ATTACH adopts them); then replay the
+ *    logged changes, a few rounds.
  * 3. finish, one short transaction under lock_timeout with retries: block writes to the DEFAULT
  *    partitions only (EXCLUSIVE: reads go on, other partitions are untouched), replay what is
  *    left, delete the key's rows from DEFAULT, ATTACH the staging tables referenced first,
@@ -56,9 +59,10 @@ import { completeSwap, type DrainStrategy, type SwapCompletion, swapObstacles } 
  * foreign key, and ATTACH validates it: correct, but the final phase costs more.
  *
  * Interrupted anywhere (process or backend killed), the final transaction rolls back whole; the
- * staging tables and triggers stay, and running drainKey again resumes: copies skip rows already
- * there (ON CONFLICT DO NOTHING) and the log brings changed rows up to date. A half-built
- * partition is never attached.
+ * staging tables and triggers stay, and running drainKey again resumes: a staging table that
+ * lacks any of its indexes (the copy may not have ended) is emptied and copied again, one that
+ * has them all is copied over (ON CONFLICT DO NOTHING skips rows already there), and the log
+ * brings changed rows up to date. A half-built partition is never attached.
  *
  * Every statement is built before the first one runs (statements.ts), from the state read at
  * the start; `pgparts drain --dry-run` and `plan` print the same list (copy and replay batches,
@@ -101,7 +105,15 @@ export interface DrainOptions {
   onRetry?: (attempt: number, delayMs: number, error: unknown) => void;
   /** For tests: called between phases, to interrupt the drain at a chosen point. */
   onPhase?: (
-    phase: 'prepared' | 'copied' | 'keys' | 'replayed' | 'finishing' | 'locked' | 'validating',
+    phase:
+      | 'prepared'
+      | 'copied'
+      | 'indexed'
+      | 'keys'
+      | 'replayed'
+      | 'finishing'
+      | 'locked'
+      | 'validating',
   ) => Promise<void> | void;
 }
 
@@ -220,6 +232,32 @@ async function runUnits(
 
 /** foreign_key_violation: a row's referenced row is missing. */
 const FOREIGN_KEY_VIOLATION = '23503';
+/** unique_violation, exclusion_violation: an index build found two rows that may not coexist. */
+const BUILD_FOUND_TWICE = new Set(['23505', '23P01']);
+
+/**
+ * The parent's indexes on the tables just copied into (indexes.ts), each table's in one
+ * transaction. A key found twice (or two rows an exclusion constraint refuses) is a row an
+ * update moved to a block copied later, copied in both versions: its key is in the change log,
+ * so the rows of the logged keys are removed (the replay writes each back as DEFAULT holds it)
+ * and the build runs again; what is left is rows as DEFAULT holds them, which its own indexes
+ * already accept together.
+ */
+async function buildIndexes(
+  db: AnyPgDatabase,
+  ds: DrainStatements,
+  options: DrainOptions,
+): Promise<void> {
+  for (const b of ds.indexBuilds) {
+    try {
+      await runUnits(db, [b.build], options);
+    } catch (error) {
+      if (!BUILD_FOUND_TWICE.has(pgErrorCode(error) ?? '') || !b.duplicates) throw error;
+      await run(db, b.duplicates);
+      await runUnits(db, [b.build], options);
+    }
+  }
+}
 /** Validations of one staged key tried after a replay, before the drain gives up. */
 const VALIDATION_TRIES = 4;
 
@@ -262,7 +300,7 @@ async function copyBlocks(
   let copied = 0;
   for (let page = 0; page < t.defaultPages; page += batch) {
     for (const target of targets) {
-      copied += await count(db, copyBatchAt(family, t, target, page, batch));
+      copied += await runCounted(db, copyBatchAt(family, t, target, page, batch));
     }
     options.onProgress?.({
       phase: 'copy',
@@ -313,9 +351,9 @@ async function replayAll(
     // Writers grow DEFAULT faster than autovacuum's statistics follow. Planned on stale ones,
     // the lookup of each logged key went through a narrower index than the primary key and
     // read thousands of rows per key: 1 ms a row, 86 s for 11k keys in the 8-writer test.
-    // Fresh statistics each round (a sample: cheap at any size), which the final replay's plans
-    // use too.
-    for (const statement of ds.analyzeDefaults) await run(db, statement);
+    // Fresh statistics before each pass (a sample, but of up to 30,000 pages: 100-200 ms for
+    // a million rows, so not every round), which the final replay's plans use too.
+    if (round === 0) for (const statement of ds.analyzeDefaults) await run(db, statement);
     let replayed = 0;
     for (const p of ds.tables) replayed += (await replayOnce(db, p)).entries;
     options.onProgress?.({ phase: 'replay', done: round + 1, total: options.replayRounds ?? 3 });
@@ -593,20 +631,26 @@ async function drainUnderKeyLock(
     const t = { ...p.t, defaultPages: pages.get(p.t.table) ?? p.t.defaultPages };
     rowsCopiedOnline += await copyBlocks(db, family, t, p.targets, options);
   }
-  // Fresh statistics on the staging tables, so replays and the FK validation plan with the real
-  // row counts. Not on a successor DEFAULT: often empty, it would go live analyzed as empty, and
-  // a season loaded into DEFAULT right after had every foreign key check of its members planned
-  // as a sequential scan of the runs there (a 45 s load still running after 6 min). Never
-  // analyzed, the planner sizes it from its pages until autovacuum does.
-  for (const statement of ds.analyzeStaging) await run(db, statement);
   await options.onPhase?.('copied');
+  // The indexes, built now that the rows are in (the replays' upserts need the primary key).
+  await buildIndexes(db, ds, options);
+  await options.onPhase?.('indexed');
+  // Fresh statistics on the staging tables when foreign keys are validated on them, so that
+  // the validation plans with real row counts. Not on a successor DEFAULT: often empty, it would
+  // go live analyzed as empty, and a season loaded into DEFAULT right after had every foreign
+  // key check of its members planned as a sequential scan of the runs there (a 45 s load still
+  // running after 6 min). Never analyzed, the planner sizes it from its pages until autovacuum
+  // does.
+  for (const statement of ds.analyzeStaging) await run(db, statement);
   await replayAll(db, ds, options);
   // The validation joins the staged rows with the referenced tables: plan it on real
   // statistics (autovacuum never analyzes a partitioned parent).
   for (const statement of ds.analyzeReferenced) await run(db, statement);
   await options.onPhase?.('keys');
   await addStagedForeignKeys(db, ds, options);
-  await replayAll(db, ds, options);
+  // What was logged while the keys were validated; without keys the final phase's replay is the
+  // next one.
+  if (ds.foreignKeys.length > 0) await replayAll(db, ds, options);
   await options.onPhase?.('replayed');
   // The staging tables change only through this drain: counted now, they give the rows moved
   // (plus what the final replay adds) without counting under the locks.

@@ -8,6 +8,7 @@ import { query } from '../../run/execute.js';
 import { identifierProblem, quoteQualified } from '../../sql/identifiers.js';
 import { boundSpecSql } from '../../sql/partition-ddl.js';
 import { CAPTURE_TRIGGER, keyLogFunctionExistsSql } from '../online-copy/capture.js';
+import { type ParentIndex, readIndexSignatures, readParentIndexes } from './indexes.js';
 
 /** The comment a drain's staging table carries until it is attached. */
 export const STAGING_MARKER = 'pgparts:drain-staging';
@@ -63,6 +64,15 @@ export interface DrainTableState {
   /** For a swap: the table being built to replace DEFAULT, and what exists under its name. */
   next: string | null;
   nextState: 'absent' | 'staging' | 'foreign';
+  /**
+   * The parent's indexes, as the drain's tables get them after their copy (indexes.ts); null
+   * when one cannot be rebuilt from its definition (the tables are then created with them).
+   */
+  indexes: ParentIndex[] | null;
+  /** The indexes the staging table has (signatures; see indexes.ts). */
+  targetIndexes: string[];
+  /** The indexes the successor DEFAULT has. */
+  nextIndexes: string[];
 }
 
 export interface DrainState {
@@ -260,6 +270,11 @@ export async function readDrainState(
           next && nextState === 'staging' ? await foreignKeyNames(tx, family.schema, next) : [],
         next,
         nextState,
+        indexes: await readParentIndexes(tx, family.schema, table),
+        targetIndexes:
+          targetState === 'staging' ? await readIndexSignatures(tx, family.schema, target) : [],
+        nextIndexes:
+          next && nextState === 'staging' ? await readIndexSignatures(tx, family.schema, next) : [],
       });
     }
     // has_parameter_privilege exists from PostgreSQL 15; before that only a superuser may skip.

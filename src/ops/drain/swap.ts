@@ -8,6 +8,7 @@ import { identifierProblem, quoteIdent, quoteQualified } from '../../sql/identif
 import { keyCheckSql } from '../../sql/key-predicate.js';
 import { textLiteral } from '../../sql/literals.js';
 import { recordOwnedSql, setOwnedRoleSql } from '../../sql/ownership.js';
+import { likeParentSql } from './indexes.js';
 import {
   DRAINED_DEFAULT_MARKER,
   type DrainState,
@@ -67,8 +68,8 @@ export function swapObstacles(state: DrainState, tables: DrainTableState[]): str
 }
 
 /**
- * The successor of one DEFAULT: LIKE the parent (columns, defaults, indexes, so ATTACH builds
- * nothing), with CHECKs that prove it holds neither the key nor any other partition's rows.
+ * The successor of one DEFAULT: LIKE the parent (columns, defaults; its indexes are built after
+ * the copy, so ATTACH builds nothing), with CHECKs that prove it holds neither the key nor any other partition's rows.
  */
 export function nextDefaultSql(
   family: FamilySpec,
@@ -80,7 +81,7 @@ export function nextDefaultSql(
   // when DEFAULT is the only partition: then there is nothing to prove.)
   const bound = t.defaultConstraint ?? 'true';
   return [
-    `CREATE TABLE ${next} (LIKE ${quoteQualified(family.schema, t.table)} INCLUDING ALL EXCLUDING COMMENTS)`,
+    `CREATE TABLE ${next} ${likeParentSql(quoteQualified(family.schema, t.table), t.indexes !== null)}`,
     `ALTER TABLE ${next} ADD CONSTRAINT ${quoteIdent(DEFAULT_BOUND_CHECK)} CHECK (${bound})`,
     // And ATTACH of the key's partition finds the new DEFAULT cannot hold the key.
     `ALTER TABLE ${next} ADD CONSTRAINT ${quoteIdent(NOT_KEY_CHECK)} CHECK (NOT (${keyCheckSql(family, key)}))`,

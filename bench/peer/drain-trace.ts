@@ -1,0 +1,110 @@
+/**
+ * `npx tsx bench/peer/drain-trace.ts [rows] [swap|delete]`: one drainKey on the peer bench's
+ * tables (a month of `rows` rows in DEFAULT, two writers on), every statement timed as the
+ * server saw it (log_min_duration_statement = 0 on the bench's own scratch PostgreSQL 15),
+ * summed by kind. A profiling aid for the drain's time; no targets here.
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { drizzle } from 'drizzle-orm/postgres-js';
+import postgres from 'postgres';
+import { drainKey } from '../../src/index.js';
+import { withDatabase } from '../server.js';
+import { eventsFamily, installFamily } from './pgparts-side.js';
+import { startSystemServer } from './system-server.js';
+import { createEventsTable, fillEvents } from './tables.js';
+import { startWriters } from './writers.js';
+
+const LOG = resolve(import.meta.dirname, '..', '..', '.pgparts', 'peer', 'server.log');
+
+function serverLines(from: number): { text: string; ms: number }[] {
+  const log = readFileSync(LOG, 'utf8').slice(from);
+  const out: { text: string; ms: number }[] = [];
+  for (const m of log.matchAll(/duration: ([\d.]+) ms\s+(\S+[^\n]*(?:\n\t[^\n]*)*)/g)) {
+    out.push({ ms: Number(m[1]), text: (m[2] ?? '').replace(/\s+/g, ' ') });
+  }
+  return out;
+}
+
+const monthStart = (now: Date, k: number) =>
+  new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + k, 1));
+
+async function main() {
+  const rows = Number(process.argv[2] ?? 100_000);
+  const strategy = (process.argv[3] ?? 'swap') as 'swap' | 'delete';
+  const server = await startSystemServer(15);
+  try {
+    const admin = postgres(server.url, { max: 1, onnotice: () => {} });
+    await admin.unsafe('CREATE DATABASE pgparts_trace');
+    await admin.unsafe(`ALTER DATABASE pgparts_trace SET "TimeZone" = 'UTC'`);
+    await admin.end();
+    const url = withDatabase(server.url, 'pgparts_trace');
+    const setup = postgres(url, { max: 1, onnotice: () => {} });
+    await createEventsTable(setup, 'pp');
+    const family = eventsFamily({ name: 'pp_events', schema: 'pp', past: 6 });
+    await installFamily(setup, family);
+    const now = new Date();
+    const from = monthStart(now, -8);
+    const to = monthStart(now, -7);
+    await fillEvents(setup, 'pp', from, to, rows);
+    await setup.unsafe('VACUUM ANALYZE pp.events_default');
+    const pool = postgres(url, { max: 4, onnotice: () => {} });
+    const db = drizzle(pool);
+    const writers = await startWriters(url, [
+      {
+        name: 'DEFAULT writer',
+        schema: 'pp',
+        table: 'events',
+        sequence: 'events_id_seq',
+        from: monthStart(now, -7),
+        to: monthStart(now, -6),
+      },
+      {
+        name: 'existing-month writer',
+        schema: 'pp',
+        table: 'events',
+        sequence: 'events_id_seq',
+        from: monthStart(now, 0),
+        to: monthStart(now, 1),
+      },
+    ]);
+    await setup.unsafe('ALTER SYSTEM SET log_min_duration_statement = 0');
+    await setup.unsafe('SELECT pg_reload_conf()');
+    await new Promise((r) => setTimeout(r, 300));
+    const start = readFileSync(LOG, 'utf8').length;
+    const started = performance.now();
+    const result = await drainKey(db, family, { kind: 'range', from, to }, { strategy });
+    const ms = performance.now() - started;
+    await setup.unsafe('ALTER SYSTEM RESET log_min_duration_statement');
+    await setup.unsafe('SELECT pg_reload_conf()');
+    const figures = await writers.stop();
+    await new Promise((r) => setTimeout(r, 300));
+    const lines = serverLines(start).filter((l) => !/INSERT INTO "pp"."events" \(id/.test(l.text));
+    const serverMs = lines.reduce((s, l) => s + l.ms, 0);
+    console.log(
+      `drainKey(${strategy}) ${rows} rows: ${Math.round(ms)} ms client, server ${serverMs.toFixed(0)} ms over ${lines.length} statements; moved ${result.rowsMoved}, lock hold ${Math.round(result.maxLockHoldMs)} ms`,
+    );
+    console.log(
+      figures
+        .map((f) => `${f.name}: lock wait ${f.maxLockWaitMs} ms, errors ${f.errors}`)
+        .join('; '),
+    );
+    const kinds = new Map<string, { n: number; ms: number }>();
+    for (const l of lines) {
+      const kind = l.text.replace(/^(parse|bind|execute) \S+: /, '$1: ').slice(0, 60);
+      const k = kinds.get(kind) ?? { n: 0, ms: 0 };
+      kinds.set(kind, { n: k.n + 1, ms: k.ms + l.ms });
+    }
+    console.log('by kind (count, ms):');
+    for (const [kind, k] of [...kinds].sort((a, b) => b[1].ms - a[1].ms).slice(0, 25))
+      console.log(`${String(k.n).padStart(5)} ${k.ms.toFixed(1).padStart(9)}  ${kind}`);
+    for (const l of lines.filter((l) => l.ms >= 2))
+      console.log(`${l.ms.toFixed(1).padStart(9)}  ${l.text.slice(0, 150)}`);
+    await pool.end();
+    await setup.end();
+  } finally {
+    await server.stop();
+  }
+}
+
+await main();

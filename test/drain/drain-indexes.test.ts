@@ -1,0 +1,279 @@
+import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
+import { drizzle } from 'drizzle-orm/postgres-js';
+import pg from 'pg';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { MANAGED_MARKER } from '../../src/define/marker.js';
+import { parseFamily } from '../../src/define/spec.js';
+import { type DrainOptions, drainKey } from '../../src/ops/drain/drain.js';
+import { recordingDatabase } from '../support/recording.js';
+import { tableDigest } from '../support/table-checksum.js';
+import { useTestDatabase } from '../support/test-database.js';
+
+const t = useTestDatabase();
+
+type Point = NonNullable<Parameters<NonNullable<DrainOptions['onPhase']>>[0]>;
+
+/**
+ * A drain's tables are created without indexes and given their parent's after the copy
+ * (src/ops/drain/indexes.ts). What must hold: the key's partition ends with exactly the indexes
+ * and constraints CREATE TABLE ... LIKE would have given it, ATTACH adopts them (builds none),
+ * a drain interrupted before, during or after the build converges when run again, and a row an
+ * update moved during the copy (copied twice) does not break the build.
+ */
+const gauges = parseFamily({
+  name: 'gauges',
+  tables: ['gauges'],
+  partitionBy: { strategy: 'range', column: 'at', interval: 'month', premake: 1 },
+  defaultPartition: true,
+});
+
+const month = (m: number) =>
+  ({
+    kind: 'range',
+    from: new Date(Date.UTC(2026, m - 1, 1)),
+    to: new Date(Date.UTC(2026, m, 1)),
+  }) as const;
+
+const digest = () => tableDigest(t.sql, 'gauges', ['id', 'at']);
+
+beforeAll(async () => {
+  // Indexes of every kind a drain rebuilds: a primary key, a unique constraint with INCLUDE, a
+  // partial index, an expression index with a sort order, a unique index without a constraint.
+  await t.sql.unsafe(`
+    CREATE TABLE gauges (id bigint NOT NULL, at timestamptz NOT NULL, name text NOT NULL,
+      reading numeric, note text, PRIMARY KEY (id, at), UNIQUE (name, at) INCLUDE (reading))
+      PARTITION BY RANGE (at);
+    CREATE INDEX gauges_read ON gauges (at) WHERE reading IS NOT NULL;
+    CREATE INDEX ON gauges (lower(name), id DESC);
+    CREATE UNIQUE INDEX ON gauges (id, at, name);
+    CREATE TABLE gauges_default PARTITION OF gauges DEFAULT;
+    COMMENT ON TABLE gauges_default IS '${MANAGED_MARKER}'; -- pgparts's own (adopted at the first drain)
+    INSERT INTO gauges SELECT i, timestamptz '2026-03-01 00:00:00+00' + i * interval '1 hour',
+      'g' || i, CASE WHEN i % 3 = 0 THEN NULL ELSE i / 7.0 END, repeat(md5(i::text), 6)
+      FROM generate_series(0, 24 * 153 - 1) i;    -- March to July 2026, all in DEFAULT`);
+});
+
+/** A table's indexes as (name, definition), its own name replaced by T: comparable across tables. */
+async function indexesOf(
+  table: string,
+): Promise<{ name: string; def: string; constraint: string | null }[]> {
+  const rows = await t.sql<{ name: string; def: string; constraint: string | null }[]>`
+    SELECT c.relname AS name, pg_get_indexdef(i.indexrelid) AS def, con.contype::text AS constraint
+    FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+    LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid
+    WHERE i.indrelid = to_regclass(${table}) ORDER BY c.relname`;
+  return rows.map((r) => ({
+    name: r.name.replaceAll(table, 'T'),
+    def: r.def.replaceAll(table, 'T'),
+    constraint: r.constraint,
+  }));
+}
+
+/** Definitions without the index names, in a stable order. */
+const shapes = (list: { def: string; constraint: string | null }[]) =>
+  list.map((i) => `${i.constraint ?? '-'} ${i.def.replace(/ INDEX \S+ ON /, ' INDEX ON ')}`).sort();
+
+const indexOids = async (table: string) =>
+  (
+    await t.sql<{ oid: number }[]>`
+      SELECT indexrelid::int AS oid FROM pg_index WHERE indrelid = to_regclass(${table})
+      ORDER BY indexrelid`
+  ).map((r) => r.oid);
+
+/** What CREATE TABLE ... LIKE gives, as pgparts's other partitions are made. */
+async function likeParent(): Promise<{ name: string; def: string; constraint: string | null }[]> {
+  await t.sql.unsafe(
+    'CREATE TABLE IF NOT EXISTS gauges_probe (LIKE gauges INCLUDING ALL EXCLUDING COMMENTS)',
+  );
+  return indexesOf('gauges_probe');
+}
+
+/** Every index of `partition` is attached to one of the parent's, and they number the same. */
+async function expectAdopted(partition: string): Promise<void> {
+  const [row] = await t.sql<{ attached: number; parent: number }[]>`
+    SELECT (SELECT count(*)::int FROM pg_index i JOIN pg_inherits h ON h.inhrelid = i.indexrelid
+            WHERE i.indrelid = to_regclass(${partition})) AS attached,
+           (SELECT count(*)::int FROM pg_index WHERE indrelid = 'gauges'::regclass) AS parent`;
+  expect(row?.attached).toBe(row?.parent);
+}
+
+describe('drainKey builds its tables indexes after the copy', () => {
+  it.each([
+    ['swap', 3],
+    ['delete', 4],
+  ] as const)(
+    '%s: the partition has exactly what LIKE gives, and ATTACH built none of it',
+    async (strategy, m) => {
+      const before = await digest();
+      const staged: Record<string, number[]> = {};
+      const partition = `gauges_2026_0${m}`;
+      const result = await drainKey(t.db, gauges, month(m), {
+        strategy,
+        onPhase: async (phase) => {
+          if (phase !== 'replayed') return;
+          // Built before the final phase: the tables' indexes as they go into it.
+          staged.target = await indexOids(partition);
+          staged.next = await indexOids('gauges_default_next');
+        },
+      });
+      expect(result).toMatchObject({
+        status: 'drained',
+        strategy,
+        rowsMoved: 24 * 31 - (m === 4 ? 24 : 0),
+      });
+      expect(await digest()).toEqual(before);
+      expect(await indexesOf(partition)).toEqual(await likeParent());
+      expect(
+        (await indexesOf(partition))
+          .filter((i) => i.constraint)
+          .map((i) => i.constraint)
+          .sort(),
+      ).toEqual(['p', 'u']);
+      await expectAdopted(partition);
+      // The same indexes (same oids) before the final phase and after it: none was built there.
+      expect(staged.target).toHaveLength(5);
+      expect(await indexOids(partition)).toEqual(staged.target);
+      if (strategy === 'swap') {
+        expect(staged.next).toHaveLength(5);
+        expect(await indexOids('gauges_default')).toEqual(staged.next);
+        // Its indexes keep the names they got as gauges_default_next (as before they were built
+        // after the copy): compared without them.
+        expect(shapes(await indexesOf('gauges_default'))).toEqual(shapes(await likeParent()));
+        await expectAdopted('gauges_default');
+      }
+    },
+  );
+});
+
+/**
+ * Takes a lock on `table` (resolves once held), then in the background waits until backend `pid`
+ * is blocked on it, terminates that backend and lets the lock go.
+ */
+async function killWhileWaiting(pid: number, table: string): Promise<void> {
+  const holder = t.connect({ max: 1 });
+  let markHeld = () => {};
+  const held = new Promise<void>((resolve) => {
+    markHeld = resolve;
+  });
+  void holder.begin(async (tx) => {
+    await tx.unsafe(`LOCK TABLE "${table}" IN ACCESS EXCLUSIVE MODE`);
+    markHeld();
+    for (let i = 0; i < 500; i++) {
+      const waiting =
+        await t.sql`SELECT 1 FROM pg_stat_activity WHERE pid = ${pid} AND wait_event_type = 'Lock'`;
+      if (waiting.length > 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await t.sql`SELECT pg_terminate_backend(${pid})`;
+  });
+  await held;
+}
+
+describe('drainKey killed around the index build', () => {
+  it.each([
+    // The build's first statement waits for the staging table: killed with the rows copied and
+    // no index; the rerun empties the table and copies again.
+    ['between the copy and the index build', 5, 'copied', 'gauges_2026_05', 0],
+    // Killed at the first replay, the indexes built: the rerun copies again over them.
+    ['after the index build', 6, 'indexed', 'pgparts_changes', 5],
+  ] as [string, number, Point, string, number][])(
+    '%s: a rerun finishes with nothing lost or duplicated',
+    async (_label, m, point, blocker, indexesLeft) => {
+      const before = await digest();
+      const partition = `gauges_2026_0${m}`;
+      // node-postgres for the connection that gets killed (see drain-interrupted.test.ts).
+      const victim = new pg.Client({ connectionString: t.url });
+      victim.on('error', () => {});
+      await victim.connect();
+      const { rows } = await victim.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      const interrupted = drainKey(drizzlePg(victim), gauges, month(m), {
+        strategy: 'swap',
+        onPhase: async (phase) => {
+          if (phase === point) await killWhileWaiting(rows[0]?.pid ?? 0, blocker);
+        },
+      });
+      await expect(interrupted).rejects.toThrow();
+      void victim.end().catch(() => {});
+
+      const [left] = await t.sql<{ rows: number; attached: boolean }[]>`
+        SELECT (SELECT count(*)::int FROM ${t.sql(partition)}) AS rows,
+               EXISTS (SELECT 1 FROM pg_inherits WHERE inhrelid = to_regclass(${partition})) AS attached`;
+      expect(left).toEqual({ rows: 24 * (m === 5 ? 31 : 30), attached: false });
+      expect(await indexOids(partition)).toHaveLength(indexesLeft);
+      expect(await digest()).toEqual(before);
+
+      // Writers go on meanwhile (the trigger logs them), then the rerun.
+      const from = month(m).from.toISOString();
+      await t.sql`UPDATE gauges SET reading = -1 WHERE at >= ${from} AND at < ${from}::timestamptz + interval '2 hours'`;
+      await t.sql`DELETE FROM gauges WHERE at = ${from}::timestamptz + interval '3 hours'`;
+      const expected = await digest();
+      const rerun = await drainKey(drizzle(t.connect({ max: 2 })), gauges, month(m), {
+        strategy: 'swap',
+      });
+      expect(rerun.status).toBe('drained');
+      expect(await digest()).toEqual(expected);
+      const [moved] = await t.sql<{ n: number; key: number }[]>`
+        SELECT (SELECT count(*)::int FROM ${t.sql(partition)}) AS n,
+               (SELECT count(*)::int FROM gauges WHERE at >= ${month(m).from.toISOString()} AND at < ${month(m).to.toISOString()}) AS key`;
+      expect(moved?.n).toBe(moved?.key);
+      expect(rerun.rowsMoved).toBe(moved?.n);
+      expect(await indexesOf(partition)).toEqual(await likeParent());
+      await expectAdopted(partition);
+    },
+  );
+});
+
+describe('drainKey when an update moves a row during the copy', () => {
+  it('the row copied twice is removed before the build and written back by the replay', async () => {
+    // Room on DEFAULT's last page only, so that the moved row lands on a page copied later.
+    await t.sql.unsafe(
+      `DELETE FROM gauges_default WHERE ctid >= format('(%s,3)', pg_relation_size('gauges_default') / 8192 - 1)::tid`,
+    );
+    await t.sql.unsafe('VACUUM gauges_default');
+    const july = month(7);
+    const [first] = await t.sql<{ id: number }[]>`
+      SELECT id FROM gauges_default WHERE at >= ${july.from.toISOString()} AND at < ${july.to.toISOString()} ORDER BY ctid LIMIT 1`;
+    const id = Number(first?.id);
+    let moved: { from: number; to: number; pages: number } | null = null;
+    let expected = await digest();
+    const recorded = recordingDatabase(t);
+    const result = await drainKey(recorded.db, gauges, july, {
+      strategy: 'swap',
+      batchPages: 1,
+      onProgress: async (progress) => {
+        if (progress.phase !== 'copy' || moved) return;
+        const page = async () => {
+          const [row] = await t.sql<{ page: number; pages: number }[]>`
+            SELECT (ctid::text::point)[0]::int AS page,
+                   (pg_relation_size('gauges_default') / 8192)::int AS pages
+            FROM gauges_default WHERE id = ${id}`;
+          return row ?? { page: -1, pages: 0 };
+        };
+        const from = await page();
+        if (from.page !== progress.done - 1) return; // not in the batch just copied
+        // Longer: it fits on its page no more, and moves to one the copy has not read yet.
+        await t.sql`UPDATE gauges SET note = note || repeat('x', 200) WHERE id = ${id}`;
+        const to = await page();
+        moved = { from: from.page, to: to.page, pages: to.pages };
+        expected = await digest();
+      },
+    });
+    await recorded.close();
+    expect(result.status).toBe('drained');
+    // The precondition of this test: the row was copied, then moved to a page copied later.
+    expect(moved).not.toBeNull();
+    const m = moved as unknown as { from: number; to: number; pages: number };
+    expect(m.to).toBeGreaterThan(m.from);
+    expect(m.to).toBeLessThan(m.pages);
+    expect(
+      recorded.statements.filter((s) =>
+        s.startsWith('DELETE FROM "public"."gauges_2026_07" t USING'),
+      ),
+    ).toHaveLength(1);
+    expect(await digest()).toEqual(expected);
+    const [row] = await t.sql<{ n: number; long: boolean }[]>`
+      SELECT count(*)::int AS n, bool_and(length(note) > 192) AS long FROM gauges_2026_07 WHERE id = ${id}`;
+    expect(row).toEqual({ n: 1, long: true });
+    expect(await indexesOf('gauges_2026_07')).toEqual(await likeParent());
+  });
+});
