@@ -364,17 +364,10 @@ export async function inspect(
     // names in full, times in UTC. JIT off: the reads are short, a compile would only add to them.
     // Generic plans: the catalog batches are named statements (batch.ts), planned once per
     // connection instead of on every run (planning them costs more than running them).
-    const [saved] = rowsOf<{
-      tz: string;
-      ds: string;
-      sp: string;
-      lt: string;
-      jit: string;
-      pcm: string;
-      ms: number | string;
-      version: string;
-    }>(
-      await tx.execute(sql`
+    // Sent without waiting for its reply: the catalog batch goes out right behind it and runs
+    // under its settings (the connection runs statements in the order they are sent).
+    const settingsRead = tx
+      .execute(sql`
         SELECT s.tz, s.ds, s.sp, s.lt, s.jit, s.pcm, s.ms, s.version,
                set_config('TimeZone', 'UTC', true), set_config('DateStyle', 'ISO, YMD', true),
                set_config('search_path', 'pg_catalog', true),
@@ -386,11 +379,25 @@ export async function inspect(
                      current_setting('jit') AS jit, current_setting('plan_cache_mode') AS pcm,
                      (extract(epoch FROM now()) * 1000)::float8 AS ms,
                      current_setting('server_version_num') AS version
-              OFFSET 0) s`),
-    );
+              OFFSET 0) s`)
+      .then(
+        (rows) =>
+          rowsOf<{
+            tz: string;
+            ds: string;
+            sp: string;
+            lt: string;
+            jit: string;
+            pcm: string;
+            ms: number | string;
+            version: string;
+          }>(rows)[0],
+      );
+    settingsRead.catch(() => {});
     // Put back after a read that succeeded; a failed one is rolled back (its SET LOCALs with
     // it), and a statement after the failure would only hide its error behind 25P02.
-    const snapshot = await readSnapshot(tx, saved);
+    const snapshot = await readSnapshot(tx, settingsRead);
+    const saved = await settingsRead;
     if (saved && nested) {
       await tx.execute(sql`SELECT set_config('TimeZone', ${saved.tz}, true), set_config('DateStyle', ${saved.ds}, true),
                                   set_config('search_path', ${saved.sp}, true), set_config('lock_timeout', ${saved.lt}, true),
@@ -406,9 +413,8 @@ export async function inspect(
    */
   async function readSnapshot(
     tx: AnyPgDatabase,
-    clock: { ms: number | string; version: string } | undefined,
+    clockRead: Promise<{ ms: number | string; version: string } | undefined>,
   ): Promise<Snapshot> {
-    const now = options.now ?? new Date(Number(clock?.ms));
     const schemas = [...new Set(specs.map((f) => f.schema))];
     const [parentRows = [], partitionRows = [], indexRows = [], presentRows = []] =
       tables.length === 0
@@ -424,6 +430,8 @@ export async function inspect(
       presentRows.filter((r) => r.present === true).map((r) => `${r.schema}.${r.name}`),
     );
     const has = (schema: string, table: string) => present.has(`${schema}.${table}`);
+    const clock = await clockRead;
+    const now = options.now ?? new Date(Number(clock?.ms));
 
     // Second round trip: every family's records, and the first probe of every DEFAULT.
     const reads: SQL[] = [];

@@ -204,6 +204,7 @@ export async function apply(db: AnyPgDatabase, options: ApplyOptions): Promise<A
   const key = options.lockKey ?? MAINTENANCE_LOCK_KEY;
 
   const session = await openSession(db, { settings: pgpartsSessionSettings(lockTimeoutMs) });
+  let unlocking: Promise<void> = Promise.resolve();
   try {
     // Who is connected is read in the lock attempt's statement: one round trip for both.
     const lock = await tryAdvisoryLock(session.db, key, sessionFactsSql());
@@ -300,15 +301,20 @@ export async function apply(db: AnyPgDatabase, options: ApplyOptions): Promise<A
           warnings.push(`could not record the run: ${pgErrorMessage(error)}`);
         });
       }
-      const released = await releaseAdvisoryLock(session.db, key).catch((error: unknown) => {
-        warnings.push(`could not release the maintenance lock: ${pgErrorMessage(error)}`);
-        return true;
-      });
-      if (!released) {
-        warnings.push(
-          `the maintenance lock was not held by this connection at the end (pid ${lock.holderPid})`,
-        );
-      }
+      // Sent now and awaited with the session's release below, whose settings restore goes out
+      // right behind it: one round trip for both.
+      unlocking = releaseAdvisoryLock(session.db, key).then(
+        (released) => {
+          if (!released) {
+            warnings.push(
+              `the maintenance lock was not held by this connection at the end (pid ${lock.holderPid})`,
+            );
+          }
+        },
+        (error: unknown) => {
+          warnings.push(`could not release the maintenance lock: ${pgErrorMessage(error)}`);
+        },
+      );
     }
     const count = (outcome: StepResult['outcome']) =>
       results.filter((r) => r.outcome === outcome).length;
@@ -324,7 +330,7 @@ export async function apply(db: AnyPgDatabase, options: ApplyOptions): Promise<A
       elapsedMs: performance.now() - started,
     };
   } finally {
-    await session.release();
+    await Promise.all([unlocking, session.release()]);
   }
 }
 

@@ -1,4 +1,5 @@
 import { sql } from 'drizzle-orm';
+import { drizzle } from 'drizzle-orm/postgres-js';
 import { describe, expect, it } from 'vitest';
 import { inspect } from '../../src/catalog/inspect.js';
 import { addIntervals, intervalStart } from '../../src/define/intervals.js';
@@ -173,6 +174,31 @@ describe('apply on a fresh migrated database', () => {
       tables: ['leaderboard_run', 'run_group_member'],
     });
     expect(progress).toEqual(['1/1 rows']);
+  });
+
+  it('warns, in the result it returns, when the maintenance lock was gone at the end of the run', async () => {
+    await t.db.execute(sql`INSERT INTO season (id, name) VALUES (51, 'S51')`);
+    await t.db.execute(
+      sql`INSERT INTO leaderboard_run (run_guid, season_id) VALUES (gen_random_uuid(), 51)`,
+    );
+    const client = t.connect({ max: 1 });
+    const result = await apply(drizzle(client), {
+      families: [leaderboardFamily],
+      executors: {
+        // Something on the run's connection lets go of every advisory lock it holds.
+        drain: async (_step, ctx) => {
+          await ctx.db.execute(sql`SELECT pg_advisory_unlock_all()`);
+          return 'released the locks';
+        },
+      },
+    });
+    expect(result.status).toBe('applied');
+    expect(result.warnings).toEqual([
+      `the maintenance lock was not held by this connection at the end (pid ${result.lockHolderPid})`,
+    ]);
+    // The connection went back with its settings restored: lock_timeout as the server has it.
+    const [after] = await client<{ lt: string }[]>`SELECT current_setting('lock_timeout') AS lt`;
+    expect(after?.lt).toBe('0');
   });
 
   it('inspects and applies an empty list of families without touching anything', async () => {
