@@ -59,13 +59,29 @@ export async function ownedRole(
   name: string,
 ): Promise<OwnedRole | null> {
   if (!(await exists(db, familySchema, OWNED_TABLES))) return null;
-  const [row] = rowsOf<{ role: string }>(
+  return (await ownedRoles(db, familySchema, schema, [name])).get(name) ?? null;
+}
+
+/**
+ * ownedRole for several tables of `schema` in one read, by name; a table pgparts does not own is
+ * absent. The caller knows the ownership table exists.
+ */
+export async function ownedRoles(
+  db: AnyPgDatabase,
+  familySchema: string,
+  schema: string,
+  names: readonly string[],
+): Promise<Map<string, OwnedRole>> {
+  const tables = sql.join(
+    names.map((name) => sql`to_regclass(${quoteQualified(schema, name)})`),
+    sql`, `,
+  );
+  const rows = rowsOf<{ name: string; role: string }>(
     await db.execute(
-      sql`SELECT o.role FROM ${sql.raw(quoteQualified(familySchema, OWNED_TABLES))} o
+      sql`SELECT o.name, o.role FROM ${sql.raw(quoteQualified(familySchema, OWNED_TABLES))} o
           JOIN pg_class c ON c.oid = o.relid JOIN pg_namespace n ON n.oid = c.relnamespace
-          WHERE o.relid = to_regclass(${quoteQualified(schema, name)})
-            AND n.nspname = o.schema AND c.relname = o.name`,
+          WHERE o.relid IN (${tables}) AND n.nspname = o.schema AND c.relname = o.name`,
     ),
   );
-  return (row?.role as OwnedRole | undefined) ?? null;
+  return new Map(rows.map((r) => [r.name, r.role as OwnedRole]));
 }

@@ -1,11 +1,12 @@
-import { sql } from 'drizzle-orm';
-import { ownedRole } from '../catalog/ownership.js';
+import { type SQL, sql } from 'drizzle-orm';
+import { readBatch } from '../catalog/batch.js';
+import { ownedRoles } from '../catalog/ownership.js';
 import { keyLabel, type PartitionKey, partitionName } from '../define/partition-key.js';
 import type { FamilySpec } from '../define/spec.js';
 import { PgpartsError } from '../errors.js';
 import type { AnyPgDatabase } from '../run/database.js';
-import { query } from '../run/execute.js';
 import { quoteQualified } from '../sql/identifiers.js';
+import { OWNED_TABLES, type OwnedRole } from '../sql/ownership.js';
 import { boundSpecSql } from '../sql/partition-ddl.js';
 
 /**
@@ -39,7 +40,60 @@ export interface RetirePreflightOptions {
   resuming: boolean;
 }
 
-/** Returns the key's partitions, referencing tables first; throws 'refused' with every problem. */
+interface TableRead {
+  holders: { name: string; schema: string }[] | string;
+  oid: string | null;
+  attached: boolean;
+  pending: boolean;
+  rows: number;
+}
+
+/** The partitions holding the key's bound in `table`, and the key's own table: one read. */
+function tableReadSql(family: FamilySpec, table: string, name: string, bound: string): SQL {
+  const parent = quoteQualified(family.schema, table);
+  return sql`SELECT (SELECT coalesce(json_agg(json_build_object('name', c.relname, 'schema', n.nspname)), '[]')
+                     FROM pg_inherits i
+                     JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                     WHERE i.inhparent = to_regclass(${parent})
+                       AND pg_get_expr(c.relpartbound, c.oid) = ${bound}) AS holders,
+                    t.oid, t.attached, t.pending, t.rows
+             FROM (SELECT 1) one LEFT JOIN (
+               SELECT c.oid::text AS oid, i.inhrelid IS NOT NULL AS attached,
+                      coalesce(i.inhdetachpending, false) AS pending,
+                      greatest(c.reltuples, 0)::bigint::int AS rows
+               FROM pg_class c
+               LEFT JOIN pg_inherits i ON i.inhrelid = c.oid AND i.inhparent = to_regclass(${parent})
+               WHERE c.oid = to_regclass(${quoteQualified(family.schema, name)})) t ON true`;
+}
+
+/** Views on the partition, and foreign keys from outside the family into it or its parent. */
+function dependentsSql(family: FamilySpec, table: string, name: string): SQL {
+  const parent = quoteQualified(family.schema, table);
+  const partition = sql`to_regclass(${quoteQualified(family.schema, name)})`;
+  const parents = sql.join(
+    family.tables.map((t) => sql`to_regclass(${quoteQualified(family.schema, t)})`),
+    sql`, `,
+  );
+  return sql`SELECT * FROM (
+               SELECT DISTINCT 'view' AS kind, v.oid::regclass::text AS name, '' AS from
+               FROM pg_depend d
+               JOIN pg_rewrite r ON r.oid = d.objid JOIN pg_class v ON v.oid = r.ev_class
+               WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass
+                 AND d.refobjid = ${partition} AND v.oid <> ${partition}
+               UNION ALL
+               SELECT 'fk', c.conname, c.conrelid::regclass::text FROM pg_constraint c
+               WHERE c.contype = 'f' AND c.confrelid IN (${partition}, to_regclass(${parent}))
+                 AND c.conrelid NOT IN (${parents})
+                 AND NOT EXISTS (SELECT 1 FROM pg_inherits i
+                                 WHERE i.inhrelid = c.conrelid AND i.inhparent IN (${parents}))) d
+             ORDER BY kind DESC, "from", name`;
+}
+
+/**
+ * Returns the key's partitions, referencing tables first; throws 'refused' with every problem.
+ * Its reads are one batch (catalog/batch.ts) for every table, and one read of the ownership
+ * records when that table exists: the same statements a dry run and the retire itself send.
+ */
 export async function retirePreflight(
   db: AnyPgDatabase,
   family: FamilySpec,
@@ -48,43 +102,42 @@ export async function retirePreflight(
 ): Promise<RetirePartitionState[]> {
   return db.transaction(async (tx) => {
     // Bounds print in the session's zone and style: read them as boundSpecSql writes them.
-    await tx.execute(
-      sql`SELECT set_config('TimeZone', 'UTC', true), set_config('DateStyle', 'ISO, YMD', true)`,
-    );
+    // Sent with the batch below, which runs under them.
+    const zoned = tx
+      .execute(
+        sql`SELECT set_config('TimeZone', 'UTC', true), set_config('DateStyle', 'ISO, YMD', true)`,
+      )
+      .then(() => undefined);
+    zoned.catch(() => {});
     const problems: string[] = [];
     const states: RetirePartitionState[] = [];
     const missing: string[] = [];
     const bound = boundSpecSql(key);
-    const parents = sql.join(
-      family.tables.map((name) => sql`to_regclass(${quoteQualified(family.schema, name)})`),
-      sql`, `,
+    const tables = [...family.tables].reverse();
+    const names = tables.map((table) => partitionName(family, table, key));
+    const perTable = 3;
+    const reads: SQL[] = tables.flatMap((table, i) => {
+      const name = names[i] as string;
+      return [
+        tableReadSql(family, table, name, bound),
+        dependentsSql(family, table, name),
+        options.mode === 'archive'
+          ? sql`SELECT to_regclass(${quoteQualified(options.archiveSchema, name)})::text AS t`
+          : sql`SELECT NULL::text AS t`,
+      ];
+    });
+    reads.push(
+      sql`SELECT to_regclass(${quoteQualified(family.schema, OWNED_TABLES)}) IS NOT NULL AS present`,
     );
-    for (const table of [...family.tables].reverse()) {
-      const parent = quoteQualified(family.schema, table);
-      const name = partitionName(family, table, key);
-      // The partitions holding the key's bound, and the key's own table: one read.
-      const [read] = await query<{
-        holders: { name: string; schema: string }[] | string;
-        oid: string | null;
-        attached: boolean;
-        pending: boolean;
-        rows: number;
-      }>(
-        tx,
-        sql`SELECT (SELECT coalesce(json_agg(json_build_object('name', c.relname, 'schema', n.nspname)), '[]')
-                    FROM pg_inherits i
-                    JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-                    WHERE i.inhparent = to_regclass(${parent})
-                      AND pg_get_expr(c.relpartbound, c.oid) = ${bound}) AS holders,
-                   t.oid, t.attached, t.pending, t.rows
-            FROM (SELECT 1) one LEFT JOIN (
-              SELECT c.oid::text AS oid, i.inhrelid IS NOT NULL AS attached,
-                     coalesce(i.inhdetachpending, false) AS pending,
-                     greatest(c.reltuples, 0)::bigint::int AS rows
-              FROM pg_class c
-              LEFT JOIN pg_inherits i ON i.inhrelid = c.oid AND i.inhparent = to_regclass(${parent})
-              WHERE c.oid = to_regclass(${quoteQualified(family.schema, name)})) t ON true`,
-      );
+    const results = await readBatch(tx, reads);
+    await zoned;
+    const ownedPresent = results[reads.length - 1]?.[0]?.present === true;
+    const roles = ownedPresent
+      ? await ownedRoles(tx, family.schema, family.schema, names)
+      : new Map<string, OwnedRole>();
+    for (const [i, table] of tables.entries()) {
+      const name = names[i] as string;
+      const read = results[i * perTable]?.[0] as unknown as TableRead | undefined;
       const holders: { name: string; schema: string }[] =
         typeof read?.holders === 'string' ? JSON.parse(read.holders) : (read?.holders ?? []);
       for (const h of holders.filter((h) => h.name !== name || h.schema !== family.schema)) {
@@ -101,7 +154,7 @@ export async function retirePreflight(
         missing.push(table);
         continue;
       }
-      const role = await ownedRole(tx, family.schema, family.schema, name);
+      const role = roles.get(name) ?? null;
       if (role === 'staging' || role === 'next-default') {
         problems.push(
           `${family.schema}.${name} is a drain's ${role} table (an unfinished drain of this key): ` +
@@ -116,23 +169,11 @@ export async function retirePreflight(
         );
         continue;
       }
-      // Views on the partition, and foreign keys from outside the family into it: one read.
-      const dependents = await query<{ kind: 'view' | 'fk'; name: string; from: string }>(
-        tx,
-        sql`SELECT * FROM (
-              SELECT DISTINCT 'view' AS kind, v.oid::regclass::text AS name, '' AS from
-              FROM pg_depend d
-              JOIN pg_rewrite r ON r.oid = d.objid JOIN pg_class v ON v.oid = r.ev_class
-              WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass
-                AND d.refobjid = ${found.oid}::oid AND v.oid <> ${found.oid}::oid
-              UNION ALL
-              SELECT 'fk', c.conname, c.conrelid::regclass::text FROM pg_constraint c
-              WHERE c.contype = 'f' AND c.confrelid IN (${found.oid}::oid, to_regclass(${parent}))
-                AND c.conrelid NOT IN (${parents})
-                AND NOT EXISTS (SELECT 1 FROM pg_inherits i
-                                WHERE i.inhrelid = c.conrelid AND i.inhparent IN (${parents}))) d
-            ORDER BY kind DESC, "from", name`,
-      );
+      const dependents = (results[i * perTable + 1] ?? []) as unknown as {
+        kind: 'view' | 'fk';
+        name: string;
+        from: string;
+      }[];
       const views = dependents.filter((d) => d.kind === 'view').map((d) => ({ view: d.name }));
       const foreign = dependents.filter((d) => d.kind === 'fk');
       if (views.length > 0) {
@@ -149,14 +190,8 @@ export async function retirePreflight(
             'on its rows or orphan them; retire it by hand',
         );
       }
-      if (options.mode === 'archive') {
-        const [taken] = await query<{ t: string | null }>(
-          tx,
-          sql`SELECT to_regclass(${quoteQualified(options.archiveSchema, name)})::text AS t`,
-        );
-        if (taken?.t) {
-          problems.push(`${options.archiveSchema}.${name} already exists: archive would collide`);
-        }
+      if (options.mode === 'archive' && results[i * perTable + 2]?.[0]?.t) {
+        problems.push(`${options.archiveSchema}.${name} already exists: archive would collide`);
       }
       states.push({
         table,

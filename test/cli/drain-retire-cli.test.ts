@@ -25,9 +25,11 @@ describe('pgparts drain / retire / reattach', () => {
       /pgparts drain --dry-run leaderboard 14 .*\(nothing is run\); final phase: (swap|delete)/,
     );
     expect(dry.stdout).toContain(
-      'CREATE TABLE "public"."leaderboard_run_s14" (LIKE "public"."leaderboard_run" INCLUDING ALL EXCLUDING COMMENTS);',
+      'CREATE TABLE "public"."leaderboard_run_s14" (LIKE "public"."leaderboard_run" INCLUDING ALL EXCLUDING INDEXES EXCLUDING COMMENTS);',
     );
     expect(dry.stdout).toContain('-- copy batch: one per 512 pages of leaderboard_run_default');
+    // The parent's primary key, built on the staging table after the copy.
+    expect(dry.stdout).toMatch(/ALTER TABLE "public"."leaderboard_run_s14" ADD PRIMARY KEY/);
     expect(dry.stdout).toContain("ctid >= '(«first page»,0)'::tid");
     expect(dry.stdout).toMatch(
       /ALTER TABLE "public"."leaderboard_run" ATTACH PARTITION "public"."leaderboard_run_s14" FOR VALUES IN \(14\);/,

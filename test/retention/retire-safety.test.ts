@@ -71,6 +71,51 @@ describe('retire refuses before its first change', () => {
     expect(await retireKey(t.db, family, key(-2))).toMatchObject({ status: 'retired' });
   });
 
+  it('a foreign key from outside, a partition pgparts did not make, an archive collision: every problem in one refusal, nothing changed', async () => {
+    // Month -3 of killmails_raw: referenced from a table outside the family.
+    await t.sql.unsafe(`CREATE TABLE outside_ref (killmail_id bigint, killmail_time timestamptz,
+      FOREIGN KEY (killmail_id, killmail_time) REFERENCES "killmails_raw_${suffix(-3)}")`);
+    // killmail_participants of month -3: replaced by a hand-made table under pgparts's name.
+    const participants = `killmail_participants_${suffix(-3)}`;
+    await t.sql.unsafe(`ALTER TABLE killmail_participants DETACH PARTITION "${participants}"`);
+    await t.sql.unsafe(`ALTER TABLE "${participants}" RENAME TO participants_kept`);
+    await t.sql.unsafe(
+      `CREATE TABLE "${participants}" (LIKE killmail_participants INCLUDING ALL);
+       ALTER TABLE killmail_participants ATTACH PARTITION "${participants}"
+         FOR VALUES FROM ('${month(-3).toISOString()}') TO ('${month(-2).toISOString()}');
+       INSERT INTO "${participants}" SELECT * FROM participants_kept;`,
+    );
+    // An archive of killmails_enriched of month -3 already exists.
+    await t.sql.unsafe(
+      `CREATE SCHEMA IF NOT EXISTS archive_taken;
+       CREATE TABLE archive_taken."killmails_enriched_${suffix(-3)}" (id int)`,
+    );
+    const before = await monthState(-3);
+    const refusal = await retireKey(t.db, family, key(-3), {
+      mode: 'archive',
+      archiveSchema: 'archive_taken',
+    }).catch((e: unknown) => e);
+    expect(refusal).toMatchObject({ name: 'PgpartsError', code: 'refused' });
+    const message = (refusal as Error).message;
+    expect(message).toMatch(new RegExp(`public\\.${participants} was not created by pgparts`));
+    expect(message).toMatch(/outside_ref \(\w+\).* outside the family reference killmails_raw/);
+    expect(message).toMatch(
+      new RegExp(`archive_taken\\.killmails_enriched_${suffix(-3)} already exists`),
+    );
+    expect(await monthState(-3)).toEqual(before);
+    expect(before.every((s) => s.attached)).toBe(true);
+    // Put back as it was: the original partition (still recorded as pgparts's, by oid) attached.
+    await t.sql.unsafe(
+      `DROP TABLE outside_ref; DROP TABLE archive_taken."killmails_enriched_${suffix(-3)}";
+       ALTER TABLE killmail_participants DETACH PARTITION "${participants}";
+       DROP TABLE "${participants}";
+       ALTER TABLE participants_kept RENAME TO "${participants}";
+       ALTER TABLE killmail_participants ATTACH PARTITION "${participants}"
+         FOR VALUES FROM ('${month(-3).toISOString()}') TO ('${month(-2).toISOString()}');`,
+    );
+    expect(await monthState(-3)).toEqual(before);
+  });
+
   it('the current and a premade month: refused unless forced', async () => {
     for (const offset of [0, 2]) {
       const before = await monthState(offset);
