@@ -115,6 +115,9 @@ describe('a DEFAULT pgparts owns', () => {
       /cannot swap: a table named notes_default_drained exists that pgparts does not own/,
     );
     expect(await drainTables()).toEqual(['notes_default_drained']);
+    const dry = await drainDryRun(t.db, notes, key(1));
+    expect(dry.preview.strategy).toBe('delete');
+    expect(dry.statements.filter((s) => s.includes('notes_default_drained'))).toEqual([]);
     const result = await drainKey(t.db, notes, key(1));
     expect(result).toMatchObject({ status: 'drained', strategy: 'delete', rowsMoved: 1000 });
     expect(await digest()).toEqual(before);

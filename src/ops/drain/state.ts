@@ -416,6 +416,11 @@ export async function readDrainState(
       tx,
       keyLogFunctionExistsSql(family.schema),
     );
+    // Only those pgparts owns are dropped (completeSwap checks again), so only those are listed:
+    // a dry run prints no DROP that will not run.
+    const droppable: string[] = [];
+    for (const d of drained)
+      if (!adopted || (await owned(d.name))?.role === 'drained-default') droppable.push(d.name);
     // Read after the tables: a drain records itself before it makes its first table, so one
     // whose table was seen above is seen here (unless it finished meanwhile).
     const drains = (await readOperations(tx, family)).filter((op) => op.operation === 'drain');
@@ -427,7 +432,7 @@ export async function readDrainState(
       canSkipTriggers: role?.fast === true,
       serverVersion: version?.v ?? 0,
       unvalidatedForeignKeys: unvalidated,
-      drainedDefaults: drained.map((d) => d.name),
+      drainedDefaults: droppable,
     };
   });
 }
