@@ -1,3 +1,4 @@
+import { drizzle } from 'drizzle-orm/postgres-js';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { parseFamily } from '../../src/define/spec.js';
 import { drainDryRun, drainKey } from '../../src/ops/drain/drain.js';
@@ -213,6 +214,35 @@ describe("a successor DEFAULT left by another key's interrupted swap", () => {
       rowsMoved: 1000,
     });
     expect(await partitions()).toEqual({ notes_s1: 1000, notes_s2: 1000, notes_default: 1000 });
+    expect(await digest()).toEqual(before);
+    expect(await drainTables()).toEqual([]);
+  });
+
+  it('a drain of another key is refused while one runs, which then finishes', async () => {
+    const before = await digest();
+    let resume: () => void = () => {};
+    let copied: () => void = () => {};
+    const atCopied = new Promise<void>((resolve) => {
+      copied = resolve;
+    });
+    const running = drainKey(drizzle(t.connect({ max: 2 })), notes, key(1), {
+      onPhase: async (phase) => {
+        if (phase !== 'copied') return;
+        copied();
+        await new Promise<void>((resolve) => {
+          resume = resolve;
+        });
+      },
+    });
+    await atCopied;
+    const error = await rejection(drainKey(t.db, notes, key(2)));
+    expectPgpartsError(error, 'busy');
+    expect((error as Error).message).toMatch(
+      /a drain of key 1 is running on this family \(phase copied, .*\); nothing was changed: try again when it is done/,
+    );
+    expect(await records()).toEqual([{ key: '1', phase: 'copied' }]);
+    resume();
+    expect(await running).toMatchObject({ status: 'drained', rowsMoved: 1000 });
     expect(await digest()).toEqual(before);
     expect(await drainTables()).toEqual([]);
   });
