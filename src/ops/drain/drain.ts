@@ -70,7 +70,8 @@ import { completeSwap, type DrainStrategy, type SwapCompletion, swapObstacles } 
  *
  * The key is checked before anything is made (key-validation.ts), and the drain holds the key's
  * lock and record (run/key-lock.ts) throughout: a retire of the key, or a second drain, is
- * refused while it runs, and after a crash until a drain or apply has finished it. Its staging
+ * refused while it runs, and after a crash until a drain or apply has finished it. A drain of
+ * another key of the family is refused likewise (checkOtherDrains). Its staging
  * tables are pgparts's own from the transaction that creates them (sql/ownership.ts).
  */
 
@@ -97,7 +98,8 @@ export interface DrainOptions {
    * milliseconds of locks whatever the size; PostgreSQL 18 when the family has foreign keys
    * between its tables), `delete` (the key's rows deleted from DEFAULT under the locks, as long
    * as the rows moved), or `auto` (default): swap whenever nothing prevents it (foreign keys
-   * between the family's tables need PostgreSQL 18; a table outside the family referencing it).
+   * between the family's tables need PostgreSQL 18; a table outside the family referencing it;
+   * a DEFAULT pgparts does not own; see swapObstacles).
    */
   strategy?: 'auto' | DrainStrategy;
   onProgress?: (progress: DrainProgress) => void;
