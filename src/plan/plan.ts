@@ -442,6 +442,10 @@ function planFamily(
     options.retention ?? true,
   );
 
+  // What interrupted operations left comes first: a drain of another key waits for the
+  // family's unfinished drain (ops/drain/drain.ts), so it is resumed before any new one.
+  steps.push(...finishInterrupted(family, snapshot, tables, notices));
+
   // Keys retired by hand or by retention stay retired: never re-created empty.
   const retired = new Set(snapshot.retiredKeys);
   // A key with an operation under way or interrupted belongs to that operation (below).
@@ -533,8 +537,6 @@ function planFamily(
       ),
     );
   }
-
-  steps.push(...finishInterrupted(family, snapshot, tables, notices));
 
   // Partitions pgparts does not understand but that lie wholly before the retention cutoff.
   const spec = family.partitionBy;

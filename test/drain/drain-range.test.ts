@@ -77,6 +77,8 @@ describe('drainKey of a single-table family, strategy auto', () => {
       CREATE TABLE app_log (id bigint NOT NULL, at timestamptz NOT NULL, line text,
         PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
       CREATE TABLE app_log_default PARTITION OF app_log DEFAULT;
+      -- pgparts's own (adopted by the first drain): a swap replaces only a DEFAULT it owns.
+      COMMENT ON TABLE app_log_default IS 'pgparts:managed';
       INSERT INTO app_log SELECT i, timestamptz '2026-05-01 00:00:00+00' + i * interval '1 hour', 'l' || i
         FROM generate_series(0, 24 * 61 - 1) i;          -- May and June 2026, all in DEFAULT`);
     const before = await tableDigest(t.sql, 'app_log', ['id', 'at', 'line']);

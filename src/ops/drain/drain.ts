@@ -1,4 +1,4 @@
-import { readOperations } from '../../catalog/operations.js';
+import { type RecordedOperation, readOperations } from '../../catalog/operations.js';
 import { keyLabel, type PartitionKey } from '../../define/partition-key.js';
 import type { FamilySpec } from '../../define/spec.js';
 import { PgpartsError } from '../../errors.js';
@@ -70,7 +70,8 @@ import { completeSwap, type DrainStrategy, type SwapCompletion, swapObstacles } 
  *
  * The key is checked before anything is made (key-validation.ts), and the drain holds the key's
  * lock and record (run/key-lock.ts) throughout: a retire of the key, or a second drain, is
- * refused while it runs, and after a crash until a drain or apply has finished it. Its staging
+ * refused while it runs, and after a crash until a drain or apply has finished it. A drain of
+ * another key of the family is refused likewise (checkOtherDrains). Its staging
  * tables are pgparts's own from the transaction that creates them (sql/ownership.ts).
  */
 
@@ -97,7 +98,8 @@ export interface DrainOptions {
    * milliseconds of locks whatever the size; PostgreSQL 18 when the family has foreign keys
    * between its tables), `delete` (the key's rows deleted from DEFAULT under the locks, as long
    * as the rows moved), or `auto` (default): swap whenever nothing prevents it (foreign keys
-   * between the family's tables need PostgreSQL 18; a table outside the family referencing it).
+   * between the family's tables need PostgreSQL 18; a table outside the family referencing it;
+   * a DEFAULT pgparts does not own; see swapObstacles).
    */
   strategy?: 'auto' | DrainStrategy;
   onProgress?: (progress: DrainProgress) => void;
@@ -216,6 +218,44 @@ function validate(family: FamilySpec, key: PartitionKey, state: DrainState): Dra
     }
   }
   return state.tables.filter((t) => t.targetState !== 'attached');
+}
+
+/** `a` was recorded before `b` (the key breaks a tie). */
+function recordedBefore(a: RecordedOperation, b: RecordedOperation): boolean {
+  const at = a.startedAt.getTime();
+  const bt = b.startedAt.getTime();
+  return at < bt || (at === bt && a.key < b.key);
+}
+
+/** The 'busy' refusal naming the other key's drain and how to finish it. */
+function otherDrainError(
+  family: FamilySpec,
+  where: string,
+  other: RecordedOperation,
+): PgpartsError {
+  const since = `phase ${other.phase}, started ${other.startedAt.toISOString()}`;
+  const what = other.running
+    ? `a drain of key ${other.key} is running on this family (${since}); nothing was changed: try again when it is done`
+    : `an unfinished drain of key ${other.key} (${since}) is on this family; nothing was changed: ` +
+      `finish it first with \`pgparts drain ${family.tables[0]} ${other.key}\` or \`pgparts apply\``;
+  return new PgpartsError(
+    'busy',
+    `pgparts: drain: ${where}: ${what} (the drains of a family share DEFAULT, its change log and its successor)`,
+    { step: 'drain' },
+  );
+}
+
+/**
+ * One drain of a family at a time: they share each DEFAULT, its capture trigger and change log
+ * (a finishing drain drops the trigger and empties the log), and the successor `<default>_next`.
+ * A drain waits for another key's drain that runs, or that was recorded before its own and is
+ * unfinished; the earliest recorded one may always resume, so two left by a crash never wait
+ * for each other.
+ */
+function checkOtherDrains(family: FamilySpec, where: string, state: DrainState): void {
+  const own = state.ownDrain;
+  const ahead = state.otherDrains.find((op) => op.running || !own || recordedBefore(op, own));
+  if (ahead) throw otherDrainError(family, where, ahead);
 }
 
 /** Runs drain units: each in its own short transaction under lock_timeout, or one by one. */
@@ -538,6 +578,7 @@ function buildDrain(
   options: DrainOptions,
 ): DrainPreview {
   const pending = validate(family, key, state);
+  checkOtherDrains(family, `family ${family.name}, key ${keyLabel(key)}`, state);
   const leftover =
     state.unvalidatedForeignKeys.length > 0 || state.drainedDefaults.length > 0
       ? completeSwapUnits(family, state.drainedDefaults, state.unvalidatedForeignKeys)
@@ -615,6 +656,15 @@ async function drainUnderKeyLock(
 
   // 1. prepare: capture first, so no write between the copy and the final phase goes unseen.
   await op.begin('prepare');
+  // Two drains of the family that began together both passed the check above: the one recorded
+  // first goes on, the other withdraws its record (it has made nothing).
+  const drains = (await readOperations(db, family)).filter((o) => o.operation === 'drain');
+  const mine = drains.find((o) => o.key === keyLabel(key));
+  const first = drains.find((o) => o.key !== keyLabel(key) && mine && recordedBefore(o, mine));
+  if (first) {
+    if (!op.resuming) await op.end();
+    throw otherDrainError(family, where, first);
+  }
   options.onProgress?.({ phase: 'prepare', done: 0, total: built.pending.length });
   await runUnits(db, ds.prepare, options);
   await options.onPhase?.('prepared');

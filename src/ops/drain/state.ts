@@ -1,11 +1,14 @@
 import { sql } from 'drizzle-orm';
+import { type RecordedOperation, readOperations } from '../../catalog/operations.js';
 import { ownedRole } from '../../catalog/ownership.js';
-import { type PartitionKey, partitionName } from '../../define/partition-key.js';
+import { isManagedComment } from '../../define/marker.js';
+import { keyLabel, type PartitionKey, partitionName } from '../../define/partition-key.js';
 import type { FamilySpec } from '../../define/spec.js';
 import { PgpartsError } from '../../errors.js';
 import type { AnyPgDatabase } from '../../run/database.js';
 import { query } from '../../run/execute.js';
 import { identifierProblem, quoteQualified } from '../../sql/identifiers.js';
+import { OWNED_TABLES, OWNERSHIP_ADOPTED, type OwnedRole } from '../../sql/ownership.js';
 import { boundSpecSql } from '../../sql/partition-ddl.js';
 import { CAPTURE_TRIGGER, keyLogFunctionExistsSql } from '../online-copy/capture.js';
 import { type ParentIndex, readIndexSignatures, readParentIndexes } from './indexes.js';
@@ -32,6 +35,17 @@ export interface DrainTableState {
   table: string;
   /** Its DEFAULT partition; null when it has none. */
   defaultPartition: string | null;
+  /**
+   * pgparts owns the DEFAULT partition (recorded as a partition; before the family's ownership
+   * is carried over, by the rule that will adopt it). A swap detaches and renames DEFAULT and
+   * drops it after the commit: only one pgparts owns.
+   */
+  defaultOwned: boolean;
+  /**
+   * What is under the name a swap gives the old DEFAULT (`<default>_drained`): nothing, one a
+   * swap left and pgparts drops first (owned), or a table pgparts does not own (foreign).
+   */
+  drainedState: 'absent' | 'owned' | 'foreign';
   /** The name the key's partition gets (and its staging table has meanwhile). */
   target: string;
   /** A table of that name exists: attached (done), staging (resume), or foreign (refuse). */
@@ -61,9 +75,15 @@ export interface DrainTableState {
   targetForeignKeys: string[];
   /** Foreign keys the successor DEFAULT already has (an interrupted swap added them). */
   nextForeignKeys: string[];
-  /** For a swap: the table being built to replace DEFAULT, and what exists under its name. */
+  /**
+   * For a swap: the table being built to replace DEFAULT, and what exists under its name:
+   * nothing, this key's (resumed), another key's drain's (`nextKey`: its "not the key" CHECK
+   * is that key's), or a table no drain made.
+   */
   next: string | null;
-  nextState: 'absent' | 'staging' | 'foreign';
+  nextState: 'absent' | 'staging' | 'other-key' | 'foreign';
+  /** The key the table under `next`'s name was built for, when it is another key's. */
+  nextKey: string | null;
   /**
    * The parent's indexes, as the drain's tables get them after their copy (indexes.ts); null
    * when one cannot be rebuilt from its definition (the tables are then created with them).
@@ -86,6 +106,55 @@ export interface DrainState {
   canSkipTriggers: boolean;
   /** The change-capture function exists in the family's schema (created only where missing). */
   captureFunctionExists: boolean;
+  /**
+   * Drains of the family's other keys that are recorded (pgparts_operations): running now, or
+   * interrupted and not finished. They share DEFAULT, its capture trigger, change log and
+   * successor with this one: a drain waits for them (drain.ts refuses).
+   */
+  otherDrains: RecordedOperation[];
+  /** This key's own drain record, when an interrupted drain of it is being resumed. */
+  ownDrain: RecordedOperation | null;
+}
+
+/**
+ * The role and key pgparts recorded for `schema.name` as it is now (see catalog/ownership.ts's
+ * ownedRole); null when it does not own it.
+ */
+async function ownedRecord(
+  tx: AnyPgDatabase,
+  schema: string,
+  name: string,
+): Promise<{ role: OwnedRole; key: string } | null> {
+  const [row] = await query<{ role: OwnedRole; key: string }>(
+    tx,
+    sql`SELECT o.role, o.key FROM ${sql.raw(quoteQualified(schema, OWNED_TABLES))} o
+        JOIN pg_class c ON c.oid = o.relid JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE o.relid = to_regclass(${quoteQualified(schema, name)})
+          AND n.nspname = o.schema AND c.relname = o.name`,
+  );
+  return row ?? null;
+}
+
+/**
+ * Whether the schema has the ownership table, and whether the family's ownership was carried
+ * over (ops/ownership.ts): from then on the records alone say what pgparts owns.
+ */
+async function ownershipState(
+  tx: AnyPgDatabase,
+  family: FamilySpec,
+): Promise<{ recorded: boolean; adopted: boolean }> {
+  const [row] = await query<{ recorded: boolean; adoptions: boolean }>(
+    tx,
+    sql`SELECT to_regclass(${quoteQualified(family.schema, OWNED_TABLES)}) IS NOT NULL AS recorded,
+               to_regclass(${quoteQualified(family.schema, OWNERSHIP_ADOPTED)}) IS NOT NULL AS adoptions`,
+  );
+  if (!row?.recorded || !row.adoptions) return { recorded: row?.recorded === true, adopted: false };
+  const [done] = await query<{ n: number }>(
+    tx,
+    sql`SELECT count(*)::int AS n FROM ${sql.raw(quoteQualified(family.schema, OWNERSHIP_ADOPTED))}
+        WHERE family = ${family.name}`,
+  );
+  return { recorded: true, adopted: (done?.n ?? 0) > 0 };
 }
 
 /** The names of the foreign keys a table has (none when it does not exist). */
@@ -117,6 +186,13 @@ export async function readDrainState(
     await tx.execute(sql`SET LOCAL search_path = pg_catalog`);
     const tables: DrainTableState[] = [];
     const wantedBound = boundSpecSql(key);
+    const label = keyLabel(key);
+    // Before the family's ownership is carried over (a dry run may come first), what the first
+    // change will adopt: ops/ownership.ts's rule.
+    const ownership = await ownershipState(tx, family);
+    const adopted = ownership.adopted;
+    const owned = async (name: string) =>
+      ownership.recorded ? ownedRecord(tx, family.schema, name) : null;
     // The family's parents as a SQL list (a JS array would be sent as a row, not an array).
     const parents = sql.join(
       family.tables.map((name) => sql`to_regclass(${quoteQualified(family.schema, name)})`),
@@ -208,7 +284,29 @@ export async function readDrainState(
       let defaultConstraint: string | null = null;
       let next: string | null = null;
       let nextState: DrainTableState['nextState'] = 'absent';
+      let nextKey: string | null = null;
+      let defaultOwned = false;
+      let drainedState: DrainTableState['drainedState'] = 'absent';
       if (defaultPartition) {
+        const comment = partitions.find((p) => p.name === defaultPartition)?.comment;
+        defaultOwned = adopted
+          ? (await owned(defaultPartition))?.role === 'partition'
+          : isManagedComment(comment) &&
+            defaultPartition === partitionName(family, table, { kind: 'default' });
+        const drained = drainedDefaultName(defaultPartition);
+        const [drainedTable] = identifierProblem(drained)
+          ? []
+          : await query<{ comment: string | null }>(
+              tx,
+              sql`SELECT obj_description(c.oid, 'pg_class') AS comment FROM pg_class c
+                  WHERE c.oid = to_regclass(${quoteQualified(family.schema, drained)})`,
+            );
+        if (drainedTable) {
+          const ours = adopted
+            ? (await owned(drained))?.role === 'drained-default'
+            : drainedTable.comment === DRAINED_DEFAULT_MARKER;
+          drainedState = ours ? 'owned' : 'foreign';
+        }
         next = nextDefaultName(defaultPartition);
         // A name too long to derive from is no table (the swap refuses it: swapObstacles).
         const [nextTable] = identifierProblem(next)
@@ -218,11 +316,16 @@ export async function readDrainState(
               sql`SELECT c.oid::text AS oid FROM pg_class c
                   WHERE c.oid = to_regclass(${quoteQualified(family.schema, next)})`,
             );
-        if (nextTable)
-          nextState =
-            (await ownedRole(tx, family.schema, family.schema, next)) === 'next-default'
-              ? 'staging'
-              : 'foreign';
+        if (nextTable) {
+          const record = await owned(next);
+          // A successor adopted from before ownership was recorded has no key ('').
+          if (record?.role !== 'next-default') nextState = 'foreign';
+          else if (record.key === '' || record.key === label) nextState = 'staging';
+          else {
+            nextState = 'other-key';
+            nextKey = record.key;
+          }
+        }
         const [constraint] = await query<{ c: string | null }>(
           tx,
           sql`SELECT pg_get_partition_constraintdef(to_regclass(${quoteQualified(family.schema, defaultPartition)})) AS c`,
@@ -250,6 +353,8 @@ export async function readDrainState(
       tables.push({
         table,
         defaultPartition,
+        defaultOwned,
+        drainedState,
         target,
         targetState,
         coveredBy,
@@ -270,6 +375,7 @@ export async function readDrainState(
           next && nextState === 'staging' ? await foreignKeyNames(tx, family.schema, next) : [],
         next,
         nextState,
+        nextKey,
         indexes: await readParentIndexes(tx, family.schema, table),
         targetIndexes:
           targetState === 'staging' ? await readIndexSignatures(tx, family.schema, target) : [],
@@ -310,13 +416,23 @@ export async function readDrainState(
       tx,
       keyLogFunctionExistsSql(family.schema),
     );
+    // Only those pgparts owns are dropped (completeSwap checks again), so only those are listed:
+    // a dry run prints no DROP that will not run.
+    const droppable: string[] = [];
+    for (const d of drained)
+      if (!adopted || (await owned(d.name))?.role === 'drained-default') droppable.push(d.name);
+    // Read after the tables: a drain records itself before it makes its first table, so one
+    // whose table was seen above is seen here (unless it finished meanwhile).
+    const drains = (await readOperations(tx, family)).filter((op) => op.operation === 'drain');
     return {
       tables,
+      otherDrains: drains.filter((op) => op.key !== label),
+      ownDrain: drains.find((op) => op.key === label) ?? null,
       captureFunctionExists: Number(capture?.n ?? 0) > 0,
       canSkipTriggers: role?.fast === true,
       serverVersion: version?.v ?? 0,
       unvalidatedForeignKeys: unvalidated,
-      drainedDefaults: drained.map((d) => d.name),
+      drainedDefaults: droppable,
     };
   });
 }

@@ -235,6 +235,23 @@ function drainReplaySql(schema: string, t: DrainTableState, targets: CopyTarget[
   });
 }
 
+/**
+ * A successor DEFAULT built for another key whose drain is no longer recorded (it finished or
+ * was given up after a crash left this table): no drain will use it, DEFAULT still holds every
+ * row it has, so it is dropped (and a swap builds its own). One whose drain is recorded is
+ * never touched: that drain resumes with it (swapObstacles keeps this drain from swapping).
+ */
+function staleNext(state: DrainState, t: DrainTableState): boolean {
+  return t.nextState === 'other-key' && !state.otherDrains.some((op) => op.key === t.nextKey);
+}
+
+function dropNextSql(schema: string, t: DrainTableState): string[] {
+  return [
+    forgetOwnedSql(schema, schema, t.next as string),
+    `DROP TABLE ${quoteQualified(schema, t.next as string)}`,
+  ];
+}
+
 /** The parent's indexes `table` will lack after the prepare: all of them when it is new. */
 function indexesToBuild(
   indexes: ParentIndex[] | null,
@@ -434,7 +451,7 @@ export function drainStatements(
     const targetBuild = indexesToBuild(t.indexes, t.targetState, t.targetIndexes);
     const nextBuild =
       strategy === 'swap' && t.defaultPartition && t.next
-        ? indexesToBuild(t.indexes, t.nextState, t.nextIndexes)
+        ? indexesToBuild(t.indexes, t.nextState === 'staging' ? 'staging' : 'absent', t.nextIndexes)
         : [];
     // A table built without the trigger in place may have missed changes; one that lacks an
     // index was left before its copy ended (its indexes come after it, in one transaction). Either
@@ -469,7 +486,9 @@ export function drainStatements(
     if (t.targetState === 'absent')
       prepare.push({ statements: stagingSql(family, key, t), transaction: true });
     if (strategy === 'swap') {
-      if (t.defaultPartition && t.nextState === 'absent')
+      if (t.defaultPartition && staleNext(state, t))
+        prepare.push({ statements: dropNextSql(schema, t), transaction: true });
+      if (t.defaultPartition && (t.nextState === 'absent' || staleNext(state, t)))
         prepare.push({ statements: nextDefaultSql(family, key, t), transaction: true });
       // A run begun by the delete strategy may have given the staging table the family's keys;
       // they reach into the DEFAULT the swap detaches, so they go (the swap adds them back).
@@ -587,16 +606,11 @@ export function drainStatements(
       : null;
   const after = completion
     ? completeSwapUnits(family, completion.drainedDefaults, completion.unvalidatedForeignKeys)
-    : // A successor DEFAULT left by an earlier swap attempt is no longer needed.
+    : // A successor DEFAULT left by an earlier swap attempt of this key (or a stale one of
+      // another key) is no longer needed; one of another key's recorded drain stays.
       pending
-        .filter((t) => t.next && t.nextState === 'staging')
-        .map((t) => ({
-          statements: [
-            forgetOwnedSql(schema, schema, t.next as string),
-            `DROP TABLE ${quoteQualified(schema, t.next as string)}`,
-          ],
-          transaction: true,
-        }));
+        .filter((t) => t.next && (t.nextState === 'staging' || staleNext(state, t)))
+        .map((t) => ({ statements: dropNextSql(schema, t), transaction: true }));
 
   const referenced = new Set(pending.flatMap((t) => t.referencedTables));
   return {

@@ -56,6 +56,24 @@ export function swapObstacles(state: DrainState, tables: DrainTableState[]): str
     if (t.defaultPartition && t.nextState === 'foreign') {
       obstacles.push(`a table named ${t.next} exists and was not made by a drain`);
     }
+    // The swap detaches and renames DEFAULT, and drops it after the commit: left in place under
+    // its `_drained` name, it would stop the family's next swap at its last RENAME, after a
+    // whole copy. A DEFAULT pgparts does not own keeps its rows deleted instead.
+    if (t.defaultPartition && !t.defaultOwned) {
+      obstacles.push(
+        `${t.defaultPartition} (DEFAULT of ${t.table}) is not recorded as pgparts's own, and a swap replaces DEFAULT with a table of its own and drops the old one`,
+      );
+    }
+    if (t.defaultPartition && t.drainedState === 'foreign') {
+      obstacles.push(
+        `a table named ${drainedDefaultName(t.defaultPartition)} exists that pgparts does not own (the name a swap gives the old DEFAULT)`,
+      );
+    }
+    // Another key's successor whose drain is still recorded: that drain resumes with it.
+    const owner = state.otherDrains.find((op) => op.key === t.nextKey);
+    if (t.nextState === 'other-key' && owner) {
+      obstacles.push(`${t.next} belongs to the unfinished drain of key ${owner.key}`);
+    }
     // The swap's working names append to DEFAULT's; PostgreSQL would cut a long one to 63 bytes.
     const derived = t.defaultPartition ? drainedDefaultName(t.defaultPartition) : null;
     if (derived && identifierProblem(derived)) {
