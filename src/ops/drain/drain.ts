@@ -483,7 +483,13 @@ function chooseStrategy(
       throw new PgpartsError(
         'refused',
         `pgparts: drain: ${where}: cannot swap: ${obstacles.join('; ')}`,
-        { step: 'drain', docs: 'docs/postgres-behaviours.md#not-valid-foreign-keys' },
+        {
+          step: 'drain',
+          // The PostgreSQL behaviour behind the foreign-key obstacle; the others explain themselves.
+          ...(state.serverVersion < 180000 && tables.some((t) => t.familyForeignKeys.length > 0)
+            ? { docs: 'docs/postgres-behaviours.md#not-valid-foreign-keys' }
+            : {}),
+        },
       );
     return 'swap';
   }
