@@ -14,6 +14,7 @@ import {
   latestKillmailsQuery,
   utcDay,
 } from '../../src/domains/killmails/queries/index.js';
+import { bulkLoad } from '../support/bulk-load.js';
 import {
   explainAnalyze,
   explainQuery,
@@ -70,27 +71,29 @@ const newest = (a: { time: Date; id: number }, b: { time: Date; id: number }) =>
   b.time.getTime() - a.time.getTime() || b.id - a.id;
 
 beforeAll(async () => {
-  const spanSeconds = Math.floor((NOW.getTime() - 2 * HOUR - FIRST_MONTH.getTime()) / 1000);
-  await t.sql`
+  // The rows' foreign keys are checked once after the load (bulk-load.ts).
+  await bulkLoad(t.sql, async (bulk) => {
+    const spanSeconds = Math.floor((NOW.getTime() - 2 * HOUR - FIRST_MONTH.getTime()) / 1000);
+    await bulk`
     INSERT INTO killmails_raw (killmail_id, killmail_time, system_id, ship_type_id, raw_payload)
     SELECT n, ${FIRST_MONTH.toISOString()}::timestamptz + (n::bigint * ${spanSeconds} / ${SPREAD}) * interval '1 second',
            30000000 + (n::bigint * 7919) % 500, 580 + (n::bigint * 104729) % 60, '{}'
     FROM generate_series(1, ${SPREAD}) n`;
-  await t.sql`
+    await bulk`
     INSERT INTO killmails_raw (killmail_id, killmail_time, system_id, ship_type_id, raw_payload)
     SELECT ${SPREAD} + n, ${NOW.toISOString()}::timestamptz - (n * 2) * interval '1 second',
            CASE WHEN n % 10 = 0 THEN ${JITA} ELSE 30000000 + (n::bigint * 7919) % 500 END,
            580 + (n::bigint * 104729) % 60, '{}'
     FROM generate_series(1, ${RECENT}) n`;
-  await t.sql`
+    await bulk`
     INSERT INTO killmails_enriched (killmail_id, killmail_time, isk_value, module_tags, enrichment_blob)
     SELECT killmail_id, killmail_time, (killmail_id * 2654435761) % 10000000000,
            ARRAY['t' || killmail_id % 5, 't' || 5 + killmail_id % 7, 't' || 12 + killmail_id % 3],
            jsonb_build_object('solo', killmail_id % 4 = 0, 'region', killmail_id % 20,
                               'victim', jsonb_build_object('corp', killmail_id % 50))
     FROM killmails_raw`;
-  // Victim at position 0, three attackers; one in five killmails has an NPC (no ids) at 3.
-  await t.sql`
+    // Victim at position 0, three attackers; one in five killmails has an NPC (no ids) at 3.
+    await bulk`
     INSERT INTO killmail_participants (killmail_id, killmail_time, position, is_victim,
                                        character_id, corporation_id, alliance_id, damage_done)
     SELECT killmail_id, killmail_time, pos, pos = 0, c, 98000000 + c % 1000,
@@ -98,6 +101,7 @@ beforeAll(async () => {
     FROM killmails_raw, generate_series(0, 3) pos,
          LATERAL (SELECT CASE WHEN pos = 3 AND killmail_id % 5 = 0 THEN NULL
                               ELSE 90000000 + (killmail_id * 31 + pos * 104729) % 20000 END AS c) x`;
+  });
   await t.sql`VACUUM ANALYZE`;
 }, 300_000);
 

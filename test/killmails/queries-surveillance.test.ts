@@ -18,6 +18,7 @@ import {
   surveillanceProfiles,
   users,
 } from '../../src/domains/killmails/tables.js';
+import { bulkLoad } from '../support/bulk-load.js';
 import {
   explainQuery,
   indexesUsed,
@@ -170,25 +171,28 @@ beforeAll(async () => {
       })),
     );
   }
-  // Other killmails in the same months, so the lookups have real partitions to pick a row from.
-  for (const k of [KILLMAILS[0], KILLMAILS[1]] as Facts[]) {
-    const base = k.id * 100_000;
-    await t.sql`
+  // Other killmails in the same months, so the lookups have real partitions to pick a row from
+  // (their foreign keys checked once after the load: bulk-load.ts).
+  await bulkLoad(t.sql, async (bulk) => {
+    for (const k of [KILLMAILS[0], KILLMAILS[1]] as Facts[]) {
+      const base = k.id * 100_000;
+      await bulk`
       INSERT INTO killmails_raw (killmail_id, killmail_time, system_id, ship_type_id, raw_payload)
       SELECT ${base} + n, ${k.time.toISOString()}::timestamptz - n * interval '1 second',
              30000000 + n % 3000, 580 + n % 50, '{}'
       FROM generate_series(1, 20000) n`;
-    await t.sql`
+      await bulk`
       INSERT INTO killmails_enriched (killmail_id, killmail_time, isk_value, module_tags, enrichment_blob)
       SELECT killmail_id, killmail_time, killmail_id % 1000000, ARRAY['cloak'], '{}'
       FROM killmails_raw WHERE killmail_id > ${base}`;
-    await t.sql`
+      await bulk`
       INSERT INTO killmail_participants (killmail_id, killmail_time, position, is_victim,
                                          character_id, corporation_id, alliance_id)
       SELECT killmail_id, killmail_time, pos, pos = 0, 91000000 + (killmail_id + pos) % 40,
              98000000 + killmail_id % 10, 99000000 + killmail_id % 10
       FROM killmails_raw, generate_series(0, 2) pos WHERE killmail_id > ${base}`;
-  }
+    }
+  });
   const [user] = await t.db.insert(users).values({ name: 'watcher' }).returning();
   const userId = user?.id as number;
   // 4000 noise profiles of one to three filters each, validated like any write.

@@ -10,7 +10,7 @@ import {
 } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import postgres from 'postgres';
 
 export interface Standby {
@@ -73,12 +73,37 @@ function copyLiveDirectory(from: string, to: string): void {
  * A hot standby of the server at `adminUrl`, started from a base backup taken with the low-level
  * API (pg_backup_start/stop on 15+, pg_start_backup/pg_stop_backup on 14) and a copy of the data
  * directory, streaming from the primary. The embedded servers have no pg_basebackup.
+ *
+ * A physical replication slot, reserved before the backup starts, keeps the primary's WAL from
+ * the backup's start until the standby has streamed it (as pg_basebackup's slot does): without
+ * it, other test files writing in the meantime can recycle the segment the standby needs first
+ * ("requested WAL segment ... has already been removed"), and it never becomes ready. The slot
+ * is dropped with the standby.
  */
 export async function startStandby(adminUrl: string): Promise<Standby> {
   const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
   const dir = mkdtempSync(join(tmpdir(), 'pgparts-standby-'));
   const data = join(dir, 'data');
+  const slot = `pgparts_standby_${process.pid}_${basename(dir).replace(/\W/g, '_').toLowerCase()}`;
+  let slotCreated = false;
   let child: ChildProcess | undefined;
+  const dropSlot = async () => {
+    if (!slotCreated) return;
+    const cleanup = postgres(adminUrl, { max: 1, onnotice: () => {} });
+    try {
+      // The primary's walsender may outlive the stopped standby by a moment, holding the slot.
+      for (let i = 0; i < 100; i++) {
+        const [held] = await cleanup`SELECT 1 FROM pg_replication_slots
+                                     WHERE slot_name = ${slot} AND active`;
+        if (!held) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await cleanup`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
+                    WHERE slot_name = ${slot}`;
+    } finally {
+      await cleanup.end();
+    }
+  };
   try {
     const [info] = await admin<{ data: string; bin: string; version: number }[]>`
       SELECT current_setting('data_directory') AS data,
@@ -86,6 +111,8 @@ export async function startStandby(adminUrl: string): Promise<Standby> {
              current_setting('server_version_num')::int AS version`;
     if (!info) throw new Error('no server info');
     const modern = info.version >= 150000;
+    await admin`SELECT pg_create_physical_replication_slot(${slot}, true)`;
+    slotCreated = true;
     await admin.unsafe(
       modern
         ? `SELECT pg_backup_start('pgparts-standby', true)`
@@ -103,7 +130,7 @@ export async function startStandby(adminUrl: string): Promise<Standby> {
     writeFileSync(join(data, 'standby.signal'), '');
     writeFileSync(
       join(data, 'postgresql.auto.conf'),
-      `primary_conninfo = 'host=${primary.hostname} port=${primary.port} user=${decodeURIComponent(primary.username)} password=${decodeURIComponent(primary.password)}'\nhot_standby = on\n`,
+      `primary_conninfo = 'host=${primary.hostname} port=${primary.port} user=${decodeURIComponent(primary.username)} password=${decodeURIComponent(primary.password)}'\nhot_standby = on\nprimary_slot_name = '${slot}'\n`,
       { flag: 'a' },
     );
     // A standby needs these at least as high as the primary's (the primary runs with its own -c).
@@ -161,11 +188,17 @@ export async function startStandby(adminUrl: string): Promise<Standby> {
         started.kill('SIGINT');
         await closed;
         rmSync(dir, { recursive: true, force: true });
+        await dropSlot();
       },
     };
   } catch (error) {
-    child?.kill('SIGKILL');
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((done) => child?.on('close', done));
+      child.kill('SIGKILL');
+      await exited;
+    }
     rmSync(dir, { recursive: true, force: true });
+    await dropSlot().catch(() => {});
     throw error;
   } finally {
     await admin.end();
