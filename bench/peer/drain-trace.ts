@@ -4,27 +4,12 @@
  * server saw it (log_min_duration_statement = 0 on the bench's own scratch PostgreSQL 15),
  * summed by kind. A profiling aid for the drain's time; no targets here.
  */
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import { drainKey } from '../../src/index.js';
-import { withDatabase } from '../server.js';
-import { eventsFamily, installFamily } from './pgparts-side.js';
-import { startSystemServer } from './system-server.js';
-import { createEventsTable, fillEvents } from './tables.js';
+import { fillEvents } from './tables.js';
+import { logOffset, serverLines, startTraceDatabase } from './trace-database.js';
 import { startWriters } from './writers.js';
-
-const LOG = resolve(import.meta.dirname, '..', '..', '.pgparts', 'peer', 'server.log');
-
-function serverLines(from: number): { text: string; ms: number }[] {
-  const log = readFileSync(LOG, 'utf8').slice(from);
-  const out: { text: string; ms: number }[] = [];
-  for (const m of log.matchAll(/duration: ([\d.]+) ms\s+(\S+[^\n]*(?:\n\t[^\n]*)*)/g)) {
-    out.push({ ms: Number(m[1]), text: (m[2] ?? '').replace(/\s+/g, ' ') });
-  }
-  return out;
-}
 
 const monthStart = (now: Date, k: number) =>
   new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + k, 1));
@@ -32,17 +17,8 @@ const monthStart = (now: Date, k: number) =>
 async function main() {
   const rows = Number(process.argv[2] ?? 100_000);
   const strategy = (process.argv[3] ?? 'swap') as 'swap' | 'delete';
-  const server = await startSystemServer(15);
+  const { server, url, setup, family } = await startTraceDatabase();
   try {
-    const admin = postgres(server.url, { max: 1, onnotice: () => {} });
-    await admin.unsafe('CREATE DATABASE pgparts_trace');
-    await admin.unsafe(`ALTER DATABASE pgparts_trace SET "TimeZone" = 'UTC'`);
-    await admin.end();
-    const url = withDatabase(server.url, 'pgparts_trace');
-    const setup = postgres(url, { max: 1, onnotice: () => {} });
-    await createEventsTable(setup, 'pp');
-    const family = eventsFamily({ name: 'pp_events', schema: 'pp', past: 6 });
-    await installFamily(setup, family);
     const now = new Date();
     const from = monthStart(now, -8);
     const to = monthStart(now, -7);
@@ -71,7 +47,7 @@ async function main() {
     await setup.unsafe('ALTER SYSTEM SET log_min_duration_statement = 0');
     await setup.unsafe('SELECT pg_reload_conf()');
     await new Promise((r) => setTimeout(r, 300));
-    const start = readFileSync(LOG, 'utf8').length;
+    const start = logOffset();
     const started = performance.now();
     const result = await drainKey(db, family, { kind: 'range', from, to }, { strategy });
     const ms = performance.now() - started;

@@ -4,39 +4,15 @@
  * (log_min_duration_statement = 0 on the bench's own scratch server). A profiling aid for the
  * fixed costs the side-by-side reports; no targets here.
  */
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import { maintain } from '../../src/index.js';
-import { withDatabase } from '../server.js';
-import { eventsFamily, installFamily } from './pgparts-side.js';
-import { startSystemServer } from './system-server.js';
-import { createEventsTable } from './tables.js';
-
-const LOG = resolve(import.meta.dirname, '..', '..', '.pgparts', 'peer', 'server.log');
-
-function serverLines(from: number): { text: string; ms: number }[] {
-  const log = readFileSync(LOG, 'utf8').slice(from);
-  const out: { text: string; ms: number }[] = [];
-  for (const m of log.matchAll(/duration: ([\d.]+) ms\s+(\S+[^\n]*)/g)) {
-    out.push({ ms: Number(m[1]), text: (m[2] ?? '').slice(0, 110) });
-  }
-  return out;
-}
+import { eventsFamily } from './pgparts-side.js';
+import { logOffset, serverLines, startTraceDatabase } from './trace-database.js';
 
 async function main() {
-  const server = await startSystemServer(15);
+  const { server, url, setup, family } = await startTraceDatabase();
   try {
-    const admin = postgres(server.url, { max: 1, onnotice: () => {} });
-    await admin.unsafe('CREATE DATABASE pgparts_trace');
-    await admin.unsafe(`ALTER DATABASE pgparts_trace SET "TimeZone" = 'UTC'`);
-    await admin.end();
-    const url = withDatabase(server.url, 'pgparts_trace');
-    const setup = postgres(url, { max: 1, onnotice: () => {} });
-    await createEventsTable(setup, 'pp');
-    const family = eventsFamily({ name: 'pp_events', schema: 'pp', past: 6 });
-    await installFamily(setup, family);
     const sent: string[] = [];
     let tracing = false;
     const pool = postgres(url, {
@@ -59,7 +35,7 @@ async function main() {
       ['retention', () => maintain(db, { families: [kept], allowDestructive: true })],
       ['no-op after', () => maintain(db, { families: [kept], allowDestructive: true })],
     ] as const) {
-      const from = readFileSync(LOG, 'utf8').length;
+      const from = logOffset();
       sent.length = 0;
       tracing = true;
       const started = performance.now();
@@ -72,7 +48,7 @@ async function main() {
       console.log(
         `\n== ${label}: ${Math.round(ms)} ms client, ${sent.length} statements sent, server ${serverMs.toFixed(1)} ms; steps: ${result.results.map((r) => `${r.step.kind} ${Math.round(r.ms)} ms`).join(', ')}`,
       );
-      for (const l of lines) console.log(`${l.ms.toFixed(2).padStart(8)}  ${l.text}`);
+      for (const l of lines) console.log(`${l.ms.toFixed(2).padStart(8)}  ${l.text.slice(0, 110)}`);
     }
     await pool.end();
     await setup.end();

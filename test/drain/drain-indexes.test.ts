@@ -5,6 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { MANAGED_MARKER } from '../../src/define/marker.js';
 import { parseFamily } from '../../src/define/spec.js';
 import { type DrainOptions, drainKey } from '../../src/ops/drain/drain.js';
+import { killWhileWaiting } from '../support/kill-while-waiting.js';
 import { recordingDatabase } from '../support/recording.js';
 import { tableDigest } from '../support/table-checksum.js';
 import { useTestDatabase } from '../support/test-database.js';
@@ -145,30 +146,6 @@ describe('drainKey builds its tables indexes after the copy', () => {
   );
 });
 
-/**
- * Takes a lock on `table` (resolves once held), then in the background waits until backend `pid`
- * is blocked on it, terminates that backend and lets the lock go.
- */
-async function killWhileWaiting(pid: number, table: string): Promise<void> {
-  const holder = t.connect({ max: 1 });
-  let markHeld = () => {};
-  const held = new Promise<void>((resolve) => {
-    markHeld = resolve;
-  });
-  void holder.begin(async (tx) => {
-    await tx.unsafe(`LOCK TABLE "${table}" IN ACCESS EXCLUSIVE MODE`);
-    markHeld();
-    for (let i = 0; i < 500; i++) {
-      const waiting =
-        await t.sql`SELECT 1 FROM pg_stat_activity WHERE pid = ${pid} AND wait_event_type = 'Lock'`;
-      if (waiting.length > 0) break;
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-    await t.sql`SELECT pg_terminate_backend(${pid})`;
-  });
-  await held;
-}
-
 describe('drainKey killed around the index build', () => {
   it.each([
     // The build's first statement waits for the staging table: killed with the rows copied and
@@ -189,7 +166,7 @@ describe('drainKey killed around the index build', () => {
       const interrupted = drainKey(drizzlePg(victim), gauges, month(m), {
         strategy: 'swap',
         onPhase: async (phase) => {
-          if (phase === point) await killWhileWaiting(rows[0]?.pid ?? 0, blocker);
+          if (phase === point) await killWhileWaiting(t, rows[0]?.pid ?? 0, blocker);
         },
       });
       await expect(interrupted).rejects.toThrow();

@@ -4,6 +4,7 @@ import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { leaderboardFamily } from '../../src/domains/leaderboard/partitioning.js';
 import { type DrainOptions, drainKey } from '../../src/ops/drain/drain.js';
+import { killWhileWaiting } from '../support/kill-while-waiting.js';
 import { useTestDatabase } from '../support/test-database.js';
 import { digests, insertRuns, rowsByPartition, setupSeasons } from './leaderboard-fixture.js';
 
@@ -17,30 +18,6 @@ beforeAll(async () => {
   for (const season of [14, 15, 16, 17]) await insertRuns(t.sql, season, 400, season * 1000);
   await insertRuns(t.sql, 12, 100, 90_000);
 });
-
-/**
- * Takes a lock on `table` (resolves once held), then in the background waits until backend `pid`
- * is blocked on it, terminates that backend and lets the lock go.
- */
-async function killWhileWaiting(pid: number, table: string): Promise<void> {
-  const holder = t.connect({ max: 1 });
-  let markHeld = () => {};
-  const held = new Promise<void>((resolve) => {
-    markHeld = resolve;
-  });
-  void holder.begin(async (tx) => {
-    await tx.unsafe(`LOCK TABLE "${table}" IN ACCESS EXCLUSIVE MODE`);
-    markHeld();
-    for (let i = 0; i < 500; i++) {
-      const waiting =
-        await t.sql`SELECT 1 FROM pg_stat_activity WHERE pid = ${pid} AND wait_event_type = 'Lock'`;
-      if (waiting.length > 0) break;
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-    await t.sql`SELECT pg_terminate_backend(${pid})`;
-  });
-  await held;
-}
 
 describe('drainKey interrupted by pg_terminate_backend', () => {
   it.each([
@@ -67,6 +44,7 @@ describe('drainKey interrupted by pg_terminate_backend', () => {
           // lock, and terminate its backend while that statement waits. After 'locked' that
           // statement is inside the final transaction, which holds its locks on DEFAULT.
           await killWhileWaiting(
+            t,
             pid,
             phase === 'prepared' ? 'leaderboard_run_default' : 'pgparts_changes',
           );
@@ -109,7 +87,7 @@ describe('drainKey interrupted by pg_terminate_backend', () => {
       onPhase: async (phase) => {
         // The first statement after the commit drops the old DEFAULT partitions.
         if (phase === 'validating')
-          await killWhileWaiting(rows[0]?.pid ?? 0, 'leaderboard_run_default_drained');
+          await killWhileWaiting(t, rows[0]?.pid ?? 0, 'leaderboard_run_default_drained');
       },
     });
     await expect(interrupted).rejects.toThrow();
