@@ -91,28 +91,31 @@ describe('retire refuses before its first change', () => {
        CREATE TABLE archive_taken."killmails_enriched_${suffix(-3)}" (id int)`,
     );
     const before = await monthState(-3);
-    const refusal = await retireKey(t.db, family, key(-3), {
-      mode: 'archive',
-      archiveSchema: 'archive_taken',
-    }).catch((e: unknown) => e);
-    expect(refusal).toMatchObject({ name: 'PgpartsError', code: 'refused' });
-    const message = (refusal as Error).message;
-    expect(message).toMatch(new RegExp(`public\\.${participants} was not created by pgparts`));
-    expect(message).toMatch(/outside_ref \(\w+\).* outside the family reference killmails_raw/);
-    expect(message).toMatch(
-      new RegExp(`archive_taken\\.killmails_enriched_${suffix(-3)} already exists`),
-    );
-    expect(await monthState(-3)).toEqual(before);
-    expect(before.every((s) => s.attached)).toBe(true);
-    // Put back as it was: the original partition (still recorded as pgparts's, by oid) attached.
-    await t.sql.unsafe(
-      `DROP TABLE outside_ref; DROP TABLE archive_taken."killmails_enriched_${suffix(-3)}";
-       ALTER TABLE killmail_participants DETACH PARTITION "${participants}";
-       DROP TABLE "${participants}";
-       ALTER TABLE participants_kept RENAME TO "${participants}";
-       ALTER TABLE killmail_participants ATTACH PARTITION "${participants}"
-         FOR VALUES FROM ('${month(-3).toISOString()}') TO ('${month(-2).toISOString()}');`,
-    );
+    try {
+      const refusal = await retireKey(t.db, family, key(-3), {
+        mode: 'archive',
+        archiveSchema: 'archive_taken',
+      }).catch((e: unknown) => e);
+      expect(refusal).toMatchObject({ name: 'PgpartsError', code: 'refused' });
+      const message = (refusal as Error).message;
+      expect(message).toMatch(new RegExp(`public\\.${participants} was not created by pgparts`));
+      expect(message).toMatch(/outside_ref \(\w+\).* outside the family references? killmails_raw/);
+      expect(message).toMatch(
+        new RegExp(`archive_taken\\.killmails_enriched_${suffix(-3)} already exists`),
+      );
+      expect(await monthState(-3)).toEqual(before);
+      expect(before.every((s) => s.attached)).toBe(true);
+    } finally {
+      // Put back as it was: the original partition (still recorded as pgparts's, by oid) attached.
+      await t.sql.unsafe(
+        `DROP TABLE outside_ref; DROP TABLE archive_taken."killmails_enriched_${suffix(-3)}";
+         ALTER TABLE killmail_participants DETACH PARTITION "${participants}";
+         DROP TABLE "${participants}";
+         ALTER TABLE participants_kept RENAME TO "${participants}";
+         ALTER TABLE killmail_participants ATTACH PARTITION "${participants}"
+           FOR VALUES FROM ('${month(-3).toISOString()}') TO ('${month(-2).toISOString()}');`,
+      );
+    }
     expect(await monthState(-3)).toEqual(before);
   });
 
