@@ -6,6 +6,7 @@ import { type ListValue, type PartitionKey, partitionName } from '../define/part
 import { type FamilySpec, listValueType, parseFamilies } from '../define/spec.js';
 import { CHANGE_LOG_TABLE } from '../ops/online-copy/capture.js';
 import type { AnyPgDatabase } from '../run/database.js';
+import { afterSent } from '../run/execute.js';
 import { DEFAULT_LOCK_TIMEOUT_MS, lockTimeoutSql } from '../run/lock-timeout.js';
 import { rowsOf } from '../run/rows.js';
 import { quoteIdent, quoteQualified } from '../sql/identifiers.js';
@@ -393,11 +394,9 @@ export async function inspect(
             version: string;
           }>(rows)[0],
       );
-    settingsRead.catch(() => {});
     // Put back after a read that succeeded; a failed one is rolled back (its SET LOCALs with
     // it), and a statement after the failure would only hide its error behind 25P02.
-    const snapshot = await readSnapshot(tx, settingsRead);
-    const saved = await settingsRead;
+    const [saved, snapshot] = await afterSent(settingsRead, () => readSnapshot(tx, settingsRead));
     if (saved && nested) {
       await tx.execute(sql`SELECT set_config('TimeZone', ${saved.tz}, true), set_config('DateStyle', ${saved.ds}, true),
                                   set_config('search_path', ${saved.sp}, true), set_config('lock_timeout', ${saved.lt}, true),

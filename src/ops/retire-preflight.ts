@@ -5,6 +5,7 @@ import { keyLabel, type PartitionKey, partitionName } from '../define/partition-
 import type { FamilySpec } from '../define/spec.js';
 import { PgpartsError } from '../errors.js';
 import type { AnyPgDatabase } from '../run/database.js';
+import { afterSent } from '../run/execute.js';
 import { quoteQualified } from '../sql/identifiers.js';
 import { OWNED_TABLES, type OwnedRole } from '../sql/ownership.js';
 import { boundSpecSql } from '../sql/partition-ddl.js';
@@ -101,14 +102,6 @@ export async function retirePreflight(
   options: RetirePreflightOptions,
 ): Promise<RetirePartitionState[]> {
   return db.transaction(async (tx) => {
-    // Bounds print in the session's zone and style: read them as boundSpecSql writes them.
-    // Sent with the batch below, which runs under them.
-    const zoned = tx
-      .execute(
-        sql`SELECT set_config('TimeZone', 'UTC', true), set_config('DateStyle', 'ISO, YMD', true)`,
-      )
-      .then(() => undefined);
-    zoned.catch(() => {});
     const problems: string[] = [];
     const states: RetirePartitionState[] = [];
     const missing: string[] = [];
@@ -129,8 +122,14 @@ export async function retirePreflight(
     reads.push(
       sql`SELECT to_regclass(${quoteQualified(family.schema, OWNED_TABLES)}) IS NOT NULL AS present`,
     );
-    const results = await readBatch(tx, reads);
-    await zoned;
+    // Bounds print in the session's zone and style: read them as boundSpecSql writes them. The
+    // settings go out with the batch, which runs under them.
+    const [, results] = await afterSent(
+      tx.execute(
+        sql`SELECT set_config('TimeZone', 'UTC', true), set_config('DateStyle', 'ISO, YMD', true)`,
+      ),
+      () => readBatch(tx, reads),
+    );
     const ownedPresent = results[reads.length - 1]?.[0]?.present === true;
     const roles = ownedPresent
       ? await ownedRoles(tx, family.schema, family.schema, names)

@@ -7,7 +7,7 @@ import { isPgpartsError, PgpartsError } from '../errors.js';
 import { drainKey } from '../ops/drain/drain.js';
 import { ensureOwnership } from '../ops/ownership.js';
 import { retireKeyInRun } from '../ops/retention.js';
-import { type Plan, plan, type Step } from '../plan/plan.js';
+import { findFamilySnapshot, type Plan, plan, type Step } from '../plan/plan.js';
 import {
   type LockKey,
   MAINTENANCE_LOCK_KEY,
@@ -265,10 +265,8 @@ export async function apply(db: AnyPgDatabase, options: ApplyOptions): Promise<A
         // a run with nothing to do, or refused by the plan, writes nothing, and neither does one
         // whose read found the family carried over already.
         for (const family of families) {
-          const read = snapshot.families.find(
-            (f) => f.schema === family.schema && f.name === family.name,
-          );
-          if (planned.steps.some((s) => s.family === family.name) && !read?.ownershipRecorded)
+          const recorded = findFamilySnapshot(snapshot, family)?.ownershipRecorded === true;
+          if (planned.steps.some((s) => s.family === family.name) && !recorded)
             await ensureOwnership(session.db, family);
         }
         results = await runSteps(planned, {

@@ -40,3 +40,31 @@ export async function runInTransaction(
   if (!is(tx, PgTransaction)) return runAll(tx, statements);
   await Promise.all(statements.map((statement) => tx.execute(sql.raw(statement))));
 }
+
+/**
+ * Runs `work` behind `ahead`: a statement already sent on the same connection whose reply is not
+ * awaited first, so that work's first statement goes out with it instead of one round trip later
+ * (the connection runs statements in the order they are sent). `ahead` is started here, before
+ * `work`, whatever kind of pending query it is. Should `ahead` fail, that is the error thrown,
+ * not the one `work` met because of it (in a transaction, every statement after a failed one is
+ * refused with 25P02). Returns ahead's result and work's.
+ */
+export async function afterSent<A, R>(
+  ahead: PromiseLike<A>,
+  work: () => Promise<R>,
+): Promise<[A, R]> {
+  const sent = ahead.then(
+    (value) => ({ ok: true as const, value }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
+  let result: R;
+  try {
+    result = await work();
+  } catch (error) {
+    const first = await sent;
+    throw first.ok ? error : first.error;
+  }
+  const first = await sent;
+  if (!first.ok) throw first.error;
+  return [first.value, result];
+}

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { PgpartsError } from '../errors.js';
 import type { AnyPgDatabase } from './database.js';
-import { runInTransaction } from './execute.js';
+import { afterSent, runInTransaction } from './execute.js';
 import { pgErrorCode, pgErrorMessage } from './pg-error.js';
 
 /**
@@ -200,20 +200,11 @@ export async function inLockedTransaction<T>(
   const outcome = await retryOnLockTimeout(
     (n) =>
       db.transaction(async (tx) => {
-        // Sent with the body's first statement, not a round trip of their own: the connection
-        // runs them first. Should they fail, that is the error to report.
-        const set = runInTransaction(tx, settings);
-        set.catch(() => {});
-        try {
-          const value = await body(tx as unknown as AnyPgDatabase, n);
-          await set;
-          return value;
-        } catch (error) {
-          throw await set.then(
-            () => error,
-            (failed: unknown) => failed,
-          );
-        }
+        // The settings go out with the body's first statement, not a round trip of their own.
+        const [, value] = await afterSent(runInTransaction(tx, settings), () =>
+          body(tx as unknown as AnyPgDatabase, n),
+        );
+        return value;
       }),
     options,
   );

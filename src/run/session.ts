@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { AnyPgDatabase } from './database.js';
+import { afterSent } from './execute.js';
 import { lockTimeoutSql } from './lock-timeout.js';
 import { isConnectionLoss } from './pg-error.js';
 import { rowsOf } from './rows.js';
@@ -122,24 +123,15 @@ function transactionalReserved(reserved: PostgresJsReserved, options: unknown): 
     rollback: string,
     fn: (client: unknown) => Promise<T>,
   ): Promise<T> => {
-    // Sent with the transaction's first statement, not a round trip of its own: the connection
-    // runs what it is sent in order. BEGIN and SAVEPOINT fail only with the connection, and then
-    // so does the statement after them.
-    const opened = scoped.unsafe(open);
-    opened.catch(() => {});
+    // BEGIN goes out with the transaction's first statement, not a round trip of its own; when
+    // BEGIN itself failed (the connection was lost before it), that is the error reported.
     try {
-      const result = await fn(scoped);
-      await opened;
+      const [, result] = await afterSent(scoped.unsafe(open), () => fn(scoped));
       await scoped.unsafe(commit);
       return result;
     } catch (error) {
-      // When BEGIN itself failed (the connection was lost before it), that is the cause to report.
-      const cause = await opened.then(
-        () => error,
-        (failed: unknown) => failed,
-      );
-      if (!isConnectionLoss(cause)) await scoped.unsafe(rollback).catch(() => {});
-      throw cause;
+      if (!isConnectionLoss(error)) await scoped.unsafe(rollback).catch(() => {});
+      throw error;
     }
   };
   scoped.options = options;
