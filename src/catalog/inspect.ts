@@ -15,6 +15,7 @@ import { DEFAULT_EXCLUDES_CHECK } from '../sql/partition-ddl.js';
 import { findAnomalies, type IndexOrderIssue } from './anomalies.js';
 import { readBatch } from './batch.js';
 import { defaultRowsSql, readDefaultRows } from './default-rows.js';
+import { MAINTENANCE_RUNS_TABLE } from './maintenance-runs.js';
 import { OPERATIONS_TABLE, operationsFromRows, operationsSql } from './operations.js';
 import {
   adoptedRowsSql,
@@ -49,6 +50,7 @@ const BOOKKEEPING_TABLES = [
   RETIRED_KEYS_TABLE,
   OPERATIONS_TABLE,
   CHANGE_LOG_TABLE,
+  MAINTENANCE_RUNS_TABLE,
 ] as const;
 
 /** Which of BOOKKEEPING_TABLES exist in `schemas`: rows (schema, name, present). */
@@ -78,6 +80,44 @@ export interface InspectOptions {
    * for); the server's now() by default. apply passes its `now`.
    */
   now?: Date;
+}
+
+export interface SessionInspectOptions extends InspectOptions {
+  /**
+   * For a read sent before the decision to make it (apply sends it right behind its lock
+   * attempt): inspect waits for this after its first batch, which reads the catalog only and
+   * locks no table, and goes on when it resolves true. When it resolves false the read stops
+   * there and InspectStopped is thrown.
+   */
+  proceed?: PromiseLike<boolean>;
+}
+
+export interface SessionSnapshot {
+  snapshot: Snapshot;
+  /**
+   * The statement that put the session's settings back: sent after the last read and not waited
+   * for, so it goes out with whatever the caller sends next. Await it before relying on them.
+   */
+  restored: Promise<void>;
+}
+
+/** What inspect throws when its `proceed` resolved false: the read was not wanted after all. */
+export class InspectStopped extends Error {
+  constructor() {
+    super('pgparts: inspect stopped before its table reads: the run it was sent for did not go on');
+    this.name = 'InspectStopped';
+  }
+}
+
+interface SavedSettings {
+  tz: string;
+  ds: string;
+  sp: string;
+  lt: string;
+  jit: string;
+  pcm: string;
+  ms: number | string;
+  version: string;
 }
 
 interface ParentRow {
@@ -203,7 +243,10 @@ function partitionsSql(tables: { schema: string; name: string }[], sizes: boolea
   return sql`
       SELECT pn.nspname AS parent_schema, p.relname AS parent, c.oid::text AS oid,
              n.nspname AS schema, c.relname AS name,
-             pg_get_expr(c.relpartbound, c.oid) AS bound,
+             -- 0, not the partition's oid: a bound holds constants only, and given an oid the
+             -- function locks that relation (a read would wait behind DDL on any partition,
+             -- and take a lock per partition).
+             pg_get_expr(c.relpartbound, 0) AS bound,
              d.description AS comment,
              ${bytes} AS bytes,
              c.reltuples::float8 AS reltuples,
@@ -254,44 +297,51 @@ function familyKey(family: FamilySpec, key: PartitionKey | undefined): Partition
 }
 
 /** Every value of the spec's `valuesFrom` column, or why it cannot be read. */
-async function readSourceValues(
-  db: AnyPgDatabase,
-  family: FamilySpec,
-): Promise<{ values: ListValue[] | null; error: string | null }> {
+/** The family's `valuesFrom` source, when it has one. */
+function valuesSource(family: FamilySpec) {
   const p = family.partitionBy;
-  if (p.strategy !== 'list' || !p.valuesFrom) return { values: null, error: null };
-  const source = p.valuesFrom;
-  const where = `${source.schema}.${source.table}.${source.column}`;
-  const found = rowsOf<{ ok: boolean }>(
-    await db.execute(sql`
-      SELECT EXISTS (SELECT 1 FROM pg_attribute
+  return p.strategy === 'list' && p.valuesFrom ? p.valuesFrom : null;
+}
+
+/** Whether the `valuesFrom` column exists: one row, `ok`. */
+function sourceExistsSql(source: NonNullable<ReturnType<typeof valuesSource>>): SQL {
+  return sql`SELECT EXISTS (SELECT 1 FROM pg_attribute
                      WHERE attrelid = to_regclass(${quoteQualified(source.schema, source.table)})
-                       AND attname = ${source.column} AND NOT attisdropped) AS ok`),
+                       AND attname = ${source.column} AND NOT attisdropped) AS ok`;
+}
+
+/** The `valuesFrom` column's distinct values, as text (`v`); read once it is known to exist. */
+function sourceValuesSql(source: NonNullable<ReturnType<typeof valuesSource>>): SQL {
+  return sql.raw(
+    `SELECT DISTINCT ${quoteIdent(source.column)}::text AS v FROM ` +
+      `${quoteQualified(source.schema, source.table)} WHERE ${quoteIdent(source.column)} IS NOT NULL`,
   );
-  if (!found[0]?.ok) {
+}
+
+/** `valuesFrom`'s values, parsed as the spec's value type, or why they could not be. Pure. */
+function sourceValuesFromRows(
+  family: FamilySpec,
+  exists: boolean,
+  rows: readonly Record<string, unknown>[],
+): { values: ListValue[] | null; error: string | null } {
+  const source = valuesSource(family);
+  if (!source) return { values: null, error: null };
+  const where = `${source.schema}.${source.table}.${source.column}`;
+  if (!exists) {
     return {
       values: null,
       error: `valuesFrom ${where} does not exist (is the table created, and the column named so?)`,
     };
   }
-  const rows = rowsOf<{ v: string }>(
-    await db.execute(
-      sql.raw(
-        `SELECT DISTINCT ${quoteIdent(source.column)}::text AS v FROM ` +
-          `${quoteQualified(source.schema, source.table)} WHERE ${quoteIdent(source.column)} IS NOT NULL`,
-      ),
-    ),
-  );
-  if (listValueType(p) === 'text') {
-    return { values: rows.map((r) => r.v).sort(), error: null };
-  }
+  const texts = rows.map((r) => String(r.v));
+  if (family.partitionBy.strategy === 'list' && listValueType(family.partitionBy) === 'text') return { values: texts.sort(), error: null };
   const values: number[] = [];
-  for (const row of rows) {
-    const value = Number(row.v);
-    if (!/^-?\d+$/.test(row.v) || !Number.isSafeInteger(value)) {
+  for (const text of texts) {
+    const value = Number(text);
+    if (!/^-?\d+$/.test(text) || !Number.isSafeInteger(value)) {
       return {
         values: null,
-        error: `valuesFrom ${where} holds ${JSON.stringify(row.v)}, not an integer`,
+        error: `valuesFrom ${where} holds ${JSON.stringify(text)}, not an integer`,
       };
     }
     values.push(value);
@@ -349,61 +399,96 @@ export async function inspect(
   families: readonly FamilySpec[],
   options: InspectOptions = {},
 ): Promise<Snapshot> {
+  return (await readCatalog(db, families, options, null)).snapshot;
+}
+
+/**
+ * inspect on a connection of its own (apply's pinned session), outside any transaction: the
+ * reads need none (each sees the catalog as of its own start, as they would in a READ
+ * COMMITTED transaction), and without one there is no COMMIT to wait for. The settings are the
+ * session's from the first statement to the one that puts them back, sent after the last read.
+ */
+export function inspectInSession(
+  db: AnyPgDatabase,
+  families: readonly FamilySpec[],
+  options: SessionInspectOptions = {},
+): Promise<SessionSnapshot> {
+  return readCatalog(db, families, options, { proceed: options.proceed });
+}
+
+async function readCatalog(
+  db: AnyPgDatabase,
+  families: readonly FamilySpec[],
+  options: InspectOptions,
+  session: { proceed: PromiseLike<boolean> | undefined } | null,
+): Promise<SessionSnapshot> {
+  const proceed = session?.proceed;
   const specs = parseFamilies(families);
   const tables = specs.flatMap((f) => f.tables.map((name) => ({ schema: f.schema, name })));
 
   const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
   lockTimeoutSql(lockTimeoutMs); // refuses anything but a positive whole number of ms
 
-  // Inside a caller's transaction, inspect's is a savepoint, and a local setting would outlive
-  // it: the caller's settings are put back before returning. In a transaction of its own, its
-  // COMMIT ends them.
-  const nested = is(db, PgTransaction);
-  return db.transaction(async (tx) => {
-    // The caller's settings are read first (the subquery runs before the set_config calls). One
-    // round trip for all of it: catalog text (pg_get_partkeydef, pg_get_expr) then names what it
-    // names in full, times in UTC. JIT off: the reads are short, a compile would only add to them.
-    // Generic plans: the catalog batches are named statements (batch.ts), planned once per
-    // connection instead of on every run (planning them costs more than running them).
-    // Sent without waiting for its reply: the catalog batch goes out right behind it and runs
-    // under its settings (the connection runs statements in the order they are sent).
-    const settingsRead = tx
-      .execute(sql`
+  // The caller's settings are read first (the subquery runs before the set_config calls). One
+  // round trip for all of it: catalog text (pg_get_partkeydef, pg_get_expr) then names what it
+  // names in full, times in UTC. JIT off: the reads are short, a compile would only add to them.
+  // Generic plans: the catalog batches are named statements (batch.ts), planned once per
+  // connection instead of on every run (planning them costs more than running them).
+  const settingsSql = (local: boolean) => sql`
         SELECT s.tz, s.ds, s.sp, s.lt, s.jit, s.pcm, s.ms, s.version,
-               set_config('TimeZone', 'UTC', true), set_config('DateStyle', 'ISO, YMD', true),
-               set_config('search_path', 'pg_catalog', true),
-               set_config('lock_timeout', ${`${lockTimeoutMs}ms`}, true),
-               set_config('jit', 'off', true),
-               set_config('plan_cache_mode', 'force_generic_plan', true)
+               set_config('TimeZone', 'UTC', ${local}), set_config('DateStyle', 'ISO, YMD', ${local}),
+               set_config('search_path', 'pg_catalog', ${local}),
+               set_config('lock_timeout', ${`${lockTimeoutMs}ms`}, ${local}),
+               set_config('jit', 'off', ${local}),
+               set_config('plan_cache_mode', 'force_generic_plan', ${local})
         FROM (SELECT current_setting('TimeZone') AS tz, current_setting('DateStyle') AS ds,
                      current_setting('search_path') AS sp, current_setting('lock_timeout') AS lt,
                      current_setting('jit') AS jit, current_setting('plan_cache_mode') AS pcm,
                      (extract(epoch FROM now()) * 1000)::float8 AS ms,
                      current_setting('server_version_num') AS version
-              OFFSET 0) s`)
-      .then(
-        (rows) =>
-          rowsOf<{
-            tz: string;
-            ds: string;
-            sp: string;
-            lt: string;
-            jit: string;
-            pcm: string;
-            ms: number | string;
-            version: string;
-          }>(rows)[0],
-      );
+              OFFSET 0) s`;
+  const restoreSql = (saved: SavedSettings, local: boolean) =>
+    sql`SELECT set_config('TimeZone', ${saved.tz}, ${local}), set_config('DateStyle', ${saved.ds}, ${local}),
+               set_config('search_path', ${saved.sp}, ${local}), set_config('lock_timeout', ${saved.lt}, ${local}),
+               set_config('jit', ${saved.jit}, ${local}), set_config('plan_cache_mode', ${saved.pcm}, ${local})`;
+  // Sent without waiting for its reply: the catalog batch goes out right behind it and runs
+  // under its settings (the connection runs statements in the order they are sent).
+  const readSettings = (on: AnyPgDatabase, local: boolean) =>
+    on.execute(settingsSql(local)).then((rows) => rowsOf<SavedSettings>(rows)[0]);
+
+  if (session) {
+    const settingsRead = readSettings(db, false);
+    let saved: SavedSettings | undefined;
+    let snapshot: Snapshot;
+    try {
+      [saved, snapshot] = await afterSent(settingsRead, () => readSnapshot(db, settingsRead));
+    } catch (error) {
+      // Outside a transaction nothing rolls the settings back: they are put back here, before
+      // a retry reads them again as the caller's.
+      const set = await settingsRead.catch(() => undefined);
+      if (set) await db.execute(restoreSql(set, false)).catch(() => {});
+      throw error;
+    }
+    const restored = saved
+      ? db.execute(restoreSql(saved, false)).then(() => undefined)
+      : Promise.resolve();
+    restored.catch(() => {}); // the caller awaits it
+    return { snapshot, restored };
+  }
+
+  // Inside a caller's transaction, inspect's is a savepoint, and a local setting would outlive
+  // it: the caller's settings are put back before returning. In a transaction of its own, its
+  // COMMIT ends them.
+  const nested = is(db, PgTransaction);
+  const snapshot = await db.transaction(async (tx) => {
+    const settingsRead = readSettings(tx, true);
     // Put back after a read that succeeded; a failed one is rolled back (its SET LOCALs with
     // it), and a statement after the failure would only hide its error behind 25P02.
-    const [saved, snapshot] = await afterSent(settingsRead, () => readSnapshot(tx, settingsRead));
-    if (saved && nested) {
-      await tx.execute(sql`SELECT set_config('TimeZone', ${saved.tz}, true), set_config('DateStyle', ${saved.ds}, true),
-                                  set_config('search_path', ${saved.sp}, true), set_config('lock_timeout', ${saved.lt}, true),
-                                  set_config('jit', ${saved.jit}, true), set_config('plan_cache_mode', ${saved.pcm}, true)`);
-    }
-    return snapshot;
+    const [saved, read] = await afterSent(settingsRead, () => readSnapshot(tx, settingsRead));
+    if (saved && nested) await tx.execute(restoreSql(saved, true));
+    return read;
   });
+  return { snapshot, restored: Promise.resolve() };
 
   /**
    * The reads, batched (batch.ts) so their number does not grow with the families: the catalog
@@ -415,7 +500,9 @@ export async function inspect(
     clockRead: Promise<{ ms: number | string; version: string } | undefined>,
   ): Promise<Snapshot> {
     const schemas = [...new Set(specs.map((f) => f.schema))];
-    const [parentRows = [], partitionRows = [], indexRows = [], presentRows = []] =
+    // Whether each `valuesFrom` column exists rides along; its values come in the second batch.
+    const sources = specs.map(valuesSource);
+    const [parentRows = [], partitionRows = [], indexRows = [], presentRows = [], ...sourceRows] =
       tables.length === 0
         ? []
         : await readBatch(tx, [
@@ -423,7 +510,13 @@ export async function inspect(
             partitionsSql(tables, options.sizes ?? false),
             indexOrderIssuesSql(tables),
             bookkeepingPresentSql(schemas),
+            ...sources.flatMap((source) => (source ? [sourceExistsSql(source)] : [])),
           ]);
+    const sourceFound = new Map<FamilySpec, boolean>();
+    for (const [i, family] of specs.filter((_, f) => sources[f]).entries()) {
+      sourceFound.set(family, sourceRows[i]?.[0]?.ok === true);
+    }
+    if (proceed && !(await proceed)) throw new InspectStopped();
     const parents = parentsFromRows(parentRows as unknown as ParentRow[]);
     const present = new Set(
       presentRows.filter((r) => r.present === true).map((r) => `${r.schema}.${r.name}`),
@@ -463,7 +556,11 @@ export async function inspect(
         slot(sql.raw(defaultRowsSql(family, row, []).occupied)),
       );
     }
-    const familySlots = specs.map((family) => ({
+    const familySlots = specs.map((family, f) => ({
+      sourceValues:
+        sources[f] && sourceFound.get(family)
+          ? slot(sourceValuesSql(sources[f] as NonNullable<(typeof sources)[number]>))
+          : -1,
       retired: has(family.schema, RETIRED_KEYS_TABLE) ? slot(retiredKeysSql(family)) : -1,
       operations: has(family.schema, OPERATIONS_TABLE) ? slot(operationsSql(family)) : -1,
       drainTables: slot(drainTablesSql(family, has(family.schema, OWNED_TABLES))),
@@ -511,7 +608,11 @@ export async function inspect(
         table.partitions.sort(partitionOrder);
         tableSnapshots.push(table);
       }
-      const source = await readSourceValues(tx, family);
+      const source = sourceValuesFromRows(
+        family,
+        sourceFound.get(family) === true,
+        at(familySlots[f]?.sourceValues ?? -1),
+      );
       // DEFAULT is probed for the keys the planner may create, once every table is read.
       const keys = probeKeys(family, tableSnapshots, source.values, now);
       for (const table of tableSnapshots) {
@@ -566,6 +667,7 @@ export async function inspect(
         },
         anomalies: findAnomalies(family, tableSnapshots, indexIssues),
         ownershipRecorded: ownership.adopted.has(family.name),
+        runRecordsTable: has(family.schema, MAINTENANCE_RUNS_TABLE),
       });
     }
     return {

@@ -135,6 +135,11 @@ export interface FamilySnapshot {
    * (ops/ownership.ts): a change needs no setup first. Absent is read as false.
    */
   ownershipRecorded?: boolean;
+  /**
+   * pgparts's record of maintenance runs (pgparts_maintenance_runs) exists in the family's
+   * schema: apply records its run without creating it first. Absent is read as false.
+   */
+  runRecordsTable?: boolean;
 }
 
 /** An operation recorded on a key (catalog/operations.ts) and not finished (or still running). */

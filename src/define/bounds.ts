@@ -2,7 +2,7 @@ import { addIntervals, type Interval, intervalStart } from './intervals.js';
 import type { PartitionKey } from './partition-key.js';
 
 /**
- * Reading partition bounds back from the catalog. `pg_get_expr(relpartbound, oid)` prints
+ * Reading partition bounds back from the catalog. `pg_get_expr(relpartbound, 0)` prints
  * constants in the session's TimeZone and DateStyle; the catalog reads them with TimeZone UTC
  * and DateStyle ISO (see catalog.ts), so the timestamps parsed here are ISO with a +00 offset.
  * Offsets other than +00 are understood all the same.
@@ -80,7 +80,7 @@ function parseItems(text: string): BoundItem[] | undefined {
   return items;
 }
 
-/** Parses what `pg_get_expr(relpartbound, oid)` prints. */
+/** Parses what `pg_get_expr(relpartbound, 0)` prints. */
 export function parseBound(text: string): ParsedBound {
   const trimmed = text.trim();
   if (trimmed === 'DEFAULT') return { kind: 'default' };

@@ -88,7 +88,7 @@ export async function inspectIndexBuild(
   }>(
     db,
     sql`SELECT n.nspname AS schema, c.relname AS name, c.relkind::text AS relkind,
-          pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT' AS is_default,
+          pg_get_expr(c.relpartbound, 0) = 'DEFAULT' AS is_default,
           (SELECT coalesce(json_agg(json_build_object(
                     'name', ic.relname, 'valid', x.indisvalid, 'unique', x.indisunique,
                     'method', am.amname, 'key_columns', x.indnkeyatts,
@@ -107,7 +107,7 @@ export async function inspectIndexBuild(
         FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
         JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE i.inhparent = ${tableOid}::oid
-        ORDER BY pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT', n.nspname, c.relname`,
+        ORDER BY pg_get_expr(c.relpartbound, 0) = 'DEFAULT', n.nspname, c.relname`,
   );
   const partitions: PartitionFacts[] = partitionRows.map((row) => {
     const indexes = typeof row.indexes === 'string' ? JSON.parse(row.indexes) : row.indexes;

@@ -42,7 +42,7 @@ export async function ensureOwnership(db: AnyPgDatabase, family: FamilySpec): Pr
     for (const table of family.tables) {
       const partitions = await query<{ name: string; bound: string; comment: string | null }>(
         tx,
-        sql`SELECT c.relname AS name, pg_get_expr(c.relpartbound, c.oid) AS bound,
+        sql`SELECT c.relname AS name, pg_get_expr(c.relpartbound, 0) AS bound,
                    obj_description(c.oid, 'pg_class') AS comment
             FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
             JOIN pg_namespace n ON n.oid = c.relnamespace

@@ -137,7 +137,7 @@ async function detachFacts(
                ARRAY(SELECT p.i FROM (VALUES ${parents}) p(i, parent)
                      WHERE EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
                                    WHERE i.inhparent = p.parent AND c.relispartition
-                                     AND pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT')
+                                     AND pg_get_expr(c.relpartbound, 0) = 'DEFAULT')
                      ORDER BY p.i) AS defaults`,
   );
   const defaults = new Set((row?.defaults ?? []).map(Number));

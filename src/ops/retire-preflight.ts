@@ -56,7 +56,7 @@ function tableReadSql(family: FamilySpec, table: string, name: string, bound: st
                      FROM pg_inherits i
                      JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_namespace n ON n.oid = c.relnamespace
                      WHERE i.inhparent = to_regclass(${parent})
-                       AND pg_get_expr(c.relpartbound, c.oid) = ${bound}) AS holders,
+                       AND pg_get_expr(c.relpartbound, 0) = ${bound}) AS holders,
                     t.oid, t.attached, t.pending, t.rows
              FROM (SELECT 1) one LEFT JOIN (
                SELECT c.oid::text AS oid, i.inhrelid IS NOT NULL AS attached,

@@ -42,9 +42,11 @@ export async function tryAdvisoryLock(
 ): Promise<LockAttempt & { row: Record<string, unknown> }> {
   checkKey(key);
   const attempt = sql`SELECT pg_try_advisory_lock(${key[0]}::int4, ${key[1]}::int4) AS acquired, pg_backend_pid() AS pid`;
-  const [row] = rowsOf<Record<string, unknown>>(
-    await db.execute(alongside ? sql`SELECT * FROM (${attempt}) l, (${alongside}) a` : attempt),
-  );
+  // Handed to the driver now (an explicit `then`; `await` of a driver's lazy query would hand it
+  // over a step later), so it goes out before whatever the caller sends right after this call.
+  const [row] = await db
+    .execute(alongside ? sql`SELECT * FROM (${attempt}) l, (${alongside}) a` : attempt)
+    .then((result) => rowsOf<Record<string, unknown>>(result));
   const read = row ?? {};
   if (read.acquired === true) return { acquired: true, holderPid: Number(read.pid), row: read };
   return { acquired: false, holderPid: await lockHolder(db, key), row: read };

@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
-import { inspect } from '../catalog/inspect.js';
+import { inspectInSession } from '../catalog/inspect.js';
 import { unsupportedServerReason } from '../catalog/server-version.js';
+import type { Snapshot } from '../catalog/snapshot.js';
 import { keyId } from '../define/bounds.js';
 import { type FamilySpec, parseFamilies } from '../define/spec.js';
 import { isPgpartsError, PgpartsError } from '../errors.js';
@@ -27,7 +28,7 @@ import {
 import { isConnectionLoss, pgErrorMessage } from './pg-error.js';
 import { preflightPrivileges, sessionFactsFromRow, sessionFactsSql } from './privileges.js';
 import { recordMaintenanceRun } from './record-run.js';
-import { openSession, pgpartsSessionSettings } from './session.js';
+import { openSessionSending, pgpartsSessionSettings } from './session.js';
 import { standbyMessage } from './standby.js';
 import { withStepStatements } from './step-statements.js';
 
@@ -203,13 +204,53 @@ export async function apply(db: AnyPgDatabase, options: ApplyOptions): Promise<A
   const warnings: string[] = [];
   const key = options.lockKey ?? MAINTENANCE_LOCK_KEY;
 
-  const session = await openSession(db, { settings: pgpartsSessionSettings(lockTimeoutMs) });
-  let unlocking: Promise<void> = Promise.resolve();
+  const retry: RetryOptions = {
+    retries,
+    ...(options.backoffMs !== undefined ? { backoffMs: options.backoffMs } : {}),
+    ...(options.maxBackoffMs !== undefined ? { maxBackoffMs: options.maxBackoffMs } : {}),
+  };
+
+  // lock_timeout is one of the session settings: set here, restored at release.
+  const session = await openSessionSending(db, {
+    settings: pgpartsSessionSettings(lockTimeoutMs),
+  });
+  // Sent right behind the settings, one round trip for all three: the lock attempt (with who is
+  // connected), and the catalog read. That read's first batch locks no table; it goes on to the
+  // tables (DEFAULT's probes) only once this run holds the lock and passed its checks. It runs
+  // outside any transaction (inspectInSession), so there is no COMMIT to wait for either.
+  let decide: (go: boolean) => void = () => {};
+  const proceed = new Promise<boolean>((resolve) => {
+    decide = resolve;
+  });
+  const attempt = tryAdvisoryLock(session.db, key, sessionFactsSql());
+  attempt.catch(() => {}); // awaited below
+  // DEFAULT is probed for the keys of the clock the plan is made for.
+  const readAhead = retryOnLockTimeout(
+    () => inspectInSession(session.db, families, { lockTimeoutMs, now: options.now, proceed }),
+    retry,
+  );
+  /** Stops the read sent ahead and waits for it to end (its settings put back). */
+  const stopReading = async () => {
+    decide(false);
+    await readAhead;
+  };
+  let unlocking: Promise<unknown> = Promise.resolve();
   try {
-    // Who is connected is read in the lock attempt's statement: one round trip for both.
-    const lock = await tryAdvisoryLock(session.db, key, sessionFactsSql());
+    let lock: Awaited<typeof attempt>;
+    try {
+      await session.ready;
+      lock = await attempt;
+    } catch (error) {
+      await stopReading();
+      // The settings failed (the lock attempt behind them still ran): a lock it took goes back
+      // before the connection does.
+      const taken = await attempt.catch(() => null);
+      if (taken?.acquired) await releaseAdvisoryLock(session.db, key).catch(() => {});
+      throw error;
+    }
     const base = { lockHolderPid: lock.holderPid, warnings };
     if (!lock.acquired) {
+      await stopReading();
       return {
         ...base,
         status: 'locked',
@@ -224,63 +265,62 @@ export async function apply(db: AnyPgDatabase, options: ApplyOptions): Promise<A
     }
     let results: StepResult[] = [];
     let planned: Plan | null = null;
+    let snapshot: Snapshot | null = null;
+    /** inspect's settings put back: sent after its last read, awaited before the first change. */
+    let settingsBack: Promise<void> = Promise.resolve();
     let runError: unknown;
     try {
-      await emit({ type: 'lock-acquired', pid: lock.holderPid });
-      // The server's version, not a standby, and the grants it needs (read with the lock), before
-      // its first change (the ownership records below).
-      const facts = sessionFactsFromRow(lock.row);
-      const unsupported = unsupportedServerReason(facts.version);
-      if (unsupported) throw new PgpartsError('unsupported-server', unsupported);
-      if (facts.standby) {
-        throw new PgpartsError('unsupported-server', standbyMessage('apply'), { step: 'apply' });
-      }
-      await preflightPrivileges(session.db, 'apply', families, { facts });
-      // lock_timeout is one of the session settings: set at openSession, restored at release.
-      {
-        const retry: RetryOptions = {
-          retries,
-          ...(options.backoffMs !== undefined ? { backoffMs: options.backoffMs } : {}),
-          ...(options.maxBackoffMs !== undefined ? { maxBackoffMs: options.maxBackoffMs } : {}),
-        };
-        const read = await retryOnLockTimeout(
-          // DEFAULT is probed for the keys of the clock the plan is made for.
-          () => inspect(session.db, families, { lockTimeoutMs, now: options.now }),
-          retry,
-        );
-        if (!read.value) throw read.error;
-        const snapshot = read.value;
-        // Drain and retire steps get their statements too: what a dry run printed, run now.
-        planned = await withStepStatements(
-          session.db,
-          families,
-          plan(families, read.value, options.now ?? read.value.takenAt, {
-            retention: options.retention ?? true,
-          }),
-          read.value,
-          { lockTimeoutMs },
-        );
-        await emit({ type: 'planned', plan: planned });
-        // pgparts's ownership records (carried over once per family) before its first change;
-        // a run with nothing to do, or refused by the plan, writes nothing, and neither does one
-        // whose read found the family carried over already.
-        for (const family of families) {
-          const recorded = findFamilySnapshot(snapshot, family)?.ownershipRecorded === true;
-          if (planned.steps.some((s) => s.family === family.name) && !recorded)
-            await ensureOwnership(session.db, family);
+      try {
+        await emit({ type: 'lock-acquired', pid: lock.holderPid });
+        // The server's version, not a standby, and the grants it needs (read with the lock),
+        // before its first change (the ownership records below).
+        const facts = sessionFactsFromRow(lock.row);
+        const unsupported = unsupportedServerReason(facts.version);
+        if (unsupported) throw new PgpartsError('unsupported-server', unsupported);
+        if (facts.standby) {
+          throw new PgpartsError('unsupported-server', standbyMessage('apply'), { step: 'apply' });
         }
-        results = await runSteps(planned, {
-          db: session.db,
-          pool: db,
-          families,
-          executors,
-          lockTimeoutMs,
-          retries,
-          retry,
-          allowDestructive: options.allowDestructive ?? false,
-          emit,
-        });
+        await preflightPrivileges(session.db, 'apply', families, { facts });
+      } catch (error) {
+        await stopReading();
+        throw error;
       }
+      decide(true);
+      const read = await readAhead;
+      if (!read.value) throw read.error;
+      snapshot = read.value.snapshot;
+      settingsBack = read.value.restored;
+      // Drain and retire steps get their statements too: what a dry run printed, run now.
+      planned = await withStepStatements(
+        session.db,
+        families,
+        plan(families, snapshot, options.now ?? snapshot.takenAt, {
+          retention: options.retention ?? true,
+        }),
+        snapshot,
+        { lockTimeoutMs },
+      );
+      await emit({ type: 'planned', plan: planned });
+      if (planned.steps.length > 0) await settingsBack;
+      // pgparts's ownership records (carried over once per family) before its first change;
+      // a run with nothing to do, or refused by the plan, writes nothing, and neither does one
+      // whose read found the family carried over already.
+      for (const family of families) {
+        const recorded = findFamilySnapshot(snapshot, family)?.ownershipRecorded === true;
+        if (planned.steps.some((s) => s.family === family.name) && !recorded)
+          await ensureOwnership(session.db, family);
+      }
+      results = await runSteps(planned, {
+        db: session.db,
+        pool: db,
+        families,
+        executors,
+        lockTimeoutMs,
+        retries,
+        retry,
+        allowDestructive: options.allowDestructive ?? false,
+        emit,
+      });
     } catch (error) {
       runError = error;
       throw error;
@@ -289,19 +329,30 @@ export async function apply(db: AnyPgDatabase, options: ApplyOptions): Promise<A
       // not match the database, a standby) writes nothing, and its staleness shows in
       // seconds-since-last-success instead.
       if ((options.recordRun ?? true) && planned) {
-        // Under the lock, so records of concurrent runs cannot interleave.
-        await recordMaintenanceRun(session.db, families, {
-          startedAt,
-          durationMs: performance.now() - started,
-          results,
-          ...(runError !== undefined ? { error: pgErrorMessage(runError) } : {}),
-        }).catch((error: unknown) => {
+        // Under the lock, so records of concurrent runs cannot interleave: sent before the lock's
+        // release, and, when the record's table is known to exist, with it in one round trip.
+        const tableExists = families.every(
+          (f) => (snapshot && findFamilySnapshot(snapshot, f)?.runRecordsTable) === true,
+        );
+        const recording = recordMaintenanceRun(
+          session.db,
+          families,
+          {
+            startedAt,
+            durationMs: performance.now() - started,
+            results,
+            ...(runError !== undefined ? { error: pgErrorMessage(runError) } : {}),
+          },
+          { tableExists },
+        ).catch((error: unknown) => {
           warnings.push(`could not record the run: ${pgErrorMessage(error)}`);
         });
+        if (tableExists) unlocking = recording;
+        else await recording;
       }
       // Sent now and awaited with the session's release below, whose settings restore goes out
       // right behind it: one round trip for both.
-      unlocking = releaseAdvisoryLock(session.db, key).then(
+      const released = releaseAdvisoryLock(session.db, key).then(
         (released) => {
           if (!released) {
             warnings.push(
@@ -313,6 +364,13 @@ export async function apply(db: AnyPgDatabase, options: ApplyOptions): Promise<A
           warnings.push(`could not release the maintenance lock: ${pgErrorMessage(error)}`);
         },
       );
+      unlocking = Promise.all([
+        settingsBack.catch((error: unknown) => {
+          warnings.push(`could not put the catalog read's settings back: ${pgErrorMessage(error)}`);
+        }),
+        unlocking,
+        released,
+      ]);
     }
     const count = (outcome: StepResult['outcome']) =>
       results.filter((r) => r.outcome === outcome).length;

@@ -66,15 +66,22 @@ export function recordRunSql(families: readonly FamilySpec[], record: RunRecord)
 /**
  * Records one maintenance run (recordRunSql): one round trip once the record's table exists.
  * The table is created on first use: when the statement finds it missing (the first run in a
- * schema), it is created and the statement runs again.
+ * schema), it is created and the statement runs again. With `tableExists` (the run's catalog
+ * read saw it in every family's schema) the statement is all there is, so what the caller sends
+ * behind it (the lock's release) goes out with it and still runs after it.
  */
 export async function recordMaintenanceRun(
   db: AnyPgDatabase,
   families: readonly FamilySpec[],
   record: RunRecord,
+  options: { tableExists?: boolean } = {},
 ): Promise<void> {
   if (families.length === 0) return;
   const statement = recordRunSql(families, record);
+  if (options.tableExists) {
+    await db.execute(statement);
+    return;
+  }
   try {
     await db.execute(statement);
     return;

@@ -175,8 +175,9 @@ export async function applySessionSettings(
   const names = Object.keys(settings);
   if (names.length === 0) return async () => {};
   // One round trip: each setting's value is read (the materialized subquery) before it is set.
-  const previous = rowsOf<{ name: string; value: string }>(
-    await db.execute(
+  // Handed to the driver now (an explicit `then`), before anything the caller sends next.
+  const previous = await db
+    .execute(
       sql`WITH prev AS MATERIALIZED (
             SELECT name, current_setting(name) AS value FROM pg_settings WHERE name IN (${sql.join(
               names.map((n) => sql`${n}`),
@@ -187,8 +188,8 @@ export async function applySessionSettings(
             names.map((n) => sql`(${n}::text, ${settings[n] ?? ''}::text)`),
             sql`, `,
           )}) v(name, value) ON v.name = prev.name`,
-    ),
-  );
+    )
+    .then((result) => rowsOf<{ name: string; value: string }>(result));
   return async () => {
     if (previous.length === 0) return;
     await db.execute(
@@ -210,20 +211,40 @@ export async function openSession(
   db: AnyPgDatabase,
   options: SessionOptions = {},
 ): Promise<Session> {
-  const session = await pin(db);
-  if (!options.settings) return session;
-  let restore: () => Promise<void>;
+  const session = await openSessionSending(db, options);
   try {
-    restore = await applySessionSettings(session.db, options.settings);
+    await session.ready;
   } catch (error) {
     await session.release();
     throw error;
   }
+  return session;
+}
+
+/**
+ * openSession without waiting for its settings: they are sent, and `ready` settles once they
+ * are in place (rejecting with their error). The connection runs statements in the order they
+ * are sent, so whatever the caller sends next runs under them and goes out with them instead
+ * of a round trip later; the caller awaits `ready` before it relies on what it sent, and undoes
+ * it should `ready` reject. `release()` restores only settings that were set.
+ */
+export async function openSessionSending(
+  db: AnyPgDatabase,
+  options: SessionOptions = {},
+): Promise<Session & { ready: Promise<void> }> {
+  const session = await pin(db);
+  if (!options.settings) return { ...session, ready: Promise.resolve() };
+  const applying = applySessionSettings(session.db, options.settings);
+  const ready = applying.then(() => undefined);
+  // Awaited by the caller; until then a rejection is not unhandled.
+  ready.catch(() => {});
   return {
     ...session,
+    ready,
     release: async () => {
       // A lost connection cannot be restored, and is not given back to the pool as it was.
-      await restore().catch(() => {});
+      const restore = await applying.catch(() => null);
+      await restore?.().catch(() => {});
       await session.release();
     },
   };

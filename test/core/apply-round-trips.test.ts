@@ -1,0 +1,191 @@
+import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
+import { drizzle } from 'drizzle-orm/postgres-js';
+import postgres from 'postgres';
+import { afterAll, describe, expect, it } from 'vitest';
+import { inspect } from '../../src/catalog/inspect.js';
+import { leaderboardFamily } from '../../src/domains/presets.js';
+import { MAINTENANCE_LOCK_KEY } from '../../src/run/advisory-lock.js';
+import { apply } from '../../src/run/apply.js';
+import { quoteQualified } from '../../src/sql/identifiers.js';
+import { openTransaction } from '../support/open-transaction.js';
+import { useTestDatabase } from '../support/test-database.js';
+
+const t = useTestDatabase();
+const families = [leaderboardFamily];
+
+/**
+ * A TCP relay between a client and the server that counts the client's flights: the times it
+ * sent something after the server had answered, i.e. the round trips it waited for.
+ */
+async function flightCounter(target: string) {
+  const url = new URL(target);
+  let flights = 0;
+  let serverSpokeLast = true;
+  const sockets = new Set<Socket>();
+  const relay: Server = createServer((client) => {
+    const server = tcpConnect(Number(url.port || 5432), url.hostname);
+    for (const s of [client, server]) {
+      sockets.add(s);
+      s.on('error', () => {
+        client.destroy();
+        server.destroy();
+      });
+      s.on('close', () => (s === client ? server : client).destroy());
+    }
+    client.on('data', (chunk) => {
+      if (serverSpokeLast) flights += 1;
+      serverSpokeLast = false;
+      server.write(chunk);
+    });
+    server.on('data', (chunk) => {
+      serverSpokeLast = true;
+      client.write(chunk);
+    });
+  });
+  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+  const address = relay.address();
+  if (!address || typeof address === 'string') throw new Error('relay has no port');
+  const relayed = new URL(target);
+  relayed.hostname = '127.0.0.1';
+  relayed.port = String(address.port);
+  return {
+    url: relayed.toString(),
+    reset: () => {
+      flights = 0;
+      serverSpokeLast = true;
+    },
+    flights: () => flights,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => relay.close(() => resolve()));
+    },
+  };
+}
+
+const relays: { close(): Promise<void> }[] = [];
+afterAll(async () => {
+  for (const relay of relays.reverse()) await relay.close();
+});
+
+async function settingsOf(client: ReturnType<typeof t.connect>) {
+  const [row] = await client<Record<string, string>[]>`
+    SELECT current_setting('TimeZone') AS tz, current_setting('DateStyle') AS ds,
+           current_setting('search_path') AS sp, current_setting('lock_timeout') AS lt,
+           current_setting('jit') AS jit, current_setting('plan_cache_mode') AS pcm,
+           current_setting('statement_timeout') AS st`;
+  return row;
+}
+
+/** Settings an app might run with, none of them pgparts's own. */
+const appSettings = {
+  TimeZone: 'America/New_York',
+  DateStyle: 'SQL, DMY',
+  search_path: 'public, pg_temp',
+  plan_cache_mode: 'force_custom_plan',
+  statement_timeout: 300_000,
+};
+
+describe('a maintenance run that has nothing to do', () => {
+  it('waits for three round trips on postgres.js, counted at the socket', async () => {
+    await t.sql`INSERT INTO season (id, name) VALUES (1, 'S1'), (2, 'S2') ON CONFLICT DO NOTHING`;
+    const relay = await flightCounter(t.url);
+    relays.push(relay);
+    const client = postgres(relay.url, { max: 1, onnotice: () => {} });
+    relays.push({ close: () => client.end({ timeout: 5 }) });
+    const db = drizzle(client);
+    // The first run creates the seasons' partitions; the second is a no-op that names its
+    // statements on this connection (each named statement's first use asks for its types).
+    await apply(db, { families });
+    await apply(db, { families });
+    relay.reset();
+    const result = await apply(db, { families });
+    expect(result).toMatchObject({ status: 'applied', ok: true });
+    expect(result.plan?.steps).toEqual([]);
+    // 1: the session's settings, the lock attempt and the catalog's first batch; 2: the
+    // records and DEFAULT's first probe; 3: the catalog settings put back, the run recorded, the
+    // lock released, the session's settings put back.
+    expect(relay.flights()).toBe(3);
+  });
+
+  it("gives the connection back with the app's own settings", async () => {
+    const client = t.connect({ max: 1, connection: appSettings });
+    const before = await settingsOf(client);
+    expect(before?.tz).toBe('America/New_York');
+    const result = await apply(drizzle(client), { families });
+    expect(result).toMatchObject({ status: 'applied', ok: true });
+    expect(await settingsOf(client)).toEqual(before);
+  });
+});
+
+describe('a maintenance run whose catalog read waits for a lock', () => {
+  it("retries the read, and still gives the connection back with the app's own settings", async () => {
+    const snapshot = await inspect(t.db, families);
+    const fallback = snapshot.families[0]?.tables[0]?.partitions.find((p) => p.isDefault);
+    if (!fallback) throw new Error('the leaderboard has no DEFAULT partition');
+    const client = t.connect({ max: 1, connection: appSettings });
+    const before = await settingsOf(client);
+    // Another session holds DEFAULT: the read's probe of it waits lock_timeout, gives up, and
+    // is tried again once the holder has seen one attempt give up.
+    const holder = await openTransaction(t.connect({ max: 1 }), [
+      `LOCK TABLE ${quoteQualified(fallback.schema, fallback.name)} IN ACCESS EXCLUSIVE MODE`,
+    ]);
+    const watcher = t.connect({ max: 1 });
+    const waiters = () =>
+      watcher<{ n: number }[]>`
+        SELECT count(*)::int AS n FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+        WHERE NOT l.granted AND c.relname = ${fallback.name}`.then((rows) => rows[0]?.n ?? 0);
+    const running = apply(drizzle(client), {
+      families,
+      lockTimeoutMs: 200,
+      retries: 5,
+      backoffMs: 20,
+    });
+    let sawWait = false;
+    let sawGiveUp = false;
+    for (let i = 0; i < 2000 && !sawGiveUp; i += 1) {
+      const n = await waiters();
+      if (n > 0) sawWait = true;
+      else if (sawWait) sawGiveUp = true;
+    }
+    await holder.commit();
+    const result = await running;
+    expect(sawWait && sawGiveUp).toBe(true);
+    expect(result).toMatchObject({ status: 'applied', ok: true });
+    expect(await settingsOf(client)).toEqual(before);
+  });
+});
+
+describe('a maintenance run that finds the lock taken', () => {
+  it('returns locked without touching a table: its catalog read stops before the probes', async () => {
+    const snapshot = await inspect(t.db, families);
+    const fallback = snapshot.families[0]?.tables[0]?.partitions.find((p) => p.isDefault);
+    if (!fallback) throw new Error('the leaderboard has no DEFAULT partition');
+    // The other run: holds the maintenance lock, and DEFAULT, in one open transaction.
+    const other = t.connect({ max: 1 });
+    const holder = await openTransaction(other, [
+      `SELECT pg_advisory_lock(${MAINTENANCE_LOCK_KEY[0]}, ${MAINTENANCE_LOCK_KEY[1]})`,
+      `LOCK TABLE ${quoteQualified(fallback.schema, fallback.name)} IN ACCESS EXCLUSIVE MODE`,
+    ]);
+    const watcher = t.connect({ max: 1 });
+    let done = false;
+    let waited = 0;
+    const running = apply(drizzle(t.connect({ max: 1 })), {
+      families,
+      lockTimeoutMs: 5000,
+    }).finally(() => {
+      done = true;
+    });
+    while (!done) {
+      const [row] = await watcher<{ n: number }[]>`
+        SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted`;
+      waited = Math.max(waited, row?.n ?? 0);
+    }
+    const result = await running;
+    expect(result.status).toBe('locked');
+    expect(result.plan).toBeNull();
+    // A probe of DEFAULT would have queued behind the other run's lock for up to 5 s.
+    expect(waited).toBe(0);
+    await holder.rollback();
+    await other`SELECT pg_advisory_unlock_all()`;
+  });
+});
