@@ -82,7 +82,7 @@ export function defaultRowsSql(
   partition: { schema: string; name: string },
   keys: readonly PartitionKey[],
   limit = DEFAULT_KEYS_LIMIT,
-): { occupied: string; probes: string; skipScan: string; distinct: string } {
+): { occupied: string; firstLook: string; probes: string; skipScan: string; distinct: string } {
   const table = quoteQualified(partition.schema, partition.name);
   const column = quoteIdent(family.partitionBy.column);
   const probes = keys.map(
@@ -96,10 +96,23 @@ export function defaultRowsSql(
     'JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = x.indkey[0] ' +
     `WHERE x.indrelid = ${textLiteral(table)}::regclass AND x.indisvalid AND x.indpred IS NULL ` +
     `AND am.amname = 'btree' AND a.attname = ${textLiteral(family.partitionBy.column)})`;
+  const probesSql = `SELECT ${probes.length > 0 ? probes.join(', ') : 'true AS none'}`;
+  const skipScan = skipScanSql(family, table, column, limit + 1);
+  const occupied = `SELECT EXISTS (SELECT 1 FROM ${table}) AS occupied, ${indexed} AS indexed`;
+  // With an index, and only then, the search and the probes are index lookups: they are read in
+  // the same statement when DEFAULT holds anything. The subqueries run only when their CASE
+  // asks for them (PostgreSQL evaluates an uncorrelated subquery on first use).
+  const whenIndexed = 'CASE WHEN o.occupied AND o.indexed THEN';
+  const firstLook =
+    `SELECT o.occupied, o.indexed, ` +
+    `${whenIndexed} (SELECT coalesce(json_agg(s.k), '[]'::json) FROM (${skipScan}) s(k)) END AS found, ` +
+    `${whenIndexed} (SELECT row_to_json(a) FROM (${probesSql}) a) END AS answers ` +
+    `FROM (${occupied} OFFSET 0) o`;
   return {
-    occupied: `SELECT EXISTS (SELECT 1 FROM ${table}) AS occupied, ${indexed} AS indexed`,
-    probes: `SELECT ${probes.length > 0 ? probes.join(', ') : 'true AS none'}`,
-    skipScan: skipScanSql(family, table, column, limit + 1),
+    occupied,
+    firstLook,
+    probes: probesSql,
+    skipScan,
     distinct: distinctSql(family, table, column, limit + 1),
   };
 }
@@ -108,6 +121,28 @@ export function defaultRowsSql(
 export interface DefaultOccupancy {
   occupied: boolean;
   indexed: boolean;
+  /**
+   * What `firstLook` read besides, when DEFAULT holds rows and has an index: the search's keys
+   * (as text) and the probes' answers, for the keys it was built with (`probed`).
+   */
+  look?: { found: unknown[]; answers: Record<string, unknown>; probed: readonly PartitionKey[] };
+}
+
+/** A row of defaultRowsSql's `firstLook`, as read in a batch, for readDefaultRows. */
+export function occupancyFromLook(
+  row: Record<string, unknown>,
+  probed: readonly PartitionKey[],
+): DefaultOccupancy {
+  const occupancy: DefaultOccupancy = {
+    occupied: row.occupied === true,
+    indexed: row.indexed === true,
+  };
+  const found = typeof row.found === 'string' ? JSON.parse(row.found) : row.found;
+  const answers = typeof row.answers === 'string' ? JSON.parse(row.answers) : row.answers;
+  if (Array.isArray(found) && answers && typeof answers === 'object') {
+    occupancy.look = { found, answers, probed };
+  }
+  return occupancy;
 }
 
 /**
@@ -132,6 +167,26 @@ export async function readDefaultRows(
       probes: keys.map((key) => ({ key, hasRows: false })),
       found: [],
       foundAll: true,
+      exact,
+    };
+  }
+  const look = first.look;
+  const probedAt = new Map((look?.probed ?? []).map((key, i) => [keyId(key), i]));
+  if (look && keys.every((key) => probedAt.has(keyId(key)))) {
+    // Read with the occupancy already: no round trip of their own.
+    const found = look.found
+      .slice(0, DEFAULT_KEYS_LIMIT)
+      .flatMap((k) => keyFromBucket(family, k === null ? null : String(k)) ?? [])
+      .sort(compareKeys);
+    const probes = keys.map((key) => ({
+      key,
+      hasRows: look.answers[`p${probedAt.get(keyId(key))}`] === true,
+    }));
+    return {
+      hasRows: true,
+      probes,
+      found,
+      foundAll: look.found.length <= DEFAULT_KEYS_LIMIT,
       exact,
     };
   }

@@ -14,7 +14,7 @@ import { OWNED_TABLES, OWNERSHIP_ADOPTED } from '../sql/ownership.js';
 import { DEFAULT_EXCLUDES_CHECK } from '../sql/partition-ddl.js';
 import { findAnomalies, type IndexOrderIssue } from './anomalies.js';
 import { readBatch } from './batch.js';
-import { defaultRowsSql, readDefaultRows } from './default-rows.js';
+import { defaultRowsSql, occupancyFromLook, readDefaultRows } from './default-rows.js';
 import { MAINTENANCE_RUNS_TABLE } from './maintenance-runs.js';
 import { OPERATIONS_TABLE, operationsFromRows, operationsSql } from './operations.js';
 import {
@@ -334,7 +334,8 @@ function sourceValuesFromRows(
     };
   }
   const texts = rows.map((r) => String(r.v));
-  if (family.partitionBy.strategy === 'list' && listValueType(family.partitionBy) === 'text') return { values: texts.sort(), error: null };
+  if (family.partitionBy.strategy === 'list' && listValueType(family.partitionBy) === 'text')
+    return { values: texts.sort(), error: null };
   const values: number[] = [];
   for (const text of texts) {
     const value = Number(text);
@@ -536,6 +537,22 @@ async function readCatalog(
         adopted: has(schema, OWNERSHIP_ADOPTED) ? slot(adoptedRowsSql(schema)) : -1,
       });
     }
+    /** A family's tables' partitions as far as their keys go (what probeKeys reads). */
+    const catalogPartitions = (family: FamilySpec) =>
+      family.tables.map((name) => {
+        const readable = matchesSpec(family, parents.get(`${family.schema}.${name}`) ?? null);
+        return {
+          partitions: (partitionRows as unknown as PartitionRow[])
+            .filter((row) => row.parent_schema === family.schema && row.parent === name)
+            .map((row) => {
+              const parsed = parseBound(row.bound);
+              return {
+                key: readable ? familyKey(family, boundKey(parsed)) : null,
+                isDefault: parsed.kind === 'default',
+              };
+            }),
+        };
+      });
     const defaults = (partitionRows as unknown as PartitionRow[]).filter((row) => {
       if (parseBound(row.bound).kind !== 'default') return false;
       const family = specs.find(
@@ -545,16 +562,20 @@ async function readCatalog(
         !!family && matchesSpec(family, parents.get(`${row.parent_schema}.${row.parent}`) ?? null)
       );
     });
-    const occupancySlots = new Map<string, number>();
+    // Each DEFAULT's first look: does it hold rows, and, if so and an index serves them, which
+    // keys and the probes, for the keys the planner may create as far as the catalog tells
+    // (`valuesFrom`'s values come in this same batch: keys they add are probed later).
+    const occupancySlots = new Map<string, { slot: number; probed: PartitionKey[] }>();
     for (const row of defaults) {
       const family = specs.find(
         (f) => f.schema === row.parent_schema && f.tables.includes(row.parent),
       );
       if (!family) continue;
-      occupancySlots.set(
-        `${row.schema}.${row.name}`,
-        slot(sql.raw(defaultRowsSql(family, row, []).occupied)),
-      );
+      const probed = probeKeys(family, catalogPartitions(family), null, now);
+      occupancySlots.set(`${row.schema}.${row.name}`, {
+        slot: slot(sql.raw(defaultRowsSql(family, row, probed).firstLook)),
+        probed,
+      });
     }
     const familySlots = specs.map((family, f) => ({
       sourceValues:
@@ -620,13 +641,11 @@ async function readCatalog(
         for (const p of table.partitions) {
           if (!p.isDefault) continue;
           const occupancy = occupancySlots.get(`${p.schema}.${p.name}`);
-          const [first] = occupancy === undefined ? [] : at(occupancy);
+          const [first] = occupancy === undefined ? [] : at(occupancy.slot);
           p.defaultRows = await readDefaultRows(tx, family, p, keys, {
             exact: options.exactDefaultRows ?? false,
-            ...(first
-              ? {
-                  occupancy: { occupied: first.occupied === true, indexed: first.indexed === true },
-                }
+            ...(first && occupancy
+              ? { occupancy: occupancyFromLook(first, occupancy.probed) }
               : {}),
           });
         }

@@ -13,7 +13,9 @@ import type { TableSnapshot } from './snapshot.js';
  */
 export function probeKeys(
   family: FamilySpec,
-  tables: readonly TableSnapshot[],
+  tables: readonly {
+    partitions: readonly Pick<TableSnapshot['partitions'][number], 'key' | 'isDefault'>[];
+  }[],
   sourceValues: readonly ListValue[] | null,
   now: Date,
 ): PartitionKey[] {

@@ -3,6 +3,7 @@ import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import { afterAll, describe, expect, it } from 'vitest';
 import { inspect } from '../../src/catalog/inspect.js';
+import { parseFamily } from '../../src/define/spec.js';
 import { leaderboardFamily } from '../../src/domains/presets.js';
 import { MAINTENANCE_LOCK_KEY } from '../../src/run/advisory-lock.js';
 import { apply } from '../../src/run/apply.js';
@@ -105,6 +106,38 @@ describe('a maintenance run that has nothing to do', () => {
     // records and DEFAULT's first probe; 3: the catalog settings put back, the run recorded, the
     // lock released, the session's settings put back.
     expect(relay.flights()).toBe(3);
+  });
+
+  it('waits for three round trips with rows in DEFAULT too, where an index leads with the key', async () => {
+    await t.sql.unsafe(`
+      CREATE TABLE rt_events (at timestamptz NOT NULL, note text) PARTITION BY RANGE (at);
+      CREATE INDEX ON rt_events (at);
+      CREATE TABLE rt_events_default PARTITION OF rt_events DEFAULT;`);
+    const events = parseFamily({
+      name: 'rt_events',
+      tables: ['rt_events'],
+      partitionBy: { strategy: 'range', column: 'at', interval: 'month', premake: 2 },
+      defaultPartition: true,
+    });
+    const relay = await flightCounter(t.url);
+    relays.push(relay);
+    const client = postgres(relay.url, { max: 1, onnotice: () => {} });
+    relays.push({ close: () => client.end({ timeout: 5 }) });
+    const db = drizzle(client);
+    expect((await apply(db, { families: [events] })).ok).toBe(true);
+    // Stray rows of a month a year back: DEFAULT holds rows, of no key the planner asks about.
+    await t.sql.unsafe(`
+      INSERT INTO rt_events SELECT date_trunc('month', now()) - interval '1 year' + i * interval '1 minute', 'stray'
+      FROM generate_series(1, 2000) i`);
+    await apply(db, { families: [events] });
+    relay.reset();
+    const result = await apply(db, { families: [events] });
+    expect(result.plan?.steps).toEqual([]);
+    expect(relay.flights()).toBe(3);
+    // The snapshot the run planned from saw those rows, and their key.
+    const rows = (await inspect(t.db, [events])).families[0]?.tables[0]?.partitions[0]?.defaultRows;
+    expect(rows?.hasRows).toBe(true);
+    expect(rows?.found).toHaveLength(1);
   });
 
   it("gives the connection back with the app's own settings", async () => {
