@@ -6,7 +6,8 @@ import { type ListValue, type PartitionKey, partitionName } from '../define/part
 import { type FamilySpec, listValueType, parseFamilies } from '../define/spec.js';
 import { CHANGE_LOG_TABLE } from '../ops/online-copy/capture.js';
 import type { AnyPgDatabase } from '../run/database.js';
-import { afterSent } from '../run/execute.js';
+import { sendsTogether } from '../run/driver-capabilities.js';
+import { afterSentOn } from '../run/execute.js';
 import { DEFAULT_LOCK_TIMEOUT_MS, lockTimeoutSql } from '../run/lock-timeout.js';
 import { rowsOf } from '../run/rows.js';
 import { quoteIdent, quoteQualified } from '../sql/identifiers.js';
@@ -462,7 +463,7 @@ async function readCatalog(
     let saved: SavedSettings | undefined;
     let snapshot: Snapshot;
     try {
-      [saved, snapshot] = await afterSent(settingsRead, () => readSnapshot(db, settingsRead));
+      [saved, snapshot] = await afterSentOn(db, settingsRead, () => readSnapshot(db, settingsRead));
     } catch (error) {
       // Outside a transaction nothing rolls the settings back: they are put back here, before
       // a retry reads them again as the caller's.
@@ -474,6 +475,8 @@ async function readCatalog(
       ? db.execute(restoreSql(saved, false)).then(() => undefined)
       : Promise.resolve();
     restored.catch(() => {}); // the caller awaits it
+    // A driver that runs one query at a time gets it back before the caller sends more.
+    if (!sendsTogether(db)) await restored;
     return { snapshot, restored };
   }
 
@@ -485,7 +488,7 @@ async function readCatalog(
     const settingsRead = readSettings(tx, true);
     // Put back after a read that succeeded; a failed one is rolled back (its SET LOCALs with
     // it), and a statement after the failure would only hide its error behind 25P02.
-    const [saved, read] = await afterSent(settingsRead, () => readSnapshot(tx, settingsRead));
+    const [saved, read] = await afterSentOn(tx, settingsRead, () => readSnapshot(tx, settingsRead));
     if (saved && nested) await tx.execute(restoreSql(saved, true));
     return read;
   });

@@ -1,6 +1,5 @@
 import type { AnyPgDatabase } from '../run/database.js';
-import { runInTransaction } from '../run/execute.js';
-import { inShortTransaction, type ShortTransactionOptions } from '../run/lock-timeout.js';
+import { runLockedTransaction, type ShortTransactionOptions } from '../run/lock-timeout.js';
 import { quoteIdent } from '../sql/identifiers.js';
 
 /**
@@ -19,9 +18,11 @@ export async function validateForeignKey(
   constraint: string,
   options: ShortTransactionOptions = {},
 ): Promise<void> {
-  await inShortTransaction(db, { what: `validate ${constraint}`, ...options }, async (tx) => {
-    await runInTransaction(tx, validateForeignKeySql(table, constraint));
-  });
+  await runLockedTransaction(
+    db,
+    { what: `validate ${constraint}`, ...options },
+    validateForeignKeySql(table, constraint),
+  );
 }
 
 /** The statements of validateForeignKey's transaction. */

@@ -17,6 +17,8 @@ import {
 } from './advisory-lock.js';
 import { runCreateStep } from './create-step.js';
 import type { AnyPgDatabase } from './database.js';
+import { sendsTogether } from './driver-capabilities.js';
+import { afterSent } from './execute.js';
 import {
   checkLockOptions,
   DEFAULT_LOCK_TIMEOUT_MS,
@@ -218,17 +220,28 @@ export async function apply(db: AnyPgDatabase, options: ApplyOptions): Promise<A
   // connected), and the catalog read. That read's first batch locks no table; it goes on to the
   // tables (DEFAULT's probes) only once this run holds the lock and passed its checks. It runs
   // outside any transaction (inspectInSession), so there is no COMMIT to wait for either.
+  // Drivers that run one query at a time (sendsTogether) take these one after the other.
+  const together = sendsTogether(session.db);
   let decide: (go: boolean) => void = () => {};
   const proceed = new Promise<boolean>((resolve) => {
     decide = resolve;
   });
-  const attempt = tryAdvisoryLock(session.db, key, sessionFactsSql());
+  const attempt = together
+    ? tryAdvisoryLock(session.db, key, sessionFactsSql())
+    : session.ready.then(() => tryAdvisoryLock(session.db, key, sessionFactsSql()));
   attempt.catch(() => {}); // awaited below
   // DEFAULT is probed for the keys of the clock the plan is made for.
-  const readAhead = retryOnLockTimeout(
-    () => inspectInSession(session.db, families, { lockTimeoutMs, now: options.now, proceed }),
-    retry,
-  );
+  const read = (gate?: PromiseLike<boolean>) =>
+    retryOnLockTimeout(
+      () =>
+        inspectInSession(session.db, families, {
+          lockTimeoutMs,
+          now: options.now,
+          ...(gate ? { proceed: gate } : {}),
+        }),
+      retry,
+    );
+  const readAhead = together ? read(proceed) : null;
   /** Stops the read sent ahead and waits for it to end (its settings put back). */
   const stopReading = async () => {
     decide(false);
@@ -286,10 +299,10 @@ export async function apply(db: AnyPgDatabase, options: ApplyOptions): Promise<A
         throw error;
       }
       decide(true);
-      const read = await readAhead;
-      if (!read.value) throw read.error;
-      snapshot = read.value.snapshot;
-      settingsBack = read.value.restored;
+      const catalog = await (readAhead ?? read());
+      if (!catalog.value) throw catalog.error;
+      snapshot = catalog.value.snapshot;
+      settingsBack = catalog.value.restored;
       // Drain and retire steps get their statements too: what a dry run printed, run now.
       planned = await withStepStatements(
         session.db,
@@ -301,26 +314,33 @@ export async function apply(db: AnyPgDatabase, options: ApplyOptions): Promise<A
         { lockTimeoutMs },
       );
       await emit({ type: 'planned', plan: planned });
-      if (planned.steps.length > 0) await settingsBack;
-      // pgparts's ownership records (carried over once per family) before its first change;
-      // a run with nothing to do, or refused by the plan, writes nothing, and neither does one
-      // whose read found the family carried over already.
-      for (const family of families) {
-        const recorded = findFamilySnapshot(snapshot, family)?.ownershipRecorded === true;
-        if (planned.steps.some((s) => s.family === family.name) && !recorded)
-          await ensureOwnership(session.db, family);
-      }
-      results = await runSteps(planned, {
-        db: session.db,
-        pool: db,
-        families,
-        executors,
-        lockTimeoutMs,
-        retries,
-        retry,
-        allowDestructive: options.allowDestructive ?? false,
-        emit,
-      });
+      const steps = planned;
+      const taken = snapshot;
+      // inspect's settings go back ahead of the first change, and its first statement goes out
+      // with them (afterSent: should they have failed, that is the error thrown).
+      // (With nothing to do, they go back with the run's record instead.)
+      if (steps.steps.length > 0)
+        [, results] = await afterSent(settingsBack, async () => {
+          // pgparts's ownership records (carried over once per family) before its first change;
+          // a run with nothing to do, or refused by the plan, writes nothing, and neither does one
+          // whose read found the family carried over already.
+          for (const family of families) {
+            const recorded = findFamilySnapshot(taken, family)?.ownershipRecorded === true;
+            if (steps.steps.some((s) => s.family === family.name) && !recorded)
+              await ensureOwnership(session.db, family);
+          }
+          return runSteps(steps, {
+            db: session.db,
+            pool: db,
+            families,
+            executors,
+            lockTimeoutMs,
+            retries,
+            retry,
+            allowDestructive: options.allowDestructive ?? false,
+            emit,
+          });
+        });
     } catch (error) {
       runError = error;
       throw error;
@@ -347,7 +367,7 @@ export async function apply(db: AnyPgDatabase, options: ApplyOptions): Promise<A
         ).catch((error: unknown) => {
           warnings.push(`could not record the run: ${pgErrorMessage(error)}`);
         });
-        if (tableExists) unlocking = recording;
+        if (tableExists && together) unlocking = recording;
         else await recording;
       }
       // Sent now and awaited with the session's release below, whose settings restore goes out
@@ -386,7 +406,11 @@ export async function apply(db: AnyPgDatabase, options: ApplyOptions): Promise<A
       elapsedMs: performance.now() - started,
     };
   } finally {
-    await Promise.all([unlocking, session.release()]);
+    if (together) await Promise.all([unlocking, session.release()]);
+    else {
+      await unlocking;
+      await session.release();
+    }
   }
 }
 

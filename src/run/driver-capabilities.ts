@@ -50,21 +50,38 @@ export function isDrizzleTransaction(db: AnyPgDatabase): boolean {
   return kindOf((db as unknown as DrizzleInternals).constructor).endsWith('Transaction');
 }
 
-/**
- * What the Drizzle database behind `db` can do, read from the driver Drizzle wraps (without
- * importing any driver: all three are optional peers).
- */
-export function driverCapabilities(db: AnyPgDatabase): DriverCapabilities {
-  const internals = db as unknown as DrizzleInternals;
-  const sessionKind = kindOf(internals.session?.constructor);
-  const client = internals.session?.client;
-  const driver: DriverName = sessionKind.startsWith('Pglite')
+/** The driver Drizzle wraps in `db`, read from its session's kind. */
+export function driverOf(db: AnyPgDatabase): DriverName {
+  const sessionKind = kindOf((db as unknown as DrizzleInternals).session?.constructor);
+  return sessionKind.startsWith('Pglite')
     ? 'pglite'
     : sessionKind.startsWith('NodePg')
       ? 'node-postgres'
       : sessionKind.startsWith('PostgresJs')
         ? 'postgres-js'
         : 'unknown';
+}
+
+/**
+ * Whether statements sent on `db` one after the other, without waiting for replies, reach one
+ * connection in that order and go out together: a postgres.js connection of its own (one
+ * pgparts pinned, see session.ts, or a transaction's), not a pool (which has `reserve`). Other
+ * drivers run one query at a time (node-postgres warns that sending more is deprecated).
+ */
+export function sendsTogether(db: AnyPgDatabase): boolean {
+  if (driverOf(db) !== 'postgres-js') return false;
+  const client = (db as unknown as DrizzleInternals).session?.client;
+  return typeof (client as { reserve?: unknown } | undefined)?.reserve !== 'function';
+}
+
+/**
+ * What the Drizzle database behind `db` can do, read from the driver Drizzle wraps (without
+ * importing any driver: all three are optional peers).
+ */
+export function driverCapabilities(db: AnyPgDatabase): DriverCapabilities {
+  const internals = db as unknown as DrizzleInternals;
+  const client = internals.session?.client;
+  const driver = driverOf(db);
 
   if (driver === 'pglite') {
     return single(driver, 'PGlite runs one in-process session');

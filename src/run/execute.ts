@@ -1,6 +1,7 @@
 import { is, type SQL, sql } from 'drizzle-orm';
 import { PgTransaction } from 'drizzle-orm/pg-core';
 import type { AnyPgDatabase } from './database.js';
+import { sendsTogether } from './driver-capabilities.js';
 import { affectedRowsOf, rowsOf } from './rows.js';
 
 /** Runs a query and reads its rows, whatever the driver. */
@@ -37,8 +38,48 @@ export async function runInTransaction(
   tx: AnyPgDatabase,
   statements: readonly string[],
 ): Promise<void> {
-  if (!is(tx, PgTransaction)) return runAll(tx, statements);
+  if (!is(tx, PgTransaction) || !sendsTogether(tx)) return runAll(tx, statements);
   await Promise.all(statements.map((statement) => tx.execute(sql.raw(statement))));
+}
+
+/**
+ * Runs `statements` as one transaction of their own, BEGIN and COMMIT included, all sent
+ * together where the connection allows it (sendsTogether): one round trip, and the locks the
+ * statements take are let go of without waiting a round trip for the COMMIT. Once a statement
+ * fails the server refuses the rest, and COMMIT ends the aborted transaction as a ROLLBACK; the
+ * first failure in order is thrown (BEGIN's, when the connection was lost before it). A COMMIT
+ * that fails (a deferred check) is thrown too. Elsewhere, db.transaction with the statements
+ * one after the other.
+ */
+export async function runAsTransaction(
+  db: AnyPgDatabase,
+  statements: readonly string[],
+): Promise<void> {
+  if (is(db, PgTransaction) || !sendsTogether(db)) {
+    await db.transaction((tx) => runInTransaction(tx, statements));
+    return;
+  }
+  // Each handed to the driver now, in order (an explicit `then`).
+  const sent = ['BEGIN', ...statements, 'COMMIT'].map((statement) =>
+    db.execute(sql.raw(statement)).then(() => undefined),
+  );
+  const settled = await Promise.allSettled(sent);
+  const failed = settled.find((s) => s.status === 'rejected');
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+}
+
+/**
+ * Sends `statements` one after the other, each its own transaction, where the connection allows
+ * it without waiting for each reply (sendsTogether); the first failure in order is thrown once
+ * all have ended. A statement after a failed one still runs: only for statements each of which
+ * is harmless when one before it failed.
+ */
+export async function runEachSent(db: AnyPgDatabase, statements: readonly string[]): Promise<void> {
+  if (!sendsTogether(db) || is(db, PgTransaction)) return runAll(db, statements);
+  const sent = statements.map((statement) => db.execute(sql.raw(statement)).then(() => undefined));
+  const settled = await Promise.allSettled(sent);
+  const failed = settled.find((s) => s.status === 'rejected');
+  if (failed) throw (failed as PromiseRejectedResult).reason;
 }
 
 /**
@@ -67,4 +108,18 @@ export async function afterSent<A, R>(
   const first = await sent;
   if (!first.ok) throw first.error;
   return [first.value, result];
+}
+
+/**
+ * afterSent on `db`: where it sends statements together (sendsTogether), as afterSent; elsewhere
+ * `work` starts once `ahead` has answered (those drivers run one query at a time anyway).
+ */
+export async function afterSentOn<A, R>(
+  db: AnyPgDatabase,
+  ahead: PromiseLike<A>,
+  work: () => Promise<R>,
+): Promise<[A, R]> {
+  if (sendsTogether(db)) return afterSent(ahead, work);
+  const first = await ahead;
+  return [first, await work()];
 }

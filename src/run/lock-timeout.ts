@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { PgpartsError } from '../errors.js';
 import type { AnyPgDatabase } from './database.js';
-import { afterSent, runInTransaction } from './execute.js';
+import { afterSentOn, runAsTransaction, runInTransaction } from './execute.js';
 import { pgErrorCode, pgErrorMessage } from './pg-error.js';
 
 /**
@@ -195,25 +195,45 @@ export async function inLockedTransaction<T>(
   options: ShortTransactionOptions,
   body: (tx: AnyPgDatabase, attempt: number) => Promise<T>,
 ): Promise<{ value: T; attempts: number }> {
-  const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
-  const settings = lockedTransactionSql(lockTimeoutMs);
-  const outcome = await retryOnLockTimeout(
-    (n) =>
-      db.transaction(async (tx) => {
-        // The settings go out with the body's first statement, not a round trip of their own.
-        const [, value] = await afterSent(runInTransaction(tx, settings), () =>
-          body(tx as unknown as AnyPgDatabase, n),
-        );
-        return value;
-      }),
-    options,
+  const settings = lockedTransactionSql(options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS);
+  return retryLocked(options, (n) =>
+    db.transaction(async (tx) => {
+      // The settings go out with the body's first statement, not a round trip of their own.
+      const [, value] = await afterSentOn(tx, runInTransaction(tx, settings), () =>
+        body(tx as unknown as AnyPgDatabase, n),
+      );
+      return value;
+    }),
   );
+}
+
+/**
+ * inLockedTransaction for a transaction that is `statements` and nothing else: BEGIN, the
+ * settings, the statements and COMMIT are sent together (runAsTransaction), so the locks they
+ * take are held for the statements' own time. Returns the attempts it took.
+ */
+export async function runLockedTransaction(
+  db: AnyPgDatabase,
+  options: ShortTransactionOptions,
+  statements: readonly string[],
+): Promise<number> {
+  const settings = lockedTransactionSql(options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS);
+  return (await retryLocked(options, () => runAsTransaction(db, [...settings, ...statements])))
+    .attempts;
+}
+
+/** retryOnLockTimeout, throwing a `lock-timeout` PgpartsError when the retries run out. */
+async function retryLocked<T>(
+  options: ShortTransactionOptions,
+  action: (attempt: number) => Promise<T>,
+): Promise<{ value: T; attempts: number }> {
+  const outcome = await retryOnLockTimeout(action, options);
   if (outcome.error !== undefined) {
     if (isLockConflict(outcome.error)) {
       throw lockGiveUpError(
         options.what ?? 'taking locks',
         outcome.attempts,
-        lockTimeoutMs,
+        options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
         outcome.error,
       );
     }

@@ -3,15 +3,15 @@ import { keyLabel, type PartitionKey } from '../../define/partition-key.js';
 import type { FamilySpec } from '../../define/spec.js';
 import { PgpartsError } from '../../errors.js';
 import type { AnyPgDatabase } from '../../run/database.js';
-import { query, run, runCounted, runInTransaction } from '../../run/execute.js';
+import { query, run, runCounted } from '../../run/execute.js';
 import { type KeyOperation, withKeyOperation } from '../../run/key-lock.js';
 import {
   checkLockOptions,
   DEFAULT_LOCK_TIMEOUT_MS,
-  inShortTransaction,
   isLockConflict,
   lockGiveUpError,
   retryOnLockTimeout,
+  runLockedTransaction,
 } from '../../run/lock-timeout.js';
 import { pgErrorCode } from '../../run/pg-error.js';
 import { preflightPrivileges } from '../../run/privileges.js';
@@ -172,9 +172,7 @@ async function count(db: AnyPgDatabase, statement: string): Promise<number> {
 
 /** DDL on live tables: its own short transaction, lock_timeout, retried on lock timeouts. */
 async function ddl(db: AnyPgDatabase, statements: string[], options: DrainOptions): Promise<void> {
-  await inShortTransaction(db, { ...options, what: 'drain' }, (tx) =>
-    runInTransaction(tx, statements),
-  );
+  await runLockedTransaction(db, { ...options, what: 'drain' }, statements);
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

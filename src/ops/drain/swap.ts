@@ -2,8 +2,8 @@ import { ownedRole } from '../../catalog/ownership.js';
 import { keyLabel, type PartitionKey } from '../../define/partition-key.js';
 import type { FamilySpec } from '../../define/spec.js';
 import type { AnyPgDatabase } from '../../run/database.js';
-import { run, runInTransaction } from '../../run/execute.js';
-import { inShortTransaction } from '../../run/lock-timeout.js';
+import { run } from '../../run/execute.js';
+import { runLockedTransaction } from '../../run/lock-timeout.js';
 import { identifierProblem, quoteIdent, quoteQualified } from '../../sql/identifiers.js';
 import { keyCheckSql } from '../../sql/key-predicate.js';
 import { textLiteral } from '../../sql/literals.js';
@@ -208,16 +208,20 @@ export async function completeSwap(
   for (const [i, name] of state.drainedDefaults.entries()) {
     // Only an old DEFAULT pgparts recorded as such; a table that merely carries the comment stays.
     if ((await ownedRole(db, family.schema, family.schema, name)) !== 'drained-default') continue;
-    await inShortTransaction(db, { ...options, what: 'drain (dropping the old DEFAULT)' }, (tx) =>
-      runInTransaction(tx, drops[i]?.statements ?? []),
+    await runLockedTransaction(
+      db,
+      { ...options, what: 'drain (dropping the old DEFAULT)' },
+      drops[i]?.statements ?? [],
     );
     dropped.push(name);
   }
   const started = performance.now();
   for (const unit of units.slice(state.drainedDefaults.length)) {
     if (unit.transaction) {
-      await inShortTransaction(db, { ...options, what: 'drain (validating a foreign key)' }, (tx) =>
-        runInTransaction(tx, unit.statements),
+      await runLockedTransaction(
+        db,
+        { ...options, what: 'drain (validating a foreign key)' },
+        unit.statements,
       );
     } else {
       for (const statement of unit.statements) await run(db, statement);
