@@ -281,7 +281,7 @@ function indexOrderIssuesSql(tables: { schema: string; name: string }[]): SQL {
       JOIN pg_inherits ii ON ii.inhparent = px.indexrelid
       JOIN pg_index x ON x.indexrelid = ii.inhrelid
       WHERE px.indrelid = ANY (ARRAY(${parentOidsSql(tables)}))
-        AND x.indoption::text <> px.indoption::text
+        AND x.indoption::int2[] <> px.indoption::int2[]
       ORDER BY 3, 4`;
 }
 
