@@ -250,11 +250,34 @@ export async function openSessionSending(
   };
 }
 
+/**
+ * Drizzle's driver modules, imported on first use and kept: the drivers are optional peers, so
+ * not imported up front; an import() on every run would resolve the module again each time.
+ */
+let postgresJsDrizzle: Promise<typeof import('drizzle-orm/postgres-js')> | undefined;
+let nodePostgresDrizzle: Promise<typeof import('drizzle-orm/node-postgres')> | undefined;
+
+function postgresJsModule() {
+  postgresJsDrizzle ??= import('drizzle-orm/postgres-js').catch((error: unknown) => {
+    postgresJsDrizzle = undefined; // tried again next time
+    throw error;
+  });
+  return postgresJsDrizzle;
+}
+
+function nodePostgresModule() {
+  nodePostgresDrizzle ??= import('drizzle-orm/node-postgres').catch((error: unknown) => {
+    nodePostgresDrizzle = undefined; // tried again next time
+    throw error;
+  });
+  return nodePostgresDrizzle;
+}
+
 async function pin(db: AnyPgDatabase): Promise<Session> {
   const client = (db as { $client?: unknown }).$client;
   if (isPostgresJs(client)) {
     const reserved = await client.reserve();
-    const { drizzle } = await import('drizzle-orm/postgres-js');
+    const { drizzle } = await postgresJsModule();
     const pinned = drizzle(transactionalReserved(reserved, client.options) as never);
     return {
       db: pinned as unknown as AnyPgDatabase,
@@ -271,7 +294,7 @@ async function pin(db: AnyPgDatabase): Promise<Session> {
       lost = error;
     };
     checkedOut.on?.('error', onError);
-    const { drizzle } = await import('drizzle-orm/node-postgres');
+    const { drizzle } = await nodePostgresModule();
     const pinned = drizzle(checkedOut as never);
     return {
       db: pinned as unknown as AnyPgDatabase,
