@@ -1,8 +1,10 @@
+import { rmSync } from 'node:fs';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import type { TestProject } from 'vitest/node';
 import { migrate } from '../../src/migrations/migrate.js';
 import { bundleCli } from './cli-bundle.js';
+import { pgliteImagesDir, sweepPgliteImages } from './pglite-images.js';
 import { startTestServer } from './server.js';
 import { TEMPLATE_DATABASE, withDatabase } from './urls.js';
 
@@ -21,6 +23,7 @@ declare module 'vitest' {
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   project.provide('cliBundle', bundleCli());
+  sweepPgliteImages();
   const server = await startTestServer((line) => console.log(line));
   try {
     const admin = postgres(server.url, { max: 1, onnotice: () => {} });
@@ -36,6 +39,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     project.provide('adminUrl', server.url);
     project.provide('templateDatabase', template);
     return async () => {
+      rmSync(pgliteImagesDir(template), { recursive: true, force: true });
       if (process.env.DATABASE_URL) {
         const cleanup = postgres(server.url, { max: 1, onnotice: () => {} });
         await cleanup.unsafe(`DROP DATABASE IF EXISTS "${template}" WITH (FORCE)`);
