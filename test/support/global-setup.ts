@@ -14,6 +14,8 @@ declare module 'vitest' {
     templateDatabase: string;
     /** The CLI as one bundled file, for the tests that run it as a separate process. */
     cliBundle: string;
+    /** What initdb made for the test server, for the servers test files start ('' if none). */
+    initdbImage: string;
   }
 }
 
@@ -37,6 +39,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await client.end();
 
     project.provide('adminUrl', server.url);
+    project.provide('initdbImage', server.initdbImage ?? '');
     project.provide('templateDatabase', template);
     return async () => {
       rmSync(pgliteImagesDir(template), { recursive: true, force: true });
