@@ -10,10 +10,13 @@
  */
 import {
   chmodSync,
+  chownSync,
+  copyFileSync,
   existsSync,
   mkdirSync,
   readdirSync,
   readFileSync,
+  renameSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -27,6 +30,11 @@ export interface RunningServer {
   /** postgres://postgres:...@127.0.0.1:PORT/postgres */
   url: string;
   stop(): Promise<void>;
+  /**
+   * Where this server saved what initdb made (`saveInitdb`), for other servers of the same
+   * package to start from (`initdbFrom`); removed with the server's directory.
+   */
+  initdbImage?: string;
 }
 
 export interface EmbeddedServerOptions {
@@ -46,6 +54,16 @@ export interface EmbeddedServerOptions {
    * never removed on stop. A postgres left running on it by a killed run is stopped first.
    */
   dataDir?: string;
+  /**
+   * Save the data directory initdb made (before the first start) next to the server's own, for
+   * other servers to copy: RunningServer.initdbImage.
+   */
+  saveInitdb?: boolean;
+  /**
+   * A server's initdbImage: a new data directory is a copy of it instead of another initdb (a
+   * few CPU-seconds each), when it was made by the same package; otherwise initdb runs.
+   */
+  initdbFrom?: string;
 }
 
 const SERVERS_DIR = resolve(import.meta.dirname, '..', '.pgparts', 'servers');
@@ -148,6 +166,45 @@ function letOthersTraverse(dir: string, log: (line: string) => void): void {
   }
 }
 
+/**
+ * Copies a data directory: modes kept (PostgreSQL refuses a data directory others may read), and
+ * as root the owner too (the server runs as the `postgres` user).
+ */
+function copyDataDir(from: string, to: string): void {
+  const stat = statSync(from);
+  if (stat.isDirectory()) {
+    mkdirSync(to);
+    for (const entry of readdirSync(from)) copyDataDir(join(from, entry), join(to, entry));
+  } else {
+    copyFileSync(from, to);
+  }
+  chmodSync(to, stat.mode & 0o7777);
+  if (process.getuid?.() === 0) chownSync(to, stat.uid, stat.gid);
+}
+
+/** The package an image was made by: written beside it, compared before it is used. */
+const imagePackage = (image: string) => `${image}.package`;
+
+/** Saves `dataDir` (fresh from initdb) as `image`: a partial copy renamed into place. */
+function saveInitdbImage(dataDir: string, image: string, specifier: string): void {
+  const partial = `${image}.${process.pid}.partial`;
+  rmSync(partial, { recursive: true, force: true });
+  copyDataDir(dataDir, partial);
+  writeFileSync(imagePackage(image), specifier);
+  renameSync(partial, image);
+}
+
+/** True when `image` is a saved initdb of the package `specifier` names. */
+function usableInitdbImage(image: string | undefined, specifier: string): image is string {
+  return (
+    image !== undefined &&
+    image !== '' &&
+    existsSync(join(image, 'PG_VERSION')) &&
+    existsSync(imagePackage(image)) &&
+    readFileSync(imagePackage(image), 'utf8') === specifier
+  );
+}
+
 export async function startEmbeddedServer(options: EmbeddedServerOptions): Promise<RunningServer> {
   const log = options.log ?? (() => {});
   sweepLeftoverServers(log);
@@ -168,7 +225,8 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions): Promi
   writeFileSync(join(dir, 'owner.pid'), String(process.pid));
   if (process.getuid?.() === 0) letOthersTraverse(dir, log);
 
-  const module = (await import(embeddedPackageSpecifier(options.packageName))) as {
+  const specifier = embeddedPackageSpecifier(options.packageName);
+  const module = (await import(specifier)) as {
     default: EmbeddedPostgresClass;
   };
   const port = await freePort();
@@ -187,12 +245,22 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions): Promi
     onLog: () => {},
     onError: (message: unknown) => log(String(message)),
   });
-  if (!kept || !existsSync(join(dir, 'data', 'PG_VERSION'))) await server.initialise();
+  const image = options.saveInitdb ? join(dir, 'initdb') : undefined;
+  if (!kept || !existsSync(join(dir, 'data', 'PG_VERSION'))) {
+    if (usableInitdbImage(options.initdbFrom, specifier)) {
+      rmSync(join(dir, 'data'), { recursive: true, force: true });
+      copyDataDir(options.initdbFrom, join(dir, 'data'));
+    } else {
+      await server.initialise();
+      if (image) saveInitdbImage(join(dir, 'data'), image, specifier);
+    }
+  }
   keepExitCode();
   await server.start();
   running += 1;
   return {
     url: `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/postgres`,
+    ...(image && existsSync(image) ? { initdbImage: image } : {}),
     async stop() {
       try {
         await server.stop();

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import postgres from 'postgres';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type RunningServer, startEmbeddedServer } from '../../scripts/embedded-server.js';
 import { openTransaction } from '../support/open-transaction.js';
 import { useTestDatabase } from '../support/test-database.js';
@@ -69,7 +69,7 @@ describe('the server stops in the middle of apply', () => {
   let url: string;
 
   beforeAll(async () => {
-    server = await startEmbeddedServer({ purpose: 'connloss' });
+    server = await startEmbeddedServer({ purpose: 'connloss', initdbFrom: inject('initdbImage') });
     url = withDatabase(server.url, 'postgres');
     const migrated = await pgparts(url, 'migrate');
     expect(migrated.code, migrated.stderr).toBe(0);

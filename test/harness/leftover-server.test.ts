@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { sweepLeftoverServers } from '../../scripts/embedded-server.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -25,9 +25,13 @@ describe('a PostgreSQL left behind by a killed run', () => {
         '--import',
         'tsx',
         '-e',
-        "import('./scripts/embedded-server.ts').then((m) => m.startEmbeddedServer({ purpose: 'orphan' })).then(() => { console.log('READY'); setInterval(() => {}, 1000); })",
+        "import('./scripts/embedded-server.ts').then((m) => m.startEmbeddedServer({ purpose: 'orphan', initdbFrom: process.env.PGPARTS_INITDB_FROM })).then(() => { console.log('READY'); setInterval(() => {}, 1000); })",
       ],
-      { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+      {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'inherit'],
+        env: { ...process.env, PGPARTS_INITDB_FROM: inject('initdbImage') },
+      },
     );
     await new Promise<void>((ready, fail) => {
       child.stdout.on('data', (chunk: Buffer) => {

@@ -3,15 +3,17 @@ import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { distIsFresh } from '../../scripts/build-stamp.mjs';
 import { MIGRATION_LOCK_KEY } from '../../src/migrations/runner.js';
 import { catalogShape } from '../support/catalog-shape.js';
 import { tableDigest } from '../support/table-checksum.js';
 import { useTestDatabase } from '../support/test-database.js';
 
 /**
- * The package as an app gets it: `npm pack` (which builds), installed from the tarball into a
- * fresh app folder next to drizzle-orm, drizzle-kit and postgres, then used from that folder by
- * drizzle-kit and by the `pgparts` bin. Builds and installs once for the whole file.
+ * The package as an app gets it: `npm pack` (which builds, unless dist/ is provably fresh),
+ * installed from the tarball into a fresh app folder next to drizzle-orm, drizzle-kit and
+ * postgres, then used from that folder by drizzle-kit and by the `pgparts` bin. Packs and installs
+ * once for the whole file.
  */
 const root = resolve(import.meta.dirname, '..', '..');
 const repoPackage = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
@@ -53,7 +55,11 @@ function start(command: string, args: string[], env: Record<string, string> = {}
 }
 
 beforeAll(() => {
-  const pack = spawnSync('npm', ['pack', '--pack-destination', scratch], {
+  // `npm pack` runs `prepare`, a whole build. When dist/ is provably what that build would write
+  // (scripts/build-stamp.mjs: the sources and dist/ match the last build's stamp; `npm ci` in a
+  // fresh clone leaves one), the same tarball comes without building again.
+  const skipBuild = distIsFresh() ? ['--ignore-scripts'] : [];
+  const pack = spawnSync('npm', ['pack', '--pack-destination', scratch, ...skipBuild], {
     cwd: root,
     encoding: 'utf8',
   });

@@ -1,6 +1,7 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import postgres from 'postgres';
+import { inject } from 'vitest';
 import { isAlive, startEmbeddedServer } from '../../scripts/embedded-server.js';
 import { withDatabase } from './urls.js';
 
@@ -30,7 +31,12 @@ export async function startCrashableServer(purpose: string): Promise<CrashableSe
     `${purpose}-${process.pid}`,
   );
   const start = () =>
-    startEmbeddedServer({ purpose, dataDir: dir, settings: { max_connections: 60 } });
+    startEmbeddedServer({
+      purpose,
+      dataDir: dir,
+      settings: { max_connections: 60 },
+      initdbFrom: inject('initdbImage'),
+    });
   let server = await start();
   const postmasterPid = () =>
     Number(readFileSync(join(dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);

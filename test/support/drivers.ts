@@ -19,9 +19,9 @@ import { drizzle as drizzlePostgresJs } from 'drizzle-orm/postgres-js';
 import pg from 'pg';
 import postgres from 'postgres';
 import { afterAll, beforeAll, inject } from 'vitest';
-import { migrate } from '../../src/migrations/migrate.js';
 import type { AnyPgDatabase } from '../../src/run/database.js';
 import type { DriverName } from '../../src/run/driver-capabilities.js';
+import { type PgliteImages, sharedPgliteImages } from './pglite-images.js';
 import { withDatabase } from './urls.js';
 
 export interface DriverDatabase {
@@ -64,24 +64,15 @@ async function serverDatabase(migrated: boolean) {
   };
 }
 
-// Creating a PGlite runs initdb in WebAssembly, and migrating it takes about as long again. A
-// worker runs many test files with the same modules (vitest.config.ts: isolate false), so it does
-// both once, keeps the data directory before and after the migrations as two tarballs, and starts
-// every PGlite it hands out from one of them: an instance of a test file's own, as fresh as a
-// new one, for a third of the CPU.
-let pgliteImages: Promise<{ empty: Blob; migrated: Blob }> | undefined;
+// Creating a PGlite runs initdb in WebAssembly (several CPU-seconds), and migrating it costs more.
+// The run builds both once (test/support/pglite-images.ts) and every PGlite handed out starts from
+// one of the saved data directories: an instance of a test file's own, as fresh as a new one,
+// for a fraction of the CPU. A worker runs many test files with the same modules
+// (vitest.config.ts: isolate false), so it reads the images once.
+let pgliteImages: Promise<PgliteImages> | undefined;
 
-function images(): Promise<{ empty: Blob; migrated: Blob }> {
-  pgliteImages ??= (async () => {
-    const first = await PGlite.create({ extensions: { pg_trgm } });
-    try {
-      const empty = await first.dumpDataDir('none');
-      await migrate(drizzlePglite(first));
-      return { empty, migrated: await first.dumpDataDir('none') };
-    } finally {
-      await first.close();
-    }
-  })();
+function images(): Promise<PgliteImages> {
+  pgliteImages ??= sharedPgliteImages(inject('templateDatabase'));
   return pgliteImages;
 }
 

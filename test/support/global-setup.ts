@@ -1,8 +1,10 @@
+import { rmSync } from 'node:fs';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import type { TestProject } from 'vitest/node';
 import { migrate } from '../../src/migrations/migrate.js';
 import { bundleCli } from './cli-bundle.js';
+import { pgliteImagesDir, sweepPgliteImages } from './pglite-images.js';
 import { startTestServer } from './server.js';
 import { TEMPLATE_DATABASE, withDatabase } from './urls.js';
 
@@ -12,6 +14,8 @@ declare module 'vitest' {
     templateDatabase: string;
     /** The CLI as one bundled file, for the tests that run it as a separate process. */
     cliBundle: string;
+    /** What initdb made for the test server, for the servers test files start ('' if none). */
+    initdbImage: string;
   }
 }
 
@@ -21,6 +25,7 @@ declare module 'vitest' {
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   project.provide('cliBundle', bundleCli());
+  sweepPgliteImages();
   const server = await startTestServer((line) => console.log(line));
   try {
     const admin = postgres(server.url, { max: 1, onnotice: () => {} });
@@ -34,8 +39,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await client.end();
 
     project.provide('adminUrl', server.url);
+    project.provide('initdbImage', server.initdbImage ?? '');
     project.provide('templateDatabase', template);
     return async () => {
+      rmSync(pgliteImagesDir(template), { recursive: true, force: true });
       if (process.env.DATABASE_URL) {
         const cleanup = postgres(server.url, { max: 1, onnotice: () => {} });
         await cleanup.unsafe(`DROP DATABASE IF EXISTS "${template}" WITH (FORCE)`);

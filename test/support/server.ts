@@ -75,6 +75,8 @@ async function startAnyServer(log: (line: string) => void): Promise<RunningServe
     purpose: 'test',
     packageName: process.env.PGPARTS_EMBEDDED_PACKAGE,
     settings: TEST_SETTINGS,
+    // The servers test files start of their own (crash, connection loss) copy it.
+    saveInitdb: true,
     log,
   });
 }

@@ -1,0 +1,126 @@
+/**
+ * The two PGlite data directories every test PGlite starts from (empty, and migrated), built once
+ * per test run and shared by its workers through files. Creating a PGlite runs initdb in
+ * WebAssembly (about 6 CPU-s); each worker did it once, three times a run. Now the first worker
+ * to need them claims the build (an exclusive create of `building`), saves both tarballs, and
+ * marks them `ready`; the others wait for that mark and read the files. A worker still builds
+ * them itself when the claimant died without finishing. The files live in
+ * .pgparts/pglite/<the run's template database name>; the global setup removes them at the end,
+ * and the next run removes those of a run that is gone.
+ */
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { join, resolve } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import { isAlive } from '../../scripts/embedded-server.js';
+import { migrate } from '../../src/migrations/migrate.js';
+
+export interface PgliteImages {
+  empty: Blob;
+  migrated: Blob;
+}
+
+const IMAGES_DIR = resolve(import.meta.dirname, '..', '..', '.pgparts', 'pglite');
+
+/** The directory of the run whose template database is `template`. */
+export function pgliteImagesDir(template: string): string {
+  return join(IMAGES_DIR, template);
+}
+
+/** Removes the images of runs whose process is gone (the name ends with the run's pid). */
+export function sweepPgliteImages(): void {
+  if (!existsSync(IMAGES_DIR)) return;
+  for (const entry of readdirSync(IMAGES_DIR)) {
+    const pid = Number(/_(\d+)$/.exec(entry)?.[1]);
+    if (!isAlive(pid)) rmSync(join(IMAGES_DIR, entry), { recursive: true, force: true });
+  }
+}
+
+async function build(): Promise<PgliteImages> {
+  const first = await PGlite.create({ extensions: { pg_trgm } });
+  try {
+    const empty = await first.dumpDataDir('none');
+    await migrate(drizzlePglite(first));
+    return { empty, migrated: await first.dumpDataDir('none') };
+  } finally {
+    await first.close();
+  }
+}
+
+async function save(dir: string, images: PgliteImages): Promise<void> {
+  for (const name of ['empty', 'migrated'] as const) {
+    const partial = join(dir, `${name}.${process.pid}.partial`);
+    writeFileSync(partial, Buffer.from(await images[name].arrayBuffer()));
+    renameSync(partial, join(dir, `${name}.tar`));
+  }
+  writeFileSync(join(dir, 'ready'), '');
+}
+
+function load(dir: string): PgliteImages {
+  return {
+    empty: new Blob([readFileSync(join(dir, 'empty.tar'))]),
+    migrated: new Blob([readFileSync(join(dir, 'migrated.tar'))]),
+  };
+}
+
+/** Claims the build: true when this process is the one to build. */
+function claim(dir: string): boolean {
+  try {
+    const fd = openSync(join(dir, 'building'), 'wx');
+    writeFileSync(fd, String(process.pid));
+    closeSync(fd);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  }
+}
+
+/** The pid in `building`: 0 while it is being written, undefined once the claim is gone. */
+function claimantPid(dir: string): number | undefined {
+  try {
+    return Number(readFileSync(join(dir, 'building'), 'utf8')) || 0;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+/** The images for this run's PGlites: built here, or read once another worker has saved them. */
+export async function sharedPgliteImages(template: string): Promise<PgliteImages> {
+  const dir = pgliteImagesDir(template);
+  mkdirSync(dir, { recursive: true });
+  for (;;) {
+    if (existsSync(join(dir, 'ready'))) return load(dir);
+    if (claim(dir)) {
+      try {
+        const images = await build();
+        await save(dir, images);
+        return images;
+      } catch (error) {
+        rmSync(join(dir, 'building'), { force: true });
+        throw error;
+      }
+    }
+    // Another worker builds them (its pid is in `building`):
+    // a claimant that is gone without marking them ready gives up its claim.
+    const claimant = claimantPid(dir);
+    if (claimant === undefined) continue;
+    if (claimant > 0 && !isAlive(claimant)) {
+      rmSync(join(dir, 'building'), { force: true });
+      continue;
+    }
+    await new Promise((done) => setTimeout(done, 200));
+  }
+}
