@@ -72,16 +72,23 @@ export async function ownedRoles(
   schema: string,
   names: readonly string[],
 ): Promise<Map<string, OwnedRole>> {
+  return ownedRolesFrom(
+    rowsOf<Record<string, unknown>>(await db.execute(ownedRolesSql(familySchema, schema, names))),
+  );
+}
+
+/** ownedRoles' read, for a batch: the ownership table must exist, or the statement fails. */
+export function ownedRolesSql(familySchema: string, schema: string, names: readonly string[]): SQL {
   const tables = sql.join(
     names.map((name) => sql`to_regclass(${quoteQualified(schema, name)})`),
     sql`, `,
   );
-  const rows = rowsOf<{ name: string; role: string }>(
-    await db.execute(
-      sql`SELECT o.name, o.role FROM ${sql.raw(quoteQualified(familySchema, OWNED_TABLES))} o
-          JOIN pg_class c ON c.oid = o.relid JOIN pg_namespace n ON n.oid = c.relnamespace
-          WHERE o.relid IN (${tables}) AND n.nspname = o.schema AND c.relname = o.name`,
-    ),
-  );
-  return new Map(rows.map((r) => [r.name, r.role as OwnedRole]));
+  return sql`SELECT o.name, o.role FROM ${sql.raw(quoteQualified(familySchema, OWNED_TABLES))} o
+             JOIN pg_class c ON c.oid = o.relid JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE o.relid IN (${tables}) AND n.nspname = o.schema AND c.relname = o.name`;
+}
+
+/** The roles in the rows of ownedRolesSql, by name. */
+export function ownedRolesFrom(rows: readonly Record<string, unknown>[]): Map<string, OwnedRole> {
+  return new Map(rows.map((r) => [String(r.name), r.role as OwnedRole]));
 }

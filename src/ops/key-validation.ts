@@ -58,12 +58,15 @@ export async function checkKey(
   const shape = keyShapeProblem(family, key);
   if (shape) throw refuse('invalid-input', operation, family, key, shape);
   const first = `${family.schema}.${family.tables[0]}`;
-  const [column] = await query<{ type: string | null }>(
+  // The key column's type and the server's clock (a retire's check needs it) in one read.
+  const [read] = await query<{ type: string | null; ms: number | string }>(
     db,
-    sql`SELECT format_type(a.atttypid, a.atttypmod) AS type FROM pg_attribute a
-        WHERE a.attrelid = to_regclass(${quoteQualified(family.schema, family.tables[0] ?? '')}) AND a.attname = ${family.partitionBy.column}
-          AND NOT a.attisdropped`,
+    sql`SELECT (SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+                WHERE a.attrelid = to_regclass(${quoteQualified(family.schema, family.tables[0] ?? '')}) AND a.attname = ${family.partitionBy.column}
+                  AND NOT a.attisdropped) AS type,
+               (extract(epoch FROM now()) * 1000)::float8 AS ms`,
   );
+  const column = read?.type ? { type: read.type } : undefined;
   if (!column) {
     throw new PgpartsError(
       'spec-mismatch',
@@ -87,11 +90,7 @@ export async function checkKey(
   if (options.resuming) return;
   if (operation === 'drain') await checkDrainable(db, family, key);
   if (operation === 'retire' && !options.force) {
-    const [clock] = await query<{ ms: number | string }>(
-      db,
-      sql`SELECT (extract(epoch FROM now()) * 1000)::float8 AS ms`,
-    );
-    const now = new Date(Number(clock?.ms));
+    const now = new Date(Number(read?.ms));
     if (isCurrentOrFuture(family, key, now)) {
       throw refuse(
         'refused',

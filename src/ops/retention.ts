@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
 import { readOperations } from '../catalog/operations.js';
 import { RETIRED_KEYS_TABLE } from '../catalog/retired-keys.js';
 import { MANAGED_MARKER } from '../define/marker.js';
@@ -6,7 +6,7 @@ import { keyLabel, type PartitionKey, partitionName } from '../define/partition-
 import type { FamilySpec } from '../define/spec.js';
 import { PgpartsError } from '../errors.js';
 import type { AnyPgDatabase } from '../run/database.js';
-import { query, run, runInTransaction } from '../run/execute.js';
+import { afterSent, query, run, runInTransaction } from '../run/execute.js';
 import { withKeyOperation } from '../run/key-lock.js';
 import {
   DEFAULT_LOCK_TIMEOUT_MS,
@@ -24,7 +24,7 @@ import { boundSpecSql } from '../sql/partition-ddl.js';
 import { archivedColumnStatements } from './archived-columns.js';
 import { checkKey } from './key-validation.js';
 import { ensureOwnership } from './ownership.js';
-import { retirePreflight } from './retire-preflight.js';
+import { retirePreflightWith } from './retire-preflight.js';
 import { type RetireFacts, type RetireUnit, retireStatements } from './retire-statements.js';
 
 /**
@@ -100,34 +100,27 @@ export interface RetireResult {
   elapsedMs: number;
 }
 
-/**
- * What the statements depend on beyond the preflight, in one read: the server's version, which
- * of the family's parents have a DEFAULT partition (no DETACH ... CONCURRENTLY then), and
- * whether the retired-keys record exists (its CREATE is left out when it does).
- */
-async function detachFacts(
-  db: AnyPgDatabase,
-  family: FamilySpec,
-): Promise<{
+interface DetachFacts {
   version: number;
   withDefault: string[];
   retiredKeysTable: boolean;
   links: { referencing: string; referenced: string }[];
-}> {
+}
+
+/**
+ * What the statements depend on beyond the preflight, in one read (sent in the preflight's
+ * batch): the server's version, which of the family's parents have a DEFAULT partition (no
+ * DETACH ... CONCURRENTLY then), whether the retired-keys record exists (its CREATE is left out
+ * when it does), and which parents reference which.
+ */
+function detachFactsSql(family: FamilySpec): SQL {
   const parents = sql.join(
     family.tables.map(
       (table, i) => sql`(${i}::int, to_regclass(${quoteQualified(family.schema, table)}))`,
     ),
     sql`, `,
   );
-  const [row] = await query<{
-    v: string;
-    defaults: number[] | null;
-    retired: boolean;
-    links: [number, number][] | string | null;
-  }>(
-    db,
-    sql`SELECT current_setting('server_version_num') AS v,
+  return sql`SELECT current_setting('server_version_num') AS v,
                (SELECT json_agg(json_build_array(a.i, b.i) ORDER BY a.i, b.i)
                   FROM (VALUES ${parents}) a(i, parent), (VALUES ${parents}) b(i, parent)
                  WHERE a.i <> b.i AND EXISTS (
@@ -138,19 +131,25 @@ async function detachFacts(
                      WHERE EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
                                    WHERE i.inhparent = p.parent AND c.relispartition
                                      AND pg_get_expr(c.relpartbound, 0) = 'DEFAULT')
-                     ORDER BY p.i) AS defaults`,
-  );
-  const defaults = new Set((row?.defaults ?? []).map(Number));
+                     ORDER BY p.i) AS defaults`;
+}
+
+/** detachFactsSql's row (as the batch gives it: json values) read. */
+function detachFactsFrom(
+  family: FamilySpec,
+  row: Record<string, unknown> | undefined,
+): DetachFacts {
+  const parse = (value: unknown) => (typeof value === 'string' ? JSON.parse(value) : value);
+  const defaults = new Set(((parse(row?.defaults) as number[] | null) ?? []).map(Number));
+  const links = (parse(row?.links) as [number, number][] | null) ?? [];
   return {
     version: Number(row?.v),
     withDefault: family.tables.filter((_, i) => defaults.has(i)),
     retiredKeysTable: row?.retired === true,
-    links: (typeof row?.links === 'string' ? JSON.parse(row.links) : (row?.links ?? [])).map(
-      ([a, b]: [number, number]) => ({
-        referencing: family.tables[a] as string,
-        referenced: family.tables[b] as string,
-      }),
-    ),
+    links: links.map(([a, b]) => ({
+      referencing: family.tables[a] as string,
+      referenced: family.tables[b] as string,
+    })),
   };
 }
 
@@ -221,12 +220,23 @@ export async function previewRetire(
   db: AnyPgDatabase,
   family: FamilySpec,
   key: PartitionKey,
-  options: { mode: RetireMode; archiveSchema: string; resuming: boolean },
+  options: {
+    mode: RetireMode;
+    archiveSchema: string;
+    resuming: boolean;
+    /** The ownership record's table is known to exist: see RetirePreflightOptions. */
+    ownedTableExists?: boolean;
+  },
 ): Promise<RetirePreview> {
   const { mode, archiveSchema } = options;
-  // Everything that could stop it half-way is checked before the first change.
-  const present = await retirePreflight(db, family, key, options);
-  const { version, withDefault, retiredKeysTable, links } = await detachFacts(db, family);
+  // Everything that could stop it half-way is checked before the first change; the facts the
+  // statements depend on are read in the same batch.
+  const read = await retirePreflightWith(db, family, key, options, [detachFactsSql(family)]);
+  const present = read.states;
+  const { version, withDefault, retiredKeysTable, links } = detachFactsFrom(
+    family,
+    read.also[0]?.[0],
+  );
   const concurrently = version >= 140000 && withDefault.length === 0;
   const detachNote = concurrently
     ? null
@@ -393,10 +403,24 @@ async function retireOnSession(
       const resuming = op.resuming !== null;
       // An interrupted retire is finished as it began: the same mode.
       const mode: RetireMode = retireMode(family, op.resuming?.detail, options);
-      await checkKey(s, family, key, 'retire', { force: options.force === true, resuming });
-      if (carryOverOwnership) await ensureOwnership(s, family);
-      // Every statement is built here, after the preflight, before the first change.
-      const preview = await previewRetire(s, family, key, { mode, archiveSchema, resuming });
+      const checking = checkKey(s, family, key, 'retire', {
+        force: options.force === true,
+        resuming,
+      });
+      // Every statement is built here, after the preflight, before the first change. The
+      // ownership record's table exists by then (apply, or ensureOwnership here, made sure of
+      // it; the preflight does not take that on trust).
+      const previewing = () =>
+        previewRetire(s, family, key, { mode, archiveSchema, resuming, ownedTableExists: true });
+      let preview: RetirePreview;
+      if (carryOverOwnership) {
+        await checking;
+        await ensureOwnership(s, family);
+        preview = await previewing();
+      } else {
+        // The key's check and the preflight are reads: they go out together.
+        [, preview] = await afterSent(checking, previewing);
+      }
       const { present, concurrently, detachNote } = preview.facts;
       const base = {
         family: family.name,
@@ -414,7 +438,9 @@ async function retireOnSession(
         };
       }
 
-      await op.begin('detach', mode);
+      // The record is written before the first change, with the first unit's phase.
+      let recorded = preview.units.find((u) => u.phase)?.phase ?? 'detach';
+      await op.begin(recorded, mode);
       const retry = async (statement: string) => {
         const outcome = await retryOnLockTimeout(() => run(s, statement), {
           retries: options.retries,
@@ -436,12 +462,29 @@ async function retireOnSession(
           },
           (tx) => runInTransaction(tx, statements),
         );
-      for (const unit of preview.units) {
-        if (unit.phase) await op.phase(unit.phase);
-        if (unit.how === 'together') await together(unit.statements);
-        else if (unit.how === 'retry')
-          for (const statement of unit.statements) await retry(statement);
-        else for (const statement of unit.statements) await run(s, statement);
+      for (const [i, unit] of preview.units.entries()) {
+        if (unit.how === 'together') {
+          // The operation record's writes join the unit's transaction (no round trip of their
+          // own, committed with its change): the phase it reaches, and after the last unit the
+          // record's deletion, so the retire is recorded finished exactly when it is.
+          const last = i === preview.units.length - 1;
+          const phase = op.writesWith(unit.phase ? { phase: unit.phase } : {});
+          const end = last ? op.writesWith({ end: true }) : undefined;
+          await together([...phase.statements, ...unit.statements, ...(end?.statements ?? [])]);
+          phase.committed();
+          end?.committed();
+        } else {
+          const runUnit = async () => {
+            if (unit.how === 'retry')
+              for (const statement of unit.statements) await retry(statement);
+            else for (const statement of unit.statements) await run(s, statement);
+          };
+          // The phase goes out right ahead of the unit's first statement: should the record's
+          // write fail, the record lags behind the catalog, which is what a resume reads.
+          if (unit.phase && unit.phase !== recorded) await afterSent(op.phase(unit.phase), runUnit);
+          else await runUnit();
+        }
+        if (unit.phase) recorded = unit.phase;
         if (unit.done !== undefined) options.onProgress?.(unit.done, present.length);
       }
       const done: RetiredPartition[] = present.map((state) => ({

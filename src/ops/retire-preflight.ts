@@ -1,11 +1,12 @@
 import { type SQL, sql } from 'drizzle-orm';
 import { readBatch } from '../catalog/batch.js';
-import { ownedRoles } from '../catalog/ownership.js';
+import { ownedRoles, ownedRolesFrom, ownedRolesSql } from '../catalog/ownership.js';
 import { keyLabel, type PartitionKey, partitionName } from '../define/partition-key.js';
 import type { FamilySpec } from '../define/spec.js';
 import { PgpartsError } from '../errors.js';
 import type { AnyPgDatabase } from '../run/database.js';
 import { afterSent } from '../run/execute.js';
+import { pgErrorCode } from '../run/pg-error.js';
 import { quoteQualified } from '../sql/identifiers.js';
 import { OWNED_TABLES, type OwnedRole } from '../sql/ownership.js';
 import { boundSpecSql } from '../sql/partition-ddl.js';
@@ -39,7 +40,16 @@ export interface RetirePreflightOptions {
   archiveSchema: string;
   /** An interrupted retire of this key is being finished. */
   resuming: boolean;
+  /**
+   * The ownership record's table is known to exist (apply made sure of it before its steps): its
+   * read joins the batch instead of following it. Not taken on trust: were the table gone, the
+   * batch fails, and the preflight reads again without it.
+   */
+  ownedTableExists?: boolean;
 }
+
+/** The table a statement named does not exist (SQLSTATE 42P01). */
+const UNDEFINED_TABLE = '42P01';
 
 interface TableRead {
   holders: { name: string; schema: string }[] | string;
@@ -101,6 +111,36 @@ export async function retirePreflight(
   key: PartitionKey,
   options: RetirePreflightOptions,
 ): Promise<RetirePartitionState[]> {
+  return (await retirePreflightWith(db, family, key, options, [])).states;
+}
+
+/**
+ * retirePreflight, with `also`: further reads (plain SELECTs, catalog/batch.ts) sent in its
+ * batch, whose rows come back in the same order.
+ */
+export async function retirePreflightWith(
+  db: AnyPgDatabase,
+  family: FamilySpec,
+  key: PartitionKey,
+  options: RetirePreflightOptions,
+  also: readonly SQL[],
+): Promise<{ states: RetirePartitionState[]; also: Record<string, unknown>[][] }> {
+  if (!options.ownedTableExists) return preflightOnce(db, family, key, options, also);
+  try {
+    return await preflightOnce(db, family, key, options, also);
+  } catch (error) {
+    if (pgErrorCode(error) !== UNDEFINED_TABLE) throw error;
+    return preflightOnce(db, family, key, { ...options, ownedTableExists: false }, also);
+  }
+}
+
+async function preflightOnce(
+  db: AnyPgDatabase,
+  family: FamilySpec,
+  key: PartitionKey,
+  options: RetirePreflightOptions,
+  also: readonly SQL[],
+): Promise<{ states: RetirePartitionState[]; also: Record<string, unknown>[][] }> {
   return db.transaction(async (tx) => {
     const problems: string[] = [];
     const states: RetirePartitionState[] = [];
@@ -119,21 +159,30 @@ export async function retirePreflight(
           : sql`SELECT NULL::text AS t`,
       ];
     });
+    const ownedAt = reads.length;
     reads.push(
       sql`SELECT to_regclass(${quoteQualified(family.schema, OWNED_TABLES)}) IS NOT NULL AS present`,
     );
+    if (options.ownedTableExists) reads.push(ownedRolesSql(family.schema, family.schema, names));
+    const alsoAt = reads.length;
+    reads.push(...also);
     // Bounds print in the session's zone and style: read them as boundSpecSql writes them. The
-    // settings go out with the batch, which runs under them.
+    // batch's generic plan serves every later run of it on the connection (a plan's preview, then
+    // the retire's own preflight), instead of planning it anew each time. The settings go out
+    // with the batch, which runs under them.
     const [, results] = await afterSent(
       tx.execute(
-        sql`SELECT set_config('TimeZone', 'UTC', true), set_config('DateStyle', 'ISO, YMD', true)`,
+        sql`SELECT set_config('TimeZone', 'UTC', true), set_config('DateStyle', 'ISO, YMD', true),
+                   set_config('plan_cache_mode', 'force_generic_plan', true)`,
       ),
       () => readBatch(tx, reads),
     );
-    const ownedPresent = results[reads.length - 1]?.[0]?.present === true;
-    const roles = ownedPresent
-      ? await ownedRoles(tx, family.schema, family.schema, names)
-      : new Map<string, OwnedRole>();
+    const ownedPresent = results[ownedAt]?.[0]?.present === true;
+    const roles = options.ownedTableExists
+      ? ownedRolesFrom(results[ownedAt + 1] ?? [])
+      : ownedPresent
+        ? await ownedRoles(tx, family.schema, family.schema, names)
+        : new Map<string, OwnedRole>();
     for (const [i, table] of tables.entries()) {
       const name = names[i] as string;
       const read = results[i * perTable]?.[0] as unknown as TableRead | undefined;
@@ -217,6 +266,6 @@ export async function retirePreflight(
         { step: 'retire', table: `${family.schema}.${family.tables[0]}` },
       );
     }
-    return states;
+    return { states, also: results.slice(alsoAt) };
   });
 }

@@ -180,15 +180,16 @@ export function retireStatements(
       });
     }
   }
-  units.push({
-    phase: 'record',
-    how: 'plain',
-    statements: [
-      ...(facts.retiredKeysTable ? [] : retiredKeysSetupSql(family.schema)),
-      `INSERT INTO ${quoteQualified(family.schema, RETIRED_KEYS_TABLE)} (family, key, mode, archive_schema)
+  // The key is recorded retired in the transaction of its last drop (it is retired exactly when
+  // that commits), or in one of its own.
+  const record = [
+    ...(facts.retiredKeysTable ? [] : retiredKeysSetupSql(family.schema)),
+    `INSERT INTO ${quoteQualified(family.schema, RETIRED_KEYS_TABLE)} (family, key, mode, archive_schema)
 VALUES (${textLiteral(family.name)}, ${textLiteral(keyLabel(key))}, ${textLiteral(mode)}, ${mode === 'archive' ? textLiteral(archiveSchema) : 'NULL'})
 ON CONFLICT (family, key) DO UPDATE SET mode = EXCLUDED.mode, archive_schema = EXCLUDED.archive_schema, retired_at = now()`,
-    ],
-  });
+  ];
+  const last = units.at(-1);
+  if (mode === 'drop' && last?.how === 'together') last.statements.push(...record);
+  else units.push({ phase: 'record', how: 'together', statements: record });
   return units;
 }

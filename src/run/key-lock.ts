@@ -2,15 +2,17 @@ import { sql } from 'drizzle-orm';
 import {
   OPERATIONS_TABLE,
   type OperationKind,
+  operationsFromRows,
   operationsSetupSql,
+  operationsSql,
   type RecordedOperation,
-  readOperationsTable,
 } from '../catalog/operations.js';
 import { familyIdentity } from '../define/spec.js';
 import { PgpartsError } from '../errors.js';
 import { quoteQualified } from '../sql/identifiers.js';
+import { textLiteral } from '../sql/literals.js';
 import type { AnyPgDatabase } from './database.js';
-import { run } from './execute.js';
+import { afterSent, run } from './execute.js';
 import { rowsOf } from './rows.js';
 import { openSession } from './session.js';
 
@@ -46,6 +48,16 @@ export interface KeyOperation {
    * (`spansRuns`) need it; the others' records are deleted when their function returns.
    */
   end(): Promise<void>;
+  /**
+   * The record's writes as statements for a transaction of the caller's, so they commit with its
+   * change (and as durably), without a round trip of their own: the phase reached (unless it is
+   * the one recorded), and with `end` the record's deletion. Call `committed()` once that
+   * transaction committed. Empty before `begin`.
+   */
+  writesWith(change: { phase?: string; end?: boolean }): {
+    statements: string[];
+    committed(): void;
+  };
 }
 
 /**
@@ -105,28 +117,50 @@ export async function withKeyOperation<T>(
   const where = wholeFamily ? `family ${family.name}` : `family ${family.name}, key ${key}`;
   const session = await openSession(db);
   const s = session.db;
-  const lockArgs = sql`hashtext(${`pgparts:key:${identity}`}), hashtext(${key})`;
-  const familyLockArgs = sql`hashtext(${`pgparts:key:${identity}`}), hashtext(${WHOLE_FAMILY_KEY})`;
+  // The locks' and records' statements carry their values as literals: a parameterized statement
+  // costs postgres.js a round trip of its own to describe it, the first time on a connection.
+  const lockArgs = sql.raw(
+    `hashtext(${textLiteral(`pgparts:key:${identity}`)}), hashtext(${textLiteral(key)})`,
+  );
+  const familyLockArgs = sql.raw(
+    `hashtext(${textLiteral(`pgparts:key:${identity}`)}), hashtext(${textLiteral(WHOLE_FAMILY_KEY)})`,
+  );
   let locked = false;
   let familyShared = false;
+  let unlocked = false;
+  /** Both locks given back in one statement. */
+  const unlock = async () => {
+    if (!locked && !familyShared) return;
+    const releases = [
+      ...(locked ? [sql`pg_advisory_unlock(${lockArgs})`] : []),
+      ...(familyShared ? [sql`pg_advisory_unlock_shared(${familyLockArgs})`] : []),
+    ];
+    await s.execute(sql`SELECT ${sql.join(releases, sql`, `)}`);
+  };
   try {
-    if (!wholeFamily) {
-      const [shared] = rowsOf<{ ok: boolean }>(
-        await s.execute(sql`SELECT pg_try_advisory_lock_shared(${familyLockArgs}) AS ok`),
-      );
-      if (!shared?.ok) {
-        throw new PgpartsError(
-          'busy',
-          `${kind}: ${where}: a pgparts operation on the whole family (a conversion step) is ` +
-            'running right now; nothing was changed: try again when it is done',
-          { step: kind },
-        );
-      }
-      familyShared = true;
-    }
-    const [got] = rowsOf<{ ok: boolean }>(
-      await s.execute(sql`SELECT pg_try_advisory_lock(${lockArgs}) AS ok`),
+    // One statement takes both locks: the family's shared first, and the key's only once that is
+    // held (CASE evaluates its branch after its condition); null when the family's was refused.
+    // It also says whether the operations record's table exists.
+    const operationsTable = sql.raw(
+      `to_regclass(${textLiteral(quoteQualified(family.schema, OPERATIONS_TABLE))}) IS NOT NULL AS t`,
     );
+    const [got] = rowsOf<{ ok: boolean | null; t: boolean }>(
+      await s.execute(
+        wholeFamily
+          ? sql`SELECT pg_try_advisory_lock(${lockArgs}) AS ok, ${operationsTable}`
+          : sql`SELECT CASE WHEN pg_try_advisory_lock_shared(${familyLockArgs})
+                            THEN pg_try_advisory_lock(${lockArgs}) END AS ok, ${operationsTable}`,
+      ),
+    );
+    if (!wholeFamily && (got?.ok === null || got?.ok === undefined)) {
+      throw new PgpartsError(
+        'busy',
+        `${kind}: ${where}: a pgparts operation on the whole family (a conversion step) is ` +
+          'running right now; nothing was changed: try again when it is done',
+        { step: kind },
+      );
+    }
+    familyShared = !wholeFamily;
     if (!got?.ok) {
       const [holder] = rowsOf<{ pid: number }>(
         await s.execute(sql`
@@ -147,8 +181,14 @@ export async function withKeyOperation<T>(
     locked = true;
     // The family's records in one read: this key's, and what blocks it (the whole family's
     // operation for a key; any key's for the whole family).
-    const read = await readOperationsTable(s, family);
-    let tableExists = read.exists;
+    let tableExists = got.t === true;
+    const read = {
+      operations: tableExists
+        ? operationsFromRows(
+            rowsOf<Record<string, unknown>>(await s.execute(operationsSql(family))),
+          )
+        : [],
+    };
     const recorded = read.operations.find((o) => o.key === key);
     const [blocking] = wholeFamily
       ? read.operations.filter((o) => o.key !== WHOLE_FAMILY_KEY)
@@ -170,54 +210,87 @@ export async function withKeyOperation<T>(
       );
     }
     let begun = recorded !== undefined;
-    const table = sql.raw(quoteQualified(family.schema, OPERATIONS_TABLE));
+    /** The phase the record holds, as far as this run wrote it. */
+    let recordedPhase = recorded?.phase;
+    const table = quoteQualified(family.schema, OPERATIONS_TABLE);
+    const lit = textLiteral;
+    const mine = `family = ${lit(family.name)} AND key = ${lit(key)} AND operation = ${lit(kind)}`;
     // recordWithoutFlushWait: each record statement is its own transaction whose commit does not
     // wait for the WAL flush (set_config local to it, joined in so that it is evaluated).
     const noFlushWait = options.recordWithoutFlushWait
-      ? sql`WITH no_flush_wait AS (SELECT set_config('synchronous_commit', 'off', true) AS v) `
-      : sql``;
-    const fromNoFlushWait = options.recordWithoutFlushWait ? sql` FROM no_flush_wait` : sql``;
+      ? `WITH no_flush_wait AS (SELECT set_config('synchronous_commit', 'off', true) AS v) `
+      : '';
+    const fromNoFlushWait = options.recordWithoutFlushWait ? ' FROM no_flush_wait' : '';
+    const phaseSet = (phase: string) =>
+      `SET phase = ${lit(phase)}, updated_at = now(), backend_pid = pg_backend_pid()`;
     const op: KeyOperation = {
       kind,
       resuming: recorded ?? null,
       begin: async (phase, detail) => {
-        // The record's table: created on first use, left alone once it exists.
-        if (!tableExists) {
-          for (const statement of operationsSetupSql(family.schema)) await run(s, statement);
-          tableExists = true;
-        }
-        await s.execute(
-          sql`${noFlushWait}INSERT INTO ${table} AS o (family, key, operation, phase, detail, backend_pid)
-              SELECT ${family.name}, ${key}, ${kind}, ${phase}, ${detail ?? null}, pg_backend_pid()${fromNoFlushWait}
+        const insert = () =>
+          run(
+            s,
+            `${noFlushWait}INSERT INTO ${table} AS o (family, key, operation, phase, detail, backend_pid)
+              SELECT ${lit(family.name)}, ${lit(key)}, ${lit(kind)}, ${lit(phase)}, ${detail === undefined ? 'NULL' : lit(detail)}, pg_backend_pid()${fromNoFlushWait}
               ON CONFLICT (family, key) DO UPDATE
               SET phase = EXCLUDED.phase, updated_at = now(), backend_pid = EXCLUDED.backend_pid,
                   detail = coalesce(o.detail, EXCLUDED.detail)`,
-        );
+          );
+        // The record's table: created on first use (its CREATE sent right ahead of the INSERT:
+        // should it fail, so does the INSERT, and the CREATE's error is the one reported), left
+        // alone once it exists.
+        if (tableExists) await insert();
+        else {
+          const setup = Promise.all(
+            operationsSetupSql(family.schema).map((statement) => run(s, statement)),
+          );
+          await afterSent(setup, insert);
+        }
+        tableExists = true;
         begun = true;
+        recordedPhase = phase;
       },
       phase: async (phase) => {
         if (!begun) return;
-        await s.execute(
-          sql`${noFlushWait}UPDATE ${table} SET phase = ${phase}, updated_at = now(), backend_pid = pg_backend_pid()${fromNoFlushWait}
-              WHERE family = ${family.name} AND key = ${key} AND operation = ${kind}`,
+        await run(
+          s,
+          `${noFlushWait}UPDATE ${table} ${phaseSet(phase)}${fromNoFlushWait} WHERE ${mine}`,
         );
+        recordedPhase = phase;
       },
       end: async () => {
         if (!begun) return;
-        await s.execute(
-          sql`${noFlushWait}DELETE FROM ${table}${options.recordWithoutFlushWait ? sql` USING no_flush_wait` : sql``} WHERE family = ${family.name} AND key = ${key} AND operation = ${kind}`,
+        await run(
+          s,
+          `${noFlushWait}DELETE FROM ${table}${options.recordWithoutFlushWait ? ' USING no_flush_wait' : ''} WHERE ${mine}`,
         );
         begun = false;
       },
+      writesWith: (change) => {
+        const statements: string[] = [];
+        // In the caller's transaction: no synchronous_commit of their own, its commit is theirs.
+        if (begun && change.end) statements.push(`DELETE FROM ${table} WHERE ${mine}`);
+        else if (begun && change.phase !== undefined && change.phase !== recordedPhase)
+          statements.push(`UPDATE ${table} ${phaseSet(change.phase)} WHERE ${mine}`);
+        return {
+          statements,
+          committed: () => {
+            if (statements.length === 0) return;
+            if (change.end) begun = false;
+            else if (change.phase !== undefined) recordedPhase = change.phase;
+          },
+        };
+      },
     };
     const result = await fn(op);
-    if (!options.spansRuns) await op.end();
+    if (!options.spansRuns && begun) {
+      // The record's deletion and the unlock go out together (the unlock runs after it).
+      unlocked = true;
+      await afterSent(op.end(), () => unlock().catch(() => {}));
+    }
     return result;
   } finally {
-    if (locked) await s.execute(sql`SELECT pg_advisory_unlock(${lockArgs})`).catch(() => {});
-    if (familyShared) {
-      await s.execute(sql`SELECT pg_advisory_unlock_shared(${familyLockArgs})`).catch(() => {});
-    }
+    if (!unlocked) await unlock().catch(() => {});
     await session.release();
   }
 }

@@ -42,14 +42,17 @@ async function statementsOf(
       const { preview } = await previewDrain(db, family, step.key, { lockTimeoutMs });
       return drainPreviewSql(family, preview, { lockTimeoutMs });
     }
+    const found = findFamilySnapshot(snapshot, family);
     const resuming =
-      findFamilySnapshot(snapshot, family)?.unfinished.operations.some(
+      found?.unfinished.operations.some(
         (op) => op.operation === 'retire' && op.key === step.label,
       ) ?? false;
     const preview = await previewRetire(db, family, step.key, {
       mode: step.mode ?? 'drop',
       archiveSchema: family.retention?.archiveSchema ?? 'pgparts_archive',
       resuming,
+      // The family's ownership carried over: its record's table exists (the batch proves it).
+      ownedTableExists: found?.ownershipRecorded === true,
     });
     return retirePreviewSql(preview);
   } catch (error) {
