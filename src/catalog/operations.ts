@@ -2,6 +2,7 @@ import { type SQL, sql } from 'drizzle-orm';
 import type { AnyPgDatabase } from '../run/database.js';
 import { rowsOf } from '../run/rows.js';
 import { quoteQualified } from '../sql/identifiers.js';
+import { textLiteral } from '../sql/literals.js';
 
 /**
  * pgparts's record of the operation in progress on each key: one row per (family, key) while a
@@ -74,19 +75,31 @@ export async function readOperationsTable(
   return { exists: true, operations };
 }
 
-/** The rows of a family's operations record (the table must exist), `key`'s only when given. */
-export function operationsSql(family: { schema: string; name: string }, key?: string): SQL {
+/**
+ * The rows of a family's operations record (the table must exist), `key`'s only when given.
+ * `literals`: values written into the text (textLiteral) rather than sent as parameters, for a
+ * statement sent once on a connection (a parameterized one costs postgres.js a round trip of its
+ * own to describe it there first).
+ */
+export function operationsSql(
+  family: { schema: string; name: string },
+  key?: string,
+  options: { literals?: boolean } = {},
+): SQL {
+  const value = (v: string | null) =>
+    options.literals ? sql.raw(v === null ? 'NULL' : textLiteral(v)) : sql`${v}`;
+  const lockClass = value(`pgparts:key:${family.schema}.${family.name}`);
   return sql`SELECT key, operation, phase, detail, (extract(epoch FROM started_at) * 1000)::float8 AS started_ms,
                  (extract(epoch FROM updated_at) * 1000)::float8 AS updated_ms, backend_pid AS pid,
                  EXISTS (SELECT 1 FROM pg_locks l
                          WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
                            AND l.mode = 'ExclusiveLock'
-                           AND l.classid::bigint = (hashtext(${`pgparts:key:${family.schema}.${family.name}`})::bigint & 4294967295)
+                           AND l.classid::bigint = (hashtext(${lockClass})::bigint & 4294967295)
                            AND l.objid::bigint = (hashtext(key)::bigint & 4294967295)
                            AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
                        ) AS running
           FROM ${sql.raw(quoteQualified(family.schema, OPERATIONS_TABLE))}
-          WHERE family = ${family.name} AND (${key ?? null}::text IS NULL OR key = ${key ?? null}::text)
+          WHERE family = ${value(family.name)} AND (${value(key ?? null)}::text IS NULL OR key = ${value(key ?? null)}::text)
           ORDER BY started_at, key`;
 }
 

@@ -24,7 +24,7 @@ import { boundSpecSql } from '../sql/partition-ddl.js';
 import { archivedColumnStatements } from './archived-columns.js';
 import { checkKey } from './key-validation.js';
 import { ensureOwnership } from './ownership.js';
-import { retirePreflightWith } from './retire-preflight.js';
+import { type RetirePartitionState, retirePreflight } from './retire-preflight.js';
 import { type RetireFacts, type RetireUnit, retireStatements } from './retire-statements.js';
 
 /**
@@ -226,17 +226,46 @@ export async function previewRetire(
     resuming: boolean;
     /** The ownership record's table is known to exist: see RetirePreflightOptions. */
     ownedTableExists?: boolean;
+    /**
+     * Called in the preflight's transaction once it passed and the statements are built, for
+     * writes that must commit only then (the retire's operation record). What it sends is not
+     * awaited there, so the COMMIT goes out right behind it; it is awaited after, and its
+     * failure (the transaction then rolled back) is the error thrown.
+     */
+    whenBuilt?: (tx: AnyPgDatabase, preview: RetirePreview) => Promise<unknown> | undefined;
   },
 ): Promise<RetirePreview> {
-  const { mode, archiveSchema } = options;
   // Everything that could stop it half-way is checked before the first change; the facts the
   // statements depend on are read in the same batch.
-  const read = await retirePreflightWith(db, family, key, options, [detachFactsSql(family)]);
-  const present = read.states;
-  const { version, withDefault, retiredKeysTable, links } = detachFactsFrom(
+  const built = await retirePreflight(
+    db,
     family,
-    read.also[0]?.[0],
+    key,
+    options,
+    [detachFactsSql(family)],
+    async (tx, read) => {
+      const preview = await buildPreview(tx, family, key, read.states, read.also[0]?.[0], options);
+      const sent = options.whenBuilt?.(tx, preview);
+      // Handled here so that it is never an unhandled rejection; awaited below.
+      sent?.catch(() => {});
+      return { preview, sent };
+    },
   );
+  await built.sent;
+  return built.preview;
+}
+
+/** The preview from the preflight's reads (archive: its own foreign keys, read now). */
+async function buildPreview(
+  db: AnyPgDatabase,
+  family: FamilySpec,
+  key: PartitionKey,
+  present: RetirePartitionState[],
+  factsRow: Record<string, unknown> | undefined,
+  options: { mode: RetireMode; archiveSchema: string },
+): Promise<RetirePreview> {
+  const { mode, archiveSchema } = options;
+  const { version, withDefault, retiredKeysTable, links } = detachFactsFrom(family, factsRow);
   const concurrently = version >= 140000 && withDefault.length === 0;
   const detachNote = concurrently
     ? null
@@ -267,7 +296,12 @@ export async function previewRetire(
       if (found?.t) facts.archived.push(name);
     }
   }
-  return { mode, archiveSchema, facts, units: retireStatements(family, key, facts, options) };
+  return {
+    mode,
+    archiveSchema,
+    facts,
+    units: retireStatements(family, key, facts, { mode, archiveSchema }),
+  };
 }
 
 /** The mode a retire runs in: an interrupted one's recorded mode, else the option or spec. */
@@ -410,8 +444,23 @@ async function retireOnSession(
       // Every statement is built here, after the preflight, before the first change. The
       // ownership record's table exists by then (apply, or ensureOwnership here, made sure of
       // it; the preflight does not take that on trust).
+      // The operation's record is written in the preflight's transaction once it passed (before
+      // the first change, no round trip of its own), with the first unit's phase; not when
+      // there is nothing to do.
+      let begin: ReturnType<typeof op.writesWith> | undefined;
       const previewing = () =>
-        previewRetire(s, family, key, { mode, archiveSchema, resuming, ownedTableExists: true });
+        previewRetire(s, family, key, {
+          mode,
+          archiveSchema,
+          resuming,
+          ownedTableExists: true,
+          whenBuilt: (tx, built) => {
+            if (built.facts.present.length === 0 && !resuming) return undefined;
+            const phase = built.units.find((u) => u.phase)?.phase ?? 'detach';
+            begin = op.writesWith({ begin: { phase, detail: mode } });
+            return runInTransaction(tx, begin.statements);
+          },
+        });
       let preview: RetirePreview;
       if (carryOverOwnership) {
         await checking;
@@ -438,9 +487,9 @@ async function retireOnSession(
         };
       }
 
-      // The record is written before the first change, with the first unit's phase.
       let recorded = preview.units.find((u) => u.phase)?.phase ?? 'detach';
-      await op.begin(recorded, mode);
+      if (begin) begin.committed();
+      else await op.begin(recorded, mode);
       const retry = async (statement: string) => {
         const outcome = await retryOnLockTimeout(() => run(s, statement), {
           retries: options.retries,

@@ -100,47 +100,46 @@ function dependentsSql(family: FamilySpec, table: string, name: string): SQL {
              ORDER BY kind DESC, "from", name`;
 }
 
-/**
- * Returns the key's partitions, referencing tables first; throws 'refused' with every problem.
- * Its reads are one batch (catalog/batch.ts) for every table, and one read of the ownership
- * records when that table exists: the same statements a dry run and the retire itself send.
- */
-export async function retirePreflight(
-  db: AnyPgDatabase,
-  family: FamilySpec,
-  key: PartitionKey,
-  options: RetirePreflightOptions,
-): Promise<RetirePartitionState[]> {
-  return (await retirePreflightWith(db, family, key, options, [])).states;
+/** What the preflight read: the key's partitions, and the rows of the reads sent with it. */
+export interface RetirePreflightRead {
+  /** The key's partitions, referencing tables first. */
+  states: RetirePartitionState[];
+  /** The rows of `also`, in its order. */
+  also: Record<string, unknown>[][];
 }
 
 /**
- * retirePreflight, with `also`: further reads (plain SELECTs, catalog/batch.ts) sent in its
- * batch, whose rows come back in the same order.
+ * Proves a retire of `key` can finish, or throws 'refused' with every problem. Its reads are one
+ * batch (catalog/batch.ts) for every table, with `also` (further plain SELECTs the caller needs,
+ * sent in the same batch), and one read of the ownership records when that table exists and is
+ * not known to (the same statements a dry run and the retire itself send). `proved` runs in the
+ * preflight's transaction once it passed, on what was read; its value is returned.
  */
-export async function retirePreflightWith(
+export async function retirePreflight<T>(
   db: AnyPgDatabase,
   family: FamilySpec,
   key: PartitionKey,
   options: RetirePreflightOptions,
   also: readonly SQL[],
-): Promise<{ states: RetirePartitionState[]; also: Record<string, unknown>[][] }> {
-  if (!options.ownedTableExists) return preflightOnce(db, family, key, options, also);
+  proved: (tx: AnyPgDatabase, read: RetirePreflightRead) => Promise<T>,
+): Promise<T> {
+  if (!options.ownedTableExists) return preflightOnce(db, family, key, options, also, proved);
   try {
-    return await preflightOnce(db, family, key, options, also);
+    return await preflightOnce(db, family, key, options, also, proved);
   } catch (error) {
     if (pgErrorCode(error) !== UNDEFINED_TABLE) throw error;
-    return preflightOnce(db, family, key, { ...options, ownedTableExists: false }, also);
+    return preflightOnce(db, family, key, { ...options, ownedTableExists: false }, also, proved);
   }
 }
 
-async function preflightOnce(
+async function preflightOnce<T>(
   db: AnyPgDatabase,
   family: FamilySpec,
   key: PartitionKey,
   options: RetirePreflightOptions,
   also: readonly SQL[],
-): Promise<{ states: RetirePartitionState[]; also: Record<string, unknown>[][] }> {
+  proved: (tx: AnyPgDatabase, read: RetirePreflightRead) => Promise<T>,
+): Promise<T> {
   return db.transaction(async (tx) => {
     const problems: string[] = [];
     const states: RetirePartitionState[] = [];
@@ -266,6 +265,6 @@ async function preflightOnce(
         { step: 'retire', table: `${family.schema}.${family.tables[0]}` },
       );
     }
-    return { states, also: results.slice(alsoAt) };
+    return proved(tx as unknown as AnyPgDatabase, { states, also: results.slice(alsoAt) });
   });
 }

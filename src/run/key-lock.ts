@@ -50,11 +50,17 @@ export interface KeyOperation {
   end(): Promise<void>;
   /**
    * The record's writes as statements for a transaction of the caller's, so they commit with its
-   * change (and as durably), without a round trip of their own: the phase reached (unless it is
-   * the one recorded), and with `end` the record's deletion. Call `committed()` once that
-   * transaction committed. Empty before `begin`.
+   * change (and as durably), without a round trip of their own: `begin` (its table created when
+   * missing; with recordWithoutFlushWait the whole transaction's commit does not wait for the
+   * WAL flush either: only for one that changes nothing else), the phase reached (unless it is
+   * the one recorded), or with `end` the record's deletion. Call `committed()` once that
+   * transaction committed. Empty before `begin`, except `begin`.
    */
-  writesWith(change: { phase?: string; end?: boolean }): {
+  writesWith(change: {
+    begin?: { phase: string; detail?: string };
+    phase?: string;
+    end?: boolean;
+  }): {
     statements: string[];
     committed(): void;
   };
@@ -185,7 +191,9 @@ export async function withKeyOperation<T>(
     const read = {
       operations: tableExists
         ? operationsFromRows(
-            rowsOf<Record<string, unknown>>(await s.execute(operationsSql(family))),
+            rowsOf<Record<string, unknown>>(
+              await s.execute(operationsSql(family, undefined, { literals: true })),
+            ),
           )
         : [],
     };
@@ -223,19 +231,17 @@ export async function withKeyOperation<T>(
     const fromNoFlushWait = options.recordWithoutFlushWait ? ' FROM no_flush_wait' : '';
     const phaseSet = (phase: string) =>
       `SET phase = ${lit(phase)}, updated_at = now(), backend_pid = pg_backend_pid()`;
+    const insertSql = (phase: string, detail: string | undefined) =>
+      `${noFlushWait}INSERT INTO ${table} AS o (family, key, operation, phase, detail, backend_pid)
+        SELECT ${lit(family.name)}, ${lit(key)}, ${lit(kind)}, ${lit(phase)}, ${detail === undefined ? 'NULL' : lit(detail)}, pg_backend_pid()${fromNoFlushWait}
+        ON CONFLICT (family, key) DO UPDATE
+        SET phase = EXCLUDED.phase, updated_at = now(), backend_pid = EXCLUDED.backend_pid,
+            detail = coalesce(o.detail, EXCLUDED.detail)`;
     const op: KeyOperation = {
       kind,
       resuming: recorded ?? null,
       begin: async (phase, detail) => {
-        const insert = () =>
-          run(
-            s,
-            `${noFlushWait}INSERT INTO ${table} AS o (family, key, operation, phase, detail, backend_pid)
-              SELECT ${lit(family.name)}, ${lit(key)}, ${lit(kind)}, ${lit(phase)}, ${detail === undefined ? 'NULL' : lit(detail)}, pg_backend_pid()${fromNoFlushWait}
-              ON CONFLICT (family, key) DO UPDATE
-              SET phase = EXCLUDED.phase, updated_at = now(), backend_pid = EXCLUDED.backend_pid,
-                  detail = coalesce(o.detail, EXCLUDED.detail)`,
-          );
+        const insert = () => run(s, insertSql(phase, detail));
         // The record's table: created on first use (its CREATE sent right ahead of the INSERT:
         // should it fail, so does the INSERT, and the CREATE's error is the one reported), left
         // alone once it exists.
@@ -268,15 +274,23 @@ export async function withKeyOperation<T>(
       },
       writesWith: (change) => {
         const statements: string[] = [];
+        const { begin } = change;
         // In the caller's transaction: no synchronous_commit of their own, its commit is theirs.
-        if (begun && change.end) statements.push(`DELETE FROM ${table} WHERE ${mine}`);
+        if (begin) {
+          if (!tableExists) statements.push(...operationsSetupSql(family.schema));
+          statements.push(insertSql(begin.phase, begin.detail));
+        } else if (begun && change.end) statements.push(`DELETE FROM ${table} WHERE ${mine}`);
         else if (begun && change.phase !== undefined && change.phase !== recordedPhase)
           statements.push(`UPDATE ${table} ${phaseSet(change.phase)} WHERE ${mine}`);
         return {
           statements,
           committed: () => {
             if (statements.length === 0) return;
-            if (change.end) begun = false;
+            if (begin) {
+              tableExists = true;
+              begun = true;
+              recordedPhase = begin.phase;
+            } else if (change.end) begun = false;
             else if (change.phase !== undefined) recordedPhase = change.phase;
           },
         };
