@@ -1,0 +1,139 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parseFamily } from '../../src/define/spec.js';
+import { previewRetire } from '../../src/ops/retention.js';
+import { apply } from '../../src/run/apply.js';
+import { expectPgpartsError, rejection } from '../support/pgparts-error.js';
+import { recordingDatabase } from '../support/recording.js';
+import { tableDigest } from '../support/table-checksum.js';
+import { useTestDatabase } from '../support/test-database.js';
+
+const t = useTestDatabase({ migrated: false });
+
+/**
+ * A retire as a step of apply sends fewer statements than it used to (its operation record
+ * written in the preflight's transaction, the key recorded retired with its last drop): what
+ * must not change is checked here. The record is written only once the preflight passed; the
+ * preflight never takes the ownership record's table on trust; the key is recorded retired and
+ * the operation's record deleted in the transaction of the last DROP, so a retire is recorded
+ * finished exactly when it is.
+ */
+const family = parseFamily({
+  name: 'run_events',
+  schema: 'retire_run',
+  tables: ['events'],
+  partitionBy: { strategy: 'range', column: 'at', interval: 'month', premake: 1, past: 1 },
+  defaultPartition: true,
+  retention: { keep: 2, mode: 'drop' },
+});
+const setupNow = new Date('2026-01-15T12:00:00Z');
+const runNow = new Date('2026-04-15T12:00:00Z');
+const JANUARY = `at >= '2026-01-01' AND at < '2026-02-01'`;
+
+async function operationsRows(): Promise<number> {
+  const [found] = await t.sql<{ t: string | null }[]>`
+    SELECT to_regclass('retire_run.pgparts_operations')::text AS t`;
+  if (!found?.t) return 0;
+  const [row] = await t.sql<{ n: number }[]>`
+    SELECT count(*)::int AS n FROM retire_run.pgparts_operations`;
+  return row?.n ?? 0;
+}
+
+beforeAll(async () => {
+  await t.sql.unsafe(`
+    CREATE SCHEMA retire_run;
+    CREATE TABLE retire_run.events (id bigint NOT NULL, at timestamptz NOT NULL, body text,
+      PRIMARY KEY (id, at)) PARTITION BY RANGE (at);`);
+  const setup = await apply(t.db, { families: [family], now: setupNow });
+  expect(setup.failed).toBe(0);
+  await t.sql.unsafe(`
+    INSERT INTO retire_run.events SELECT g, timestamptz '2026-01-02' + g * interval '1 hour', 'jan'
+    FROM generate_series(1, 200) g;`);
+});
+
+describe('retire as a step of apply', () => {
+  it('refused by its preflight (a view on the partition): no operation record, nothing changed; then retired with the key recorded and no record left', async () => {
+    await t.sql.unsafe('CREATE VIEW retire_run.january AS SELECT * FROM retire_run.events_2026_01');
+    const before = await tableDigest(t.sql, 'retire_run.events', ['id', 'at'], JANUARY);
+    expect(before.rows).toBe(200);
+    const refused = await apply(t.db, { families: [family], now: runNow, allowDestructive: true });
+    const step = refused.results.find(
+      (r) => r.step.kind === 'retire' && r.step.label === '2026-01-01..2026-02-01',
+    );
+    expect(step?.outcome).toBe('failed');
+    expect(step?.message).toMatch(/retire_run\.january depends on/);
+    expect(await operationsRows()).toBe(0);
+    expect(await tableDigest(t.sql, 'retire_run.events', ['id', 'at'], JANUARY)).toEqual(before);
+
+    await t.sql.unsafe('DROP VIEW retire_run.january');
+    const rec = recordingDatabase(t);
+    const done = await apply(rec.db, { families: [family], now: runNow, allowDestructive: true });
+    await rec.close();
+    expect(done.results.filter((r) => r.step.kind === 'retire').map((r) => r.outcome)).toEqual([
+      'done',
+    ]);
+    expect(await operationsRows()).toBe(0);
+    const retired = await t.sql<{ key: string; mode: string }[]>`
+      SELECT key, mode FROM retire_run.pgparts_retired_keys WHERE family = 'run_events' ORDER BY key`;
+    expect(retired).toEqual([
+      { key: '2025-12-01..2026-01-01', mode: 'drop' },
+      { key: '2026-01-01..2026-02-01', mode: 'drop' },
+    ]);
+    const [gone] = await t.sql<{ t: string | null }[]>`
+      SELECT to_regclass('retire_run.events_2026_01')::text AS t`;
+    expect(gone?.t).toBeNull();
+
+    // The DROP, the key's record and the operation record's deletion: one transaction.
+    const sent = rec.statements.map((s) => s.replace(/\s+/g, ' ').trim());
+    const drop = sent.indexOf('DROP TABLE "retire_run"."events_2026_01"');
+    expect(drop).toBeGreaterThan(0);
+    const begin = sent.lastIndexOf('BEGIN', drop);
+    const commit = sent.indexOf('COMMIT', drop);
+    const inside = sent.slice(begin, commit);
+    expect(
+      inside.some((s) => s.startsWith('INSERT INTO "retire_run"."pgparts_retired_keys"')),
+    ).toBe(true);
+    expect(inside.some((s) => s.startsWith('DELETE FROM "retire_run"."pgparts_operations"'))).toBe(
+      true,
+    );
+    // The operation's record was written in a transaction that committed before the DETACH.
+    const detach = sent.findIndex((s) =>
+      s.startsWith(
+        'ALTER TABLE "retire_run"."events" DETACH PARTITION "retire_run"."events_2026_01"',
+      ),
+    );
+    const recorded = sent.findIndex((s) =>
+      /INSERT INTO "retire_run"\."pgparts_operations"/.test(s),
+    );
+    expect(recorded).toBeGreaterThan(0);
+    expect(recorded).toBeLessThan(detach);
+    expect(sent.slice(recorded, detach)).toContain('COMMIT');
+  });
+
+  it('the preflight does not take the ownership table on trust: told it exists where it does not, it still refuses a partition pgparts did not make', async () => {
+    const other = parseFamily({ ...family, name: 'bare_events', schema: 'retire_bare' });
+    await t.sql.unsafe(`
+      CREATE SCHEMA retire_bare;
+      CREATE TABLE retire_bare.events (id bigint NOT NULL, at timestamptz NOT NULL, body text,
+        PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+      CREATE TABLE retire_bare.events_2026_01 PARTITION OF retire_bare.events
+        FOR VALUES FROM ('2026-01-01 00:00:00+00') TO ('2026-02-01 00:00:00+00');
+      COMMENT ON TABLE retire_bare.events_2026_01 IS 'pgparts:managed';`);
+    const january = {
+      kind: 'range',
+      from: new Date('2026-01-01Z'),
+      to: new Date('2026-02-01Z'),
+    } as const;
+    const refusal = await rejection(
+      previewRetire(t.db, other, january, {
+        mode: 'drop',
+        archiveSchema: 'pgparts_archive',
+        resuming: false,
+        ownedTableExists: true,
+      }),
+    );
+    expectPgpartsError(refusal, 'refused', { message: /not created by pgparts/ });
+    const [still] = await t.sql<{ t: string | null }[]>`
+      SELECT to_regclass('retire_bare.events_2026_01')::text AS t`;
+    expect(still?.t).toBe('retire_bare.events_2026_01');
+  });
+});
