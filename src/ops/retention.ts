@@ -500,7 +500,13 @@ async function retireOnSession(
           ? lockGiveUpError(`retire ${where}`, outcome.attempts, lockTimeoutMs, outcome.error)
           : outcome.error;
       };
-      /** Statements that must commit together (a table and its ownership row). */
+      /**
+       * Statements that must commit together (a table and its ownership row). Their commit does
+       * not wait for the WAL flush, so it releases its locks sooner: a crash can only lose such
+       * a transaction whole, with everything written after it, never a part, and what it loses
+       * (a drop, a move to the archive, the key's record) the next run does again, as for a
+       * retire interrupted before it (the operation's record, or the catalog, says so).
+       */
       const together = (statements: string[]) =>
         inShortTransaction(
           s,
@@ -509,7 +515,11 @@ async function retireOnSession(
             ...(options.lockTimeoutMs ? { lockTimeoutMs: options.lockTimeoutMs } : {}),
             ...(options.onRetry ? { onRetry: options.onRetry } : {}),
           },
-          (tx) => runInTransaction(tx, statements),
+          (tx) =>
+            runInTransaction(tx, [
+              `SELECT set_config('synchronous_commit', 'off', true)`,
+              ...statements,
+            ]),
         );
       for (const [i, unit] of preview.units.entries()) {
         if (unit.how === 'together') {
