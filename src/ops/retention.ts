@@ -13,6 +13,7 @@ import {
   inShortTransaction,
   lockGiveUpError,
   retryOnLockTimeout,
+  runLockedTransaction,
 } from '../run/lock-timeout.js';
 import { preflightPrivileges } from '../run/privileges.js';
 import { openSession, pgpartsSessionSettings } from '../run/session.js';
@@ -501,25 +502,24 @@ async function retireOnSession(
           : outcome.error;
       };
       /**
-       * Statements that must commit together (a table and its ownership row). Their commit does
-       * not wait for the WAL flush, so it releases its locks sooner: a crash can only lose such
-       * a transaction whole, with everything written after it, never a part, and what it loses
-       * (a drop, a move to the archive, the key's record) the next run does again, as for a
-       * retire interrupted before it (the operation's record, or the catalog, says so).
+       * Statements that must commit together (a table and its ownership row): sent with their
+       * BEGIN and COMMIT in one round trip (runLockedTransaction), retried whole when they could not get their locks.
+       * Their commit does not wait for the WAL flush, so it releases its locks sooner: a crash
+       * can only lose such a transaction whole, with everything written after it, never a part,
+       * and what it loses (a drop, a move to the archive, the key's record) the next run does
+       * again, as for a retire interrupted before it (the operation's record, or the catalog,
+       * says so).
        */
       const together = (statements: string[]) =>
-        inShortTransaction(
+        runLockedTransaction(
           s,
           {
             retries: options.retries ?? 8,
-            ...(options.lockTimeoutMs ? { lockTimeoutMs: options.lockTimeoutMs } : {}),
+            lockTimeoutMs,
+            what: `retire ${where}`,
             ...(options.onRetry ? { onRetry: options.onRetry } : {}),
           },
-          (tx) =>
-            runInTransaction(tx, [
-              `SELECT set_config('synchronous_commit', 'off', true)`,
-              ...statements,
-            ]),
+          [`SELECT set_config('synchronous_commit', 'off', true)`, ...statements],
         );
       for (const [i, unit] of preview.units.entries()) {
         if (unit.how === 'together') {

@@ -1,7 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseFamily } from '../../src/define/spec.js';
-import { previewRetire } from '../../src/ops/retention.js';
+import { previewRetire, retireKey } from '../../src/ops/retention.js';
 import { apply } from '../../src/run/apply.js';
+import { openTransaction } from '../support/open-transaction.js';
 import { expectPgpartsError, rejection } from '../support/pgparts-error.js';
 import { recordingDatabase } from '../support/recording.js';
 import { tableDigest } from '../support/table-checksum.js';
@@ -107,6 +108,48 @@ describe('retire as a step of apply', () => {
     expect(recorded).toBeGreaterThan(0);
     expect(recorded).toBeLessThan(detach);
     expect(sent.slice(recorded, detach)).toContain('COMMIT');
+  });
+
+  it('a last transaction that could not get its lock is rolled back whole and retried: the table, its ownership row and the record stay as they were until it commits', async () => {
+    // Another session holds the retired keys' table: the retire's last transaction (its DROP,
+    // the key's record, the end of its operation record) cannot take it and gives up at once.
+    const holder = await openTransaction(t.connect({ max: 1 }), [
+      'LOCK TABLE retire_run.pgparts_retired_keys IN EXCLUSIVE MODE',
+    ]);
+    const february = {
+      kind: 'range',
+      from: new Date('2026-02-01T00:00:00Z'),
+      to: new Date('2026-03-01T00:00:00Z'),
+    } as const;
+    const seen: { table: string | null; owned: number; phase: string | undefined }[] = [];
+    const retired = await retireKey(t.db, family, february, {
+      lockTimeoutMs: 100,
+      retries: 10,
+      onRetry: async () => {
+        const [row] = await t.sql<{ table: string | null; owned: number }[]>`
+          SELECT to_regclass('retire_run.events_2026_02')::text AS table,
+                 (SELECT count(*)::int FROM retire_run.pgparts_owned_tables
+                   WHERE name = 'events_2026_02') AS owned`;
+        const [op] = await t.sql<{ phase: string }[]>`
+          SELECT phase FROM retire_run.pgparts_operations WHERE key = '2026-02-01..2026-03-01'`;
+        seen.push({ table: row?.table ?? null, owned: row?.owned ?? 0, phase: op?.phase });
+        await holder.commit();
+      },
+    });
+    expect(retired).toMatchObject({ status: 'retired' });
+    // The attempt that gave up changed nothing: the detached table and its ownership row were
+    // there, the operation's record still at the phase before that transaction.
+    expect(seen).toEqual([
+      { table: 'retire_run.events_2026_02', owned: 1, phase: 'detach events_2026_02' },
+    ]);
+    expect(await operationsRows()).toBe(0);
+    const [after] = await t.sql<{ table: string | null; owned: number; recorded: number }[]>`
+      SELECT to_regclass('retire_run.events_2026_02')::text AS table,
+             (SELECT count(*)::int FROM retire_run.pgparts_owned_tables
+               WHERE name = 'events_2026_02') AS owned,
+             (SELECT count(*)::int FROM retire_run.pgparts_retired_keys
+               WHERE key = '2026-02-01..2026-03-01') AS recorded`;
+    expect(after).toEqual({ table: null, owned: 0, recorded: 1 });
   });
 
   it('the preflight does not take the ownership table on trust: told it exists where it does not, it still refuses a partition pgparts did not make', async () => {
