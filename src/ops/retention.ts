@@ -6,7 +6,7 @@ import { keyLabel, type PartitionKey, partitionName } from '../define/partition-
 import type { FamilySpec } from '../define/spec.js';
 import { PgpartsError } from '../errors.js';
 import type { AnyPgDatabase } from '../run/database.js';
-import { afterSent, query, run, runInTransaction } from '../run/execute.js';
+import { afterSentOn, query, run, runInTransaction } from '../run/execute.js';
 import { withKeyOperation } from '../run/key-lock.js';
 import {
   DEFAULT_LOCK_TIMEOUT_MS,
@@ -469,7 +469,7 @@ async function retireOnSession(
         preview = await previewing();
       } else {
         // The key's check and the preflight are reads: they go out together.
-        [, preview] = await afterSent(checking, previewing);
+        [, preview] = await afterSentOn(s, checking, previewing);
       }
       const { present, concurrently, detachNote } = preview.facts;
       const base = {
@@ -540,7 +540,8 @@ async function retireOnSession(
           };
           // The phase goes out right ahead of the unit's first statement: should the record's
           // write fail, the record lags behind the catalog, which is what a resume reads.
-          if (unit.phase && unit.phase !== recorded) await afterSent(op.phase(unit.phase), runUnit);
+          if (unit.phase && unit.phase !== recorded)
+            await afterSentOn(s, op.phase(unit.phase), runUnit);
           else await runUnit();
         }
         if (unit.phase) recorded = unit.phase;

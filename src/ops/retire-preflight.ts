@@ -5,7 +5,7 @@ import { keyLabel, type PartitionKey, partitionName } from '../define/partition-
 import type { FamilySpec } from '../define/spec.js';
 import { PgpartsError } from '../errors.js';
 import type { AnyPgDatabase } from '../run/database.js';
-import { afterSent } from '../run/execute.js';
+import { afterSentOn } from '../run/execute.js';
 import { pgErrorCode } from '../run/pg-error.js';
 import { quoteQualified } from '../sql/identifiers.js';
 import { OWNED_TABLES, type OwnedRole } from '../sql/ownership.js';
@@ -169,7 +169,8 @@ async function preflightOnce<T>(
     // batch's generic plan serves every later run of it on the connection (a plan's preview, then
     // the retire's own preflight), instead of planning it anew each time. The settings go out
     // with the batch, which runs under them.
-    const [, results] = await afterSent(
+    const [, results] = await afterSentOn(
+      tx,
       tx.execute(
         sql`SELECT set_config('TimeZone', 'UTC', true), set_config('DateStyle', 'ISO, YMD', true),
                    set_config('plan_cache_mode', 'force_generic_plan', true)`,

@@ -12,7 +12,7 @@ import { PgpartsError } from '../errors.js';
 import { quoteQualified } from '../sql/identifiers.js';
 import { textLiteral } from '../sql/literals.js';
 import type { AnyPgDatabase } from './database.js';
-import { afterSent, run } from './execute.js';
+import { afterSentOn, run, runEachSent } from './execute.js';
 import { rowsOf } from './rows.js';
 import { openSession } from './session.js';
 
@@ -247,10 +247,7 @@ export async function withKeyOperation<T>(
         // alone once it exists.
         if (tableExists) await insert();
         else {
-          const setup = Promise.all(
-            operationsSetupSql(family.schema).map((statement) => run(s, statement)),
-          );
-          await afterSent(setup, insert);
+          await afterSentOn(s, runEachSent(s, operationsSetupSql(family.schema)), insert);
         }
         tableExists = true;
         begun = true;
@@ -300,7 +297,7 @@ export async function withKeyOperation<T>(
     if (!options.spansRuns && begun) {
       // The record's deletion and the unlock go out together (the unlock runs after it).
       unlocked = true;
-      await afterSent(op.end(), () => unlock().catch(() => {}));
+      await afterSentOn(s, op.end(), () => unlock().catch(() => {}));
     }
     return result;
   } finally {
