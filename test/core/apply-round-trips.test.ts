@@ -261,7 +261,8 @@ describe('a maintenance run that finds the lock taken', () => {
     const snapshot = await inspect(t.db, families);
     const fallback = snapshot.families[0]?.tables[0]?.partitions.find((p) => p.isDefault);
     if (!fallback) throw new Error('the leaderboard has no DEFAULT partition');
-    // The other run: holds the maintenance lock, and DEFAULT, in one open transaction.
+    // The other run: holds the maintenance lock, and DEFAULT, in one open transaction. Waits are
+    // counted in this database only (other test files run alongside on the same server).
     const other = t.connect({ max: 1 });
     const holder = await openTransaction(other, [
       `SELECT pg_advisory_lock(${MAINTENANCE_LOCK_KEY[0]}, ${MAINTENANCE_LOCK_KEY[1]})`,
@@ -278,7 +279,8 @@ describe('a maintenance run that finds the lock taken', () => {
     });
     while (!done) {
       const [row] = await watcher<{ n: number }[]>`
-        SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted`;
+        SELECT count(*)::int AS n FROM pg_locks
+        WHERE NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`;
       waited = Math.max(waited, row?.n ?? 0);
     }
     const result = await running;
