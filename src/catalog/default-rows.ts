@@ -174,21 +174,11 @@ export async function readDefaultRows(
   const probedAt = new Map((look?.probed ?? []).map((key, i) => [keyId(key), i]));
   if (look && keys.every((key) => probedAt.has(keyId(key)))) {
     // Read with the occupancy already: no round trip of their own.
-    const found = look.found
-      .slice(0, DEFAULT_KEYS_LIMIT)
-      .flatMap((k) => keyFromBucket(family, k === null ? null : String(k)) ?? [])
-      .sort(compareKeys);
     const probes = keys.map((key) => ({
       key,
       hasRows: look.answers[`p${probedAt.get(keyId(key))}`] === true,
     }));
-    return {
-      hasRows: true,
-      probes,
-      found,
-      foundAll: look.found.length <= DEFAULT_KEYS_LIMIT,
-      exact,
-    };
+    return { hasRows: true, probes, ...keysFound(family, look.found), exact };
   }
   const search = sql.raw(
     `SELECT k FROM (${first.indexed ? statements.skipScan : statements.distinct}) s(k)`,
@@ -197,11 +187,10 @@ export async function readDefaultRows(
   const [searchRows = [], probeRows] = first.indexed
     ? await readBatch(db, [search, sql.raw(statements.probes)])
     : [rowsOf<Record<string, unknown>>(await db.execute(search))];
-  const found = searchRows
-    .slice(0, DEFAULT_KEYS_LIMIT)
-    .flatMap((row) => keyFromBucket(family, row.k === null ? null : String(row.k)) ?? [])
-    .sort(compareKeys);
-  const foundAll = searchRows.length <= DEFAULT_KEYS_LIMIT;
+  const { found, foundAll } = keysFound(
+    family,
+    searchRows.map((row) => row.k),
+  );
   let probes: DefaultRows['probes'];
   if (!first.indexed && foundAll) {
     // The scan listed every key: it answers every probe.
@@ -213,6 +202,21 @@ export async function readDefaultRows(
     probes = keys.map((key, i) => ({ key, hasRows: answers?.[`p${i}`] === true }));
   }
   return { hasRows: true, probes, found, foundAll, exact };
+}
+
+/**
+ * The keys a search for DEFAULT's keys found (bucket texts, as it returns them): at most
+ * DEFAULT_KEYS_LIMIT of them, ascending, and whether that is all (the search reads one more).
+ */
+function keysFound(
+  family: FamilySpec,
+  buckets: readonly unknown[],
+): Pick<DefaultRows, 'found' | 'foundAll'> {
+  const found = buckets
+    .slice(0, DEFAULT_KEYS_LIMIT)
+    .flatMap((k) => keyFromBucket(family, k === null ? null : String(k)) ?? [])
+    .sort(compareKeys);
+  return { found, foundAll: buckets.length <= DEFAULT_KEYS_LIMIT };
 }
 
 /** Exact row counts of a DEFAULT partition, grouped by LIST value or by the spec's interval. */

@@ -401,7 +401,7 @@ export async function inspect(
   families: readonly FamilySpec[],
   options: InspectOptions = {},
 ): Promise<Snapshot> {
-  return (await readCatalog(db, families, options, null)).snapshot;
+  return (await readCatalog(db, families, options, false)).snapshot;
 }
 
 /**
@@ -415,16 +415,16 @@ export function inspectInSession(
   families: readonly FamilySpec[],
   options: SessionInspectOptions = {},
 ): Promise<SessionSnapshot> {
-  return readCatalog(db, families, options, { proceed: options.proceed });
+  return readCatalog(db, families, options, true);
 }
 
 async function readCatalog(
   db: AnyPgDatabase,
   families: readonly FamilySpec[],
-  options: InspectOptions,
-  session: { proceed: PromiseLike<boolean> | undefined } | null,
+  options: SessionInspectOptions,
+  inSession: boolean,
 ): Promise<SessionSnapshot> {
-  const proceed = session?.proceed;
+  const proceed = options.proceed;
   const specs = parseFamilies(families);
   const tables = specs.flatMap((f) => f.tables.map((name) => ({ schema: f.schema, name })));
 
@@ -458,7 +458,7 @@ async function readCatalog(
   const readSettings = (on: AnyPgDatabase, local: boolean) =>
     on.execute(settingsSql(local)).then((rows) => rowsOf<SavedSettings>(rows)[0]);
 
-  if (session) {
+  if (inSession) {
     const settingsRead = readSettings(db, false);
     let saved: SavedSettings | undefined;
     let snapshot: Snapshot;
@@ -540,45 +540,59 @@ async function readCatalog(
         adopted: has(schema, OWNERSHIP_ADOPTED) ? slot(adoptedRowsSql(schema)) : -1,
       });
     }
-    /** A family's tables' partitions as far as their keys go (what probeKeys reads). */
-    const catalogPartitions = (family: FamilySpec) =>
-      family.tables.map((name) => {
+    /**
+     * Each declared table's partitions, their bounds parsed once and keyed as the family reads
+     * them (no key when the parent does not match the spec): read by the probes below and by
+     * the snapshot.
+     */
+    const partitionsOf = new Map<
+      string,
+      { row: PartitionRow; key: PartitionKey | null; isDefault: boolean }[]
+    >();
+    for (const family of specs) {
+      for (const name of family.tables) {
         const readable = matchesSpec(family, parents.get(`${family.schema}.${name}`) ?? null);
-        return {
-          partitions: (partitionRows as unknown as PartitionRow[])
+        partitionsOf.set(
+          `${family.schema}.${name}`,
+          (partitionRows as unknown as PartitionRow[])
             .filter((row) => row.parent_schema === family.schema && row.parent === name)
             .map((row) => {
               const parsed = parseBound(row.bound);
               return {
+                row,
                 key: readable ? familyKey(family, boundKey(parsed)) : null,
                 isDefault: parsed.kind === 'default',
               };
             }),
-        };
-      });
-    const defaults = (partitionRows as unknown as PartitionRow[]).filter((row) => {
-      if (parseBound(row.bound).kind !== 'default') return false;
-      const family = specs.find(
-        (f) => f.schema === row.parent_schema && f.tables.includes(row.parent),
-      );
-      return (
-        !!family && matchesSpec(family, parents.get(`${row.parent_schema}.${row.parent}`) ?? null)
-      );
-    });
+        );
+      }
+    }
+    const tablePartitions = (family: FamilySpec, name: string) =>
+      partitionsOf.get(`${family.schema}.${name}`) ?? [];
     // Each DEFAULT's first look: does it hold rows, and, if so and an index serves them, which
     // keys and the probes, for the keys the planner may create as far as the catalog tells
     // (`valuesFrom`'s values come in this same batch: keys they add are probed later).
     const occupancySlots = new Map<string, { slot: number; probed: PartitionKey[] }>();
-    for (const row of defaults) {
-      const family = specs.find(
-        (f) => f.schema === row.parent_schema && f.tables.includes(row.parent),
+    for (const family of specs) {
+      const readable = family.tables.filter((name) =>
+        matchesSpec(family, parents.get(`${family.schema}.${name}`) ?? null),
       );
-      if (!family) continue;
-      const probed = probeKeys(family, catalogPartitions(family), null, now);
-      occupancySlots.set(`${row.schema}.${row.name}`, {
-        slot: slot(sql.raw(defaultRowsSql(family, row, probed).firstLook)),
-        probed,
-      });
+      const defaults = readable.flatMap((name) =>
+        tablePartitions(family, name).filter((p) => p.isDefault),
+      );
+      if (defaults.length === 0) continue;
+      const probed = probeKeys(
+        family,
+        family.tables.map((name) => ({ partitions: tablePartitions(family, name) })),
+        null,
+        now,
+      );
+      for (const { row } of defaults) {
+        occupancySlots.set(`${row.schema}.${row.name}`, {
+          slot: slot(sql.raw(defaultRowsSql(family, row, probed).firstLook)),
+          probed,
+        });
+      }
     }
     const familySlots = specs.map((family, f) => ({
       sourceValues:
@@ -607,12 +621,7 @@ async function readCatalog(
           parent: parents.get(`${family.schema}.${name}`) ?? null,
           partitions: [],
         };
-        const readable = matchesSpec(family, table.parent);
-        for (const row of partitionRows as unknown as PartitionRow[]) {
-          if (row.parent_schema !== family.schema || row.parent !== name) continue;
-          const parsed = parseBound(row.bound);
-          const key = readable ? familyKey(family, boundKey(parsed)) : null;
-          const isDefault = parsed.kind === 'default';
+        for (const { row, key, isDefault } of tablePartitions(family, name)) {
           const reltuples = Number(row.reltuples);
           table.partitions.push({
             schema: row.schema,

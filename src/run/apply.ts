@@ -230,18 +230,14 @@ export async function apply(db: AnyPgDatabase, options: ApplyOptions): Promise<A
     ? tryAdvisoryLock(session.db, key, sessionFactsSql())
     : session.ready.then(() => tryAdvisoryLock(session.db, key, sessionFactsSql()));
   attempt.catch(() => {}); // awaited below
-  // DEFAULT is probed for the keys of the clock the plan is made for.
-  const read = (gate?: PromiseLike<boolean>) =>
+  // DEFAULT is probed for the keys of the clock the plan is made for. Started later (once the
+  // lock is held and `proceed` is true) where statements are not sent together.
+  const read = () =>
     retryOnLockTimeout(
-      () =>
-        inspectInSession(session.db, families, {
-          lockTimeoutMs,
-          now: options.now,
-          ...(gate ? { proceed: gate } : {}),
-        }),
+      () => inspectInSession(session.db, families, { lockTimeoutMs, now: options.now, proceed }),
       retry,
     );
-  const readAhead = together ? read(proceed) : null;
+  const readAhead = together ? read() : null;
   /** Stops the read sent ahead and waits for it to end (its settings put back). */
   const stopReading = async () => {
     decide(false);

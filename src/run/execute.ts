@@ -39,7 +39,18 @@ export async function runInTransaction(
   statements: readonly string[],
 ): Promise<void> {
   if (!is(tx, PgTransaction) || !sendsTogether(tx)) return runAll(tx, statements);
-  await Promise.all(statements.map((statement) => tx.execute(sql.raw(statement))));
+  await sendAll(tx, statements);
+}
+
+/**
+ * Hands every statement to the driver at once, in order (an explicit `then`: `await` of a
+ * driver's lazy query would hand it over a step later), waits for all of them to end, and
+ * throws the first failure in order. Only where `db` sends statements together.
+ */
+async function sendAll(db: AnyPgDatabase, statements: readonly string[]): Promise<void> {
+  const sent = statements.map((statement) => db.execute(sql.raw(statement)).then(() => undefined));
+  const failed = (await Promise.allSettled(sent)).find((s) => s.status === 'rejected');
+  if (failed) throw (failed as PromiseRejectedResult).reason;
 }
 
 /**
@@ -59,13 +70,7 @@ export async function runAsTransaction(
     await db.transaction((tx) => runInTransaction(tx, statements));
     return;
   }
-  // Each handed to the driver now, in order (an explicit `then`).
-  const sent = ['BEGIN', ...statements, 'COMMIT'].map((statement) =>
-    db.execute(sql.raw(statement)).then(() => undefined),
-  );
-  const settled = await Promise.allSettled(sent);
-  const failed = settled.find((s) => s.status === 'rejected');
-  if (failed) throw (failed as PromiseRejectedResult).reason;
+  await sendAll(db, ['BEGIN', ...statements, 'COMMIT']);
 }
 
 /**
@@ -76,10 +81,7 @@ export async function runAsTransaction(
  */
 export async function runEachSent(db: AnyPgDatabase, statements: readonly string[]): Promise<void> {
   if (!sendsTogether(db) || is(db, PgTransaction)) return runAll(db, statements);
-  const sent = statements.map((statement) => db.execute(sql.raw(statement)).then(() => undefined));
-  const settled = await Promise.allSettled(sent);
-  const failed = settled.find((s) => s.status === 'rejected');
-  if (failed) throw (failed as PromiseRejectedResult).reason;
+  await sendAll(db, statements);
 }
 
 /**

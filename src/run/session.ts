@@ -251,27 +251,25 @@ export async function openSessionSending(
 }
 
 /**
+ * What `load` gives, loaded on first use and kept (a failure is not kept: tried again next time).
+ */
+function kept<T>(load: () => Promise<T>): () => Promise<T> {
+  let loading: Promise<T> | undefined;
+  return () => {
+    loading ??= load().catch((error: unknown) => {
+      loading = undefined;
+      throw error;
+    });
+    return loading;
+  };
+}
+
+/**
  * Drizzle's driver modules, imported on first use and kept: the drivers are optional peers, so
  * not imported up front; an import() on every run would resolve the module again each time.
  */
-let postgresJsDrizzle: Promise<typeof import('drizzle-orm/postgres-js')> | undefined;
-let nodePostgresDrizzle: Promise<typeof import('drizzle-orm/node-postgres')> | undefined;
-
-function postgresJsModule() {
-  postgresJsDrizzle ??= import('drizzle-orm/postgres-js').catch((error: unknown) => {
-    postgresJsDrizzle = undefined; // tried again next time
-    throw error;
-  });
-  return postgresJsDrizzle;
-}
-
-function nodePostgresModule() {
-  nodePostgresDrizzle ??= import('drizzle-orm/node-postgres').catch((error: unknown) => {
-    nodePostgresDrizzle = undefined; // tried again next time
-    throw error;
-  });
-  return nodePostgresDrizzle;
-}
+const postgresJsModule = kept(() => import('drizzle-orm/postgres-js'));
+const nodePostgresModule = kept(() => import('drizzle-orm/node-postgres'));
 
 async function pin(db: AnyPgDatabase): Promise<Session> {
   const client = (db as { $client?: unknown }).$client;
