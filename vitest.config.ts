@@ -16,6 +16,8 @@ export default defineConfig({
     isolate: false,
     // The longest files start first (test/support/sequencer.ts).
     sequence: { sequencer: LongestFirstSequencer },
+    // An unhandled error fails a run whose tests all passed: repeated at the end of the output.
+    reporters: ['default', './test/support/unhandled-errors-reporter.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
   },

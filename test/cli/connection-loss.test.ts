@@ -29,7 +29,8 @@ async function waitingBackend(sql: postgres.Sql): Promise<number> {
   for (let i = 0; i < 600; i += 1) {
     const [row] = await sql<{ pid: number }[]>`
       SELECT pid FROM pg_stat_activity
-      WHERE wait_event_type = 'Lock' AND query LIKE 'LOCK TABLE%leaderboard_run_default%'`;
+      WHERE datname = current_database() AND wait_event_type = 'Lock'
+        AND query LIKE 'LOCK TABLE%leaderboard_run_default%'`;
     if (row) return row.pid;
     await sleep(50);
   }

@@ -41,7 +41,7 @@ describe('a fill whose backend is killed', () => {
         if (p.step !== 'fill' || p.table !== 'run_group_member' || p.done === 0 || killed) return;
         killed = true;
         const terminated = await killer`SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
-                                        WHERE application_name = 'pgparts_fill_under_test'`;
+                                        WHERE datname = current_database() AND application_name = 'pgparts_fill_under_test'`;
         expect(terminated.map((k) => k.ok)).toEqual([true]);
       },
     });

@@ -29,7 +29,7 @@ const pgparts = (...args: string[]) => runPgparts(undefined, '--database-url', t
 async function refreshingBackend(): Promise<number> {
   for (let i = 0; i < 1_000; i++) {
     const [row] = await t.sql<{ pid: number }[]>`SELECT pid FROM pg_stat_activity
-      WHERE state = 'active' AND query LIKE 'REFRESH MATERIALIZED VIEW%slow_totals%'`;
+      WHERE datname = current_database() AND state = 'active' AND query LIKE 'REFRESH MATERIALIZED VIEW%slow_totals%'`;
     if (row) return row.pid;
     await new Promise((r) => setTimeout(r, 20));
   }

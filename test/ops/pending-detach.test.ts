@@ -63,7 +63,7 @@ describe('a DETACH ... CONCURRENTLY interrupted half-way', () => {
     });
     while (
       (
-        await observer`SELECT 1 FROM pg_stat_activity WHERE state = 'idle in transaction' AND query LIKE '%count(*) FROM pd_events%'`
+        await observer`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND state = 'idle in transaction' AND query LIKE '%count(*) FROM pd_events%'`
       ).length === 0
     ) {}
 
@@ -78,7 +78,7 @@ describe('a DETACH ... CONCURRENTLY interrupted half-way', () => {
     while (pid === undefined) {
       const [row] = await observer<{ pid: number }[]>`
         SELECT pid FROM pg_stat_activity
-        WHERE query LIKE '%DETACH PARTITION%CONCURRENTLY%' AND wait_event_type = 'Lock'
+        WHERE datname = current_database() AND query LIKE '%DETACH PARTITION%CONCURRENTLY%' AND wait_event_type = 'Lock'
           AND pid <> pg_backend_pid()`;
       pid = row?.pid;
     }

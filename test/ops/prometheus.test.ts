@@ -209,6 +209,7 @@ describe('status --format prometheus', () => {
       const rows = await t.sql<{ family: string; running: boolean }[]>`
         SELECT o.family, EXISTS (
                  SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+                   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
                    AND l.classid::bigint = (hashtext('pgparts:key:public.' || o.family)::bigint & 4294967295)
                    AND l.objid::bigint = (hashtext(o.key)::bigint & 4294967295)) AS running
         FROM pgparts_operations o`;

@@ -143,7 +143,8 @@ describe('a statement that runs longer than the reply timeout', () => {
         const [waited] = await t.sql<{ long: boolean }[]>`
           SELECT bool_or(now() - a.query_start > interval '2.5 seconds') AS long
           FROM pg_stat_activity a JOIN pg_locks l ON l.pid = a.pid AND NOT l.granted
-          WHERE a.application_name LIKE 'pgparts %' AND a.state = 'active'`;
+          WHERE a.datname = current_database() AND a.application_name LIKE 'pgparts %'
+            AND a.state = 'active'`;
         if (waited?.long || settled) return;
         await t.sql`SELECT pg_sleep(0.1)`;
       }

@@ -150,7 +150,7 @@ export function startAppWriters(
       const [row] = await sampler<{ ms: number | null }[]>`
         SELECT max(extract(epoch FROM clock_timestamp() - l.waitstart) * 1000)::float8 AS ms
         FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-        WHERE NOT l.granted AND a.application_name = ${APP_WRITER}`;
+        WHERE NOT l.granted AND a.datname = current_database() AND a.application_name = ${APP_WRITER}`;
       samples += 1;
       longest = Math.max(longest, Number(row?.ms ?? 0));
       await sleep(5);
