@@ -14,6 +14,7 @@ interface DrainCommandOptions {
   strategy: 'auto' | 'swap' | 'delete';
   batchPages: number;
   throttle: number;
+  sideBySide: boolean;
   lockTimeout: number;
   retries: number;
   json?: boolean;
@@ -40,6 +41,10 @@ export function registerDrain(program: Command): void {
     )
     .option('--batch-pages <n>', 'DEFAULT pages (8 kB) copied per batch', wholeNumber(1), 512)
     .option('--throttle <ms>', 'pause between batches', wholeNumber(0), 0)
+    .option(
+      '--no-side-by-side',
+      "keep the drain on one connection (by default a table's index builds run two at a time)",
+    )
     .option('--json', 'print the result as JSON')
     .option(
       '--dry-run',
@@ -55,6 +60,7 @@ export function registerDrain(program: Command): void {
           strategy: options.strategy,
           batchPages: options.batchPages,
           throttleMs: options.throttle,
+          sideBySide: options.sideBySide,
           lockTimeoutMs: options.lockTimeout,
           retries: options.retries,
         };

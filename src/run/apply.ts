@@ -73,6 +73,8 @@ export type StepExecutors = Partial<Record<'drain' | 'retire', StepExecutor>>;
 const BUILT_IN_EXECUTORS: StepExecutors = {
   drain: async (step, ctx) => {
     const result = await drainKey(ctx.db, ctx.family, step.key, {
+      // Its index builds take a second connection of the app's pool, beside the run's.
+      beside: ctx.pool,
       lockTimeoutMs: ctx.lockTimeoutMs,
       retries: ctx.retries,
       onProgress: (p) => ctx.progress(p.done, p.total, p.phase === 'copy' ? 'pages' : p.phase),

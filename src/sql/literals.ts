@@ -33,3 +33,16 @@ export function utcTimestampLiteral(instant: Date): string {
 export function textLiteral(value: string): string {
   return `'${value.replaceAll("'", "''")}'`;
 }
+
+/**
+ * `body` as a dollar-quoted string (a DO block's, a function's): the tag is `$pgparts$`, or
+ * `$pgparts_<n>$` with the first n whose tag does not occur in `body` (nor across its end), so
+ * nothing in the body (a name quoted inside it) can end it early.
+ */
+export function dollarQuoted(body: string): string {
+  // The string ends where its tag is first found again: that must be the closing one.
+  const ends = (tag: string) => `${body}${tag}`.indexOf(tag) === body.length;
+  let tag = '$pgparts$';
+  for (let n = 1; !ends(tag); n += 1) tag = `$pgparts_${n}$`;
+  return `${tag}${body}${tag}`;
+}

@@ -6,6 +6,7 @@ import { MANAGED_MARKER } from '../../src/define/marker.js';
 import { parseFamily } from '../../src/define/spec.js';
 import { type DrainOptions, drainKey } from '../../src/ops/drain/drain.js';
 import { killWhileWaiting } from '../support/kill-while-waiting.js';
+import { openTransaction } from '../support/open-transaction.js';
 import { recordingDatabase } from '../support/recording.js';
 import { tableDigest } from '../support/table-checksum.js';
 import { useTestDatabase } from '../support/test-database.js';
@@ -252,5 +253,61 @@ describe('drainKey when an update moves a row during the copy', () => {
       SELECT count(*)::int AS n, bool_and(length(note) > 192) AS long FROM gauges_2026_07 WHERE id = ${id}`;
     expect(row).toEqual({ n: 1, long: true });
     expect(await indexesOf('gauges_2026_07')).toEqual(await likeParent());
+  });
+});
+
+describe('drainKey builds a table’s indexes side by side', () => {
+  /**
+   * Holds `table` in `mode` in a transaction of its own, so that what the drain runs on it next
+   * waits; once the server shows two of its statements waiting at once (or after 10 s), lets go.
+   * Resolves once the lock is held; `most` gives the most that waited at once.
+   */
+  async function holdUntilTwoWait(table: string, mode: string) {
+    const blocker = t.connect({ max: 1 });
+    const watcher = t.connect({ max: 1 });
+    const open = await openTransaction(blocker, [`LOCK TABLE ${table} IN ${mode} MODE`]);
+    let most = 0;
+    const watched = (async () => {
+      try {
+        for (let i = 0; i < 500 && most < 2; i += 1) {
+          const [row] = await watcher<{ n: number }[]>`
+            SELECT count(*)::int AS n FROM pg_locks
+            WHERE relation = to_regclass(${table}) AND NOT granted
+              AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`;
+          most = Math.max(most, row?.n ?? 0);
+          if (most < 2) await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      } finally {
+        await open.commit();
+      }
+    })();
+    return {
+      most: async () => {
+        await watched;
+        return most;
+      },
+    };
+  }
+
+  it('on a pool, two of a table’s index builds run at once; the result is the same', async () => {
+    await t.sql.unsafe(`
+      INSERT INTO gauges SELECT 100000 + i, timestamptz '2026-08-01 00:00:00+00' + i * interval '1 hour',
+        'h' || i, i / 7.0, md5(i::text) FROM generate_series(0, 24 * 31 - 1) i`);
+    const before = await digest();
+    let building: { most(): Promise<number> } | undefined;
+    const result = await drainKey(t.db, gauges, month(8), {
+      strategy: 'delete',
+      onPhase: async (phase) => {
+        // The staging table held ROW EXCLUSIVE: an index build (SHARE) waits behind it; on one
+        // connection, never two at once.
+        if (phase === 'copied')
+          building = await holdUntilTwoWait('gauges_2026_08', 'ROW EXCLUSIVE');
+      },
+    });
+    expect(await building?.most()).toBe(2);
+    expect(result).toMatchObject({ status: 'drained', rowsMoved: 24 * 31 });
+    expect(await digest()).toEqual(before);
+    expect(await indexesOf('gauges_2026_08')).toEqual(await likeParent());
+    await expectAdopted('gauges_2026_08');
   });
 });

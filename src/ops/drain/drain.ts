@@ -3,7 +3,8 @@ import { keyLabel, type PartitionKey } from '../../define/partition-key.js';
 import type { FamilySpec } from '../../define/spec.js';
 import { PgpartsError } from '../../errors.js';
 import type { AnyPgDatabase } from '../../run/database.js';
-import { query, run, runCounted } from '../../run/execute.js';
+import { driverCapabilities } from '../../run/driver-capabilities.js';
+import { query, run, runAsTransaction, runCounted } from '../../run/execute.js';
 import { type KeyOperation, withKeyOperation } from '../../run/key-lock.js';
 import {
   checkLockOptions,
@@ -15,7 +16,7 @@ import {
 } from '../../run/lock-timeout.js';
 import { pgErrorCode } from '../../run/pg-error.js';
 import { preflightPrivileges } from '../../run/privileges.js';
-import { openSession, pgpartsSessionSettings } from '../../run/session.js';
+import { openSession, pgpartsSessionSettings, type Session } from '../../run/session.js';
 import { checkKey } from '../key-validation.js';
 import { replayBatch, replayUntilEmpty } from '../online-copy/replay.js';
 import { ensureOwnership } from '../ownership.js';
@@ -27,7 +28,9 @@ import {
   type DrainStatements,
   type DrainUnit,
   drainStatements,
+  type IndexBuild,
   listDrainStatements,
+  SIDE_BY_SIDE_BUILD,
   STAGED_GAIN,
   type TablePlan,
 } from './statements.js';
@@ -93,6 +96,16 @@ export interface DrainOptions {
   retries?: number;
   /** Replay rounds before the final phase. Default 3. */
   replayRounds?: number;
+  /**
+   * A table's index builds two at a time, on a second connection of `beside` when one is free
+   * within a second (default true). False keeps the whole drain on one connection.
+   */
+  sideBySide?: boolean;
+  /**
+   * Where that second connection comes from. drainKey takes it from the database it is given
+   * when that is a pool; apply passes the app's pool (its own connection is pinned).
+   */
+  beside?: AnyPgDatabase;
   /**
    * How the final phase takes the rows out of DEFAULT: `swap` (a rebuilt DEFAULT swapped in,
    * milliseconds of locks whatever the size; PostgreSQL 18 when the family has foreign keys
@@ -274,28 +287,103 @@ const FOREIGN_KEY_VIOLATION = '23503';
 const BUILD_FOUND_TWICE = new Set(['23505', '23P01']);
 
 /**
- * The parent's indexes on the tables just copied into (indexes.ts), each table's in one
- * transaction. A key found twice (or two rows an exclusion constraint refuses) is a row an
+ * The parent's indexes on the tables just copied into (indexes.ts): each table's builds side by
+ * side on `connections` (the drain's own first), then its constraints in one transaction on the
+ * drain's. A key found twice (or two rows an exclusion constraint refuses) is a row an
  * update moved to a block copied later, copied in both versions: its key is in the change log,
  * so the rows of the logged keys are removed (the replay writes each back as DEFAULT holds it)
- * and the build runs again; what is left is rows as DEFAULT holds them, which its own indexes
- * already accept together.
+ * and the builds that failed run again; what is left is rows as DEFAULT holds them, which its
+ * own indexes already accept together.
  */
 async function buildIndexes(
-  db: AnyPgDatabase,
+  connections: AnyPgDatabase[],
   ds: DrainStatements,
   options: DrainOptions,
 ): Promise<void> {
+  const db = connections[0] as AnyPgDatabase;
   for (const b of ds.indexBuilds) {
-    try {
-      await runUnits(db, [b.build], options);
-    } catch (error) {
-      if (!BUILD_FOUND_TWICE.has(pgErrorCode(error) ?? '') || !b.duplicates) throw error;
+    let removed = false;
+    /** Removes the rows copied twice, once; any other failure is thrown as it is. */
+    const removeDuplicates = async (errors: unknown[]) => {
+      const other = errors.find((e) => !BUILD_FOUND_TWICE.has(pgErrorCode(e) ?? ''));
+      if (other !== undefined || !b.duplicates || removed) throw other ?? errors[0];
       await run(db, b.duplicates);
-      await runUnits(db, [b.build], options);
+      removed = true;
+    };
+    const failed = await runBuilds(connections, b);
+    if (failed.length > 0) {
+      await removeDuplicates(failed.map((f) => f.error));
+      for (const f of failed) await run(db, f.statement);
+    }
+    try {
+      await runUnits(db, [b.constraints], options);
+    } catch (error) {
+      await removeDuplicates([error]);
+      await runUnits(db, [b.constraints], options);
     }
   }
 }
+
+/**
+ * Runs a table's builds: `keyBuild` on the second connection while `builds` run one after the
+ * other on the first, or all on the first when there is no second. Every build is tried whatever
+ * another meets; returns the ones that failed, with their errors. Side by side, each build runs
+ * in a transaction of its own with SIDE_BY_SIDE_BUILD (one process per build: the two share the
+ * cores instead of each asking for parallel workers).
+ */
+async function runBuilds(
+  connections: AnyPgDatabase[],
+  b: IndexBuild,
+): Promise<{ statement: string; error: unknown }[]> {
+  const [first, second] = connections as [AnyPgDatabase, AnyPgDatabase | undefined];
+  const sideBySide = second !== undefined && b.keyBuild !== null && b.builds.length > 0;
+  const lanes: [AnyPgDatabase, string[]][] = sideBySide
+    ? [
+        [first, b.builds],
+        [second, [b.keyBuild as string]],
+      ]
+    : [[first, [...(b.keyBuild !== null ? [b.keyBuild] : []), ...b.builds]]];
+  const failed: { statement: string; error: unknown }[] = [];
+  await Promise.all(
+    lanes.map(async ([connection, statements]) => {
+      for (const statement of statements) {
+        try {
+          if (sideBySide) await runAsTransaction(connection, [SIDE_BY_SIDE_BUILD, statement]);
+          else await run(connection, statement);
+        } catch (error) {
+          failed.push({ statement, error });
+        }
+      }
+    }),
+  );
+  return failed;
+}
+
+/** How long the index builds wait for a second connection of the pool before going one by one. */
+const SECOND_SESSION_WAIT_MS = 1_000;
+
+/**
+ * A second connection of `pool` with pgparts's session settings, or null when the pool holds one
+ * session only or has none free within SECOND_SESSION_WAIT_MS (one that frees up later is given
+ * back at once).
+ */
+async function secondSession(pool: AnyPgDatabase): Promise<Session | null> {
+  if (!driverCapabilities(pool).multiSession) return null;
+  const opening = openSession(pool, { settings: pgpartsSessionSettings() });
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<null>((resolve) => {
+    timer = setTimeout(() => resolve(null), SECOND_SESSION_WAIT_MS);
+  });
+  const got = await Promise.race([opening.catch(() => null), late]);
+  clearTimeout(timer);
+  if (got === null)
+    void opening.then(
+      (session) => session.release(),
+      () => {},
+    );
+  return got;
+}
+
 /** Validations of one staged key tried after a replay, before the drain gives up. */
 const VALIDATION_TRIES = 4;
 
@@ -541,6 +629,7 @@ export async function drainKey(
       const onPhase = options.onPhase;
       return drainUnderKeyLock(s, family, key, op, {
         ...options,
+        beside: options.beside ?? (session.kind === 'as-given' ? undefined : db),
         onPhase: async (phase) => {
           // 'locked' comes inside the final transaction: its record waits for the commit (on a
           // single-connection driver, a statement beside that transaction would wait for it).
@@ -686,8 +775,19 @@ async function drainUnderKeyLock(
     rowsCopiedOnline += await copyBlocks(db, family, t, p.targets, options);
   }
   await options.onPhase?.('copied');
-  // The indexes, built now that the rows are in (the replays' upserts need the primary key).
-  await buildIndexes(db, ds, options);
+  // The indexes, built now that the rows are in (the replays' upserts need the primary key):
+  // two at a time where the pool has a second connection free (options.sideBySide).
+  const second =
+    options.sideBySide !== false &&
+    options.beside &&
+    ds.indexBuilds.some((b) => b.builds.length > 1)
+      ? await secondSession(options.beside)
+      : null;
+  try {
+    await buildIndexes([db, ...(second ? [second.db] : [])], ds, options);
+  } finally {
+    await second?.release();
+  }
   await options.onPhase?.('indexed');
   // Fresh statistics on the staging tables when foreign keys are validated on them, so that
   // the validation plans with real row counts. Not on a successor DEFAULT: often empty, it would

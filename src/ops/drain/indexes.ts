@@ -1,7 +1,9 @@
+import { createHash } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import type { AnyPgDatabase } from '../../run/database.js';
 import { query } from '../../run/execute.js';
-import { identifierProblem, quoteQualified } from '../../sql/identifiers.js';
+import { identifierProblem, quoteIdent, quoteQualified } from '../../sql/identifiers.js';
+import { dollarQuoted, textLiteral } from '../../sql/literals.js';
 
 /**
  * A drain's tables (the key's staging table, a swap's successor DEFAULT) are created without
@@ -18,10 +20,10 @@ import { identifierProblem, quoteQualified } from '../../sql/identifiers.js';
  * split that way, or that keeps an index in a tablespace of its own, gets its drain tables with
  * their indexes from the start, as before.
  *
- * A table's indexes are built in one transaction: it has all of them or none from the build. A
- * drain resumed on a table that lacks any of them empties it and copies again (see
- * statements.ts); one that has them all copies again over them (`ON CONFLICT DO NOTHING` skips
- * what is there).
+ * A table's indexes are built side by side where the drain has a second connection
+ * (indexBuildSql), each committed on its own. A drain resumed on a table that lacks any of them
+ * empties it and copies again, then builds what it lacks (see statements.ts); one that has them
+ * all copies again over them (`ON CONFLICT DO NOTHING` skips what is there).
  */
 
 /** One index of a parent, as a drain table rebuilds it. */
@@ -131,11 +133,89 @@ export function likeParentSql(parent: string, rebuildable: boolean): string {
   return `(LIKE ${parent} INCLUDING ALL${rebuildable ? ' EXCLUDING INDEXES' : ''} EXCLUDING COMMENTS)`;
 }
 
-/** The statements that give `table` (qualified) the parent's `indexes`, in the parent's order. */
-export function buildIndexesSql(table: string, indexes: readonly ParentIndex[]): string[] {
-  return indexes.map((index) =>
-    index.constraint !== null
-      ? `ALTER TABLE ${table} ADD ${index.constraint}`
-      : `CREATE ${index.unique ? 'UNIQUE ' : ''}INDEX ON ${table}${index.definition}`,
-  );
+/**
+ * How a drain table gets the parent's `indexes`, in two lanes that can run at the same time on
+ * two connections (one sort each; every build locks the table SHARE only): `keyBuild`, the
+ * primary key's index, and `builds`, the other indexes one after the other. Then
+ * `constraints`, in one transaction: what ties an index to a constraint.
+ *
+ * The other indexes are built unnamed, so the server names them as CREATE TABLE ... LIKE would;
+ * built in the parent's order in one lane, two of them can never race for the same name (two
+ * long column lists cut to the same 63 bytes: the second gets `..._idx1`, as it would have).
+ * The primary key is built as a unique index under a working name of its own (keyBuildName),
+ * then made the key by `ADD CONSTRAINT ... PRIMARY KEY USING INDEX` (catalog only), which renames
+ * it to the name ADD PRIMARY KEY would have chosen (primaryKeyUsingIndexSql): ALTER TABLE ... ADD
+ * PRIMARY KEY would hold the table ACCESS EXCLUSIVE for its whole sort and so wait for every
+ * other build. `IF NOT EXISTS`: a drain stopped between the two finds its index again and uses
+ * it. Unique and exclusion constraints and a deferrable key are added by ALTER TABLE ... ADD in
+ * `constraints`, as before.
+ */
+export function indexBuildSql(
+  schema: string,
+  table: string,
+  indexes: readonly ParentIndex[],
+): { keyBuild: string | null; builds: string[]; constraints: string[] } {
+  const qualified = quoteQualified(schema, table);
+  let keyBuild: string | null = null;
+  const builds: string[] = [];
+  const constraints: string[] = [];
+  for (const index of indexes) {
+    if (index.constraint === null) {
+      builds.push(
+        `CREATE ${index.unique ? 'UNIQUE ' : ''}INDEX ON ${qualified}${index.definition}`,
+      );
+    } else if (keyBuild === null && PLAIN_PRIMARY_KEY.test(index.constraint)) {
+      const working = keyBuildName(schema, table);
+      keyBuild = `CREATE UNIQUE INDEX IF NOT EXISTS ${quoteIdent(working)} ON ${qualified}${index.definition}`;
+      constraints.push(primaryKeyUsingIndexSql(schema, table, working));
+    } else {
+      constraints.push(`ALTER TABLE ${qualified} ADD ${index.constraint}`);
+    }
+  }
+  return { keyBuild, builds, constraints };
+}
+
+/** pg_get_constraintdef of a primary key with nothing after its columns (not deferrable). */
+const PLAIN_PRIMARY_KEY = /^PRIMARY KEY \([^()]*\)( INCLUDE \([^()]*\))?$/;
+
+/**
+ * The working name of a drain table's primary key index until it becomes the key: fixed for the
+ * table (a resumed drain finds it again), and no name PostgreSQL or an app would give.
+ */
+export function keyBuildName(schema: string, table: string): string {
+  const digest = createHash('sha256').update(`${schema}.${table}`).digest('hex').slice(0, 16);
+  return `pgparts_building_key_${digest}`;
+}
+
+/**
+ * Makes index `working` the primary key of `table`, named as ADD PRIMARY KEY names one: the
+ * table's name cut to fit (at a character boundary, 63 bytes in all) followed by `_pkey`, or by
+ * `_pkey1`, `_pkey2`... while that name is taken in the schema (a table renamed keeps its
+ * indexes' names: a swap's successor DEFAULT, renamed to DEFAULT, keeps `<…>_next_pkey`). The
+ * name is found by the server when it runs, in the same statement.
+ */
+function primaryKeyUsingIndexSql(schema: string, table: string, working: string): string {
+  const body = `
+DECLARE
+  name text;
+  suffix text;
+  i int := 0;
+BEGIN
+  LOOP
+    suffix := '_pkey' || CASE WHEN i > 0 THEN i::text ELSE '' END;
+    name := ${textLiteral(table)};
+    WHILE octet_length(name || suffix) > 63 LOOP
+      name := left(name, -1);
+    END LOOP;
+    name := name || suffix;
+    EXIT WHEN NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c
+                          WHERE c.relname = name AND c.relnamespace = ${textLiteral(quoteIdent(schema))}::regnamespace);
+    i := i + 1;
+  END LOOP;
+  -- Its NOTICE (the index renamed) says nothing the drain does not.
+  PERFORM set_config('client_min_messages', 'warning', true);
+  EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I PRIMARY KEY USING INDEX %I',
+                 ${textLiteral(quoteQualified(schema, table))}, name, ${textLiteral(working)});
+END`;
+  return `DO ${dollarQuoted(body)}`;
 }
