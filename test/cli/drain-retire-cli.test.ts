@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { keyBuildName } from '../../src/ops/drain/indexes.js';
 import {
   digests,
   insertRuns,
@@ -28,8 +29,15 @@ describe('pgparts drain / retire / reattach', () => {
       'CREATE TABLE "public"."leaderboard_run_s14" (LIKE "public"."leaderboard_run" INCLUDING ALL EXCLUDING INDEXES EXCLUDING COMMENTS);',
     );
     expect(dry.stdout).toContain('-- copy batch: one per 512 pages of leaderboard_run_default');
-    // The parent's primary key, built on the staging table after the copy.
-    expect(dry.stdout).toMatch(/ALTER TABLE "public"."leaderboard_run_s14" ADD PRIMARY KEY/);
+    // The parent's primary key, built on the staging table after the copy: its index under a
+    // working name, then made the key (and renamed) in the statement that adds the constraint.
+    const working = keyBuildName('public', 'leaderboard_run_s14');
+    expect(dry.stdout).toContain(
+      `CREATE UNIQUE INDEX IF NOT EXISTS "${working}" ON "public"."leaderboard_run_s14" USING btree`,
+    );
+    expect(dry.stdout).toContain(
+      `EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I PRIMARY KEY USING INDEX %I',\n                 '"public"."leaderboard_run_s14"', name, '${working}');`,
+    );
     expect(dry.stdout).toContain("ctid >= '(«first page»,0)'::tid");
     expect(dry.stdout).toMatch(
       /ALTER TABLE "public"."leaderboard_run" ATTACH PARTITION "public"."leaderboard_run_s14" FOR VALUES IN \(14\);/,
