@@ -108,14 +108,22 @@ export function retireStatements(
           `ALTER TABLE ${parent} DETACH PARTITION ${partition}`,
         ],
       });
-    } else if (state.attached) {
+    } else if (state.attached && facts.concurrently) {
       // CONCURRENTLY runs outside any transaction; the session's lock_timeout bounds its waits.
       units.push({
         phase: `detach ${state.name}`,
         how: 'retry',
-        statements: [
-          `ALTER TABLE ${parent} DETACH PARTITION ${partition}${facts.concurrently ? ' CONCURRENTLY' : ''}`,
-        ],
+        statements: [`ALTER TABLE ${parent} DETACH PARTITION ${partition} CONCURRENTLY`],
+      });
+    } else if (state.attached) {
+      // A plain DETACH (a DEFAULT partition forbids CONCURRENTLY) in a transaction of its own
+      // with its phase record: its commit need not wait for the WAL flush (the DROP's that
+      // follows does, PostgreSQL forces it, and makes this one durable with it), so the parent's
+      // ACCESS EXCLUSIVE ends sooner, and the record's write takes no round trip of its own.
+      units.push({
+        phase: `detach ${state.name}`,
+        how: 'together',
+        statements: [`ALTER TABLE ${parent} DETACH PARTITION ${partition}`],
       });
     } else {
       units.push({ phase: `detach ${state.name}`, how: 'plain', statements: [] });
