@@ -91,7 +91,10 @@ export function sweepLeftoverServers(log: (line: string) => void = () => {}): nu
   let swept = 0;
   for (const entry of readdirSync(SERVERS_DIR)) {
     const dir = join(SERVERS_DIR, entry);
-    if (isAlive(readPid(join(dir, 'owner.pid')))) continue;
+    // A directory is named after its owner's pid (`<purpose>-<pid>`) before its owner.pid is
+    // written: a sweep in another worker between the two removed a crash test's new directory.
+    const named = Number(/-(\d+)$/.exec(entry)?.[1]);
+    if (isAlive(named) || isAlive(readPid(join(dir, 'owner.pid')))) continue;
     const postmaster = readPid(join(dir, 'data', 'postmaster.pid'));
     if (isAlive(postmaster)) {
       log(`pgparts: stopping leftover PostgreSQL ${postmaster} from ${dir}`);
