@@ -4,7 +4,7 @@ import type { FamilySpec } from '../define/spec.js';
 import { PgpartsError } from '../errors.js';
 import { quoteIdent, quoteQualified } from './identifiers.js';
 import { keyCheckSql } from './key-predicate.js';
-import { listValueLiteral, textLiteral, utcTimestampLiteral } from './literals.js';
+import { dollarQuoted, listValueLiteral, textLiteral, utcTimestampLiteral } from './literals.js';
 import { OWNED_TABLES, recordOwnedRowSql, recordOwnedSql } from './ownership.js';
 
 /** `FOR VALUES ...` / `DEFAULT` for a key; RANGE bounds always carry an explicit UTC offset. */
@@ -172,7 +172,7 @@ export function recordMigratedPartitionSql(
     key: keyLabel(key),
     role: 'partition',
   });
-  return `DO $pgparts$ BEGIN IF to_regclass(${textLiteral(quoteQualified(family.schema, OWNED_TABLES))}) IS NOT NULL THEN\n${record};\nEND IF; END $pgparts$`;
+  return `DO ${dollarQuoted(` BEGIN IF to_regclass(${textLiteral(quoteQualified(family.schema, OWNED_TABLES))}) IS NOT NULL THEN\n${record};\nEND IF; END `)}`;
 }
 
 /** `PARTITION BY LIST ("season_id")`, the clause drizzle-kit cannot write. */
@@ -231,7 +231,7 @@ export function initialRangePartitionsSql(
           }).replaceAll('\n', '\n          ')};
         END IF;`
     : '';
-  return `DO $pgparts$
+  return `DO ${dollarQuoted(`
 DECLARE
   parent text;
   first_start timestamp := date_trunc(${textLiteral(p.interval)}, now() AT TIME ZONE 'UTC') - ${p.past} * interval ${textLiteral(unit)};
@@ -252,7 +252,7 @@ BEGIN
     END LOOP;
   END LOOP;
 END
-$pgparts$`;
+`)}`;
 }
 
 /**

@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { isPgpartsError } from '../../src/errors.js';
 import { quoteIdent, quoteQualified, truncateIdentifier } from '../../src/sql/identifiers.js';
-import { integerLiteral, textLiteral, utcTimestampLiteral } from '../../src/sql/literals.js';
+import {
+  dollarQuoted,
+  integerLiteral,
+  textLiteral,
+  utcTimestampLiteral,
+} from '../../src/sql/literals.js';
 import { expectPgpartsError, thrown } from '../support/pgparts-error.js';
 
 describe('quoteIdent', () => {
@@ -85,5 +90,18 @@ describe('literals', () => {
   });
   it('doubles quotes in text literals', () => {
     expect(textLiteral("it's")).toBe("'it''s'");
+  });
+});
+
+describe('dollarQuoted', () => {
+  it('quotes with $pgparts$, or with a tag the body does not hold, not even across its end', () => {
+    expect(dollarQuoted(' BEGIN NULL; END ')).toBe('$pgparts$ BEGIN NULL; END $pgparts$');
+    // A name quoted inside the body that holds the tag would otherwise end the string there.
+    expect(dollarQuoted("SELECT '$pgparts$'")).toBe("$pgparts_1$SELECT '$pgparts$'$pgparts_1$");
+    expect(dollarQuoted("SELECT '$pgparts$', '$pgparts_1$'")).toBe(
+      "$pgparts_2$SELECT '$pgparts$', '$pgparts_1$'$pgparts_2$",
+    );
+    // "...$pgparts" followed by the closing "$pgparts$" would read as the tag one character early.
+    expect(dollarQuoted('x $pgparts')).toBe('$pgparts_1$x $pgparts$pgparts_1$');
   });
 });

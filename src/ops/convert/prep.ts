@@ -9,7 +9,7 @@ import type { AnyPgDatabase } from '../../run/database.js';
 import type { KeyOperation } from '../../run/key-lock.js';
 import { DEFAULT_LOCK_TIMEOUT_MS } from '../../run/lock-timeout.js';
 import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
-import { textLiteral } from '../../sql/literals.js';
+import { dollarQuoted, textLiteral } from '../../sql/literals.js';
 import { boundSpecSql } from '../../sql/partition-ddl.js';
 import { partitionsOf, readTable } from './legacy-catalog.js';
 import { CONVERT_SCHEMA, DERIVE_TRIGGER, deriveFunction, twinSchema } from './names.js';
@@ -69,7 +69,7 @@ function deriveSql(
       lockTimeoutMs,
     },
     {
-      sql: `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $pgparts$
+      sql: `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS ${dollarQuoted(`
 BEGIN
   IF NEW.${quoteIdent(d.column)} IS NULL THEN
     SELECT p.${quoteIdent(d.parentColumn)} INTO NEW.${quoteIdent(d.column)}
@@ -77,7 +77,7 @@ BEGIN
   END IF;
   RETURN NEW;
 END
-$pgparts$`,
+`)}`,
     },
     {
       sql:

@@ -12,16 +12,16 @@ import { dollarQuoted, textLiteral } from '../../sql/literals.js';
  * They are private tables, not attached yet, so a plain CREATE INDEX blocks nobody. ATTACH then
  * finds an index matching each of the parent's and adopts it: it builds nothing under its locks.
  *
- * Each index is rebuilt from the server's own definition of the parent's: `ALTER TABLE ... ADD`
- * with pg_get_constraintdef for one that backs a constraint (primary key, unique, exclusion: ATTACH
- * wants a constraint there too), `CREATE [UNIQUE] INDEX ON <table>` and the rest of
- * pg_get_indexdef (`USING method (columns) ...`) for the others. Unnamed, so the server picks the
- * names CREATE TABLE ... LIKE would have given them. A parent whose index definition cannot be
- * split that way, or that keeps an index in a tablespace of its own, gets its drain tables with
- * their indexes from the start, as before.
+ * Each index is rebuilt from the server's own definition of the parent's: `CREATE [UNIQUE] INDEX
+ * ON <table>` and the rest of pg_get_indexdef (`USING method (columns) ...`), and for one that
+ * backs a constraint (ATTACH wants a constraint there too) the constraint: a primary key made
+ * from its index, a unique or exclusion constraint by `ALTER TABLE ... ADD` with
+ * pg_get_constraintdef (indexBuildSql). The names are those CREATE TABLE ... LIKE would have
+ * given them. A parent whose index definition cannot be split that way, or that keeps an index in
+ * a tablespace of its own, gets its drain tables with their indexes from the start, as before.
  *
- * A table's indexes are built side by side where the drain has a second connection
- * (indexBuildSql), each committed on its own. A drain resumed on a table that lacks any of them
+ * A table's primary key is built beside its other indexes where the drain has a second
+ * connection, each build committed on its own. A drain resumed on a table that lacks any of them
  * empties it and copies again, then builds what it lacks (see statements.ts); one that has them
  * all copies again over them (`ON CONFLICT DO NOTHING` skips what is there).
  */

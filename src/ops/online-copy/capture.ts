@@ -1,5 +1,5 @@
 import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
-import { textLiteral } from '../../sql/literals.js';
+import { dollarQuoted, textLiteral } from '../../sql/literals.js';
 
 /**
  * Change capture for online copies, the one machinery behind a drain (DEFAULT -> staging and a
@@ -77,7 +77,7 @@ export function keyLogSetupSql(schema: string, functionExists: boolean): string[
       ? []
       : [
           `CREATE OR REPLACE FUNCTION ${log.function}() RETURNS trigger
-LANGUAGE plpgsql AS $pgparts$
+LANGUAGE plpgsql AS ${dollarQuoted(`
 DECLARE
   r jsonb;
 BEGIN
@@ -93,7 +93,7 @@ BEGIN
   END IF;
   RETURN NULL;
 END
-$pgparts$`,
+`)}`,
         ]),
   ];
 }
@@ -123,7 +123,7 @@ export function rowLogSetupSql(): string[] {
 )`,
     `CREATE INDEX IF NOT EXISTS "changes_family_direction_id" ON ${log.table} ("family", "direction", "id")`,
     `CREATE OR REPLACE FUNCTION ${log.function}() RETURNS trigger LANGUAGE plpgsql
-SET extra_float_digits = 3 AS $pgparts$
+SET extra_float_digits = 3 AS ${dollarQuoted(`
 BEGIN
   INSERT INTO ${log.table} ("family", "direction", "table_name", "old_row", "new_row")
   VALUES (TG_ARGV[0], TG_ARGV[1], TG_ARGV[2],
@@ -131,7 +131,7 @@ BEGIN
           CASE WHEN TG_OP IN ('INSERT', 'UPDATE') THEN to_jsonb(NEW) END);
   RETURN NULL;
 END
-$pgparts$`,
+`)}`,
   ];
 }
 
