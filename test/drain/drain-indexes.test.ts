@@ -310,4 +310,37 @@ describe('drainKey builds a table’s indexes side by side', () => {
     expect(await indexesOf('gauges_2026_08')).toEqual(await likeParent());
     await expectAdopted('gauges_2026_08');
   });
+
+  it('a primary key and one other index (the common table) are built at once too', async () => {
+    const meters = parseFamily({
+      name: 'meters',
+      tables: ['meters'],
+      partitionBy: { strategy: 'range', column: 'at', interval: 'month', premake: 1 },
+      defaultPartition: true,
+    });
+    await t.sql.unsafe(`
+      CREATE TABLE meters (id bigint NOT NULL, at timestamptz NOT NULL, reading numeric,
+        PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+      CREATE INDEX ON meters (at);
+      CREATE TABLE meters_default PARTITION OF meters DEFAULT;
+      COMMENT ON TABLE meters_default IS '${MANAGED_MARKER}';
+      INSERT INTO meters SELECT i, timestamptz '2026-03-01 00:00:00+00' + i * interval '1 hour', i
+        FROM generate_series(0, 24 * 31 - 1) i`);
+    const before = await tableDigest(t.sql, 'meters', ['id', 'at']);
+    let building: { most(): Promise<number> } | undefined;
+    const result = await drainKey(t.db, meters, month(3), {
+      strategy: 'delete',
+      onPhase: async (phase) => {
+        if (phase === 'copied')
+          building = await holdUntilTwoWait('meters_2026_03', 'ROW EXCLUSIVE');
+      },
+    });
+    expect(await building?.most()).toBe(2);
+    expect(result).toMatchObject({ status: 'drained', rowsMoved: 24 * 31 });
+    expect(await tableDigest(t.sql, 'meters', ['id', 'at'])).toEqual(before);
+    expect((await indexesOf('meters_2026_03')).map((i) => `${i.name} ${i.constraint}`)).toEqual([
+      'T_at_idx null',
+      'T_pkey p',
+    ]);
+  });
 });

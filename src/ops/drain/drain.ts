@@ -33,6 +33,7 @@ import {
   SIDE_BY_SIDE_BUILD,
   STAGED_GAIN,
   type TablePlan,
+  twoLanes,
 } from './statements.js';
 import { completeSwap, type DrainStrategy, type SwapCompletion, swapObstacles } from './swap.js';
 
@@ -296,11 +297,11 @@ const BUILD_FOUND_TWICE = new Set(['23505', '23P01']);
  * own indexes already accept together.
  */
 async function buildIndexes(
-  connections: AnyPgDatabase[],
+  db: AnyPgDatabase,
+  second: AnyPgDatabase | null,
   ds: DrainStatements,
   options: DrainOptions,
 ): Promise<void> {
-  const db = connections[0] as AnyPgDatabase;
   for (const b of ds.indexBuilds) {
     let removed = false;
     /** Removes the rows copied twice, once; any other failure is thrown as it is. */
@@ -310,7 +311,7 @@ async function buildIndexes(
       await run(db, b.duplicates);
       removed = true;
     };
-    const failed = await runBuilds(connections, b);
+    const failed = await runBuilds(db, second, b);
     if (failed.length > 0) {
       await removeDuplicates(failed.map((f) => f.error));
       for (const f of failed) await run(db, f.statement);
@@ -325,24 +326,24 @@ async function buildIndexes(
 }
 
 /**
- * Runs a table's builds: `keyBuild` on the second connection while `builds` run one after the
- * other on the first, or all on the first when there is no second. Every build is tried whatever
- * another meets; returns the ones that failed, with their errors. Side by side, each build runs
- * in a transaction of its own with SIDE_BY_SIDE_BUILD (one process per build: the two share the
- * cores instead of each asking for parallel workers).
+ * Runs a table's builds: `keyBuild` on `second` while `builds` run one after the other on `db`,
+ * or all on `db` when there is no second. Every build is tried whatever another meets; returns
+ * the ones that failed, with their errors. Side by side, each build runs in a transaction of its
+ * own with SIDE_BY_SIDE_BUILD (one process per build: the two share the cores instead of each
+ * asking for parallel workers).
  */
 async function runBuilds(
-  connections: AnyPgDatabase[],
+  db: AnyPgDatabase,
+  second: AnyPgDatabase | null,
   b: IndexBuild,
 ): Promise<{ statement: string; error: unknown }[]> {
-  const [first, second] = connections as [AnyPgDatabase, AnyPgDatabase | undefined];
-  const sideBySide = second !== undefined && b.keyBuild !== null && b.builds.length > 0;
+  const sideBySide = second !== null && twoLanes(b);
   const lanes: [AnyPgDatabase, string[]][] = sideBySide
     ? [
-        [first, b.builds],
-        [second, [b.keyBuild as string]],
+        [db, b.builds],
+        [second, [b.keyBuild]],
       ]
-    : [[first, [...(b.keyBuild !== null ? [b.keyBuild] : []), ...b.builds]]];
+    : [[db, [...(b.keyBuild !== null ? [b.keyBuild] : []), ...b.builds]]];
   const failed: { statement: string; error: unknown }[] = [];
   await Promise.all(
     lanes.map(async ([connection, statements]) => {
@@ -778,13 +779,11 @@ async function drainUnderKeyLock(
   // The indexes, built now that the rows are in (the replays' upserts need the primary key):
   // two at a time where the pool has a second connection free (options.sideBySide).
   const second =
-    options.sideBySide !== false &&
-    options.beside &&
-    ds.indexBuilds.some((b) => b.builds.length > 1)
+    options.sideBySide !== false && options.beside && ds.indexBuilds.some(twoLanes)
       ? await secondSession(options.beside)
       : null;
   try {
-    await buildIndexes([db, ...(second ? [second.db] : [])], ds, options);
+    await buildIndexes(db, second?.db ?? null, ds, options);
   } finally {
     await second?.release();
   }

@@ -137,6 +137,11 @@ const STAGING_CHECK = 'pgparts_partition_bound';
  */
 export const SIDE_BY_SIDE_BUILD = `SELECT set_config('max_parallel_maintenance_workers', '0', true)`;
 
+/** Whether a table's builds have two lanes: its primary key's index beside its other indexes. */
+export function twoLanes(b: IndexBuild): b is IndexBuild & { keyBuild: string } {
+  return b.keyBuild !== null && b.builds.length > 0;
+}
+
 /** Rows of the change log replayed per transaction. */
 export const REPLAY_BATCH = 20_000;
 
@@ -710,7 +715,7 @@ export function listDrainStatements(
         : [],
     ),
     ...ds.indexBuilds.flatMap((b) => [
-      ...(b.keyBuild !== null && b.builds.length > 0
+      ...(twoLanes(b)
         ? [
             template(
               `${b.table}'s primary key index and its other indexes are built side by side where the pool has a second connection free: each build in a transaction of its own, after this`,
