@@ -21,7 +21,8 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, inject } from 'vitest';
 import type { AnyPgDatabase } from '../../src/run/database.js';
 import type { DriverName } from '../../src/run/driver-capabilities.js';
-import { type PgliteImages, sharedPgliteImages } from './pglite-images.js';
+import { createDatabase, dropDatabase } from './database-copy.js';
+import { type PgliteImages, pgliteModules, sharedPgliteImages } from './pglite-images.js';
 import { withDatabase } from './urls.js';
 
 export interface DriverDatabase {
@@ -45,22 +46,10 @@ async function serverDatabase(migrated: boolean) {
   const adminUrl = inject('adminUrl');
   const template = inject('templateDatabase');
   const name = `pgparts_d_${randomBytes(6).toString('hex')}`;
-  const admin = postgres(adminUrl, { max: 1, ...quiet });
-  try {
-    await admin.unsafe(`CREATE DATABASE "${name}"${migrated ? ` TEMPLATE "${template}"` : ''}`);
-  } finally {
-    await admin.end();
-  }
+  await createDatabase(adminUrl, name, migrated ? template : undefined);
   return {
     url: withDatabase(adminUrl, name),
-    async drop() {
-      const cleanup = postgres(adminUrl, { max: 1, ...quiet });
-      try {
-        await cleanup.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-      } finally {
-        await cleanup.end();
-      }
-    },
+    drop: () => dropDatabase(adminUrl, name),
   };
 }
 
@@ -81,6 +70,7 @@ async function newPglite(migrated: boolean): Promise<PGlite> {
   return PGlite.create({
     extensions: { pg_trgm },
     loadDataDir: migrated ? image.migrated : image.empty,
+    ...(await pgliteModules()),
   });
 }
 

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import { afterAll, beforeAll, inject } from 'vitest';
+import { createDatabase, dropDatabase } from './database-copy.js';
 import { withDatabase } from './urls.js';
 
 export interface TestDatabase {
@@ -37,19 +38,14 @@ export function useTestDatabase(options: { migrated?: boolean } = {}): TestDatab
   } as TestDatabase;
 
   beforeAll(async () => {
-    const admin = postgres(adminUrl, { max: 1, ...quiet });
-    const from = options.migrated === false ? '' : ` TEMPLATE "${template}"`;
-    await admin.unsafe(`CREATE DATABASE "${name}"${from}`);
-    await admin.end();
+    await createDatabase(adminUrl, name, options.migrated === false ? undefined : template);
     handle.sql = handle.connect({ max: 4 });
     handle.db = drizzle(handle.sql);
   });
 
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.end({ timeout: 5 })));
-    const admin = postgres(adminUrl, { max: 1, ...quiet });
-    await admin.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-    await admin.end();
+    await dropDatabase(adminUrl, name);
   });
 
   return handle;
