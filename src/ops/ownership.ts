@@ -1,4 +1,6 @@
 import { sql } from 'drizzle-orm';
+import { operationsSetupSql } from '../catalog/operations.js';
+import { retiredKeysSetupSql } from '../catalog/retired-keys.js';
 import { boundKey, parseBound } from '../define/bounds.js';
 import { isManagedComment } from '../define/marker.js';
 import { keyLabel, partitionName } from '../define/partition-key.js';
@@ -15,8 +17,19 @@ import {
 } from '../sql/ownership.js';
 import { DRAINED_DEFAULT_MARKER, NEXT_DEFAULT_MARKER, STAGING_MARKER } from './drain/state.js';
 
+/** The bookkeeping tables' CREATE TABLE IF NOT EXISTS statements, in one place. */
+function bookkeepingSetupSql(schema: string): string[] {
+  return [
+    ...ownershipSetupSql(schema),
+    ...operationsSetupSql(schema),
+    ...retiredKeysSetupSql(schema),
+  ];
+}
+
 /**
- * Makes sure the family's schema has the ownership tables, and carries an existing install over
+ * Makes sure the family's schema has pgparts's bookkeeping tables (the ownership record, the
+ * operations record, the retired keys), all made by the first operation that changes something,
+ * so that a later drain or retire makes none of its own on its way; and carries an existing install over
  * once per family (the first pgparts operation that changes something after the upgrade):
  * - an attached partition of a family table is adopted when it carries the `pgparts:managed`
  *   comment AND its name is the name pgparts derives for its bound (`<table>_default` for
@@ -28,7 +41,7 @@ import { DRAINED_DEFAULT_MARKER, NEXT_DEFAULT_MARKER, STAGING_MARKER } from './d
  */
 export async function ensureOwnership(db: AnyPgDatabase, family: FamilySpec): Promise<number> {
   return db.transaction(async (tx) => {
-    for (const statement of ownershipSetupSql(family.schema)) await run(tx, statement);
+    for (const statement of bookkeepingSetupSql(family.schema)) await run(tx, statement);
     const [done] = await query<{ n: number }>(
       tx,
       sql`SELECT count(*)::int AS n FROM ${sql.raw(quoteQualified(family.schema, OWNERSHIP_ADOPTED))}

@@ -228,6 +228,12 @@ export async function previewRetire(
     /** The ownership record's table is known to exist: see RetirePreflightOptions. */
     ownedTableExists?: boolean;
     /**
+     * The retired keys' table is made before this retire runs (ensureOwnership, which makes it,
+     * runs first): its CREATE is not one of the retire's statements even when it does not exist
+     * yet (a dry run then prints what the run sends).
+     */
+    retiredKeysTableMadeFirst?: boolean;
+    /**
      * Called in the preflight's transaction once it passed and the statements are built, for
      * writes that must commit only then (the retire's operation record). What it sends is not
      * awaited there, so the COMMIT goes out right behind it; it is awaited after, and its
@@ -245,7 +251,10 @@ export async function previewRetire(
     options,
     [detachFactsSql(family)],
     async (tx, read) => {
-      const preview = await buildPreview(tx, family, key, read.states, read.also[0]?.[0], options);
+      const preview = await buildPreview(tx, family, key, read.states, read.also[0]?.[0], {
+        ...options,
+        retiredKeysTableMadeFirst: options.retiredKeysTableMadeFirst === true,
+      });
       const sent = options.whenBuilt?.(tx, preview);
       // Handled here so that it is never an unhandled rejection; awaited below.
       sent?.catch(() => {});
@@ -263,10 +272,11 @@ async function buildPreview(
   key: PartitionKey,
   present: RetirePartitionState[],
   factsRow: Record<string, unknown> | undefined,
-  options: { mode: RetireMode; archiveSchema: string },
+  options: { mode: RetireMode; archiveSchema: string; retiredKeysTableMadeFirst: boolean },
 ): Promise<RetirePreview> {
   const { mode, archiveSchema } = options;
-  const { version, withDefault, retiredKeysTable, links } = detachFactsFrom(family, factsRow);
+  const { version, withDefault, links, ...read } = detachFactsFrom(family, factsRow);
+  const retiredKeysTable = read.retiredKeysTable || options.retiredKeysTableMadeFirst;
   const concurrently = version >= 140000 && withDefault.length === 0;
   const detachNote = concurrently
     ? null
@@ -341,7 +351,13 @@ export async function retireDryRun(
     const resuming = unfinished?.operation === 'retire';
     await checkKey(s, family, key, 'retire', { force: options.force === true, resuming });
     const mode = retireMode(family, resuming ? unfinished?.detail : undefined, options);
-    return await previewRetire(s, family, key, { mode, archiveSchema, resuming });
+    // retireKey makes pgparts's bookkeeping tables (ensureOwnership) before its retire.
+    return await previewRetire(s, family, key, {
+      mode,
+      archiveSchema,
+      resuming,
+      retiredKeysTableMadeFirst: true,
+    });
   } finally {
     await session.release();
   }

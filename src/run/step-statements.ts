@@ -53,6 +53,9 @@ async function statementsOf(
       resuming,
       // The family's ownership carried over: its record's table exists (the batch proves it).
       ownedTableExists: found?.ownershipRecorded === true,
+      // Not carried over yet: apply does it (ensureOwnership, which makes the retired keys'
+      // table) before its first step.
+      retiredKeysTableMadeFirst: found?.ownershipRecorded !== true,
     });
     return retirePreviewSql(preview);
   } catch (error) {

@@ -36,13 +36,14 @@ const FROM_FEBRUARY = `"occurredAt" >= '2026-02-01'`;
 
 /**
  * Statements that change something. pgparts's records of its runs and operations, and the
- * creation (IF NOT EXISTS) of its ownership record's tables, which every operation makes sure
- * of before its first change, are bookkeeping beside the steps, not part of them.
+ * creation (IF NOT EXISTS) of its bookkeeping tables (ownership record, retired keys), which
+ * every operation makes sure of before its first change, are bookkeeping beside the steps, not
+ * part of them.
  */
 const CHANGE =
   /^\s*(CREATE|ALTER|DROP|COMMENT\s+ON|TRUNCATE|INSERT|UPDATE|DELETE|LOCK|ANALYZE|WITH\s+\w+\s+AS\s+\(\s*(INSERT|DELETE))\b/i;
 const BOOKKEEPING =
-  /pgparts_operations|pgparts_maintenance_runs|^CREATE TABLE IF NOT EXISTS [^(]+\."pgparts_(owned_tables|ownership_adopted)"/;
+  /pgparts_operations|pgparts_maintenance_runs|^CREATE TABLE IF NOT EXISTS [^(]+\."pgparts_(owned_tables|ownership_adopted|retired_keys)"/;
 
 /** A printed statement as a matcher: exact text, or a template's body with «...» as numbers. */
 function matcher(printed: string): { template: boolean; test: (sent: string) => boolean } {

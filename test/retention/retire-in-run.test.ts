@@ -53,6 +53,17 @@ beforeAll(async () => {
 
 describe('retire as a step of apply', () => {
   it('refused by its preflight (a view on the partition): no operation record, nothing changed; then retired with the key recorded and no record left', async () => {
+    const [made] = await t.sql<{ tables: (string | null)[] }[]>`
+      SELECT ARRAY[to_regclass('retire_run.pgparts_owned_tables')::text,
+                   to_regclass('retire_run.pgparts_ownership_adopted')::text,
+                   to_regclass('retire_run.pgparts_operations')::text,
+                   to_regclass('retire_run.pgparts_retired_keys')::text] AS tables`;
+    expect(made?.tables).toEqual([
+      'retire_run.pgparts_owned_tables',
+      'retire_run.pgparts_ownership_adopted',
+      'retire_run.pgparts_operations',
+      'retire_run.pgparts_retired_keys',
+    ]);
     await t.sql.unsafe('CREATE VIEW retire_run.january AS SELECT * FROM retire_run.events_2026_01');
     const before = await tableDigest(t.sql, 'retire_run.events', ['id', 'at'], JANUARY);
     expect(before.rows).toBe(200);
@@ -85,6 +96,9 @@ describe('retire as a step of apply', () => {
 
     // The DROP, the key's record and the operation record's deletion: one transaction.
     const sent = rec.statements.map((s) => s.replace(/\s+/g, ' ').trim());
+    // The setup's apply, the family's first change, made every bookkeeping table: the retire
+    // makes none on its way (no DDL of its own in its record's or its DROP's transaction).
+    expect(sent.filter((s) => /^CREATE TABLE/i.test(s))).toEqual([]);
     const drop = sent.indexOf('DROP TABLE "retire_run"."events_2026_01"');
     expect(drop).toBeGreaterThan(0);
     const begin = sent.lastIndexOf('BEGIN', drop);
