@@ -39,6 +39,24 @@ describe('pgparts drain / retire / reattach', () => {
       `EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I PRIMARY KEY USING INDEX %I',\n                 '"public"."leaderboard_run_s14"', name, '${working}');`,
     );
     expect(dry.stdout).toContain("ctid >= '(«first page»,0)'::tid");
+    // Its key and its other indexes are built side by side; --no-side-by-side keeps them on the
+    // drain's connection, one after the other, and the dry run says no more of it.
+    const sideBySide = 'are built side by side where the pool has a second connection free';
+    expect(dry.stdout).toContain(sideBySide);
+    const oneLane = await pgparts(
+      t.url,
+      'drain',
+      'leaderboard_run',
+      '14',
+      '--dry-run',
+      '--no-side-by-side',
+    );
+    expect(oneLane.code).toBe(0);
+    expect(oneLane.stdout).not.toContain(sideBySide);
+    expect(oneLane.stdout).not.toContain('max_parallel_maintenance_workers');
+    expect(oneLane.stdout).toContain(
+      `CREATE UNIQUE INDEX IF NOT EXISTS "${working}" ON "public"."leaderboard_run_s14" USING btree`,
+    );
     expect(dry.stdout).toMatch(
       /ALTER TABLE "public"."leaderboard_run" ATTACH PARTITION "public"."leaderboard_run_s14" FOR VALUES IN \(14\);/,
     );

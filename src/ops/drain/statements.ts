@@ -677,7 +677,12 @@ function template(note: string, statement: string): string {
 export function listDrainStatements(
   ds: DrainStatements,
   family: FamilySpec,
-  options: { batchPages?: number | undefined; replayRounds?: number | undefined } = {},
+  options: {
+    batchPages?: number | undefined;
+    replayRounds?: number | undefined;
+    /** false: the builds run one after the other on the drain's connection (no note, no setting). */
+    sideBySide?: boolean | undefined;
+  } = {},
 ): string[] {
   const batch = options.batchPages ?? 512;
   const rounds = options.replayRounds ?? 3;
@@ -715,7 +720,7 @@ export function listDrainStatements(
         : [],
     ),
     ...ds.indexBuilds.flatMap((b) => [
-      ...(twoLanes(b)
+      ...(options.sideBySide !== false && twoLanes(b)
         ? [
             template(
               `${b.table}'s primary key index and its other indexes are built side by side where the pool has a second connection free: each build in a transaction of its own, after this`,
