@@ -252,6 +252,27 @@ describe('the packed package in an app', { timeout: 300_000 }, () => {
     expect(before.rows.events.rows).toBe(48);
   });
 
+  it('pgparts drain takes a value out of DEFAULT: the dry run prints its statements, the run keeps every row', async () => {
+    const env = { DATABASE_URL: db.url };
+    // 'mars' is no declared region: its row (the push test's) is in DEFAULT, and a drain may
+    // take it out because a table holds a row for it.
+    const before = await tableDigest(db.sql, 'region_orders', ['region', 'id']);
+    const args = ['drain', 'region_orders', 'mars', '--config', 'pgparts.config.ts'];
+    const dry = run(bin('pgparts'), [...args, '--dry-run'], env);
+    expect(dry, dry.out).toMatchObject({ code: 0 });
+    expect(dry.out).toContain('CREATE TABLE "public"."region_orders_mars"');
+    const [staged] = await db.sql`SELECT to_regclass('region_orders_mars') AS t`;
+    expect(staged?.t).toBeNull();
+    const drained = run(bin('pgparts'), args, env);
+    expect(drained, drained.out).toMatchObject({ code: 0 });
+    expect(drained.out).toContain('region_orders_mars: 1 rows moved');
+    const [moved] = await db.sql`
+      SELECT (SELECT count(*)::int FROM region_orders_mars) AS own,
+             (SELECT count(*)::int FROM region_orders_default WHERE region = 'mars') AS left`;
+    expect(moved).toEqual({ own: 1, left: 0 });
+    expect(await tableDigest(db.sql, 'region_orders', ['region', 'id'])).toEqual(before);
+  });
+
   it('a new index on a partitioned table: generate writes an online build, drizzle-kit migrate refuses it, pgparts migrate builds it', async () => {
     const env = { DATABASE_URL: db.url };
     const schema = join(appDir, 'src', 'schema.ts');
