@@ -4,7 +4,7 @@ import postgres from 'postgres';
 import type { TestProject } from 'vitest/node';
 import { migrate } from '../../src/migrations/migrate.js';
 import { bundleCli } from './cli-bundle.js';
-import { pgliteImagesDir, sharedPgliteImages, sweepPgliteImages } from './pglite-images.js';
+import { pgliteImagesDir, sweepPgliteImages } from './pglite-images.js';
 import { startTestServer } from './server.js';
 import { TEMPLATE_DATABASE, withDatabase } from './urls.js';
 
@@ -26,16 +26,10 @@ declare module 'vitest' {
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   project.provide('cliBundle', bundleCli());
   sweepPgliteImages();
-  const template = `${TEMPLATE_DATABASE}_${process.pid}`;
-  // The driver tests' PGlite images are built while the server starts (the build is CPU, the
-  // start mostly waiting); the workers then read them (test/support/pglite-images.ts).
-  const images = sharedPgliteImages(template).then(
-    () => undefined,
-    (error: unknown) => error,
-  );
   const server = await startTestServer((line) => console.log(line));
   try {
     const admin = postgres(server.url, { max: 1, onnotice: () => {} });
+    const template = `${TEMPLATE_DATABASE}_${process.pid}`;
     await admin.unsafe(`DROP DATABASE IF EXISTS "${template}"`);
     await admin.unsafe(`CREATE DATABASE "${template}"`);
     await admin.end();
@@ -44,8 +38,6 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await migrate(drizzle(client));
     await client.end();
 
-    const failed = await images;
-    if (failed) throw failed;
     project.provide('adminUrl', server.url);
     project.provide('initdbImage', server.initdbImage ?? '');
     project.provide('templateDatabase', template);

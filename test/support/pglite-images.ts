@@ -3,8 +3,9 @@
  * per test run and shared by its workers through files. Creating a PGlite runs initdb in
  * WebAssembly (about 6 CPU-s); each worker did it once, three times a run. Now the first worker
  * to need them claims the build (an exclusive create of `building`), saves both tarballs, and
- * marks them `ready`; the others wait for that mark and read the files. The global setup claims
- * it while its server starts (a core is mostly idle then), so workers find them ready. A worker still builds
+ * marks them `ready`; the others wait for that mark and read the files. (Not in the global
+ * setup: no worker starts before it ends, and a build there kept the run's start 5 s longer
+ * with a core idle.) A worker still builds
  * them itself when the claimant died without finishing. The files live in
  * .pgparts/pglite/<the run's template database name>; the global setup removes them at the end,
  * and the next run removes those of a run that is gone.
