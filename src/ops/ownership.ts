@@ -29,8 +29,9 @@ function bookkeepingSetupSql(schema: string): string[] {
 /**
  * Makes sure the family's schema has pgparts's bookkeeping tables (the ownership record, the
  * operations record, the retired keys), all made by the first operation that changes something,
- * so that a later drain or retire makes none of its own on its way; and carries an existing install over
- * once per family (the first pgparts operation that changes something after the upgrade):
+ * so that a later drain or retire makes none of its own on its way; and carries an existing
+ * install over once per family (the first pgparts operation that changes something after the
+ * upgrade):
  * - an attached partition of a family table is adopted when it carries the `pgparts:managed`
  *   comment AND its name is the name pgparts derives for its bound (`<table>_default` for
  *   DEFAULT): a comment copied onto a hand-made partition under another name adopts nothing;
