@@ -1,4 +1,5 @@
-import { sql } from 'drizzle-orm';
+import { is, sql } from 'drizzle-orm';
+import { PgTransaction } from 'drizzle-orm/pg-core';
 import {
   OPERATIONS_TABLE,
   type OperationKind,
@@ -12,6 +13,7 @@ import { PgpartsError } from '../errors.js';
 import { quoteQualified } from '../sql/identifiers.js';
 import { textLiteral } from '../sql/literals.js';
 import type { AnyPgDatabase } from './database.js';
+import { sendsTogether } from './driver-capabilities.js';
 import { afterSentOn, run, runEachSent } from './execute.js';
 import { rowsOf } from './rows.js';
 import { openSession } from './session.js';
@@ -150,14 +152,31 @@ export async function withKeyOperation<T>(
     const operationsTable = sql.raw(
       `to_regclass(${textLiteral(quoteQualified(family.schema, OPERATIONS_TABLE))}) IS NOT NULL AS t`,
     );
-    const [got] = rowsOf<{ ok: boolean | null; t: boolean }>(
-      await s.execute(
-        wholeFamily
-          ? sql`SELECT pg_try_advisory_lock(${lockArgs}) AS ok, ${operationsTable}`
-          : sql`SELECT CASE WHEN pg_try_advisory_lock_shared(${familyLockArgs})
-                            THEN pg_try_advisory_lock(${lockArgs}) END AS ok, ${operationsTable}`,
-      ),
+    const lockStatement = s.execute(
+      wholeFamily
+        ? sql`SELECT pg_try_advisory_lock(${lockArgs}) AS ok, ${operationsTable}`
+        : sql`SELECT CASE WHEN pg_try_advisory_lock_shared(${familyLockArgs})
+                          THEN pg_try_advisory_lock(${lockArgs}) END AS ok, ${operationsTable}`,
     );
+    const readOperationsRows = async () =>
+      rowsOf<Record<string, unknown>>(
+        await s.execute(operationsSql(family, undefined, { literals: true })),
+      );
+    // Where statements go out together, the family's records are read right behind the lock
+    // statement, not one round trip later: the read is a statement of its own, so its snapshot
+    // is taken once the locks are held. Its rows count only when the locks were taken and the
+    // table exists (the lock statement's reply says both); its failure counts only then too.
+    // Not in a transaction, where a failed read (no table yet) would abort what follows.
+    const readEarly = sendsTogether(s) && !is(s, PgTransaction);
+    const [lockRows, early] = await afterSentOn(s, lockStatement, async () =>
+      readEarly
+        ? readOperationsRows().then(
+            (rows) => ({ rows }),
+            (error: unknown) => ({ error }),
+          )
+        : undefined,
+    );
+    const [got] = rowsOf<{ ok: boolean | null; t: boolean }>(lockRows);
     if (!wholeFamily && (got?.ok === null || got?.ok === undefined)) {
       throw new PgpartsError(
         'busy',
@@ -188,14 +207,13 @@ export async function withKeyOperation<T>(
     // The family's records in one read: this key's, and what blocks it (the whole family's
     // operation for a key; any key's for the whole family).
     let tableExists = got.t === true;
+    const operationRows = async () => {
+      if (early === undefined) return readOperationsRows();
+      if ('error' in early) throw early.error;
+      return early.rows;
+    };
     const read = {
-      operations: tableExists
-        ? operationsFromRows(
-            rowsOf<Record<string, unknown>>(
-              await s.execute(operationsSql(family, undefined, { literals: true })),
-            ),
-          )
-        : [],
+      operations: tableExists ? operationsFromRows(await operationRows()) : [],
     };
     const recorded = read.operations.find((o) => o.key === key);
     const [blocking] = wholeFamily

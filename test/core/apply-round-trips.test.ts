@@ -224,6 +224,48 @@ describe('a maintenance run that has nothing to do', () => {
   });
 });
 
+describe('a maintenance run that retires a month', () => {
+  it('takes the key lock and reads the operation records in one round trip', async () => {
+    await t.sql.unsafe(`CREATE TABLE rt_old (id bigint NOT NULL, at timestamptz NOT NULL,
+      PRIMARY KEY (id, at)) PARTITION BY RANGE (at)`);
+    const rtOld = (past: number, keep?: number) =>
+      parseFamily({
+        name: 'rt_old',
+        tables: ['rt_old'],
+        partitionBy: { strategy: 'range', column: 'at', interval: 'month', premake: 1, past },
+        defaultPartition: true,
+        ...(keep ? { retention: { keep, mode: 'drop' as const } } : {}),
+      });
+    const now = new Date('2026-01-15T12:00:00Z');
+    // November to February and DEFAULT; the first change also makes pgparts's bookkeeping.
+    expect((await apply(t.db, { families: [rtOld(2)], now })).failed).toBe(0);
+    const relay = await flightCounter(t.url);
+    relays.push(relay);
+    const client = postgres(relay.url, { max: 1, onnotice: () => {} });
+    relays.push({ close: () => client.end({ timeout: 5 }) });
+    const db = drizzle(client);
+    // Names this connection's catalog statements first (a no-op).
+    await apply(db, { families: [rtOld(2)], now });
+    relay.reset();
+    const result = await apply(db, { families: [rtOld(1, 1)], now, allowDestructive: true });
+    expect(result.results.map((r) => [r.step.kind, r.step.label, r.outcome])).toEqual([
+      ['retire', '2025-11-01..2025-12-01', 'done'],
+    ]);
+    // Two catalog round trips, as a no-op's; the plan's retire preview: the catalog settings
+    // back with its BEGIN and preflight, whose text is new to this connection (postgres.js asks
+    // for its parameter types first: one more), and its COMMIT; the key's locks with the
+    // operation records read right behind them (13 when the read waited for the locks' reply);
+    // the step's preflight, then its record's first write with the COMMIT; the DETACH; the DROP
+    // with the key recorded retired and the record deleted; the key's locks given back; the
+    // run's record with the run's lock and settings given back.
+    expect(relay.flights()).toBe(12);
+    const [gone] = await t.sql<
+      { t: string | null }[]
+    >`SELECT to_regclass('rt_old_2025_11')::text AS t`;
+    expect(gone?.t).toBeNull();
+  });
+});
+
 describe('a maintenance run whose catalog read waits for a lock', () => {
   it("retries the read, and still gives the connection back with the app's own settings", async () => {
     const snapshot = await inspect(t.db, families);
