@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { PgpartsError } from '../errors.js';
+import type { JournalShape } from './custom-migration.js';
 import { loadModule } from './load-module.js';
 import { DRIZZLE_RECORD, type MigrationRecord } from './migration-record.js';
 
@@ -24,6 +25,8 @@ export interface AppDrizzleConfig {
   /** Absolute migrations folder (`out`). */
   out: string;
   record: MigrationRecord;
+  /** How drizzle-kit names and splits its migrations there. */
+  journal: JournalShape;
 }
 
 /** The config named by `file`, or the first of drizzle-kit's default names in `cwd`. */
@@ -50,7 +53,8 @@ export async function loadDrizzleConfig(cwd: string, file?: string): Promise<App
   const config = (loaded.default ?? loaded) as {
     dialect?: string;
     out?: string;
-    migrations?: { table?: string; schema?: string };
+    migrations?: { table?: string; schema?: string; prefix?: string };
+    breakpoints?: boolean;
   };
   if (config.dialect !== 'postgresql') {
     throw new PgpartsError(
@@ -66,6 +70,10 @@ export async function loadDrizzleConfig(cwd: string, file?: string): Promise<App
     record: {
       schema: config.migrations?.schema ?? DRIZZLE_RECORD.schema,
       table: config.migrations?.table ?? DRIZZLE_RECORD.table,
+    },
+    journal: {
+      prefix: config.migrations?.prefix ?? 'index',
+      breakpoints: config.breakpoints ?? true,
     },
   };
 }

@@ -15,6 +15,7 @@ import { renderOnlineIndexMigration } from '../ops/online-index-migration.js';
 import type { OnlineIndexSpecInput } from '../ops/online-index-spec.js';
 import { quoteIdent } from '../sql/identifiers.js';
 import { type LoadedConfig, loadAppConfig } from './app-config.js';
+import { addCustomMigration, type JournalShape } from './custom-migration.js';
 import { loadDrizzleConfig } from './drizzle-config.js';
 import { runDrizzleKitGenerate } from './drizzle-kit.js';
 import {
@@ -82,7 +83,7 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
   const config = await loadAppConfig(resolve(cwd, options.config));
   const drizzle = await loadDrizzleConfig(cwd, options.drizzleConfig);
   if (!options.check) {
-    const written = generateInto(drizzle.out, drizzle.path, drizzle.cwd, config);
+    const written = generateInto(drizzle.out, drizzle.path, drizzle.cwd, drizzle.journal, config);
     return { written, stale: [], out: drizzle.out };
   }
   const scratch = mkdtempSync(join(tmpdir(), 'pgparts-check-'));
@@ -96,7 +97,7 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
       scratchConfig,
       `import base from ${JSON.stringify(drizzle.path)};\nexport default { ...base, out: ${JSON.stringify(relative(drizzle.cwd, copy))} };\n`,
     );
-    const written = generateInto(copy, scratchConfig, drizzle.cwd, config);
+    const written = generateInto(copy, scratchConfig, drizzle.cwd, drizzle.journal, config);
     const stale = differences(listTree(drizzle.out), listTree(copy));
     return { written, stale, out: drizzle.out };
   } finally {
@@ -109,23 +110,26 @@ function generateInto(
   out: string,
   drizzleConfigPath: string,
   cwd: string,
+  shape: JournalShape,
   config: LoadedConfig,
 ): string[] {
   const before = listTree(out);
   try {
-    return writeMigrations(out, drizzleConfigPath, cwd, config);
+    return writeMigrations(out, { path: drizzleConfigPath, cwd, shape }, config);
   } catch (error) {
     restoreTree(out, before);
     throw error;
   }
 }
 
-function writeMigrations(
-  out: string,
-  drizzleConfigPath: string,
-  cwd: string,
-  config: LoadedConfig,
-): string[] {
+/** The drizzle.config a run uses: its file, the folder drizzle-kit runs in, its journal's shape. */
+interface DrizzleKitRun {
+  path: string;
+  cwd: string;
+  shape: JournalShape;
+}
+
+function writeMigrations(out: string, kit: DrizzleKitRun, config: LoadedConfig): string[] {
   const journaled = readMigrations(out);
   const state =
     readState(out) ?? adoptState(journaled, config.families, config.extensions, config.objects);
@@ -143,7 +147,7 @@ function writeMigrations(
   const written: string[] = [];
   const newExtensions = config.extensions.filter((e) => !state.extensions.includes(e));
   if (newExtensions.length > 0) {
-    const tag = customMigration(out, drizzleConfigPath, cwd, 'extensions');
+    const tag = customMigration(out, kit, 'extensions');
     writeMigration(
       out,
       tag,
@@ -153,7 +157,7 @@ function writeMigrations(
   }
 
   const countBefore = readJournal(out).length;
-  runDrizzleKitGenerate(cwd, drizzleConfigPath);
+  runDrizzleKitGenerate(kit.cwd, kit.path);
   const thisRun = readJournal(out)
     .slice(countBefore)
     .map((e) => e.tag);
@@ -187,13 +191,13 @@ function writeMigrations(
     if (state.objects[object.name] === undefined) partitionSql.push(...object.sql);
   }
   if (partitionSql.length > 0) {
-    const tag = customMigration(out, drizzleConfigPath, cwd, 'partitions');
+    const tag = customMigration(out, kit, 'partitions');
     writeMigration(out, tag, partitionSql);
     written.push(tag);
   }
 
   if (onlineIndexes.length > 0) {
-    const tag = customMigration(out, drizzleConfigPath, cwd, 'online_indexes');
+    const tag = customMigration(out, kit, 'online_indexes');
     writeFileSync(sqlPath(out, tag), renderOnlineIndexMigration(onlineIndexes));
     written.push(tag);
   }
@@ -284,10 +288,15 @@ function nextState(out: string, state: GeneratorState, config: LoadedConfig): Ge
   return { version: 1, migrations, families, extensions, objects };
 }
 
-/** `drizzle-kit generate --custom`: an empty migration in the journal; returns its tag. */
-function customMigration(out: string, configPath: string, cwd: string, name: string): string {
+/**
+ * An empty migration in the journal, as `drizzle-kit generate --custom` adds it (written here
+ * where the folder has drizzle-kit's default shape: custom-migration.ts); returns its tag.
+ */
+function customMigration(out: string, kit: DrizzleKitRun, name: string): string {
+  const written = addCustomMigration(out, name, kit.shape);
+  if (written) return written;
   const count = readJournal(out).length;
-  runDrizzleKitGenerate(cwd, configPath, ['--custom', '--name', name]);
+  runDrizzleKitGenerate(kit.cwd, kit.path, ['--custom', '--name', name]);
   const entries = readJournal(out);
   const tag = entries.at(-1)?.tag;
   if (entries.length !== count + 1 || !tag) {
