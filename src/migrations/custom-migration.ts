@@ -62,7 +62,9 @@ export function addCustomMigration(out: string, name: string, shape: JournalShap
   journal.entries.push({
     idx,
     version: rest.version,
-    when: Date.now(),
+    // Later than the entry before, always: drizzle's migrator applies an entry only when its
+    // time is past the last applied one's, and two entries can be written in one millisecond.
+    when: Math.max(Date.now(), last.when + 1),
     tag,
     breakpoints: shape.breakpoints,
   });

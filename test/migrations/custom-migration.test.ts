@@ -53,6 +53,20 @@ describe('a custom migration written without launching drizzle-kit', () => {
     expect(added.id).not.toBe(previous.id);
     expect({ ...added, id: '?' }).toEqual({ ...expected, id: '?' });
 
+    // An entry always follows the one before in time, even one written in the same millisecond
+    // or on a clock behind the last writer's (drizzle's migrator applies an entry only when its
+    // time is past the last applied one's): here the last entry is a minute ahead.
+    const journalFile = join(ours, 'meta', '_journal.json');
+    const ahead = json(journalFile);
+    ahead.entries[1].when = Date.now() + 60_000;
+    writeFileSync(journalFile, JSON.stringify(ahead, null, 2));
+    expect(addCustomMigration(ours, 'online_indexes', defaults)).toBe('0002_online_indexes');
+    const times = json(join(ours, 'meta', '_journal.json')).entries.map(
+      (e: { when: number }) => e.when,
+    );
+    expect(times[2]).toBeGreaterThan(times[1]);
+    expect(json(join(ours, 'meta', '0002_snapshot.json')).prevId).toBe(added.id);
+
     // drizzle-kit reads the folder we wrote as its own: nothing changed since.
     expect(runDrizzleKitGenerate(app.dir, 'drizzle.config.ts')).toBe('nothing');
     rmSync(theirs, { recursive: true, force: true });
