@@ -22,6 +22,7 @@ import { replayBatch, replayUntilEmpty } from '../online-copy/replay.js';
 import { ensureOwnership } from '../ownership.js';
 import { type DrainState, type DrainTableState, readDrainState } from './state.js';
 import {
+  buildsBesideAsked,
   type CopyTarget,
   completeSwapUnits,
   copyBatchAt,
@@ -779,7 +780,7 @@ async function drainUnderKeyLock(
   // The indexes, built now that the rows are in (the replays' upserts need the primary key):
   // two at a time where the pool has a second connection free (options.sideBySide).
   const second =
-    options.sideBySide !== false && options.beside && ds.indexBuilds.some(twoLanes)
+    options.beside && ds.indexBuilds.some((b) => buildsBesideAsked(b, options))
       ? await secondSession(options.beside)
       : null;
   try {

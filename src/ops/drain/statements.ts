@@ -142,6 +142,17 @@ export function twoLanes(b: IndexBuild): b is IndexBuild & { keyBuild: string } 
   return b.keyBuild !== null && b.builds.length > 0;
 }
 
+/**
+ * Whether a drain with `options` asks for a second connection for `b`'s builds (it then runs
+ * them side by side, where one is free): what the run decides and the dry run prints.
+ */
+export function buildsBesideAsked(
+  b: IndexBuild,
+  options: { sideBySide?: boolean | undefined },
+): b is IndexBuild & { keyBuild: string } {
+  return options.sideBySide !== false && twoLanes(b);
+}
+
 /** Rows of the change log replayed per transaction. */
 export const REPLAY_BATCH = 20_000;
 
@@ -720,7 +731,7 @@ export function listDrainStatements(
         : [],
     ),
     ...ds.indexBuilds.flatMap((b) => [
-      ...(options.sideBySide !== false && twoLanes(b)
+      ...(buildsBesideAsked(b, options)
         ? [
             template(
               `${b.table}'s primary key index and its other indexes are built side by side where the pool has a second connection free: each build in a transaction of its own, after this`,
