@@ -82,8 +82,9 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
   const cwd = resolve(options.cwd ?? process.cwd());
   const config = await loadAppConfig(resolve(cwd, options.config));
   const drizzle = await loadDrizzleConfig(cwd, options.drizzleConfig);
+  const kit = { path: drizzle.path, cwd: drizzle.cwd, shape: drizzle.journal };
   if (!options.check) {
-    const written = generateInto(drizzle.out, drizzle.path, drizzle.cwd, drizzle.journal, config);
+    const written = generateInto(drizzle.out, kit, config);
     return { written, stale: [], out: drizzle.out };
   }
   const scratch = mkdtempSync(join(tmpdir(), 'pgparts-check-'));
@@ -97,7 +98,7 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
       scratchConfig,
       `import base from ${JSON.stringify(drizzle.path)};\nexport default { ...base, out: ${JSON.stringify(relative(drizzle.cwd, copy))} };\n`,
     );
-    const written = generateInto(copy, scratchConfig, drizzle.cwd, drizzle.journal, config);
+    const written = generateInto(copy, { ...kit, path: scratchConfig }, config);
     const stale = differences(listTree(drizzle.out), listTree(copy));
     return { written, stale, out: drizzle.out };
   } finally {
@@ -106,16 +107,10 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
 }
 
 /** The run itself, on `out`; on any error the folder is put back as it was. */
-function generateInto(
-  out: string,
-  drizzleConfigPath: string,
-  cwd: string,
-  shape: JournalShape,
-  config: LoadedConfig,
-): string[] {
+function generateInto(out: string, kit: DrizzleKitRun, config: LoadedConfig): string[] {
   const before = listTree(out);
   try {
-    return writeMigrations(out, { path: drizzleConfigPath, cwd, shape }, config);
+    return writeMigrations(out, kit, config);
   } catch (error) {
     restoreTree(out, before);
     throw error;
