@@ -289,22 +289,33 @@ describe('drainKey builds a table’s indexes side by side', () => {
     };
   }
 
+  /**
+   * drainKey (delete) on `t.db`, a pool, with the key's staging table `staging` held once its
+   * rows are copied: it holds ROW EXCLUSIVE, so an index build (SHARE) waits behind it; on one
+   * connection, never two at once. Returns the result and the most builds that waited at once.
+   */
+  async function drainWatchingBuilds(
+    family: Parameters<typeof drainKey>[1],
+    key: Parameters<typeof drainKey>[2],
+    staging: string,
+  ) {
+    let building: { most(): Promise<number> } | undefined;
+    const result = await drainKey(t.db, family, key, {
+      strategy: 'delete',
+      onPhase: async (phase) => {
+        if (phase === 'copied') building = await holdUntilTwoWait(staging, 'ROW EXCLUSIVE');
+      },
+    });
+    return { result, most: await building?.most() };
+  }
+
   it('on a pool, two of a table’s index builds run at once; the result is the same', async () => {
     await t.sql.unsafe(`
       INSERT INTO gauges SELECT 100000 + i, timestamptz '2026-08-01 00:00:00+00' + i * interval '1 hour',
         'h' || i, i / 7.0, md5(i::text) FROM generate_series(0, 24 * 31 - 1) i`);
     const before = await digest();
-    let building: { most(): Promise<number> } | undefined;
-    const result = await drainKey(t.db, gauges, month(8), {
-      strategy: 'delete',
-      onPhase: async (phase) => {
-        // The staging table held ROW EXCLUSIVE: an index build (SHARE) waits behind it; on one
-        // connection, never two at once.
-        if (phase === 'copied')
-          building = await holdUntilTwoWait('gauges_2026_08', 'ROW EXCLUSIVE');
-      },
-    });
-    expect(await building?.most()).toBe(2);
+    const { result, most } = await drainWatchingBuilds(gauges, month(8), 'gauges_2026_08');
+    expect(most).toBe(2);
     expect(result).toMatchObject({ status: 'drained', rowsMoved: 24 * 31 });
     expect(await digest()).toEqual(before);
     expect(await indexesOf('gauges_2026_08')).toEqual(await likeParent());
@@ -327,15 +338,8 @@ describe('drainKey builds a table’s indexes side by side', () => {
       INSERT INTO meters SELECT i, timestamptz '2026-03-01 00:00:00+00' + i * interval '1 hour', i
         FROM generate_series(0, 24 * 31 - 1) i`);
     const before = await tableDigest(t.sql, 'meters', ['id', 'at']);
-    let building: { most(): Promise<number> } | undefined;
-    const result = await drainKey(t.db, meters, month(3), {
-      strategy: 'delete',
-      onPhase: async (phase) => {
-        if (phase === 'copied')
-          building = await holdUntilTwoWait('meters_2026_03', 'ROW EXCLUSIVE');
-      },
-    });
-    expect(await building?.most()).toBe(2);
+    const { result, most } = await drainWatchingBuilds(meters, month(3), 'meters_2026_03');
+    expect(most).toBe(2);
     expect(result).toMatchObject({ status: 'drained', rowsMoved: 24 * 31 });
     expect(await tableDigest(t.sql, 'meters', ['id', 'at'])).toEqual(before);
     expect((await indexesOf('meters_2026_03')).map((i) => `${i.name} ${i.constraint}`)).toEqual([
