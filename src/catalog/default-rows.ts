@@ -81,8 +81,9 @@ export function defaultRowsSql(
   family: FamilySpec,
   partition: { schema: string; name: string },
   keys: readonly PartitionKey[],
-  limit = DEFAULT_KEYS_LIMIT,
+  options: { limit?: number; indexed?: boolean } = {},
 ): { occupied: string; firstLook: string; probes: string; skipScan: string; distinct: string } {
+  const limit = options.limit ?? DEFAULT_KEYS_LIMIT;
   const table = quoteQualified(partition.schema, partition.name);
   const column = quoteIdent(family.partitionBy.column);
   const probes = keys.map(
@@ -102,12 +103,20 @@ export function defaultRowsSql(
   // With an index, and only then, the search and the probes are index lookups: they are read in
   // the same statement when DEFAULT holds anything. The subqueries run only when their CASE
   // asks for them (PostgreSQL evaluates an uncorrelated subquery on first use).
-  const whenIndexed = 'CASE WHEN o.occupied AND o.indexed THEN';
+  // `indexed`, when the caller knows it (inspect reads every DEFAULT's indexes in one catalog
+  // read), leaves the catalog join out, and with no such index the search and probes too: a
+  // subquery is planned even where its CASE never runs it.
+  const look = (indexedSql: string, withLook: boolean) =>
+    `SELECT o.occupied, o.indexed` +
+    (withLook
+      ? `, CASE WHEN o.occupied AND o.indexed THEN (SELECT coalesce(json_agg(s.k), '[]'::json) FROM (${skipScan}) s(k)) END AS found, ` +
+        `CASE WHEN o.occupied AND o.indexed THEN (SELECT row_to_json(a) FROM (${probesSql}) a) END AS answers`
+      : '') +
+    ` FROM (SELECT EXISTS (SELECT 1 FROM ${table}) AS occupied, ${indexedSql} AS indexed OFFSET 0) o`;
   const firstLook =
-    `SELECT o.occupied, o.indexed, ` +
-    `${whenIndexed} (SELECT coalesce(json_agg(s.k), '[]'::json) FROM (${skipScan}) s(k)) END AS found, ` +
-    `${whenIndexed} (SELECT row_to_json(a) FROM (${probesSql}) a) END AS answers ` +
-    `FROM (${occupied} OFFSET 0) o`;
+    options.indexed === undefined
+      ? look(indexed, true)
+      : look(options.indexed ? 'true' : 'false', options.indexed);
   return {
     occupied,
     firstLook,

@@ -152,6 +152,13 @@ interface PartitionRow {
   reltuples: number | string;
   detach_pending: boolean;
   excludes_check: boolean;
+  /**
+   * DEFAULT only: the first column of each valid, unconditional btree index (what serves its
+   * probes; default-rows.ts). Read here for every DEFAULT at once: the same catalog join in each
+   * DEFAULT's own read was planned once per DEFAULT, most of that read's cost on a connection
+   * that had not planned it before.
+   */
+  index_leads: string[] | string | null;
 }
 
 interface IndexRow {
@@ -238,6 +245,13 @@ function parentsFromRows(rows: readonly ParentRow[]): Map<string, ParentInfo> {
   return parents;
 }
 
+/** A DEFAULT's index_leads as the driver gives the array: parsed json, or its text. */
+function indexLeads(row: PartitionRow): string[] {
+  const value = row.index_leads;
+  if (!value) return [];
+  return typeof value === 'string' ? (JSON.parse(value) as string[]) : value;
+}
+
 /** The parents' partitions; the comment and the leftover CHECK are joined, not looked up per row. */
 function partitionsSql(tables: { schema: string; name: string }[], sizes: boolean): SQL {
   const bytes = sizes ? sql`pg_total_relation_size(c.oid)::float8` : sql`NULL::float8`;
@@ -252,7 +266,15 @@ function partitionsSql(tables: { schema: string; name: string }[], sizes: boolea
              ${bytes} AS bytes,
              c.reltuples::float8 AS reltuples,
              i.inhdetachpending AS detach_pending,
-             k.oid IS NOT NULL AS excludes_check
+             k.oid IS NOT NULL AS excludes_check,
+             CASE WHEN c.relpartbound IS NOT NULL AND pg_get_expr(c.relpartbound, 0) = 'DEFAULT' THEN
+               (SELECT coalesce(array_agg(DISTINCT a.attname::text), '{}') FROM pg_index x
+                  JOIN pg_class ic ON ic.oid = x.indexrelid
+                  JOIN pg_am am ON am.oid = ic.relam
+                  JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = x.indkey[0]
+                 WHERE x.indrelid = c.oid AND x.indisvalid AND x.indpred IS NULL
+                   AND am.amname = 'btree')
+             END AS index_leads
       FROM pg_inherits i
       JOIN pg_class p ON p.oid = i.inhparent
       JOIN pg_namespace pn ON pn.oid = p.relnamespace
@@ -589,7 +611,13 @@ async function readCatalog(
       );
       for (const { row } of defaults) {
         occupancySlots.set(`${row.schema}.${row.name}`, {
-          slot: slot(sql.raw(defaultRowsSql(family, row, probed).firstLook)),
+          slot: slot(
+            sql.raw(
+              defaultRowsSql(family, row, probed, {
+                indexed: indexLeads(row).includes(family.partitionBy.column),
+              }).firstLook,
+            ),
+          ),
           probed,
         });
       }

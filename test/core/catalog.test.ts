@@ -305,6 +305,48 @@ describe("DEFAULT's occupancy is probed, not counted", () => {
     expect(counted).toBeGreaterThanOrEqual(20000);
   });
 
+  it('without an index leading with the key, one scan of DEFAULT lists its keys and answers the probes', async () => {
+    const plain = parseFamily({ ...events, name: 'probe_plain', tables: ['probe_plain'] });
+    // An index on another column, and a partial one on the key: neither serves the probes.
+    await t.sql.unsafe(`
+      CREATE TABLE probe_plain (at timestamptz NOT NULL, note text) PARTITION BY RANGE (at);
+      CREATE INDEX ON probe_plain (note);
+      CREATE INDEX ON probe_plain (at) WHERE note = 'kept';
+      CREATE TABLE probe_plain_default PARTITION OF probe_plain DEFAULT;`);
+    expect(
+      (
+        await apply(t.db, {
+          families: [parseFamily({ ...installed, name: 'probe_plain', tables: ['probe_plain'] })],
+        })
+      ).ok,
+    ).toBe(true);
+    await t.sql.unsafe(`
+      INSERT INTO probe_plain SELECT '${month(-12)}'::timestamptz + i * interval '1 minute', 'stray'
+      FROM generate_series(1, 20000) i;`);
+    await t.sql.unsafe('VACUUM ANALYZE probe_plain');
+    const seen = await t.db.transaction(async (tx) => {
+      const scans = async () =>
+        rowsOf<{ seq: number; seqRead: number }>(
+          await tx.execute(sql`
+            SELECT coalesce(seq_scan, 0)::int AS seq, coalesce(seq_tup_read, 0)::int AS "seqRead"
+            FROM pg_stat_xact_user_tables WHERE relid = 'probe_plain_default'::regclass`),
+        )[0];
+      const before = await scans();
+      const snapshot = await inspect(tx, [plain]);
+      return { snapshot, before, after: await scans() };
+    });
+    const rows = seen.snapshot.families[0]?.tables[0]?.partitions[0]?.defaultRows;
+    expect(rows?.found.map((k) => keyLabel(k))).toEqual([
+      `${month(-12).slice(0, 10)}..${month(-11).slice(0, 10)}`,
+    ]);
+    expect(rows?.probes.map((p) => p.hasRows)).toEqual([false]);
+    // The EXISTS (its first row), then one whole scan; not a scan per probe.
+    expect((seen.after?.seq ?? 0) - (seen.before?.seq ?? 0)).toBe(2);
+    const read = (seen.after?.seqRead ?? 0) - (seen.before?.seqRead ?? 0);
+    expect(read).toBeGreaterThanOrEqual(20000);
+    expect(read).toBeLessThan(20010);
+  });
+
   it('the probes are index scans where an index leads with the key', async () => {
     const snapshot = await inspect(t.db, [events]);
     const keys = probeKeys(events, snapshot.families[0]?.tables ?? [], null, snapshot.takenAt);
