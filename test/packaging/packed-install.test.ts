@@ -30,7 +30,7 @@ function run(command: string, args: string[], env: Record<string, string> = {}) 
     env: { ...process.env, ...env },
     timeout: 600_000,
   });
-  return { code: result.status, out: `${result.stdout}${result.stderr}` };
+  return { code: result.status, out: `${result.stdout}${result.stderr}`, stdout: result.stdout };
 }
 const bin = (name: string) => join(appDir, 'node_modules', '.bin', name);
 
@@ -93,22 +93,25 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 describe('the packed package in an app', { timeout: 300_000 }, () => {
   it('loads every entry point through require() and import', () => {
-    for (const entry of [
+    const entries = [
       'pgparts',
       'pgparts/schema',
       'pgparts/leaderboard',
       'pgparts/killmails',
       'pgparts/presets',
-    ]) {
-      const required = run('node', ['-e', `require(${JSON.stringify(entry)})`]);
-      expect(required, entry).toMatchObject({ code: 0 });
-      const imported = run('node', [
-        '--input-type=module',
-        '-e',
-        `await import(${JSON.stringify(entry)})`,
-      ]);
-      expect(imported, entry).toMatchObject({ code: 0 });
-    }
+    ];
+    const all = Object.fromEntries(entries.map((entry) => [entry, 'loaded']));
+    // One process per way of loading, each entry tried on its own: what failed, and why.
+    const outcome = (load: string) =>
+      `const out = {}; for (const entry of ${JSON.stringify(entries)}) { ` +
+      `try { ${load}; out[entry] = 'loaded'; } catch (error) { out[entry] = String(error); } } ` +
+      'process.stdout.write(JSON.stringify(out));';
+    const required = run('node', ['-e', outcome('require(entry)')]);
+    expect(required.code, required.out).toBe(0);
+    expect(JSON.parse(required.stdout)).toEqual(all);
+    const imported = run('node', ['--input-type=module', '-e', outcome('await import(entry)')]);
+    expect(imported.code, imported.out).toBe(0);
+    expect(JSON.parse(imported.stdout)).toEqual(all);
   });
 
   it('drizzle-kit generate loads pgparts/schema from an app schema', () => {
