@@ -90,7 +90,7 @@ export async function runPeer(options: {
       cases: [...done],
       notes: [
         'Writers: two per case on the side measured, each its own connection, one INSERT every 5 ms: one into a month with no partition (its rows go to DEFAULT), one into the current month. "max" is the longest INSERT as the writer saw it (wall time); "lock wait" the longest wait for a lock that pg_locks showed for that writer (waitstart, sampled every 10 ms on a third connection: a lower bound). The targets judge the lock wait (measured by the server); the latency also holds CPU waits on a loaded machine.',
-        'Alternation: every case runs pg_partman, then pgparts, on the same server and data shape; the no-op cases time 15 calls per tool after one that settles and report the median (pgparts's pool has 4 connections and postgres.js hands them out in turn: its first calls after the settling one land on connections that have not yet read these tables, each a first planning of the catalog reads, which 5 calls let into the median).',
+        'Alternation: every case runs pg_partman, then pgparts, on the same server and data shape; the no-op cases time 15 calls per tool after one that settles and report the median (the pool pgparts is given has 4 connections and postgres.js hands them out in turn: its first calls after the settling one land on connections that have not yet read these tables, each a first planning of the catalog reads, which 5 calls let into the median).',
         ...ctx.notes,
       ],
     });
