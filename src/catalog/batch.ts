@@ -1,6 +1,6 @@
 import { type SQL, sql } from 'drizzle-orm';
 import type { AnyPgDatabase } from '../run/database.js';
-import { sendSql } from '../run/prepared-statement.js';
+import { type BuiltQuery, builtQuery, sendPrepared } from '../run/prepared-statement.js';
 import { rowsOf } from '../run/rows.js';
 
 /**
@@ -24,18 +24,41 @@ function jsonRows<T>(value: unknown): T[] {
   return (typeof value === 'string' ? JSON.parse(value) : value) as T[];
 }
 
+/** A batch as it will be sent: its text, parameters, and how many reads it holds. */
+export interface BuiltBatch extends BuiltQuery {
+  reads: number;
+}
+
+export function buildBatch(db: AnyPgDatabase, reads: readonly SQL[]): BuiltBatch {
+  return { ...builtQuery(db, batchSql(reads)), reads: reads.length };
+}
+
+/** Whether two built batches are the same statement with the same parameters. */
+export function sameBatch(a: BuiltBatch, b: BuiltBatch): boolean {
+  return a.sql === b.sql && JSON.stringify(a.params) === JSON.stringify(b.params);
+}
+
 /**
- * Runs `reads` in one round trip (batchSql); their rows in the same order. As a named prepared
- * statement (run/prepared-statement.ts): planning the batch costs more than running it, and a
- * connection that runs maintenance again keeps the statement (inspect plans it generically).
+ * Sends a built batch (buildBatch); its reads' rows, in order. As a named prepared statement
+ * (run/prepared-statement.ts): planning the batch costs more than running it, and a connection
+ * that runs maintenance again keeps the statement (inspect plans it generically).
  */
-export async function readBatch(
+export async function sendBatch(
+  db: AnyPgDatabase,
+  batch: BuiltBatch,
+): Promise<Record<string, unknown>[][]> {
+  if (batch.reads === 0) return [];
+  const [row] = rowsOf<Record<string, unknown>>(await sendPrepared(db, 'catalog', batch));
+  return Array.from({ length: batch.reads }, (_, i) =>
+    jsonRows<Record<string, unknown>>(row?.[`r${i}`]),
+  );
+}
+
+/** Runs `reads` in one round trip (batchSql); their rows in the same order. */
+export function readBatch(
   db: AnyPgDatabase,
   reads: readonly SQL[],
 ): Promise<Record<string, unknown>[][]> {
-  if (reads.length === 0) return [];
-  const [row] = rowsOf<Record<string, unknown>>(
-    await sendSql(db, 'catalog', batchSql(reads), { prepare: true }),
-  );
-  return reads.map((_, i) => jsonRows<Record<string, unknown>>(row?.[`r${i}`]));
+  if (reads.length === 0) return Promise.resolve([]);
+  return sendBatch(db, buildBatch(db, reads));
 }

@@ -14,7 +14,7 @@ import { quoteIdent, quoteQualified } from '../sql/identifiers.js';
 import { OWNED_TABLES, OWNERSHIP_ADOPTED } from '../sql/ownership.js';
 import { DEFAULT_EXCLUDES_CHECK } from '../sql/partition-ddl.js';
 import { findAnomalies, type IndexOrderIssue } from './anomalies.js';
-import { readBatch } from './batch.js';
+import { type BuiltBatch, buildBatch, readBatch, sameBatch, sendBatch } from './batch.js';
 import { defaultRowsSql, occupancyFromLook, readDefaultRows } from './default-rows.js';
 import { MAINTENANCE_RUNS_TABLE } from './maintenance-runs.js';
 import { OPERATIONS_TABLE, operationsFromRows, operationsSql } from './operations.js';
@@ -443,6 +443,33 @@ export function inspectInSession(
   return readCatalog(db, families, options, true);
 }
 
+/**
+ * The second catalog batch (each family's records and each DEFAULT's first look) depends on what
+ * the first one answers, which is why it waits for it: one round trip more. From one run to the
+ * next on the same families it is most often the very same statement. So a run in a session
+ * (apply's pinned connection, on a driver that sends statements without waiting: postgres.js)
+ * sends the one it sent last time as soon as `proceed` says go (the lock attempt sent before the
+ * first batch has answered, which the server does before it runs that batch), without waiting for
+ * the first batch's answer; it uses the guess's answer only when the statement it builds from the
+ * first batch's answer is the same text with the same parameters. So nothing is read before the
+ * run holds its lock (a run that finds it taken touches no table), and the server runs the guess
+ * after the first batch, where it would have run the second batch a round trip later. Otherwise
+ * (a partition made or dropped, a key that moved, the first run in the process) the guess's
+ * answer is dropped and the second batch is sent as before. A guess that fails outside its match
+ * (a table gone) costs only its own statement: no transaction is open.
+ */
+const lastSecondBatch = new Map<string, BuiltBatch>();
+const REMEMBERED_BATCHES = 32;
+
+function rememberSecondBatch(key: string, batch: BuiltBatch): void {
+  lastSecondBatch.delete(key);
+  lastSecondBatch.set(key, batch);
+  const oldest = lastSecondBatch.keys().next().value;
+  if (lastSecondBatch.size > REMEMBERED_BATCHES && oldest !== undefined) {
+    lastSecondBatch.delete(oldest);
+  }
+}
+
 async function readCatalog(
   db: AnyPgDatabase,
   families: readonly FamilySpec[],
@@ -451,6 +478,7 @@ async function readCatalog(
 ): Promise<SessionSnapshot> {
   const proceed = options.proceed;
   const specs = parseFamilies(families);
+  const guessKey = JSON.stringify(specs.map((f) => [f.schema, f.name, f.tables]));
   const tables = specs.flatMap((f) => f.tables.map((name) => ({ schema: f.schema, name })));
 
   const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
@@ -531,16 +559,29 @@ async function readCatalog(
     const schemas = [...new Set(specs.map((f) => f.schema))];
     // Whether each `valuesFrom` column exists rides along; its values come in the second batch.
     const sources = specs.map(valuesSource);
-    const [parentRows = [], partitionRows = [], indexRows = [], presentRows = [], ...sourceRows] =
+    const firstRead = readBatch(
+      tx,
       tables.length === 0
         ? []
-        : await readBatch(tx, [
+        : [
             parentsSql(tables),
             partitionsSql(tables, options.sizes ?? false),
             indexOrderIssuesSql(tables),
             bookkeepingPresentSql(schemas),
             ...sources.flatMap((source) => (source ? [sourceExistsSql(source)] : [])),
-          ]);
+          ],
+    );
+    // The second batch as the last run on these families sent it, once `proceed` says go, while
+    // the first may still be on its way back (lastSecondBatch says when its answer is used).
+    const guessing = inSession && proceed !== undefined && sendsTogether(tx);
+    const guess = guessing ? lastSecondBatch.get(guessKey) : undefined;
+    const guessed =
+      guess && proceed
+        ? Promise.resolve(proceed).then((go) => (go ? sendBatch(tx, guess) : null))
+        : undefined;
+    guessed?.catch(() => {}); // read below, or left unread
+    const [parentRows = [], partitionRows = [], indexRows = [], presentRows = [], ...sourceRows] =
+      await firstRead;
     const sourceFound = new Map<FamilySpec, boolean>();
     for (const [i, family] of specs.filter((_, f) => sources[f]).entries()) {
       sourceFound.set(family, sourceRows[i]?.[0]?.ok === true);
@@ -635,7 +676,12 @@ async function readCatalog(
       drainTables: slot(drainTablesSql(family, has(family.schema, OWNED_TABLES))),
       triggers: slot(captureTriggersSql(family)),
     }));
-    const records = await readBatch(tx, reads);
+    const second = buildBatch(tx, reads);
+    // The same statement, sent earlier: its answer, or its error (the one this send would meet).
+    const records =
+      (guess && guessed && sameBatch(guess, second) ? await guessed : null) ??
+      (await sendBatch(tx, second));
+    if (guessing) rememberSecondBatch(guessKey, second);
     const at = (i: number) => (i >= 0 ? (records[i] ?? []) : []);
 
     const familySnapshots: FamilySnapshot[] = [];

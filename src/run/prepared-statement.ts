@@ -49,8 +49,26 @@ export function sendSql(
   options: { prepare: boolean },
 ): PromiseLike<unknown> {
   if (!options.prepare) return db.execute(statement);
+  return sendPrepared(db, query, builtQuery(db, statement));
+}
+
+/** A statement as `db`'s driver will receive it: its text and its parameters. */
+export interface BuiltQuery {
+  sql: string;
+  params: unknown[];
+}
+
+export function builtQuery(db: AnyPgDatabase, statement: SQL): BuiltQuery {
+  return (db as unknown as DrizzleSessionInternals).dialect.sqlToQuery(statement);
+}
+
+/** sendSql with `prepare`, for a statement built already (builtQuery). */
+export function sendPrepared(
+  db: AnyPgDatabase,
+  query: string,
+  built: BuiltQuery,
+): PromiseLike<unknown> {
   const internals = db as unknown as DrizzleSessionInternals;
-  const built = internals.dialect.sqlToQuery(statement);
   return internals._.session
     .prepareQuery(built, undefined, preparedStatementName(query, built.sql), false)
     .execute();
