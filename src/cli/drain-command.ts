@@ -43,7 +43,7 @@ export function registerDrain(program: Command): void {
     .option('--throttle <ms>', 'pause between batches', wholeNumber(0), 0)
     .option(
       '--no-side-by-side',
-      "keep the drain on one connection (by default a table's index builds run two at a time)",
+      "keep the drain on one connection (by default, where the pool has a second one free, the copy runs two batches at a time and a table's index builds two at a time)",
     )
     .option('--json', 'print the result as JSON')
     .option(

@@ -23,9 +23,11 @@ import { ensureOwnership } from '../ownership.js';
 import { type DrainState, type DrainTableState, readDrainState } from './state.js';
 import {
   buildsBesideAsked,
+  COPY_BATCH_PAGES,
   type CopyTarget,
   completeSwapUnits,
   copyBatchAt,
+  copyBesideAsked,
   type DrainStatements,
   type DrainUnit,
   drainStatements,
@@ -153,6 +155,8 @@ export interface DrainResult {
   rowsMoved: number;
   /** Rows copied online, before the final phase (re-copies included). */
   rowsCopiedOnline: number;
+  /** Connections the copy ran on: 2 where it ran two batches at a time (sideBySide), else 1. */
+  copyConnections: number;
   elapsedMs: number;
   /** The final phase: from taking the locks that block writes to DEFAULT until commit. */
   maxLockHoldMs: number;
@@ -416,28 +420,55 @@ async function addStagedForeignKeys(
   }
 }
 
+/**
+ * Copies DEFAULT's rows into the targets, a batch of pages at a time, each batch its own
+ * statement (committed as it ends). With `second`, two batches at a time: each connection takes
+ * the next batch when it is done with one. The order does not matter: a row changed while the
+ * copy runs is in the change log, and the replay makes it what DEFAULT holds whichever batch
+ * copied it, or both (index builds then find it twice: see buildIndexes). A failure stops both
+ * lanes, after the batch the other is running, and is thrown.
+ */
 async function copyBlocks(
   db: AnyPgDatabase,
+  second: AnyPgDatabase | null,
   family: FamilySpec,
   t: DrainTableState,
   targets: CopyTarget[],
   options: DrainOptions,
 ): Promise<number> {
   if (!t.defaultPartition || t.defaultPages === 0) return 0;
-  const batch = options.batchPages ?? 512;
-  let copied = 0;
+  const batch = options.batchPages ?? COPY_BATCH_PAGES;
+  const batches: { page: number; target: CopyTarget }[] = [];
   for (let page = 0; page < t.defaultPages; page += batch) {
-    for (const target of targets) {
-      copied += await runCounted(db, copyBatchAt(family, t, target, page, batch));
-    }
-    options.onProgress?.({
-      phase: 'copy',
-      table: t.table,
-      done: Math.min(page + batch, t.defaultPages),
-      total: t.defaultPages,
-    });
-    if (options.throttleMs) await sleep(options.throttleMs);
+    for (const target of targets) batches.push({ page, target });
   }
+  let next = 0;
+  let finished = 0;
+  let copied = 0;
+  let failed = false;
+  const lane = async (connection: AnyPgDatabase) => {
+    while (!failed && next < batches.length) {
+      const { page, target } = batches[next++] as (typeof batches)[number];
+      try {
+        copied += await runCounted(connection, copyBatchAt(family, t, target, page, batch));
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
+      finished += 1;
+      const pagesDone = Math.floor(finished / targets.length) * batch;
+      options.onProgress?.({
+        phase: 'copy',
+        table: t.table,
+        done: Math.min(pagesDone, t.defaultPages),
+        total: t.defaultPages,
+      });
+      if (options.throttleMs) await sleep(options.throttleMs);
+    }
+  };
+  const ended = await Promise.allSettled(second ? [lane(db), lane(second)] : [lane(db)]);
+  const error = ended.find((e) => e.status === 'rejected');
+  if (error) throw error.reason;
   return copied;
 }
 
@@ -597,6 +628,7 @@ function emptyResult(
     tables: [],
     rowsMoved: 0,
     rowsCopiedOnline: 0,
+    copyConnections: 0,
     elapsedMs: performance.now() - started,
     maxLockHoldMs: 0,
     finalPhase: NO_FINAL_PHASE,
@@ -771,20 +803,27 @@ async function drainUnderKeyLock(
       t.defaultPages,
     ]),
   );
-  let rowsCopiedOnline = 0;
-  for (const p of ds.tables) {
-    const t = { ...p.t, defaultPages: pages.get(p.t.table) ?? p.t.defaultPages };
-    rowsCopiedOnline += await copyBlocks(db, family, t, p.targets, options);
-  }
-  await options.onPhase?.('copied');
-  // The indexes, built now that the rows are in (the replays' upserts need the primary key):
-  // two at a time where the pool has a second connection free (options.sideBySide).
+  const copies = ds.tables.map((p) => ({
+    p,
+    t: { ...p.t, defaultPages: pages.get(p.t.table) ?? p.t.defaultPages },
+  }));
+  // The copy, then the indexes (built once the rows are in: the replays' upserts need the
+  // primary key): both two at a time where the pool has a second connection free
+  // (options.sideBySide).
+  const copyBeside = copies.some(({ t }) => copyBesideAsked(t.defaultPages, options));
+  const buildsBeside = ds.indexBuilds.some((b) => buildsBesideAsked(b, options));
   const second =
-    options.beside && ds.indexBuilds.some((b) => buildsBesideAsked(b, options))
-      ? await secondSession(options.beside)
-      : null;
+    options.beside && (copyBeside || buildsBeside) ? await secondSession(options.beside) : null;
+  let rowsCopiedOnline = 0;
+  let copyConnections = 1;
   try {
-    await buildIndexes(db, second?.db ?? null, ds, options);
+    for (const { p, t } of copies) {
+      const lane = copyBesideAsked(t.defaultPages, options) ? (second?.db ?? null) : null;
+      if (lane) copyConnections = 2;
+      rowsCopiedOnline += await copyBlocks(db, lane, family, t, p.targets, options);
+    }
+    await options.onPhase?.('copied');
+    await buildIndexes(db, buildsBeside ? (second?.db ?? null) : null, ds, options);
   } finally {
     await second?.release();
   }
@@ -858,6 +897,7 @@ async function drainUnderKeyLock(
     tables,
     rowsMoved: tables.reduce((sum, t) => sum + t.rowsMoved, 0),
     rowsCopiedOnline,
+    copyConnections,
     elapsedMs: performance.now() - started,
     maxLockHoldMs: lockHoldMs,
     finalPhase,

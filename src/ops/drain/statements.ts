@@ -153,6 +153,29 @@ export function buildsBesideAsked(
   return options.sideBySide !== false && twoLanes(b);
 }
 
+/** Pages of DEFAULT per copy batch when the options do not say. */
+export const COPY_BATCH_PAGES = 512;
+
+/**
+ * Whether a drain with `options` copies a DEFAULT of `pages` pages two batches at a time, on its
+ * own connection and a second one (where one is free): when it has two batches or more, side by
+ * side is not refused, and no throttle asks for a gentle copy (a throttled copy stays on one).
+ */
+export function copyBesideAsked(
+  pages: number,
+  options: {
+    sideBySide?: boolean | undefined;
+    batchPages?: number | undefined;
+    throttleMs?: number | undefined;
+  },
+): boolean {
+  return (
+    options.sideBySide !== false &&
+    !options.throttleMs &&
+    pages > (options.batchPages ?? COPY_BATCH_PAGES)
+  );
+}
+
 /** Rows of the change log replayed per transaction. */
 export const REPLAY_BATCH = 20_000;
 
@@ -693,9 +716,11 @@ export function listDrainStatements(
     replayRounds?: number | undefined;
     /** false: the builds run one after the other on the drain's connection (no note, no setting). */
     sideBySide?: boolean | undefined;
+    /** A throttled copy runs on the drain's connection only. */
+    throttleMs?: number | undefined;
   } = {},
 ): string[] {
-  const batch = options.batchPages ?? 512;
+  const batch = options.batchPages ?? COPY_BATCH_PAGES;
   const rounds = options.replayRounds ?? 3;
   const units = (list: DrainUnit[]) => list.flatMap((u) => u.statements);
   const replays = (when: string) =>
@@ -718,7 +743,7 @@ export function listDrainStatements(
       p.t.defaultPartition
         ? p.targets.map((target) =>
             template(
-              `copy batch: one per ${batch} pages of ${p.t.defaultPartition} (${p.t.defaultPages} pages now; counted again when the copy starts)`,
+              `copy batch: one per ${batch} pages of ${p.t.defaultPartition} (${p.t.defaultPages} pages now; counted again when the copy starts)${copyBesideAsked(p.t.defaultPages, options) ? "; two batches at a time, on the drain's connection and a second one where the pool has one free" : ''}`,
               copyBatchSql(
                 family,
                 p.t,
