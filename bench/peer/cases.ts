@@ -440,7 +440,7 @@ export async function drains(ctx: PeerContext, family: FamilySpec): Promise<Peer
                 throw new Error(`drainKey(${strategy}) drained by ${r.strategy}, not ${variant}`);
               const f = r.finalPhase;
               const round = (v: number) => Math.round(v);
-              return `drainKey(${strategy}): ${r.status} by ${r.strategy}, ${r.rowsMoved} rows, lock hold ${round(r.maxLockHoldMs)} ms = replay ${round(f.replayMs)} + delete ${round(f.deleteMs)} + attach/swap ${round(f.attachMs)} + other ${round(f.otherMs)} ms, ${r.finalAttempts} final attempt(s)${r.swap ? `; keys validated after: ${round(r.swap.validateMs)} ms` : ''}`;
+              return `drainKey(${strategy}): ${r.status} by ${r.strategy}, ${r.rowsMoved} rows, lock hold ${round(r.maxLockHoldMs)} ms = replay ${round(f.replayMs)} + delete ${round(f.deleteMs)} + attach/swap ${round(f.attachMs)} + other ${round(f.otherMs)} ms, ${r.finalAttempts} final attempt(s), copied on ${r.copyConnections} connection(s)${r.swap ? `; keys validated after: ${round(r.swap.validateMs)} ms` : ''}`;
             },
             variant,
           ),
