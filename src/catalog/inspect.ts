@@ -572,12 +572,17 @@ async function readCatalog(
           ],
     );
     // The second batch as the last run on these families sent it, once `proceed` says go, while
-    // the first may still be on its way back (lastSecondBatch says when its answer is used).
+    // the first may still be on its way back (lastSecondBatch says when its answer is used); not
+    // once the first has failed (the session's settings may be going back by then).
+    let firstFailed = false;
+    firstRead.catch(() => {
+      firstFailed = true;
+    });
     const guessing = inSession && proceed !== undefined && sendsTogether(tx);
     const guess = guessing ? lastSecondBatch.get(guessKey) : undefined;
     const guessed =
       guess && proceed
-        ? Promise.resolve(proceed).then((go) => (go ? sendBatch(tx, guess) : null))
+        ? Promise.resolve(proceed).then((go) => (go && !firstFailed ? sendBatch(tx, guess) : null))
         : undefined;
     guessed?.catch(() => {}); // read below, or left unread
     const [parentRows = [], partitionRows = [], indexRows = [], presentRows = [], ...sourceRows] =

@@ -444,6 +444,7 @@ async function copyBlocks(
   }
   let next = 0;
   let finished = 0;
+  let reported = 0;
   let copied = 0;
   let failed = false;
   const lane = async (connection: AnyPgDatabase) => {
@@ -456,13 +457,12 @@ async function copyBlocks(
         throw error;
       }
       finished += 1;
-      const pagesDone = Math.floor(finished / targets.length) * batch;
-      options.onProgress?.({
-        phase: 'copy',
-        table: t.table,
-        done: Math.min(pagesDone, t.defaultPages),
-        total: t.defaultPages,
-      });
+      // Pages done: as many batches of pages as have been copied into every target.
+      const done = Math.min(Math.floor(finished / targets.length) * batch, t.defaultPages);
+      if (done > reported) {
+        reported = done;
+        options.onProgress?.({ phase: 'copy', table: t.table, done, total: t.defaultPages });
+      }
       if (options.throttleMs) await sleep(options.throttleMs);
     }
   };
