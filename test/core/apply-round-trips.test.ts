@@ -156,8 +156,9 @@ describe('a maintenance run that has nothing to do', () => {
     // lock released, the session's settings put back. The second is the run before's second
     // batch, sent as soon as the lock attempt has answered: when the first batch's answer is
     // not back by then (the server runs it after the lock attempt), it is no round trip of its
-    // own, and the run waits for two.
-    expect(relay.flights()).toBeGreaterThanOrEqual(2);
+    // own, and the run waits for two. The counter counts a wait only where every request sent
+    // was answered: statements sent before the answers to those before them are back (the
+    // guess, the settings put back unawaited) make fewer on a slower server. At most three.
     expect(relay.flights()).toBeLessThanOrEqual(3);
   });
 
@@ -233,8 +234,7 @@ describe('a maintenance run that has nothing to do', () => {
     relay.reset();
     const result = await apply(db, { families: [events] });
     expect(result.plan?.steps).toEqual([]);
-    // Two or three, as above: the second batch is the run before's.
-    expect(relay.flights()).toBeGreaterThanOrEqual(2);
+    // At most three, as above: the second batch is the run before's.
     expect(relay.flights()).toBeLessThanOrEqual(3);
     // The snapshot the run planned from saw those rows, and their key.
     const rows = (await inspect(t.db, [events])).families[0]?.tables[0]?.partitions[0]?.defaultRows;
@@ -265,8 +265,7 @@ describe('a maintenance run that has nothing to do', () => {
     // its parameter types first (once per text). The no-op's second batch goes out too, as soon
     // as the lock is held (not the statement this run needs: its answer is dropped); when the
     // first batch's answer comes after it, this run's own second batch follows it within the
-    // same wait, one round trip fewer.
-    expect(relay.flights()).toBeGreaterThanOrEqual(5);
+    // same wait, one round trip fewer. At most six.
     expect(relay.flights()).toBeLessThanOrEqual(6);
     const [row] = await t.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM rt_events`;
     expect(row?.n).toBe(2000);
@@ -316,8 +315,9 @@ describe('a maintenance run that retires a month', () => {
     // the step's preflight, then its record's first write with the COMMIT; the DETACH; the DROP
     // with the key recorded retired and the record deleted; the key's locks given back; the
     // run's record with the run's lock and settings given back. One fewer when the second
-    // catalog batch, the no-op's before it, goes out before the first batch's answer is back.
-    expect(relay.flights()).toBeGreaterThanOrEqual(11);
+    // catalog batch, the no-op's before it, goes out before the first batch's answer is back,
+    // or the catalog settings put back (not awaited) are still unanswered when the preview's
+    // BEGIN leaves: at most twelve.
     expect(relay.flights()).toBeLessThanOrEqual(12);
     const [gone] = await t.sql<
       { t: string | null }[]
