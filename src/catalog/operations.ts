@@ -88,8 +88,32 @@ export function operationsSql(
 ): SQL {
   const value = (v: string | null) =>
     options.literals ? sql.raw(v === null ? 'NULL' : textLiteral(v)) : sql`${v}`;
-  const lockClass = value(`pgparts:key:${family.schema}.${family.name}`);
-  return sql`SELECT key, operation, phase, detail, (extract(epoch FROM started_at) * 1000)::float8 AS started_ms,
+  return operationsOfSql(
+    family.schema,
+    value,
+    sql`family = ${value(family.name)} AND (${value(key ?? null)}::text IS NULL OR key = ${value(key ?? null)}::text)`,
+  );
+}
+
+/**
+ * The operations records of several families of one schema (the table must exist), each row with
+ * its `family`: inspect reads every family of a schema in one read, planned once.
+ */
+export function schemaOperationsSql(schema: string, families: readonly string[]): SQL {
+  const names = sql.join(
+    families.map((name) => sql`${name}`),
+    sql`, `,
+  );
+  return operationsOfSql(schema, (v) => sql`${v}`, sql`family IN (${names})`);
+}
+
+/**
+ * The records `where` selects, in the order they began. `running`: the operation's key lock is
+ * held (its class is the family's: pgparts:key:<schema>.<family>).
+ */
+function operationsOfSql(schema: string, value: (v: string | null) => SQL, where: SQL): SQL {
+  const lockClass = sql`${value(`pgparts:key:${schema}.`)}::text || family`;
+  return sql`SELECT family, key, operation, phase, detail, (extract(epoch FROM started_at) * 1000)::float8 AS started_ms,
                  (extract(epoch FROM updated_at) * 1000)::float8 AS updated_ms, backend_pid AS pid,
                  EXISTS (SELECT 1 FROM pg_locks l
                          WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
@@ -98,8 +122,8 @@ export function operationsSql(
                            AND l.objid::bigint = (hashtext(key)::bigint & 4294967295)
                            AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
                        ) AS running
-          FROM ${sql.raw(quoteQualified(family.schema, OPERATIONS_TABLE))}
-          WHERE family = ${value(family.name)} AND (${value(key ?? null)}::text IS NULL OR key = ${value(key ?? null)}::text)
+          FROM ${sql.raw(quoteQualified(schema, OPERATIONS_TABLE))}
+          WHERE ${where}
           ORDER BY started_at, key`;
 }
 

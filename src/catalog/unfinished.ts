@@ -43,15 +43,25 @@ export function drainTablesSql(family: FamilySpec, ownedTableExists: boolean): S
 
 /** The family's partitions that still carry a drain's capture trigger. */
 export function captureTriggersSql(family: FamilySpec): SQL {
+  return sql`SELECT DISTINCT name FROM (${schemaCaptureTriggersSql(family.schema, family.tables)}) t
+             ORDER BY 1`;
+}
+
+/**
+ * The partitions of `tables` (parents in `schema`) that still carry a drain's capture trigger,
+ * each with its parent's name: inspect reads every family of a schema in one read.
+ */
+export function schemaCaptureTriggersSql(schema: string, tables: readonly string[]): SQL {
   const parents = sql.join(
-    family.tables.map((t) => sql`to_regclass(${quoteQualified(family.schema, t)})`),
+    tables.map((t) => sql`to_regclass(${quoteQualified(schema, t)})`),
     sql`, `,
   );
   return sql`
-      SELECT DISTINCT c.relname AS name FROM pg_trigger tg
+      SELECT p.relname AS parent, c.relname AS name FROM pg_trigger tg
       JOIN pg_class c ON c.oid = tg.tgrelid JOIN pg_inherits i ON i.inhrelid = c.oid
+      JOIN pg_class p ON p.oid = i.inhparent
       WHERE tg.tgname = ${CAPTURE_TRIGGER} AND i.inhparent IN (${parents})
-      ORDER BY 1`;
+      ORDER BY c.relname`;
 }
 
 /** The change log's rows for `tables` (the log must exist). */
