@@ -2,6 +2,8 @@ import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { inspect } from '../../src/catalog/inspect.js';
+import { killmailFamily } from '../../src/domains/killmails/partitioning.js';
 import { leaderboardFamily } from '../../src/domains/leaderboard/partitioning.js';
 import { type DrainOptions, drainKey } from '../../src/ops/drain/drain.js';
 import { killWhileWaiting } from '../support/kill-while-waiting.js';
@@ -119,5 +121,33 @@ describe('drainKey interrupted by pg_terminate_backend', () => {
     const parts = await rowsByPartition(t.sql);
     expect(parts.leaderboard_run_default).toBe(100);
     expect(parts.run_group_member_default).toBe(500);
+  });
+
+  it("an interrupted drain's record and capture triggers are its family's only, not another's of the same schema", async () => {
+    // The killmail feed is in the leaderboard's schema: inspect reads both families' records
+    // and triggers in one read per schema, and splits them by family.
+    const key = { kind: 'list', value: 12 } as const;
+    await expect(
+      drainKey(drizzle(t.connect({ max: 2 })), leaderboardFamily, key, {
+        onPhase: async (phase) => {
+          if (phase === 'prepared') throw new Error('stopped here by the test');
+        },
+      }),
+    ).rejects.toThrow('stopped here by the test');
+    const snapshot = await inspect(t.db, [leaderboardFamily, killmailFamily]);
+    const [leaderboard, killmails] = snapshot.families;
+    expect(killmailFamily.schema).toBe(leaderboardFamily.schema);
+    expect(leaderboard?.unfinished.operations.map((o) => [o.operation, o.key])).toEqual([
+      ['drain', '12'],
+    ]);
+    expect(leaderboard?.unfinished.captureTriggers).toEqual([
+      'leaderboard_run_default',
+      'run_group_member_default',
+    ]);
+    expect(killmails?.unfinished.operations).toEqual([]);
+    expect(killmails?.unfinished.captureTriggers).toEqual([]);
+    // The rerun finishes it.
+    const rerun = await drainKey(drizzle(t.connect({ max: 2 })), leaderboardFamily, key);
+    expect(rerun).toMatchObject({ status: 'drained', rowsMoved: 100 + 500 });
   });
 });
