@@ -81,44 +81,37 @@ export function defaultRowsSql(
   family: FamilySpec,
   partition: { schema: string; name: string },
   keys: readonly PartitionKey[],
-  options: { limit?: number; indexed?: boolean } = {},
-): { occupied: string; firstLook: string; probes: string; skipScan: string; distinct: string } {
-  const limit = options.limit ?? DEFAULT_KEYS_LIMIT;
+  limit = DEFAULT_KEYS_LIMIT,
+): {
+  firstLook(indexed: boolean): string;
+  probes: string;
+  skipScan: string;
+  distinct: string;
+} {
   const table = quoteQualified(partition.schema, partition.name);
   const column = quoteIdent(family.partitionBy.column);
   const probes = keys.map(
     (key, i) => `EXISTS (SELECT 1 FROM ${table} WHERE ${keyPredicateSql(family, key)}) AS p${i}`,
   );
-  // A valid, unconditional btree index whose first column is the key column: it serves both the
-  // probes and the skip scan.
-  const indexed =
-    'EXISTS (SELECT 1 FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid ' +
-    'JOIN pg_am am ON am.oid = i.relam ' +
-    'JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = x.indkey[0] ' +
-    `WHERE x.indrelid = ${textLiteral(table)}::regclass AND x.indisvalid AND x.indpred IS NULL ` +
-    `AND am.amname = 'btree' AND a.attname = ${textLiteral(family.partitionBy.column)})`;
   const probesSql = `SELECT ${probes.length > 0 ? probes.join(', ') : 'true AS none'}`;
   const skipScan = skipScanSql(family, table, column, limit + 1);
-  const occupied = `SELECT EXISTS (SELECT 1 FROM ${table}) AS occupied, ${indexed} AS indexed`;
-  // With an index, and only then, the search and the probes are index lookups: they are read in
-  // the same statement when DEFAULT holds anything. The subqueries run only when their CASE
-  // asks for them (PostgreSQL evaluates an uncorrelated subquery on first use).
-  // `indexed`, when the caller knows it (inspect reads every DEFAULT's indexes in one catalog
-  // read), leaves the catalog join out, and with no such index the search and probes too: a
-  // subquery is planned even where its CASE never runs it.
-  const look = (indexedSql: string, withLook: boolean) =>
-    `SELECT o.occupied, o.indexed` +
-    (withLook
-      ? `, CASE WHEN o.occupied AND o.indexed THEN (SELECT coalesce(json_agg(s.k), '[]'::json) FROM (${skipScan}) s(k)) END AS found, ` +
-        `CASE WHEN o.occupied AND o.indexed THEN (SELECT row_to_json(a) FROM (${probesSql}) a) END AS answers`
-      : '') +
-    ` FROM (SELECT EXISTS (SELECT 1 FROM ${table}) AS occupied, ${indexedSql} AS indexed OFFSET 0) o`;
-  const firstLook =
-    options.indexed === undefined
-      ? look(indexed, true)
-      : look(options.indexed ? 'true' : 'false', options.indexed);
+  const occupied = `SELECT EXISTS (SELECT 1 FROM ${table}) AS occupied`;
+  /**
+   * Does DEFAULT hold anything; and where a valid, unconditional btree index leads with the key
+   * column (`indexed`: inspect reads which DEFAULTs have one with the catalog), the search and
+   * the probes too, which are index lookups then: read in the same statement, their subqueries
+   * run only when their CASE asks for them (PostgreSQL evaluates an uncorrelated subquery on
+   * first use). Without such an index they are left out: a subquery is planned even where its
+   * CASE never runs it.
+   */
+  const firstLook = (indexed: boolean) =>
+    indexed
+      ? 'SELECT o.occupied, true AS indexed, ' +
+        `CASE WHEN o.occupied THEN (SELECT coalesce(json_agg(s.k), '[]'::json) FROM (${skipScan}) s(k)) END AS found, ` +
+        `CASE WHEN o.occupied THEN (SELECT row_to_json(a) FROM (${probesSql}) a) END AS answers ` +
+        `FROM (${occupied} OFFSET 0) o`
+      : `${occupied}, false AS indexed`;
   return {
-    occupied,
     firstLook,
     probes: probesSql,
     skipScan,
@@ -126,7 +119,7 @@ export function defaultRowsSql(
   };
 }
 
-/** What `occupied` of defaultRowsSql answered: inspect reads it for every DEFAULT at once. */
+/** What defaultRowsSql's `firstLook` answered: inspect reads it for every DEFAULT at once. */
 export interface DefaultOccupancy {
   occupied: boolean;
   indexed: boolean;
@@ -155,22 +148,20 @@ export function occupancyFromLook(
 }
 
 /**
- * What one DEFAULT partition holds: see the top of this file. `occupancy`, when the caller read
- * it already (defaultRowsSql's `occupied`), saves the first statement.
+ * What one DEFAULT partition holds (see the top of this file), from `first`, its first look
+ * (read by the caller, inspect, with the catalog's second batch), and what that left unread.
  */
 export async function readDefaultRows(
   db: AnyPgDatabase,
   family: FamilySpec,
   partition: { schema: string; name: string },
   keys: readonly PartitionKey[],
-  options: { exact?: boolean; occupancy?: DefaultOccupancy } = {},
+  first: DefaultOccupancy,
+  options: { exact?: boolean } = {},
 ): Promise<DefaultRows> {
   const statements = defaultRowsSql(family, partition, keys);
-  const first =
-    options.occupancy ??
-    rowsOf<DefaultOccupancy>(await db.execute(sql.raw(statements.occupied)))[0];
   const exact = options.exact ? await readExactDefaultRows(db, family, partition) : null;
-  if (!first?.occupied) {
+  if (!first.occupied) {
     return {
       hasRows: false,
       probes: keys.map((key) => ({ key, hasRows: false })),

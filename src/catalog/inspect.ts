@@ -4,6 +4,7 @@ import { boundKey, compareKeys, parseBound } from '../define/bounds.js';
 import { isManagedComment } from '../define/marker.js';
 import { type ListValue, type PartitionKey, partitionName } from '../define/partition-key.js';
 import { type FamilySpec, listValueType, parseFamilies } from '../define/spec.js';
+import { PgpartsError } from '../errors.js';
 import { CHANGE_LOG_TABLE } from '../ops/online-copy/capture.js';
 import type { AnyPgDatabase } from '../run/database.js';
 import { sendsTogether } from '../run/driver-capabilities.js';
@@ -662,9 +663,9 @@ async function readCatalog(
         occupancySlots.set(`${row.schema}.${row.name}`, {
           slot: slot(
             sql.raw(
-              defaultRowsSql(family, row, probed, {
-                indexed: indexLeads(row).includes(family.partitionBy.column),
-              }).firstLook,
+              defaultRowsSql(family, row, probed).firstLook(
+                indexLeads(row).includes(family.partitionBy.column),
+              ),
             ),
           ),
           probed,
@@ -753,12 +754,21 @@ async function readCatalog(
           if (!p.isDefault) continue;
           const occupancy = occupancySlots.get(`${p.schema}.${p.name}`);
           const [first] = occupancy === undefined ? [] : at(occupancy.slot);
-          p.defaultRows = await readDefaultRows(tx, family, p, keys, {
-            exact: options.exactDefaultRows ?? false,
-            ...(first && occupancy
-              ? { occupancy: occupancyFromLook(first, occupancy.probed) }
-              : {}),
-          });
+          // Every DEFAULT of a table read by the spec got its first look above.
+          if (!occupancy || !first) {
+            throw new PgpartsError(
+              'internal',
+              `inspect: no first look was read for ${p.schema}.${p.name}`,
+            );
+          }
+          p.defaultRows = await readDefaultRows(
+            tx,
+            family,
+            p,
+            keys,
+            occupancyFromLook(first, occupancy.probed),
+            { exact: options.exactDefaultRows ?? false },
+          );
         }
       }
       const indexIssues: IndexOrderIssue[] = (indexRows as unknown as IndexRow[])
