@@ -1,6 +1,7 @@
 import { type Command, Option } from 'commander';
 import { keyLabel } from '../define/partition-key.js';
 import { drainDryRun, drainKey } from '../ops/drain/drain.js';
+import { COPY_BATCH_PAGES } from '../ops/drain/statements.js';
 import { loadFamilies } from './config.js';
 import { connect } from './connection.js';
 import { formatMs, formatStatements, toJson } from './format.js';
@@ -39,7 +40,12 @@ export function registerDrain(program: Command): void {
         .choices(['auto', 'swap', 'delete'])
         .default('auto'),
     )
-    .option('--batch-pages <n>', 'DEFAULT pages (8 kB) copied per batch', wholeNumber(1), 512)
+    .option(
+      '--batch-pages <n>',
+      'DEFAULT pages (8 kB) copied per batch',
+      wholeNumber(1),
+      COPY_BATCH_PAGES,
+    )
     .option('--throttle <ms>', 'pause between batches', wholeNumber(0), 0)
     .option(
       '--no-side-by-side',

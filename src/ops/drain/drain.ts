@@ -803,22 +803,23 @@ async function drainUnderKeyLock(
       t.defaultPages,
     ]),
   );
-  const copies = ds.tables.map((p) => ({
-    p,
-    t: { ...p.t, defaultPages: pages.get(p.t.table) ?? p.t.defaultPages },
-  }));
+  const copies = ds.tables.map((p) => {
+    const t = { ...p.t, defaultPages: pages.get(p.t.table) ?? p.t.defaultPages };
+    return { p, t, beside: copyBesideAsked(t.defaultPages, options) };
+  });
   // The copy, then the indexes (built once the rows are in: the replays' upserts need the
   // primary key): both two at a time where the pool has a second connection free
   // (options.sideBySide).
-  const copyBeside = copies.some(({ t }) => copyBesideAsked(t.defaultPages, options));
   const buildsBeside = ds.indexBuilds.some((b) => buildsBesideAsked(b, options));
   const second =
-    options.beside && (copyBeside || buildsBeside) ? await secondSession(options.beside) : null;
+    options.beside && (copies.some((c) => c.beside) || buildsBeside)
+      ? await secondSession(options.beside)
+      : null;
   let rowsCopiedOnline = 0;
   let copyConnections = 1;
   try {
-    for (const { p, t } of copies) {
-      const lane = copyBesideAsked(t.defaultPages, options) ? (second?.db ?? null) : null;
+    for (const { p, t, beside } of copies) {
+      const lane = beside ? (second?.db ?? null) : null;
       if (lane) copyConnections = 2;
       rowsCopiedOnline += await copyBlocks(db, lane, family, t, p.targets, options);
     }
