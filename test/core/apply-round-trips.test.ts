@@ -44,8 +44,14 @@ function messageTypes(onMessage: (type: string) => void, untypedFirst: boolean) 
 
 /**
  * A TCP relay between a client and the server that counts the round trips the client waited
- * for: the times it sent something while every request it had sent was answered (each Sync or
- * simple Query is answered by one ReadyForQuery; a describe ends in Flush and its answer).
+ * for: the times it sent a request it built after every request it had sent was answered (each
+ * Sync or simple Query is answered by one ReadyForQuery; a describe ends in Flush and its
+ * answer). The client runs in this process and reports each request it builds (`built`, as
+ * postgres.js's debug hook): a write holding only requests built before those answers came is
+ * no wait. postgres.js writes a pipelined batch of more than 1 kB in two writes, the second on
+ * its event loop's next turn; a client slowed down may see every answer to the first before it
+ * writes the second. The request after a describe's answer is not built again: that write is a
+ * wait whenever it follows one.
  */
 async function flightCounter(target: string) {
   const url = new URL(target);
@@ -53,6 +59,11 @@ async function flightCounter(target: string) {
   /** Requests sent and not yet answered with ReadyForQuery. */
   let unanswered = 0;
   let describing = false;
+  /** Events in the order this process saw them: the last request built, the last answer in. */
+  let clock = 0;
+  let builtAt = 0;
+  let answeredAt = 0;
+  let describeAnswered = false;
   const sockets = new Set<Socket>();
   const relay: Server = createServer((client) => {
     const server = tcpConnect(Number(url.port || 5432), url.hostname);
@@ -70,12 +81,20 @@ async function flightCounter(target: string) {
       if (type === 'H') describing = true;
     }, true);
     const fromServer = messageTypes((type) => {
-      if (type === 'Z') unanswered -= 1;
+      if (type === 'Z') {
+        unanswered -= 1;
+        if (unanswered === 0) answeredAt = ++clock;
+      }
       // A describe's answer ends with the statement's row description (or no data).
-      if (type === 'T' || type === 'n') describing = false;
+      if ((type === 'T' || type === 'n') && describing) {
+        describing = false;
+        describeAnswered = true;
+      }
     }, false);
     client.on('data', (chunk) => {
-      if (unanswered === 0 && !describing) flights += 1;
+      if (unanswered === 0 && !describing && (builtAt > answeredAt || describeAnswered))
+        flights += 1;
+      describeAnswered = false;
       fromClient(chunk);
       server.write(chunk);
     });
@@ -92,6 +111,10 @@ async function flightCounter(target: string) {
   relayed.port = String(address.port);
   return {
     url: relayed.toString(),
+    /** postgres.js's debug hook: called as it builds each request. */
+    built: () => {
+      builtAt = ++clock;
+    },
     reset: () => {
       flights = 0;
     },
@@ -140,7 +163,7 @@ describe('a maintenance run that has nothing to do', () => {
     await t.sql`INSERT INTO season (id, name) VALUES (1, 'S1'), (2, 'S2') ON CONFLICT DO NOTHING`;
     const relay = await flightCounter(t.url);
     relays.push(relay);
-    const client = postgres(relay.url, { max: 1, onnotice: () => {} });
+    const client = postgres(relay.url, { max: 1, onnotice: () => {}, debug: relay.built });
     relays.push({ close: () => client.end({ timeout: 5 }) });
     const db = drizzle(client);
     // The first run creates the seasons' partitions; the second is a no-op that names its
@@ -217,7 +240,7 @@ describe('a maintenance run that has nothing to do', () => {
     const events = rtEvents(2);
     const relay = await flightCounter(t.url);
     relays.push(relay);
-    const client = postgres(relay.url, { max: 1, onnotice: () => {} });
+    const client = postgres(relay.url, { max: 1, onnotice: () => {}, debug: relay.built });
     relays.push({ close: () => client.end({ timeout: 5 }) });
     const db = drizzle(client);
     // The first run makes DEFAULT (pgparts's own) and the months.
@@ -247,7 +270,7 @@ describe('a maintenance run that has nothing to do', () => {
     const events = rtEvents(3);
     const relay = await flightCounter(t.url);
     relays.push(relay);
-    const client = postgres(relay.url, { max: 1, onnotice: () => {} });
+    const client = postgres(relay.url, { max: 1, onnotice: () => {}, debug: relay.built });
     relays.push({ close: () => client.end({ timeout: 5 }) });
     const db = drizzle(client);
     // Names this connection's statements first (a no-op with the spec as installed).
@@ -298,7 +321,7 @@ describe('a maintenance run that retires a month', () => {
     expect((await apply(t.db, { families: [rtOld(2)], now })).failed).toBe(0);
     const relay = await flightCounter(t.url);
     relays.push(relay);
-    const client = postgres(relay.url, { max: 1, onnotice: () => {} });
+    const client = postgres(relay.url, { max: 1, onnotice: () => {}, debug: relay.built });
     relays.push({ close: () => client.end({ timeout: 5 }) });
     const db = drizzle(client);
     // Names this connection's catalog statements first (a no-op).
