@@ -1,12 +1,15 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import {
-  copyFileSync,
+  closeSync,
   type Dirent,
   mkdirSync,
   mkdtempSync,
+  openSync,
   readdirSync,
+  readSync,
   rmSync,
   writeFileSync,
+  writeSync,
 } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -40,6 +43,31 @@ function vanished(error: unknown): boolean {
 }
 
 /**
+ * Copies a file as far as it goes now. The server may shorten a file while it is copied (a
+ * vacuum truncates a table and its free space map): the copy then ends early, and WAL replay
+ * makes it consistent. Not copyFileSync: libuv copies the size it saw at the start, and when the
+ * file ends sooner it asks for the rest forever (a test run hung on a free space map).
+ */
+function copyAsFarAsItGoes(source: string, target: string): void {
+  const input = openSync(source, 'r');
+  try {
+    const output = openSync(target, 'w', 0o600);
+    try {
+      const buffer = Buffer.allocUnsafe(1 << 20);
+      for (;;) {
+        const read = readSync(input, buffer, 0, buffer.length, null);
+        if (read === 0) break;
+        writeSync(output, buffer, 0, read);
+      }
+    } finally {
+      closeSync(output);
+    }
+  } finally {
+    closeSync(input);
+  }
+}
+
+/**
  * The data directory of a running server, copied as a base backup is: a file removed while the
  * copy runs (a database dropped by another test file) is skipped, as pg_basebackup skips it; WAL
  * replay from the backup's start makes the copy consistent.
@@ -62,7 +90,7 @@ function copyLiveDirectory(from: string, to: string): void {
       continue;
     }
     try {
-      copyFileSync(source, target);
+      copyAsFarAsItGoes(source, target);
     } catch (error) {
       if (!vanished(error)) throw error;
     }
