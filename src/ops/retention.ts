@@ -248,7 +248,8 @@ export async function previewRetire(
     db,
     family,
     key,
-    options,
+    // Without writes of its own, the preflight is one round trip.
+    { ...options, readOnly: options.whenBuilt === undefined },
     [detachFactsSql(family)],
     async (tx, read) => {
       const preview = await buildPreview(tx, family, key, read.states, read.also[0]?.[0], {

@@ -1,10 +1,12 @@
-import { type SQL, sql } from 'drizzle-orm';
+import { is, type SQL, sql } from 'drizzle-orm';
+import { PgTransaction } from 'drizzle-orm/pg-core';
 import { readBatch } from '../catalog/batch.js';
 import { ownedRoles, ownedRolesFrom, ownedRolesSql } from '../catalog/ownership.js';
 import { keyLabel, type PartitionKey, partitionName } from '../define/partition-key.js';
 import type { FamilySpec } from '../define/spec.js';
 import { PgpartsError } from '../errors.js';
 import type { AnyPgDatabase } from '../run/database.js';
+import { sendsTogether } from '../run/driver-capabilities.js';
 import { afterSentOn } from '../run/execute.js';
 import { pgErrorCode } from '../run/pg-error.js';
 import { quoteQualified } from '../sql/identifiers.js';
@@ -46,6 +48,12 @@ export interface RetirePreflightOptions {
    * batch fails, and the preflight reads again without it.
    */
   ownedTableExists?: boolean;
+  /**
+   * What runs once the preflight passed writes nothing that must commit with it (a plan's
+   * preview, a dry run): where the connection sends statements together, BEGIN, the settings,
+   * the reads and COMMIT go out at once (one round trip), and it runs after the COMMIT.
+   */
+  readOnly?: boolean;
 }
 
 /** The table a statement named does not exist (SQLSTATE 42P01). */
@@ -140,43 +148,37 @@ async function preflightOnce<T>(
   also: readonly SQL[],
   proved: (tx: AnyPgDatabase, read: RetirePreflightRead) => Promise<T>,
 ): Promise<T> {
-  return db.transaction(async (tx) => {
+  const bound = boundSpecSql(key);
+  const tables = [...family.tables].reverse();
+  const names = tables.map((table) => partitionName(family, table, key));
+  const perTable = 3;
+  const reads: SQL[] = tables.flatMap((table, i) => {
+    const name = names[i] as string;
+    return [
+      tableReadSql(family, table, name, bound),
+      dependentsSql(family, table, name),
+      options.mode === 'archive'
+        ? sql`SELECT to_regclass(${quoteQualified(options.archiveSchema, name)})::text AS t`
+        : sql`SELECT NULL::text AS t`,
+    ];
+  });
+  const ownedAt = reads.length;
+  reads.push(
+    sql`SELECT to_regclass(${quoteQualified(family.schema, OWNED_TABLES)}) IS NOT NULL AS present`,
+  );
+  if (options.ownedTableExists) reads.push(ownedRolesSql(family.schema, family.schema, names));
+  const alsoAt = reads.length;
+  reads.push(...also);
+  // Bounds print in the session's zone and style: read them as boundSpecSql writes them. The
+  // batch's generic plan serves every later run of it on the connection (a plan's preview, then
+  // the retire's own preflight), instead of planning it anew each time. The settings go out
+  // with the batch, which runs under them.
+  const settings = sql`SELECT set_config('TimeZone', 'UTC', true), set_config('DateStyle', 'ISO, YMD', true),
+                              set_config('plan_cache_mode', 'force_generic_plan', true)`;
+  const judge = async (tx: AnyPgDatabase, results: Record<string, unknown>[][]) => {
     const problems: string[] = [];
     const states: RetirePartitionState[] = [];
     const missing: string[] = [];
-    const bound = boundSpecSql(key);
-    const tables = [...family.tables].reverse();
-    const names = tables.map((table) => partitionName(family, table, key));
-    const perTable = 3;
-    const reads: SQL[] = tables.flatMap((table, i) => {
-      const name = names[i] as string;
-      return [
-        tableReadSql(family, table, name, bound),
-        dependentsSql(family, table, name),
-        options.mode === 'archive'
-          ? sql`SELECT to_regclass(${quoteQualified(options.archiveSchema, name)})::text AS t`
-          : sql`SELECT NULL::text AS t`,
-      ];
-    });
-    const ownedAt = reads.length;
-    reads.push(
-      sql`SELECT to_regclass(${quoteQualified(family.schema, OWNED_TABLES)}) IS NOT NULL AS present`,
-    );
-    if (options.ownedTableExists) reads.push(ownedRolesSql(family.schema, family.schema, names));
-    const alsoAt = reads.length;
-    reads.push(...also);
-    // Bounds print in the session's zone and style: read them as boundSpecSql writes them. The
-    // batch's generic plan serves every later run of it on the connection (a plan's preview, then
-    // the retire's own preflight), instead of planning it anew each time. The settings go out
-    // with the batch, which runs under them.
-    const [, results] = await afterSentOn(
-      tx,
-      tx.execute(
-        sql`SELECT set_config('TimeZone', 'UTC', true), set_config('DateStyle', 'ISO, YMD', true),
-                   set_config('plan_cache_mode', 'force_generic_plan', true)`,
-      ),
-      () => readBatch(tx, reads),
-    );
     const ownedPresent = results[ownedAt]?.[0]?.present === true;
     const roles = options.ownedTableExists
       ? ownedRolesFrom(results[ownedAt + 1] ?? [])
@@ -266,6 +268,21 @@ async function preflightOnce<T>(
         { step: 'retire', table: `${family.schema}.${family.tables[0]}` },
       );
     }
-    return proved(tx as unknown as AnyPgDatabase, { states, also: results.slice(alsoAt) });
+    return { states, also: results.slice(alsoAt) };
+  };
+  if (options.readOnly && sendsTogether(db) && !is(db, PgTransaction)) {
+    // A statement that fails aborts the transaction: COMMIT then ends it as a ROLLBACK, and the
+    // failure is what is thrown.
+    const [, [, [results]]] = await afterSentOn(db, db.execute(sql.raw('BEGIN')), () =>
+      afterSentOn(db, db.execute(settings), () =>
+        afterSentOn(db, readBatch(db, reads), () => db.execute(sql.raw('COMMIT'))),
+      ),
+    );
+    return proved(db, await judge(db, results));
+  }
+  return db.transaction(async (tx) => {
+    const [, results] = await afterSentOn(tx, tx.execute(settings), () => readBatch(tx, reads));
+    const t = tx as unknown as AnyPgDatabase;
+    return proved(t, await judge(t, results));
   });
 }

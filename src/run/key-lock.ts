@@ -319,7 +319,10 @@ export async function withKeyOperation<T>(
     }
     return result;
   } finally {
-    if (!unlocked) await unlock().catch(() => {});
+    // On the caller's own pinned connection (nothing is given back here) the unlock is not
+    // waited for: what the caller sends next goes out right behind it and runs after it.
+    if (!unlocked && session.kind === 'as-given' && sendsTogether(s)) void unlock().catch(() => {});
+    else if (!unlocked) await unlock().catch(() => {});
     await session.release();
   }
 }
