@@ -6,7 +6,7 @@ import { keyLabel, type PartitionKey, partitionName } from '../define/partition-
 import type { FamilySpec } from '../define/spec.js';
 import { PgpartsError } from '../errors.js';
 import type { AnyPgDatabase } from '../run/database.js';
-import { afterSentOn, query, run, runInTransaction } from '../run/execute.js';
+import { afterSentOn, query, run } from '../run/execute.js';
 import { withKeyOperation } from '../run/key-lock.js';
 import {
   DEFAULT_LOCK_TIMEOUT_MS,
@@ -233,37 +233,16 @@ export async function previewRetire(
      * yet (a dry run then prints what the run sends).
      */
     retiredKeysTableMadeFirst?: boolean;
-    /**
-     * Called in the preflight's transaction once it passed and the statements are built, for
-     * writes that must commit only then (the retire's operation record). What it sends is not
-     * awaited there, so the COMMIT goes out right behind it; it is awaited after, and its
-     * failure (the transaction then rolled back) is the error thrown.
-     */
-    whenBuilt?: (tx: AnyPgDatabase, preview: RetirePreview) => Promise<unknown> | undefined;
   },
 ): Promise<RetirePreview> {
   // Everything that could stop it half-way is checked before the first change; the facts the
   // statements depend on are read in the same batch.
-  const built = await retirePreflight(
-    db,
-    family,
-    key,
-    // Without writes of its own, the preflight is one round trip.
-    { ...options, readOnly: options.whenBuilt === undefined },
-    [detachFactsSql(family)],
-    async (tx, read) => {
-      const preview = await buildPreview(tx, family, key, read.states, read.also[0]?.[0], {
-        ...options,
-        retiredKeysTableMadeFirst: options.retiredKeysTableMadeFirst === true,
-      });
-      const sent = options.whenBuilt?.(tx, preview);
-      // Handled here so that it is never an unhandled rejection; awaited below.
-      sent?.catch(() => {});
-      return { preview, sent };
-    },
+  return retirePreflight(db, family, key, options, [detachFactsSql(family)], (tx, read) =>
+    buildPreview(tx, family, key, read.states, read.also[0]?.[0], {
+      ...options,
+      retiredKeysTableMadeFirst: options.retiredKeysTableMadeFirst === true,
+    }),
   );
-  await built.sent;
-  return built.preview;
 }
 
 /** The preview from the preflight's reads (archive: its own foreign keys, read now). */
@@ -461,24 +440,10 @@ async function retireOnSession(
       });
       // Every statement is built here, after the preflight, before the first change. The
       // ownership record's table exists by then (apply, or ensureOwnership here, made sure of
-      // it; the preflight does not take that on trust).
-      // The operation's record is written in the preflight's transaction once it passed (before
-      // the first change, no round trip of its own), with the first unit's phase; not when
-      // there is nothing to do.
-      let begin: ReturnType<typeof op.writesWith> | undefined;
+      // it; the preflight does not take that on trust). The preflight writes nothing: its
+      // BEGIN, reads and COMMIT go out together.
       const previewing = () =>
-        previewRetire(s, family, key, {
-          mode,
-          archiveSchema,
-          resuming,
-          ownedTableExists: true,
-          whenBuilt: (tx, built) => {
-            if (built.facts.present.length === 0 && !resuming) return undefined;
-            const phase = built.units.find((u) => u.phase)?.phase ?? 'detach';
-            begin = op.writesWith({ begin: { phase, detail: mode } });
-            return runInTransaction(tx, begin.statements);
-          },
-        });
+        previewRetire(s, family, key, { mode, archiveSchema, resuming, ownedTableExists: true });
       let preview: RetirePreview;
       if (carryOverOwnership) {
         await checking;
@@ -506,8 +471,15 @@ async function retireOnSession(
       }
 
       let recorded = preview.units.find((u) => u.phase)?.phase ?? 'detach';
-      if (begin) begin.committed();
-      else await op.begin(recorded, mode);
+      // The operation's record, with the first phase, before or with the first change: in the
+      // first unit's transaction when it runs in one (no round trip of its own, committed with
+      // that change; a retire that is that one transaction needs none), else on its own first.
+      const [first] = preview.units;
+      const begin =
+        first?.how === 'together'
+          ? op.writesWith({ begin: { phase: recorded, detail: mode } })
+          : undefined;
+      if (!begin) await op.begin(recorded, mode);
       const retry = async (statement: string) => {
         const outcome = await retryOnLockTimeout(() => run(s, statement), {
           retries: options.retries,
@@ -544,11 +516,17 @@ async function retireOnSession(
           // own, committed with its change): the phase it reaches, and after the last unit the
           // record's deletion, so the retire is recorded finished exactly when it is.
           const last = i === preview.units.length - 1;
-          const phase = op.writesWith(unit.phase ? { phase: unit.phase } : {});
-          const end = last ? op.writesWith({ end: true }) : undefined;
-          await together([...phase.statements, ...unit.statements, ...(end?.statements ?? [])]);
-          phase.committed();
-          end?.committed();
+          const starts = i === 0 ? begin : undefined;
+          if (starts && last) {
+            // One transaction does it all: nothing to record.
+            await together(unit.statements);
+          } else {
+            const phase = starts ?? op.writesWith(unit.phase ? { phase: unit.phase } : {});
+            const end = last ? op.writesWith({ end: true }) : undefined;
+            await together([...phase.statements, ...unit.statements, ...(end?.statements ?? [])]);
+            phase.committed();
+            end?.committed();
+          }
         } else {
           const runUnit = async () => {
             if (unit.how === 'retry')

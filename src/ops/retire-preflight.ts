@@ -48,12 +48,6 @@ export interface RetirePreflightOptions {
    * batch fails, and the preflight reads again without it.
    */
   ownedTableExists?: boolean;
-  /**
-   * What runs once the preflight passed writes nothing that must commit with it (a plan's
-   * preview, a dry run): where the connection sends statements together, BEGIN, the settings,
-   * the reads and COMMIT go out at once (one round trip), and it runs after the COMMIT.
-   */
-  readOnly?: boolean;
 }
 
 /** The table a statement named does not exist (SQLSTATE 42P01). */
@@ -120,8 +114,9 @@ export interface RetirePreflightRead {
  * Proves a retire of `key` can finish, or throws 'refused' with every problem. Its reads are one
  * batch (catalog/batch.ts) for every table, with `also` (further plain SELECTs the caller needs,
  * sent in the same batch), and one read of the ownership records when that table exists and is
- * not known to (the same statements a dry run and the retire itself send). `proved` runs in the
- * preflight's transaction once it passed, on what was read; its value is returned.
+ * not known to (the same statements a dry run and the retire itself send). `proved` runs once it
+ * passed, on what was read (after its COMMIT where BEGIN, reads and COMMIT are sent together;
+ * elsewhere in its transaction); its value is returned. It writes nothing.
  */
 export async function retirePreflight<T>(
   db: AnyPgDatabase,
@@ -270,9 +265,10 @@ async function preflightOnce<T>(
     }
     return { states, also: results.slice(alsoAt) };
   };
-  if (options.readOnly && sendsTogether(db) && !is(db, PgTransaction)) {
-    // A statement that fails aborts the transaction: COMMIT then ends it as a ROLLBACK, and the
-    // failure is what is thrown.
+  if (sendsTogether(db) && !is(db, PgTransaction)) {
+    // It writes nothing: BEGIN, the settings, the reads and COMMIT go out together, one round
+    // trip. A statement that fails aborts the transaction: COMMIT then ends it as a ROLLBACK,
+    // and the failure is what is thrown.
     const [, [, [results]]] = await afterSentOn(db, db.execute(sql.raw('BEGIN')), () =>
       afterSentOn(db, db.execute(settings), () =>
         afterSentOn(db, readBatch(db, reads), () => db.execute(sql.raw('COMMIT'))),

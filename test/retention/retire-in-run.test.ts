@@ -110,7 +110,8 @@ describe('retire as a step of apply', () => {
     expect(inside.some((s) => s.startsWith('DELETE FROM "retire_run"."pgparts_operations"'))).toBe(
       true,
     );
-    // The operation's record was written in a transaction that committed before the DETACH.
+    // The operation's record was written in the DETACH's own transaction, ahead of it: the
+    // partition is never detached without its record.
     const detach = sent.findIndex((s) =>
       s.startsWith(
         'ALTER TABLE "retire_run"."events" DETACH PARTITION "retire_run"."events_2026_01"',
@@ -121,7 +122,9 @@ describe('retire as a step of apply', () => {
     );
     expect(recorded).toBeGreaterThan(0);
     expect(recorded).toBeLessThan(detach);
-    expect(sent.slice(recorded, detach)).toContain('COMMIT');
+    expect(sent.slice(recorded, detach)).not.toContain('COMMIT');
+    expect(sent.lastIndexOf('BEGIN', detach)).toBeLessThan(recorded);
+    expect(sent.indexOf('COMMIT', detach)).toBeGreaterThan(detach);
   });
 
   it('a last transaction that could not get its lock is rolled back whole and retried: the table, its ownership row and the record stay as they were until it commits', async () => {
