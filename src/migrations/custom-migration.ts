@@ -45,23 +45,22 @@ export function addCustomMigration(out: string, name: string, shape: JournalShap
   const snapshotFile = join(meta, `${prefix}_snapshot.json`);
   const sqlFile = join(out, `${tag}.sql`);
   if (!previous || existsSync(snapshotFile) || existsSync(sqlFile)) return null;
-  const { id, prevId, ...rest } = JSON.parse(readFileSync(join(meta, previous), 'utf8')) as {
+  const before = JSON.parse(readFileSync(join(meta, previous), 'utf8')) as {
     id?: unknown;
-    prevId?: unknown;
     version?: unknown;
   } & Record<string, unknown>;
-  if (typeof id !== 'string' || typeof rest.version !== 'string') return null;
-  void prevId;
+  if (typeof before.id !== 'string' || typeof before.version !== 'string') return null;
+  // The previous snapshot under a new id chained to it (its keys stay where they were).
   const snapshot = {
+    ...before,
     id: randomUUID(),
-    prevId: id,
-    ...rest,
+    prevId: before.id,
     _meta: { columns: {}, schemas: {}, tables: {} },
   };
   writeFileSync(snapshotFile, JSON.stringify(snapshot, null, 2));
   journal.entries.push({
     idx,
-    version: rest.version,
+    version: before.version,
     // Later than the entry before, always: drizzle's migrator applies an entry only when its
     // time is past the last applied one's, and two entries can be written in one millisecond.
     when: Math.max(Date.now(), last.when + 1),

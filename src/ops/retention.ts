@@ -473,7 +473,7 @@ async function retireOnSession(
       let recorded = preview.units.find((u) => u.phase)?.phase ?? 'detach';
       // The operation's record, with the first phase, before or with the first change: in the
       // first unit's transaction when it runs in one (no round trip of its own, committed with
-      // that change; a retire that is that one transaction needs none), else on its own first.
+      // that change), else on its own first.
       const [first] = preview.units;
       const begin =
         first?.how === 'together'
@@ -516,17 +516,12 @@ async function retireOnSession(
           // own, committed with its change): the phase it reaches, and after the last unit the
           // record's deletion, so the retire is recorded finished exactly when it is.
           const last = i === preview.units.length - 1;
-          const starts = i === 0 ? begin : undefined;
-          if (starts && last) {
-            // One transaction does it all: nothing to record.
-            await together(unit.statements);
-          } else {
-            const phase = starts ?? op.writesWith(unit.phase ? { phase: unit.phase } : {});
-            const end = last ? op.writesWith({ end: true }) : undefined;
-            await together([...phase.statements, ...unit.statements, ...(end?.statements ?? [])]);
-            phase.committed();
-            end?.committed();
-          }
+          const phase =
+            (i === 0 ? begin : undefined) ?? op.writesWith(unit.phase ? { phase: unit.phase } : {});
+          const end = last ? op.writesWith({ end: true }) : undefined;
+          await together([...phase.statements, ...unit.statements, ...(end?.statements ?? [])]);
+          phase.committed();
+          end?.committed();
         } else {
           const runUnit = async () => {
             if (unit.how === 'retry')

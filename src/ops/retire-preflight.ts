@@ -1,13 +1,11 @@
-import { is, type SQL, sql } from 'drizzle-orm';
-import { PgTransaction } from 'drizzle-orm/pg-core';
+import { type SQL, sql } from 'drizzle-orm';
 import { readBatch } from '../catalog/batch.js';
 import { ownedRoles, ownedRolesFrom, ownedRolesSql } from '../catalog/ownership.js';
 import { keyLabel, type PartitionKey, partitionName } from '../define/partition-key.js';
 import type { FamilySpec } from '../define/spec.js';
 import { PgpartsError } from '../errors.js';
 import type { AnyPgDatabase } from '../run/database.js';
-import { sendsTogether } from '../run/driver-capabilities.js';
-import { afterSentOn } from '../run/execute.js';
+import { readAsTransaction } from '../run/execute.js';
 import { pgErrorCode } from '../run/pg-error.js';
 import { quoteQualified } from '../sql/identifiers.js';
 import { OWNED_TABLES, type OwnedRole } from '../sql/ownership.js';
@@ -114,9 +112,8 @@ export interface RetirePreflightRead {
  * Proves a retire of `key` can finish, or throws 'refused' with every problem. Its reads are one
  * batch (catalog/batch.ts) for every table, with `also` (further plain SELECTs the caller needs,
  * sent in the same batch), and one read of the ownership records when that table exists and is
- * not known to (the same statements a dry run and the retire itself send). `proved` runs once it
- * passed, on what was read (after its COMMIT where BEGIN, reads and COMMIT are sent together;
- * elsewhere in its transaction); its value is returned. It writes nothing.
+ * not known to (the same statements a dry run and the retire itself send). It writes nothing.
+ * `proved` runs once it passed, after its transaction, on what was read; its value is returned.
  */
 export async function retirePreflight<T>(
   db: AnyPgDatabase,
@@ -124,7 +121,7 @@ export async function retirePreflight<T>(
   key: PartitionKey,
   options: RetirePreflightOptions,
   also: readonly SQL[],
-  proved: (tx: AnyPgDatabase, read: RetirePreflightRead) => Promise<T>,
+  proved: (db: AnyPgDatabase, read: RetirePreflightRead) => Promise<T>,
 ): Promise<T> {
   if (!options.ownedTableExists) return preflightOnce(db, family, key, options, also, proved);
   try {
@@ -141,7 +138,7 @@ async function preflightOnce<T>(
   key: PartitionKey,
   options: RetirePreflightOptions,
   also: readonly SQL[],
-  proved: (tx: AnyPgDatabase, read: RetirePreflightRead) => Promise<T>,
+  proved: (db: AnyPgDatabase, read: RetirePreflightRead) => Promise<T>,
 ): Promise<T> {
   const bound = boundSpecSql(key);
   const tables = [...family.tables].reverse();
@@ -170,115 +167,100 @@ async function preflightOnce<T>(
   // with the batch, which runs under them.
   const settings = sql`SELECT set_config('TimeZone', 'UTC', true), set_config('DateStyle', 'ISO, YMD', true),
                               set_config('plan_cache_mode', 'force_generic_plan', true)`;
-  const judge = async (tx: AnyPgDatabase, results: Record<string, unknown>[][]) => {
-    const problems: string[] = [];
-    const states: RetirePartitionState[] = [];
-    const missing: string[] = [];
-    const ownedPresent = results[ownedAt]?.[0]?.present === true;
-    const roles = options.ownedTableExists
-      ? ownedRolesFrom(results[ownedAt + 1] ?? [])
-      : ownedPresent
-        ? await ownedRoles(tx, family.schema, family.schema, names)
-        : new Map<string, OwnedRole>();
-    for (const [i, table] of tables.entries()) {
-      const name = names[i] as string;
-      const read = results[i * perTable]?.[0] as unknown as TableRead | undefined;
-      const holders: { name: string; schema: string }[] =
-        typeof read?.holders === 'string' ? JSON.parse(read.holders) : (read?.holders ?? []);
-      for (const h of holders.filter((h) => h.name !== name || h.schema !== family.schema)) {
-        problems.push(
-          `${h.schema}.${h.name} holds ${keyLabel(key)} in ${table} under a name pgparts did not ` +
-            `give it (pgparts would name it ${name}); pgparts retires only its own partitions: ` +
-            'detach or drop it yourself',
-        );
-      }
-      const found = read?.oid
-        ? { oid: read.oid, attached: read.attached, pending: read.pending, rows: read.rows }
-        : undefined;
-      if (!found) {
-        missing.push(table);
-        continue;
-      }
-      const role = roles.get(name) ?? null;
-      if (role === 'staging' || role === 'next-default') {
-        problems.push(
-          `${family.schema}.${name} is a drain's ${role} table (an unfinished drain of this key): ` +
-            'finish it with `pgparts drain` or `pgparts apply` first',
-        );
-        continue;
-      }
-      if (role !== 'partition') {
-        problems.push(
-          `${family.schema}.${name} was not created by pgparts (not in its ownership record, ` +
-            'whatever its comment says); pgparts retires only its own partitions',
-        );
-        continue;
-      }
-      const dependents = (results[i * perTable + 1] ?? []) as unknown as {
-        kind: 'view' | 'fk';
-        name: string;
-        from: string;
-      }[];
-      const views = dependents.filter((d) => d.kind === 'view').map((d) => ({ view: d.name }));
-      const foreign = dependents.filter((d) => d.kind === 'fk');
-      if (views.length > 0) {
-        problems.push(
-          `${views.map((v) => v.view).join(', ')} ${views.length === 1 ? 'depends' : 'depend'} on ` +
-            `${family.schema}.${name}: drop or redefine ${views.length === 1 ? 'it' : 'them'} ` +
-            '(on the parent table instead of the partition) first',
-        );
-      }
-      if (foreign.length > 0) {
-        problems.push(
-          `${foreign.map((f) => `${f.from} (${f.name})`).join(', ')} outside the family ` +
-            `reference${foreign.length === 1 ? 's' : ''} ${table}: retiring ${name} would fail ` +
-            'on its rows or orphan them; retire it by hand',
-        );
-      }
-      if (options.mode === 'archive' && results[i * perTable + 2]?.[0]?.t) {
-        problems.push(`${options.archiveSchema}.${name} already exists: archive would collide`);
-      }
-      states.push({
-        table,
-        name,
-        oid: found.oid,
-        attached: found.attached,
-        detachPending: found.pending,
-        rows: found.rows,
-      });
-    }
-    if (states.length > 0 && missing.length > 0 && !options.resuming) {
+  // It writes nothing: where the connection allows it, BEGIN, the settings, the reads and COMMIT
+  // go out together, one round trip.
+  const results = await readAsTransaction(db, [settings], (tx) => readBatch(tx, reads));
+  const problems: string[] = [];
+  const states: RetirePartitionState[] = [];
+  const missing: string[] = [];
+  const ownedPresent = results[ownedAt]?.[0]?.present === true;
+  const roles = options.ownedTableExists
+    ? ownedRolesFrom(results[ownedAt + 1] ?? [])
+    : ownedPresent
+      ? await ownedRoles(db, family.schema, family.schema, names)
+      : new Map<string, OwnedRole>();
+  for (const [i, table] of tables.entries()) {
+    const name = names[i] as string;
+    const read = results[i * perTable]?.[0] as unknown as TableRead | undefined;
+    const holders: { name: string; schema: string }[] =
+      typeof read?.holders === 'string' ? JSON.parse(read.holders) : (read?.holders ?? []);
+    for (const h of holders.filter((h) => h.name !== name || h.schema !== family.schema)) {
       problems.push(
-        `${missing.join(', ')} ${missing.length === 1 ? 'has' : 'have'} no partition ${keyLabel(key)} ` +
-          `while ${states.map((s) => s.table).join(', ')} ${states.length === 1 ? 'has' : 'have'}: ` +
-          'the family is not partitioned alike for this key; look at it by hand',
+        `${h.schema}.${h.name} holds ${keyLabel(key)} in ${table} under a name pgparts did not ` +
+          `give it (pgparts would name it ${name}); pgparts retires only its own partitions: ` +
+          'detach or drop it yourself',
       );
     }
-    if (problems.length > 0) {
-      throw new PgpartsError(
-        'refused',
-        `retire: family ${family.name}, key ${keyLabel(key)}: nothing was changed:\n${problems
-          .map((p) => `  - ${p}`)
-          .join('\n')}`,
-        { step: 'retire', table: `${family.schema}.${family.tables[0]}` },
+    const found = read?.oid
+      ? { oid: read.oid, attached: read.attached, pending: read.pending, rows: read.rows }
+      : undefined;
+    if (!found) {
+      missing.push(table);
+      continue;
+    }
+    const role = roles.get(name) ?? null;
+    if (role === 'staging' || role === 'next-default') {
+      problems.push(
+        `${family.schema}.${name} is a drain's ${role} table (an unfinished drain of this key): ` +
+          'finish it with `pgparts drain` or `pgparts apply` first',
+      );
+      continue;
+    }
+    if (role !== 'partition') {
+      problems.push(
+        `${family.schema}.${name} was not created by pgparts (not in its ownership record, ` +
+          'whatever its comment says); pgparts retires only its own partitions',
+      );
+      continue;
+    }
+    const dependents = (results[i * perTable + 1] ?? []) as unknown as {
+      kind: 'view' | 'fk';
+      name: string;
+      from: string;
+    }[];
+    const views = dependents.filter((d) => d.kind === 'view').map((d) => ({ view: d.name }));
+    const foreign = dependents.filter((d) => d.kind === 'fk');
+    if (views.length > 0) {
+      problems.push(
+        `${views.map((v) => v.view).join(', ')} ${views.length === 1 ? 'depends' : 'depend'} on ` +
+          `${family.schema}.${name}: drop or redefine ${views.length === 1 ? 'it' : 'them'} ` +
+          '(on the parent table instead of the partition) first',
       );
     }
-    return { states, also: results.slice(alsoAt) };
-  };
-  if (sendsTogether(db) && !is(db, PgTransaction)) {
-    // It writes nothing: BEGIN, the settings, the reads and COMMIT go out together, one round
-    // trip. A statement that fails aborts the transaction: COMMIT then ends it as a ROLLBACK,
-    // and the failure is what is thrown.
-    const [, [, [results]]] = await afterSentOn(db, db.execute(sql.raw('BEGIN')), () =>
-      afterSentOn(db, db.execute(settings), () =>
-        afterSentOn(db, readBatch(db, reads), () => db.execute(sql.raw('COMMIT'))),
-      ),
-    );
-    return proved(db, await judge(db, results));
+    if (foreign.length > 0) {
+      problems.push(
+        `${foreign.map((f) => `${f.from} (${f.name})`).join(', ')} outside the family ` +
+          `reference${foreign.length === 1 ? 's' : ''} ${table}: retiring ${name} would fail ` +
+          'on its rows or orphan them; retire it by hand',
+      );
+    }
+    if (options.mode === 'archive' && results[i * perTable + 2]?.[0]?.t) {
+      problems.push(`${options.archiveSchema}.${name} already exists: archive would collide`);
+    }
+    states.push({
+      table,
+      name,
+      oid: found.oid,
+      attached: found.attached,
+      detachPending: found.pending,
+      rows: found.rows,
+    });
   }
-  return db.transaction(async (tx) => {
-    const [, results] = await afterSentOn(tx, tx.execute(settings), () => readBatch(tx, reads));
-    const t = tx as unknown as AnyPgDatabase;
-    return proved(t, await judge(t, results));
-  });
+  if (states.length > 0 && missing.length > 0 && !options.resuming) {
+    problems.push(
+      `${missing.join(', ')} ${missing.length === 1 ? 'has' : 'have'} no partition ${keyLabel(key)} ` +
+        `while ${states.map((s) => s.table).join(', ')} ${states.length === 1 ? 'has' : 'have'}: ` +
+        'the family is not partitioned alike for this key; look at it by hand',
+    );
+  }
+  if (problems.length > 0) {
+    throw new PgpartsError(
+      'refused',
+      `retire: family ${family.name}, key ${keyLabel(key)}: nothing was changed:\n${problems
+        .map((p) => `  - ${p}`)
+        .join('\n')}`,
+      { step: 'retire', table: `${family.schema}.${family.tables[0]}` },
+    );
+  }
+  return proved(db, { states, also: results.slice(alsoAt) });
 }

@@ -74,6 +74,36 @@ export async function runAsTransaction(
 }
 
 /**
+ * runAsTransaction for a read that writes nothing: `first` (transaction-local settings), then the
+ * one statement `read` sends, in a transaction of their own; its value is returned. Where the
+ * connection sends statements together, BEGIN, `first`, the read and COMMIT go out at once (one
+ * round trip); a failure aborts the transaction, COMMIT ends it as a ROLLBACK, and the first
+ * failure in order is thrown. Elsewhere db.transaction. `read` must send its statement before
+ * its first await: what it sent later would run after the COMMIT.
+ */
+export async function readAsTransaction<T>(
+  db: AnyPgDatabase,
+  first: readonly SQL[],
+  read: (tx: AnyPgDatabase) => Promise<T>,
+): Promise<T> {
+  if (is(db, PgTransaction) || !sendsTogether(db)) {
+    return db.transaction(async (tx) => {
+      for (const statement of first) await tx.execute(statement);
+      return read(tx as unknown as AnyPgDatabase);
+    });
+  }
+  const sent = ['BEGIN', ...first].map((statement) =>
+    db
+      .execute(typeof statement === 'string' ? sql.raw(statement) : statement)
+      .then(() => undefined),
+  );
+  const [, value] = await afterSent(Promise.all(sent), () =>
+    afterSent(read(db), () => db.execute(sql.raw('COMMIT'))).then(([v]) => v),
+  );
+  return value;
+}
+
+/**
  * Sends `statements` one after the other, each its own transaction, where the connection allows
  * it without waiting for each reply (sendsTogether); the first failure in order is thrown once
  * all have ended. A statement after a failed one still runs: only for statements each of which

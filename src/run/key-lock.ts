@@ -319,10 +319,12 @@ export async function withKeyOperation<T>(
     }
     return result;
   } finally {
-    // On the caller's own pinned connection (nothing is given back here) the unlock is not
-    // waited for: what the caller sends next goes out right behind it and runs after it.
-    if (!unlocked && session.kind === 'as-given' && sendsTogether(s)) void unlock().catch(() => {});
-    else if (!unlocked) await unlock().catch(() => {});
+    if (!unlocked) {
+      const unlocking = unlock().catch(() => {});
+      // On the caller's own pinned connection (nothing is given back here) the unlock is not
+      // waited for: what the caller sends next goes out right behind it and runs after it.
+      if (session.kind !== 'as-given' || !sendsTogether(s)) await unlocking;
+    }
     await session.release();
   }
 }
