@@ -19,6 +19,22 @@ async function exists(db: AnyPgDatabase, schema: string, table: string): Promise
   return !!row?.t;
 }
 
+/** Whether the family's existing partitions were carried over into the ownership record. */
+export async function ownershipCarriedOver(
+  db: AnyPgDatabase,
+  schema: string,
+  family: string,
+): Promise<boolean> {
+  if (!(await exists(db, schema, OWNERSHIP_ADOPTED))) return false;
+  const [row] = rowsOf<{ n: number }>(
+    await db.execute(
+      sql`SELECT count(*)::int AS n FROM ${sql.raw(quoteQualified(schema, OWNERSHIP_ADOPTED))}
+          WHERE family = ${family}`,
+    ),
+  );
+  return (row?.n ?? 0) > 0;
+}
+
 /** The rows of a schema's ownership table (it must exist). */
 export function ownedRowsSql(schema: string): SQL {
   return sql`SELECT relid::text AS relid, schema, name, role, family

@@ -3,7 +3,7 @@ import { operationsSetupSql } from '../catalog/operations.js';
 import { retiredKeysSetupSql } from '../catalog/retired-keys.js';
 import { boundKey, parseBound } from '../define/bounds.js';
 import { isManagedComment } from '../define/marker.js';
-import { keyLabel, partitionName } from '../define/partition-key.js';
+import { keyLabel, type PartitionKey, partitionName } from '../define/partition-key.js';
 import type { FamilySpec } from '../define/spec.js';
 import type { AnyPgDatabase } from '../run/database.js';
 import { query, run } from '../run/execute.js';
@@ -24,6 +24,26 @@ function bookkeepingSetupSql(schema: string): string[] {
     ...operationsSetupSql(schema),
     ...retiredKeysSetupSql(schema),
   ];
+}
+
+/**
+ * The key of an attached partition of `table` that the carry-over (ensureOwnership) adopts: it
+ * carries the `pgparts:managed` comment and its name is the one pgparts derives for its bound
+ * (bound as pg_get_expr prints it in UTC, ISO). Null when it is not adopted.
+ */
+export function adoptedKey(
+  family: FamilySpec,
+  table: string,
+  partition: { name: string; bound: string; comment: string | null },
+): PartitionKey | null {
+  if (!isManagedComment(partition.comment)) return null;
+  const key = boundKey(parseBound(partition.bound));
+  if (!key) return null;
+  try {
+    return partitionName(family, table, key) === partition.name ? key : null;
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -63,16 +83,8 @@ export async function ensureOwnership(db: AnyPgDatabase, family: FamilySpec): Pr
             WHERE i.inhparent = to_regclass(${quoteQualified(family.schema, table)}) AND n.nspname = ${family.schema}`,
       );
       for (const p of partitions) {
-        if (!isManagedComment(p.comment)) continue;
-        const key = boundKey(parseBound(p.bound));
+        const key = adoptedKey(family, table, p);
         if (!key) continue;
-        let expected: string;
-        try {
-          expected = partitionName(family, table, key);
-        } catch {
-          continue;
-        }
-        if (expected !== p.name) continue;
         adopted.push({
           schema: family.schema,
           family: family.name,

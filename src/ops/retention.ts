@@ -1,5 +1,6 @@
 import { type SQL, sql } from 'drizzle-orm';
 import { readOperations } from '../catalog/operations.js';
+import { ownershipCarriedOver } from '../catalog/ownership.js';
 import { RETIRED_KEYS_TABLE } from '../catalog/retired-keys.js';
 import { MANAGED_MARKER } from '../define/marker.js';
 import { keyLabel, type PartitionKey, partitionName } from '../define/partition-key.js';
@@ -227,6 +228,8 @@ export async function previewRetire(
     resuming: boolean;
     /** The ownership record's table is known to exist: see RetirePreflightOptions. */
     ownedTableExists?: boolean;
+    /** The run carries the family's ownership over first: see RetirePreflightOptions. */
+    carriesOverFirst?: boolean;
     /**
      * The retired keys' table is made before this retire runs (ensureOwnership, which makes it,
      * runs first): its CREATE is not one of the retire's statements even when it does not exist
@@ -331,12 +334,14 @@ export async function retireDryRun(
     const resuming = unfinished?.operation === 'retire';
     await checkKey(s, family, key, 'retire', { force: options.force === true, resuming });
     const mode = retireMode(family, resuming ? unfinished?.detail : undefined, options);
-    // retireKey makes pgparts's bookkeeping tables (ensureOwnership) before its retire.
+    // retireKey makes pgparts's bookkeeping tables and carries the family's ownership over
+    // (ensureOwnership) before its retire.
     return await previewRetire(s, family, key, {
       mode,
       archiveSchema,
       resuming,
       retiredKeysTableMadeFirst: true,
+      carriesOverFirst: !(await ownershipCarriedOver(s, family.schema, family.name)),
     });
   } finally {
     await session.release();

@@ -10,12 +10,14 @@ import { pgErrorCode } from '../run/pg-error.js';
 import { quoteQualified } from '../sql/identifiers.js';
 import { OWNED_TABLES, type OwnedRole } from '../sql/ownership.js';
 import { boundSpecSql } from '../sql/partition-ddl.js';
+import { adoptedKey } from './ownership.js';
 
 /**
  * What retire proves before its first change, so that it never stops half-way: a retire that
  * dropped the members' partition and then failed on the runs' left the parent showing none of
  * the month's rows, and every later run failing. It refuses ('refused'), changing nothing, when:
- * - a table's partition for the key is not pgparts's own (not in its ownership record), holds
+ * - a table's partition for the key is not pgparts's own (not in its ownership record, nor,
+ *   where the run carries the family's ownership over first, one that carry-over adopts), holds
  *   the key under another name, or is a drain's staging table;
  * - a view or materialized view depends on one of the key's partitions (DROP would fail, DETACH
  *   would leave the view reading a table that is no longer in the parent);
@@ -46,6 +48,13 @@ export interface RetirePreflightOptions {
    * batch fails, and the preflight reads again without it.
    */
   ownedTableExists?: boolean;
+  /**
+   * The family's ownership is not carried over yet, and the run carries it over before its
+   * first change (ensureOwnership): a partition not in the record counts as pgparts's own when
+   * the carry-over adopts it (adoptedKey). For the plan of a run, and a dry run, to say what the
+   * run will do.
+   */
+  carriesOverFirst?: boolean;
 }
 
 /** The table a statement named does not exist (SQLSTATE 42P01). */
@@ -57,6 +66,8 @@ interface TableRead {
   attached: boolean;
   pending: boolean;
   rows: number;
+  bound: string | null;
+  comment: string | null;
 }
 
 /** The partitions holding the key's bound in `table`, and the key's own table: one read. */
@@ -67,11 +78,13 @@ function tableReadSql(family: FamilySpec, table: string, name: string, bound: st
                      JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_namespace n ON n.oid = c.relnamespace
                      WHERE i.inhparent = to_regclass(${parent})
                        AND pg_get_expr(c.relpartbound, 0) = ${bound}) AS holders,
-                    t.oid, t.attached, t.pending, t.rows
+                    t.oid, t.attached, t.pending, t.rows, t.bound, t.comment
              FROM (SELECT 1) one LEFT JOIN (
                SELECT c.oid::text AS oid, i.inhrelid IS NOT NULL AS attached,
                       coalesce(i.inhdetachpending, false) AS pending,
-                      greatest(c.reltuples, 0)::bigint::int AS rows
+                      greatest(c.reltuples, 0)::bigint::int AS rows,
+                      pg_get_expr(c.relpartbound, 0) AS bound,
+                      obj_description(c.oid, 'pg_class') AS comment
                FROM pg_class c
                LEFT JOIN pg_inherits i ON i.inhrelid = c.oid AND i.inhparent = to_regclass(${parent})
                WHERE c.oid = to_regclass(${quoteQualified(family.schema, name)})) t ON true`;
@@ -198,7 +211,12 @@ async function preflightOnce<T>(
       missing.push(table);
       continue;
     }
-    const role = roles.get(name) ?? null;
+    const adopted =
+      options.carriesOverFirst === true &&
+      found.attached &&
+      read?.bound != null &&
+      adoptedKey(family, table, { name, bound: read.bound, comment: read.comment }) !== null;
+    const role = roles.get(name) ?? (adopted ? 'partition' : null);
     if (role === 'staging' || role === 'next-default') {
       problems.push(
         `${family.schema}.${name} is a drain's ${role} table (an unfinished drain of this key): ` +

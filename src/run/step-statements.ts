@@ -54,8 +54,9 @@ async function statementsOf(
       // The family's ownership carried over: its record's table exists (the batch proves it).
       ownedTableExists: found?.ownershipRecorded === true,
       // Not carried over yet: apply does it (ensureOwnership, which makes the retired keys'
-      // table) before its first step.
+      // table and records the partitions it adopts) before its first step.
       retiredKeysTableMadeFirst: found?.ownershipRecorded !== true,
+      carriesOverFirst: found?.ownershipRecorded !== true,
     });
     return retirePreviewSql(preview);
   } catch (error) {
