@@ -74,7 +74,7 @@ async function main() {
     console.log('by kind (count, ms):');
     for (const [kind, k] of [...kinds].sort((a, b) => b[1].ms - a[1].ms).slice(0, 25))
       console.log(`${String(k.n).padStart(5)} ${k.ms.toFixed(1).padStart(9)}  ${kind}`);
-    for (const l of lines.filter((l) => l.ms >= 2))
+    for (const l of lines.filter((l) => l.ms >= Number(process.env.TRACE_MIN_MS ?? 2)))
       console.log(`${l.ms.toFixed(1).padStart(9)}  ${l.text.slice(0, 150)}`);
     await pool.end();
     await setup.end();

@@ -1,10 +1,11 @@
 import { type RecordedOperation, readOperations } from '../../catalog/operations.js';
+import { staleStatistics } from '../../catalog/stale-statistics.js';
 import { keyLabel, type PartitionKey } from '../../define/partition-key.js';
 import type { FamilySpec } from '../../define/spec.js';
 import { PgpartsError } from '../../errors.js';
 import type { AnyPgDatabase } from '../../run/database.js';
 import { driverCapabilities } from '../../run/driver-capabilities.js';
-import { query, run, runAsTransaction, runCounted } from '../../run/execute.js';
+import { query, run, runAsTransaction, runCounted, runInTransaction } from '../../run/execute.js';
 import { type KeyOperation, withKeyOperation } from '../../run/key-lock.js';
 import {
   checkLockOptions,
@@ -510,9 +511,12 @@ async function replayAll(
     // Writers grow DEFAULT faster than autovacuum's statistics follow. Planned on stale ones,
     // the lookup of each logged key went through a narrower index than the primary key and
     // read thousands of rows per key: 1 ms a row, 86 s for 11k keys in the 8-writer test.
-    // Fresh statistics before each pass (a sample, but of up to 30,000 pages: 100-200 ms for
-    // a million rows, so not every round), which the final replay's plans use too.
-    if (round === 0) for (const statement of ds.analyzeDefaults) await run(db, statement);
+    // Fresh statistics before each pass, which the final replay's plans use too; only where
+    // they are stale by autovacuum's rule (an ANALYZE samples up to 30,000 pages: 100-200 ms
+    // for a million rows, for nothing when DEFAULT changed little since its last one).
+    if (round === 0) {
+      for (const a of await staleStatistics(db, ds.analyzeDefaults)) await run(db, a.sql);
+    }
     let replayed = 0;
     for (const p of ds.tables) replayed += (await replayOnce(db, p)).entries;
     options.onProgress?.({ phase: 'replay', done: round + 1, total: options.replayRounds ?? 3 });
@@ -554,9 +558,22 @@ async function finish(
   await db.transaction(async (tx) => {
     let lap = stopwatch();
     let deltas = new Map<string, number>();
+    // Consecutive statements whose results nothing reads go out together (runInTransaction: one
+    // round trip where the connection allows it, each otherwise): under the parents' locks,
+    // each round trip saved is one writers do not wait for. A lock that times out aborts the
+    // transaction, so nothing sent after it takes effect.
+    let unsent: string[] = [];
+    const send = async () => {
+      if (unsent.length > 0) await runInTransaction(tx, unsent);
+      unsent = [];
+    };
     for (const item of ds.finish) {
-      if (item.kind === 'run') await run(tx, item.sql);
-      else if (item.kind === 'guard') {
+      if (item.kind === 'run') {
+        unsent.push(item.sql);
+        continue;
+      }
+      await send();
+      if (item.kind === 'guard') {
         if ((await count(tx, item.sql)) === 0)
           throw new PgpartsError(
             'busy',
@@ -573,6 +590,7 @@ async function finish(
       else if (item.mark === 'deleted') times.deleteMs = lap();
       else times.attachMs = lap();
     }
+    await send();
     if (ds.strategy === 'swap') {
       // Nothing was deleted: the staging tables hold exactly the key's rows of DEFAULT.
       for (const p of ds.tables)

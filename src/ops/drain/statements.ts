@@ -108,8 +108,11 @@ export interface DrainStatements {
   indexBuilds: IndexBuild[];
   /** ANALYZE of the staging tables after the copy, when foreign keys are validated on them. */
   analyzeStaging: string[];
-  /** ANALYZE of the DEFAULT partitions before the first round of each replay pass. */
-  analyzeDefaults: string[];
+  /**
+   * ANALYZE of each DEFAULT partition before the first round of each replay pass, run for those
+   * whose statistics are stale by autovacuum's rule (catalog/stale-statistics.ts).
+   */
+  analyzeDefaults: { schema: string; table: string; sql: string }[];
   /** ANALYZE of the referenced parents before the foreign keys are validated. */
   analyzeReferenced: string[];
   /**
@@ -690,9 +693,11 @@ export function drainStatements(
       foreignKeys.length > 0
         ? tables.map((p) => `ANALYZE ${quoteQualified(schema, p.t.target)}`)
         : [],
-    analyzeDefaults: defaults.map(
-      (t) => `ANALYZE ${quoteQualified(schema, t.defaultPartition as string)}`,
-    ),
+    analyzeDefaults: defaults.map((t) => ({
+      schema,
+      table: t.defaultPartition as string,
+      sql: `ANALYZE ${quoteQualified(schema, t.defaultPartition as string)}`,
+    })),
     analyzeReferenced:
       skipTriggers || strategy === 'swap'
         ? [...referenced].map((table) => `ANALYZE ${quoteQualified(schema, table)}`)
@@ -739,13 +744,18 @@ export function listDrainStatements(
     ds.tables.flatMap((p) => {
       if (!p.replay) return [];
       const note = `replay batch of ${p.t.defaultPartition}'s change log (${REPLAY_BATCH} entries at most), ${when}`;
-      return [...REPLAY_SETTINGS.before, templateText(p.replay), ...REPLAY_SETTINGS.after].map(
-        (s) => template(note, s),
+      return [REPLAY_SETTINGS.before, templateText(p.replay), REPLAY_SETTINGS.after].map((s) =>
+        template(note, s),
       );
     });
   // Rounds of replay, until one finds nothing (at most `rounds`); a second pass after the keys.
   const replayRounds = [
-    ...ds.analyzeDefaults.map((s) => template('before the first replay round', s)),
+    ...ds.analyzeDefaults.map((a) =>
+      template(
+        `before the first replay round, when ${a.table}'s statistics are stale: more rows changed since its last ANALYZE than autovacuum's threshold (autovacuum_analyze_threshold + autovacuum_analyze_scale_factor x its rows), or never analyzed`,
+        a.sql,
+      ),
+    ),
     ...replays(`each round (${rounds} at most) until a round finds the logs empty`),
   ];
   const lines: string[] = [

@@ -1,6 +1,7 @@
 import { type SQL, sql } from 'drizzle-orm';
 import type { AnyPgDatabase } from '../../run/database.js';
-import { query, run } from '../../run/execute.js';
+import { afterSentOn, run } from '../../run/execute.js';
+import { rowsOf } from '../../run/rows.js';
 import { quoteIdent } from '../../sql/identifiers.js';
 import type { ChangeLog } from './capture.js';
 
@@ -202,20 +203,15 @@ export function replaySql(spec: ReplaySpec): Template {
  * Each key of a batch is looked up by its primary key: index lookups, never a hash or merge
  * join or a sequential scan reading a whole table per batch (under a lock, at the end). Switching
  * scans off inflates the estimates of any plan that keeps one past jit_above_cost: no JIT, so a
- * replay never waits for a compiler.
+ * replay never waits for a compiler. One statement each way (set_config(..., true) is SET LOCAL).
  */
 export const REPLAY_SETTINGS = {
-  before: [
-    'SET LOCAL jit = off',
-    'SET LOCAL enable_seqscan = off',
-    'SET LOCAL enable_hashjoin = off',
-    'SET LOCAL enable_mergejoin = off',
-  ],
-  after: [
-    'SET LOCAL enable_seqscan = on',
-    'SET LOCAL enable_hashjoin = on',
-    'SET LOCAL enable_mergejoin = on',
-  ],
+  before:
+    "SELECT set_config('jit', 'off', true), set_config('enable_seqscan', 'off', true), " +
+    "set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)",
+  after:
+    "SELECT set_config('enable_seqscan', 'on', true), set_config('enable_hashjoin', 'on', true), " +
+    "set_config('enable_mergejoin', 'on', true)",
 } as const;
 
 export interface ReplayBatch {
@@ -227,15 +223,27 @@ export interface ReplayBatch {
   gained: Record<string, number>;
 }
 
-/** Runs one replay batch in the caller's transaction, with the replay's planner settings. */
+/**
+ * Runs one replay batch in the caller's transaction, with the replay's planner settings: the
+ * settings, the batch and the settings put back sent together where the connection allows it
+ * (one round trip; a replay under the final phase's locks runs a batch at least twice, the last
+ * finding the log empty), else one after the other. A failure aborts the transaction, so what
+ * was sent after it does nothing; the first failure in order is thrown.
+ */
 export async function replayBatch(
   tx: AnyPgDatabase,
   template: Template,
   values: readonly unknown[] = [],
 ): Promise<ReplayBatch> {
-  for (const statement of REPLAY_SETTINGS.before) await run(tx, statement);
-  const [row] = await query<Record<string, unknown>>(tx, bind(template, values));
-  for (const statement of REPLAY_SETTINGS.after) await run(tx, statement);
+  const settings = tx.execute(sql.raw(REPLAY_SETTINGS.before)).then(() => undefined);
+  const [, row] = await afterSentOn(tx, settings, async () => {
+    const [rows] = await afterSentOn(
+      tx,
+      tx.execute(bind(template, values)).then((r) => rowsOf<Record<string, unknown>>(r)),
+      () => run(tx, REPLAY_SETTINGS.after),
+    );
+    return rows[0];
+  });
   const gained: Record<string, number> = {};
   for (const [name, value] of Object.entries(row ?? {})) {
     if (name !== 'taken' && name !== 'last_id') gained[name] = Number(value ?? 0);
