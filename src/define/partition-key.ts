@@ -66,7 +66,9 @@ export function partitionName(family: FamilySpec, table: string, key: PartitionK
 
 /**
  * Refuses keys of one family whose partitions would have the same name (text values that differ
- * only in case or punctuation): PostgreSQL would refuse the second CREATE half-way through.
+ * only in case or punctuation), or the DEFAULT partition's name (a value `default`): PostgreSQL
+ * would refuse the second CREATE half-way through, and a drain or retire looking for the key's
+ * partition would find the other one.
  */
 export function assertDistinctPartitionNames(
   family: FamilySpec,
@@ -74,9 +76,20 @@ export function assertDistinctPartitionNames(
 ): void {
   const table = family.tables[0];
   if (!table) return;
+  const defaultName = family.defaultPartition
+    ? partitionName(family, table, { kind: 'default' })
+    : null;
   const seen = new Map<string, PartitionKey>();
   for (const key of keys) {
     const name = partitionName(family, table, key);
+    if (name === defaultName) {
+      throw new PgpartsError(
+        'invalid-config',
+        `pgparts: family ${family.name}: LIST value ${JSON.stringify(keyLabel(key))} gives the ` +
+          `partition name ${name}, the DEFAULT partition's; give the family another naming ` +
+          'scheme (partitionBy.naming) or leave the value to DEFAULT',
+      );
+    }
     const other = seen.get(name);
     if (other && keyLabel(other) !== keyLabel(key)) {
       throw new PgpartsError(

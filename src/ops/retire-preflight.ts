@@ -19,6 +19,7 @@ import { adoptedKey } from './ownership.js';
  * - a table's partition for the key is not pgparts's own (not in its ownership record, nor,
  *   where the run carries the family's ownership over first, one that carry-over adopts), holds
  *   the key under another name, or is a drain's staging table;
+ * - the partition of the key's name holds another bound (another key, or DEFAULT);
  * - a view or materialized view depends on one of the key's partitions (DROP would fail, DETACH
  *   would leave the view reading a table that is no longer in the parent);
  * - a table outside the family has a foreign key to the parent or the partition (the detach
@@ -209,6 +210,16 @@ async function preflightOnce<T>(
       : undefined;
     if (!found) {
       missing.push(table);
+      continue;
+    }
+    // Found by name, proved by bound: text values differing only in case or punctuation share
+    // a name, and a value can name the DEFAULT partition; neither is this key's to retire.
+    if (read?.bound != null && read.bound !== bound) {
+      problems.push(
+        `${family.schema}.${name} holds ${read.bound}, not ${keyLabel(key)} (${bound}): the key's ` +
+          'partition would have that name (partition names come from the values, so text values ' +
+          "differing only in case or punctuation share one); check the key's spelling",
+      );
       continue;
     }
     const adopted =

@@ -211,6 +211,16 @@ function validate(family: FamilySpec, key: PartitionKey, state: DrainState): Dra
     );
   }
   for (const t of state.tables) {
+    if (t.targetHoldsOther !== null) {
+      throw new PgpartsError(
+        'refused',
+        `pgparts: drain: ${where}: ${t.table}'s partition ${t.target} holds ${t.targetHoldsOther}, ` +
+          `not this key: the key's partition would have that name (partition names come from the ` +
+          'values: text values differing only in case or punctuation share one, and a value ' +
+          "that names the DEFAULT partition takes its name); check the key's spelling",
+        { step: 'drain', table: `${family.schema}.${t.table}` },
+      );
+    }
     if (t.coveredBy) {
       throw new PgpartsError(
         'refused',

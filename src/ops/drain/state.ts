@@ -52,6 +52,11 @@ export interface DrainTableState {
   targetState: 'absent' | 'attached' | 'staging' | 'foreign';
   /** Another attached partition already holds the key under another name. */
   coveredBy: string | null;
+  /**
+   * The bound of the attached partition named `target` when it is not the key's: two keys give
+   * the same name (text LIST values differing in case or punctuation), or the name is DEFAULT's.
+   */
+  targetHoldsOther: string | null;
   columns: string[];
   pkColumns: string[];
   /** Foreign keys of this table to earlier tables of the family: name and definition. */
@@ -223,6 +228,9 @@ export async function readDrainState(
       }
       const defaultPartition = partitions.find((p) => p.bound === 'DEFAULT')?.name ?? null;
       const attachedTarget = partitions.find((p) => p.name === target);
+      // Found by name, proved by bound: a name says nothing about which key it holds.
+      const targetHoldsOther =
+        attachedTarget && attachedTarget.bound !== wantedBound ? attachedTarget.bound : null;
       const coveredBy =
         partitions.find((p) => p.name !== target && p.bound === wantedBound)?.name ?? null;
       const standalone = await query<{ oid: string }>(
@@ -358,6 +366,7 @@ export async function readDrainState(
         target,
         targetState,
         coveredBy,
+        targetHoldsOther,
         columns: columns.map((c) => c.name),
         pkColumns: pk.map((c) => c.name),
         familyForeignKeys: fks,
