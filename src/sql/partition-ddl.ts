@@ -208,9 +208,16 @@ export function initialRangePartitionsSql(
   if (!p.naming.startsWith('{table}') || p.naming.split('{suffix}').length !== 2) {
     throw new PgpartsError(
       'invalid-config',
-      'pgparts: migrate-time partitions need a naming scheme like {table}..{suffix}',
+      `pgparts: family ${family.name}: its migration creates the first partitions when it runs, ` +
+        `which needs a naming scheme that starts with {table} and has {suffix} once ` +
+        `(${JSON.stringify(p.naming)} does not)`,
     );
   }
+  // The block builds each name when it runs, where PostgreSQL would cut one over 63 bytes (and
+  // find the cut name taken by the interval before). A suffix has one length per interval:
+  // partitionName refuses a name too long now, whatever date it is for.
+  const sample: PartitionKey = { kind: 'range', from: new Date(0), to: new Date(0) };
+  for (const table of options.tables ?? family.tables) partitionName(family, table, sample);
   const [prefix = '', after = ''] = p.naming.replace('{table}', '').split('{suffix}');
   const tables = (options.tables ?? family.tables).map((t) => textLiteral(t)).join(', ');
   const unit = `1 ${p.interval}`;
