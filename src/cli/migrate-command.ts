@@ -12,8 +12,9 @@ export function registerMigrate(program: Command): void {
   program
     .command('migrate')
     .description(
-      "apply pending migrations: with --config, the app's drizzle.config `out` folder (and " +
-        "pgparts's own when the config sets packageMigrations); without, pgparts's own tables",
+      "apply pending migrations: with a config (--config, or pgparts.config.* in the current " +
+        "folder), the app's drizzle.config `out` folder (and pgparts's own when the config sets " +
+        "packageMigrations); without one, pgparts's own tables",
     )
     .option('--drizzle-config <file>', 'drizzle.config.ts (default: found as drizzle-kit finds it)')
     .action(async (options: { drizzleConfig?: string }) => {

@@ -1,12 +1,13 @@
 import { Command } from 'commander';
 import { DEFAULT_REPLY_TIMEOUT_S } from '../run/reply-watchdog.js';
 import { registerApply } from './apply-command.js';
+import { CONFIG_FILES, defaultConfigFile } from './config-file.js';
 import { DEFAULT_CONNECT_TIMEOUT_S, DEFAULT_READ_QUERY_TIMEOUT_S } from './connection.js';
 import { registerConvert } from './convert-command.js';
 import { registerDrain } from './drain-command.js';
 import { registerGenerate } from './generate-command.js';
 import { registerMigrate } from './migrate-command.js';
-import { wholeNumber } from './options.js';
+import { type GlobalOptions, wholeNumber } from './options.js';
 import { registerPlan } from './plan-command.js';
 import { registerRetire } from './retire-command.js';
 import { registerStatus } from './status-command.js';
@@ -18,7 +19,7 @@ export function buildProgram(): Command {
     .option('--database-url <url>', 'PostgreSQL URL (default: $DATABASE_URL)')
     .option(
       '--config <file>',
-      'pgparts.config (.ts, .mjs, .js or .json exporting `families`); default: the leaderboard and killmail families',
+      `pgparts.config (.ts, .mts, .mjs, .js or .json exporting \`families\`); default: ${CONFIG_FILES[0]} (or .mts, .mjs, .js, .json) in the current folder, else the built-in leaderboard and killmail families`,
     )
     .option(
       '--connect-timeout <s>',
@@ -36,7 +37,13 @@ export function buildProgram(): Command {
       `seconds a statement may go without a reply before pgparts asks the server (over a new connection) whether it still runs it; if not, or no answer, the command fails (default: $PGPARTS_REPLY_TIMEOUT, else ${DEFAULT_REPLY_TIMEOUT_S})`,
       wholeNumber(1),
     )
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // One default for every command: the folder's config, as generate reads it.
+    .hook('preAction', () => {
+      if (program.opts<GlobalOptions>().config !== undefined) return;
+      const found = defaultConfigFile(process.cwd());
+      if (found) program.setOptionValue('config', found);
+    });
   registerGenerate(program);
   registerMigrate(program);
   registerStatus(program);
