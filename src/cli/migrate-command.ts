@@ -12,7 +12,7 @@ export function registerMigrate(program: Command): void {
   program
     .command('migrate')
     .description(
-      "apply pending migrations: with a config (--config, or pgparts.config.* in the current " +
+      'apply pending migrations: with a config (--config, or pgparts.config.* in the current ' +
         "folder), the app's drizzle.config `out` folder (and pgparts's own when the config sets " +
         "packageMigrations); without one, pgparts's own tables",
     )
