@@ -217,9 +217,24 @@ export function status(
       const held = defaultPartition?.defaultRows ?? null;
       const keys = held ? defaultKeys(held) : { keys: [], all: true };
       if (defaultPartition && held?.hasRows) {
+        // The plan drains the keys the spec wants; a key it does not declare stays in DEFAULT
+        // (where such rows are meant to land) until someone drains it by hand.
+        const drained = new Set(
+          planned.steps
+            .filter((s) => s.family === family.name && s.kind === 'drain')
+            .map((s) => s.label),
+        );
+        const byHand = keys.keys.filter((k) => !drained.has(keyLabel(k)));
+        const how =
+          byHand.length === 0
+            ? 'pgparts plan shows the drain'
+            : `${byHand.length < keys.keys.length ? 'pgparts plan shows the drain of the others; ' : ''}` +
+              `apply leaves ${byHand.map(keyLabel).join(', ')} there, the spec asking for no ` +
+              `partition of ${byHand.length === 1 ? 'it' : 'them'}: pgparts drain ${table.name} ` +
+              `${keyLabel(byHand[0] as PartitionKey)}${byHand.length > 1 ? ', and so on' : ''}`;
         attention.push(
           `${defaultPartition.name} holds ${describeDefault(defaultPartition, keys)}; ` +
-            'they belong in their own partitions (pgparts plan shows the drain)',
+            `they belong in their own partitions (${how})`,
         );
       }
       const sizes = table.partitions.map((part) => part.bytes);
