@@ -148,9 +148,10 @@ export async function missingPrivileges(
   /** DDL on a table and its partitions (create/attach/detach/drop) needs its owner. */
   const ownsFamily = async (family: FamilySpec) => {
     for (const table of family.tables) {
-      const rows = rowsOf<{ name: string; owner: string }>(
+      const rows = rowsOf<{ name: string; owner: string; superuser: boolean }>(
         await db.execute(sql`
-          SELECT c.oid::regclass::text AS name, pg_get_userbyid(c.relowner) AS owner
+          SELECT c.oid::regclass::text AS name, pg_get_userbyid(c.relowner) AS owner,
+                 coalesce((SELECT r.rolsuper FROM pg_roles r WHERE r.oid = c.relowner), false) AS superuser
           FROM pg_partition_tree(to_regclass(${quoteQualified(family.schema, table)})) t
           JOIN pg_class c ON c.oid = t.relid
           WHERE NOT pg_has_role(current_user, c.relowner, 'USAGE')
@@ -159,7 +160,7 @@ export async function missingPrivileges(
       for (const row of rows) {
         missing.push({
           needed: `ownership of ${row.name} (owned by ${row.owner}; DDL on partitions needs it)`,
-          grant: `GRANT ${quoteIdent(row.owner)} TO ${role}; -- or: ALTER TABLE ${row.name} OWNER TO ${role};`,
+          grant: ownerGrant(row, 'TABLE', role),
           severity: 'required',
         });
       }
@@ -175,7 +176,7 @@ export async function missingPrivileges(
       family.tables.map((t) => sql`to_regclass(${quoteQualified(family.schema, t)})`),
       sql`, `,
     );
-    const rows = rowsOf<{ name: string; owner: string }>(
+    const rows = rowsOf<{ name: string; owner: string; superuser: boolean }>(
       await db.execute(sql`
         WITH RECURSIVE deps(oid, depth) AS (
           SELECT DISTINCT r.ev_class, 1 FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid
@@ -187,7 +188,8 @@ export async function missingPrivileges(
             AND d.refclassid = 'pg_class'::regclass
           JOIN pg_rewrite r ON r.oid = d.objid AND r.ev_class <> deps.oid
           WHERE deps.depth < 50)
-        SELECT DISTINCT c.oid::regclass::text AS name, pg_get_userbyid(c.relowner) AS owner
+        SELECT DISTINCT c.oid::regclass::text AS name, pg_get_userbyid(c.relowner) AS owner,
+               coalesce((SELECT r.rolsuper FROM pg_roles r WHERE r.oid = c.relowner), false) AS superuser
         FROM deps JOIN pg_class c ON c.oid = deps.oid
         WHERE NOT pg_has_role(current_user, c.relowner, 'USAGE')
         ORDER BY 1`),
@@ -195,7 +197,7 @@ export async function missingPrivileges(
     for (const row of rows) {
       missing.push({
         needed: `ownership of the view ${row.name} (owned by ${row.owner}; convert moves it to the new tables)`,
-        grant: `GRANT ${quoteIdent(row.owner)} TO ${role}; -- or: ALTER VIEW ${row.name} OWNER TO ${role};`,
+        grant: ownerGrant(row, 'VIEW', role),
         severity: 'required',
       });
     }
@@ -285,7 +287,10 @@ export async function missingPrivileges(
       });
     }
   }
-  return missing;
+  // Schema-wide needs (CREATE on a schema, pgparts's own tables) come once per family that
+  // shares the schema: said once.
+  const seen = new Set<string>();
+  return missing.filter((m) => !seen.has(m.needed) && seen.add(m.needed));
 }
 
 export interface PrivilegeCheckOptions extends PreflightOptions {
@@ -309,6 +314,22 @@ export async function preflightPrivileges(
   for (const note of missing.filter((m) => m.severity === 'advisory')) onNote?.(note);
   assertPrivileges(command, missing);
   return missing;
+}
+
+/**
+ * How the role gets ownership's rights: membership in the owner's role, or the object given to
+ * it. Never membership in a superuser: that makes the role one (it may SET ROLE to it), which
+ * maintenance does not need.
+ */
+function ownerGrant(
+  row: { name: string; owner: string; superuser: boolean },
+  kind: 'TABLE' | 'VIEW',
+  role: string,
+): string {
+  const alter = `ALTER ${kind} ${row.name} OWNER TO ${role};`;
+  return row.superuser
+    ? `${alter} -- ${row.owner} is a superuser: membership in it would make ${role} one`
+    : `GRANT ${quoteIdent(row.owner)} TO ${role}; -- or: ${alter}`;
 }
 
 /** Throws a `permission` PgpartsError listing every required privilege missing and its GRANT. */

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseFamily } from '../../src/define/spec.js';
 import { leaderboardFamily } from '../../src/domains/leaderboard/index.js';
 import { builtInFamilies } from '../../src/domains/presets.js';
 import { drainKey } from '../../src/ops/drain/drain.js';
@@ -213,5 +214,39 @@ describe('least-privilege roles', () => {
     const done = await pgparts(urlAs(OWNER), 'unretire', 'leaderboard_run', '2');
     expect(done.code, done.stderr).toBe(0);
     expect(await retired()).toBe(0);
+  });
+  it('never suggests membership in a superuser that owns a table, and names a schema-wide need once', async () => {
+    await t.sql.unsafe(
+      'CREATE TABLE su_events (id bigint NOT NULL, at timestamptz NOT NULL) PARTITION BY RANGE (at)',
+    );
+    const [me] = await t.sql<{ name: string; superuser: boolean }[]>`
+      SELECT current_user AS name, rolsuper AS superuser FROM pg_roles WHERE rolname = current_user`;
+    expect(me?.superuser).toBe(true);
+    const superOwned = parseFamily({
+      name: 'su_events',
+      tables: ['su_events'],
+      partitionBy: { strategy: 'range', column: 'at', interval: 'month' },
+    });
+    const reader = t.connect({ max: 1, username: READER, password: PASSWORD });
+    try {
+      const missing = await missingPrivileges(drizzle(reader), 'apply', [
+        ...builtInFamilies,
+        superOwned,
+      ]);
+      const own = missing.find((m) => m.needed.startsWith('ownership of su_events'));
+      expect(own?.grant).toBe(
+        `ALTER TABLE su_events OWNER TO "${READER}"; -- ${me?.name} is a superuser: membership in it would make "${READER}" one`,
+      );
+      expect(missing.some((m) => m.grant.startsWith(`GRANT "${me?.name}" TO`))).toBe(false);
+      // Tables owned by an ordinary role still offer membership in it.
+      expect(missing.map((m) => m.grant)).toContain(
+        `GRANT "${OWNER}" TO "${READER}"; -- or: ALTER TABLE leaderboard_run OWNER TO "${READER}";`,
+      );
+      // Three families in public: each need said once.
+      const needs = missing.map((m) => m.needed);
+      expect(new Set(needs).size).toBe(needs.length);
+    } finally {
+      await reader.end();
+    }
   });
 });
