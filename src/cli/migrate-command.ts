@@ -5,19 +5,18 @@ import { loadDrizzleConfig } from '../migrations/drizzle-config.js';
 import { migrate } from '../migrations/migrate.js';
 import { connect } from './connection.js';
 import { cliOut } from './io.js';
-import type { GlobalOptions } from './options.js';
+import { addLockOptions, type GlobalOptions, type LockOptions } from './options.js';
 import { refuseOnStandby } from './standby.js';
 
 export function registerMigrate(program: Command): void {
-  program
-    .command('migrate')
+  addLockOptions(program.command('migrate'))
     .description(
       'apply pending migrations: with a config (--config, or pgparts.config.* in the current ' +
         "folder), the app's drizzle.config `out` folder (and pgparts's own when the config sets " +
         "packageMigrations); without one, pgparts's own tables",
     )
     .option('--drizzle-config <file>', 'drizzle.config.ts (default: found as drizzle-kit finds it)')
-    .action(async (options: { drizzleConfig?: string }) => {
+    .action(async (options: { drizzleConfig?: string } & LockOptions) => {
       const global = program.opts<GlobalOptions>();
       let appOptions = {};
       if (global.config) {
@@ -37,6 +36,8 @@ export function registerMigrate(program: Command): void {
         // migrate() checks the grants the records and the migrations need first.
         const result = await migrate(conn.db, {
           ...appOptions,
+          lockTimeoutMs: options.lockTimeout,
+          retries: options.retries,
           onApplied: (m) => cliOut(`applied ${m.source} ${m.name} (${m.ms} ms)`),
         });
         if (result.carriedOver.length > 0) {

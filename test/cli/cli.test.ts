@@ -46,6 +46,10 @@ describe('pgparts CLI', () => {
     const status = await pgpartsProcess(t.url, 'status');
     expect(status.code).toBe(0);
     expect(status.stdout).toContain('pgparts status of ');
+    // migrate takes the lock options every locking command takes.
+    const again = await pgparts(t.url, 'migrate', '--lock-timeout', '200', '--retries', '1');
+    expect(again.stderr).toBe('');
+    expect(again.stdout).toContain('nothing pending on ');
   });
 
   it('status --check alerts (exit 2) on a season without partitions; plan shows the SQL; apply --dry-run runs nothing', async () => {
