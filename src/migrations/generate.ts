@@ -173,7 +173,9 @@ function writeMigrations(out: string, kit: DrizzleKitRun, config: LoadedConfig):
           earlierFile
             ? `pgparts: family ${family.name}: ${family.schema}.${table} was created by an earlier ` +
                 'migration without PARTITION BY, and a table cannot be partitioned after it is ' +
-                'created; convert it online with `pgparts convert`, or give the family a new table'
+                'created; convert it online from code (`conversionTarget({ family, tables, extras })` ' +
+                'and convertPrep ... convertCleanup, docs/conversion.md: the `pgparts convert` command ' +
+                'knows only the built-in families), or give the family a new table'
             : `pgparts: family ${family.name}: drizzle-kit did not create ${family.schema}.${table}; ` +
                 "is the table exported from the drizzle.config's schema files?",
         );

@@ -87,7 +87,10 @@ function describe(family: FamilySpec): string {
       ? `, values from ${p.valuesFrom.schema}.${p.valuesFrom.table}.${p.valuesFrom.column}`
       : '';
     const listed = p.values.length > 0 ? `, values ${p.values.join(', ')}` : '';
-    return `LIST by ${p.column}${from}${listed}`;
+    const kept = family.retention
+      ? `, retention the newest ${family.retention.keep} values (${family.retention.mode})`
+      : '';
+    return `LIST by ${p.column}${from}${listed}${kept}`;
   }
   const retention = family.retention
     ? `, retention ${family.retention.keep} ${p.interval}s (${family.retention.mode})`
