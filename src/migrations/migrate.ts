@@ -13,7 +13,7 @@ import {
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../drizzle', import.meta.url));
 
 export interface MigrateOptions extends RunMigrationsOptions {
-  /** The app's migrations folder (its drizzle.config `out`), applied after pgparts's own. */
+  /** The app's migrations folder (its drizzle.config `out`); after pgparts's own when both run. */
   appFolder?: string;
   /** Where the app's migrations are recorded; drizzle-kit's default: drizzle.__drizzle_migrations. */
   appMigrationsSchema?: string;
