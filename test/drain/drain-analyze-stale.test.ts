@@ -4,6 +4,7 @@ import { staleStatistics } from '../../src/catalog/stale-statistics.js';
 import { parseFamily } from '../../src/define/spec.js';
 import { drainKey } from '../../src/ops/drain/drain.js';
 import { apply } from '../../src/run/apply.js';
+import { month2026 as month } from '../support/month-key.js';
 import { recordingDatabase } from '../support/recording.js';
 import { tableDigest } from '../support/table-checksum.js';
 import { useTestDatabase } from '../support/test-database.js';
@@ -66,12 +67,6 @@ const events = parseFamily({
   partitionBy: { strategy: 'range', column: 'at', interval: 'month', premake: 1 },
   defaultPartition: true,
 });
-const month = (m: number) =>
-  ({
-    kind: 'range',
-    from: new Date(Date.UTC(2026, m - 1, 1)),
-    to: new Date(Date.UTC(2026, m, 1)),
-  }) as const;
 
 /** A month of hourly rows into DEFAULT. */
 const fill = (m: number) =>

@@ -6,6 +6,7 @@ import { MANAGED_MARKER } from '../../src/define/marker.js';
 import { parseFamily } from '../../src/define/spec.js';
 import { type DrainOptions, drainKey } from '../../src/ops/drain/drain.js';
 import { killWhileWaiting } from '../support/kill-while-waiting.js';
+import { month2026 as month } from '../support/month-key.js';
 import { openTransaction } from '../support/open-transaction.js';
 import { recordingDatabase } from '../support/recording.js';
 import { tableDigest } from '../support/table-checksum.js';
@@ -28,13 +29,6 @@ const gauges = parseFamily({
   partitionBy: { strategy: 'range', column: 'at', interval: 'month', premake: 1 },
   defaultPartition: true,
 });
-
-const month = (m: number) =>
-  ({
-    kind: 'range',
-    from: new Date(Date.UTC(2026, m - 1, 1)),
-    to: new Date(Date.UTC(2026, m, 1)),
-  }) as const;
 
 const digest = () => tableDigest(t.sql, 'gauges', ['id', 'at']);
 
@@ -215,9 +209,11 @@ describe('drainKey when an update moves a row during the copy', () => {
     let moved: { from: number; to: number; pages: number } | null = null;
     let expected = await digest();
     const recorded = recordingDatabase(t);
+    // One connection copying, which waits for onProgress: the row moves before the next batch.
     const result = await drainKey(recorded.db, gauges, july, {
       strategy: 'swap',
       batchPages: 1,
+      sideBySide: false,
       onProgress: async (progress) => {
         if (progress.phase !== 'copy' || moved) return;
         const page = async () => {

@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parseFamily } from '../../src/define/spec.js';
 import { reattachKey, retireKey } from '../../src/ops/retention.js';
 import { apply } from '../../src/run/apply.js';
+import { month2026 as month } from '../support/month-key.js';
 import { expectPgpartsError, rejection } from '../support/pgparts-error.js';
 import { useTestDatabase } from '../support/test-database.js';
 
@@ -15,12 +16,6 @@ const family = parseFamily({
   defaultPartition: true,
   retention: { keep: 12, mode: 'archive' },
 });
-const month = (m: number) =>
-  ({
-    kind: 'range',
-    from: new Date(Date.UTC(2026, m - 1, 1)),
-    to: new Date(Date.UTC(2026, m, 1)),
-  }) as const;
 
 /** Count and md5 of the rows over the columns they had when archived (new columns left out). */
 async function digest(table: string): Promise<{ rows: number; checksum: string }> {

@@ -120,7 +120,8 @@ export interface DrainOptions {
    * a DEFAULT pgparts does not own; see swapObstacles).
    */
   strategy?: 'auto' | DrainStrategy;
-  onProgress?: (progress: DrainProgress) => void;
+  /** Told of each phase's progress; awaited (the drain goes on once it returns). */
+  onProgress?: (progress: DrainProgress) => void | Promise<void>;
   /** Called before a retry after a lock timeout (attempt number, pause, the error). */
   onRetry?: (attempt: number, delayMs: number, error: unknown) => void;
   /** For tests: called between phases, to interrupt the drain at a chosen point. */
@@ -472,7 +473,7 @@ async function copyBlocks(
       const done = Math.min(Math.floor(finished / targets.length) * batch, t.defaultPages);
       if (done > reported) {
         reported = done;
-        options.onProgress?.({ phase: 'copy', table: t.table, done, total: t.defaultPages });
+        await options.onProgress?.({ phase: 'copy', table: t.table, done, total: t.defaultPages });
       }
       if (options.throttleMs) await sleep(options.throttleMs);
     }
@@ -529,7 +530,11 @@ async function replayAll(
     }
     let replayed = 0;
     for (const p of ds.tables) replayed += (await replayOnce(db, p)).entries;
-    options.onProgress?.({ phase: 'replay', done: round + 1, total: options.replayRounds ?? 3 });
+    await options.onProgress?.({
+      phase: 'replay',
+      done: round + 1,
+      total: options.replayRounds ?? 3,
+    });
     if (replayed === 0) return;
   }
 }
@@ -820,7 +825,7 @@ async function drainUnderKeyLock(
     if (!op.resuming) await op.end();
     throw otherDrainError(family, where, first);
   }
-  options.onProgress?.({ phase: 'prepare', done: 0, total: built.pending.length });
+  await options.onProgress?.({ phase: 'prepare', done: 0, total: built.pending.length });
   await runUnits(db, ds.prepare, options);
   await options.onPhase?.('prepared');
 
@@ -903,7 +908,7 @@ async function drainUnderKeyLock(
         )
       : outcome.error;
   }
-  options.onProgress?.({ phase: 'finish', done: 1, total: 1 });
+  await options.onProgress?.({ phase: 'finish', done: 1, total: 1 });
 
   let swap: SwapCompletion | null = null;
   if (strategy === 'swap' && ds.completion) {
