@@ -60,7 +60,7 @@ export type Value = number | string;
 export interface ReplayTarget {
   /** The copy, qualified. */
   table: string;
-  /** A condition on alias `d` (the row) a row meets to belong here; absent: every row does. */
+  /** A condition on the row (by the alias given) a row meets to belong here; absent: every row does. */
   filter?: (alias: string) => string;
   /** Also return the rows it gained (column gainedColumn(flow, target)). */
   counted?: boolean;
@@ -103,36 +103,49 @@ const ENTRY_COLUMNS = { keys: 'pk', rows: 'old_row, new_row' } as const;
 /** The column of target j that says whether a key's current row belongs to it (its filter holds). */
 const into = (j: number) => quoteIdent(`into_${j}`);
 
+/**
+ * A name for a whole row (`alias AS r`) that is no column of the table: a bare name that is also
+ * a column resolves to the column, or is ambiguous, instead of the row (a family with a column
+ * `k` or `d` failed every drain).
+ */
+function rowAlias(base: string, columns: readonly string[]): string {
+  let alias = base;
+  for (let n = 1; columns.includes(alias); n++) alias = `${base}_${n}`;
+  return alias;
+}
+
 function currentVersion(spec: ReplaySpec, flow: ReplayFlow, i: number): Template {
   const tableColumn = spec.log.tableColumn;
-  const keyD = cols(flow.key, 'd.');
+  const row = rowAlias('pgparts_row', flow.columns);
+  const key = rowAlias('pgparts_key', flow.columns);
+  const keyD = cols(flow.key, `${row}.`);
   const intos = (live: string) =>
     flow.targets
-      .map((t, j) => (t.filter ? `, (${live} AND ${t.filter('d')}) IS TRUE AS ${into(j)}` : ''))
+      .map((t, j) => (t.filter ? `, (${live} AND ${t.filter(row)}) IS TRUE AS ${into(j)}` : ''))
       .join('');
   const last = quoteIdent(`last_${i}`);
   if ('image' in flow.current) {
     return [
-      `, ${last} AS (SELECT DISTINCT ON (${keyD}) e.live, d AS k, d AS r${intos('e.live')} FROM taken c ` +
+      `, ${last} AS (SELECT DISTINCT ON (${keyD}) e.live, ${row} AS k, ${row} AS r${intos('e.live')} FROM taken c ` +
         'CROSS JOIN LATERAL (VALUES (0, c.old_row, false), (1, c.new_row, true)) e(side, image, live) ' +
-        `CROSS JOIN LATERAL jsonb_populate_record(NULL::${flow.current.image}, e.image) d ` +
+        `CROSS JOIN LATERAL jsonb_populate_record(NULL::${flow.current.image}, e.image) ${row} ` +
         `WHERE c.${tableColumn} = `,
       flow.logged,
       `::text AND e.image IS NOT NULL ORDER BY ${keyD}, c.id DESC, e.side DESC)`,
     ];
   }
   const keys = quoteIdent(`keys_${i}`);
-  const live = `d.${quoteIdent(flow.key[0] ?? '')} IS NOT NULL`;
+  const live = `${row}.${quoteIdent(flow.key[0] ?? '')} IS NOT NULL`;
   return [
     // The logged keys decoded into typed columns: plain equalities on them let the planner use
     // the primary key indexes of the source and the targets.
-    `, ${keys} AS (SELECT DISTINCT ${cols(flow.key, 'k.')} FROM taken c ` +
-      `CROSS JOIN LATERAL jsonb_populate_record(NULL::${flow.current.keyType}, c.pk) k ` +
+    `, ${keys} AS (SELECT DISTINCT ${cols(flow.key, `${key}.`)} FROM taken c ` +
+      `CROSS JOIN LATERAL jsonb_populate_record(NULL::${flow.current.keyType}, c.pk) ${key} ` +
       `WHERE c.${tableColumn} = `,
     flow.logged,
     '::text)',
-    `, ${last} AS (SELECT ${live} AS live, k, d AS r${intos(live)} FROM ${keys} k ` +
-      `LEFT JOIN ${flow.current.source} d ON ${flow.key.map((c) => `d.${quoteIdent(c)} = k.${quoteIdent(c)}`).join(' AND ')})`,
+    `, ${last} AS (SELECT ${live} AS live, ${key} AS k, ${row} AS r${intos(live)} FROM ${keys} ${key} ` +
+      `LEFT JOIN ${flow.current.source} ${row} ON ${flow.key.map((c) => `${row}.${quoteIdent(c)} = ${key}.${quoteIdent(c)}`).join(' AND ')})`,
   ];
 }
 
