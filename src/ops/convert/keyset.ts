@@ -34,7 +34,7 @@ export async function batchEnd(
 ): Promise<string | null> {
   const rows = await query<{ k: string }>(
     db,
-    sql`SELECT to_jsonb(x)::text AS k FROM (
+    sql`SELECT to_jsonb(x.*)::text AS k FROM (
           SELECT ${sql.raw(cols(key, 's'))} FROM ${sql.raw(table)} s WHERE ${inRange(table, key, range)}
           ORDER BY ${sql.raw(cols(key, 's'))} OFFSET ${size - 1} LIMIT 1) x`,
   );
@@ -50,7 +50,7 @@ export async function maxKey(
   const desc = key.map((c) => `${cols([c], 's')} DESC`).join(', ');
   const rows = await query<{ k: string }>(
     db,
-    `SELECT to_jsonb(x)::text AS k FROM (SELECT ${cols(key, 's')} FROM ${table} s ORDER BY ${desc} LIMIT 1) x`,
+    `SELECT to_jsonb(x.*)::text AS k FROM (SELECT ${cols(key, 's')} FROM ${table} s ORDER BY ${desc} LIMIT 1) x`,
   );
   return rows[0]?.k ?? null;
 }

@@ -86,7 +86,7 @@ function sampleSql(
   return `WITH excluded AS (${excludedSql(family, layout, s)}),
 sample AS (SELECT ${cols(layout.columns, 's')} FROM ${from} s WHERE ${notExcluded(key)} ORDER BY random() LIMIT ${n})
 SELECT (SELECT count(*) FROM sample)::int AS sampled,
-       (SELECT array_agg(k) FROM (SELECT to_jsonb(x)::text AS k FROM (SELECT ${cols(key, 's')} FROM sample s
+       (SELECT array_agg(k) FROM (SELECT to_jsonb(x.*)::text AS k FROM (SELECT ${cols(key, 's')} FROM sample s
           WHERE NOT EXISTS (SELECT 1 FROM ${to} o WHERE ${key.map((c) => `o.${quoteIdent(c)} = s.${quoteIdent(c)}`).join(' AND ')}
                               AND ROW(${cols(layout.columns, 'o')})::text = ROW(${cols(layout.columns, 's')})::text)
           LIMIT 10) x) d) AS differences`;
