@@ -43,8 +43,14 @@ describe('a drain of a family whose columns share the names of its statements’
     '%s: replays what changed during the copy; every row as written',
     async (strategy, m) => {
       const key = month(m);
+      const where = `at >= '${key.from.toISOString()}' AND at < '${key.to.toISOString()}'`;
+      const [before] = await t.sql<{ n: number }[]>`
+        SELECT count(*)::int AS n FROM cn_events_default`;
+      let expected: Awaited<ReturnType<typeof tableDigest>> | undefined;
       const result = await drainKey(t.db, events, key, {
         strategy,
+        // A page a batch: two connections taking the batches in turn.
+        batchPages: 1,
         onPhase: async (phase) => {
           if (phase !== 'copied') return;
           // Logged while the copy's rows wait to be indexed: an update, a delete, an insert.
@@ -53,15 +59,21 @@ describe('a drain of a family whose columns share the names of its statements’
             WHERE id BETWEEN ${m}0000 AND ${m}0009;
           DELETE FROM cn_events WHERE id BETWEEN ${m}0010 AND ${m}0014;
           INSERT INTO cn_events (id, at, k, d) VALUES (${m}9999, timestamptz '2026-0${m}-20 00:00:00+00', 'new', 'new');`);
+          // What the parent holds for the key now: what it must hold once drained.
+          expected = await tableDigest(t.sql, 'cn_events', ['id', 'at'], where);
         },
       });
       expect(result).toMatchObject({ status: 'drained', strategy, rowsMoved: 300 - 5 + 1 });
-      const where = `at >= '${key.from.toISOString()}' AND at < '${key.to.toISOString()}'`;
+      // Every row DEFAULT held was copied once, into the key's table or (swap) the next
+      // DEFAULT, counted across both connections.
+      expect(result.copyConnections).toBe(2);
+      expect(result.rowsCopiedOnline).toBe(strategy === 'swap' ? before?.n : 300);
       const all = await tableDigest(t.sql, 'cn_events', ['id', 'at'], where);
-      // What the parent holds is what was written: its partition has all of it, DEFAULT none.
+      expect(expected?.rows).toBe(296);
+      expect(all).toEqual(expected);
+      // Its partition has all of it, DEFAULT none.
       const partition = await tableDigest(t.sql, `cn_events_2026_0${m}`, ['id', 'at']);
       expect(partition).toEqual(all);
-      expect(all.rows).toBe(296);
       const [changed] = await t.sql<{ n: number }[]>`
       SELECT count(*)::int AS n FROM ${t.sql(`cn_events_2026_0${m}`)}
       WHERE k = 'changed' AND d = 'changed' AND pgparts_row = 'changed'`;

@@ -463,7 +463,10 @@ async function copyBlocks(
     while (!failed && next < batches.length) {
       const { page, target } = batches[next++] as (typeof batches)[number];
       try {
-        copied += await runCounted(connection, copyBatchAt(family, t, target, page, batch));
+        // Counted after the await: `copied += await ...` would read copied before it, and the
+        // other lane's batches finished meanwhile would be lost from the sum.
+        const rows = await runCounted(connection, copyBatchAt(family, t, target, page, batch));
+        copied += rows;
       } catch (error) {
         failed = true;
         throw error;
