@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { PgpartsError } from '../errors.js';
 import { identifierProblem } from '../sql/identifiers.js';
 import { intervalSuffix } from './intervals.js';
@@ -21,6 +22,28 @@ export type PartitionKey =
   | { kind: 'list'; value: ListValue }
   | { kind: 'range'; from: Date; to: Date }
   | { kind: 'default' };
+
+/** What a PartitionKey given to an operation must look like (its values are checked later). */
+const partitionKeySchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('list'), value: z.union([z.number(), z.string()]) }).strict(),
+  z.object({ kind: z.literal('range'), from: z.date(), to: z.date() }).strict(),
+  z.object({ kind: z.literal('default') }).strict(),
+]);
+
+/** Refuses a key of the wrong shape (`{ kind: 'lst' }`, a string for `from`) with what is wrong. */
+export function checkKeyShape(operation: string, key: unknown): void {
+  const parsed = partitionKeySchema.safeParse(key);
+  if (parsed.success) return;
+  const lines = parsed.error.issues.map(
+    (issue) => `  - ${issue.path.length > 0 ? issue.path.join('.') : '(key)'}: ${issue.message}`,
+  );
+  throw new PgpartsError(
+    'invalid-input',
+    `pgparts: ${operation}: the key is not { kind: 'list', value }, { kind: 'range', from, to } ` +
+      `or { kind: 'default' }, nothing was done:\n${lines.join('\n')}`,
+    { step: operation },
+  );
+}
 
 /** A stable text form of a key, for maps, logs and the CLI (`14`, `2026-11-01..2026-12-01`). */
 export function keyLabel(key: PartitionKey): string {

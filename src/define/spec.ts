@@ -189,6 +189,13 @@ export function familyIdentity(family: { schema: string; name: string }): string
  * reads; and a step meant for one must never run against the other.
  */
 export function parseFamilies(inputs: readonly unknown[]): FamilySpec[] {
+  if (!Array.isArray(inputs)) {
+    throw new PgpartsError(
+      'invalid-config',
+      `families must be an array of family specs, not ${inputs === null ? 'null' : typeof inputs}` +
+        ' (one family: [family])',
+    );
+  }
   const families = inputs.map((input) => parseFamily(input));
   const byName = new Map<string, FamilySpec>();
   const byTable = new Map<string, FamilySpec>();

@@ -1,9 +1,15 @@
 import { type SQL, sql } from 'drizzle-orm';
+import { z } from 'zod';
 import { readOperations } from '../catalog/operations.js';
 import { ownershipCarriedOver } from '../catalog/ownership.js';
 import { RETIRED_KEYS_TABLE } from '../catalog/retired-keys.js';
 import { MANAGED_MARKER } from '../define/marker.js';
-import { keyLabel, type PartitionKey, partitionName } from '../define/partition-key.js';
+import {
+  checkKeyShape,
+  keyLabel,
+  type PartitionKey,
+  partitionName,
+} from '../define/partition-key.js';
 import type { FamilySpec } from '../define/spec.js';
 import { PgpartsError } from '../errors.js';
 import type { AnyPgDatabase } from '../run/database.js';
@@ -13,9 +19,11 @@ import {
   DEFAULT_LOCK_TIMEOUT_MS,
   inShortTransaction,
   lockGiveUpError,
+  lockOptionsSchema,
   retryOnLockTimeout,
   runLockedTransaction,
 } from '../run/lock-timeout.js';
+import { checkOptions, functionOption } from '../run/options.js';
 import { preflightPrivileges } from '../run/privileges.js';
 import { openSession, pgpartsSessionSettings } from '../run/session.js';
 import { identifierProblem, quoteIdent, quoteQualified } from '../sql/identifiers.js';
@@ -81,6 +89,23 @@ export interface RetireOptions {
    */
   force?: boolean;
 }
+
+/** RetireOptions as checked before anything runs (run/options.ts: unknown names refused). */
+const retireOptionsSchema = z
+  .object({
+    mode: z.enum(['drop', 'archive']).optional(),
+    archiveSchema: z.string().optional(),
+    ...lockOptionsSchema.shape,
+    onRetry: functionOption.optional(),
+    onProgress: functionOption.optional(),
+    force: z.boolean().optional(),
+  })
+  .strict();
+
+/** reattachKey's options, checked alike. */
+const reattachOptionsSchema = z
+  .object({ archiveSchema: z.string().optional(), ...lockOptionsSchema.shape })
+  .strict();
 
 export interface RetiredPartition {
   table: string;
@@ -319,6 +344,8 @@ export async function retireDryRun(
   key: PartitionKey,
   options: RetireOptions = {},
 ): Promise<RetirePreview> {
+  checkOptions('retire', retireOptionsSchema, options);
+  checkKeyShape('retire', key);
   if (key.kind === 'default') {
     throw new PgpartsError('invalid-input', 'retire: the DEFAULT partition is not a key', {
       step: 'retire',
@@ -375,6 +402,8 @@ export async function retireKey(
   key: PartitionKey,
   options: RetireOptions = {},
 ): Promise<RetireResult> {
+  checkOptions('retire', retireOptionsSchema, options);
+  checkKeyShape('retire', key);
   const started = performance.now();
   const archiveSchema = retireArchiveSchema(family, key, options);
 
@@ -405,6 +434,7 @@ export async function retireKeyInRun(
   key: PartitionKey,
   options: RetireOptions & { lockTimeoutMs: number },
 ): Promise<RetireResult> {
+  checkOptions('retire', retireOptionsSchema, options);
   const started = performance.now();
   const archiveSchema = retireArchiveSchema(family, key, options);
   if ((options.mode ?? family.retention?.mode) === 'archive')
@@ -577,6 +607,8 @@ export async function reattachKey(
   key: PartitionKey,
   options: { archiveSchema?: string; lockTimeoutMs?: number; retries?: number } = {},
 ): Promise<ReattachResult> {
+  checkOptions('reattach', reattachOptionsSchema, options);
+  checkKeyShape('reattach', key);
   const started = performance.now();
   const archiveSchema = checkedArchiveSchema(
     options.archiveSchema ?? family.retention?.archiveSchema ?? 'pgparts_archive',
@@ -713,6 +745,7 @@ export async function unretireKey(
   family: FamilySpec,
   key: PartitionKey,
 ): Promise<boolean> {
+  checkKeyShape('unretire', key);
   await preflightPrivileges(db, 'unretire', [family]);
   const session = await openSession(db);
   try {

@@ -1,4 +1,5 @@
 import { sql } from 'drizzle-orm';
+import { z } from 'zod';
 import { inspectInSession } from '../catalog/inspect.js';
 import { unsupportedServerReason } from '../catalog/server-version.js';
 import type { Snapshot } from '../catalog/snapshot.js';
@@ -24,9 +25,11 @@ import {
   DEFAULT_LOCK_TIMEOUT_MS,
   DEFAULT_RETRIES,
   isLockConflict,
+  lockOptionsSchema,
   type RetryOptions,
   retryOnLockTimeout,
 } from './lock-timeout.js';
+import { checkOptions, functionOption, wholeOption } from './options.js';
 import { isConnectionLoss, pgErrorMessage } from './pg-error.js';
 import { preflightPrivileges, sessionFactsFromRow, sessionFactsSql } from './privileges.js';
 import { recordMaintenanceRun } from './record-run.js';
@@ -141,6 +144,26 @@ export interface ApplyOptions {
   recordRun?: boolean;
 }
 
+/** ApplyOptions as checked before anything runs (run/options.ts: unknown names refused). */
+export const applyOptionsSchema = z
+  .object({
+    families: z.array(z.unknown()),
+    now: z.date().optional(),
+    allowDestructive: z.union([z.boolean(), functionOption]).optional(),
+    ...lockOptionsSchema.shape,
+    backoffMs: wholeOption(0),
+    maxBackoffMs: wholeOption(0),
+    retention: z.boolean().optional(),
+    lockKey: z.tuple([z.number(), z.number()]).optional(),
+    onProgress: functionOption.optional(),
+    executors: z
+      .object({ drain: functionOption.optional(), retire: functionOption.optional() })
+      .strict()
+      .optional(),
+    recordRun: z.boolean().optional(),
+  })
+  .strict();
+
 export interface ApplyResult {
   /** 'locked': another run holds the maintenance lock; this one did nothing. */
   status: 'applied' | 'locked';
@@ -192,6 +215,7 @@ function failureMessage(
  * not thrown; the steps of other keys still run. Errors of the connection itself are thrown.
  */
 export async function apply(db: AnyPgDatabase, options: ApplyOptions): Promise<ApplyResult> {
+  checkOptions('apply', applyOptionsSchema, options);
   const started = performance.now();
   const startedAt = new Date();
   const families = parseFamilies(options.families);

@@ -369,11 +369,14 @@ describe('a maintenance run whose catalog read waits for a lock', () => {
       watcher<{ n: number }[]>`
         SELECT count(*)::int AS n FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
         WHERE NOT l.granted AND c.relname = ${fallback.name}`.then((rows) => rows[0]?.n ?? 0);
+    // Tries enough that the holder, released once the watcher has seen one attempt give up,
+    // lets go before the last of them (a loaded machine slows the watcher's polling).
     const running = apply(drizzle(client), {
       families,
       lockTimeoutMs: 200,
-      retries: 5,
+      retries: 50,
       backoffMs: 20,
+      maxBackoffMs: 20,
     });
     let sawWait = false;
     let sawGiveUp = false;

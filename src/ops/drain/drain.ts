@@ -1,6 +1,7 @@
+import { z } from 'zod';
 import { type RecordedOperation, readOperations } from '../../catalog/operations.js';
 import { staleStatistics } from '../../catalog/stale-statistics.js';
-import { keyLabel, type PartitionKey } from '../../define/partition-key.js';
+import { checkKeyShape, keyLabel, type PartitionKey } from '../../define/partition-key.js';
 import type { FamilySpec } from '../../define/spec.js';
 import { PgpartsError } from '../../errors.js';
 import type { AnyPgDatabase } from '../../run/database.js';
@@ -12,9 +13,11 @@ import {
   DEFAULT_LOCK_TIMEOUT_MS,
   isLockConflict,
   lockGiveUpError,
+  lockOptionsSchema,
   retryOnLockTimeout,
   runLockedTransaction,
 } from '../../run/lock-timeout.js';
+import { checkOptions, databaseOption, functionOption, wholeOption } from '../../run/options.js';
 import { pgErrorCode } from '../../run/pg-error.js';
 import { preflightPrivileges } from '../../run/privileges.js';
 import { openSession, pgpartsSessionSettings, type Session } from '../../run/session.js';
@@ -137,6 +140,22 @@ export interface DrainOptions {
       | 'validating',
   ) => Promise<void> | void;
 }
+
+/** DrainOptions as checked before anything runs (run/options.ts: unknown names refused). */
+const drainOptionsSchema = z
+  .object({
+    batchPages: wholeOption(1),
+    throttleMs: wholeOption(0),
+    ...lockOptionsSchema.shape,
+    replayRounds: wholeOption(1),
+    sideBySide: z.boolean().optional(),
+    beside: databaseOption.optional(),
+    strategy: z.enum(['auto', 'swap', 'delete']).optional(),
+    onProgress: functionOption.optional(),
+    onRetry: functionOption.optional(),
+    onPhase: functionOption.optional(),
+  })
+  .strict();
 
 export interface DrainTableResult {
   table: string;
@@ -686,6 +705,8 @@ export async function drainKey(
 ): Promise<DrainResult> {
   const label = key.kind === 'default' ? 'DEFAULT' : keyLabel(key);
   // One connection for the key's lock and the work (a pool of one suffices, as for apply).
+  checkOptions('drain', drainOptionsSchema, options);
+  checkKeyShape('drain', key);
   checkLockOptions(options, 'drain');
   await preflightPrivileges(db, 'drain', [family]);
   const session = await openSession(db, { settings: pgpartsSessionSettings() });
@@ -769,6 +790,8 @@ export async function drainDryRun(
   key: PartitionKey,
   options: DrainOptions = {},
 ): Promise<{ preview: DrainPreview; statements: string[] }> {
+  checkOptions('drain', drainOptionsSchema, options);
+  checkKeyShape('drain', key);
   checkLockOptions(options, 'drain');
   const session = await openSession(db, { settings: pgpartsSessionSettings() });
   try {
