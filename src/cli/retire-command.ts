@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { keyLabel, partitionName } from '../define/partition-key.js';
+import { PgpartsError } from '../errors.js';
 import {
   reattachKey,
   retireDryRun,
@@ -18,6 +19,7 @@ import { refuseOnStandby } from './standby.js';
 
 interface RetireCommandOptions {
   archive?: boolean;
+  drop?: boolean;
   archiveSchema?: string;
   yes?: boolean;
   dryRun?: boolean;
@@ -35,7 +37,11 @@ export function registerRetire(program: Command): void {
     )
     .argument('<table>', 'any table of the family, e.g. leaderboard_run')
     .argument('<key>', 'the LIST value (13) or a date in the RANGE interval (2025-06)')
-    .option('--archive', 'detach into the archive schema instead of dropping')
+    .option(
+      '--archive',
+      "detach into the archive schema instead of dropping (default: the spec's retention.mode, else drop)",
+    )
+    .option('--drop', "drop, whatever the spec's retention.mode says")
     .option(
       '--archive-schema <name>',
       "schema for --archive (default: the spec's, or pgparts_archive)",
@@ -50,7 +56,15 @@ export function registerRetire(program: Command): void {
     .action(async (table: string, keyText: string, options: RetireCommandOptions) => {
       const global = program.opts<GlobalOptions>();
       const { family, key } = resolveKey(await loadFamilies(global.config), table, keyText);
-      const mode = options.archive ? 'archive' : 'drop';
+      if (options.archive && options.drop) {
+        throw new PgpartsError('invalid-input', 'pgparts: retire: --archive or --drop, not both');
+      }
+      // The spec's mode unless told otherwise: a family that archives is not dropped by hand.
+      const mode = options.archive
+        ? 'archive'
+        : options.drop
+          ? 'drop'
+          : (family.retention?.mode ?? 'drop');
       const partitions = [...family.tables].reverse().map((t) => partitionName(family, t, key));
       const what = `${mode === 'drop' ? 'DROP' : 'archive'} ${partitions.join(', ')} (${family.name} ${keyLabel(key)})`;
       if (options.dryRun) {

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { keyBuildName } from '../../src/ops/drain/indexes.js';
 import {
@@ -117,5 +120,85 @@ describe('pgparts drain / retire / reattach', () => {
     expect(back.code).toBe(0);
     expect(back.stdout).toContain('run_group_member_s14: attached, 250 rows');
     expect(await digests(t.sql)).toEqual(before);
+  });
+});
+
+describe('pgparts retire takes the mode of the family’s spec', () => {
+  it('archives what the spec archives unless told --drop; --archive with --drop is refused', async () => {
+    await t.sql.unsafe(`
+      CREATE TABLE rm_notes (id bigint NOT NULL, n int NOT NULL, PRIMARY KEY (id, n)) PARTITION BY LIST (n)`);
+    const dir = mkdtempSync(join(tmpdir(), 'pgparts-retire-mode-'));
+    const config = join(dir, 'pgparts.config.json');
+    writeFileSync(
+      config,
+      JSON.stringify({
+        families: [
+          {
+            name: 'rm_notes',
+            tables: ['rm_notes'],
+            partitionBy: { strategy: 'list', column: 'n', values: [1, 2] },
+            retention: { keep: 1, mode: 'archive' },
+          },
+        ],
+      }),
+    );
+    try {
+      expect((await pgparts(t.url, '--config', config, 'apply')).code).toBe(0);
+      const spec = await pgparts(
+        t.url,
+        '--config',
+        config,
+        'retire',
+        'rm_notes',
+        '1',
+        '--force',
+        '--dry-run',
+      );
+      expect(spec.stdout, spec.stderr).toContain(
+        'would detach and archive rm_notes_s1 (rm_notes 1)',
+      );
+      const drop = await pgparts(
+        t.url,
+        '--config',
+        config,
+        'retire',
+        'rm_notes',
+        '1',
+        '--drop',
+        '--force',
+        '--dry-run',
+      );
+      expect(drop.stdout, drop.stderr).toContain('would detach and DROP rm_notes_s1 (rm_notes 1)');
+      const both = await pgparts(
+        t.url,
+        '--config',
+        config,
+        'retire',
+        'rm_notes',
+        '1',
+        '--drop',
+        '--archive',
+        '--yes',
+      );
+      expect(both.code).toBe(1);
+      expect(both.stderr).toContain('--archive or --drop, not both');
+      const archived = await pgparts(
+        t.url,
+        '--config',
+        config,
+        'retire',
+        'rm_notes',
+        '1',
+        '--force',
+        '--yes',
+      );
+      expect(archived.code, archived.stderr).toBe(0);
+      const [where] = await t.sql<{ schema: string }[]>`
+        SELECT n.nspname AS schema FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relname = 'rm_notes_s1'`;
+      expect(where?.schema).toBe('pgparts_archive');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
