@@ -24,6 +24,7 @@ import {
   runLockedTransaction,
 } from '../run/lock-timeout.js';
 import { checkOptions, functionOption } from '../run/options.js';
+import { asOperationError } from '../run/pg-error.js';
 import { preflightPrivileges } from '../run/privileges.js';
 import { openSession, pgpartsSessionSettings } from '../run/session.js';
 import { identifierProblem, quoteIdent, quoteQualified } from '../sql/identifiers.js';
@@ -402,6 +403,19 @@ export async function retireKey(
   key: PartitionKey,
   options: RetireOptions = {},
 ): Promise<RetireResult> {
+  try {
+    return await retireKeyChecked(db, family, key, options);
+  } catch (error) {
+    throw asOperationError('retire', error);
+  }
+}
+
+async function retireKeyChecked(
+  db: AnyPgDatabase,
+  family: FamilySpec,
+  key: PartitionKey,
+  options: RetireOptions = {},
+): Promise<RetireResult> {
   checkOptions('retire', retireOptionsSchema, options);
   checkKeyShape('retire', key);
   const started = performance.now();
@@ -607,6 +621,19 @@ export async function reattachKey(
   key: PartitionKey,
   options: { archiveSchema?: string; lockTimeoutMs?: number; retries?: number } = {},
 ): Promise<ReattachResult> {
+  try {
+    return await reattachKeyChecked(pool, family, key, options);
+  } catch (error) {
+    throw asOperationError('reattach', error);
+  }
+}
+
+async function reattachKeyChecked(
+  pool: AnyPgDatabase,
+  family: FamilySpec,
+  key: PartitionKey,
+  options: { archiveSchema?: string; lockTimeoutMs?: number; retries?: number } = {},
+): Promise<ReattachResult> {
   checkOptions('reattach', reattachOptionsSchema, options);
   checkKeyShape('reattach', key);
   const started = performance.now();
@@ -741,6 +768,18 @@ async function forgetRetiredKey(
  * come back with `reattachKey` instead). Returns false when the key was not retired.
  */
 export async function unretireKey(
+  db: AnyPgDatabase,
+  family: FamilySpec,
+  key: PartitionKey,
+): Promise<boolean> {
+  try {
+    return await unretireKeyChecked(db, family, key);
+  } catch (error) {
+    throw asOperationError('unretire', error);
+  }
+}
+
+async function unretireKeyChecked(
   db: AnyPgDatabase,
   family: FamilySpec,
   key: PartitionKey,

@@ -205,7 +205,8 @@ function failureMessage(
       'nothing was changed for this key: run again later, or raise the lock timeout'
     );
   }
-  return pgErrorMessage(error);
+  // An operation's server error (asOperationError): the server's words, as for any other.
+  return pgErrorMessage(isPgpartsError(error, 'query-failed') ? error.cause : error);
 }
 
 /**

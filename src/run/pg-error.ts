@@ -1,4 +1,4 @@
-import { sqlStateOf } from '../errors.js';
+import { isPgpartsError, PgpartsError, sqlStateOf } from '../errors.js';
 
 /**
  * PostgreSQL errors as they reach us: postgres.js and node-postgres put the SQLSTATE on `code`,
@@ -70,4 +70,21 @@ export function isConnectionLoss(error: unknown): boolean {
     current = (current as { cause?: unknown }).cause;
   }
   return false;
+}
+
+/**
+ * A server error met by an operation, as a `query-failed` PgpartsError naming the operation and
+ * carrying the server's message and SQLSTATE (the driver's error as `cause`), so that what an
+ * exported operation throws always has a `code`. PgpartsErrors and lost connections (which
+ * callers tell apart by their own checks) pass through, as does anything without a SQLSTATE.
+ */
+export function asOperationError(operation: string, error: unknown): unknown {
+  if (isPgpartsError(error) || isConnectionLoss(error)) return error;
+  const code = pgErrorCode(error);
+  if (!code) return error;
+  return new PgpartsError(
+    'query-failed',
+    `pgparts: ${operation}: ${pgErrorMessage(error)} (SQLSTATE ${code})`,
+    { step: operation, cause: error },
+  );
 }

@@ -18,7 +18,7 @@ import {
   runLockedTransaction,
 } from '../../run/lock-timeout.js';
 import { checkOptions, databaseOption, functionOption, wholeOption } from '../../run/options.js';
-import { pgErrorCode } from '../../run/pg-error.js';
+import { asOperationError, pgErrorCode } from '../../run/pg-error.js';
 import { preflightPrivileges } from '../../run/privileges.js';
 import { openSession, pgpartsSessionSettings, type Session } from '../../run/session.js';
 import { checkKey } from '../key-validation.js';
@@ -703,10 +703,23 @@ export async function drainKey(
   key: PartitionKey,
   options: DrainOptions = {},
 ): Promise<DrainResult> {
-  const label = key.kind === 'default' ? 'DEFAULT' : keyLabel(key);
-  // One connection for the key's lock and the work (a pool of one suffices, as for apply).
+  try {
+    return await drainKeyChecked(db, family, key, options);
+  } catch (error) {
+    throw asOperationError('drain', error);
+  }
+}
+
+async function drainKeyChecked(
+  db: AnyPgDatabase,
+  family: FamilySpec,
+  key: PartitionKey,
+  options: DrainOptions = {},
+): Promise<DrainResult> {
   checkOptions('drain', drainOptionsSchema, options);
   checkKeyShape('drain', key);
+  const label = key.kind === 'default' ? 'DEFAULT' : keyLabel(key);
+  // One connection for the key's lock and the work (a pool of one suffices, as for apply).
   checkLockOptions(options, 'drain');
   await preflightPrivileges(db, 'drain', [family]);
   const session = await openSession(db, { settings: pgpartsSessionSettings() });

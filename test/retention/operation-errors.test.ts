@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { parseFamily } from '../../src/define/spec.js';
+import { PgpartsError } from '../../src/errors.js';
+import { reattachKey, retireKey } from '../../src/ops/retention.js';
+import { apply } from '../../src/run/apply.js';
+import { asOperationError, pgErrorCode } from '../../src/run/pg-error.js';
+import { expectPgpartsError, rejection } from '../support/pgparts-error.js';
+import { tableDigest } from '../support/table-checksum.js';
+import { useTestDatabase } from '../support/test-database.js';
+
+const t = useTestDatabase({ migrated: false });
+
+describe('what an exported operation throws has a code', () => {
+  it('a server error becomes query-failed with the server’s words and SQLSTATE; others pass through', () => {
+    const server = Object.assign(new Error('column reference "k" is ambiguous'), {
+      code: '42702',
+    });
+    const driver = new Error('Failed query: SELECT ...', { cause: server });
+    const e = expectPgpartsError(asOperationError('drain', driver), 'query-failed', {
+      message: 'pgparts: drain: column reference "k" is ambiguous (SQLSTATE 42702)',
+      step: 'drain',
+    });
+    expect(pgErrorCode(e)).toBe('42702');
+    const refused = new PgpartsError('refused', 'pgparts: no');
+    expect(asOperationError('drain', refused)).toBe(refused);
+    const plain = new TypeError('x');
+    expect(asOperationError('drain', plain)).toBe(plain);
+  });
+
+  it('reattach of a key whose partition name is taken again: query-failed (42P07), the archived rows kept', async () => {
+    const notes = parseFamily({
+      name: 'oe_notes',
+      tables: ['oe_notes'],
+      partitionBy: { strategy: 'list', column: 'n', values: [1, 2] },
+      retention: { keep: 1, mode: 'archive' },
+    });
+    await t.sql.unsafe(`
+      CREATE TABLE oe_notes (id bigint NOT NULL, n int NOT NULL, PRIMARY KEY (id, n)) PARTITION BY LIST (n)`);
+    expect((await apply(t.db, { families: [notes] })).failed).toBe(0);
+    await t.sql.unsafe('INSERT INTO oe_notes SELECT g, 1 FROM generate_series(1, 50) g');
+    const one = { kind: 'list', value: 1 } as const;
+    const retired = await retireKey(t.db, notes, one, { force: true });
+    expect(retired).toMatchObject({ status: 'retired', mode: 'archive' });
+    const archived = await tableDigest(t.sql, 'pgparts_archive.oe_notes_s1', ['id', 'n']);
+    expect(archived.rows).toBe(50);
+    // A table under the partition's name appears meanwhile.
+    await t.sql.unsafe('CREATE TABLE oe_notes_s1 (x int)');
+    expectPgpartsError(await rejection(reattachKey(t.db, notes, one)), 'query-failed', {
+      message: /pgparts: reattach: .*"oe_notes_s1" already exists.*\(SQLSTATE 42P07\)/,
+      step: 'reattach',
+    });
+    expect(await tableDigest(t.sql, 'pgparts_archive.oe_notes_s1', ['id', 'n'])).toEqual(archived);
+  });
+});
