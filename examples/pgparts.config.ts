@@ -4,8 +4,9 @@
  *   npx pgparts --config examples/pgparts.config.ts status
  *   npx pgparts --config examples/pgparts.config.ts apply
  *
- * The table is partitioned by your own migration (drizzle-kit cannot say PARTITION BY, so add
- * it to the generated SQL, as pgparts's own migrations do):
+ * The table is partitioned by your own migration: `pgparts generate` adds the PARTITION BY that
+ * drizzle-kit cannot write to its CREATE TABLE (examples/app shows the whole workflow), or, by
+ * hand:
  *
  *   CREATE TABLE app_events (
  *     id bigserial NOT NULL, occurred_at timestamptz NOT NULL, kind text NOT NULL, payload jsonb,

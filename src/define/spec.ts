@@ -230,11 +230,14 @@ type FamilyWithTables = Omit<FamilySpecInput, 'tables'> & { tables: readonly PgT
 
 /**
  * Declares a family from Drizzle tables, next to their definitions. Checks what only the Drizzle
- * objects know: every table has the partition column and lives in the family's schema.
+ * objects know: every table has the partition column and lives in the family's schema, which is
+ * the tables' own (a `pgSchema` table's) unless `schema` says otherwise.
  */
 export function partitionFamily(input: FamilyWithTables): FamilySpec {
   const column = input.partitionBy.column;
   const names: string[] = [];
+  const first = input.tables[0] ? (getTableConfig(input.tables[0]).schema ?? 'public') : 'public';
+  const familySchema = input.schema ?? first;
   for (const table of input.tables) {
     const config = getTableConfig(table);
     if (!config.columns.some((c) => c.name === column)) {
@@ -246,14 +249,15 @@ export function partitionFamily(input: FamilyWithTables): FamilySpec {
       );
     }
     const schema = config.schema ?? 'public';
-    if (schema !== (input.schema ?? 'public')) {
+    if (schema !== familySchema) {
       throw new PgpartsError(
         'invalid-config',
         `pgparts: family ${JSON.stringify(input.name)}: table ${config.name} is in schema ` +
-          `${schema}, the family in ${input.schema ?? 'public'}`,
+          `${schema}, the family in ${familySchema}; a family's tables share one schema ` +
+          "(the family takes its tables' unless `schema` is given)",
       );
     }
     names.push(config.name);
   }
-  return parseFamily({ ...input, tables: names });
+  return parseFamily({ ...input, schema: familySchema, tables: names });
 }

@@ -1,11 +1,12 @@
+import { bigint, integer, pgSchema, pgTable } from 'drizzle-orm/pg-core';
 import { describe, expect, it } from 'vitest';
 import { inspect } from '../../src/catalog/inspect.js';
-import { parseFamily } from '../../src/define/spec.js';
+import { parseFamily, partitionFamily } from '../../src/define/spec.js';
 import { killmailFamily } from '../../src/domains/killmails/partitioning.js';
 import { leaderboardFamily } from '../../src/domains/leaderboard/partitioning.js';
 import { SpecMismatchError } from '../../src/plan/plan.js';
 import { apply } from '../../src/run/apply.js';
-import { expectPgpartsError, rejection } from '../support/pgparts-error.js';
+import { expectPgpartsError, rejection, thrown } from '../support/pgparts-error.js';
 import { recordingDatabase } from '../support/recording.js';
 import { useTestDatabase } from '../support/test-database.js';
 
@@ -139,5 +140,40 @@ describe('bad configuration fails with a clear message before any SQL runs', () 
     const { db, statements } = recordingDatabase(t);
     await inspect(db, [leaderboardFamily, killmailFamily]);
     expect(statements.filter((s) => DDL.test(s))).toEqual([]);
+  });
+});
+
+describe('partitionFamily takes its schema from its Drizzle tables', () => {
+  const app = pgSchema('app');
+  const orders = app.table('orders', {
+    id: bigint('id', { mode: 'number' }).notNull(),
+    tenantId: integer('tenant_id').notNull(),
+  });
+  const items = app.table('order_items', {
+    id: bigint('id', { mode: 'number' }).notNull(),
+    tenantId: integer('tenant_id').notNull(),
+  });
+  const plain = pgTable('plain_notes', { tenantId: integer('tenant_id').notNull() });
+  const spec = {
+    name: 'orders',
+    partitionBy: { strategy: 'list' as const, column: 'tenant_id', values: [1] },
+  };
+
+  it("a pgSchema table's family is in that schema without saying so; a schema given must match", () => {
+    expect(partitionFamily({ ...spec, tables: [orders, items] }).schema).toBe('app');
+    expect(partitionFamily({ ...spec, tables: [plain] }).schema).toBe('public');
+    expectPgpartsError(
+      thrown(() => partitionFamily({ ...spec, tables: [orders, plain] })),
+      'invalid-config',
+      {
+        message:
+          /table plain_notes is in schema public, the family in app; a family's tables share one schema/,
+      },
+    );
+    expectPgpartsError(
+      thrown(() => partitionFamily({ ...spec, schema: 'public', tables: [orders] })),
+      'invalid-config',
+      { message: /table orders is in schema app, the family in public/ },
+    );
   });
 });
