@@ -24,7 +24,7 @@ import {
   runLockedTransaction,
 } from '../run/lock-timeout.js';
 import { checkOptions, functionOption } from '../run/options.js';
-import { asOperationError } from '../run/pg-error.js';
+import { asOperation } from '../run/pg-error.js';
 import { preflightPrivileges } from '../run/privileges.js';
 import { openSession, pgpartsSessionSettings } from '../run/session.js';
 import { identifierProblem, quoteIdent, quoteQualified } from '../sql/identifiers.js';
@@ -403,11 +403,7 @@ export async function retireKey(
   key: PartitionKey,
   options: RetireOptions = {},
 ): Promise<RetireResult> {
-  try {
-    return await retireKeyChecked(db, family, key, options);
-  } catch (error) {
-    throw asOperationError('retire', error);
-  }
+  return asOperation('retire', () => retireKeyChecked(db, family, key, options));
 }
 
 async function retireKeyChecked(
@@ -621,11 +617,7 @@ export async function reattachKey(
   key: PartitionKey,
   options: { archiveSchema?: string; lockTimeoutMs?: number; retries?: number } = {},
 ): Promise<ReattachResult> {
-  try {
-    return await reattachKeyChecked(pool, family, key, options);
-  } catch (error) {
-    throw asOperationError('reattach', error);
-  }
+  return asOperation('reattach', () => reattachKeyChecked(pool, family, key, options));
 }
 
 async function reattachKeyChecked(
@@ -772,11 +764,7 @@ export async function unretireKey(
   family: FamilySpec,
   key: PartitionKey,
 ): Promise<boolean> {
-  try {
-    return await unretireKeyChecked(db, family, key);
-  } catch (error) {
-    throw asOperationError('unretire', error);
-  }
+  return asOperation('unretire', () => unretireKeyChecked(db, family, key));
 }
 
 async function unretireKeyChecked(

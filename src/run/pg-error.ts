@@ -88,3 +88,12 @@ export function asOperationError(operation: string, error: unknown): unknown {
     { step: operation, cause: error },
   );
 }
+
+/** Runs an exported operation's `work`, its server errors thrown as asOperationError makes them. */
+export async function asOperation<T>(operation: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    throw asOperationError(operation, error);
+  }
+}

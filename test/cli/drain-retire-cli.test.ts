@@ -142,56 +142,20 @@ describe('pgparts retire takes the mode of the family’s spec', () => {
         ],
       }),
     );
+    const retire = (...flags: string[]) =>
+      pgparts(t.url, '--config', config, 'retire', 'rm_notes', '1', ...flags);
     try {
       expect((await pgparts(t.url, '--config', config, 'apply')).code).toBe(0);
-      const spec = await pgparts(
-        t.url,
-        '--config',
-        config,
-        'retire',
-        'rm_notes',
-        '1',
-        '--force',
-        '--dry-run',
-      );
+      const spec = await retire('--force', '--dry-run');
       expect(spec.stdout, spec.stderr).toContain(
         'would detach and archive rm_notes_s1 (rm_notes 1)',
       );
-      const drop = await pgparts(
-        t.url,
-        '--config',
-        config,
-        'retire',
-        'rm_notes',
-        '1',
-        '--drop',
-        '--force',
-        '--dry-run',
-      );
+      const drop = await retire('--drop', '--force', '--dry-run');
       expect(drop.stdout, drop.stderr).toContain('would detach and DROP rm_notes_s1 (rm_notes 1)');
-      const both = await pgparts(
-        t.url,
-        '--config',
-        config,
-        'retire',
-        'rm_notes',
-        '1',
-        '--drop',
-        '--archive',
-        '--yes',
-      );
+      const both = await retire('--drop', '--archive', '--yes');
       expect(both.code).toBe(1);
       expect(both.stderr).toContain('--archive or --drop, not both');
-      const archived = await pgparts(
-        t.url,
-        '--config',
-        config,
-        'retire',
-        'rm_notes',
-        '1',
-        '--force',
-        '--yes',
-      );
+      const archived = await retire('--force', '--yes');
       expect(archived.code, archived.stderr).toBe(0);
       const [where] = await t.sql<{ schema: string }[]>`
         SELECT n.nspname AS schema FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace

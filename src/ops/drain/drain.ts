@@ -18,7 +18,7 @@ import {
   runLockedTransaction,
 } from '../../run/lock-timeout.js';
 import { checkOptions, databaseOption, functionOption, wholeOption } from '../../run/options.js';
-import { asOperationError, pgErrorCode } from '../../run/pg-error.js';
+import { asOperation, pgErrorCode } from '../../run/pg-error.js';
 import { preflightPrivileges } from '../../run/privileges.js';
 import { openSession, pgpartsSessionSettings, type Session } from '../../run/session.js';
 import { checkKey } from '../key-validation.js';
@@ -703,11 +703,7 @@ export async function drainKey(
   key: PartitionKey,
   options: DrainOptions = {},
 ): Promise<DrainResult> {
-  try {
-    return await drainKeyChecked(db, family, key, options);
-  } catch (error) {
-    throw asOperationError('drain', error);
-  }
+  return asOperation('drain', () => drainKeyChecked(db, family, key, options));
 }
 
 async function drainKeyChecked(
