@@ -736,6 +736,47 @@ async function reattachKeyChecked(
 }
 
 /** Deletes the key's retired record; true when there was one. */
+/**
+ * An archived key's rows are still in its archived tables: forgotten, the next apply would create
+ * empty partitions under the same names, and reattach could bring them back no more. Refused
+ * while any archived table of the key exists.
+ */
+async function refuseWhileArchived(
+  db: AnyPgDatabase,
+  family: FamilySpec,
+  key: PartitionKey,
+): Promise<void> {
+  const [recorded] = await query<{ t: string | null }>(
+    db,
+    sql`SELECT to_regclass(${quoteQualified(family.schema, RETIRED_KEYS_TABLE)})::text AS t`,
+  );
+  if (!recorded?.t) return;
+  const [row] = await query<{ mode: string; archive_schema: string | null }>(
+    db,
+    sql`SELECT mode, archive_schema FROM ${sql.raw(quoteQualified(family.schema, RETIRED_KEYS_TABLE))}
+        WHERE family = ${family.name} AND key = ${keyLabel(key)}`,
+  );
+  if (row?.mode !== 'archive' || !row.archive_schema) return;
+  const archiveSchema = row.archive_schema;
+  const archived: string[] = [];
+  for (const table of family.tables) {
+    const name = partitionName(family, table, key);
+    const [found] = await query<{ t: string | null }>(
+      db,
+      sql`SELECT to_regclass(${quoteQualified(archiveSchema, name)})::text AS t`,
+    );
+    if (found?.t) archived.push(`${archiveSchema}.${name}`);
+  }
+  if (archived.length === 0) return;
+  throw new PgpartsError(
+    'refused',
+    `pgparts: unretire: family ${family.name}, key ${keyLabel(key)}: its rows are archived in ` +
+      `${archived.join(', ')}; reattach brings them back (pgparts reattach <table> <key>), or ` +
+      'drop those tables first to forget the key; nothing was changed',
+    { step: 'unretire' },
+  );
+}
+
 async function forgetRetiredKey(
   db: AnyPgDatabase,
   family: FamilySpec,
@@ -778,6 +819,7 @@ async function unretireKeyChecked(
   try {
     return await withKeyOperation(session.db, family, keyLabel(key), 'reattach', async () => {
       await checkKey(session.db, family, key, 'reattach');
+      await refuseWhileArchived(session.db, family, key);
       return forgetRetiredKey(session.db, family, key);
     });
   } finally {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseFamily } from '../../src/define/spec.js';
 import { PgpartsError } from '../../src/errors.js';
-import { reattachKey, retireKey } from '../../src/ops/retention.js';
+import { reattachKey, retireKey, unretireKey } from '../../src/ops/retention.js';
 import { apply } from '../../src/run/apply.js';
 import { asOperationError, pgErrorCode } from '../../src/run/pg-error.js';
 import { expectPgpartsError, rejection } from '../support/pgparts-error.js';
@@ -50,5 +50,26 @@ describe('what an exported operation throws has a code', () => {
       step: 'reattach',
     });
     expect(await tableDigest(t.sql, 'pgparts_archive.oe_notes_s1', ['id', 'n'])).toEqual(archived);
+  });
+  it('unretire of an archived key is refused while its archived tables hold its rows; reattach brings them back', async () => {
+    const notes = parseFamily({
+      name: 'oe_notes',
+      tables: ['oe_notes'],
+      partitionBy: { strategy: 'list', column: 'n', values: [1, 2] },
+      retention: { keep: 1, mode: 'archive' },
+    });
+    await t.sql.unsafe('INSERT INTO oe_notes SELECT g, 2 FROM generate_series(1, 30) g');
+    const two = { kind: 'list', value: 2 } as const;
+    expect(await retireKey(t.db, notes, two, { force: true })).toMatchObject({ mode: 'archive' });
+    const archived = await tableDigest(t.sql, 'pgparts_archive.oe_notes_s2', ['id', 'n']);
+    expect(archived.rows).toBe(30);
+    expectPgpartsError(await rejection(unretireKey(t.db, notes, two)), 'refused', {
+      message: /its rows are archived in pgparts_archive\.oe_notes_s2; reattach brings them back/,
+    });
+    const [record] = await t.sql<{ n: number }[]>`
+      SELECT count(*)::int AS n FROM pgparts_retired_keys WHERE family = 'oe_notes' AND key = '2'`;
+    expect(record?.n).toBe(1);
+    expect((await reattachKey(t.db, notes, two)).partitions).toHaveLength(1);
+    expect(await tableDigest(t.sql, 'oe_notes', ['id', 'n'], 'n = 2')).toEqual(archived);
   });
 });
