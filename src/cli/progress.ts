@@ -1,5 +1,5 @@
 import type { ApplyEvent } from '../run/apply.js';
-import { formatMs, formatResult } from './format.js';
+import { formatMs, formatNotices, formatResult } from './format.js';
 import { type CliStream, cliIo } from './io.js';
 
 /**
@@ -19,13 +19,17 @@ export function progressPrinter(out: CliStream = cliIo().stdout): (event: ApplyE
   };
   return (event) => {
     switch (event.type) {
-      case 'planned':
+      case 'planned': {
         out.write(
           event.plan.steps.length === 0
             ? 'nothing to do: every declared partition exists\n'
             : `${event.plan.steps.length} step(s) to run\n`,
         );
+        // What plan says beside its steps (a key left to a drain that is running, ...).
+        const notices = formatNotices(event.plan.notices);
+        if (notices.length > 0) out.write(`${notices.slice(1).join('\n')}\n`);
         break;
+      }
       case 'step-start':
         lastLoggedPercent = -1;
         break;

@@ -166,3 +166,38 @@ describe('pgparts retire takes the mode of the family’s spec', () => {
     }
   });
 });
+
+describe('pgparts apply prints what plan says beside its steps', () => {
+  it('a partition outside retention that pgparts did not make: the notice, as plan shows it', async () => {
+    await t.sql.unsafe(`
+      CREATE TABLE an_events (id bigint NOT NULL, at timestamptz NOT NULL, PRIMARY KEY (id, at))
+        PARTITION BY RANGE (at);
+      CREATE TABLE an_events_2020_01 PARTITION OF an_events
+        FOR VALUES FROM ('2020-01-01 00:00:00+00') TO ('2020-02-01 00:00:00+00');`);
+    const dir = mkdtempSync(join(tmpdir(), 'pgparts-notices-'));
+    const config = join(dir, 'pgparts.config.json');
+    writeFileSync(
+      config,
+      JSON.stringify({
+        families: [
+          {
+            name: 'an_events',
+            tables: ['an_events'],
+            partitionBy: { strategy: 'range', column: 'at', interval: 'month', premake: 1 },
+            retention: { keep: 3 },
+          },
+        ],
+      }),
+    );
+    try {
+      const applied = await pgparts(t.url, '--config', config, 'apply');
+      expect(applied.code, applied.stderr).toBe(0);
+      expect(applied.stdout).toContain(
+        '[info] an_events: 2020-01-01..2020-02-01 is outside the retention window',
+      );
+      expect(applied.stdout).toContain('an_events_2020_01 was not created by pgparts: left alone');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
