@@ -29,7 +29,10 @@ export function registerDrain(program: Command): void {
         'online copy, then one short final transaction (apply does this by itself when needed)',
     )
     .argument('<table>', 'any table of the family, e.g. leaderboard_run')
-    .argument('<key>', 'the LIST value (14) or a date in the RANGE interval (2025-06)')
+    .argument(
+      '<key>',
+      'the LIST value (14), or a date in the RANGE interval (2025-06; a week also 2025-w23)',
+    )
     .addOption(
       new Option(
         '--strategy <how>',

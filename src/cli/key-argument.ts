@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from 'commander';
-import { intervalContaining } from '../define/intervals.js';
+import { DAY_MS, intervalContaining, isoWeek } from '../define/intervals.js';
 import { MAX_KEY_YEAR, MIN_KEY_YEAR } from '../define/key-checks.js';
 import type { PartitionKey } from '../define/partition-key.js';
 import { type FamilySpec, listValueType } from '../define/spec.js';
@@ -7,7 +7,7 @@ import { type FamilySpec, listValueType } from '../define/spec.js';
 /**
  * `<table> <key>` as the drain, retire and reattach commands take them: the table names its
  * family; the key is a LIST value (`14`, or `eu-west` for a text LIST) or, for RANGE families, a date inside the interval
- * (`2025-06`, `2025-06-15`, `2025`), read in UTC.
+ * (`2025-06`, `2025-06-15`, `2025`; a week also as its partition names it, `2025-w23`), read in UTC.
  */
 export function resolveKey(
   families: FamilySpec[],
@@ -31,6 +31,27 @@ export function resolveKey(
     }
     return { family, key: { kind: 'list', value: Number(key) } };
   }
+  // A week as its partition names it (`2026-w45`, ISO weeks): that week's Monday.
+  const week = spec.interval === 'week' ? /^(\d{4})-w(\d{2})$/i.exec(key) : null;
+  if (week) {
+    const [year, number] = [Number(week[1]), Number(week[2])];
+    const jan4 = Date.UTC(year, 0, 4);
+    const monday = new Date(jan4 - ((new Date(jan4).getUTCDay() + 6) % 7) * DAY_MS);
+    const start = new Date(monday.getTime() + (number - 1) * 7 * DAY_MS);
+    const found = isoWeek(start);
+    if (
+      year < MIN_KEY_YEAR ||
+      year > MAX_KEY_YEAR ||
+      number < 1 ||
+      found.year !== year ||
+      found.week !== number
+    ) {
+      throw new InvalidArgumentError(
+        `${JSON.stringify(key)} is no ISO week of ${year} (weeks 01 to 52, or 53 in some years)`,
+      );
+    }
+    return { family, key: { kind: 'range', ...intervalContaining(spec.interval, start) } };
+  }
   const match = /^(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?$/.exec(key);
   const date = match
     ? new Date(Date.UTC(Number(match[1]), Number(match[2] ?? 1) - 1, Number(match[3] ?? 1)))
@@ -48,7 +69,8 @@ export function resolveKey(
   ) {
     throw new InvalidArgumentError(
       `${table} is partitioned by ${spec.interval}; give a date in it as YYYY, YYYY-MM or ` +
-        `YYYY-MM-DD with a year in ${MIN_KEY_YEAR}..${MAX_KEY_YEAR}, not ${JSON.stringify(key)}`,
+        `YYYY-MM-DD${spec.interval === 'week' ? ' (or the week, YYYY-wNN)' : ''} with a year in ` +
+        `${MIN_KEY_YEAR}..${MAX_KEY_YEAR}, not ${JSON.stringify(key)}`,
     );
   }
   return { family, key: { kind: 'range', ...intervalContaining(spec.interval, date) } };

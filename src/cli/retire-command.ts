@@ -36,7 +36,10 @@ export function registerRetire(program: Command): void {
         'first; only partitions pgparts created; never CASCADE',
     )
     .argument('<table>', 'any table of the family, e.g. leaderboard_run')
-    .argument('<key>', 'the LIST value (13) or a date in the RANGE interval (2025-06)')
+    .argument(
+      '<key>',
+      'the LIST value (13), or a date in the RANGE interval (2025-06; a week also 2025-w23)',
+    )
     .option(
       '--archive',
       "detach into the archive schema instead of dropping (default: the spec's retention.mode, else drop)",
@@ -132,7 +135,7 @@ export function registerRetire(program: Command): void {
       'attach an archived key back into every table of the family (a backfill, an audit)',
     )
     .argument('<table>', 'any table of the family')
-    .argument('<key>', 'the LIST value or a date in the RANGE interval')
+    .argument('<key>', 'the LIST value, or a date in the RANGE interval (a week also YYYY-wNN)')
     .option(
       '--archive-schema <name>',
       "where it was archived (default: the spec's, or pgparts_archive)",
@@ -168,7 +171,7 @@ export function registerRetire(program: Command): void {
         'archived key comes back with its rows through reattach instead)',
     )
     .argument('<table>', 'any table of the family')
-    .argument('<key>', 'the LIST value or a date in the RANGE interval')
+    .argument('<key>', 'the LIST value, or a date in the RANGE interval (a week also YYYY-wNN)')
     .action(async (table: string, keyText: string) => {
       const global = program.opts<GlobalOptions>();
       const { family, key } = resolveKey(await loadFamilies(global.config), table, keyText);

@@ -5,7 +5,7 @@
 export const INTERVALS = ['day', 'week', 'month', 'year'] as const;
 export type Interval = (typeof INTERVALS)[number];
 
-const DAY_MS = 86_400_000;
+export const DAY_MS = 86_400_000;
 
 /** The start of the interval that contains `instant` (weeks start on Monday, ISO 8601). */
 export function intervalStart(interval: Interval, instant: Date): Date {

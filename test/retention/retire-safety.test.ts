@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { inspect } from '../../src/catalog/inspect.js';
 import { resolveKey } from '../../src/cli/key-argument.js';
 import { addIntervals, intervalStart, intervalSuffix } from '../../src/define/intervals.js';
+import { parseFamily } from '../../src/define/spec.js';
 import { killmailFamily } from '../../src/domains/killmails/partitioning.js';
 import { drainKey } from '../../src/ops/drain/drain.js';
 import { retireKey, unretireKey } from '../../src/ops/retention.js';
@@ -127,6 +128,32 @@ describe('retire refuses before its first change', () => {
       });
       expect(await monthState(offset)).toEqual(before);
     }
+  });
+
+  it('a weekly key as its partition names it (ISO weeks): 2026-w45, 2026-W01; no week 53 in 2025', () => {
+    const weekly = parseFamily({
+      name: 'weekly_metrics',
+      tables: ['weekly_metrics'],
+      partitionBy: { strategy: 'range', column: 'at', interval: 'week' },
+    });
+    expect(resolveKey([weekly], 'weekly_metrics', '2026-w45').key).toEqual({
+      kind: 'range',
+      from: new Date('2026-11-02T00:00:00Z'),
+      to: new Date('2026-11-09T00:00:00Z'),
+    });
+    // ISO week 1 of 2026 starts on Monday 2025-12-29.
+    expect(resolveKey([weekly], 'weekly_metrics', '2026-W01').key).toMatchObject({
+      from: new Date('2025-12-29T00:00:00Z'),
+    });
+    expect(resolveKey([weekly], 'weekly_metrics', '2026-w45').key).toEqual(
+      resolveKey([weekly], 'weekly_metrics', '2026-11-04').key,
+    );
+    expect(() => resolveKey([weekly], 'weekly_metrics', '2025-w53')).toThrow(
+      /"2025-w53" is no ISO week of 2025/,
+    );
+    expect(() => resolveKey([weekly], 'weekly_metrics', '2026-w00')).toThrow(/no ISO week/);
+    // Only a weekly family reads it so.
+    expect(() => resolveKey([family], 'killmails_raw', '2026-w45')).toThrow(/YYYY-MM-DD with/);
   });
 
   it('RANGE keys with a year the date parser would reinterpret are refused', async () => {
