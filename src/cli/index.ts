@@ -43,6 +43,23 @@ process.on('beforeExit', () => {
   );
 });
 
+// Ctrl-C or a TERM from a scheduler: one line saying what state the work is in, then the exit
+// code a signal gives (128 + its number). The server rolls back the transaction in progress when
+// the connection closes; drain, retire and convert continue where they stopped when run again.
+for (const [signal, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+] as const) {
+  process.once(signal, () => {
+    failed = true;
+    process.stderr.write(
+      `pgparts: interrupted (${signal}); what ran in a transaction was rolled back, and a drain, ` +
+        'retire or conversion continues where it stopped when run again\n',
+    );
+    process.exit(code);
+  });
+}
+
 const exitCode = await runCli(process.argv.slice(2), {
   stdout: process.stdout,
   stderr: process.stderr,

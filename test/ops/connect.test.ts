@@ -1,7 +1,8 @@
+import { spawn } from 'node:child_process';
 import { createServer, type Server, type Socket } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DEFAULT_CONNECT_TIMEOUT_S, databaseUrlProblem } from '../../src/cli/connection.js';
-import { pgparts } from '../cli/run-cli.js';
+import { pgparts, REPO_ROOT } from '../cli/run-cli.js';
 
 const SECRET = 'N0t-For-Logs';
 
@@ -41,6 +42,34 @@ describe('connecting', () => {
     expect(run.stderr).not.toContain(SECRET);
     // It did reach the listener: the timeout is the startup handshake's, not a refused TCP.
     expect(sockets.length).toBeGreaterThan(0);
+  });
+
+  it('Ctrl-C (SIGINT) while it waits: one line on stderr and exit 130, as a signal gives', async () => {
+    const before = sockets.length;
+    const child = spawn(
+      process.execPath,
+      [inject('cliBundle'), '--connect-timeout', '60', 'status'],
+      {
+        cwd: REPO_ROOT,
+        env: { ...process.env, DATABASE_URL: `postgres://app:${SECRET}@127.0.0.1:${port}/db` },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stderr = '';
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    const closed = new Promise<number | null>((done) => child.on('close', (code) => done(code)));
+    // Once the listener holds its connection, the command is waiting on the server.
+    for (let i = 0; i < 600 && sockets.length === before; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(sockets.length).toBeGreaterThan(before);
+    child.kill('SIGINT');
+    expect(await closed).toBe(130);
+    expect(stderr.trim().split('\n')).toEqual([
+      'pgparts: interrupted (SIGINT); what ran in a transaction was rolled back, and a drain, retire or conversion continues where it stopped when run again',
+    ]);
   });
 
   it('a refused connection is one line too', async () => {
