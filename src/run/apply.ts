@@ -149,7 +149,11 @@ export const applyOptionsSchema = z
   .object({
     families: z.array(z.unknown()),
     now: z.date().optional(),
-    allowDestructive: z.union([z.boolean(), functionOption]).optional(),
+    allowDestructive: z
+      .union([z.boolean(), functionOption], {
+        error: 'expected true, false or a function approving each step',
+      })
+      .optional(),
     ...lockOptionsSchema.shape,
     backoffMs: wholeOption(0),
     maxBackoffMs: wholeOption(0),

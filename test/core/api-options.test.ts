@@ -54,7 +54,11 @@ beforeAll(async () => {
 
 describe('the API refuses bad options and keys, changing nothing', () => {
   it.each([
-    ['maintain', { allowDestructive: 'false' }, /allowDestructive: Invalid input/],
+    [
+      'maintain',
+      { allowDestructive: 'false' },
+      /allowDestructive: expected true, false or a function approving each step/,
+    ],
     ['maintain', { allowDestrutive: true }, /allowDestrutive: not an option of maintain/],
     ['apply', { dryRun: true }, /dryRun: not an option of apply \(the API has no dry run option/],
     ['apply', { backoffMs: -1 }, /backoffMs: Too small/],
