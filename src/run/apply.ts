@@ -20,6 +20,7 @@ import { runCreateStep } from './create-step.js';
 import type { AnyPgDatabase } from './database.js';
 import { sendsTogether } from './driver-capabilities.js';
 import { afterSent } from './execute.js';
+import { isKeyHeldRightNow } from './key-lock.js';
 import {
   checkLockOptions,
   DEFAULT_LOCK_TIMEOUT_MS,
@@ -538,16 +539,22 @@ async function runSteps(planned: Plan, ctx: RunContext): Promise<StepResult[]> {
           { step: step.id, cause: outcome.error },
         );
       }
+      // Another session is doing this key's work right now (a `pgparts drain` started with the
+      // run): left to it, as the plan leaves a key whose operation it saw running; the next run
+      // finds it done or takes it up. Not a failure cron should be woken for.
+      const leftToOther = failed && isKeyHeldRightNow(outcome.error);
       result = {
         step,
-        outcome: failed ? 'failed' : 'done',
+        outcome: leftToOther ? 'skipped' : failed ? 'failed' : 'done',
         attempts: outcome.attempts,
         lockTimeouts: outcome.lockTimeouts.length,
         ms: performance.now() - started,
       };
-      const message = failed
-        ? failureMessage(step, outcome.error, outcome.attempts, ctx.lockTimeoutMs)
-        : outcome.value;
+      const message = leftToOther
+        ? (outcome.error as Error).message.replace(/^pgparts: /, '')
+        : failed
+          ? failureMessage(step, outcome.error, outcome.attempts, ctx.lockTimeoutMs)
+          : outcome.value;
       if (message) result.message = message;
       if (failed) failedKeys.add(keyRef);
     }

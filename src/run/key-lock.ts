@@ -80,6 +80,22 @@ function describe(op: RecordedOperation): string {
   return `an unfinished ${op.operation} of key ${op.key} (phase ${op.phase}, started ${op.startedAt.toISOString()})`;
 }
 
+/** The 'busy' refusals because another session holds the key (or the family) right now. */
+const heldNow = new WeakSet<object>();
+
+function heldRightNow(error: PgpartsError): PgpartsError {
+  heldNow.add(error);
+  return error;
+}
+
+/**
+ * Whether `error` refused an operation because another session is working on its key right now
+ * (not because of a record another operation left): what the next run takes up by itself.
+ */
+export function isKeyHeldRightNow(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && heldNow.has(error);
+}
+
 /** How to finish what another operation left on a key, for the 'busy' message. */
 function howToFinish(op: RecordedOperation): string {
   switch (op.operation) {
@@ -178,11 +194,13 @@ export async function withKeyOperation<T>(
     );
     const [got] = rowsOf<{ ok: boolean | null; t: boolean }>(lockRows);
     if (!wholeFamily && (got?.ok === null || got?.ok === undefined)) {
-      throw new PgpartsError(
-        'busy',
-        `${kind}: ${where}: a pgparts operation on the whole family (a conversion step) is ` +
-          'running right now; nothing was changed: try again when it is done',
-        { step: kind },
+      throw heldRightNow(
+        new PgpartsError(
+          'busy',
+          `${kind}: ${where}: a pgparts operation on the whole family (a conversion step) is ` +
+            'running right now; nothing was changed: try again when it is done',
+          { step: kind },
+        ),
       );
     }
     familyShared = !wholeFamily;
@@ -196,11 +214,13 @@ export async function withKeyOperation<T>(
             AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
           LIMIT 1`),
       );
-      throw new PgpartsError(
-        'busy',
-        `${kind}: ${where}: another pgparts operation is working on this key right now` +
-          `${holder ? ` (backend pid ${holder.pid})` : ''}; nothing was changed: try again when it is done`,
-        { step: kind },
+      throw heldRightNow(
+        new PgpartsError(
+          'busy',
+          `${kind}: ${where}: another pgparts operation is working on this key right now` +
+            `${holder ? ` (backend pid ${holder.pid})` : ''}; nothing was changed: try again when it is done`,
+          { step: kind },
+        ),
       );
     }
     locked = true;

@@ -126,6 +126,36 @@ describe('one operation per key', () => {
   });
 });
 
+describe('apply while another session works on a key', () => {
+  it('leaves the key to it: the step is skipped, not failed, and the next run does it', async () => {
+    await t.sql`INSERT INTO season (id, name) VALUES (4, 'S4')`;
+    await insertRuns(t.sql, 4, 40, 40_000);
+    const before = await digests(t.sql);
+    // What `pgparts drain leaderboard_run 4` holds while it runs: the key's lock.
+    const holder = t.connect({ max: 1 });
+    const [held] = await holder<{ ok: boolean }[]>`
+      SELECT pg_try_advisory_lock(hashtext('pgparts:key:public.leaderboard'), hashtext('4')) AS ok`;
+    expect(held?.ok).toBe(true);
+    try {
+      const result = await apply(t.db, { families: [family] });
+      const drain = result.results.find((r) => r.step.kind === 'drain' && r.step.label === '4');
+      expect(drain).toMatchObject({ outcome: 'skipped' });
+      expect(drain?.message).toMatch(/another pgparts operation is working on this key right now/);
+      expect(result).toMatchObject({ ok: true, failed: 0 });
+    } finally {
+      await holder.end();
+    }
+    const next = await apply(t.db, { families: [family] });
+    expect(next.results.map((r) => [r.step.kind, r.step.label, r.outcome])).toContainEqual([
+      'drain',
+      '4',
+      'done',
+    ]);
+    expect(await digests(t.sql)).toEqual(before);
+    expect((await rowsByPartition(t.sql)).leaderboard_run_s4).toBe(40);
+  });
+});
+
 describe('keys are checked before any change', () => {
   it.each([
     ['out of the integer column', 99_999_999_999],
