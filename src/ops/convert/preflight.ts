@@ -187,6 +187,50 @@ export function viewRefusal(error: unknown, step: string, what: string): Pgparts
 class TrialDone extends Error {}
 
 /**
+ * Every column the legacy table and its twin share has one type, typmod included: the fill copies
+ * each value into the twin's type, and a declared `integer` for a legacy `numeric(12,2)` would
+ * round 1.40 to 1, a `timestamp` for a `timestamptz` drop the zone, a `varchar(10)` cut text, and
+ * the swap would put the changed values in service. Read from the catalog (the twins as the trial
+ * made them), so names of types compare as the server spells them.
+ */
+async function checkColumnTypes(
+  db: AnyPgDatabase,
+  target: ConversionTarget,
+  step: string,
+): Promise<void> {
+  const family = target.family;
+  const problems: string[] = [];
+  for (const table of family.tables) {
+    const rows = await query<{ name: string; legacy: string; twin: string }>(
+      db,
+      sql`SELECT l.attname AS name, format_type(l.atttypid, l.atttypmod) AS legacy,
+                 format_type(w.atttypid, w.atttypmod) AS twin
+          FROM pg_attribute l
+          JOIN pg_attribute w ON w.attrelid = to_regclass(${quoteQualified(twinSchema(family), table)})
+           AND w.attname = l.attname AND w.attnum > 0 AND NOT w.attisdropped
+          WHERE l.attrelid = to_regclass(${quoteQualified(family.schema, table)})
+            AND l.attnum > 0 AND NOT l.attisdropped
+            AND (l.atttypid, l.atttypmod) IS DISTINCT FROM (w.atttypid, w.atttypmod)
+          ORDER BY l.attnum`,
+    );
+    for (const r of rows) {
+      problems.push(
+        `${family.schema}.${table}.${r.name} is ${r.legacy}; the Drizzle table declares ${r.twin}`,
+      );
+    }
+  }
+  if (problems.length > 0) {
+    throw new PgpartsError(
+      'spec-mismatch',
+      `pgparts: ${step}: family ${family.name}: the copy would convert values into other types ` +
+        `(rounded, cut or shifted): ${problems.join('; ')}. Declare each column with its legacy ` +
+        'type (or change the legacy column first); nothing was changed',
+      { step },
+    );
+  }
+}
+
+/**
  * Prep's proof that the swap will go through, before anything changes: in one transaction that
  * is always rolled back, builds the twins (`twinDdl`, the statements prep would run), re-creates
  * every view on them as the swap will, and checks each foreign key of another table against the
@@ -203,6 +247,7 @@ export async function trialSwap(
     await db.transaction(async (tx) => {
       const t = tx as unknown as AnyPgDatabase;
       await executePlan(t, twinDdl, `convert ${target.family.name} prep (trial of the swap)`);
+      await checkColumnTypes(t, target, step);
       await checkForeignKeys(t, target, inputs.fks, twinSchema(target.family), step);
       const views = await buildTwinViews(t, target, inputs.views);
       try {
