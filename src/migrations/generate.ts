@@ -14,6 +14,7 @@ import { PgpartsError } from '../errors.js';
 import { renderOnlineIndexMigration } from '../ops/online-index-migration.js';
 import type { OnlineIndexSpecInput } from '../ops/online-index-spec.js';
 import { quoteIdent } from '../sql/identifiers.js';
+import { partitionByClause } from '../sql/partition-ddl.js';
 import { type LoadedConfig, loadAppConfig } from './app-config.js';
 import { addCustomMigration, type JournalShape } from './custom-migration.js';
 import { loadDrizzleConfig } from './drizzle-config.js';
@@ -35,7 +36,7 @@ import {
   readSnapshot,
   withoutCreateIndexes,
 } from './online-indexes.js';
-import { addPartitionClause, createsTable } from './partition-clauses.js';
+import { addPartitionClause, createsTable, partitionClauseIn } from './partition-clauses.js';
 
 /**
  * `pgparts generate` and `generate()`: brings an app's migrations folder (its drizzle.config
@@ -163,19 +164,28 @@ function writeMigrations(out: string, kit: DrizzleKitRun, config: LoadedConfig):
   const partitionSql: string[] = [];
   for (const family of config.families) {
     const known = new Set(state.families[family.name]?.tables ?? []);
-    const newTables = family.tables.filter((t) => !known.has(t));
+    const wanted = partitionByClause(family).replace(/\s+/g, ' ');
+    // How an earlier migration created each table: a family declared again (removed from the
+    // config, then put back) finds its tables created partitioned as it says, with their first
+    // partitions: nothing to write for them.
+    const earlierClause = (table: string) =>
+      earlier
+        .map((text) => partitionClauseIn(text, family.schema, table))
+        .find((c) => c !== undefined);
+    const newTables = family.tables.filter((t) => !known.has(t) && earlierClause(t) !== wanted);
     for (const table of newTables) {
       const file = thisRun.find((tag) => createsTable(readSql(out, tag), family.schema, table));
       if (!file) {
-        const earlierFile = earlier.some((text) => createsTable(text, family.schema, table));
+        const clause = earlierClause(table);
         throw new PgpartsError(
           'migration',
-          earlierFile
+          clause !== undefined
             ? `pgparts: family ${family.name}: ${family.schema}.${table} was created by an earlier ` +
-                'migration without PARTITION BY, and a table cannot be partitioned after it is ' +
-                'created; convert it online from code (`conversionTarget({ family, tables, extras })` ' +
-                'and convertPrep ... convertCleanup, docs/conversion.md: the `pgparts convert` command ' +
-                'knows only the built-in families), or give the family a new table'
+                `migration ${clause === null ? 'without PARTITION BY' : `with ${clause}, not ${wanted}`}, ` +
+                'and a table cannot be re-partitioned after it is created; convert it online ' +
+                'from code (`conversionTarget({ family, tables, extras })` and convertPrep ... ' +
+                'convertCleanup, docs/conversion.md: the `pgparts convert` command knows only the ' +
+                'built-in families), or give the family a new table'
             : `pgparts: family ${family.name}: drizzle-kit did not create ${family.schema}.${table}; ` +
                 "is the table exported from the drizzle.config's schema files?",
         );

@@ -34,3 +34,17 @@ export function addPartitionClause(migration: string, family: FamilySpec, table:
     (whole, body: string, existing) => (existing ? whole : `${body} ${partitionByClause(family)};`),
   );
 }
+
+/**
+ * The PARTITION BY clause `migration` gives `table` (whitespace as written), null when the
+ * migration creates it without one, undefined when it does not create it.
+ */
+export function partitionClauseIn(
+  migration: string,
+  schema: string,
+  table: string,
+): string | null | undefined {
+  const found = createTablePattern(schema, table).exec(migration);
+  if (!found) return undefined;
+  return found[2] ? found[2].trim().replace(/\s+/g, ' ') : null;
+}

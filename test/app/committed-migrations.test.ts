@@ -66,4 +66,23 @@ describe('examples/app/drizzle', { timeout: 300_000 }, () => {
       writeFileSync(schema, text);
     }
   });
+  it('a family removed from the config and put back: generate writes nothing for it, and --check passes', async () => {
+    const config = join(app.dir, 'pgparts.config.ts');
+    const text = readFileSync(config, 'utf8');
+    const start = text.indexOf("  partitionFamily({\n    name: 'region_orders'");
+    const end = text.indexOf('  }),\n', start) + '  }),\n'.length;
+    expect(start).toBeGreaterThan(0);
+    writeFileSync(config, text.slice(0, start) + text.slice(end));
+    try {
+      const removed = await generate({ cwd: app.dir, config: 'pgparts.config.ts' });
+      expect(removed.written).toEqual([]);
+    } finally {
+      writeFileSync(config, text);
+    }
+    // Its table was created partitioned as it says, with its first partitions: nothing to add.
+    const back = await generate({ cwd: app.dir, config: 'pgparts.config.ts' });
+    expect(back.written).toEqual([]);
+    const check = await generate({ cwd: app.dir, config: 'pgparts.config.ts', check: true });
+    expect(check.stale).toEqual([]);
+  });
 });
