@@ -299,7 +299,7 @@ function finishInterrupted(
         family: family.name,
         severity: 'warning',
         kind: op.running ? 'operation-running' : 'operation-interrupted',
-        message: `a conversion of the family is unfinished (phase ${op.phase}, since ${since}): continue it with pgparts convert ${family.name} --all`,
+        message: `a conversion of the family is unfinished (phase ${op.phase}, since ${since}): continue it with pgparts convert ${family.name} --all (a built-in family) or the convert functions from code (your own: convertFill ... convertCleanup)`,
       });
       continue;
     }

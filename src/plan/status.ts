@@ -141,7 +141,7 @@ function unfinishedAttention(family: FamilySpec, work: UnfinishedWork, now: Date
         (op.operation === 'reattach'
           ? 'finish it with pgparts reattach'
           : op.operation === 'convert'
-            ? `continue it with pgparts convert ${family.name} --all (cleanup ends it)`
+            ? `continue it with pgparts convert ${family.name} --all (a built-in family) or the convert functions from code (your own: convertFill ... convertCleanup); cleanup ends it`
             : `the next pgparts apply${op.operation === 'retire' ? ' --yes' : ''} finishes it`),
     );
   }
