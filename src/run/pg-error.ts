@@ -82,11 +82,27 @@ export function asOperationError(operation: string, error: unknown): unknown {
   if (isPgpartsError(error) || isConnectionLoss(error)) return error;
   const code = pgErrorCode(error);
   if (!code) return error;
+  const statement = failedStatement(error);
   return new PgpartsError(
     'query-failed',
-    `pgparts: ${operation}: ${pgErrorMessage(error)} (SQLSTATE ${code})`,
+    `pgparts: ${operation}: ${pgErrorMessage(error)} (SQLSTATE ${code})` +
+      (statement ? `, running: ${statement}` : ''),
     { step: operation, cause: error },
   );
+}
+
+/** The statement a driver error says failed (Drizzle's `query`), on one line and cut short. */
+function failedStatement(error: unknown): string | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current && typeof current === 'object'; depth += 1) {
+    const text = (current as { query?: unknown }).query;
+    if (typeof text === 'string' && text.trim() !== '') {
+      const line = text.replace(/\s+/g, ' ').trim();
+      return line.length > 160 ? `${line.slice(0, 160)}...` : line;
+    }
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
 }
 
 /** Runs an exported operation's `work`, its server errors thrown as asOperationError makes them. */

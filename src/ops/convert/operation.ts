@@ -1,6 +1,7 @@
 import type { FamilySpec } from '../../define/spec.js';
 import type { AnyPgDatabase } from '../../run/database.js';
 import { type KeyOperation, WHOLE_FAMILY_KEY, withKeyOperation } from '../../run/key-lock.js';
+import { asOperation } from '../../run/pg-error.js';
 import { preflightPrivileges } from '../../run/privileges.js';
 import { openSession, pgpartsSessionSettings } from '../../run/session.js';
 
@@ -17,6 +18,16 @@ import { openSession, pgpartsSessionSettings } from '../../run/session.js';
  * takes no lock, records nothing and checks nothing.
  */
 export async function conversionStep<T>(
+  db: AnyPgDatabase,
+  family: FamilySpec,
+  dryRun: boolean,
+  fn: (s: AnyPgDatabase, op: KeyOperation | null) => Promise<T>,
+): Promise<T> {
+  // A server error of a step is thrown with a code, as every exported operation's is.
+  return asOperation(`convert ${family.name}`, () => runStep(db, family, dryRun, fn));
+}
+
+async function runStep<T>(
   db: AnyPgDatabase,
   family: FamilySpec,
   dryRun: boolean,
