@@ -266,7 +266,9 @@ export function status(
       );
     }
     for (const notice of notices) {
-      if (notice.severity === 'warning') attention.push(`family ${family.name}: ${notice.message}`);
+      // An interrupted operation is already a line of its own (unfinishedAttention), with its age.
+      if (notice.severity === 'warning' && notice.kind !== 'operation-interrupted')
+        attention.push(`family ${family.name}: ${notice.message}`);
     }
     result.push({
       family: family.name,

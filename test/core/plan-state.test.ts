@@ -136,4 +136,24 @@ describe('key shape', () => {
     expect(keyFromLabel(family, '-3')).toEqual(season(-3));
     expect(keyFromLabel(family, '3x')).toBeUndefined();
   });
+  it('status names an interrupted conversion or reattach once, with its age', () => {
+    const found = fakeFamilySnapshot(family, everywhere([1]), { sourceValues: [1] });
+    found.unfinished = {
+      operations: [
+        operation('(whole family)', { operation: 'convert', phase: 'swapped' }),
+        operation('1', { operation: 'reattach', phase: 'moved' }),
+      ],
+      drainTables: [],
+      captureTriggers: [],
+      changeLogRows: 0,
+    };
+    const report = status([family], fakeSnapshot(NOW, found), NOW);
+    const about = (what: RegExp) => report.attention.filter((a) => what.test(a));
+    expect(about(/conversion|convert/)).toEqual([
+      expect.stringMatching(
+        /^family leaderboard: an interrupted convert of \(whole family\) \(phase swapped, started 44 min ago/,
+      ),
+    ]);
+    expect(about(/reattach/)).toHaveLength(1);
+  });
 });
