@@ -444,7 +444,6 @@ export async function retireKeyInRun(
   key: PartitionKey,
   options: RetireOptions & { lockTimeoutMs: number },
 ): Promise<RetireResult> {
-  checkOptions('retire', retireOptionsSchema, options);
   const started = performance.now();
   const archiveSchema = retireArchiveSchema(family, key, options);
   if ((options.mode ?? family.retention?.mode) === 'archive')
@@ -735,22 +734,16 @@ async function reattachKeyChecked(
   }
 }
 
-/** Deletes the key's retired record; true when there was one. */
 /**
  * An archived key's rows are still in its archived tables: forgotten, the next apply would create
  * empty partitions under the same names, and reattach could bring them back no more. Refused
- * while any archived table of the key exists.
+ * while any archived table of the key exists. The retired keys' table exists.
  */
 async function refuseWhileArchived(
   db: AnyPgDatabase,
   family: FamilySpec,
   key: PartitionKey,
 ): Promise<void> {
-  const [recorded] = await query<{ t: string | null }>(
-    db,
-    sql`SELECT to_regclass(${quoteQualified(family.schema, RETIRED_KEYS_TABLE)})::text AS t`,
-  );
-  if (!recorded?.t) return;
   const [row] = await query<{ mode: string; archive_schema: string | null }>(
     db,
     sql`SELECT mode, archive_schema FROM ${sql.raw(quoteQualified(family.schema, RETIRED_KEYS_TABLE))}
@@ -777,6 +770,7 @@ async function refuseWhileArchived(
   );
 }
 
+/** Deletes the key's retired record, unless its rows are still archived; true when there was one. */
 async function forgetRetiredKey(
   db: AnyPgDatabase,
   family: FamilySpec,
@@ -787,6 +781,7 @@ async function forgetRetiredKey(
     sql`SELECT to_regclass(${quoteQualified(family.schema, RETIRED_KEYS_TABLE)})::text AS t`,
   );
   if (!exists?.t) return false;
+  await refuseWhileArchived(db, family, key);
   const gone = await query<{ key: string }>(
     db,
     sql`DELETE FROM ${sql.raw(quoteQualified(family.schema, RETIRED_KEYS_TABLE))}
@@ -819,7 +814,6 @@ async function unretireKeyChecked(
   try {
     return await withKeyOperation(session.db, family, keyLabel(key), 'reattach', async () => {
       await checkKey(session.db, family, key, 'reattach');
-      await refuseWhileArchived(session.db, family, key);
       return forgetRetiredKey(session.db, family, key);
     });
   } finally {

@@ -22,7 +22,6 @@ import { sendsTogether } from './driver-capabilities.js';
 import { afterSent } from './execute.js';
 import { isKeyHeldRightNow } from './key-lock.js';
 import {
-  checkLockOptions,
   DEFAULT_LOCK_TIMEOUT_MS,
   DEFAULT_RETRIES,
   isLockConflict,
@@ -187,15 +186,6 @@ export interface ApplyResult {
   warnings: string[];
 }
 
-function checkRetries(value: number | undefined, name: string): void {
-  if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) {
-    throw new PgpartsError(
-      'invalid-input',
-      `pgparts: ${name} must be a whole number of 0 or more, not ${value}`,
-    );
-  }
-}
-
 function failureMessage(
   step: Step,
   error: unknown,
@@ -220,17 +210,25 @@ function failureMessage(
  * runs the plan. Validates the specs before any SQL. Step failures are reported in the result,
  * not thrown; the steps of other keys still run. Errors of the connection itself are thrown.
  */
-export async function apply(db: AnyPgDatabase, options: ApplyOptions): Promise<ApplyResult> {
-  checkOptions('apply', applyOptionsSchema, options);
+export function apply(db: AnyPgDatabase, options: ApplyOptions): Promise<ApplyResult> {
+  return applyAs('apply', db, options);
+}
+
+/**
+ * apply, its options checked under the name the caller was called by (`maintain` too). The
+ * schema covers every option's type and bounds (lock options, backoff, `now` a valid date).
+ */
+export async function applyAs(
+  operation: 'apply' | 'maintain',
+  db: AnyPgDatabase,
+  options: ApplyOptions,
+): Promise<ApplyResult> {
+  checkOptions(operation, applyOptionsSchema, options);
   const started = performance.now();
   const startedAt = new Date();
   const families = parseFamilies(options.families);
   const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
-  checkLockOptions(options, 'apply');
   const retries = options.retries ?? DEFAULT_RETRIES;
-  checkRetries(options.backoffMs, 'backoffMs');
-  if (options.now && Number.isNaN(options.now.getTime()))
-    throw new PgpartsError('invalid-input', 'pgparts: invalid `now`');
   const executors: StepExecutors = { ...BUILT_IN_EXECUTORS, ...options.executors };
   const emit = async (event: ApplyEvent) => {
     await options.onProgress?.(event);

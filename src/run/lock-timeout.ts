@@ -42,20 +42,6 @@ export const lockOptionsSchema = z.object({
 
 export type LockOptions = z.infer<typeof lockOptionsSchema>;
 
-/** The lock options, validated: a clear `invalid-config` error naming the bad one. */
-export function checkLockOptions(options: LockOptions, step?: string): void {
-  const parsed = lockOptionsSchema.safeParse({
-    lockTimeoutMs: options.lockTimeoutMs,
-    retries: options.retries,
-  });
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-    throw new PgpartsError('invalid-config', `invalid lock options: ${issues.join('; ')}`, {
-      ...(step ? { step } : {}),
-    });
-  }
-}
-
 /** `lock_timeout = '500ms'` for SET / SET LOCAL; only a positive integer of milliseconds passes. */
 export function lockTimeoutSql(ms: number): string {
   if (!Number.isSafeInteger(ms) || ms <= 0) {

@@ -1,7 +1,6 @@
 import type { FamilySpec } from '../define/spec.js';
-import { type ApplyOptions, type ApplyResult, apply, applyOptionsSchema } from './apply.js';
+import { type ApplyOptions, type ApplyResult, applyAs } from './apply.js';
 import type { AnyPgDatabase } from './database.js';
-import { checkOptions } from './options.js';
 
 export interface MaintainOptions extends Omit<ApplyOptions, 'families'> {
   /** The families to keep: the app's own, and any preset it uses (`pgparts/presets`). */
@@ -14,7 +13,6 @@ export interface MaintainOptions extends Omit<ApplyOptions, 'families'> {
  * under the maintenance lock (a second instance returns `status: 'locked'` and does nothing).
  * Retention runs only with `allowDestructive: true`. Returns what it did, step by step.
  */
-export async function maintain(db: AnyPgDatabase, options: MaintainOptions): Promise<ApplyResult> {
-  checkOptions('maintain', applyOptionsSchema, options);
-  return apply(db, options);
+export function maintain(db: AnyPgDatabase, options: MaintainOptions): Promise<ApplyResult> {
+  return applyAs('maintain', db, options);
 }

@@ -9,7 +9,6 @@ import { driverCapabilities } from '../../run/driver-capabilities.js';
 import { query, run, runAsTransaction, runCounted, runInTransaction } from '../../run/execute.js';
 import { type KeyOperation, withKeyOperation } from '../../run/key-lock.js';
 import {
-  checkLockOptions,
   DEFAULT_LOCK_TIMEOUT_MS,
   isLockConflict,
   lockGiveUpError,
@@ -716,7 +715,6 @@ async function drainKeyChecked(
   checkKeyShape('drain', key);
   const label = key.kind === 'default' ? 'DEFAULT' : keyLabel(key);
   // One connection for the key's lock and the work (a pool of one suffices, as for apply).
-  checkLockOptions(options, 'drain');
   await preflightPrivileges(db, 'drain', [family]);
   const session = await openSession(db, { settings: pgpartsSessionSettings() });
   const s = session.db;
@@ -801,7 +799,6 @@ export async function drainDryRun(
 ): Promise<{ preview: DrainPreview; statements: string[] }> {
   checkOptions('drain', drainOptionsSchema, options);
   checkKeyShape('drain', key);
-  checkLockOptions(options, 'drain');
   const session = await openSession(db, { settings: pgpartsSessionSettings() });
   try {
     const s = session.db;
