@@ -148,7 +148,7 @@ export interface ApplyOptions {
 export const applyOptionsSchema = z
   .object({
     families: z.array(z.unknown()),
-    now: z.date().optional(),
+    now: z.date({ error: 'expected a valid Date' }).optional(),
     allowDestructive: z
       .union([z.boolean(), functionOption], {
         error: 'expected true, false or a function approving each step',

@@ -63,6 +63,7 @@ describe('the API refuses bad options and keys, changing nothing', () => {
     ['apply', { dryRun: true }, /dryRun: not an option of apply \(the API has no dry run option/],
     ['apply', { backoffMs: -1 }, /backoffMs: Too small/],
     ['apply', { families: events }, /families: Invalid input: expected array/],
+    ['maintain', { now: new Date('not a date') }, /now: expected a valid Date/],
   ] as const)('%s(%j)', async (operation, extra, message) => {
     const before = await everything();
     const options = { families: [events], now, ...extra } as never;
