@@ -219,3 +219,49 @@ export function listValues(bound: ParsedBound): number[] {
     return value === undefined ? [] : [value];
   });
 }
+
+/**
+ * Whether the bound `pg_get_expr(relpartbound, 0)` printed (read with TimeZone UTC and DateStyle
+ * ISO) holds exactly `key`. Compared by meaning, not text: the server prints a bound by the key
+ * column's type ('2026-10-01 00:00:00+00' for timestamptz, '2026-10-01 00:00:00' for timestamp,
+ * '2026-10-01' for date; 5 for integer, '5' for bigint), and pgparts reads a timestamp without
+ * zone as UTC, as it writes it. A text LIST value must match exactly: 'EU' is not 'eu'.
+ */
+export function boundHoldsKey(text: string, key: PartitionKey): boolean {
+  const bound = parseBound(text);
+  switch (key.kind) {
+    case 'default':
+      return bound.kind === 'default';
+    case 'list': {
+      if (bound.kind !== 'list' || bound.values.length !== 1) return false;
+      const [item] = bound.values;
+      return item?.kind === 'literal' && item.text === String(key.value);
+    }
+    case 'range': {
+      if (bound.kind !== 'range' || bound.from.length !== 1 || bound.to.length !== 1) return false;
+      const [from] = bound.from;
+      const [to] = bound.to;
+      if (from?.kind !== 'literal' || to?.kind !== 'literal') return false;
+      return (
+        parseTimestamp(from.text)?.getTime() === key.from.getTime() &&
+        parseTimestamp(to.text)?.getTime() === key.to.getTime()
+      );
+    }
+  }
+}
+
+/**
+ * A piece of text every printing of `key`'s bound holds (whatever the column's type), for a
+ * catalog read to keep only candidates before boundHoldsKey decides: the start date of a RANGE
+ * key, a LIST value with its quotes doubled, as the server prints it inside a literal.
+ */
+export function boundNeedle(key: PartitionKey): string {
+  switch (key.kind) {
+    case 'default':
+      return 'DEFAULT';
+    case 'list':
+      return String(key.value).replaceAll("'", "''");
+    case 'range':
+      return key.from.toISOString().slice(0, 10);
+  }
+}

@@ -1,6 +1,7 @@
 import { type SQL, sql } from 'drizzle-orm';
 import { readBatch } from '../catalog/batch.js';
 import { ownedRoles, ownedRolesFrom, ownedRolesSql } from '../catalog/ownership.js';
+import { boundHoldsKey, boundNeedle } from '../define/bounds.js';
 import { keyLabel, type PartitionKey, partitionName } from '../define/partition-key.js';
 import type { FamilySpec } from '../define/spec.js';
 import { PgpartsError } from '../errors.js';
@@ -9,7 +10,6 @@ import { readAsTransaction } from '../run/execute.js';
 import { pgErrorCode } from '../run/pg-error.js';
 import { quoteQualified } from '../sql/identifiers.js';
 import { OWNED_TABLES, type OwnedRole } from '../sql/ownership.js';
-import { boundSpecSql } from '../sql/partition-ddl.js';
 import { adoptedKey } from './ownership.js';
 
 /**
@@ -61,8 +61,14 @@ export interface RetirePreflightOptions {
 /** The table a statement named does not exist (SQLSTATE 42P01). */
 const UNDEFINED_TABLE = '42P01';
 
+interface Holder {
+  name: string;
+  schema: string;
+  bound: string;
+}
+
 interface TableRead {
-  holders: { name: string; schema: string }[] | string;
+  holders: Holder[] | string;
   oid: string | null;
   attached: boolean;
   pending: boolean;
@@ -71,14 +77,18 @@ interface TableRead {
   comment: string | null;
 }
 
-/** The partitions holding the key's bound in `table`, and the key's own table: one read. */
-function tableReadSql(family: FamilySpec, table: string, name: string, bound: string): SQL {
+/**
+ * The partitions that may hold the key's bound in `table` (those whose bound text holds its
+ * needle: boundHoldsKey decides), and the key's own table: one read.
+ */
+function tableReadSql(family: FamilySpec, table: string, name: string, needle: string): SQL {
   const parent = quoteQualified(family.schema, table);
-  return sql`SELECT (SELECT coalesce(json_agg(json_build_object('name', c.relname, 'schema', n.nspname)), '[]')
+  return sql`SELECT (SELECT coalesce(json_agg(json_build_object('name', c.relname, 'schema', n.nspname,
+                                                               'bound', pg_get_expr(c.relpartbound, 0))), '[]')
                      FROM pg_inherits i
                      JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_namespace n ON n.oid = c.relnamespace
                      WHERE i.inhparent = to_regclass(${parent})
-                       AND pg_get_expr(c.relpartbound, 0) = ${bound}) AS holders,
+                       AND strpos(pg_get_expr(c.relpartbound, 0), ${needle}) > 0) AS holders,
                     t.oid, t.attached, t.pending, t.rows, t.bound, t.comment
              FROM (SELECT 1) one LEFT JOIN (
                SELECT c.oid::text AS oid, i.inhrelid IS NOT NULL AS attached,
@@ -154,14 +164,13 @@ async function preflightOnce<T>(
   also: readonly SQL[],
   proved: (db: AnyPgDatabase, read: RetirePreflightRead) => Promise<T>,
 ): Promise<T> {
-  const bound = boundSpecSql(key);
   const tables = [...family.tables].reverse();
   const names = tables.map((table) => partitionName(family, table, key));
   const perTable = 3;
   const reads: SQL[] = tables.flatMap((table, i) => {
     const name = names[i] as string;
     return [
-      tableReadSql(family, table, name, bound),
+      tableReadSql(family, table, name, boundNeedle(key)),
       dependentsSql(family, table, name),
       options.mode === 'archive'
         ? sql`SELECT to_regclass(${quoteQualified(options.archiveSchema, name)})::text AS t`
@@ -196,8 +205,9 @@ async function preflightOnce<T>(
   for (const [i, table] of tables.entries()) {
     const name = names[i] as string;
     const read = results[i * perTable]?.[0] as unknown as TableRead | undefined;
-    const holders: { name: string; schema: string }[] =
+    const candidates: Holder[] =
       typeof read?.holders === 'string' ? JSON.parse(read.holders) : (read?.holders ?? []);
+    const holders = candidates.filter((h) => boundHoldsKey(h.bound, key));
     for (const h of holders.filter((h) => h.name !== name || h.schema !== family.schema)) {
       problems.push(
         `${h.schema}.${h.name} holds ${keyLabel(key)} in ${table} under a name pgparts did not ` +
@@ -214,9 +224,9 @@ async function preflightOnce<T>(
     }
     // Found by name, proved by bound: text values differing only in case or punctuation share
     // a name, and a value can name the DEFAULT partition; neither is this key's to retire.
-    if (read?.bound != null && read.bound !== bound) {
+    if (read?.bound != null && !boundHoldsKey(read.bound, key)) {
       problems.push(
-        `${family.schema}.${name} holds ${read.bound}, not ${keyLabel(key)} (${bound}): the key's ` +
+        `${family.schema}.${name} holds ${read.bound}, not ${keyLabel(key)}: the key's ` +
           'partition would have that name (partition names come from the values, so text values ' +
           "differing only in case or punctuation share one); check the key's spelling",
       );

@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { type RecordedOperation, readOperations } from '../../catalog/operations.js';
 import { ownedRole } from '../../catalog/ownership.js';
+import { boundHoldsKey } from '../../define/bounds.js';
 import { isManagedComment } from '../../define/marker.js';
 import { keyLabel, type PartitionKey, partitionName } from '../../define/partition-key.js';
 import type { FamilySpec } from '../../define/spec.js';
@@ -9,7 +10,6 @@ import type { AnyPgDatabase } from '../../run/database.js';
 import { query } from '../../run/execute.js';
 import { identifierProblem, quoteQualified } from '../../sql/identifiers.js';
 import { OWNED_TABLES, OWNERSHIP_ADOPTED, type OwnedRole } from '../../sql/ownership.js';
-import { boundSpecSql } from '../../sql/partition-ddl.js';
 import { CAPTURE_TRIGGER, keyLogFunctionExistsSql } from '../online-copy/capture.js';
 import { type ParentIndex, readIndexSignatures, readParentIndexes } from './indexes.js';
 
@@ -190,7 +190,6 @@ export async function readDrainState(
     // definitions are pasted into DDL that runs under the caller's search_path.
     await tx.execute(sql`SET LOCAL search_path = pg_catalog`);
     const tables: DrainTableState[] = [];
-    const wantedBound = boundSpecSql(key);
     const label = keyLabel(key);
     // Before the family's ownership is carried over (a dry run may come first), what the first
     // change will adopt: ops/ownership.ts's rule.
@@ -230,9 +229,9 @@ export async function readDrainState(
       const attachedTarget = partitions.find((p) => p.name === target);
       // Found by name, proved by bound: a name says nothing about which key it holds.
       const targetHoldsOther =
-        attachedTarget && attachedTarget.bound !== wantedBound ? attachedTarget.bound : null;
+        attachedTarget && !boundHoldsKey(attachedTarget.bound, key) ? attachedTarget.bound : null;
       const coveredBy =
-        partitions.find((p) => p.name !== target && p.bound === wantedBound)?.name ?? null;
+        partitions.find((p) => p.name !== target && boundHoldsKey(p.bound, key))?.name ?? null;
       const standalone = await query<{ oid: string }>(
         tx,
         sql`SELECT c.oid::text AS oid FROM pg_class c
