@@ -1,12 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseFamily } from '../../src/define/spec.js';
 import { drainKey } from '../../src/ops/drain/drain.js';
-import {
-  reattachKey,
-  retireDryRun,
-  retireKey,
-  retirePreviewSql,
-} from '../../src/ops/retention.js';
+import { reattachKey, retireDryRun, retireKey, retirePreviewSql } from '../../src/ops/retention.js';
 import { apply } from '../../src/run/apply.js';
 import { tableDigest } from '../support/table-checksum.js';
 import { useTestDatabase } from '../support/test-database.js';
@@ -21,7 +16,11 @@ const t = useTestDatabase({ migrated: false });
  */
 const now = new Date('2026-12-15T12:00:00Z');
 const month = (y: number, m: number) =>
-  ({ kind: 'range', from: new Date(Date.UTC(y, m - 1, 1)), to: new Date(Date.UTC(y, m, 1)) }) as const;
+  ({
+    kind: 'range',
+    from: new Date(Date.UTC(y, m - 1, 1)),
+    to: new Date(Date.UTC(y, m, 1)),
+  }) as const;
 
 const rangeFamily = (name: string, table: string) =>
   parseFamily({
@@ -76,7 +75,9 @@ describe.each([
   it('retires a month to the archive (dry run, then run) and reattaches it, every row kept', async () => {
     const before = await tableDigest(t.sql, table, ['id']);
     const preview = await retireDryRun(t.db, family, month(2026, 9));
-    expect(retirePreviewSql(preview).join('\n')).toContain(`DETACH PARTITION "public"."${table}_2026_09"`);
+    expect(retirePreviewSql(preview).join('\n')).toContain(
+      `DETACH PARTITION "public"."${table}_2026_09"`,
+    );
     const retired = await retireKey(t.db, family, month(2026, 9));
     expect(retired.partitions).toEqual([
       expect.objectContaining({ partition: `${table}_2026_09`, archivedAs: expect.any(String) }),
