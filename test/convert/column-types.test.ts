@@ -1,4 +1,4 @@
-import { bigint, integer, numeric, pgTable, primaryKey, timestamp } from 'drizzle-orm/pg-core';
+import { bigint, integer, pgTable, primaryKey, timestamp } from 'drizzle-orm/pg-core';
 import { describe, expect, it } from 'vitest';
 import { parseFamily } from '../../src/define/spec.js';
 import { convertPrep } from '../../src/ops/convert/prep.js';
