@@ -31,7 +31,7 @@ export function registerDrain(program: Command): void {
     .argument('<table>', 'any table of the family, e.g. leaderboard_run')
     .argument(
       '<key>',
-      'the LIST value (14), or a date in the RANGE interval (2025-06; a week also 2025-w23)',
+      'the LIST value (14), or a date in the RANGE interval (2025-06; a week also 2025-w23; or as status prints it, 2025-06-01..2025-07-01)',
     )
     .addOption(
       new Option(

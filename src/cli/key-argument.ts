@@ -1,13 +1,15 @@
 import { InvalidArgumentError } from 'commander';
+import { isAlignedRange } from '../define/bounds.js';
 import { DAY_MS, intervalContaining, isoWeek } from '../define/intervals.js';
 import { MAX_KEY_YEAR, MIN_KEY_YEAR } from '../define/key-checks.js';
-import type { PartitionKey } from '../define/partition-key.js';
+import { keyFromLabel, type PartitionKey } from '../define/partition-key.js';
 import { type FamilySpec, listValueType } from '../define/spec.js';
 
 /**
  * `<table> <key>` as the drain, retire and reattach commands take them: the table names its
  * family; the key is a LIST value (`14`, or `eu-west` for a text LIST) or, for RANGE families, a date inside the interval
- * (`2025-06`, `2025-06-15`, `2025`; a week also as its partition names it, `2025-w23`), read in UTC.
+ * (`2025-06`, `2025-06-15`, `2025`; a week also as its partition names it, `2025-w23`; or the
+ * interval as status prints it, `2025-06-01..2025-07-01`), read in UTC.
  */
 export function resolveKey(
   families: FamilySpec[],
@@ -30,6 +32,17 @@ export function resolveKey(
       );
     }
     return { family, key: { kind: 'list', value: Number(key) } };
+  }
+  // A key as status and the records print it (`2026-11-23..2026-11-24`): one interval exactly.
+  if (/^\d{4}-\d{2}-\d{2}\.\.\d{4}-\d{2}-\d{2}$/.test(key)) {
+    const labelled = keyFromLabel(family, key);
+    if (labelled?.kind === 'range' && isAlignedRange(spec.interval, labelled)) {
+      return { family, key: labelled };
+    }
+    throw new InvalidArgumentError(
+      `${table} is partitioned by ${spec.interval}; ${JSON.stringify(key)} is not one ${spec.interval} ` +
+        '(give a date in it, as YYYY-MM-DD)',
+    );
   }
   // A week as its partition names it (`2026-w45`, ISO weeks): that week's Monday.
   const week = spec.interval === 'week' ? /^(\d{4})-w(\d{2})$/i.exec(key) : null;

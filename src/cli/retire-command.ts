@@ -38,7 +38,7 @@ export function registerRetire(program: Command): void {
     .argument('<table>', 'any table of the family, e.g. leaderboard_run')
     .argument(
       '<key>',
-      'the LIST value (13), or a date in the RANGE interval (2025-06; a week also 2025-w23)',
+      'the LIST value (13), or a date in the RANGE interval (2025-06; a week also 2025-w23; or as status prints it, 2025-06-01..2025-07-01)',
     )
     .option(
       '--archive',
@@ -135,7 +135,10 @@ export function registerRetire(program: Command): void {
       'attach an archived key back into every table of the family (a backfill, an audit)',
     )
     .argument('<table>', 'any table of the family')
-    .argument('<key>', 'the LIST value, or a date in the RANGE interval (a week also YYYY-wNN)')
+    .argument(
+      '<key>',
+      'the LIST value, or a date in the RANGE interval (a week also YYYY-wNN, or A..B as status prints it)',
+    )
     .option(
       '--archive-schema <name>',
       "where it was archived (default: the spec's, or pgparts_archive)",
@@ -171,7 +174,10 @@ export function registerRetire(program: Command): void {
         'archived key comes back with its rows through reattach instead)',
     )
     .argument('<table>', 'any table of the family')
-    .argument('<key>', 'the LIST value, or a date in the RANGE interval (a week also YYYY-wNN)')
+    .argument(
+      '<key>',
+      'the LIST value, or a date in the RANGE interval (a week also YYYY-wNN, or A..B as status prints it)',
+    )
     .action(async (table: string, keyText: string) => {
       const global = program.opts<GlobalOptions>();
       const { family, key } = resolveKey(await loadFamilies(global.config), table, keyText);

@@ -126,6 +126,20 @@ export function assertDistinctPartitionNames(
   }
 }
 
+/**
+ * The key as the CLI's `<table> <key>` arguments take it: a LIST value as it is, a RANGE key by
+ * the day it starts (a date inside the interval names it).
+ */
+export function keyArgument(key: PartitionKey): string {
+  return key.kind === 'range' ? key.from.toISOString().slice(0, 10) : keyLabel(key);
+}
+
+/** A recorded key label (`2026-11-01..2026-12-01`) as the CLI takes it; the label when unread. */
+export function argumentOfLabel(family: FamilySpec, label: string): string {
+  const key = keyFromLabel(family, label);
+  return key ? keyArgument(key) : label;
+}
+
 /** The key `keyLabel` printed, read back for `family`; undefined when it is not one. */
 export function keyFromLabel(family: FamilySpec, label: string): PartitionKey | undefined {
   const spec = family.partitionBy;

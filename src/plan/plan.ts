@@ -140,6 +140,17 @@ export function stepId(
   return `${kind}:${family}:${keyLabel(key)}:${tables.join('+')}`;
 }
 
+/**
+ * Where a RANGE family's retention window starts at `now`: a key that ends by then is retired
+ * (`keep` intervals before the current one are kept). undefined without retention, or for LIST.
+ */
+export function retentionCutoff(family: FamilySpec, now: Date): Date | undefined {
+  const spec = family.partitionBy;
+  const keep = family.retention?.keep;
+  if (spec.strategy !== 'range' || keep === undefined) return undefined;
+  return addIntervals(spec.interval, intervalStart(spec.interval, now), -keep);
+}
+
 /** Why a key is wanted, per key: for the reasons of its create steps. */
 type Why = Map<string, string>;
 
@@ -213,7 +224,7 @@ function wantedKeys(
           : `within the premake window (the current ${spec.interval} and ${spec.premake} ahead)`,
     );
   }
-  const cutoffDate = keep === undefined ? undefined : addIntervals(spec.interval, current, -keep);
+  const cutoffDate = retention ? retentionCutoff(family, now) : undefined;
   const retire: PartitionKey[] = [];
   const wanted: PartitionKey[] = [...window.values()];
   for (const [id, key] of existing) {

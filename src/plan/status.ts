@@ -1,10 +1,17 @@
 import type { DefaultRows, PartitionInfo, Snapshot, UnfinishedWork } from '../catalog/snapshot.js';
 import { compareKeys, keyId } from '../define/bounds.js';
 import { addIntervals, intervalStart } from '../define/intervals.js';
-import { keyLabel, type PartitionKey } from '../define/partition-key.js';
+import { keyArgument, keyLabel, type PartitionKey } from '../define/partition-key.js';
 import { type FamilySpec, parseFamilies } from '../define/spec.js';
 import { coverage, indexTable } from './coverage.js';
-import { findFamilySnapshot, type Notice, type Plan, plan, type Step } from './plan.js';
+import {
+  findFamilySnapshot,
+  type Notice,
+  type Plan,
+  plan,
+  retentionCutoff,
+  type Step,
+} from './plan.js';
 
 /**
  * `pgparts status`: the snapshot and the plan, summed up per family and table, and the list of
@@ -160,7 +167,7 @@ function unfinishedAttention(family: FamilySpec, work: UnfinishedWork, now: Date
     lines.push(
       `family ${family.name}: left by an interrupted drain: ${left.join('; ')}; ` +
         (interrupted.length > 0
-          ? 'finished with it'
+          ? 'they go when that operation is finished (see above)'
           : 'no operation is recorded for them: pgparts drain <table> <key> of the key finishes them'),
     );
   }
@@ -228,13 +235,44 @@ export function status(
             .map((s) => s.label),
         );
         const byHand = keys.keys.filter((k) => !drained.has(keyLabel(k)));
-        const how =
-          byHand.length === 0
-            ? 'pgparts plan shows the drain'
-            : `${byHand.length < keys.keys.length ? 'pgparts plan shows the drain of the others; ' : ''}` +
-              `apply leaves ${byHand.map(keyLabel).join(', ')} there, the spec asking for no ` +
-              `partition of ${byHand.length === 1 ? 'it' : 'them'}: pgparts drain ${table.name} ` +
-              `${keyLabel(byHand[0] as PartitionKey)}${byHand.length > 1 ? ', and so on' : ''}`;
+        const retired = new Set(found.retiredKeys);
+        const cutoff = retentionCutoff(family, now);
+        const gone = byHand.filter((k) => retired.has(keyLabel(k)));
+        const beyond = byHand.filter(
+          (k) => !retired.has(keyLabel(k)) && cutoff && k.kind === 'range' && k.to <= cutoff,
+        );
+        const drainable = byHand.filter((k) => !gone.includes(k) && !beyond.includes(k));
+        const them = (keys: PartitionKey[]) => (keys.length === 1 ? 'it' : 'them');
+        const list = (keys: PartitionKey[]) =>
+          `${keys.map(keyLabel).join(', ')} ${keys.length === 1 ? 'is' : 'are'}`;
+        const parts: string[] = [];
+        if (byHand.length === 0) parts.push('pgparts plan shows the drain');
+        else if (byHand.length < keys.keys.length)
+          parts.push('pgparts plan shows the drain of the others');
+        if (drainable.length > 0) {
+          parts.push(
+            `apply leaves ${drainable.map(keyLabel).join(', ')} there, the spec asking for no ` +
+              `partition of ${them(drainable)}: pgparts drain ${table.name} ` +
+              `${keyArgument(drainable[0] as PartitionKey)}${drainable.length > 1 ? ', and so on' : ''}`,
+          );
+        }
+        if (gone.length > 0) {
+          parts.push(
+            `${list(gone)} retired (pgparts_retired_keys): apply makes no partition of ` +
+              `${them(gone)} and a drain is refused; to keep the rows in a partition, ` +
+              `pgparts unretire ${table.name} ${keyArgument(gone[0] as PartitionKey)} first ` +
+              '(with the key inside the retention window), else delete them',
+          );
+        }
+        if (beyond.length > 0) {
+          const drop = (family.retention?.mode ?? 'drop') === 'drop';
+          parts.push(
+            `${list(beyond)} outside the retention window: a partition drained for ` +
+              `${them(beyond)} would be retired by the next apply --yes` +
+              (drop ? ', dropping the rows moved into it' : ' (archived with its rows)'),
+          );
+        }
+        const how = parts.join('; ');
         attention.push(
           `${defaultPartition.name} holds ${describeDefault(defaultPartition, keys)}; ` +
             `they belong in their own partitions (${how})`,

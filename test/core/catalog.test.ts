@@ -381,10 +381,11 @@ describe("DEFAULT's occupancy is probed, not counted", () => {
       ),
     );
     // A year back is outside the window the spec keeps: apply does not drain it, so the line
-    // says how to, instead of pointing at a plan that has no such step.
+    // says how to, instead of pointing at a plan that has no such step (the key as the CLI
+    // takes it: the day it starts).
     const label = keyLabel(table?.defaultKeys[0] as PartitionKey);
     expect(report.attention[0]).toContain(
-      `(apply leaves ${label} there, the spec asking for no partition of it: pgparts drain probe_events ${label})`,
+      `(apply leaves ${label} there, the spec asking for no partition of it: pgparts drain probe_events ${label.slice(0, 10)})`,
     );
   });
 });

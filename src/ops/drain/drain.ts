@@ -1,7 +1,13 @@
 import { z } from 'zod';
 import { type RecordedOperation, readOperations } from '../../catalog/operations.js';
 import { staleStatistics } from '../../catalog/stale-statistics.js';
-import { checkKeyShape, keyLabel, type PartitionKey } from '../../define/partition-key.js';
+import {
+  argumentOfLabel,
+  checkKeyShape,
+  keyArgument,
+  keyLabel,
+  type PartitionKey,
+} from '../../define/partition-key.js';
 import type { FamilySpec } from '../../define/spec.js';
 import { PgpartsError } from '../../errors.js';
 import type { AnyPgDatabase } from '../../run/database.js';
@@ -23,7 +29,7 @@ import { openSession, pgpartsSessionSettings, type Session } from '../../run/ses
 import { checkKey } from '../key-validation.js';
 import { replayBatch, replayUntilEmpty } from '../online-copy/replay.js';
 import { ensureOwnership } from '../ownership.js';
-import { type DrainState, type DrainTableState, readDrainState } from './state.js';
+import { type DrainState, type DrainTableState, type RetiredKey, readDrainState } from './state.js';
 import {
   buildsBesideAsked,
   COPY_BATCH_PAGES,
@@ -229,6 +235,7 @@ function validate(family: FamilySpec, key: PartitionKey, state: DrainState): Dra
       { step: 'drain' },
     );
   }
+  if (state.retired && !state.ownDrain) throw retiredKeyError(family, key, where, state.retired);
   for (const t of state.tables) {
     if (t.targetHoldsOther !== null) {
       throw new PgpartsError(
@@ -267,6 +274,34 @@ function validate(family: FamilySpec, key: PartitionKey, state: DrainState): Dra
   return state.tables.filter((t) => t.targetState !== 'attached');
 }
 
+/**
+ * A retired key stays retired: apply makes no partition of it, and retention would retire one a
+ * drain made, with the rows moved into it (a drop deletes them). Rows of it in DEFAULT were
+ * written after it was retired; the drain leaves them there until someone decides.
+ */
+function retiredKeyError(
+  family: FamilySpec,
+  key: PartitionKey,
+  where: string,
+  retired: RetiredKey,
+): PgpartsError {
+  const how =
+    retired.mode === 'archive'
+      ? `archived into ${retired.archiveSchema ?? 'its archive schema'}`
+      : 'dropped';
+  const table = family.tables[0] ?? family.name;
+  return new PgpartsError(
+    'refused',
+    `pgparts: drain: ${where}: the key was retired (${how}, ${retired.retiredAt.toISOString()}) ` +
+      'and stays retired: a partition drained for it would be retired again by the next ' +
+      `apply --yes${retired.mode === 'drop' ? ', dropping the rows moved into it' : ''}; nothing ` +
+      'was changed. Its rows in DEFAULT were written after it was retired. To keep them in ' +
+      `their own partition, first \`pgparts unretire ${table} ${keyArgument(key)}\`${retired.mode === 'archive' ? ' (or reattach the archived key)' : ''} ` +
+      "and make sure the key is within the spec's retention window; otherwise delete them from DEFAULT",
+    { step: 'drain' },
+  );
+}
+
 /** `a` was recorded before `b` (the key breaks a tie). */
 function recordedBefore(a: RecordedOperation, b: RecordedOperation): boolean {
   const at = a.startedAt.getTime();
@@ -284,7 +319,7 @@ function otherDrainError(
   const what = other.running
     ? `a drain of key ${other.key} is running on this family (${since}); nothing was changed: try again when it is done`
     : `an unfinished drain of key ${other.key} (${since}) is on this family; nothing was changed: ` +
-      `finish it first with \`pgparts drain ${family.tables[0]} ${other.key}\` or \`pgparts apply\``;
+      `finish it first with \`pgparts drain ${family.tables[0]} ${argumentOfLabel(family, other.key)}\` or \`pgparts apply\``;
   return new PgpartsError(
     'busy',
     `pgparts: drain: ${where}: ${what} (the drains of a family share DEFAULT, its change log and its successor)`,
