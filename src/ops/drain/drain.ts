@@ -684,7 +684,7 @@ function chooseStrategy(
   where: string,
 ): DrainStrategy {
   const wanted = options.strategy ?? 'auto';
-  if (wanted === 'delete') return 'delete';
+  if (wanted === 'delete') return checkedDelete(state, tables, where);
   const obstacles = swapObstacles(state, tables);
   if (wanted === 'swap') {
     if (obstacles.length > 0)
@@ -701,7 +701,36 @@ function chooseStrategy(
       );
     return 'swap';
   }
-  return obstacles.length === 0 ? 'swap' : 'delete';
+  return obstacles.length === 0 ? 'swap' : checkedDelete(state, tables, where);
+}
+
+/**
+ * The delete strategy removes the moved rows from DEFAULT before their partition is attached.
+ * With session_replication_role = replica, foreign key triggers do not fire; without it (a role
+ * that may not set it), a foreign key from outside the family with ON DELETE CASCADE, SET NULL or
+ * SET DEFAULT would delete or change the rows that reference the moved ones. Refused before
+ * anything is written.
+ */
+function checkedDelete(state: DrainState, tables: DrainTableState[], where: string): DrainStrategy {
+  if (state.canSkipTriggers) return 'delete';
+  const keys = tables.flatMap((t) =>
+    t.outsideDeleteActions.map(
+      (fk) => `${fk.table}.${fk.name} (ON DELETE ${fk.action}) to ${t.table}`,
+    ),
+  );
+  if (keys.length === 0) return 'delete';
+  const grant =
+    state.serverVersion >= 150000
+      ? 'let the role set it (GRANT SET ON PARAMETER session_replication_role TO <the role>) and drain again'
+      : 'drain as a superuser (PostgreSQL 14 lets only a superuser set it)';
+  throw new PgpartsError(
+    'refused',
+    `pgparts: drain: ${where}: moving the rows deletes them from DEFAULT before their partition ` +
+      `is attached, and ${keys.join(', ')} would ${keys.length === 1 ? 'act' : 'each act'} on ` +
+      'the rows referencing them; the role cannot set session_replication_role = replica, which ' +
+      `keeps foreign key actions from firing, so nothing was changed: ${grant}`,
+    { step: 'drain', docs: 'docs/postgres-behaviours.md#cascade-on-move' },
+  );
 }
 
 function emptyResult(

@@ -70,6 +70,11 @@ export interface DrainTableState {
   outsideReferencedTables: string[];
   /** A table outside the family has a foreign key to this one. */
   referencedFromOutside: boolean;
+  /**
+   * Those foreign keys whose ON DELETE changes the referencing rows (CASCADE, SET NULL, SET
+   * DEFAULT): a DELETE from DEFAULT with triggers on would change rows outside the family.
+   */
+  outsideDeleteActions: { name: string; table: string; action: string }[];
   /** The DEFAULT partition's size in pages, for copying it in block ranges. */
   defaultPages: number;
   /** pg_get_partition_constraintdef of the DEFAULT partition, when there is one. */
@@ -288,11 +293,15 @@ export async function readDrainState(
             WHERE conrelid = to_regclass(${parent}) AND contype = 'f' AND conparentid = 0
               AND confrelid NOT IN (${parents})`,
       );
-      const [inbound] = await query<{ n: number }>(
+      const inbound = await query<{ name: string; table: string; action: string }>(
         tx,
-        sql`SELECT count(*)::int AS n FROM pg_constraint
+        sql`SELECT conname AS name, conrelid::regclass::text AS table,
+                   CASE confdeltype WHEN 'c' THEN 'CASCADE' WHEN 'n' THEN 'SET NULL'
+                                    WHEN 'd' THEN 'SET DEFAULT' ELSE '' END AS action
+            FROM pg_constraint
             WHERE confrelid = to_regclass(${parent}) AND contype = 'f' AND conparentid = 0
-              AND conrelid NOT IN (${parents})`,
+              AND conrelid NOT IN (${parents})
+            ORDER BY 2, 1`,
       );
       let defaultPages = 0;
       let captureInstalled = false;
@@ -381,7 +390,8 @@ export async function readDrainState(
         referencedTables,
         outsideForeignKeys: outside.map(({ name, definition }) => ({ name, definition })),
         outsideReferencedTables: [...new Set(outside.map((o) => o.referenced))].sort(),
-        referencedFromOutside: (inbound?.n ?? 0) > 0,
+        referencedFromOutside: inbound.length > 0,
+        outsideDeleteActions: inbound.filter((fk) => fk.action !== ''),
         defaultPages,
         defaultConstraint,
         captureInstalled,
