@@ -133,6 +133,7 @@ interface ParentRow {
   key_type: string | null;
   referenced: { schema: string; name: string }[] | string | null;
   referencing: { schema: string; name: string }[] | string | null;
+  other_owner: string | null;
 }
 
 /** A json column as the driver gives it: parsed already (postgres.js) or as text. */
@@ -210,7 +211,8 @@ function parentsSql(tables: { schema: string; name: string }[]): SQL {
                 FROM (SELECT DISTINCT k.conrelid FROM pg_constraint k
                       WHERE k.confrelid = c.oid AND k.contype = 'f' AND k.conparentid = 0 AND k.conrelid <> c.oid) f
                 JOIN pg_class r ON r.oid = f.conrelid JOIN pg_namespace rn ON rn.oid = r.relnamespace
-               WHERE ${mayLock}) AS referencing
+               WHERE ${mayLock}) AS referencing,
+             nullif(pg_get_userbyid(c.relowner), current_user::text) AS other_owner
       FROM pg_class c
       JOIN pg_namespace n ON n.oid = c.relnamespace
       LEFT JOIN pg_partitioned_table pt ON pt.partrelid = c.oid
@@ -241,6 +243,7 @@ function parentsFromRows(rows: readonly ParentRow[]): Map<string, ParentInfo> {
       keyType: row.key_type,
       referencedTables: jsonList(row.referenced),
       referencingTables: jsonList(row.referencing),
+      otherOwner: row.other_owner,
     });
   }
   return parents;

@@ -44,6 +44,11 @@ export interface ParentInfo {
   referencedTables?: { schema: string; name: string }[];
   /** Tables whose foreign keys reference this one that the role may LOCK (ATTACH locks them). */
   referencingTables?: { schema: string; name: string }[];
+  /**
+   * The table's owner when it is not the role inspecting it (a member of the owner's role):
+   * partitions made for it are given to that owner, as PARTITION OF by the owner would make them.
+   */
+  otherOwner?: string | null;
 }
 
 /** The rows of a DEFAULT partition, counted exactly and grouped by the key they belong to. */

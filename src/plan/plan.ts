@@ -410,11 +410,17 @@ function planFamily(
       label: keyLabel(key),
       ...(exclusion ? { prepare: exclusion.prepare } : {}),
       sql: [
-        ...createPartitionSql(family, table.name, key, {
-          defaultPartition,
-          referencedTables: parents.get(table.name)?.referencedTables ?? [],
-          referencingTables: parents.get(table.name)?.referencingTables ?? [],
-        }),
+        ...createPartitionSql(
+          family,
+          table.name,
+          key,
+          {
+            defaultPartition,
+            referencedTables: parents.get(table.name)?.referencedTables ?? [],
+            referencingTables: parents.get(table.name)?.referencingTables ?? [],
+          },
+          parents.get(table.name)?.otherOwner,
+        ),
         ...(exclusion ? [exclusion.drop] : []),
         recordOwnedSql({
           schema: family.schema,

@@ -72,6 +72,16 @@ export function createLocksSql(family: FamilySpec, table: string, locks: CreateL
 }
 
 /**
+ * A table pgparts makes for a parent another role owns (the role running it is a member of the
+ * owner's role) goes to that owner: made by the running role, it would be that role's, and the
+ * owner's own migrations (ALTER TABLE on the parent recurses into every partition) would then be
+ * refused on it. Nothing when the running role owns the parent.
+ */
+export function ownerSql(qualified: string, owner: string | null | undefined): string[] {
+  return owner ? [`ALTER TABLE ${qualified} OWNER TO ${quoteIdent(owner)}`] : [];
+}
+
+/**
  * The statements that create one partition of one table and mark it as pgparts's own, without
  * ever taking ACCESS EXCLUSIVE on the parent (which CREATE TABLE ... PARTITION OF does, blocking
  * writers of every partition and, with foreign keys between parents, deadlocking with them):
@@ -86,6 +96,7 @@ export function createPartitionSql(
   table: string,
   key: PartitionKey,
   locks?: CreateLocks,
+  owner?: string | null,
 ): string[] {
   const name = partitionName(family, table, key);
   const qualified = quoteQualified(family.schema, name);
@@ -96,6 +107,7 @@ export function createPartitionSql(
   return [
     ...(locks ? createLocksSql(family, table, locks) : []),
     `CREATE TABLE ${qualified} (LIKE ${parent} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMPRESSION)`,
+    ...ownerSql(qualified, owner),
     ...(bounded
       ? [`ALTER TABLE ${qualified} ADD CONSTRAINT ${check} CHECK (${keyCheckSql(family, key)})`]
       : []),

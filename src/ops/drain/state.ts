@@ -31,6 +31,13 @@ export function drainedDefaultName(defaultPartition: string): string {
   return `${defaultPartition}_drained`;
 }
 
+/** Privileges a role (null: PUBLIC) holds on a DEFAULT partition, from its ACL. */
+export interface DefaultGrant {
+  grantee: string | null;
+  privileges: string[];
+  grantable: boolean;
+}
+
 /** What the live database holds, for one table of a family, that a drain needs to know. */
 export interface DrainTableState {
   table: string;
@@ -82,6 +89,14 @@ export interface DrainTableState {
   captureInstalled: boolean;
   /** Foreign keys the DEFAULT partition carries to tables outside the family (a swap drops them). */
   defaultForeignKeys: string[];
+  /** The parent's owner when not the role draining: the key's new partition is given to it. */
+  parentOwner: string | null;
+  /**
+   * What a swap's successor takes over from the DEFAULT it replaces: its owner (when not the
+   * role draining) and its grants, one statement each.
+   */
+  defaultOwner: string | null;
+  defaultGrants: DefaultGrant[];
   /** Foreign keys a staging table of this key already has (an interrupted drain added them). */
   targetForeignKeys: string[];
   /** Foreign keys the successor DEFAULT already has (an interrupted swap added them). */
@@ -303,9 +318,16 @@ export async function readDrainState(
               AND conrelid NOT IN (${parents})
             ORDER BY 2, 1`,
       );
+      const [parentOwner] = await query<{ owner: string | null }>(
+        tx,
+        sql`SELECT nullif(pg_get_userbyid(relowner), current_user::text) AS owner FROM pg_class
+            WHERE oid = to_regclass(${parent})`,
+      );
       let defaultPages = 0;
       let captureInstalled = false;
       let defaultForeignKeys: string[] = [];
+      let defaultOwner: string | null = null;
+      let defaultGrants: DefaultGrant[] = [];
       let defaultConstraint: string | null = null;
       let next: string | null = null;
       let nextState: DrainTableState['nextState'] = 'absent';
@@ -374,6 +396,22 @@ export async function readDrainState(
                 AND confrelid NOT IN (${parents}) ORDER BY conname`,
         );
         defaultForeignKeys = kept.map((k) => k.name);
+        const [access] = await query<{ owner: string | null; grants: DefaultGrant[] | string }>(
+          tx,
+          sql`SELECT nullif(pg_get_userbyid(d.relowner), current_user::text) AS owner,
+                     (SELECT coalesce(json_agg(json_build_object(
+                               'grantee', CASE WHEN g.grantee = 0 THEN NULL ELSE pg_get_userbyid(g.grantee) END,
+                               'privileges', g.privileges, 'grantable', g.grantable)
+                             ORDER BY g.grantee, g.grantable), '[]')
+                        FROM (SELECT a.grantee, a.is_grantable AS grantable,
+                                     array_agg(a.privilege_type ORDER BY a.privilege_type) AS privileges
+                                FROM aclexplode(d.relacl) a WHERE a.grantee <> d.relowner
+                               GROUP BY 1, 2) g) AS grants
+              FROM pg_class d WHERE d.oid = to_regclass(${qualified})`,
+        );
+        defaultOwner = access?.owner ?? null;
+        defaultGrants =
+          typeof access?.grants === 'string' ? JSON.parse(access.grants) : (access?.grants ?? []);
       }
       tables.push({
         table,
@@ -396,6 +434,9 @@ export async function readDrainState(
         defaultConstraint,
         captureInstalled,
         defaultForeignKeys,
+        parentOwner: parentOwner?.owner ?? null,
+        defaultOwner,
+        defaultGrants,
         targetForeignKeys:
           targetState === 'staging' ? await foreignKeyNames(tx, family.schema, target) : [],
         nextForeignKeys:

@@ -10,7 +10,7 @@ import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
 import { keyCheckSql, keyPredicateSql } from '../../sql/key-predicate.js';
 import { integerLiteral, textLiteral } from '../../sql/literals.js';
 import { forgetOwnedSql, recordOwnedSql, setOwnedRoleSql } from '../../sql/ownership.js';
-import { boundSpecSql } from '../../sql/partition-ddl.js';
+import { boundSpecSql, ownerSql } from '../../sql/partition-ddl.js';
 import {
   CAPTURE_TRIGGER,
   captureTriggerSql,
@@ -194,6 +194,7 @@ function stagingSql(family: FamilySpec, key: PartitionKey, t: DrainTableState): 
   const staging = quoteQualified(family.schema, t.target);
   return [
     `CREATE TABLE ${staging} ${likeParentSql(quoteQualified(family.schema, t.table), t.indexes !== null)}`,
+    ...ownerSql(staging, t.parentOwner),
     `ALTER TABLE ${staging} ADD CONSTRAINT ${quoteIdent(STAGING_CHECK)} CHECK (${keyCheckSql(family, key)})`,
     `COMMENT ON TABLE ${staging} IS ${textLiteral(STAGING_MARKER)}`,
     // pgparts's own from its first moment: a retire or a user's COMMENT cannot mistake it.

@@ -8,6 +8,7 @@ import { identifierProblem, quoteIdent, quoteQualified } from '../../sql/identif
 import { keyCheckSql } from '../../sql/key-predicate.js';
 import { textLiteral } from '../../sql/literals.js';
 import { recordOwnedSql, setOwnedRoleSql } from '../../sql/ownership.js';
+import { ownerSql } from '../../sql/partition-ddl.js';
 import { likeParentSql } from './indexes.js';
 import {
   DRAINED_DEFAULT_MARKER,
@@ -100,6 +101,13 @@ export function nextDefaultSql(
   const bound = t.defaultConstraint ?? 'true';
   return [
     `CREATE TABLE ${next} ${likeParentSql(quoteQualified(family.schema, t.table), t.indexes !== null)}`,
+    // It becomes DEFAULT: with the old one's owner and grants (a role reading DEFAULT keeps
+    // reading it, and the owner's migrations can still alter it).
+    ...ownerSql(next, t.defaultOwner),
+    ...t.defaultGrants.map(
+      (g) =>
+        `GRANT ${g.privileges.join(', ')} ON ${next} TO ${g.grantee === null ? 'PUBLIC' : quoteIdent(g.grantee)}${g.grantable ? ' WITH GRANT OPTION' : ''}`,
+    ),
     `ALTER TABLE ${next} ADD CONSTRAINT ${quoteIdent(DEFAULT_BOUND_CHECK)} CHECK (${bound})`,
     // And ATTACH of the key's partition finds the new DEFAULT cannot hold the key.
     `ALTER TABLE ${next} ADD CONSTRAINT ${quoteIdent(NOT_KEY_CHECK)} CHECK (NOT (${keyCheckSql(family, key)}))`,
