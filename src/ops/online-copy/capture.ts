@@ -59,9 +59,19 @@ export const rowLog: ChangeLog = {
 };
 
 /**
+ * A capture function runs as the role that made it (the one that made the log), not as the
+ * writer: an app role that may only write its tables must not lose its writes, for the length of
+ * a drain or a conversion, to a permission it lacks on pgparts's log. Its search_path is pinned,
+ * and it names every table with its schema. A trigger function cannot be called directly: it
+ * logs only what the writer wrote.
+ */
+const DEFINER = 'SECURITY DEFINER SET search_path = pg_catalog, pg_temp';
+
+/**
  * The keys log and its function, in a family's schema; safe to run again. The function is
- * created only where it is missing (another role may own it). TG_ARGV holds the primary key's
- * column names; each key is logged as a JSON object.
+ * created where it is missing, and replaced where an earlier release made it without
+ * SECURITY DEFINER and the role may replace it (another role may own it: then it stays).
+ * TG_ARGV holds the primary key's column names; each key is logged as a JSON object.
  */
 export function keyLogSetupSql(schema: string, functionExists: boolean): string[] {
   const log = keyLog(schema);
@@ -77,7 +87,7 @@ export function keyLogSetupSql(schema: string, functionExists: boolean): string[
       ? []
       : [
           `CREATE OR REPLACE FUNCTION ${log.function}() RETURNS trigger
-LANGUAGE plpgsql AS ${dollarQuoted(`
+LANGUAGE plpgsql ${DEFINER} AS ${dollarQuoted(`
 DECLARE
   r jsonb;
 BEGIN
@@ -98,10 +108,14 @@ END
   ];
 }
 
-/** Whether the keys log's function exists in the schema. */
+/**
+ * Whether the keys log's function is in the schema as it should stay: SECURITY DEFINER, or
+ * owned by a role this one cannot act as (which alone may replace it).
+ */
 export function keyLogFunctionExistsSql(schema: string): string {
   return `SELECT count(*) AS n FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-WHERE n.nspname = ${textLiteral(schema)} AND p.proname = ${textLiteral(CAPTURE_FUNCTION)}`;
+WHERE n.nspname = ${textLiteral(schema)} AND p.proname = ${textLiteral(CAPTURE_FUNCTION)}
+  AND (p.prosecdef OR NOT pg_has_role(p.proowner, 'USAGE'))`;
 }
 
 /**
@@ -123,7 +137,7 @@ export function rowLogSetupSql(): string[] {
 )`,
     `CREATE INDEX IF NOT EXISTS "changes_family_direction_id" ON ${log.table} ("family", "direction", "id")`,
     `CREATE OR REPLACE FUNCTION ${log.function}() RETURNS trigger LANGUAGE plpgsql
-SET extra_float_digits = 3 AS ${dollarQuoted(`
+${DEFINER} SET extra_float_digits = 3 AS ${dollarQuoted(`
 BEGIN
   INSERT INTO ${log.table} ("family", "direction", "table_name", "old_row", "new_row")
   VALUES (TG_ARGV[0], TG_ARGV[1], TG_ARGV[2],
