@@ -18,8 +18,8 @@ import type { ChangeLog } from './capture.js';
  *    pass it. A row whose key moved it from one target to another leaves the first and lands in
  *    the second in the same statement.
  *
- * Why one statement with one action per key: the entries taken and the rows written commit or
- * fail together and read one snapshot (an entry whose writer commits later is not taken, and
+ * Why one statement with one action per key (the removals run first: see replaySql): the
+ * entries taken and the rows written commit or fail together and read one snapshot (an entry whose writer commits later is not taken, and
  * stays for the next batch; a change taken is one the snapshot sees). No row that still exists
  * is deleted and inserted again: a delete would cascade into a referencing table and take rows
  * never logged with it (the cascade trap of docs/postgres-behaviours.md#cascade-on-move, in
@@ -190,12 +190,18 @@ export function replaySql(spec: ReplaySpec): Template {
         : 'DO NOTHING';
     flow.targets.forEach((target, j) => {
       const belongs = target.filter ? `x.${into(j)}` : 'x.live';
+      // Removed keys go first, then the current rows are written: a row whose key changed (or
+      // one deleted and another inserted with its value of another unique key) would otherwise
+      // meet the old row still holding that value, as sibling CTEs run in no set order. The
+      // written CTE reads the removed one's count, which runs the DELETE to its end before any
+      // INSERT; a unique check then sees those rows as gone (deleted by this transaction).
+      const removed = quoteIdent(`removed_${i}_${j}`);
       parts.push([
-        `, ${quoteIdent(`removed_${i}_${j}`)} AS (DELETE FROM ${target.table} t USING ${last} x ` +
-          `WHERE NOT ${belongs} AND ${match})`,
+        `, ${removed} AS (DELETE FROM ${target.table} t USING ${last} x ` +
+          `WHERE NOT ${belongs} AND ${match} RETURNING 1)`,
         `, ${quoteIdent(`written_${i}_${j}`)} AS (INSERT INTO ${target.table} (${cols(flow.columns)}) ` +
           `SELECT ${cols(flow.columns, '(x.r).')} FROM ${last} x ` +
-          `WHERE ${belongs} ON CONFLICT (${cols(flow.key)}) ${onConflict})`,
+          `WHERE ${belongs} AND (SELECT count(*) FROM ${removed}) >= 0 ON CONFLICT (${cols(flow.key)}) ${onConflict})`,
       ]);
       if (target.counted) {
         counts.push(
