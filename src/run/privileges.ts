@@ -130,8 +130,27 @@ export async function missingPrivileges(
     }
     await canCreateIn(schema, why);
   };
+  /**
+   * USAGE on an existing schema: without it every name in the schema is refused (to_regclass
+   * included, with 'permission denied for schema'), so the checks of what is in it wait for it.
+   */
+  const canUse = async (schema: string): Promise<boolean> => {
+    const row = await one<{ ok: boolean | null }>(
+      db,
+      sql`SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = ${schema})
+                 THEN has_schema_privilege(${schema}, 'USAGE') END AS ok`,
+    );
+    if (row.ok !== false) return true;
+    missing.push({
+      needed: `USAGE on schema ${schema} (to see the tables in it at all)`,
+      grant: `GRANT USAGE ON SCHEMA ${quoteIdent(schema)} TO ${role};`,
+      severity: 'required',
+    });
+    return false;
+  };
   /** CREATE in an existing schema (new tables, partitions, pgparts's own tables). */
   const canCreateIn = async (schema: string, why: string) => {
+    await canUse(schema);
     const row = await one<{ ok: boolean | null }>(
       db,
       sql`SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = ${schema})
@@ -235,6 +254,8 @@ export async function missingPrivileges(
     return missing;
   }
   for (const family of families) {
+    // Nothing else in the schema can be looked at without USAGE: the rest waits for the grant.
+    if (!(await canUse(family.schema))) continue;
     await ownsFamily(family);
     await canWriteOwnTables(family);
     if (command === 'apply' || command === 'drain' || command === 'convert') {
@@ -253,7 +274,7 @@ export async function missingPrivileges(
       }
     }
     const source = family.partitionBy.strategy === 'list' ? family.partitionBy.valuesFrom : null;
-    if (source && (command === 'apply' || command === 'drain')) {
+    if (source && (command === 'apply' || command === 'drain') && (await canUse(source.schema))) {
       const row = await one<{ ok: boolean | null }>(
         db,
         sql`SELECT CASE WHEN to_regclass(${quoteQualified(source.schema, source.table)}) IS NOT NULL
