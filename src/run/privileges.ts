@@ -26,7 +26,7 @@ export type PrivilegedCommand =
  * NOT EXISTS), read and written by every later run. One made by another role (a superuser's
  * first run) needs these grants before a least-privileged role can use it.
  */
-const OWN_TABLES = [
+export const OWN_TABLES = [
   OPERATIONS_TABLE,
   RETIRED_KEYS_TABLE,
   OWNED_TABLES,
