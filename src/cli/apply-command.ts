@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { inspect } from '../catalog/inspect.js';
 import { plan, type Step } from '../plan/plan.js';
 import { apply } from '../run/apply.js';
+import { asReader } from '../run/read-privileges.js';
 import { planStatements } from '../run/step-statements.js';
 import { askYesNo } from './ask.js';
 import { loadFamilies } from './config.js';
@@ -44,9 +45,9 @@ export function registerApply(program: Command): void {
       const conn = connect(global);
       try {
         if (options.dryRun) {
-          const planned = await planStatements(conn.db, families, {
-            lockTimeoutMs: options.lockTimeout,
-          });
+          const planned = await asReader(conn.db, 'apply --dry-run', families, () =>
+            planStatements(conn.db, families, { lockTimeoutMs: options.lockTimeout }),
+          );
           const heading = `pgparts apply --dry-run for ${conn.label} at ${planned.now.toISOString()} (nothing is run)`;
           cliOut(formatPlan(planned, heading).join('\n'));
           return;

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { asReader } from '../run/read-privileges.js';
 import { planStatements } from '../run/step-statements.js';
 import { loadFamilies } from './config.js';
 import { connect } from './connection.js';
@@ -18,7 +19,9 @@ export function registerPlan(program: Command): void {
       const families = await loadFamilies(global.config);
       const conn = connect(global, { readOnly: true });
       try {
-        const planned = await planStatements(conn.db, families);
+        const planned = await asReader(conn.db, 'plan', families, () =>
+          planStatements(conn.db, families),
+        );
         if (options.json) {
           cliOut(toJson({ database: conn.label, ...planned }));
         } else {

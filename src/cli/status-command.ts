@@ -1,11 +1,13 @@
 import type { Command } from 'commander';
 import { inspect } from '../catalog/inspect.js';
 import { readMaintenanceRuns } from '../catalog/maintenance-runs.js';
+import type { FamilySpec } from '../define/spec.js';
 import { PgpartsError } from '../errors.js';
 import { prometheusMetrics } from '../metrics/collect.js';
 import { status } from '../plan/status.js';
+import { asReader } from '../run/read-privileges.js';
 import { loadFamilies } from './config.js';
-import { connect } from './connection.js';
+import { type CliConnection, connect } from './connection.js';
 import { formatStatus, toJson } from './format.js';
 import { formatMaintenanceRuns } from './format-runs.js';
 import { cliIo, cliOut, setCliExitCode } from './io.js';
@@ -48,27 +50,36 @@ export function registerStatus(program: Command): void {
         const families = await loadFamilies(global.config);
         const conn = connect(global, { readOnly: true });
         try {
-          if (options.format === 'prometheus') {
-            cliIo().stdout.write(await prometheusMetrics(conn.db, families));
-            return;
-          }
-          const snapshot = await inspect(conn.db, families, {
-            sizes: true,
-            exactDefaultRows: options.exact ?? false,
-          });
-          const report = status(families, snapshot);
-          const maintenance = await readMaintenanceRuns(conn.db, families);
-          if (options.json || options.format === 'json') {
-            cliOut(toJson({ database: conn.label, ...report, maintenance }));
-          } else {
-            const heading = `pgparts status of ${conn.label} at ${report.now.toISOString()}`;
-            const lines = formatStatus(report, heading);
-            cliOut([...lines, ...formatMaintenanceRuns(maintenance)].join('\n'));
-          }
-          if (options.check && report.attention.length > 0) setCliExitCode(ATTENTION_EXIT_CODE);
+          await asReader(conn.db, 'status', families, () => report(conn, families, options));
         } finally {
           await conn.close();
         }
       },
     );
+}
+
+/** What `status` prints, in the format asked for. */
+async function report(
+  conn: CliConnection,
+  families: FamilySpec[],
+  options: { json?: boolean; check?: boolean; exact?: boolean; format: string },
+): Promise<void> {
+  if (options.format === 'prometheus') {
+    cliIo().stdout.write(await prometheusMetrics(conn.db, families));
+    return;
+  }
+  const snapshot = await inspect(conn.db, families, {
+    sizes: true,
+    exactDefaultRows: options.exact ?? false,
+  });
+  const found = status(families, snapshot);
+  const maintenance = await readMaintenanceRuns(conn.db, families);
+  if (options.json || options.format === 'json') {
+    cliOut(toJson({ database: conn.label, ...found, maintenance }));
+  } else {
+    const heading = `pgparts status of ${conn.label} at ${found.now.toISOString()}`;
+    const lines = formatStatus(found, heading);
+    cliOut([...lines, ...formatMaintenanceRuns(maintenance)].join('\n'));
+  }
+  if (options.check && found.attention.length > 0) setCliExitCode(ATTENTION_EXIT_CODE);
 }

@@ -15,6 +15,22 @@ export interface MetricInputs {
 }
 
 /**
+ * DEFAULT's rows for the gauge: reltuples, corrected by what inspect saw (whether DEFAULT holds a
+ * row). reltuples is -1 until the first ANALYZE, and autovacuum never analyzes a DEFAULT with a
+ * few stray rows: the gauge was NaN there, and an alert on `> 0` never fired.
+ */
+function defaultRowsValue(partition: {
+  estimatedRows: number | null;
+  defaultRows: { hasRows: boolean } | null;
+}): number {
+  const estimate = partition.estimatedRows;
+  const held = partition.defaultRows?.hasRows;
+  if (held === true) return Math.max(1, estimate ?? 0);
+  if (held === false) return 0;
+  return estimate ?? Number.NaN;
+}
+
+/**
  * pgparts's metrics for `pgparts status --format prometheus`: gauges per family and table, all
  * prefixed `pgparts_`. Pure: the numbers come from the snapshot, the status report, the
  * recorded runs and the catalog reads the caller made.
@@ -42,7 +58,7 @@ export function buildMetrics(input: MetricInputs): MetricFamily[] {
       }
       const defaultPartition = table.partitions.find((p) => p.isDefault);
       if (defaultPartition) {
-        defaultRows.push({ labels, value: defaultPartition.estimatedRows ?? Number.NaN });
+        defaultRows.push({ labels, value: defaultRowsValue(defaultPartition) });
       }
       const retiring = status.retentionCandidates.reduce(
         (sum, step) => sum + step.tables.filter((t) => t === table.name).length,
@@ -83,7 +99,7 @@ export function buildMetrics(input: MetricInputs): MetricFamily[] {
     ),
     gauge(
       'pgparts_default_partition_rows',
-      'Rows in the DEFAULT partition, estimated from pg_class.reltuples (NaN before the first ANALYZE).',
+      'Rows in the DEFAULT partition, estimated from pg_class.reltuples; at least 1 when DEFAULT holds a row (reltuples is -1 before the first ANALYZE and lags after writes), 0 when it holds none; NaN only when neither could be read.',
       defaultRows,
     ),
     gauge(

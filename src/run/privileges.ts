@@ -26,7 +26,7 @@ export type PrivilegedCommand =
  * NOT EXISTS), read and written by every later run. One made by another role (a superuser's
  * first run) needs these grants before a least-privileged role can use it.
  */
-const OWN_TABLES = [
+export const OWN_TABLES = [
   OPERATIONS_TABLE,
   RETIRED_KEYS_TABLE,
   OWNED_TABLES,
@@ -111,6 +111,8 @@ export async function missingPrivileges(
   if (who.superuser) return [];
   const role = quoteIdent(who.role);
   const missing: MissingPrivilege[] = [];
+  /** Tables and views the role does not own: listed at the end, one entry per owner. */
+  const unowned: Unowned[] = [];
 
   /**
    * CREATE SCHEMA IF NOT EXISTS `schema`: PostgreSQL checks CREATE on the database before it
@@ -130,8 +132,27 @@ export async function missingPrivileges(
     }
     await canCreateIn(schema, why);
   };
+  /**
+   * USAGE on an existing schema: without it every name in the schema is refused (to_regclass
+   * included, with 'permission denied for schema'), so the checks of what is in it wait for it.
+   */
+  const canUse = async (schema: string): Promise<boolean> => {
+    const row = await one<{ ok: boolean | null }>(
+      db,
+      sql`SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = ${schema})
+                 THEN has_schema_privilege(${schema}, 'USAGE') END AS ok`,
+    );
+    if (row.ok !== false) return true;
+    missing.push({
+      needed: `USAGE on schema ${schema} (to see the tables in it at all)`,
+      grant: `GRANT USAGE ON SCHEMA ${quoteIdent(schema)} TO ${role};`,
+      severity: 'required',
+    });
+    return false;
+  };
   /** CREATE in an existing schema (new tables, partitions, pgparts's own tables). */
   const canCreateIn = async (schema: string, why: string) => {
+    await canUse(schema);
     const row = await one<{ ok: boolean | null }>(
       db,
       sql`SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = ${schema})
@@ -157,13 +178,7 @@ export async function missingPrivileges(
           WHERE NOT pg_has_role(current_user, c.relowner, 'USAGE')
           ORDER BY t.level, c.relname`),
       );
-      for (const row of rows) {
-        missing.push({
-          needed: `ownership of ${row.name} (owned by ${row.owner}; DDL on partitions needs it)`,
-          grant: ownerGrant(row, 'TABLE', role),
-          severity: 'required',
-        });
-      }
+      for (const row of rows) unowned.push({ ...row, kind: 'TABLE' });
     }
   };
 
@@ -194,13 +209,7 @@ export async function missingPrivileges(
         WHERE NOT pg_has_role(current_user, c.relowner, 'USAGE')
         ORDER BY 1`),
     );
-    for (const row of rows) {
-      missing.push({
-        needed: `ownership of the view ${row.name} (owned by ${row.owner}; convert moves it to the new tables)`,
-        grant: ownerGrant(row, 'VIEW', role),
-        severity: 'required',
-      });
-    }
+    for (const row of rows) unowned.push({ ...row, kind: 'VIEW' });
   };
 
   /** Reads and writes pgparts's own tables of the family's schema that exist already. */
@@ -235,6 +244,8 @@ export async function missingPrivileges(
     return missing;
   }
   for (const family of families) {
+    // Nothing else in the schema can be looked at without USAGE: the rest waits for the grant.
+    if (!(await canUse(family.schema))) continue;
     await ownsFamily(family);
     await canWriteOwnTables(family);
     if (command === 'apply' || command === 'drain' || command === 'convert') {
@@ -253,7 +264,7 @@ export async function missingPrivileges(
       }
     }
     const source = family.partitionBy.strategy === 'list' ? family.partitionBy.valuesFrom : null;
-    if (source && (command === 'apply' || command === 'drain')) {
+    if (source && (command === 'apply' || command === 'drain') && (await canUse(source.schema))) {
       const row = await one<{ ok: boolean | null }>(
         db,
         sql`SELECT CASE WHEN to_regclass(${quoteQualified(source.schema, source.table)}) IS NOT NULL
@@ -268,6 +279,7 @@ export async function missingPrivileges(
       }
     }
   }
+  missing.unshift(...ownershipNeeds(unowned, role));
   if (command === 'drain') {
     const fast = await one<{ ok: boolean }>(
       db,
@@ -316,20 +328,63 @@ export async function preflightPrivileges(
   return missing;
 }
 
+/** A table or view the role does not own (nor is a member of its owner). */
+interface Unowned {
+  name: string;
+  owner: string;
+  superuser: boolean;
+  kind: 'TABLE' | 'VIEW';
+}
+
+/** How many names a grouped ownership need spells out before "and N more". */
+const NAMES_SHOWN = 3;
+
+function someNames(names: readonly string[]): string {
+  const shown = names.slice(0, NAMES_SHOWN).join(', ');
+  return names.length > NAMES_SHOWN ? `${shown} and ${names.length - NAMES_SHOWN} more` : shown;
+}
+
 /**
- * How the role gets ownership's rights: membership in the owner's role, or the object given to
+ * The ownership the role lacks, one entry per owner and kind: one membership grant covers every
+ * partition of that owner (a family of daily partitions listed one line each buried it).
+ */
+function ownershipNeeds(unowned: readonly Unowned[], role: string): MissingPrivilege[] {
+  const groups = new Map<string, Unowned[]>();
+  for (const row of unowned) {
+    const id = `${row.kind}\u0000${row.owner}`;
+    const seen = groups.get(id);
+    if (!seen) groups.set(id, [row]);
+    else if (!seen.some((r) => r.name === row.name)) seen.push(row);
+  }
+  return [...groups.values()].map((rows) => {
+    const [first] = rows as [Unowned, ...Unowned[]];
+    const why =
+      first.kind === 'VIEW' ? 'convert moves it to the new tables' : 'DDL on partitions needs it';
+    const what = first.kind === 'VIEW' ? 'view' : 'table';
+    const needed =
+      rows.length === 1
+        ? `ownership of ${first.kind === 'VIEW' ? 'the view ' : ''}${first.name} (owned by ${first.owner}; ${why})`
+        : `ownership of ${rows.length} ${what}s owned by ${first.owner} (${why}): ${someNames(rows.map((r) => r.name))}`;
+    return { needed, grant: ownerGrant(rows, role), severity: 'required' as const };
+  });
+}
+
+/**
+ * How the role gets ownership's rights: membership in the owner's role, or the objects given to
  * it. Never membership in a superuser: that makes the role one (it may SET ROLE to it), which
  * maintenance does not need.
  */
-function ownerGrant(
-  row: { name: string; owner: string; superuser: boolean },
-  kind: 'TABLE' | 'VIEW',
-  role: string,
-): string {
-  const alter = `ALTER ${kind} ${row.name} OWNER TO ${role};`;
-  return row.superuser
-    ? `${alter} -- ${row.owner} is a superuser: membership in it would make ${role} one`
-    : `GRANT ${quoteIdent(row.owner)} TO ${role}; -- or: ${alter}`;
+function ownerGrant(rows: readonly Unowned[], role: string): string {
+  const [first] = rows as [Unowned, ...Unowned[]];
+  const alter = `ALTER ${first.kind} ${first.name} OWNER TO ${role};`;
+  const others = rows.slice(1).map((r) => r.name);
+  const more =
+    others.length === 0
+      ? ''
+      : `and the same for the ${others.length} other${others.length === 1 ? '' : 's'}: ${someNames(others)}`;
+  return first.superuser
+    ? `${alter} -- ${more ? `${more}; ` : ''}${first.owner} is a superuser: membership in it would make ${role} one`
+    : `GRANT ${quoteIdent(first.owner)} TO ${role}; -- or: ${alter}${more ? ` ${more}` : ''}`;
 }
 
 /** Throws a `permission` PgpartsError listing every required privilege missing and its GRANT. */
