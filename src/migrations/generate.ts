@@ -37,6 +37,7 @@ import {
   withoutCreateIndexes,
 } from './online-indexes.js';
 import { addPartitionClause, createsTable, partitionClauseIn } from './partition-clauses.js';
+import { checkUniqueKeys } from './unique-keys.js';
 
 /**
  * `pgparts generate` and `generate()`: brings an app's migrations folder (its drizzle.config
@@ -51,6 +52,9 @@ import { addPartitionClause, createsTable, partitionClauseIn } from './partition
  *   4. a `-- pgparts:online` migration for the indexes drizzle-kit added (or changed) on tables
  *      partitioned by an earlier migration, taken out of drizzle-kit's file (online-indexes.ts):
  *      `pgparts migrate` builds them without blocking writers.
+ *
+ * Refused before anything is kept: a unique key of a family's table without the partition key
+ * (unique-keys.ts), which PostgreSQL would refuse on every database.
  *
  * A migration already in the journal is never touched: a database that applied it would never see
  * the edit. out/pgparts.json keeps their hashes (`--check` fails on an edited one) and what has
@@ -154,6 +158,8 @@ function writeMigrations(out: string, kit: DrizzleKitRun, config: LoadedConfig):
 
   const countBefore = readJournal(out).length;
   runDrizzleKitGenerate(kit.cwd, kit.path);
+  const latest = readJournal(out).at(-1);
+  if (latest) checkUniqueKeys(readSnapshot(out, latest.idx), config.families);
   const thisRun = readJournal(out)
     .slice(countBefore)
     .map((e) => e.tag);
