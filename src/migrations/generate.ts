@@ -16,6 +16,7 @@ import type { OnlineIndexSpecInput } from '../ops/online-index-spec.js';
 import { quoteIdent } from '../sql/identifiers.js';
 import { partitionByClause } from '../sql/partition-ddl.js';
 import { type LoadedConfig, loadAppConfig } from './app-config.js';
+import { checkBlockingIndexes } from './blocking-indexes.js';
 import { addCustomMigration, type JournalShape } from './custom-migration.js';
 import { loadDrizzleConfig } from './drizzle-config.js';
 import { runDrizzleKitGenerate } from './drizzle-kit.js';
@@ -54,7 +55,9 @@ import { checkUniqueKeys } from './unique-keys.js';
  *      `pgparts migrate` builds them without blocking writers.
  *
  * Refused before anything is kept: a unique key of a family's table without the partition key
- * (unique-keys.ts), which PostgreSQL would refuse on every database.
+ * (unique-keys.ts), which PostgreSQL would refuse on every database; a journaled file not yet
+ * recorded (written by drizzle-kit outside generate) with a blocking CREATE INDEX on a
+ * partitioned table (blocking-indexes.ts).
  *
  * A migration already in the journal is never touched: a database that applied it would never see
  * the edit. out/pgparts.json keeps their hashes (`--check` fails on an edited one) and what has
@@ -131,8 +134,9 @@ interface DrizzleKitRun {
 
 function writeMigrations(out: string, kit: DrizzleKitRun, config: LoadedConfig): string[] {
   const journaled = readMigrations(out);
+  const recorded = readState(out);
   const state =
-    readState(out) ?? adoptState(journaled, config.families, config.extensions, config.objects);
+    recorded ?? adoptState(journaled, config.families, config.extensions, config.objects);
   const edited = editedMigrations(journaled, state);
   if (edited.length > 0) {
     throw new PgpartsError(
@@ -141,6 +145,8 @@ function writeMigrations(out: string, kit: DrizzleKitRun, config: LoadedConfig):
         'never sees the change. Restore it, and put the change in a new migration.',
     );
   }
+  // A folder without pgparts.json has recorded nothing yet: its files are all history.
+  if (recorded) checkBlockingIndexes(journaled, state, config.families);
   checkFamilyShapes(config, state);
   checkObjects(config, state);
 
