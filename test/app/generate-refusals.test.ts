@@ -191,4 +191,30 @@ describe('generate refuses', { timeout: 300_000 }, () => {
     expect((await run()).written).toEqual([]);
     expect(readState(out)?.migrations[plain]).toBeDefined();
   });
+
+  it("a RANGE family's changed interval, read from the earlier migrations or recorded", async () => {
+    const configFile = join(app.dir, 'pgparts.config.ts');
+    const config = readFileSync(configFile, 'utf8');
+    const weekly = config.replace("interval: 'day'", "interval: 'week'");
+    expect(weekly).not.toBe(config);
+    const refusal =
+      /family app_events was migrated with interval day; the config says week\. A RANGE family's interval cannot be changed by a migration/;
+    try {
+      // The committed pgparts.json predates the interval: 0001's first partitions tell it.
+      expect(readState(out)?.families.app_events).not.toHaveProperty('interval');
+      writeFileSync(configFile, weekly);
+      await expectRefused(refusal);
+
+      // A state written now records it (none for a LIST family), and a change is refused.
+      writeFileSync(configFile, config);
+      rmSync(join(out, 'pgparts.json'));
+      await run();
+      expect(readState(out)?.families.app_events?.interval).toBe('day');
+      expect(readState(out)?.families.region_orders).not.toHaveProperty('interval');
+      writeFileSync(configFile, weekly);
+      await expectRefused(refusal);
+    } finally {
+      writeFileSync(configFile, config);
+    }
+  });
 });
