@@ -16,6 +16,7 @@ import type { OnlineIndexSpecInput } from '../ops/online-index-spec.js';
 import { quoteIdent } from '../sql/identifiers.js';
 import { partitionByClause } from '../sql/partition-ddl.js';
 import { type LoadedConfig, loadAppConfig } from './app-config.js';
+import { checkBlockingIndexes } from './blocking-indexes.js';
 import { addCustomMigration, type JournalShape } from './custom-migration.js';
 import { loadDrizzleConfig } from './drizzle-config.js';
 import { runDrizzleKitGenerate } from './drizzle-kit.js';
@@ -37,6 +38,8 @@ import {
   withoutCreateIndexes,
 } from './online-indexes.js';
 import { addPartitionClause, createsTable, partitionClauseIn } from './partition-clauses.js';
+import { migratedInterval } from './range-interval.js';
+import { checkUniqueKeys } from './unique-keys.js';
 
 /**
  * `pgparts generate` and `generate()`: brings an app's migrations folder (its drizzle.config
@@ -51,6 +54,12 @@ import { addPartitionClause, createsTable, partitionClauseIn } from './partition
  *   4. a `-- pgparts:online` migration for the indexes drizzle-kit added (or changed) on tables
  *      partitioned by an earlier migration, taken out of drizzle-kit's file (online-indexes.ts):
  *      `pgparts migrate` builds them without blocking writers.
+ *
+ * Refused before anything is kept: a unique key of a family's table without the partition key
+ * (unique-keys.ts), which PostgreSQL would refuse on every database; a journaled file not yet
+ * recorded (written by drizzle-kit outside generate) with a blocking CREATE INDEX on a
+ * partitioned table (blocking-indexes.ts); like a changed partition key, a RANGE family's changed
+ * interval (range-interval.ts).
  *
  * A migration already in the journal is never touched: a database that applied it would never see
  * the edit. out/pgparts.json keeps their hashes (`--check` fails on an edited one) and what has
@@ -127,8 +136,9 @@ interface DrizzleKitRun {
 
 function writeMigrations(out: string, kit: DrizzleKitRun, config: LoadedConfig): string[] {
   const journaled = readMigrations(out);
+  const recorded = readState(out);
   const state =
-    readState(out) ?? adoptState(journaled, config.families, config.extensions, config.objects);
+    recorded ?? adoptState(journaled, config.families, config.extensions, config.objects);
   const edited = editedMigrations(journaled, state);
   if (edited.length > 0) {
     throw new PgpartsError(
@@ -137,7 +147,13 @@ function writeMigrations(out: string, kit: DrizzleKitRun, config: LoadedConfig):
         'never sees the change. Restore it, and put the change in a new migration.',
     );
   }
-  checkFamilyShapes(config, state);
+  // A folder without pgparts.json has recorded nothing yet: its files are all history.
+  if (recorded) checkBlockingIndexes(journaled, state, config.families);
+  checkFamilyShapes(
+    config,
+    state,
+    journaled.map((f) => f.text),
+  );
   checkObjects(config, state);
 
   const written: string[] = [];
@@ -154,6 +170,8 @@ function writeMigrations(out: string, kit: DrizzleKitRun, config: LoadedConfig):
 
   const countBefore = readJournal(out).length;
   runDrizzleKitGenerate(kit.cwd, kit.path);
+  const latest = readJournal(out).at(-1);
+  if (latest) checkUniqueKeys(readSnapshot(out, latest.idx), config.families);
   const thisRun = readJournal(out)
     .slice(countBefore)
     .map((e) => e.tag);
@@ -254,17 +272,38 @@ function takeOnlineIndexes(
   return [];
 }
 
-function checkFamilyShapes(config: LoadedConfig, state: GeneratorState): void {
+function checkFamilyShapes(
+  config: LoadedConfig,
+  state: GeneratorState,
+  earlier: readonly string[],
+): void {
   for (const family of config.families) {
     const known = state.families[family.name];
-    if (!known) continue;
     const now = familyShape(family);
-    if (known.strategy !== now.strategy || known.column !== now.column) {
+    if (known && (known.strategy !== now.strategy || known.column !== now.column)) {
       throw new PgpartsError(
         'migration',
         `pgparts: family ${family.name} was migrated as ${known.strategy.toUpperCase()} (${known.column}); ` +
           `the config says ${now.strategy.toUpperCase()} (${now.column}). A partition key cannot be ` +
           'changed by a migration: declare a new family, or convert the tables with `pgparts convert`',
+      );
+    }
+    // The journaled migrations create the first partitions with the interval they were written
+    // with on every fresh database; partitions of another interval after them leave gaps where
+    // the two grids overlap (rows there fail to insert). Also for a family put back in the
+    // config after it was removed (its tables' block is still in the journal).
+    const was =
+      now.interval === undefined
+        ? undefined
+        : (known?.interval ?? migratedInterval(earlier, family));
+    if (was !== undefined && was !== now.interval) {
+      throw new PgpartsError(
+        'migration',
+        `pgparts: family ${family.name} was migrated with interval ${was}; the config says ` +
+          `${now.interval}. A RANGE family's interval cannot be changed by a migration: the ` +
+          `journaled migrations create ${was} partitions on every fresh database, and ${now.interval} ` +
+          'partitions after them could not cover where the two overlap. Put the interval back, or ' +
+          'declare a new family (new tables) with the new interval; nothing was written.',
       );
     }
   }
@@ -287,7 +326,14 @@ function nextState(out: string, state: GeneratorState, config: LoadedConfig): Ge
   const migrations: Record<string, string> = {};
   for (const file of readMigrations(out)) migrations[file.tag] = file.hash;
   const families: GeneratorState['families'] = {};
-  for (const family of config.families) families[family.name] = familyShape(family);
+  for (const family of config.families) {
+    const shape = familyShape(family);
+    // A family recorded before the interval was: its entry stays as it was (no stale --check on
+    // upgrade); the earlier migrations still tell its interval.
+    const known = state.families[family.name];
+    if (known && known.interval === undefined) delete shape.interval;
+    families[family.name] = shape;
+  }
   const objects: Record<string, string> = { ...state.objects };
   for (const object of config.objects) objects[object.name] = objectHash(object);
   const extensions = [...state.extensions];

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Interval } from '../define/intervals.js';
 import type { FamilySpec } from '../define/spec.js';
 import { familyMigrationSql } from '../sql/partition-ddl.js';
 import type { SqlObject } from './app-config.js';
@@ -24,6 +25,11 @@ export interface FamilyShape {
   tables: string[];
   strategy: 'list' | 'range';
   column: string;
+  /**
+   * RANGE: the interval the first partitions were migrated with. Absent from a state written
+   * before it was recorded (not an error: generate then reads it from the earlier migrations).
+   */
+  interval?: Interval;
 }
 
 export function statePath(out: string): string {
@@ -35,6 +41,7 @@ export function familyShape(family: FamilySpec): FamilyShape {
     tables: [...family.tables],
     strategy: family.partitionBy.strategy,
     column: family.partitionBy.column,
+    ...(family.partitionBy.strategy === 'range' ? { interval: family.partitionBy.interval } : {}),
   };
 }
 

@@ -1,0 +1,220 @@
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { runDrizzleKitGenerate } from '../../src/migrations/drizzle-kit.js';
+import { generate } from '../../src/migrations/generate.js';
+import { readState, stateText } from '../../src/migrations/generator-state.js';
+import { journalPath, readJournal, readMigrations } from '../../src/migrations/journal.js';
+import { parseOnlineIndexMigration } from '../../src/ops/online-index-migration.js';
+import { fixtureApp } from '../support/fixture-app.js';
+import { expectPgpartsError, rejection } from '../support/pgparts-error.js';
+
+/**
+ * What `pgparts generate` (and `--check`) refuse in examples/app's committed folder, before
+ * anything is kept: each case edits the schema or the folder, and is undone after it.
+ */
+const app = fixtureApp({ withMigrations: true });
+afterAll(() => app.remove());
+const out = join(app.dir, 'drizzle');
+const schemaFile = join(app.dir, 'src', 'schema.ts');
+const originalSchema = readFileSync(schemaFile, 'utf8');
+
+function folderText(): Map<string, string> {
+  const files = new Map<string, string>();
+  for (const dir of ['', 'meta']) {
+    for (const name of readdirSync(join(out, dir))) {
+      if (name !== 'meta') files.set(join(dir, name), readFileSync(join(out, dir, name), 'utf8'));
+    }
+  }
+  return files;
+}
+
+const run = (check?: boolean) => generate({ cwd: app.dir, config: 'pgparts.config.ts', check });
+
+/** Both generate and --check refuse with `message`, and the folder is as it was. */
+async function expectRefused(message: RegExp): Promise<void> {
+  const before = folderText();
+  for (const check of [true, false]) {
+    expectPgpartsError(await rejection(run(check)), 'migration', { message });
+    expect(folderText()).toEqual(before);
+  }
+}
+
+// The committed folder, put back after each case.
+const saved = join(mkdtempSync(join(tmpdir(), 'pgparts-saved-')), 'drizzle');
+cpSync(out, saved, { recursive: true });
+afterAll(() => rmSync(saved, { recursive: true, force: true }));
+afterEach(() => {
+  writeFileSync(schemaFile, originalSchema);
+  rmSync(out, { recursive: true, force: true });
+  cpSync(saved, out, { recursive: true });
+});
+
+/** `drizzle-kit generate` run by hand, outside pgparts generate; returns the tag it wrote. */
+function drizzleKitByHand(): string {
+  expect(runDrizzleKitGenerate(app.dir, join(app.dir, 'drizzle.config.ts'))).toBe('wrote');
+  const tag = readJournal(out).at(-1)?.tag;
+  if (!tag) throw new Error('no journal entry');
+  return tag;
+}
+
+/** Adds a journal entry and its file (no snapshot: generate refuses before drizzle-kit runs). */
+function journalByHand(tag: string, sql: string): void {
+  writeFileSync(join(out, `${tag}.sql`), sql);
+  const journal = JSON.parse(readFileSync(journalPath(out), 'utf8'));
+  const last = journal.entries.at(-1);
+  journal.entries.push({ ...last, idx: last.idx + 1, when: last.when + 1, tag });
+  writeFileSync(journalPath(out), JSON.stringify(journal, null, 2));
+}
+
+const withIndex = (table: string, index: string) =>
+  originalSchema.replace(table, `${table}\n    ${index},`);
+
+describe('generate refuses', { timeout: 300_000 }, () => {
+  it('a unique index or key of a partitioned table without the partition key', async () => {
+    writeFileSync(
+      schemaFile,
+      originalSchema
+        .replace(
+          '(t) => [primaryKey({ columns: [t.region, t.id] })],',
+          "(t) => [primaryKey({ columns: [t.region, t.id] }), uniqueIndex('region_orders_total_uq').on(t.totalCents, t.placedAt)],",
+        )
+        .replace('  index,', '  index,\n  uniqueIndex,'),
+    );
+    await expectRefused(
+      /family region_orders: the UNIQUE index "region_orders_total_uq" on partitioned public\.region_orders must have every partition key column \(region\) among its columns, as plain columns/,
+    );
+
+    // A column's .unique() is a unique constraint: refused the same way.
+    writeFileSync(
+      schemaFile,
+      originalSchema.replace(
+        "    placedAt: timestamp('placedAt', { withTimezone: true }).defaultNow().notNull(),",
+        "    placedAt: timestamp('placedAt', { withTimezone: true }).defaultNow().notNull(),\n    code: text('code').unique(),",
+      ),
+    );
+    await expectRefused(
+      /the unique constraint "region_orders_code_unique" on partitioned public\.region_orders must have every partition key column \(region\)/,
+    );
+  });
+
+  it('but takes a unique index with the partition key (built online)', async () => {
+    writeFileSync(
+      schemaFile,
+      originalSchema
+        .replace(
+          '(t) => [primaryKey({ columns: [t.region, t.id] })],',
+          "(t) => [primaryKey({ columns: [t.region, t.id] }), uniqueIndex('region_orders_total_uq').on(t.totalCents, t.region)],",
+        )
+        .replace('  index,', '  index,\n  uniqueIndex,'),
+    );
+    const check = await run(true);
+    expect(check.written).toHaveLength(1);
+  });
+
+  it("drizzle-kit's own file with a plain CREATE INDEX on a partitioned table, until removed", async () => {
+    writeFileSync(
+      schemaFile,
+      withIndex(
+        "    index('app_events_account_idx').on(t.accountId, t.occurredAt),",
+        "index('app_events_kind_idx').on(t.kind)",
+      ),
+    );
+    const tag = drizzleKitByHand();
+    await expectRefused(
+      new RegExp(
+        `${tag}\\.sql, not yet recorded by \`pgparts generate\`, builds an index on a partitioned table with a plain CREATE INDEX[\\s\\S]*\\n  CREATE INDEX "app_events_kind_idx" ON "app_events" USING btree \\("kind"\\);\\nNothing was written\\. Remove the file \\(\`npx drizzle-kit drop\`[\\s\\S]*writes the index as an online build`,
+      ),
+    );
+
+    // Doing what it says: the file, its snapshot and its journal entry removed, generate builds
+    // the index online.
+    const entries = readJournal(out);
+    const entry = entries.at(-1);
+    rmSync(join(out, `${tag}.sql`));
+    rmSync(join(out, 'meta', `${String(entry?.idx).padStart(4, '0')}_snapshot.json`));
+    const journal = JSON.parse(readFileSync(journalPath(out), 'utf8'));
+    journal.entries.pop();
+    writeFileSync(journalPath(out), JSON.stringify(journal, null, 2));
+    const result = await run();
+    expect(result.written).toHaveLength(1);
+    const online = readFileSync(join(out, `${result.written[0]}.sql`), 'utf8');
+    expect(parseOnlineIndexMigration(online).map((s) => s.name)).toEqual(['app_events_kind_idx']);
+  });
+
+  it("a rename's file that re-creates an index, with what to delete", async () => {
+    journalByHand(
+      '0002_rename',
+      [
+        'ALTER TABLE "app_events" RENAME COLUMN "accountId" TO "userId";',
+        'DROP INDEX "app_events_account_idx";',
+        'CREATE INDEX "app_events_account_idx" ON "app_events" USING btree ("userId","occurredAt");',
+      ].join('--> statement-breakpoint\n'),
+    );
+    await expectRefused(
+      /0002_rename\.sql, [\s\S]*\n {2}CREATE INDEX "app_events_account_idx" ON "app_events" USING btree \("userId","occurredAt"\);\n[\s\S]*PostgreSQL keeps the indexes through RENAME COLUMN: delete its DROP INDEX and CREATE INDEX lines/,
+    );
+  });
+
+  it("but not such a file once recorded, nor a plain table's CREATE INDEX", async () => {
+    writeFileSync(
+      schemaFile,
+      withIndex(
+        "    index('app_events_account_idx').on(t.accountId, t.occurredAt),",
+        "index('app_events_kind_idx').on(t.kind)",
+      ),
+    );
+    const tag = drizzleKitByHand();
+    // Recorded (as an earlier pgparts generate did, before this check): history, kept as it is.
+    const state = readState(out);
+    const file = readMigrations(out).find((f) => f.tag === tag);
+    if (!state || !file) throw new Error('no state');
+    state.migrations[tag] = file.hash;
+    writeFileSync(join(out, 'pgparts.json'), stateText(state));
+    expect((await run(true)).stale).toEqual([]);
+
+    // An index of the plain accounts table: drizzle-kit's CREATE INDEX, recorded as it is.
+    writeFileSync(
+      schemaFile,
+      originalSchema.replace(
+        "  createdAt: timestamp('createdAt', { withTimezone: true }).defaultNow().notNull(),\n});",
+        "  createdAt: timestamp('createdAt', { withTimezone: true }).defaultNow().notNull(),\n}, (t) => [index('accounts_name_idx').on(t.displayName)]);",
+      ),
+    );
+    rmSync(out, { recursive: true, force: true });
+    cpSync(saved, out, { recursive: true });
+    const plain = drizzleKitByHand();
+    expect(readFileSync(join(out, `${plain}.sql`), 'utf8')).toContain(
+      'CREATE INDEX "accounts_name_idx" ON "accounts"',
+    );
+    expect((await run()).written).toEqual([]);
+    expect(readState(out)?.migrations[plain]).toBeDefined();
+  });
+
+  it("a RANGE family's changed interval, read from the earlier migrations or recorded", async () => {
+    const configFile = join(app.dir, 'pgparts.config.ts');
+    const config = readFileSync(configFile, 'utf8');
+    const weekly = config.replace("interval: 'day'", "interval: 'week'");
+    expect(weekly).not.toBe(config);
+    const refusal =
+      /family app_events was migrated with interval day; the config says week\. A RANGE family's interval cannot be changed by a migration/;
+    try {
+      // The committed pgparts.json predates the interval: 0001's first partitions tell it.
+      expect(readState(out)?.families.app_events).not.toHaveProperty('interval');
+      writeFileSync(configFile, weekly);
+      await expectRefused(refusal);
+
+      // A state written now records it (none for a LIST family), and a change is refused.
+      writeFileSync(configFile, config);
+      rmSync(join(out, 'pgparts.json'));
+      await run();
+      expect(readState(out)?.families.app_events?.interval).toBe('day');
+      expect(readState(out)?.families.region_orders).not.toHaveProperty('interval');
+      writeFileSync(configFile, weekly);
+      await expectRefused(refusal);
+    } finally {
+      writeFileSync(configFile, config);
+    }
+  });
+});
