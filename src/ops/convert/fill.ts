@@ -236,10 +236,16 @@ async function fillOn(
       `SELECT count(*)::text AS n FROM ${quoteQualified(s.legacy, d.table)} WHERE ${quoteIdent(d.column)} IS NULL`,
     );
     if (Number(missing[0]?.n ?? 0) > 0) {
+      // After a finished backfill, the rows left are those it had nothing to give: their row
+      // in the parent table has no value either (or is gone). Another backfill would not help.
+      const what = reached(state, 'backfilled')
+        ? `; backfill is done and had no value for them (their ${d.parent} row has no ` +
+          `${d.parentColumn}, or there is none): set ${d.column} on them, or delete them, then run fill again`
+        : '; run backfill first';
       throw new PgpartsError(
         'conversion-state',
         `pgparts: convert ${family.name} fill: ${missing[0]?.n} rows of ${s.legacy}.${d.table} have no ` +
-          `${d.column} yet; run backfill first`,
+          `${d.column} yet${what}`,
         { step: 'convert fill', table: `${s.legacy}.${d.table}` },
       );
     }
