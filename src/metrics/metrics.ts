@@ -74,7 +74,7 @@ export function buildMetrics(input: MetricInputs): MetricFamily[] {
     const familyLabels = { family: family.name, schema: family.schema };
     // The operations record (pgparts_operations), read once by inspect for status too.
     const counts = unfinishedCounts(status.unfinished);
-    for (const state of ['interrupted', 'running', 'unrecorded'] as const) {
+    for (const state of ['interrupted', 'running', 'paused', 'unrecorded'] as const) {
       unfinished.push({ labels: { ...familyLabels, state }, value: counts[state] });
     }
     const success = input.runs.find((r) => r.family === family.name)?.lastSuccess;
@@ -104,7 +104,7 @@ export function buildMetrics(input: MetricInputs): MetricFamily[] {
     ),
     gauge(
       'pgparts_unfinished_operations',
-      'Operations on a key begun and not finished (pgparts_operations), by state: interrupted (no one runs it; pgparts apply, or reattach, finishes it), running (its key lock is held), unrecorded (1 when a drain left tables or capture triggers and no operation is recorded; pgparts drain of the key finishes them).',
+      'Operations on a key begun and not finished (pgparts_operations), by state: interrupted (no one runs it; pgparts apply, or reattach, finishes it), running (its key lock is held), paused (a conversion between two of its steps, waiting for the next), unrecorded (1 when a drain left tables or capture triggers and no operation is recorded; pgparts drain of the key finishes them).',
       unfinished,
     ),
     gauge(

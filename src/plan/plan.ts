@@ -13,6 +13,7 @@ import { type FamilySpec, parseFamilies } from '../define/spec.js';
 import { PgpartsError } from '../errors.js';
 import { recordOwnedSql } from '../sql/ownership.js';
 import { createPartitionSql, defaultExclusionSql } from '../sql/partition-ddl.js';
+import { isPausedConversion } from './conversion-pause.js';
 import { coverage, indexTable, type TableIndex } from './coverage.js';
 import { finalizeDetachSql, pendingDetaches } from './pending-detach.js';
 import { specMismatches } from './spec-checks.js';
@@ -309,7 +310,11 @@ function finishInterrupted(
       notices.push({
         family: family.name,
         severity: 'warning',
-        kind: op.running ? 'operation-running' : 'operation-interrupted',
+        kind: op.running
+          ? 'operation-running'
+          : isPausedConversion(op)
+            ? 'conversion-paused'
+            : 'operation-interrupted',
         message: `a conversion of the family is unfinished (phase ${op.phase}, since ${since}): continue it with pgparts convert ${family.name} --all (a built-in family) or the convert functions from code (your own: convertFill ... convertCleanup)`,
       });
       continue;

@@ -3,6 +3,7 @@ import { compareKeys, keyId } from '../define/bounds.js';
 import { addIntervals, intervalStart } from '../define/intervals.js';
 import { keyArgument, keyLabel, type PartitionKey } from '../define/partition-key.js';
 import { type FamilySpec, parseFamilies } from '../define/spec.js';
+import { CONVERSION_PAUSES, isPausedConversion } from './conversion-pause.js';
 import { coverage, indexTable } from './coverage.js';
 import {
   findFamilySnapshot,
@@ -118,6 +119,8 @@ export interface UnfinishedCounts {
   running: number;
   /** Recorded, and no one holds the key's lock: a crash or a kill stopped it. */
   interrupted: number;
+  /** A conversion whose last step ended, waiting for its next one (not a problem). */
+  paused: number;
   /**
    * 1 when a drain's tables or capture triggers are left and no operation is recorded for the
    * family at all (a drain of a release before the record), else 0.
@@ -128,9 +131,15 @@ export interface UnfinishedCounts {
 /** The counts behind status's lines about unfinished work; one reading for status and metrics. */
 export function unfinishedCounts(work: UnfinishedWork): UnfinishedCounts {
   const running = work.operations.filter((op) => op.running).length;
-  const interrupted = work.operations.length - running;
+  const paused = work.operations.filter((op) => !op.running && isPausedConversion(op)).length;
+  const interrupted = work.operations.length - running - paused;
   const leftovers = work.drainTables.length > 0 || work.captureTriggers.length > 0;
-  return { running, interrupted, unrecorded: leftovers && work.operations.length === 0 ? 1 : 0 };
+  return {
+    running,
+    interrupted,
+    paused,
+    unrecorded: leftovers && work.operations.length === 0 ? 1 : 0,
+  };
 }
 
 /**
@@ -140,7 +149,15 @@ export function unfinishedCounts(work: UnfinishedWork): UnfinishedCounts {
 function unfinishedAttention(family: FamilySpec, work: UnfinishedWork, now: Date): string[] {
   const lines: string[] = [];
   const counts = unfinishedCounts(work);
-  const interrupted = work.operations.filter((op) => !op.running);
+  const stopped = work.operations.filter((op) => !op.running);
+  for (const op of stopped.filter(isPausedConversion)) {
+    lines.push(
+      `family ${family.name}: a conversion paused after its ${CONVERSION_PAUSES[op.phase]?.after} step ` +
+        `(started ${age(op.startedAt, now)} ago at ${op.startedAt.toISOString()}); next: ` +
+        `${CONVERSION_PAUSES[op.phase]?.next} (pgparts convert ${family.name}, or the convert functions from code)`,
+    );
+  }
+  const interrupted = stopped.filter((op) => !isPausedConversion(op));
   for (const op of interrupted) {
     lines.push(
       `family ${family.name}: an interrupted ${op.operation} of ${op.key} (phase ${op.phase}, ` +
@@ -305,7 +322,11 @@ export function status(
     }
     for (const notice of notices) {
       // An interrupted operation is already a line of its own (unfinishedAttention), with its age.
-      if (notice.severity === 'warning' && notice.kind !== 'operation-interrupted')
+      if (
+        notice.severity === 'warning' &&
+        notice.kind !== 'operation-interrupted' &&
+        notice.kind !== 'conversion-paused'
+      )
         attention.push(`family ${family.name}: ${notice.message}`);
     }
     result.push({

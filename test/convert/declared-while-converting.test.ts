@@ -4,7 +4,7 @@ import { inspect } from '../../src/catalog/inspect.js';
 import { parseFamily } from '../../src/define/spec.js';
 import { convertPrep } from '../../src/ops/convert/prep.js';
 import { conversionTarget } from '../../src/ops/convert/target.js';
-import { status } from '../../src/plan/status.js';
+import { status, unfinishedCounts } from '../../src/plan/status.js';
 import { maintain } from '../../src/run/maintain.js';
 import { expectPgpartsError, rejection } from '../support/pgparts-error.js';
 import { useTestDatabase } from '../support/test-database.js';
@@ -15,7 +15,8 @@ const t = useTestDatabase({ migrated: false });
  * A family's conversion takes its spec, so an app declares it in its config next to its other
  * families. Until the swap its tables are not partitioned: maintenance, status and plan refused
  * every family of the config for it (an app maintaining at start-up failed to boot). A family
- * whose conversion is recorded is now left alone, with a notice, and the others are kept.
+ * whose conversion is recorded is now left alone, with a notice, and the others are kept; status
+ * calls the conversion paused between its steps, not interrupted.
  */
 const events = parseFamily({
   name: 'events',
@@ -59,6 +60,18 @@ describe('a family declared while its conversion runs', () => {
     ]);
     const report = status([events, orders], await inspect(t.db, [events, orders]));
     expect(report.attention.join('\n')).toMatch(/family orders is being converted \(phase /);
+    // Between two steps, the conversion is paused, not interrupted.
+    expect(report.attention.join('\n')).toMatch(
+      /family orders: a conversion paused after its prep step \(started .*\); next: backfill/,
+    );
+    expect(report.attention.join('\n')).not.toMatch(/interrupted/);
+    const orders_ = report.families.find((f) => f.family === 'orders');
+    expect(orders_ && unfinishedCounts(orders_.unfinished)).toEqual({
+      running: 0,
+      interrupted: 0,
+      paused: 1,
+      unrecorded: 0,
+    });
     expect(
       report.attention.filter(
         (l) => /orders/.test(l) && /partition/.test(l) && !/being converted/.test(l),

@@ -140,7 +140,8 @@ describe('key shape', () => {
     const found = fakeFamilySnapshot(family, everywhere([1]), { sourceValues: [1] });
     found.unfinished = {
       operations: [
-        operation('(whole family)', { operation: 'convert', phase: 'swapped' }),
+        // Cut short in its swap step (a conversion whose swap ended is paused, not interrupted).
+        operation('(whole family)', { operation: 'convert', phase: 'swap' }),
         operation('1', { operation: 'reattach', phase: 'moved' }),
       ],
       drainTables: [],
@@ -151,7 +152,7 @@ describe('key shape', () => {
     const about = (what: RegExp) => report.attention.filter((a) => what.test(a));
     expect(about(/conversion|convert/)).toEqual([
       expect.stringMatching(
-        /^family leaderboard: an interrupted convert of \(whole family\) \(phase swapped, started 44 min ago/,
+        /^family leaderboard: an interrupted convert of \(whole family\) \(phase swap, started 44 min ago/,
       ),
     ]);
     expect(about(/reattach/)).toHaveLength(1);

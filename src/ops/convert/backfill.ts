@@ -145,6 +145,8 @@ async function backfillOn(
     }
   }
   if (!opts.dryRun && state?.step === 'prepped') await setStep(db, family, 'backfilled');
+  // Ended, not interrupted: status tells a conversion paused between steps from one cut short.
+  if (!opts.dryRun) await recordPhase(op, 'backfilled');
   return {
     family: family.name,
     step: 'backfill',
