@@ -16,7 +16,11 @@ export function registerMigrate(program: Command): void {
         "packageMigrations); without one, pgparts's own tables",
     )
     .option('--drizzle-config <file>', 'drizzle.config.ts (default: found as drizzle-kit finds it)')
-    .action(async (options: { drizzleConfig?: string } & LockOptions) => {
+    .option(
+      '--mark-applied <tags...>',
+      'record these pending migrations as applied without running them (what they create exists already, e.g. tables an online conversion built); tags as the journal names them',
+    )
+    .action(async (options: { drizzleConfig?: string; markApplied?: string[] } & LockOptions) => {
       const global = program.opts<GlobalOptions>();
       let appOptions = {};
       if (global.config) {
@@ -38,14 +42,19 @@ export function registerMigrate(program: Command): void {
           ...appOptions,
           lockTimeoutMs: options.lockTimeout,
           retries: options.retries,
+          ...(options.markApplied ? { markApplied: options.markApplied } : {}),
           onApplied: (m) => cliOut(`applied ${m.source} ${m.name} (${m.ms} ms)`),
         });
+        for (const m of result.marked) {
+          cliOut(`recorded ${m.source} ${m.name} as applied, without running it`);
+        }
         if (result.carriedOver.length > 0) {
           cliOut(
             `carried over from drizzle.__drizzle_migrations: ${result.carriedOver.join(', ')}`,
           );
         }
-        if (result.applied.length === 0) cliOut(`nothing pending on ${conn.label}`);
+        if (result.applied.length === 0 && result.marked.length === 0)
+          cliOut(`nothing pending on ${conn.label}`);
         else cliOut(`migrated ${conn.label}: ${result.applied.length} applied`);
       } finally {
         await conn.close();

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { assertSupportedServer } from '../catalog/server-version.js';
+import { PgpartsError } from '../errors.js';
 import { buildIndexOnline } from '../ops/online-index.js';
 import { parseOnlineIndexMigration } from '../ops/online-index-migration.js';
 import type { AnyPgDatabase } from '../run/database.js';
@@ -57,10 +58,18 @@ export interface RunMigrationsOptions {
   lockTimeoutMs?: number;
   retries?: number;
   onApplied?: (migration: AppliedMigration) => void;
+  /**
+   * Tags of migrations to record as applied without running them, when pending: for what was
+   * built outside the migrations (tables an online conversion made, say). Every tag must be a
+   * migration of a folder being migrated, or nothing runs.
+   */
+  markApplied?: readonly string[];
 }
 
 export interface RunMigrationsResult {
   applied: AppliedMigration[];
+  /** Migrations recorded as applied without running (markApplied), in order. */
+  marked: { source: string; name: string }[];
   /** pgparts migrations found in drizzle.__drizzle_migrations and moved to pgparts's record. */
   carriedOver: string[];
 }
@@ -72,9 +81,20 @@ export async function runMigrations(
 ): Promise<RunMigrationsResult> {
   await assertSupportedServer(db);
   const perSource = sources.map((source) => ({ source, files: readMigrations(source.folder) }));
+  const mark = new Set(options.markApplied ?? []);
+  const unknown = [...mark].filter(
+    (tag) => !perSource.some((p) => p.files.some((f) => f.tag === tag)),
+  );
+  if (unknown.length > 0) {
+    throw new PgpartsError(
+      'invalid-input',
+      `pgparts: migrate: no migration ${unknown.join(', ')} in ${perSource.map((p) => p.source.folder).join(' or ')} ` +
+        '(give the tag as the journal names it, e.g. 0003_brave_tiger); nothing was applied',
+    );
+  }
   const session = await openSession(db);
   const conn = session.db;
-  const result: RunMigrationsResult = { applied: [], carriedOver: [] };
+  const result: RunMigrationsResult = { applied: [], marked: [], carriedOver: [] };
   await conn.execute(
     sql`SELECT pg_advisory_lock(${MIGRATION_LOCK_KEY[0]}::int4, ${MIGRATION_LOCK_KEY[1]}::int4)`,
   );
@@ -85,6 +105,12 @@ export async function runMigrations(
       const done = new Set((await recordedMigrations(conn, source.record)).map((r) => r.createdAt));
       for (const file of files) {
         if (done.has(file.when)) continue;
+        if (mark.has(file.tag)) {
+          // Recorded as drizzle's migrator records a file it ran: its hash and journal time.
+          await conn.execute(insertRecordSql(source.record)(file.hash, file.when));
+          result.marked.push({ source: source.label, name: file.tag });
+          continue;
+        }
         const started = performance.now();
         if (file.online) await applyOnline(conn, source.record, file, options);
         else await applyInTransaction(conn, source.record, file, options);
