@@ -1,5 +1,4 @@
 import { type Command, Option } from 'commander';
-import { builtInTarget } from '../domains/presets.js';
 import { PgpartsError } from '../errors.js';
 import {
   type BatchProgress,
@@ -19,6 +18,7 @@ import {
 import type { AnyPgDatabase } from '../run/database.js';
 import { DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_RETRIES } from '../run/lock-timeout.js';
 import { connect } from './connection.js';
+import { convertTarget } from './convert-target.js';
 import { type CliStream, cliIo, cliOut, setCliExitCode } from './io.js';
 import { type GlobalOptions, wholeNumber } from './options.js';
 import { checkPrivileges } from './preflight.js';
@@ -194,7 +194,10 @@ export function registerConvert(program: Command): void {
       'convert existing unpartitioned tables of a family to the partitioned schema, online: ' +
         `${CONVERT_STEPS.join(', ')} (see docs/conversion.md)`,
     )
-    .argument('<family>', 'the family to convert (leaderboard, killmails)')
+    .argument(
+      '<family>',
+      'the family to convert: leaderboard, killmails, or one the config exports in `conversions`',
+    )
     .argument('[step]', `one of ${CONVERT_STEPS.join(', ')}`)
     .option('--all', `run ${ALL_STEPS.join(', ')} in order (never cleanup)`)
     .option('--dry-run', 'print the SQL the step would run, and run nothing')
@@ -254,7 +257,7 @@ export function registerConvert(program: Command): void {
           'pgparts: convert --all --dry-run: each step plans from what the previous one did; dry-run the steps one at a time',
         );
       }
-      const target = builtInTarget(familyName);
+      const target = await convertTarget(familyName, program.opts<GlobalOptions>().config);
       const conn = connect(program.opts<GlobalOptions>());
       try {
         if (!options.dryRun) {

@@ -21,6 +21,11 @@ export interface PgpartsConfig {
   objects?: SqlObject[];
   /** `migrate` also applies pgparts's own migrations (the built-in leaderboard/killmail tables). */
   packageMigrations?: boolean;
+  /**
+   * What `pgparts convert <family>` converts besides the built-in families: each made with
+   * `conversionTarget({ family, tables })`, the family's spec and its Drizzle tables.
+   */
+  conversions?: unknown[];
 }
 
 export interface SqlObject {
@@ -36,6 +41,9 @@ const configSchema = z
       .array(z.object({ name: z.string().min(1), sql: z.array(z.string().min(1)).min(1) }).strict())
       .default([]),
     packageMigrations: z.boolean().default(false),
+    // Checked where they are used (cli/convert-target.ts): conversion targets are not the
+    // migrations' concern.
+    conversions: z.array(z.unknown()).default([]),
   })
   .strict();
 
@@ -45,6 +53,7 @@ export interface LoadedConfig {
   extensions: string[];
   objects: SqlObject[];
   packageMigrations: boolean;
+  conversions: unknown[];
 }
 
 /** Identity, for typing: `export default definePgpartsConfig({ families: [...] })`. */
@@ -95,7 +104,7 @@ export async function loadAppConfig(path: string): Promise<LoadedConfig> {
     return parseConfig(path, { families: module.default });
   }
   const picked: Record<string, unknown> = {};
-  for (const key of ['families', 'extensions', 'objects', 'packageMigrations']) {
+  for (const key of ['families', 'extensions', 'objects', 'packageMigrations', 'conversions']) {
     if (source[key] !== undefined) picked[key] = source[key];
   }
   return parseConfig(path, picked);

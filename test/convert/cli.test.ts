@@ -1,4 +1,6 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pgparts as runPgparts } from '../cli/run-cli.js';
 import { buildLegacyKillmails } from '../support/legacy-fixtures.js';
 import { useTestDatabase } from '../support/test-database.js';
@@ -10,9 +12,39 @@ function pgparts(...args: string[]) {
   return runPgparts(undefined, '--database-url', t.url, ...args);
 }
 
+const root = resolve(import.meta.dirname, '..', '..');
+/** An app's config exporting its own family and, in `conversions`, its conversion target. */
+const appDir = (() => {
+  const scratch = join(root, '.pgparts', 'tmp');
+  mkdirSync(scratch, { recursive: true });
+  return mkdtempSync(join(scratch, 'convert-config-'));
+})();
+const appConfig = join(appDir, 'pgparts.config.ts');
+
 beforeAll(async () => {
   await buildLegacyKillmails(t.sql, { killmails: 400, months: 2 });
+  await t.sql.unsafe(`
+    CREATE TABLE notes (id bigint NOT NULL, tenant int NOT NULL, body text, PRIMARY KEY (id, tenant));
+    INSERT INTO notes SELECT g, 1 + g % 2, 'x' FROM generate_series(1, 50) g;`);
+  writeFileSync(
+    appConfig,
+    `import { bigint, integer, pgTable, primaryKey, text } from 'drizzle-orm/pg-core';
+import { partitionFamily } from ${JSON.stringify(join(root, 'src', 'define', 'spec.ts'))};
+import { conversionTarget } from ${JSON.stringify(join(root, 'src', 'ops', 'convert', 'target.ts'))};
+const notes = pgTable('notes', {
+  id: bigint('id', { mode: 'number' }).notNull(),
+  tenant: integer('tenant').notNull(),
+  body: text('body'),
+}, (x) => [primaryKey({ columns: [x.id, x.tenant] })]);
+const family = partitionFamily({ name: 'notes', tables: [notes],
+  partitionBy: { strategy: 'list', column: 'tenant', values: [1, 2] } });
+export const families = [family];
+export const conversions = [conversionTarget({ family, tables: [notes] })];
+`,
+  );
 });
+
+afterAll(() => rmSync(appDir, { recursive: true, force: true }));
 
 describe('pgparts convert', () => {
   it('refuses an unknown family or step, saying which exist', async () => {
@@ -22,6 +54,15 @@ describe('pgparts convert', () => {
     const step = await pgparts('convert', 'killmails', 'shuffle');
     expect(step.code).toBe(1);
     expect(step.stderr).toContain('unknown step "shuffle"');
+  });
+
+  it('converts a family the config exports in conversions, and names it among those known', async () => {
+    const dry = await pgparts('--config', appConfig, 'convert', 'notes', 'prep', '--dry-run');
+    expect(dry.stderr).toBe('');
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toContain('CREATE TABLE "pgparts_notes_new"."notes"');
+    const unknown = await pgparts('--config', appConfig, 'convert', 'nope', 'prep');
+    expect(unknown.stderr).toContain('known: notes, leaderboard, killmails');
   });
 
   it('--all runs prep, backfill, fill, swap and verify, and stops short of cleanup', async () => {
