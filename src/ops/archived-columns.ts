@@ -56,9 +56,17 @@ export async function archivedColumnStatements(
   const wantedNames = new Set(wanted.map((c) => c.name));
   const table = `${archived.schema}.${archived.name}`;
   const problems: string[] = [];
+  // A parent column the archived table lacks, of the type of one it has that the parent lost:
+  // most likely the same column renamed, whose values a RENAME keeps (a DROP would lose them).
+  const missing = wanted.filter((c) => !heldByName.has(c.name));
   for (const extra of held.filter((c) => !wantedNames.has(c.name))) {
+    const renamed = missing.filter((c) => c.type === extra.type).map((c) => quoteIdent(c.name));
+    const way =
+      renamed.length > 0
+        ? `if the parent renamed it to ${renamed.join(' or ')}: ALTER TABLE ${quoteQualified(archived.schema, archived.name)} RENAME COLUMN ${quoteIdent(extra.name)} TO ${renamed[0]} (its values stay); otherwise drop it from the archived table (its values are lost), or add it back to the parent`
+        : 'drop it from the archived table (its values are lost), or add it back to the parent';
     problems.push(
-      `column ${quoteIdent(extra.name)} is not on ${parent.schema}.${parent.name} any more (drop it from the archived table, or add it back to the parent)`,
+      `column ${quoteIdent(extra.name)} is not on ${parent.schema}.${parent.name} any more (${way})`,
     );
   }
   const statements: string[] = [];

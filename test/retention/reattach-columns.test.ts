@@ -48,6 +48,22 @@ beforeAll(async () => {
   }
 });
 
+describe('reattach after the parent renamed a column', () => {
+  it('refuses, offering the RENAME that keeps the values before the DROP that loses them', async () => {
+    const before = await digest('pgparts_archive.metric_points_2026_01');
+    await t.sql.unsafe('ALTER TABLE metric_points RENAME COLUMN value TO reading');
+    try {
+      expectPgpartsError(await rejection(reattachKey(t.db, family, month(1))), 'invalid-input', {
+        message:
+          /column "value" is not on public\.metric_points any more \(if the parent renamed it to "reading": ALTER TABLE "pgparts_archive"\."metric_points_2026_01" RENAME COLUMN "value" TO "reading" \(its values stay\); otherwise drop it/,
+      });
+      expect(await digest('pgparts_archive.metric_points_2026_01')).toEqual(before);
+    } finally {
+      await t.sql.unsafe('ALTER TABLE metric_points RENAME COLUMN reading TO value');
+    }
+  });
+});
+
 describe('reattach after the parent gained columns', () => {
   it('adds a nullable column and one with a default to the archived table; rows kept', async () => {
     const before = await digest('pgparts_archive.metric_points_2026_01');
