@@ -2,7 +2,7 @@ import { PgpartsError } from '../errors.js';
 import { type ConversionTarget, conversionTarget } from '../ops/convert/target.js';
 import { killmailFamily } from './killmails/partitioning.js';
 import { killmailParticipants, killmailsEnriched, killmailsRaw } from './killmails/tables.js';
-import { leaderboardMigrationSql } from './leaderboard/migration-sql.js';
+import { leaderboardExtrasNow } from './leaderboard/migration-sql.js';
 import { leaderboardFamily } from './leaderboard/partitioning.js';
 import { leaderboardRun, runGroupMember } from './leaderboard/tables.js';
 
@@ -15,8 +15,8 @@ export const builtInTargets: readonly ConversionTarget[] = [
   conversionTarget({
     family: leaderboardFamily,
     tables: [leaderboardRun, runGroupMember],
-    // The INCLUDE cleanup index and the four top_keys_* views, exactly as the migration has them.
-    extras: creates(leaderboardMigrationSql()),
+    // The INCLUDE cleanup index and the four top_keys_* views, as the migrations leave them.
+    extras: creates(leaderboardExtrasNow()),
   }),
   conversionTarget({
     family: killmailFamily,

@@ -10,6 +10,7 @@ import { killmailMigrationSql } from './killmails/migration-sql.js';
 import { killmailFamily } from './killmails/partitioning.js';
 import { leaderboardMigrationSql } from './leaderboard/migration-sql.js';
 import { leaderboardFamily } from './leaderboard/partitioning.js';
+import { rankedTopKeysMigrationSql } from './leaderboard/views.js';
 
 export { builtInTarget, builtInTargets } from './conversion-targets.js';
 export { killmailFamily, leaderboardFamily };
@@ -36,5 +37,7 @@ export function builtInObjects(): SqlObject[] {
   return [
     { name: 'leaderboard', sql: after(leaderboardMigrationSql(), leaderboardFamily) },
     { name: 'killmails', sql: after(killmailMigrationSql(), killmailFamily) },
+    // Written once, after the first two: the top_keys_* views of ranked runs only.
+    { name: 'leaderboard-ranked-views', sql: rankedTopKeysMigrationSql() },
   ];
 }

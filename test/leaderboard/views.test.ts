@@ -153,3 +153,48 @@ describe('top_keys_* materialized views', () => {
     expect(top?.keystoneLevel).toBe(40);
   });
 });
+
+describe('unranked runs (no level or no score)', () => {
+  it('are left out of every view, as every other read leaves them out', async () => {
+    // Where NULLS LAST used to rank them: a level above all others with no score.
+    const unranked = await t.db
+      .insert(leaderboardRun)
+      .values(
+        [
+          { keystoneLevel: 45, score: null },
+          { keystoneLevel: null, score: 1000 },
+        ].map((r, i) => ({
+          ...r,
+          runGuid: randomUUID(),
+          region: 'us',
+          seasonId: 2,
+          periodId: 3,
+          dungeonId: 1,
+          realmId: 1,
+          completedAt: new Date(Date.UTC(2026, 1, 1, 0, 0, i)),
+          durationMs: 1,
+        })),
+      )
+      .returning({ id: leaderboardRun.id });
+    await refreshTopKeys(t.db);
+    const ids = unranked.map((r) => r.id);
+    for (const view of [topKeysPerGroup, topKeysPerPeriod, topKeysPerDungeon, topKeysGlobal]) {
+      const rows = await t.db.select({ runId: view.runId }).from(view).where(eq(view.seasonId, 2));
+      expect(rows.filter((r) => ids.includes(r.runId))).toEqual([]);
+    }
+    const group = await t.db
+      .select({ runId: topKeysPerGroup.runId })
+      .from(topKeysPerGroup)
+      .where(
+        and(
+          eq(topKeysPerGroup.seasonId, 2),
+          eq(topKeysPerGroup.periodId, 3),
+          eq(topKeysPerGroup.dungeonId, 1),
+        ),
+      )
+      .orderBy(asc(topKeysPerGroup.position));
+    expect(group.map((r) => r.runId)).toEqual(
+      expectedTop((r) => r.seasonId === 2 && r.periodId === 3 && r.dungeonId === 1),
+    );
+  });
+});

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { generate } from '../../src/migrations/generate.js';
 import { readJournal } from '../../src/migrations/journal.js';
-import { migrate } from '../../src/migrations/migrate.js';
+import { MIGRATIONS_FOLDER, migrate } from '../../src/migrations/migrate.js';
 import { parseOnlineIndexMigration } from '../../src/ops/online-index-migration.js';
 import { partitionIndexName } from '../../src/ops/online-index-sql.js';
 import { useTestDatabase } from '../support/test-database.js';
@@ -59,7 +59,9 @@ describe("pgparts's own index changes", { timeout: 300_000 }, () => {
     const result = await generate({ cwd: copy, config: 'pgparts.config.ts' });
     expect(result.written).toHaveLength(2);
     const [schemaTag, onlineTag] = result.written;
-    expect(onlineTag).toMatch(/^0005_online_indexes$/);
+    // After the package's own migrations: drizzle-kit's file, then the online one.
+    const next = readJournal(MIGRATIONS_FOLDER).length + 1;
+    expect(onlineTag).toBe(`${String(next).padStart(4, '0')}_online_indexes`);
     // drizzle-kit's file keeps only what is not an index build on a partitioned table.
     expect(readFileSync(join(out, `${schemaTag}.sql`), 'utf8').trim()).toBe(
       'DROP INDEX "idx_killmails_enriched_isk_value";',

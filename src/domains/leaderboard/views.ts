@@ -29,10 +29,21 @@ export const TOP_KEYS_VIEWS = Object.keys(VIEW_GROUPS) as TopKeysViewName[];
  * The views' SQL. Each ranks by keystone_level DESC, score DESC (ties: lower id first) and keeps
  * the best TOP_KEYS_LIMIT per group. The unique index on (season_id, run_id) is what REFRESH ...
  * CONCURRENTLY needs (docs/postgres-behaviours.md#refresh-concurrently); the second index serves reads by group in rank order.
+ *
+ * `rankedOnly`: only runs with a level and a score, as every other read ranks them. The first
+ * migration's views ranked unranked runs too (NULLS LAST); that text stays as it was written,
+ * and a later migration (rankedTopKeysMigrationSql) replaces them. `as`: the view's name.
  */
-export function topKeysViewSql(view: TopKeysViewName): string[] {
+export function topKeysViewSql(
+  view: TopKeysViewName,
+  options: { rankedOnly?: boolean; as?: string } = {},
+): string[] {
   const groups = VIEW_GROUPS[view].map(quoteIdent).join(', ');
-  const name = quoteIdent(view);
+  const called = options.as ?? view;
+  const name = quoteIdent(called);
+  const where = options.rankedOnly
+    ? `\n  WHERE r."keystone_level" IS NOT NULL AND r."score" IS NOT NULL`
+    : '';
   return [
     `CREATE MATERIALIZED VIEW ${name} AS
 SELECT "season_id", "period_id", "dungeon_id", "position", "id" AS "run_id", "run_guid", "region",
@@ -42,13 +53,33 @@ FROM (
          row_number() OVER (PARTITION BY ${groups}
                             ORDER BY r."keystone_level" DESC NULLS LAST, r."score" DESC NULLS LAST, r."id")
            AS "position"
-  FROM "leaderboard_run" r
+  FROM "leaderboard_run" r${where}
 ) ranked
 WHERE "position" <= ${TOP_KEYS_LIMIT}
 WITH DATA`,
-    `CREATE UNIQUE INDEX ${quoteIdent(`${view}_run_key`)} ON ${name} ("season_id", "run_id")`,
-    `CREATE INDEX ${quoteIdent(`${view}_rank_idx`)} ON ${name} (${groups}, "position")`,
+    `CREATE UNIQUE INDEX ${quoteIdent(`${called}_run_key`)} ON ${name} ("season_id", "run_id")`,
+    `CREATE INDEX ${quoteIdent(`${called}_rank_idx`)} ON ${name} (${groups}, "position")`,
   ];
+}
+
+/**
+ * The migration that replaces the first views with views of ranked runs only. Each new view is
+ * built beside the old one (readers keep the old one meanwhile), then takes its name and its
+ * indexes' names: readers wait only for the DROP and the renames, at the end of the migration's
+ * transaction. A view someone built on top of one of them stops the DROP (no CASCADE), and the
+ * migration with it.
+ */
+export function rankedTopKeysMigrationSql(): string[] {
+  return TOP_KEYS_VIEWS.flatMap((view) => {
+    const next = `${view}_next`;
+    return [
+      ...topKeysViewSql(view, { rankedOnly: true, as: next }),
+      `DROP MATERIALIZED VIEW ${quoteIdent(view)}`,
+      `ALTER MATERIALIZED VIEW ${quoteIdent(next)} RENAME TO ${quoteIdent(view)}`,
+      `ALTER INDEX ${quoteIdent(`${next}_run_key`)} RENAME TO ${quoteIdent(`${view}_run_key`)}`,
+      `ALTER INDEX ${quoteIdent(`${next}_rank_idx`)} RENAME TO ${quoteIdent(`${view}_rank_idx`)}`,
+    ];
+  });
 }
 
 /** The typed face of a top_keys_* view; its SQL lives in the partition migration. */
