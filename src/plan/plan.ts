@@ -152,6 +152,38 @@ export function retentionCutoff(family: FamilySpec, now: Date): Date | undefined
   return addIntervals(spec.interval, intervalStart(spec.interval, now), -keep);
 }
 
+/**
+ * Whether retention would retire `key` once it had its own partitions (a drain makes them): a
+ * RANGE key that ends by the cutoff; a LIST value not among the newest `keep` values of those
+ * the family has, lists or reads from `valuesFrom`, itself counted (a value the spec lists is
+ * always kept).
+ */
+export function outsideRetention(
+  family: FamilySpec,
+  snapshot: FamilySnapshot,
+  key: PartitionKey,
+  now: Date,
+): boolean {
+  const keep = family.retention?.keep;
+  const spec = family.partitionBy;
+  if (keep === undefined) return false;
+  if (key.kind === 'range') {
+    const cutoff = retentionCutoff(family, now);
+    return cutoff !== undefined && key.to <= cutoff;
+  }
+  if (key.kind !== 'list' || spec.strategy !== 'list' || spec.values.includes(key.value))
+    return false;
+  const values = new Map<string, PartitionKey>();
+  const add = (k: PartitionKey) => values.set(keyId(k), k);
+  for (const table of snapshot.tables)
+    for (const p of table.partitions) if (p.key?.kind === 'list') add(p.key);
+  for (const value of [...spec.values, ...(snapshot.sourceValues ?? [])])
+    add({ kind: 'list', value });
+  add(key);
+  const newest = [...values.values()].sort((a, b) => compareKeys(b, a)).slice(0, keep);
+  return !newest.some((k) => keyId(k) === keyId(key));
+}
+
 /** Why a key is wanted, per key: for the reasons of its create steps. */
 type Why = Map<string, string>;
 

@@ -10,7 +10,7 @@ import {
   type Notice,
   type Plan,
   plan,
-  retentionCutoff,
+  outsideRetention,
   type Step,
 } from './plan.js';
 
@@ -253,10 +253,9 @@ export function status(
         );
         const byHand = keys.keys.filter((k) => !drained.has(keyLabel(k)));
         const retired = new Set(found.retiredKeys);
-        const cutoff = retentionCutoff(family, now);
         const gone = byHand.filter((k) => retired.has(keyLabel(k)));
         const beyond = byHand.filter(
-          (k) => !retired.has(keyLabel(k)) && cutoff && k.kind === 'range' && k.to <= cutoff,
+          (k) => !retired.has(keyLabel(k)) && outsideRetention(family, found, k, now),
         );
         const drainable = byHand.filter((k) => !gone.includes(k) && !beyond.includes(k));
         const them = (keys: PartitionKey[]) => (keys.length === 1 ? 'it' : 'them');

@@ -95,3 +95,32 @@ describe('status on rows of RANGE keys in DEFAULT', () => {
     );
   });
 });
+
+describe('status on rows of LIST keys in DEFAULT, with retention', () => {
+  it('tells a value retention would retire from one to drain', async () => {
+    const shards = parseFamily({
+      name: 'shards',
+      schema: 'public',
+      tables: ['shard_data'],
+      partitionBy: {
+        strategy: 'list',
+        column: 'shard',
+        valuesFrom: { schema: 'public', table: 'shard', column: 'id' },
+      },
+      defaultPartition: true,
+      retention: { keep: 2 },
+    });
+    await t.sql.unsafe(`
+      CREATE TABLE shard (id int PRIMARY KEY);
+      INSERT INTO shard VALUES (5), (6), (7);
+      CREATE TABLE shard_data (id bigint NOT NULL, shard int NOT NULL, PRIMARY KEY (id, shard))
+        PARTITION BY LIST (shard);`);
+    expect((await apply(t.db, { families: [shards] })).failed).toBe(0);
+    // Values no shard row names: 1 is older than the newest two, 9 is the newest of all.
+    await t.sql.unsafe(`INSERT INTO shard_data VALUES (1, 1), (2, 9)`);
+    const report = status([shards], await inspect(t.db, [shards]));
+    const line = report.attention.find((l) => l.startsWith('shard_data_default holds')) ?? '';
+    expect(line).toMatch(/1 is outside the retention window: .*dropping the rows moved into it/);
+    expect(line).toMatch(/apply leaves 9 there, .*pgparts drain shard_data 9(?!\d)/);
+  });
+});
