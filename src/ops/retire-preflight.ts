@@ -101,14 +101,30 @@ function tableReadSql(family: FamilySpec, table: string, name: string, needle: s
                WHERE c.oid = to_regclass(${quoteQualified(family.schema, name)})) t ON true`;
 }
 
-/** Views on the partition, and foreign keys from outside the family into it or its parent. */
-function dependentsSql(family: FamilySpec, table: string, name: string): SQL {
+/**
+ * Views on the partition, and foreign keys from outside the family into it or its parent. The
+ * key's own partitions of the family's other tables are the family's, attached or not: a retire
+ * cut short after it detached a referencing table's partition finds that partition's key still
+ * pointing in, and must go on (it detaches and drops or archives them together).
+ */
+function dependentsSql(
+  family: FamilySpec,
+  table: string,
+  name: string,
+  keyPartitions: readonly string[],
+): SQL {
   const parent = quoteQualified(family.schema, table);
   const partition = sql`to_regclass(${quoteQualified(family.schema, name)})`;
   const parents = sql.join(
     family.tables.map((t) => sql`to_regclass(${quoteQualified(family.schema, t)})`),
     sql`, `,
   );
+  // Those that exist (to_regclass gives NULL for the others, and NOT IN a list with a NULL is
+  // never true).
+  const own = sql`SELECT o FROM unnest(ARRAY[${sql.join(
+    keyPartitions.map((t) => sql`to_regclass(${quoteQualified(family.schema, t)})`),
+    sql`, `,
+  )}]::regclass[]) o WHERE o IS NOT NULL`;
   return sql`SELECT * FROM (
                SELECT DISTINCT 'view' AS kind, v.oid::regclass::text AS name, '' AS from
                FROM pg_depend d
@@ -118,7 +134,7 @@ function dependentsSql(family: FamilySpec, table: string, name: string): SQL {
                UNION ALL
                SELECT 'fk', c.conname, c.conrelid::regclass::text FROM pg_constraint c
                WHERE c.contype = 'f' AND c.confrelid IN (${partition}, to_regclass(${parent}))
-                 AND c.conrelid NOT IN (${parents})
+                 AND c.conrelid NOT IN (${parents}) AND c.conrelid NOT IN (${own})
                  AND NOT EXISTS (SELECT 1 FROM pg_inherits i
                                  WHERE i.inhrelid = c.conrelid AND i.inhparent IN (${parents}))) d
              ORDER BY kind DESC, "from", name`;
@@ -171,7 +187,7 @@ async function preflightOnce<T>(
     const name = names[i] as string;
     return [
       tableReadSql(family, table, name, boundNeedle(key)),
-      dependentsSql(family, table, name),
+      dependentsSql(family, table, name, names),
       options.mode === 'archive'
         ? sql`SELECT to_regclass(${quoteQualified(options.archiveSchema, name)})::text AS t`
         : sql`SELECT NULL::text AS t`,
