@@ -628,8 +628,13 @@ async function reattachKeyChecked(
   checkOptions('reattach', reattachOptionsSchema, options);
   checkKeyShape('reattach', key);
   const started = performance.now();
+  // Where the key's retire put it, as recorded, unless told: a retire given another schema than
+  // the spec's left the tables there.
   const archiveSchema = checkedArchiveSchema(
-    options.archiveSchema ?? family.retention?.archiveSchema ?? 'pgparts_archive',
+    options.archiveSchema ??
+      (await recordedArchiveSchema(pool, family, key)) ??
+      family.retention?.archiveSchema ??
+      'pgparts_archive',
   );
   await preflightPrivileges(pool, 'reattach', [family], { archiveSchema });
   const where = `family ${family.name}, key ${keyLabel(key)}`;
@@ -739,6 +744,26 @@ async function reattachKeyChecked(
  * empty partitions under the same names, and reattach could bring them back no more. Refused
  * while any archived table of the key exists. The retired keys' table exists.
  */
+/** The archive schema the key's retire recorded, when it archived the key. */
+async function recordedArchiveSchema(
+  db: AnyPgDatabase,
+  family: FamilySpec,
+  key: PartitionKey,
+): Promise<string | undefined> {
+  const table = quoteQualified(family.schema, RETIRED_KEYS_TABLE);
+  const [present] = await query<{ present: boolean }>(
+    db,
+    sql`SELECT to_regclass(${table}) IS NOT NULL AS present`,
+  );
+  if (!present?.present) return undefined;
+  const [row] = await query<{ archive_schema: string | null }>(
+    db,
+    sql`SELECT archive_schema FROM ${sql.raw(table)}
+        WHERE family = ${family.name} AND key = ${keyLabel(key)} AND mode = 'archive'`,
+  );
+  return row?.archive_schema ?? undefined;
+}
+
 async function refuseWhileArchived(
   db: AnyPgDatabase,
   family: FamilySpec,
