@@ -86,5 +86,21 @@ export function resolveKey(
         `${MIN_KEY_YEAR}..${MAX_KEY_YEAR}, not ${JSON.stringify(key)}`,
     );
   }
+  // A month or a year names more than one day or week: which one was meant is a guess, and a
+  // retire of the wrong one drops the wrong rows. Only a date at least as fine as the interval.
+  const given = match?.[3] ? 'day' : match?.[2] ? 'month' : 'year';
+  const fineEnough = {
+    day: ['day'],
+    week: ['day'],
+    month: ['day', 'month'],
+    year: ['day', 'month', 'year'],
+  };
+  if (!fineEnough[spec.interval].includes(given)) {
+    throw new InvalidArgumentError(
+      `${table} is partitioned by ${spec.interval}; ${JSON.stringify(key)} spans more than one ` +
+        `${spec.interval}: give a day in the one you mean (YYYY-MM-DD${spec.interval === 'week' ? ', or the week as YYYY-wNN' : ''}` +
+        `${spec.interval === 'month' ? ', or YYYY-MM' : ''})`,
+    );
+  }
   return { family, key: { kind: 'range', ...intervalContaining(spec.interval, date) } };
 }

@@ -8,9 +8,9 @@ import { coverage, indexTable } from './coverage.js';
 import {
   findFamilySnapshot,
   type Notice,
+  outsideRetention,
   type Plan,
   plan,
-  outsideRetention,
   type Step,
 } from './plan.js';
 

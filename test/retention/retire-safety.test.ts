@@ -156,6 +156,30 @@ describe('retire refuses before its first change', () => {
     expect(() => resolveKey([family], 'killmails_raw', '2026-w45')).toThrow(/YYYY-MM-DD with/);
   });
 
+  it('a month or a year given for a finer interval is refused, not read as the interval of its first day', () => {
+    const daily = parseFamily({
+      name: 'daily_log',
+      tables: ['daily_log'],
+      partitionBy: { strategy: 'range', column: 'at', interval: 'day' },
+    });
+    const weekly = parseFamily({
+      name: 'weekly_log',
+      tables: ['weekly_log'],
+      partitionBy: { strategy: 'range', column: 'at', interval: 'week' },
+    });
+    // 2026-11 on a weekly family read as the week of 2026-11-01: the one from 2026-10-26.
+    expect(() => resolveKey([weekly], 'weekly_log', '2026-11')).toThrow(
+      /weekly_log is partitioned by week; "2026-11" spans more than one week: give a day in the one you mean \(YYYY-MM-DD, or the week as YYYY-wNN\)/,
+    );
+    expect(() => resolveKey([daily], 'daily_log', '2026')).toThrow(/spans more than one day/);
+    expect(() => resolveKey([family], 'killmails_raw', '2026')).toThrow(
+      /spans more than one month: give a day in the one you mean \(YYYY-MM-DD, or YYYY-MM\)/,
+    );
+    expect(resolveKey([daily], 'daily_log', '2026-11-05').key).toMatchObject({
+      from: new Date('2026-11-05T00:00:00Z'),
+    });
+  });
+
   it('RANGE keys with a year the date parser would reinterpret are refused', async () => {
     expect(() => resolveKey([family], 'killmails_raw', '0026-11')).toThrow(/1900\.\.9999/);
     expect(() => resolveKey([family], 'killmails_raw', '0099-01')).toThrow(/1900\.\.9999/);
