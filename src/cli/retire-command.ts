@@ -170,8 +170,8 @@ export function registerRetire(program: Command): void {
   program
     .command('unretire')
     .description(
-      'forget that a key was retired, so the next apply creates its partitions again (empty; an ' +
-        'archived key comes back with its rows through reattach instead)',
+      'forget that a key was retired, so the next apply creates its partitions again where the ' +
+        'spec wants them (empty; an archived key comes back with its rows through reattach instead)',
     )
     .argument('<table>', 'any table of the family')
     .argument(
@@ -187,7 +187,7 @@ export function registerRetire(program: Command): void {
         const forgotten = await unretireKey(conn.db, family, key);
         cliOut(
           forgotten
-            ? `${family.name} ${keyLabel(key)}: no longer retired; the next apply creates its partitions`
+            ? `${family.name} ${keyLabel(key)}: no longer retired; the next apply creates its partitions if the spec still wants them (a value it lists or reads, inside the retention window)`
             : `${family.name} ${keyLabel(key)}: was not retired; nothing to do`,
         );
       } finally {

@@ -378,6 +378,8 @@ export async function retireDryRun(
 
 /** The statements of a preview in the order they run. */
 export function retirePreviewSql(preview: RetirePreview): string[] {
+  // A key with no partitions left: the retire returns 'nothing-to-do' and records nothing.
+  if (preview.facts.present.length === 0) return [];
   return preview.units.flatMap((u) => u.statements);
 }
 

@@ -3,7 +3,7 @@ import { inspect } from '../../src/catalog/inspect.js';
 import { resolveKey } from '../../src/cli/key-argument.js';
 import { parseFamily } from '../../src/define/spec.js';
 import { drainDryRun, drainKey } from '../../src/ops/drain/drain.js';
-import { retireKey, unretireKey } from '../../src/ops/retention.js';
+import { retireDryRun, retireKey, retirePreviewSql, unretireKey } from '../../src/ops/retention.js';
 import { status } from '../../src/plan/status.js';
 import { apply } from '../../src/run/apply.js';
 import { expectPgpartsError, rejection } from '../support/pgparts-error.js';
@@ -122,5 +122,21 @@ describe('status on rows of LIST keys in DEFAULT, with retention', () => {
     const line = report.attention.find((l) => l.startsWith('shard_data_default holds')) ?? '';
     expect(line).toMatch(/1 is outside the retention window: .*dropping the rows moved into it/);
     expect(line).toMatch(/apply leaves 9 there, .*pgparts drain shard_data 9(?!\d)/);
+  });
+});
+
+describe('a retire of a key with no partitions', () => {
+  it('prints no statement in its dry run, as its run runs none and records nothing', async () => {
+    const far = {
+      kind: 'range',
+      from: new Date('2029-01-01T00:00:00Z'),
+      to: new Date('2029-02-01T00:00:00Z'),
+    } as const;
+    const preview = await retireDryRun(t.db, events, far, { force: true });
+    expect(retirePreviewSql(preview)).toEqual([]);
+    expect((await retireKey(t.db, events, far, { force: true })).status).toBe('nothing-to-do');
+    const [recorded] = await t.sql<{ n: number }[]>`
+      SELECT count(*)::int AS n FROM pgparts_retired_keys WHERE family = 'events'`;
+    expect(recorded?.n).toBe(0);
   });
 });
