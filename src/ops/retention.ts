@@ -24,7 +24,7 @@ import {
   runLockedTransaction,
 } from '../run/lock-timeout.js';
 import { checkOptions, functionOption } from '../run/options.js';
-import { asOperation } from '../run/pg-error.js';
+import { asOperation, pgErrorCode } from '../run/pg-error.js';
 import { preflightPrivileges } from '../run/privileges.js';
 import { openSession, pgpartsSessionSettings } from '../run/session.js';
 import { identifierProblem, quoteIdent, quoteQualified } from '../sql/identifiers.js';
@@ -758,13 +758,21 @@ async function recordedArchiveSchema(
     sql`SELECT to_regclass(${table}) IS NOT NULL AS present`,
   );
   if (!present?.present) return undefined;
-  const [row] = await query<{ archive_schema: string | null }>(
-    db,
-    sql`SELECT archive_schema FROM ${sql.raw(table)}
-        WHERE family = ${family.name} AND key = ${keyLabel(key)} AND mode = 'archive'`,
-  );
-  return row?.archive_schema ?? undefined;
+  try {
+    const [row] = await query<{ archive_schema: string | null }>(
+      db,
+      sql`SELECT archive_schema FROM ${sql.raw(table)}
+          WHERE family = ${family.name} AND key = ${keyLabel(key)} AND mode = 'archive'`,
+    );
+    return row?.archive_schema ?? undefined;
+  } catch (error) {
+    // A role that may not read the record: the privileges check that follows names the grant.
+    if (pgErrorCode(error) === INSUFFICIENT_PRIVILEGE) return undefined;
+    throw error;
+  }
 }
+
+const INSUFFICIENT_PRIVILEGE = '42501';
 
 async function refuseWhileArchived(
   db: AnyPgDatabase,
