@@ -4,6 +4,7 @@ import { addIntervals, intervalStart } from '../../src/define/intervals.js';
 import {
   killsInSystem,
   killsInSystemQuery,
+  killsInvolving,
   killsInvolvingQuery,
   killsOfShipTypeQuery,
   killsWithEnrichmentQuery,
@@ -330,6 +331,17 @@ describe('killsInvolving', () => {
       monthsOverlapping(PARTICIPANTS, from, to),
     );
     expect(indexesUsed(plan, PARTICIPANTS)).toEqual(['idx_killmail_participants_character']);
+  });
+
+  it('refuses an empty window (from not before to), as the other window queries do', async () => {
+    // It returned no rows, as if the entity had none.
+    const to = addIntervals('month', intervalStart('month', NOW), -3);
+    const from = addIntervals('month', to, 1);
+    expectPgpartsError(
+      await rejection(killsInvolving(t.db, { kind: 'character', id: CHARACTER, from, to })),
+      'invalid-input',
+      { message: /invalid input for killsInvolving:[\s\S]*the window is empty: pass from < to/ },
+    );
   });
 });
 

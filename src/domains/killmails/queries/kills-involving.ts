@@ -19,7 +19,12 @@ export const killsInvolvingInput = z
     from: instantSchema.optional(),
     to: instantSchema.optional(),
   })
-  .strict();
+  .strict()
+  // Both given: an empty window is a mistake to name, not a query that finds nothing.
+  .refine((i) => !i.from || !i.to || i.from.getTime() < i.to.getTime(), {
+    message: 'the window is empty: pass from < to',
+    path: ['from'],
+  });
 export type KillsInvolvingInput = z.input<typeof killsInvolvingInput>;
 
 const p = killmailParticipants;
