@@ -2,7 +2,7 @@ import { type SQL, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { readOperations } from '../catalog/operations.js';
 import { ownershipCarriedOver } from '../catalog/ownership.js';
-import { RETIRED_KEYS_TABLE } from '../catalog/retired-keys.js';
+import { RETIRED_KEYS_TABLE, type RetiredKey, readRetiredKey } from '../catalog/retired-keys.js';
 import { MANAGED_MARKER } from '../define/marker.js';
 import {
   checkKeyShape,
@@ -24,7 +24,7 @@ import {
   runLockedTransaction,
 } from '../run/lock-timeout.js';
 import { checkOptions, functionOption } from '../run/options.js';
-import { asOperation, pgErrorCode } from '../run/pg-error.js';
+import { asOperation, INSUFFICIENT_PRIVILEGE, pgErrorCode } from '../run/pg-error.js';
 import { preflightPrivileges } from '../run/privileges.js';
 import { openSession, pgpartsSessionSettings } from '../run/session.js';
 import { identifierProblem, quoteIdent, quoteQualified } from '../sql/identifiers.js';
@@ -347,14 +347,7 @@ export async function retireDryRun(
 ): Promise<RetirePreview> {
   checkOptions('retire', retireOptionsSchema, options);
   checkKeyShape('retire', key);
-  if (key.kind === 'default') {
-    throw new PgpartsError('invalid-input', 'retire: the DEFAULT partition is not a key', {
-      step: 'retire',
-    });
-  }
-  const archiveSchema = checkedArchiveSchema(
-    options.archiveSchema ?? family.retention?.archiveSchema ?? 'pgparts_archive',
-  );
+  const archiveSchema = retireArchiveSchema(family, key, options);
   const session = await openSession(db, { settings: pgpartsSessionSettings() });
   try {
     const s = session.db;
@@ -741,30 +734,15 @@ async function reattachKeyChecked(
   }
 }
 
-/**
- * An archived key's rows are still in its archived tables: forgotten, the next apply would create
- * empty partitions under the same names, and reattach could bring them back no more. Refused
- * while any archived table of the key exists. The retired keys' table exists.
- */
 /** The archive schema the key's retire recorded, when it archived the key. */
 async function recordedArchiveSchema(
   db: AnyPgDatabase,
   family: FamilySpec,
   key: PartitionKey,
 ): Promise<string | undefined> {
-  const table = quoteQualified(family.schema, RETIRED_KEYS_TABLE);
-  const [present] = await query<{ present: boolean }>(
-    db,
-    sql`SELECT to_regclass(${table}) IS NOT NULL AS present`,
-  );
-  if (!present?.present) return undefined;
   try {
-    const [row] = await query<{ archive_schema: string | null }>(
-      db,
-      sql`SELECT archive_schema FROM ${sql.raw(table)}
-          WHERE family = ${family.name} AND key = ${keyLabel(key)} AND mode = 'archive'`,
-    );
-    return row?.archive_schema ?? undefined;
+    const retired = await readRetiredKey(db, family, keyLabel(key));
+    return retired?.mode === 'archive' ? (retired.archiveSchema ?? undefined) : undefined;
   } catch (error) {
     // A role that may not read the record: the privileges check that follows names the grant.
     if (pgErrorCode(error) === INSUFFICIENT_PRIVILEGE) return undefined;
@@ -772,20 +750,19 @@ async function recordedArchiveSchema(
   }
 }
 
-const INSUFFICIENT_PRIVILEGE = '42501';
-
+/**
+ * An archived key's rows are still in its archived tables: forgotten, the next apply would create
+ * empty partitions under the same names, and reattach could bring them back no more. Refused
+ * while any archived table of the key exists.
+ */
 async function refuseWhileArchived(
   db: AnyPgDatabase,
   family: FamilySpec,
   key: PartitionKey,
+  retired: RetiredKey,
 ): Promise<void> {
-  const [row] = await query<{ mode: string; archive_schema: string | null }>(
-    db,
-    sql`SELECT mode, archive_schema FROM ${sql.raw(quoteQualified(family.schema, RETIRED_KEYS_TABLE))}
-        WHERE family = ${family.name} AND key = ${keyLabel(key)}`,
-  );
-  if (row?.mode !== 'archive' || !row.archive_schema) return;
-  const archiveSchema = row.archive_schema;
+  if (retired.mode !== 'archive' || !retired.archiveSchema) return;
+  const archiveSchema = retired.archiveSchema;
   const archived: string[] = [];
   for (const table of family.tables) {
     const name = partitionName(family, table, key);
@@ -811,12 +788,9 @@ async function forgetRetiredKey(
   family: FamilySpec,
   key: PartitionKey,
 ): Promise<boolean> {
-  const [exists] = await query<{ t: string | null }>(
-    db,
-    sql`SELECT to_regclass(${quoteQualified(family.schema, RETIRED_KEYS_TABLE)})::text AS t`,
-  );
-  if (!exists?.t) return false;
-  await refuseWhileArchived(db, family, key);
+  const retired = await readRetiredKey(db, family, keyLabel(key));
+  if (!retired) return false;
+  await refuseWhileArchived(db, family, key, retired);
   const gone = await query<{ key: string }>(
     db,
     sql`DELETE FROM ${sql.raw(quoteQualified(family.schema, RETIRED_KEYS_TABLE))}

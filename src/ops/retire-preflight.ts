@@ -7,7 +7,7 @@ import type { FamilySpec } from '../define/spec.js';
 import { PgpartsError } from '../errors.js';
 import type { AnyPgDatabase } from '../run/database.js';
 import { readAsTransaction } from '../run/execute.js';
-import { pgErrorCode } from '../run/pg-error.js';
+import { pgErrorCode, UNDEFINED_TABLE } from '../run/pg-error.js';
 import { quoteQualified } from '../sql/identifiers.js';
 import { OWNED_TABLES, type OwnedRole } from '../sql/ownership.js';
 import { adoptedKey } from './ownership.js';
@@ -57,9 +57,6 @@ export interface RetirePreflightOptions {
    */
   carriesOverFirst?: boolean;
 }
-
-/** The table a statement named does not exist (SQLSTATE 42P01). */
-const UNDEFINED_TABLE = '42P01';
 
 interface Holder {
   name: string;

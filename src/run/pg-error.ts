@@ -11,6 +11,9 @@ export const LOCK_NOT_AVAILABLE = '55P03';
 /** undefined_table: a statement names a table that does not exist (pgparts's records before first use). */
 export const UNDEFINED_TABLE = '42P01';
 
+/** insufficient_privilege: the role lacks a grant the statement needs. */
+export const INSUFFICIENT_PRIVILEGE = '42501';
+
 /** The SQLSTATE of an error or of any error in its `cause` chain; undefined when there is none. */
 export const pgErrorCode = sqlStateOf;
 

@@ -3,12 +3,11 @@ import type { FamilySpec } from '../define/spec.js';
 import { PgpartsError } from '../errors.js';
 import { quoteIdent, quoteQualified } from '../sql/identifiers.js';
 import type { AnyPgDatabase } from './database.js';
-import { pgErrorCode, pgErrorMessage } from './pg-error.js';
+import { INSUFFICIENT_PRIVILEGE, pgErrorCode, pgErrorMessage } from './pg-error.js';
 import { OWN_TABLES } from './privileges.js';
 import { rowsOf } from './rows.js';
 
 /** insufficient_privilege */
-const INSUFFICIENT_PRIVILEGE = '42501';
 
 /** A grant a read-only command lacks: what, and the statement that gives it. */
 interface MissingRead {

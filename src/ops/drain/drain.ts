@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { type RecordedOperation, readOperations } from '../../catalog/operations.js';
+import type { RetiredKey } from '../../catalog/retired-keys.js';
 import { staleStatistics } from '../../catalog/stale-statistics.js';
 import {
   argumentOfLabel,
@@ -29,7 +30,7 @@ import { openSession, pgpartsSessionSettings, type Session } from '../../run/ses
 import { checkKey } from '../key-validation.js';
 import { replayBatch, replayUntilEmpty } from '../online-copy/replay.js';
 import { ensureOwnership } from '../ownership.js';
-import { type DrainState, type DrainTableState, type RetiredKey, readDrainState } from './state.js';
+import { type DrainState, type DrainTableState, readDrainState } from './state.js';
 import {
   buildsBesideAsked,
   COPY_BATCH_PAGES,

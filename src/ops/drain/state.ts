@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { type RecordedOperation, readOperations } from '../../catalog/operations.js';
 import { ownedRole } from '../../catalog/ownership.js';
-import { RETIRED_KEYS_TABLE } from '../../catalog/retired-keys.js';
+import { type RetiredKey, readRetiredKey } from '../../catalog/retired-keys.js';
 import { boundHoldsKey } from '../../define/bounds.js';
 import { isManagedComment } from '../../define/marker.js';
 import { keyLabel, type PartitionKey, partitionName } from '../../define/partition-key.js';
@@ -142,12 +142,6 @@ export interface DrainState {
   ownDrain: RecordedOperation | null;
   /** How and when the key was retired (pgparts_retired_keys), when it was. */
   retired: RetiredKey | null;
-}
-
-export interface RetiredKey {
-  mode: string;
-  archiveSchema: string | null;
-  retiredAt: Date;
 }
 
 /**
@@ -492,26 +486,9 @@ export async function readDrainState(
     // Read after the tables: a drain records itself before it makes its first table, so one
     // whose table was seen above is seen here (unless it finished meanwhile).
     const drains = (await readOperations(tx, family)).filter((op) => op.operation === 'drain');
-    const retiredKeys = quoteQualified(family.schema, RETIRED_KEYS_TABLE);
-    const [hasRetired] = await query<{ present: boolean }>(
-      tx,
-      sql`SELECT to_regclass(${retiredKeys}) IS NOT NULL AS present`,
-    );
-    const [retired] = hasRetired?.present
-      ? await query<{ mode: string; archive_schema: string | null; retired_at: Date | string }>(
-          tx,
-          sql`SELECT mode, archive_schema, retired_at FROM ${sql.raw(retiredKeys)}
-              WHERE family = ${family.name} AND key = ${label}`,
-        )
-      : [];
+    const retired = await readRetiredKey(tx, family, label);
     return {
-      retired: retired
-        ? {
-            mode: retired.mode,
-            archiveSchema: retired.archive_schema,
-            retiredAt: new Date(retired.retired_at),
-          }
-        : null,
+      retired,
       tables,
       otherDrains: drains.filter((op) => op.key !== label),
       ownDrain: drains.find((op) => op.key === label) ?? null,
