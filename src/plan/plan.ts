@@ -173,15 +173,17 @@ export function outsideRetention(
   }
   if (key.kind !== 'list' || spec.strategy !== 'list' || spec.values.includes(key.value))
     return false;
-  const values = new Map<string, PartitionKey>();
-  const add = (k: PartitionKey) => values.set(keyId(k), k);
+  const values = new Set<ListValue>([...spec.values, ...(snapshot.sourceValues ?? []), key.value]);
   for (const table of snapshot.tables)
-    for (const p of table.partitions) if (p.key?.kind === 'list') add(p.key);
-  for (const value of [...spec.values, ...(snapshot.sourceValues ?? [])])
-    add({ kind: 'list', value });
-  add(key);
-  const newest = [...values.values()].sort((a, b) => compareKeys(b, a)).slice(0, keep);
-  return !newest.some((k) => keyId(k) === keyId(key));
+    for (const p of table.partitions) if (p.key?.kind === 'list') values.add(p.key.value);
+  return !newestFirst(values).slice(0, keep).includes(key.value);
+}
+
+/** LIST values newest (greatest) first: the order retention keeps them in. */
+function newestFirst(values: Iterable<ListValue>): ListValue[] {
+  return [...values].sort((a, b) =>
+    compareKeys({ kind: 'list', value: b }, { kind: 'list', value: a }),
+  );
 }
 
 /** Why a key is wanted, per key: for the reasons of its create steps. */
@@ -223,9 +225,7 @@ function wantedKeys(
         `${value} is in ${source?.schema}.${source?.table}.${source?.column} and has no partition`,
       );
     }
-    const sorted = [...values.keys()].sort((a, b) =>
-      compareKeys({ kind: 'list', value: b }, { kind: 'list', value: a }),
-    );
+    const sorted = newestFirst(values.keys());
     const kept = new Set(keep === undefined ? sorted : sorted.slice(0, keep));
     const wanted: PartitionKey[] = [];
     const retire: PartitionKey[] = [];
