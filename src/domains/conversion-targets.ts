@@ -6,17 +6,13 @@ import { leaderboardExtrasNow } from './leaderboard/migration-sql.js';
 import { leaderboardFamily } from './leaderboard/partitioning.js';
 import { leaderboardRun, runGroupMember } from './leaderboard/tables.js';
 
-/** The statements of a migration that create indexes or views: what Drizzle cannot declare. */
-const creates = (statements: readonly string[]) =>
-  statements.filter((s) => /^\s*CREATE\s+(UNIQUE\s+)?(INDEX|MATERIALIZED\s+VIEW|VIEW)\b/i.test(s));
-
 /** The package's own families as conversion targets, for `pgparts convert <family>`. */
 export const builtInTargets: readonly ConversionTarget[] = [
   conversionTarget({
     family: leaderboardFamily,
     tables: [leaderboardRun, runGroupMember],
     // The INCLUDE cleanup index and the four top_keys_* views, as the migrations leave them.
-    extras: creates(leaderboardExtrasNow()),
+    extras: leaderboardExtrasNow(),
   }),
   conversionTarget({
     family: killmailFamily,

@@ -9,10 +9,13 @@ import { TOP_KEYS_VIEWS, topKeysViewSql } from './views.js';
 export function leaderboardMigrationSql(): string[] {
   return [
     ...familyMigrationSql(leaderboardFamily),
-    `CREATE INDEX "idx_leaderboard_run_cleanup" ON "leaderboard_run" USING btree ("season_id", "period_id", "dungeon_id", "keystone_level" DESC, "score" DESC) INCLUDE ("id")`,
+    CLEANUP_INDEX_SQL,
     ...TOP_KEYS_VIEWS.flatMap((view) => topKeysViewSql(view)),
   ];
 }
+
+/** The cleanup index; its INCLUDE column is beyond Drizzle. */
+const CLEANUP_INDEX_SQL = `CREATE INDEX "idx_leaderboard_run_cleanup" ON "leaderboard_run" USING btree ("season_id", "period_id", "dungeon_id", "keystone_level" DESC, "score" DESC) INCLUDE ("id")`;
 
 /**
  * What Drizzle cannot declare, as a database should have it now: the cleanup index and the
@@ -21,7 +24,7 @@ export function leaderboardMigrationSql(): string[] {
  */
 export function leaderboardExtrasNow(): string[] {
   return [
-    leaderboardMigrationSql().filter((s) => s.includes('"idx_leaderboard_run_cleanup"'))[0] ?? '',
+    CLEANUP_INDEX_SQL,
     ...TOP_KEYS_VIEWS.flatMap((view) => topKeysViewSql(view, { rankedOnly: true })),
-  ].filter((s) => s !== '');
+  ];
 }
