@@ -373,26 +373,19 @@ export async function readDrainState(
         );
         defaultConstraint = constraint?.c ?? null;
         const qualified = quoteQualified(family.schema, defaultPartition);
-        const [stats] = await query<{ pages: number; capture: boolean }>(
+        // Its size and capture trigger, and what a swap's successor takes over from it: its
+        // owner (when not the role draining) and its grants.
+        const [stats] = await query<{
+          pages: number;
+          capture: boolean;
+          owner: string | null;
+          grants: DefaultGrant[] | string;
+        }>(
           tx,
-          sql`SELECT (pg_relation_size(to_regclass(${qualified})) / current_setting('block_size')::int)::int AS pages,
-                     EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass(${qualified})
-                               AND tgname = ${CAPTURE_TRIGGER}) AS capture`,
-        );
-        defaultPages = stats?.pages ?? 0;
-        captureInstalled = stats?.capture ?? false;
-        // What it keeps after a swap detaches it: its keys to tables outside the family (the
-        // family's own are dropped from the parents before).
-        const kept = await query<{ name: string }>(
-          tx,
-          sql`SELECT conname AS name FROM pg_constraint
-              WHERE conrelid = to_regclass(${qualified}) AND contype = 'f'
-                AND confrelid NOT IN (${parents}) ORDER BY conname`,
-        );
-        defaultForeignKeys = kept.map((k) => k.name);
-        const [access] = await query<{ owner: string | null; grants: DefaultGrant[] | string }>(
-          tx,
-          sql`SELECT nullif(pg_get_userbyid(d.relowner), current_user::text) AS owner,
+          sql`SELECT (pg_relation_size(d.oid) / current_setting('block_size')::int)::int AS pages,
+                     EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = d.oid
+                               AND tgname = ${CAPTURE_TRIGGER}) AS capture,
+                     nullif(pg_get_userbyid(d.relowner), current_user::text) AS owner,
                      (SELECT coalesce(json_agg(json_build_object(
                                'grantee', CASE WHEN g.grantee = 0 THEN NULL ELSE pg_get_userbyid(g.grantee) END,
                                'privileges', g.privileges, 'grantable', g.grantable)
@@ -403,9 +396,20 @@ export async function readDrainState(
                                GROUP BY 1, 2) g) AS grants
               FROM pg_class d WHERE d.oid = to_regclass(${qualified})`,
         );
-        defaultOwner = access?.owner ?? null;
+        defaultPages = stats?.pages ?? 0;
+        captureInstalled = stats?.capture ?? false;
+        defaultOwner = stats?.owner ?? null;
         defaultGrants =
-          typeof access?.grants === 'string' ? JSON.parse(access.grants) : (access?.grants ?? []);
+          typeof stats?.grants === 'string' ? JSON.parse(stats.grants) : (stats?.grants ?? []);
+        // What it keeps after a swap detaches it: its keys to tables outside the family (the
+        // family's own are dropped from the parents before).
+        const kept = await query<{ name: string }>(
+          tx,
+          sql`SELECT conname AS name FROM pg_constraint
+              WHERE conrelid = to_regclass(${qualified}) AND contype = 'f'
+                AND confrelid NOT IN (${parents}) ORDER BY conname`,
+        );
+        defaultForeignKeys = kept.map((k) => k.name);
       }
       tables.push({
         table,
