@@ -7,8 +7,6 @@ import { INSUFFICIENT_PRIVILEGE, pgErrorCode, pgErrorMessage } from './pg-error.
 import { OWN_TABLES } from './privileges.js';
 import { rowsOf } from './rows.js';
 
-/** insufficient_privilege */
-
 /** A grant a read-only command lacks: what, and the statement that gives it. */
 interface MissingRead {
   needed: string;
