@@ -137,17 +137,9 @@ export async function missingPrivileges(
    * included, with 'permission denied for schema'), so the checks of what is in it wait for it.
    */
   const canUse = async (schema: string): Promise<boolean> => {
-    const row = await one<{ ok: boolean | null }>(
-      db,
-      sql`SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = ${schema})
-                 THEN has_schema_privilege(${schema}, 'USAGE') END AS ok`,
-    );
-    if (row.ok !== false) return true;
-    missing.push({
-      needed: `USAGE on schema ${schema} (to see the tables in it at all)`,
-      grant: `GRANT USAGE ON SCHEMA ${quoteIdent(schema)} TO ${role};`,
-      severity: 'required',
-    });
+    const lack = await missingSchemaUsage(db, schema, role);
+    if (!lack) return true;
+    missing.push({ ...lack, severity: 'required' });
     return false;
   };
   /** CREATE in an existing schema (new tables, partitions, pgparts's own tables). */
@@ -397,4 +389,26 @@ export function assertPrivileges(command: string, missing: readonly MissingPrivi
       required.map((m) => `  - ${m.needed}\n    ${m.grant}`).join('\n'),
     { step: command, docs: 'docs/privileges.md' },
   );
+}
+
+/**
+ * USAGE on an existing schema the role (quoted) lacks: what is needed and the GRANT that gives
+ * it; null when it has it, or the schema does not exist. Without it every name in the schema is
+ * refused, so checks of what is in it wait for it.
+ */
+export async function missingSchemaUsage(
+  db: AnyPgDatabase,
+  schema: string,
+  role: string,
+): Promise<{ needed: string; grant: string } | null> {
+  const [row] = rowsOf<{ ok: boolean | null }>(
+    await db.execute(sql`
+      SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = ${schema})
+             THEN has_schema_privilege(${schema}, 'USAGE') END AS ok`),
+  );
+  if (row?.ok !== false) return null;
+  return {
+    needed: `USAGE on schema ${schema} (to see the tables in it at all)`,
+    grant: `GRANT USAGE ON SCHEMA ${quoteIdent(schema)} TO ${role};`,
+  };
 }

@@ -4,7 +4,7 @@ import { PgpartsError } from '../errors.js';
 import { quoteIdent, quoteQualified } from '../sql/identifiers.js';
 import type { AnyPgDatabase } from './database.js';
 import { INSUFFICIENT_PRIVILEGE, pgErrorCode, pgErrorMessage } from './pg-error.js';
-import { OWN_TABLES } from './privileges.js';
+import { missingSchemaUsage, OWN_TABLES } from './privileges.js';
 import { rowsOf } from './rows.js';
 
 /** A grant a read-only command lacks: what, and the statement that gives it. */
@@ -88,17 +88,9 @@ async function missingReads(
   }
   const usable = new Set<string>();
   for (const schema of schemas) {
-    const [row] = rowsOf<{ ok: boolean | null }>(
-      await db.execute(sql`
-        SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = ${schema})
-               THEN has_schema_privilege(${schema}, 'USAGE') END AS ok`),
-    );
-    if (row?.ok === false) {
-      missing.push({
-        needed: `USAGE on schema ${schema} (to see the tables in it at all)`,
-        grant: `GRANT USAGE ON SCHEMA ${quoteIdent(schema)} TO ${role};`,
-      });
-    } else usable.add(schema);
+    const lack = await missingSchemaUsage(db, schema, role);
+    if (lack) missing.push(lack);
+    else usable.add(schema);
   }
   const seen = new Set<string>();
   for (const { schema, table } of tables) {
