@@ -47,6 +47,12 @@ describe('a writer with only DML rights', () => {
     });
     expect((await apply(t.db, { families: [one] })).failed).toBe(0);
     await t.sql.unsafe(`INSERT INTO docs SELECT g, 1 + g % 2, 'x' FROM generate_series(1, 2000) g`);
+    // A plain copy that gets the same writes: what the partitioned table must hold after.
+    await t.sql.unsafe('CREATE TABLE docs_mirror AS SELECT * FROM docs');
+    const writes = (table: string) => `
+      INSERT INTO ${table} VALUES (5001, 2, 'new'), (5002, 3, 'other');
+      UPDATE ${table} SET body = 'changed' WHERE id = 3 AND tenant = 2;
+      DELETE FROM ${table} WHERE id = 5 AND tenant = 2;`;
     const two = parseFamily({ ...one, partitionBy: { ...one.partitionBy, values: [1, 2] } });
     let wrote = false;
     const result = await drainKey(
@@ -59,10 +65,8 @@ describe('a writer with only DML rights', () => {
         onProgress: async (progress) => {
           if (progress.phase !== 'copy' || wrote) return;
           wrote = true;
-          await writer.unsafe(`
-          INSERT INTO docs VALUES (5001, 2, 'new'), (5002, 3, 'other');
-          UPDATE docs SET body = 'changed' WHERE id = 3 AND tenant = 2;
-          DELETE FROM docs WHERE id = 5 AND tenant = 2;`);
+          await writer.unsafe(writes('docs'));
+          await t.sql.unsafe(writes('docs_mirror'));
         },
       },
     );
@@ -73,6 +77,9 @@ describe('a writer with only DML rights', () => {
              count(*) FILTER (WHERE id = 5)::int AS gone
       FROM docs WHERE tenant = 2 AND tableoid <> 'docs_default'::regclass`;
     expect(moved).toEqual({ n: 1000, changed: 1, gone: 0 });
+    expect(await tableDigest(t.sql, 'docs', ['id', 'tenant'])).toEqual(
+      await tableDigest(t.sql, 'docs_mirror', ['id', 'tenant']),
+    );
   });
 
   it('writes to a table being converted, after fill began; the twin gets every write', async () => {

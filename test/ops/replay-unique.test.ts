@@ -71,6 +71,8 @@ describe('a replay of key changes on a table with a second unique key', () => {
     await t.sql.unsafe(
       `INSERT INTO docs SELECT g, 1 + g % 2, 'ref-' || g FROM generate_series(1, 2000) g`,
     );
+    // A plain copy that gets the same changes: what the partitioned table must hold after.
+    await t.sql.unsafe('CREATE TABLE docs_mirror AS SELECT * FROM docs');
     const two = parseFamily({ ...one, partitionBy: { ...one.partitionBy, values: [1, 2] } });
     let changed = false;
     // Rows of tenant 2 (odd ids) are in DEFAULT: they change while the drain copies them.
@@ -85,6 +87,7 @@ describe('a replay of key changes on a table with a second unique key', () => {
           if (progress.phase !== 'copy' || changed) return;
           changed = true;
           await t.sql.unsafe(changes('docs', 3, 5, 2));
+          await t.sql.unsafe(changes('docs_mirror', 3, 5, 2));
         },
       },
     );
@@ -95,5 +98,8 @@ describe('a replay of key changes on a table with a second unique key', () => {
              count(*)::int AS n, (SELECT count(*)::int FROM docs_default) AS left
       FROM docs WHERE tenant = 2 AND tableoid <> 'docs_default'::regclass`;
     expect(moved).toEqual({ ids: '900003,900005', n: 1000, left: 0 });
+    expect(await tableDigest(t.sql, 'docs', ['id', 'tenant'])).toEqual(
+      await tableDigest(t.sql, 'docs_mirror', ['id', 'tenant']),
+    );
   });
 });
