@@ -70,7 +70,11 @@ describe('the server stops in the middle of apply', () => {
   let url: string;
 
   beforeAll(async () => {
-    server = await startEmbeddedServer({ purpose: 'connloss', initdbFrom: inject('initdbImage') });
+    server = await startEmbeddedServer({
+      purpose: 'connloss',
+      inMemory: true,
+      initdbFrom: inject('initdbImage'),
+    });
     url = withDatabase(server.url, 'postgres');
     const migrated = await pgparts(url, 'migrate');
     expect(migrated.code, migrated.stderr).toBe(0);

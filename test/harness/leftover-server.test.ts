@@ -2,10 +2,11 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
-import { sweepLeftoverServers } from '../../scripts/embedded-server.js';
+import { serversDir, sweepLeftoverServers } from '../../scripts/embedded-server.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
-const SERVERS = join(ROOT, '.pgparts', 'servers');
+/** Where the test server lives (test/support/server.ts), and so the orphan here. */
+const SERVERS = serversDir(true);
 
 function alive(pid: number): boolean {
   try {
@@ -25,7 +26,7 @@ describe('a PostgreSQL left behind by a killed run', () => {
         '--import',
         'tsx',
         '-e',
-        "import('./scripts/embedded-server.ts').then((m) => m.startEmbeddedServer({ purpose: 'orphan', initdbFrom: process.env.PGPARTS_INITDB_FROM })).then(() => { console.log('READY'); setInterval(() => {}, 1000); })",
+        "import('./scripts/embedded-server.ts').then((m) => m.startEmbeddedServer({ purpose: 'orphan', inMemory: true, initdbFrom: process.env.PGPARTS_INITDB_FROM })).then(() => { console.log('READY'); setInterval(() => {}, 1000); })",
       ],
       {
         cwd: ROOT,

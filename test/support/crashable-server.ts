@@ -1,8 +1,8 @@
 import { readFileSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import postgres from 'postgres';
 import { inject } from 'vitest';
-import { isAlive, startEmbeddedServer } from '../../scripts/embedded-server.js';
+import { isAlive, serversDir, startEmbeddedServer } from '../../scripts/embedded-server.js';
 import { withDatabase } from './urls.js';
 
 /**
@@ -22,14 +22,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function startCrashableServer(purpose: string): Promise<CrashableServer> {
   // Under the servers directory, with the owner's pid: a killed test run's leftovers are swept.
-  const dir = resolve(
-    import.meta.dirname,
-    '..',
-    '..',
-    '.pgparts',
-    'servers',
-    `${purpose}-${process.pid}`,
-  );
+  // In memory like the test server's: a SIGKILL of the postmaster leaves the files as they were
+  // written, on /dev/shm as on a disk, since the machine itself goes on.
+  const dir = join(serversDir(true), `${purpose}-${process.pid}`);
   const start = () =>
     startEmbeddedServer({
       purpose,

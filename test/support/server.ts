@@ -77,6 +77,8 @@ async function startAnyServer(log: (line: string) => void): Promise<RunningServe
     settings: TEST_SETTINGS,
     // The servers test files start of their own (crash, connection loss) copy it.
     saveInitdb: true,
+    // Its data lives for one run only: in memory, where the machine has /dev/shm.
+    inMemory: true,
     log,
   });
 }
