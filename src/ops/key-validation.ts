@@ -24,7 +24,7 @@ import { textLiteral } from '../sql/literals.js';
  * - retire: never the current or a future interval, nor a value the spec lists, unless forced.
  */
 
-export type KeyOperationKind = 'drain' | 'retire' | 'reattach';
+export type KeyOperationKind = 'drain' | 'retire' | 'reattach' | 'unretire';
 
 export interface KeyCheckOptions {
   /** retire: allow the current and future intervals and declared values. */

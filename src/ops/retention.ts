@@ -821,10 +821,17 @@ async function unretireKeyChecked(
   await preflightPrivileges(db, 'unretire', [family]);
   const session = await openSession(db);
   try {
-    return await withKeyOperation(session.db, family, keyLabel(key), 'reattach', async () => {
-      await checkKey(session.db, family, key, 'reattach');
-      return forgetRetiredKey(session.db, family, key);
-    });
+    return await withKeyOperation(
+      session.db,
+      family,
+      keyLabel(key),
+      'reattach',
+      async () => {
+        await checkKey(session.db, family, key, 'unretire');
+        return forgetRetiredKey(session.db, family, key);
+      },
+      { label: 'unretire' },
+    );
   } finally {
     await session.release();
   }

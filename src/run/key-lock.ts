@@ -134,8 +134,14 @@ export async function withKeyOperation<T>(
      * and the next run resumes from what the catalog shows (a finished step is skipped).
      */
     recordWithoutFlushWait?: boolean;
+    /**
+     * The command named in refusals when it is not `kind` (unretire holds a key as a reattach
+     * does, but the user ran unretire).
+     */
+    label?: string;
   } = {},
 ): Promise<T> {
+  const named = options.label ?? kind;
   const identity = familyIdentity(family);
   const wholeFamily = key === WHOLE_FAMILY_KEY;
   const where = wholeFamily ? `family ${family.name}` : `family ${family.name}, key ${key}`;
@@ -197,9 +203,9 @@ export async function withKeyOperation<T>(
       throw heldRightNow(
         new PgpartsError(
           'busy',
-          `${kind}: ${where}: a pgparts operation on the whole family (a conversion step) is ` +
+          `${named}: ${where}: a pgparts operation on the whole family (a conversion step) is ` +
             'running right now; nothing was changed: try again when it is done',
-          { step: kind },
+          { step: named },
         ),
       );
     }
@@ -217,9 +223,9 @@ export async function withKeyOperation<T>(
       throw heldRightNow(
         new PgpartsError(
           'busy',
-          `${kind}: ${where}: another pgparts operation is working on this key right now` +
+          `${named}: ${where}: another pgparts operation is working on this key right now` +
             `${holder ? ` (backend pid ${holder.pid})` : ''}; nothing was changed: try again when it is done`,
-          { step: kind },
+          { step: named },
         ),
       );
     }
@@ -242,17 +248,17 @@ export async function withKeyOperation<T>(
     if (blocking && blocking.operation !== kind) {
       throw new PgpartsError(
         'busy',
-        `${kind}: ${where}: ${describe(blocking)} is on this family; nothing was changed: ` +
+        `${named}: ${where}: ${describe(blocking)} is on this family; nothing was changed: ` +
           `${howToFinish(blocking)} first`,
-        { step: kind },
+        { step: named },
       );
     }
     if (recorded && recorded.operation !== kind) {
       throw new PgpartsError(
         'busy',
-        `${kind}: ${where}: ${describe(recorded)} holds this key; nothing was changed: ` +
+        `${named}: ${where}: ${describe(recorded)} holds this key; nothing was changed: ` +
           `${howToFinish(recorded)} first`,
-        { step: kind },
+        { step: named },
       );
     }
     let begun = recorded !== undefined;

@@ -72,4 +72,36 @@ describe('what an exported operation throws has a code', () => {
     expect((await reattachKey(t.db, notes, two)).partitions).toHaveLength(1);
     expect(await tableDigest(t.sql, 'oe_notes', ['id', 'n'], 'n = 2')).toEqual(archived);
   });
+
+  it('unretire while another session holds the key names unretire, and changes nothing', async () => {
+    const notes = parseFamily({
+      name: 'oe_notes',
+      tables: ['oe_notes'],
+      partitionBy: { strategy: 'list', column: 'n', values: [1, 2] },
+      retention: { keep: 1, mode: 'archive' },
+    });
+    const holder = t.connect({ max: 1 });
+    const [held] = await holder<{ ok: boolean }[]>`
+      SELECT pg_try_advisory_lock(hashtext('pgparts:key:public.oe_notes'), hashtext('1')) AS ok`;
+    expect(held?.ok).toBe(true);
+    const before = await t.sql<{ key: string }[]>`
+      SELECT key FROM pgparts_retired_keys WHERE family = 'oe_notes' ORDER BY key`;
+    try {
+      expectPgpartsError(
+        await rejection(unretireKey(t.db, notes, { kind: 'list', value: 1 })),
+        'busy',
+        {
+          message:
+            /unretire: family oe_notes, key 1: another pgparts operation is working on this key right now/,
+          step: 'unretire',
+        },
+      );
+    } finally {
+      await holder.end();
+    }
+    expect(
+      await t.sql<{ key: string }[]>`
+        SELECT key FROM pgparts_retired_keys WHERE family = 'oe_notes' ORDER BY key`,
+    ).toEqual(before);
+  });
 });
