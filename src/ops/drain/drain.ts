@@ -27,6 +27,7 @@ import { checkOptions, databaseOption, functionOption, wholeOption } from '../..
 import { asOperation, pgErrorCode } from '../../run/pg-error.js';
 import { preflightPrivileges } from '../../run/privileges.js';
 import { openSession, pgpartsSessionSettings, type Session } from '../../run/session.js';
+import { quoteIdent } from '../../sql/identifiers.js';
 import { checkKey } from '../key-validation.js';
 import { replayBatch, replayUntilEmpty } from '../online-copy/replay.js';
 import { ensureOwnership } from '../ownership.js';
@@ -706,30 +707,70 @@ function chooseStrategy(
 }
 
 /**
- * The delete strategy removes the moved rows from DEFAULT before their partition is attached.
- * With session_replication_role = replica, foreign key triggers do not fire; without it (a role
- * that may not set it), a foreign key from outside the family with ON DELETE CASCADE, SET NULL or
- * SET DEFAULT would delete or change the rows that reference the moved ones. Refused before
- * anything is written.
+ * The delete strategy removes the moved rows from DEFAULT before their partition is attached, a
+ * DELETE that fires what any DELETE from DEFAULT fires:
+ * - a foreign key from outside the family with ON DELETE CASCADE, SET NULL or SET DEFAULT would
+ *   delete or change the rows that reference the moved ones, unless the role may set
+ *   session_replication_role = replica (then foreign key actions do not fire);
+ * - the app's own DELETE triggers on DEFAULT (an audit row, a cleanup of another table) would
+ *   take each moved row for a deleted one: an ordinary trigger unless replica is set, one
+ *   enabled ALWAYS whatever it says, one enabled REPLICA exactly when it is set.
+ * Either is refused before anything is written.
  */
 function checkedDelete(state: DrainState, tables: DrainTableState[], where: string): DrainStrategy {
-  if (state.canSkipTriggers) return 'delete';
-  const keys = tables.flatMap((t) =>
-    t.outsideDeleteActions.map(
-      (fk) => `${fk.table}.${fk.name} (ON DELETE ${fk.action}) to ${t.table}`,
-    ),
+  const replica = state.canSkipTriggers;
+  const keys = replica
+    ? []
+    : tables.flatMap((t) =>
+        t.outsideDeleteActions.map(
+          (fk) => `${fk.table}.${fk.name} (ON DELETE ${fk.action}) to ${t.table}`,
+        ),
+      );
+  const triggers = tables.flatMap((t) =>
+    t.defaultDeleteTriggers
+      .filter((g) => g.enabled === 'A' || g.enabled === (replica ? 'R' : 'O'))
+      .map((g) => ({ ...g, on: t.defaultPartition ?? t.table })),
   );
-  if (keys.length === 0) return 'delete';
+  if (keys.length === 0 && triggers.length === 0) return 'delete';
+  const reasons: string[] = [];
+  if (keys.length > 0) {
+    reasons.push(
+      `${keys.join(', ')} would ${keys.length === 1 ? 'act' : 'each act'} on the rows referencing them`,
+    );
+  }
+  if (triggers.length > 0) {
+    const named = triggers.map(
+      (g) =>
+        `${quoteIdent(g.name)} on ${g.on}${g.enabled === 'A' ? ' (ENABLE ALWAYS)' : g.enabled === 'R' ? ' (ENABLE REPLICA)' : ''}`,
+    );
+    reasons.push(
+      `the app's DELETE ${triggers.length === 1 ? 'trigger' : 'triggers'} ${named.join(', ')} would ` +
+        `fire for each moved row as if it were deleted`,
+    );
+  }
   const grant =
     state.serverVersion >= 150000
       ? 'let the role set it (GRANT SET ON PARAMETER session_replication_role TO <the role>) and drain again'
       : 'drain as a superuser (PostgreSQL 14 lets only a superuser set it)';
+  const always = triggers.filter((g) => g.enabled !== 'O');
+  const needsGrant = !replica && (keys.length > 0 || triggers.some((g) => g.enabled === 'O'));
+  const ways = [
+    ...(needsGrant ? [grant] : []),
+    ...(always.length > 0
+      ? [
+          `disable the trigger${always.length === 1 ? '' : 's'} enabled ALWAYS or REPLICA for the drain ` +
+            '(ALTER TABLE ... DISABLE TRIGGER: such a trigger fires whatever ' +
+            'session_replication_role says) and drain again',
+        ]
+      : []),
+  ];
+  const cannotSkip = needsGrant
+    ? `; the role cannot set session_replication_role = replica, which keeps foreign key actions ${triggers.length > 0 ? 'and ordinary triggers ' : ''}from firing, so`
+    : ';';
   throw new PgpartsError(
     'refused',
     `pgparts: drain: ${where}: moving the rows deletes them from DEFAULT before their partition ` +
-      `is attached, and ${keys.join(', ')} would ${keys.length === 1 ? 'act' : 'each act'} on ` +
-      'the rows referencing them; the role cannot set session_replication_role = replica, which ' +
-      `keeps foreign key actions from firing, so nothing was changed: ${grant}`,
+      `is attached, and ${reasons.join('; and ')}${cannotSkip} nothing was changed: ${ways.join('; and ')}`,
     { step: 'drain', docs: 'docs/postgres-behaviours.md#cascade-on-move' },
   );
 }

@@ -82,6 +82,18 @@ export interface DrainTableState {
    * DEFAULT): a DELETE from DEFAULT with triggers on would change rows outside the family.
    */
   outsideDeleteActions: { name: string; table: string; action: string }[];
+  /**
+   * The app's own triggers on the DEFAULT partition that a DELETE from it fires (row or
+   * statement level; pgparts's capture trigger and the server's foreign key triggers left out):
+   * `enabled` as pg_trigger.tgenabled says (O: unless session_replication_role = replica; A:
+   * always; R: only under replica), `inherited` when the parent's trigger made it.
+   */
+  defaultDeleteTriggers: AppTrigger[];
+  /**
+   * The app's triggers made on the DEFAULT partition itself rather than on the parent: a swap's
+   * successor, attached in its place, gets only the parent's.
+   */
+  defaultOwnTriggers: string[];
   /** The DEFAULT partition's size in pages, for copying it in block ranges. */
   defaultPages: number;
   /** pg_get_partition_constraintdef of the DEFAULT partition, when there is one. */
@@ -119,6 +131,12 @@ export interface DrainTableState {
   targetIndexes: string[];
   /** The indexes the successor DEFAULT has. */
   nextIndexes: string[];
+}
+
+export interface AppTrigger {
+  name: string;
+  enabled: 'O' | 'A' | 'R';
+  inherited: boolean;
 }
 
 export interface DrainState {
@@ -322,6 +340,8 @@ export async function readDrainState(
       let defaultForeignKeys: string[] = [];
       let defaultOwner: string | null = null;
       let defaultGrants: DefaultGrant[] = [];
+      let defaultDeleteTriggers: AppTrigger[] = [];
+      let defaultOwnTriggers: string[] = [];
       let defaultConstraint: string | null = null;
       let next: string | null = null;
       let nextState: DrainTableState['nextState'] = 'absent';
@@ -380,12 +400,20 @@ export async function readDrainState(
           capture: boolean;
           owner: string | null;
           grants: DefaultGrant[] | string;
+          triggers: (AppTrigger & { del: boolean })[] | string;
         }>(
           tx,
           sql`SELECT (pg_relation_size(d.oid) / current_setting('block_size')::int)::int AS pages,
                      EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = d.oid
                                AND tgname = ${CAPTURE_TRIGGER}) AS capture,
                      nullif(pg_get_userbyid(d.relowner), current_user::text) AS owner,
+                     (SELECT coalesce(json_agg(json_build_object(
+                               'name', t.tgname, 'enabled', t.tgenabled,
+                               'inherited', t.tgparentid <> 0, 'del', (t.tgtype & 8) <> 0)
+                             ORDER BY t.tgname), '[]')
+                        FROM pg_trigger t
+                       WHERE t.tgrelid = d.oid AND NOT t.tgisinternal AND t.tgenabled <> 'D'
+                         AND t.tgname <> ${CAPTURE_TRIGGER}) AS triggers,
                      (SELECT coalesce(json_agg(json_build_object(
                                'grantee', CASE WHEN g.grantee = 0 THEN NULL ELSE pg_get_userbyid(g.grantee) END,
                                'privileges', g.privileges, 'grantable', g.grantable)
@@ -401,6 +429,14 @@ export async function readDrainState(
         defaultOwner = stats?.owner ?? null;
         defaultGrants =
           typeof stats?.grants === 'string' ? JSON.parse(stats.grants) : (stats?.grants ?? []);
+        const triggers: (AppTrigger & { del: boolean })[] =
+          typeof stats?.triggers === 'string'
+            ? JSON.parse(stats.triggers)
+            : (stats?.triggers ?? []);
+        defaultDeleteTriggers = triggers
+          .filter((t) => t.del)
+          .map(({ name, enabled, inherited }) => ({ name, enabled, inherited }));
+        defaultOwnTriggers = triggers.filter((t) => !t.inherited).map((t) => t.name);
         // What it keeps after a swap detaches it: its keys to tables outside the family (the
         // family's own are dropped from the parents before).
         const kept = await query<{ name: string }>(
@@ -428,6 +464,8 @@ export async function readDrainState(
         outsideReferencedTables: [...new Set(outside.map((o) => o.referenced))].sort(),
         referencedFromOutside: inbound.length > 0,
         outsideDeleteActions: inbound.filter((fk) => fk.action !== ''),
+        defaultDeleteTriggers,
+        defaultOwnTriggers,
         defaultPages,
         defaultConstraint,
         captureInstalled,

@@ -65,6 +65,13 @@ export function swapObstacles(state: DrainState, tables: DrainTableState[]): str
         `${t.defaultPartition} (DEFAULT of ${t.table}) is not recorded as pgparts's own, and a swap replaces DEFAULT with a table of its own and drops the old one`,
       );
     }
+    // The successor is attached in DEFAULT's place and gets the parent's triggers only.
+    if (t.defaultPartition && t.defaultOwnTriggers.length > 0) {
+      const list = t.defaultOwnTriggers.map(quoteIdent).join(', ');
+      obstacles.push(
+        `${t.defaultPartition} has ${t.defaultOwnTriggers.length === 1 ? 'a trigger' : 'triggers'} of its own (${list}, not made on ${t.table}), which the table a swap puts in its place would not have`,
+      );
+    }
     if (t.defaultPartition && t.drainedState === 'foreign') {
       obstacles.push(
         `a table named ${drainedDefaultName(t.defaultPartition)} exists that pgparts does not own (the name a swap gives the old DEFAULT)`,
