@@ -1,4 +1,5 @@
 import { type Command, Option } from 'commander';
+import { shellWord } from '../define/command-words.js';
 import { keyLabel } from '../define/partition-key.js';
 import { drainDryRun, drainKey } from '../ops/drain/drain.js';
 import { COPY_BATCH_PAGES } from '../ops/drain/statements.js';
@@ -6,7 +7,7 @@ import { loadFamilies } from './config.js';
 import { connect } from './connection.js';
 import { formatMs, formatStatements, toJson } from './format.js';
 import { cliIo, cliOut } from './io.js';
-import { resolveKey } from './key-argument.js';
+import { resolveKey, TABLE_ARGUMENT_HELP } from './key-argument.js';
 import { addLockOptions, type GlobalOptions, wholeNumber } from './options.js';
 import { checkPrivileges } from './preflight.js';
 import { refuseOnStandby } from './standby.js';
@@ -28,7 +29,7 @@ export function registerDrain(program: Command): void {
       "move one key's rows out of DEFAULT into its own partitions, in every table of the family: " +
         'online copy, then one short final transaction (apply does this by itself when needed)',
     )
-    .argument('<table>', 'any table of the family, e.g. leaderboard_run')
+    .argument('<table>', TABLE_ARGUMENT_HELP)
     .argument(
       '<key>',
       'the LIST value (14), or a date in the RANGE interval (2025-06; a week also 2025-w23; or as status prints it, 2025-06-01..2025-07-01)',
@@ -80,7 +81,7 @@ export function registerDrain(program: Command): void {
             return;
           }
           cliOut(
-            `pgparts drain --dry-run ${family.name} ${keyLabel(key)} on ${conn.label} (nothing is run)` +
+            `pgparts drain --dry-run ${shellWord(family.name)} ${shellWord(keyLabel(key))} on ${conn.label} (nothing is run)` +
               (preview.strategy ? `; final phase: ${preview.strategy}` : '; nothing to drain'),
           );
           cliOut(formatStatements(statements, '  ').join('\n'));

@@ -1,9 +1,37 @@
 import { InvalidArgumentError } from 'commander';
 import { isAlignedRange } from '../define/bounds.js';
+import { tableArgument } from '../define/command-words.js';
 import { DAY_MS, intervalContaining, isoWeek } from '../define/intervals.js';
 import { MAX_KEY_YEAR, MIN_KEY_YEAR } from '../define/key-checks.js';
 import { keyFromLabel, type PartitionKey } from '../define/partition-key.js';
 import { type FamilySpec, listValueType } from '../define/spec.js';
+
+/** `--help` for `<table>`: what findFamily takes. */
+export const TABLE_ARGUMENT_HELP =
+  "any table of the family (leaderboard_run), as schema.table where two families' tables share a name, or the family's name";
+
+/**
+ * The family `<table>` names: a table of one family (`orders`), a table as `schema.table`
+ * (`tenant_b.orders`: two families may each have a table of that name), or a family's name.
+ */
+export function findFamily(families: FamilySpec[], table: string): FamilySpec {
+  const byTable = families.filter((f) => f.tables.includes(table));
+  if (byTable.length > 1) {
+    const names = byTable.map((f) => `${f.schema}.${table} (family ${f.name})`).join(', ');
+    throw new InvalidArgumentError(
+      `${table} is a table of more than one family: ${names}; name it as schema.table`,
+    );
+  }
+  const found =
+    byTable[0] ??
+    families.find((f) => f.tables.some((t) => `${f.schema}.${t}` === table)) ??
+    families.find((f) => f.name === table);
+  if (found) return found;
+  const known = families.flatMap((f) => f.tables.map((t) => tableArgument(f, t, families)));
+  throw new InvalidArgumentError(
+    `${table} is not a table of any declared family, as schema.table or alone, nor a family's name (${known.join(', ')})`,
+  );
+}
 
 /**
  * `<table> <key>` as the drain, retire and reattach commands take them: the table names its
@@ -16,11 +44,7 @@ export function resolveKey(
   table: string,
   key: string,
 ): { family: FamilySpec; key: PartitionKey } {
-  const family = families.find((f) => f.tables.includes(table));
-  if (!family) {
-    const known = families.flatMap((f) => f.tables).join(', ');
-    throw new InvalidArgumentError(`${table} is not a table of any declared family (${known})`);
-  }
+  const family = findFamily(families, table);
   const spec = family.partitionBy;
   if (spec.strategy === 'list' && listValueType(spec) === 'text') {
     return { family, key: { kind: 'list', value: key } };

@@ -13,7 +13,7 @@ import { loadFamilies } from './config.js';
 import { connect } from './connection.js';
 import { formatMs, formatStatements, toJson } from './format.js';
 import { cliErr, cliOut, setCliExitCode } from './io.js';
-import { resolveKey } from './key-argument.js';
+import { resolveKey, TABLE_ARGUMENT_HELP } from './key-argument.js';
 import { addLockOptions, type GlobalOptions } from './options.js';
 import { refuseOnStandby } from './standby.js';
 
@@ -35,7 +35,7 @@ export function registerRetire(program: Command): void {
       "drop (or archive) one key's partitions in every table of the family, referencing tables " +
         'first; only partitions pgparts created; never CASCADE',
     )
-    .argument('<table>', 'any table of the family, e.g. leaderboard_run')
+    .argument('<table>', TABLE_ARGUMENT_HELP)
     .argument(
       '<key>',
       'the LIST value (13), or a date in the RANGE interval (2025-06; a week also 2025-w23; or as status prints it, 2025-06-01..2025-07-01)',
@@ -134,7 +134,7 @@ export function registerRetire(program: Command): void {
     .description(
       'attach an archived key back into every table of the family (a backfill, an audit)',
     )
-    .argument('<table>', 'any table of the family')
+    .argument('<table>', TABLE_ARGUMENT_HELP)
     .argument(
       '<key>',
       'the LIST value, or a date in the RANGE interval (a week also YYYY-wNN, or A..B as status prints it)',
@@ -173,7 +173,7 @@ export function registerRetire(program: Command): void {
       'forget that a key was retired, so the next apply creates its partitions again where the ' +
         'spec wants them (empty; an archived key comes back with its rows through reattach instead)',
     )
-    .argument('<table>', 'any table of the family')
+    .argument('<table>', TABLE_ARGUMENT_HELP)
     .argument(
       '<key>',
       'the LIST value, or a date in the RANGE interval (a week also YYYY-wNN, or A..B as status prints it)',

@@ -1,7 +1,8 @@
 import type { DefaultRows, PartitionInfo, Snapshot, UnfinishedWork } from '../catalog/snapshot.js';
 import { compareKeys, keyId } from '../define/bounds.js';
+import { keyWord, tableArgument } from '../define/command-words.js';
 import { addIntervals, intervalStart } from '../define/intervals.js';
-import { keyArgument, keyLabel, type PartitionKey } from '../define/partition-key.js';
+import { keyLabel, type PartitionKey } from '../define/partition-key.js';
 import { type FamilySpec, parseFamilies } from '../define/spec.js';
 import { CONVERSION_PAUSES, isPausedConversion } from './conversion-pause.js';
 import { coverage, indexTable } from './coverage.js';
@@ -206,11 +207,17 @@ export function status(
 ): StatusReport {
   const attention: string[] = [];
   const result: FamilyStatus[] = [];
-  for (const family of parseFamilies(families)) {
+  const parsed = parseFamilies(families);
+  for (const family of parsed) {
     const found = findFamilySnapshot(snapshot, family);
     if (!found) continue;
     const p = family.partitionBy;
     const tables: TableStatus[] = found.tables.map((table) => {
+      // The table as the CLI's <table> takes it, and in prose where another family's table has
+      // the same name (in another schema), qualified.
+      const argument = tableArgument(family, table.name, parsed);
+      const shared = parsed.filter((f) => f.tables.includes(table.name)).length > 1;
+      const qualify = (name: string) => (shared ? `${family.schema}.${name}` : name);
       const index = indexTable(family, table);
       let firstUncovered: PartitionKey | null = null;
       if (p.strategy === 'range') {
@@ -232,10 +239,10 @@ export function status(
         ) {
           const label = keyLabel(firstUncovered);
           const retired = found.retiredKeys.includes(label)
-            ? `; ${label} is recorded as retired, so apply will not create it: pgparts unretire ${table.name} ${label.slice(0, 10)}, then pgparts apply`
+            ? `; ${label} is recorded as retired, so apply will not create it: pgparts unretire ${argument} ${keyWord(firstUncovered)}, then pgparts apply`
             : '; run pgparts apply';
           attention.push(
-            `${table.name} has no partition for the current ${p.interval} (${label}): ` +
+            `${qualify(table.name)} has no partition for the current ${p.interval} (${label}): ` +
               `rows written now ${family.defaultPartition ? 'go to DEFAULT' : 'fail'}${retired}`,
           );
         }
@@ -268,15 +275,15 @@ export function status(
         if (drainable.length > 0) {
           parts.push(
             `apply leaves ${drainable.map(keyLabel).join(', ')} there, the spec asking for no ` +
-              `partition of ${them(drainable)}: pgparts drain ${table.name} ` +
-              `${keyArgument(drainable[0] as PartitionKey)}${drainable.length > 1 ? ', and so on' : ''}`,
+              `partition of ${them(drainable)}: pgparts drain ${argument} ` +
+              `${keyWord(drainable[0] as PartitionKey)}${drainable.length > 1 ? ', and so on' : ''}`,
           );
         }
         if (gone.length > 0) {
           parts.push(
             `${list(gone)} retired (pgparts_retired_keys): apply makes no partition of ` +
               `${them(gone)} and a drain is refused; to keep the rows in a partition, ` +
-              `pgparts unretire ${table.name} ${keyArgument(gone[0] as PartitionKey)} first ` +
+              `pgparts unretire ${argument} ${keyWord(gone[0] as PartitionKey)} first ` +
               '(with the key inside the retention window), else delete them',
           );
         }
@@ -290,7 +297,7 @@ export function status(
         }
         const how = parts.join('; ');
         attention.push(
-          `${defaultPartition.name} holds ${describeDefault(defaultPartition, keys)}; ` +
+          `${qualify(defaultPartition.name)} holds ${describeDefault(defaultPartition, keys)}; ` +
             `they belong in their own partitions (${how})`,
         );
       }

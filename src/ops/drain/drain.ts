@@ -2,10 +2,10 @@ import { z } from 'zod';
 import { type RecordedOperation, readOperations } from '../../catalog/operations.js';
 import type { RetiredKey } from '../../catalog/retired-keys.js';
 import { staleStatistics } from '../../catalog/stale-statistics.js';
+import { keyWord, shellWord, tableArgument } from '../../define/command-words.js';
 import {
   argumentOfLabel,
   checkKeyShape,
-  keyArgument,
   keyLabel,
   type PartitionKey,
 } from '../../define/partition-key.js';
@@ -298,7 +298,7 @@ function retiredKeyError(
       'and stays retired: a partition drained for it would be retired again by the next ' +
       `apply --yes${retired.mode === 'drop' ? ', dropping the rows moved into it' : ''}; nothing ` +
       'was changed. Its rows in DEFAULT were written after it was retired. To keep them in ' +
-      `their own partition, first \`pgparts unretire ${table} ${keyArgument(key)}\`${retired.mode === 'archive' ? ' (or reattach the archived key)' : ''} ` +
+      `their own partition, first \`pgparts unretire ${tableArgument(family, table)} ${keyWord(key)}\`${retired.mode === 'archive' ? ' (or reattach the archived key)' : ''} ` +
       "and make sure the key is within the spec's retention window; otherwise delete them from DEFAULT",
     { step: 'drain' },
   );
@@ -321,7 +321,7 @@ function otherDrainError(
   const what = other.running
     ? `a drain of key ${other.key} is running on this family (${since}); nothing was changed: try again when it is done`
     : `an unfinished drain of key ${other.key} (${since}) is on this family; nothing was changed: ` +
-      `finish it first with \`pgparts drain ${family.tables[0]} ${argumentOfLabel(family, other.key)}\` or \`pgparts apply\``;
+      `finish it first with \`pgparts drain ${tableArgument(family, family.tables[0] ?? '')} ${shellWord(argumentOfLabel(family, other.key))}\` or \`pgparts apply\``;
   return new PgpartsError(
     'busy',
     `pgparts: drain: ${where}: ${what} (the drains of a family share DEFAULT, its change log and its successor)`,
