@@ -29,6 +29,22 @@ export interface LockAttempt {
   acquired: boolean;
   /** Backend pid of the session that holds it: this one when acquired, the other one when not. */
   holderPid: number | null;
+  /**
+   * The server session this connection reached already held the lock before the attempt: not
+   * taken again (a session's advisory locks stack, so pg_try_advisory_lock would say true).
+   * Two clients share one server session only behind a transaction-mode pooler.
+   */
+  heldHere?: boolean;
+  /** Given a session token: the attempt ran in another server session than the token's. */
+  elsewhere?: boolean;
+}
+
+/** The lock's row in pg_locks, for this database (the server keeps advisory locks per database). */
+function lockRowSql(key: LockKey): SQL {
+  return sql`locktype = 'advisory' AND granted AND objsubid = 2
+        AND classid::bigint = (${key[0]}::int4::bigint & 4294967295)
+        AND objid::bigint = (${key[1]}::int4::bigint & 4294967295)
+        AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`;
 }
 
 /**
@@ -39,9 +55,22 @@ export async function tryAdvisoryLock(
   db: AnyPgDatabase,
   key: LockKey = MAINTENANCE_LOCK_KEY,
   alongside?: SQL,
+  session?: { setting: string; token: string },
 ): Promise<LockAttempt & { row: Record<string, unknown> }> {
   checkKey(key);
-  const attempt = sql`SELECT pg_try_advisory_lock(${key[0]}::int4, ${key[1]}::int4) AS acquired, pg_backend_pid() AS pid`;
+  // Taken only where this server session does not hold it yet: read first (the subquery runs
+  // before the CASE), so a lock held here by someone else is not stacked and reported as ours;
+  // and, given `session`, only in the server session whose setting holds its token (elsewhere
+  // `elsewhere` is true and nothing is taken).
+  const elsewhere = session
+    ? sql`current_setting(${session.setting}, true) IS DISTINCT FROM ${session.token}::text`
+    : sql`false`;
+  const attempt = sql`SELECT CASE WHEN h.elsewhere OR h.held THEN false
+                                  ELSE pg_try_advisory_lock(${key[0]}::int4, ${key[1]}::int4) END AS acquired,
+                             pg_backend_pid() AS pid, h.held AS held_here, h.elsewhere
+                      FROM (SELECT EXISTS (SELECT 1 FROM pg_locks WHERE pid = pg_backend_pid() AND
+                                           ${lockRowSql(key)}) AS held, ${elsewhere} AS elsewhere
+                            OFFSET 0) h`;
   // Handed to the driver now (an explicit `then`; `await` of a driver's lazy query would hand it
   // over a step later), so it goes out before whatever the caller sends right after this call.
   const [row] = await db
@@ -49,6 +78,12 @@ export async function tryAdvisoryLock(
     .then((result) => rowsOf<Record<string, unknown>>(result));
   const read = row ?? {};
   if (read.acquired === true) return { acquired: true, holderPid: Number(read.pid), row: read };
+  if (read.elsewhere === true) {
+    return { acquired: false, holderPid: null, elsewhere: true, row: read };
+  }
+  if (read.held_here === true) {
+    return { acquired: false, holderPid: Number(read.pid), heldHere: true, row: read };
+  }
   return { acquired: false, holderPid: await lockHolder(db, key), row: read };
 }
 
@@ -60,12 +95,7 @@ export async function lockHolder(
   checkKey(key);
   const [row] = rowsOf<{ pid: number }>(
     await db.execute(sql`
-      SELECT pid FROM pg_locks
-      WHERE locktype = 'advisory' AND granted AND objsubid = 2
-        AND classid::bigint = (${key[0]}::int4::bigint & 4294967295)
-        AND objid::bigint = (${key[1]}::int4::bigint & 4294967295)
-        AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-      LIMIT 1`),
+      SELECT pid FROM pg_locks WHERE ${lockRowSql(key)} LIMIT 1`),
   );
   return row ? Number(row.pid) : null;
 }

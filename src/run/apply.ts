@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { inspectInSession } from '../catalog/inspect.js';
@@ -31,9 +32,10 @@ import {
 } from './lock-timeout.js';
 import { checkOptions, functionOption, wholeOption } from './options.js';
 import { isConnectionLoss, pgErrorMessage } from './pg-error.js';
+import { pooledSessionError } from './pooled-session.js';
 import { preflightPrivileges, sessionFactsFromRow, sessionFactsSql } from './privileges.js';
 import { recordMaintenanceRun } from './record-run.js';
-import { openSessionSending, pgpartsSessionSettings } from './session.js';
+import { openSessionSending, pgpartsSessionSettings, SESSION_TOKEN } from './session.js';
 import { standbyMessage } from './standby.js';
 import { withStepStatements } from './step-statements.js';
 
@@ -243,9 +245,13 @@ export async function applyAs(
   };
 
   // lock_timeout is one of the session settings: set here, restored at release.
+  // The token marks the server session the settings go to: the lock is taken only there.
+  const token = randomUUID();
   const session = await openSessionSending(db, {
     settings: pgpartsSessionSettings(lockTimeoutMs),
+    token,
   });
+  const sameSession = { setting: SESSION_TOKEN, token };
   // Sent right behind the settings, one round trip for all three: the lock attempt (with who is
   // connected), and the catalog read. That read's first batch locks no table; it goes on to the
   // tables (DEFAULT's probes) only once this run holds the lock and passed its checks. It runs
@@ -257,8 +263,8 @@ export async function applyAs(
     decide = resolve;
   });
   const attempt = together
-    ? tryAdvisoryLock(session.db, key, sessionFactsSql())
-    : session.ready.then(() => tryAdvisoryLock(session.db, key, sessionFactsSql()));
+    ? tryAdvisoryLock(session.db, key, sessionFactsSql(), sameSession)
+    : session.ready.then(() => tryAdvisoryLock(session.db, key, sessionFactsSql(), sameSession));
   attempt.catch(() => {}); // awaited below
   // DEFAULT is probed for the keys of the clock the plan is made for. Started later (once the
   // lock is held and `proceed` is true) where statements are not sent together.
@@ -286,6 +292,20 @@ export async function applyAs(
       const taken = await attempt.catch(() => null);
       if (taken?.acquired) await releaseAdvisoryLock(session.db, key).catch(() => {});
       throw error;
+    }
+    // One server session for the whole run (pooled-session.ts): the settings and the lock
+    // attempt, sent one after the other, ran in the same one, which did not hold the lock yet.
+    const settingsPid = await session.backendPid;
+    const lockPid = Number(lock.row.pid);
+    const hopped = lock.elsewhere === true;
+    if (hopped || lock.heldHere) {
+      await stopReading();
+      throw pooledSessionError(
+        'apply',
+        hopped
+          ? `its settings ran in server session ${settingsPid} and its lock attempt, sent right after them, in ${lockPid}`
+          : `the server session it reached (${lockPid}) already held the maintenance lock: a client before it on that session took it`,
+      );
     }
     const base = { lockHolderPid: lock.holderPid, warnings };
     if (!lock.acquired) {

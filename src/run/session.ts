@@ -172,8 +172,17 @@ export async function applySessionSettings(
   db: AnyPgDatabase,
   settings: Record<string, string>,
 ): Promise<() => Promise<void>> {
+  return (await applySettings(db, settings)).restore;
+}
+
+/** applySessionSettings, and the server session (backend pid) the settings were made in. */
+async function applySettings(
+  db: AnyPgDatabase,
+  settings: Record<string, string>,
+  token?: string,
+): Promise<{ restore: () => Promise<void>; pid: number | undefined }> {
   const names = Object.keys(settings);
-  if (names.length === 0) return async () => {};
+  if (names.length === 0) return { restore: async () => {}, pid: undefined };
   // One round trip: each setting's value is read (the materialized subquery) before it is set.
   // Handed to the driver now (an explicit `then`), before anything the caller sends next.
   const previous = await db
@@ -183,28 +192,41 @@ export async function applySessionSettings(
               names.map((n) => sql`${n}`),
               sql`, `,
             )}))
-          SELECT prev.name, prev.value, set_config(prev.name, v.value, false) AS set
+          SELECT prev.name, prev.value, set_config(prev.name, v.value, false) AS set,
+                 pg_backend_pid() AS pid${token === undefined ? sql`` : sql`, set_config(${SESSION_TOKEN}, ${token}, false) AS token`}
           FROM prev JOIN (VALUES ${sql.join(
             names.map((n) => sql`(${n}::text, ${settings[n] ?? ''}::text)`),
             sql`, `,
           )}) v(name, value) ON v.name = prev.name`,
     )
-    .then((result) => rowsOf<{ name: string; value: string }>(result));
-  return async () => {
+    .then((result) => rowsOf<{ name: string; value: string; pid: number }>(result));
+  const restore = async () => {
     if (previous.length === 0) return;
+    // The token (a placeholder setting: it has no previous value) is emptied with the rest.
+    const back = [
+      ...previous.map((p) => sql`(${p.name}::text, ${p.value}::text)`),
+      ...(token === undefined ? [] : [sql`(${SESSION_TOKEN}::text, ''::text)`]),
+    ];
     await db.execute(
-      sql`SELECT set_config(v.name, v.value, false) FROM (VALUES ${sql.join(
-        previous.map((p) => sql`(${p.name}::text, ${p.value}::text)`),
-        sql`, `,
-      )}) v(name, value)`,
+      sql`SELECT set_config(v.name, v.value, false) FROM (VALUES ${sql.join(back, sql`, `)}) v(name, value)`,
     );
   };
+  const pid = previous[0]?.pid;
+  return { restore, pid: pid === undefined ? undefined : Number(pid) };
 }
 
 export interface SessionOptions {
   /** Session settings for the run (see pgpartsSessionSettings); restored at release. */
   settings?: Record<string, string>;
+  /**
+   * Also set SESSION_TOKEN to this value with the settings, for the statements after them to
+   * check that they run in the same server session (pooled-session.ts).
+   */
+  token?: string;
 }
+
+/** A setting of pgparts's own that marks the server session a run set its settings in. */
+export const SESSION_TOKEN = 'pgparts.session_token';
 
 /** Pins one connection of `db` (see above). Always `release()` it, in a finally. */
 export async function openSession(
@@ -231,20 +253,26 @@ export async function openSession(
 export async function openSessionSending(
   db: AnyPgDatabase,
   options: SessionOptions = {},
-): Promise<Session & { ready: Promise<void> }> {
+): Promise<Session & { ready: Promise<void>; backendPid: Promise<number | undefined> }> {
   const session = await pin(db);
-  if (!options.settings) return { ...session, ready: Promise.resolve() };
-  const applying = applySessionSettings(session.db, options.settings);
+  if (!options.settings) {
+    return { ...session, ready: Promise.resolve(), backendPid: Promise.resolve(undefined) };
+  }
+  const applying = applySettings(session.db, options.settings, options.token);
   const ready = applying.then(() => undefined);
   // Awaited by the caller; until then a rejection is not unhandled.
   ready.catch(() => {});
   return {
     ...session,
     ready,
+    backendPid: applying.then(
+      (a) => a.pid,
+      () => undefined,
+    ),
     release: async () => {
       // A lost connection cannot be restored, and is not given back to the pool as it was.
-      const restore = await applying.catch(() => null);
-      await restore?.().catch(() => {});
+      const applied = await applying.catch(() => null);
+      await applied?.restore().catch(() => {});
       await session.release();
     },
   };
