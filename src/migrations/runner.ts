@@ -79,8 +79,12 @@ export async function runMigrations(
   sources: readonly MigrationSource[],
   options: RunMigrationsOptions = {},
 ): Promise<RunMigrationsResult> {
+  // Every folder read (and a missing journal refused) before the database is touched.
+  const perSource = sources.map((source) => ({
+    source,
+    files: readMigrations(source.folder, { required: true }),
+  }));
   await assertSupportedServer(db);
-  const perSource = sources.map((source) => ({ source, files: readMigrations(source.folder) }));
   const mark = new Set(options.markApplied ?? []);
   const unknown = [...mark].filter(
     (tag) => !perSource.some((p) => p.files.some((f) => f.tag === tag)),
