@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { generate } from '../migrations/generate.js';
 import { cliErr, cliOut, setCliExitCode } from './io.js';
-import type { GlobalOptions } from './options.js';
+import { DRIZZLE_CONFIG_HELP, type GlobalOptions } from './options.js';
 
 export function registerGenerate(program: Command): void {
   program
@@ -12,7 +12,7 @@ export function registerGenerate(program: Command): void {
         'Drizzle cannot declare, and new indexes on existing partitioned tables as online builds ' +
         '(-- pgparts:online, built by pgparts migrate); never edits a migration already in the journal',
     )
-    .option('--drizzle-config <file>', 'drizzle.config.ts (default: found as drizzle-kit finds it)')
+    .option('--drizzle-config <file>', DRIZZLE_CONFIG_HELP)
     .option(
       '--check',
       'write nothing; exit 1 when the schema or the specs changed without a migration, or a journaled migration was edited',
