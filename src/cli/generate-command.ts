@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
+import { PgpartsError } from '../errors.js';
 import { generate } from '../migrations/generate.js';
-import { cliErr, cliOut, setCliExitCode } from './io.js';
+import { configFileIn, configNamesTried } from './config-file.js';
+import { cliCwd, cliErr, cliOut, setCliExitCode } from './io.js';
 import { DRIZZLE_CONFIG_HELP, type GlobalOptions } from './options.js';
 
 export function registerGenerate(program: Command): void {
@@ -19,8 +21,17 @@ export function registerGenerate(program: Command): void {
     )
     .action(async (options: { drizzleConfig?: string; check?: boolean }) => {
       const global = program.opts<GlobalOptions>();
+      const cwd = cliCwd();
+      const config = global.config ?? configFileIn(cwd);
+      if (!config) {
+        throw new PgpartsError(
+          'invalid-config',
+          `pgparts: generate: ${configNamesTried(cwd)}; name it with --config`,
+        );
+      }
       const result = await generate({
-        config: global.config ?? 'pgparts.config.ts',
+        cwd,
+        config,
         drizzleConfig: options.drizzleConfig,
         check: options.check,
       });

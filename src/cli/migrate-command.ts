@@ -4,7 +4,7 @@ import { loadAppConfig } from '../migrations/app-config.js';
 import { loadDrizzleConfigFor } from '../migrations/drizzle-config.js';
 import { migrate } from '../migrations/migrate.js';
 import { connect } from './connection.js';
-import { cliOut } from './io.js';
+import { cliCwd, cliOut } from './io.js';
 import {
   addLockOptions,
   DRIZZLE_CONFIG_HELP,
@@ -29,12 +29,8 @@ export function registerMigrate(program: Command): void {
       const global = program.opts<GlobalOptions>();
       let appOptions = {};
       if (global.config) {
-        const config = await loadAppConfig(resolve(global.config));
-        const drizzle = await loadDrizzleConfigFor(
-          global.config,
-          options.drizzleConfig,
-          process.cwd(),
-        );
+        const config = await loadAppConfig(resolve(cliCwd(), global.config));
+        const drizzle = await loadDrizzleConfigFor(global.config, options.drizzleConfig, cliCwd());
         appOptions = {
           appFolder: drizzle.out,
           appMigrationsSchema: drizzle.record.schema,

@@ -1,11 +1,12 @@
 import { Command } from 'commander';
 import { DEFAULT_REPLY_TIMEOUT_S } from '../run/reply-watchdog.js';
 import { registerApply } from './apply-command.js';
-import { CONFIG_FILES, defaultConfigFile } from './config-file.js';
+import { CONFIG_FILES, configNamesTried, defaultConfigFile, isPackageRoot } from './config-file.js';
 import { DEFAULT_CONNECT_TIMEOUT_S, DEFAULT_READ_QUERY_TIMEOUT_S } from './connection.js';
 import { registerConvert } from './convert-command.js';
 import { registerDrain } from './drain-command.js';
 import { registerGenerate } from './generate-command.js';
+import { cliCwd, cliErr } from './io.js';
 import { registerMigrate } from './migrate-command.js';
 import { type GlobalOptions, wholeNumber } from './options.js';
 import { registerPlan } from './plan-command.js';
@@ -19,7 +20,7 @@ export function buildProgram(): Command {
     .option('--database-url <url>', 'PostgreSQL URL (default: $DATABASE_URL)')
     .option(
       '--config <file>',
-      `pgparts.config (.ts, .mts, .mjs, .js or .json exporting \`families\`); default: ${CONFIG_FILES[0]} (or .mts, .mjs, .js, .json) in the current folder, else the built-in leaderboard and killmail families`,
+      `pgparts.config (.ts, .mts, .mjs, .js, .cts, .cjs or .json exporting \`families\`); default: the first of ${CONFIG_FILES.join(', ')} in the current folder, else the built-in leaderboard and killmail families (said on stderr)`,
     )
     .option(
       '--connect-timeout <s>',
@@ -38,11 +39,19 @@ export function buildProgram(): Command {
       wholeNumber(1),
     )
     .showHelpAfterError()
-    // One default for every command: the folder's config, as generate reads it.
-    .hook('preAction', () => {
+    // One default for every command: the folder's config, as generate reads it. Without one,
+    // the built-in families, said on stderr: `migrate` would otherwise create 70+ tables of
+    // them in an app's database without a word (generate refuses instead: generate-command.ts).
+    .hook('preAction', (_program, action) => {
       if (program.opts<GlobalOptions>().config !== undefined) return;
-      const found = defaultConfigFile(process.cwd());
+      const cwd = cliCwd();
+      const found = defaultConfigFile(cwd);
       if (found) program.setOptionValue('config', found);
+      else if (action.name() !== 'generate' && !isPackageRoot(cwd)) {
+        cliErr(
+          `pgparts: ${configNamesTried(cwd)}; using the built-in leaderboard and killmail families (name yours with --config)`,
+        );
+      }
     });
   registerGenerate(program);
   registerMigrate(program);
