@@ -38,7 +38,7 @@ export function registerMigrate(program: Command): void {
           packageMigrations: config.packageMigrations,
         };
       }
-      const conn = connect(global);
+      const conn = await connect(global);
       try {
         if (await refuseOnStandby(conn, 'migrate')) return;
         // migrate() checks the grants the records and the migrations need first.

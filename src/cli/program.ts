@@ -16,7 +16,10 @@ import { registerStatus } from './status-command.js';
 /** The `pgparts` command. Each subcommand is a thin face over an exported function. */
 export function buildProgram(): Command {
   const program = new Command('pgparts')
-    .description('keep PostgreSQL tables partitioned, correct and fast')
+    .description(
+      'keep PostgreSQL tables partitioned, correct and fast. Commands that connect use the ' +
+        "app's postgres.js (`postgres`) if installed, else node-postgres (`pg`)",
+    )
     .option('--database-url <url>', 'PostgreSQL URL (default: $DATABASE_URL)')
     .option(
       '--config <file>',
@@ -35,7 +38,7 @@ export function buildProgram(): Command {
     )
     .option(
       '--reply-timeout <s>',
-      `seconds a statement may go without a reply before pgparts asks the server (over a new connection) whether it still runs it; if not, or no answer, the command fails (default: $PGPARTS_REPLY_TIMEOUT, else ${DEFAULT_REPLY_TIMEOUT_S})`,
+      `seconds a statement may go without a reply before pgparts asks the server (over a new connection) whether it still runs it; if not, or no answer, the command fails (default: $PGPARTS_REPLY_TIMEOUT, else ${DEFAULT_REPLY_TIMEOUT_S}; over postgres.js only)`,
       wholeNumber(1),
     )
     .showHelpAfterError()
