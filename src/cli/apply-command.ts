@@ -42,7 +42,7 @@ export function registerApply(program: Command): void {
     .action(async (options: ApplyCommandOptions) => {
       const global = program.opts<GlobalOptions>();
       const families = await loadFamilies(global.config);
-      const conn = connect(global);
+      const conn = await connect(global);
       try {
         if (options.dryRun) {
           const planned = await asReader(conn.db, 'apply --dry-run', families, () =>

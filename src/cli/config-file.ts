@@ -8,11 +8,18 @@ export const CONFIG_FILES = [
   'pgparts.config.mts',
   'pgparts.config.mjs',
   'pgparts.config.js',
+  'pgparts.config.cts',
+  'pgparts.config.cjs',
   'pgparts.config.json',
 ] as const;
 
 /** This package's own folder (src/cli or dist/cli, two levels up). */
 const PACKAGE_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** The first of CONFIG_FILES in `cwd`, if any. */
+export function configFileIn(cwd: string): string | undefined {
+  return CONFIG_FILES.map((name) => join(cwd, name)).find((path) => existsSync(path));
+}
 
 /**
  * The config a command uses without `--config`: the first of CONFIG_FILES in `cwd`, as
@@ -22,6 +29,16 @@ const PACKAGE_ROOT = fileURLToPath(new URL('../..', import.meta.url));
  * families.
  */
 export function defaultConfigFile(cwd: string): string | undefined {
-  if (resolve(cwd) === resolve(PACKAGE_ROOT)) return undefined;
-  return CONFIG_FILES.map((name) => join(cwd, name)).find((path) => existsSync(path));
+  if (isPackageRoot(cwd)) return undefined;
+  return configFileIn(cwd);
+}
+
+/** This package's own folder, where the built-in families are the point, not a fallback. */
+export function isPackageRoot(cwd: string): boolean {
+  return resolve(cwd) === resolve(PACKAGE_ROOT);
+}
+
+/** What was looked for in `cwd`, for messages. */
+export function configNamesTried(cwd: string): string {
+  return `no pgparts config in ${cwd} (looked for ${CONFIG_FILES.join(', ')})`;
 }

@@ -4,12 +4,13 @@ import { type FamilySpec, parseFamilies } from '../define/spec.js';
 import { builtInFamilies } from '../domains/presets.js';
 import { isPgpartsError, PgpartsError } from '../errors.js';
 import { loadAppConfig } from '../migrations/app-config.js';
+import { cliCwd } from './io.js';
 
 /**
  * `--config <file>`: the families the CLI works on instead of the package's own two. The file
  * exports `families` (or a default export of `{ families }` or of the array): specs made with
  * `partitionFamily` next to Drizzle tables, or plain objects. `.json` is read as it is;
- * `.ts`/`.js`/`.mjs` load through jiti (migrations/load-module.ts). Every spec is validated before the
+ * `.ts`/`.mts`/`.cts`/`.js`/`.mjs`/`.cjs` load through jiti (migrations/load-module.ts). Every spec is validated before the
  * database is touched.
  */
 export async function loadFamilies(file: string | undefined): Promise<FamilySpec[]> {
@@ -22,7 +23,7 @@ export async function loadFamilies(file: string | undefined): Promise<FamilySpec
       /^pgparts: /,
       '',
     );
-    const named = reason.includes(file) || reason.includes(resolve(file));
+    const named = reason.includes(file) || reason.includes(resolve(cliCwd(), file));
     if (named && isPgpartsError(error)) throw error;
     throw new PgpartsError('invalid-config', named ? reason : `config file ${file}: ${reason}`, {
       cause: error,
@@ -31,7 +32,7 @@ export async function loadFamilies(file: string | undefined): Promise<FamilySpec
 }
 
 async function readFamilies(file: string): Promise<FamilySpec[]> {
-  const path = resolve(file);
+  const path = resolve(cliCwd(), file);
   if (!existsSync(path)) throw new PgpartsError('invalid-config', `config file ${file} not found`);
   let loaded: unknown;
   if (path.endsWith('.json')) {

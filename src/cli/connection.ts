@@ -1,9 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
-import postgres from 'postgres';
 import { PgpartsError } from '../errors.js';
-import { DEFAULT_REPLY_TIMEOUT_S, replyWatchdog } from '../run/reply-watchdog.js';
+import { DEFAULT_REPLY_TIMEOUT_S } from '../run/reply-watchdog.js';
+import { connectNodePostgres } from './driver-node-postgres.js';
+import { connectPostgresJs } from './driver-postgres-js.js';
+import type { CliConnection } from './driver-settings.js';
 import { cliIo } from './io.js';
+
+export type { CliConnection } from './driver-settings.js';
 
 /** The URL with its password replaced, for anything printed. */
 export function redactUrl(url: string): string {
@@ -36,13 +39,6 @@ export interface ConnectOptions {
    * (run/reply-watchdog.ts). Default $PGPARTS_REPLY_TIMEOUT, else 30.
    */
   replyTimeout?: number | undefined;
-}
-
-export interface CliConnection {
-  db: PostgresJsDatabase;
-  sql: postgres.Sql;
-  label: string;
-  close(): Promise<void>;
 }
 
 /**
@@ -111,12 +107,14 @@ function seconds(name: string, value: number | undefined, fallback: number): num
  * Connects with --database-url or DATABASE_URL; a clear error when neither is given or the URL
  * is malformed. The startup handshake must finish within the connect timeout (a server that
  * accepts TCP but never answers fails the first query with a `connection` error instead of
- * hanging); `readOnly` commands get a statement_timeout by default.
+ * hanging); `readOnly` commands get a statement_timeout by default. The driver is the app's:
+ * postgres.js when `postgres` is installed, else node-postgres (`pg`), loaded only here, so the
+ * commands that need no database (generate, --help) need neither.
  */
-export function connect(
+export async function connect(
   options: ConnectOptions | string | undefined,
   mode: { readOnly?: boolean } = {},
-): CliConnection {
+): Promise<CliConnection> {
   const given = typeof options === 'object' ? options : { databaseUrl: options };
   const url = given.databaseUrl ?? cliIo().env.DATABASE_URL;
   if (!url) {
@@ -127,49 +125,25 @@ export function connect(
   }
   const problem = databaseUrlProblem(url);
   if (problem) throw new PgpartsError('invalid-config', problem);
-  const connectTimeout = seconds(
-    '--connect-timeout',
-    given.connectTimeout,
-    DEFAULT_CONNECT_TIMEOUT_S,
-  );
-  const queryTimeout = seconds(
-    '--query-timeout',
-    given.queryTimeout,
-    mode.readOnly ? DEFAULT_READ_QUERY_TIMEOUT_S : 0,
-  );
-  const replyTimeout = replyTimeoutSeconds(given.replyTimeout);
-  const label = redactUrl(url);
-  // A name of this run's own, so a late reply can be checked against pg_stat_activity.
-  const applicationName = `pgparts ${randomBytes(6).toString('hex')}`;
-  // A server that stopped answering is not waited for at close either.
-  let stalled = false;
-  // postgres.js takes `socket` (a factory) though its types do not declare it.
-  const driverOptions: postgres.Options<Record<string, postgres.PostgresType>> & {
-    socket: unknown;
-  } = {
-    max: 4,
-    onnotice: () => {},
-    connect_timeout: connectTimeout,
-    connection: {
-      application_name: applicationName,
-      ...(queryTimeout > 0 ? { statement_timeout: queryTimeout * 1000 } : {}),
-    },
-    socket: replyWatchdog({
-      replyTimeoutS: replyTimeout,
-      onGiveUp: () => {
-        stalled = true;
-      },
-      stillRunning: () =>
-        statementRunning(url, applicationName, Math.min(replyTimeout, connectTimeout)),
-    }),
+  const settings = {
+    url,
+    label: redactUrl(url),
+    connectTimeout: seconds('--connect-timeout', given.connectTimeout, DEFAULT_CONNECT_TIMEOUT_S),
+    queryTimeout: seconds(
+      '--query-timeout',
+      given.queryTimeout,
+      mode.readOnly ? DEFAULT_READ_QUERY_TIMEOUT_S : 0,
+    ),
+    replyTimeout: replyTimeoutSeconds(given.replyTimeout),
+    applicationName: `pgparts ${randomBytes(6).toString('hex')}`,
   };
-  const sql = postgres(url, driverOptions);
-  return {
-    db: drizzle(sql),
-    sql,
-    label,
-    close: () => sql.end({ timeout: stalled ? 0 : 5 }),
-  };
+  const connection = (await connectPostgresJs(settings)) ?? (await connectNodePostgres(settings));
+  if (connection) return connection;
+  throw new PgpartsError(
+    'invalid-config',
+    'the pgparts command connects through postgres.js or node-postgres, and neither is installed ' +
+      'here; install one in the app: npm install postgres (or npm install pg)',
+  );
 }
 
 /** --reply-timeout, else $PGPARTS_REPLY_TIMEOUT, else the default; whole seconds of 1 or more. */
@@ -185,42 +159,6 @@ function replyTimeoutSeconds(given: number | undefined): number {
     return Number(env);
   }
   return seconds('--reply-timeout', given, DEFAULT_REPLY_TIMEOUT_S);
-}
-
-/**
- * Whether the server shows a statement of this run (its application_name) running, asked over
- * a connection of its own; false when it cannot say so within `withinS` seconds.
- */
-async function statementRunning(
-  url: string,
-  applicationName: string,
-  withinS: number,
-): Promise<boolean> {
-  const probe = postgres(url, {
-    max: 1,
-    onnotice: () => {},
-    connect_timeout: withinS,
-    // One query of ints: no array types to read first (one round trip less to wait for).
-    fetch_types: false,
-    connection: { application_name: `${applicationName} probe` },
-  });
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    const asked = probe<{ n: number }[]>`
-      SELECT count(*)::int AS n FROM pg_stat_activity
-      WHERE application_name = ${applicationName} AND state = 'active'`;
-    const gaveUp = new Promise<null>((done) => {
-      timer = setTimeout(() => done(null), withinS * 1000);
-    });
-    const rows = await Promise.race([asked, gaveUp]);
-    asked.catch(() => {});
-    return (rows?.[0]?.n ?? 0) > 0;
-  } catch {
-    return false;
-  } finally {
-    clearTimeout(timer);
-    await probe.end({ timeout: 0 }).catch(() => {});
-  }
 }
 
 /** postgres.js's codes for a connection that could not be made or was lost. */

@@ -258,7 +258,7 @@ export function registerConvert(program: Command): void {
         );
       }
       const target = await convertTarget(familyName, program.opts<GlobalOptions>().config);
-      const conn = connect(program.opts<GlobalOptions>());
+      const conn = await connect(program.opts<GlobalOptions>());
       try {
         if (!options.dryRun) {
           if (await refuseOnStandby(conn, 'convert')) return;

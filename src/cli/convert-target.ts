@@ -4,6 +4,7 @@ import { builtInTargets } from '../domains/presets.js';
 import { PgpartsError } from '../errors.js';
 import { loadAppConfig } from '../migrations/app-config.js';
 import { type ConversionTarget, conversionTarget } from '../ops/convert/target.js';
+import { cliCwd } from './io.js';
 
 /**
  * The family `pgparts convert <family>` converts: one the config exports in `conversions`
@@ -16,7 +17,7 @@ export async function convertTarget(
 ): Promise<ConversionTarget> {
   const own =
     configFile && !configFile.endsWith('.json')
-      ? (await loadAppConfig(resolve(configFile))).conversions
+      ? (await loadAppConfig(resolve(cliCwd(), configFile))).conversions
       : [];
   const targets = own.map((entry, i) => checkedTarget(entry, i, configFile ?? ''));
   const found =

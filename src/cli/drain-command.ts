@@ -63,7 +63,7 @@ export function registerDrain(program: Command): void {
     .action(async (table: string, keyText: string, options: DrainCommandOptions) => {
       const global = program.opts<GlobalOptions>();
       const { family, key } = resolveKey(await loadFamilies(global.config), table, keyText);
-      const conn = connect(global);
+      const conn = await connect(global);
       const tty = cliIo().stdout.isTTY === true && !options.json;
       try {
         const drainOptions = {

@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
+import { PgpartsError } from '../errors.js';
 import { generate } from '../migrations/generate.js';
-import { cliErr, cliOut, setCliExitCode } from './io.js';
-import type { GlobalOptions } from './options.js';
+import { configFileIn, configNamesTried } from './config-file.js';
+import { cliCwd, cliErr, cliOut, setCliExitCode } from './io.js';
+import { DRIZZLE_CONFIG_HELP, type GlobalOptions } from './options.js';
 
 export function registerGenerate(program: Command): void {
   program
@@ -12,15 +14,24 @@ export function registerGenerate(program: Command): void {
         'Drizzle cannot declare, and new indexes on existing partitioned tables as online builds ' +
         '(-- pgparts:online, built by pgparts migrate); never edits a migration already in the journal',
     )
-    .option('--drizzle-config <file>', 'drizzle.config.ts (default: found as drizzle-kit finds it)')
+    .option('--drizzle-config <file>', DRIZZLE_CONFIG_HELP)
     .option(
       '--check',
       'write nothing; exit 1 when the schema or the specs changed without a migration, or a journaled migration was edited',
     )
     .action(async (options: { drizzleConfig?: string; check?: boolean }) => {
       const global = program.opts<GlobalOptions>();
+      const cwd = cliCwd();
+      const config = global.config ?? configFileIn(cwd);
+      if (!config) {
+        throw new PgpartsError(
+          'invalid-config',
+          `pgparts: generate: ${configNamesTried(cwd)}; name it with --config`,
+        );
+      }
       const result = await generate({
-        config: global.config ?? 'pgparts.config.ts',
+        cwd,
+        config,
         drizzleConfig: options.drizzleConfig,
         check: options.check,
       });

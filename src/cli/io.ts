@@ -10,6 +10,8 @@ export interface CliIo {
   stdout: CliStream;
   stderr: CliStream;
   env: Record<string, string | undefined>;
+  /** The folder the command runs in: configs are found and relative paths read from here. */
+  cwd?: string;
 }
 
 interface CliRunState extends CliIo {
@@ -29,6 +31,11 @@ const processRun = (): CliRunState => ({
 /** The streams and environment of the CLI run in progress. */
 export function cliIo(): CliIo {
   return runs.getStore() ?? processRun();
+}
+
+/** The folder the run works in: its `cwd`, else the process's. */
+export function cliCwd(): string {
+  return cliIo().cwd ?? process.cwd();
 }
 
 /** A line on the run's stdout (what console.log was). */

@@ -1,11 +1,16 @@
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadAppConfig } from '../migrations/app-config.js';
-import { loadDrizzleConfig } from '../migrations/drizzle-config.js';
+import { loadDrizzleConfigFor } from '../migrations/drizzle-config.js';
 import { migrate } from '../migrations/migrate.js';
 import { connect } from './connection.js';
-import { cliOut } from './io.js';
-import { addLockOptions, type GlobalOptions, type LockOptions } from './options.js';
+import { cliCwd, cliOut } from './io.js';
+import {
+  addLockOptions,
+  DRIZZLE_CONFIG_HELP,
+  type GlobalOptions,
+  type LockOptions,
+} from './options.js';
 import { refuseOnStandby } from './standby.js';
 
 export function registerMigrate(program: Command): void {
@@ -15,7 +20,7 @@ export function registerMigrate(program: Command): void {
         "folder), the app's drizzle.config `out` folder (and pgparts's own when the config sets " +
         "packageMigrations); without one, pgparts's own tables",
     )
-    .option('--drizzle-config <file>', 'drizzle.config.ts (default: found as drizzle-kit finds it)')
+    .option('--drizzle-config <file>', DRIZZLE_CONFIG_HELP)
     .option(
       '--mark-applied <tags...>',
       'record these pending migrations as applied without running them (what they create exists already, e.g. tables an online conversion built); tags as the journal names them',
@@ -24,9 +29,8 @@ export function registerMigrate(program: Command): void {
       const global = program.opts<GlobalOptions>();
       let appOptions = {};
       if (global.config) {
-        const config = await loadAppConfig(resolve(global.config));
-        const cwd = options.drizzleConfig ? process.cwd() : dirname(resolve(global.config));
-        const drizzle = await loadDrizzleConfig(cwd, options.drizzleConfig);
+        const config = await loadAppConfig(resolve(cliCwd(), global.config));
+        const drizzle = await loadDrizzleConfigFor(global.config, options.drizzleConfig, cliCwd());
         appOptions = {
           appFolder: drizzle.out,
           appMigrationsSchema: drizzle.record.schema,
@@ -34,7 +38,7 @@ export function registerMigrate(program: Command): void {
           packageMigrations: config.packageMigrations,
         };
       }
-      const conn = connect(global);
+      const conn = await connect(global);
       try {
         if (await refuseOnStandby(conn, 'migrate')) return;
         // migrate() checks the grants the records and the migrations need first.

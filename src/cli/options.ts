@@ -12,6 +12,12 @@ export function wholeNumber(min: number): (value: string) => number {
   };
 }
 
+/** --drizzle-config of generate and migrate, which find and read it the same way. */
+export const DRIZZLE_CONFIG_HELP =
+  'drizzle.config file, relative to the current folder (default: drizzle.config.* next to the ' +
+  'pgparts config); its `out` and `schema` are read relative to its own folder, as drizzle-kit ' +
+  'reads them when run there';
+
 /** The global options every subcommand reads. */
 export interface GlobalOptions {
   databaseUrl?: string;

@@ -17,7 +17,7 @@ export function registerPlan(program: Command): void {
     .action(async (options: { json?: boolean }) => {
       const global = program.opts<GlobalOptions>();
       const families = await loadFamilies(global.config);
-      const conn = connect(global, { readOnly: true });
+      const conn = await connect(global, { readOnly: true });
       try {
         const planned = await asReader(conn.db, 'plan', families, () =>
           planStatements(conn.db, families),

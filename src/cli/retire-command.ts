@@ -71,7 +71,7 @@ export function registerRetire(program: Command): void {
       const partitions = [...family.tables].reverse().map((t) => partitionName(family, t, key));
       const what = `${mode === 'drop' ? 'DROP' : 'archive'} ${partitions.join(', ')} (${family.name} ${keyLabel(key)})`;
       if (options.dryRun) {
-        const conn = connect(global);
+        const conn = await connect(global);
         try {
           const preview = await retireDryRun(conn.db, family, key, {
             mode,
@@ -99,7 +99,7 @@ export function registerRetire(program: Command): void {
         setCliExitCode(1);
         return;
       }
-      const conn = connect(global);
+      const conn = await connect(global);
       try {
         if (await refuseOnStandby(conn, 'retire')) return;
         const result = await retireKey(conn.db, family, key, {
@@ -151,7 +151,7 @@ export function registerRetire(program: Command): void {
       ) => {
         const global = program.opts<GlobalOptions>();
         const { family, key } = resolveKey(await loadFamilies(global.config), table, keyText);
-        const conn = connect(global);
+        const conn = await connect(global);
         try {
           if (await refuseOnStandby(conn, 'reattach')) return;
           const result = await reattachKey(conn.db, family, key, {
@@ -181,7 +181,7 @@ export function registerRetire(program: Command): void {
     .action(async (table: string, keyText: string) => {
       const global = program.opts<GlobalOptions>();
       const { family, key } = resolveKey(await loadFamilies(global.config), table, keyText);
-      const conn = connect(global);
+      const conn = await connect(global);
       try {
         if (await refuseOnStandby(conn, 'unretire')) return;
         const forgotten = await unretireKey(conn.db, family, key);

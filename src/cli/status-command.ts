@@ -48,7 +48,7 @@ export function registerStatus(program: Command): void {
           );
         }
         const families = await loadFamilies(global.config);
-        const conn = connect(global, { readOnly: true });
+        const conn = await connect(global, { readOnly: true });
         try {
           await asReader(conn.db, 'status', families, () => report(conn, families, options));
         } finally {

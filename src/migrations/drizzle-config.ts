@@ -16,11 +16,28 @@ export const DRIZZLE_CONFIG_NAMES = [
   'drizzle.config.cts',
 ];
 
+/**
+ * The drizzle.config that goes with the pgparts config at `configPath`, as generate and migrate
+ * both read it: `file` (--drizzle-config) relative to `cwd` when given, else the first of
+ * drizzle-kit's names next to the pgparts config (a monorepo's packages/db/pgparts.config.ts
+ * finds packages/db/drizzle.config.ts, wherever the command runs).
+ */
+export function loadDrizzleConfigFor(
+  configPath: string,
+  file: string | undefined,
+  cwd: string,
+): Promise<AppDrizzleConfig> {
+  return loadDrizzleConfig(file ? cwd : dirname(resolve(cwd, configPath)), file);
+}
+
 /** What pgparts needs from the app's drizzle.config: where migrations go and are recorded. */
 export interface AppDrizzleConfig {
   /** Absolute path of the config file. */
   path: string;
-  /** The folder drizzle-kit runs from (relative paths in the config are read from there). */
+  /**
+   * The folder drizzle-kit runs from: the config's own, so its relative paths (`out`, `schema`)
+   * read as drizzle-kit reads them when run there, whatever folder the command runs in.
+   */
   cwd: string;
   /** Absolute migrations folder (`out`). */
   out: string;
@@ -43,7 +60,7 @@ export function findDrizzleConfig(cwd: string, file?: string): string {
   }
   throw new PgpartsError(
     'invalid-config',
-    `pgparts: no drizzle.config.(ts|js|mjs|json) in ${cwd}; name it with --drizzle-config`,
+    `pgparts: no drizzle config in ${cwd} (looked for ${DRIZZLE_CONFIG_NAMES.join(', ')}); name it with --drizzle-config`,
   );
 }
 
@@ -62,7 +79,7 @@ export async function loadDrizzleConfig(cwd: string, file?: string): Promise<App
       `pgparts: ${path}: dialect must be 'postgresql', not ${config.dialect}`,
     );
   }
-  const runFrom = file ? cwd : dirname(path);
+  const runFrom = dirname(path);
   return {
     path,
     cwd: runFrom,

@@ -18,7 +18,7 @@ import { partitionByClause } from '../sql/partition-ddl.js';
 import { type LoadedConfig, loadAppConfig } from './app-config.js';
 import { checkBlockingIndexes } from './blocking-indexes.js';
 import { addCustomMigration, type JournalShape } from './custom-migration.js';
-import { loadDrizzleConfig } from './drizzle-config.js';
+import { loadDrizzleConfigFor } from './drizzle-config.js';
 import { runDrizzleKitGenerate } from './drizzle-kit.js';
 import {
   adoptState,
@@ -69,7 +69,10 @@ import { checkUniqueKeys } from './unique-keys.js';
 export interface GenerateOptions {
   /** pgparts.config.ts (or .js/.mjs), relative to `cwd`. */
   config: string;
-  /** drizzle.config.ts; by default the one drizzle-kit would find in `cwd`. */
+  /**
+   * drizzle.config.ts, relative to `cwd`; by default the first of drizzle-kit's names next to
+   * the pgparts config. Its `out` and `schema` are read from its own folder.
+   */
   drizzleConfig?: string;
   /** The app folder; default: the current directory. */
   cwd?: string;
@@ -91,7 +94,7 @@ const HEADER = '-- pgparts: written by `pgparts generate` from pgparts.config. D
 export async function generate(options: GenerateOptions): Promise<GenerateResult> {
   const cwd = resolve(options.cwd ?? process.cwd());
   const config = await loadAppConfig(resolve(cwd, options.config));
-  const drizzle = await loadDrizzleConfig(cwd, options.drizzleConfig);
+  const drizzle = await loadDrizzleConfigFor(options.config, options.drizzleConfig, cwd);
   const kit = { path: drizzle.path, cwd: drizzle.cwd, shape: drizzle.journal };
   if (!options.check) {
     const written = generateInto(drizzle.out, kit, config);

@@ -35,10 +35,17 @@ export function journalPath(folder: string): string {
   return join(folder, 'meta', '_journal.json');
 }
 
-/** The journal's entries; none when the folder has no journal yet. */
-export function readJournal(folder: string): JournalEntry[] {
+/**
+ * The journal's entries; none when the folder has no journal yet (generate starts from there).
+ * With `required` (migrate), a folder without a journal is refused: a wrong `out` or appFolder
+ * must not read as "nothing pending".
+ */
+export function readJournal(folder: string, options: { required?: boolean } = {}): JournalEntry[] {
   const path = journalPath(folder);
-  if (!existsSync(path)) return [];
+  if (!existsSync(path)) {
+    if (options.required) throw missingJournal(folder);
+    return [];
+  }
   const parsed = JSON.parse(readFileSync(path, 'utf8')) as { entries?: JournalEntry[] };
   return parsed.entries ?? [];
 }
@@ -54,9 +61,23 @@ export function splitStatements(text: string): string[] {
     .filter((s) => s.length > 0);
 }
 
-/** Every journaled migration of `folder`, in journal order. */
-export function readMigrations(folder: string): MigrationFile[] {
-  return readJournal(folder).map((entry) => {
+function missingJournal(folder: string): PgpartsError {
+  const what = existsSync(folder)
+    ? `it has no ${join('meta', '_journal.json')}`
+    : 'the folder does not exist';
+  return new PgpartsError(
+    'invalid-config',
+    `pgparts: migrate: no migrations in ${folder}: ${what}; nothing was applied. Check the ` +
+      "drizzle.config `out` (or migrate()'s appFolder), or run `pgparts generate` first",
+  );
+}
+
+/** Every journaled migration of `folder`, in journal order; `required` as for readJournal. */
+export function readMigrations(
+  folder: string,
+  options: { required?: boolean } = {},
+): MigrationFile[] {
+  return readJournal(folder, options).map((entry) => {
     const path = join(folder, `${entry.tag}.sql`);
     if (!existsSync(path)) {
       throw new PgpartsError(

@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import type { AnyPgDatabase } from '../run/database.js';
 import { preflightPrivileges } from '../run/privileges.js';
+import { readJournal } from './journal.js';
 import { DRIZZLE_RECORD, PACKAGE_RECORD } from './migration-record.js';
 import {
   type MigrationSource,
@@ -52,6 +53,8 @@ export async function migrate(
       },
     });
   }
+  // A folder without a journal is refused before anything is asked of the database.
+  for (const source of sources) readJournal(source.folder, { required: true });
   // The grants the records and the migrations need, before the first change.
   await preflightPrivileges(db, 'migrate', [], {
     migrationsSchemas: sources.map((source) => source.record.schema),

@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { assertSupportedServer } from '../catalog/server-version.js';
-import { PgpartsError } from '../errors.js';
+import { isPgpartsError, PgpartsError } from '../errors.js';
 import { buildIndexOnline } from '../ops/online-index.js';
 import { parseOnlineIndexMigration } from '../ops/online-index-migration.js';
 import type { AnyPgDatabase } from '../run/database.js';
@@ -10,6 +10,7 @@ import {
   DEFAULT_RETRIES,
   inShortTransaction,
 } from '../run/lock-timeout.js';
+import { isConnectionLoss, pgErrorCode, pgErrorMessage } from '../run/pg-error.js';
 import { openSession } from '../run/session.js';
 import { carryOverPackageRecords } from './carry-over.js';
 import { type MigrationFile, readMigrations } from './journal.js';
@@ -79,8 +80,12 @@ export async function runMigrations(
   sources: readonly MigrationSource[],
   options: RunMigrationsOptions = {},
 ): Promise<RunMigrationsResult> {
+  // Every folder read (and a missing journal refused) before the database is touched.
+  const perSource = sources.map((source) => ({
+    source,
+    files: readMigrations(source.folder, { required: true }),
+  }));
   await assertSupportedServer(db);
-  const perSource = sources.map((source) => ({ source, files: readMigrations(source.folder) }));
   const mark = new Set(options.markApplied ?? []);
   const unknown = [...mark].filter(
     (tag) => !perSource.some((p) => p.files.some((f) => f.tag === tag)),
@@ -112,8 +117,12 @@ export async function runMigrations(
           continue;
         }
         const started = performance.now();
-        if (file.online) await applyOnline(conn, source.record, file, options);
-        else await applyInTransaction(conn, source.record, file, options);
+        try {
+          if (file.online) await applyOnline(conn, source.record, file, options);
+          else await applyInTransaction(conn, source.record, file, options);
+        } catch (error) {
+          throw migrationFailed(source, file, result.applied, error);
+        }
         const applied = {
           source: source.label,
           name: file.tag,
@@ -134,6 +143,48 @@ export async function runMigrations(
     await session.release();
   }
   return result;
+}
+
+/**
+ * A migration that failed, named (source, folder, tag) with what became of it and of the run:
+ * the server's words alone left the user to guess which file broke. The code of a PgpartsError
+ * (lock-timeout, refused, ...) is kept; a lost connection is passed on as it is, since whether
+ * the transaction committed is unknown there.
+ */
+function migrationFailed(
+  source: MigrationSource,
+  file: MigrationFile,
+  applied: readonly AppliedMigration[],
+  error: unknown,
+): unknown {
+  if (isConnectionLoss(error)) return error;
+  const reason = (isPgpartsError(error) ? error.message : describeServerError(error)).replace(
+    /^pgparts: /,
+    '',
+  );
+  const state = file.online
+    ? 'it is not recorded as applied; the indexes it built stay, and the next migrate continues it'
+    : 'it was rolled back and is not recorded as applied';
+  const before = applied.map((m) => `${m.source} ${m.name}`);
+  const earlier =
+    before.length > 0
+      ? `applied before it in this run: ${before.join(', ')}`
+      : 'nothing was applied before it in this run';
+  return new PgpartsError(
+    isPgpartsError(error) ? error.code : 'migration',
+    `pgparts: migration ${source.label} ${file.tag} (${source.folder}) failed: ${reason}; ${state}; ${earlier}`,
+    {
+      cause: error,
+      step: 'migrate',
+      ...(isPgpartsError(error) && error.table ? { table: error.table } : {}),
+    },
+  );
+}
+
+/** A server error as the server wrote it, with its SQLSTATE. */
+function describeServerError(error: unknown): string {
+  const code = pgErrorCode(error);
+  return code ? `${pgErrorMessage(error)} (SQLSTATE ${code})` : pgErrorMessage(error);
 }
 
 async function prepareRecord(

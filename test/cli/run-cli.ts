@@ -44,13 +44,23 @@ function runNode(args: string[], env: Record<string, string | undefined>): Promi
  * `pgparts <args>` with DATABASE_URL set to `url`, in this process: the same runCli the binary
  * runs, its output captured (not a terminal). Paths resolve from the repository root.
  */
-export async function pgparts(url: string | undefined, ...args: string[]): Promise<CliRun> {
+export function pgparts(url: string | undefined, ...args: string[]): Promise<CliRun> {
+  return pgpartsIn(undefined, url, ...args);
+}
+
+/** `pgparts <args>` in-process as run in the folder `cwd` (configs found and paths read there). */
+export async function pgpartsIn(
+  cwd: string | undefined,
+  url: string | undefined,
+  ...args: string[]
+): Promise<CliRun> {
   let stdout = '';
   let stderr = '';
   const code = await runCli(args, {
     stdout: { write: (text: string) => (stdout += text), isTTY: false },
     stderr: { write: (text: string) => (stderr += text), isTTY: false },
     env: { ...process.env, DATABASE_URL: url },
+    ...(cwd ? { cwd } : {}),
   });
   return { code, stdout, stderr };
 }
