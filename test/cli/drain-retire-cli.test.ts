@@ -29,7 +29,7 @@ describe('pgparts drain / retire / reattach', () => {
       /pgparts drain --dry-run leaderboard 14 .*\(nothing is run\); final phase: (swap|delete)/,
     );
     expect(dry.stdout).toContain(
-      'CREATE TABLE "public"."leaderboard_run_s14" (LIKE "public"."leaderboard_run" INCLUDING ALL EXCLUDING INDEXES EXCLUDING COMMENTS);',
+      'CREATE TABLE "public"."leaderboard_run_s14" (LIKE "public"."leaderboard_run" INCLUDING ALL EXCLUDING IDENTITY EXCLUDING INDEXES EXCLUDING COMMENTS);',
     );
     expect(dry.stdout).toContain('-- copy batch: one per 512 pages of leaderboard_run_default');
     // The parent's primary key, built on the staging table after the copy: its index under a
