@@ -45,6 +45,11 @@ export interface PgpartsErrorDetails {
   step?: string;
   /** A page of docs/ that explains the PostgreSQL behaviour behind the error. */
   docs?: string;
+  /**
+   * What to do next, when the message ends with it: a report that shows only the server's
+   * words for a `query-failed` error (apply's step results) adds it.
+   */
+  hint?: string;
   cause?: unknown;
 }
 
@@ -53,6 +58,7 @@ export class PgpartsError extends Error {
   readonly table?: string;
   readonly step?: string;
   readonly docs?: string;
+  readonly hint?: string;
   /** The server's SQLSTATE, when a server error caused this one. */
   readonly sqlState?: string;
 
@@ -65,6 +71,7 @@ export class PgpartsError extends Error {
     this.table = details.table;
     this.step = details.step;
     this.docs = details.docs;
+    this.hint = details.hint;
     this.sqlState = sqlStateOf(details.cause);
   }
 }

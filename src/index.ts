@@ -100,6 +100,11 @@ export {
   type VerifyReport,
 } from './ops/convert/index.js';
 export {
+  type AbandonDrainOptions,
+  type AbandonDrainResult,
+  abandonDrain,
+} from './ops/drain/abandon.js';
+export {
   type DrainOptions,
   type DrainPreview,
   type DrainProgress,

@@ -1,6 +1,7 @@
 import { type Command, Option } from 'commander';
 import { shellWord } from '../define/command-words.js';
 import { keyLabel } from '../define/partition-key.js';
+import { abandonDrain } from '../ops/drain/abandon.js';
 import { drainDryRun, drainKey } from '../ops/drain/drain.js';
 import { COPY_BATCH_PAGES } from '../ops/drain/statements.js';
 import { loadFamilies } from './config.js';
@@ -21,6 +22,7 @@ interface DrainCommandOptions {
   retries: number;
   json?: boolean;
   dryRun?: boolean;
+  abandon?: boolean;
 }
 
 export function registerDrain(program: Command): void {
@@ -60,12 +62,52 @@ export function registerDrain(program: Command): void {
       '--dry-run',
       'print the exact SQL the drain would run (batches as templates); run nothing',
     )
+    .option(
+      '--abandon',
+      "give up an interrupted drain of the key (one that fails on every run): drop its tables and DEFAULT's capture triggers; every row stays in DEFAULT (with --dry-run: print what it would run)",
+    )
     .action(async (table: string, keyText: string, options: DrainCommandOptions) => {
       const global = program.opts<GlobalOptions>();
       const { family, key } = resolveKey(await loadFamilies(global.config), table, keyText);
       const conn = await connect(global);
       const tty = cliIo().stdout.isTTY === true && !options.json;
       try {
+        if (options.abandon) {
+          if (!options.dryRun && (await refuseOnStandby(conn, 'drain'))) return;
+          const result = await abandonDrain(conn.db, family, key, {
+            dryRun: options.dryRun === true,
+            lockTimeoutMs: options.lockTimeout,
+            retries: options.retries,
+          });
+          if (options.json) {
+            cliOut(toJson(result));
+            return;
+          }
+          const what = `${family.name} ${keyLabel(key)}`;
+          if (result.status === 'nothing-to-do') {
+            cliOut(`${what}: no drain of the key was left; nothing to abandon`);
+            return;
+          }
+          if (options.dryRun) {
+            cliOut(`pgparts drain --abandon --dry-run ${what} on ${conn.label} (nothing is run)`);
+            cliOut(formatStatements(result.statements, '  ').join('\n'));
+            return;
+          }
+          cliOut(
+            `abandoned the drain of ${what}: ` +
+              (result.dropped.length > 0
+                ? `dropped ${result.dropped.join(', ')}`
+                : 'no drain tables') +
+              (result.captureDropped.length > 0
+                ? `; capture triggers dropped on ${result.captureDropped.join(', ')}`
+                : '') +
+              (result.captureKept.length > 0
+                ? `; capture triggers kept on ${result.captureKept.join(', ')} (another drain of the family is recorded)`
+                : '') +
+              '; every row stays in DEFAULT',
+          );
+          return;
+        }
         const drainOptions = {
           strategy: options.strategy,
           batchPages: options.batchPages,

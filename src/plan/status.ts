@@ -6,6 +6,7 @@ import { keyLabel, type PartitionKey } from '../define/partition-key.js';
 import { type FamilySpec, parseFamilies } from '../define/spec.js';
 import { CONVERSION_PAUSES, isPausedConversion } from './conversion-pause.js';
 import { coverage, indexTable } from './coverage.js';
+import { abandonCommand, drainFailure } from './drain-failure.js';
 import {
   findFamilySnapshot,
   type Notice,
@@ -160,6 +161,16 @@ function unfinishedAttention(family: FamilySpec, work: UnfinishedWork, now: Date
   }
   const interrupted = stopped.filter((op) => !isPausedConversion(op));
   for (const op of interrupted) {
+    const failed = drainFailure(op.operation, op.detail);
+    if (failed) {
+      lines.push(
+        `family ${family.name}: a drain of ${op.key} that fails (phase ${op.phase}, started ` +
+          `${age(op.startedAt, now)} ago at ${op.startedAt.toISOString()}); its last run failed ${failed}; ` +
+          "apply tries it again and fails alike until the cause is fixed, and the family's other drains wait for it. " +
+          `To give it up, without losing a row (its tables and capture triggers go, the rows stay in DEFAULT): ${abandonCommand(family, op.key)}`,
+      );
+      continue;
+    }
     lines.push(
       `family ${family.name}: an interrupted ${op.operation} of ${op.key} (phase ${op.phase}, ` +
         `started ${age(op.startedAt, now)} ago at ${op.startedAt.toISOString()}); ` +

@@ -203,7 +203,9 @@ function failureMessage(
     );
   }
   // An operation's server error (asOperationError): the server's words, as for any other.
-  return pgErrorMessage(isPgpartsError(error, 'query-failed') ? error.cause : error);
+  if (isPgpartsError(error, 'query-failed'))
+    return `${pgErrorMessage(error.cause)}${error.hint ? `; ${error.hint}` : ''}`;
+  return pgErrorMessage(error);
 }
 
 /**

@@ -46,6 +46,11 @@ export interface KeyOperation {
   /** Records the phase reached. */
   phase(phase: string): Promise<void>;
   /**
+   * Replaces the record's detail (a drain: how its last run failed, or null) and says whether
+   * there is a record to hold it; a failure to write it is left to the caller.
+   */
+  note(detail: string | null): Promise<boolean>;
+  /**
    * Deletes the record now: the operation is complete. Only operations that span several runs
    * (`spansRuns`) need it; the others' records are deleted when their function returns.
    */
@@ -304,6 +309,14 @@ export async function withKeyOperation<T>(
           `${noFlushWait}UPDATE ${table} ${phaseSet(phase)}${fromNoFlushWait} WHERE ${mine}`,
         );
         recordedPhase = phase;
+      },
+      note: async (detail) => {
+        if (!begun) return false;
+        await run(
+          s,
+          `${noFlushWait}UPDATE ${table} SET detail = ${detail === null ? 'NULL' : lit(detail)}, updated_at = now()${fromNoFlushWait} WHERE ${mine}`,
+        );
+        return true;
       },
       end: async () => {
         if (!begun) return;

@@ -2,6 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { leaderboardFamily } from '../../src/domains/leaderboard/partitioning.js';
+import { drainKey } from '../../src/ops/drain/drain.js';
 import { keyBuildName } from '../../src/ops/drain/indexes.js';
 import {
   digests,
@@ -29,7 +31,7 @@ describe('pgparts drain / retire / reattach', () => {
       /pgparts drain --dry-run leaderboard 14 .*\(nothing is run\); final phase: (swap|delete)/,
     );
     expect(dry.stdout).toContain(
-      'CREATE TABLE "public"."leaderboard_run_s14" (LIKE "public"."leaderboard_run" INCLUDING ALL EXCLUDING INDEXES EXCLUDING COMMENTS);',
+      'CREATE TABLE "public"."leaderboard_run_s14" (LIKE "public"."leaderboard_run" INCLUDING ALL EXCLUDING IDENTITY EXCLUDING INDEXES EXCLUDING COMMENTS);',
     );
     expect(dry.stdout).toContain('-- copy batch: one per 512 pages of leaderboard_run_default');
     // The parent's primary key, built on the staging table after the copy: its index under a
@@ -79,6 +81,42 @@ describe('pgparts drain / retire / reattach', () => {
       /drained leaderboard 14: 300 rows in .*; locks held .* \((DEFAULT swapped|deleted from DEFAULT)/,
     );
     expect(await digests(t.sql)).toEqual(before);
+  });
+
+  it('drain --abandon gives up an interrupted drain: --dry-run prints it, then it drops what the drain made', async () => {
+    await t.sql`INSERT INTO season (id, name) VALUES (15, 'S15')`;
+    await insertRuns(t.sql, 15, 30, 15_000);
+    const before = await digests(t.sql);
+    const stop = new Error('stopped after the copy');
+    await expect(
+      drainKey(
+        t.db,
+        leaderboardFamily,
+        { kind: 'list', value: 15 },
+        {
+          onPhase: (phase) => {
+            if (phase === 'copied') throw stop;
+          },
+        },
+      ),
+    ).rejects.toBe(stop);
+    const dry = await pgparts(t.url, 'drain', '--abandon', 'leaderboard_run', '15', '--dry-run');
+    expect(dry.stderr).toBe('');
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toContain('pgparts drain --abandon --dry-run leaderboard 15');
+    expect(dry.stdout).toContain('DROP TABLE "public"."leaderboard_run_s15"');
+    const done = await pgparts(t.url, 'drain', '--abandon', 'leaderboard_run', '15');
+    expect(done.stderr).toBe('');
+    expect(done.code).toBe(0);
+    expect(done.stdout).toMatch(
+      /abandoned the drain of leaderboard 15: dropped .*leaderboard_run_s15.*; capture triggers dropped on .*; every row stays in DEFAULT/,
+    );
+    expect(await digests(t.sql)).toEqual(before);
+    const left = await t.sql`
+      SELECT relname FROM pg_class WHERE relname IN ('leaderboard_run_s15', 'run_group_member_s15')`;
+    expect(left).toHaveLength(0);
+    const again = await pgparts(t.url, 'drain', '--abandon', 'leaderboard_run', '15');
+    expect(again.stdout).toContain('no drain of the key was left; nothing to abandon');
   });
 
   it('refuses bad keys and unknown tables before connecting', async () => {

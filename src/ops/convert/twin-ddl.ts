@@ -76,6 +76,18 @@ export function compareColumns(
       );
     }
   }
+  // The twin takes the legacy column's default (see above) and renders no identity: a declared
+  // one would be missing after the swap, and every insert that leaves the column out refused.
+  const identities = config.columns.filter((c) => c.generatedIdentity !== undefined);
+  if (identities.length > 0) {
+    throw new PgpartsError(
+      'spec-mismatch',
+      `pgparts: the Drizzle table ${config.name} declares ${identities.map((c) => c.name).join(', ')} ` +
+        'as an identity column, which conversion does not make (the converted table would have ' +
+        'none, and every insert that leaves it out would fail); nothing was changed: declare it ' +
+        'as the legacy table has it (a plain column with its default, such as serial) to convert',
+    );
+  }
   const have = new Set(legacy.columns.map((c) => c.name));
   const missing = config.columns.filter((c) => !have.has(c.name));
   let derivation: Derivation | null = null;

@@ -10,7 +10,8 @@ import {
   type PartitionKey,
 } from '../../define/partition-key.js';
 import type { FamilySpec } from '../../define/spec.js';
-import { PgpartsError } from '../../errors.js';
+import { isPgpartsError, PgpartsError } from '../../errors.js';
+import { abandonCommand, failedDrainDetail } from '../../plan/drain-failure.js';
 import type { AnyPgDatabase } from '../../run/database.js';
 import { driverCapabilities } from '../../run/driver-capabilities.js';
 import { query, run, runAsTransaction, runCounted, runInTransaction } from '../../run/execute.js';
@@ -24,7 +25,12 @@ import {
   runLockedTransaction,
 } from '../../run/lock-timeout.js';
 import { checkOptions, databaseOption, functionOption, wholeOption } from '../../run/options.js';
-import { asOperation, pgErrorCode } from '../../run/pg-error.js';
+import {
+  asOperation,
+  asOperationError,
+  isConnectionLoss,
+  pgErrorCode,
+} from '../../run/pg-error.js';
 import { preflightPrivileges } from '../../run/privileges.js';
 import { openSession, pgpartsSessionSettings, type Session } from '../../run/session.js';
 import { quoteIdent } from '../../sql/identifiers.js';
@@ -831,20 +837,79 @@ async function drainKeyChecked(
       await checkKey(s, family, key, 'drain', { resuming: op.resuming !== null });
       await ensureOwnership(s, family);
       const onPhase = options.onPhase;
-      return drainUnderKeyLock(s, family, key, op, {
-        ...options,
-        beside: options.beside ?? (session.kind === 'as-given' ? undefined : db),
-        onPhase: async (phase) => {
-          // 'locked' comes inside the final transaction: its record waits for the commit (on a
-          // single-connection driver, a statement beside that transaction would wait for it).
-          if (phase !== 'locked') await op.phase(phase);
-          await onPhase?.(phase);
-        },
-      });
+      try {
+        return await drainUnderKeyLock(s, family, key, op, {
+          ...options,
+          beside: options.beside ?? (session.kind === 'as-given' ? undefined : db),
+          onPhase: async (phase) => {
+            // 'locked' comes inside the final transaction: its record waits for the commit (on a
+            // single-connection driver, a statement beside that transaction would wait for it).
+            if (phase !== 'locked') await op.phase(phase);
+            await onPhase?.(phase);
+          },
+        });
+      } catch (error) {
+        throw await recordFailure(op, family, key, error);
+      }
     });
   } finally {
     await session.release();
   }
+}
+
+/**
+ * SQLSTATE classes of failures a later run may not meet: connection (08), transaction rollback
+ * (40: deadlocks, serialization), insufficient resources (53: disk full), operator intervention
+ * (57: cancel, shutdown), system errors (58).
+ */
+const PASSING_CLASSES = new Set(['08', '40', '53', '57', '58']);
+
+/**
+ * Whether `error` will stop every run of this drain the same way until someone changes
+ * something (a table's shape, a constraint, a privilege): a server error or a refusal of
+ * pgparts's, not a lock timeout, a lost connection, another session holding the key, or a
+ * server error of a passing kind. Anything else (an error thrown by a caller's callback, a
+ * process stopped) says nothing about the next run.
+ */
+function isLasting(error: unknown): boolean {
+  if (!isPgpartsError(error) || isConnectionLoss(error) || isLockConflict(error)) return false;
+  if (['lock-timeout', 'busy', 'connection'].includes(error.code)) return false;
+  return !(error.sqlState && PASSING_CLASSES.has(error.sqlState.slice(0, 2)));
+}
+
+/**
+ * A drain that failed after its record was written: the record says how (status prints it), or
+ * says nothing for a passing failure (the next run may well finish it). A lasting one fails
+ * every run alike, so the error says how to give the drain up. Returns the error to throw.
+ */
+async function recordFailure(
+  op: KeyOperation,
+  family: FamilySpec,
+  key: PartitionKey,
+  error: unknown,
+): Promise<unknown> {
+  const failure = asOperationError('drain', error);
+  if (isConnectionLoss(failure)) return failure;
+  const lasting = isLasting(failure);
+  const message = failure instanceof Error ? failure.message : String(failure);
+  let recorded = false;
+  try {
+    recorded = await op.note(lasting ? failedDrainDetail(new Date(), message) : null);
+  } catch {
+    // The record keeps what it had; the failure itself is what matters.
+  }
+  if (!recorded || !lasting || !(failure instanceof PgpartsError)) return failure;
+  const hint =
+    'the drain stays recorded (its tables and capture triggers kept, every row still in ' +
+    'DEFAULT): the next drain or apply of the key tries again and fails alike until the cause ' +
+    `is fixed. To give it up instead, without losing a row: ${abandonCommand(family, keyLabel(key))}`;
+  return new PgpartsError(failure.code, `${failure.message}; ${hint}`, {
+    ...(failure.step ? { step: failure.step } : {}),
+    ...(failure.table ? { table: failure.table } : {}),
+    ...(failure.docs ? { docs: failure.docs } : {}),
+    hint,
+    cause: failure.cause ?? failure,
+  });
 }
 
 /** What drainKey will do for `key`, read from the database and built before anything runs. */

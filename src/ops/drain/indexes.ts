@@ -127,10 +127,25 @@ export function missingIndexes(
 
 /**
  * `(LIKE parent ...)` for a drain table: columns, defaults, constraints; the parent's indexes
- * only when they cannot be built after the copy (`rebuildable` false).
+ * only when they cannot be built after the copy (`rebuildable` false). Never its identity, as
+ * for apply's partitions (sql/partition-ddl.ts): a table with one of its own refuses the copy's
+ * values (GENERATED ALWAYS), PostgreSQL 17+ refuses to attach it, and before 17 it became a
+ * partition with a sequence of its own, restarting at 1 for inserts straight into it. Without
+ * it the copy inserts every value as it is; once attached, the column is the parent's.
  */
 export function likeParentSql(parent: string, rebuildable: boolean): string {
-  return `(LIKE ${parent} INCLUDING ALL${rebuildable ? ' EXCLUDING INDEXES' : ''} EXCLUDING COMMENTS)`;
+  return `(LIKE ${parent} INCLUDING ALL EXCLUDING IDENTITY${rebuildable ? ' EXCLUDING INDEXES' : ''} EXCLUDING COMMENTS)`;
+}
+
+/**
+ * Drops the identity of `columns` of a drain table an older version made with them (see
+ * likeParentSql); their values stay. Nothing when there are none.
+ */
+export function dropIdentitySql(qualified: string, columns: readonly string[]): string[] {
+  if (columns.length === 0) return [];
+  return [
+    `ALTER TABLE ${qualified} ${columns.map((c) => `ALTER COLUMN ${quoteIdent(c)} DROP IDENTITY IF EXISTS`).join(', ')}`,
+  ];
 }
 
 /**

@@ -114,6 +114,12 @@ export interface DrainTableState {
   /** Foreign keys the successor DEFAULT already has (an interrupted swap added them). */
   nextForeignKeys: string[];
   /**
+   * Identity columns of a staging table / successor DEFAULT made before drain tables were made
+   * without them (an interrupted drain of an older version): the prepare drops them.
+   */
+  targetIdentity: string[];
+  nextIdentity: string[];
+  /**
    * For a swap: the table being built to replace DEFAULT, and what exists under its name:
    * nothing, this key's (resumed), another key's drain's (`nextKey`: its "not the key" CHECK
    * is that key's), or a table no drain made.
@@ -214,6 +220,22 @@ async function foreignKeyNames(
     tx,
     sql`SELECT conname AS name FROM pg_constraint
         WHERE conrelid = to_regclass(${quoteQualified(schema, table)}) AND contype = 'f' ORDER BY conname`,
+  );
+  return rows.map((r) => r.name);
+}
+
+/** The identity columns a table has (none when it does not exist). */
+async function identityColumns(
+  tx: AnyPgDatabase,
+  schema: string,
+  table: string,
+): Promise<string[]> {
+  if (identifierProblem(table)) return [];
+  const rows = await query<{ name: string }>(
+    tx,
+    sql`SELECT attname AS name FROM pg_attribute
+        WHERE attrelid = to_regclass(${quoteQualified(schema, table)}) AND attnum > 0
+          AND NOT attisdropped AND attidentity <> '' ORDER BY attnum`,
   );
   return rows.map((r) => r.name);
 }
@@ -477,6 +499,10 @@ export async function readDrainState(
           targetState === 'staging' ? await foreignKeyNames(tx, family.schema, target) : [],
         nextForeignKeys:
           next && nextState === 'staging' ? await foreignKeyNames(tx, family.schema, next) : [],
+        targetIdentity:
+          targetState === 'staging' ? await identityColumns(tx, family.schema, target) : [],
+        nextIdentity:
+          next && nextState === 'staging' ? await identityColumns(tx, family.schema, next) : [],
         next,
         nextState,
         nextKey,

@@ -26,7 +26,13 @@ import {
   templateText,
 } from '../online-copy/replay.js';
 import { validateForeignKeySql } from '../validate-foreign-key.js';
-import { indexBuildSql, likeParentSql, missingIndexes, type ParentIndex } from './indexes.js';
+import {
+  dropIdentitySql,
+  indexBuildSql,
+  likeParentSql,
+  missingIndexes,
+  type ParentIndex,
+} from './indexes.js';
 import {
   type DrainState,
   type DrainTableState,
@@ -516,6 +522,12 @@ export function drainStatements(
         transaction: true,
       });
     }
+    // A drain table an older version made with the parent's identity loses it (likeParentSql).
+    const identities = [
+      ...dropIdentitySql(quoteQualified(schema, t.target), t.targetIdentity),
+      ...(t.next ? dropIdentitySql(quoteQualified(schema, t.next), t.nextIdentity) : []),
+    ];
+    if (identities.length > 0) prepare.push({ statements: identities, transaction: true });
     const targetBuild = indexesToBuild(t.indexes, t.targetState, t.targetIndexes);
     const nextBuild =
       strategy === 'swap' && t.defaultPartition && t.next
