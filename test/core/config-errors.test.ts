@@ -101,6 +101,41 @@ describe('bad configuration fails with a clear message before any SQL runs', () 
     expect(statements.filter((s) => DDL.test(s))).toEqual([]);
   });
 
+  it("a key column's type, by the rule generate uses: an enum refused, a length ignored", async () => {
+    await t.sql.unsafe(`
+      CREATE TYPE key_status AS ENUM ('new', 'paid');
+      CREATE TABLE status_log (status key_status NOT NULL, id int NOT NULL) PARTITION BY LIST (status);
+      CREATE TABLE short_codes (code varchar(16) NOT NULL) PARTITION BY LIST (code);
+      CREATE TABLE ticks (at timestamp(3) with time zone NOT NULL) PARTITION BY RANGE (at);
+    `);
+    const { db, statements } = recordingDatabase(t);
+    const list = (name: string, column: string) =>
+      parseFamily({
+        name,
+        tables: [name],
+        partitionBy: { strategy: 'list', column, values: ['new'] },
+      });
+    expectPgpartsError(
+      await rejection(apply(db, { families: [list('status_log', 'status')] })),
+      'spec-mismatch',
+      {
+        message:
+          /family status_log: table public\.status_log: partition key status is (public\.)?key_status; LIST families with text values need text, character varying or character$/m,
+      },
+    );
+    expect(statements.filter((s) => DDL.test(s))).toEqual([]);
+    const ticks = parseFamily({
+      name: 'ticks',
+      tables: ['ticks'],
+      partitionBy: { strategy: 'range', column: 'at', interval: 'month', premake: 0 },
+    });
+    const result = await apply(db, { families: [list('short_codes', 'code'), ticks] });
+    expect(result.failed).toBe(0);
+    expect(
+      (await t.sql`SELECT to_regclass('public.short_codes_snew') IS NOT NULL AS ok`)[0]?.ok,
+    ).toBe(true);
+  });
+
   it('(control) the recorder does see the DDL of a run that has work to do', async () => {
     const { db, statements } = recordingDatabase(t);
     await t.sql`INSERT INTO season (id, name) VALUES (40, 'S40')`;
