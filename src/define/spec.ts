@@ -3,6 +3,12 @@ import { z } from 'zod';
 import { PgpartsError } from '../errors.js';
 import { identifierSchema } from '../sql/identifiers.js';
 import { INTERVALS } from './intervals.js';
+import {
+  defaultPartitionName,
+  listPartitionName,
+  type NamedPartition,
+  partitionNameClashes,
+} from './naming.js';
 
 /**
  * Partition specs: what a family of tables should look like. A family is a set of tables that
@@ -118,6 +124,26 @@ export const familySchema = z
         ctx.addIssue({ code: 'custom', message: `table ${table} is listed twice` });
       }
       seen.add(table);
+    }
+    // The partitions the spec itself names (DEFAULT, declared LIST values), over every table:
+    // refused here so generate writes no migration that fails with "already exists". Keys read
+    // from the database (valuesFrom, the RANGE window) are checked by the plan the same way.
+    const partitions: NamedPartition[] = [];
+    for (const table of family.tables) {
+      if (family.defaultPartition) {
+        partitions.push({ table, name: defaultPartitionName(table), key: undefined });
+      }
+      if (p.strategy !== 'list') continue;
+      for (const value of p.values) {
+        partitions.push({
+          table,
+          name: listPartitionName(p.naming, table, value),
+          key: String(value),
+        });
+      }
+    }
+    for (const message of partitionNameClashes(family.tables, partitions)) {
+      ctx.addIssue({ code: 'custom', path: ['partitionBy'], message });
     }
   });
 

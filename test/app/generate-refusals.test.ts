@@ -233,6 +233,37 @@ export const shortCodes = pgTable('short_codes', { code: varchar('code', { lengt
     }
   });
 
+  it("two tables' partitions with one name, refused when the config is read", async () => {
+    const configFile = join(app.dir, 'pgparts.config.ts');
+    const config = readFileSync(configFile, 'utf8');
+    writeFileSync(
+      schemaFile,
+      `${originalSchema}
+export const ev = pgTable('ev', { k: text('k').notNull() });
+export const evX = pgTable('ev_x', { k: text('k').notNull() });
+`,
+    );
+    try {
+      writeFileSync(
+        configFile,
+        `${config.replace('\n];', "\n  partitionFamily({ name: 'ev', tables: [s.ev, s.evX], partitionBy: { strategy: 'list', column: 'k', values: ['x_1', '1'], naming: '{table}_{value}' }, defaultPartition: true }),\n];")}import * as s from './src/schema';\n`,
+      );
+      const before = folderText();
+      for (const check of [true, false]) {
+        // Thrown by the app's own pgparts (the bundle the config imports), another instance.
+        expect(await rejection(run(check))).toMatchObject({
+          code: 'invalid-config',
+          message: expect.stringMatching(
+            /ev's partition of "x_1" and ev_x's partition of "1" would both be named ev_x_1/,
+          ),
+        });
+        expect(folderText()).toEqual(before);
+      }
+    } finally {
+      writeFileSync(configFile, config);
+    }
+  });
+
   it("a RANGE family's changed interval, read from the earlier migrations or recorded", async () => {
     const configFile = join(app.dir, 'pgparts.config.ts');
     const config = readFileSync(configFile, 'utf8');

@@ -1,6 +1,7 @@
-import { bigint, integer, pgSchema, pgTable } from 'drizzle-orm/pg-core';
+import { bigint, integer, pgSchema, pgTable, text } from 'drizzle-orm/pg-core';
 import { describe, expect, it } from 'vitest';
 import { inspect } from '../../src/catalog/inspect.js';
+import { assertDistinctPartitionNames } from '../../src/define/partition-key.js';
 import { parseFamily, partitionFamily } from '../../src/define/spec.js';
 import { killmailFamily } from '../../src/domains/killmails/partitioning.js';
 import { leaderboardFamily } from '../../src/domains/leaderboard/partitioning.js';
@@ -209,6 +210,72 @@ describe('partitionFamily takes its schema from its Drizzle tables', () => {
       thrown(() => partitionFamily({ ...spec, schema: 'public', tables: [orders] })),
       'invalid-config',
       { message: /table orders is in schema app, the family in public/ },
+    );
+  });
+});
+
+describe('partition names must differ over every table of a family', () => {
+  const ev = pgTable('ev', { k: text('k').notNull() });
+  const evX = pgTable('ev_x', { k: text('k').notNull() });
+
+  it("two tables' partitions of two values: refused when the spec is declared", () => {
+    expectPgpartsError(
+      thrown(() =>
+        partitionFamily({
+          name: 'ev',
+          tables: [ev, evX],
+          partitionBy: {
+            strategy: 'list',
+            column: 'k',
+            values: ['x_1', '1'],
+            naming: '{table}_{value}',
+          },
+          defaultPartition: true,
+        }),
+      ),
+      'invalid-config',
+      {
+        message:
+          /invalid partition spec for family "ev":\n {2}- partitionBy: ev's partition of "x_1" and ev_x's partition of "1" would both be named ev_x_1; change partitionBy\.naming/,
+      },
+    );
+    // A table named as another's DEFAULT partition.
+    const evDefault = pgTable('ev_default', { k: text('k').notNull() });
+    expectPgpartsError(
+      thrown(() =>
+        partitionFamily({
+          name: 'ev',
+          tables: [ev, evDefault],
+          partitionBy: { strategy: 'list', column: 'k', values: ['a'] },
+          defaultPartition: true,
+        }),
+      ),
+      'invalid-config',
+      {
+        message:
+          /ev's DEFAULT partition would be named ev_default, the name of the family's table ev_default/,
+      },
+    );
+  });
+
+  it('keys the plan finds (a RANGE window): a partition named as another table of the family', () => {
+    const yearly = parseFamily({
+      name: 'yearly',
+      tables: ['ev', 'ev_2026'],
+      partitionBy: { strategy: 'range', column: 'at', interval: 'year' },
+    });
+    const key = {
+      kind: 'range' as const,
+      from: new Date('2026-01-01Z'),
+      to: new Date('2027-01-01Z'),
+    };
+    expectPgpartsError(
+      thrown(() => assertDistinctPartitionNames(yearly, [key])),
+      'invalid-config',
+      {
+        message:
+          /family yearly: ev's partition of "2026-01-01\.\.2027-01-01" would be named ev_2026, the name of the family's table ev_2026/,
+      },
     );
   });
 });
