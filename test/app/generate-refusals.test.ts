@@ -264,6 +264,34 @@ export const evX = pgTable('ev_x', { k: text('k').notNull() });
     }
   });
 
+  it('every invalid family of the config in one run', async () => {
+    const configFile = join(app.dir, 'pgparts.config.ts');
+    const config = readFileSync(configFile, 'utf8');
+    const bad = config
+      .replace('premake: 7, past: 3 },', 'premake: 7, past: 31 },')
+      .replace(
+        "naming: '{table}_{value}',",
+        "naming: '{table}_{value}',\n      valueType: 'integer',",
+      );
+    expect(bad).not.toBe(config);
+    try {
+      writeFileSync(configFile, bad);
+      const before = folderText();
+      for (const check of [true, false]) {
+        // Thrown by the app's own pgparts (the bundle the config imports), another instance.
+        expect(await rejection(run(check))).toMatchObject({
+          code: 'invalid-config',
+          message: expect.stringMatching(
+            /2 families are invalid:\n.*family "app_events":\n {2}- partitionBy\.past: past \(31\) reaches back beyond retention\.keep \(30\)[\s\S]*family "region_orders":\n {2}- partitionBy\.values: a integer LIST cannot hold "eu-west"/,
+          ),
+        });
+        expect(folderText()).toEqual(before);
+      }
+    } finally {
+      writeFileSync(configFile, config);
+    }
+  });
+
   it("a RANGE family's changed interval, read from the earlier migrations or recorded", async () => {
     const configFile = join(app.dir, 'pgparts.config.ts');
     const config = readFileSync(configFile, 'utf8');

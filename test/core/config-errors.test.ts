@@ -2,7 +2,7 @@ import { bigint, integer, pgSchema, pgTable, text } from 'drizzle-orm/pg-core';
 import { describe, expect, it } from 'vitest';
 import { inspect } from '../../src/catalog/inspect.js';
 import { assertDistinctPartitionNames } from '../../src/define/partition-key.js';
-import { parseFamily, partitionFamily } from '../../src/define/spec.js';
+import { parseFamilies, parseFamily, partitionFamily } from '../../src/define/spec.js';
 import { killmailFamily } from '../../src/domains/killmails/partitioning.js';
 import { leaderboardFamily } from '../../src/domains/leaderboard/partitioning.js';
 import { SpecMismatchError } from '../../src/plan/plan.js';
@@ -275,6 +275,25 @@ describe('partition names must differ over every table of a family', () => {
       {
         message:
           /family yearly: ev's partition of "2026-01-01\.\.2027-01-01" would be named ev_2026, the name of the family's table ev_2026/,
+      },
+    );
+  });
+});
+
+describe('every invalid family at once', () => {
+  it('parseFamilies lists each invalid family, not only the first', () => {
+    const range = (name: string, past: number) => ({
+      name,
+      tables: [name],
+      partitionBy: { strategy: 'range', column: 'at', interval: 'day', past },
+      retention: { keep: 3 },
+    });
+    expectPgpartsError(
+      thrown(() => parseFamilies([range('daily_stats', 4), range('fine', 1), range('ticks', 5)])),
+      'invalid-config',
+      {
+        message:
+          /^pgparts: 2 families are invalid:\npgparts: invalid partition spec for family "daily_stats":\n {2}- partitionBy\.past: past \(4\) reaches back beyond retention\.keep \(3\)[^\n]*\npgparts: invalid partition spec for family "ticks":\n {2}- partitionBy\.past: past \(5\)/,
       },
     );
   });
