@@ -99,7 +99,7 @@ export const familySchema = z
         ctx.addIssue({
           code: 'custom',
           path: ['partitionBy', 'values'],
-          message: `a ${type} LIST cannot hold ${wrong.map((v) => JSON.stringify(v)).join(', ')}`,
+          message: `${type === 'integer' ? 'an' : 'a'} ${type} LIST cannot hold ${wrong.map((v) => JSON.stringify(v)).join(', ')}`,
         });
       }
       if (type === 'text' && family.retention) {

@@ -282,7 +282,7 @@ export const evX = pgTable('ev_x', { k: text('k').notNull() });
         expect(await rejection(run(check))).toMatchObject({
           code: 'invalid-config',
           message: expect.stringMatching(
-            /2 families are invalid:\n.*family "app_events":\n {2}- partitionBy\.past: past \(31\) reaches back beyond retention\.keep \(30\)[\s\S]*family "region_orders":\n {2}- partitionBy\.values: a integer LIST cannot hold "eu-west"/,
+            /2 families are invalid:\n.*family "app_events":\n {2}- partitionBy\.past: past \(31\) reaches back beyond retention\.keep \(30\)[\s\S]*family "region_orders":\n {2}- partitionBy\.values: an integer LIST cannot hold "eu-west"/,
           ),
         });
         expect(folderText()).toEqual(before);
