@@ -1,4 +1,5 @@
 import { type Command, Option } from 'commander';
+import { counted } from '../define/counted.js';
 import { PgpartsError } from '../errors.js';
 import {
   type BatchProgress,
@@ -108,7 +109,7 @@ export async function runConvertStep(
       print(
         dryRun
           ? r.sql
-          : `prep ${name}: ${r.partitionsCreated.length} partitions created` +
+          : `prep ${name}: ${counted(r.partitionsCreated.length, 'partition')} created` +
               (r.needsBackfill.length > 0
                 ? `; backfill needed for ${r.needsBackfill.join(', ')}`
                 : ''),
@@ -120,7 +121,7 @@ export async function runConvertStep(
       print(
         dryRun
           ? r.sql
-          : `backfill ${name}: ${r.rowsUpdated} rows updated in ${Math.round(r.elapsedMs)} ms`,
+          : `backfill ${name}: ${counted(r.rowsUpdated, 'row')} updated in ${Math.round(r.elapsedMs)} ms`,
       );
       return true;
     }
@@ -129,7 +130,7 @@ export async function runConvertStep(
       print(
         dryRun
           ? r.sql
-          : `fill ${name}: ${r.rowsCopied} rows copied, ${r.changesReplayed} logged changes replayed, in ${Math.round(r.elapsedMs)} ms`,
+          : `fill ${name}: ${counted(r.rowsCopied, 'row')} copied, ${counted(r.changesReplayed, 'logged change')} replayed, in ${Math.round(r.elapsedMs)} ms`,
       );
       return true;
     }

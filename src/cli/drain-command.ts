@@ -1,5 +1,6 @@
 import { type Command, Option } from 'commander';
 import { shellWord } from '../define/command-words.js';
+import { counted } from '../define/counted.js';
 import { keyLabel } from '../define/partition-key.js';
 import { abandonDrain } from '../ops/drain/abandon.js';
 import { drainDryRun, drainKey } from '../ops/drain/drain.js';
@@ -161,7 +162,8 @@ export function registerDrain(program: Command): void {
           );
           return;
         }
-        for (const t of result.tables) cliOut(`  ${t.partition}: ${t.rowsMoved} rows moved`);
+        for (const t of result.tables)
+          cliOut(`  ${t.partition}: ${counted(t.rowsMoved, 'row')} moved`);
         const held = result.finalPhase;
         const how =
           result.strategy === 'swap'
@@ -171,7 +173,7 @@ export function registerDrain(program: Command): void {
                 ? ''
                 : ' (without session_replication_role: ON DELETE triggers ran)');
         cliOut(
-          `drained ${family.name} ${result.key}: ${result.rowsMoved} rows in ${formatMs(result.elapsedMs)}; ` +
+          `drained ${family.name} ${result.key}: ${counted(result.rowsMoved, 'row')} in ${formatMs(result.elapsedMs)}; ` +
             `locks held ${formatMs(result.maxLockHoldMs)} (${how})`,
         );
       } finally {

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { counted } from '../define/counted.js';
 import { keyLabel, partitionName } from '../define/partition-key.js';
 import { PgpartsError } from '../errors.js';
 import {
@@ -119,7 +120,7 @@ export function registerRetire(program: Command): void {
         }
         for (const p of result.partitions) {
           cliOut(
-            `  ${p.partition}: ${p.archivedAs ? `archived as ${p.archivedAs}` : 'dropped'} (~${p.rows} rows)`,
+            `  ${p.partition}: ${p.archivedAs ? `archived as ${p.archivedAs}` : 'dropped'} (~${counted(p.rows, 'row')})`,
           );
         }
         cliOut(
@@ -159,7 +160,8 @@ export function registerRetire(program: Command): void {
             lockTimeoutMs: options.lockTimeout,
             retries: options.retries,
           });
-          for (const p of result.partitions) cliOut(`  ${p.partition}: attached, ${p.rows} rows`);
+          for (const p of result.partitions)
+            cliOut(`  ${p.partition}: attached, ${counted(p.rows, 'row')}`);
           cliOut(`reattached ${family.name} ${result.key} in ${formatMs(result.elapsedMs)}`);
         } finally {
           await conn.close();

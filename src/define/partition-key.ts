@@ -2,20 +2,16 @@ import { z } from 'zod';
 import { PgpartsError } from '../errors.js';
 import { identifierProblem } from '../sql/identifiers.js';
 import { intervalSuffix } from './intervals.js';
+import {
+  defaultPartitionName,
+  type ListValue,
+  listPartitionName,
+  type NamedPartition,
+  partitionNameClashes,
+} from './naming.js';
 import type { FamilySpec } from './spec.js';
 
-/** A LIST value: an integer (season 14) or text (region 'eu-west'). */
-export type ListValue = number | string;
-
-/**
- * The part of a partition name that stands for a LIST value: integers as digits (`m` for the
- * minus sign), text lower-cased with every character other than a-z, 0-9 and _ turned into _.
- * Two values can give one name ('EU' and 'eu'); the plan refuses such pairs (distinctNames).
- */
-export function listValueSlug(value: ListValue): string {
-  if (typeof value === 'number') return value < 0 ? `m${-value}` : String(value);
-  return value.toLowerCase().replace(/[^a-z0-9_]/g, '_');
-}
+export { type ListValue, listValueSlug } from './naming.js';
 
 /** What one partition holds: one LIST value, one RANGE interval, or everything else (DEFAULT). */
 export type PartitionKey =
@@ -61,13 +57,11 @@ export function keyLabel(key: PartitionKey): string {
 export function partitionName(family: FamilySpec, table: string, key: PartitionKey): string {
   let name: string;
   if (key.kind === 'default') {
-    name = `${table}_default`;
+    name = defaultPartitionName(table);
   } else if (key.kind === 'list') {
     if (family.partitionBy.strategy !== 'list')
       throw new PgpartsError('invalid-input', 'pgparts: LIST key on a RANGE family');
-    name = family.partitionBy.naming
-      .replaceAll('{table}', table)
-      .replaceAll('{value}', listValueSlug(key.value));
+    name = listPartitionName(family.partitionBy.naming, table, key.value);
   } else {
     if (family.partitionBy.strategy !== 'range')
       throw new PgpartsError('invalid-input', 'pgparts: RANGE key on a LIST family');
@@ -88,41 +82,36 @@ export function partitionName(family: FamilySpec, table: string, key: PartitionK
 }
 
 /**
- * Refuses keys of one family whose partitions would have the same name (text values that differ
- * only in case or punctuation), or the DEFAULT partition's name (a value `default`): PostgreSQL
- * would refuse the second CREATE half-way through, and a drain or retire looking for the key's
- * partition would find the other one.
+ * Refuses keys of one family whose partitions would have the same name, over every table of the
+ * family (`ev`'s partition of `x_1` and `ev_x`'s of `1` under `{table}_{value}`): text values
+ * that differ only in case or punctuation, a value `default` (the DEFAULT partition's name), or
+ * a name of one of the family's tables. PostgreSQL would refuse the second CREATE half-way
+ * through, and a drain or retire looking for the key's partition would find the other one.
  */
 export function assertDistinctPartitionNames(
   family: FamilySpec,
   keys: readonly PartitionKey[],
 ): void {
-  const table = family.tables[0];
-  if (!table) return;
-  const defaultName = family.defaultPartition
-    ? partitionName(family, table, { kind: 'default' })
-    : null;
-  const seen = new Map<string, PartitionKey>();
-  for (const key of keys) {
-    const name = partitionName(family, table, key);
-    if (name === defaultName) {
-      throw new PgpartsError(
-        'invalid-config',
-        `pgparts: family ${family.name}: LIST value ${JSON.stringify(keyLabel(key))} gives the ` +
-          `partition name ${name}, the DEFAULT partition's; give the family another naming ` +
-          'scheme (partitionBy.naming) or leave the value to DEFAULT',
-      );
+  const partitions: NamedPartition[] = [];
+  for (const table of family.tables) {
+    if (family.defaultPartition) {
+      partitions.push({
+        table,
+        name: partitionName(family, table, { kind: 'default' }),
+        key: undefined,
+      });
     }
-    const other = seen.get(name);
-    if (other && keyLabel(other) !== keyLabel(key)) {
-      throw new PgpartsError(
-        'invalid-config',
-        `pgparts: family ${family.name}: LIST values ${JSON.stringify(keyLabel(other))} and ` +
-          `${JSON.stringify(keyLabel(key))} both give the partition name ${name}; ` +
-          'partition names are derived from the values, so they must differ in more than case and punctuation',
-      );
+    for (const key of keys) {
+      if (key.kind === 'default') continue;
+      partitions.push({ table, name: partitionName(family, table, key), key: keyLabel(key) });
     }
-    seen.set(name, key);
+  }
+  const problems = partitionNameClashes(family.tables, partitions);
+  if (problems.length > 0) {
+    throw new PgpartsError(
+      'invalid-config',
+      `pgparts: family ${family.name}: ${problems.join('; ')}`,
+    );
   }
 }
 

@@ -3,6 +3,12 @@ import { z } from 'zod';
 import { PgpartsError } from '../errors.js';
 import { identifierSchema } from '../sql/identifiers.js';
 import { INTERVALS } from './intervals.js';
+import {
+  defaultPartitionName,
+  listPartitionName,
+  type NamedPartition,
+  partitionNameClashes,
+} from './naming.js';
 
 /**
  * Partition specs: what a family of tables should look like. A family is a set of tables that
@@ -93,7 +99,7 @@ export const familySchema = z
         ctx.addIssue({
           code: 'custom',
           path: ['partitionBy', 'values'],
-          message: `a ${type} LIST cannot hold ${wrong.map((v) => JSON.stringify(v)).join(', ')}`,
+          message: `${type === 'integer' ? 'an' : 'a'} ${type} LIST cannot hold ${wrong.map((v) => JSON.stringify(v)).join(', ')}`,
         });
       }
       if (type === 'text' && family.retention) {
@@ -118,6 +124,26 @@ export const familySchema = z
         ctx.addIssue({ code: 'custom', message: `table ${table} is listed twice` });
       }
       seen.add(table);
+    }
+    // The partitions the spec itself names (DEFAULT, declared LIST values), over every table:
+    // refused here so generate writes no migration that fails with "already exists". Keys read
+    // from the database (valuesFrom, the RANGE window) are checked by the plan the same way.
+    const partitions: NamedPartition[] = [];
+    for (const table of family.tables) {
+      if (family.defaultPartition) {
+        partitions.push({ table, name: defaultPartitionName(table), key: undefined });
+      }
+      if (p.strategy !== 'list') continue;
+      for (const value of p.values) {
+        partitions.push({
+          table,
+          name: listPartitionName(p.naming, table, value),
+          key: String(value),
+        });
+      }
+    }
+    for (const message of partitionNameClashes(family.tables, partitions)) {
+      ctx.addIssue({ code: 'custom', path: ['partitionBy'], message });
     }
   });
 
@@ -157,10 +183,42 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/**
+ * While a config file is loaded (loadingConfig), partitionFamily returns a spec it refused as
+ * this marker, carrying its error, instead of throwing: the config's other families are then
+ * still declared, and the load reports every refused family at once (parseEach) rather than the
+ * first one per run. Symbol.for and globalThis: the config may import another copy of pgparts
+ * than the one loading it.
+ */
+const REFUSED = Symbol.for('pgparts.refusedFamily');
+const LOADING_CONFIG = Symbol.for('pgparts.loadingConfig');
+
+type RefusedFamily = { name: unknown; [REFUSED]: unknown };
+
+function refusedError(input: unknown): PgpartsError | undefined {
+  if (typeof input !== 'object' || input === null || !(REFUSED in input)) return undefined;
+  const error = (input as RefusedFamily)[REFUSED];
+  if (error instanceof PgpartsError) return error;
+  return new PgpartsError('invalid-config', error instanceof Error ? error.message : String(error));
+}
+
+/** Runs `load` (a config file's import) with partitionFamily's refusals deferred (REFUSED). */
+export async function loadingConfig<T>(load: () => Promise<T>): Promise<T> {
+  const scope = globalThis as Record<symbol, number | undefined>;
+  scope[LOADING_CONFIG] = (scope[LOADING_CONFIG] ?? 0) + 1;
+  try {
+    return await load();
+  } finally {
+    scope[LOADING_CONFIG] = (scope[LOADING_CONFIG] ?? 1) - 1;
+  }
+}
+
 export function parseFamily(input: unknown): FamilySpec {
   if (typeof input === 'object' && input !== null && validated.has(input)) {
     return input as FamilySpec;
   }
+  const refused = refusedError(input);
+  if (refused) throw refused;
   const result = familySchema.safeParse(input);
   if (!result.success) {
     const name =
@@ -172,6 +230,31 @@ export function parseFamily(input: unknown): FamilySpec {
   const spec = deepFreeze(result.data);
   validated.add(spec);
   return spec;
+}
+
+/**
+ * Validates every spec of `inputs`; throws one error listing every invalid family (a config with
+ * four bad families takes one run to see, not four).
+ */
+export function parseEach(inputs: readonly unknown[]): FamilySpec[] {
+  const specs: FamilySpec[] = [];
+  const errors: PgpartsError[] = [];
+  for (const input of inputs) {
+    try {
+      specs.push(parseFamily(input));
+    } catch (error) {
+      if (!(error instanceof PgpartsError)) throw error;
+      errors.push(error);
+    }
+  }
+  if (errors.length === 1) throw errors[0];
+  if (errors.length > 1) {
+    throw new PgpartsError(
+      'invalid-config',
+      `pgparts: ${errors.length} families are invalid:\n${errors.map((e) => e.message).join('\n')}`,
+    );
+  }
+  return specs;
 }
 
 /**
@@ -196,7 +279,7 @@ export function parseFamilies(inputs: readonly unknown[]): FamilySpec[] {
         ' (one family: [family])',
     );
   }
-  const families = inputs.map((input) => parseFamily(input));
+  const families = parseEach(inputs);
   const byName = new Map<string, FamilySpec>();
   const byTable = new Map<string, FamilySpec>();
   for (const family of families) {
@@ -231,9 +314,20 @@ type FamilyWithTables = Omit<FamilySpecInput, 'tables'> & { tables: readonly PgT
 /**
  * Declares a family from Drizzle tables, next to their definitions. Checks what only the Drizzle
  * objects know: every table has the partition column and lives in the family's schema, which is
- * the tables' own (a `pgSchema` table's) unless `schema` says otherwise.
+ * the tables' own (a `pgSchema` table's) unless `schema` says otherwise. Throws what it refuses,
+ * except while pgparts loads a config file (loadingConfig): the load then reports it with every
+ * other refused family of the config.
  */
 export function partitionFamily(input: FamilyWithTables): FamilySpec {
+  try {
+    return declareFamily(input);
+  } catch (error) {
+    if (!(globalThis as Record<symbol, number | undefined>)[LOADING_CONFIG]) throw error;
+    return { name: input?.name, [REFUSED]: error } as unknown as FamilySpec;
+  }
+}
+
+function declareFamily(input: FamilyWithTables): FamilySpec {
   const column = input.partitionBy.column;
   const names: string[] = [];
   const first = input.tables[0] ? (getTableConfig(input.tables[0]).schema ?? 'public') : 'public';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { type FamilySpec, parseFamily } from '../define/spec.js';
+import { type FamilySpec, loadingConfig, parseEach } from '../define/spec.js';
 import { PgpartsError } from '../errors.js';
 import { identifierSchema } from '../sql/identifiers.js';
 import { loadModule } from './load-module.js';
@@ -79,7 +79,7 @@ export function parseConfig(path: string, input: unknown): LoadedConfig {
       `pgparts: invalid config ${path}:\n${lines.join('\n')}`,
     );
   }
-  const parsed = result.data.families.map((family) => parseFamily(family));
+  const parsed = parseEach(result.data.families);
   const names = new Set<string>();
   for (const object of result.data.objects) {
     if (names.has(object.name))
@@ -94,7 +94,7 @@ export function parseConfig(path: string, input: unknown): LoadedConfig {
 
 /** Loads pgparts.config.ts (or .js/.mjs): named exports, or a default export of the same shape. */
 export async function loadAppConfig(path: string): Promise<LoadedConfig> {
-  const module = await loadModule(path);
+  const module = await loadingConfig(() => loadModule(path));
   const fromDefault =
     module.default && typeof module.default === 'object' && !Array.isArray(module.default)
       ? (module.default as Record<string, unknown>)

@@ -30,6 +30,7 @@ import {
   writeState,
 } from './generator-state.js';
 import { readJournal, readMigrations, STATEMENT_BREAKPOINT } from './journal.js';
+import { checkKeyTypes } from './key-types.js';
 import { newPartitionsSql } from './new-partitions.js';
 import {
   changedIndexes,
@@ -175,6 +176,7 @@ function writeMigrations(out: string, kit: DrizzleKitRun, config: LoadedConfig):
   runDrizzleKitGenerate(kit.cwd, kit.path);
   const latest = readJournal(out).at(-1);
   if (latest) checkUniqueKeys(readSnapshot(out, latest.idx), config.families);
+  if (latest) checkKeyTypes(readSnapshot(out, latest.idx), config.families);
   const thisRun = readJournal(out)
     .slice(countBefore)
     .map((e) => e.tag);

@@ -36,10 +36,16 @@ export async function loadModule(file: string): Promise<Record<string, unknown>>
   // TypeScript when the process already has a loader) is imported natively; jiti transforms the rest.
   const jiti = createJiti(import.meta.url, { moduleCache: true, tryNative: true });
   const before = new Set(Object.keys(requireCache));
-  const loaded = await jiti.import(path);
-  for (const key of Object.keys(requireCache)) {
-    if (!before.has(key) && !key.includes(`${sep}node_modules${sep}`)) {
-      transformed.set(key, digest(key));
+  let loaded: unknown;
+  try {
+    loaded = await jiti.import(path);
+  } finally {
+    // Also when the config threw (a spec refused): the modules it left in the cache (its schema,
+    // the config itself) must be read again once edited.
+    for (const key of Object.keys(requireCache)) {
+      if (!before.has(key) && !key.includes(`${sep}node_modules${sep}`)) {
+        transformed.set(key, digest(key));
+      }
     }
   }
   return (loaded && typeof loaded === 'object' ? loaded : { default: loaded }) as Record<

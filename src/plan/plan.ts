@@ -1,5 +1,6 @@
 import type { FamilySnapshot, Snapshot } from '../catalog/snapshot.js';
 import { compareKeys, keyId, parseBound, rangeSpan } from '../define/bounds.js';
+import { counted } from '../define/counted.js';
 import { addIntervals, intervalStart } from '../define/intervals.js';
 import {
   assertDistinctPartitionNames,
@@ -237,7 +238,7 @@ function wantedKeys(
       else if (existing.has(keyId(key))) retire.push(key);
     }
     assertDistinctPartitionNames(family, [...wanted, ...retire]);
-    const cutoff = keep === undefined ? undefined : `the newest ${keep} values`;
+    const cutoff = keep === undefined ? undefined : `the newest ${counted(keep, 'value')}`;
     return { wanted, retire, why, cutoff };
   }
 

@@ -1,15 +1,7 @@
 import type { FamilySnapshot } from '../catalog/snapshot.js';
 import { matchesSpec } from '../catalog/snapshot.js';
-import { type FamilySpec, listValueType } from '../define/spec.js';
-
-const LIST_KEY_TYPES = new Set(['smallint', 'integer', 'bigint']);
-/** A text LIST (regions, tenant slugs): values compare as text. */
-const TEXT_LIST_KEY_TYPES = new Set(['text', 'character varying', 'character']);
-const RANGE_KEY_TYPES = new Set([
-  'timestamp with time zone',
-  'timestamp without time zone',
-  'date',
-]);
+import { keyTypeProblem } from '../define/key-types.js';
+import type { FamilySpec } from '../define/spec.js';
 
 /** `RANGE (killmail_time)` as the spec declares it, for messages. */
 function declaredKey(family: FamilySpec): string {
@@ -41,19 +33,8 @@ export function specMismatches(family: FamilySpec, snapshot: FamilySnapshot): st
       );
       continue;
     }
-    const p = family.partitionBy;
-    const allowed =
-      p.strategy === 'range'
-        ? RANGE_KEY_TYPES
-        : listValueType(p) === 'text'
-          ? TEXT_LIST_KEY_TYPES
-          : LIST_KEY_TYPES;
-    if (parent.keyType && !allowed.has(parent.keyType)) {
-      problems.push(
-        `table ${name}: partition key ${family.partitionBy.column} is ${parent.keyType}; ` +
-          `${family.partitionBy.strategy.toUpperCase()} families need ${[...allowed].join(', ')}`,
-      );
-    }
+    const typeProblem = parent.keyType ? keyTypeProblem(family, parent.keyType) : undefined;
+    if (typeProblem) problems.push(`table ${name}: ${typeProblem}`);
   }
   if (snapshot.sourceError) problems.push(snapshot.sourceError);
   return problems;

@@ -1,6 +1,7 @@
 import type { DefaultRows, PartitionInfo, Snapshot, UnfinishedWork } from '../catalog/snapshot.js';
 import { compareKeys, keyId } from '../define/bounds.js';
 import { keyWord, tableArgument } from '../define/command-words.js';
+import { counted } from '../define/counted.js';
 import { addIntervals, intervalStart } from '../define/intervals.js';
 import { keyLabel, type PartitionKey } from '../define/partition-key.js';
 import { type FamilySpec, parseFamilies } from '../define/spec.js';
@@ -98,12 +99,12 @@ function describe(family: FamilySpec): string {
       : '';
     const listed = p.values.length > 0 ? `, values ${p.values.join(', ')}` : '';
     const kept = family.retention
-      ? `, retention the newest ${family.retention.keep} values (${family.retention.mode})`
+      ? `, retention the newest ${counted(family.retention.keep, 'value')} (${family.retention.mode})`
       : '';
     return `LIST by ${p.column}${from}${listed}${kept}`;
   }
   const retention = family.retention
-    ? `, retention ${family.retention.keep} ${p.interval}s (${family.retention.mode})`
+    ? `, retention ${counted(family.retention.keep, p.interval)} (${family.retention.mode})`
     : '';
   return `RANGE by ${p.column}, one ${p.interval} each, premake ${p.premake}${retention}`;
 }
@@ -282,7 +283,9 @@ export function status(
         const parts: string[] = [];
         if (byHand.length === 0) parts.push('pgparts plan shows the drain');
         else if (byHand.length < keys.keys.length)
-          parts.push('pgparts plan shows the drain of the others');
+          parts.push(
+            `pgparts plan shows the drain of ${keys.keys.length - byHand.length === 1 ? 'the other one' : 'the others'}`,
+          );
         if (drainable.length > 0) {
           parts.push(
             `apply leaves ${drainable.map(keyLabel).join(', ')} there, the spec asking for no ` +

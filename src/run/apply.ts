@@ -5,6 +5,7 @@ import { inspectInSession } from '../catalog/inspect.js';
 import { unsupportedServerReason } from '../catalog/server-version.js';
 import type { Snapshot } from '../catalog/snapshot.js';
 import { keyId } from '../define/bounds.js';
+import { counted } from '../define/counted.js';
 import { type FamilySpec, parseFamilies } from '../define/spec.js';
 import { isPgpartsError, PgpartsError } from '../errors.js';
 import { drainKey } from '../ops/drain/drain.js';
@@ -84,7 +85,7 @@ const BUILT_IN_EXECUTORS: StepExecutors = {
       retries: ctx.retries,
       onProgress: (p) => ctx.progress(p.done, p.total, p.phase === 'copy' ? 'pages' : p.phase),
     });
-    return `${result.rowsMoved} rows moved in ${Math.round(result.elapsedMs)} ms (${result.strategy ?? 'nothing to move'}), locks held ${Math.round(result.maxLockHoldMs)} ms`;
+    return `${counted(result.rowsMoved, 'row')} moved in ${Math.round(result.elapsedMs)} ms (${result.strategy ?? 'nothing to move'}), locks held ${Math.round(result.maxLockHoldMs)} ms`;
   },
   retire: async (step, ctx) => {
     // On the run's connection: its settings, privileges preflight and ownership records serve.
@@ -95,7 +96,7 @@ const BUILT_IN_EXECUTORS: StepExecutors = {
       onProgress: (done, total) => ctx.progress(done, total, 'partitions'),
     });
     const what = result.mode === 'drop' ? 'dropped' : 'archived';
-    return `${result.partitions.length} partitions ${what} (DETACH ${result.detach === 'concurrently' ? 'CONCURRENTLY' : 'plain'}) in ${Math.round(result.elapsedMs)} ms`;
+    return `${counted(result.partitions.length, 'partition')} ${what} (DETACH ${result.detach === 'concurrently' ? 'CONCURRENTLY' : 'plain'}) in ${Math.round(result.elapsedMs)} ms`;
   },
 };
 

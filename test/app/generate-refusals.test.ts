@@ -192,6 +192,106 @@ describe('generate refuses', { timeout: 300_000 }, () => {
     expect(readState(out)?.migrations[plain]).toBeDefined();
   });
 
+  it('partition key columns of a type the engine refuses, every family at once', async () => {
+    const configFile = join(app.dir, 'pgparts.config.ts');
+    const config = readFileSync(configFile, 'utf8');
+    writeFileSync(
+      schemaFile,
+      `${originalSchema.replace('  bigserial,', '  bigserial,\n  integer,\n  pgEnum,\n  varchar,')}
+export const orderStatus = pgEnum('order_status', ['new', 'paid']);
+export const statusLog = pgTable('status_log', { status: orderStatus('status').notNull(), id: bigint('id', { mode: 'number' }).notNull() });
+export const idRange = pgTable('id_range', { id: bigint('id', { mode: 'number' }).notNull() });
+export const tenantNotes = pgTable('tenant_notes', { tenant: integer('tenant').notNull() });
+export const shortCodes = pgTable('short_codes', { code: varchar('code', { length: 16 }).notNull() });
+`,
+    );
+    const families = [
+      "{ name: 'status_log', tables: [s.statusLog], partitionBy: { strategy: 'list', column: 'status', values: ['new', 'paid'] }, defaultPartition: true }",
+      "{ name: 'id_range', tables: [s.idRange], partitionBy: { strategy: 'range', column: 'id', interval: 'month', premake: 1 } }",
+      "{ name: 'tenant_notes', tables: [s.tenantNotes], partitionBy: { strategy: 'list', column: 'tenant', values: ['1', 'two'] } }",
+      // A length does not matter: accepted.
+      "{ name: 'short_codes', tables: [s.shortCodes], partitionBy: { strategy: 'list', column: 'code', values: ['a'] } }",
+    ];
+    try {
+      writeFileSync(
+        configFile,
+        `${config.replace('\n];', `\n${families.map((f) => `  partitionFamily(${f}),`).join('\n')}\n];`)}import * as s from './src/schema';\n`,
+      );
+      await expectRefused(
+        new RegExp(
+          [
+            "partition key columns of a type the partitions cannot have; PostgreSQL cannot change a partition key's type once the table exists, so nothing was written:",
+            '  - family status_log: table public\\.status_log: partition key status is public\\.order_status; LIST families with text values need text, character varying or character',
+            '  - family id_range: table public\\.id_range: partition key id is bigint; RANGE families \\(bounds are dates and times\\) need timestamp with time zone, timestamp without time zone or date',
+            "  - family tenant_notes: table public\\.tenant_notes: partition key tenant is integer; LIST families with text values need text, character varying or character \\(the column takes integer values: give them as numbers, or set valueType: 'integer'\\)",
+            'Change the column',
+          ].join('\n'),
+        ),
+      );
+    } finally {
+      writeFileSync(configFile, config);
+    }
+  });
+
+  it("two tables' partitions with one name, refused when the config is read", async () => {
+    const configFile = join(app.dir, 'pgparts.config.ts');
+    const config = readFileSync(configFile, 'utf8');
+    writeFileSync(
+      schemaFile,
+      `${originalSchema}
+export const ev = pgTable('ev', { k: text('k').notNull() });
+export const evX = pgTable('ev_x', { k: text('k').notNull() });
+`,
+    );
+    try {
+      writeFileSync(
+        configFile,
+        `${config.replace('\n];', "\n  partitionFamily({ name: 'ev', tables: [s.ev, s.evX], partitionBy: { strategy: 'list', column: 'k', values: ['x_1', '1'], naming: '{table}_{value}' }, defaultPartition: true }),\n];")}import * as s from './src/schema';\n`,
+      );
+      const before = folderText();
+      for (const check of [true, false]) {
+        // Thrown by the app's own pgparts (the bundle the config imports), another instance.
+        expect(await rejection(run(check))).toMatchObject({
+          code: 'invalid-config',
+          message: expect.stringMatching(
+            /ev's partition of "x_1" and ev_x's partition of "1" would both be named ev_x_1/,
+          ),
+        });
+        expect(folderText()).toEqual(before);
+      }
+    } finally {
+      writeFileSync(configFile, config);
+    }
+  });
+
+  it('every invalid family of the config in one run', async () => {
+    const configFile = join(app.dir, 'pgparts.config.ts');
+    const config = readFileSync(configFile, 'utf8');
+    const bad = config
+      .replace('premake: 7, past: 3 },', 'premake: 7, past: 31 },')
+      .replace(
+        "naming: '{table}_{value}',",
+        "naming: '{table}_{value}',\n      valueType: 'integer',",
+      );
+    expect(bad).not.toBe(config);
+    try {
+      writeFileSync(configFile, bad);
+      const before = folderText();
+      for (const check of [true, false]) {
+        // Thrown by the app's own pgparts (the bundle the config imports), another instance.
+        expect(await rejection(run(check))).toMatchObject({
+          code: 'invalid-config',
+          message: expect.stringMatching(
+            /2 families are invalid:\n.*family "app_events":\n {2}- partitionBy\.past: past \(31\) reaches back beyond retention\.keep \(30\)[\s\S]*family "region_orders":\n {2}- partitionBy\.values: an integer LIST cannot hold "eu-west"/,
+          ),
+        });
+        expect(folderText()).toEqual(before);
+      }
+    } finally {
+      writeFileSync(configFile, config);
+    }
+  });
+
   it("a RANGE family's changed interval, read from the earlier migrations or recorded", async () => {
     const configFile = join(app.dir, 'pgparts.config.ts');
     const config = readFileSync(configFile, 'utf8');

@@ -1,7 +1,8 @@
-import { bigint, integer, pgSchema, pgTable } from 'drizzle-orm/pg-core';
+import { bigint, integer, pgSchema, pgTable, text } from 'drizzle-orm/pg-core';
 import { describe, expect, it } from 'vitest';
 import { inspect } from '../../src/catalog/inspect.js';
-import { parseFamily, partitionFamily } from '../../src/define/spec.js';
+import { assertDistinctPartitionNames } from '../../src/define/partition-key.js';
+import { parseFamilies, parseFamily, partitionFamily } from '../../src/define/spec.js';
 import { killmailFamily } from '../../src/domains/killmails/partitioning.js';
 import { leaderboardFamily } from '../../src/domains/leaderboard/partitioning.js';
 import { SpecMismatchError } from '../../src/plan/plan.js';
@@ -101,6 +102,41 @@ describe('bad configuration fails with a clear message before any SQL runs', () 
     expect(statements.filter((s) => DDL.test(s))).toEqual([]);
   });
 
+  it("a key column's type, by the rule generate uses: an enum refused, a length ignored", async () => {
+    await t.sql.unsafe(`
+      CREATE TYPE key_status AS ENUM ('new', 'paid');
+      CREATE TABLE status_log (status key_status NOT NULL, id int NOT NULL) PARTITION BY LIST (status);
+      CREATE TABLE short_codes (code varchar(16) NOT NULL) PARTITION BY LIST (code);
+      CREATE TABLE ticks (at timestamp(3) with time zone NOT NULL) PARTITION BY RANGE (at);
+    `);
+    const { db, statements } = recordingDatabase(t);
+    const list = (name: string, column: string) =>
+      parseFamily({
+        name,
+        tables: [name],
+        partitionBy: { strategy: 'list', column, values: ['new'] },
+      });
+    expectPgpartsError(
+      await rejection(apply(db, { families: [list('status_log', 'status')] })),
+      'spec-mismatch',
+      {
+        message:
+          /family status_log: table public\.status_log: partition key status is (public\.)?key_status; LIST families with text values need text, character varying or character$/m,
+      },
+    );
+    expect(statements.filter((s) => DDL.test(s))).toEqual([]);
+    const ticks = parseFamily({
+      name: 'ticks',
+      tables: ['ticks'],
+      partitionBy: { strategy: 'range', column: 'at', interval: 'month', premake: 0 },
+    });
+    const result = await apply(db, { families: [list('short_codes', 'code'), ticks] });
+    expect(result.failed).toBe(0);
+    expect(
+      (await t.sql`SELECT to_regclass('public.short_codes_snew') IS NOT NULL AS ok`)[0]?.ok,
+    ).toBe(true);
+  });
+
   it('(control) the recorder does see the DDL of a run that has work to do', async () => {
     const { db, statements } = recordingDatabase(t);
     await t.sql`INSERT INTO season (id, name) VALUES (40, 'S40')`;
@@ -174,6 +210,91 @@ describe('partitionFamily takes its schema from its Drizzle tables', () => {
       thrown(() => partitionFamily({ ...spec, schema: 'public', tables: [orders] })),
       'invalid-config',
       { message: /table orders is in schema app, the family in public/ },
+    );
+  });
+});
+
+describe('partition names must differ over every table of a family', () => {
+  const ev = pgTable('ev', { k: text('k').notNull() });
+  const evX = pgTable('ev_x', { k: text('k').notNull() });
+
+  it("two tables' partitions of two values: refused when the spec is declared", () => {
+    expectPgpartsError(
+      thrown(() =>
+        partitionFamily({
+          name: 'ev',
+          tables: [ev, evX],
+          partitionBy: {
+            strategy: 'list',
+            column: 'k',
+            values: ['x_1', '1'],
+            naming: '{table}_{value}',
+          },
+          defaultPartition: true,
+        }),
+      ),
+      'invalid-config',
+      {
+        message:
+          /invalid partition spec for family "ev":\n {2}- partitionBy: ev's partition of "x_1" and ev_x's partition of "1" would both be named ev_x_1; change partitionBy\.naming/,
+      },
+    );
+    // A table named as another's DEFAULT partition.
+    const evDefault = pgTable('ev_default', { k: text('k').notNull() });
+    expectPgpartsError(
+      thrown(() =>
+        partitionFamily({
+          name: 'ev',
+          tables: [ev, evDefault],
+          partitionBy: { strategy: 'list', column: 'k', values: ['a'] },
+          defaultPartition: true,
+        }),
+      ),
+      'invalid-config',
+      {
+        message:
+          /ev's DEFAULT partition would be named ev_default, the name of the family's table ev_default/,
+      },
+    );
+  });
+
+  it('keys the plan finds (a RANGE window): a partition named as another table of the family', () => {
+    const yearly = parseFamily({
+      name: 'yearly',
+      tables: ['ev', 'ev_2026'],
+      partitionBy: { strategy: 'range', column: 'at', interval: 'year' },
+    });
+    const key = {
+      kind: 'range' as const,
+      from: new Date('2026-01-01Z'),
+      to: new Date('2027-01-01Z'),
+    };
+    expectPgpartsError(
+      thrown(() => assertDistinctPartitionNames(yearly, [key])),
+      'invalid-config',
+      {
+        message:
+          /family yearly: ev's partition of "2026-01-01\.\.2027-01-01" would be named ev_2026, the name of the family's table ev_2026/,
+      },
+    );
+  });
+});
+
+describe('every invalid family at once', () => {
+  it('parseFamilies lists each invalid family, not only the first', () => {
+    const range = (name: string, past: number) => ({
+      name,
+      tables: [name],
+      partitionBy: { strategy: 'range', column: 'at', interval: 'day', past },
+      retention: { keep: 3 },
+    });
+    expectPgpartsError(
+      thrown(() => parseFamilies([range('daily_stats', 4), range('fine', 1), range('ticks', 5)])),
+      'invalid-config',
+      {
+        message:
+          /^pgparts: 2 families are invalid:\npgparts: invalid partition spec for family "daily_stats":\n {2}- partitionBy\.past: past \(4\) reaches back beyond retention\.keep \(3\)[^\n]*\npgparts: invalid partition spec for family "ticks":\n {2}- partitionBy\.past: past \(5\)/,
+      },
     );
   });
 });

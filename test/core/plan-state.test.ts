@@ -158,3 +158,25 @@ describe('key shape', () => {
     expect(about(/reattach/)).toHaveLength(1);
   });
 });
+
+describe('counts in messages', () => {
+  it('one of a thing is singular: "retention 1 year", "the newest 1 value"', () => {
+    const yearly = parseFamily({
+      name: 'yearly',
+      tables: ['yearly_events'],
+      partitionBy: { strategy: 'range', column: 'at', interval: 'year', premake: 0 },
+      retention: { keep: 1 },
+    });
+    const seasons = parseFamily({ ...family, retention: { keep: 1, mode: 'drop' } });
+    const snapshot = fakeSnapshot(
+      NOW,
+      fakeFamilySnapshot(yearly, {}),
+      fakeFamilySnapshot(seasons, everywhere([1, 2]), { sourceValues: [1, 2] }),
+    );
+    const report = status([yearly, seasons], snapshot, NOW);
+    expect(report.families.map((f) => f.description)).toEqual([
+      'RANGE by at, one year each, premake 0, retention 1 year (drop)',
+      expect.stringMatching(/, retention the newest 1 value \(drop\)$/),
+    ]);
+  });
+});

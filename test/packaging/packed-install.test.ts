@@ -272,7 +272,7 @@ describe('the packed package in an app', { timeout: 300_000 }, () => {
     expect(staged?.t).toBeNull();
     const drained = run(bin('pgparts'), args, env);
     expect(drained, drained.out).toMatchObject({ code: 0 });
-    expect(drained.out).toContain('region_orders_mars: 1 rows moved');
+    expect(drained.out).toContain('region_orders_mars: 1 row moved');
     const [moved] = await db.sql`
       SELECT (SELECT count(*)::int FROM region_orders_mars) AS own,
              (SELECT count(*)::int FROM region_orders_default WHERE region = 'mars') AS left`;

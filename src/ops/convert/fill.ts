@@ -244,7 +244,7 @@ async function fillOn(
         : '; run backfill first';
       throw new PgpartsError(
         'conversion-state',
-        `pgparts: convert ${family.name} fill: ${missing[0]?.n} rows of ${s.legacy}.${d.table} have no ` +
+        `pgparts: convert ${family.name} fill: ${Number(missing[0]?.n) === 1 ? '1 row' : `${missing[0]?.n} rows`} of ${s.legacy}.${d.table} ${Number(missing[0]?.n) === 1 ? 'has' : 'have'} no ` +
           `${d.column} yet${what}`,
         { step: 'convert fill', table: `${s.legacy}.${d.table}` },
       );

@@ -1,3 +1,4 @@
+import { counted } from '../../define/counted.js';
 import type { FamilySpec } from '../../define/spec.js';
 import { PgpartsError } from '../../errors.js';
 import type { AnyPgDatabase } from '../../run/database.js';
@@ -205,8 +206,8 @@ export function formatVerifyReport(report: VerifyReport): string {
   }
   for (const t of report.tables) {
     lines.push(
-      `  ${t.table}: ${t.legacyRows} legacy rows, ${t.partitionedRows} partitioned rows, ${t.groups} keys, ` +
-        `${t.differences.length} differing keys, ${t.sampled} sampled rows, ${t.sampleDifferences.length} differing samples`,
+      `  ${t.table}: ${counted(t.legacyRows, 'legacy row')}, ${counted(t.partitionedRows, 'partitioned row')}, ${counted(t.groups, 'key')}, ` +
+        `${counted(t.differences.length, 'differing key')}, ${counted(t.sampled, 'sampled row')}, ${counted(t.sampleDifferences.length, 'differing sample')}`,
     );
     for (const d of t.differences) {
       const side = (x: GroupDifference['legacy']) =>
