@@ -9,7 +9,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { PgpartsError } from '../errors.js';
 import { renderOnlineIndexMigration } from '../ops/online-index-migration.js';
 import type { OnlineIndexSpecInput } from '../ops/online-index-spec.js';
@@ -119,10 +119,11 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
 /** The run itself, on `out`; on any error the folder is put back as it was. */
 function generateInto(out: string, kit: DrizzleKitRun, config: LoadedConfig): string[] {
   const before = listTree(out);
+  const folders = listFolders(out);
   try {
     return writeMigrations(out, kit, config);
   } catch (error) {
-    restoreTree(out, before);
+    restoreTree(out, before, folders);
     throw error;
   }
 }
@@ -384,8 +385,49 @@ function listTree(dir: string): Map<string, string> {
   return files;
 }
 
-function restoreTree(dir: string, before: Map<string, string>): void {
+/**
+ * The folder's subfolders (relative); when it does not exist yet, the outermost of it and its
+ * parents that does not (drizzle-kit creates `db/migrations/meta` whole).
+ */
+interface Folders {
+  missing?: string;
+  dirs: Set<string>;
+}
+
+function listFolders(dir: string): Folders {
+  const dirs = new Set<string>();
+  const walk = (sub: string) => {
+    for (const entry of readdirSync(join(dir, sub), { withFileTypes: true })) {
+      const rel = join(sub, entry.name);
+      if (entry.isDirectory()) {
+        dirs.add(rel);
+        walk(rel);
+      }
+    }
+  };
+  if (existsSync(dir)) {
+    walk('');
+    return { dirs };
+  }
+  let missing = dir;
+  while (!existsSync(dirname(missing)) && dirname(missing) !== missing) missing = dirname(missing);
+  return { missing, dirs };
+}
+
+/**
+ * Puts `dir` back as it was, folders included: drizzle-kit takes an existing `meta/` without a
+ * journal for a broken folder, so one it created in a refused run must go too.
+ */
+function restoreTree(dir: string, before: Map<string, string>, folders: Folders): void {
+  if (folders.missing) {
+    rmSync(folders.missing, { recursive: true, force: true });
+    return;
+  }
   for (const [rel] of listTree(dir)) if (!before.has(rel)) rmSync(join(dir, rel));
+  const created = [...listFolders(dir).dirs].filter((rel) => !folders.dirs.has(rel));
+  // Deepest first; each is empty once the files and folders below it are gone.
+  for (const rel of created.sort().reverse()) rmSync(join(dir, rel), { recursive: true });
+  for (const rel of folders.dirs) mkdirSync(join(dir, rel), { recursive: true });
   for (const [rel, text] of before) writeFileSync(join(dir, rel), text);
 }
 
