@@ -264,6 +264,7 @@ function takeOnlineIndexes(
   const rest = withoutCreateIndexes(
     readSql(out, file),
     changed.map((c) => c.index.name),
+    entry.breakpoints !== false,
   );
   if (rest !== '') {
     writeFileSync(sqlPath(out, file), rest);

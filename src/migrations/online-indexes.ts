@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PgpartsError } from '../errors.js';
 import type { OnlineIndexSpecInput } from '../ops/online-index-spec.js';
-import { STATEMENT_BREAKPOINT } from './journal.js';
+import { joinStatements, migrationStatements } from './sql-statements.js';
 
 /**
  * New indexes on partitioned tables that already hold rows are built online. drizzle-kit writes
@@ -144,22 +144,27 @@ function createIndexPattern(name: string): RegExp {
 }
 
 /**
- * `migration` (drizzle-kit's file of this run) without the CREATE INDEX statements of `names`;
- * refuses when one is not there (drizzle-kit wrote it some other way).
+ * `migration` (drizzle-kit's file of this run) without the CREATE INDEX statements of `names`,
+ * every other statement kept and the file written back in its shape (`breakpoints`, from its
+ * journal entry); refuses when one is not there (drizzle-kit wrote it some other way).
  */
-export function withoutCreateIndexes(migration: string, names: readonly string[]): string {
-  const statements = migration
-    .split(STATEMENT_BREAKPOINT)
-    .map((s) => s.trim())
-    .filter((s) => s.length > 0);
-  const kept = statements.filter((s) => !names.some((name) => createIndexPattern(name).test(s)));
+export function withoutCreateIndexes(
+  migration: string,
+  names: readonly string[],
+  breakpoints = true,
+): string {
+  const statements = migrationStatements(migration);
+  // A statement's own text, after any comment lines before it.
+  const creates = (s: string, name: string) =>
+    createIndexPattern(name).test(s.replace(/^(?:\s*--[^\n]*\n)*\s*/, ''));
+  const kept = statements.filter((s) => !names.some((name) => creates(s, name)));
   for (const name of names) {
-    if (!statements.some((s) => createIndexPattern(name).test(s))) {
+    if (!statements.some((s) => creates(s, name))) {
       throw new PgpartsError(
         'migration',
         `pgparts: drizzle-kit's migration has no CREATE INDEX "${name}" to build online instead`,
       );
     }
   }
-  return kept.length > 0 ? `${kept.join(`${STATEMENT_BREAKPOINT}\n`)}\n` : '';
+  return joinStatements(kept, breakpoints);
 }
