@@ -92,6 +92,16 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
   const cwd = resolve(options.cwd ?? process.cwd());
   const config = await loadAppConfig(resolve(cwd, options.config));
   const drizzle = await loadDrizzleConfig(cwd, options.drizzleConfig);
+  if (drizzle.journal.prefix === 'none') {
+    throw new PgpartsError(
+      'invalid-config',
+      `pgparts: ${drizzle.path}: migrations.prefix 'none' cannot be generated into: drizzle-kit ` +
+        '0.31 names every snapshot meta/_snapshot.json and skips it when it reads the folder (it ' +
+        'skips names starting with _), so each of its runs writes every table again, and generate ' +
+        "cannot tell a new index or key from an old one. Use 'index' (the default), 'timestamp', " +
+        "'unix' or 'supabase'; nothing was written.",
+    );
+  }
   const kit = { path: drizzle.path, cwd: drizzle.cwd, shape: drizzle.journal };
   if (!options.check) {
     const written = generateInto(drizzle.out, kit, config);
@@ -170,9 +180,9 @@ function writeMigrations(out: string, kit: DrizzleKitRun, config: LoadedConfig):
   }
 
   const countBefore = readJournal(out).length;
-  runDrizzleKitGenerate(kit.cwd, kit.path);
+  runKit(out, kit);
   const latest = readJournal(out).at(-1);
-  if (latest) checkUniqueKeys(readSnapshot(out, latest.idx), config.families);
+  if (latest) checkUniqueKeys(readSnapshot(out, latest.tag), config.families);
   const thisRun = readJournal(out)
     .slice(countBefore)
     .map((e) => e.tag);
@@ -249,16 +259,16 @@ function takeOnlineIndexes(
   const entries = readJournal(out);
   const entry = entries[countBefore];
   if (!file || !entry) return [];
-  const after = readSnapshot(out, entry.idx);
   const previous = entries[countBefore - 1];
-  if (!after || !previous) return [];
+  if (!previous) return [];
+  const after = readSnapshot(out, entry.tag);
   const partitioned = config.families.flatMap((family) => {
     const known = new Set(state.families[family.name]?.tables ?? []);
     return family.tables
       .filter((t) => known.has(t))
       .map((name) => ({ schema: family.schema, name }));
   });
-  const changed = changedIndexes(readSnapshot(out, previous.idx), after, partitioned);
+  const changed = changedIndexes(readSnapshot(out, previous.tag), after, partitioned);
   if (changed.length === 0) return [];
   const specs = changed.map(onlineSpecOf);
   const rest = withoutCreateIndexes(
@@ -351,7 +361,7 @@ function customMigration(out: string, kit: DrizzleKitRun, name: string): string 
   const written = addCustomMigration(out, name, kit.shape);
   if (written) return written;
   const count = readJournal(out).length;
-  runDrizzleKitGenerate(kit.cwd, kit.path, ['--custom', '--name', name]);
+  runKit(out, kit, ['--custom', '--name', name]);
   const entries = readJournal(out);
   const tag = entries.at(-1)?.tag;
   if (entries.length !== count + 1 || !tag) {
@@ -361,6 +371,20 @@ function customMigration(out: string, kit: DrizzleKitRun, name: string): string 
     );
   }
   return tag;
+}
+
+/**
+ * drizzle-kit, once the second of the folder's last migration is past where its prefix is a time
+ * (timestamp, supabase, unix): it names a migration's snapshot by the second, and a second
+ * migration in the same one would overwrite the first's snapshot.
+ */
+function runKit(out: string, kit: DrizzleKitRun, extra: readonly string[] = []): void {
+  const last = readJournal(out).at(-1)?.when;
+  if (kit.shape.prefix !== 'index' && last !== undefined) {
+    const wait = (Math.floor(last / 1000) + 1) * 1000 - Date.now();
+    if (wait > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, wait);
+  }
+  runDrizzleKitGenerate(kit.cwd, kit.path, extra);
 }
 
 function writeMigration(out: string, tag: string, statements: readonly string[]): void {

@@ -39,10 +39,29 @@ interface Snapshot {
   tables: Record<string, { name: string; schema: string; indexes?: Record<string, SnapshotIndex> }>;
 }
 
-/** drizzle-kit's snapshot of journal entry `idx` (meta/0003_snapshot.json). */
-export function readSnapshot(out: string, idx: number): Snapshot | undefined {
-  const path = join(out, 'meta', `${String(idx).padStart(4, '0')}_snapshot.json`);
-  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as Snapshot) : undefined;
+/**
+ * drizzle-kit's snapshot of the journal entry `tag`: meta/<prefix>_snapshot.json, where the
+ * prefix is the tag's part before its first `_`, whatever `migrations.prefix` made it (0003,
+ * 20261202013331, 1796175621), as drizzle-kit 0.31 writes it and its `drop` finds it. Missing
+ * is an error: the checks that read it would otherwise pass for want of it.
+ */
+export function readSnapshot(out: string, tag: string): Snapshot {
+  const file = snapshotFile(tag);
+  const path = join(out, 'meta', file);
+  if (!existsSync(path)) {
+    throw new PgpartsError(
+      'migration',
+      `pgparts: drizzle-kit's snapshot of migration ${tag} (meta/${file}) is missing from ${out}; ` +
+        'generate reads it to find the new indexes of partitioned tables (built online) and ' +
+        'unique keys without the partition key. Restore it (drizzle-kit writes one per ' +
+        'migration); nothing was written.',
+    );
+  }
+  return JSON.parse(readFileSync(path, 'utf8')) as Snapshot;
+}
+
+export function snapshotFile(tag: string): string {
+  return `${tag.split('_')[0]}_snapshot.json`;
 }
 
 export interface TableIndex {
