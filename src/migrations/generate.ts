@@ -38,6 +38,7 @@ import {
   withoutCreateIndexes,
 } from './online-indexes.js';
 import { addPartitionClause, createsTable, partitionClauseIn } from './partition-clauses.js';
+import { type Casing, checkPartitionColumns } from './partition-columns.js';
 import { migratedInterval } from './range-interval.js';
 import { checkUniqueKeys } from './unique-keys.js';
 
@@ -102,7 +103,12 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
         "'unix' or 'supabase'; nothing was written.",
     );
   }
-  const kit = { path: drizzle.path, cwd: drizzle.cwd, shape: drizzle.journal };
+  const kit = {
+    path: drizzle.path,
+    cwd: drizzle.cwd,
+    shape: drizzle.journal,
+    casing: drizzle.casing,
+  };
   if (!options.check) {
     const written = generateInto(drizzle.out, kit, config);
     return { written, stale: [], out: drizzle.out };
@@ -143,6 +149,7 @@ interface DrizzleKitRun {
   path: string;
   cwd: string;
   shape: JournalShape;
+  casing: Casing;
 }
 
 function writeMigrations(out: string, kit: DrizzleKitRun, config: LoadedConfig): string[] {
@@ -182,7 +189,11 @@ function writeMigrations(out: string, kit: DrizzleKitRun, config: LoadedConfig):
   const countBefore = readJournal(out).length;
   runKit(out, kit);
   const latest = readJournal(out).at(-1);
-  if (latest) checkUniqueKeys(readSnapshot(out, latest.tag), config.families);
+  if (latest) {
+    const snapshot = readSnapshot(out, latest.tag);
+    checkPartitionColumns(snapshot, config.families, kit.casing);
+    checkUniqueKeys(snapshot, config.families);
+  }
   const thisRun = readJournal(out)
     .slice(countBefore)
     .map((e) => e.tag);
