@@ -1,3 +1,4 @@
+import { toCamelCase, toSnakeCase } from 'drizzle-orm/casing';
 import { getTableConfig, type PgTable } from 'drizzle-orm/pg-core';
 import { z } from 'zod';
 import { PgpartsError } from '../errors.js';
@@ -311,12 +312,38 @@ export function parseFamilies(inputs: readonly unknown[]): FamilySpec[] {
 
 type FamilyWithTables = Omit<FamilySpecInput, 'tables'> & { tables: readonly PgTable[] };
 
+type TableColumn = ReturnType<typeof getTableConfig>['columns'][number];
+
+/**
+ * The names a column can have in the database: its own when the schema gives one, else its key
+ * as is, or as drizzle's `casing` turns it (`viewedAt`: `viewed_at` under snake_case). Which
+ * casing applies is drizzle.config's (and drizzle()'s), which the table does not know:
+ * generate checks the name against drizzle-kit's snapshot.
+ */
+function databaseNames(column: TableColumn): string[] {
+  if (!column.keyAsName) return [column.name];
+  return [...new Set([column.name, toSnakeCase(column.name), toCamelCase(column.name)])];
+}
+
+function spellings(column: TableColumn): string {
+  if (!column.keyAsName) return column.name;
+  const snake = toSnakeCase(column.name);
+  const camel = toCamelCase(column.name);
+  const cased = [
+    snake !== column.name ? `${snake} under casing: 'snake_case'` : '',
+    camel !== column.name ? `${camel} under casing: 'camelCase'` : '',
+  ].filter(Boolean);
+  return cased.length > 0 ? `${column.name} (${cased.join(', ')})` : column.name;
+}
+
 /**
  * Declares a family from Drizzle tables, next to their definitions. Checks what only the Drizzle
  * objects know: every table has the partition column and lives in the family's schema, which is
- * the tables' own (a `pgSchema` table's) unless `schema` says otherwise. Throws what it refuses,
- * except while pgparts loads a config file (loadingConfig): the load then reports it with every
- * other refused family of the config.
+ * the tables' own (a `pgSchema` table's) unless `schema` says otherwise. `partitionBy.column` is
+ * the column's name in the database (its name in the schema, or for a column declared without
+ * one its key as drizzle's casing turns it). Throws what it refuses, except while pgparts loads a
+ * config file (loadingConfig): the load then reports it with every other refused family of the
+ * config.
  */
 export function partitionFamily(input: FamilyWithTables): FamilySpec {
   try {
@@ -334,12 +361,15 @@ function declareFamily(input: FamilyWithTables): FamilySpec {
   const familySchema = input.schema ?? first;
   for (const table of input.tables) {
     const config = getTableConfig(table);
-    if (!config.columns.some((c) => c.name === column)) {
+    if (!config.columns.some((c) => databaseNames(c).includes(column))) {
       throw new PgpartsError(
         'invalid-config',
         `pgparts: family ${JSON.stringify(input.name)}: table ${config.name} has no column ` +
           `${JSON.stringify(column)} to partition by; add it to the table (every table in a family ` +
-          `carries the partition key) or fix partitionBy.column`,
+          'carries the partition key) or fix partitionBy.column, which is the name in the ' +
+          "database: the column's name in the schema, or, for a column declared without a name, " +
+          "its key as drizzle's casing turns it. Its columns: " +
+          `${config.columns.map(spellings).join(', ')}`,
       );
     }
     const schema = config.schema ?? 'public';

@@ -2,6 +2,7 @@ import type { FamilySpec } from '../define/spec.js';
 import { PgpartsError } from '../errors.js';
 import type { GeneratorState } from './generator-state.js';
 import type { MigrationFile } from './journal.js';
+import { migrationStatements } from './sql-statements.js';
 
 /**
  * A migration that `drizzle-kit generate` wrote outside `pgparts generate` (a rename answered in a
@@ -47,12 +48,14 @@ export function checkBlockingIndexes(
   }
   for (const file of files) {
     if (state.migrations[file.tag] !== undefined || file.online) continue;
-    const blocking = file.statements.filter((statement) => {
+    // Split by `;` too: a `breakpoints: false` file has no markers between its statements.
+    const statements = migrationStatements(file.text);
+    const blocking = statements.filter((statement) => {
       const table = blockingIndexTable(statement);
       return table !== undefined && partitioned.has(`${table.schema}.${table.name}`);
     });
     if (blocking.length === 0) continue;
-    const renames = file.statements.some((s) => /\bRENAME\s+COLUMN\b/i.test(s));
+    const renames = statements.some((s) => /\bRENAME\s+COLUMN\b/i.test(s));
     throw new PgpartsError(
       'migration',
       `pgparts: ${file.tag}.sql, not yet recorded by \`pgparts generate\`, builds an index on a ` +

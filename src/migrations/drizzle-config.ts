@@ -44,6 +44,8 @@ export interface AppDrizzleConfig {
   record: MigrationRecord;
   /** How drizzle-kit names and splits its migrations there. */
   journal: JournalShape;
+  /** How a column declared without a name is named in the database. */
+  casing?: 'snake_case' | 'camelCase';
 }
 
 /** The config named by `file`, or the first of drizzle-kit's default names in `cwd`. */
@@ -72,6 +74,7 @@ export async function loadDrizzleConfig(cwd: string, file?: string): Promise<App
     out?: string;
     migrations?: { table?: string; schema?: string; prefix?: string };
     breakpoints?: boolean;
+    casing?: 'snake_case' | 'camelCase';
   };
   if (config.dialect !== 'postgresql') {
     throw new PgpartsError(
@@ -92,5 +95,6 @@ export async function loadDrizzleConfig(cwd: string, file?: string): Promise<App
       prefix: config.migrations?.prefix ?? 'index',
       breakpoints: config.breakpoints ?? true,
     },
+    ...(config.casing ? { casing: config.casing } : {}),
   };
 }

@@ -53,8 +53,14 @@ export function runDrizzleKitGenerate(
   if (result.status === 0 && /Your SQL migration file/.test(output)) return 'wrote';
   if (result.status === 0 && /No schema changes/.test(output)) return 'nothing';
   if (/Interactive prompts require a TTY/.test(output)) throw renamePromptError();
-  throw new PgpartsError(
-    'migration',
-    `pgparts: drizzle-kit generate failed (exit ${result.status ?? result.signal}):\n${output.trim()}`,
-  );
+  throw new PgpartsError('migration', `pgparts: ${failure(result)}:\n${output.trim()}`);
+}
+
+/** What went wrong, without claiming an exit code drizzle-kit did not give. */
+function failure(result: { status: number | null; signal: string | null; error?: Error }): string {
+  if (result.error) return `drizzle-kit generate could not run (${result.error.message})`;
+  if (result.status === null) return `drizzle-kit generate was stopped by ${result.signal}`;
+  if (result.status !== 0) return `drizzle-kit generate failed (exit ${result.status})`;
+  // Exit 0, yet neither a file written nor "No schema changes": its output holds the error.
+  return 'drizzle-kit generate wrote no migration; it printed';
 }

@@ -9,7 +9,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { PgpartsError } from '../errors.js';
 import { renderOnlineIndexMigration } from '../ops/online-index-migration.js';
 import type { OnlineIndexSpecInput } from '../ops/online-index-spec.js';
@@ -39,6 +39,7 @@ import {
   withoutCreateIndexes,
 } from './online-indexes.js';
 import { addPartitionClause, createsTable, partitionClauseIn } from './partition-clauses.js';
+import { type Casing, checkPartitionColumns } from './partition-columns.js';
 import { migratedInterval } from './range-interval.js';
 import { checkUniqueKeys } from './unique-keys.js';
 
@@ -96,7 +97,22 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
   const cwd = resolve(options.cwd ?? process.cwd());
   const config = await loadAppConfig(resolve(cwd, options.config));
   const drizzle = await loadDrizzleConfigFor(options.config, options.drizzleConfig, cwd);
-  const kit = { path: drizzle.path, cwd: drizzle.cwd, shape: drizzle.journal };
+  if (drizzle.journal.prefix === 'none') {
+    throw new PgpartsError(
+      'invalid-config',
+      `pgparts: ${drizzle.path}: migrations.prefix 'none' cannot be generated into: drizzle-kit ` +
+        '0.31 names every snapshot meta/_snapshot.json and skips it when it reads the folder (it ' +
+        'skips names starting with _), so each of its runs writes every table again, and generate ' +
+        "cannot tell a new index or key from an old one. Use 'index' (the default), 'timestamp', " +
+        "'unix' or 'supabase'; nothing was written.",
+    );
+  }
+  const kit = {
+    path: drizzle.path,
+    cwd: drizzle.cwd,
+    shape: drizzle.journal,
+    casing: drizzle.casing,
+  };
   if (!options.check) {
     const written = generateInto(drizzle.out, kit, config);
     return { written, stale: [], out: drizzle.out };
@@ -123,10 +139,11 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
 /** The run itself, on `out`; on any error the folder is put back as it was. */
 function generateInto(out: string, kit: DrizzleKitRun, config: LoadedConfig): string[] {
   const before = listTree(out);
+  const folders = listFolders(out);
   try {
     return writeMigrations(out, kit, config);
   } catch (error) {
-    restoreTree(out, before);
+    restoreTree(out, before, folders);
     throw error;
   }
 }
@@ -136,6 +153,7 @@ interface DrizzleKitRun {
   path: string;
   cwd: string;
   shape: JournalShape;
+  casing: Casing;
 }
 
 function writeMigrations(out: string, kit: DrizzleKitRun, config: LoadedConfig): string[] {
@@ -173,10 +191,14 @@ function writeMigrations(out: string, kit: DrizzleKitRun, config: LoadedConfig):
   }
 
   const countBefore = readJournal(out).length;
-  runDrizzleKitGenerate(kit.cwd, kit.path);
+  runKit(out, kit);
   const latest = readJournal(out).at(-1);
-  if (latest) checkUniqueKeys(readSnapshot(out, latest.idx), config.families);
-  if (latest) checkKeyTypes(readSnapshot(out, latest.idx), config.families);
+  if (latest) {
+    const snapshot = readSnapshot(out, latest.tag);
+    checkPartitionColumns(snapshot, config.families, kit.casing);
+    checkUniqueKeys(snapshot, config.families);
+    checkKeyTypes(snapshot, config.families);
+  }
   const thisRun = readJournal(out)
     .slice(countBefore)
     .map((e) => e.tag);
@@ -253,21 +275,22 @@ function takeOnlineIndexes(
   const entries = readJournal(out);
   const entry = entries[countBefore];
   if (!file || !entry) return [];
-  const after = readSnapshot(out, entry.idx);
   const previous = entries[countBefore - 1];
-  if (!after || !previous) return [];
+  if (!previous) return [];
+  const after = readSnapshot(out, entry.tag);
   const partitioned = config.families.flatMap((family) => {
     const known = new Set(state.families[family.name]?.tables ?? []);
     return family.tables
       .filter((t) => known.has(t))
       .map((name) => ({ schema: family.schema, name }));
   });
-  const changed = changedIndexes(readSnapshot(out, previous.idx), after, partitioned);
+  const changed = changedIndexes(readSnapshot(out, previous.tag), after, partitioned);
   if (changed.length === 0) return [];
   const specs = changed.map(onlineSpecOf);
   const rest = withoutCreateIndexes(
     readSql(out, file),
     changed.map((c) => c.index.name),
+    entry.breakpoints !== false,
   );
   if (rest !== '') {
     writeFileSync(sqlPath(out, file), rest);
@@ -354,7 +377,7 @@ function customMigration(out: string, kit: DrizzleKitRun, name: string): string 
   const written = addCustomMigration(out, name, kit.shape);
   if (written) return written;
   const count = readJournal(out).length;
-  runDrizzleKitGenerate(kit.cwd, kit.path, ['--custom', '--name', name]);
+  runKit(out, kit, ['--custom', '--name', name]);
   const entries = readJournal(out);
   const tag = entries.at(-1)?.tag;
   if (entries.length !== count + 1 || !tag) {
@@ -364,6 +387,20 @@ function customMigration(out: string, kit: DrizzleKitRun, name: string): string 
     );
   }
   return tag;
+}
+
+/**
+ * drizzle-kit, once the second of the folder's last migration is past where its prefix is a time
+ * (timestamp, supabase, unix): it names a migration's snapshot by the second, and a second
+ * migration in the same one would overwrite the first's snapshot.
+ */
+function runKit(out: string, kit: DrizzleKitRun, extra: readonly string[] = []): void {
+  const last = readJournal(out).at(-1)?.when;
+  if (kit.shape.prefix !== 'index' && last !== undefined) {
+    const wait = (Math.floor(last / 1000) + 1) * 1000 - Date.now();
+    if (wait > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, wait);
+  }
+  runDrizzleKitGenerate(kit.cwd, kit.path, extra);
 }
 
 function writeMigration(out: string, tag: string, statements: readonly string[]): void {
@@ -389,8 +426,49 @@ function listTree(dir: string): Map<string, string> {
   return files;
 }
 
-function restoreTree(dir: string, before: Map<string, string>): void {
+/**
+ * The folder's subfolders (relative); when it does not exist yet, the outermost of it and its
+ * parents that does not (drizzle-kit creates `db/migrations/meta` whole).
+ */
+interface Folders {
+  missing?: string;
+  dirs: Set<string>;
+}
+
+function listFolders(dir: string): Folders {
+  const dirs = new Set<string>();
+  const walk = (sub: string) => {
+    for (const entry of readdirSync(join(dir, sub), { withFileTypes: true })) {
+      const rel = join(sub, entry.name);
+      if (entry.isDirectory()) {
+        dirs.add(rel);
+        walk(rel);
+      }
+    }
+  };
+  if (existsSync(dir)) {
+    walk('');
+    return { dirs };
+  }
+  let missing = dir;
+  while (!existsSync(dirname(missing)) && dirname(missing) !== missing) missing = dirname(missing);
+  return { missing, dirs };
+}
+
+/**
+ * Puts `dir` back as it was, folders included: drizzle-kit takes an existing `meta/` without a
+ * journal for a broken folder, so one it created in a refused run must go too.
+ */
+function restoreTree(dir: string, before: Map<string, string>, folders: Folders): void {
+  if (folders.missing) {
+    rmSync(folders.missing, { recursive: true, force: true });
+    return;
+  }
   for (const [rel] of listTree(dir)) if (!before.has(rel)) rmSync(join(dir, rel));
+  const created = [...listFolders(dir).dirs].filter((rel) => !folders.dirs.has(rel));
+  // Deepest first; each is empty once the files and folders below it are gone.
+  for (const rel of created.sort().reverse()) rmSync(join(dir, rel), { recursive: true });
+  for (const rel of folders.dirs) mkdirSync(join(dir, rel), { recursive: true });
   for (const [rel, text] of before) writeFileSync(join(dir, rel), text);
 }
 

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PgpartsError } from '../errors.js';
 import type { OnlineIndexSpecInput } from '../ops/online-index-spec.js';
-import { STATEMENT_BREAKPOINT } from './journal.js';
+import { joinStatements, migrationStatements } from './sql-statements.js';
 
 /**
  * New indexes on partitioned tables that already hold rows are built online. drizzle-kit writes
@@ -39,10 +39,29 @@ interface Snapshot {
   tables: Record<string, { name: string; schema: string; indexes?: Record<string, SnapshotIndex> }>;
 }
 
-/** drizzle-kit's snapshot of journal entry `idx` (meta/0003_snapshot.json). */
-export function readSnapshot(out: string, idx: number): Snapshot | undefined {
-  const path = join(out, 'meta', `${String(idx).padStart(4, '0')}_snapshot.json`);
-  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as Snapshot) : undefined;
+/**
+ * drizzle-kit's snapshot of the journal entry `tag`: meta/<prefix>_snapshot.json, where the
+ * prefix is the tag's part before its first `_`, whatever `migrations.prefix` made it (0003,
+ * 20261202013331, 1796175621), as drizzle-kit 0.31 writes it and its `drop` finds it. Missing
+ * is an error: the checks that read it would otherwise pass for want of it.
+ */
+export function readSnapshot(out: string, tag: string): Snapshot {
+  const file = snapshotFile(tag);
+  const path = join(out, 'meta', file);
+  if (!existsSync(path)) {
+    throw new PgpartsError(
+      'migration',
+      `pgparts: drizzle-kit's snapshot of migration ${tag} (meta/${file}) is missing from ${out}; ` +
+        'generate reads it to find the new indexes of partitioned tables (built online) and ' +
+        'unique keys without the partition key. Restore it (drizzle-kit writes one per ' +
+        'migration); nothing was written.',
+    );
+  }
+  return JSON.parse(readFileSync(path, 'utf8')) as Snapshot;
+}
+
+export function snapshotFile(tag: string): string {
+  return `${tag.split('_')[0]}_snapshot.json`;
 }
 
 export interface TableIndex {
@@ -144,22 +163,27 @@ function createIndexPattern(name: string): RegExp {
 }
 
 /**
- * `migration` (drizzle-kit's file of this run) without the CREATE INDEX statements of `names`;
- * refuses when one is not there (drizzle-kit wrote it some other way).
+ * `migration` (drizzle-kit's file of this run) without the CREATE INDEX statements of `names`,
+ * every other statement kept and the file written back in its shape (`breakpoints`, from its
+ * journal entry); refuses when one is not there (drizzle-kit wrote it some other way).
  */
-export function withoutCreateIndexes(migration: string, names: readonly string[]): string {
-  const statements = migration
-    .split(STATEMENT_BREAKPOINT)
-    .map((s) => s.trim())
-    .filter((s) => s.length > 0);
-  const kept = statements.filter((s) => !names.some((name) => createIndexPattern(name).test(s)));
+export function withoutCreateIndexes(
+  migration: string,
+  names: readonly string[],
+  breakpoints = true,
+): string {
+  const statements = migrationStatements(migration);
+  // A statement's own text, after any comment lines before it.
+  const creates = (s: string, name: string) =>
+    createIndexPattern(name).test(s.replace(/^(?:\s*--[^\n]*\n)*\s*/, ''));
+  const kept = statements.filter((s) => !names.some((name) => creates(s, name)));
   for (const name of names) {
-    if (!statements.some((s) => createIndexPattern(name).test(s))) {
+    if (!statements.some((s) => creates(s, name))) {
       throw new PgpartsError(
         'migration',
         `pgparts: drizzle-kit's migration has no CREATE INDEX "${name}" to build online instead`,
       );
     }
   }
-  return kept.length > 0 ? `${kept.join(`${STATEMENT_BREAKPOINT}\n`)}\n` : '';
+  return joinStatements(kept, breakpoints);
 }

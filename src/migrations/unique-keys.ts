@@ -68,11 +68,7 @@ function uniqueKeysOf(table: SnapshotTable, name: string): UniqueKey[] {
 }
 
 /** Refuses a unique key of a family's table that lacks the partition key column. */
-export function checkUniqueKeys(
-  snapshot: KeySnapshot | undefined,
-  families: readonly FamilySpec[],
-): void {
-  if (!snapshot) return;
+export function checkUniqueKeys(snapshot: KeySnapshot, families: readonly FamilySpec[]): void {
   for (const family of families) {
     const key = family.partitionBy.column;
     for (const name of family.tables) {

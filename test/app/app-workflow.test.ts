@@ -1,7 +1,8 @@
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadAppConfig } from '../../src/migrations/app-config.js';
+import { runDrizzleKitGenerate } from '../../src/migrations/drizzle-kit.js';
 import { generate } from '../../src/migrations/generate.js';
 import { readJournal } from '../../src/migrations/journal.js';
 import { migrate } from '../../src/migrations/migrate.js';
@@ -10,6 +11,7 @@ import { apply } from '../../src/run/apply.js';
 import { pgparts } from '../cli/run-cli.js';
 import { catalogShape } from '../support/catalog-shape.js';
 import { fixtureApp } from '../support/fixture-app.js';
+import { expectPgpartsError, rejection, thrown } from '../support/pgparts-error.js';
 import type { TableDigest } from '../support/table-checksum.js';
 import { useTestDatabase } from '../support/test-database.js';
 
@@ -59,6 +61,46 @@ async function yesterdayDigest(table: string): Promise<TableDigest> {
 
 describe('the example app', { timeout: 300_000 }, () => {
   let before: Map<string, string>;
+
+  it('a refused first generate leaves no folder behind, and a broken one is told as drizzle-kit printed it', async () => {
+    const schemaFile = join(app.dir, 'src', 'schema.ts');
+    const schema = readFileSync(schemaFile, 'utf8');
+    const withoutKey = schema.replace(
+      'primaryKey({ columns: [t.id, t.occurredAt] })',
+      'primaryKey({ columns: [t.id] })',
+    );
+    expect(withoutKey).not.toBe(schema);
+    writeFileSync(schemaFile, withoutKey);
+    try {
+      expectPgpartsError(
+        await rejection(generate({ cwd: app.dir, config: 'pgparts.config.ts' })),
+        'migration',
+        { message: /primary key "app_events_id_pk" on partitioned public\.app_events/ },
+      );
+    } finally {
+      writeFileSync(schemaFile, schema);
+    }
+    // drizzle-kit created drizzle/meta/ in that run; an empty meta/ left behind broke every
+    // later generate (drizzle-kit takes it for a folder that lost its journal).
+    expect(existsSync(out)).toBe(false);
+
+    // Such a folder, made by hand: drizzle-kit prints the error and exits 0, which pgparts
+    // reported as "failed (exit 0)".
+    mkdirSync(join(out, 'meta'), { recursive: true });
+    try {
+      const error = expectPgpartsError(
+        thrown(() => runDrizzleKitGenerate(app.dir, join(app.dir, 'drizzle.config.ts'))),
+        'migration',
+        {
+          message:
+            /^pgparts: drizzle-kit generate wrote no migration; it printed:\n[\s\S]*_journal\.json/,
+        },
+      );
+      expect(error.message).not.toMatch(/exit 0/);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
 
   it('generate writes the schema migration with PARTITION BY and a partitions migration', async () => {
     const result = await generate({ cwd: app.dir, config: 'pgparts.config.ts' });

@@ -1,4 +1,11 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parseFamily } from '../../src/define/spec.js';
+import { checkBlockingIndexes } from '../../src/migrations/blocking-indexes.js';
+import type { GeneratorState } from '../../src/migrations/generator-state.js';
+import { readMigrations } from '../../src/migrations/journal.js';
 import {
   changedIndexes,
   onlineSpecOf,
@@ -125,5 +132,68 @@ describe('online indexes from drizzle-kit snapshots', () => {
       'migration',
       { message: /no CREATE INDEX "c_idx"/ },
     );
+  });
+
+  it('takes them out of a breakpoints: false file (statements ended by ;), keeping every other one', () => {
+    // drizzle-kit's shape without breakpoints: statements joined by a newline, no markers.
+    const statements = [
+      'CREATE INDEX "a_idx" ON "events" USING btree ("kind","at");',
+      'CREATE INDEX "plain_idx" ON "accounts" USING btree ("name");',
+      'ALTER TABLE "accounts" DROP COLUMN "legacy";',
+      `ALTER TABLE "accounts" ADD CONSTRAINT "name_check" CHECK ("accounts"."name" <> ';' AND "accounts"."name" <> E'\\';');`,
+      'ALTER TABLE "a;b" ADD COLUMN "x" text;',
+      `DO $body$ BEGIN PERFORM 1; /* ; */ END $body$;`,
+      'CREATE TABLE "t" (\n\t"id" bigint -- a comment; still one statement\n);\n',
+    ];
+    const first = statements.join('\n');
+    expect(withoutCreateIndexes(first, ['a_idx'], false)).toBe(
+      `${statements
+        .slice(1)
+        .map((s) => s.trim())
+        .join('\n')}\n`,
+    );
+    // Not first: it used to be refused as absent.
+    const notFirst = [statements[2], statements[0], statements[1]].join('\n');
+    expect(withoutCreateIndexes(notFirst, ['a_idx'], false)).toBe(
+      `${statements[2]}\n${statements[1]}\n`,
+    );
+    expect(withoutCreateIndexes(statements[0] ?? '', ['a_idx'], false)).toBe('');
+    expectPgpartsError(
+      thrown(() => withoutCreateIndexes(first, ['c_idx'], false)),
+      'migration',
+      { message: /no CREATE INDEX "c_idx"/ },
+    );
+  });
+
+  it('refuses a plain CREATE INDEX on a partitioned table anywhere in a breakpoints: false file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pgparts-nobreak-'));
+    try {
+      mkdirSync(join(dir, 'meta'));
+      const entry = { idx: 0, version: '7', when: 1, tag: '0000_kit', breakpoints: false };
+      writeFileSync(join(dir, 'meta', '_journal.json'), JSON.stringify({ entries: [entry] }));
+      writeFileSync(
+        join(dir, '0000_kit.sql'),
+        'ALTER TABLE "events" ADD COLUMN "host" text;\nCREATE INDEX "events_host_idx" ON "events" USING btree ("host");',
+      );
+      const state: GeneratorState = {
+        version: 1,
+        migrations: {},
+        families: { events: { tables: ['events'], strategy: 'range', column: 'at' } },
+        extensions: [],
+        objects: {},
+      };
+      const family = parseFamily({
+        name: 'events',
+        tables: ['events'],
+        partitionBy: { strategy: 'range', column: 'at', interval: 'month' },
+      });
+      expectPgpartsError(
+        thrown(() => checkBlockingIndexes(readMigrations(dir), state, [family])),
+        'migration',
+        { message: /0000_kit\.sql, [\s\S]*\n {2}CREATE INDEX "events_host_idx" ON "events"/ },
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
