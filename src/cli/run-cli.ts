@@ -13,6 +13,20 @@ function allCommands(command: Command): Command[] {
 
 /** One line for an error: the server's own words, or pgparts's. */
 export function describeCliError(error: unknown): string {
+  // A pooler (pgbouncer) refuses a startup parameter it does not know before the connection is
+  // made; --query-timeout sends statement_timeout as one.
+  const refused = /unsupported startup parameter: (\S+)/.exec(pgErrorMessage(error))?.[1];
+  if (refused) {
+    const instead =
+      refused === 'statement_timeout'
+        ? ' (--query-timeout sends it): run with --query-timeout 0 there, or'
+        : ':';
+    return (
+      `pgparts: the server refused the connection's startup parameter ${refused}, as a pooler ` +
+      `such as pgbouncer does with the ones it does not know${instead} list ${refused} in the ` +
+      "pooler's ignore_startup_parameters (the setting then does not apply)"
+    );
+  }
   if (isConnectionLoss(error) && !isPgpartsError(error, 'connection')) {
     return `pgparts: the connection to the database was lost: ${oneLine(pgErrorMessage(error))}`;
   }
@@ -58,7 +72,11 @@ export function runCli(argv: readonly string[], io: CliIo): Promise<number> {
         setCliExitCode(thrown.exitCode);
         return;
       }
-      const error = connectionFailure(thrown) ?? thrown;
+      // A connection error pgparts already described (apply: the step it cut short, and that the
+      // next run finishes it) stays as it is; a driver's is described here.
+      const error = isPgpartsError(thrown, 'connection')
+        ? thrown
+        : (connectionFailure(thrown) ?? thrown);
       // Every failure ends with exit 1 and its message, no stack trace; a lost connection in one
       // line (the driver's multi-line detail adds nothing cron can act on).
       const message = redactSecrets(describeCliError(error));

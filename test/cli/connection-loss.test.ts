@@ -59,6 +59,10 @@ describe('the connection is lost in the middle of apply', () => {
       const run = await cli;
       expectOneLineFailure(run);
       expect(run.stderr).toMatch(/connection/i);
+      // apply's own words: the step it cut short, and that the next run finishes it.
+      expect(run.stderr).toMatch(
+        /the connection to the database was lost during step \d+ of \d+ .*run apply again to finish/,
+      );
     } finally {
       await release();
     }
