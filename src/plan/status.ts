@@ -3,7 +3,7 @@ import { compareKeys, keyId } from '../define/bounds.js';
 import { keyWord, tableArgument } from '../define/command-words.js';
 import { counted } from '../define/counted.js';
 import { addIntervals, intervalStart } from '../define/intervals.js';
-import { keyLabel, type PartitionKey } from '../define/partition-key.js';
+import { keyLabel, type PartitionKey, partitionName } from '../define/partition-key.js';
 import { type FamilySpec, parseFamilies } from '../define/spec.js';
 import { CONVERSION_PAUSES, isPausedConversion } from './conversion-pause.js';
 import { coverage, indexTable } from './coverage.js';
@@ -276,7 +276,25 @@ export function status(
         const beyond = byHand.filter(
           (k) => !retired.has(keyLabel(k)) && outsideRetention(family, found, k, now),
         );
-        const drainable = byHand.filter((k) => !gone.includes(k) && !beyond.includes(k));
+        // A key whose partition name another partition has (text values differing only in case
+        // or punctuation): a drain of it is refused, so it is not suggested.
+        const nameOf = (k: PartitionKey) => {
+          try {
+            return partitionName(family, table.name, k);
+          } catch {
+            return null; // a name PostgreSQL would cut: the drain says so
+          }
+        };
+        const nameTaken = (k: PartitionKey) => {
+          const name = nameOf(k);
+          const holder = table.partitions.find((part) => part.name === name);
+          return (
+            holder !== undefined && (holder.key === null || keyLabel(holder.key) !== keyLabel(k))
+          );
+        };
+        const rest = byHand.filter((k) => !gone.includes(k) && !beyond.includes(k));
+        const taken = rest.filter(nameTaken);
+        const drainable = rest.filter((k) => !taken.includes(k));
         const them = (keys: PartitionKey[]) => (keys.length === 1 ? 'it' : 'them');
         const list = (keys: PartitionKey[]) =>
           `${keys.map(keyLabel).join(', ')} ${keys.length === 1 ? 'is' : 'are'}`;
@@ -291,6 +309,14 @@ export function status(
             `apply leaves ${drainable.map(keyLabel).join(', ')} there, the spec asking for no ` +
               `partition of ${them(drainable)}: pgparts drain ${argument} ` +
               `${keyWord(drainable[0] as PartitionKey)}${drainable.length > 1 ? ', and so on' : ''}`,
+          );
+        }
+        if (taken.length > 0) {
+          parts.push(
+            `${list(taken)} without a partition name of ${taken.length === 1 ? 'its' : 'their'} own: ` +
+              `${taken.map(nameOf).join(', ')} ` +
+              `${taken.length === 1 ? 'is' : 'are'} another key's (text values differing only in case or punctuation share one), so a drain is refused; ` +
+              "such rows stay in DEFAULT unless the value or the family's naming changes",
           );
         }
         if (gone.length > 0) {

@@ -101,3 +101,28 @@ describe('status of two families whose tables share a name', () => {
     });
   });
 });
+
+describe('status of a key whose partition name another key has', () => {
+  it('suggests no drain (it would be refused) and says why', async () => {
+    const shops = parseFamily({
+      name: 'shops',
+      tables: ['shops'],
+      partitionBy: { strategy: 'list', column: 'region', values: ['EU-West'] },
+      defaultPartition: true,
+    });
+    await t.sql.unsafe(
+      'CREATE TABLE shops (id int NOT NULL, region text NOT NULL) PARTITION BY LIST (region)',
+    );
+    expect((await apply(t.db, { families: [shops] })).failed).toBe(0);
+    await t.sql.unsafe(`
+      INSERT INTO shops SELECT g, 'eu-west' FROM generate_series(1, 10) g;
+      INSERT INTO shops SELECT g, 'ap' FROM generate_series(1, 10) g;`);
+    const report = status([shops], await inspect(t.db, [shops]));
+    const line = report.attention.find((l) => /^shops_default holds/.test(l)) ?? '';
+    expect(line).toMatch(
+      /eu-west is without a partition name of its own: shops_seu_west is another key's .* so a drain is refused/,
+    );
+    expect(line).toMatch(/pgparts drain shops ap(?!\w)/);
+    expect(line).not.toMatch(/pgparts drain shops eu-west/);
+  });
+});
