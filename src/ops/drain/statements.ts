@@ -523,9 +523,15 @@ export function drainStatements(
       });
     }
     // A drain table an older version made with the parent's identity loses it (likeParentSql).
+    // Named only where there is one to drop: a successor's name too long to derive (a swap
+    // refuses it, so the drain deletes) is never quoted.
     const identities = [
-      ...dropIdentitySql(quoteQualified(schema, t.target), t.targetIdentity),
-      ...(t.next ? dropIdentitySql(quoteQualified(schema, t.next), t.nextIdentity) : []),
+      ...(t.targetIdentity.length > 0
+        ? dropIdentitySql(quoteQualified(schema, t.target), t.targetIdentity)
+        : []),
+      ...(t.next && t.nextIdentity.length > 0
+        ? dropIdentitySql(quoteQualified(schema, t.next), t.nextIdentity)
+        : []),
     ];
     if (identities.length > 0) prepare.push({ statements: identities, transaction: true });
     const targetBuild = indexesToBuild(t.indexes, t.targetState, t.targetIndexes);
