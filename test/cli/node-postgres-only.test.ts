@@ -1,10 +1,9 @@
-import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { useTestDatabase } from '../support/test-database.js';
-import { type CliRun, REPO_ROOT } from './run-cli.js';
+import { type CliRun, REPO_ROOT, runNode } from './run-cli.js';
 
 /**
  * The bundled CLI installed where only node-postgres is: a folder whose node_modules has `pg`
@@ -29,23 +28,7 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 const t = useTestDatabase({ migrated: false });
 
 function cli(args: string[], url?: string): Promise<CliRun> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [join(pkg, 'dist', 'cli', 'index.mjs'), ...args], {
-      cwd: app,
-      env: { ...process.env, DATABASE_URL: url },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-    });
-    child.on('error', fail);
-    child.on('close', (code) => done({ code, stdout, stderr }));
-  });
+  return runNode([join(pkg, 'dist', 'cli', 'index.mjs'), ...args], { DATABASE_URL: url }, app);
 }
 
 describe('the CLI without postgres.js', () => {

@@ -20,10 +20,15 @@ export function runTs(
   return runNode(['--import', 'tsx', entry, ...args], env);
 }
 
-function runNode(args: string[], env: Record<string, string | undefined>): Promise<CliRun> {
+/** `node <args>` as a separate process in `cwd` (the repository root by default), its output captured. */
+export function runNode(
+  args: string[],
+  env: Record<string, string | undefined>,
+  cwd: string = REPO_ROOT,
+): Promise<CliRun> {
   return new Promise((done, fail) => {
     const child = spawn(process.execPath, args, {
-      cwd: REPO_ROOT,
+      cwd,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
