@@ -30,11 +30,11 @@ import {
   retryOnLockTimeout,
 } from './lock-timeout.js';
 import { checkOptions, functionOption, wholeOption } from './options.js';
-import { isConnectionLoss, pgErrorMessage } from './pg-error.js';
+import { asOperation, isConnectionLoss, pgErrorMessage } from './pg-error.js';
 import { preflightPrivileges, sessionFactsFromRow, sessionFactsSql } from './privileges.js';
 import { recordMaintenanceRun } from './record-run.js';
 import { openSessionSending, pgpartsSessionSettings } from './session.js';
-import { standbyMessage } from './standby.js';
+import { readOnlyMessage, standbyMessage } from './standby.js';
 import { withStepStatements } from './step-statements.js';
 
 /**
@@ -218,7 +218,17 @@ export function apply(db: AnyPgDatabase, options: ApplyOptions): Promise<ApplyRe
  * apply, its options checked under the name the caller was called by (`maintain` too). The
  * schema covers every option's type and bounds (lock options, backoff, `now` a valid date).
  */
-export async function applyAs(
+export function applyAs(
+  operation: 'apply' | 'maintain',
+  db: AnyPgDatabase,
+  options: ApplyOptions,
+): Promise<ApplyResult> {
+  // A server error outside the steps (pgparts's own records, the catalog read) is thrown as a
+  // `query-failed` PgpartsError, the server's as its cause: what the API throws has a code.
+  return asOperation(operation, () => runApply(operation, db, options));
+}
+
+async function runApply(
   operation: 'apply' | 'maintain',
   db: AnyPgDatabase,
   options: ApplyOptions,
@@ -318,6 +328,12 @@ export async function applyAs(
         if (unsupported) throw new PgpartsError('unsupported-server', unsupported);
         if (facts.standby) {
           throw new PgpartsError('unsupported-server', standbyMessage('apply'), { step: 'apply' });
+        }
+        // default_transaction_read_only on a primary: its first write would fail part-way.
+        if (facts.readOnly) {
+          throw new PgpartsError('unsupported-server', readOnlyMessage(operation), {
+            step: operation,
+          });
         }
         await preflightPrivileges(session.db, 'apply', families, { facts });
       } catch (error) {
