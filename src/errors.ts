@@ -12,7 +12,7 @@ export const ERROR_CODES = [
   'invalid-input',
   /** The live database does not match the spec (missing table, other partition key). */
   'spec-mismatch',
-  /** The server is too old, or is a hot standby where a change was asked for. */
+  /** The server is too old, or takes no changes (a hot standby, read-only transactions) where one was asked for. */
   'unsupported-server',
   /** A lock could not be had within lock_timeout after every retry. */
   'lock-timeout',

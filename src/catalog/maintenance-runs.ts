@@ -3,6 +3,7 @@ import type { FamilySpec } from '../define/spec.js';
 import type { AnyPgDatabase } from '../run/database.js';
 import { rowsOf } from '../run/rows.js';
 import { quoteIdent, quoteQualified } from '../sql/identifiers.js';
+import { textLiteral } from '../sql/literals.js';
 
 /**
  * Maintenance runs (apply / maintain) as pgparts recorded them: one row per run and family, in
@@ -15,7 +16,19 @@ export const MAINTENANCE_RUNS_TABLE = 'pgparts_maintenance_runs';
 /** Rows kept per family; older ones are deleted when a run is recorded. */
 export const MAINTENANCE_RUNS_KEPT = 500;
 
-export type RunOutcome = 'ok' | 'failed' | 'error';
+/**
+ * What a run's row says. 'running' is written when a run that has steps to run begins them, and
+ * replaced by its outcome at its end; a run cut off (connection lost, process killed) leaves it.
+ */
+export type StoredRunOutcome = 'ok' | 'failed' | 'error' | 'running';
+
+/**
+ * As read: a 'running' row whose run's session no longer holds an advisory lock (the maintenance
+ * lock it held throughout) is 'interrupted': it never finished.
+ */
+export type RunOutcome = StoredRunOutcome | 'interrupted';
+
+const OUTCOME_CHECK = `${MAINTENANCE_RUNS_TABLE}_outcome_check`;
 
 export function maintenanceRunsSetupSql(schema: string): string[] {
   const table = quoteQualified(schema, MAINTENANCE_RUNS_TABLE);
@@ -25,21 +38,44 @@ export function maintenanceRunsSetupSql(schema: string): string[] {
   "family" text NOT NULL,
   "started_at" timestamptz NOT NULL,
   "finished_at" timestamptz NOT NULL DEFAULT now(),
-  "outcome" text NOT NULL CHECK ("outcome" IN ('ok', 'failed', 'error')),
+  "outcome" text NOT NULL CONSTRAINT ${quoteIdent(OUTCOME_CHECK)} CHECK ("outcome" IN ('ok', 'failed', 'error', 'running')),
   "steps_done" integer NOT NULL,
   "steps_failed" integer NOT NULL,
   "steps_skipped" integer NOT NULL,
   "duration_ms" integer NOT NULL,
   "steps" jsonb NOT NULL,
-  "error" text
+  "error" text,
+  "pid" integer
 )`,
     `CREATE INDEX IF NOT EXISTS ${quoteIdent(`${MAINTENANCE_RUNS_TABLE}_family_idx`)} ON ${table} ("family", "finished_at")`,
+    ...maintenanceRunsUpgradeSql(schema),
+  ];
+}
+
+/**
+ * A table made by pgparts 0.1.0: no `pid` column (the backend of a run in progress), and its
+ * outcome CHECK without 'running'. Idempotent; run where the table's setup runs, and when a
+ * run's 'running' row was refused for want of them.
+ */
+export function maintenanceRunsUpgradeSql(schema: string): string[] {
+  const table = quoteQualified(schema, MAINTENANCE_RUNS_TABLE);
+  return [
+    `ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS "pid" integer`,
+    `DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = ${textLiteral(table)}::regclass
+                 AND conname = ${textLiteral(OUTCOME_CHECK)}
+                 AND pg_get_constraintdef(oid) LIKE '%running%') THEN
+    ALTER TABLE ${table} DROP CONSTRAINT IF EXISTS ${quoteIdent(OUTCOME_CHECK)},
+      ADD CONSTRAINT ${quoteIdent(OUTCOME_CHECK)} CHECK ("outcome" IN ('ok', 'failed', 'error', 'running'));
+  END IF;
+END $$`,
   ];
 }
 
 export interface MaintenanceRun {
   family: string;
   startedAt: Date;
+  /** When it ended; for one running or interrupted, when it recorded that it began its steps. */
   finishedAt: Date;
   outcome: RunOutcome;
   stepsDone: number;
@@ -63,7 +99,9 @@ interface RunRow {
   family: string;
   started_ms: number | string;
   finished_ms: number | string;
-  outcome: RunOutcome;
+  outcome: StoredRunOutcome;
+  /** The run's backend holds an advisory lock now (its maintenance lock): it is running. */
+  lock_held: boolean | null;
   steps_done: number;
   steps_failed: number;
   steps_skipped: number;
@@ -77,7 +115,7 @@ function toRun(row: RunRow): MaintenanceRun {
     family: row.family,
     startedAt: new Date(Number(row.started_ms)),
     finishedAt: new Date(Number(row.finished_ms)),
-    outcome: row.outcome,
+    outcome: row.outcome === 'running' && row.lock_held !== true ? 'interrupted' : row.outcome,
     stepsDone: Number(row.steps_done),
     stepsFailed: Number(row.steps_failed),
     stepsSkipped: Number(row.steps_skipped),
@@ -94,9 +132,12 @@ export async function readMaintenanceRuns(
 ): Promise<FamilyRuns[]> {
   const result: FamilyRuns[] = [];
   for (const family of families) {
-    const [exists] = rowsOf<{ t: string | null }>(
+    const qualified = quoteQualified(family.schema, MAINTENANCE_RUNS_TABLE);
+    const [exists] = rowsOf<{ t: string | null; pid: boolean }>(
       await db.execute(
-        sql`SELECT to_regclass(${quoteQualified(family.schema, MAINTENANCE_RUNS_TABLE)})::text AS t`,
+        sql`SELECT to_regclass(${qualified})::text AS t,
+                   EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass(${qualified})
+                           AND attname = 'pid' AND NOT attisdropped) AS pid`,
       ),
     );
     if (!exists?.t) {
@@ -104,8 +145,16 @@ export async function readMaintenanceRuns(
       continue;
     }
     const table = sql`${sql.identifier(family.schema)}.${sql.identifier(MAINTENANCE_RUNS_TABLE)}`;
+    // A 'running' row's run holds the maintenance lock (an advisory lock) on its backend
+    // until it ends; pg_locks shows every session's locks to any role. A table of 0.1.0 has no
+    // pid, and no 'running' row either.
+    const lockHeld = exists.pid
+      ? `outcome = 'running' AND EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory'
+           AND l.granted AND l.pid = ${MAINTENANCE_RUNS_TABLE}.pid
+           AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()))`
+      : 'NULL::boolean';
     const columns = sql.raw(
-      'family, extract(epoch FROM started_at) * 1000 AS started_ms, extract(epoch FROM finished_at) * 1000 AS finished_ms, outcome, steps_done, steps_failed, steps_skipped, duration_ms, steps::text AS steps, error',
+      `family, extract(epoch FROM started_at) * 1000 AS started_ms, extract(epoch FROM finished_at) * 1000 AS finished_ms, outcome, ${lockHeld} AS lock_held, steps_done, steps_failed, steps_skipped, duration_ms, steps::text AS steps, error`,
     );
     const [last] = rowsOf<RunRow>(
       await db.execute(

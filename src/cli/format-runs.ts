@@ -2,6 +2,16 @@ import type { FamilyRuns, MaintenanceRun } from '../catalog/maintenance-runs.js'
 import { formatMs } from './format.js';
 
 function describeRun(run: MaintenanceRun): string {
+  if (run.outcome === 'running') {
+    return `started ${run.startedAt.toISOString()}, running now (it holds the maintenance lock)`;
+  }
+  if (run.outcome === 'interrupted') {
+    return (
+      `started ${run.startedAt.toISOString()} interrupted: it never finished (its connection was ` +
+      'lost or its process ended), perhaps part-way through its steps; the next apply takes up ' +
+      'what is left'
+    );
+  }
   const counts = `${run.stepsDone} done, ${run.stepsFailed} failed, ${run.stepsSkipped} skipped`;
   const error = run.error ? `: ${run.error}` : '';
   return `${run.finishedAt.toISOString()} ${run.outcome} (${counts}, ${formatMs(run.durationMs)})${error}`;

@@ -1,8 +1,16 @@
 import type { FamilyRuns } from '../catalog/maintenance-runs.js';
 import type { Snapshot } from '../catalog/snapshot.js';
 import type { FamilySpec } from '../define/spec.js';
+import type { StepKind } from '../plan/plan.js';
 import { type StatusReport, unfinishedCounts } from '../plan/status.js';
 import type { MetricFamily, Sample } from './exposition.js';
+
+/** The kinds of status's pending (non-destructive) steps, each a series of pgparts_pending_steps. */
+const PENDING_STEP_KINDS = [
+  'create',
+  'drain',
+  'finalize-detach',
+] as const satisfies readonly StepKind[];
 
 /** What the metrics are computed from: one snapshot and what was read next to it. */
 export interface MetricInputs {
@@ -44,6 +52,7 @@ export function buildMetrics(input: MetricInputs): MetricFamily[] {
   const pending: Sample[] = [];
   const unfinished: Sample[] = [];
   const sinceSuccess: Sample[] = [];
+  const steps: Sample[] = [];
   for (const family of input.families) {
     const found = input.snapshot.families.find((f) => f.name === family.name);
     const status = input.report.families.find((f) => f.family === family.name);
@@ -72,6 +81,12 @@ export function buildMetrics(input: MetricInputs): MetricFamily[] {
       pending.push({ labels, value: table.partitions.filter((p) => p.detachPending).length });
     }
     const familyLabels = { family: family.name, schema: family.schema };
+    // The steps `status --check` fails on (status's pending: what apply would create, drain or
+    // finalize), by kind; every kind always, so an alert's series exists before it fires.
+    for (const kind of PENDING_STEP_KINDS) {
+      const count = status.pending.filter((s) => s.kind === kind).length;
+      steps.push({ labels: { ...familyLabels, kind }, value: count });
+    }
     // The operations record (pgparts_operations), read once by inspect for status too.
     const counts = unfinishedCounts(status.unfinished);
     for (const state of ['interrupted', 'running', 'paused', 'unrecorded'] as const) {
@@ -106,6 +121,11 @@ export function buildMetrics(input: MetricInputs): MetricFamily[] {
       'pgparts_unfinished_operations',
       'Operations on a key begun and not finished (pgparts_operations), by state: interrupted (no one runs it; pgparts apply, or reattach, finishes it), running (its key lock is held), paused (a conversion between two of its steps, waiting for the next), unrecorded (1 when a drain left tables or capture triggers and no operation is recorded; pgparts drain of the key finishes them).',
       unfinished,
+    ),
+    gauge(
+      'pgparts_pending_steps',
+      'Steps pgparts apply would run now that create or move (kind: create, drain, finalize-detach): a declared LIST value or a RANGE interval of the premake window without its partitions, rows in DEFAULT of a key with its own partitions. The steps status --check fails on; retention is pgparts_retention_backlog_partitions.',
+      steps,
     ),
     gauge(
       'pgparts_seconds_since_last_successful_maintenance',

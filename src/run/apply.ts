@@ -32,12 +32,12 @@ import {
   retryOnLockTimeout,
 } from './lock-timeout.js';
 import { checkOptions, functionOption, wholeOption } from './options.js';
-import { isConnectionLoss, pgErrorMessage } from './pg-error.js';
+import { asOperation, isConnectionLoss, pgErrorMessage } from './pg-error.js';
 import { pooledSessionError } from './pooled-session.js';
 import { preflightPrivileges, sessionFactsFromRow, sessionFactsSql } from './privileges.js';
-import { recordMaintenanceRun } from './record-run.js';
+import { recordMaintenanceRun, recordRunStart, wantsUpgrade } from './record-run.js';
 import { openSessionSending, pgpartsSessionSettings, SESSION_TOKEN } from './session.js';
-import { standbyMessage } from './standby.js';
+import { readOnlyMessage, standbyMessage } from './standby.js';
 import { withStepStatements } from './step-statements.js';
 
 /**
@@ -223,7 +223,17 @@ export function apply(db: AnyPgDatabase, options: ApplyOptions): Promise<ApplyRe
  * apply, its options checked under the name the caller was called by (`maintain` too). The
  * schema covers every option's type and bounds (lock options, backoff, `now` a valid date).
  */
-export async function applyAs(
+export function applyAs(
+  operation: 'apply' | 'maintain',
+  db: AnyPgDatabase,
+  options: ApplyOptions,
+): Promise<ApplyResult> {
+  // A server error outside the steps (pgparts's own records, the catalog read) is thrown as a
+  // `query-failed` PgpartsError, the server's as its cause: what the API throws has a code.
+  return asOperation(operation, () => runApply(operation, db, options));
+}
+
+async function runApply(
   operation: 'apply' | 'maintain',
   db: AnyPgDatabase,
   options: ApplyOptions,
@@ -331,6 +341,11 @@ export async function applyAs(
     /** inspect's settings put back: sent after its last read, awaited before the first change. */
     let settingsBack: Promise<void> = Promise.resolve();
     let runError: unknown;
+    const recordRun = options.recordRun ?? true;
+    /** The run's 'running' rows (recordRunStart), written before its first change; null: none. */
+    let runRows: Promise<string[] | null> = Promise.resolve(null);
+    /** The 'running' rows were refused by a table of 0.1.0: upgraded once the run is recorded. */
+    let upgradeRunsTable = false;
     try {
       try {
         await emit({ type: 'lock-acquired', pid: lock.holderPid });
@@ -341,6 +356,12 @@ export async function applyAs(
         if (unsupported) throw new PgpartsError('unsupported-server', unsupported);
         if (facts.standby) {
           throw new PgpartsError('unsupported-server', standbyMessage('apply'), { step: 'apply' });
+        }
+        // default_transaction_read_only on a primary: its first write would fail part-way.
+        if (facts.readOnly) {
+          throw new PgpartsError('unsupported-server', readOnlyMessage(operation), {
+            step: operation,
+          });
         }
         await preflightPrivileges(session.db, 'apply', families, { facts });
       } catch (error) {
@@ -370,13 +391,44 @@ export async function applyAs(
       // (With nothing to do, they go back with the run's record instead.)
       if (steps.steps.length > 0)
         [, results] = await afterSent(settingsBack, async () => {
+          // The run is recorded as running before its first change, so that one cut off (its
+          // connection lost, its process killed) still shows, as interrupted. When the table
+          // exists the row goes out with the first change (beforeChange: in the same burst of
+          // sends, no wait of its own), awaited only at the end; its failure only costs the
+          // record. A schema's first run makes the table first. A no-op run writes no such row.
+          let beforeChange = () => {};
+          if (recordRun) {
+            const tableExists = families.every(
+              (f) => findFamilySnapshot(taken, f)?.runRecordsTable === true,
+            );
+            let begun = false;
+            const begin = () => {
+              if (begun) return;
+              begun = true;
+              runRows = recordRunStart(session.db, families, startedAt, { tableExists }).catch(
+                (error: unknown) => {
+                  if (wantsUpgrade(error)) upgradeRunsTable = true;
+                  else
+                    warnings.push(`could not record the run as running: ${pgErrorMessage(error)}`);
+                  return null;
+                },
+              );
+            };
+            if (tableExists) beforeChange = begin;
+            else {
+              begin();
+              await runRows;
+            }
+          }
           // pgparts's ownership records (carried over once per family) before its first change;
           // a run with nothing to do, or refused by the plan, writes nothing, and neither does one
           // whose read found the family carried over already.
           for (const family of families) {
             const recorded = findFamilySnapshot(taken, family)?.ownershipRecorded === true;
-            if (steps.steps.some((s) => s.family === family.name) && !recorded)
+            if (steps.steps.some((s) => s.family === family.name) && !recorded) {
+              beforeChange();
               await ensureOwnership(session.db, family);
+            }
           }
           return runSteps(steps, {
             db: session.db,
@@ -388,6 +440,7 @@ export async function applyAs(
             retry,
             allowDestructive: options.allowDestructive ?? false,
             emit,
+            beforeChange,
           });
         });
     } catch (error) {
@@ -397,12 +450,16 @@ export async function applyAs(
       // Only a run that got as far as a plan is recorded: one refused before it (specs that do
       // not match the database, a standby) writes nothing, and its staleness shows in
       // seconds-since-last-success instead.
-      if ((options.recordRun ?? true) && planned) {
+      if (recordRun && planned) {
         // Under the lock, so records of concurrent runs cannot interleave: sent before the lock's
         // release, and, when the record's table is known to exist, with it in one round trip.
-        const tableExists = families.every(
-          (f) => (snapshot && findFamilySnapshot(snapshot, f)?.runRecordsTable) === true,
-        );
+        // The 'running' rows' statement was answered long before (with the first change).
+        const runIds = await runRows;
+        const tableExists =
+          runIds !== null ||
+          families.every(
+            (f) => (snapshot && findFamilySnapshot(snapshot, f)?.runRecordsTable) === true,
+          );
         const recording = recordMaintenanceRun(
           session.db,
           families,
@@ -412,11 +469,15 @@ export async function applyAs(
             results,
             ...(runError !== undefined ? { error: pgErrorMessage(runError) } : {}),
           },
-          { tableExists },
+          {
+            tableExists,
+            ...(runIds ? { runIds } : {}),
+            ...(upgradeRunsTable ? { upgrade: true } : {}),
+          },
         ).catch((error: unknown) => {
           warnings.push(`could not record the run: ${pgErrorMessage(error)}`);
         });
-        if (tableExists && together) unlocking = recording;
+        if (tableExists && !upgradeRunsTable && together) unlocking = recording;
         else await recording;
       }
       // Sent now and awaited with the session's release below, whose settings restore goes out
@@ -473,6 +534,8 @@ interface RunContext {
   retry: RetryOptions;
   allowDestructive: boolean | ((step: Step) => boolean);
   emit(event: ApplyEvent): Promise<void>;
+  /** Called right before a step runs, in the same tick as its first statement is sent. */
+  beforeChange(): void;
 }
 
 /**
@@ -520,6 +583,7 @@ async function runSteps(planned: Plan, ctx: RunContext): Promise<StepResult[]> {
     } else if (!family) {
       result = skip(`family ${step.family} is not among the families given`);
     } else {
+      ctx.beforeChange();
       const outcome = await retryOnLockTimeout<string | undefined>(
         () =>
           executor

@@ -88,7 +88,12 @@ function describe(op: RecordedOperation): string {
 /** The 'busy' refusals because another session holds the key (or the family) right now. */
 const heldNow = new WeakSet<object>();
 
-function heldRightNow(error: PgpartsError): PgpartsError {
+/**
+ * Marks a 'busy' refusal as one because another session is at work right now (isKeyHeldRightNow):
+ * apply skips the step rather than failing it. Also for a drain refused because another key's
+ * drain of the family runs (the family's drains share DEFAULT).
+ */
+export function heldRightNow(error: PgpartsError): PgpartsError {
   heldNow.add(error);
   return error;
 }

@@ -54,7 +54,7 @@ export interface PreflightOptions {
   facts?: SessionFacts;
 }
 
-/** Who is connected, to what, and whether the server is a standby: one read for all three. */
+/** Who is connected, to what, and whether the server takes changes: one read for all of it. */
 export interface SessionFacts {
   role: string;
   database: string;
@@ -63,11 +63,13 @@ export interface SessionFacts {
   version: number;
   /** pg_is_in_recovery() */
   standby: boolean;
+  /** transaction_read_only: the session's transactions are read-only (default_transaction_read_only). */
+  readOnly: boolean;
 }
 
 /**
  * One statement for what apply checks before anything else: the server's version, whether it is
- * a standby, and the role the privileges preflight starts from.
+ * a standby or read-only, and the role the privileges preflight starts from.
  */
 export async function readSessionFacts(db: AnyPgDatabase): Promise<SessionFacts> {
   return sessionFactsFromRow(await one<Record<string, unknown>>(db, sessionFactsSql()));
@@ -78,7 +80,8 @@ export function sessionFactsSql(): SQL {
   return sql`SELECT current_user AS role, current_database() AS database,
                (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser,
                current_setting('server_version_num')::int AS version,
-               pg_is_in_recovery() AS standby`;
+               pg_is_in_recovery() AS standby,
+               current_setting('transaction_read_only') = 'on' AS read_only`;
 }
 
 /** SessionFacts from a row of sessionFactsSql. */
@@ -89,6 +92,7 @@ export function sessionFactsFromRow(row: Record<string, unknown>): SessionFacts 
     superuser: row.superuser === true,
     version: Number(row.version),
     standby: row.standby === true,
+    readOnly: row.read_only === true,
   };
 }
 

@@ -156,6 +156,45 @@ describe('apply while another session works on a key', () => {
   });
 });
 
+describe('apply while a drain of another key of the family runs', () => {
+  it("skips the family's other drains (not failed): the run is ok, the next run does them", async () => {
+    await t.sql`INSERT INTO season (id, name) VALUES (8, 'S8'), (9, 'S9')`;
+    for (const season of [8, 9]) await insertRuns(t.sql, season, 30, season * 10_000);
+    const before = await digests(t.sql);
+    let during: Awaited<ReturnType<typeof apply>> | undefined;
+    // `pgparts drain leaderboard_run 8` runs; cron's apply starts meanwhile, on its own connection.
+    const drained = await drainKey(t.db, family, list(8), {
+      onPhase: async (phase) => {
+        if (phase !== 'prepared') return;
+        const other = t.connect({ max: 2 });
+        const { drizzle } = await import('drizzle-orm/postgres-js');
+        try {
+          during = await apply(drizzle(other), { families: [family] });
+        } finally {
+          await other.end();
+        }
+      },
+    });
+    expect(drained).toMatchObject({ status: 'drained' });
+    const drain = during?.results.find((r) => r.step.kind === 'drain' && r.step.label === '9');
+    expect(drain).toMatchObject({ outcome: 'skipped' });
+    expect(drain?.message).toMatch(/a drain of key 8 is running on this family/);
+    expect(during).toMatchObject({ ok: true, failed: 0 });
+    const [recorded] = await t.sql<{ outcome: string }[]>`
+      SELECT outcome FROM pgparts_maintenance_runs ORDER BY id DESC LIMIT 1`;
+    expect(recorded?.outcome).toBe('ok');
+    const next = await apply(t.db, { families: [family] });
+    expect(next.results.map((r) => [r.step.kind, r.step.label, r.outcome])).toContainEqual([
+      'drain',
+      '9',
+      'done',
+    ]);
+    expect(await digests(t.sql)).toEqual(before);
+    const parts = await rowsByPartition(t.sql);
+    expect([parts.leaderboard_run_s8, parts.leaderboard_run_s9]).toEqual([30, 30]);
+  });
+});
+
 describe('keys are checked before any change', () => {
   it.each([
     ['out of the integer column', 99_999_999_999],

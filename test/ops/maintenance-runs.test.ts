@@ -1,6 +1,8 @@
+import { drizzle } from 'drizzle-orm/postgres-js';
 import { describe, expect, it } from 'vitest';
 import { MAINTENANCE_RUNS_TABLE, readMaintenanceRuns } from '../../src/catalog/maintenance-runs.js';
 import { builtInFamilies } from '../../src/domains/presets.js';
+import { isPgpartsError } from '../../src/errors.js';
 import { apply } from '../../src/run/apply.js';
 import { pgparts } from '../cli/run-cli.js';
 import { useTestDatabase } from '../support/test-database.js';
@@ -53,5 +55,87 @@ describe('maintenance runs', () => {
     );
     const json = JSON.parse((await pgparts(t.url, 'status', '--json')).stdout);
     expect(json.maintenance[0].lastRun.outcome).toBe('failed');
+  }, 180_000);
+
+  it('a run cut off by a lost connection shows as interrupted, not missing; one in progress as running', async () => {
+    const runsBefore = await t.sql<{ n: number }[]>`
+      SELECT count(*)::int AS n FROM ${t.sql(MAINTENANCE_RUNS_TABLE)}`;
+    await t.sql`DROP TABLE leaderboard_run_s2`; // the blocker of the test before
+    // Seasons 2 to 4: six create steps. The run's backend is terminated after the first.
+    await t.sql`INSERT INTO season (id, name) VALUES (3, 'S3'), (4, 'S4')`;
+    const client = t.connect({ max: 2 });
+    let seenWhileRunning: string | undefined;
+    let runPid: number | null = null;
+    const error = await apply(drizzle(client), {
+      families,
+      onProgress: async (event) => {
+        if (event.type === 'lock-acquired') runPid = event.pid;
+        if (event.type !== 'step-end' || event.index !== 0) return;
+        const [runs] = await readMaintenanceRuns(t.db, families);
+        seenWhileRunning = runs?.lastRun?.outcome;
+        await t.sql`SELECT pg_terminate_backend(${runPid ?? 0}::int)`;
+      },
+    }).catch((e: unknown) => e);
+    await client.end({ timeout: 5 });
+    expect(isPgpartsError(error, 'connection'), String(error)).toBe(true);
+    expect(seenWhileRunning).toBe('running');
+    const [parts] = await t.sql<{ n: number }[]>`
+      SELECT count(*)::int AS n FROM pg_inherits WHERE inhrelid::regclass::text LIKE '%\_s2'`;
+    expect(parts?.n).toBeGreaterThan(0); // it changed something before it was cut off
+    const [leaderboard] = await readMaintenanceRuns(t.db, families);
+    expect(leaderboard?.lastRun?.outcome).toBe('interrupted');
+    const [rows] = await t.sql<{ n: number }[]>`
+      SELECT count(*)::int AS n FROM ${t.sql(MAINTENANCE_RUNS_TABLE)}`;
+    expect(rows?.n).toBe((runsBefore[0]?.n ?? 0) + families.length);
+    const shown = await pgparts(t.url, 'status');
+    expect(shown.stdout).toMatch(
+      /leaderboard: last run started \S+ interrupted: it never finished/,
+    );
+    expect(shown.stdout).toMatch(/leaderboard: last success \S+/);
+    // The next run finishes the seasons, and its row replaces nothing: it is a row of its own.
+    const next = await apply(t.db, { families });
+    expect(next.ok).toBe(true);
+    const [after] = await readMaintenanceRuns(t.db, families);
+    expect(after?.lastRun).toMatchObject({ outcome: 'ok', stepsFailed: 0 });
+    expect(after?.lastRun?.stepsDone).toBeGreaterThan(0);
+    // A no-op run records its outcome only: no row left running by it, ever.
+    await apply(t.db, { families });
+    const [running] = await t.sql<{ n: number }[]>`
+      SELECT count(*)::int AS n FROM ${t.sql(MAINTENANCE_RUNS_TABLE)} WHERE outcome = 'running'`;
+    expect(running?.n).toBe(families.length); // the interrupted run's, per family
+  }, 180_000);
+
+  it("upgrades a table of 0.1.0 (no pid, no 'running') at the end of a run, which is recorded", async () => {
+    await t.sql.unsafe(`
+      DROP TABLE ${MAINTENANCE_RUNS_TABLE};
+      CREATE TABLE ${MAINTENANCE_RUNS_TABLE} (
+        "id" bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "family" text NOT NULL,
+        "started_at" timestamptz NOT NULL, "finished_at" timestamptz NOT NULL DEFAULT now(),
+        "outcome" text NOT NULL CHECK ("outcome" IN ('ok', 'failed', 'error')),
+        "steps_done" integer NOT NULL, "steps_failed" integer NOT NULL,
+        "steps_skipped" integer NOT NULL, "duration_ms" integer NOT NULL, "steps" jsonb NOT NULL,
+        "error" text)`);
+    expect(await readMaintenanceRuns(t.db, families)).toEqual(
+      families.map((f) => ({ family: f.name, lastRun: null, lastSuccess: null })),
+    );
+    await t.sql`INSERT INTO season (id, name) VALUES (5, 'S5')`;
+    const result = await apply(t.db, { families });
+    expect(result).toMatchObject({ ok: true, warnings: [] });
+    const [first] = await readMaintenanceRuns(t.db, families);
+    expect(first?.lastRun).toMatchObject({ outcome: 'ok', stepsDone: 2 });
+    // Upgraded: the next run with steps writes its 'running' rows (then its outcome).
+    await t.sql`INSERT INTO season (id, name) VALUES (6, 'S6')`;
+    let seen: string | undefined;
+    const second = await apply(t.db, {
+      families,
+      onProgress: async (event) => {
+        if (event.type === 'step-end' && event.index === 0)
+          seen = (await readMaintenanceRuns(t.db, families))[0]?.lastRun?.outcome;
+      },
+    });
+    expect(second).toMatchObject({ ok: true, warnings: [] });
+    expect(seen).toBe('running');
+    const [last] = await readMaintenanceRuns(t.db, families);
+    expect(last?.lastRun).toMatchObject({ outcome: 'ok', stepsDone: 2 });
   }, 180_000);
 });

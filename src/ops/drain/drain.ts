@@ -15,7 +15,7 @@ import { abandonCommand, failedDrainDetail } from '../../plan/drain-failure.js';
 import type { AnyPgDatabase } from '../../run/database.js';
 import { driverCapabilities } from '../../run/driver-capabilities.js';
 import { query, run, runAsTransaction, runCounted, runInTransaction } from '../../run/execute.js';
-import { type KeyOperation, withKeyOperation } from '../../run/key-lock.js';
+import { heldRightNow, type KeyOperation, withKeyOperation } from '../../run/key-lock.js';
 import {
   DEFAULT_LOCK_TIMEOUT_MS,
   isLockConflict,
@@ -328,11 +328,13 @@ function otherDrainError(
     ? `a drain of key ${other.key} is running on this family (${since}); nothing was changed: try again when it is done`
     : `an unfinished drain of key ${other.key} (${since}) is on this family; nothing was changed: ` +
       `finish it first with \`pgparts drain ${tableArgument(family, family.tables[0] ?? '')} ${shellWord(argumentOfLabel(family, other.key))}\` or \`pgparts apply\``;
-  return new PgpartsError(
+  const error = new PgpartsError(
     'busy',
     `pgparts: drain: ${where}: ${what} (the drains of a family share DEFAULT, its change log and its successor)`,
     { step: 'drain' },
   );
+  // A running one is work under way, as for the key itself: apply skips the step, not fails it.
+  return other.running ? heldRightNow(error) : error;
 }
 
 /**
