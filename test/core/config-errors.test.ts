@@ -151,8 +151,9 @@ describe('bad configuration fails with a clear message before any SQL runs', () 
           's',
         ),
       );
-    // The run's own record (pgparts_maintenance_runs) follows the steps; the steps are these.
-    const record = statements.findIndex((s) => s.includes('pgparts_maintenance_runs'));
+    // The run's own record (pgparts_maintenance_runs: its 'running' row goes out with the first
+    // change, its outcome after the steps); the steps are what comes before the outcome.
+    const record = statements.findLastIndex((s) => s.includes('pgparts_maintenance_runs'));
     expect(record).toBeGreaterThan(0);
     const changes = statements.slice(0, record).filter((s) => DDL.test(s));
     expect(changes.slice(0, 2)).toEqual([
