@@ -257,7 +257,18 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions): Promi
   }
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'owner.pid'), String(process.pid));
-  if (process.getuid?.() === 0) letOthersTraverse(dir, log);
+  if (process.getuid?.() === 0) {
+    letOthersTraverse(dir, log);
+    // Its binaries are in the package's node_modules, which a data directory in memory no
+    // longer passes through: the checkout (or the other major's folder) is made traversable too.
+    const packageName = options.packageName;
+    letOthersTraverse(
+      packageName && (isAbsolute(packageName) || packageName.startsWith('.'))
+        ? resolve(packageName)
+        : CHECKOUT,
+      log,
+    );
+  }
 
   const specifier = embeddedPackageSpecifier(options.packageName);
   const module = (await import(specifier)) as {
