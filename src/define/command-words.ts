@@ -1,4 +1,4 @@
-import { keyArgument, type PartitionKey } from './partition-key.js';
+import { argumentOfLabel, keyArgument, type PartitionKey } from './partition-key.js';
 import type { FamilySpec } from './spec.js';
 
 /**
@@ -23,6 +23,16 @@ export function tableArgument(
   const sharing = families?.filter((f) => f.tables.includes(table)).length;
   const bare = sharing === undefined ? family.schema === 'public' : sharing <= 1;
   return shellWord(bare ? table : `${family.schema}.${table}`);
+}
+
+/** The family's first table as the CLI's `<table>` takes it: what names the family there. */
+export function familyArgument(family: Pick<FamilySpec, 'schema' | 'tables' | 'name'>): string {
+  return tableArgument(family, family.tables[0] ?? family.name);
+}
+
+/** A recorded key label (`2026-11-01..2026-12-01`) as the CLI's `<key>` takes it, shell-quoted. */
+export function labelWord(family: FamilySpec, label: string): string {
+  return shellWord(argumentOfLabel(family, label));
 }
 
 /** A key as the CLI's `<key>` takes it, shell-quoted where needed. */

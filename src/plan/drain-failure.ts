@@ -1,5 +1,4 @@
-import { shellWord, tableArgument } from '../define/command-words.js';
-import { argumentOfLabel } from '../define/partition-key.js';
+import { familyArgument, labelWord } from '../define/command-words.js';
 import type { FamilySpec } from '../define/spec.js';
 
 /**
@@ -21,6 +20,5 @@ export function drainFailure(operation: string, detail: string | null): string |
 
 /** The command that gives up an interrupted drain of the key labelled `label`. */
 export function abandonCommand(family: FamilySpec, label: string): string {
-  const table = tableArgument(family, family.tables[0] ?? family.name);
-  return `pgparts drain --abandon ${table} ${shellWord(argumentOfLabel(family, label))}`;
+  return `pgparts drain --abandon ${familyArgument(family)} ${labelWord(family, label)}`;
 }

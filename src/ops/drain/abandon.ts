@@ -1,11 +1,7 @@
 import { z } from 'zod';
 import { readOperations } from '../../catalog/operations.js';
-import {
-  checkKeyShape,
-  keyArgument,
-  keyLabel,
-  type PartitionKey,
-} from '../../define/partition-key.js';
+import { familyArgument, keyWord } from '../../define/command-words.js';
+import { checkKeyShape, keyLabel, type PartitionKey } from '../../define/partition-key.js';
 import type { FamilySpec } from '../../define/spec.js';
 import { PgpartsError } from '../../errors.js';
 import type { AnyPgDatabase } from '../../run/database.js';
@@ -16,9 +12,14 @@ import { asOperation } from '../../run/pg-error.js';
 import { preflightPrivileges } from '../../run/privileges.js';
 import { openSession, pgpartsSessionSettings } from '../../run/session.js';
 import { quoteQualified } from '../../sql/identifiers.js';
-import { textLiteral } from '../../sql/literals.js';
 import { forgetOwnedSql } from '../../sql/ownership.js';
-import { CAPTURE_TRIGGER, dropCaptureTriggerSql, keyLog } from '../online-copy/capture.js';
+import {
+  CAPTURE_TRIGGER,
+  clearLogSql,
+  dropCaptureTriggerSql,
+  keyLog,
+} from '../online-copy/capture.js';
+import { drainKeyKindProblem } from './drain.js';
 import { type DrainState, readDrainState } from './state.js';
 
 /**
@@ -94,7 +95,7 @@ function planAbandon(
       'refused',
       `pgparts: drain --abandon: ${where}: the drain's final transaction committed (the key's ` +
         'partitions are attached, its rows in them): there is nothing to give up; nothing was ' +
-        `changed. \`pgparts drain ${family.tables[0]} ${keyArgument(key)}\` finishes what is left`,
+        `changed. \`pgparts drain ${familyArgument(family)} ${keyWord(key)}\` finishes what is left`,
       { step: 'drain' },
     );
   }
@@ -112,7 +113,7 @@ function planAbandon(
     }
     statements.push(
       dropCaptureTriggerSql(CAPTURE_TRIGGER, schema, t.defaultPartition),
-      `DELETE FROM ${keyLog(schema).table} WHERE source_table = ${textLiteral(t.defaultPartition)}`,
+      clearLogSql(keyLog(schema), t.defaultPartition),
     );
     captureDropped.push(t.defaultPartition);
   }
@@ -147,10 +148,11 @@ export async function abandonDrain(
   return asOperation('drain', async () => {
     checkOptions('drain --abandon', abandonOptionsSchema, options);
     checkKeyShape('drain', key);
-    if (key.kind === 'default' || key.kind !== family.partitionBy.strategy) {
+    const kind = drainKeyKindProblem(family, key);
+    if (kind) {
       throw new PgpartsError(
         'invalid-input',
-        `pgparts: drain --abandon: family ${family.name}: ${key.kind === 'default' ? 'DEFAULT is not a key' : `a ${key.kind} key on a ${family.partitionBy.strategy} family`}`,
+        `pgparts: drain --abandon: family ${family.name}: ${kind}`,
         { step: 'drain' },
       );
     }

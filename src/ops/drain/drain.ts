@@ -2,13 +2,8 @@ import { z } from 'zod';
 import { type RecordedOperation, readOperations } from '../../catalog/operations.js';
 import type { RetiredKey } from '../../catalog/retired-keys.js';
 import { staleStatistics } from '../../catalog/stale-statistics.js';
-import { keyWord, shellWord, tableArgument } from '../../define/command-words.js';
-import {
-  argumentOfLabel,
-  checkKeyShape,
-  keyLabel,
-  type PartitionKey,
-} from '../../define/partition-key.js';
+import { familyArgument, keyWord, labelWord, tableArgument } from '../../define/command-words.js';
+import { checkKeyShape, keyLabel, type PartitionKey } from '../../define/partition-key.js';
 import type { FamilySpec } from '../../define/spec.js';
 import { isPgpartsError, PgpartsError } from '../../errors.js';
 import { abandonCommand, failedDrainDetail } from '../../plan/drain-failure.js';
@@ -230,19 +225,20 @@ async function ddl(db: AnyPgDatabase, statements: string[], options: DrainOption
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Why `key` cannot be drained in `family` whatever the database holds; null when it can. */
+export function drainKeyKindProblem(family: FamilySpec, key: PartitionKey): string | null {
+  if (key.kind === 'default') return 'DEFAULT is not a key';
+  if (key.kind !== family.partitionBy.strategy) {
+    return `a ${key.kind} key on a ${family.partitionBy.strategy} family`;
+  }
+  return null;
+}
+
 function validate(family: FamilySpec, key: PartitionKey, state: DrainState): DrainTableState[] {
   const where = `family ${family.name}, key ${keyLabel(key)}`;
-  if (key.kind === 'default')
-    throw new PgpartsError('invalid-input', `pgparts: drain: ${where}: DEFAULT is not a key`, {
-      step: 'drain',
-    });
-  if (key.kind !== family.partitionBy.strategy) {
-    throw new PgpartsError(
-      'invalid-input',
-      `pgparts: drain: ${where}: a ${key.kind} key on a ${family.partitionBy.strategy} family`,
-      { step: 'drain' },
-    );
-  }
+  const kind = drainKeyKindProblem(family, key);
+  if (kind)
+    throw new PgpartsError('invalid-input', `pgparts: drain: ${where}: ${kind}`, { step: 'drain' });
   if (state.retired && !state.ownDrain) throw retiredKeyError(family, key, where, state.retired);
   for (const t of state.tables) {
     if (t.targetHoldsOther !== null) {
@@ -327,7 +323,7 @@ function otherDrainError(
   const what = other.running
     ? `a drain of key ${other.key} is running on this family (${since}); nothing was changed: try again when it is done`
     : `an unfinished drain of key ${other.key} (${since}) is on this family; nothing was changed: ` +
-      `finish it first with \`pgparts drain ${tableArgument(family, family.tables[0] ?? '')} ${shellWord(argumentOfLabel(family, other.key))}\` or \`pgparts apply\``;
+      `finish it first with \`pgparts drain ${familyArgument(family)} ${labelWord(family, other.key)}\` or \`pgparts apply\``;
   const error = new PgpartsError(
     'busy',
     `pgparts: drain: ${where}: ${what} (the drains of a family share DEFAULT, its change log and its successor)`,

@@ -14,6 +14,7 @@ import { boundSpecSql, ownerSql } from '../../sql/partition-ddl.js';
 import {
   CAPTURE_TRIGGER,
   captureTriggerSql,
+  clearLogSql,
   dropCaptureTriggerSql,
   keyLog,
   keyLogSetupSql,
@@ -673,12 +674,7 @@ export function drainStatements(
     );
   }
   finish.push(
-    ...runAll(
-      defaults.map(
-        (t) =>
-          `DELETE FROM ${keyLog(schema).table} WHERE source_table = ${textLiteral(t.defaultPartition as string)}`,
-      ),
-    ),
+    ...runAll(defaults.map((t) => clearLogSql(keyLog(schema), t.defaultPartition as string))),
   );
 
   const completion =

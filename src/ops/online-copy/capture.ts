@@ -167,6 +167,11 @@ export function captureTriggerSql(
   );
 }
 
+/** Deletes what `log` holds of the writes to `table` (their capture is over or given up). */
+export function clearLogSql(log: ChangeLog, table: string): string {
+  return `DELETE FROM ${log.table} WHERE ${log.tableColumn} = ${textLiteral(table)}`;
+}
+
 export function dropCaptureTriggerSql(trigger: string, schema: string, table: string): string {
   return `DROP TRIGGER IF EXISTS ${quoteIdent(trigger)} ON ${quoteQualified(schema, table)}`;
 }
