@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
 import { type RecordedOperation, readOperations } from '../../catalog/operations.js';
 import { ownedRole } from '../../catalog/ownership.js';
 import { type RetiredKey, readRetiredKey } from '../../catalog/retired-keys.js';
@@ -209,36 +209,44 @@ async function ownershipState(
   return { recorded: true, adopted: (done?.n ?? 0) > 0 };
 }
 
-/** The names of the foreign keys a table has (none when it does not exist). */
-async function foreignKeyNames(
+/**
+ * Names the catalog lists for a table of the family, in order (none when it does not exist, or
+ * its name is too long to be one): `read` selects `name` rows for the table's regclass.
+ */
+async function namesOf(
   tx: AnyPgDatabase,
   schema: string,
   table: string,
+  read: (relation: SQL) => SQL,
 ): Promise<string[]> {
   if (identifierProblem(table)) return [];
   const rows = await query<{ name: string }>(
     tx,
-    sql`SELECT conname AS name FROM pg_constraint
-        WHERE conrelid = to_regclass(${quoteQualified(schema, table)}) AND contype = 'f' ORDER BY conname`,
+    read(sql`to_regclass(${quoteQualified(schema, table)})`),
   );
   return rows.map((r) => r.name);
 }
 
-/** The identity columns a table has (none when it does not exist). */
-async function identityColumns(
-  tx: AnyPgDatabase,
-  schema: string,
-  table: string,
-): Promise<string[]> {
-  if (identifierProblem(table)) return [];
-  const rows = await query<{ name: string }>(
+/** The names of the foreign keys a table has. */
+const foreignKeyNames = (tx: AnyPgDatabase, schema: string, table: string) =>
+  namesOf(
     tx,
-    sql`SELECT attname AS name FROM pg_attribute
-        WHERE attrelid = to_regclass(${quoteQualified(schema, table)}) AND attnum > 0
+    schema,
+    table,
+    (relation) => sql`SELECT conname AS name FROM pg_constraint
+        WHERE conrelid = ${relation} AND contype = 'f' ORDER BY conname`,
+  );
+
+/** The identity columns a table has. */
+const identityColumns = (tx: AnyPgDatabase, schema: string, table: string) =>
+  namesOf(
+    tx,
+    schema,
+    table,
+    (relation) => sql`SELECT attname AS name FROM pg_attribute
+        WHERE attrelid = ${relation} AND attnum > 0
           AND NOT attisdropped AND attidentity <> '' ORDER BY attnum`,
   );
-  return rows.map((r) => r.name);
-}
 
 /** Reads the state of every table of the family for draining `key`. Bounds are read in UTC. */
 export async function readDrainState(
