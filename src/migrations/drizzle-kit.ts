@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { PgpartsError } from '../errors.js';
 
@@ -18,6 +18,47 @@ export function drizzleKitBin(cwd: string): string {
   throw new PgpartsError(
     'migration',
     `pgparts: drizzle-kit is not installed in ${cwd} (npm install -D drizzle-kit); pgparts generate runs it`,
+  );
+}
+
+/**
+ * The drizzle-kit releases whose files and output generate reads: its journal and snapshots, the
+ * lines it prints, `--custom`. 0.31 is the release pgparts is built and tested with; another one
+ * may lay out its folder or word its output otherwise, and generate would then misread it.
+ */
+export const SUPPORTED_DRIZZLE_KIT = '^0.31.0';
+
+/** The version in the package.json of the drizzle-kit `bin` belongs to; undefined if none is found. */
+export function drizzleKitVersion(bin: string): string | undefined {
+  // The bin links to the package's own file: its package.json is in that folder or above it.
+  for (let dir = dirname(realpathSync(bin)); ; dir = dirname(dir)) {
+    const file = join(dir, 'package.json');
+    if (existsSync(file)) {
+      const manifest = JSON.parse(readFileSync(file, 'utf8')) as {
+        name?: unknown;
+        version?: unknown;
+      };
+      if (manifest.name === 'drizzle-kit' && typeof manifest.version === 'string')
+        return manifest.version;
+    }
+    if (dirname(dir) === dir) return undefined;
+  }
+}
+
+/**
+ * Refuses, before generate writes anything, a drizzle-kit outside SUPPORTED_DRIZZLE_KIT. One
+ * whose version cannot be read (no package.json beside its bin) is run as found.
+ */
+export function checkDrizzleKitVersion(cwd: string): void {
+  const bin = drizzleKitBin(cwd);
+  const version = drizzleKitVersion(bin);
+  if (version === undefined || /^0\.31\./.test(version)) return;
+  throw new PgpartsError(
+    'migration',
+    `pgparts: drizzle-kit ${version} is installed (${bin}); pgparts generate reads the files and ` +
+      `output of drizzle-kit ${SUPPORTED_DRIZZLE_KIT}, and another release may lay out its ` +
+      'migrations folder or word its output otherwise. Install a supported one ' +
+      `(npm install -D drizzle-kit@${SUPPORTED_DRIZZLE_KIT}); nothing was written.`,
   );
 }
 

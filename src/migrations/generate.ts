@@ -19,7 +19,7 @@ import { type LoadedConfig, loadAppConfig } from './app-config.js';
 import { checkBlockingIndexes } from './blocking-indexes.js';
 import { addCustomMigration, type JournalShape } from './custom-migration.js';
 import { loadDrizzleConfigFor } from './drizzle-config.js';
-import { runDrizzleKitGenerate } from './drizzle-kit.js';
+import { checkDrizzleKitVersion, runDrizzleKitGenerate } from './drizzle-kit.js';
 import {
   adoptState,
   editedMigrations,
@@ -107,6 +107,7 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
         "'unix' or 'supabase'; nothing was written.",
     );
   }
+  checkDrizzleKitVersion(drizzle.cwd);
   const kit = {
     path: drizzle.path,
     cwd: drizzle.cwd,
