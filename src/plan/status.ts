@@ -336,9 +336,13 @@ export function status(
           );
         }
         const how = parts.join('; ');
+        // Rows of keys the spec asks no partition for are where the spec puts them: the line
+        // says what apply does with them and how to move them, not that they are misplaced.
         attention.push(
-          `${qualify(defaultPartition.name)} holds ${describeDefault(defaultPartition, keys)}; ` +
-            `they belong in their own partitions (${how})`,
+          byHand.length === 0
+            ? `${qualify(defaultPartition.name)} holds ${describeDefault(defaultPartition, keys)}; ` +
+                `they belong in their own partitions (${how})`
+            : `${qualify(defaultPartition.name)} holds ${describeDefault(defaultPartition, keys)}: ${how}`,
         );
       }
       const sizes = table.partitions.map((part) => part.bytes);
