@@ -1,9 +1,10 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { drizzleKitBin, drizzleKitVersion } from '../../src/migrations/drizzle-kit.js';
 import { generate } from '../../src/migrations/generate.js';
 import { fixtureApp } from '../support/fixture-app.js';
+import { folderText } from '../support/migration-folder.js';
 import { expectPgpartsError, rejection } from '../support/pgparts-error.js';
 
 /**
@@ -14,16 +15,6 @@ const root = resolve(import.meta.dirname, '..', '..');
 const app = fixtureApp({ withMigrations: true });
 afterAll(() => app.remove());
 const out = join(app.dir, 'drizzle');
-
-function folderText(): Map<string, string> {
-  const files = new Map<string, string>();
-  for (const dir of ['', 'meta']) {
-    for (const name of readdirSync(join(out, dir))) {
-      if (name !== 'meta') files.set(join(dir, name), readFileSync(join(out, dir, name), 'utf8'));
-    }
-  }
-  return files;
-}
 
 describe('the drizzle-kit generate runs', () => {
   it("reads the version of the app's drizzle-kit from its package", () => {
@@ -56,14 +47,14 @@ describe('the drizzle-kit generate runs', () => {
       `#!/usr/bin/env node\nrequire('node:fs').writeFileSync(${JSON.stringify(mark)}, '');\n`,
       { mode: 0o755 },
     );
-    const before = folderText();
+    const before = folderText(out);
     for (const check of [false, true]) {
       const error = await rejection(generate({ cwd: app.dir, config: 'pgparts.config.ts', check }));
       expectPgpartsError(error, 'migration', {
         message:
           /drizzle-kit 1\.0\.0-beta\.2 is installed .*drizzle-kit \^0\.31\.0.*npm install -D drizzle-kit@\^0\.31\.0\); nothing was written/s,
       });
-      expect(folderText()).toEqual(before);
+      expect(folderText(out)).toEqual(before);
       expect(existsSync(mark)).toBe(false);
     }
   });

@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -8,6 +8,7 @@ import { readState, stateText } from '../../src/migrations/generator-state.js';
 import { journalPath, readJournal, readMigrations } from '../../src/migrations/journal.js';
 import { parseOnlineIndexMigration } from '../../src/ops/online-index-migration.js';
 import { fixtureApp } from '../support/fixture-app.js';
+import { folderText } from '../support/migration-folder.js';
 import { expectPgpartsError, rejection } from '../support/pgparts-error.js';
 
 /**
@@ -20,24 +21,14 @@ const out = join(app.dir, 'drizzle');
 const schemaFile = join(app.dir, 'src', 'schema.ts');
 const originalSchema = readFileSync(schemaFile, 'utf8');
 
-function folderText(): Map<string, string> {
-  const files = new Map<string, string>();
-  for (const dir of ['', 'meta']) {
-    for (const name of readdirSync(join(out, dir))) {
-      if (name !== 'meta') files.set(join(dir, name), readFileSync(join(out, dir, name), 'utf8'));
-    }
-  }
-  return files;
-}
-
 const run = (check?: boolean) => generate({ cwd: app.dir, config: 'pgparts.config.ts', check });
 
 /** Both generate and --check refuse with `message`, and the folder is as it was. */
 async function expectRefused(message: RegExp): Promise<void> {
-  const before = folderText();
+  const before = folderText(out);
   for (const check of [true, false]) {
     expectPgpartsError(await rejection(run(check)), 'migration', { message });
-    expect(folderText()).toEqual(before);
+    expect(folderText(out)).toEqual(before);
   }
 }
 
@@ -248,7 +239,7 @@ export const evX = pgTable('ev_x', { k: text('k').notNull() });
         configFile,
         `${config.replace('\n];', "\n  partitionFamily({ name: 'ev', tables: [s.ev, s.evX], partitionBy: { strategy: 'list', column: 'k', values: ['x_1', '1'], naming: '{table}_{value}' }, defaultPartition: true }),\n];")}import * as s from './src/schema';\n`,
       );
-      const before = folderText();
+      const before = folderText(out);
       for (const check of [true, false]) {
         // Thrown by the app's own pgparts (the bundle the config imports), another instance.
         expect(await rejection(run(check))).toMatchObject({
@@ -257,7 +248,7 @@ export const evX = pgTable('ev_x', { k: text('k').notNull() });
             /ev's partition of "x_1" and ev_x's partition of "1" would both be named ev_x_1/,
           ),
         });
-        expect(folderText()).toEqual(before);
+        expect(folderText(out)).toEqual(before);
       }
     } finally {
       writeFileSync(configFile, config);
@@ -276,7 +267,7 @@ export const evX = pgTable('ev_x', { k: text('k').notNull() });
     expect(bad).not.toBe(config);
     try {
       writeFileSync(configFile, bad);
-      const before = folderText();
+      const before = folderText(out);
       for (const check of [true, false]) {
         // Thrown by the app's own pgparts (the bundle the config imports), another instance.
         expect(await rejection(run(check))).toMatchObject({
@@ -285,7 +276,7 @@ export const evX = pgTable('ev_x', { k: text('k').notNull() });
             /2 families are invalid:\n.*family "app_events":\n {2}- partitionBy\.past: past \(31\) reaches back beyond retention\.keep \(30\)[\s\S]*family "region_orders":\n {2}- partitionBy\.values: an integer LIST cannot hold "eu-west"/,
           ),
         });
-        expect(folderText()).toEqual(before);
+        expect(folderText(out)).toEqual(before);
       }
     } finally {
       writeFileSync(configFile, config);

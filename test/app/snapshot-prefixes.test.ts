@@ -6,6 +6,7 @@ import { readJournal } from '../../src/migrations/journal.js';
 import { readSnapshot, snapshotFile } from '../../src/migrations/online-indexes.js';
 import { parseOnlineIndexMigration } from '../../src/ops/online-index-migration.js';
 import { fixtureApp } from '../support/fixture-app.js';
+import { folderText } from '../support/migration-folder.js';
 import { expectPgpartsError, rejection, thrown } from '../support/pgparts-error.js';
 
 /**
@@ -20,16 +21,6 @@ const schemaFile = join(app.dir, 'src', 'schema.ts');
 const configFile = join(app.dir, 'drizzle.config.ts');
 const config = readFileSync(configFile, 'utf8');
 const run = () => generate({ cwd: app.dir, config: 'pgparts.config.ts' });
-
-function folderText(): Map<string, string> {
-  const files = new Map<string, string>();
-  for (const dir of ['', 'meta']) {
-    for (const name of readdirSync(join(out, dir))) {
-      if (name !== 'meta') files.set(join(dir, name), readFileSync(join(out, dir, name), 'utf8'));
-    }
-  }
-  return files;
-}
 
 const withIndexes = (...indexes: string[]) =>
   readFileSync(schemaFile, 'utf8')
@@ -60,7 +51,7 @@ describe('generate with a timestamp migrations prefix', { timeout: 300_000 }, ()
 
     // A unique index without the partition key: refused, nothing kept.
     const schema = readFileSync(schemaFile, 'utf8');
-    const before = folderText();
+    const before = folderText(out);
     writeFileSync(
       schemaFile,
       withIndexes(
@@ -72,7 +63,7 @@ describe('generate with a timestamp migrations prefix', { timeout: 300_000 }, ()
       message:
         /the UNIQUE index "app_events_id_uq" on partitioned public\.app_events must have every partition key column \(occurredAt\)/,
     });
-    expect(folderText()).toEqual(before);
+    expect(folderText(out)).toEqual(before);
 
     // A new index on the partitioned table: built online, not drizzle-kit's CREATE INDEX.
     writeFileSync(schemaFile, schema);
@@ -100,7 +91,7 @@ describe('generate with a timestamp migrations prefix', { timeout: 300_000 }, ()
     expect(snapshotFile('1796175621_amazing_stranger')).toBe('1796175621_snapshot.json');
     expect(snapshotFile('0003_online_indexes')).toBe('0003_snapshot.json');
 
-    const before = folderText();
+    const before = folderText(out);
     writeFileSync(
       configFile,
       config.replace("out: './drizzle',", "out: './drizzle',\n  migrations: { prefix: 'none' },"),
@@ -108,6 +99,6 @@ describe('generate with a timestamp migrations prefix', { timeout: 300_000 }, ()
     expectPgpartsError(await rejection(run()), 'invalid-config', {
       message: /migrations\.prefix 'none' cannot be generated into/,
     });
-    expect(folderText()).toEqual(before);
+    expect(folderText(out)).toEqual(before);
   });
 });

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -26,4 +26,15 @@ export function writeMigrationFolder(entries: FolderEntry[], dir?: string): stri
   };
   writeFileSync(join(folder, 'meta', '_journal.json'), JSON.stringify(journal, null, 2));
   return folder;
+}
+
+/** Every file of a migrations folder and its meta/ (path relative to it -> text): to compare a folder before and after. */
+export function folderText(out: string): Map<string, string> {
+  const files = new Map<string, string>();
+  for (const dir of ['', 'meta']) {
+    for (const name of readdirSync(join(out, dir))) {
+      if (name !== 'meta') files.set(join(dir, name), readFileSync(join(out, dir, name), 'utf8'));
+    }
+  }
+  return files;
 }
