@@ -1,5 +1,6 @@
 import type { PartitionInfo } from '../catalog/inspect.js';
 import { keyLabel } from '../define/partition-key.js';
+import { isPausedConversion } from '../plan/conversion-pause.js';
 import type { Notice, Plan, Step } from '../plan/plan.js';
 import type { StatusReport } from '../plan/status.js';
 import type { ApplyResult, StepResult } from '../run/apply.js';
@@ -144,7 +145,7 @@ export function formatStatus(report: StatusReport, heading: string): string[] {
     for (const op of family.unfinished.operations) {
       lines.push(
         `  operation: ${op.operation} of ${op.key}, phase ${op.phase}, started ${op.startedAt.toISOString()}` +
-          (op.running ? ' (running)' : ' (interrupted)'),
+          (op.running ? ' (running)' : isPausedConversion(op) ? ' (paused)' : ' (interrupted)'),
       );
     }
     if (family.unfinished.captureTriggers.length > 0) {

@@ -15,3 +15,15 @@ export const CONVERSION_PAUSES: Readonly<Record<string, { after: string; next: s
 export function isPausedConversion(op: { operation: string; phase: string }): boolean {
   return op.operation === 'convert' && Object.hasOwn(CONVERSION_PAUSES, op.phase);
 }
+
+/**
+ * How to take up a family's conversion: the CLI converts the built-in families and any family
+ * the app's pgparts.config exports in `conversions`; code calls the convert functions.
+ */
+export function continueConversion(family: string): string {
+  return (
+    `continue it with pgparts convert ${family} --all (a family of your own once ` +
+    'pgparts.config exports it in `conversions`) or the convert functions from code ' +
+    '(convertFill ... convertCleanup)'
+  );
+}

@@ -14,7 +14,7 @@ import { type FamilySpec, parseFamilies } from '../define/spec.js';
 import { PgpartsError } from '../errors.js';
 import { recordOwnedSql } from '../sql/ownership.js';
 import { createPartitionSql, defaultExclusionSql } from '../sql/partition-ddl.js';
-import { isPausedConversion } from './conversion-pause.js';
+import { continueConversion, isPausedConversion } from './conversion-pause.js';
 import { coverage, indexTable, type TableIndex } from './coverage.js';
 import { finalizeDetachSql, pendingDetaches } from './pending-detach.js';
 import { specMismatches } from './spec-checks.js';
@@ -348,7 +348,7 @@ function finishInterrupted(
           : isPausedConversion(op)
             ? 'conversion-paused'
             : 'operation-interrupted',
-        message: `a conversion of the family is unfinished (phase ${op.phase}, since ${since}): continue it with pgparts convert ${family.name} --all (a built-in family) or the convert functions from code (your own: convertFill ... convertCleanup)`,
+        message: `a conversion of the family is unfinished (phase ${op.phase}, since ${since}): ${continueConversion(family.name)}`,
       });
       continue;
     }
@@ -656,7 +656,7 @@ function finalizeDetachSteps(
  * The family's conversion, when one is recorded and has not yet swapped its tables: every table
  * exists and none is partitioned (after the swap they are, and the spec is checked as usual).
  */
-function beingConverted(found: FamilySnapshot) {
+export function beingConverted(found: FamilySnapshot) {
   const op = found.unfinished.operations.find((o) => o.operation === 'convert');
   const legacy = found.tables.every((t) => t.parent && t.parent.relkind !== 'p');
   return op && legacy ? op : undefined;

@@ -5,10 +5,11 @@ import { counted } from '../define/counted.js';
 import { addIntervals, intervalStart } from '../define/intervals.js';
 import { keyLabel, type PartitionKey, partitionName } from '../define/partition-key.js';
 import { type FamilySpec, parseFamilies } from '../define/spec.js';
-import { CONVERSION_PAUSES, isPausedConversion } from './conversion-pause.js';
+import { CONVERSION_PAUSES, continueConversion, isPausedConversion } from './conversion-pause.js';
 import { coverage, indexTable } from './coverage.js';
 import { abandonCommand, drainFailure } from './drain-failure.js';
 import {
+  beingConverted,
   findFamilySnapshot,
   type Notice,
   outsideRetention,
@@ -178,7 +179,7 @@ function unfinishedAttention(family: FamilySpec, work: UnfinishedWork, now: Date
         (op.operation === 'reattach'
           ? 'finish it with pgparts reattach'
           : op.operation === 'convert'
-            ? `continue it with pgparts convert ${family.name} --all (a built-in family) or the convert functions from code (your own: convertFill ... convertCleanup); cleanup ends it`
+            ? `${continueConversion(family.name)}; cleanup ends it`
             : `the next pgparts apply${op.operation === 'retire' ? ' --yes' : ''} finishes it`),
     );
   }
@@ -224,6 +225,9 @@ export function status(
     const found = findFamilySnapshot(snapshot, family);
     if (!found) continue;
     const p = family.partitionBy;
+    // Tables not partitioned until the conversion's swap: no premake window to speak of yet
+    // (writes go to the legacy table, and apply leaves the family to the conversion).
+    const converting = beingConverted(found) !== undefined;
     const tables: TableStatus[] = found.tables.map((table) => {
       // The table as the CLI's <table> takes it, and in prose where another family's table has
       // the same name (in another schema), qualified.
@@ -232,7 +236,7 @@ export function status(
       const qualify = (name: string) => (shared ? `${family.schema}.${name}` : name);
       const index = indexTable(family, table);
       let firstUncovered: PartitionKey | null = null;
-      if (p.strategy === 'range') {
+      if (p.strategy === 'range' && !converting) {
         let from = intervalStart(p.interval, now);
         for (let i = 0; i < LOOKAHEAD_LIMIT; i += 1) {
           const key: PartitionKey = { kind: 'range', from, to: addIntervals(p.interval, from, 1) };

@@ -1,7 +1,9 @@
-import { bigint, integer, pgTable, primaryKey } from 'drizzle-orm/pg-core';
+import { bigint, integer, pgTable, primaryKey, timestamp } from 'drizzle-orm/pg-core';
 import { describe, expect, it } from 'vitest';
 import { inspect } from '../../src/catalog/inspect.js';
+import { formatStatus } from '../../src/cli/format.js';
 import { parseFamily } from '../../src/define/spec.js';
+import { prometheusMetrics } from '../../src/metrics/collect.js';
 import { convertPrep } from '../../src/ops/convert/prep.js';
 import { conversionTarget } from '../../src/ops/convert/target.js';
 import { status, unfinishedCounts } from '../../src/plan/status.js';
@@ -77,5 +79,46 @@ describe('a family declared while its conversion runs', () => {
         (l) => /orders/.test(l) && /partition/.test(l) && !/being converted/.test(l),
       ),
     ).toEqual([]);
+  });
+});
+
+/** A monthly RANGE family converted from a plain table: nothing partitioned until the swap. */
+const visits = parseFamily({
+  name: 'visits',
+  tables: ['visits'],
+  partitionBy: { strategy: 'range', column: 'seen_at', interval: 'month', premake: 2, past: 1 },
+});
+const visitsTable = pgTable(
+  'visits',
+  {
+    id: bigint('id', { mode: 'number' }).notNull(),
+    seenAt: timestamp('seen_at', { withTimezone: true }).notNull(),
+  },
+  (x) => [primaryKey({ columns: [x.id, x.seenAt] })],
+);
+
+describe('a RANGE family paused in its conversion', () => {
+  it('raises no premake alarm: its writes go to the legacy table, and apply leaves it alone', async () => {
+    await t.sql.unsafe(`
+      CREATE TABLE visits (id bigint NOT NULL, seen_at timestamptz NOT NULL, PRIMARY KEY (id, seen_at));
+      INSERT INTO visits SELECT g, now() - g * interval '1 hour' FROM generate_series(1, 50) g;`);
+    await convertPrep(t.db, conversionTarget({ family: visits, tables: [visitsTable] }));
+    // Rows written now land in the legacy table, as before the conversion.
+    await t.sql`INSERT INTO visits VALUES (51, now())`;
+    const report = status([visits], await inspect(t.db, [visits]));
+    // Not "no partition for the current month: rows written now fail; run pgparts apply".
+    expect(report.attention.join('\n')).not.toMatch(/no partition for the current/);
+    expect(report.families[0]?.tables[0]?.firstUncovered).toBeNull();
+    expect(report.attention.join('\n')).toMatch(/family visits is being converted \(phase /);
+    // No premake series for it: the shipped alert (pgparts_partitions_ahead < 1) would fire.
+    const metrics = await prometheusMetrics(t.db, [visits]);
+    expect(metrics).not.toMatch(/pgparts_partitions_ahead\{[^}]*family="visits"/);
+    expect(metrics).toMatch(
+      /pgparts_unfinished_operations\{family="visits",schema="public",state="paused"\} 1/,
+    );
+    // The operation line agrees with the attention line: paused, not interrupted.
+    const text = formatStatus(report, 'status').join('\n');
+    expect(text).toMatch(/operation: convert of .*, phase prepped, .*\(paused\)/);
+    expect(text).not.toMatch(/\(interrupted\)/);
   });
 });
