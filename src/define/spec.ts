@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { PgpartsError } from '../errors.js';
 import { identifierSchema } from '../sql/identifiers.js';
 import { INTERVALS } from './intervals.js';
+import { listValueTypeOfColumn } from './key-type-names.js';
 import {
   defaultPartitionName,
   listPartitionName,
@@ -383,5 +384,28 @@ function declareFamily(input: FamilyWithTables): FamilySpec {
     }
     names.push(config.name);
   }
-  return parseFamily({ ...input, schema: familySchema, tables: names });
+  return parseFamily({
+    ...input,
+    schema: familySchema,
+    tables: names,
+    partitionBy: withColumnValueType(input.partitionBy, input.tables[0]),
+  });
+}
+
+/**
+ * A LIST family whose values say nothing of their type (`valuesFrom`, or no values yet) and no
+ * `valueType`: the type the Drizzle column has (text for a text or varchar column), instead of
+ * the integer default a text column would then refuse.
+ */
+function withColumnValueType(
+  partitionBy: FamilyWithTables['partitionBy'],
+  table: PgTable | undefined,
+): FamilyWithTables['partitionBy'] {
+  if (partitionBy.strategy !== 'list' || partitionBy.valueType !== undefined) return partitionBy;
+  if ((partitionBy.values ?? []).length > 0 || !table) return partitionBy;
+  const column = getTableConfig(table).columns.find((c) =>
+    databaseNames(c).includes(partitionBy.column),
+  );
+  const valueType = column ? listValueTypeOfColumn(column.getSQLType()) : undefined;
+  return valueType ? { ...partitionBy, valueType } : partitionBy;
 }
