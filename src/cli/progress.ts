@@ -39,6 +39,11 @@ export function progressPrinter(out: CliStream = cliIo().stdout): (event: ApplyE
           `  ${event.step.partitions.join(', ')}: attempt ${event.attempt} gave up (${event.message}); retrying in ${formatMs(event.delayMs)}\n`,
         );
         break;
+      case 'read-retry':
+        out.write(
+          `  reading the catalog: attempt ${event.attempt} gave up (${event.message}); retrying in ${formatMs(event.delayMs)}\n`,
+        );
+        break;
       case 'step-progress': {
         const { done, total, unit } = event;
         const percent = total ? Math.min(100, Math.floor((done / total) * 100)) : null;

@@ -27,6 +27,7 @@ import {
   DEFAULT_LOCK_TIMEOUT_MS,
   DEFAULT_RETRIES,
   isLockConflict,
+  lockGiveUpError,
   lockOptionsSchema,
   type RetryOptions,
   retryOnLockTimeout,
@@ -105,6 +106,8 @@ export type ApplyEvent =
   | { type: 'planned'; plan: Plan }
   | { type: 'step-start'; step: Step; index: number; total: number }
   | { type: 'step-retry'; step: Step; attempt: number; delayMs: number; message: string }
+  /** The catalog read (DEFAULT's probes) waited lock_timeout for a lock, and is tried again. */
+  | { type: 'read-retry'; attempt: number; delayMs: number; message: string }
   | { type: 'step-progress'; step: Step; done: number; total: number | null; unit: string }
   | { type: 'step-end'; result: StepResult; index: number; total: number };
 
@@ -281,10 +284,16 @@ async function runApply(
   attempt.catch(() => {}); // awaited below
   // DEFAULT is probed for the keys of the clock the plan is made for. Started later (once the
   // lock is held and `proceed` is true) where statements are not sent together.
+  // Its retries are told (read-retry): a lock another session holds on a DEFAULT can keep
+  // them going for as long as it is held, before any step starts.
   const read = () =>
     retryOnLockTimeout(
       () => inspectInSession(session.db, families, { lockTimeoutMs, now: options.now, proceed }),
-      retry,
+      {
+        ...retry,
+        onRetry: (attempt, delayMs, error) =>
+          emit({ type: 'read-retry', attempt, delayMs, message: pgErrorMessage(error) }),
+      },
     );
   const readAhead = together ? read() : null;
   /** Stops the read sent ahead and waits for it to end (its settings put back). */
@@ -370,7 +379,16 @@ async function runApply(
       }
       decide(true);
       const catalog = await (readAhead ?? read());
-      if (!catalog.value) throw catalog.error;
+      if (!catalog.value) {
+        throw catalog.lockTimeouts.length === catalog.attempts
+          ? lockGiveUpError(
+              'reading the catalog (DEFAULT partitions are probed)',
+              catalog.attempts,
+              lockTimeoutMs,
+              catalog.error,
+            )
+          : catalog.error;
+      }
       snapshot = catalog.value.snapshot;
       settingsBack = catalog.value.restored;
       // Drain and retire steps get their statements too: what a dry run printed, run now.

@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import { parseFamily } from '../../src/define/spec.js';
+import { type ApplyEvent, apply } from '../../src/run/apply.js';
+import { openTransaction } from '../support/open-transaction.js';
+import { expectPgpartsError, rejection } from '../support/pgparts-error.js';
+import { useTestDatabase } from '../support/test-database.js';
+
+const t = useTestDatabase({ migrated: false });
+
+/**
+ * apply reads the catalog and probes each DEFAULT before it plans; a session holding a lock on a
+ * DEFAULT (a long ALTER, a LOCK TABLE) made that read wait lock_timeout and retry, silently, for
+ * as long as the lock was held, and its last failure surfaced as the bare server error. Each
+ * retry is now an event (the CLI prints it), and giving up is a lock-timeout error saying so.
+ */
+const regions = parseFamily({
+  name: 'regions',
+  tables: ['region_orders'],
+  partitionBy: { strategy: 'list', column: 'region', values: ['eu'] },
+  defaultPartition: true,
+});
+
+async function setUp(): Promise<void> {
+  await t.sql.unsafe(`
+    CREATE TABLE IF NOT EXISTS region_orders (id bigint NOT NULL, region text NOT NULL,
+      PRIMARY KEY (id, region)) PARTITION BY LIST (region);`);
+  expect((await apply(t.db, { families: [regions] })).failed).toBe(0);
+  // A row of an undeclared value: DEFAULT holds something to probe.
+  await t.sql`INSERT INTO region_orders VALUES (1, 'zz') ON CONFLICT DO NOTHING`;
+}
+
+describe("apply's catalog read behind a lock on DEFAULT", () => {
+  it('tells each retry, and goes on once the lock is gone', async () => {
+    await setUp();
+    const holder = await openTransaction(t.connect({ max: 1 }), [
+      'LOCK TABLE region_orders_default IN ACCESS EXCLUSIVE MODE',
+    ]);
+    const retries: Extract<ApplyEvent, { type: 'read-retry' }>[] = [];
+    let released: Promise<void> | undefined;
+    let result: Awaited<ReturnType<typeof apply>>;
+    try {
+      result = await apply(t.db, {
+        families: [regions],
+        lockTimeoutMs: 100,
+        retries: 20,
+        backoffMs: 10,
+        onProgress: (event) => {
+          if (event.type !== 'read-retry') return;
+          retries.push(event);
+          // The lock goes after the first retry is told: the next attempt gets through.
+          released ??= holder.commit();
+        },
+      });
+    } finally {
+      await (released ?? holder.commit());
+    }
+    expect(retries.length).toBeGreaterThanOrEqual(1);
+    expect(retries[0]).toMatchObject({
+      attempt: 1,
+      message: expect.stringMatching(/lock timeout/),
+    });
+    expect(result).toMatchObject({ status: 'applied', ok: true, failed: 0 });
+  });
+
+  it('gives up with a lock-timeout error that says what waited', async () => {
+    await setUp();
+    const holder = await openTransaction(t.connect({ max: 1 }), [
+      'LOCK TABLE region_orders_default IN ACCESS EXCLUSIVE MODE',
+    ]);
+    try {
+      const retries: number[] = [];
+      const error = await rejection(
+        apply(t.db, {
+          families: [regions],
+          lockTimeoutMs: 50,
+          retries: 2,
+          backoffMs: 10,
+          onProgress: (event) => {
+            if (event.type === 'read-retry') retries.push(event.attempt);
+          },
+        }),
+      );
+      expectPgpartsError(error, 'lock-timeout', {
+        message:
+          /^pgparts: reading the catalog \(DEFAULT partitions are probed\): gave up after 3 attempts: each waited lock_timeout \(50 ms\)/,
+      });
+      expect(retries).toEqual([1, 2]);
+    } finally {
+      await holder.commit();
+    }
+  });
+});
