@@ -53,20 +53,34 @@ export function maintenanceRunsSetupSql(schema: string): string[] {
 }
 
 /**
- * A table made by pgparts 0.1.0: no `pid` column (the backend of a run in progress), and its
- * outcome CHECK without 'running'. Idempotent; run where the table's setup runs, and when a
- * run's 'running' row was refused for want of them.
+ * The statements that bring a table made by pgparts 0.1.0 to this shape: a `pid` column (the
+ * backend of a run in progress) and 'running' in the outcome CHECK. Unguarded, as its owner would
+ * run them by hand (a warning shows them when the run's role may not); maintenanceRunsUpgradeSql
+ * runs them.
  */
-export function maintenanceRunsUpgradeSql(schema: string): string[] {
+export function maintenanceRunsAlterSql(schema: string): [addPid: string, outcomeCheck: string] {
   const table = quoteQualified(schema, MAINTENANCE_RUNS_TABLE);
   return [
     `ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS "pid" integer`,
+    `ALTER TABLE ${table} DROP CONSTRAINT IF EXISTS ${quoteIdent(OUTCOME_CHECK)},
+  ADD CONSTRAINT ${quoteIdent(OUTCOME_CHECK)} CHECK ("outcome" IN ('ok', 'failed', 'error', 'running'))`,
+  ];
+}
+
+/**
+ * maintenanceRunsAlterSql, idempotent (the CHECK is replaced only when it lacks 'running'): run
+ * where the table's setup runs, and when a run's 'running' row was refused for want of them.
+ */
+export function maintenanceRunsUpgradeSql(schema: string): string[] {
+  const table = quoteQualified(schema, MAINTENANCE_RUNS_TABLE);
+  const [addPid, outcomeCheck] = maintenanceRunsAlterSql(schema);
+  return [
+    addPid,
     `DO $$ BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = ${textLiteral(table)}::regclass
                  AND conname = ${textLiteral(OUTCOME_CHECK)}
                  AND pg_get_constraintdef(oid) LIKE '%running%') THEN
-    ALTER TABLE ${table} DROP CONSTRAINT IF EXISTS ${quoteIdent(OUTCOME_CHECK)},
-      ADD CONSTRAINT ${quoteIdent(OUTCOME_CHECK)} CHECK ("outcome" IN ('ok', 'failed', 'error', 'running'));
+    ${outcomeCheck};
   END IF;
 END $$`,
   ];

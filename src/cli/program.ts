@@ -9,6 +9,7 @@ import { registerGenerate } from './generate-command.js';
 import { cliCwd, cliErr } from './io.js';
 import { registerMigrate } from './migrate-command.js';
 import { type GlobalOptions, wholeNumber } from './options.js';
+import { packageVersion } from './package-version.js';
 import { registerPlan } from './plan-command.js';
 import { registerRetire } from './retire-command.js';
 import { registerStatus } from './status-command.js';
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
       'keep PostgreSQL tables partitioned, correct and fast. Commands that connect use the ' +
         "app's postgres.js (`postgres`) if installed, else node-postgres (`pg`)",
     )
+    .version(packageVersion(), '-V, --version', "print pgparts's version")
     .option('--database-url <url>', 'PostgreSQL URL (default: $DATABASE_URL)')
     .option(
       '--config <file>',

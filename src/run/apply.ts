@@ -36,7 +36,12 @@ import { checkOptions, functionOption, wholeOption } from './options.js';
 import { asOperation, isConnectionLoss, pgErrorMessage } from './pg-error.js';
 import { pooledSessionError } from './pooled-session.js';
 import { preflightPrivileges, sessionFactsFromRow, sessionFactsSql } from './privileges.js';
-import { recordMaintenanceRun, recordRunStart, wantsUpgrade } from './record-run.js';
+import {
+  recordMaintenanceRun,
+  recordRunStart,
+  runsTableNotUpgradedWarning,
+  wantsUpgrade,
+} from './record-run.js';
 import { openSessionSending, pgpartsSessionSettings, SESSION_TOKEN } from './session.js';
 import { readOnlyMessage, standbyMessage } from './standby.js';
 import { withStepStatements } from './step-statements.js';
@@ -492,9 +497,15 @@ async function runApply(
             ...(runIds ? { runIds } : {}),
             ...(upgradeRunsTable ? { upgrade: true } : {}),
           },
-        ).catch((error: unknown) => {
-          warnings.push(`could not record the run: ${pgErrorMessage(error)}`);
-        });
+        ).then(
+          // Recorded; a table of 0.1.0 its role may not upgrade gets a warning of its own.
+          (notUpgraded) => {
+            for (const table of notUpgraded) warnings.push(runsTableNotUpgradedWarning(table));
+          },
+          (error: unknown) => {
+            warnings.push(`could not record the run: ${pgErrorMessage(error)}`);
+          },
+        );
         if (tableExists && !upgradeRunsTable && together) unlocking = recording;
         else await recording;
       }

@@ -2,6 +2,7 @@ import { type SQL, sql } from 'drizzle-orm';
 import {
   MAINTENANCE_RUNS_KEPT,
   MAINTENANCE_RUNS_TABLE,
+  maintenanceRunsAlterSql,
   maintenanceRunsSetupSql,
   maintenanceRunsUpgradeSql,
   type StoredRunOutcome,
@@ -10,7 +11,7 @@ import type { FamilySpec } from '../define/spec.js';
 import { quoteQualified } from '../sql/identifiers.js';
 import { dollarQuoted, textLiteral } from '../sql/literals.js';
 import type { AnyPgDatabase } from './database.js';
-import { pgErrorCode, UNDEFINED_TABLE } from './pg-error.js';
+import { pgErrorCode, pgErrorMessage, UNDEFINED_TABLE } from './pg-error.js';
 import { rowsOf } from './rows.js';
 
 /** undefined_column, check_violation: what a table of 0.1.0 answers a 'running' row. */
@@ -183,7 +184,9 @@ export function finishRunSql(
  * The table is created on first use: when the statement finds it missing (the first run in a
  * schema), it is created and the statement runs again. With `tableExists` (the run's catalog
  * read saw it in every family's schema) the statement is all there is, so what the caller sends
- * behind it (the lock's release) goes out with it and still runs after it.
+ * behind it (the lock's release) goes out with it and still runs after it. With `upgrade`, the
+ * schemas whose table of 0.1.0 it recorded the run in but could not upgrade (the run's role does
+ * not own it): the record stands, so that is not a failure to record.
  */
 export async function recordMaintenanceRun(
   db: AnyPgDatabase,
@@ -196,28 +199,33 @@ export async function recordMaintenanceRun(
     /** recordRunStart was refused by a table of 0.1.0: it is upgraded after the record. */
     upgrade?: boolean;
   } = {},
-): Promise<void> {
-  if (families.length === 0) return;
+): Promise<RunsTableNotUpgraded[]> {
+  if (families.length === 0) return [];
   if (options.runIds) {
     await db.execute(finishRunSql(families, record, options.runIds));
-    return;
+    return [];
   }
   const statement = recordRunSql(families, record);
   const schemas = new Set(families.map((f) => f.schema));
   if (options.upgrade) {
     await db.execute(statement);
+    const notUpgraded: RunsTableNotUpgraded[] = [];
     for (const schema of schemas) {
-      for (const upgrade of maintenanceRunsUpgradeSql(schema)) await db.execute(sql.raw(upgrade));
+      try {
+        for (const upgrade of maintenanceRunsUpgradeSql(schema)) await db.execute(sql.raw(upgrade));
+      } catch (error) {
+        notUpgraded.push({ schema, reason: pgErrorMessage(error) });
+      }
     }
-    return;
+    return notUpgraded;
   }
   if (options.tableExists) {
     await db.execute(statement);
-    return;
+    return [];
   }
   try {
     await db.execute(statement);
-    return;
+    return [];
   } catch (error) {
     if (pgErrorCode(error) !== UNDEFINED_TABLE) throw error;
   }
@@ -225,4 +233,25 @@ export async function recordMaintenanceRun(
     for (const setup of maintenanceRunsSetupSql(schema)) await db.execute(sql.raw(setup));
   }
   await db.execute(statement);
+  return [];
+}
+
+/** A schema's table of 0.1.0 that a run was recorded in but could not upgrade, and the server's why. */
+export interface RunsTableNotUpgraded {
+  schema: string;
+  reason: string;
+}
+
+/**
+ * The warning for a table recordMaintenanceRun could not upgrade: the run is recorded; what the
+ * old shape costs; and the statements its owner can run (those the upgrade runs, unguarded).
+ */
+export function runsTableNotUpgradedWarning({ schema, reason }: RunsTableNotUpgraded): string {
+  const statements = maintenanceRunsAlterSql(schema).map((s) => `  ${s};`);
+  return [
+    `recorded the run, but could not upgrade ${quoteQualified(schema, MAINTENANCE_RUNS_TABLE)} (made by an older pgparts: no pid column, no 'running' outcome): ${reason}.`,
+    'Until it is upgraded, a run is recorded only at its end, so one cut off (its connection lost, its process killed) will not show as interrupted.',
+    "One run as the table's owner upgrades it, or the owner can run:",
+    ...statements,
+  ].join('\n');
 }

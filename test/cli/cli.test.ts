@@ -1,8 +1,10 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { addIntervals, intervalStart, intervalSuffix } from '../../src/define/intervals.js';
 import { MAINTENANCE_LOCK_KEY } from '../../src/run/advisory-lock.js';
 import { useTestDatabase } from '../support/test-database.js';
-import { pgparts, pgpartsProcess } from './run-cli.js';
+import { pgparts, pgpartsProcess, REPO_ROOT } from './run-cli.js';
 
 const t = useTestDatabase();
 
@@ -22,6 +24,7 @@ describe('pgparts CLI', () => {
       'apply',
       '--config <file>',
       '--database-url <url>',
+      '-V, --version',
     ]) {
       expect(top.stdout).toContain(command);
     }
@@ -36,6 +39,14 @@ describe('pgparts CLI', () => {
     const run = await pgparts(undefined, 'frobnicate');
     expect(run.code).toBe(1);
     expect(run.stderr).toContain("unknown command 'frobnicate'");
+  });
+
+  it("--version prints the package's version from its package.json, exit 0", async () => {
+    const { version } = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8'));
+    for (const flag of ['--version', '-V']) {
+      const run = await pgparts(undefined, flag);
+      expect(run).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
+    }
   });
 
   it('migrate and status run as a separate process, exit 0', async () => {

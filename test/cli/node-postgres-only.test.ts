@@ -21,9 +21,11 @@ mkdirSync(app);
 for (const dep of ['pg', 'drizzle-orm', 'commander', 'zod', 'jiti']) {
   symlinkSync(join(REPO_ROOT, 'node_modules', dep), join(modules, dep));
 }
-// The runner finds pgparts's own migrations two folders up from the CLI, as in the package.
+// The runner finds pgparts's own migrations, and the CLI its package.json (--version), two
+// folders up from the CLI, as in the package.
 copyFileSync(inject('cliBundle'), join(pkg, 'dist', 'cli', 'index.mjs'));
 symlinkSync(join(REPO_ROOT, 'drizzle'), join(pkg, 'drizzle'));
+symlinkSync(join(REPO_ROOT, 'package.json'), join(pkg, 'package.json'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 const t = useTestDatabase({ migrated: false });
 

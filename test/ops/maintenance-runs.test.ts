@@ -1,6 +1,12 @@
+import { randomBytes } from 'node:crypto';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import { describe, expect, it } from 'vitest';
-import { MAINTENANCE_RUNS_TABLE, readMaintenanceRuns } from '../../src/catalog/maintenance-runs.js';
+import {
+  MAINTENANCE_RUNS_TABLE,
+  maintenanceRunsAlterSql,
+  readMaintenanceRuns,
+} from '../../src/catalog/maintenance-runs.js';
+import { parseFamily } from '../../src/define/spec.js';
 import { builtInFamilies } from '../../src/domains/presets.js';
 import { isPgpartsError } from '../../src/errors.js';
 import { apply } from '../../src/run/apply.js';
@@ -9,6 +15,16 @@ import { useTestDatabase } from '../support/test-database.js';
 
 const t = useTestDatabase();
 const families = [...builtInFamilies];
+
+/** The CREATE TABLE of pgparts 0.1.0's record (no pid, no 'running'), in a schema. */
+const oldRunsTable = (schema: string) => `
+  CREATE TABLE "${schema}".${MAINTENANCE_RUNS_TABLE} (
+    "id" bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "family" text NOT NULL,
+    "started_at" timestamptz NOT NULL, "finished_at" timestamptz NOT NULL DEFAULT now(),
+    "outcome" text NOT NULL CHECK ("outcome" IN ('ok', 'failed', 'error')),
+    "steps_done" integer NOT NULL, "steps_failed" integer NOT NULL,
+    "steps_skipped" integer NOT NULL, "duration_ms" integer NOT NULL, "steps" jsonb NOT NULL,
+    "error" text)`;
 
 describe('maintenance runs', () => {
   it('are recorded by apply per family (when, steps, outcome, duration) and shown by status', async () => {
@@ -108,13 +124,7 @@ describe('maintenance runs', () => {
   it("upgrades a table of 0.1.0 (no pid, no 'running') at the end of a run, which is recorded", async () => {
     await t.sql.unsafe(`
       DROP TABLE ${MAINTENANCE_RUNS_TABLE};
-      CREATE TABLE ${MAINTENANCE_RUNS_TABLE} (
-        "id" bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "family" text NOT NULL,
-        "started_at" timestamptz NOT NULL, "finished_at" timestamptz NOT NULL DEFAULT now(),
-        "outcome" text NOT NULL CHECK ("outcome" IN ('ok', 'failed', 'error')),
-        "steps_done" integer NOT NULL, "steps_failed" integer NOT NULL,
-        "steps_skipped" integer NOT NULL, "duration_ms" integer NOT NULL, "steps" jsonb NOT NULL,
-        "error" text)`);
+      ${oldRunsTable('public')}`);
     expect(await readMaintenanceRuns(t.db, families)).toEqual(
       families.map((f) => ({ family: f.name, lastRun: null, lastSuccess: null })),
     );
@@ -137,5 +147,78 @@ describe('maintenance runs', () => {
     expect(seen).toBe('running');
     const [last] = await readMaintenanceRuns(t.db, families);
     expect(last?.lastRun).toMatchObject({ outcome: 'ok', stepsDone: 2 });
+  }, 180_000);
+
+  it("a table of 0.1.0 owned by another role: the run is recorded, and a warning says so, why it was not upgraded and the owner's statements", async () => {
+    const suffix = randomBytes(4).toString('hex');
+    const schema = `runs_${suffix}`;
+    const [tables, runsOwner, app] = ['tabowner', 'runsowner', 'maint'].map(
+      (r) => `pgparts_${r}_${suffix}`,
+    );
+    // The report's setup: the family's tables owned by a role maintenance is a member of, the
+    // record (made by 0.1.0) by another that only granted it reads and writes.
+    await t.sql.unsafe(`
+      CREATE ROLE ${tables} NOLOGIN;
+      CREATE ROLE ${runsOwner} NOLOGIN;
+      CREATE ROLE ${app} LOGIN PASSWORD 'm';
+      GRANT ${tables} TO ${app};
+      CREATE SCHEMA ${schema} AUTHORIZATION ${tables};
+      GRANT USAGE, CREATE ON SCHEMA ${schema} TO ${app}, ${runsOwner};
+      CREATE TABLE ${schema}.visits (id bigint NOT NULL, at timestamptz NOT NULL, PRIMARY KEY (id, at))
+        PARTITION BY RANGE (at);
+      ALTER TABLE ${schema}.visits OWNER TO ${tables};
+      ${oldRunsTable(schema)};
+      ALTER TABLE ${schema}.${MAINTENANCE_RUNS_TABLE} OWNER TO ${runsOwner};
+      GRANT SELECT, INSERT, UPDATE, DELETE ON ${schema}.${MAINTENANCE_RUNS_TABLE} TO ${app};`);
+    const client = t.connect({ max: 2, username: app, password: 'm' });
+    try {
+      const visits = parseFamily({
+        name: 'visits',
+        schema,
+        tables: ['visits'],
+        partitionBy: { strategy: 'range', column: 'at', interval: 'month', premake: 1, past: 0 },
+      });
+      const runs = () => t.sql<{ outcome: string; steps_done: number }[]>`
+        SELECT outcome, steps_done FROM ${t.sql(schema)}.${t.sql(MAINTENANCE_RUNS_TABLE)} ORDER BY id`;
+      const now = new Date('2026-12-15T00:00:00Z');
+      const result = await apply(drizzle(client), { families: [visits], now });
+      expect(result).toMatchObject({ ok: true, done: 2 });
+      expect(await runs()).toEqual([{ outcome: 'ok', steps_done: 2 }]); // recorded
+      expect(result.warnings.filter((w) => w.startsWith('could not record the run'))).toEqual([]);
+      expect(result.warnings).toHaveLength(1);
+      const [warning] = result.warnings;
+      expect(warning).toContain(
+        `recorded the run, but could not upgrade "${schema}"."${MAINTENANCE_RUNS_TABLE}"`,
+      );
+      expect(warning).toContain(`must be owner of table ${MAINTENANCE_RUNS_TABLE}`);
+      expect(warning).toContain('will not show as interrupted');
+      const statements = maintenanceRunsAlterSql(schema);
+      for (const statement of statements) expect(warning).toContain(`  ${statement};`);
+
+      // The statements shown, run by the table's owner, upgrade it: the next run writes its
+      // 'running' rows, and warns no more.
+      await t.sql.begin(async (tx) => {
+        await tx.unsafe(`SET LOCAL ROLE ${runsOwner}`);
+        for (const statement of statements) await tx.unsafe(statement);
+      });
+      let seen: string | undefined;
+      const next = await apply(drizzle(client), {
+        families: [visits],
+        now: new Date('2027-01-15T00:00:00Z'),
+        onProgress: async (event) => {
+          if (event.type === 'step-end' && event.index === 0) seen = (await runs()).at(-1)?.outcome;
+        },
+      });
+      expect(next).toMatchObject({ ok: true, warnings: [] });
+      expect(seen).toBe('running');
+      expect((await runs()).at(-1)).toEqual({ outcome: 'ok', steps_done: 1 });
+    } finally {
+      await client.end({ timeout: 5 });
+      await t.sql.unsafe(`
+        DROP SCHEMA ${schema} CASCADE;
+        DROP ROLE ${app};
+        DROP ROLE ${runsOwner};
+        DROP ROLE ${tables};`);
+    }
   }, 180_000);
 });

@@ -1,5 +1,13 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -112,6 +120,8 @@ describe('the packed package in an app', { timeout: 300_000 }, () => {
     const imported = run('node', ['--input-type=module', '-e', outcome('await import(entry)')]);
     expect(imported.code, imported.out).toBe(0);
     expect(JSON.parse(imported.stdout)).toEqual(all);
+    // The installed package carries its CHANGELOG (what an upgrade changes; README points to it).
+    expect(existsSync(join(appDir, 'node_modules', 'pgparts', 'CHANGELOG.md'))).toBe(true);
   });
 
   it('drizzle-kit generate loads pgparts/schema from an app schema', () => {
