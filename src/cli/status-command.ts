@@ -81,5 +81,8 @@ async function report(
     const lines = formatStatus(found, heading);
     cliOut([...lines, ...formatMaintenanceRuns(maintenance)].join('\n'));
   }
-  if (options.check && found.attention.length > 0) setCliExitCode(ATTENTION_EXIT_CODE);
+  // A family whose spec does not match could not be checked: exit 1, as for an error, with
+  // every other family reported above (its problems are among the attention lines).
+  if (found.mismatched.length > 0) setCliExitCode(1);
+  else if (options.check && found.attention.length > 0) setCliExitCode(ATTENTION_EXIT_CODE);
 }

@@ -53,7 +53,16 @@ export function buildMetrics(input: MetricInputs): MetricFamily[] {
   const unfinished: Sample[] = [];
   const sinceSuccess: Sample[] = [];
   const steps: Sample[] = [];
+  const mismatch: Sample[] = [];
   for (const family of input.families) {
+    // Every family, 0 or 1: a family whose spec does not match has no other series.
+    const problems = input.report.mismatched.find(
+      (m) => m.family === family.name && m.schema === family.schema,
+    );
+    mismatch.push({
+      labels: { family: family.name, schema: family.schema },
+      value: problems ? 1 : 0,
+    });
     const found = findFamilySnapshot(input.snapshot, family);
     const status = input.report.families.find((f) => f.family === family.name);
     if (!found || !status) continue;
@@ -129,6 +138,11 @@ export function buildMetrics(input: MetricInputs): MetricFamily[] {
       'pgparts_pending_steps',
       'Steps pgparts apply would run now that create or move (kind: create, drain, finalize-detach): a declared LIST value or a RANGE interval of the premake window without its partitions, rows in DEFAULT of a key with its own partitions. The steps status --check fails on; retention is pgparts_retention_backlog_partitions.',
       steps,
+    ),
+    gauge(
+      'pgparts_spec_mismatch',
+      'Whether the family spec does not match the database (1: a table missing or not partitioned, another partition key, an unreadable valuesFrom): pgparts status names the problem; plan and apply refuse to run, and the family has no other series, until it is fixed.',
+      mismatch,
     ),
     gauge(
       'pgparts_seconds_since_last_successful_maintenance',

@@ -17,6 +17,7 @@ import {
   plan,
   type Step,
 } from './plan.js';
+import { specMismatches } from './spec-checks.js';
 
 /**
  * `pgparts status`: the snapshot and the plan, summed up per family and table, and the list of
@@ -60,6 +61,12 @@ export interface StatusReport {
   takenAt: Date;
   now: Date;
   families: FamilyStatus[];
+  /**
+   * Families whose specs do not match the database (a table missing or not partitioned, another
+   * partition key, an unreadable valuesFrom): not summed up; plan and apply refuse to run while
+   * there is any. Their problems are in `attention` too.
+   */
+  mismatched: { family: string; schema: string; problems: string[] }[];
   /** What needs attention; empty when all is well. `pgparts status --check` fails on any. */
   attention: string[];
 }
@@ -208,20 +215,43 @@ function unfinishedAttention(family: FamilySpec, work: UnfinishedWork, now: Date
 /** How far ahead a RANGE table is covered: stops looking after this many intervals. */
 const LOOKAHEAD_LIMIT = 10_000;
 
+/** A family whose spec does not match the database (specMismatches), and a conversion's not yet. */
+function mismatchesOf(family: FamilySpec, snapshot: Snapshot): string[] {
+  const found = findFamilySnapshot(snapshot, family);
+  if (!found || beingConverted(found)) return [];
+  return specMismatches(family, found);
+}
+
 /**
  * Sums up `snapshot` for `families` at `now` (the snapshot's own clock by default). `planned`
- * is the plan for the same snapshot, computed here when not given.
+ * is the plan for the same snapshot, computed here (for the families that match the database)
+ * when not given. A family whose spec does not match the database is not summed up: its
+ * problems are in `mismatched` and `attention`, and the other families are reported as usual.
  */
 export function status(
   families: readonly FamilySpec[],
   snapshot: Snapshot,
   now: Date = snapshot.takenAt,
-  planned: Plan = plan(families, snapshot, now),
+  planned?: Plan,
 ): StatusReport {
   const attention: string[] = [];
   const result: FamilyStatus[] = [];
   const parsed = parseFamilies(families);
-  for (const family of parsed) {
+  const mismatched = parsed
+    .map((family) => ({
+      family: family.name,
+      schema: family.schema,
+      problems: mismatchesOf(family, snapshot),
+    }))
+    .filter((m) => m.problems.length > 0);
+  const matching = parsed.filter(
+    (f) => !mismatched.some((m) => m.family === f.name && m.schema === f.schema),
+  );
+  const made = planned ?? plan(matching, snapshot, now);
+  for (const m of mismatched) {
+    attention.push(...m.problems.map((problem) => `family ${m.family}: ${problem}`));
+  }
+  for (const family of matching) {
     const found = findFamilySnapshot(snapshot, family);
     if (!found) continue;
     const p = family.partitionBy;
@@ -270,7 +300,7 @@ export function status(
         // The plan drains the keys the spec wants; a key it does not declare stays in DEFAULT
         // (where such rows are meant to land) until someone drains it by hand.
         const drained = new Set(
-          planned.steps
+          made.steps
             .filter((s) => s.family === family.name && s.kind === 'drain')
             .map((s) => s.label),
         );
@@ -365,9 +395,9 @@ export function status(
       };
     });
     attention.push(...unfinishedAttention(family, found.unfinished, now));
-    const steps = planned.steps.filter((s) => s.family === family.name);
+    const steps = made.steps.filter((s) => s.family === family.name);
     const pending = steps.filter((s) => !s.destructive);
-    const notices = planned.notices.filter((n) => n.family === family.name);
+    const notices = made.notices.filter((n) => n.family === family.name);
     if (pending.length > 0) {
       const labels = [...new Set(pending.map((s) => s.label))].join(', ');
       attention.push(
@@ -393,5 +423,5 @@ export function status(
       notices,
     });
   }
-  return { takenAt: snapshot.takenAt, now, families: result, attention };
+  return { takenAt: snapshot.takenAt, now, families: result, mismatched, attention };
 }
