@@ -662,25 +662,31 @@ export function beingConverted(found: FamilySnapshot) {
   return op && legacy ? op : undefined;
 }
 
-/**
- * Plans what `apply` should do for `families`, given the catalog `snapshot` and the clock `now`
- * (use `snapshot.takenAt`, the server's clock, unless testing another moment). Steps come in the
- * order they must run: DEFAULT partitions, then each key ascending (referenced tables' partitions
- * first), then retention (referencing tables' partitions first). Throws SpecMismatchError, before
- * anything runs, when the specs do not match the live tables.
- */
-export function plan(
-  families: readonly FamilySpec[],
-  snapshot: Snapshot,
-  now: Date,
-  options: PlanOptions = {},
-): Plan {
+/** A family whose spec does not match the database, with each problem (specMismatches). */
+export interface MismatchedFamily {
+  family: string;
+  schema: string;
+  problems: string[];
+}
+
+/** The families of a config sorted by whether their specs match the snapshot. */
+export interface SpecMatch {
+  /** The families to plan, with their snapshots. */
+  pairs: [FamilySpec, FamilySnapshot][];
+  mismatched: MismatchedFamily[];
+  /** A family declared for its conversion before the swap: left alone, and said so. */
+  notices: Notice[];
+}
+
+/** Rejects a clock that is no date: everything planned is relative to it. */
+export function checkNow(now: Date): void {
   if (Number.isNaN(now.getTime()))
     throw new PgpartsError('invalid-input', 'pgparts: plan needs a valid `now`');
-  const specs = parseFamilies(families);
-  const problems: string[] = [];
-  const pairs: [FamilySpec, FamilySnapshot][] = [];
-  const result: Plan = { now, steps: [], notices: [] };
+}
+
+/** Which of `specs` match the database in `snapshot`, which do not and why. */
+export function matchSpecs(specs: readonly FamilySpec[], snapshot: Snapshot): SpecMatch {
+  const matched: SpecMatch = { pairs: [], mismatched: [], notices: [] };
   for (const family of specs) {
     const found = findFamilySnapshot(snapshot, family);
     if (!found) {
@@ -694,7 +700,7 @@ export function plan(
     if (mismatches.length > 0 && converting) {
       // Declared for its conversion (whose steps take the spec) before the swap made its tables
       // partitioned: left alone, while the other families are kept as usual.
-      result.notices.push({
+      matched.notices.push({
         family: family.name,
         severity: 'warning',
         kind: 'family-converting',
@@ -704,11 +710,43 @@ export function plan(
       });
       continue;
     }
-    problems.push(...mismatches.map((m) => `family ${family.name}: ${m}`));
-    pairs.push([family, found]);
+    if (mismatches.length > 0) {
+      matched.mismatched.push({ family: family.name, schema: family.schema, problems: mismatches });
+    } else {
+      matched.pairs.push([family, found]);
+    }
   }
-  if (problems.length > 0) throw new SpecMismatchError(problems);
-  for (const [family, found] of pairs) {
+  return matched;
+}
+
+/** The mismatches, one line per problem, as SpecMismatchError and status list them. */
+export function mismatchLines(mismatched: readonly MismatchedFamily[]): string[] {
+  return mismatched.flatMap((m) => m.problems.map((problem) => `family ${m.family}: ${problem}`));
+}
+
+/**
+ * Plans what `apply` should do for `families`, given the catalog `snapshot` and the clock `now`
+ * (use `snapshot.takenAt`, the server's clock, unless testing another moment). Steps come in the
+ * order they must run: DEFAULT partitions, then each key ascending (referenced tables' partitions
+ * first), then retention (referencing tables' partitions first). Throws SpecMismatchError, before
+ * anything runs, when the specs do not match the live tables.
+ */
+export function plan(
+  families: readonly FamilySpec[],
+  snapshot: Snapshot,
+  now: Date,
+  options: PlanOptions = {},
+): Plan {
+  checkNow(now);
+  const matched = matchSpecs(parseFamilies(families), snapshot);
+  if (matched.mismatched.length > 0) throw new SpecMismatchError(mismatchLines(matched.mismatched));
+  return planMatched(matched, now, options);
+}
+
+/** The plan of the families matchSpecs found matching; plan without its refusal of the others. */
+export function planMatched(matched: SpecMatch, now: Date, options: PlanOptions = {}): Plan {
+  const result: Plan = { now, steps: [], notices: [...matched.notices] };
+  for (const [family, found] of matched.pairs) {
     const planned = planFamily(family, found, now, options);
     result.steps.push(...finalizeDetachSteps(family, found, planned.steps), ...planned.steps);
     result.notices.push(...planned.notices);

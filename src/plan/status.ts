@@ -10,14 +10,17 @@ import { coverage, indexTable } from './coverage.js';
 import { abandonCommand, drainFailure } from './drain-failure.js';
 import {
   beingConverted,
+  checkNow,
   findFamilySnapshot,
+  type MismatchedFamily,
+  matchSpecs,
+  mismatchLines,
   type Notice,
   outsideRetention,
   type Plan,
-  plan,
+  planMatched,
   type Step,
 } from './plan.js';
-import { specMismatches } from './spec-checks.js';
 
 /**
  * `pgparts status`: the snapshot and the plan, summed up per family and table, and the list of
@@ -66,7 +69,7 @@ export interface StatusReport {
    * partition key, an unreadable valuesFrom): not summed up; plan and apply refuse to run while
    * there is any. Their problems are in `attention` too.
    */
-  mismatched: { family: string; schema: string; problems: string[] }[];
+  mismatched: MismatchedFamily[];
   /** What needs attention; empty when all is well. `pgparts status --check` fails on any. */
   attention: string[];
 }
@@ -215,13 +218,6 @@ function unfinishedAttention(family: FamilySpec, work: UnfinishedWork, now: Date
 /** How far ahead a RANGE table is covered: stops looking after this many intervals. */
 const LOOKAHEAD_LIMIT = 10_000;
 
-/** A family whose spec does not match the database (specMismatches), and a conversion's not yet. */
-function mismatchesOf(family: FamilySpec, snapshot: Snapshot): string[] {
-  const found = findFamilySnapshot(snapshot, family);
-  if (!found || beingConverted(found)) return [];
-  return specMismatches(family, found);
-}
-
 /**
  * Sums up `snapshot` for `families` at `now` (the snapshot's own clock by default). `planned`
  * is the plan for the same snapshot, computed here (for the families that match the database)
@@ -234,23 +230,17 @@ export function status(
   now: Date = snapshot.takenAt,
   planned?: Plan,
 ): StatusReport {
+  if (!planned) checkNow(now);
   const attention: string[] = [];
   const result: FamilyStatus[] = [];
   const parsed = parseFamilies(families);
-  const mismatched = parsed
-    .map((family) => ({
-      family: family.name,
-      schema: family.schema,
-      problems: mismatchesOf(family, snapshot),
-    }))
-    .filter((m) => m.problems.length > 0);
+  const matched = matchSpecs(parsed, snapshot);
+  const { mismatched } = matched;
+  const made = planned ?? planMatched(matched, now);
+  attention.push(...mismatchLines(mismatched));
   const matching = parsed.filter(
     (f) => !mismatched.some((m) => m.family === f.name && m.schema === f.schema),
   );
-  const made = planned ?? plan(matching, snapshot, now);
-  for (const m of mismatched) {
-    attention.push(...m.problems.map((problem) => `family ${m.family}: ${problem}`));
-  }
   for (const family of matching) {
     const found = findFamilySnapshot(snapshot, family);
     if (!found) continue;
