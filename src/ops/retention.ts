@@ -18,8 +18,8 @@ import { withKeyOperation } from '../run/key-lock.js';
 import {
   DEFAULT_LOCK_TIMEOUT_MS,
   inShortTransaction,
-  lockGiveUpError,
   lockOptionsSchema,
+  outcomeError,
   retryOnLockTimeout,
   runLockedTransaction,
 } from '../run/lock-timeout.js';
@@ -525,9 +525,7 @@ async function retireOnSession(
           onRetry: options.onRetry,
         });
         if (outcome.error === undefined) return;
-        throw outcome.lockTimeouts.length === outcome.attempts
-          ? lockGiveUpError(`retire ${where}`, outcome.attempts, lockTimeoutMs, outcome.error)
-          : outcome.error;
+        throw outcomeError(outcome, `retire ${where}`, lockTimeoutMs);
       };
       /**
        * Statements that must commit together (a table and its ownership row): sent with their

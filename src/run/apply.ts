@@ -27,8 +27,8 @@ import {
   DEFAULT_LOCK_TIMEOUT_MS,
   DEFAULT_RETRIES,
   isLockConflict,
-  lockGiveUpError,
   lockOptionsSchema,
+  outcomeError,
   type RetryOptions,
   retryOnLockTimeout,
 } from './lock-timeout.js';
@@ -385,14 +385,11 @@ async function runApply(
       decide(true);
       const catalog = await (readAhead ?? read());
       if (!catalog.value) {
-        throw catalog.lockTimeouts.length === catalog.attempts
-          ? lockGiveUpError(
-              'reading the catalog (DEFAULT partitions are probed)',
-              catalog.attempts,
-              lockTimeoutMs,
-              catalog.error,
-            )
-          : catalog.error;
+        throw outcomeError(
+          catalog,
+          'reading the catalog (DEFAULT partitions are probed)',
+          lockTimeoutMs,
+        );
       }
       snapshot = catalog.value.snapshot;
       settingsBack = catalog.value.restored;

@@ -215,17 +215,27 @@ async function retryLocked<T>(
 ): Promise<{ value: T; attempts: number }> {
   const outcome = await retryOnLockTimeout(action, options);
   if (outcome.error !== undefined) {
-    if (isLockConflict(outcome.error)) {
-      throw lockGiveUpError(
-        options.what ?? 'taking locks',
-        outcome.attempts,
-        options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
-        outcome.error,
-      );
-    }
-    throw outcome.error;
+    throw outcomeError(
+      outcome,
+      options.what ?? 'taking locks',
+      options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
+    );
   }
   return { value: outcome.value as T, attempts: outcome.attempts };
+}
+
+/**
+ * What a failed retryOnLockTimeout outcome throws: lockGiveUpError for `what` when its last
+ * attempt met a lock conflict (the retries ran out), else the error that ended it.
+ */
+export function outcomeError(
+  outcome: RetryOutcome<unknown>,
+  what: string,
+  lockTimeoutMs: number,
+): unknown {
+  return isLockConflict(outcome.error)
+    ? lockGiveUpError(what, outcome.attempts, lockTimeoutMs, outcome.error)
+    : outcome.error;
 }
 
 /** `inLockedTransaction` for callers that need the value only. */

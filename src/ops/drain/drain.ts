@@ -14,8 +14,8 @@ import { heldRightNow, type KeyOperation, withKeyOperation } from '../../run/key
 import {
   DEFAULT_LOCK_TIMEOUT_MS,
   isLockConflict,
-  lockGiveUpError,
   lockOptionsSchema,
+  outcomeError,
   retryOnLockTimeout,
   runLockedTransaction,
 } from '../../run/lock-timeout.js';
@@ -1100,14 +1100,11 @@ async function drainUnderKeyLock(
     { retries: options.retries, onRetry: options.onRetry },
   );
   if (outcome.error !== undefined) {
-    throw isLockConflict(outcome.error)
-      ? lockGiveUpError(
-          `drain ${where} (final phase)`,
-          outcome.attempts,
-          options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
-          outcome.error,
-        )
-      : outcome.error;
+    throw outcomeError(
+      outcome,
+      `drain ${where} (final phase)`,
+      options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
+    );
   }
   await options.onProgress?.({ phase: 'finish', done: 1, total: 1 });
 
