@@ -35,14 +35,10 @@ export function progressPrinter(out: CliStream = cliIo().stdout): (event: ApplyE
         break;
       case 'step-retry':
         clearBar();
-        out.write(
-          `  ${event.step.partitions.join(', ')}: attempt ${event.attempt} gave up (${event.message}); retrying in ${formatMs(event.delayMs)}\n`,
-        );
+        out.write(retryLine(event.step.partitions.join(', '), event));
         break;
       case 'read-retry':
-        out.write(
-          `  reading the catalog: attempt ${event.attempt} gave up (${event.message}); retrying in ${formatMs(event.delayMs)}\n`,
-        );
+        out.write(retryLine('reading the catalog', event));
         break;
       case 'step-progress': {
         const { done, total, unit } = event;
@@ -74,4 +70,9 @@ export function progressPrinter(out: CliStream = cliIo().stdout): (event: ApplyE
         break;
     }
   };
+}
+
+/** An attempt that gave up on a lock, and when the next one starts. */
+function retryLine(what: string, retry: { attempt: number; message: string; delayMs: number }) {
+  return `  ${what}: attempt ${retry.attempt} gave up (${retry.message}); retrying in ${formatMs(retry.delayMs)}\n`;
 }

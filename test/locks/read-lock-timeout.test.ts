@@ -1,6 +1,10 @@
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { parseFamily } from '../../src/define/spec.js';
 import { type ApplyEvent, apply } from '../../src/run/apply.js';
+import { pgpartsIn } from '../cli/run-cli.js';
 import { openTransaction } from '../support/open-transaction.js';
 import { expectPgpartsError, rejection } from '../support/pgparts-error.js';
 import { useTestDatabase } from '../support/test-database.js';
@@ -85,6 +89,44 @@ describe("apply's catalog read behind a lock on DEFAULT", () => {
           /^pgparts: reading the catalog \(DEFAULT partitions are probed\): gave up after 3 attempts: each waited lock_timeout \(50 ms\)/,
       });
       expect(retries).toEqual([1, 2]);
+    } finally {
+      await holder.commit();
+    }
+  });
+
+  it('pgparts apply --yes prints each retry and the give-up, exit 1', async () => {
+    await setUp();
+    const app = mkdtempSync(join(tmpdir(), 'pgparts-read-lock-'));
+    afterAll(() => rmSync(app, { recursive: true, force: true }));
+    writeFileSync(
+      join(app, 'pgparts.config.cjs'),
+      `module.exports = { families: [${JSON.stringify(regions)}] };\n`,
+    );
+    const holder = await openTransaction(t.connect({ max: 1 }), [
+      'LOCK TABLE region_orders_default IN ACCESS EXCLUSIVE MODE',
+    ]);
+    try {
+      const run = await pgpartsIn(
+        app,
+        t.url,
+        'apply',
+        '--yes',
+        '--lock-timeout',
+        '50',
+        '--retries',
+        '2',
+      );
+      expect(run.code).toBe(1);
+      const retries = run.stdout
+        .split('\n')
+        .filter((line) => line.startsWith('  reading the catalog: attempt '));
+      expect(retries).toHaveLength(2);
+      expect(retries[0]).toMatch(
+        /^ {2}reading the catalog: attempt 1 gave up \(.*lock timeout.*\); retrying in \d+ ms$/,
+      );
+      expect(run.stderr).toMatch(
+        /reading the catalog \(DEFAULT partitions are probed\): gave up after 3 attempts/,
+      );
     } finally {
       await holder.commit();
     }
