@@ -1,15 +1,15 @@
-import { randomBytes } from 'node:crypto';
 import { drizzle } from 'drizzle-orm/postgres-js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { parseFamily } from '../../src/define/spec.js';
 import { drainDryRun, drainKey } from '../../src/ops/drain/drain.js';
 import { apply } from '../../src/run/apply.js';
 import { expectPgpartsError, rejection } from '../support/pgparts-error.js';
 import { tableDigest } from '../support/table-checksum.js';
 import { useTestDatabase } from '../support/test-database.js';
+import { ap, orders, useOrdersOwner } from './orders-owner.js';
 
 const t = useTestDatabase({ migrated: false });
-const ROLE = `pgparts_trg_${randomBytes(4).toString('hex')}`;
+const owner = useOrdersOwner(t, 'pgparts_trg');
 
 /**
  * A drain by delete removes the moved rows from DEFAULT before their partition is attached. The
@@ -19,30 +19,16 @@ const ROLE = `pgparts_trg_${randomBytes(4).toString('hex')}`;
  * is refused before anything is written; once nothing would fire, it moves every row and leaves
  * the app's other tables as they were.
  */
-const orders = parseFamily({
-  name: 'orders',
-  schema: 'public',
-  tables: ['orders'],
-  partitionBy: { strategy: 'list', column: 'region', values: ['eu', 'ap'] },
-  defaultPartition: true,
-});
-const ap = { kind: 'list', value: 'ap' } as const;
 const state = async () => ({
   orders: await tableDigest(t.sql, 'orders', ['id', 'region']),
   audit: await tableDigest(t.sql, 'audit', ['order_id', 'what']),
   side: await tableDigest(t.sql, 'side', ['order_id', 'note']),
 });
 
-let owner: ReturnType<typeof t.connect>;
-
 beforeAll(async () => {
-  await t.sql.unsafe(`
-    CREATE ROLE ${ROLE} LOGIN PASSWORD 'drainer';
-    GRANT CREATE, USAGE ON SCHEMA public TO ${ROLE};`);
-  owner = t.connect({ max: 2, username: ROLE, password: 'drainer' });
   // DEFAULT made by the app (not pgparts's own): auto drains by delete, as it does on
   // PostgreSQL 14-17 for every family with foreign keys between its tables.
-  await owner.unsafe(`
+  await owner.sql.unsafe(`
     CREATE TABLE orders (id bigint NOT NULL, region text NOT NULL, PRIMARY KEY (region, id))
       PARTITION BY LIST (region);
     CREATE TABLE orders_default PARTITION OF orders DEFAULT;
@@ -60,10 +46,6 @@ beforeAll(async () => {
     INSERT INTO side SELECT id, 'keep me' FROM orders;`);
 });
 
-afterAll(async () => {
-  await owner?.end();
-});
-
 const version = async () => {
   const [row] = await t.sql<{ v: number }[]>`
     SELECT current_setting('server_version_num')::int AS v`;
@@ -72,7 +54,7 @@ const version = async () => {
 
 describe("a drain by delete, with the app's own DELETE trigger on the family's table", () => {
   it('is refused, dry run, run and apply, naming the trigger and the grant, when the role cannot skip triggers', async () => {
-    const db = drizzle(owner);
+    const db = drizzle(owner.sql);
     const before = await state();
     expect(before.side.rows).toBe(1000);
     for (const attempt of [
@@ -95,10 +77,10 @@ describe("a drain by delete, with the app's own DELETE trigger on the family's t
 
   it('is refused even with the grant while the trigger is enabled ALWAYS', async (ctx) => {
     if ((await version()) < 150000) ctx.skip();
-    await t.sql.unsafe(`GRANT SET ON PARAMETER session_replication_role TO ${ROLE}`);
-    await owner.unsafe('ALTER TABLE orders_default ENABLE ALWAYS TRIGGER order_deleted');
+    await t.sql.unsafe(`GRANT SET ON PARAMETER session_replication_role TO ${owner.role}`);
+    await owner.sql.unsafe('ALTER TABLE orders_default ENABLE ALWAYS TRIGGER order_deleted');
     const before = await state();
-    expectPgpartsError(await rejection(drainKey(drizzle(owner), orders, ap)), 'refused', {
+    expectPgpartsError(await rejection(drainKey(drizzle(owner.sql), orders, ap)), 'refused', {
       message:
         /"order_deleted" on orders_default \(ENABLE ALWAYS\) would fire for each moved row as if it were deleted; nothing was changed: disable the trigger enabled ALWAYS or REPLICA for the drain/,
     });
@@ -107,9 +89,9 @@ describe("a drain by delete, with the app's own DELETE trigger on the family's t
 
   it('moves every row and fires nothing once the role may set session_replication_role', async (ctx) => {
     if ((await version()) < 150000) ctx.skip();
-    await owner.unsafe('ALTER TABLE orders_default ENABLE TRIGGER order_deleted');
+    await owner.sql.unsafe('ALTER TABLE orders_default ENABLE TRIGGER order_deleted');
     const before = await state();
-    const result = await drainKey(drizzle(owner), orders, ap);
+    const result = await drainKey(drizzle(owner.sql), orders, ap);
     expect(result).toMatchObject({
       status: 'drained',
       strategy: 'delete',

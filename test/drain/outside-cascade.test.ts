@@ -1,15 +1,14 @@
-import { randomBytes } from 'node:crypto';
 import { drizzle } from 'drizzle-orm/postgres-js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseFamily } from '../../src/define/spec.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { drainDryRun, drainKey } from '../../src/ops/drain/drain.js';
 import { apply } from '../../src/run/apply.js';
 import { expectPgpartsError, rejection } from '../support/pgparts-error.js';
 import { tableDigest } from '../support/table-checksum.js';
 import { useTestDatabase } from '../support/test-database.js';
+import { ap, orders, useOrdersOwner } from './orders-owner.js';
 
 const t = useTestDatabase({ migrated: false });
-const ROLE = `pgparts_drainer_${randomBytes(4).toString('hex')}`;
+const owner = useOrdersOwner(t, 'pgparts_drainer');
 
 /**
  * A drain by delete removes the moved rows from DEFAULT before their partition is attached. A
@@ -17,29 +16,15 @@ const ROLE = `pgparts_drainer_${randomBytes(4).toString('hex')}`;
  * them, unless the delete runs with session_replication_role = replica. A role that may not set
  * it gets a refusal before anything is written, not a drain that deletes the referencing rows.
  */
-const orders = parseFamily({
-  name: 'orders',
-  schema: 'public',
-  tables: ['orders'],
-  partitionBy: { strategy: 'list', column: 'region', values: ['eu', 'ap'] },
-  defaultPartition: true,
-});
-const ap = { kind: 'list', value: 'ap' } as const;
 const state = async () => ({
   orders: await tableDigest(t.sql, 'orders', ['id']),
   refunds: await tableDigest(t.sql, 'refunds', ['id']),
   notes: await tableDigest(t.sql, 'notes', ['id']),
 });
 
-let owner: ReturnType<typeof t.connect>;
-
 beforeAll(async () => {
-  await t.sql.unsafe(`
-    CREATE ROLE ${ROLE} LOGIN PASSWORD 'drainer';
-    GRANT CREATE, USAGE ON SCHEMA public TO ${ROLE};`);
-  owner = t.connect({ max: 2, username: ROLE, password: 'drainer' });
   // Rows of 'ap' were written before the spec declared it: they are in DEFAULT.
-  await owner.unsafe(`
+  await owner.sql.unsafe(`
     CREATE TABLE orders (id bigint NOT NULL, region text NOT NULL, PRIMARY KEY (region, id))
       PARTITION BY LIST (region);
     CREATE TABLE orders_default PARTITION OF orders DEFAULT;
@@ -52,13 +37,9 @@ beforeAll(async () => {
     INSERT INTO notes SELECT id, region, id FROM orders;`);
 });
 
-afterAll(async () => {
-  await owner?.end();
-});
-
 describe('a drain by delete, referenced from outside the family with ON DELETE actions', () => {
   it('is refused, dry run and run, naming the keys and the grant, when the role cannot skip triggers', async () => {
-    const db = drizzle(owner);
+    const db = drizzle(owner.sql);
     const before = await state();
     const attempts = [
       () => drainDryRun(db, orders, ap),
@@ -87,9 +68,9 @@ describe('a drain by delete, referenced from outside the family with ON DELETE a
     const [version] = await t.sql<{ v: number }[]>`
       SELECT current_setting('server_version_num')::int AS v`;
     if ((version?.v ?? 0) < 150000) ctx.skip();
-    await t.sql.unsafe(`GRANT SET ON PARAMETER session_replication_role TO ${ROLE}`);
+    await t.sql.unsafe(`GRANT SET ON PARAMETER session_replication_role TO ${owner.role}`);
     const before = await state();
-    const result = await drainKey(drizzle(owner), orders, ap);
+    const result = await drainKey(drizzle(owner.sql), orders, ap);
     expect(result).toMatchObject({ status: 'drained', strategy: 'delete', rowsMoved: 500 });
     expect(await state()).toEqual(before);
     const [placed] = await t.sql<{ n: number }[]>`
