@@ -9,7 +9,13 @@ import { CHANGE_LOG_TABLE } from '../ops/online-copy/capture.js';
 import type { AnyPgDatabase } from '../run/database.js';
 import { sendsTogether } from '../run/driver-capabilities.js';
 import { afterSentOn } from '../run/execute.js';
-import { DEFAULT_LOCK_TIMEOUT_MS, lockTimeoutSql } from '../run/lock-timeout.js';
+import {
+  DEFAULT_LOCK_TIMEOUT_MS,
+  lockTimeoutSql,
+  outcomeError,
+  type RetryOptions,
+  retryOnLockTimeout,
+} from '../run/lock-timeout.js';
 import { rowsOf } from '../run/rows.js';
 import { quoteIdent, quoteQualified } from '../sql/identifiers.js';
 import { OWNED_TABLES, OWNERSHIP_ADOPTED } from '../sql/ownership.js';
@@ -66,8 +72,14 @@ function bookkeepingPresentSql(schemas: readonly string[]): SQL {
              FROM (VALUES ${sql.join(rows, sql`, `)}) v(schema, name, q)`;
 }
 
-export interface InspectOptions {
-  /** lock_timeout for the catalog reads (sizes and DEFAULT probes take ACCESS SHARE locks). */
+export interface InspectOptions
+  extends Pick<RetryOptions, 'retries' | 'backoffMs' | 'maxBackoffMs' | 'onRetry'> {
+  /**
+   * lock_timeout for the catalog reads (sizes and DEFAULT probes take ACCESS SHARE locks, which
+   * wait behind a session holding ACCESS EXCLUSIVE: a long ALTER, a LOCK TABLE). A read that
+   * times out is tried again (`retries`, jittered backoff; `onRetry` is told each time), then
+   * gives up with a `lock-timeout` error.
+   */
   lockTimeoutMs?: number;
   /**
    * Read every partition's pg_total_relation_size (for `status`). Off by default: maintenance
@@ -423,15 +435,25 @@ function partitionOrder(a: PartitionInfo, b: PartitionInfo): number {
  * parent with its parsed bounds, what DEFAULT holds (probed per key the planner may create; see
  * default-rows.ts), the pgparts marker, the parents' actual partition keys, `valuesFrom` values,
  * and anomalies; sizes and exact DEFAULT counts only when asked. Reads only; runs in one
- * transaction, on one connection.
+ * transaction, on one connection, tried again when it times out on a lock (InspectOptions).
  */
 export async function inspect(
   db: AnyPgDatabase,
   families: readonly FamilySpec[],
   options: InspectOptions = {},
 ): Promise<Snapshot> {
-  return (await readCatalog(db, families, options, false)).snapshot;
+  const outcome = await retryOnLockTimeout(
+    () => readCatalog(db, families, options, false),
+    options,
+  );
+  if (!outcome.value) {
+    throw outcomeError(outcome, CATALOG_READ, options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS);
+  }
+  return outcome.value.snapshot;
 }
+
+/** What waited, in the error of a catalog read that gave up on a lock. */
+export const CATALOG_READ = 'reading the catalog (DEFAULT partitions are probed)';
 
 /**
  * inspect on a connection of its own (apply's pinned session), outside any transaction: the

@@ -11,7 +11,7 @@ import { formatPlan, formatStep, formatSummary } from './format.js';
 import { cliIo, cliOut, setCliExitCode } from './io.js';
 import { addLockOptions, type GlobalOptions } from './options.js';
 import { checkPrivileges } from './preflight.js';
-import { progressPrinter } from './progress.js';
+import { catalogRetryPrinter, progressPrinter } from './progress.js';
 import { refuseOnStandby } from './standby.js';
 
 interface ApplyCommandOptions {
@@ -46,7 +46,11 @@ export function registerApply(program: Command): void {
       try {
         if (options.dryRun) {
           const planned = await asReader(conn.db, 'apply --dry-run', families, () =>
-            planStatements(conn.db, families, { lockTimeoutMs: options.lockTimeout }),
+            planStatements(conn.db, families, {
+              lockTimeoutMs: options.lockTimeout,
+              retries: options.retries,
+              onRetry: catalogRetryPrinter(),
+            }),
           );
           const heading = `pgparts apply --dry-run for ${conn.label} at ${planned.now.toISOString()} (nothing is run)`;
           cliOut(formatPlan(planned, heading).join('\n'));
@@ -60,7 +64,11 @@ export function registerApply(program: Command): void {
           await checkPrivileges(conn, 'apply', families);
           // Ask about the destructive steps planned now; apply replans under its lock and runs
           // only those approved here (by step id), never one that appeared since.
-          const snapshot = await inspect(conn.db, families, { lockTimeoutMs: options.lockTimeout });
+          const snapshot = await inspect(conn.db, families, {
+            lockTimeoutMs: options.lockTimeout,
+            retries: options.retries,
+            onRetry: catalogRetryPrinter(cliIo().stdout),
+          });
           const destructive = plan(families, snapshot, snapshot.takenAt).steps.filter(
             (s) => s.destructive,
           );

@@ -5,22 +5,26 @@ import { loadFamilies } from './config.js';
 import { connect } from './connection.js';
 import { formatPlan, toJson } from './format.js';
 import { cliOut } from './io.js';
-import type { GlobalOptions } from './options.js';
+import { addLockOptions, type GlobalOptions, type LockOptions } from './options.js';
+import { catalogRetryPrinter } from './progress.js';
 
 export function registerPlan(program: Command): void {
-  program
-    .command('plan')
+  addLockOptions(program.command('plan'))
     .description(
       'show what apply would do, step by step, with the exact SQL and why; changes nothing',
     )
     .option('--json', 'print the plan as JSON')
-    .action(async (options: { json?: boolean }) => {
+    .action(async (options: { json?: boolean } & LockOptions) => {
       const global = program.opts<GlobalOptions>();
       const families = await loadFamilies(global.config);
       const conn = await connect(global, { readOnly: true });
       try {
         const planned = await asReader(conn.db, 'plan', families, () =>
-          planStatements(conn.db, families),
+          planStatements(conn.db, families, {
+            lockTimeoutMs: options.lockTimeout,
+            retries: options.retries,
+            onRetry: catalogRetryPrinter(),
+          }),
         );
         if (options.json) {
           cliOut(toJson({ database: conn.label, ...planned }));

@@ -1,4 +1,5 @@
 import type { ApplyEvent } from '../run/apply.js';
+import { pgErrorMessage } from '../run/pg-error.js';
 import { formatMs, formatNotices, formatResult } from './format.js';
 import { type CliStream, cliIo } from './io.js';
 
@@ -70,6 +71,20 @@ export function progressPrinter(out: CliStream = cliIo().stdout): (event: ApplyE
         break;
     }
   };
+}
+
+/**
+ * inspect's `onRetry` for the commands that only read (plan, status, apply --dry-run): each
+ * retry of the catalog read as apply prints it, on stderr, so that the JSON or metrics on stdout
+ * stay whole.
+ */
+export function catalogRetryPrinter(
+  out: CliStream = cliIo().stderr,
+): (attempt: number, delayMs: number, error: unknown) => void {
+  return (attempt, delayMs, error) =>
+    out.write(
+      retryLine('reading the catalog', { attempt, delayMs, message: pgErrorMessage(error) }),
+    );
 }
 
 /** An attempt that gave up on a lock, and when the next one starts. */

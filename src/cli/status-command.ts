@@ -11,14 +11,14 @@ import { type CliConnection, connect } from './connection.js';
 import { formatStatus, toJson } from './format.js';
 import { formatMaintenanceRuns } from './format-runs.js';
 import { cliIo, cliOut, setCliExitCode } from './io.js';
-import type { GlobalOptions } from './options.js';
+import { addLockOptions, type GlobalOptions, type LockOptions } from './options.js';
+import { catalogRetryPrinter } from './progress.js';
 
 /** Exit code of `status --check` when something needs attention (1 is for errors). */
 export const ATTENTION_EXIT_CODE = 2;
 
 export function registerStatus(program: Command): void {
-  program
-    .command('status')
+  addLockOptions(program.command('status'))
     .description(
       'show each family: partitions with bounds, sizes and rows, DEFAULT rows, the first ' +
         'uncovered interval, pending steps, retention candidates',
@@ -38,37 +38,48 @@ export function registerStatus(program: Command): void {
       '--check',
       `exit with code ${ATTENTION_EXIT_CODE} when something needs attention (for alerting)`,
     )
-    .action(
-      async (options: { json?: boolean; check?: boolean; exact?: boolean; format: string }) => {
-        const global = program.opts<GlobalOptions>();
-        if (!['text', 'json', 'prometheus'].includes(options.format)) {
-          throw new PgpartsError(
-            'invalid-input',
-            `status --format ${options.format}: use text, json or prometheus`,
-          );
-        }
-        const families = await loadFamilies(global.config);
-        const conn = await connect(global, { readOnly: true });
-        try {
-          await asReader(conn.db, 'status', families, () => report(conn, families, options));
-        } finally {
-          await conn.close();
-        }
-      },
-    );
+    .action(async (options: StatusOptions) => {
+      const global = program.opts<GlobalOptions>();
+      if (!['text', 'json', 'prometheus'].includes(options.format)) {
+        throw new PgpartsError(
+          'invalid-input',
+          `status --format ${options.format}: use text, json or prometheus`,
+        );
+      }
+      const families = await loadFamilies(global.config);
+      const conn = await connect(global, { readOnly: true });
+      try {
+        await asReader(conn.db, 'status', families, () => report(conn, families, options));
+      } finally {
+        await conn.close();
+      }
+    });
+}
+
+interface StatusOptions extends LockOptions {
+  json?: boolean;
+  check?: boolean;
+  exact?: boolean;
+  format: string;
 }
 
 /** What `status` prints, in the format asked for. */
 async function report(
   conn: CliConnection,
   families: FamilySpec[],
-  options: { json?: boolean; check?: boolean; exact?: boolean; format: string },
+  options: StatusOptions,
 ): Promise<void> {
+  const reading = {
+    lockTimeoutMs: options.lockTimeout,
+    retries: options.retries,
+    onRetry: catalogRetryPrinter(),
+  };
   if (options.format === 'prometheus') {
-    cliIo().stdout.write(await prometheusMetrics(conn.db, families));
+    cliIo().stdout.write(await prometheusMetrics(conn.db, families, reading));
     return;
   }
   const snapshot = await inspect(conn.db, families, {
+    ...reading,
     sizes: true,
     exactDefaultRows: options.exact ?? false,
   });

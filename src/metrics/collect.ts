@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { inspect } from '../catalog/inspect.js';
+import { type InspectOptions, inspect } from '../catalog/inspect.js';
 import { readMaintenanceRuns } from '../catalog/maintenance-runs.js';
 import { type FamilySpec, parseFamily } from '../define/spec.js';
 import { status } from '../plan/status.js';
@@ -33,14 +33,19 @@ async function readInvalidIndexes(
 /**
  * pgparts's metrics for `families`, in the Prometheus text exposition format: what
  * `pgparts status --format prometheus` prints, for the node exporter's textfile collector or a
- * scrape endpoint. Reads only.
+ * scrape endpoint. Reads only. `options`: the catalog read's lock_timeout and retries (inspect's);
+ * a scrape endpoint that must answer within its scrape timeout can pass `retries: 0`.
  */
 export async function prometheusMetrics(
   db: AnyPgDatabase,
   families: readonly FamilySpec[],
+  options: Pick<
+    InspectOptions,
+    'lockTimeoutMs' | 'retries' | 'backoffMs' | 'maxBackoffMs' | 'onRetry'
+  > = {},
 ): Promise<string> {
   const specs = families.map((f) => parseFamily(f));
-  const snapshot = await inspect(db, specs);
+  const snapshot = await inspect(db, specs, options);
   const report = status(specs, snapshot);
   return renderExposition(
     buildMetrics({

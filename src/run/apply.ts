@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { z } from 'zod';
-import { inspectInSession } from '../catalog/inspect.js';
+import { CATALOG_READ, inspectInSession } from '../catalog/inspect.js';
 import { unsupportedServerReason } from '../catalog/server-version.js';
 import type { Snapshot } from '../catalog/snapshot.js';
 import { keyId } from '../define/bounds.js';
@@ -385,11 +385,7 @@ async function runApply(
       decide(true);
       const catalog = await (readAhead ?? read());
       if (!catalog.value) {
-        throw outcomeError(
-          catalog,
-          'reading the catalog (DEFAULT partitions are probed)',
-          lockTimeoutMs,
-        );
+        throw outcomeError(catalog, CATALOG_READ, lockTimeoutMs);
       }
       snapshot = catalog.value.snapshot;
       settingsBack = catalog.value.restored;

@@ -1,4 +1,4 @@
-import { inspect } from '../catalog/inspect.js';
+import { type InspectOptions, inspect } from '../catalog/inspect.js';
 import type { Snapshot } from '../catalog/snapshot.js';
 import { type FamilySpec, parseFamilies } from '../define/spec.js';
 import { isPgpartsError } from '../errors.js';
@@ -88,7 +88,9 @@ export async function withStepStatements(
   return { ...planned, steps };
 }
 
-export interface PlanStatementsOptions extends StepStatementOptions {
+export interface PlanStatementsOptions
+  extends StepStatementOptions,
+    Pick<InspectOptions, 'retries' | 'backoffMs' | 'maxBackoffMs' | 'onRetry'> {
   /** The clock to plan for; default the server's now(). */
   now?: Date;
   /** Plan retention (retire) steps. Default true. */
@@ -105,10 +107,7 @@ export async function planStatements(
   options: PlanStatementsOptions = {},
 ): Promise<Plan> {
   const specs = parseFamilies(families);
-  const snapshot = await inspect(db, specs, {
-    ...(options.lockTimeoutMs !== undefined ? { lockTimeoutMs: options.lockTimeoutMs } : {}),
-    ...(options.now ? { now: options.now } : {}),
-  });
+  const snapshot = await inspect(db, specs, options);
   const planned = plan(specs, snapshot, options.now ?? snapshot.takenAt, {
     retention: options.retention ?? true,
   });

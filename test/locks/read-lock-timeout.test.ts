@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { inspect } from '../../src/catalog/inspect.js';
 import { parseFamily } from '../../src/define/spec.js';
 import { type ApplyEvent, apply } from '../../src/run/apply.js';
 import { pgpartsIn } from '../cli/run-cli.js';
@@ -17,6 +18,17 @@ const t = useTestDatabase({ migrated: false });
  * as long as the lock was held, and its last failure surfaced as the bare server error. Each
  * retry is now an event (the CLI prints it), and giving up is a lock-timeout error saying so.
  */
+/** A folder with a pgparts config declaring `regions`, removed after the file. */
+function configFolder(): string {
+  const app = mkdtempSync(join(tmpdir(), 'pgparts-read-lock-'));
+  afterAll(() => rmSync(app, { recursive: true, force: true }));
+  writeFileSync(
+    join(app, 'pgparts.config.cjs'),
+    `module.exports = { families: [${JSON.stringify(regions)}] };\n`,
+  );
+  return app;
+}
+
 const regions = parseFamily({
   name: 'regions',
   tables: ['region_orders'],
@@ -96,12 +108,7 @@ describe("apply's catalog read behind a lock on DEFAULT", () => {
 
   it('pgparts apply --yes prints each retry and the give-up, exit 1', async () => {
     await setUp();
-    const app = mkdtempSync(join(tmpdir(), 'pgparts-read-lock-'));
-    afterAll(() => rmSync(app, { recursive: true, force: true }));
-    writeFileSync(
-      join(app, 'pgparts.config.cjs'),
-      `module.exports = { families: [${JSON.stringify(regions)}] };\n`,
-    );
+    const app = configFolder();
     const holder = await openTransaction(t.connect({ max: 1 }), [
       'LOCK TABLE region_orders_default IN ACCESS EXCLUSIVE MODE',
     ]);
@@ -129,6 +136,83 @@ describe("apply's catalog read behind a lock on DEFAULT", () => {
       );
     } finally {
       await holder.commit();
+    }
+  });
+
+  /**
+   * The commands that read before they (might) act read the catalog without apply's retries:
+   * each failed at once with the bare server error ("canceling statement due to lock timeout").
+   * They now retry it the same way (their --lock-timeout and --retries), printing each retry
+   * on stderr (stdout stays the report, JSON or metrics), and give up with the same error.
+   */
+  it('plan, status (every format), apply --dry-run and apply retry the read and say why they gave up', async () => {
+    await setUp();
+    const app = configFolder();
+    const holder = await openTransaction(t.connect({ max: 1 }), [
+      'LOCK TABLE region_orders_default IN ACCESS EXCLUSIVE MODE',
+    ]);
+    try {
+      const commands = [
+        ['plan'],
+        ['plan', '--json'],
+        ['status'],
+        ['status', '--format', 'prometheus'],
+        ['status', '--json', '--exact'],
+        ['apply', '--dry-run'],
+        // Without --yes, apply reads the catalog first to ask about destructive steps.
+        ['apply'],
+      ];
+      for (const command of commands) {
+        const run = await pgpartsIn(
+          app,
+          t.url,
+          ...command,
+          '--lock-timeout',
+          '50',
+          '--retries',
+          '1',
+        );
+        const name = command.join(' ');
+        expect(run.code, name).toBe(1);
+        const retryOut = command[0] === 'apply' && command.length === 1 ? run.stdout : run.stderr;
+        expect(retryOut, name).toMatch(
+          /^ {2}reading the catalog: attempt 1 gave up \(.*lock timeout.*\); retrying in \d+ ms$/m,
+        );
+        expect(run.stderr, name).toMatch(
+          /pgparts: reading the catalog \(DEFAULT partitions are probed\): gave up after 2 attempts: each waited lock_timeout \(50 ms\)/,
+        );
+        if (command[0] !== 'apply' || command.length > 1) expect(run.stdout, name).toBe('');
+      }
+    } finally {
+      await holder.commit();
+    }
+  });
+
+  it('inspect tells each retry and returns once the lock is gone', async () => {
+    await setUp();
+    const holder = await openTransaction(t.connect({ max: 1 }), [
+      'LOCK TABLE region_orders_default IN ACCESS EXCLUSIVE MODE',
+    ]);
+    const attempts: number[] = [];
+    let released: Promise<void> | undefined;
+    try {
+      const snapshot = await inspect(t.db, [regions], {
+        lockTimeoutMs: 50,
+        retries: 20,
+        backoffMs: 10,
+        onRetry: (attempt) => {
+          attempts.push(attempt);
+          released ??= holder.commit();
+        },
+      });
+      const table = snapshot.families[0]?.tables[0];
+      expect(table?.partitions.map((p) => p.name).sort()).toEqual([
+        'region_orders_default',
+        'region_orders_seu',
+      ]);
+      expect(attempts[0]).toBe(1);
+    } finally {
+      await (released ?? holder.commit());
     }
   });
 });
