@@ -45,12 +45,16 @@ async function setUp(): Promise<void> {
   await t.sql`INSERT INTO region_orders VALUES (1, 'zz') ON CONFLICT DO NOTHING`;
 }
 
+/** Another session's transaction holding ACCESS EXCLUSIVE on DEFAULT until commit(). */
+const lockDefault = () =>
+  openTransaction(t.connect({ max: 1 }), [
+    'LOCK TABLE region_orders_default IN ACCESS EXCLUSIVE MODE',
+  ]);
+
 describe("apply's catalog read behind a lock on DEFAULT", () => {
   it('tells each retry, and goes on once the lock is gone', async () => {
     await setUp();
-    const holder = await openTransaction(t.connect({ max: 1 }), [
-      'LOCK TABLE region_orders_default IN ACCESS EXCLUSIVE MODE',
-    ]);
+    const holder = await lockDefault();
     const retries: Extract<ApplyEvent, { type: 'read-retry' }>[] = [];
     let released: Promise<void> | undefined;
     let result: Awaited<ReturnType<typeof apply>>;
@@ -80,9 +84,7 @@ describe("apply's catalog read behind a lock on DEFAULT", () => {
 
   it('gives up with a lock-timeout error that says what waited', async () => {
     await setUp();
-    const holder = await openTransaction(t.connect({ max: 1 }), [
-      'LOCK TABLE region_orders_default IN ACCESS EXCLUSIVE MODE',
-    ]);
+    const holder = await lockDefault();
     try {
       const retries: number[] = [];
       const error = await rejection(
@@ -109,9 +111,7 @@ describe("apply's catalog read behind a lock on DEFAULT", () => {
   it('pgparts apply --yes prints each retry and the give-up, exit 1', async () => {
     await setUp();
     const app = configFolder();
-    const holder = await openTransaction(t.connect({ max: 1 }), [
-      'LOCK TABLE region_orders_default IN ACCESS EXCLUSIVE MODE',
-    ]);
+    const holder = await lockDefault();
     try {
       const run = await pgpartsIn(
         app,
@@ -148,9 +148,7 @@ describe("apply's catalog read behind a lock on DEFAULT", () => {
   it('plan, status (every format), apply --dry-run and apply retry the read and say why they gave up', async () => {
     await setUp();
     const app = configFolder();
-    const holder = await openTransaction(t.connect({ max: 1 }), [
-      'LOCK TABLE region_orders_default IN ACCESS EXCLUSIVE MODE',
-    ]);
+    const holder = await lockDefault();
     try {
       const commands = [
         ['plan'],
@@ -190,9 +188,7 @@ describe("apply's catalog read behind a lock on DEFAULT", () => {
 
   it('inspect tells each retry and returns once the lock is gone', async () => {
     await setUp();
-    const holder = await openTransaction(t.connect({ max: 1 }), [
-      'LOCK TABLE region_orders_default IN ACCESS EXCLUSIVE MODE',
-    ]);
+    const holder = await lockDefault();
     const attempts: number[] = [];
     let released: Promise<void> | undefined;
     try {
