@@ -8,6 +8,7 @@ import { rowsOf } from '../run/rows.js';
 import { quoteIdent, quoteQualified } from '../sql/identifiers.js';
 import { keyPredicateSql } from '../sql/key-predicate.js';
 import { textLiteral } from '../sql/literals.js';
+import { rangeBucketSql } from '../sql/range-bucket.js';
 import { readBatch } from './batch.js';
 import type { DefaultRows, ExactDefaultRows } from './snapshot.js';
 
@@ -27,11 +28,9 @@ export const DEFAULT_KEYS_LIMIT = 100;
 /** The text of a key's bucket, as the search returns it: `14`, `2026-06-01T00:00:00Z`. */
 function bucketSql(family: FamilySpec, column: string): string {
   const p = family.partitionBy;
-  // With TimeZone UTC set, ::timestamp turns a timestamptz into its UTC wall time; date and
-  // timestamp keys are zone-free already. date_trunc('week') starts on Monday, like the spec.
   return p.strategy === 'list'
     ? `${column}::text`
-    : `to_char(date_trunc(${textLiteral(p.interval)}, ${column}::timestamp), 'YYYY-MM-DD"T"HH24:MI:SS"Z"')`;
+    : `to_char(${rangeBucketSql(p.interval, column)}, 'YYYY-MM-DD"T"HH24:MI:SS"Z"')`;
 }
 
 function keyFromBucket(family: FamilySpec, text: string | null): PartitionKey | undefined {
@@ -58,7 +57,7 @@ function skipScanSql(family: FamilySpec, table: string, column: string, limit: n
   const next =
     p.strategy === 'list'
       ? `${column} > found.at`
-      : `${column} >= date_trunc(${textLiteral(p.interval)}, found.at::timestamp) + interval ${textLiteral(`1 ${p.interval}`)}`;
+      : `${column} >= ${rangeBucketSql(p.interval, 'found.at')} + interval ${textLiteral(`1 ${p.interval}`)}`;
   return (
     `WITH RECURSIVE found(at) AS (` +
     `(SELECT ${column} FROM ${table} WHERE ${column} IS NOT NULL ORDER BY ${column} LIMIT 1) ` +

@@ -5,7 +5,7 @@ import { type FamilySpec, listValueType } from '../../define/spec.js';
 import { PgpartsError } from '../../errors.js';
 import type { AnyPgDatabase } from '../../run/database.js';
 import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
-import { textLiteral } from '../../sql/literals.js';
+import { rangeBucketSql, UTC_TIMEZONE_SQL } from '../../sql/range-bucket.js';
 import { query } from './run-sql.js';
 
 /**
@@ -56,13 +56,18 @@ export async function partitionKeysFor(
   } else {
     const starts = new Set<number>();
     if (legacyTables.length > 0) {
-      const unit = textLiteral(p.interval);
-      const rows = await query<{ s: string }>(
-        db,
-        `SELECT DISTINCT to_char(date_trunc(${unit}, v AT TIME ZONE 'UTC'), 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS s
-         FROM (${legacyTables.map((t) => `SELECT ${column} AS v FROM ${quoteQualified(family.schema, t)}`).join(' UNION ')}) x
-         WHERE v IS NOT NULL`,
-      );
+      // Under TimeZone UTC, whatever the session's: a timestamp or date column is cut by its own
+      // wall time, a timestamptz by its UTC one, as the planner cuts intervals.
+      const rows = await db.transaction(async (tx) => {
+        const t = tx as unknown as AnyPgDatabase;
+        await query(t, UTC_TIMEZONE_SQL);
+        return query<{ s: string }>(
+          t,
+          `SELECT DISTINCT to_char(${rangeBucketSql(p.interval, 'v')}, 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS s
+           FROM (${legacyTables.map((t) => `SELECT ${column} AS v FROM ${quoteQualified(family.schema, t)}`).join(' UNION ')}) x
+           WHERE v IS NOT NULL`,
+        );
+      });
       for (const r of rows) starts.add(new Date(r.s).getTime());
     }
     const current = intervalStart(p.interval, now);

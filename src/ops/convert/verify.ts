@@ -4,6 +4,7 @@ import { PgpartsError } from '../../errors.js';
 import type { AnyPgDatabase } from '../../run/database.js';
 import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
 import { textLiteral } from '../../sql/literals.js';
+import { rangeBucketSql, UTC_TIMEZONE_SQL } from '../../sql/range-bucket.js';
 import { cols, readLayouts, type TableLayout } from './layout.js';
 import { type Sides, sides } from './names.js';
 import { formatPlan } from './planned.js';
@@ -48,7 +49,7 @@ function groupExpression(family: FamilySpec): string {
   const column = `s.${quoteIdent(p.column)}`;
   return p.strategy === 'list'
     ? `${column}::text`
-    : `to_char(date_trunc(${textLiteral(p.interval)}, ${column} AT TIME ZONE 'UTC'), 'YYYY-MM-DD')`;
+    : `to_char(${rangeBucketSql(p.interval, column)}, 'YYYY-MM-DD')`;
 }
 
 /**
@@ -130,7 +131,7 @@ export async function convertVerify(
     return {
       family: family.name,
       step: 'verify',
-      sql: formatPlan(shown),
+      sql: formatPlan([{ sql: UTC_TIMEZONE_SQL }, ...shown]),
       dryRun: true,
       ok: true,
       tables: [],
@@ -140,6 +141,8 @@ export async function convertVerify(
   const tables = await db.transaction(
     async (tx) => {
       const t = tx as unknown as AnyPgDatabase;
+      // The groups are RANGE intervals cut on the UTC grid, whatever the session's TimeZone.
+      await query(t, UTC_TIMEZONE_SQL);
       const out: TableVerification[] = [];
       for (const l of layouts) {
         const legacy = quoteQualified(s.legacy, l.name);
