@@ -10,6 +10,7 @@ import {
   type PartitionKey,
   partitionName,
 } from '../define/partition-key.js';
+import { missedIntervals, retentionCutoff } from '../define/range-window.js';
 import { type FamilySpec, parseFamilies } from '../define/spec.js';
 import { PgpartsError } from '../errors.js';
 import { recordOwnedSql } from '../sql/ownership.js';
@@ -143,17 +144,6 @@ export function stepId(
 }
 
 /**
- * Where a RANGE family's retention window starts at `now`: a key that ends by then is retired
- * (`keep` intervals before the current one are kept). undefined without retention, or for LIST.
- */
-export function retentionCutoff(family: FamilySpec, now: Date): Date | undefined {
-  const spec = family.partitionBy;
-  const keep = family.retention?.keep;
-  if (spec.strategy !== 'range' || keep === undefined) return undefined;
-  return addIntervals(spec.interval, intervalStart(spec.interval, now), -keep);
-}
-
-/**
  * Whether retention would retire `key` once it had its own partitions (a drain makes them): a
  * RANGE key that ends by the cutoff; a LIST value not among the newest `keep` values of those
  * the family has, lists or reads from `valuesFrom`, itself counted (a value the spec lists is
@@ -256,6 +246,13 @@ function wantedKeys(
         : i === 0
           ? `the current ${spec.interval} has no partition`
           : `within the premake window (the current ${spec.interval} and ${spec.premake} ahead)`,
+    );
+  }
+  for (const key of missedIntervals(family, existing.values(), now)) {
+    window.set(keyId(key), key);
+    why.set(
+      keyId(key),
+      `missed: between the newest partition and the history window (maintenance has not run for longer than past: ${spec.past} ${spec.interval}s); rows of it would go to DEFAULT or fail`,
     );
   }
   const cutoffDate = retention ? retentionCutoff(family, now) : undefined;
