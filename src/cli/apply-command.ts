@@ -11,7 +11,7 @@ import { formatPlan, formatStep, formatSummary } from './format.js';
 import { cliIo, cliOut, setCliExitCode } from './io.js';
 import { addLockOptions, type GlobalOptions } from './options.js';
 import { checkPrivileges } from './preflight.js';
-import { catalogRetryPrinter, progressPrinter } from './progress.js';
+import { progressPrinter, readRetryPrinter } from './progress.js';
 import { refuseOnStandby } from './standby.js';
 
 interface ApplyCommandOptions {
@@ -49,7 +49,7 @@ export function registerApply(program: Command): void {
             planStatements(conn.db, families, {
               lockTimeoutMs: options.lockTimeout,
               retries: options.retries,
-              onRetry: catalogRetryPrinter(),
+              onRetry: readRetryPrinter('reading the catalog'),
             }),
           );
           const heading = `pgparts apply --dry-run for ${conn.label} at ${planned.now.toISOString()} (nothing is run)`;
@@ -67,7 +67,7 @@ export function registerApply(program: Command): void {
           const snapshot = await inspect(conn.db, families, {
             lockTimeoutMs: options.lockTimeout,
             retries: options.retries,
-            onRetry: catalogRetryPrinter(cliIo().stdout),
+            onRetry: readRetryPrinter('reading the catalog', cliIo().stdout),
           });
           const destructive = plan(families, snapshot, snapshot.takenAt).steps.filter(
             (s) => s.destructive,

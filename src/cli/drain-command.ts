@@ -12,6 +12,7 @@ import { cliIo, cliOut } from './io.js';
 import { resolveKey, TABLE_ARGUMENT_HELP } from './key-argument.js';
 import { addLockOptions, type GlobalOptions, wholeNumber } from './options.js';
 import { checkPrivileges } from './preflight.js';
+import { readRetryPrinter } from './progress.js';
 import { refuseOnStandby } from './standby.js';
 
 interface DrainCommandOptions {
@@ -118,7 +119,10 @@ export function registerDrain(program: Command): void {
           retries: options.retries,
         };
         if (options.dryRun) {
-          const { preview, statements } = await drainDryRun(conn.db, family, key, drainOptions);
+          const { preview, statements } = await drainDryRun(conn.db, family, key, {
+            ...drainOptions,
+            onRetry: readRetryPrinter("reading the drain's tables"),
+          });
           if (options.json) {
             cliOut(toJson({ strategy: preview.strategy, statements }));
             return;

@@ -6,7 +6,7 @@ import { connect } from './connection.js';
 import { formatPlan, toJson } from './format.js';
 import { cliOut } from './io.js';
 import { addLockOptions, type GlobalOptions, type LockOptions } from './options.js';
-import { catalogRetryPrinter } from './progress.js';
+import { readRetryPrinter } from './progress.js';
 
 export function registerPlan(program: Command): void {
   addLockOptions(program.command('plan'))
@@ -23,7 +23,7 @@ export function registerPlan(program: Command): void {
           planStatements(conn.db, families, {
             lockTimeoutMs: options.lockTimeout,
             retries: options.retries,
-            onRetry: catalogRetryPrinter(),
+            onRetry: readRetryPrinter('reading the catalog'),
           }),
         );
         if (options.json) {

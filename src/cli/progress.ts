@@ -74,17 +74,16 @@ export function progressPrinter(out: CliStream = cliIo().stdout): (event: ApplyE
 }
 
 /**
- * inspect's `onRetry` for the commands that only read (plan, status, apply --dry-run): each
- * retry of the catalog read as apply prints it, on stderr, so that the JSON or metrics on stdout
- * stay whole.
+ * The `onRetry` of a read that waits for locks (inspect's catalog read for plan, status and
+ * apply --dry-run; a drain's dry run): each retry as apply prints it, on stderr by default, so
+ * that the JSON or metrics on stdout stay whole.
  */
-export function catalogRetryPrinter(
+export function readRetryPrinter(
+  what: string,
   out: CliStream = cliIo().stderr,
 ): (attempt: number, delayMs: number, error: unknown) => void {
   return (attempt, delayMs, error) =>
-    out.write(
-      retryLine('reading the catalog', { attempt, delayMs, message: pgErrorMessage(error) }),
-    );
+    out.write(retryLine(what, { attempt, delayMs, message: pgErrorMessage(error) }));
 }
 
 /** An attempt that gave up on a lock, and when the next one starts. */

@@ -11,6 +11,7 @@ import type { FamilySpec } from '../define/spec.js';
 import { PgpartsError } from '../errors.js';
 import type { AnyPgDatabase } from '../run/database.js';
 import { query } from '../run/execute.js';
+import { inShortTransaction, type ShortTransactionOptions } from '../run/lock-timeout.js';
 import { quoteQualified } from '../sql/identifiers.js';
 import { keyPredicateSql } from '../sql/key-predicate.js';
 import { textLiteral } from '../sql/literals.js';
@@ -31,6 +32,8 @@ export interface KeyCheckOptions {
   force?: boolean;
   /** An interrupted run of the same operation is being resumed: the key was accepted then. */
   resuming?: boolean;
+  /** drain: the lock_timeout and retries of its reads of the family's tables. */
+  lock?: Omit<ShortTransactionOptions, 'what'>;
 }
 
 function refuse(
@@ -90,7 +93,7 @@ export async function checkKey(
     }
   }
   if (options.resuming) return;
-  if (operation === 'drain') await checkDrainable(db, family, key);
+  if (operation === 'drain') await checkDrainable(db, family, key, options.lock ?? {});
   if (operation === 'retire' && !options.force) {
     const now = new Date(Number(read?.ms));
     if (isCurrentOrFuture(family, key, now)) {
@@ -116,14 +119,26 @@ export async function checkKey(
   }
 }
 
+const CHECK_READ = "checking the drain's key (the family's tables are read for its rows)";
+
 /** A drain must have something to do: a declared key, or rows or partitions for it somewhere. */
-async function checkDrainable(db: AnyPgDatabase, family: FamilySpec, key: PartitionKey) {
+async function checkDrainable(
+  db: AnyPgDatabase,
+  family: FamilySpec,
+  key: PartitionKey,
+  lock: Omit<ShortTransactionOptions, 'what'>,
+) {
+  // Its reads of the family's tables (and valuesFrom's) wait for a lock like any other read:
+  // lock_timeout, retries, then a lock-timeout error, never for as long as another session holds it.
+  const read = <T>(statement: string) =>
+    inShortTransaction(db, { ...lock, what: `${CHECK_READ} (${family.name})` }, (tx) =>
+      query<T>(tx, statement),
+    );
   const spec = family.partitionBy;
   if (isDeclaredValue(family, key)) return;
   if (key.kind === 'list' && spec.strategy === 'list' && spec.valuesFrom) {
     const source = spec.valuesFrom;
-    const [found] = await query<{ ok: boolean }>(
-      db,
+    const [found] = await read<{ ok: boolean }>(
       `SELECT EXISTS (SELECT 1 FROM ${quoteQualified(source.schema, source.table)} WHERE ${keyPredicateSql(
         { ...family, partitionBy: { ...spec, column: source.column } },
         key,
@@ -141,8 +156,7 @@ async function checkDrainable(db: AnyPgDatabase, family: FamilySpec, key: Partit
     if (key.from >= current && key.to <= windowEnd) return;
   }
   for (const table of family.tables) {
-    const [row] = await query<{ ok: boolean; exists: boolean }>(
-      db,
+    const [row] = await read<{ ok: boolean; exists: boolean }>(
       `SELECT EXISTS (SELECT 1 FROM ${quoteQualified(family.schema, table)} WHERE ${keyPredicateSql(family, key)}) AS ok,
               to_regclass(${textLiteral(quoteQualified(family.schema, partitionName(family, table, key)))}) IS NOT NULL AS exists`,
     );

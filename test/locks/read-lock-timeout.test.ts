@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { inspect } from '../../src/catalog/inspect.js';
 import { parseFamily } from '../../src/define/spec.js';
+import { drainDryRun, drainKey } from '../../src/ops/drain/drain.js';
 import { type ApplyEvent, apply } from '../../src/run/apply.js';
 import { pgpartsIn } from '../cli/run-cli.js';
 import { openTransaction } from '../support/open-transaction.js';
@@ -209,6 +210,79 @@ describe("apply's catalog read behind a lock on DEFAULT", () => {
       expect(attempts[0]).toBe(1);
     } finally {
       await (released ?? holder.commit());
+    }
+  });
+});
+
+/**
+ * A drain read the family's tables (its key check, then DEFAULT and the partitions) with no
+ * lock_timeout: behind a session holding a lock on DEFAULT, `pgparts drain` and its --dry-run
+ * waited silently for as long as that session held it. Those reads now wait lock_timeout, are
+ * retried, and give up with a lock-timeout error; nothing is recorded or made.
+ */
+describe("a drain's reads behind a lock on DEFAULT", { timeout: 20_000 }, () => {
+  const declared = parseFamily({
+    ...regions,
+    partitionBy: { ...regions.partitionBy, values: ['eu', 'zz'] },
+  });
+  const lock = { lockTimeoutMs: 50, retries: 1 };
+  const operations = async () =>
+    (await t.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM pgparts_operations`)[0]?.n ?? 0;
+
+  it('drainKey and drainDryRun give up on the state read of a declared key', async () => {
+    await setUp();
+    const holder = await lockDefault();
+    try {
+      for (const run of [
+        () => drainKey(t.db, declared, { kind: 'list', value: 'zz' }, lock),
+        () => drainDryRun(t.db, declared, { kind: 'list', value: 'zz' }, lock),
+      ]) {
+        expectPgpartsError(await rejection(run()), 'lock-timeout', {
+          message:
+            /^pgparts: reading the drain's tables \(the family's DEFAULT and partitions\): gave up after 2 attempts: each waited lock_timeout \(50 ms\)/,
+        });
+      }
+    } finally {
+      await holder.commit();
+    }
+    expect(await operations()).toBe(0);
+    const [left] = await t.sql<{ n: number }[]>`
+      SELECT count(*)::int AS n FROM pg_class WHERE relkind IN ('r', 'p') AND relname LIKE 'region_orders%' AND relname NOT IN ('region_orders', 'region_orders_default', 'region_orders_seu')`;
+    expect(left?.n).toBe(0);
+  });
+
+  it("gives up on the key check's read of an undeclared key, and pgparts drain --dry-run says so", async () => {
+    await setUp();
+    const app = configFolder();
+    const holder = await lockDefault();
+    try {
+      expectPgpartsError(
+        await rejection(drainKey(t.db, regions, { kind: 'list', value: 'yy' }, lock)),
+        'lock-timeout',
+        {
+          message:
+            /^pgparts: checking the drain's key \(the family's tables are read for its rows\) \(regions\): gave up after 2 attempts/,
+        },
+      );
+      const run = await pgpartsIn(
+        app,
+        t.url,
+        'drain',
+        'regions',
+        'zz',
+        '--dry-run',
+        '--lock-timeout',
+        '50',
+        '--retries',
+        '1',
+      );
+      expect(run.code).toBe(1);
+      expect(run.stderr).toMatch(
+        /^ {2}\S.*: attempt 1 gave up \(.*lock timeout.*\); retrying in \d+ ms$/m,
+      );
+      expect(run.stderr).toMatch(/gave up after 2 attempts: each waited lock_timeout \(50 ms\)/);
+    } finally {
+      await holder.commit();
     }
   });
 });

@@ -19,7 +19,7 @@ import {
   dropCaptureTriggerSql,
   keyLog,
 } from '../online-copy/capture.js';
-import { drainKeyKindProblem } from './drain.js';
+import { drainKeyKindProblem, readLock } from './drain.js';
 import { type DrainState, readDrainState } from './state.js';
 
 /**
@@ -163,7 +163,7 @@ export async function abandonDrain(
     try {
       if (options.dryRun) {
         const [recorded] = await readOperations(s, family, label);
-        const state = await readDrainState(s, family, key);
+        const state = await readDrainState(s, family, key, readLock(options));
         const plan = planAbandon(
           family,
           key,
@@ -175,7 +175,7 @@ export async function abandonDrain(
       }
       await preflightPrivileges(s, 'drain', [family]);
       return await withKeyOperation(s, family, label, 'drain', async (op) => {
-        const state = await readDrainState(s, family, key);
+        const state = await readDrainState(s, family, key, readLock(options));
         const plan = planAbandon(family, key, state, op.resuming?.phase ?? null);
         const record = op.writesWith({ end: true });
         if (plan.statements.length === 0 && record.statements.length === 0)

@@ -18,6 +18,7 @@ import {
   outcomeError,
   retryOnLockTimeout,
   runLockedTransaction,
+  type ShortTransactionOptions,
 } from '../../run/lock-timeout.js';
 import { checkOptions, databaseOption, functionOption, wholeOption } from '../../run/options.js';
 import {
@@ -832,7 +833,10 @@ async function drainKeyChecked(
     // The key's lock and record first: a retire of this key waits for no drain, it is refused.
     return await withKeyOperation(s, family, label, 'drain', async (op) => {
       // A typo changes nothing: the key is checked before the first change.
-      await checkKey(s, family, key, 'drain', { resuming: op.resuming !== null });
+      await checkKey(s, family, key, 'drain', {
+        resuming: op.resuming !== null,
+        lock: readLock(options),
+      });
       await ensureOwnership(s, family);
       const onPhase = options.onPhase;
       try {
@@ -910,6 +914,17 @@ async function recordFailure(
   });
 }
 
+/** The drain's lock options, for its reads (readDrainState, checkKey). */
+export function readLock(
+  options: Pick<DrainOptions, 'lockTimeoutMs' | 'retries' | 'onRetry'>,
+): Omit<ShortTransactionOptions, 'what'> {
+  return {
+    ...(options.lockTimeoutMs !== undefined ? { lockTimeoutMs: options.lockTimeoutMs } : {}),
+    ...(options.retries !== undefined ? { retries: options.retries } : {}),
+    ...(options.onRetry ? { onRetry: options.onRetry } : {}),
+  };
+}
+
 /** What drainKey will do for `key`, read from the database and built before anything runs. */
 export interface DrainPreview {
   /** Tables still to drain; empty when the key has its partitions already. */
@@ -927,7 +942,7 @@ export async function previewDrain(
   key: PartitionKey,
   options: DrainOptions = {},
 ): Promise<{ state: DrainState; preview: DrainPreview }> {
-  const state = await readDrainState(db, family, key);
+  const state = await readDrainState(db, family, key, readLock(options));
   return { state, preview: buildDrain(family, key, state, options) };
 }
 
@@ -972,7 +987,10 @@ export async function drainDryRun(
   try {
     const s = session.db;
     const [unfinished] = await readOperations(s, family, keyLabel(key));
-    await checkKey(s, family, key, 'drain', { resuming: unfinished?.operation === 'drain' });
+    await checkKey(s, family, key, 'drain', {
+      resuming: unfinished?.operation === 'drain',
+      lock: readLock(options),
+    });
     const { preview } = await previewDrain(s, family, key, options);
     return { preview, statements: drainPreviewSql(family, preview, options) };
   } finally {
@@ -998,7 +1016,7 @@ async function drainUnderKeyLock(
   options: DrainOptions,
 ): Promise<DrainResult> {
   const started = performance.now();
-  const initial = await readDrainState(db, family, key);
+  const initial = await readDrainState(db, family, key, readLock(options));
   // Every statement is built here, from what was read, before the first one runs.
   const built = buildDrain(family, key, initial, options);
   const base = { family: family.name, key: keyLabel(key) };
@@ -1032,7 +1050,7 @@ async function drainUnderKeyLock(
 
   // 2. copy and replay, online. Pages are re-read now: the trigger sees everything after this.
   const pages = new Map(
-    validate(family, key, await readDrainState(db, family, key)).map((t) => [
+    validate(family, key, await readDrainState(db, family, key, readLock(options))).map((t) => [
       t.table,
       t.defaultPages,
     ]),

@@ -9,6 +9,7 @@ import type { FamilySpec } from '../../define/spec.js';
 import { PgpartsError } from '../../errors.js';
 import type { AnyPgDatabase } from '../../run/database.js';
 import { query } from '../../run/execute.js';
+import { inShortTransaction, type ShortTransactionOptions } from '../../run/lock-timeout.js';
 import { identifierProblem, quoteQualified } from '../../sql/identifiers.js';
 import { OWNED_TABLES, OWNERSHIP_ADOPTED, type OwnedRole } from '../../sql/ownership.js';
 import { CAPTURE_TRIGGER, keyLogFunctionExistsSql } from '../online-copy/capture.js';
@@ -248,13 +249,22 @@ const identityColumns = (tx: AnyPgDatabase, schema: string, table: string) =>
           AND NOT attisdropped AND attidentity <> '' ORDER BY attnum`,
   );
 
-/** Reads the state of every table of the family for draining `key`. Bounds are read in UTC. */
+/** What waited, in the error of a drain state read that gave up on a lock. */
+export const DRAIN_STATE_READ = "reading the drain's tables (the family's DEFAULT and partitions)";
+
+/**
+ * Reads the state of every table of the family for draining `key`. Bounds are read in UTC. The
+ * read locks DEFAULT and the partitions (ACCESS SHARE): behind a session holding one in ACCESS
+ * EXCLUSIVE it waits `lockTimeoutMs`, then is retried (`lock`), then gives up with a
+ * `lock-timeout` error, rather than wait for as long as that session holds it.
+ */
 export async function readDrainState(
   db: AnyPgDatabase,
   family: FamilySpec,
   key: PartitionKey,
+  lock: Omit<ShortTransactionOptions, 'what'> = {},
 ): Promise<DrainState> {
-  return db.transaction(async (tx) => {
+  return inShortTransaction(db, { ...lock, what: DRAIN_STATE_READ }, async (tx) => {
     await tx.execute(sql`SET LOCAL TimeZone = 'UTC'`);
     await tx.execute(sql`SET LOCAL DateStyle = 'ISO, YMD'`);
     // pg_get_constraintdef and regclass text then name every table with its schema: the
