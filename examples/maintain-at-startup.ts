@@ -16,9 +16,20 @@ import { builtInFamilies } from '../src/domains/presets.js';
 import { type AnyPgDatabase, maintain } from '../src/index.js';
 import { withExampleDatabase } from './support/example-database.js';
 
-/** What an app runs before it starts serving. Never throws for a step that failed. */
+/**
+ * What an app runs before it starts serving. Never throws: a step that failed is in the result,
+ * and a run that could not start (the catalog read kept waiting for a lock another session holds,
+ * the connection failed, ...) is logged; either way the app starts, and the next start or cron
+ * run tries again.
+ */
 export async function maintainPartitionsAtStartUp(db: AnyPgDatabase): Promise<void> {
-  const result = await maintain(db, { families: builtInFamilies, lockTimeoutMs: 2000, retries: 3 });
+  let result: Awaited<ReturnType<typeof maintain>>;
+  try {
+    result = await maintain(db, { families: builtInFamilies, lockTimeoutMs: 2000, retries: 3 });
+  } catch (error) {
+    console.log(`partitions: maintenance could not run, nothing was changed: ${error}`);
+    return;
+  }
   if (result.status === 'locked') {
     console.log(`partitions: another instance (backend ${result.lockHolderPid}) is on it`);
     return;

@@ -155,7 +155,8 @@ export function lockGiveUpError(
         ? 'the last one was chosen as a deadlock victim'
         : `each waited lock_timeout (${lockTimeoutMs} ms)`) +
       ' for a lock another session holds (a long query or transaction); nothing was changed by ' +
-      'the attempts: run again at a quieter time, or raise --lock-timeout / --retries',
+      'the attempts: run again at a quieter time, or raise --lock-timeout / --retries ' +
+      '(lockTimeoutMs / retries in the API)',
     { step: what, docs: 'docs/locking.md', cause },
   );
 }
