@@ -17,7 +17,12 @@ import {
   readConversionState,
 } from '../ops/convert/index.js';
 import type { AnyPgDatabase } from '../run/database.js';
-import { DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_RETRIES } from '../run/lock-timeout.js';
+import {
+  DEFAULT_LOCK_TIMEOUT_MS,
+  DEFAULT_RETRIES,
+  MAX_LOCK_TIMEOUT_MS,
+  MAX_RETRIES,
+} from '../run/lock-timeout.js';
 import { connect } from './connection.js';
 import { convertTarget } from './convert-target.js';
 import { type CliStream, cliIo, cliOut, setCliExitCode } from './io.js';
@@ -211,24 +216,24 @@ export function registerConvert(program: Command): void {
     .option('--throttle <ms>', 'pause between batches', wholeNumber(0), 0)
     .option(
       '--lock-timeout <ms>',
-      'how long one statement may wait for a lock on a live table before it gives up and retries',
-      wholeNumber(1),
+      `how long one statement may wait for a lock on a live table before it gives up and retries (at most ${MAX_LOCK_TIMEOUT_MS})`,
+      wholeNumber(1, MAX_LOCK_TIMEOUT_MS),
       DEFAULT_LOCK_TIMEOUT_MS,
     )
     .option(
       '--retries <n>',
       'tries after the first when the swap or a DDL statement could not get its locks',
-      wholeNumber(0),
+      wholeNumber(0, MAX_RETRIES),
       DEFAULT_RETRIES,
     )
     .addOption(
       new Option('--lock-timeout-ms <ms>', 'deprecated: --lock-timeout')
-        .argParser(wholeNumber(1))
+        .argParser(wholeNumber(1, MAX_LOCK_TIMEOUT_MS))
         .hideHelp(),
     )
     .addOption(
       new Option('--attempts <n>', 'deprecated: --retries (tries in all, not after the first)')
-        .argParser(wholeNumber(1))
+        .argParser(wholeNumber(1, MAX_RETRIES + 1))
         .hideHelp(),
     )
     .option(

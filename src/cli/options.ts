@@ -1,12 +1,26 @@
 import { type Command, InvalidArgumentError } from 'commander';
-import { DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_RETRIES } from '../run/lock-timeout.js';
+import {
+  DEFAULT_LOCK_TIMEOUT_MS,
+  DEFAULT_RETRIES,
+  MAX_LOCK_TIMEOUT_MS,
+  MAX_RETRIES,
+} from '../run/lock-timeout.js';
 
-/** A commander argument parser for a whole number of at least `min`. */
-export function wholeNumber(min: number): (value: string) => number {
+/** A commander argument parser for a whole number of at least `min` (and at most `max`). */
+export function wholeNumber(min: number, max?: number): (value: string) => number {
   return (value) => {
     const parsed = Number(value);
-    if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(parsed) || parsed < min) {
-      throw new InvalidArgumentError(`expected a whole number of ${min} or more, got ${value}`);
+    if (
+      !/^\d+$/.test(value.trim()) ||
+      !Number.isSafeInteger(parsed) ||
+      parsed < min ||
+      (max !== undefined && parsed > max)
+    ) {
+      throw new InvalidArgumentError(
+        max === undefined
+          ? `expected a whole number of ${min} or more, got ${value}`
+          : `expected a whole number from ${min} to ${max}, got ${value}`,
+      );
     }
     return parsed;
   };
@@ -39,14 +53,14 @@ export function addLockOptions(command: Command): Command {
   return command
     .option(
       '--lock-timeout <ms>',
-      'how long one statement may wait for a lock before it gives up and retries',
-      wholeNumber(1),
+      `how long one statement may wait for a lock before it gives up and retries (at most ${MAX_LOCK_TIMEOUT_MS})`,
+      wholeNumber(1, MAX_LOCK_TIMEOUT_MS),
       DEFAULT_LOCK_TIMEOUT_MS,
     )
     .option(
       '--retries <n>',
       'tries after the first when a lock could not be had (timeout or deadlock)',
-      wholeNumber(0),
+      wholeNumber(0, MAX_RETRIES),
       DEFAULT_RETRIES,
     );
 }

@@ -33,11 +33,15 @@ const LOCK_NOT_AVAILABLE = '55P03';
 const DEADLOCK_DETECTED = '40P01';
 
 /** The options every operation that takes locks accepts, under these names. */
+/** The longest lock_timeout pgparts takes (ten minutes): a wait longer than that is no short wait. */
+export const MAX_LOCK_TIMEOUT_MS = 600_000;
+export const MAX_RETRIES = 1_000;
+
 export const lockOptionsSchema = z.object({
   /** lock_timeout of each statement that takes a lock on a live table, ms. */
-  lockTimeoutMs: z.number().int().min(1).max(600_000).optional(),
+  lockTimeoutMs: z.number().int().min(1).max(MAX_LOCK_TIMEOUT_MS).optional(),
   /** Tries after the first when the lock could not be had (timeout or deadlock). */
-  retries: z.number().int().min(0).max(1_000).optional(),
+  retries: z.number().int().min(0).max(MAX_RETRIES).optional(),
 });
 
 export type LockOptions = z.infer<typeof lockOptionsSchema>;

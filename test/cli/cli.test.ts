@@ -41,6 +41,24 @@ describe('pgparts CLI', () => {
     expect(run.stderr).toContain("unknown command 'frobnicate'");
   });
 
+  it('--lock-timeout and --retries above their bounds are refused by the parser, before anything connects', async () => {
+    // 700000 passed the parser and was refused by the API after the run's header was printed
+    // (or accepted by --dry-run); a value past 2^31 reached the server as a raw error.
+    for (const [command, option, value, bound] of [
+      ['apply', '--lock-timeout', '700000', '1 to 600000'],
+      ['plan', '--lock-timeout', '99999999999', '1 to 600000'],
+      ['convert', '--lock-timeout', '600001', '1 to 600000'],
+      ['status', '--retries', '1001', '0 to 1000'],
+    ] as const) {
+      const run = await pgparts('postgres://nobody@127.0.0.1:1/none', command, option, value);
+      expect(run.code, `${command} ${option}`).toBe(1);
+      expect(run.stdout).toBe('');
+      expect(run.stderr).toContain(
+        `option '${option} <${option === '--retries' ? 'n' : 'ms'}>' argument '${value}' is invalid. expected a whole number from ${bound}, got ${value}`,
+      );
+    }
+  });
+
   it("--version prints the package's version from its package.json, exit 0", async () => {
     const { version } = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8'));
     for (const flag of ['--version', '-V']) {

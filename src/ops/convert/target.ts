@@ -2,7 +2,12 @@ import { getTableConfig, type PgTable } from 'drizzle-orm/pg-core';
 import { z } from 'zod';
 import type { FamilySpec } from '../../define/spec.js';
 import { PgpartsError } from '../../errors.js';
-import { DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_RETRIES } from '../../run/lock-timeout.js';
+import {
+  DEFAULT_LOCK_TIMEOUT_MS,
+  DEFAULT_RETRIES,
+  MAX_LOCK_TIMEOUT_MS,
+  MAX_RETRIES,
+} from '../../run/lock-timeout.js';
 
 /**
  * What a conversion converts to: a family spec (names, partitioning) plus the Drizzle tables that
@@ -69,11 +74,21 @@ export const batchOptionsSchema = z
 export const swapOptionsSchema = z
   .object({
     /** lock_timeout for the swap's lock (docs/postgres-behaviours.md#lock-levels): a blocked DDL would block every query. */
-    lockTimeoutMs: z.number().int().min(1).max(600_000).default(DEFAULT_LOCK_TIMEOUT_MS),
+    lockTimeoutMs: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_LOCK_TIMEOUT_MS)
+      .default(DEFAULT_LOCK_TIMEOUT_MS),
     /** Tries after the first at taking the lock, with growing, jittered pauses between them. */
-    retries: z.number().int().min(0).max(1_000).optional(),
+    retries: z.number().int().min(0).max(MAX_RETRIES).optional(),
     /** Deprecated: total tries (`retries` + 1); `retries` wins when both are given. */
-    attempts: z.number().int().min(1).max(1_001).optional(),
+    attempts: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_RETRIES + 1)
+      .optional(),
     batchSize: z.number().int().min(1).max(1_000_000).default(10_000),
     dryRun: z.boolean().default(false),
   })
