@@ -5,6 +5,7 @@ import { keyLabel } from '../define/partition-key.js';
 import { abandonDrain } from '../ops/drain/abandon.js';
 import { drainDryRun, drainKey } from '../ops/drain/drain.js';
 import { COPY_BATCH_PAGES } from '../ops/drain/statements.js';
+import { asReader } from '../run/read-privileges.js';
 import { loadFamilies } from './config.js';
 import { connect } from './connection.js';
 import { formatMs, formatStatements, toJson } from './format.js';
@@ -119,10 +120,13 @@ export function registerDrain(program: Command): void {
           retries: options.retries,
         };
         if (options.dryRun) {
-          const { preview, statements } = await drainDryRun(conn.db, family, key, {
-            ...drainOptions,
-            onRetry: readRetryPrinter("reading the drain's tables"),
-          });
+          // A role that may not read what the dry run reads is told every GRANT it lacks.
+          const { preview, statements } = await asReader(conn.db, 'drain --dry-run', [family], () =>
+            drainDryRun(conn.db, family, key, {
+              ...drainOptions,
+              onRetry: readRetryPrinter("reading the drain's tables"),
+            }),
+          );
           if (options.json) {
             cliOut(toJson({ strategy: preview.strategy, statements }));
             return;

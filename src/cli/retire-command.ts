@@ -9,6 +9,7 @@ import {
   retirePreviewSql,
   unretireKey,
 } from '../ops/retention.js';
+import { asReader } from '../run/read-privileges.js';
 import { askYesNo } from './ask.js';
 import { loadFamilies } from './config.js';
 import { connect } from './connection.js';
@@ -74,11 +75,14 @@ export function registerRetire(program: Command): void {
       if (options.dryRun) {
         const conn = await connect(global);
         try {
-          const preview = await retireDryRun(conn.db, family, key, {
-            mode,
-            force: options.force === true,
-            ...(options.archiveSchema ? { archiveSchema: options.archiveSchema } : {}),
-          });
+          // A role that may not read what the dry run reads is told every GRANT it lacks.
+          const preview = await asReader(conn.db, 'retire --dry-run', [family], () =>
+            retireDryRun(conn.db, family, key, {
+              mode,
+              force: options.force === true,
+              ...(options.archiveSchema ? { archiveSchema: options.archiveSchema } : {}),
+            }),
+          );
           const statements = retirePreviewSql(preview);
           if (options.json) {
             cliOut(toJson({ mode: preview.mode, statements }));

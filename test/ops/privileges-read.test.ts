@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { leaderboardFamily } from '../../src/domains/leaderboard/partitioning.js';
+import { drainKey } from '../../src/ops/drain/drain.js';
 import { pgparts } from '../cli/run-cli.js';
 import { useTestDatabase } from '../support/test-database.js';
 
@@ -33,11 +35,18 @@ afterAll(async () => {
 
 describe('least privilege: the read-only commands', () => {
   it('say which table they may not read and the GRANT, not the server line', async () => {
+    // Season 14 drained by the maintenance role: pgparts's records exist, and the monitoring
+    // role was never granted them.
+    await t.sql`INSERT INTO season (id, name) VALUES (14, 'S14')`;
+    await drainKey(t.db, leaderboardFamily, { kind: 'list', value: 14 });
     for (const args of [
       ['status'],
       ['status', '--check'],
       ['status', '--format', 'prometheus'],
       ['plan'],
+      // The dry runs of a season's drain and retire: the server's bare line, before.
+      ['drain', 'leaderboard', '14', '--dry-run'],
+      ['retire', 'leaderboard', '14', '--dry-run'],
     ]) {
       const run = await pgparts(urlAs(MONITOR), ...args);
       const said = `${args.join(' ')}: ${run.stderr}`;
