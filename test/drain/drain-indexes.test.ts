@@ -5,6 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { MANAGED_MARKER } from '../../src/define/marker.js';
 import { parseFamily } from '../../src/define/spec.js';
 import { type DrainOptions, drainKey } from '../../src/ops/drain/drain.js';
+import { defaultIndexNamesSql } from '../../src/ops/drain/indexes.js';
 import { killWhileWaiting } from '../support/kill-while-waiting.js';
 import { month2026 as month } from '../support/month-key.js';
 import { openTransaction } from '../support/open-transaction.js';
@@ -64,10 +65,6 @@ async function indexesOf(
     constraint: r.constraint,
   }));
 }
-
-/** Definitions without the index names, in a stable order. */
-const shapes = (list: { def: string; constraint: string | null }[]) =>
-  list.map((i) => `${i.constraint ?? '-'} ${i.def.replace(/ INDEX \S+ ON /, ' INDEX ON ')}`).sort();
 
 const indexOids = async (table: string) =>
   (
@@ -132,9 +129,10 @@ describe('drainKey builds its tables indexes after the copy', () => {
       if (strategy === 'swap') {
         expect(staged.next).toHaveLength(5);
         expect(await indexOids('gauges_default')).toEqual(staged.next);
-        // Its indexes keep the names they got as gauges_default_next (as before they were built
-        // after the copy): compared without them.
-        expect(shapes(await indexesOf('gauges_default'))).toEqual(shapes(await likeParent()));
+        // Once the old DEFAULT is dropped its indexes' names go back to gauges_default, from the
+        // gauges_default_next_* they got when built (they kept those, and the next swap's got a
+        // digit: gauges_default_next_pkey1).
+        expect(await indexesOf('gauges_default')).toEqual(await likeParent());
         await expectAdopted('gauges_default');
       }
     },
@@ -196,6 +194,39 @@ describe('drainKey killed around the index build', () => {
 });
 
 describe('drainKey when an update moves a row during the copy', () => {
+  it("a second swap: DEFAULT's index names stay its own, none gets a digit", async () => {
+    await t.sql.unsafe(`INSERT INTO gauges SELECT -i, timestamptz '2026-09-01 00:00:00+00' + i * interval '1 hour',
+      'n' || i, i, 'x' FROM generate_series(1, 48) i`);
+    const before = await digest();
+    expect(await drainKey(t.db, gauges, month(9), { strategy: 'swap' })).toMatchObject({
+      status: 'drained',
+      strategy: 'swap',
+    });
+    expect(await digest()).toEqual(before);
+    expect(await indexesOf('gauges_default')).toEqual(await likeParent());
+    await expectAdopted('gauges_default');
+  });
+
+  it("renaming DEFAULT's indexes waits for no writer", async () => {
+    // A writer's transaction holding DEFAULT and its indexes (ROW EXCLUSIVE), left open: the
+    // renames (SHARE UPDATE EXCLUSIVE on each index) go through under a 100 ms lock_timeout.
+    await t.sql.unsafe(
+      'ALTER INDEX gauges_default_pkey RENAME TO gauges_default_next_pkey; ALTER INDEX gauges_default_at_idx RENAME TO gauges_default_next_at_idx1',
+    );
+    const writer = await openTransaction(t.connect({ max: 1 }), [
+      "INSERT INTO gauges (id, at, name) VALUES (-1, '2027-06-01 00:00+00', 'w')",
+    ]);
+    try {
+      await t.sql.begin(async (tx) => {
+        await tx.unsafe("SET LOCAL lock_timeout = '100ms'");
+        await tx.unsafe(defaultIndexNamesSql('public', 'gauges_default', 'gauges_default_next'));
+      });
+    } finally {
+      await writer.rollback();
+    }
+    expect(await indexesOf('gauges_default')).toEqual(await likeParent());
+  });
+
   it('the row copied twice is removed before the build and written back by the replay', async () => {
     // Room on DEFAULT's last page only, so that the moved row lands on a page copied later.
     await t.sql.unsafe(

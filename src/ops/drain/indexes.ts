@@ -234,3 +234,46 @@ BEGIN
 END`;
   return `DO ${dollarQuoted(body)}`;
 }
+
+/**
+ * After a swap the DEFAULT is its successor renamed, and its indexes keep the names they got on
+ * `successor` (`<default>_next_pkey`); the next swap's successor then finds those names taken and
+ * its own get a digit (`_pkey1`), swap after swap. Run once the old DEFAULT is dropped (its index
+ * names are free): each index of the DEFAULT named from `successor` gets the DEFAULT's own name
+ * (`<default>_pkey`), without a digit PostgreSQL added for such a clash, and with one only if
+ * that name is taken. ALTER INDEX ... RENAME locks the index alone, SHARE UPDATE EXCLUSIVE (from
+ * PostgreSQL 12): writers go on. A constraint's index renames its constraint with it. A name that
+ * would not fit in 63 bytes is left as it is.
+ */
+export function defaultIndexNamesSql(
+  schema: string,
+  defaultPartition: string,
+  successor: string,
+): string {
+  const body = `
+DECLARE
+  r record;
+  base text;
+  name text;
+  i int;
+BEGIN
+  FOR r IN SELECT c.relname FROM pg_catalog.pg_index x JOIN pg_catalog.pg_class c ON c.oid = x.indexrelid
+           WHERE x.indrelid = ${textLiteral(quoteQualified(schema, defaultPartition))}::regclass
+             AND starts_with(c.relname, ${textLiteral(successor)})
+           ORDER BY c.relname LOOP
+    base := regexp_replace(${textLiteral(defaultPartition)} || substr(r.relname, length(${textLiteral(successor)}) + 1),
+                           '(_pkey|_key|_idx|_excl)[0-9]+$', '\\1');
+    name := base;
+    i := 0;
+    WHILE EXISTS (SELECT 1 FROM pg_catalog.pg_class c
+                  WHERE c.relname = name AND c.relnamespace = ${textLiteral(quoteIdent(schema))}::regnamespace) LOOP
+      i := i + 1;
+      name := base || i;
+    END LOOP;
+    IF octet_length(name) <= 63 THEN
+      EXECUTE format('ALTER INDEX %I.%I RENAME TO %I', ${textLiteral(schema)}, r.relname, name);
+    END IF;
+  END LOOP;
+END`;
+  return `DO ${dollarQuoted(body)}`;
+}

@@ -32,6 +32,11 @@ export function drainedDefaultName(defaultPartition: string): string {
   return `${defaultPartition}_drained`;
 }
 
+/** The DEFAULT whose old table is `drained` (drainedDefaultName's inverse). */
+export function defaultOfDrained(drained: string): string {
+  return drained.replace(/_drained$/, '');
+}
+
 /** Privileges a role (null: PUBLIC) holds on a DEFAULT partition, from its ACL. */
 export interface DefaultGrant {
   grantee: string | null;

@@ -28,6 +28,7 @@ import {
 } from '../online-copy/replay.js';
 import { validateForeignKeySql } from '../validate-foreign-key.js';
 import {
+  defaultIndexNamesSql,
   dropIdentitySql,
   indexBuildSql,
   likeParentSql,
@@ -37,7 +38,9 @@ import {
 import {
   type DrainState,
   type DrainTableState,
+  defaultOfDrained,
   drainedDefaultName,
+  nextDefaultName,
   STAGING_MARKER,
 } from './state.js';
 import { type DrainStrategy, nextDefaultSql, swapSql } from './swap.js';
@@ -371,13 +374,18 @@ export function completeSwapUnits(
   unvalidated: readonly { table: string; name: string }[],
 ): DrainUnit[] {
   return [
-    ...drainedDefaults.map((name) => ({
-      statements: [
-        forgetOwnedSql(family.schema, family.schema, name),
-        `DROP TABLE ${quoteQualified(family.schema, name)}`,
-      ],
-      transaction: true,
-    })),
+    ...drainedDefaults.map((name) => {
+      const defaultPartition = defaultOfDrained(name);
+      return {
+        statements: [
+          forgetOwnedSql(family.schema, family.schema, name),
+          `DROP TABLE ${quoteQualified(family.schema, name)}`,
+          // Its index names are free now: the DEFAULT takes them back from its successor's.
+          defaultIndexNamesSql(family.schema, defaultPartition, nextDefaultName(defaultPartition)),
+        ],
+        transaction: true,
+      };
+    }),
     ...unvalidated.flatMap((fk) => {
       const table = quoteQualified(family.schema, fk.table);
       return [
