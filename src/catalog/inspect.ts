@@ -16,6 +16,7 @@ import {
   type RetryOptions,
   retryOnLockTimeout,
 } from '../run/lock-timeout.js';
+import { asOperationError } from '../run/pg-error.js';
 import { rowsOf } from '../run/rows.js';
 import { quoteIdent, quoteQualified } from '../sql/identifiers.js';
 import { OWNED_TABLES, OWNERSHIP_ADOPTED } from '../sql/ownership.js';
@@ -447,7 +448,12 @@ export async function inspect(
     options,
   );
   if (!outcome.value) {
-    throw outcomeError(outcome, CATALOG_READ, options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS);
+    // A server error as a PgpartsError (query-failed, the driver's error as its cause), as every
+    // operation throws it.
+    throw asOperationError(
+      'inspect',
+      outcomeError(outcome, CATALOG_READ, options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS),
+    );
   }
   return outcome.value.snapshot;
 }

@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { FamilySpec } from '../define/spec.js';
-import { PgpartsError } from '../errors.js';
+import { isPgpartsError, PgpartsError } from '../errors.js';
 import { quoteIdent, quoteQualified } from '../sql/identifiers.js';
 import type { AnyPgDatabase } from './database.js';
 import { INSUFFICIENT_PRIVILEGE, pgErrorCode, pgErrorMessage } from './pg-error.js';
@@ -38,7 +38,8 @@ async function readPermissionError(
   families: readonly FamilySpec[],
   error: unknown,
 ): Promise<PgpartsError> {
-  const server = pgErrorMessage(error);
+  // The server's line, also when an operation wrapped it (query-failed: the driver's error is its cause).
+  const server = pgErrorMessage(isPgpartsError(error) && error.cause ? error.cause : error);
   const named = /permission denied for (?:table|relation) (.+)$/.exec(server)?.[1];
   let role = 'the_role';
   let missing: MissingRead[] = [];

@@ -1,8 +1,14 @@
 import { randomBytes } from 'node:crypto';
+import { drizzle } from 'drizzle-orm/postgres-js';
+import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inspect } from '../../src/catalog/inspect.js';
 import { leaderboardFamily } from '../../src/domains/leaderboard/partitioning.js';
+import { builtInFamilies } from '../../src/domains/presets.js';
+import { prometheusMetrics } from '../../src/metrics/collect.js';
 import { drainKey } from '../../src/ops/drain/drain.js';
 import { pgparts } from '../cli/run-cli.js';
+import { expectPgpartsError, rejection } from '../support/pgparts-error.js';
 import { useTestDatabase } from '../support/test-database.js';
 
 const t = useTestDatabase();
@@ -60,6 +66,21 @@ describe('least privilege: the read-only commands', () => {
       expect(run.stderr, said).toContain(
         `ALTER DEFAULT PRIVILEGES FOR ROLE <maintenance role> IN SCHEMA "public" GRANT SELECT ON TABLES TO "${MONITOR}";`,
       );
+    }
+    // From the API the same refusal is a PgpartsError (it was Drizzle's own error, no code).
+    const monitor = postgres(urlAs(MONITOR), { max: 1, onnotice: () => {} });
+    try {
+      for (const read of [
+        () => inspect(drizzle(monitor), builtInFamilies),
+        () => prometheusMetrics(drizzle(monitor), builtInFamilies),
+      ]) {
+        const error = expectPgpartsError(await rejection(read()), 'query-failed', {
+          message: /^pgparts: inspect: permission denied for table \S+ \(SQLSTATE 42501\)/,
+        });
+        expect(error.sqlState).toBe('42501');
+      }
+    } finally {
+      await monitor.end();
     }
     // With the grants it listed, status runs.
     await t.sql.unsafe(`GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${MONITOR}`);
