@@ -8,7 +8,7 @@ import { killsWithEnrichment, latestKillmails } from '../../src/domains/killmail
 import { topRuns } from '../../src/domains/leaderboard/index.js';
 import { isPgpartsError, PgpartsError } from '../../src/errors.js';
 import { jsonBoundsProblem } from '../../src/query/input.js';
-import { pgparts } from '../cli/run-cli.js';
+import { pgparts, pgpartsIn } from '../cli/run-cli.js';
 import { useTestDatabase } from '../support/test-database.js';
 
 const t = useTestDatabase();
@@ -59,6 +59,54 @@ describe('config errors name the config file', () => {
     const empty = join(dir, 'empty.mjs');
     writeFileSync(empty, 'export const other = 1;');
     expect((await rejection(loadFamilies(empty))).message).toContain(`${empty} must export`);
+  });
+
+  it('a syntax error, in the config or a module it imports, in every command that loads one', async () => {
+    // It came through as jiti's bare "ParseError: Unexpected token" and a path:line.
+    const syntax = join(dir, 'syntax.config.ts');
+    writeFileSync(syntax, 'export const families = [ {\n');
+    const commands = [
+      ['status'],
+      ['plan'],
+      ['apply', '--dry-run'],
+      ['migrate'],
+      ['generate'],
+      ['drain', 'events', '2026-01-01'],
+      ['retire', 'events', '2026-01-01', '--dry-run'],
+      ['convert', 'events', 'prep'],
+    ];
+    for (const command of commands) {
+      const run = await pgpartsIn(
+        dir,
+        'postgres://nobody@127.0.0.1:1/none',
+        ...command,
+        '--config',
+        syntax,
+      );
+      expect(run.code, command.join(' ')).toBe(1);
+      expect(run.stderr, command.join(' ')).toBe(
+        `pgparts: config file ${syntax}: syntax error at line 2, column 1: Unexpected token; nothing was run\n`,
+      );
+    }
+    const schema = join(dir, 'broken-schema.ts');
+    writeFileSync(schema, 'export const x = 1;\nexport const y = (;\n');
+    const importing = join(dir, 'importing.config.ts');
+    writeFileSync(
+      importing,
+      "import { x } from './broken-schema';\nexport const families = [x];\n",
+    );
+    const run = await pgpartsIn(
+      dir,
+      'postgres://nobody@127.0.0.1:1/none',
+      'status',
+      '--config',
+      importing,
+    );
+    expect(run.stderr).toMatch(
+      new RegExp(
+        `^pgparts: config file ${importing}: syntax error in ${schema} at line 2, column \\d+: `,
+      ),
+    );
   });
 });
 
