@@ -54,6 +54,16 @@ export function databaseUrlProblem(url: string): string | null {
     return `the database URL starts with ${scheme}://; use postgres:// or postgresql://`;
   }
   const rest = url.slice(scheme.length + 3);
+  const hidden = charactersHiddenByFragment(rest);
+  if (hidden) {
+    return (
+      `the password (or user name) in the database URL contains ${hidden
+        .map((c) => `"${c}"`)
+        .join(', ')
+        .replace(/, (?=[^,]*$)/, ' and ')}; ` +
+      `percent-encode ${hidden.length > 1 ? 'them' : 'it'} (${hidden.map((c) => PERCENT_ENCODED[c]).join(', ')})`
+    );
+  }
   const authority = rest.split(/[/?#]/)[0] ?? '';
   if (authority.includes('@') && authority.lastIndexOf('@') !== authority.indexOf('@')) {
     return 'the user name or password in the database URL contains "@"; percent-encode it as %40';
@@ -73,6 +83,9 @@ export function databaseUrlProblem(url: string): string | null {
     if (port !== undefined && !/^\d{1,5}$/.test(port)) {
       return `the port of the database URL is not a number (host ${host.replace(/:.*$/, '')})`;
     }
+    if (port !== undefined && port !== '' && (Number(port) < 1 || Number(port) > 65535)) {
+      return `the port of the database URL is ${port}, outside 1 to 65535 (host ${host.replace(/:[^:]*$/, '')})`;
+    }
   }
   const firstHost = hosts.split(',')[0] ?? '';
   try {
@@ -89,6 +102,27 @@ export function databaseUrlProblem(url: string): string | null {
     return 'the database URL holds a "%" that starts no percent-encoding; write it as %25';
   }
   return null;
+}
+
+const PERCENT_ENCODED: Record<string, string> = { '@': '%40', '#': '%23', '/': '%2F', '?': '%3F' };
+
+/**
+ * The special characters in the user info of a URL whose password holds a "#" with an "@"
+ * after it, or null. A fragment means nothing to a database URL, so an "@" after a "#" says
+ * the "#" is inside the password; the URL parser would instead end the host at the "#" and
+ * take part of the password for the host name. Only characters are returned, never the text.
+ */
+function charactersHiddenByFragment(rest: string): string[] | null {
+  const hash = rest.indexOf('#');
+  if (hash < 0) return null;
+  // The host list after the last "@" ends at a "/" or "?"; an "@" in the query is not one.
+  const afterHash = rest.slice(hash);
+  const end = afterHash.search(/[/?]/);
+  const head = rest.slice(0, hash) + (end < 0 ? afterHash : afterHash.slice(0, end));
+  const at = head.lastIndexOf('@');
+  if (at < hash) return null;
+  const userInfo = head.slice(0, at);
+  return ['@', '#', '/', '?'].filter((c) => userInfo.includes(c));
 }
 
 /** A whole number of seconds from an option, or the fallback; refuses anything else. */
@@ -185,13 +219,16 @@ const CONNECTION_ERROR_CODES: Record<string, string> = {
 export function connectionFailure(error: unknown): PgpartsError | undefined {
   let current: unknown = error;
   for (let depth = 0; depth < 5 && current && typeof current === 'object'; depth += 1) {
-    const { code, address, port } = current as {
+    const { code, address, hostname, port } = current as {
       code?: unknown;
       address?: unknown;
+      hostname?: unknown;
       port?: unknown;
     };
     if (typeof code === 'string' && code in CONNECTION_ERROR_CODES) {
-      const where = typeof address === 'string' ? ` (${address}${port ? `:${port}` : ''})` : '';
+      // A refused connection names the address it tried; a name lookup, the host name.
+      const host = typeof address === 'string' ? address : hostname;
+      const where = typeof host === 'string' ? ` (${host}${port ? `:${port}` : ''})` : '';
       return new PgpartsError(
         'connection',
         `cannot reach the database${where}: ${CONNECTION_ERROR_CODES[code]} [${code}]`,

@@ -90,7 +90,7 @@ export function registerRetire(program: Command): void {
           }
           cliOut(
             preview.facts.present.length === 0
-              ? `${family.name} ${keyLabel(key)}: no partitions to retire (nothing is run)`
+              ? `${family.name} ${keyLabel(key)}: no partitions to retire: it is retired already (nothing is run)`
               : `would detach and ${what}, in this order (nothing is run):`,
           );
           cliOut(formatStatements(statements, '  ').join('\n'));
@@ -119,7 +119,7 @@ export function registerRetire(program: Command): void {
           return;
         }
         if (result.status === 'nothing-to-do') {
-          cliOut(`${family.name} ${result.key}: no partitions to retire`);
+          cliOut(`${family.name} ${result.key}: no partitions to retire: it is retired already`);
           return;
         }
         for (const p of result.partitions) {

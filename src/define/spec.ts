@@ -1,5 +1,6 @@
+import { is } from 'drizzle-orm';
 import { toCamelCase, toSnakeCase } from 'drizzle-orm/casing';
-import { getTableConfig, type PgTable } from 'drizzle-orm/pg-core';
+import { getTableConfig, PgTable } from 'drizzle-orm/pg-core';
 import { z } from 'zod';
 import { PgpartsError } from '../errors.js';
 import { identifierSchema } from '../sql/identifiers.js';
@@ -221,6 +222,7 @@ export function parseFamily(input: unknown): FamilySpec {
   }
   const refused = refusedError(input);
   if (refused) throw refused;
+  if (holdsDrizzleTables(input)) return declareFamily(input);
   const result = familySchema.safeParse(input);
   if (!result.success) {
     const name =
@@ -312,6 +314,16 @@ export function parseFamilies(inputs: readonly unknown[]): FamilySpec[] {
 }
 
 type FamilyWithTables = Omit<FamilySpecInput, 'tables'> & { tables: readonly PgTable[] };
+
+/**
+ * A plain spec whose `tables` are Drizzle tables (`tables: [appEvents]` without
+ * partitionFamily): declared as partitionFamily declares it, names read from the tables.
+ * `is` matches by drizzle's entity kind, so a table of another copy of drizzle-orm counts too.
+ */
+function holdsDrizzleTables(input: unknown): input is FamilyWithTables {
+  const tables = (input as { tables?: unknown } | null)?.tables;
+  return Array.isArray(tables) && tables.length > 0 && tables.every((t) => is(t, PgTable));
+}
 
 type TableColumn = ReturnType<typeof getTableConfig>['columns'][number];
 

@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { resolve, sep } from 'node:path';
 import { PgpartsError } from '../errors.js';
+import { configSyntaxError } from './syntax-error.js';
 
 /**
  * The files jiti transformed and evaluated in this process (the app's own: config, schema; not
@@ -39,6 +40,8 @@ export async function loadModule(file: string): Promise<Record<string, unknown>>
   let loaded: unknown;
   try {
     loaded = await jiti.import(path);
+  } catch (error) {
+    throw configSyntaxError(path, error) ?? error;
   } finally {
     // Also when the config threw (a spec refused): the modules it left in the cache (its schema,
     // the config itself) must be read again once edited.

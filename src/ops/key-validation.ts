@@ -1,4 +1,5 @@
 import { sql } from 'drizzle-orm';
+import { readRetiredKey } from '../catalog/retired-keys.js';
 import { addIntervals, intervalStart } from '../define/intervals.js';
 import {
   integerTypeRange,
@@ -22,7 +23,9 @@ import { textLiteral } from '../sql/literals.js';
  * - drain: the key is declared (`values`, a row of `valuesFrom`, RANGE: the premake window) or
  *   some table of the family holds a row or a partition for it; otherwise a drain would only
  *   create empty partitions for a value nobody asked for;
- * - retire: never the current or a future interval, nor a value the spec lists, unless forced.
+ * - retire: never the current or a future interval, nor a value the spec lists, unless forced;
+ *   and some table of the family has a partition of the key, or the key is recorded as retired
+ *   (a re-run is a success), else there is nothing to retire: a typo, as for a drain.
  */
 
 export type KeyOperationKind = 'drain' | 'retire' | 'reattach' | 'unretire';
@@ -34,6 +37,11 @@ export interface KeyCheckOptions {
   resuming?: boolean;
   /** drain: the lock_timeout and retries of its reads of the family's tables. */
   lock?: Omit<ShortTransactionOptions, 'what'>;
+  /**
+   * retire: a step apply planned from the partitions it read; one gone since (a race) is
+   * nothing to do for the run, not a typo.
+   */
+  planned?: boolean;
 }
 
 function refuse(
@@ -117,6 +125,26 @@ export async function checkKey(
       );
     }
   }
+  if (operation === 'retire' && !options.planned) await checkRetirable(db, family, key);
+}
+
+/** A retire must have something to retire, or have retired it already. */
+async function checkRetirable(db: AnyPgDatabase, family: FamilySpec, key: PartitionKey) {
+  const partitions = family.tables.map(
+    (table) =>
+      `to_regclass(${textLiteral(quoteQualified(family.schema, partitionName(family, table, key)))}) IS NOT NULL`,
+  );
+  const [row] = await query<{ ok: boolean }>(db, `SELECT (${partitions.join(' OR ')}) AS ok`);
+  if (row?.ok) return;
+  if (await readRetiredKey(db, family, keyLabel(key))) return;
+  throw refuse(
+    'invalid-input',
+    'retire',
+    family,
+    key,
+    'no table of the family has a partition of it, and it is not recorded as retired: ' +
+      'there is nothing to retire (a typo?)',
+  );
 }
 
 const CHECK_READ = "checking the drain's key (the family's tables are read for its rows)";

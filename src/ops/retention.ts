@@ -476,6 +476,8 @@ async function retireOnSession(
       const checking = checkKey(s, family, key, 'retire', {
         force: options.force === true,
         resuming,
+        // In a run (no carry-over here), the step was planned from the partitions apply read.
+        planned: !carryOverOwnership,
       });
       // Every statement is built here, after the preflight, before the first change. The
       // ownership record's table exists by then (apply, or ensureOwnership here, made sure of

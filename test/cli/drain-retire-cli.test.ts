@@ -205,6 +205,57 @@ describe('pgparts retire takes the mode of the family’s spec', () => {
   });
 });
 
+describe('pgparts retire of a key with no partitions', () => {
+  it('one never made nor retired is refused (exit 1, a typo?); one retired already is a success', async () => {
+    await t.sql.unsafe(`
+      CREATE TABLE rt_notes (id bigint NOT NULL, n int NOT NULL, PRIMARY KEY (id, n)) PARTITION BY LIST (n)`);
+    const dir = mkdtempSync(join(tmpdir(), 'pgparts-retire-typo-'));
+    const config = join(dir, 'pgparts.config.json');
+    writeFileSync(
+      config,
+      JSON.stringify({
+        families: [
+          {
+            name: 'rt_notes',
+            tables: ['rt_notes'],
+            partitionBy: { strategy: 'list', column: 'n', values: [1, 2] },
+          },
+        ],
+      }),
+    );
+    const retire = (key: string, ...flags: string[]) =>
+      pgparts(t.url, '--config', config, 'retire', 'rt_notes', key, ...flags);
+    try {
+      expect((await pgparts(t.url, '--config', config, 'apply')).code).toBe(0);
+      // It exited 0 with "no partitions to retire", where a drain of it says "a typo?" and exits 1.
+      for (const flags of [['--dry-run'], ['--yes']]) {
+        const typo = await retire('7', ...flags);
+        expect(typo.code, flags.join(' ')).toBe(1);
+        expect(typo.stdout).toBe('');
+        expect(typo.stderr.trim()).toBe(
+          'pgparts: retire: family rt_notes, key 7: no table of the family has a partition of it, ' +
+            'and it is not recorded as retired: there is nothing to retire (a typo?); nothing was changed',
+        );
+      }
+      const [recorded] = await t.sql<{ n: number }[]>`
+        SELECT count(*)::int AS n FROM pgparts_retired_keys WHERE family = 'rt_notes'`;
+      expect(recorded?.n).toBe(0);
+      // Retired, then run again (a script's re-run): exit 0 each time, dry run included.
+      expect((await retire('1', '--force', '--yes')).code).toBe(0);
+      const again = await retire('1', '--force', '--yes');
+      expect(again.code, again.stderr).toBe(0);
+      expect(again.stdout).toContain('rt_notes 1: no partitions to retire: it is retired already');
+      const dry = await retire('1', '--force', '--dry-run');
+      expect(dry.code, dry.stderr).toBe(0);
+      expect(dry.stdout).toContain(
+        'no partitions to retire: it is retired already (nothing is run)',
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('pgparts apply prints what plan says beside its steps', () => {
   it('a partition outside retention that pgparts did not make: the notice, as plan shows it', async () => {
     await t.sql.unsafe(`

@@ -126,15 +126,32 @@ describe('status on rows of LIST keys in DEFAULT, with retention', () => {
 });
 
 describe('a retire of a key with no partitions', () => {
-  it('prints no statement in its dry run, as its run runs none and records nothing', async () => {
+  it('retired already: no statement in its dry run, as its run runs none and records nothing new', async () => {
+    const three = { kind: 'list', value: 3 } as const;
+    expect((await retireKey(t.db, docs, three, { force: true })).status).toBe('retired');
+    const preview = await retireDryRun(t.db, docs, three, { force: true });
+    expect(retirePreviewSql(preview)).toEqual([]);
+    expect((await retireKey(t.db, docs, three, { force: true })).status).toBe('nothing-to-do');
+    const [recorded] = await t.sql<{ n: number }[]>`
+      SELECT count(*)::int AS n FROM pgparts_retired_keys WHERE family = 'docs' AND key = '3'`;
+    expect(recorded?.n).toBe(1);
+  });
+
+  it('never made nor retired: refused as a typo (dry run and run), nothing recorded', async () => {
     const far = {
       kind: 'range',
       from: new Date('2029-01-01T00:00:00Z'),
       to: new Date('2029-02-01T00:00:00Z'),
     } as const;
-    const preview = await retireDryRun(t.db, events, far, { force: true });
-    expect(retirePreviewSql(preview)).toEqual([]);
-    expect((await retireKey(t.db, events, far, { force: true })).status).toBe('nothing-to-do');
+    for (const attempt of [
+      () => retireDryRun(t.db, events, far, { force: true }),
+      () => retireKey(t.db, events, far, { force: true }),
+    ]) {
+      expectPgpartsError(await rejection(attempt()), 'invalid-input', {
+        message:
+          /retire: family events, key 2029-01-01\.\.2029-02-01: no table of the family has a partition of it, and it is not recorded as retired: there is nothing to retire \(a typo\?\); nothing was changed/,
+      });
+    }
     const [recorded] = await t.sql<{ n: number }[]>`
       SELECT count(*)::int AS n FROM pgparts_retired_keys WHERE family = 'events'`;
     expect(recorded?.n).toBe(0);

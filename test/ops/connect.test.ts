@@ -105,10 +105,36 @@ describe('connecting', () => {
     ).toBeNull();
     expect(databaseUrlProblem('postgres://db:5432/x?options=a@b')).toBeNull();
     expect(databaseUrlProblem(`postgres://app:${SECRET}/x@db/x`)).toMatch(/percent-encode/);
+    expect(databaseUrlProblem('postgres://a:b@db:5432/x?options=a@b#frag')).toBeNull();
     const run = await pgparts(`postgres://app:${SECRET}@db:54x2/x`, 'status');
     expect(run.code).toBe(1);
     expect(run.stderr).toContain('port of the database URL is not a number');
     expect(run.stderr).not.toContain('Invalid URL');
+    expect(run.stderr).not.toContain(SECRET);
+  });
+
+  it('a password with an unencoded "@" and "#", and a port out of range, are named as such', async () => {
+    // The URL parser ends the host at the "#": "ret" (a piece of the password) was looked up
+    // as the host name, and 99999 got the generic "percent-encode" line.
+    const both = await pgparts('postgres://postgres:sec@ret#pw@127.0.0.1:5432/app', 'status');
+    expect(both.code).toBe(1);
+    expect(both.stderr).toContain('contains "@" and "#"; percent-encode them (%40, %23)');
+    expect(both.stderr).not.toContain('ret#pw');
+    expect(both.stderr).not.toContain('ENOTFOUND');
+    const port = await pgparts(`postgres://app:${SECRET}@127.0.0.1:99999/app`, 'status');
+    expect(port.code).toBe(1);
+    expect(port.stderr.trim()).toBe(
+      'pgparts: the port of the database URL is 99999, outside 1 to 65535 (host 127.0.0.1)',
+    );
+  });
+
+  it('a host name that does not resolve is named in the line, without the password', async () => {
+    const run = await pgparts(`postgres://app:${SECRET}@nohost.invalid:5432/db`, 'status');
+    expect(run.code).toBe(1);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(run.stderr).toMatch(
+      /cannot reach the database \(nohost\.invalid\): .*\[(ENOTFOUND|EAI_AGAIN)\]/,
+    );
     expect(run.stderr).not.toContain(SECRET);
   });
 });

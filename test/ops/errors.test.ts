@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { drizzle } from 'drizzle-orm/postgres-js';
@@ -8,7 +8,7 @@ import { killsWithEnrichment, latestKillmails } from '../../src/domains/killmail
 import { topRuns } from '../../src/domains/leaderboard/index.js';
 import { isPgpartsError, PgpartsError } from '../../src/errors.js';
 import { jsonBoundsProblem } from '../../src/query/input.js';
-import { pgparts } from '../cli/run-cli.js';
+import { pgparts, pgpartsIn, REPO_ROOT } from '../cli/run-cli.js';
 import { useTestDatabase } from '../support/test-database.js';
 
 const t = useTestDatabase();
@@ -59,6 +59,90 @@ describe('config errors name the config file', () => {
     const empty = join(dir, 'empty.mjs');
     writeFileSync(empty, 'export const other = 1;');
     expect((await rejection(loadFamilies(empty))).message).toContain(`${empty} must export`);
+  });
+
+  it('a plain family object whose tables are Drizzle tables is read as partitionFamily reads it', async () => {
+    // It was refused: "tables.0: Invalid input: expected string, received PgTable".
+    const app = mkdtempSync(join(tmpdir(), 'pgparts-plain-'));
+    mkdirSync(join(app, 'node_modules'));
+    symlinkSync(
+      join(REPO_ROOT, 'node_modules', 'drizzle-orm'),
+      join(app, 'node_modules', 'drizzle-orm'),
+    );
+    const config = join(app, 'pgparts.config.ts');
+    writeFileSync(
+      config,
+      [
+        "import { bigint, pgSchema, timestamp } from 'drizzle-orm/pg-core';",
+        "const app = pgSchema('app');",
+        "const events = app.table('app_events', { id: bigint('id', { mode: 'number' }).notNull(), occurredAt: timestamp('occurred_at').notNull() });",
+        "const notes = app.table('app_notes', { id: bigint('id', { mode: 'number' }) });",
+        'export const families = [',
+        "  { name: 'app_events', tables: [events], partitionBy: { strategy: 'range', column: 'occurred_at', interval: 'day' } },",
+        "  { name: 'app_notes', tables: [notes], partitionBy: { strategy: 'range', column: 'occurred_at', interval: 'day' } },",
+        '];',
+      ].join('\n'),
+    );
+    const refused = await rejection(loadFamilies(config));
+    // The table without the column: partitionFamily's own refusal, naming the table's columns.
+    expect(refused.message).toContain(
+      'family "app_notes": table app_notes has no column "occurred_at" to partition by',
+    );
+    expect(refused.message).not.toContain('expected string');
+    writeFileSync(
+      config,
+      readFileSync(config, 'utf8').replace(/\n {2}\{ name: 'app_notes'.*\n/, '\n'),
+    );
+    const [family] = await loadFamilies(config);
+    expect(family).toMatchObject({ name: 'app_events', schema: 'app', tables: ['app_events'] });
+  });
+
+  it('a syntax error, in the config or a module it imports, in every command that loads one', async () => {
+    // It came through as jiti's bare "ParseError: Unexpected token" and a path:line.
+    const syntax = join(dir, 'syntax.config.ts');
+    writeFileSync(syntax, 'export const families = [ {\n');
+    const commands = [
+      ['status'],
+      ['plan'],
+      ['apply', '--dry-run'],
+      ['migrate'],
+      ['generate'],
+      ['drain', 'events', '2026-01-01'],
+      ['retire', 'events', '2026-01-01', '--dry-run'],
+      ['convert', 'events', 'prep'],
+    ];
+    for (const command of commands) {
+      const run = await pgpartsIn(
+        dir,
+        'postgres://nobody@127.0.0.1:1/none',
+        ...command,
+        '--config',
+        syntax,
+      );
+      expect(run.code, command.join(' ')).toBe(1);
+      expect(run.stderr, command.join(' ')).toBe(
+        `pgparts: config file ${syntax}: syntax error at line 2, column 1: Unexpected token; nothing was run\n`,
+      );
+    }
+    const schema = join(dir, 'broken-schema.ts');
+    writeFileSync(schema, 'export const x = 1;\nexport const y = (;\n');
+    const importing = join(dir, 'importing.config.ts');
+    writeFileSync(
+      importing,
+      "import { x } from './broken-schema';\nexport const families = [x];\n",
+    );
+    const run = await pgpartsIn(
+      dir,
+      'postgres://nobody@127.0.0.1:1/none',
+      'status',
+      '--config',
+      importing,
+    );
+    expect(run.stderr).toMatch(
+      new RegExp(
+        `^pgparts: config file ${importing}: syntax error in ${schema} at line 2, column \\d+: `,
+      ),
+    );
   });
 });
 
