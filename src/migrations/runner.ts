@@ -3,6 +3,7 @@ import { assertSupportedServer } from '../catalog/server-version.js';
 import { isPgpartsError, PgpartsError } from '../errors.js';
 import { buildIndexOnline } from '../ops/online-index.js';
 import { parseOnlineIndexMigration } from '../ops/online-index-migration.js';
+import { waitForAdvisoryLock } from '../run/advisory-lock.js';
 import type { AnyPgDatabase } from '../run/database.js';
 import { run } from '../run/execute.js';
 import {
@@ -26,7 +27,8 @@ import {
  * folder, then the app's), the migrations not yet in its record run in journal order:
  *
  * - one at a time, under a session advisory lock, so two runners started together apply each
- *   migration once (the second waits, then finds nothing pending);
+ *   migration once (the second waits, trying the lock again and again rather than in a blocking
+ *   statement, then finds nothing pending);
  * - an ordinary migration in one transaction with its record row, under lock_timeout, retried
  *   from the start when a statement gave up waiting for its lock;
  * - a `-- pgparts:online` migration (ops/online-index-migration.ts) index by index through
@@ -100,9 +102,9 @@ export async function runMigrations(
   const session = await openSession(db);
   const conn = session.db;
   const result: RunMigrationsResult = { applied: [], marked: [], carriedOver: [] };
-  await conn.execute(
-    sql`SELECT pg_advisory_lock(${MIGRATION_LOCK_KEY[0]}::int4, ${MIGRATION_LOCK_KEY[1]}::int4)`,
-  );
+  // Waited for without a statement on the server: another runner's online index build would
+  // otherwise wait for this one, which waits for it (waitForAdvisoryLock).
+  await waitForAdvisoryLock(conn, MIGRATION_LOCK_KEY);
   try {
     await run(conn, `SET pgparts.migrate = 'on'`);
     for (const { source, files } of perSource) {

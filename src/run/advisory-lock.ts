@@ -111,3 +111,28 @@ export async function releaseAdvisoryLock(
   );
   return row?.released === true;
 }
+
+/**
+ * Takes the lock `key` on this connection, waiting for as long as another session holds it, but
+ * without a statement waiting on the server: pg_try_advisory_lock is tried again after a pause
+ * (50 ms, doubling up to 1 s). A blocking pg_advisory_lock would sit in a statement, and so in a
+ * transaction, for the whole wait, and a CREATE INDEX CONCURRENTLY run by the holder waits for
+ * every transaction older than its own to end: the holder waits for the waiter, which waits for
+ * the holder, and the server breaks the cycle by failing one of them (deadlock detected).
+ */
+export async function waitForAdvisoryLock(
+  db: AnyPgDatabase,
+  key: LockKey,
+  sleep: (ms: number) => Promise<void> = (ms) => new Promise((done) => setTimeout(done, ms)),
+): Promise<void> {
+  checkKey(key);
+  for (let pause = 50; ; pause = Math.min(pause * 2, 1_000)) {
+    const [row] = rowsOf<{ acquired: boolean }>(
+      await db.execute(
+        sql`SELECT pg_try_advisory_lock(${key[0]}::int4, ${key[1]}::int4) AS acquired`,
+      ),
+    );
+    if (row?.acquired === true) return;
+    await sleep(pause);
+  }
+}
