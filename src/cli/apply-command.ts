@@ -9,7 +9,7 @@ import { loadFamilies } from './config.js';
 import { connect } from './connection.js';
 import { formatPlan, formatStep, formatSummary } from './format.js';
 import { cliIo, cliOut, setCliExitCode } from './io.js';
-import { addLockOptions, type GlobalOptions } from './options.js';
+import { addLockOptions, type GlobalOptions, lockKeyArgument } from './options.js';
 import { checkPrivileges } from './preflight.js';
 import { progressPrinter, readRetryPrinter } from './progress.js';
 import { refuseOnStandby } from './standby.js';
@@ -17,6 +17,7 @@ import { refuseOnStandby } from './standby.js';
 interface ApplyCommandOptions {
   dryRun?: boolean;
   yes?: boolean;
+  lockKey?: [number, number];
   lockTimeout: number;
   retries: number;
 }
@@ -39,6 +40,13 @@ export function registerApply(program: Command): void {
     )
     .option('--dry-run', 'print the exact SQL that would run, and run nothing')
     .option('--yes', 'run destructive steps (drops, detaches) without asking')
+    .option(
+      '--lock-key <classid,objid>',
+      "the maintenance lock's advisory key (default 1885826145,1920234240): apps that share a " +
+        "database and keep disjoint families each give their own, so that one's runs do not " +
+        "leave the other's locked out",
+      lockKeyArgument,
+    )
     .action(async (options: ApplyCommandOptions) => {
       const global = program.opts<GlobalOptions>();
       const families = await loadFamilies(global.config);
@@ -90,6 +98,7 @@ export function registerApply(program: Command): void {
           allowDestructive,
           lockTimeoutMs: options.lockTimeout,
           retries: options.retries,
+          ...(options.lockKey ? { lockKey: options.lockKey } : {}),
           onProgress: progressPrinter(),
         });
         cliOut(formatSummary(result).join('\n'));

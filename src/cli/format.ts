@@ -181,9 +181,11 @@ export function formatResult(result: StepResult): string {
 export function formatSummary(result: ApplyResult): string[] {
   if (result.status === 'locked') {
     return [
-      `another pgparts run holds the maintenance lock${
-        result.lockHolderPid ? ` (backend pid ${result.lockHolderPid})` : ''
-      }; nothing done`,
+      result.lockHolderPid
+        ? `another pgparts run holds the maintenance lock (backend pid ${result.lockHolderPid}); nothing done`
+        : 'another pgparts run held the maintenance lock (it let go of it as this run looked); nothing done',
+      // Every app that maintains with pgparts on this database takes the same lock by default.
+      '  (an app sharing this database with families of its own gives its runs their own --lock-key)',
     ];
   }
   const lines = [

@@ -64,3 +64,22 @@ export function addLockOptions(command: Command): Command {
       DEFAULT_RETRIES,
     );
 }
+
+/**
+ * A commander parser for `--lock-key <classid,objid>`: two 32-bit integers, the advisory lock key
+ * of apply's maintenance lock (ApplyOptions.lockKey).
+ */
+export function lockKeyArgument(value: string): [number, number] {
+  const parts = value.split(',').map((part) => part.trim());
+  const numbers = parts.map(Number);
+  if (
+    parts.length !== 2 ||
+    parts.some((part) => !/^-?\d+$/.test(part)) ||
+    numbers.some((n) => n < -2147483648 || n > 2147483647)
+  ) {
+    throw new InvalidArgumentError(
+      `expected two 32-bit integers separated by a comma (1885826145,2), got ${value}`,
+    );
+  }
+  return [numbers[0] as number, numbers[1] as number];
+}

@@ -173,6 +173,15 @@ describe('pgparts CLI', () => {
         expect(run.stdout).toContain(
           `another pgparts run holds the maintenance lock (backend pid ${row?.pid}); nothing done`,
         );
+        expect(run.stdout).toContain('gives its runs their own --lock-key');
+        // Another app sharing the database, with its own key, is not locked out by it.
+        const own = await pgparts(t.url, 'apply', '--yes', '--lock-key', '1885826145,2');
+        expect(own.code, own.stderr).toBe(0);
+        expect(own.stdout).not.toContain('maintenance lock');
+        expect(own.stdout).toMatch(/\d+ done, \d+ skipped, 0 failed/);
+        const bad = await pgparts(t.url, 'apply', '--lock-key', '1,99999999999');
+        expect(bad.code).toBe(1);
+        expect(bad.stderr).toContain('expected two 32-bit integers separated by a comma');
       } finally {
         await held`SELECT pg_advisory_unlock_all()`;
         held.release();
