@@ -1,7 +1,11 @@
 import { isAlignedRange } from '../define/bounds.js';
 import { keyLabel, type PartitionKey, partitionName } from '../define/partition-key.js';
 import type { FamilySpec } from '../define/spec.js';
+import { quoteQualified } from '../sql/identifiers.js';
+import { textLiteral } from '../sql/literals.js';
+import { OWNED_TABLES } from '../sql/ownership.js';
 import { DEFAULT_EXCLUDES_CHECK } from '../sql/partition-ddl.js';
+import type { OwnershipRecords } from './ownership.js';
 import type { Anomaly, PartitionInfo, TableSnapshot } from './snapshot.js';
 
 /** A partition's index whose indoption (ASC/DESC, NULLS) differs from its parent index's. */
@@ -213,4 +217,38 @@ export function findAnomalies(
     });
   }
   return found;
+}
+
+/**
+ * pgparts's records in a schema are kept by family name. Partitions recorded under this family's
+ * name whose parent the spec does not declare were made by another family of the same name in
+ * the schema (another app's, most likely): the two share their records (retired keys,
+ * operations, maintenance runs), so one's retire refuses the other's drain and one's runs are
+ * reported as the other's. Or the table was taken out of this family: its partitions stay, no
+ * longer kept, and their records can go.
+ */
+export function sharedRecords(family: FamilySpec, ownership: OwnershipRecords): Anomaly[] {
+  const elsewhere = new Set<string>();
+  for (const record of ownership.byOid.values()) {
+    if (
+      record.family === family.name &&
+      record.role === 'partition' &&
+      !family.tables.includes(record.parent)
+    ) {
+      elsewhere.add(record.parent);
+    }
+  }
+  return [...elsewhere].sort().map((parent) => ({
+    kind: 'shared-records' as const,
+    severity: 'warning' as const,
+    table: family.tables[0] ?? '',
+    message:
+      `pgparts's records in schema ${family.schema} keep partitions of ${family.schema}.${parent} under ` +
+      `the family name ${family.name}, and this family does not declare ${parent}: if another family ` +
+      `of that name keeps it (another app's?), the two share their records (retired keys, ` +
+      'operations, maintenance runs): family names must differ within a schema, rename one. If ' +
+      `${parent} was taken out of this family, its partitions stay and are no longer kept: drop ` +
+      `their records with DELETE FROM ${quoteQualified(family.schema, OWNED_TABLES)} WHERE family = ` +
+      `${textLiteral(family.name)} AND parent = ${textLiteral(parent)}`,
+  }));
 }

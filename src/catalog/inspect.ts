@@ -21,7 +21,7 @@ import { rowsOf } from '../run/rows.js';
 import { quoteIdent, quoteQualified } from '../sql/identifiers.js';
 import { OWNED_TABLES, OWNERSHIP_ADOPTED } from '../sql/ownership.js';
 import { DEFAULT_EXCLUDES_CHECK } from '../sql/partition-ddl.js';
-import { findAnomalies, type IndexOrderIssue } from './anomalies.js';
+import { findAnomalies, type IndexOrderIssue, sharedRecords } from './anomalies.js';
 import { type BuiltBatch, buildBatch, readBatch, sameBatch, sendBatch } from './batch.js';
 import { defaultRowsSql, occupancyFromLook, readDefaultRows } from './default-rows.js';
 import { MAINTENANCE_RUNS_TABLE } from './maintenance-runs.js';
@@ -845,7 +845,10 @@ async function readCatalog(
           captureTriggers: triggers,
           changeLogRows,
         },
-        anomalies: findAnomalies(family, tableSnapshots, indexIssues),
+        anomalies: [
+          ...findAnomalies(family, tableSnapshots, indexIssues),
+          ...sharedRecords(family, ownership),
+        ],
         ownershipRecorded: ownership.adopted.has(family.name),
         runRecordsTable: has(family.schema, MAINTENANCE_RUNS_TABLE),
       });

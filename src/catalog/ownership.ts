@@ -9,7 +9,10 @@ export interface OwnershipRecords {
   /** The families whose existing partitions were carried over; their comments no longer count. */
   adopted: Set<string>;
   /** By oid (text): the table's schema and name when recorded, and its role. */
-  byOid: Map<string, { schema: string; name: string; role: OwnedRole; family: string }>;
+  byOid: Map<
+    string,
+    { schema: string; name: string; role: OwnedRole; family: string; parent: string }
+  >;
 }
 
 async function exists(db: AnyPgDatabase, schema: string, table: string): Promise<boolean> {
@@ -37,7 +40,7 @@ export async function ownershipCarriedOver(
 
 /** The rows of a schema's ownership table (it must exist). */
 export function ownedRowsSql(schema: string): SQL {
-  return sql`SELECT relid::text AS relid, schema, name, role, family
+  return sql`SELECT relid::text AS relid, schema, name, role, family, parent
              FROM ${sql.raw(quoteQualified(schema, OWNED_TABLES))}`;
 }
 
@@ -58,6 +61,7 @@ export function ownershipFromRows(
       name: String(row.name),
       role: row.role as OwnedRole,
       family: String(row.family),
+      parent: String(row.parent),
     });
   }
   for (const row of adopted) records.adopted.add(String(row.family));

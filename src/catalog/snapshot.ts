@@ -21,7 +21,8 @@ export interface Anomaly {
     | 'overlap'
     | 'index-order'
     | 'unexpected-default'
-    | 'leftover-default-check';
+    | 'leftover-default-check'
+    | 'shared-records';
   severity: 'warning' | 'info';
   table: string;
   partition?: string;
