@@ -161,25 +161,33 @@ describe('pgparts drain / retire / reattach', () => {
   });
 });
 
+/**
+ * A table `name` LIST-partitioned by n, and a folder with a JSON config declaring it as a family
+ * of values 1 and 2 (plus `extra`); remove `dir` after.
+ */
+async function notesFamily(
+  name: string,
+  extra: Record<string, unknown> = {},
+): Promise<{ dir: string; config: string }> {
+  await t.sql.unsafe(`
+    CREATE TABLE ${name} (id bigint NOT NULL, n int NOT NULL, PRIMARY KEY (id, n)) PARTITION BY LIST (n)`);
+  const dir = mkdtempSync(join(tmpdir(), `pgparts-${name}-`));
+  const config = join(dir, 'pgparts.config.json');
+  const family = {
+    name,
+    tables: [name],
+    partitionBy: { strategy: 'list', column: 'n', values: [1, 2] },
+    ...extra,
+  };
+  writeFileSync(config, JSON.stringify({ families: [family] }));
+  return { dir, config };
+}
+
 describe('pgparts retire takes the mode of the family’s spec', () => {
   it('archives what the spec archives unless told --drop; --archive with --drop is refused', async () => {
-    await t.sql.unsafe(`
-      CREATE TABLE rm_notes (id bigint NOT NULL, n int NOT NULL, PRIMARY KEY (id, n)) PARTITION BY LIST (n)`);
-    const dir = mkdtempSync(join(tmpdir(), 'pgparts-retire-mode-'));
-    const config = join(dir, 'pgparts.config.json');
-    writeFileSync(
-      config,
-      JSON.stringify({
-        families: [
-          {
-            name: 'rm_notes',
-            tables: ['rm_notes'],
-            partitionBy: { strategy: 'list', column: 'n', values: [1, 2] },
-            retention: { keep: 1, mode: 'archive' },
-          },
-        ],
-      }),
-    );
+    const { dir, config } = await notesFamily('rm_notes', {
+      retention: { keep: 1, mode: 'archive' },
+    });
     const retire = (...flags: string[]) =>
       pgparts(t.url, '--config', config, 'retire', 'rm_notes', '1', ...flags);
     try {
@@ -207,22 +215,7 @@ describe('pgparts retire takes the mode of the family’s spec', () => {
 
 describe('pgparts retire of a key with no partitions', () => {
   it('one never made nor retired is refused (exit 1, a typo?); one retired already is a success', async () => {
-    await t.sql.unsafe(`
-      CREATE TABLE rt_notes (id bigint NOT NULL, n int NOT NULL, PRIMARY KEY (id, n)) PARTITION BY LIST (n)`);
-    const dir = mkdtempSync(join(tmpdir(), 'pgparts-retire-typo-'));
-    const config = join(dir, 'pgparts.config.json');
-    writeFileSync(
-      config,
-      JSON.stringify({
-        families: [
-          {
-            name: 'rt_notes',
-            tables: ['rt_notes'],
-            partitionBy: { strategy: 'list', column: 'n', values: [1, 2] },
-          },
-        ],
-      }),
-    );
+    const { dir, config } = await notesFamily('rt_notes');
     const retire = (key: string, ...flags: string[]) =>
       pgparts(t.url, '--config', config, 'retire', 'rt_notes', key, ...flags);
     try {
