@@ -195,8 +195,9 @@ describe('the packed package in an app', { timeout: 300_000 }, () => {
   it('two pgparts migrate processes started at once apply each migration once', async () => {
     const env = { DATABASE_URL: raced.url };
     const [k1, k2] = MIGRATION_LOCK_KEY;
-    // The test holds the migration lock until both processes wait for it (seen in pg_locks),
-    // so they really start their migrations together.
+    // The test holds the migration lock until both processes wait for it (each has tried it:
+    // a waiter tries it again and again, no statement left waiting), so they really start their
+    // migrations together.
     const holder = raced.connect({ max: 1 });
     await holder`SELECT pg_advisory_lock(${k1}::int4, ${k2}::int4)`;
     const runs = [0, 1].map(() =>
@@ -205,10 +206,9 @@ describe('the packed package in an app', { timeout: 300_000 }, () => {
     let waiting = 0;
     for (let i = 0; i < 1200 && waiting < 2; i++) {
       const [row] = await holder<{ n: number }[]>`
-        SELECT count(*)::int AS n FROM pg_locks
-        WHERE locktype = 'advisory' AND NOT granted AND classid = ${k1}::int4::oid
-          AND objid = ${k2}::int4::oid AND objsubid = 2
-          AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`;
+        SELECT count(*)::int AS n FROM pg_stat_activity
+        WHERE datname = current_database() AND pid <> pg_backend_pid()
+          AND query LIKE 'SELECT pg_try_advisory_lock(%'`;
       waiting = row?.n ?? 0;
       if (waiting < 2) await new Promise((r) => setTimeout(r, 50));
     }
