@@ -1,7 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import type { AnyPgDatabase } from '../run/database.js';
 import { preflightPrivileges } from '../run/privileges.js';
-import { readJournal } from './journal.js';
+import { createdSchemas } from './created-schemas.js';
+import { readJournal, readMigrations } from './journal.js';
 import { DRIZZLE_RECORD, PACKAGE_RECORD } from './migration-record.js';
 import {
   type MigrationSource,
@@ -55,9 +56,15 @@ export async function migrate(
   }
   // A folder without a journal is refused before anything is asked of the database.
   for (const source of sources) readJournal(source.folder, { required: true });
-  // The grants the records and the migrations need, before the first change.
+  // The grants the records and the migrations need, before the first change: CREATE where the
+  // migrations create tables (an app with a schema of its own needs none on public).
+  const created = new Set<string>();
+  for (const source of sources) {
+    for (const schema of createdSchemas(readMigrations(source.folder))) created.add(schema);
+  }
   await preflightPrivileges(db, 'migrate', [], {
     migrationsSchemas: sources.map((source) => source.record.schema),
+    createdSchemas: [...created].sort(),
   });
   return runMigrations(db, sources, options);
 }

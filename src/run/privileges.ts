@@ -50,6 +50,8 @@ export interface PreflightOptions {
   archiveSchema?: string;
   /** migrate: the schemas of the migration records (default pgparts, the package's record). */
   migrationsSchemas?: readonly string[];
+  /** migrate: the schemas its migrations create tables (and types, views) in. Default public. */
+  createdSchemas?: readonly string[];
   /** Who is connected, already read (readSessionFacts): saves the preflight its first read. */
   facts?: SessionFacts;
 }
@@ -236,7 +238,9 @@ export async function missingPrivileges(
     for (const schema of options.migrationsSchemas ?? ['pgparts']) {
       await canCreateSchema(schema, 'the migrations record');
     }
-    await canCreateIn('public', 'the tables the migrations create');
+    for (const schema of options.createdSchemas ?? ['public']) {
+      await canCreateIn(schema, 'the tables the migrations create');
+    }
     return missing;
   }
   for (const family of families) {
