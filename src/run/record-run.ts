@@ -181,8 +181,8 @@ export function finishRunSql(
 
 /**
  * Records one maintenance run (recordRunSql): one round trip once the record's table exists.
- * The table is created on first use: when the statement finds it missing (the first run in a
- * schema), it is created and the statement runs again. With `tableExists` (the run's catalog
+ * The table is created on first use: before the statement when `tableExists` is false, else
+ * when the statement finds it missing (the first run in a schema), and the statement runs again. With `tableExists` (the run's catalog
  * read saw it in every family's schema) the statement is all there is, so what the caller sends
  * behind it (the lock's release) goes out with it and still runs after it. With `upgrade`, the
  * schemas whose table of 0.1.0 it recorded the run in but could not upgrade (the run's role does
@@ -220,6 +220,15 @@ export async function recordMaintenanceRun(
     return notUpgraded;
   }
   if (options.tableExists) {
+    await db.execute(statement);
+    return [];
+  }
+  // Known missing (the run's catalog read did not see it): made first, so the server logs no
+  // "relation does not exist" ERROR for a schema's first run, which pages whoever watches for one.
+  if (options.tableExists === false) {
+    for (const schema of schemas) {
+      for (const setup of maintenanceRunsSetupSql(schema)) await db.execute(sql.raw(setup));
+    }
     await db.execute(statement);
     return [];
   }

@@ -11,6 +11,7 @@ import { builtInFamilies } from '../../src/domains/presets.js';
 import { isPgpartsError } from '../../src/errors.js';
 import { apply } from '../../src/run/apply.js';
 import { pgparts } from '../cli/run-cli.js';
+import { recordingDatabase } from '../support/recording.js';
 import { useTestDatabase } from '../support/test-database.js';
 
 const t = useTestDatabase();
@@ -27,6 +28,35 @@ const oldRunsTable = (schema: string) => `
     "error" text)`;
 
 describe('maintenance runs', () => {
+  it("a schema's first run with nothing to do makes the table before its record, no failed INSERT", async () => {
+    // The record was tried first and failed with "relation does not exist" (an ERROR in the
+    // server's log on every new schema's first run), then the table made and the INSERT sent again.
+    await t.sql.unsafe(`CREATE SCHEMA quiet_first;
+      CREATE TABLE quiet_first.q (id bigint NOT NULL, k int NOT NULL) PARTITION BY LIST (k)`);
+    const family = parseFamily({
+      name: 'quiet_first',
+      schema: 'quiet_first',
+      tables: ['q'],
+      partitionBy: { strategy: 'list', column: 'k', values: [] },
+    });
+    const recording = recordingDatabase(t);
+    try {
+      const result = await apply(recording.db, { families: [family] });
+      expect(result).toMatchObject({ status: 'applied', ok: true, done: 0 });
+    } finally {
+      await recording.close();
+    }
+    const records = recording.statements.filter((s) =>
+      /INSERT INTO "quiet_first"\."pgparts_maintenance_runs"/.test(s),
+    );
+    expect(records).toHaveLength(1);
+    const made = recording.statements.findIndex((s) =>
+      /CREATE TABLE IF NOT EXISTS "quiet_first"\."pgparts_maintenance_runs"/.test(s),
+    );
+    expect(made).toBeGreaterThanOrEqual(0);
+    expect(made).toBeLessThan(recording.statements.indexOf(records[0] ?? ''));
+  });
+
   it('are recorded by apply per family (when, steps, outcome, duration) and shown by status', async () => {
     expect(await readMaintenanceRuns(t.db, families)).toEqual(
       families.map((f) => ({ family: f.name, lastRun: null, lastSuccess: null })),
