@@ -20,19 +20,24 @@ export function retentionCutoff(family: FamilySpec, now: Date): Date | undefined
  * not run for longer than `past` (a cron down, an app stopped) would otherwise leave them without
  * a partition for good, and late or backfilled rows of them would go to DEFAULT or fail. None
  * that retention would retire at once (ending by its cutoff), none overlapping a partition
- * (`existing`), none before a partition that is off the grid. Empty for LIST. Pure.
+ * (`existing`), none before a partition that is off the grid. `anchoredBy`: the partitions the newest
+ * is looked for among (the planner gives those pgparts keeps: partitions made by hand years
+ * before the family was declared are a gap for a person to look at, not hundreds of intervals to
+ * create unasked); all of `existing` by default. Empty for LIST. Pure.
  */
 export function missedIntervals(
   family: FamilySpec,
   existing: Iterable<PartitionKey>,
   now: Date,
+  anchoredBy?: Iterable<PartitionKey>,
 ): PartitionKey[] {
   const spec = family.partitionBy;
   if (spec.strategy !== 'range') return [];
   const ranges = [...existing].filter((k) => k.kind === 'range');
+  const anchors = anchoredBy ? [...anchoredBy].filter((k) => k.kind === 'range') : ranges;
   const windowStart = addIntervals(spec.interval, intervalStart(spec.interval, now), -spec.past);
   let newestEnd: Date | undefined;
-  for (const key of ranges) {
+  for (const key of anchors) {
     if (key.to.getTime() <= windowStart.getTime() && (!newestEnd || key.to > newestEnd)) {
       newestEnd = key.to;
     }

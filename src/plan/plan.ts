@@ -248,7 +248,11 @@ function wantedKeys(
           : `within the premake window (the current ${spec.interval} and ${spec.premake} ahead)`,
     );
   }
-  for (const key of missedIntervals(family, existing.values(), now)) {
+  // From the newest partition pgparts keeps: one made by hand long before is left to a person.
+  const kept = tables.flatMap((t) =>
+    [...t.keyed.values()].flatMap((p) => (p.managed && p.key ? [p.key] : [])),
+  );
+  for (const key of missedIntervals(family, existing.values(), now, kept)) {
     window.set(keyId(key), key);
     why.set(
       keyId(key),

@@ -93,6 +93,27 @@ describe('apply after maintenance paused for longer than past', () => {
     ]);
   });
 
+  it('fills from the newest partition pgparts keeps, not from one made by hand', async () => {
+    await createTable('ev_h');
+    await t.sql.unsafe(`CREATE TABLE ev_h_old PARTITION OF ev_h
+      FOR VALUES FROM ('2026-09-01 00:00+00') TO ('2026-09-02 00:00+00')`);
+    const family = daily('ev_h', { retention: undefined });
+    const later = at('2026-11-10T12:00:00Z');
+    const run = await apply(t.db, { families: [family], now: later });
+    expect(run.ok).toBe(true);
+    // The window only (Nov 9 - Nov 13): not the 68 days since the hand-made one.
+    expect(run.results.map((r) => r.step.label)).toEqual(
+      [9, 10, 11, 12, 13].map(
+        (d) => `2026-11-${String(d).padStart(2, '0')}..2026-11-${String(d + 1).padStart(2, '0')}`,
+      ),
+    );
+    // The hole between them is a gap for a person, as before.
+    const report = status([family], await inspect(t.db, [family]), later);
+    expect(report.attention.join('\n')).toMatch(
+      /ev_h has no partition for 2026-09-02\.\.2026-11-09/,
+    );
+  });
+
   it("goes back no further than retention's cutoff", async () => {
     await createTable('ev_r');
     const family = daily('ev_r');
