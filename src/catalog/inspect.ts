@@ -97,6 +97,12 @@ export interface InspectOptions
   now?: Date;
 }
 
+/** How a catalog read waits for its locks: what plan, status and the metrics pass on to inspect. */
+export type CatalogReadOptions = Pick<
+  InspectOptions,
+  'lockTimeoutMs' | 'retries' | 'backoffMs' | 'maxBackoffMs' | 'onRetry'
+>;
+
 export interface SessionInspectOptions extends InspectOptions {
   /**
    * For a read sent before the decision to make it (apply sends it right behind its lock

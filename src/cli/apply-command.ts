@@ -11,7 +11,7 @@ import { formatPlan, formatStep, formatSummary } from './format.js';
 import { cliIo, cliOut, setCliExitCode } from './io.js';
 import { addLockOptions, type GlobalOptions, lockKeyArgument } from './options.js';
 import { checkPrivileges } from './preflight.js';
-import { progressPrinter, readRetryPrinter } from './progress.js';
+import { catalogRead, progressPrinter } from './progress.js';
 import { refuseOnStandby } from './standby.js';
 
 interface ApplyCommandOptions {
@@ -54,11 +54,7 @@ export function registerApply(program: Command): void {
       try {
         if (options.dryRun) {
           const planned = await asReader(conn.db, 'apply --dry-run', families, () =>
-            planStatements(conn.db, families, {
-              lockTimeoutMs: options.lockTimeout,
-              retries: options.retries,
-              onRetry: readRetryPrinter('reading the catalog'),
-            }),
+            planStatements(conn.db, families, catalogRead(options)),
           );
           const heading = `pgparts apply --dry-run for ${conn.label} at ${planned.now.toISOString()} (nothing is run)`;
           cliOut(formatPlan(planned, heading).join('\n'));
@@ -72,11 +68,8 @@ export function registerApply(program: Command): void {
           await checkPrivileges(conn, 'apply', families);
           // Ask about the destructive steps planned now; apply replans under its lock and runs
           // only those approved here (by step id), never one that appeared since.
-          const snapshot = await inspect(conn.db, families, {
-            lockTimeoutMs: options.lockTimeout,
-            retries: options.retries,
-            onRetry: readRetryPrinter('reading the catalog', cliIo().stdout),
-          });
+          // Its retries go with apply's own, on stdout.
+          const snapshot = await inspect(conn.db, families, catalogRead(options, cliIo().stdout));
           const destructive = plan(families, snapshot, snapshot.takenAt).steps.filter(
             (s) => s.destructive,
           );

@@ -1,4 +1,5 @@
 import { type Command, InvalidArgumentError } from 'commander';
+import { isLockKey } from '../run/advisory-lock.js';
 import {
   DEFAULT_LOCK_TIMEOUT_MS,
   DEFAULT_RETRIES,
@@ -71,15 +72,11 @@ export function addLockOptions(command: Command): Command {
  */
 export function lockKeyArgument(value: string): [number, number] {
   const parts = value.split(',').map((part) => part.trim());
-  const numbers = parts.map(Number);
-  if (
-    parts.length !== 2 ||
-    parts.some((part) => !/^-?\d+$/.test(part)) ||
-    numbers.some((n) => n < -2147483648 || n > 2147483647)
-  ) {
+  const key = parts.map(Number);
+  if (parts.some((part) => !/^-?\d+$/.test(part)) || !isLockKey(key)) {
     throw new InvalidArgumentError(
       `expected two 32-bit integers separated by a comma (1885826145,2), got ${value}`,
     );
   }
-  return [numbers[0] as number, numbers[1] as number];
+  return [key[0], key[1]];
 }

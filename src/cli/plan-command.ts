@@ -6,7 +6,7 @@ import { connect } from './connection.js';
 import { formatPlan, toJson } from './format.js';
 import { cliOut } from './io.js';
 import { addLockOptions, type GlobalOptions, type LockOptions } from './options.js';
-import { readRetryPrinter } from './progress.js';
+import { catalogRead } from './progress.js';
 
 export function registerPlan(program: Command): void {
   addLockOptions(program.command('plan'))
@@ -20,11 +20,7 @@ export function registerPlan(program: Command): void {
       const conn = await connect(global, { readOnly: true });
       try {
         const planned = await asReader(conn.db, 'plan', families, () =>
-          planStatements(conn.db, families, {
-            lockTimeoutMs: options.lockTimeout,
-            retries: options.retries,
-            onRetry: readRetryPrinter('reading the catalog'),
-          }),
+          planStatements(conn.db, families, catalogRead(options)),
         );
         if (options.json) {
           cliOut(toJson({ database: conn.label, ...planned }));

@@ -1,7 +1,9 @@
+import type { CatalogReadOptions } from '../catalog/inspect.js';
 import type { ApplyEvent } from '../run/apply.js';
 import { pgErrorMessage } from '../run/pg-error.js';
 import { formatMs, formatNotices, formatResult } from './format.js';
 import { type CliStream, cliIo } from './io.js';
+import type { LockOptions } from './options.js';
 
 /**
  * What `pgparts apply` shows while it runs: one line per step as it ends, retries as they
@@ -84,6 +86,18 @@ export function readRetryPrinter(
 ): (attempt: number, delayMs: number, error: unknown) => void {
   return (attempt, delayMs, error) =>
     out.write(retryLine(what, { attempt, delayMs, message: pgErrorMessage(error) }));
+}
+
+/**
+ * The catalog read's options from a command's --lock-timeout and --retries, its retries printed
+ * (readRetryPrinter, on `out`): what plan, status and apply pass to inspect.
+ */
+export function catalogRead(options: LockOptions, out?: CliStream): CatalogReadOptions {
+  return {
+    lockTimeoutMs: options.lockTimeout,
+    retries: options.retries,
+    onRetry: readRetryPrinter('reading the catalog', out),
+  };
 }
 
 /** An attempt that gave up on a lock, and when the next one starts. */

@@ -12,7 +12,7 @@ import { formatStatus, toJson } from './format.js';
 import { formatMaintenanceRuns } from './format-runs.js';
 import { cliIo, cliOut, setCliExitCode } from './io.js';
 import { addLockOptions, type GlobalOptions, type LockOptions } from './options.js';
-import { readRetryPrinter } from './progress.js';
+import { catalogRead } from './progress.js';
 
 /** Exit code of `status --check` when something needs attention (1 is for errors). */
 export const ATTENTION_EXIT_CODE = 2;
@@ -69,11 +69,7 @@ async function report(
   families: FamilySpec[],
   options: StatusOptions,
 ): Promise<void> {
-  const reading = {
-    lockTimeoutMs: options.lockTimeout,
-    retries: options.retries,
-    onRetry: readRetryPrinter('reading the catalog'),
-  };
+  const reading = catalogRead(options);
   if (options.format === 'prometheus') {
     cliIo().stdout.write(await prometheusMetrics(conn.db, families, reading));
     return;

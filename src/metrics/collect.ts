@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { type InspectOptions, inspect } from '../catalog/inspect.js';
+import { type CatalogReadOptions, inspect } from '../catalog/inspect.js';
 import { readMaintenanceRuns } from '../catalog/maintenance-runs.js';
 import { type FamilySpec, parseFamily } from '../define/spec.js';
 import { status } from '../plan/status.js';
@@ -39,10 +39,7 @@ async function readInvalidIndexes(
 export async function prometheusMetrics(
   db: AnyPgDatabase,
   families: readonly FamilySpec[],
-  options: Pick<
-    InspectOptions,
-    'lockTimeoutMs' | 'retries' | 'backoffMs' | 'maxBackoffMs' | 'onRetry'
-  > = {},
+  options: CatalogReadOptions = {},
 ): Promise<string> {
   const specs = families.map((f) => parseFamily(f));
   const snapshot = await inspect(db, specs, options);

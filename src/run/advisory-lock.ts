@@ -16,8 +16,15 @@ export const MAINTENANCE_LOCK_KEY: readonly [number, number] = [1885826145, 1920
 
 export type LockKey = readonly [number, number];
 
+/** Whether `key` is two 32-bit integers, what pg_advisory_lock(int4, int4) takes. */
+export function isLockKey(key: readonly number[]): key is LockKey {
+  return (
+    key.length === 2 && key.every((k) => Number.isInteger(k) && k >= -2147483648 && k <= 2147483647)
+  );
+}
+
 function checkKey(key: LockKey): void {
-  if (!key.every((k) => Number.isInteger(k) && k >= -2147483648 && k <= 2147483647)) {
+  if (!isLockKey(key)) {
     throw new PgpartsError(
       'invalid-input',
       `pgparts: an advisory lock key is two 32-bit integers, not ${JSON.stringify(key)}`,

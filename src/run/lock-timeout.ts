@@ -32,11 +32,11 @@ const LOCK_NOT_AVAILABLE = '55P03';
 /** deadlock_detected: the server aborted this transaction to break a lock cycle. */
 const DEADLOCK_DETECTED = '40P01';
 
-/** The options every operation that takes locks accepts, under these names. */
 /** The longest lock_timeout pgparts takes (ten minutes): a wait longer than that is no short wait. */
 export const MAX_LOCK_TIMEOUT_MS = 600_000;
 export const MAX_RETRIES = 1_000;
 
+/** The options every operation that takes locks accepts, under these names. */
 export const lockOptionsSchema = z.object({
   /** lock_timeout of each statement that takes a lock on a live table, ms. */
   lockTimeoutMs: z.number().int().min(1).max(MAX_LOCK_TIMEOUT_MS).optional(),

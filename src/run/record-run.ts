@@ -133,11 +133,7 @@ export async function recordRunStart(
   options: { tableExists: boolean },
 ): Promise<string[]> {
   if (families.length === 0) return [];
-  if (!options.tableExists) {
-    for (const schema of new Set(families.map((f) => f.schema))) {
-      for (const setup of maintenanceRunsSetupSql(schema)) await db.execute(sql.raw(setup));
-    }
-  }
+  if (!options.tableExists) await makeRunsTables(db, new Set(families.map((f) => f.schema)));
   // Handed to the driver now (an explicit `then`), ahead of what the caller sends next.
   const [row] = await db
     .execute(runningRowsSql(families, startedAt))
@@ -226,9 +222,7 @@ export async function recordMaintenanceRun(
   // Known missing (the run's catalog read did not see it): made first, so the server logs no
   // "relation does not exist" ERROR for a schema's first run, which pages whoever watches for one.
   if (options.tableExists === false) {
-    for (const schema of schemas) {
-      for (const setup of maintenanceRunsSetupSql(schema)) await db.execute(sql.raw(setup));
-    }
+    await makeRunsTables(db, schemas);
     await db.execute(statement);
     return [];
   }
@@ -238,11 +232,16 @@ export async function recordMaintenanceRun(
   } catch (error) {
     if (pgErrorCode(error) !== UNDEFINED_TABLE) throw error;
   }
+  await makeRunsTables(db, schemas);
+  await db.execute(statement);
+  return [];
+}
+
+/** The record's table in each of `schemas` (idempotent: IF NOT EXISTS). */
+async function makeRunsTables(db: AnyPgDatabase, schemas: Iterable<string>): Promise<void> {
   for (const schema of schemas) {
     for (const setup of maintenanceRunsSetupSql(schema)) await db.execute(sql.raw(setup));
   }
-  await db.execute(statement);
-  return [];
 }
 
 /** A schema's table of 0.1.0 that a run was recorded in but could not upgrade, and the server's why. */

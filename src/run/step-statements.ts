@@ -1,4 +1,4 @@
-import { type InspectOptions, inspect } from '../catalog/inspect.js';
+import { type CatalogReadOptions, inspect } from '../catalog/inspect.js';
 import type { Snapshot } from '../catalog/snapshot.js';
 import { type FamilySpec, parseFamilies } from '../define/spec.js';
 import { isPgpartsError } from '../errors.js';
@@ -88,9 +88,7 @@ export async function withStepStatements(
   return { ...planned, steps };
 }
 
-export interface PlanStatementsOptions
-  extends StepStatementOptions,
-    Pick<InspectOptions, 'retries' | 'backoffMs' | 'maxBackoffMs' | 'onRetry'> {
+export interface PlanStatementsOptions extends StepStatementOptions, CatalogReadOptions {
   /** The clock to plan for; default the server's now(). */
   now?: Date;
   /** Plan retention (retire) steps. Default true. */

@@ -915,14 +915,15 @@ async function recordFailure(
 }
 
 /** The drain's lock options, for its reads (readDrainState, checkKey). */
-export function readLock(
-  options: Pick<DrainOptions, 'lockTimeoutMs' | 'retries' | 'onRetry'>,
-): Omit<ShortTransactionOptions, 'what'> {
-  return {
-    ...(options.lockTimeoutMs !== undefined ? { lockTimeoutMs: options.lockTimeoutMs } : {}),
-    ...(options.retries !== undefined ? { retries: options.retries } : {}),
-    ...(options.onRetry ? { onRetry: options.onRetry } : {}),
-  };
+export function readLock({
+  lockTimeoutMs,
+  retries,
+  onRetry,
+}: Pick<DrainOptions, 'lockTimeoutMs' | 'retries' | 'onRetry'>): Omit<
+  ShortTransactionOptions,
+  'what'
+> {
+  return { lockTimeoutMs, retries, onRetry };
 }
 
 /** What drainKey will do for `key`, read from the database and built before anything runs. */
