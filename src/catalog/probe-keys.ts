@@ -1,14 +1,13 @@
 import { compareKeys, isAlignedRange, keyId } from '../define/bounds.js';
 import { addIntervals, intervalStart } from '../define/intervals.js';
 import type { ListValue, PartitionKey } from '../define/partition-key.js';
-import { missedIntervals } from '../define/range-window.js';
 import type { FamilySpec } from '../define/spec.js';
 import type { TableSnapshot } from './snapshot.js';
 
 /**
  * The keys whose rows in DEFAULT the planner may ask about at `now`: every key it could want
  * (LIST: the spec's values, `valuesFrom`'s, the partitions' own; RANGE: the current interval and
- * the premake window, the intervals missed since the newest partition, and the partitions' own) that some table of the family has no partition
+ * the premake window, and the partitions' own) that some table of the family has no partition
  * for. A superset of what the plan needs (retention and retired keys are not subtracted): a
  * probe of a key with no rows is one index lookup. Pure.
  */
@@ -45,10 +44,6 @@ export function probeKeys(
       const from = addIntervals(spec.interval, current, i);
       add({ kind: 'range', from, to: addIntervals(spec.interval, from, 1) });
     }
-    const existing = tables.flatMap((t) =>
-      t.partitions.flatMap((p) => (p.key && !p.isDefault ? [p.key] : [])),
-    );
-    for (const key of missedIntervals(family, existing, now)) add(key);
   }
   return [...candidates.entries()]
     .filter(([id]) => held.some((ids) => !ids.has(id)))
