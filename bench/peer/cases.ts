@@ -44,15 +44,21 @@ export interface PeerContext {
   database: string;
   /** Setup and pg_partman's calls (one connection, as a cron job would). */
   sql: postgres.Sql;
-  /** pgparts's database: a postgres.js pool, as an app would pass it. */
+  /** pgparts's database for setup and drains: a postgres.js pool, as an app would pass it. */
   db: AnyPgDatabase;
+  /**
+   * pgparts's maintenance calls (no-op, retention): one connection of its own, as pg_partman's
+   * calls have `sql`. On a pool, postgres.js hands its connections out in turn, so a tool's first
+   * calls land on connections that have not yet planned its statements (catalog reads, 8-25 ms
+   * each on a new connection); pg_partman's one connection had planned its function's once.
+   */
+  maintenanceDb: AnyPgDatabase;
   rows: number;
   now: Date;
   notes: string[];
 }
 
-// 15, not 5: with 5, the calls on pool connections new to the tables (their first planning of
-// the catalog reads, 25-50 ms) could make the median on their own.
+// 15, not 5: single calls of either tool spread 6-35 ms on this machine; a median of 15 holds.
 const NOOP_CALLS = 15;
 
 const month = (ctx: PeerContext, k: number) =>
@@ -200,7 +206,7 @@ export async function noopEmpty(ctx: PeerContext, family: FamilySpec): Promise<P
     {
       tool: 'pgparts',
       writers: targets(ctx, 'pp', 'events', false),
-      call: () => maintainNote(ctx.db, [family]),
+      call: () => maintainNote(ctx.maintenanceDb, [family]),
     },
   ]);
   return {
@@ -232,7 +238,11 @@ export async function noopDefault(ctx: PeerContext, family: FamilySpec): Promise
         return "run_maintenance('pm.events')";
       },
     },
-    { tool: 'pgparts', writers: targets(ctx, 'pp'), call: () => maintainNote(ctx.db, [family]) },
+    {
+      tool: 'pgparts',
+      writers: targets(ctx, 'pp'),
+      call: () => maintainNote(ctx.maintenanceDb, [family]),
+    },
   ]);
   // Where pgparts's time goes: the catalog read (inspect, which counts DEFAULT's rows per key),
   // against a bare count of DEFAULT and pg_partman's own DEFAULT probe (max over its index).
@@ -240,7 +250,7 @@ export async function noopDefault(ctx: PeerContext, family: FamilySpec): Promise
   const statusMs: number[] = [];
   for (let i = 0; i < NOOP_CALLS; i += 1) {
     const started = performance.now();
-    const snapshot = await inspect(ctx.db, [family]);
+    const snapshot = await inspect(ctx.maintenanceDb, [family]);
     inspectMs.push(performance.now() - started);
     const planned = performance.now();
     status([family], snapshot);
@@ -339,7 +349,7 @@ export async function retention(ctx: PeerContext, family: FamilySpec): Promise<P
     const kept = eventsFamily({ name: 'pp_events', schema: 'pp', premake: 4, keep });
     runs[1].push(
       await measured(ctx, 'pgparts', targets(ctx, 'pp'), async () => {
-        const note = await maintainNote(ctx.db, [kept], { allowDestructive: true });
+        const note = await maintainNote(ctx.maintenanceDb, [kept], { allowDestructive: true });
         return `retention { keep: ${keep} (then fewer), mode: 'drop' } in the spec; ${note} with allowDestructive`;
       }),
     );
@@ -498,7 +508,7 @@ export async function noopSix(ctx: PeerContext): Promise<PeerCase> {
     {
       tool: 'pgparts',
       writers: targets(ctx, 'pp6', 'events_1'),
-      call: () => maintainNote(ctx.db, families),
+      call: () => maintainNote(ctx.maintenanceDb, families),
     },
   ]);
   return {

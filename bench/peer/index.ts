@@ -59,7 +59,8 @@ export async function runPeer(options: {
     url.pathname = `/${DATABASE}`;
     const sql = postgres(url.toString(), { max: 1, onnotice: () => {} });
     const pool = postgres(url.toString(), { max: 4, onnotice: () => {} });
-    clients.push(sql, pool);
+    const maintenance = postgres(url.toString(), { max: 1, onnotice: () => {} });
+    clients.push(sql, pool, maintenance);
     const partmanVersion = await installPartman(sql);
     const settings: Record<string, string> = {};
     for (const row of await sql<{ name: string; setting: string; unit: string | null }[]>`
@@ -72,6 +73,7 @@ export async function runPeer(options: {
       database: DATABASE,
       sql,
       db: drizzle(pool),
+      maintenanceDb: drizzle(maintenance),
       rows: options.rows,
       now: new Date(clock?.now ?? Date.now()),
       notes: [],
@@ -90,7 +92,8 @@ export async function runPeer(options: {
       cases: [...done],
       notes: [
         'Writers: two per case on the side measured, each its own connection, one INSERT every 5 ms: one into a month with no partition (its rows go to DEFAULT), one into the current month. "max" is the longest INSERT as the writer saw it (wall time); "lock wait" the longest wait for a lock that pg_locks showed for that writer (waitstart, sampled every 10 ms on a third connection: a lower bound). The targets judge the lock wait (measured by the server); the latency also holds CPU waits on a loaded machine.',
-        'Alternation: every case runs pg_partman, then pgparts, on the same server and data shape; the no-op cases time 15 calls per tool after one that settles and report the median (the pool pgparts is given has 4 connections and postgres.js hands them out in turn: its first calls after the settling one land on connections that have not yet read these tables, each a first planning of the catalog reads, which 5 calls let into the median).',
+        'Alternation: every case runs pg_partman, then pgparts, on the same server and data shape; the no-op cases time 15 calls per tool after one that settles and report the median.',
+        "Connections: the no-op and retention cases give each tool one connection of its own, used for all its calls (pg_partman's calls and the setup share one; pgparts's maintain gets another, max 1). Results before 2026-12-02 gave pgparts a pool of 4, which postgres.js hands out in turn: its first calls landed on connections that had not planned its statements yet while pg_partman's one connection had, which cost pgparts 8-25 ms per new connection in the retention case's 3 calls. The next-month case gives each tool a new connection (as a cron job has); the drains give pgparts the pool of 4.",
         ...ctx.notes,
       ],
     });
