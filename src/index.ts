@@ -6,6 +6,11 @@
 
 // inspect
 export { type InspectOptions, inspect } from './catalog/inspect.js';
+export {
+  inspectReadable,
+  type ReadableSnapshot,
+  type UnreadableFamily,
+} from './catalog/inspect-readable.js';
 // operations: recorded maintenance runs, unfinished operations, metrics
 export {
   type FamilyRuns,

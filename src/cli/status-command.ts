@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { inspect } from '../catalog/inspect.js';
+import { inspectReadable } from '../catalog/inspect-readable.js';
 import { readMaintenanceRuns } from '../catalog/maintenance-runs.js';
 import type { FamilySpec } from '../define/spec.js';
 import { PgpartsError } from '../errors.js';
@@ -74,22 +74,32 @@ async function report(
     cliIo().stdout.write(await prometheusMetrics(conn.db, families, reading));
     return;
   }
-  const snapshot = await inspect(conn.db, families, {
+  const read = await inspectReadable(conn.db, families, {
     ...reading,
     sizes: true,
     exactDefaultRows: options.exact ?? false,
   });
-  const found = status(families, snapshot);
-  const maintenance = await readMaintenanceRuns(conn.db, families);
+  const found = status(read.readable, read.snapshot);
+  const maintenance = await readMaintenanceRuns(conn.db, read.readable);
+  const unreadable = read.unreadable.map((u) => ({
+    family: u.family,
+    schema: u.schema,
+    code: u.error.code,
+    message: u.error.message,
+  }));
   if (options.json || options.format === 'json') {
-    cliOut(toJson({ database: conn.label, ...found, maintenance }));
+    cliOut(toJson({ database: conn.label, ...found, unreadable, maintenance }));
   } else {
     const heading = `pgparts status of ${conn.label} at ${found.now.toISOString()}`;
     const lines = formatStatus(found, heading);
-    cliOut([...lines, ...formatMaintenanceRuns(maintenance)].join('\n'));
+    const notRead = unreadable.flatMap((u) => [
+      '',
+      `${u.family}: not read (${u.schema}): ${u.message}`,
+    ]);
+    cliOut([...lines, ...notRead, ...formatMaintenanceRuns(maintenance)].join('\n'));
   }
-  // A family whose spec does not match could not be checked: exit 1, as for an error, with
-  // every other family reported above (its problems are among the attention lines).
-  if (found.mismatched.length > 0) setCliExitCode(1);
+  // A family whose spec does not match, or whose tables could not be read, could not be
+  // checked: exit 1, as for an error, with every other family reported above.
+  if (found.mismatched.length > 0 || unreadable.length > 0) setCliExitCode(1);
   else if (options.check && found.attention.length > 0) setCliExitCode(ATTENTION_EXIT_CODE);
 }

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
-import { type CatalogReadOptions, inspect } from '../catalog/inspect.js';
+import type { CatalogReadOptions } from '../catalog/inspect.js';
+import { inspectReadable } from '../catalog/inspect-readable.js';
 import { readMaintenanceRuns } from '../catalog/maintenance-runs.js';
 import { type FamilySpec, parseFamily } from '../define/spec.js';
 import { status } from '../plan/status.js';
@@ -34,7 +35,9 @@ async function readInvalidIndexes(
  * pgparts's metrics for `families`, in the Prometheus text exposition format: what
  * `pgparts status --format prometheus` prints, for the node exporter's textfile collector or a
  * scrape endpoint. Reads only. `options`: the catalog read's lock_timeout and retries (inspect's);
- * a scrape endpoint that must answer within its scrape timeout can pass `retries: 0`.
+ * a scrape endpoint that must answer within its scrape timeout can pass `retries: 0`. A family
+ * whose tables another session keeps locked past the read's retries is reported by
+ * `pgparts_catalog_read_ok` 0 alone; the other families' metrics are there (inspectReadable).
  */
 export async function prometheusMetrics(
   db: AnyPgDatabase,
@@ -42,15 +45,16 @@ export async function prometheusMetrics(
   options: CatalogReadOptions = {},
 ): Promise<string> {
   const specs = families.map((f) => parseFamily(f));
-  const snapshot = await inspect(db, specs, options);
-  const report = status(specs, snapshot);
+  const { snapshot, readable, unreadable } = await inspectReadable(db, specs, options);
+  const report = status(readable, snapshot);
   return renderExposition(
     buildMetrics({
-      families: specs,
+      families: readable,
+      unreadable,
       snapshot,
       report,
-      runs: await readMaintenanceRuns(db, specs),
-      invalidIndexes: await readInvalidIndexes(db, specs),
+      runs: await readMaintenanceRuns(db, readable),
+      invalidIndexes: await readInvalidIndexes(db, readable),
     }),
   );
 }

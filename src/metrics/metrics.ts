@@ -1,3 +1,4 @@
+import type { UnreadableFamily } from '../catalog/inspect-readable.js';
 import type { FamilyRuns } from '../catalog/maintenance-runs.js';
 import type { Snapshot } from '../catalog/snapshot.js';
 import type { FamilySpec } from '../define/spec.js';
@@ -14,7 +15,10 @@ const PENDING_STEP_KINDS = [
 
 /** What the metrics are computed from: one snapshot and what was read next to it. */
 export interface MetricInputs {
+  /** The families read (in the snapshot). */
   families: readonly FamilySpec[];
+  /** The families whose catalog read gave up on a lock: pgparts_catalog_read_ok 0, no other series. */
+  unreadable?: readonly UnreadableFamily[];
   snapshot: Snapshot;
   report: StatusReport;
   runs: readonly FamilyRuns[];
@@ -54,7 +58,12 @@ export function buildMetrics(input: MetricInputs): MetricFamily[] {
   const sinceSuccess: Sample[] = [];
   const steps: Sample[] = [];
   const mismatch: Sample[] = [];
+  const readOk: Sample[] = [];
+  for (const family of input.unreadable ?? []) {
+    readOk.push({ labels: { family: family.family, schema: family.schema }, value: 0 });
+  }
   for (const family of input.families) {
+    readOk.push({ labels: { family: family.name, schema: family.schema }, value: 1 });
     // Every family, 0 or 1: a family whose spec does not match has no other series.
     const problems = input.report.mismatched.find(
       (m) => m.family === family.name && m.schema === family.schema,
@@ -143,6 +152,11 @@ export function buildMetrics(input: MetricInputs): MetricFamily[] {
       'pgparts_spec_mismatch',
       'Whether the family spec does not match the database (1: a table missing or not partitioned, another partition key, an unreadable valuesFrom): pgparts status names the problem; plan and apply refuse to run, and the family has no other series, until it is fixed.',
       mismatch,
+    ),
+    gauge(
+      'pgparts_catalog_read_ok',
+      "Whether the family's tables could be read (0: another session held a lock on one, a DEFAULT most often, past the read's lock_timeout and retries; the family has no other series in this scrape, and the other families are read on their own).",
+      readOk,
     ),
     gauge(
       'pgparts_seconds_since_last_successful_maintenance',
