@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { resolve, sep } from 'node:path';
-import { PgpartsError } from '../errors.js';
+import { isPgpartsError, PgpartsError } from '../errors.js';
 import { configSyntaxError } from './syntax-error.js';
 
 /**
@@ -41,7 +41,7 @@ export async function loadModule(file: string): Promise<Record<string, unknown>>
   try {
     loaded = await jiti.import(path);
   } catch (error) {
-    throw configSyntaxError(path, error) ?? error;
+    throw configSyntaxError(path, error) ?? configLoadError(path, error);
   } finally {
     // Also when the config threw (a spec refused): the modules it left in the cache (its schema,
     // the config itself) must be read again once edited.
@@ -55,6 +55,19 @@ export async function loadModule(file: string): Promise<Record<string, unknown>>
     string,
     unknown
   >;
+}
+
+/**
+ * What a config module threw while it loaded (an import not found, an error of its own), named
+ * by the file as every other config problem is; a PgpartsError (a spec refused by
+ * partitionFamily) keeps its own words.
+ */
+function configLoadError(path: string, error: unknown): unknown {
+  if (isPgpartsError(error)) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new PgpartsError('invalid-config', `pgparts: config file ${path}: ${message.trim()}`, {
+    cause: error,
+  });
 }
 
 /** Drops every module jiti evaluated when one of them changed (or vanished) since. */

@@ -144,6 +144,40 @@ describe('config errors name the config file', () => {
       ),
     );
   });
+
+  it('a config that throws, or imports what is not there, in every command that loads one', async () => {
+    // generate and migrate printed the bare message ("pgparts: boom"), naming no file.
+    const throwing = join(dir, 'throwing.config.ts');
+    writeFileSync(throwing, "throw new Error('boom');\nexport const families = [];\n");
+    const missing = join(dir, 'missing.config.ts');
+    writeFileSync(
+      missing,
+      "import { events } from './no-such-schema';\nexport const families = [events];\n",
+    );
+    const commands = [['status'], ['plan'], ['migrate'], ['generate']];
+    for (const command of commands) {
+      const thrown = await pgpartsIn(
+        dir,
+        'postgres://nobody@127.0.0.1:1/none',
+        ...command,
+        '--config',
+        throwing,
+      );
+      expect(thrown.code, command.join(' ')).toBe(1);
+      expect(thrown.stderr, command.join(' ')).toBe(`pgparts: config file ${throwing}: boom\n`);
+      const absent = await pgpartsIn(
+        dir,
+        'postgres://nobody@127.0.0.1:1/none',
+        ...command,
+        '--config',
+        missing,
+      );
+      expect(absent.code, command.join(' ')).toBe(1);
+      expect(absent.stderr, command.join(' ')).toMatch(
+        new RegExp(`^pgparts: config file ${missing}: Cannot find module '\\./no-such-schema'`),
+      );
+    }
+  });
 });
 
 describe('query inputs are bounded by their columns before any SQL', () => {
