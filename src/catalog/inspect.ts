@@ -69,7 +69,13 @@ function bookkeepingPresentSql(schemas: readonly string[]): SQL {
       (name) => sql`(${schema}::text, ${name}::text, ${quoteQualified(schema, name)}::text)`,
     ),
   );
-  return sql`SELECT v.schema, v.name, to_regclass(v.q) IS NOT NULL AS present
+  // And whether the ownership record is still keyed by oid (made by an earlier release): the
+  // next change sets it up again (ensureOwnership turns the key into a regclass).
+  return sql`SELECT v.schema, v.name, to_regclass(v.q) IS NOT NULL AS present,
+                    CASE WHEN v.name = ${OWNED_TABLES} THEN
+                      (SELECT a.atttypid = 'oid'::regtype FROM pg_attribute a
+                        WHERE a.attrelid = to_regclass(v.q) AND a.attname = 'relid')
+                    END AS keyed_by_oid
              FROM (VALUES ${sql.join(rows, sql`, `)}) v(schema, name, q)`;
 }
 
@@ -635,6 +641,9 @@ async function readCatalog(
       presentRows.filter((r) => r.present === true).map((r) => `${r.schema}.${r.name}`),
     );
     const has = (schema: string, table: string) => present.has(`${schema}.${table}`);
+    const keyedByOid = new Set(
+      presentRows.filter((r) => r.keyed_by_oid === true).map((r) => String(r.schema)),
+    );
     const clock = await clockRead;
     const now = options.now ?? new Date(Number(clock?.ms));
 
@@ -856,6 +865,7 @@ async function readCatalog(
           ...sharedRecords(family, ownership),
         ],
         ownershipRecorded: ownership.adopted.has(family.name),
+        ownershipKeyedByOid: keyedByOid.has(family.schema),
         runRecordsTable: has(family.schema, MAINTENANCE_RUNS_TABLE),
       });
     }

@@ -40,7 +40,8 @@ export async function ownershipCarriedOver(
 
 /** The rows of a schema's ownership table (it must exist). */
 export function ownedRowsSql(schema: string): SQL {
-  return sql`SELECT relid::text AS relid, schema, name, role, family, parent
+  // relid::oid: the number (a regclass as text is the table's name).
+  return sql`SELECT relid::oid::text AS relid, schema, name, role, family, parent
              FROM ${sql.raw(quoteQualified(schema, OWNED_TABLES))}`;
 }
 

@@ -142,6 +142,11 @@ export interface FamilySnapshot {
    */
   ownershipRecorded?: boolean;
   /**
+   * The ownership records are keyed by oid, as an earlier release made them: the next change
+   * sets them up first (ensureOwnership turns the key into a regclass). Absent is read as false.
+   */
+  ownershipKeyedByOid?: boolean;
+  /**
    * pgparts's record of maintenance runs (pgparts_maintenance_runs) exists in the family's
    * schema: apply records its run without creating it first. Absent is read as false.
    */

@@ -438,10 +438,11 @@ async function runApply(
           }
           // pgparts's ownership records (carried over once per family) before its first change;
           // a run with nothing to do, or refused by the plan, writes nothing, and neither does one
-          // whose read found the family carried over already.
+          // whose read found the family carried over already (with records keyed by regclass).
           for (const family of families) {
-            const recorded = findFamilySnapshot(taken, family)?.ownershipRecorded === true;
-            if (steps.steps.some((s) => s.family === family.name) && !recorded) {
+            const found = findFamilySnapshot(taken, family);
+            const ready = found?.ownershipRecorded === true && found.ownershipKeyedByOid !== true;
+            if (steps.steps.some((s) => s.family === family.name) && !ready) {
               beforeChange();
               await ensureOwnership(session.db, family);
             }

@@ -1,6 +1,6 @@
 import { PgpartsError } from '../errors.js';
 import { quoteQualified } from './identifiers.js';
-import { textLiteral } from './literals.js';
+import { dollarQuoted, textLiteral } from './literals.js';
 
 /**
  * Which tables pgparts made, recorded where a user's DDL cannot erase it: a table of pgparts's
@@ -8,6 +8,12 @@ import { textLiteral } from './literals.js';
  * it (a table renamed since, or a new table that got a reused oid, no longer matches). The row
  * is written in the transaction that creates the table and deleted in the one that drops it. The
  * `pgparts:managed` comment is still written, as a hint for people; it proves nothing.
+ *
+ * The key is a `regclass`: in the database it is the oid, compared as one; a dump (pg_dump, a
+ * logical copy) writes it as the table's name, and the restore reads that name back as the oid
+ * the restored table got. An `oid` column kept the source database's numbers, so after a restore
+ * no record matched and retention silently stopped. pg_upgrade keeps table oids, and accepts
+ * regclass columns.
  *
  * Existing installs are carried over once per family (see ops/ownership.ts): a partition is
  * adopted when it carries the marker comment and its name is the one pgparts derives for its
@@ -25,9 +31,10 @@ export const OWNERSHIP_ADOPTED = 'pgparts_ownership_adopted';
 export type OwnedRole = 'partition' | 'staging' | 'next-default' | 'drained-default';
 
 export function ownershipSetupSql(schema: string): string[] {
+  const owned = quoteQualified(schema, OWNED_TABLES);
   return [
-    `CREATE TABLE IF NOT EXISTS ${quoteQualified(schema, OWNED_TABLES)} (
-  "relid" oid PRIMARY KEY,
+    `CREATE TABLE IF NOT EXISTS ${owned} (
+  "relid" regclass PRIMARY KEY,
   "schema" text NOT NULL,
   "name" text NOT NULL,
   "family" text NOT NULL,
@@ -42,6 +49,14 @@ export function ownershipSetupSql(schema: string): string[] {
   "adopted_at" timestamptz NOT NULL DEFAULT now(),
   "tables" integer NOT NULL
 )`,
+    // Made by a release that keyed it by oid: the same values, as regclass (no rewrite; the
+    // strong lock is taken only when the column still is an oid, once).
+    `DO ${dollarQuoted(` BEGIN
+  IF (SELECT atttypid FROM pg_attribute WHERE attrelid = ${textLiteral(owned)}::regclass
+      AND attname = 'relid' AND NOT attisdropped) = 'oid'::regtype THEN
+    ALTER TABLE ${owned} ALTER COLUMN "relid" TYPE regclass;
+  END IF;
+END `)}`,
   ];
 }
 
