@@ -162,6 +162,13 @@ export type RangePartitioning = z.output<typeof rangeSchema>;
 export type Retention = z.output<typeof retentionSchema>;
 
 /** Turns zod's issues into one message that names the family and the offending field. */
+/** How an invalid spec is named in its error: `family "<name>"`, or `a family` without one. */
+function familyNamed(input: unknown): string {
+  return typeof input === 'object' && input !== null && 'name' in input
+    ? `family ${JSON.stringify((input as { name: unknown }).name)}`
+    : 'a family';
+}
+
 function describeIssues(what: string, error: z.ZodError): string {
   const lines = error.issues.map((issue) => {
     const path = issue.path.length > 0 ? issue.path.join('.') : '(spec)';
@@ -225,11 +232,7 @@ export function parseFamily(input: unknown): FamilySpec {
   if (holdsDrizzleTables(input)) return declareFamily(input);
   const result = familySchema.safeParse(input);
   if (!result.success) {
-    const name =
-      typeof input === 'object' && input !== null && 'name' in input
-        ? JSON.stringify((input as { name: unknown }).name)
-        : 'a family';
-    throw new PgpartsError('invalid-config', describeIssues(`family ${name}`, result.error));
+    throw new PgpartsError('invalid-config', describeIssues(familyNamed(input), result.error));
   }
   const spec = deepFreeze(result.data);
   validated.add(spec);
@@ -367,7 +370,30 @@ export function partitionFamily(input: FamilyWithTables): FamilySpec {
   }
 }
 
+/**
+ * The shape partitionFamily reads before the full spec check: Drizzle tables (a JavaScript config
+ * can pass anything; a table's name here gave a TypeError from inside drizzle-orm) and the
+ * partition column.
+ */
+const withTablesSchema = z.looseObject({
+  tables: z
+    .array(
+      z.custom<PgTable>((t) => is(t, PgTable), {
+        error: (issue) =>
+          typeof issue.input === 'string'
+            ? `${JSON.stringify(issue.input)} is a table's name: partitionFamily takes the Drizzle tables (pgTable(...)); a spec that names its tables is a plain object, without partitionFamily`
+            : 'not a Drizzle table (pgTable(...))',
+      }),
+    )
+    .min(1, 'at least one Drizzle table'),
+  partitionBy: z.looseObject({ column: z.string() }),
+});
+
 function declareFamily(input: FamilyWithTables): FamilySpec {
+  const shape = withTablesSchema.safeParse(input);
+  if (!shape.success) {
+    throw new PgpartsError('invalid-config', describeIssues(familyNamed(input), shape.error));
+  }
   const column = input.partitionBy.column;
   const names: string[] = [];
   const first = input.tables[0] ? (getTableConfig(input.tables[0]).schema ?? 'public') : 'public';

@@ -213,6 +213,37 @@ describe('partitionFamily takes its schema from its Drizzle tables', () => {
       { message: /table orders is in schema app, the family in public/ },
     );
   });
+
+  it('what is not a Drizzle table (a JavaScript config passes anything) is refused by name', () => {
+    // A table's name gave a TypeError from inside drizzle-orm ("Cannot convert undefined or null
+    // to object"); no table at all, another one (reading `column` of undefined).
+    const asInput = (value: unknown) => value as Parameters<typeof partitionFamily>[0];
+    expectPgpartsError(
+      thrown(() => partitionFamily(asInput({ ...spec, tables: ['orders'] }))),
+      'invalid-config',
+      {
+        message:
+          /family "orders": *\n {2}- tables\.0: "orders" is a table's name: partitionFamily takes the Drizzle tables \(pgTable\(\.\.\.\)\); a spec that names its tables is a plain object, without partitionFamily/,
+      },
+    );
+    expectPgpartsError(
+      thrown(() => partitionFamily(asInput({ ...spec, tables: [] }))),
+      'invalid-config',
+      { message: /- tables: at least one Drizzle table/ },
+    );
+    expectPgpartsError(
+      thrown(() => partitionFamily(asInput({ name: 'orders', tables: [orders] }))),
+      'invalid-config',
+      { message: /- partitionBy: Invalid input: expected object/ },
+    );
+    expectPgpartsError(
+      thrown(() => partitionFamily(asInput(undefined))),
+      'invalid-config',
+      {
+        message: /^pgparts: invalid partition spec for a family:/,
+      },
+    );
+  });
 });
 
 describe('partition names must differ over every table of a family', () => {
