@@ -141,13 +141,19 @@ export {
   renderOnlineIndexMigration,
 } from './ops/online-index.js';
 export {
+  type ReattachOptions,
+  type ReattachPreview,
   type ReattachResult,
+  type ReattachUnit,
+  reattachDryRun,
+  reattachKey,
+} from './ops/reattach.js';
+export {
   type RetiredPartition,
   type RetireMode,
   type RetireOptions,
   type RetirePreview,
   type RetireResult,
-  reattachKey,
   retireDryRun,
   retireKey,
   retirePreviewSql,

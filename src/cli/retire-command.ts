@@ -2,13 +2,8 @@ import type { Command } from 'commander';
 import { counted } from '../define/counted.js';
 import { keyLabel, partitionName } from '../define/partition-key.js';
 import { PgpartsError } from '../errors.js';
-import {
-  reattachKey,
-  retireDryRun,
-  retireKey,
-  retirePreviewSql,
-  unretireKey,
-} from '../ops/retention.js';
+import { reattachDryRun, reattachKey } from '../ops/reattach.js';
+import { retireDryRun, retireKey, retirePreviewSql, unretireKey } from '../ops/retention.js';
 import { asReader } from '../run/read-privileges.js';
 import { askYesNo } from './ask.js';
 import { loadFamilies } from './config.js';
@@ -146,18 +141,40 @@ export function registerRetire(program: Command): void {
     )
     .option(
       '--archive-schema <name>',
-      "where it was archived (default: the spec's, or pgparts_archive)",
+      "where it was archived (default: where its retire recorded, else the spec's, or pgparts_archive)",
     )
+    .option('--dry-run', "print each table's statements, in the order they run; change nothing")
     .action(
       async (
         table: string,
         keyText: string,
-        options: { archiveSchema?: string; lockTimeout: number; retries: number },
+        options: {
+          archiveSchema?: string;
+          dryRun?: boolean;
+          lockTimeout: number;
+          retries: number;
+        },
       ) => {
         const global = program.opts<GlobalOptions>();
         const { family, key } = resolveKey(await loadFamilies(global.config), table, keyText);
         const conn = await connect(global);
         try {
+          if (options.dryRun) {
+            const preview = await asReader(conn.db, 'reattach --dry-run', [family], () =>
+              reattachDryRun(conn.db, family, key, {
+                ...(options.archiveSchema ? { archiveSchema: options.archiveSchema } : {}),
+              }),
+            );
+            cliOut(
+              `would reattach ${family.name} ${preview.key} from ${preview.archiveSchema}, one transaction a table (nothing is run):`,
+            );
+            for (const unit of preview.units) {
+              cliOut(`  ${unit.archived} -> ${unit.partition} (${counted(unit.rows, 'row')}):`);
+              cliOut(formatStatements(unit.statements, '    ').join('\n'));
+            }
+            cliOut(`then the key's retired record is deleted: maintenance keeps the key's partitions again`);
+            return;
+          }
           if (await refuseOnStandby(conn, 'reattach')) return;
           const result = await reattachKey(conn.db, family, key, {
             ...(options.archiveSchema ? { archiveSchema: options.archiveSchema } : {}),

@@ -3,7 +3,6 @@ import { z } from 'zod';
 import { readOperations } from '../catalog/operations.js';
 import { ownershipCarriedOver } from '../catalog/ownership.js';
 import { RETIRED_KEYS_TABLE, type RetiredKey, readRetiredKey } from '../catalog/retired-keys.js';
-import { MANAGED_MARKER } from '../define/marker.js';
 import {
   checkKeyShape,
   keyLabel,
@@ -17,22 +16,16 @@ import { afterSentOn, query, run } from '../run/execute.js';
 import { withKeyOperation } from '../run/key-lock.js';
 import {
   DEFAULT_LOCK_TIMEOUT_MS,
-  inShortTransaction,
   lockOptionsSchema,
   outcomeError,
   retryOnLockTimeout,
   runLockedTransaction,
 } from '../run/lock-timeout.js';
 import { checkOptions, functionOption } from '../run/options.js';
-import { asOperation, INSUFFICIENT_PRIVILEGE, pgErrorCode } from '../run/pg-error.js';
+import { asOperation } from '../run/pg-error.js';
 import { preflightPrivileges } from '../run/privileges.js';
 import { openSession, pgpartsSessionSettings } from '../run/session.js';
-import { identifierProblem, quoteIdent, quoteQualified } from '../sql/identifiers.js';
-import { keyCheckSql } from '../sql/key-predicate.js';
-import { textLiteral } from '../sql/literals.js';
-import { recordOwnedSql } from '../sql/ownership.js';
-import { boundSpecSql } from '../sql/partition-ddl.js';
-import { archivedColumnStatements } from './archived-columns.js';
+import { identifierProblem, quoteQualified } from '../sql/identifiers.js';
 import { checkKey } from './key-validation.js';
 import { ensureOwnership } from './ownership.js';
 import { type RetirePartitionState, retirePreflight } from './retire-preflight.js';
@@ -51,7 +44,7 @@ import { type RetireFacts, type RetireUnit, retireStatements } from './retire-st
  *   would otherwise stop the referenced partition's detach (its rows still point there).
  * - archive: the detached tables move to the archive schema, readable and dumpable; the archived
  *   referencing table gets a foreign key to the archived referenced one. `reattachKey` brings
- *   them back.
+ *   them back (reattach.ts).
  * - Before the first change: the key is checked (never the current or a future interval, nor a
  *   value the spec lists, unless forced) and the preflight (retire-preflight.ts) proves the last
  *   step can succeed; only partitions pgparts owns (its ownership record) are removed.
@@ -62,11 +55,8 @@ import { type RetireFacts, type RetireUnit, retireStatements } from './retire-st
  * detach left pending is finalized, finished tables skipped.
  */
 
-/** The CHECK equal to the key's bound that spares ATTACH its scan (the drain's name for it too). */
-const STAGING_CHECK = 'pgparts_partition_bound';
-
 /** The archive schema an option names: any valid identifier (it is quoted). */
-function checkedArchiveSchema(name: string): string {
+export function checkedArchiveSchema(name: string): string {
   const problem = identifierProblem(name);
   if (problem) {
     throw new PgpartsError('invalid-input', `archive schema ${JSON.stringify(name)}: ${problem}`);
@@ -101,11 +91,6 @@ const retireOptionsSchema = z
     onProgress: functionOption.optional(),
     force: z.boolean().optional(),
   })
-  .strict();
-
-/** reattachKey's options, checked alike. */
-const reattachOptionsSchema = z
-  .object({ archiveSchema: z.string().optional(), ...lockOptionsSchema.shape })
   .strict();
 
 export interface RetiredPartition {
@@ -593,163 +578,6 @@ async function retireOnSession(
   );
 }
 
-export interface ReattachResult {
-  family: string;
-  key: string;
-  partitions: { table: string; partition: string; rows: number }[];
-  elapsedMs: number;
-}
-
-/**
- * Brings an archived key back (a backfill, an audit): referenced tables first, each moved back
- * from the archive schema and attached. A CHECK equal to the bound is added first so ATTACH does
- * not scan the table again under its lock (docs/postgres-behaviours.md#attach-without-scan), and dropped after.
- */
-export async function reattachKey(
-  pool: AnyPgDatabase,
-  family: FamilySpec,
-  key: PartitionKey,
-  options: { archiveSchema?: string; lockTimeoutMs?: number; retries?: number } = {},
-): Promise<ReattachResult> {
-  return asOperation('reattach', () => reattachKeyChecked(pool, family, key, options));
-}
-
-async function reattachKeyChecked(
-  pool: AnyPgDatabase,
-  family: FamilySpec,
-  key: PartitionKey,
-  options: { archiveSchema?: string; lockTimeoutMs?: number; retries?: number } = {},
-): Promise<ReattachResult> {
-  checkOptions('reattach', reattachOptionsSchema, options);
-  checkKeyShape('reattach', key);
-  const started = performance.now();
-  // Where the key's retire put it, as recorded, unless told: a retire given another schema than
-  // the spec's left the tables there.
-  const archiveSchema = checkedArchiveSchema(
-    options.archiveSchema ??
-      (await recordedArchiveSchema(pool, family, key)) ??
-      family.retention?.archiveSchema ??
-      'pgparts_archive',
-  );
-  await preflightPrivileges(pool, 'reattach', [family], { archiveSchema });
-  const where = `family ${family.name}, key ${keyLabel(key)}`;
-  const session = await openSession(pool);
-  const db = session.db;
-  try {
-    return await withKeyOperation(db, family, keyLabel(key), 'reattach', async (op) => {
-      await checkKey(db, family, key, 'reattach', { resuming: op.resuming !== null });
-      await ensureOwnership(db, family);
-      const partitions: ReattachResult['partitions'] = [];
-      const pending: string[] = [];
-      const addColumns = new Map<string, string[]>();
-      for (const table of family.tables) {
-        const name = partitionName(family, table, key);
-        const [found] = await query<{ archived: boolean; back: boolean }>(
-          db,
-          sql`SELECT to_regclass(${quoteQualified(archiveSchema, name)}) IS NOT NULL AS archived,
-                   EXISTS (SELECT 1 FROM pg_inherits
-                           WHERE inhrelid = to_regclass(${quoteQualified(family.schema, name)})
-                             AND inhparent = to_regclass(${quoteQualified(family.schema, table)})) AS back`,
-        );
-        // An interrupted reattach may have brought some tables back already.
-        if (found?.back && op.resuming) continue;
-        if (!found?.archived) {
-          throw new PgpartsError(
-            'invalid-input',
-            `reattach: ${where}: ${archiveSchema}.${name} does not exist; nothing archived for this key; nothing was changed`,
-            { step: 'reattach', table: `${archiveSchema}.${name}` },
-          );
-        }
-        const [held] = await query<{ n: number }>(
-          db,
-          sql`SELECT count(*)::int AS n FROM ${sql.raw(quoteQualified(archiveSchema, name))}`,
-        );
-        // The parent may have gained columns while the key was archived: they are added to
-        // the archived table first, or the reattach is refused here, before any change.
-        addColumns.set(
-          table,
-          await archivedColumnStatements(
-            db,
-            { schema: family.schema, name: table },
-            { schema: archiveSchema, name },
-            held?.n ?? 0,
-          ),
-        );
-        pending.push(table);
-      }
-      await op.begin('attach');
-      for (const table of pending) {
-        const name = partitionName(family, table, key);
-        const archivedTable = quoteQualified(archiveSchema, name);
-        const partition = quoteQualified(family.schema, name);
-        await op.phase(`attach ${name}`);
-        await inShortTransaction(db, { ...options, what: `reattach ${where}` }, async (tx) => {
-          const links = await query<{ name: string }>(
-            tx,
-            sql`SELECT conname AS name FROM pg_constraint
-              WHERE conrelid = to_regclass(${quoteQualified(archiveSchema, name)}) AND contype = 'f' AND conname LIKE '%\_archived'`,
-          );
-          for (const link of links)
-            await run(tx, `ALTER TABLE ${archivedTable} DROP CONSTRAINT ${quoteIdent(link.name)}`);
-          for (const statement of addColumns.get(table) ?? []) await run(tx, statement);
-          await run(tx, `ALTER TABLE ${archivedTable} SET SCHEMA ${quoteIdent(family.schema)}`);
-          await run(
-            tx,
-            `ALTER TABLE ${partition} ADD CONSTRAINT ${quoteIdent(STAGING_CHECK)} CHECK (${keyCheckSql(family, key)})`,
-          );
-          await run(
-            tx,
-            `ALTER TABLE ${quoteQualified(family.schema, table)} ATTACH PARTITION ${partition} ${boundSpecSql(key)}`,
-          );
-          await run(tx, `ALTER TABLE ${partition} DROP CONSTRAINT ${quoteIdent(STAGING_CHECK)}`);
-          await run(tx, `COMMENT ON TABLE ${partition} IS ${textLiteral(MANAGED_MARKER)}`);
-          await run(
-            tx,
-            recordOwnedSql({
-              schema: family.schema,
-              family: family.name,
-              parent: table,
-              name,
-              key: keyLabel(key),
-              role: 'partition',
-            }),
-          );
-        });
-        const [count] = await query<{ n: number }>(
-          db,
-          sql`SELECT count(*)::int AS n FROM ${sql.raw(quoteQualified(family.schema, name))}`,
-        );
-        partitions.push({ table, partition: name, rows: count?.n ?? 0 });
-      }
-      await forgetRetiredKey(db, family, key);
-      return {
-        family: family.name,
-        key: keyLabel(key),
-        partitions,
-        elapsedMs: performance.now() - started,
-      };
-    });
-  } finally {
-    await session.release();
-  }
-}
-
-/** The archive schema the key's retire recorded, when it archived the key. */
-async function recordedArchiveSchema(
-  db: AnyPgDatabase,
-  family: FamilySpec,
-  key: PartitionKey,
-): Promise<string | undefined> {
-  try {
-    const retired = await readRetiredKey(db, family, keyLabel(key));
-    return retired?.mode === 'archive' ? (retired.archiveSchema ?? undefined) : undefined;
-  } catch (error) {
-    // A role that may not read the record: the privileges check that follows names the grant.
-    if (pgErrorCode(error) === INSUFFICIENT_PRIVILEGE) return undefined;
-    throw error;
-  }
-}
-
 /**
  * An archived key's rows are still in its archived tables: forgotten, the next apply would create
  * empty partitions under the same names, and reattach could bring them back no more. Refused
@@ -783,7 +611,7 @@ async function refuseWhileArchived(
 }
 
 /** Deletes the key's retired record, unless its rows are still archived; true when there was one. */
-async function forgetRetiredKey(
+export async function forgetRetiredKey(
   db: AnyPgDatabase,
   family: FamilySpec,
   key: PartitionKey,

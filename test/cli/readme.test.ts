@@ -34,10 +34,10 @@ describe('the README says what the CLI and the first snippet do', () => {
     expect(named).toEqual(program.commands.map((c) => c.name()));
   });
 
-  it('reattach has no --dry-run, and the README says so', () => {
+  it('reattach has a --dry-run, and the README says so', () => {
     const reattach = command('reattach');
-    expect(reattach?.options.some((o) => o.long === '--dry-run')).toBe(false);
-    expect(section('### Retention and archival')).toContain('`reattach` has no `--dry-run`');
+    expect(reattach?.options.some((o) => o.long === '--dry-run')).toBe(true);
+    expect(section('### Retention and archival')).toContain('`reattach --dry-run`');
   });
 
   it('RANGE on a timestamp or date column, and the CLI without a clock option, are explained', () => {

@@ -1,7 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseFamily } from '../../src/define/spec.js';
 import { drainKey } from '../../src/ops/drain/drain.js';
-import { reattachKey, retireDryRun, retireKey, retirePreviewSql } from '../../src/ops/retention.js';
+import { reattachKey } from '../../src/ops/reattach.js';
+import { retireDryRun, retireKey, retirePreviewSql } from '../../src/ops/retention.js';
 import { apply } from '../../src/run/apply.js';
 import { tableDigest } from '../support/table-checksum.js';
 import { useTestDatabase } from '../support/test-database.js';

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { parseFamily } from '../../src/define/spec.js';
 import { PgpartsError } from '../../src/errors.js';
-import { reattachKey, retireKey, unretireKey } from '../../src/ops/retention.js';
+import { reattachKey } from '../../src/ops/reattach.js';
+import { retireKey, unretireKey } from '../../src/ops/retention.js';
 import { apply } from '../../src/run/apply.js';
 import { asOperationError, pgErrorCode } from '../../src/run/pg-error.js';
 import { expectPgpartsError, rejection } from '../support/pgparts-error.js';

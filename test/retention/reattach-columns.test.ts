@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseFamily } from '../../src/define/spec.js';
-import { reattachKey, retireKey } from '../../src/ops/retention.js';
+import { reattachKey } from '../../src/ops/reattach.js';
+import { retireKey } from '../../src/ops/retention.js';
 import { apply } from '../../src/run/apply.js';
 import { month2026 as month } from '../support/month-key.js';
 import { expectPgpartsError, rejection } from '../support/pgparts-error.js';

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseFamily } from '../../src/define/spec.js';
-import { reattachKey, retireKey } from '../../src/ops/retention.js';
+import { reattachKey } from '../../src/ops/reattach.js';
+import { retireKey } from '../../src/ops/retention.js';
 import { apply } from '../../src/run/apply.js';
 import { tableDigest } from '../support/table-checksum.js';
 import { useTestDatabase } from '../support/test-database.js';

@@ -1,12 +1,7 @@
 import { PgpartsError } from '../../errors.js';
 import { type DrainOptions, type DrainResult, drainKey } from '../../ops/drain/drain.js';
-import {
-  type ReattachResult,
-  type RetireOptions,
-  type RetireResult,
-  reattachKey,
-  retireKey,
-} from '../../ops/retention.js';
+import { type ReattachResult, reattachKey } from '../../ops/reattach.js';
+import { type RetireOptions, type RetireResult, retireKey } from '../../ops/retention.js';
 import { type ApplyOptions, type ApplyResult, apply } from '../../run/apply.js';
 import type { AnyPgDatabase } from '../../run/database.js';
 import { leaderboardFamily } from './partitioning.js';

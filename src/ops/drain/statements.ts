@@ -10,7 +10,7 @@ import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
 import { keyCheckSql, keyPredicateSql } from '../../sql/key-predicate.js';
 import { integerLiteral, textLiteral } from '../../sql/literals.js';
 import { forgetOwnedSql, recordOwnedSql, setOwnedRoleSql } from '../../sql/ownership.js';
-import { boundSpecSql, ownerSql } from '../../sql/partition-ddl.js';
+import { ATTACH_BOUND_CHECK, boundSpecSql, ownerSql } from '../../sql/partition-ddl.js';
 import {
   CAPTURE_TRIGGER,
   captureTriggerSql,
@@ -139,8 +139,6 @@ export interface DrainStatements {
   completion: Pick<DrainState, 'drainedDefaults' | 'unvalidatedForeignKeys'> | null;
 }
 
-const STAGING_CHECK = 'pgparts_partition_bound';
-
 /**
  * The setting each index build runs with when a table's builds run side by side (drain.ts): one
  * process per build. Two builds that each ask for parallel workers on two cores took longer
@@ -205,7 +203,7 @@ function stagingSql(family: FamilySpec, key: PartitionKey, t: DrainTableState): 
   return [
     `CREATE TABLE ${staging} ${likeParentSql(quoteQualified(family.schema, t.table), t.indexes !== null)}`,
     ...ownerSql(staging, t.parentOwner),
-    `ALTER TABLE ${staging} ADD CONSTRAINT ${quoteIdent(STAGING_CHECK)} CHECK (${keyCheckSql(family, key)})`,
+    `ALTER TABLE ${staging} ADD CONSTRAINT ${quoteIdent(ATTACH_BOUND_CHECK)} CHECK (${keyCheckSql(family, key)})`,
     `COMMENT ON TABLE ${staging} IS ${textLiteral(STAGING_MARKER)}`,
     // pgparts's own from its first moment: a retire or a user's COMMENT cannot mistake it.
     recordOwnedSql({
@@ -401,7 +399,7 @@ function attachKeySql(family: FamilySpec, key: PartitionKey, t: DrainTableState)
   const staging = quoteQualified(family.schema, t.target);
   return [
     `ALTER TABLE ${quoteQualified(family.schema, t.table)} ATTACH PARTITION ${staging} ${boundSpecSql(key)}`,
-    `ALTER TABLE ${staging} DROP CONSTRAINT ${quoteIdent(STAGING_CHECK)}`,
+    `ALTER TABLE ${staging} DROP CONSTRAINT ${quoteIdent(ATTACH_BOUND_CHECK)}`,
     `COMMENT ON TABLE ${staging} IS ${textLiteral(MANAGED_MARKER)}`,
     setOwnedRoleSql(family.schema, family.schema, t.target, 'partition'),
   ];
