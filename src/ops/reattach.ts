@@ -196,7 +196,7 @@ async function reattachKeyChecked(
   const archiveSchema = await reattachArchiveSchema(pool, family, key, options);
   await preflightPrivileges(pool, 'reattach', [family], { archiveSchema });
   const where = `family ${family.name}, key ${keyLabel(key)}`;
-  const session = await openSession(pool);
+  const session = await openSession(pool, { settings: pgpartsSessionSettings() });
   const db = session.db;
   try {
     return await withKeyOperation(db, family, keyLabel(key), 'reattach', async (op) => {

@@ -647,7 +647,7 @@ async function unretireKeyChecked(
 ): Promise<boolean> {
   checkKeyShape('unretire', key);
   await preflightPrivileges(db, 'unretire', [family]);
-  const session = await openSession(db);
+  const session = await openSession(db, { settings: pgpartsSessionSettings() });
   try {
     return await withKeyOperation(
       session.db,

@@ -28,7 +28,8 @@ import { rowsOf } from './rows.js';
  * (a copy of millions of rows) and bounded by its own means (lock_timeout, batches), so its
  * session turns them off for its statements and gives the previous values back at release.
  * JIT is off too: pgparts's statements are either short (under locks, where a compile would be
- * held against every writer) or batches whose cost estimates do not pay a compile back.
+ * held against every writer) or batches whose cost estimates do not pay a compile back. Its
+ * transactions are read committed whatever the database's default (default_transaction_isolation).
  */
 export interface Session {
   db: AnyPgDatabase;
@@ -160,6 +161,12 @@ export function pgpartsSessionSettings(lockTimeoutMs?: number): Record<string, s
     // PostgreSQL 17+; skipped where the server does not know it.
     transaction_timeout: '0',
     jit: 'off',
+    // A database or role may default to repeatable read or serializable. pgparts's transactions
+    // take their locks first and must see what committed before they got them (a drain's last
+    // replay, under its locks): under repeatable read their snapshot was taken by the statement
+    // before the lock, and a writer's rows committed in between were lost with the old DEFAULT;
+    // under serializable its replay failed with 40001.
+    default_transaction_isolation: 'read committed',
     ...(lockTimeoutMs !== undefined ? { lock_timeout: `${lockTimeoutMs}ms` } : {}),
   };
 }
