@@ -29,9 +29,15 @@ export function utcTimestampLiteral(instant: Date): string {
   return `'${iso.slice(0, 10)} ${iso.slice(11, 19)}+00'`;
 }
 
-/** A string literal for text we build ourselves (markers); quotes are doubled all the same. */
+/**
+ * A string literal: quotes doubled; text holding a backslash written as an escape string
+ * (E'...', backslashes doubled), as quote_literal does, so it reads the same whether or not the
+ * server has standard_conforming_strings (off, a backslash in '...' escapes what follows: a
+ * LIST value read from `valuesFrom` that ended in one would end the literal early).
+ */
 export function textLiteral(value: string): string {
-  return `'${value.replaceAll("'", "''")}'`;
+  const quoted = value.replaceAll("'", "''");
+  return value.includes('\\') ? `E'${quoted.replaceAll('\\', '\\\\')}'` : `'${quoted}'`;
 }
 
 /**
