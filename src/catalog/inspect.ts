@@ -159,6 +159,7 @@ interface ParentRow {
   referenced: { schema: string; name: string }[] | string | null;
   referencing: { schema: string; name: string }[] | string | null;
   other_owner: string | null;
+  tablespace: string | null;
 }
 
 /** A json column as the driver gives it: parsed already (postgres.js) or as text. */
@@ -237,7 +238,8 @@ function parentsSql(tables: { schema: string; name: string }[]): SQL {
                       WHERE k.confrelid = c.oid AND k.contype = 'f' AND k.conparentid = 0 AND k.conrelid <> c.oid) f
                 JOIN pg_class r ON r.oid = f.conrelid JOIN pg_namespace rn ON rn.oid = r.relnamespace
                WHERE ${mayLock}) AS referencing,
-             nullif(pg_get_userbyid(c.relowner), current_user::text) AS other_owner
+             nullif(pg_get_userbyid(c.relowner), current_user::text) AS other_owner,
+             (SELECT spcname FROM pg_tablespace WHERE oid = c.reltablespace) AS tablespace
       FROM pg_class c
       JOIN pg_namespace n ON n.oid = c.relnamespace
       LEFT JOIN pg_partitioned_table pt ON pt.partrelid = c.oid
@@ -269,6 +271,7 @@ function parentsFromRows(rows: readonly ParentRow[]): Map<string, ParentInfo> {
       referencedTables: jsonList(row.referenced),
       referencingTables: jsonList(row.referencing),
       otherOwner: row.other_owner,
+      tablespace: row.tablespace,
     });
   }
   return parents;

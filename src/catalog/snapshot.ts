@@ -50,6 +50,8 @@ export interface ParentInfo {
    * partitions made for it are given to that owner, as PARTITION OF by the owner would make them.
    */
   otherOwner?: string | null;
+  /** The tablespace the table names (null: the database's default); its partitions go there. */
+  tablespace?: string | null;
 }
 
 /** The rows of a DEFAULT partition, counted exactly and grouped by the key they belong to. */

@@ -172,7 +172,9 @@ export function registerRetire(program: Command): void {
               cliOut(`  ${unit.archived} -> ${unit.partition} (${counted(unit.rows, 'row')}):`);
               cliOut(formatStatements(unit.statements, '    ').join('\n'));
             }
-            cliOut(`then the key's retired record is deleted: maintenance keeps the key's partitions again`);
+            cliOut(
+              `then the key's retired record is deleted: maintenance keeps the key's partitions again`,
+            );
             return;
           }
           if (await refuseOnStandby(conn, 'reattach')) return;

@@ -459,6 +459,7 @@ function planFamily(
             referencingTables: parents.get(table.name)?.referencingTables ?? [],
           },
           parents.get(table.name)?.otherOwner,
+          parents.get(table.name)?.tablespace,
         ),
         ...(exclusion ? [exclusion.drop] : []),
         recordOwnedSql({

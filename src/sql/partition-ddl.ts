@@ -82,6 +82,16 @@ export function ownerSql(qualified: string, owner: string | null | undefined): s
 }
 
 /**
+ * A parent created in a tablespace gives it to the partitions CREATE TABLE ... PARTITION OF
+ * makes; a table pgparts creates standalone and attaches (a partition, a drain's staging table, a
+ * swap's new DEFAULT) went to default_tablespace instead. Nothing when the parent names none.
+ * Run in the transaction that creates the table, before its CREATE TABLE.
+ */
+export function tablespaceSql(tablespace: string | null | undefined): string[] {
+  return tablespace ? [`SET LOCAL default_tablespace = ${quoteIdent(tablespace)}`] : [];
+}
+
+/**
  * The statements that create one partition of one table and mark it as pgparts's own, without
  * ever taking ACCESS EXCLUSIVE on the parent (which CREATE TABLE ... PARTITION OF does, blocking
  * writers of every partition and, with foreign keys between parents, deadlocking with them):
@@ -97,6 +107,7 @@ export function createPartitionSql(
   key: PartitionKey,
   locks?: CreateLocks,
   owner?: string | null,
+  tablespace?: string | null,
 ): string[] {
   const name = partitionName(family, table, key);
   const qualified = quoteQualified(family.schema, name);
@@ -106,6 +117,7 @@ export function createPartitionSql(
   const bounded = key.kind !== 'default';
   return [
     ...(locks ? createLocksSql(family, table, locks) : []),
+    ...tablespaceSql(tablespace),
     `CREATE TABLE ${qualified} (LIKE ${parent} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMPRESSION)`,
     ...ownerSql(qualified, owner),
     ...(bounded

@@ -109,6 +109,8 @@ export interface DrainTableState {
   defaultForeignKeys: string[];
   /** The parent's owner when not the role draining: the key's new partition is given to it. */
   parentOwner: string | null;
+  /** The parent's tablespace, if it names one: the drain's new tables are made there. */
+  parentTablespace: string | null;
   /**
    * What a swap's successor takes over from the DEFAULT it replaces: its owner (when not the
    * role draining) and its grants, one statement each.
@@ -375,10 +377,11 @@ export async function readDrainState(
               AND conrelid NOT IN (${parents})
             ORDER BY 2, 1`,
       );
-      const [parentOwner] = await query<{ owner: string | null }>(
+      const [parentOwner] = await query<{ owner: string | null; tablespace: string | null }>(
         tx,
-        sql`SELECT nullif(pg_get_userbyid(relowner), current_user::text) AS owner FROM pg_class
-            WHERE oid = to_regclass(${parent})`,
+        sql`SELECT nullif(pg_get_userbyid(relowner), current_user::text) AS owner,
+                   (SELECT spcname FROM pg_tablespace WHERE oid = reltablespace) AS tablespace
+            FROM pg_class WHERE oid = to_regclass(${parent})`,
       );
       let defaultPages = 0;
       let captureInstalled = false;
@@ -516,6 +519,7 @@ export async function readDrainState(
         captureInstalled,
         defaultForeignKeys,
         parentOwner: parentOwner?.owner ?? null,
+        parentTablespace: parentOwner?.tablespace ?? null,
         defaultOwner,
         defaultGrants,
         targetForeignKeys:

@@ -10,7 +10,12 @@ import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
 import { keyCheckSql, keyPredicateSql } from '../../sql/key-predicate.js';
 import { integerLiteral, textLiteral } from '../../sql/literals.js';
 import { forgetOwnedSql, recordOwnedSql, setOwnedRoleSql } from '../../sql/ownership.js';
-import { ATTACH_BOUND_CHECK, boundSpecSql, ownerSql } from '../../sql/partition-ddl.js';
+import {
+  ATTACH_BOUND_CHECK,
+  boundSpecSql,
+  ownerSql,
+  tablespaceSql,
+} from '../../sql/partition-ddl.js';
 import {
   CAPTURE_TRIGGER,
   captureTriggerSql,
@@ -201,6 +206,7 @@ export function placeholder(name: string): string {
 function stagingSql(family: FamilySpec, key: PartitionKey, t: DrainTableState): string[] {
   const staging = quoteQualified(family.schema, t.target);
   return [
+    ...tablespaceSql(t.parentTablespace),
     `CREATE TABLE ${staging} ${likeParentSql(quoteQualified(family.schema, t.table), t.indexes !== null)}`,
     ...ownerSql(staging, t.parentOwner),
     `ALTER TABLE ${staging} ADD CONSTRAINT ${quoteIdent(ATTACH_BOUND_CHECK)} CHECK (${keyCheckSql(family, key)})`,

@@ -8,7 +8,7 @@ import { identifierProblem, quoteIdent, quoteQualified } from '../../sql/identif
 import { keyCheckSql } from '../../sql/key-predicate.js';
 import { textLiteral } from '../../sql/literals.js';
 import { recordOwnedSql, setOwnedRoleSql } from '../../sql/ownership.js';
-import { ownerSql } from '../../sql/partition-ddl.js';
+import { ownerSql, tablespaceSql } from '../../sql/partition-ddl.js';
 import { likeParentSql } from './indexes.js';
 import {
   DRAINED_DEFAULT_MARKER,
@@ -107,6 +107,7 @@ export function nextDefaultSql(
   // when DEFAULT is the only partition: then there is nothing to prove.)
   const bound = t.defaultConstraint ?? 'true';
   return [
+    ...tablespaceSql(t.parentTablespace),
     `CREATE TABLE ${next} ${likeParentSql(quoteQualified(family.schema, t.table), t.indexes !== null)}`,
     // It becomes DEFAULT: with the old one's owner and grants (a role reading DEFAULT keeps
     // reading it, and the owner's migrations can still alter it).
