@@ -23,8 +23,8 @@ import { rowsOf } from './rows.js';
  * The pinned connection goes back to its pool at the end; nothing pgparts set on it outlives the
  * run (session settings are reset, the advisory lock released).
  *
- * Settings: a role or database may carry statement_timeout, idle_in_transaction_session_timeout
- * or transaction_timeout meant for the app (300 ms, say). pgparts's own work is long on purpose
+ * Settings: a role or database may carry statement_timeout, idle_in_transaction_session_timeout,
+ * idle_session_timeout or transaction_timeout meant for the app (300 ms, say). pgparts's own work is long on purpose
  * (a copy of millions of rows) and bounded by its own means (lock_timeout, batches), so its
  * session turns them off for its statements and gives the previous values back at release.
  * JIT is off too: pgparts's statements are either short (under locks, where a compile would be
@@ -158,7 +158,9 @@ export function pgpartsSessionSettings(lockTimeoutMs?: number): Record<string, s
   return {
     statement_timeout: '0',
     idle_in_transaction_session_timeout: '0',
-    // PostgreSQL 17+; skipped where the server does not know it.
+    // PostgreSQL 14+ and 17+; skipped where the server does not know them. A session that holds
+    // a key's lock sits idle between a throttled drain's batches.
+    idle_session_timeout: '0',
     transaction_timeout: '0',
     jit: 'off',
     // A database or role may default to repeatable read or serializable. pgparts's transactions
