@@ -7,6 +7,7 @@ import { reattachDryRun, reattachKey } from '../../src/ops/reattach.js';
 import { retireKey } from '../../src/ops/retention.js';
 import { apply } from '../../src/run/apply.js';
 import { pgpartsIn } from '../cli/run-cli.js';
+import { month2026 } from '../support/month-key.js';
 import { recordingDatabase } from '../support/recording.js';
 import { tableDigest } from '../support/table-checksum.js';
 import { useTestDatabase } from '../support/test-database.js';
@@ -24,11 +25,7 @@ const family = parseFamily({
   tables: ['events', 'event_notes'],
   partitionBy: { strategy: 'range', column: 'at', interval: 'month', premake: 0, past: 2 },
 });
-const jan = {
-  kind: 'range',
-  from: new Date('2026-01-01T00:00:00Z'),
-  to: new Date('2026-02-01T00:00:00Z'),
-} as const;
+const jan = month2026(1);
 
 const archivedTables = async () =>
   (
