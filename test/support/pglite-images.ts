@@ -73,12 +73,31 @@ export function pgliteModules(): Promise<PgliteModules> {
   return compiled;
 }
 
+/**
+ * An image for `loadDataDir`, whose bytes PGlite reads with one `arrayBuffer()` call. Node's own
+ * Blob hands them back in 64 KB reads joined together: profiled, that took about a third of the
+ * CPU of each PGlite started from the 45 MB migrated image (1.5-1.7 CPU-s each, about 0.35 s
+ * less with this). Each call returns a copy: PGlite may keep or change what it is given.
+ */
+class ImageBlob extends Blob {
+  readonly #data: Uint8Array;
+  constructor(data: Uint8Array) {
+    super([]);
+    this.#data = data;
+  }
+  override async arrayBuffer(): Promise<ArrayBuffer> {
+    return this.#data.slice().buffer as ArrayBuffer;
+  }
+}
+
+const image = async (blob: Blob) => new ImageBlob(new Uint8Array(await blob.arrayBuffer()));
+
 async function build(): Promise<PgliteImages> {
   const first = await PGlite.create({ extensions: { pg_trgm }, ...(await pgliteModules()) });
   try {
-    const empty = await first.dumpDataDir('none');
+    const empty = await image(await first.dumpDataDir('none'));
     await migrate(drizzlePglite(first));
-    return { empty, migrated: await first.dumpDataDir('none') };
+    return { empty, migrated: await image(await first.dumpDataDir('none')) };
   } finally {
     await first.close();
   }
@@ -87,7 +106,7 @@ async function build(): Promise<PgliteImages> {
 async function save(dir: string, images: PgliteImages): Promise<void> {
   for (const name of ['empty', 'migrated'] as const) {
     const partial = join(dir, `${name}.${process.pid}.partial`);
-    writeFileSync(partial, Buffer.from(await images[name].arrayBuffer()));
+    writeFileSync(partial, new Uint8Array(await images[name].arrayBuffer()));
     renameSync(partial, join(dir, `${name}.tar`));
   }
   writeFileSync(join(dir, 'ready'), '');
@@ -95,8 +114,8 @@ async function save(dir: string, images: PgliteImages): Promise<void> {
 
 function load(dir: string): PgliteImages {
   return {
-    empty: new Blob([readFileSync(join(dir, 'empty.tar'))]),
-    migrated: new Blob([readFileSync(join(dir, 'migrated.tar'))]),
+    empty: new ImageBlob(readFileSync(join(dir, 'empty.tar'))),
+    migrated: new ImageBlob(readFileSync(join(dir, 'migrated.tar'))),
   };
 }
 
