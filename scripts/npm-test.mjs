@@ -6,7 +6,33 @@
  */
 import { spawn } from 'node:child_process';
 
-const checks = ['typecheck', 'lint', 'deps'];
+const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+
+/**
+ * The type check is `npm run typecheck` made incremental: tsc keeps what it learnt in
+ * .pgparts/typecheck.tsbuildinfo (ignored by git) and checks again only what changed since.
+ * Measured on the 2-core test machine: 27 CPU-s for a check from nothing, 7.6 with the file
+ * when nothing changed, 8.6 after an edit to src/index.ts; the same errors either way. A fresh
+ * clone's first run checks everything, as before.
+ */
+const checks = [
+  {
+    name: 'typecheck',
+    command: npm,
+    args: [
+      'exec',
+      '--',
+      'tsc',
+      '-p',
+      'tsconfig.json',
+      '--incremental',
+      '--tsBuildInfoFile',
+      '.pgparts/typecheck.tsbuildinfo',
+    ],
+  },
+  { name: 'lint', command: npm, args: ['run', '--silent', 'lint'] },
+  { name: 'deps', command: npm, args: ['run', '--silent', 'deps'] },
+];
 
 /** Runs `command`; resolves to its exit code, with its output kept when `quiet`. */
 function run(command, args, quiet) {
@@ -26,10 +52,9 @@ function run(command, args, quiet) {
   });
 }
 
-const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 const results = await Promise.all([
-  ...checks.map(async (name) => {
-    const result = await run(npm, ['run', '--silent', name], true);
+  ...checks.map(async ({ name, command, args }) => {
+    const result = await run(command, args, true);
     process.stdout.write(
       `\n> npm run ${name}: ${result.code === 0 ? 'ok' : `FAILED (exit ${result.code})`}\n${result.output}`,
     );

@@ -14,6 +14,8 @@ const LONGEST_FIRST = [
   'test/packaging/packed-install.test.ts',
   'test/crash/convert-crash.test.ts',
   'test/crash/drain-retire-crash.test.ts',
+  // The longest of all (52 s of a whole run; most of it in its ten drizzle-kit launches).
+  'test/app/generate-refusals.test.ts',
   'test/app/app-workflow.test.ts',
   'test/drivers/queries.test.ts',
   'test/migrations/own-online-indexes.test.ts',
@@ -22,6 +24,7 @@ const LONGEST_FIRST = [
   'test/drivers/drain-retention.test.ts',
   'test/drivers/migrate.test.ts',
   'test/app/committed-migrations.test.ts',
+  'test/app/snapshot-prefixes.test.ts',
   'test/convert/verify-corrupted.test.ts',
   'test/drivers/convert.test.ts',
   'test/drivers/capabilities.test.ts',
