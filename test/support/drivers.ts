@@ -97,11 +97,22 @@ export const nodePostgresDriver: DriverFactory = {
   async open({ migrated = true } = {}) {
     const database = await serverDatabase(migrated);
     const pool = new pg.Pool({ connectionString: database.url, max: 4 });
+    // pool.end() resolves once it has asked each client to end, not once each has: the DROP
+    // DATABASE ... WITH (FORCE) right after could end a backend first, and its client, out of
+    // the pool by then and with no listener, threw 57P01 as an uncaught exception. close() waits
+    // for each client's connection to end ('end') before the drop.
+    const open = new Set<pg.PoolClient>();
+    pool.on('connect', (client) => {
+      open.add(client);
+      client.once('end', () => open.delete(client));
+    });
     return {
       db: drizzleNodePostgres(pool),
       url: database.url,
       async close() {
+        const ended = [...open].map((client) => new Promise((done) => client.once('end', done)));
         await pool.end();
+        await Promise.all(ended);
         await database.drop();
       },
     };

@@ -162,10 +162,14 @@ export async function startStandby(adminUrl: string): Promise<Standby> {
       { flag: 'a' },
     );
     // A standby needs these at least as high as the primary's (the primary runs with its own -c).
+    // And in-place tablespaces allowed (PostgreSQL 15+): another test file may make one on the
+    // primary (test/core/partition-tablespace.test.ts), and recovery stops at its directory.
     const settings = await admin<{ name: string; setting: string }[]>`
       SELECT name, setting FROM pg_settings
       WHERE name IN ('max_connections', 'max_worker_processes', 'max_wal_senders',
-                     'max_prepared_transactions', 'max_locks_per_transaction', 'fsync')`;
+                     'max_prepared_transactions', 'max_locks_per_transaction', 'fsync')
+      UNION ALL
+      SELECT name, 'on' FROM pg_settings WHERE name = 'allow_in_place_tablespaces'`;
     const ids = runAs();
     if (ids.uid !== undefined) execFileSync('chown', ['-R', `${ids.uid}:${ids.gid}`, dir]);
     execFileSync('chmod', ['700', data]);
