@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { counted } from '../define/counted.js';
 import { keyLabel, partitionName } from '../define/partition-key.js';
+import { DEFAULT_ARCHIVE_SCHEMA } from '../define/spec.js';
 import { PgpartsError } from '../errors.js';
 import { reattachDryRun, reattachKey } from '../ops/reattach.js';
 import { retireDryRun, retireKey, retirePreviewSql, unretireKey } from '../ops/retention.js';
@@ -44,7 +45,7 @@ export function registerRetire(program: Command): void {
     .option('--drop', "drop, whatever the spec's retention.mode says")
     .option(
       '--archive-schema <name>',
-      "schema for --archive (default: the spec's, or pgparts_archive)",
+      `schema for --archive (default: the spec's, or ${DEFAULT_ARCHIVE_SCHEMA})`,
     )
     .option('--dry-run', 'print the exact SQL the retire would run; run nothing')
     .option('--yes', 'do it without asking')
@@ -141,7 +142,7 @@ export function registerRetire(program: Command): void {
     )
     .option(
       '--archive-schema <name>',
-      "where it was archived (default: where its retire recorded, else the spec's, or pgparts_archive)",
+      `where it was archived (default: where its retire recorded, else the spec's, or ${DEFAULT_ARCHIVE_SCHEMA})`,
     )
     .option('--dry-run', "print each table's statements, in the order they run; change nothing")
     .action(

@@ -19,13 +19,16 @@ import {
  * lists them referenced-first (the engine creates in that order and removes in reverse).
  */
 
+/** Where archive mode puts retired partitions when the spec names no schema. */
+export const DEFAULT_ARCHIVE_SCHEMA = 'pgparts_archive';
+
 const retentionSchema = z
   .object({
     /** How many intervals (RANGE) or newest list values (LIST) to keep; older ones are removed. */
     keep: z.number().int().positive(),
     /** drop the partitions, or detach them into `archiveSchema` and keep them. */
     mode: z.enum(['drop', 'archive']).default('drop'),
-    archiveSchema: identifierSchema.default('pgparts_archive'),
+    archiveSchema: identifierSchema.default(DEFAULT_ARCHIVE_SCHEMA),
   })
   .strict();
 
@@ -161,7 +164,6 @@ export function listValueType(p: ListPartitioning): 'integer' | 'text' {
 export type RangePartitioning = z.output<typeof rangeSchema>;
 export type Retention = z.output<typeof retentionSchema>;
 
-/** Turns zod's issues into one message that names the family and the offending field. */
 /** How an invalid spec is named in its error: `family "<name>"`, or `a family` without one. */
 function familyNamed(input: unknown): string {
   return typeof input === 'object' && input !== null && 'name' in input
@@ -169,6 +171,7 @@ function familyNamed(input: unknown): string {
     : 'a family';
 }
 
+/** Turns zod's issues into one message that names the family and the offending field. */
 function describeIssues(what: string, error: z.ZodError): string {
   const lines = error.issues.map((issue) => {
     const path = issue.path.length > 0 ? issue.path.join('.') : '(spec)';

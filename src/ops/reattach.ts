@@ -9,7 +9,7 @@ import {
   type PartitionKey,
   partitionName,
 } from '../define/partition-key.js';
-import type { FamilySpec } from '../define/spec.js';
+import { DEFAULT_ARCHIVE_SCHEMA, type FamilySpec } from '../define/spec.js';
 import { PgpartsError } from '../errors.js';
 import type { AnyPgDatabase } from '../run/database.js';
 import { query, run } from '../run/execute.js';
@@ -90,7 +90,7 @@ async function reattachArchiveSchema(
     options.archiveSchema ??
       (await recordedArchiveSchema(db, family, key)) ??
       family.retention?.archiveSchema ??
-      'pgparts_archive',
+      DEFAULT_ARCHIVE_SCHEMA,
   );
 }
 

@@ -9,7 +9,7 @@ import {
   type PartitionKey,
   partitionName,
 } from '../define/partition-key.js';
-import type { FamilySpec } from '../define/spec.js';
+import { DEFAULT_ARCHIVE_SCHEMA, type FamilySpec } from '../define/spec.js';
 import { PgpartsError } from '../errors.js';
 import type { AnyPgDatabase } from '../run/database.js';
 import { afterSentOn, query, run } from '../run/execute.js';
@@ -373,7 +373,7 @@ function retireArchiveSchema(
     });
   }
   return checkedArchiveSchema(
-    options.archiveSchema ?? family.retention?.archiveSchema ?? 'pgparts_archive',
+    options.archiveSchema ?? family.retention?.archiveSchema ?? DEFAULT_ARCHIVE_SCHEMA,
   );
 }
 

@@ -24,9 +24,10 @@ import { rowsOf } from './rows.js';
  * run (session settings are reset, the advisory lock released).
  *
  * Settings: a role or database may carry statement_timeout, idle_in_transaction_session_timeout,
- * idle_session_timeout or transaction_timeout meant for the app (300 ms, say). pgparts's own work is long on purpose
- * (a copy of millions of rows) and bounded by its own means (lock_timeout, batches), so its
- * session turns them off for its statements and gives the previous values back at release.
+ * idle_session_timeout or transaction_timeout meant for the app (300 ms, say). pgparts's own
+ * work is long on purpose (a copy of millions of rows) and bounded by its own means
+ * (lock_timeout, batches), so its session turns them off for its statements and gives the
+ * previous values back at release.
  * JIT is off too: pgparts's statements are either short (under locks, where a compile would be
  * held against every writer) or batches whose cost estimates do not pay a compile back. Its
  * transactions are read committed whatever the database's default (default_transaction_isolation).

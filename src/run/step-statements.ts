@@ -1,6 +1,6 @@
 import { type CatalogReadOptions, inspect } from '../catalog/inspect.js';
 import type { Snapshot } from '../catalog/snapshot.js';
-import { type FamilySpec, parseFamilies } from '../define/spec.js';
+import { DEFAULT_ARCHIVE_SCHEMA, type FamilySpec, parseFamilies } from '../define/spec.js';
 import { isPgpartsError } from '../errors.js';
 import { drainPreviewSql, previewDrain } from '../ops/drain/drain.js';
 import { previewRetire, retirePreviewSql } from '../ops/retention.js';
@@ -49,7 +49,7 @@ async function statementsOf(
       ) ?? false;
     const preview = await previewRetire(db, family, step.key, {
       mode: step.mode ?? 'drop',
-      archiveSchema: family.retention?.archiveSchema ?? 'pgparts_archive',
+      archiveSchema: family.retention?.archiveSchema ?? DEFAULT_ARCHIVE_SCHEMA,
       resuming,
       // The family's ownership carried over: its record's table exists (the batch proves it).
       ownedTableExists: found?.ownershipRecorded === true,

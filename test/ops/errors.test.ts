@@ -32,6 +32,9 @@ function nested(depth: number): Record<string, unknown> {
 
 describe('config errors name the config file', () => {
   const dir = mkdtempSync(join(tmpdir(), 'pgparts-config-'));
+  /** `pgparts <command> --config <config>` in `dir`, against a server that is not there. */
+  const withConfig = (command: string[], config: string) =>
+    pgpartsIn(dir, 'postgres://nobody@127.0.0.1:1/none', ...command, '--config', config);
 
   it('a JSON syntax error', async () => {
     const file = join(dir, 'broken.json');
@@ -112,13 +115,7 @@ describe('config errors name the config file', () => {
       ['convert', 'events', 'prep'],
     ];
     for (const command of commands) {
-      const run = await pgpartsIn(
-        dir,
-        'postgres://nobody@127.0.0.1:1/none',
-        ...command,
-        '--config',
-        syntax,
-      );
+      const run = await withConfig(command, syntax);
       expect(run.code, command.join(' ')).toBe(1);
       expect(run.stderr, command.join(' ')).toBe(
         `pgparts: config file ${syntax}: syntax error at line 2, column 1: Unexpected token; nothing was run\n`,
@@ -131,13 +128,7 @@ describe('config errors name the config file', () => {
       importing,
       "import { x } from './broken-schema';\nexport const families = [x];\n",
     );
-    const run = await pgpartsIn(
-      dir,
-      'postgres://nobody@127.0.0.1:1/none',
-      'status',
-      '--config',
-      importing,
-    );
+    const run = await withConfig(['status'], importing);
     expect(run.stderr).toMatch(
       new RegExp(
         `^pgparts: config file ${importing}: syntax error in ${schema} at line 2, column \\d+: `,
@@ -156,22 +147,10 @@ describe('config errors name the config file', () => {
     );
     const commands = [['status'], ['plan'], ['migrate'], ['generate']];
     for (const command of commands) {
-      const thrown = await pgpartsIn(
-        dir,
-        'postgres://nobody@127.0.0.1:1/none',
-        ...command,
-        '--config',
-        throwing,
-      );
+      const thrown = await withConfig(command, throwing);
       expect(thrown.code, command.join(' ')).toBe(1);
       expect(thrown.stderr, command.join(' ')).toBe(`pgparts: config file ${throwing}: boom\n`);
-      const absent = await pgpartsIn(
-        dir,
-        'postgres://nobody@127.0.0.1:1/none',
-        ...command,
-        '--config',
-        missing,
-      );
+      const absent = await withConfig(command, missing);
       expect(absent.code, command.join(' ')).toBe(1);
       expect(absent.stderr, command.join(' ')).toMatch(
         new RegExp(`^pgparts: config file ${missing}: Cannot find module '\\./no-such-schema'`),

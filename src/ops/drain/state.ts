@@ -377,7 +377,7 @@ export async function readDrainState(
               AND conrelid NOT IN (${parents})
             ORDER BY 2, 1`,
       );
-      const [parentOwner] = await query<{ owner: string | null; tablespace: string | null }>(
+      const [parentRow] = await query<{ owner: string | null; tablespace: string | null }>(
         tx,
         sql`SELECT nullif(pg_get_userbyid(relowner), current_user::text) AS owner,
                    (SELECT spcname FROM pg_tablespace WHERE oid = reltablespace) AS tablespace
@@ -518,8 +518,8 @@ export async function readDrainState(
         defaultConstraint,
         captureInstalled,
         defaultForeignKeys,
-        parentOwner: parentOwner?.owner ?? null,
-        parentTablespace: parentOwner?.tablespace ?? null,
+        parentOwner: parentRow?.owner ?? null,
+        parentTablespace: parentRow?.tablespace ?? null,
         defaultOwner,
         defaultGrants,
         targetForeignKeys:
