@@ -251,10 +251,12 @@ async function fillOn(
     }
   }
   const layouts = await readLayouts(db, target, s);
-  const triggers: PlannedStatement[] = layouts.map((l) => ({
-    sql: conversionTriggerSql(family, s.legacy, l.name, 'forward'),
-    lockTimeoutMs: DEFAULT_LOCK_TIMEOUT_MS,
-  }));
+  const triggers: PlannedStatement[] = layouts.flatMap((l) =>
+    conversionTriggerSql(family, s.legacy, l.name, 'forward').map((sql) => ({
+      sql,
+      lockTimeoutMs: DEFAULT_LOCK_TIMEOUT_MS,
+    })),
+  );
   if (opts.dryRun) {
     const shown: PlannedStatement[] = [...triggers];
     for (const l of layouts) {

@@ -27,7 +27,7 @@ export function conversionTriggerSql(
   schema: string,
   table: string,
   direction: Direction,
-): string {
+): string[] {
   return captureTriggerSql(rowLog, captureTrigger(direction), schema, table, [
     family.name,
     direction,

@@ -85,6 +85,12 @@ END
         `FOR EACH ROW EXECUTE FUNCTION ${fn}()`,
       lockTimeoutMs,
     },
+    // Also for writers with session_replication_role = replica (a subscription's apply worker):
+    // an ordinary trigger skips them, and their rows would reach the twin without the column.
+    {
+      sql: `ALTER TABLE ${table} ENABLE ALWAYS TRIGGER ${quoteIdent(DERIVE_TRIGGER)}`,
+      lockTimeoutMs,
+    },
   ];
 }
 

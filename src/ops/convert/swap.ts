@@ -139,7 +139,7 @@ async function swapOn(
     ...partitionedViews.map((v) => moveViewSql(before.partitioned, v, family.schema)),
     ...sequences.map((s) => ownSequenceSql(s, family.schema)),
     ...fks.flatMap(repointSql),
-    ...family.tables.map((t) => conversionTriggerSql(family, family.schema, t, 'reverse')),
+    ...family.tables.flatMap((t) => conversionTriggerSql(family, family.schema, t, 'reverse')),
   ];
   if (opts.dryRun) {
     const shown: PlannedStatement[] = [

@@ -91,7 +91,7 @@ async function unswapOn(
     ...legacyViews.map((v) => moveViewSql(old, v, family.schema)),
     ...sequences.map((s) => ownSequenceSql(s, family.schema)),
     ...fks.flatMap(repointSql),
-    ...family.tables.map((t) => conversionTriggerSql(family, family.schema, t, 'forward')),
+    ...family.tables.flatMap((t) => conversionTriggerSql(family, family.schema, t, 'forward')),
   ];
   const currentViews = await dependentViews(db, family.schema, family.tables);
   if (opts.dryRun) {

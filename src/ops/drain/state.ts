@@ -104,7 +104,14 @@ export interface DrainTableState {
   defaultPages: number;
   /** pg_get_partition_constraintdef of the DEFAULT partition, when there is one. */
   defaultConstraint: string | null;
+  /** The capture trigger is on the DEFAULT partition (enabled or not). */
   captureInstalled: boolean;
+  /**
+   * ... and enabled ALWAYS, so that it logs the writes of sessions with session_replication_role
+   * = replica too. One an earlier release made (enabled for origin sessions only) may have missed
+   * such writes: the copy it guarded starts again.
+   */
+  captureAlways: boolean;
   /** Foreign keys the DEFAULT partition carries to tables outside the family (a swap drops them). */
   defaultForeignKeys: string[];
   /** The parent's owner when not the role draining: the key's new partition is given to it. */
@@ -385,6 +392,7 @@ export async function readDrainState(
       );
       let defaultPages = 0;
       let captureInstalled = false;
+      let captureAlways = false;
       let defaultForeignKeys: string[] = [];
       let defaultOwner: string | null = null;
       let defaultGrants: DefaultGrant[] = [];
@@ -445,14 +453,14 @@ export async function readDrainState(
         // owner (when not the role draining) and its grants.
         const [stats] = await query<{
           pages: number;
-          capture: boolean;
+          capture: string | null;
           owner: string | null;
           grants: DefaultGrant[] | string;
           triggers: (AppTrigger & { del: boolean })[] | string;
         }>(
           tx,
           sql`SELECT (pg_relation_size(d.oid) / current_setting('block_size')::int)::int AS pages,
-                     EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = d.oid
+                     (SELECT tgenabled::text FROM pg_trigger WHERE tgrelid = d.oid
                                AND tgname = ${CAPTURE_TRIGGER}) AS capture,
                      nullif(pg_get_userbyid(d.relowner), current_user::text) AS owner,
                      (SELECT coalesce(json_agg(json_build_object(
@@ -473,7 +481,8 @@ export async function readDrainState(
               FROM pg_class d WHERE d.oid = to_regclass(${qualified})`,
         );
         defaultPages = stats?.pages ?? 0;
-        captureInstalled = stats?.capture ?? false;
+        captureInstalled = (stats?.capture ?? null) !== null;
+        captureAlways = stats?.capture === 'A';
         defaultOwner = stats?.owner ?? null;
         defaultGrants =
           typeof stats?.grants === 'string' ? JSON.parse(stats.grants) : (stats?.grants ?? []);
@@ -517,6 +526,7 @@ export async function readDrainState(
         defaultPages,
         defaultConstraint,
         captureInstalled,
+        captureAlways,
         defaultForeignKeys,
         parentOwner: parentRow?.owner ?? null,
         parentTablespace: parentRow?.tablespace ?? null,

@@ -20,6 +20,7 @@ import {
   CAPTURE_TRIGGER,
   captureTriggerSql,
   clearLogSql,
+  disableCaptureTriggerSql,
   dropCaptureTriggerSql,
   keyLog,
   keyLogSetupSql,
@@ -520,18 +521,16 @@ export function drainStatements(
   ];
   const indexBuilds: IndexBuild[] = [];
   for (const t of pending) {
-    const missingCapture = t.defaultPartition !== null && !t.captureInstalled;
+    const missingCapture = t.defaultPartition !== null && !t.captureAlways;
     if (missingCapture) {
       prepare.push({
-        statements: [
-          captureTriggerSql(
-            keyLog(schema),
-            CAPTURE_TRIGGER,
-            schema,
-            t.defaultPartition as string,
-            t.pkColumns,
-          ),
-        ],
+        statements: captureTriggerSql(
+          keyLog(schema),
+          CAPTURE_TRIGGER,
+          schema,
+          t.defaultPartition as string,
+          t.pkColumns,
+        ),
         transaction: true,
       });
     }
@@ -660,6 +659,15 @@ export function drainStatements(
       ),
     );
   } else {
+    // The capture fires in every session (ALWAYS), this one's deletes included: stopped first,
+    // now that the writers are locked out and the last replay is done.
+    finish.push(
+      ...runAll(
+        defaults.map((t) =>
+          disableCaptureTriggerSql(CAPTURE_TRIGGER, schema, t.defaultPartition as string),
+        ),
+      ),
+    );
     if (skipTriggers)
       finish.push({ kind: 'run', sql: 'SET LOCAL session_replication_role = replica' });
     // Referencing tables first: without the replica role, the cascade from the referenced

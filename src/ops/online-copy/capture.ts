@@ -152,7 +152,11 @@ END
 /**
  * The capture trigger on one table: every row written is logged by the log's function, with
  * `args` (string literals: for a keys log the key's column names as the catalog spells them;
- * for a rows log the family, direction and table).
+ * for a rows log the family, direction and table). Enabled ALWAYS: an ordinary trigger does not
+ * fire in a session with session_replication_role = replica (a logical replication apply
+ * worker, a bulk load that skips foreign key checks that way), whose writes would go unlogged
+ * and never reach the copy (docs/postgres-behaviours.md#replica-role-triggers). Two statements,
+ * for one transaction.
  */
 export function captureTriggerSql(
   log: ChangeLog,
@@ -160,11 +164,25 @@ export function captureTriggerSql(
   schema: string,
   table: string,
   args: readonly string[],
-): string {
-  return (
+): string[] {
+  return [
     `CREATE OR REPLACE TRIGGER ${quoteIdent(trigger)} AFTER INSERT OR UPDATE OR DELETE ` +
-    `ON ${quoteQualified(schema, table)} FOR EACH ROW EXECUTE FUNCTION ${log.function}(${args.map(textLiteral).join(', ')})`
-  );
+      `ON ${quoteQualified(schema, table)} FOR EACH ROW EXECUTE FUNCTION ${log.function}(${args.map(textLiteral).join(', ')})`,
+    alwaysSql(trigger, schema, table),
+  ];
+}
+
+/** `ALTER TABLE ... ENABLE ALWAYS TRIGGER`: fires whatever session_replication_role says. */
+function alwaysSql(trigger: string, schema: string, table: string): string {
+  return `ALTER TABLE ${quoteQualified(schema, table)} ENABLE ALWAYS TRIGGER ${quoteIdent(trigger)}`;
+}
+
+/**
+ * Stops the capture on `table` inside a transaction that already blocks its writers (SHARE ROW
+ * EXCLUSIVE, which readers pass): what that transaction deletes itself is not logged.
+ */
+export function disableCaptureTriggerSql(trigger: string, schema: string, table: string): string {
+  return `ALTER TABLE ${quoteQualified(schema, table)} DISABLE TRIGGER ${quoteIdent(trigger)}`;
 }
 
 /** Deletes what `log` holds of the writes to `table` (their capture is over or given up). */

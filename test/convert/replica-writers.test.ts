@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { builtInTarget } from '../../src/domains/presets.js';
+import { convertBackfill, convertFill, convertPrep } from '../../src/ops/convert/index.js';
+import { buildLegacyLeaderboard } from '../support/legacy-fixtures.js';
+import { useTestDatabase } from '../support/test-database.js';
+import { countAndChecksum, MEMBER_COLUMNS, RUN_COLUMNS } from './checksums.js';
+
+const t = useTestDatabase({ migrated: false });
+const target = builtInTarget('leaderboard');
+
+/**
+ * A writer with session_replication_role = replica (a subscription's apply worker) changes rows
+ * the fill has already copied, and adds a member. The capture trigger and the trigger giving a
+ * new member its season were ordinary ones, which such a session does not fire: the change never
+ * reached the log (the twin kept the old row), and the member had no season. Both are enabled
+ * ALWAYS now, so the twins end equal to the legacy tables.
+ */
+describe('a conversion fill while a replica-role session updates copied rows', () => {
+  it('keeps the twin equal to the legacy table, by count and checksum', async () => {
+    await buildLegacyLeaderboard(t.sql, { runs: 2_000, seasons: 2 });
+    await convertPrep(t.db, target);
+    await convertBackfill(t.db, target);
+    const replica = await t.connect({ max: 1 }).reserve();
+    let updated = 0;
+    try {
+      await replica.unsafe('SET session_replication_role = replica');
+      await convertFill(t.db, target, {
+        batchSize: 200,
+        onProgress: async (p) => {
+          // Once, after the runs' first batches are in the twin: change those rows.
+          if (p.step !== 'fill' || p.table !== 'leaderboard_run' || updated > 0) return;
+          if (p.done < 400) return;
+          const rows = await replica.unsafe(
+            `UPDATE public.leaderboard_run SET score = score + 1
+             WHERE id IN (SELECT id FROM public.leaderboard_run ORDER BY id LIMIT 100)
+             RETURNING id`,
+          );
+          updated = rows.length;
+          // A new member: prep's trigger gives it its run's season, replica role or not.
+          await replica.unsafe(
+            `INSERT INTO public.run_group_member (run_guid, character_name, class_id, spec_id, role)
+             SELECT run_guid, 'replica writer', 1, 1, 'dps' FROM public.leaderboard_run ORDER BY id LIMIT 1`,
+          );
+        },
+      });
+    } finally {
+      replica.release();
+    }
+    expect(updated).toBe(100);
+    const [member] = await t.sql<{ season: number | null; expected: number }[]>`
+      SELECT m.season_id AS season, r.season_id AS expected
+      FROM public.run_group_member m JOIN public.leaderboard_run r USING (run_guid)
+      WHERE m.character_name = 'replica writer'`;
+    expect(member?.season).toBe(member?.expected);
+    expect(
+      await countAndChecksum(t.sql, 'pgparts_leaderboard_new.run_group_member', MEMBER_COLUMNS),
+    ).toEqual(await countAndChecksum(t.sql, 'public.run_group_member', MEMBER_COLUMNS));
+    expect(
+      await countAndChecksum(t.sql, 'pgparts_leaderboard_new.leaderboard_run', RUN_COLUMNS),
+    ).toEqual(await countAndChecksum(t.sql, 'public.leaderboard_run', RUN_COLUMNS));
+  });
+});
