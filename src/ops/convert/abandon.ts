@@ -92,10 +92,12 @@ async function abandonOn(
     lockTimeoutMs: opts.lockTimeoutMs,
   });
   const plan: PlannedStatement[] = [
-    ...family.tables.flatMap((t) => [
-      live(dropConversionTriggerSql(family.schema, t, 'forward')),
-      live(dropConversionTriggerSql(family.schema, t, 'reverse')),
-    ]),
+    ...family.tables.flatMap((t) =>
+      [
+        ...dropConversionTriggerSql(family.schema, t, 'forward'),
+        ...dropConversionTriggerSql(family.schema, t, 'reverse'),
+      ].map(live),
+    ),
     ...derivations.flatMap((d) => [
       live(
         `DROP TRIGGER IF EXISTS ${quoteIdent(DERIVE_TRIGGER)} ON ${quoteQualified(family.schema, d.table)}`,

@@ -66,10 +66,12 @@ async function cleanupOn(
   const old = oldSchema(family);
   const plan: PlannedStatement[] = [
     // On live tables: a short lock_timeout, retried. Every statement is safe to run again.
-    ...family.tables.map((t) => ({
-      sql: dropConversionTriggerSql(family.schema, t, 'reverse'),
-      lockTimeoutMs: DEFAULT_LOCK_TIMEOUT_MS,
-    })),
+    ...family.tables.flatMap((t) =>
+      dropConversionTriggerSql(family.schema, t, 'reverse').map((sql) => ({
+        sql,
+        lockTimeoutMs: DEFAULT_LOCK_TIMEOUT_MS,
+      })),
+    ),
     ...(await viewsIn(db, old)).map((v) => ({ sql: dropViewSql(old, v) })),
     ...[...family.tables]
       .reverse()

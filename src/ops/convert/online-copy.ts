@@ -39,7 +39,7 @@ export function dropConversionTriggerSql(
   schema: string,
   table: string,
   direction: Direction,
-): string {
+): string[] {
   return dropCaptureTriggerSql(captureTrigger(direction), schema, table);
 }
 

@@ -132,7 +132,7 @@ async function swapOn(
   const locked = (partitionedViews: { name: string; materialized: boolean }[]): string[] => [
     lockSql(family.schema, family.tables, views),
     ...sequences.flatMap((s) => releaseSequenceSql(s, family.schema)),
-    ...family.tables.map((t) => dropConversionTriggerSql(family.schema, t, 'forward')),
+    ...family.tables.flatMap((t) => dropConversionTriggerSql(family.schema, t, 'forward')),
     ...views.map((v) => moveViewSql(family.schema, v, old)),
     ...family.tables.map((t) => moveTableSql(family.schema, t, old)),
     ...family.tables.map((t) => moveTableSql(before.partitioned, t, family.schema)),

@@ -84,7 +84,7 @@ async function unswapOn(
     lockSql(family.schema, family.tables, currentViews),
     // The legacy table now holds every id (the reverse replay ran first).
     ...sequences.flatMap((s) => releaseSequenceSql(s, old)),
-    ...family.tables.map((t) => dropConversionTriggerSql(family.schema, t, 'reverse')),
+    ...family.tables.flatMap((t) => dropConversionTriggerSql(family.schema, t, 'reverse')),
     ...currentViews.map((v) => moveViewSql(family.schema, v, twin)),
     ...family.tables.map((t) => moveTableSql(family.schema, t, twin)),
     ...family.tables.map((t) => moveTableSql(old, t, family.schema)),

@@ -112,7 +112,7 @@ function planAbandon(
       continue;
     }
     statements.push(
-      dropCaptureTriggerSql(CAPTURE_TRIGGER, schema, t.defaultPartition),
+      ...dropCaptureTriggerSql(CAPTURE_TRIGGER, schema, t.defaultPartition),
       clearLogSql(keyLog(schema), t.defaultPartition),
     );
     captureDropped.push(t.defaultPartition);

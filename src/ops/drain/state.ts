@@ -12,8 +12,15 @@ import { query } from '../../run/execute.js';
 import { inShortTransaction, type ShortTransactionOptions } from '../../run/lock-timeout.js';
 import { identifierProblem, quoteQualified } from '../../sql/identifiers.js';
 import { OWNED_TABLES, OWNERSHIP_ADOPTED, type OwnedRole } from '../../sql/ownership.js';
-import { CAPTURE_TRIGGER, keyLogFunctionExistsSql } from '../online-copy/capture.js';
+import {
+  CAPTURE_TRIGGER,
+  keyLogFunctionExistsSql,
+  truncateGuardName,
+} from '../online-copy/capture.js';
 import { type ParentIndex, readIndexSignatures, readParentIndexes } from './indexes.js';
+
+/** The capture trigger's TRUNCATE guard, read beside it and never taken for an app's trigger. */
+const GUARD_TRIGGER = truncateGuardName(CAPTURE_TRIGGER);
 
 /** The comment a drain's staging table carries until it is attached. */
 export const STAGING_MARKER = 'pgparts:drain-staging';
@@ -108,8 +115,9 @@ export interface DrainTableState {
   captureInstalled: boolean;
   /**
    * ... and enabled ALWAYS, so that it logs the writes of sessions with session_replication_role
-   * = replica too. One an earlier release made (enabled for origin sessions only) may have missed
-   * such writes: the copy it guarded starts again.
+   * = replica too, with its TRUNCATE guard beside it. One an earlier release made (enabled for
+   * origin sessions only, no guard) may have missed such writes or a TRUNCATE: the copy it
+   * guarded starts again.
    */
   captureAlways: boolean;
   /** Foreign keys the DEFAULT partition carries to tables outside the family (a swap drops them). */
@@ -454,6 +462,7 @@ export async function readDrainState(
         const [stats] = await query<{
           pages: number;
           capture: string | null;
+          guard: string | null;
           owner: string | null;
           grants: DefaultGrant[] | string;
           triggers: (AppTrigger & { del: boolean })[] | string;
@@ -462,6 +471,8 @@ export async function readDrainState(
           sql`SELECT (pg_relation_size(d.oid) / current_setting('block_size')::int)::int AS pages,
                      (SELECT tgenabled::text FROM pg_trigger WHERE tgrelid = d.oid
                                AND tgname = ${CAPTURE_TRIGGER}) AS capture,
+                     (SELECT tgenabled::text FROM pg_trigger WHERE tgrelid = d.oid
+                               AND tgname = ${GUARD_TRIGGER}) AS guard,
                      nullif(pg_get_userbyid(d.relowner), current_user::text) AS owner,
                      (SELECT coalesce(json_agg(json_build_object(
                                'name', t.tgname, 'enabled', t.tgenabled,
@@ -469,7 +480,7 @@ export async function readDrainState(
                              ORDER BY t.tgname), '[]')
                         FROM pg_trigger t
                        WHERE t.tgrelid = d.oid AND NOT t.tgisinternal AND t.tgenabled <> 'D'
-                         AND t.tgname <> ${CAPTURE_TRIGGER}) AS triggers,
+                         AND t.tgname NOT IN (${CAPTURE_TRIGGER}, ${GUARD_TRIGGER})) AS triggers,
                      (SELECT coalesce(json_agg(json_build_object(
                                'grantee', CASE WHEN g.grantee = 0 THEN NULL ELSE pg_get_userbyid(g.grantee) END,
                                'privileges', g.privileges, 'grantable', g.grantable)
@@ -482,7 +493,7 @@ export async function readDrainState(
         );
         defaultPages = stats?.pages ?? 0;
         captureInstalled = (stats?.capture ?? null) !== null;
-        captureAlways = stats?.capture === 'A';
+        captureAlways = stats?.capture === 'A' && stats.guard === 'A';
         defaultOwner = stats?.owner ?? null;
         defaultGrants =
           typeof stats?.grants === 'string' ? JSON.parse(stats.grants) : (stats?.grants ?? []);

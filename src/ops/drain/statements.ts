@@ -687,7 +687,7 @@ export function drainStatements(
       ...runAll(pending.flatMap((t) => attachKeySql(family, key, t))),
       { kind: 'mark', mark: 'attached' },
       ...runAll(
-        defaults.map((t) =>
+        defaults.flatMap((t) =>
           dropCaptureTriggerSql(CAPTURE_TRIGGER, schema, t.defaultPartition as string),
         ),
       ),

@@ -6,7 +6,8 @@ import { dollarQuoted, textLiteral } from '../../sql/literals.js';
  * rebuilt DEFAULT) and a conversion (legacy <-> partitioned twins): an AFTER ROW trigger on each
  * table copied from logs every insert, update and delete into a log table pgparts made for this
  * one purpose; a replay (replay.ts) then makes the copies equal to what was logged, so a copy
- * made in batches while writers keep writing converges on its source. TRUNCATE is not captured.
+ * made in batches while writers keep writing converges on its source. TRUNCATE is not captured:
+ * a statement trigger beside the row trigger refuses it while the capture is on (truncateGuard).
  *
  * One difference is kept, and named: what a log entry holds.
  * - `keys` (a drain's `<schema>.pgparts_changes`): the primary key of the row changed (old and
@@ -30,12 +31,16 @@ export interface ChangeLog {
   tableColumn: string;
   /** The trigger function, qualified. */
   function: string;
+  /** The function of the TRUNCATE guard, qualified; `guarding` says which operation in its error. */
+  truncateGuard: { function: string; guarding: string; hint: string };
 }
 
 /** A drain's log, in the family's schema: keys, one trigger per DEFAULT partition. */
 export const CHANGE_LOG_TABLE = 'pgparts_changes';
 export const CAPTURE_FUNCTION = 'pgparts_capture_change';
 export const CAPTURE_TRIGGER = 'pgparts_capture';
+/** The guard's function in the log's schema: refuses a TRUNCATE while a copy is under way. */
+const TRUNCATE_GUARD_FUNCTION = 'pgparts_refuse_truncate';
 
 /** A conversion's log, shared by every family: row images, by family and direction. */
 export const CONVERT_SCHEMA = 'pgparts_convert';
@@ -48,6 +53,13 @@ export function keyLog(schema: string): ChangeLog {
     table: quoteQualified(schema, CHANGE_LOG_TABLE),
     tableColumn: 'source_table',
     function: quoteQualified(schema, CAPTURE_FUNCTION),
+    truncateGuard: {
+      function: quoteQualified(schema, TRUNCATE_GUARD_FUNCTION),
+      guarding: 'drain',
+      hint:
+        'Let the drain finish (pgparts drain, or pgparts apply) or abandon it (pgparts drain ' +
+        '--abandon), then truncate.',
+    },
   };
 }
 
@@ -56,6 +68,13 @@ export const rowLog: ChangeLog = {
   table: quoteQualified(CONVERT_SCHEMA, CONVERT_CHANGES_TABLE),
   tableColumn: 'table_name',
   function: quoteQualified(CONVERT_SCHEMA, CONVERT_CAPTURE_FUNCTION),
+  truncateGuard: {
+    function: quoteQualified(CONVERT_SCHEMA, TRUNCATE_GUARD_FUNCTION),
+    guarding: 'conversion',
+    hint:
+      'Finish the conversion (pgparts convert <family> ... cleanup) or abandon it (pgparts ' +
+      'convert <family> abandon), then truncate.',
+  },
 };
 
 /**
@@ -155,8 +174,13 @@ END
  * for a rows log the family, direction and table). Enabled ALWAYS: an ordinary trigger does not
  * fire in a session with session_replication_role = replica (a logical replication apply
  * worker, a bulk load that skips foreign key checks that way), whose writes would go unlogged
- * and never reach the copy (docs/postgres-behaviours.md#replica-role-triggers). Two statements,
- * for one transaction.
+ * and never reach the copy (docs/postgres-behaviours.md#replica-role-triggers).
+ *
+ * Beside it, its TRUNCATE guard (`<trigger>_truncate`, a BEFORE TRUNCATE statement trigger, also
+ * ALWAYS; a TRUNCATE of the parent fires it too): a TRUNCATE logs no row, and the copy put in the
+ * table's place would bring back every row it took away, so it is refused, with what to do. Its
+ * function is made here where missing (a conversion or drain begun by an earlier release has
+ * its log but not this function). Statements for one transaction.
  */
 export function captureTriggerSql(
   log: ChangeLog,
@@ -165,11 +189,44 @@ export function captureTriggerSql(
   table: string,
   args: readonly string[],
 ): string[] {
+  const guard = truncateGuardName(trigger);
   return [
+    truncateGuardFunctionSql(log),
     `CREATE OR REPLACE TRIGGER ${quoteIdent(trigger)} AFTER INSERT OR UPDATE OR DELETE ` +
       `ON ${quoteQualified(schema, table)} FOR EACH ROW EXECUTE FUNCTION ${log.function}(${args.map(textLiteral).join(', ')})`,
     alwaysSql(trigger, schema, table),
+    `CREATE OR REPLACE TRIGGER ${quoteIdent(guard)} BEFORE TRUNCATE ON ${quoteQualified(schema, table)} ` +
+      `FOR EACH STATEMENT EXECUTE FUNCTION ${log.truncateGuard.function}()`,
+    alwaysSql(guard, schema, table),
   ];
+}
+
+/** The TRUNCATE guard's trigger beside the capture trigger `trigger`. */
+export function truncateGuardName(trigger: string): string {
+  return `${trigger}_truncate`;
+}
+
+/**
+ * The guard's function, created only where it is missing (CREATE OR REPLACE would need to own
+ * one another role made). It reads nothing: it raises object_in_use naming the table.
+ */
+function truncateGuardFunctionSql(log: ChangeLog): string {
+  const g = log.truncateGuard;
+  const body = `
+BEGIN
+  RAISE EXCEPTION USING ERRCODE = 'object_in_use',
+    MESSAGE = format('pgparts: TRUNCATE of %I.%I refused: a pgparts ${g.guarding} is copying it, and the copy put in its place would bring back the rows a TRUNCATE removes; nothing was truncated', TG_TABLE_SCHEMA, TG_TABLE_NAME),
+    HINT = ${textLiteral(g.hint)};
+END
+`;
+  const create = `CREATE FUNCTION ${g.function}() RETURNS trigger LANGUAGE plpgsql AS ${dollarQuoted(body)}`;
+  return `DO ${dollarQuoted(`
+BEGIN
+  IF to_regprocedure(${textLiteral(`${g.function}()`)}) IS NULL THEN
+    EXECUTE ${textLiteral(create)};
+  END IF;
+END
+`)}`;
 }
 
 /** `ALTER TABLE ... ENABLE ALWAYS TRIGGER`: fires whatever session_replication_role says. */
@@ -190,6 +247,9 @@ export function clearLogSql(log: ChangeLog, table: string): string {
   return `DELETE FROM ${log.table} WHERE ${log.tableColumn} = ${textLiteral(table)}`;
 }
 
-export function dropCaptureTriggerSql(trigger: string, schema: string, table: string): string {
-  return `DROP TRIGGER IF EXISTS ${quoteIdent(trigger)} ON ${quoteQualified(schema, table)}`;
+/** Drops the capture trigger and its TRUNCATE guard (either may be missing). */
+export function dropCaptureTriggerSql(trigger: string, schema: string, table: string): string[] {
+  return [trigger, truncateGuardName(trigger)].map(
+    (name) => `DROP TRIGGER IF EXISTS ${quoteIdent(name)} ON ${quoteQualified(schema, table)}`,
+  );
 }

@@ -13,15 +13,16 @@ const target = builtInTarget('leaderboard');
  * the fill has already copied, and adds a member. The capture trigger and the trigger giving a
  * new member its season were ordinary ones, which such a session does not fire: the change never
  * reached the log (the twin kept the old row), and the member had no season. Both are enabled
- * ALWAYS now, so the twins end equal to the legacy tables.
+ * ALWAYS now, so the twins end equal to the legacy tables. Its TRUNCATE is refused.
  */
-describe('a conversion fill while a replica-role session updates copied rows', () => {
+describe('a conversion fill while a replica-role session writes and truncates', () => {
   it('keeps the twin equal to the legacy table, by count and checksum', async () => {
     await buildLegacyLeaderboard(t.sql, { runs: 2_000, seasons: 2 });
     await convertPrep(t.db, target);
     await convertBackfill(t.db, target);
     const replica = await t.connect({ max: 1 }).reserve();
     let updated = 0;
+    let truncate: { code: string; message: string } | null = null;
     try {
       await replica.unsafe('SET session_replication_role = replica');
       await convertFill(t.db, target, {
@@ -36,6 +37,10 @@ describe('a conversion fill while a replica-role session updates copied rows', (
              RETURNING id`,
           );
           updated = rows.length;
+          truncate = await replica.unsafe('TRUNCATE public.run_group_member').then(
+            () => null,
+            (e: { code: string; message: string }) => e,
+          );
           // A new member: prep's trigger gives it its run's season, replica role or not.
           await replica.unsafe(
             `INSERT INTO public.run_group_member (run_guid, character_name, class_id, spec_id, role)
@@ -47,6 +52,13 @@ describe('a conversion fill while a replica-role session updates copied rows', (
       replica.release();
     }
     expect(updated).toBe(100);
+    // A TRUNCATE logs no row: the twin would keep every row it removed. Refused while copying.
+    expect(truncate).toMatchObject({
+      code: '55006',
+      message: expect.stringMatching(
+        /^pgparts: TRUNCATE of public\.run_group_member refused: a pgparts conversion is copying it/,
+      ),
+    });
     const [member] = await t.sql<{ season: number | null; expected: number }[]>`
       SELECT m.season_id AS season, r.season_id AS expected
       FROM public.run_group_member m JOIN public.leaderboard_run r USING (run_guid)

@@ -9,19 +9,22 @@ import { useTestDatabase } from '../support/test-database.js';
 const t = useTestDatabase({ migrated: false });
 
 /**
- * Writers whose session runs with session_replication_role = replica: a logical replication
- * subscriber's apply worker, or a bulk load that sets it to skip foreign key checks. An ordinary
- * trigger does not fire for them, and the drain's change capture was one: their inserts, updates
- * and deletes on DEFAULT's rows of the key while the drain copied went unlogged, so a swap
- * dropped them with the old DEFAULT and a delete took them out of DEFAULT (an update was undone,
- * a deleted row came back). The capture trigger is enabled ALWAYS now. Each write goes to the
- * orders table and, in the same statement, to a plain ledger table; the two must match in count
- * and checksum after the drain.
+ * What a drain's change capture must see.
+ * - Writers whose session runs with session_replication_role = replica: a logical replication
+ *   subscriber's apply worker, or a bulk load that sets it to skip foreign key checks. An
+ *   ordinary trigger does not fire for them, and the capture was one: their inserts, updates and
+ *   deletes of DEFAULT's rows of the key while the drain copied went unlogged, so a swap dropped
+ *   them with the old DEFAULT and a delete took them out of DEFAULT (an update undone, a deleted
+ *   row back). The capture trigger is enabled ALWAYS now.
+ * - A TRUNCATE, which logs no row: the copy put in DEFAULT's place brought back what it removed.
+ *   It is refused while the capture is on.
+ * Each write goes to the orders table and, in the same statement, to a plain ledger table; the
+ * two must match in count and checksum after the drain.
  */
 const family = parseFamily({
   name: 'orders',
   tables: ['orders'],
-  partitionBy: { strategy: 'list', column: 'region', values: ['eu', 'xx', 'yy', 'zz'] },
+  partitionBy: { strategy: 'list', column: 'region', values: ['eu', 'ww', 'xx', 'yy', 'zz'] },
   defaultPartition: true,
 });
 
@@ -35,7 +38,7 @@ beforeAll(async () => {
   const eu = parseFamily({ ...family, partitionBy: { ...family.partitionBy, values: ['eu'] } });
   expect((await apply(t.db, { families: [eu] })).failed).toBe(0);
   await t.sql.unsafe(`
-    WITH w AS (INSERT INTO orders SELECT g, (ARRAY['eu', 'xx', 'yy', 'zz'])[1 + g % 4], md5(g::text)
+    WITH w AS (INSERT INTO orders SELECT g, (ARRAY['eu', 'ww', 'xx', 'yy', 'zz'])[1 + g % 5], md5(g::text)
                FROM generate_series(1, 3000) g RETURNING *)
     INSERT INTO ledger SELECT * FROM w`);
 });
@@ -152,5 +155,53 @@ describe('a drain interrupted under an earlier release, whose capture fired for 
     const [trigger] = await t.sql<{ n: number }[]>`
       SELECT count(*)::int AS n FROM pg_trigger WHERE tgname = 'pgparts_capture'`;
     expect(trigger?.n).toBe(0);
+  });
+});
+
+describe('a TRUNCATE of DEFAULT (or of the parent) while a drain copies it', () => {
+  it('is refused, from any session, and the drain keeps every row', async () => {
+    const refusals: { code: string; message: string }[] = [];
+    const before = await tableDigest(t.sql, 'ledger', ['id', 'region']);
+    const result = await drainKey(
+      drizzle(t.connect({ max: 2 })),
+      family,
+      { kind: 'list', value: 'ww' },
+      {
+        strategy: 'swap',
+        onPhase: async (phase) => {
+          if (phase !== 'copied') return;
+          const conn = t.connect({ max: 1 });
+          try {
+            for (const [role, table] of [
+              ['origin', 'orders_default'],
+              ['origin', 'orders'],
+              ['replica', 'orders'],
+            ] as const) {
+              await conn.unsafe(`SET session_replication_role = ${role}`);
+              const error = await conn.unsafe(`TRUNCATE ${table}`).then(
+                () => null,
+                (e: { code: string; message: string }) => e,
+              );
+              expect(error, `TRUNCATE ${table} as ${role}`).not.toBeNull();
+              if (error) refusals.push({ code: error.code, message: error.message });
+            }
+          } finally {
+            await conn.end();
+          }
+        },
+      },
+    );
+    expect(result.status).toBe('drained');
+    expect(refusals).toHaveLength(3);
+    for (const r of refusals) {
+      expect(r.code).toBe('55006');
+      expect(r.message).toMatch(
+        /^pgparts: TRUNCATE of public\.orders_default refused: a pgparts drain is copying it/,
+      );
+    }
+    expect(await tableDigest(t.sql, 'orders', ['id', 'region'])).toEqual(before);
+    const [guards] = await t.sql<{ n: number }[]>`
+      SELECT count(*)::int AS n FROM pg_trigger WHERE tgname LIKE 'pgparts_capture%'`;
+    expect(guards?.n).toBe(0);
   });
 });
