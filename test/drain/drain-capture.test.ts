@@ -18,13 +18,16 @@ const t = useTestDatabase({ migrated: false });
  *   row back). The capture trigger is enabled ALWAYS now.
  * - A TRUNCATE, which logs no row: the copy put in DEFAULT's place brought back what it removed.
  *   It is refused while the capture is on.
+ * - A session that disables the capture for a while (ALTER TABLE ... DISABLE TRIGGER, as a
+ *   data-only pg_restore does around its COPY): its rows were never logged, and the drain
+ *   finished without them. The final phase now checks, under its lock, that the capture is on.
  * Each write goes to the orders table and, in the same statement, to a plain ledger table; the
  * two must match in count and checksum after the drain.
  */
 const family = parseFamily({
   name: 'orders',
   tables: ['orders'],
-  partitionBy: { strategy: 'list', column: 'region', values: ['eu', 'ww', 'xx', 'yy', 'zz'] },
+  partitionBy: { strategy: 'list', column: 'region', values: ['eu', 'vv', 'ww', 'xx', 'yy', 'zz'] },
   defaultPartition: true,
 });
 
@@ -38,7 +41,7 @@ beforeAll(async () => {
   const eu = parseFamily({ ...family, partitionBy: { ...family.partitionBy, values: ['eu'] } });
   expect((await apply(t.db, { families: [eu] })).failed).toBe(0);
   await t.sql.unsafe(`
-    WITH w AS (INSERT INTO orders SELECT g, (ARRAY['eu', 'ww', 'xx', 'yy', 'zz'])[1 + g % 5], md5(g::text)
+    WITH w AS (INSERT INTO orders SELECT g, (ARRAY['eu', 'vv', 'ww', 'xx', 'yy', 'zz'])[1 + g % 6], md5(g::text)
                FROM generate_series(1, 3000) g RETURNING *)
     INSERT INTO ledger SELECT * FROM w`);
 });
@@ -203,5 +206,36 @@ describe('a TRUNCATE of DEFAULT (or of the parent) while a drain copies it', () 
     const [guards] = await t.sql<{ n: number }[]>`
       SELECT count(*)::int AS n FROM pg_trigger WHERE tgname LIKE 'pgparts_capture%'`;
     expect(guards?.n).toBe(0);
+  });
+});
+
+describe('a drain whose capture trigger another session disabled for a while', () => {
+  it('fails its final phase, changing nothing, and the next run copies afresh', async () => {
+    const db = drizzle(t.connect({ max: 2 }));
+    const first = drainKey(
+      db,
+      family,
+      { kind: 'list', value: 'vv' },
+      {
+        onPhase: async (phase) => {
+          if (phase !== 'copied') return;
+          // As a data-only restore does: triggers off, rows in, triggers on again (the ordinary way).
+          await t.sql.unsafe('ALTER TABLE orders_default DISABLE TRIGGER USER');
+          await replicaWrites('vv', 4_000_000);
+          await t.sql.unsafe('ALTER TABLE orders_default ENABLE TRIGGER USER');
+        },
+      },
+    );
+    await expect(first).rejects.toThrow(
+      /the capture trigger on public\.orders_default was disabled, or disabled and enabled again/,
+    );
+    const ledger = await tableDigest(t.sql, 'ledger', ['id', 'region']);
+    expect(await tableDigest(t.sql, 'orders', ['id', 'region'])).toEqual(ledger);
+    const again = await drainKey(db, family, { kind: 'list', value: 'vv' });
+    expect(again.status).toBe('drained');
+    expect(await tableDigest(t.sql, 'orders', ['id', 'region'])).toEqual(ledger);
+    const [left] = await t.sql<{ n: number }[]>`
+      SELECT count(*)::int AS n FROM orders_default WHERE region = 'vv'`;
+    expect(left?.n).toBe(0);
   });
 });

@@ -18,6 +18,7 @@ import {
 } from '../../sql/partition-ddl.js';
 import {
   CAPTURE_TRIGGER,
+  captureStillOnSql,
   captureTriggerSql,
   clearLogSql,
   disableCaptureTriggerSql,
@@ -639,6 +640,12 @@ export function drainStatements(
     },
     ...finishLocks(family, pending, strategy, lockTimeoutMs).map(
       (s): FinishItem => ({ kind: 'run', sql: s }),
+    ),
+    ...defaults.map(
+      (t): FinishItem => ({
+        kind: 'run',
+        sql: captureStillOnSql(schema, t.defaultPartition as string),
+      }),
     ),
     { kind: 'mark', mark: 'locked' },
     { kind: 'replay' },

@@ -247,6 +247,31 @@ export function clearLogSql(log: ChangeLog, table: string): string {
   return `DELETE FROM ${log.table} WHERE ${log.tableColumn} = ${textLiteral(table)}`;
 }
 
+/**
+ * Checked under the final phase's lock (once nobody else can change the table's triggers):
+ * the capture trigger on `table` is still on, enabled ALWAYS. A session that disabled it
+ * meanwhile (`ALTER TABLE ... DISABLE TRIGGER ALL`, as a data-only pg_restore does around its
+ * COPY) wrote unlogged rows, and one that enabled it again left it enabled the ordinary way.
+ * Either fails the statement, so the transaction changes nothing, and the drain's next run
+ * copies afresh: serialization_failure, a failure a later run does not meet. A statement that
+ * raises, not a read: it goes out with the locks, no round trip of its own while they are held.
+ */
+export function captureStillOnSql(schema: string, table: string): string {
+  return `DO ${dollarQuoted(`
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_trigger
+                 WHERE tgrelid = ${textLiteral(quoteQualified(schema, table))}::regclass
+                   AND tgname = ${textLiteral(CAPTURE_TRIGGER)} AND tgenabled = 'A') THEN
+    RAISE EXCEPTION USING ERRCODE = 'serialization_failure',
+      MESSAGE = ${textLiteral(
+        `the capture trigger on ${schema}.${table} was disabled, or disabled and enabled again, by another session while the drain copied (ALTER TABLE ... DISABLE TRIGGER): rows written meanwhile may not be in the copy; nothing was changed`,
+      )},
+      HINT = 'Run the drain again once that session is done: it copies afresh.';
+  END IF;
+END
+`)}`;
+}
+
 /** Drops the capture trigger and its TRUNCATE guard (either may be missing). */
 export function dropCaptureTriggerSql(trigger: string, schema: string, table: string): string[] {
   return [trigger, truncateGuardName(trigger)].map(
