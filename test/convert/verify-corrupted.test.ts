@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { builtInTarget } from '../../src/domains/presets.js';
 import {
   convertBackfill,
@@ -67,18 +67,10 @@ describe('verify', () => {
   });
 
   it('the CLI prints the differences and exits non-zero', async () => {
+    // The CLI as the global setup bundled it (test/support/cli-bundle.ts), not through tsx.
     const outcome = await run(
       process.execPath,
-      [
-        '--import',
-        'tsx',
-        'src/cli/index.ts',
-        'convert',
-        'leaderboard',
-        'verify',
-        '--database-url',
-        t.url,
-      ],
+      [inject('cliBundle'), 'convert', 'leaderboard', 'verify', '--database-url', t.url],
       { cwd: process.cwd() },
     ).then(
       (r) => ({ code: 0, stdout: r.stdout }),

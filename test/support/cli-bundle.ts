@@ -13,12 +13,20 @@ const root = resolve(import.meta.dirname, '..', '..');
  * process's own and renamed into place: parallel runs in one checkout never read a half file.
  */
 export function bundleCli(): string {
-  const dir = join(root, '.pgparts', 'cli');
+  return bundleEntry(join(root, 'src', 'cli', 'index.ts'), 'cli', 'index');
+}
+
+/**
+ * A TypeScript entry point of this repository bundled as bundleCli bundles the CLI, into
+ * `.pgparts/<folder>/<name>.mjs` (two folders below the root); returns the file.
+ */
+export function bundleEntry(entry: string, folder: string, name: string): string {
+  const dir = join(root, '.pgparts', folder);
   mkdirSync(dir, { recursive: true });
-  const file = join(dir, 'index.mjs');
-  const partial = join(dir, `index.${process.pid}.partial.mjs`);
+  const file = join(dir, `${name}.mjs`);
+  const partial = join(dir, `${name}.${process.pid}.partial.mjs`);
   buildSync({
-    entryPoints: [join(root, 'src', 'cli', 'index.ts')],
+    entryPoints: [entry],
     bundle: true,
     platform: 'node',
     format: 'esm',
