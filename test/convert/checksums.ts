@@ -36,3 +36,15 @@ export const MEMBER_COLUMNS = [
   'spec_id',
   'role',
 ] as const;
+
+/**
+ * The leaderboard's twins (before the swap, in pgparts_leaderboard_new) and its legacy tables in
+ * public, each table by count and checksum: equal when the fill and its replay lost nothing.
+ */
+export async function leaderboardSides(sql: postgres.Sql) {
+  const side = async (schema: string) => ({
+    runs: await countAndChecksum(sql, `${schema}.leaderboard_run`, RUN_COLUMNS),
+    members: await countAndChecksum(sql, `${schema}.run_group_member`, MEMBER_COLUMNS),
+  });
+  return { twin: await side('pgparts_leaderboard_new'), legacy: await side('public') };
+}

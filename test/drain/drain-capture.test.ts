@@ -2,9 +2,9 @@ import { drizzle } from 'drizzle-orm/postgres-js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseFamily } from '../../src/define/spec.js';
 import { drainKey } from '../../src/ops/drain/drain.js';
-import { apply } from '../../src/run/apply.js';
 import { tableDigest } from '../support/table-checksum.js';
 import { useTestDatabase } from '../support/test-database.js';
+import { ordersWithLedger } from './orders-ledger.js';
 
 const t = useTestDatabase({ migrated: false });
 
@@ -31,20 +31,7 @@ const family = parseFamily({
   defaultPartition: true,
 });
 
-beforeAll(async () => {
-  await t.sql.unsafe(`
-    CREATE TABLE orders (id bigint NOT NULL, region text NOT NULL, payload text NOT NULL,
-      PRIMARY KEY (id, region)) PARTITION BY LIST (region);
-    CREATE TABLE ledger (id bigint NOT NULL, region text NOT NULL, payload text NOT NULL,
-      PRIMARY KEY (id, region));`);
-  // Only eu has a partition: the others land in DEFAULT.
-  const eu = parseFamily({ ...family, partitionBy: { ...family.partitionBy, values: ['eu'] } });
-  expect((await apply(t.db, { families: [eu] })).failed).toBe(0);
-  await t.sql.unsafe(`
-    WITH w AS (INSERT INTO orders SELECT g, (ARRAY['eu', 'vv', 'ww', 'xx', 'yy', 'zz'])[1 + g % 6], md5(g::text)
-               FROM generate_series(1, 3000) g RETURNING *)
-    INSERT INTO ledger SELECT * FROM w`);
-});
+beforeAll(() => ordersWithLedger(t, family, 3_000));
 
 /** Inserts, updates and deletes of `key`'s rows in DEFAULT, from a session with the replica role. */
 async function replicaWrites(key: string, firstId: number) {

@@ -2,9 +2,9 @@ import { drizzle } from 'drizzle-orm/postgres-js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseFamily } from '../../src/define/spec.js';
 import { drainKey } from '../../src/ops/drain/drain.js';
-import { apply } from '../../src/run/apply.js';
 import { tableDigest } from '../support/table-checksum.js';
 import { useTestDatabase } from '../support/test-database.js';
+import { ordersWithLedger } from './orders-ledger.js';
 
 const t = useTestDatabase({ migrated: false });
 const WRITERS = 4;
@@ -28,20 +28,7 @@ const family = parseFamily({
 const WRITE = `WITH w AS (INSERT INTO orders (id, region, payload) VALUES ($1::bigint, $2, md5($1::bigint::text)) RETURNING *)
   INSERT INTO ledger SELECT * FROM w`;
 
-beforeAll(async () => {
-  await t.sql.unsafe(`
-    CREATE TABLE orders (id bigint NOT NULL, region text NOT NULL, payload text NOT NULL,
-      PRIMARY KEY (id, region)) PARTITION BY LIST (region);
-    CREATE TABLE ledger (id bigint NOT NULL, region text NOT NULL, payload text NOT NULL,
-      PRIMARY KEY (id, region));`);
-  // Only eu has partitions: yy and zz land in DEFAULT.
-  const eu = parseFamily({ ...family, partitionBy: { ...family.partitionBy, values: ['eu'] } });
-  expect((await apply(t.db, { families: [eu] })).failed).toBe(0);
-  await t.sql.unsafe(`
-    WITH w AS (INSERT INTO orders SELECT g, (ARRAY['eu', 'yy', 'zz'])[1 + g % 3], md5(g::text)
-               FROM generate_series(1, 30000) g RETURNING *)
-    INSERT INTO ledger SELECT * FROM w`);
-});
+beforeAll(() => ordersWithLedger(t, family, 30_000));
 
 async function drainUnderWriters(level: string, key: string, firstId: number) {
   await t.sql.unsafe(`ALTER DATABASE "${t.name}" SET default_transaction_isolation = '${level}'`);
