@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { builtInTarget } from '../../src/domains/presets.js';
-import { convertBackfill, convertFill, convertPrep } from '../../src/ops/convert/index.js';
+import {
+  convertBackfill,
+  convertFill,
+  convertPrep,
+  convertSwap,
+} from '../../src/ops/convert/index.js';
 import { buildLegacyLeaderboard } from '../support/legacy-fixtures.js';
 import { useTestDatabase } from '../support/test-database.js';
 import { leaderboardSides } from './checksums.js';
@@ -66,5 +71,27 @@ describe('a conversion fill while a replica-role session writes and truncates', 
     expect(member?.season).toBe(member?.expected);
     const sides = await leaderboardSides(t.sql);
     expect(sides.twin).toEqual(sides.legacy);
+  });
+
+  it('refuses the swap when another session disabled the capture for a while, switching nothing', async () => {
+    // As a data-only restore does: triggers off, a change, triggers on again (the ordinary way).
+    await t.sql.unsafe('ALTER TABLE public.leaderboard_run DISABLE TRIGGER USER');
+    await t.sql.unsafe(
+      'UPDATE public.leaderboard_run SET score = score + 1 WHERE id = (SELECT min(id) FROM public.leaderboard_run)',
+    );
+    await t.sql.unsafe('ALTER TABLE public.leaderboard_run ENABLE TRIGGER USER');
+    await expect(convertSwap(t.db, target)).rejects.toThrow(
+      /the capture trigger on public\.leaderboard_run was disabled, or disabled and enabled again, by another session while the conversion copied/,
+    );
+    const [where] = await t.sql<{ legacy: string | null; twin: string | null }[]>`
+      SELECT to_regclass('public.leaderboard_run')::text AS legacy,
+             to_regclass('pgparts_leaderboard_new.leaderboard_run')::text AS twin`;
+    expect(where).toEqual({
+      legacy: 'leaderboard_run',
+      twin: 'pgparts_leaderboard_new.leaderboard_run',
+    });
+    const [partitioned] = await t.sql<{ p: boolean }[]>`
+      SELECT c.relkind = 'p' AS p FROM pg_class c WHERE c.oid = 'public.leaderboard_run'::regclass`;
+    expect(partitioned?.p).toBe(false);
   });
 });

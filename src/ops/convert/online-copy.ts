@@ -2,7 +2,12 @@ import { sql } from 'drizzle-orm';
 import type { FamilySpec } from '../../define/spec.js';
 import type { AnyPgDatabase } from '../../run/database.js';
 import { quoteQualified } from '../../sql/identifiers.js';
-import { captureTriggerSql, dropCaptureTriggerSql, rowLog } from '../online-copy/capture.js';
+import {
+  captureStillOnSql,
+  captureTriggerSql,
+  dropCaptureTriggerSql,
+  rowLog,
+} from '../online-copy/capture.js';
 import { type ReplayBatch, replayBatch, replaySql, type Template } from '../online-copy/replay.js';
 import type { TableLayout } from './layout.js';
 import { captureTrigger, type Direction, type Sides } from './names.js';
@@ -33,6 +38,23 @@ export function conversionTriggerSql(
     direction,
     table,
   ]);
+}
+
+/**
+ * The swap's check, under its lock, that the fill's capture on a legacy table stayed on
+ * (captureStillOnSql): otherwise the twin may lack changes and nothing is switched.
+ */
+export function forwardCaptureStillOnSql(family: FamilySpec, table: string): string {
+  return captureStillOnSql({
+    schema: family.schema,
+    table,
+    trigger: captureTrigger('forward'),
+    operation: 'conversion',
+    consequence: 'the twin may lack changes made meanwhile; nothing was switched',
+    hint:
+      `Compare the two sides with pgparts convert ${family.name} verify; to start over, ` +
+      `pgparts convert ${family.name} abandon, then prep, backfill and fill again.`,
+  });
 }
 
 export function dropConversionTriggerSql(

@@ -22,6 +22,7 @@ import { oldSchema, sides } from './names.js';
 import {
   conversionTriggerSql,
   dropConversionTriggerSql,
+  forwardCaptureStillOnSql,
   replayConversionBatch,
 } from './online-copy.js';
 import { conversionStep, recordPhase } from './operation.js';
@@ -131,6 +132,7 @@ async function swapOn(
   const twinViews = async () => (await viewsIn(db, before.partitioned)).reverse();
   const locked = (partitionedViews: { name: string; materialized: boolean }[]): string[] => [
     lockSql(family.schema, family.tables, views),
+    ...family.tables.map((t) => forwardCaptureStillOnSql(family, t)),
     ...sequences.flatMap((s) => releaseSequenceSql(s, family.schema)),
     ...family.tables.flatMap((t) => dropConversionTriggerSql(family.schema, t, 'forward')),
     ...views.map((v) => moveViewSql(family.schema, v, old)),

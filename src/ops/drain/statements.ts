@@ -644,7 +644,14 @@ export function drainStatements(
     ...defaults.map(
       (t): FinishItem => ({
         kind: 'run',
-        sql: captureStillOnSql(schema, t.defaultPartition as string),
+        sql: captureStillOnSql({
+          schema,
+          table: t.defaultPartition as string,
+          trigger: CAPTURE_TRIGGER,
+          operation: 'drain',
+          consequence: 'rows written meanwhile may not be in the copy; nothing was changed',
+          hint: 'Run the drain again once that session is done: it copies afresh.',
+        }),
       }),
     ),
     { kind: 'mark', mark: 'locked' },

@@ -248,25 +248,34 @@ export function clearLogSql(log: ChangeLog, table: string): string {
 }
 
 /**
- * Checked under the final phase's lock (once nobody else can change the table's triggers):
- * the capture trigger on `table` is still on, enabled ALWAYS. A session that disabled it
- * meanwhile (`ALTER TABLE ... DISABLE TRIGGER ALL`, as a data-only pg_restore does around its
- * COPY) wrote unlogged rows, and one that enabled it again left it enabled the ordinary way.
- * Either fails the statement, so the transaction changes nothing, and the drain's next run
- * copies afresh: serialization_failure, a failure a later run does not meet. A statement that
- * raises, not a read: it goes out with the locks, no round trip of its own while they are held.
+ * Checked under the lock that ends an online copy (a drain's final phase, a conversion's swap),
+ * once nobody else can change the table's triggers: the capture trigger on `table` is still on,
+ * enabled ALWAYS. A session that disabled it meanwhile (`ALTER TABLE ... DISABLE TRIGGER ALL`, as
+ * a data-only pg_restore does around its COPY) wrote unlogged rows, and one that enabled it again
+ * left it enabled the ordinary way. Either fails the statement (serialization_failure: a failure a
+ * later run need not meet), so the transaction changes nothing. A statement that raises, not a
+ * read: it goes out with the locks, no round trip of its own while they are held.
  */
-export function captureStillOnSql(schema: string, table: string): string {
+export function captureStillOnSql(check: {
+  schema: string;
+  table: string;
+  trigger: string;
+  /** What the missing rows would mean, after "... while the <operation> copied": */
+  consequence: string;
+  operation: string;
+  hint: string;
+}): string {
+  const { schema, table } = check;
   return `DO ${dollarQuoted(`
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_trigger
                  WHERE tgrelid = ${textLiteral(quoteQualified(schema, table))}::regclass
-                   AND tgname = ${textLiteral(CAPTURE_TRIGGER)} AND tgenabled = 'A') THEN
+                   AND tgname = ${textLiteral(check.trigger)} AND tgenabled = 'A') THEN
     RAISE EXCEPTION USING ERRCODE = 'serialization_failure',
       MESSAGE = ${textLiteral(
-        `the capture trigger on ${schema}.${table} was disabled, or disabled and enabled again, by another session while the drain copied (ALTER TABLE ... DISABLE TRIGGER): rows written meanwhile may not be in the copy; nothing was changed`,
+        `the capture trigger on ${schema}.${table} was disabled, or disabled and enabled again, by another session while the ${check.operation} copied (ALTER TABLE ... DISABLE TRIGGER): ${check.consequence}`,
       )},
-      HINT = 'Run the drain again once that session is done: it copies afresh.';
+      HINT = ${textLiteral(check.hint)};
   END IF;
 END
 `)}`;
