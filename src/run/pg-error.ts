@@ -86,12 +86,25 @@ export function asOperationError(operation: string, error: unknown): unknown {
   const code = pgErrorCode(error);
   if (!code) return error;
   const statement = failedStatement(error);
+  const hint = serverHint(error);
   return new PgpartsError(
     'query-failed',
     `pgparts: ${operation}: ${pgErrorMessage(error)} (SQLSTATE ${code})` +
-      (statement ? `, running: ${statement}` : ''),
-    { step: operation, cause: error },
+      (statement ? `, running: ${statement}` : '') +
+      (hint ? `. Hint: ${hint}` : ''),
+    { step: operation, cause: error, ...(hint ? { hint } : {}) },
   );
+}
+
+/** The server's HINT for the error (what to do about it), where the driver kept one. */
+function serverHint(error: unknown): string | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current && typeof current === 'object'; depth += 1) {
+    const hint = (current as { hint?: unknown }).hint;
+    if (typeof hint === 'string' && hint.trim() !== '') return hint.trim();
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
 }
 
 /** The statement a driver error says failed (Drizzle's `query`), on one line and cut short. */

@@ -5,6 +5,7 @@ import {
   convertFill,
   convertPrep,
   convertSwap,
+  convertUnswap,
 } from '../../src/ops/convert/index.js';
 import { buildLegacyLeaderboard } from '../support/legacy-fixtures.js';
 import { useTestDatabase } from '../support/test-database.js';
@@ -93,5 +94,22 @@ describe('a conversion fill while a replica-role session writes and truncates', 
     const [partitioned] = await t.sql<{ p: boolean }[]>`
       SELECT c.relkind = 'p' AS p FROM pg_class c WHERE c.oid = 'public.leaderboard_run'::regclass`;
     expect(partitioned?.p).toBe(false);
+  });
+
+  it('and the unswap likewise, when the capture on the partitioned tables was off for a while', async () => {
+    // fill again puts the capture back (enabled ALWAYS); then the swap goes through.
+    await convertFill(t.db, target, { batchSize: 1_000 });
+    await convertSwap(t.db, target);
+    await t.sql.unsafe('ALTER TABLE public.leaderboard_run DISABLE TRIGGER USER');
+    await t.sql.unsafe(
+      'UPDATE public.leaderboard_run SET score = score + 1 WHERE id = (SELECT min(id) FROM public.leaderboard_run)',
+    );
+    await t.sql.unsafe('ALTER TABLE public.leaderboard_run ENABLE TRIGGER USER');
+    await expect(convertUnswap(t.db, target)).rejects.toThrow(
+      /the capture trigger on public\.leaderboard_run was disabled, or disabled and enabled again, by another session while the conversion copied \(ALTER TABLE \.\.\. DISABLE TRIGGER\): the legacy table may lack changes made meanwhile; nothing was switched.*Hint: Compare the two sides with pgparts convert leaderboard verify; the partitioned tables stay in place\./,
+    );
+    const [partitioned] = await t.sql<{ p: boolean }[]>`
+      SELECT c.relkind = 'p' AS p FROM pg_class c WHERE c.oid = 'public.leaderboard_run'::regclass`;
+    expect(partitioned?.p).toBe(true);
   });
 });

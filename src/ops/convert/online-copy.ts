@@ -41,19 +41,28 @@ export function conversionTriggerSql(
 }
 
 /**
- * The swap's check, under its lock, that the fill's capture on a legacy table stayed on
- * (captureStillOnSql): otherwise the twin may lack changes and nothing is switched.
+ * The check, under the lock of a swap or an unswap, that the capture feeding the side about to
+ * take over stayed on (captureStillOnSql): the fill's on the legacy tables before a swap, the
+ * one on the partitioned tables since the swap before an unswap. Otherwise that side may lack
+ * changes, and nothing is switched.
  */
-export function forwardCaptureStillOnSql(family: FamilySpec, table: string): string {
+export function captureStillOnForSwitchSql(
+  family: FamilySpec,
+  table: string,
+  direction: Direction,
+): string {
+  const takingOver = direction === 'forward' ? 'the twin' : 'the legacy table';
   return captureStillOnSql({
     schema: family.schema,
     table,
-    trigger: captureTrigger('forward'),
+    trigger: captureTrigger(direction),
     operation: 'conversion',
-    consequence: 'the twin may lack changes made meanwhile; nothing was switched',
+    consequence: `${takingOver} may lack changes made meanwhile; nothing was switched`,
     hint:
-      `Compare the two sides with pgparts convert ${family.name} verify; to start over, ` +
-      `pgparts convert ${family.name} abandon, then prep, backfill and fill again.`,
+      `Compare the two sides with pgparts convert ${family.name} verify` +
+      (direction === 'forward'
+        ? `; to start over, pgparts convert ${family.name} abandon, then prep, backfill and fill again.`
+        : '; the partitioned tables stay in place.'),
   });
 }
 

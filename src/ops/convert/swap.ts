@@ -20,9 +20,9 @@ import {
 } from './moves.js';
 import { oldSchema, sides } from './names.js';
 import {
+  captureStillOnForSwitchSql,
   conversionTriggerSql,
   dropConversionTriggerSql,
-  forwardCaptureStillOnSql,
   replayConversionBatch,
 } from './online-copy.js';
 import { conversionStep, recordPhase } from './operation.js';
@@ -132,7 +132,7 @@ async function swapOn(
   const twinViews = async () => (await viewsIn(db, before.partitioned)).reverse();
   const locked = (partitionedViews: { name: string; materialized: boolean }[]): string[] => [
     lockSql(family.schema, family.tables, views),
-    ...family.tables.map((t) => forwardCaptureStillOnSql(family, t)),
+    ...family.tables.map((t) => captureStillOnForSwitchSql(family, t, 'forward')),
     ...sequences.flatMap((s) => releaseSequenceSql(s, family.schema)),
     ...family.tables.flatMap((t) => dropConversionTriggerSql(family.schema, t, 'forward')),
     ...views.map((v) => moveViewSql(family.schema, v, old)),

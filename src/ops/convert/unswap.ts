@@ -19,6 +19,7 @@ import {
 } from './moves.js';
 import { oldSchema, sides, twinSchema } from './names.js';
 import {
+  captureStillOnForSwitchSql,
   conversionTriggerSql,
   dropConversionTriggerSql,
   replayConversionBatch,
@@ -82,6 +83,7 @@ async function unswapOn(
   const legacyViews = await viewsIn(db, old);
   const locked = (currentViews: { name: string; materialized: boolean }[]): string[] => [
     lockSql(family.schema, family.tables, currentViews),
+    ...family.tables.map((t) => captureStillOnForSwitchSql(family, t, 'reverse')),
     // The legacy table now holds every id (the reverse replay ran first).
     ...sequences.flatMap((s) => releaseSequenceSql(s, old)),
     ...family.tables.flatMap((t) => dropConversionTriggerSql(family.schema, t, 'reverse')),
