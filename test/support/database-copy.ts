@@ -27,18 +27,15 @@ function admin(adminUrl: string): postgres.Sql {
 }
 
 /**
- * Creates a test database, as a copy of `template` when given (else of template1), and drops
- * it, through the worker's admin connection.
+ * Creates a test database, as a copy of `template` when given, and drops it, through the
+ * worker's admin connection.
  *
  * From PostgreSQL 15 a copy is made with STRATEGY FILE_COPY: the default (WAL_LOG) reads every
  * page of the template and writes it to the WAL. Measured on the test server for the migrated
  * template (12 MB, 870 relations), in the creating server process's CPU: 130-160 ms for
  * FILE_COPY, nearly all of it in the kernel copying files (after a checkpoint, which the test
  * server, run without fsync, makes cheaply), against 160-280 ms for WAL_LOG. A run creates about
- * a hundred databases on two cores shared with everything else it does. The unmigrated ones
- * (template1, about 80 a run) are copied the same way: a create and drop cost 13-16 ms of the
- * server's CPU (the backend, checkpointer, WAL writer and background writer) against 27-30 ms
- * with WAL_LOG, measured on the test server ten at a time.
+ * a hundred databases on two cores shared with everything else it does.
  */
 export async function createDatabase(
   adminUrl: string,
@@ -48,9 +45,10 @@ export async function createDatabase(
   const sql = admin(adminUrl);
   const [row] = await sql<{ v: number }[]>`
     SELECT current_setting('server_version_num')::int AS v`;
-  const from = template ? ` TEMPLATE "${template}"` : '';
-  const strategy = (row?.v ?? 0) >= 150000 ? ' STRATEGY FILE_COPY' : '';
-  await sql.unsafe(`CREATE DATABASE "${name}"${from}${strategy}`);
+  const from = template
+    ? ` TEMPLATE "${template}"${(row?.v ?? 0) >= 150000 ? ' STRATEGY FILE_COPY' : ''}`
+    : '';
+  await sql.unsafe(`CREATE DATABASE "${name}"${from}`);
 }
 
 /** Drops a test database even with clients left connected to it. */
