@@ -82,7 +82,7 @@ describe('a conversion fill while a replica-role session writes and truncates', 
     );
     await t.sql.unsafe('ALTER TABLE public.leaderboard_run ENABLE TRIGGER USER');
     await expect(convertSwap(t.db, target)).rejects.toThrow(
-      /the capture trigger on public\.leaderboard_run was disabled, or disabled and enabled again, by another session while the conversion copied/,
+      /the capture trigger pgparts_capture_forward on public\.leaderboard_run is not enabled ALWAYS: another session disabled it while the conversion copied \(ALTER TABLE \.\.\. DISABLE TRIGGER, perhaps enabled again since\), or an earlier pgparts release made it: the twin may lack changes made meanwhile; nothing was switched.*Hint: If fill ran under an earlier pgparts release, run fill again/,
     );
     const [where] = await t.sql<{ legacy: string | null; twin: string | null }[]>`
       SELECT to_regclass('public.leaderboard_run')::text AS legacy,
@@ -106,7 +106,7 @@ describe('a conversion fill while a replica-role session writes and truncates', 
     );
     await t.sql.unsafe('ALTER TABLE public.leaderboard_run ENABLE TRIGGER USER');
     await expect(convertUnswap(t.db, target)).rejects.toThrow(
-      /the capture trigger on public\.leaderboard_run was disabled, or disabled and enabled again, by another session while the conversion copied \(ALTER TABLE \.\.\. DISABLE TRIGGER\): the legacy table may lack changes made meanwhile; nothing was switched.*Hint: Compare the two sides with pgparts convert leaderboard verify; the partitioned tables stay in place\./,
+      /the capture trigger pgparts_capture_reverse on public\.leaderboard_run is not enabled ALWAYS: .*the legacy table may lack changes made meanwhile; nothing was switched.*Hint: If the swap ran under an earlier pgparts release and nothing disabled the trigger since, ALTER TABLE "public"\."leaderboard_run" ENABLE ALWAYS TRIGGER "pgparts_capture_reverse", then unswap\./,
     );
     const [partitioned] = await t.sql<{ p: boolean }[]>`
       SELECT c.relkind = 'p' AS p FROM pg_class c WHERE c.oid = 'public.leaderboard_run'::regclass`;

@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { FamilySpec } from '../../define/spec.js';
 import type { AnyPgDatabase } from '../../run/database.js';
-import { quoteQualified } from '../../sql/identifiers.js';
+import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
 import {
   captureStillOnSql,
   captureTriggerSql,
@@ -57,12 +57,12 @@ export function captureStillOnForSwitchSql(
     table,
     trigger: captureTrigger(direction),
     operation: 'conversion',
+    earlierRelease: true,
     consequence: `${takingOver} may lack changes made meanwhile; nothing was switched`,
     hint:
-      `Compare the two sides with pgparts convert ${family.name} verify` +
-      (direction === 'forward'
-        ? `; to start over, pgparts convert ${family.name} abandon, then prep, backfill and fill again.`
-        : '; the partitioned tables stay in place.'),
+      direction === 'forward'
+        ? `If fill ran under an earlier pgparts release, run fill again (it enables the capture ALWAYS), then swap. Otherwise compare the two sides with pgparts convert ${family.name} verify; to start over, pgparts convert ${family.name} abandon, then prep, backfill and fill again.`
+        : `If the swap ran under an earlier pgparts release and nothing disabled the trigger since, ALTER TABLE ${quoteQualified(family.schema, table)} ENABLE ALWAYS TRIGGER ${quoteIdent(captureTrigger(direction))}, then unswap. Otherwise compare the two sides with pgparts convert ${family.name} verify; the partitioned tables stay in place.`,
   });
 }
 

@@ -263,6 +263,8 @@ export function captureStillOnSql(check: {
   /** What the missing rows would mean, after "... while the <operation> copied": */
   consequence: string;
   operation: string;
+  /** An earlier pgparts release may have made the trigger (enabled the ordinary way). */
+  earlierRelease?: boolean;
   hint: string;
 }): string {
   const { schema, table } = check;
@@ -273,7 +275,7 @@ BEGIN
                    AND tgname = ${textLiteral(check.trigger)} AND tgenabled = 'A') THEN
     RAISE EXCEPTION USING ERRCODE = 'serialization_failure',
       MESSAGE = ${textLiteral(
-        `the capture trigger on ${schema}.${table} was disabled, or disabled and enabled again, by another session while the ${check.operation} copied (ALTER TABLE ... DISABLE TRIGGER): ${check.consequence}`,
+        `the capture trigger ${check.trigger} on ${schema}.${table} is not enabled ALWAYS: another session disabled it while the ${check.operation} copied (ALTER TABLE ... DISABLE TRIGGER, perhaps enabled again since)${check.earlierRelease ? ', or an earlier pgparts release made it' : ''}: ${check.consequence}`,
       )},
       HINT = ${textLiteral(check.hint)};
   END IF;
