@@ -458,7 +458,9 @@ export async function readDrainState(
         defaultConstraint = constraint?.c ?? null;
         const qualified = quoteQualified(family.schema, defaultPartition);
         // Its size and capture trigger, and what a swap's successor takes over from it: its
-        // owner (when not the role draining) and its grants.
+        // owner (when not the role draining) and its grants. The app's triggers include the
+        // partition's clones of the parent's row triggers, which PostgreSQL 14 marks internal
+        // (tgparentid set; a foreign key's own triggers have a tgconstraint).
         const [stats] = await query<{
           pages: number;
           capture: string | null;
@@ -479,7 +481,8 @@ export async function readDrainState(
                                'inherited', t.tgparentid <> 0, 'del', (t.tgtype & 8) <> 0)
                              ORDER BY t.tgname), '[]')
                         FROM pg_trigger t
-                       WHERE t.tgrelid = d.oid AND NOT t.tgisinternal AND t.tgenabled <> 'D'
+                       WHERE t.tgrelid = d.oid AND t.tgenabled <> 'D'
+                         AND (NOT t.tgisinternal OR (t.tgparentid <> 0 AND t.tgconstraint = 0))
                          AND t.tgname NOT IN (${CAPTURE_TRIGGER}, ${GUARD_TRIGGER})) AS triggers,
                      (SELECT coalesce(json_agg(json_build_object(
                                'grantee', CASE WHEN g.grantee = 0 THEN NULL ELSE pg_get_userbyid(g.grantee) END,
