@@ -1,5 +1,5 @@
 import type postgres from 'postgres';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { staleStatistics } from '../../src/catalog/stale-statistics.js';
 import { parseFamily } from '../../src/define/spec.js';
 import { drainKey } from '../../src/ops/drain/drain.js';
@@ -10,20 +10,19 @@ import { tableDigest } from '../support/table-checksum.js';
 import { useTestDatabase } from '../support/test-database.js';
 
 const t = useTestDatabase();
-/** One session for every write here, which reports its counts to the server once it is idle. */
-const writer = t.connect({ max: 1 });
-afterAll(async () => {
-  await writer.end();
-});
 
 /**
- * Runs `statements`, then has the session's counts of rows changed reported at once
- * (PostgreSQL 15+ reports an idle session's only after 10 s; 14's collector takes half a second).
+ * Runs `statements` on a session of its own and ends it: a server process reports its counts of
+ * rows changed when it exits. PostgreSQL 15+ reports an idle session's only after 10 s, and 14
+ * none at all until its next statement half a second or more after the last report.
  */
 async function write(statements: string) {
-  await writer.unsafe(statements);
-  const [v] = await writer<{ n: number }[]>`SELECT current_setting('server_version_num')::int AS n`;
-  if ((v?.n ?? 0) >= 150000) await writer`SELECT pg_stat_force_next_flush()`;
+  const writer = t.connect({ max: 1 });
+  try {
+    await writer.unsafe(statements);
+  } finally {
+    await writer.end();
+  }
 }
 
 /**
