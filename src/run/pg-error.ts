@@ -98,24 +98,23 @@ export function asOperationError(operation: string, error: unknown): unknown {
 
 /** The server's HINT for the error (what to do about it), where the driver kept one. */
 function serverHint(error: unknown): string | undefined {
-  let current: unknown = error;
-  for (let depth = 0; depth < 5 && current && typeof current === 'object'; depth += 1) {
-    const hint = (current as { hint?: unknown }).hint;
-    if (typeof hint === 'string' && hint.trim() !== '') return hint.trim();
-    current = (current as { cause?: unknown }).cause;
-  }
-  return undefined;
+  return causeText(error, 'hint')?.trim();
 }
 
 /** The statement a driver error says failed (Drizzle's `query`), on one line and cut short. */
 function failedStatement(error: unknown): string | undefined {
+  const text = causeText(error, 'query');
+  if (text === undefined) return undefined;
+  const line = text.replace(/\s+/g, ' ').trim();
+  return line.length > 160 ? `${line.slice(0, 160)}...` : line;
+}
+
+/** The first non-blank text under `field` in `error` or its `cause` chain. */
+function causeText(error: unknown, field: 'hint' | 'query'): string | undefined {
   let current: unknown = error;
   for (let depth = 0; depth < 5 && current && typeof current === 'object'; depth += 1) {
-    const text = (current as { query?: unknown }).query;
-    if (typeof text === 'string' && text.trim() !== '') {
-      const line = text.replace(/\s+/g, ' ').trim();
-      return line.length > 160 ? `${line.slice(0, 160)}...` : line;
-    }
+    const text = (current as Record<string, unknown>)[field];
+    if (typeof text === 'string' && text.trim() !== '') return text;
     current = (current as { cause?: unknown }).cause;
   }
   return undefined;

@@ -53,10 +53,10 @@ export function captureStillOnForSwitchSql(
 ): string {
   const takingOver = direction === 'forward' ? 'the twin' : 'the legacy table';
   return captureStillOnSql({
+    log: rowLog,
     schema: family.schema,
     table,
     trigger: captureTrigger(direction),
-    operation: 'conversion',
     earlierRelease: true,
     consequence: `${takingOver} may lack changes made meanwhile; nothing was switched`,
     hint:

@@ -11,6 +11,7 @@ import { DEFAULT_LOCK_TIMEOUT_MS } from '../../run/lock-timeout.js';
 import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
 import { dollarQuoted, textLiteral } from '../../sql/literals.js';
 import { boundSpecSql } from '../../sql/partition-ddl.js';
+import { setTriggerSql } from '../online-copy/capture.js';
 import { partitionsOf, readTable } from './legacy-catalog.js';
 import { CONVERT_SCHEMA, DERIVE_TRIGGER, deriveFunction, twinSchema } from './names.js';
 import { conversionStep, recordPhase } from './operation.js';
@@ -88,7 +89,7 @@ END
     // Also for writers with session_replication_role = replica (a subscription's apply worker):
     // an ordinary trigger skips them, and their rows would reach the twin without the column.
     {
-      sql: `ALTER TABLE ${table} ENABLE ALWAYS TRIGGER ${quoteIdent(DERIVE_TRIGGER)}`,
+      sql: setTriggerSql(table, DERIVE_TRIGGER, 'ENABLE ALWAYS'),
       lockTimeoutMs,
     },
   ];

@@ -21,10 +21,10 @@ import {
   captureStillOnSql,
   captureTriggerSql,
   clearLogSql,
-  disableCaptureTriggerSql,
   dropCaptureTriggerSql,
   keyLog,
   keyLogSetupSql,
+  setTriggerSql,
 } from '../online-copy/capture.js';
 import {
   gainedColumn,
@@ -645,10 +645,10 @@ export function drainStatements(
       (t): FinishItem => ({
         kind: 'run',
         sql: captureStillOnSql({
+          log: keyLog(schema),
           schema,
           table: t.defaultPartition as string,
           trigger: CAPTURE_TRIGGER,
-          operation: 'drain',
           consequence: 'rows written meanwhile may not be in the copy; nothing was changed',
           hint: 'Run the drain again once that session is done: it copies afresh.',
         }),
@@ -678,7 +678,11 @@ export function drainStatements(
     finish.push(
       ...runAll(
         defaults.map((t) =>
-          disableCaptureTriggerSql(CAPTURE_TRIGGER, schema, t.defaultPartition as string),
+          setTriggerSql(
+            quoteQualified(schema, t.defaultPartition as string),
+            CAPTURE_TRIGGER,
+            'DISABLE',
+          ),
         ),
       ),
     );

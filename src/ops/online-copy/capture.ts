@@ -31,8 +31,10 @@ export interface ChangeLog {
   tableColumn: string;
   /** The trigger function, qualified. */
   function: string;
-  /** The function of the TRUNCATE guard, qualified; `guarding` says which operation in its error. */
-  truncateGuard: { function: string; guarding: string; hint: string };
+  /** The operation whose copies it serves, as its errors name it. */
+  operation: 'drain' | 'conversion';
+  /** The TRUNCATE guard's function, qualified, and what its error says to do. */
+  truncateGuard: { function: string; hint: string };
 }
 
 /** A drain's log, in the family's schema: keys, one trigger per DEFAULT partition. */
@@ -53,9 +55,9 @@ export function keyLog(schema: string): ChangeLog {
     table: quoteQualified(schema, CHANGE_LOG_TABLE),
     tableColumn: 'source_table',
     function: quoteQualified(schema, CAPTURE_FUNCTION),
+    operation: 'drain',
     truncateGuard: {
       function: quoteQualified(schema, TRUNCATE_GUARD_FUNCTION),
-      guarding: 'drain',
       hint:
         'Let the drain finish (pgparts drain, or pgparts apply) or abandon it (pgparts drain ' +
         '--abandon), then truncate.',
@@ -68,9 +70,9 @@ export const rowLog: ChangeLog = {
   table: quoteQualified(CONVERT_SCHEMA, CONVERT_CHANGES_TABLE),
   tableColumn: 'table_name',
   function: quoteQualified(CONVERT_SCHEMA, CONVERT_CAPTURE_FUNCTION),
+  operation: 'conversion',
   truncateGuard: {
     function: quoteQualified(CONVERT_SCHEMA, TRUNCATE_GUARD_FUNCTION),
-    guarding: 'conversion',
     hint:
       'Finish the conversion (pgparts convert <family> ... cleanup) or abandon it (pgparts ' +
       'convert <family> abandon), then truncate.',
@@ -194,10 +196,10 @@ export function captureTriggerSql(
     truncateGuardFunctionSql(log),
     `CREATE OR REPLACE TRIGGER ${quoteIdent(trigger)} AFTER INSERT OR UPDATE OR DELETE ` +
       `ON ${quoteQualified(schema, table)} FOR EACH ROW EXECUTE FUNCTION ${log.function}(${args.map(textLiteral).join(', ')})`,
-    alwaysSql(trigger, schema, table),
+    setTriggerSql(quoteQualified(schema, table), trigger, 'ENABLE ALWAYS'),
     `CREATE OR REPLACE TRIGGER ${quoteIdent(guard)} BEFORE TRUNCATE ON ${quoteQualified(schema, table)} ` +
       `FOR EACH STATEMENT EXECUTE FUNCTION ${log.truncateGuard.function}()`,
-    alwaysSql(guard, schema, table),
+    setTriggerSql(quoteQualified(schema, table), guard, 'ENABLE ALWAYS'),
   ];
 }
 
@@ -215,7 +217,7 @@ function truncateGuardFunctionSql(log: ChangeLog): string {
   const body = `
 BEGIN
   RAISE EXCEPTION USING ERRCODE = 'object_in_use',
-    MESSAGE = format('pgparts: TRUNCATE of %I.%I refused: a pgparts ${g.guarding} is copying it, and the copy put in its place would bring back the rows a TRUNCATE removes; nothing was truncated', TG_TABLE_SCHEMA, TG_TABLE_NAME),
+    MESSAGE = format('pgparts: TRUNCATE of %I.%I refused: a pgparts ${log.operation} is copying it, and the copy put in its place would bring back the rows a TRUNCATE removes; nothing was truncated', TG_TABLE_SCHEMA, TG_TABLE_NAME),
     HINT = ${textLiteral(g.hint)};
 END
 `;
@@ -229,17 +231,18 @@ END
 `)}`;
 }
 
-/** `ALTER TABLE ... ENABLE ALWAYS TRIGGER`: fires whatever session_replication_role says. */
-function alwaysSql(trigger: string, schema: string, table: string): string {
-  return `ALTER TABLE ${quoteQualified(schema, table)} ENABLE ALWAYS TRIGGER ${quoteIdent(trigger)}`;
-}
-
 /**
- * Stops the capture on `table` inside a transaction that already blocks its writers (SHARE ROW
- * EXCLUSIVE, which readers pass): what that transaction deletes itself is not logged.
+ * `ALTER TABLE <table> ENABLE ALWAYS | DISABLE TRIGGER <trigger>` (`table` qualified). ENABLE
+ * ALWAYS: the trigger fires whatever session_replication_role says. DISABLE, for a capture,
+ * inside a transaction that already blocks the table's writers (SHARE ROW EXCLUSIVE, which
+ * readers pass): what that transaction deletes itself is not logged.
  */
-export function disableCaptureTriggerSql(trigger: string, schema: string, table: string): string {
-  return `ALTER TABLE ${quoteQualified(schema, table)} DISABLE TRIGGER ${quoteIdent(trigger)}`;
+export function setTriggerSql(
+  table: string,
+  trigger: string,
+  state: 'ENABLE ALWAYS' | 'DISABLE',
+): string {
+  return `ALTER TABLE ${table} ${state} TRIGGER ${quoteIdent(trigger)}`;
 }
 
 /** Deletes what `log` holds of the writes to `table` (their capture is over or given up). */
@@ -257,12 +260,12 @@ export function clearLogSql(log: ChangeLog, table: string): string {
  * read: it goes out with the locks, no round trip of its own while they are held.
  */
 export function captureStillOnSql(check: {
+  log: ChangeLog;
   schema: string;
   table: string;
   trigger: string;
   /** What the missing rows would mean, after "... while the <operation> copied": */
   consequence: string;
-  operation: string;
   /** An earlier pgparts release may have made the trigger (enabled the ordinary way). */
   earlierRelease?: boolean;
   hint: string;
@@ -275,7 +278,7 @@ BEGIN
                    AND tgname = ${textLiteral(check.trigger)} AND tgenabled = 'A') THEN
     RAISE EXCEPTION USING ERRCODE = 'serialization_failure',
       MESSAGE = ${textLiteral(
-        `the capture trigger ${check.trigger} on ${schema}.${table} is not enabled ALWAYS: another session disabled it while the ${check.operation} copied (ALTER TABLE ... DISABLE TRIGGER, perhaps enabled again since)${check.earlierRelease ? ', or an earlier pgparts release made it' : ''}: ${check.consequence}`,
+        `the capture trigger ${check.trigger} on ${schema}.${table} is not enabled ALWAYS: another session disabled it while the ${check.log.operation} copied (ALTER TABLE ... DISABLE TRIGGER, perhaps enabled again since)${check.earlierRelease ? ', or an earlier pgparts release made it' : ''}: ${check.consequence}`,
       )},
       HINT = ${textLiteral(check.hint)};
   END IF;
