@@ -493,28 +493,60 @@ export function inspectInSession(
 /**
  * The second catalog batch (each family's records and each DEFAULT's first look) depends on what
  * the first one answers, which is why it waits for it: one round trip more. From one run to the
- * next on the same families it is most often the very same statement. So a run in a session
- * (apply's pinned connection, on a driver that sends statements without waiting: postgres.js)
- * sends the one it sent last time as soon as `proceed` says go (the lock attempt sent before the
- * first batch has answered, which the server does before it runs that batch), without waiting for
- * the first batch's answer; it uses the guess's answer only when the statement it builds from the
- * first batch's answer is the same text with the same parameters. So nothing is read before the
+ * next on the same families it is most often the very same statements (secondBatchGroups). So a
+ * run in a session (apply's pinned connection, on a driver that sends statements without waiting:
+ * postgres.js) sends the ones it sent last time as soon as `proceed` says go (the lock attempt
+ * sent before the first batch has answered, which the server does before it runs that batch),
+ * without waiting for the first batch's answer; it uses the guess's answers only when the
+ * statements it builds from the first batch's answer are the same texts with the same parameters. So nothing is read before the
  * run holds its lock (a run that finds it taken touches no table), and the server runs the guess
  * after the first batch, where it would have run the second batch a round trip later. Otherwise
  * (a partition made or dropped, a key that moved, the first run in the process) the guess's
  * answer is dropped and the second batch is sent as before. A guess that fails outside its match
  * (a table gone) costs only its own statement: no transaction is open.
  */
-const lastSecondBatch = new Map<string, BuiltBatch>();
+const lastSecondBatch = new Map<string, BuiltBatch[]>();
 const REMEMBERED_BATCHES = 32;
 
-function rememberSecondBatch(key: string, batch: BuiltBatch): void {
+function rememberSecondBatch(key: string, batches: BuiltBatch[]): void {
   lastSecondBatch.delete(key);
-  lastSecondBatch.set(key, batch);
+  lastSecondBatch.set(key, batches);
   const oldest = lastSecondBatch.keys().next().value;
   if (lastSecondBatch.size > REMEMBERED_BATCHES && oldest !== undefined) {
     lastSecondBatch.delete(oldest);
   }
+}
+
+/**
+ * How the second batch's reads are grouped into statements, as slot lists. Where statements go
+ * out together, the reads of the app's own tables (DEFAULT's probes, a `valuesFrom` source) are
+ * a statement of their own: a change to one of those tables (a partition created, detached or
+ * dropped changes DEFAULT's constraint) makes the server parse and plan again every cached
+ * statement that reads it, and the rest of the batch (about 2-4 ms to plan) then keeps its plan.
+ * Elsewhere one statement: a second would cost a round trip of its own.
+ */
+function secondBatchGroups(
+  reads: number,
+  ofAppTables: ReadonlySet<number>,
+  together: boolean,
+): number[][] {
+  const all = Array.from({ length: reads }, (_, at) => at);
+  if (!together) return [all];
+  const catalog = all.filter((at) => !ofAppTables.has(at));
+  const app = all.filter((at) => ofAppTables.has(at));
+  return [catalog, app].filter((group) => group.length > 0);
+}
+
+/** Sends the batches one behind the other without waiting; their rows, batch by batch. */
+function sendBatches(
+  db: AnyPgDatabase,
+  batches: readonly BuiltBatch[],
+): Promise<Record<string, unknown>[][][]> {
+  return Promise.all(batches.map((batch) => sendBatch(db, batch)));
+}
+
+function sameBatches(a: readonly BuiltBatch[], b: readonly BuiltBatch[]): boolean {
+  return a.length === b.length && a.every((batch, i) => sameBatch(batch, b[i] as BuiltBatch));
 }
 
 async function readCatalog(
@@ -629,7 +661,9 @@ async function readCatalog(
     const guess = guessing ? lastSecondBatch.get(guessKey) : undefined;
     const guessed =
       guess && proceed
-        ? Promise.resolve(proceed).then((go) => (go && !firstFailed ? sendBatch(tx, guess) : null))
+        ? Promise.resolve(proceed).then((go) =>
+            go && !firstFailed ? sendBatches(tx, guess) : null,
+          )
         : undefined;
     guessed?.catch(() => {}); // read below, or left unread
     const [parentRows = [], partitionRows = [], indexRows = [], presentRows = [], ...sourceRows] =
@@ -652,7 +686,13 @@ async function readCatalog(
 
     // Second round trip: every family's records, and the first probe of every DEFAULT.
     const reads: SQL[] = [];
-    const slot = (read: SQL): number => reads.push(read) - 1;
+    /** The slots of reads of the app's own tables (a DEFAULT, a `valuesFrom` source). */
+    const ofAppTables = new Set<number>();
+    const slot = (read: SQL, appTable = false): number => {
+      const at = reads.push(read) - 1;
+      if (appTable) ofAppTables.add(at);
+      return at;
+    };
     const ownershipSlots = new Map<string, { owned: number; adopted: number }>();
     for (const schema of schemas) {
       if (!has(schema, OWNED_TABLES)) continue;
@@ -716,6 +756,7 @@ async function readCatalog(
                 indexLeads(row).includes(family.partitionBy.column),
               ),
             ),
+            true,
           ),
           probed,
         });
@@ -724,7 +765,7 @@ async function readCatalog(
     const familySlots = specs.map((family, f) => ({
       sourceValues:
         sources[f] && sourceFound.get(family)
-          ? slot(sourceValuesSql(sources[f] as NonNullable<(typeof sources)[number]>))
+          ? slot(sourceValuesSql(sources[f] as NonNullable<(typeof sources)[number]>), true)
           : -1,
       retired: has(family.schema, RETIRED_KEYS_TABLE) ? slot(retiredKeysSql(family)) : -1,
       drainTables: slot(drainTablesSql(family, has(family.schema, OWNED_TABLES))),
@@ -748,12 +789,22 @@ async function readCatalog(
         ];
       }),
     );
-    const second = buildBatch(tx, reads);
-    // The same statement, sent earlier: its answer, or its error (the one this send would meet).
-    const records =
-      (guess && guessed && sameBatch(guess, second) ? await guessed : null) ??
-      (await sendBatch(tx, second));
+    const groups = secondBatchGroups(reads.length, ofAppTables, sendsTogether(tx));
+    const second = groups.map((group) =>
+      buildBatch(
+        tx,
+        group.map((at) => reads[at] as SQL),
+      ),
+    );
+    // The same statements, sent earlier: their answers, or the error this send would meet.
+    const answers =
+      (guess && guessed && sameBatches(guess, second) ? await guessed : null) ??
+      (await sendBatches(tx, second));
     if (guessing) rememberSecondBatch(guessKey, second);
+    const records: Record<string, unknown>[][] = [];
+    for (const [g, group] of groups.entries()) {
+      for (const [i, at] of group.entries()) records[at] = answers[g]?.[i] ?? [];
+    }
     const at = (i: number) => (i >= 0 ? (records[i] ?? []) : []);
 
     const familySnapshots: FamilySnapshot[] = [];
