@@ -25,7 +25,12 @@ import { findAnomalies, type IndexOrderIssue, sharedRecords } from './anomalies.
 import { type BuiltBatch, buildBatch, readBatch, sameBatch, sendBatch } from './batch.js';
 import { defaultRowsSql, occupancyFromLook, readDefaultRows } from './default-rows.js';
 import { MAINTENANCE_RUNS_TABLE } from './maintenance-runs.js';
-import { OPERATIONS_TABLE, operationsFromRows, schemaOperationsSql } from './operations.js';
+import {
+  noteOperationsTable,
+  OPERATIONS_TABLE,
+  operationsFromRows,
+  schemaOperationsSql,
+} from './operations.js';
 import {
   adoptedRowsSql,
   type OwnershipRecords,
@@ -778,6 +783,8 @@ async function readCatalog(
         const inSchema = specs.filter((f) => f.schema === schema);
         const names = inSchema.map((f) => f.name);
         const tablesIn = [...new Set(inSchema.flatMap((f) => f.tables))];
+        // A keyed operation in this process then reads its records without waiting (key-lock.ts).
+        if (has(schema, OPERATIONS_TABLE)) noteOperationsTable(tx, schema);
         return [
           schema,
           {

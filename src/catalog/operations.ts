@@ -1,5 +1,6 @@
 import { type SQL, sql } from 'drizzle-orm';
 import type { AnyPgDatabase } from '../run/database.js';
+import { postgresJsServer } from '../run/driver-capabilities.js';
 import { rowsOf } from '../run/rows.js';
 import { quoteQualified } from '../sql/identifiers.js';
 import { textLiteral } from '../sql/literals.js';
@@ -17,6 +18,29 @@ export const OPERATIONS_TABLE = 'pgparts_operations';
 /** `convert` is family-wide: recorded under run/key-lock.ts's WHOLE_FAMILY_KEY, from prep to cleanup. */
 export const OPERATION_KINDS = ['drain', 'retire', 'reattach', 'convert'] as const;
 export type OperationKind = (typeof OPERATION_KINDS)[number];
+
+/**
+ * The schemas where this process has seen the operations table, per database
+ * (`postgresJsServer`). A keyed operation reads the family's records right behind its lock
+ * statement only where the table is known to exist (run/key-lock.ts): sent where it does not,
+ * that read fails, harmlessly, but the server logs an ERROR for it, an alarm in a log watched
+ * for errors. Elsewhere the read waits for the lock statement's reply, which says whether the
+ * table exists: one round trip more, once per schema and process. A table dropped since only
+ * brings that ERROR back.
+ */
+const operationsTablesSeen = new Set<string>();
+
+/** Notes that the operations table exists in `schema` of the database `db` reaches. */
+export function noteOperationsTable(db: AnyPgDatabase, schema: string): void {
+  const server = postgresJsServer(db);
+  if (server !== null) operationsTablesSeen.add(JSON.stringify([server, schema]));
+}
+
+/** Whether this process has seen the operations table in `schema` of the database `db` reaches. */
+export function operationsTableSeen(db: AnyPgDatabase, schema: string): boolean {
+  const server = postgresJsServer(db);
+  return server !== null && operationsTablesSeen.has(JSON.stringify([server, schema]));
+}
 
 export function operationsSetupSql(schema: string): string[] {
   return [

@@ -50,6 +50,18 @@ export function isDrizzleTransaction(db: AnyPgDatabase): boolean {
   return kindOf((db as unknown as DrizzleInternals).constructor).endsWith('Transaction');
 }
 
+/**
+ * The server and database `db` connects to as its postgres.js client names them (host, port,
+ * database), or null for other drivers: what tells apart two databases a process reaches.
+ */
+export function postgresJsServer(db: AnyPgDatabase): string | null {
+  if (driverOf(db) !== 'postgres-js') return null;
+  const client = (db as unknown as DrizzleInternals).session?.client;
+  const options = (client as { options?: Record<string, unknown> } | undefined)?.options;
+  if (!options) return null;
+  return JSON.stringify([options.host, options.port, options.database]);
+}
+
 /** The driver Drizzle wraps in `db`, read from its session's kind. */
 export function driverOf(db: AnyPgDatabase): DriverName {
   const sessionKind = kindOf((db as unknown as DrizzleInternals).session?.constructor);

@@ -1,11 +1,13 @@
 import { is, sql } from 'drizzle-orm';
 import { PgTransaction } from 'drizzle-orm/pg-core';
 import {
+  noteOperationsTable,
   OPERATIONS_TABLE,
   type OperationKind,
   operationsFromRows,
   operationsSetupSql,
   operationsSql,
+  operationsTableSeen,
   type RecordedOperation,
 } from '../catalog/operations.js';
 import { familyIdentity } from '../define/spec.js';
@@ -199,7 +201,10 @@ export async function withKeyOperation<T>(
     // is taken once the locks are held. Its rows count only when the locks were taken and the
     // table exists (the lock statement's reply says both); its failure counts only then too.
     // Not in a transaction, where a failed read (no table yet) would abort what follows.
-    const readEarly = sendsTogether(s) && !is(s, PgTransaction);
+    // Only where the table is known to exist (operationsTableSeen): sent where it does not, the
+    // read fails and the server logs an ERROR for it.
+    const readEarly =
+      sendsTogether(s) && !is(s, PgTransaction) && operationsTableSeen(s, family.schema);
     const [lockRows, early] = await afterSentOn(s, lockStatement, async () =>
       readEarly
         ? readOperationsRows().then(
@@ -243,6 +248,7 @@ export async function withKeyOperation<T>(
     // The family's records in one read: this key's, and what blocks it (the whole family's
     // operation for a key; any key's for the whole family).
     let tableExists = got.t === true;
+    if (tableExists) noteOperationsTable(s, family.schema);
     const operationRows = async () => {
       if (early === undefined) return readOperationsRows();
       if ('error' in early) throw early.error;
@@ -304,6 +310,7 @@ export async function withKeyOperation<T>(
           await afterSentOn(s, runEachSent(s, operationsSetupSql(family.schema)), insert);
         }
         tableExists = true;
+        noteOperationsTable(s, family.schema);
         begun = true;
         recordedPhase = phase;
       },
@@ -347,6 +354,7 @@ export async function withKeyOperation<T>(
             if (statements.length === 0) return;
             if (begin) {
               tableExists = true;
+              noteOperationsTable(s, family.schema);
               begun = true;
               recordedPhase = begin.phase;
             } else if (change.end) begun = false;

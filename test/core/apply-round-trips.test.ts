@@ -1,4 +1,3 @@
-import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -9,38 +8,11 @@ import { MAINTENANCE_LOCK_KEY } from '../../src/run/advisory-lock.js';
 import { apply } from '../../src/run/apply.js';
 import { quoteQualified } from '../../src/sql/identifiers.js';
 import { openTransaction } from '../support/open-transaction.js';
+import { messageTypes, startRelay } from '../support/protocol-relay.js';
 import { useTestDatabase } from '../support/test-database.js';
 
 const t = useTestDatabase();
 const families = [leaderboardFamily];
-
-/**
- * Calls `onMessage` with the type of each protocol message in a byte stream cut into chunks
- * anyhow; the client's first message has no type: it is told as 'startup'.
- */
-function messageTypes(onMessage: (type: string) => void, untypedFirst: boolean) {
-  let pending = Buffer.alloc(0);
-  let first = untypedFirst;
-  return (chunk: Buffer) => {
-    pending = Buffer.concat([pending, chunk]);
-    for (;;) {
-      if (first) {
-        if (pending.length < 4) return;
-        const length = pending.readInt32BE(0);
-        if (pending.length < length) return;
-        pending = pending.subarray(length);
-        first = false;
-        onMessage('startup');
-        continue;
-      }
-      if (pending.length < 5) return;
-      const length = pending.readInt32BE(1);
-      if (pending.length < 1 + length) return;
-      onMessage(String.fromCharCode(pending[0] ?? 0));
-      pending = pending.subarray(1 + length);
-    }
-  };
-}
 
 /**
  * A TCP relay between a client and the server that counts the round trips the client waited
@@ -54,7 +26,6 @@ function messageTypes(onMessage: (type: string) => void, untypedFirst: boolean) 
  * wait whenever it follows one.
  */
 async function flightCounter(target: string) {
-  const url = new URL(target);
   let flights = 0;
   /** Requests sent and not yet answered with ReadyForQuery. */
   let unanswered = 0;
@@ -64,53 +35,35 @@ async function flightCounter(target: string) {
   let builtAt = 0;
   let answeredAt = 0;
   let describeAnswered = false;
-  const sockets = new Set<Socket>();
-  const relay: Server = createServer((client) => {
-    const server = tcpConnect(Number(url.port || 5432), url.hostname);
-    for (const s of [client, server]) {
-      sockets.add(s);
-      s.on('error', () => {
-        client.destroy();
-        server.destroy();
-      });
-      s.on('close', () => (s === client ? server : client).destroy());
-    }
-    const fromClient = messageTypes((type) => {
-      // The startup is answered by ReadyForQuery too, once the session is set up.
-      if (type === 'S' || type === 'Q' || type === 'startup') unanswered += 1;
-      if (type === 'H') describing = true;
-    }, true);
-    const fromServer = messageTypes((type) => {
-      if (type === 'Z') {
-        unanswered -= 1;
-        if (unanswered === 0) answeredAt = ++clock;
-      }
-      // A describe's answer ends with the statement's row description (or no data).
-      if ((type === 'T' || type === 'n') && describing) {
-        describing = false;
-        describeAnswered = true;
-      }
-    }, false);
-    client.on('data', (chunk) => {
-      if (unanswered === 0 && !describing && (builtAt > answeredAt || describeAnswered))
-        flights += 1;
-      describeAnswered = false;
-      fromClient(chunk);
-      server.write(chunk);
-    });
-    server.on('data', (chunk) => {
-      fromServer(chunk);
-      client.write(chunk);
-    });
+  const relay = await startRelay(target, {
+    onClientData: () => {
+      const fromClient = messageTypes((type) => {
+        // The startup is answered by ReadyForQuery too, once the session is set up.
+        if (type === 'S' || type === 'Q' || type === 'startup') unanswered += 1;
+        if (type === 'H') describing = true;
+      }, true);
+      return (chunk) => {
+        if (unanswered === 0 && !describing && (builtAt > answeredAt || describeAnswered))
+          flights += 1;
+        describeAnswered = false;
+        fromClient(chunk);
+      };
+    },
+    onServerData: () =>
+      messageTypes((type) => {
+        if (type === 'Z') {
+          unanswered -= 1;
+          if (unanswered === 0) answeredAt = ++clock;
+        }
+        // A describe's answer ends with the statement's row description (or no data).
+        if ((type === 'T' || type === 'n') && describing) {
+          describing = false;
+          describeAnswered = true;
+        }
+      }, false),
   });
-  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
-  const address = relay.address();
-  if (!address || typeof address === 'string') throw new Error('relay has no port');
-  const relayed = new URL(target);
-  relayed.hostname = '127.0.0.1';
-  relayed.port = String(address.port);
   return {
-    url: relayed.toString(),
+    url: relay.url,
     /** postgres.js's debug hook: called as it builds each request. */
     built: () => {
       builtAt = ++clock;
@@ -119,10 +72,7 @@ async function flightCounter(target: string) {
       flights = 0;
     },
     flights: () => flights,
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => relay.close(() => resolve()));
-    },
+    close: relay.close,
   };
 }
 
