@@ -148,6 +148,7 @@ interface SavedSettings {
   lt: string;
   jit: string;
   pcm: string;
+  scs: string;
   ms: number | string;
   version: string;
 }
@@ -570,26 +571,32 @@ async function readCatalog(
 
   // The caller's settings are read first (the subquery runs before the set_config calls). One
   // round trip for all of it: catalog text (pg_get_partkeydef, pg_get_expr) then names what it
-  // names in full, times in UTC. JIT off: the reads are short, a compile would only add to them.
+  // names in full, times in UTC, and a backslash in a bound's string once (with
+  // standard_conforming_strings off the server doubles it and writes no E'': 'a\b' read back as
+  // a\\b was a partition missing on every run). JIT off: the reads are short, a compile would
+  // only add to them.
   // Generic plans: the catalog batches are named statements (batch.ts), planned once per
   // connection instead of on every run (planning them costs more than running them).
   const settingsSql = (local: boolean) => sql`
-        SELECT s.tz, s.ds, s.sp, s.lt, s.jit, s.pcm, s.ms, s.version,
+        SELECT s.tz, s.ds, s.sp, s.lt, s.jit, s.pcm, s.scs, s.ms, s.version,
                set_config('TimeZone', 'UTC', ${local}), set_config('DateStyle', 'ISO, YMD', ${local}),
                set_config('search_path', 'pg_catalog', ${local}),
                set_config('lock_timeout', ${`${lockTimeoutMs}ms`}, ${local}),
                set_config('jit', 'off', ${local}),
-               set_config('plan_cache_mode', 'force_generic_plan', ${local})
+               set_config('plan_cache_mode', 'force_generic_plan', ${local}),
+               set_config('standard_conforming_strings', 'on', ${local})
         FROM (SELECT current_setting('TimeZone') AS tz, current_setting('DateStyle') AS ds,
                      current_setting('search_path') AS sp, current_setting('lock_timeout') AS lt,
                      current_setting('jit') AS jit, current_setting('plan_cache_mode') AS pcm,
+                     current_setting('standard_conforming_strings') AS scs,
                      (extract(epoch FROM now()) * 1000)::float8 AS ms,
                      current_setting('server_version_num') AS version
               OFFSET 0) s`;
   const restoreSql = (saved: SavedSettings, local: boolean) =>
     sql`SELECT set_config('TimeZone', ${saved.tz}, ${local}), set_config('DateStyle', ${saved.ds}, ${local}),
                set_config('search_path', ${saved.sp}, ${local}), set_config('lock_timeout', ${saved.lt}, ${local}),
-               set_config('jit', ${saved.jit}, ${local}), set_config('plan_cache_mode', ${saved.pcm}, ${local})`;
+               set_config('jit', ${saved.jit}, ${local}), set_config('plan_cache_mode', ${saved.pcm}, ${local}),
+               set_config('standard_conforming_strings', ${saved.scs}, ${local})`;
   // Sent without waiting for its reply: the catalog batch goes out right behind it and runs
   // under its settings (the connection runs statements in the order they are sent).
   const readSettings = (on: AnyPgDatabase, local: boolean) =>

@@ -170,6 +170,9 @@ export function pgpartsSessionSettings(lockTimeoutMs?: number): Record<string, s
     // before the lock, and a writer's rows committed in between were lost with the old DEFAULT;
     // under serializable its replay failed with 40001.
     default_transaction_isolation: 'read committed',
+    // The catalog text pgparts reads (a bound, a CHECK, an index's predicate) writes a string's
+    // backslash once, as pgparts's own literals expect; off, the server doubles it.
+    standard_conforming_strings: 'on',
     ...(lockTimeoutMs !== undefined ? { lock_timeout: `${lockTimeoutMs}ms` } : {}),
   };
 }
