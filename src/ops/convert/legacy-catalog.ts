@@ -26,6 +26,8 @@ export interface CatalogTable {
   primaryKey: string[];
   /** Columns whose default draws from a sequence the table owns (serial / bigserial). */
   sequences: { column: string; sequence: string }[];
+  /** The tablespace the table's data is in, when it names one (null: the database's default). */
+  tablespace: string | null;
 }
 
 /** One table's shape, or null when it does not exist. Defaults print schema-qualified. */
@@ -35,9 +37,11 @@ export async function readTable(
   name: string,
 ): Promise<CatalogTable | null> {
   return withSearchPath(db, '', async (tx) => {
-    const found = await query<{ oid: string; kind: string }>(
+    const found = await query<{ oid: string; kind: string; tablespace: string | null }>(
       tx,
-      sql`SELECT c.oid::text AS oid, c.relkind::text AS kind FROM pg_class c
+      sql`SELECT c.oid::text AS oid, c.relkind::text AS kind,
+                 (SELECT spcname FROM pg_tablespace WHERE oid = c.reltablespace) AS tablespace
+          FROM pg_class c
           JOIN pg_namespace n ON n.oid = c.relnamespace
           WHERE n.nspname = ${schema} AND c.relname = ${name} AND c.relkind IN ('r', 'p')`,
     );
@@ -87,6 +91,7 @@ export async function readTable(
       })),
       primaryKey: pk.map((p) => p.name),
       sequences,
+      tablespace: table.tablespace,
     };
   });
 }

@@ -211,7 +211,11 @@ export function twinTableSql(
     if (family.tables.includes(getTableConfig(fk.reference().foreignTable).name)) continue;
     lines.push(`  ${foreignKeyClause(family, fk, schema)}`);
   }
-  return `CREATE TABLE ${quoteQualified(schema, config.name)} (\n${lines.join(',\n')}\n) ${partitionByClause(family)}`;
+  // In the legacy table's tablespace: a partitioned table's is where its partitions go (those
+  // prep makes with PARTITION OF, and pgparts's later ones), so the rows stay on the disk the
+  // app chose for them.
+  const tablespace = legacy.tablespace ? ` TABLESPACE ${quoteIdent(legacy.tablespace)}` : '';
+  return `CREATE TABLE ${quoteQualified(schema, config.name)} (\n${lines.join(',\n')}\n) ${partitionByClause(family)}${tablespace}`;
 }
 
 function foreignKeyClause(family: FamilySpec, fk: ForeignKey, schema: string): string {
