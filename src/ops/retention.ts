@@ -447,6 +447,23 @@ async function retireOnSession(
 ): Promise<RetireResult> {
   const where = `family ${family.name}, key ${keyLabel(key)}`;
   const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+  const check = (s: AnyPgDatabase, resuming: boolean) =>
+    checkKey(s, family, key, 'retire', {
+      force: options.force === true,
+      resuming,
+      // In a run (no carry-over here), the step was planned from the partitions apply read.
+      planned: !carryOverOwnership,
+    });
+  const previewing = (s: AnyPgDatabase, mode: RetireMode, resuming: boolean) =>
+    previewRetire(s, family, key, { mode, archiveSchema, resuming, ownedTableExists: true });
+  /**
+   * The key's check and the preflight: reads, sent together. In a run (no carry-over) they are
+   * read ahead, right behind the key's lock, for a retire that starts fresh.
+   */
+  const preflight = (s: AnyPgDatabase, mode: RetireMode, resuming: boolean) =>
+    afterSentOn(s, check(s, resuming), () => previewing(s, mode, resuming)).then(
+      ([, preview]) => preview,
+    );
   // Its record's writes need not wait for the WAL flush: each is followed by the DETACH, DROP
   // or record of retired keys, whose commit flushes them (withKeyOperation).
   return await withKeyOperation(
@@ -458,27 +475,17 @@ async function retireOnSession(
       const resuming = op.resuming !== null;
       // An interrupted retire is finished as it began: the same mode.
       const mode: RetireMode = retireMode(family, op.resuming?.detail, options);
-      const checking = checkKey(s, family, key, 'retire', {
-        force: options.force === true,
-        resuming,
-        // In a run (no carry-over here), the step was planned from the partitions apply read.
-        planned: !carryOverOwnership,
-      });
       // Every statement is built here, after the preflight, before the first change. The
       // ownership record's table exists by then (apply, or ensureOwnership here, made sure of
       // it; the preflight does not take that on trust). The preflight writes nothing: its
       // BEGIN, reads and COMMIT go out together.
-      const previewing = () =>
-        previewRetire(s, family, key, { mode, archiveSchema, resuming, ownedTableExists: true });
       let preview: RetirePreview;
       if (carryOverOwnership) {
-        await checking;
+        await check(s, resuming);
         await ensureOwnership(s, family);
-        preview = await previewing();
-      } else {
-        // The key's check and the preflight are reads: they go out together.
-        [, preview] = await afterSentOn(s, checking, previewing);
-      }
+        preview = await previewing(s, mode, resuming);
+      } else if (op.readAhead && !resuming) preview = await op.readAhead;
+      else preview = await preflight(s, mode, resuming);
       const { present, concurrently, detachNote } = preview.facts;
       const base = {
         family: family.name,
@@ -574,7 +581,16 @@ async function retireOnSession(
         elapsedMs: performance.now() - started,
       };
     },
-    { recordWithoutFlushWait: true },
+    {
+      recordWithoutFlushWait: true,
+      // Read ahead as a fresh retire reads: not resumed, so in the mode the spec or options say.
+      ...(carryOverOwnership
+        ? {}
+        : {
+            readAhead: (s: AnyPgDatabase) =>
+              preflight(s, retireMode(family, undefined, options), false),
+          }),
+    },
   );
 }
 

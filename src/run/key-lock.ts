@@ -36,10 +36,16 @@ import { openSession } from './session.js';
  * `hashtext('pgparts:key:' || <schema.family>)` and objid `hashtext(<key>)`.
  */
 
-export interface KeyOperation {
+export interface KeyOperation<A = undefined> {
   kind: OperationKind;
   /** A record of this same operation was left by an earlier, interrupted run: resume it. */
   resuming: RecordedOperation | null;
+  /**
+   * What `readAhead` (withKeyOperation's option) read, sent right behind the lock statement and
+   * the records' read; undefined where those are not sent ahead. The server runs it after the
+   * lock statement: with the key's lock held.
+   */
+  readAhead: Promise<A> | undefined;
   /**
    * Records the operation (before its first change); idempotent. `detail` is what a resume
    * needs to do the same (retire: its mode).
@@ -129,14 +135,20 @@ function howToFinish(op: RecordedOperation): string {
  * when `fn` returns, unless `spansRuns` (then by `op.end()`); kept (with its last phase) when it
  * throws after `begin`.
  */
-export async function withKeyOperation<T>(
+export async function withKeyOperation<T, A = undefined>(
   db: AnyPgDatabase,
   family: { schema: string; name: string },
   key: string,
   kind: OperationKind,
-  fn: (op: KeyOperation) => Promise<T>,
+  fn: (op: KeyOperation<A>) => Promise<T>,
   options: {
     spansRuns?: boolean;
+    /**
+     * The operation's first reads, where they can be sent before the lock statement's reply
+     * (with the records' read): one round trip fewer. `fn` finds their answer in
+     * `op.readAhead`; it is for an operation that starts fresh, not for one resumed.
+     */
+    readAhead?: (s: AnyPgDatabase) => Promise<A>;
     /**
      * The record's writes (begin, phase, end) commit without waiting for the WAL flush; only
      * for an operation that runs them outside any transaction of its own and whose every change
@@ -169,6 +181,7 @@ export async function withKeyOperation<T>(
   );
   let locked = false;
   let familyShared = false;
+  let readAhead: Promise<A> | undefined;
   let unlocked = false;
   /** Both locks given back in one statement. */
   const unlock = async () => {
@@ -205,14 +218,16 @@ export async function withKeyOperation<T>(
     // read fails and the server logs an ERROR for it.
     const readEarly =
       sendsTogether(s) && !is(s, PgTransaction) && operationsTableSeen(s, family.schema);
-    const [lockRows, early] = await afterSentOn(s, lockStatement, async () =>
-      readEarly
-        ? readOperationsRows().then(
-            (rows) => ({ rows }),
-            (error: unknown) => ({ error }),
-          )
-        : undefined,
-    );
+    const [lockRows, early] = await afterSentOn(s, lockStatement, async () => {
+      if (!readEarly) return undefined;
+      const records = readOperationsRows().then(
+        (rows) => ({ rows }),
+        (error: unknown) => ({ error }),
+      );
+      readAhead = options.readAhead?.(s);
+      readAhead?.catch(() => {}); // read by fn, or left: settled before the unlock below
+      return records;
+    });
     const [got] = rowsOf<{ ok: boolean | null; t: boolean }>(lockRows);
     if (!wholeFamily && (got?.ok === null || got?.ok === undefined)) {
       throw heldRightNow(
@@ -297,9 +312,10 @@ export async function withKeyOperation<T>(
         ON CONFLICT (family, key) DO UPDATE
         SET phase = EXCLUDED.phase, updated_at = now(), backend_pid = EXCLUDED.backend_pid,
             detail = coalesce(o.detail, EXCLUDED.detail)`;
-    const op: KeyOperation = {
+    const op: KeyOperation<A> = {
       kind,
       resuming: recorded ?? null,
+      readAhead,
       begin: async (phase, detail) => {
         const insert = () => run(s, insertSql(phase, detail));
         // The record's table: created on first use (its CREATE sent right ahead of the INSERT:
@@ -371,6 +387,9 @@ export async function withKeyOperation<T>(
     }
     return result;
   } finally {
+    // A read sent ahead and not waited for (the lock was refused, the operation resumed) ends
+    // before the connection is used for anything else.
+    await readAhead?.catch(() => {});
     if (!unlocked) {
       const unlocking = unlock().catch(() => {});
       // On the caller's own pinned connection (nothing is given back here) the unlock is not
