@@ -7,6 +7,7 @@ import { convertPrep } from '../../src/ops/convert/prep.js';
 import { convertSwap } from '../../src/ops/convert/swap.js';
 import { conversionTarget } from '../../src/ops/convert/target.js';
 import { apply } from '../../src/run/apply.js';
+import { inPlaceTablespace } from '../support/in-place-tablespace.js';
 import { tableDigest } from '../support/table-checksum.js';
 import { useTestDatabase } from '../support/test-database.js';
 
@@ -37,14 +38,7 @@ const declared = pgTable(
 );
 
 it("a converted table's partitions stay in the legacy table's tablespace", async (context) => {
-  // An in-place tablespace (a directory in the server's own data directory, PostgreSQL 15+).
-  const [server] = await t.sql<{ v: number }[]>`
-    SELECT current_setting('server_version_num')::int AS v`;
-  if ((server?.v ?? 0) < 150000) context.skip('PostgreSQL 14 has no in-place tablespaces');
-  const space = `rows_${t.name}`;
-  const admin = t.connect({ max: 1 });
-  await admin.unsafe('SET allow_in_place_tablespaces = on');
-  await admin.unsafe(`CREATE TABLESPACE "${space}" LOCATION ''`);
+  const { space, admin } = await inPlaceTablespace(t, context, 'rows');
   try {
     await t.sql.unsafe(`
       CREATE TABLE spaced (k integer NOT NULL, id bigint NOT NULL, v text, PRIMARY KEY (k, id))

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseFamily } from '../../src/define/spec.js';
 import { apply } from '../../src/run/apply.js';
+import { inPlaceTablespace } from '../support/in-place-tablespace.js';
 import { tableDigest } from '../support/table-checksum.js';
 import { useTestDatabase } from '../support/test-database.js';
 
@@ -30,16 +31,7 @@ async function tablespaces(): Promise<Record<string, string>> {
 
 describe("the tables pgparts creates go to the parent's tablespace", () => {
   it('partitions apply creates, and a drain by swap (its partition and the new DEFAULT)', async (context) => {
-    // An in-place tablespace (a directory in the server's own data directory, PostgreSQL 15+):
-    // no directory of the server's user to make here, and a standby made from this server (another
-    // test file's) replays it without one either.
-    const [server] = await t.sql<{ v: number }[]>`
-      SELECT current_setting('server_version_num')::int AS v`;
-    if ((server?.v ?? 0) < 150000) context.skip('PostgreSQL 14 has no in-place tablespaces');
-    const space = `fast_${t.name}`;
-    const admin = t.connect({ max: 1 });
-    await admin.unsafe('SET allow_in_place_tablespaces = on');
-    await admin.unsafe(`CREATE TABLESPACE "${space}" LOCATION ''`);
+    const { space } = await inPlaceTablespace(t, context, 'fast');
     try {
       await t.sql.unsafe(`
         CREATE TABLE ev (id bigint NOT NULL, at timestamptz NOT NULL, PRIMARY KEY (id, at))

@@ -16,6 +16,18 @@ const t = useTestDatabase({ migrated: false });
  * literal early, the DDL failed, and a crafted value could change the statement. A value with a
  * backslash is now written as an escape string, read back the same under either setting.
  */
+/** The test database set to standard_conforming_strings off, and a client of it that is. */
+async function legacyStringsConnection(max: number) {
+  await t.sql.unsafe(`ALTER DATABASE "${t.name}" SET standard_conforming_strings = off`);
+  await t.sql.unsafe(`ALTER DATABASE "${t.name}" SET escape_string_warning = off`);
+  const conn = t.connect({ max });
+  const [scs] = await conn<
+    { v: string }[]
+  >`SELECT current_setting('standard_conforming_strings') AS v`;
+  expect(scs?.v).toBe('off');
+  return conn;
+}
+
 const VALUES = ['plain', "it's", 'a\\b', 'end\\', "\\'); SELECT 1; --", 'two\\\\'];
 
 describe('text literals', () => {
@@ -32,13 +44,7 @@ describe('text literals', () => {
   });
 
   it('a LIST value ending in a backslash, read from valuesFrom, gets its partition in such a database', async () => {
-    await t.sql.unsafe(`ALTER DATABASE "${t.name}" SET standard_conforming_strings = off`);
-    await t.sql.unsafe(`ALTER DATABASE "${t.name}" SET escape_string_warning = off`);
-    const db = t.connect({ max: 2 });
-    const [scs] = await db<
-      { v: string }[]
-    >`SELECT current_setting('standard_conforming_strings') AS v`;
-    expect(scs?.v).toBe('off');
+    const db = await legacyStringsConnection(2);
     await db.unsafe(`
       CREATE TABLE tenants (code text PRIMARY KEY);
       CREATE TABLE tenant_events (id bigint NOT NULL, code text NOT NULL, PRIMARY KEY (id, code))
@@ -74,13 +80,7 @@ describe('in a database with standard_conforming_strings off', () => {
    * someone else's, its own was missing, and every run failed to create it again.
    */
   it('LIST values with backslashes: planned once, drained and retired', async () => {
-    await t.sql.unsafe(`ALTER DATABASE "${t.name}" SET standard_conforming_strings = off`);
-    await t.sql.unsafe(`ALTER DATABASE "${t.name}" SET escape_string_warning = off`);
-    const conn = t.connect({ max: 4 });
-    const [scs] = await conn<
-      { v: string }[]
-    >`SELECT current_setting('standard_conforming_strings') AS v`;
-    expect(scs?.v).toBe('off');
+    const conn = await legacyStringsConnection(4);
     await conn.unsafe(`
       CREATE TABLE codes (id bigint NOT NULL, code text NOT NULL, PRIMARY KEY (id, code))
         PARTITION BY LIST (code);`);
