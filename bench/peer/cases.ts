@@ -126,6 +126,11 @@ function combine(
       errors: sum(w.name, 'errors'),
       maxLatencyMs: worst(w.name, 'maxLatencyMs'),
       maxLockWaitMs: worst(w.name, 'maxLockWaitMs'),
+      longestWaitBehind:
+        [...runs]
+          .map((r) => r.writers.find((x) => x.name === w.name))
+          .sort((a, b) => (b?.maxLockWaitMs ?? 0) - (a?.maxLockWaitMs ?? 0))[0]
+          ?.longestWaitBehind ?? null,
     })),
     note: `${first.note}; ${how}`,
   };

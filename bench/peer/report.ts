@@ -5,11 +5,17 @@ import type { PeerCase, PeerReport, PeerRun } from './types.js';
 
 const name = (r: PeerRun) => (r.variant ? `${r.tool} (${r.variant})` : r.tool);
 
+/** Whom a writer's longest wait was behind, for a wait long enough to ask (20 ms or more). */
+function behind(w: PeerRun['writers'][number]): string {
+  if (w.maxLockWaitMs < 20 || !w.longestWaitBehind) return '';
+  return ` (behind ${w.longestWaitBehind.replaceAll('|', '/')})`;
+}
+
 function writersCell(r: PeerRun): string {
   return r.writers
     .map(
       (w) =>
-        `${w.name}: max ${w.maxLatencyMs} ms (p99 ${w.p99LatencyMs}), lock wait ${w.maxLockWaitMs} ms, ${w.statements} inserts${w.errors ? `, **${w.errors} errors** (${w.firstError})` : ''}`,
+        `${w.name}: max ${w.maxLatencyMs} ms (p99 ${w.p99LatencyMs}), lock wait ${w.maxLockWaitMs} ms${behind(w)}, ${w.statements} inserts${w.errors ? `, **${w.errors} errors** (${w.firstError})` : ''}`,
     )
     .join('<br>');
 }

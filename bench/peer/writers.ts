@@ -31,6 +31,12 @@ export interface WriterFigures {
   p99LatencyMs: number;
   /** Longest lock wait seen in pg_locks (sampled every 10 ms). */
   maxLockWaitMs: number;
+  /**
+   * Whom the writer waited behind at the sample of its longest wait, as pg_blocking_pids and
+   * pg_stat_activity showed them, with whom each of those waited behind in turn; null when it
+   * never waited.
+   */
+  longestWaitBehind?: string | null;
 }
 
 const PERIOD_MS = 5;
@@ -62,6 +68,7 @@ export async function startWriters(
     errors: 0,
     firstError: null as string | null,
     maxLockWaitMs: 0,
+    longestWaitBehind: null as string | null,
   }));
 
   const loops = targets.map(async (t, i) => {
@@ -87,12 +94,34 @@ export async function startWriters(
 
   const sampling = (async () => {
     while (!stopped) {
-      const rows = await sampler<{ pid: number; ms: number }[]>`
-        SELECT pid, (extract(epoch FROM clock_timestamp() - waitstart) * 1000)::float8 AS ms
-        FROM pg_locks WHERE NOT granted AND waitstart IS NOT NULL AND pid = ANY(${pids})`;
+      // Who a waiting writer is behind, and who that one is behind: a blocker described by its
+      // pid, kind, what it waits for and its statement.
+      const rows = await sampler<{ pid: number; ms: number; behind: string | null }[]>`
+        WITH waiting AS (
+          SELECT pid, (extract(epoch FROM clock_timestamp() - waitstart) * 1000)::float8 AS ms
+          FROM pg_locks WHERE NOT granted AND waitstart IS NOT NULL AND pid = ANY(${pids}))
+        SELECT w.pid, w.ms,
+               (SELECT string_agg(
+                  format('%s %s %s [%s%s] %s', a.pid, a.backend_type, a.application_name,
+                         coalesce(a.state, ''),
+                         CASE WHEN a.wait_event IS NOT NULL
+                              THEN format(', waits %s/%s', a.wait_event_type, a.wait_event) ELSE '' END,
+                         left(regexp_replace(coalesce(a.query, ''), '\s+', ' ', 'g'), 90))
+                  || coalesce((SELECT ' <- behind: ' || string_agg(
+                                 format('%s %s %s [%s] %s', b.pid, b.backend_type,
+                                        b.application_name, coalesce(b.state, ''),
+                                        left(regexp_replace(coalesce(b.query, ''), '\s+', ' ', 'g'), 90)),
+                                 '; ')
+                               FROM pg_stat_activity b WHERE b.pid = ANY(pg_blocking_pids(a.pid))), ''),
+                  ' | ')
+                FROM pg_stat_activity a WHERE a.pid = ANY(pg_blocking_pids(w.pid))) AS behind
+        FROM waiting w`;
       for (const row of rows) {
         const s = state[pids.indexOf(row.pid)];
-        if (s) s.maxLockWaitMs = Math.max(s.maxLockWaitMs, Number(row.ms));
+        if (s && Number(row.ms) > s.maxLockWaitMs) {
+          s.maxLockWaitMs = Number(row.ms);
+          s.longestWaitBehind = row.behind;
+        }
       }
       await sleep(SAMPLE_MS);
     }
@@ -105,6 +134,7 @@ export async function startWriters(
         s.errors = 0;
         s.firstError = null;
         s.maxLockWaitMs = 0;
+        s.longestWaitBehind = null;
       }
     },
     async stop() {
@@ -124,6 +154,7 @@ export async function startWriters(
           maxLatencyMs: r(sorted[sorted.length - 1] ?? 0),
           p99LatencyMs: r(at(0.99)),
           maxLockWaitMs: r(s.maxLockWaitMs),
+          longestWaitBehind: s.longestWaitBehind,
         };
       });
     },
