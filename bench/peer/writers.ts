@@ -106,11 +106,11 @@ export async function startWriters(
                          coalesce(a.state, ''),
                          CASE WHEN a.wait_event IS NOT NULL
                               THEN format(', waits %s/%s', a.wait_event_type, a.wait_event) ELSE '' END,
-                         left(regexp_replace(coalesce(a.query, ''), '\s+', ' ', 'g'), 90))
+                         left(regexp_replace(coalesce(a.query, ''), '[[:space:]]+', ' ', 'g'), 90))
                   || coalesce((SELECT ' <- behind: ' || string_agg(
                                  format('%s %s %s [%s] %s', b.pid, b.backend_type,
                                         b.application_name, coalesce(b.state, ''),
-                                        left(regexp_replace(coalesce(b.query, ''), '\s+', ' ', 'g'), 90)),
+                                        left(regexp_replace(coalesce(b.query, ''), '[[:space:]]+', ' ', 'g'), 90)),
                                  '; ')
                                FROM pg_stat_activity b WHERE b.pid = ANY(pg_blocking_pids(a.pid))), ''),
                   ' | ')
