@@ -504,9 +504,10 @@ export function inspectInSession(
  * postgres.js) sends the ones it sent last time as soon as `proceed` says go (the lock attempt
  * sent before the first batch has answered, which the server does before it runs that batch),
  * without waiting for the first batch's answer; it uses the guess's answers only when the
- * statements it builds from the first batch's answer are the same texts with the same parameters. So nothing is read before the
- * run holds its lock (a run that finds it taken touches no table), and the server runs the guess
- * after the first batch, where it would have run the second batch a round trip later. Otherwise
+ * statements it builds from the first batch's answer are the same texts with the same
+ * parameters. So nothing is read before the run holds its lock (a run that finds it taken touches
+ * no table), and the server runs the guess after the first batch, where it would have run the
+ * second batch a round trip later. Otherwise
  * (a partition made or dropped, a key that moved, the first run in the process) the guess's
  * answer is dropped and the second batch is sent as before. A guess that fails outside its match
  * (a table gone) costs only its own statement: no transaction is open.
@@ -690,6 +691,10 @@ async function readCatalog(
       presentRows.filter((r) => r.present === true).map((r) => `${r.schema}.${r.name}`),
     );
     const has = (schema: string, table: string) => present.has(`${schema}.${table}`);
+    // A keyed operation in this process then reads its records without waiting (key-lock.ts).
+    for (const schema of schemas) {
+      if (has(schema, OPERATIONS_TABLE)) noteOperationsTable(tx, schema);
+    }
     const keyedByOid = new Set(
       presentRows.filter((r) => r.keyed_by_oid === true).map((r) => String(r.schema)),
     );
@@ -790,8 +795,6 @@ async function readCatalog(
         const inSchema = specs.filter((f) => f.schema === schema);
         const names = inSchema.map((f) => f.name);
         const tablesIn = [...new Set(inSchema.flatMap((f) => f.tables))];
-        // A keyed operation in this process then reads its records without waiting (key-lock.ts).
-        if (has(schema, OPERATIONS_TABLE)) noteOperationsTable(tx, schema);
         return [
           schema,
           {

@@ -262,8 +262,13 @@ export async function withKeyOperation<T, A = undefined>(
     locked = true;
     // The family's records in one read: this key's, and what blocks it (the whole family's
     // operation for a key; any key's for the whole family).
-    let tableExists = got.t === true;
-    if (tableExists) noteOperationsTable(s, family.schema);
+    let tableExists = false;
+    /** The records' table exists: known here, and to this process's later operations. */
+    const tableFound = () => {
+      tableExists = true;
+      noteOperationsTable(s, family.schema);
+    };
+    if (got.t === true) tableFound();
     const operationRows = async () => {
       if (early === undefined) return readOperationsRows();
       if ('error' in early) throw early.error;
@@ -325,8 +330,7 @@ export async function withKeyOperation<T, A = undefined>(
         else {
           await afterSentOn(s, runEachSent(s, operationsSetupSql(family.schema)), insert);
         }
-        tableExists = true;
-        noteOperationsTable(s, family.schema);
+        tableFound();
         begun = true;
         recordedPhase = phase;
       },
@@ -369,8 +373,7 @@ export async function withKeyOperation<T, A = undefined>(
           committed: () => {
             if (statements.length === 0) return;
             if (begin) {
-              tableExists = true;
-              noteOperationsTable(s, family.schema);
+              tableFound();
               begun = true;
               recordedPhase = begin.phase;
             } else if (change.end) begun = false;
