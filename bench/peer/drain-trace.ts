@@ -2,7 +2,11 @@
  * `npx tsx bench/peer/drain-trace.ts [rows] [swap|delete]`: one drainKey on the peer bench's
  * tables (a month of `rows` rows in DEFAULT, two writers on), every statement timed as the
  * server saw it (log_min_duration_statement = 0 on the bench's own scratch PostgreSQL 15),
- * summed by kind. A profiling aid for the drain's time; no targets here.
+ * summed by kind. A profiling aid for the drain's time; no targets here. UNTRACED=1 times it
+ * without the statement log (whose writing slows the server), SIDE_BY_SIDE=0 runs it on one
+ * connection, BATCH_PAGES=n sets its copy batches, MAINTENANCE_WORK_MEM=256MB its index builds'
+ * memory, WARM=1 drains another month first on the
+ * same pool (its connections warm, as the bench's are).
  */
 import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
@@ -17,6 +21,7 @@ const monthStart = (now: Date, k: number) =>
 async function main() {
   const rows = Number(process.argv[2] ?? 100_000);
   const strategy = (process.argv[3] ?? 'swap') as 'swap' | 'delete';
+  const untraced = process.env.UNTRACED === '1';
   const { server, url, setup, family } = await startTraceDatabase();
   try {
     const now = new Date();
@@ -24,8 +29,36 @@ async function main() {
     const to = monthStart(now, -7);
     await fillEvents(setup, 'pp', from, to, rows);
     await setup.unsafe('VACUUM ANALYZE pp.events_default');
-    const pool = postgres(url, { max: 4, onnotice: () => {} });
+    if (process.env.CHECKPOINT_FIRST === '1') await setup.unsafe('CHECKPOINT');
+    // SENDS=1: each statement the drain sends until its copy starts, ms from the start.
+    const sends: string[] = [];
+    let sendsFrom = 0;
+    const pool = postgres(url, {
+      max: 4,
+      onnotice: () => {},
+      ...(process.env.SENDS === '1'
+        ? {
+            debug: (connection: number, query: string) => {
+              if (sendsFrom > 0 && sends.length < 1000)
+                sends.push(
+                  `${(performance.now() - sendsFrom).toFixed(1).padStart(7)} c${connection} ${query.replace(/\s+/g, ' ').slice(0, 110)}`,
+                );
+            },
+          }
+        : {}),
+    });
     const db = drizzle(pool);
+    if (process.env.WARM === '1') {
+      // A drain of another month first, on the same pool: its connections have then touched
+      // the server's shared memory once (a process's first touch of a page faults), as the
+      // bench's pool has after its earlier cases.
+      const warmFrom = monthStart(now, -10);
+      const warmTo = monthStart(now, -9);
+      await fillEvents(setup, 'pp', warmFrom, warmTo, rows);
+      await setup.unsafe('VACUUM ANALYZE pp.events_default');
+      await drainKey(db, family, { kind: 'range', from: warmFrom, to: warmTo }, { strategy });
+      await setup.unsafe('VACUUM ANALYZE pp.events_default');
+    }
     const writers = await startWriters(url, [
       {
         name: 'DEFAULT writer',
@@ -44,12 +77,31 @@ async function main() {
         to: monthStart(now, 1),
       },
     ]);
-    await setup.unsafe('ALTER SYSTEM SET log_min_duration_statement = 0');
-    await setup.unsafe('SELECT pg_reload_conf()');
-    await new Promise((r) => setTimeout(r, 300));
+    if (!untraced) {
+      await setup.unsafe('ALTER SYSTEM SET log_min_duration_statement = 0');
+      await setup.unsafe('SELECT pg_reload_conf()');
+      await new Promise((r) => setTimeout(r, 300));
+    }
     const start = logOffset();
+    const phases: string[] = [];
     const started = performance.now();
-    const result = await drainKey(db, family, { kind: 'range', from, to }, { strategy });
+    sendsFrom = started;
+    const result = await drainKey(
+      db,
+      family,
+      { kind: 'range', from, to },
+      {
+        strategy,
+        onPhase: (phase) => {
+          phases.push(`${phase} ${Math.round(performance.now() - started)}`);
+        },
+        ...(process.env.SIDE_BY_SIDE === '0' ? { sideBySide: false } : {}),
+        ...(process.env.BATCH_PAGES ? { batchPages: Number(process.env.BATCH_PAGES) } : {}),
+        ...(process.env.MAINTENANCE_WORK_MEM
+          ? { maintenanceWorkMem: process.env.MAINTENANCE_WORK_MEM }
+          : {}),
+      },
+    );
     const ms = performance.now() - started;
     await setup.unsafe('ALTER SYSTEM RESET log_min_duration_statement');
     await setup.unsafe('SELECT pg_reload_conf()');
@@ -60,6 +112,9 @@ async function main() {
     console.log(
       `drainKey(${strategy}) ${rows} rows: ${Math.round(ms)} ms client, server ${serverMs.toFixed(0)} ms over ${lines.length} statements; moved ${result.rowsMoved}, lock hold ${Math.round(result.maxLockHoldMs)} ms`,
     );
+    console.log(`phases (ms from the start): ${phases.join(', ')}`);
+    if (sends.length > 0)
+      console.log(sends.filter((l) => !l.includes('INSERT INTO "pp"."events" (')).join('\n'));
     console.log(
       figures
         .map((f) => `${f.name}: lock wait ${f.maxLockWaitMs} ms, errors ${f.errors}`)

@@ -21,6 +21,7 @@ interface DrainCommandOptions {
   batchPages: number;
   throttle: number;
   sideBySide: boolean;
+  maintenanceWorkMem?: string;
   lockTimeout: number;
   retries: number;
   json?: boolean;
@@ -59,6 +60,11 @@ export function registerDrain(program: Command): void {
     .option(
       '--no-side-by-side',
       "keep the drain on one connection (by default, where the pool has a second one free, the copy runs two batches at a time and a table's index builds two at a time)",
+    )
+    .option(
+      '--maintenance-work-mem <size>',
+      "memory for each index build's sort after the copy (128MB, 1GB; default the server's " +
+        'maintenance_work_mem): a sort that needs more runs on disk, slower',
     )
     .option('--json', 'print the result as JSON')
     .option(
@@ -116,6 +122,9 @@ export function registerDrain(program: Command): void {
           batchPages: options.batchPages,
           throttleMs: options.throttle,
           sideBySide: options.sideBySide,
+          ...(options.maintenanceWorkMem !== undefined
+            ? { maintenanceWorkMem: options.maintenanceWorkMem }
+            : {}),
           lockTimeoutMs: options.lockTimeout,
           retries: options.retries,
         };

@@ -16,6 +16,24 @@ export const databaseOption = z.custom<object>(
 /** A whole number of at least `min` (ms, rows, pages, tries). */
 export const wholeOption = (min: number) => z.number().int().min(min).optional();
 
+const MEMORY_UNITS_KB: Record<string, number> = { kB: 1, MB: 1024, GB: 1024 ** 2, TB: 1024 ** 3 };
+
+/**
+ * A memory size as PostgreSQL writes one ('64MB', '1GB', '512kB'): a whole number and a unit.
+ * Checked against maintenance_work_mem's range here, so a size the server would refuse stops
+ * the operation before it starts, not after its copy.
+ */
+export const memorySizeOption = z
+  .string()
+  .regex(/^[1-9][0-9]{0,9}(kB|MB|GB|TB)$/, "expected a memory size such as '256MB' or '1GB'")
+  .refine(
+    (size) => {
+      const kB = Number.parseInt(size, 10) * (MEMORY_UNITS_KB[size.replace(/^[0-9]+/, '')] ?? 0);
+      return kB >= 1024 && kB <= 2147483647;
+    },
+    { message: 'expected a memory size from 1MB to 2047GB (what maintenance_work_mem accepts)' },
+  );
+
 /** What an option a user may guess from the CLI is called in the API, or how to get it. */
 const HINTS: Record<string, string> = {
   dryRun:

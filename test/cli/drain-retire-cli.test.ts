@@ -55,10 +55,15 @@ describe('pgparts drain / retire / reattach', () => {
       '14',
       '--dry-run',
       '--no-side-by-side',
+      '--maintenance-work-mem',
+      '128MB',
     );
     expect(oneLane.code).toBe(0);
     expect(oneLane.stdout).not.toContain(sideBySide);
     expect(oneLane.stdout).not.toContain('max_parallel_maintenance_workers');
+    // --maintenance-work-mem: each build in its own transaction, with that much memory.
+    expect(oneLane.stdout).toContain("SELECT set_config('maintenance_work_mem', '128MB', true)");
+    expect(dry.stdout).not.toContain('maintenance_work_mem');
     expect(oneLane.stdout).toContain(
       `CREATE UNIQUE INDEX IF NOT EXISTS "${working}" ON "public"."leaderboard_run_s14" USING btree`,
     );

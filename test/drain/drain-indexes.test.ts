@@ -280,6 +280,10 @@ describe('drainKey when an update moves a row during the copy', () => {
       SELECT count(*)::int AS n, bool_and(length(note) > 192) AS long FROM gauges_2026_07 WHERE id = ${id}`;
     expect(row).toEqual({ n: 1, long: true });
     expect(await indexesOf('gauges_2026_07')).toEqual(await likeParent());
+    // The rows moved, as counted from the copy (the double removed, the replay's row added),
+    // are the partition's rows.
+    const [july07] = await t.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM gauges_2026_07`;
+    expect(result.rowsMoved).toBe(july07?.n);
   });
 });
 

@@ -20,7 +20,13 @@ import {
   runLockedTransaction,
   type ShortTransactionOptions,
 } from '../../run/lock-timeout.js';
-import { checkOptions, databaseOption, functionOption, wholeOption } from '../../run/options.js';
+import {
+  checkOptions,
+  databaseOption,
+  functionOption,
+  memorySizeOption,
+  wholeOption,
+} from '../../run/options.js';
 import {
   asOperation,
   asOperationError,
@@ -35,6 +41,7 @@ import { replayBatch, replayUntilEmpty } from '../online-copy/replay.js';
 import { ensureOwnership } from '../ownership.js';
 import { type DrainState, type DrainTableState, readDrainState } from './state.js';
 import {
+  type BuildSettings,
   buildsBesideAsked,
   COPY_BATCH_PAGES,
   type CopyTarget,
@@ -46,7 +53,6 @@ import {
   drainStatements,
   type IndexBuild,
   listDrainStatements,
-  SIDE_BY_SIDE_BUILD,
   STAGED_GAIN,
   type TablePlan,
   twoLanes,
@@ -119,6 +125,13 @@ export interface DrainOptions {
    */
   sideBySide?: boolean;
   /**
+   * maintenance_work_mem for each index build after the copy ('128MB', '1GB', ...), set in the
+   * build's own transaction; default the server's setting. A build whose sort needs more sorts
+   * on disk, slower: about 71 MB for the primary key of 1M rows of (bigint, timestamptz). Side
+   * by side, two builds run at once, each with up to this much.
+   */
+  maintenanceWorkMem?: string;
+  /**
    * Where that second connection comes from. drainKey takes it from the database it is given
    * when that is a pool; apply passes the app's pool (its own connection is pinned).
    */
@@ -158,6 +171,7 @@ const drainOptionsSchema = z
     ...lockOptionsSchema.shape,
     replayRounds: wholeOption(1),
     sideBySide: z.boolean().optional(),
+    maintenanceWorkMem: memorySizeOption.optional(),
     beside: databaseOption.optional(),
     strategy: z.enum(['auto', 'swap', 'delete']).optional(),
     onProgress: functionOption.optional(),
@@ -378,17 +392,19 @@ async function buildIndexes(
   second: AnyPgDatabase | null,
   ds: DrainStatements,
   options: DrainOptions,
-): Promise<void> {
+): Promise<Map<string, number>> {
+  /** Rows removed as copied twice, per table built. */
+  const removedRows = new Map<string, number>();
   for (const b of ds.indexBuilds) {
     let removed = false;
     /** Removes the rows copied twice, once; any other failure is thrown as it is. */
     const removeDuplicates = async (errors: unknown[]) => {
       const other = errors.find((e) => !BUILD_FOUND_TWICE.has(pgErrorCode(e) ?? ''));
       if (other !== undefined || !b.duplicates || removed) throw other ?? errors[0];
-      await run(db, b.duplicates);
+      removedRows.set(b.table, await runCounted(db, b.duplicates));
       removed = true;
     };
-    const failed = await runBuilds(db, second, b);
+    const failed = await runBuilds(db, second, b, ds.buildSettings);
     if (failed.length > 0) {
       await removeDuplicates(failed.map((f) => f.error));
       for (const f of failed) await run(db, f.statement);
@@ -400,6 +416,7 @@ async function buildIndexes(
       await runUnits(db, [b.constraints], options);
     }
   }
+  return removedRows;
 }
 
 /**
@@ -407,12 +424,13 @@ async function buildIndexes(
  * or all on `db` when there is no second. Every build is tried whatever another meets; returns
  * the ones that failed, with their errors. Side by side, each build runs in a transaction of its
  * own with SIDE_BY_SIDE_BUILD (one process per build: the two share the cores instead of each
- * asking for parallel workers).
+ * asking for parallel workers); with maintenanceWorkMem, also one lane (buildSettingsSql).
  */
 async function runBuilds(
   db: AnyPgDatabase,
   second: AnyPgDatabase | null,
   b: IndexBuild,
+  settingsFor: BuildSettings,
 ): Promise<{ statement: string; error: unknown }[]> {
   const sideBySide = second !== null && twoLanes(b);
   const lanes: [AnyPgDatabase, string[]][] = sideBySide
@@ -426,7 +444,8 @@ async function runBuilds(
     lanes.map(async ([connection, statements]) => {
       for (const statement of statements) {
         try {
-          if (sideBySide) await runAsTransaction(connection, [SIDE_BY_SIDE_BUILD, statement]);
+          const settings = sideBySide ? settingsFor.sideBySide : settingsFor.oneLane;
+          if (settings) await runAsTransaction(connection, [settings, statement]);
           else await run(connection, statement);
         } catch (error) {
           failed.push({ statement, error });
@@ -477,7 +496,8 @@ async function addStagedForeignKeys(
   db: AnyPgDatabase,
   ds: DrainStatements,
   options: DrainOptions,
-): Promise<void> {
+): Promise<Map<string, number>> {
+  const gained = new Map<string, number>();
   for (const unit of ds.foreignKeys) {
     for (let attempt = 1; ; attempt++) {
       try {
@@ -486,10 +506,11 @@ async function addStagedForeignKeys(
       } catch (error) {
         if (pgErrorCode(error) !== FOREIGN_KEY_VIOLATION || attempt >= VALIDATION_TRIES)
           throw error;
-        await replayAll(db, ds, options);
+        addCounts(gained, await replayAll(db, ds, options));
       }
     }
   }
+  return gained;
 }
 
 /**
@@ -507,8 +528,10 @@ async function copyBlocks(
   t: DrainTableState,
   targets: CopyTarget[],
   options: DrainOptions,
-): Promise<number> {
-  if (!t.defaultPartition || t.defaultPages === 0) return 0;
+): Promise<Map<string, number>> {
+  /** Rows copied, per target table. */
+  const copied = new Map<string, number>(targets.map((target) => [target.table, 0]));
+  if (!t.defaultPartition || t.defaultPages === 0) return copied;
   const batch = options.batchPages ?? COPY_BATCH_PAGES;
   const batches: { page: number; target: CopyTarget }[] = [];
   for (let page = 0; page < t.defaultPages; page += batch) {
@@ -517,16 +540,15 @@ async function copyBlocks(
   let next = 0;
   let finished = 0;
   let reported = 0;
-  let copied = 0;
   let failed = false;
   const lane = async (connection: AnyPgDatabase) => {
     while (!failed && next < batches.length) {
       const { page, target } = batches[next++] as (typeof batches)[number];
       try {
-        // Counted after the await: `copied += await ...` would read copied before it, and the
-        // other lane's batches finished meanwhile would be lost from the sum.
+        // Counted after the await: a sum read before it would lose the other lane's batches
+        // finished meanwhile.
         const rows = await runCounted(connection, copyBatchAt(family, t, target, page, batch));
-        copied += rows;
+        copied.set(target.table, (copied.get(target.table) ?? 0) + rows);
       } catch (error) {
         failed = true;
         throw error;
@@ -576,11 +598,18 @@ async function replayToEmpty(db: AnyPgDatabase, plans: TablePlan[]): Promise<Map
   return deltas;
 }
 
+/** Adds each table's rows in `more` to `into`. */
+function addCounts(into: Map<string, number>, more: Map<string, number>): void {
+  for (const [table, rows] of more) into.set(table, (into.get(table) ?? 0) + rows);
+}
+
+/** Replay passes until one finds nothing; returns the rows each staging table gained. */
 async function replayAll(
   db: AnyPgDatabase,
   ds: DrainStatements,
   options: DrainOptions,
-): Promise<void> {
+): Promise<Map<string, number>> {
+  const gained = new Map<string, number>();
   for (let round = 0; round < (options.replayRounds ?? 3); round++) {
     // Writers grow DEFAULT faster than autovacuum's statistics follow. Planned on stale ones,
     // the lookup of each logged key went through a narrower index than the primary key and
@@ -592,14 +621,19 @@ async function replayAll(
       for (const a of await staleStatistics(db, ds.analyzeDefaults)) await run(db, a.sql);
     }
     let replayed = 0;
-    for (const p of ds.tables) replayed += (await replayOnce(db, p)).entries;
+    for (const p of ds.tables) {
+      const once = await replayOnce(db, p);
+      replayed += once.entries;
+      gained.set(p.t.table, (gained.get(p.t.table) ?? 0) + once.stagedDelta);
+    }
     await options.onProgress?.({
       phase: 'replay',
       done: round + 1,
       total: options.replayRounds ?? 3,
     });
-    if (replayed === 0) return;
+    if (replayed === 0) break;
   }
+  return gained;
 }
 
 interface FinishOutcome {
@@ -967,6 +1001,7 @@ function buildDrain(
     strategy,
     statements: drainStatements(family, key, state, pending, strategy, {
       lockTimeoutMs: options.lockTimeoutMs,
+      maintenanceWorkMem: options.maintenanceWorkMem,
     }),
     leftover,
   };
@@ -1070,17 +1105,33 @@ async function drainUnderKeyLock(
       : null;
   let rowsCopiedOnline = 0;
   let copyConnections = 1;
+  // Rows in each staging table this run fills from empty (TablePlan.stagingEmpty), kept up to
+  // date from here to the final phase: what the copy put there, less the doubles an index build
+  // removes, plus what each replay gains (its count, from its own snapshot).
+  const filled = new Map<string, number>();
   try {
     for (const { p, t, beside } of copies) {
       const lane = beside ? (second?.db ?? null) : null;
       if (lane) copyConnections = 2;
-      rowsCopiedOnline += await copyBlocks(db, lane, family, t, p.targets, options);
+      const copied = await copyBlocks(db, lane, family, t, p.targets, options);
+      for (const rows of copied.values()) rowsCopiedOnline += rows;
+      if (p.stagingEmpty) filled.set(p.t.table, copied.get(p.t.target) ?? 0);
     }
     await options.onPhase?.('copied');
-    await buildIndexes(db, buildsBeside ? (second?.db ?? null) : null, ds, options);
+    const removed = await buildIndexes(db, buildsBeside ? (second?.db ?? null) : null, ds, options);
+    for (const p of ds.tables) {
+      const rows = removed.get(p.t.target);
+      if (rows !== undefined && filled.has(p.t.table))
+        filled.set(p.t.table, (filled.get(p.t.table) ?? 0) - rows);
+    }
   } finally {
     await second?.release();
   }
+  /** Counts `gained` into the staging tables' rows. */
+  const gain = (gained: Map<string, number>) => {
+    for (const [table, rows] of gained)
+      if (filled.has(table)) filled.set(table, (filled.get(table) ?? 0) + rows);
+  };
   await options.onPhase?.('indexed');
   // Fresh statistics on the staging tables when foreign keys are validated on them, so that
   // the validation plans with real row counts. Not on a successor DEFAULT: often empty, it would
@@ -1089,19 +1140,20 @@ async function drainUnderKeyLock(
   // running after 6 min). Never analyzed, the planner sizes it from its pages until autovacuum
   // does.
   for (const statement of ds.analyzeStaging) await run(db, statement);
-  await replayAll(db, ds, options);
+  gain(await replayAll(db, ds, options));
   // The validation joins the staged rows with the referenced tables: plan it on real
   // statistics (autovacuum never analyzes a partitioned parent).
   for (const statement of ds.analyzeReferenced) await run(db, statement);
   await options.onPhase?.('keys');
-  await addStagedForeignKeys(db, ds, options);
+  gain(await addStagedForeignKeys(db, ds, options));
   // What was logged while the keys were validated; without keys the final phase's replay is the
   // next one.
-  if (ds.foreignKeys.length > 0) await replayAll(db, ds, options);
+  if (ds.foreignKeys.length > 0) gain(await replayAll(db, ds, options));
   await options.onPhase?.('replayed');
-  // The staging tables change only through this drain: counted now, they give the rows moved
-  // (plus what the final replay adds) without counting under the locks.
-  const staged = new Map<string, number>();
+  // The staging tables change only through this drain: their rows now, plus what the final
+  // replay adds, are the rows moved, without counting under the locks. One an earlier run left
+  // rows in is counted now.
+  const staged = new Map<string, number>(filled);
   for (const c of ds.stagedCounts) staged.set(c.table, await count(db, c.sql));
 
   // 3. finish: one short transaction, retried on lock timeouts.
