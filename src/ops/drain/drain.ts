@@ -39,7 +39,12 @@ import { quoteIdent } from '../../sql/identifiers.js';
 import { checkKey } from '../key-validation.js';
 import { replayBatch, replayUntilEmpty } from '../online-copy/replay.js';
 import { ensureOwnership } from '../ownership.js';
-import { type DrainState, type DrainTableState, readDrainState } from './state.js';
+import {
+  type DrainState,
+  type DrainTableState,
+  readDefaultPages,
+  readDrainState,
+} from './state.js';
 import {
   type BuildSettings,
   buildsBesideAsked,
@@ -1084,12 +1089,12 @@ async function drainUnderKeyLock(
   await runUnits(db, ds.prepare, options);
   await options.onPhase?.('prepared');
 
-  // 2. copy and replay, online. Pages are re-read now: the trigger sees everything after this.
-  const pages = new Map(
-    validate(family, key, await readDrainState(db, family, key, readLock(options))).map((t) => [
-      t.table,
-      t.defaultPages,
-    ]),
+  // 2. copy and replay, online. Pages are read again now: the trigger sees everything after this.
+  const pages = await readDefaultPages(
+    db,
+    family,
+    ds.tables.map((p) => p.t),
+    readLock(options),
   );
   const copies = ds.tables.map((p) => {
     const t = { ...p.t, defaultPages: pages.get(p.t.table) ?? p.t.defaultPages };

@@ -272,6 +272,35 @@ const identityColumns = (tx: AnyPgDatabase, schema: string, table: string) =>
   );
 
 /** What waited, in the error of a drain state read that gave up on a lock. */
+/**
+ * The size in pages of each table's DEFAULT partition now, in one read: what the copy covers
+ * once the capture trigger is in place (a row written after this read is in the change log).
+ * Tables without a DEFAULT are left out.
+ */
+export async function readDefaultPages(
+  db: AnyPgDatabase,
+  family: FamilySpec,
+  tables: readonly { table: string; defaultPartition: string | null }[],
+  lock: Omit<ShortTransactionOptions, 'what'> = {},
+): Promise<Map<string, number>> {
+  const defaults = tables.filter((t) => t.defaultPartition !== null);
+  if (defaults.length === 0) return new Map();
+  const rows = await inShortTransaction(db, { ...lock, what: DRAIN_STATE_READ }, (tx) =>
+    query<{ i: number; pages: number }>(
+      tx,
+      sql`SELECT d.i, (pg_relation_size(to_regclass(d.name)) / current_setting('block_size')::int)::int AS pages
+          FROM (VALUES ${sql.join(
+            defaults.map(
+              (t, i) =>
+                sql`(${i}::int, ${quoteQualified(family.schema, t.defaultPartition as string)}::text)`,
+            ),
+            sql`, `,
+          )}) d(i, name)`,
+    ),
+  );
+  return new Map(rows.map((r) => [(defaults[r.i] as { table: string }).table, Number(r.pages)]));
+}
+
 export const DRAIN_STATE_READ = "reading the drain's tables (the family's DEFAULT and partitions)";
 
 /**
