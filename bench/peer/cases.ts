@@ -413,6 +413,13 @@ async function integrityOf(
 
 const key = (from: Date, to: Date): PartitionKey => ({ kind: 'range', from, to });
 
+/**
+ * The memory pgparts's drains give each index build after the copy (maintenanceWorkMem): the
+ * primary key of a month of 1M rows needs about 71 MB to sort in memory, more than PostgreSQL's
+ * default 64MB. Runs before 2026-12-02 used the server's default.
+ */
+const DRAIN_BUILD_MEMORY = '256MB';
+
 export async function drains(ctx: PeerContext, family: FamilySpec): Promise<PeerCase> {
   const runs: PeerRun[] = [];
   const d = [month(ctx, -8), month(ctx, -7)] as const;
@@ -450,12 +457,15 @@ export async function drains(ctx: PeerContext, family: FamilySpec): Promise<Peer
             'pgparts',
             targets(ctx, 'pp'),
             async () => {
-              const r = await drainKey(db, family, key(from, to), { strategy });
+              const r = await drainKey(db, family, key(from, to), {
+                strategy,
+                maintenanceWorkMem: DRAIN_BUILD_MEMORY,
+              });
               if (r.strategy !== variant.split(',')[0])
                 throw new Error(`drainKey(${strategy}) drained by ${r.strategy}, not ${variant}`);
               const f = r.finalPhase;
               const round = (v: number) => Math.round(v);
-              return `drainKey(${strategy}): ${r.status} by ${r.strategy}, ${r.rowsMoved} rows, lock hold ${round(r.maxLockHoldMs)} ms = replay ${round(f.replayMs)} + delete ${round(f.deleteMs)} + attach/swap ${round(f.attachMs)} + other ${round(f.otherMs)} ms, ${r.finalAttempts} final attempt(s), copied on ${r.copyConnections} connection(s)${r.swap ? `; keys validated after: ${round(r.swap.validateMs)} ms` : ''}`;
+              return `drainKey(${strategy}, maintenanceWorkMem ${DRAIN_BUILD_MEMORY}): ${r.status} by ${r.strategy}, ${r.rowsMoved} rows, lock hold ${round(r.maxLockHoldMs)} ms = replay ${round(f.replayMs)} + delete ${round(f.deleteMs)} + attach/swap ${round(f.attachMs)} + other ${round(f.otherMs)} ms, ${r.finalAttempts} final attempt(s), copied on ${r.copyConnections} connection(s)${r.swap ? `; keys validated after: ${round(r.swap.validateMs)} ms` : ''}`;
             },
             variant,
           ),
@@ -480,7 +490,7 @@ export async function drains(ctx: PeerContext, family: FamilySpec): Promise<Peer
     id: 'drain',
     title: `move ${ctx.rows} rows out of DEFAULT`,
     runs,
-    note: "Each drain moves a month of rows the case put in DEFAULT (its own month per run); the DEFAULT writer's month stays in DEFAULT. pgparts's swap is what its default strategy (auto) picks for this table, on PostgreSQL 14-18 alike (one table, no foreign keys; on PostgreSQL 14-17 only foreign keys between a family's tables keep auto on delete); delete is forced for comparison; the jit=off run sets jit off for the database to show the JIT cost under the lock.",
+    note: `Each drain moves a month of rows the case put in DEFAULT (its own month per run); the DEFAULT writer's month stays in DEFAULT. pgparts's swap is what its default strategy (auto) picks for this table, on PostgreSQL 14-18 alike (one table, no foreign keys; on PostgreSQL 14-17 only foreign keys between a family's tables keep auto on delete); delete is forced for comparison; the jit=off run sets jit off for the database to show the JIT cost under the lock. pgparts's drains give each index build after the copy ${DRAIN_BUILD_MEMORY} of maintenance_work_mem (the option maintenanceWorkMem; its default is the server's 64MB, in which the primary key of 1M rows sorts on disk); pg_partman inserts into a partition whose indexes exist, and builds none.`,
   };
 }
 

@@ -5,7 +5,7 @@
  * summed by kind. A profiling aid for the drain's time; no targets here. UNTRACED=1 times it
  * without the statement log (whose writing slows the server), SIDE_BY_SIDE=0 runs it on one
  * connection, BATCH_PAGES=n sets its copy batches, MAINTENANCE_WORK_MEM=256MB its index builds'
- * memory, WARM=1 drains another month first on the
+ * memory, NO_WRITERS=1 leaves the writers out, WARM=1 drains another month first on the
  * same pool (its connections warm, as the bench's are).
  */
 import { drizzle } from 'drizzle-orm/postgres-js';
@@ -59,24 +59,29 @@ async function main() {
       await drainKey(db, family, { kind: 'range', from: warmFrom, to: warmTo }, { strategy });
       await setup.unsafe('VACUUM ANALYZE pp.events_default');
     }
-    const writers = await startWriters(url, [
-      {
-        name: 'DEFAULT writer',
-        schema: 'pp',
-        table: 'events',
-        sequence: 'events_id_seq',
-        from: monthStart(now, -7),
-        to: monthStart(now, -6),
-      },
-      {
-        name: 'existing-month writer',
-        schema: 'pp',
-        table: 'events',
-        sequence: 'events_id_seq',
-        from: monthStart(now, 0),
-        to: monthStart(now, 1),
-      },
-    ]);
+    const writers = await startWriters(
+      url,
+      process.env.NO_WRITERS === '1'
+        ? []
+        : [
+            {
+              name: 'DEFAULT writer',
+              schema: 'pp',
+              table: 'events',
+              sequence: 'events_id_seq',
+              from: monthStart(now, -7),
+              to: monthStart(now, -6),
+            },
+            {
+              name: 'existing-month writer',
+              schema: 'pp',
+              table: 'events',
+              sequence: 'events_id_seq',
+              from: monthStart(now, 0),
+              to: monthStart(now, 1),
+            },
+          ],
+    );
     if (!untraced) {
       await setup.unsafe('ALTER SYSTEM SET log_min_duration_statement = 0');
       await setup.unsafe('SELECT pg_reload_conf()');
