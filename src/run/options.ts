@@ -23,11 +23,15 @@ const MEMORY_UNITS_KB: Record<string, number> = { kB: 1, MB: 1024, GB: 1024 ** 2
  * Checked against maintenance_work_mem's range here, so a size the server would refuse stops
  * the operation before it starts, not after its copy.
  */
+const MEMORY_SIZE = /^[1-9][0-9]{0,9}(kB|MB|GB|TB)$/;
+
 export const memorySizeOption = z
   .string()
-  .regex(/^[1-9][0-9]{0,9}(kB|MB|GB|TB)$/, "expected a memory size such as '256MB' or '1GB'")
+  .regex(MEMORY_SIZE, "expected a memory size such as '256MB' or '1GB'")
   .refine(
     (size) => {
+      // Not a size at all: the message above says so, once.
+      if (!MEMORY_SIZE.test(size)) return true;
       const kB = Number.parseInt(size, 10) * (MEMORY_UNITS_KB[size.replace(/^[0-9]+/, '')] ?? 0);
       return kB >= 1024 && kB <= 2147483647;
     },

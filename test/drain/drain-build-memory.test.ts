@@ -121,12 +121,22 @@ describe('drainKey maintenanceWorkMem', () => {
   });
 
   it('refuses a size the server would refuse, before making anything', async () => {
-    for (const size of ['512kB', '3TB', '64mb', '64 MB', 'lots', '0MB']) {
-      expectPgpartsError(
+    for (const [size, why] of [
+      ['512kB', 'from 1MB to 2047GB'],
+      ['3TB', 'from 1MB to 2047GB'],
+      ['64mb', 'such as'],
+      ['64 MB', 'such as'],
+      ['lots', 'such as'],
+      ['0MB', 'such as'],
+    ] as const) {
+      const error = expectPgpartsError(
         await rejection(drainKey(t.db, readings, month(5), { maintenanceWorkMem: size })),
         'invalid-config',
         { message: /maintenanceWorkMem/ },
       );
+      // One reason, the one that applies.
+      expect(error.message).toContain(why);
+      expect(error.message.match(/maintenanceWorkMem/g)).toHaveLength(1);
     }
     const [made] = await t.sql<
       { t: string | null }[]
