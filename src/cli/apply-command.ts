@@ -9,9 +9,14 @@ import { loadFamilies } from './config.js';
 import { connect } from './connection.js';
 import { formatPlan, formatStep, formatSummary } from './format.js';
 import { cliIo, cliOut, setCliExitCode } from './io.js';
-import { addLockOptions, type GlobalOptions, lockKeyArgument } from './options.js';
+import {
+  addBuildMemoryOption,
+  addLockOptions,
+  type GlobalOptions,
+  lockKeyArgument,
+} from './options.js';
 import { checkPrivileges } from './preflight.js';
-import { catalogRead, progressPrinter } from './progress.js';
+import { buildMemory, catalogRead, progressPrinter } from './progress.js';
 import { refuseOnStandby } from './standby.js';
 
 interface ApplyCommandOptions {
@@ -20,6 +25,7 @@ interface ApplyCommandOptions {
   lockKey?: [number, number];
   lockTimeout: number;
   retries: number;
+  maintenanceWorkMem?: string;
 }
 
 /** Asks on the terminal whether to run the destructive steps; false when there is no terminal. */
@@ -33,7 +39,7 @@ async function confirm(steps: Step[]): Promise<boolean> {
 }
 
 export function registerApply(program: Command): void {
-  addLockOptions(program.command('apply'))
+  addBuildMemoryOption(addLockOptions(program.command('apply')))
     .description(
       'run the plan: create missing partitions, drain DEFAULT, retention; one run per database ' +
         'at a time, each step under a short lock_timeout with retries',
@@ -54,7 +60,10 @@ export function registerApply(program: Command): void {
       try {
         if (options.dryRun) {
           const planned = await asReader(conn.db, 'apply --dry-run', families, () =>
-            planStatements(conn.db, families, catalogRead(options)),
+            planStatements(conn.db, families, {
+              ...catalogRead(options),
+              ...buildMemory(options),
+            }),
           );
           const heading = `pgparts apply --dry-run for ${conn.label} at ${planned.now.toISOString()} (nothing is run)`;
           cliOut(formatPlan(planned, heading).join('\n'));
@@ -91,6 +100,7 @@ export function registerApply(program: Command): void {
           allowDestructive,
           lockTimeoutMs: options.lockTimeout,
           retries: options.retries,
+          ...buildMemory(options),
           ...(options.lockKey ? { lockKey: options.lockKey } : {}),
           onProgress: progressPrinter(),
         });

@@ -11,9 +11,14 @@ import { connect } from './connection.js';
 import { formatMs, formatStatements, toJson } from './format.js';
 import { cliIo, cliOut } from './io.js';
 import { resolveKey, TABLE_ARGUMENT_HELP } from './key-argument.js';
-import { addLockOptions, type GlobalOptions, wholeNumber } from './options.js';
+import {
+  addBuildMemoryOption,
+  addLockOptions,
+  type GlobalOptions,
+  wholeNumber,
+} from './options.js';
 import { checkPrivileges } from './preflight.js';
-import { readRetryPrinter } from './progress.js';
+import { buildMemory, readRetryPrinter } from './progress.js';
 import { refuseOnStandby } from './standby.js';
 
 interface DrainCommandOptions {
@@ -30,7 +35,7 @@ interface DrainCommandOptions {
 }
 
 export function registerDrain(program: Command): void {
-  addLockOptions(program.command('drain'))
+  addBuildMemoryOption(addLockOptions(program.command('drain')))
     .description(
       "move one key's rows out of DEFAULT into its own partitions, in every table of the family: " +
         'online copy, then one short final transaction (apply does this by itself when needed)',
@@ -60,11 +65,6 @@ export function registerDrain(program: Command): void {
     .option(
       '--no-side-by-side',
       "keep the drain on one connection (by default, where the pool has a second one free, the copy runs two batches at a time and a table's index builds two at a time)",
-    )
-    .option(
-      '--maintenance-work-mem <size>',
-      "memory for each index build's sort after the copy (128MB, 1GB; default the server's " +
-        'maintenance_work_mem): a sort that needs more runs on disk, slower',
     )
     .option('--json', 'print the result as JSON')
     .option(
@@ -122,9 +122,7 @@ export function registerDrain(program: Command): void {
           batchPages: options.batchPages,
           throttleMs: options.throttle,
           sideBySide: options.sideBySide,
-          ...(options.maintenanceWorkMem !== undefined
-            ? { maintenanceWorkMem: options.maintenanceWorkMem }
-            : {}),
+          ...buildMemory(options),
           lockTimeoutMs: options.lockTimeout,
           retries: options.retries,
         };

@@ -6,6 +6,7 @@ import {
   MAX_LOCK_TIMEOUT_MS,
   MAX_RETRIES,
 } from '../run/lock-timeout.js';
+import { memorySizeOption } from '../run/options.js';
 
 /** A commander argument parser for a whole number of at least `min` (and at most `max`). */
 export function wholeNumber(min: number, max?: number): (value: string) => number {
@@ -64,6 +65,27 @@ export function addLockOptions(command: Command): Command {
       wholeNumber(0, MAX_RETRIES),
       DEFAULT_RETRIES,
     );
+}
+
+/**
+ * `--maintenance-work-mem <size>` (drain, apply, plan): the memory a drain's index builds sort
+ * in (DrainOptions.maintenanceWorkMem), checked as the API checks it.
+ */
+export function addBuildMemoryOption(command: Command): Command {
+  return command.option(
+    '--maintenance-work-mem <size>',
+    "memory for each index build's sort after a drain's copy (128MB, 1GB; default the " +
+      "server's maintenance_work_mem): a sort that needs more runs on disk, slower",
+    (value: string) => {
+      const parsed = memorySizeOption.safeParse(value);
+      if (!parsed.success) {
+        throw new InvalidArgumentError(
+          `${parsed.error.issues.map((i) => i.message).join('; ')}, got ${value}`,
+        );
+      }
+      return parsed.data;
+    },
+  );
 }
 
 /**

@@ -5,22 +5,27 @@ import { loadFamilies } from './config.js';
 import { connect } from './connection.js';
 import { formatPlan, toJson } from './format.js';
 import { cliOut } from './io.js';
-import { addLockOptions, type GlobalOptions, type LockOptions } from './options.js';
-import { catalogRead } from './progress.js';
+import {
+  addBuildMemoryOption,
+  addLockOptions,
+  type GlobalOptions,
+  type LockOptions,
+} from './options.js';
+import { buildMemory, catalogRead } from './progress.js';
 
 export function registerPlan(program: Command): void {
-  addLockOptions(program.command('plan'))
+  addBuildMemoryOption(addLockOptions(program.command('plan')))
     .description(
       'show what apply would do, step by step, with the exact SQL and why; changes nothing',
     )
     .option('--json', 'print the plan as JSON')
-    .action(async (options: { json?: boolean } & LockOptions) => {
+    .action(async (options: { json?: boolean; maintenanceWorkMem?: string } & LockOptions) => {
       const global = program.opts<GlobalOptions>();
       const families = await loadFamilies(global.config);
       const conn = await connect(global, { readOnly: true });
       try {
         const planned = await asReader(conn.db, 'plan', families, () =>
-          planStatements(conn.db, families, catalogRead(options)),
+          planStatements(conn.db, families, { ...catalogRead(options), ...buildMemory(options) }),
         );
         if (options.json) {
           cliOut(toJson({ database: conn.label, ...planned }));

@@ -32,7 +32,7 @@ import {
   type RetryOptions,
   retryOnLockTimeout,
 } from './lock-timeout.js';
-import { checkOptions, functionOption, wholeOption } from './options.js';
+import { checkOptions, functionOption, memorySizeOption, wholeOption } from './options.js';
 import { asOperation, isConnectionLoss, pgErrorMessage } from './pg-error.js';
 import { pooledSessionError } from './pooled-session.js';
 import { preflightPrivileges, sessionFactsFromRow, sessionFactsSql } from './privileges.js';
@@ -72,6 +72,8 @@ export interface StepContext {
   lockTimeoutMs: number;
   /** Tries after the first inside the step when it could not get its locks. */
   retries: number;
+  /** maintenance_work_mem for a drain's index builds (ApplyOptions.maintenanceWorkMem). */
+  maintenanceWorkMem?: string;
   /** Progress inside the step (rows copied, partitions detached...). */
   progress(done: number, total: number | null, unit: string): void;
 }
@@ -89,6 +91,9 @@ const BUILT_IN_EXECUTORS: StepExecutors = {
       beside: ctx.pool,
       lockTimeoutMs: ctx.lockTimeoutMs,
       retries: ctx.retries,
+      ...(ctx.maintenanceWorkMem !== undefined
+        ? { maintenanceWorkMem: ctx.maintenanceWorkMem }
+        : {}),
       onProgress: (p) => ctx.progress(p.done, p.total, p.phase === 'copy' ? 'pages' : p.phase),
     });
     return `${counted(result.rowsMoved, 'row')} moved in ${Math.round(result.elapsedMs)} ms (${result.strategy ?? 'nothing to move'}), locks held ${Math.round(result.maxLockHoldMs)} ms`;
@@ -142,6 +147,11 @@ export interface ApplyOptions {
   maxBackoffMs?: number;
   /** Plan retention steps (default true); destructive ones still need allowDestructive. */
   retention?: boolean;
+  /**
+   * maintenance_work_mem for the index builds of its drain steps ('256MB'); default the
+   * server's setting (see DrainOptions.maintenanceWorkMem).
+   */
+  maintenanceWorkMem?: string;
   /** The advisory lock key; default MAINTENANCE_LOCK_KEY. */
   lockKey?: LockKey;
   /** Told of each phase; awaited, so a slow callback slows the run. */
@@ -169,6 +179,7 @@ export const applyOptionsSchema = z
     backoffMs: wholeOption(0),
     maxBackoffMs: wholeOption(0),
     retention: z.boolean().optional(),
+    maintenanceWorkMem: memorySizeOption.optional(),
     lockKey: z.tuple([z.number(), z.number()]).optional(),
     onProgress: functionOption.optional(),
     executors: z
@@ -397,7 +408,12 @@ async function runApply(
           retention: options.retention ?? true,
         }),
         snapshot,
-        { lockTimeoutMs },
+        {
+          lockTimeoutMs,
+          ...(options.maintenanceWorkMem !== undefined
+            ? { maintenanceWorkMem: options.maintenanceWorkMem }
+            : {}),
+        },
       );
       await emit({ type: 'planned', plan: planned });
       const steps = planned;
@@ -454,6 +470,7 @@ async function runApply(
             executors,
             lockTimeoutMs,
             retries,
+            maintenanceWorkMem: options.maintenanceWorkMem,
             retry,
             allowDestructive: options.allowDestructive ?? false,
             emit,
@@ -554,6 +571,7 @@ interface RunContext {
   executors: StepExecutors;
   lockTimeoutMs: number;
   retries: number;
+  maintenanceWorkMem: string | undefined;
   retry: RetryOptions;
   allowDestructive: boolean | ((step: Step) => boolean);
   emit(event: ApplyEvent): Promise<void>;
@@ -615,6 +633,9 @@ async function runSteps(planned: Plan, ctx: RunContext): Promise<StepResult[]> {
                 family,
                 lockTimeoutMs: ctx.lockTimeoutMs,
                 retries: ctx.retries,
+                ...(ctx.maintenanceWorkMem !== undefined
+                  ? { maintenanceWorkMem: ctx.maintenanceWorkMem }
+                  : {}),
                 pool: ctx.pool,
                 progress: (done, of, unit) => {
                   // A failing progress callback must not fail the step or go unhandled.

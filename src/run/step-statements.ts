@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { type CatalogReadOptions, inspect } from '../catalog/inspect.js';
 import type { Snapshot } from '../catalog/snapshot.js';
 import { DEFAULT_ARCHIVE_SCHEMA, type FamilySpec, parseFamilies } from '../define/spec.js';
@@ -7,6 +8,7 @@ import { previewRetire, retirePreviewSql } from '../ops/retention.js';
 import { findFamilySnapshot, type Plan, plan, type Step } from '../plan/plan.js';
 import type { AnyPgDatabase } from './database.js';
 import { DEFAULT_LOCK_TIMEOUT_MS } from './lock-timeout.js';
+import { checkOptions, memorySizeOption } from './options.js';
 import { isConnectionLoss, pgErrorMessage } from './pg-error.js';
 
 /**
@@ -21,6 +23,8 @@ import { isConnectionLoss, pgErrorMessage } from './pg-error.js';
 export interface StepStatementOptions {
   /** The lock_timeout the run will use: the drain's final phase writes it into its statements. */
   lockTimeoutMs?: number;
+  /** The memory a drain's index builds will be given (ApplyOptions.maintenanceWorkMem). */
+  maintenanceWorkMem?: string;
 }
 
 /** A step the operation would refuse: its statements say why instead. */
@@ -39,8 +43,14 @@ async function statementsOf(
   const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
   try {
     if (step.kind === 'drain') {
-      const { preview } = await previewDrain(db, family, step.key, { lockTimeoutMs });
-      return drainPreviewSql(family, preview, { lockTimeoutMs });
+      const drainOptions = {
+        lockTimeoutMs,
+        ...(options.maintenanceWorkMem !== undefined
+          ? { maintenanceWorkMem: options.maintenanceWorkMem }
+          : {}),
+      };
+      const { preview } = await previewDrain(db, family, step.key, drainOptions);
+      return drainPreviewSql(family, preview, drainOptions);
     }
     const found = findFamilySnapshot(snapshot, family);
     const resuming =
@@ -68,6 +78,11 @@ async function statementsOf(
   }
 }
 
+/** The step options a caller gives, checked as apply checks them (other keys are the caller's). */
+const stepStatementOptionsSchema = z
+  .object({ maintenanceWorkMem: memorySizeOption.optional() })
+  .loose();
+
 /** `planned` with the statements of its drain and retire steps filled in (read, then built). */
 export async function withStepStatements(
   db: AnyPgDatabase,
@@ -76,6 +91,7 @@ export async function withStepStatements(
   snapshot: Snapshot,
   options: StepStatementOptions = {},
 ): Promise<Plan> {
+  checkOptions('plan', stepStatementOptionsSchema, options);
   const steps: Step[] = [];
   for (const step of planned.steps) {
     const family = families.find((f) => f.name === step.family);
@@ -104,6 +120,7 @@ export async function planStatements(
   families: readonly FamilySpec[],
   options: PlanStatementsOptions = {},
 ): Promise<Plan> {
+  checkOptions('plan', stepStatementOptionsSchema, options);
   const specs = parseFamilies(families);
   const snapshot = await inspect(db, specs, options);
   const planned = plan(specs, snapshot, options.now ?? snapshot.takenAt, {

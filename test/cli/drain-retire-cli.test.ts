@@ -64,6 +64,14 @@ describe('pgparts drain / retire / reattach', () => {
     // --maintenance-work-mem: each build in its own transaction, with that much memory.
     expect(oneLane.stdout).toContain("SELECT set_config('maintenance_work_mem', '128MB', true)");
     expect(dry.stdout).not.toContain('maintenance_work_mem');
+    // The same option of plan and apply, checked as the API checks it, before anything runs.
+    for (const command of ['plan', 'apply']) {
+      const refused = await pgparts(t.url, command, '--maintenance-work-mem', '64 MB');
+      expect(refused.code).not.toBe(0);
+      expect(refused.stderr).toContain(
+        "expected a memory size such as '256MB' or '1GB', got 64 MB",
+      );
+    }
     expect(oneLane.stdout).toContain(
       `CREATE UNIQUE INDEX IF NOT EXISTS "${working}" ON "public"."leaderboard_run_s14" USING btree`,
     );

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { parseFamily } from '../../src/define/spec.js';
 import { drainDryRun, drainKey } from '../../src/ops/drain/drain.js';
+import { apply } from '../../src/run/apply.js';
+import { planStatements } from '../../src/run/step-statements.js';
 import { expectPgpartsError, rejection } from '../support/pgparts-error.js';
 import { recordingDatabase } from '../support/recording.js';
 import { tableDigest } from '../support/table-checksum.js';
@@ -145,5 +147,48 @@ describe('drainKey maintenanceWorkMem', () => {
     const [rows] = await t.sql<{ n: number }[]>`
       SELECT count(*)::int AS n FROM readings_default WHERE at >= '2026-05-01' AND at < '2026-06-01'`;
     expect(rows?.n).toBe(40_000);
+  });
+
+  it("apply's drain steps, planned and run, with the memory apply is given", async () => {
+    // This month's rows in DEFAULT: apply drains them into the month's partition.
+    await t.sql.unsafe(`
+      CREATE TABLE counters (id bigint NOT NULL, at timestamptz NOT NULL, PRIMARY KEY (id, at))
+        PARTITION BY RANGE (at);
+      CREATE TABLE counters_default PARTITION OF counters DEFAULT;
+      INSERT INTO counters SELECT i, date_trunc('month', now()) + i * interval '1 second'
+        FROM generate_series(1, 5000) i;`);
+    const counters = parseFamily({
+      name: 'counters',
+      tables: ['counters'],
+      partitionBy: { strategy: 'range', column: 'at', interval: 'month', premake: 1 },
+      defaultPartition: true,
+    });
+    const planned = await planStatements(t.db, [counters], { maintenanceWorkMem: '48MB' });
+    const drain = planned.steps.find((s) => s.kind === 'drain');
+    // A template: a comment line says each build runs in a transaction that starts with it.
+    expect(
+      drain?.sql.filter((line) =>
+        line.endsWith("\nSELECT set_config('maintenance_work_mem', '48MB', true)"),
+      ),
+    ).toHaveLength(1);
+    const result = await apply(t.db, { families: [counters], maintenanceWorkMem: '48MB' });
+    expect(result.ok).toBe(true);
+    expect(result.results.filter((r) => r.step.kind === 'drain').map((r) => r.outcome)).toEqual([
+      'done',
+    ]);
+    const [partition] = await t.sql<{ name: string }[]>`
+      SELECT tableoid::regclass::text AS name FROM counters LIMIT 1`;
+    expect(partition?.name).not.toBe('counters_default');
+    expect(await buildMemory(partition?.name ?? '')).toEqual(['48MB']);
+    expectPgpartsError(
+      await rejection(apply(t.db, { families: [counters], maintenanceWorkMem: '48 MB' })),
+      'invalid-config',
+      { message: /maintenanceWorkMem/ },
+    );
+    expectPgpartsError(
+      await rejection(planStatements(t.db, [counters], { maintenanceWorkMem: '4GiB' })),
+      'invalid-config',
+      { message: /maintenanceWorkMem/ },
+    );
   });
 });
