@@ -206,6 +206,12 @@ export function buildsBesideAsked(
   return options.sideBySide !== false && twoLanes(b);
 }
 
+/**
+ * First in a transaction whose commit need not wait for the WAL flush (set_config(..., true) is
+ * SET LOCAL): where a later commit's flush covers it before anything depends on it.
+ */
+export const NO_FLUSH_WAIT = "SELECT set_config('synchronous_commit', 'off', true)";
+
 /** Pages of DEFAULT per copy batch when the options do not say. */
 export const COPY_BATCH_PAGES = 512;
 
@@ -777,7 +783,13 @@ export function drainStatements(
     strategy,
     skipTriggers,
     leftover,
-    prepare,
+    // Its transactions commit without waiting for the WAL flush: the first copy batch's commit
+    // (or the final phase's) waits for it, and that flush makes every earlier commit durable with
+    // it. A crash before then loses the prepare whole or in part, each transaction all or
+    // nothing, and the drain's next run prepares again.
+    prepare: prepare.map((unit) =>
+      unit.transaction ? { ...unit, statements: [NO_FLUSH_WAIT, ...unit.statements] } : unit,
+    ),
     tables,
     indexBuilds,
     buildSettings: buildSettingsSql(options.maintenanceWorkMem),
