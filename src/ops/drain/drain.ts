@@ -553,7 +553,7 @@ async function copyBlocks(
         // Counted after the await: a sum read before it would lose the other lane's batches
         // finished meanwhile.
         const rows = await runCounted(connection, copyBatchAt(family, t, target, page, batch));
-        copied.set(target.table, (copied.get(target.table) ?? 0) + rows);
+        addCount(copied, target.table, rows);
       } catch (error) {
         failed = true;
         throw error;
@@ -598,14 +598,19 @@ async function replayToEmpty(db: AnyPgDatabase, plans: TablePlan[]): Promise<Map
     const replay = p.replay;
     if (!replay) continue;
     const done = await replayUntilEmpty(() => replayBatch(db, replay));
-    deltas.set(p.t.table, (deltas.get(p.t.table) ?? 0) + (done.gained[STAGED_GAIN] ?? 0));
+    addCount(deltas, p.t.table, done.gained[STAGED_GAIN] ?? 0);
   }
   return deltas;
 }
 
+/** Adds `rows` to the count of `table` in `counts`. */
+function addCount(counts: Map<string, number>, table: string, rows: number): void {
+  counts.set(table, (counts.get(table) ?? 0) + rows);
+}
+
 /** Adds each table's rows in `more` to `into`. */
 function addCounts(into: Map<string, number>, more: Map<string, number>): void {
-  for (const [table, rows] of more) into.set(table, (into.get(table) ?? 0) + rows);
+  for (const [table, rows] of more) addCount(into, table, rows);
 }
 
 /** Replay passes until one finds nothing; returns the rows each staging table gained. */
@@ -629,7 +634,7 @@ async function replayAll(
     for (const p of ds.tables) {
       const once = await replayOnce(db, p);
       replayed += once.entries;
-      gained.set(p.t.table, (gained.get(p.t.table) ?? 0) + once.stagedDelta);
+      addCount(gained, p.t.table, once.stagedDelta);
     }
     await options.onProgress?.({
       phase: 'replay',
@@ -1110,9 +1115,10 @@ async function drainUnderKeyLock(
       : null;
   let rowsCopiedOnline = 0;
   let copyConnections = 1;
-  // Rows in each staging table this run fills from empty (TablePlan.stagingEmpty), kept up to
-  // date from here to the final phase: what the copy put there, less the doubles an index build
-  // removes, plus what each replay gains (its count, from its own snapshot).
+  // Rows in each staging table, kept up to date from here to the final phase: what the copy put
+  // there, less the doubles an index build removes, plus what each replay gains (its count, from
+  // its own snapshot). Right for a table this run fills from empty; one an earlier run left rows
+  // in is counted instead (ds.stagedCounts, below).
   const filled = new Map<string, number>();
   try {
     for (const { p, t, beside } of copies) {
@@ -1120,23 +1126,14 @@ async function drainUnderKeyLock(
       if (lane) copyConnections = 2;
       const copied = await copyBlocks(db, lane, family, t, p.targets, options);
       for (const rows of copied.values()) rowsCopiedOnline += rows;
-      if (p.stagingEmpty) filled.set(p.t.table, copied.get(p.t.target) ?? 0);
+      filled.set(p.t.table, copied.get(p.t.target) ?? 0);
     }
     await options.onPhase?.('copied');
     const removed = await buildIndexes(db, buildsBeside ? (second?.db ?? null) : null, ds, options);
-    for (const p of ds.tables) {
-      const rows = removed.get(p.t.target);
-      if (rows !== undefined && filled.has(p.t.table))
-        filled.set(p.t.table, (filled.get(p.t.table) ?? 0) - rows);
-    }
+    for (const p of ds.tables) addCount(filled, p.t.table, -(removed.get(p.t.target) ?? 0));
   } finally {
     await second?.release();
   }
-  /** Counts `gained` into the staging tables' rows. */
-  const gain = (gained: Map<string, number>) => {
-    for (const [table, rows] of gained)
-      if (filled.has(table)) filled.set(table, (filled.get(table) ?? 0) + rows);
-  };
   await options.onPhase?.('indexed');
   // Fresh statistics on the staging tables when foreign keys are validated on them, so that
   // the validation plans with real row counts. Not on a successor DEFAULT: often empty, it would
@@ -1145,15 +1142,15 @@ async function drainUnderKeyLock(
   // running after 6 min). Never analyzed, the planner sizes it from its pages until autovacuum
   // does.
   for (const statement of ds.analyzeStaging) await run(db, statement);
-  gain(await replayAll(db, ds, options));
+  addCounts(filled, await replayAll(db, ds, options));
   // The validation joins the staged rows with the referenced tables: plan it on real
   // statistics (autovacuum never analyzes a partitioned parent).
   for (const statement of ds.analyzeReferenced) await run(db, statement);
   await options.onPhase?.('keys');
-  gain(await addStagedForeignKeys(db, ds, options));
+  addCounts(filled, await addStagedForeignKeys(db, ds, options));
   // What was logged while the keys were validated; without keys the final phase's replay is the
   // next one.
-  if (ds.foreignKeys.length > 0) gain(await replayAll(db, ds, options));
+  if (ds.foreignKeys.length > 0) addCounts(filled, await replayAll(db, ds, options));
   await options.onPhase?.('replayed');
   // The staging tables change only through this drain: their rows now, plus what the final
   // replay adds, are the rows moved, without counting under the locks. One an earlier run left

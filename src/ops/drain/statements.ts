@@ -82,12 +82,6 @@ export interface TablePlan {
    * printed); null without a DEFAULT. Its staging table's gain is the column `STAGED_GAIN`.
    */
   replay: Template | null;
-  /**
-   * The staging table is empty when the copy starts (made by this run's prepare, or emptied by
-   * it): its rows are then counted from the copy and the replays, not by a count(*) of the
-   * table before the final phase (see stagedCounts).
-   */
-  stagingEmpty: boolean;
 }
 
 /** The parent's indexes given to a drain table after its copy (indexes.ts). */
@@ -165,7 +159,8 @@ export interface DrainStatements {
  * index over 1M rows took 0.65-0.74 s instead of 1.1 s (the builds of a 1M-row drain: 0.68-0.82 s
  * against 0.79-1.0 s one after the other).
  */
-export const SIDE_BY_SIDE_BUILD = `SELECT set_config('max_parallel_maintenance_workers', '0', true)`;
+const ONE_PROCESS = "set_config('max_parallel_maintenance_workers', '0', true)";
+export const SIDE_BY_SIDE_BUILD = `SELECT ${ONE_PROCESS}`;
 
 /**
  * What each index build runs with, in a transaction of its own ahead of the build: side by side
@@ -180,14 +175,9 @@ export interface BuildSettings {
 }
 
 export function buildSettingsSql(maintenanceWorkMem: string | undefined): BuildSettings {
-  const memory =
-    maintenanceWorkMem === undefined
-      ? ''
-      : `set_config('maintenance_work_mem', ${textLiteral(maintenanceWorkMem)}, true)`;
-  return {
-    sideBySide: memory ? SIDE_BY_SIDE_BUILD.replace(/\)$/, `), ${memory}`) : SIDE_BY_SIDE_BUILD,
-    oneLane: memory ? `SELECT ${memory}` : null,
-  };
+  if (maintenanceWorkMem === undefined) return { sideBySide: SIDE_BY_SIDE_BUILD, oneLane: null };
+  const memory = `set_config('maintenance_work_mem', ${textLiteral(maintenanceWorkMem)}, true)`;
+  return { sideBySide: `SELECT ${ONE_PROCESS}, ${memory}`, oneLane: `SELECT ${memory}` };
 }
 
 /** Whether a table's builds have two lanes: its primary key's index beside its other indexes. */
@@ -654,7 +644,6 @@ export function drainStatements(
       t,
       targets,
       replay: t.defaultPartition ? drainReplaySql(schema, t, targets) : null,
-      stagingEmpty: emptyStaging.has(t.table),
     };
   });
   const skipTriggers = strategy === 'delete' && state.canSkipTriggers;
