@@ -16,7 +16,7 @@ import {
   lockKeyArgument,
 } from './options.js';
 import { checkPrivileges } from './preflight.js';
-import { buildMemory, catalogRead, progressPrinter } from './progress.js';
+import { catalogRead, progressPrinter } from './progress.js';
 import { refuseOnStandby } from './standby.js';
 
 interface ApplyCommandOptions {
@@ -62,7 +62,7 @@ export function registerApply(program: Command): void {
           const planned = await asReader(conn.db, 'apply --dry-run', families, () =>
             planStatements(conn.db, families, {
               ...catalogRead(options),
-              ...buildMemory(options),
+              maintenanceWorkMem: options.maintenanceWorkMem,
             }),
           );
           const heading = `pgparts apply --dry-run for ${conn.label} at ${planned.now.toISOString()} (nothing is run)`;
@@ -100,7 +100,7 @@ export function registerApply(program: Command): void {
           allowDestructive,
           lockTimeoutMs: options.lockTimeout,
           retries: options.retries,
-          ...buildMemory(options),
+          maintenanceWorkMem: options.maintenanceWorkMem,
           ...(options.lockKey ? { lockKey: options.lockKey } : {}),
           onProgress: progressPrinter(),
         });

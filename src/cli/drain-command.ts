@@ -18,7 +18,7 @@ import {
   wholeNumber,
 } from './options.js';
 import { checkPrivileges } from './preflight.js';
-import { buildMemory, readRetryPrinter } from './progress.js';
+import { readRetryPrinter } from './progress.js';
 import { refuseOnStandby } from './standby.js';
 
 interface DrainCommandOptions {
@@ -122,7 +122,7 @@ export function registerDrain(program: Command): void {
           batchPages: options.batchPages,
           throttleMs: options.throttle,
           sideBySide: options.sideBySide,
-          ...buildMemory(options),
+          maintenanceWorkMem: options.maintenanceWorkMem,
           lockTimeoutMs: options.lockTimeout,
           retries: options.retries,
         };

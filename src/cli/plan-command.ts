@@ -11,7 +11,7 @@ import {
   type GlobalOptions,
   type LockOptions,
 } from './options.js';
-import { buildMemory, catalogRead } from './progress.js';
+import { catalogRead } from './progress.js';
 
 export function registerPlan(program: Command): void {
   addBuildMemoryOption(addLockOptions(program.command('plan')))
@@ -25,7 +25,10 @@ export function registerPlan(program: Command): void {
       const conn = await connect(global, { readOnly: true });
       try {
         const planned = await asReader(conn.db, 'plan', families, () =>
-          planStatements(conn.db, families, { ...catalogRead(options), ...buildMemory(options) }),
+          planStatements(conn.db, families, {
+            ...catalogRead(options),
+            maintenanceWorkMem: options.maintenanceWorkMem,
+          }),
         );
         if (options.json) {
           cliOut(toJson({ database: conn.label, ...planned }));

@@ -100,15 +100,6 @@ export function catalogRead(options: LockOptions, out?: CliStream): CatalogReadO
   };
 }
 
-/** `--maintenance-work-mem`, when given, as the API's option (addBuildMemoryOption). */
-export function buildMemory(options: { maintenanceWorkMem?: string }): {
-  maintenanceWorkMem?: string;
-} {
-  return options.maintenanceWorkMem !== undefined
-    ? { maintenanceWorkMem: options.maintenanceWorkMem }
-    : {};
-}
-
 /** An attempt that gave up on a lock, and when the next one starts. */
 function retryLine(what: string, retry: { attempt: number; message: string; delayMs: number }) {
   return `  ${what}: attempt ${retry.attempt} gave up (${retry.message}); retrying in ${formatMs(retry.delayMs)}\n`;

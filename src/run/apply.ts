@@ -44,7 +44,7 @@ import {
 } from './record-run.js';
 import { openSessionSending, pgpartsSessionSettings, SESSION_TOKEN } from './session.js';
 import { readOnlyMessage, standbyMessage } from './standby.js';
-import { withStepStatements } from './step-statements.js';
+import { fillStepStatements } from './step-statements.js';
 
 /**
  * apply: the only place pgparts runs DDL. One run per database at a time (advisory lock); under
@@ -91,9 +91,7 @@ const BUILT_IN_EXECUTORS: StepExecutors = {
       beside: ctx.pool,
       lockTimeoutMs: ctx.lockTimeoutMs,
       retries: ctx.retries,
-      ...(ctx.maintenanceWorkMem !== undefined
-        ? { maintenanceWorkMem: ctx.maintenanceWorkMem }
-        : {}),
+      maintenanceWorkMem: ctx.maintenanceWorkMem,
       onProgress: (p) => ctx.progress(p.done, p.total, p.phase === 'copy' ? 'pages' : p.phase),
     });
     return `${counted(result.rowsMoved, 'row')} moved in ${Math.round(result.elapsedMs)} ms (${result.strategy ?? 'nothing to move'}), locks held ${Math.round(result.maxLockHoldMs)} ms`;
@@ -401,19 +399,14 @@ async function runApply(
       snapshot = catalog.value.snapshot;
       settingsBack = catalog.value.restored;
       // Drain and retire steps get their statements too: what a dry run printed, run now.
-      planned = await withStepStatements(
+      planned = await fillStepStatements(
         session.db,
         families,
         plan(families, snapshot, options.now ?? snapshot.takenAt, {
           retention: options.retention ?? true,
         }),
         snapshot,
-        {
-          lockTimeoutMs,
-          ...(options.maintenanceWorkMem !== undefined
-            ? { maintenanceWorkMem: options.maintenanceWorkMem }
-            : {}),
-        },
+        { lockTimeoutMs, maintenanceWorkMem: options.maintenanceWorkMem },
       );
       await emit({ type: 'planned', plan: planned });
       const steps = planned;
@@ -633,9 +626,7 @@ async function runSteps(planned: Plan, ctx: RunContext): Promise<StepResult[]> {
                 family,
                 lockTimeoutMs: ctx.lockTimeoutMs,
                 retries: ctx.retries,
-                ...(ctx.maintenanceWorkMem !== undefined
-                  ? { maintenanceWorkMem: ctx.maintenanceWorkMem }
-                  : {}),
+                maintenanceWorkMem: ctx.maintenanceWorkMem,
                 pool: ctx.pool,
                 progress: (done, of, unit) => {
                   // A failing progress callback must not fail the step or go unhandled.

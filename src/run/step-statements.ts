@@ -43,12 +43,7 @@ async function statementsOf(
   const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
   try {
     if (step.kind === 'drain') {
-      const drainOptions = {
-        lockTimeoutMs,
-        ...(options.maintenanceWorkMem !== undefined
-          ? { maintenanceWorkMem: options.maintenanceWorkMem }
-          : {}),
-      };
+      const drainOptions = { lockTimeoutMs, maintenanceWorkMem: options.maintenanceWorkMem };
       const { preview } = await previewDrain(db, family, step.key, drainOptions);
       return drainPreviewSql(family, preview, drainOptions);
     }
@@ -92,6 +87,20 @@ export async function withStepStatements(
   options: StepStatementOptions = {},
 ): Promise<Plan> {
   checkOptions('plan', stepStatementOptionsSchema, options);
+  return fillStepStatements(db, families, planned, snapshot, options);
+}
+
+/**
+ * withStepStatements for options checked already: apply's (its own schema) and planStatements's
+ * (before its catalog read).
+ */
+export async function fillStepStatements(
+  db: AnyPgDatabase,
+  families: readonly FamilySpec[],
+  planned: Plan,
+  snapshot: Snapshot,
+  options: StepStatementOptions,
+): Promise<Plan> {
   const steps: Step[] = [];
   for (const step of planned.steps) {
     const family = families.find((f) => f.name === step.family);
@@ -126,5 +135,5 @@ export async function planStatements(
   const planned = plan(specs, snapshot, options.now ?? snapshot.takenAt, {
     retention: options.retention ?? true,
   });
-  return withStepStatements(db, specs, planned, snapshot, options);
+  return fillStepStatements(db, specs, planned, snapshot, options);
 }
