@@ -64,10 +64,11 @@ async function main(): Promise<void> {
     const files = await runScale({
       resultsDir: RESULTS_DIR,
       commit: commit(),
+      jit: options.jit,
       header: async (sql) => {
         const m = await describeMachine(sql);
         const l = loadavg().map((v) => v.toFixed(2));
-        return `${new Date().toISOString()} (commit ${commit()}). PostgreSQL ${m.postgres} (embedded, the bench settings: jit off), Node ${m.node}, ${m.cores} cores (${m.cpu}). Load average after: ${l.join(' / ')}. A daily family, one table + DEFAULT, 200 rows a day; ${'maintain()'} median of 5 after one that settles; 200 calls per query and form.`;
+        return `${new Date().toISOString()} (commit ${commit()}). PostgreSQL ${m.postgres} (embedded, the bench settings: jit ${options.jit}), Node ${m.node}, ${m.cores} cores (${m.cpu}). Load average after: ${l.join(' / ')}. A daily family, one table + DEFAULT, 200 rows a day; ${'maintain()'} median of 5 after one that settles; 200 calls per query and form.`;
       },
     });
     for (const file of files) console.log(`wrote ${file}`);
@@ -85,7 +86,7 @@ async function main(): Promise<void> {
     }
   };
   const server = await step('start PostgreSQL', () =>
-    startBenchServer(options.label, options.keep),
+    startBenchServer(options.label, options.keep, options.jit),
   );
   const dbName = `pgparts_bench_${options.label.replace(/[^a-z0-9]/g, '_')}`;
   const convertName = `${dbName}_convert`;

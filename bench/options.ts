@@ -14,6 +14,8 @@ export interface BenchOptions {
    */
   plans: 'custom' | 'generic' | 'both';
   keep: boolean;
+  /** jit for the bench's server: PostgreSQL's default (on), or off (--jit off). */
+  jit: 'on' | 'off';
   /** --peer pg_partman: the side-by-side on the distribution's PostgreSQL, nothing else. */
   peer: 'pg_partman' | null;
   /** Rows the side-by-side moves out of DEFAULT (--peer-rows; history, stray rows scale with it). */
@@ -22,7 +24,7 @@ export interface BenchOptions {
 }
 
 const USAGE = `npm run bench -- [--scale 1m|10m|<killmails>] [--only queries|maintenance|conversion|scale]
-                      [--iterations N] [--plans both|custom|generic] [--keep]
+                      [--iterations N] [--plans both|custom|generic] [--keep] [--jit on|off]
        npm run bench -- --peer pg_partman [--peer-rows 1m|20k|<rows>]`;
 
 const PLANS = ['both', 'custom', 'generic'] as const;
@@ -59,6 +61,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
       iterations: { type: 'string', default: '300' },
       plans: { type: 'string', default: 'both' },
       keep: { type: 'boolean', default: false },
+      jit: { type: 'string', default: 'on' },
       peer: { type: 'string' },
       'peer-rows': { type: 'string', default: '1m' },
       help: { type: 'boolean', default: false },
@@ -83,6 +86,9 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
       `bench: --plans must be both, custom or generic, not "${values.plans}"\n${USAGE}`,
     );
   }
+  if (values.jit !== 'on' && values.jit !== 'off') {
+    throw new BenchError(`bench: --jit must be on or off, not "${values.jit}"\n${USAGE}`);
+  }
   const peerRows = values['peer-rows'].toLowerCase();
   const iterations = Number(values.iterations);
   if (!Number.isSafeInteger(iterations) || iterations < 10) {
@@ -96,6 +102,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
     iterations,
     plans: values.plans as BenchOptions['plans'],
     keep: values.keep,
+    jit: values.jit,
     peer: values.peer === 'pg_partman' ? 'pg_partman' : null,
     peerRows: parsePeerRows(peerRows),
     peerLabel: peerRows,

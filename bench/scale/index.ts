@@ -222,9 +222,12 @@ export function renderScale(figures: ScaleFigure[], header: string): string {
 export async function runScale(options: {
   resultsDir: string;
   commit: string;
+  jit: 'on' | 'off';
   header: (sql: postgres.Sql) => Promise<string>;
 }) {
-  const server = await step('start PostgreSQL', () => startBenchServer('scale', false));
+  const server = await step('start PostgreSQL', () =>
+    startBenchServer('scale', false, options.jit),
+  );
   const name = 'pgparts_bench_scale';
   try {
     await dropDatabase(server.adminUrl, name);

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { killmailChunks, utcMonth } from '../../bench/generate/killmails.js';
 import { scaleFor } from '../../bench/generate/scale.js';
-import { parseScale } from '../../bench/options.js';
+import { parseBenchOptions, parseScale } from '../../bench/options.js';
+import { benchSettings } from '../../bench/server.js';
 import { latency, percentile } from '../../bench/stats.js';
 
 describe('bench data plan', () => {
@@ -11,6 +12,14 @@ describe('bench data plan', () => {
     expect(parseScale('250k')).toBe(250_000);
     expect(parseScale('40000')).toBe(40_000);
     expect(() => parseScale('lots')).toThrow(/--scale/);
+  });
+
+  it("runs the server with PostgreSQL's jit unless --jit off", () => {
+    expect(parseBenchOptions([]).jit).toBe('on');
+    expect(benchSettings('on')).not.toHaveProperty('jit');
+    expect(parseBenchOptions(['--jit', 'off']).jit).toBe('off');
+    expect(benchSettings('off')).toMatchObject({ jit: 'off' });
+    expect(() => parseBenchOptions(['--jit', 'maybe'])).toThrow(/--jit must be on or off/);
   });
 
   it('gives the issue figures at the default scale', () => {
