@@ -184,6 +184,7 @@ async function main(): Promise<void> {
         at: new Date().toISOString(),
         commit: commit(),
         killmails: rows.killmails_raw?.[0] ?? 0,
+        jit: jitSetting(server.settings),
       };
     };
     const save = (partial: Pick<BenchReport, 'maintenance' | 'conversion'>) => {
@@ -260,6 +261,14 @@ async function main(): Promise<void> {
   }
 }
 
+/**
+ * The server's jit as a run's settings give it. A section measured before the runs recorded it
+ * had jit off: the bench's settings had it off until --jit.
+ */
+function jitSetting(settings: BenchReport['settings']): string {
+  return typeof settings === 'string' ? 'as the server has it' : String(settings.jit ?? 'on');
+}
+
 /** A partial run (--only) keeps the other sections of the previous results for the scale. */
 function mergePrevious(report: BenchReport): void {
   const file = join(RESULTS_DIR, `${report.label}.json`);
@@ -281,7 +290,7 @@ function mergePrevious(report: BenchReport): void {
     report.measured = { ...report.measured, ...(when ? { [section]: when } : {}) };
     report.notes.push(
       when
-        ? `${names[section]} figures kept from an earlier run: measured ${when.at} (commit ${when.commit}) on ${when.killmails.toLocaleString('en-US')} killmails.`
+        ? `${names[section]} figures kept from an earlier run: measured ${when.at} (commit ${when.commit}) on ${when.killmails.toLocaleString('en-US')} killmails, jit ${when.jit ?? 'off'}.`
         : `${names[section]} figures kept from the run of ${previous.finishedAt}.`,
     );
   }

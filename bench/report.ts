@@ -25,7 +25,9 @@ export interface BenchReport {
   maintenance: MaintenanceResult | null;
   conversion: ConversionResult | null;
   /** When and on what each section was measured (a partial run keeps the others' records). */
-  measured?: Partial<Record<Section, { at: string; commit: string; killmails: number }>>;
+  measured?: Partial<
+    Record<Section, { at: string; commit: string; killmails: number; jit?: string }>
+  >;
   notes: string[];
 }
 
