@@ -624,16 +624,21 @@ export function drainStatements(
         prepare.push({ statements: dropNextSql(schema, t), transaction: true });
       if (t.defaultPartition && (t.nextState === 'absent' || staleNext(state, t)))
         prepare.push({ statements: nextDefaultSql(family, key, t), transaction: true });
-      // A run begun by the delete strategy may have given the staging table the family's keys;
-      // they reach into the DEFAULT the swap detaches, so they go (the swap adds them back).
-      for (const fk of t.familyForeignKeys) {
-        prepare.push({
-          statements: [
-            `ALTER TABLE ${quoteQualified(schema, t.target)} DROP CONSTRAINT IF EXISTS ${quoteIdent(fk.name)}`,
-          ],
-          transaction: true,
-        });
-      }
+    }
+    // The family's keys are never on a staging table before the final phase. Its rows are copies
+    // that a replay brings up to date only later: a key on them would check the app's writes
+    // against rows the app already deleted or changed (a doc's tags deleted, then the doc: the
+    // staged copy of a tag still points at it, and the app's DELETE fails). The swap adds them
+    // back NOT VALID after its detach; the delete strategy's ATTACH adds and checks them. An
+    // earlier version's run may have added them: they go.
+    for (const fk of t.familyForeignKeys) {
+      if (!t.targetForeignKeys.includes(fk.name)) continue;
+      prepare.push({
+        statements: [
+          `ALTER TABLE ${quoteQualified(schema, t.target)} DROP CONSTRAINT IF EXISTS ${quoteIdent(fk.name)}`,
+        ],
+        transaction: true,
+      });
     }
   }
 
@@ -658,10 +663,6 @@ export function drainStatements(
         const kept = existing.filter((name) => !p.t.familyForeignKeys.some((f) => f.name === name));
         foreignKeys.push(...foreignKeyUnits(family, target.table, p.t.outsideForeignKeys, kept));
       }
-    } else if (skipTriggers) {
-      foreignKeys.push(
-        ...foreignKeyUnits(family, p.t.target, p.t.familyForeignKeys, p.t.targetForeignKeys),
-      );
     }
   }
 
