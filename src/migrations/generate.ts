@@ -38,7 +38,12 @@ import {
   readSnapshot,
   withoutCreateIndexes,
 } from './online-indexes.js';
-import { addPartitionClause, createsTable, partitionClauseIn } from './partition-clauses.js';
+import {
+  addPartitionClause,
+  createsTable,
+  partitionClauseIn,
+  sinceLastDrop,
+} from './partition-clauses.js';
 import { type Casing, checkPartitionColumns } from './partition-columns.js';
 import { migratedInterval } from './range-interval.js';
 import { checkUniqueKeys } from './unique-keys.js';
@@ -214,8 +219,9 @@ function writeMigrations(out: string, kit: DrizzleKitRun, config: LoadedConfig):
     // How an earlier migration created each table: a family declared again (removed from the
     // config, then put back) finds its tables created partitioned as it says, with their first
     // partitions: nothing to write for them.
+    // A table dropped since is created anew: only the migrations after its last DROP count.
     const earlierClause = (table: string) =>
-      earlier
+      sinceLastDrop(earlier, family.schema, table)
         .map((text) => partitionClauseIn(text, family.schema, table))
         .find((c) => c !== undefined);
     const newTables = family.tables.filter((t) => !known.has(t) && earlierClause(t) !== wanted);

@@ -17,6 +17,8 @@ import { useTestDatabase } from '../support/test-database.js';
 const app = fixtureApp({ withMigrations: true });
 afterAll(() => app.remove());
 const db = useTestDatabase({ migrated: false });
+/** A fresh database for the folder as the last test leaves it. */
+const again = useTestDatabase({ migrated: false });
 
 describe('examples/app/drizzle', { timeout: 300_000 }, () => {
   it('is what pgparts generate writes from the example schema and specs', async () => {
@@ -84,5 +86,64 @@ describe('examples/app/drizzle', { timeout: 300_000 }, () => {
     expect(back.written).toEqual([]);
     const check = await generate({ cwd: app.dir, config: 'pgparts.config.ts', check: true });
     expect(check.stale).toEqual([]);
+  });
+
+  it('a partitioned table dropped by a migration, then declared again with another interval: created partitioned anew', async () => {
+    const config = join(app.dir, 'pgparts.config.ts');
+    const schema = join(app.dir, 'src', 'schema.ts');
+    const configText = readFileSync(config, 'utf8');
+    const schemaText = readFileSync(schema, 'utf8');
+    const familyStart = configText.indexOf("  partitionFamily({\n    name: 'app_events'");
+    const familyEnd = configText.indexOf('  }),\n', familyStart) + '  }),\n'.length;
+    const tableStart = schemaText.indexOf('export const appEvents = pgTable(');
+    const tableEnd = schemaText.indexOf('\n);\n', tableStart) + '\n);\n'.length;
+    expect(familyStart).toBeGreaterThan(0);
+    expect(tableStart).toBeGreaterThan(0);
+    try {
+      // The family and its table gone: drizzle-kit's migration drops the table.
+      writeFileSync(
+        config,
+        (configText.slice(0, familyStart) + configText.slice(familyEnd)).replace(
+          'import { appEvents, regionOrders }',
+          'import { regionOrders }',
+        ),
+      );
+      writeFileSync(schema, schemaText.slice(0, tableStart) + schemaText.slice(tableEnd));
+      const dropped = await generate({ cwd: app.dir, config: 'pgparts.config.ts' });
+      expect(dropped.written).toHaveLength(1);
+      expect(readFileSync(join(app.dir, 'drizzle', `${dropped.written[0]}.sql`), 'utf8')).toMatch(
+        /DROP TABLE "app_events" CASCADE;/,
+      );
+    } finally {
+      writeFileSync(schema, schemaText);
+      // Back, weekly instead of daily: a new table, so a new interval is no change of one.
+      writeFileSync(config, configText.replace("interval: 'day'", "interval: 'week'"));
+    }
+    try {
+      const back = await generate({ cwd: app.dir, config: 'pgparts.config.ts' });
+      const texts = back.written.map((tag) =>
+        readFileSync(join(app.dir, 'drizzle', `${tag}.sql`), 'utf8'),
+      );
+      expect(texts.join('\n')).toMatch(
+        /CREATE TABLE "app_events" \([\s\S]*?\n\) PARTITION BY RANGE \("occurredAt"\);/,
+      );
+      expect(texts.join('\n')).toMatch(/date_trunc\('week'/);
+      const check = await generate({ cwd: app.dir, config: 'pgparts.config.ts', check: true });
+      expect(check.stale).toEqual([]);
+      // A fresh database gets the table partitioned, its partitions weekly.
+      await migrate(again.db, { appFolder: join(app.dir, 'drizzle') });
+      const [table] = await again.sql<{ kind: string; partitions: number; week: boolean }[]>`
+        SELECT c.relkind::text AS kind,
+               (SELECT count(*)::int FROM pg_inherits WHERE inhparent = c.oid) AS partitions,
+               (SELECT bool_and(substring(b FROM 'TO \\(''([^'']+)''')::timestamptz
+                                - substring(b FROM 'FROM \\(''([^'']+)''')::timestamptz = interval '7 days')
+                  FROM (SELECT pg_get_expr(p.relpartbound, p.oid) AS b FROM pg_inherits i
+                        JOIN pg_class p ON p.oid = i.inhrelid WHERE i.inhparent = c.oid) bounds) AS week
+        FROM pg_class c WHERE c.oid = 'app_events'::regclass`;
+      expect(table).toMatchObject({ kind: 'p', week: true });
+      expect(table?.partitions).toBeGreaterThan(1);
+    } finally {
+      writeFileSync(config, configText);
+    }
   });
 });
