@@ -140,11 +140,17 @@ async function reattachPlan(
       { schema: archiveSchema, name },
       rows,
     );
+    // The keys an archive gave the table to another archived table of the key (retire's links,
+    // `<key>_archived`), found by what they reference: the name may have lost its suffix to
+    // PostgreSQL's 63-byte limit. Reattached, the table gets the family's keys from its parent.
     const links = await query<{ name: string }>(
       db,
-      sql`SELECT conname AS name FROM pg_constraint
-          WHERE conrelid = to_regclass(${archivedTable}) AND contype = 'f' AND conname LIKE '%\_archived'
-          ORDER BY conname`,
+      sql`SELECT k.conname AS name FROM pg_constraint k
+          JOIN pg_class r ON r.oid = k.confrelid
+          JOIN pg_namespace n ON n.oid = r.relnamespace
+          WHERE k.conrelid = to_regclass(${archivedTable}) AND k.contype = 'f'
+            AND n.nspname = ${archiveSchema}
+          ORDER BY k.conname`,
     );
     units.push({
       table,
