@@ -120,7 +120,7 @@ export function registerRetire(program: Command): void {
         }
         for (const p of result.partitions) {
           cliOut(
-            `  ${p.partition}: ${p.archivedAs ? `archived as ${p.archivedAs}` : 'dropped'} (~${counted(p.rows, 'row')})`,
+            `  ${p.partition}: ${p.archivedAs ? `archived as ${p.archivedAs}` : 'dropped'} (${p.rows === null ? 'rows not estimated: never analyzed' : `~${counted(p.rows, 'row')}`})`,
           );
         }
         cliOut(

@@ -98,7 +98,8 @@ export interface RetiredPartition {
   partition: string;
   /** Where it is now: null when dropped. */
   archivedAs: string | null;
-  rows: number;
+  /** The planner's estimate of its rows; null when the table was never analyzed. */
+  rows: number | null;
 }
 
 export interface RetireResult {

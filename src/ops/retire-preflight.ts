@@ -35,7 +35,8 @@ export interface RetirePartitionState {
   oid: string;
   attached: boolean;
   detachPending: boolean;
-  rows: number;
+  /** The planner's estimate (pg_class.reltuples); null when the table was never analyzed. */
+  rows: number | null;
 }
 
 export interface RetirePreflightOptions {
@@ -69,7 +70,7 @@ interface TableRead {
   oid: string | null;
   attached: boolean;
   pending: boolean;
-  rows: number;
+  rows: number | null;
   bound: string | null;
   comment: string | null;
 }
@@ -90,7 +91,8 @@ function tableReadSql(family: FamilySpec, table: string, name: string, needle: s
              FROM (SELECT 1) one LEFT JOIN (
                SELECT c.oid::text AS oid, i.inhrelid IS NOT NULL AS attached,
                       coalesce(i.inhdetachpending, false) AS pending,
-                      greatest(c.reltuples, 0)::bigint::int AS rows,
+                      -- -1 until the first VACUUM or ANALYZE: unknown, not none.
+                      CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint::int END AS rows,
                       pg_get_expr(c.relpartbound, 0) AS bound,
                       obj_description(c.oid, 'pg_class') AS comment
                FROM pg_class c
