@@ -92,6 +92,17 @@ export function assertDistinctPartitionNames(
   family: FamilySpec,
   keys: readonly PartitionKey[],
 ): void {
+  const problems = partitionNameProblems(family, keys);
+  if (problems.length > 0) {
+    throw new PgpartsError(
+      'invalid-config',
+      `pgparts: family ${family.name}: ${problems.join('; ')}`,
+    );
+  }
+}
+
+/** What assertDistinctPartitionNames refuses, one message per clash; empty when none. */
+export function partitionNameProblems(family: FamilySpec, keys: readonly PartitionKey[]): string[] {
   const partitions: NamedPartition[] = [];
   for (const table of family.tables) {
     if (family.defaultPartition) {
@@ -106,13 +117,7 @@ export function assertDistinctPartitionNames(
       partitions.push({ table, name: partitionName(family, table, key), key: keyLabel(key) });
     }
   }
-  const problems = partitionNameClashes(family.tables, partitions);
-  if (problems.length > 0) {
-    throw new PgpartsError(
-      'invalid-config',
-      `pgparts: family ${family.name}: ${problems.join('; ')}`,
-    );
-  }
+  return partitionNameClashes(family.tables, partitions);
 }
 
 /**

@@ -1,6 +1,11 @@
 import type { FamilySnapshot } from '../catalog/snapshot.js';
 import { matchesSpec } from '../catalog/snapshot.js';
 import { keyTypeProblem } from '../define/key-types.js';
+import {
+  type ListValue,
+  type PartitionKey,
+  partitionNameProblems,
+} from '../define/partition-key.js';
 import type { FamilySpec } from '../define/spec.js';
 
 /** `RANGE (killmail_time)` as the spec declares it, for messages. */
@@ -37,5 +42,26 @@ export function specMismatches(family: FamilySpec, snapshot: FamilySnapshot): st
     if (typeProblem) problems.push(`table ${name}: ${typeProblem}`);
   }
   if (snapshot.sourceError) problems.push(snapshot.sourceError);
+  if (problems.length === 0) problems.push(...listNameClashes(family, snapshot));
   return problems;
+}
+
+/**
+ * LIST values whose partitions would share a name, counting the keys the database holds
+ * partitions of and the `valuesFrom` values as well as the spec's (a value 'eu-west' listed
+ * after 'Eu West' got its partition orders_eu_west): that family cannot be planned, and is
+ * reported as not matching while the others are kept.
+ */
+function listNameClashes(family: FamilySpec, snapshot: FamilySnapshot): string[] {
+  if (family.partitionBy.strategy !== 'list') return [];
+  const values = new Set<ListValue>([
+    ...family.partitionBy.values,
+    ...(snapshot.sourceValues ?? []),
+  ]);
+  for (const table of snapshot.tables)
+    for (const p of table.partitions) if (p.key?.kind === 'list') values.add(p.key.value);
+  const keys: PartitionKey[] = [...values].map((value) => ({ kind: 'list', value }));
+  return partitionNameProblems(family, keys).map(
+    (problem) => `${problem} (counting the keys the database holds partitions of)`,
+  );
 }

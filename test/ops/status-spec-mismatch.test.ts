@@ -84,4 +84,45 @@ describe('a family whose spec does not match the database', () => {
       message: /table public\.orders is not partitioned/,
     });
   });
+
+  it('a listed value whose partition name a key of the database has already: that family only', async () => {
+    const regions = {
+      name: 'regions',
+      tables: ['region_sales'],
+      partitionBy: { strategy: 'list' as const, column: 'region', values: ['us'] },
+      defaultPartition: true,
+    };
+    await t.sql.unsafe(`
+      CREATE TABLE region_sales (id bigint NOT NULL, region text NOT NULL, PRIMARY KEY (id, region))
+        PARTITION BY LIST (region);`);
+    expect((await apply(t.db, { families: [parseFamily(regions)] })).failed).toBe(0);
+    // 'Eu West' got its partition (as a drain of it out of DEFAULT makes it): region_sales_seu_west.
+    await t.sql.unsafe(`
+      CREATE TABLE region_sales_seu_west PARTITION OF region_sales FOR VALUES IN ('Eu West');
+      COMMENT ON TABLE region_sales_seu_west IS 'pgparts:managed';`);
+    const clash = parseFamily({
+      ...regions,
+      partitionBy: { ...regions.partitionBy, values: ['us', 'eu-west'] },
+    });
+    const both = [eventsFamily, clash];
+    const report = status(both, await inspect(t.db, both));
+    expect(report.families.map((f) => f.family)).toEqual(['events']);
+    expect(report.mismatched).toEqual([
+      {
+        family: 'regions',
+        schema: 'public',
+        problems: [
+          expect.stringMatching(
+            /LIST values "(eu-west|Eu West)" and "(eu-west|Eu West)" both give the partition name region_sales_seu_west/,
+          ),
+        ],
+      },
+    ]);
+    const metrics = await prometheusMetrics(t.db, both);
+    expect(metrics).toContain('pgparts_spec_mismatch{family="regions",schema="public"} 1');
+    expect(metrics).toContain('pgparts_spec_mismatch{family="events",schema="public"} 0');
+    expectPgpartsError(await rejection(apply(t.db, { families: both })), 'spec-mismatch', {
+      message: /both give the partition name region_sales_seu_west/,
+    });
+  });
 });
