@@ -119,6 +119,7 @@ export async function runConvertStep(
                 ? `; backfill needed for ${r.needsBackfill.join(', ')}`
                 : ''),
       );
+      for (const line of r.beforeSwap) print(`${dryRun ? '-- ' : ''}before swap: ${line}`);
       return true;
     }
     case 'backfill': {

@@ -14,6 +14,8 @@ const t = useTestDatabase({ migrated: false });
 const target = builtInTarget('leaderboard');
 const role = `app_reader_${t.name.slice(-8)}`;
 
+let prepped: Awaited<ReturnType<typeof convertPrep>> | undefined;
+
 beforeAll(async () => {
   await buildLegacyLeaderboard(t.sql, { runs: 300, seasons: 2 });
   // The app connects as its own role, with privileges on the tables and views.
@@ -22,7 +24,7 @@ beforeAll(async () => {
     GRANT SELECT ON top_keys_global, season_summary TO "${role}";
     CREATE FUNCTION touch_run() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.rank := 0; RETURN NEW; END $$;
     CREATE TRIGGER app_rank BEFORE INSERT ON leaderboard_run FOR EACH ROW EXECUTE FUNCTION touch_run();`);
-  await convertPrep(t.db, target);
+  prepped = await convertPrep(t.db, target);
   await convertBackfill(t.db, target);
   await convertFill(t.db, target);
 });
@@ -34,6 +36,10 @@ afterAll(async () => {
 
 describe('what the swap must not lose', () => {
   it('an app trigger on a legacy table stops the swap until the twin has it', async () => {
+    // prep says so, before the fill: the swap's refusal comes as no surprise after it.
+    expect(prepped?.beforeSwap).toEqual([
+      'trigger app_rank on public.leaderboard_run is not copied: create it (same name) on pgparts_leaderboard_new.leaderboard_run, or drop it, before swap (swap refuses until then)',
+    ]);
     expectPgpartsError(await rejection(convertSwap(t.db, target)), 'refused', {
       message:
         /triggers the partitioned ones lack: app_rank on leaderboard_run[\s\S]*nothing was switched/,

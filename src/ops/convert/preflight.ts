@@ -114,17 +114,28 @@ export async function checkForeignKeys(
   }
 }
 
+/**
+ * The app's triggers on the legacy tables that their twins lack (the conversion copies none):
+ * after the swap they would silently stop firing.
+ */
+export async function triggersTwinsLack(
+  db: AnyPgDatabase,
+  target: ConversionTarget,
+): Promise<{ table: string; name: string }[]> {
+  const family = target.family;
+  const onTwins = new Set(
+    (await appTriggers(db, twinSchema(family), family.tables)).map((t) => `${t.table}.${t.name}`),
+  );
+  return (await appTriggers(db, family.schema, family.tables)).filter(
+    (t) => !onTwins.has(`${t.table}.${t.name}`),
+  );
+}
+
 /** An app trigger on a legacy table would silently stop firing after the swap: refuse. */
 export async function checkTriggers(db: AnyPgDatabase, target: ConversionTarget): Promise<void> {
   const family = target.family;
   const twin = twinSchema(family);
-  const missing: string[] = [];
-  const onTwins = new Set(
-    (await appTriggers(db, twin, family.tables)).map((t) => `${t.table}.${t.name}`),
-  );
-  for (const t of await appTriggers(db, family.schema, family.tables)) {
-    if (!onTwins.has(`${t.table}.${t.name}`)) missing.push(`${t.name} on ${t.table}`);
-  }
+  const missing = (await triggersTwinsLack(db, target)).map((t) => `${t.name} on ${t.table}`);
   if (missing.length > 0) {
     throw new PgpartsError(
       'refused',

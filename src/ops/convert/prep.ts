@@ -17,7 +17,7 @@ import { CONVERT_SCHEMA, DERIVE_TRIGGER, deriveFunction, twinSchema } from './na
 import { conversionStep, recordPhase } from './operation.js';
 import { partitionKeysFor } from './partition-keys.js';
 import { executePlan, formatPlan, type PlannedStatement } from './planned.js';
-import { swapInputs, trialSwap } from './preflight.js';
+import { swapInputs, trialSwap, triggersTwinsLack } from './preflight.js';
 import { query } from './run-sql.js';
 import { reached, readState, setProgress, setStep, stateSchemaSql } from './state.js';
 import { type ConversionTarget, createdObject, parseOptions } from './target.js';
@@ -37,6 +37,14 @@ export interface ConvertStepResult {
   /** The SQL the step ran (or, with dryRun, would run). */
   sql: string;
   dryRun: boolean;
+}
+
+/** What prep made, and what is left to the app before the swap. */
+export interface PrepResult {
+  partitionsCreated: string[];
+  needsBackfill: string[];
+  /** What the app must do before swap can run (its triggers on the legacy tables), one line each. */
+  beforeSwap: string[];
 }
 
 async function existsIn(db: AnyPgDatabase, schema: string, name: string): Promise<boolean> {
@@ -106,7 +114,7 @@ export async function convertPrep(
   db: AnyPgDatabase,
   target: ConversionTarget,
   options: PrepOptions = {},
-): Promise<ConvertStepResult & { partitionsCreated: string[]; needsBackfill: string[] }> {
+): Promise<ConvertStepResult & PrepResult> {
   const opts = parseOptions(prepOptionsSchema, 'prep', options);
   return conversionStep(db, target.family, opts.dryRun, (s, op) => prepOn(s, target, opts, op));
 }
@@ -116,7 +124,7 @@ async function prepOn(
   target: ConversionTarget,
   opts: z.output<typeof prepOptionsSchema>,
   op: KeyOperation | null,
-): Promise<ConvertStepResult & { partitionsCreated: string[]; needsBackfill: string[] }> {
+): Promise<ConvertStepResult & PrepResult> {
   const family = target.family;
   await assertSupportedServer(db);
   const state = await readState(db, family);
@@ -194,6 +202,13 @@ async function prepOn(
     }
   }
   const legacyDdl = derivations.flatMap((d) => deriveSql(target, d, opts.lockTimeoutMs));
+  // The app's own triggers are not copied: swap refuses while a legacy table has one its twin
+  // lacks. Said now, so it is done before the fill rather than found after it.
+  const beforeSwap = (await triggersTwinsLack(db, target)).map(
+    (t) =>
+      `trigger ${t.name} on ${family.schema}.${t.table} is not copied: create it (same name) on ` +
+      `${twin}.${t.table}, or drop it, before swap (swap refuses until then)`,
+  );
   if (!opts.dryRun) {
     await recordPhase(op, 'prep');
     await executePlan(db, plan, `convert ${family.name} prep`);
@@ -210,5 +225,6 @@ async function prepOn(
     dryRun: opts.dryRun,
     partitionsCreated: created,
     needsBackfill: derivations.map((d) => d.table),
+    beforeSwap,
   };
 }
