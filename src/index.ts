@@ -97,6 +97,7 @@ export {
   convertVerify,
   type FillResult,
   formatVerifyReport,
+  type PrepResult,
   type ProgressListener,
   readConversionState,
   type SwapOptions,

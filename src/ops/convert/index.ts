@@ -4,7 +4,7 @@ export { type BatchProgress, convertBackfill, type ProgressListener } from './ba
 export { convertCleanup } from './cleanup.js';
 export { convertFill, type FillResult } from './fill.js';
 export { type AfterSwitch, pendingAfterSwitch } from './post-switch.js';
-export { type ConvertStepResult, convertPrep, type PrepOptions } from './prep.js';
+export { type ConvertStepResult, convertPrep, type PrepOptions, type PrepResult } from './prep.js';
 export { type ConversionState, readState as readConversionState } from './state.js';
 export { convertSwap, type SwitchResult } from './swap.js';
 export {
