@@ -173,6 +173,10 @@ export function pgpartsSessionSettings(lockTimeoutMs?: number): Record<string, s
     // The catalog text pgparts reads (a bound, a CHECK, an index's predicate) writes a string's
     // backslash once, as pgparts's own literals expect; off, the server doubles it.
     standard_conforming_strings: 'on',
+    // pgparts's bookkeeping DDL is idempotent (CREATE ... IF NOT EXISTS): its "already exists,
+    // skipping" NOTICEs would reach the app's notice handler (postgres.js prints them) on every
+    // first run. Warnings and errors still come through.
+    client_min_messages: 'warning',
     ...(lockTimeoutMs !== undefined ? { lock_timeout: `${lockTimeoutMs}ms` } : {}),
   };
 }
