@@ -115,7 +115,7 @@ export function isKeyHeldRightNow(error: unknown): boolean {
 }
 
 /** How to finish what another operation left on a key, for the 'busy' message. */
-function howToFinish(op: RecordedOperation): string {
+function howToFinish(op: RecordedOperation, family: string): string {
   switch (op.operation) {
     case 'drain':
       return 'finish it with `pgparts drain` or `pgparts apply`';
@@ -124,7 +124,7 @@ function howToFinish(op: RecordedOperation): string {
     case 'reattach':
       return 'finish it with `pgparts reattach`';
     case 'convert':
-      return 'finish the conversion with `pgparts convert <family> --all` (then cleanup)';
+      return `finish the conversion with \`pgparts convert ${family} --all\` (then cleanup)`;
   }
 }
 
@@ -285,7 +285,7 @@ export async function withKeyOperation<T, A = undefined>(
       throw new PgpartsError(
         'busy',
         `${named}: ${where}: ${describe(blocking)} is on this family; nothing was changed: ` +
-          `${howToFinish(blocking)} first`,
+          `${howToFinish(blocking, family.name)} first`,
         { step: named },
       );
     }
@@ -293,7 +293,7 @@ export async function withKeyOperation<T, A = undefined>(
       throw new PgpartsError(
         'busy',
         `${named}: ${where}: ${describe(recorded)} holds this key; nothing was changed: ` +
-          `${howToFinish(recorded)} first`,
+          `${howToFinish(recorded, family.name)} first`,
         { step: named },
       );
     }

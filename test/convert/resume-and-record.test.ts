@@ -55,7 +55,9 @@ describe('a conversion is one recorded operation on the family', () => {
       running: false,
     });
     const retire = rejection(withKeyOperation(t.db, family, '2', 'retire', async () => 'ran'));
-    expectPgpartsError(await retire, 'busy', { message: /unfinished convert.*pgparts convert/ });
+    expectPgpartsError(await retire, 'busy', {
+      message: /unfinished convert.*`pgparts convert leaderboard --all`/,
+    });
   });
 });
 
