@@ -77,6 +77,7 @@ function gaps(table: TableSnapshot): Anomaly[] {
       message:
         `${table.name} has no partition for ${iso(before.key.to)}..${iso(after.key.from)} ` +
         `(between ${before.p.name} and ${after.p.name}); rows there go to DEFAULT or fail`,
+      span: { from: before.key.to, to: after.key.from },
     });
   }
   return found;

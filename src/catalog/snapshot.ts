@@ -27,6 +27,8 @@ export interface Anomaly {
   table: string;
   partition?: string;
   message: string;
+  /** A gap's span: the plan tells one ahead of the premake window from a hole behind it. */
+  span?: { from: Date; to: Date };
 }
 
 /** How the live parent table is partitioned (or that it is not, or does not exist). */
