@@ -31,7 +31,7 @@ export function registerStatus(program: Command): void {
     )
     .option(
       '--format <format>',
-      'text (default), json, or prometheus: the metrics in the Prometheus text format (for the node exporter textfile collector)',
+      'text (default), json, or prometheus: the metrics in the Prometheus text format (for the node exporter textfile collector; not with --json or --check)',
       'text',
     )
     .option(
@@ -44,6 +44,19 @@ export function registerStatus(program: Command): void {
         throw new PgpartsError(
           'invalid-input',
           `status --format ${options.format}: use text, json or prometheus`,
+        );
+      }
+      // The metrics are the report and the alert at once (pgparts_* gauges, exit 0): a flag
+      // that asks for another report or another exit code would be ignored, so it is refused.
+      const clash =
+        options.format === 'prometheus'
+          ? [options.json ? '--json' : '', options.check ? '--check' : ''].filter((f) => f !== '')
+          : [];
+      if (clash.length > 0) {
+        throw new PgpartsError(
+          'invalid-input',
+          `status --format ${options.format} cannot be combined with ${clash.join(' or ')}: ` +
+            'the metrics are both the report and the alert (alert on pgparts_* gauges); nothing was read',
         );
       }
       const families = await loadFamilies(global.config);

@@ -77,6 +77,14 @@ describe('a family whose spec does not match the database', () => {
     );
     const scraped = await pgpartsIn(app, t.url, 'status', '--format', 'prometheus');
     expect(scraped.code, scraped.stderr).toBe(0);
+    // The metrics are the report and the alert: another report or exit code asked with them is
+    // refused, not ignored.
+    for (const flag of ['--check', '--json']) {
+      const both = await pgpartsIn(app, t.url, 'status', '--format', 'prometheus', flag);
+      expect(both.code).toBe(1);
+      expect(both.stdout).toBe('');
+      expect(both.stderr).toContain(`status --format prometheus cannot be combined with ${flag}`);
+    }
     expect(scraped.stdout).toContain('pgparts_spec_mismatch{family="orders",schema="public"} 1');
 
     // Acting is still refused for every family while one mismatches.
