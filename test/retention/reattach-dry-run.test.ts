@@ -2,15 +2,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseFamily } from '../../src/define/spec.js';
 import { reattachDryRun, reattachKey } from '../../src/ops/reattach.js';
 import { retireKey } from '../../src/ops/retention.js';
-import { apply } from '../../src/run/apply.js';
 import { pgpartsIn } from '../cli/run-cli.js';
 import { month2026 } from '../support/month-key.js';
 import { recordingDatabase } from '../support/recording.js';
 import { tableDigest } from '../support/table-checksum.js';
 import { useTestDatabase } from '../support/test-database.js';
+import { eventsFamily, eventsWithNotes } from './events-with-notes.js';
 
 const t = useTestDatabase({ migrated: false });
 
@@ -20,11 +19,7 @@ const t = useTestDatabase({ migrated: false });
  * reattachDryRun (`pgparts reattach --dry-run`) returns them without changing anything; the run
  * then sends exactly those, table by table.
  */
-const family = parseFamily({
-  name: 'events',
-  tables: ['events', 'event_notes'],
-  partitionBy: { strategy: 'range', column: 'at', interval: 'month', premake: 0, past: 2 },
-});
+const family = eventsFamily;
 const jan = month2026(1);
 
 const archivedTables = async () =>
@@ -37,22 +32,7 @@ const archivedTables = async () =>
 
 describe('reattach --dry-run', () => {
   it('shows each table’s statements, changes nothing, and the run sends exactly those', async () => {
-    await t.sql.unsafe(`
-      CREATE TABLE events (id bigint NOT NULL, at timestamptz NOT NULL, PRIMARY KEY (id, at))
-        PARTITION BY RANGE (at);
-      CREATE TABLE event_notes (id bigint NOT NULL, event_id bigint NOT NULL, at timestamptz NOT NULL,
-        PRIMARY KEY (id, at), FOREIGN KEY (event_id, at) REFERENCES events (id, at))
-        PARTITION BY RANGE (at);`);
-    expect(
-      (await apply(t.db, { families: [family], now: new Date('2026-03-15T00:00:00Z') })).failed,
-    ).toBe(0);
-    await t.sql.unsafe(`
-      INSERT INTO events SELECT g, timestamptz '2026-01-01' + g * interval '1 hour' FROM generate_series(1, 300) g;
-      INSERT INTO event_notes SELECT g, g, timestamptz '2026-01-01' + g * interval '1 hour' FROM generate_series(1, 300) g;`);
-    const before = [
-      await tableDigest(t.sql, 'events', ['id']),
-      await tableDigest(t.sql, 'event_notes', ['id']),
-    ];
+    const before = await eventsWithNotes(t);
     await retireKey(t.db, family, jan, { mode: 'archive', force: true });
     const archived = await archivedTables();
     expect(archived).toEqual([

@@ -1,11 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { parseFamily } from '../../src/define/spec.js';
 import { reattachKey } from '../../src/ops/reattach.js';
 import { retireKey } from '../../src/ops/retention.js';
-import { apply } from '../../src/run/apply.js';
 import { month2026 } from '../support/month-key.js';
-import { tableDigest } from '../support/table-checksum.js';
 import { useTestDatabase } from '../support/test-database.js';
+import { eventsDigests, eventsFamily, eventsWithNotes } from './events-with-notes.js';
 
 const t = useTestDatabase({ migrated: false });
 
@@ -17,33 +15,16 @@ const t = useTestDatabase({ migrated: false });
  * family's ON DELETE CASCADE, and archiving the key again fails on the name.
  */
 const LONG = 'event_notes_event_id_at_events_id_at_fk_made_long_like_drizzle_kit_names';
-const family = parseFamily({
-  name: 'events',
-  tables: ['events', 'event_notes'],
-  partitionBy: { strategy: 'range', column: 'at', interval: 'month', premake: 0, past: 2 },
-});
+const family = eventsFamily;
 const jan = month2026(1);
 
 describe('reattach of a family whose foreign key has a long name', () => {
   it('drops the archive’s key: the cascade works again, and the key can be archived again', async () => {
     expect(Buffer.byteLength(`${LONG}_archived`)).toBeGreaterThan(63);
-    await t.sql.unsafe(`
-      CREATE TABLE events (id bigint NOT NULL, at timestamptz NOT NULL, PRIMARY KEY (id, at))
-        PARTITION BY RANGE (at);
-      CREATE TABLE event_notes (id bigint NOT NULL, event_id bigint NOT NULL, at timestamptz NOT NULL,
-        PRIMARY KEY (id, at),
-        CONSTRAINT ${LONG} FOREIGN KEY (event_id, at) REFERENCES events (id, at) ON DELETE CASCADE)
-        PARTITION BY RANGE (at);`);
-    expect(
-      (await apply(t.db, { families: [family], now: new Date('2026-03-15T00:00:00Z') })).failed,
-    ).toBe(0);
-    await t.sql.unsafe(`
-      INSERT INTO events SELECT g, timestamptz '2026-01-01' + g * interval '1 hour' FROM generate_series(1, 300) g;
-      INSERT INTO event_notes SELECT g, g, timestamptz '2026-01-01' + g * interval '1 hour' FROM generate_series(1, 300) g;`);
-    const before = [
-      await tableDigest(t.sql, 'events', ['id']),
-      await tableDigest(t.sql, 'event_notes', ['id']),
-    ];
+    const before = await eventsWithNotes(
+      t,
+      `CONSTRAINT ${LONG} FOREIGN KEY (event_id, at) REFERENCES events (id, at) ON DELETE CASCADE`,
+    );
     await retireKey(t.db, family, jan, { mode: 'archive', force: true });
     const [link] = await t.sql<{ name: string }[]>`
       SELECT conname AS name FROM pg_constraint
@@ -52,10 +33,7 @@ describe('reattach of a family whose foreign key has a long name', () => {
     expect(link?.name).not.toMatch(/_archived$/);
 
     await reattachKey(t.db, family, jan);
-    expect([
-      await tableDigest(t.sql, 'events', ['id']),
-      await tableDigest(t.sql, 'event_notes', ['id']),
-    ]).toEqual(before);
+    expect(await eventsDigests(t)).toEqual(before);
     // The reattached notes carry the family's key only (to events, inherited), none to a partition.
     const keys = await t.sql<{ referenced: string }[]>`
       SELECT confrelid::regclass::text AS referenced FROM pg_constraint
