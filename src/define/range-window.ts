@@ -15,6 +15,16 @@ export function retentionCutoff(family: FamilySpec, now: Date): Date | undefined
 }
 
 /**
+ * Where a RANGE family's premake window ends at `now`: the current interval and `premake` more
+ * ahead have partitions up to it. undefined for LIST.
+ */
+export function premakeEnd(family: FamilySpec, now: Date): Date | undefined {
+  const spec = family.partitionBy;
+  if (spec.strategy !== 'range') return undefined;
+  return addIntervals(spec.interval, intervalStart(spec.interval, now), spec.premake + 1);
+}
+
+/**
  * The intervals a RANGE family missed: those between its newest partition that ends by the
  * history window (`past` intervals before the current one) and that window. Maintenance that did
  * not run for longer than `past` (a cron down, an app stopped) would otherwise leave them without

@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { readRetiredKey } from '../catalog/retired-keys.js';
-import { addIntervals, intervalStart } from '../define/intervals.js';
+import { intervalStart } from '../define/intervals.js';
 import {
   integerTypeRange,
   isCurrentOrFuture,
@@ -8,6 +8,7 @@ import {
   keyShapeProblem,
 } from '../define/key-checks.js';
 import { keyLabel, type PartitionKey, partitionName } from '../define/partition-key.js';
+import { premakeEnd } from '../define/range-window.js';
 import type { FamilySpec } from '../define/spec.js';
 import { PgpartsError } from '../errors.js';
 import type { AnyPgDatabase } from '../run/database.js';
@@ -179,9 +180,9 @@ async function checkDrainable(
       db,
       sql`SELECT (extract(epoch FROM now()) * 1000)::float8 AS ms`,
     );
-    const current = intervalStart(spec.interval, new Date(Number(clock?.ms)));
-    const windowEnd = addIntervals(spec.interval, current, spec.premake + 1);
-    if (key.from >= current && key.to <= windowEnd) return;
+    const now = new Date(Number(clock?.ms));
+    const windowEnd = premakeEnd(family, now);
+    if (windowEnd && key.from >= intervalStart(spec.interval, now) && key.to <= windowEnd) return;
   }
   for (const table of family.tables) {
     const [row] = await read<{ ok: boolean; exists: boolean }>(

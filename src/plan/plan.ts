@@ -10,7 +10,7 @@ import {
   type PartitionKey,
   partitionName,
 } from '../define/partition-key.js';
-import { missedIntervals, retentionCutoff } from '../define/range-window.js';
+import { missedIntervals, premakeEnd, retentionCutoff } from '../define/range-window.js';
 import { type FamilySpec, parseFamilies } from '../define/spec.js';
 import { PgpartsError } from '../errors.js';
 import { recordOwnedSql } from '../sql/ownership.js';
@@ -18,7 +18,7 @@ import { createPartitionSql, defaultExclusionSql } from '../sql/partition-ddl.js
 import { continueConversion, isPausedConversion } from './conversion-pause.js';
 import { coverage, indexTable, type TableIndex } from './coverage.js';
 import { finalizeDetachSql, pendingDetaches } from './pending-detach.js';
-import { specMismatches } from './spec-checks.js';
+import { knownListValues, specMismatches } from './spec-checks.js';
 
 /**
  * The planner: declared specs + a catalog snapshot + a clock -> the ordered steps that bring the
@@ -164,9 +164,7 @@ export function outsideRetention(
   }
   if (key.kind !== 'list' || spec.strategy !== 'list' || spec.values.includes(key.value))
     return false;
-  const values = new Set<ListValue>([...spec.values, ...(snapshot.sourceValues ?? []), key.value]);
-  for (const table of snapshot.tables)
-    for (const p of table.partitions) if (p.key?.kind === 'list') values.add(p.key.value);
+  const values = knownListValues(family, snapshot).add(key.value);
   return !newestFirst(values).slice(0, keep).includes(key.value);
 }
 
@@ -405,13 +403,6 @@ function finishInterrupted(
     }
   }
   return steps;
-}
-
-/** Where a RANGE family's premake window ends (the current interval and `premake` ahead). */
-function premakeEnd(family: FamilySpec, now: Date): Date | undefined {
-  const spec = family.partitionBy;
-  if (spec.strategy !== 'range') return undefined;
-  return addIntervals(spec.interval, intervalStart(spec.interval, now), spec.premake + 1);
 }
 
 const isoDay = (d: Date) => d.toISOString().slice(0, 10);

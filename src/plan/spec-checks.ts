@@ -54,14 +54,23 @@ export function specMismatches(family: FamilySpec, snapshot: FamilySnapshot): st
  */
 function listNameClashes(family: FamilySpec, snapshot: FamilySnapshot): string[] {
   if (family.partitionBy.strategy !== 'list') return [];
+  const keys: PartitionKey[] = [...knownListValues(family, snapshot)].map((value) => ({
+    kind: 'list',
+    value,
+  }));
+  return partitionNameProblems(family, keys).map(
+    (problem) => `${problem} (counting the keys the database holds partitions of)`,
+  );
+}
+
+/** A LIST family's values: the spec's, `valuesFrom`'s, and those the database has partitions of. */
+export function knownListValues(family: FamilySpec, snapshot: FamilySnapshot): Set<ListValue> {
+  const spec = family.partitionBy;
   const values = new Set<ListValue>([
-    ...family.partitionBy.values,
+    ...(spec.strategy === 'list' ? spec.values : []),
     ...(snapshot.sourceValues ?? []),
   ]);
   for (const table of snapshot.tables)
     for (const p of table.partitions) if (p.key?.kind === 'list') values.add(p.key.value);
-  const keys: PartitionKey[] = [...values].map((value) => ({ kind: 'list', value }));
-  return partitionNameProblems(family, keys).map(
-    (problem) => `${problem} (counting the keys the database holds partitions of)`,
-  );
+  return values;
 }
