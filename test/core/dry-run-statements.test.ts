@@ -17,7 +17,8 @@ const t = useTestDatabase({ migrated: false });
  * DEFAULT (a drain) and an old month is past retention (a retire), every statement the real
  * run sends that changes something is one the dry run printed, in the same order; those whose
  * text depends on what the copy finds are matched against the printed template. Names that
- * need quoting throughout, and a foreign key between the tables (the swap drops and re-adds it).
+ * need quoting throughout, a foreign key between the tables (the swap drops and re-adds it) and
+ * one to a table outside the family (the swap validates it on the copies, beside its trigger).
  */
 const SCHEMA = 'Dry Run';
 const family = parseFamily({
@@ -30,6 +31,8 @@ const family = parseFamily({
 });
 const EVENTS = quoteQualified(SCHEMA, 'Events');
 const NOTES = quoteQualified(SCHEMA, 'EventNotes');
+/** Outside the family: a swap keeps the staged copies free of rows the app deletes meanwhile. */
+const SOURCES = quoteQualified(SCHEMA, 'Sources');
 const setupNow = new Date('2026-01-15T12:00:00Z');
 const runNow = new Date('2026-04-15T12:00:00Z');
 const FROM_FEBRUARY = `"occurredAt" >= '2026-02-01'`;
@@ -86,7 +89,10 @@ function expectSentAsPrinted(listed: string[], all: string[]): string[] {
 beforeAll(async () => {
   await t.sql.unsafe(`
     CREATE SCHEMA ${quoteIdent(SCHEMA)};
+    CREATE TABLE ${SOURCES} (id bigint PRIMARY KEY);
+    INSERT INTO ${SOURCES} VALUES (1), (2);
     CREATE TABLE ${EVENTS} (id bigint NOT NULL, "occurredAt" timestamptz NOT NULL, "Body" text,
+      "SourceId" bigint NOT NULL DEFAULT 1 CONSTRAINT "Events_Source_FK" REFERENCES ${SOURCES},
       PRIMARY KEY (id, "occurredAt")) PARTITION BY RANGE ("occurredAt");
     CREATE TABLE ${NOTES} (id bigint NOT NULL, "occurredAt" timestamptz NOT NULL, "Note" text NOT NULL,
       PRIMARY KEY (id, "occurredAt", "Note"),
@@ -157,6 +163,14 @@ describe('apply --dry-run prints every statement apply then runs', () => {
       expect(sent).toContain(
         'ALTER TABLE "Dry Run"."Events" DETACH PARTITION "Dry Run"."Events_default"',
       );
+      expect(
+        sent.some((s) =>
+          s.startsWith(
+            'CREATE OR REPLACE TRIGGER "pgparts_remove_copies" AFTER UPDATE OR DELETE ON "Dry Run"."Events_default"',
+          ),
+        ),
+      ).toBe(true);
+      expect(sent.some((s) => s.includes(`'removed from "Dry Run"."Events_2026_03"'`))).toBe(true);
     } else {
       expect(
         sent.some((s) => s.startsWith('WITH gone AS (DELETE FROM "Dry Run"."Events_default"')),

@@ -16,11 +16,14 @@ import { forgetOwnedSql } from '../../sql/ownership.js';
 import {
   CAPTURE_TRIGGER,
   clearLogSql,
+  clearRemovedSql,
   dropCaptureTriggerSql,
+  dropRemoveCopiesSql,
   keyLog,
 } from '../online-copy/capture.js';
 import { drainKeyKindProblem, readLock } from './drain.js';
 import { type DrainState, readDrainState } from './state.js';
+import { copiesOf } from './statements.js';
 
 /**
  * Giving up an interrupted drain (`pgparts drain --abandon`): for a drain that fails the same
@@ -113,6 +116,13 @@ function planAbandon(
     }
     statements.push(
       ...dropCaptureTriggerSql(CAPTURE_TRIGGER, schema, t.defaultPartition),
+      // A swap's, removing copies of DEFAULT's rows from the tables dropped below.
+      ...(t.removeCopiesInstalled
+        ? [
+            ...dropRemoveCopiesSql(schema, t.defaultPartition),
+            clearRemovedSql(keyLog(schema), copiesOf(schema, t)),
+          ]
+        : []),
       clearLogSql(keyLog(schema), t.defaultPartition),
     );
     captureDropped.push(t.defaultPartition);

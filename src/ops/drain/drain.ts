@@ -591,6 +591,24 @@ async function replayOnce(db: AnyPgDatabase, p: TablePlan): Promise<Replayed> {
   });
 }
 
+/**
+ * One replay batch, tried again when a foreign key refused it (23503). A swap's staging tables
+ * carry the keys to tables outside the family: a batch that read a row before a writer deleted
+ * it and then the row it references (the writer's entry not yet committed, so not taken) writes
+ * the row's copy back after that commit, and the key check finds the referenced row gone. The
+ * next batch takes the writer's entry and reads the row as DEFAULT holds it now. A real orphan
+ * fails every try, with the server's error.
+ */
+async function replayOnceOverOrphans(db: AnyPgDatabase, p: TablePlan): Promise<Replayed> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await replayOnce(db, p);
+    } catch (error) {
+      if (pgErrorCode(error) !== FOREIGN_KEY_VIOLATION || attempt >= VALIDATION_TRIES) throw error;
+    }
+  }
+}
+
 /** Replays until the log of every DEFAULT is empty (in the final phase, under its locks). */
 async function replayToEmpty(db: AnyPgDatabase, plans: TablePlan[]): Promise<Map<string, number>> {
   const deltas = new Map<string, number>();
@@ -632,7 +650,7 @@ async function replayAll(
     }
     let replayed = 0;
     for (const p of ds.tables) {
-      const once = await replayOnce(db, p);
+      const once = await replayOnceOverOrphans(db, p);
       replayed += once.entries;
       addCount(gained, p.t.table, once.stagedDelta);
     }
@@ -676,6 +694,8 @@ async function finish(
 ): Promise<FinishOutcome> {
   let lockedAt = 0;
   const moved = new Map<string, number>();
+  /** Copies the app's writes removed since they were counted (online-copy/capture.ts). */
+  const removed = new Map<string, number>();
   const times = { ...NO_FINAL_PHASE };
   await db.transaction(async (tx) => {
     let lap = stopwatch();
@@ -703,6 +723,7 @@ async function finish(
             { step: 'drain' },
           );
       } else if (item.kind === 'delete') moved.set(item.table, await count(tx, item.sql));
+      else if (item.kind === 'removed') removed.set(item.table, await count(tx, item.sql));
       else if (item.kind === 'replay') deltas = await replayToEmpty(tx, ds.tables);
       else if (item.mark === 'locked') {
         lockedAt = performance.now();
@@ -716,7 +737,12 @@ async function finish(
     if (ds.strategy === 'swap') {
       // Nothing was deleted: the staging tables hold exactly the key's rows of DEFAULT.
       for (const p of ds.tables)
-        moved.set(p.t.table, (staged.get(p.t.table) ?? 0) + (deltas.get(p.t.table) ?? 0));
+        moved.set(
+          p.t.table,
+          (staged.get(p.t.table) ?? 0) +
+            (deltas.get(p.t.table) ?? 0) -
+            (removed.get(p.t.table) ?? 0),
+        );
     }
   });
   const lockHoldMs = performance.now() - lockedAt;

@@ -15,6 +15,7 @@ import { OWNED_TABLES, OWNERSHIP_ADOPTED, type OwnedRole } from '../../sql/owner
 import {
   CAPTURE_TRIGGER,
   keyLogFunctionExistsSql,
+  REMOVE_COPIES_TRIGGER,
   truncateGuardName,
 } from '../online-copy/capture.js';
 import { type ParentIndex, readIndexSignatures, readParentIndexes } from './indexes.js';
@@ -120,6 +121,8 @@ export interface DrainTableState {
    * guarded starts again.
    */
   captureAlways: boolean;
+  /** DEFAULT has the trigger removing its rows' copies (a swap's, online-copy/capture.ts). */
+  removeCopiesInstalled: boolean;
   /** Foreign keys the DEFAULT partition carries to tables outside the family (a swap drops them). */
   defaultForeignKeys: string[];
   /** The parent's owner when not the role draining: the key's new partition is given to it. */
@@ -430,6 +433,7 @@ export async function readDrainState(
       let defaultPages = 0;
       let captureInstalled = false;
       let captureAlways = false;
+      let removeCopiesInstalled = false;
       let defaultForeignKeys: string[] = [];
       let defaultOwner: string | null = null;
       let defaultGrants: DefaultGrant[] = [];
@@ -494,6 +498,7 @@ export async function readDrainState(
           pages: number;
           capture: string | null;
           guard: string | null;
+          remove_copies: boolean;
           owner: string | null;
           grants: DefaultGrant[] | string;
           triggers: (AppTrigger & { del: boolean })[] | string;
@@ -504,6 +509,8 @@ export async function readDrainState(
                                AND tgname = ${CAPTURE_TRIGGER}) AS capture,
                      (SELECT tgenabled::text FROM pg_trigger WHERE tgrelid = d.oid
                                AND tgname = ${GUARD_TRIGGER}) AS guard,
+                     EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = d.oid
+                               AND tgname = ${REMOVE_COPIES_TRIGGER}) AS remove_copies,
                      nullif(pg_get_userbyid(d.relowner), current_user::text) AS owner,
                      (SELECT coalesce(json_agg(json_build_object(
                                'name', t.tgname, 'enabled', t.tgenabled,
@@ -512,7 +519,7 @@ export async function readDrainState(
                         FROM pg_trigger t
                        WHERE t.tgrelid = d.oid AND t.tgenabled <> 'D'
                          AND (NOT t.tgisinternal OR (t.tgparentid <> 0 AND t.tgconstraint = 0))
-                         AND t.tgname NOT IN (${CAPTURE_TRIGGER}, ${GUARD_TRIGGER})) AS triggers,
+                         AND t.tgname NOT IN (${CAPTURE_TRIGGER}, ${GUARD_TRIGGER}, ${REMOVE_COPIES_TRIGGER})) AS triggers,
                      (SELECT coalesce(json_agg(json_build_object(
                                'grantee', CASE WHEN g.grantee = 0 THEN NULL ELSE pg_get_userbyid(g.grantee) END,
                                'privileges', g.privileges, 'grantable', g.grantable)
@@ -526,6 +533,7 @@ export async function readDrainState(
         defaultPages = stats?.pages ?? 0;
         captureInstalled = (stats?.capture ?? null) !== null;
         captureAlways = stats?.capture === 'A' && stats.guard === 'A';
+        removeCopiesInstalled = stats?.remove_copies === true;
         defaultOwner = stats?.owner ?? null;
         defaultGrants =
           typeof stats?.grants === 'string' ? JSON.parse(stats.grants) : (stats?.grants ?? []);
@@ -570,6 +578,7 @@ export async function readDrainState(
         defaultConstraint,
         captureInstalled,
         captureAlways,
+        removeCopiesInstalled,
         defaultForeignKeys,
         parentOwner: parentRow?.owner ?? null,
         parentTablespace: parentRow?.tablespace ?? null,

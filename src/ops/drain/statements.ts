@@ -21,9 +21,14 @@ import {
   captureStillOnSql,
   captureTriggerSql,
   clearLogSql,
+  clearRemovedSql,
   dropCaptureTriggerSql,
+  dropRemoveCopiesSql,
   keyLog,
   keyLogSetupSql,
+  removeCopiesFunction,
+  removeCopiesTriggerSql,
+  removedMarker,
   setTriggerSql,
 } from '../online-copy/capture.js';
 import {
@@ -102,6 +107,16 @@ export interface IndexBuild {
   duplicates: string | null;
 }
 
+/** Whether a drain puts the trigger removing copies of `t`'s DEFAULT rows (capture.ts). */
+function removesCopies(strategy: DrainStrategy, t: DrainTableState): boolean {
+  return strategy === 'swap' && t.defaultPartition !== null && t.outsideForeignKeys.length > 0;
+}
+
+/** The copies a drain makes of `t`'s DEFAULT rows, qualified: the staging table, a successor. */
+export function copiesOf(schema: string, t: DrainTableState): string[] {
+  return [t.target, ...(t.next ? [t.next] : [])].map((table) => quoteQualified(schema, table));
+}
+
 /** A statement of the final transaction, with what the executor does with its result. */
 export type FinishItem =
   | { kind: 'run'; sql: string }
@@ -111,6 +126,8 @@ export type FinishItem =
   | { kind: 'delete'; table: string; sql: string }
   /** Replays every DEFAULT's change log until it is empty. */
   | { kind: 'replay' }
+  /** Clears the records of copies the app's writes removed; returns those of `table`'s staging table as n. */
+  | { kind: 'removed'; table: string; sql: string }
   /** Where the laps of the final phase are measured. */
   | { kind: 'mark'; mark: 'locked' | 'replayed' | 'deleted' | 'attached' };
 
@@ -417,6 +434,8 @@ export function completeSwapUnits(
         statements: [
           forgetOwnedSql(family.schema, family.schema, name),
           `DROP TABLE ${quoteQualified(family.schema, name)}`,
+          // Its trigger removing copies (a key to a table outside the family) went with it.
+          `DROP FUNCTION IF EXISTS ${removeCopiesFunction(family.schema, defaultPartition)}()`,
           // Its index names are free now: the DEFAULT takes them back from its successor's.
           defaultIndexNamesSql(family.schema, defaultPartition, nextDefaultName(defaultPartition)),
         ],
@@ -556,6 +575,21 @@ export function drainStatements(
   const indexBuilds: IndexBuild[] = [];
   const emptyStaging = new Set<string>();
   for (const t of pending) {
+    // The swap's trigger removing copies of DEFAULT's rows (capture.ts) and its keys to tables
+    // outside the family go on the copies only once these have their indexes, one after the
+    // other (below). An earlier run's go first, before any copy is emptied or dropped: the
+    // trigger names them, would delete from a copy being refilled without its indexes (a scan
+    // per write), and the keys without it would check the app's writes against rows the copy
+    // has not caught up with. The delete strategy has neither: it deletes the key's rows from
+    // DEFAULT, and the trigger would take their copies with them.
+    if (t.defaultPartition && t.removeCopiesInstalled)
+      prepare.push({
+        statements: [
+          ...dropRemoveCopiesSql(schema, t.defaultPartition),
+          clearRemovedSql(keyLog(schema), copiesOf(schema, t)),
+        ],
+        transaction: true,
+      });
     const missingCapture = t.defaultPartition !== null && !t.captureAlways;
     if (missingCapture) {
       prepare.push({
@@ -640,6 +674,21 @@ export function drainStatements(
         transaction: true,
       });
     }
+    if (strategy === 'swap') {
+      for (const [table, keys] of [
+        [t.target, t.targetForeignKeys],
+        [t.next, t.nextForeignKeys],
+      ] as const) {
+        if (!table) continue;
+        for (const fk of t.outsideForeignKeys.filter((k) => keys.includes(k.name)))
+          prepare.push({
+            statements: [
+              `ALTER TABLE ${quoteQualified(schema, table)} DROP CONSTRAINT IF EXISTS ${quoteIdent(fk.name)}`,
+            ],
+            transaction: true,
+          });
+      }
+    }
   }
 
   // 2. copy and replay, online.
@@ -656,13 +705,22 @@ export function drainStatements(
   for (const p of tables) {
     if (strategy === 'swap') {
       // The family's own keys are dropped and added back by the swap; the keys to other tables
-      // are validated now, online, so that ATTACH adopts them.
-      for (const target of p.targets) {
-        const existing = target.table === p.t.target ? p.t.targetForeignKeys : p.t.nextForeignKeys;
-        // The family's keys were dropped from the staging table above.
-        const kept = existing.filter((name) => !p.t.familyForeignKeys.some((f) => f.name === name));
-        foreignKeys.push(...foreignKeyUnits(family, target.table, p.t.outsideForeignKeys, kept));
+      // are validated now, online, so that ATTACH adopts them. First the trigger that keeps the
+      // copies free of rows the app deletes or changes meanwhile (capture.ts).
+      if (removesCopies(strategy, p.t)) {
+        foreignKeys.push({
+          statements: removeCopiesTriggerSql(
+            schema,
+            p.t.defaultPartition as string,
+            p.t.pkColumns,
+            p.targets.map((target) => quoteQualified(schema, target.table)),
+          ),
+          transaction: true,
+        });
       }
+      // Every key was dropped from the copies above: the family's, and those to other tables.
+      for (const target of p.targets)
+        foreignKeys.push(...foreignKeyUnits(family, target.table, p.t.outsideForeignKeys, []));
     }
   }
 
@@ -692,6 +750,17 @@ export function drainStatements(
     ),
     { kind: 'mark', mark: 'locked' },
     { kind: 'replay' },
+    // The copies the trigger removed since they were counted (none is removed under the locks).
+    ...pending
+      .filter((t) => removesCopies(strategy, t))
+      .map(
+        (t): FinishItem => ({
+          kind: 'removed',
+          table: t.table,
+          sql: `WITH gone AS (${clearRemovedSql(keyLog(schema), copiesOf(schema, t))} RETURNING ${keyLog(schema).tableColumn} AS marker)
+SELECT count(*) FILTER (WHERE marker = ${textLiteral(removedMarker(quoteQualified(schema, t.target)))}) AS n FROM gone`,
+        }),
+      ),
     { kind: 'mark', mark: 'replayed' },
   ];
   const runAll = (statements: string[]) =>
@@ -802,10 +871,15 @@ export function drainStatements(
     stagedCounts:
       strategy === 'swap'
         ? pending
-            .filter((t) => !emptyStaging.has(t.table))
+            .filter((t) => !emptyStaging.has(t.table) || removesCopies(strategy, t))
             .map((t) => ({
               table: t.table,
-              sql: `SELECT count(*) AS n FROM ${quoteQualified(schema, t.target)}`,
+              // With the removal trigger, the copy is counted and the removals logged so far are
+              // cleared in one snapshot: the final phase subtracts only those logged after it.
+              sql: removesCopies(strategy, t)
+                ? `WITH counted AS (${clearRemovedSql(keyLog(schema), [quoteQualified(schema, t.target)])} RETURNING 1)
+SELECT count(*) AS n FROM ${quoteQualified(schema, t.target)}`
+                : `SELECT count(*) AS n FROM ${quoteQualified(schema, t.target)}`,
             }))
         : [],
     finish,
@@ -911,7 +985,12 @@ export function listDrainStatements(
     ...ds.stagedCounts.map((c) => c.sql),
   ];
   for (const item of ds.finish) {
-    if (item.kind === 'run' || item.kind === 'guard' || item.kind === 'delete')
+    if (
+      item.kind === 'run' ||
+      item.kind === 'guard' ||
+      item.kind === 'delete' ||
+      item.kind === 'removed'
+    )
       lines.push(item.sql);
     else if (item.kind === 'replay')
       lines.push(...replays('under the locks until the logs are empty'));

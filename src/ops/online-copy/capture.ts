@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
 import { dollarQuoted, textLiteral } from '../../sql/literals.js';
 
@@ -291,4 +292,86 @@ export function dropCaptureTriggerSql(trigger: string, schema: string, table: st
   return [trigger, truncateGuardName(trigger)].map(
     (name) => `DROP TRIGGER IF EXISTS ${quoteIdent(name)} ON ${quoteQualified(schema, table)}`,
   );
+}
+
+/**
+ * A swap's staging tables carry the keys to tables outside the family (`orders.customer_id ->
+ * customers`) before its final phase, so that ATTACH adopts them without a scan under its lock.
+ * A key's checks fire on the referenced side whatever the copy holds
+ * (docs/postgres-behaviours.md#key-checks-copies): an order the app deleted from DEFAULT still
+ * has its copy until the next replay, and deleting its customer then failed (23503 on the
+ * staging table). From before those keys are added, this trigger on each DEFAULT
+ * partition removes the old row's copies in the writer's own transaction (an UPDATE's too: it
+ * may change what the row references); the capture has logged the key, and the replay writes
+ * back the row DEFAULT holds. Each copy removed is logged too (removedMarker), so the drain
+ * still knows how many rows it moves without counting under its locks. Fired the ordinary way:
+ * a replica-role session checks no keys. It costs the app's deletes and updates in DEFAULT, in
+ * that window only, about 13-16 µs a row.
+ */
+export const REMOVE_COPIES_TRIGGER = 'pgparts_remove_copies';
+
+/** The keys log's table column for the copies of `copy` (qualified) the trigger removed. */
+export function removedMarker(copy: string): string {
+  return `removed from ${copy}`;
+}
+
+/**
+ * The function a DEFAULT partition's removal trigger runs: one per DEFAULT, named by a hash of
+ * its name (any length of name fits), because its statements name the copies and the key as
+ * written, which lets PL/pgSQL keep their plans: about 13 µs a row deleted from DEFAULT with
+ * two copies, where one function building each statement at run time took over 40 µs.
+ */
+export function removeCopiesFunction(schema: string, table: string): string {
+  const hash = createHash('sha256').update(table).digest('hex').slice(0, 12);
+  return quoteQualified(schema, `${REMOVE_COPIES_TRIGGER}_${hash}`);
+}
+
+/**
+ * The trigger and its function (SECURITY DEFINER: the writer needs no privilege on the copies
+ * or the log), `copies` qualified. Every UPDATE fires it, not only those changing a key: the
+ * log has the key, and the replay restores the row. The function names its copies, so each path
+ * that drops a copy drops the trigger first, in the same transaction (dropRemoveCopiesSql).
+ * Statements for one transaction.
+ */
+export function removeCopiesTriggerSql(
+  schema: string,
+  table: string,
+  keyColumns: readonly string[],
+  copies: readonly string[],
+): string[] {
+  const fn = removeCopiesFunction(schema, table);
+  const log = keyLog(schema);
+  const match = `(${keyColumns.map((c) => quoteIdent(c)).join(', ')}) = (${keyColumns.map((c) => `OLD.${quoteIdent(c)}`).join(', ')})`;
+  const removals = copies.map(
+    (copy) => `
+  DELETE FROM ${copy} WHERE ${match};
+  GET DIAGNOSTICS removed = ROW_COUNT;
+  IF removed > 0 THEN
+    INSERT INTO ${log.table} (${quoteIdent(log.tableColumn)}, "pk") VALUES (${textLiteral(removedMarker(copy))}, '{}');
+  END IF;`,
+  );
+  return [
+    `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql ${DEFINER} AS ${dollarQuoted(`
+DECLARE
+  removed bigint;
+BEGIN${removals.join('')}
+  RETURN NULL;
+END
+`)}`,
+    `CREATE OR REPLACE TRIGGER ${quoteIdent(REMOVE_COPIES_TRIGGER)} AFTER UPDATE OR DELETE ` +
+      `ON ${quoteQualified(schema, table)} FOR EACH ROW EXECUTE FUNCTION ${fn}()`,
+  ];
+}
+
+/** Drops the copies' removal trigger and its function (either may be missing). */
+export function dropRemoveCopiesSql(schema: string, table: string): string[] {
+  return [
+    `DROP TRIGGER IF EXISTS ${quoteIdent(REMOVE_COPIES_TRIGGER)} ON ${quoteQualified(schema, table)}`,
+    `DROP FUNCTION IF EXISTS ${removeCopiesFunction(schema, table)}()`,
+  ];
+}
+
+/** Deletes the log's records of copies removed from `copies` (qualified). */
+export function clearRemovedSql(log: ChangeLog, copies: readonly string[]): string {
+  return `DELETE FROM ${log.table} WHERE ${log.tableColumn} IN (${copies.map((c) => textLiteral(removedMarker(c))).join(', ')})`;
 }
