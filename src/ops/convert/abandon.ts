@@ -94,8 +94,8 @@ async function abandonOn(
   const plan: PlannedStatement[] = [
     ...family.tables.flatMap((t) =>
       [
-        ...dropConversionTriggerSql(family.schema, t, 'forward'),
-        ...dropConversionTriggerSql(family.schema, t, 'reverse'),
+        ...dropConversionTriggerSql(family, family.schema, t, 'forward'),
+        ...dropConversionTriggerSql(family, family.schema, t, 'reverse'),
       ].map(live),
     ),
     ...derivations.flatMap((d) => [

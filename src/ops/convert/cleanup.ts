@@ -67,7 +67,7 @@ async function cleanupOn(
   const plan: PlannedStatement[] = [
     // On live tables: a short lock_timeout, retried. Every statement is safe to run again.
     ...family.tables.flatMap((t) =>
-      dropConversionTriggerSql(family.schema, t, 'reverse').map((sql) => ({
+      dropConversionTriggerSql(family, family.schema, t, 'reverse').map((sql) => ({
         sql,
         lockTimeoutMs: DEFAULT_LOCK_TIMEOUT_MS,
       })),

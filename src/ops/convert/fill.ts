@@ -12,6 +12,7 @@ import { batchEnd, inRange, maxKey } from './keyset.js';
 import { cols, readLayouts, type TableLayout } from './layout.js';
 import { type Sides, sides } from './names.js';
 import {
+  conversionRemovalSql,
   conversionReplaySql,
   conversionTriggerSql,
   pendingChanges,
@@ -127,6 +128,23 @@ export async function catchUpClosely(
 }
 
 /**
+ * A replay batch, tried again when a key to a table outside the family refused it (23503): the
+ * app deleted a row and then the row it references while the batch ran, the batch wrote back an
+ * older image of the first (its own entry not yet committed, so not taken) after the removal
+ * trigger took the copy away, and the key found the referenced row gone. The next batch takes
+ * the app's entry. A real orphan fails every try, with the server's error.
+ */
+async function replayOverOrphans<T>(batch: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await batch();
+    } catch (error) {
+      if (pgErrorCode(error) !== '23503' || attempt >= 5) throw error;
+    }
+  }
+}
+
+/**
  * Replays the log in batches, each its own transaction, up to the last change logged when it
  * began. Writers keep logging meanwhile: a replay that waited for an empty log would never end
  * under writers faster than it, and one bounded by where the log stood ends with what arrived
@@ -147,8 +165,8 @@ export async function catchUp(
   const started = performance.now();
   let total = 0;
   let after: string | null = null;
-  for (;;) {
-    const batch = await db.transaction(async (tx) => {
+  const replayBatch = () =>
+    db.transaction(async (tx) => {
       const t = tx as unknown as AnyPgDatabase;
       await lockFamily(t, target.family);
       return replayConversionBatch(t, target.family, layouts, direction, s, batchSize, {
@@ -156,6 +174,8 @@ export async function catchUp(
         upTo: mark,
       });
     });
+  for (;;) {
+    const batch = await replayOverOrphans(replayBatch);
     const n = batch.taken;
     after = batch.lastId;
     total += n;
@@ -251,12 +271,10 @@ async function fillOn(
     }
   }
   const layouts = await readLayouts(db, target, s);
-  const triggers: PlannedStatement[] = layouts.flatMap((l) =>
-    conversionTriggerSql(family, s.legacy, l.name, 'forward').map((sql) => ({
-      sql,
-      lockTimeoutMs: DEFAULT_LOCK_TIMEOUT_MS,
-    })),
-  );
+  const triggers: PlannedStatement[] = [
+    ...layouts.flatMap((l) => conversionTriggerSql(family, s.legacy, l.name, 'forward')),
+    ...conversionRemovalSql(family, layouts, 'forward', s),
+  ].map((sql) => ({ sql, lockTimeoutMs: DEFAULT_LOCK_TIMEOUT_MS }));
   if (opts.dryRun) {
     const shown: PlannedStatement[] = [...triggers];
     for (const l of layouts) {

@@ -19,6 +19,8 @@ export const oldSchema = (family: FamilySpec) => `pgparts_${family.name}_old`;
 export type Direction = 'forward' | 'reverse';
 /** forward: legacy -> twin, before the swap; reverse: new -> legacy, after it (for unswap). */
 export const captureTrigger = (direction: Direction) => `pgparts_capture_${direction}`;
+/** Beside it, where the copy has keys to other tables: removes a row's copy as it goes. */
+export const removalTrigger = (direction: Direction) => `pgparts_remove_copies_${direction}`;
 /** Fills the partition column of a legacy table that lacks it, on every insert and update. */
 export const DERIVE_TRIGGER = 'pgparts_derive_partition_key';
 export const deriveFunction = (family: FamilySpec, table: string) =>

@@ -1,16 +1,22 @@
 import { sql } from 'drizzle-orm';
+import { type ForeignKey, getTableConfig } from 'drizzle-orm/pg-core';
 import type { FamilySpec } from '../../define/spec.js';
 import type { AnyPgDatabase } from '../../run/database.js';
 import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
 import {
+  CONVERT_SCHEMA,
   captureStillOnSql,
   captureTriggerSql,
+  copyRemovalSql,
   dropCaptureTriggerSql,
+  dropCopyRemovalSql,
+  matchesOld,
+  removalFunctionName,
   rowLog,
 } from '../online-copy/capture.js';
 import { type ReplayBatch, replayBatch, replaySql, type Template } from '../online-copy/replay.js';
 import type { TableLayout } from './layout.js';
-import { captureTrigger, type Direction, type Sides } from './names.js';
+import { captureTrigger, type Direction, removalTrigger, type Sides } from './names.js';
 import { query } from './run-sql.js';
 
 /**
@@ -66,12 +72,98 @@ export function captureStillOnForSwitchSql(
   });
 }
 
+/**
+ * The other side holds copies the replay brings up to date later, and its keys to tables outside
+ * the family check the app's deletes there against them (docs/postgres-behaviours.md#key-checks-copies):
+ * deleting the runs of a dungeon and then the dungeon failed on the twins' (or, after the swap,
+ * the legacy tables') copies of those runs until the next replay, for as long as the conversion
+ * lasted. Where any table's copy has such keys, a removal trigger beside each table's capture
+ * deletes a deleted row's copy in the app's own transaction, and first the copies of the rows
+ * that referenced it (a run's members: deleted on the app's side already, or by its cascade,
+ * whose own triggers fire only after the run's); the log has every one of those changes, and the
+ * replay writes back what the app's side then holds. Deletes only: an update is applied by the
+ * replay, as before (an update pointing a row at another referenced row, then deleting the old
+ * one, still waits for it). The keys are the declared ones: the twins carry them, and the legacy
+ * tables are expected to.
+ */
+export function conversionRemovalSql(
+  family: FamilySpec,
+  layouts: readonly TableLayout[],
+  direction: Direction,
+  sides: Sides,
+): string[] {
+  const keys = (layout: TableLayout) => getTableConfig(layout.drizzle).foreignKeys;
+  const referenced = (fk: ForeignKey) => getTableConfig(fk.reference().foreignTable).name;
+  if (!layouts.some((l) => keys(l).some((fk) => !family.tables.includes(referenced(fk)))))
+    return [];
+  const copyOf = (layout: TableLayout) => destination(layout, direction, sides).table;
+  const columnList = (columns: readonly { name: string }[]) =>
+    columns.map((c) => quoteIdent(c.name)).join(', ');
+  /** The copies of rows referencing `parent`'s rows matching `where`, deepest first. */
+  const dependents = (
+    parent: TableLayout,
+    where: (child: TableLayout, fk: ForeignKey) => string,
+    seen: ReadonlySet<string>,
+  ): { copy: string; where: string }[] =>
+    layouts.flatMap((child) => {
+      if (seen.has(child.name)) return [];
+      return keys(child)
+        .filter((fk) => referenced(fk) === parent.name)
+        .flatMap((fk) => {
+          const condition = where(child, fk);
+          // A grandchild's copies: those referencing the child's copies removed here.
+          const throughChild = (_grandchild: TableLayout, k: ForeignKey) =>
+            `(${columnList(k.reference().columns)}) IN (SELECT ${columnList(k.reference().foreignColumns)} FROM ${copyOf(child)} WHERE ${condition})`;
+          return [
+            ...dependents(child, throughChild, new Set([...seen, child.name])),
+            { copy: copyOf(child), where: condition },
+          ];
+        });
+    });
+  return layouts.flatMap((layout) => {
+    const source = direction === 'forward' ? sides.legacy : sides.partitioned;
+    const self = matchesOld(destination(layout, direction, sides).key);
+    return copyRemovalSql({
+      trigger: removalTrigger(direction),
+      function: removalFunction(family, layout.name, direction),
+      table: quoteQualified(source, layout.name),
+      deletes: [
+        ...dependents(
+          layout,
+          (_child, fk) =>
+            matchesOld(
+              fk.reference().columns.map((c) => c.name),
+              fk.reference().foreignColumns.map((c) => c.name),
+            ),
+          new Set([layout.name]),
+        ),
+        { copy: copyOf(layout), where: self },
+      ],
+      onUpdate: false,
+    });
+  });
+}
+
+/** Its function, in pgparts_convert: one per family, table and direction. */
+function removalFunction(family: FamilySpec, table: string, direction: Direction): string {
+  return removalFunctionName(CONVERT_SCHEMA, family.name, table, direction);
+}
+
+/** Drops the capture of `table` (qualified by `schema`) in `direction`, and its removal trigger. */
 export function dropConversionTriggerSql(
+  family: FamilySpec,
   schema: string,
   table: string,
   direction: Direction,
 ): string[] {
-  return dropCaptureTriggerSql(captureTrigger(direction), schema, table);
+  return [
+    ...dropCaptureTriggerSql(captureTrigger(direction), schema, table),
+    ...dropCopyRemovalSql(
+      removalTrigger(direction),
+      quoteQualified(schema, table),
+      removalFunction(family, table, direction),
+    ),
+  ];
 }
 
 /** The side rows flow into in each direction, and the key it is addressed by. */

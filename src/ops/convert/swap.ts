@@ -21,6 +21,7 @@ import {
 import { oldSchema, sides } from './names.js';
 import {
   captureStillOnForSwitchSql,
+  conversionRemovalSql,
   conversionTriggerSql,
   dropConversionTriggerSql,
   replayConversionBatch,
@@ -134,7 +135,7 @@ async function swapOn(
     lockSql(family.schema, family.tables, views),
     ...family.tables.map((t) => captureStillOnForSwitchSql(family, t, 'forward')),
     ...sequences.flatMap((s) => releaseSequenceSql(s, family.schema)),
-    ...family.tables.flatMap((t) => dropConversionTriggerSql(family.schema, t, 'forward')),
+    ...family.tables.flatMap((t) => dropConversionTriggerSql(family, family.schema, t, 'forward')),
     ...views.map((v) => moveViewSql(family.schema, v, old)),
     ...family.tables.map((t) => moveTableSql(family.schema, t, old)),
     ...family.tables.map((t) => moveTableSql(before.partitioned, t, family.schema)),
@@ -142,6 +143,7 @@ async function swapOn(
     ...sequences.map((s) => ownSequenceSql(s, family.schema)),
     ...fks.flatMap(repointSql),
     ...family.tables.flatMap((t) => conversionTriggerSql(family, family.schema, t, 'reverse')),
+    ...conversionRemovalSql(family, layouts, 'reverse', sides(family, true)),
   ];
   if (opts.dryRun) {
     const shown: PlannedStatement[] = [

@@ -20,6 +20,7 @@ import {
 import { oldSchema, sides, twinSchema } from './names.js';
 import {
   captureStillOnForSwitchSql,
+  conversionRemovalSql,
   conversionTriggerSql,
   dropConversionTriggerSql,
   replayConversionBatch,
@@ -86,7 +87,7 @@ async function unswapOn(
     ...family.tables.map((t) => captureStillOnForSwitchSql(family, t, 'reverse')),
     // The legacy table now holds every id (the reverse replay ran first).
     ...sequences.flatMap((s) => releaseSequenceSql(s, old)),
-    ...family.tables.flatMap((t) => dropConversionTriggerSql(family.schema, t, 'reverse')),
+    ...family.tables.flatMap((t) => dropConversionTriggerSql(family, family.schema, t, 'reverse')),
     ...currentViews.map((v) => moveViewSql(family.schema, v, twin)),
     ...family.tables.map((t) => moveTableSql(family.schema, t, twin)),
     ...family.tables.map((t) => moveTableSql(old, t, family.schema)),
@@ -94,6 +95,7 @@ async function unswapOn(
     ...sequences.map((s) => ownSequenceSql(s, family.schema)),
     ...fks.flatMap(repointSql),
     ...family.tables.flatMap((t) => conversionTriggerSql(family, family.schema, t, 'forward')),
+    ...conversionRemovalSql(family, layouts, 'forward', sides(family, false)),
   ];
   const currentViews = await dependentViews(db, family.schema, family.tables);
   if (opts.dryRun) {

@@ -316,22 +316,83 @@ export function removedMarker(copy: string): string {
 }
 
 /**
- * The function a DEFAULT partition's removal trigger runs: one per DEFAULT, named by a hash of
- * its name (any length of name fits), because its statements name the copies and the key as
- * written, which lets PL/pgSQL keep their plans: about 13 µs a row deleted from DEFAULT with
- * two copies, where one function building each statement at run time took over 40 µs.
+ * The function a removal trigger runs: one per table and use, named by a hash (any length of
+ * name fits), because its statements name the copies and the key as written, which lets
+ * PL/pgSQL keep their plans: about 13 µs a row deleted from DEFAULT with two copies, where one
+ * function building each statement at run time took over 40 µs.
  */
-export function removeCopiesFunction(schema: string, table: string): string {
-  const hash = createHash('sha256').update(table).digest('hex').slice(0, 12);
+export function removalFunctionName(schema: string, ...parts: string[]): string {
+  const hash = createHash('sha256').update(parts.join('\0')).digest('hex').slice(0, 12);
   return quoteQualified(schema, `${REMOVE_COPIES_TRIGGER}_${hash}`);
 }
 
+/** A drain's, for a DEFAULT partition. */
+export function removeCopiesFunction(schema: string, table: string): string {
+  return removalFunctionName(schema, table);
+}
+
 /**
- * The trigger and its function (SECURITY DEFINER: the writer needs no privilege on the copies
- * or the log), `copies` qualified. Every UPDATE fires it, not only those changing a key: the
- * log has the key, and the replay restores the row. The function names its copies, so each path
- * that drops a copy drops the trigger first, in the same transaction (dropRemoveCopiesSql).
- * Statements for one transaction.
+ * A removal trigger: on `table` (qualified), AFTER DELETE (and UPDATE, where `onUpdate`), FOR
+ * EACH ROW, run by `function` (SECURITY DEFINER: the writer needs no privilege on the copies or
+ * the log), which runs `deletes` in order: each removes rows of a copy (qualified) matching a
+ * condition on OLD. The replay writes back what the source then holds: the log has the change.
+ * The function names its copies as written, so every path that drops or moves a copy drops the
+ * trigger first, in the same transaction. Statements for one transaction.
+ */
+export interface CopyRemoval {
+  trigger: string;
+  function: string;
+  table: string;
+  deletes: readonly { copy: string; where: string }[];
+  /** Updates fire it too (the copy's rows may name what the row no longer does). */
+  onUpdate: boolean;
+  /** Each copy row removed is recorded in this log (removedMarker): a drain counts with it. */
+  recordIn?: ChangeLog;
+}
+
+/** `(a, b) = (OLD.a, OLD.b)`: the rows of a copy whose columns `columns` equal OLD's `old`. */
+export function matchesOld(columns: readonly string[], old: readonly string[] = columns): string {
+  return `(${columns.map((c) => quoteIdent(c)).join(', ')}) = (${old.map((c) => `OLD.${quoteIdent(c)}`).join(', ')})`;
+}
+
+export function copyRemovalSql(r: CopyRemoval): string[] {
+  const log = r.recordIn;
+  const removals = r.deletes.map(({ copy, where }) =>
+    log
+      ? `
+  DELETE FROM ${copy} WHERE ${where};
+  GET DIAGNOSTICS removed = ROW_COUNT;
+  IF removed > 0 THEN
+    INSERT INTO ${log.table} (${quoteIdent(log.tableColumn)}, "pk") VALUES (${textLiteral(removedMarker(copy))}, '{}');
+  END IF;`
+      : `
+  DELETE FROM ${copy} WHERE ${where};`,
+  );
+  return [
+    `CREATE OR REPLACE FUNCTION ${r.function}() RETURNS trigger LANGUAGE plpgsql ${DEFINER} AS ${dollarQuoted(`
+DECLARE
+  removed bigint;
+BEGIN${removals.join('')}
+  RETURN NULL;
+END
+`)}`,
+    `CREATE OR REPLACE TRIGGER ${quoteIdent(r.trigger)} AFTER ${r.onUpdate ? 'UPDATE OR DELETE' : 'DELETE'} ` +
+      `ON ${r.table} FOR EACH ROW EXECUTE FUNCTION ${r.function}()`,
+  ];
+}
+
+/** Drops a removal trigger on `table` (qualified) and its function (either may be missing). */
+export function dropCopyRemovalSql(trigger: string, table: string, fn: string): string[] {
+  return [
+    `DROP TRIGGER IF EXISTS ${quoteIdent(trigger)} ON ${table}`,
+    `DROP FUNCTION IF EXISTS ${fn}()`,
+  ];
+}
+
+/**
+ * A drain's, on a DEFAULT partition: every update fires it too (the log has the key, the replay
+ * restores the row, and no key between the copies is there before the final phase), and each
+ * copy removed is recorded in the family's keys log.
  */
 export function removeCopiesTriggerSql(
   schema: string,
@@ -339,36 +400,23 @@ export function removeCopiesTriggerSql(
   keyColumns: readonly string[],
   copies: readonly string[],
 ): string[] {
-  const fn = removeCopiesFunction(schema, table);
-  const log = keyLog(schema);
-  const match = `(${keyColumns.map((c) => quoteIdent(c)).join(', ')}) = (${keyColumns.map((c) => `OLD.${quoteIdent(c)}`).join(', ')})`;
-  const removals = copies.map(
-    (copy) => `
-  DELETE FROM ${copy} WHERE ${match};
-  GET DIAGNOSTICS removed = ROW_COUNT;
-  IF removed > 0 THEN
-    INSERT INTO ${log.table} (${quoteIdent(log.tableColumn)}, "pk") VALUES (${textLiteral(removedMarker(copy))}, '{}');
-  END IF;`,
-  );
-  return [
-    `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql ${DEFINER} AS ${dollarQuoted(`
-DECLARE
-  removed bigint;
-BEGIN${removals.join('')}
-  RETURN NULL;
-END
-`)}`,
-    `CREATE OR REPLACE TRIGGER ${quoteIdent(REMOVE_COPIES_TRIGGER)} AFTER UPDATE OR DELETE ` +
-      `ON ${quoteQualified(schema, table)} FOR EACH ROW EXECUTE FUNCTION ${fn}()`,
-  ];
+  return copyRemovalSql({
+    trigger: REMOVE_COPIES_TRIGGER,
+    function: removeCopiesFunction(schema, table),
+    table: quoteQualified(schema, table),
+    deletes: copies.map((copy) => ({ copy, where: matchesOld(keyColumns) })),
+    onUpdate: true,
+    recordIn: keyLog(schema),
+  });
 }
 
-/** Drops the copies' removal trigger and its function (either may be missing). */
+/** Drops a drain's removal trigger and its function (either may be missing). */
 export function dropRemoveCopiesSql(schema: string, table: string): string[] {
-  return [
-    `DROP TRIGGER IF EXISTS ${quoteIdent(REMOVE_COPIES_TRIGGER)} ON ${quoteQualified(schema, table)}`,
-    `DROP FUNCTION IF EXISTS ${removeCopiesFunction(schema, table)}()`,
-  ];
+  return dropCopyRemovalSql(
+    REMOVE_COPIES_TRIGGER,
+    quoteQualified(schema, table),
+    removeCopiesFunction(schema, table),
+  );
 }
 
 /** Deletes the log's records of copies removed from `copies` (qualified). */
