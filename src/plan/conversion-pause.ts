@@ -8,6 +8,11 @@ export const CONVERSION_PAUSES: Readonly<Record<string, { after: string; next: s
   backfilled: { after: 'backfill', next: 'fill' },
   filled: { after: 'fill', next: 'fill again to catch up, then swap' },
   swapped: { after: 'swap', next: 'verify, then cleanup (or unswap to go back)' },
+  verified: { after: 'verify', next: 'cleanup (or unswap to go back)' },
+  'verify-failed': {
+    after: 'verify',
+    next: 'do not clean up: verify found differences; look at what it reported, then verify again or unswap',
+  },
   unswapped: { after: 'unswap', next: 'fill and swap again, or abandon' },
 };
 

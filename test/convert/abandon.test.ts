@@ -7,6 +7,7 @@ import {
   convertFill,
   convertPrep,
   convertSwap,
+  convertUnswap,
   convertVerify,
   readConversionState,
 } from '../../src/ops/convert/index.js';
@@ -160,6 +161,17 @@ describe('convert abandon', () => {
       message: /Run unswap first/,
     });
     expect((await readConversionState(t.db, family))?.step).toBe('swapped');
+    expect(await countAndChecksum(t.sql, 'public.leaderboard_run', RUN_COLUMNS)).toEqual(rows);
+  });
+
+  it('after an unswap it gives up the conversion, and leaves none of its schemas or triggers', async () => {
+    const rows = await countAndChecksum(t.sql, 'public.leaderboard_run', RUN_COLUMNS);
+    await convertUnswap(t.db, target);
+    await convertAbandon(t.db, target);
+    const left = await t.sql<{ name: string }[]>`
+      SELECT nspname AS name FROM pg_namespace WHERE nspname LIKE 'pgparts\_leaderboard%'
+      UNION ALL SELECT tgname FROM pg_trigger WHERE tgname LIKE 'pgparts\_%'`;
+    expect(left).toEqual([]);
     expect(await countAndChecksum(t.sql, 'public.leaderboard_run', RUN_COLUMNS)).toEqual(rows);
   });
 });

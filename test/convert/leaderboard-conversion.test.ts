@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { inspect } from '../../src/catalog/inspect.js';
 import { refreshTopKeys } from '../../src/domains/leaderboard/views.js';
 import { builtInTarget } from '../../src/domains/presets.js';
 import {
@@ -13,6 +14,7 @@ import {
   type SwitchResult,
   type VerifyReport,
 } from '../../src/ops/convert/index.js';
+import { status } from '../../src/plan/status.js';
 import { buildLegacyLeaderboard } from '../support/legacy-fixtures.js';
 import { useTestDatabase } from '../support/test-database.js';
 import { countAndChecksum, MEMBER_COLUMNS, RUN_COLUMNS } from './checksums.js';
@@ -172,6 +174,14 @@ describe('converting the legacy leaderboard while 4 writers insert, update and d
       ['run_group_member', 3],
     ]);
     expect(report.tables.every((x) => x.sampled > 0)).toBe(true);
+  });
+
+  it('status then says the conversion waits for cleanup, no longer for verify', async () => {
+    const family = target.family;
+    const attention = status([family], await inspect(t.db, [family])).attention.join('\n');
+    expect(attention).toMatch(
+      /family leaderboard: a conversion paused after its verify step \(started .*\); next: cleanup \(or unswap to go back\)/,
+    );
   });
 
   it('cleanup drops the parked legacy tables and views, and nothing else', async () => {

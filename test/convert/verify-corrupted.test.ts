@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { inspect } from '../../src/catalog/inspect.js';
 import { builtInTarget } from '../../src/domains/presets.js';
 import {
   convertBackfill,
@@ -11,6 +12,7 @@ import {
   convertVerify,
   formatVerifyReport,
 } from '../../src/ops/convert/index.js';
+import { status } from '../../src/plan/status.js';
 import { buildLegacyLeaderboard } from '../support/legacy-fixtures.js';
 import { expectPgpartsError, rejection } from '../support/pgparts-error.js';
 import { useTestDatabase } from '../support/test-database.js';
@@ -84,6 +86,10 @@ describe('verify', () => {
   it('cleanup refuses without a passing verify after the swap, and keeps the legacy tables', async () => {
     await convertSwap(t.db, target);
     expect((await convertVerify(t.db, target)).ok).toBe(false);
+    const family = target.family;
+    expect(status([family], await inspect(t.db, [family])).attention.join('\n')).toMatch(
+      /a conversion paused after its verify step .*; next: do not clean up: verify found differences/,
+    );
     expectPgpartsError(await rejection(convertCleanup(t.db, target)), 'refused', {
       message: /no passing verify since the swap/,
       step: 'convert cleanup',

@@ -12,6 +12,7 @@ import {
   CONVERT_SCHEMA,
   DERIVE_TRIGGER,
   deriveFunction,
+  oldSchema,
   STATE_TABLE,
   twinSchema,
 } from './names.js';
@@ -114,6 +115,8 @@ async function abandonOn(
       .reverse()
       .map((t) => ({ sql: `DROP TABLE IF EXISTS ${quoteQualified(twin, t)}` })),
     { sql: `DROP SCHEMA IF EXISTS ${quoteIdent(twin)}` },
+    // An unswap left it empty (the legacy tables went back); never with CASCADE.
+    { sql: `DROP SCHEMA IF EXISTS ${quoteIdent(oldSchema(family))}` },
   ];
   if (state) {
     plan.push(

@@ -1,6 +1,8 @@
 import { sql } from 'drizzle-orm';
+import { OPERATIONS_TABLE } from '../../catalog/operations.js';
 import type { FamilySpec } from '../../define/spec.js';
 import type { AnyPgDatabase } from '../../run/database.js';
+import { WHOLE_FAMILY_KEY } from '../../run/key-lock.js';
 import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
 import { rowLog, rowLogSetupSql } from '../online-copy/capture.js';
 import { CONVERT_SCHEMA, STATE_TABLE } from './names.js';
@@ -123,14 +125,33 @@ export async function recordSwap(
   );
 }
 
+/**
+ * A verify's outcome, in the conversion's state (cleanup needs a passing one after the swap)
+ * and, after the swap, as the phase of its operations record, which `status` reads to say what
+ * comes next: `verified` (cleanup, or unswap) or `verify-failed`. Only over a phase a verify
+ * after the swap leaves: a step that moved on meanwhile keeps its own.
+ */
 export async function recordVerify(
   db: AnyPgDatabase,
   family: FamilySpec,
   ok: boolean,
+  swapped: boolean,
 ): Promise<void> {
   await db.execute(
     sql`UPDATE ${sql.raw(stateTable)} SET verified_at = clock_timestamp(), verify_ok = ${ok},
         updated_at = now() WHERE family = ${family.name}`,
+  );
+  if (!swapped) return;
+  const operations = quoteQualified(family.schema, OPERATIONS_TABLE);
+  const [table] = await query<{ t: string | null }>(
+    db,
+    sql`SELECT to_regclass(${operations})::text AS t`,
+  );
+  if (!table?.t) return;
+  await db.execute(
+    sql`UPDATE ${sql.raw(operations)} SET phase = ${ok ? 'verified' : 'verify-failed'}, updated_at = now()
+        WHERE family = ${family.name} AND key = ${WHOLE_FAMILY_KEY} AND operation = 'convert'
+          AND phase IN ('swapped', 'verified', 'verify-failed')`,
   );
 }
 

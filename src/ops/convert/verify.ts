@@ -194,7 +194,7 @@ export async function convertVerify(
   const ok =
     unfinished === null &&
     tables.every((t) => t.differences.length === 0 && t.sampleDifferences.length === 0);
-  await recordVerify(db, family, ok);
+  await recordVerify(db, family, ok, state?.step === 'swapped');
   return { family: family.name, step: 'verify', sql: '', dryRun: false, ok, tables, unfinished };
 }
 
