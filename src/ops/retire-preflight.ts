@@ -132,7 +132,8 @@ function dependentsSql(
                  AND d.refobjid = ${partition} AND v.oid <> ${partition}
                UNION ALL
                SELECT 'fk', c.conname, c.conrelid::regclass::text FROM pg_constraint c
-               WHERE c.contype = 'f' AND c.confrelid IN (${partition}, to_regclass(${parent}))
+               WHERE c.contype = 'f' AND c.conparentid = 0
+                 AND c.confrelid IN (${partition}, to_regclass(${parent}))
                  AND c.conrelid NOT IN (${parents}) AND c.conrelid NOT IN (${own})
                  AND NOT EXISTS (SELECT 1 FROM pg_inherits i
                                  WHERE i.inhrelid = c.conrelid AND i.inhparent IN (${parents}))) d

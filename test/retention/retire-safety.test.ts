@@ -120,6 +120,22 @@ describe('retire refuses before its first change', () => {
     expect(await monthState(-3)).toEqual(before);
   });
 
+  it("a foreign key from outside to a family's parent is named once, not with PostgreSQL's per-partition copies of it", async () => {
+    await t.sql.unsafe(`CREATE TABLE outside_parent_ref (killmail_id bigint, killmail_time timestamptz,
+      CONSTRAINT outside_parent_ref_fk FOREIGN KEY (killmail_id, killmail_time) REFERENCES killmails_raw)`);
+    try {
+      const refusal = await retireKey(t.db, family, key(-3), { mode: 'drop' }).catch(
+        (e: unknown) => e,
+      );
+      expect(refusal).toMatchObject({ name: 'PgpartsError', code: 'refused' });
+      const message = (refusal as Error).message;
+      expect(message).toMatch(/outside_parent_ref \(outside_parent_ref_fk\)/);
+      expect(message).not.toMatch(/outside_parent_ref_fk_\d/);
+    } finally {
+      await t.sql.unsafe('DROP TABLE outside_parent_ref');
+    }
+  });
+
   it('the current and a premade month: refused unless forced', async () => {
     for (const offset of [0, 2]) {
       const before = await monthState(offset);

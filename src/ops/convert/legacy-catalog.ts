@@ -206,7 +206,8 @@ export async function externalForeignKeys(
           FROM pg_constraint con
           JOIN pg_class t ON t.oid = con.confrelid JOIN pg_namespace tn ON tn.oid = t.relnamespace
           JOIN pg_class f ON f.oid = con.conrelid JOIN pg_namespace fn ON fn.oid = f.relnamespace
-          WHERE con.contype = 'f' AND tn.nspname = ${schema} AND t.relname = ANY(${textArray(tables)})
+          WHERE con.contype = 'f' AND con.conparentid = 0
+            AND tn.nspname = ${schema} AND t.relname = ANY(${textArray(tables)})
             AND NOT (fn.nspname = ${schema} AND f.relname = ANY(${textArray(tables)}))
           ORDER BY 1, 2, 3`,
     );
