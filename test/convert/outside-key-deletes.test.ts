@@ -6,12 +6,13 @@ import {
   convertPrep,
   convertSwap,
   convertUnswap,
+  convertVerify,
+  formatVerifyReport,
 } from '../../src/ops/convert/index.js';
 import { buildLegacyLeaderboard } from '../support/legacy-fixtures.js';
-import { useTestDatabase } from '../support/test-database.js';
+import { type TestDatabase, useTestDatabase } from '../support/test-database.js';
 import { countAndChecksum, MEMBER_COLUMNS, RUN_COLUMNS } from './checksums.js';
 
-const t = useTestDatabase({ migrated: false });
 const target = builtInTarget('leaderboard');
 const MEMBERS = [...MEMBER_COLUMNS, 'season_id'];
 
@@ -21,7 +22,11 @@ const MEMBERS = [...MEMBER_COLUMNS, 'season_id'];
  * while the other side holds copies of those runs that no replay has caught up yet: before the
  * swap the twins, after it the legacy tables.
  */
-async function deleteDungeon(dungeon: number, members: 'first' | 'cascade'): Promise<void> {
+async function deleteDungeon(
+  t: TestDatabase,
+  dungeon: number,
+  members: 'first' | 'cascade',
+): Promise<void> {
   await t.sql.begin(async (tx) => {
     if (members === 'first')
       await tx`DELETE FROM run_group_member WHERE run_guid IN
@@ -31,7 +36,7 @@ async function deleteDungeon(dungeon: number, members: 'first' | 'cascade'): Pro
   });
 }
 
-const removalTriggers = async () =>
+const removalTriggers = async (t: TestDatabase) =>
   (
     await t.sql<{ name: string }[]>`
       SELECT c.relnamespace::regnamespace::text || '.' || c.relname || ' ' || g.tgname AS name
@@ -40,17 +45,18 @@ const removalTriggers = async () =>
   ).map((r) => r.name);
 
 describe("a conversion and the app's deletes of a table its tables reference", () => {
+  const t = useTestDatabase({ migrated: false });
   it('deletes go through before and after the swap, and the copies converge on the rows left', async () => {
     await buildLegacyLeaderboard(t.sql, { runs: 400, seasons: 2 });
     await convertPrep(t.db, target);
     await convertBackfill(t.db, target);
     await convertFill(t.db, target);
-    expect(await removalTriggers()).toEqual([
+    expect(await removalTriggers(t)).toEqual([
       'public.leaderboard_run pgparts_remove_copies_forward',
       'public.run_group_member pgparts_remove_copies_forward',
     ]);
     // Before the swap: the twins hold copies of dungeon 8's runs until the next replay.
-    await deleteDungeon(8, 'first');
+    await deleteDungeon(t, 8, 'first');
     const legacy = {
       runs: await countAndChecksum(t.sql, 'leaderboard_run', RUN_COLUMNS),
       members: await countAndChecksum(t.sql, 'run_group_member', MEMBERS),
@@ -60,13 +66,13 @@ describe("a conversion and the app's deletes of a table its tables reference", (
     // The swap replayed the rest: the partitioned tables hold what the legacy ones held.
     expect(await countAndChecksum(t.sql, 'leaderboard_run', RUN_COLUMNS)).toEqual(legacy.runs);
     expect(await countAndChecksum(t.sql, 'run_group_member', MEMBERS)).toEqual(legacy.members);
-    expect(await removalTriggers()).toEqual([
+    expect(await removalTriggers(t)).toEqual([
       'public.leaderboard_run pgparts_remove_copies_reverse',
       'public.run_group_member pgparts_remove_copies_reverse',
     ]);
 
     // After it: the legacy tables hold the copies; the members go by the cascade.
-    await deleteDungeon(7, 'cascade');
+    await deleteDungeon(t, 7, 'cascade');
     const partitioned = {
       runs: await countAndChecksum(t.sql, 'leaderboard_run', RUN_COLUMNS),
       members: await countAndChecksum(t.sql, 'run_group_member', MEMBERS),
@@ -78,9 +84,58 @@ describe("a conversion and the app's deletes of a table its tables reference", (
     await convertUnswap(t.db, target);
     expect(await countAndChecksum(t.sql, 'leaderboard_run', RUN_COLUMNS)).toEqual(partitioned.runs);
     expect(await countAndChecksum(t.sql, 'run_group_member', MEMBERS)).toEqual(partitioned.members);
-    expect(await removalTriggers()).toEqual([
+    expect(await removalTriggers(t)).toEqual([
       'public.leaderboard_run pgparts_remove_copies_forward',
       'public.run_group_member pgparts_remove_copies_forward',
+    ]);
+  });
+});
+
+describe("fill's copy and the app's deletes", () => {
+  const t = useTestDatabase({ migrated: false });
+  it('copies again a batch that read a run the app then deleted with its dungeon', async () => {
+    await buildLegacyLeaderboard(t.sql, { runs: 400, seasons: 2 });
+    await convertPrep(t.db, target);
+    await convertBackfill(t.db, target);
+    const app = await t.sql.reserve();
+    let raced = false;
+    let waitedMs = 0;
+    try {
+      await convertFill(t.db, target, {
+        batchSize: 100,
+        onProgress: async (p) => {
+          if (raced || p.step !== 'fill' || p.table !== 'leaderboard_run') return;
+          raced = true;
+          // Dungeon 8's runs, some copied already and most not, go with the dungeon; the app
+          // commits once the next batch's copy of one of them waits on the dungeon's row.
+          await app`BEGIN`;
+          await app`DELETE FROM run_group_member WHERE run_guid IN
+                      (SELECT run_guid FROM leaderboard_run WHERE dungeon_id = 8)`;
+          await app`DELETE FROM leaderboard_run WHERE dungeon_id = 8`;
+          await app`DELETE FROM dungeon WHERE id = 8`;
+          void (async () => {
+            const started = performance.now();
+            for (;;) {
+              const [waiting] = await t.sql<{ n: number }[]>`
+                SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted`;
+              if ((waiting?.n ?? 0) > 0 || performance.now() - started > 10_000) break;
+            }
+            waitedMs = performance.now() - started;
+            await app`COMMIT`;
+          })();
+        },
+      });
+    } finally {
+      app.release();
+    }
+    expect(raced).toBe(true);
+    // The copy waited for the app (measured from pg_locks), not the 10 s limit.
+    expect(waitedMs).toBeLessThan(10_000);
+    const report = await convertVerify(t.db, target);
+    expect(report.ok, formatVerifyReport(report)).toBe(true);
+    expect(report.tables.map((x) => [x.legacyRows, x.partitionedRows])).toEqual([
+      [350, 350],
+      [1_750, 1_750],
     ]);
   });
 });

@@ -128,13 +128,15 @@ export async function catchUpClosely(
 }
 
 /**
- * A replay batch, tried again when a key to a table outside the family refused it (23503): the
- * app deleted a row and then the row it references while the batch ran, the batch wrote back an
- * older image of the first (its own entry not yet committed, so not taken) after the removal
- * trigger took the copy away, and the key found the referenced row gone. The next batch takes
- * the app's entry. A real orphan fails every try, with the server's error.
+ * A copy or replay batch, tried again when a key to a table outside the family refused it
+ * (23503): the app deleted a row and then the row it references while the batch ran, and the
+ * batch wrote the first from its snapshot (a copy batch), or wrote back an older image of it
+ * after the removal trigger took the copy away (a replay batch, the app's own entry not yet
+ * committed, so not taken); the key found the referenced row gone. The next try reads the
+ * legacy rows, or takes the app's entry, as they are now. A real orphan fails every try, with
+ * the server's error.
  */
-async function replayOverOrphans<T>(batch: () => Promise<T>): Promise<T> {
+async function retryingOrphans<T>(batch: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await batch();
@@ -175,7 +177,7 @@ export async function catchUp(
       });
     });
   for (;;) {
-    const batch = await replayOverOrphans(replayBatch);
+    const batch = await retryingOrphans(replayBatch);
     const n = batch.taken;
     after = batch.lastId;
     total += n;
@@ -307,36 +309,38 @@ async function fillOn(
     const legacy = quoteQualified(s.legacy, layout.name);
     const total = await estimatedRows(db, legacy);
     for (;;) {
-      const progress = await db.transaction(async (tx) => {
-        const t = tx as unknown as AnyPgDatabase;
-        await lockFamily(t, family);
-        const key = `fill.${layout.name}`;
-        let now = (await readState(t, family))?.progress[key] as FillProgress | undefined;
-        if (!now) {
-          const upTo = await maxKey(t, legacy, layout.legacyKey);
-          now = { upTo, after: null, copied: 0, done: upTo === null };
-          await setProgress(t, family, key, now);
-        }
-        if (now.done) return now;
-        const end =
-          (await batchEnd(
+      const progress = await retryingOrphans(() =>
+        db.transaction(async (tx) => {
+          const t = tx as unknown as AnyPgDatabase;
+          await lockFamily(t, family);
+          const key = `fill.${layout.name}`;
+          let now = (await readState(t, family))?.progress[key] as FillProgress | undefined;
+          if (!now) {
+            const upTo = await maxKey(t, legacy, layout.legacyKey);
+            now = { upTo, after: null, copied: 0, done: upTo === null };
+            await setProgress(t, family, key, now);
+          }
+          if (now.done) return now;
+          const end =
+            (await batchEnd(
+              t,
+              legacy,
+              layout.legacyKey,
+              { after: now.after, upTo: now.upTo },
+              opts.batchSize,
+            )) ?? now.upTo;
+          const copied = await query<{ n: string }>(
             t,
-            legacy,
-            layout.legacyKey,
-            { after: now.after, upTo: now.upTo },
-            opts.batchSize,
-          )) ?? now.upTo;
-        const copied = await query<{ n: string }>(
-          t,
-          sql`WITH c AS (${sql.raw(copySql(layout, s))} AND ${inRange(legacy, layout.legacyKey, { after: now.after, upTo: end })} RETURNING 1)
+            sql`WITH c AS (${sql.raw(copySql(layout, s))} AND ${inRange(legacy, layout.legacyKey, { after: now.after, upTo: end })} RETURNING 1)
               SELECT count(*)::text AS n FROM c`,
-        );
-        const n = Number(copied[0]?.n ?? 0);
-        rowsCopied += n;
-        const next = { ...now, after: end, copied: now.copied + n, done: end === now.upTo };
-        await setProgress(t, family, key, next);
-        return next;
-      });
+          );
+          const n = Number(copied[0]?.n ?? 0);
+          rowsCopied += n;
+          const next = { ...now, after: end, copied: now.copied + n, done: end === now.upTo };
+          await setProgress(t, family, key, next);
+          return next;
+        }),
+      );
       await onProgress?.({ step: 'fill', table: layout.name, done: progress.copied, total });
       if (progress.done) break;
       if (opts.throttleMs > 0) await sleep(opts.throttleMs);
