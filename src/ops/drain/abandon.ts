@@ -109,6 +109,14 @@ function planAbandon(
   // The capture triggers and change log are shared by the family's drains.
   const shared = state.otherDrains.length > 0;
   for (const t of state.tables) {
+    // A swap's trigger removing copies of DEFAULT's rows names the tables dropped below: it goes
+    // first, whichever drain made it (a trigger naming a dropped table would fail the app's
+    // deletes). A drain of another key that made it adds it again when it reaches its keys.
+    if (t.defaultPartition && t.removeCopiesInstalled)
+      statements.push(
+        ...dropRemoveCopiesSql(schema, t.defaultPartition),
+        clearRemovedSql(keyLog(schema), copiesOf(schema, t)),
+      );
     if (!t.defaultPartition || !t.captureInstalled) continue;
     if (shared) {
       captureKept.push(t.defaultPartition);
@@ -116,13 +124,6 @@ function planAbandon(
     }
     statements.push(
       ...dropCaptureTriggerSql(CAPTURE_TRIGGER, schema, t.defaultPartition),
-      // A swap's, removing copies of DEFAULT's rows from the tables dropped below.
-      ...(t.removeCopiesInstalled
-        ? [
-            ...dropRemoveCopiesSql(schema, t.defaultPartition),
-            clearRemovedSql(keyLog(schema), copiesOf(schema, t)),
-          ]
-        : []),
       clearLogSql(keyLog(schema), t.defaultPartition),
     );
     captureDropped.push(t.defaultPartition);
