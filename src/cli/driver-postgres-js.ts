@@ -15,14 +15,22 @@ export async function connectPostgresJs(
   const connectWith = loaded.default;
   const { drizzle } = await import('drizzle-orm/postgres-js');
   const { url, connectTimeout, queryTimeout, replyTimeout, applicationName } = settings;
-  // A server that stopped answering is not waited for at close either.
+  // A server that stopped answering is not waited for at close either, nor a connection that
+  // closed under the command (a backend terminated, the server gone): postgres.js can leave a
+  // query of a reserved connection whose server process died pending for good, and its end()
+  // then waited the whole timeout before the CLI could exit with its error.
   let stalled = false;
+  let ending = false;
+  let lost = false;
   // postgres.js takes `socket` (a factory) though its types do not declare it.
   const driverOptions: postgres.Options<Record<string, postgres.PostgresType>> & {
     socket: unknown;
   } = {
     max: 4,
     onnotice: () => {},
+    onclose: () => {
+      if (!ending) lost = true;
+    },
     connect_timeout: connectTimeout,
     connection: {
       application_name: applicationName,
@@ -41,7 +49,10 @@ export async function connectPostgresJs(
   return {
     db: drizzle(sql),
     label: settings.label,
-    close: () => sql.end({ timeout: stalled ? 0 : 5 }),
+    close: () => {
+      ending = true;
+      return sql.end({ timeout: stalled || lost ? 0 : 5 });
+    },
   };
 }
 
