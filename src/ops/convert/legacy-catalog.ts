@@ -330,3 +330,20 @@ export async function appTriggers(
         ORDER BY 1, 2`,
   );
 }
+
+/** The CHECK constraints of `tables` in `schema`, with the server's text of each. */
+export async function checkConstraints(
+  db: AnyPgDatabase,
+  schema: string,
+  tables: readonly string[],
+): Promise<{ table: string; name: string; definition: string }[]> {
+  return query<{ table: string; name: string; definition: string }>(
+    db,
+    sql`SELECT c.relname AS table, k.conname AS name, pg_get_constraintdef(k.oid) AS definition
+        FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = ${schema} AND c.relname = ANY(${textArray(tables)})
+          AND k.contype = 'c' AND k.conparentid = 0
+        ORDER BY 1, 2`,
+  );
+}

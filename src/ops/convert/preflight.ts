@@ -1,9 +1,11 @@
 import { sql } from 'drizzle-orm';
+import { getTableConfig } from 'drizzle-orm/pg-core';
 import { PgpartsError } from '../../errors.js';
 import type { AnyPgDatabase } from '../../run/database.js';
 import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
 import {
   appTriggers,
+  checkConstraints,
   type DependentView,
   dependentViews,
   type ExternalForeignKey,
@@ -128,6 +130,35 @@ export async function triggersTwinsLack(
   );
   return (await appTriggers(db, family.schema, family.tables)).filter(
     (t) => !onTwins.has(`${t.table}.${t.name}`),
+  );
+}
+
+/**
+ * The CHECK constraints of the legacy tables that their twins have neither by name nor by
+ * definition (the twins are what the Drizzle tables declare). After the swap the partitioned
+ * tables do not enforce them, and a row written then that breaks one stops an unswap, whose
+ * replay writes it into the legacy table. The swap does not refuse them (the app may have
+ * meant to drop them); prep says so.
+ */
+export async function checksTwinsLack(
+  db: AnyPgDatabase,
+  target: ConversionTarget,
+): Promise<{ table: string; name: string; definition: string }[]> {
+  const family = target.family;
+  // Declared: prep makes them on the twins (which a dry run has not made yet).
+  const declared = new Set(
+    target.tables.flatMap((table) => {
+      const config = getTableConfig(table);
+      return config.checks.map((check) => `${config.name}.${check.name}`);
+    }),
+  );
+  const onTwins = await checkConstraints(db, twinSchema(family), family.tables);
+  return (await checkConstraints(db, family.schema, family.tables)).filter(
+    (c) =>
+      !declared.has(`${c.table}.${c.name}`) &&
+      !onTwins.some(
+        (t) => t.table === c.table && (t.name === c.name || t.definition === c.definition),
+      ),
   );
 }
 

@@ -17,7 +17,7 @@ import { CONVERT_SCHEMA, DERIVE_TRIGGER, deriveFunction, twinSchema } from './na
 import { conversionStep, recordPhase } from './operation.js';
 import { partitionKeysFor } from './partition-keys.js';
 import { executePlan, formatPlan, type PlannedStatement } from './planned.js';
-import { swapInputs, trialSwap, triggersTwinsLack } from './preflight.js';
+import { checksTwinsLack, swapInputs, trialSwap, triggersTwinsLack } from './preflight.js';
 import { query } from './run-sql.js';
 import { reached, readState, setProgress, setStep, stateSchemaSql } from './state.js';
 import { type ConversionTarget, createdObject, parseOptions } from './target.js';
@@ -204,11 +204,20 @@ async function prepOn(
   const legacyDdl = derivations.flatMap((d) => deriveSql(target, d, opts.lockTimeoutMs));
   // The app's own triggers are not copied: swap refuses while a legacy table has one its twin
   // lacks. Said now, so it is done before the fill rather than found after it.
-  const beforeSwap = (await triggersTwinsLack(db, target)).map(
-    (t) =>
-      `trigger ${t.name} on ${family.schema}.${t.table} is not copied: create it (same name) on ` +
-      `${twin}.${t.table}, or drop it, before swap (swap refuses until then)`,
-  );
+  const beforeSwap = [
+    ...(await triggersTwinsLack(db, target)).map(
+      (t) =>
+        `trigger ${t.name} on ${family.schema}.${t.table} is not copied: create it (same name) on ` +
+        `${twin}.${t.table}, or drop it, before swap (swap refuses until then)`,
+    ),
+    // Not refused by the swap; said now, while adding it to the twin is one ALTER TABLE.
+    ...(await checksTwinsLack(db, target)).map(
+      (c) =>
+        `constraint ${c.name} on ${family.schema}.${c.table} (${c.definition}) is not declared, so the ` +
+        `partitioned table will not enforce it, and a row written after the swap that breaks it stops ` +
+        `an unswap: add it (same name) to ${twin}.${c.table} or declare it in the Drizzle table, or drop it, before swap`,
+    ),
+  ];
   if (!opts.dryRun) {
     await recordPhase(op, 'prep');
     await executePlan(db, plan, `convert ${family.name} prep`);
