@@ -9,6 +9,7 @@ import {
   convertVerify,
   formatVerifyReport,
 } from '../../src/ops/convert/index.js';
+import { commitWhenWaitedOn } from '../support/commit-when-waited-on.js';
 import { buildLegacyLeaderboard } from '../support/legacy-fixtures.js';
 import { type TestDatabase, useTestDatabase } from '../support/test-database.js';
 import { countAndChecksum, MEMBER_COLUMNS, RUN_COLUMNS } from './checksums.js';
@@ -36,6 +37,12 @@ async function deleteDungeon(
   });
 }
 
+/** Count and checksum of both tables of the family, as they are now where the app writes. */
+const digests = async (t: TestDatabase) => ({
+  runs: await countAndChecksum(t.sql, 'leaderboard_run', RUN_COLUMNS),
+  members: await countAndChecksum(t.sql, 'run_group_member', MEMBERS),
+});
+
 const removalTriggers = async (t: TestDatabase) =>
   (
     await t.sql<{ name: string }[]>`
@@ -57,15 +64,11 @@ describe("a conversion and the app's deletes of a table its tables reference", (
     ]);
     // Before the swap: the twins hold copies of dungeon 8's runs until the next replay.
     await deleteDungeon(t, 8, 'first');
-    const legacy = {
-      runs: await countAndChecksum(t.sql, 'leaderboard_run', RUN_COLUMNS),
-      members: await countAndChecksum(t.sql, 'run_group_member', MEMBERS),
-    };
+    const legacy = await digests(t);
     expect(legacy.runs.rows).toBe(350);
     await convertSwap(t.db, target);
     // The swap replayed the rest: the partitioned tables hold what the legacy ones held.
-    expect(await countAndChecksum(t.sql, 'leaderboard_run', RUN_COLUMNS)).toEqual(legacy.runs);
-    expect(await countAndChecksum(t.sql, 'run_group_member', MEMBERS)).toEqual(legacy.members);
+    expect(await digests(t)).toEqual(legacy);
     expect(await removalTriggers(t)).toEqual([
       'public.leaderboard_run pgparts_remove_copies_reverse',
       'public.run_group_member pgparts_remove_copies_reverse',
@@ -73,17 +76,13 @@ describe("a conversion and the app's deletes of a table its tables reference", (
 
     // After it: the legacy tables hold the copies; the members go by the cascade.
     await deleteDungeon(t, 7, 'cascade');
-    const partitioned = {
-      runs: await countAndChecksum(t.sql, 'leaderboard_run', RUN_COLUMNS),
-      members: await countAndChecksum(t.sql, 'run_group_member', MEMBERS),
-    };
+    const partitioned = await digests(t);
     expect(partitioned.runs.rows).toBe(300);
     const [dungeons] = await t.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM dungeon`;
     expect(dungeons?.n).toBe(6);
     // Unswap replays the rest back: the legacy tables hold exactly the rows left.
     await convertUnswap(t.db, target);
-    expect(await countAndChecksum(t.sql, 'leaderboard_run', RUN_COLUMNS)).toEqual(partitioned.runs);
-    expect(await countAndChecksum(t.sql, 'run_group_member', MEMBERS)).toEqual(partitioned.members);
+    expect(await digests(t)).toEqual(partitioned);
     expect(await removalTriggers(t)).toEqual([
       'public.leaderboard_run pgparts_remove_copies_forward',
       'public.run_group_member pgparts_remove_copies_forward',
@@ -99,7 +98,7 @@ describe("fill's copy and the app's deletes", () => {
     await convertBackfill(t.db, target);
     const app = await t.sql.reserve();
     let raced = false;
-    let waitedMs = 0;
+    let watching: Promise<number> = Promise.resolve(Infinity);
     try {
       await convertFill(t.db, target, {
         batchSize: 100,
@@ -113,16 +112,7 @@ describe("fill's copy and the app's deletes", () => {
                       (SELECT run_guid FROM leaderboard_run WHERE dungeon_id = 8)`;
           await app`DELETE FROM leaderboard_run WHERE dungeon_id = 8`;
           await app`DELETE FROM dungeon WHERE id = 8`;
-          void (async () => {
-            const started = performance.now();
-            for (;;) {
-              const [waiting] = await t.sql<{ n: number }[]>`
-                SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted`;
-              if ((waiting?.n ?? 0) > 0 || performance.now() - started > 10_000) break;
-            }
-            waitedMs = performance.now() - started;
-            await app`COMMIT`;
-          })();
+          watching = commitWhenWaitedOn(t, app);
         },
       });
     } finally {
@@ -130,7 +120,7 @@ describe("fill's copy and the app's deletes", () => {
     }
     expect(raced).toBe(true);
     // The copy waited for the app (measured from pg_locks), not the 10 s limit.
-    expect(waitedMs).toBeLessThan(10_000);
+    expect(await watching).toBeLessThan(10_000);
     const report = await convertVerify(t.db, target);
     expect(report.ok, formatVerifyReport(report)).toBe(true);
     expect(report.tables.map((x) => [x.legacyRows, x.partitionedRows])).toEqual([

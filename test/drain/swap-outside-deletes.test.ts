@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { parseFamily } from '../../src/define/spec.js';
 import { abandonDrain } from '../../src/ops/drain/abandon.js';
-import { drainKey } from '../../src/ops/drain/drain.js';
+import { type DrainOptions, drainKey } from '../../src/ops/drain/drain.js';
 import { apply } from '../../src/run/apply.js';
+import { commitWhenWaitedOn } from '../support/commit-when-waited-on.js';
 import { tableDigest } from '../support/table-checksum.js';
 import { type TestDatabase, useTestDatabase } from '../support/test-database.js';
 
@@ -60,21 +61,27 @@ async function expectEveryRowWhereItBelongs(t: TestDatabase): Promise<void> {
   expect(key?.valid).toBe(true);
 }
 
+const AP = { kind: 'list', value: 'ap' } as const;
+
+/** Drains 'ap' out of orders' DEFAULT. */
+const drainAp = (t: TestDatabase, options: DrainOptions) => drainKey(t.db, orders, AP, options);
+
 const stop = new Error('stopped after the keys');
 
 /** A swap stopped once its trigger removes copies and the copies carry the key to customers. */
 const interruptAfterKeys = (t: TestDatabase) =>
-  drainKey(
-    t.db,
-    orders,
-    { kind: 'list', value: 'ap' },
-    {
-      strategy: 'swap',
-      onPhase: (phase) => {
-        if (phase === 'replayed') throw stop;
-      },
+  drainAp(t, {
+    strategy: 'swap',
+    onPhase: (phase) => {
+      if (phase === 'replayed') throw stop;
     },
-  );
+  });
+
+/** A database of its own (for the describe it is called in), and the interrupted swap's helpers. */
+function interruptedSwap() {
+  const t = useTestDatabase({ migrated: false });
+  return { t, interrupt: () => interruptAfterKeys(t), triggers: () => removalObjects(t) };
+}
 
 /** The removal triggers and their functions in the database. */
 const removalObjects = async (t: TestDatabase) =>
@@ -92,25 +99,20 @@ describe('a swap with a key to a table outside the family', () => {
       const failures: string[] = [];
       const phases: string[] = [];
       let next = 1; // odd ids are 'ap'
-      const result = await drainKey(
-        t.db,
-        orders,
-        { kind: 'list', value: 'ap' },
-        {
-          strategy: 'swap',
-          onPhase: async (phase) => {
-            // Under the drain's locks the app's delete would wait for them: the drain waits for it.
-            if (phase === 'locked') return;
-            phases.push(phase);
-            try {
-              await deleteOrderAndCustomer(t, next);
-            } catch (error) {
-              failures.push(`${phase}: ${(error as Error).message}`);
-            }
-            next += 2;
-          },
+      const result = await drainAp(t, {
+        strategy: 'swap',
+        onPhase: async (phase) => {
+          // Under the drain's locks the app's delete would wait for them: the drain waits for it.
+          if (phase === 'locked') return;
+          phases.push(phase);
+          try {
+            await deleteOrderAndCustomer(t, next);
+          } catch (error) {
+            failures.push(`${phase}: ${(error as Error).message}`);
+          }
+          next += 2;
         },
-      );
+      });
       expect(failures).toEqual([]);
 
       expect(phases).toEqual(expect.arrayContaining(['keys', 'replayed', 'finishing']));
@@ -131,48 +133,34 @@ describe('a swap with a key to a table outside the family', () => {
       const app = await t.sql.reserve();
       let keysAdded = false;
       let raced = false;
-      let waitedMs = 0;
+      let watching: Promise<number> = Promise.resolve(Infinity);
       try {
-        const result = await drainKey(
-          t.db,
-          orders,
-          { kind: 'list', value: 'ap' },
-          {
-            strategy: 'swap',
-            onPhase: async (phase) => {
-              // Something for the first replay round after the keys, so that a second one runs.
-              if (phase === 'keys') {
-                keysAdded = true;
-                await t.sql`UPDATE orders SET note = 'first' WHERE region = 'ap' AND id = 1`;
-                await t.sql`UPDATE orders_expected SET note = 'first' WHERE region = 'ap' AND id = 1`;
-              }
-            },
-            onProgress: async (progress) => {
-              if (!keysAdded || raced || progress.phase !== 'replay') return;
-              raced = true;
-              // Logged and committed: the next round replays order 3 from what DEFAULT holds.
-              await t.sql`UPDATE orders SET note = 'changed' WHERE region = 'ap' AND id = 3`;
-              // The app deletes order 3 and customer 3, and commits only once the replay waits on
-              // the customer's row (its key check on the copy it writes back).
-              await app`BEGIN`;
-              await app`DELETE FROM orders WHERE region = 'ap' AND id = 3`;
-              await app`DELETE FROM customers WHERE id = 3`;
-              void (async () => {
-                const started = performance.now();
-                for (;;) {
-                  const [waiting] = await t.sql<{ n: number }[]>`
-                  SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted`;
-                  if ((waiting?.n ?? 0) > 0 || performance.now() - started > 10_000) break;
-                }
-                waitedMs = performance.now() - started;
-                await app`COMMIT`;
-              })();
-            },
+        const result = await drainAp(t, {
+          strategy: 'swap',
+          onPhase: async (phase) => {
+            // Something for the first replay round after the keys, so that a second one runs.
+            if (phase === 'keys') {
+              keysAdded = true;
+              await t.sql`UPDATE orders SET note = 'first' WHERE region = 'ap' AND id = 1`;
+              await t.sql`UPDATE orders_expected SET note = 'first' WHERE region = 'ap' AND id = 1`;
+            }
           },
-        );
+          onProgress: async (progress) => {
+            if (!keysAdded || raced || progress.phase !== 'replay') return;
+            raced = true;
+            // Logged and committed: the next round replays order 3 from what DEFAULT holds.
+            await t.sql`UPDATE orders SET note = 'changed' WHERE region = 'ap' AND id = 3`;
+            // The app deletes order 3 and customer 3, and commits only once the replay waits on
+            // the customer's row (its key check on the copy it writes back).
+            await app`BEGIN`;
+            await app`DELETE FROM orders WHERE region = 'ap' AND id = 3`;
+            await app`DELETE FROM customers WHERE id = 3`;
+            watching = commitWhenWaitedOn(t, app);
+          },
+        });
         expect(raced).toBe(true);
         // The replay waited for the app (measured from pg_locks), not the 10 s limit.
-        expect(waitedMs).toBeLessThan(10_000);
+        expect(await watching).toBeLessThan(10_000);
         expect(result).toMatchObject({ status: 'drained', strategy: 'swap' });
         // Every 'ap' order but 3, which the app deleted before the final phase.
         expect(result.rowsMoved).toBe(249);
@@ -189,9 +177,7 @@ describe('a swap with a key to a table outside the family', () => {
   });
 
   describe('a swap interrupted once its trigger removes copies', () => {
-    const t = useTestDatabase({ migrated: false });
-    const interrupt = () => interruptAfterKeys(t);
-    const triggers = () => removalObjects(t);
+    const { t, interrupt, triggers } = interruptedSwap();
 
     it('is given up with its trigger and records; then resumed by delete, which drops the trigger before it deletes', async () => {
       await setUp(t);
@@ -202,7 +188,7 @@ describe('a swap with a key to a table outside the family', () => {
       const [records] = await t.sql<{ n: number }[]>`
         SELECT count(*)::int AS n FROM pgparts_changes WHERE source_table LIKE 'removed from %'`;
       expect(records?.n).toBe(1);
-      const abandoned = await abandonDrain(t.db, orders, { kind: 'list', value: 'ap' });
+      const abandoned = await abandonDrain(t.db, orders, AP);
       expect(abandoned.statements.join('\n')).toContain(
         'DROP TRIGGER IF EXISTS "pgparts_remove_copies" ON "public"."orders_default"',
       );
@@ -215,12 +201,7 @@ describe('a swap with a key to a table outside the family', () => {
       await deleteOrderAndCustomer(t, 3);
       // By delete: the final phase deletes the key's rows from DEFAULT; the trigger, were it
       // still there, would delete their copies from the staging table with them.
-      const result = await drainKey(
-        t.db,
-        orders,
-        { kind: 'list', value: 'ap' },
-        { strategy: 'delete' },
-      );
+      const result = await drainAp(t, { strategy: 'delete' });
       expect(result).toMatchObject({ status: 'drained', strategy: 'delete', rowsMoved: 248 });
       expect(await triggers()).toBe(0);
       await expectEveryRowWhereItBelongs(t);
@@ -228,29 +209,22 @@ describe('a swap with a key to a table outside the family', () => {
   });
 
   describe('a swap resumed by swap', () => {
-    const t = useTestDatabase({ migrated: false });
-    const interrupt = () => interruptAfterKeys(t);
-    const triggers = () => removalObjects(t);
+    const { t, interrupt, triggers } = interruptedSwap();
 
     it('the copies lose the trigger and their keys until they have their indexes again', async () => {
       await setUp(t);
       await expect(interrupt()).rejects.toBe(stop);
       await deleteOrderAndCustomer(t, 1);
       const phases: string[] = [];
-      const result = await drainKey(
-        t.db,
-        orders,
-        { kind: 'list', value: 'ap' },
-        {
-          strategy: 'swap',
-          onPhase: async (phase) => {
-            if (phase === 'locked' || phase === 'validating') return;
-            phases.push(phase);
-            // 3, 5, ...: each delete goes through, whatever the copies hold.
-            await deleteOrderAndCustomer(t, 1 + 2 * phases.length);
-          },
+      const result = await drainAp(t, {
+        strategy: 'swap',
+        onPhase: async (phase) => {
+          if (phase === 'locked' || phase === 'validating') return;
+          phases.push(phase);
+          // 3, 5, ...: each delete goes through, whatever the copies hold.
+          await deleteOrderAndCustomer(t, 1 + 2 * phases.length);
         },
-      );
+      });
       expect(phases).toContain('prepared');
       expect(result).toMatchObject({ status: 'drained', strategy: 'swap' });
       expect(result.rowsMoved).toBe(250 - 1 - phases.length);
