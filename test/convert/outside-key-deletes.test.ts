@@ -129,3 +129,65 @@ describe("fill's copy and the app's deletes", () => {
     ]);
   });
 });
+
+describe("a conversion and the app's updates of what its rows reference", () => {
+  const t = useTestDatabase({ migrated: false });
+  const moveRuns = async (from: number, to: number) => {
+    await t.sql.begin(async (tx) => {
+      await tx`UPDATE leaderboard_run SET dungeon_id = ${to} WHERE dungeon_id = ${from}`;
+      await tx`DELETE FROM dungeon WHERE id = ${from}`;
+    });
+  };
+  it('runs moved to another dungeon, then the old dungeon deleted, before and after the swap', async () => {
+    await buildLegacyLeaderboard(t.sql, { runs: 400, seasons: 2 });
+    await convertPrep(t.db, target);
+    await convertBackfill(t.db, target);
+    await convertFill(t.db, target);
+    // Before the swap: the twins' copies of dungeon 8's runs still name it until the next replay.
+    await moveRuns(8, 7);
+    const legacy = await digests(t);
+    expect(legacy.runs.rows).toBe(400);
+    await convertSwap(t.db, target);
+    expect(await digests(t)).toEqual(legacy);
+    // After it: the legacy tables' copies.
+    await moveRuns(7, 6);
+    const partitioned = await digests(t);
+    await convertUnswap(t.db, target);
+    expect(await digests(t)).toEqual(partitioned);
+    const [left] = await t.sql<{ n: number; moved: number }[]>`
+      SELECT count(*)::int AS n, count(*) FILTER (WHERE dungeon_id IN (7, 8))::int AS moved
+      FROM leaderboard_run`;
+    expect(left).toEqual({ n: 400, moved: 0 });
+  });
+});
+
+describe("a conversion's copy that cannot take an update yet", () => {
+  const t = useTestDatabase({ migrated: false });
+  it('an update whose copy would clash with a row the replay has yet to change goes on; the copy is caught up later', async () => {
+    await buildLegacyLeaderboard(t.sql, { runs: 400, seasons: 2 });
+    await convertPrep(t.db, target);
+    await convertBackfill(t.db, target);
+    await convertFill(t.db, target);
+    const [x, y] = await t.sql<{ id: number }[]>`
+      (SELECT id FROM leaderboard_run WHERE dungeon_id = 7 AND season_id = 1 ORDER BY id LIMIT 1)
+      UNION ALL
+      (SELECT id FROM leaderboard_run WHERE dungeon_id = 5 AND season_id = 1 ORDER BY id LIMIT 1)`;
+    if (!x || !y) throw new Error('the fixture has no run of dungeon 7 or 5 in season 1');
+    // y takes x's natural key but for the dungeon, and the replay brings its copy there.
+    await t.sql`UPDATE leaderboard_run y SET period_id = x.period_id,
+                  region = x.region, completed_at = x.completed_at, duration_ms = x.duration_ms,
+                  keystone_level = x.keystone_level, score = x.score
+                FROM leaderboard_run x WHERE x.id = ${x.id} AND y.id = ${y.id}`;
+    await convertFill(t.db, target);
+    // y moves on (its copy does not: no replay yet); x takes dungeon 5, which its copy cannot
+    // take while y's copy holds the old key.
+    await t.sql`UPDATE leaderboard_run SET score = score + 1 WHERE id = ${y.id}`;
+    await t.sql`UPDATE leaderboard_run SET dungeon_id = 5 WHERE id = ${x.id}`;
+    const [copy] = await t.sql<{ dungeon_id: number }[]>`
+      SELECT dungeon_id FROM pgparts_leaderboard_new.leaderboard_run WHERE id = ${x.id}`;
+    expect(copy?.dungeon_id).toBe(7);
+    const legacy = await digests(t);
+    await convertSwap(t.db, target);
+    expect(await digests(t)).toEqual(legacy);
+  });
+});

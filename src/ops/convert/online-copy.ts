@@ -5,6 +5,7 @@ import type { AnyPgDatabase } from '../../run/database.js';
 import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
 import {
   CONVERT_SCHEMA,
+  type CopyUpdate,
   captureStillOnSql,
   captureTriggerSql,
   copyRemovalSql,
@@ -81,10 +82,10 @@ export function captureStillOnForSwitchSql(
  * deletes a deleted row's copy in the app's own transaction, and first the copies of the rows
  * that referenced it (a run's members: deleted on the app's side already, or by its cascade,
  * whose own triggers fire only after the run's); the log has every one of those changes, and the
- * replay writes back what the app's side then holds. Deletes only: an update is applied by the
- * replay, as before (an update pointing a row at another referenced row, then deleting the old
- * one, still waits for it). The keys are the declared ones: the twins carry them, and the legacy
- * tables are expected to.
+ * replay writes back what the app's side then holds. An update that points a row at another
+ * referenced row (orders moved to another customer before the old one is deleted) sets the same
+ * columns on the row's copy (copyUpdates). The keys are the declared ones: the twins carry them,
+ * and the legacy tables are expected to.
  */
 export function conversionRemovalSql(
   family: FamilySpec,
@@ -140,8 +141,47 @@ export function conversionRemovalSql(
         { copy: copyOf(layout), where: self },
       ],
       onUpdate: false,
+      updates: copyUpdates(family, layouts, layout, copyOf(layout), self),
     });
   });
+}
+
+/**
+ * What an update of `layout`'s row sets on its copy: the columns of each key to a table outside
+ * the family, so that the copy references what the row does. Not a key whose columns the copy is
+ * addressed or partitioned by, or that a key inside the family uses (changing those would move
+ * the copy, or break a family key the replay has not caught up with): an update of those still
+ * waits for the replay before the old referenced row can go.
+ */
+function copyUpdates(
+  family: FamilySpec,
+  layouts: readonly TableLayout[],
+  layout: TableLayout,
+  copy: string,
+  where: string,
+): CopyUpdate[] {
+  const config = getTableConfig(layout.drizzle);
+  const inFamily = (fk: ForeignKey) =>
+    family.tables.includes(getTableConfig(fk.reference().foreignTable).name);
+  const fixed = new Set([
+    ...layout.legacyKey,
+    ...layout.partitionedKey,
+    ...config.foreignKeys
+      .filter(inFamily)
+      .flatMap((fk) => fk.reference().columns.map((c) => c.name)),
+    ...layouts.flatMap((other) =>
+      getTableConfig(other.drizzle)
+        .foreignKeys.filter(
+          (fk) => getTableConfig(fk.reference().foreignTable).name === layout.name,
+        )
+        .flatMap((fk) => fk.reference().foreignColumns.map((c) => c.name)),
+    ),
+  ]);
+  return config.foreignKeys
+    .filter((fk) => !inFamily(fk))
+    .map((fk) => fk.reference().columns.map((c) => c.name))
+    .filter((columns) => columns.every((c) => !fixed.has(c) && layout.columns.includes(c)))
+    .map((columns) => ({ copy, where, columns }));
 }
 
 /** Its function, in pgparts_convert: one per family, table and direction. */

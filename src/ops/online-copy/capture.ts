@@ -344,10 +344,23 @@ export interface CopyRemoval {
   function: string;
   table: string;
   deletes: readonly { copy: string; where: string }[];
-  /** Updates fire it too (the copy's rows may name what the row no longer does). */
+  /** Updates fire it too and run the deletes (the copy's rows may name what the row no longer does). */
   onUpdate: boolean;
+  /**
+   * Instead (where `onUpdate` is false): an update that sets any of these columns fires it, and
+   * each copy row matching `where` takes NEW's values of `columns` where they changed. Where a
+   * constraint of the copy refuses them (the copy is not current: a unique key may clash with a
+   * row the replay has yet to change), the row stays as it was, and the app's update goes on.
+   */
+  updates?: readonly CopyUpdate[];
   /** Each copy row removed is recorded in this log (removedMarker): a drain counts with it. */
   recordIn?: ChangeLog;
+}
+
+export interface CopyUpdate {
+  copy: string;
+  where: string;
+  columns: readonly string[];
 }
 
 /** `(a, b) = (OLD.a, OLD.b)`: the rows of a copy whose columns `columns` equal OLD's `old`. */
@@ -368,15 +381,41 @@ export function copyRemovalSql(r: CopyRemoval): string[] {
       : `
   DELETE FROM ${copy} WHERE ${where};`,
   );
+  const updates = r.onUpdate ? [] : (r.updates ?? []);
+  const updated = [...new Set(updates.flatMap((u) => u.columns))];
+  // A subtransaction each (the EXCEPTION block), on this rare path only: an update that changed
+  // what the row references.
+  const onUpdate = updates.map(({ copy, where, columns }) => {
+    const list = (prefix: string) => columns.map((c) => `${prefix}${quoteIdent(c)}`).join(', ');
+    return `
+    IF (${list('NEW.')}) IS DISTINCT FROM (${list('OLD.')}) THEN
+      BEGIN
+        UPDATE ${copy} SET ${columns.map((c) => `${quoteIdent(c)} = NEW.${quoteIdent(c)}`).join(', ')} WHERE ${where};
+      EXCEPTION WHEN integrity_constraint_violation THEN NULL;
+      END;
+    END IF;`;
+  });
+  const events = r.onUpdate
+    ? 'UPDATE OR DELETE'
+    : updated.length > 0
+      ? `UPDATE OF ${updated.map((c) => quoteIdent(c)).join(', ')} OR DELETE`
+      : 'DELETE';
+  const updateBranch =
+    onUpdate.length > 0
+      ? `
+  IF TG_OP = 'UPDATE' THEN${onUpdate.join('')}
+    RETURN NULL;
+  END IF;`
+      : '';
   return [
     `CREATE OR REPLACE FUNCTION ${r.function}() RETURNS trigger LANGUAGE plpgsql ${DEFINER} AS ${dollarQuoted(`
 DECLARE
   removed bigint;
-BEGIN${removals.join('')}
+BEGIN${updateBranch}${removals.join('')}
   RETURN NULL;
 END
 `)}`,
-    `CREATE OR REPLACE TRIGGER ${quoteIdent(r.trigger)} AFTER ${r.onUpdate ? 'UPDATE OR DELETE' : 'DELETE'} ` +
+    `CREATE OR REPLACE TRIGGER ${quoteIdent(r.trigger)} AFTER ${events} ` +
       `ON ${r.table} FOR EACH ROW EXECUTE FUNCTION ${r.function}()`,
   ];
 }
