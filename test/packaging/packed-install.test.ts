@@ -30,6 +30,8 @@ const appDir = join(scratch, 'app');
 const db = useTestDatabase({ migrated: false });
 /** Migrated by two `pgparts migrate` processes at once. */
 const raced = useTestDatabase({ migrated: false });
+/** Holds an app's unpartitioned table that `pgparts convert` partitions. */
+const converted = useTestDatabase({ migrated: false });
 
 function run(command: string, args: string[], env: Record<string, string> = {}) {
   const result = spawnSync(command, args, {
@@ -333,5 +335,55 @@ describe('the packed package in an app', { timeout: 300_000 }, () => {
       partitions: expect.any(Number),
     });
     expect(parent?.partitions).toBeGreaterThan(10);
+  });
+
+  it("pgparts convert partitions an app's own table while the app moves rows to another author and deletes the old one", async () => {
+    await converted.sql.unsafe(`
+      CREATE TABLE memo_authors (id int PRIMARY KEY);
+      INSERT INTO memo_authors SELECT generate_series(1, 4);
+      CREATE TABLE memos (id bigint NOT NULL, tenant int NOT NULL,
+                          author_id int REFERENCES memo_authors (id), body text,
+                          PRIMARY KEY (id, tenant));
+      INSERT INTO memos SELECT g, 1 + g % 2, 1 + g % 4, md5(g::text) FROM generate_series(1, 400) g;`);
+    writeFileSync(
+      join(appDir, 'convert.config.ts'),
+      `import { bigint, integer, pgTable, primaryKey, text } from 'drizzle-orm/pg-core';
+import { conversionTarget, partitionFamily } from 'pgparts';
+const memoAuthors = pgTable('memo_authors', { id: integer('id').primaryKey() });
+const memos = pgTable('memos', {
+  id: bigint('id', { mode: 'number' }).notNull(),
+  tenant: integer('tenant').notNull(),
+  authorId: integer('author_id').references(() => memoAuthors.id),
+  body: text('body'),
+}, (t) => [primaryKey({ columns: [t.id, t.tenant] })]);
+const family = partitionFamily({ name: 'memos', tables: [memos],
+  partitionBy: { strategy: 'list', column: 'tenant', values: [1, 2] } });
+export const families = [family];
+export const conversions = [conversionTarget({ family, tables: [memos] })];
+`,
+    );
+    const env = { DATABASE_URL: converted.url };
+    const step = (name: string) => {
+      const result = run(
+        bin('pgparts'),
+        ['convert', 'memos', name, '--config', 'convert.config.ts'],
+        env,
+      );
+      expect(result, result.out).toMatchObject({ code: 0 });
+      return result.out;
+    };
+    for (const name of ['prep', 'backfill', 'fill']) step(name);
+    // The partitioned copies name author 4 until a replay: the app's delete goes through anyway.
+    await converted.sql.begin(async (tx) => {
+      await tx`UPDATE memos SET author_id = 3 WHERE author_id = 4`;
+      await tx`DELETE FROM memo_authors WHERE id = 4`;
+    });
+    const before = await tableDigest(converted.sql, 'memos', ['id', 'tenant']);
+    expect(before.rows).toBe(400);
+    expect(step('swap')).toMatch(/swap memos: tables locked for [\d.]+ ms/);
+    expect(step('verify')).toContain('verify memos: OK');
+    const [kind] = await converted.sql`SELECT relkind FROM pg_class WHERE oid = 'memos'::regclass`;
+    expect(kind?.relkind).toBe('p');
+    expect(await tableDigest(converted.sql, 'memos', ['id', 'tenant'])).toEqual(before);
   });
 });
