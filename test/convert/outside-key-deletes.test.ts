@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { builtInTarget } from '../../src/domains/presets.js';
+import { catchUp } from '../../src/ops/convert/fill.js';
 import {
   convertBackfill,
   convertFill,
@@ -9,6 +10,8 @@ import {
   convertVerify,
   formatVerifyReport,
 } from '../../src/ops/convert/index.js';
+import { readLayouts } from '../../src/ops/convert/layout.js';
+import { sides } from '../../src/ops/convert/names.js';
 import { commitWhenWaitedOn } from '../support/commit-when-waited-on.js';
 import { buildLegacyLeaderboard } from '../support/legacy-fixtures.js';
 import { type TestDatabase, useTestDatabase } from '../support/test-database.js';
@@ -189,5 +192,42 @@ describe("a conversion's copy that cannot take an update yet", () => {
     const legacy = await digests(t);
     await convertSwap(t.db, target);
     expect(await digests(t)).toEqual(legacy);
+  });
+});
+
+describe("fill's catch-up and the app's deletes", () => {
+  const t = useTestDatabase({ migrated: false });
+  it('replays again a batch that wrote back a run the app then deleted with its dungeon', async () => {
+    await buildLegacyLeaderboard(t.sql, { runs: 400, seasons: 2 });
+    await convertPrep(t.db, target);
+    await convertBackfill(t.db, target);
+    await convertFill(t.db, target);
+    // An earlier change of dungeon 8's runs, committed: the next replay writes their images back.
+    await t.sql`UPDATE leaderboard_run SET rank = 1 WHERE dungeon_id = 8`;
+    const app = await t.sql.reserve();
+    let watching: Promise<number>;
+    try {
+      // The app deletes them and the dungeon, and commits once the replay waits on it (for the
+      // copies the removal trigger took away): the replay's images then name a dungeon gone.
+      await app`BEGIN`;
+      await app`DELETE FROM run_group_member WHERE run_guid IN
+                  (SELECT run_guid FROM leaderboard_run WHERE dungeon_id = 8)`;
+      await app`DELETE FROM leaderboard_run WHERE dungeon_id = 8`;
+      await app`DELETE FROM dungeon WHERE id = 8`;
+      watching = commitWhenWaitedOn(t, app);
+      // fill's catch-up alone (a whole fill would first wait on the app to re-make its triggers),
+      // in batches of 10: the app's entries come some 50 entries after the first batch's.
+      const s = sides(target.family, false);
+      await catchUp(t.db, target, await readLayouts(t.db, target, s), 'forward', s, 10);
+    } finally {
+      app.release();
+    }
+    expect(await watching).toBeLessThan(10_000);
+    const report = await convertVerify(t.db, target);
+    expect(report.ok, formatVerifyReport(report)).toBe(true);
+    expect(report.tables.map((x) => [x.legacyRows, x.partitionedRows])).toEqual([
+      [350, 350],
+      [1_750, 1_750],
+    ]);
   });
 });

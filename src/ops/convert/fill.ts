@@ -133,15 +133,19 @@ export async function catchUpClosely(
  * batch wrote the first from its snapshot (a copy batch), or wrote back an older image of it
  * after the removal trigger took the copy away (a replay batch, the app's own entry not yet
  * committed, so not taken); the key found the referenced row gone. The next try reads the
- * legacy rows, or takes the app's entry, as they are now. A real orphan fails every try, with
- * the server's error.
+ * legacy rows, or takes the app's entry, as they are now (`beforeRetry` makes a replay reach
+ * it). A real orphan fails every try, with the server's error.
  */
-async function retryingOrphans<T>(batch: () => Promise<T>): Promise<T> {
+async function retryingOrphans<T>(
+  batch: () => Promise<T>,
+  beforeRetry?: () => Promise<void>,
+): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await batch();
     } catch (error) {
       if (pgErrorCode(error) !== '23503' || attempt >= 5) throw error;
+      await beforeRetry?.();
     }
   }
 }
@@ -162,22 +166,31 @@ export async function catchUp(
   batchSize: number,
   onProgress?: ProgressListener,
 ): Promise<number> {
-  const mark = await logEnd(db, target, direction);
+  let mark = await logEnd(db, target, direction);
   if (mark === null) return 0;
   const started = performance.now();
   let total = 0;
   let after: string | null = null;
+  /** null: every entry up to the mark. */
+  let limit: number | null = batchSize;
   const replayBatch = () =>
     db.transaction(async (tx) => {
       const t = tx as unknown as AnyPgDatabase;
       await lockFamily(t, target.family);
-      return replayConversionBatch(t, target.family, layouts, direction, s, batchSize, {
+      return replayConversionBatch(t, target.family, layouts, direction, s, limit, {
         after,
         upTo: mark,
       });
     });
+  // The app's entry that removes what a refused batch wrote back came after the mark (it was not
+  // committed when the mark was read), and maybe after many more: the retry takes every entry
+  // logged by then, in one batch, and ends the catch-up.
+  const reachTheApp = async () => {
+    mark = (await logEnd(db, target, direction)) ?? mark;
+    limit = null;
+  };
   for (;;) {
-    const batch = await retryingOrphans(replayBatch);
+    const batch = await retryingOrphans(replayBatch, reachTheApp);
     const n = batch.taken;
     after = batch.lastId;
     total += n;
@@ -193,7 +206,7 @@ export async function catchUp(
         ratePerSecond: seconds > 0 ? total / seconds : 0,
       });
     }
-    if (n < batchSize) return total;
+    if (limit === null || n < batchSize) return total;
   }
 }
 

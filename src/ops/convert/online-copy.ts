@@ -259,7 +259,8 @@ export async function replayConversionBatch(
   layouts: readonly TableLayout[],
   direction: Direction,
   sides: Sides,
-  limit: number,
+  /** null: no limit. */
+  limit: number | null,
   /**
    * Only changes after `after` (the last id the previous batch of a catch-up took: the index
    * scan then starts there instead of stepping over every entry the batches before deleted,
