@@ -1,3 +1,4 @@
+import type postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
 import { builtInTarget } from '../../src/domains/presets.js';
 import { catchUp } from '../../src/ops/convert/fill.js';
@@ -40,6 +41,33 @@ async function deleteDungeon(
   });
 }
 
+/** 400 legacy runs in two seasons, prepped, backfilled and (unless told not to) filled. */
+async function filled(t: TestDatabase, options: { fill?: boolean } = {}): Promise<void> {
+  await buildLegacyLeaderboard(t.sql, { runs: 400, seasons: 2 });
+  await convertPrep(t.db, target);
+  await convertBackfill(t.db, target);
+  if (options.fill !== false) await convertFill(t.db, target);
+}
+
+/** Opens a transaction on `app` that deletes a dungeon's runs (members first) and the dungeon. */
+async function beginDeletingDungeon(app: postgres.ReservedSql, dungeon: number): Promise<void> {
+  await app`BEGIN`;
+  await app`DELETE FROM run_group_member WHERE run_guid IN
+              (SELECT run_guid FROM leaderboard_run WHERE dungeon_id = ${dungeon})`;
+  await app`DELETE FROM leaderboard_run WHERE dungeon_id = ${dungeon}`;
+  await app`DELETE FROM dungeon WHERE id = ${dungeon}`;
+}
+
+/** verify passes, and both sides hold dungeon 8's runs no more (50 runs, 250 members). */
+async function expectDungeonGoneOnBothSides(t: TestDatabase): Promise<void> {
+  const report = await convertVerify(t.db, target);
+  expect(report.ok, formatVerifyReport(report)).toBe(true);
+  expect(report.tables.map((x) => [x.legacyRows, x.partitionedRows])).toEqual([
+    [350, 350],
+    [1_750, 1_750],
+  ]);
+}
+
 /** Count and checksum of both tables of the family, as they are now where the app writes. */
 const digests = async (t: TestDatabase) => ({
   runs: await countAndChecksum(t.sql, 'leaderboard_run', RUN_COLUMNS),
@@ -57,10 +85,7 @@ const removalTriggers = async (t: TestDatabase) =>
 describe("a conversion and the app's deletes of a table its tables reference", () => {
   const t = useTestDatabase({ migrated: false });
   it('deletes go through before and after the swap, and the copies converge on the rows left', async () => {
-    await buildLegacyLeaderboard(t.sql, { runs: 400, seasons: 2 });
-    await convertPrep(t.db, target);
-    await convertBackfill(t.db, target);
-    await convertFill(t.db, target);
+    await filled(t);
     expect(await removalTriggers(t)).toEqual([
       'public.leaderboard_run pgparts_remove_copies_forward',
       'public.run_group_member pgparts_remove_copies_forward',
@@ -96,9 +121,7 @@ describe("a conversion and the app's deletes of a table its tables reference", (
 describe("fill's copy and the app's deletes", () => {
   const t = useTestDatabase({ migrated: false });
   it('copies again a batch that read a run the app then deleted with its dungeon', async () => {
-    await buildLegacyLeaderboard(t.sql, { runs: 400, seasons: 2 });
-    await convertPrep(t.db, target);
-    await convertBackfill(t.db, target);
+    await filled(t, { fill: false });
     const app = await t.sql.reserve();
     let raced = false;
     let watching: Promise<number> = Promise.resolve(Infinity);
@@ -110,11 +133,7 @@ describe("fill's copy and the app's deletes", () => {
           raced = true;
           // Dungeon 8's runs, some copied already and most not, go with the dungeon; the app
           // commits once the next batch's copy of one of them waits on the dungeon's row.
-          await app`BEGIN`;
-          await app`DELETE FROM run_group_member WHERE run_guid IN
-                      (SELECT run_guid FROM leaderboard_run WHERE dungeon_id = 8)`;
-          await app`DELETE FROM leaderboard_run WHERE dungeon_id = 8`;
-          await app`DELETE FROM dungeon WHERE id = 8`;
+          await beginDeletingDungeon(app, 8);
           watching = commitWhenWaitedOn(t, app);
         },
       });
@@ -124,12 +143,7 @@ describe("fill's copy and the app's deletes", () => {
     expect(raced).toBe(true);
     // The copy waited for the app (measured from pg_locks), not the 10 s limit.
     expect(await watching).toBeLessThan(10_000);
-    const report = await convertVerify(t.db, target);
-    expect(report.ok, formatVerifyReport(report)).toBe(true);
-    expect(report.tables.map((x) => [x.legacyRows, x.partitionedRows])).toEqual([
-      [350, 350],
-      [1_750, 1_750],
-    ]);
+    await expectDungeonGoneOnBothSides(t);
   });
 });
 
@@ -142,10 +156,7 @@ describe("a conversion and the app's updates of what its rows reference", () => 
     });
   };
   it('runs moved to another dungeon, then the old dungeon deleted, before and after the swap', async () => {
-    await buildLegacyLeaderboard(t.sql, { runs: 400, seasons: 2 });
-    await convertPrep(t.db, target);
-    await convertBackfill(t.db, target);
-    await convertFill(t.db, target);
+    await filled(t);
     // Before the swap: the twins' copies of dungeon 8's runs still name it until the next replay.
     await moveRuns(8, 7);
     const legacy = await digests(t);
@@ -167,10 +178,7 @@ describe("a conversion and the app's updates of what its rows reference", () => 
 describe("a conversion's copy that cannot take an update yet", () => {
   const t = useTestDatabase({ migrated: false });
   it('an update whose copy would clash with a row the replay has yet to change goes on; the copy is caught up later', async () => {
-    await buildLegacyLeaderboard(t.sql, { runs: 400, seasons: 2 });
-    await convertPrep(t.db, target);
-    await convertBackfill(t.db, target);
-    await convertFill(t.db, target);
+    await filled(t);
     const [x, y] = await t.sql<{ id: number }[]>`
       (SELECT id FROM leaderboard_run WHERE dungeon_id = 7 AND season_id = 1 ORDER BY id LIMIT 1)
       UNION ALL
@@ -198,10 +206,7 @@ describe("a conversion's copy that cannot take an update yet", () => {
 describe("fill's catch-up and the app's deletes", () => {
   const t = useTestDatabase({ migrated: false });
   it('replays again a batch that wrote back a run the app then deleted with its dungeon', async () => {
-    await buildLegacyLeaderboard(t.sql, { runs: 400, seasons: 2 });
-    await convertPrep(t.db, target);
-    await convertBackfill(t.db, target);
-    await convertFill(t.db, target);
+    await filled(t);
     // An earlier change of dungeon 8's runs, committed: the next replay writes their images back.
     await t.sql`UPDATE leaderboard_run SET rank = 1 WHERE dungeon_id = 8`;
     const app = await t.sql.reserve();
@@ -209,11 +214,7 @@ describe("fill's catch-up and the app's deletes", () => {
     try {
       // The app deletes them and the dungeon, and commits once the replay waits on it (for the
       // copies the removal trigger took away): the replay's images then name a dungeon gone.
-      await app`BEGIN`;
-      await app`DELETE FROM run_group_member WHERE run_guid IN
-                  (SELECT run_guid FROM leaderboard_run WHERE dungeon_id = 8)`;
-      await app`DELETE FROM leaderboard_run WHERE dungeon_id = 8`;
-      await app`DELETE FROM dungeon WHERE id = 8`;
+      await beginDeletingDungeon(app, 8);
       watching = commitWhenWaitedOn(t, app);
       // fill's catch-up alone (a whole fill would first wait on the app to re-make its triggers),
       // in batches of 10: the app's entries come some 50 entries after the first batch's.
@@ -223,11 +224,6 @@ describe("fill's catch-up and the app's deletes", () => {
       app.release();
     }
     expect(await watching).toBeLessThan(10_000);
-    const report = await convertVerify(t.db, target);
-    expect(report.ok, formatVerifyReport(report)).toBe(true);
-    expect(report.tables.map((x) => [x.legacyRows, x.partitionedRows])).toEqual([
-      [350, 350],
-      [1_750, 1_750],
-    ]);
+    await expectDungeonGoneOnBothSides(t);
   });
 });
