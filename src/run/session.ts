@@ -96,22 +96,66 @@ function named(args: unknown[]): unknown[] {
   return [text, parameters, { ...(options as object | undefined), prepare: true }];
 }
 
+/** postgres.js's connection, as a query's `onexecute` is given it: its close handler slot. */
+interface PostgresJsConnection {
+  onclose?: ((error: unknown) => void) | null;
+}
+
 /**
  * A reserved postgres.js connection made to look like a client Drizzle can run transactions on.
  *
  * Once its connection is lost, nothing more is sent on it: postgres.js (3.4) would write to the
  * closed socket from a timer and throw an uncaught TypeError that no caller can catch (a
- * ROLLBACK after a killed backend, the advisory lock's release, settings restored at the end).
- * Every later query fails at once with the error that ended the connection.
+ * ROLLBACK after a killed backend, the advisory lock's release, settings restored at the end),
+ * and the query would never settle. Lost means a query failed with the connection, or the
+ * connection closed while idle between two statements (its backend terminated, the server
+ * restarted): no query fails then, so the connection's close is watched (postgres.js hands a
+ * query's `onexecute` the connection, and calls its `onclose` when it closes; nothing else uses
+ * that slot on a reserved connection). Every later query fails at once with the error that
+ * ended the connection.
  */
 function transactionalReserved(reserved: PostgresJsReserved, options: unknown): unknown {
   let savepoints = 0;
   let lost: unknown;
+  let watched: PostgresJsConnection | undefined;
+  /** Returns true: what postgres.js takes when a query has no onexecute of its own. */
+  const watch = (connection: PostgresJsConnection) => {
+    if (watched === undefined && connection && typeof connection === 'object') {
+      watched = connection;
+      const previous = connection.onclose;
+      connection.onclose = (error: unknown) => {
+        lost ??=
+          error ?? Object.assign(new Error('the connection closed'), { code: 'CONNECTION_CLOSED' });
+        previous?.(error);
+      };
+    }
+    return true;
+  };
   const scoped = reserved as PostgresJsReserved & Record<string, unknown>;
   const unsafe = reserved.unsafe.bind(reserved) as (...args: unknown[]) => Promise<unknown>;
+  const release = reserved.release.bind(reserved);
+  scoped.release = () => {
+    // The connection goes back to the pool: its later closes are not this session's.
+    if (watched) watched.onclose = null;
+    // Not a lost one: postgres.js has put it among its closed connections, which it connects
+    // again when a query needs one; released, it would be handed out as open, and the app's
+    // next query on it would never settle.
+    if (lost === undefined) release();
+  };
   scoped.unsafe = (...args: unknown[]) => {
     if (lost !== undefined) return failedQuery(lost);
-    const pending = unsafe(...named(args));
+    const [text, parameters, queryOptions] = named(args);
+    const own = (queryOptions as { onexecute?: unknown } | undefined)?.onexecute;
+    const pending = unsafe(text, parameters, {
+      ...(queryOptions as object | undefined),
+      onexecute:
+        typeof own === 'function'
+          ? (connection: PostgresJsConnection) => {
+              watch(connection);
+              return own(connection);
+            }
+          : watch,
+    });
     // A handler of its own (postgres.js runs the query on the next tick, after Drizzle has set
     // `.values()`); the caller still gets the rejection.
     pending.catch((error: unknown) => {
