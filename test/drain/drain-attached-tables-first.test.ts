@@ -97,3 +97,39 @@ describe("a drain's final transaction", () => {
     },
   );
 });
+
+describe('a swap while another partition is being vacuumed', () => {
+  const may = {
+    kind: 'range',
+    from: new Date('2026-05-01T00:00:00Z'),
+    to: new Date('2026-06-01T00:00:00Z'),
+  } as const;
+  it('takes no lock on the partitions it does not change: an autovacuum of one does not hold it up', async () => {
+    await t.sql.unsafe(`
+      INSERT INTO af_events SELECT 100000 + i, timestamptz '2026-05-01 00:00:00+00' + i * interval '1 hour', 'm' || i
+        FROM generate_series(0, 24 * 31 - 1) i`);
+    const [other] = await t.sql<{ name: string }[]>`
+      SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+      WHERE i.inhparent = 'af_events'::regclass AND pg_get_expr(c.relpartbound, c.oid) <> 'DEFAULT'
+      ORDER BY 1 LIMIT 1`;
+    const before = await tableDigest(t.sql, 'af_events', ['id', 'at']);
+    // What an autovacuum of that partition takes, held for the whole drain (an autovacuum
+    // gives way only after deadlock_timeout, 1 s).
+    const holder = await openTransaction(t.connect({ max: 1 }), [
+      `LOCK TABLE ${other?.name} IN SHARE UPDATE EXCLUSIVE MODE`,
+    ]);
+    try {
+      const result = await drainKey(t.db, events, may, {
+        strategy: 'swap',
+        lockTimeoutMs: 1000,
+        retries: 1,
+      });
+      expect(result.strategy).toBe('swap');
+    } finally {
+      await holder.commit();
+    }
+    expect(await tableDigest(t.sql, 'af_events', ['id', 'at'])).toEqual(before);
+    const [moved] = await t.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM af_events_2026_05`;
+    expect(moved?.n).toBe(31 * 24);
+  });
+});

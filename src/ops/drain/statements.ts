@@ -490,10 +490,17 @@ function finishLocks(
     // inside its transaction, which can finish. Then ACCESS EXCLUSIVE, waiting on readers
     // only. Taking ACCESS EXCLUSIVE at once deadlocks: a writer holding the runs parent and
     // wanting the members parent, while its member's key check waits on the locked runs.
+    // Each parent ONLY, with its DEFAULT: the swap changes nothing in the other partitions,
+    // and a LOCK TABLE of a parent holds the parent while it goes on to lock every partition,
+    // so an autovacuum of one (right after a drain attached a million rows, say) held it,
+    // and every writer of the family behind it, until lock_timeout (495 ms, its first attempts
+    // timing out, in a side-by-side run).
     const locks: string[] = [...fresh];
     for (const mode of ['SHARE ROW EXCLUSIVE', 'ACCESS EXCLUSIVE']) {
       for (const table of family.tables) {
-        locks.push(`LOCK TABLE ${quoteQualified(family.schema, table)} IN ${mode} MODE`);
+        locks.push(`LOCK TABLE ONLY ${quoteQualified(family.schema, table)} IN ${mode} MODE`);
+        const own = tables.find((t) => t.table === table)?.defaultPartition;
+        if (own) locks.push(`LOCK TABLE ${quoteQualified(family.schema, own)} IN ${mode} MODE`);
       }
     }
     // DETACH turns the DEFAULT's inherited keys to other tables (season, dungeon...) into
