@@ -494,13 +494,18 @@ function finishLocks(
     // and a LOCK TABLE of a parent holds the parent while it goes on to lock every partition,
     // so an autovacuum of one (right after a drain attached a million rows, say) held it,
     // and every writer of the family behind it, until lock_timeout (495 ms, its first attempts
-    // timing out, in a side-by-side run).
+    // timing out, in a side-by-side run). Except a parent another table of the family
+    // references: attaching the referencing table's partitions locks each of its partitions
+    // (SHARE ROW EXCLUSIVE), which are then taken here, with the others, not later.
+    const referenced = new Set(tables.flatMap((t) => t.referencedTables));
     const locks: string[] = [...fresh];
     for (const mode of ['SHARE ROW EXCLUSIVE', 'ACCESS EXCLUSIVE']) {
       for (const table of family.tables) {
-        locks.push(`LOCK TABLE ONLY ${quoteQualified(family.schema, table)} IN ${mode} MODE`);
+        const only = referenced.has(table) ? '' : 'ONLY ';
+        locks.push(`LOCK TABLE ${only}${quoteQualified(family.schema, table)} IN ${mode} MODE`);
         const own = tables.find((t) => t.table === table)?.defaultPartition;
-        if (own) locks.push(`LOCK TABLE ${quoteQualified(family.schema, own)} IN ${mode} MODE`);
+        if (only && own)
+          locks.push(`LOCK TABLE ${quoteQualified(family.schema, own)} IN ${mode} MODE`);
       }
     }
     // DETACH turns the DEFAULT's inherited keys to other tables (season, dungeon...) into
