@@ -407,6 +407,25 @@ function finishInterrupted(
 
 const isoDay = (d: Date) => d.toISOString().slice(0, 10);
 
+/** Whether every interval of `span` is a key recorded as retired. */
+function retiredSpan(
+  family: FamilySpec,
+  snapshot: FamilySnapshot,
+  span: { from: Date; to: Date },
+): boolean {
+  const p = family.partitionBy;
+  if (p.strategy !== 'range' || snapshot.retiredKeys.length === 0) return false;
+  const retired = new Set(snapshot.retiredKeys);
+  let from = span.from;
+  // A retired key is one interval: a span of more intervals than keys recorded is not all retired.
+  for (let i = 0; i <= retired.size && from.getTime() < span.to.getTime(); i += 1) {
+    const to = addIntervals(p.interval, from, 1);
+    if (!retired.has(keyLabel({ kind: 'range', from, to }))) return false;
+    from = to;
+  }
+  return from.getTime() === span.to.getTime();
+}
+
 function planFamily(
   family: FamilySpec,
   snapshot: FamilySnapshot,
@@ -419,9 +438,12 @@ function planFamily(
     // A gap after the premake window (a drain gave a key far ahead its partitions) closes by
     // itself: each interval is created as the window reaches it. Said, not flagged.
     const later = a.kind === 'gap' && a.span && ahead && a.span.from.getTime() >= ahead.getTime();
+    // A gap that is only retired keys (a month retired or archived by hand, between two kept)
+    // is what was asked for: said, not flagged.
+    const retired = a.kind === 'gap' && a.span && retiredSpan(family, snapshot, a.span);
     return {
       family: family.name,
-      severity: later ? 'info' : a.severity,
+      severity: later || retired ? 'info' : a.severity,
       kind: a.kind,
       table: a.table,
       ...(a.partition ? { partition: a.partition } : {}),
@@ -430,7 +452,11 @@ function planFamily(
           ? `${a.table} has no partitions yet for ${isoDay(a.span.from)}..${isoDay(a.span.to)}, ` +
             `after the premake window (to ${isoDay(ahead)}) and before ${a.partition}: apply creates ` +
             'each as the window reaches it; rows of it go to DEFAULT meanwhile'
-          : a.message,
+          : retired && a.span
+            ? `${a.table} has no partition for ${isoDay(a.span.from)}..${isoDay(a.span.to)}: retired ` +
+              `(pgparts_retired_keys), so apply does not create it; rows of it go to ` +
+              `${snapshot.tables.find((t) => t.name === a.table)?.partitions.some((p) => p.isDefault) ? 'DEFAULT' : 'no partition and fail'}`
+            : a.message,
     };
   });
   const tables = snapshot.tables.map((t) => indexTable(family, t));

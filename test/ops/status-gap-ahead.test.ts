@@ -3,6 +3,7 @@ import { inspect } from '../../src/catalog/inspect.js';
 import { addIntervals, intervalStart } from '../../src/define/intervals.js';
 import { parseFamily } from '../../src/define/spec.js';
 import { drainKey } from '../../src/ops/drain/drain.js';
+import { retireKey } from '../../src/ops/retention.js';
 import { status } from '../../src/plan/status.js';
 import { apply } from '../../src/run/apply.js';
 import { useTestDatabase } from '../support/test-database.js';
@@ -55,5 +56,45 @@ describe('a month drained far ahead of the premake window', () => {
     expect(
       after.families[0]?.notices.filter((n) => n.kind === 'gap' && n.severity === 'warning'),
     ).toHaveLength(1);
+  });
+});
+
+describe('a month retired between two kept', () => {
+  const t2 = useTestDatabase({ migrated: false });
+  const history = parseFamily({
+    name: 'meters',
+    tables: ['meters'],
+    partitionBy: { strategy: 'range', column: 'at', interval: 'month', premake: 1, past: 4 },
+    defaultPartition: true,
+  });
+  it('leaves a gap status reports without failing --check; the same hole not retired still fails it', async () => {
+    await t2.sql.unsafe(`CREATE TABLE meters (id bigint NOT NULL, at timestamptz NOT NULL,
+      PRIMARY KEY (id, at)) PARTITION BY RANGE (at)`);
+    const now = new Date();
+    expect((await apply(t2.db, { families: [history], now })).failed).toBe(0);
+    const from = addIntervals('month', intervalStart('month', now), -2);
+    const key = { kind: 'range', from, to: addIntervals('month', from, 1) } as const;
+    const month = from.toISOString().slice(0, 7).replace('-', '_');
+    const gaps = async () =>
+      status([history], await inspect(t2.db, [history]), now).families[0]?.notices.filter(
+        (n) => n.kind === 'gap',
+      );
+    // Dropped by hand first: a hole that needs a person.
+    await t2.sql.unsafe(`ALTER TABLE meters DETACH PARTITION meters_${month}`);
+    expect(await gaps()).toMatchObject([{ severity: 'warning' }]);
+    await t2.sql.unsafe(
+      `ALTER TABLE meters ATTACH PARTITION meters_${month} ${`FOR VALUES FROM ('${from.toISOString()}') TO ('${key.to.toISOString()}')`}`,
+    );
+    // Retired: what was asked for.
+    const retired = await retireKey(t2.db, history, key, { force: true });
+    expect(retired.status).toBe('retired');
+    expect(await gaps()).toMatchObject([
+      {
+        severity: 'info',
+        message: expect.stringMatching(
+          /meters has no partition for .*: retired \(pgparts_retired_keys\), so apply does not create it; rows of it go to DEFAULT/,
+        ),
+      },
+    ]);
   });
 });
