@@ -70,6 +70,7 @@ export async function archivedColumnStatements(
     );
   }
   const statements: string[] = [];
+  const archivedTable = quoteQualified(archived.schema, archived.name);
   for (const column of wanted) {
     const have = heldByName.get(column.name);
     if (have) {
@@ -77,6 +78,19 @@ export async function archivedColumnStatements(
         problems.push(
           `column ${quoteIdent(column.name)} is ${have.type} here and ${column.type} on the parent (ALTER COLUMN ... TYPE on the archived table first)`,
         );
+      } else if (column.not_null && !have.not_null) {
+        // Made NOT NULL on the parent since (drizzle-kit's SET NOT NULL for .notNull()): ATTACH
+        // refuses a partition whose column is not, so it is set here, unless rows have no value.
+        const nulls = await countWhere(db, archivedTable, `${quoteIdent(column.name)} IS NULL`);
+        if (nulls > 0) {
+          problems.push(
+            `column ${quoteIdent(column.name)} is NOT NULL on the parent, and ${nulls} archived row(s) have no value for it (UPDATE ${archivedTable} SET ${quoteIdent(column.name)} = <value> WHERE ${quoteIdent(column.name)} IS NULL, then reattach)`,
+          );
+        } else {
+          statements.push(
+            `ALTER TABLE ${archivedTable} ALTER COLUMN ${quoteIdent(column.name)} SET NOT NULL`,
+          );
+        }
       }
       continue;
     }
@@ -103,11 +117,60 @@ export async function archivedColumnStatements(
       `ALTER TABLE ${quoteQualified(archived.schema, archived.name)} ADD COLUMN ${quoteIdent(column.name)} ${column.type}${value}${column.not_null ? ' NOT NULL' : ''}`,
     );
   }
+  statements.push(...(await checkStatements(db, parent, archivedTable, problems)));
   if (problems.length > 0) {
     throw new PgpartsError(
       'invalid-input',
       `reattach: ${table} cannot be attached to ${parent.schema}.${parent.name}; nothing was changed:\n  - ${problems.join('\n  - ')}`,
       { step: 'reattach', table },
+    );
+  }
+  return statements;
+}
+
+async function countWhere(db: AnyPgDatabase, table: string, condition: string): Promise<number> {
+  const [row] = await query<{ n: number }>(
+    db,
+    sql`SELECT count(*)::int AS n FROM ${sql.raw(table)} WHERE ${sql.raw(condition)}`,
+  );
+  return row?.n ?? 0;
+}
+
+/**
+ * The parent's CHECK constraints the archived table lacks (added on the parent since): ATTACH
+ * refuses a partition missing one, so each is added, validated on the archived rows, unless some
+ * row breaks it (a problem, naming how many). Read with only pg_catalog on the search_path, as
+ * the columns are.
+ */
+async function checkStatements(
+  db: AnyPgDatabase,
+  parent: { schema: string; name: string },
+  archivedTable: string,
+  problems: string[],
+): Promise<string[]> {
+  const read = (table: string) =>
+    db.transaction(async (tx) => {
+      await tx.execute(sql`SET LOCAL search_path = pg_catalog`);
+      return query<{ name: string; expr: string; valid: boolean }>(
+        tx as unknown as AnyPgDatabase,
+        sql`SELECT conname AS name, pg_get_expr(conbin, conrelid) AS expr, convalidated AS valid
+              FROM pg_constraint WHERE conrelid = to_regclass(${table}) AND contype = 'c'
+             ORDER BY conname`,
+      );
+    });
+  const wanted = await read(quoteQualified(parent.schema, parent.name));
+  const held = new Set((await read(archivedTable)).map((c) => c.name));
+  const statements: string[] = [];
+  for (const check of wanted.filter((c) => !held.has(c.name))) {
+    const breaking = check.valid ? await countWhere(db, archivedTable, `NOT (${check.expr})`) : 0;
+    if (breaking > 0) {
+      problems.push(
+        `${breaking} archived row(s) break the parent's CHECK constraint ${quoteIdent(check.name)} (${check.expr}), added since the key was archived: change or delete them in ${archivedTable}, then reattach`,
+      );
+      continue;
+    }
+    statements.push(
+      `ALTER TABLE ${archivedTable} ADD CONSTRAINT ${quoteIdent(check.name)} CHECK (${check.expr})${check.valid ? '' : ' NOT VALID'}`,
     );
   }
   return statements;

@@ -109,6 +109,7 @@ async function reattachPlan(
 ): Promise<ReattachUnit[]> {
   const where = `family ${family.name}, key ${keyLabel(key)}`;
   const units: ReattachUnit[] = [];
+  const late: { defaultPartition: string; rows: number }[] = [];
   for (const table of family.tables) {
     const name = partitionName(family, table, key);
     const archivedTable = quoteQualified(archiveSchema, name);
@@ -134,6 +135,7 @@ async function reattachPlan(
       sql`SELECT count(*)::int AS n FROM ${sql.raw(archivedTable)}`,
     );
     const rows = held?.n ?? 0;
+    late.push(...(await lateRows(db, family, table, key)));
     const addColumns = await archivedColumnStatements(
       db,
       { schema: family.schema, name: table },
@@ -178,7 +180,45 @@ async function reattachPlan(
       ],
     });
   }
+  if (late.length > 0) {
+    const what = late.map((l) => `${l.defaultPartition}: ${l.rows} row(s)`).join(', ');
+    throw new PgpartsError(
+      'refused',
+      `reattach: ${where}: rows of the key were written after it was archived and are in DEFAULT ` +
+        `(${what}); ATTACH refuses a partition whose rows DEFAULT also holds; nothing was ` +
+        `changed. To keep them, copy them into the archived tables (${units.map((u) => u.archived).join(', ')}; ` +
+        'referenced tables first) and delete them from DEFAULT (referencing tables first) in ' +
+        'one transaction, then reattach; or delete them',
+      { step: 'reattach', table: late[0]?.defaultPartition },
+    );
+  }
   return units;
+}
+
+/**
+ * Rows of `key` in `table`'s DEFAULT partition (written after the key was archived: with no
+ * partition of its own, DEFAULT takes them). A scan of DEFAULT, as the ATTACH's own would be.
+ */
+async function lateRows(
+  db: AnyPgDatabase,
+  family: FamilySpec,
+  table: string,
+  key: PartitionKey,
+): Promise<{ defaultPartition: string; rows: number }[]> {
+  const [found] = await query<{ name: string | null }>(
+    db,
+    sql`SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+        WHERE i.inhparent = to_regclass(${quoteQualified(family.schema, table)})
+          AND pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT'`,
+  );
+  if (!found?.name) return [];
+  const defaultPartition = quoteQualified(family.schema, found.name);
+  const [held] = await query<{ n: number }>(
+    db,
+    sql`SELECT count(*)::int AS n FROM ${sql.raw(defaultPartition)} WHERE ${sql.raw(keyCheckSql(family, key))}`,
+  );
+  const rows = held?.n ?? 0;
+  return rows > 0 ? [{ defaultPartition: `${family.schema}.${found.name}`, rows }] : [];
 }
 
 export async function reattachKey(

@@ -348,7 +348,8 @@ export function status(
             `${list(gone)} retired (pgparts_retired_keys): apply makes no partition of ` +
               `${them(gone)} and a drain is refused; to keep the rows in a partition, ` +
               `pgparts unretire ${argument} ${keyWord(gone[0] as PartitionKey)} first ` +
-              '(with the key inside the retention window), else delete them',
+              '(with the key inside the retention window), else delete them; a key archived ' +
+              'instead: copy them into its archived tables and out of DEFAULT, then pgparts reattach',
           );
         }
         if (beyond.length > 0) {
