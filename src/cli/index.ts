@@ -60,8 +60,27 @@ for (const [signal, code] of [
   });
 }
 
+// The reader of the output went away (`pgparts ... | head -1`): a write then fails with EPIPE,
+// which is no database connection lost. The rest of the output goes nowhere, and the command
+// finishes its work (an apply is not stopped half-way) and exits with its own code.
+let stdoutGone = false;
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE' || stdoutGone) {
+    stdoutGone = true;
+    return;
+  }
+  fail(error);
+  process.exit(1);
+});
+const stdout = {
+  write: (text: string) => (stdoutGone ? true : process.stdout.write(text)),
+  get isTTY() {
+    return process.stdout.isTTY;
+  },
+};
+
 const exitCode = await runCli(process.argv.slice(2), {
-  stdout: process.stdout,
+  stdout,
   stderr: process.stderr,
   env: process.env,
 });
