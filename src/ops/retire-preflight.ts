@@ -294,7 +294,7 @@ async function preflightOnce<T>(
         `${options.archiveSchema}.${name} already exists: archive would collide (another ` +
           "family's archived table of the same name, a family in another schema archiving to the " +
           'same archive schema, say: give this family an archive schema of its own, ' +
-          "retention.archiveSchema in its spec; or move that table away)",
+          'retention.archiveSchema in its spec; or move that table away)',
       );
     }
     states.push({
