@@ -18,20 +18,28 @@ async function settled(pending: Promise<unknown>): Promise<string> {
   return Promise.race([outcome, timeout]);
 }
 
-it("a pinned postgres.js connection that closes between two statements: the next fails at once, and the app's pool works on", async () => {
+/**
+ * A pool of one connection (the app's next query needs the one pgparts pinned), pgparts's session
+ * pinned on it, its backend's pid, and a promise of the pool seeing that connection close.
+ */
+async function pinnedOnOwnPool() {
   let sawClose: () => void = () => {};
   const closed = new Promise<void>((done) => {
     sawClose = done;
   });
-  // One connection: the app's next query needs the one pgparts pinned.
   const client = t.connect({ max: 1, onclose: () => sawClose() });
+  const session = await openSession(drizzle(client), { settings: pgpartsSessionSettings() });
+  const [row] = rowsOf<{ pid: number }>(
+    await session.db.execute(sql`SELECT pg_backend_pid() AS pid`),
+  );
+  return { client, closed, session, pid: row?.pid ?? 0 };
+}
+
+it("a pinned postgres.js connection that closes between two statements: the next fails at once, and the app's pool works on", async () => {
+  const { client, closed, session, pid } = await pinnedOnOwnPool();
   try {
-    const session = await openSession(drizzle(client), { settings: pgpartsSessionSettings() });
-    const [row] = rowsOf<{ pid: number }>(
-      await session.db.execute(sql`SELECT pg_backend_pid() AS pid`),
-    );
     // Its backend is terminated while no statement runs on it (a DBA, a failover, a restart).
-    await t.sql`SELECT pg_terminate_backend(${row?.pid ?? 0}::int)`;
+    await t.sql`SELECT pg_terminate_backend(${pid}::int)`;
     await closed;
     expect(await settled(session.db.execute(sql`SELECT 1`))).toBe('CONNECTION_CLOSED');
     expect(await settled(session.release())).toBe('ok');
@@ -43,25 +51,17 @@ it("a pinned postgres.js connection that closes between two statements: the next
 });
 
 it("a pinned postgres.js connection that dies under a statement: it fails, and the app's pool works on", async () => {
-  let sawClose: () => void = () => {};
-  const closed = new Promise<void>((done) => {
-    sawClose = done;
-  });
-  const client = t.connect({ max: 1, onclose: () => sawClose() });
+  const { client, closed, session, pid } = await pinnedOnOwnPool();
   try {
-    const session = await openSession(drizzle(client), { settings: pgpartsSessionSettings() });
-    const [row] = rowsOf<{ pid: number }>(
-      await session.db.execute(sql`SELECT pg_backend_pid() AS pid`),
-    );
     const sleeping = settled(session.db.execute(sql`SELECT pg_sleep(30)`));
     // Terminated once the server shows it running the statement.
     for (;;) {
       const [active] = await t.sql<{ n: number }[]>`
         SELECT count(*)::int AS n FROM pg_stat_activity
-        WHERE pid = ${row?.pid ?? 0}::int AND state = 'active'`;
+        WHERE pid = ${pid}::int AND state = 'active'`;
       if ((active?.n ?? 0) > 0) break;
     }
-    await t.sql`SELECT pg_terminate_backend(${row?.pid ?? 0}::int)`;
+    await t.sql`SELECT pg_terminate_backend(${pid}::int)`;
     expect(await sleeping).toMatch(/^(57P01|CONNECTION_CLOSED)$/);
     await closed;
     expect(await settled(session.release())).toBe('ok');
