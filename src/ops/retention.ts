@@ -609,20 +609,31 @@ async function refuseWhileArchived(
   if (retired.mode !== 'archive' || !retired.archiveSchema) return;
   const archiveSchema = retired.archiveSchema;
   const archived: string[] = [];
+  let rows = 0;
   for (const table of family.tables) {
     const name = partitionName(family, table, key);
     const [found] = await query<{ t: string | null }>(
       db,
       sql`SELECT to_regclass(${quoteQualified(archiveSchema, name)})::text AS t`,
     );
-    if (found?.t) archived.push(`${archiveSchema}.${name}`);
+    if (!found?.t) continue;
+    archived.push(`${archiveSchema}.${name}`);
+    const [held] = await query<{ n: number }>(
+      db,
+      sql`SELECT count(*)::int AS n FROM ${sql.raw(quoteQualified(archiveSchema, name))}`,
+    );
+    rows += held?.n ?? 0;
   }
   if (archived.length === 0) return;
+  const where =
+    rows > 0
+      ? `its rows are archived in ${archived.join(', ')}`
+      : `its archived tables ${archived.join(', ')} still exist (empty)`;
   throw new PgpartsError(
     'refused',
-    `pgparts: unretire: family ${family.name}, key ${keyLabel(key)}: its rows are archived in ` +
-      `${archived.join(', ')}; reattach brings them back (pgparts reattach <table> <key>), or ` +
-      'drop those tables first to forget the key; nothing was changed',
+    `pgparts: unretire: family ${family.name}, key ${keyLabel(key)}: ${where}; reattach brings ` +
+      'them back (pgparts reattach <table> <key>), or drop those tables first to forget the key; ' +
+      'nothing was changed',
     { step: 'unretire' },
   );
 }

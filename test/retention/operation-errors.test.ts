@@ -106,3 +106,24 @@ describe('what an exported operation throws has a code', () => {
     ).toEqual(before);
   });
 });
+
+describe('unretire of an archived key whose archived table is empty', () => {
+  it('says the tables still exist, empty, rather than that rows are archived', async () => {
+    const memos = parseFamily({
+      name: 'oe_memos',
+      tables: ['oe_memos'],
+      partitionBy: { strategy: 'list', column: 'n', values: [1, 2] },
+      retention: { keep: 1, mode: 'archive' },
+    });
+    await t.sql`CREATE TABLE oe_memos (id int NOT NULL, n int NOT NULL, PRIMARY KEY (id, n)) PARTITION BY LIST (n)`;
+    expect((await apply(t.db, { families: [memos] })).failed).toBe(0);
+    const one = { kind: 'list', value: 1 } as const;
+    expect(await retireKey(t.db, memos, one, { force: true })).toMatchObject({ mode: 'archive' });
+    expectPgpartsError(await rejection(unretireKey(t.db, memos, one)), 'refused', {
+      message:
+        /its archived tables pgparts_archive\.oe_memos_s1 still exist \(empty\); reattach brings them back .* or drop those tables first/,
+    });
+    await t.sql`DROP TABLE pgparts_archive.oe_memos_s1`;
+    expect(await unretireKey(t.db, memos, one)).toBe(true);
+  });
+});
