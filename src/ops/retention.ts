@@ -29,7 +29,12 @@ import { identifierProblem, quoteQualified } from '../sql/identifiers.js';
 import { checkKey } from './key-validation.js';
 import { ensureOwnership } from './ownership.js';
 import { type RetirePartitionState, retirePreflight } from './retire-preflight.js';
-import { type RetireFacts, type RetireUnit, retireStatements } from './retire-statements.js';
+import {
+  type FamilyForeignKey,
+  type RetireFacts,
+  type RetireUnit,
+  retireStatements,
+} from './retire-statements.js';
 
 /**
  * retireKey: removes one key's partitions from every table of a family (retention, or an
@@ -176,10 +181,17 @@ async function familyForeignKeys(
   db: AnyPgDatabase,
   family: FamilySpec,
   table: string,
-): Promise<{ name: string; columns: string[]; referencedColumns: string[]; referenced: string }[]> {
-  const rows = await query<{ name: string; cols: string[]; refcols: string[]; referenced: string }>(
+): Promise<FamilyForeignKey[]> {
+  const rows = await query<{
+    name: string;
+    cols: string[];
+    refcols: string[];
+    referenced: string;
+    del: string;
+    upd: string;
+  }>(
     db,
-    sql`SELECT c.conname AS name,
+    sql`SELECT c.conname AS name, c.confdeltype::text AS del, c.confupdtype::text AS upd,
                ARRAY(SELECT a.attname::text FROM unnest(c.conkey) WITH ORDINALITY k(n, o)
                      JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n ORDER BY k.o) AS cols,
                ARRAY(SELECT a.attname::text FROM unnest(c.confkey) WITH ORDINALITY k(n, o)
@@ -197,7 +209,14 @@ async function familyForeignKeys(
       columns: r.cols,
       referencedColumns: r.refcols,
       referenced: r.referenced,
+      actions: `${foreignKeyAction('DELETE', r.del)}${foreignKeyAction('UPDATE', r.upd)}`,
     }));
+}
+
+/** ` ON DELETE CASCADE` from pg_constraint's action code; empty for NO ACTION (the default). */
+function foreignKeyAction(event: 'DELETE' | 'UPDATE', code: string): string {
+  const action = { r: 'RESTRICT', c: 'CASCADE', n: 'SET NULL', d: 'SET DEFAULT' }[code];
+  return action ? ` ON ${event} ${action}` : '';
 }
 
 /** Foreign keys of a partition into the family's parents (inherited, or standing alone). */

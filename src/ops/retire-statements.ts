@@ -18,6 +18,8 @@ export interface FamilyForeignKey {
   columns: string[];
   referencedColumns: string[];
   referenced: string;
+  /** What it does on a delete and an update of the referenced row, as written after them (`ON DELETE CASCADE`); empty for NO ACTION. */
+  actions?: string;
 }
 
 /** What a retire needs to know of the database, read before its first change. */
@@ -191,7 +193,9 @@ export function retireStatements(
     archivedHere.add(state.name);
     links.push({ table: state.name, fks: facts.parentForeignKeys[state.table] ?? [] });
   }
-  // Archived tables keep their integrity: the referencing one points at the archived referenced one.
+  // Archived tables keep their integrity: the referencing one points at the archived referenced
+  // one, with the family key's actions (deleting an archived order takes its archived items, as
+  // it did before the archive).
   for (const link of links) {
     for (const fk of link.fks) {
       const referenced = partitionName(family, fk.referenced, key);
@@ -200,7 +204,7 @@ export function retireStatements(
         how: 'plain',
         statements: [
           `ALTER TABLE ${quoteQualified(archiveSchema, link.table)} ADD CONSTRAINT ${quoteIdent(truncateIdentifier(`${fk.name}_archived`))}
-  FOREIGN KEY (${fk.columns.map(quoteIdent).join(', ')}) REFERENCES ${quoteQualified(archiveSchema, referenced)} (${fk.referencedColumns.map(quoteIdent).join(', ')})`,
+  FOREIGN KEY (${fk.columns.map(quoteIdent).join(', ')}) REFERENCES ${quoteQualified(archiveSchema, referenced)} (${fk.referencedColumns.map(quoteIdent).join(', ')})${fk.actions ?? ''}`,
         ],
       });
     }

@@ -69,6 +69,17 @@ beforeAll(async () => {
     ALTER TABLE shop_orders ADD CONSTRAINT shop_orders_total_check CHECK (total >= 0);`);
 });
 
+describe('the archive', () => {
+  it("keeps the family key's actions between the archived tables", async () => {
+    const keys = await t.sql<{ def: string }[]>`
+      SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint
+      WHERE conrelid = 'pgparts_archive.shop_items_2026_02'::regclass AND contype = 'f'`;
+    expect(keys.map((k) => k.def)).toEqual([
+      'FOREIGN KEY (order_id, at) REFERENCES pgparts_archive.shop_orders_2026_02(id, at) ON DELETE CASCADE',
+    ]);
+  });
+});
+
 describe('reattach after the parents gained a NOT NULL and a CHECK', () => {
   it('gives the archived tables both, and brings every table of the key back', async () => {
     const before = await digests(1, 'pgparts_archive');
