@@ -3,7 +3,12 @@ import type { z } from 'zod';
 import { PgpartsError } from '../../errors.js';
 import type { AnyPgDatabase } from '../../run/database.js';
 import type { KeyOperation } from '../../run/key-lock.js';
-import { DEFAULT_LOCK_TIMEOUT_MS } from '../../run/lock-timeout.js';
+import {
+  DEFAULT_LOCK_TIMEOUT_MS,
+  lockTimeoutSql,
+  outcomeError,
+  retryOnLockTimeout,
+} from '../../run/lock-timeout.js';
 import { pgErrorCode } from '../../run/pg-error.js';
 import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
 import { templateText } from '../online-copy/replay.js';
@@ -128,26 +133,43 @@ export async function catchUpClosely(
 }
 
 /**
- * A copy or replay batch, tried again when a key to a table outside the family refused it
- * (23503): the app deleted a row and then the row it references while the batch ran, and the
- * batch wrote the first from its snapshot (a copy batch), or wrote back an older image of it
- * after the removal trigger took the copy away (a replay batch, the app's own entry not yet
- * committed, so not taken); the key found the referenced row gone. The next try reads the
- * legacy rows, or takes the app's entry, as they are now (`beforeRetry` makes a replay reach
- * it). A real orphan fails every try, with the server's error.
+ * A copy or replay batch (its own transaction, which `batch` opens: `withLockTimeout` first),
+ * tried again when:
+ * - a key to a table outside the family refused it (23503): the app deleted a row and then the
+ *   row it references while the batch ran, and the batch wrote the first from its snapshot (a
+ *   copy batch), or wrote back an older image of it after the removal trigger took the copy away
+ *   (a replay batch, the app's own entry not yet committed, so not taken); the key found the
+ *   referenced row gone. The next try reads the legacy rows, or takes the app's entry, as they
+ *   are now (`beforeRetry` makes a replay reach it). A real orphan fails every try, with the
+ *   server's error.
+ * - it waited lock_timeout, or was a deadlock's victim: the app deleting a referenced row (a
+ *   customer) waits for the batch's copies that reference it, while the batch's key check waits
+ *   for that row. Under lock_timeout (shorter than deadlock_timeout) the batch gives way before
+ *   the server picks the app's transaction to abort, and is tried again after a jittered pause.
  */
-async function retryingOrphans<T>(
+async function retryingConflicts<T>(
   batch: () => Promise<T>,
+  what: string,
   beforeRetry?: () => Promise<void>,
 ): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await batch();
-    } catch (error) {
-      if (pgErrorCode(error) !== '23503' || attempt >= 5) throw error;
-      await beforeRetry?.();
+  let orphans = 0;
+  const outcome = await retryOnLockTimeout(async () => {
+    for (;;) {
+      try {
+        return await batch();
+      } catch (error) {
+        if (pgErrorCode(error) !== '23503' || ++orphans >= 5) throw error;
+        await beforeRetry?.();
+      }
     }
-  }
+  });
+  if (outcome.error === undefined) return outcome.value as T;
+  throw outcomeError(outcome, what, DEFAULT_LOCK_TIMEOUT_MS);
+}
+
+/** The batch transaction's first statement: its lock waits end at the default lock_timeout. */
+async function withLockTimeout(tx: AnyPgDatabase): Promise<void> {
+  await tx.execute(sql.raw(`SET LOCAL ${lockTimeoutSql(DEFAULT_LOCK_TIMEOUT_MS)}`));
 }
 
 /**
@@ -176,6 +198,7 @@ export async function catchUp(
   const replayBatch = () =>
     db.transaction(async (tx) => {
       const t = tx as unknown as AnyPgDatabase;
+      await withLockTimeout(t);
       await lockFamily(t, target.family);
       return replayConversionBatch(t, target.family, layouts, direction, s, limit, {
         after,
@@ -190,7 +213,11 @@ export async function catchUp(
     limit = null;
   };
   for (;;) {
-    const batch = await retryingOrphans(replayBatch, reachTheApp);
+    const batch = await retryingConflicts(
+      replayBatch,
+      `convert ${target.family.name}: replay`,
+      reachTheApp,
+    );
     const n = batch.taken;
     after = batch.lastId;
     total += n;
@@ -322,38 +349,45 @@ async function fillOn(
     const legacy = quoteQualified(s.legacy, layout.name);
     const total = await estimatedRows(db, legacy);
     for (;;) {
-      const progress = await retryingOrphans(() =>
-        db.transaction(async (tx) => {
-          const t = tx as unknown as AnyPgDatabase;
-          await lockFamily(t, family);
-          const key = `fill.${layout.name}`;
-          let now = (await readState(t, family))?.progress[key] as FillProgress | undefined;
-          if (!now) {
-            const upTo = await maxKey(t, legacy, layout.legacyKey);
-            now = { upTo, after: null, copied: 0, done: upTo === null };
-            await setProgress(t, family, key, now);
-          }
-          if (now.done) return now;
-          const end =
-            (await batchEnd(
+      let batchCopied = 0;
+      const progress = await retryingConflicts(
+        () =>
+          db.transaction(async (tx) => {
+            const t = tx as unknown as AnyPgDatabase;
+            batchCopied = 0;
+            await withLockTimeout(t);
+            await lockFamily(t, family);
+            const key = `fill.${layout.name}`;
+            let now = (await readState(t, family))?.progress[key] as FillProgress | undefined;
+            if (!now) {
+              const upTo = await maxKey(t, legacy, layout.legacyKey);
+              now = { upTo, after: null, copied: 0, done: upTo === null };
+              await setProgress(t, family, key, now);
+            }
+            if (now.done) return now;
+            const end =
+              (await batchEnd(
+                t,
+                legacy,
+                layout.legacyKey,
+                { after: now.after, upTo: now.upTo },
+                opts.batchSize,
+              )) ?? now.upTo;
+            const copied = await query<{ n: string }>(
               t,
-              legacy,
-              layout.legacyKey,
-              { after: now.after, upTo: now.upTo },
-              opts.batchSize,
-            )) ?? now.upTo;
-          const copied = await query<{ n: string }>(
-            t,
-            sql`WITH c AS (${sql.raw(copySql(layout, s))} AND ${inRange(legacy, layout.legacyKey, { after: now.after, upTo: end })} RETURNING 1)
+              sql`WITH c AS (${sql.raw(copySql(layout, s))} AND ${inRange(legacy, layout.legacyKey, { after: now.after, upTo: end })} RETURNING 1)
               SELECT count(*)::text AS n FROM c`,
-          );
-          const n = Number(copied[0]?.n ?? 0);
-          rowsCopied += n;
-          const next = { ...now, after: end, copied: now.copied + n, done: end === now.upTo };
-          await setProgress(t, family, key, next);
-          return next;
-        }),
+            );
+            const n = Number(copied[0]?.n ?? 0);
+            // Counted once it commits: a try that fails is tried again.
+            batchCopied = n;
+            const next = { ...now, after: end, copied: now.copied + n, done: end === now.upTo };
+            await setProgress(t, family, key, next);
+            return next;
+          }),
+        `convert ${family.name} fill: copy ${layout.name}`,
       );
+      rowsCopied += batchCopied;
       await onProgress?.({ step: 'fill', table: layout.name, done: progress.copied, total });
       if (progress.done) break;
       if (opts.throttleMs > 0) await sleep(opts.throttleMs);
