@@ -35,7 +35,17 @@ export interface TableVerification {
   sampled: number;
   /** keys of sampled rows missing or different on the other side (JSON) */
   sampleDifferences: string[];
+  /**
+   * Keys changed since the last replay (in the change log), left out on both sides: the replay
+   * is about to make them equal. A table whose every row is left out was not compared at all,
+   * and is no pass.
+   */
+  leftOut: number;
 }
+
+/** A table of the report none of whose rows was compared, because every one was left out. */
+const nothingCompared = (t: TableVerification) =>
+  t.leftOut > 0 && t.legacyRows === 0 && t.partitionedRows === 0;
 
 export interface VerifyReport extends ConvertStepResult {
   ok: boolean;
@@ -148,6 +158,10 @@ export async function convertVerify(
         const legacy = quoteQualified(s.legacy, l.name);
         const partitioned = quoteQualified(s.partitioned, l.name);
         type Group = { g: string; n: string; h: string };
+        const [left0] = await query<{ n: number }>(
+          t,
+          `SELECT count(*)::int AS n FROM (${excludedSql(family, l, s)}) x`,
+        );
         const a = await query<Group>(t, checksumSql(family, l, s, legacy));
         const b = await query<Group>(t, checksumSql(family, l, s, partitioned));
         const left = new Map(a.map((r) => [r.g, { rows: Number(r.n), checksum: r.h }]));
@@ -183,6 +197,7 @@ export async function convertVerify(
           differences,
           sampled,
           sampleDifferences,
+          leftOut: Number(left0?.n ?? 0),
         });
       }
       return out;
@@ -193,14 +208,23 @@ export async function convertVerify(
   const unfinished = pending ? describeAfterSwitch(pending) : null;
   const ok =
     unfinished === null &&
-    tables.every((t) => t.differences.length === 0 && t.sampleDifferences.length === 0);
+    tables.every(
+      (t) => t.differences.length === 0 && t.sampleDifferences.length === 0 && !nothingCompared(t),
+    );
   await recordVerify(db, family, ok, state?.step === 'swapped');
   return { family: family.name, step: 'verify', sql: '', dryRun: false, ok, tables, unfinished };
 }
 
 /** The report as the CLI prints it: one line per table, then every difference. */
 export function formatVerifyReport(report: VerifyReport): string {
-  const verdict = report.ok ? 'OK' : report.unfinished ? 'NOT FINISHED' : 'DIFFERENCES FOUND';
+  const unchecked = report.tables.filter(nothingCompared);
+  const verdict = report.ok
+    ? 'OK'
+    : report.unfinished
+      ? 'NOT FINISHED'
+      : report.tables.some((t) => t.differences.length > 0 || t.sampleDifferences.length > 0)
+        ? 'DIFFERENCES FOUND'
+        : 'NOT COMPARED';
   const lines = [`verify ${report.family}: ${verdict}`];
   if (report.unfinished) {
     lines.push(
@@ -210,7 +234,10 @@ export function formatVerifyReport(report: VerifyReport): string {
   for (const t of report.tables) {
     lines.push(
       `  ${t.table}: ${counted(t.legacyRows, 'legacy row')}, ${counted(t.partitionedRows, 'partitioned row')}, ${counted(t.groups, 'key')}, ` +
-        `${counted(t.differences.length, 'differing key')}, ${counted(t.sampled, 'sampled row')}, ${counted(t.sampleDifferences.length, 'differing sample')}`,
+        `${counted(t.differences.length, 'differing key')}, ${counted(t.sampled, 'sampled row')}, ${counted(t.sampleDifferences.length, 'differing sample')}` +
+        (t.leftOut > 0
+          ? `; ${counted(t.leftOut, 'row')} changed since the last replay left out`
+          : ''),
     );
     for (const d of t.differences) {
       const side = (x: GroupDifference['legacy']) =>
@@ -219,7 +246,13 @@ export function formatVerifyReport(report: VerifyReport): string {
     }
     for (const k of t.sampleDifferences) lines.push(`    sampled row ${k} differs or is missing`);
   }
-  if (!report.ok && !report.unfinished) {
+  for (const t of unchecked) {
+    lines.push(
+      `  ${t.table}: every row changed since the last replay, so none was compared: replay them ` +
+        `(convert ${report.family} fill before the swap; after it they wait for an unswap), then verify again`,
+    );
+  }
+  if (!report.ok && !report.unfinished && verdict === 'DIFFERENCES FOUND') {
     lines.push(
       'Do not clean up. Inspect the rows above; unswap restores the legacy tables if needed.',
     );
