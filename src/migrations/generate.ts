@@ -143,6 +143,14 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
 }
 
 /** The run itself, on `out`; on any error the folder is put back as it was. */
+/** The names of the families the config's `conversions` convert online. */
+function convertedFamilies(config: LoadedConfig): Set<string> {
+  const names = config.conversions.map(
+    (target) => (target as { family?: { name?: unknown } } | null)?.family?.name,
+  );
+  return new Set(names.filter((name): name is string => typeof name === 'string'));
+}
+
 function generateInto(out: string, kit: DrizzleKitRun, config: LoadedConfig): string[] {
   const before = listTree(out);
   const folders = listFolders(out);
@@ -213,6 +221,7 @@ function writeMigrations(out: string, kit: DrizzleKitRun, config: LoadedConfig):
   const onlineIndexes = takeOnlineIndexes(out, countBefore, thisRun, config, state);
 
   const partitionSql: string[] = [];
+  const converting = convertedFamilies(config);
   for (const family of config.families) {
     const known = new Set(state.families[family.name]?.tables ?? []);
     const wanted = partitionByClause(family).replace(/\s+/g, ' ');
@@ -224,7 +233,13 @@ function writeMigrations(out: string, kit: DrizzleKitRun, config: LoadedConfig):
       sinceLastDrop(earlier, family.schema, table)
         .map((text) => partitionClauseIn(text, family.schema, table))
         .find((c) => c !== undefined);
-    const newTables = family.tables.filter((t) => !known.has(t) && earlierClause(t) !== wanted);
+    // A table an earlier migration created unpartitioned, of a family the config converts
+    // online (`conversions`): the conversion partitions it, on each database (after migrate on a
+    // new one); no migration can. Nothing to write for it, and it is known from now on.
+    const converted = (t: string) => converting.has(family.name) && earlierClause(t) === null;
+    const newTables = family.tables.filter(
+      (t) => !known.has(t) && earlierClause(t) !== wanted && !converted(t),
+    );
     for (const table of newTables) {
       const file = thisRun.find((tag) => createsTable(readSql(out, tag), family.schema, table));
       if (!file) {
@@ -234,10 +249,10 @@ function writeMigrations(out: string, kit: DrizzleKitRun, config: LoadedConfig):
           clause !== undefined
             ? `pgparts: family ${family.name}: ${family.schema}.${table} was created by an earlier ` +
                 `migration ${clause === null ? 'without PARTITION BY' : `with ${clause}, not ${wanted}`}, ` +
-                'and a table cannot be re-partitioned after it is created; convert it online ' +
-                'from code (`conversionTarget({ family, tables, extras })` and convertPrep ... ' +
-                'convertCleanup, docs/conversion.md: the `pgparts convert` command knows only the ' +
-                'built-in families), or give the family a new table'
+                'and a table cannot be re-partitioned after it is created; convert it online: ' +
+                "export the family in pgparts.config's `conversions` (`conversionTarget({ family, " +
+                'tables })`, docs/conversion.md), which `pgparts convert` runs and generate then ' +
+                'leaves the table to; or give the family a new table'
             : `pgparts: family ${family.name}: drizzle-kit did not create ${family.schema}.${table}; ` +
                 "is the table exported from the drizzle.config's schema files?",
         );

@@ -324,4 +324,63 @@ export const evX = pgTable('ev_x', { k: text('k').notNull() });
       writeFileSync(configFile, config);
     }
   });
+
+  it('a table its migrations created plain, declared partitioned: refused, unless the config converts it online', async () => {
+    const configFile = join(app.dir, 'pgparts.config.ts');
+    const config = readFileSync(configFile, 'utf8');
+    const notes = `
+export const appNotes = pgTable(
+  'app_notes',
+  {
+    id: bigint('id', { mode: 'number' }).notNull(),
+    writtenAt: timestamp('writtenAt', { withTimezone: true }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.id, t.writtenAt] })],
+);
+`;
+    const family = `
+const notesFamily = partitionFamily({
+  name: 'app_notes',
+  tables: [appNotes],
+  partitionBy: { strategy: 'range', column: 'writtenAt', interval: 'month', premake: 1 },
+});
+families.push(notesFamily);
+`;
+    try {
+      // The app's migrations create it plain, as it was.
+      writeFileSync(schemaFile, `${originalSchema}${notes}`);
+      await run();
+      const plain = readMigrations(out).at(-1)?.text ?? '';
+      expect(plain).toContain('CREATE TABLE "app_notes"');
+      expect(plain).not.toContain('PARTITION BY');
+      const withFamily =
+        config.replace(
+          "import { appEvents, regionOrders } from './src/schema';",
+          "import { appEvents, appNotes, regionOrders } from './src/schema';",
+        ) + family;
+      expect(withFamily).toContain('appNotes, regionOrders');
+      writeFileSync(configFile, withFamily);
+      await expectRefused(
+        /app_notes was created by an earlier migration without PARTITION BY.*convert it online: export the family in pgparts\.config's `conversions`/s,
+      );
+      // Converted online: generate leaves the table to the conversion, and knows it from now on.
+      writeFileSync(
+        configFile,
+        `${withFamily.replace("import { partitionFamily } from 'pgparts';", "import { conversionTarget, partitionFamily } from 'pgparts';")}
+export const conversions = [conversionTarget({ family: notesFamily, tables: [appNotes] })];
+`,
+      );
+      const before = readMigrations(out).length;
+      await run();
+      const written = readMigrations(out)
+        .slice(before)
+        .map((m) => m.text)
+        .join('\n');
+      expect(written).not.toMatch(/app_notes/);
+      expect(readState(out)?.families.app_notes).toBeDefined();
+      await run(true);
+    } finally {
+      writeFileSync(configFile, config);
+    }
+  });
 });
