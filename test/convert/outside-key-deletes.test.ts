@@ -3,9 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { builtInTarget } from '../../src/domains/presets.js';
 import { catchUp } from '../../src/ops/convert/fill.js';
 import {
-  convertBackfill,
   convertFill,
-  convertPrep,
   convertSwap,
   convertUnswap,
   convertVerify,
@@ -14,9 +12,9 @@ import {
 import { readLayouts } from '../../src/ops/convert/layout.js';
 import { sides } from '../../src/ops/convert/names.js';
 import { commitWhenWaitedOn } from '../support/commit-when-waited-on.js';
-import { buildLegacyLeaderboard } from '../support/legacy-fixtures.js';
 import { type TestDatabase, useTestDatabase } from '../support/test-database.js';
 import { countAndChecksum, MEMBER_COLUMNS, RUN_COLUMNS } from './checksums.js';
+import { filledLeaderboard } from './filled-leaderboard.js';
 
 const target = builtInTarget('leaderboard');
 const MEMBERS = [...MEMBER_COLUMNS, 'season_id'];
@@ -39,14 +37,6 @@ async function deleteDungeon(
     await tx`DELETE FROM leaderboard_run WHERE dungeon_id = ${dungeon}`;
     await tx`DELETE FROM dungeon WHERE id = ${dungeon}`;
   });
-}
-
-/** 400 legacy runs in two seasons, prepped, backfilled and (unless told not to) filled. */
-async function filled(t: TestDatabase, options: { fill?: boolean } = {}): Promise<void> {
-  await buildLegacyLeaderboard(t.sql, { runs: 400, seasons: 2 });
-  await convertPrep(t.db, target);
-  await convertBackfill(t.db, target);
-  if (options.fill !== false) await convertFill(t.db, target);
 }
 
 /** Opens a transaction on `app` that deletes a dungeon's runs (members first) and the dungeon. */
@@ -85,7 +75,7 @@ const removalTriggers = async (t: TestDatabase) =>
 describe("a conversion and the app's deletes of a table its tables reference", () => {
   const t = useTestDatabase({ migrated: false });
   it('deletes go through before and after the swap, and the copies converge on the rows left', async () => {
-    await filled(t);
+    await filledLeaderboard(t);
     expect(await removalTriggers(t)).toEqual([
       'public.leaderboard_run pgparts_remove_copies_forward',
       'public.run_group_member pgparts_remove_copies_forward',
@@ -121,7 +111,7 @@ describe("a conversion and the app's deletes of a table its tables reference", (
 describe("fill's copy and the app's deletes", () => {
   const t = useTestDatabase({ migrated: false });
   it('copies again a batch that read a run the app then deleted with its dungeon', async () => {
-    await filled(t, { fill: false });
+    await filledLeaderboard(t, { fill: false });
     const app = await t.sql.reserve();
     let raced = false;
     let watching: Promise<number> = Promise.resolve(Infinity);
@@ -156,7 +146,7 @@ describe("a conversion and the app's updates of what its rows reference", () => 
     });
   };
   it('runs moved to another dungeon, then the old dungeon deleted, before and after the swap', async () => {
-    await filled(t);
+    await filledLeaderboard(t);
     // Before the swap: the twins' copies of dungeon 8's runs still name it until the next replay.
     await moveRuns(8, 7);
     const legacy = await digests(t);
@@ -178,7 +168,7 @@ describe("a conversion and the app's updates of what its rows reference", () => 
 describe("a conversion's copy that cannot take an update yet", () => {
   const t = useTestDatabase({ migrated: false });
   it('an update whose copy would clash with a row the replay has yet to change goes on; the copy is caught up later', async () => {
-    await filled(t);
+    await filledLeaderboard(t);
     const [x, y] = await t.sql<{ id: number }[]>`
       (SELECT id FROM leaderboard_run WHERE dungeon_id = 7 AND season_id = 1 ORDER BY id LIMIT 1)
       UNION ALL
@@ -206,7 +196,7 @@ describe("a conversion's copy that cannot take an update yet", () => {
 describe("fill's catch-up and the app's deletes", () => {
   const t = useTestDatabase({ migrated: false });
   it('replays again a batch that wrote back a run the app then deleted with its dungeon', async () => {
-    await filled(t);
+    await filledLeaderboard(t);
     // An earlier change of dungeon 8's runs, committed: the next replay writes their images back.
     await t.sql`UPDATE leaderboard_run SET rank = 1 WHERE dungeon_id = 8`;
     const app = await t.sql.reserve();

@@ -1,20 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { builtInTarget } from '../../src/domains/presets.js';
 import { catchUp } from '../../src/ops/convert/fill.js';
-import {
-  convertBackfill,
-  convertFill,
-  convertPrep,
-  convertVerify,
-  formatVerifyReport,
-} from '../../src/ops/convert/index.js';
+import { convertVerify, formatVerifyReport } from '../../src/ops/convert/index.js';
 import { readLayouts } from '../../src/ops/convert/layout.js';
 import { sides } from '../../src/ops/convert/names.js';
-import { buildLegacyLeaderboard } from '../support/legacy-fixtures.js';
 import { openTransaction } from '../support/open-transaction.js';
 import { useTestDatabase } from '../support/test-database.js';
+import { filledLeaderboard, leaderboardTarget } from './filled-leaderboard.js';
 
-const target = builtInTarget('leaderboard');
+const target = leaderboardTarget;
 
 /** Locks not granted right now, as the server lists them. */
 async function waiting(t: ReturnType<typeof useTestDatabase>): Promise<number> {
@@ -27,10 +20,7 @@ async function waiting(t: ReturnType<typeof useTestDatabase>): Promise<number> {
 describe("fill's replay and a lock an app transaction holds", () => {
   const t = useTestDatabase({ migrated: false });
   it('waits at most lock_timeout for it, gives way, and goes on once it is free', async () => {
-    await buildLegacyLeaderboard(t.sql, { runs: 400, seasons: 2 });
-    await convertPrep(t.db, target);
-    await convertBackfill(t.db, target);
-    await convertFill(t.db, target);
+    await filledLeaderboard(t);
     // Changes the replay writes to dungeon 8's copies, which an app transaction holds.
     await t.sql`UPDATE leaderboard_run SET rank = 1 WHERE dungeon_id = 8`;
     const holder = await openTransaction(t.connect({ max: 1 }), [

@@ -1,24 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { builtInTarget } from '../../src/domains/presets.js';
-import {
-  convertBackfill,
-  convertFill,
-  convertPrep,
-  convertVerify,
-  formatVerifyReport,
-} from '../../src/ops/convert/index.js';
-import { buildLegacyLeaderboard } from '../support/legacy-fixtures.js';
+import { convertFill, convertVerify, formatVerifyReport } from '../../src/ops/convert/index.js';
 import { useTestDatabase } from '../support/test-database.js';
+import { filledLeaderboard, leaderboardTarget } from './filled-leaderboard.js';
 
-const target = builtInTarget('leaderboard');
+const target = leaderboardTarget;
 
 describe('verify, when every row of a table changed since the last replay', () => {
   const t = useTestDatabase({ migrated: false });
   it('is no pass: nothing of that table was compared; after a replay it compares and passes', async () => {
-    await buildLegacyLeaderboard(t.sql, { runs: 400, seasons: 2 });
-    await convertPrep(t.db, target);
-    await convertBackfill(t.db, target);
-    await convertFill(t.db, target);
+    await filledLeaderboard(t);
     // The app touches every run (logged, not replayed yet); half of the copies are wrong.
     await t.sql`UPDATE leaderboard_run SET rank = 1`;
     await t.sql`UPDATE pgparts_leaderboard_new.leaderboard_run SET score = score + 1 WHERE id % 2 = 0`;
