@@ -142,7 +142,6 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
   }
 }
 
-/** The run itself, on `out`; on any error the folder is put back as it was. */
 /** The names of the families the config's `conversions` convert online. */
 function convertedFamilies(config: LoadedConfig): Set<string> {
   const names = config.conversions.map(
@@ -151,6 +150,7 @@ function convertedFamilies(config: LoadedConfig): Set<string> {
   return new Set(names.filter((name): name is string => typeof name === 'string'));
 }
 
+/** The run itself, on `out`; on any error the folder is put back as it was. */
 function generateInto(out: string, kit: DrizzleKitRun, config: LoadedConfig): string[] {
   const before = listTree(out);
   const folders = listFolders(out);

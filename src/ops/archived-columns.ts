@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
 import { PgpartsError } from '../errors.js';
 import type { AnyPgDatabase } from '../run/database.js';
 import { query } from '../run/execute.js';
@@ -15,33 +15,40 @@ interface ColumnRow {
 }
 
 /**
- * Columns of `table`, read with only pg_catalog on the search_path so the printed type and
- * default name every schema: the text is pasted into DDL that runs under another search_path.
+ * Rows of a catalog query run with only pg_catalog on the search_path, so that the types,
+ * defaults and expressions it prints name every schema: the text is pasted into DDL that runs
+ * under another search_path.
  */
-async function readColumns(db: AnyPgDatabase, schema: string, table: string): Promise<ColumnRow[]> {
+function readUnderCatalogPath<T>(db: AnyPgDatabase, statement: SQL): Promise<T[]> {
   return db.transaction(async (tx) => {
     await tx.execute(sql`SET LOCAL search_path = pg_catalog`);
-    return query<ColumnRow>(
-      tx as unknown as AnyPgDatabase,
-      sql`SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
-                 a.attnotnull AS not_null, pg_get_expr(d.adbin, d.adrelid) AS default_expr,
-                 a.attgenerated::text AS generated, a.attidentity::text AS identity
-            FROM pg_attribute a
-            LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-           WHERE a.attrelid = to_regclass(${quoteQualified(schema, table)})
-             AND a.attnum > 0 AND NOT a.attisdropped
-           ORDER BY a.attnum`,
-    );
+    return query<T>(tx as unknown as AnyPgDatabase, statement);
   });
 }
 
+/** Columns of `table`, their types and defaults printed fully qualified. */
+async function readColumns(db: AnyPgDatabase, schema: string, table: string): Promise<ColumnRow[]> {
+  return readUnderCatalogPath<ColumnRow>(
+    db,
+    sql`SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
+               a.attnotnull AS not_null, pg_get_expr(d.adbin, d.adrelid) AS default_expr,
+               a.attgenerated::text AS generated, a.attidentity::text AS identity
+          FROM pg_attribute a
+          LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+         WHERE a.attrelid = to_regclass(${quoteQualified(schema, table)})
+           AND a.attnum > 0 AND NOT a.attisdropped
+         ORDER BY a.attnum`,
+  );
+}
+
 /**
- * What an archived partition needs before it can be attached again to a parent whose columns
- * changed while it was away (a migration added a column): the ADD COLUMN statements that give
- * it the parent's new columns, as the parent got them (type, default, NOT NULL, generated).
- * Refuses, naming the table, the column and the way out, what ATTACH would refuse later: a
- * column the parent no longer has, a column of another type, or a NOT NULL column with no
- * default while the archived table holds rows (there is no value to give them).
+ * What an archived partition needs before it can be attached again to a parent that changed
+ * while it was away: the ADD COLUMN statements that give it the parent's new columns, as the
+ * parent got them (type, default, NOT NULL, generated); SET NOT NULL for a column the parent
+ * made NOT NULL; the CHECK constraints the parent gained (checkStatements). Refuses, naming the
+ * table, the column and the way out, what ATTACH would refuse later: a column the parent no
+ * longer has, a column of another type, a NOT NULL column with no value for some archived rows
+ * (no default to give them, or NULLs already there), a CHECK some archived rows break.
  */
 export async function archivedColumnStatements(
   db: AnyPgDatabase,
@@ -55,6 +62,7 @@ export async function archivedColumnStatements(
   const heldByName = new Map(held.map((c) => [c.name, c]));
   const wantedNames = new Set(wanted.map((c) => c.name));
   const table = `${archived.schema}.${archived.name}`;
+  const archivedTable = quoteQualified(archived.schema, archived.name);
   const problems: string[] = [];
   // A parent column the archived table lacks, of the type of one it has that the parent lost:
   // most likely the same column renamed, whose values a RENAME keeps (a DROP would lose them).
@@ -63,14 +71,13 @@ export async function archivedColumnStatements(
     const renamed = missing.filter((c) => c.type === extra.type).map((c) => quoteIdent(c.name));
     const way =
       renamed.length > 0
-        ? `if the parent renamed it to ${renamed.join(' or ')}: ALTER TABLE ${quoteQualified(archived.schema, archived.name)} RENAME COLUMN ${quoteIdent(extra.name)} TO ${renamed[0]} (its values stay); otherwise drop it from the archived table (its values are lost), or add it back to the parent`
+        ? `if the parent renamed it to ${renamed.join(' or ')}: ALTER TABLE ${archivedTable} RENAME COLUMN ${quoteIdent(extra.name)} TO ${renamed[0]} (its values stay); otherwise drop it from the archived table (its values are lost), or add it back to the parent`
         : 'drop it from the archived table (its values are lost), or add it back to the parent';
     problems.push(
       `column ${quoteIdent(extra.name)} is not on ${parent.schema}.${parent.name} any more (${way})`,
     );
   }
   const statements: string[] = [];
-  const archivedTable = quoteQualified(archived.schema, archived.name);
   for (const column of wanted) {
     const have = heldByName.get(column.name);
     if (have) {
@@ -103,7 +110,7 @@ export async function archivedColumnStatements(
     const generated = column.generated === 's';
     if (column.not_null && column.default_expr === null && !generated && archivedRows > 0) {
       problems.push(
-        `column ${quoteIdent(column.name)} is NOT NULL with no default on the parent, and the archived table holds ${archivedRows} row(s) with no value for it (ALTER TABLE ${quoteQualified(archived.schema, archived.name)} ADD COLUMN ${quoteIdent(column.name)} ${column.type} DEFAULT <value> NOT NULL, then reattach)`,
+        `column ${quoteIdent(column.name)} is NOT NULL with no default on the parent, and the archived table holds ${archivedRows} row(s) with no value for it (ALTER TABLE ${archivedTable} ADD COLUMN ${quoteIdent(column.name)} ${column.type} DEFAULT <value> NOT NULL, then reattach)`,
       );
       continue;
     }
@@ -114,7 +121,7 @@ export async function archivedColumnStatements(
           ? ` GENERATED ALWAYS AS (${column.default_expr}) STORED`
           : ` DEFAULT ${column.default_expr}`;
     statements.push(
-      `ALTER TABLE ${quoteQualified(archived.schema, archived.name)} ADD COLUMN ${quoteIdent(column.name)} ${column.type}${value}${column.not_null ? ' NOT NULL' : ''}`,
+      `ALTER TABLE ${archivedTable} ADD COLUMN ${quoteIdent(column.name)} ${column.type}${value}${column.not_null ? ' NOT NULL' : ''}`,
     );
   }
   statements.push(...(await checkStatements(db, parent, archivedTable, problems)));
@@ -140,7 +147,7 @@ async function countWhere(db: AnyPgDatabase, table: string, condition: string): 
  * The parent's CHECK constraints the archived table lacks (added on the parent since): ATTACH
  * refuses a partition missing one, so each is added, validated on the archived rows, unless some
  * row breaks it (a problem, naming how many). Read with only pg_catalog on the search_path, as
- * the columns are.
+ * the columns are (readUnderCatalogPath).
  */
 async function checkStatements(
   db: AnyPgDatabase,
@@ -149,15 +156,12 @@ async function checkStatements(
   problems: string[],
 ): Promise<string[]> {
   const read = (table: string) =>
-    db.transaction(async (tx) => {
-      await tx.execute(sql`SET LOCAL search_path = pg_catalog`);
-      return query<{ name: string; expr: string; valid: boolean }>(
-        tx as unknown as AnyPgDatabase,
-        sql`SELECT conname AS name, pg_get_expr(conbin, conrelid) AS expr, convalidated AS valid
-              FROM pg_constraint WHERE conrelid = to_regclass(${table}) AND contype = 'c'
-             ORDER BY conname`,
-      );
-    });
+    readUnderCatalogPath<{ name: string; expr: string; valid: boolean }>(
+      db,
+      sql`SELECT conname AS name, pg_get_expr(conbin, conrelid) AS expr, convalidated AS valid
+            FROM pg_constraint WHERE conrelid = to_regclass(${table}) AND contype = 'c'
+           ORDER BY conname`,
+    );
   const wanted = await read(quoteQualified(parent.schema, parent.name));
   const held = new Set((await read(archivedTable)).map((c) => c.name));
   const statements: string[] = [];
