@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { z } from 'zod';
+import type { FamilySpec } from '../../define/spec.js';
 import { PgpartsError } from '../../errors.js';
 import type { AnyPgDatabase } from '../../run/database.js';
 import type { KeyOperation } from '../../run/key-lock.js';
@@ -133,7 +134,7 @@ export async function catchUpClosely(
 }
 
 /**
- * A copy or replay batch (its own transaction, which `batch` opens: `withLockTimeout` first),
+ * A copy or replay batch (its own transaction, which `batch` opens: batchTransaction),
  * tried again when:
  * - a key to a table outside the family refused it (23503): the app deleted a row and then the
  *   row it references while the batch ran, and the batch wrote the first from its snapshot (a
@@ -167,9 +168,21 @@ async function retryingConflicts<T>(
   throw outcomeError(outcome, what, DEFAULT_LOCK_TIMEOUT_MS);
 }
 
-/** The batch transaction's first statement: its lock waits end at the default lock_timeout. */
-async function withLockTimeout(tx: AnyPgDatabase): Promise<void> {
-  await tx.execute(sql.raw(`SET LOCAL ${lockTimeoutSql(DEFAULT_LOCK_TIMEOUT_MS)}`));
+/**
+ * A copy or replay batch's transaction: its lock waits end at the default lock_timeout
+ * (retryingConflicts tries it again), and it holds the family's conversion lock.
+ */
+function batchTransaction<T>(
+  db: AnyPgDatabase,
+  family: FamilySpec,
+  body: (tx: AnyPgDatabase) => Promise<T>,
+): Promise<T> {
+  return db.transaction(async (tx) => {
+    const t = tx as unknown as AnyPgDatabase;
+    await t.execute(sql.raw(`SET LOCAL ${lockTimeoutSql(DEFAULT_LOCK_TIMEOUT_MS)}`));
+    await lockFamily(t, family);
+    return body(t);
+  });
 }
 
 /**
@@ -196,15 +209,12 @@ export async function catchUp(
   /** null: every entry up to the mark. */
   let limit: number | null = batchSize;
   const replayBatch = () =>
-    db.transaction(async (tx) => {
-      const t = tx as unknown as AnyPgDatabase;
-      await withLockTimeout(t);
-      await lockFamily(t, target.family);
-      return replayConversionBatch(t, target.family, layouts, direction, s, limit, {
+    batchTransaction(db, target.family, (t) =>
+      replayConversionBatch(t, target.family, layouts, direction, s, limit, {
         after,
         upTo: mark,
-      });
-    });
+      }),
+    );
   // The app's entry that removes what a refused batch wrote back came after the mark (it was not
   // committed when the mark was read), and maybe after many more: the retry takes every entry
   // logged by then, in one batch, and ends the catch-up.
@@ -349,14 +359,9 @@ async function fillOn(
     const legacy = quoteQualified(s.legacy, layout.name);
     const total = await estimatedRows(db, legacy);
     for (;;) {
-      let batchCopied = 0;
-      const progress = await retryingConflicts(
+      const batch = await retryingConflicts(
         () =>
-          db.transaction(async (tx) => {
-            const t = tx as unknown as AnyPgDatabase;
-            batchCopied = 0;
-            await withLockTimeout(t);
-            await lockFamily(t, family);
+          batchTransaction(db, family, async (t) => {
             const key = `fill.${layout.name}`;
             let now = (await readState(t, family))?.progress[key] as FillProgress | undefined;
             if (!now) {
@@ -364,7 +369,7 @@ async function fillOn(
               now = { upTo, after: null, copied: 0, done: upTo === null };
               await setProgress(t, family, key, now);
             }
-            if (now.done) return now;
+            if (now.done) return { progress: now, copied: 0 };
             const end =
               (await batchEnd(
                 t,
@@ -379,15 +384,15 @@ async function fillOn(
               SELECT count(*)::text AS n FROM c`,
             );
             const n = Number(copied[0]?.n ?? 0);
-            // Counted once it commits: a try that fails is tried again.
-            batchCopied = n;
             const next = { ...now, after: end, copied: now.copied + n, done: end === now.upTo };
             await setProgress(t, family, key, next);
-            return next;
+            return { progress: next, copied: n };
           }),
         `convert ${family.name} fill: copy ${layout.name}`,
       );
-      rowsCopied += batchCopied;
+      // Counted once its batch committed: a try that fails is tried again.
+      rowsCopied += batch.copied;
+      const progress = batch.progress;
       await onProgress?.({ step: 'fill', table: layout.name, done: progress.copied, total });
       if (progress.done) break;
       if (opts.throttleMs > 0) await sleep(opts.throttleMs);
