@@ -25,43 +25,60 @@ export function registerMigrate(program: Command): void {
       '--mark-applied <tags...>',
       'record these pending migrations as applied without running them (what they create exists already, e.g. tables an online conversion built); tags as the journal names them',
     )
-    .action(async (options: { drizzleConfig?: string; markApplied?: string[] } & LockOptions) => {
-      const global = program.opts<GlobalOptions>();
-      let appOptions = {};
-      if (global.config) {
-        const config = await loadAppConfig(resolve(cliCwd(), global.config));
-        const drizzle = await loadDrizzleConfigFor(global.config, options.drizzleConfig, cliCwd());
-        appOptions = {
-          appFolder: drizzle.out,
-          appMigrationsSchema: drizzle.record.schema,
-          appMigrationsTable: drizzle.record.table,
-          packageMigrations: config.packageMigrations,
-        };
-      }
-      const conn = await connect(global);
-      try {
-        if (await refuseOnStandby(conn, 'migrate')) return;
-        // migrate() checks the grants the records and the migrations need first.
-        const result = await migrate(conn.db, {
-          ...appOptions,
-          lockTimeoutMs: options.lockTimeout,
-          retries: options.retries,
-          ...(options.markApplied ? { markApplied: options.markApplied } : {}),
-          onApplied: (m) => cliOut(`applied ${m.source} ${m.name} (${m.ms} ms)`),
-        });
-        for (const m of result.marked) {
-          cliOut(`recorded ${m.source} ${m.name} as applied, without running it`);
-        }
-        if (result.carriedOver.length > 0) {
-          cliOut(
-            `carried over from drizzle.__drizzle_migrations: ${result.carriedOver.join(', ')}`,
+    .option(
+      '--allow-blocking-indexes',
+      "apply a pending migration's plain CREATE INDEX on a partitioned table that holds data as written, while the writers of every partition wait for the build (refused otherwise: `pgparts generate` writes such an index as an online build)",
+    )
+    .action(
+      async (
+        options: {
+          drizzleConfig?: string;
+          markApplied?: string[];
+          allowBlockingIndexes?: boolean;
+        } & LockOptions,
+      ) => {
+        const global = program.opts<GlobalOptions>();
+        let appOptions = {};
+        if (global.config) {
+          const config = await loadAppConfig(resolve(cliCwd(), global.config));
+          const drizzle = await loadDrizzleConfigFor(
+            global.config,
+            options.drizzleConfig,
+            cliCwd(),
           );
+          appOptions = {
+            appFolder: drizzle.out,
+            appMigrationsSchema: drizzle.record.schema,
+            appMigrationsTable: drizzle.record.table,
+            packageMigrations: config.packageMigrations,
+          };
         }
-        if (result.applied.length === 0 && result.marked.length === 0)
-          cliOut(`nothing pending on ${conn.label}`);
-        else cliOut(`migrated ${conn.label}: ${result.applied.length} applied`);
-      } finally {
-        await conn.close();
-      }
-    });
+        const conn = await connect(global);
+        try {
+          if (await refuseOnStandby(conn, 'migrate')) return;
+          // migrate() checks the grants the records and the migrations need first.
+          const result = await migrate(conn.db, {
+            ...appOptions,
+            lockTimeoutMs: options.lockTimeout,
+            retries: options.retries,
+            ...(options.markApplied ? { markApplied: options.markApplied } : {}),
+            ...(options.allowBlockingIndexes ? { allowBlockingIndexes: true } : {}),
+            onApplied: (m) => cliOut(`applied ${m.source} ${m.name} (${m.ms} ms)`),
+          });
+          for (const m of result.marked) {
+            cliOut(`recorded ${m.source} ${m.name} as applied, without running it`);
+          }
+          if (result.carriedOver.length > 0) {
+            cliOut(
+              `carried over from drizzle.__drizzle_migrations: ${result.carriedOver.join(', ')}`,
+            );
+          }
+          if (result.applied.length === 0 && result.marked.length === 0)
+            cliOut(`nothing pending on ${conn.label}`);
+          else cliOut(`migrated ${conn.label}: ${result.applied.length} applied`);
+        } finally {
+          await conn.close();
+        }
+      },
+    );
 }

@@ -23,16 +23,20 @@ const CREATE_INDEX = new RegExp(
 const unquote = (ident: string) =>
   ident.startsWith('"') ? ident.slice(1, -1).replaceAll('""', '"') : ident.toLowerCase();
 
-/** The table a blocking `CREATE [UNIQUE] INDEX ... ON` statement builds on, if it is one. */
+/**
+ * The table a blocking `CREATE [UNIQUE] INDEX ... ON` statement builds on, if it is one: its
+ * schema (`public` when the statement names none) and name, and the name as the statement wrote
+ * it (resolved by the server's search_path, as the statement would be).
+ */
 export function blockingIndexTable(
   statement: string,
-): { schema: string; name: string } | undefined {
+): { schema: string; name: string; written: string } | undefined {
   const text = statement.replace(/^(?:\s*--[^\n]*\n)*\s*/, '');
   const found = CREATE_INDEX.exec(text);
   if (!found?.[1]) return undefined;
   return found[2]
-    ? { schema: unquote(found[1]), name: unquote(found[2]) }
-    : { schema: 'public', name: unquote(found[1]) };
+    ? { schema: unquote(found[1]), name: unquote(found[2]), written: `${found[1]}.${found[2]}` }
+    : { schema: 'public', name: unquote(found[1]), written: found[1] };
 }
 
 export function checkBlockingIndexes(

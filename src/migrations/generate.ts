@@ -6,6 +6,9 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  type Stats,
+  statSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -153,11 +156,12 @@ function convertedFamilies(config: LoadedConfig): Set<string> {
 /** The run itself, on `out`; on any error the folder is put back as it was. */
 function generateInto(out: string, kit: DrizzleKitRun, config: LoadedConfig): string[] {
   const before = listTree(out);
+  const times = modificationTimes(out, before);
   const folders = listFolders(out);
   try {
     return writeMigrations(out, kit, config);
   } catch (error) {
-    restoreTree(out, before, folders);
+    restoreTree(out, before, times, folders);
     throw error;
   }
 }
@@ -481,7 +485,19 @@ function listFolders(dir: string): Folders {
  * Puts `dir` back as it was, folders included: drizzle-kit takes an existing `meta/` without a
  * journal for a broken folder, so one it created in a refused run must go too.
  */
-function restoreTree(dir: string, before: Map<string, string>, folders: Folders): void {
+/** Each file's access and modification times, to put back with what a refused run rewrote. */
+function modificationTimes(dir: string, files: Map<string, string>): Map<string, Stats> {
+  const times = new Map<string, Stats>();
+  for (const rel of files.keys()) times.set(rel, statSync(join(dir, rel)));
+  return times;
+}
+
+function restoreTree(
+  dir: string,
+  before: Map<string, string>,
+  times: Map<string, Stats>,
+  folders: Folders,
+): void {
   if (folders.missing) {
     rmSync(folders.missing, { recursive: true, force: true });
     return;
@@ -491,7 +507,15 @@ function restoreTree(dir: string, before: Map<string, string>, folders: Folders)
   // Deepest first; each is empty once the files and folders below it are gone.
   for (const rel of created.sort().reverse()) rmSync(join(dir, rel), { recursive: true });
   for (const rel of folders.dirs) mkdirSync(join(dir, rel), { recursive: true });
-  for (const [rel, text] of before) writeFileSync(join(dir, rel), text);
+  // Only what the run changed is written back, with its times as they were: after a refused run
+  // no file looks modified (editors, `ls -t` and make would take them all for new).
+  for (const [rel, text] of before) {
+    const path = join(dir, rel);
+    if (existsSync(path) && readFileSync(path, 'utf8') === text) continue;
+    writeFileSync(path, text);
+    const was = times.get(rel);
+    if (was) utimesSync(path, was.atimeMs / 1000, was.mtimeMs / 1000);
+  }
 }
 
 function differences(committed: Map<string, string>, fresh: Map<string, string>): string[] {

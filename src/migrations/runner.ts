@@ -13,6 +13,7 @@ import {
 } from '../run/lock-timeout.js';
 import { isConnectionLoss, pgErrorCode, pgErrorMessage } from '../run/pg-error.js';
 import { openSession } from '../run/session.js';
+import { refuseBlockingIndexBuilds } from './blocking-index-guard.js';
 import { carryOverPackageRecords } from './carry-over.js';
 import { type MigrationFile, readMigrations } from './journal.js';
 import {
@@ -67,6 +68,12 @@ export interface RunMigrationsOptions {
    * migration of a folder being migrated, or nothing runs.
    */
   markApplied?: readonly string[];
+  /**
+   * Apply a pending migration's plain `CREATE INDEX` on a partitioned table that holds data as
+   * written, while the writers of every partition wait for the build (refused by default:
+   * blocking-index-guard.ts).
+   */
+  allowBlockingIndexes?: boolean;
 }
 
 export interface RunMigrationsResult {
@@ -107,11 +114,25 @@ export async function runMigrations(
   await waitForAdvisoryLock(conn, MIGRATION_LOCK_KEY);
   try {
     await run(conn, `SET pgparts.migrate = 'on'`);
+    const pending: { source: MigrationSource; files: MigrationFile[] }[] = [];
     for (const { source, files } of perSource) {
       await prepareRecord(conn, source, files, options, result);
       const done = new Set((await recordedMigrations(conn, source.record)).map((r) => r.createdAt));
+      pending.push({ source, files: files.filter((file) => !done.has(file.when)) });
+    }
+    // Every pending file's index builds are checked before the first is applied.
+    if (!options.allowBlockingIndexes) {
+      await refuseBlockingIndexBuilds(
+        conn,
+        pending.flatMap(({ source, files }) =>
+          files
+            .filter((file) => !mark.has(file.tag))
+            .map((file) => ({ source: source.label, folder: source.folder, file })),
+        ),
+      );
+    }
+    for (const { source, files } of pending) {
       for (const file of files) {
-        if (done.has(file.when)) continue;
         if (mark.has(file.tag)) {
           // Recorded as drizzle's migrator records a file it ran: its hash and journal time.
           await conn.execute(insertRecordSql(source.record)(file.hash, file.when));

@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -23,12 +23,25 @@ const originalSchema = readFileSync(schemaFile, 'utf8');
 
 const run = (check?: boolean) => generate({ cwd: app.dir, config: 'pgparts.config.ts', check });
 
-/** Both generate and --check refuse with `message`, and the folder is as it was. */
+/** Each file's modification time, to the millisecond, by its path in the folder. */
+function modified(): Map<string, number> {
+  const times = new Map<string, number>();
+  for (const file of folderText(out).keys())
+    times.set(file, Math.round(statSync(join(out, file)).mtimeMs));
+  return times;
+}
+
+/**
+ * Both generate and --check refuse with `message`, and the folder is as it was: the same files,
+ * none of them written again (their modification times unchanged).
+ */
 async function expectRefused(message: RegExp): Promise<void> {
   const before = folderText(out);
+  const times = modified();
   for (const check of [true, false]) {
     expectPgpartsError(await rejection(run(check)), 'migration', { message });
     expect(folderText(out)).toEqual(before);
+    expect(modified()).toEqual(times);
   }
 }
 

@@ -386,4 +386,48 @@ export const conversions = [conversionTarget({ family, tables: [memos] })];
     expect(kind?.relkind).toBe('p');
     expect(await tableDigest(converted.sql, 'memos', ['id', 'tenant'])).toEqual(before);
   });
+
+  // Last: it leaves drizzle-kit's own file in the folder, which `pgparts generate` would refuse.
+  it("drizzle-kit's own file with a plain CREATE INDEX on a partitioned table holding rows: pgparts migrate refuses it, --allow-blocking-indexes builds it", async () => {
+    const env = { DATABASE_URL: db.url };
+    const schema = join(appDir, 'src', 'schema.ts');
+    writeFileSync(
+      schema,
+      readFileSync(schema, 'utf8').replace(
+        "    index('app_events_account_idx').on(t.accountId, t.occurredAt),",
+        "    index('app_events_account_idx').on(t.accountId, t.occurredAt),\n    index('app_events_account_only_idx').on(t.accountId),",
+      ),
+    );
+    const kit = run(bin('drizzle-kit'), ['generate'], env);
+    expect(kit, kit.out).toMatchObject({ code: 0 });
+    const tag = /(\d{4}_\w+)\.sql/.exec(kit.out)?.[1] ?? '';
+    expect(readFileSync(join(appDir, 'drizzle', `${tag}.sql`), 'utf8')).toContain(
+      'CREATE INDEX "app_events_account_only_idx" ON "app_events"',
+    );
+    await db.sql`INSERT INTO app_events ("occurredAt", "accountId", kind) VALUES (now(), 1, 'k')`;
+    const recorded = async () =>
+      (await db.sql`SELECT count(*)::int AS n FROM drizzle.__drizzle_migrations`)[0]?.n;
+    const recordedBefore = await recorded();
+
+    const refused = run(bin('pgparts'), ['migrate', '--config', 'pgparts.config.ts'], env);
+    expect(refused.code, refused.out).toBe(1);
+    expect(refused.out).toContain(
+      'a pending migration builds an index on a partitioned table that holds data',
+    );
+    expect(refused.out).toContain(`app ${tag} (`);
+    expect(refused.out).toContain('Nothing was applied.');
+    expect(await recorded()).toBe(recordedBefore);
+    const [none] = await db.sql`SELECT to_regclass('app_events_account_only_idx') AS i`;
+    expect(none?.i).toBeNull();
+
+    const allowed = run(
+      bin('pgparts'),
+      ['migrate', '--config', 'pgparts.config.ts', '--allow-blocking-indexes'],
+      env,
+    );
+    expect(allowed, allowed.out).toMatchObject({ code: 0 });
+    expect(allowed.out).toContain(`applied app ${tag}`);
+    const [built] = await db.sql`SELECT to_regclass('app_events_account_only_idx') AS i`;
+    expect(built?.i).not.toBeNull();
+  });
 });
