@@ -115,6 +115,9 @@ describe('steps out of order', () => {
       await legacy.sql`SELECT relkind FROM pg_class WHERE oid = 'public.leaderboard_run'::regclass`;
     expect(kind?.relkind).toBe('r');
     expect((await readConversionState(legacy.db, target.family))?.step).toBe('filled');
+    // Nothing of the swap is left behind: the schema the legacy tables move to comes with them.
+    const [old] = await legacy.sql`SELECT to_regnamespace('pgparts_leaderboard_old') AS schema`;
+    expect(old?.schema).toBeNull();
     // Fixed in the live database, the swap goes through.
     await legacy.sql`DROP VIEW run_by_id`;
     await convertSwap(legacy.db, target);

@@ -124,7 +124,6 @@ async function swapOn(
 
   await checkTriggers(db, target);
   const prepare = await buildTwinViews(db, target, views);
-  prepare.unshift({ sql: `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(old)}` });
   // The app's privileges on the tables and views, given to their successors before they take over.
   const objects = [...family.tables, ...views.map((v) => v.name)];
   for (const grant of await copyGrantsSql(db, family.schema, before.partitioned, objects)) {
@@ -136,6 +135,8 @@ async function swapOn(
     ...family.tables.map((t) => captureStillOnForSwitchSql(family, t, 'forward')),
     ...sequences.flatMap((s) => releaseSequenceSql(s, family.schema)),
     ...family.tables.flatMap((t) => dropConversionTriggerSql(family, family.schema, t, 'forward')),
+    // Made with the moves it receives: a swap that fails or gives up leaves no schema behind.
+    `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(old)}`,
     ...views.map((v) => moveViewSql(family.schema, v, old)),
     ...family.tables.map((t) => moveTableSql(family.schema, t, old)),
     ...family.tables.map((t) => moveTableSql(before.partitioned, t, family.schema)),
