@@ -25,7 +25,7 @@ import { checkOptions, functionOption } from '../run/options.js';
 import { asOperation } from '../run/pg-error.js';
 import { preflightPrivileges } from '../run/privileges.js';
 import { openSession, pgpartsSessionSettings } from '../run/session.js';
-import { identifierProblem, quoteQualified } from '../sql/identifiers.js';
+import { identifierProblem, quoteIdent, quoteQualified } from '../sql/identifiers.js';
 import { checkKey } from './key-validation.js';
 import { ensureOwnership } from './ownership.js';
 import { type RetirePartitionState, retirePreflight } from './retire-preflight.js';
@@ -189,9 +189,24 @@ async function familyForeignKeys(
     referenced: string;
     del: string;
     upd: string;
+    match: string;
+    deferrable: boolean;
+    deferred: boolean;
+    delsetcols: string[] | null;
   }>(
     db,
+    // A SET NULL / SET DEFAULT of some columns only (PostgreSQL 15+) is read through to_jsonb,
+    // which has no such field on 14, rather than naming a column 14 does not have.
     sql`SELECT c.conname AS name, c.confdeltype::text AS del, c.confupdtype::text AS upd,
+               c.confmatchtype::text AS match, c.condeferrable AS deferrable,
+               c.condeferred AS deferred,
+               ARRAY(SELECT a.attname::text
+                     FROM jsonb_array_elements_text(CASE
+                            WHEN jsonb_typeof(to_jsonb(c) -> 'confdelsetcols') = 'array'
+                            THEN to_jsonb(c) -> 'confdelsetcols' ELSE '[]' END)
+                          WITH ORDINALITY k(n, o)
+                     JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n::int2
+                     ORDER BY k.o) AS delsetcols,
                ARRAY(SELECT a.attname::text FROM unnest(c.conkey) WITH ORDINALITY k(n, o)
                      JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n ORDER BY k.o) AS cols,
                ARRAY(SELECT a.attname::text FROM unnest(c.confkey) WITH ORDINALITY k(n, o)
@@ -209,14 +224,24 @@ async function familyForeignKeys(
       columns: r.cols,
       referencedColumns: r.refcols,
       referenced: r.referenced,
-      actions: `${foreignKeyAction('DELETE', r.del)}${foreignKeyAction('UPDATE', r.upd)}`,
+      actions:
+        (r.match === 'f' ? ' MATCH FULL' : '') +
+        foreignKeyAction('DELETE', r.del, r.delsetcols ?? []) +
+        foreignKeyAction('UPDATE', r.upd, []) +
+        (r.deferrable ? ' DEFERRABLE' : '') +
+        (r.deferred ? ' INITIALLY DEFERRED' : ''),
     }));
 }
 
-/** ` ON DELETE CASCADE` from pg_constraint's action code; empty for NO ACTION (the default). */
-function foreignKeyAction(event: 'DELETE' | 'UPDATE', code: string): string {
+/**
+ * ` ON DELETE SET NULL (col)` from pg_constraint's action code and the columns it sets; empty for
+ * NO ACTION (the default).
+ */
+function foreignKeyAction(event: 'DELETE' | 'UPDATE', code: string, columns: string[]): string {
   const action = { r: 'RESTRICT', c: 'CASCADE', n: 'SET NULL', d: 'SET DEFAULT' }[code];
-  return action ? ` ON ${event} ${action}` : '';
+  if (!action) return '';
+  const some = columns.length > 0 ? ` (${columns.map(quoteIdent).join(', ')})` : '';
+  return ` ON ${event} ${action}${some}`;
 }
 
 /** Foreign keys of a partition into the family's parents (inherited, or standing alone). */

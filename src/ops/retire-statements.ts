@@ -18,7 +18,11 @@ export interface FamilyForeignKey {
   columns: string[];
   referencedColumns: string[];
   referenced: string;
-  /** What it does on a delete and an update of the referenced row, as written after them (`ON DELETE CASCADE`); empty for NO ACTION. */
+  /**
+   * What is written after its referenced columns: its MATCH, what it does on a delete and an
+   * update of the referenced row, whether it is deferrable (` MATCH FULL ON DELETE CASCADE
+   * DEFERRABLE`); empty for a key that is all defaults.
+   */
   actions?: string;
 }
 

@@ -49,7 +49,8 @@ beforeAll(async () => {
       PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
     CREATE TABLE shop_items (id bigint NOT NULL, order_id bigint NOT NULL, at timestamptz NOT NULL,
       note text, PRIMARY KEY (id, at),
-      FOREIGN KEY (order_id, at) REFERENCES shop_orders (id, at) ON DELETE CASCADE)
+      FOREIGN KEY (order_id, at) REFERENCES shop_orders (id, at) MATCH FULL ON DELETE CASCADE
+        DEFERRABLE INITIALLY DEFERRED)
       PARTITION BY RANGE (at);`);
   expect((await apply(t.db, { families: [family], now: new Date('2026-03-15Z') })).ok).toBe(true);
   // February's items: every tenth has no note.
@@ -75,7 +76,7 @@ describe('the archive', () => {
       SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint
       WHERE conrelid = 'pgparts_archive.shop_items_2026_02'::regclass AND contype = 'f'`;
     expect(keys.map((k) => k.def)).toEqual([
-      'FOREIGN KEY (order_id, at) REFERENCES pgparts_archive.shop_orders_2026_02(id, at) ON DELETE CASCADE',
+      'FOREIGN KEY (order_id, at) REFERENCES pgparts_archive.shop_orders_2026_02(id, at) MATCH FULL ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED',
     ]);
   });
 });
