@@ -1,9 +1,15 @@
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { PgpartsError } from '../errors.js';
 import type { JournalShape } from './custom-migration.js';
 import { loadModule } from './load-module.js';
 import { DRIZZLE_RECORD, type MigrationRecord } from './migration-record.js';
+
+/** drizzle-kit-stand-in, compiled (the package) or as source (this repository's tests). */
+const DRIZZLE_KIT_STAND_IN = ['js', 'ts']
+  .map((ext) => fileURLToPath(new URL(`./drizzle-kit-stand-in.${ext}`, import.meta.url)))
+  .find((path) => existsSync(path)) as string;
 
 /** The file names drizzle-kit looks for when no --config is given, in its order. */
 export const DRIZZLE_CONFIG_NAMES = [
@@ -68,7 +74,9 @@ export function findDrizzleConfig(cwd: string, file?: string): string {
 
 export async function loadDrizzleConfig(cwd: string, file?: string): Promise<AppDrizzleConfig> {
   const path = findDrizzleConfig(cwd, file);
-  const loaded = await loadModule(path);
+  // Where drizzle-kit is not installed (migrate in a production image), the config's
+  // `defineConfig` comes from a stand-in: migrate reads the config and never runs drizzle-kit.
+  const loaded = await loadModule(path, { standIns: { 'drizzle-kit': DRIZZLE_KIT_STAND_IN } });
   const config = (loaded.default ?? loaded) as {
     dialect?: string;
     out?: string;

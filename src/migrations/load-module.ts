@@ -27,7 +27,10 @@ const requireCache = createRequire(import.meta.url).cache;
  * (In a process that loads TypeScript natively, under tsx, Node's own module cache keeps the
  * first version, as it does for a .js/.mjs config.)
  */
-export async function loadModule(file: string): Promise<Record<string, unknown>> {
+export async function loadModule(
+  file: string,
+  options: LoadModuleOptions = {},
+): Promise<Record<string, unknown>> {
   const path = resolve(file);
   if (!existsSync(path)) throw new PgpartsError('invalid-config', `pgparts: ${file} not found`);
   forgetTransformedIfChanged();
@@ -35,7 +38,12 @@ export async function loadModule(file: string): Promise<Record<string, unknown>>
   const { createJiti } = await import('jiti');
   // tryNative: what Node loads by itself (the app's compiled dependencies, pgparts included, or
   // TypeScript when the process already has a loader) is imported natively; jiti transforms the rest.
-  const jiti = createJiti(import.meta.url, { moduleCache: true, tryNative: true });
+  const alias = missingPackages(path, options.standIns ?? {});
+  const jiti = createJiti(import.meta.url, {
+    moduleCache: true,
+    tryNative: alias === undefined,
+    ...(alias ? { alias } : {}),
+  });
   const before = new Set(Object.keys(requireCache));
   let loaded: unknown;
   try {
@@ -55,6 +63,31 @@ export async function loadModule(file: string): Promise<Record<string, unknown>>
     string,
     unknown
   >;
+}
+
+export interface LoadModuleOptions {
+  /**
+   * Modules to load in place of packages the file imports that are not installed where it is
+   * (package name -> file): drizzle.config's `drizzle-kit`, for commands that never run it.
+   */
+  standIns?: Record<string, string>;
+}
+
+/** The stand-ins for packages `path` cannot resolve from its folder; undefined when none. */
+function missingPackages(
+  path: string,
+  standIns: Record<string, string>,
+): Record<string, string> | undefined {
+  const from = createRequire(path);
+  const alias: Record<string, string> = {};
+  for (const [name, file] of Object.entries(standIns)) {
+    try {
+      from.resolve(name);
+    } catch {
+      alias[name] = file;
+    }
+  }
+  return Object.keys(alias).length > 0 ? alias : undefined;
 }
 
 /**

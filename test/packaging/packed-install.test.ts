@@ -5,6 +5,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  renameSync,
   rmSync,
   writeFileSync,
 } from 'node:fs';
@@ -30,6 +31,8 @@ const appDir = join(scratch, 'app');
 const db = useTestDatabase({ migrated: false });
 /** Migrated by two `pgparts migrate` processes at once. */
 const raced = useTestDatabase({ migrated: false });
+/** Migrated by `pgparts migrate` with drizzle-kit not installed. */
+const bare = useTestDatabase({ migrated: false });
 /** Holds an app's unpartitioned table that `pgparts convert` partitions. */
 const converted = useTestDatabase({ migrated: false });
 
@@ -175,6 +178,20 @@ describe('the packed package in an app', { timeout: 300_000 }, () => {
     expect(second.out).toContain('nothing pending');
     expect(second.out).not.toContain('applied');
     expect(second.code).toBe(0);
+  });
+
+  it('pgparts migrate without drizzle-kit installed (an image built with npm ci --omit=dev) reads drizzle.config all the same', () => {
+    const kit = join(appDir, 'node_modules', 'drizzle-kit');
+    const hidden = join(scratch, 'drizzle-kit-hidden');
+    renameSync(kit, hidden);
+    try {
+      const env = { DATABASE_URL: bare.url };
+      const migrated = run(bin('pgparts'), ['migrate', '--config', 'pgparts.config.ts'], env);
+      expect(migrated, migrated.out).toMatchObject({ code: 0 });
+      expect(migrated.out).toMatch(/applied app \d{4}_partitions \(\d+ ms\)/);
+    } finally {
+      renameSync(hidden, kit);
+    }
   });
 
   it("the tablesFilter keeps drizzle-kit pull away from pgparts's tables", () => {
