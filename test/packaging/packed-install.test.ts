@@ -104,6 +104,15 @@ beforeAll(() => {
 
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
+/** Adds an index (Drizzle's `index(...)` call) to the app's partitioned app_events. */
+function addEventsIndex(index: string): void {
+  const schema = join(appDir, 'src', 'schema.ts');
+  const existing = "    index('app_events_account_idx').on(t.accountId, t.occurredAt),";
+  const text = readFileSync(schema, 'utf8');
+  if (!text.includes(existing)) throw new Error('app_events has no account index to add after');
+  writeFileSync(schema, text.replace(existing, `${existing}\n    ${index},`));
+}
+
 describe('the packed package in an app', { timeout: 300_000 }, () => {
   it('loads every entry point through require() and import', () => {
     const entries = [
@@ -311,14 +320,7 @@ describe('the packed package in an app', { timeout: 300_000 }, () => {
 
   it('a new index on a partitioned table: generate writes an online build, drizzle-kit migrate refuses it, pgparts migrate builds it', async () => {
     const env = { DATABASE_URL: db.url };
-    const schema = join(appDir, 'src', 'schema.ts');
-    writeFileSync(
-      schema,
-      readFileSync(schema, 'utf8').replace(
-        "    index('app_events_account_idx').on(t.accountId, t.occurredAt),",
-        "    index('app_events_account_idx').on(t.accountId, t.occurredAt),\n    index('app_events_kind_idx').on(t.kind),",
-      ),
-    );
+    addEventsIndex("index('app_events_kind_idx').on(t.kind)");
     const generated = run(bin('pgparts'), ['generate', '--config', 'pgparts.config.ts']);
     expect(generated, generated.out).toMatchObject({ code: 0 });
     const file = /wrote (\d{4}_\w+\.sql)$/m.exec(generated.out)?.[1] ?? '';
@@ -407,14 +409,7 @@ export const conversions = [conversionTarget({ family, tables: [memos] })];
   // Last: it leaves drizzle-kit's own file in the folder, which `pgparts generate` would refuse.
   it("drizzle-kit's own file with a plain CREATE INDEX on a partitioned table holding rows: pgparts migrate refuses it, --allow-blocking-indexes builds it", async () => {
     const env = { DATABASE_URL: db.url };
-    const schema = join(appDir, 'src', 'schema.ts');
-    writeFileSync(
-      schema,
-      readFileSync(schema, 'utf8').replace(
-        "    index('app_events_account_idx').on(t.accountId, t.occurredAt),",
-        "    index('app_events_account_idx').on(t.accountId, t.occurredAt),\n    index('app_events_account_only_idx').on(t.accountId),",
-      ),
-    );
+    addEventsIndex("index('app_events_account_only_idx').on(t.accountId)");
     const kit = run(bin('drizzle-kit'), ['generate'], env);
     expect(kit, kit.out).toMatchObject({ code: 0 });
     const tag = /(\d{4}_\w+)\.sql/.exec(kit.out)?.[1] ?? '';
