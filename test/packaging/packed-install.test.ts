@@ -31,6 +31,8 @@ const appDir = join(scratch, 'app');
 const db = useTestDatabase({ migrated: false });
 /** Migrated by two `pgparts migrate` processes at once. */
 const raced = useTestDatabase({ migrated: false });
+/** Migrated and maintained by an app on node-postgres. */
+const viaPg = useTestDatabase({ migrated: false });
 /** Migrated by `pgparts migrate` with drizzle-kit not installed. */
 const bare = useTestDatabase({ migrated: false });
 /** Holds an app's unpartitioned table that `pgparts convert` partitions. */
@@ -87,7 +89,8 @@ beforeAll(() => {
   });
   const manifest = JSON.parse(readFileSync(join(appDir, 'package.json'), 'utf8'));
   manifest.dependencies.pgparts = `file:${join(scratch, tarball)}`;
-  for (const dep of ['drizzle-orm', 'postgres']) {
+  // The app's drivers: postgres.js, and the two others an app may use instead.
+  for (const dep of ['drizzle-orm', 'postgres', 'pg', '@electric-sql/pglite']) {
     manifest.dependencies[dep] = repoPackage.devDependencies[dep];
   }
   manifest.devDependencies['drizzle-kit'] = repoPackage.devDependencies['drizzle-kit'];
@@ -136,6 +139,50 @@ describe('the packed package in an app', { timeout: 300_000 }, () => {
     expect(JSON.parse(imported.stdout)).toEqual(all);
     // The installed package carries its CHANGELOG (what an upgrade changes; README points to it).
     expect(existsSync(join(appDir, 'node_modules', 'pgparts', 'CHANGELOG.md'))).toBe(true);
+  });
+
+  it("node-postgres and PGlite: the built-in families migrated, kept by maintain(), queried, as the README's driver section shows", () => {
+    // One script per driver, run by the app's node: the built-in leaderboard and killmail
+    // families migrated, maintained twice (the second run finds nothing to do), a killmail of
+    // now written through Drizzle (a partition takes it) and read back by a hot path.
+    const body = `
+import { migrate, maintain } from 'pgparts';
+import { builtInFamilies } from 'pgparts/presets';
+import { killmailsRaw, latestKillmails } from 'pgparts/killmails';
+const first = await migrate(db);
+const kept = await maintain(db, { families: builtInFamilies });
+const again = await maintain(db, { families: builtInFamilies });
+const at = new Date();
+await db.insert(killmailsRaw).values({ killmailId: 7, killmailTime: at, systemId: 30000142,
+  shipTypeId: 587, rawPayload: { from: 'app' } });
+const latest = await latestKillmails(db, { limit: 5 });
+console.log(JSON.stringify({ applied: first.applied.length, ok: kept.ok && again.ok,
+  failed: kept.failed, left: again.plan.steps.length,
+  latest: latest.map((k) => k.killmailId) }));
+await close();
+`;
+    const scripts = {
+      'node-postgres': `import pg from 'pg';
+import { drizzle } from 'drizzle-orm/node-postgres';
+const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL });
+const db = drizzle(pool);
+const close = () => pool.end();`,
+      pglite: `import { PGlite } from '@electric-sql/pglite';
+import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
+import { drizzle } from 'drizzle-orm/pglite';
+const client = await PGlite.create({ extensions: { pg_trgm } });
+const db = drizzle(client);
+const close = () => client.close();`,
+    };
+    for (const [driver, open] of Object.entries(scripts)) {
+      const file = join(appDir, `${driver}.mjs`);
+      writeFileSync(file, `${open}\n${body}`);
+      const ran = run('node', [file], { DATABASE_URL: viaPg.url });
+      expect(ran.code, `${driver}: ${ran.out}`).toBe(0);
+      const result = JSON.parse(ran.stdout.trim().split('\n').at(-1) ?? '{}');
+      expect(result, driver).toMatchObject({ ok: true, failed: 0, left: 0, latest: [7] });
+      expect(result.applied, driver).toBeGreaterThan(0);
+    }
   });
 
   it('drizzle-kit generate loads pgparts/schema from an app schema', () => {
