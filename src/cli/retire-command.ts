@@ -4,7 +4,13 @@ import { keyLabel, partitionName } from '../define/partition-key.js';
 import { DEFAULT_ARCHIVE_SCHEMA } from '../define/spec.js';
 import { PgpartsError } from '../errors.js';
 import { reattachDryRun, reattachKey } from '../ops/reattach.js';
-import { retireDryRun, retireKey, retirePreviewSql, unretireKey } from '../ops/retention.js';
+import {
+  type RetirePreview,
+  retireDryRun,
+  retireKey,
+  retirePreviewSql,
+  unretireKey,
+} from '../ops/retention.js';
 import { asReader } from '../run/read-privileges.js';
 import { askYesNo } from './ask.js';
 import { loadFamilies } from './config.js';
@@ -68,37 +74,50 @@ export function registerRetire(program: Command): void {
           : (family.retention?.mode ?? 'drop');
       const partitions = [...family.tables].reverse().map((t) => partitionName(family, t, key));
       const what = `${mode === 'drop' ? 'DROP' : 'archive'} ${partitions.join(', ')} (${family.name} ${keyLabel(key)})`;
-      if (options.dryRun) {
+      // The dry run, and the question without --yes, show what the retire would run: its key
+      // checked and its preflight read first, so a refusal comes before any question.
+      const preview = async (print: boolean): Promise<RetirePreview | null> => {
         const conn = await connect(global);
         try {
           // A role that may not read what the dry run reads is told every GRANT it lacks.
-          const preview = await asReader(conn.db, 'retire --dry-run', [family], () =>
+          const found = await asReader(conn.db, 'retire --dry-run', [family], () =>
             retireDryRun(conn.db, family, key, {
               mode,
               force: options.force === true,
               ...(options.archiveSchema ? { archiveSchema: options.archiveSchema } : {}),
             }),
           );
-          const statements = retirePreviewSql(preview);
-          if (options.json) {
-            cliOut(toJson({ mode: preview.mode, statements }));
-            return;
+          const statements = retirePreviewSql(found);
+          if (options.json && options.dryRun) {
+            cliOut(toJson({ mode: found.mode, statements }));
+            return found;
           }
-          cliOut(
-            preview.facts.present.length === 0
-              ? `${family.name} ${keyLabel(key)}: no partitions to retire: it is retired already (nothing is run)`
-              : `would detach and ${what}, in this order (nothing is run):`,
-          );
+          if (found.facts.present.length === 0) {
+            cliOut(
+              `${family.name} ${keyLabel(key)}: no partitions to retire: it is retired already (nothing is run)`,
+            );
+            return null;
+          }
+          if (!print) return found;
+          cliOut(`would detach and ${what}, in this order (nothing is run):`);
           cliOut(formatStatements(statements, '  ').join('\n'));
+          return found;
         } finally {
           await conn.close();
         }
+      };
+      if (options.dryRun) {
+        await preview(true);
         return;
       }
-      if (!options.yes && !(await askYesNo(`${what}?`))) {
-        cliErr('pgparts: not confirmed; pass --yes to retire without asking');
-        setCliExitCode(1);
-        return;
+      if (!options.yes) {
+        // With --json the checks run, and stdout keeps to the result.
+        if (!(await preview(!options.json))) return;
+        if (!(await askYesNo(`${what}?`))) {
+          cliErr('pgparts: not confirmed; pass --yes to retire without asking');
+          setCliExitCode(1);
+          return;
+        }
       }
       const conn = await connect(global);
       try {

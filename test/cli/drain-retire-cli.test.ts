@@ -155,10 +155,17 @@ describe('pgparts drain / retire / reattach', () => {
     expect(detach).toBeGreaterThan(0);
     expect(drop).toBeGreaterThan(detach);
     expect(runs).toBeGreaterThan(drop);
+    // Without --yes, what it would run comes first (the dry run's words), then the question.
     const refused = await pgparts(t.url, 'retire', 'leaderboard_run', '14');
     expect(refused.code).toBe(1);
+    expect(refused.stdout).toBe(dry.stdout);
     expect(refused.stderr).toContain('pass --yes');
     expect((await rowsByPartition(t.sql)).leaderboard_run_s14).toBe(50);
+    // A key the checks refuse is refused before any question: --yes would not help.
+    const current = await pgparts(t.url, 'retire', 'leaderboard_run', '99');
+    expect(current.code).toBe(1);
+    expect(current.stderr).not.toContain('pass --yes');
+    expect(current.stderr).toMatch(/^pgparts: retire: family leaderboard, key 99: /);
   });
 
   it('retire --archive then reattach round-trips every row', async () => {
