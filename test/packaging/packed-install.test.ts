@@ -141,6 +141,26 @@ describe('the packed package in an app', { timeout: 300_000 }, () => {
     expect(existsSync(join(appDir, 'node_modules', 'pgparts', 'CHANGELOG.md'))).toBe(true);
   });
 
+  it('ships every doc its messages and README name', () => {
+    // Refusals and plan reasons cite docs/<file>.md#<why>: an app that installed the package
+    // finds each beside its README.
+    const installed = join(appDir, 'node_modules', 'pgparts');
+    const cited = new Set<string>();
+    const walk = (dir: string) => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory()) walk(path);
+        else if (entry.name.endsWith('.js') || entry.name === 'README.md')
+          for (const m of readFileSync(path, 'utf8').matchAll(/docs\/([a-z-]+\.md)/g))
+            cited.add(m[1] as string);
+      }
+    };
+    walk(installed);
+    expect(cited.size).toBeGreaterThan(3);
+    const missing = [...cited].filter((doc) => !existsSync(join(installed, 'docs', doc)));
+    expect(missing).toEqual([]);
+  });
+
   it("node-postgres and PGlite: the built-in families migrated, kept by maintain(), queried, as the README's driver section shows", () => {
     // One script per driver, run by the app's node: the built-in leaderboard and killmail
     // families migrated, maintained twice (the second run finds nothing to do), a killmail of
