@@ -1,5 +1,6 @@
 import type { FamilySnapshot, Snapshot } from '../catalog/snapshot.js';
 import { compareKeys, keyId, parseBound, rangeSpan } from '../define/bounds.js';
+import { familyArgument, keyWord } from '../define/command-words.js';
 import { counted } from '../define/counted.js';
 import { addIntervals, intervalStart } from '../define/intervals.js';
 import {
@@ -173,6 +174,46 @@ function newestFirst(values: Iterable<ListValue>): ListValue[] {
   return [...values].sort((a, b) =>
     compareKeys({ kind: 'list', value: b }, { kind: 'list', value: a }),
   );
+}
+
+/**
+ * LIST values the spec no longer names (nor `valuesFrom` holds) whose partitions remain: kept,
+ * every table alike, since pgparts removes no partition a spec stops naming (retention aside);
+ * said so, with the command that removes them.
+ */
+function undeclaredValues(
+  family: FamilySpec,
+  snapshot: FamilySnapshot,
+  tables: TableIndex[],
+  wanted: PartitionKey[],
+): Notice[] {
+  const spec = family.partitionBy;
+  if (spec.strategy !== 'list') return [];
+  const named = new Set<ListValue>([...spec.values, ...(snapshot.sourceValues ?? [])]);
+  const notices: Notice[] = [];
+  for (const key of wanted) {
+    if (key.kind !== 'list' || named.has(key.value)) continue;
+    const held = tables.flatMap((t) => {
+      const p = t.keyed.get(keyId(key));
+      return p ? [{ table: t.name, name: p.name }] : [];
+    });
+    const first = held[0];
+    if (!first) continue;
+    const where = spec.valuesFrom
+      ? `neither in the spec's values nor in ${spec.valuesFrom.schema}.${spec.valuesFrom.table}`
+      : "not among the spec's values";
+    notices.push({
+      family: family.name,
+      severity: 'info',
+      kind: 'undeclared-value',
+      table: first.table,
+      partition: first.name,
+      message:
+        `${keyLabel(key)} is ${where}; its partitions (${held.map((h) => h.name).join(', ')}) stay ` +
+        `as they are: \`pgparts retire ${familyArgument(family)} ${keyWord(key)}\` removes them`,
+    });
+  }
+  return notices;
 }
 
 /** Why a key is wanted, per key: for the reasons of its create steps. */
@@ -535,6 +576,8 @@ function planFamily(
     now,
     options.retention ?? true,
   );
+
+  notices.push(...undeclaredValues(family, snapshot, tables, wanted));
 
   // What interrupted operations left comes first: a drain of another key waits for the
   // family's unfinished drain (ops/drain/drain.ts), so it is resumed before any new one.
