@@ -7,8 +7,8 @@ import { planStatements } from '../run/step-statements.js';
 import { askYesNo } from './ask.js';
 import { loadFamilies } from './config.js';
 import { connect } from './connection.js';
-import { formatPlan, formatStep, formatSummary } from './format.js';
-import { cliIo, cliOut, setCliExitCode } from './io.js';
+import { formatPlan, formatStep, formatSummary, toJson } from './format.js';
+import { cliErr, cliIo, cliOut, setCliExitCode } from './io.js';
 import {
   addBuildMemoryOption,
   addLockOptions,
@@ -22,6 +22,7 @@ import { refuseOnStandby } from './standby.js';
 interface ApplyCommandOptions {
   dryRun?: boolean;
   yes?: boolean;
+  json?: boolean;
   lockKey?: [number, number];
   lockTimeout: number;
   retries: number;
@@ -29,11 +30,11 @@ interface ApplyCommandOptions {
 }
 
 /** Asks on the terminal whether to run the destructive steps; false when there is no terminal. */
-async function confirm(steps: Step[]): Promise<boolean> {
+async function confirm(steps: Step[], say: (line: string) => void): Promise<boolean> {
   if (!process.stdin.isTTY || !cliIo().stdout.isTTY) return false;
-  cliOut('These steps drop or detach partitions:');
+  say('These steps drop or detach partitions:');
   steps.forEach((step, i) => {
-    cliOut(formatStep(step, i).join('\n'));
+    say(formatStep(step, i).join('\n'));
   });
   return askYesNo(`Run these ${steps.length} destructive step(s)?`);
 }
@@ -47,6 +48,10 @@ export function registerApply(program: Command): void {
     .option('--dry-run', 'print the exact SQL that would run, and run nothing')
     .option('--yes', 'run destructive steps (drops, detaches) without asking')
     .option(
+      '--json',
+      'print the result (with --dry-run: the plan) as JSON on stdout; progress goes to stderr',
+    )
+    .option(
       '--lock-key <classid,objid>',
       "the maintenance lock's advisory key (default 1885826145,1920234240): apps that share a " +
         "database and keep disjoint families each give their own, so that one's runs do not " +
@@ -57,6 +62,9 @@ export function registerApply(program: Command): void {
       const global = program.opts<GlobalOptions>();
       const families = await loadFamilies(global.config);
       const conn = await connect(global);
+      // With --json, stdout holds the JSON only: what is said along the way goes to stderr.
+      const say = (line: string) => (options.json ? cliErr(line) : cliOut(line));
+      const progressOut = options.json ? cliIo().stderr : cliIo().stdout;
       try {
         if (options.dryRun) {
           const planned = await asReader(conn.db, 'apply --dry-run', families, () =>
@@ -65,6 +73,10 @@ export function registerApply(program: Command): void {
               maintenanceWorkMem: options.maintenanceWorkMem,
             }),
           );
+          if (options.json) {
+            cliOut(toJson({ database: conn.label, dryRun: true, ...planned }));
+            return;
+          }
           const heading = `pgparts apply --dry-run for ${conn.label} at ${planned.now.toISOString()} (nothing is run)`;
           cliOut(formatPlan(planned, heading).join('\n'));
           return;
@@ -78,23 +90,23 @@ export function registerApply(program: Command): void {
           // Ask about the destructive steps planned now; apply replans under its lock and runs
           // only those approved here (by step id), never one that appeared since.
           // Its retries go with apply's own, on stdout.
-          const snapshot = await inspect(conn.db, families, catalogRead(options, cliIo().stdout));
+          const snapshot = await inspect(conn.db, families, catalogRead(options, progressOut));
           const destructive = plan(families, snapshot, snapshot.takenAt).steps.filter(
             (s) => s.destructive,
           );
           if (destructive.length > 0) {
-            const approved = (await confirm(destructive))
+            const approved = (await confirm(destructive, say))
               ? new Set(destructive.map((s) => s.id))
               : new Set<string>();
             if (approved.size === 0) {
-              cliOut(
+              say(
                 `${destructive.length} destructive step(s) will be skipped (pass --yes to run them)`,
               );
             }
             allowDestructive = (step) => approved.has(step.id);
           }
         }
-        cliOut(`pgparts apply on ${conn.label}`);
+        say(`pgparts apply on ${conn.label}`);
         const result = await apply(conn.db, {
           families,
           allowDestructive,
@@ -102,9 +114,10 @@ export function registerApply(program: Command): void {
           retries: options.retries,
           maintenanceWorkMem: options.maintenanceWorkMem,
           ...(options.lockKey ? { lockKey: options.lockKey } : {}),
-          onProgress: progressPrinter(),
+          onProgress: progressPrinter(progressOut),
         });
-        cliOut(formatSummary(result).join('\n'));
+        if (options.json) cliOut(toJson({ database: conn.label, ...result }));
+        else cliOut(formatSummary(result).join('\n'));
         if (!result.ok) setCliExitCode(1);
       } finally {
         await conn.close();

@@ -153,6 +153,21 @@ describe('pgparts CLI', () => {
       '1 destructive step(s) will be skipped (pass --yes to run them)',
     );
     expect(applied.stdout).toContain('skipped: destructive: needs --yes (allowDestructive) to run');
+    // --json: stdout is the result alone, what is said along the way on stderr.
+    const json = await pgparts(t.url, 'apply', '--json');
+    expect(json.code).toBe(0);
+    const result = JSON.parse(json.stdout);
+    expect(result).toMatchObject({ status: 'applied', ok: true, done: 0, skipped: 1, failed: 0 });
+    expect(result.results[0]).toMatchObject({
+      outcome: 'skipped',
+      message: 'destructive: needs --yes (allowDestructive) to run',
+      step: { kind: 'retire', label: '2020-01-01..2020-02-01' },
+    });
+    expect(json.stderr).toContain('1 destructive step(s) will be skipped');
+    expect(json.stderr).toContain('1 step(s) to run');
+    const dryJson = JSON.parse((await pgparts(t.url, 'apply', '--dry-run', '--json')).stdout);
+    expect(dryJson).toMatchObject({ dryRun: true, steps: [{ kind: 'retire' }] });
+    expect(dryJson.steps[0].sql.join('\n')).toContain('DETACH PARTITION');
     const yes = await pgparts(t.url, 'apply', '--yes');
     expect(yes.code).toBe(0);
     // Approved: retention drops the three partitions, referencing tables first.
@@ -174,6 +189,13 @@ describe('pgparts CLI', () => {
           `another pgparts run holds the maintenance lock (backend pid ${row?.pid}); nothing done`,
         );
         expect(run.stdout).toContain('gives its runs their own --lock-key');
+        const locked = await pgparts(t.url, 'apply', '--yes', '--json');
+        expect(locked.code).toBe(0);
+        expect(JSON.parse(locked.stdout)).toMatchObject({
+          status: 'locked',
+          ok: true,
+          lockHolderPid: row?.pid,
+        });
         // Another app sharing the database, with its own key, is not locked out by it.
         const own = await pgparts(t.url, 'apply', '--yes', '--lock-key', '1885826145,2');
         expect(own.code, own.stderr).toBe(0);
