@@ -201,6 +201,8 @@ const CONNECTION_ERROR_CODES: Record<string, string> = {
   REPLY_TIMEOUT:
     'the server stopped answering: no reply to a statement within the reply timeout (--reply-timeout), and it does not show the statement running',
   CONNECTION_CLOSED: 'the server closed the connection',
+  CLOSED_UNANSWERED:
+    'the other end accepted the connection and closed it before it was set up, without a word (a proxy, load balancer or port-forward with no PostgreSQL server behind it?)',
   CONNECTION_ENDED: 'the connection was ended',
   CONNECTION_DESTROYED: 'the connection was destroyed',
   ECONNREFUSED: 'the connection was refused (is the server running on that host and port?)',

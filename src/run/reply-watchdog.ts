@@ -46,12 +46,30 @@ export function replyTimeoutError(host: string, port: number | undefined, second
   );
 }
 
+/**
+ * The error for a connection the other end closed before it was set up without a word; `code`
+ * CLOSED_UNANSWERED. A PostgreSQL server always answers before it closes (an SSL answer, an
+ * error message); what closes without a word is a proxy, load balancer or port-forward with no
+ * server behind it. (postgres.js would reconnect at once, without end and without a delay.)
+ */
+export function closedUnansweredError(host: string, port: number | undefined) {
+  return Object.assign(new Error('the other end closed the connection before it was set up'), {
+    code: 'CLOSED_UNANSWERED',
+    address: host,
+    port,
+  });
+}
+
 /** The TCP socket with a watch on it: postgres.js, and TLS over it, use it as a stream. */
 class WatchedSocket extends Duplex {
   host = '';
   port: number | undefined;
   private timer: NodeJS.Timeout | null = null;
   private asking = false;
+  /** Whether a byte ever came back on this connection. */
+  private heard = false;
+  /** Whether this side ended the connection (then the other end's close is expected). */
+  private finishing = false;
 
   constructor(
     private readonly inner: Socket,
@@ -60,10 +78,15 @@ class WatchedSocket extends Duplex {
   ) {
     super();
     inner.on('data', (chunk: Buffer) => {
+      this.heard = true;
       this.replied();
       if (!this.push(chunk)) inner.pause();
     });
-    inner.on('end', () => this.push(null));
+    inner.on('end', () => {
+      // An error, not an end: the driver then fails the connection instead of retrying it.
+      if (!this.heard && !this.finishing) this.destroy(closedUnansweredError(this.host, this.port));
+      else this.push(null);
+    });
     inner.on('error', (error) => this.destroy(error));
     inner.on('close', () => {
       this.stopWatch();
@@ -100,6 +123,7 @@ class WatchedSocket extends Duplex {
   }
 
   override _final(done: (error?: Error | null) => void): void {
+    this.finishing = true;
     this.stopWatch();
     this.inner.end(done);
   }

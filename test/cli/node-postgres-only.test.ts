@@ -1,4 +1,5 @@
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
@@ -49,6 +50,48 @@ describe('the CLI without postgres.js', () => {
       { app: string }[]
     >`SELECT to_regclass('leaderboard_run')::text AS app`;
     expect(row?.app).toBe('leaderboard_run');
+  });
+
+  it('an endpoint that closes the connection without a word, or says nothing: exit 1 naming which', async () => {
+    let accepted = 0;
+    let silent = false;
+    const held: Socket[] = [];
+    const endpoint = createServer((socket) => {
+      accepted += 1;
+      socket.on('error', () => {});
+      socket.resume();
+      if (silent) held.push(socket);
+      else socket.end();
+    });
+    await new Promise<void>((done) => endpoint.listen(0, '127.0.0.1', done));
+    try {
+      const address = endpoint.address();
+      const url = new URL(t.url);
+      url.hostname = '127.0.0.1';
+      url.port = String(typeof address === 'object' && address ? address.port : 0);
+      const run = await cli(['--connect-timeout', '3', 'status'], url.toString());
+      expect(run.code).toBe(1);
+      expect(run.stdout).toBe('');
+      // The line after the one that says the built-in families are used (no config here).
+      const lines = run.stderr.trim().split('\n');
+      expect(lines, run.stderr).toHaveLength(2);
+      expect(lines[0]).toMatch(/^pgparts: no pgparts config in /);
+      expect(lines[1]).toBe(
+        `pgparts: cannot reach the database (127.0.0.1:${url.port}): the other end accepted the connection and closed it before it was set up, without a word (a proxy, load balancer or port-forward with no PostgreSQL server behind it?) [CLOSED_UNANSWERED]`,
+      );
+      expect(accepted).toBeGreaterThan(0);
+      expect(accepted).toBeLessThanOrEqual(4);
+      // Silent: the connect timeout, said as such (not as a connection that was lost).
+      silent = true;
+      const quiet = await cli(['--connect-timeout', '1', 'status'], url.toString());
+      expect(quiet.code).toBe(1);
+      expect(quiet.stderr.trim().split('\n')[1]).toBe(
+        `pgparts: cannot reach the database (127.0.0.1:${url.port}): the server did not answer the connection within the connect timeout [CONNECT_TIMEOUT]`,
+      );
+    } finally {
+      await new Promise((done) => endpoint.close(done));
+      for (const socket of held) socket.destroy();
+    }
   });
 
   it('with neither driver, generate still runs and migrate says what to install', async () => {

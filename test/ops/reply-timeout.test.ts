@@ -129,6 +129,66 @@ describe('a server that stops answering after the handshake', () => {
   });
 });
 
+/**
+ * An endpoint that accepts each connection and closes it without a byte (a port-forward or a
+ * load balancer with nothing behind it), counting the connections it took.
+ */
+async function closingEndpoint(): Promise<{
+  url: string;
+  accepted: () => number;
+  close: () => Promise<void>;
+}> {
+  let accepted = 0;
+  const endpoint = createServer((socket) => {
+    accepted += 1;
+    socket.on('error', () => {});
+    socket.resume();
+    socket.end();
+  });
+  await new Promise<void>((done) => endpoint.listen(0, '127.0.0.1', done));
+  const address = endpoint.address();
+  const url = new URL(t.url);
+  url.hostname = '127.0.0.1';
+  url.port = String(typeof address === 'object' && address ? address.port : 0);
+  return {
+    url: url.toString(),
+    accepted: () => accepted,
+    close: () => new Promise((done) => endpoint.close(() => done())),
+  };
+}
+
+describe('an endpoint that accepts the connection and closes it without answering', () => {
+  it('status fails in one line naming it, after a handful of connections, instead of reconnecting without end', async () => {
+    const endpoint = await closingEndpoint();
+    try {
+      // The old behaviour reconnected thousands of times a second for good: cap the wait so
+      // the test reports it instead of hanging (the count below is what is asserted).
+      let timer: NodeJS.Timeout | undefined;
+      const capped = new Promise<'still running'>((done) => {
+        timer = setTimeout(() => done('still running'), 20_000);
+      });
+      const run = await Promise.race([
+        pgparts(endpoint.url, '--connect-timeout', '3', 'status'),
+        capped,
+      ]);
+      clearTimeout(timer);
+      expect(endpoint.accepted()).toBeGreaterThan(0);
+      expect(endpoint.accepted()).toBeLessThanOrEqual(4);
+      expect(run).not.toBe('still running');
+      if (run === 'still running') return;
+      expect(run.code).toBe(1);
+      expect(run.stdout).toBe('');
+      const lines = run.stderr.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain('cannot reach the database (127.0.0.1:');
+      expect(lines[0]).toContain('closed it before it was set up');
+      expect(lines[0]).toContain('[CLOSED_UNANSWERED]');
+    } finally {
+      await endpoint.close();
+    }
+  });
+});
+
 describe('a statement that runs longer than the reply timeout', () => {
   it('is not cut short: the server shows it running, so pgparts waits', async () => {
     // apply --dry-run reads DEFAULT under the lock timeout it is given (a minute here); a lock
