@@ -49,7 +49,16 @@ export async function maintainPartitionsAtStartUp(db: AnyPgDatabase): Promise<vo
 /** Announcing a season: its partitions exist before the first run of it is inserted. */
 export async function announceSeason(db: AnyPgDatabase, id: number, name: string): Promise<void> {
   await db.insert(season).values({ id, name }).onConflictDoNothing();
+  // A maintenance run in progress is waited for (up to 30 s): it may have read the seasons
+  // before this one was inserted.
   const result = await ensureSeasonPartitions(db);
+  if (result.status === 'locked') {
+    console.log(
+      `season ${id}: a maintenance run (backend ${result.lockHolderPid}) still holds the lock; ` +
+        'its rows go to DEFAULT until the next run creates the partitions and moves them',
+    );
+    return;
+  }
   const created = result.results
     .filter((r) => r.outcome === 'done')
     .flatMap((r) => r.step.partitions);

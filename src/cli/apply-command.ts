@@ -14,6 +14,7 @@ import {
   addLockOptions,
   type GlobalOptions,
   lockKeyArgument,
+  wholeNumber,
 } from './options.js';
 import { checkPrivileges } from './preflight.js';
 import { catalogRead, progressPrinter } from './progress.js';
@@ -27,6 +28,7 @@ interface ApplyCommandOptions {
   lockTimeout: number;
   retries: number;
   maintenanceWorkMem?: string;
+  waitForLock: number;
 }
 
 /** Asks on the terminal whether to run the destructive steps; false when there is no terminal. */
@@ -57,6 +59,13 @@ export function registerApply(program: Command): void {
         "database and keep disjoint families each give their own, so that one's runs do not " +
         "leave the other's locked out",
       lockKeyArgument,
+    )
+    .option(
+      '--wait-for-lock <s>',
+      'when another run holds the maintenance lock, wait up to this many seconds for it (trying ' +
+        'again at most every second), then run; 0 (the default) ends at once, saying so',
+      wholeNumber(0, 86_400),
+      0,
     )
     .action(async (options: ApplyCommandOptions) => {
       const global = program.opts<GlobalOptions>();
@@ -114,6 +123,7 @@ export function registerApply(program: Command): void {
           retries: options.retries,
           maintenanceWorkMem: options.maintenanceWorkMem,
           ...(options.lockKey ? { lockKey: options.lockKey } : {}),
+          waitForLockMs: options.waitForLock * 1000,
           onProgress: progressPrinter(progressOut),
         });
         if (options.json) cliOut(toJson({ database: conn.label, ...result }));

@@ -14,6 +14,7 @@ export function progressPrinter(out: CliStream = cliIo().stdout): (event: ApplyE
   const tty = out.isTTY === true;
   let barShown = false;
   let lastLoggedPercent = -1;
+  let waitSaid = false;
   const clearBar = () => {
     if (barShown) {
       out.write('\r\x1b[K');
@@ -39,6 +40,15 @@ export function progressPrinter(out: CliStream = cliIo().stdout): (event: ApplyE
       case 'step-retry':
         clearBar();
         out.write(retryLine(event.step.partitions.join(', '), event));
+        break;
+      case 'lock-busy':
+        // Said once, not at every try.
+        if (!waitSaid) {
+          waitSaid = true;
+          out.write(
+            `another run holds the maintenance lock${event.holderPid === null ? '' : ` (backend ${event.holderPid})`}: waiting for it (--wait-for-lock)\n`,
+          );
+        }
         break;
       case 'read-retry':
         out.write(retryLine('reading the catalog', event));

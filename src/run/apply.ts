@@ -43,6 +43,7 @@ import {
   wantsUpgrade,
 } from './record-run.js';
 import { openSessionSending, pgpartsSessionSettings, SESSION_TOKEN } from './session.js';
+import { asConnectionRun, runOnSameConnection } from './single-connection-runs.js';
 import { readOnlyMessage, standbyMessage } from './standby.js';
 import { fillStepStatements } from './step-statements.js';
 
@@ -111,6 +112,8 @@ const BUILT_IN_EXECUTORS: StepExecutors = {
 
 export type ApplyEvent =
   | { type: 'lock-acquired'; pid: number | null }
+  /** Another run holds the maintenance lock; tried again after `pauseMs` (waitForLockMs). */
+  | { type: 'lock-busy'; holderPid: number | null; waitedMs: number; pauseMs: number }
   | { type: 'planned'; plan: Plan }
   | { type: 'step-start'; step: Step; index: number; total: number }
   | { type: 'step-retry'; step: Step; attempt: number; delayMs: number; message: string }
@@ -161,6 +164,12 @@ export interface ApplyOptions {
    * run and the metrics read as the last success.
    */
   recordRun?: boolean;
+  /**
+   * How long to wait, in ms, for another run holding the maintenance lock before returning
+   * `status: 'locked'` (default 0: at once). The lock is tried again after a pause (50 ms,
+   * doubling up to 1 s), each try a run of its own that sends nothing more while locked.
+   */
+  waitForLockMs?: number;
 }
 
 /** ApplyOptions as checked before anything runs (run/options.ts: unknown names refused). */
@@ -185,6 +194,7 @@ export const applyOptionsSchema = z
       .strict()
       .optional(),
     recordRun: z.boolean().optional(),
+    waitForLockMs: wholeOption(0),
   })
   .strict();
 
@@ -247,7 +257,30 @@ export function applyAs(
 ): Promise<ApplyResult> {
   // A server error outside the steps (pgparts's own records, the catalog read) is thrown as a
   // `query-failed` PgpartsError, the server's as its cause: what the API throws has a code.
-  return asOperation(operation, () => runApply(operation, db, options));
+  return asOperation(operation, () => runApplyWaiting(operation, db, options));
+}
+
+/** runApply, tried again while another run holds the lock, until waitForLockMs has passed. */
+async function runApplyWaiting(
+  operation: 'apply' | 'maintain',
+  db: AnyPgDatabase,
+  options: ApplyOptions,
+): Promise<ApplyResult> {
+  const started = performance.now();
+  for (let pause = 50; ; pause = Math.min(pause * 2, 1_000)) {
+    const result = await runApply(operation, db, options);
+    const waitedMs = performance.now() - started;
+    const left = (options.waitForLockMs ?? 0) - waitedMs;
+    if (result.status !== 'locked' || left <= 0) return { ...result, elapsedMs: waitedMs };
+    const pauseMs = Math.min(pause, left);
+    await options.onProgress?.({
+      type: 'lock-busy',
+      holderPid: result.lockHolderPid,
+      waitedMs,
+      pauseMs,
+    });
+    await new Promise((done) => setTimeout(done, pauseMs));
+  }
 }
 
 async function runApply(
@@ -256,6 +289,43 @@ async function runApply(
   options: ApplyOptions,
 ): Promise<ApplyResult> {
   checkOptions(operation, applyOptionsSchema, options);
+  const running = runOnSameConnection(db);
+  if (running) {
+    return {
+      ...nothingDone('locked', running.holderPid, 0),
+      warnings: [
+        `another ${operation === 'apply' ? 'apply' : 'maintenance'} run of this process is using this database's one connection (a node-postgres Client, PGlite); this one did nothing`,
+      ],
+    };
+  }
+  return asConnectionRun(db, (record) => runApplyHoldingConnection(operation, db, options, record));
+}
+
+/** The result of a run that did nothing (another run held the lock). */
+function nothingDone(
+  status: 'locked',
+  lockHolderPid: number | null,
+  elapsedMs: number,
+): Omit<ApplyResult, 'warnings'> {
+  return {
+    status,
+    ok: true,
+    lockHolderPid,
+    plan: null,
+    results: [],
+    done: 0,
+    skipped: 0,
+    failed: 0,
+    elapsedMs,
+  };
+}
+
+async function runApplyHoldingConnection(
+  operation: 'apply' | 'maintain',
+  db: AnyPgDatabase,
+  options: ApplyOptions,
+  connectionRun: { holderPid: number | null },
+): Promise<ApplyResult> {
   const started = performance.now();
   const startedAt = new Date();
   const families = parseFamilies(options.families);
@@ -346,18 +416,9 @@ async function runApply(
     const base = { lockHolderPid: lock.holderPid, warnings };
     if (!lock.acquired) {
       await stopReading();
-      return {
-        ...base,
-        status: 'locked',
-        ok: true,
-        plan: null,
-        results: [],
-        done: 0,
-        skipped: 0,
-        failed: 0,
-        elapsedMs: performance.now() - started,
-      };
+      return { ...nothingDone('locked', lock.holderPid, performance.now() - started), warnings };
     }
+    connectionRun.holderPid = lock.holderPid;
     let results: StepResult[] = [];
     let planned: Plan | null = null;
     let snapshot: Snapshot | null = null;

@@ -360,6 +360,16 @@ function kept<T>(load: () => Promise<T>): () => Promise<T> {
 const postgresJsModule = kept(() => import('drizzle-orm/postgres-js'));
 const nodePostgresModule = kept(() => import('drizzle-orm/node-postgres'));
 
+/**
+ * The driver's client of `db` when pin() uses `db` as given (one connection: a node-postgres
+ * Client, PGlite, a transaction); undefined for a pool it pins a connection of.
+ */
+export function usedAsGiven(db: AnyPgDatabase): object | undefined {
+  const client = (db as { $client?: unknown }).$client;
+  if (isPostgresJs(client) || isNodePostgresPool(client)) return undefined;
+  return client && typeof client === 'object' ? client : db;
+}
+
 async function pin(db: AnyPgDatabase): Promise<Session> {
   const client = (db as { $client?: unknown }).$client;
   if (isPostgresJs(client)) {

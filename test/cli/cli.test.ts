@@ -196,6 +196,17 @@ describe('pgparts CLI', () => {
           ok: true,
           lockHolderPid: row?.pid,
         });
+        // Told to wait: it says so once, tries again for the second given, then ends locked.
+        const waited = await pgparts(t.url, 'apply', '--yes', '--wait-for-lock', '1');
+        expect(waited.code).toBe(0);
+        expect(waited.stdout).toContain(
+          `another run holds the maintenance lock (backend ${row?.pid}): waiting for it (--wait-for-lock)\n`,
+        );
+        expect(waited.stdout.match(/waiting for it/g)).toHaveLength(1);
+        expect(waited.stdout).toContain(`(backend pid ${row?.pid}); nothing done`);
+        const badWait = await pgparts(t.url, 'apply', '--wait-for-lock', '1.5');
+        expect(badWait.code).toBe(1);
+        expect(badWait.stderr).toContain('expected a whole number from 0 to 86400, got 1.5');
         // Another app sharing the database, with its own key, is not locked out by it.
         const own = await pgparts(t.url, 'apply', '--yes', '--lock-key', '1885826145,2');
         expect(own.code, own.stderr).toBe(0);

@@ -38,13 +38,26 @@ export function drainSeason(
   return drainKey(db, leaderboardFamily, season(n), options);
 }
 
+/** How long ensureSeasonPartitions waits for a maintenance run in progress, by default. */
+export const ENSURE_SEASON_WAIT_FOR_LOCK_MS = 30_000;
+
 /**
  * Gives every row of `season` (announced seasons too) its partitions in leaderboard_run and
  * run_group_member; call it after inserting a season. Never removes anything.
+ *
+ * A maintenance run in progress (cron's, another instance's) may have read the seasons before
+ * this one was inserted, so it is waited for (`waitForLockMs`, default 30 s), and this one then
+ * runs. `status: 'locked'` means it was still running then: the partitions may not exist yet
+ * (rows of the season go to DEFAULT meanwhile, and a later run moves them).
  */
 export function ensureSeasonPartitions(
   db: AnyPgDatabase,
   options: Omit<ApplyOptions, 'families' | 'retention' | 'allowDestructive'> = {},
 ): Promise<ApplyResult> {
-  return apply(db, { ...options, families: [leaderboardFamily], retention: false });
+  return apply(db, {
+    ...options,
+    waitForLockMs: options.waitForLockMs ?? ENSURE_SEASON_WAIT_FOR_LOCK_MS,
+    families: [leaderboardFamily],
+    retention: false,
+  });
 }
