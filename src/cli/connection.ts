@@ -214,6 +214,31 @@ const CONNECTION_ERROR_CODES: Record<string, string> = {
   ETIMEDOUT: 'the connection timed out',
 };
 
+/** The codes of a connection that was never made, as opposed to one lost once made. */
+const NOT_CONNECTED_CODES = new Set([
+  'CONNECT_TIMEOUT',
+  'CLOSED_UNANSWERED',
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
+
+/**
+ * Whether `error` (or its cause chain) says the server could not be reached at all: the CLI
+ * then says where it tried and why, whatever operation met it.
+ */
+export function neverConnected(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < 6 && current && typeof current === 'object'; depth += 1) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && NOT_CONNECTED_CODES.has(code)) return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
 /**
  * A driver error about the connection itself, as one `connection` PgpartsError that says what
  * happened and where; undefined for any other error.

@@ -109,7 +109,11 @@ function holdsCell(p: PartitionInfo): string {
   return p.key ? keyLabel(p.key) : p.bound;
 }
 
-export function formatStatus(report: StatusReport, heading: string): string[] {
+/**
+ * The status report as text; `notRead` families (their tables could not be read) are printed by
+ * the caller, after it, and keep the last line from saying all is well.
+ */
+export function formatStatus(report: StatusReport, heading: string, notRead = 0): string[] {
   const lines = [heading];
   for (const family of report.families) {
     lines.push('', `${family.family}: ${family.description}`);
@@ -161,11 +165,17 @@ export function formatStatus(report: StatusReport, heading: string): string[] {
     for (const notice of family.notices) lines.push(`  [${notice.severity}] ${notice.message}`);
   }
   lines.push('');
+  const unread = `${notRead} family(ies) could not be read (below)`;
   if (report.attention.length === 0) {
-    lines.push('all well: nothing needs attention');
+    lines.push(
+      notRead > 0
+        ? `${unread}; nothing needs attention in the others`
+        : 'all well: nothing needs attention',
+    );
   } else {
     lines.push(`${report.attention.length} thing(s) need attention:`);
     for (const item of report.attention) lines.push(`  - ${item}`);
+    if (notRead > 0) lines.push(`  and ${unread}`);
   }
   return lines;
 }

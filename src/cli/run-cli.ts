@@ -1,7 +1,7 @@
 import { type Command, CommanderError } from 'commander';
 import { isPgpartsError } from '../errors.js';
 import { isConnectionLoss, pgErrorCode, pgErrorMessage } from '../run/pg-error.js';
-import { connectionFailure } from './connection.js';
+import { connectionFailure, neverConnected } from './connection.js';
 import { type CliIo, cliErr, setCliExitCode, withCliIo } from './io.js';
 import { buildProgram } from './program.js';
 import { redactSecrets } from './redact.js';
@@ -15,7 +15,7 @@ function allCommands(command: Command): Command[] {
 export function describeCliError(error: unknown): string {
   // A pooler (pgbouncer) refuses a startup parameter it does not know before the connection is
   // made; --query-timeout sends statement_timeout as one.
-  const refused = /unsupported startup parameter: (\S+)/.exec(pgErrorMessage(error))?.[1];
+  const refused = /unsupported startup parameter: (\w+(?:\.\w+)*)/.exec(pgErrorMessage(error))?.[1];
   if (refused) {
     const instead =
       refused === 'statement_timeout'
@@ -74,9 +74,10 @@ export function runCli(argv: readonly string[], io: CliIo): Promise<number> {
       }
       // A connection error pgparts already described (apply: the step it cut short, and that the
       // next run finishes it) stays as it is; a driver's is described here.
-      const error = isPgpartsError(thrown, 'connection')
-        ? thrown
-        : (connectionFailure(thrown) ?? thrown);
+      const error =
+        isPgpartsError(thrown, 'connection') && !neverConnected(thrown)
+          ? thrown
+          : (connectionFailure(thrown) ?? thrown);
       // Every failure ends with exit 1 and its message, no stack trace; a lost connection in one
       // line (the driver's multi-line detail adds nothing cron can act on).
       const message = redactSecrets(describeCliError(error));

@@ -104,7 +104,7 @@ async function report(
     cliOut(toJson({ database: conn.label, ...found, unreadable, maintenance }));
   } else {
     const heading = `pgparts status of ${conn.label} at ${found.now.toISOString()}`;
-    const lines = formatStatus(found, heading);
+    const lines = formatStatus(found, heading, unreadable.length);
     const notRead = unreadable.flatMap((u) => [
       '',
       `${u.family}: not read (${u.schema}): ${u.message}`,

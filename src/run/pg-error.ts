@@ -78,12 +78,21 @@ export function isConnectionLoss(error: unknown): boolean {
 
 /**
  * A server error met by an operation, as a `query-failed` PgpartsError naming the operation and
- * carrying the server's message and SQLSTATE (the driver's error as `cause`), so that what an
- * exported operation throws always has a `code`. PgpartsErrors and lost connections (which
- * callers tell apart by their own checks) pass through, as does anything without a SQLSTATE.
+ * carrying the server's message and SQLSTATE (the driver's error as `cause`), and a lost
+ * connection as a `connection` one (isConnectionLoss still sees it, through `cause`), so that
+ * what an exported operation throws always has a `code`. PgpartsErrors pass through, as does
+ * anything else without a SQLSTATE.
  */
 export function asOperationError(operation: string, error: unknown): unknown {
-  if (isPgpartsError(error) || isConnectionLoss(error)) return error;
+  if (isPgpartsError(error)) return error;
+  if (isConnectionLoss(error)) {
+    return new PgpartsError(
+      'connection',
+      `pgparts: ${operation}: the connection to the database was lost: ${pgErrorMessage(error)}. ` +
+        'What committed stays and an open transaction was rolled back: run it again to continue',
+      { step: operation, cause: error },
+    );
+  }
   const code = pgErrorCode(error);
   if (!code) return error;
   const statement = failedStatement(error);

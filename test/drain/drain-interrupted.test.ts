@@ -5,7 +5,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { inspect } from '../../src/catalog/inspect.js';
 import { killmailFamily } from '../../src/domains/killmails/partitioning.js';
 import { leaderboardFamily } from '../../src/domains/leaderboard/partitioning.js';
+import { isPgpartsError } from '../../src/errors.js';
 import { type DrainOptions, drainKey } from '../../src/ops/drain/drain.js';
+import { isConnectionLoss } from '../../src/run/pg-error.js';
 import { killWhileWaiting } from '../support/kill-while-waiting.js';
 import { useTestDatabase } from '../support/test-database.js';
 import { digests, insertRuns, rowsByPartition, setupSeasons } from './leaderboard-fixture.js';
@@ -52,7 +54,16 @@ describe('drainKey interrupted by pg_terminate_backend', () => {
           );
         },
       });
-      await expect(interrupted).rejects.toThrow();
+      // Said as pgparts's own connection error (a code to match on), the driver's as its cause.
+      const error = await interrupted.then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(isPgpartsError(error, 'connection'), String(error)).toBe(true);
+      expect(String((error as Error).message)).toMatch(
+        /^pgparts: drain: the connection to the database was lost: .+ run it again to continue$/,
+      );
+      expect(isConnectionLoss(error)).toBe(true);
       // Its connection is gone; end() on it may never settle, so do not wait for it.
       void victim.end().catch(() => {});
 

@@ -2,9 +2,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inspect } from '../../src/catalog/inspect.js';
 import { inspectReadable } from '../../src/catalog/inspect-readable.js';
+import { formatStatus } from '../../src/cli/format.js';
 import { parseFamily } from '../../src/define/spec.js';
 import { prometheusMetrics } from '../../src/metrics/collect.js';
+import { status } from '../../src/plan/status.js';
 import { apply } from '../../src/run/apply.js';
 import { pgpartsIn } from '../cli/run-cli.js';
 import { openTransaction } from '../support/open-transaction.js';
@@ -115,6 +118,15 @@ describe("status and the metrics with one family's DEFAULT locked", () => {
       expect(text.stdout).toMatch(
         /^regions: not read \(public\): pgparts: reading the catalog \(DEFAULT partitions are probed\): gave up after 1 attempt/m,
       );
+      // Not "all well" above a family it could not read.
+      expect(text.stdout).not.toContain('all well');
+      expect(text.stdout).toContain('\n  and 1 family(ies) could not be read (below)\n');
+      // With nothing else to say, neither: the last line names what it could not read.
+      const zonesOnly = { ...status([zones], await inspect(t.db, [zones])), attention: [] };
+      expect(formatStatus(zonesOnly, 'h', 1).at(-1)).toBe(
+        '1 family(ies) could not be read (below); nothing needs attention in the others',
+      );
+      expect(formatStatus(zonesOnly, 'h', 0).at(-1)).toBe('all well: nothing needs attention');
 
       const json = await pgpartsIn(app, t.url, 'status', '--json', ...args);
       expect(json.code, json.stderr).toBe(1);
