@@ -1,5 +1,6 @@
 import { type FamilySpec, parseFamilies } from '../define/spec.js';
 import { isPgpartsError, type PgpartsError } from '../errors.js';
+import { checkDatabase } from '../run/check-database.js';
 import type { AnyPgDatabase } from '../run/database.js';
 import { type InspectOptions, inspect } from './inspect.js';
 import type { Snapshot } from './snapshot.js';
@@ -34,6 +35,7 @@ export async function inspectReadable(
   families: readonly FamilySpec[],
   options: InspectOptions = {},
 ): Promise<ReadableSnapshot> {
+  checkDatabase('status', db);
   const specs = parseFamilies(families);
   try {
     return { snapshot: await inspect(db, specs, options), readable: specs, unreadable: [] };

@@ -1,21 +1,25 @@
 import { is, type SQL, sql } from 'drizzle-orm';
 import { PgTransaction } from 'drizzle-orm/pg-core';
+import { z } from 'zod';
 import { boundKey, compareKeys, parseBound } from '../define/bounds.js';
 import { isManagedComment } from '../define/marker.js';
 import { type ListValue, type PartitionKey, partitionName } from '../define/partition-key.js';
 import { type FamilySpec, listValueType, parseFamilies } from '../define/spec.js';
 import { PgpartsError } from '../errors.js';
 import { CHANGE_LOG_TABLE } from '../ops/online-copy/capture.js';
+import { checkDatabase } from '../run/check-database.js';
 import type { AnyPgDatabase } from '../run/database.js';
 import { sendsTogether } from '../run/driver-capabilities.js';
 import { afterSentOn } from '../run/execute.js';
 import {
   DEFAULT_LOCK_TIMEOUT_MS,
+  lockOptionsSchema,
   lockTimeoutSql,
   outcomeError,
   type RetryOptions,
   retryOnLockTimeout,
 } from '../run/lock-timeout.js';
+import { checkOptions, functionOption, wholeOption } from '../run/options.js';
 import { asOperationError } from '../run/pg-error.js';
 import { rowsOf } from '../run/rows.js';
 import { quoteIdent, quoteQualified } from '../sql/identifiers.js';
@@ -107,6 +111,27 @@ export interface InspectOptions
    */
   now?: Date;
 }
+
+/**
+ * inspect's options, their types checked (a wrong one is an invalid-config error naming it).
+ * Loose: plan and status pass their own options on to it.
+ */
+export const inspectOptionsSchema = z
+  .object({
+    ...lockOptionsSchema.shape,
+    backoffMs: wholeOption(0),
+    maxBackoffMs: wholeOption(0),
+    onRetry: functionOption.optional(),
+    sizes: z.boolean().optional(),
+    exactDefaultRows: z.boolean().optional(),
+    now: z.date({ error: 'expected a valid Date' }).optional(),
+  })
+  .loose();
+
+/** A catalog read's options alone, unknown names refused: what the metrics take. */
+export const catalogReadOptionsSchema = inspectOptionsSchema
+  .pick({ lockTimeoutMs: true, retries: true, backoffMs: true, maxBackoffMs: true, onRetry: true })
+  .strict();
 
 /** How a catalog read waits for its locks: what plan, status and the metrics pass on to inspect. */
 export type CatalogReadOptions = Pick<
@@ -464,6 +489,8 @@ export async function inspect(
   families: readonly FamilySpec[],
   options: InspectOptions = {},
 ): Promise<Snapshot> {
+  checkOptions('inspect', inspectOptionsSchema, options);
+  checkDatabase('inspect', db);
   const outcome = await retryOnLockTimeout(
     () => readCatalog(db, families, options, false),
     options,

@@ -214,8 +214,12 @@ const CONNECTION_ERROR_CODES: Record<string, string> = {
   ETIMEDOUT: 'the connection timed out',
 };
 
-/** The codes of a connection that was never made, as opposed to one lost once made. */
-const NOT_CONNECTED_CODES = new Set([
+/**
+ * The codes of a server that could not be reached or stopped answering, as opposed to a
+ * connection lost once made (a backend terminated, a restart).
+ */
+const UNREACHABLE_CODES = new Set([
+  'REPLY_TIMEOUT',
   'CONNECT_TIMEOUT',
   'CLOSED_UNANSWERED',
   'ECONNREFUSED',
@@ -226,14 +230,14 @@ const NOT_CONNECTED_CODES = new Set([
 ]);
 
 /**
- * Whether `error` (or its cause chain) says the server could not be reached at all: the CLI
- * then says where it tried and why, whatever operation met it.
+ * Whether `error` (or its cause chain) says the server could not be reached, or stopped
+ * answering: the CLI then says where and why, whatever operation met it.
  */
-export function neverConnected(error: unknown): boolean {
+export function unreachable(error: unknown): boolean {
   let current: unknown = error;
   for (let depth = 0; depth < 6 && current && typeof current === 'object'; depth += 1) {
     const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string' && NOT_CONNECTED_CODES.has(code)) return true;
+    if (typeof code === 'string' && UNREACHABLE_CODES.has(code)) return true;
     current = (current as { cause?: unknown }).cause;
   }
   return false;

@@ -1,7 +1,7 @@
 import { type Command, CommanderError } from 'commander';
 import { isPgpartsError } from '../errors.js';
 import { isConnectionLoss, pgErrorCode, pgErrorMessage } from '../run/pg-error.js';
-import { connectionFailure, neverConnected } from './connection.js';
+import { connectionFailure, unreachable } from './connection.js';
 import { type CliIo, cliErr, setCliExitCode, withCliIo } from './io.js';
 import { buildProgram } from './program.js';
 import { redactSecrets } from './redact.js';
@@ -75,7 +75,7 @@ export function runCli(argv: readonly string[], io: CliIo): Promise<number> {
       // A connection error pgparts already described (apply: the step it cut short, and that the
       // next run finishes it) stays as it is; a driver's is described here.
       const error =
-        isPgpartsError(thrown, 'connection') && !neverConnected(thrown)
+        isPgpartsError(thrown, 'connection') && !unreachable(thrown)
           ? thrown
           : (connectionFailure(thrown) ?? thrown);
       // Every failure ends with exit 1 and its message, no stack trace; a lost connection in one

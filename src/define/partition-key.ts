@@ -22,7 +22,13 @@ export type PartitionKey =
 /** What a PartitionKey given to an operation must look like (its values are checked later). */
 const partitionKeySchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('list'), value: z.union([z.number(), z.string()]) }).strict(),
-  z.object({ kind: z.literal('range'), from: z.date(), to: z.date() }).strict(),
+  z
+    .object({
+      kind: z.literal('range'),
+      from: z.date({ error: 'expected a valid Date' }),
+      to: z.date({ error: 'expected a valid Date' }),
+    })
+    .strict(),
   z.object({ kind: z.literal('default') }).strict(),
 ]);
 

@@ -25,7 +25,10 @@ export const DEFAULT_ARCHIVE_SCHEMA = 'pgparts_archive';
 const retentionSchema = z
   .object({
     /** How many intervals (RANGE) or newest list values (LIST) to keep; older ones are removed. */
-    keep: z.number().int().positive(),
+    keep: z
+      .number({ error: 'expected a whole number of 1 or more' })
+      .int({ error: 'expected a whole number of 1 or more' })
+      .positive({ error: 'expected a whole number of 1 or more' }),
     /** drop the partitions, or detach them into `archiveSchema` and keep them. */
     mode: z.enum(['drop', 'archive']).default('drop'),
     archiveSchema: identifierSchema.default(DEFAULT_ARCHIVE_SCHEMA),
@@ -117,11 +120,13 @@ export const familySchema = z
         });
       }
     }
-    if (p.strategy === 'range' && family.retention && p.past > family.retention.keep) {
+    // A keep that failed its own check (said above) says nothing about `past`.
+    const keep = family.retention?.keep;
+    if (p.strategy === 'range' && keep !== undefined && keep >= 1 && p.past > keep) {
       ctx.addIssue({
         code: 'custom',
         path: ['partitionBy', 'past'],
-        message: `past (${p.past}) reaches back beyond retention.keep (${family.retention.keep}): apply would create what retention removes`,
+        message: `past (${p.past}) reaches back beyond retention.keep (${keep}): apply would create what retention removes`,
       });
     }
     const seen = new Set<string>();

@@ -1,10 +1,12 @@
 import { sql } from 'drizzle-orm';
-import type { CatalogReadOptions } from '../catalog/inspect.js';
+import { type CatalogReadOptions, catalogReadOptionsSchema } from '../catalog/inspect.js';
 import { inspectReadable } from '../catalog/inspect-readable.js';
 import { readMaintenanceRuns } from '../catalog/maintenance-runs.js';
 import { type FamilySpec, parseFamily } from '../define/spec.js';
 import { status } from '../plan/status.js';
+import { checkDatabase } from '../run/check-database.js';
 import type { AnyPgDatabase } from '../run/database.js';
+import { checkOptions } from '../run/options.js';
 import { rowsOf } from '../run/rows.js';
 import { quoteQualified } from '../sql/identifiers.js';
 import { renderExposition } from './exposition.js';
@@ -44,6 +46,8 @@ export async function prometheusMetrics(
   families: readonly FamilySpec[],
   options: CatalogReadOptions = {},
 ): Promise<string> {
+  checkOptions('prometheusMetrics', catalogReadOptionsSchema, options);
+  checkDatabase('prometheusMetrics', db);
   const specs = families.map((f) => parseFamily(f));
   const { snapshot, readable, unreadable } = await inspectReadable(db, specs, options);
   const report = status(readable, snapshot);

@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import { checkDatabase } from '../run/check-database.js';
 import type { AnyPgDatabase } from '../run/database.js';
 import { preflightPrivileges } from '../run/privileges.js';
 import { createdSchemas } from './created-schemas.js';
@@ -35,6 +36,7 @@ export async function migrate(
   db: AnyPgDatabase,
   options: MigrateOptions = {},
 ): Promise<RunMigrationsResult> {
+  checkDatabase('migrate', db);
   const sources: MigrationSource[] = [];
   if (options.packageMigrations ?? options.appFolder === undefined) {
     sources.push({

@@ -11,6 +11,7 @@ import {
 } from '../define/partition-key.js';
 import { DEFAULT_ARCHIVE_SCHEMA, type FamilySpec } from '../define/spec.js';
 import { PgpartsError } from '../errors.js';
+import { checkDatabase } from '../run/check-database.js';
 import type { AnyPgDatabase } from '../run/database.js';
 import { query, run } from '../run/execute.js';
 import { withKeyOperation } from '../run/key-lock.js';
@@ -237,6 +238,7 @@ async function reattachKeyChecked(
   options: ReattachOptions,
 ): Promise<ReattachResult> {
   checkOptions('reattach', reattachOptionsSchema, options);
+  checkDatabase('reattach', pool);
   checkKeyShape('reattach', key);
   const started = performance.now();
   const archiveSchema = await reattachArchiveSchema(pool, family, key, options);
@@ -290,6 +292,7 @@ export async function reattachDryRun(
 ): Promise<ReattachPreview> {
   return asOperation('reattach', async () => {
     checkOptions('reattach', reattachOptionsSchema, options);
+    checkDatabase('reattach', db);
     checkKeyShape('reattach', key);
     const archiveSchema = await reattachArchiveSchema(db, family, key, options);
     const session = await openSession(db, { settings: pgpartsSessionSettings() });

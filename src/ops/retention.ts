@@ -11,6 +11,7 @@ import {
 } from '../define/partition-key.js';
 import { DEFAULT_ARCHIVE_SCHEMA, type FamilySpec } from '../define/spec.js';
 import { PgpartsError } from '../errors.js';
+import { checkDatabase } from '../run/check-database.js';
 import type { AnyPgDatabase } from '../run/database.js';
 import { afterSentOn, query, run } from '../run/execute.js';
 import { withKeyOperation } from '../run/key-lock.js';
@@ -376,6 +377,7 @@ export async function retireDryRun(
   options: RetireOptions = {},
 ): Promise<RetirePreview> {
   checkOptions('retire', retireOptionsSchema, options);
+  checkDatabase('retire --dry-run', db);
   checkKeyShape('retire', key);
   const archiveSchema = retireArchiveSchema(family, key, options);
   const session = await openSession(db, { settings: pgpartsSessionSettings() });
@@ -438,6 +440,7 @@ async function retireKeyChecked(
   options: RetireOptions = {},
 ): Promise<RetireResult> {
   checkOptions('retire', retireOptionsSchema, options);
+  checkDatabase('retire', db, { notInTransaction: 'it detaches partitions CONCURRENTLY' });
   checkKeyShape('retire', key);
   const started = performance.now();
   const archiveSchema = retireArchiveSchema(family, key, options);
@@ -718,6 +721,7 @@ async function unretireKeyChecked(
   key: PartitionKey,
 ): Promise<boolean> {
   checkKeyShape('unretire', key);
+  checkDatabase('unretire', db);
   await preflightPrivileges(db, 'unretire', [family]);
   const session = await openSession(db, { settings: pgpartsSessionSettings() });
   try {

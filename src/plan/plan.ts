@@ -762,8 +762,13 @@ export interface SpecMatch {
 
 /** Rejects a clock that is no date: everything planned is relative to it. */
 export function checkNow(now: Date): void {
-  if (Number.isNaN(now.getTime()))
-    throw new PgpartsError('invalid-input', 'pgparts: plan needs a valid `now`');
+  if (!(now instanceof Date) || Number.isNaN(now.getTime())) {
+    const given = now instanceof Date ? 'an invalid Date' : (JSON.stringify(now) ?? String(now));
+    throw new PgpartsError(
+      'invalid-input',
+      `pgparts: plan needs a valid \`now\` (a Date), not ${given}`,
+    );
+  }
 }
 
 /** Which of `specs` match the database in `snapshot`, which do not and why. */

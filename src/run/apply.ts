@@ -18,6 +18,7 @@ import {
   releaseAdvisoryLock,
   tryAdvisoryLock,
 } from './advisory-lock.js';
+import { checkDatabase } from './check-database.js';
 import { runCreateStep } from './create-step.js';
 import type { AnyPgDatabase } from './database.js';
 import { sendsTogether } from './driver-capabilities.js';
@@ -289,6 +290,7 @@ async function runApply(
   options: ApplyOptions,
 ): Promise<ApplyResult> {
   checkOptions(operation, applyOptionsSchema, options);
+  checkDatabase(operation, db);
   const running = runOnSameConnection(db);
   if (running) {
     return {

@@ -6,6 +6,7 @@ import { isPgpartsError } from '../errors.js';
 import { drainPreviewSql, previewDrain } from '../ops/drain/drain.js';
 import { previewRetire, retirePreviewSql } from '../ops/retention.js';
 import { findFamilySnapshot, type Plan, plan, type Step } from '../plan/plan.js';
+import { checkDatabase } from './check-database.js';
 import type { AnyPgDatabase } from './database.js';
 import { DEFAULT_LOCK_TIMEOUT_MS } from './lock-timeout.js';
 import { checkOptions, memorySizeOption } from './options.js';
@@ -87,6 +88,7 @@ export async function withStepStatements(
   options: StepStatementOptions = {},
 ): Promise<Plan> {
   checkOptions('plan', stepStatementOptionsSchema, options);
+  checkDatabase('plan', db);
   return fillStepStatements(db, families, planned, snapshot, options);
 }
 
@@ -130,6 +132,7 @@ export async function planStatements(
   options: PlanStatementsOptions = {},
 ): Promise<Plan> {
   checkOptions('plan', stepStatementOptionsSchema, options);
+  checkDatabase('plan', db);
   const specs = parseFamilies(families);
   const snapshot = await inspect(db, specs, options);
   const planned = plan(specs, snapshot, options.now ?? snapshot.takenAt, {

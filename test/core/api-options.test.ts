@@ -105,7 +105,7 @@ describe('the API refuses bad options and keys, changing nothing', () => {
       [
         retireKey(t.db, events, { kind: 'range', from: '2026-03-01', to: '2026-04-01' } as never),
         'invalid-input',
-        /from: Invalid input: expected date/,
+        /from: expected a valid Date/,
       ],
       [
         reattachKey(t.db, events, march, { mode: 'drop' } as never),

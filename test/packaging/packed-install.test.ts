@@ -161,6 +161,26 @@ describe('the packed package in an app', { timeout: 300_000 }, () => {
     expect(missing).toEqual([]);
   });
 
+  it('its source maps carry the TypeScript they map to (src/ is not in the package)', () => {
+    const dist = join(appDir, 'node_modules', 'pgparts', 'dist');
+    expect(existsSync(join(appDir, 'node_modules', 'pgparts', 'src'))).toBe(false);
+    const maps = readdirSync(dist, { recursive: true, encoding: 'utf8' }).filter((f) =>
+      f.endsWith('.js.map'),
+    );
+    expect(maps.length).toBeGreaterThan(50);
+    const without = maps.filter((file) => {
+      const map = JSON.parse(readFileSync(join(dist, file), 'utf8')) as {
+        sources: string[];
+        sourcesContent?: (string | null)[];
+      };
+      return !(
+        map.sourcesContent?.length === map.sources.length &&
+        map.sourcesContent.every((text) => typeof text === 'string' && text.length > 0)
+      );
+    });
+    expect(without).toEqual([]);
+  });
+
   it("node-postgres and PGlite: the built-in families migrated, kept by maintain(), queried, as the README's driver section shows", () => {
     // One script per driver, run by the app's node: the built-in leaderboard and killmail
     // families migrated, maintained twice (the second run finds nothing to do), a killmail of

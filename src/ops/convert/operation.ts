@@ -1,4 +1,5 @@
 import type { FamilySpec } from '../../define/spec.js';
+import { checkDatabase } from '../../run/check-database.js';
 import type { AnyPgDatabase } from '../../run/database.js';
 import { type KeyOperation, WHOLE_FAMILY_KEY, withKeyOperation } from '../../run/key-lock.js';
 import { asOperation } from '../../run/pg-error.js';
@@ -23,6 +24,7 @@ export async function conversionStep<T>(
   dryRun: boolean,
   fn: (s: AnyPgDatabase, op: KeyOperation | null) => Promise<T>,
 ): Promise<T> {
+  checkDatabase(`convert ${family.name}`, db);
   // A server error of a step is thrown with a code, as every exported operation's is.
   return asOperation(`convert ${family.name}`, () => runStep(db, family, dryRun, fn));
 }

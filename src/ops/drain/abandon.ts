@@ -4,6 +4,7 @@ import { familyArgument, keyWord } from '../../define/command-words.js';
 import { checkKeyShape, keyLabel, type PartitionKey } from '../../define/partition-key.js';
 import type { FamilySpec } from '../../define/spec.js';
 import { PgpartsError } from '../../errors.js';
+import { checkDatabase } from '../../run/check-database.js';
 import type { AnyPgDatabase } from '../../run/database.js';
 import { withKeyOperation } from '../../run/key-lock.js';
 import { lockOptionsSchema, runLockedTransaction } from '../../run/lock-timeout.js';
@@ -158,6 +159,7 @@ export async function abandonDrain(
 ): Promise<AbandonDrainResult> {
   return asOperation('drain', async () => {
     checkOptions('drain --abandon', abandonOptionsSchema, options);
+    checkDatabase('drain --abandon', db);
     checkKeyShape('drain', key);
     const kind = drainKeyKindProblem(family, key);
     if (kind) {

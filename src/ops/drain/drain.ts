@@ -7,6 +7,7 @@ import { checkKeyShape, keyLabel, type PartitionKey } from '../../define/partiti
 import type { FamilySpec } from '../../define/spec.js';
 import { isPgpartsError, PgpartsError } from '../../errors.js';
 import { abandonCommand, failedDrainDetail } from '../../plan/drain-failure.js';
+import { checkDatabase } from '../../run/check-database.js';
 import type { AnyPgDatabase } from '../../run/database.js';
 import { driverCapabilities } from '../../run/driver-capabilities.js';
 import { query, run, runAsTransaction, runCounted, runInTransaction } from '../../run/execute.js';
@@ -893,6 +894,7 @@ async function drainKeyChecked(
   options: DrainOptions = {},
 ): Promise<DrainResult> {
   checkOptions('drain', drainOptionsSchema, options);
+  checkDatabase('drain', db);
   checkKeyShape('drain', key);
   const label = key.kind === 'default' ? 'DEFAULT' : keyLabel(key);
   // One connection for the key's lock and the work (a pool of one suffices, as for apply).
@@ -1054,6 +1056,7 @@ export async function drainDryRun(
   options: DrainOptions = {},
 ): Promise<{ preview: DrainPreview; statements: string[] }> {
   checkOptions('drain', drainOptionsSchema, options);
+  checkDatabase('drain', db);
   checkKeyShape('drain', key);
   const session = await openSession(db, { settings: pgpartsSessionSettings() });
   try {

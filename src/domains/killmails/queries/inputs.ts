@@ -9,7 +9,10 @@ export const gameIdSchema = z.number().int().positive().safe();
 
 /** An instant: a Date or an ISO 8601 string with an offset (never a zone-less local time). */
 export const instantSchema = z
-  .union([z.date(), z.iso.datetime({ offset: true })])
+  .union(
+    [z.date(), z.iso.datetime({ offset: true })],
+    'expected a valid Date, or an ISO 8601 string with an offset (2026-05-01T00:00:00Z)',
+  )
   .transform((value) => new Date(value))
   .refine((date) => !Number.isNaN(date.getTime()), 'not a valid date')
   .refine(instantInRange, 'outside the years 1 to 9999 a timestamp parameter can carry');
