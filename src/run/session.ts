@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { AnyPgDatabase } from './database.js';
 import { afterSent } from './execute.js';
+import { inlineParameters } from './inline-parameters.js';
 import { lockTimeoutSql } from './lock-timeout.js';
 import { isConnectionLoss } from './pg-error.js';
 import { rowsOf } from './rows.js';
@@ -96,6 +97,31 @@ function named(args: unknown[]): unknown[] {
   return [text, parameters, { ...(options as object | undefined), prepare: true }];
 }
 
+/** The postgres.js clients (by their options object, one per client) pgparts has pinned before. */
+const pinnedBefore = new WeakSet<object>();
+
+/**
+ * What a statement with parameters is sent as. A statement with parameters that its connection
+ * has not prepared yet costs postgres.js a round trip of its own (it asks for the parameter
+ * types first), which holds back the statements behind it: a run on a new connection paid 19
+ * round trips instead of 3. So the first session pgparts pins on a client in this process (a
+ * CLI command's, a cron job's process, an app's start-up) sends its statements with their values
+ * written in as literals (inline-parameters.ts), unnamed: in one round trip each, pipelined.
+ * Later sessions send them named (see above): each connection prepares a statement once, a
+ * round trip then, and keeps it. A value of a kind not written in (an array, a Date) sends the
+ * statement named with its parameters.
+ */
+function sendable(args: unknown[], inline: boolean): unknown[] {
+  const [text, parameters, options] = args;
+  if (typeof text !== 'string' || !Array.isArray(parameters) || parameters.length === 0) {
+    return args;
+  }
+  const inlined = inline ? inlineParameters(text, parameters) : null;
+  if (inlined === null) return named(args);
+  // Extended protocol still (postgres.js sends a text without parameters as a simple query).
+  return [inlined, [], { ...(options as object | undefined), prepare: false, simple: false }];
+}
+
 /** postgres.js's connection, as a query's `onexecute` is given it: its close handler slot. */
 interface PostgresJsConnection {
   onclose?: ((error: unknown) => void) | null;
@@ -132,6 +158,9 @@ function transactionalReserved(reserved: PostgresJsReserved, options: unknown): 
     return true;
   };
   const scoped = reserved as PostgresJsReserved & Record<string, unknown>;
+  const client = typeof options === 'object' && options !== null ? options : scoped;
+  const inline = !pinnedBefore.has(client);
+  pinnedBefore.add(client);
   const unsafe = reserved.unsafe.bind(reserved) as (...args: unknown[]) => Promise<unknown>;
   const release = reserved.release.bind(reserved);
   scoped.release = () => {
@@ -144,7 +173,7 @@ function transactionalReserved(reserved: PostgresJsReserved, options: unknown): 
   };
   scoped.unsafe = (...args: unknown[]) => {
     if (lost !== undefined) return failedQuery(lost);
-    const [text, parameters, queryOptions] = named(args);
+    const [text, parameters, queryOptions] = sendable(args, inline);
     const own = (queryOptions as { onexecute?: unknown } | undefined)?.onexecute;
     const pending = unsafe(text, parameters, {
       ...(queryOptions as object | undefined),
