@@ -1,3 +1,4 @@
+import { followsName, skipQuoted } from '../sql/lexer.js';
 import { textLiteral } from '../sql/literals.js';
 
 /**
@@ -59,34 +60,27 @@ function scan(text: string): Split | null {
   let from = 0;
   let i = 0;
   while (i < text.length) {
-    const c = text[i] as string;
-    const next = text[i + 1];
-    let end = i + 1;
-    if (c === "'" || c === '"') end = closing(text, i, c);
-    else if (c === '-' && next === '-') end = lineEnd(text, i);
-    else if (c === '/' && next === '*') end = commentEnd(text, i);
-    else if (c === '$' && !/[A-Za-z0-9_$]/.test(text[i - 1] ?? ' ')) {
-      // A parameter only where it does not continue a name (a$1 is an identifier).
-      const number = /^\$(\d+)/.exec(text.slice(i, i + 12))?.[1];
-      if (number !== undefined) {
-        chunks.push(text.slice(from, i));
-        numbers.push(Number(number));
-        i += number.length + 1;
-        from = i;
-        continue;
-      }
-      const tag = /^\$([A-Za-z_][A-Za-z0-9_]*)?\$/.exec(text.slice(i, i + 64))?.[0];
-      if (tag !== undefined) {
-        const close = text.indexOf(tag, i + tag.length);
-        // An unterminated body: not pgparts's own text, left alone.
-        if (close < 0) return null;
-        end = close + tag.length;
-      }
+    const skipped = skipQuoted(text, i);
+    if (skipped !== null) {
+      i = skipped;
+      continue;
     }
-    i = end;
+    const number =
+      text[i] === '$' && !followsName(text, i)
+        ? /^\$(\d+)/.exec(text.slice(i, i + 12))?.[1]
+        : undefined;
+    if (number !== undefined) {
+      chunks.push(text.slice(from, i));
+      numbers.push(Number(number));
+      i += number.length + 1;
+      from = i;
+    } else {
+      i += 1;
+    }
   }
   chunks.push(text.slice(from));
-  return { chunks, numbers };
+  // No parameter found outside quotes (an unterminated one ran to the end): sent as it is.
+  return numbers.length > 0 ? { chunks, numbers } : null;
 }
 
 function literalOf(value: unknown): string | null {
@@ -96,45 +90,4 @@ function literalOf(value: unknown): string | null {
   if (typeof value === 'string') return textLiteral(value);
   if (typeof value === 'number' && Number.isFinite(value)) return `'${String(value)}'`;
   return null;
-}
-
-/** Past the quote that closes the one at `start` (a doubled quote is part of the text). */
-function closing(text: string, start: number, quote: string): number {
-  // E'...' (a backslash escapes the next character) when the quote follows a lone E.
-  const escapes = quote === "'" && /(^|[^A-Za-z0-9_])[eE]$/.test(text.slice(0, start));
-  for (let i = start + 1; i < text.length; i += 1) {
-    if (escapes && text[i] === '\\') {
-      i += 1;
-      continue;
-    }
-    if (text[i] === quote) {
-      if (text[i + 1] === quote) {
-        i += 1;
-        continue;
-      }
-      return i + 1;
-    }
-  }
-  return text.length;
-}
-
-function lineEnd(text: string, start: number): number {
-  const end = text.indexOf('\n', start);
-  return end < 0 ? text.length : end;
-}
-
-/** Past the end of a block comment, nested ones included. */
-function commentEnd(text: string, start: number): number {
-  let depth = 0;
-  for (let i = start; i < text.length - 1; i += 1) {
-    if (text[i] === '/' && text[i + 1] === '*') {
-      depth += 1;
-      i += 1;
-    } else if (text[i] === '*' && text[i + 1] === '/') {
-      depth -= 1;
-      i += 1;
-      if (depth === 0) return i + 1;
-    }
-  }
-  return text.length;
 }
