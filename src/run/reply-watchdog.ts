@@ -210,6 +210,10 @@ export function replyWatchdog(
     const host = connection.host[index] ?? 'localhost';
     const port = connection.port[index] ?? connection.port[0] ?? 5432;
     const inner = connection.path ? netConnect(connection.path) : netConnect(port, host);
+    // Each write goes out at once: postgres.js writes a pipelined batch in several writes when
+    // it passes 1 kB, and with Nagle's algorithm on (Node's default) a small write behind a
+    // large one waits for the server's acknowledgement, a round trip on a remote server.
+    if (!connection.path) inner.setNoDelay(true);
     const watched = new WatchedSocket(inner, options, gaveUp);
     const failed = stopped;
     if (failed) process.nextTick(() => watched.destroy(failed));

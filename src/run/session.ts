@@ -108,8 +108,9 @@ const pinnedBefore = new WeakSet<object>();
  * CLI command's, a cron job's process, an app's start-up) sends its statements with their values
  * written in as literals (inline-parameters.ts), unnamed: in one round trip each, pipelined.
  * Later sessions send them named (see above): each connection prepares a statement once, a
- * round trip then, and keeps it. A value of a kind not written in (an array, a Date) sends the
- * statement named with its parameters.
+ * round trip then, and keeps it; on a client made with `prepare: false`, which keeps nothing,
+ * every session writes the values in. A value of a kind not written in (an array, a Date) sends
+ * the statement named with its parameters.
  */
 function sendable(args: unknown[], inline: boolean): unknown[] {
   const [text, parameters, options] = args;
@@ -159,7 +160,10 @@ function transactionalReserved(reserved: PostgresJsReserved, options: unknown): 
   };
   const scoped = reserved as PostgresJsReserved & Record<string, unknown>;
   const client = typeof options === 'object' && options !== null ? options : scoped;
-  const inline = !pinnedBefore.has(client);
+  // A client made with `prepare: false` (behind a transaction-mode pooler) never keeps a
+  // statement: every session sends its values written in, or each run would ask for the
+  // parameter types of every statement again.
+  const inline = !pinnedBefore.has(client) || (client as { prepare?: unknown }).prepare === false;
   pinnedBefore.add(client);
   const unsafe = reserved.unsafe.bind(reserved) as (...args: unknown[]) => Promise<unknown>;
   const release = reserved.release.bind(reserved);

@@ -154,6 +154,29 @@ describe('a maintenance run that has nothing to do', () => {
     expect(relay.flights()).toBeLessThanOrEqual(3);
   });
 
+  it('waits for three round trips on every run of a client made with prepare: false (behind a transaction-mode pooler)', async () => {
+    await t.sql`INSERT INTO season (id, name) VALUES (1, 'S1'), (2, 'S2') ON CONFLICT DO NOTHING`;
+    const relay = await flightCounter(t.url);
+    relays.push(relay);
+    // Such a client keeps no statement: each one with parameters would first ask for its types,
+    // on every run, not only the first.
+    const client = postgres(relay.url, {
+      max: 1,
+      prepare: false,
+      onnotice: () => {},
+      debug: relay.built,
+    });
+    relays.push({ close: () => client.end({ timeout: 5 }) });
+    const db = drizzle(client);
+    await apply(db, { families });
+    await apply(db, { families });
+    relay.reset();
+    const result = await apply(db, { families });
+    expect(result).toMatchObject({ status: 'applied', ok: true });
+    expect(result.plan?.steps).toEqual([]);
+    expect(relay.flights()).toBeLessThanOrEqual(3);
+  });
+
   it('sends the second catalog batch once the lock is held, as the run before sent it, and uses its answer only when it is the same statement', async () => {
     // With an index leading with the key, DEFAULT's first look probes the months the planner
     // may make, so its text follows the clock.

@@ -1,5 +1,6 @@
-import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer, connect as netConnect, type Server, Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { replyWatchdog } from '../../src/run/reply-watchdog.js';
 import { pgparts } from '../cli/run-cli.js';
 import { useTestDatabase } from '../support/test-database.js';
 
@@ -224,5 +225,23 @@ describe('a statement that runs longer than the reply timeout', () => {
     await holder.end();
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toContain('(nothing is run)');
+  });
+});
+
+describe("the CLI's connections", () => {
+  it('turn Nagle off: a pipelined batch written in two parts does not wait for an acknowledgement between them', async () => {
+    const server = createServer((socket) => socket.on('error', () => {}));
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : 0;
+    const setNoDelay = vi.spyOn(Socket.prototype, 'setNoDelay');
+    try {
+      const socket = replyWatchdog({ replyTimeoutS: 5 })({ host: ['127.0.0.1'], port: [port] });
+      expect(setNoDelay).toHaveBeenCalledWith(true);
+      socket.destroy();
+    } finally {
+      setNoDelay.mockRestore();
+      await new Promise((done) => server.close(done));
+    }
   });
 });
