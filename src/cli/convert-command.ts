@@ -23,9 +23,10 @@ import {
   MAX_LOCK_TIMEOUT_MS,
   MAX_RETRIES,
 } from '../run/lock-timeout.js';
+import { askYesNo } from './ask.js';
 import { connect } from './connection.js';
 import { convertTarget } from './convert-target.js';
-import { type CliStream, cliIo, cliOut, setCliExitCode } from './io.js';
+import { type CliStream, cliErr, cliIo, cliOut, setCliExitCode } from './io.js';
 import { type GlobalOptions, wholeNumber } from './options.js';
 import { checkPrivileges } from './preflight.js';
 import { refuseOnStandby } from './standby.js';
@@ -58,7 +59,15 @@ interface ConvertOptions {
   lockTimeoutMs?: number;
   attempts?: number;
   samples: number;
+  yes?: boolean;
 }
+
+/**
+ * The steps that drop what cannot be had back: cleanup drops the legacy tables parked since the
+ * swap (the way back), abandon the twins and the columns prep added. Each shows its statements
+ * and asks first, as retire does, unless --yes.
+ */
+const DROPPING_STEPS: ReadonlySet<ConvertStep> = new Set(['cleanup', 'abandon']);
 
 /** A one-line progress bar on stderr when it is a terminal; a line per 10% otherwise. */
 function progressBar(out: CliStream = cliIo().stderr) {
@@ -208,6 +217,7 @@ export function registerConvert(program: Command): void {
     .argument('[step]', `one of ${CONVERT_STEPS.join(', ')}`)
     .option('--all', `run ${ALL_STEPS.join(', ')} in order (never cleanup)`)
     .option('--dry-run', 'print the SQL the step would run, and run nothing')
+    .option('--yes', 'cleanup and abandon: drop without asking (they show their SQL and ask first)')
     .option(
       '--batch-size <rows>',
       'rows per batch (backfill, fill, replay)',
@@ -270,6 +280,18 @@ export function registerConvert(program: Command): void {
         if (!options.dryRun) {
           if (await refuseOnStandby(conn, 'convert')) return;
           await checkPrivileges(conn, 'convert', [target.family]);
+        }
+        if (!options.dryRun && !options.yes && step && DROPPING_STEPS.has(step as ConvertStep)) {
+          // Its dry run first (a refusal comes before any question), then the question.
+          cliOut(
+            `would ${step} the ${target.family.name} conversion, in this order (nothing is run):`,
+          );
+          await runConvertStep(conn.db, target, step as ConvertStep, { ...options, dryRun: true });
+          if (!(await askYesNo(`${step} the ${target.family.name} conversion?`))) {
+            cliErr(`pgparts: not confirmed; pass --yes to ${step} without asking`);
+            setCliExitCode(1);
+            return;
+          }
         }
         const steps = options.all ? await stepsLeft(conn.db, target) : [step as ConvertStep];
         for (const s of steps) {

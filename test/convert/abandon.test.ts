@@ -116,6 +116,7 @@ describe('convert abandon', () => {
       'convert',
       'leaderboard',
       'abandon',
+      '--yes',
     );
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toContain(

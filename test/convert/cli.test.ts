@@ -91,4 +91,22 @@ describe('pgparts convert', () => {
     const [old] = await t.sql`SELECT count(*)::int AS n FROM pgparts_killmails_old.killmails_raw`;
     expect(old?.n).toBe(400);
   });
+
+  it('cleanup shows its DROPs and asks first: with no terminal to ask on it drops nothing, with --yes it drops', async () => {
+    const asked = await pgparts('convert', 'killmails', 'cleanup');
+    expect(asked.code).toBe(1);
+    expect(asked.stdout).toContain('would cleanup the killmails conversion, in this order');
+    expect(asked.stdout).toContain(
+      'DROP TABLE IF EXISTS "pgparts_killmails_old"."killmail_participants";',
+    );
+    expect(asked.stderr).toContain('pgparts: not confirmed; pass --yes to cleanup without asking');
+    const [kept] = await t.sql`SELECT count(*)::int AS n FROM pgparts_killmails_old.killmails_raw`;
+    expect(kept?.n).toBe(400);
+    const done = await pgparts('convert', 'killmails', 'cleanup', '--yes');
+    expect(done.code, done.stderr).toBe(0);
+    expect(done.stdout).toContain('cleanup killmails: dropped');
+    const [gone] =
+      await t.sql`SELECT to_regclass('pgparts_killmails_old.killmails_raw')::text AS t`;
+    expect(gone?.t).toBeNull();
+  });
 });
