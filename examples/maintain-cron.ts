@@ -9,6 +9,7 @@
  * that could not be had within lock_timeout after every retry: the next run tries again).
  * Without DATABASE_URL it starts its own PostgreSQL, as `npm run demo` does.
  */
+import { connect } from 'node:net';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 // In an app: from 'pgparts' and 'pgparts/presets'.
@@ -19,7 +20,17 @@ import { withExampleDatabase } from './support/example-database.js';
 const allowDestructive = process.argv.includes('--yes');
 
 await withExampleDatabase('cron_example', async (url) => {
-  const client = postgres(url, { max: 2, onnotice: () => {} });
+  // Nagle's algorithm off, as node-postgres and libpq have it (postgres.js leaves it on): pgparts
+  // pipelines its statements, and on a server across a network the second write of a batch
+  // would wait for the server's acknowledgement of the first. (postgres.js takes `socket`,
+  // though its types do not declare it.)
+  const socket = (to: { host: string[]; port: number[]; path?: string }) =>
+    to.path
+      ? connect(to.path)
+      : connect({ host: to.host[0], port: to.port[0] ?? 5432, noDelay: true });
+  const client = postgres(url, { max: 2, onnotice: () => {}, socket } as postgres.Options<
+    Record<string, postgres.PostgresType>
+  >);
   try {
     const result = await maintain(drizzle(client), {
       families: builtInFamilies,
