@@ -2,8 +2,6 @@ import type { Command } from 'commander';
 import { inspect } from '../catalog/inspect.js';
 import { plan, type Step } from '../plan/plan.js';
 import { apply } from '../run/apply.js';
-import { asReader } from '../run/read-privileges.js';
-import { planStatements } from '../run/step-statements.js';
 import { askYesNo } from './ask.js';
 import { loadFamilies } from './config.js';
 import { connect } from './connection.js';
@@ -16,6 +14,7 @@ import {
   lockKeyArgument,
   wholeNumber,
 } from './options.js';
+import { readPlan } from './plan-command.js';
 import { checkPrivileges } from './preflight.js';
 import { catalogRead, progressPrinter } from './progress.js';
 import { refuseOnStandby } from './standby.js';
@@ -76,12 +75,7 @@ export function registerApply(program: Command): void {
       const progressOut = options.json ? cliIo().stderr : cliIo().stdout;
       try {
         if (options.dryRun) {
-          const planned = await asReader(conn.db, 'apply --dry-run', families, () =>
-            planStatements(conn.db, families, {
-              ...catalogRead(options),
-              maintenanceWorkMem: options.maintenanceWorkMem,
-            }),
-          );
+          const planned = await readPlan(conn, 'apply --dry-run', families, options);
           if (options.json) {
             cliOut(toJson({ database: conn.label, dryRun: true, ...planned }));
             return;

@@ -6,6 +6,7 @@ import { PgpartsError } from '../errors.js';
 import { prometheusMetrics } from '../metrics/collect.js';
 import { status } from '../plan/status.js';
 import { asReader } from '../run/read-privileges.js';
+import { onOwnConnection } from '../run/session.js';
 import { loadFamilies } from './config.js';
 import { type CliConnection, connect } from './connection.js';
 import { formatStatus, toJson } from './format.js';
@@ -62,7 +63,13 @@ export function registerStatus(program: Command): void {
       const families = await loadFamilies(global.config);
       const conn = await connect(global, { readOnly: true });
       try {
-        await asReader(conn.db, 'status', families, () => report(conn, families, options));
+        // Every read on one connection of the command's own: see onOwnConnection.
+        await onOwnConnection(
+          conn.db,
+          (db) =>
+            asReader(db, 'status', families, () => report({ ...conn, db }, families, options)),
+          { openFirst: true },
+        );
       } finally {
         await conn.close();
       }

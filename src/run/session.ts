@@ -42,6 +42,7 @@ export interface Session {
 
 interface PostgresJsClient {
   reserve(): Promise<PostgresJsReserved>;
+  unsafe(query: string): Promise<unknown>;
   options: unknown;
 }
 
@@ -335,6 +336,30 @@ export async function openSession(
     throw error;
   }
   return session;
+}
+
+/**
+ * `fn` on a connection of its own when `db` is a postgres.js client, else on `db` as given: its
+ * statements go out as sendable() says (a process's first session writes the values in: none
+ * waits for its parameter types), which the client's own transactions cannot do. `openFirst`:
+ * a plain query opens a connection before one is reserved. postgres.js's reserve() on a client
+ * whose connection then fails to open keeps the reservation queued and connects again for it
+ * after the failure was reported: a command would wait for that attempt to exit.
+ */
+export async function onOwnConnection<T>(
+  db: AnyPgDatabase,
+  fn: (db: AnyPgDatabase) => Promise<T>,
+  options: { openFirst?: boolean } = {},
+): Promise<T> {
+  const client = (db as { $client?: unknown }).$client;
+  if (!isPostgresJs(client)) return fn(db);
+  if (options.openFirst) await client.unsafe('SELECT 1');
+  const session = await pin(db);
+  try {
+    return await fn(session.db);
+  } finally {
+    await session.release();
+  }
 }
 
 /**
