@@ -12,6 +12,7 @@ import { formatMs, formatStatements, toJson } from './format.js';
 import { cliIo, cliOut } from './io.js';
 import { resolveKey, TABLE_ARGUMENT_HELP } from './key-argument.js';
 import {
+  acceptYes,
   addBuildMemoryOption,
   addLockOptions,
   type GlobalOptions,
@@ -35,7 +36,7 @@ interface DrainCommandOptions {
 }
 
 export function registerDrain(program: Command): void {
-  addBuildMemoryOption(addLockOptions(program.command('drain')))
+  acceptYes(addBuildMemoryOption(addLockOptions(program.command('drain'))))
     .description(
       "move one key's rows out of DEFAULT into its own partitions, in every table of the family: " +
         'online copy, then one short final transaction (apply does this by itself when needed)',

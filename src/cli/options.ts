@@ -50,6 +50,17 @@ export interface LockOptions {
   retries: number;
 }
 
+/**
+ * `--yes` on a command that never asks (it loses no row): accepted, so that a script may pass it
+ * to every command that changes something, as apply, retire and convert's dropping steps take it.
+ */
+export function acceptYes(command: Command): Command {
+  return command.option(
+    '--yes',
+    `accepted for scripts; ${command.name()} asks nothing (it loses no row)`,
+  );
+}
+
 /** Adds `--lock-timeout <ms>` and `--retries <n>` (see run/lock-timeout.ts) to `command`. */
 export function addLockOptions(command: Command): Command {
   return command

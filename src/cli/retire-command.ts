@@ -18,7 +18,7 @@ import { connect } from './connection.js';
 import { formatMs, formatStatements, toJson } from './format.js';
 import { cliErr, cliOut, setCliExitCode } from './io.js';
 import { resolveKey, TABLE_ARGUMENT_HELP } from './key-argument.js';
-import { addLockOptions, type GlobalOptions } from './options.js';
+import { acceptYes, addLockOptions, type GlobalOptions } from './options.js';
 import { refuseOnStandby } from './standby.js';
 
 interface RetireCommandOptions {
@@ -150,7 +150,7 @@ export function registerRetire(program: Command): void {
       }
     });
 
-  addLockOptions(program.command('reattach'))
+  acceptYes(addLockOptions(program.command('reattach')))
     .description(
       'attach an archived key back into every table of the family (a backfill, an audit)',
     )
@@ -212,8 +212,7 @@ export function registerRetire(program: Command): void {
       },
     );
 
-  program
-    .command('unretire')
+  acceptYes(program.command('unretire'))
     .description(
       'forget that a key was retired, so the next apply creates its partitions again where the ' +
         'spec wants them (empty; an archived key comes back with its rows through reattach instead)',

@@ -168,6 +168,15 @@ describe('pgparts drain / retire / reattach', () => {
     expect(current.stderr).toMatch(/^pgparts: retire: family leaderboard, key 99: /);
   });
 
+  it('drain and unretire take --yes too, and ask nothing either way', async () => {
+    const drain = await pgparts(t.url, 'drain', 'leaderboard_run', '14', '--dry-run', '--yes');
+    expect(drain.code, drain.stderr).toBe(0);
+    expect(drain.stdout).toContain('(nothing is run)');
+    const unretire = await pgparts(t.url, 'unretire', 'leaderboard_run', '77', '--yes');
+    expect(unretire.code, unretire.stderr).toBe(0);
+    expect(unretire.stdout).toContain('leaderboard 77: was not retired; nothing to do');
+  });
+
   it('retire --archive then reattach round-trips every row', async () => {
     const before = await digests(t.sql);
     // The rows it prints are the planner's estimate.
@@ -179,7 +188,9 @@ describe('pgparts drain / retire / reattach', () => {
     );
     expect(archived.stdout).toContain('archived as pgparts_archive.leaderboard_run_s14');
     expect((await rowsByPartition(t.sql)).leaderboard_run_s14).toBeUndefined();
-    const back = await pgparts(t.url, 'reattach', 'run_group_member', '14');
+    // With --yes, as a script passes it to every command that changes something: reattach asks
+    // nothing, and takes it.
+    const back = await pgparts(t.url, 'reattach', 'run_group_member', '14', '--yes');
     expect(back.code).toBe(0);
     expect(back.stdout).toContain('run_group_member_s14: attached, 250 rows');
     expect(await digests(t.sql)).toEqual(before);
