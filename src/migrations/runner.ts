@@ -218,6 +218,10 @@ async function prepareRecord(
   result: RunMigrationsResult,
 ): Promise<void> {
   await inShortTransaction(conn, shortTx(options), async (tx) => {
+    // Its CREATE ... IF NOT EXISTS says "already exists, skipping" (a NOTICE) on every run after
+    // the first, which postgres.js prints by default: an app migrating at start-up logged two
+    // of them each time. The app's own migrations keep their notices.
+    await run(tx, `SET LOCAL client_min_messages = warning`);
     for (const statement of createRecordSql(source.record)) await run(tx, statement);
     if (source.carryOverFromDrizzle) {
       result.carriedOver.push(...(await carryOverPackageRecords(tx, files, source.record)));
