@@ -73,10 +73,18 @@ function isNodePostgresPool(client: unknown): client is NodePostgresPool {
   return typeof (client as { connect?: unknown }).connect === 'function' && ctor.includes('Pool');
 }
 
+/** A postgres.js query's methods that change how it runs or returns, and return the query. */
+const QUERY_MODIFIERS = ['values', 'raw', 'simple', 'execute', 'describe'] as const;
+
+/** A postgres.js query as pgparts's session uses it: a promise, and the modifiers above. */
+type PostgresJsQuery = PromiseLike<unknown> & {
+  [M in (typeof QUERY_MODIFIERS)[number]]: (...args: unknown[]) => unknown;
+};
+
 /** A postgres.js query that failed before it was sent; Drizzle may call `.values()` on it. */
 function failedQuery(error: unknown): Promise<never> {
   const failed = Promise.reject(error) as Promise<never> & Record<string, unknown>;
-  for (const method of ['values', 'raw', 'simple', 'execute', 'describe']) {
+  for (const method of QUERY_MODIFIERS) {
     failed[method] = () => failed;
   }
   return failed;
@@ -132,28 +140,38 @@ interface PostgresJsConnection {
 /**
  * A reserved postgres.js connection made to look like a client Drizzle can run transactions on.
  *
- * Once its connection is lost, nothing more is sent on it: postgres.js (3.4) would write to the
- * closed socket from a timer and throw an uncaught TypeError that no caller can catch (a
- * ROLLBACK after a killed backend, the advisory lock's release, settings restored at the end),
- * and the query would never settle. Lost means a query failed with the connection, or the
- * connection closed while idle between two statements (its backend terminated, the server
- * restarted): no query fails then, so the connection's close is watched (postgres.js hands a
- * query's `onexecute` the connection, and calls its `onclose` when it closes; nothing else uses
- * that slot on a reserved connection). Every later query fails at once with the error that
- * ended the connection.
+ * Once its connection is lost, every query of the session settles at once with the error that
+ * ended the connection, and nothing more is sent on it. postgres.js (3.4) leaves two kinds of
+ * query unsettled for ever: one it queued behind a statement that first asks for its parameter
+ * types (a pipelined batch), which it never sends once the connection closed; and one sent
+ * after the connection closed while idle, which it writes to the closed socket from a timer
+ * (an uncaught TypeError no caller can catch: a ROLLBACK after a killed backend, the advisory
+ * lock's release, settings restored at the end). Lost means a query failed with the
+ * connection, or the connection closed (its backend terminated, the server restarted) while
+ * idle or with queries queued: no query fails then, so the connection's close is watched
+ * (postgres.js hands a query's `onexecute` the connection, and calls its `onclose` when it
+ * closes; nothing else uses that slot on a reserved connection).
  */
 function transactionalReserved(reserved: PostgresJsReserved, options: unknown): unknown {
   let savepoints = 0;
   let lost: unknown;
   let watched: PostgresJsConnection | undefined;
+  /** What fails each query of the session not settled yet. */
+  const unsettled = new Set<(error: unknown) => void>();
+  const markLost = (error: unknown) => {
+    lost ??= error;
+    for (const fail of unsettled) fail(lost);
+    unsettled.clear();
+  };
   /** Returns true: what postgres.js takes when a query has no onexecute of its own. */
   const watch = (connection: PostgresJsConnection) => {
     if (watched === undefined && connection && typeof connection === 'object') {
       watched = connection;
       const previous = connection.onclose;
       connection.onclose = (error: unknown) => {
-        lost ??=
-          error ?? Object.assign(new Error('the connection closed'), { code: 'CONNECTION_CLOSED' });
+        markLost(
+          error ?? Object.assign(new Error('the connection closed'), { code: 'CONNECTION_CLOSED' }),
+        );
         previous?.(error);
       };
     }
@@ -166,7 +184,14 @@ function transactionalReserved(reserved: PostgresJsReserved, options: unknown): 
   // parameter types of every statement again.
   const inline = !pinnedBefore.has(client) || (client as { prepare?: unknown }).prepare === false;
   pinnedBefore.add(client);
-  const unsafe = reserved.unsafe.bind(reserved) as (...args: unknown[]) => Promise<unknown>;
+  // postgres.js hands `onexecute` the connection only for a statement that does not first ask
+  // for its parameter types; one with parameters new to the connection does. Ahead of a first
+  // statement with parameters goes an empty query, which hands it over and which the server
+  // answers without parsing anything, in the same write: the close is watched from the start.
+  let probed = false;
+  const unsafe = reserved.unsafe.bind(reserved) as unknown as (
+    ...args: unknown[]
+  ) => PostgresJsQuery;
   const release = reserved.release.bind(reserved);
   scoped.release = () => {
     // The connection goes back to the pool: its later closes are not this session's.
@@ -179,8 +204,12 @@ function transactionalReserved(reserved: PostgresJsReserved, options: unknown): 
   scoped.unsafe = (...args: unknown[]) => {
     if (lost !== undefined) return failedQuery(lost);
     const [text, parameters, queryOptions] = sendable(args, inline);
+    if (watched === undefined && !probed && Array.isArray(parameters) && parameters.length > 0) {
+      probed = true;
+      unsafe('', [], { onexecute: watch }).then(undefined, () => {});
+    }
     const own = (queryOptions as { onexecute?: unknown } | undefined)?.onexecute;
-    const pending = unsafe(text, parameters, {
+    const query = unsafe(text, parameters, {
       ...(queryOptions as object | undefined),
       onexecute:
         typeof own === 'function'
@@ -190,12 +219,30 @@ function transactionalReserved(reserved: PostgresJsReserved, options: unknown): 
             }
           : watch,
     });
-    // A handler of its own (postgres.js runs the query on the next tick, after Drizzle has set
-    // `.values()`); the caller still gets the rejection.
-    pending.catch((error: unknown) => {
-      if (isConnectionLoss(error)) lost = error;
-    });
-    return pending;
+    // Settled by the query, or by the connection's loss, whichever comes first. The query is
+    // handed to postgres.js now (its `then`); it runs on the next tick, after Drizzle has set
+    // `.values()`, which the returned promise passes on.
+    const settled = new Promise((resolve, reject) => {
+      unsettled.add(reject);
+      query.then(
+        (value) => {
+          unsettled.delete(reject);
+          resolve(value);
+        },
+        (error: unknown) => {
+          unsettled.delete(reject);
+          if (isConnectionLoss(error)) markLost(error);
+          reject(error);
+        },
+      );
+    }) as Promise<unknown> & Record<string, unknown>;
+    for (const method of QUERY_MODIFIERS) {
+      settled[method] = (...modifierArgs: unknown[]) => {
+        query[method](...modifierArgs);
+        return settled;
+      };
+    }
+    return settled;
   };
   const within = async <T>(
     open: string,

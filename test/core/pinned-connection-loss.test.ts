@@ -73,3 +73,66 @@ it("a pinned postgres.js connection that dies under a statement: it fails, and t
     await client.end({ timeout: 0 });
   }
 });
+
+/** A client pgparts has pinned a session of before: its later sessions send statements named. */
+async function warmClient(onclose: () => void) {
+  const client = t.connect({ max: 1, onclose });
+  const earlier = await openSession(drizzle(client));
+  await earlier.release();
+  return client;
+}
+
+it('statements queued behind one that first asks for its parameter types all fail when the connection dies under it', async () => {
+  let sawClose: () => void = () => {};
+  const closed = new Promise<void>((done) => {
+    sawClose = done;
+  });
+  const client = await warmClient(() => sawClose());
+  try {
+    const session = await openSession(drizzle(client), { settings: pgpartsSessionSettings() });
+    const [row] = rowsOf<{ pid: number }>(
+      await session.db.execute(sql`SELECT pg_backend_pid() AS pid`),
+    );
+    const pid = row?.pid ?? 0;
+    // New to the connection, with a parameter: postgres.js asks for its type first, and holds
+    // the statements sent after it (a pipelined batch) until it has answered.
+    const sleeping = settled(session.db.execute(sql`SELECT pg_sleep(${30}::float8)`));
+    const queued = settled(session.db.execute(sql`SELECT 1`));
+    for (;;) {
+      const [active] = await t.sql<{ n: number }[]>`
+        SELECT count(*)::int AS n FROM pg_stat_activity
+        WHERE pid = ${pid}::int AND state = 'active' AND query LIKE '%pg_sleep%'`;
+      if ((active?.n ?? 0) > 0) break;
+    }
+    await t.sql`SELECT pg_terminate_backend(${pid}::int)`;
+    expect(await sleeping).toMatch(/^(57P01|CONNECTION_CLOSED)$/);
+    // It never settled: postgres.js does not send a held statement once the connection closed.
+    expect(await queued).toMatch(/^(57P01|CONNECTION_CLOSED)$/);
+    await closed;
+    expect(await settled(session.release())).toBe('ok');
+  } finally {
+    await client.end({ timeout: 0 });
+  }
+});
+
+it('a session whose first statement has parameters, its connection closed while idle: the next fails at once', async () => {
+  let sawClose: () => void = () => {};
+  const closed = new Promise<void>((done) => {
+    sawClose = done;
+  });
+  const client = await warmClient(() => sawClose());
+  try {
+    const session = await openSession(drizzle(client));
+    const [row] = rowsOf<{ pid: number }>(
+      await session.db.execute(sql`SELECT pg_backend_pid() AS pid, ${7}::int AS seven`),
+    );
+    await t.sql`SELECT pg_terminate_backend(${row?.pid ?? 0}::int)`;
+    await closed;
+    // It was written to the closed socket from a timer (a TypeError thrown where no caller can
+    // catch it), and never settled.
+    expect(await settled(session.db.execute(sql`SELECT 1`))).toBe('CONNECTION_CLOSED');
+    expect(await settled(session.release())).toBe('ok');
+  } finally {
+    await client.end({ timeout: 0 });
+  }
+});
