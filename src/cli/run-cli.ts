@@ -1,7 +1,7 @@
 import { type Command, CommanderError } from 'commander';
 import { isPgpartsError } from '../errors.js';
+import { connectionFailure, unreachable } from '../run/connection-errors.js';
 import { isConnectionLoss, pgErrorCode, pgErrorMessage } from '../run/pg-error.js';
-import { connectionFailure, unreachable } from './connection.js';
 import { type CliIo, cliErr, setCliExitCode, withCliIo } from './io.js';
 import { buildProgram } from './program.js';
 import { redactSecrets } from './redact.js';

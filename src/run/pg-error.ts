@@ -1,4 +1,5 @@
 import { isPgpartsError, PgpartsError, sqlStateOf } from '../errors.js';
+import { describeConnectionError, notConnected } from './connection-errors.js';
 
 /**
  * PostgreSQL errors as they reach us: postgres.js and node-postgres put the SQLSTATE on `code`,
@@ -48,6 +49,11 @@ const LOST_CONNECTION_CODES = new Set([
   'EPIPE',
   'ETIMEDOUT',
   'ENOTCONN',
+  // Never made: no connection to use either (connection-errors.ts says it as such).
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
 ]);
 
 /**
@@ -78,13 +84,22 @@ export function isConnectionLoss(error: unknown): boolean {
 
 /**
  * A server error met by an operation, as a `query-failed` PgpartsError naming the operation and
- * carrying the server's message and SQLSTATE (the driver's error as `cause`), and a lost
- * connection as a `connection` one (isConnectionLoss still sees it, through `cause`), so that
+ * carrying the server's message and SQLSTATE (the driver's error as `cause`), a connection that
+ * could not be made as a `connection` one saying where and why, and a lost connection as a
+ * `connection` one (isConnectionLoss still sees both, through `cause`), so that
  * what an exported operation throws always has a `code`. PgpartsErrors pass through, as does
  * anything else without a SQLSTATE.
  */
 export function asOperationError(operation: string, error: unknown): unknown {
   if (isPgpartsError(error)) return error;
+  if (notConnected(error)) {
+    return new PgpartsError(
+      'connection',
+      `pgparts: ${operation}: ${describeConnectionError(error) ?? pgErrorMessage(error)}. ` +
+        'Nothing ran on that connection: run it again once the database can be reached',
+      { step: operation, cause: error },
+    );
+  }
   if (isConnectionLoss(error)) {
     return new PgpartsError(
       'connection',

@@ -1,0 +1,100 @@
+import { PgpartsError } from '../errors.js';
+
+/**
+ * What a driver's or the socket's code says about a connection that could not be made or was
+ * lost (postgres.js's own codes, Node's net and DNS ones), in words. The CLI and the exported
+ * operations describe them alike.
+ */
+const CONNECTION_ERROR_CODES: Record<string, string> = {
+  CONNECT_TIMEOUT: 'the server did not answer the connection within the connect timeout',
+  REPLY_TIMEOUT:
+    'the server stopped answering: no reply to a statement within the reply timeout (--reply-timeout), and it does not show the statement running',
+  CONNECTION_CLOSED: 'the server closed the connection',
+  CLOSED_UNANSWERED:
+    'the other end accepted the connection and closed it before it was set up, without a word (a proxy, load balancer or port-forward with no PostgreSQL server behind it?)',
+  CONNECTION_ENDED: 'the connection was ended',
+  CONNECTION_DESTROYED: 'the connection was destroyed',
+  ECONNREFUSED: 'the connection was refused (is the server running on that host and port?)',
+  ECONNRESET: 'the server reset the connection',
+  ENOTFOUND: 'the host name does not resolve',
+  EAI_AGAIN: 'the host name could not be resolved (DNS)',
+  EHOSTUNREACH: 'the host is unreachable',
+  ENETUNREACH: 'the network is unreachable',
+  ETIMEDOUT: 'the connection timed out',
+};
+
+/**
+ * The codes of a connection that was never made: nothing ran on it. (A connection lost once
+ * made, a backend terminated or a restart, may have run or committed something.)
+ */
+const NOT_CONNECTED_CODES = new Set([
+  'CONNECT_TIMEOUT',
+  'CLOSED_UNANSWERED',
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
+
+/** The server could not be reached, or (the CLI's reply watchdog) stopped answering. */
+const UNREACHABLE_CODES = new Set([...NOT_CONNECTED_CODES, 'REPLY_TIMEOUT']);
+
+/** The first code in `error`'s cause chain that `codes` holds. */
+function codeIn(error: unknown, codes: ReadonlySet<string>): string | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 6 && current && typeof current === 'object'; depth += 1) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && codes.has(code)) return code;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/**
+ * Whether `error` (or its cause chain) says the server could not be reached, or stopped
+ * answering: the CLI then says where and why, whatever operation met it.
+ */
+export function unreachable(error: unknown): boolean {
+  return codeIn(error, UNREACHABLE_CODES) !== undefined;
+}
+
+/** Whether `error` (or its cause chain) says the connection was never made. */
+export function notConnected(error: unknown): boolean {
+  return codeIn(error, NOT_CONNECTED_CODES) !== undefined;
+}
+
+/**
+ * What happened to the connection and where, from the first driver error of `error`'s cause
+ * chain with a code described above: `cannot reach the database (host:port): <why> [CODE]`.
+ */
+export function describeConnectionError(error: unknown): string | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current && typeof current === 'object'; depth += 1) {
+    const { code, address, hostname, port } = current as {
+      code?: unknown;
+      address?: unknown;
+      hostname?: unknown;
+      port?: unknown;
+    };
+    if (typeof code === 'string' && code in CONNECTION_ERROR_CODES) {
+      // A refused connection names the address it tried; a name lookup, the host name.
+      const host = typeof address === 'string' ? address : hostname;
+      const where = typeof host === 'string' ? ` (${host}${port ? `:${port}` : ''})` : '';
+      return `cannot reach the database${where}: ${CONNECTION_ERROR_CODES[code]} [${code}]`;
+    }
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/**
+ * A driver error about the connection itself, as one `connection` PgpartsError that says what
+ * happened and where; undefined for any other error.
+ */
+export function connectionFailure(error: unknown): PgpartsError | undefined {
+  const described = describeConnectionError(error);
+  return described === undefined
+    ? undefined
+    : new PgpartsError('connection', described, { cause: error });
+}
