@@ -74,20 +74,23 @@ it("a pinned postgres.js connection that dies under a statement: it fails, and t
   }
 });
 
-/** A client pgparts has pinned a session of before: its later sessions send statements named. */
-async function warmClient(onclose: () => void) {
-  const client = t.connect({ max: 1, onclose });
-  const earlier = await openSession(drizzle(client));
-  await earlier.release();
-  return client;
-}
-
-it('statements queued behind one that first asks for its parameter types all fail when the connection dies under it', async () => {
+/**
+ * A pool of one connection that pgparts has pinned a session of before (its later sessions send
+ * statements named), and a promise of the pool seeing that connection close.
+ */
+async function warmClient() {
   let sawClose: () => void = () => {};
   const closed = new Promise<void>((done) => {
     sawClose = done;
   });
-  const client = await warmClient(() => sawClose());
+  const client = t.connect({ max: 1, onclose: () => sawClose() });
+  const earlier = await openSession(drizzle(client));
+  await earlier.release();
+  return { client, closed };
+}
+
+it('statements queued behind one that first asks for its parameter types all fail when the connection dies under it', async () => {
+  const { client, closed } = await warmClient();
   try {
     const session = await openSession(drizzle(client), { settings: pgpartsSessionSettings() });
     const [row] = rowsOf<{ pid: number }>(
@@ -116,11 +119,7 @@ it('statements queued behind one that first asks for its parameter types all fai
 });
 
 it('a session whose first statement has parameters, its connection closed while idle: the next fails at once', async () => {
-  let sawClose: () => void = () => {};
-  const closed = new Promise<void>((done) => {
-    sawClose = done;
-  });
-  const client = await warmClient(() => sawClose());
+  const { client, closed } = await warmClient();
   try {
     const session = await openSession(drizzle(client));
     const [row] = rowsOf<{ pid: number }>(

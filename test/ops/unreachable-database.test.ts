@@ -1,22 +1,13 @@
-import { createServer } from 'node:net';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
 import { builtInFamilies } from '../../src/domains/presets.js';
 import { isPgpartsError } from '../../src/errors.js';
 import { apply, drainKey, inspect, maintain } from '../../src/index.js';
+import { freePort } from '../support/free-port.js';
 
 const families = [...builtInFamilies];
 const [leaderboard] = families;
-
-/** A loopback port nothing listens on: a connection to it is refused at once. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const address = server.address();
-  await new Promise((done) => server.close(done));
-  return typeof address === 'object' && address ? address.port : 0;
-}
 
 /** What `operation` threw on a client of `url` (ended after). */
 async function thrownFor(
@@ -36,7 +27,7 @@ async function thrownFor(
 
 describe('an operation against a database it cannot reach', () => {
   it('says it could not connect, where and why, and that nothing ran (not that a connection was lost)', async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const url = `postgres://app:secret@127.0.0.1:${port}/db`;
     const cases: [string, (db: ReturnType<typeof drizzle>) => Promise<unknown>][] = [
       ['apply', (db) => apply(db, { families })],
