@@ -475,10 +475,25 @@ export function usedAsGiven(db: AnyPgDatabase): object | undefined {
   return client && typeof client === 'object' ? client : db;
 }
 
+/**
+ * A reserved connection of a postgres.js client. postgres.js (3.4) with `fetch_types: false`
+ * never settles a reserve() that has to open a connection for it: the connection comes up and
+ * waits, and the reservation with it, until another of the client's connections goes idle (a
+ * client with no connection open waited for ever). So on such a client an empty query (which the
+ * server answers without parsing anything) first leaves a connection open and idle, which
+ * reserve() takes. Should an app query take it in between, the reservation gets the next of the
+ * client's connections to go idle.
+ */
+async function reserveConnection(client: PostgresJsClient): Promise<PostgresJsReserved> {
+  const fetchesTypes = (client.options as { fetch_types?: unknown } | null)?.fetch_types !== false;
+  if (!fetchesTypes) await client.unsafe('');
+  return client.reserve();
+}
+
 async function pin(db: AnyPgDatabase): Promise<Session> {
   const client = (db as { $client?: unknown }).$client;
   if (isPostgresJs(client)) {
-    const reserved = await client.reserve();
+    const reserved = await reserveConnection(client);
     const { drizzle } = await postgresJsModule();
     const pinned = drizzle(transactionalReserved(reserved, client.options) as never);
     return {
