@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
+import { drizzle } from 'drizzle-orm/postgres-js';
+import postgres from 'postgres';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { leaderboardFamily } from '../../src/domains/leaderboard/partitioning.js';
 import {
@@ -391,25 +393,33 @@ describe('trimRuns', () => {
     expect(again).toEqual({ runsDeleted: 0, membersDeleted: 0, batches: 1 });
   });
 
-  it("inside a caller's transaction, leaves the session's plan_cache_mode as it found it", async () => {
-    const before = await fingerprint('leaderboard_run', sql`season_id = 2`);
-    const seen = await t.db
-      .transaction(async (tx) => {
-        await tx.execute(sql`SET LOCAL plan_cache_mode = force_custom_plan`);
-        const result = await trimRuns(tx, { seasonId: 2, keep: 5, batchSize: 50 });
-        const [row] = rowsOf<{ mode: string }>(
-          await tx.execute(sql`SELECT current_setting('plan_cache_mode') AS mode`),
+  it.each([
+    ['', {}],
+    [', on a client that camelCases column names', { transform: postgres.camel }],
+  ] as const)(
+    "inside a caller's transaction%s, leaves the session's plan_cache_mode as it found it",
+    async (_label, options) => {
+      const before = await fingerprint('leaderboard_run', sql`season_id = 2`);
+      const client = t.connect({ max: 1, ...options });
+      const seen = await drizzle(client)
+        .transaction(async (tx) => {
+          await tx.execute(sql`SET LOCAL plan_cache_mode = force_custom_plan`);
+          const result = await trimRuns(tx, { seasonId: 2, keep: 5, batchSize: 50 });
+          const [row] = rowsOf<{ mode: string }>(
+            await tx.execute(sql`SELECT current_setting('plan_cache_mode') AS mode`),
+          );
+          throw Object.assign(new Error('roll back'), { result, mode: row?.mode });
+        })
+        .catch(
+          (error: { result?: { runsDeleted: number; batches: number }; mode?: string }) => error,
         );
-        throw Object.assign(new Error('roll back'), { result, mode: row?.mode });
-      })
-      .catch(
-        (error: { result?: { runsDeleted: number; batches: number }; mode?: string }) => error,
-      );
-    expect(seen.mode).toBe('force_custom_plan');
-    expect(seen.result?.runsDeleted).toBeGreaterThan(50);
-    expect(seen.result?.batches).toBeGreaterThan(1);
-    expect(await fingerprint('leaderboard_run', sql`season_id = 2`)).toEqual(before);
-  });
+      await client.end({ timeout: 1 });
+      expect(seen.mode).toBe('force_custom_plan');
+      expect(seen.result?.runsDeleted).toBeGreaterThan(50);
+      expect(seen.result?.batches).toBeGreaterThan(1);
+      expect(await fingerprint('leaderboard_run', sql`season_id = 2`)).toEqual(before);
+    },
+  );
 
   it('refuses a trim without a season', async () => {
     expectPgpartsError(await rejection(trimRuns(t.db, { keep: 10 } as never)), 'invalid-input', {

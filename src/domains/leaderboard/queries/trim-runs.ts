@@ -32,8 +32,13 @@ const q = (name: string) => sql.raw(quoteIdent(name));
 const run = q('leaderboard_run');
 const member = q('run_group_member');
 
-/** The column of a batch's row that carries the session's plan_cache_mode from before it. */
-export const PREVIOUS_PLAN_CACHE_MODE = 'previous_plan_cache_mode';
+/**
+ * The column of a batch's row that carries the session's plan_cache_mode from before it. One
+ * word: a postgres.js client made with `transform: postgres.camel` returns it under this name
+ * too (`previous_plan_cache_mode` came back as `previousPlanCacheMode`, and the setting was not
+ * put back).
+ */
+export const PREVIOUS_PLAN_CACHE_MODE = 'previousplancachemode';
 
 /**
  * One batch: ranks the season's runs per (period, dungeon) in idx_leaderboard_run_cleanup's order
