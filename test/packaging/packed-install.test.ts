@@ -33,6 +33,7 @@ const db = useTestDatabase({ migrated: false });
 const raced = useTestDatabase({ migrated: false });
 /** Migrated and maintained by an app on node-postgres. */
 const viaPg = useTestDatabase({ migrated: false });
+const viaPgOptions = useTestDatabase({ migrated: false });
 /** Migrated by `pgparts migrate` with drizzle-kit not installed. */
 const bare = useTestDatabase({ migrated: false });
 /** Holds an app's unpartitioned table that `pgparts convert` partitions. */
@@ -223,6 +224,39 @@ const close = () => client.close();`,
       expect(result, driver).toMatchObject({ ok: true, failed: 0, left: 0, latest: [7] });
       expect(result.applied, driver).toBeGreaterThan(0);
     }
+  });
+
+  it('postgres.js clients as apps make them: fetch_types: false runs maintain as its first work; a camelCasing transform is refused before anything runs', () => {
+    const file = join(appDir, 'client-options.mjs');
+    writeFileSync(
+      file,
+      `import postgres from 'postgres';
+import { drizzle } from 'drizzle-orm/postgres-js';
+import { isPgpartsError, maintain, migrate } from 'pgparts';
+import { builtInFamilies } from 'pgparts/presets';
+const url = process.env.DATABASE_URL;
+const within = (p) => Promise.race([p, new Promise((_, no) =>
+  setTimeout(() => no(new Error('still waiting after 20 s')), 20_000).unref())]);
+const setup = postgres(url, { onnotice: () => {} });
+await migrate(drizzle(setup));
+await setup.end({ timeout: 5 });
+const lean = postgres(url, { fetch_types: false, onnotice: () => {} });
+const kept = await within(maintain(drizzle(lean), { families: builtInFamilies }));
+await lean.end({ timeout: 5 });
+const camel = postgres(url, { transform: postgres.camel, onnotice: () => {} });
+const refused = await maintain(drizzle(camel), { families: builtInFamilies }).then(
+  () => 'ran', (e) => (isPgpartsError(e, 'unsupported-driver') ? e.message : String(e)));
+await camel.end({ timeout: 5 });
+console.log(JSON.stringify({ kept: kept.ok, refused }));
+`,
+    );
+    const ran = run('node', [file], { DATABASE_URL: viaPgOptions.url });
+    expect(ran.code, ran.out).toBe(0);
+    const result = JSON.parse(ran.stdout.trim().split('\n').at(-1) ?? '{}');
+    expect(result.kept).toBe(true);
+    expect(result.refused).toMatch(
+      /^pgparts: maintain: the database's postgres\.js client changes what it returns/,
+    );
   });
 
   it('drizzle-kit generate loads pgparts/schema from an app schema', () => {
