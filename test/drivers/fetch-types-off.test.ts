@@ -8,21 +8,10 @@ import { apply } from '../../src/run/apply.js';
 import { insertRuns, setupSeasons } from '../drain/leaderboard-fixture.js';
 import { tableDigest } from '../support/table-checksum.js';
 import { useTestDatabase } from '../support/test-database.js';
+import { within10s } from '../support/within.js';
 
 const t = useTestDatabase();
 const families = [...builtInFamilies];
-
-/** What `pending` settled with within 10 s: 'ok', its error, or 'pending'. */
-function within10s(pending: Promise<unknown>): Promise<unknown> {
-  const timeout = new Promise((done) => setTimeout(() => done('pending'), 10_000).unref());
-  return Promise.race([
-    pending.then(
-      () => 'ok',
-      (error: unknown) => error,
-    ),
-    timeout,
-  ]);
-}
 
 // postgres.js 3.4.9 with `fetch_types: false` (an option apps behind a pooler or on serverless
 // set) never settles a reserve() that has to open a connection: apply, inspect and every

@@ -4,21 +4,10 @@ import { builtInFamilies } from '../../src/domains/presets.js';
 import { isPgpartsError } from '../../src/errors.js';
 import { apply } from '../../src/run/apply.js';
 import { useTestDatabase } from '../support/test-database.js';
+import { within10s } from '../support/within.js';
 
 const t = useTestDatabase();
 const families = [...builtInFamilies];
-
-/** What `run` settled with within 10 s: 'ok', its error, or 'pending'. */
-function within10s(run: Promise<unknown>): Promise<unknown> {
-  const timeout = new Promise((done) => setTimeout(() => done('pending'), 10_000).unref());
-  return Promise.race([
-    run.then(
-      () => 'ok',
-      (error: unknown) => error,
-    ),
-    timeout,
-  ]);
-}
 
 it('a run whose connection is killed at any moment settles: it ends with a connection error or finishes, and the next run completes what it left', async () => {
   // The kill lands from 0 to 20 ms after the run took its lock: before, between and during its
