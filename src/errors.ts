@@ -16,7 +16,10 @@ export const ERROR_CODES = [
   'unsupported-server',
   /** A lock could not be had within lock_timeout after every retry. */
   'lock-timeout',
-  /** The database driver cannot do what the operation needs (e.g. two sessions at once). */
+  /**
+   * The database driver cannot do what the operation needs (e.g. two sessions at once), or is
+   * set up to change what it returns (a postgres.js `transform`).
+   */
   'unsupported-driver',
   /** The connection could not be made or was lost. */
   'connection',
