@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { checkDatabase } from '../run/check-database.js';
 import type { AnyPgDatabase } from '../run/database.js';
+import { asOperation } from '../run/pg-error.js';
 import { preflightPrivileges } from '../run/privileges.js';
 import { createdSchemas } from './created-schemas.js';
 import { readJournal, readMigrations } from './journal.js';
@@ -68,5 +69,7 @@ export async function migrate(
     migrationsSchemas: sources.map((source) => source.record.schema),
     createdSchemas: [...created].sort(),
   });
-  return runMigrations(db, sources, options);
+  // A lost connection or a server error outside a migration's own statements (the server's
+  // version, the records) as a PgpartsError naming migrate; a migration's own says which.
+  return asOperation('migrate', () => runMigrations(db, sources, options));
 }

@@ -171,8 +171,8 @@ export async function runMigrations(
 /**
  * A migration that failed, named (source, folder, tag) with what became of it and of the run:
  * the server's words alone left the user to guess which file broke. The code of a PgpartsError
- * (lock-timeout, refused, ...) is kept; a lost connection is passed on as it is, since whether
- * the transaction committed is unknown there.
+ * (lock-timeout, refused, ...) is kept. A lost connection is a `connection` one: whether the
+ * migration's transaction committed is unknown there, and the next migrate reads its record.
  */
 function migrationFailed(
   source: MigrationSource,
@@ -180,7 +180,14 @@ function migrationFailed(
   applied: readonly AppliedMigration[],
   error: unknown,
 ): unknown {
-  if (isConnectionLoss(error)) return error;
+  if (isConnectionLoss(error)) {
+    return new PgpartsError(
+      'connection',
+      `pgparts: migration ${source.label} ${file.tag} (${source.folder}): the connection to the database was lost: ${pgErrorMessage(error).replace(/\s*\n\s*/g, ' ')}. ` +
+        'Whether it committed is unknown: run migrate again, which goes on from what is recorded as applied',
+      { cause: error, step: 'migrate' },
+    );
+  }
   const reason = (isPgpartsError(error) ? error.message : describeServerError(error)).replace(
     /^pgparts: /,
     '',
