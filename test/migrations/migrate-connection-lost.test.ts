@@ -17,6 +17,31 @@ const folder = writeMigrationFolder([
 ]);
 afterAll(() => rmSync(folder, { recursive: true, force: true }));
 
+/** What `run` threw (undefined when it did not): awaited later, so handed a handler now. */
+function failureOf(run: Promise<unknown>): Promise<unknown> {
+  return run.then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+}
+
+/**
+ * Terminates the backend of `application` once pg_stat_activity shows it matching `condition`
+ * (the test's own fixed SQL), as the server sees it: no sleep guesses when it got there.
+ */
+async function terminateOnceSeen(application: string, condition: string): Promise<void> {
+  for (;;) {
+    const [seen] = await t.sql.unsafe<{ pid: number }[]>(
+      `SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND ${condition}`,
+      [application],
+    );
+    if (seen) {
+      await t.sql`SELECT pg_terminate_backend(${seen.pid}::int)`;
+      return;
+    }
+  }
+}
+
 it('a connection lost under a migration: a connection error naming it, in one line; the next migrate applies it once', async () => {
   await t.sql`CREATE TABLE lost_conn_target (id int)`;
   const client = t.connect({ max: 2, connection: { application_name: 'migrate_lost' } });
@@ -26,19 +51,8 @@ it('a connection lost under a migration: a connection error naming it, in one li
     // server shows it waiting, and the lock goes with this transaction's end.
     const error = await holder.begin(async (tx) => {
       await tx`LOCK TABLE lost_conn_target IN ACCESS EXCLUSIVE MODE`;
-      const migrating = migrate(drizzle(client), { appFolder: folder }).then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-      for (;;) {
-        const [waiting] = await t.sql<{ pid: number }[]>`
-          SELECT pid FROM pg_stat_activity
-          WHERE application_name = 'migrate_lost' AND wait_event_type = 'Lock'`;
-        if (waiting) {
-          await t.sql`SELECT pg_terminate_backend(${waiting.pid}::int)`;
-          break;
-        }
-      }
+      const migrating = failureOf(migrate(drizzle(client), { appFolder: folder }));
+      await terminateOnceSeen('migrate_lost', "wait_event_type = 'Lock'");
       return migrating;
     });
     expect(isPgpartsError(error, 'connection'), String(error)).toBe(true);
@@ -71,20 +85,9 @@ it('a connection lost while migrate waits for another runner: a connection error
   try {
     const [key0, key1] = MIGRATION_LOCK_KEY;
     await holder`SELECT pg_advisory_lock(${key0}::int4, ${key1}::int4)`;
-    const migrating = migrate(drizzle(client), { appFolder: folder }).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
+    const migrating = failureOf(migrate(drizzle(client), { appFolder: folder }));
     // It asks for the lock, pauses, asks again: terminated once the server shows it asked.
-    for (;;) {
-      const [asked] = await t.sql<{ pid: number }[]>`
-        SELECT pid FROM pg_stat_activity
-        WHERE application_name = 'migrate_waiting' AND query LIKE '%pg_try_advisory_lock%'`;
-      if (asked) {
-        await t.sql`SELECT pg_terminate_backend(${asked.pid}::int)`;
-        break;
-      }
-    }
+    await terminateOnceSeen('migrate_waiting', "query LIKE '%pg_try_advisory_lock%'");
     const error = await migrating;
     expect(isPgpartsError(error, 'connection'), String(error)).toBe(true);
     expect((error as Error).message).toMatch(
