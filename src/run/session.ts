@@ -389,9 +389,9 @@ export async function openSession(
  * `fn` on a connection of its own when `db` is a postgres.js client, else on `db` as given: its
  * statements go out as sendable() says (a process's first session writes the values in: none
  * waits for its parameter types), which the client's own transactions cannot do. `openFirst`:
- * a plain query opens a connection before one is reserved. postgres.js's reserve() on a client
- * whose connection then fails to open keeps the reservation queued and connects again for it
- * after the failure was reported: a command would wait for that attempt to exit.
+ * the connection is opened before it is reserved (reserveConnection). postgres.js's reserve()
+ * on a client whose connection then fails to open keeps the reservation queued and connects
+ * again for it after the failure was reported: a command would wait for that attempt to exit.
  */
 export async function onOwnConnection<T>(
   db: AnyPgDatabase,
@@ -400,8 +400,7 @@ export async function onOwnConnection<T>(
 ): Promise<T> {
   const client = (db as { $client?: unknown }).$client;
   if (!isPostgresJs(client)) return fn(db);
-  if (options.openFirst) await client.unsafe('SELECT 1');
-  const session = await pin(db);
+  const session = await pin(db, options);
   try {
     return await fn(session.db);
   } finally {
@@ -476,24 +475,27 @@ export function usedAsGiven(db: AnyPgDatabase): object | undefined {
 }
 
 /**
- * A reserved connection of a postgres.js client. postgres.js (3.4) with `fetch_types: false`
- * never settles a reserve() that has to open a connection for it: the connection comes up and
- * waits, and the reservation with it, until another of the client's connections goes idle (a
- * client with no connection open waited for ever). So on such a client an empty query (which the
- * server answers without parsing anything) first leaves a connection open and idle, which
- * reserve() takes. Should an app query take it in between, the reservation gets the next of the
- * client's connections to go idle.
+ * A reserved connection of a postgres.js client, opened first when `openFirst` says so or the
+ * client must have it: an empty query (which the server answers without parsing anything)
+ * leaves a connection open and idle, which reserve() takes. postgres.js (3.4) with
+ * `fetch_types: false` never settles a reserve() that has to open a connection for it: the
+ * connection comes up and waits, and the reservation with it, until another of the client's
+ * connections goes idle (a client with no connection open waited for ever). Should an app
+ * query take the opened one in between, the reservation gets the next to go idle.
  */
-async function reserveConnection(client: PostgresJsClient): Promise<PostgresJsReserved> {
+async function reserveConnection(
+  client: PostgresJsClient,
+  openFirst: boolean,
+): Promise<PostgresJsReserved> {
   const fetchesTypes = (client.options as { fetch_types?: unknown } | null)?.fetch_types !== false;
-  if (!fetchesTypes) await client.unsafe('');
+  if (openFirst || !fetchesTypes) await client.unsafe('');
   return client.reserve();
 }
 
-async function pin(db: AnyPgDatabase): Promise<Session> {
+async function pin(db: AnyPgDatabase, options: { openFirst?: boolean } = {}): Promise<Session> {
   const client = (db as { $client?: unknown }).$client;
   if (isPostgresJs(client)) {
-    const reserved = await reserveConnection(client);
+    const reserved = await reserveConnection(client, options.openFirst === true);
     const { drizzle } = await postgresJsModule();
     const pinned = drizzle(transactionalReserved(reserved, client.options) as never);
     return {
