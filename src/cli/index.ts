@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import { PgpartsError } from '../errors.js';
+import { oneLine } from '../run/pg-error.js';
 import { redactSecrets } from './redact.js';
-import { describeCliError, oneLine, runCli } from './run-cli.js';
+import { describeCliError, runCli } from './run-cli.js';
 
 /**
  * The installed binary: runCli over the process's streams. runCli turns every error a command

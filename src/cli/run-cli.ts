@@ -1,7 +1,7 @@
 import { type Command, CommanderError } from 'commander';
 import { isPgpartsError } from '../errors.js';
 import { connectionFailure, unreachable } from '../run/connection-errors.js';
-import { isConnectionLoss, pgErrorCode, pgErrorMessage } from '../run/pg-error.js';
+import { isConnectionLoss, oneLine, pgErrorCode, pgErrorMessage } from '../run/pg-error.js';
 import { type CliIo, cliErr, setCliExitCode, withCliIo } from './io.js';
 import { buildProgram } from './program.js';
 import { redactSecrets } from './redact.js';
@@ -36,10 +36,6 @@ export function describeCliError(error: unknown): string {
   if (code) return `pgparts: ${pgErrorMessage(error)} (SQLSTATE ${code})`;
   const message = error instanceof Error ? error.message : String(error);
   return message.startsWith('pgparts: ') ? message : `pgparts: ${message}`;
-}
-
-export function oneLine(text: string): string {
-  return text.replace(/\s*\n\s*/g, ' ').trim();
 }
 
 /**

@@ -11,7 +11,7 @@ import {
   DEFAULT_RETRIES,
   inShortTransaction,
 } from '../run/lock-timeout.js';
-import { isConnectionLoss, pgErrorCode, pgErrorMessage } from '../run/pg-error.js';
+import { isConnectionLoss, oneLine, pgErrorCode, pgErrorMessage } from '../run/pg-error.js';
 import { openSession } from '../run/session.js';
 import { refuseBlockingIndexBuilds } from './blocking-index-guard.js';
 import { carryOverPackageRecords } from './carry-over.js';
@@ -183,7 +183,7 @@ function migrationFailed(
   if (isConnectionLoss(error)) {
     return new PgpartsError(
       'connection',
-      `pgparts: migration ${source.label} ${file.tag} (${source.folder}): the connection to the database was lost: ${pgErrorMessage(error).replace(/\s*\n\s*/g, ' ')}. ` +
+      `pgparts: migration ${source.label} ${file.tag} (${source.folder}): the connection to the database was lost: ${oneLine(pgErrorMessage(error))}. ` +
         'Whether it committed is unknown: run migrate again, which goes on from what is recorded as applied',
       { cause: error, step: 'migrate' },
     );

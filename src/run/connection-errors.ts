@@ -24,6 +24,17 @@ const CONNECTION_ERROR_CODES: Record<string, string> = {
 };
 
 /**
+ * Every driver and socket code that means the connection is gone or was never made
+ * (isConnectionLoss): the ones described above, and two Node's net gives a write to a socket
+ * already closed.
+ */
+export const CONNECTION_CODES: ReadonlySet<string> = new Set([
+  ...Object.keys(CONNECTION_ERROR_CODES),
+  'EPIPE',
+  'ENOTCONN',
+]);
+
+/**
  * The codes of a connection that was never made: nothing ran on it. (A connection lost once
  * made, a backend terminated or a restart, may have run or committed something.)
  */

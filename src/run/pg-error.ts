@@ -1,5 +1,5 @@
 import { isPgpartsError, PgpartsError, sqlStateOf } from '../errors.js';
-import { describeConnectionError, notConnected } from './connection-errors.js';
+import { CONNECTION_CODES, describeConnectionError, notConnected } from './connection-errors.js';
 
 /**
  * PostgreSQL errors as they reach us: postgres.js and node-postgres put the SQLSTATE on `code`,
@@ -32,29 +32,14 @@ export function pgErrorMessage(error: unknown): string {
   return message;
 }
 
+/** `text` on one line: a driver's multi-line detail, for a log line or cron's mail. */
+export function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, ' ').trim();
+}
+
 export function isLockNotAvailable(error: unknown): boolean {
   return pgErrorCode(error) === LOCK_NOT_AVAILABLE;
 }
-
-/** Driver and socket codes that mean the connection is gone (postgres.js, Node's net). */
-const LOST_CONNECTION_CODES = new Set([
-  'CONNECTION_CLOSED',
-  'CONNECTION_ENDED',
-  'CONNECTION_DESTROYED',
-  'CONNECT_TIMEOUT',
-  'REPLY_TIMEOUT',
-  'CLOSED_UNANSWERED',
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'ENOTCONN',
-  // Never made: no connection to use either (connection-errors.ts says it as such).
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-]);
 
 /**
  * SQLSTATEs of a connection the server ended: class 08 (connection exception), and
@@ -73,7 +58,7 @@ export function isConnectionLoss(error: unknown): boolean {
   let current: unknown = error;
   for (let depth = 0; depth < 6 && current && typeof current === 'object'; depth += 1) {
     const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string' && (LOST_CONNECTION_CODES.has(code) || lostConnectionState(code)))
+    if (typeof code === 'string' && (CONNECTION_CODES.has(code) || lostConnectionState(code)))
       return true;
     // node-postgres says it in words only.
     if (current instanceof Error && /^Connection terminated/.test(current.message)) return true;
