@@ -23,10 +23,10 @@ import {
   MAX_LOCK_TIMEOUT_MS,
   MAX_RETRIES,
 } from '../run/lock-timeout.js';
-import { askYesNo } from './ask.js';
+import { confirmOrStop } from './ask.js';
 import { connect } from './connection.js';
 import { convertTarget } from './convert-target.js';
-import { type CliStream, cliErr, cliIo, cliOut, setCliExitCode } from './io.js';
+import { type CliStream, cliIo, cliOut, setCliExitCode } from './io.js';
 import { type GlobalOptions, wholeNumber } from './options.js';
 import { checkPrivileges } from './preflight.js';
 import { refuseOnStandby } from './standby.js';
@@ -287,11 +287,7 @@ export function registerConvert(program: Command): void {
             `would ${step} the ${target.family.name} conversion, in this order (nothing is run):`,
           );
           await runConvertStep(conn.db, target, step as ConvertStep, { ...options, dryRun: true });
-          if (!(await askYesNo(`${step} the ${target.family.name} conversion?`))) {
-            cliErr(`pgparts: not confirmed; pass --yes to ${step} without asking`);
-            setCliExitCode(1);
-            return;
-          }
+          if (!(await confirmOrStop(`${step} the ${target.family.name} conversion?`, step))) return;
         }
         const steps = options.all ? await stepsLeft(conn.db, target) : [step as ConvertStep];
         for (const s of steps) {

@@ -12,11 +12,11 @@ import {
   unretireKey,
 } from '../ops/retention.js';
 import { asReader } from '../run/read-privileges.js';
-import { askYesNo } from './ask.js';
+import { confirmOrStop } from './ask.js';
 import { loadFamilies } from './config.js';
 import { connect } from './connection.js';
 import { formatMs, formatStatements, toJson } from './format.js';
-import { cliErr, cliOut, setCliExitCode } from './io.js';
+import { cliOut } from './io.js';
 import { resolveKey, TABLE_ARGUMENT_HELP } from './key-argument.js';
 import { acceptYes, addLockOptions, type GlobalOptions } from './options.js';
 import { refuseOnStandby } from './standby.js';
@@ -113,11 +113,7 @@ export function registerRetire(program: Command): void {
       if (!options.yes) {
         // With --json the checks run, and stdout keeps to the result.
         if (!(await preview(!options.json))) return;
-        if (!(await askYesNo(`${what}?`))) {
-          cliErr('pgparts: not confirmed; pass --yes to retire without asking');
-          setCliExitCode(1);
-          return;
-        }
+        if (!(await confirmOrStop(`${what}?`, 'retire'))) return;
       }
       const conn = await connect(global);
       try {
