@@ -4,18 +4,16 @@ import { expect, it } from 'vitest';
 import { rowsOf } from '../../src/run/rows.js';
 import { openSession, pgpartsSessionSettings } from '../../src/run/session.js';
 import { useTestDatabase } from '../support/test-database.js';
+import { within10s } from '../support/within.js';
 
 const t = useTestDatabase({ migrated: false });
 
 /** What `pending` settled with within 10 s: its error's code, 'ok', or 'pending'. */
 async function settled(pending: Promise<unknown>): Promise<string> {
-  const timeout = new Promise<string>((done) => setTimeout(() => done('pending'), 10_000).unref());
-  const outcome = pending.then(
-    () => 'ok',
-    (error: { code?: string; cause?: { code?: string } }) =>
-      error.cause?.code ?? error.code ?? String(error),
-  );
-  return Promise.race([outcome, timeout]);
+  const outcome = await within10s(pending);
+  if (outcome === 'ok' || outcome === 'pending') return outcome;
+  const error = outcome as { code?: string; cause?: { code?: string } };
+  return error.cause?.code ?? error.code ?? String(error);
 }
 
 /**
