@@ -24,6 +24,7 @@ import { bulkLoad } from '../support/bulk-load.js';
 import {
   explainQuery,
   indexesUsed,
+  planNodes,
   scannedPartitions,
   scanTypes,
 } from '../support/explain-plan.js';
@@ -140,11 +141,15 @@ describe('topRuns (tables)', () => {
     expect(periodRows.every((r) => r.keystoneLevel !== null && r.score !== null)).toBe(true);
   });
 
-  it('reads one partition through the season/dungeon index', async () => {
+  it('reads one partition through the season/dungeon index, in rank order', async () => {
     const plan = await explainQuery(t.db, topRunsQuery(t.db, { seasonId: 2, dungeonId: 3 }));
     expect(scannedPartitions(plan, 'leaderboard_run')).toEqual(['leaderboard_run_s2']);
     expect(indexesUsed(plan, 'leaderboard_run')).toEqual(['idx_leaderboard_run_season_dungeon']);
     expect(scanTypes(plan, 'leaderboard_run')).not.toContain('Seq Scan');
+    // The index holds the ranking's order (level, score, id): the LIMIT stops after its rows,
+    // with no sort that must first read a whole level's runs.
+    const nodes = planNodes(plan.plan).map((n) => n['Node Type']);
+    expect(nodes.filter((type) => /Sort/.test(type))).toEqual([]);
   });
 
   it('with a period, reads one partition through an index in rank order', async () => {

@@ -94,7 +94,11 @@ describe('declared indexes', () => {
       keyColumns: 5,
       options: '0 0 0 3 3',
     });
-    expect(parent.get('idx_leaderboard_run_season_dungeon')?.options).toBe('0 0 3 0');
+    // The ranking's order (migration 0006): level DESC, score DESC, then id.
+    expect(parent.get('idx_leaderboard_run_season_dungeon')).toMatchObject({
+      columns: 'season_id,dungeon_id,keystone_level,score,id',
+      options: '0 0 3 3 0',
+    });
     const raw = await indexesOf('killmails_raw');
     expect(raw.get('idx_killmails_raw_system_time')?.options).toBe('0 3');
     const participants = await indexesOf('killmail_participants');

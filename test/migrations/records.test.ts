@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import { migrate as drizzleMigrate } from 'drizzle-orm/postgres-js/migrator';
 import { describe, expect, it } from 'vitest';
@@ -9,6 +11,18 @@ import { type FolderEntry, writeMigrationFolder } from '../support/migration-fol
 import { type TestDatabase, useTestDatabase } from '../support/test-database.js';
 
 const PACKAGE_TAGS = readJournal(MIGRATIONS_FOLDER).map((e) => e.tag);
+/**
+ * The package's migrations drizzle's migrator can apply: those before its first online index
+ * build (0006), which refuses to run outside pgparts migrate. A database migrated by drizzle
+ * before pgparts kept its own record has these.
+ */
+const DRIZZLE_ENTRIES: FolderEntry[] = [];
+for (const e of readJournal(MIGRATIONS_FOLDER)) {
+  const sql = readFileSync(join(MIGRATIONS_FOLDER, `${e.tag}.sql`), 'utf8');
+  if (sql.startsWith('-- pgparts:online')) break;
+  DRIZZLE_ENTRIES.push({ tag: e.tag, when: e.when, sql });
+}
+const DRIZZLE_TAGS = DRIZZLE_ENTRIES.map((e) => e.tag);
 const FIRST_PACKAGE_WHEN = readJournal(MIGRATIONS_FOLDER)[0]?.when ?? 0;
 const LAST_PACKAGE_WHEN = readJournal(MIGRATIONS_FOLDER).at(-1)?.when ?? 0;
 
@@ -29,13 +43,21 @@ const count = async (t: TestDatabase, table: string) =>
 
 describe('a database migrated before pgparts kept its own record', () => {
   it('is recognised: its rows move to pgparts.migrations, nothing is applied again', async () => {
-    // What today's users have: drizzle's migrator (drizzle-kit migrate) ran drizzle/.
-    await drizzleMigrate(upgraded.db, { migrationsFolder: MIGRATIONS_FOLDER });
-    expect(await count(upgraded, 'drizzle.__drizzle_migrations')).toBe(PACKAGE_TAGS.length);
+    // What early users have: drizzle's migrator (drizzle-kit migrate) ran drizzle/ as it was.
+    const early = writeMigrationFolder(DRIZZLE_ENTRIES);
+    await drizzleMigrate(upgraded.db, { migrationsFolder: early });
+    expect(await count(upgraded, 'drizzle.__drizzle_migrations')).toBe(DRIZZLE_TAGS.length);
+    // Today's folder: drizzle's migrator stops at the online build, saying what to run instead.
+    await expect(
+      drizzleMigrate(upgraded.db, { migrationsFolder: MIGRATIONS_FOLDER }),
+    ).rejects.toMatchObject({
+      cause: { message: 'this migration builds indexes online; run it with pgparts migrate' },
+    });
+    expect(DRIZZLE_TAGS.length).toBeLessThan(PACKAGE_TAGS.length);
 
     const result = await migrate(upgraded.db);
-    expect(result.carriedOver).toEqual(PACKAGE_TAGS);
-    expect(result.applied).toEqual([]);
+    expect(result.carriedOver).toEqual(DRIZZLE_TAGS);
+    expect(result.applied.map((a) => a.name)).toEqual(PACKAGE_TAGS.slice(DRIZZLE_TAGS.length));
     expect(await count(upgraded, 'pgparts.migrations')).toBe(PACKAGE_TAGS.length);
     expect(await count(upgraded, 'drizzle.__drizzle_migrations')).toBe(0);
     expect((await migrate(upgraded.db)).carriedOver).toEqual([]);

@@ -78,11 +78,14 @@ export const leaderboardRun = pgTable(
       t.score,
     ),
     index('idx_leaderboard_run_run_guid').on(t.runGuid),
+    // topRuns without a period reads it in rank order (level DESC, score DESC, id). Declared
+    // first with score ASC; changed by migrations 0005 (drop) and 0006 (built online).
     index('idx_leaderboard_run_season_dungeon').on(
       t.seasonId,
       t.dungeonId,
       t.keystoneLevel.desc().nullsFirst(),
-      t.score,
+      t.score.desc().nullsFirst(),
+      t.id,
     ),
     index('idx_leaderboard_run_season_period_dungeon').on(
       t.seasonId,

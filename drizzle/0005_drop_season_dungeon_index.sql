@@ -1,0 +1,1 @@
+DROP INDEX "idx_leaderboard_run_season_dungeon";
