@@ -1,9 +1,7 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import { migrate as drizzleMigrate } from 'drizzle-orm/postgres-js/migrator';
 import { describe, expect, it } from 'vitest';
-import { readJournal } from '../../src/migrations/journal.js';
+import { readJournal, readMigrations } from '../../src/migrations/journal.js';
 import { MIGRATIONS_FOLDER, migrate } from '../../src/migrations/migrate.js';
 import { renderOnlineIndexMigration } from '../../src/ops/online-index-migration.js';
 import { catalogShape } from '../support/catalog-shape.js';
@@ -16,12 +14,12 @@ const PACKAGE_TAGS = readJournal(MIGRATIONS_FOLDER).map((e) => e.tag);
  * build (0006), which refuses to run outside pgparts migrate. A database migrated by drizzle
  * before pgparts kept its own record has these.
  */
-const DRIZZLE_ENTRIES: FolderEntry[] = [];
-for (const e of readJournal(MIGRATIONS_FOLDER)) {
-  const sql = readFileSync(join(MIGRATIONS_FOLDER, `${e.tag}.sql`), 'utf8');
-  if (sql.startsWith('-- pgparts:online')) break;
-  DRIZZLE_ENTRIES.push({ tag: e.tag, when: e.when, sql });
-}
+const PACKAGE_MIGRATIONS = readMigrations(MIGRATIONS_FOLDER);
+const FIRST_ONLINE = PACKAGE_MIGRATIONS.findIndex((m) => m.online);
+const DRIZZLE_ENTRIES: FolderEntry[] = PACKAGE_MIGRATIONS.slice(
+  0,
+  FIRST_ONLINE < 0 ? undefined : FIRST_ONLINE,
+).map(({ tag, when, text }) => ({ tag, when, sql: text }));
 const DRIZZLE_TAGS = DRIZZLE_ENTRIES.map((e) => e.tag);
 const FIRST_PACKAGE_WHEN = readJournal(MIGRATIONS_FOLDER)[0]?.when ?? 0;
 const LAST_PACKAGE_WHEN = readJournal(MIGRATIONS_FOLDER).at(-1)?.when ?? 0;
