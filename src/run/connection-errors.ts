@@ -23,13 +23,16 @@ const CONNECTION_ERROR_CODES: Record<string, string> = {
   ETIMEDOUT: 'the connection timed out',
 };
 
+/** The codes described above. */
+const DESCRIBED_CODES: ReadonlySet<string> = new Set(Object.keys(CONNECTION_ERROR_CODES));
+
 /**
  * Every driver and socket code that means the connection is gone or was never made
  * (isConnectionLoss): the ones described above, and two Node's net gives a write to a socket
  * already closed.
  */
 export const CONNECTION_CODES: ReadonlySet<string> = new Set([
-  ...Object.keys(CONNECTION_ERROR_CODES),
+  ...DESCRIBED_CODES,
   'EPIPE',
   'ENOTCONN',
 ]);
@@ -51,12 +54,20 @@ const NOT_CONNECTED_CODES = new Set([
 /** The server could not be reached, or (the CLI's reply watchdog) stopped answering. */
 const UNREACHABLE_CODES = new Set([...NOT_CONNECTED_CODES, 'REPLY_TIMEOUT']);
 
-/** The first code in `error`'s cause chain that `codes` holds. */
-function codeIn(error: unknown, codes: ReadonlySet<string>): string | undefined {
+/** A driver or socket error: its code, and where it tried to connect when it says. */
+interface CodedError {
+  code: string;
+  address?: unknown;
+  hostname?: unknown;
+  port?: unknown;
+}
+
+/** The first error in `error`'s cause chain (itself included) whose code `codes` holds. */
+function withCode(error: unknown, codes: ReadonlySet<string>): CodedError | undefined {
   let current: unknown = error;
   for (let depth = 0; depth < 6 && current && typeof current === 'object'; depth += 1) {
     const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string' && codes.has(code)) return code;
+    if (typeof code === 'string' && codes.has(code)) return current as CodedError;
     current = (current as { cause?: unknown }).cause;
   }
   return undefined;
@@ -67,12 +78,12 @@ function codeIn(error: unknown, codes: ReadonlySet<string>): string | undefined 
  * answering: the CLI then says where and why, whatever operation met it.
  */
 export function unreachable(error: unknown): boolean {
-  return codeIn(error, UNREACHABLE_CODES) !== undefined;
+  return withCode(error, UNREACHABLE_CODES) !== undefined;
 }
 
 /** Whether `error` (or its cause chain) says the connection was never made. */
 export function notConnected(error: unknown): boolean {
-  return codeIn(error, NOT_CONNECTED_CODES) !== undefined;
+  return withCode(error, NOT_CONNECTED_CODES) !== undefined;
 }
 
 /**
@@ -80,23 +91,13 @@ export function notConnected(error: unknown): boolean {
  * chain with a code described above: `cannot reach the database (host:port): <why> [CODE]`.
  */
 export function describeConnectionError(error: unknown): string | undefined {
-  let current: unknown = error;
-  for (let depth = 0; depth < 5 && current && typeof current === 'object'; depth += 1) {
-    const { code, address, hostname, port } = current as {
-      code?: unknown;
-      address?: unknown;
-      hostname?: unknown;
-      port?: unknown;
-    };
-    if (typeof code === 'string' && code in CONNECTION_ERROR_CODES) {
-      // A refused connection names the address it tried; a name lookup, the host name.
-      const host = typeof address === 'string' ? address : hostname;
-      const where = typeof host === 'string' ? ` (${host}${port ? `:${port}` : ''})` : '';
-      return `cannot reach the database${where}: ${CONNECTION_ERROR_CODES[code]} [${code}]`;
-    }
-    current = (current as { cause?: unknown }).cause;
-  }
-  return undefined;
+  const found = withCode(error, DESCRIBED_CODES);
+  if (!found) return undefined;
+  const { code, address, hostname, port } = found;
+  // A refused connection names the address it tried; a name lookup, the host name.
+  const host = typeof address === 'string' ? address : hostname;
+  const where = typeof host === 'string' ? ` (${host}${port ? `:${port}` : ''})` : '';
+  return `cannot reach the database${where}: ${CONNECTION_ERROR_CODES[code]} [${code}]`;
 }
 
 /**
