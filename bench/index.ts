@@ -25,7 +25,7 @@ import { type BenchReport, type Section, writeReport } from './report.js';
 import { runQueries } from './run-queries.js';
 import { runScale } from './scale/index.js';
 import { connect, dropDatabase, ensureDatabase, startBenchServer, withDatabase } from './server.js';
-import { buildTwin, compareCounts, syncTwinIndexes, TWIN_SCHEMA } from './twin.js';
+import { buildTwin, compareCounts, syncTwin, TWIN_SCHEMA } from './twin.js';
 
 const RESULTS_DIR = resolve(import.meta.dirname, 'results');
 const CONVERSION_RUNS = 1_000_000;
@@ -123,7 +123,9 @@ async function main(): Promise<void> {
       await step('remove seasons left by an earlier drain measurement', () =>
         removeDrainSeasons(m.sql, m.db, scale),
       );
-      const synced = await step('twin indexes equal to the parents', () => syncTwinIndexes(m.sql));
+      const synced = await step('twin indexes and statistics targets equal to the parents', () =>
+        syncTwin(m.sql),
+      );
       if (synced.length > 0) {
         console.log(`  twin: ${synced.join(', ')}`);
         await step('ANALYZE', () => m.sql.unsafe('ANALYZE'));

@@ -1,6 +1,13 @@
+import { sql as drizzleSql } from 'drizzle-orm';
+import { drizzle } from 'drizzle-orm/postgres-js';
 import type postgres from 'postgres';
+import {
+  parseStatisticsTargets,
+  statisticsTargetsJson,
+} from '../src/catalog/statistics-targets.js';
 import { TOP_KEYS_VIEWS, topKeysViewSql } from '../src/domains/leaderboard/views.js';
 import { quoteIdent, quoteQualified } from '../src/sql/identifiers.js';
+import { type StatisticsTarget, statisticsTargetsSql } from '../src/sql/statistics-targets.js';
 import { progressBar } from './progress.js';
 
 export const TWIN_SCHEMA = 'bench_twin';
@@ -38,6 +45,7 @@ export async function buildTwin(sql: postgres.Sql): Promise<void> {
     await sql.unsafe(`INSERT INTO ${target} SELECT * FROM ${quoteQualified('public', table)}`);
     bar.tick(++done);
     await createTwinIndexes(sql, table);
+    await syncTwinStatistics(sql, table);
     const fks = await sql<{ name: string; def: string }[]>`
       SELECT conname AS name, pg_get_constraintdef(oid) AS def FROM pg_constraint
       WHERE conrelid = ${`public.${table}`}::regclass AND contype = 'f' AND conparentid = 0
@@ -108,14 +116,44 @@ async function createTwinIndexes(sql: postgres.Sql, table: string): Promise<void
   }
 }
 
+/** A table's columns that set a statistics target. */
+async function statisticsTargets(
+  sql: postgres.Sql,
+  schema: string,
+  table: string,
+): Promise<StatisticsTarget[]> {
+  const json = statisticsTargetsJson(drizzleSql`${quoteQualified(schema, table)}::regclass`);
+  const [row] = await drizzle(sql).execute<{ targets: unknown }>(
+    drizzleSql`SELECT ${json} AS targets`,
+  );
+  return parseStatisticsTargets(row?.targets);
+}
+
 /**
- * For a kept data set after a migration changed indexes: the twin's secondary indexes made
- * equal to its parents' again (missing ones built, changed or removed ones dropped), so both
- * sides keep the same indexes. Keys are not touched (a key change needs a fresh data set).
+ * The twin's columns given the statistics targets its parent sets (a migration's SET STATISTICS
+ * on a parent), so both sides' planners work from samples of the same size. Returns what changed.
  */
-export async function syncTwinIndexes(sql: postgres.Sql): Promise<string[]> {
+async function syncTwinStatistics(sql: postgres.Sql, table: string): Promise<string[]> {
+  const twin = await statisticsTargets(sql, TWIN_SCHEMA, table);
+  const missing = (await statisticsTargets(sql, 'public', table)).filter(
+    (p) => !twin.some((t) => t.column === p.column && t.target === p.target),
+  );
+  for (const statement of statisticsTargetsSql(quoteQualified(TWIN_SCHEMA, table), missing)) {
+    await sql.unsafe(statement);
+  }
+  return missing.map((m) => `statistics ${m.target} on ${table}.${m.column}`);
+}
+
+/**
+ * For a kept data set after a migration changed indexes or statistics targets: the twin's
+ * secondary indexes and statistics targets made equal to its parents' again (missing indexes
+ * built, changed or removed ones dropped), so both sides keep the same indexes and samples.
+ * Keys are not touched (a key change needs a fresh data set).
+ */
+export async function syncTwin(sql: postgres.Sql): Promise<string[]> {
   const changed: string[] = [];
   for (const table of PARTITIONED_TABLES) {
+    changed.push(...(await syncTwinStatistics(sql, table)));
     const wanted = (await parentIndexes(sql, table)).filter((i) => i.contype === null);
     const present = await sql<{ name: string; def: string }[]>`
       SELECT c.relname AS name, pg_get_indexdef(i.indexrelid) AS def

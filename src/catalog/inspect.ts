@@ -51,6 +51,7 @@ import {
   type Snapshot,
   type TableSnapshot,
 } from './snapshot.js';
+import { parseStatisticsTargets, statisticsTargetsJson } from './statistics-targets.js';
 import { changeLogRowsSql, drainTablesSql, schemaCaptureTriggersSql } from './unfinished.js';
 
 export type * from './snapshot.js';
@@ -191,6 +192,7 @@ interface ParentRow {
   referencing: { schema: string; name: string }[] | string | null;
   other_owner: string | null;
   tablespace: string | null;
+  statistics: unknown;
 }
 
 /** A json column as the driver gives it: parsed already (postgres.js) or as text. */
@@ -270,7 +272,8 @@ function parentsSql(tables: { schema: string; name: string }[]): SQL {
                 JOIN pg_class r ON r.oid = f.conrelid JOIN pg_namespace rn ON rn.oid = r.relnamespace
                WHERE ${mayLock}) AS referencing,
              nullif(pg_get_userbyid(c.relowner), current_user::text) AS other_owner,
-             (SELECT spcname FROM pg_tablespace WHERE oid = c.reltablespace) AS tablespace
+             (SELECT spcname FROM pg_tablespace WHERE oid = c.reltablespace) AS tablespace,
+             ${statisticsTargetsJson(sql.raw('c.oid'))} AS statistics
       FROM pg_class c
       JOIN pg_namespace n ON n.oid = c.relnamespace
       LEFT JOIN pg_partitioned_table pt ON pt.partrelid = c.oid
@@ -303,6 +306,7 @@ function parentsFromRows(rows: readonly ParentRow[]): Map<string, ParentInfo> {
       referencingTables: jsonList(row.referencing),
       otherOwner: row.other_owner,
       tablespace: row.tablespace,
+      statisticsTargets: parseStatisticsTargets(row.statistics),
     });
   }
   return parents;

@@ -1,5 +1,6 @@
 import type { ListValue, PartitionKey } from '../define/partition-key.js';
 import type { FamilySpec } from '../define/spec.js';
+import type { StatisticsTarget } from '../sql/statistics-targets.js';
 
 /**
  * The catalog snapshot: what the live database holds for every declared family, read in one
@@ -54,6 +55,8 @@ export interface ParentInfo {
   otherOwner?: string | null;
   /** The tablespace the table names (null: the database's default); its partitions go there. */
   tablespace?: string | null;
+  /** The columns whose statistics target the table sets; its new partitions are given them. */
+  statisticsTargets?: StatisticsTarget[];
 }
 
 /** The rows of a DEFAULT partition, counted exactly and grouped by the key they belong to. */

@@ -6,7 +6,7 @@
 
 import type { SqlObject } from '../migrations/app-config.js';
 import { familyMigrationSql } from '../sql/partition-ddl.js';
-import { killmailMigrationSql } from './killmails/migration-sql.js';
+import { enrichmentStatisticsSql, killmailMigrationSql } from './killmails/migration-sql.js';
 import { killmailFamily } from './killmails/partitioning.js';
 import { leaderboardMigrationSql } from './leaderboard/migration-sql.js';
 import { leaderboardFamily } from './leaderboard/partitioning.js';
@@ -29,7 +29,7 @@ export const builtInExtensions = ['pg_trgm'];
 /**
  * What the built-in domains need beyond their Drizzle tables and partitions, as `pgparts
  * generate` objects: the leaderboard's INCLUDE cleanup index and top_keys_* views, the lookup
- * tables' name search indexes.
+ * tables' name search indexes, the enrichment JSON's statistics target.
  */
 export function builtInObjects(): SqlObject[] {
   const after = (all: string[], family: Parameters<typeof familyMigrationSql>[0]) =>
@@ -39,5 +39,7 @@ export function builtInObjects(): SqlObject[] {
     { name: 'killmails', sql: after(killmailMigrationSql(), killmailFamily) },
     // Written once, after the first two: the top_keys_* views of ranked runs only.
     { name: 'leaderboard-ranked-views', sql: rankedTopKeysMigrationSql() },
+    // Written after those: the statistics target killsWithEnrichment's plan needs.
+    { name: 'killmails-enrichment-statistics', sql: enrichmentStatisticsSql() },
   ];
 }

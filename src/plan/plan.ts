@@ -504,6 +504,7 @@ function planFamily(
   const parents = new Map(snapshot.tables.map((t) => [t.name, t.parent]));
   const create = (table: TableIndex, key: PartitionKey, reason: string): Step => {
     const defaultPartition = key.kind === 'default' ? null : (table.defaultPartition ?? null);
+    const parent = parents.get(table.name);
     // An empty DEFAULT costs ATTACH no scan: only one that holds rows gets the CHECK first (and
     // one that still carries it from a create that did not finish, which this one replaces).
     // A DEFAULT pgparts does not own is never altered: its ATTACH scans it, as PostgreSQL does.
@@ -533,11 +534,14 @@ function planFamily(
           key,
           {
             defaultPartition,
-            referencedTables: parents.get(table.name)?.referencedTables ?? [],
-            referencingTables: parents.get(table.name)?.referencingTables ?? [],
+            referencedTables: parent?.referencedTables ?? [],
+            referencingTables: parent?.referencingTables ?? [],
           },
-          parents.get(table.name)?.otherOwner,
-          parents.get(table.name)?.tablespace,
+          {
+            owner: parent?.otherOwner,
+            tablespace: parent?.tablespace,
+            statisticsTargets: parent?.statisticsTargets,
+          },
         ),
         ...(exclusion ? [exclusion.drop] : []),
         recordOwnedSql({

@@ -6,6 +6,7 @@ import { quoteIdent, quoteQualified } from './identifiers.js';
 import { keyCheckSql } from './key-predicate.js';
 import { dollarQuoted, listValueLiteral, textLiteral, utcTimestampLiteral } from './literals.js';
 import { OWNED_TABLES, recordOwnedRowSql, recordOwnedSql } from './ownership.js';
+import { type StatisticsTarget, statisticsTargetsSql } from './statistics-targets.js';
 
 /** `FOR VALUES ...` / `DEFAULT` for a key; RANGE bounds always carry an explicit UTC offset. */
 export function boundSpecSql(key: PartitionKey): string {
@@ -92,6 +93,16 @@ export function tablespaceSql(tablespace: string | null | undefined): string[] {
 }
 
 /**
+ * What a table pgparts creates to become a partition takes from the parent beyond LIKE: the
+ * parent's owner when another role owns it, its tablespace, its columns' statistics targets.
+ */
+export interface ParentShape {
+  owner?: string | null | undefined;
+  tablespace?: string | null | undefined;
+  statisticsTargets?: readonly StatisticsTarget[] | undefined;
+}
+
+/**
  * The statements that create one partition of one table and mark it as pgparts's own, without
  * ever taking ACCESS EXCLUSIVE on the parent (which CREATE TABLE ... PARTITION OF does, blocking
  * writers of every partition and, with foreign keys between parents, deadlocking with them):
@@ -106,8 +117,7 @@ export function createPartitionSql(
   table: string,
   key: PartitionKey,
   locks?: CreateLocks,
-  owner?: string | null,
-  tablespace?: string | null,
+  parentShape: ParentShape = {},
 ): string[] {
   const name = partitionName(family, table, key);
   const qualified = quoteQualified(family.schema, name);
@@ -117,9 +127,10 @@ export function createPartitionSql(
   const bounded = key.kind !== 'default';
   return [
     ...(locks ? createLocksSql(family, table, locks) : []),
-    ...tablespaceSql(tablespace),
+    ...tablespaceSql(parentShape.tablespace),
     `CREATE TABLE ${qualified} (LIKE ${parent} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMPRESSION)`,
-    ...ownerSql(qualified, owner),
+    ...ownerSql(qualified, parentShape.owner),
+    ...statisticsTargetsSql(qualified, parentShape.statisticsTargets),
     ...(bounded
       ? [`ALTER TABLE ${qualified} ADD CONSTRAINT ${check} CHECK (${keyCheckSql(family, key)})`]
       : []),

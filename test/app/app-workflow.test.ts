@@ -116,6 +116,13 @@ describe('the example app', { timeout: 300_000 }, () => {
     );
     // The LIST family's DEFAULT comes after its CREATE TABLE: in a later migration.
     expect(partitionsSql).toContain('"region_orders_default" PARTITION OF');
+    // The config's object, after the first partitions (SET STATISTICS reaches those that exist).
+    const statistics = partitionsSql.indexOf(
+      'ALTER TABLE "app_events" ALTER COLUMN "payload" SET STATISTICS 1000;',
+    );
+    expect(statistics).toBeGreaterThan(
+      partitionsSql.indexOf('"region_orders_default" PARTITION OF'),
+    );
     before = folderText();
   });
 
@@ -160,6 +167,12 @@ describe('the example app', { timeout: 300_000 }, () => {
     ]);
     const [mars] = await first.sql`SELECT count(*)::int AS n FROM region_orders_default`;
     expect(mars?.n).toBe(1);
+    // Every day's partition samples payload as the parent says, whoever made it.
+    const targets = await first.sql<{ target: number | null; n: number }[]>`
+      SELECT a.attstattarget::int AS target, count(*)::int AS n FROM pg_inherits i
+      JOIN pg_attribute a ON a.attrelid = i.inhrelid AND a.attname = 'payload'
+      WHERE i.inhparent = 'app_events'::regclass GROUP BY 1`;
+    expect(targets).toEqual([{ target: 1000, n: 11 }]);
   });
 
   it("archives yesterday's partition (retire --archive)", async () => {
@@ -226,9 +239,10 @@ export const auditLog = pgTable(
           "import { appEvents, regionOrders } from './src/schema';",
           "import { appEvents, auditLog, regionOrders } from './src/schema';",
         )
+        // The end of the families array (the objects array follows it).
         .replace(
-          /\];\s*$/,
-          `  partitionFamily({
+          /\n\];\n/,
+          `\n  partitionFamily({
     name: 'audit_log',
     tables: [auditLog],
     partitionBy: { strategy: 'list', column: 'tenant', values: ['Acme Corp'], naming: '{table}_{value}' },

@@ -15,6 +15,8 @@ export interface CatalogColumn {
   default: string | null;
   identity: boolean;
   generated: boolean;
+  /** The statistics target the column sets (ALTER COLUMN ... SET STATISTICS); null: the default. */
+  statisticsTarget: number | null;
 }
 
 export interface CatalogTable {
@@ -54,11 +56,13 @@ export async function readTable(
       default: string | null;
       identity: string;
       generated: string;
+      statistics_target: number | null;
     }>(
       tx,
       sql`SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
                  a.attnotnull AS not_null, pg_get_expr(d.adbin, d.adrelid) AS default,
-                 a.attidentity::text AS identity, a.attgenerated::text AS generated
+                 a.attidentity::text AS identity, a.attgenerated::text AS generated,
+                 CASE WHEN a.attstattarget >= 0 THEN a.attstattarget::int END AS statistics_target
           FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
           WHERE a.attrelid = ${table.oid}::oid AND a.attnum > 0 AND NOT a.attisdropped
           ORDER BY a.attnum`,
@@ -88,6 +92,7 @@ export async function readTable(
         default: c.default,
         identity: c.identity !== '',
         generated: c.generated !== '',
+        statisticsTarget: c.statistics_target,
       })),
       primaryKey: pk.map((p) => p.name),
       sequences,

@@ -11,6 +11,7 @@ import { DEFAULT_LOCK_TIMEOUT_MS } from '../../run/lock-timeout.js';
 import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
 import { dollarQuoted, textLiteral } from '../../sql/literals.js';
 import { boundSpecSql } from '../../sql/partition-ddl.js';
+import { statisticsTargetsSql } from '../../sql/statistics-targets.js';
 import { setTriggerSql } from '../online-copy/capture.js';
 import { partitionsOf, readTable } from './legacy-catalog.js';
 import { CONVERT_SCHEMA, DERIVE_TRIGGER, deriveFunction, twinSchema } from './names.js';
@@ -141,8 +142,9 @@ async function prepOn(
   plan.push({ sql: `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(twin)}` });
   const derivations: Derivation[] = [];
   const withColumn: string[] = [];
+  const statistics: string[] = [];
   for (const table of target.tables) {
-    const name = getTableConfig(table).name;
+    const { name, columns } = getTableConfig(table);
     const legacy = await readTable(db, family.schema, name);
     if (!legacy) {
       throw new PgpartsError(
@@ -158,6 +160,18 @@ async function prepOn(
         { step: 'convert prep', table: `${family.schema}.${name}` },
       );
     }
+    // The legacy columns' statistics targets, set on the twin once its partitions exist (SET
+    // STATISTICS on a parent reaches the partitions it has; pgparts gives later ones the parent's).
+    statistics.push(
+      ...statisticsTargetsSql(
+        quoteQualified(twin, name),
+        legacy.columns.flatMap((c) =>
+          c.statisticsTarget !== null && columns.some((d) => d.name === c.name)
+            ? [{ column: c.name, target: c.statisticsTarget }]
+            : [],
+        ),
+      ),
+    );
     const { derivation } = compareColumns(family, table, legacy);
     if (derivation) derivations.push(derivation);
     else withColumn.push(name);
@@ -201,6 +215,7 @@ async function prepOn(
       plan.push({ sql: `COMMENT ON TABLE ${qualified} IS ${textLiteral(MANAGED_MARKER)}` });
     }
   }
+  plan.push(...statistics.map((s) => ({ sql: s })));
   const legacyDdl = derivations.flatMap((d) => deriveSql(target, d, opts.lockTimeoutMs));
   // The app's own triggers are not copied: swap refuses while a legacy table has one its twin
   // lacks. Said now, so it is done before the fill rather than found after it.

@@ -2,6 +2,7 @@ import { type SQL, sql } from 'drizzle-orm';
 import { type RecordedOperation, readOperations } from '../../catalog/operations.js';
 import { ownedRole } from '../../catalog/ownership.js';
 import { type RetiredKey, readRetiredKey } from '../../catalog/retired-keys.js';
+import { parseStatisticsTargets, statisticsTargetsJson } from '../../catalog/statistics-targets.js';
 import { boundHoldsKey } from '../../define/bounds.js';
 import { isManagedComment } from '../../define/marker.js';
 import { keyLabel, type PartitionKey, partitionName } from '../../define/partition-key.js';
@@ -12,6 +13,7 @@ import { query } from '../../run/execute.js';
 import { inShortTransaction, type ShortTransactionOptions } from '../../run/lock-timeout.js';
 import { identifierProblem, quoteQualified } from '../../sql/identifiers.js';
 import { OWNED_TABLES, OWNERSHIP_ADOPTED, type OwnedRole } from '../../sql/ownership.js';
+import type { StatisticsTarget } from '../../sql/statistics-targets.js';
 import {
   CAPTURE_TRIGGER,
   keyLogFunctionExistsSql,
@@ -129,6 +131,8 @@ export interface DrainTableState {
   parentOwner: string | null;
   /** The parent's tablespace, if it names one: the drain's new tables are made there. */
   parentTablespace: string | null;
+  /** The parent's columns' statistics targets: given to the drain's new tables. */
+  parentStatisticsTargets: StatisticsTarget[];
   /**
    * What a swap's successor takes over from the DEFAULT it replaces: its owner (when not the
    * role draining) and its grants, one statement each.
@@ -424,10 +428,15 @@ export async function readDrainState(
               AND conrelid NOT IN (${parents})
             ORDER BY 2, 1`,
       );
-      const [parentRow] = await query<{ owner: string | null; tablespace: string | null }>(
+      const [parentRow] = await query<{
+        owner: string | null;
+        tablespace: string | null;
+        statistics: unknown;
+      }>(
         tx,
         sql`SELECT nullif(pg_get_userbyid(relowner), current_user::text) AS owner,
-                   (SELECT spcname FROM pg_tablespace WHERE oid = reltablespace) AS tablespace
+                   (SELECT spcname FROM pg_tablespace WHERE oid = reltablespace) AS tablespace,
+                   ${statisticsTargetsJson(sql`pg_class.oid`)} AS statistics
             FROM pg_class WHERE oid = to_regclass(${parent})`,
       );
       let defaultPages = 0;
@@ -582,6 +591,7 @@ export async function readDrainState(
         defaultForeignKeys,
         parentOwner: parentRow?.owner ?? null,
         parentTablespace: parentRow?.tablespace ?? null,
+        parentStatisticsTargets: parseStatisticsTargets(parentRow?.statistics),
         defaultOwner,
         defaultGrants,
         targetForeignKeys:

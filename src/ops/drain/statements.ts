@@ -16,6 +16,7 @@ import {
   ownerSql,
   tablespaceSql,
 } from '../../sql/partition-ddl.js';
+import { statisticsTargetsSql } from '../../sql/statistics-targets.js';
 import {
   CAPTURE_TRIGGER,
   captureStillOnSql,
@@ -259,6 +260,7 @@ function stagingSql(family: FamilySpec, key: PartitionKey, t: DrainTableState): 
     ...tablespaceSql(t.parentTablespace),
     `CREATE TABLE ${staging} ${likeParentSql(quoteQualified(family.schema, t.table), t.indexes !== null)}`,
     ...ownerSql(staging, t.parentOwner),
+    ...statisticsTargetsSql(staging, t.parentStatisticsTargets),
     `ALTER TABLE ${staging} ADD CONSTRAINT ${quoteIdent(ATTACH_BOUND_CHECK)} CHECK (${keyCheckSql(family, key)})`,
     `COMMENT ON TABLE ${staging} IS ${textLiteral(STAGING_MARKER)}`,
     // pgparts's own from its first moment: a retire or a user's COMMENT cannot mistake it.

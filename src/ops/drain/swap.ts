@@ -9,6 +9,7 @@ import { keyCheckSql } from '../../sql/key-predicate.js';
 import { textLiteral } from '../../sql/literals.js';
 import { recordOwnedSql, setOwnedRoleSql } from '../../sql/ownership.js';
 import { ownerSql, tablespaceSql } from '../../sql/partition-ddl.js';
+import { statisticsTargetsSql } from '../../sql/statistics-targets.js';
 import { likeParentSql } from './indexes.js';
 import {
   DRAINED_DEFAULT_MARKER,
@@ -112,6 +113,7 @@ export function nextDefaultSql(
     // It becomes DEFAULT: with the old one's owner and grants (a role reading DEFAULT keeps
     // reading it, and the owner's migrations can still alter it).
     ...ownerSql(next, t.defaultOwner),
+    ...statisticsTargetsSql(next, t.parentStatisticsTargets),
     ...t.defaultGrants.map(
       (g) =>
         `GRANT ${g.privileges.join(', ')} ON ${next} TO ${g.grantee === null ? 'PUBLIC' : quoteIdent(g.grantee)}${g.grantable ? ' WITH GRANT OPTION' : ''}`,
