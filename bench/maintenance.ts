@@ -1,10 +1,11 @@
 import type postgres from 'postgres';
+import { RETIRED_KEYS_TABLE } from '../src/catalog/retired-keys.js';
 import type { PartitionKey } from '../src/define/partition-key.js';
 import { killmailFamily } from '../src/domains/killmails/partitioning.js';
 import { leaderboardFamily } from '../src/domains/leaderboard/partitioning.js';
 import { builtInFamilies } from '../src/domains/presets.js';
 import { drainKey } from '../src/ops/drain/drain.js';
-import { retireKey as retire } from '../src/ops/retention.js';
+import { retireKey as retire, unretireKey } from '../src/ops/retention.js';
 import { apply } from '../src/run/apply.js';
 import type { AnyPgDatabase } from '../src/run/database.js';
 import { maintain } from '../src/run/maintain.js';
@@ -224,6 +225,14 @@ export async function removeDrainSeasons(sql: postgres.Sql, db: AnyPgDatabase, s
     await sql`DELETE FROM period WHERE season_id = ${id}`;
     await sql`DELETE FROM season WHERE id = ${id}`;
   }
+  // Retiring records the key, and a drain refuses a retired key: the next measurement reuses
+  // these ids, so their records go too (a season whose rows were removed before the record was
+  // forgotten included).
+  const retired = await sql<{ key: string }[]>`
+    SELECT key FROM ${sql(RETIRED_KEYS_TABLE)}
+    WHERE family = ${leaderboardFamily.name} AND key ~ '^[0-9]+$' AND key::int > ${s.seasons}`;
+  for (const { key } of retired)
+    await unretireKey(db, leaderboardFamily, { kind: 'list', value: Number(key) });
   return extra.length;
 }
 

@@ -108,9 +108,30 @@ export interface IndexBuild {
   duplicates: string | null;
 }
 
-/** Whether a drain puts the trigger removing copies of `t`'s DEFAULT rows (capture.ts). */
-function removesCopies(strategy: DrainStrategy, t: DrainTableState): boolean {
-  return strategy === 'swap' && t.defaultPartition !== null && t.outsideForeignKeys.length > 0;
+/**
+ * The keys a drain validates on its copies online, before its final phase, so that ATTACH adopts
+ * them instead of checking every staged row under the final lock. A swap: the keys to tables
+ * outside the family (it drops the family's own and adds them back NOT VALID after its detach).
+ * The delete strategy, where its final DELETE skips triggers (session_replication_role =
+ * replica): every key, the family's included. Without the replica role, none: that DELETE would
+ * fire the trigger removing copies (below) and take the staged rows with it, so ATTACH adds and
+ * checks them.
+ */
+function keysOnCopies(
+  strategy: DrainStrategy,
+  skipTriggers: boolean,
+  t: DrainTableState,
+): { name: string; definition: string }[] {
+  if (strategy === 'swap') return t.outsideForeignKeys;
+  return skipTriggers ? [...t.familyForeignKeys, ...t.outsideForeignKeys] : [];
+}
+
+/**
+ * Whether a drain puts the trigger removing copies of `t`'s DEFAULT rows (capture.ts): wherever
+ * its copies carry keys before the final phase.
+ */
+function removesCopies(strategy: DrainStrategy, skipTriggers: boolean, t: DrainTableState) {
+  return t.defaultPartition !== null && keysOnCopies(strategy, skipTriggers, t).length > 0;
 }
 
 /** The copies a drain makes of `t`'s DEFAULT rows, qualified: the staging table, a successor. */
@@ -582,6 +603,7 @@ export function drainStatements(
       ? completeSwapUnits(family, state.drainedDefaults, state.unvalidatedForeignKeys)
       : [];
 
+  const skipTriggers = strategy === 'delete' && state.canSkipTriggers;
   // 1. prepare: capture first, so no write between the copy and the final phase goes unseen.
   const prepare: DrainUnit[] = [
     { statements: keyLogSetupSql(schema, state.captureFunctionExists), transaction: false },
@@ -589,13 +611,12 @@ export function drainStatements(
   const indexBuilds: IndexBuild[] = [];
   const emptyStaging = new Set<string>();
   for (const t of pending) {
-    // The swap's trigger removing copies of DEFAULT's rows (capture.ts) and its keys to tables
-    // outside the family go on the copies only once these have their indexes, one after the
-    // other (below). An earlier run's go first, before any copy is emptied or dropped: the
-    // trigger names them, would delete from a copy being refilled without its indexes (a scan
-    // per write), and the keys without it would check the app's writes against rows the copy
-    // has not caught up with. The delete strategy has neither: it deletes the key's rows from
-    // DEFAULT, and the trigger would take their copies with them.
+    // The trigger removing copies of DEFAULT's rows (capture.ts) and the keys on the copies
+    // (keysOnCopies) go on the copies only once these have their indexes, one after the other
+    // (below). An earlier run's go first, before any copy is emptied or dropped: the trigger
+    // names them, would delete from a copy being refilled without its indexes (a scan per
+    // write), and the keys without it would check the app's writes against rows the copy has
+    // not caught up with.
     if (t.defaultPartition && t.removeCopiesInstalled)
       prepare.push({
         statements: [
@@ -673,34 +694,26 @@ export function drainStatements(
       if (t.defaultPartition && (t.nextState === 'absent' || staleNext(state, t)))
         prepare.push({ statements: nextDefaultSql(family, key, t), transaction: true });
     }
-    // The family's keys are never on a staging table before the final phase. Its rows are copies
-    // that a replay brings up to date only later: a key on them would check the app's writes
-    // against rows the app already deleted or changed (a doc's tags deleted, then the doc: the
-    // staged copy of a tag still points at it, and the app's DELETE fails). The swap adds them
-    // back NOT VALID after its detach; the delete strategy's ATTACH adds and checks them. An
-    // earlier version's run may have added them: they go.
-    for (const fk of t.familyForeignKeys) {
-      if (!t.targetForeignKeys.includes(fk.name)) continue;
-      prepare.push({
-        statements: [
-          `ALTER TABLE ${quoteQualified(schema, t.target)} DROP CONSTRAINT IF EXISTS ${quoteIdent(fk.name)}`,
-        ],
-        transaction: true,
-      });
-    }
-    if (strategy === 'swap') {
-      for (const [table, keys] of [
-        [t.target, t.targetForeignKeys],
-        [t.next, t.nextForeignKeys],
-      ] as const) {
-        if (!table) continue;
-        for (const fk of t.outsideForeignKeys.filter((k) => keys.includes(k.name)))
-          prepare.push({
-            statements: [
-              `ALTER TABLE ${quoteQualified(schema, table)} DROP CONSTRAINT IF EXISTS ${quoteIdent(fk.name)}`,
-            ],
-            transaction: true,
-          });
+    // A staging table's rows are copies that a replay brings up to date only later: a key on
+    // them checks the app's writes against rows the app already deleted or changed (a doc's tags
+    // deleted, then the doc: the staged copy of a tag still points at it, and the app's DELETE
+    // fails), unless the trigger removing copies is in place first. So the keys an earlier run
+    // (or an earlier version) left on the copies go now, and keysOnCopies come back after the
+    // trigger. The swap adds the family's back NOT VALID after its detach; without the replica
+    // role, the delete strategy's ATTACH adds and checks them.
+    for (const [table, keys] of [
+      [t.target, t.targetForeignKeys],
+      [t.next, t.nextForeignKeys],
+    ] as const) {
+      if (!table) continue;
+      for (const fk of [...t.familyForeignKeys, ...t.outsideForeignKeys]) {
+        if (!keys.includes(fk.name)) continue;
+        prepare.push({
+          statements: [
+            `ALTER TABLE ${quoteQualified(schema, table)} DROP CONSTRAINT IF EXISTS ${quoteIdent(fk.name)}`,
+          ],
+          transaction: true,
+        });
       }
     }
   }
@@ -714,28 +727,27 @@ export function drainStatements(
       replay: t.defaultPartition ? drainReplaySql(schema, t, targets) : null,
     };
   });
-  const skipTriggers = strategy === 'delete' && state.canSkipTriggers;
   const foreignKeys: DrainUnit[] = [];
   for (const p of tables) {
-    if (strategy === 'swap') {
-      // The family's own keys are dropped and added back by the swap; the keys to other tables
-      // are validated now, online, so that ATTACH adopts them. First the trigger that keeps the
-      // copies free of rows the app deletes or changes meanwhile (capture.ts).
-      if (removesCopies(strategy, p.t)) {
-        foreignKeys.push({
-          statements: removeCopiesTriggerSql(
-            schema,
-            p.t.defaultPartition as string,
-            p.t.pkColumns,
-            p.targets.map((target) => quoteQualified(schema, target.table)),
-          ),
-          transaction: true,
-        });
-      }
-      // Every key was dropped from the copies above: the family's, and those to other tables.
-      for (const target of p.targets)
-        foreignKeys.push(...foreignKeyUnits(family, target.table, p.t.outsideForeignKeys, []));
+    // The keys on the copies (keysOnCopies) are validated now, online, so that ATTACH adopts
+    // them. First the trigger that keeps the copies free of rows the app deletes or changes
+    // meanwhile (capture.ts).
+    if (removesCopies(strategy, skipTriggers, p.t)) {
+      foreignKeys.push({
+        statements: removeCopiesTriggerSql(
+          schema,
+          p.t.defaultPartition as string,
+          p.t.pkColumns,
+          p.targets.map((target) => quoteQualified(schema, target.table)),
+        ),
+        transaction: true,
+      });
     }
+    // Every key was dropped from the copies above.
+    for (const target of p.targets)
+      foreignKeys.push(
+        ...foreignKeyUnits(family, target.table, keysOnCopies(strategy, skipTriggers, p.t), []),
+      );
   }
 
   // 3. finish: one short transaction, retried on lock timeouts.
@@ -766,7 +778,7 @@ export function drainStatements(
     { kind: 'replay' },
     // The copies the trigger removed since they were counted (none is removed under the locks).
     ...pending
-      .filter((t) => removesCopies(strategy, t))
+      .filter((t) => removesCopies(strategy, skipTriggers, t))
       .map(
         (t): FinishItem => ({
           kind: 'removed',
@@ -803,6 +815,15 @@ SELECT count(*) FILTER (WHERE marker = ${textLiteral(removedMarker(quoteQualifie
             'DISABLE',
           ),
         ),
+      ),
+    );
+    // The trigger removing copies goes first: the replay is done, and the DELETE below must not
+    // take the staged rows with it (the replica role would skip it anyway).
+    finish.push(
+      ...runAll(
+        defaults
+          .filter((t) => removesCopies(strategy, skipTriggers, t))
+          .flatMap((t) => dropRemoveCopiesSql(schema, t.defaultPartition as string)),
       ),
     );
     if (skipTriggers)
@@ -885,12 +906,12 @@ SELECT count(*) FILTER (WHERE marker = ${textLiteral(removedMarker(quoteQualifie
     stagedCounts:
       strategy === 'swap'
         ? pending
-            .filter((t) => !emptyStaging.has(t.table) || removesCopies(strategy, t))
+            .filter((t) => !emptyStaging.has(t.table) || removesCopies(strategy, skipTriggers, t))
             .map((t) => ({
               table: t.table,
               // With the removal trigger, the copy is counted and the removals logged so far are
               // cleared in one snapshot: the final phase subtracts only those logged after it.
-              sql: removesCopies(strategy, t)
+              sql: removesCopies(strategy, skipTriggers, t)
                 ? `WITH counted AS (${clearRemovedSql(keyLog(schema), [quoteQualified(schema, t.target)])} RETURNING 1)
 SELECT count(*) AS n FROM ${quoteQualified(schema, t.target)}`
                 : `SELECT count(*) AS n FROM ${quoteQualified(schema, t.target)}`,

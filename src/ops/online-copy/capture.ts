@@ -295,8 +295,9 @@ export function dropCaptureTriggerSql(trigger: string, schema: string, table: st
 }
 
 /**
- * A swap's staging tables carry the keys to tables outside the family (`orders.customer_id ->
- * customers`) before its final phase, so that ATTACH adopts them without a scan under its lock.
+ * A drain's staging tables carry keys before its final phase, so that ATTACH adopts them without
+ * a scan under its lock: a swap's, the keys to tables outside the family (`orders.customer_id ->
+ * customers`); a delete's with triggers skipped, every key, the family's own included.
  * A key's checks fire on the referenced side whatever the copy holds
  * (docs/postgres-behaviours.md#key-checks-copies): an order the app deleted from DEFAULT still
  * has its copy until the next replay, and deleting its customer then failed (23503 on the
