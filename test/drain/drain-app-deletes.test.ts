@@ -32,20 +32,30 @@ const stagedKeys = () => t.sql<{ oid: number; valid: boolean }[]>`
   WHERE k.contype = 'f' AND k.confrelid = 'docs'::regclass AND c.relkind = 'r'
     AND NOT c.relispartition AND c.relname LIKE 'doc\\_tags%'`;
 
+/**
+ * Docs and their tags, LIST by tenant, with a partition for tenant 1 and a DEFAULT holding tenant
+ * 8: 400 docs of each tenant with two tags each. `onDelete` is the tags' key's action.
+ */
+async function createDocs(onDelete: 'NO ACTION' | 'CASCADE') {
+  await t.sql.unsafe(`
+    DROP TABLE IF EXISTS doc_tags, docs;
+    CREATE TABLE docs (tenant int NOT NULL, id bigint NOT NULL, title text NOT NULL,
+      PRIMARY KEY (tenant, id)) PARTITION BY LIST (tenant);
+    CREATE TABLE docs_1 PARTITION OF docs FOR VALUES IN (1);
+    CREATE TABLE docs_default PARTITION OF docs DEFAULT;
+    CREATE TABLE doc_tags (tenant int NOT NULL, doc_id bigint NOT NULL, tag text NOT NULL,
+      PRIMARY KEY (tenant, doc_id, tag),
+      FOREIGN KEY (tenant, doc_id) REFERENCES docs (tenant, id) ON DELETE ${onDelete})
+      PARTITION BY LIST (tenant);
+    CREATE TABLE doc_tags_1 PARTITION OF doc_tags FOR VALUES IN (1);
+    CREATE TABLE doc_tags_default PARTITION OF doc_tags DEFAULT;
+    INSERT INTO docs SELECT k, g, 'doc ' || g FROM generate_series(1, 400) g, (VALUES (1), (8)) v(k);
+    INSERT INTO doc_tags SELECT tenant, id, t FROM docs, (VALUES ('a'), ('b')) v(t);`);
+}
+
 describe("an app's deletes during a drain by delete of a family with NO ACTION keys", () => {
   it('each succeeds in every phase, and the drain moves what is left', async () => {
-    await t.sql.unsafe(`
-      CREATE TABLE docs (tenant int NOT NULL, id bigint NOT NULL, title text NOT NULL,
-        PRIMARY KEY (tenant, id)) PARTITION BY LIST (tenant);
-      CREATE TABLE docs_1 PARTITION OF docs FOR VALUES IN (1);
-      CREATE TABLE docs_default PARTITION OF docs DEFAULT;
-      CREATE TABLE doc_tags (tenant int NOT NULL, doc_id bigint NOT NULL, tag text NOT NULL,
-        PRIMARY KEY (tenant, doc_id, tag),
-        FOREIGN KEY (tenant, doc_id) REFERENCES docs (tenant, id)) PARTITION BY LIST (tenant);
-      CREATE TABLE doc_tags_1 PARTITION OF doc_tags FOR VALUES IN (1);
-      CREATE TABLE doc_tags_default PARTITION OF doc_tags DEFAULT;
-      INSERT INTO docs SELECT k, g, 'doc ' || g FROM generate_series(1, 400) g, (VALUES (1), (8)) v(k);
-      INSERT INTO doc_tags SELECT tenant, id, t FROM docs, (VALUES ('a'), ('b')) v(t);`);
+    await createDocs('NO ACTION');
     const failures: string[] = [];
     let deleted = 0;
     /** The key on the staging table of doc_tags once the online phases are done. */
@@ -101,20 +111,7 @@ describe("an app's deletes during a drain by delete of a family with NO ACTION k
   });
 
   it('with ON DELETE CASCADE: deleting a doc takes its tags, staged copies included, in every phase', async () => {
-    await t.sql.unsafe(`
-      DROP TABLE IF EXISTS doc_tags, docs;
-      CREATE TABLE docs (tenant int NOT NULL, id bigint NOT NULL, title text NOT NULL,
-        PRIMARY KEY (tenant, id)) PARTITION BY LIST (tenant);
-      CREATE TABLE docs_1 PARTITION OF docs FOR VALUES IN (1);
-      CREATE TABLE docs_default PARTITION OF docs DEFAULT;
-      CREATE TABLE doc_tags (tenant int NOT NULL, doc_id bigint NOT NULL, tag text NOT NULL,
-        PRIMARY KEY (tenant, doc_id, tag),
-        FOREIGN KEY (tenant, doc_id) REFERENCES docs (tenant, id) ON DELETE CASCADE)
-        PARTITION BY LIST (tenant);
-      CREATE TABLE doc_tags_1 PARTITION OF doc_tags FOR VALUES IN (1);
-      CREATE TABLE doc_tags_default PARTITION OF doc_tags DEFAULT;
-      INSERT INTO docs SELECT k, g, 'doc ' || g FROM generate_series(1, 400) g, (VALUES (1), (8)) v(k);
-      INSERT INTO doc_tags SELECT tenant, id, t FROM docs, (VALUES ('a'), ('b')) v(t);`);
+    await createDocs('CASCADE');
     const tenant1 = await digest();
     const failures: string[] = [];
     let deleted = 0;
