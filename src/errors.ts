@@ -84,12 +84,28 @@ export function isPgpartsError(error: unknown, code?: PgpartsErrorCode): error i
   return error instanceof PgpartsError && (code === undefined || error.code === code);
 }
 
-export function sqlStateOf(cause: unknown): string | undefined {
-  let current: unknown = cause;
-  for (let depth = 0; depth < 5 && current && typeof current === 'object'; depth += 1) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
+/**
+ * How far a `cause` chain is followed: ours over Drizzle's DrizzleQueryError over the driver's
+ * error over a socket's is four; the rest is room. Every reader of a chain walks it through
+ * causeChain, so they all see the same errors.
+ */
+const MAX_CAUSE_DEPTH = 6;
+
+/** `error` and the errors of its `cause` chain, outermost first (objects only). */
+export function* causeChain(error: unknown): Generator<object> {
+  let current = error;
+  for (let depth = 0; depth < MAX_CAUSE_DEPTH; depth += 1) {
+    if (!current || typeof current !== 'object') return;
+    yield current;
     current = (current as { cause?: unknown }).cause;
+  }
+}
+
+/** The SQLSTATE of `cause` or of the first error in its chain that has one. */
+export function sqlStateOf(cause: unknown): string | undefined {
+  for (const error of causeChain(cause)) {
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
   }
   return undefined;
 }

@@ -9,7 +9,7 @@ import {
   DEFAULT_RETRIES,
   retryOnLockTimeout,
 } from '../run/lock-timeout.js';
-import { isLockNotAvailable, pgErrorMessage } from '../run/pg-error.js';
+import { isConnectionLoss, isLockNotAvailable, pgErrorMessage } from '../run/pg-error.js';
 import { openSession } from '../run/session.js';
 import { inspectIndexBuild } from './online-index-inspect.js';
 import {
@@ -134,26 +134,6 @@ function refuseTransaction(db: AnyPgDatabase): void {
   }
 }
 
-const CONNECTION_STATES = /^(08|57P0)/;
-const CONNECTION_ERRORS = new Set([
-  'CONNECTION_CLOSED',
-  'CONNECTION_ENDED',
-  'CONNECTION_DESTROYED',
-]);
-
-/** The session is gone (terminated, server down, network): nothing more can be sent on it. */
-function connectionLost(error: unknown): boolean {
-  let current: unknown = error;
-  for (let depth = 0; depth < 5 && current && typeof current === 'object'; depth += 1) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string' && (CONNECTION_STATES.test(code) || CONNECTION_ERRORS.has(code))) {
-      return true;
-    }
-    current = (current as { cause?: unknown }).cause;
-  }
-  return false;
-}
-
 function failure(spec: OnlineIndexSpec, statement: IndexBuildStatement, error: unknown) {
   const table = `${spec.table.schema}.${spec.table.name}`;
   const where = statement.partition
@@ -170,7 +150,7 @@ function failure(spec: OnlineIndexSpec, statement: IndexBuildStatement, error: u
   }
   const state = sqlStateOf(error) ?? '';
   return new PgpartsError(
-    connectionLost(error) ? 'connection' : 'query-failed',
+    isConnectionLoss(error) ? 'connection' : 'query-failed',
     `index ${spec.name}${where}: ${statement.kind} failed: ${pgErrorMessage(error)}${state === '23505' ? ' (the partition holds duplicate keys: remove them first)' : ''}; ${resume}`,
     { table, step: statement.kind, docs: DOCS, cause: error },
   );
@@ -213,7 +193,7 @@ export async function buildIndexOnline(
     try {
       await run(session.db, text);
     } catch (error) {
-      lost ||= connectionLost(error);
+      lost ||= isConnectionLoss(error);
       throw error;
     }
   };

@@ -1,4 +1,4 @@
-import { PgpartsError } from '../errors.js';
+import { causeChain, PgpartsError } from '../errors.js';
 
 /**
  * What a driver's or the socket's code says about a connection that could not be made or was
@@ -64,11 +64,9 @@ interface CodedError {
 
 /** The first error in `error`'s cause chain (itself included) whose code `codes` holds. */
 function withCode(error: unknown, codes: ReadonlySet<string>): CodedError | undefined {
-  let current: unknown = error;
-  for (let depth = 0; depth < 6 && current && typeof current === 'object'; depth += 1) {
+  for (const current of causeChain(error)) {
     const code = (current as { code?: unknown }).code;
     if (typeof code === 'string' && codes.has(code)) return current as CodedError;
-    current = (current as { cause?: unknown }).cause;
   }
   return undefined;
 }

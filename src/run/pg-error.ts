@@ -1,4 +1,4 @@
-import { isPgpartsError, PgpartsError, sqlStateOf } from '../errors.js';
+import { causeChain, isPgpartsError, PgpartsError, sqlStateOf } from '../errors.js';
 import { CONNECTION_CODES, describeConnectionError, notConnected } from './connection-errors.js';
 
 /**
@@ -20,14 +20,12 @@ export const pgErrorCode = sqlStateOf;
 
 /** The server's own message: the driver error's, not Drizzle's "Failed query: ..." wrapper. */
 export function pgErrorMessage(error: unknown): string {
-  let current: unknown = error;
+  // The first error with a code is the driver's; without one, the innermost error's message.
   let message = error instanceof Error ? error.message : String(error);
-  for (let depth = 0; depth < 5 && current && typeof current === 'object'; depth += 1) {
-    if (typeof (current as { code?: unknown }).code === 'string' && current instanceof Error) {
-      return current.message;
-    }
-    current = (current as { cause?: unknown }).cause;
-    if (current instanceof Error) message = current.message;
+  for (const current of causeChain(error)) {
+    if (!(current instanceof Error)) continue;
+    if (typeof (current as { code?: unknown }).code === 'string') return current.message;
+    message = current.message;
   }
   return message;
 }
@@ -42,12 +40,12 @@ export function isLockNotAvailable(error: unknown): boolean {
 }
 
 /**
- * SQLSTATEs of a connection the server ended: class 08 (connection exception), and
- * admin_shutdown / crash_shutdown / cannot_connect_now (a backend terminated, a server stopping
- * or restarting).
+ * SQLSTATEs of a connection the server ended: class 08 (connection exception), and 57P01-57P05
+ * (admin_shutdown, crash_shutdown, cannot_connect_now, database_dropped, idle_session_timeout: a
+ * backend terminated, a server stopping or restarting, the session ended by the server).
  */
 function lostConnectionState(code: string): boolean {
-  return code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03';
+  return code.startsWith('08') || /^57P0[1-5]$/.test(code);
 }
 
 /**
@@ -55,14 +53,12 @@ function lostConnectionState(code: string): boolean {
  * lost: whatever ran on it may or may not have committed, and nothing more can run on it.
  */
 export function isConnectionLoss(error: unknown): boolean {
-  let current: unknown = error;
-  for (let depth = 0; depth < 6 && current && typeof current === 'object'; depth += 1) {
+  for (const current of causeChain(error)) {
     const code = (current as { code?: unknown }).code;
     if (typeof code === 'string' && (CONNECTION_CODES.has(code) || lostConnectionState(code)))
       return true;
     // node-postgres says it in words only.
     if (current instanceof Error && /^Connection terminated/.test(current.message)) return true;
-    current = (current as { cause?: unknown }).cause;
   }
   return false;
 }
@@ -121,11 +117,9 @@ function failedStatement(error: unknown): string | undefined {
 
 /** The first non-blank text under `field` in `error` or its `cause` chain. */
 function causeText(error: unknown, field: 'hint' | 'query'): string | undefined {
-  let current: unknown = error;
-  for (let depth = 0; depth < 5 && current && typeof current === 'object'; depth += 1) {
+  for (const current of causeChain(error)) {
     const text = (current as Record<string, unknown>)[field];
     if (typeof text === 'string' && text.trim() !== '') return text;
-    current = (current as { cause?: unknown }).cause;
   }
   return undefined;
 }

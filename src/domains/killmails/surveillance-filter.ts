@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { z } from 'zod';
-import { PgpartsError } from '../../errors.js';
+import { PgpartsError, sqlStateOf } from '../../errors.js';
 import { parseQueryInput } from '../../query/input.js';
 import type { AnyPgDatabase } from '../../run/database.js';
 import { surveillanceFilters } from './tables.js';
@@ -78,9 +78,7 @@ export async function addSurveillanceFilter(db: AnyPgDatabase, input: AddSurveil
     if (!row) throw new PgpartsError('internal', 'pgparts: addSurveillanceFilter inserted no row');
     return row;
   } catch (error) {
-    const code =
-      (error as { code?: string; cause?: { code?: string } }).cause?.code ??
-      (error as { code?: string }).code;
+    const code = sqlStateOf(error);
     if (code === '23503') {
       throw new PgpartsError(
         'invalid-input',

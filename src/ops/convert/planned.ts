@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import { PgpartsError } from '../../errors.js';
 import type { AnyPgDatabase } from '../../run/database.js';
 import { inShortTransaction, lockedTransactionSql } from '../../run/lock-timeout.js';
-import { serverMessage } from './run-sql.js';
+import { pgErrorMessage } from '../../run/pg-error.js';
 
 /**
  * One statement of a step's plan. `searchPath` runs it with that search_path (extras and views
@@ -58,7 +58,7 @@ export async function executePlan(
       if (error instanceof PgpartsError) throw error;
       throw new PgpartsError(
         'query-failed',
-        `${what} failed on:\n${s.sql.slice(0, 300)}\n${serverMessage(error)}`,
+        `${what} failed on:\n${s.sql.slice(0, 300)}\n${pgErrorMessage(error)}`,
         { step: what, cause: error },
       );
     }

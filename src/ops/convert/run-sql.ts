@@ -15,15 +15,4 @@ export async function withSearchPath<T>(
   });
 }
 
-/** The server's message of a driver error, also when Drizzle wraps it. */
-export function serverMessage(error: unknown): string {
-  let e: unknown = error;
-  let message = error instanceof Error ? error.message : String(error);
-  for (let i = 0; i < 4 && e && typeof e === 'object'; i++) {
-    if (e instanceof Error && !e.message.startsWith('Failed query')) message = e.message;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return message;
-}
-
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
