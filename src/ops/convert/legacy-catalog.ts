@@ -1,6 +1,8 @@
 import { type SQL, sql } from 'drizzle-orm';
+import { parseStatisticsTargets, statisticsTargetsJson } from '../../catalog/statistics-targets.js';
 import type { AnyPgDatabase } from '../../run/database.js';
 import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
+import type { StatisticsTarget } from '../../sql/statistics-targets.js';
 import { query, withSearchPath } from './run-sql.js';
 
 /** A text[] parameter (drizzle would expand a JS array into a row). */
@@ -15,8 +17,6 @@ export interface CatalogColumn {
   default: string | null;
   identity: boolean;
   generated: boolean;
-  /** The statistics target the column sets (ALTER COLUMN ... SET STATISTICS); null: the default. */
-  statisticsTarget: number | null;
 }
 
 export interface CatalogTable {
@@ -30,6 +30,8 @@ export interface CatalogTable {
   sequences: { column: string; sequence: string }[];
   /** The tablespace the table's data is in, when it names one (null: the database's default). */
   tablespace: string | null;
+  /** The columns whose statistics target the table sets (ALTER COLUMN ... SET STATISTICS). */
+  statisticsTargets: StatisticsTarget[];
 }
 
 /** One table's shape, or null when it does not exist. Defaults print schema-qualified. */
@@ -39,10 +41,16 @@ export async function readTable(
   name: string,
 ): Promise<CatalogTable | null> {
   return withSearchPath(db, '', async (tx) => {
-    const found = await query<{ oid: string; kind: string; tablespace: string | null }>(
+    const found = await query<{
+      oid: string;
+      kind: string;
+      tablespace: string | null;
+      statistics: unknown;
+    }>(
       tx,
       sql`SELECT c.oid::text AS oid, c.relkind::text AS kind,
-                 (SELECT spcname FROM pg_tablespace WHERE oid = c.reltablespace) AS tablespace
+                 (SELECT spcname FROM pg_tablespace WHERE oid = c.reltablespace) AS tablespace,
+                 ${statisticsTargetsJson(sql.raw('c.oid'))} AS statistics
           FROM pg_class c
           JOIN pg_namespace n ON n.oid = c.relnamespace
           WHERE n.nspname = ${schema} AND c.relname = ${name} AND c.relkind IN ('r', 'p')`,
@@ -56,13 +64,11 @@ export async function readTable(
       default: string | null;
       identity: string;
       generated: string;
-      statistics_target: number | null;
     }>(
       tx,
       sql`SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
                  a.attnotnull AS not_null, pg_get_expr(d.adbin, d.adrelid) AS default,
-                 a.attidentity::text AS identity, a.attgenerated::text AS generated,
-                 CASE WHEN a.attstattarget >= 0 THEN a.attstattarget::int END AS statistics_target
+                 a.attidentity::text AS identity, a.attgenerated::text AS generated
           FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
           WHERE a.attrelid = ${table.oid}::oid AND a.attnum > 0 AND NOT a.attisdropped
           ORDER BY a.attnum`,
@@ -92,11 +98,11 @@ export async function readTable(
         default: c.default,
         identity: c.identity !== '',
         generated: c.generated !== '',
-        statisticsTarget: c.statistics_target,
       })),
       primaryKey: pk.map((p) => p.name),
       sequences,
       tablespace: table.tablespace,
+      statisticsTargets: parseStatisticsTargets(table.statistics),
     };
   });
 }

@@ -165,11 +165,7 @@ async function prepOn(
     statistics.push(
       ...statisticsTargetsSql(
         quoteQualified(twin, name),
-        legacy.columns.flatMap((c) =>
-          c.statisticsTarget !== null && columns.some((d) => d.name === c.name)
-            ? [{ column: c.name, target: c.statisticsTarget }]
-            : [],
-        ),
+        legacy.statisticsTargets.filter((s) => columns.some((c) => c.name === s.column)),
       ),
     );
     const { derivation } = compareColumns(family, table, legacy);
