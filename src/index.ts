@@ -133,13 +133,18 @@ export {
   isOnlineMigration,
   ONLINE_MIGRATION_GUARD_SQL,
   ONLINE_MIGRATION_MARKER,
+  type OnlineIndexDirective,
   type OnlineIndexSpec,
   type OnlineIndexSpecInput,
+  onlineIndexDirectives,
   onlineIndexSpecSchema,
   parseOnlineIndexMigration,
   parseOnlineIndexSpec,
   planIndexBuild,
+  planIndexReplacement,
+  REPLACE_INDEX_ONLINE_DIRECTIVE,
   renderOnlineIndexMigration,
+  replacementSpec,
 } from './ops/online-index.js';
 export {
   type ReattachOptions,

@@ -14,8 +14,10 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { PgpartsError } from '../errors.js';
-import { renderOnlineIndexMigration } from '../ops/online-index-migration.js';
-import type { OnlineIndexSpecInput } from '../ops/online-index-spec.js';
+import {
+  type OnlineIndexEntry,
+  renderOnlineIndexMigration,
+} from '../ops/online-index-migration.js';
 import { quoteIdent } from '../sql/identifiers.js';
 import { partitionByClause } from '../sql/partition-ddl.js';
 import { type LoadedConfig, loadAppConfig } from './app-config.js';
@@ -39,7 +41,7 @@ import {
   changedIndexes,
   onlineSpecOf,
   readSnapshot,
-  withoutCreateIndexes,
+  withoutIndexStatements,
 } from './online-indexes.js';
 import {
   addPartitionClause,
@@ -286,9 +288,10 @@ function writeMigrations(out: string, kit: DrizzleKitRun, config: LoadedConfig):
 
 /**
  * The indexes drizzle-kit's file of this run adds or changes on tables partitioned by an earlier
- * migration, taken out of that file. When nothing else is left in it, the file itself becomes
- * the online migration and none are returned; otherwise they are returned for a migration of
- * their own after the others (an online migration holds nothing else).
+ * migration, taken out of that file (a changed one's DROP INDEX too: it is replaced online, the
+ * old index in use until the new one is complete). When nothing else is left in it, the file
+ * itself becomes the online migration and none are returned; otherwise they are returned for a
+ * migration of their own after the others (an online migration holds nothing else).
  */
 function takeOnlineIndexes(
   out: string,
@@ -296,7 +299,7 @@ function takeOnlineIndexes(
   thisRun: readonly string[],
   config: LoadedConfig,
   state: GeneratorState,
-): OnlineIndexSpecInput[] {
+): OnlineIndexEntry[] {
   const file = thisRun[0];
   const entries = readJournal(out);
   const entry = entries[countBefore];
@@ -312,10 +315,13 @@ function takeOnlineIndexes(
   });
   const changed = changedIndexes(readSnapshot(out, previous.tag), after, partitioned);
   if (changed.length === 0) return [];
-  const specs = changed.map(onlineSpecOf);
-  const rest = withoutCreateIndexes(
+  const specs = changed.map((c) => (c.replaces ? { replace: onlineSpecOf(c) } : onlineSpecOf(c)));
+  const rest = withoutIndexStatements(
     readSql(out, file),
-    changed.map((c) => c.index.name),
+    {
+      created: changed.map((c) => c.index.name),
+      replaced: changed.filter((c) => c.replaces).map((c) => c.index.name),
+    },
     entry.breakpoints !== false,
   );
   if (rest !== '') {

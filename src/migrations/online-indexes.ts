@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { canonicalJson } from '../define/canonical-json.js';
 import { PgpartsError } from '../errors.js';
 import type { OnlineIndexSpecInput } from '../ops/online-index-spec.js';
 import { joinStatements, migrationStatements } from './sql-statements.js';
@@ -13,9 +14,11 @@ import { joinStatements, migrationStatements } from './sql-statements.js';
  * (ops/online-index-migration.ts), which `pgparts migrate` builds partition by partition.
  *
  * "New" is an index of the after-snapshot whose entry is absent from, or differs from, the
- * before-snapshot's (a changed index is dropped by drizzle-kit's file, not online, and built again
- * online). Only tables partitioned by an earlier migration count: a table created in the same run
- * is empty, and its plain CREATE INDEX is instant.
+ * before-snapshot's. A changed one is a replacement: drizzle-kit's `DROP INDEX` is taken out of
+ * its file too, and the online build makes the new index beside the old one and swaps it in once
+ * complete (`-- pgparts:replace-index-online`), so the table is never without it. Only tables
+ * partitioned by an earlier migration count: a table created in the same run is empty, and its
+ * plain CREATE INDEX is instant.
  */
 
 interface SnapshotIndexColumn {
@@ -68,6 +71,8 @@ export interface TableIndex {
   schema: string;
   table: string;
   index: SnapshotIndex;
+  /** The before-snapshot has an index of that name with another definition. */
+  replaces: boolean;
 }
 
 /** Indexes of `tables` in `after` that `before` lacks or has with another definition. */
@@ -82,30 +87,19 @@ export function changedIndexes(
     const old = before?.tables[key]?.indexes ?? {};
     for (const index of Object.values(after.tables[key]?.indexes ?? {})) {
       const previous = old[index.name];
-      if (previous && sameJson(previous, index)) continue;
-      changed.push({ schema, table: name, index });
+      if (previous && canonicalJson(previous) === canonicalJson(index)) continue;
+      changed.push({ schema, table: name, index, replaces: previous !== undefined });
     }
   }
   return changed;
 }
 
-/** Equal as JSON whatever the order of keys (drizzle-kit's custom migrations reorder them). */
-function sameJson(a: unknown, b: unknown): boolean {
-  const sorted = (value: unknown): unknown =>
-    Array.isArray(value)
-      ? value.map(sorted)
-      : value && typeof value === 'object'
-        ? Object.fromEntries(
-            Object.entries(value)
-              .sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))
-              .map(([k, v]) => [k, sorted(v)]),
-          )
-        : value;
-  return JSON.stringify(sorted(a)) === JSON.stringify(sorted(b));
-}
-
 /** The online build's spec for an index as drizzle-kit's snapshot describes it. */
-export function onlineSpecOf({ schema, table, index }: TableIndex): OnlineIndexSpecInput {
+export function onlineSpecOf({
+  schema,
+  table,
+  index,
+}: Omit<TableIndex, 'replaces'>): OnlineIndexSpecInput {
   if (index.with && Object.keys(index.with).length > 0) {
     throw new PgpartsError(
       'migration',
@@ -158,32 +152,50 @@ function escapeRegExp(text: string): string {
 /** drizzle-kit's `CREATE [UNIQUE] INDEX [CONCURRENTLY] [IF NOT EXISTS] "name" ON ...`. */
 function createIndexPattern(name: string): RegExp {
   return new RegExp(
-    `^CREATE (?:UNIQUE )?INDEX (?:CONCURRENTLY )?(?:IF NOT EXISTS )?"${escapeRegExp(name.replaceAll('"', '""'))}" ON `,
+    `^CREATE (?:UNIQUE )?INDEX (?:CONCURRENTLY )?(?:IF NOT EXISTS )?${quotedName(name)} ON `,
   );
 }
 
+/** drizzle-kit's `DROP INDEX [CONCURRENTLY] [IF EXISTS] ["schema".]"name"` (with its `;`). */
+function dropIndexPattern(name: string): RegExp {
+  return new RegExp(
+    `^DROP INDEX (?:CONCURRENTLY )?(?:IF EXISTS )?(?:"(?:[^"]|"")+"\\.)?${quotedName(name)}\\s*;?\\s*$`,
+  );
+}
+
+function quotedName(name: string): string {
+  return `"${escapeRegExp(name.replaceAll('"', '""'))}"`;
+}
+
 /**
- * `migration` (drizzle-kit's file of this run) without the CREATE INDEX statements of `names`,
+ * `migration` (drizzle-kit's file of this run) without the CREATE INDEX statements of `created`
+ * and the DROP INDEX statements of `replaced` (indexes built again online beside the old one),
  * every other statement kept and the file written back in its shape (`breakpoints`, from its
  * journal entry); refuses when one is not there (drizzle-kit wrote it some other way).
  */
-export function withoutCreateIndexes(
+export function withoutIndexStatements(
   migration: string,
-  names: readonly string[],
+  indexes: { created: readonly string[]; replaced?: readonly string[] },
   breakpoints = true,
 ): string {
   const statements = migrationStatements(migration);
   // A statement's own text, after any comment lines before it.
-  const creates = (s: string, name: string) =>
-    createIndexPattern(name).test(s.replace(/^(?:\s*--[^\n]*\n)*\s*/, ''));
-  const kept = statements.filter((s) => !names.some((name) => creates(s, name)));
-  for (const name of names) {
-    if (!statements.some((s) => creates(s, name))) {
-      throw new PgpartsError(
-        'migration',
-        `pgparts: drizzle-kit's migration has no CREATE INDEX "${name}" to build online instead`,
-      );
+  const text = (s: string) => s.replace(/^(?:\s*--[^\n]*\n)*\s*/, '');
+  const wanted = [
+    ...indexes.created.map((name) => ({
+      pattern: createIndexPattern(name),
+      missing: `no CREATE INDEX "${name}" to build online instead`,
+    })),
+    ...(indexes.replaced ?? []).map((name) => ({
+      pattern: dropIndexPattern(name),
+      missing: `no DROP INDEX "${name}" of the index it changes, to replace online instead`,
+    })),
+  ];
+  for (const { pattern, missing } of wanted) {
+    if (!statements.some((s) => pattern.test(text(s)))) {
+      throw new PgpartsError('migration', `pgparts: drizzle-kit's migration has ${missing}`);
     }
   }
+  const kept = statements.filter((s) => !wanted.some(({ pattern }) => pattern.test(text(s))));
   return joinStatements(kept, breakpoints);
 }

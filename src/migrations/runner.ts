@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import { assertSupportedServer } from '../catalog/server-version.js';
 import { isPgpartsError, PgpartsError } from '../errors.js';
 import { buildIndexOnline } from '../ops/online-index.js';
-import { parseOnlineIndexMigration } from '../ops/online-index-migration.js';
+import { onlineIndexDirectives } from '../ops/online-index-migration.js';
 import { waitForAdvisoryLock } from '../run/advisory-lock.js';
 import type { AnyPgDatabase } from '../run/database.js';
 import { run } from '../run/execute.js';
@@ -264,10 +264,11 @@ async function applyOnline(
 ): Promise<void> {
   // The file holds the guard and one directive per index (ops/online-index-migration.ts); its
   // SQL is not run here: each index is built online, resumably, then the file is recorded.
-  for (const spec of parseOnlineIndexMigration(file.text, file.tag)) {
+  for (const { spec, replace } of onlineIndexDirectives(file.text, file.tag)) {
     await buildIndexOnline(conn, spec, {
       lockTimeoutMs: options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
       retries: options.retries ?? DEFAULT_RETRIES,
+      replace,
     });
   }
   await conn.execute(insertRecordSql(record)(file.hash, file.when));

@@ -64,14 +64,17 @@ export async function inspectIndexBuild(
   if (!table) return { partitions: [] };
   const tableOid = String(table.oid);
 
-  const [parentIndex] = await query<IndexRow & { relkind: string; on_table: boolean; oid: number }>(
+  const [parentIndex] = await query<
+    IndexRow & { relkind: string; on_table: boolean; oid: number; comment: string | null }
+  >(
     db,
     sql`SELECT ic.relname AS name, ic.relkind::text AS relkind,
           coalesce(x.indrelid = ${tableOid}::oid, false) AS on_table,
           coalesce(x.indisvalid, false) AS valid, coalesce(x.indisunique, false) AS unique,
           coalesce(am.amname::text, '') AS method, coalesce(x.indnkeyatts, 0) AS key_columns,
           coalesce(x.indnatts, 0) AS total_columns, array_to_string(x.indoption::int2[], ' ') AS indoption,
-          x.indpred IS NOT NULL AS partial, ic.oid::int8 AS oid
+          x.indpred IS NOT NULL AS partial, ic.oid::int8 AS oid,
+          obj_description(ic.oid, 'pg_class') AS comment
         FROM pg_class ic JOIN pg_namespace n ON n.oid = ic.relnamespace
         LEFT JOIN pg_index x ON x.indexrelid = ic.oid
         LEFT JOIN pg_am am ON am.oid = ic.relam
@@ -133,6 +136,7 @@ export async function inspectIndexBuild(
           ...indexFacts(parentIndex),
           relkind: parentIndex.relkind,
           onTable: parentIndex.on_table === true,
+          comment: parentIndex.comment ?? null,
         }
       : undefined,
     partitions,

@@ -13,6 +13,7 @@ import {
   createPartitionIndexText,
   dropInvalidIndexSql,
   dropInvalidIndexText,
+  markIndexSql,
   partitionIndexName,
   RESET_LOCK_TIMEOUT_SQL,
   setLockTimeoutSql,
@@ -62,8 +63,11 @@ export interface IndexBuildSnapshot {
     /** The partition key's columns in order; null for an expression. */
     partitionKey: (string | null)[];
   };
-  /** The relation named like the index in the table's schema, when there is one. */
-  parentIndex?: IndexFacts & { relkind: string; onTable: boolean };
+  /**
+   * The relation named like the index in the table's schema, when there is one; `comment` is
+   * its COMMENT (a replacement's marker: indexMarker).
+   */
+  parentIndex?: IndexFacts & { relkind: string; onTable: boolean; comment?: string | null };
   partitions: PartitionFacts[];
 }
 
@@ -74,6 +78,10 @@ export type IndexBuildStatementKind =
   | 'create-partition-index'
   | 'attach-partition-index'
   | 'revalidate-parent-index'
+  /** A replacement's marker, set on its parent index right after the CREATE (indexMarker). */
+  | 'mark-parent-index'
+  /** A replacement swapped in: one transaction (`together`), the old index dropped in it. */
+  | 'replace-index'
   | 'reset-lock-timeout';
 
 export interface IndexBuildStatement {
@@ -81,6 +89,8 @@ export interface IndexBuildStatement {
   sql: string;
   /** For partition statements: the partition and its index for this build. */
   partition?: { schema: string; name: string; index: string };
+  /** Statements run as one transaction (BEGIN and COMMIT around them); `sql` shows them all. */
+  together?: string[];
 }
 
 /** A statement whose text depends on what the run finds: its template and when it runs. */
@@ -102,6 +112,11 @@ export interface IndexBuildPlan {
   partitions: { schema: string; name: string; index: string; action: PartitionAction }[];
   /** The parent index exists, every partition has its index attached, and it is valid. */
   complete: boolean;
+  /**
+   * When the build replaces an index of the same name (planIndexReplacement): that index, the
+   * name the replacement is built under, and the transaction that swaps it in once complete.
+   */
+  replacement?: { index: string; temporary: string; swap: IndexBuildStatement };
 }
 
 export interface IndexBuildPlanOptions {
@@ -114,6 +129,8 @@ export interface IndexBuildPlanOptions {
    * on a table with long transactions.
    */
   concurrentLockTimeoutMs?: number;
+  /** A COMMENT set on the parent index right after its CREATE (a replacement's marker). */
+  marker?: string;
 }
 
 /** The default lock_timeout of CREATE / DROP INDEX CONCURRENTLY (see above). */
@@ -286,6 +303,12 @@ export function planIndexBuild(
       kind: 'create-parent-index',
       sql: createParentIndexSql(spec, snapshot.partitions.length > 0),
     });
+    if (options.marker !== undefined) {
+      parentWork.push({
+        kind: 'mark-parent-index',
+        sql: markIndexSql(spec.table.schema, spec.name, options.marker),
+      });
+    }
   }
   for (const partition of snapshot.partitions) {
     const index = partitionIndexName(spec, partition.name);
@@ -383,9 +406,23 @@ export function formatIndexBuildPlan(plan: IndexBuildPlan): string {
   if (plan.statements.length === 0) {
     return `-- index ${plan.spec.table.schema}.${plan.spec.name} on ${table}: complete, nothing to run\n`;
   }
+  const replacing = plan.replacement;
+  const swapLater =
+    replacing !== undefined && !plan.statements.some((s) => s.kind === 'replace-index');
   const lines = [
     `-- index ${plan.spec.table.schema}.${plan.spec.name} on ${table}, built online (no transaction; each statement retried on lock_timeout)`,
+    ...(replacing
+      ? [
+          `-- it replaces ${plan.spec.table.schema}.${replacing.index}, which stays in use until the swap: one short transaction that drops it and gives the new index its name`,
+        ]
+      : []),
     ...plan.statements.map((s) => `${s.sql};`),
+    ...(swapLater && replacing
+      ? [
+          `-- then, once the new index is complete (partitions listed again), under lock_timeout ${plan.lockTimeoutMs} ms:`,
+          `${replacing.swap.sql};`,
+        ]
+      : []),
     '-- run only when the build finds that they are needed:',
     ...plan.conditional.flatMap((c) => [`-- ${c.when}:`, `--   ${c.template};`]),
   ];

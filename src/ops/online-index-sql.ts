@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
+import { canonicalJson } from '../define/canonical-json.js';
 import { lockTimeoutSql } from '../run/lock-timeout.js';
 import { MAX_IDENTIFIER_LENGTH, quoteIdent, quoteQualified } from '../sql/identifiers.js';
+import { textLiteral } from '../sql/literals.js';
 import type { IndexColumn, OnlineIndexSpec } from './online-index-spec.js';
 
 /**
@@ -30,12 +32,45 @@ function cutToBytes(name: string, bytes: number): string {
  */
 export function partitionIndexName(spec: OnlineIndexSpec, partition: string): string {
   const parent = spec.table.name;
-  const full = spec.name.startsWith(`${parent}_`)
-    ? `${partition}${spec.name.slice(parent.length)}`
-    : `${partition}_${spec.name}`;
+  return fittedName(
+    spec.name.startsWith(`${parent}_`)
+      ? `${partition}${spec.name.slice(parent.length)}`
+      : `${partition}_${spec.name}`,
+  );
+}
+
+/** `full`, or when it is longer than an identifier may be, cut and ended by `_` and a hash. */
+function fittedName(full: string): string {
   if (Buffer.byteLength(full) <= MAX_IDENTIFIER_LENGTH) return full;
   const hash = createHash('sha256').update(full).digest('hex').slice(0, HASH_LENGTH);
   return `${cutToBytes(full, MAX_IDENTIFIER_LENGTH - HASH_LENGTH - 1)}_${hash}`;
+}
+
+/**
+ * The name a replacement is built under, beside the index it replaces (`events_kind_idx` ->
+ * `events_kind_idx_pgparts_new`); its partitions' indexes are named from it as for any build.
+ */
+export function replacementIndexName(name: string): string {
+  return fittedName(`${name}_pgparts_new`);
+}
+
+/**
+ * What a replacement's parent index carries as its COMMENT from the moment it is created:
+ * `pgparts:index` and a hash of the spec it was built for. It tells an index already replaced
+ * by this spec (nothing to do) from the one a replacement is for, which the catalog's columns
+ * alone cannot (expressions and predicates are not compared).
+ */
+export function indexMarker(spec: OnlineIndexSpec): string {
+  const hash = createHash('sha256').update(canonicalJson(spec)).digest('hex').slice(0, 16);
+  return `pgparts:index ${hash}`;
+}
+
+export function markIndexSql(schema: string, index: string, marker: string): string {
+  return `COMMENT ON INDEX ${quoteQualified(schema, index)} IS ${textLiteral(marker)}`;
+}
+
+export function renameIndexSql(schema: string, index: string, to: string): string {
+  return `ALTER INDEX ${quoteQualified(schema, index)} RENAME TO ${quoteIdent(to)}`;
 }
 
 function columnSql(column: IndexColumn): string {

@@ -3,7 +3,7 @@ import { entityKind, sql } from 'drizzle-orm';
 import { PgpartsError, sqlStateOf } from '../errors.js';
 import { type LockKey, releaseAdvisoryLock, tryAdvisoryLock } from '../run/advisory-lock.js';
 import type { AnyPgDatabase } from '../run/database.js';
-import { query, run } from '../run/execute.js';
+import { query, run, runAsTransaction } from '../run/execute.js';
 import {
   DEFAULT_LOCK_TIMEOUT_MS,
   DEFAULT_RETRIES,
@@ -14,9 +14,11 @@ import { openSession } from '../run/session.js';
 import { inspectIndexBuild } from './online-index-inspect.js';
 import {
   type IndexBuildPlan,
+  type IndexBuildPlanOptions,
   type IndexBuildStatement,
   planIndexBuild,
 } from './online-index-plan.js';
+import { planIndexReplacement, replacementSpec } from './online-index-replace.js';
 import {
   type OnlineIndexSpec,
   type OnlineIndexSpecInput,
@@ -56,7 +58,10 @@ export {
   isOnlineMigration,
   ONLINE_MIGRATION_GUARD_SQL,
   ONLINE_MIGRATION_MARKER,
+  type OnlineIndexDirective,
+  onlineIndexDirectives,
   parseOnlineIndexMigration,
+  REPLACE_INDEX_ONLINE_DIRECTIVE,
   renderOnlineIndexMigration,
 } from './online-index-migration.js';
 export {
@@ -66,6 +71,7 @@ export {
   type IndexBuildStatement,
   planIndexBuild,
 } from './online-index-plan.js';
+export { planIndexReplacement, replacementSpec } from './online-index-replace.js';
 export {
   type OnlineIndexSpec,
   type OnlineIndexSpecInput,
@@ -96,6 +102,13 @@ export interface BuildIndexOptions {
   retries?: number;
   /** Plan only: read the catalog, run nothing. */
   dryRun?: boolean;
+  /**
+   * An index of the spec's name exists with another definition and is to be replaced: the new
+   * one is built beside it under another name, and swapped in (the old one dropped in the same
+   * short transaction) once complete, so the table is never without it (planIndexReplacement).
+   * Without it such an index is refused (`spec-mismatch`).
+   */
+  replace?: boolean;
   /** How many times partitions are listed again before giving up (partitions keep appearing). */
   maxRounds?: number;
   onProgress?: (event: IndexBuildEvent) => void | Promise<void>;
@@ -134,13 +147,21 @@ function refuseTransaction(db: AnyPgDatabase): void {
   }
 }
 
-function failure(spec: OnlineIndexSpec, statement: IndexBuildStatement, error: unknown) {
+function failure(
+  spec: OnlineIndexSpec,
+  statement: IndexBuildStatement,
+  error: unknown,
+  replacing: boolean,
+) {
   const table = `${spec.table.schema}.${spec.table.name}`;
   const where = statement.partition
     ? ` on partition ${statement.partition.schema}.${statement.partition.name}`
     : '';
   const resume =
-    'run the build again to resume it (an INVALID index it left is dropped and built again)';
+    'run the build again to resume it (an INVALID index it left is dropped and built again)' +
+    (replacing
+      ? `; until the replacement is swapped in, ${spec.name} stays as it was, in use`
+      : '');
   if (isLockNotAvailable(error)) {
     return new PgpartsError(
       'lock-timeout',
@@ -171,7 +192,7 @@ export async function buildIndexOnline(
   const emit = async (event: IndexBuildEvent) => options.onProgress?.(event);
 
   if (options.dryRun) {
-    const plan = planIndexBuild(spec, await inspectIndexBuild(db, spec), planOptions);
+    const plan = await planRound(db, spec, options.replace === true, planOptions);
     await emit({ kind: 'planned', round: 1, plan });
     return { plan, dryRun: true, statements: [], rounds: 1, lockTimeouts: 0, durationMs: 0 };
   }
@@ -192,6 +213,22 @@ export async function buildIndexOnline(
     statements.push(text);
     try {
       await run(session.db, text);
+    } catch (error) {
+      lost ||= isConnectionLoss(error);
+      throw error;
+    }
+  };
+
+  /** One transaction: a failure rolls it back whole (the old index stays when a swap fails). */
+  const sendTogether = async (
+    kind: IndexBuildStatement['kind'],
+    text: string,
+    transaction: readonly string[],
+  ) => {
+    await emit({ kind: 'statement', round, statement: kind, sql: text });
+    statements.push(text);
+    try {
+      await runAsTransaction(session.db, transaction);
     } catch (error) {
       lost ||= isConnectionLoss(error);
       throw error;
@@ -220,7 +257,9 @@ export async function buildIndexOnline(
         if (attempt > 1 && statement.kind === 'create-partition-index' && statement.partition) {
           await dropLeftover(statement.partition);
         }
-        await send(statement.kind, statement.sql);
+        if (statement.together)
+          await sendTogether(statement.kind, statement.sql, statement.together);
+        else await send(statement.kind, statement.sql);
       },
       {
         retries: options.retries ?? DEFAULT_RETRIES,
@@ -235,7 +274,7 @@ export async function buildIndexOnline(
       },
     );
     lockTimeouts += outcome.lockTimeouts.length;
-    if (outcome.error) throw failure(spec, statement, outcome.error);
+    if (outcome.error) throw failure(spec, statement, outcome.error, options.replace === true);
   };
 
   try {
@@ -251,7 +290,7 @@ export async function buildIndexOnline(
     const maxRounds = options.maxRounds ?? 5;
     for (;;) {
       round += 1;
-      const plan = planIndexBuild(spec, await inspectIndexBuild(session.db, spec), planOptions);
+      const plan = await planRound(session.db, spec, options.replace === true, planOptions);
       firstPlan ??= plan;
       await emit({ kind: 'planned', round, plan });
       if (plan.complete) break;
@@ -288,6 +327,19 @@ export async function buildIndexOnline(
     lockTimeouts,
     durationMs: Date.now() - started,
   };
+}
+
+/** This round's plan, from the catalog as it is now (a replacement reads both names). */
+async function planRound(
+  db: AnyPgDatabase,
+  spec: OnlineIndexSpec,
+  replace: boolean,
+  options: IndexBuildPlanOptions,
+): Promise<IndexBuildPlan> {
+  if (!replace) return planIndexBuild(spec, await inspectIndexBuild(db, spec), options);
+  const existing = await inspectIndexBuild(db, spec);
+  const replacement = await inspectIndexBuild(db, replacementSpec(spec));
+  return planIndexReplacement(spec, { existing, replacement }, options);
 }
 
 function leftoverIndexQuery(schema: string, partition: string, index: string) {

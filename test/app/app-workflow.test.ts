@@ -6,7 +6,10 @@ import { runDrizzleKitGenerate } from '../../src/migrations/drizzle-kit.js';
 import { generate } from '../../src/migrations/generate.js';
 import { readJournal } from '../../src/migrations/journal.js';
 import { migrate } from '../../src/migrations/migrate.js';
-import { parseOnlineIndexMigration } from '../../src/ops/online-index-migration.js';
+import {
+  onlineIndexDirectives,
+  parseOnlineIndexMigration,
+} from '../../src/ops/online-index-migration.js';
 import { apply } from '../../src/run/apply.js';
 import { pgparts } from '../cli/run-cli.js';
 import { catalogShape } from '../support/catalog-shape.js';
@@ -345,8 +348,64 @@ export const auditLog = pgTable(
     expect(attached?.n).toBe(1);
   });
 
+  it("a changed index is replaced online: drizzle-kit's DROP INDEX is taken out too, the new index swapped in once built", async () => {
+    const schemaFile = join(app.dir, 'src', 'schema.ts');
+    const declared = "    index('app_events_account_idx').on(t.accountId, t.occurredAt),";
+    const text = readFileSync(schemaFile, 'utf8');
+    expect(text).toContain(declared);
+    writeFileSync(
+      schemaFile,
+      text.replace(
+        declared,
+        "    index('app_events_account_idx').on(t.accountId, t.occurredAt.desc(), t.kind),",
+      ),
+    );
+    const earlier = folderText();
+    const result = await generate({ cwd: app.dir, config: 'pgparts.config.ts' });
+    // drizzle-kit's file held only the DROP and the CREATE: it became the online migration.
+    expect(result.written).toHaveLength(1);
+    const file = readFileSync(join(out, `${result.written[0]}.sql`), 'utf8');
+    expect(file).not.toMatch(/DROP INDEX|CREATE INDEX/);
+    expect(onlineIndexDirectives(file)).toEqual([
+      {
+        replace: true,
+        spec: {
+          table: { schema: 'public', name: 'app_events' },
+          name: 'app_events_account_idx',
+          columns: [
+            { column: 'accountId' },
+            { column: 'occurredAt', order: 'desc', nulls: 'last' },
+            { column: 'kind' },
+          ],
+          unique: false,
+          include: [],
+        },
+      },
+    ]);
+    for (const [name, body] of earlier) {
+      if (name !== 'pgparts.json' && name !== join('meta', '_journal.json')) {
+        expect(folderText().get(name), name).toBe(body);
+      }
+    }
+
+    const definition = async () =>
+      (
+        await first.sql<{ def: string }[]>`
+          SELECT pg_get_indexdef('app_events_account_idx'::regclass) AS def`
+      )[0]?.def;
+    const old = await definition();
+    expect(old).toContain('("accountId", "occurredAt")');
+    // (That the old index serves while each partition's new one is built is
+    // test/ops/online-index-replace's; these partitions take a few ms each.)
+    expect((await migrate(first.db, appOptions())).applied).toHaveLength(1);
+    expect(await definition()).toContain('("accountId", "occurredAt" DESC NULLS LAST, kind)');
+    const [left] = await first.sql<{ n: number }[]>`
+      SELECT count(*)::int AS n FROM pg_class WHERE relname LIKE '%pgparts_new%'`;
+    expect(left?.n).toBe(0);
+  });
+
   it('the migrated database and a fresh one end with the same catalog', async () => {
-    expect((await migrate(fresh.db, appOptions())).applied).toHaveLength(5);
+    expect((await migrate(fresh.db, appOptions())).applied).toHaveLength(6);
     const { families } = await loadAppConfig(join(app.dir, 'pgparts.config.ts'));
     for (const db of [first.db, fresh.db]) expect((await apply(db, { families })).ok).toBe(true);
     const a = await catalogShape(first.connect({ max: 1 }));

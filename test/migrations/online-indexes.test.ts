@@ -10,7 +10,7 @@ import {
   changedIndexes,
   onlineSpecOf,
   type SnapshotIndex,
-  withoutCreateIndexes,
+  withoutIndexStatements,
 } from '../../src/migrations/online-indexes.js';
 import { parseOnlineIndexSpec } from '../../src/ops/online-index-spec.js';
 import { createPartitionIndexSql } from '../../src/ops/online-index-sql.js';
@@ -116,21 +116,42 @@ describe('online indexes from drizzle-kit snapshots', () => {
       index({ name: 'new_idx' }),
     ]);
     const found = changedIndexes(before, after, [{ schema: 'public', name: 'events' }]);
-    expect(found.map((c) => c.index.name)).toEqual(['changed_idx', 'new_idx']);
+    expect(found.map((c) => [c.index.name, c.replaces])).toEqual([
+      ['changed_idx', true],
+      ['new_idx', false],
+    ]);
     expect(changedIndexes(before, after, [{ schema: 'public', name: 'other' }])).toEqual([]);
   });
 
   it("takes the CREATE INDEX statements out of drizzle-kit's file, and refuses a missing one", () => {
     const file =
       'DROP INDEX "a_idx";--> statement-breakpoint\nCREATE INDEX "a_idx" ON "events" USING btree ("kind");--> statement-breakpoint\nCREATE UNIQUE INDEX "b_idx" ON "events" USING btree ("id");';
-    expect(withoutCreateIndexes(file, ['a_idx'])).toBe(
+    expect(withoutIndexStatements(file, { created: ['a_idx'] })).toBe(
       'DROP INDEX "a_idx";--> statement-breakpoint\nCREATE UNIQUE INDEX "b_idx" ON "events" USING btree ("id");\n',
     );
-    expect(withoutCreateIndexes(file, ['a_idx', 'b_idx'])).toBe('DROP INDEX "a_idx";\n');
+    expect(withoutIndexStatements(file, { created: ['a_idx', 'b_idx'] })).toBe(
+      'DROP INDEX "a_idx";\n',
+    );
     expectPgpartsError(
-      thrown(() => withoutCreateIndexes(file, ['c_idx'])),
+      thrown(() => withoutIndexStatements(file, { created: ['c_idx'] })),
       'migration',
       { message: /no CREATE INDEX "c_idx"/ },
+    );
+  });
+
+  it("takes a changed index's DROP INDEX out too (it is replaced online), schema-qualified or not; refuses a missing one", () => {
+    const file =
+      'DROP INDEX "a_idx";--> statement-breakpoint\nDROP INDEX "app"."b_idx";--> statement-breakpoint\nDROP INDEX "gone_idx";--> statement-breakpoint\nALTER TABLE "events" ADD COLUMN "x" text;--> statement-breakpoint\nCREATE INDEX "a_idx" ON "events" USING btree ("kind","x");--> statement-breakpoint\nCREATE INDEX "b_idx" ON "app"."events" USING btree ("x");';
+    // An index dropped for good (gone_idx) stays in drizzle-kit's file.
+    expect(
+      withoutIndexStatements(file, { created: ['a_idx', 'b_idx'], replaced: ['a_idx', 'b_idx'] }),
+    ).toBe(
+      'DROP INDEX "gone_idx";--> statement-breakpoint\nALTER TABLE "events" ADD COLUMN "x" text;\n',
+    );
+    expectPgpartsError(
+      thrown(() => withoutIndexStatements(file, { created: ['a_idx'], replaced: ['x_idx'] })),
+      'migration',
+      { message: /no DROP INDEX "x_idx" of the index it changes/ },
     );
   });
 
@@ -146,7 +167,7 @@ describe('online indexes from drizzle-kit snapshots', () => {
       'CREATE TABLE "t" (\n\t"id" bigint -- a comment; still one statement\n);\n',
     ];
     const first = statements.join('\n');
-    expect(withoutCreateIndexes(first, ['a_idx'], false)).toBe(
+    expect(withoutIndexStatements(first, { created: ['a_idx'] }, false)).toBe(
       `${statements
         .slice(1)
         .map((s) => s.trim())
@@ -154,12 +175,12 @@ describe('online indexes from drizzle-kit snapshots', () => {
     );
     // Not first: it used to be refused as absent.
     const notFirst = [statements[2], statements[0], statements[1]].join('\n');
-    expect(withoutCreateIndexes(notFirst, ['a_idx'], false)).toBe(
+    expect(withoutIndexStatements(notFirst, { created: ['a_idx'] }, false)).toBe(
       `${statements[2]}\n${statements[1]}\n`,
     );
-    expect(withoutCreateIndexes(statements[0] ?? '', ['a_idx'], false)).toBe('');
+    expect(withoutIndexStatements(statements[0] ?? '', { created: ['a_idx'] }, false)).toBe('');
     expectPgpartsError(
-      thrown(() => withoutCreateIndexes(first, ['c_idx'], false)),
+      thrown(() => withoutIndexStatements(first, { created: ['c_idx'] }, false)),
       'migration',
       { message: /no CREATE INDEX "c_idx"/ },
     );

@@ -477,6 +477,46 @@ console.log(JSON.stringify({ kept: kept.ok, refused }));
     expect(parent?.partitions).toBeGreaterThan(10);
   });
 
+  it('a changed index on a partitioned table: generate writes a replacement without the DROP INDEX, pgparts migrate swaps it in', async () => {
+    const env = { DATABASE_URL: db.url };
+    const schema = join(appDir, 'src', 'schema.ts');
+    const text = readFileSync(schema, 'utf8');
+    const declared = "index('app_events_kind_idx').on(t.kind)";
+    expect(text).toContain(declared);
+    writeFileSync(
+      schema,
+      text.replace(declared, "index('app_events_kind_idx').on(t.kind, t.occurredAt)"),
+    );
+    const generated = run(bin('pgparts'), ['generate', '--config', 'pgparts.config.ts']);
+    expect(generated, generated.out).toMatchObject({ code: 0 });
+    const files = [...generated.out.matchAll(/wrote (\d{4}_\w+\.sql)$/gm)].map((m) => m[1] ?? '');
+    expect(files).toHaveLength(1);
+    const body = readFileSync(join(appDir, 'drizzle', files[0] ?? ''), 'utf8');
+    expect(body).toMatch(
+      /^-- pgparts:online\n[^\n]*\n-- pgparts:replace-index-online \{"table":\{"schema":"public","name":"app_events"\},"name":"app_events_kind_idx"/,
+    );
+    expect(body).not.toContain('DROP INDEX');
+    const before = await tableDigest(db.sql, 'app_events', ['id', 'occurredAt']);
+
+    const migrated = run(bin('pgparts'), ['migrate', '--config', 'pgparts.config.ts'], env);
+    expect(migrated, migrated.out).toMatchObject({ code: 0 });
+    expect(migrated.out).toContain(`applied app ${files[0]?.replace(/\.sql$/, '')}`);
+    const [index] = await db.sql`
+      SELECT pg_get_indexdef(x.indexrelid) AS def, x.indisvalid AS valid,
+             (SELECT count(*)::int FROM pg_inherits WHERE inhparent = x.indexrelid) AS attached,
+             (SELECT count(*)::int FROM pg_inherits WHERE inhparent = 'app_events'::regclass) AS partitions,
+             (SELECT count(*)::int FROM pg_class WHERE relname LIKE '%pgparts_new%') AS left_over
+      FROM pg_index x WHERE x.indexrelid = 'app_events_kind_idx'::regclass`;
+    expect(index).toEqual({
+      def: expect.stringContaining('USING btree (kind, "occurredAt")'),
+      valid: true,
+      attached: index?.partitions,
+      partitions: expect.any(Number),
+      left_over: 0,
+    });
+    expect(await tableDigest(db.sql, 'app_events', ['id', 'occurredAt'])).toEqual(before);
+  });
+
   it("pgparts convert partitions an app's own table while the app moves rows to another author and deletes the old one", async () => {
     await converted.sql.unsafe(`
       CREATE TABLE memo_authors (id int PRIMARY KEY);
