@@ -14,6 +14,7 @@ import { renderChart } from './chart.js';
 import { runConversion } from './conversion.js';
 import { generateAll } from './generate/index.js';
 import { scaleFor } from './generate/scale.js';
+import { indexReplacement } from './index-replacement.js';
 import { describeMachine } from './machine.js';
 import { removeDrainSeasons, runMaintenance } from './maintenance.js';
 import { parseBenchOptions } from './options.js';
@@ -226,6 +227,9 @@ async function main(): Promise<void> {
       const watcher = connect(url, { max: 1 }).sql;
       clients.push(watcher);
       maintenance = await timed('maintenance', () => runMaintenance(m.sql, m.db, scale, watcher));
+      maintenance.indexReplacement = await timed('index replacement', () =>
+        indexReplacement(url, m.sql),
+      );
       measure('maintenance');
       save({ maintenance, conversion: null });
     }

@@ -15,6 +15,7 @@ import { utcMonth } from './generate/killmails.js';
 import { generateSeasonRuns } from './generate/leaderboard.js';
 import { createNameFunction, dropNameFunction } from './generate/names.js';
 import type { Scale } from './generate/scale.js';
+import type { IndexReplacementResult } from './index-replacement.js';
 import { step } from './progress.js';
 import { median } from './stats.js';
 import { TWIN_SCHEMA } from './twin.js';
@@ -39,6 +40,8 @@ export interface MaintenanceResult {
   drain: DrainFigure | null;
   /** The same drain with strategy delete, for comparison. */
   drainDelete?: DrainFigure | null;
+  /** A changed index on killmails_raw: dropped then built, and replaced online (index-replacement.ts). */
+  indexReplacement?: IndexReplacementResult | null;
 }
 
 export interface DrainFigure {

@@ -92,8 +92,16 @@ function maintenanceTable(m: MaintenanceResult): string[] {
       `| drain ${d.rowsInDefault} rows out of DEFAULT${how} | ${d.rowsPerSecond} rows/s, max lock hold ${ms(d.maxLockHoldMs)} ms | ${d.rowsMoved} rows moved in ${ms(d.elapsedMs)} ms; ${d.note} |`,
     );
   }
+  const x = m.indexReplacement;
+  for (const c of x?.changes ?? []) {
+    lines.push(
+      `| change ${INDEX_CHANGED} on killmails_raw (${x?.rows} rows, ${x?.partitions} partitions): ${c.how} | ${ms(c.totalMs)} ms${c.swapMs === null ? '' : `, swap ${ms(c.swapMs)} ms`}; reader p50 / p95 / max ${c.readerP50Ms} / ${c.readerP95Ms} / ${c.readerMaxMs} ms | writers (2, an INSERT every 5 ms): longest INSERT ${c.writersLongestInsertMs} ms, longest lock wait ${c.writersLongestLockWaitMs} ms (pg_locks every 10 ms), ${c.writersInserts} inserts; reader: its query (ship_type_id = 587, newest 50) every 100 ms, ${c.readerCalls} calls |`,
+    );
+  }
   return lines;
 }
+
+const INDEX_CHANGED = 'idx_killmails_raw_ship_type_time';
 
 function conversionTable(c: ConversionResult): string[] {
   return [

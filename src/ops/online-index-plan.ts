@@ -232,7 +232,7 @@ function checkParentIndex(spec: OnlineIndexSpec, snapshot: IndexBuildSnapshot): 
   if (differences.length > 0) {
     throw new PgpartsError(
       'spec-mismatch',
-      `index ${spec.table.schema}.${spec.name} on ${table} exists but differs from the spec: ${differences.join('; ')}; drop it or give the new index another name`,
+      `index ${spec.table.schema}.${spec.name} on ${table} exists but differs from the spec: ${differences.join('; ')}; replace it online (buildIndexOnline with { replace: true }, what a -- pgparts:replace-index-online line does), drop it, or give the new index another name`,
       { table, docs: DOCS },
     );
   }
