@@ -38,7 +38,7 @@ import { readJournal, readMigrations, STATEMENT_BREAKPOINT } from './journal.js'
 import { checkKeyTypes } from './key-types.js';
 import { newPartitionsSql } from './new-partitions.js';
 import {
-  changedIndexes,
+  indexChanges,
   onlineSpecOf,
   readSnapshot,
   withoutIndexStatements,
@@ -313,14 +313,28 @@ function takeOnlineIndexes(
       .filter((t) => known.has(t))
       .map((name) => ({ schema: family.schema, name }));
   });
-  const changed = changedIndexes(readSnapshot(out, previous.tag), after, partitioned);
-  if (changed.length === 0) return [];
-  const specs = changed.map((c) => (c.replaces ? { replace: onlineSpecOf(c) } : onlineSpecOf(c)));
+  const { built, renamed, dropped } = indexChanges(
+    readSnapshot(out, previous.tag),
+    after,
+    partitioned,
+  );
+  if (built.length === 0 && renamed.length === 0) return [];
+  const table = (t: { schema: string; table: string }) => ({ schema: t.schema, name: t.table });
+  // Renames first (a moment each), then the builds, then the drops they make safe.
+  const specs: OnlineIndexEntry[] = [
+    ...renamed.map((r) => ({ rename: { table: table(r), from: r.from, to: r.to } })),
+    ...built.map((c) => (c.replaces ? { replace: onlineSpecOf(c) } : onlineSpecOf(c))),
+    ...dropped.map((d) => ({ drop: { table: table(d), name: d.name } })),
+  ];
   const rest = withoutIndexStatements(
     readSql(out, file),
     {
-      created: changed.map((c) => c.index.name),
-      replaced: changed.filter((c) => c.replaces).map((c) => c.index.name),
+      created: [...built.map((c) => c.index.name), ...renamed.map((r) => r.to)],
+      dropped: [
+        ...built.filter((c) => c.replaces).map((c) => c.index.name),
+        ...renamed.map((r) => r.from),
+        ...dropped.map((d) => d.name),
+      ],
     },
     entry.breakpoints !== false,
   );

@@ -16,7 +16,10 @@ import { joinStatements, migrationStatements } from './sql-statements.js';
  * "New" is an index of the after-snapshot whose entry is absent from, or differs from, the
  * before-snapshot's. A changed one is a replacement: drizzle-kit's `DROP INDEX` is taken out of
  * its file too, and the online build makes the new index beside the old one and swaps it in once
- * complete (`-- pgparts:replace-index-online`), so the table is never without it. Only tables
+ * complete (`-- pgparts:replace-index-online`), so the table is never without it. An index
+ * renamed, its definition the same, is renamed (`-- pgparts:rename-index`), not built again; one
+ * removed from a table that gets a new index in the same run is dropped after that build
+ * (`-- pgparts:drop-index`), so a query the old one served has the new one first. Only tables
  * partitioned by an earlier migration count: a table created in the same run is empty, and its
  * plain CREATE INDEX is instant.
  */
@@ -75,23 +78,69 @@ export interface TableIndex {
   replaces: boolean;
 }
 
-/** Indexes of `tables` in `after` that `before` lacks or has with another definition. */
-export function changedIndexes(
+/** An index of a partitioned table renamed, its definition unchanged. */
+export interface TableIndexRename {
+  schema: string;
+  table: string;
+  from: string;
+  to: string;
+}
+
+/** An index of a partitioned table that `after` no longer has. */
+export interface TableIndexDrop {
+  schema: string;
+  table: string;
+  name: string;
+}
+
+export interface IndexChanges {
+  /** Indexes `after` has that `before` lacks, or has with another definition (`replaces`). */
+  built: TableIndex[];
+  /** An index `before` has and `after` has not, and a new one equal to it but for its name. */
+  renamed: TableIndexRename[];
+  /**
+   * Indexes `after` no longer has, on a table that gets an index built in this run: dropped
+   * after those builds (on other tables drizzle-kit's DROP INDEX stays where it is).
+   */
+  dropped: TableIndexDrop[];
+}
+
+/** How the indexes of `tables` differ between drizzle-kit's two snapshots. */
+export function indexChanges(
   before: Snapshot | undefined,
   after: Snapshot,
   tables: readonly { schema: string; name: string }[],
-): TableIndex[] {
-  const changed: TableIndex[] = [];
+): IndexChanges {
+  const changes: IndexChanges = { built: [], renamed: [], dropped: [] };
+  const unnamed = (index: SnapshotIndex) => canonicalJson({ ...index, name: '' });
   for (const { schema, name } of tables) {
     const key = `${schema}.${name}`;
     const old = before?.tables[key]?.indexes ?? {};
-    for (const index of Object.values(after.tables[key]?.indexes ?? {})) {
+    const now = after.tables[key]?.indexes ?? {};
+    const built: TableIndex[] = [];
+    const added: SnapshotIndex[] = [];
+    for (const index of Object.values(now)) {
       const previous = old[index.name];
       if (previous && canonicalJson(previous) === canonicalJson(index)) continue;
-      changed.push({ schema, table: name, index, replaces: previous !== undefined });
+      if (previous) built.push({ schema, table: name, index, replaces: true });
+      else added.push(index);
+    }
+    const removed: SnapshotIndex[] = [];
+    for (const index of Object.values(old)) {
+      if (now[index.name]) continue;
+      const twin = added.findIndex((a) => unnamed(a) === unnamed(index));
+      const [renamedTo] = twin >= 0 ? added.splice(twin, 1) : [];
+      if (renamedTo)
+        changes.renamed.push({ schema, table: name, from: index.name, to: renamedTo.name });
+      else removed.push(index);
+    }
+    built.push(...added.map((index) => ({ schema, table: name, index, replaces: false })));
+    changes.built.push(...built);
+    if (built.length > 0) {
+      changes.dropped.push(...removed.map((index) => ({ schema, table: name, name: index.name })));
     }
   }
-  return changed;
+  return changes;
 }
 
 /** The online build's spec for an index as drizzle-kit's snapshot describes it. */
@@ -169,13 +218,14 @@ function quotedName(name: string): string {
 
 /**
  * `migration` (drizzle-kit's file of this run) without the CREATE INDEX statements of `created`
- * and the DROP INDEX statements of `replaced` (indexes built again online beside the old one),
- * every other statement kept and the file written back in its shape (`breakpoints`, from its
- * journal entry); refuses when one is not there (drizzle-kit wrote it some other way).
+ * and the DROP INDEX statements of `dropped` (indexes the online migration builds, replaces,
+ * renames or drops instead), every other statement kept and the file written back in its shape
+ * (`breakpoints`, from its journal entry); refuses when one is not there (drizzle-kit wrote it
+ * some other way).
  */
 export function withoutIndexStatements(
   migration: string,
-  indexes: { created: readonly string[]; replaced?: readonly string[] },
+  indexes: { created: readonly string[]; dropped?: readonly string[] },
   breakpoints = true,
 ): string {
   const statements = migrationStatements(migration);
@@ -186,9 +236,9 @@ export function withoutIndexStatements(
       pattern: createIndexPattern(name),
       missing: `no CREATE INDEX "${name}" to build online instead`,
     })),
-    ...(indexes.replaced ?? []).map((name) => ({
+    ...(indexes.dropped ?? []).map((name) => ({
       pattern: dropIndexPattern(name),
-      missing: `no DROP INDEX "${name}" of the index it changes, to replace online instead`,
+      missing: `no DROP INDEX "${name}" for the online migration to take over`,
     })),
   ];
   for (const { pattern, missing } of wanted) {

@@ -1,8 +1,9 @@
 import { sql } from 'drizzle-orm';
 import { assertSupportedServer } from '../catalog/server-version.js';
 import { isPgpartsError, PgpartsError } from '../errors.js';
-import { buildIndexOnline } from '../ops/online-index.js';
+import { buildIndexOnline, dropIndex } from '../ops/online-index.js';
 import { onlineIndexDirectives } from '../ops/online-index-migration.js';
+import { renameIndexOnline } from '../ops/online-index-rename.js';
 import { waitForAdvisoryLock } from '../run/advisory-lock.js';
 import type { AnyPgDatabase } from '../run/database.js';
 import { run } from '../run/execute.js';
@@ -264,12 +265,19 @@ async function applyOnline(
 ): Promise<void> {
   // The file holds the guard and one directive per index (ops/online-index-migration.ts); its
   // SQL is not run here: each index is built online, resumably, then the file is recorded.
-  for (const { spec, replace } of onlineIndexDirectives(file.text, file.tag)) {
-    await buildIndexOnline(conn, spec, {
-      lockTimeoutMs: options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
-      retries: options.retries ?? DEFAULT_RETRIES,
-      replace,
-    });
+  const locks = {
+    lockTimeoutMs: options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
+    retries: options.retries ?? DEFAULT_RETRIES,
+  };
+  for (const directive of onlineIndexDirectives(file.text, file.tag)) {
+    if (directive.kind === 'build') {
+      await buildIndexOnline(conn, directive.spec, { ...locks, replace: directive.replace });
+    } else if (directive.kind === 'rename') {
+      await renameIndexOnline(conn, directive.rename, locks);
+    } else {
+      const { table, name } = directive.drop;
+      await dropIndex(conn, { schema: table.schema, name }, locks);
+    }
   }
   await conn.execute(insertRecordSql(record)(file.hash, file.when));
 }

@@ -47,7 +47,7 @@ function indexFacts(row: IndexRow): IndexFacts {
 
 export async function inspectIndexBuild(
   db: AnyPgDatabase,
-  spec: OnlineIndexSpec,
+  spec: Pick<OnlineIndexSpec, 'table' | 'name'>,
 ): Promise<IndexBuildSnapshot> {
   const { schema, name } = spec.table;
   const [table] = await query<{ oid: number; relkind: string; partition_key: (string | null)[] }>(

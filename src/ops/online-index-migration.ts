@@ -1,5 +1,12 @@
+import type { z } from 'zod';
 import { PgpartsError } from '../errors.js';
 import {
+  type IndexDrop,
+  type IndexDropInput,
+  type IndexRename,
+  type IndexRenameInput,
+  indexDropSchema,
+  indexRenameSchema,
   type OnlineIndexSpec,
   type OnlineIndexSpecInput,
   onlineIndexSpecSchema,
@@ -14,14 +21,17 @@ import {
  *
  *   -- pgparts:online                                   (first line: the marker)
  *   DO $$ ... RAISE EXCEPTION ... $$;                   (the guard)
- *   -- pgparts:create-index-online {"table":...}        (one line per index, JSON of the spec)
+ *   -- pgparts:create-index-online {"table":...}        (an index to build, JSON of the spec)
  *   -- pgparts:replace-index-online {"table":...}       (an index whose definition changed)
+ *   -- pgparts:rename-index {"table":...,"from":...}    (an index renamed, definition unchanged)
+ *   -- pgparts:drop-index {"table":...,"name":...}      (dropped once the indexes above are built)
  *
  * `pgparts migrate` (and `migrate(db)`) recognises the marker, does not run the file's SQL, and
- * calls `buildIndexOnline(db, spec)` for each directive line, in order, with the spec parsed by
- * `onlineIndexSpecSchema`; `{ replace: true }` for a replace line, which builds the new index
- * beside the one of that name and swaps it in once complete. Any other migrator runs the file as SQL: the directives are comments,
- * and the guard raises an error unless the session says `pgparts.migrate = on`, so
+ * runs the directives in order: `buildIndexOnline(db, spec)` for a create line, with
+ * `{ replace: true }` for a replace line (the new index built beside the one of that name and
+ * swapped in once complete), `renameIndexOnline` for a rename line and `dropIndex` for a drop
+ * line, each parsed by its schema. Any other migrator runs the file as SQL: the directives are
+ * comments, and the guard raises an error unless the session says `pgparts.migrate = on`, so
  * `drizzle-kit migrate` fails on this file before it changes anything, saying to use
  * `pgparts migrate`.
  */
@@ -29,37 +39,92 @@ import {
 export const ONLINE_MIGRATION_MARKER = '-- pgparts:online';
 export const CREATE_INDEX_ONLINE_DIRECTIVE = '-- pgparts:create-index-online';
 export const REPLACE_INDEX_ONLINE_DIRECTIVE = '-- pgparts:replace-index-online';
+export const RENAME_INDEX_DIRECTIVE = '-- pgparts:rename-index';
+export const DROP_INDEX_DIRECTIVE = '-- pgparts:drop-index';
 
-/** One index of an online migration: built, or built to replace the index of its name. */
-export interface OnlineIndexDirective {
-  spec: OnlineIndexSpec;
-  replace: boolean;
-}
+/** What a line of an online migration asks for, parsed. */
+export type OnlineIndexDirective =
+  | { kind: 'build'; spec: OnlineIndexSpec; replace: boolean }
+  | { kind: 'rename'; rename: IndexRename }
+  | { kind: 'drop'; drop: IndexDrop };
+
+/**
+ * A line to write: a spec to build, `{ replace: spec }` for one that replaces the index of its
+ * name, `{ rename: { table, from, to } }`, or `{ drop: { table, name } }`.
+ */
+export type OnlineIndexEntry =
+  | OnlineIndexSpecInput
+  | { replace: OnlineIndexSpecInput }
+  | { rename: IndexRenameInput }
+  | { drop: IndexDropInput };
 
 export const ONLINE_MIGRATION_GUARD_SQL =
   "DO $$ BEGIN IF current_setting('pgparts.migrate', true) IS DISTINCT FROM 'on' THEN " +
   "RAISE EXCEPTION 'this migration builds indexes online; run it with pgparts migrate'; END IF; END $$;";
 
-/** A spec to build, or `{ replace: spec }` for one that replaces the index of its name. */
-export type OnlineIndexEntry = OnlineIndexSpecInput | { replace: OnlineIndexSpecInput };
+/** Each directive: its line's start, its JSON's schema, the entry written from and read into. */
+const DIRECTIVES = [
+  {
+    prefix: CREATE_INDEX_ONLINE_DIRECTIVE,
+    schema: onlineIndexSpecSchema,
+    of: (e: OnlineIndexEntry) =>
+      !('replace' in e || 'rename' in e || 'drop' in e) ? e : undefined,
+    read: (spec: OnlineIndexSpec): OnlineIndexDirective => ({
+      kind: 'build',
+      spec,
+      replace: false,
+    }),
+  },
+  {
+    prefix: REPLACE_INDEX_ONLINE_DIRECTIVE,
+    schema: onlineIndexSpecSchema,
+    of: (e: OnlineIndexEntry) => ('replace' in e ? e.replace : undefined),
+    read: (spec: OnlineIndexSpec): OnlineIndexDirective => ({ kind: 'build', spec, replace: true }),
+  },
+  {
+    prefix: RENAME_INDEX_DIRECTIVE,
+    schema: indexRenameSchema,
+    of: (e: OnlineIndexEntry) => ('rename' in e ? e.rename : undefined),
+    read: (rename: IndexRename): OnlineIndexDirective => ({ kind: 'rename', rename }),
+  },
+  {
+    prefix: DROP_INDEX_DIRECTIVE,
+    schema: indexDropSchema,
+    of: (e: OnlineIndexEntry) => ('drop' in e ? e.drop : undefined),
+    read: (drop: IndexDrop): OnlineIndexDirective => ({ kind: 'drop', drop }),
+  },
+] as const;
 
-/** The body of a migration file that builds these indexes online. */
-export function renderOnlineIndexMigration(indexes: readonly OnlineIndexEntry[]): string {
-  if (indexes.length === 0) {
+type Directive = {
+  prefix: string;
+  schema: z.ZodType;
+  of: (e: OnlineIndexEntry) => unknown;
+  read: (value: never) => OnlineIndexDirective;
+};
+
+function issues(error: z.ZodError): string {
+  return error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+}
+
+/** The body of a migration file that runs these directives (builds, replacements, renames, drops). */
+export function renderOnlineIndexMigration(entries: readonly OnlineIndexEntry[]): string {
+  if (entries.length === 0) {
     throw new PgpartsError('invalid-input', 'an online index migration needs at least one index');
   }
-  const lines = indexes.map((entry, position) => {
-    const replace = 'replace' in entry;
-    const input = replace ? entry.replace : entry;
-    const parsed = onlineIndexSpecSchema.safeParse(input);
-    if (!parsed.success) {
-      throw new PgpartsError(
-        'invalid-config',
-        `online index ${position + 1}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
-      );
+  const lines = entries.map((entry, position) => {
+    for (const directive of DIRECTIVES as readonly Directive[]) {
+      const input = directive.of(entry);
+      if (input === undefined) continue;
+      const parsed = directive.schema.safeParse(input);
+      if (!parsed.success) {
+        throw new PgpartsError(
+          'invalid-config',
+          `online index ${position + 1}: ${issues(parsed.error)}`,
+        );
+      }
+      return `${directive.prefix} ${JSON.stringify(parsed.data)}`;
     }
-    const directive = replace ? REPLACE_INDEX_ONLINE_DIRECTIVE : CREATE_INDEX_ONLINE_DIRECTIVE;
-    return `${directive} ${JSON.stringify(parsed.data)}`;
+    throw new PgpartsError('invalid-input', `online index ${position + 1}: not an entry`);
   });
   return `${[ONLINE_MIGRATION_MARKER, ONLINE_MIGRATION_GUARD_SQL, ...lines].join('\n')}\n`;
 }
@@ -70,62 +135,60 @@ export function isOnlineMigration(body: string): boolean {
 }
 
 /**
- * The index specs of an online migration file, in order (onlineIndexDirectives without telling
- * a replacement from a new index).
+ * The index specs an online migration file builds, in order (onlineIndexDirectives' builds and
+ * replacements, without telling one from the other).
  */
 export function parseOnlineIndexMigration(body: string, file = 'migration'): OnlineIndexSpec[] {
-  return onlineIndexDirectives(body, file).map((d) => d.spec);
+  return onlineIndexDirectives(body, file).flatMap((d) => (d.kind === 'build' ? [d.spec] : []));
 }
 
 /**
- * The indexes of an online migration file, in order, each marked when it replaces the index of
- * its name. Refuses a file without the marker, a line that is neither the guard, a directive, a
- * comment nor blank, and a directive whose JSON does not parse as a spec (`file` names the file
- * in the error).
+ * The directives of an online migration file, in order. Refuses a file without the marker, a
+ * line that is neither the guard, a directive, a comment nor blank, and a directive whose JSON
+ * does not parse by its schema (`file` names the file in the error).
  */
 export function onlineIndexDirectives(body: string, file = 'migration'): OnlineIndexDirective[] {
   if (!isOnlineMigration(body)) {
     throw new PgpartsError('migration', `${file} does not start with ${ONLINE_MIGRATION_MARKER}`);
   }
-  const directives: OnlineIndexDirective[] = [];
+  const found: OnlineIndexDirective[] = [];
   body.split(/\r?\n/).forEach((raw, index) => {
     const line = raw.trim();
     const where = `${file} line ${index + 1}`;
-    const directive = [CREATE_INDEX_ONLINE_DIRECTIVE, REPLACE_INDEX_ONLINE_DIRECTIVE].find((d) =>
-      line.startsWith(d),
-    );
+    // The longest prefix first: none is the start of another today, but a new one might be.
+    const directive = ([...DIRECTIVES] as Directive[])
+      .sort((a, b) => b.prefix.length - a.prefix.length)
+      .find((d) => line.startsWith(d.prefix));
     if (directive) {
       let json: unknown;
       try {
-        json = JSON.parse(line.slice(directive.length));
+        json = JSON.parse(line.slice(directive.prefix.length));
       } catch (error) {
-        throw new PgpartsError('migration', `${where}: the index spec is not JSON`, {
-          cause: error,
-        });
-      }
-      const parsed = onlineIndexSpecSchema.safeParse(json);
-      if (!parsed.success) {
         throw new PgpartsError(
           'migration',
-          `${where}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+          `${where}: the directive's JSON does not parse (not JSON)`,
+          {
+            cause: error,
+          },
         );
       }
-      directives.push({
-        spec: parsed.data,
-        replace: directive === REPLACE_INDEX_ONLINE_DIRECTIVE,
-      });
+      const parsed = directive.schema.safeParse(json);
+      if (!parsed.success) {
+        throw new PgpartsError('migration', `${where}: ${issues(parsed.error)}`);
+      }
+      found.push(directive.read(parsed.data as never));
     } else if (line !== '' && !line.startsWith('--') && line !== ONLINE_MIGRATION_GUARD_SQL) {
       throw new PgpartsError(
         'migration',
-        `${where}: an online migration holds only the guard and ${CREATE_INDEX_ONLINE_DIRECTIVE} / ${REPLACE_INDEX_ONLINE_DIRECTIVE} lines; put other statements in a migration of their own`,
+        `${where}: an online migration holds only the guard and its directive lines (${DIRECTIVES.map((d) => d.prefix).join(', ')}); put other statements in a migration of their own`,
       );
     }
   });
-  if (directives.length === 0) {
+  if (found.length === 0) {
     throw new PgpartsError(
       'migration',
-      `${file} has no ${CREATE_INDEX_ONLINE_DIRECTIVE} or ${REPLACE_INDEX_ONLINE_DIRECTIVE} line`,
+      `${file} has no directive line (${DIRECTIVES.map((d) => d.prefix).join(', ')})`,
     );
   }
-  return directives;
+  return found;
 }

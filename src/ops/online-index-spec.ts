@@ -55,7 +55,7 @@ const tableObjectSchema = z
   .strict();
 
 /** `{ schema, name }`, or `"name"` / `"schema.name"`. */
-const tableSchema = z.union([
+export const indexTableSchema = z.union([
   z
     .string()
     // Any identifier may hold a dot; as text, only "name" or "schema.name" is unambiguous.
@@ -73,7 +73,7 @@ const tableSchema = z.union([
 
 export const onlineIndexSpecSchema = z
   .object({
-    table: tableSchema,
+    table: indexTableSchema,
     /** The index on the partitioned parent; each partition's index gets a name derived from it. */
     name: identifierSchema,
     columns: z.array(indexColumnSchema).min(1, 'an index needs at least one column').max(32),
@@ -117,3 +117,18 @@ export function parseOnlineIndexSpec(input: unknown): OnlineIndexSpec {
   }
   return parsed.data;
 }
+
+/** An index of a partitioned table renamed (its definition unchanged): `from` becomes `to`. */
+export const indexRenameSchema = z
+  .object({ table: indexTableSchema, from: identifierSchema, to: identifierSchema })
+  .strict()
+  .refine((r) => r.from !== r.to, { message: 'from and to are the same name', path: ['to'] });
+export type IndexRenameInput = z.input<typeof indexRenameSchema>;
+export type IndexRename = z.output<typeof indexRenameSchema>;
+
+/** An index of a partitioned table dropped once the migration's new indexes are built. */
+export const indexDropSchema = z
+  .object({ table: indexTableSchema, name: identifierSchema })
+  .strict();
+export type IndexDropInput = z.input<typeof indexDropSchema>;
+export type IndexDrop = z.output<typeof indexDropSchema>;

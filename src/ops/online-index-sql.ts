@@ -30,7 +30,10 @@ function cutToBytes(name: string, bytes: number): string {
  * than 63 bytes, and two partitions' names could then meet; a long name is cut and ends in `_`
  * and 8 hex digits of a hash of the whole name instead, so names stay distinct.
  */
-export function partitionIndexName(spec: OnlineIndexSpec, partition: string): string {
+export function partitionIndexName(
+  spec: Pick<OnlineIndexSpec, 'table' | 'name'>,
+  partition: string,
+): string {
   const parent = spec.table.name;
   return fittedName(
     spec.name.startsWith(`${parent}_`)

@@ -55,12 +55,15 @@ import {
 
 export {
   CREATE_INDEX_ONLINE_DIRECTIVE,
+  DROP_INDEX_DIRECTIVE,
   isOnlineMigration,
   ONLINE_MIGRATION_GUARD_SQL,
   ONLINE_MIGRATION_MARKER,
   type OnlineIndexDirective,
+  type OnlineIndexEntry,
   onlineIndexDirectives,
   parseOnlineIndexMigration,
+  RENAME_INDEX_DIRECTIVE,
   REPLACE_INDEX_ONLINE_DIRECTIVE,
   renderOnlineIndexMigration,
 } from './online-index-migration.js';
@@ -71,8 +74,20 @@ export {
   type IndexBuildStatement,
   planIndexBuild,
 } from './online-index-plan.js';
+export {
+  type IndexRenamePlan,
+  planIndexRename,
+  type RenameIndexOptions,
+  renameIndexOnline,
+} from './online-index-rename.js';
 export { planIndexReplacement, replacementSpec } from './online-index-replace.js';
 export {
+  type IndexDrop,
+  type IndexDropInput,
+  type IndexRename,
+  type IndexRenameInput,
+  indexDropSchema,
+  indexRenameSchema,
   type OnlineIndexSpec,
   type OnlineIndexSpecInput,
   onlineIndexSpecSchema,

@@ -368,6 +368,7 @@ export const auditLog = pgTable(
     expect(file).not.toMatch(/DROP INDEX|CREATE INDEX/);
     expect(onlineIndexDirectives(file)).toEqual([
       {
+        kind: 'build',
         replace: true,
         spec: {
           table: { schema: 'public', name: 'app_events' },
@@ -404,8 +405,61 @@ export const auditLog = pgTable(
     expect(left?.n).toBe(0);
   });
 
+  it('a renamed index is renamed in place, and one removed is dropped once the new index on its table is built', async () => {
+    const schemaFile = join(app.dir, 'src', 'schema.ts');
+    const account = "index('app_events_account_idx').on(t.accountId, t.occurredAt.desc(), t.kind)";
+    const source = "index('app_events_source_idx').on(t.source, t.occurredAt.desc())";
+    const text = readFileSync(schemaFile, 'utf8');
+    expect(text).toContain(account);
+    expect(text).toContain(source);
+    writeFileSync(
+      schemaFile,
+      text
+        .replace(account, account.replace('app_events_account_idx', 'app_events_by_account'))
+        .replace(source, "index('app_events_source_kind_idx').on(t.source, t.kind)"),
+    );
+    const result = await generate({ cwd: app.dir, config: 'pgparts.config.ts' });
+    expect(result.written).toHaveLength(1);
+    const file = readFileSync(join(out, `${result.written[0]}.sql`), 'utf8');
+    expect(file).not.toMatch(/DROP INDEX|CREATE INDEX/);
+    const table = { schema: 'public', name: 'app_events' };
+    expect(onlineIndexDirectives(file)).toEqual([
+      {
+        kind: 'rename',
+        rename: { table, from: 'app_events_account_idx', to: 'app_events_by_account' },
+      },
+      {
+        kind: 'build',
+        replace: false,
+        spec: {
+          table,
+          name: 'app_events_source_kind_idx',
+          columns: [{ column: 'source' }, { column: 'kind' }],
+          unique: false,
+          include: [],
+        },
+      },
+      { kind: 'drop', drop: { table, name: 'app_events_source_idx' } },
+    ]);
+
+    const oid = async (name: string) =>
+      (await first.sql<{ oid: number | null }[]>`SELECT to_regclass(${name})::oid::int8 AS oid`)[0]
+        ?.oid ?? null;
+    const accountOid = await oid('app_events_account_idx');
+    expect(accountOid).not.toBeNull();
+    expect((await migrate(first.db, appOptions())).applied).toHaveLength(1);
+    // Renamed, not built again: the same index under its new name.
+    expect(await oid('app_events_by_account')).toBe(accountOid);
+    expect(await oid('app_events_account_idx')).toBeNull();
+    expect(await oid('app_events_source_idx')).toBeNull();
+    const [built] = await first.sql<{ valid: boolean }[]>`
+      SELECT indisvalid AS valid FROM pg_index
+      WHERE indexrelid = 'app_events_source_kind_idx'::regclass`;
+    expect(built?.valid).toBe(true);
+  });
+
   it('the migrated database and a fresh one end with the same catalog', async () => {
-    expect((await migrate(fresh.db, appOptions())).applied).toHaveLength(6);
+    expect((await migrate(fresh.db, appOptions())).applied).toHaveLength(7);
     const { families } = await loadAppConfig(join(app.dir, 'pgparts.config.ts'));
     for (const db of [first.db, fresh.db]) expect((await apply(db, { families })).ok).toBe(true);
     const a = await catalogShape(first.connect({ max: 1 }));

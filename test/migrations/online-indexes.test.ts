@@ -7,7 +7,7 @@ import { checkBlockingIndexes } from '../../src/migrations/blocking-indexes.js';
 import type { GeneratorState } from '../../src/migrations/generator-state.js';
 import { readMigrations } from '../../src/migrations/journal.js';
 import {
-  changedIndexes,
+  indexChanges,
   onlineSpecOf,
   type SnapshotIndex,
   withoutIndexStatements,
@@ -113,14 +113,49 @@ describe('online indexes from drizzle-kit snapshots', () => {
     const after = snapshot([
       reordered,
       index({ name: 'changed_idx', columns: [column('kind', { asc: false })] }),
-      index({ name: 'new_idx' }),
+      index({ name: 'new_idx', columns: [column('at')] }),
     ]);
-    const found = changedIndexes(before, after, [{ schema: 'public', name: 'events' }]);
-    expect(found.map((c) => [c.index.name, c.replaces])).toEqual([
+    const found = indexChanges(before, after, [{ schema: 'public', name: 'events' }]);
+    expect(found.built.map((c) => [c.index.name, c.replaces])).toEqual([
       ['changed_idx', true],
       ['new_idx', false],
     ]);
-    expect(changedIndexes(before, after, [{ schema: 'public', name: 'other' }])).toEqual([]);
+    expect(found).toMatchObject({ renamed: [], dropped: [] });
+    expect(indexChanges(before, after, [{ schema: 'public', name: 'other' }])).toEqual({
+      built: [],
+      renamed: [],
+      dropped: [],
+    });
+  });
+
+  it('tells a renamed index (the same definition) from a removed one, dropped after a build on its table only', () => {
+    const kind = index({ name: 'kind_idx' });
+    const at = index({ name: 'at_idx', columns: [column('at')] });
+    const before = snapshot([kind, at]);
+    // kind_idx renamed; at_idx removed while a new index is built on the table.
+    const withBuild = snapshot([
+      index({ name: 'events_kind_idx' }),
+      index({ name: 'at_id_idx', columns: [column('at'), column('id')] }),
+    ]);
+    expect(indexChanges(before, withBuild, [{ schema: 'public', name: 'events' }])).toEqual({
+      built: [
+        {
+          schema: 'public',
+          table: 'events',
+          index: withBuild.tables['public.events'].indexes.at_id_idx,
+          replaces: false,
+        },
+      ],
+      renamed: [{ schema: 'public', table: 'events', from: 'kind_idx', to: 'events_kind_idx' }],
+      dropped: [{ schema: 'public', table: 'events', name: 'at_idx' }],
+    });
+    // No build on the table: drizzle-kit's DROP INDEX stays where it is.
+    const renameOnly = snapshot([index({ name: 'events_kind_idx' })]);
+    expect(indexChanges(before, renameOnly, [{ schema: 'public', name: 'events' }])).toMatchObject({
+      built: [],
+      renamed: [{ from: 'kind_idx', to: 'events_kind_idx' }],
+      dropped: [],
+    });
   });
 
   it("takes the CREATE INDEX statements out of drizzle-kit's file, and refuses a missing one", () => {
@@ -144,14 +179,14 @@ describe('online indexes from drizzle-kit snapshots', () => {
       'DROP INDEX "a_idx";--> statement-breakpoint\nDROP INDEX "app"."b_idx";--> statement-breakpoint\nDROP INDEX "gone_idx";--> statement-breakpoint\nALTER TABLE "events" ADD COLUMN "x" text;--> statement-breakpoint\nCREATE INDEX "a_idx" ON "events" USING btree ("kind","x");--> statement-breakpoint\nCREATE INDEX "b_idx" ON "app"."events" USING btree ("x");';
     // An index dropped for good (gone_idx) stays in drizzle-kit's file.
     expect(
-      withoutIndexStatements(file, { created: ['a_idx', 'b_idx'], replaced: ['a_idx', 'b_idx'] }),
+      withoutIndexStatements(file, { created: ['a_idx', 'b_idx'], dropped: ['a_idx', 'b_idx'] }),
     ).toBe(
       'DROP INDEX "gone_idx";--> statement-breakpoint\nALTER TABLE "events" ADD COLUMN "x" text;\n',
     );
     expectPgpartsError(
-      thrown(() => withoutIndexStatements(file, { created: ['a_idx'], replaced: ['x_idx'] })),
+      thrown(() => withoutIndexStatements(file, { created: ['a_idx'], dropped: ['x_idx'] })),
       'migration',
-      { message: /no DROP INDEX "x_idx" of the index it changes/ },
+      { message: /no DROP INDEX "x_idx" for the online migration to take over/ },
     );
   });
 

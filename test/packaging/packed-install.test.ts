@@ -517,6 +517,31 @@ console.log(JSON.stringify({ kept: kept.ok, refused }));
     expect(await tableDigest(db.sql, 'app_events', ['id', 'occurredAt'])).toEqual(before);
   });
 
+  it('a renamed index on a partitioned table: generate writes a rename, pgparts migrate renames it in place', async () => {
+    const env = { DATABASE_URL: db.url };
+    const schema = join(appDir, 'src', 'schema.ts');
+    const declared = "index('app_events_kind_idx').on(t.kind, t.occurredAt)";
+    const text = readFileSync(schema, 'utf8');
+    expect(text).toContain(declared);
+    writeFileSync(schema, text.replace(declared, declared.replace('kind_idx', 'by_kind')));
+    const generated = run(bin('pgparts'), ['generate', '--config', 'pgparts.config.ts']);
+    expect(generated, generated.out).toMatchObject({ code: 0 });
+    const files = [...generated.out.matchAll(/wrote (\d{4}_\w+\.sql)$/gm)].map((m) => m[1] ?? '');
+    expect(files).toHaveLength(1);
+    const body = readFileSync(join(appDir, 'drizzle', files[0] ?? ''), 'utf8');
+    expect(body).toContain(
+      '-- pgparts:rename-index {"table":{"schema":"public","name":"app_events"},"from":"app_events_kind_idx","to":"app_events_by_kind"}',
+    );
+    expect(body).not.toMatch(/DROP INDEX|CREATE INDEX/);
+    const [before] = await db.sql`SELECT 'app_events_kind_idx'::regclass::oid::int8 AS oid`;
+    const migrated = run(bin('pgparts'), ['migrate', '--config', 'pgparts.config.ts'], env);
+    expect(migrated, migrated.out).toMatchObject({ code: 0 });
+    const [after] = await db.sql`
+      SELECT to_regclass('app_events_by_kind')::oid::int8 AS oid,
+             to_regclass('app_events_kind_idx') AS old`;
+    expect(after).toEqual({ oid: before?.oid, old: null });
+  });
+
   it("pgparts convert partitions an app's own table while the app moves rows to another author and deletes the old one", async () => {
     await converted.sql.unsafe(`
       CREATE TABLE memo_authors (id int PRIMARY KEY);
