@@ -106,9 +106,11 @@ it('statements queued behind one that first asks for its parameter types all fai
       if ((active?.n ?? 0) > 0) break;
     }
     await t.sql`SELECT pg_terminate_backend(${pid}::int)`;
-    expect(await sleeping).toMatch(/^(57P01|CONNECTION_CLOSED)$/);
+    // The server's FATAL (57P01) or, when the socket's reset is read first (a loaded machine),
+    // ECONNRESET: either way the connection's end, never a hang.
+    expect(await sleeping).toMatch(/^(57P01|CONNECTION_CLOSED|ECONNRESET)$/);
     // It never settled: postgres.js does not send a held statement once the connection closed.
-    expect(await queued).toMatch(/^(57P01|CONNECTION_CLOSED)$/);
+    expect(await queued).toMatch(/^(57P01|CONNECTION_CLOSED|ECONNRESET)$/);
     await closed;
     expect(await settled(session.release())).toBe('ok');
   } finally {
