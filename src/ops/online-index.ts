@@ -223,27 +223,17 @@ export async function buildIndexOnline(
   let lost = false;
   let firstPlan: IndexBuildPlan | undefined;
 
-  const send = async (kind: IndexBuildStatement['kind'], text: string) => {
-    await emit({ kind: 'statement', round, statement: kind, sql: text });
-    statements.push(text);
-    try {
-      await run(session.db, text);
-    } catch (error) {
-      lost ||= isConnectionLoss(error);
-      throw error;
-    }
-  };
-
-  /** One transaction: a failure rolls it back whole (the old index stays when a swap fails). */
-  const sendTogether = async (
+  /** One statement, or one transaction (a swap: a failure rolls it back whole, the old index stays). */
+  const send = async (
     kind: IndexBuildStatement['kind'],
     text: string,
-    transaction: readonly string[],
+    transaction?: readonly string[],
   ) => {
     await emit({ kind: 'statement', round, statement: kind, sql: text });
     statements.push(text);
     try {
-      await runAsTransaction(session.db, transaction);
+      if (transaction) await runAsTransaction(session.db, transaction);
+      else await run(session.db, text);
     } catch (error) {
       lost ||= isConnectionLoss(error);
       throw error;
@@ -272,9 +262,7 @@ export async function buildIndexOnline(
         if (attempt > 1 && statement.kind === 'create-partition-index' && statement.partition) {
           await dropLeftover(statement.partition);
         }
-        if (statement.together)
-          await sendTogether(statement.kind, statement.sql, statement.together);
-        else await send(statement.kind, statement.sql);
+        await send(statement.kind, statement.sql, statement.together);
       },
       {
         retries: options.retries ?? DEFAULT_RETRIES,

@@ -11,28 +11,13 @@ import {
 } from '../../src/ops/online-index.js';
 import type { PartitionIndexFacts } from '../../src/ops/online-index-plan.js';
 import { identifierSchema } from '../../src/sql/identifiers.js';
+import { partitionIndexFacts as index } from './online-index-support.js';
 
 const spec = onlineIndexSpecSchema.parse({
   table: { name: 'events' },
   name: 'events_kind_idx',
   columns: [{ column: 'kind' }],
 } satisfies OnlineIndexSpecInput);
-
-function index(name: string, extra: Partial<PartitionIndexFacts> = {}): PartitionIndexFacts {
-  return {
-    name,
-    valid: true,
-    unique: false,
-    method: 'btree',
-    keyColumns: 1,
-    totalColumns: 1,
-    indoption: [0],
-    partial: false,
-    attached: false,
-    attachedElsewhere: false,
-    ...extra,
-  };
-}
 
 function snapshot(
   partitions: [string, PartitionIndexFacts[]][],

@@ -13,7 +13,12 @@ import type { IndexBuildSnapshot } from '../../src/ops/online-index-plan.js';
 import { indexMarker } from '../../src/ops/online-index-sql.js';
 import { expectPgpartsError, thrown } from '../support/pgparts-error.js';
 import { useTestDatabase } from '../support/test-database.js';
-import { indexStates, startLockWaitSampler, startWriter } from './online-index-support.js';
+import {
+  indexStates,
+  partitionIndexFacts,
+  startLockWaitSampler,
+  startWriter,
+} from './online-index-support.js';
 
 /**
  * An index whose definition changed, replaced online: built beside the old one under another
@@ -68,18 +73,8 @@ async function indexesNamed(pattern: string) {
 
 describe('planIndexReplacement (pure)', () => {
   const partitions = ['events_1', 'events_default'];
-  const indexFacts = (name: string, attached: boolean) => ({
-    name,
-    valid: true,
-    unique: false,
-    method: 'btree',
-    keyColumns: 1,
-    totalColumns: 1,
-    indoption: [0],
-    partial: false,
-    attached,
-    attachedElsewhere: !attached,
-  });
+  const indexFacts = (name: string, attached: boolean) =>
+    partitionIndexFacts(name, { attached, attachedElsewhere: !attached });
   const parent = (name: string, comment: string | null) => ({
     ...indexFacts(name, false),
     relkind: 'I',

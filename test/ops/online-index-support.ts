@@ -1,4 +1,5 @@
 import type postgres from 'postgres';
+import type { PartitionIndexFacts } from '../../src/ops/online-index-plan.js';
 import type { TestDatabase } from '../support/test-database.js';
 
 /**
@@ -155,5 +156,25 @@ export async function indexStates(
     parentValid: parent?.valid,
     partitions: [...partitions],
     invalid: invalid.map((r) => r.name),
+  };
+}
+
+/** A partition's index as the catalog read describes it: a valid one-column btree, unattached. */
+export function partitionIndexFacts(
+  name: string,
+  extra: Partial<PartitionIndexFacts> = {},
+): PartitionIndexFacts {
+  return {
+    name,
+    valid: true,
+    unique: false,
+    method: 'btree',
+    keyColumns: 1,
+    totalColumns: 1,
+    indoption: [0],
+    partial: false,
+    attached: false,
+    attachedElsewhere: false,
+    ...extra,
   };
 }
