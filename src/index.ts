@@ -72,6 +72,7 @@ export {
 export { type GenerateOptions, type GenerateResult, generate } from './migrations/generate.js';
 // migrate
 export { MIGRATIONS_FOLDER, type MigrateOptions, migrate } from './migrations/migrate.js';
+export type { OnlineIndexProgress } from './migrations/online-directives.js';
 export type {
   AppliedMigration,
   RunMigrationsOptions,

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { loadAppConfig } from '../migrations/app-config.js';
 import { loadDrizzleConfigFor } from '../migrations/drizzle-config.js';
 import { migrate } from '../migrations/migrate.js';
+import type { OnlineIndexProgress } from '../migrations/online-directives.js';
 import { connect } from './connection.js';
 import { cliCwd, cliOut } from './io.js';
 import {
@@ -64,6 +65,7 @@ export function registerMigrate(program: Command): void {
             ...(options.markApplied ? { markApplied: options.markApplied } : {}),
             ...(options.allowBlockingIndexes ? { allowBlockingIndexes: true } : {}),
             onApplied: (m) => cliOut(`applied ${m.source} ${m.name} (${m.ms} ms)`),
+            onOnlineIndex: (event) => cliOut(onlineIndexLine(event)),
           });
           for (const m of result.marked) {
             cliOut(`recorded ${m.source} ${m.name} as applied, without running it`);
@@ -81,4 +83,26 @@ export function registerMigrate(program: Command): void {
         }
       },
     );
+}
+
+/** A line for each step of an online migration: an index build can take minutes. */
+export function onlineIndexLine(event: OnlineIndexProgress): string {
+  switch (event.type) {
+    case 'directive':
+      switch (event.kind) {
+        case 'build':
+          return `${event.migration}: building ${event.index} on ${event.table} online`;
+        case 'replace':
+          return `${event.migration}: replacing ${event.index} on ${event.table} online (the new index built beside it, then swapped in)`;
+        case 'rename':
+          return `${event.migration}: renaming ${event.index} on ${event.table} to ${event.to}`;
+        case 'drop':
+          return `${event.migration}: dropping ${event.index} on ${event.table}`;
+      }
+      break;
+    case 'partition':
+      return `  ${event.index}: ${event.partition} (${event.done} of ${event.total})`;
+    case 'swap':
+      return `  ${event.index}: complete, swapping it in`;
+  }
 }

@@ -1,9 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { assertSupportedServer } from '../catalog/server-version.js';
 import { isPgpartsError, PgpartsError } from '../errors.js';
-import { buildIndexOnline, dropIndex } from '../ops/online-index.js';
-import { onlineIndexDirectives } from '../ops/online-index-migration.js';
-import { renameIndexOnline } from '../ops/online-index-rename.js';
 import { waitForAdvisoryLock } from '../run/advisory-lock.js';
 import type { AnyPgDatabase } from '../run/database.js';
 import { run } from '../run/execute.js';
@@ -23,6 +20,7 @@ import {
   type MigrationRecord,
   recordedMigrations,
 } from './migration-record.js';
+import { type OnlineIndexProgress, runOnlineDirectives } from './online-directives.js';
 
 /**
  * The migration runner behind `pgparts migrate` and `migrate()`. For each source (pgparts's own
@@ -75,7 +73,14 @@ export interface RunMigrationsOptions {
    * blocking-index-guard.ts).
    */
   allowBlockingIndexes?: boolean;
+  /**
+   * Told of each line of an online migration as it starts, and, while an index is built, of each
+   * partition it builds on (an online build can take minutes on a large table).
+   */
+  onOnlineIndex?: (event: OnlineIndexProgress) => void;
 }
+
+export type { OnlineIndexProgress };
 
 export interface RunMigrationsResult {
   applied: AppliedMigration[];
@@ -265,19 +270,6 @@ async function applyOnline(
 ): Promise<void> {
   // The file holds the guard and one directive per index (ops/online-index-migration.ts); its
   // SQL is not run here: each index is built online, resumably, then the file is recorded.
-  const locks = {
-    lockTimeoutMs: options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
-    retries: options.retries ?? DEFAULT_RETRIES,
-  };
-  for (const directive of onlineIndexDirectives(file.text, file.tag)) {
-    if (directive.kind === 'build') {
-      await buildIndexOnline(conn, directive.spec, { ...locks, replace: directive.replace });
-    } else if (directive.kind === 'rename') {
-      await renameIndexOnline(conn, directive.rename, locks);
-    } else {
-      const { table, name } = directive.drop;
-      await dropIndex(conn, { schema: table.schema, name }, locks);
-    }
-  }
+  await runOnlineDirectives(conn, file.text, file.tag, options);
   await conn.execute(insertRecordSql(record)(file.hash, file.when));
 }

@@ -99,7 +99,14 @@ export { inspectIndexBuild };
 export type IndexBuildEvent =
   | { kind: 'planned'; round: number; plan: IndexBuildPlan }
   /** Sent just before `sql` goes to the server (conditional statements and retries included). */
-  | { kind: 'statement'; round: number; statement: IndexBuildStatement['kind']; sql: string }
+  | {
+      kind: 'statement';
+      round: number;
+      statement: IndexBuildStatement['kind'];
+      sql: string;
+      /** The partition a partition's statement is for. */
+      partition?: { schema: string; name: string };
+    }
   | { kind: 'retry'; sql: string; attempt: number; delayMs: number; reason: string };
 
 export interface BuildIndexOptions {
@@ -228,8 +235,15 @@ export async function buildIndexOnline(
     kind: IndexBuildStatement['kind'],
     text: string,
     transaction?: readonly string[],
+    partition?: IndexBuildStatement['partition'],
   ) => {
-    await emit({ kind: 'statement', round, statement: kind, sql: text });
+    await emit({
+      kind: 'statement',
+      round,
+      statement: kind,
+      sql: text,
+      ...(partition ? { partition: { schema: partition.schema, name: partition.name } } : {}),
+    });
     statements.push(text);
     try {
       if (transaction) await runAsTransaction(session.db, transaction);
@@ -247,7 +261,12 @@ export async function buildIndexOnline(
       leftoverIndexQuery(partition.schema, partition.name, partition.index),
     );
     if (leftover && !leftover.valid) {
-      await send('drop-invalid-index', dropInvalidIndexSql(partition.schema, partition.index));
+      await send(
+        'drop-invalid-index',
+        dropInvalidIndexSql(partition.schema, partition.index),
+        undefined,
+        partition,
+      );
     }
   };
 
@@ -262,7 +281,7 @@ export async function buildIndexOnline(
         if (attempt > 1 && statement.kind === 'create-partition-index' && statement.partition) {
           await dropLeftover(statement.partition);
         }
-        await send(statement.kind, statement.sql, statement.together);
+        await send(statement.kind, statement.sql, statement.together, statement.partition);
       },
       {
         retries: options.retries ?? DEFAULT_RETRIES,

@@ -6,6 +6,7 @@ import { runDrizzleKitGenerate } from '../../src/migrations/drizzle-kit.js';
 import { generate } from '../../src/migrations/generate.js';
 import { readJournal } from '../../src/migrations/journal.js';
 import { migrate } from '../../src/migrations/migrate.js';
+import type { OnlineIndexProgress } from '../../src/migrations/online-directives.js';
 import {
   onlineIndexDirectives,
   parseOnlineIndexMigration,
@@ -398,7 +399,29 @@ export const auditLog = pgTable(
     expect(old).toContain('("accountId", "occurredAt")');
     // (That the old index serves while each partition's new one is built is
     // test/ops/online-index-replace's; these partitions take a few ms each.)
-    expect((await migrate(first.db, appOptions())).applied).toHaveLength(1);
+    const told: OnlineIndexProgress[] = [];
+    const applied = await migrate(first.db, {
+      ...appOptions(),
+      onOnlineIndex: (event) => told.push(event),
+    });
+    expect(applied.applied).toHaveLength(1);
+    // Told as it went: the replacement, each partition once (1 of n ... n of n), the swap.
+    const [partitions] = await first.sql<{ n: number }[]>`
+      SELECT count(*)::int AS n FROM pg_inherits WHERE inhparent = 'app_events'::regclass`;
+    const n = partitions?.n ?? 0;
+    expect(n).toBeGreaterThan(5);
+    const migration = result.written[0];
+    expect(told[0]).toEqual({
+      type: 'directive',
+      migration,
+      kind: 'replace',
+      table: 'public.app_events',
+      index: 'app_events_account_idx',
+    });
+    expect(told.slice(1, -1).map((e) => (e.type === 'partition' ? [e.done, e.total] : e))).toEqual(
+      Array.from({ length: n }, (_, i) => [i + 1, n]),
+    );
+    expect(told.at(-1)).toEqual({ type: 'swap', migration, index: 'app_events_account_idx' });
     expect(await definition()).toContain('("accountId", "occurredAt" DESC NULLS LAST, kind)');
     const [left] = await first.sql<{ n: number }[]>`
       SELECT count(*)::int AS n FROM pg_class WHERE relname LIKE '%pgparts_new%'`;

@@ -501,6 +501,12 @@ console.log(JSON.stringify({ kept: kept.ok, refused }));
     const migrated = run(bin('pgparts'), ['migrate', '--config', 'pgparts.config.ts'], env);
     expect(migrated, migrated.out).toMatchObject({ code: 0 });
     expect(migrated.out).toContain(`applied app ${files[0]?.replace(/\.sql$/, '')}`);
+    // What it did as it went: the replacement, each partition's build, the swap.
+    expect(migrated.out).toContain(
+      'replacing app_events_kind_idx on public.app_events online (the new index built beside it, then swapped in)',
+    );
+    expect(migrated.out).toMatch(/ {2}app_events_kind_idx: app_events_\w+ \(1 of \d+\)/);
+    expect(migrated.out).toContain('  app_events_kind_idx: complete, swapping it in');
     const [index] = await db.sql`
       SELECT pg_get_indexdef(x.indexrelid) AS def, x.indisvalid AS valid,
              (SELECT count(*)::int FROM pg_inherits WHERE inhparent = x.indexrelid) AS attached,
@@ -536,6 +542,9 @@ console.log(JSON.stringify({ kept: kept.ok, refused }));
     const [before] = await db.sql`SELECT 'app_events_kind_idx'::regclass::oid::int8 AS oid`;
     const migrated = run(bin('pgparts'), ['migrate', '--config', 'pgparts.config.ts'], env);
     expect(migrated, migrated.out).toMatchObject({ code: 0 });
+    expect(migrated.out).toContain(
+      'renaming app_events_kind_idx on public.app_events to app_events_by_kind',
+    );
     const [after] = await db.sql`
       SELECT to_regclass('app_events_by_kind')::oid::int8 AS oid,
              to_regclass('app_events_kind_idx') AS old`;
