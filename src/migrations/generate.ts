@@ -287,11 +287,14 @@ function writeMigrations(out: string, kit: DrizzleKitRun, config: LoadedConfig):
 }
 
 /**
- * The indexes drizzle-kit's file of this run adds or changes on tables partitioned by an earlier
- * migration, taken out of that file (a changed one's DROP INDEX too: it is replaced online, the
- * old index in use until the new one is complete). When nothing else is left in it, the file
- * itself becomes the online migration and none are returned; otherwise they are returned for a
- * migration of their own after the others (an online migration holds nothing else).
+ * The indexes drizzle-kit's file of this run adds, changes, renames or removes on tables
+ * partitioned by an earlier migration (online-indexes.ts, indexChanges), taken out of that file:
+ * the CREATE INDEX of each new one, and the DROP INDEX of a changed one (replaced online, the old
+ * index in use until the new one is complete), of a renamed one (renamed in place) and of one
+ * removed from a table that gets a new one (dropped after it is built). When nothing else is
+ * left in the file, it becomes the online migration itself and nothing is returned; otherwise
+ * the directives are returned for a migration of their own after the others (an online
+ * migration holds nothing else).
  */
 function takeOnlineIndexes(
   out: string,

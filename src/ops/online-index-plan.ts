@@ -78,8 +78,6 @@ export type IndexBuildStatementKind =
   | 'create-partition-index'
   | 'attach-partition-index'
   | 'revalidate-parent-index'
-  /** A replacement's marker, set on its parent index right after the CREATE (indexMarker). */
-  | 'mark-parent-index'
   /** A replacement swapped in: one transaction (`together`), the old index dropped in it. */
   | 'replace-index'
   | 'reset-lock-timeout';
@@ -129,7 +127,7 @@ export interface IndexBuildPlanOptions {
    * on a table with long transactions.
    */
   concurrentLockTimeoutMs?: number;
-  /** A COMMENT set on the parent index right after its CREATE (a replacement's marker). */
+  /** A COMMENT set on the parent index in its CREATE's transaction (a replacement's marker). */
   marker?: string;
 }
 
@@ -299,16 +297,22 @@ export function planIndexBuild(
   const partitions: IndexBuildPlan['partitions'] = [];
 
   if (!snapshot.parentIndex) {
-    parentWork.push({
-      kind: 'create-parent-index',
-      sql: createParentIndexSql(spec, snapshot.partitions.length > 0),
-    });
-    if (options.marker !== undefined) {
-      parentWork.push({
-        kind: 'mark-parent-index',
-        sql: markIndexSql(spec.table.schema, spec.name, options.marker),
-      });
-    }
+    const create = createParentIndexSql(spec, snapshot.partitions.length > 0);
+    // With a marker, the index and its COMMENT commit together: a replacement is never found
+    // begun but unmarked (and refused as another's).
+    const mark =
+      options.marker === undefined
+        ? undefined
+        : markIndexSql(spec.table.schema, spec.name, options.marker);
+    parentWork.push(
+      mark === undefined
+        ? { kind: 'create-parent-index', sql: create }
+        : {
+            kind: 'create-parent-index',
+            sql: `BEGIN; ${create}; ${mark}; COMMIT`,
+            together: [create, mark],
+          },
+    );
   }
   for (const partition of snapshot.partitions) {
     const index = partitionIndexName(spec, partition.name);

@@ -105,8 +105,7 @@ describe('planIndexReplacement (pure)', () => {
     expect(plan.replacement?.temporary).toBe('events_kind_idx_pgparts_new');
     expect(plan.statements.map((s) => s.sql)).toEqual([
       `SET lock_timeout = '${LOCK_TIMEOUT_MS}ms'`,
-      'CREATE INDEX IF NOT EXISTS "events_kind_idx_pgparts_new" ON ONLY "public"."events" ("kind")',
-      `COMMENT ON INDEX "public"."events_kind_idx_pgparts_new" IS '${marker}'`,
+      `BEGIN; CREATE INDEX IF NOT EXISTS "events_kind_idx_pgparts_new" ON ONLY "public"."events" ("kind"); COMMENT ON INDEX "public"."events_kind_idx_pgparts_new" IS '${marker}'; COMMIT`,
       "SET lock_timeout = '60000ms'",
       'CREATE INDEX CONCURRENTLY IF NOT EXISTS "events_1_kind_idx_pgparts_new" ON "public"."events_1" ("kind")',
       'CREATE INDEX CONCURRENTLY IF NOT EXISTS "events_default_kind_idx_pgparts_new" ON "public"."events_default" ("kind")',
@@ -155,9 +154,10 @@ describe('planIndexReplacement (pure)', () => {
     // Nothing to replace: built under its own name, marked from its CREATE.
     const fresh = planIndexReplacement(spec, { existing: none, replacement: none });
     expect(fresh.replacement).toBeUndefined();
-    expect(fresh.statements[2]?.sql).toBe(
+    expect(fresh.statements[1]?.together).toEqual([
+      'CREATE INDEX IF NOT EXISTS "events_kind_idx" ON ONLY "public"."events" ("kind")',
       `COMMENT ON INDEX "public"."events_kind_idx" IS '${marker}'`,
-    );
+    ]);
   });
 
   it("refuses a replacement name held by another definition's build, and a partition index name held by an index of its own", () => {
