@@ -71,8 +71,14 @@ export {
 } from './migrations/app-config.js';
 export { type GenerateOptions, type GenerateResult, generate } from './migrations/generate.js';
 // migrate
-export { MIGRATIONS_FOLDER, type MigrateOptions, migrate } from './migrations/migrate.js';
+export {
+  MIGRATIONS_FOLDER,
+  type MigrateOptions,
+  migrate,
+  migrateDryRun,
+} from './migrations/migrate.js';
 export type { OnlineIndexProgress } from './migrations/online-directives.js';
+export type { MigrationPreview } from './migrations/preview.js';
 export type {
   AppliedMigration,
   RunMigrationsOptions,

@@ -2,8 +2,9 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadAppConfig } from '../migrations/app-config.js';
 import { loadDrizzleConfigFor } from '../migrations/drizzle-config.js';
-import { migrate } from '../migrations/migrate.js';
+import { migrate, migrateDryRun } from '../migrations/migrate.js';
 import type { OnlineIndexProgress } from '../migrations/online-directives.js';
+import type { MigrationPreview } from '../migrations/preview.js';
 import { connect } from './connection.js';
 import { cliCwd, cliOut } from './io.js';
 import {
@@ -27,6 +28,10 @@ export function registerMigrate(program: Command): void {
       'record these pending migrations as applied without running them (what they create exists already, e.g. tables an online conversion built); tags as the journal names them',
     )
     .option(
+      '--dry-run',
+      'print each pending migration and its statements (an online one as planned from the catalog now), changing nothing',
+    )
+    .option(
       '--allow-blocking-indexes',
       "apply a pending migration's plain CREATE INDEX on a partitioned table that holds data as written, while the writers of every partition wait for the build (refused otherwise: `pgparts generate` writes such an index as an online build)",
     )
@@ -36,6 +41,7 @@ export function registerMigrate(program: Command): void {
           drizzleConfig?: string;
           markApplied?: string[];
           allowBlockingIndexes?: boolean;
+          dryRun?: boolean;
         } & LockOptions,
       ) => {
         const global = program.opts<GlobalOptions>();
@@ -56,14 +62,21 @@ export function registerMigrate(program: Command): void {
         }
         const conn = await connect(global);
         try {
-          if (await refuseOnStandby(conn, 'migrate')) return;
-          // migrate() checks the grants the records and the migrations need first.
-          const result = await migrate(conn.db, {
+          const migrateOptions = {
             ...appOptions,
             lockTimeoutMs: options.lockTimeout,
             retries: options.retries,
             ...(options.markApplied ? { markApplied: options.markApplied } : {}),
             ...(options.allowBlockingIndexes ? { allowBlockingIndexes: true } : {}),
+          };
+          if (options.dryRun) {
+            printPreview(await migrateDryRun(conn.db, migrateOptions), conn.label);
+            return;
+          }
+          if (await refuseOnStandby(conn, 'migrate')) return;
+          // migrate() checks the grants the records and the migrations need first.
+          const result = await migrate(conn.db, {
+            ...migrateOptions,
             onApplied: (m) => cliOut(`applied ${m.source} ${m.name} (${m.ms} ms)`),
             onOnlineIndex: (event) => cliOut(onlineIndexLine(event)),
           });
@@ -104,5 +117,26 @@ export function onlineIndexLine(event: OnlineIndexProgress): string {
       return `  ${event.index}: ${event.partition} (${event.done} of ${event.total})`;
     case 'swap':
       return `  ${event.index}: complete, swapping it in`;
+  }
+}
+
+/** The dry run: each pending migration, how it would run, and its statements. */
+function printPreview(previews: readonly MigrationPreview[], label: string): void {
+  if (previews.length === 0) {
+    cliOut(`nothing pending on ${label}`);
+    return;
+  }
+  cliOut(`dry run on ${label}: ${previews.length} pending migration(s); nothing was changed`);
+  for (const p of previews) {
+    const how =
+      p.how === 'transaction'
+        ? 'in one transaction'
+        : p.how === 'online'
+          ? 'online, outside any transaction (planned from the catalog now)'
+          : 'recorded as applied without running it (--mark-applied)';
+    cliOut(`${p.source} ${p.name}, ${how}:`);
+    for (const statement of p.statements) {
+      for (const line of statement.trim().split('\n')) cliOut(`  ${line}`);
+    }
   }
 }

@@ -23,20 +23,30 @@ export async function carryOverPackageRecords(
   files: readonly MigrationFile[],
   target: MigrationRecord,
 ): Promise<string[]> {
-  if (!(await recordExists(tx, DRIZZLE_RECORD))) return [];
-  const rows = rowsOf<{ id: number; hash: string; created_at: string | number }>(
-    await tx.execute(sql.raw(`SELECT id, hash, created_at FROM ${recordSql(DRIZZLE_RECORD)}`)),
-  );
   const carried: string[] = [];
   const insert = insertRecordSql(target);
-  for (const file of files) {
-    const row = rows.find((r) => r.hash === file.hash || Number(r.created_at) === file.when);
-    if (!row) continue;
+  for (const { file, id } of await drizzleRecordsOf(tx, files)) {
     await tx.execute(insert(file.hash, file.when));
-    await tx.execute(
-      sql`DELETE FROM ${sql.raw(recordSql(DRIZZLE_RECORD))} WHERE id = ${Number(row.id)}`,
-    );
+    await tx.execute(sql`DELETE FROM ${sql.raw(recordSql(DRIZZLE_RECORD))} WHERE id = ${id}`);
     carried.push(file.tag);
   }
   return carried;
+}
+
+/**
+ * The package's migrations drizzle.__drizzle_migrations records (by hash, or by journal time),
+ * each with its row there: what carryOverPackageRecords moves, read without moving anything.
+ */
+export async function drizzleRecordsOf(
+  db: AnyPgDatabase,
+  files: readonly MigrationFile[],
+): Promise<{ file: MigrationFile; id: number }[]> {
+  if (!(await recordExists(db, DRIZZLE_RECORD))) return [];
+  const rows = rowsOf<{ id: number; hash: string; created_at: string | number }>(
+    await db.execute(sql.raw(`SELECT id, hash, created_at FROM ${recordSql(DRIZZLE_RECORD)}`)),
+  );
+  return files.flatMap((file) => {
+    const row = rows.find((r) => r.hash === file.hash || Number(r.created_at) === file.when);
+    return row ? [{ file, id: Number(row.id) }] : [];
+  });
 }

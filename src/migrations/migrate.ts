@@ -6,6 +6,7 @@ import { preflightPrivileges } from '../run/privileges.js';
 import { createdSchemas } from './created-schemas.js';
 import { readJournal, readMigrations } from './journal.js';
 import { DRIZZLE_RECORD, PACKAGE_RECORD } from './migration-record.js';
+import { type MigrationPreview, previewMigrations } from './preview.js';
 import {
   type MigrationSource,
   type RunMigrationsOptions,
@@ -38,6 +39,38 @@ export async function migrate(
   options: MigrateOptions = {},
 ): Promise<RunMigrationsResult> {
   checkDatabase('migrate', db);
+  const sources = migrationSources(options);
+  // The grants the records and the migrations need, before the first change: CREATE where the
+  // migrations create tables (an app with a schema of its own needs none on public).
+  const created = new Set<string>();
+  for (const source of sources) {
+    for (const schema of createdSchemas(readMigrations(source.folder))) created.add(schema);
+  }
+  await preflightPrivileges(db, 'migrate', [], {
+    migrationsSchemas: sources.map((source) => source.record.schema),
+    createdSchemas: [...created].sort(),
+  });
+  // A lost connection or a server error outside a migration's own statements (the server's
+  // version, the records) as a PgpartsError naming migrate; a migration's own says which.
+  return asOperation('migrate', () => runMigrations(db, sources, options));
+}
+
+/**
+ * What `migrate` with the same options would do, changing nothing (preview.ts): each pending
+ * migration with its statements, an online one's as planned from the catalog now. A pending
+ * plain CREATE INDEX on a partitioned table holding rows is refused here as migrate refuses it.
+ */
+export async function migrateDryRun(
+  db: AnyPgDatabase,
+  options: MigrateOptions = {},
+): Promise<MigrationPreview[]> {
+  checkDatabase('migrate', db);
+  const sources = migrationSources(options);
+  return asOperation('migrate', () => previewMigrations(db, sources, options));
+}
+
+/** The folders `options` migrates, each checked to have a journal before the database is asked. */
+function migrationSources(options: MigrateOptions): MigrationSource[] {
   const sources: MigrationSource[] = [];
   if (options.packageMigrations ?? options.appFolder === undefined) {
     sources.push({
@@ -59,17 +92,5 @@ export async function migrate(
   }
   // A folder without a journal is refused before anything is asked of the database.
   for (const source of sources) readJournal(source.folder, { required: true });
-  // The grants the records and the migrations need, before the first change: CREATE where the
-  // migrations create tables (an app with a schema of its own needs none on public).
-  const created = new Set<string>();
-  for (const source of sources) {
-    for (const schema of createdSchemas(readMigrations(source.folder))) created.add(schema);
-  }
-  await preflightPrivileges(db, 'migrate', [], {
-    migrationsSchemas: sources.map((source) => source.record.schema),
-    createdSchemas: [...created].sort(),
-  });
-  // A lost connection or a server error outside a migration's own statements (the server's
-  // version, the records) as a PgpartsError naming migrate; a migration's own says which.
-  return asOperation('migrate', () => runMigrations(db, sources, options));
+  return sources;
 }

@@ -498,6 +498,22 @@ console.log(JSON.stringify({ kept: kept.ok, refused }));
     expect(body).not.toContain('DROP INDEX');
     const before = await tableDigest(db.sql, 'app_events', ['id', 'occurredAt']);
 
+    // The dry run prints the replacement's statements, planned from the catalog, and changes nothing.
+    const definition = async () =>
+      (await db.sql`SELECT pg_get_indexdef('app_events_kind_idx'::regclass) AS d`)[0]?.d;
+    const old = await definition();
+    const dry = run(bin('pgparts'), ['migrate', '--config', 'pgparts.config.ts', '--dry-run'], env);
+    expect(dry, dry.out).toMatchObject({ code: 0 });
+    expect(dry.out).toContain('1 pending migration(s); nothing was changed');
+    expect(dry.out).toContain(
+      `app ${files[0]?.replace(/\.sql$/, '')}, online, outside any transaction (planned from the catalog now):`,
+    );
+    expect(dry.out).toMatch(
+      /CREATE INDEX CONCURRENTLY IF NOT EXISTS "app_events_\w+_kind_idx_pgparts_new" ON "public"\."app_events_\w+" \("kind", "occurredAt"\);/,
+    );
+    expect(dry.out).toContain('BEGIN; DROP INDEX IF EXISTS "public"."app_events_kind_idx";');
+    expect(await definition()).toBe(old);
+
     const migrated = run(bin('pgparts'), ['migrate', '--config', 'pgparts.config.ts'], env);
     expect(migrated, migrated.out).toMatchObject({ code: 0 });
     expect(migrated.out).toContain(`applied app ${files[0]?.replace(/\.sql$/, '')}`);
