@@ -2,7 +2,7 @@ import { drizzle } from 'drizzle-orm/postgres-js';
 import { migrate as drizzleMigrate } from 'drizzle-orm/postgres-js/migrator';
 import { describe, expect, it } from 'vitest';
 import { readJournal, readMigrations } from '../../src/migrations/journal.js';
-import { MIGRATIONS_FOLDER, migrate } from '../../src/migrations/migrate.js';
+import { MIGRATIONS_FOLDER, migrate, migrateDryRun } from '../../src/migrations/migrate.js';
 import { renderOnlineIndexMigration } from '../../src/ops/online-index-migration.js';
 import { catalogShape } from '../support/catalog-shape.js';
 import { type FolderEntry, writeMigrationFolder } from '../support/migration-folder.js';
@@ -52,6 +52,13 @@ describe('a database migrated before pgparts kept its own record', () => {
       cause: { message: 'this migration builds indexes online; run it with pgparts migrate' },
     });
     expect(DRIZZLE_TAGS.length).toBeLessThan(PACKAGE_TAGS.length);
+
+    // The dry run counts the carried-over ones as applied, and moves nothing.
+    const previews = await migrateDryRun(upgraded.db);
+    expect(previews.map((p) => p.name)).toEqual(PACKAGE_TAGS.slice(DRIZZLE_TAGS.length));
+    expect(await count(upgraded, 'drizzle.__drizzle_migrations')).toBe(DRIZZLE_TAGS.length);
+    const [record] = await upgraded.sql`SELECT to_regclass('pgparts.migrations') AS r`;
+    expect(record?.r).toBeNull();
 
     const result = await migrate(upgraded.db);
     expect(result.carriedOver).toEqual(DRIZZLE_TAGS);
