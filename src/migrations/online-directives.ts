@@ -1,6 +1,9 @@
+import { PgpartsError } from '../errors.js';
 import { buildIndexOnline, dropIndex } from '../ops/online-index.js';
+import { inspectIndexBuild } from '../ops/online-index-inspect.js';
 import { onlineIndexDirectives } from '../ops/online-index-migration.js';
 import { renameIndexOnline } from '../ops/online-index-rename.js';
+import type { IndexDrop } from '../ops/online-index-spec.js';
 import type { AnyPgDatabase } from '../run/database.js';
 import { DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_RETRIES } from '../run/lock-timeout.js';
 
@@ -113,7 +116,33 @@ export async function runOnlineDirectives(
         table: `${table.schema}.${table.name}`,
         index: name,
       });
-      await dropIndex(conn, { schema: table.schema, name }, locks);
+      await dropIndexOfTable(conn, directive.drop, locks);
     }
+  }
+}
+
+/**
+ * A drop line's index, dropped only when it is an index of the line's table (or gone already):
+ * the name alone could be another table's index by then, which the line is not about.
+ */
+async function dropIndexOfTable(
+  conn: AnyPgDatabase,
+  drop: IndexDrop,
+  locks: { lockTimeoutMs: number; retries: number },
+): Promise<void> {
+  await refuseOtherTablesIndex(conn, drop);
+  await dropIndex(conn, { schema: drop.table.schema, name: drop.name }, locks);
+}
+
+/** Refuses a drop line whose index name is held by anything but an index of its table. */
+export async function refuseOtherTablesIndex(conn: AnyPgDatabase, drop: IndexDrop): Promise<void> {
+  const { table, name } = drop;
+  const found = (await inspectIndexBuild(conn, { table, name })).parentIndex;
+  if (found && (found.relkind !== 'I' || !found.onTable)) {
+    throw new PgpartsError(
+      'refused',
+      `pgparts: ${table.schema}.${name}, to be dropped as an index of ${table.schema}.${table.name}, is not one of its indexes; nothing was dropped`,
+      { table: `${table.schema}.${table.name}`, docs: 'docs/online-indexes.md' },
+    );
   }
 }

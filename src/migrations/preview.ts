@@ -9,6 +9,7 @@ import { refuseBlockingIndexBuilds } from './blocking-index-guard.js';
 import { drizzleRecordsOf } from './carry-over.js';
 import { type MigrationFile, readMigrations } from './journal.js';
 import { recordedMigrations } from './migration-record.js';
+import { refuseOtherTablesIndex } from './online-directives.js';
 import type { MigrationSource, RunMigrationsOptions } from './runner.js';
 
 /**
@@ -102,6 +103,7 @@ async function onlinePlan(
         );
       } else {
         const { table, name } = directive.drop;
+        await refuseOtherTablesIndex(db, directive.drop);
         lines.push(
           `-- index ${table.schema}.${name} on ${table.schema}.${table.name} dropped, under lock_timeout, retried`,
           ...(

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { migrate, migrateDryRun } from '../../src/migrations/migrate.js';
 import { renderOnlineIndexMigration } from '../../src/ops/online-index-migration.js';
 import { type FolderEntry, writeMigrationFolder } from '../support/migration-folder.js';
+import { expectPgpartsError, rejection } from '../support/pgparts-error.js';
 import { useTestDatabase } from '../support/test-database.js';
 
 /**
@@ -88,5 +89,32 @@ describe('migrate --dry-run', () => {
       '(kind, id)',
     );
     expect(await migrateDryRun(t.db, { appFolder: folder })).toEqual([]);
+  });
+});
+
+describe('a drop line', () => {
+  it("drops only an index of its own table: another table's index of that name is refused, nothing dropped", async () => {
+    await t.sql.unsafe(`
+      CREATE TABLE other (tenant_id int NOT NULL, id bigint NOT NULL) PARTITION BY LIST (tenant_id);
+      CREATE TABLE other_1 PARTITION OF other FOR VALUES IN (1);
+      CREATE INDEX other_id_idx ON other (id);`);
+    const folder = writeMigrationFolder([
+      {
+        tag: '0000_drop',
+        when: 1_700_000_005_000,
+        sql: renderOnlineIndexMigration([{ drop: { table: 'events', name: 'other_id_idx' } }]),
+      },
+    ]);
+    // The dry run refuses it the same way.
+    expectPgpartsError(await rejection(migrateDryRun(t.db, { appFolder: folder })), 'refused', {
+      message:
+        /other_id_idx, to be dropped as an index of public\.events, is not one of its indexes/,
+    });
+    expectPgpartsError(await rejection(migrate(t.db, { appFolder: folder })), 'refused', {
+      message:
+        /other_id_idx, to be dropped as an index of public\.events, is not one of its indexes/,
+    });
+    const [kept] = await t.sql`SELECT to_regclass('other_id_idx') IS NOT NULL AS kept`;
+    expect(kept?.kept).toBe(true);
   });
 });
