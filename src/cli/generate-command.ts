@@ -1,6 +1,9 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { PgpartsError } from '../errors.js';
 import { generate } from '../migrations/generate.js';
+import { isOnlineMigration, onlineIndexDirectives } from '../ops/online-index-migration.js';
 import { configFileIn, configNamesTried } from './config-file.js';
 import { cliCwd, cliErr, cliOut, setCliExitCode } from './io.js';
 import { DRIZZLE_CONFIG_HELP, type GlobalOptions } from './options.js';
@@ -51,5 +54,30 @@ export function registerGenerate(program: Command): void {
           ? `wrote ${result.written.map((t) => `${t}.sql`).join(', ')}`
           : 'nothing to write: the migrations are up to date',
       );
+      for (const line of onlineLines(result.out, result.written)) cliOut(line);
     });
+}
+
+/** What each online migration written does, a line per index: it is not drizzle-kit's SQL. */
+function onlineLines(out: string, tags: readonly string[]): string[] {
+  const lines: string[] = [];
+  for (const tag of tags) {
+    const text = readFileSync(join(out, `${tag}.sql`), 'utf8');
+    if (!isOnlineMigration(text)) continue;
+    for (const d of onlineIndexDirectives(text, tag)) {
+      const on = (t: { schema: string; name: string }) => `${t.schema}.${t.name}`;
+      lines.push(
+        `  ${tag}.sql: ${
+          d.kind === 'build'
+            ? d.replace
+              ? `${d.spec.name} on ${on(d.spec.table)} replaced online (built beside the old one, swapped in once complete)`
+              : `${d.spec.name} on ${on(d.spec.table)} built online`
+            : d.kind === 'rename'
+              ? `${d.rename.from} on ${on(d.rename.table)} renamed ${d.rename.to} in place`
+              : `${d.drop.name} on ${on(d.drop.table)} dropped after the indexes above are built`
+        }`,
+      );
+    }
+  }
+  return lines;
 }

@@ -496,6 +496,9 @@ console.log(JSON.stringify({ kept: kept.ok, refused }));
       /^-- pgparts:online\n[^\n]*\n-- pgparts:replace-index-online \{"table":\{"schema":"public","name":"app_events"\},"name":"app_events_kind_idx"/,
     );
     expect(body).not.toContain('DROP INDEX');
+    expect(generated.out).toContain(
+      `${files[0]}: app_events_kind_idx on public.app_events replaced online (built beside the old one, swapped in once complete)`,
+    );
     const before = await tableDigest(db.sql, 'app_events', ['id', 'occurredAt']);
 
     // The dry run prints the replacement's statements, planned from the catalog, and changes nothing.
@@ -555,6 +558,9 @@ console.log(JSON.stringify({ kept: kept.ok, refused }));
       '-- pgparts:rename-index {"table":{"schema":"public","name":"app_events"},"from":"app_events_kind_idx","to":"app_events_by_kind"}',
     );
     expect(body).not.toMatch(/DROP INDEX|CREATE INDEX/);
+    expect(generated.out).toContain(
+      `${files[0]}: app_events_kind_idx on public.app_events renamed app_events_by_kind in place`,
+    );
     const [before] = await db.sql`SELECT 'app_events_kind_idx'::regclass::oid::int8 AS oid`;
     const migrated = run(bin('pgparts'), ['migrate', '--config', 'pgparts.config.ts'], env);
     expect(migrated, migrated.out).toMatchObject({ code: 0 });
