@@ -65,7 +65,13 @@ export async function inspectIndexBuild(
   const tableOid = String(table.oid);
 
   const [parentIndex] = await query<
-    IndexRow & { relkind: string; on_table: boolean; oid: number; comment: string | null }
+    IndexRow & {
+      relkind: string;
+      on_table: boolean;
+      oid: number;
+      comment: string | null;
+      required_by: string[] | string | null;
+    }
   >(
     db,
     sql`SELECT ic.relname AS name, ic.relkind::text AS relkind,
@@ -74,7 +80,10 @@ export async function inspectIndexBuild(
           coalesce(am.amname::text, '') AS method, coalesce(x.indnkeyatts, 0) AS key_columns,
           coalesce(x.indnatts, 0) AS total_columns, array_to_string(x.indoption::int2[], ' ') AS indoption,
           x.indpred IS NOT NULL AS partial, ic.oid::int8 AS oid,
-          obj_description(ic.oid, 'pg_class') AS comment
+          obj_description(ic.oid, 'pg_class') AS comment,
+          (SELECT coalesce(json_agg(format('%s on %s', con.conname, con.conrelid::regclass)
+                                    ORDER BY con.conname), '[]')
+             FROM pg_constraint con WHERE con.conindid = ic.oid) AS required_by
         FROM pg_class ic JOIN pg_namespace n ON n.oid = ic.relnamespace
         LEFT JOIN pg_index x ON x.indexrelid = ic.oid
         LEFT JOIN pg_am am ON am.oid = ic.relam
@@ -137,6 +146,9 @@ export async function inspectIndexBuild(
           relkind: parentIndex.relkind,
           onTable: parentIndex.on_table === true,
           comment: parentIndex.comment ?? null,
+          requiredBy: (typeof parentIndex.required_by === 'string'
+            ? JSON.parse(parentIndex.required_by)
+            : (parentIndex.required_by ?? [])) as string[],
         }
       : undefined,
     partitions,

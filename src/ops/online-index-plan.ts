@@ -67,7 +67,13 @@ export interface IndexBuildSnapshot {
    * The relation named like the index in the table's schema, when there is one; `comment` is
    * its COMMENT (a replacement's marker: indexMarker).
    */
-  parentIndex?: IndexFacts & { relkind: string; onTable: boolean; comment?: string | null };
+  parentIndex?: IndexFacts & {
+    relkind: string;
+    onTable: boolean;
+    comment?: string | null;
+    /** The constraints that use it (`name on table`): a foreign key into the table, its own. */
+    requiredBy?: string[];
+  };
   partitions: PartitionFacts[];
 }
 

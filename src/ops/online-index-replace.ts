@@ -72,6 +72,16 @@ export function planIndexReplacement(
       { table, docs: DOCS },
     );
   }
+  // PostgreSQL refuses to drop an index a constraint uses (a foreign key into the table, a
+  // UNIQUE constraint of its own): the swap would fail after the whole build, every time.
+  const required = existing?.requiredBy ?? [];
+  if (required.length > 0) {
+    throw new PgpartsError(
+      'refused',
+      `index ${spec.table.schema}.${spec.name} cannot be replaced: ${required.join(', ')} ${required.length === 1 ? 'uses' : 'use'} it, and PostgreSQL drops no index a constraint uses; change or drop ${required.length === 1 ? 'that constraint' : 'those constraints'} first (a migration of its own), then run again; nothing was built`,
+      { table, docs: DOCS },
+    );
+  }
   const next = replacementSpec(spec);
   if (begun && begun.comment !== marker) {
     throw new PgpartsError(

@@ -293,4 +293,31 @@ describe('replacing an index online', () => {
     );
     expect(await indexesNamed('%pgparts_new%')).toEqual([]);
   });
+
+  it('refuses, before building anything, an index a constraint uses (a foreign key into the table)', async () => {
+    // events_ref_idx is UNIQUE (tenant_id, id) since the test above: a key can reference it.
+    await t.sql.unsafe(`
+      CREATE TABLE event_refs (tenant_id int NOT NULL, event_id bigint NOT NULL,
+        FOREIGN KEY (tenant_id, event_id) REFERENCES events (tenant_id, id));`);
+    const before = await definition('events_ref_idx');
+    const error = await buildIndexOnline(
+      drizzle(t.connect({ max: 1 })),
+      {
+        table: 'events',
+        name: 'events_ref_idx',
+        columns: ['tenant_id', 'id', 'kind'],
+        unique: true,
+      },
+      { replace: true },
+    ).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isPgpartsError(error, 'refused')).toBe(true);
+    expect((error as Error).message).toMatch(
+      /events_ref_idx cannot be replaced: event_refs_tenant_id_event_id_fkey on event_refs uses it.*nothing was built/,
+    );
+    expect(await definition('events_ref_idx')).toEqual(before);
+    expect(await indexesNamed('%pgparts_new%')).toEqual([]);
+  });
 });
