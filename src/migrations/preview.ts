@@ -1,15 +1,12 @@
-import { assertSupportedServer } from '../catalog/server-version.js';
 import { isPgpartsError } from '../errors.js';
 import { buildIndexOnline, dropIndex, formatIndexBuildPlan } from '../ops/online-index.js';
 import { onlineIndexDirectives } from '../ops/online-index-migration.js';
 import { renameIndexOnline } from '../ops/online-index-rename.js';
 import type { AnyPgDatabase } from '../run/database.js';
 import { DEFAULT_LOCK_TIMEOUT_MS } from '../run/lock-timeout.js';
-import { refuseBlockingIndexBuilds } from './blocking-index-guard.js';
-import { drizzleRecordsOf } from './carry-over.js';
-import { type MigrationFile, readMigrations } from './journal.js';
-import { recordedMigrations } from './migration-record.js';
+import type { MigrationFile } from './journal.js';
 import { refuseOtherTablesIndex } from './online-directives.js';
+import { pendingMigrations, readSources, refuseBlockingPending } from './pending.js';
 import type { MigrationSource, RunMigrationsOptions } from './runner.js';
 
 /**
@@ -36,28 +33,10 @@ export async function previewMigrations(
   sources: readonly MigrationSource[],
   options: RunMigrationsOptions = {},
 ): Promise<MigrationPreview[]> {
-  const perSource = sources.map((source) => ({
-    source,
-    files: readMigrations(source.folder, { required: true }),
-  }));
-  await assertSupportedServer(db);
   const mark = new Set(options.markApplied ?? []);
-  const pending: { source: MigrationSource; file: MigrationFile }[] = [];
-  for (const { source, files } of perSource) {
-    const done = new Set((await recordedMigrations(db, source.record)).map((r) => r.createdAt));
-    if (source.carryOverFromDrizzle) {
-      for (const { file } of await drizzleRecordsOf(db, files)) done.add(file.when);
-    }
-    for (const file of files) if (!done.has(file.when)) pending.push({ source, file });
-  }
-  if (!options.allowBlockingIndexes) {
-    await refuseBlockingIndexBuilds(
-      db,
-      pending
-        .filter(({ file }) => !mark.has(file.tag))
-        .map(({ source, file }) => ({ source: source.label, folder: source.folder, file })),
-    );
-  }
+  const perSource = await readSources(db, sources, mark);
+  const pending = await pendingMigrations(db, perSource, true);
+  if (!options.allowBlockingIndexes) await refuseBlockingPending(db, pending, mark);
   const previews: MigrationPreview[] = [];
   for (const [position, { source, file }] of pending.entries()) {
     const base = { source: source.label, name: file.tag };

@@ -1,5 +1,4 @@
 import { sql } from 'drizzle-orm';
-import { assertSupportedServer } from '../catalog/server-version.js';
 import { isPgpartsError, PgpartsError } from '../errors.js';
 import { waitForAdvisoryLock } from '../run/advisory-lock.js';
 import type { AnyPgDatabase } from '../run/database.js';
@@ -11,16 +10,16 @@ import {
 } from '../run/lock-timeout.js';
 import { isConnectionLoss, oneLine, pgErrorCode, pgErrorMessage } from '../run/pg-error.js';
 import { openSession } from '../run/session.js';
-import { refuseBlockingIndexBuilds } from './blocking-index-guard.js';
 import { carryOverPackageRecords } from './carry-over.js';
-import { type MigrationFile, readMigrations } from './journal.js';
-import {
-  createRecordSql,
-  insertRecordSql,
-  type MigrationRecord,
-  recordedMigrations,
-} from './migration-record.js';
+import type { MigrationFile } from './journal.js';
+import { createRecordSql, insertRecordSql, type MigrationRecord } from './migration-record.js';
 import { type OnlineIndexProgress, runOnlineDirectives } from './online-directives.js';
+import {
+  type MigrationSource,
+  pendingMigrations,
+  readSources,
+  refuseBlockingPending,
+} from './pending.js';
 
 /**
  * The migration runner behind `pgparts migrate` and `migrate()`. For each source (pgparts's own
@@ -42,14 +41,7 @@ import { type OnlineIndexProgress, runOnlineDirectives } from './online-directiv
 /** 'pgpa' and 'migr' in ASCII: the migration lock, apart from the maintenance lock. */
 export const MIGRATION_LOCK_KEY: readonly [number, number] = [1885826145, 1835624306];
 
-export interface MigrationSource {
-  /** How reports name it: `pgparts` or `app`. */
-  label: string;
-  folder: string;
-  record: MigrationRecord;
-  /** Move this folder's rows out of drizzle.__drizzle_migrations first (pgparts's own folder). */
-  carryOverFromDrizzle?: boolean;
-}
+export type { MigrationSource };
 
 export interface AppliedMigration {
   source: string;
@@ -95,23 +87,8 @@ export async function runMigrations(
   sources: readonly MigrationSource[],
   options: RunMigrationsOptions = {},
 ): Promise<RunMigrationsResult> {
-  // Every folder read (and a missing journal refused) before the database is touched.
-  const perSource = sources.map((source) => ({
-    source,
-    files: readMigrations(source.folder, { required: true }),
-  }));
-  await assertSupportedServer(db);
   const mark = new Set(options.markApplied ?? []);
-  const unknown = [...mark].filter(
-    (tag) => !perSource.some((p) => p.files.some((f) => f.tag === tag)),
-  );
-  if (unknown.length > 0) {
-    throw new PgpartsError(
-      'invalid-input',
-      `pgparts: migrate: no migration ${unknown.join(', ')} in ${perSource.map((p) => p.source.folder).join(' or ')} ` +
-        '(give the tag as the journal names it, e.g. 0003_brave_tiger); nothing was applied',
-    );
-  }
+  const perSource = await readSources(db, sources, mark);
   const session = await openSession(db);
   const conn = session.db;
   const result: RunMigrationsResult = { applied: [], marked: [], carriedOver: [] };
@@ -120,46 +97,33 @@ export async function runMigrations(
   await waitForAdvisoryLock(conn, MIGRATION_LOCK_KEY);
   try {
     await run(conn, `SET pgparts.migrate = 'on'`);
-    const pending: { source: MigrationSource; files: MigrationFile[] }[] = [];
     for (const { source, files } of perSource) {
       await prepareRecord(conn, source, files, options, result);
-      const done = new Set((await recordedMigrations(conn, source.record)).map((r) => r.createdAt));
-      pending.push({ source, files: files.filter((file) => !done.has(file.when)) });
     }
+    const pending = await pendingMigrations(conn, perSource, false);
     // Every pending file's index builds are checked before the first is applied.
-    if (!options.allowBlockingIndexes) {
-      await refuseBlockingIndexBuilds(
-        conn,
-        pending.flatMap(({ source, files }) =>
-          files
-            .filter((file) => !mark.has(file.tag))
-            .map((file) => ({ source: source.label, folder: source.folder, file })),
-        ),
-      );
-    }
-    for (const { source, files } of pending) {
-      for (const file of files) {
-        if (mark.has(file.tag)) {
-          // Recorded as drizzle's migrator records a file it ran: its hash and journal time.
-          await conn.execute(insertRecordSql(source.record)(file.hash, file.when));
-          result.marked.push({ source: source.label, name: file.tag });
-          continue;
-        }
-        const started = performance.now();
-        try {
-          if (file.online) await applyOnline(conn, source.record, file, options);
-          else await applyInTransaction(conn, source.record, file, options);
-        } catch (error) {
-          throw migrationFailed(source, file, result.applied, error);
-        }
-        const applied = {
-          source: source.label,
-          name: file.tag,
-          ms: Math.round(performance.now() - started),
-        };
-        result.applied.push(applied);
-        options.onApplied?.(applied);
+    if (!options.allowBlockingIndexes) await refuseBlockingPending(conn, pending, mark);
+    for (const { source, file } of pending) {
+      if (mark.has(file.tag)) {
+        // Recorded as drizzle's migrator records a file it ran: its hash and journal time.
+        await conn.execute(insertRecordSql(source.record)(file.hash, file.when));
+        result.marked.push({ source: source.label, name: file.tag });
+        continue;
       }
+      const started = performance.now();
+      try {
+        if (file.online) await applyOnline(conn, source.record, file, options);
+        else await applyInTransaction(conn, source.record, file, options);
+      } catch (error) {
+        throw migrationFailed(source, file, result.applied, error);
+      }
+      const applied = {
+        source: source.label,
+        name: file.tag,
+        ms: Math.round(performance.now() - started),
+      };
+      result.applied.push(applied);
+      options.onApplied?.(applied);
     }
   } finally {
     await run(conn, 'RESET pgparts.migrate').catch(() => {});

@@ -51,6 +51,12 @@ describe('migrate --dry-run', () => {
     expect(previews[1]?.statements.join('\n')).toContain(
       'events_id_idx: planned when it runs, after the pending migrations before it',
     );
+    // A tag to mark that no folder has is refused, as migrate refuses it.
+    expectPgpartsError(
+      await rejection(migrateDryRun(t.db, { appFolder: folder, markApplied: ['0009_nope'] })),
+      'invalid-input',
+      { message: /no migration 0009_nope in / },
+    );
     const [nothing] = await t.sql`
       SELECT to_regclass('events') AS events, to_regnamespace('drizzle') AS record`;
     expect(nothing).toEqual({ events: null, record: null });
