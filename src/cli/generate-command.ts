@@ -3,7 +3,11 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { PgpartsError } from '../errors.js';
 import { generate } from '../migrations/generate.js';
-import { isOnlineMigration, onlineIndexDirectives } from '../ops/online-index-migration.js';
+import {
+  directiveSubject,
+  isOnlineMigration,
+  onlineIndexDirectives,
+} from '../ops/online-index-migration.js';
 import { configFileIn, configNamesTried } from './config-file.js';
 import { cliCwd, cliErr, cliOut, setCliExitCode } from './io.js';
 import { DRIZZLE_CONFIG_HELP, type GlobalOptions } from './options.js';
@@ -64,19 +68,15 @@ function onlineLines(out: string, tags: readonly string[]): string[] {
   for (const tag of tags) {
     const text = readFileSync(join(out, `${tag}.sql`), 'utf8');
     if (!isOnlineMigration(text)) continue;
-    for (const d of onlineIndexDirectives(text, tag)) {
-      const on = (t: { schema: string; name: string }) => `${t.schema}.${t.name}`;
-      lines.push(
-        `  ${tag}.sql: ${
-          d.kind === 'build'
-            ? d.replace
-              ? `${d.spec.name} on ${on(d.spec.table)} replaced online (built beside the old one, swapped in once complete)`
-              : `${d.spec.name} on ${on(d.spec.table)} built online`
-            : d.kind === 'rename'
-              ? `${d.rename.from} on ${on(d.rename.table)} renamed ${d.rename.to} in place`
-              : `${d.drop.name} on ${on(d.drop.table)} dropped after the indexes above are built`
-        }`,
-      );
+    for (const directive of onlineIndexDirectives(text, tag)) {
+      const { kind, table, index, to } = directiveSubject(directive);
+      const done = {
+        build: 'built online',
+        replace: 'replaced online (built beside the old one, swapped in once complete)',
+        rename: `renamed ${to} in place`,
+        drop: 'dropped after the indexes above are built',
+      }[kind];
+      lines.push(`  ${tag}.sql: ${index} on ${table.schema}.${table.name} ${done}`);
     }
   }
   return lines;

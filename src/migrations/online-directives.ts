@@ -1,7 +1,7 @@
 import { PgpartsError } from '../errors.js';
 import { buildIndexOnline, dropIndex } from '../ops/online-index.js';
 import { inspectIndexBuild } from '../ops/online-index-inspect.js';
-import { onlineIndexDirectives } from '../ops/online-index-migration.js';
+import { directiveSubject, onlineIndexDirectives } from '../ops/online-index-migration.js';
 import { renameIndexOnline } from '../ops/online-index-rename.js';
 import type { IndexDrop } from '../ops/online-index-spec.js';
 import type { AnyPgDatabase } from '../run/database.js';
@@ -55,16 +55,10 @@ export async function runOnlineDirectives(
   };
   const tell = options.onOnlineIndex;
   for (const directive of onlineIndexDirectives(text, migration)) {
+    const { table, ...subject } = directiveSubject(directive);
+    tell?.({ type: 'directive', migration, ...subject, table: `${table.schema}.${table.name}` });
     if (directive.kind === 'build') {
       const { spec, replace } = directive;
-      const table = `${spec.table.schema}.${spec.table.name}`;
-      tell?.({
-        type: 'directive',
-        migration,
-        kind: replace ? 'replace' : 'build',
-        table,
-        index: spec.name,
-      });
       // Per round of the build (a round plans again what is left): each partition once, its
       // retries (a lock timeout) not counted again.
       let total = 0;
@@ -97,25 +91,8 @@ export async function runOnlineDirectives(
         },
       });
     } else if (directive.kind === 'rename') {
-      const { table, from, to } = directive.rename;
-      tell?.({
-        type: 'directive',
-        migration,
-        kind: 'rename',
-        table: `${table.schema}.${table.name}`,
-        index: from,
-        to,
-      });
       await renameIndexOnline(conn, directive.rename, locks);
     } else {
-      const { table, name } = directive.drop;
-      tell?.({
-        type: 'directive',
-        migration,
-        kind: 'drop',
-        table: `${table.schema}.${table.name}`,
-        index: name,
-      });
       await dropIndexOfTable(conn, directive.drop, locks);
     }
   }

@@ -1,6 +1,6 @@
 import { isPgpartsError } from '../errors.js';
 import { buildIndexOnline, dropIndex, formatIndexBuildPlan } from '../ops/online-index.js';
-import { onlineIndexDirectives } from '../ops/online-index-migration.js';
+import { directiveSubject, onlineIndexDirectives } from '../ops/online-index-migration.js';
 import { renameIndexOnline } from '../ops/online-index-rename.js';
 import type { AnyPgDatabase } from '../run/database.js';
 import { DEFAULT_LOCK_TIMEOUT_MS } from '../run/lock-timeout.js';
@@ -95,7 +95,7 @@ async function onlinePlan(
       // one needs (its table). Anything else is what the run itself would meet.
       if (!afterOthers || !isPgpartsError(error) || error.code === 'connection') throw error;
       lines.push(
-        `-- ${directive.kind === 'build' ? directive.spec.name : directive.kind === 'rename' ? directive.rename.from : directive.drop.name}: planned when it runs, after the pending migrations before it (from the catalog now: ${error.message.replace(/^pgparts: /, '')})`,
+        `-- ${directiveSubject(directive).index}: planned when it runs, after the pending migrations before it (from the catalog now: ${error.message.replace(/^pgparts: /, '')})`,
       );
     }
   }

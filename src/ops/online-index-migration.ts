@@ -48,6 +48,29 @@ export type OnlineIndexDirective =
   | { kind: 'rename'; rename: IndexRename }
   | { kind: 'drop'; drop: IndexDrop };
 
+/** What a directive is about: the index, its table, and a rename's new name. */
+export interface DirectiveSubject {
+  kind: 'build' | 'replace' | 'rename' | 'drop';
+  table: { schema: string; name: string };
+  index: string;
+  to?: string;
+}
+
+export function directiveSubject(directive: OnlineIndexDirective): DirectiveSubject {
+  switch (directive.kind) {
+    case 'build': {
+      const { spec, replace } = directive;
+      return { kind: replace ? 'replace' : 'build', table: spec.table, index: spec.name };
+    }
+    case 'rename': {
+      const { table, from, to } = directive.rename;
+      return { kind: 'rename', table, index: from, to };
+    }
+    case 'drop':
+      return { kind: 'drop', table: directive.drop.table, index: directive.drop.name };
+  }
+}
+
 /**
  * A line to write: a spec to build, `{ replace: spec }` for one that replaces the index of its
  * name, `{ rename: { table, from, to } }`, or `{ drop: { table, name } }`.
