@@ -1,7 +1,7 @@
 import { type SQL, sql } from 'drizzle-orm';
 import type { AnyPgDatabase } from '../run/database.js';
 import { type BuiltQuery, builtQuery, sendPrepared } from '../run/prepared-statement.js';
-import { rowsOf } from '../run/rows.js';
+import { jsonValue, rowsOf } from '../run/rows.js';
 
 /**
  * Several independent catalog reads in one statement, so one round trip: each read's rows come
@@ -21,7 +21,7 @@ export function batchSql(reads: readonly SQL[]): SQL {
 /** json as the driver gives it: parsed already (postgres.js) or as text (node-postgres: no). */
 function jsonRows<T>(value: unknown): T[] {
   if (value === null || value === undefined) return [];
-  return (typeof value === 'string' ? JSON.parse(value) : value) as T[];
+  return jsonValue<T[]>(value);
 }
 
 /** A batch as it will be sent: its text, parameters, and how many reads it holds. */

@@ -4,7 +4,7 @@ import { addIntervals } from '../define/intervals.js';
 import type { PartitionKey } from '../define/partition-key.js';
 import { type FamilySpec, listValueType } from '../define/spec.js';
 import type { AnyPgDatabase } from '../run/database.js';
-import { rowsOf } from '../run/rows.js';
+import { jsonValue, rowsOf } from '../run/rows.js';
 import { quoteIdent, quoteQualified } from '../sql/identifiers.js';
 import { keyPredicateSql } from '../sql/key-predicate.js';
 import { textLiteral } from '../sql/literals.js';
@@ -138,8 +138,8 @@ export function occupancyFromLook(
     occupied: row.occupied === true,
     indexed: row.indexed === true,
   };
-  const found = typeof row.found === 'string' ? JSON.parse(row.found) : row.found;
-  const answers = typeof row.answers === 'string' ? JSON.parse(row.answers) : row.answers;
+  const found = jsonValue<unknown>(row.found);
+  const answers = jsonValue<Record<string, unknown> | null>(row.answers);
   if (Array.isArray(found) && answers && typeof answers === 'object') {
     occupancy.look = { found, answers, probed };
   }

@@ -21,7 +21,7 @@ import {
 } from '../run/lock-timeout.js';
 import { checkOptions, functionOption, wholeOption } from '../run/options.js';
 import { asOperationError } from '../run/pg-error.js';
-import { rowsOf } from '../run/rows.js';
+import { jsonValue, rowsOf } from '../run/rows.js';
 import { quoteIdent, quoteQualified } from '../sql/identifiers.js';
 import { OWNED_TABLES, OWNERSHIP_ADOPTED } from '../sql/ownership.js';
 import { DEFAULT_EXCLUDES_CHECK } from '../sql/partition-ddl.js';
@@ -198,7 +198,7 @@ interface ParentRow {
 /** A json column as the driver gives it: parsed already (postgres.js) or as text. */
 function jsonList(value: ParentRow['referenced']): { schema: string; name: string }[] {
   if (!value) return [];
-  return typeof value === 'string' ? JSON.parse(value) : value;
+  return jsonValue(value);
 }
 
 interface PartitionRow {
@@ -316,7 +316,7 @@ function parentsFromRows(rows: readonly ParentRow[]): Map<string, ParentInfo> {
 function indexLeads(row: PartitionRow): string[] {
   const value = row.index_leads;
   if (!value) return [];
-  return typeof value === 'string' ? (JSON.parse(value) as string[]) : value;
+  return jsonValue<string[]>(value);
 }
 
 /**

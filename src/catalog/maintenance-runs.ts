@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { FamilySpec } from '../define/spec.js';
 import type { AnyPgDatabase } from '../run/database.js';
-import { rowsOf } from '../run/rows.js';
+import { jsonValue, rowsOf } from '../run/rows.js';
 import { quoteIdent, quoteQualified } from '../sql/identifiers.js';
 import { textLiteral } from '../sql/literals.js';
 
@@ -134,7 +134,7 @@ function toRun(row: RunRow): MaintenanceRun {
     stepsFailed: Number(row.steps_failed),
     stepsSkipped: Number(row.steps_skipped),
     durationMs: Number(row.duration_ms),
-    steps: typeof row.steps === 'string' ? JSON.parse(row.steps) : row.steps,
+    steps: jsonValue(row.steps),
     error: row.error,
   };
 }

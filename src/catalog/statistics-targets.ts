@@ -1,5 +1,6 @@
 import { type SQL, sql } from 'drizzle-orm';
 import { z } from 'zod';
+import { jsonValue } from '../run/rows.js';
 import type { StatisticsTarget } from '../sql/statistics-targets.js';
 
 /**
@@ -19,5 +20,5 @@ const targetsSchema = z.array(z.object({ column: z.string(), target: z.number().
 /** That array as the driver gives it: parsed json (postgres.js, node-postgres) or its text. */
 export function parseStatisticsTargets(value: unknown): StatisticsTarget[] {
   if (value === null || value === undefined) return [];
-  return targetsSchema.parse(typeof value === 'string' ? JSON.parse(value) : value);
+  return targetsSchema.parse(jsonValue(value));
 }

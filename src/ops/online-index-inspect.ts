@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { AnyPgDatabase } from '../run/database.js';
 import { query } from '../run/execute.js';
+import { jsonValue } from '../run/rows.js';
 import type {
   IndexBuildSnapshot,
   IndexFacts,
@@ -122,7 +123,9 @@ export async function inspectIndexBuild(
         ORDER BY pg_get_expr(c.relpartbound, 0) = 'DEFAULT', n.nspname, c.relname`,
   );
   const partitions: PartitionFacts[] = partitionRows.map((row) => {
-    const indexes = typeof row.indexes === 'string' ? JSON.parse(row.indexes) : row.indexes;
+    const indexes = jsonValue<(IndexRow & { attached: boolean; attached_elsewhere: boolean })[]>(
+      row.indexes,
+    );
     return {
       schema: row.schema,
       name: row.name,
@@ -146,9 +149,7 @@ export async function inspectIndexBuild(
           relkind: parentIndex.relkind,
           onTable: parentIndex.on_table === true,
           comment: parentIndex.comment ?? null,
-          requiredBy: (typeof parentIndex.required_by === 'string'
-            ? JSON.parse(parentIndex.required_by)
-            : (parentIndex.required_by ?? [])) as string[],
+          requiredBy: jsonValue<string[] | null>(parentIndex.required_by) ?? [],
         }
       : undefined,
     partitions,

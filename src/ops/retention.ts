@@ -25,6 +25,7 @@ import {
 import { checkOptions, functionOption } from '../run/options.js';
 import { asOperation } from '../run/pg-error.js';
 import { preflightPrivileges } from '../run/privileges.js';
+import { jsonValue } from '../run/rows.js';
 import { openSession, pgpartsSessionSettings } from '../run/session.js';
 import { identifierProblem, quoteIdent, quoteQualified } from '../sql/identifiers.js';
 import { checkKey } from './key-validation.js';
@@ -159,9 +160,8 @@ function detachFactsFrom(
   family: FamilySpec,
   row: Record<string, unknown> | undefined,
 ): DetachFacts {
-  const parse = (value: unknown) => (typeof value === 'string' ? JSON.parse(value) : value);
-  const defaults = new Set(((parse(row?.defaults) as number[] | null) ?? []).map(Number));
-  const links = (parse(row?.links) as [number, number][] | null) ?? [];
+  const defaults = new Set((jsonValue<number[] | null>(row?.defaults) ?? []).map(Number));
+  const links = jsonValue<[number, number][] | null>(row?.links) ?? [];
   return {
     version: Number(row?.v),
     withDefault: family.tables.filter((_, i) => defaults.has(i)),

@@ -24,3 +24,11 @@ export function affectedRowsOf(result: unknown): number {
   }
   throw new PgpartsError('internal', 'pgparts: db.execute returned no count of rows written');
 }
+
+/**
+ * A json column's value as the driver gives it: parsed already (postgres.js, node-postgres) or
+ * as its text (PGlite, a `json` cast some drivers leave alone). null stays null.
+ */
+export function jsonValue<T>(value: unknown): T {
+  return (typeof value === 'string' ? JSON.parse(value) : value) as T;
+}

@@ -11,6 +11,7 @@ import { PgpartsError } from '../../errors.js';
 import type { AnyPgDatabase } from '../../run/database.js';
 import { query } from '../../run/execute.js';
 import { inShortTransaction, type ShortTransactionOptions } from '../../run/lock-timeout.js';
+import { jsonValue } from '../../run/rows.js';
 import { identifierProblem, quoteQualified } from '../../sql/identifiers.js';
 import { OWNED_TABLES, OWNERSHIP_ADOPTED, type OwnedRole } from '../../sql/ownership.js';
 import type { StatisticsTarget } from '../../sql/statistics-targets.js';
@@ -544,12 +545,8 @@ export async function readDrainState(
         captureAlways = stats?.capture === 'A' && stats.guard === 'A';
         removeCopiesInstalled = stats?.remove_copies === true;
         defaultOwner = stats?.owner ?? null;
-        defaultGrants =
-          typeof stats?.grants === 'string' ? JSON.parse(stats.grants) : (stats?.grants ?? []);
-        const triggers: (AppTrigger & { del: boolean })[] =
-          typeof stats?.triggers === 'string'
-            ? JSON.parse(stats.triggers)
-            : (stats?.triggers ?? []);
+        defaultGrants = jsonValue<typeof defaultGrants | null>(stats?.grants) ?? [];
+        const triggers = jsonValue<(AppTrigger & { del: boolean })[] | null>(stats?.triggers) ?? [];
         defaultDeleteTriggers = triggers
           .filter((t) => t.del)
           .map(({ name, enabled, inherited }) => ({ name, enabled, inherited }));
