@@ -26,7 +26,7 @@ import { quoteIdent, quoteQualified } from '../sql/identifiers.js';
 import { OWNED_TABLES, OWNERSHIP_ADOPTED } from '../sql/ownership.js';
 import { DEFAULT_EXCLUDES_CHECK } from '../sql/partition-ddl.js';
 import { findAnomalies, type IndexOrderIssue, sharedRecords } from './anomalies.js';
-import { type BuiltBatch, buildBatch, readBatch, sameBatch, sendBatch } from './batch.js';
+import { buildBatch, readBatch } from './batch.js';
 import { defaultRowsSql, occupancyFromLook, readDefaultRows } from './default-rows.js';
 import { MAINTENANCE_RUNS_TABLE } from './maintenance-runs.js';
 import {
@@ -43,6 +43,13 @@ import {
 } from './ownership.js';
 import { probeKeys } from './probe-keys.js';
 import { RETIRED_KEYS_TABLE } from './retired-keys.js';
+import {
+  rememberedSecondBatch,
+  rememberSecondBatch,
+  sameBatches,
+  sendBatches,
+  sendGuess,
+} from './second-batch-guess.js';
 import {
   type FamilySnapshot,
   matchesSpec,
@@ -145,7 +152,8 @@ export interface SessionInspectOptions extends InspectOptions {
    * For a read sent before the decision to make it (apply sends it right behind its lock
    * attempt): inspect waits for this after its first batch, which reads the catalog only and
    * locks no table, and goes on when it resolves true. When it resolves false the read stops
-   * there and InspectStopped is thrown.
+   * there and InspectStopped is thrown. The guess of the second batch (second-batch-guess.ts)
+   * goes out with the first; its answer counts only when this resolves true.
    */
   proceed?: PromiseLike<boolean>;
 }
@@ -528,34 +536,6 @@ export function inspectInSession(
 }
 
 /**
- * The second catalog batch (each family's records and each DEFAULT's first look) depends on what
- * the first one answers, which is why it waits for it: one round trip more. From one run to the
- * next on the same families it is most often the very same statements (secondBatchGroups). So a
- * run in a session (apply's pinned connection, on a driver that sends statements without waiting:
- * postgres.js) sends the ones it sent last time as soon as `proceed` says go (the lock attempt
- * sent before the first batch has answered, which the server does before it runs that batch),
- * without waiting for the first batch's answer; it uses the guess's answers only when the
- * statements it builds from the first batch's answer are the same texts with the same
- * parameters. So nothing is read before the run holds its lock (a run that finds it taken touches
- * no table), and the server runs the guess after the first batch, where it would have run the
- * second batch a round trip later. Otherwise
- * (a partition made or dropped, a key that moved, the first run in the process) the guess's
- * answer is dropped and the second batch is sent as before. A guess that fails outside its match
- * (a table gone) costs only its own statement: no transaction is open.
- */
-const lastSecondBatch = new Map<string, BuiltBatch[]>();
-const REMEMBERED_BATCHES = 32;
-
-function rememberSecondBatch(key: string, batches: BuiltBatch[]): void {
-  lastSecondBatch.delete(key);
-  lastSecondBatch.set(key, batches);
-  const oldest = lastSecondBatch.keys().next().value;
-  if (lastSecondBatch.size > REMEMBERED_BATCHES && oldest !== undefined) {
-    lastSecondBatch.delete(oldest);
-  }
-}
-
-/**
  * How the second batch's reads are grouped into statements, as slot lists. Where statements go
  * out together, the reads of the app's own tables (DEFAULT's probes, a `valuesFrom` source) are
  * a statement of their own: a change to one of those tables (a partition created, detached or
@@ -573,18 +553,6 @@ function secondBatchGroups(
   const catalog = all.filter((at) => !ofAppTables.has(at));
   const app = all.filter((at) => ofAppTables.has(at));
   return [catalog, app].filter((group) => group.length > 0);
-}
-
-/** Sends the batches one behind the other without waiting; their rows, batch by batch. */
-function sendBatches(
-  db: AnyPgDatabase,
-  batches: readonly BuiltBatch[],
-): Promise<Record<string, unknown>[][][]> {
-  return Promise.all(batches.map((batch) => sendBatch(db, batch)));
-}
-
-function sameBatches(a: readonly BuiltBatch[], b: readonly BuiltBatch[]): boolean {
-  return a.length === b.length && a.every((batch, i) => sameBatch(batch, b[i] as BuiltBatch));
 }
 
 async function readCatalog(
@@ -694,19 +662,22 @@ async function readCatalog(
             ...sources.flatMap((source) => (source ? [sourceExistsSql(source)] : [])),
           ],
     );
-    // The second batch as the last run on these families sent it, once `proceed` says go, while
-    // the first may still be on its way back (lastSecondBatch says when its answer is used); not
-    // once the first has failed (the session's settings may be going back by then).
+    // The second batch as the last run on these families sent it, right behind the first
+    // (second-batch-guess.ts says why and when its answer is used): its answer only once
+    // `proceed` says go, and not once the first has failed.
     let firstFailed = false;
     firstRead.catch(() => {
       firstFailed = true;
     });
     const guessing = inSession && proceed !== undefined && sendsTogether(tx);
-    const guess = guessing ? lastSecondBatch.get(guessKey) : undefined;
+    const guess = guessing ? rememberedSecondBatch(guessKey) : undefined;
+    const sentEarly = guess && proceed ? sendGuess(tx, guessKey, guess, lockTimeoutMs) : undefined;
+    // Its answer, once the run goes on; null when it does not, or the guess failed (the run's
+    // own second batch then goes out, and meets what it meets).
     const guessed =
-      guess && proceed
+      sentEarly && proceed
         ? Promise.resolve(proceed).then((go) =>
-            go && !firstFailed ? sendBatches(tx, guess) : null,
+            go && !firstFailed ? sentEarly.catch(() => null) : null,
           )
         : undefined;
     guessed?.catch(() => {}); // read below, or left unread
@@ -844,7 +815,7 @@ async function readCatalog(
         group.map((at) => reads[at] as SQL),
       ),
     );
-    // The same statements, sent earlier: their answers, or the error this send would meet.
+    // The same statements, sent earlier: their answers (unless the guess failed: then these).
     const answers =
       (guess && guessed && sameBatches(guess, second) ? await guessed : null) ??
       (await sendBatches(tx, second));

@@ -355,8 +355,9 @@ async function runApplyHoldingConnection(
   });
   const sameSession = { setting: SESSION_TOKEN, token };
   // Sent right behind the settings, one round trip for all three: the lock attempt (with who is
-  // connected), and the catalog read. That read's first batch locks no table; it goes on to the
-  // tables (DEFAULT's probes) only once this run holds the lock and passed its checks. It runs
+  // connected), and the catalog read. That read's first batch locks no table; what it reads of
+  // the tables (DEFAULT's probes) counts only once this run holds the lock and passed its checks
+  // (the run before's second batch goes out with the first, inspect.ts says why). It runs
   // outside any transaction (inspectInSession), so there is no COMMIT to wait for either.
   // Drivers that run one query at a time (sendsTogether) take these one after the other.
   const together = sendsTogether(session.db);

@@ -2,6 +2,7 @@ import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import { afterAll, describe, expect, it } from 'vitest';
 import { inspect } from '../../src/catalog/inspect.js';
+import { GUESS_LOCK_TIMEOUT_MS } from '../../src/catalog/second-batch-guess.js';
 import { parseFamily } from '../../src/define/spec.js';
 import { leaderboardFamily } from '../../src/domains/presets.js';
 import { MAINTENANCE_LOCK_KEY } from '../../src/run/advisory-lock.js';
@@ -129,25 +130,24 @@ async function thirdRun(options: { prepare?: boolean }) {
 }
 
 describe('a maintenance run that has nothing to do', () => {
-  it('waits for three round trips on postgres.js, counted at the socket', async () => {
+  it('waits for two round trips on postgres.js, counted at the socket', async () => {
     // The first run on this client creates the seasons' partitions (its statements sent with
     // their values written in); the second is a no-op that names its statements on this
     // connection (each named statement's first use asks for its types).
     const { result, flights } = await thirdRun({});
     expect(result).toMatchObject({ status: 'applied', ok: true });
     expect(result.plan?.steps).toEqual([]);
-    // 1: the session's settings, the lock attempt and the catalog's first batch; 2: the
-    // records and DEFAULT's first probe; 3: the catalog settings put back, the run recorded, the
-    // lock released, the session's settings put back. The second is the run before's second
-    // batch, sent as soon as the lock attempt has answered: when the first batch's answer is
-    // not back by then (the server runs it after the lock attempt), it is no round trip of its
-    // own, and the run waits for two. The counter counts a wait only where every request sent
-    // was answered: statements sent before the answers to those before them are back (the
-    // guess, the settings put back unawaited) make fewer on a slower server. At most three.
-    expect(flights).toBeLessThanOrEqual(3);
+    // 1: the session's settings, the lock attempt, the catalog's first batch and, right behind
+    // it, the run before's second batch (the records and DEFAULT's first probe), the statement
+    // this run would build from the first batch's answer; 2: the catalog settings put back, the
+    // run recorded, the lock released, the session's settings put back. (Three before the
+    // second batch went out with the first.) The counter counts a wait only where every
+    // request sent was answered: statements sent before the answers to those before them are
+    // back (the settings put back unawaited) make fewer on a slower server. At most two.
+    expect(flights).toBeLessThanOrEqual(2);
   });
 
-  it("waits for three round trips on a new postgres.js connection too (a cron job's, the CLI's)", async () => {
+  it("waits for two round trips on a new postgres.js connection too (a cron job's, the CLI's)", async () => {
     await t.sql`INSERT INTO season (id, name) VALUES (1, 'S1'), (2, 'S2') ON CONFLICT DO NOTHING`;
     await apply(t.db, { families });
     const relay = await flightCounter(t.url);
@@ -162,19 +162,19 @@ describe('a maintenance run that has nothing to do', () => {
     const result = await apply(drizzle(client), { families });
     expect(result).toMatchObject({ status: 'applied', ok: true });
     expect(result.plan?.steps).toEqual([]);
-    expect(relay.flights()).toBeLessThanOrEqual(3);
+    expect(relay.flights()).toBeLessThanOrEqual(2);
   });
 
-  it('waits for three round trips on every run of a client made with prepare: false (behind a transaction-mode pooler)', async () => {
+  it('waits for two round trips on every run of a client made with prepare: false (behind a transaction-mode pooler)', async () => {
     // Such a client keeps no statement: each one with parameters would first ask for its types,
     // on every run, not only the first.
     const { result, flights } = await thirdRun({ prepare: false });
     expect(result).toMatchObject({ status: 'applied', ok: true });
     expect(result.plan?.steps).toEqual([]);
-    expect(flights).toBeLessThanOrEqual(3);
+    expect(flights).toBeLessThanOrEqual(2);
   });
 
-  it('sends the second catalog batch once the lock is held, as the run before sent it, and uses its answer only when it is the same statement', async () => {
+  it("sends the run before's second catalog batch right behind the first, and uses its answer only when it is the same statement", async () => {
     // With an index leading with the key, DEFAULT's first look probes the months the planner
     // may make, so its text follows the clock.
     await t.sql.unsafe(`
@@ -205,10 +205,23 @@ describe('a maintenance run that has nothing to do', () => {
     try {
       await run(now); // makes DEFAULT and the months
       await run(now);
-      // The same again: the run before's second batch goes out once the lock is held, is the
-      // statement this run builds, and is not sent twice.
+      // The same again: the run before's second batch goes out right behind the first, under a
+      // lock_timeout of its own (put back right after it), is the statement this run builds, and
+      // is not sent twice.
       expect((await run(now)).plan?.steps).toEqual([]);
       expect(secondBatches()).toHaveLength(1);
+      const at = sent.indexOf(secondBatches()[0] as string);
+      const shortened = sent.findIndex((q) =>
+        q.includes(`set_config('lock_timeout', '${GUESS_LOCK_TIMEOUT_MS}ms', false)`),
+      );
+      const restored = sent.findIndex((q) => q.includes("set_config('lock_timeout', '500ms'"));
+      expect(shortened).toBeGreaterThan(-1);
+      expect(shortened < at && at < restored).toBe(true);
+      // Right behind the lock attempt and the first batch, before anything sent on their answers.
+      const lockAttempt = sent.findIndex((q) => q.includes('pg_try_advisory_lock'));
+      const firstBatch = sent.findIndex((q, i) => i > lockAttempt && q.includes('json_agg'));
+      expect(lockAttempt).toBeGreaterThan(-1);
+      expect(shortened).toBe(firstBatch + 1);
       // Planned for a month later, the run probes DEFAULT for another month: the guess goes out
       // too, its answer is dropped, and the run's own statement follows it.
       const later = new Date(now.getTime() + 31 * 86_400_000);
@@ -222,7 +235,7 @@ describe('a maintenance run that has nothing to do', () => {
     }
   });
 
-  it('waits for three round trips with rows in DEFAULT too, where an index leads with the key', async () => {
+  it('waits for two round trips with rows in DEFAULT too, where an index leads with the key', async () => {
     await t.sql.unsafe(`
       CREATE TABLE rt_events (at timestamptz NOT NULL, note text) PARTITION BY RANGE (at);
       CREATE INDEX ON rt_events (at);`);
@@ -246,8 +259,8 @@ describe('a maintenance run that has nothing to do', () => {
     relay.reset();
     const result = await apply(db, { families: [events] });
     expect(result.plan?.steps).toEqual([]);
-    // At most three, as above: the second batch is the run before's.
-    expect(relay.flights()).toBeLessThanOrEqual(3);
+    // At most two, as above: the second batch is the run before's.
+    expect(relay.flights()).toBeLessThanOrEqual(2);
     // The snapshot the run planned from saw those rows, and their key.
     const rows = (await inspect(t.db, [events])).families[0]?.tables[0]?.partitions[0]?.defaultRows;
     expect(rows?.hasRows).toBe(true);
@@ -273,14 +286,13 @@ describe('a maintenance run that has nothing to do', () => {
     ]);
     // The CHECK that spares the ATTACH its scan of DEFAULT was added and validated first.
     expect(result.plan?.steps[0]?.prepare).toHaveLength(2);
-    // The no-op's three, and for the step: the catalog settings back with the CHECK's ADD and
-    // VALIDATE; BEGIN, the create's statements and COMMIT. One more: the second catalog batch
-    // probes the month about to be made, a text new to this connection, so postgres.js asks for
-    // its parameter types first (once per text). The no-op's second batch goes out too, as soon
-    // as the lock is held (not the statement this run needs: its answer is dropped); when the
-    // first batch's answer comes after it, this run's own second batch follows it within the
-    // same wait, one round trip fewer. At most six.
-    expect(relay.flights()).toBeLessThanOrEqual(6);
+    // The no-op's two, and for the step: the catalog settings back with the CHECK's ADD and
+    // VALIDATE; BEGIN, the create's statements and COMMIT. One more: the no-op's second batch
+    // goes out with the first but is not the statement this run needs (it probes the month
+    // about to be made), so its answer is dropped and the run's own follows, a text new to this
+    // connection, for which postgres.js asks for the parameter types first (once per text): at
+    // most five (six before the guess went out with the first batch).
+    expect(relay.flights()).toBeLessThanOrEqual(5);
     const [row] = await t.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM rt_events`;
     expect(row?.n).toBe(2000);
   });
@@ -326,18 +338,18 @@ describe('a maintenance run that retires a month', () => {
     expect(result.results.map((r) => [r.step.kind, r.step.label, r.outcome])).toEqual([
       ['retire', '2025-11-01..2025-12-01', 'done'],
     ]);
-    // Two catalog round trips, as a no-op's; the plan's retire preview, which writes nothing:
-    // the catalog settings back with its BEGIN, preflight and COMMIT, all sent together; the
-    // key's locks with the operation records and the step's own preflight read right behind
-    // them; the DETACH with the operation's record ahead of it in its transaction; the DROP
-    // with the key recorded retired and the record deleted; the key's locks given back with
-    // the run's record, the run's lock and its settings. One fewer when the second catalog
-    // batch, the run before's, goes out before the first batch's answer is back: at most seven
-    // (eight when the step's preflight waited for the lock's reply; eleven when each preflight
-    // waited for its COMMIT, the record had a round trip of its own and the key's unlock waited
-    // for its reply; on a connection new to the preflight's text, postgres.js asks for its
-    // parameter types first, and sends the COMMIT once the preflight has answered: two more).
-    expect(relay.flights()).toBeLessThanOrEqual(7);
+    // One catalog round trip (the run before's second batch goes out with the first); the
+    // plan's retire preview, which writes nothing: the catalog settings back with its BEGIN,
+    // preflight and COMMIT, all sent together; the key's locks with the operation records and
+    // the step's own preflight read right behind them; the DETACH with the operation's record
+    // ahead of it in its transaction; the DROP with the key recorded retired and the record
+    // deleted; the key's locks given back with the run's record, the run's lock and its
+    // settings: at most six (seven when the second catalog batch waited for the lock's reply;
+    // eight when the step's preflight waited for it too; eleven when each preflight waited for
+    // its COMMIT, the record had a round trip of its own and the key's unlock waited for its
+    // reply; on a connection new to the preflight's text, postgres.js asks for its parameter
+    // types first, and sends the COMMIT once the preflight has answered: two more).
+    expect(relay.flights()).toBeLessThanOrEqual(6);
     const [gone] = await t.sql<
       { t: string | null }[]
     >`SELECT to_regclass('rt_old_2025_11')::text AS t`;
@@ -353,15 +365,17 @@ describe('a maintenance run whose catalog read waits for a lock', () => {
     const client = t.connect({ max: 1, connection: appSettings });
     const before = await settingsOf(client);
     // Another session holds DEFAULT: the read's probe of it waits lock_timeout, gives up, and
-    // is tried again once the holder has seen one attempt give up.
+    // is tried again once the watcher has seen one attempt give up.
     const holder = await openTransaction(t.connect({ max: 1 }), [
       `LOCK TABLE ${quoteQualified(fallback.schema, fallback.name)} IN ACCESS EXCLUSIVE MODE`,
     ]);
     const watcher = t.connect({ max: 1 });
-    const waiters = () =>
-      watcher<{ n: number }[]>`
-        SELECT count(*)::int AS n FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
-        WHERE NOT l.granted AND c.relname = ${fallback.name}`.then((rows) => rows[0]?.n ?? 0);
+    // The longest wait for DEFAULT now, in ms; -1: none waits.
+    const waiting = () =>
+      watcher<{ ms: number | null }[]>`
+        SELECT max(extract(epoch FROM clock_timestamp() - l.waitstart) * 1000)::float8 AS ms
+        FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+        WHERE NOT l.granted AND c.relname = ${fallback.name}`.then((rows) => rows[0]?.ms ?? -1);
     // Tries enough that the holder, released once the watcher has seen one attempt give up,
     // lets go before the last of them (a loaded machine slows the watcher's polling).
     const running = apply(drizzle(client), {
@@ -373,10 +387,12 @@ describe('a maintenance run whose catalog read waits for a lock', () => {
     });
     let sawWait = false;
     let sawGiveUp = false;
+    // A wait of 100 ms or more is the read's own (the second batch sent ahead gives up after
+    // GUESS_LOCK_TIMEOUT_MS); its end, with the run still going, is a give-up and a retry.
     for (let i = 0; i < 2000 && !sawGiveUp; i += 1) {
-      const n = await waiters();
-      if (n > 0) sawWait = true;
-      else if (sawWait) sawGiveUp = true;
+      const ms = await waiting();
+      if (ms >= 100) sawWait = true;
+      else if (ms < 0 && sawWait) sawGiveUp = true;
     }
     await holder.commit();
     const result = await running;
@@ -386,39 +402,96 @@ describe('a maintenance run whose catalog read waits for a lock', () => {
   });
 });
 
+/**
+ * The longest lock wait the server shows in this database while `until` is pending, in ms
+ * (pg_locks.waitstart, polled on a connection of its own: a lower bound); other test files run
+ * alongside on the same server.
+ */
+async function longestLockWait(until: Promise<unknown>): Promise<number> {
+  const watcher = t.connect({ max: 1 });
+  let done = false;
+  let longest = 0;
+  until.finally(() => {
+    done = true;
+  });
+  while (!done) {
+    const [row] = await watcher<{ ms: number | null }[]>`
+      SELECT max(extract(epoch FROM clock_timestamp() - waitstart) * 1000)::float8 AS ms
+      FROM pg_locks
+      WHERE NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`;
+    longest = Math.max(longest, row?.ms ?? 0);
+  }
+  await watcher.end({ timeout: 5 });
+  return longest;
+}
+
 describe('a maintenance run that finds the lock taken', () => {
-  it('returns locked without touching a table: its catalog read stops before the probes', async () => {
+  it('returns locked at once, even while the run holding the lock holds DEFAULT: the second batch sent ahead gives up on it', async () => {
     const snapshot = await inspect(t.db, families);
     const fallback = snapshot.families[0]?.tables[0]?.partitions.find((p) => p.isDefault);
     if (!fallback) throw new Error('the leaderboard has no DEFAULT partition');
-    // The other run: holds the maintenance lock, and DEFAULT, in one open transaction. Waits are
-    // counted in this database only (other test files run alongside on the same server).
+    // A run before this one in the process: its second batch (DEFAULT's probe among it) is the
+    // one the next run sends right behind its first.
+    expect((await apply(t.db, { families })).status).toBe('applied');
+    // The other run: holds the maintenance lock, and DEFAULT, in one open transaction.
     const other = t.connect({ max: 1 });
     const holder = await openTransaction(other, [
       `SELECT pg_advisory_lock(${MAINTENANCE_LOCK_KEY[0]}, ${MAINTENANCE_LOCK_KEY[1]})`,
       `LOCK TABLE ${quoteQualified(fallback.schema, fallback.name)} IN ACCESS EXCLUSIVE MODE`,
     ]);
-    const watcher = t.connect({ max: 1 });
-    let done = false;
-    let waited = 0;
-    const running = apply(drizzle(t.connect({ max: 1 })), {
-      families,
-      lockTimeoutMs: 5000,
-    }).finally(() => {
-      done = true;
-    });
-    while (!done) {
-      const [row] = await watcher<{ n: number }[]>`
-        SELECT count(*)::int AS n FROM pg_locks
-        WHERE NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`;
-      waited = Math.max(waited, row?.n ?? 0);
-    }
+    const sent: string[] = [];
+    const client = t.connect({ max: 1, debug: (_connection, query) => sent.push(query) });
+    const running = apply(drizzle(client), { families, lockTimeoutMs: 5000 });
+    const waited = await longestLockWait(running);
     const result = await running;
     expect(result.status).toBe('locked');
     expect(result.plan).toBeNull();
-    // A probe of DEFAULT would have queued behind the other run's lock for up to 5 s.
-    expect(waited).toBe(0);
+    // The probe was sent, and waited for DEFAULT no longer than its own lock_timeout, not the
+    // run's 5 s (the server's view; the holder still holds DEFAULT).
+    expect(sent.some((q) => q.includes('o.occupied'))).toBe(true);
+    expect(waited).toBeLessThan(1000);
     await holder.rollback();
     await other`SELECT pg_advisory_unlock_all()`;
+    // That guess failed, so it is forgotten: the next run sends its second batch once it holds
+    // the lock, and remembers it again.
+    sent.length = 0;
+    expect((await apply(drizzle(client), { families })).status).toBe('applied');
+    const lockAttempt = sent.findIndex((q) => q.includes('pg_try_advisory_lock'));
+    expect(sent.filter((q) => q.includes(`'${GUESS_LOCK_TIMEOUT_MS}ms'`))).toEqual([]);
+    expect(sent.findIndex((q) => q.includes('o.occupied'))).toBeGreaterThan(lockAttempt);
+  });
+});
+
+describe('a maintenance run whose second batch sent ahead finds DEFAULT held', () => {
+  it('sends its own once the guess gave up, which waits for DEFAULT as every read does, and goes on', async () => {
+    const snapshot = await inspect(t.db, families);
+    const fallback = snapshot.families[0]?.tables[0]?.partitions.find((p) => p.isDefault);
+    if (!fallback) throw new Error('the leaderboard has no DEFAULT partition');
+    expect((await apply(t.db, { families })).status).toBe('applied');
+    const holder = await openTransaction(t.connect({ max: 1 }), [
+      `LOCK TABLE ${quoteQualified(fallback.schema, fallback.name)} IN ACCESS EXCLUSIVE MODE`,
+    ]);
+    const sent: string[] = [];
+    const client = t.connect({ max: 1, debug: (_connection, query) => sent.push(query) });
+    const running = apply(drizzle(client), { families, lockTimeoutMs: 5000 });
+    // Let go of DEFAULT once a read has waited for it longer than the guess would.
+    const watcher = t.connect({ max: 1 });
+    let longest = 0;
+    for (let i = 0; i < 2000 && longest < 200; i += 1) {
+      const [row] = await watcher<{ ms: number | null }[]>`
+        SELECT max(extract(epoch FROM clock_timestamp() - l.waitstart) * 1000)::float8 AS ms
+        FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+        WHERE NOT l.granted AND c.relname = ${fallback.name}`;
+      longest = Math.max(longest, row?.ms ?? 0);
+    }
+    await holder.commit();
+    const result = await running;
+    expect(longest).toBeGreaterThanOrEqual(200);
+    expect(result).toMatchObject({ status: 'applied', ok: true });
+    expect(result.plan?.steps).toEqual([]);
+    // The guess and then the run's own second batch: the same statement, sent twice.
+    const probes = sent.filter((q) => q.includes('o.occupied'));
+    expect(probes).toHaveLength(2);
+    expect(probes[1]).toBe(probes[0]);
   });
 });
