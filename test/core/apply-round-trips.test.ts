@@ -357,11 +357,17 @@ describe('a maintenance run that retires a month', () => {
   });
 });
 
+/** The leaderboard's runs table's DEFAULT partition, as inspect reads it. */
+async function leaderboardDefault() {
+  const snapshot = await inspect(t.db, families);
+  const fallback = snapshot.families[0]?.tables[0]?.partitions.find((p) => p.isDefault);
+  if (!fallback) throw new Error('the leaderboard has no DEFAULT partition');
+  return fallback;
+}
+
 describe('a maintenance run whose catalog read waits for a lock', () => {
   it("retries the read, and still gives the connection back with the app's own settings", async () => {
-    const snapshot = await inspect(t.db, families);
-    const fallback = snapshot.families[0]?.tables[0]?.partitions.find((p) => p.isDefault);
-    if (!fallback) throw new Error('the leaderboard has no DEFAULT partition');
+    const fallback = await leaderboardDefault();
     const client = t.connect({ max: 1, connection: appSettings });
     const before = await settingsOf(client);
     // Another session holds DEFAULT: the read's probe of it waits lock_timeout, gives up, and
@@ -427,9 +433,7 @@ async function longestLockWait(until: Promise<unknown>): Promise<number> {
 
 describe('a maintenance run that finds the lock taken', () => {
   it('returns locked at once, even while the run holding the lock holds DEFAULT: the second batch sent ahead gives up on it', async () => {
-    const snapshot = await inspect(t.db, families);
-    const fallback = snapshot.families[0]?.tables[0]?.partitions.find((p) => p.isDefault);
-    if (!fallback) throw new Error('the leaderboard has no DEFAULT partition');
+    const fallback = await leaderboardDefault();
     // A run before this one in the process: its second batch (DEFAULT's probe among it) is the
     // one the next run sends right behind its first.
     expect((await apply(t.db, { families })).status).toBe('applied');
@@ -464,9 +468,7 @@ describe('a maintenance run that finds the lock taken', () => {
 
 describe('a maintenance run whose second batch sent ahead finds DEFAULT held', () => {
   it('sends its own once the guess gave up, which waits for DEFAULT as every read does, and goes on', async () => {
-    const snapshot = await inspect(t.db, families);
-    const fallback = snapshot.families[0]?.tables[0]?.partitions.find((p) => p.isDefault);
-    if (!fallback) throw new Error('the leaderboard has no DEFAULT partition');
+    const fallback = await leaderboardDefault();
     expect((await apply(t.db, { families })).status).toBe('applied');
     const holder = await openTransaction(t.connect({ max: 1 }), [
       `LOCK TABLE ${quoteQualified(fallback.schema, fallback.name)} IN ACCESS EXCLUSIVE MODE`,
