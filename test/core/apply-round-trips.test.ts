@@ -23,8 +23,12 @@ const families = [leaderboardFamily];
  * postgres.js's debug hook): a write holding only requests built before those answers came is
  * no wait. postgres.js writes a pipelined batch of more than 1 kB in two writes, the second on
  * its event loop's next turn; a client slowed down may see every answer to the first before it
- * writes the second. The request after a describe's answer is not built again: that write is a
- * wait whenever it follows one.
+ * writes the second. With Nagle's algorithm on (postgres.js's default, as these clients have
+ * it), the kernel also holds that second write until the server acknowledges the first, which
+ * on a link with latency means until its answers are back: what this counts is the round trips
+ * pgparts asks for, which a socket with Nagle's algorithm off gets (README, "Using it in an
+ * app"). The request after a describe's answer is not built again: that write is a wait
+ * whenever it follows one.
  */
 async function flightCounter(target: string) {
   let flights = 0;
