@@ -82,7 +82,7 @@ export function defaultRowsSql(
   keys: readonly PartitionKey[],
   limit = DEFAULT_KEYS_LIMIT,
 ): {
-  firstLook(indexed: boolean): string;
+  firstLook(indexed: boolean, withSearch?: boolean): string;
   probes: string;
   skipScan: string;
   distinct: string;
@@ -101,15 +101,17 @@ export function defaultRowsSql(
    * the probes too, which are index lookups then: read in the same statement, their subqueries
    * run only when their CASE asks for them (PostgreSQL evaluates an uncorrelated subquery on
    * first use). Without such an index they are left out: a subquery is planned even where its
-   * CASE never runs it.
+   * CASE never runs it. `withSearch` false leaves them out where there is an index too: for a
+   * DEFAULT the last read found empty (empty-defaults.ts), whose look is then planned for the
+   * EXISTS alone; should it hold rows, readDefaultRows reads the rest.
    */
-  const firstLook = (indexed: boolean) =>
-    indexed
+  const firstLook = (indexed: boolean, withSearch = true) =>
+    indexed && withSearch
       ? 'SELECT o.occupied, true AS indexed, ' +
         `CASE WHEN o.occupied THEN (SELECT coalesce(json_agg(s.k), '[]'::json) FROM (${skipScan}) s(k)) END AS found, ` +
         `CASE WHEN o.occupied THEN (SELECT row_to_json(a) FROM (${probesSql}) a) END AS answers ` +
         `FROM (${occupied} OFFSET 0) o`
-      : `${occupied}, false AS indexed`;
+      : `${occupied}, ${indexed} AS indexed`;
   return {
     firstLook,
     probes: probesSql,

@@ -28,6 +28,7 @@ import { DEFAULT_EXCLUDES_CHECK } from '../sql/partition-ddl.js';
 import { findAnomalies, type IndexOrderIssue, sharedRecords } from './anomalies.js';
 import { buildBatch, readBatch } from './batch.js';
 import { defaultRowsSql, occupancyFromLook, readDefaultRows } from './default-rows.js';
+import { rememberOccupancy, wasEmptyLastRead } from './empty-defaults.js';
 import { MAINTENANCE_RUNS_TABLE } from './maintenance-runs.js';
 import {
   noteOperationsTable,
@@ -773,6 +774,7 @@ async function readCatalog(
             sql.raw(
               defaultRowsSql(family, row, probed).firstLook(
                 indexLeads(row).includes(family.partitionBy.column),
+                !wasEmptyLastRead(`${row.schema}.${row.name}`),
               ),
             ),
             true,
@@ -888,6 +890,7 @@ async function readCatalog(
             occupancyFromLook(first, occupancy.probed),
             { exact: options.exactDefaultRows ?? false },
           );
+          rememberOccupancy(`${p.schema}.${p.name}`, p.defaultRows.hasRows);
         }
       }
       const indexIssues: IndexOrderIssue[] = (indexRows as unknown as IndexRow[])

@@ -3,6 +3,7 @@ import postgres from 'postgres';
 import { afterAll, describe, expect, it } from 'vitest';
 import { inspect } from '../../src/catalog/inspect.js';
 import { GUESS_LOCK_TIMEOUT_MS } from '../../src/catalog/second-batch-guess.js';
+import { addIntervals, intervalStart } from '../../src/define/intervals.js';
 import { parseFamily } from '../../src/define/spec.js';
 import { leaderboardFamily } from '../../src/domains/presets.js';
 import { MAINTENANCE_LOCK_KEY } from '../../src/run/advisory-lock.js';
@@ -180,7 +181,8 @@ describe('a maintenance run that has nothing to do', () => {
 
   it("sends the run before's second catalog batch right behind the first, and uses its answer only when it is the same statement", async () => {
     // With an index leading with the key, DEFAULT's first look probes the months the planner
-    // may make, so its text follows the clock.
+    // may make once DEFAULT holds rows, so its text follows the clock (one found empty the run
+    // before gets the bare EXISTS: empty-defaults.ts).
     await t.sql.unsafe(`
       CREATE TABLE guess_events (at timestamptz NOT NULL, note text) PARTITION BY RANGE (at);
       CREATE INDEX ON guess_events (at);`);
@@ -198,7 +200,7 @@ describe('a maintenance run that has nothing to do', () => {
     });
     const db = drizzle(client);
     // The second batch is the one with DEFAULT's first look.
-    const secondBatches = () => sent.filter((q) => q.includes('o.occupied'));
+    const secondBatches = () => sent.filter((q) => q.includes('AS occupied'));
     const run = async (now: Date) => {
       sent.length = 0;
       const result = await apply(db, { families: [events], now });
@@ -208,6 +210,10 @@ describe('a maintenance run that has nothing to do', () => {
     const now = new Date();
     try {
       await run(now); // makes DEFAULT and the months
+      await t.sql.unsafe(
+        `INSERT INTO guess_events VALUES ('${addIntervals('month', intervalStart('month', now), -12).toISOString()}', 'stray')`,
+      );
+      await run(now); // finds DEFAULT holding rows: the next look carries the probes
       await run(now);
       // The same again: the run before's second batch goes out right behind the first, under a
       // lock_timeout of its own (put back right after it), is the statement this run builds, and
@@ -456,7 +462,7 @@ describe('a maintenance run that finds the lock taken', () => {
     expect(result.plan).toBeNull();
     // The probe was sent, and waited for DEFAULT no longer than its own lock_timeout, not the
     // run's 5 s (the server's view; the holder still holds DEFAULT).
-    expect(sent.some((q) => q.includes('o.occupied'))).toBe(true);
+    expect(sent.some((q) => q.includes('AS occupied'))).toBe(true);
     expect(waited).toBeLessThan(1000);
     await holder.rollback();
     await other`SELECT pg_advisory_unlock_all()`;
@@ -466,7 +472,7 @@ describe('a maintenance run that finds the lock taken', () => {
     expect((await apply(drizzle(client), { families })).status).toBe('applied');
     const lockAttempt = sent.findIndex((q) => q.includes('pg_try_advisory_lock'));
     expect(sent.filter((q) => q.includes(`'${GUESS_LOCK_TIMEOUT_MS}ms'`))).toEqual([]);
-    expect(sent.findIndex((q) => q.includes('o.occupied'))).toBeGreaterThan(lockAttempt);
+    expect(sent.findIndex((q) => q.includes('AS occupied'))).toBeGreaterThan(lockAttempt);
   });
 });
 
@@ -496,7 +502,7 @@ describe('a maintenance run whose second batch sent ahead finds DEFAULT held', (
     expect(result).toMatchObject({ status: 'applied', ok: true });
     expect(result.plan?.steps).toEqual([]);
     // The guess and then the run's own second batch: the same statement, sent twice.
-    const probes = sent.filter((q) => q.includes('o.occupied'));
+    const probes = sent.filter((q) => q.includes('AS occupied'));
     expect(probes).toHaveLength(2);
     expect(probes[1]).toBe(probes[0]);
   });

@@ -347,6 +347,68 @@ describe("DEFAULT's occupancy is probed, not counted", () => {
     expect(read).toBeLessThan(20010);
   });
 
+  it('a DEFAULT found empty gets the bare EXISTS next time; rows that came since are still found, keys and probes', async () => {
+    const looked = parseFamily({ ...events, name: 'look_events', tables: ['look_events'] });
+    await t.sql.unsafe(`
+      CREATE TABLE look_events (at timestamptz NOT NULL, note text) PARTITION BY RANGE (at);
+      CREATE INDEX ON look_events (at);
+      CREATE TABLE look_events_default PARTITION OF look_events DEFAULT;`);
+    const first = await apply(t.db, {
+      families: [parseFamily({ ...installed, name: 'look_events', tables: ['look_events'] })],
+    });
+    expect(first.ok).toBe(true);
+    const sent: string[] = [];
+    const client = t.connect({ max: 1 });
+    const db = drizzle(client, { logger: { logQuery: (query) => sent.push(query) } });
+    /** inspect, and what it sent about DEFAULT: its first look, and any read after it. */
+    const read = async () => {
+      sent.length = 0;
+      const snapshot = await inspect(db, [looked]);
+      const ofDefault = sent.filter((q) => q.includes('"public"."look_events_default"'));
+      return {
+        rows: snapshot.families[0]?.tables[0]?.partitions.find((p) => p.isDefault)?.defaultRows,
+        look: ofDefault.find((q) => q.includes('AS occupied')) ?? '',
+        after: ofDefault.filter((q) => !q.includes('AS occupied')),
+      };
+    };
+    try {
+      // apply's read found DEFAULT empty: the next look is the EXISTS alone, and nothing else
+      // is read about DEFAULT.
+      const empty = await read();
+      expect(empty.rows?.hasRows).toBe(false);
+      expect(empty.look).not.toContain('WITH RECURSIVE');
+      expect(empty.look).not.toContain(' AS p0');
+      expect(empty.after).toEqual([]);
+      // Rows arrive for the month the planner would create, and a year back.
+      await t.sql.unsafe(`
+        INSERT INTO look_events VALUES ('${month(2)}'::timestamptz + interval '1 day', 'new'),
+          ('${month(-12)}'::timestamptz + interval '1 day', 'stray');`);
+      const filled = await read();
+      expect(filled.look).not.toContain('WITH RECURSIVE');
+      // The search and the probes, in a read of their own, tell what a full look would have.
+      expect(filled.after).toHaveLength(1);
+      expect(filled.after[0]).toContain('WITH RECURSIVE');
+      expect(filled.rows?.hasRows).toBe(true);
+      expect(
+        filled.rows?.probes.map((p) => [
+          p.key.kind === 'range' && p.key.from.toISOString(),
+          p.hasRows,
+        ]),
+      ).toEqual([[month(2), true]]);
+      expect(filled.rows?.found.map((k) => keyLabel(k))).toEqual([
+        `${month(-12).slice(0, 10)}..${month(-11).slice(0, 10)}`,
+        `${month(2).slice(0, 10)}..${month(3).slice(0, 10)}`,
+      ]);
+      // Found holding rows: the look carries the search and the probes again, the same answer.
+      const again = await read();
+      expect(again.look).toContain('WITH RECURSIVE');
+      expect(again.after).toEqual([]);
+      expect(again.rows).toEqual(filled.rows);
+    } finally {
+      await client.end();
+    }
+  });
+
   it('the probes are index scans where an index leads with the key', async () => {
     const snapshot = await inspect(t.db, [events]);
     const keys = probeKeys(events, snapshot.families[0]?.tables ?? [], null, snapshot.takenAt);
