@@ -64,7 +64,17 @@ const NOOP_CALLS = 15;
 const month = (ctx: PeerContext, k: number) =>
   addIntervals('month', intervalStart('month', ctx.now), k);
 
-function targets(ctx: PeerContext, schema: string, table = 'events', both = true): WriterTarget[] {
+/**
+ * The writers of a case: one into the current month, and (`both`) one into `defaultMonth`, a
+ * month without a partition, whose rows go to DEFAULT.
+ */
+function targets(
+  ctx: PeerContext,
+  schema: string,
+  table = 'events',
+  both = true,
+  defaultMonth = -7,
+): WriterTarget[] {
   const existing: WriterTarget = {
     name: 'existing-month writer',
     schema,
@@ -80,8 +90,8 @@ function targets(ctx: PeerContext, schema: string, table = 'events', both = true
       schema,
       table,
       sequence: `${table}_id_seq`,
-      from: month(ctx, -7),
-      to: month(ctx, -6),
+      from: month(ctx, defaultMonth),
+      to: month(ctx, defaultMonth + 1),
     },
     existing,
   ];
@@ -327,33 +337,66 @@ export async function createNext(ctx: PeerContext, family: FamilySpec): Promise<
 }
 
 /** Retentions timed per tool, the tools alternating, each removing the oldest month left. */
-const RETENTION_CALLS = 3;
+const RETENTION_CALLS = 9;
+/** Months of history the retention tables hold (C-12..C-1): one per retention, three left. */
+const RETENTION_MONTHS = RETENTION_CALLS + 3;
+/** The retention tables' DEFAULT writer: a month older than any of their partitions. */
+const RETENTION_DEFAULT_MONTH = -RETENTION_MONTHS - 2;
 
-export async function retention(ctx: PeerContext, family: FamilySpec): Promise<PeerCase> {
+/**
+ * Tables of their own (`pmr.events`, `ppr.events`), as full per month as the main ones, with
+ * months enough for RETENTION_CALLS retentions: a median of three (the main tables' six months
+ * of history allowed no more) moved by a factor of two between runs.
+ */
+async function setupRetention(ctx: PeerContext, perMonth: number): Promise<string> {
+  await createEventsTable(ctx.sql, 'pmr');
+  await partman.createParent(ctx.sql, 'pmr.events', month(ctx, -RETENTION_MONTHS), 3);
+  await createEventsTable(ctx.sql, 'ppr');
+  const spec = (premake: number) =>
+    eventsFamily({ name: 'ppr_events', schema: 'ppr', past: RETENTION_MONTHS, premake });
+  // As the main tables: installed a month short, then carried over by a first maintain().
+  await installFamily(ctx.sql, spec(2));
+  const first = await maintainNote(ctx.db, [spec(3)]);
+  for (const schema of ['pmr', 'ppr']) {
+    for (let k = -RETENTION_MONTHS; k < 0; k += 1) {
+      await fillEvents(ctx.sql, schema, month(ctx, k), month(ctx, k + 1), perMonth);
+    }
+    await ctx.sql.unsafe(`VACUUM ANALYZE ${quoteQualified(schema, 'events')}`);
+  }
+  return first;
+}
+
+export async function retention(ctx: PeerContext): Promise<PeerCase> {
+  const perMonth = Math.round(ctx.rows / 2 / 6);
+  const first = await step('retention tables', () => setupRetention(ctx, perMonth));
   const before = [
-    await partitionCount(ctx.sql, 'pm', 'events'),
-    await partitionCount(ctx.sql, 'pp', 'events'),
+    await partitionCount(ctx.sql, 'pmr', 'events'),
+    await partitionCount(ctx.sql, 'ppr', 'events'),
   ];
+  const writers = (schema: string) => targets(ctx, schema, 'events', true, RETENTION_DEFAULT_MONTH);
   const runs: [PeerRun[], PeerRun[]] = [[], []];
   for (let i = 0; i < RETENTION_CALLS; i += 1) {
     // pg_partman drops a partition once its end is older than now() - retention: the midpoint
-    // of C-5+i makes exactly C-6+i (the oldest left) old enough, as keep 5-i does for pgparts.
-    const middle = new Date((month(ctx, -5 + i).getTime() + month(ctx, -4 + i).getTime()) / 2);
+    // of the month after the oldest makes exactly the oldest old enough, as keep does for pgparts.
+    const oldest = -RETENTION_MONTHS + i;
+    const middle = new Date(
+      (month(ctx, oldest + 1).getTime() + month(ctx, oldest + 2).getTime()) / 2,
+    );
     const [row] = await ctx.sql<{ s: number }[]>`
       SELECT floor(extract(epoch FROM now() - ${middle.toISOString()}::timestamptz))::bigint AS s`;
     const retentionText = `${row?.s ?? 0} seconds`;
-    await partman.setRetention(ctx.sql, 'pm.events', retentionText);
+    await partman.setRetention(ctx.sql, 'pmr.events', retentionText);
     runs[0].push(
-      await measured(ctx, 'pg_partman', targets(ctx, 'pm'), async () => {
-        await partman.runMaintenance(ctx.sql, 'pm.events');
-        return `part_config retention '${retentionText}' (then shorter), retention_keep_table false; run_maintenance('pm.events')`;
+      await measured(ctx, 'pg_partman', writers('pmr'), async () => {
+        await partman.runMaintenance(ctx.sql, 'pmr.events');
+        return `part_config retention '${retentionText}' (then shorter), retention_keep_table false; run_maintenance('pmr.events')`;
       }),
     );
-    await partman.setRetention(ctx.sql, 'pm.events', null);
-    const keep = 5 - i;
-    const kept = eventsFamily({ name: 'pp_events', schema: 'pp', premake: 4, keep });
+    await partman.setRetention(ctx.sql, 'pmr.events', null);
+    const keep = -oldest - 1;
+    const kept = eventsFamily({ name: 'ppr_events', schema: 'ppr', keep });
     runs[1].push(
-      await measured(ctx, 'pgparts', targets(ctx, 'pp'), async () => {
+      await measured(ctx, 'pgparts', writers('ppr'), async () => {
         const note = await maintainNote(ctx.maintenanceDb, [kept], { allowDestructive: true });
         return `retention { keep: ${keep} (then fewer), mode: 'drop' } in the spec; ${note} with allowDestructive`;
       }),
@@ -361,16 +404,15 @@ export async function retention(ctx: PeerContext, family: FamilySpec): Promise<P
   }
   const how = `median of ${RETENTION_CALLS} retentions (alternating with the other tool), each of the oldest month left; the first includes what each tool does once on a connection (planning its statements)`;
   const [pm, pp] = [combine(runs[0], how), combine(runs[1], how)];
-  void family;
   const after = [
-    await partitionCount(ctx.sql, 'pm', 'events'),
-    await partitionCount(ctx.sql, 'pp', 'events'),
+    await partitionCount(ctx.sql, 'pmr', 'events'),
+    await partitionCount(ctx.sql, 'ppr', 'events'),
   ];
   return {
     id: 'retention',
     title: 'retention of one month (the oldest), writers on',
     runs: [pm, pp],
-    note: `Partitions before/after: pg_partman ${before[0]} -> ${after[0]}, pgparts ${before[1]} -> ${after[1]}.`,
+    note: `Tables of their own, pmr.events (pg_partman) and ppr.events (pgparts): ${RETENTION_MONTHS} months of ${perMonth} rows each (C-${RETENTION_MONTHS}..C-1), partitions to C+3 and DEFAULT; the DEFAULT writer's month is C${RETENTION_DEFAULT_MONTH}. pgparts installed with premake 2 and carried over by its first maintain() (${first}). Partitions before/after: pg_partman ${before[0]} -> ${after[0]}, pgparts ${before[1]} -> ${after[1]}. Runs before 2026-12-04 (afternoon) retired 3 months of the main tables, with 300,000 stray rows in their DEFAULT.`,
   };
 }
 
