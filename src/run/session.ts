@@ -123,13 +123,28 @@ const pinnedBefore = new WeakSet<object>();
  */
 function sendable(args: unknown[], inline: boolean): unknown[] {
   const [text, parameters, options] = args;
-  if (typeof text !== 'string' || !Array.isArray(parameters) || parameters.length === 0) {
-    return args;
+  if (typeof text === 'string' && Array.isArray(parameters) && parameters.length === 0) {
+    return keptWithoutParameters(args);
   }
+  if (typeof text !== 'string' || !Array.isArray(parameters)) return args;
   const inlined = inline ? inlineParameters(text, parameters) : null;
   if (inlined === null) return named(args);
   // Extended protocol still (postgres.js sends a text without parameters as a simple query).
   return [inlined, [], { ...(options as object | undefined), prepare: false, simple: false }];
+}
+
+/**
+ * A statement without parameters that asks to be kept (prepared-statement.ts: a catalog batch,
+ * DEFAULT's first look, whose values are written in) goes named on the extended protocol.
+ * postgres.js would send it as a simple query, which the server parses and plans on every run;
+ * named, the connection plans it once and keeps it while its text stays the same. Without
+ * parameters postgres.js does not ask for their types first: it goes out with the rest, in the
+ * same round trip, on a new connection too. Anything else without parameters is sent as given.
+ */
+function keptWithoutParameters(args: unknown[]): unknown[] {
+  const [text, parameters, options] = args;
+  if ((options as { prepare?: unknown } | undefined)?.prepare !== true) return args;
+  return [text, parameters, { ...(options as object), simple: false }];
 }
 
 /** postgres.js's connection, as a query's `onexecute` is given it: its close handler slot. */

@@ -10,18 +10,24 @@ const t = useTestDatabase();
 /**
  * What the connection keeps after maintenance runs on it: its prepared statements, read on that
  * same connection (a client of one connection), and whether a later run reused them. The first
- * run on a client sends its statements with their values written in, unnamed (nothing kept:
- * `inlined`); the ones after it name them.
+ * run on a client sends its statements with their values written in, unnamed (`inlined`: kept
+ * are only those without parameters that ask to be, which cost no round trip to prepare); the
+ * ones after it name them.
  */
 async function keptAfterTwoRuns(prepare: boolean) {
   const client = t.connect({ max: 1, prepare });
   const db = drizzle(client);
   await apply(db, { families: [leaderboardFamily] });
   // (postgres.js's own read of the array types, and this read, are the connection's only ones.)
-  const inlined = await client<{ statement: string }[]>`
-    SELECT statement FROM pg_prepared_statements
+  const inlined = await client<{ statement: string; parameters: string }[]>`
+    SELECT statement, parameter_types::text AS parameters FROM pg_prepared_statements
     WHERE statement NOT LIKE '%pg_prepared_statements%' AND statement NOT LIKE '%typarray%'`;
-  expect(inlined).toEqual([]);
+  if (prepare) {
+    // DEFAULT's first look (its values written in, no parameters): kept from the first run on.
+    expect(inlined.length).toBeGreaterThan(0);
+    expect(inlined.every((s) => s.parameters === '{}')).toBe(true);
+    expect(inlined.some((s) => s.statement.includes('AS occupied'))).toBe(true);
+  } else expect(inlined).toEqual([]);
   const first = await apply(db, { families: [leaderboardFamily] });
   const kept = await client<{ name: string; statement: string; generic: number; custom: number }[]>`
     SELECT name, statement, generic_plans::int AS generic, custom_plans::int AS custom
@@ -41,6 +47,9 @@ describe("maintenance on pgparts's own connection", () => {
     expect(kept.some((s) => s.statement.includes('pg_try_advisory_lock'))).toBe(true);
     expect(kept.some((s) => s.statement.includes('json_agg'))).toBe(true);
     const catalog = kept.filter((s) => s.statement.includes('json_agg'));
+    // DEFAULT's first look too, without parameters: planned once, not on every run.
+    const look = kept.find((s) => s.statement.includes('AS occupied'));
+    expect(look?.generic).toBeGreaterThanOrEqual(1);
     // Planned generically in inspect's transaction: no custom plan was made for them.
     expect(catalog.every((s) => s.custom === 0 && s.generic >= 1)).toBe(true);
     // The second run reused the kept statements' generic plans.
