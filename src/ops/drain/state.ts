@@ -617,9 +617,9 @@ export async function readDrainState(
     const [role] = await query<{ fast: boolean }>(
       tx,
       (version?.v ?? 0) >= 150000
-        ? sql`SELECT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
+        ? sql`SELECT current_setting('is_superuser') = 'on'
                 OR has_parameter_privilege('session_replication_role', 'SET') AS fast`
-        : sql`SELECT rolsuper AS fast FROM pg_roles WHERE rolname = current_user`,
+        : sql`SELECT current_setting('is_superuser') = 'on' AS fast`,
     );
     const unvalidated = await query<{ table: string; name: string }>(
       tx,
