@@ -1,3 +1,5 @@
+import { rememberRecent } from './recent.js';
+
 /**
  * Which DEFAULT partitions the last catalog read in this process found empty. Most runs find a
  * DEFAULT empty, as the run before did; for such a DEFAULT the next read's first look is the
@@ -9,7 +11,7 @@
  * learns the same about DEFAULT. Keyed by the partition's schema-qualified name; a process that
  * keeps two databases with the same names pays, at worst, the round trip or the planning.
  */
-const lastSeenEmpty = new Set<string>();
+const lastSeenEmpty = new Map<string, true>();
 const REMEMBERED_DEFAULTS = 1_000;
 
 /** Whether the last read found `qualified` (`schema.name`) empty. */
@@ -18,11 +20,6 @@ export function wasEmptyLastRead(qualified: string): boolean {
 }
 
 export function rememberOccupancy(qualified: string, hasRows: boolean): void {
-  lastSeenEmpty.delete(qualified);
-  if (hasRows) return;
-  lastSeenEmpty.add(qualified);
-  const oldest = lastSeenEmpty.values().next().value;
-  if (lastSeenEmpty.size > REMEMBERED_DEFAULTS && oldest !== undefined) {
-    lastSeenEmpty.delete(oldest);
-  }
+  if (hasRows) lastSeenEmpty.delete(qualified);
+  else rememberRecent(lastSeenEmpty, qualified, true, REMEMBERED_DEFAULTS);
 }

@@ -1,6 +1,7 @@
 import type { AnyPgDatabase } from '../run/database.js';
 import { sendPrepared } from '../run/prepared-statement.js';
 import { type BuiltBatch, sameBatch, sendBatch } from './batch.js';
+import { rememberRecent } from './recent.js';
 
 /**
  * The second catalog batch (each family's records and each DEFAULT's first look) depends on what
@@ -35,12 +36,7 @@ export function rememberedSecondBatch(key: string): BuiltBatch[] | undefined {
 }
 
 export function rememberSecondBatch(key: string, batches: BuiltBatch[]): void {
-  lastSecondBatch.delete(key);
-  lastSecondBatch.set(key, batches);
-  const oldest = lastSecondBatch.keys().next().value;
-  if (lastSecondBatch.size > REMEMBERED_BATCHES && oldest !== undefined) {
-    lastSecondBatch.delete(oldest);
-  }
+  rememberRecent(lastSecondBatch, key, batches, REMEMBERED_BATCHES);
 }
 
 /** A statement setting the session's lock_timeout: no parameters, so no describe first. */
