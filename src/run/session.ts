@@ -110,10 +110,10 @@ function named(args: unknown[]): unknown[] {
 const pinnedBefore = new WeakSet<object>();
 
 /**
- * What a statement with parameters is sent as. A statement with parameters that its connection
- * has not prepared yet costs postgres.js a round trip of its own (it asks for the parameter
- * types first), which holds back the statements behind it: a run on a new connection paid 19
- * round trips instead of 3. So the first session pgparts pins on a client in this process (a
+ * What a statement is sent as (one without parameters: keptWithoutParameters). A statement with
+ * parameters that its connection has not prepared yet costs postgres.js a round trip of its own
+ * (it asks for the parameter types first), which holds back the statements behind it: a run on
+ * a new connection paid 19 round trips instead of 3. So the first session pgparts pins on a client in this process (a
  * CLI command's, a cron job's process, an app's start-up) sends its statements with their values
  * written in as literals (inline-parameters.ts), unnamed: in one round trip each, pipelined.
  * Later sessions send them named (see above): each connection prepares a statement once, a
@@ -123,10 +123,8 @@ const pinnedBefore = new WeakSet<object>();
  */
 function sendable(args: unknown[], inline: boolean): unknown[] {
   const [text, parameters, options] = args;
-  if (typeof text === 'string' && Array.isArray(parameters) && parameters.length === 0) {
-    return keptWithoutParameters(args);
-  }
   if (typeof text !== 'string' || !Array.isArray(parameters)) return args;
+  if (parameters.length === 0) return keptWithoutParameters(args);
   const inlined = inline ? inlineParameters(text, parameters) : null;
   if (inlined === null) return named(args);
   // Extended protocol still (postgres.js sends a text without parameters as a simple query).
