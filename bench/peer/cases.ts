@@ -178,28 +178,52 @@ async function vacuumDefault(sql: postgres.Sql, schema: string, table = 'events'
   return found;
 }
 
-/** Main tables: pm.events (pg_partman) and pp.events (pgparts), partitions C-6..C+3, history rows. */
-export async function setupMain(ctx: PeerContext): Promise<FamilySpec> {
-  const history = Math.round(ctx.rows / 2);
-  await createEventsTable(ctx.sql, 'pm');
-  await partman.createParent(ctx.sql, 'pm.events', month(ctx, -6), 3);
-  await createEventsTable(ctx.sql, 'pp');
-  const family = eventsFamily({ name: 'pp_events', schema: 'pp', past: 6 });
-  // Installed one month short, then brought to premake 3 by maintain(), as an app's first
-  // maintenance after its migrations would: that first run that changes something also carries
-  // the family over to pgparts's ownership records, once (src/ops/ownership.ts). pg_partman's
-  // create_parent does its own setup at install alike; the cases below measure what recurs.
-  await installFamily(
-    ctx.sql,
-    eventsFamily({ name: 'pp_events', schema: 'pp', past: 6, premake: 2 }),
-  );
+/**
+ * One table per tool, `<partman>.events` and `<pgparts>.events`, the same DDL: pg_partman's set
+ * from C-`months` with premake 3; pgparts's family (`<pgparts>_events`, `past: months`)
+ * installed one month short, then brought to premake 3 by maintain(), as an app's first
+ * maintenance after its migrations would: that first run that changes something also carries
+ * the family over to pgparts's ownership records, once (src/ops/ownership.ts). pg_partman's
+ * create_parent does its own setup at install alike; the cases measure what recurs. Then
+ * `perMonth` rows in each of C-`months`..C-1 on both sides, VACUUM ANALYZEd.
+ */
+async function setupSides(
+  ctx: PeerContext,
+  schemas: { partman: string; pgparts: string },
+  months: number,
+  perMonth: number,
+): Promise<{ family: FamilySpec; first: string }> {
+  await createEventsTable(ctx.sql, schemas.partman);
+  await partman.createParent(ctx.sql, `${schemas.partman}.events`, month(ctx, -months), 3);
+  await createEventsTable(ctx.sql, schemas.pgparts);
+  const spec = (premake: number) =>
+    eventsFamily({
+      name: `${schemas.pgparts}_events`,
+      schema: schemas.pgparts,
+      past: months,
+      premake,
+    });
+  await installFamily(ctx.sql, spec(2));
+  const family = spec(3);
   const first = await maintainNote(ctx.db, [family]);
-  for (const schema of ['pm', 'pp']) {
-    for (let k = -6; k < 0; k += 1) {
-      await fillEvents(ctx.sql, schema, month(ctx, k), month(ctx, k + 1), Math.round(history / 6));
+  for (const schema of [schemas.partman, schemas.pgparts]) {
+    for (let k = -months; k < 0; k += 1) {
+      await fillEvents(ctx.sql, schema, month(ctx, k), month(ctx, k + 1), perMonth);
     }
     await ctx.sql.unsafe(`VACUUM ANALYZE ${quoteQualified(schema, 'events')}`);
   }
+  return { family, first };
+}
+
+/** Main tables: pm.events (pg_partman) and pp.events (pgparts), partitions C-6..C+3, history rows. */
+export async function setupMain(ctx: PeerContext): Promise<FamilySpec> {
+  const history = Math.round(ctx.rows / 2);
+  const { family, first } = await setupSides(
+    ctx,
+    { partman: 'pm', pgparts: 'pp' },
+    6,
+    Math.round(history / 6),
+  );
   const pm = await partitionCount(ctx.sql, 'pm', 'events');
   const pp = await partitionCount(ctx.sql, 'pp', 'events');
   ctx.notes.push(
@@ -343,32 +367,14 @@ const RETENTION_MONTHS = RETENTION_CALLS + 3;
 /** The retention tables' DEFAULT writer: a month older than any of their partitions. */
 const RETENTION_DEFAULT_MONTH = -RETENTION_MONTHS - 2;
 
-/**
- * Tables of their own (`pmr.events`, `ppr.events`), as full per month as the main ones, with
- * months enough for RETENTION_CALLS retentions: a median of three (the main tables' six months
- * of history allowed no more) moved by a factor of two between runs.
- */
-async function setupRetention(ctx: PeerContext, perMonth: number): Promise<string> {
-  await createEventsTable(ctx.sql, 'pmr');
-  await partman.createParent(ctx.sql, 'pmr.events', month(ctx, -RETENTION_MONTHS), 3);
-  await createEventsTable(ctx.sql, 'ppr');
-  const spec = (premake: number) =>
-    eventsFamily({ name: 'ppr_events', schema: 'ppr', past: RETENTION_MONTHS, premake });
-  // As the main tables: installed a month short, then carried over by a first maintain().
-  await installFamily(ctx.sql, spec(2));
-  const first = await maintainNote(ctx.db, [spec(3)]);
-  for (const schema of ['pmr', 'ppr']) {
-    for (let k = -RETENTION_MONTHS; k < 0; k += 1) {
-      await fillEvents(ctx.sql, schema, month(ctx, k), month(ctx, k + 1), perMonth);
-    }
-    await ctx.sql.unsafe(`VACUUM ANALYZE ${quoteQualified(schema, 'events')}`);
-  }
-  return first;
-}
-
 export async function retention(ctx: PeerContext): Promise<PeerCase> {
   const perMonth = Math.round(ctx.rows / 2 / 6);
-  const first = await step('retention tables', () => setupRetention(ctx, perMonth));
+  // Tables of their own, as full per month as the main ones, with months enough for
+  // RETENTION_CALLS retentions: a median of three (the main tables' six months of history
+  // allowed no more) moved by a factor of two between runs.
+  const { first } = await step('retention tables', () =>
+    setupSides(ctx, { partman: 'pmr', pgparts: 'ppr' }, RETENTION_MONTHS, perMonth),
+  );
   const before = [
     await partitionCount(ctx.sql, 'pmr', 'events'),
     await partitionCount(ctx.sql, 'ppr', 'events'),
