@@ -243,9 +243,14 @@ interface IndexRow {
 
 const STRATEGIES = { l: 'list', r: 'range', h: 'hash' } as const;
 
+/**
+ * The declared tables as (schema, name) pairs of type name, the catalogs' own: compared as text,
+ * a lookup could not use pg_class's index on (relname, relnamespace) and scanned all of pg_class,
+ * every table of the database, on every read. (Names are at most 63 bytes: identifiers.ts.)
+ */
 function tupleList(tables: { schema: string; name: string }[]): SQL {
   return sql.join(
-    tables.map((t) => sql`(${t.schema}::text, ${t.name}::text)`),
+    tables.map((t) => sql`(${t.schema}::name, ${t.name}::name)`),
     sql`, `,
   );
 }
@@ -260,6 +265,13 @@ const mayLock = sql.raw(
   `(has_table_privilege(r.oid, 'UPDATE') OR has_table_privilege(r.oid, 'DELETE') OR has_table_privilege(r.oid, 'TRUNCATE'))`,
 );
 
+/**
+ * The declared parents, with the tables their foreign keys reference and the tables whose keys
+ * reference them. pg_constraint has no index on the referenced table (confrelid): the keys that
+ * reference a parent are found through pg_depend, where every foreign key depends on the table
+ * it references (normal dependency; a table's own constraints depend on it as auto ones): an
+ * index lookup, not a scan of every constraint of the database.
+ */
 function parentsSql(tables: { schema: string; name: string }[]): SQL {
   return sql`
       SELECT n.nspname AS schema, c.relname AS name, c.oid::text AS oid, c.relkind::text AS relkind,
@@ -276,8 +288,10 @@ function parentsSql(tables: { schema: string; name: string }[]): SQL {
                 JOIN pg_class r ON r.oid = f.confrelid JOIN pg_namespace rn ON rn.oid = r.relnamespace
                WHERE ${mayLock}) AS referenced,
              (SELECT json_agg(json_build_object('schema', rn.nspname, 'name', r.relname) ORDER BY rn.nspname, r.relname)
-                FROM (SELECT DISTINCT k.conrelid FROM pg_constraint k
-                      WHERE k.confrelid = c.oid AND k.contype = 'f' AND k.conparentid = 0 AND k.conrelid <> c.oid) f
+                FROM (SELECT DISTINCT k.conrelid FROM pg_depend d JOIN pg_constraint k ON k.oid = d.objid
+                      WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = c.oid
+                        AND d.classid = 'pg_constraint'::regclass AND d.deptype = 'n'
+                        AND k.confrelid = c.oid AND k.contype = 'f' AND k.conparentid = 0 AND k.conrelid <> c.oid) f
                 JOIN pg_class r ON r.oid = f.conrelid JOIN pg_namespace rn ON rn.oid = r.relnamespace
                WHERE ${mayLock}) AS referencing,
              nullif(pg_get_userbyid(c.relowner), current_user::text) AS other_owner,
@@ -286,7 +300,7 @@ function parentsSql(tables: { schema: string; name: string }[]): SQL {
       FROM pg_class c
       JOIN pg_namespace n ON n.oid = c.relnamespace
       LEFT JOIN pg_partitioned_table pt ON pt.partrelid = c.oid
-      WHERE c.relkind IN ('r', 'p') AND (n.nspname::text, c.relname::text) IN (${tupleList(tables)})`;
+      WHERE c.relkind IN ('r', 'p') AND (n.nspname, c.relname) IN (${tupleList(tables)})`;
 }
 
 /**
@@ -296,7 +310,7 @@ function parentsSql(tables: { schema: string; name: string }[]): SQL {
  */
 function parentOidsSql(tables: { schema: string; name: string }[]): SQL {
   return sql`SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-             WHERE c.relkind = 'p' AND (n.nspname::text, c.relname::text) IN (${tupleList(tables)})`;
+             WHERE c.relkind = 'p' AND (n.nspname, c.relname) IN (${tupleList(tables)})`;
 }
 
 function parentsFromRows(rows: readonly ParentRow[]): Map<string, ParentInfo> {
@@ -368,17 +382,18 @@ function partitionsSql(tables: { schema: string; name: string }[], sizes: boolea
 
 /** Partition indexes whose ASC/DESC flags differ from the parent index they belong to (docs/postgres-behaviours.md#parent-indexes-and-sort-order). */
 function indexOrderIssuesSql(tables: { schema: string; name: string }[]): SQL {
-  // Names by scalar subqueries, not joins: five relations to join instead of eight keep the
-  // planner's search short (with eight, planning took longer than running it).
+  // Names by scalar subqueries, not joins: they are looked up for the rows returned (almost
+  // always none), not for every index of every partition; and three relations to join instead of
+  // eight keep the planner's search short (with eight, planning took longer than running it).
   return sql`
-      SELECT pn.nspname AS parent_schema, p.relname AS parent,
+      SELECT (SELECT n.nspname FROM pg_class p JOIN pg_namespace n ON n.oid = p.relnamespace
+               WHERE p.oid = px.indrelid) AS parent_schema,
+             (SELECT relname FROM pg_class WHERE oid = px.indrelid) AS parent,
              (SELECT relname FROM pg_class WHERE oid = x.indrelid) AS partition,
              (SELECT relname FROM pg_class WHERE oid = x.indexrelid) AS index,
              (SELECT relname FROM pg_class WHERE oid = px.indexrelid) AS parent_index,
              x.indoption::text AS option, px.indoption::text AS parent_option
       FROM pg_index px
-      JOIN pg_class p ON p.oid = px.indrelid
-      JOIN pg_namespace pn ON pn.oid = p.relnamespace
       JOIN pg_inherits ii ON ii.inhparent = px.indexrelid
       JOIN pg_index x ON x.indexrelid = ii.inhrelid
       WHERE px.indrelid = ANY (ARRAY(${parentOidsSql(tables)}))

@@ -18,8 +18,13 @@ async function exists(db: AnyPgDatabase, schema: string, table: string): Promise
 
 /** The tables a drain builds that are not partitions yet, by their role (staging...). */
 export function drainTablesSql(family: FamilySpec, ownedTableExists: boolean): SQL {
+  // Names from `<table>_` up to, not including, `<table>` + '`' (the byte after '_'): a range
+  // of pg_class's index on (relname, relnamespace), which names compare in (collation C), rather
+  // than a look at every table of the schema.
   const prefixes = sql.join(
-    family.tables.map((t) => sql`starts_with(c.relname, ${`${t}_`})`),
+    family.tables.map(
+      (t) => sql`(c.relname >= ${`${t}_`}::name AND c.relname < ${`${t}\``}::name)`,
+    ),
     sql` OR `,
   );
   const ownedRole = ownedTableExists
@@ -56,12 +61,17 @@ export function schemaCaptureTriggersSql(schema: string, tables: readonly string
     tables.map((t) => sql`to_regclass(${quoteQualified(schema, t)})`),
     sql`, `,
   );
+  // From the parents' partitions to their triggers (an index lookup by table and name):
+  // pg_trigger has no index on the name alone, and every foreign key has triggers of its own.
+  // Names are looked up for the partitions found, almost always none.
   return sql`
-      SELECT p.relname AS parent, c.relname AS name FROM pg_trigger tg
-      JOIN pg_class c ON c.oid = tg.tgrelid JOIN pg_inherits i ON i.inhrelid = c.oid
-      JOIN pg_class p ON p.oid = i.inhparent
-      WHERE tg.tgname = ${CAPTURE_TRIGGER} AND i.inhparent IN (${parents})
-      ORDER BY c.relname`;
+      SELECT (SELECT relname FROM pg_class WHERE oid = i.inhparent) AS parent,
+             (SELECT relname FROM pg_class WHERE oid = i.inhrelid) AS name
+      FROM pg_inherits i
+      WHERE i.inhparent IN (${parents})
+        AND EXISTS (SELECT 1 FROM pg_trigger tg
+                     WHERE tg.tgrelid = i.inhrelid AND tg.tgname = ${CAPTURE_TRIGGER})
+      ORDER BY 2`;
 }
 
 /** The change log's rows for `tables` (the log must exist). */
