@@ -118,6 +118,8 @@ export interface RetireResult {
   /** Why not CONCURRENTLY, when plain. */
   detachNote: string | null;
   partitions: RetiredPartition[];
+  /** Its statements, built from what it read before its first change (none: nothing to do). */
+  statements: string[];
   elapsedMs: number;
 }
 
@@ -547,6 +549,7 @@ async function retireOnSession(
           ...base,
           status: 'nothing-to-do' as const,
           partitions: [],
+          statements: [],
           elapsedMs: performance.now() - started,
         };
       }
@@ -626,6 +629,7 @@ async function retireOnSession(
         ...base,
         status: 'retired' as const,
         partitions: done,
+        statements: preview.units.flatMap((u) => u.statements),
         elapsedMs: performance.now() - started,
       };
     },

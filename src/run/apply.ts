@@ -78,6 +78,11 @@ export interface StepContext {
   maintenanceWorkMem?: string;
   /** Progress inside the step (rows copied, partitions detached...). */
   progress(done: number, total: number | null, unit: string): void;
+  /**
+   * The statements the step ran, built under its own locks: the result's plan shows these
+   * (a retire's are built only when it runs: fillStepStatements `retireBuiltWhenRun`).
+   */
+  ran(statements: string[]): void;
 }
 
 /** Runs one drain or retire step; returns a line for the report (rows moved, lock held...). */
@@ -106,6 +111,7 @@ const BUILT_IN_EXECUTORS: StepExecutors = {
       retries: ctx.retries,
       onProgress: (done, total) => ctx.progress(done, total, 'partitions'),
     });
+    ctx.ran(result.statements);
     const what = result.mode === 'drop' ? 'dropped' : 'archived';
     return `${counted(result.partitions.length, 'partition')} ${what} (DETACH ${result.detach === 'concurrently' ? 'CONCURRENTLY' : 'plain'}) in ${Math.round(result.elapsedMs)} ms`;
   },
@@ -115,6 +121,10 @@ export type ApplyEvent =
   | { type: 'lock-acquired'; pid: number | null }
   /** Another run holds the maintenance lock; tried again after `pauseMs` (waitForLockMs). */
   | { type: 'lock-busy'; holderPid: number | null; waitedMs: number; pauseMs: number }
+  /**
+   * What the run will do. A retire step it will run has no statements here yet: it builds them
+   * from what it reads under its key's lock, and the result's plan carries them.
+   */
   | { type: 'planned'; plan: Plan }
   | { type: 'step-start'; step: Step; index: number; total: number }
   | { type: 'step-retry'; step: Step; attempt: number; delayMs: number; message: string }
@@ -206,7 +216,10 @@ export interface ApplyResult {
   ok: boolean;
   /** The backend pid holding the lock: this run's when applied, the other's when locked. */
   lockHolderPid: number | null;
-  /** What was planned under the lock; null when locked. */
+  /**
+   * What was planned under the lock, each step with the statements it ran (a retire's as it built
+   * them when it ran); null when locked.
+   */
   plan: Plan | null;
   results: StepResult[];
   done: number;
@@ -470,7 +483,13 @@ async function runApplyHoldingConnection(
           retention: options.retention ?? true,
         }),
         snapshot,
-        { lockTimeoutMs, maintenanceWorkMem: options.maintenanceWorkMem },
+        {
+          lockTimeoutMs,
+          maintenanceWorkMem: options.maintenanceWorkMem,
+          // A retire that will run builds its statements under its key's lock (StepContext.ran).
+          retireBuiltWhenRun: (step) =>
+            isAllowed(step, options.allowDestructive ?? false) && !options.executors?.retire,
+        },
       );
       await emit({ type: 'planned', plan: planned });
       const steps = planned;
@@ -601,11 +620,17 @@ async function runApplyHoldingConnection(
     }
     const count = (outcome: StepResult['outcome']) =>
       results.filter((r) => r.outcome === outcome).length;
+    // The plan as run: a step's statements as its executor built them (a retire's).
+    const ranSteps = new Map(results.map((r) => [r.step.id, r.step]));
+    const asRun = planned && {
+      ...planned,
+      steps: planned.steps.map((step) => ranSteps.get(step.id) ?? step),
+    };
     return {
       ...base,
       status: 'applied',
       ok: count('failed') === 0,
-      plan: planned,
+      plan: asRun,
       results,
       done: count('done'),
       skipped: count('skipped'),
@@ -646,6 +671,14 @@ async function runOutsideTransaction(step: Step, ctx: RunContext): Promise<undef
   return undefined;
 }
 
+/** Whether a step may run: destructive ones only as allowDestructive says. */
+function isAllowed(step: Step, allowDestructive: boolean | ((step: Step) => boolean)): boolean {
+  return (
+    !step.destructive ||
+    (typeof allowDestructive === 'function' ? allowDestructive(step) : allowDestructive)
+  );
+}
+
 async function runSteps(planned: Plan, ctx: RunContext): Promise<StepResult[]> {
   const results: StepResult[] = [];
   /** family|key of keys whose earlier step failed: their later steps are skipped. */
@@ -658,11 +691,9 @@ async function runSteps(planned: Plan, ctx: RunContext): Promise<StepResult[]> {
     const family = ctx.families.find((f) => f.name === step.family);
     const executor =
       step.kind === 'drain' || step.kind === 'retire' ? ctx.executors[step.kind] : undefined;
-    const allowed =
-      !step.destructive ||
-      (typeof ctx.allowDestructive === 'function'
-        ? ctx.allowDestructive(step)
-        : ctx.allowDestructive);
+    const allowed = isAllowed(step, ctx.allowDestructive);
+    /** What the executor says it ran (StepContext.ran): the step's statements in the result. */
+    let ran: string[] | undefined;
     let result: StepResult;
     const skip = (message: string): StepResult => ({
       step,
@@ -696,6 +727,9 @@ async function runSteps(planned: Plan, ctx: RunContext): Promise<StepResult[]> {
                   // A failing progress callback must not fail the step or go unhandled.
                   ctx.emit({ type: 'step-progress', step, done, total: of, unit }).catch(() => {});
                 },
+                ran: (statements) => {
+                  ran = statements;
+                },
               })
             : step.kind === 'finalize-detach'
               ? runOutsideTransaction(step, ctx)
@@ -728,7 +762,7 @@ async function runSteps(planned: Plan, ctx: RunContext): Promise<StepResult[]> {
       // finds it done or takes it up. Not a failure cron should be woken for.
       const leftToOther = failed && isKeyHeldRightNow(outcome.error);
       result = {
-        step,
+        step: ran ? { ...step, sql: ran } : step,
         outcome: leftToOther ? 'skipped' : failed ? 'failed' : 'done',
         attempts: outcome.attempts,
         lockTimeouts: outcome.lockTimeouts.length,

@@ -26,6 +26,13 @@ export interface StepStatementOptions {
   lockTimeoutMs?: number;
   /** The memory a drain's index builds will be given (ApplyOptions.maintenanceWorkMem). */
   maintenanceWorkMem?: string;
+  /**
+   * Retire steps for which this is true keep no statements here: apply's, which it will run.
+   * Their retire reads the same facts again under the key's lock before its first change, and
+   * builds its statements from that read; apply puts those in its result. Reading them here too
+   * cost a round trip of every retention run.
+   */
+  retireBuiltWhenRun?: (step: Step) => boolean;
 }
 
 /** A step the operation would refuse: its statements say why instead. */
@@ -106,7 +113,9 @@ export async function fillStepStatements(
   const steps: Step[] = [];
   for (const step of planned.steps) {
     const family = families.find((f) => f.name === step.family);
-    if ((step.kind === 'drain' || step.kind === 'retire') && family) {
+    if (step.kind === 'retire' && options.retireBuiltWhenRun?.(step)) {
+      steps.push(step);
+    } else if ((step.kind === 'drain' || step.kind === 'retire') && family) {
       steps.push({ ...step, sql: await statementsOf(db, family, step, snapshot, options) });
     } else {
       steps.push(step);
