@@ -13,6 +13,7 @@ import { DEFAULT_ARCHIVE_SCHEMA, type FamilySpec } from '../define/spec.js';
 import { PgpartsError } from '../errors.js';
 import { checkDatabase } from '../run/check-database.js';
 import type { AnyPgDatabase } from '../run/database.js';
+import { sendsTogether } from '../run/driver-capabilities.js';
 import { afterSentOn, query, run } from '../run/execute.js';
 import { withKeyOperation } from '../run/key-lock.js';
 import {
@@ -23,7 +24,7 @@ import {
   runLockedTransaction,
 } from '../run/lock-timeout.js';
 import { checkOptions, functionOption } from '../run/options.js';
-import { asOperation } from '../run/pg-error.js';
+import { asOperation, pgErrorCode, pgErrorMessage } from '../run/pg-error.js';
 import { preflightPrivileges } from '../run/privileges.js';
 import { jsonValue } from '../run/rows.js';
 import { openSession, pgpartsSessionSettings } from '../run/session.js';
@@ -36,7 +37,13 @@ import {
   type RetireFacts,
   type RetireUnit,
   retireStatements,
+  STILL_ATTACHED,
 } from './retire-statements.js';
+
+/** The refusal of a unit sent behind a DETACH that had not taken effect (stillAttachedGuardSql). */
+function isStillAttachedRefusal(error: unknown): boolean {
+  return pgErrorCode(error) === '55000' && pgErrorMessage(error).startsWith(STILL_ATTACHED);
+}
 
 /**
  * retireKey: removes one key's partitions from every table of a family (retention, or an
@@ -592,18 +599,58 @@ async function retireOnSession(
           },
           [`SELECT set_config('synchronous_commit', 'off', true)`, ...statements],
         );
+      /** A unit's transaction with the operation record's writes (and its end after the last). */
+      const withRecord = (i: number, unit: RetireUnit) => {
+        // The operation record's writes join the unit's transaction (no round trip of their
+        // own, committed with its change): the phase it reaches, and after the last unit the
+        // record's deletion, so the retire is recorded finished exactly when it is.
+        const phase =
+          (i === 0 ? begin : undefined) ?? op.writesWith(unit.phase ? { phase: unit.phase } : {});
+        const end = i === preview.units.length - 1 ? op.writesWith({ end: true }) : undefined;
+        return {
+          statements: [...phase.statements, ...unit.statements, ...(end?.statements ?? [])],
+          committed: () => {
+            phase.committed();
+            end?.committed();
+          },
+        };
+      };
+      /** The unit sent behind the one before it (and done with it). */
+      let sentBehind = -1;
       for (const [i, unit] of preview.units.entries()) {
+        if (i === sentBehind) continue;
         if (unit.how === 'together') {
-          // The operation record's writes join the unit's transaction (no round trip of their
-          // own, committed with its change): the phase it reaches, and after the last unit the
-          // record's deletion, so the retire is recorded finished exactly when it is.
-          const last = i === preview.units.length - 1;
-          const phase =
-            (i === 0 ? begin : undefined) ?? op.writesWith(unit.phase ? { phase: unit.phase } : {});
-          const end = last ? op.writesWith({ end: true }) : undefined;
-          await together([...phase.statements, ...unit.statements, ...(end?.statements ?? [])]);
-          phase.committed();
-          end?.committed();
+          const first = withRecord(i, unit);
+          const next = preview.units[i + 1];
+          if (next?.how === 'together' && next.sendsBehind && sendsTogether(s)) {
+            // The next unit (a DROP behind its DETACH) goes out now, without waiting for this
+            // one's answer. Its record writes follow this unit's, as if it committed: when it
+            // fails, so does the retire, and they are never sent.
+            const sending = together(first.statements);
+            first.committed();
+            const second = withRecord(i + 1, next);
+            const behind = together(second.statements).then(
+              () => null,
+              (error: unknown) => error,
+            );
+            try {
+              await sending;
+            } catch (error) {
+              await behind;
+              throw error;
+            }
+            const refused = await behind;
+            // Refused by its guard: it ran before this unit took effect (this one was tried
+            // again after a lock timeout). Sent again now; anything else is its failure.
+            if (refused !== null && isStillAttachedRefusal(refused))
+              await together(second.statements);
+            else if (refused !== null) throw refused;
+            second.committed();
+            sentBehind = i + 1;
+          } else {
+            await together(first.statements);
+            first.committed();
+          }
         } else {
           const runUnit = async () => {
             if (unit.how === 'retry')
@@ -618,6 +665,9 @@ async function retireOnSession(
         }
         if (unit.phase) recorded = unit.phase;
         if (unit.done !== undefined) options.onProgress?.(unit.done, present.length);
+        const behindIt = i + 1 === sentBehind ? preview.units[i + 1] : undefined;
+        if (behindIt?.phase) recorded = behindIt.phase;
+        if (behindIt?.done !== undefined) options.onProgress?.(behindIt.done, present.length);
       }
       const done: RetiredPartition[] = present.map((state) => ({
         table: state.table,

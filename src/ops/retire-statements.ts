@@ -2,7 +2,7 @@ import { RETIRED_KEYS_TABLE, retiredKeysSetupSql } from '../catalog/retired-keys
 import { keyLabel, type PartitionKey, partitionName } from '../define/partition-key.js';
 import type { FamilySpec } from '../define/spec.js';
 import { quoteIdent, quoteQualified, truncateIdentifier } from '../sql/identifiers.js';
-import { textLiteral } from '../sql/literals.js';
+import { dollarQuoted, textLiteral } from '../sql/literals.js';
 import { forgetOwnedSql, moveOwnedSql } from '../sql/ownership.js';
 import { boundSpecSql } from '../sql/partition-ddl.js';
 import type { RetirePartitionState } from './retire-preflight.js';
@@ -58,6 +58,24 @@ export interface RetireUnit {
   statements: string[];
   /** Partitions retired once this unit ran (progress). */
   done?: number;
+  /**
+   * May go out before the unit ahead of it has answered (a DROP behind its DETACH): its first
+   * statement refuses to run unless that unit took effect (stillAttachedGuardSql), so it changes
+   * nothing when that unit failed or is tried again, and is sent again once it succeeded.
+   */
+  sendsBehind?: boolean;
+}
+
+/** What stillAttachedGuardSql's refusal says, to tell it from any other failure. */
+export const STILL_ATTACHED = 'pgparts: still attached, not dropped';
+
+/**
+ * Refuses (object_not_in_prerequisite_state) while `partition` is a partition still: a DROP sent
+ * right behind its DETACH runs only once the DETACH has committed. A DO block, since a statement
+ * cannot raise an error of its own; its literals through textLiteral.
+ */
+export function stillAttachedGuardSql(partition: string): string {
+  return `DO ${dollarQuoted(` BEGIN IF EXISTS (SELECT 1 FROM pg_catalog.pg_inherits WHERE inhrelid = to_regclass(${textLiteral(partition)})) THEN RAISE EXCEPTION USING ERRCODE = 'object_not_in_prerequisite_state', MESSAGE = ${textLiteral(`${STILL_ATTACHED}: ${partition}`)}; END IF; END `)}`;
 }
 
 export interface RetireStatementOptions {
@@ -152,15 +170,21 @@ export function retireStatements(
       // attempt time out), so where the family's tables reference each other it first takes
       // the same locks in the writers' order.
       const ordered = facts.familyLinks?.length ? writersOrderLocks(family, facts) : [];
+      // Behind a plain DETACH in a transaction of its own, the DROP goes out without waiting
+      // for its answer: a round trip less; its guard keeps it from running before the DETACH.
+      const behindDetach =
+        units.at(-1)?.how === 'together' && state.attached && !facts.concurrently;
       units.push({
         phase: `drop ${state.name}`,
         how: 'together',
         statements: [
+          ...(behindDetach ? [stillAttachedGuardSql(partition)] : []),
           ...ordered,
           forgetOwnedSql(family.schema, family.schema, state.name),
           `DROP TABLE ${partition}`,
         ],
         done: i + 1,
+        ...(behindDetach ? { sendsBehind: true } : {}),
       });
       continue;
     }
