@@ -43,6 +43,7 @@ import {
   ownershipFromRows,
 } from './ownership.js';
 import { probeKeys } from './probe-keys.js';
+import { referencingKeysSql } from './referencing-keys.js';
 import { RETIRED_KEYS_TABLE } from './retired-keys.js';
 import {
   rememberedSecondBatch,
@@ -267,10 +268,7 @@ const mayLock = sql.raw(
 
 /**
  * The declared parents, with the tables their foreign keys reference and the tables whose keys
- * reference them. pg_constraint has no index on the referenced table (confrelid): the keys that
- * reference a parent are found through pg_depend, where every foreign key depends on the table
- * it references (normal dependency; a table's own constraints depend on it as auto ones): an
- * index lookup, not a scan of every constraint of the database.
+ * reference them (found by index: referencingKeysSql).
  */
 function parentsSql(tables: { schema: string; name: string }[]): SQL {
   return sql`
@@ -288,10 +286,7 @@ function parentsSql(tables: { schema: string; name: string }[]): SQL {
                 JOIN pg_class r ON r.oid = f.confrelid JOIN pg_namespace rn ON rn.oid = r.relnamespace
                WHERE ${mayLock}) AS referenced,
              (SELECT json_agg(json_build_object('schema', rn.nspname, 'name', r.relname) ORDER BY rn.nspname, r.relname)
-                FROM (SELECT DISTINCT k.conrelid FROM pg_depend d JOIN pg_constraint k ON k.oid = d.objid
-                      WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = c.oid
-                        AND d.classid = 'pg_constraint'::regclass AND d.deptype = 'n'
-                        AND k.confrelid = c.oid AND k.contype = 'f' AND k.conparentid = 0 AND k.conrelid <> c.oid) f
+                FROM (${referencingKeysSql(sql.raw('c.oid'), sql.raw('k.conrelid'), sql.raw('k.conrelid <> c.oid'))}) f
                 JOIN pg_class r ON r.oid = f.conrelid JOIN pg_namespace rn ON rn.oid = r.relnamespace
                WHERE ${mayLock}) AS referencing,
              nullif(pg_get_userbyid(c.relowner), current_user::text) AS other_owner,

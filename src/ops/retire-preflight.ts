@@ -1,6 +1,7 @@
 import { type SQL, sql } from 'drizzle-orm';
 import { readBatch } from '../catalog/batch.js';
 import { ownedRoles, ownedRolesFrom, ownedRolesSql } from '../catalog/ownership.js';
+import { referencingKeysSql } from '../catalog/referencing-keys.js';
 import { boundHoldsKey, boundNeedle } from '../define/bounds.js';
 import { keyLabel, type PartitionKey, partitionName } from '../define/partition-key.js';
 import type { FamilySpec } from '../define/spec.js';
@@ -102,8 +103,7 @@ function tableReadSql(family: FamilySpec, table: string, name: string, needle: s
 
 /**
  * Views on the partition, and foreign keys from outside the family into it or its parent, both
- * found through pg_depend by index (pg_constraint has none on the referenced table; every foreign
- * key depends on the table it references, once per column: DISTINCT). The
+ * found through pg_depend by index (referencingKeysSql). The
  * key's own partitions of the family's other tables are the family's, attached or not: a retire
  * cut short after it detached a referencing table's partition finds that partition's key still
  * pointing in, and must go on (it detaches and drops or archives them together).
@@ -133,15 +133,13 @@ function dependentsSql(
                WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass
                  AND d.refobjid = ${partition} AND v.oid <> ${partition}
                UNION ALL
-               SELECT DISTINCT 'fk', c.conname, c.conrelid::regclass::text
-               FROM pg_depend fd JOIN pg_constraint c ON c.oid = fd.objid
-               WHERE fd.classid = 'pg_constraint'::regclass AND fd.refclassid = 'pg_class'::regclass
-                 AND fd.refobjid IN (${partition}, to_regclass(${parent})) AND fd.deptype = 'n'
-                 AND c.contype = 'f' AND c.conparentid = 0
-                 AND c.confrelid IN (${partition}, to_regclass(${parent}))
-                 AND c.conrelid NOT IN (${parents}) AND c.conrelid NOT IN (${own})
+               ${referencingKeysSql(
+                 sql`${partition}, to_regclass(${parent})`,
+                 sql`'fk', k.conname, k.conrelid::regclass::text`,
+                 sql`k.conrelid NOT IN (${parents}) AND k.conrelid NOT IN (${own})
                  AND NOT EXISTS (SELECT 1 FROM pg_inherits i
-                                 WHERE i.inhrelid = c.conrelid AND i.inhparent IN (${parents}))) d
+                                 WHERE i.inhrelid = k.conrelid AND i.inhparent IN (${parents}))`,
+               )}) d
              ORDER BY kind DESC, "from", name`;
 }
 
