@@ -615,11 +615,12 @@ async function retireOnSession(
           },
         };
       };
-      /** The unit sent behind the one before it (and done with it). */
+      /** The unit sent behind the one before it, and done with it. */
       let sentBehind = -1;
       for (const [i, unit] of preview.units.entries()) {
-        if (i === sentBehind) continue;
-        if (unit.how === 'together') {
+        if (i === sentBehind) {
+          // Ran with the unit before it: only its phase and progress are left to note, below.
+        } else if (unit.how === 'together') {
           const first = withRecord(i, unit);
           const next = preview.units[i + 1];
           if (next?.how === 'together' && next.sendsBehind && sendsTogether(s)) {
@@ -665,9 +666,6 @@ async function retireOnSession(
         }
         if (unit.phase) recorded = unit.phase;
         if (unit.done !== undefined) options.onProgress?.(unit.done, present.length);
-        const behindIt = i + 1 === sentBehind ? preview.units[i + 1] : undefined;
-        if (behindIt?.phase) recorded = behindIt.phase;
-        if (behindIt?.done !== undefined) options.onProgress?.(behindIt.done, present.length);
       }
       const done: RetiredPartition[] = present.map((state) => ({
         table: state.table,
