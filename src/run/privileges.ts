@@ -78,14 +78,16 @@ export async function readSessionFacts(db: AnyPgDatabase): Promise<SessionFacts>
 }
 
 /**
- * The statement readSessionFacts runs (apply reads it alongside its lock attempt). Superuser from
- * the read-only setting `is_superuser` (it follows SET ROLE, as current_user does), not from
- * pg_roles: a view over two catalogs, which a new server process plans in about 2 ms the first
- * time, and every CLI run or cron job's run is a new one.
+ * Whether the session's role is a superuser: the read-only setting `is_superuser` (it follows SET
+ * ROLE, as current_user does), not pg_roles, a view over two catalogs, which a new server process
+ * plans in about 2 ms the first time (every CLI run or cron job's run is a new one).
  */
+export const IS_SUPERUSER = sql.raw(`current_setting('is_superuser') = 'on'`);
+
+/** The statement readSessionFacts runs (apply reads it alongside its lock attempt). */
 export function sessionFactsSql(): SQL {
   return sql`SELECT current_user AS role, current_database() AS database,
-               current_setting('is_superuser') = 'on' AS superuser,
+               ${IS_SUPERUSER} AS superuser,
                current_setting('server_version_num')::int AS version,
                pg_is_in_recovery() AS standby,
                current_setting('transaction_read_only') = 'on' AS read_only`;

@@ -11,6 +11,7 @@ import { PgpartsError } from '../../errors.js';
 import type { AnyPgDatabase } from '../../run/database.js';
 import { query } from '../../run/execute.js';
 import { inShortTransaction, type ShortTransactionOptions } from '../../run/lock-timeout.js';
+import { IS_SUPERUSER } from '../../run/privileges.js';
 import { jsonValue } from '../../run/rows.js';
 import { identifierProblem, quoteQualified } from '../../sql/identifiers.js';
 import { OWNED_TABLES, OWNERSHIP_ADOPTED, type OwnedRole } from '../../sql/ownership.js';
@@ -617,9 +618,9 @@ export async function readDrainState(
     const [role] = await query<{ fast: boolean }>(
       tx,
       (version?.v ?? 0) >= 150000
-        ? sql`SELECT current_setting('is_superuser') = 'on'
+        ? sql`SELECT ${IS_SUPERUSER}
                 OR has_parameter_privilege('session_replication_role', 'SET') AS fast`
-        : sql`SELECT current_setting('is_superuser') = 'on' AS fast`,
+        : sql`SELECT ${IS_SUPERUSER} AS fast`,
     );
     const unvalidated = await query<{ table: string; name: string }>(
       tx,
