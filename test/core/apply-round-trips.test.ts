@@ -390,12 +390,15 @@ describe('a maintenance run whose catalog read waits for a lock', () => {
       `LOCK TABLE ${quoteQualified(fallback.schema, fallback.name)} IN ACCESS EXCLUSIVE MODE`,
     ]);
     const watcher = t.connect({ max: 1 });
-    // The longest wait for DEFAULT now, in ms; -1: none waits.
+    // The wait for DEFAULT now, as the server shows it: when it started and how long it has
+    // lasted (ms), or null when none waits.
     const waiting = () =>
-      watcher<{ ms: number | null }[]>`
-        SELECT max(extract(epoch FROM clock_timestamp() - l.waitstart) * 1000)::float8 AS ms
+      watcher<{ since: string; ms: number }[]>`
+        SELECT l.waitstart::text AS since,
+               (extract(epoch FROM clock_timestamp() - l.waitstart) * 1000)::float8 AS ms
         FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
-        WHERE NOT l.granted AND c.relname = ${fallback.name}`.then((rows) => rows[0]?.ms ?? -1);
+        WHERE NOT l.granted AND l.waitstart IS NOT NULL AND c.relname = ${fallback.name}
+        ORDER BY l.waitstart LIMIT 1`.then((rows) => rows[0] ?? null);
     // Tries enough that the holder, released once the watcher has seen one attempt give up,
     // lets go before the last of them (a loaded machine slows the watcher's polling).
     const running = apply(drizzle(client), {
@@ -405,18 +408,24 @@ describe('a maintenance run whose catalog read waits for a lock', () => {
       backoffMs: 20,
       maxBackoffMs: 20,
     });
-    let sawWait = false;
-    let sawGiveUp = false;
     // A wait of 100 ms or more is the read's own (the second batch sent ahead gives up after
-    // GUESS_LOCK_TIMEOUT_MS); its end, with the run still going, is a give-up and a retry.
+    // GUESS_LOCK_TIMEOUT_MS). It gave up when a later look finds no wait, or a wait that started
+    // after it (the retry): the server's waitstart, so a watcher slowed by a loaded machine,
+    // which may never look between an attempt and the next, still sees it.
+    let longWait: string | null = null;
+    let sawGiveUp = false;
     for (let i = 0; i < 2000 && !sawGiveUp; i += 1) {
-      const ms = await waiting();
-      if (ms >= 100) sawWait = true;
-      else if (ms < 0 && sawWait) sawGiveUp = true;
+      const wait = await waiting();
+      if (longWait === null) {
+        if (wait && wait.ms >= 100) longWait = wait.since;
+      } else if (wait === null || wait.since !== longWait) {
+        sawGiveUp = true;
+      }
     }
     await holder.commit();
     const result = await running;
-    expect(sawWait && sawGiveUp).toBe(true);
+    expect(longWait).not.toBeNull();
+    expect(sawGiveUp).toBe(true);
     expect(result).toMatchObject({ status: 'applied', ok: true });
     expect(await settingsOf(client)).toEqual(before);
   });
@@ -507,7 +516,9 @@ describe('a maintenance run whose second batch sent ahead finds DEFAULT held', (
     expect(result.plan?.steps).toEqual([]);
     // The guess and then the run's own second batch: the same statement, sent twice.
     const probes = sent.filter((q) => q.includes('AS occupied'));
-    expect(probes).toHaveLength(2);
+    // On a failure, what the run sent, in order (one line each), says which of the two went out.
+    const trace = sent.map((q, i) => `${i}: ${q.replace(/\s+/g, ' ').slice(0, 100)}`).join('\n');
+    expect(probes, trace).toHaveLength(2);
     expect(probes[1]).toBe(probes[0]);
   });
 });
