@@ -141,7 +141,10 @@ interface DetachFacts {
  * What the statements depend on beyond the preflight, in one read (sent in the preflight's
  * batch): the server's version, which of the family's parents have a DEFAULT partition (no
  * DETACH ... CONCURRENTLY then), whether the retired-keys record exists (its CREATE is left out
- * when it does), and which parents reference which.
+ * when it does), and which parents reference which. Each test is a count per parent (pair), not
+ * an EXISTS: a planner may turn EXISTS over a list into a semi-join that scans a whole catalog,
+ * where a count is looked up by index for each row of the list (pg_constraint by conrelid,
+ * pg_inherits by inhparent).
  */
 function detachFactsSql(family: FamilySpec): SQL {
   const parents = sql.join(
@@ -153,14 +156,14 @@ function detachFactsSql(family: FamilySpec): SQL {
   return sql`SELECT current_setting('server_version_num') AS v,
                (SELECT json_agg(json_build_array(a.i, b.i) ORDER BY a.i, b.i)
                   FROM (VALUES ${parents}) a(i, parent), (VALUES ${parents}) b(i, parent)
-                 WHERE a.i <> b.i AND EXISTS (
-                   SELECT 1 FROM pg_constraint k WHERE k.contype = 'f' AND k.conparentid = 0
-                     AND k.conrelid = a.parent AND k.confrelid = b.parent)) AS links,
+                 WHERE a.i <> b.i AND (
+                   SELECT count(*) FROM pg_constraint k WHERE k.contype = 'f' AND k.conparentid = 0
+                     AND k.conrelid = a.parent AND k.confrelid = b.parent) > 0) AS links,
                to_regclass(${quoteQualified(family.schema, RETIRED_KEYS_TABLE)}) IS NOT NULL AS retired,
                ARRAY(SELECT p.i FROM (VALUES ${parents}) p(i, parent)
-                     WHERE EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-                                   WHERE i.inhparent = p.parent AND c.relispartition
-                                     AND pg_get_expr(c.relpartbound, 0) = 'DEFAULT')
+                     WHERE (SELECT count(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                            WHERE i.inhparent = p.parent AND c.relispartition
+                              AND pg_get_expr(c.relpartbound, 0) = 'DEFAULT') > 0
                      ORDER BY p.i) AS defaults`;
 }
 
