@@ -91,44 +91,87 @@ function failedQuery(error: unknown): Promise<never> {
 }
 
 /**
- * A statement with parameters is sent named (prepared-statement.ts): the connection keeps it, so
- * the next run skips postgres.js's round trip that asks for the parameter types and the server's
- * parse. Drizzle asks for an unnamed statement whenever it has no name to give; on pgparts's own
- * connection that is overridden. A client made with `prepare: false` (behind a transaction-mode
- * pooler) still sends everything unnamed: postgres.js lets the client's setting win. The texts
- * are pgparts's own and few (they name families and tables, values go as parameters), and they
- * return fixed columns (catalog facts, counts), so a table changed since cannot change what a
- * kept statement returns.
+ * A statement whose values cannot be written in (an array, a Date: inlineParameters gives up) is
+ * sent named with its parameters: postgres.js asks for their types once per connection (a round
+ * trip), then the connection keeps it. A client made with `prepare: false` (behind a
+ * transaction-mode pooler) still sends it unnamed: postgres.js lets the client's setting win.
  */
 function named(args: unknown[]): unknown[] {
   const [text, parameters, options] = args;
-  if (!Array.isArray(parameters) || parameters.length === 0) return args;
   return [text, parameters, { ...(options as object | undefined), prepare: true }];
 }
 
-/** The postgres.js clients (by their options object, one per client) pgparts has pinned before. */
-const pinnedBefore = new WeakSet<object>();
+/**
+ * What a client's sessions (by the client's options object, one per client) have sent: texts
+ * with their values written in, and the parameterized texts they came from (their shapes).
+ */
+interface Sent {
+  /** A client made with `prepare: false` (behind a transaction-mode pooler) keeps nothing. */
+  keepsNothing: boolean;
+  texts: Set<string>;
+  shapes: Set<string>;
+  kept: Set<string>;
+}
+const sentBy = new WeakMap<object, Sent>();
+const MAX_SEEN = 512;
+const MAX_KEPT_TEXTS = 256;
+
+function remember(set: Set<string>, text: string): void {
+  if (set.size >= MAX_SEEN) set.clear();
+  set.add(text);
+}
 
 /**
- * What a statement is sent as (one without parameters: keptWithoutParameters). A statement with
- * parameters that its connection has not prepared yet costs postgres.js a round trip of its own
- * (it asks for the parameter types first), which holds back the statements behind it: a run on
- * a new connection paid 19 round trips instead of 3. So the first session pgparts pins on a client in this process (a
- * CLI command's, a cron job's process, an app's start-up) sends its statements with their values
- * written in as literals (inline-parameters.ts), unnamed: in one round trip each, pipelined.
- * Later sessions send them named (see above): each connection prepares a statement once, a
- * round trip then, and keeps it; on a client made with `prepare: false`, which keeps nothing,
- * every session writes the values in. A value of a kind not written in (an array, a Date) sends
- * the statement named with its parameters.
+ * How a statement whose values can be written in goes. A text sent a second time is stable (a
+ * family's catalog read, the app's settings): named with its values written in, so each
+ * connection parses and plans it once and asks for no parameter types. A shape sent again with
+ * other values (the lock attempt carries the run's token, the run's record its times): named
+ * with its parameters, one text for every run, whose types postgres.js asks for once per
+ * connection. Anything else (the first of each, a drain's batch bounds): unnamed, values written
+ * in. Bounded: a connection keeps every statement named on it (postgres.js never deallocates
+ * one) until it closes.
  */
-function sendable(args: unknown[], inline: boolean): unknown[] {
+function howSent(sent: Sent, shape: string, inlined: string): 'kept' | 'unnamed' | 'parameters' {
+  if (sent.keepsNothing) return 'unnamed';
+  if (sent.kept.has(inlined)) return 'kept';
+  if (sent.texts.has(inlined) && sent.kept.size < MAX_KEPT_TEXTS) {
+    sent.kept.add(inlined);
+    return 'kept';
+  }
+  const again = sent.shapes.has(shape);
+  remember(sent.texts, inlined);
+  remember(sent.shapes, shape);
+  return again ? 'parameters' : 'unnamed';
+}
+
+/**
+ * What a statement is sent as (one without parameters: keptWithoutParameters). postgres.js sends
+ * a statement with parameters that its connection has not prepared in two round trips (it asks
+ * for the parameter types first), and holds back the statements behind it: a run on a new
+ * connection paid 19 round trips instead of 3. When later runs named every statement with its
+ * parameters, each connection paid one per statement on its first such run: a client's second
+ * run, and every connection it opened again (a pool replacing an old one, a server restart); a
+ * client's second no-op took 25-40 ms here, against 7-17 since. So pgparts's sessions write the
+ * values in as literals (inline-parameters.ts) wherever that keeps the text the same from run to
+ * run (howSent): no round trip of its own, pipelined with the rest. The values are written as
+ * PostgreSQL would read the parameters (the statement's casts type them), and the texts return
+ * fixed columns (catalog facts, counts), so a table changed since cannot change what a kept
+ * statement returns.
+ */
+function sendable(args: unknown[], sent: Sent): unknown[] {
   const [text, parameters, options] = args;
   if (typeof text !== 'string' || !Array.isArray(parameters)) return args;
   if (parameters.length === 0) return keptWithoutParameters(args);
-  const inlined = inline ? inlineParameters(text, parameters) : null;
+  const inlined = inlineParameters(text, parameters);
   if (inlined === null) return named(args);
-  // Extended protocol still (postgres.js sends a text without parameters as a simple query).
-  return [inlined, [], { ...(options as object | undefined), prepare: false, simple: false }];
+  const how = howSent(sent, text, inlined);
+  if (how === 'parameters') return named(args);
+  // Extended protocol (postgres.js sends a text without parameters as a simple query).
+  return [
+    inlined,
+    [],
+    { ...(options as object | undefined), prepare: how === 'kept', simple: false },
+  ];
 }
 
 /**
@@ -192,11 +235,16 @@ function transactionalReserved(reserved: PostgresJsReserved, options: unknown): 
   };
   const scoped = reserved as PostgresJsReserved & Record<string, unknown>;
   const client = typeof options === 'object' && options !== null ? options : scoped;
-  // A client made with `prepare: false` (behind a transaction-mode pooler) never keeps a
-  // statement: every session sends its values written in, or each run would ask for the
-  // parameter types of every statement again.
-  const inline = !pinnedBefore.has(client) || (client as { prepare?: unknown }).prepare === false;
-  pinnedBefore.add(client);
+  let sent = sentBy.get(client);
+  if (!sent) {
+    sent = {
+      keepsNothing: (client as { prepare?: unknown }).prepare === false,
+      texts: new Set(),
+      shapes: new Set(),
+      kept: new Set(),
+    };
+    sentBy.set(client, sent);
+  }
   // postgres.js hands `onexecute` the connection only for a statement that does not first ask
   // for its parameter types; one with parameters new to the connection does. Ahead of a first
   // statement with parameters goes an empty query, which hands it over and which the server
@@ -216,7 +264,7 @@ function transactionalReserved(reserved: PostgresJsReserved, options: unknown): 
   };
   scoped.unsafe = (...args: unknown[]) => {
     if (lost !== undefined) return failedQuery(lost);
-    const [text, parameters, queryOptions] = sendable(args, inline);
+    const [text, parameters, queryOptions] = sendable(args, sent);
     if (watched === undefined && !probed && Array.isArray(parameters) && parameters.length > 0) {
       probed = true;
       unsafe('', [], { onexecute: watch }).then(undefined, () => {});

@@ -33,6 +33,8 @@ const families = [leaderboardFamily];
  */
 async function flightCounter(target: string) {
   let flights = 0;
+  /** Statements sent to ask for their parameter types first (postgres.js ends those with Flush). */
+  let describes = 0;
   /** Requests sent and not yet answered with ReadyForQuery. */
   let unanswered = 0;
   let describing = false;
@@ -46,7 +48,10 @@ async function flightCounter(target: string) {
       const fromClient = messageTypes((type) => {
         // The startup is answered by ReadyForQuery too, once the session is set up.
         if (type === 'S' || type === 'Q' || type === 'startup') unanswered += 1;
-        if (type === 'H') describing = true;
+        if (type === 'H') {
+          describing = true;
+          describes += 1;
+        }
       }, true);
       return (chunk) => {
         if (unanswered === 0 && !describing && (builtAt > answeredAt || describeAnswered))
@@ -76,8 +81,10 @@ async function flightCounter(target: string) {
     },
     reset: () => {
       flights = 0;
+      describes = 0;
     },
     flights: () => flights,
+    describes: () => describes,
     close: relay.close,
   };
 }
@@ -114,8 +121,13 @@ const appSettings = {
   statement_timeout: 300_000,
 };
 
-/** The third apply on a client of one connection made with `options`: its result and round trips. */
-async function thirdRun(options: { prepare?: boolean }) {
+/**
+ * The fourth apply on a client of one connection made with `options`: its result and round trips.
+ * The runs before it name the statements whose text comes back (run/session.ts): a statement is
+ * named the second time its text is sent, or, when its values change from run to run, with its
+ * parameters the second time its shape is sent.
+ */
+async function fourthRun(options: { prepare?: boolean }) {
   await t.sql`INSERT INTO season (id, name) VALUES (1, 'S1'), (2, 'S2') ON CONFLICT DO NOTHING`;
   const relay = await flightCounter(t.url);
   relays.push(relay);
@@ -127,8 +139,7 @@ async function thirdRun(options: { prepare?: boolean }) {
   });
   relays.push({ close: () => client.end({ timeout: 5 }) });
   const db = drizzle(client);
-  await apply(db, { families });
-  await apply(db, { families });
+  for (let i = 0; i < 3; i += 1) await apply(db, { families });
   relay.reset();
   const result = await apply(db, { families });
   return { result, flights: relay.flights() };
@@ -137,9 +148,8 @@ async function thirdRun(options: { prepare?: boolean }) {
 describe('a maintenance run that has nothing to do', () => {
   it('waits for two round trips on postgres.js, counted at the socket', async () => {
     // The first run on this client creates the seasons' partitions (its statements sent with
-    // their values written in); the second is a no-op that names its statements on this
-    // connection (each named statement's first use asks for its types).
-    const { result, flights } = await thirdRun({});
+    // their values written in, unnamed); the next two name them on this connection.
+    const { result, flights } = await fourthRun({});
     expect(result).toMatchObject({ status: 'applied', ok: true });
     expect(result.plan?.steps).toEqual([]);
     // 1: the session's settings, the lock attempt, the catalog's first batch and, right behind
@@ -170,10 +180,43 @@ describe('a maintenance run that has nothing to do', () => {
     expect(relay.flights()).toBeLessThanOrEqual(2);
   });
 
+  it('on a connection its client opened again (a server restart, a pool replacing an old connection), asks for few parameter types', async () => {
+    await t.sql`INSERT INTO season (id, name) VALUES (1, 'S1'), (2, 'S2') ON CONFLICT DO NOTHING`;
+    const relay = await flightCounter(t.url);
+    relays.push(relay);
+    const client = postgres(relay.url, { max: 1, onnotice: () => {}, debug: relay.built });
+    relays.push({ close: () => client.end({ timeout: 5 }) });
+    const db = drizzle(client);
+    for (let i = 0; i < 3; i += 1) await apply(db, { families });
+    // Its backend ends: postgres.js connects again, and the new connection has prepared nothing.
+    const backend = async () =>
+      (await client<{ pid: number }[]>`SELECT pg_backend_pid() AS pid`)[0]?.pid;
+    const pid = await backend();
+    await t.sql`SELECT pg_terminate_backend(${pid ?? 0})`;
+    // The first query after it may meet the closed connection; a later one opens a new one.
+    let again: number | undefined;
+    for (let i = 0; i < 5 && (again === undefined || again === pid); i += 1) {
+      again = await backend().catch(() => undefined);
+    }
+    expect(again).toBeDefined();
+    expect(again).not.toBe(pid);
+    relay.reset();
+    const result = await apply(db, { families });
+    expect(result).toMatchObject({ status: 'applied', ok: true });
+    expect(result.plan?.steps).toEqual([]);
+    // The texts that come back go named with their values written in: preparing one on the new
+    // connection costs no round trip. Only the few whose values change from run to run (the
+    // session's settings and the lock attempt carry the run's token, the run's record its
+    // times) go named with their parameters, and ask for their types first, once per
+    // connection, each a round trip that holds back what follows it. Every statement with
+    // parameters did before.
+    expect(relay.describes()).toBeLessThanOrEqual(3);
+  });
+
   it('waits for two round trips on every run of a client made with prepare: false (behind a transaction-mode pooler)', async () => {
     // Such a client keeps no statement: each one with parameters would first ask for its types,
     // on every run, not only the first.
-    const { result, flights } = await thirdRun({ prepare: false });
+    const { result, flights } = await fourthRun({ prepare: false });
     expect(result).toMatchObject({ status: 'applied', ok: true });
     expect(result.plan?.steps).toEqual([]);
     expect(flights).toBeLessThanOrEqual(2);
@@ -265,6 +308,8 @@ describe('a maintenance run that has nothing to do', () => {
     await t.sql.unsafe(`
       INSERT INTO rt_events SELECT date_trunc('month', now()) - interval '1 year' + i * interval '1 minute', 'stray'
       FROM generate_series(1, 2000) i`);
+    // Two runs name the statements that come back (see fourthRun).
+    await apply(db, { families: [events] });
     await apply(db, { families: [events] });
     relay.reset();
     const result = await apply(db, { families: [events] });

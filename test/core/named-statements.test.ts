@@ -12,7 +12,8 @@ const t = useTestDatabase();
  * same connection (a client of one connection), and whether a later run reused them. The first
  * run on a client sends its statements with their values written in, unnamed (`inlined`: kept
  * are only those without parameters that ask to be, which cost no round trip to prepare); the
- * ones after it name them.
+ * next one names those it sends again: with their values written in where the text is the same,
+ * with their parameters where the values changed (the lock attempt carries the run's token).
  */
 async function keptAfterTwoRuns(prepare: boolean) {
   const client = t.connect({ max: 1, prepare });
