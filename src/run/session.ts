@@ -122,25 +122,33 @@ function remember(set: Set<string>, text: string): void {
 }
 
 /**
- * How a statement whose values can be written in goes. A text sent a second time is stable (a
- * family's catalog read, the app's settings): named with its values written in, so each
- * connection parses and plans it once and asks for no parameter types. A shape sent again with
- * other values (the lock attempt carries the run's token, the run's record its times): named
- * with its parameters, one text for every run, whose types postgres.js asks for once per
- * connection. Anything else (the first of each, a drain's batch bounds): unnamed, values written
- * in. Bounded: a connection keeps every statement named on it (postgres.js never deallocates
- * one) until it closes.
+ * How a statement whose values can be written in goes:
+ * - a text sent a second time is stable (a family's catalog read, the app's settings), and so is
+ *   one that asks to be kept (`wanted`: a catalog batch, whose planning costs more than running
+ *   it) the first time its shape is sent: named with its values written in, so each connection
+ *   parses and plans it once and asks for no parameter types;
+ * - a shape sent again with other values (the lock attempt carries the run's token, the run's
+ *   record its times, a retire's preflight its key): named with its parameters, one text for
+ *   every run, whose types postgres.js asks for once per connection;
+ * - anything else (the first of each, a drain's batch bounds): unnamed, values written in.
+ * Bounded: a connection keeps every statement named on it (postgres.js never deallocates one)
+ * until it closes.
  */
-function howSent(sent: Sent, shape: string, inlined: string): 'kept' | 'unnamed' | 'parameters' {
+function howSent(
+  sent: Sent,
+  shape: string,
+  inlined: string,
+  wanted: boolean,
+): 'kept' | 'unnamed' | 'parameters' {
   if (sent.keepsNothing) return 'unnamed';
   if (sent.kept.has(inlined)) return 'kept';
-  if (sent.texts.has(inlined) && sent.kept.size < MAX_KEPT_TEXTS) {
+  const again = sent.shapes.has(shape);
+  remember(sent.shapes, shape);
+  if ((sent.texts.has(inlined) || (wanted && !again)) && sent.kept.size < MAX_KEPT_TEXTS) {
     sent.kept.add(inlined);
     return 'kept';
   }
-  const again = sent.shapes.has(shape);
   remember(sent.texts, inlined);
-  remember(sent.shapes, shape);
   return again ? 'parameters' : 'unnamed';
 }
 
@@ -151,7 +159,7 @@ function howSent(sent: Sent, shape: string, inlined: string): 'kept' | 'unnamed'
  * connection paid 19 round trips instead of 3. When later runs named every statement with its
  * parameters, each connection paid one per statement on its first such run: a client's second
  * run, and every connection it opened again (a pool replacing an old one, a server restart); a
- * client's second no-op took 25-40 ms here, against 7-17 since. So pgparts's sessions write the
+ * client's second no-op took 25-40 ms here, against 12-24 since. So pgparts's sessions write the
  * values in as literals (inline-parameters.ts) wherever that keeps the text the same from run to
  * run (howSent): no round trip of its own, pipelined with the rest. The values are written as
  * PostgreSQL would read the parameters (the statement's casts type them), and the texts return
@@ -164,7 +172,8 @@ function sendable(args: unknown[], sent: Sent): unknown[] {
   if (parameters.length === 0) return keptWithoutParameters(args);
   const inlined = inlineParameters(text, parameters);
   if (inlined === null) return named(args);
-  const how = howSent(sent, text, inlined);
+  const wanted = (options as { prepare?: unknown } | undefined)?.prepare === true;
+  const how = howSent(sent, text, inlined, wanted);
   if (how === 'parameters') return named(args);
   // Extended protocol (postgres.js sends a text without parameters as a simple query).
   return [
