@@ -108,6 +108,8 @@ function named(args: unknown[]): unknown[] {
 interface Sent {
   /** A client made with `prepare: false` (behind a transaction-mode pooler) keeps nothing. */
   keepsNothing: boolean;
+  /** Sessions pinned on the client so far (this one included). */
+  sessions: number;
   texts: Set<string>;
   shapes: Set<string>;
   kept: Set<string>;
@@ -128,9 +130,11 @@ function remember(set: Set<string>, text: string): void {
  *   it) the first time its shape is sent: named with its values written in, so each connection
  *   parses and plans it once and asks for no parameter types;
  * - a shape sent again with other values (the lock attempt carries the run's token, the run's
- *   record its times, a retire's preflight its key): named with its parameters, one text for
- *   every run, whose types postgres.js asks for once per connection;
- * - anything else (the first of each, a drain's batch bounds): unnamed, values written in.
+ *   record its times, a retire's preflight its key), or a new one after the client's first
+ *   session: named with its parameters, one text for every run, whose types postgres.js asks
+ *   for once per connection (a round trip);
+ * - a new shape in the client's first session (a CLI command's, a cron job's process, an app's
+ *   start-up: most often the only one): unnamed, values written in.
  * Bounded: a connection keeps every statement named on it (postgres.js never deallocates one)
  * until it closes.
  */
@@ -149,7 +153,7 @@ function howSent(
     return 'kept';
   }
   remember(sent.texts, inlined);
-  return again ? 'parameters' : 'unnamed';
+  return again || sent.sessions > 1 ? 'parameters' : 'unnamed';
 }
 
 /**
@@ -248,12 +252,14 @@ function transactionalReserved(reserved: PostgresJsReserved, options: unknown): 
   if (!sent) {
     sent = {
       keepsNothing: (client as { prepare?: unknown }).prepare === false,
+      sessions: 0,
       texts: new Set(),
       shapes: new Set(),
       kept: new Set(),
     };
     sentBy.set(client, sent);
   }
+  sent.sessions += 1;
   // postgres.js hands `onexecute` the connection only for a statement that does not first ask
   // for its parameter types; one with parameters new to the connection does. Ahead of a first
   // statement with parameters goes an empty query, which hands it over and which the server
