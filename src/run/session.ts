@@ -113,6 +113,8 @@ interface Sent {
   texts: Set<string>;
   shapes: Set<string>;
   kept: Set<string>;
+  /** Shapes sent named with their parameters. */
+  withParameters: Set<string>;
 }
 const sentBy = new WeakMap<object, Sent>();
 const MAX_SEEN = 512;
@@ -127,8 +129,8 @@ function remember(set: Set<string>, text: string): void {
  * How a statement whose values can be written in goes:
  * - a text sent a second time is stable (a family's catalog read, the app's settings), and so is
  *   one that asks to be kept (`wanted`: a catalog batch, whose planning costs more than running
- *   it) the first time its shape is sent: named with its values written in, so each connection
- *   parses and plans it once and asks for no parameter types;
+ *   it) the first time its shape is sent in the client's first session: named with its values
+ *   written in, so each connection parses and plans it once and asks for no parameter types;
  * - a shape sent again with other values (the lock attempt carries the run's token, the run's
  *   record its times, a retire's preflight its key), or a new one after the client's first
  *   session: named with its parameters, one text for every run, whose types postgres.js asks
@@ -146,14 +148,20 @@ function howSent(
 ): 'kept' | 'unnamed' | 'parameters' {
   if (sent.keepsNothing) return 'unnamed';
   if (sent.kept.has(inlined)) return 'kept';
+  // Prepared with its parameters already: so it stays (the same text kept as well would be
+  // planned twice on each connection).
+  if (sent.withParameters.has(shape)) return 'parameters';
   const again = sent.shapes.has(shape);
   remember(sent.shapes, shape);
-  if ((sent.texts.has(inlined) || (wanted && !again)) && sent.kept.size < MAX_KEPT_TEXTS) {
+  const keptAtOnce = wanted && !again && sent.sessions === 1;
+  if ((sent.texts.has(inlined) || keptAtOnce) && sent.kept.size < MAX_KEPT_TEXTS) {
     sent.kept.add(inlined);
     return 'kept';
   }
   remember(sent.texts, inlined);
-  return again || sent.sessions > 1 ? 'parameters' : 'unnamed';
+  if (!again && sent.sessions === 1) return 'unnamed';
+  remember(sent.withParameters, shape);
+  return 'parameters';
 }
 
 /**
@@ -256,6 +264,7 @@ function transactionalReserved(reserved: PostgresJsReserved, options: unknown): 
       texts: new Set(),
       shapes: new Set(),
       kept: new Set(),
+      withParameters: new Set(),
     };
     sentBy.set(client, sent);
   }
