@@ -1,4 +1,5 @@
 import { sql } from 'drizzle-orm';
+import { rememberRecent } from '../catalog/recent.js';
 import type { AnyPgDatabase } from './database.js';
 import { afterSent } from './execute.js';
 import { inlineParameters } from './inline-parameters.js';
@@ -110,19 +111,19 @@ interface Sent {
   keepsNothing: boolean;
   /** Sessions pinned on the client so far (this one included). */
   sessions: number;
-  texts: Set<string>;
-  shapes: Set<string>;
+  /** The most recent MAX_SEEN of each (rememberRecent); `kept` only grows, to MAX_KEPT_TEXTS. */
+  texts: Map<string, true>;
+  shapes: Map<string, true>;
   kept: Set<string>;
   /** Shapes sent named with their parameters. */
-  withParameters: Set<string>;
+  withParameters: Map<string, true>;
 }
 const sentBy = new WeakMap<object, Sent>();
 const MAX_SEEN = 512;
 const MAX_KEPT_TEXTS = 256;
 
-function remember(set: Set<string>, text: string): void {
-  if (set.size >= MAX_SEEN) set.clear();
-  set.add(text);
+function remember(map: Map<string, true>, text: string): void {
+  rememberRecent(map, text, true, MAX_SEEN);
 }
 
 /**
@@ -153,13 +154,16 @@ function howSent(
   if (sent.withParameters.has(shape)) return 'parameters';
   const again = sent.shapes.has(shape);
   remember(sent.shapes, shape);
-  const keptAtOnce = wanted && !again && sent.sessions === 1;
-  if ((sent.texts.has(inlined) || keptAtOnce) && sent.kept.size < MAX_KEPT_TEXTS) {
+  const newInFirstSession = !again && sent.sessions === 1;
+  if (
+    (sent.texts.has(inlined) || (wanted && newInFirstSession)) &&
+    sent.kept.size < MAX_KEPT_TEXTS
+  ) {
     sent.kept.add(inlined);
     return 'kept';
   }
   remember(sent.texts, inlined);
-  if (!again && sent.sessions === 1) return 'unnamed';
+  if (newInFirstSession) return 'unnamed';
   remember(sent.withParameters, shape);
   return 'parameters';
 }
@@ -261,10 +265,10 @@ function transactionalReserved(reserved: PostgresJsReserved, options: unknown): 
     sent = {
       keepsNothing: (client as { prepare?: unknown }).prepare === false,
       sessions: 0,
-      texts: new Set(),
-      shapes: new Set(),
+      texts: new Map(),
+      shapes: new Map(),
       kept: new Set(),
-      withParameters: new Set(),
+      withParameters: new Map(),
     };
     sentBy.set(client, sent);
   }
