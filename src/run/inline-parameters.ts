@@ -1,3 +1,4 @@
+import { rememberRecent } from '../catalog/recent.js';
 import { followsName, skipQuoted } from '../sql/lexer.js';
 import { textLiteral } from '../sql/literals.js';
 
@@ -49,8 +50,7 @@ function splitAtParameters(text: string): Split | null {
   const known = splits.get(text);
   if (known !== undefined) return known;
   const split = scan(text);
-  if (splits.size >= MAX_SPLITS) splits.clear();
-  splits.set(text, split);
+  rememberRecent(splits, text, split, MAX_SPLITS);
   return split;
 }
 
