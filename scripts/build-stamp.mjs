@@ -2,12 +2,13 @@
  * `npm run build` records what it built from, so `npm pack` can skip building again when dist/
  * is provably what a build of the current sources gives (test/packaging/packed-install.test.ts):
  * a stamp in .pgparts/ (not in dist/, so not in the package) with a digest of the build's inputs
- * (src/, the tsconfig files, package.json and package-lock.json, which pin the compiler and the
- * types it reads) and one of dist/ as the build left it. tsc writes the same output for the same
- * inputs, so a matching stamp means a build now would write the dist/ that is there.
+ * (src/, the bundling script, the tsconfig files, package.json and package-lock.json, which pin
+ * the compiler, the bundler and the types they read) and one of dist/ as the build left it. tsc
+ * and esbuild write the same output for the same inputs, so a matching stamp means a build now
+ * would write the dist/ that is there.
  *
  *   node scripts/build-stamp.mjs clean   removes dist/ and the stamp (before tsc)
- *   node scripts/build-stamp.mjs write   records the stamp (after tsc succeeded)
+ *   node scripts/build-stamp.mjs write   records the stamp (after tsc and the bundle succeeded)
  */
 import { createHash } from 'node:crypto';
 import {
@@ -23,7 +24,14 @@ import { dirname, join, relative, resolve } from 'node:path';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const STAMP = join(ROOT, '.pgparts', 'build-stamp.json');
-const INPUTS = ['src', 'tsconfig.json', 'tsconfig.build.json', 'package.json', 'package-lock.json'];
+const INPUTS = [
+  'src',
+  'scripts/bundle.mjs',
+  'tsconfig.json',
+  'tsconfig.build.json',
+  'package.json',
+  'package-lock.json',
+];
 
 /** Every file under `path` (or `path` itself), sorted, relative to the root. */
 function files(path) {

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../package-root.js';
 
 /** The names a config is found by in the folder a command runs in, in this order. */
 export const CONFIG_FILES = [
@@ -12,9 +12,6 @@ export const CONFIG_FILES = [
   'pgparts.config.cjs',
   'pgparts.config.json',
 ] as const;
-
-/** This package's own folder (src/cli or dist/cli, two levels up). */
-const PACKAGE_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /** The first of CONFIG_FILES in `cwd`, if any. */
 export function configFileIn(cwd: string): string | undefined {
@@ -35,7 +32,7 @@ export function defaultConfigFile(cwd: string): string | undefined {
 
 /** This package's own folder, where the built-in families are the point, not a fallback. */
 export function isPackageRoot(cwd: string): boolean {
-  return resolve(cwd) === resolve(PACKAGE_ROOT);
+  return resolve(cwd) === resolve(packageRoot());
 }
 
 /** What was looked for in `cwd`, for messages. */

@@ -1,15 +1,22 @@
 import { existsSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join, resolve } from 'node:path';
 import { PgpartsError } from '../errors.js';
+import { packageRoot, runsFromSource } from '../package-root.js';
 import type { JournalShape } from './custom-migration.js';
 import { loadModule } from './load-module.js';
 import { DRIZZLE_RECORD, type MigrationRecord } from './migration-record.js';
 
-/** drizzle-kit-stand-in, compiled (the package) or as source (this repository's tests). */
-const DRIZZLE_KIT_STAND_IN = ['js', 'ts']
-  .map((ext) => fileURLToPath(new URL(`./drizzle-kit-stand-in.${ext}`, import.meta.url)))
-  .find((path) => existsSync(path)) as string;
+/**
+ * drizzle-kit-stand-in: as source where this code runs as source (this repository's tests), else
+ * the package's own file (an entry of its own in the build, so that it stays a file of its own).
+ */
+function drizzleKitStandIn(): string {
+  const root = packageRoot();
+  const source = join(root, 'src', 'migrations', 'drizzle-kit-stand-in.ts');
+  const built = join(root, 'dist', 'migrations', 'drizzle-kit-stand-in.js');
+  const candidates = runsFromSource() ? [source, built] : [built, source];
+  return candidates.find((path) => existsSync(path)) ?? built;
+}
 
 /** The file names drizzle-kit looks for when no --config is given, in its order. */
 export const DRIZZLE_CONFIG_NAMES = [
@@ -76,7 +83,7 @@ export async function loadDrizzleConfig(cwd: string, file?: string): Promise<App
   const path = findDrizzleConfig(cwd, file);
   // Where drizzle-kit is not installed (migrate in a production image), the config's
   // `defineConfig` comes from a stand-in: migrate reads the config and never runs drizzle-kit.
-  const loaded = await loadModule(path, { standIns: { 'drizzle-kit': DRIZZLE_KIT_STAND_IN } });
+  const loaded = await loadModule(path, { standIns: { 'drizzle-kit': drizzleKitStandIn() } });
   const config = (loaded.default ?? loaded) as {
     dialect?: string;
     out?: string;

@@ -1,4 +1,5 @@
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { packageRoot } from '../package-root.js';
 import { checkDatabase } from '../run/check-database.js';
 import type { AnyPgDatabase } from '../run/database.js';
 import { asOperation } from '../run/pg-error.js';
@@ -15,7 +16,7 @@ import {
 } from './runner.js';
 
 /** The migrations shipped with the package (drizzle/ at the package root). */
-export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../drizzle', import.meta.url));
+export const MIGRATIONS_FOLDER = join(packageRoot(), 'drizzle');
 
 export interface MigrateOptions extends RunMigrationsOptions {
   /** The app's migrations folder (its drizzle.config `out`); after pgparts's own when both run. */
