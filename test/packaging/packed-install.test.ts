@@ -140,6 +140,13 @@ describe('the packed package in an app', { timeout: 300_000 }, () => {
     expect(JSON.parse(imported.stdout)).toEqual(all);
     // The installed package carries its CHANGELOG (what an upgrade changes; README points to it).
     expect(existsSync(join(appDir, 'node_modules', 'pgparts', 'CHANGELOG.md'))).toBe(true);
+    // The bundled binary finds the package's own files from a chunk: its package.json.
+    const installed = JSON.parse(
+      readFileSync(join(appDir, 'node_modules', 'pgparts', 'package.json'), 'utf8'),
+    ) as { version: string };
+    const version = run(bin('pgparts'), ['--version']);
+    expect(version.code, version.out).toBe(0);
+    expect(version.stdout.trim()).toBe(installed.version);
   });
 
   it('ships every doc its messages and README name', () => {
