@@ -149,6 +149,67 @@ describe('the packed package in an app', { timeout: 300_000 }, () => {
     expect(version.stdout.trim()).toBe(installed.version);
   });
 
+  it("its declarations type an app's code: the API, a subpath's query rows, wrong inputs refused (tsc, strict, NodeNext)", () => {
+    // Every @ts-expect-error must meet an error: were a declaration lost to `any`, tsc would
+    // report the directive unused and fail.
+    writeFileSync(
+      join(appDir, 'typed.ts'),
+      `import { drizzle } from 'drizzle-orm/postgres-js';
+import { bigint, pgTable, primaryKey, timestamp } from 'drizzle-orm/pg-core';
+import postgres from 'postgres';
+import { type ApplyResult, maintain, partitionFamily } from 'pgparts';
+import { latestKillmails } from 'pgparts/killmails';
+
+const events = pgTable(
+  'typed_events',
+  {
+    id: bigint('id', { mode: 'number' }).notNull(),
+    at: timestamp('at', { withTimezone: true }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.id, t.at] })],
+);
+const db = drizzle(postgres('postgres://nobody@localhost/none'));
+const family = partitionFamily({
+  name: 'typed_events',
+  tables: [events],
+  partitionBy: { strategy: 'range', column: 'at', interval: 'month', premake: 1, past: 1 },
+  defaultPartition: true,
+});
+export async function typed(): Promise<number> {
+  const result: ApplyResult = await maintain(db, { families: [family] });
+  const rows = await latestKillmails(db, { limit: 10 });
+  const id: number = rows[0]?.killmailId ?? 0;
+  // @ts-expect-error: a killmail's id is a number
+  const text: string = rows[0]?.killmailId ?? '';
+  // @ts-expect-error: limit takes a number
+  await latestKillmails(db, { limit: 'ten' });
+  // @ts-expect-error: maintain takes no such option
+  await maintain(db, { families: [family], dryRunPlease: true });
+  return result.done + id + text.length;
+}
+`,
+    );
+    writeFileSync(
+      join(appDir, 'tsconfig.typed.json'),
+      JSON.stringify({
+        compilerOptions: {
+          target: 'ES2022',
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          strict: true,
+          noEmit: true,
+          // drizzle-orm's own declarations do not check without every driver's types installed.
+          skipLibCheck: true,
+          types: [],
+        },
+        files: ['typed.ts'],
+      }),
+    );
+    const checked = run(join(root, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.typed.json']);
+    expect(checked.code, checked.out).toBe(0);
+    expect(checked.out).toBe('');
+  });
+
   it('ships every doc its messages and README name', () => {
     // Refusals and plan reasons cite docs/<file>.md#<why>: an app that installed the package
     // finds each beside its README.
