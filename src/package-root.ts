@@ -1,7 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PgpartsError } from './errors.js';
 
 let found: string | undefined;
 
@@ -9,24 +8,22 @@ let found: string | undefined;
  * This package's own folder: the nearest folder above this module whose package.json is
  * pgparts's. Found by walking up rather than by a fixed `../..`, because the module sits at
  * different depths: src/ under tsx, a bundled chunk in dist/ in the package, a test's bundle in
- * .pgparts/. The package's files (drizzle/, package.json, dist/) are found from it.
+ * .pgparts/. The package's files (drizzle/, package.json, dist/) are found from it. Where there
+ * is none (an app that bundled pgparts into its own file), two folders up, as a guess that never
+ * fails at import: what then reads a missing file (migrate's own migrations) says which.
  */
 export function packageRoot(): string {
   if (found !== undefined) return found;
   const start = dirname(fileURLToPath(import.meta.url));
-  for (let dir = start; ; dir = dirname(dir)) {
+  found = resolve(start, '..', '..');
+  for (let dir = start; dirname(dir) !== dir; dir = dirname(dir)) {
     const manifest = join(dir, 'package.json');
     if (existsSync(manifest) && isPgparts(manifest)) {
       found = dir;
-      return dir;
-    }
-    if (dirname(dir) === dir) {
-      throw new PgpartsError(
-        'internal',
-        `no package.json named pgparts in ${start} or a folder above it: the installed package is incomplete; install it again`,
-      );
+      break;
     }
   }
+  return found;
 }
 
 function isPgparts(manifest: string): boolean {
