@@ -3,7 +3,7 @@
  * shared chunks, bundled from src/ by esbuild; the declarations come from tsc
  * (tsconfig.build.json emits only them). Node resolving, reading and compiling 151 modules one by
  * one cost `import('pgparts')` 0.14 CPU-s more than these 7 files, and a `pgparts apply` with
- * nothing to do (187 modules, now 12 files) 0.28 more (CHANGELOG.md): a cron job pays it on every
+ * nothing to do (187 modules, now 12 files) 0.29 more (CHANGELOG.md): a cron job pays it on every
  * run. Dependencies stay imports of the app's node_modules. Each file's source map carries the
  * TypeScript it maps to (src/ is not packed).
  *
