@@ -16,7 +16,7 @@ export function packageRoot(): string {
   if (found !== undefined) return found;
   const start = dirname(fileURLToPath(import.meta.url));
   found = resolve(start, '..', '..');
-  for (let dir = start; dirname(dir) !== dir; dir = dirname(dir)) {
+  for (const dir of foldersUp(start)) {
     const manifest = join(dir, 'package.json');
     if (existsSync(manifest) && isPgparts(manifest)) {
       found = dir;
@@ -24,6 +24,14 @@ export function packageRoot(): string {
     }
   }
   return found;
+}
+
+/** `start`, then each folder above it, up to the file system's root: where node looks for packages. */
+export function* foldersUp(start: string): Generator<string> {
+  for (let dir = start; ; dir = dirname(dir)) {
+    yield dir;
+    if (dirname(dir) === dir) return;
+  }
 }
 
 function isPgparts(manifest: string): boolean {

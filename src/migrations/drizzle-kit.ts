@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { PgpartsError } from '../errors.js';
+import { foldersUp } from '../package-root.js';
 
 /**
  * drizzle-kit is the app's own dependency: its bin is found in the app's node_modules (walking up
@@ -10,10 +11,9 @@ import { PgpartsError } from '../errors.js';
  * what it says it did, and anything else is an error carrying its output.
  */
 export function drizzleKitBin(cwd: string): string {
-  for (let dir = cwd; ; dir = dirname(dir)) {
+  for (const dir of foldersUp(cwd)) {
     const bin = join(dir, 'node_modules', '.bin', 'drizzle-kit');
     if (existsSync(bin)) return bin;
-    if (dirname(dir) === dir) break;
   }
   throw new PgpartsError(
     'migration',
@@ -31,7 +31,7 @@ export const SUPPORTED_DRIZZLE_KIT = '^0.31.0';
 /** The version in the package.json of the drizzle-kit `bin` belongs to; undefined if none is found. */
 export function drizzleKitVersion(bin: string): string | undefined {
   // The bin links to the package's own file: its package.json is in that folder or above it.
-  for (let dir = dirname(realpathSync(bin)); ; dir = dirname(dir)) {
+  for (const dir of foldersUp(dirname(realpathSync(bin)))) {
     const file = join(dir, 'package.json');
     if (existsSync(file)) {
       const manifest = JSON.parse(readFileSync(file, 'utf8')) as {
@@ -41,8 +41,8 @@ export function drizzleKitVersion(bin: string): string | undefined {
       if (manifest.name === 'drizzle-kit' && typeof manifest.version === 'string')
         return manifest.version;
     }
-    if (dirname(dir) === dir) return undefined;
   }
+  return undefined;
 }
 
 /**
