@@ -175,7 +175,7 @@ function howSent(
  * connection paid 19 round trips instead of 3. When later runs named every statement with its
  * parameters, each connection paid one per statement on its first such run: a client's second
  * run, and every connection it opened again (a pool replacing an old one, a server restart); a
- * client's second no-op took 25-40 ms here, against 12-24 since. So pgparts's sessions write the
+ * client's second no-op took 25-40 ms here, against 11-19 since. So pgparts's sessions write the
  * values in as literals (inline-parameters.ts) wherever that keeps the text the same from run to
  * run (howSent): no round trip of its own, pipelined with the rest. The values are written as
  * PostgreSQL would read the parameters (the statement's casts type them), and the texts return
